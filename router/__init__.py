@@ -1,0 +1,1 @@
+"""The router: unified depth model, optimal split, cross-margin core, execution, and the wiring."""

@@ -1,0 +1,69 @@
+"""The ``crossroute`` command.
+
+Each subcommand lives in its own module under ``router/commands`` and is imported only when it
+runs, so that ``crossroute route`` does not pay for aiohttp or the backtester. Every crossroute
+error ends the command with one line on stderr and exit status 2; nothing else is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from router.errors import CrossrouteError
+
+# subcommand name -> module under router.commands (module names are Python identifiers)
+COMMANDS: dict[str, str] = {
+    "demo": "demo",
+    "route": "route",
+    "margin": "margin",
+    "execute": "execute",
+    "serve-venue": "serve_venue",
+    "paper": "paper",
+    "backtest": "backtest",
+    "stress": "stress",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with one line, like every other bad request."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"crossroute: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _available() -> dict[str, object]:
+    modules = {}
+    for name, module in COMMANDS.items():
+        try:
+            modules[name] = importlib.import_module(f"router.commands.{module}")
+        except ModuleNotFoundError as exc:  # a command whose module is not written yet
+            if exc.name != f"router.commands.{module}":
+                raise
+    return modules
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="crossroute", description="Smart order router across exact simulated venues.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, module in _available().items():
+        child = sub.add_parser(name, help=getattr(module, "HELP", None))
+        module.add_arguments(child)  # type: ignore[attr-defined]
+        child.set_defaults(_run=module.run)  # type: ignore[attr-defined]
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args))
+    except CrossrouteError as exc:
+        sys.stderr.write(f"crossroute: error: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,366 @@
+"""Adapter for any ``ccxt.async_support`` exchange: a real one, or the venue server on loopback.
+
+Reads are synchronous (the VenueAdapter protocol), so the adapter works from a snapshot that
+:meth:`CcxtAdapter.refresh` takes: the market (precision, limits) and the order book. The book
+becomes flat depth segments with the taker fee inside, like the in-process order-book adapter.
+Legs become ``create_order`` market calls.
+
+Numbers: ccxt hands out floats. Each is turned into a Decimal through its shortest repr (never
+``Decimal(float)``) and snapped to the market's grid (price tick, amount step); a value off the
+grid is refused. Fees per level are rounded up to the book's quantum (tick x step) in the venue's
+favour; quote amounts to the quote asset's decimals against the trader. When the exchange
+returns Binance's exact strings (``executedQty``, ``cummulativeQuoteQty``, fills' commissions)
+they are used instead of the floats.
+
+Errors: no ccxt exception leaves this module. ``ccxt.NetworkError`` (timeouts, unavailability,
+rate limits, a stale nonce) becomes ``AdapterError(retryable=True)``; an exchange refusing a leg
+(``InsufficientFunds``, ``InvalidOrder``, ``BadRequest``...) becomes a rejected ``LegFill``;
+other exchange errors (bad credentials, unknown symbol) become ``AdapterError(retryable=False)``.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import ccxt as ccxt_errors
+
+from adapters.units import check_amount, check_side, from_units, invalid, to_float, to_units_exact
+from router.depth import DepthCurve, FlatSegment
+from router.errors import AdapterError, RouteError
+from router.orders import LegFill, LegOrder, LegQuote
+
+PIPS = 1_000_000
+_CLIENT_ID = re.compile(r"[.A-Za-z0-9:/_-]{1,36}")
+# ccxt errors that mean "the exchange looked at this order and said no": a rejected leg.
+_LEG_REJECTIONS = (ccxt_errors.InsufficientFunds, ccxt_errors.InvalidOrder, ccxt_errors.BadRequest,
+                   ccxt_errors.OperationRejected)
+
+
+def decimal_from_ccxt(value: Any, field: str, venue: str) -> Decimal:
+    """A ccxt number (float, int or str) as an exact Decimal via its shortest repr."""
+    if isinstance(value, bool) or value is None:
+        raise AdapterError(venue, f"{field}={value!r} is invalid; allowed: a number", field=field)
+    if isinstance(value, (int, str)):
+        text = str(value)
+    elif isinstance(value, float):
+        text = repr(value)
+    else:
+        text = str(value)
+    try:
+        result = Decimal(text)
+    except ArithmeticError:
+        raise AdapterError(venue, f"{field}={value!r} is invalid; allowed: a number", field=field) from None
+    if not result.is_finite():
+        raise AdapterError(venue, f"{field}={value!r} is invalid; allowed: a finite number", field=field)
+    return result
+
+
+def map_ccxt_error(venue: str, exc: Exception, action: str) -> AdapterError:
+    """Our error for a ccxt one: retryable for network trouble, not for an exchange refusal."""
+    retryable = isinstance(exc, ccxt_errors.NetworkError)
+    return AdapterError(venue, f"{action} failed: {type(exc).__name__}: {str(exc)[:300]}",
+                        retryable=retryable, ccxt_error=type(exc).__name__)
+
+
+class CcxtAdapter:
+    """One symbol of one ccxt exchange as a venue.
+
+    ``exchange`` is a ``ccxt.async_support`` instance (the adapter does not own it unless
+    ``owns_exchange``); ``symbol`` is our "BASE/QUOTE", ``market_symbol`` the ccxt symbol when it
+    differs ("ETH/USDT:USDT"). ``taker_fee_pips`` overrides ccxt's static fee table (which for a
+    simulated venue is not the venue's fee). Complexity: O(levels) per curve and quote.
+    """
+
+    kind = "ccxt"
+
+    def __init__(self, name: str, exchange: Any, symbol: str, *, quote_decimals: int,
+                 leg_cost: Decimal = Decimal(0), taker_fee_pips: int | None = None,
+                 market_symbol: str | None = None, depth_limit: int = 100,
+                 owns_exchange: bool = False) -> None:
+        if not isinstance(name, str) or not name:
+            raise invalid("name", name, "a non-empty string")
+        if not isinstance(symbol, str) or symbol.count("/") != 1:
+            raise invalid("symbol", symbol, "'BASE/QUOTE'", name)
+        if isinstance(quote_decimals, bool) or not isinstance(quote_decimals, int) or not 0 <= quote_decimals <= 36:
+            raise invalid("quote_decimals", quote_decimals, "an integer in [0, 36]", name)
+        if taker_fee_pips is not None and (isinstance(taker_fee_pips, bool) or not isinstance(taker_fee_pips, int)
+                                           or not 0 <= taker_fee_pips < PIPS):
+            raise invalid("taker_fee_pips", taker_fee_pips, f"an integer in [0, {PIPS - 1}] or None", name)
+        if isinstance(depth_limit, bool) or not isinstance(depth_limit, int) or not 1 <= depth_limit <= 5000:
+            raise invalid("depth_limit", depth_limit, "an integer in [1, 5000]", name)
+        check_amount("leg_cost", leg_cost, name, allow_zero=True)
+        if not all(hasattr(exchange, attr) for attr in ("load_markets", "fetch_order_book", "create_order")):
+            raise invalid("exchange", type(exchange).__name__, "a ccxt.async_support exchange", name)
+        self.name = name
+        self.symbol = symbol
+        self.market_symbol = market_symbol or symbol
+        self.exchange = exchange
+        self.quote_decimals = quote_decimals
+        self.leg_cost = leg_cost
+        self._leg_units = to_units_exact("leg_cost", leg_cost, quote_decimals, name)
+        self._fee_override = taker_fee_pips
+        self.depth_limit = depth_limit
+        self.owns_exchange = owns_exchange
+        self.tick: Decimal | None = None
+        self.step: Decimal | None = None
+        self.min_amount = Decimal(0)
+        self.min_cost = Decimal(0)
+        self.taker_fee = Fraction(taker_fee_pips or 0, PIPS)
+        self.bids: list[tuple[Decimal, Decimal]] = []
+        self.asks: list[tuple[Decimal, Decimal]] = []
+
+    # ---- snapshot ------------------------------------------------------------------------------
+    async def refresh(self) -> None:
+        """Load the market (once) and the order book. Raises AdapterError; the old snapshot stays."""
+        try:
+            if self.tick is None:
+                markets = await self.exchange.load_markets()
+                market = markets.get(self.market_symbol)
+                if market is None:
+                    raise AdapterError(self.name, f"market_symbol={self.market_symbol!r} is not listed",
+                                       retryable=False)
+                tick = decimal_from_ccxt(market["precision"]["price"], "precision.price", self.name)
+                step = decimal_from_ccxt(market["precision"]["amount"], "precision.amount", self.name)
+                limits = market.get("limits") or {}
+                min_amount = (limits.get("amount") or {}).get("min")
+                min_cost = (limits.get("cost") or {}).get("min")
+                fee = (Fraction(self._fee_override, PIPS) if self._fee_override is not None
+                       else Fraction(decimal_from_ccxt(market.get("taker") or 0, "taker", self.name)))
+            book = await self.exchange.fetch_order_book(self.market_symbol, self.depth_limit)
+        except AdapterError:
+            raise
+        except ccxt_errors.BaseError as exc:
+            raise map_ccxt_error(self.name, exc, "refresh") from None
+        if self.tick is None:
+            if tick <= 0 or step <= 0:
+                raise AdapterError(self.name, "market precision must be positive", retryable=False)
+            self.tick, self.step, self.taker_fee = tick, step, fee
+            self.min_amount = decimal_from_ccxt(min_amount, "limits.amount.min", self.name) if min_amount else Decimal(0)
+            self.min_cost = decimal_from_ccxt(min_cost, "limits.cost.min", self.name) if min_cost else Decimal(0)
+        self.bids = self._levels(book.get("bids") or [], "bids")
+        self.asks = self._levels(book.get("asks") or [], "asks")
+
+    def _levels(self, raw: list[Any], side: str) -> list[tuple[Decimal, Decimal]]:
+        levels = []
+        for entry in raw:
+            price = self._on_grid(decimal_from_ccxt(entry[0], f"{side}.price", self.name), self.tick, "price")
+            qty = self._on_grid(decimal_from_ccxt(entry[1], f"{side}.qty", self.name), self.step, "amount")
+            if price > 0 and qty > 0:
+                levels.append((price, qty))
+        return levels
+
+    def _on_grid(self, value: Decimal, grid: Decimal | None, what: str) -> Decimal:
+        assert grid is not None
+        steps = value / grid
+        if steps != steps.to_integral_value():
+            raise AdapterError(self.name, f"{what} {value} is off the market grid {grid}", retryable=False)
+        return value
+
+    def _require_snapshot(self) -> None:
+        if self.tick is None:
+            raise RouteError(f"{self.name}: no snapshot yet; await refresh() first", venue=self.name)
+
+    async def close(self) -> None:
+        """Close the exchange's HTTP session when this adapter owns it."""
+        if self.owns_exchange:
+            await self.exchange.close()
+
+    # ---- the VenueAdapter protocol -------------------------------------------------------------
+    def base_quantum(self) -> Decimal:
+        """The market's amount step."""
+        self._require_snapshot()
+        return self.step  # type: ignore[return-value]
+
+    def min_qty(self) -> Decimal:
+        """The minimum amount, or the steps needed to reach the minimum cost at the lower best price."""
+        self._require_snapshot()
+        step = self.step
+        floor = max(self.min_amount, step)  # type: ignore[type-var]
+        prices = [levels[0][0] for levels in (self.bids, self.asks) if levels]
+        if self.min_cost and prices:
+            steps = -((-Fraction(self.min_cost)) // (Fraction(min(prices)) * Fraction(step)))  # type: ignore[arg-type]
+            floor = max(floor, step * int(steps))  # type: ignore[operator]
+        return floor
+
+    def depth_curve(self, side: str) -> DepthCurve:
+        """One flat segment per level of the snapshot, best first, taker fee inside. O(levels)."""
+        check_side(side, self.name)
+        self._require_snapshot()
+        factor = 1 + self.taker_fee if side == "buy" else 1 - self.taker_fee
+        levels = self.asks if side == "buy" else self.bids
+        segments = tuple(FlatSegment(qty=to_float(qty), price=to_float(Fraction(price) * factor))
+                         for price, qty in levels)
+        return DepthCurve(venue=self.name, side=side, segments=segments, fixed_cost=to_float(self.leg_cost),
+                          lot=to_float(self.step), min_qty=to_float(self.min_qty()))  # type: ignore[arg-type]
+
+    def _sweep(self, side: str, qty: Decimal) -> tuple[Fraction, Fraction]:
+        """(notional, fee) of taking ``qty`` from the snapshot; fee per level rounded up to a quantum."""
+        levels = self.asks if side == "buy" else self.bids
+        quantum = Fraction(self.tick) * Fraction(self.step)  # type: ignore[arg-type]
+        left = Fraction(qty)
+        notional = fee = Fraction(0)
+        for price, level_qty in levels:
+            if left <= 0:
+                break
+            take = min(left, Fraction(level_qty))
+            level_notional = Fraction(price) * take
+            quanta = level_notional / quantum
+            fee_quanta = -((-quanta * self.taker_fee) // 1)
+            notional += level_notional
+            fee += fee_quanta * quantum
+            left -= take
+        if left > 0:
+            available = sum((q for _, q in levels), Decimal(0))
+            raise RouteError(f"{self.name}: cannot {side} {qty}: the book holds {available}",
+                             venue=self.name, qty=qty, available=available)
+        return notional, fee
+
+    def quote(self, side: str, qty: Decimal) -> LegQuote:
+        """Exact re-quote of ``qty`` (a multiple of the step) against the snapshot; read-only."""
+        check_side(side, self.name)
+        check_amount("qty", qty, self.name)
+        self._require_snapshot()
+        self._check_step("qty", qty)
+        notional, fee = self._sweep(side, qty)
+        if notional < Fraction(self.min_cost):
+            raise RouteError(f"{self.name}: {side} {qty} has notional {to_float(notional)} below the "
+                             f"minimum {self.min_cost}", venue=self.name, qty=qty)
+        return self._leg_quote(side, qty, notional, fee)
+
+    def quote_for_quote(self, side: str, quote_amount: Decimal) -> LegQuote:
+        """Leg sized in quote, all-in: binary search over steps with exact sweeps."""
+        check_side(side, self.name)
+        check_amount("quote_amount", quote_amount, self.name)
+        self._require_snapshot()
+        step = self.step
+        levels = self.asks if side == "buy" else self.bids
+        total_steps = int(sum((q for _, q in levels), Decimal(0)) / step)  # type: ignore[operator]
+
+        def amount(steps: int) -> Decimal:
+            qty = step * steps  # type: ignore[operator]
+            notional, fee = self._sweep(side, qty)
+            return self._leg_quote(side, qty, notional, fee).quote_amount
+
+        if side == "buy":
+            lo, hi = 0, total_steps
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if amount(mid) <= quote_amount:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            steps = lo
+        else:
+            if total_steps == 0 or amount(total_steps) < quote_amount:
+                raise RouteError(f"{self.name}: selling the whole book does not receive {quote_amount}",
+                                 venue=self.name, quote_amount=quote_amount)
+            lo, hi = 1, total_steps
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if amount(mid) >= quote_amount:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            steps = hi
+        if steps == 0:
+            raise RouteError(f"{self.name}: quote_amount={quote_amount} does not buy one step",
+                             venue=self.name, quote_amount=quote_amount)
+        return self.quote(side, step * steps)  # type: ignore[operator]
+
+    async def execute(self, order: LegOrder) -> LegFill:
+        """Send ``order`` as a market order. A venue refusal is a rejected LegFill; network trouble
+        raises AdapterError(retryable=True) (the order may or may not have reached the venue)."""
+        self._check_order(order)
+        try:
+            leg = self.quote(order.side, order.qty)
+        except RouteError as exc:
+            return _rejected(order, str(exc))
+        if order.limit_price is not None and (
+                leg.avg_price > order.limit_price if order.side == "buy" else leg.avg_price < order.limit_price):
+            return _rejected(order, f"average price {leg.avg_price} is beyond the limit {order.limit_price}")
+        params = {"newClientOrderId": order.client_order_id} if _CLIENT_ID.fullmatch(order.client_order_id) else {}
+        try:
+            result = await self.exchange.create_order(self.market_symbol, "market", order.side,
+                                                      format(order.qty, "f"), None, params)
+        except ccxt_errors.BadSymbol as exc:  # a wrong market is our configuration, not this leg
+            raise map_ccxt_error(self.name, exc, f"create_order {order.client_order_id}") from None
+        except _LEG_REJECTIONS as exc:
+            return _rejected(order, f"{type(exc).__name__}: {str(exc)[:300]}")
+        except ccxt_errors.BaseError as exc:
+            raise map_ccxt_error(self.name, exc, f"create_order {order.client_order_id}") from None
+        filled, notional, fee = self._fill_amounts(result)
+        if filled == 0:
+            return _rejected(order, f"the venue filled nothing (status {result.get('status')})")
+        done = self._leg_quote(order.side, filled, Fraction(notional), Fraction(fee))
+        return LegFill(venue=self.name, side=order.side, client_order_id=order.client_order_id,
+                       requested_qty=order.qty, filled_qty=filled, quote_amount=done.quote_amount,
+                       fee=done.fee, leg_cost=done.leg_cost,
+                       status="filled" if filled == order.qty else "partial",
+                       reason="" if filled == order.qty else f"status {result.get('status')}")
+
+    # ---- helpers -------------------------------------------------------------------------------
+    def _fill_amounts(self, result: dict[str, Any]) -> tuple[Decimal, Decimal, Decimal]:
+        """(filled base, notional quote, fee quote) of a ccxt order, exact strings preferred."""
+        info = result.get("info") or {}
+        if isinstance(info, dict) and "executedQty" in info and ("cummulativeQuoteQty" in info or "cumQuote" in info):
+            filled = Decimal(info["executedQty"])
+            notional = Decimal(info.get("cummulativeQuoteQty", info.get("cumQuote")))
+            fills = info.get("fills")
+            if isinstance(fills, list) and fills:
+                fee = sum((Decimal(f["commission"]) for f in fills), Decimal(0))
+            else:
+                fee = self._fee_from(result)
+            return filled, notional, fee
+        filled = decimal_from_ccxt(result.get("filled") or 0, "filled", self.name)
+        notional = decimal_from_ccxt(result.get("cost") or 0, "cost", self.name)
+        return filled, notional, self._fee_from(result)
+
+    def _fee_from(self, result: dict[str, Any]) -> Decimal:
+        fee = result.get("fee") or {}
+        if fee.get("cost") is None:
+            return Decimal(0)
+        return decimal_from_ccxt(fee["cost"], "fee.cost", self.name)
+
+    def _check_step(self, field: str, qty: Decimal) -> None:
+        if (Fraction(qty) / Fraction(self.step)).denominator != 1:  # type: ignore[arg-type]
+            raise invalid(field, qty, f"a multiple of the amount step {self.step}", self.name)
+
+    def _check_order(self, order: Any) -> None:
+        if not isinstance(order, LegOrder):
+            raise invalid("order", order, "a LegOrder", self.name)
+        if order.venue != self.name:
+            raise invalid("order.venue", order.venue, repr(self.name), self.name)
+        check_side(order.side, self.name)
+        check_amount("order.qty", order.qty, self.name)
+        if order.limit_price is not None:
+            check_amount("order.limit_price", order.limit_price, self.name)
+        if not isinstance(order.client_order_id, str) or not order.client_order_id:
+            raise invalid("order.client_order_id", order.client_order_id, "a non-empty string", self.name)
+        self._require_snapshot()
+        self._check_step("order.qty", order.qty)
+
+    def _leg_quote(self, side: str, qty: Decimal, notional: Fraction, fee: Fraction) -> LegQuote:
+        scale = 10 ** self.quote_decimals
+        if side == "buy":
+            pay = (notional + fee) * scale
+            total = -((-pay.numerator) // pay.denominator) + self._leg_units
+        else:
+            receive = (notional - fee) * scale
+            total = receive.numerator // receive.denominator - self._leg_units
+        fee_scaled = fee * scale
+        fee_units = -((-fee_scaled.numerator) // fee_scaled.denominator)
+        return LegQuote(venue=self.name, side=side, qty=qty,
+                        quote_amount=from_units(total, self.quote_decimals),
+                        fee=from_units(fee_units, self.quote_decimals), leg_cost=self.leg_cost)
+
+
+def _rejected(order: LegOrder, reason: str) -> LegFill:
+    return LegFill(venue=order.venue, side=order.side, client_order_id=order.client_order_id,
+                   requested_qty=order.qty, filled_qty=Decimal(0), quote_amount=Decimal(0),
+                   fee=Decimal(0), leg_cost=Decimal(0), status="rejected", reason=reason)
+
+
+__all__ = ["CcxtAdapter", "decimal_from_ccxt", "map_ccxt_error"]

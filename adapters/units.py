@@ -1,0 +1,76 @@
+"""Exact conversions between whole-unit ``Decimal`` amounts and venue integers, and argument checks.
+
+Every adapter speaks ``Decimal`` in whole units to the router and Python ``int`` to its venue.
+Conversions here never go through ``float`` and never lose a digit silently: a quantity off the
+venue's grid is an error, and a quote amount is rounded to the quote asset's decimals only in the
+direction that is against the trader (a buyer pays rounded up, a seller receives rounded down).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, localcontext
+from fractions import Fraction
+from typing import Any
+
+from router.errors import RouteError
+from router.orders import SIDES
+
+# Wide enough for any uint256 amount with 36 decimals: conversions below are exact, never rounded
+# by the ambient 28-digit context.
+_EXACT = Context(prec=120)
+
+
+def invalid(field: str, value: Any, allowed: str, venue: str | None = None) -> RouteError:
+    """A RouteError that names the field, the value given and what is allowed."""
+    where = f"{venue}: " if venue else ""
+    return RouteError(f"{where}{field}={value!r} is invalid; allowed: {allowed}",
+                      field=field, value=value, allowed=allowed, venue=venue)
+
+
+def check_side(side: Any, venue: str | None = None) -> str:
+    """Return ``side`` if it is ``"buy"`` or ``"sell"``, else raise RouteError."""
+    if not isinstance(side, str) or side not in SIDES:
+        raise invalid("side", side, "'buy' or 'sell'", venue)
+    return side
+
+
+def check_amount(field: str, value: Any, venue: str | None = None, *, allow_zero: bool = False) -> Decimal:
+    """Return ``value`` if it is a finite positive ``Decimal`` (or zero when allowed), else raise RouteError.
+
+    Only ``Decimal`` is accepted: an ``int`` would do no harm but a ``float`` would carry binary
+    noise into exact venue math, and one accepted type keeps callers honest.
+    """
+    if isinstance(value, bool) or not isinstance(value, Decimal) or not value.is_finite():
+        raise invalid(field, value, "a finite Decimal", venue)
+    if value < 0 or (value == 0 and not allow_zero):
+        raise invalid(field, value, "a Decimal >= 0" if allow_zero else "a Decimal > 0", venue)
+    return value
+
+
+def to_units_exact(field: str, amount: Decimal, decimals: int, venue: str | None = None) -> int:
+    """``amount`` whole units as an integer count of 10^-decimals units; raise if off that grid.
+
+    Exact: works on the Decimal's digits, never rounds. O(digits).
+    """
+    with localcontext(_EXACT):
+        scaled = amount.scaleb(decimals)
+    if scaled != scaled.to_integral_value():
+        raise invalid(field, amount, f"a multiple of 1e-{decimals}", venue)
+    return int(scaled)
+
+
+def to_units(amount: Decimal, decimals: int, *, round_up: bool) -> int:
+    """``amount`` whole units as integer 10^-decimals units, rounded up or down (for budgets and costs)."""
+    with localcontext(_EXACT):
+        scaled = amount.scaleb(decimals)
+        return int(scaled.to_integral_value(rounding=ROUND_CEILING if round_up else ROUND_FLOOR))
+
+
+def from_units(units: int, decimals: int) -> Decimal:
+    """An integer count of 10^-decimals units as whole units; exact (built from the digits)."""
+    return Decimal(units).scaleb(-decimals, _EXACT)
+
+
+def to_float(value: Decimal | Fraction | int) -> float:
+    """Correctly rounded float of an exact value (only the depth model uses floats)."""
+    return float(Fraction(value))

@@ -1,0 +1,131 @@
+"""Load benchmark of the venue server on loopback: requests per second, p50 and p99 latency.
+
+Plain script (not collected by pytest). The server runs in a child process (the default market,
+rate limits lifted) so the client's event loop does not share a core's time slice with it; the
+client keeps ``concurrency`` requests in flight over one keep-alive session. Workloads:
+
+- ``ping``: GET /api/v3/ping, the HTTP + routing baseline measured in the same run;
+- ``depth-N``: GET /api/v3/depth?limit=N on the order book venue (N levels per side);
+- ``order``: signed POST /api/v3/order, a 0.01 ETH MARKET order (alternating buy and sell) on the
+  book: HMAC verification, timestamp window, replay cache, matching and exact settlement.
+
+Each (workload, concurrency) runs ``--rounds`` times ``--requests`` requests; the round with the
+median throughput is reported. Fixed inputs, no randomness.
+
+    .venv/bin/python benchmarks/bench_server.py [--requests 2000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _serve(port_queue: "multiprocessing.Queue[int]") -> None:
+    from aiohttp import web
+
+    from router.app import DEFAULT_CONFIG, load_market
+    from router.commands.serve_venue import build_server
+    from venues.server.app import ServerLimits
+
+    async def main() -> None:
+        server = build_server(load_market(DEFAULT_CONFIG),
+                              limits=ServerLimits(weight_per_minute=10**9, orders_per_10s=10**9))
+        runner = web.AppRunner(server.app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port_queue.put(runner.addresses[0][1])
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+async def _run(base: str, make_request, total: int, concurrency: int) -> tuple[float, list[float]]:
+    import aiohttp
+
+    latencies: list[float] = []
+    counter = iter(range(total))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def worker() -> None:
+            for i in counter:
+                method, url, headers, body = make_request(i)
+                started = time.perf_counter()
+                async with session.request(method, base + url, headers=headers, data=body) as response:
+                    await response.read()
+                    if response.status != 200:
+                        raise RuntimeError(f"{url}: HTTP {response.status} {await response.text()}")
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return total / elapsed, latencies
+
+
+def _workloads(key: str, secret: str) -> dict:
+    from venues.server.auth import sign
+
+    def get(path: str):
+        return lambda i: ("GET", path, None, None)
+
+    def order(i: int):
+        params = {"symbol": "ETHUSDC", "side": "BUY" if i % 2 == 0 else "SELL", "type": "MARKET",
+                  "quantity": "0.01", "newClientOrderId": f"bench-{os.getpid()}-{time.perf_counter_ns()}-{i}",
+                  "timestamp": time.time_ns() // 1_000_000}
+        query = urlencode(params)
+        body = f"{query}&signature={sign(secret, query)}"
+        return ("POST", "/v/binance-book/api/v3/order",
+                {"X-MBX-APIKEY": key, "Content-Type": "application/x-www-form-urlencoded"}, body)
+
+    return {
+        "ping": get("/api/v3/ping"),
+        "depth-5": get("/v/binance-book/api/v3/depth?symbol=ETHUSDC&limit=5"),
+        "depth-50": get("/v/binance-book/api/v3/depth?symbol=ETHUSDC&limit=50"),
+        "depth-pool-20": get("/v/uni-v3-5/api/v3/depth?symbol=ETHUSDC&limit=20"),
+        "order": order,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", default="1,8,32")
+    args = parser.parse_args()
+
+    from router.app import DEFAULT_CONFIG, load_market
+    account = load_market(DEFAULT_CONFIG).config.accounts[0]
+    queue: multiprocessing.Queue[int] = multiprocessing.Queue()
+    child = multiprocessing.Process(target=_serve, args=(queue,), daemon=True)
+    child.start()
+    try:
+        base = f"http://127.0.0.1:{queue.get(timeout=60)}"
+        print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+              f"{platform.python_version()}; {args.requests} requests x {args.rounds} rounds, median round")
+        print(f"{'workload':<16}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
+        for name, make in _workloads(account.api_key, account.api_secret).items():
+            for concurrency in (int(c) for c in args.concurrency.split(",")):
+                rounds = [asyncio.run(_run(base, make, args.requests, concurrency)) for _ in range(args.rounds)]
+                rps, latencies = sorted(rounds, key=lambda r: r[0])[len(rounds) // 2]
+                quantiles = statistics.quantiles(latencies, n=100)
+                print(f"{name:<16}{concurrency:>5}{rps:>10.0f}{quantiles[49] * 1e3:>9.2f}{quantiles[98] * 1e3:>9.2f}")
+    finally:
+        child.terminate()
+        child.join()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""Accounts, subaccounts, positions, collateral assets, perp markets and risk limits.
+
+Plain data with validation at construction; the arithmetic lives in :mod:`router.margin.ledger`.
+Units: balances, sizes and prices in ledger quanta (1e-8), position cost in 1e-16 quote
+(sum of size_units * price_units, exact), weights in ppm, funding index in 1e-20 quote per base.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from router.margin.errors import MarginInputError
+from router.margin.quantities import (RATE_SCALE, SCALE, WEIGHT_SCALE, floor_div, parse_int, parse_name,
+                                      parse_units, to_decimal)
+from router.margin.tiers import MAX_LEVERAGE_CAP, TierSchedule
+
+CROSS, ISOLATED = "cross", "isolated"
+
+
+@dataclass(frozen=True, slots=True)
+class AssetConfig:
+    """A collateral asset: weights (ppm) for positive balances (<= 1, haircuts) and for
+    liabilities (>= 1), each at initial and maintenance level (maintenance >= initial for assets)."""
+
+    name: str
+    initial_weight_ppm: int = WEIGHT_SCALE
+    maintenance_weight_ppm: int = WEIGHT_SCALE
+    initial_liability_ppm: int = WEIGHT_SCALE
+    maintenance_liability_ppm: int = WEIGHT_SCALE
+
+    @classmethod
+    def parse(cls, name: Any, initial_weight: Any = "1", maintenance_weight: Any = None,
+              initial_liability_weight: Any = "1", maintenance_liability_weight: Any = "1") -> "AssetConfig":
+        name = parse_name("asset", name)
+        iw = parse_units("initial_weight", initial_weight, minimum=0, maximum=WEIGHT_SCALE, scale=WEIGHT_SCALE)
+        mw = iw if maintenance_weight is None else parse_units(
+            "maintenance_weight", maintenance_weight, minimum=iw, maximum=WEIGHT_SCALE, scale=WEIGHT_SCALE)
+        il = parse_units("initial_liability_weight", initial_liability_weight, minimum=WEIGHT_SCALE,
+                         maximum=10 * WEIGHT_SCALE, scale=WEIGHT_SCALE)
+        ml = parse_units("maintenance_liability_weight", maintenance_liability_weight, minimum=WEIGHT_SCALE,
+                         maximum=il, scale=WEIGHT_SCALE)
+        return cls(name, iw, mw, il, ml)
+
+    def value_units(self, balance_units: int, price_units: int, maintenance: bool) -> int:
+        """Weighted value of a balance in quote ledger units, rounded down (against the account)."""
+        if balance_units >= 0:
+            w = self.maintenance_weight_ppm if maintenance else self.initial_weight_ppm
+        else:
+            w = self.maintenance_liability_ppm if maintenance else self.initial_liability_ppm
+        return floor_div(balance_units * price_units * w, SCALE * WEIGHT_SCALE)
+
+
+@dataclass(frozen=True, slots=True)
+class PerpMarket:
+    """A linear perpetual quoted in the ledger's quote asset.
+
+    ``oracle_asset`` names the oracle (index) price used for funding; the position is valued at
+    the market's own mark. ``funding_cap_units`` caps |rate| per interval (1e-12 units).
+    """
+
+    symbol: str
+    oracle_asset: str
+    tiers: TierSchedule
+    funding_cap_units: int
+
+
+@dataclass(slots=True)
+class Position:
+    """A perp position: signed ``size_units`` (> 0 long), exact ``cost16`` = sum of size x fill
+    price (1e-16 quote), funding index at the last settlement, cross or isolated with its margin."""
+
+    symbol: str
+    size_units: int
+    cost16: int
+    funding_index: int
+    mode: str = CROSS
+    isolated_margin_units: int = 0
+
+    def copy(self) -> "Position":
+        return Position(self.symbol, self.size_units, self.cost16, self.funding_index, self.mode,
+                        self.isolated_margin_units)
+
+    @property
+    def entry_price(self):
+        """Average entry price (Decimal, exact quotient rounded to 1e-8 half-even) for display."""
+        if not self.size_units:
+            return to_decimal(0)
+        q, r = divmod(self.cost16, self.size_units)
+        return to_decimal(q + (1 if 2 * r >= self.size_units and r else 0))
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """Per-subaccount limits: leverage cap and max |notional| (1e-8 quote) per perp symbol, and a
+    max gross leverage (gross notional / initial equity) in ppm, or None for no cap."""
+
+    max_leverage: dict = field(default_factory=dict)
+    max_notional_units: dict = field(default_factory=dict)
+    max_gross_leverage_ppm: int | None = None
+
+    @classmethod
+    def parse(cls, max_leverage: Any = None, max_notional: Any = None,
+              max_gross_leverage: Any = None) -> "RiskLimits":
+        lev: dict[str, int] = {}
+        for sym, value in _mapping("max_leverage", max_leverage).items():
+            lev[parse_name("max_leverage symbol", sym)] = parse_int(
+                f"max_leverage[{sym}]", value, minimum=1, maximum=MAX_LEVERAGE_CAP)
+        notional: dict[str, int] = {}
+        for sym, value in _mapping("max_notional", max_notional).items():
+            notional[parse_name("max_notional symbol", sym)] = parse_units(
+                f"max_notional[{sym}]", value, minimum=0)
+        gross = None if max_gross_leverage is None else parse_units(
+            "max_gross_leverage", max_gross_leverage, positive=True, scale=WEIGHT_SCALE)
+        return cls(lev, notional, gross)
+
+
+def _mapping(name: str, value: Any) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MarginInputError(name, value, "a mapping of symbol to value")
+    return value
+
+
+@dataclass(slots=True)
+class Subaccount:
+    """A margin subaccount: balances per asset, positions per symbol, limits, user leverage per
+    symbol, open order ids (cancelled on liquidation) and the cached aggregates of the ledger."""
+
+    name: str
+    limits: RiskLimits
+    balances: dict = field(default_factory=dict)
+    positions: dict = field(default_factory=dict)
+    leverage: dict = field(default_factory=dict)
+    open_orders: list = field(default_factory=list)
+    # caches: asset -> (init value, maint value, gross); symbol -> PositionFigures
+    asset_vals: dict = field(default_factory=dict)
+    pos_vals: dict = field(default_factory=dict)
+    totals: list = field(default_factory=lambda: [0] * 7)
+
+
+@dataclass(slots=True)
+class Account:
+    """An owner of subaccounts (names are ``account/sub``)."""
+
+    name: str
+    subaccounts: dict = field(default_factory=dict)
+
+
+def rate_units(value: Any, field_name: str) -> int:
+    """A funding rate or cap per interval as 1e-12 units (e.g. "0.0005" -> 500_000_000)."""
+    return parse_units(field_name, value, scale=RATE_SCALE)

@@ -1,0 +1,56 @@
+"""Errors of the cross-margin core, all below :class:`router.errors.MarginError`.
+
+Each carries the numbers a risk desk needs as attributes (and in ``details``) and a message that
+names the field or limit, the value, what was allowed and, for a refusal, the shortfall and asset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from router.errors import MarginError
+
+__all__ = ["MarginError", "MarginInputError", "OraclePriceError", "MarginRejected"]
+
+
+class MarginInputError(MarginError):
+    """A public margin method got a bad argument: ``field``, the ``value`` given, what is ``allowed``."""
+
+    def __init__(self, field: str, value: Any, allowed: str) -> None:
+        super().__init__(f"{field}={value!r} is invalid; allowed: {allowed}",
+                         field=field, value=value, allowed=allowed)
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+
+
+class OraclePriceError(MarginError):
+    """No usable price for ``asset``: ``state`` is ``missing``, ``stale`` or ``no_quorum``."""
+
+    def __init__(self, asset: str, state: str, detail: str = "") -> None:
+        text = f"price of {asset} is {state}" + (f" ({detail})" if detail else "")
+        super().__init__(text, asset=asset, state=state)
+        self.asset = asset
+        self.state = state
+
+
+class MarginRejected(MarginError):
+    """A margin rule refused an operation; nothing changed.
+
+    ``limit`` names the rule (``headroom``, ``max_notional``, ``max_gross_leverage``,
+    ``price_invalid``, ...), ``subaccount`` where it failed, ``required`` and ``available`` the two
+    sides of the comparison and ``shortfall`` the missing amount, all ``Decimal`` in ``asset``.
+    """
+
+    def __init__(self, limit: str, subaccount: str, asset: str, required: Any,
+                 available: Any, shortfall: Any, message: str = "") -> None:
+        text = message or (f"{subaccount}: {limit} violated: required {required} {asset}, "
+                           f"available {available} {asset}, short by {shortfall} {asset}")
+        super().__init__(text, limit=limit, subaccount=subaccount, asset=asset,
+                         required=required, available=available, shortfall=shortfall)
+        self.limit = limit
+        self.subaccount = subaccount
+        self.asset = asset
+        self.required = required
+        self.available = available
+        self.shortfall = shortfall

@@ -1,0 +1,204 @@
+"""Deterministic liquidation and liquidation prices.
+
+Liquidation of a subaccount whose maintenance equity is below its total MM (or with an isolated
+position below its own MM): cancel its open orders, close breached isolated positions in full,
+then reduce cross positions in a fixed order (largest MM first, ties by symbol) at mark, each
+step the smallest size (found by bisection on 1e-8 units) that restores
+maintenance equity >= MM x (1 + buffer), charging a fee of ``liquidation_fee_bps`` of the closed
+notional to the insurance fund (never more than the equity left, so the fee creates no bad debt).
+A negative quote balance left with no positions and no other collateral is bad debt: the fund
+pays it. Every step is journaled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from router.margin.account import ISOLATED
+from router.margin.ledger import FUND_HOLDER, MM, MarginLedger, Scenario, _pos_figures
+from decimal import Decimal
+
+from router.margin.quantities import BPS, CENT_UNITS, SCALE, ceil_div, cents_text, to_text
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationStep:
+    symbol: str
+    closed_units: int          # signed size closed (opposite sign of the position)
+    price_units: int
+    fee_units: int
+    mm_before: int
+    mm_after: int
+    excess_after: int
+
+
+@dataclass(slots=True)
+class LiquidationResult:
+    subaccount: str
+    triggered: bool
+    cancelled_orders: list = field(default_factory=list)
+    steps: list = field(default_factory=list)
+    bad_debt_units: int = 0
+
+
+def _fee(ledger: MarginLedger, closed_units: int, mark_units: int) -> int:
+    return ceil_div(abs(closed_units) * mark_units * ledger.liquidation_fee_bps, SCALE * BPS)
+
+
+def _close(ledger: MarginLedger, scen: Scenario, symbol: str, units: int) -> tuple[Scenario, int]:
+    """Close ``units`` (signed like the position) of ``symbol`` at mark, with the capped fee."""
+    new = scen.copy()
+    mark = ledger.marks[symbol].price_units
+    pos = new.position(symbol)
+    isolated = pos.mode == ISOLATED
+    new.trade_perp(symbol, -units, mark, 0)
+    fee = _fee(ledger, units, mark)
+    quote = ledger.quote_asset
+    if isolated and new.position(symbol) is None:
+        available = new.balance(quote)  # bucket cash was returned to the quote balance
+    else:
+        available = new.equity_maintenance
+    fee = max(0, min(fee, available))
+    if fee:
+        new.add_balance(quote, -fee)
+        new.flow(FUND_HOLDER, quote, fee)
+    return new, fee
+
+
+def liquidate(ledger: MarginLedger, sub_id: Any) -> LiquidationResult:
+    """Liquidate ``sub_id`` if it is below maintenance; see the module docstring. O(p log p + p x 55)."""
+    sub = ledger._sub(sub_id)
+    result = LiquidationResult(sub.name, sub.name in ledger.liquidatable())
+    if not result.triggered:
+        return result
+    quote = ledger.quote_asset
+    result.cancelled_orders = list(sub.open_orders)
+    sub.open_orders.clear()
+    for hook in ledger.order_cancel_hooks:
+        hook(sub.name, list(result.cancelled_orders))
+    ledger.journal.append("liquidation_start", subaccount=sub.name, cancelled_orders=result.cancelled_orders)
+    buffer = BPS + ledger.liquidation_buffer_bps
+
+    def record(scen: Scenario, symbol: str, closed: int, fee: int, mm_before: int) -> None:
+        ledger._commit(scen)
+        step = LiquidationStep(symbol, -closed, ledger.marks[symbol].price_units, fee, mm_before,
+                               scen.totals[MM], scen.maintenance_excess)
+        result.steps.append(step)
+        ledger.journal.append("liquidation_step", subaccount=sub.name, symbol=symbol,
+                              closed=to_text(-closed), price=to_text(step.price_units), fee=to_text(fee),
+                              mm_before=to_text(mm_before), mm_after=to_text(step.mm_after),
+                              excess_after=to_text(step.excess_after))
+
+    for symbol in sorted(sub.positions):
+        pos = sub.positions[symbol]
+        if pos.mode == ISOLATED:
+            figs = sub.pos_vals[symbol]
+            if pos.isolated_margin_units + figs[1] + figs[2] < figs[4]:
+                scen = Scenario(ledger, sub)
+                new, fee = _close(ledger, scen, symbol, pos.size_units)
+                record(new, symbol, pos.size_units, fee, scen.totals[MM])
+
+    def healthy(scen: Scenario) -> bool:
+        return scen.equity_maintenance * BPS >= scen.totals[MM] * buffer
+
+    scen = Scenario(ledger, sub)
+    order = sorted((s for s, p in sub.positions.items() if p.mode != ISOLATED),
+                   key=lambda s: (-sub.pos_vals[s][4], s))
+    for symbol in order:
+        if healthy(scen):
+            break
+        size = scen.position(symbol).size_units
+        sign = 1 if size > 0 else -1
+        full, _ = _close(ledger, scen, symbol, size)
+        if healthy(full):
+            lo, hi = 0, abs(size)  # invariant: closing lo is not enough, closing hi is
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if healthy(_close(ledger, scen, symbol, sign * mid)[0]):
+                    hi = mid
+                else:
+                    lo = mid
+            closed = sign * hi
+        else:
+            closed = size
+        new, fee = _close(ledger, scen, symbol, closed)
+        record(new, symbol, closed, fee, scen.totals[MM])
+        scen = Scenario(ledger, sub)
+
+    scen = Scenario(ledger, sub)
+    balance = scen.balance(quote)
+    others = any(u > 0 for a, u in sub.balances.items() if a != quote)
+    if not sub.positions and not others and balance < 0:
+        scen.add_balance(quote, -balance)
+        scen.flow(FUND_HOLDER, quote, balance)
+        ledger._commit(scen)
+        result.bad_debt_units = -balance
+        ledger.journal.append("bad_debt", subaccount=sub.name, amount=to_text(-balance))
+    ledger.journal.append("liquidation_end", subaccount=sub.name, steps=len(result.steps),
+                          bad_debt=to_text(result.bad_debt_units))
+    return result
+
+
+def _excess_at(ledger: MarginLedger, sub_id: str, symbol: str, price_units: int) -> int:
+    """Maintenance excess (equity - MM) with ``symbol`` marked at ``price_units``, all else fixed.
+    Cross: the whole subaccount; isolated: the position's own margin. O(tiers)."""
+    sub = ledger.subs[sub_id]
+    pos = sub.positions[symbol]
+    market = ledger.markets[symbol]
+    old = sub.pos_vals[symbol]
+    new = _pos_figures(pos, price_units, ledger.funding_index[symbol], market.tiers, ledger._leverage(sub, market))
+    if pos.mode == ISOLATED:
+        return pos.isolated_margin_units + new[1] + new[2] - new[4]
+    scen = Scenario(ledger, sub)
+    return scen.maintenance_excess - (old[1] + old[2] - old[4]) + (new[1] + new[2] - new[4])
+
+
+def liquidation_price_units(ledger: MarginLedger, sub_id: Any, symbol: Any) -> int | None:
+    """The first cent price, moving from the mark against the position, at which maintenance
+    equity < MM (long: the largest such cent; short: the smallest), other marks unchanged;
+    None for a long that no positive price liquidates. Exact bisection over integer cents,
+    O(log(price) x tiers)."""
+    sub = ledger._sub(sub_id)
+    market = ledger._market(symbol)
+    if market.symbol not in sub.positions:
+        from router.margin.errors import MarginInputError
+        raise MarginInputError("symbol", symbol, f"a symbol with a position in {sub.name}: {sorted(sub.positions)}")
+    size = sub.positions[market.symbol].size_units
+    f = lambda cents: _excess_at(ledger, sub.name, market.symbol, cents * CENT_UNITS)  # noqa: E731
+    mark_cents = ceil_div(ledger.marks[market.symbol].price_units, CENT_UNITS)
+    if size > 0:
+        if f(0) >= 0:
+            return None
+        hi = max(mark_cents, 1)
+        while f(hi) < 0:
+            hi *= 2
+        lo = 0  # f(lo) < 0 <= f(hi): find the largest cent with f < 0
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if f(mid) < 0:
+                lo = mid
+            else:
+                hi = mid
+        return lo * CENT_UNITS
+    if f(0) < 0:
+        return 0
+    hi = max(mark_cents, 1)
+    while f(hi) >= 0:
+        hi *= 2
+    lo = 0  # f(lo) >= 0 > f(hi): find the smallest cent with f < 0
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if f(mid) < 0:
+            hi = mid
+        else:
+            lo = mid
+    return hi * CENT_UNITS
+
+
+def liquidation_price(ledger: MarginLedger, sub_id: Any, symbol: Any):
+    """:func:`liquidation_price_units` as a Decimal on the cent grid, or None."""
+    units = liquidation_price_units(ledger, sub_id, symbol)
+    return None if units is None else Decimal(cents_text(units))
+
+

@@ -1,0 +1,179 @@
+"""The margin report of one subaccount, and the account file it is read from.
+
+Output keys (the `crossroute margin report` contract): equity, initial_margin,
+maintenance_margin, headroom, positions (symbol, notional, initial_margin, maintenance_margin,
+liquidation_price or null), capital_efficiency (cross_requirement, isolated_requirement), plus
+maintenance_equity and per-position mode/size/mark. Numbers are decimal strings.
+
+equity is the initial (weighted) equity of the cross part plus each isolated bucket
+(margin + upnl); headroom = equity - initial_margin. Capital efficiency is the quote capital the
+portfolio locks: spot holdings are paid in full either way; isolated, every perp posts its own IM
+in quote; cross, the IM is first covered by the weighted value of the non-quote collateral.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+from router.errors import ConfigError
+from router.margin.account import ISOLATED
+from router.margin.errors import MarginError, MarginInputError
+from router.margin.ledger import IM, MARKET, MM, MarginLedger, Scenario
+from router.margin.liquidation import liquidation_price_units
+from router.margin.quantities import SCALE, ceil_div, cents_text, parse_units, to_text
+
+TOP_KEYS = {"collateral", "collateral_weights", "marks", "positions"}
+POSITION_KEYS = {"symbol", "size", "entry", "mark", "max_leverage", "tiers", "mode", "isolated_margin",
+                 "leverage", "oracle_asset"}
+
+
+def load_account(path: str) -> tuple[MarginLedger, str]:
+    """Read an account TOML file into a fresh ledger; returns (ledger, subaccount id).
+
+    Any problem raises ConfigError(file, key, value, allowed)."""
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(path, "file", path, f"a readable file ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "toml", str(exc), "valid TOML") from None
+    unknown = sorted(set(doc) - TOP_KEYS)
+    if unknown:
+        raise ConfigError(path, unknown[0], doc[unknown[0]], f"one of {sorted(TOP_KEYS)}")
+    try:
+        return _build(path, doc)
+    except MarginInputError as exc:
+        raise ConfigError(path, exc.field, exc.value, exc.allowed) from None
+
+
+def _table(path: str, doc: dict, key: str) -> dict:
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(path, key, value, "a table")
+    return value
+
+
+def _build(path: str, doc: dict) -> tuple[MarginLedger, str]:
+    ledger = MarginLedger("USDC")
+    quote = ledger.quote_asset
+    collateral = _table(path, doc, "collateral")
+    weights = _table(path, doc, "collateral_weights")
+    marks = _table(path, doc, "marks")
+    for asset in sorted(set(collateral) | set(weights)):
+        if asset == quote:
+            if asset in weights:
+                raise ConfigError(path, f"collateral_weights.{asset}", weights[asset], "no weight for the quote asset")
+            continue
+        w = weights.get(asset, "1")
+        if isinstance(w, dict):
+            extra = set(w) - {"initial", "maintenance"}
+            if extra:
+                raise ConfigError(path, f"collateral_weights.{asset}", w, "keys initial and maintenance")
+            ledger.add_asset(asset, w.get("initial", "1"), w.get("maintenance"))
+        else:
+            ledger.add_asset(asset, w)
+        if asset not in marks:
+            raise ConfigError(path, f"marks.{asset}", None, "a mark for every non-quote collateral asset")
+        ledger.set_mark(asset, marks[asset])
+    sub_id = ledger.open_subaccount("file", "main")
+    scen = Scenario(ledger, ledger.subs[sub_id])
+    for asset in sorted(collateral):
+        units = parse_units(f"collateral.{asset}", collateral[asset])
+        scen.add_balance(asset, units)
+        ledger.net_deposits[asset] = ledger.net_deposits.get(asset, 0) + units
+    ledger._commit(scen)
+    positions = doc.get("positions", [])
+    if not isinstance(positions, list):
+        raise ConfigError(path, "positions", positions, "an array of tables [[positions]]")
+    for i, raw in enumerate(positions):
+        key = f"positions[{i}]"
+        if not isinstance(raw, dict):
+            raise ConfigError(path, key, raw, "a table")
+        extra = sorted(set(raw) - POSITION_KEYS)
+        if extra:
+            raise ConfigError(path, f"{key}.{extra[0]}", raw[extra[0]], f"one of {sorted(POSITION_KEYS)}")
+        for required in ("symbol", "size", "entry", "mark"):
+            if required not in raw:
+                raise ConfigError(path, f"{key}.{required}", None, "present")
+        symbol = raw["symbol"]
+        if not isinstance(symbol, str) or symbol in ledger.markets or symbol in ledger.assets:
+            raise ConfigError(path, f"{key}.symbol", symbol, "a string naming one new perp symbol")
+        mode = raw.get("mode", "cross")
+        if mode not in ("cross", "isolated"):
+            raise ConfigError(path, f"{key}.mode", mode, "cross or isolated")
+        if ("isolated_margin" in raw) != (mode == "isolated"):
+            raise ConfigError(path, f"{key}.isolated_margin", raw.get("isolated_margin"),
+                              "present exactly when mode = \"isolated\"")
+        if ("max_leverage" in raw) == ("tiers" in raw):
+            raise ConfigError(path, f"{key}.max_leverage", raw.get("max_leverage"), "exactly one of max_leverage or tiers")
+        try:
+            ledger.add_market(symbol, raw.get("oracle_asset", symbol.split("-")[0]),
+                              max_leverage=raw.get("max_leverage"), tiers=raw.get("tiers"))
+            ledger.set_mark(symbol, raw["mark"])
+            size = parse_units("size", raw["size"])
+            entry = parse_units("entry", raw["entry"], positive=True)
+            margin = None if mode == "cross" else parse_units("isolated_margin", raw["isolated_margin"], minimum=0)
+            if "leverage" in raw:
+                ledger.set_leverage(sub_id, symbol, raw["leverage"])
+        except MarginInputError as exc:
+            raise ConfigError(path, f"{key}.{exc.field}", exc.value, exc.allowed) from None
+        if size == 0:
+            raise ConfigError(path, f"{key}.size", raw["size"], "a non-zero signed size")
+        if margin is not None and margin > scen.balance(quote):
+            raise ConfigError(path, f"{key}.isolated_margin", raw["isolated_margin"],
+                              f"<= the {quote} collateral left ({to_text(scen.balance(quote))})")
+        scen = Scenario(ledger, ledger.subs[sub_id])
+        scen.trade_perp(symbol, size, entry, 0, margin, MARKET)
+        ledger._commit(scen)
+    return ledger, sub_id
+
+
+def margin_report(ledger: MarginLedger, sub_id: str) -> dict[str, Any]:
+    """The report dict of one subaccount (decimal strings; see the module docstring)."""
+    sub = ledger._sub(sub_id)
+    scen = Scenario(ledger, sub)
+    quote = ledger.quote_asset
+    rows = []
+    iso_equity = iso_maint = iso_im = iso_mm = 0
+    cross_im = scen.totals[IM]
+    total_im = 0
+    for symbol in sorted(sub.positions):
+        pos = sub.positions[symbol]
+        n16, upnl, fund, im, mm, notional = sub.pos_vals[symbol]
+        total_im += im
+        if pos.mode == ISOLATED:
+            iso_equity += pos.isolated_margin_units + upnl + fund
+            iso_im += im
+            iso_mm += mm
+        liq = liquidation_price_units(ledger, sub_id, symbol)
+        rows.append({"symbol": symbol, "mode": pos.mode, "size": to_text(pos.size_units),
+                     "entry": format(pos.entry_price, "f"), "mark": to_text(ledger.marks[symbol].price_units),
+                     "notional": to_text(notional), "initial_margin": to_text(im),
+                     "maintenance_margin": to_text(mm),
+                     "liquidation_price": None if liq is None else cents_text(liq)})
+    equity = scen.equity_initial + iso_equity
+    maint_equity = scen.equity_maintenance + iso_equity
+    im_total = cross_im + iso_im
+    mm_total = scen.totals[MM] + iso_mm
+    spot_value = sum(ceil_div(u * ledger.marks[a].price_units, SCALE)
+                     for a, u in sub.balances.items() if a != quote and u > 0)
+    credit = sum(sub.asset_vals[a][0] for a in sub.balances if a != quote)
+    cross_req = spot_value + max(0, cross_im - credit) + iso_im
+    isolated_req = spot_value + total_im
+    return {"equity": to_text(equity), "maintenance_equity": to_text(maint_equity),
+            "initial_margin": to_text(im_total), "maintenance_margin": to_text(mm_total),
+            "headroom": to_text(equity - im_total), "positions": rows,
+            "capital_efficiency": {"cross_requirement": to_text(cross_req),
+                                   "isolated_requirement": to_text(isolated_req),
+                                   "saving": to_text(isolated_req - cross_req)}}
+
+
+def report_from_file(path: str) -> dict[str, Any]:
+    """Load ``path`` and report its subaccount. ConfigError for a bad file."""
+    ledger, sub_id = load_account(path)
+    try:
+        return margin_report(ledger, sub_id)
+    except MarginError as exc:  # e.g. a price the file cannot support
+        raise ConfigError(path, "account", str(exc), "a consistent account") from None

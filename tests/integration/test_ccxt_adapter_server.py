@@ -1,0 +1,110 @@
+"""adapters/ccxt.py against the venue server on loopback through the unmodified ccxt client:
+the same plan as the all-in-process market, exact fills, and errors mapped by retryability."""
+
+from __future__ import annotations
+
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_venue_server_support import Clock, ccxt_client  # noqa: E402
+
+from adapters.ccxt import CcxtAdapter  # noqa: E402
+from router.app import DEFAULT_CONFIG, load_market  # noqa: E402
+from router.commands.serve_venue import build_server  # noqa: E402
+from router.errors import AdapterError  # noqa: E402
+from router.orders import LegOrder  # noqa: E402
+from router.plan import plan_route  # noqa: E402
+
+BOOK = "binance-book"
+
+
+async def _served(clock: Clock | None = None):
+    market = load_market(DEFAULT_CONFIG)
+    server = build_server(market, clock_ms=clock or Clock())
+    runner = web.AppRunner(server.app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, server, market, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+def _adapter(market, base: str, *, secret: str | None = None) -> CcxtAdapter:
+    account = market.config.accounts[0]
+    venue = market.venue_config(BOOK)
+    client = ccxt_client(f"{base}/v/{BOOK}", key=account.api_key, secret=secret or account.api_secret)
+    return CcxtAdapter(BOOK, client, venue.symbol, quote_decimals=market.assets[venue.quote].decimals,
+                       leg_cost=venue.leg_cost, taker_fee_pips=venue.taker_fee_pips, owns_exchange=True)
+
+
+@pytest.mark.parametrize("side, qty", [("buy", Decimal("60")), ("sell", Decimal("25")), ("buy", Decimal("3"))])
+async def test_route_through_ccxt_gives_the_same_plan_as_in_process(side: str, qty: Decimal) -> None:
+    runner, server, served_market, base = await _served()
+    adapter = _adapter(served_market, base)
+    try:
+        await adapter.refresh()
+        local = load_market(DEFAULT_CONFIG)
+        in_process = local.adapters_for("ETH/USDC")
+        through_ccxt = [adapter if a.name == BOOK else a for a in load_market(DEFAULT_CONFIG).adapters_for("ETH/USDC")]
+        expected = plan_route(in_process, "ETH/USDC", side, qty).to_json_dict()
+        got = plan_route(through_ccxt, "ETH/USDC", side, qty).to_json_dict()
+        assert got == expected
+        assert any(leg["venue"] == BOOK for leg in got["legs"])
+        assert adapter.quote(side, Decimal("1")) == local.adapters[BOOK].quote(side, Decimal("1"))
+    finally:
+        await adapter.close()
+        await runner.cleanup()
+
+
+async def test_execute_fills_exactly_as_quoted_and_moves_balances_by_it() -> None:
+    runner, server, market, base = await _served()
+    adapter = _adapter(market, base)
+    try:
+        await adapter.refresh()
+        quoted = adapter.quote("buy", Decimal("2"))
+        usdc0 = server.ledger.free("desk-a", "USDC")
+        fill = await adapter.execute(LegOrder(BOOK, "buy", Decimal("2"), "leg-1"))
+        assert fill.status == "filled" and fill.filled_qty == Decimal("2")
+        assert (fill.quote_amount, fill.fee) == (quoted.quote_amount, quoted.fee)
+        assert usdc0 - server.ledger.free("desk-a", "USDC") == int(fill.quote_amount.scaleb(6))
+        # refused by the venue (not enough ETH to sell): a rejected fill, nothing raised or moved
+        snapshot = server.ledger.snapshot()
+        await adapter.refresh()
+        rejected = await adapter.execute(LegOrder(BOOK, "sell", Decimal("150"), "leg-2"))  # holds 100
+        assert rejected.status == "rejected" and "InsufficientFunds" in rejected.reason
+        assert server.ledger.snapshot() == snapshot
+    finally:
+        await adapter.close()
+        await runner.cleanup()
+
+
+async def test_ccxt_errors_become_adapter_errors_by_retryability() -> None:
+    clock = Clock()
+    runner, server, market, base = await _served(clock)
+    wrong = _adapter(market, base, secret="wrong-secret")
+    stale = _adapter(market, base)
+    try:
+        await wrong.refresh()   # public reads need no signature
+        with pytest.raises(AdapterError) as info:
+            await wrong.execute(LegOrder(BOOK, "buy", Decimal("1"), "leg-3"))
+        assert info.value.retryable is False and "AuthenticationError" in str(info.value)
+        await stale.refresh()
+        clock.offset_ms = 120_000
+        with pytest.raises(AdapterError) as info:
+            await stale.execute(LegOrder(BOOK, "buy", Decimal("1"), "leg-4"))
+        assert info.value.retryable is True and "InvalidNonce" in str(info.value)
+    finally:
+        await wrong.close()
+        await stale.close()
+        await runner.cleanup()
+    gone = _adapter(market, base)
+    try:
+        with pytest.raises(AdapterError) as info:  # the server is gone: a network error, retryable
+            await gone.refresh()
+        assert info.value.retryable is True
+    finally:
+        await gone.close()

@@ -1,0 +1,33 @@
+"""`crossroute serve-venue`: wiring the config's venues and accounts into the server."""
+
+from __future__ import annotations
+
+import pytest
+
+from router.app import DEFAULT_CONFIG, load_market
+from router.cli import main
+from router.commands.serve_venue import build_server
+
+
+def test_build_server_serves_every_config_venue_with_the_config_accounts() -> None:
+    market = load_market(DEFAULT_CONFIG)
+    server = build_server(market)
+    assert list(server.engine.by_name) == [v.name for v in market.config.venues]
+    # the root view holds the first venue of each symbol; each venue is its own view
+    assert server.engine.market("ETHUSDC", "spot").name == market.config.venues[0].name
+    # each venue is its own view, under its instrument (the default market's perp book is a perp market)
+    assert all(server.engine.market("ETHUSDC", venue.instrument, venue.name).name == venue.name
+               for venue in market.config.venues)
+    assert server.engine.market("ETHUSDC", "perp").name == "perp-book"
+    account = market.config.accounts[0]
+    assert server.auth.account_for_key(account.api_key) == account.name
+    assert server.ledger.free(account.name, "USDC") == int(account.balance("USDC").scaleb(6))
+
+
+@pytest.mark.parametrize("argv", [["--port", "70000"], ["--port", "0", "--pool-depth-step", "zero"],
+                                  ["--port", "0", "--pool-depth-step", "-1"],
+                                  ["--port", "0", "--config", "/nonexistent.toml"]])
+def test_bad_arguments_exit_2_with_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve-venue", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("crossroute: error:") and err.count("\n") == 1

@@ -1,0 +1,103 @@
+"""TickMath of Uniswap v3-core: tick <-> sqrt price (Q64.96), bit-exact with the Solidity library.
+
+A tick t stands for the price 1.0001**t (token1 per token0); the pool stores sqrt(price) * 2**96.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from venues.errors import InvalidArgument, VenueError
+
+MIN_TICK = -887272
+MAX_TICK = 887272
+MIN_SQRT_RATIO = 4295128739
+MAX_SQRT_RATIO = 1461446703485210103287273052203988822378723970342
+
+_MAX_UINT256 = (1 << 256) - 1
+# 1/sqrt(1.0001)**(2**i) in Q128.128 for bit i of |tick| (bit 0 is the initial value below).
+_FACTORS = (
+    (0x2, 0xfff97272373d413259a46990580e213a),
+    (0x4, 0xfff2e50f5f656932ef12357cf3c7fdcc),
+    (0x8, 0xffe5caca7e10e4e61c3624eaa0941cd0),
+    (0x10, 0xffcb9843d60f6159c9db58835c926644),
+    (0x20, 0xff973b41fa98c081472e6896dfb254c0),
+    (0x40, 0xff2ea16466c96a3843ec78b326b52861),
+    (0x80, 0xfe5dee046a99a2a811c461f1969c3053),
+    (0x100, 0xfcbe86c7900a88aedcffc83b479aa3a4),
+    (0x200, 0xf987a7253ac413176f2b074cf7815e54),
+    (0x400, 0xf3392b0822b70005940c7a398e4b70f3),
+    (0x800, 0xe7159475a2c29b7443b29c7fa6e889d9),
+    (0x1000, 0xd097f3bdfd2022b8845ad8f792aa5825),
+    (0x2000, 0xa9f746462d870fdf8a65dc1f90e061e5),
+    (0x4000, 0x70d869a156d2a1b890bb3df62baf32f7),
+    (0x8000, 0x31be135f97d08fd981231505542fcfa6),
+    (0x10000, 0x9aa508b5b7a84e1c677de54f3e99bc9),
+    (0x20000, 0x5d6af8dedb81196699c329225ee604),
+    (0x40000, 0x2216e584f5fa1ea926041bedfe98),
+    (0x80000, 0x48a170391f7dc42444e8fa2),
+)
+
+
+def _require_plain_int(field: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(field, value, "an integer")
+    return value
+
+
+def get_sqrt_ratio_at_tick(tick: int) -> int:
+    """sqrt(1.0001**tick) * 2**96 as uint160; raises VenueError "T" if |tick| > MAX_TICK.
+
+    Units: tick (int24) -> sqrt_price_x96 (Q64.96). Rounding: the Q128.128 ratio is rounded UP
+    to Q64.96, so the result is never below the true value's floor. Complexity: O(20) multiplies.
+    """
+    _require_plain_int("tick", tick)
+    return _sqrt_ratio_at_tick(tick)
+
+
+@lru_cache(maxsize=1 << 16)
+def _sqrt_ratio_at_tick(tick: int) -> int:
+    """Unvalidated, memoised core of get_sqrt_ratio_at_tick (a pure function of an int24).
+
+    Swaps evaluate the same tick prices again and again (word edges, initialised ticks), so a
+    bounded cache removes a quarter of the swap loop's cost.
+    """
+    abs_tick = -tick if tick < 0 else tick
+    if abs_tick > MAX_TICK:
+        raise VenueError("T", f"tick={tick} is outside [{MIN_TICK}, {MAX_TICK}]", tick=tick)
+    ratio = 0xfffcb933bd6fad37aa2d162d1a594001 if abs_tick & 0x1 else 0x100000000000000000000000000000000
+    for bit, factor in _FACTORS:
+        if abs_tick & bit:
+            ratio = (ratio * factor) >> 128
+    if tick > 0:
+        ratio = _MAX_UINT256 // ratio
+    # Round up so that get_tick_at_sqrt_ratio(get_sqrt_ratio_at_tick(t)) == t.
+    return (ratio >> 32) + (1 if ratio & 0xFFFFFFFF else 0)
+
+
+def get_tick_at_sqrt_ratio(sqrt_price_x96: int) -> int:
+    """The greatest tick t with get_sqrt_ratio_at_tick(t) <= sqrt_price_x96; raises "R" out of range.
+
+    Units: Q64.96 -> tick. Valid input: MIN_SQRT_RATIO <= sqrt_price_x96 < MAX_SQRT_RATIO.
+    Rounding: down (floor of log_sqrt(1.0001)). Complexity: O(14) squarings plus at most one
+    get_sqrt_ratio_at_tick, the same log2 approximation as the Solidity code.
+    """
+    _require_plain_int("sqrt_price_x96", sqrt_price_x96)
+    if not MIN_SQRT_RATIO <= sqrt_price_x96 < MAX_SQRT_RATIO:
+        raise VenueError("R", f"sqrt_price_x96={sqrt_price_x96} is outside "
+                         f"[{MIN_SQRT_RATIO}, {MAX_SQRT_RATIO})", sqrt_price_x96=sqrt_price_x96)
+    ratio = sqrt_price_x96 << 32
+    msb = ratio.bit_length() - 1
+    r = ratio >> (msb - 127) if msb >= 128 else ratio << (127 - msb)
+    log_2 = (msb - 128) << 64
+    for shift in range(63, 49, -1):
+        r = (r * r) >> 127
+        f = r >> 128
+        log_2 |= f << shift
+        r >>= f
+    log_sqrt10001 = log_2 * 255738958999603826347141  # Q128.128
+    tick_low = (log_sqrt10001 - 3402992956809132418596140100660247210) >> 128
+    tick_high = (log_sqrt10001 + 291339464771989622907027621153398088495) >> 128
+    if tick_low == tick_high:
+        return tick_low
+    return tick_high if _sqrt_ratio_at_tick(tick_high) <= sqrt_price_x96 else tick_low

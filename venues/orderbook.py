@@ -1,0 +1,1015 @@
+"""Exact limit order book: price-time priority on sortedcontainers, for spot and perpetual markets.
+
+Units. Prices are integer ticks (``price = price_ticks * tick_size``), quantities integer lots
+(``qty = qty_lots * lot_size``). A notional is counted in quote quanta,
+``notional_quanta = price_ticks * qty_lots``, one quantum being ``tick_size * lot_size`` quote.
+Fees are in quanta, per fill, ``ceil(notional_quanta * fee_pips / 1_000_000)``: rounded up, in the
+venue's favour, because the venue must never pay out a fraction of a quantum it did not collect.
+``Decimal`` appears only at the edge (:meth:`OrderBook.price_to_ticks` and friends); no float is
+ever used.
+
+Semantics, decided once and tested:
+
+- ``GTC`` rests the remainder; ``IOC`` and market orders cancel it (status ``"expired"``).
+- ``FOK`` fills completely or does nothing: when the book (after self-trade prevention) cannot
+  fill all of it, the result has status ``"expired"``, no fills, and the book, positions and cash
+  are exactly as before. The order id is consumed (the order existed and expired), as on Binance.
+- ``POST_ONLY`` that would take liquidity raises ``VenueError`` code ``"POST_ONLY_WOULD_CROSS"``
+  and changes nothing (the id is not consumed); otherwise it rests like ``GTC``.
+- Self-trade prevention compares owners. ``cancel_taker`` cancels the taker's remainder
+  (status ``"cancelled"``, earlier fills stand); ``cancel_maker`` cancels each resting order of
+  the same owner the taker meets and carries on; ``cancel_both`` does both.
+- Every error is raised before any state changes: a failed call leaves the book exactly as it was.
+- Order ids are unique for the life of the book (a filled or cancelled id cannot be reused), so a
+  fill always names one order.
+
+Statuses of an :class:`OrderResult`: ``"filled"`` (all of it), ``"partially_filled"`` (some filled,
+the rest rests), ``"resting"`` (nothing filled, all rests), ``"expired"`` (the remainder was
+cancelled by the time in force: IOC, FOK, market), ``"cancelled"`` (the remainder was cancelled by
+self-trade prevention). Rejections are exceptions, never a status.
+
+Positions. For both kinds the book keeps each owner's net position in lots (bought minus sold) and
+cash flow in quanta (received minus paid, fees included), so fills are conserved: positions sum to
+zero, and cash plus the fees the venue collected sums to zero. The margin core tracks perpetual
+positions elsewhere; these figures serve the venue server.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, fields
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from itertools import islice
+from typing import Any
+
+from sortedcontainers import SortedList
+
+from venues.errors import InvalidArgument, VenueError, require_int
+
+__all__ = [
+    "BookQuote", "BookSide", "Fill", "Kind", "Order", "OrderBook", "OrderResult", "Side",
+    "Status", "StpMode", "TimeInForce", "PIPS_PER_UNIT",
+]
+
+PIPS_PER_UNIT = 1_000_000  # fee_pips are hundredths of a basis point: 1_000_000 pips = 100 %
+
+
+class Side(StrEnum):
+    """The side of an order (for a taker: buy takes asks, sell takes bids)."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+
+class TimeInForce(StrEnum):
+    """How long an order's unfilled remainder lives."""
+
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+    POST_ONLY = "POST_ONLY"
+
+
+class Kind(StrEnum):
+    """The instrument kind a book trades."""
+
+    SPOT = "spot"
+    PERP = "perp"
+
+
+class StpMode(StrEnum):
+    """Self-trade prevention: what happens when a taker meets a resting order of its own owner."""
+
+    CANCEL_TAKER = "cancel_taker"
+    CANCEL_MAKER = "cancel_maker"
+    CANCEL_BOTH = "cancel_both"
+
+
+class BookSide(StrEnum):
+    """One side of the book, for :meth:`OrderBook.depth`."""
+
+    BIDS = "bids"
+    ASKS = "asks"
+
+
+class Status(StrEnum):
+    """Final state of an order right after it was placed (see the module docstring)."""
+
+    FILLED = "filled"
+    PARTIALLY_FILLED = "partially_filled"
+    RESTING = "resting"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+BUY, SELL = "buy", "sell"
+GTC, IOC, FOK, POST_ONLY = "GTC", "IOC", "FOK", "POST_ONLY"
+_SIDES = {BUY: BUY, SELL: SELL}
+_TIFS = {GTC: GTC, IOC: IOC, FOK: FOK, POST_ONLY: POST_ONLY}
+_KINDS = {"spot": "spot", "perp": "perp"}
+_STPS = {"cancel_taker": "cancel_taker", "cancel_maker": "cancel_maker",
+         "cancel_both": "cancel_both"}
+_BOOK_SIDES = {"bids": "bids", "asks": "asks"}
+
+
+def _fast_init(cls: type) -> type:
+    """Give a frozen slotted dataclass an ``__init__`` that fills its slots via their descriptors.
+
+    Why: the generated ``__init__`` of a frozen dataclass calls ``object.__setattr__`` by name for
+    every field, which costs twice as much; the hot path builds one result per order and one fill
+    per match. The class stays a frozen dataclass (fields, eq, repr, hash, no assignment).
+    """
+    names = [f.name for f in fields(cls)]
+    setters = {f"_set_{name}": getattr(cls, name).__set__ for name in names}
+    source = (f"def __init__(self, {', '.join(names)}):\n"
+              + "".join(f"    _set_{name}(self, {name})\n" for name in names))
+    namespace: dict[str, Any] = {}
+    exec(source, setters, namespace)  # noqa: S102 - source built above from field names only
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__doc__ = f"Build a {cls.__name__} from its fields, positionally or by name."
+    cls.__init__ = init
+    return cls
+
+
+
+@_fast_init
+@dataclass(frozen=True, slots=True, init=False)
+class Order:
+    """A resting order as the book holds it: ticks and lots; ``qty_lots`` is what remains open.
+
+    ``original_lots`` is filled plus remaining (an amend moves it with the remaining size);
+    ``seq`` is the time priority: lower is earlier, a priority-losing amend gets a new one.
+    """
+
+    order_id: str
+    owner: str
+    side: str
+    price_ticks: int
+    qty_lots: int
+    original_lots: int
+    tif: str
+    seq: int
+
+    @property
+    def filled_lots(self) -> int:
+        """Lots of this order filled so far."""
+        return self.original_lots - self.qty_lots
+
+
+@_fast_init
+@dataclass(frozen=True, slots=True, init=False)
+class Fill:
+    """One match between a taker and a resting maker, at the maker's price.
+
+    ``notional_quanta = price_ticks * qty_lots``; fees are quanta rounded up per fill.
+    """
+
+    seq: int
+    taker_order_id: str
+    maker_order_id: str
+    taker_owner: str
+    maker_owner: str
+    taker_side: str
+    price_ticks: int
+    qty_lots: int
+    notional_quanta: int
+    taker_fee_quanta: int
+    maker_fee_quanta: int
+
+
+@_fast_init
+@dataclass(frozen=True, slots=True, init=False)
+class OrderResult:
+    """What placing one order did: its status, lots filled, resting and cancelled, and the fills.
+
+    ``filled_lots + resting_lots + cancelled_lots`` is the order's size. ``stp_cancelled`` lists
+    the resting maker orders that self-trade prevention cancelled.
+    """
+
+    order_id: str
+    status: str
+    filled_lots: int
+    resting_lots: int
+    fills: tuple[Fill, ...]
+    cancelled_lots: int
+    stp_cancelled: tuple[str, ...]
+
+    @property
+    def notional_quanta(self) -> int:
+        """Sum of the fills' notionals in quanta."""
+        return sum(f.notional_quanta for f in self.fills)
+
+    @property
+    def taker_fee_quanta(self) -> int:
+        """Sum of the taker fees this order paid, in quanta (each fill rounded up)."""
+        return sum(f.taker_fee_quanta for f in self.fills)
+
+
+@_fast_init
+@dataclass(frozen=True, slots=True, init=False)
+class BookQuote:
+    """Read-only result of sweeping the book for a taker; nothing in the book changed.
+
+    ``worst_price_ticks`` is the last (worst) level price touched, ``None`` if nothing fills;
+    ``levels`` counts the price levels that contributed at least one lot.
+    """
+
+    side: str
+    requested_lots: int
+    filled_lots: int
+    notional_quanta: int
+    taker_fee_quanta: int
+    worst_price_ticks: int | None
+    levels: int
+
+
+class _Resting:
+    """Mutable internal twin of :class:`Order`; the public API hands out frozen snapshots."""
+
+    __slots__ = ("order_id", "owner", "side", "price_ticks", "qty_lots", "original_lots", "tif",
+                 "seq")
+
+    def __init__(self, order_id: str, owner: str, side: str, price_ticks: int, qty_lots: int,
+                 tif: str, seq: int) -> None:
+        self.order_id = order_id
+        self.owner = owner
+        self.side = side
+        self.price_ticks = price_ticks
+        self.qty_lots = qty_lots
+        self.original_lots = qty_lots
+        self.tif = tif
+        self.seq = seq
+
+    def snapshot(self) -> Order:
+        return Order(self.order_id, self.owner, self.side, self.price_ticks, self.qty_lots,
+                     self.original_lots, self.tif, self.seq)
+
+
+class _Level:
+    """One price level: FIFO of resting orders and their total size in lots.
+
+    An OrderedDict (not a dict) because the matcher pops from the front: a plain dict leaves
+    dummies there that every later ``iter()`` must skip, which makes draining a long level
+    quadratic; OrderedDict pops and deletes by key in O(1).
+    """
+
+    __slots__ = ("orders", "total_lots")
+
+    def __init__(self) -> None:
+        self.orders: OrderedDict[str, _Resting] = OrderedDict()
+        self.total_lots = 0
+
+
+def _ceil_div(numerator: int, denominator: int) -> int:
+    return -((-numerator) // denominator)
+
+
+def _decimal_arg(field: str, value: Any, allowed: str) -> Decimal:
+    """Parse ``value`` (Decimal, str or int, never float) into a finite Decimal, else raise."""
+    if isinstance(value, Decimal):
+        dec = value
+    elif isinstance(value, str):
+        try:
+            dec = Decimal(value.strip())
+        except InvalidOperation:
+            raise InvalidArgument(field, value, allowed) from None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        dec = Decimal(value)
+    else:
+        # float is refused on purpose: Decimal(0.1) is not 0.1.
+        raise InvalidArgument(field, value, allowed)
+    if not dec.is_finite():
+        raise InvalidArgument(field, value, allowed)
+    return dec
+
+
+def _decimal_from_int_scaled(units: int, coefficient: int, exponent: int) -> Decimal:
+    """Exactly ``units * coefficient * 10**exponent`` as a Decimal, never rounded by a context."""
+    return Decimal(f"{units * coefficient}E{exponent}")
+
+
+def _coefficient_exponent(dec: Decimal) -> tuple[int, int]:
+    sign, digits, exponent = dec.as_tuple()
+    coefficient = int("".join(map(str, digits)) or "0")
+    return (-coefficient if sign else coefficient), int(exponent)
+
+
+class OrderBook:
+    """An exact limit order book with price-time priority, self-trade prevention and fees.
+
+    Prices are integer ticks, sizes integer lots, notionals and fees quanta (module docstring).
+    Complexity, n resting orders and L price levels: placing at an existing level O(1), at a new
+    level O(log L); each fill O(1) amortised; cancel O(1) unless it empties a level (O(log L));
+    quote O(orders touched).
+
+    >>> book = OrderBook("ETH/USDC", tick_size="0.01", lot_size="0.0001", taker_fee_pips=500)
+    >>> book.place_limit("a1", "maker", "sell", book.price_to_ticks("3000.50"), 80_000).status
+    'resting'
+    >>> result = book.place_limit("b1", "taker", "buy", 300_100, 30_000, tif="IOC")
+    >>> result.status, result.filled_lots, result.fills[0].taker_fee_quanta
+    ('filled', 30000, 4500750)
+    >>> book.quanta_to_quote(result.fills[0].notional_quanta)
+    Decimal('9001.500000')
+    >>> book.depth("asks"), book.position_lots("taker")
+    ([(300050, 50000)], 30000)
+    """
+
+    __slots__ = ("_symbol", "_tick_size", "_lot_size", "_min_notional", "_min_notional_quanta",
+                 "_maker_fee_pips", "_taker_fee_pips", "_kind", "_stp",
+                 "_tick_ratio", "_lot_ratio", "_tick_ce", "_lot_ce", "_quantum_ce",
+                 "_bid_levels", "_bid_prices", "_ask_levels", "_ask_prices", "_orders", "_seen",
+                 "_position_lots", "_cash_quanta", "_fees_quanta", "_order_seq", "_fill_seq")
+
+    def __init__(self, symbol: str, *, tick_size: Decimal | str, lot_size: Decimal | str,
+                 min_notional: Decimal | str = "0", maker_fee_pips: int = 0,
+                 taker_fee_pips: int = 0, kind: str = "spot", stp: str = "cancel_taker") -> None:
+        """Create an empty book. Raises :class:`InvalidArgument` on any bad parameter."""
+        if not isinstance(symbol, str) or not symbol:
+            raise InvalidArgument("symbol", symbol, "a non-empty str such as 'ETH/USDC'")
+        tick = _decimal_arg("tick_size", tick_size, "a positive decimal (Decimal or str)")
+        lot = _decimal_arg("lot_size", lot_size, "a positive decimal (Decimal or str)")
+        if tick <= 0:
+            raise InvalidArgument("tick_size", tick_size, "a positive decimal (Decimal or str)")
+        if lot <= 0:
+            raise InvalidArgument("lot_size", lot_size, "a positive decimal (Decimal or str)")
+        floor_notional = _decimal_arg("min_notional", min_notional,
+                                      "a decimal >= 0 in quote units (Decimal or str)")
+        if floor_notional < 0:
+            raise InvalidArgument("min_notional", min_notional,
+                                  "a decimal >= 0 in quote units (Decimal or str)")
+        require_int("taker_fee_pips", taker_fee_pips, minimum=0, maximum=PIPS_PER_UNIT - 1)
+        # A maker rebate (negative maker fee) is allowed only while the venue still earns on every
+        # fill: with both fees rounded up, ceil(x*t) + ceil(-x*m) >= 0 whenever m <= t.
+        require_int("maker_fee_pips", maker_fee_pips, minimum=-taker_fee_pips,
+                    maximum=PIPS_PER_UNIT - 1)
+        kind_value = _lookup(_KINDS, "kind", kind)
+        stp_value = _lookup(_STPS, "stp", stp)
+
+        self._symbol = symbol
+        self._tick_size = tick
+        self._lot_size = lot
+        self._min_notional = floor_notional
+        self._tick_ratio = tick.as_integer_ratio()
+        self._lot_ratio = lot.as_integer_ratio()
+        self._tick_ce = _coefficient_exponent(tick)
+        self._lot_ce = _coefficient_exponent(lot)
+        self._quantum_ce = (self._tick_ce[0] * self._lot_ce[0], self._tick_ce[1] + self._lot_ce[1])
+        # Rounded up: an order must be worth at least min_notional, never a fraction less.
+        mn_num, mn_den = floor_notional.as_integer_ratio()
+        (tn, td), (ln, ld) = self._tick_ratio, self._lot_ratio
+        self._min_notional_quanta = _ceil_div(mn_num * td * ld, mn_den * tn * ln)
+        self._maker_fee_pips = maker_fee_pips
+        self._taker_fee_pips = taker_fee_pips
+        self._kind = kind_value
+        self._stp = stp_value
+
+        # Each side: price -> level (O(1) lookup) plus the sorted prices (best = [0] for asks,
+        # [-1] for bids). Separate structures rather than SortedDict keep the hot path on public
+        # SortedList calls with O(1) access to the ends.
+        self._bid_levels: dict[int, _Level] = {}
+        self._bid_prices = SortedList()
+        self._ask_levels: dict[int, _Level] = {}
+        self._ask_prices = SortedList()
+        self._orders: dict[str, _Resting] = {}   # open orders by id, in seq order
+        self._seen: set[str] = set()              # every id ever accepted
+        self._position_lots: dict[str, int] = {}
+        self._cash_quanta: dict[str, int] = {}
+        self._fees_quanta = 0
+        self._order_seq = 0
+        self._fill_seq = 0
+
+    # Read-only configuration: changing a fee or the grid under resting orders would corrupt them.
+    symbol = property(lambda self: self._symbol, doc="Instrument symbol, e.g. 'ETH/USDC'.")
+    tick_size = property(lambda self: self._tick_size, doc="Quote per base of one price tick.")
+    lot_size = property(lambda self: self._lot_size, doc="Base quantity of one lot.")
+    min_notional = property(lambda self: self._min_notional,
+                            doc="Smallest notional of a new order, quote units.")
+    min_notional_quanta = property(lambda self: self._min_notional_quanta,
+                                   doc="min_notional in quanta, rounded up.")
+    maker_fee_pips = property(lambda self: self._maker_fee_pips,
+                              doc="Maker fee in hundredths of a bip (negative: rebate).")
+    taker_fee_pips = property(lambda self: self._taker_fee_pips,
+                              doc="Taker fee in hundredths of a bip.")
+    kind = property(lambda self: self._kind, doc="'spot' or 'perp'.")
+    stp = property(lambda self: self._stp, doc="Self-trade prevention mode.")
+
+    def __len__(self) -> int:
+        """Number of open orders. O(1)."""
+        return len(self._orders)
+
+    def __repr__(self) -> str:
+        return (f"OrderBook({self._symbol!r}, kind={self._kind!r}, best_bid={self.best_bid()}, "
+                f"best_ask={self.best_ask()}, open_orders={len(self._orders)})")
+
+    # ------------------------------------------------------------------ edge conversions
+
+    def price_to_ticks(self, price: Decimal | str) -> int:
+        """Convert a price in quote per base to ticks; exact, raises if off the tick grid or <= 0.
+
+        >>> OrderBook("X/Y", tick_size="0.5", lot_size="1").price_to_ticks("101.5")
+        203
+        """
+        allowed = f"a positive multiple of tick_size {self._tick_size} (Decimal or str)"
+        dec = _decimal_arg("price", price, allowed)
+        num, den = dec.as_integer_ratio()
+        tn, td = self._tick_ratio
+        ticks, rest = divmod(num * td, den * tn)
+        if rest or ticks <= 0:
+            raise InvalidArgument("price", price, allowed, code="OFF_TICK")
+        return ticks
+
+    def ticks_to_price(self, price_ticks: int) -> Decimal:
+        """Convert ticks (int >= 0) to a price in quote per base; exact, keeps the tick's scale.
+
+        >>> OrderBook("X/Y", tick_size="0.01", lot_size="1").ticks_to_price(300050)
+        Decimal('3000.50')
+        """
+        require_int("price_ticks", price_ticks, minimum=0)
+        return _decimal_from_int_scaled(price_ticks, *self._tick_ce)
+
+    def qty_to_lots(self, qty: Decimal | str) -> int:
+        """Convert a base quantity to lots; exact, raises if off the lot grid or negative.
+
+        >>> OrderBook("X/Y", tick_size="1", lot_size="0.001").qty_to_lots("1.25")
+        1250
+        """
+        allowed = f"a multiple of lot_size {self._lot_size}, >= 0 (Decimal or str)"
+        dec = _decimal_arg("qty", qty, allowed)
+        num, den = dec.as_integer_ratio()
+        ln, ld = self._lot_ratio
+        lots, rest = divmod(num * ld, den * ln)
+        if rest or lots < 0:
+            raise InvalidArgument("qty", qty, allowed, code="OFF_LOT")
+        return lots
+
+    def lots_to_qty(self, qty_lots: int) -> Decimal:
+        """Convert lots (any int: positions may be negative) to base units; exact.
+
+        >>> OrderBook("X/Y", tick_size="1", lot_size="0.001").lots_to_qty(-1250)
+        Decimal('-1.250')
+        """
+        require_int("qty_lots", qty_lots)
+        return _decimal_from_int_scaled(qty_lots, *self._lot_ce)
+
+    def quanta_to_quote(self, quanta: int) -> Decimal:
+        """Convert quanta (any int: cash may be negative) to quote units; exact.
+
+        >>> OrderBook("X/Y", tick_size="0.01", lot_size="0.1").quanta_to_quote(12345)
+        Decimal('12.345')
+        """
+        require_int("quanta", quanta)
+        return _decimal_from_int_scaled(quanta, *self._quantum_ce)
+
+    # ------------------------------------------------------------------ reads
+
+    def best_bid(self) -> int | None:
+        """Highest bid price in ticks, or None on an empty side. O(1)."""
+        return self._bid_prices[-1] if self._bid_levels else None
+
+    def best_ask(self) -> int | None:
+        """Lowest ask price in ticks, or None on an empty side. O(1)."""
+        return self._ask_prices[0] if self._ask_levels else None
+
+    def depth(self, side: str, levels: int | None = None) -> list[tuple[int, int]]:
+        """Aggregated levels of ``"bids"`` or ``"asks"``, best first: ``(price_ticks, qty_lots)``.
+
+        ``levels`` (int >= 0) caps how many; None returns all. O(levels).
+
+        >>> book = OrderBook("X/Y", tick_size="1", lot_size="1")
+        >>> for i, price in enumerate([99, 98, 99]):
+        ...     _ = book.place_limit(f"b{i}", "mm", "buy", price, 5)
+        >>> book.depth("bids"), book.depth("bids", 1), book.depth("asks")
+        ([(99, 10), (98, 5)], [(99, 10)], [])
+        """
+        side_value = _lookup(_BOOK_SIDES, "side", side)
+        if levels is not None:
+            require_int("levels", levels, minimum=0)
+        if side_value == "bids":
+            book, prices = self._bid_levels, self._bid_prices.irange(reverse=True)
+        else:
+            book, prices = self._ask_levels, iter(self._ask_prices)
+        if levels is not None:
+            prices = islice(prices, levels)
+        return [(price, book[price].total_lots) for price in prices]
+
+    def order(self, order_id: str) -> Order | None:
+        """Snapshot of the open order ``order_id``, or None if it is not open. O(1)."""
+        _str_arg("order_id", order_id)
+        resting = self._orders.get(order_id)
+        return None if resting is None else resting.snapshot()
+
+    def open_orders(self, owner: str | None = None) -> list[Order]:
+        """Snapshots of the open orders (of ``owner`` if given), oldest priority first. O(n)."""
+        if owner is not None:
+            _str_arg("owner", owner)
+            return [r.snapshot() for r in self._orders.values() if r.owner == owner]
+        return [r.snapshot() for r in self._orders.values()]
+
+    def position_lots(self, owner: str) -> int:
+        """Net lots ``owner`` bought minus sold on this book. O(1)."""
+        _str_arg("owner", owner)
+        return self._position_lots.get(owner, 0)
+
+    def cash_quanta(self, owner: str) -> int:
+        """Net quanta ``owner`` received minus paid on this book, fees included. O(1)."""
+        _str_arg("owner", owner)
+        return self._cash_quanta.get(owner, 0)
+
+    @property
+    def fees_quanta(self) -> int:
+        """Fees the venue collected, in quanta (net of maker rebates)."""
+        return self._fees_quanta
+
+    def quote(self, side: str, qty_lots: int, limit_price_ticks: int | None = None, *,
+              owner: str | None = None) -> BookQuote:
+        """Sweep the book read-only for a taker ``side`` of ``qty_lots``, up to the limit.
+
+        With ``owner`` the quote applies self-trade prevention exactly as an order of that owner
+        would, so it equals what such an IOC or market order then fills. Fees per fill, rounded
+        up. O(orders touched).
+
+        >>> book = OrderBook("X/Y", tick_size="1", lot_size="1", taker_fee_pips=1000)
+        >>> _ = book.place_limit("a1", "mm", "sell", 100, 3)
+        >>> _ = book.place_limit("a2", "mm", "sell", 101, 3)
+        >>> q = book.quote("buy", 5)   # 3 @ 100 + 2 @ 101; fees ceil(0.3) + ceil(0.202)
+        >>> q.filled_lots, q.notional_quanta, q.taker_fee_quanta, q.worst_price_ticks, q.levels
+        (5, 502, 2, 101, 2)
+        >>> book.quote("buy", 5, owner="mm").filled_lots   # self-trade prevention
+        0
+        """
+        side_value = _lookup(_SIDES, "side", side)
+        _lots_arg("qty_lots", qty_lots)
+        if limit_price_ticks is not None:
+            _ticks_arg("limit_price_ticks", limit_price_ticks)
+        if owner is not None:
+            _str_arg("owner", owner)
+        return self._sweep(side_value, qty_lots, limit_price_ticks, owner)
+
+    # ------------------------------------------------------------------ writes
+
+    def place_limit(self, order_id: str, owner: str, side: str, price_ticks: int, qty_lots: int,
+                    tif: str = "GTC") -> OrderResult:
+        """Place a limit order; it takes what crosses, then rests, cancels or expires per ``tif``.
+
+        Raises (changing nothing) on bad input, a duplicate id, a notional below
+        ``min_notional_quanta``, or a POST_ONLY order that would take. Complexity: O(1) to rest
+        at an existing level, O(log L) at a new one, plus O(1) amortised per fill.
+
+        >>> book = OrderBook("X/Y", tick_size="1", lot_size="1")
+        >>> book.place_limit("a1", "mm", "sell", 100, 3).status
+        'resting'
+        >>> r = book.place_limit("b1", "tk", "buy", 100, 5)
+        >>> r.status, r.filled_lots, r.resting_lots, book.best_bid()
+        ('partially_filled', 3, 2, 100)
+        >>> book.place_limit("b2", "tk", "buy", 90, 5, tif="FOK").status
+        'expired'
+        """
+        try:
+            side = _SIDES[side]
+        except (KeyError, TypeError):
+            raise InvalidArgument("side", side, "'buy' or 'sell'") from None
+        try:
+            tif = _TIFS[tif]
+        except (KeyError, TypeError):
+            raise InvalidArgument("tif", tif, "'GTC', 'IOC', 'FOK' or 'POST_ONLY'") from None
+        # Validation is inlined on this hot path; the helpers build the error messages.
+        seen = self._seen
+        if type(order_id) is not str or not order_id or order_id in seen:
+            self._new_id_arg(order_id)
+        if type(owner) is not str or not owner:
+            _str_arg("owner", owner)
+        if type(price_ticks) is not int or price_ticks < 1:
+            _ticks_arg("price_ticks", price_ticks)
+        if type(qty_lots) is not int or qty_lots < 1:
+            _lots_arg("qty_lots", qty_lots)
+        if price_ticks * qty_lots < self._min_notional_quanta:
+            raise InvalidArgument(
+                "qty_lots", qty_lots,
+                f"price_ticks * qty_lots >= min_notional_quanta {self._min_notional_quanta}",
+                code="MIN_NOTIONAL")
+
+        # Emptiness is asked of the level dict: len() of a SortedList is a Python-level call.
+        if side is BUY:
+            prices = self._ask_prices
+            crosses = bool(self._ask_levels) and prices[0] <= price_ticks
+        else:
+            prices = self._bid_prices
+            crosses = bool(self._bid_levels) and prices[-1] >= price_ticks
+        if not crosses:
+            seen.add(order_id)
+            if tif is IOC or tif is FOK:
+                return OrderResult(order_id, "expired", 0, 0, (), qty_lots, ())
+            # Rest at once: the common case of a book, kept free of calls.
+            self._order_seq = seq = self._order_seq + 1
+            resting = _Resting(order_id, owner, side, price_ticks, qty_lots, tif, seq)
+            if side is BUY:
+                levels, prices = self._bid_levels, self._bid_prices
+            else:
+                levels, prices = self._ask_levels, self._ask_prices
+            level = levels.get(price_ticks)
+            if level is None:
+                level = levels[price_ticks] = _Level()
+                prices.add(price_ticks)
+            level.orders[order_id] = resting
+            level.total_lots += qty_lots
+            self._orders[order_id] = resting
+            return OrderResult(order_id, "resting", 0, qty_lots, (), 0, ())
+        if tif is POST_ONLY:
+            raise VenueError("POST_ONLY_WOULD_CROSS",
+                             f"post-only {side} at {price_ticks} ticks would take liquidity",
+                             order_id=order_id, price_ticks=price_ticks,
+                             best_opposite_ticks=prices[0] if side is BUY else prices[-1])
+        if tif is FOK:
+            plan = self._sweep(side, qty_lots, price_ticks, owner)
+            if plan.filled_lots < qty_lots:
+                self._seen.add(order_id)
+                return OrderResult(order_id, "expired", 0, 0, (), qty_lots, ())
+        self._seen.add(order_id)
+        remaining, fills, stp_cancelled, killed = self._match(order_id, owner, side, qty_lots,
+                                                              price_ticks)
+        filled = qty_lots - remaining
+        if not remaining:
+            return OrderResult(order_id, "filled", filled, 0, fills, 0, stp_cancelled)
+        if killed:
+            return OrderResult(order_id, "cancelled", filled, 0, fills, remaining, stp_cancelled)
+        if tif is GTC:
+            self._rest(order_id, owner, side, price_ticks, remaining, tif)
+            self._orders[order_id].original_lots = qty_lots
+            status = "partially_filled" if filled else "resting"
+            return OrderResult(order_id, status, filled, remaining, fills, 0, stp_cancelled)
+        return OrderResult(order_id, "expired", filled, 0, fills, remaining, stp_cancelled)
+
+    def place_market(self, order_id: str, owner: str, side: str, qty_lots: int,
+                     protection_price_ticks: int | None = None) -> OrderResult:
+        """Take up to ``qty_lots`` at any price up to ``protection_price_ticks``; the rest expires.
+
+        IOC semantics; min_notional does not apply (a market order has no price). O(1) amortised
+        per fill plus O(log L) per emptied level.
+
+        >>> book = OrderBook("X/Y", tick_size="1", lot_size="1")
+        >>> _ = book.place_limit("a1", "mm", "sell", 100, 3)
+        >>> _ = book.place_limit("a2", "mm", "sell", 105, 3)
+        >>> r = book.place_market("m1", "tk", "buy", 10, protection_price_ticks=104)
+        >>> r.status, r.filled_lots, r.cancelled_lots
+        ('expired', 3, 7)
+        """
+        try:
+            side = _SIDES[side]
+        except (KeyError, TypeError):
+            raise InvalidArgument("side", side, "'buy' or 'sell'") from None
+        self._new_id_arg(order_id)
+        _str_arg("owner", owner)
+        _lots_arg("qty_lots", qty_lots)
+        if protection_price_ticks is not None:
+            _ticks_arg("protection_price_ticks", protection_price_ticks)
+        self._seen.add(order_id)
+        remaining, fills, stp_cancelled, killed = self._match(order_id, owner, side, qty_lots,
+                                                              protection_price_ticks)
+        filled = qty_lots - remaining
+        if not remaining:
+            return OrderResult(order_id, "filled", filled, 0, fills, 0, stp_cancelled)
+        status = "cancelled" if killed else "expired"
+        return OrderResult(order_id, status, filled, 0, fills, remaining, stp_cancelled)
+
+    def cancel(self, order_id: str) -> Order:
+        """Cancel the open order ``order_id`` and return its last snapshot (remaining lots).
+
+        Raises ``UNKNOWN_ORDER`` if it is not open. O(1), O(log L) if its level empties.
+
+        >>> book = OrderBook("X/Y", tick_size="1", lot_size="1")
+        >>> _ = book.place_limit("a1", "mm", "sell", 100, 3)
+        >>> book.cancel("a1").qty_lots, book.best_ask()
+        (3, None)
+        """
+        resting = self._orders.pop(order_id, None) if type(order_id) is str else None
+        if resting is None:
+            self._open_arg(order_id)  # raises the right error; nothing was removed
+        if resting.side == BUY:
+            levels, prices = self._bid_levels, self._bid_prices
+        else:
+            levels, prices = self._ask_levels, self._ask_prices
+        price = resting.price_ticks
+        level = levels[price]
+        orders = level.orders
+        del orders[order_id]
+        level.total_lots -= resting.qty_lots
+        if not orders:
+            del levels[price]
+            prices.remove(price)
+        return resting.snapshot()
+
+    def amend(self, order_id: str, *, price_ticks: int | None = None,
+              qty_lots: int | None = None) -> Order:
+        """Change an open order's price and/or remaining size; return the new snapshot.
+
+        ``qty_lots`` is the new open (remaining) size. Priority is kept only when the price is
+        unchanged and the size does not grow; otherwise the order goes to the back of its (new)
+        level with a new ``seq``. An amend that would cross the book raises ``AMEND_WOULD_CROSS``;
+        any error changes nothing. O(1), O(log L) when the price moves.
+
+        >>> book = OrderBook("X/Y", tick_size="1", lot_size="1")
+        >>> _ = book.place_limit("a1", "mm", "sell", 100, 3)
+        >>> _ = book.place_limit("a2", "mm", "sell", 100, 3)
+        >>> book.amend("a1", qty_lots=2).seq      # shrink in place: keeps priority
+        1
+        >>> book.amend("a1", qty_lots=4).seq      # growth: back of the queue
+        3
+        """
+        resting = self._open_arg(order_id)
+        if price_ticks is None and qty_lots is None:
+            raise InvalidArgument("price_ticks/qty_lots", None, "at least one of them")
+        if price_ticks is not None:
+            _ticks_arg("price_ticks", price_ticks)
+        if qty_lots is not None:
+            _lots_arg("qty_lots", qty_lots)
+        new_price = resting.price_ticks if price_ticks is None else price_ticks
+        new_qty = resting.qty_lots if qty_lots is None else qty_lots
+        if new_price * new_qty < self._min_notional_quanta:
+            raise InvalidArgument(
+                "qty_lots", new_qty,
+                f"price_ticks * qty_lots >= min_notional_quanta {self._min_notional_quanta}",
+                code="MIN_NOTIONAL")
+        if new_price != resting.price_ticks:
+            if resting.side == BUY:
+                best = self.best_ask()
+                crosses = best is not None and new_price >= best
+            else:
+                best = self.best_bid()
+                crosses = best is not None and new_price <= best
+            if crosses:
+                raise VenueError("AMEND_WOULD_CROSS",
+                                 f"amending {order_id} to {new_price} ticks would cross the book",
+                                 order_id=order_id, price_ticks=new_price,
+                                 best_opposite_ticks=best)
+
+        if new_price == resting.price_ticks and new_qty <= resting.qty_lots:
+            shrink = resting.qty_lots - new_qty
+            levels = self._bid_levels if resting.side == BUY else self._ask_levels
+            levels[new_price].total_lots -= shrink
+            resting.qty_lots = new_qty
+            resting.original_lots -= shrink
+            return resting.snapshot()
+        self._unlink(resting)
+        del self._orders[order_id]
+        self._order_seq += 1
+        resting.original_lots += new_qty - resting.qty_lots
+        resting.price_ticks = new_price
+        resting.qty_lots = new_qty
+        resting.seq = self._order_seq
+        self._link(resting)
+        self._orders[order_id] = resting
+        return resting.snapshot()
+
+    # ------------------------------------------------------------------ invariants
+
+    def _check(self) -> None:
+        """Assert every internal invariant; O(n). Tests call it after each operation."""
+        seen_ids: set[str] = set()
+        for side, levels, prices in ((BUY, self._bid_levels, self._bid_prices),
+                                     (SELL, self._ask_levels, self._ask_prices)):
+            prices._check()
+            assert list(prices) == sorted(levels), "sorted prices match the level map"
+            for price, level in levels.items():
+                assert type(price) is int and price >= 1
+                assert level.orders, f"empty level {price}"
+                total = 0
+                last_seq = 0
+                for oid, r in level.orders.items():
+                    assert oid == r.order_id and oid not in seen_ids, f"{oid} indexed twice"
+                    seen_ids.add(oid)
+                    assert self._orders.get(oid) is r, f"{oid} missing from the id index"
+                    assert r.side == side and r.price_ticks == price
+                    assert r.qty_lots >= 1 and r.original_lots >= r.qty_lots
+                    assert r.tif in (GTC, POST_ONLY)
+                    assert r.seq > last_seq, f"FIFO broken at {price}"
+                    last_seq = r.seq
+                    total += r.qty_lots
+                assert total == level.total_lots, f"level {price}: {level.total_lots} != {total}"
+        assert seen_ids == set(self._orders), "id index holds exactly the resting orders"
+        assert self._orders.keys() <= self._seen
+        seqs = [r.seq for r in self._orders.values()]
+        assert seqs == sorted(seqs) and all(s <= self._order_seq for s in seqs)
+        if self._bid_prices and self._ask_prices:
+            assert self._bid_prices[-1] < self._ask_prices[0], "book crossed"
+        assert sum(self._position_lots.values()) == 0, "positions do not net to zero"
+        assert sum(self._cash_quanta.values()) + self._fees_quanta == 0, "cash not conserved"
+        assert self._fees_quanta >= 0
+
+    def _snapshot(self) -> tuple:
+        """Full comparable state, for tests that assert a failed call changed nothing."""
+        def side(levels: dict[int, _Level], prices: SortedList) -> tuple:
+            return tuple((p, levels[p].total_lots,
+                          tuple((r.order_id, r.owner, r.side, r.price_ticks, r.qty_lots,
+                                 r.original_lots, r.tif, r.seq)
+                                for r in levels[p].orders.values()))
+                         for p in prices)
+        return (side(self._bid_levels, self._bid_prices), side(self._ask_levels, self._ask_prices),
+                tuple(self._orders), tuple(sorted(self._seen)),
+                tuple(sorted(self._position_lots.items())),
+                tuple(sorted(self._cash_quanta.items())),
+                self._fees_quanta, self._order_seq, self._fill_seq)
+
+    # ------------------------------------------------------------------ internals
+
+    def _new_id_arg(self, order_id: Any) -> None:
+        if type(order_id) is not str or not order_id:
+            raise InvalidArgument("order_id", order_id, "a non-empty str")
+        if order_id in self._seen:
+            raise InvalidArgument("order_id", order_id,
+                                  "an id not used before on this book", code="DUPLICATE_ORDER_ID")
+
+    def _open_arg(self, order_id: Any) -> _Resting:
+        _str_arg("order_id", order_id)
+        resting = self._orders.get(order_id)
+        if resting is None:
+            raise InvalidArgument("order_id", order_id, "the id of an open order",
+                                  code="UNKNOWN_ORDER")
+        return resting
+
+    def _rest(self, order_id: str, owner: str, side: str, price_ticks: int, qty_lots: int,
+              tif: str) -> None:
+        self._order_seq += 1
+        resting = _Resting(order_id, owner, side, price_ticks, qty_lots, tif, self._order_seq)
+        if side is BUY:
+            levels, prices = self._bid_levels, self._bid_prices
+        else:
+            levels, prices = self._ask_levels, self._ask_prices
+        level = levels.get(price_ticks)
+        if level is None:
+            level = levels[price_ticks] = _Level()
+            prices.add(price_ticks)
+        level.orders[order_id] = resting
+        level.total_lots += qty_lots
+        self._orders[order_id] = resting
+
+    def _link(self, resting: _Resting) -> None:
+        if resting.side == BUY:
+            levels, prices = self._bid_levels, self._bid_prices
+        else:
+            levels, prices = self._ask_levels, self._ask_prices
+        level = levels.get(resting.price_ticks)
+        if level is None:
+            level = levels[resting.price_ticks] = _Level()
+            prices.add(resting.price_ticks)
+        level.orders[resting.order_id] = resting
+        level.total_lots += resting.qty_lots
+
+    def _unlink(self, resting: _Resting) -> None:
+        if resting.side == BUY:
+            levels, prices = self._bid_levels, self._bid_prices
+        else:
+            levels, prices = self._ask_levels, self._ask_prices
+        level = levels[resting.price_ticks]
+        del level.orders[resting.order_id]
+        level.total_lots -= resting.qty_lots
+        if not level.orders:
+            del levels[resting.price_ticks]
+            prices.remove(resting.price_ticks)
+
+    def _sweep(self, side: str, qty_lots: int, limit: int | None, owner: str | None) -> BookQuote:
+        """Read-only twin of :meth:`_match`: what a taker would fill, with the same STP rules."""
+        if side == BUY:
+            levels = self._ask_levels
+            prices = self._ask_prices.irange(maximum=limit)
+        else:
+            levels = self._bid_levels
+            prices = self._bid_prices.irange(minimum=limit, reverse=True)
+        stp = self._stp
+        pips = self._taker_fee_pips
+        remaining = qty_lots
+        notional = fee = touched = 0
+        worst = None
+        for price in prices:
+            stop = False
+            took = False
+            for maker in levels[price].orders.values():
+                if maker.owner == owner:
+                    if stp == "cancel_maker":
+                        continue
+                    stop = True
+                    break
+                take = maker.qty_lots if maker.qty_lots < remaining else remaining
+                fill_notional = price * take
+                notional += fill_notional
+                if pips:
+                    fee += -((-fill_notional * pips) // PIPS_PER_UNIT)
+                remaining -= take
+                took = True
+                if not remaining:
+                    break
+            if took:
+                touched += 1
+                worst = price
+            if stop or not remaining:
+                break
+        return BookQuote(side, qty_lots, qty_lots - remaining, notional, fee, worst, touched)
+
+    def _match(self, order_id: str, owner: str, side: str, qty_lots: int,
+               limit: int | None) -> tuple[int, tuple[Fill, ...], tuple[str, ...], bool]:
+        """Take liquidity for a validated taker; return (remaining, fills, stp ids, killed by STP).
+
+        Makers in a level are visited front to back without mutating the level; every visited
+        maker is either filled in full or STP-cancelled (a prefix, popped afterwards in O(1)
+        each), partially filled (the last one), or an own order that stops the taker.
+        """
+        if side is BUY:
+            levels, prices, best = self._ask_levels, self._ask_prices, 0
+        else:
+            levels, prices, best = self._bid_levels, self._bid_prices, -1
+        stp = self._stp
+        taker_pips, maker_pips = self._taker_fee_pips, self._maker_fee_pips
+        orders_index = self._orders
+        positions, cash = self._position_lots, self._cash_quanta
+        fill_seq = self._fill_seq
+        remaining = qty_lots
+        fills: list[Fill] = []
+        stp_cancelled: list[str] = []
+        killed = False
+        taker_notional = taker_fees = maker_fees = 0
+        maker_sign = -1 if side is BUY else 1   # the maker's position moves against the taker
+        # Local bindings: this loop runs once per fill and attribute lookups dominate it.
+        append_fill, new_fill = fills.append, Fill
+        position_of, cash_of = positions.get, cash.get
+        is_buy = side is BUY
+        while remaining and levels:
+            price = prices[best]
+            if limit is not None and (price > limit if is_buy else price < limit):
+                break
+            level = levels[price]
+            orders = level.orders
+            done = 0
+            level_lots = level.total_lots
+            for maker in orders.values():
+                maker_owner = maker.owner
+                if maker_owner == owner:
+                    if stp == "cancel_taker":
+                        killed = True
+                        break
+                    done += 1
+                    level_lots -= maker.qty_lots
+                    stp_cancelled.append(maker.order_id)
+                    if stp == "cancel_both":
+                        killed = True
+                        break
+                    continue
+                maker_lots = maker.qty_lots
+                if maker_lots <= remaining:
+                    take = maker_lots
+                    done += 1
+                else:
+                    take = remaining
+                    maker.qty_lots = maker_lots - take
+                level_lots -= take
+                remaining -= take
+                notional = price * take
+                taker_fee = -((-notional * taker_pips) // PIPS_PER_UNIT) if taker_pips else 0
+                maker_fee = -((-notional * maker_pips) // PIPS_PER_UNIT) if maker_pips else 0
+                fill_seq += 1
+                append_fill(new_fill(fill_seq, order_id, maker.order_id, owner, maker_owner, side,
+                                     price, take, notional, taker_fee, maker_fee))
+                taker_notional += notional
+                taker_fees += taker_fee
+                maker_fees += maker_fee
+                positions[maker_owner] = position_of(maker_owner, 0) + maker_sign * take
+                cash[maker_owner] = cash_of(maker_owner, 0) - maker_sign * notional - maker_fee
+                if not remaining:
+                    break
+            level.total_lots = level_lots
+            for _ in range(done):
+                del orders_index[orders.popitem(last=False)[0]]
+            if not orders:
+                del levels[price]
+                prices.pop(best)
+            if killed:
+                break
+        if fills:
+            self._fill_seq = fill_seq
+            filled = qty_lots - remaining
+            positions[owner] = positions.get(owner, 0) - maker_sign * filled
+            cash[owner] = cash.get(owner, 0) + maker_sign * taker_notional - taker_fees
+            self._fees_quanta += taker_fees + maker_fees
+        return remaining, tuple(fills), tuple(stp_cancelled), killed
+
+
+def _lookup(table: dict[str, str], field: str, value: Any) -> str:
+    try:
+        return table[value]
+    except (KeyError, TypeError):
+        raise InvalidArgument(field, value, " or ".join(repr(k) for k in table)) from None
+
+
+def _str_arg(field: str, value: Any) -> None:
+    if type(value) is not str or not value:
+        raise InvalidArgument(field, value, "a non-empty str")
+
+
+def _ticks_arg(field: str, value: Any) -> None:
+    if type(value) is not int or value < 1:
+        raise InvalidArgument(field, value, "an int >= 1 (price in ticks; bool refused)")
+
+
+def _lots_arg(field: str, value: Any) -> None:
+    if type(value) is not int or value < 1:
+        raise InvalidArgument(field, value, "an int >= 1 (quantity in lots; bool refused)")

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "paper": "paper",
     "backtest": "backtest",
     "stress": "stress",
+    "audit": "audit",
 }
 
 

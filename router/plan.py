@@ -5,7 +5,9 @@ base quantum (through ``Decimal(repr(float))``, never ``Decimal(float)`` binary 
 the legs sum exactly to the order (the remainder goes to the venue with the lowest exact
 marginal cost that can take it on its grid); re-quote every leg with the venue's exact math.
 Every reported amount comes from those re-quotes. The plan is never worse than the best single
-venue: when quantisation makes it so, the single-venue plan is returned instead.
+venue: when quantisation makes it so, the single-venue plan is returned instead. A limit price
+holds for every exact leg: its all-in average (fees and leg cost in) and its last unit's
+marginal price; a venue whose exact leg breaks it is dropped and the order planned again.
 
 The planner talks to venues only through the :class:`Venue` protocol (structurally the same as
 ``adapters.base.VenueAdapter``); the router core imports no adapter.
@@ -25,7 +27,7 @@ from router.errors import CrossrouteError
 from router.orders import LegQuote
 from router.split import EXACT_VENUE_LIMIT, SplitResult, split
 
-__all__ = ["Venue", "RoutePlan", "plan_route"]
+__all__ = ["Venue", "RoutePlan", "plan_route", "fmt_qty"]
 
 _BPS = Decimal(10000)
 # Repair rounds: each round places the remainder, or the largest grid-multiple of it, on one
@@ -85,8 +87,8 @@ class RoutePlan:
         return {
             "symbol": self.symbol,
             "side": self.side,
-            "qty": _fmt(self.qty),
-            "legs": [{"venue": leg.venue, "qty": _fmt(leg.qty), "quote_amount": _fmt(leg.quote_amount),
+            "qty": fmt_qty(self.qty),
+            "legs": [{"venue": leg.venue, "qty": fmt_qty(leg.qty), "quote_amount": _fmt(leg.quote_amount),
                       "avg_price": _fmt(_round(leg.avg_price, self._places()))} for leg in self.legs],
             "quote_amount": _fmt(self.quote_amount),
             "avg_price": _fmt(self.avg_price),
@@ -94,7 +96,7 @@ class RoutePlan:
             "best_single_venue": None if best is None else {"venue": best[0], "quote_amount": _fmt(best[1])},
             "improvement_bps": None if self.improvement_bps is None else _fmt(self.improvement_bps),
             "complete": self.complete,
-            "unfilled_qty": _fmt(self.unfilled_qty),
+            "unfilled_qty": fmt_qty(self.unfilled_qty),
             "method": self.method,
             "bound_gap": None if math.isnan(self.bound_gap) else repr(self.bound_gap),
             "notes": list(self.notes),
@@ -112,10 +114,12 @@ def plan_route(venues: Sequence[Venue], symbol: str, side: str, qty: Decimal | N
     """Plan one order exactly: split in float, quantise, repair, re-quote, compare with one venue.
 
     ``qty`` base or ``quote_qty`` quote (exactly one), ``Decimal`` whole units; ``limit_price``
-    all-in marginal bound (buy: at most, sell: at least); ``max_qty`` base cap per venue;
+    bound on every leg's exact all-in average and last-unit marginal price (buy: at most, sell:
+    at least); ``max_qty`` base cap per venue;
     ``price_places`` decimals of reported prices (default: those of the quote amounts, >= 2).
     Only venues trading ``symbol`` are used. Complexity: one split plus O(n) exact quotes for n
-    venues (the repair adds O(n) quotes per round, rounds <= number of distinct grids).
+    venues (the repair adds O(n) quotes per round, rounds <= number of distinct grids); a leg
+    breaking the limit after exact rounding costs one more pass (at most n).
     Raises :class:`router.errors.RouteError` on invalid input.
     """
     if not isinstance(symbol, str) or "/" not in symbol:
@@ -153,30 +157,53 @@ def plan_route(venues: Sequence[Venue], symbol: str, side: str, qty: Decimal | N
         if curve.min_qty < floor:
             curve = dataclasses.replace(curve, min_qty=floor)
         curves.append(curve)
-    router = _Planner(by_name, {c.venue: c for c in curves}, symbol, side, limit, caps, price_places)
-    if qty is not None:
-        result = split(curves, float(size), limit_price=None if limit is None else float(limit),
-                       max_qty=caps or None, exact_venue_limit=exact_venue_limit)
-        return router.base_plan(size, result)
-    result = split(curves, quote_qty=float(size), limit_price=None if limit is None else float(limit),
-                   max_qty=caps or None, exact_venue_limit=exact_venue_limit)
-    return router.quote_plan(size, result)
+    curve_by_name = {c.venue: c for c in curves}
+    float_limit = None if limit is None else float(limit)
+    # The limit holds for every exact leg (all-in average and last-unit marginal). The float split
+    # already honours it; a leg that breaks it after exact rounding drops its venue, and the order
+    # is planned again without it (at most once per venue).
+    excluded: dict[str, str] = {}
+    while True:
+        router = _Planner(by_name, curve_by_name, symbol, side, limit, caps, price_places, set(excluded))
+        split_caps = {**caps, **{name: 0.0 for name in excluded}}
+        if qty is not None:
+            result = split(curves, float(size), limit_price=float_limit, max_qty=split_caps or None,
+                           exact_venue_limit=exact_venue_limit)
+            plan = router.base_plan(size, result)
+        else:
+            result = split(curves, quote_qty=float(size), limit_price=float_limit,
+                           max_qty=split_caps or None, exact_venue_limit=exact_venue_limit)
+            plan = router.quote_plan(size, result)
+        broken = {leg.venue: router.limit_breach(leg) for leg in plan.legs}
+        broken = {name: why for name, why in broken.items() if why is not None}
+        fresh = {name: why for name, why in broken.items() if name not in excluded}
+        if not fresh:
+            break
+        excluded.update(fresh)
+    if excluded:
+        dropped = tuple(f"{name} dropped: {why}" for name, why in sorted(excluded.items()))
+        plan = dataclasses.replace(plan, notes=plan.notes + dropped)
+    return plan
 
 
 class _Planner:
     """Quantisation, repair, exact re-quotes and the single-venue benchmark for one order."""
 
     def __init__(self, venues: dict[str, Venue], curves: dict[str, DepthCurve], symbol: str,
-                 side: str, limit: Decimal | None, caps: dict[str, float], price_places: int | None) -> None:
+                 side: str, limit: Decimal | None, caps: dict[str, float], price_places: int | None,
+                 excluded: set[str] | None = None) -> None:
         self.venues, self.curves, self.symbol, self.side = venues, curves, symbol, side
         self.limit, self.caps, self.price_places = limit, caps, price_places
+        # venues whose exact leg broke the limit in an earlier pass: no split leg, no repair
+        # chunk; the single-venue benchmark still considers them (a whole-order leg may hold)
+        self.excluded = excluded or set()
         self.quantum = {n: v.base_quantum() for n, v in venues.items()}
         self.min_qty = {n: v.min_qty() for n, v in venues.items()}
 
     # -- exact quotes that may fail --
 
-    def _quote(self, name: str, qty: Decimal) -> LegQuote | None:
-        if qty <= 0:
+    def _quote(self, name: str, qty: Decimal, *, single: bool = False) -> LegQuote | None:
+        if qty <= 0 or (name in self.excluded and not single):
             return None
         if qty < self.min_qty[name] or qty % self.quantum[name] != 0:
             return None
@@ -188,8 +215,8 @@ class _Planner:
         except CrossrouteError:
             return None
 
-    def _quote_for_quote(self, name: str, amount: Decimal) -> LegQuote | None:
-        if amount <= 0:
+    def _quote_for_quote(self, name: str, amount: Decimal, *, single: bool = False) -> LegQuote | None:
+        if amount <= 0 or (name in self.excluded and not single):
             return None
         try:
             leg = self.venues[name].quote_for_quote(self.side, amount)
@@ -205,6 +232,26 @@ class _Planner:
     def _better(self, a: Decimal, b: Decimal) -> bool:
         """Is quote amount ``a`` better for the taker than ``b`` (buy: less paid, sell: more received)?"""
         return a < b if self.side == "buy" else a > b
+
+    def limit_breach(self, leg: LegQuote) -> str | None:
+        """Why ``leg`` breaks the limit price, or None if it holds (always without a limit).
+
+        A leg holds when its exact all-in average (fees and leg cost in, rounded as the venue
+        rounds) is within the limit (buy: <=, sell: >=) and so is the marginal price of its last
+        unit on the venue's float curve (to 1e-9 relative: the float model's precision)."""
+        if self.limit is None or leg.qty <= 0:
+            return None
+        avg = leg.quote_amount / leg.qty
+        if avg > self.limit if self.side == "buy" else avg < self.limit:
+            return f"its exact all-in average {avg:.8f} breaks the limit {self.limit}"
+        curve = self.curves[leg.venue]
+        q = min(float(leg.qty), curve.total_qty)
+        if q > 0:
+            last = curve.marginal_price(q * (1 - 1e-12))
+            lim = float(self.limit)
+            if last > lim * (1 + 1e-9) if self.side == "buy" else last < lim * (1 - 1e-9):
+                return f"the marginal price of its last unit {last!r} breaks the limit {self.limit}"
+        return None
 
     def _within_limit(self, name: str, qty: Decimal) -> bool:
         """Does the venue's float curve reach ``qty`` within the limit price? (No limit: yes.)"""
@@ -277,6 +324,8 @@ class _Planner:
                 per_unit = delta / step
                 if self.limit is not None and (per_unit > self.limit if self.side == "buy" else per_unit < self.limit):
                     continue
+                if self.limit_breach(new) is not None:
+                    continue
                 # the whole remainder first; then the cheapest per unit (sell: the richest)
                 options.append((step != rest, per_unit if self.side == "buy" else -per_unit, name, new))
             if not options:
@@ -291,8 +340,10 @@ class _Planner:
         for name in sorted(self.venues):
             if not self._within_limit(name, qty):
                 continue
-            leg = self._quote(name, qty)
-            if leg is not None and (best is None or self._better(leg.quote_amount, best.quote_amount)):
+            leg = self._quote(name, qty, single=True)
+            if leg is None or self.limit_breach(leg) is not None:
+                continue
+            if best is None or self._better(leg.quote_amount, best.quote_amount):
                 best = leg
         return best
 
@@ -349,6 +400,8 @@ class _Planner:
             new = self._quote_for_quote(name, (old.quote_amount if old else Decimal(0)) + left)
             if new is None or new.quote_amount > (old.quote_amount if old else Decimal(0)) + left:
                 continue
+            if self.limit_breach(new) is not None:
+                continue
             if old is None or new.qty > old.qty:
                 legs[name] = new
 
@@ -362,6 +415,8 @@ class _Planner:
             new = self._quote_for_quote(name, (old.quote_amount if old else Decimal(0)) + short)
             if new is None or new.quote_amount < (old.quote_amount if old else Decimal(0)) + short:
                 continue
+            if self.limit_breach(new) is not None:
+                continue
             legs[name] = new
         if target - _sum_quote(legs) > 0:
             notes.append(f"{target - _sum_quote(legs)} quote short of the target")
@@ -373,7 +428,8 @@ class _Planner:
                 continue
             old = legs[name]
             new = self._quote_for_quote(name, old.quote_amount - excess)
-            if new is not None and new.qty < old.qty and _sum_quote(legs) - old.quote_amount + new.quote_amount >= target:
+            if (new is not None and new.qty < old.qty and self.limit_breach(new) is None
+                    and _sum_quote(legs) - old.quote_amount + new.quote_amount >= target):
                 legs[name] = new
 
     def _by_marginal(self, legs: dict[str, LegQuote]) -> list[str]:
@@ -392,8 +448,8 @@ class _Planner:
         for name in sorted(self.venues):
             if not self._covers_budget(name, budget):
                 continue  # a venue that runs dry before the budget is no single-venue fill
-            leg = self._quote_for_quote(name, budget)
-            if leg is None or not self._within_limit(name, leg.qty):
+            leg = self._quote_for_quote(name, budget, single=True)
+            if leg is None or not self._within_limit(name, leg.qty) or self.limit_breach(leg) is not None:
                 continue
             if self.side == "buy" and leg.quote_amount > budget:
                 continue
@@ -410,8 +466,10 @@ class _Planner:
         curve = self.curves[leg.venue]
         q = min(float(leg.qty), curve.total_qty)
         lam = curve.marginal_price(q * (1 - 1e-12)) if q > 0 else math.nan
+        # the benchmark leg fills the whole order by construction (all of the base, or the whole
+        # budget / target), even where the split found the exact size unreachable
         return dataclasses.replace(result, method="single-venue", marginal_price=lam,
-                                   allocations={leg.venue: q}, bound_gap=math.nan)
+                                   allocations={leg.venue: q}, bound_gap=math.nan, complete=True)
 
     def _covers_budget(self, name: str, budget: Decimal) -> bool:
         """Can the venue's float curve (within the limit) spend / raise the whole budget?"""
@@ -513,5 +571,14 @@ def _round(value: Decimal, places: int) -> Decimal:
 
 
 def _fmt(value: Decimal) -> str:
-    """Plain decimal string (no exponent)."""
+    """Plain decimal string (no exponent), every digit kept: quote amounts keep the quote asset's
+    decimals ("134319.176681")."""
     return format(value, "f")
+
+
+def fmt_qty(value: Decimal) -> str:
+    """A quantity as a plain decimal string without trailing zeros and never in exponent notation:
+    50.000000000000000000 -> "50", 20.0740 -> "20.074", 0E-18 -> "0". Exact (no rounding)."""
+    if value == 0:
+        return "0"
+    return format(value.normalize(), "f")

@@ -15,7 +15,11 @@ is filled partially; ties between venues at that price go in venue-name order.
 
 Fixed per-leg costs and minimum sizes make the problem non-convex: an exact branch and bound
 over the venues that carry them (up to ``exact_venue_limit`` such venues) with the convex
-relaxation as the bound, a greedy drop/add heuristic with a reported bound gap above that.
+relaxation and the Lagrangian bound, reduced-cost fixing and a heuristic first incumbent; a
+greedy drop/add heuristic with a reported bound gap above that.
+
+A limit price binds every leg: its marginal price (a cap per venue) and its all-in average,
+fixed cost included (a minimum leg size per venue, :func:`all_in_min_qty`).
 
 Sizes are base (``qty``) or quote (``quote_qty``: for a buy spend exactly that much, fixed
 costs included, for the most base; for a sell receive exactly that much, net of fixed costs,
@@ -32,13 +36,50 @@ import numpy as np
 
 from router.depth import DepthCurve, InvalidRouteArgument, check_number, segment_terms
 
-__all__ = ["SplitResult", "split", "EXACT_VENUE_LIMIT"]
+__all__ = ["SplitResult", "split", "all_in_min_qty", "EXACT_VENUE_LIMIT", "LIMIT_MIN_PAD"]
 
 EXACT_VENUE_LIMIT = 12
 # Branch and bound node budget: a safety net, far above what 12 venues need in practice.
 _MAX_NODES = 20000
 # Relative tolerance on "the target is reached": the breakpoint totals are float prefix sums.
 _RTOL = 1e-12
+# The smallest leg whose all-in average meets the limit is raised by this share: the exact
+# re-quote rounds against the trader, and a leg a hair below the threshold would break the limit.
+LIMIT_MIN_PAD = 1e-9
+
+
+def all_in_min_qty(curve: DepthCurve, limit_price: float, cap: float) -> float | None:
+    """Smallest leg q in (0, cap] whose all-in average price, fixed cost included, meets the limit.
+
+    Buy: (cost(q) + fixed) / q <= limit; sell: (cost(q) - fixed) / q >= limit. ``cap`` must not
+    exceed ``curve.qty_at_price(limit_price)``: up to it the marginal price meets the limit, so
+    the slack limit·q - cost(q) - fixed (buy; sell mirrored) rises with q and the legs meeting
+    the limit form one interval [q*, cap]. Returns q* raised by :data:`LIMIT_MIN_PAD` (at most
+    cap), 0.0 without a fixed cost, None when no leg up to ``cap`` meets it. Bisection in
+    float64 to the last bit: O(60 log n).
+    """
+    lim = check_number("limit_price", limit_price, strict=True)
+    top = check_number("cap", cap)
+    if curve.fixed_cost == 0.0:
+        return 0.0
+    sgn = 1.0 if curve.side == "buy" else -1.0
+
+    def slack(q: float) -> float:
+        return sgn * (lim * q - curve.cost(q)) - curve.fixed_cost
+
+    top = min(top, curve.total_qty)
+    if top <= 0.0 or slack(top) < 0.0:
+        return None
+    lo, hi = 0.0, top
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        if slack(mid) >= 0.0:
+            hi = mid
+        else:
+            lo = mid
+    return min(hi * (1.0 + LIMIT_MIN_PAD), top)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +120,44 @@ class _Fill:
         self.complete, self.feasible = complete, feasible
 
 
+class _Events:
+    """The sorted sweep events of a set of segment pieces (see :meth:`_Market.solve`).
+
+    Each piece adds its affine form at its start price and swaps it for its full quantity and
+    cost at its end price; events sorted in the taker's order (stable) and grouped by equal
+    price. Built once per distinct set of pieces; O(S log S)."""
+
+    __slots__ = ("terms", "cid", "seg_index", "n", "is_hyp", "order", "deltas_sorted", "last",
+                 "lam_g", "w_qty", "w_cost", "g_start", "g_end")
+
+    def __init__(self, terms: np.ndarray, cid: np.ndarray, seg_index: np.ndarray, sign: float) -> None:
+        self.terms, self.cid, self.seg_index = terms, cid, seg_index
+        n = self.n = terms.shape[1]
+        k0, k1, qty, cst, a, b, alpha, beta, hyp, _ = terms
+        self.is_hyp = hyp > 0.5
+        keys = np.concatenate((k0, k1))
+        zeros = np.zeros(n)
+        deltas = np.concatenate((
+            np.vstack([zeros, a, b, zeros, alpha, beta]),
+            np.vstack([qty, -a, -b, cst, -alpha, -beta])), axis=1)
+        order = self.order = np.argsort(keys, kind="stable")
+        ks = keys[order]
+        self.deltas_sorted = deltas[:, order]
+        new_group = np.empty(2 * n, dtype=bool)
+        if n:
+            new_group[0] = True
+            np.not_equal(ks[1:], ks[:-1], out=new_group[1:])
+        grp_sorted = np.cumsum(new_group) - 1
+        self.last = np.flatnonzero(np.append(new_group[1:], True)) if n else np.zeros(0, dtype=np.int64)
+        self.lam_g = sign * ks[self.last]
+        with np.errstate(divide="ignore"):
+            self.w_qty = 1.0 / np.sqrt(self.lam_g)
+        self.w_cost = np.sqrt(self.lam_g)
+        gid = np.empty(2 * n, dtype=np.int64)
+        gid[order] = grp_sorted
+        self.g_start, self.g_end = gid[:n], gid[n:]
+
+
 class _Market:
     """The concatenated segment arrays of a set of curves of one side, built once per split.
 
@@ -97,11 +176,28 @@ class _Market:
         self.cid = np.repeat(np.arange(len(curves)), lengths)
         self.seg_index = np.concatenate([np.arange(n) for n in lengths])
         self.full_total = np.array([a["total"] for a in arrays])
+        self.base: _Events | None = None  # see set_base()
+        self.base_hi = np.zeros(0)
+        self._full: _Events | None = None
 
     def curve_costs(self, alloc: np.ndarray) -> np.ndarray:
         """Variable cost per curve of ``alloc`` through the curves' scalar closed forms."""
         return np.array([c.cost(min(q, c.total_qty)) if q > 0.0 else 0.0
                          for c, q in zip(self.curves, alloc)])
+
+    def set_base(self, hi: np.ndarray) -> None:
+        """Cache the sorted sweep events of the market cut to [0, hi_i] (the search's root caps).
+
+        Every later :meth:`solve` whose venues are each either at that cap or excluded (the
+        branch-and-bound nodes of fixed-cost venues) reuses them: no trimming, no sort, only a
+        masked prefix sum. O(S log S) once."""
+        zeros = np.zeros(len(self.curves))
+        if np.all(hi >= self.full_total):
+            terms, cid, seg_index = self.terms, self.cid, self.seg_index
+        else:
+            terms, cid, seg_index = self._trimmed(zeros, hi)
+        self.base = _Events(terms, cid, seg_index, self.sign)
+        self.base_hi = hi.copy()
 
     def solve(self, lo: np.ndarray, hi: np.ndarray, target: float, measure: str) -> _Fill:
         """Water-fill ``target`` (base if measure == "qty", quote if "cost") with lo <= q <= hi."""
@@ -116,45 +212,49 @@ class _Market:
         tol = _RTOL * max(abs(target), 1e-300)
         if goal < -tol:
             return _Fill(lo.copy(), prefix_costs, math.nan, prefix, False, feasible=False)
-        if not lo.any() and np.all(hi >= self.full_total):
-            terms, cid, seg_index = self.terms, self.cid, self.seg_index
+        seg_on = None
+        base = self.base
+        if (base is not None and not lo.any()
+                and bool(np.all((hi == 0.0) | (hi == self.base_hi)))):
+            events = base
+            on = hi > 0.0
+            if not on.all():
+                seg_on = on[events.cid]
+        elif not lo.any() and np.all(hi >= self.full_total):
+            events = self._full_events()
         else:
-            terms, cid, seg_index = self._trimmed(lo, hi)
-        n = terms.shape[1]
+            events = _Events(*self._trimmed(lo, hi), self.sign)
+        n = events.n if seg_on is None else int(seg_on.sum())
         if goal <= tol or n == 0:
             alloc = lo.copy()
             return _Fill(alloc, prefix_costs, self._marginal(alloc), prefix, goal <= tol)
-        k0, k1, qty, cst, a, b, alpha, beta, hyp, price = terms
-        is_hyp = hyp > 0.5
-        # events: a piece's start adds its affine form, its end swaps it for the full piece
-        keys = np.concatenate((k0, k1))
-        zeros = np.zeros(n)
-        deltas = np.concatenate((
-            np.vstack([zeros, a, b, zeros, alpha, beta]),
-            np.vstack([qty, -a, -b, cst, -alpha, -beta])), axis=1)
-        order = np.argsort(keys)
-        ks = keys[order]
-        cum = np.cumsum(deltas[:, order], axis=1)
-        new_group = np.empty(2 * n, dtype=bool)
-        new_group[0] = True
-        np.not_equal(ks[1:], ks[:-1], out=new_group[1:])
-        grp_sorted = np.cumsum(new_group) - 1
-        last = np.flatnonzero(np.append(new_group[1:], True))
-        lam_g = self.sign * ks[last]
+        ev = events
+        k0, k1, qty, cst, a, b, alpha, beta, hyp, price = ev.terms
+        is_hyp = ev.is_hyp
+        cid = ev.cid
+        if seg_on is None:
+            cum = np.cumsum(ev.deltas_sorted, axis=1)
+            on_f = None
+        else:
+            on_f = seg_on.astype(np.float64)
+            # excluded venues' events stay in place with zero weight: the sort order is reused
+            cum = np.cumsum(ev.deltas_sorted * np.concatenate((on_f, on_f))[ev.order], axis=1)
+        last = ev.last
+        lam_g = ev.lam_g
         cg = cum[:, last]
         prev = np.zeros_like(cg)
         prev[:, 1:] = cg[:, :-1]
         r0 = 0 if measure == "qty" else 3
-        w = 1.0 / np.sqrt(lam_g) if measure == "qty" else np.sqrt(lam_g)
+        w = ev.w_qty if measure == "qty" else ev.w_cost
         t_plus = cg[r0] + cg[r0 + 1] + cg[r0 + 2] * w
         t_minus = prev[r0] + prev[r0 + 1] + prev[r0 + 2] * w
-        gid = np.empty(2 * n, dtype=np.int64)
-        gid[order] = grp_sorted
-        g_start, g_end = gid[:n], gid[n:]
+        g_start, g_end = ev.g_start, ev.g_end
         if t_plus[-1] < goal - tol:
             # the market within the bounds cannot meet the target: fill everything
-            alloc = lo + np.bincount(cid, weights=qty, minlength=m)
-            costs = prefix_costs + np.bincount(cid, weights=cst, minlength=m)
+            q_all = qty if on_f is None else qty * on_f
+            c_all = cst if on_f is None else cst * on_f
+            alloc = lo + np.bincount(cid, weights=q_all, minlength=m)
+            costs = prefix_costs + np.bincount(cid, weights=c_all, minlength=m)
             reached = prefix + float(t_plus[-1])
             return _Fill(alloc, costs, float(lam_g[-1]), reached, False)
         j = int(np.argmax(t_plus >= goal - tol))
@@ -172,7 +272,13 @@ class _Market:
             lam = float(lam_g[j])
             full = (g_end <= j - 1) | (is_hyp & (g_end == j))
             straddle = is_hyp & (g_start <= j - 1) & (g_end > j)
-            ties = np.flatnonzero(~is_hyp & (g_end == j))
+            tie_mask = ~is_hyp & (g_end == j)
+            if seg_on is not None:
+                tie_mask &= seg_on
+            ties = np.flatnonzero(tie_mask)
+        if seg_on is not None:
+            full = full & seg_on
+            straddle = straddle & seg_on
         u, v = 1.0 / math.sqrt(lam), math.sqrt(lam)
         q_part = np.clip(a + b * u, 0.0, qty)
         c_part = np.clip(alpha + beta * v, 0.0, cst)
@@ -181,7 +287,7 @@ class _Market:
         if ties is not None and ties.size:
             rest = goal - float(t_minus[j])
             # curves are in venue-name order already; within a curve, segment order
-            for t in ties[np.lexsort((seg_index[ties], cid[ties]))]:
+            for t in ties[np.lexsort((ev.seg_index[ties], cid[ties]))]:
                 if rest <= 0.0:
                     break
                 take = min(qty[t] if measure == "qty" else cst[t], rest)
@@ -196,6 +302,11 @@ class _Market:
         else:
             reached = float(costs.sum())
         return _Fill(alloc, costs, lam, reached, True)
+
+    def _full_events(self) -> "_Events":
+        if self._full is None:
+            self._full = _Events(self.terms, self.cid, self.seg_index, self.sign)
+        return self._full
 
     def _trimmed(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Segment terms restricted to [lo_i, hi_i] of every curve (pieces outside dropped)."""
@@ -243,8 +354,8 @@ def split(curves: Sequence[DepthCurve], qty: float | None = None, *, quote_qty: 
     """Split one order across ``curves`` (one side, distinct venues) at the least total cost.
 
     Exactly one of ``qty`` (base) and ``quote_qty`` (quote, fixed costs included) is given.
-    ``limit_price`` bounds the all-in marginal price (buy: at most, sell: at least); ``max_qty``
-    caps base per venue. Buys minimise quote paid; sells maximise quote received.
+    ``limit_price`` bounds every leg's all-in marginal price and its all-in average price, fixed
+    cost included (buy: at most, sell: at least); ``max_qty`` caps base per venue. Buys minimise quote paid; sells maximise quote received.
     Complexity: one sweep O(S log S) for S segments without fixed costs or minimum sizes;
     with them, branch and bound over the k venues that carry them (worst case 2^k sweeps,
     k <= ``exact_venue_limit``), else a greedy heuristic with O(k²) sweeps and a bound gap.
@@ -263,17 +374,25 @@ def split(curves: Sequence[DepthCurve], qty: float | None = None, *, quote_qty: 
 
     m = len(curves)
     hi = np.empty(m)
+    mins = np.array([c.min_qty for c in curves])
     for i, c in enumerate(curves):
         h = min(c.total_qty, caps.get(c.venue, math.inf))
         if limit is not None:
             h = min(h, c.qty_at_price(limit))
-        if h < c.min_qty or h <= 0.0:
+            if h > 0.0 and c.fixed_cost > 0.0:
+                # the limit holds for the leg's all-in average too: a minimum leg size
+                need = all_in_min_qty(c, limit, h)
+                if need is None:
+                    h = 0.0
+                else:
+                    mins[i] = max(mins[i], need)
+        if h < mins[i] or h <= 0.0:
             h = 0.0  # the venue cannot give even its minimum leg within the limit and caps
         hi[i] = h
     fixed = np.array([c.fixed_cost for c in curves])
-    mins = np.array([c.min_qty for c in curves])
     market = _Market(curves, side)
     discrete = [i for i in range(m) if hi[i] > 0.0 and (fixed[i] > 0.0 or mins[i] > 0.0)]
+    market.set_base(hi)
     solver = _Solver(market, side, measure, target, hi, fixed, mins)
     solver.discrete = discrete
     if not discrete:
@@ -307,6 +426,8 @@ class _Solver:
         self.m = len(hi)
         self.nodes = 0
         self.discrete: list[int] = []
+        self.reduced: dict[int, float] = {}
+        self.lagrange = -math.inf
 
     # objective: lower is better, in quote (base-sized) or base (quote-sized)
     def objective(self, fill: _Fill) -> float:
@@ -358,16 +479,25 @@ class _Solver:
         """Lagrangian lower bound at the relaxation's λ, fixed costs kept: per venue
         min over q of obj_i(q) + f_i·[q > 0] - μ·q, plus μ·Q (weak duality; μ = λ for buys,
         -λ for sells). The relaxation's allocation minimises obj_i(q) - μ·q for every venue, so a
-        free venue contributes min(0, that minimum + f_i). Never below the plain relaxation bound."""
+        free venue contributes min(0, that minimum + f_i). Never below the plain relaxation bound.
+
+        Also leaves ``self.reduced`` = {free venue: that minimum + f_i}: the bound of the subtree
+        with the venue forced in is bound - min(0, r) + r, forced out bound - min(0, r)
+        (:meth:`branch_and_bound` fixes venues with it)."""
         sgn = 1.0 if self.side == "buy" else -1.0
         mu = sgn * fill.lam
         terms = sgn * fill.costs - mu * fill.alloc
-        free = [i for i in self.discrete if i not in status]
         total = float(terms.sum()) + fixed_in + mu * self.target
-        for i in free:
-            total += min(0.0, terms[i] + self.fixed[i]) - terms[i]
+        reduced = {}
+        for i in self.discrete:
+            if i not in status:
+                r = float(terms[i] + self.fixed[i])
+                reduced[i] = r
+                total += min(0.0, r) - terms[i]
+        self.reduced = reduced
         # float noise in the terms must not make the bound cut off the optimum
-        return total - 1e-9 * abs(total)
+        self.lagrange = total - 1e-9 * abs(total)
+        return self.lagrange
 
     def feasible_value(self, fill: _Fill) -> float:
         """True objective of a relaxation solution, or inf if it breaks a minimum size."""
@@ -383,34 +513,78 @@ class _Solver:
         return self.objective(fill)
 
     def branch_and_bound(self, discrete: list[int]) -> tuple[_Fill | None, float, str]:
-        """Depth-first branch and bound over the discrete venues; in-branch first.
+        """Depth-first branch and bound over the discrete venues.
 
         A node's bound is the convex optimum with its free venues relaxed (no fixed cost, no
-        minimum); a node whose relaxation leaves every free discrete venue empty is solved."""
+        minimum), raised to the Lagrangian bound at its λ; a node whose relaxation leaves every
+        free discrete venue empty is solved. Before branching, reduced-cost fixing: a free venue
+        whose forced-out (forced-in) subtree bound already reaches the incumbent is fixed in (out)
+        at no search cost; this also prunes every venue whose fixed cost exceeds what it can
+        save. The first incumbent is the root relaxation with the venues that do not pay for
+        their fixed cost at the root λ dropped. Branching picks the venue whose weaker child
+        bound is highest (the most decisive split), better child first. Worst case 2^k nodes
+        for k discrete venues; the sweep's sort is done once (:meth:`_Market.set_base`)."""
         best: list = [None, math.inf]
         root_bound = [math.inf]
         exhausted = [False]
+        use_lagrange = self.measure == "qty"
+
+        def offer(fill: _Fill) -> None:
+            value = self.feasible_value(fill)
+            if value < best[1]:
+                best[0], best[1] = fill, value
+
+        def cutoff() -> float:
+            return best[1] - 1e-12 * abs(best[1])
 
         def visit(status: dict[int, int]) -> None:
             if self.nodes >= _MAX_NODES:
                 exhausted[0] = True
                 return
+            self.reduced, self.lagrange = {}, -math.inf
             fill, bound = self.evaluate(status)
             if fill is None:
                 return
+            reduced, lag = self.reduced, self.lagrange  # the bound the reduced terms belong to
             if not status:
                 root_bound[0] = bound
-            if bound >= best[1] - 1e-12 * abs(best[1]):
+                if use_lagrange and reduced:
+                    # first incumbent: drop the venues that do not pay for themselves at root λ
+                    drop = {i: 0 for i, r in reduced.items() if r >= 0.0 and fill.alloc[i] > 0.0}
+                    if drop:
+                        first, _ = self.evaluate(drop)
+                        if first is not None:
+                            offer(first)
+            if bound >= cutoff():
                 return
+            offer(fill)
             value = self.feasible_value(fill)
-            if value < best[1]:
-                best[0], best[1] = fill, value
             free = [i for i in discrete if i not in status and fill.alloc[i] > 0.0]
             if not free or value <= bound + 1e-12 * abs(bound):
                 return
-            pick = max(free, key=lambda i: (fill.alloc[i], -i))
-            visit({**status, pick: 1})
-            visit({**status, pick: 0})
+            if use_lagrange and reduced and math.isfinite(best[1]):
+                fixed = {}
+                for i in free:
+                    r = reduced[i]
+                    if lag - min(0.0, r) + r >= cutoff():
+                        fixed[i] = 0
+                    elif lag - min(0.0, r) >= cutoff():
+                        fixed[i] = 1
+                if fixed:
+                    visit({**status, **fixed})
+                    return
+            if use_lagrange and reduced:
+                def children(i: int) -> tuple[float, float]:
+                    r = reduced[i]
+                    return lag - min(0.0, r) + r, lag - min(0.0, r)
+                pick = max(free, key=lambda i: (min(children(i)), fill.alloc[i], -i))
+                b_in, b_out = children(pick)
+                order = (1, 0) if b_in <= b_out else (0, 1)
+            else:
+                pick = max(free, key=lambda i: (fill.alloc[i], -i))
+                order = (1, 0)
+            for side in order:
+                visit({**status, pick: side})
 
         visit({})
         if exhausted[0]:

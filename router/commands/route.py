@@ -19,7 +19,7 @@ from rich.table import Table
 
 from router.app import DEFAULT_CONFIG, Market, load_market
 from router.errors import RouteError
-from router.plan import RoutePlan, plan_route
+from router.plan import RoutePlan, fmt_qty, plan_route
 
 HELP = "plan one order across the venues of a market (exact legs, best single venue, bps)"
 
@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quote-qty", default=None, dest="quote_qty",
                         help="order size in quote units instead: spend (buy) or receive (sell), all-in")
     parser.add_argument("--limit", default=None,
-                        help="worst all-in marginal price accepted (buy: at most, sell: at least)")
+                        help="worst all-in price accepted for every leg, its average and its last unit"
+                             " (fees and leg costs in; buy: at most, sell: at least)")
     parser.add_argument("--venues", default=None, help="comma-separated venue names to use (default: all)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (DESIGN.md contract)")
 
@@ -152,7 +153,7 @@ def render_plan(console: Console, plan: RoutePlan, title: str | None = None) -> 
                       f" improvement {data['improvement_bps']} bps")
     if not plan.complete:
         if plan.requested_qty is not None:
-            console.print(f"[bold]partly fillable[/bold]: {data['qty']} of {plan.requested_qty} {base};"
+            console.print(f"[bold]partly fillable[/bold]: {data['qty']} of {fmt_qty(plan.requested_qty)} {base};"
                           f" {data['unfilled_qty']} {base} cannot be filled within the limit")
         else:
             console.print(f"[bold]partly fillable[/bold]: {data['quote_amount']} of"

@@ -387,3 +387,114 @@ def test_quote_sized_plan_json_has_the_contract_keys() -> None:
     out = plan_route(venues, SYMBOL, "buy", quote_qty=Decimal("30000")).to_json_dict()
     assert Decimal(out["quote_amount"]) <= Decimal("30000")
     assert Decimal(out["qty"]) == sum(Decimal(leg["qty"]) for leg in out["legs"])
+
+
+# -- the limit holds for every exact leg (all-in average and marginal) --
+
+def assert_legs_within_limit(plan: RoutePlan, venues: list, limit: Decimal) -> None:
+    """Every leg's exact all-in average and its last unit's float marginal respect the limit."""
+    curves = {v.name: v.depth_curve(plan.side) for v in venues}
+    for leg in plan.legs:
+        avg = leg.quote_amount / leg.qty
+        assert avg <= limit if plan.side == "buy" else avg >= limit, (leg, limit)
+        curve = curves[leg.venue]
+        last = curve.marginal_price(min(float(leg.qty), curve.total_qty) * (1 - 1e-12))
+        if plan.side == "buy":
+            assert last <= float(limit) * (1 + 1e-9), (leg, last, limit)
+        else:
+            assert last >= float(limit) * (1 - 1e-9), (leg, last, limit)
+
+
+def test_sell_limit_drops_a_small_leg_whose_leg_cost_breaks_the_limit() -> None:
+    """Regression (config/examples/small.toml shape): the pool's marginal price clears the limit for
+    a few hundredths of base, but its leg cost pulls that leg's all-in average far below it."""
+    venues = [PoolStub("amm", "100", "300000", fee_pips=3000, leg_cost="1"),
+              BookStub("book", [], [("2999.50", "2.5"), ("2999.00", "4"), ("2998.00", "6")], fee_pips=1000)]
+    limit = Decimal("2990")
+    plan = plan_route(venues, SYMBOL, "sell", Decimal("300"), limit_price=limit)
+    assert not plan.complete
+    assert [leg.venue for leg in plan.legs] == ["book"]
+    assert_legs_within_limit(plan, venues, limit)
+    assert_exact(plan, venues)
+
+
+def test_buy_limit_keeps_a_leg_cost_venue_only_when_its_whole_leg_averages_within_it() -> None:
+    # the pool's marginal starts at ~3009 (fee in) and reaches the 3020 limit after ~1.82 base;
+    # with a 5 USDC leg cost only legs of at least ~0.5 base average under the limit
+    limit = Decimal("3020")
+    book = BookStub("book", [("3000", "1"), ("3030", "50")], [], fee_pips=0)
+    cheap = plan_route([PoolStub("uni", "1000", "3000000", leg_cost="5"), book], SYMBOL, "buy",
+                       Decimal("4"), limit_price=limit)
+    legs = {leg.venue: leg for leg in cheap.legs}
+    assert set(legs) == {"book", "uni"} and not cheap.complete
+    assert Decimal("1.8") < legs["uni"].qty < Decimal("1.83") and legs["uni"].avg_price <= limit
+    assert_legs_within_limit(cheap, [PoolStub("uni", "1000", "3000000", leg_cost="5"), book], limit)
+    # with a 30 USDC leg cost no leg up to the limit's depth averages under it: the pool is out
+    dear = [PoolStub("uni", "1000", "3000000", leg_cost="30"), book]
+    plan = plan_route(dear, SYMBOL, "buy", Decimal("4"), limit_price=limit)
+    assert [leg.venue for leg in plan.legs] == ["book"] and plan.qty == 1
+    assert_legs_within_limit(plan, dear, limit)
+    assert_exact(plan, dear)
+
+
+class LyingBookStub(BookStub):
+    """A book whose float curve understates its taker fee: the exact legs cost more than the
+    curve says, so a leg the float split accepts can break the limit once re-quoted."""
+
+    def depth_curve(self, side: str) -> DepthCurve:
+        levels = self.asks if side == "buy" else self.bids
+        return DepthCurve(self.name, side, tuple(FlatSegment(float(q), float(p)) for p, q in levels),
+                          fixed_cost=float(self.leg_cost), lot=float(self.lot), min_qty=float(self._min))
+
+
+def test_a_leg_breaking_the_limit_after_exact_rounding_is_dropped_and_the_order_replanned() -> None:
+    venues = [LyingBookStub("liar", [("2999", "5")], [], fee_pips=5000),
+              BookStub("honest", [("3000", "3")], [], fee_pips=0)]
+    limit = Decimal("3005")
+    plan = plan_route(venues, SYMBOL, "buy", Decimal("6"), limit_price=limit)
+    assert [leg.venue for leg in plan.legs] == ["honest"]
+    assert plan.qty == 3 and not plan.complete
+    assert any(note.startswith("liar dropped") for note in plan.notes)
+    assert_legs_within_limit(plan, venues, limit)
+
+
+@settings(max_examples=40)
+@given(seed=st.integers(0, 10_000), qty=st.decimals("0.5", "80", places=3),
+       side=st.sampled_from(["buy", "sell"]), limit_bps=st.integers(-40, 80),
+       quote_sized=st.booleans())
+def test_every_leg_of_every_plan_respects_the_limit(seed: int, qty: Decimal, side: str, limit_bps: int,
+                                                    quote_sized: bool) -> None:
+    venues = random_market(seed, 2 + seed % 5, leg_costs=True)
+    # limits around the mid: tight (some venues out), loose (all in), on both sides of it
+    factor = Decimal(1) + Decimal(limit_bps) / 10000
+    limit = (Decimal(3000) * factor if side == "buy" else Decimal(3000) / factor).quantize(Decimal("0.01"))
+    if quote_sized:
+        plan = plan_route(venues, SYMBOL, side, quote_qty=qty * 3000, limit_price=limit)
+    else:
+        plan = plan_route(venues, SYMBOL, side, qty, limit_price=limit)
+        assert plan.qty + plan.unfilled_qty == qty
+    assert_legs_within_limit(plan, venues, limit)
+    assert_exact(plan, venues)
+
+
+# -- number formatting --
+
+@pytest.mark.parametrize("value, text", [
+    (Decimal("50.000000000000000000"), "50"), (Decimal("20.0740"), "20.074"), (Decimal("0E-18"), "0"),
+    (Decimal("1E+2"), "100"), (Decimal("0.000000000000000001"), "0.000000000000000001"),
+    (Decimal("1234567.8900"), "1234567.89"), (Decimal("-2.50"), "-2.5"),
+])
+def test_quantities_print_normalised_never_in_exponent_notation(value: Decimal, text: str) -> None:
+    from router.plan import fmt_qty
+    assert fmt_qty(value) == text
+
+
+def test_json_quantities_are_normalised_and_quote_amounts_keep_their_decimals() -> None:
+    venues = [PoolStub("uni", "1000", "3000000", base_decimals=18),
+              BookStub("book", [("3000.50", "8")], [], lot="0.0001")]
+    out = plan_route(venues, SYMBOL, "buy", Decimal("10")).to_json_dict()
+    assert out["qty"] == "10"
+    for leg in out["legs"]:
+        assert not leg["qty"].endswith("0") and "E" not in leg["qty"].upper()
+        assert len(leg["quote_amount"].split(".")[1]) == 6  # USDC decimals, as the venues report
+    assert out["unfilled_qty"] == "0"

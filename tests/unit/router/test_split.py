@@ -450,3 +450,88 @@ def test_branch_and_bound_with_minimums_and_fixed_costs_equals_enumeration(seed:
     ours = objective(curves, result.allocations)
     assert ours <= best + 1e-9 * abs(best)
     assert ours == pytest.approx(best, rel=1e-7)
+
+
+# -- the limit holds for every leg's all-in average (fixed cost included) --
+
+def all_in_avg(c: DepthCurve, q: float) -> float:
+    return (c.cost(q) + c.fixed_cost) / q if c.side == "buy" else (c.cost(q) - c.fixed_cost) / q
+
+
+def within(side: str, price: float, limit: float, rtol: float = 1e-12) -> bool:
+    return price <= limit * (1 + rtol) if side == "buy" else price >= limit * (1 - rtol)
+
+
+@settings(max_examples=40)
+@given(seed=st.integers(0, 10_000), side=st.sampled_from(["buy", "sell"]),
+       limit_bps=st.integers(1, 150), fixed=st.sampled_from([0.5, 5.0, 40.0, 400.0]))
+def test_all_in_min_qty_is_the_smallest_leg_meeting_the_limit(seed: int, side: str, limit_bps: int,
+                                                              fixed: float) -> None:
+    from router.split import LIMIT_MIN_PAD, all_in_min_qty
+    rng = np.random.default_rng(seed)
+    curve = dataclasses.replace(mixed_curves(rng, 1, side)[0], fixed_cost=fixed)
+    limit = MID * (1 + limit_bps / 1e4) if side == "buy" else MID / (1 + limit_bps / 1e4)
+    cap = curve.qty_at_price(limit)
+    need = all_in_min_qty(curve, limit, cap)
+    if need is None:
+        # no leg up to the limit's depth averages within the limit, not even the deepest one
+        assert cap == 0.0 or not within(side, all_in_avg(curve, cap), limit, rtol=0.0)
+        return
+    assert 0.0 < need <= cap
+    assert within(side, all_in_avg(curve, need), limit)
+    below = need / (1 + LIMIT_MIN_PAD) * (1 - 1e-9)
+    assert not within(side, all_in_avg(curve, below), limit, rtol=0.0)
+
+
+def test_all_in_min_qty_without_fixed_cost_is_zero_and_validates() -> None:
+    from router.split import all_in_min_qty
+    curve = DepthCurve("a", "buy", (FlatSegment(1.0, 3000.0),))
+    assert all_in_min_qty(curve, 3000.0, 1.0) == 0.0
+    for args, field in (((math.nan, 1.0), "limit_price"), ((0.0, 1.0), "limit_price"),
+                        ((3000.0, -1.0), "cap"), ((3000.0, math.inf), "cap")):
+        with pytest.raises(InvalidRouteArgument) as info:
+            all_in_min_qty(curve, *args)
+        assert info.value.field == field
+    assert curve.cost(1.0) == 3000.0 and curve.fixed_cost == 0.0  # the curve is untouched
+
+
+@settings(max_examples=40)
+@given(seed=st.integers(0, 10_000), side=st.sampled_from(["buy", "sell"]),
+       limit_bps=st.integers(-30, 120), share=st.floats(0.02, 1.5))
+def test_split_legs_respect_the_limit_all_in_on_random_markets(seed: int, side: str, limit_bps: int,
+                                                               share: float) -> None:
+    rng = np.random.default_rng(seed)
+    curves = [dataclasses.replace(c, fixed_cost=float(rng.choice([0.0, 2.0, 30.0, 300.0])))
+              for c in mixed_curves(rng, int(rng.integers(1, 7)), side)]
+    limit = MID * (1 + limit_bps / 1e4) if side == "buy" else MID / (1 + limit_bps / 1e4)
+    qty = share * sum(c.total_qty for c in curves)
+    result = split(curves, qty, limit_price=limit)
+    for c in curves:
+        q = result.allocations.get(c.venue, 0.0)
+        if q > 0:
+            assert within(side, all_in_avg(c, q), limit), (c.venue, q)
+            assert within(side, c.marginal_price(q * (1 - 1e-12)), limit), (c.venue, q)
+
+
+def test_small_leg_whose_fixed_cost_breaks_a_sell_limit_is_left_out() -> None:
+    """The pool's marginal clears 2990 for ~0.017 base, but 1 quote of fixed cost on that leg
+    averages ~2930: the leg is not taken."""
+    pool = DepthCurve("amm", "sell", (HyperbolicSegment(400.0, 100.0, 300000.0, 0.003),), fixed_cost=1.0)
+    book = DepthCurve("book", "sell", (FlatSegment(2.5, 2996.5), FlatSegment(4.0, 2996.0)))
+    result = split([pool, book], 300.0, limit_price=2990.0)
+    assert result.allocations == {"book": 6.5} and not result.complete
+
+
+# -- branch and bound: more random instances against subset enumeration --
+
+@settings(max_examples=30)
+@given(seed=st.integers(0, 100_000))
+def test_branch_and_bound_equals_exhaustive_subsets_on_random_markets(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    side = "buy" if seed % 2 == 0 else "sell"
+    curves = [dataclasses.replace(c, fixed_cost=float(rng.choice([0.0, 1.0, 5.0, 40.0, 300.0, 2000.0])))
+              for c in mixed_curves(rng, int(rng.integers(2, 8)), side)]
+    qty = float(sum(c.total_qty for c in curves) * rng.uniform(0.01, 0.7))
+    result = split(curves, qty)
+    assert result.complete
+    assert objective(curves, result.allocations) == pytest.approx(exhaustive(curves, qty), rel=1e-9)

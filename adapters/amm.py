@@ -11,8 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from adapters.units import (check_amount, check_side, from_units, invalid, to_float, to_units,
-                            to_units_exact)
+from adapters.units import (CurveCache, check_amount, check_side, from_units, invalid, to_float,
+                            to_units, to_units_exact)
 from router.depth import DepthCurve, HyperbolicSegment
 from router.errors import RouteError
 from router.orders import LegFill, LegOrder, LegQuote
@@ -55,6 +55,12 @@ class PoolAdapter:
         self.fee_pips = fee_pips
         self.leg_cost = leg_cost
         self._leg_units = to_units_exact("leg_cost", leg_cost, quote_decimals, name)
+        self._base_scale = 10 ** base_decimals    # token base units per whole base
+        self._quote_scale = 10 ** quote_decimals
+        # One base unit as a float: int / int is correctly rounded, as float(Fraction(1, scale)) is.
+        self._base_unit_float = 1 / self._base_scale
+        self._base_quantum = from_units(1, base_decimals)
+        self._curves: CurveCache[DepthCurve] = CurveCache()
 
     # -- hooks a pool kind supplies (integers in token units; raise RouteError when impossible) --
 
@@ -80,11 +86,11 @@ class PoolAdapter:
 
     def base_quantum(self) -> Decimal:
         """One base unit of the pool's token0 (1e-18 ETH)."""
-        return from_units(1, self.base_decimals)
+        return self._base_quantum
 
     def min_qty(self) -> Decimal:
         """Pools take any positive amount: one base unit."""
-        return self.base_quantum()
+        return self._base_quantum
 
     def quote(self, side: str, qty: Decimal) -> LegQuote:
         """Exact quote of ``qty`` base: a buy is an exact-output swap, a sell an exact-input swap.
@@ -222,19 +228,33 @@ class AmmAdapter(PoolAdapter):
         self.pool = pool
 
     def depth_curve(self, side: str) -> DepthCurve:
-        """One hyperbolic segment: reserves in whole units, fee = fee_pips / 1e6. O(1)."""
+        """One hyperbolic segment: reserves in whole units, fee = fee_pips / 1e6.
+
+        Cached per side, keyed by (reserve0, reserve1, leg_cost): the whole input of the build, so
+        any swap, mint, burn or sync rebuilds. O(1).
+        """
         check_side(side, self.name)
-        x = to_float(from_units(self.pool.reserve0, self.base_decimals))
-        y = to_float(from_units(self.pool.reserve1, self.quote_decimals))
+        pool = self.pool
+        return self._curves.get(side, (pool.reserve0, pool.reserve1, self.leg_cost), self._build_curve)
+
+    def _build_curve(self, side: str, key: tuple[int, int, Decimal]) -> DepthCurve:
+        """The curve of a pool holding ``key = (reserve0, reserve1, leg_cost)``; reads nothing else.
+
+        Floats: each reserve is one correctly rounded int / int division (the same float as the
+        exact Fraction route, at a fraction of the cost). O(1).
+        """
+        reserve0, reserve1, leg_cost = key
+        x = reserve0 / self._base_scale
+        y = reserve1 / self._quote_scale
+        unit = self._base_unit_float
         if side == "buy":
-            qty = x - max(x * BUY_DUST_SHARE, to_float(self.base_quantum()))
+            qty = x - max(x * BUY_DUST_SHARE, unit)
         else:
             qty = x * SELL_CAP_RESERVE_MULTIPLE
         segment = HyperbolicSegment(qty=max(qty, 0.0), base_reserve=x, quote_reserve=y,
                                     fee=self.fee_pips / PIPS)
         return DepthCurve(venue=self.name, side=side, segments=(segment,),
-                          fixed_cost=to_float(self.leg_cost), lot=to_float(self.base_quantum()),
-                          min_qty=to_float(self.min_qty()))
+                          fixed_cost=to_float(leg_cost), lot=unit, min_qty=unit)
 
     def mid_price(self) -> Decimal:
         """Pool price reserve1/reserve0 in quote per base (whole units), 18 significant digits."""

@@ -26,6 +26,9 @@ from venues.clmm.tick_math import (MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN
 from venues.errors import VenueError
 
 Q96 = 1 << 96
+# Sorts after every (tick, liquidity_net) with the same tick: bisecting (tick, this) in the sorted
+# tick list finds the first tick strictly above ``tick``, as bisecting the bare ticks did.
+_AFTER_ANY_NET = float("inf")
 
 
 def raw_price(price: Decimal, base_decimals: int, quote_decimals: int) -> Fraction:
@@ -96,40 +99,53 @@ class ClmmAdapter(PoolAdapter):
 
         Buy segments' qty is the base paid out across the range; sell segments' qty is the base
         taken in *including* the fee (the curve applies the fee to the input). Ranges without
-        liquidity add no segment; the walk ends where the initialised ticks end. O(ticks).
+        liquidity add no segment; the walk ends where the initialised ticks end.
+
+        Cached per side, keyed by (sqrt_price_x96, tick, liquidity, leg_cost, every initialised
+        tick with its liquidity_net): the whole input of the build. A swap moves the price (or
+        changes nothing the curve reads: a swap that leaves price, tick and L alone leaves the
+        curve alone); mint and burn change a tick's liquidity_net or the tick set. The pool has no
+        mutation counter, so the key costs one ``initialized_ticks()`` (O(n log n), n ticks).
+        A miss costs O(n) with plain int/float arithmetic.
         """
         check_side(side, self.name)
+        pool = self.pool
+        key = (pool.sqrt_price_x96, pool.tick, pool.liquidity, self.leg_cost, pool.initialized_ticks())
+        return self._curves.get(side, key, self._build_curve)
+
+    def _build_curve(self, side: str, key: tuple) -> DepthCurve:
+        """The curve of a pool in state ``key`` (see :meth:`depth_curve`); reads nothing else.
+
+        Floats: every segment field is one int / int true division of the exact integer
+        numerator and denominator, which Python rounds correctly, so each float equals the
+        correctly rounded exact value (what the former Fraction route produced, 5-10x faster):
+        base across [lo, hi] = L * 2^96 * (hi - lo) / (hi * lo), virtual reserves x = L * 2^96 /
+        sqrtP and y = L * sqrtP / 2^96, all raw, over 10^decimals. O(n) in initialised ticks.
+        """
+        sqrt_x96, current_tick, liquidity, leg_cost, ticks = key
         fee = self.fee_pips / PIPS
-        base_scale = Fraction(10) ** self.base_decimals
-        quote_scale = Fraction(10) ** self.quote_decimals
-        ticks = self.pool.initialized_ticks()
-        split = bisect_right([tick for tick, _ in ticks], self.pool.tick)
-        liquidity = self.pool.liquidity
-        sqrt_x96 = self.pool.sqrt_price_x96
+        base_scale = self._base_scale
+        quote_den = Q96 * self._quote_scale
+        # A sell segment's qty is the input before the fee: base / (1 - fee_pips / 1e6).
+        qty_num_scale, qty_den_scale = (1, 1) if side == "buy" else (PIPS, PIPS - self.fee_pips)
+        split = bisect_right(ticks, (current_tick, _AFTER_ANY_NET))
+        path = ticks[split:] if side == "buy" else [(tick, -net) for tick, net in reversed(ticks[:split])]
         segments: list[HyperbolicSegment] = []
-        if side == "buy":
-            path = [(tick, net) for tick, net in ticks[split:]]
-        else:
-            path = [(tick, -net) for tick, net in reversed(ticks[:split])]
         for tick, liquidity_delta in path:
             boundary_x96 = get_sqrt_ratio_at_tick(tick)
             if liquidity > 0 and boundary_x96 != sqrt_x96:
-                lo, hi = sorted((sqrt_x96, boundary_x96))
-                # base between two sqrt prices: L * 2^96 * (hi - lo) / (hi * lo), in raw units
-                base_raw = Fraction(liquidity * Q96 * (hi - lo), hi * lo)
-                qty = base_raw / base_scale
-                if side == "sell":
-                    qty = qty / (1 - Fraction(self.fee_pips, PIPS))
+                lo, hi = (sqrt_x96, boundary_x96) if sqrt_x96 < boundary_x96 else (boundary_x96, sqrt_x96)
+                liquidity_q96 = liquidity * Q96
                 segments.append(HyperbolicSegment(
-                    qty=to_float(qty),
-                    base_reserve=to_float(Fraction(liquidity * Q96, sqrt_x96) / base_scale),
-                    quote_reserve=to_float(Fraction(liquidity * sqrt_x96, Q96) / quote_scale),
+                    qty=(liquidity_q96 * (hi - lo) * qty_num_scale) / (hi * lo * base_scale * qty_den_scale),
+                    base_reserve=liquidity_q96 / (sqrt_x96 * base_scale),
+                    quote_reserve=(liquidity * sqrt_x96) / quote_den,
                     fee=fee))
             liquidity += liquidity_delta
             sqrt_x96 = boundary_x96
+        unit = self._base_unit_float
         return DepthCurve(venue=self.name, side=side, segments=tuple(segments),
-                          fixed_cost=to_float(self.leg_cost), lot=to_float(self.base_quantum()),
-                          min_qty=to_float(self.min_qty()))
+                          fixed_cost=to_float(leg_cost), lot=unit, min_qty=unit)
 
     # -- exact hooks through the pool's read-only quote --
 

@@ -10,11 +10,11 @@ minus the leg cost, rounded down.
 from __future__ import annotations
 
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 from adapters.amm import PIPS, _beyond_limit, _rejected
-from adapters.units import check_amount, check_side, from_units, invalid, to_float, to_units_exact
+from adapters.units import (CurveCache, check_amount, check_side, from_units, invalid, to_float, to_units,
+                            to_units_exact)
 from router.depth import DepthCurve, FlatSegment
 from router.errors import RouteError
 from router.orders import LegFill, LegOrder, LegQuote
@@ -59,6 +59,16 @@ class OrderBookAdapter:
         self._leg_units = to_units_exact("leg_cost", leg_cost, quote_decimals, name)
         self.leg_cost = leg_cost
         self._lot = book.lots_to_qty(1)
+        # Exact integer ratios of the book's grid, so conversions are int arithmetic, not Fraction:
+        # one lot = lot_num / lot_den base, one tick = tick_num / tick_den quote per base, one
+        # notional quantum = quantum_num / quantum_den quote.
+        self._lot_num, self._lot_den = self._lot.as_integer_ratio()
+        self._tick_num, self._tick_den = book.ticks_to_price(1).as_integer_ratio()
+        self._quantum_num, self._quantum_den = book.quanta_to_quote(1).as_integer_ratio()
+        self._min_notional_num, self._min_notional_den = min_notional.as_integer_ratio()
+        self._quote_scale = 10 ** quote_decimals
+        self._lot_float = self._lot_num / self._lot_den
+        self._curves: CurveCache[DepthCurve] = CurveCache()
 
     # -- the VenueAdapter protocol --
 
@@ -70,12 +80,22 @@ class OrderBookAdapter:
         """The lot size, or the lots needed to reach the minimum notional at the lower best price."""
         if self.min_notional == 0:
             return self._lot
-        prices = [p for p in (self.book.best_bid(), self.book.best_ask()) if p is not None]
+        return self.book.lots_to_qty(self._min_lots(self.book.best_bid(), self.book.best_ask()))
+
+    def _min_lots(self, best_bid_ticks: int | None, best_ask_ticks: int | None) -> int:
+        """Lots for the minimum notional at the lower of the best prices, >= 1. Exact ints, O(1).
+
+        ceil(min_notional / (price * lot)) with price = ticks * tick_num / tick_den and
+        lot = lot_num / lot_den, as one integer ceiling division.
+        """
+        if self.min_notional == 0:
+            return 1
+        prices = [p for p in (best_bid_ticks, best_ask_ticks) if p is not None]
         if not prices:
-            return self._lot
-        price = Fraction(self.book.ticks_to_price(min(prices)))
-        lots = -((-Fraction(self.min_notional)) // (price * Fraction(self._lot)))
-        return self.book.lots_to_qty(max(int(lots), 1))
+            return 1
+        numerator = self._min_notional_num * self._tick_den * self._lot_den
+        denominator = self._min_notional_den * min(prices) * self._tick_num * self._lot_num
+        return max(-(-numerator // denominator), 1)
 
     def best_prices(self) -> tuple[Decimal | None, Decimal | None]:
         """(best bid, best ask) in quote per base, None for an empty side."""
@@ -89,17 +109,36 @@ class OrderBookAdapter:
         return None if bid is None or ask is None else (bid + ask) / 2
 
     def depth_curve(self, side: str) -> DepthCurve:
-        """One flat segment per level of the opposite side, best first, the taker fee inside. O(levels)."""
+        """One flat segment per level of the opposite side, best first, the taker fee inside.
+
+        Cached per side, keyed by (the side's aggregated levels, best bid, best ask, leg_cost):
+        the whole input of the build (the best prices set ``min_qty``). The book has no public
+        mutation counter (its order and fill sequence numbers miss cancels and in-place amends),
+        so the key is the level list itself: O(levels) to read, and any change to the levels, a
+        fill, cancel, amend or new order, rebuilds. A miss costs O(levels) in int/float arithmetic.
+        """
         check_side(side, self.name)
-        fee = Fraction(self.taker_fee_pips, PIPS)
-        factor = 1 + fee if side == "buy" else 1 - fee
-        segments = tuple(
-            FlatSegment(qty=to_float(self.book.lots_to_qty(lots)),
-                        price=to_float(Fraction(self.book.ticks_to_price(ticks)) * factor))
-            for ticks, lots in self.book.depth(_BOOK_SIDE[side]))
+        book = self.book
+        key = (book.depth(_BOOK_SIDE[side]), book.best_bid(), book.best_ask(), self.leg_cost)
+        return self._curves.get(side, key, self._build_curve)
+
+    def _build_curve(self, side: str, key: tuple) -> DepthCurve:
+        """The curve of a book in state ``key`` (see :meth:`depth_curve`); reads nothing else.
+
+        Floats: per level qty = lots * lot_num / lot_den and the all-in price = ticks * tick_num *
+        (1e6 +- fee_pips) / (tick_den * 1e6), each one correctly rounded int / int division (the
+        float of the exact value, as the former Fraction route gave). O(levels).
+        """
+        levels, best_bid, best_ask, leg_cost = key
+        fee_factor = PIPS + self.taker_fee_pips if side == "buy" else PIPS - self.taker_fee_pips
+        price_num = self._tick_num * fee_factor
+        price_den = self._tick_den * PIPS
+        lot_num, lot_den = self._lot_num, self._lot_den
+        segments = tuple(FlatSegment(qty=(lots * lot_num) / lot_den, price=(ticks * price_num) / price_den)
+                         for ticks, lots in levels)
+        min_qty = (self._min_lots(best_bid, best_ask) * lot_num) / lot_den
         return DepthCurve(venue=self.name, side=side, segments=segments,
-                          fixed_cost=to_float(self.leg_cost), lot=to_float(self._lot),
-                          min_qty=to_float(self.min_qty()))
+                          fixed_cost=to_float(leg_cost), lot=self._lot_float, min_qty=min_qty)
 
     def quote(self, side: str, qty: Decimal) -> LegQuote:
         """Exact sweep of ``qty`` base (a multiple of the lot size) against the book; read-only.
@@ -122,43 +161,63 @@ class OrderBookAdapter:
 
     def quote_for_quote(self, side: str, quote_amount: Decimal) -> LegQuote:
         """Leg sized in quote, all-in: buy the most lots costing <= ``quote_amount``, or sell the
-        fewest lots receiving >= ``quote_amount``. Binary search over lots with exact sweeps.
+        fewest lots receiving >= ``quote_amount``.
 
+        Exact: a galloping search over lots with the book's exact sweeps, started at an estimate
+        from the aggregated levels, comparing integer quote units (a leg's amount is an integer
+        count of 10^-quote_decimals, so ``amount <= budget`` is ``units <= floor(budget)`` and
+        ``amount >= wanted`` is ``units >= ceil(wanted)``). The amount is monotone in lots, so the
+        result is the one a bisection over all lots finds; the estimate only saves sweeps
+        (O(log(estimate error)) sweeps instead of O(log(total lots))).
         Raises RouteError when no lot fits the budget (buy) or the book cannot pay that much (sell).
         """
         check_side(side, self.name)
         check_amount("quote_amount", quote_amount, self.name)
-        total_lots = sum(lots for _, lots in self.book.depth(_BOOK_SIDE[side]))
+        levels = self.book.depth(_BOOK_SIDE[side])
+        total_lots = sum(lots for _, lots in levels)
 
-        def amount(lots: int) -> Decimal:
+        def units(lots: int) -> int:
             sweep = self.book.quote(side, lots, owner=self.owner)
-            return self._leg_quote(side, lots, sweep.notional_quanta, sweep.taker_fee_quanta).quote_amount
+            return self._total_units(side, sweep.notional_quanta, sweep.taker_fee_quanta)
 
         if side == "buy":
-            lo, hi = 0, total_lots  # invariant: amount(lo) <= budget (lo = 0 costs nothing)
-            while lo < hi:
-                mid = (lo + hi + 1) // 2
-                if amount(mid) <= quote_amount:
-                    lo = mid
-                else:
-                    hi = mid - 1
-            lots = lo
+            budget = to_units(quote_amount, self.quote_decimals, round_up=False)
+            # the most lots whose cost fits; 0 lots cost nothing
+            lots = _last_true(lambda n: units(n) <= budget, 0, total_lots,
+                              self._estimate_lots(side, levels, budget))
         else:
-            if total_lots == 0 or amount(total_lots) < quote_amount:
+            wanted = to_units(quote_amount, self.quote_decimals, round_up=True)
+            # the fewest lots receiving enough: one past the most lots receiving too little (0 lots
+            # receive nothing); only when that is the whole book must the whole book be swept to see
+            # whether it is enough at all
+            lots = 1 + _last_true(lambda n: units(n) < wanted, 0, max(total_lots - 1, 0),
+                                  self._estimate_lots(side, levels, wanted) - 1)
+            if total_lots == 0 or (lots == total_lots and units(total_lots) < wanted):
                 raise RouteError(f"{self.name}: selling the whole book's bids does not receive"
                                  f" {quote_amount}", venue=self.name, quote_amount=quote_amount)
-            lo, hi = 1, total_lots  # invariant: amount(hi) >= wanted
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if amount(mid) >= quote_amount:
-                    hi = mid
-                else:
-                    lo = mid + 1
-            lots = hi
         if lots == 0:
             raise RouteError(f"{self.name}: quote_amount={quote_amount} does not buy one lot",
                              venue=self.name, quote_amount=quote_amount)
         return self.quote(side, self.book.lots_to_qty(lots))
+
+    def _estimate_lots(self, side: str, levels: list[tuple[int, int]], amount_units: int) -> int:
+        """Lots whose all-in amount is about ``amount_units`` quote units, from the levels (float).
+
+        Ignores per-fill fee rounding and self-trade prevention: only a starting point. O(levels).
+        """
+        fee = self.taker_fee_pips / PIPS
+        # quote units per (tick * lot) quantum of notional, with the fee inside
+        per_quantum = self._quantum_num * self._quote_scale / self._quantum_den
+        per_quantum *= (1 + fee) if side == "buy" else (1 - fee)
+        remaining = amount_units + (-self._leg_units if side == "buy" else self._leg_units)
+        lots_taken = 0
+        for ticks, lots in levels:
+            level_units = ticks * lots * per_quantum
+            if level_units >= remaining:
+                return lots_taken + int(remaining / (ticks * per_quantum))
+            remaining -= level_units
+            lots_taken += lots
+        return lots_taken
 
     async def execute(self, order: LegOrder) -> LegFill:
         """Send ``order`` as a market order protected at the quoted worst price, or reject it.
@@ -196,10 +255,12 @@ class OrderBookAdapter:
     # -- helpers --
 
     def _lots(self, field: str, qty: Decimal) -> int:
-        lots_fraction = Fraction(qty) / Fraction(self._lot)
-        if lots_fraction.denominator != 1:
+        """``qty`` base as whole lots; raise if off the lot grid. Exact ints, O(digits)."""
+        num, den = qty.as_integer_ratio()
+        lots, rest = divmod(num * self._lot_den, den * self._lot_num)
+        if rest:
             raise invalid(field, qty, f"a multiple of the lot size {self._lot}", self.name)
-        return lots_fraction.numerator
+        return lots
 
     def _check_order(self, order: Any) -> int:
         if not isinstance(order, LegOrder):
@@ -214,19 +275,57 @@ class OrderBookAdapter:
             raise invalid("order.client_order_id", order.client_order_id, "a non-empty string", self.name)
         return self._lots("order.qty", order.qty)
 
-    def _leg_quote(self, side: str, lots: int, notional_quanta: int, fee_quanta: int) -> LegQuote:
-        """Whole-unit leg from book integers; quote rounded to the quote decimals against the trader."""
-        quantum = Fraction(self.book.quanta_to_quote(1))
-        scale = 10 ** self.quote_decimals
+    def _total_units(self, side: str, notional_quanta: int, fee_quanta: int) -> int:
+        """All-in quote of a sweep in 10^-quote_decimals units, leg cost included, rounded against
+        the trader: a buy pays ceil((notional + fee) quanta) + leg cost, a sell receives
+        floor((notional - fee) quanta) - leg cost. Exact ints, O(1)."""
         if side == "buy":
-            pay = (notional_quanta + fee_quanta) * quantum * scale
-            total = -((-pay.numerator) // pay.denominator) + self._leg_units
-        else:
-            receive = (notional_quanta - fee_quanta) * quantum * scale
-            total = receive.numerator // receive.denominator - self._leg_units
-        fee = fee_quanta * quantum * scale
-        fee_units = -((-fee.numerator) // fee.denominator)
-        qty = self.book.lots_to_qty(lots)
-        return LegQuote(venue=self.name, side=side, qty=qty,
+            pay = (notional_quanta + fee_quanta) * self._quantum_num * self._quote_scale
+            return -(-pay // self._quantum_den) + self._leg_units
+        receive = (notional_quanta - fee_quanta) * self._quantum_num * self._quote_scale
+        return receive // self._quantum_den - self._leg_units
+
+    def _leg_quote(self, side: str, lots: int, notional_quanta: int, fee_quanta: int) -> LegQuote:
+        """Whole-unit leg from book integers; quote rounded to the quote decimals against the trader.
+
+        The fee is rounded up to the quote decimals. Exact ints, O(1).
+        """
+        total = self._total_units(side, notional_quanta, fee_quanta)
+        fee_units = -(-(fee_quanta * self._quantum_num * self._quote_scale) // self._quantum_den)
+        return LegQuote(venue=self.name, side=side, qty=self.book.lots_to_qty(lots),
                         quote_amount=from_units(total, self.quote_decimals),
                         fee=from_units(fee_units, self.quote_decimals), leg_cost=self.leg_cost)
+
+
+def _last_true(predicate, lo: int, hi: int, guess: int) -> int:
+    """The greatest n in [lo, hi] with ``predicate(n)``, for a predicate true up to some n, false
+    after, with ``predicate(lo)`` true (not evaluated). Gallops from ``guess`` (clamped) in doubling
+    steps, then bisects: O(log |answer - guess|) calls."""
+    guess = min(max(guess, lo), hi)
+    if guess > lo and not predicate(guess):
+        hi = guess - 1  # answer below the guess: gallop down
+        step = 1
+        while True:
+            probe = max(hi - step + 1, lo)
+            if probe == lo or predicate(probe):
+                lo = probe
+                break
+            hi = probe - 1
+            step *= 2
+    else:
+        lo = guess  # answer at or above the guess: gallop up
+        step = 1
+        while lo < hi:
+            probe = min(lo + step, hi)
+            if not predicate(probe):
+                hi = probe - 1
+                break
+            lo = probe
+            step *= 2
+    while lo < hi:  # invariant: predicate(lo), and the answer is in [lo, hi]
+        mid = (lo + hi + 1) // 2
+        if predicate(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo

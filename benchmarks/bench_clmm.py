@@ -4,13 +4,17 @@ Run: .venv/bin/python benchmarks/bench_clmm.py [--repeats 7] [--number 200]
 
 For each size the pool holds a full-range position plus ``k`` adjacent 60-tick positions below
 the price; the swap is token0-in to a price limit just past the k-th initialised tick, so it
-crosses exactly k ticks (asserted). Three timings per size, each the median of ``--repeats``
+crosses exactly k ticks (asserted). Four timings per size, each the median of ``--repeats``
 runs of ``--number`` calls, measured in this process:
-  * quote_swap: the read-only loop the router uses;
+  * quote_swap: the read-only loop the router uses, called again and again on one pool state
+    (the router's pattern), so the pool's swap memo of full steps is warm;
+  * cold quote: the same with the memo emptied before every call (every step computed);
   * swap: a committed swap down and the swap back up (both cross k ticks), per swap;
   * baseline: a Uniswap v2 constant-product swap of the same input computed with plain
     integer math inline here (getAmountOut + reserve update), the cheapest exact AMM swap.
 Deterministic: no randomness (the "seed" is the fixed layout), so runs differ only in timing.
+Timings are CPU time (time.process_time), so other processes on a shared machine disturb them
+less than wall time would.
 """
 
 from __future__ import annotations
@@ -46,10 +50,10 @@ def build(k: int) -> tuple[ConcentratedLiquidityPool, int]:
 def median_seconds_per_call(fn, number: int, repeats: int) -> float:
     samples = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in range(number):
             fn()
-        samples.append((time.perf_counter() - start) / number)
+        samples.append((time.process_time() - start) / number)
     return statistics.median(samples)
 
 
@@ -60,7 +64,8 @@ def main() -> int:
     args = parser.parse_args()
     print(f"python {platform.python_version()} on {platform.machine()} ({platform.processor() or 'cpu'}), "
           f"median of {args.repeats} x {args.number} calls")
-    header = (f"{'ticks':>5} {'steps':>5} {'amount0_in':>24} {'quote us':>9} {'swap us':>9} "
+    header = (f"{'ticks':>5} {'steps':>5} {'amount0_in':>24} {'quote us':>9} {'cold us':>8} "
+              f"{'swap us':>9} "
               f"{'swaps/s':>9} {'v2 us':>7} {'v2 swaps/s':>10} {'swap/v2':>8}")
     print(header)
     print("-" * len(header))
@@ -74,6 +79,13 @@ def main() -> int:
 
         t_quote = median_seconds_per_call(lambda: pool.quote_swap(True, 2**255 - 1, limit),
                                           args.number, args.repeats)
+
+        def cold_quote() -> None:
+            memo = getattr(pool, "_memo", None)
+            if memo is not None:      # a private detail, emptied here on purpose
+                memo.__init__()
+            pool.quote_swap(True, 2**255 - 1, limit)
+        t_cold = median_seconds_per_call(cold_quote, args.number, args.repeats)
 
         # Swap back up to just above the start price so every iteration crosses k ticks twice.
         start_price_limit = start_price + 1
@@ -98,7 +110,8 @@ def main() -> int:
 
         t_v2 = median_seconds_per_call(v2_round_trip, args.number, args.repeats) / 2
         swap_rates.append(1 / t_swap)
-        print(f"{k:>5} {quote.steps:>5} {amount_in:>24} {t_quote * 1e6:>9.1f} {t_swap * 1e6:>9.1f} "
+        print(f"{k:>5} {quote.steps:>5} {amount_in:>24} {t_quote * 1e6:>9.1f} {t_cold * 1e6:>8.1f} "
+              f"{t_swap * 1e6:>9.1f} "
               f"{1 / t_swap:>9.0f} {t_v2 * 1e6:>7.2f} {1 / t_v2:>10.0f} {t_swap / t_v2:>8.0f}x")
     print(f"median swaps/s across sizes: {statistics.median(swap_rates):.0f}")
     return 0

@@ -276,6 +276,11 @@ def parse_config(text: str, file: str = "<string>") -> MarketConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(file, "(syntax)", str(exc), "valid TOML") from exc
+    return parse_config_data(data, file)
+
+
+def parse_config_data(data: dict[str, Any], file: str = "<data>") -> MarketConfig:
+    """Validate an already-parsed market document (e.g. one a backtest config assembles)."""
     return _Reader(file).market(data)
 
 

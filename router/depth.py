@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from router.errors import RouteError
+from router.errors import InvalidValue, RouteError
 
 __all__ = ["InvalidRouteArgument", "FlatSegment", "HyperbolicSegment", "Segment", "DepthCurve",
            "check_side", "check_number"]
@@ -46,15 +46,8 @@ __all__ = ["InvalidRouteArgument", "FlatSegment", "HyperbolicSegment", "Segment"
 _MONOTONE_RTOL = 1e-9
 
 
-class InvalidRouteArgument(RouteError):
+class InvalidRouteArgument(InvalidValue, RouteError):
     """A routing input (curve, size, limit, cap) is invalid; names the field, value and what is allowed."""
-
-    def __init__(self, field: str, value: Any, allowed: str) -> None:
-        super().__init__(f"{field}={value!r} is invalid; allowed: {allowed}",
-                         field=field, value=value, allowed=allowed)
-        self.field = field
-        self.value = value
-        self.allowed = allowed
 
 
 def check_side(side: Any, field: str = "side") -> str:

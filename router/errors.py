@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from venues.errors import CrossrouteError, InvalidArgument, VenueError
+from venues.errors import CrossrouteError, InvalidArgument, InvalidValue, VenueError
 
 __all__ = [
     "CrossrouteError", "VenueError", "InvalidArgument", "ConfigError", "AdapterError",

@@ -19,9 +19,10 @@ from collections.abc import Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from router.errors import CrossrouteError, ExecutionError
 from router.exec_order import base_asset
-from router.execution import MarginCheck, MarginLeg
+from router.execution import MaintenanceCheck, MarginCheck, MarginLeg
 from router.margin.checks import Leg
-from router.margin.ledger import MarginLedger
+from router.margin.ledger import MarginLedger, Scenario
+from router.margin.quantities import to_decimal, to_text
 from router.margin.report import margin_report
 
 __all__ = ["LedgerGate"]
@@ -130,6 +131,40 @@ class LedgerGate:
         """Book an actual fill. The ledger re-checks it; a refusal means the venue filled outside
         the checked worst case, which the executor journals as an invariant violation."""
         self.ledger.apply_leg(self.sub_id, self._booked(fill))
+
+    def maintenance(self, pending: Sequence[MarginLeg] = ()) -> MaintenanceCheck:
+        """Maintenance excess now, and with ``pending`` legs booked at their prices (a what-if on a
+        scenario: nothing changes). ``breached`` judges the state with the pending legs when any
+        are given. O(legs) ledger steps."""
+        ledger = self.ledger
+        sub = ledger.subs[self.sub_id]
+        scen = Scenario(ledger, sub)
+        excess = scen.maintenance_excess
+        breached_now = excess < 0 or ledger._isolated_breach(sub)
+        if not pending:
+            return MaintenanceCheck(to_decimal(excess), to_decimal(excess), breached_now)
+        what_if = scen.copy()
+        for leg in pending:
+            if not isinstance(leg, MarginLeg):
+                raise ExecutionError(f"pending leg {leg!r} is invalid; allowed: a MarginLeg",
+                                     field="pending", value=repr(leg), allowed="MarginLeg")
+            booked = self._worst(leg)
+            if booked.kind == "perp":
+                what_if.trade_perp(booked.symbol, booked.signed_units, booked.price_units, booked.fee_units)
+            else:
+                what_if.trade_spot(booked.symbol, booked.signed_units, booked.price_units, booked.fee_units)
+        with_pending = what_if.maintenance_excess
+        # an isolated bucket is its own: a pending hedge elsewhere cannot save it
+        return MaintenanceCheck(to_decimal(excess), to_decimal(with_pending),
+                                with_pending < 0 or ledger._isolated_breach(sub))
+
+    def liquidate(self) -> dict[str, object]:
+        """Run the margin core's deterministic liquidation on this subaccount; what it did."""
+        result = self.ledger.liquidate(self.sub_id)
+        return {"triggered": result.triggered, "cancelled_orders": list(result.cancelled_orders),
+                "steps": [{"symbol": st.symbol, "closed": to_text(st.closed_units), "price": to_text(st.price_units),
+                           "fee": to_text(st.fee_units)} for st in result.steps],
+                "bad_debt": to_text(result.bad_debt_units)}
 
     def summary(self) -> dict[str, Decimal]:
         full = self.ledger.summary(self.sub_id)

@@ -15,6 +15,8 @@ TOML form (strings for numbers; ints accepted; floats refused because they lose 
     on_hedge_failure = "unwind"  # unwind | stop
     max_rounds = 3               # routing rounds per leg (re-routes of residuals)
     slippage_bps = 10            # child limit = quoted average price moved by this, capped by the leg limit
+    netting_window_ms = 5000     # optional, <= 60000: while the legs execute, the maintenance check
+                                 # counts unfilled hedge legs at their limits; on expiry the policy applies
 
     [[legs]]
     id = "spot"
@@ -43,11 +45,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from router.errors import ConfigError, ExecutionError
+from router.errors import ConfigError, ExecutionError, InvalidValue
 
 __all__ = [
     "OrderError", "Hedge", "OrderLeg", "MultiLegOrder", "INSTRUMENTS", "HEDGE_POLICIES",
-    "MAX_LEGS", "parse_decimal", "order_from_dict", "load_order", "base_asset",
+    "MAX_LEGS", "MAX_NETTING_WINDOW_MS", "parse_decimal", "order_from_dict", "load_order", "base_asset",
 ]
 
 INSTRUMENTS: tuple[str, ...] = ("spot", "perp")
@@ -56,19 +58,15 @@ SIDES: tuple[str, ...] = ("buy", "sell")
 # Leg ordering searches permutations; 8 legs is 40,320 orders, the most we search exhaustively.
 MAX_LEGS = 8
 MAX_ROUNDS = 20
+# A netting window longer than a minute would let an unhedged position hide behind a hedge that is
+# not really on its way.
+MAX_NETTING_WINDOW_MS = 60_000
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,16}/[A-Z0-9]{1,16}(:[A-Z0-9]{1,16})?$")
 
 
-class OrderError(ExecutionError):
+class OrderError(InvalidValue, ExecutionError):
     """An order value is invalid: names the field, the value given and what is allowed."""
-
-    def __init__(self, field: str, value: Any, allowed: str) -> None:
-        super().__init__(f"{field}={value!r} is invalid; allowed: {allowed}",
-                         field=field, value=value, allowed=allowed)
-        self.field = field
-        self.value = value
-        self.allowed = allowed
 
 
 def parse_decimal(field: str, value: Any, *, positive: bool = True) -> Decimal:
@@ -182,6 +180,10 @@ class MultiLegOrder:
 
     ``time_limit_secs`` bounds the routing of all legs (unwinds run after it, with their own
     child timeouts); ``max_rounds`` bounds re-routes per leg; ``slippage_bps`` sets child limits.
+    ``netting_window_ms`` (0 = none, at most :data:`MAX_NETTING_WINDOW_MS`): from the start of
+    execution for that long, the maintenance (liquidation) check counts the order's unfilled hedge
+    legs as pending at their limit prices, and hedge legs must fill within it; when it expires with
+    hedge legs unfilled, ``on_hedge_failure`` applies. Initial margin is checked as always.
     """
 
     client_id: str
@@ -191,6 +193,7 @@ class MultiLegOrder:
     account: str | None = None
     max_rounds: int = 3
     slippage_bps: int = 10
+    netting_window_ms: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.client_id, str) or not _ID.match(self.client_id):
@@ -230,6 +233,10 @@ class MultiLegOrder:
         if isinstance(self.slippage_bps, bool) or not isinstance(self.slippage_bps, int) \
                 or not 0 <= self.slippage_bps <= 10_000:
             raise OrderError("slippage_bps", self.slippage_bps, "an integer in [0, 10000]")
+        if isinstance(self.netting_window_ms, bool) or not isinstance(self.netting_window_ms, int) \
+                or not 0 <= self.netting_window_ms <= MAX_NETTING_WINDOW_MS:
+            raise OrderError("netting_window_ms", self.netting_window_ms,
+                             f"an integer in [0, {MAX_NETTING_WINDOW_MS}] (milliseconds; 0 = no window)")
 
     def leg(self, leg_id: str) -> OrderLeg:
         """The leg called ``leg_id``; OrderError when there is none."""
@@ -251,6 +258,8 @@ class MultiLegOrder:
             "on_hedge_failure": self.on_hedge_failure,
             "max_rounds": self.max_rounds,
             "slippage_bps": self.slippage_bps,
+            # omitted when 0: orders without a window keep the fingerprint they always had
+            **({"netting_window_ms": self.netting_window_ms} if self.netting_window_ms else {}),
             "legs": [{
                 "id": leg.leg_id, "instrument": leg.instrument, "symbol": leg.symbol,
                 "side": leg.side,
@@ -264,7 +273,8 @@ class MultiLegOrder:
         }
 
 
-_ORDER_KEYS = {"client_id", "account", "time_limit_secs", "on_hedge_failure", "max_rounds", "slippage_bps"}
+_ORDER_KEYS = {"client_id", "account", "time_limit_secs", "on_hedge_failure", "max_rounds", "slippage_bps",
+               "netting_window_ms"}
 _LEG_KEYS = {"id", "instrument", "symbol", "side", "qty", "quote_qty", "limit", "venues", "follows", "ratio"}
 _LEG_FIELD_TO_KEY = {"leg_id": "id", "limit_price": "limit", "hedge": "follows"}
 
@@ -328,6 +338,7 @@ def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
             account=head.get("account"),
             max_rounds=head.get("max_rounds", 3),
             slippage_bps=head.get("slippage_bps", 10),
+            netting_window_ms=head.get("netting_window_ms", 0),
         )
     except OrderError as exc:
         key = exc.field if exc.field.startswith("legs") else f"order.{exc.field}"

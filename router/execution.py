@@ -17,6 +17,17 @@ The executor takes a :class:`~router.exec_order.MultiLegOrder` and
 5. reports every leg, every fill, margin before and after, the capital saved by cross margin,
    and the residual exposure per asset and per hedge relation (zero when hedged).
 
+Maintenance during execution: before sending each round's children and after every round of
+fills, the executor asks the gate (when it offers ``maintenance``) whether the account is below
+maintenance. With a netting window
+(``order.netting_window_ms``) still open, the order's unfilled hedge legs count as pending at
+their limit prices (all-in, the worst they may fill at), so a move while the hedge is on its way
+does not liquidate the position it hedges; without a window, or after it, they do not count.
+Below maintenance, the gate liquidates (the margin core's deterministic engine) and the order
+ends ``liquidated``. Hedge legs must fill within the window; when it expires with hedge legs
+unfilled, the order's policy (unwind or stop) applies, then the check runs without pending legs.
+Initial margin is checked before every child as always: the window never admits new risk.
+
 Every decision goes to the :class:`~router.journal.Journal`. Venues are seen only through the
 VenueAdapter protocol (duck typed); margin only through :class:`MarginGate`. The executor core
 imports neither venues nor adapters nor a concrete margin ledger: ``router.exec_margin`` bridges
@@ -43,7 +54,7 @@ from router.journal import Journal, encode_record
 from router.orders import LegFill, LegOrder, LegQuote
 
 __all__ = [
-    "MarginLeg", "MarginCheck", "MarginGate", "ChildResult", "LegReport", "HedgeReport",
+    "MarginLeg", "MarginCheck", "MaintenanceCheck", "MarginGate", "ChildResult", "LegReport", "HedgeReport",
     "ExecutionReport", "Executor", "default_planner",
 ]
 
@@ -119,8 +130,28 @@ class MarginCheck:
                 "reason": self.reason, "asset": self.asset}
 
 
+@dataclass(frozen=True, slots=True)
+class MaintenanceCheck:
+    """The answer of a maintenance check (read-only): ``excess`` = maintenance equity - MM now;
+    ``excess_with_pending`` the same with the pending legs booked at their prices; ``breached``
+    says whether the state *counted* (with pending legs when any were given) is liquidatable
+    (an isolated bucket below its own MM counts too)."""
+
+    excess: Decimal
+    excess_with_pending: Decimal
+    breached: bool
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"excess": self.excess, "excess_with_pending": self.excess_with_pending, "breached": self.breached}
+
+
 class MarginGate(Protocol):
-    """The executor's view of one (sub)account in a cross-margin core."""
+    """The executor's view of one (sub)account in a cross-margin core.
+
+    Optional: ``maintenance(pending: Sequence[MarginLeg]) -> MaintenanceCheck`` and
+    ``liquidate() -> dict`` (what the liquidation did); a gate without them is never liquidated
+    by the executor (e.g. a spot-only account).
+    """
 
     def check(self, legs: Sequence[MarginLeg]) -> MarginCheck:
         """Pre-trade check of ``legs`` in this order, every prefix; changes nothing."""
@@ -248,7 +279,9 @@ class HedgeReport:
 
 @dataclass(slots=True)
 class ExecutionReport:
-    """The end state of an order. ``status``: filled | partial | rejected | unwound | stopped.
+    """The end state of an order. ``status``: filled | partial | rejected | unwound | stopped |
+    liquidated (the account fell below maintenance during execution and the margin core
+    liquidated it; see the module docstring on netting windows).
 
     ``residual_exposure`` maps each base asset to the signed base this order added (spot and
     perp together, unwinds included); ``hedges`` gives each hedge relation's unhedged size.
@@ -299,14 +332,17 @@ class Executor:
 
     ``adapters`` maps venue name -> adapter (VenueAdapter protocol); ``instruments`` maps venue
     name -> "spot" | "perp" (default: a symbol with ``:SETTLE`` is a perp). ``margin`` is the
-    account's :class:`MarginGate`. ``child_timeout_secs`` bounds each child order. One executor
+    account's :class:`MarginGate`. ``child_timeout_secs`` bounds each child order. ``clock``
+    (seconds, float, monotonic; default the event loop's) drives the time limit and the netting
+    window, so that tests can move time without sleeping. One executor
     remembers the client ids it has run: re-running the same order returns the same report
     without trading again; reusing a client id for a different order is an error.
     """
 
     def __init__(self, adapters: Mapping[str, Any], margin: MarginGate, *, journal: Journal | None = None,
                  planner: Planner | None = None, instruments: Mapping[str, str] | None = None,
-                 child_timeout_secs: Decimal = Decimal(5), qty_quantum: Decimal = Decimal("1e-8")) -> None:
+                 child_timeout_secs: Decimal = Decimal(5), qty_quantum: Decimal = Decimal("1e-8"),
+                 clock: Callable[[], float] | None = None) -> None:
         if not isinstance(adapters, Mapping) or not adapters:
             raise ExecutionError(f"adapters={adapters!r} is invalid; allowed: a non-empty mapping name -> adapter",
                                  field="adapters", value=repr(adapters), allowed="a non-empty mapping")
@@ -322,6 +358,10 @@ class Executor:
         if not isinstance(qty_quantum, Decimal) or not qty_quantum.is_finite() or qty_quantum <= 0:
             raise ExecutionError(f"qty_quantum={qty_quantum!r} is invalid; allowed: a Decimal > 0",
                                  field="qty_quantum", value=qty_quantum, allowed="a Decimal > 0")
+        if clock is not None and not callable(clock):
+            raise ExecutionError(f"clock={clock!r} is invalid; allowed: a callable returning seconds",
+                                 field="clock", value=repr(clock), allowed="a callable returning seconds")
+        self._clock = clock
         self._adapters = dict(adapters)
         self._qty_quantum = qty_quantum
         self._instruments = {name: (instruments or {}).get(name, "perp" if ":" in a.symbol else "spot")
@@ -426,6 +466,10 @@ def _worst_margin_leg(leg: OrderLeg, qty: Decimal, limit: Decimal, fee: Decimal)
     return MarginLeg(leg.instrument, leg.symbol, leg.side, qty, qty * limit, fee)
 
 
+class _Liquidated(Exception):
+    """Raised inside a run when the account was liquidated during execution (internal)."""
+
+
 class _Run:
     """The state of one order's execution (one per ``Executor.execute`` call)."""
 
@@ -438,7 +482,10 @@ class _Run:
         self.reports: dict[str, LegReport] = {}
         self.unwinds: list[LegReport] = []
         self.loop = asyncio.get_running_loop()
-        self.deadline = self.loop.time() + float(order.time_limit_secs)
+        self.now: Callable[[], float] = executor._clock or self.loop.time
+        start = self.now()
+        self.deadline = start + float(order.time_limit_secs)
+        self.window_end = start + order.netting_window_ms / 1000 if order.netting_window_ms else None
 
     # -- the whole order ---------------------------------------------------------------------
 
@@ -459,15 +506,26 @@ class _Run:
 
         status, reason = "filled", ""
         hedge_failed: LegReport | None = None
+        liquidated: _Liquidated | None = None
         for leg_id in sequence:
             leg = order.leg(leg_id)
             report = self._new_report(leg)
-            if hedge_failed is not None:
-                report.status, report.reason = "skipped", f"order stopped after hedge {hedge_failed.leg_id} failed"
+            if hedge_failed is not None or liquidated is not None:
+                report.status = "skipped"
+                report.reason = (f"order stopped after hedge {hedge_failed.leg_id} failed" if liquidated is None
+                                 else "account liquidated")
                 journal.write("leg_skipped", client_id=order.client_id, leg=leg_id, reason=report.reason)
                 continue
             try:
                 await self._run_leg(leg, report)
+            except _Liquidated as exc:
+                liquidated = exc
+                report.status = "partial" if report.filled_qty else "unfilled"
+                report.reason = "account liquidated"
+                journal.write("leg_done", client_id=order.client_id, leg=leg_id, role=report.role,
+                              status=report.status, filled_qty=report.filled_qty, quote_amount=report.quote_amount,
+                              fee=report.fee, reason=report.reason)
+                continue
             except Exception as exc:  # noqa: BLE001 - a bug below must still end in a reported state
                 report.status = "partial" if report.filled_qty else "unfilled"
                 report.reason = f"internal error: {type(exc).__name__}: {exc}"
@@ -477,6 +535,8 @@ class _Run:
                 hedge_failed = report
             elif report.status != "filled" and status == "filled":
                 status, reason = "partial", f"leg {leg_id}: {report.reason}"
+        if liquidated is not None:
+            return self._finish("liquidated", str(liquidated), sequence, margin_before, check)
         if hedge_failed is not None:
             reason = f"hedge {hedge_failed.leg_id} incomplete: {hedge_failed.reason}"
             if order.on_hedge_failure == "unwind":
@@ -492,7 +552,54 @@ class _Run:
                 status = "stopped"
         if status == "filled" and not all(h.unhedged_qty == 0 for h in self._hedges()):
             status, reason = "partial", "hedge rounding left a residual"
+        try:
+            # The window is over (or never was): what is left is checked as it stands.
+            self._guard("final", pending_allowed=False)
+        except _Liquidated as exc:
+            return self._finish("liquidated", f"{reason + '; ' if reason else ''}{exc}", sequence,
+                                margin_before, check)
         return self._finish(status, reason, sequence, margin_before, check)
+
+    # -- maintenance during execution ----------------------------------------------------------
+
+    def _window_open(self) -> bool:
+        return self.window_end is not None and self.now() < self.window_end
+
+    def _pending_hedges(self) -> list[MarginLeg]:
+        """Unfilled hedge legs at their limit prices (all-in): target from the leader's net fill
+        so far, minus what the hedge has filled. A hedge without a limit has no price to count
+        at and is not counted."""
+        pending: list[MarginLeg] = []
+        for leg in self.order.legs:
+            if leg.hedge is None or leg.limit_price is None:
+                continue
+            target = self._hedge_target(leg, self._net_filled(leg.hedge.follows))
+            unfilled = target - self._net_filled(leg.leg_id)
+            if unfilled > 0:
+                pending.append(MarginLeg(leg.instrument, leg.symbol, leg.side, unfilled, unfilled * leg.limit_price))
+        return pending
+
+    def _guard(self, tag: str, *, pending_allowed: bool = True) -> None:
+        """The maintenance check during execution; raises _Liquidated after liquidating."""
+        gate = self.ex.margin
+        if not hasattr(gate, "maintenance") or not hasattr(gate, "liquidate"):
+            return
+        counted = self._pending_hedges() if pending_allowed and self._window_open() else []
+        result = gate.maintenance(counted)
+        if result.excess >= 0 and not result.breached:
+            return
+        fields = dict(client_id=self.order.client_id, leg=tag, check=result.to_json_dict(),
+                      pending=[p.to_json_dict() for p in counted],
+                      window_ms_left=None if self.window_end is None
+                      else max(0, int((self.window_end - self.now()) * 1000)))
+        if not result.breached:
+            self.journal.write("maintenance_netted", **fields)
+            return
+        self.journal.write("maintenance_breach", **fields)
+        outcome = gate.liquidate()
+        self.journal.write("liquidated", client_id=self.order.client_id, leg=tag, outcome=outcome)
+        raise _Liquidated(f"below maintenance during execution (excess {result.excess}, with pending "
+                          f"hedges {result.excess_with_pending}): liquidated")
 
     def _finish(self, status: str, reason: str, sequence: list[str], margin_before: dict[str, Decimal],
                 check: MarginCheck | None) -> ExecutionReport:
@@ -685,7 +792,10 @@ class _Run:
             self.journal.write("hedge_sized", client_id=self.order.client_id, leg=leg.leg_id,
                                follows=leg.hedge.follows, ratio=leg.hedge.ratio,
                                leader_filled=self._net_filled(leg.hedge.follows), target_qty=report.target_qty)
-        await self._fill(leg, report, tag=leg.leg_id, deadline=self.deadline)
+        deadline = self.deadline
+        if leg.hedge is not None and self.window_end is not None:
+            deadline = min(deadline, self.window_end)  # the hedge must arrive within the window
+        await self._fill(leg, report, tag=leg.leg_id, deadline=deadline)
 
     async def _fill(self, leg: OrderLeg, report: LegReport, *, tag: str, deadline: float | None) -> None:
         """Rounds of: plan the residual, margin-check each child, send concurrently, book fills."""
@@ -697,8 +807,9 @@ class _Run:
                 else (report.target_qty - report.filled_qty)
             if remaining <= 0:
                 break
-            if deadline is not None and self.loop.time() >= deadline:
-                report.reason = "time limit reached"
+            if deadline is not None and self.now() >= deadline:
+                report.reason = ("netting window expired" if deadline == self.window_end and leg.hedge is not None
+                                 else "time limit reached")
                 break
             report.rounds = round_no + 1
             try:
@@ -732,6 +843,8 @@ class _Run:
                                          field="client_order_id", value=coid, allowed="a new id")
                 children.append(LegOrder(q.venue, leg.side, q.qty, coid, limit))
                 margin_legs.append(_worst_margin_leg(leg, q.qty, limit, q.fee + q.leg_cost))
+            if report.role == "leg":
+                self._guard(tag)  # the market may have moved since the last fills
             check = self.ex.margin.check(margin_legs)
             passing = len(children) if check.accepted else (check.failed_index or 0)
             for i, child in enumerate(children):
@@ -752,6 +865,8 @@ class _Run:
             results = await self._send(send) if send else []
             for result in results:
                 self._book(leg, report, result, tag)
+            if report.role == "leg" and any(r.filled_qty > 0 for r in results):
+                self._guard(tag)
             if passing < len(children):
                 report.reason = f"margin check failed: {check.reason}"
                 break

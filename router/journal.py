@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from router.errors import ExecutionError
+from router.errors import CrossrouteError, ExecutionError
 from router.margin.journal import GENESIS, Journal as _MarginJournal, line_hash, verify_chain
 
 __all__ = ["StepClock", "Journal", "encode_record", "read_journal", "GENESIS", "line_hash", "verify_chain"]
@@ -92,15 +92,20 @@ class Journal(_MarginJournal):
     journal. Every record gets ``t_ns`` from ``clock`` (integer nanoseconds; default a
     :class:`StepClock`, never the wall clock), and fields are validated strictly: a float, NaN or
     an unknown type raises ExecutionError and appends nothing. ``path`` (optional) receives every
-    line as it is written; an existing file is appended to, never truncated. O(size) per record.
+    line as it is written; an existing file is appended to, never truncated, and its hash chain
+    continued; ``prev`` starts an in-memory journal's chain at a recorded hash (replays).
+    O(size) per record.
     """
 
     def __init__(self, path: str | Path | None = None, *,
-                 clock: Callable[[], int] | None = None) -> None:
+                 clock: Callable[[], int] | None = None, prev: str | None = None) -> None:
         if clock is not None and not callable(clock):
             raise ExecutionError(f"clock={clock!r} is invalid; allowed: a callable returning int ns",
                                  field="clock", value=repr(clock), allowed="a callable returning int ns")
-        super().__init__(None if path is None else str(path))
+        try:
+            super().__init__(None if path is None else str(path), prev=prev)
+        except CrossrouteError as exc:
+            raise ExecutionError(str(exc), field="prev", value=prev, allowed="64 hex digits, no path") from None
         self.path = None if path is None else Path(path)
         self._clock: Callable[[], int] = clock if clock is not None else StepClock()
         self._last_t_ns = 0

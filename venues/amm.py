@@ -413,6 +413,16 @@ class ConstantProductPool:
         Units: base units of the input / output token. Rounding: down. May be 0 for dust (a
         swap of it would then revert). O(1).
         """
+        if type(amount_in) is int and amount_in >= 1 and self._reserve0:
+            # Fast path for well-formed calls; the general path below raises the errors.
+            if zero_for_one is True:
+                reserve_in, reserve_out = self._reserve0, self._reserve1
+            elif zero_for_one is False:
+                reserve_in, reserve_out = self._reserve1, self._reserve0
+            else:
+                _bool("zero_for_one", zero_for_one)
+            with_fee = amount_in * (FEE_DENOMINATOR_PIPS - self._fee_pips)
+            return with_fee * reserve_out // (reserve_in * FEE_DENOMINATOR_PIPS + with_fee)
         amount_in = _int("amount_in", amount_in, 1, low_code=LIB_INSUFFICIENT_INPUT_AMOUNT)
         reserve_in, reserve_out = self._directed(_bool("zero_for_one", zero_for_one))
         return _amount_out(amount_in, reserve_in, reserve_out, self._fee_pips)
@@ -456,6 +466,28 @@ class ConstantProductPool:
         minimum, PoolRevert "UniswapV2: INSUFFICIENT_OUTPUT_AMOUNT" when the input is dust that
         buys nothing. O(1).
         """
+        if (timestamp is None and type(amount_in) is int and amount_in >= 1
+                and type(min_amount_out) is int and min_amount_out >= 0 and self._reserve0):
+            # Fast path: no time passes (the price accumulators stay), so a swap is the formula
+            # plus the reserve update. The pair's other checks cannot fail for this output: it
+            # is below the output reserve, and it is by construction the largest output that
+            # passes the K check. Dust, slippage and overflow take the general path below,
+            # which raises exactly as before.
+            if zero_for_one is True:
+                reserve_in, reserve_out = self._reserve0, self._reserve1
+            elif zero_for_one is False:
+                reserve_in, reserve_out = self._reserve1, self._reserve0
+            else:
+                reserve_in = reserve_out = 0      # not a bool: the general path refuses it
+            with_fee = amount_in * (FEE_DENOMINATOR_PIPS - self._fee_pips)
+            amount_out = with_fee * reserve_out // (reserve_in * FEE_DENOMINATOR_PIPS + with_fee)
+            if (0 < amount_out and min_amount_out <= amount_out
+                    and reserve_in + amount_in <= MAX_UINT112):
+                if zero_for_one:
+                    self._reserve0, self._reserve1 = reserve_in + amount_in, reserve_out - amount_out
+                else:
+                    self._reserve0, self._reserve1 = reserve_out - amount_out, reserve_in + amount_in
+                return amount_out
         amount_in = _int("amount_in", amount_in, 1, low_code=LIB_INSUFFICIENT_INPUT_AMOUNT)
         zero_for_one = _bool("zero_for_one", zero_for_one)
         min_amount_out = _int("min_amount_out", min_amount_out, 0)

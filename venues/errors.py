@@ -30,6 +30,21 @@ class CrossrouteError(Exception):
         return self.message
 
 
+class InvalidValue:
+    """Mixin for an error about one input value: names the field, the value given, what is allowed.
+
+    Combine it with a branch of the hierarchy (``class OrderError(InvalidValue, ExecutionError)``)
+    so every layer words such errors the same way and carries ``field``, ``value``, ``allowed``.
+    """
+
+    def __init__(self, field: str, value: Any, allowed: str, **details: Any) -> None:
+        super().__init__(f"{field}={value!r} is invalid; allowed: {allowed}",  # type: ignore[call-arg]
+                         field=field, value=value, allowed=allowed, **details)
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+
+
 class VenueError(CrossrouteError):
     """A venue refused an operation. Nothing in the venue changed.
 

@@ -36,8 +36,8 @@ positions elsewhere; these figures serve the venue server.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass, fields
+from collections import deque
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from itertools import islice
@@ -45,6 +45,7 @@ from typing import Any
 
 from sortedcontainers import SortedList
 
+from venues._records import fast_init
 from venues.errors import InvalidArgument, VenueError, require_int
 
 __all__ = [
@@ -113,28 +114,7 @@ _STPS = {"cancel_taker": "cancel_taker", "cancel_maker": "cancel_maker",
 _BOOK_SIDES = {"bids": "bids", "asks": "asks"}
 
 
-def _fast_init(cls: type) -> type:
-    """Give a frozen slotted dataclass an ``__init__`` that fills its slots via their descriptors.
-
-    Why: the generated ``__init__`` of a frozen dataclass calls ``object.__setattr__`` by name for
-    every field, which costs twice as much; the hot path builds one result per order and one fill
-    per match. The class stays a frozen dataclass (fields, eq, repr, hash, no assignment).
-    """
-    names = [f.name for f in fields(cls)]
-    setters = {f"_set_{name}": getattr(cls, name).__set__ for name in names}
-    source = (f"def __init__(self, {', '.join(names)}):\n"
-              + "".join(f"    _set_{name}(self, {name})\n" for name in names))
-    namespace: dict[str, Any] = {}
-    exec(source, setters, namespace)  # noqa: S102 - source built above from field names only
-    init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__doc__ = f"Build a {cls.__name__} from its fields, positionally or by name."
-    cls.__init__ = init
-    return cls
-
-
-
-@_fast_init
+@fast_init
 @dataclass(frozen=True, slots=True, init=False)
 class Order:
     """A resting order as the book holds it: ticks and lots; ``qty_lots`` is what remains open.
@@ -158,7 +138,7 @@ class Order:
         return self.original_lots - self.qty_lots
 
 
-@_fast_init
+@fast_init
 @dataclass(frozen=True, slots=True, init=False)
 class Fill:
     """One match between a taker and a resting maker, at the maker's price.
@@ -179,7 +159,7 @@ class Fill:
     maker_fee_quanta: int
 
 
-@_fast_init
+@fast_init
 @dataclass(frozen=True, slots=True, init=False)
 class OrderResult:
     """What placing one order did: its status, lots filled, resting and cancelled, and the fills.
@@ -207,7 +187,7 @@ class OrderResult:
         return sum(f.taker_fee_quanta for f in self.fills)
 
 
-@_fast_init
+@fast_init
 @dataclass(frozen=True, slots=True, init=False)
 class BookQuote:
     """Read-only result of sweeping the book for a taker; nothing in the book changed.
@@ -223,6 +203,10 @@ class BookQuote:
     taker_fee_quanta: int
     worst_price_ticks: int | None
     levels: int
+
+
+_new_order, _new_fill, _new_result = Order._new, Fill._new, OrderResult._new
+_new_resting = object.__new__
 
 
 class _Resting:
@@ -243,23 +227,30 @@ class _Resting:
         self.seq = seq
 
     def snapshot(self) -> Order:
-        return Order(self.order_id, self.owner, self.side, self.price_ticks, self.qty_lots,
+        return _new_order(self.order_id, self.owner, self.side, self.price_ticks, self.qty_lots,
                      self.original_lots, self.tif, self.seq)
 
 
 class _Level:
-    """One price level: FIFO of resting orders and their total size in lots.
+    """One price level: the FIFO of its orders, how many of them are open, and their lots.
 
-    An OrderedDict (not a dict) because the matcher pops from the front: a plain dict leaves
-    dummies there that every later ``iter()`` must skip, which makes draining a long level
-    quadratic; OrderedDict pops and deletes by key in O(1).
+    A deque with lazy cancellation rather than a keyed map: appending and taking from the front
+    are O(1) in C, and a cancel only marks its order dead (``qty_lots = 0``) and fixes the
+    counters. Dead entries are dropped when they reach the front, and the queue is compacted
+    when they outnumber the open orders, so its length stays below ``2 * live + 8``. An entry
+    per order is one 8-byte pointer, where an OrderedDict entry cost about 100 bytes.
     """
 
-    __slots__ = ("orders", "total_lots")
+    __slots__ = ("queue", "live", "total_lots")
 
     def __init__(self) -> None:
-        self.orders: OrderedDict[str, _Resting] = OrderedDict()
+        self.queue: deque[_Resting] = deque()
+        self.live = 0
         self.total_lots = 0
+
+    def open_orders(self) -> list[_Resting]:
+        """The open orders of the level, oldest first. O(queue)."""
+        return [r for r in self.queue if r.qty_lots]
 
 
 def _ceil_div(numerator: int, denominator: int) -> int:
@@ -319,7 +310,8 @@ class OrderBook:
     __slots__ = ("_symbol", "_tick_size", "_lot_size", "_min_notional", "_min_notional_quanta",
                  "_maker_fee_pips", "_taker_fee_pips", "_kind", "_stp",
                  "_tick_ratio", "_lot_ratio", "_tick_ce", "_lot_ce", "_quantum_ce",
-                 "_bid_levels", "_bid_prices", "_ask_levels", "_ask_prices", "_orders", "_seen",
+                 "_bid_levels", "_bid_prices", "_ask_levels", "_ask_prices", "_best_bid",
+                 "_best_ask", "_orders", "_closed",
                  "_position_lots", "_cash_quanta", "_fees_quanta", "_order_seq", "_fill_seq")
 
     def __init__(self, symbol: str, *, tick_size: Decimal | str, lot_size: Decimal | str,
@@ -372,8 +364,15 @@ class OrderBook:
         self._bid_prices = SortedList()
         self._ask_levels: dict[int, _Level] = {}
         self._ask_prices = SortedList()
+        # The best price of each side (None when empty), cached: reading a SortedList end is a
+        # Python-level call, and every order asks whether it crosses.
+        self._best_bid: int | None = None
+        self._best_ask: int | None = None
         self._orders: dict[str, _Resting] = {}   # open orders by id, in seq order
-        self._seen: set[str] = set()              # every id ever accepted
+        # Ids are unique for the book's life: an id is taken while its order is open (_orders)
+        # and forever after (_closed). Keeping open ids out of _closed saves a set entry per
+        # resting order.
+        self._closed: set[str] = set()
         self._position_lots: dict[str, int] = {}
         self._cash_quanta: dict[str, int] = {}
         self._fees_quanta = 0
@@ -466,11 +465,11 @@ class OrderBook:
 
     def best_bid(self) -> int | None:
         """Highest bid price in ticks, or None on an empty side. O(1)."""
-        return self._bid_prices[-1] if self._bid_levels else None
+        return self._best_bid
 
     def best_ask(self) -> int | None:
         """Lowest ask price in ticks, or None on an empty side. O(1)."""
-        return self._ask_prices[0] if self._ask_levels else None
+        return self._best_ask
 
     def depth(self, side: str, levels: int | None = None) -> list[tuple[int, int]]:
         """Aggregated levels of ``"bids"`` or ``"asks"``, best first: ``(price_ticks, qty_lots)``.
@@ -575,8 +574,9 @@ class OrderBook:
         except (KeyError, TypeError):
             raise InvalidArgument("tif", tif, "'GTC', 'IOC', 'FOK' or 'POST_ONLY'") from None
         # Validation is inlined on this hot path; the helpers build the error messages.
-        seen = self._seen
-        if type(order_id) is not str or not order_id or order_id in seen:
+        closed = self._closed
+        if (type(order_id) is not str or not order_id or order_id in closed
+                or order_id in self._orders):
             self._new_id_arg(order_id)
         if type(owner) is not str or not owner:
             _str_arg("owner", owner)
@@ -590,56 +590,61 @@ class OrderBook:
                 f"price_ticks * qty_lots >= min_notional_quanta {self._min_notional_quanta}",
                 code="MIN_NOTIONAL")
 
-        # Emptiness is asked of the level dict: len() of a SortedList is a Python-level call.
         if side is BUY:
-            prices = self._ask_prices
-            crosses = bool(self._ask_levels) and prices[0] <= price_ticks
+            best = self._best_ask
+            crosses = best is not None and best <= price_ticks
         else:
-            prices = self._bid_prices
-            crosses = bool(self._bid_levels) and prices[-1] >= price_ticks
+            best = self._best_bid
+            crosses = best is not None and best >= price_ticks
         if not crosses:
-            seen.add(order_id)
             if tif is IOC or tif is FOK:
-                return OrderResult(order_id, "expired", 0, 0, (), qty_lots, ())
+                closed.add(order_id)
+                return _new_result(order_id, "expired", 0, 0, (), qty_lots, ())
             # Rest at once: the common case of a book, kept free of calls.
             self._order_seq = seq = self._order_seq + 1
-            resting = _Resting(order_id, owner, side, price_ticks, qty_lots, tif, seq)
-            if side is BUY:
-                levels, prices = self._bid_levels, self._bid_prices
-            else:
-                levels, prices = self._ask_levels, self._ask_prices
+            # _Resting(...) inlined: slot stores in place cost half the constructor call.
+            resting = _new_resting(_Resting)
+            resting.order_id = order_id
+            resting.owner = owner
+            resting.side = side
+            resting.price_ticks = price_ticks
+            resting.qty_lots = resting.original_lots = qty_lots
+            resting.tif = tif
+            resting.seq = seq
+            levels = self._bid_levels if side is BUY else self._ask_levels
             level = levels.get(price_ticks)
             if level is None:
                 level = levels[price_ticks] = _Level()
-                prices.add(price_ticks)
-            level.orders[order_id] = resting
+                self._add_price(side, price_ticks)
+            level.queue.append(resting)
+            level.live += 1
             level.total_lots += qty_lots
             self._orders[order_id] = resting
-            return OrderResult(order_id, "resting", 0, qty_lots, (), 0, ())
+            return _new_result(order_id, "resting", 0, qty_lots, (), 0, ())
         if tif is POST_ONLY:
             raise VenueError("POST_ONLY_WOULD_CROSS",
                              f"post-only {side} at {price_ticks} ticks would take liquidity",
                              order_id=order_id, price_ticks=price_ticks,
-                             best_opposite_ticks=prices[0] if side is BUY else prices[-1])
+                             best_opposite_ticks=best)
         if tif is FOK:
             plan = self._sweep(side, qty_lots, price_ticks, owner)
             if plan.filled_lots < qty_lots:
-                self._seen.add(order_id)
-                return OrderResult(order_id, "expired", 0, 0, (), qty_lots, ())
-        self._seen.add(order_id)
+                closed.add(order_id)
+                return _new_result(order_id, "expired", 0, 0, (), qty_lots, ())
         remaining, fills, stp_cancelled, killed = self._match(order_id, owner, side, qty_lots,
                                                               price_ticks)
         filled = qty_lots - remaining
-        if not remaining:
-            return OrderResult(order_id, "filled", filled, 0, fills, 0, stp_cancelled)
-        if killed:
-            return OrderResult(order_id, "cancelled", filled, 0, fills, remaining, stp_cancelled)
-        if tif is GTC:
+        if remaining and not killed and tif is GTC:
             self._rest(order_id, owner, side, price_ticks, remaining, tif)
             self._orders[order_id].original_lots = qty_lots
             status = "partially_filled" if filled else "resting"
-            return OrderResult(order_id, status, filled, remaining, fills, 0, stp_cancelled)
-        return OrderResult(order_id, "expired", filled, 0, fills, remaining, stp_cancelled)
+            return _new_result(order_id, status, filled, remaining, fills, 0, stp_cancelled)
+        closed.add(order_id)
+        if not remaining:
+            return _new_result(order_id, "filled", filled, 0, fills, 0, stp_cancelled)
+        if killed:
+            return _new_result(order_id, "cancelled", filled, 0, fills, remaining, stp_cancelled)
+        return _new_result(order_id, "expired", filled, 0, fills, remaining, stp_cancelled)
 
     def place_market(self, order_id: str, owner: str, side: str, qty_lots: int,
                      protection_price_ticks: int | None = None) -> OrderResult:
@@ -664,14 +669,14 @@ class OrderBook:
         _lots_arg("qty_lots", qty_lots)
         if protection_price_ticks is not None:
             _ticks_arg("protection_price_ticks", protection_price_ticks)
-        self._seen.add(order_id)
+        self._closed.add(order_id)   # a market order never rests
         remaining, fills, stp_cancelled, killed = self._match(order_id, owner, side, qty_lots,
                                                               protection_price_ticks)
         filled = qty_lots - remaining
         if not remaining:
-            return OrderResult(order_id, "filled", filled, 0, fills, 0, stp_cancelled)
+            return _new_result(order_id, "filled", filled, 0, fills, 0, stp_cancelled)
         status = "cancelled" if killed else "expired"
-        return OrderResult(order_id, status, filled, 0, fills, remaining, stp_cancelled)
+        return _new_result(order_id, status, filled, 0, fills, remaining, stp_cancelled)
 
     def cancel(self, order_id: str) -> Order:
         """Cancel the open order ``order_id`` and return its last snapshot (remaining lots).
@@ -686,19 +691,11 @@ class OrderBook:
         resting = self._orders.pop(order_id, None) if type(order_id) is str else None
         if resting is None:
             self._open_arg(order_id)  # raises the right error; nothing was removed
-        if resting.side == BUY:
-            levels, prices = self._bid_levels, self._bid_prices
-        else:
-            levels, prices = self._ask_levels, self._ask_prices
-        price = resting.price_ticks
-        level = levels[price]
-        orders = level.orders
-        del orders[order_id]
-        level.total_lots -= resting.qty_lots
-        if not orders:
-            del levels[price]
-            prices.remove(price)
-        return resting.snapshot()
+        snapshot = _new_order(order_id, resting.owner, resting.side, resting.price_ticks,
+                              resting.qty_lots, resting.original_lots, resting.tif, resting.seq)
+        self._unlink(resting)
+        self._closed.add(order_id)
+        return snapshot
 
     def amend(self, order_id: str, *, price_ticks: int | None = None,
               qty_lots: int | None = None) -> Order:
@@ -751,16 +748,16 @@ class OrderBook:
             resting.qty_lots = new_qty
             resting.original_lots -= shrink
             return resting.snapshot()
-        self._unlink(resting)
+        original_lots = resting.original_lots + new_qty - resting.qty_lots
+        self._unlink(resting)         # the old record stays in its queue, dead
         del self._orders[order_id]
         self._order_seq += 1
-        resting.original_lots += new_qty - resting.qty_lots
-        resting.price_ticks = new_price
-        resting.qty_lots = new_qty
-        resting.seq = self._order_seq
-        self._link(resting)
-        self._orders[order_id] = resting
-        return resting.snapshot()
+        moved = _Resting(order_id, resting.owner, resting.side, new_price, new_qty, resting.tif,
+                         self._order_seq)
+        moved.original_lots = original_lots
+        self._link(moved)
+        self._orders[order_id] = moved
+        return moved.snapshot()
 
     # ------------------------------------------------------------------ invariants
 
@@ -773,11 +770,16 @@ class OrderBook:
             assert list(prices) == sorted(levels), "sorted prices match the level map"
             for price, level in levels.items():
                 assert type(price) is int and price >= 1
-                assert level.orders, f"empty level {price}"
+                open_orders = level.open_orders()
+                assert open_orders and level.live == len(open_orders), f"level {price} count"
+                assert len(level.queue) <= 2 * level.live + 8, f"level {price} not compacted"
+                for r in level.queue:
+                    assert r.qty_lots or self._orders.get(r.order_id) is not r, "dead but open"
                 total = 0
                 last_seq = 0
-                for oid, r in level.orders.items():
-                    assert oid == r.order_id and oid not in seen_ids, f"{oid} indexed twice"
+                for r in open_orders:
+                    oid = r.order_id
+                    assert oid not in seen_ids, f"{oid} indexed twice"
                     seen_ids.add(oid)
                     assert self._orders.get(oid) is r, f"{oid} missing from the id index"
                     assert r.side == side and r.price_ticks == price
@@ -788,9 +790,11 @@ class OrderBook:
                     total += r.qty_lots
                 assert total == level.total_lots, f"level {price}: {level.total_lots} != {total}"
         assert seen_ids == set(self._orders), "id index holds exactly the resting orders"
-        assert self._orders.keys() <= self._seen
+        assert not self._orders.keys() & self._closed, "an open id is also closed"
         seqs = [r.seq for r in self._orders.values()]
         assert seqs == sorted(seqs) and all(s <= self._order_seq for s in seqs)
+        assert self._best_bid == (self._bid_prices[-1] if self._bid_prices else None), "best bid"
+        assert self._best_ask == (self._ask_prices[0] if self._ask_prices else None), "best ask"
         if self._bid_prices and self._ask_prices:
             assert self._bid_prices[-1] < self._ask_prices[0], "book crossed"
         assert sum(self._position_lots.values()) == 0, "positions do not net to zero"
@@ -803,10 +807,10 @@ class OrderBook:
             return tuple((p, levels[p].total_lots,
                           tuple((r.order_id, r.owner, r.side, r.price_ticks, r.qty_lots,
                                  r.original_lots, r.tif, r.seq)
-                                for r in levels[p].orders.values()))
+                                for r in levels[p].open_orders()))
                          for p in prices)
         return (side(self._bid_levels, self._bid_prices), side(self._ask_levels, self._ask_prices),
-                tuple(self._orders), tuple(sorted(self._seen)),
+                tuple(self._orders), tuple(sorted(self._closed)),
                 tuple(sorted(self._position_lots.items())),
                 tuple(sorted(self._cash_quanta.items())),
                 self._fees_quanta, self._order_seq, self._fill_seq)
@@ -816,7 +820,7 @@ class OrderBook:
     def _new_id_arg(self, order_id: Any) -> None:
         if type(order_id) is not str or not order_id:
             raise InvalidArgument("order_id", order_id, "a non-empty str")
-        if order_id in self._seen:
+        if order_id in self._closed or order_id in self._orders:
             raise InvalidArgument("order_id", order_id,
                                   "an id not used before on this book", code="DUPLICATE_ORDER_ID")
 
@@ -832,41 +836,57 @@ class OrderBook:
               tif: str) -> None:
         self._order_seq += 1
         resting = _Resting(order_id, owner, side, price_ticks, qty_lots, tif, self._order_seq)
-        if side is BUY:
-            levels, prices = self._bid_levels, self._bid_prices
-        else:
-            levels, prices = self._ask_levels, self._ask_prices
-        level = levels.get(price_ticks)
-        if level is None:
-            level = levels[price_ticks] = _Level()
-            prices.add(price_ticks)
-        level.orders[order_id] = resting
-        level.total_lots += qty_lots
+        self._link(resting)
         self._orders[order_id] = resting
 
-    def _link(self, resting: _Resting) -> None:
-        if resting.side == BUY:
-            levels, prices = self._bid_levels, self._bid_prices
+    def _add_price(self, side: str, price_ticks: int) -> None:
+        """Register a new level's price in the sorted prices and the best-price cache."""
+        if side == BUY:
+            self._bid_prices.add(price_ticks)
+            if self._best_bid is None or price_ticks > self._best_bid:
+                self._best_bid = price_ticks
         else:
-            levels, prices = self._ask_levels, self._ask_prices
+            self._ask_prices.add(price_ticks)
+            if self._best_ask is None or price_ticks < self._best_ask:
+                self._best_ask = price_ticks
+
+    def _drop_price(self, side: str, price_ticks: int) -> None:
+        """Remove an emptied level's price from the sorted prices and the best-price cache."""
+        if side == BUY:
+            prices = self._bid_prices
+            prices.remove(price_ticks)
+            if price_ticks == self._best_bid:
+                self._best_bid = prices[-1] if self._bid_levels else None
+        else:
+            prices = self._ask_prices
+            prices.remove(price_ticks)
+            if price_ticks == self._best_ask:
+                self._best_ask = prices[0] if self._ask_levels else None
+
+    def _link(self, resting: _Resting) -> None:
+        levels = self._bid_levels if resting.side == BUY else self._ask_levels
         level = levels.get(resting.price_ticks)
         if level is None:
             level = levels[resting.price_ticks] = _Level()
-            prices.add(resting.price_ticks)
-        level.orders[resting.order_id] = resting
+            self._add_price(resting.side, resting.price_ticks)
+        level.queue.append(resting)
+        level.live += 1
         level.total_lots += resting.qty_lots
 
     def _unlink(self, resting: _Resting) -> None:
-        if resting.side == BUY:
-            levels, prices = self._bid_levels, self._bid_prices
-        else:
-            levels, prices = self._ask_levels, self._ask_prices
-        level = levels[resting.price_ticks]
-        del level.orders[resting.order_id]
+        """Take an open order off its level (it stays in the queue, dead); O(1), O(log L) if the
+        level empties."""
+        price = resting.price_ticks
+        levels = self._bid_levels if resting.side == BUY else self._ask_levels
+        level = levels[price]
+        level.live -= 1
+        if not level.live:
+            del levels[price]
+            self._drop_price(resting.side, price)
         level.total_lots -= resting.qty_lots
-        if not level.orders:
-            del levels[resting.price_ticks]
-            prices.remove(resting.price_ticks)
+        resting.qty_lots = 0          # dead: skipped, then dropped, by the level's queue
+        if level.live and len(level.queue) > 2 * level.live + 8:
+            level.queue = deque(r for r in level.queue if r.qty_lots)
 
     def _sweep(self, side: str, qty_lots: int, limit: int | None, owner: str | None) -> BookQuote:
         """Read-only twin of :meth:`_match`: what a taker would fill, with the same STP rules."""
@@ -884,7 +904,9 @@ class OrderBook:
         for price in prices:
             stop = False
             took = False
-            for maker in levels[price].orders.values():
+            for maker in levels[price].queue:
+                if not maker.qty_lots:
+                    continue            # cancelled, not yet dropped
                 if maker.owner == owner:
                     if stp == "cancel_maker":
                         continue
@@ -904,20 +926,20 @@ class OrderBook:
                 worst = price
             if stop or not remaining:
                 break
-        return BookQuote(side, qty_lots, qty_lots - remaining, notional, fee, worst, touched)
+        return BookQuote._new(side, qty_lots, qty_lots - remaining, notional, fee, worst, touched)
 
     def _match(self, order_id: str, owner: str, side: str, qty_lots: int,
                limit: int | None) -> tuple[int, tuple[Fill, ...], tuple[str, ...], bool]:
         """Take liquidity for a validated taker; return (remaining, fills, stp ids, killed by STP).
 
-        Makers in a level are visited front to back without mutating the level; every visited
-        maker is either filled in full or STP-cancelled (a prefix, popped afterwards in O(1)
-        each), partially filled (the last one), or an own order that stops the taker.
+        Makers leave the front of a level's queue as they are filled in full or STP-cancelled
+        (O(1) each); a partially filled maker stays in front; an own order under cancel_taker
+        stops the taker. Dead (cancelled) entries met at the front are dropped.
         """
         if side is BUY:
-            levels, prices, best = self._ask_levels, self._ask_prices, 0
+            levels, prices, best, price = self._ask_levels, self._ask_prices, 0, self._best_ask
         else:
-            levels, prices, best = self._bid_levels, self._bid_prices, -1
+            levels, prices, best, price = self._bid_levels, self._bid_prices, -1, self._best_bid
         stp = self._stp
         taker_pips, maker_pips = self._taker_fee_pips, self._maker_fee_pips
         orders_index = self._orders
@@ -930,42 +952,54 @@ class OrderBook:
         taker_notional = taker_fees = maker_fees = 0
         maker_sign = -1 if side is BUY else 1   # the maker's position moves against the taker
         # Local bindings: this loop runs once per fill and attribute lookups dominate it.
-        append_fill, new_fill = fills.append, Fill
+        append_fill, new_fill = fills.append, _new_fill
         position_of, cash_of = positions.get, cash.get
         is_buy = side is BUY
-        while remaining and levels:
-            price = prices[best]
+        pips_per_unit = PIPS_PER_UNIT
+        closed_add = self._closed.add
+        while remaining and price is not None:
             if limit is not None and (price > limit if is_buy else price < limit):
                 break
             level = levels[price]
-            orders = level.orders
-            done = 0
+            queue = level.queue
+            popleft = queue.popleft
             level_lots = level.total_lots
-            for maker in orders.values():
+            live = level.live
+            while queue:
+                maker = queue[0]
+                maker_lots = maker.qty_lots
+                if not maker_lots:
+                    popleft()           # cancelled earlier; its counters are already off
+                    continue
                 maker_owner = maker.owner
                 if maker_owner == owner:
                     if stp == "cancel_taker":
                         killed = True
                         break
-                    done += 1
-                    level_lots -= maker.qty_lots
+                    popleft()
+                    del orders_index[maker.order_id]
+                    closed_add(maker.order_id)
+                    live -= 1
+                    level_lots -= maker_lots
                     stp_cancelled.append(maker.order_id)
                     if stp == "cancel_both":
                         killed = True
                         break
                     continue
-                maker_lots = maker.qty_lots
                 if maker_lots <= remaining:
                     take = maker_lots
-                    done += 1
+                    popleft()
+                    del orders_index[maker.order_id]
+                    closed_add(maker.order_id)
+                    live -= 1
                 else:
                     take = remaining
                     maker.qty_lots = maker_lots - take
                 level_lots -= take
                 remaining -= take
                 notional = price * take
-                taker_fee = -((-notional * taker_pips) // PIPS_PER_UNIT) if taker_pips else 0
-                maker_fee = -((-notional * maker_pips) // PIPS_PER_UNIT) if maker_pips else 0
+                taker_fee = -((-notional * taker_pips) // pips_per_unit) if taker_pips else 0
+                maker_fee = -((-notional * maker_pips) // pips_per_unit) if maker_pips else 0
                 fill_seq += 1
                 append_fill(new_fill(fill_seq, order_id, maker.order_id, owner, maker_owner, side,
                                      price, take, notional, taker_fee, maker_fee))
@@ -977,13 +1011,17 @@ class OrderBook:
                 if not remaining:
                     break
             level.total_lots = level_lots
-            for _ in range(done):
-                del orders_index[orders.popitem(last=False)[0]]
-            if not orders:
+            level.live = live
+            if not live:
                 del levels[price]
                 prices.pop(best)
+                price = prices[best] if levels else None
             if killed:
                 break
+        if is_buy:
+            self._best_ask = price
+        else:
+            self._best_bid = price
         if fills:
             self._fill_seq = fill_seq
             filled = qty_lots - remaining

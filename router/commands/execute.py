@@ -5,27 +5,29 @@ cross-margin ledger and gate (:func:`router.app.build_margin`) from the config; 
 the order through ``router.execution`` and prints the report.
 
 With ``--journal PATH`` every decision is appended to PATH; an order whose client id already has
-an ``order_done`` record there is not traded again: its recorded report is printed.
+an ``order_done`` record there is not traded again: its recorded report is printed. The journal is
+a hash chain whose first entry per run records the run's inputs (:mod:`router.audit`); the head
+hash (SHA-256 of the last entry) is printed at the end, and ``crossroute audit`` verifies it.
 
-Exit status: 0 when the order ended filled, partial or unwound (hedged); 1 when it was rejected
-or stopped (the report says why and what exposure remains); 2 for a bad request or config.
+Exit status: 0 when the order ended filled, partial or unwound (hedged); 1 when it was rejected,
+stopped or liquidated (the report says why and what exposure remains); 2 for a bad request or config.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-from router.app import DEFAULT_CONFIG, Market, build_margin, load_market
+from router.app import DEFAULT_CONFIG, Market, load_market
+from router.audit import run_recorded
 from router.errors import ExecutionError
 from router.exec_order import MultiLegOrder, load_order
-from router.execution import Executor
 from router.journal import Journal, StepClock, encode_record, read_journal
+from router.margin.journal import last_line_hash
 
 HELP = "run a hedged multi-leg order (TOML) against the market with margin checks before every leg"
 
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if args.journal:
         previous = _previous_report(Path(args.journal), order)
         if previous is not None:
-            print_report(previous, args.json, replay=True)
+            print_report({**previous, "journal_head": last_line_hash(args.journal)}, args.json, replay=True)
             return 0
     report = execute_order(load_market(args.config or [DEFAULT_CONFIG]), order, journal_path=args.journal)
     print_report(report, args.json, replay=False)
@@ -54,13 +56,12 @@ def run(args: argparse.Namespace) -> int:
 def execute_order(market: Market, order: MultiLegOrder, *, journal_path: str | Path | None = None) -> dict[str, Any]:
     """Run ``order`` on ``market`` (its venues change) for the order's account, with that account's
     margin from :func:`router.app.build_margin`, and return the report as JSON-ready data (decimal
-    strings). One journal, on a step clock, records the margin setup, every check and booking of
-    the margin core and every executor decision; with ``journal_path`` it is appended there."""
+    strings). One journal, on a step clock, records the run's inputs, the margin setup, every check
+    and booking of the margin core and every executor decision; with ``journal_path`` it is
+    appended there. ``journal_head`` in the result is the journal's head hash."""
     journal = Journal(journal_path, clock=StepClock())
-    margin = build_margin(market, order.account, journal=journal)
-    executor = Executor(market.adapters, margin.gate, journal=journal, instruments=market.instruments())
-    report = asyncio.run(executor.execute(order))
-    return json.loads(encode_record(report.to_json_dict()))
+    report = run_recorded(market, order, journal)
+    return {**json.loads(encode_record(report.to_json_dict())), "journal_head": journal.head}
 
 
 # -- idempotency through the journal -------------------------------------------------------------
@@ -142,6 +143,9 @@ def render_report(console: Any, report: dict[str, Any], *, replay: bool = False)
     for hedge in report["hedges"]:
         console.print(f"hedge {hedge['leg']} follows {hedge['follows']} x {hedge['ratio']}: leader "
                       f"{hedge['leader_net_qty']}, hedge {hedge['hedge_net_qty']}, unhedged {hedge['unhedged_qty']}")
+    if report.get("journal_head"):
+        # the SHA-256 of the journal's last entry: `crossroute audit --head` checks the file against it
+        console.print(f"journal head {report['journal_head']}")
 
 
 __all__ = ["HELP", "add_arguments", "run", "execute_order", "print_report", "render_report"]

@@ -8,20 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.errors import MarginError
+from router.errors import InvalidValue, MarginError
 
 __all__ = ["MarginError", "MarginInputError", "OraclePriceError", "MarginRejected"]
 
 
-class MarginInputError(MarginError):
+class MarginInputError(InvalidValue, MarginError):
     """A public margin method got a bad argument: ``field``, the ``value`` given, what is ``allowed``."""
-
-    def __init__(self, field: str, value: Any, allowed: str) -> None:
-        super().__init__(f"{field}={value!r} is invalid; allowed: {allowed}",
-                         field=field, value=value, allowed=allowed)
-        self.field = field
-        self.value = value
-        self.allowed = allowed
 
 
 class OraclePriceError(MarginError):

@@ -93,13 +93,18 @@ class Journal:
     """In-memory append-only list of hash-chained JSON lines, optionally mirrored to a file.
 
     A file that already holds lines is appended to and its chain continued (``prev`` of the first
-    new line is the hash of the file's last line).
+    new line is the hash of the file's last line). ``prev`` (in-memory journals only) starts the
+    chain at a given hash: a replay continues the chain of the run it re-creates.
     """
 
-    def __init__(self, path: str | None = None) -> None:
+    def __init__(self, path: str | None = None, *, prev: str | None = None) -> None:
+        if prev is not None and (path is not None or not isinstance(prev, str) or len(prev) != 64
+                                 or any(c not in "0123456789abcdef" for c in prev)):
+            from router.margin.errors import MarginInputError  # noqa: PLC0415 - error path only
+            raise MarginInputError("prev", prev, "64 lowercase hex digits, and no path (a file continues its own chain)")
         self._lines: list[str] = []
         self._path = path
-        self._start = GENESIS if path is None else last_line_hash(path)
+        self._start = prev if prev is not None else GENESIS if path is None else last_line_hash(path)
         self._head = self._start
 
     @property

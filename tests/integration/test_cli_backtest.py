@@ -82,3 +82,42 @@ def test_sweep_on_local_ray_matches_processes(tmp_path: Path) -> None:
     finally:
         ray.shutdown()
     assert on_ray == local
+
+
+def test_human_output_prints_quantities_without_trailing_zeros(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert main(["backtest", "--config", str(TWAP), "--out", str(out), "--no-plots"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("twap: buy 20/20 ETH/USDT avg ")
+    results = json.loads((out / "results.json").read_text())
+    numbers = [v for fill in results["fills"] for k, v in fill.items() if k in ("qty", "quote_amount", "fee")]
+    numbers += [results["parents"][0][k] for k in ("qty", "filled_qty", "shortfall", "spread", "impact", "fees")]
+    assert any(fill["venue"] in ("uni-v2", "uni-v3-5") for fill in results["fills"])   # 18-decimal pools
+    for text in numbers + printed.split():
+        if text.replace(".", "").isdigit() and "." in text:
+            assert not text.endswith("0"), text
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--workers", "0"], "--workers"),
+    (["--sweep", "MISSING"], "sweep"),
+    (["--sweep", "BADGRID"], "grid.strategy.slices"),
+    (["--sweep", "BADPOINT"], "strategy.slices"),
+])
+def test_bad_cli_input_exits_2_and_writes_nothing(tmp_path: Path, capsys, extra: list, message: str) -> None:
+    (tmp_path / "bad-grid.toml").write_text('[grid]\n"strategy.slices" = []\n')
+    (tmp_path / "bad-point.toml").write_text('[grid]\n"strategy.slices" = [4, 0]\n')
+    names = {"MISSING": tmp_path / "missing.toml", "BADGRID": tmp_path / "bad-grid.toml",
+             "BADPOINT": tmp_path / "bad-point.toml"}
+    extra = [str(names.get(arg, arg)) for arg in extra]
+    before = sorted(tmp_path.iterdir())
+    out = tmp_path / "run"
+    assert main(["backtest", "--config", str(TWAP), "--out", str(out), "--quiet", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("crossroute: error: ") and message in err and err.count("\n") == 1
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_missing_config_exits_2(tmp_path: Path, capsys) -> None:
+    assert main(["backtest", "--config", str(tmp_path / "none.toml"), "--out", str(tmp_path / "o")]) == 2
+    assert "config" in capsys.readouterr().err and not (tmp_path / "o").exists()

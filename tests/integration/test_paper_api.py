@@ -204,7 +204,6 @@ async def test_venue_server_shares_the_market_and_its_orders_survive_a_replay(ap
         body = await response.json()
         assert response.status == 200, body
     digest = api.service.state_digest()
-    api.service.store.close()
     again = PaperService("config/default.toml", db=api.service.store.path)
     create_paper_app(again)  # attaches the venue server, whose calls the replay re-runs
     await again.open()

@@ -23,8 +23,9 @@ from venues.clmm.sqrt_price_math import _amount0_delta_signed, _amount1_delta_si
 from venues.clmm.swap_math import _compute_swap_step
 from venues.clmm.tick_bitmap import flip_tick, next_initialized_tick_within_one_word
 from venues.clmm.tick_math import (MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK,
-                                   _sqrt_ratio_at_tick, get_sqrt_ratio_at_tick,
-                                   get_tick_at_sqrt_ratio)
+                                   _sqrt_ratio_at_tick, _tick_at_sqrt_ratio,
+                                   get_sqrt_ratio_at_tick, get_tick_at_sqrt_ratio)
+from venues._records import fast_init
 from venues.errors import InvalidArgument, VenueError, require_int
 
 _PIPS = 1_000_000
@@ -46,7 +47,8 @@ def tick_spacing_to_max_liquidity_per_tick(tick_spacing: int) -> int:
     return MAX_UINT128 // num_ticks
 
 
-@dataclass(frozen=True, slots=True)
+@fast_init
+@dataclass(frozen=True, slots=True, init=False)
 class TickInfo:
     """State of one initialised tick (Tick.Info without the oracle fields).
 
@@ -64,7 +66,8 @@ class TickInfo:
         return self.liquidity_gross > 0
 
 
-@dataclass(frozen=True, slots=True)
+@fast_init
+@dataclass(frozen=True, slots=True, init=False)
 class PositionInfo:
     """One owner's position over [tick_lower, tick_upper) (Position.Info).
 
@@ -79,7 +82,8 @@ class PositionInfo:
     tokens_owed1: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@fast_init
+@dataclass(frozen=True, slots=True, init=False)
 class SwapQuote:
     """Outcome of a swap computed without touching the pool (the same loop ``swap`` commits).
 
@@ -106,14 +110,44 @@ class SwapQuote:
 class _PositionPlan:
     key: tuple[str, int, int]
     liquidity_delta: int
-    lower: TickInfo
-    upper: TickInfo
+    lower: TickInfo | _Tick  # the stored record when liquidity_delta == 0
+    upper: TickInfo | _Tick
     flipped_lower: bool
     flipped_upper: bool
     position: PositionInfo
     liquidity_after: int
     amount0: int
     amount1: int
+
+
+class _Tick:
+    """Mutable internal twin of :class:`TickInfo` (same field names); ``ticks()`` hands out
+    frozen snapshots. Mutable because every swap rewrites the fee growth outside each crossed
+    tick, and building a new frozen record per crossing cost as much as the crossing itself."""
+
+    __slots__ = ("liquidity_gross", "liquidity_net", "fee_growth_outside0_x128",
+                 "fee_growth_outside1_x128")
+
+    def __init__(self, liquidity_gross: int, liquidity_net: int, fee_growth_outside0_x128: int,
+                 fee_growth_outside1_x128: int) -> None:
+        self.liquidity_gross = liquidity_gross
+        self.liquidity_net = liquidity_net
+        self.fee_growth_outside0_x128 = fee_growth_outside0_x128
+        self.fee_growth_outside1_x128 = fee_growth_outside1_x128
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Tick):
+            return NotImplemented
+        return self.snapshot() == other.snapshot()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"_Tick{self.snapshot()!r}"
+
+    def snapshot(self) -> TickInfo:
+        return TickInfo._new(self.liquidity_gross, self.liquidity_net,
+                             self.fee_growth_outside0_x128, self.fee_growth_outside1_x128)
 
 
 _EMPTY_TICK = TickInfo()
@@ -134,6 +168,49 @@ def _require_owner(owner: Any) -> str:
 
 def _require_tick24(field: str, value: Any) -> int:
     return require_int(field, value, minimum=_MIN_INT24, maximum=_MAX_INT24)
+
+
+_MEMO_ENTRIES = 4096  # per table; a full table is simply emptied (entries are cheap to redo)
+
+
+class _SwapMemo:
+    """Memoised pure sub-results of the swap loop. Not pool state: equal to any other memo, and
+    a copy (or a pickle) starts empty.
+
+    ``steps_down`` / ``steps_up``: sqrt_target_x96 -> (sqrt_start_x96, liquidity, fee_pips,
+    amount_in, amount_out, fee_amount) of the last *full* step computed toward that price (one
+    that reached its target), per direction. A full step's amounts depend only on the two prices,
+    L and the fee, and are the same for exact input and exact output, so repeated quotes over the
+    same ranges reuse them.
+    ``down`` / ``up``: tick -> (tick_next, initialized, sqrt_next_x96, liquidity_net of tick_next)
+    for zero_for_one / one_for_zero; cleared whenever a position changes ticks or the bitmap.
+    """
+
+    __slots__ = ("steps_down", "steps_up", "down", "up")
+
+    def __init__(self) -> None:
+        self.steps_down: dict[int, tuple[int, int, int, int, int, int]] = {}
+        self.steps_up: dict[int, tuple[int, int, int, int, int, int]] = {}
+        self.down: dict[int, tuple[int, bool, int, int]] = {}
+        self.up: dict[int, tuple[int, bool, int, int]] = {}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _SwapMemo)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"_SwapMemo(steps_down={len(self.steps_down)}, steps_up={len(self.steps_up)}, "
+                f"down={len(self.down)}, up={len(self.up)})")
+
+    def __copy__(self) -> _SwapMemo:
+        return _SwapMemo()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _SwapMemo:
+        return _SwapMemo()
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        return _SwapMemo, ()
 
 
 class ConcentratedLiquidityPool:
@@ -161,9 +238,10 @@ class ConcentratedLiquidityPool:
         self.protocol_fees: tuple[int, int] = (0, 0)
         self.balance0 = 0
         self.balance1 = 0
-        self._ticks: dict[int, TickInfo] = {}
+        self._ticks: dict[int, _Tick] = {}
         self._bitmap: dict[int, int] = {}
         self._positions: dict[tuple[str, int, int], PositionInfo] = {}
+        self._memo = _SwapMemo()
 
     def __repr__(self) -> str:
         return (f"ConcentratedLiquidityPool(fee_pips={self.fee_pips}, tick_spacing={self.tick_spacing}, "
@@ -174,7 +252,8 @@ class ConcentratedLiquidityPool:
     def ticks(self, tick: int) -> TickInfo:
         """State of ``tick`` (an all-zero TickInfo if it is not initialised). O(1)."""
         _require_tick24("tick", tick)
-        return self._ticks.get(tick, _EMPTY_TICK)
+        info = self._ticks.get(tick)
+        return _EMPTY_TICK if info is None else info.snapshot()
 
     def positions(self, owner: str, tick_lower: int, tick_upper: int) -> PositionInfo:
         """State of owner's position over [tick_lower, tick_upper) (all zero if none). O(1)."""
@@ -353,7 +432,7 @@ class ConcentratedLiquidityPool:
             raise VenueError("TUM", f"tick_upper={tick_upper} must be <= {MAX_TICK}",
                              tick_upper=tick_upper)
 
-    def _updated_tick(self, info: TickInfo, tick: int, liquidity_delta: int,
+    def _updated_tick(self, info: TickInfo | _Tick, tick: int, liquidity_delta: int,
                       upper: bool) -> tuple[TickInfo, bool]:
         """Tick.update into a new record: (new info, flipped between initialised and not)."""
         gross_before = info.liquidity_gross
@@ -373,7 +452,7 @@ class ConcentratedLiquidityPool:
         flipped = (gross_after == 0) != (gross_before == 0)
         return TickInfo(gross_after, net, outside0, outside1), flipped
 
-    def _fee_growth_inside(self, lower: TickInfo, upper: TickInfo, tick_lower: int,
+    def _fee_growth_inside(self, lower: TickInfo | _Tick, upper: TickInfo | _Tick, tick_lower: int,
                            tick_upper: int) -> tuple[int, int]:
         """Tick.getFeeGrowthInside: Q128.128 growth per unit L inside the range, mod 2^256."""
         g0, g1 = self.fee_growth_global0_x128, self.fee_growth_global1_x128
@@ -440,6 +519,9 @@ class ConcentratedLiquidityPool:
         """Apply a plan from :meth:`_plan_modify_position`; cannot fail."""
         _, tick_lower, tick_upper = plan.key
         if plan.liquidity_delta != 0:
+            # Ticks' liquidity_net (and maybe the bitmap) change: the next-tick memo is stale.
+            self._memo.down.clear()
+            self._memo.up.clear()
             for tick, info, flipped in ((tick_lower, plan.lower, plan.flipped_lower),
                                         (tick_upper, plan.upper, plan.flipped_upper)):
                 if flipped:
@@ -447,25 +529,34 @@ class ConcentratedLiquidityPool:
                 if flipped and plan.liquidity_delta < 0:
                     del self._ticks[tick]
                 else:
-                    self._ticks[tick] = info
+                    self._ticks[tick] = _Tick(info.liquidity_gross, info.liquidity_net,
+                                              info.fee_growth_outside0_x128,
+                                              info.fee_growth_outside1_x128)
         self._positions[plan.key] = position
         self.liquidity = plan.liquidity_after
 
     def _validate_swap_args(self, zero_for_one: bool, amount_specified: int,
                             sqrt_price_limit_x96: int) -> None:
-        _require_bool("zero_for_one", zero_for_one)
-        require_int("amount_specified", amount_specified, minimum=_MIN_INT256, maximum=_MAX_INT256)
-        require_int("sqrt_price_limit_x96", sqrt_price_limit_x96, minimum=0, maximum=MAX_UINT160)
+        # Fast path for well-formed calls (plain ints, in range); anything else goes through the
+        # validators, which raise the documented errors.
+        if not (type(amount_specified) is int and _MIN_INT256 <= amount_specified <= _MAX_INT256
+                and type(sqrt_price_limit_x96) is int and 0 <= sqrt_price_limit_x96 <= MAX_UINT160
+                and (zero_for_one is True or zero_for_one is False)):
+            _require_bool("zero_for_one", zero_for_one)
+            require_int("amount_specified", amount_specified, minimum=_MIN_INT256,
+                        maximum=_MAX_INT256)
+            require_int("sqrt_price_limit_x96", sqrt_price_limit_x96, minimum=0,
+                        maximum=MAX_UINT160)
         if amount_specified == 0:
             raise VenueError("AS", "amount_specified must not be 0", amount_specified=0)
         price = self.sqrt_price_x96
         if zero_for_one:
             ok = MIN_SQRT_RATIO < sqrt_price_limit_x96 < price
-            allowed = f"({MIN_SQRT_RATIO}, {price})"
         else:
             ok = price < sqrt_price_limit_x96 < MAX_SQRT_RATIO
-            allowed = f"({price}, {MAX_SQRT_RATIO})"
         if not ok:
+            allowed = (f"({MIN_SQRT_RATIO}, {price})" if zero_for_one
+                       else f"({price}, {MAX_SQRT_RATIO})")
             raise VenueError("SPL", f"sqrt_price_limit_x96={sqrt_price_limit_x96} must be in "
                              f"{allowed} for zero_for_one={zero_for_one}",
                              sqrt_price_limit_x96=sqrt_price_limit_x96, sqrt_price_x96=price,
@@ -476,7 +567,9 @@ class ConcentratedLiquidityPool:
         """The UniswapV3Pool.swap loop on local copies of the state; mutates nothing.
 
         ``trace``, when given, receives one dict per loop iteration (for debugging against the
-        derived step vectors).
+        derived step vectors). Arguments must already be validated (:meth:`_validate_swap_args`);
+        the loop calls the unvalidated leaf functions and keeps everything in locals, because it
+        runs once per bitmap word or initialised tick and attribute lookups would dominate it.
         """
         fee_protocol = self.fee_protocol % 16 if zero_for_one else self.fee_protocol >> 4
         exact_input = amount_specified > 0
@@ -485,29 +578,61 @@ class ConcentratedLiquidityPool:
         sqrt_price = self.sqrt_price_x96
         tick = self.tick
         liquidity = self.liquidity
-        fee_growth = self.fee_growth_global0_x128 if zero_for_one else self.fee_growth_global1_x128
+        growth0, growth1 = self.fee_growth_global0_x128, self.fee_growth_global1_x128
+        fee_growth, other_growth = (growth0, growth1) if zero_for_one else (growth1, growth0)
         protocol_fee = 0
         fee_total = 0
         steps = 0
         crossed: list[tuple[int, int, int]] = []
         ticks, bitmap, spacing, fee_pips = self._ticks, self._bitmap, self.tick_spacing, self.fee_pips
         limit = sqrt_price_limit_x96
+        gamma = _PIPS - fee_pips
+        next_tick, ratio_at_tick, step = (next_initialized_tick_within_one_word,
+                                          _sqrt_ratio_at_tick, _compute_swap_step)
+        memo = self._memo
+        full_steps = memo.steps_down if zero_for_one else memo.steps_up
+        next_ticks = memo.down if zero_for_one else memo.up
+        # Bounded once per swap rather than per entry: a table may exceed the bound by the steps
+        # of one swap before it is emptied.
+        if len(full_steps) > _MEMO_ENTRIES:
+            full_steps.clear()
+        if len(next_ticks) > _MEMO_ENTRIES:
+            next_ticks.clear()
         while remaining != 0 and sqrt_price != limit:
             steps += 1
             sqrt_start = sqrt_price
-            tick_next, initialized = next_initialized_tick_within_one_word(
-                bitmap, tick, spacing, zero_for_one)
-            if tick_next < MIN_TICK:
-                tick_next = MIN_TICK
-            elif tick_next > MAX_TICK:
-                tick_next = MAX_TICK
-            sqrt_next = _sqrt_ratio_at_tick(tick_next)
-            if (sqrt_next < limit) if zero_for_one else (sqrt_next > limit):
-                sqrt_target = limit
+            found = next_ticks.get(tick)
+            if found is None:
+                tick_next, initialized = next_tick(bitmap, tick, spacing, zero_for_one)
+                if tick_next < MIN_TICK:
+                    tick_next = MIN_TICK
+                elif tick_next > MAX_TICK:
+                    tick_next = MAX_TICK
+                found = next_ticks[tick] = (tick_next, initialized, ratio_at_tick(tick_next),
+                                            ticks[tick_next].liquidity_net if initialized else 0)
+            tick_next, initialized, sqrt_next, liquidity_net = found
+            if zero_for_one:
+                sqrt_target = limit if sqrt_next < limit else sqrt_next
             else:
-                sqrt_target = sqrt_next
-            sqrt_price, amount_in, amount_out, fee_amount = _compute_swap_step(
-                sqrt_price, sqrt_target, liquidity, remaining, fee_pips)
+                sqrt_target = limit if sqrt_next > limit else sqrt_next
+            # A full step seen before: SwapMath would take its "reached the target" branch
+            # (exact input: floor(remaining*gamma/10**6) >= amount_in; exact output: the wanted
+            # amount covers amount_out) and return exactly these amounts.
+            full = full_steps.get(sqrt_target)
+            if (full is not None and full[0] == sqrt_price and full[1] == liquidity
+                    and full[2] == fee_pips
+                    and (remaining * gamma >= full[3] * _PIPS if exact_input
+                         else -remaining >= full[4])):
+                sqrt_price = sqrt_target
+                amount_in, amount_out, fee_amount = full[3], full[4], full[5]
+            else:
+                sqrt_price, amount_in, amount_out, fee_amount = step(
+                    sqrt_price, sqrt_target, liquidity, remaining, fee_pips)
+                # Only unclamped full steps are remembered (an exact-output step whose output
+                # was capped at the wanted amount is not a full step's result).
+                if sqrt_price == sqrt_target and (exact_input or amount_out < -remaining):
+                    full_steps[sqrt_target] = (sqrt_start, liquidity, fee_pips, amount_in,
+                                               amount_out, fee_amount)
             if trace is not None:
                 trace.append({"sqrtPriceStartX96": sqrt_start, "tickNext": tick_next,
                               "initialized": initialized, "sqrtPriceTargetX96": sqrt_target,
@@ -526,37 +651,45 @@ class ConcentratedLiquidityPool:
                 fee_amount -= delta
                 protocol_fee += delta
             if liquidity > 0:
-                fee_growth = (fee_growth + mul_div(fee_amount, Q128, liquidity)) & MAX_UINT256
+                growth = (fee_amount << 128) // liquidity
+                if growth > MAX_UINT256:
+                    mul_div(fee_amount, Q128, liquidity)  # raises FullMath's "MD" revert
+                fee_growth = (fee_growth + growth) & MAX_UINT256
             if sqrt_price == sqrt_next:
                 if initialized:
                     if zero_for_one:
-                        crossed.append((tick_next, fee_growth, self.fee_growth_global1_x128))
-                        liquidity = add_delta(liquidity, -ticks[tick_next].liquidity_net)
+                        crossed.append((tick_next, fee_growth, other_growth))
+                        liquidity_net = -liquidity_net
                     else:
-                        crossed.append((tick_next, self.fee_growth_global0_x128, fee_growth))
-                        liquidity = add_delta(liquidity, ticks[tick_next].liquidity_net)
+                        crossed.append((tick_next, other_growth, fee_growth))
+                    after = liquidity + liquidity_net
+                    liquidity = (after if 0 <= after <= MAX_UINT128
+                                 else add_delta(liquidity, liquidity_net))
                 tick = tick_next - 1 if zero_for_one else tick_next
             elif sqrt_price != sqrt_start:
-                tick = get_tick_at_sqrt_ratio(sqrt_price)
+                # The price is strictly inside (MIN, MAX) here: it lies between two valid prices.
+                tick = _tick_at_sqrt_ratio(sqrt_price)
         if zero_for_one == exact_input:
             amount0, amount1 = amount_specified - remaining, calculated
         else:
             amount0, amount1 = calculated, amount_specified - remaining
-        return SwapQuote(zero_for_one, amount_specified, amount0, amount1, sqrt_price, tick,
+        return SwapQuote._new(zero_for_one, amount_specified, amount0, amount1, sqrt_price, tick,
                          liquidity, fee_growth, fee_total, protocol_fee, steps, tuple(crossed))
 
     def _require_swap_payout(self, quote: SwapQuote) -> None:
         # The output is transferred before the input arrives (callback), as upstream.
-        self._require_balance(max(0, -quote.amount0), max(0, -quote.amount1))
+        # Balances are never negative, so only an outflow can fail this check.
+        if -quote.amount0 > self.balance0 or -quote.amount1 > self.balance1:
+            self._require_balance(max(0, -quote.amount0), max(0, -quote.amount1))
 
     def _commit_swap(self, quote: SwapQuote) -> None:
         """Apply a quote computed on the current state; cannot fail."""
+        ticks = self._ticks
         for tick, growth0, growth1 in quote.crossed_ticks:
-            info = self._ticks[tick]
+            info = ticks[tick]
             # Tick.cross: "outside" flips to the other side of the tick.
-            self._ticks[tick] = TickInfo(info.liquidity_gross, info.liquidity_net,
-                                         (growth0 - info.fee_growth_outside0_x128) & MAX_UINT256,
-                                         (growth1 - info.fee_growth_outside1_x128) & MAX_UINT256)
+            info.fee_growth_outside0_x128 = (growth0 - info.fee_growth_outside0_x128) & MAX_UINT256
+            info.fee_growth_outside1_x128 = (growth1 - info.fee_growth_outside1_x128) & MAX_UINT256
         self.sqrt_price_x96 = quote.sqrt_price_x96_after
         self.tick = quote.tick_after
         self.liquidity = quote.liquidity_after
@@ -587,6 +720,7 @@ class ConcentratedLiquidityPool:
         assert sum(info.liquidity_net for info in self._ticks.values()) == 0
         expected_bitmap: dict[int, int] = {}
         for t, info in self._ticks.items():
+            assert type(info) is _Tick, (t, info)
             assert MIN_TICK <= t <= MAX_TICK and t % self.tick_spacing == 0, t
             assert 0 < info.liquidity_gross <= self.max_liquidity_per_tick, (t, info)
             assert abs(info.liquidity_net) <= info.liquidity_gross, (t, info)

@@ -32,7 +32,8 @@ def _next_sqrt_price_from_amount0_rounding_up(sqrt_p_x96: int, liquidity: int, a
         # Exact formula when nothing overflows; otherwise the (also rounding-up) fallback form,
         # as upstream does, so very large inputs give the same price as on chain.
         if product <= MAX_UINT256 and numerator1 + product <= MAX_UINT256:
-            return mul_div_rounding_up(numerator1, sqrt_p_x96, numerator1 + product)
+            # mulDivRoundingUp inlined: the quotient is at most sqrt_p_x96, no uint256 revert.
+            return -(-(numerator1 * sqrt_p_x96) // (numerator1 + product))
         denominator = numerator1 // sqrt_p_x96 + amount
         if denominator > MAX_UINT256:
             raise VenueError("OVF", "amount0 input overflows the price denominator",
@@ -57,7 +58,7 @@ def _next_sqrt_price_from_amount1_rounding_down(sqrt_p_x96: int, liquidity: int,
             raise VenueError("OVF", "amount1 input moves the sqrt price beyond uint160",
                              sqrt_price_x96=sqrt_p_x96, liquidity=liquidity, amount=amount)
         return result
-    quotient = (div_rounding_up(amount << 96, liquidity) if amount <= MAX_UINT160
+    quotient = (-(-(amount << 96) // liquidity) if amount <= MAX_UINT160
                 else mul_div_rounding_up(amount, Q96, liquidity))
     if sqrt_p_x96 <= quotient:
         raise VenueError("RES", "amount1 output reaches the virtual reserves of token1",
@@ -92,19 +93,26 @@ def _amount0_delta(sqrt_a_x96: int, sqrt_b_x96: int, liquidity: int, round_up: b
         sqrt_a_x96, sqrt_b_x96 = sqrt_b_x96, sqrt_a_x96
     if sqrt_a_x96 == 0:
         raise InvalidArgument("sqrt_ratio_a_x96", sqrt_a_x96, "an integer in [1, 2**160-1]")
-    numerator1 = liquidity << 96
-    numerator2 = sqrt_b_x96 - sqrt_a_x96
+    # mulDiv inlined: with L < 2**128 and prices < 2**160 the quotient is below 2**224, so the
+    # uint256 revert of FullMath cannot trigger. Upstream divides by b, then by a, rounding each
+    # time; ceil(ceil(x/b)/a) == ceil(x/(a*b)) (and likewise floor) for positive integers, and
+    # one division by a*b is several times cheaper than two long divisions.
+    product = (liquidity << 96) * (sqrt_b_x96 - sqrt_a_x96)
     if round_up:
-        return div_rounding_up(mul_div_rounding_up(numerator1, numerator2, sqrt_b_x96), sqrt_a_x96)
-    return mul_div(numerator1, numerator2, sqrt_b_x96) // sqrt_a_x96
+        return -(-product // (sqrt_a_x96 * sqrt_b_x96))
+    return product // (sqrt_a_x96 * sqrt_b_x96)
 
 
 def _amount1_delta(sqrt_a_x96: int, sqrt_b_x96: int, liquidity: int, round_up: bool) -> int:
+    # L * |b - a| / 2**96 is below 2**192: no uint256 revert. A shift floors like // (also for
+    # negatives), so -((-x) >> 96) is the ceiling.
     if sqrt_a_x96 > sqrt_b_x96:
-        sqrt_a_x96, sqrt_b_x96 = sqrt_b_x96, sqrt_a_x96
+        product = liquidity * (sqrt_a_x96 - sqrt_b_x96)
+    else:
+        product = liquidity * (sqrt_b_x96 - sqrt_a_x96)
     if round_up:
-        return mul_div_rounding_up(liquidity, sqrt_b_x96 - sqrt_a_x96, Q96)
-    return mul_div(liquidity, sqrt_b_x96 - sqrt_a_x96, Q96)
+        return -(-product >> 96)
+    return product >> 96
 
 
 def _to_int256(value: int) -> int:

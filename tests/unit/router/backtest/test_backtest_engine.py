@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import tomllib
 from pathlib import Path
 
@@ -97,3 +96,26 @@ def test_example_plugin_satisfies_the_venue_protocol() -> None:
     venue = load_plugin("router.backtest.examples.fixed_spread_venue:FixedSpreadVenue", name="otc",
                         symbol="ETH/USDT", params={"spread_bps": "5"})
     assert isinstance(venue, VenueAdapter)
+
+
+def test_margin_comes_from_the_shared_builder_with_the_market_config_terms(monkeypatch) -> None:
+    from router.backtest import engine
+
+    built = []
+
+    def spy(market, account=None, **kwargs):
+        setup = engine_build_margin(market, account, **kwargs)
+        built.append((account, setup))
+        return setup
+
+    engine_build_margin = engine.build_margin
+    monkeypatch.setattr(engine, "build_margin", spy)
+    spec = load_spec(BASIS, overrides={"backtest.end_offset_ms": 4_000, "margin.liquidation_fee_bps": 75,
+                                       "margin.marks": {"ETH": "2600"}})
+    result = run_backtest(spec)
+    ((account, setup),) = built
+    assert account == "backtest" and setup.sub_id == "backtest/main"
+    assert setup.ledger.liquidation_fee_bps == 75
+    assert setup.perp_markets == {"ETH/USDT:USDT": "ETH-PERP"}
+    assert result["margin"]                      # sampled; marks then follow the replayed mids
+    assert all(row["ts_ns"] > 0 for row in result["margin"])

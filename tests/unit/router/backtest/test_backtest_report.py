@@ -44,3 +44,16 @@ def test_a_buy_at_the_touch_costs_exactly_half_the_spread_plus_fees() -> None:
     parts = fill_shortfall("buy", Decimal("100.5"), row)
     assert parts["spread"] == Decimal(1) and parts["impact"] == 0 and parts["fees"] == Decimal("0.2")
     assert parts["shortfall"] == Decimal("1.2")
+
+
+def test_jsonable_decimals_drop_trailing_zeros_and_keep_their_value() -> None:
+    from decimal import Decimal
+
+    from router.backtest.report import to_jsonable
+
+    values = {"pool_qty": Decimal("20.000000000000000000"), "zero": Decimal("0E-18"), "neg_zero": Decimal("-0.00"),
+              "big": Decimal("1E+3"), "amount": Decimal("4475.87750000"), "nested": [Decimal("1.50")]}
+    out = to_jsonable(values)
+    assert out == {"pool_qty": "20", "zero": "0", "neg_zero": "0", "big": "1000", "amount": "4475.8775",
+                   "nested": ["1.5"]}
+    assert all(Decimal(out[k]) == v for k, v in values.items() if k != "nested")

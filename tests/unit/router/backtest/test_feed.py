@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from router.backtest.errors import FeedError
-from router.backtest.feed import DEPTH, SNAPSHOT, TICKER, TRADE, Grid, read_feed
+from router.backtest.feed import DEPTH, SNAPSHOT, TRADE, Grid, read_feed
 
 ROOT = Path(__file__).resolve().parents[4]
 SPOT = ROOT / "tests/data/binance/spot_ethusdt_20240808_first90s.gz"

@@ -202,3 +202,18 @@ def test_monte_carlo_moves_are_rounded_once_to_ppb(long_engine: StressEngine) ->
     result = long_engine.monte_carlo(model, seed=0)
     assert result.losses["cross"] == [0, 0, 0]  # zero volatility: factor exactly 1e9 ppb
     assert PPB == 10**9
+
+
+def test_clone_is_an_equal_and_independent_ledger(big_engine: StressEngine) -> None:
+    from router.stress.engine import _clone
+
+    template = big_engine.portfolio.cross
+    twin = _clone(template)
+    assert twin.snapshot() == template.snapshot()
+    twin._check()
+    twin.set_mark("ETH-PERP", "2000")
+    twin.liquidate(big_engine.portfolio.sub_id)
+    twin._check()
+    assert twin.snapshot() != template.snapshot()
+    assert template.subs[big_engine.portfolio.sub_id].positions["ETH-PERP"].size_units == 200 * 10**8
+    template._check()

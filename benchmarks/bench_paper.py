@@ -1,0 +1,132 @@
+"""Benchmark: the paper service's acknowledgement latency, tick rate and restart time.
+
+Workloads, all on the default market (``config/default.toml``), seed 7, fixed order streams:
+
+- "ack": routed orders (alternating buy/sell, sizes cycling 0.5, 1.5, 4 ETH over all venues, one
+  tick between orders) acknowledged by ``PaperService.command``: SQLite WAL with
+  ``synchronous=FULL`` (an fsync per order) against the in-memory baseline (``:memory:`` SQLite,
+  same code) in the same run; p50 and p99 per size of the stream.
+- "ticks": market ticks per second (makers, arbitrage of three pools, marks), in memory.
+- "restart": open() of a database holding N commands (orders and 2-tick steps), with snapshots
+  every 150 commands (1000 commands: the last at 900, so a tail of 100 to replay) and without
+  (the full log); and the cost of one snapshot image of that state (pickle + zlib).
+
+    .venv/bin/python benchmarks/bench_paper.py [--orders 200] [--restart 1000] [--repeat 3]
+
+Wall-clock figures depend on the machine and the disk (fsync); the medians of ``--repeat`` runs
+are printed as a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from router.paper.service import PaperService  # noqa: E402
+
+CONFIG = str(ROOT / "config" / "default.toml")
+SIZES = ("0.5", "1.5", "4")
+
+
+def _order(i: int) -> dict:
+    return {"client_id": f"b{i}", "account": "desk-a", "symbol": "ETH/USDC",
+            "side": "buy" if i % 2 == 0 else "sell", "qty": SIZES[i % len(SIZES)]}
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def ack_latency(orders: int, db: str | None) -> dict[str, list[float]]:
+    service = PaperService(CONFIG, db=db, snapshot_every=10**9, snapshot_every_ticks=10**9)
+    await service.open()
+    by_size: dict[str, list[float]] = {s: [] for s in SIZES}
+    for i in range(orders):
+        start = time.perf_counter()
+        await service.command("order", _order(i))
+        by_size[SIZES[i % len(SIZES)]].append((time.perf_counter() - start) * 1e3)
+        await service.tick(1)
+    service.close()
+    return by_size
+
+
+async def tick_rate(ticks: int) -> float:
+    service = PaperService(CONFIG)
+    await service.open()
+    start = time.perf_counter()
+    for _ in range(ticks):
+        await service.tick(1)
+    elapsed = time.perf_counter() - start
+    service.close()
+    return ticks / elapsed
+
+
+async def restart_time(commands: int, snapshot_every: int, directory: str) -> tuple[float, int, float, int]:
+    db = f"{directory}/restart-{snapshot_every}.db"
+    service = PaperService(CONFIG, db=db, snapshot_every=snapshot_every, snapshot_every_ticks=10**9)
+    await service.open()
+    for i in range(commands):
+        if i % 2:
+            await service.command("step", {"ticks": 2})
+        else:
+            await service.command("order", _order(i))
+    digest = service.state_digest()
+    start = time.perf_counter()
+    size = sum(len(image.dumps()) for image, _ in service._parts)
+    image_ms = (time.perf_counter() - start) * 1e3
+    service.close()
+    again = PaperService(CONFIG, db=db)
+    start = time.perf_counter()
+    replayed = await again.open()
+    elapsed = time.perf_counter() - start
+    assert again.state_digest() == digest
+    again.close()
+    return elapsed, replayed, image_ms, size
+
+
+async def main(args: argparse.Namespace) -> None:
+    rows = []
+    for label, use_db in (("in-memory SQLite (baseline)", False), ("SQLite WAL, synchronous=FULL", True)):
+        runs = []
+        for _ in range(args.repeat):
+            with tempfile.TemporaryDirectory() as directory:
+                runs.append(await ack_latency(args.orders, f"{directory}/ack.db" if use_db else None))
+        for size in SIZES:
+            p50 = statistics.median(statistics.median(r[size]) for r in runs)
+            p99 = statistics.median(_pct(r[size], 0.99) for r in runs)
+            rows.append(f"| ack, routed {size} ETH, {label} | {p50:.2f} ms | {p99:.2f} ms |")
+    rates = [await tick_rate(args.ticks) for _ in range(args.repeat)]
+    rows.append(f"| market ticks per second (in memory) | {statistics.median(rates):.0f} /s | |")
+    images = []
+    for label, every in (("snapshots every 150 commands", 150), ("no snapshot (full log)", 10**9)):
+        times, replayed = [], 0
+        for _ in range(args.repeat):
+            with tempfile.TemporaryDirectory() as directory:
+                elapsed, replayed, image_ms, size = await restart_time(args.restart, every, directory)
+                times.append(elapsed)
+                images.append((image_ms, size))
+        rows.append(f"| restart after {args.restart} commands, {label}: {replayed} replayed "
+                    f"| {statistics.median(times) * 1e3:.0f} ms | |")
+    rows.append(f"| one snapshot image after {args.restart} commands "
+                f"({statistics.median(s for _, s in images) / 1024:.0f} KiB compressed) "
+                f"| {statistics.median(ms for ms, _ in images):.1f} ms | |")
+    print("| workload | median (p50) | p99 |\n|---|---|---|")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=150, help="orders per latency run")
+    parser.add_argument("--ticks", type=int, default=300, help="ticks per tick-rate run")
+    parser.add_argument("--restart", type=int, default=1000, help="commands in the restart database")
+    parser.add_argument("--repeat", type=int, default=3)
+    asyncio.run(main(parser.parse_args()))

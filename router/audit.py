@@ -1,0 +1,268 @@
+"""Verify a decision journal: its hash chain, and a replay of every run from its recorded inputs.
+
+A journal written by ``crossroute execute`` is a hash chain of JSON lines (each entry's ``prev``
+is the SHA-256 of the line before; :mod:`router.margin.journal`). Every run starts with a
+``run_header`` entry that records its inputs: the order, the account, and the SHA-256 of the
+market config (canonical: the parsed config as sorted JSON, so comments and layout do not count).
+The audit
+
+1. reads the file strictly (UTF-8, one JSON object per line, newline-terminated);
+2. verifies the chain (an edited, dropped, inserted or reordered entry breaks it);
+3. for each run, checks that the config given to the audit is the one the run used, rebuilds the
+   market and the account's margin from it, re-runs the order with a fresh step clock, and
+   compares the replayed journal with the recorded one entry by entry: every margin decision,
+   child order, fill, funding, liquidation and the capital-efficiency figures are recomputed;
+4. reports the first entry that differs (line number, event, which fields, both versions).
+
+Everything is deterministic (integer nanosecond step clocks, exact venues, exact ledger), so an
+untouched journal replays byte for byte. O(journal size + replay cost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from router.errors import ConfigError, CrossrouteError
+from router.exec_order import MultiLegOrder, order_from_dict
+from router.journal import Journal, StepClock, encode_record
+from router.margin.journal import GENESIS, line_hash
+
+__all__ = ["HEADER_EVENT", "config_digest", "write_run_header", "run_recorded", "AuditReport", "audit_journal",
+           "order_from_record", "replay_run"]
+
+HEADER_EVENT = "run_header"
+HEADER_VERSION = 1
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    return value
+
+
+def config_digest(config: Any) -> str:
+    """SHA-256 (hex) of a MarketConfig's content: every field but the file name, as sorted JSON
+    with decimal strings. Two files that parse to the same market have the same digest. O(size)."""
+    if not dataclasses.is_dataclass(config):
+        raise ConfigError("<config>", "config", type(config).__name__, "a parsed MarketConfig")
+    data = {k: v for k, v in dataclasses.asdict(config).items() if k != "file"}
+    text = json.dumps(_canonical(data), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def write_run_header(journal: Journal, market: Any, order: MultiLegOrder, command: str = "execute") -> None:
+    """Record a run's inputs as its first entry: what an auditor needs to replay it."""
+    journal.write(HEADER_EVENT, version=HEADER_VERSION, command=command, config_sha256=config_digest(market.config),
+                  config_file=Path(str(market.config.file).split(" + ")[0]).name, account=order.account,
+                  order=order.to_json_dict())
+
+
+def order_from_record(data: Any) -> MultiLegOrder:
+    """Rebuild an order from its ``to_json_dict`` form (as recorded in a run header)."""
+    if not isinstance(data, dict) or not isinstance(data.get("legs"), list):
+        raise ConfigError("<journal>", "order", data, "an order as recorded by execute")
+    head = {k: v for k, v in data.items() if k != "legs" and v is not None}
+    legs = []
+    for raw in data["legs"]:
+        if not isinstance(raw, dict):
+            raise ConfigError("<journal>", "order.legs", raw, "leg tables")
+        leg = {k: v for k, v in raw.items() if v is not None and v != []}
+        if "follows" not in leg:
+            leg.pop("ratio", None)
+        legs.append(leg)
+    order = order_from_dict({"order": head, "legs": legs}, "<journal>")
+    if json.loads(encode_record(order.to_json_dict())) != data:
+        raise ConfigError("<journal>", "order", data, "an order that round-trips exactly")
+    return order
+
+
+def run_recorded(market: Any, order: MultiLegOrder, journal: Journal) -> Any:
+    """Run ``order`` on ``market`` for the order's account with everything recorded in
+    ``journal``: the run header, the margin setup (:func:`router.app.build_margin`), every
+    executor decision. The one code path of ``crossroute execute`` and of the audit's replay.
+    Returns the ExecutionReport. The market's venues change (they trade)."""
+    from router.app import build_margin  # noqa: PLC0415 - the composition root
+    from router.execution import Executor  # noqa: PLC0415
+
+    write_run_header(journal, market, order)
+    margin = build_margin(market, order.account, journal=journal)
+    executor = Executor(market.adapters, margin.gate, journal=journal, instruments=market.instruments())
+    return asyncio.run(executor.execute(order))
+
+
+def replay_run(market: Any, order: MultiLegOrder, prev: str) -> Journal:
+    """Re-run one recorded run on a fresh ``market``: fresh step clock, the chain continued from
+    ``prev``. Returns the replayed journal."""
+    journal = Journal(clock=StepClock(), prev=prev)
+    run_recorded(market, order, journal)
+    return journal
+
+
+@dataclass
+class AuditReport:
+    """The outcome: ``verified`` when the chain holds and every run replays identically.
+
+    ``difference`` (None when verified) names the first entry that differs: ``line`` (1-based),
+    ``event``, ``reason``, and where it applies ``fields`` (keys that differ), ``recorded`` and
+    ``replayed`` values of those keys. ``events`` counts the verified entries by kind."""
+
+    journal: str
+    entries: int
+    head: str
+    chain_ok: bool
+    runs: int
+    replayed_entries: int
+    verified: bool
+    difference: dict[str, Any] | None = None
+    events: dict[str, int] = field(default_factory=dict)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"journal": self.journal, "entries": self.entries, "head": self.head, "chain_ok": self.chain_ok,
+                "runs": self.runs, "replayed_entries": self.replayed_entries, "verified": self.verified,
+                "difference": self.difference, "events": dict(sorted(self.events.items()))}
+
+
+def _read_lines(path: Path) -> tuple[list[str | None], str | None]:
+    """Lines of the file (None for one that is not UTF-8), and a problem with the file's framing."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(path), "--journal", str(path), f"a readable journal file ({exc.strerror})") from None
+    if not data:
+        raise ConfigError(str(path), "--journal", str(path), "a journal with at least one entry")
+    problem = None if data.endswith(b"\n") else "the file does not end with a newline (truncated or edited)"
+    raw = data.split(b"\n")
+    if raw and raw[-1] == b"":
+        raw.pop()
+    lines: list[str | None] = []
+    for chunk in raw:
+        try:
+            lines.append(chunk.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(None)
+    return lines, problem
+
+
+def _diff_fields(recorded: Any, replayed: Any) -> list[str]:
+    if not isinstance(recorded, dict) or not isinstance(replayed, dict):
+        return []
+    return sorted(k for k in set(recorded) | set(replayed) if recorded.get(k) != replayed.get(k))
+
+
+def audit_journal(journal_path: str | Path, config: Any, *, expected_head: str | None = None) -> AuditReport:
+    """Audit the journal at ``journal_path`` against ``config`` (a MarketConfig, or a path or
+    paths for :func:`router.config.load_config`). Raises ConfigError only when the journal or the
+    config cannot be read at all; everything else ends in the report."""
+    from router.app import build_market  # noqa: PLC0415
+    from router.config import MarketConfig, load_config  # noqa: PLC0415
+
+    path = Path(journal_path)
+    market_config = config if isinstance(config, MarketConfig) else load_config(config)
+    digest = config_digest(market_config)
+    lines, framing = _read_lines(path)
+    report = AuditReport(str(path), len(lines), GENESIS, True, 0, 0, False)
+    differences: list[dict[str, Any]] = []
+
+    def differ(index: int, reason: str, **extra: Any) -> None:
+        record = records[index] if index < len(records) else None
+        event = record.get("event") if isinstance(record, dict) else None
+        differences.append({"line": index + 1, "event": event, "reason": reason, **extra})
+
+    # 1. strict reading
+    records: list[dict[str, Any] | None] = []
+    for index, line in enumerate(lines):
+        record = None
+        if line is not None:
+            try:
+                parsed = json.loads(line)
+                record = parsed if isinstance(parsed, dict) else None
+            except json.JSONDecodeError:
+                record = None
+        records.append(record)
+    for index, record in enumerate(records):
+        if record is None:
+            differences.append({"line": index + 1, "event": None,
+                                "reason": "malformed entry (not a UTF-8 JSON object)"})
+            break
+    # 2. the chain
+    prev = GENESIS
+    for index, line in enumerate(lines):
+        record = records[index]
+        if record is None:
+            report.chain_ok = False
+            break
+        if record.get("prev") != prev:
+            report.chain_ok = False
+            differ(index, "prev hash does not match the entry before (an entry was edited, removed, "
+                          "inserted or moved)", recorded=record.get("prev"), expected=prev)
+            break
+        prev = line_hash(line)
+    # the head of the file as it is (what a run printed, if nothing was changed)
+    report.head = line_hash(lines[-1]) if lines and lines[-1] is not None else GENESIS
+    # 3. replay run by run
+    starts = [i for i, r in enumerate(records) if isinstance(r, dict) and r.get("event") == HEADER_EVENT]
+    if not starts or starts[0] != 0:
+        differ(0, f"no {HEADER_EVENT} entry first: the run's inputs are not recorded, it cannot be replayed")
+    bounds = list(zip(starts, starts[1:] + [len(records)]))
+    report.runs = len(bounds)
+    verified: Counter[str] = Counter()
+    for start, end in bounds:
+        header = records[start]
+        assert header is not None
+        if header.get("config_sha256") != digest:
+            differ(start, "the config given to the audit is not the one this run used",
+                   recorded=header.get("config_sha256"), replayed=digest)
+            break
+        try:
+            order = order_from_record(header.get("order"))
+            replayed = replay_run(build_market(market_config), order, str(header.get("prev")))
+        except CrossrouteError as exc:
+            differ(start, f"the recorded inputs cannot be replayed: {exc}")
+            break
+        new_lines = replayed.lines()
+        found = None
+        for offset in range(max(end - start, len(new_lines))):
+            index = start + offset
+            if offset >= len(new_lines):
+                found = (index, "the journal has entries the replay does not produce", {})
+                break
+            if index >= end:
+                found = (index, f"the journal ends early: the replay continues with {new_lines[offset][:120]}", {})
+                break
+            if lines[index] != new_lines[offset]:
+                mine = records[index]
+                theirs = json.loads(new_lines[offset])
+                keys = _diff_fields(mine, theirs)
+                found = (index, "the entry differs from the replay", {
+                    "fields": keys,
+                    "recorded": {k: (mine or {}).get(k) for k in keys} if mine is not None else lines[index],
+                    "replayed": {k: theirs.get(k) for k in keys}})
+                break
+            verified[str(records[index].get("event"))] += 1  # type: ignore[union-attr]
+        if found is not None:
+            index, reason, extra = found
+            differ(min(index, len(records) - 1) if index >= len(records) else index, reason, **extra)
+            break
+        report.replayed_entries += len(new_lines)
+    if framing is not None:
+        differences.append({"line": len(lines), "event": None, "reason": framing})
+    if expected_head is not None and report.chain_ok and report.head != expected_head:
+        differences.append({"line": len(lines), "event": None, "reason": "the head hash differs from the expected one",
+                            "recorded": report.head, "expected": expected_head})
+    report.events = dict(verified)
+    if differences:
+        report.difference = min(differences, key=lambda d: d["line"])
+    report.verified = not differences
+    return report

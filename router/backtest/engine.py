@@ -1,0 +1,680 @@
+"""One backtest run: the declared set-up, the one clock, and the context strategies act through.
+
+The clock is exchange time in integer ns. Recorded events are merged across files by
+``(exch_ts_ns, seq)`` (``seq`` = file index, then line: the stable tie-break); internal events
+(timers, strategy deliveries, our orders reaching a venue, arbitrage checks) sit in a heap keyed
+``(ts_ns, order)`` and run before a recorded event of a later time, after one of the same time
+(the exchange state of an instant is complete before we act on it).
+
+Latency: ``constant`` (``feed_ms`` for market data to reach the strategy, ``order_ms`` for an
+order to reach a venue), plus an optional uniform ``jitter_ms`` drawn from ``random.Random(seed)``
+(deterministic for a seed); or ``data``: the feed latency of each event is its recorded
+``local - exchange`` time minus the file's clock offset (see ``feed.Feed.clock_offset_ns``).
+
+The result is a plain dict (JSON-able, Decimal as strings) so that sweeps can ship it between
+processes; :mod:`router.backtest.report` turns it into files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import inspect
+import random
+import re
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+from router.app import MARK_QUANTUM, Market, build_margin
+from router.backtest.book import ReplayBookVenue
+from router.backtest.errors import BacktestError
+from router.backtest.feed import DEPTH, SNAPSHOT, TRADE, Feed, Grid, read_feed
+from router.backtest.plugins import load_plugin
+from router.backtest.pools import Arbitrageur, build_amm, build_clmm
+from router.backtest.strategies import Strategy, build_strategy
+from router.config import MarketConfig, parse_config_data
+from router.errors import ConfigError, CrossrouteError
+from router.orders import LegOrder
+from router.plan import plan_route
+
+__all__ = ["load_spec", "parse_spec", "run_backtest", "Context", "ParentOrder", "BacktestSpec"]
+
+_NS_MS = 1_000_000
+_TOP = {"backtest", "data", "venues", "strategy", "margin"}
+
+
+# -- the declared set-up ------------------------------------------------------------------------
+
+@dataclass
+class BacktestSpec:
+    """A validated backtest declaration (``raw`` is the TOML dict it came from, for the manifest)."""
+
+    raw: dict
+    base_dir: Path
+    seed: int
+    start_offset_ns: int
+    end_offset_ns: int | None
+    latency: dict
+    arb_interval_ns: int
+    sample_interval_ns: int
+    data: list[dict]
+    venues: list[dict]
+    strategy_kind: str
+    strategy_params: dict
+    margin: dict | None
+    compare_single_venue: bool
+    margin_config: MarketConfig | None = None
+    file: str = "<backtest>"
+
+
+def _get(table: dict, key: str, where: str, kind: type | tuple, default: Any = ...) -> Any:
+    if key not in table:
+        if default is ...:
+            raise BacktestError(f"{where}.{key}", None, f"a required {getattr(kind, '__name__', kind)}")
+        return default
+    value = table[key]
+    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind) or isinstance(value, float):
+        raise BacktestError(f"{where}.{key}", value, f"a {getattr(kind, '__name__', kind)} (floats are refused: use strings)")
+    return value
+
+
+def _unknown(table: dict, allowed: set, where: str) -> None:
+    extra = sorted(set(table) - allowed)
+    if extra:
+        raise BacktestError(f"{where}.{extra[0]}", table[extra[0]], f"one of the keys {sorted(allowed)}")
+
+
+def load_spec(path: str | Path, overrides: dict[str, Any] | None = None, seed: int | None = None) -> BacktestSpec:
+    """Read a backtest TOML; ``overrides`` set dotted keys (``strategy.slices``) first (sweeps).
+
+    ``seed`` (an int >= 0) replaces ``[backtest].seed``. Raises BacktestError naming the key."""
+    if not isinstance(path, (str, Path)):
+        raise BacktestError("config", path, "the path of a backtest TOML file")
+    if overrides is not None and (not isinstance(overrides, dict)
+                                  or not all(isinstance(k, str) and k for k in overrides)):
+        raise BacktestError("overrides", overrides, "a dict of dotted key -> value")
+    if seed is not None and (type(seed) is not int or seed < 0):
+        raise BacktestError("seed", seed, "an integer >= 0")
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BacktestError("config", str(path), f"a readable TOML file ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BacktestError("config", str(path), f"valid TOML ({exc})") from None
+    for key, value in (overrides or {}).items():
+        set_dotted(raw, key, value)
+    if seed is not None:
+        raw.setdefault("backtest", {})["seed"] = seed
+    return parse_spec(raw, p.resolve().parent, str(path))
+
+
+def set_dotted(raw: dict, key: str, value: Any) -> None:
+    """Set ``a.b.c`` in nested tables; raises BacktestError if a parent is not a table."""
+    parts = key.split(".")
+    table = raw
+    for part in parts[:-1]:
+        table = table.setdefault(part, {})
+        if not isinstance(table, dict):
+            raise BacktestError(f"sweep.{key}", value, "a key inside a table of the backtest config")
+    table[parts[-1]] = value
+
+
+def parse_spec(raw: dict, base_dir: Path, file: str = "<backtest>") -> BacktestSpec:
+    """Validate a backtest dict; every error names the key, the value and what is allowed."""
+    _unknown(raw, _TOP, "config")
+    bt = _get(raw, "backtest", "config", dict, {})
+    _unknown(bt, {"seed", "start_offset_ms", "end_offset_ms", "latency", "arb_interval_ms",
+                  "sample_interval_ms", "compare_single_venue", "description"}, "backtest")
+    seed = _get(bt, "seed", "backtest", int, 0)
+    if seed < 0:
+        raise BacktestError("backtest.seed", seed, "an integer >= 0")
+    latency = dict(_get(bt, "latency", "backtest", dict, {}))
+    _unknown(latency, {"model", "feed_ms", "order_ms", "jitter_ms"}, "backtest.latency")
+    model = latency.setdefault("model", "constant")
+    if model not in ("constant", "data"):
+        raise BacktestError("backtest.latency.model", model, "'constant' or 'data'")
+    for key in ("feed_ms", "order_ms", "jitter_ms"):
+        value = _get(latency, key, "backtest.latency", int, 0)
+        if value < 0:
+            raise BacktestError(f"backtest.latency.{key}", value, "an integer >= 0 (milliseconds)")
+        latency[key] = value
+    data = _get(raw, "data", "config", list)
+    if not data:
+        raise BacktestError("data", data, "at least one [[data]] file")
+    names: set[str] = set()
+    parsed_data = []
+    for i, entry in enumerate(data):
+        where = f"data[{i}]"
+        if not isinstance(entry, dict):
+            raise BacktestError(where, entry, "a table")
+        _unknown(entry, {"path", "venue", "symbol", "tick_size", "lot_size", "taker_fee_pips", "maker_fee_pips",
+                         "leg_cost", "format", "instrument", "quote_decimals", "on_gap"}, where)
+        item = {k: entry.get(k) for k in ("path", "venue", "symbol", "tick_size", "lot_size")}
+        for key in item:
+            _get(entry, key, where, str)
+        path = Path(item["path"])
+        item["path"] = str(path if path.is_absolute() else (base_dir / path))
+        item["taker_fee_pips"] = _get(entry, "taker_fee_pips", where, int, 0)
+        item["maker_fee_pips"] = _get(entry, "maker_fee_pips", where, int, 0)
+        item["leg_cost"] = _get(entry, "leg_cost", where, str, "0")
+        item["format"] = _get(entry, "format", where, str, "auto")
+        item["instrument"] = _get(entry, "instrument", where, str, "perp" if ":" in item["symbol"] else "spot")
+        item["quote_decimals"] = _get(entry, "quote_decimals", where, int, 8)
+        item["on_gap"] = _get(entry, "on_gap", where, str, "resync")
+        if item["venue"] in names:
+            raise BacktestError(f"{where}.venue", item["venue"], "a venue name not used before")
+        names.add(item["venue"])
+        parsed_data.append(item)
+    venues = []
+    for i, entry in enumerate(_get(raw, "venues", "config", list, [])):
+        where = f"venues[{i}]"
+        if not isinstance(entry, dict):
+            raise BacktestError(where, entry, "a table")
+        name = _get(entry, "name", where, str)
+        if name in names:
+            raise BacktestError(f"{where}.name", name, "a venue name not used before")
+        names.add(name)
+        if "plugin" in entry:
+            _unknown(entry, {"name", "plugin", "symbol", "params"}, where)
+            venues.append({"name": name, "plugin": _get(entry, "plugin", where, str),
+                           "symbol": _get(entry, "symbol", where, str),
+                           "params": _get(entry, "params", where, dict, {})})
+            continue
+        kind = _get(entry, "kind", where, str)
+        if kind not in ("amm", "clmm"):
+            raise BacktestError(f"{where}.kind", kind, "'amm' or 'clmm' (or a plugin = 'module:Class')")
+        _unknown(entry, {"name", "kind", "symbol", "fee_pips", "gas", "base_reserve", "liquidity", "width_bps",
+                         "tick_spacing", "base_decimals", "quote_decimals", "reference"}, where)
+        venues.append({"name": name, "kind": kind, "symbol": _get(entry, "symbol", where, str),
+                       "fee_pips": _get(entry, "fee_pips", where, int, 3000),
+                       "gas": _get(entry, "gas", where, str, "0"),
+                       "base_reserve": _get(entry, "base_reserve", where, str, "1000"),
+                       "liquidity": int(_get(entry, "liquidity", where, str, "1000000000000000000")),
+                       "width_bps": _get(entry, "width_bps", where, int, 200),
+                       "tick_spacing": _get(entry, "tick_spacing", where, int, 10),
+                       "base_decimals": _get(entry, "base_decimals", where, int, 18),
+                       "quote_decimals": _get(entry, "quote_decimals", where, int, 6),
+                       "reference": _get(entry, "reference", where, str, "")})
+    strategy = dict(_get(raw, "strategy", "config", dict))
+    kind = strategy.pop("kind", None)
+    if not isinstance(kind, str):
+        raise BacktestError("strategy.kind", kind, "'twap', 'pov', 'basis' or 'module:Class'")
+    build_strategy(kind, dict(strategy))  # validates the parameters now, before any data is read
+    margin = _get(raw, "margin", "config", dict, None)
+    margin_config = None if margin is None else _margin_config(margin, parsed_data, venues, file)
+    start = _get(bt, "start_offset_ms", "backtest", int, 0)
+    end = _get(bt, "end_offset_ms", "backtest", int, None)
+    for key, value in (("start_offset_ms", start), ("end_offset_ms", end)):
+        if value is not None and value < 0:
+            raise BacktestError(f"backtest.{key}", value, "an integer >= 0 (milliseconds after the first event)")
+    arb = _get(bt, "arb_interval_ms", "backtest", int, 1000)
+    sample = _get(bt, "sample_interval_ms", "backtest", int, 1000)
+    for key, value in (("arb_interval_ms", arb), ("sample_interval_ms", sample)):
+        if value < 1:
+            raise BacktestError(f"backtest.{key}", value, "an integer >= 1 (milliseconds)")
+    return BacktestSpec(raw, base_dir, seed, start * _NS_MS, None if end is None else end * _NS_MS, latency,
+                        arb * _NS_MS, sample * _NS_MS, parsed_data, venues, kind, strategy, margin,
+                        _get(bt, "compare_single_venue", "backtest", bool, True), margin_config, file)
+
+
+# The subaccount owner build_margin opens for the backtest (its subaccount is "backtest/main").
+MARGIN_ACCOUNT = "backtest"
+_MARGIN_KEYS = ("quote", "balances", "assets", "markets", "marks", "liquidation_fee_bps", "liquidation_buffer_bps")
+
+
+def _margin_config(margin: dict, data: list[dict], venues: list[dict], file: str) -> MarketConfig:
+    """The backtest's ``[margin]`` as the market config router.app.build_margin takes.
+
+    ``[margin]`` is the market config's ``[margin]`` table (quote, assets, markets, marks,
+    liquidation terms; validated by the same reader) plus ``balances``, the starting balances
+    of the backtest's one account. The replayed books stand for the config's order-book venues
+    (so every perpetual needs its ``markets`` entry); pools and plug-ins only matter through
+    their mids. Raises BacktestError naming the backtest key.
+    """
+    _unknown(margin, set(_MARGIN_KEYS), "margin")
+    decimals: dict[str, int] = {}
+    books = []
+    for item in data:
+        base, _, quote = item["symbol"].partition(":")[0].partition("/")
+        decimals[base] = max(decimals.get(base, 0), 18)
+        decimals[quote] = max(decimals.get(quote, 0), item["quote_decimals"])
+        books.append({"name": item["venue"], "kind": "orderbook", "symbol": item["symbol"],
+                      "instrument": item["instrument"], "tick_size": item["tick_size"],
+                      "lot_size": item["lot_size"]})
+    for item in venues:
+        base, _, quote = item["symbol"].partition(":")[0].partition("/")
+        decimals[base] = max(decimals.get(base, 0), item.get("base_decimals", 18))
+        decimals[quote] = max(decimals.get(quote, 0), item.get("quote_decimals", 6))
+    table = {key: value for key, value in margin.items() if key != "balances"}
+    document = {"assets": {name: {"decimals": places} for name, places in decimals.items()}, "venues": books,
+                "accounts": [{"name": MARGIN_ACCOUNT, "balances": margin.get("balances", {})}], "margin": table}
+    try:
+        # The market config's own reader: one validation of [margin] for every use (router/config.py).
+        return parse_config_data(document, file)
+    except ConfigError as exc:
+        raise _backtest_key(exc) from None
+
+
+def _backtest_key(exc: ConfigError) -> BacktestError:
+    """A ConfigError about the synthesised market, renamed to the backtest config's key."""
+    key = exc.key.replace(f"accounts.{MARGIN_ACCOUNT}.balances", "margin.balances")
+    key = re.sub(r"^accounts\[0\]\.balances", "margin.balances", key)
+    key = re.sub(r"^venues\[(\d+)\]", r"data[\1]", key)
+    return BacktestError(key, exc.value, exc.allowed)
+
+
+# -- parent orders and the context ----------------------------------------------------------------
+
+@dataclass
+class ParentOrder:
+    """A parent order: its arrival mid and every child fill (Decimal, whole units)."""
+
+    name: str
+    side: str
+    qty: Decimal
+    symbol: str
+    arrival_ts_ns: int
+    arrival_mid: Decimal
+    sent_qty: Decimal = Decimal(0)
+    fills: list[dict] = field(default_factory=list)
+
+
+class Context:
+    """What a strategy sees and does; one per run. See :mod:`router.backtest.strategies`."""
+
+    def __init__(self, run: "_Run") -> None:
+        self._run = run
+        self.ledger = run.ledger
+
+    @property
+    def now_ns(self) -> int:
+        return self._run.now
+
+    def mid(self, symbol: str | None = None) -> Decimal:
+        """Mid of the symbol's reference book (its first data file), exact Decimal."""
+        venue = self._run.reference(symbol)
+        ticks2 = venue.mid_ticks2()
+        if ticks2 is None:
+            raise BacktestError("mid", venue.name, "a book with both sides (is the start before the snapshot?)")
+        return venue.grid.tick_size * ticks2 / 2
+
+    def reference_venue(self, symbol: str | None) -> str:
+        return self._run.reference(symbol).name
+
+    def qty_of(self, venue: str, lots: int) -> Decimal:
+        return self._run.books[venue].grid.qty(lots)
+
+    def set_timer(self, name: str, interval_ns: int, count: int | None = None) -> None:
+        """Call ``on_timer(ctx, name)`` every ``interval_ns`` (``count`` times, or until the data ends)."""
+        if not isinstance(interval_ns, int) or interval_ns <= 0:
+            raise BacktestError("interval_ns", interval_ns, "a positive integer (ns)")
+        self._run.timer(name, interval_ns, count)
+
+    def parent(self, name: str, side: str, qty: Decimal, symbol: str | None = None) -> ParentOrder:
+        """Open a parent order; its arrival mid is the reference mid now."""
+        sym = symbol or self._run.default_symbol
+        parent = ParentOrder(name, side, qty, sym, self.now_ns, self.mid(sym))
+        self._run.parents.append(parent)
+        return parent
+
+    def route(self, parent: ParentOrder, qty: Decimal, *, limit_price: Decimal | None = None) -> None:
+        """Send a child of ``qty`` base: planned and executed across the allowed venues after the order latency."""
+        if not isinstance(qty, Decimal) or qty <= 0 or qty > parent.qty - parent.sent_qty:
+            raise BacktestError("qty", qty, f"a Decimal in (0, {parent.qty - parent.sent_qty}]")
+        parent.sent_qty += qty
+        decision = self._run.decision(parent.symbol)
+        self._run.schedule(self.now_ns + self._run.order_latency(),
+                           lambda: self._run.execute_child(parent, qty, limit_price, decision))
+
+    def place_limit(self, venue: str, side: str, price: Decimal, qty: Decimal, order_id: str) -> None:
+        """Rest a GTC limit order of ours on a replayed book after the order latency."""
+        book = self._run.books.get(venue)
+        if book is None:
+            raise BacktestError("venue", venue, f"one of the replayed books {sorted(self._run.books)}")
+        ticks, lots = book.grid.ticks(str(price), "price"), book.grid.lots(str(qty), "qty")
+        self._run.schedule(self.now_ns + self._run.order_latency(),
+                           lambda: book.place_limit(order_id, side, ticks, lots))
+
+    def cancel(self, venue: str, order_id: str) -> None:
+        """Cancel a resting order of ours after the order latency."""
+        book = self._run.books[venue]
+        self._run.schedule(self.now_ns + self._run.order_latency(), lambda: book.cancel(order_id))
+
+    async def execute_multi(self, order: Any, parents: dict[str, ParentOrder]) -> Any:
+        return await self._run.execute_multi(order, parents)
+
+    def funding_step(self, perp_symbol: str) -> None:
+        self._run.funding_step(perp_symbol)
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+class _Run:
+    def __init__(self, spec: BacktestSpec, feeds: list[Feed], route_venues: list[str] | None,
+                 progress: Callable[[int, int], None] | None) -> None:
+        self.spec = spec
+        self.feeds = feeds
+        self.rng = random.Random(spec.seed)
+        self.now = 0
+        self.heap: list[tuple] = []
+        self.order = 0
+        self.progress = progress
+        self.books: dict[str, ReplayBookVenue] = {}
+        self.by_file: list[ReplayBookVenue] = []
+        for item, feed in zip(spec.data, feeds):
+            venue = ReplayBookVenue(item["venue"], item["symbol"], feed.grid, quote_decimals=item["quote_decimals"],
+                                    taker_fee_pips=item["taker_fee_pips"], maker_fee_pips=item["maker_fee_pips"],
+                                    leg_cost=Decimal(item["leg_cost"]),
+                                    kind="perp" if item["instrument"] == "perp" else "spot", on_gap=item["on_gap"])
+            self.books[venue.name] = venue
+            self.by_file.append(venue)
+        self.default_symbol = spec.data[0]["symbol"]
+        self.adapters: dict[str, Any] = {name: v.adapter for name, v in self.books.items()}
+        self.pools: list[Any] = []
+        self.plugins: list[Any] = []
+        self.route_venues = route_venues
+        self.parents: list[ParentOrder] = []
+        self.ledger: Any = None
+        self.gate: Any = None
+        self.margin_samples: list[dict] = []
+        self.liquidations: list[dict] = []
+        self.funding: list[dict] = []
+        self.executions: list[dict] = []
+        self.mid_samples: list[dict] = []
+        self.child_seq = 0
+        self.strategy: Strategy = build_strategy(spec.strategy_kind, spec.strategy_params)
+        self.ctx = Context(self)
+
+    # clocks
+    def feed_latency(self, event: tuple, file_index: int) -> int:
+        lat = self.spec.latency
+        if lat["model"] == "data":
+            return max(0, event[2] - event[0] - self.feeds[file_index].clock_offset_ns)
+        return lat["feed_ms"] * _NS_MS + self._jitter()
+
+    def order_latency(self) -> int:
+        return self.spec.latency["order_ms"] * _NS_MS + self._jitter()
+
+    def _jitter(self) -> int:
+        jitter = self.spec.latency["jitter_ms"]
+        return self.rng.randrange(jitter * _NS_MS + 1) if jitter else 0
+
+    def schedule(self, ts: int, action: Callable[[], Any]) -> None:
+        self.order += 1
+        heapq.heappush(self.heap, (ts, self.order, action))
+
+    def timer(self, name: str, interval: int, count: int | None) -> None:
+        def fire(left: int | None = count) -> Any:
+            if left is not None:
+                if left <= 0:
+                    return None
+                left -= 1
+            self.schedule(self.now + interval, lambda: fire(left))
+            return self.strategy.on_timer(self.ctx, name)
+        self.schedule(self.now + interval, fire)
+
+    def reference(self, symbol: str | None) -> ReplayBookVenue:
+        sym = symbol or self.default_symbol
+        for venue in self.by_file:
+            if venue.symbol == sym:
+                return venue
+        raise BacktestError("symbol", sym, f"a symbol of a [[data]] file {sorted({v.symbol for v in self.by_file})}")
+
+    def decision(self, symbol: str) -> tuple[int, Decimal, Decimal]:
+        touch = self.reference(symbol).touch()
+        if touch is None:
+            raise BacktestError("book", symbol, "a reference book with both sides at the decision time")
+        return self.now, touch[0], touch[1]
+
+    # venues
+    def build_venues(self) -> None:
+        for item in self.spec.venues:
+            symbol = item["symbol"]
+            if "plugin" in item:
+                venue = load_plugin(item["plugin"], name=item["name"], symbol=symbol, params=item["params"])
+                self.plugins.append(venue)
+                self.adapters[venue.name] = venue
+                continue
+            mid = self.ctx.mid(symbol)
+            try:
+                if item["kind"] == "amm":
+                    adapter = build_amm(item["name"], symbol, mid, base_reserve=Decimal(item["base_reserve"]),
+                                        fee_pips=item["fee_pips"], gas=Decimal(item["gas"]),
+                                        base_decimals=item["base_decimals"], quote_decimals=item["quote_decimals"])
+                else:
+                    adapter = build_clmm(item["name"], symbol, mid, liquidity=item["liquidity"],
+                                         width_bps=item["width_bps"], fee_pips=item["fee_pips"],
+                                         tick_spacing=item["tick_spacing"], gas=Decimal(item["gas"]),
+                                         base_decimals=item["base_decimals"], quote_decimals=item["quote_decimals"])
+            except BacktestError:
+                raise
+            except CrossrouteError as exc:
+                raise BacktestError(f"venues.{item['name']}", item, f"a pool the venue accepts ({exc})") from None
+            self.pools.append(adapter)
+            self.adapters[adapter.name] = adapter
+        self.arb = Arbitrageur(self.pools)
+
+    async def arbitrage(self) -> None:
+        for symbol in {v.symbol for v in self.by_file}:
+            try:
+                mid = self.ctx.mid(symbol)
+            except BacktestError:
+                continue
+            for plugin in self.plugins:
+                if plugin.symbol == symbol and hasattr(plugin, "on_market"):
+                    plugin.on_market(mid, self.now)
+            pools = [p for p in self.pools if p.symbol == symbol]
+            if pools:
+                self.arb.pools = pools
+                await self.arb.align(mid, self.now)
+            self.mid_samples.append({"ts_ns": self.now, "symbol": symbol, "mid": mid})
+        if self.ledger is not None:
+            self.sample_margin()
+        self.schedule(self.now + self.spec.arb_interval_ns, self.arbitrage)
+
+    def routable(self, symbol: str) -> list[Any]:
+        venues = [a for a in self.adapters.values() if a.symbol == symbol]
+        if self.route_venues is not None:
+            venues = [a for a in venues if a.name in self.route_venues]
+        return venues
+
+    async def execute_child(self, parent: ParentOrder, qty: Decimal, limit: Decimal | None,
+                            decision: tuple[int, Decimal, Decimal]) -> None:
+        venues = self.routable(parent.symbol)
+        if not venues:
+            return
+        try:
+            plan = plan_route(venues, parent.symbol, parent.side, qty, limit_price=limit)
+        except CrossrouteError as exc:
+            self.executions.append({"ts_ns": self.now, "parent": parent.name, "qty": qty, "error": str(exc)})
+            return
+        for leg in plan.legs:
+            if leg.qty <= 0:
+                continue
+            self.child_seq += 1
+            fill = await self.adapters[leg.venue].execute(
+                LegOrder(leg.venue, parent.side, leg.qty, f"c{self.child_seq}", limit_price=None))
+            self.record_fill(parent, fill, decision)
+
+    def record_fill(self, parent: ParentOrder, fill: Any, decision: tuple[int, Decimal, Decimal]) -> None:
+        if fill.filled_qty <= 0:
+            self.executions.append({"ts_ns": self.now, "parent": parent.name, "venue": fill.venue,
+                                    "error": fill.reason})
+            return
+        row = {"ts_ns": self.now, "parent": parent.name, "venue": fill.venue, "side": fill.side,
+               "qty": fill.filled_qty, "quote_amount": fill.quote_amount, "fee": fill.fee,
+               "leg_cost": fill.leg_cost, "decision_ts_ns": decision[0], "decision_bid": decision[1],
+               "decision_ask": decision[2]}
+        parent.fills.append(row)
+        result = self.strategy.on_fill(self.ctx, row)
+        if inspect.isawaitable(result):
+            self.schedule(self.now, lambda: result)
+
+    # margin
+    def build_margin(self) -> None:
+        """The ledger and gate from router.app.build_margin, marks from the replayed mids."""
+        if self.spec.margin_config is None:
+            return
+        config = self.spec.margin_config
+        # Marks come from the first venue of a symbol with a mid: the replayed books come first;
+        # plug-ins need not have a mid_price at all.
+        priced = {name: a for name, a in self.adapters.items() if callable(getattr(a, "mid_price", None))}
+        market = Market(config=config, assets={asset.name: asset for asset in config.assets},
+                        adapters=priced, accounts={a.name: a for a in config.accounts})
+        try:
+            setup = build_margin(market, MARGIN_ACCOUNT)
+        except ConfigError as exc:
+            raise _backtest_key(exc) from None
+        self.ledger, self.sub, self.perp_markets = setup.ledger, setup.sub_id, setup.perp_markets
+        self.gate = setup.gate
+        self.ctx.ledger = setup.ledger
+
+    def update_marks(self) -> None:
+        """Every mark follows its reference book's mid (on the ledger's 1e-8 grid, half-even as
+        :meth:`router.app.Market.mid_price`); names without a replayed book keep their mark."""
+        quote = self.ledger.quote_asset
+        symbols = {venue.symbol for venue in self.by_file}
+        for asset in self.ledger.assets:
+            if asset != quote and f"{asset}/{quote}" in symbols:
+                self.ledger.set_mark(asset, self.ctx.mid(f"{asset}/{quote}").quantize(MARK_QUANTUM))
+        for symbol, name in self.perp_markets.items():
+            self.ledger.set_mark(name, self.ctx.mid(symbol).quantize(MARK_QUANTUM))
+
+    def sample_margin(self) -> None:
+        try:
+            self.update_marks()
+        except BacktestError:
+            return
+        summary = self.ledger.summary(self.sub)
+        self.margin_samples.append({"ts_ns": self.now, **summary})
+        if self.sub in self.ledger.liquidatable():
+            result = self.ledger.liquidate(self.sub)
+            self.liquidations.append({"ts_ns": self.now, "result": repr(result)})
+
+    def funding_step(self, perp_symbol: str) -> None:
+        self.update_marks()
+        name = self.perp_markets[perp_symbol]
+        rate = self.ledger.accrue_funding(name)
+        self.funding.append({"ts_ns": self.now, "market": name, "rate": rate})
+        self.sample_margin()
+
+    async def execute_multi(self, order: Any, parents: dict[str, ParentOrder]) -> Any:
+        from router.execution import Executor
+
+        decisions = {leg.leg_id: self.decision(leg.symbol) for leg in order.legs}
+        await asyncio.sleep(0)
+        adapters = {name: a for name, a in self.adapters.items()
+                    if self.route_venues is None or name in self.route_venues}
+        executor = Executor(adapters, self.gate)
+        report = await executor.execute(order)
+        for leg in report.legs:
+            parent = parents[leg.leg_id]
+            for child in leg.children:
+                fill = child.fill if hasattr(child, "fill") else None
+                if fill is not None and fill.filled_qty > 0:
+                    parent.sent_qty += fill.filled_qty
+                    self.record_fill(parent, fill, decisions[leg.leg_id])
+        self.executions.append({"ts_ns": self.now, "order": order.client_id, "status": report.status,
+                                "reason": report.reason})
+        self.sample_margin()
+        return report
+
+    async def call(self, result: Any) -> None:
+        if inspect.isawaitable(result):
+            await result
+
+    async def run(self) -> None:
+        events = heapq.merge(*(f.events for f in self.feeds))
+        total = sum(len(f.events) for f in self.feeds)
+        first = min(f.events[0][0] for f in self.feeds if f.events) if total else 0
+        self.now = first
+        start_at = first + self.spec.start_offset_ns
+        end_at = None if self.spec.end_offset_ns is None else first + self.spec.end_offset_ns
+        self.schedule(start_at, self.start)
+        strategy_type = type(self.strategy)
+        wants_trades = strategy_type.on_trade is not Strategy.on_trade
+        wants_book = strategy_type.on_book is not Strategy.on_book
+        heap = self.heap
+        done = 0
+        for event in events:
+            ts = event[0]
+            if end_at is not None and ts > end_at:
+                break
+            while heap and heap[0][0] < ts:
+                await self._pop()
+            self.now = ts
+            file_index = event[1] >> 40
+            venue = self.by_file[file_index]
+            kind = event[3]
+            if kind == DEPTH:
+                venue.on_depth(event[4])
+                if wants_book:
+                    self._deliver(event, file_index, lambda v=venue.name, t=ts: self.strategy.on_book(self.ctx, v, t))
+            elif kind == TRADE:
+                venue.on_trade(event[4])
+                if wants_trades:
+                    trade = event[4]
+                    self._deliver(event, file_index, lambda v=venue.name, t=trade: self.strategy.on_trade(self.ctx, v, t))
+            elif kind == SNAPSHOT:
+                venue.on_snapshot(event[4])
+            done += 1
+            if self.progress is not None and not done % 2048:
+                self.progress(done, total)
+        # What was due by the last event still runs; timers past the end of the data do not fire.
+        while heap and heap[0][0] <= self.now:
+            await self._pop()
+        await self.call(self.strategy.on_end(self.ctx))
+        if self.progress is not None:
+            self.progress(total, total)
+
+    def _deliver(self, event: tuple, file_index: int, action: Callable[[], Any]) -> None:
+        self.schedule(event[0] + self.feed_latency(event, file_index), action)
+
+    async def _pop(self) -> None:
+        ts, _, action = heapq.heappop(self.heap)
+        if ts > self.now:
+            self.now = ts
+        result = action()
+        if inspect.isawaitable(result):
+            await result
+
+    async def start(self) -> None:
+        self.build_venues()
+        self.build_margin()
+        await self.arbitrage()
+        await self.call(self.strategy.on_start(self.ctx))
+
+
+def read_feeds(spec: BacktestSpec) -> list[Feed]:
+    """Parse every [[data]] file of the spec (file index = order in the config)."""
+    feeds = []
+    for index, item in enumerate(spec.data):
+        grid = Grid(item["tick_size"], item["lot_size"])
+        feeds.append(read_feed(item["path"], grid, file_index=index, fmt=item["format"], tickers=False))
+    return feeds
+
+
+def run_backtest(spec: BacktestSpec, *, feeds: list[Feed] | None = None, route_venues: list[str] | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Run one backtest and return its raw result (Decimals inside; see report.summarise)."""
+    feeds = feeds if feeds is not None else read_feeds(spec)
+    run = _Run(spec, feeds, route_venues, progress)
+    asyncio.run(run.run())
+    return {
+        "parents": run.parents,
+        "executions": run.executions,
+        "margin": run.margin_samples,
+        "liquidations": run.liquidations,
+        "funding": run.funding,
+        "arbitrage": [vars(t) for t in run.arb.trades] if hasattr(run, "arb") else [],
+        "mids": run.mid_samples,
+        "books": {name: {"updates_applied": v.l2.applied, "levels_applied": v.l2.levels_applied,
+                         "gaps": v.l2.gaps, "dropped": v.l2.dropped, "state": v.l2.state,
+                         "our_resting_fills": len(v.maker_fills)} for name, v in run.books.items()},
+        "venues": sorted(run.adapters) if hasattr(run, "arb") else sorted(run.books),
+        "feeds": [{"path": f.path, "sha256": f.sha256, "counts": f.counts} for f in feeds],
+    }

@@ -1,0 +1,1 @@
+"""Example venue plug-ins for backtests (see router/backtest/plugins.py)."""

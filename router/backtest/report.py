@@ -1,0 +1,229 @@
+"""Reports: implementation shortfall per parent order, and the run's output files.
+
+Shortfall against the arrival mid M0, in quote, positive = cost, per child fill i of q_i base with
+all-in quote amount A_i (buy: paid; sell: received), venue fee f_i and fixed cost c_i, decided
+when the reference book's touch was (bid_i, ask_i), mid m_i = (bid_i + ask_i) / 2:
+
+    notional_i = A_i - f_i - c_i (buy)         A_i + f_i + c_i (sell)
+    shortfall_i = A_i - q_i M0 (buy)           q_i M0 - A_i (sell)
+    spread_i    = q_i (ask_i - m_i) (buy)      q_i (m_i - bid_i) (sell)
+    impact_i    = notional_i - q_i ask_i + q_i (m_i - M0) (buy)
+                  q_i bid_i - notional_i + q_i (M0 - m_i) (sell)
+    fees_i = f_i, fixed_i = c_i
+
+so spread + impact + fees + fixed = shortfall holds exactly in Decimal (no residual, no rounding:
+every term is a sum of products of exact decimals). ``impact`` is the price moved by our own
+trading and by the market between arrival and the decision (the drift ``q_i (m_i - M0)`` is also
+reported alone as ``drift``, a part of impact). A fill on the opposite side of its parent (an
+unwind) enters with negative quantity. Per parent, bps = shortfall / (filled qty x M0) x 1e4,
+rounded half-even to 4 places for display only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any
+
+from router.plan import fmt_qty
+
+__all__ = ["fill_shortfall", "parent_shortfall", "summarise", "write_outputs", "to_jsonable", "COMPONENTS"]
+
+COMPONENTS = ("spread", "impact", "fees", "fixed_costs")
+_ZERO = Decimal(0)
+
+
+def fill_shortfall(side: str, arrival_mid: Decimal, fill: dict) -> dict[str, Decimal]:
+    """Shortfall of one fill and its four components (module docstring); exact Decimal."""
+    sign = 1 if fill["side"] == side else -1
+    q = fill["qty"] * sign
+    amount, fee, fixed = fill["quote_amount"] * sign, fill["fee"] * sign, fill["leg_cost"] * sign
+    bid, ask = fill["decision_bid"], fill["decision_ask"]
+    mid = (bid + ask) / 2
+    if side == "buy":
+        notional = amount - fee - fixed
+        total = amount - q * arrival_mid
+        spread = q * (ask - mid)
+        impact = notional - q * ask + q * (mid - arrival_mid)
+        drift = q * (mid - arrival_mid)
+    else:
+        notional = amount + fee + fixed
+        total = q * arrival_mid - amount
+        spread = q * (mid - bid)
+        impact = q * bid - notional + q * (arrival_mid - mid)
+        drift = q * (arrival_mid - mid)
+    return {"shortfall": total, "spread": spread, "impact": impact, "fees": fee, "fixed_costs": fixed,
+            "drift": drift, "qty": q, "quote_amount": amount}
+
+
+def parent_shortfall(parent: Any) -> dict[str, Any]:
+    """Sum of the fills' shortfalls for one parent order, with its size, average price and bps."""
+    sums = {key: _ZERO for key in ("shortfall", *COMPONENTS, "drift", "qty", "quote_amount")}
+    for fill in parent.fills:
+        for key, value in fill_shortfall(parent.side, parent.arrival_mid, fill).items():
+            sums[key] += value
+    filled = sums.pop("qty")
+    amount = sums.pop("quote_amount")
+    bps = None
+    if filled:
+        bps = (sums["shortfall"] / (filled * parent.arrival_mid) * 10_000).quantize(Decimal("0.0001"), ROUND_HALF_EVEN)
+    return {"name": parent.name, "symbol": parent.symbol, "side": parent.side, "qty": parent.qty,
+            "filled_qty": filled, "unfilled_qty": parent.qty - filled, "quote_amount": amount,
+            "avg_price": (amount / filled).quantize(Decimal("1e-8"), ROUND_HALF_EVEN) if filled else None,
+            "arrival_ts_ns": parent.arrival_ts_ns, "arrival_mid": parent.arrival_mid,
+            "shortfall_bps": bps, "children": len(parent.fills), **sums}
+
+
+def to_jsonable(value: Any) -> Any:
+    """Decimals become strings (exact, trailing zeros dropped: pool amounts carry 18 decimals and
+    products more, the value is the same), containers recurse; ints, strs, None stay."""
+    if isinstance(value, Decimal):
+        return fmt_qty(value)
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return to_jsonable(asdict(value))
+    return value
+
+
+def summarise(result: dict[str, Any], comparison: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The JSON summary of a run: parents with shortfall, best single venue per parent, books, margin."""
+    parents = [parent_shortfall(p) for p in result["parents"]]
+    if comparison:
+        for entry in parents:
+            best = None
+            for venue, other in sorted(comparison.items()):
+                match = [p for p in other["parents"] if p.name == entry["name"]]
+                if not match:
+                    continue
+                alt = parent_shortfall(match[0])
+                if alt["filled_qty"] != entry["filled_qty"]:
+                    continue  # a venue that could not fill the same size is no benchmark
+                if best is None or alt["shortfall"] < best["shortfall"]:
+                    best = {"venue": venue, "shortfall": alt["shortfall"], "shortfall_bps": alt["shortfall_bps"]}
+            entry["best_single_venue"] = best
+            entry["improvement"] = None if best is None else best["shortfall"] - entry["shortfall"]
+    fills = [dict(fill, parent=p.name) for p in result["parents"] for fill in p.fills]
+    return to_jsonable({
+        "parents": parents, "fills": fills, "executions": result["executions"],
+        "margin": result["margin"], "liquidations": result["liquidations"], "funding": result["funding"],
+        "arbitrage": result["arbitrage"], "books": result["books"], "venues": result["venues"],
+    })
+
+
+def _table(rows: list[dict], path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns: dict[str, list] = {}
+    for row in rows:
+        for key in row:
+            columns.setdefault(key, [])
+    for row in rows:
+        for key in columns:
+            value = row.get(key)
+            columns[key].append(value if isinstance(value, (int, type(None))) else str(value))
+    schema_cols = {k: (pa.array(v, type=pa.int64()) if all(isinstance(x, int) or x is None for x in v) and
+                       any(x is not None for x in v) else pa.array([None if x is None else str(x) for x in v],
+                                                               type=pa.string()))
+                   for k, v in columns.items()}
+    table = pa.table(schema_cols) if schema_cols else pa.table({"empty": pa.array([], type=pa.string())})
+    pq.write_table(table, path)
+
+
+def _save(plt: Any, fig: Any, ax: Any, out: Path, name: str, ylabel: str, title: str, legend: bool = True) -> str:
+    """Label a plot against exchange time, write it as ``out/name`` and close it; returns ``name``."""
+    ax.set_xlabel("exchange time (s since epoch)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if legend:
+        ax.legend(loc="best", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / name, dpi=90)
+    plt.close(fig)
+    return name
+
+
+def _plots(summary: dict[str, Any], raw: dict[str, Any], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    # price with fills: float only for drawing; every reported figure stays Decimal
+    fig, ax = plt.subplots(figsize=(9, 4))
+    mids = raw["mids"]
+    for symbol in sorted({m["symbol"] for m in mids}):
+        pts = [m for m in mids if m["symbol"] == symbol]
+        ax.plot([m["ts_ns"] / 1e9 for m in pts], [float(m["mid"]) for m in pts], label=f"{symbol} mid")
+    for p in raw["parents"]:
+        for f in p.fills:
+            ax.scatter(f["ts_ns"] / 1e9, float(f["quote_amount"] / f["qty"]), marker="^" if f["side"] == "buy" else "v",
+                       s=18, label=None)
+    written.append(_save(plt, fig, ax, out, "price_fills.png", "price (quote per base)",
+                         "price with fills (all-in average per child)"))
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    for p in raw["parents"]:
+        total, xs, ys = Decimal(0), [], []
+        for f in p.fills:
+            total += fill_shortfall(p.side, p.arrival_mid, f)["shortfall"]
+            xs.append(f["ts_ns"] / 1e9)
+            ys.append(float(total))
+        ax.step(xs, ys, where="post", label=p.name)
+    written.append(_save(plt, fig, ax, out, "cumulative_cost.png", "cumulative shortfall (quote)",
+                         "cumulative cost vs arrival mid"))
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    margin = raw["margin"]
+    if margin:
+        ax.plot([m["ts_ns"] / 1e9 for m in margin], [float(m["headroom"]) for m in margin], label="headroom")
+        ax.plot([m["ts_ns"] / 1e9 for m in margin], [float(m["initial_margin"]) for m in margin], label="initial margin")
+    else:
+        ax.text(0.5, 0.5, "no margin account in this backtest", ha="center", va="center", transform=ax.transAxes)
+    written.append(_save(plt, fig, ax, out, "margin_headroom.png", "quote", "margin headroom", legend=bool(margin)))
+    return written
+
+
+def write_outputs(out_dir: str | Path, summary: dict[str, Any], raw: dict[str, Any], manifest: dict[str, Any],
+                  *, plots: bool = True) -> list[str]:
+    """Write results.json, fills/parents/margin .parquet, PNG plots and manifest.json atomically.
+
+    Everything goes to a temporary sibling directory first and is renamed into place at the end,
+    so a failure leaves no half-written output (an existing directory is replaced only then).
+    """
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        files = ["results.json", "parents.parquet", "fills.parquet", "margin.parquet"]
+        (tmp / "results.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        _table(summary["parents"], tmp / "parents.parquet")
+        _table(summary["fills"], tmp / "fills.parquet")
+        _table(summary["margin"], tmp / "margin.parquet")
+        if plots:
+            files += _plots(summary, raw, tmp)
+        manifest = dict(manifest, files=sorted(files + ["manifest.json"]))
+        (tmp / "manifest.json").write_text(json.dumps(to_jsonable(manifest), indent=2, sort_keys=True) + "\n",
+                                           encoding="utf-8")
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return sorted(files + ["manifest.json"])

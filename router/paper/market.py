@@ -1,0 +1,366 @@
+"""The paper market simulator: a seeded reference price, makers, arbitrageurs and funding.
+
+One :meth:`MarketSimulator.step` is one tick of simulated time (``tick_ns`` nanoseconds). In a
+tick, for every spot symbol:
+
+1. the reference price moves: a seeded random walk on the 1e-8 price grid (integer units), or,
+   for the symbol a data file is replayed for (``SimParams.replay_path``), the recorded mid
+   (best bid + best ask) / 2 of the last top-of-book event at or before the tick's simulated time
+   (exchange time), rounded down to the grid; before the first event the first mid, after the last
+   the last one;
+2. makers refresh each order book around it (spot books at the reference, perpetual books at the
+   reference plus a small mean-reverting premium): their old quotes are cancelled and a ladder of
+   POST_ONLY quotes is placed; a level that would take liquidity is skipped, so makers never trade;
+3. arbitrageurs trade every pool back towards the reference when that pays, gas (``leg_cost``)
+   included: they buy up to the quantity at which the pool's all-in marginal price reaches the
+   reference (or sell down to it) and trade only when the exact re-quote shows a profit;
+4. the margin ledger's marks follow (spot assets at the reference, perp markets at their book's
+   mid), funding accrues every ``funding_interval_ticks``, and liquidations that are due run.
+
+Determinism: the random draw of tick ``k`` of symbol ``s`` comes from its own generator seeded
+with ``(seed, s, k)``, so a replay that interleaves the same commands between the same ticks
+rebuilds the same state bit for bit. Prices are integers (1e-8 quote per base); floats appear only
+inside the depth-curve search that sizes an arbitrage, never in an amount that is booked.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import random
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from router.errors import ConfigError, CrossrouteError
+from router.orders import LegFill, LegOrder
+
+__all__ = ["SimParams", "MarketSimulator", "TickReport", "PRICE_SCALE", "price_text", "ReplayPrice"]
+
+PRICE_SCALE = 10**8  # reference prices are integers of 1e-8 quote per base (the ledger's grid)
+MAKER = "paper-maker"
+SEED_OWNER = "config-maker"
+
+
+def price_text(price_e8: int) -> str:
+    """An integer 1e-8 price as a fixed-point decimal string (exact)."""
+    return format(Decimal(price_e8).scaleb(-8), "f")
+
+
+def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError("<paper>", name, value, f"an integer >= {minimum}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class SimParams:
+    """Simulator settings. Units are in the names: ``*_ns`` integer nanoseconds of simulated time,
+    ``*_bps`` basis points of the reference price, ``*_ticks`` simulator ticks.
+
+    ``vol_bps``: standard deviation of one tick's reference move (the walk is Gaussian, rounded
+    to the 1e-8 grid). ``maker_*``: ladder shape (levels per side, distance of the first level and
+    between levels, base quantity of level 0, level k holding (k+1) times that). ``premium_bps``:
+    bound of the perpetual premium over the reference.
+    """
+
+    seed: int = 7
+    tick_ns: int = 1_000_000_000
+    start_ns: int = 1_723_161_254_000_000_000   # 2024-08-08 23:54:14 UTC, the default book's snapshot
+    vol_bps: int = 2
+    maker_levels: int = 12
+    maker_half_spread_bps: int = 1
+    maker_step_bps: int = 1
+    maker_qty: str = "0.5"
+    premium_bps: int = 5
+    funding_interval_ticks: int = 3600
+    pnl_every_ticks: int = 10
+    replay_path: str = ""       # a Binance capture or CSV file (router/backtest/feed.py): its mid is the reference
+    replay_symbol: str = ""     # the spot symbol it drives ("" = the first spot symbol, sorted)
+
+    def __post_init__(self) -> None:
+        _positive_int("seed", self.seed, 0)
+        _positive_int("tick_ns", self.tick_ns)
+        _positive_int("start_ns", self.start_ns, 0)
+        _positive_int("vol_bps", self.vol_bps, 0)
+        _positive_int("maker_levels", self.maker_levels, 0)
+        _positive_int("maker_half_spread_bps", self.maker_half_spread_bps, 0)
+        _positive_int("maker_step_bps", self.maker_step_bps)
+        _positive_int("premium_bps", self.premium_bps, 0)
+        _positive_int("funding_interval_ticks", self.funding_interval_ticks)
+        _positive_int("pnl_every_ticks", self.pnl_every_ticks)
+        for name in ("replay_path", "replay_symbol"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError("<paper>", name, getattr(self, name), "a string")
+        qty = Decimal(self.maker_qty) if isinstance(self.maker_qty, str) else Decimal(-1)
+        if not qty.is_finite() or qty <= 0:
+            raise ConfigError("<paper>", "maker_qty", self.maker_qty, "a decimal string > 0")
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+@dataclass(slots=True)
+class TickReport:
+    """What one tick did: arbitrage fills (venue, side, qty, quote), funding rates, liquidations."""
+
+    tick: int
+    t_ns: int
+    arbitrage: list[LegFill] = field(default_factory=list)
+    funding: dict[str, Decimal] = field(default_factory=dict)
+    liquidations: list[Any] = field(default_factory=list)
+
+
+class ReplayPrice:
+    """A recorded reference price: the mid of a data file's top of book over exchange time.
+
+    Parsed by the backtester's exact parser (``router.backtest.feed.read_feed``) on the 1e-8 grid,
+    so a mid is an integer of 1e-8 quote per base, (bid + ask) // 2 (rounded down). Top-of-book
+    events (bookTicker) and depth snapshots give mids; a file with neither uses its trade prices.
+    ``at(t_ns)`` is O(log events).
+    """
+
+    def __init__(self, path: str) -> None:
+        from router.backtest.errors import FeedError  # noqa: PLC0415 - only a replaying simulator needs it
+        from router.backtest.feed import SNAPSHOT, TICKER, TRADE, Grid, read_feed  # noqa: PLC0415
+
+        try:
+            feed = read_feed(path, Grid("0.00000001", "0.00000001"))
+        except FeedError as exc:
+            raise ConfigError(str(path), "replay", str(path), f"a readable market data file ({exc})") from None
+        times: list[int] = []
+        mids: list[int] = []
+        for exch_ns, _, _, kind, payload in feed.events:
+            if kind == TICKER:
+                mid = (payload[0] + payload[2]) // 2
+            elif kind == SNAPSHOT and payload[1] and payload[2]:
+                mid = (payload[1][0][0] + payload[2][0][0]) // 2
+            else:
+                continue
+            times.append(exch_ns)
+            mids.append(mid)
+        if not mids:
+            for exch_ns, _, _, kind, payload in feed.events:
+                if kind == TRADE:
+                    times.append(exch_ns)
+                    mids.append(payload[1])
+        if not mids:
+            raise ConfigError(str(path), "replay", str(path), "a data file with top-of-book, snapshot or trade events")
+        self.path = str(path)
+        self.sha256 = feed.sha256
+        self.times_ns = times
+        self.mids_e8 = mids
+
+    def at(self, t_ns: int) -> int:
+        """The mid (1e-8 units) of the last event at or before ``t_ns`` (the first before it starts)."""
+        index = bisect.bisect_right(self.times_ns, t_ns) - 1
+        return self.mids_e8[max(index, 0)]
+
+
+def _draw(seed: int, symbol: str, tick: int) -> float:
+    """One N(0, 1) draw for ``symbol`` at ``tick``, independent of every other draw."""
+    digest = hashlib.sha256(f"{seed}|{symbol}|{tick}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big")).gauss(0.0, 1.0)
+
+
+class MarketSimulator:
+    """Evolves a built market (``router.app.Market``) and keeps a margin ledger's marks in line.
+
+    ``perp_markets`` maps perp symbols (``ETH/USDC:USDC``) to ledger market names. One ``step`` is
+    O(books x levels + pools x depth-curve size + liquidatable subaccounts).
+    """
+
+    def __init__(self, market: Any, ledger: Any, perp_markets: dict[str, str], params: SimParams) -> None:
+        if not isinstance(params, SimParams):
+            raise ConfigError("<paper>", "params", params, "a SimParams")
+        self.market = market
+        self.ledger = ledger
+        self.perp_markets = dict(perp_markets)
+        self.params = params
+        self.tick = 0
+        self.instruments: dict[str, str] = market.instruments()
+        self.refs: dict[str, int] = {}          # spot symbol -> reference price (1e-8 units)
+        self.premium_e8: dict[str, int] = {}    # perp symbol -> premium over its spot reference
+        for symbol in market.symbols("spot"):
+            mid = market.mid_price(symbol)
+            if mid is None:
+                raise ConfigError(market.config.file, "venues", symbol, f"a venue with a mid price for {symbol}")
+            self.refs[symbol] = int(mid.scaleb(8).to_integral_value(ROUND_FLOOR))
+        for symbol in market.symbols("perp"):
+            spot = symbol.split(":", 1)[0]
+            if spot not in self.refs:
+                raise ConfigError(market.config.file, "venues", symbol, f"a spot venue trading {spot} (its index)")
+            mid = market.mid_price(symbol)
+            self.premium_e8[symbol] = 0 if mid is None else int(mid.scaleb(8)) - self.refs[spot]
+        self._maker_ids: dict[str, list[str]] = {}
+        self._maker_center: dict[str, int] = {}
+        self._order_counter = 0
+        self.replay: ReplayPrice | None = None
+        self.replay_symbol = ""
+        if params.replay_path:
+            spots = sorted(self.refs)
+            symbol = params.replay_symbol or (spots[0] if spots else "")
+            if symbol not in self.refs:
+                raise ConfigError("<paper>", "replay_symbol", params.replay_symbol, f"one of {spots}")
+            self.replay = ReplayPrice(params.replay_path)
+            self.replay_symbol = symbol
+            self.refs[symbol] = self.replay.at(self.t_ns)
+
+    # -- time ------------------------------------------------------------------------------------
+
+    @property
+    def t_ns(self) -> int:
+        """Simulated time now, integer nanoseconds since the epoch."""
+        return self.params.start_ns + self.tick * self.params.tick_ns
+
+    def ref_price(self, symbol: str) -> Decimal:
+        """The reference (index) price of a spot symbol, or of a perp's spot symbol."""
+        return Decimal(self.refs[symbol.split(":", 1)[0]]).scaleb(-8)
+
+    # -- one tick ----------------------------------------------------------------------------------
+
+    async def step(self) -> TickReport:
+        """Advance one tick (see the module docstring). Returns what it did."""
+        self.tick += 1
+        report = TickReport(self.tick, self.t_ns)
+        p = self.params
+        for symbol in sorted(self.refs):
+            if symbol == self.replay_symbol:
+                self.refs[symbol] = self.replay.at(self.t_ns)  # type: ignore[union-attr]
+                continue
+            z = _draw(p.seed, symbol, self.tick)
+            ref = self.refs[symbol]
+            # Gaussian move in bps of the price, rounded to the grid; a price never reaches zero.
+            self.refs[symbol] = max(PRICE_SCALE // 100, ref + round(z * p.vol_bps * ref / 10_000))
+        for symbol in sorted(self.premium_e8):
+            spot_ref = self.refs[symbol.split(":", 1)[0]]
+            bound = spot_ref * p.premium_bps // 10_000
+            z = _draw(p.seed, symbol, self.tick)
+            # Mean reversion towards zero, so the premium (and so funding) changes sign over time.
+            drift = -self.premium_e8[symbol] // 10
+            step = round(z * bound / 4)
+            self.premium_e8[symbol] = max(-bound, min(bound, self.premium_e8[symbol] + drift + step))
+        for name, adapter in self.market.adapters.items():
+            if hasattr(adapter, "book"):
+                self._refresh_book(name, adapter)
+        for name, adapter in self.market.adapters.items():
+            if not hasattr(adapter, "book"):
+                fill = await self._arbitrage(name, adapter)
+                if fill is not None:
+                    report.arbitrage.append(fill)
+        self._update_marks()
+        if self.tick % p.funding_interval_ticks == 0:
+            for symbol, name in sorted(self.perp_markets.items()):
+                try:
+                    report.funding[name] = self.ledger.accrue_funding(name)
+                except CrossrouteError:
+                    pass  # an invalid mark blocks funding for this interval; the journal shows none
+        for sub_id in self.ledger.liquidatable():
+            report.liquidations.append(self.ledger.liquidate(sub_id))
+        return report
+
+    def center_e8(self, symbol: str) -> int:
+        """Where makers quote ``symbol``: the reference, plus the premium for a perp."""
+        spot = symbol.split(":", 1)[0]
+        return self.refs[spot] + self.premium_e8.get(symbol, 0)
+
+    def _refresh_book(self, name: str, adapter: Any) -> None:
+        book = adapter.book
+        center = self.center_e8(adapter.symbol)
+        if self._maker_center.get(name) == center:
+            return  # nothing moved: keep the queue position of the quotes
+        self._maker_center[name] = center
+        if name not in self._maker_ids:
+            # The config's seed levels are a snapshot of one instant; makers take over from here.
+            for order in list(book.open_orders(SEED_OWNER)):
+                book.cancel(order.order_id)
+        for order_id in self._maker_ids.get(name, []):
+            if book.order(order_id) is not None:
+                book.cancel(order_id)
+        p = self.params
+        tick_e8 = int(book.tick_size.scaleb(8))
+        base_lots = book.qty_to_lots(Decimal(p.maker_qty).quantize(book.lot_size, rounding=ROUND_FLOOR))
+        ids = []
+        for level in range(p.maker_levels):
+            offset = center * (p.maker_half_spread_bps + level * p.maker_step_bps) // 10_000
+            for side, price_e8 in (("buy", center - offset), ("sell", center + offset)):
+                # bids round down, asks up: a maker never quotes inside its own intended spread
+                ticks = price_e8 // tick_e8 if side == "buy" else -(-price_e8 // tick_e8)
+                if ticks <= 0:
+                    continue
+                self._order_counter += 1
+                order_id = f"mk-{name}-{self._order_counter}"
+                try:
+                    book.place_limit(order_id, MAKER, side, ticks, base_lots * (level + 1), "POST_ONLY")
+                except CrossrouteError:
+                    continue  # would cross a resting order (a trader's limit): skip this level
+                ids.append(order_id)
+        self._maker_ids[name] = ids
+
+    async def _arbitrage(self, name: str, adapter: Any) -> LegFill | None:
+        ref = Decimal(self.refs[adapter.symbol]).scaleb(-8)
+        quantum = Decimal("1e-8")
+        for side in ("buy", "sell"):
+            try:
+                curve = adapter.depth_curve(side)
+                qty_float = curve.qty_at_price(float(ref))
+            except CrossrouteError:
+                continue
+            # The float only sizes the attempt; the decision below is on the exact re-quote.
+            qty = Decimal(f"{qty_float:.8f}").quantize(quantum, rounding=ROUND_FLOOR)
+            if qty <= 0:
+                continue
+            try:
+                quote = adapter.quote(side, qty)
+            except CrossrouteError:
+                continue
+            value = qty * ref
+            profit = value - quote.quote_amount if side == "buy" else quote.quote_amount - value
+            if profit <= 0:
+                continue  # the gas (leg_cost) eats the edge: the pool stays off the reference
+            self._order_counter += 1
+            fill = await adapter.execute(LegOrder(name, side, qty, f"arb-{self._order_counter}",
+                                                  quote.avg_price))
+            if fill.status != "rejected":
+                return fill
+        return None
+
+    def _update_marks(self) -> None:
+        quote = self.ledger.quote_asset
+        for symbol, ref in sorted(self.refs.items()):
+            base, symbol_quote = symbol.split("/", 1)
+            if symbol_quote == quote and base in self.ledger.assets:
+                self.ledger.set_mark(base, price_text(ref))
+        for symbol, name in sorted(self.perp_markets.items()):
+            mid = self.market.mid_price(symbol)
+            if mid is not None and mid > 0:
+                self.ledger.set_mark(name, mid)
+
+    # -- views -------------------------------------------------------------------------------------
+
+    def state_digest(self) -> str:
+        """SHA-256 over the simulator and venue state that replay must reproduce (tests compare it)."""
+        parts: list[str] = [str(self.tick), repr(sorted(self.refs.items())), repr(sorted(self.premium_e8.items()))]
+        for name, adapter in self.market.adapters.items():
+            if hasattr(adapter, "book"):
+                book = adapter.book
+                parts.append(f"{name}:{book.depth('bids')}:{book.depth('asks')}")
+            else:
+                pool = adapter.pool
+                if hasattr(pool, "reserves"):
+                    parts.append(f"{name}:{pool.reserves}")
+                else:
+                    parts.append(f"{name}:{pool.sqrt_price_x96}:{pool.liquidity}:{pool.tick}")
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+    def _check(self) -> None:
+        """Assert: every book is uncrossed and passes its own check; references are positive."""
+        for symbol, ref in self.refs.items():
+            assert ref > 0, (symbol, ref)
+        for name, adapter in self.market.adapters.items():
+            if hasattr(adapter, "book"):
+                book = adapter.book
+                bid, ask = book.best_bid(), book.best_ask()
+                assert bid is None or ask is None or bid < ask, (name, bid, ask)
+                if hasattr(book, "_check"):
+                    book._check()

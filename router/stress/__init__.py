@@ -1,0 +1,1 @@
+"""Stress and liquidation simulator: scenarios, the engine on simulated venues, tail statistics, plots."""

@@ -9,9 +9,9 @@ a pool kind only supplies four exact integer hooks and two swaps.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
-from adapters.units import (CurveCache, check_amount, check_side, from_units, invalid, to_float,
+from adapters.units import (CurveCache, beyond_limit, check_amount, check_decimals, check_identity,
+                            check_leg_order, check_side, from_units, invalid, rejected_fill, to_float,
                             to_units, to_units_exact)
 from router.depth import DepthCurve, HyperbolicSegment
 from router.errors import RouteError
@@ -40,13 +40,9 @@ class PoolAdapter:
 
     def __init__(self, name: str, symbol: str, *, base_decimals: int, quote_decimals: int,
                  fee_pips: int, leg_cost: Decimal = Decimal(0)) -> None:
-        if not isinstance(name, str) or not name:
-            raise invalid("name", name, "a non-empty string")
-        if not isinstance(symbol, str) or symbol.count("/") != 1:
-            raise invalid("symbol", symbol, "'BASE/QUOTE'", name)
-        for field, value in (("base_decimals", base_decimals), ("quote_decimals", quote_decimals)):
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 36:
-                raise invalid(field, value, "an integer in [0, 36]", name)
+        check_identity(name, symbol)
+        check_decimals("base_decimals", base_decimals, name)
+        check_decimals("quote_decimals", quote_decimals, name)
         check_amount("leg_cost", leg_cost, name, allow_zero=True)
         self.name = name
         self.symbol = symbol
@@ -141,14 +137,14 @@ class PoolAdapter:
         beyond ``order.limit_price`` is rejected without touching the pool. A venue refusal is a
         rejected ``LegFill``, never an exception. Invalid arguments raise RouteError.
         """
-        base_units = self._check_order(order)
+        check_leg_order(order, self.name)
+        base_units = to_units_exact("order.qty", order.qty, self.base_decimals, self.name)
         try:
             leg = self.quote(order.side, order.qty)
         except RouteError as exc:
-            return _rejected(order, self.leg_cost, str(exc))
-        if _beyond_limit(order, leg.avg_price):
-            return _rejected(order, self.leg_cost,
-                             f"average price {leg.avg_price} is beyond the limit {order.limit_price}")
+            return rejected_fill(order, str(exc))
+        if beyond_limit(order, leg.avg_price):
+            return rejected_fill(order, f"average price {leg.avg_price} is beyond the limit {order.limit_price}")
         pool_quote = self._pool_units(leg)
         try:
             if order.side == "buy":
@@ -158,24 +154,13 @@ class PoolAdapter:
                 received = self._swap_sell(base_units, pool_quote)
                 done = self._leg_quote("sell", base_units, received)
         except VenueError as exc:
-            return _rejected(order, self.leg_cost, str(exc))
+            return rejected_fill(order, str(exc))
         return LegFill(venue=self.name, side=order.side, client_order_id=order.client_order_id,
                        requested_qty=order.qty, filled_qty=order.qty,
                        quote_amount=done.quote_amount, fee=done.fee, leg_cost=done.leg_cost,
                        status="filled")
 
     # -- helpers --
-
-    def _check_order(self, order: Any) -> int:
-        if not isinstance(order, LegOrder):
-            raise invalid("order", order, "a LegOrder", self.name)
-        if order.venue != self.name:
-            raise invalid("order.venue", order.venue, repr(self.name), self.name)
-        check_side(order.side, self.name)
-        check_amount("order.qty", order.qty, self.name)
-        if order.limit_price is not None:
-            check_amount("order.limit_price", order.limit_price, self.name)
-        return to_units_exact("order.qty", order.qty, self.base_decimals, self.name)
 
     def _pool_units(self, leg: LegQuote) -> int:
         """The pool-side quote units inside an exact leg quote (without the leg cost)."""
@@ -198,18 +183,6 @@ class PoolAdapter:
         return LegQuote(venue=self.name, side=side, qty=from_units(base_units, self.base_decimals),
                         quote_amount=from_units(total, self.quote_decimals),
                         fee=from_units(fee_units, self.quote_decimals), leg_cost=self.leg_cost)
-
-
-def _beyond_limit(order: LegOrder, avg_price: Decimal) -> bool:
-    if order.limit_price is None:
-        return False
-    return avg_price > order.limit_price if order.side == "buy" else avg_price < order.limit_price
-
-
-def _rejected(order: LegOrder, leg_cost: Decimal, reason: str) -> LegFill:
-    return LegFill(venue=order.venue, side=order.side, client_order_id=order.client_order_id,
-                   requested_qty=order.qty, filled_qty=Decimal(0), quote_amount=Decimal(0),
-                   fee=Decimal(0), leg_cost=Decimal(0), status="rejected", reason=reason)
 
 
 class AmmAdapter(PoolAdapter):

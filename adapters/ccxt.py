@@ -21,13 +21,14 @@ other exchange errors (bad credentials, unknown symbol) become ``AdapterError(re
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import Context, Decimal
 from fractions import Fraction
 from typing import Any
 
 import ccxt as ccxt_errors
 
-from adapters.units import check_amount, check_side, from_units, invalid, to_float, to_units_exact
+from adapters.units import (beyond_limit, check_amount, check_decimals, check_identity, check_leg_order,
+                           check_side, from_units, invalid, rejected_fill, to_float, to_units_exact)
 from router.depth import DepthCurve, FlatSegment
 from router.errors import AdapterError, RouteError
 from router.orders import LegFill, LegOrder, LegQuote
@@ -43,12 +44,8 @@ def decimal_from_ccxt(value: Any, field: str, venue: str) -> Decimal:
     """A ccxt number (float, int or str) as an exact Decimal via its shortest repr."""
     if isinstance(value, bool) or value is None:
         raise AdapterError(venue, f"{field}={value!r} is invalid; allowed: a number", field=field)
-    if isinstance(value, (int, str)):
-        text = str(value)
-    elif isinstance(value, float):
-        text = repr(value)
-    else:
-        text = str(value)
+    # repr is the shortest string that round-trips the float: 0.1 -> "0.1", not 0.1000000000000000055...
+    text = repr(value) if isinstance(value, float) else str(value)
     try:
         result = Decimal(text)
     except ArithmeticError:
@@ -80,12 +77,8 @@ class CcxtAdapter:
                  leg_cost: Decimal = Decimal(0), taker_fee_pips: int | None = None,
                  market_symbol: str | None = None, depth_limit: int = 100,
                  owns_exchange: bool = False) -> None:
-        if not isinstance(name, str) or not name:
-            raise invalid("name", name, "a non-empty string")
-        if not isinstance(symbol, str) or symbol.count("/") != 1:
-            raise invalid("symbol", symbol, "'BASE/QUOTE'", name)
-        if isinstance(quote_decimals, bool) or not isinstance(quote_decimals, int) or not 0 <= quote_decimals <= 36:
-            raise invalid("quote_decimals", quote_decimals, "an integer in [0, 36]", name)
+        check_identity(name, symbol)
+        check_decimals("quote_decimals", quote_decimals, name)
         if taker_fee_pips is not None and (isinstance(taker_fee_pips, bool) or not isinstance(taker_fee_pips, int)
                                            or not 0 <= taker_fee_pips < PIPS):
             raise invalid("taker_fee_pips", taker_fee_pips, f"an integer in [0, {PIPS - 1}] or None", name)
@@ -226,7 +219,7 @@ class CcxtAdapter:
         self._check_step("qty", qty)
         notional, fee = self._sweep(side, qty)
         if notional < Fraction(self.min_cost):
-            raise RouteError(f"{self.name}: {side} {qty} has notional {to_float(notional)} below the "
+            raise RouteError(f"{self.name}: {side} {qty} has notional {_exact_decimal(notional)} below the "
                              f"minimum {self.min_cost}", venue=self.name, qty=qty)
         return self._leg_quote(side, qty, notional, fee)
 
@@ -277,10 +270,9 @@ class CcxtAdapter:
         try:
             leg = self.quote(order.side, order.qty)
         except RouteError as exc:
-            return _rejected(order, str(exc))
-        if order.limit_price is not None and (
-                leg.avg_price > order.limit_price if order.side == "buy" else leg.avg_price < order.limit_price):
-            return _rejected(order, f"average price {leg.avg_price} is beyond the limit {order.limit_price}")
+            return rejected_fill(order, str(exc))
+        if beyond_limit(order, leg.avg_price):
+            return rejected_fill(order, f"average price {leg.avg_price} is beyond the limit {order.limit_price}")
         params = {"newClientOrderId": order.client_order_id} if _CLIENT_ID.fullmatch(order.client_order_id) else {}
         try:
             result = await self.exchange.create_order(self.market_symbol, "market", order.side,
@@ -288,12 +280,12 @@ class CcxtAdapter:
         except ccxt_errors.BadSymbol as exc:  # a wrong market is our configuration, not this leg
             raise map_ccxt_error(self.name, exc, f"create_order {order.client_order_id}") from None
         except _LEG_REJECTIONS as exc:
-            return _rejected(order, f"{type(exc).__name__}: {str(exc)[:300]}")
+            return rejected_fill(order, f"{type(exc).__name__}: {str(exc)[:300]}")
         except ccxt_errors.BaseError as exc:
             raise map_ccxt_error(self.name, exc, f"create_order {order.client_order_id}") from None
         filled, notional, fee = self._fill_amounts(result)
         if filled == 0:
-            return _rejected(order, f"the venue filled nothing (status {result.get('status')})")
+            return rejected_fill(order, f"the venue filled nothing (status {result.get('status')})")
         done = self._leg_quote(order.side, filled, Fraction(notional), Fraction(fee))
         return LegFill(venue=self.name, side=order.side, client_order_id=order.client_order_id,
                        requested_qty=order.qty, filled_qty=filled, quote_amount=done.quote_amount,
@@ -306,11 +298,14 @@ class CcxtAdapter:
         """(filled base, notional quote, fee quote) of a ccxt order, exact strings preferred."""
         info = result.get("info") or {}
         if isinstance(info, dict) and "executedQty" in info and ("cummulativeQuoteQty" in info or "cumQuote" in info):
-            filled = Decimal(info["executedQty"])
-            notional = Decimal(info.get("cummulativeQuoteQty", info.get("cumQuote")))
+            # A malformed string must surface as AdapterError, not a bare decimal.InvalidOperation.
+            filled = decimal_from_ccxt(info["executedQty"], "info.executedQty", self.name)
+            notional = decimal_from_ccxt(info.get("cummulativeQuoteQty", info.get("cumQuote")),
+                                         "info.cummulativeQuoteQty", self.name)
             fills = info.get("fills")
             if isinstance(fills, list) and fills:
-                fee = sum((Decimal(f["commission"]) for f in fills), Decimal(0))
+                fee = sum((decimal_from_ccxt(f.get("commission"), "info.fills.commission", self.name)
+                           for f in fills), Decimal(0))
             else:
                 fee = self._fee_from(result)
             return filled, notional, fee
@@ -329,16 +324,7 @@ class CcxtAdapter:
             raise invalid(field, qty, f"a multiple of the amount step {self.step}", self.name)
 
     def _check_order(self, order: Any) -> None:
-        if not isinstance(order, LegOrder):
-            raise invalid("order", order, "a LegOrder", self.name)
-        if order.venue != self.name:
-            raise invalid("order.venue", order.venue, repr(self.name), self.name)
-        check_side(order.side, self.name)
-        check_amount("order.qty", order.qty, self.name)
-        if order.limit_price is not None:
-            check_amount("order.limit_price", order.limit_price, self.name)
-        if not isinstance(order.client_order_id, str) or not order.client_order_id:
-            raise invalid("order.client_order_id", order.client_order_id, "a non-empty string", self.name)
+        check_leg_order(order, self.name)
         self._require_snapshot()
         self._check_step("order.qty", order.qty)
 
@@ -357,10 +343,10 @@ class CcxtAdapter:
                         fee=from_units(fee_units, self.quote_decimals), leg_cost=self.leg_cost)
 
 
-def _rejected(order: LegOrder, reason: str) -> LegFill:
-    return LegFill(venue=order.venue, side=order.side, client_order_id=order.client_order_id,
-                   requested_qty=order.qty, filled_qty=Decimal(0), quote_amount=Decimal(0),
-                   fee=Decimal(0), leg_cost=Decimal(0), status="rejected", reason=reason)
+def _exact_decimal(value: Fraction) -> Decimal:
+    """A sweep's Fraction as a Decimal for messages. Exact: every denominator here divides a power
+    of ten (the market's decimal tick times its step), so 120 digits always suffice."""
+    return Context(prec=120).divide(Decimal(value.numerator), Decimal(value.denominator))
 
 
 __all__ = ["CcxtAdapter", "decimal_from_ccxt", "map_ccxt_error"]

@@ -17,7 +17,7 @@ from fractions import Fraction
 from math import isqrt
 
 from adapters.amm import PIPS, PoolAdapter
-from adapters.units import check_amount, check_side, from_units, invalid, to_float
+from adapters.units import check_amount, check_decimals, check_side, from_units, invalid, to_float
 from router.depth import DepthCurve, HyperbolicSegment
 from router.errors import RouteError
 from venues.clmm import ConcentratedLiquidityPool
@@ -34,9 +34,8 @@ _AFTER_ANY_NET = float("inf")
 def raw_price(price: Decimal, base_decimals: int, quote_decimals: int) -> Fraction:
     """Pool price in raw token units (token1 base units per token0 base unit), exact."""
     check_amount("price", price)
-    for field, value in (("base_decimals", base_decimals), ("quote_decimals", quote_decimals)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 36:
-            raise invalid(field, value, "an integer in [0, 36]")
+    check_decimals("base_decimals", base_decimals)
+    check_decimals("quote_decimals", quote_decimals)
     return Fraction(price) * Fraction(10) ** (quote_decimals - base_decimals)
 
 

@@ -10,11 +10,11 @@ minus the leg cost, rounded down.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
-from adapters.amm import PIPS, _beyond_limit, _rejected
-from adapters.units import (CurveCache, check_amount, check_side, from_units, invalid, to_float, to_units,
-                            to_units_exact)
+from adapters.amm import PIPS
+from adapters.units import (CurveCache, beyond_limit, check_amount, check_decimals, check_identity,
+                            check_leg_order, check_side, from_units, invalid, rejected_fill, to_float,
+                            to_units, to_units_exact)
 from router.depth import DepthCurve, FlatSegment
 from router.errors import RouteError
 from router.orders import LegFill, LegOrder, LegQuote
@@ -37,12 +37,8 @@ class OrderBookAdapter:
     def __init__(self, name: str, symbol: str, book: OrderBook, *, quote_decimals: int,
                  taker_fee_pips: int, min_notional: Decimal = Decimal(0),
                  leg_cost: Decimal = Decimal(0), owner: str = "router") -> None:
-        if not isinstance(name, str) or not name:
-            raise invalid("name", name, "a non-empty string")
-        if not isinstance(symbol, str) or symbol.count("/") != 1:
-            raise invalid("symbol", symbol, "'BASE/QUOTE'", name)
-        if isinstance(quote_decimals, bool) or not isinstance(quote_decimals, int) or not 0 <= quote_decimals <= 36:
-            raise invalid("quote_decimals", quote_decimals, "an integer in [0, 36]", name)
+        check_identity(name, symbol)
+        check_decimals("quote_decimals", quote_decimals, name)
         if isinstance(taker_fee_pips, bool) or not isinstance(taker_fee_pips, int) or not 0 <= taker_fee_pips < PIPS:
             raise invalid("taker_fee_pips", taker_fee_pips, f"an integer in [0, {PIPS - 1}]", name)
         check_amount("min_notional", min_notional, name, allow_zero=True)
@@ -226,23 +222,23 @@ class OrderBookAdapter:
         beyond ``order.limit_price`` is rejected without touching the book. Venue refusals become
         rejected fills. ``client_order_id`` is the book's order id (duplicates are refused).
         """
-        lots = self._check_order(order)
+        check_leg_order(order, self.name)
+        lots = self._lots("order.qty", order.qty)
         try:
             leg = self.quote(order.side, order.qty)
         except RouteError as exc:
-            return _rejected(order, self.leg_cost, str(exc))
-        if _beyond_limit(order, leg.avg_price):
-            return _rejected(order, self.leg_cost,
-                             f"average price {leg.avg_price} is beyond the limit {order.limit_price}")
+            return rejected_fill(order, str(exc))
+        if beyond_limit(order, leg.avg_price):
+            return rejected_fill(order, f"average price {leg.avg_price} is beyond the limit {order.limit_price}")
         worst_ticks = self.book.quote(order.side, lots, owner=self.owner).worst_price_ticks
         try:
             result = self.book.place_market(order.client_order_id, self.owner, order.side, lots,
                                             protection_price_ticks=worst_ticks)
         except VenueError as exc:
-            return _rejected(order, self.leg_cost, str(exc))
+            return rejected_fill(order, str(exc))
         filled = sum(fill.qty_lots for fill in result.fills)
         if filled == 0:
-            return _rejected(order, self.leg_cost, f"the book filled nothing (status {result.status})")
+            return rejected_fill(order, f"the book filled nothing (status {result.status})")
         done = self._leg_quote(order.side, filled,
                                sum(fill.notional_quanta for fill in result.fills),
                                sum(fill.taker_fee_quanta for fill in result.fills))
@@ -261,19 +257,6 @@ class OrderBookAdapter:
         if rest:
             raise invalid(field, qty, f"a multiple of the lot size {self._lot}", self.name)
         return lots
-
-    def _check_order(self, order: Any) -> int:
-        if not isinstance(order, LegOrder):
-            raise invalid("order", order, "a LegOrder", self.name)
-        if order.venue != self.name:
-            raise invalid("order.venue", order.venue, repr(self.name), self.name)
-        check_side(order.side, self.name)
-        check_amount("order.qty", order.qty, self.name)
-        if order.limit_price is not None:
-            check_amount("order.limit_price", order.limit_price, self.name)
-        if not isinstance(order.client_order_id, str) or not order.client_order_id:
-            raise invalid("order.client_order_id", order.client_order_id, "a non-empty string", self.name)
-        return self._lots("order.qty", order.qty)
 
     def _total_units(self, side: str, notional_quanta: int, fee_quanta: int) -> int:
         """All-in quote of a sweep in 10^-quote_decimals units, leg cost included, rounded against

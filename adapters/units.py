@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any, Generic, TypeVar
 
 from router.errors import RouteError
-from router.orders import SIDES
+from router.orders import SIDES, LegFill, LegOrder
 
 # Wide enough for any uint256 amount with 36 decimals: conversions below are exact, never rounded
 # by the ambient 28-digit context.
@@ -46,6 +46,52 @@ def check_amount(field: str, value: Any, venue: str | None = None, *, allow_zero
     if value < 0 or (value == 0 and not allow_zero):
         raise invalid(field, value, "a Decimal >= 0" if allow_zero else "a Decimal > 0", venue)
     return value
+
+
+def check_identity(name: Any, symbol: Any) -> None:
+    """Raise RouteError unless ``name`` is a non-empty string and ``symbol`` is ``'BASE/QUOTE'``."""
+    if not isinstance(name, str) or not name:
+        raise invalid("name", name, "a non-empty string")
+    if not isinstance(symbol, str) or symbol.count("/") != 1:
+        raise invalid("symbol", symbol, "'BASE/QUOTE'", name)
+
+
+def check_decimals(field: str, value: Any, venue: str | None = None) -> int:
+    """Return ``value`` if it is an ``int`` (not bool) in [0, 36] (a token's decimals), else raise."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 36:
+        raise invalid(field, value, "an integer in [0, 36]", venue)
+    return value
+
+
+def check_leg_order(order: Any, venue: str) -> LegOrder:
+    """Return ``order`` if it is a LegOrder for ``venue`` with a valid side, qty, limit and a
+    non-empty client order id (the venue's idempotency key), else raise RouteError. O(1)."""
+    if not isinstance(order, LegOrder):
+        raise invalid("order", order, "a LegOrder", venue)
+    if order.venue != venue:
+        raise invalid("order.venue", order.venue, repr(venue), venue)
+    check_side(order.side, venue)
+    check_amount("order.qty", order.qty, venue)
+    if order.limit_price is not None:
+        check_amount("order.limit_price", order.limit_price, venue)
+    if not isinstance(order.client_order_id, str) or not order.client_order_id:
+        raise invalid("order.client_order_id", order.client_order_id, "a non-empty string", venue)
+    return order
+
+
+def beyond_limit(order: LegOrder, avg_price: Decimal) -> bool:
+    """True when an all-in average price is worse than ``order.limit_price`` for its side."""
+    if order.limit_price is None:
+        return False
+    return avg_price > order.limit_price if order.side == "buy" else avg_price < order.limit_price
+
+
+def rejected_fill(order: LegOrder, reason: str) -> LegFill:
+    """The LegFill of an order the venue did not touch: nothing filled, nothing paid."""
+    zero = Decimal(0)
+    return LegFill(venue=order.venue, side=order.side, client_order_id=order.client_order_id,
+                   requested_qty=order.qty, filled_qty=zero, quote_amount=zero,
+                   fee=zero, leg_cost=zero, status="rejected", reason=reason)
 
 
 def to_units_exact(field: str, amount: Decimal, decimals: int, venue: str | None = None) -> int:

@@ -26,7 +26,6 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -42,24 +41,14 @@ HEADER_EVENT = "run_header"
 HEADER_VERSION = 1
 
 
-def _canonical(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, (list, tuple)):
-        return [_canonical(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _canonical(v) for k, v in value.items()}
-    return value
-
-
 def config_digest(config: Any) -> str:
     """SHA-256 (hex) of a MarketConfig's content: every field but the file name, as sorted JSON
     with decimal strings. Two files that parse to the same market have the same digest. O(size)."""
     if not dataclasses.is_dataclass(config):
         raise ConfigError("<config>", "config", type(config).__name__, "a parsed MarketConfig")
     data = {k: v for k, v in dataclasses.asdict(config).items() if k != "file"}
-    text = json.dumps(_canonical(data), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # The journal's own canonical encoding: one definition of "canonical" for lines and digests.
+    return hashlib.sha256(encode_record(data).encode("utf-8")).hexdigest()
 
 
 def write_run_header(journal: Journal, market: Any, order: MultiLegOrder, command: str = "execute") -> None:

@@ -250,6 +250,38 @@ class MarketConfig:
                                    if instrument is None or venue.instrument == instrument))
 
 
+FILE_KEY, SYNTAX_KEY = "(file)", "(syntax)"  # the ConfigError keys of an unreadable / unparsable file
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read and parse one TOML file: the one place every crossroute TOML file is read.
+
+    Raises ConfigError(file, "(file)", path, "a readable UTF-8 TOML file (reason)") when the
+    file cannot be read or is not UTF-8, and ConfigError(file, "(syntax)", parser message,
+    "valid TOML") when it does not parse. O(file size).
+    """
+    return parse_toml(_read_text(path), str(path))
+
+
+def parse_toml(text: str, file: str = "<string>") -> dict[str, Any]:
+    """Parse TOML text; ``file`` names it in the ConfigError(file, "(syntax)", ...) of a bad one."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, SYNTAX_KEY, str(exc), "valid TOML") from None
+
+
+def _read_text(path: Any) -> str:
+    """The UTF-8 text of ``path``; ConfigError(file, "(file)", ...) when it cannot be read."""
+    if not isinstance(path, (str, Path)):
+        raise ConfigError(str(path), FILE_KEY, path, "the path of a TOML file (str or Path)")
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+        raise ConfigError(str(path), FILE_KEY, str(path), f"a readable UTF-8 TOML file ({reason})") from None
+
+
 def load_config(path: str | Path | Sequence[str | Path]) -> MarketConfig:
     """Read and validate the market TOML at ``path``. Raises ConfigError for every problem.
 
@@ -259,24 +291,17 @@ def load_config(path: str | Path | Sequence[str | Path]) -> MarketConfig:
     """
     paths = [path] if isinstance(path, (str, Path)) else list(path)
     if not paths:
-        raise ConfigError("(none)", "(file)", [], "at least one market TOML file")
-    texts = []
-    for one in paths:
-        try:
-            texts.append(Path(one).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(str(one), "(file)", str(one),
-                              f"a readable UTF-8 TOML file ({exc.__class__.__name__})") from exc
+        raise ConfigError("(none)", FILE_KEY, [], "at least one market TOML file")
+    if len(paths) == 1:
+        return parse_config_data(read_toml(paths[0]), str(paths[0]))
+    # layered files parse as one document, so a table defined twice is an error, as TOML says
+    texts = [_read_text(one) for one in paths]
     return parse_config("\n".join(texts), " + ".join(str(one) for one in paths))
 
 
 def parse_config(text: str, file: str = "<string>") -> MarketConfig:
     """Validate market TOML given as text; ``file`` names it in errors."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(file, "(syntax)", str(exc), "valid TOML") from exc
-    return parse_config_data(data, file)
+    return parse_config_data(parse_toml(text, file), file)
 
 
 def parse_config_data(data: dict[str, Any], file: str = "<data>") -> MarketConfig:

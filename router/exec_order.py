@@ -39,12 +39,12 @@ TOML form (strings for numbers; ints accepted; floats refused because they lose 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from router.config import read_toml
 from router.errors import ConfigError, ExecutionError, InvalidValue
 
 __all__ = [
@@ -347,13 +347,5 @@ def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
 
 def load_order(path: str | Path) -> MultiLegOrder:
     """Read an order TOML file; a missing, unreadable or invalid file raises ConfigError."""
-    source = str(path)
-    try:
-        with Path(path).open("rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as exc:
-        raise ConfigError(source, "<file>", source, f"a readable TOML file ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, "<syntax>", str(exc), "valid TOML") from None
-    return order_from_dict(data, source)
+    return order_from_dict(read_toml(path), str(path))
 

@@ -46,7 +46,7 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from router.errors import AdapterError, CrossrouteError, ExecutionError, RouteError
 from router.exec_order import MultiLegOrder, OrderLeg, base_asset
@@ -63,7 +63,8 @@ BPS = Decimal(10_000)
 ZERO = Decimal(0)
 
 
-def _invalid(field: str, value: Any, allowed: str) -> None:
+def _invalid(field: str, value: Any, allowed: str) -> NoReturn:
+    """Raise the ExecutionError for one bad argument: its field, the value given, what is allowed."""
     raise ExecutionError(f"{field}={value!r} is invalid; allowed: {allowed}", field=field, value=value,
                          allowed=allowed)
 
@@ -344,23 +345,17 @@ class Executor:
                  child_timeout_secs: Decimal = Decimal(5), qty_quantum: Decimal = Decimal("1e-8"),
                  clock: Callable[[], float] | None = None) -> None:
         if not isinstance(adapters, Mapping) or not adapters:
-            raise ExecutionError(f"adapters={adapters!r} is invalid; allowed: a non-empty mapping name -> adapter",
-                                 field="adapters", value=repr(adapters), allowed="a non-empty mapping")
+            _invalid("adapters", adapters, "a non-empty mapping name -> adapter")
         for name, adapter in adapters.items():
             if getattr(adapter, "name", None) != name:
                 raise ExecutionError(f"adapters[{name!r}] is named {getattr(adapter, 'name', None)!r}; "
                                      "allowed: the adapter's own name as key",
                                      field=f"adapters[{name}]", value=name, allowed="the adapter's name")
-        if not isinstance(child_timeout_secs, Decimal) or not child_timeout_secs.is_finite() \
-                or child_timeout_secs <= 0:
-            raise ExecutionError(f"child_timeout_secs={child_timeout_secs!r} is invalid; allowed: a Decimal > 0",
-                                 field="child_timeout_secs", value=child_timeout_secs, allowed="a Decimal > 0")
-        if not isinstance(qty_quantum, Decimal) or not qty_quantum.is_finite() or qty_quantum <= 0:
-            raise ExecutionError(f"qty_quantum={qty_quantum!r} is invalid; allowed: a Decimal > 0",
-                                 field="qty_quantum", value=qty_quantum, allowed="a Decimal > 0")
+        for name, value in (("child_timeout_secs", child_timeout_secs), ("qty_quantum", qty_quantum)):
+            if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+                _invalid(name, value, "a Decimal > 0")
         if clock is not None and not callable(clock):
-            raise ExecutionError(f"clock={clock!r} is invalid; allowed: a callable returning seconds",
-                                 field="clock", value=repr(clock), allowed="a callable returning seconds")
+            _invalid("clock", clock, "a callable returning seconds")
         self._clock = clock
         self._adapters = dict(adapters)
         self._qty_quantum = qty_quantum
@@ -368,9 +363,7 @@ class Executor:
                              for name, a in self._adapters.items()}
         bad = sorted(n for n, kind in self._instruments.items() if kind not in ("spot", "perp"))
         if bad:
-            raise ExecutionError(f"instruments[{bad[0]!r}]={self._instruments[bad[0]]!r} is invalid; "
-                                 "allowed: spot | perp", field=f"instruments[{bad[0]}]",
-                                 value=self._instruments[bad[0]], allowed="spot | perp")
+            _invalid(f"instruments[{bad[0]}]", self._instruments[bad[0]], "spot | perp")
         self.margin = margin
         self.journal = journal if journal is not None else Journal()
         self._planner = planner if planner is not None else default_planner
@@ -387,8 +380,7 @@ class Executor:
         another symbol, a client id reused for another order) raise ExecutionError before
         anything is journaled or traded."""
         if not isinstance(order, MultiLegOrder):
-            raise ExecutionError(f"order={order!r} is invalid; allowed: a MultiLegOrder",
-                                 field="order", value=repr(order), allowed="a MultiLegOrder")
+            _invalid("order", order, "a MultiLegOrder")
         fingerprint = encode_record(order.to_json_dict())
         if order.client_id in self._done:
             seen, report = self._done[order.client_id]
@@ -737,10 +729,8 @@ class _Run:
             if any(position[f] < position[leader] for f, leader in follows.items()):
                 continue
             sequence: list[MarginLeg] = []
-            ends: list[int] = []
             for leg_id in perm:
                 sequence += self._margin_legs(planned[leg_id])
-                ends.append(len(sequence))
             check = self.ex.margin.check(sequence)
             tried += 1
             if first_check is None:
@@ -803,8 +793,7 @@ class _Run:
         by_quote = report.target_qty is None
         budget_spent = False
         for round_no in range(order.max_rounds):
-            remaining = (report.target_quote - report.quote_amount) if by_quote \
-                else (report.target_qty - report.filled_qty)
+            remaining = _remaining(report)
             if remaining <= 0:
                 break
             if deadline is not None and self.now() >= deadline:
@@ -875,8 +864,7 @@ class _Run:
                 # below one quantum's price and is not a residual to chase.
                 budget_spent = True
                 break
-        remaining = (report.target_quote - report.quote_amount) if by_quote \
-            else (report.target_qty - report.filled_qty)
+        remaining = _remaining(report)
         if remaining <= 0 or budget_spent:
             report.status = "filled"
             report.reason = ""
@@ -983,6 +971,13 @@ class _Run:
             self.journal.write("unwind", client_id=self.order.client_id, leg=leader.leg_id,
                                hedge=hedge.leg_id, side=back.side, qty=qty)
             await self._fill(back, report, tag=f"{leader.leg_id}-unwind", deadline=None)
+
+
+def _remaining(report: LegReport) -> Decimal:
+    """What a leg still has to fill: quote for a leg sized in quote, else base. Exact, O(1)."""
+    if report.target_qty is None:
+        return report.target_quote - report.quote_amount
+    return report.target_qty - report.filled_qty
 
 
 def _quote_json(q: LegQuote) -> dict[str, Any]:

@@ -22,7 +22,6 @@ import heapq
 import inspect
 import random
 import re
-import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -35,7 +34,7 @@ from router.backtest.feed import DEPTH, SNAPSHOT, TRADE, Feed, Grid, read_feed
 from router.backtest.plugins import load_plugin
 from router.backtest.pools import Arbitrageur, build_amm, build_clmm
 from router.backtest.strategies import Strategy, build_strategy
-from router.config import MarketConfig, parse_config_data
+from router.config import FILE_KEY, MarketConfig, parse_config_data, read_toml
 from router.errors import ConfigError, CrossrouteError
 from router.orders import LegOrder
 from router.plan import plan_route
@@ -100,11 +99,10 @@ def load_spec(path: str | Path, overrides: dict[str, Any] | None = None, seed: i
         raise BacktestError("seed", seed, "an integer >= 0")
     p = Path(path)
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BacktestError("config", str(path), f"a readable TOML file ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise BacktestError("config", str(path), f"valid TOML ({exc})") from None
+        raw = read_toml(p)
+    except ConfigError as exc:  # the backtester reports its inputs as BacktestError
+        allowed = exc.allowed if exc.key == FILE_KEY else f"valid TOML ({exc.value})"
+        raise BacktestError("config", str(path), allowed) from None
     for key, value in (overrides or {}).items():
         set_dotted(raw, key, value)
     if seed is not None:

@@ -51,13 +51,13 @@ import json
 import re
 import zlib
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy
 
-from router.backtest.errors import FeedError
+from router.backtest.errors import FeedError, decimal_arg
 
 __all__ = ["SNAPSHOT", "DEPTH", "TRADE", "TICKER", "Grid", "Levels", "Feed", "read_feed", "sha256_file",
            "FILE_SHIFT"]
@@ -91,8 +91,8 @@ class Grid:
     __slots__ = ("tick_size", "lot_size", "_price", "_qty", "_fast")
 
     def __init__(self, tick_size: Decimal | str, lot_size: Decimal | str) -> None:
-        self.tick_size = _positive_decimal("tick_size", tick_size)
-        self.lot_size = _positive_decimal("lot_size", lot_size)
+        self.tick_size = decimal_arg("tick_size", tick_size, error=FeedError)
+        self.lot_size = decimal_arg("lot_size", lot_size, error=FeedError)
         self._price = _scale(self.tick_size)
         self._qty = _scale(self.lot_size)
         # (price decimals, qty decimals) seen in the data -> compiled scanner, or False (no fast path)
@@ -158,18 +158,6 @@ class Grid:
     def qty(self, lots: int) -> Decimal:
         """Integer lots -> size in base (exact)."""
         return self.lot_size * lots
-
-
-def _positive_decimal(field: str, value: Any) -> Decimal:
-    if isinstance(value, (bool, float)) or not isinstance(value, (str, Decimal, int)):
-        raise FeedError(field, value, "a positive decimal (str or Decimal, never float)")
-    try:
-        dec = Decimal(value)
-    except InvalidOperation:
-        raise FeedError(field, value, "a positive decimal (str or Decimal, never float)") from None
-    if not dec.is_finite() or dec <= 0:
-        raise FeedError(field, value, "a positive decimal (str or Decimal, never float)")
-    return dec
 
 
 def _scale(step: Decimal) -> tuple[int, int, dict[int, int]]:

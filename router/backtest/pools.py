@@ -20,7 +20,7 @@ from adapters.amm import AmmAdapter
 from adapters.clmm import ClmmAdapter, sqrt_price_x96_from_price, tick_at_price
 from router.backtest.errors import BacktestError
 from router.errors import RouteError
-from router.orders import LegOrder
+from router.orders import LegOrder, LegQuote
 from venues.amm import ConstantProductPool
 from venues.clmm import ConcentratedLiquidityPool
 
@@ -84,6 +84,28 @@ def _require_pools(pools: Any) -> list[Any]:
     return list(pools)
 
 
+def arbitrage_leg(adapter: Any, side: str, mid: Decimal, quantum: Decimal) -> LegQuote | None:
+    """The exact leg that takes ``adapter`` on ``side`` up to marginal price ``mid``, or None when
+    it would not profit after fees and gas (the leg cost is inside ``quote_amount``).
+
+    The float depth curve only sizes the attempt (floored to ``quantum`` base, so it never
+    overshoots); the decision is on the venue's exact re-quote. Read-only. O(curve segments).
+    """
+    qty_float = adapter.depth_curve(side).qty_at_price(float(mid))
+    if not qty_float > 0:
+        return None
+    qty = (Decimal(repr(qty_float)) / quantum).to_integral_value(rounding=ROUND_FLOOR) * quantum
+    if qty <= 0:
+        return None
+    try:
+        leg = adapter.quote(side, qty)
+    except RouteError:
+        return None
+    value = qty * mid
+    profit = value - leg.quote_amount if side == "buy" else leg.quote_amount - value
+    return leg if profit > 0 else None
+
+
 class Arbitrageur:
     """Keeps pools in line with a reference mid, trading only when the exact profit beats gas.
 
@@ -118,25 +140,12 @@ class Arbitrageur:
         return done
 
     async def _align_one(self, pool: Any, mid: Decimal, ts_ns: int) -> ArbTrade | None:
-        price = pool.mid_price()
-        side = "buy" if price < mid else "sell"
-        curve = pool.depth_curve(side)
-        qty_float = curve.qty_at_price(float(mid))
-        if not qty_float > 0:
-            return None
-        quantum = pool.base_quantum()
-        qty = (Decimal(repr(qty_float)) / quantum).to_integral_value(rounding=ROUND_FLOOR) * quantum
-        if qty <= 0:
-            return None
-        try:
-            leg = pool.quote(side, qty)
-        except RouteError:
-            return None
-        profit = qty * mid - leg.quote_amount if side == "buy" else leg.quote_amount - qty * mid
-        if profit <= 0:
+        side = "buy" if pool.mid_price() < mid else "sell"
+        leg = arbitrage_leg(pool, side, mid, pool.base_quantum())
+        if leg is None:
             return None
         self._seq += 1
-        fill = await pool.execute(LegOrder(pool.name, side, qty, f"{self.owner}-{self._seq}"))
+        fill = await pool.execute(LegOrder(pool.name, side, leg.qty, f"{self.owner}-{self._seq}"))
         if fill.status == "rejected":
             return None
         got = fill.filled_qty * mid - fill.quote_amount if side == "buy" else fill.quote_amount - fill.filled_qty * mid

@@ -19,25 +19,13 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from router.backtest.errors import BacktestError
+from router.backtest.errors import BacktestError, decimal_arg
 from router.exec_order import Hedge, MultiLegOrder, OrderLeg
 
 __all__ = ["Strategy", "Twap", "Pov", "BasisTrade", "build_strategy", "KINDS"]
 
 KINDS = ("twap", "pov", "basis")
 _NS = 1_000_000_000
-
-
-def _dec(field: str, value: Any, *, positive: bool = True) -> Decimal:
-    if isinstance(value, (bool, float)) or not isinstance(value, (str, int, Decimal)):
-        raise BacktestError(field, value, "a decimal string (never float)")
-    try:
-        dec = Decimal(value)
-    except ArithmeticError:
-        raise BacktestError(field, value, "a decimal string") from None
-    if not dec.is_finite() or dec < 0 or (positive and dec == 0):
-        raise BacktestError(field, value, "a decimal > 0" if positive else "a decimal >= 0")
-    return dec
 
 
 def _int(field: str, value: Any, lo: int, hi: int) -> int:
@@ -78,12 +66,12 @@ class Twap(Strategy):
         if side not in ("buy", "sell"):
             raise BacktestError("strategy.side", side, "'buy' or 'sell'")
         self.side = side
-        self.qty = _dec("strategy.qty", qty)
-        self.duration_ns = int(_dec("strategy.duration_s", duration_s) * _NS)
+        self.qty = decimal_arg("strategy.qty", qty)
+        self.duration_ns = int(decimal_arg("strategy.duration_s", duration_s) * _NS)
         self.slices = _int("strategy.slices", slices, 1, 100_000)
         self.symbol = symbol
-        self.qty_step = _dec("strategy.qty_step", qty_step)
-        self.limit_price = None if limit_price is None else _dec("strategy.limit_price", limit_price)
+        self.qty_step = decimal_arg("strategy.qty_step", qty_step)
+        self.limit_price = None if limit_price is None else decimal_arg("strategy.limit_price", limit_price)
         self.sent = 0
         self.parent: Any = None
 
@@ -115,13 +103,13 @@ class Pov(Strategy):
         if side not in ("buy", "sell"):
             raise BacktestError("strategy.side", side, "'buy' or 'sell'")
         self.side = side
-        self.qty = _dec("strategy.qty", qty)
-        self.rate = _dec("strategy.rate", rate)
+        self.qty = decimal_arg("strategy.qty", qty)
+        self.rate = decimal_arg("strategy.rate", rate)
         if self.rate >= 1:
             raise BacktestError("strategy.rate", rate, "a decimal in (0, 1)")
-        self.interval_ns = int(_dec("strategy.interval_s", interval_s) * _NS)
+        self.interval_ns = int(decimal_arg("strategy.interval_s", interval_s) * _NS)
         self.symbol = symbol
-        self.qty_step = _dec("strategy.qty_step", qty_step)
+        self.qty_step = decimal_arg("strategy.qty_step", qty_step)
         self.max_children = _int("strategy.max_children", max_children, 1, 10**6)
         self.volume = Decimal(0)
         self.parent: Any = None
@@ -153,10 +141,10 @@ class BasisTrade(Strategy):
 
     def __init__(self, *, qty: Any, spot_symbol: str, perp_symbol: str, funding_interval_s: Any = "1",
                  limit_bps: int = 50, slippage_bps: int = 10) -> None:
-        self.qty = _dec("strategy.qty", qty)
+        self.qty = decimal_arg("strategy.qty", qty)
         self.spot_symbol = spot_symbol
         self.perp_symbol = perp_symbol
-        self.funding_ns = int(_dec("strategy.funding_interval_s", funding_interval_s) * _NS)
+        self.funding_ns = int(decimal_arg("strategy.funding_interval_s", funding_interval_s) * _NS)
         self.limit_bps = _int("strategy.limit_bps", limit_bps, 0, 10_000)
         self.slippage_bps = _int("strategy.slippage_bps", slippage_bps, 0, 10_000)
         self.report: Any = None

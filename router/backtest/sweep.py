@@ -14,12 +14,13 @@ Results come back in grid order.
 from __future__ import annotations
 
 import itertools
-import tomllib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from router.backtest.errors import BacktestError
+from router.config import FILE_KEY, read_toml
+from router.errors import ConfigError
 
 __all__ = ["load_grid", "expand_grid", "run_point", "run_sweep"]
 
@@ -27,11 +28,10 @@ __all__ = ["load_grid", "expand_grid", "run_point", "run_sweep"]
 def load_grid(path: str | Path) -> dict[str, list[Any]]:
     """Read a sweep file's ``[grid]``; every value must be a non-empty list."""
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BacktestError("sweep", str(path), f"a readable TOML file ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise BacktestError("sweep", str(path), f"valid TOML ({exc})") from None
+        raw = read_toml(path)
+    except ConfigError as exc:  # the backtester reports its inputs as BacktestError
+        allowed = exc.allowed if exc.key == FILE_KEY else f"valid TOML ({exc.value})"
+        raise BacktestError("sweep", str(path), allowed) from None
     grid = raw.get("grid")
     if not isinstance(grid, dict) or not grid or set(raw) - {"grid"}:
         raise BacktestError("sweep.grid", grid, "a [grid] table of dotted key = [values]")

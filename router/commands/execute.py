@@ -19,6 +19,7 @@ import argparse
 import json
 import shutil
 import sys
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from router.audit import run_recorded
 from router.errors import ExecutionError
 from router.exec_order import MultiLegOrder, load_order
 from router.journal import Journal, StepClock, encode_record, read_journal
+from router.plan import fmt_qty
 from router.margin.journal import last_line_hash
 
 HELP = "run a hedged multi-leg order (TOML) against the market with margin checks before every leg"
@@ -101,6 +103,14 @@ def print_report(report: dict[str, Any], as_json: bool, *, replay: bool) -> None
     render_report(Console(highlight=False, width=shutil.get_terminal_size((160, 40)).columns), report, replay=replay)
 
 
+def _qty(value: Any) -> str:
+    """A quantity of the JSON report for people: "10.000000000000000000" -> "10"; text as it is."""
+    try:
+        return fmt_qty(Decimal(str(value)))
+    except (InvalidOperation, ValueError):
+        return str(value)
+
+
 def render_report(console: Any, report: dict[str, Any], *, replay: bool = False) -> None:
     """Render an execution report on a rich ``console``: status line, legs, child orders (the
     fills), margin before/after, capital saved by cross margin, residual exposure, hedges."""
@@ -116,16 +126,16 @@ def render_report(console: Any, report: dict[str, Any], *, replay: bool = False)
         legs.add_column(column, justify="right" if column in ("target", "filled", "avg price", "quote amount", "fees") else "left")
     for leg in report["legs"]:
         target = leg["target_qty"] if leg["target_qty"] is not None else f"{leg['target_quote']} quote"
-        legs.add_row(leg["id"], leg["role"], leg["instrument"], leg["symbol"], leg["side"], str(target),
-                     leg["filled_qty"], str(leg["avg_price"]), leg["quote_amount"], leg["fee"], leg["status"])
+        legs.add_row(leg["id"], leg["role"], leg["instrument"], leg["symbol"], leg["side"], _qty(target),
+                     _qty(leg["filled_qty"]), str(leg["avg_price"]), leg["quote_amount"], leg["fee"], leg["status"])
     console.print(legs)
     fills = Table(title="child orders")
     for column in ("client order id", "venue", "qty", "limit", "filled", "quote amount", "status", "reason"):
         fills.add_column(column)
     for leg in report["legs"]:
         for child in leg["children"]:
-            fills.add_row(child["client_order_id"], child["venue"], child["qty"], str(child["limit_price"]),
-                          child["filled_qty"], child["quote_amount"], child["status"], child["reason"])
+            fills.add_row(child["client_order_id"], child["venue"], _qty(child["qty"]), str(child["limit_price"]),
+                          _qty(child["filled_qty"]), child["quote_amount"], child["status"], child["reason"])
     console.print(fills)
     margin = Table(title="margin (quote)")
     margin.add_column("")
@@ -137,12 +147,13 @@ def render_report(console: Any, report: dict[str, Any], *, replay: bool = False)
     eff = report["capital_efficiency"]
     console.print(f"capital locked: cross {eff['cross_requirement']} vs isolated {eff['isolated_requirement']}"
                   f" -> cross margin saves {eff['saved']}")
-    exposure = ", ".join(f"{asset} {qty}" for asset, qty in report["residual_exposure"].items())
+    exposure = ", ".join(f"{asset} {_qty(qty)}" for asset, qty in report["residual_exposure"].items())
     console.print(f"residual exposure: {exposure or 'none'}"
                   + ("" if report["hedged"] else " (UNHEDGED: see hedges)"))
     for hedge in report["hedges"]:
         console.print(f"hedge {hedge['leg']} follows {hedge['follows']} x {hedge['ratio']}: leader "
-                      f"{hedge['leader_net_qty']}, hedge {hedge['hedge_net_qty']}, unhedged {hedge['unhedged_qty']}")
+                      f"{_qty(hedge['leader_net_qty'])}, hedge {_qty(hedge['hedge_net_qty'])}, "
+                      f"unhedged {_qty(hedge['unhedged_qty'])}")
     if report.get("journal_head"):
         # the SHA-256 of the journal's last entry: `crossroute audit --head` checks the file against it
         console.print(f"journal head {report['journal_head']}")

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from router.app import DEFAULT_CONFIG, Market, load_market
+from router.commands.route import parse_amount
 from router.config import AmmConfig, ClmmConfig, OrderBookConfig
 from router.errors import ConfigError
 from venues.server.accounts import AccountSpec
@@ -63,14 +64,11 @@ def build_server(market: Market, *, pool_depth_step: Decimal = Decimal("1"),
 def run(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    try:
-        step = Decimal(args.pool_depth_step)
-    except InvalidOperation:
-        step = Decimal(-1)
-    if not step.is_finite() or step <= 0:
-        raise ConfigError("<command line>", "--pool-depth-step", args.pool_depth_step, "a positive decimal")
+    step = parse_amount("--pool-depth-step", args.pool_depth_step)
     if not 0 <= args.port <= 65535:
         raise ConfigError("<command line>", "--port", args.port, "an integer in [0, 65535]")
+    if args.weight_per_minute < 1:  # named here: ServerLimits would name its field, not the flag
+        raise ConfigError("<command line>", "--weight-per-minute", args.weight_per_minute, "an integer >= 1")
     market = load_market(args.config or DEFAULT_CONFIG)
     server = build_server(market, pool_depth_step=step,
                           limits=ServerLimits(weight_per_minute=args.weight_per_minute))

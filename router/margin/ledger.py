@@ -173,9 +173,15 @@ class Scenario:
         self.flow(counterparty, quote, -delta)
 
     def trade_perp(self, symbol: str, signed_units: int, price_units: int, fee_units: int,
-                   isolated_margin: int | None = None, counterparty: str = MARKET) -> None:
+                   isolated_margin: int | None = None, counterparty: str = MARKET, *,
+                   release_isolated: bool = True) -> int:
         """Fill ``signed_units`` of ``symbol`` at ``price_units``: settle funding, realise PnL on
-        the reduced part (rounded down), move cost basis exactly, charge the fee to the pool."""
+        the reduced part (rounded down), move cost basis exactly, charge the fee to the pool.
+
+        When an isolated position closes, its bucket's cash goes back to the quote balance; with
+        ``release_isolated=False`` it does not, and the caller must book the returned amount
+        (quote units, may be negative: a loss beyond the posted margin) to keep the double entry.
+        Returns that unreleased amount, else 0. O(tiers)."""
         ledger = self.ledger
         quote = ledger.quote_asset
         self.settle_funding(symbol)
@@ -204,12 +210,16 @@ class Scenario:
         if counterparty == MARKET:
             self.market_sizes[symbol] = self.market_sizes.get(symbol, 0) - signed_units
         if pos.size_units == 0:
-            if pos.mode == ISOLATED and pos.isolated_margin_units:
-                # the bucket's cash goes back to the cross balance when the position is gone
-                self.add_balance(quote, pos.isolated_margin_units)
+            left = pos.isolated_margin_units if pos.mode == ISOLATED else 0
             self.set_position(symbol, None)
-        else:
-            self.set_position(symbol, pos)
+            if not release_isolated:
+                return left
+            if left:
+                # the bucket's cash goes back to the cross balance when the position is gone
+                self.add_balance(quote, left)
+            return 0
+        self.set_position(symbol, pos)
+        return 0
 
     def trade_spot(self, asset: str, signed_units: int, price_units: int, fee_units: int) -> None:
         """Exchange ``asset`` against quote at ``price_units``; the quote leg rounds against the

@@ -6,19 +6,23 @@ then reduce cross positions in a fixed order (largest MM first, ties by symbol) 
 step the smallest size (found by bisection on 1e-8 units) that restores
 maintenance equity >= MM x (1 + buffer), charging a fee of ``liquidation_fee_bps`` of the closed
 notional to the insurance fund (never more than the equity left, so the fee creates no bad debt).
-A negative quote balance left with no positions and no other collateral is bad debt: the fund
-pays it. Every step is journaled.
+
+An isolated position risks only its posted margin: its close, fee and any loss beyond the bucket
+are settled inside the bucket. The fee is capped at what the bucket holds after the close, what
+is left goes back to the quote balance, and a negative bucket is bad debt taken by the insurance
+fund: the cross balances and the other positions are never debited. A negative quote balance left
+with no positions and no other collateral is bad debt too: the fund pays it. Every step and every
+bad debt is journaled.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from router.margin.account import ISOLATED
 from router.margin.ledger import FUND_HOLDER, MM, MarginLedger, Scenario, _pos_figures
-from decimal import Decimal
-
 from router.margin.quantities import BPS, CENT_UNITS, SCALE, ceil_div, cents_text, to_text
 
 
@@ -31,6 +35,7 @@ class LiquidationStep:
     mm_before: int
     mm_after: int
     excess_after: int
+    bad_debt_units: int = 0    # isolated only: the loss beyond the bucket, taken by the fund
 
 
 @dataclass(slots=True)
@@ -46,24 +51,32 @@ def _fee(ledger: MarginLedger, closed_units: int, mark_units: int) -> int:
     return ceil_div(abs(closed_units) * mark_units * ledger.liquidation_fee_bps, SCALE * BPS)
 
 
-def _close(ledger: MarginLedger, scen: Scenario, symbol: str, units: int) -> tuple[Scenario, int]:
-    """Close ``units`` (signed like the position) of ``symbol`` at mark, with the capped fee."""
+def _close(ledger: MarginLedger, scen: Scenario, symbol: str,
+           units: int) -> tuple[Scenario, int, int]:
+    """Close ``units`` (signed like the position) of ``symbol`` at mark; returns the new scenario,
+    the capped fee and the bad debt (quote units).
+
+    Cross: the fee is capped at the maintenance equity left, no bad debt here. Isolated (always a
+    full close): everything settles in the bucket, so the cross balance is never debited. O(tiers).
+    """
     new = scen.copy()
     mark = ledger.marks[symbol].price_units
-    pos = new.position(symbol)
-    isolated = pos.mode == ISOLATED
-    new.trade_perp(symbol, -units, mark, 0)
-    fee = _fee(ledger, units, mark)
     quote = ledger.quote_asset
-    if isolated and new.position(symbol) is None:
-        available = new.balance(quote)  # bucket cash was returned to the quote balance
-    else:
-        available = new.equity_maintenance
-    fee = max(0, min(fee, available))
+    fee = _fee(ledger, units, mark)
+    if new.position(symbol).mode == ISOLATED:
+        left = new.trade_perp(symbol, -units, mark, 0, release_isolated=False)
+        fee = max(0, min(fee, left))
+        bad_debt = max(0, -left)
+        # the remainder of a solvent bucket returns to the quote balance (a credit, never a debit)
+        new.add_balance(quote, max(0, left - fee))
+        new.flow(FUND_HOLDER, quote, fee - bad_debt)
+        return new, fee, bad_debt
+    new.trade_perp(symbol, -units, mark, 0)
+    fee = max(0, min(fee, new.equity_maintenance))
     if fee:
         new.add_balance(quote, -fee)
         new.flow(FUND_HOLDER, quote, fee)
-    return new, fee
+    return new, fee, 0
 
 
 def liquidate(ledger: MarginLedger, sub_id: Any) -> LiquidationResult:
@@ -80,15 +93,19 @@ def liquidate(ledger: MarginLedger, sub_id: Any) -> LiquidationResult:
     ledger.journal.append("liquidation_start", subaccount=sub.name, cancelled_orders=result.cancelled_orders)
     buffer = BPS + ledger.liquidation_buffer_bps
 
-    def record(scen: Scenario, symbol: str, closed: int, fee: int, mm_before: int) -> None:
+    def record(scen: Scenario, symbol: str, closed: int, fee: int, mm_before: int, bad_debt: int = 0) -> None:
         ledger._commit(scen)
         step = LiquidationStep(symbol, -closed, ledger.marks[symbol].price_units, fee, mm_before,
-                               scen.totals[MM], scen.maintenance_excess)
+                               scen.totals[MM], scen.maintenance_excess, bad_debt)
         result.steps.append(step)
         ledger.journal.append("liquidation_step", subaccount=sub.name, symbol=symbol,
                               closed=to_text(-closed), price=to_text(step.price_units), fee=to_text(fee),
                               mm_before=to_text(mm_before), mm_after=to_text(step.mm_after),
                               excess_after=to_text(step.excess_after))
+        if bad_debt:
+            result.bad_debt_units += bad_debt
+            ledger.journal.append("bad_debt", subaccount=sub.name, symbol=symbol, mode=ISOLATED,
+                                  amount=to_text(bad_debt))
 
     for symbol in sorted(sub.positions):
         pos = sub.positions[symbol]
@@ -96,8 +113,8 @@ def liquidate(ledger: MarginLedger, sub_id: Any) -> LiquidationResult:
             figs = sub.pos_vals[symbol]
             if pos.isolated_margin_units + figs[1] + figs[2] < figs[4]:
                 scen = Scenario(ledger, sub)
-                new, fee = _close(ledger, scen, symbol, pos.size_units)
-                record(new, symbol, pos.size_units, fee, scen.totals[MM])
+                new, fee, bad_debt = _close(ledger, scen, symbol, pos.size_units)
+                record(new, symbol, pos.size_units, fee, scen.totals[MM], bad_debt)
 
     def healthy(scen: Scenario) -> bool:
         return scen.equity_maintenance * BPS >= scen.totals[MM] * buffer
@@ -110,7 +127,7 @@ def liquidate(ledger: MarginLedger, sub_id: Any) -> LiquidationResult:
             break
         size = scen.position(symbol).size_units
         sign = 1 if size > 0 else -1
-        full, _ = _close(ledger, scen, symbol, size)
+        full = _close(ledger, scen, symbol, size)[0]
         if healthy(full):
             lo, hi = 0, abs(size)  # invariant: closing lo is not enough, closing hi is
             while hi - lo > 1:
@@ -122,7 +139,7 @@ def liquidate(ledger: MarginLedger, sub_id: Any) -> LiquidationResult:
             closed = sign * hi
         else:
             closed = size
-        new, fee = _close(ledger, scen, symbol, closed)
+        new, fee, _ = _close(ledger, scen, symbol, closed)
         record(new, symbol, closed, fee, scen.totals[MM])
         scen = Scenario(ledger, sub)
 
@@ -133,7 +150,7 @@ def liquidate(ledger: MarginLedger, sub_id: Any) -> LiquidationResult:
         scen.add_balance(quote, -balance)
         scen.flow(FUND_HOLDER, quote, balance)
         ledger._commit(scen)
-        result.bad_debt_units = -balance
+        result.bad_debt_units += -balance
         ledger.journal.append("bad_debt", subaccount=sub.name, amount=to_text(-balance))
     ledger.journal.append("liquidation_end", subaccount=sub.name, steps=len(result.steps),
                           bad_debt=to_text(result.bad_debt_units))

@@ -13,9 +13,9 @@ in quote; cross, the IM is first covered by the weighted value of the non-quote 
 
 from __future__ import annotations
 
-import tomllib
 from typing import Any
 
+from router.config import read_toml
 from router.errors import ConfigError
 from router.margin.account import ISOLATED
 from router.margin.errors import MarginError, MarginInputError
@@ -32,13 +32,7 @@ def load_account(path: str) -> tuple[MarginLedger, str]:
     """Read an account TOML file into a fresh ledger; returns (ledger, subaccount id).
 
     Any problem raises ConfigError(file, key, value, allowed)."""
-    try:
-        with open(path, "rb") as fh:
-            doc = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(path, "file", path, f"a readable file ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, "toml", str(exc), "valid TOML") from None
+    doc = read_toml(path)
     unknown = sorted(set(doc) - TOP_KEYS)
     if unknown:
         raise ConfigError(path, unknown[0], doc[unknown[0]], f"one of {sorted(TOP_KEYS)}")

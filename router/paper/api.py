@@ -11,6 +11,7 @@ the service lock and are logged as ``venue`` commands, so a restart replays them
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import logging
 import time
@@ -62,6 +63,12 @@ async def _errors(request: web.Request, handler: Callable[[web.Request], Awaitab
         log.exception("internal error on %s %s", request.method, request.path)
         return _json({"error": {"status": 500, "message": "internal error (logged by the service)",
                                 "field": "", "value": None, "allowed": ""}}, 500)
+
+
+def _known_account(service: PaperService, account: str | None) -> None:
+    """404 naming the account unless it is None (no filter) or an account of the service."""
+    if account is not None and account not in service.ledger.accounts:
+        raise PaperError(404, "account", account, f"one of {service.accounts()}")
 
 
 def _query(request: web.Request, allowed: tuple[str, ...]) -> dict[str, str]:
@@ -126,13 +133,11 @@ async def quote(request: web.Request) -> web.Response:
 async def list_orders(request: web.Request) -> web.Response:
     params = _query(request, ("account", "status", "limit"))
     service = _service(request)
-    if "account" in params and params["account"] not in service.ledger.accounts:
-        raise PaperError(404, "account", params["account"], f"one of {service.accounts()}")
+    _known_account(service, params.get("account"))
     limit = _int_param(params, "limit", 100, 1, 1000)
-    docs = sorted(service.orders.values(), key=lambda d: -d["seq"])
-    docs = [d for d in docs if d["account"] == params.get("account", d["account"])
+    docs = [d for d in service.orders.values() if d["account"] == params.get("account", d["account"])
             and d["status"] == params.get("status", d["status"])]
-    return _json({"orders": docs[:limit]})
+    return _json({"orders": heapq.nlargest(limit, docs, key=lambda d: d["seq"])})  # newest first
 
 
 async def get_order(request: web.Request) -> web.Response:
@@ -188,8 +193,7 @@ async def step(request: web.Request) -> web.Response:
 async def fills(request: web.Request) -> web.Response:
     params = _query(request, ("account", "after", "limit"))
     service = _service(request)
-    if "account" in params and params["account"] not in service.ledger.accounts:
-        raise PaperError(404, "account", params["account"], f"one of {service.accounts()}")
+    _known_account(service, params.get("account"))
     after = _int_param(params, "after", 0, 0, 2**62)
     limit = _int_param(params, "limit", 100, 1, 1000)
     rows = service.store.fills(account=params.get("account"), after=after, limit=limit)
@@ -215,8 +219,7 @@ async def pnl(request: web.Request) -> web.Response:
     params = _query(request, ("account",))
     service = _service(request)
     account = params.get("account") or service.accounts()[0]
-    if account not in service.ledger.accounts:
-        raise PaperError(404, "account", account, f"one of {service.accounts()}")
+    _known_account(service, account)
     return _json({"account": account, "points": [[t, v] for t, v in service.pnl[account]]})
 
 

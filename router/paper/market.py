@@ -32,12 +32,16 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+from router.backtest.pools import arbitrage_leg
 from router.errors import ConfigError, CrossrouteError
 from router.orders import LegFill, LegOrder
 
 __all__ = ["SimParams", "MarketSimulator", "TickReport", "PRICE_SCALE", "price_text", "ReplayPrice"]
 
 PRICE_SCALE = 10**8  # reference prices are integers of 1e-8 quote per base (the ledger's grid)
+# Arbitrage legs are whole 1e-8 base: coarse enough for every pool's base units, fine enough to
+# close the gap to the reference.
+_ARB_QUANTUM = Decimal("1e-8")
 MAKER = "paper-maker"
 SEED_OWNER = "config-maker"
 
@@ -299,28 +303,16 @@ class MarketSimulator:
 
     async def _arbitrage(self, name: str, adapter: Any) -> LegFill | None:
         ref = Decimal(self.refs[adapter.symbol]).scaleb(-8)
-        quantum = Decimal("1e-8")
         for side in ("buy", "sell"):
             try:
-                curve = adapter.depth_curve(side)
-                qty_float = curve.qty_at_price(float(ref))
+                leg = arbitrage_leg(adapter, side, ref, _ARB_QUANTUM)
             except CrossrouteError:
-                continue
-            # The float only sizes the attempt; the decision below is on the exact re-quote.
-            qty = Decimal(f"{qty_float:.8f}").quantize(quantum, rounding=ROUND_FLOOR)
-            if qty <= 0:
-                continue
-            try:
-                quote = adapter.quote(side, qty)
-            except CrossrouteError:
-                continue
-            value = qty * ref
-            profit = value - quote.quote_amount if side == "buy" else quote.quote_amount - value
-            if profit <= 0:
+                continue  # no curve on this side (an empty pool range)
+            if leg is None:
                 continue  # the gas (leg_cost) eats the edge: the pool stays off the reference
             self._order_counter += 1
-            fill = await adapter.execute(LegOrder(name, side, qty, f"arb-{self._order_counter}",
-                                                  quote.avg_price))
+            fill = await adapter.execute(LegOrder(name, side, leg.qty, f"arb-{self._order_counter}",
+                                                  leg.avg_price))
             if fill.status != "rejected":
                 return fill
         return None

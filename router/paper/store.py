@@ -200,23 +200,6 @@ class Store:
         row = self._db.execute("SELECT MAX(seq) FROM events").fetchone()
         return row[0] or 0
 
-    def order(self, client_id: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT doc FROM orders WHERE client_id = ?", (client_id,)).fetchone()
-        return None if row is None else json.loads(row[0])
-
-    def orders(self, *, account: str | None = None, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Newest first."""
-        sql, args = "SELECT doc FROM orders WHERE 1=1", []
-        if account is not None:
-            sql += " AND account = ?"
-            args.append(account)
-        if status is not None:
-            sql += " AND status = ?"
-            args.append(status)
-        sql += " ORDER BY created_seq DESC LIMIT ?"
-        args.append(limit)
-        return [json.loads(row[0]) for row in self._db.execute(sql, args)]
-
     def fills(self, *, account: str | None = None, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """Oldest first, fill_id > ``after``."""
         sql, args = "SELECT doc FROM fills WHERE fill_id > ?", [after]

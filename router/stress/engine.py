@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import math
-import tomllib
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -45,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from router.app import build_market
-from router.config import AmmConfig, ClmmConfig, MarketConfig, OrderBookConfig, PositionConfig
+from router.config import AmmConfig, ClmmConfig, MarketConfig, OrderBookConfig, PositionConfig, read_toml
 from router.errors import ConfigError, CrossrouteError
 from router.margin.account import ISOLATED, Account, Subaccount, rate_units
 from router.margin.journal import Journal
@@ -99,8 +98,7 @@ def load_portfolio(path: str | Path) -> Portfolio:
     ConfigError for a bad file. O(positions x tiers)."""
     source = str(path)
     cross, sub_id = load_account(source)
-    with open(source, "rb") as fh:
-        doc = tomllib.load(fh)
+    doc = read_toml(source)
     sub = cross.subs[sub_id]
     iso_doc = copy.deepcopy(doc)
     posted = 0

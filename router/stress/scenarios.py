@@ -16,7 +16,6 @@ ledger's price grid by the engine. TOML form: see ``config/examples/stress-scena
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from router.config import read_toml
 from router.errors import ConfigError, CrossrouteError, InvalidValue
 
 __all__ = [
@@ -330,13 +330,7 @@ def parse_scenarios(data: Any) -> ScenarioSet:
 def load_scenarios(path: str | Path) -> ScenarioSet:
     """Read a scenarios TOML file; every problem is a ConfigError naming the file and key."""
     source = str(path)
-    try:
-        with Path(path).open("rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(source, "<file>", source, f"a readable TOML file ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, "<syntax>", str(exc), "valid TOML") from None
+    data = read_toml(path)
     try:
         return parse_scenarios(data)
     except StressInputError as exc:

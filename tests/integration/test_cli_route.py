@@ -125,8 +125,13 @@ def test_table_output_lists_legs_totals_and_benchmark(capsys) -> None:
     ["--side", "sell", "--qty", "1", "--limit", "1000000"],
     ["--side", "buy", "--qty", "1", "--limit", "-3"],
     ["--side", "buy", "--qty", "1", "--config", "/nonexistent/market.toml"],
+    ["--side", "buy", "--qty", "Infinity"],
+    ["--side", "buy", "--quote-qty", "-5"],
+    ["--side", "buy", "--qty", "1", "--venues", " , "],
+    ["--side", "buy", "--qty", "1", "--limit", "3e"],
 ], ids=["negative", "zero", "non-numeric", "nan", "both-sizes", "no-size", "bad-side", "unknown-symbol",
-        "unknown-venue", "unsatisfiable-buy-limit", "unsatisfiable-sell-limit", "negative-limit", "missing-config"])
+        "unknown-venue", "unsatisfiable-buy-limit", "unsatisfiable-sell-limit", "negative-limit", "missing-config",
+        "infinite", "negative-quote", "empty-venues", "malformed-limit"])
 def test_bad_request_exits_2_with_one_line(capsys, argv: list[str]) -> None:
     if "--config" not in argv:
         argv = argv + ["--config", DEFAULT]
@@ -150,7 +155,7 @@ def test_demo_shows_the_market_two_routes_and_the_basis_trade(capsys) -> None:
     for text in ("uni-v2", "uni-v3-5", "uni-v3-30", "binance-book", "perp-book", "within 1%",
                  "route: buy 50 ETH", "route: sell 50 ETH", "best single venue",
                  "basis trade: buy 10 ETH", "order demo-basis: filled", "child orders", "margin (quote)",
-                 "cross margin saves", "residual exposure: ETH 0.000000000000000000"):
+                 "cross margin saves", "residual exposure: ETH 0\n"):
         assert text in out, text
     assert len(out.splitlines()) <= 70
     assert run_cli(capsys, "demo", "--config", DEFAULT)[1] == out  # deterministic

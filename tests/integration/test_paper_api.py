@@ -124,6 +124,15 @@ BAD = [
     ("GET", "/api/journal?limit=x", None, 400),
     ("GET", "/api/routes?limit=99", None, 400),
     ("GET", "/api/pnl?account=nobody", None, 404),
+    ("GET", "/api/pnl?what=1", None, 400),
+    ("GET", "/api/orders?limit=1001", None, 400),
+    ("GET", "/api/orders?limit=1&limit=2", None, 400),
+    ("GET", "/api/fills?limit=abc", None, 400),
+    ("GET", "/api/journal?after=-2", None, 400),
+    ("GET", "/api/quote?symbol=ETH/USDC&side=hold&qty=1", None, 400),
+    ("GET", "/api/quote?symbol=ETH/USDC&side=buy&qty=-1", None, 400),
+    ("GET", "/api/routes?limit=0", None, 400),
+    ("POST", "/api/market/step?now=1", {"ticks": 1}, 400),
 ]
 
 

@@ -24,10 +24,19 @@ def test_build_server_serves_every_config_venue_with_the_config_accounts() -> No
     assert server.ledger.free(account.name, "USDC") == int(account.balance("USDC").scaleb(6))
 
 
-@pytest.mark.parametrize("argv", [["--port", "70000"], ["--port", "0", "--pool-depth-step", "zero"],
-                                  ["--port", "0", "--pool-depth-step", "-1"],
-                                  ["--port", "0", "--config", "/nonexistent.toml"]])
-def test_bad_arguments_exit_2_with_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("argv, named", [
+    (["--port", "70000"], "--port"),
+    (["--port", "-1"], "--port"),
+    (["--port", "0", "--pool-depth-step", "zero"], "--pool-depth-step"),
+    (["--port", "0", "--pool-depth-step", "-1"], "--pool-depth-step"),
+    (["--port", "0", "--pool-depth-step", "NaN"], "--pool-depth-step"),
+    (["--port", "0", "--pool-depth-step", "0.0000000000000000001"], "depth_step"),  # finer than 1 wei
+    (["--port", "0", "--weight-per-minute", "0"], "--weight-per-minute"),
+    (["--port", "0", "--config", "/nonexistent.toml"], "/nonexistent.toml"),
+])
+def test_bad_arguments_exit_2_with_one_line_naming_the_argument(argv: list[str], named: str,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve-venue", *argv]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("crossroute: error:") and err.count("\n") == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith("crossroute: error:") and captured.err.count("\n") == 1
+    assert named in captured.err and captured.out == ""

@@ -57,6 +57,8 @@ MALFORMED_ORDERS = [
     ({**GOOD_ORDER, "quantity": "0"}, -1013),
     ({**GOOD_ORDER, "quantity": "0.00001"}, -1013),       # off the 0.0001 step: LOT_SIZE
     ({**GOOD_ORDER, "price": "2990.001"}, -1013),         # off the 0.01 tick: PRICE_FILTER
+    # 29 significant digits: a 28-digit context would round this onto the tick grid and accept it
+    ({**GOOD_ORDER, "quantity": "0.0001", "price": "999999999.00000000000000000001"}, -1013),
     ({**GOOD_ORDER, "price": "0"}, -1013),
     ({**GOOD_ORDER, "price": "99999999999999999999999"}, -1100),
     ({**GOOD_ORDER, "quantity": "0.001"}, -1013),         # 2.99 below the 10 USDC NOTIONAL
@@ -188,11 +190,46 @@ async def test_rate_limit_answers_429_with_retry_after_then_recovers_next_window
         clock.now_ms += retry_after * 1000
         async with session.get(url) as response:
             assert response.status == 200
-        # another key (or address) has its own budget: signed requests count per API key
+        # signed requests count per API key: account weighs 20 > 12, refused and not counted ...
         query = _signed({}, now_ms=clock.now_ms)
         status, body = await _call(session, "GET", f"{base}/api/v3/account?{query}")
-        assert status == 429 or status == 200  # 20 > 12: refused for weight, never a 500
-        assert body.get("code", -1003) == -1003
+        assert (status, body["code"]) == (429, -1003)
+        # ... so the key still has 12: two openOrders reads (6 each) pass, which the address's
+        # budget (5 already spent) could not have paid for
+        for _ in range(2):
+            query = _signed({"symbol": "ETHUSDC"}, now_ms=clock.now_ms)
+            status, body = await _call(session, "GET", f"{base}/api/v3/openOrders?{query}")
+            assert (status, body) == (200, [])
+
+
+SIGNED_READS = [
+    ("GET", "/api/v3/order", {"symbol": "ETHUSDC"}, -1102),                 # neither id
+    ("GET", "/api/v3/order", {"symbol": "ETHUSDC", "orderId": "abc"}, -1100),
+    ("GET", "/api/v3/order", {"symbol": "ETHUSDC", "orderId": "0"}, -1100),
+    ("GET", "/api/v3/order", {"symbol": "ETHUSDC", "orderId": "999"}, -2013),
+    ("DELETE", "/api/v3/order", {"symbol": "ETHUSDC", "origClientOrderId": "nope"}, -2011),
+    ("DELETE", "/api/v3/order", {"orderId": "1"}, -1102),
+    ("GET", "/api/v3/openOrders", {"symbol": "NOPE"}, -1121),
+    ("GET", "/api/v3/myTrades", {}, -1102),
+    ("GET", "/api/v3/myTrades", {"symbol": "ETHUSDC", "limit": "1001"}, -1100),
+    ("GET", "/api/v3/myTrades", {"symbol": "ETHUSDC", "fromId": "-1"}, -1100),
+    ("GET", "/api/v3/myTrades", {"symbol": "ETHUSDC", "startTime": "soon"}, -1100),
+    ("GET", "/fapi/v1/userTrades", {"symbol": "ETHUSDC"}, -1121),           # ETHUSDC is spot only
+    ("GET", "/fapi/v3/positionRisk", {"symbol": "ETHUSDC"}, -1121),
+    ("GET", "/fapi/v1/leverageBracket", {"symbols": "[1]"}, -1100),
+    ("POST", "/api/v3/order", {**GOOD_ORDER, "newOrderRespType": "ALL"}, -1100),
+]
+
+
+@pytest.mark.parametrize("method, path, params, code", SIGNED_READS,
+                         ids=[f"{m} {p} {sorted(q)}" for m, p, q, _ in SIGNED_READS])
+async def test_signed_endpoints_refuse_bad_parameters_by_code_and_change_nothing(method, path, params,
+                                                                                 code) -> None:
+    async with serve() as (base, server), aiohttp.ClientSession() as session:
+        before = _state(server)
+        status, body = await _call(session, method, f"{base}{path}?{_signed(params)}")
+        assert 400 <= status < 500 and body["code"] == code, body
+        assert _state(server) == before
 
 
 async def test_depth_stream_sends_a_snapshot_and_the_change_after_a_trade() -> None:

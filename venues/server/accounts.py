@@ -14,10 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from venues.errors import InvalidArgument, require_int
 from venues.server.errors import insufficient_balance
+
+
+# scaleb under the default 28-digit context rounds: 10**30 + 1 wei would print as 10**12 ETH.
+# 120 digits hold any uint256 amount at 36 decimals.
+_EXACT = Context(prec=120)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +48,15 @@ def units_of(asset: str, amount: Decimal, decimals: int, field_name: str = "amou
     """``amount`` whole units as an exact integer of base units; raises when it has more digits."""
     if not isinstance(amount, Decimal) or not amount.is_finite():
         raise InvalidArgument(field_name, amount, f"a finite Decimal amount of {asset}")
-    scaled = amount.scaleb(decimals)
-    if scaled != scaled.to_integral_value():
+    scaled = amount.scaleb(decimals, _EXACT)
+    if scaled != scaled.to_integral_value(context=_EXACT):
         raise InvalidArgument(field_name, amount, f"at most {decimals} decimals of {asset}")
     return int(scaled)
 
 
 def decimal_of(units: int, decimals: int) -> Decimal:
-    """``units`` base units as whole units, exactly (``Decimal(units).scaleb(-decimals)``)."""
-    return Decimal(units).scaleb(-decimals)
+    """``units`` base units as whole units, exactly: every digit kept, whatever the size."""
+    return Decimal(units).scaleb(-decimals, _EXACT)
 
 
 class Ledger:

@@ -14,6 +14,7 @@ the Engine call has no await inside, so each order is atomic.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
@@ -31,8 +32,8 @@ from venues.server.accounts import AccountSpec, Ledger, decimal_of
 from venues.server.auth import ApiCredential, Authenticator
 from venues.server.engine import Engine, OrderRecord, TradeRecord
 from venues.server.errors import (
-    ILLEGAL_CHARS, INVALID_ORDER_TYPE, INVALID_SIDE, INVALID_TIF, TOO_MANY_PARAMETERS, UNKNOWN,
-    BinanceError, illegal, missing,
+    ILLEGAL_CHARS, INVALID_ORDER_TYPE, INVALID_SIDE, INVALID_TIF, MANDATORY_PARAM_EMPTY_OR_MALFORMED,
+    TOO_MANY_PARAMETERS, UNKNOWN, BinanceError, illegal, raw_param,
 )
 from venues.server.markets import BookMarket, PoolMarket, filters, precision_digits
 from venues.server.ratelimit import RateLimiter
@@ -59,6 +60,11 @@ class ServerLimits:
     def __post_init__(self) -> None:
         for name in ("weight_per_minute", "orders_per_10s", "max_body_bytes", "max_query_bytes", "max_params"):
             require_int(name, getattr(self, name), minimum=1)
+
+
+def _uid(account: str) -> int:
+    """A stable 9-digit user id per account; hash() is salted per process, so ids would move."""
+    return int.from_bytes(hashlib.sha256(account.encode()).digest()[:8], "big") % 10**9
 
 
 def _ms() -> int:
@@ -89,17 +95,12 @@ def _parse_params(raw: str, max_params: int) -> dict[str, str]:
 
 
 def _required(params: dict[str, str], name: str) -> str:
-    value = params.get(name)
-    if value is None or value == "":
-        raise missing(name)
-    return value
+    return raw_param(params, name, required=True)  # type: ignore[return-value]
 
 
 def _decimal(params: dict[str, str], name: str, *, required: bool = True) -> Decimal | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        if required:
-            raise missing(name)
+    raw = raw_param(params, name, required=required)
+    if raw is None:
         return None
     if not _DECIMAL.fullmatch(raw):
         raise illegal(name, raw, "a plain decimal number such as 1.25")
@@ -117,10 +118,8 @@ def _int(params: dict[str, str], name: str, *, default: int | None = None, minim
 
 
 def _symbol(params: dict[str, str], *, required: bool = True) -> str | None:
-    raw = params.get("symbol")
-    if raw is None or raw == "":
-        if required:
-            raise missing("symbol")
+    raw = raw_param(params, "symbol", required=required)
+    if raw is None:
         return None
     if not _SYMBOL.fullmatch(raw):
         raise illegal("symbol", raw, "an upper-case symbol such as ETHUSDC")
@@ -243,8 +242,7 @@ class VenueServer:
                                        field=name[:64])
                 params[name] = value
             api_key = request.headers.get("X-MBX-APIKEY")
-            known = api_key is not None and api_key in self.auth._by_key
-            limiter_key = f"key:{api_key}" if known else f"ip:{request.remote}"
+            limiter_key = f"key:{api_key}" if self.auth.knows(api_key) else f"ip:{request.remote}"
             used = self.weights.charge(limiter_key, weight(params))
             account = None
             if signed:
@@ -334,14 +332,15 @@ class VenueServer:
         symbol = _symbol(params)
         limit = _int(params, "limit", default=100, minimum=1, maximum=5000)
         market = self.engine.market(symbol, kind, view)  # type: ignore[arg-type]
-        bids, asks = market.depth(limit)
-        body = {"lastUpdateId": self.engine._next_trade_id + self.engine._next_order_id,
-                "bids": [[_plain(p), _plain(q)] for p, q in bids],
-                "asks": [[_plain(p), _plain(q)] for p, q in asks]}
+        body = {"lastUpdateId": self._update_id(), **_levels_json(*market.depth(limit))}
         if kind == "perp":
             now = self.clock_ms()
             body.update({"E": now, "T": now})
         return body
+
+    def _update_id(self) -> int:
+        """Binance's lastUpdateId: grows with every order and trade, so a changed book has a new id."""
+        return self.engine._next_trade_id + self.engine._next_order_id
 
     def _depth_spot(self, params: dict[str, str], view: str = "") -> dict[str, Any]:
         return self._depth(params, "spot", view)
@@ -395,7 +394,7 @@ class VenueServer:
                 "canTrade": True, "canWithdraw": False, "canDeposit": False, "brokered": False,
                 "requireSelfTradePrevention": False, "preventSor": False,
                 "updateTime": self.clock_ms(), "accountType": "SPOT", "balances": balances,
-                "permissions": ["SPOT"], "uid": abs(hash(account)) % 10**9}
+                "permissions": ["SPOT"], "uid": _uid(account)}
 
     def _order_request(self, params: dict[str, str], kind: str, view: str = "") -> dict[str, Any]:
         symbol = _symbol(params)
@@ -445,7 +444,7 @@ class VenueServer:
         order_id = _int(params, "orderId", minimum=1)
         client_id = params.get("origClientOrderId") or None
         if order_id is None and client_id is None:
-            raise BinanceError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both "
+            raise BinanceError(MANDATORY_PARAM_EMPTY_OR_MALFORMED, "Param 'origClientOrderId' or 'orderId' must be sent, but both "
                                "were empty/null!", field="orderId")
         return symbol, order_id, client_id  # type: ignore[return-value]
 
@@ -587,14 +586,16 @@ class VenueServer:
             self.engine.market(symbol, "perp", view)
         return self._positions(account, symbol, view)
 
-    def _perp_assets(self, account: str, view: str = "") -> list[dict[str, Any]]:
+    def _perp_assets(self, account: str, positions: list[dict[str, Any]], view: str = "") -> list[dict[str, Any]]:
+        """Per margin asset rows; ``positions`` are :meth:`_positions` of the account (built once
+        by the caller, since each row needs them and they cost a depth read per market)."""
         assets = sorted({m.units.quote for m in self.engine.markets("perp", view)})
         rows = []
         for asset in assets:
             digits = self.ledger.decimals(asset)
             wallet = self.ledger.free(account, asset)
             used = self.engine.perp_margin_used(account, asset)
-            unrealised = sum((Decimal(p["unRealizedProfit"]) for p in self._positions(account, None, view)
+            unrealised = sum((Decimal(p["unRealizedProfit"]) for p in positions
                               if p["marginAsset"] == asset), Decimal(0))
             rows.append({"asset": asset, "walletBalance": _plain(decimal_of(wallet, digits)),
                          "unrealizedProfit": _plain(unrealised),
@@ -609,16 +610,18 @@ class VenueServer:
         return rows
 
     def _account_perp(self, params: dict[str, str], account: str, view: str = "") -> dict[str, Any]:
-        assets = self._perp_assets(account, view)
+        positions = self._positions(account, None, view)
+        assets = self._perp_assets(account, positions, view)
         return {"totalWalletBalance": assets[0]["walletBalance"] if assets else "0",
                 "availableBalance": assets[0]["availableBalance"] if assets else "0",
-                "assets": assets, "positions": self._positions(account, None, view)}
+                "assets": assets, "positions": positions}
 
     def _balance_perp(self, params: dict[str, str], account: str, view: str = "") -> list[dict[str, Any]]:
         return [{"accountAlias": account, "asset": a["asset"], "balance": a["walletBalance"],
                  "crossWalletBalance": a["crossWalletBalance"], "crossUnPnl": a["crossUnPnl"],
                  "availableBalance": a["availableBalance"], "maxWithdrawAmount": a["maxWithdrawAmount"],
-                 "updateTime": a["updateTime"]} for a in self._perp_assets(account, view)]
+                 "updateTime": a["updateTime"]}
+                for a in self._perp_assets(account, self._positions(account, None, view), view)]
 
     # ---- websocket -------------------------------------------------------------------------
     def _ws(self, kind: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -639,14 +642,11 @@ class VenueServer:
             last = None
             try:
                 while not ws.closed:
-                    bids, asks = market.depth(levels)
-                    snapshot = {"bids": [[_plain(p), _plain(q)] for p, q in bids],
-                                "asks": [[_plain(p), _plain(q)] for p, q in asks]}
+                    snapshot = _levels_json(*market.depth(levels))
                     if snapshot != last:
                         last = snapshot
-                        await ws.send_str(_dumps({"stream": stream, "lastUpdateId": self.engine._next_trade_id
-                                                  + self.engine._next_order_id, "E": self.clock_ms(),
-                                                  **snapshot}))
+                        await ws.send_str(_dumps({"stream": stream, "lastUpdateId": self._update_id(),
+                                                  "E": self.clock_ms(), **snapshot}))
                     try:
                         msg = await ws.receive(timeout=self.ws_interval_s)
                     except asyncio.TimeoutError:
@@ -663,6 +663,13 @@ def _depth_weight(params: dict[str, str]) -> int:
     raw = params.get("limit", "100")
     limit = int(raw) if _INT.fullmatch(raw or "x") else 100
     return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
+
+
+def _levels_json(bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]
+                 ) -> dict[str, list[list[str]]]:
+    """Depth levels as Binance sends them: [[price, qty], ...] of plain decimal strings."""
+    return {"bids": [[_plain(p), _plain(q)] for p, q in bids],
+            "asks": [[_plain(p), _plain(q)] for p, q in asks]}
 
 
 def _dumps(value: Any) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from venues.errors import InvalidArgument
 from venues.server.errors import (
     BAD_API_KEY_FMT, BAD_RECV_WINDOW, INVALID_SIGNATURE, INVALID_TIMESTAMP, REJECTED_MBX_KEY,
-    TOO_MANY_PARAMETERS, BinanceError, illegal, missing,
+    TOO_MANY_PARAMETERS, BinanceError, illegal, missing, raw_param,
 )
 
 MAX_RECV_WINDOW_MS = 60_000
@@ -95,6 +95,10 @@ class Authenticator:
         self._seen: set[str] = set()
         self._expiry_heap: list[tuple[int, str]] = []
 
+    def knows(self, api_key: str | None) -> bool:
+        """True when ``api_key`` belongs to an account (rate limits then count per key). O(1)."""
+        return api_key is not None and api_key in self._by_key
+
     def account_for_key(self, api_key: str | None) -> str:
         """The account of ``api_key``; -2014 when absent or malformed, -2015 when unknown (HTTP 401)."""
         if not api_key or len(api_key) > 256 or not api_key.isprintable():
@@ -163,10 +167,8 @@ class Authenticator:
 
 
 def _int_param(params: dict[str, str], name: str, *, required: bool) -> int | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        if required:
-            raise missing(name)
+    raw = raw_param(params, name, required=required)
+    if raw is None:
         return None
     if not _INT.fullmatch(raw):
         raise illegal(name, raw, "a non-negative integer of milliseconds")

@@ -111,8 +111,8 @@ class Engine:
         self._by_book_id: dict[tuple[str, str, str], OrderRecord] = {}
         self._client_ids: dict[tuple[str, str, str], OrderRecord] = {}
         self.trades: dict[str, list[TradeRecord]] = {name: [] for name in ledger.accounts}
-        # one entry per fill per market (kind, symbol): (time_ms, price, qty, quote_qty)
-        self.tape: dict[tuple[str, str], list[tuple[int, Decimal, Decimal, Decimal]]] = {}
+        # one entry per fill per served market (by venue name): (time_ms, price, qty, quote_qty)
+        self.tape: dict[str, list[tuple[int, Decimal, Decimal, Decimal]]] = {}
         self._next_order_id = 1
         self._next_trade_id = 1
 
@@ -150,7 +150,7 @@ class Engine:
                 and r.venue in names]
 
     def _kind_of(self, record: OrderRecord) -> str:
-        return "perp" if record.book_order_id.startswith("perp:") else "spot"
+        return _kind_of_book_id(record.book_order_id)
 
     # ---- placing -------------------------------------------------------------------------------
     def place(self, account: str, kind: str, symbol: str, side: str, order_type: str, *,
@@ -194,9 +194,9 @@ class Engine:
             quote_units = market.quoter.quote_buy(qty_units) if buy else market.quoter.quote_sell(qty_units)
         except VenueError as exc:
             raise rejected(f"Pool cannot fill this order: {exc.code}", venue_code=exc.code) from None
-        if Decimal(quote_units).scaleb(-units.quote_decimals) < market.min_notional:
-            raise filter_failure("NOTIONAL", notional=str(decimal_of(quote_units, units.quote_decimals)),
-                                 min_notional=str(market.min_notional))
+        quote_qty = decimal_of(quote_units, units.quote_decimals)
+        if quote_qty < market.min_notional:
+            raise filter_failure("NOTIONAL", notional=str(quote_qty), min_notional=str(market.min_notional))
         pay_asset, pay_units = (units.quote, quote_units) if buy else (units.base, qty_units)
         self.ledger.require_free(record.account, pay_asset, pay_units)
         done = market.quoter.buy(qty_units) if buy else market.quoter.sell(qty_units)
@@ -210,12 +210,9 @@ class Engine:
         record.executed_base_units = qty_units
         record.cum_quote_units = quote_units
         record.status = "FILLED"
-        self.tape.setdefault(market.name, []).append(
-            (self.clock_ms(), Decimal(quote_units).scaleb(-units.quote_decimals) / record.orig_qty,
-             record.orig_qty, decimal_of(quote_units, units.quote_decimals)))
-        self._trade(record, price=Decimal(quote_units).scaleb(-units.quote_decimals) / record.orig_qty
-                    if record.orig_qty else Decimal(0),
-                    qty=record.orig_qty, quote_qty=decimal_of(quote_units, units.quote_decimals),
+        avg_price = quote_qty / record.orig_qty  # orig_qty > 0: qty_units refused anything else
+        self.tape.setdefault(market.name, []).append((self.clock_ms(), avg_price, record.orig_qty, quote_qty))
+        self._trade(record, price=avg_price, qty=record.orig_qty, quote_qty=quote_qty,
                     commission=Decimal(0), asset=units.quote, is_maker=False, account=record.account,
                     order_id=record.order_id, side=record.side, symbol=record.symbol)
 
@@ -227,14 +224,35 @@ class Engine:
         fee_bound = -(-notional * fee_pips // PIPS) + lots if fee_pips and lots else 0
         return notional + fee_bound
 
+    def _book_request(self, market: BookMarket, record: OrderRecord) -> tuple[str, int, int | None, Any]:
+        """(book side, qty_lots, price_ticks or None for MARKET, the book's read-only quote) of an
+        order; -1013 when the quantity or price is off the grid. Changes nothing."""
+        side = "buy" if record.side == "BUY" else "sell"
+        qty_lots = market.qty_lots(record.orig_qty, "LOT_SIZE" if record.type == "LIMIT" else "MARKET_LOT_SIZE")
+        price_ticks = market.price_ticks(record.price) if record.type == "LIMIT" else None
+        return side, qty_lots, price_ticks, market.book.quote(side, qty_lots, price_ticks, owner=record.account)
+
+    def _submit(self, market: BookMarket, record: OrderRecord, side: str, qty_lots: int,
+                price_ticks: int | None) -> Any:
+        """Send the order to the book; the book raises VenueError having changed nothing."""
+        if record.type == "LIMIT":
+            return market.book.place_limit(record.book_order_id, record.account, side, price_ticks,
+                                           qty_lots, tif=record.tif)
+        return market.book.place_market(record.book_order_id, record.account, side, qty_lots)
+
+    def _settle_result(self, market: BookMarket, record: OrderRecord, result: Any, kind: str) -> None:
+        """Settle the taker's fills, expire self-trade-prevented makers, set the order's status."""
+        self.settle_book_fills(market, record, result.fills, kind)
+        self._cancel_stp(market, result.stp_cancelled)
+        record.status = _STATUS[result.status]
+        if record.executed_base_units and record.status == "NEW":
+            record.status = "PARTIALLY_FILLED"
+
     def _place_spot_book(self, market: BookMarket, record: OrderRecord) -> None:
         book, units = market.book, market.units
         buy = record.side == "BUY"
-        side = "buy" if buy else "sell"
         account = record.account
-        qty_lots = market.qty_lots(record.orig_qty, "LOT_SIZE" if record.type == "LIMIT" else "MARKET_LOT_SIZE")
-        price_ticks = market.price_ticks(record.price) if record.type == "LIMIT" else None
-        quote = book.quote(side, qty_lots, price_ticks, owner=account)
+        side, qty_lots, price_ticks, quote = self._book_request(market, record)
         if record.type == "LIMIT":
             if price_ticks * qty_lots < book.min_notional_quanta:
                 raise filter_failure("NOTIONAL", min_notional=str(market.min_notional))
@@ -254,11 +272,7 @@ class Engine:
             asset, need_units = units.base, (taker_lots + rest_lots) * market.lot_units
         self.ledger.lock(account, asset, need_units)
         try:
-            if record.type == "LIMIT":
-                result = book.place_limit(record.book_order_id, account, side, price_ticks,
-                                          qty_lots, tif=record.tif)
-            else:
-                result = book.place_market(record.book_order_id, account, side, qty_lots)
+            result = self._submit(market, record, side, qty_lots, price_ticks)
         except VenueError as exc:
             self.ledger.unlock(account, asset, need_units)
             if exc.code == "POST_ONLY_WOULD_CROSS":
@@ -267,17 +281,13 @@ class Engine:
                 raise filter_failure("NOTIONAL") from None
             raise rejected(f"Order rejected by the venue: {exc.code}", venue_code=exc.code) from None
         record.reserved_asset, record.reserved_units = asset, need_units
-        self.settle_book_fills(market, record, result.fills, "spot")
-        self._cancel_stp(market, result.stp_cancelled)
-        record.status = _STATUS[result.status]
-        if record.executed_base_units and record.status == "NEW":
-            record.status = "PARTIALLY_FILLED"
+        self._settle_result(market, record, result, "spot")
         if result.resting_lots:
             # Keep exactly the resting part's reservation; give back the rest (price improvement).
             keep = (self._rest_reserve_quanta(market, price_ticks, result.resting_lots) * market.quantum_units  # type: ignore[arg-type]
                     if buy else result.resting_lots * market.lot_units)
             self._release(record, record.reserved_units - keep)
-            self._by_book_id[("spot", symbol_key(market), record.book_order_id)] = record
+            self._by_book_id[("spot", market.name, record.book_order_id)] = record
         else:
             self._release(record, record.reserved_units)
 
@@ -293,7 +303,7 @@ class Engine:
         Exact: quote moves by notional and fee quanta, base by lots. O(fills)."""
         units = market.units
         for fill in fills:
-            maker = self._by_book_id.get((kind, symbol_key(market), fill.maker_order_id))
+            maker = self._by_book_id.get((kind, market.name, fill.maker_order_id))
             self.tape.setdefault(market.name, []).append(
                 (self.clock_ms(), fill.price_ticks * market.tick_size, fill.qty_lots * market.step_size,
                  decimal_of(fill.notional_quanta * market.quantum_units, units.quote_decimals)))
@@ -327,7 +337,7 @@ class Engine:
                         market.qty_lots(record.orig_qty) * market.lot_units else "PARTIALLY_FILLED"
                     if record.status == "FILLED":
                         self._release(record, record.reserved_units)
-                        self._by_book_id.pop((kind, symbol_key(market), record.book_order_id), None)
+                        self._by_book_id.pop((kind, market.name, record.book_order_id), None)
                 self._trade(record, price=fill.price_ticks * market.tick_size,
                             qty=fill.qty_lots * market.step_size,
                             quote_qty=decimal_of(notional_units, units.quote_decimals),
@@ -338,8 +348,7 @@ class Engine:
 
     def _cancel_stp(self, market: BookMarket, book_ids: Iterable[str]) -> None:
         for book_id in book_ids:
-            kind = "perp" if book_id.startswith("perp:") else "spot"
-            record = self._by_book_id.pop((kind, symbol_key(market), book_id), None)
+            record = self._by_book_id.pop((_kind_of_book_id(book_id), market.name, book_id), None)
             if record is not None:
                 record.status = "EXPIRED"
                 self._release(record, record.reserved_units)
@@ -382,11 +391,8 @@ class Engine:
 
     def _place_perp(self, market: BookMarket, record: OrderRecord) -> None:
         book, units = market.book, market.units
-        side = "buy" if record.side == "BUY" else "sell"
         account = record.account
-        qty_lots = market.qty_lots(record.orig_qty, "LOT_SIZE" if record.type == "LIMIT" else "MARKET_LOT_SIZE")
-        price_ticks = market.price_ticks(record.price) if record.type == "LIMIT" else None
-        quote = book.quote(side, qty_lots, price_ticks, owner=account)
+        side, qty_lots, price_ticks, quote = self._book_request(market, record)
         if record.type == "LIMIT":
             notional = price_ticks * qty_lots  # type: ignore[operator]
         else:
@@ -409,23 +415,15 @@ class Engine:
             raise insufficient_balance(units.quote, decimal_of(used, units.quote_decimals),
                                        decimal_of(wallet, units.quote_decimals))
         try:
-            if record.type == "LIMIT":
-                result = book.place_limit(record.book_order_id, account, side, price_ticks, qty_lots,
-                                          tif=record.tif)
-            else:
-                result = book.place_market(record.book_order_id, account, side, qty_lots)
+            result = self._submit(market, record, side, qty_lots, price_ticks)
         except VenueError as exc:
             if exc.code == "POST_ONLY_WOULD_CROSS":
                 raise BinanceError(-5022, "Due to the order could not be executed as maker, the Post "
                                    "Only order will be rejected.") from None
             raise rejected(f"Order rejected by the venue: {exc.code}", venue_code=exc.code) from None
-        self.settle_book_fills(market, record, result.fills, "perp")
-        self._cancel_stp(market, result.stp_cancelled)
-        record.status = _STATUS[result.status]
-        if record.executed_base_units and record.status == "NEW":
-            record.status = "PARTIALLY_FILLED"
+        self._settle_result(market, record, result, "perp")
         if result.resting_lots:
-            self._by_book_id[("perp", symbol_key(market), record.book_order_id)] = record
+            self._by_book_id[("perp", market.name, record.book_order_id)] = record
 
     def _perp_fill(self, market: BookMarket, record: OrderRecord, signed_lots: int,
                    notional_quanta: int, fee_units: int) -> int:
@@ -476,7 +474,7 @@ class Engine:
             raise unknown_order_cancel()
         market = self.by_name[record.venue]
         market.book.cancel(record.book_order_id)  # type: ignore[union-attr]
-        self._by_book_id.pop((kind, symbol_key(market), record.book_order_id), None)
+        self._by_book_id.pop((kind, market.name, record.book_order_id), None)
         record.status = "CANCELED"
         record.update_time_ms = self.clock_ms()
         self._release(record, record.reserved_units)
@@ -498,6 +496,7 @@ class Engine:
                 assert self.ledger.locked(account, asset) == locked.get((account, asset), 0), (account, asset)
 
 
-def symbol_key(market: Any) -> str:
-    """Key of a market in the resting-order index: its unique venue name."""
-    return market.name
+def _kind_of_book_id(book_order_id: str) -> str:
+    """"spot" or "perp": place() names each book order "<kind>:<order_id>"."""
+    return "perp" if book_order_id.startswith("perp:") else "spot"
+

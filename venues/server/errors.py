@@ -67,6 +67,17 @@ def missing(param: str) -> BinanceError:
                         field=param)
 
 
+def raw_param(params: dict[str, str], name: str, *, required: bool) -> str | None:
+    """The raw text of parameter ``name``; None when absent or empty (Binance treats both alike),
+    or -1102 when it is ``required``."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        if required:
+            raise missing(name)
+        return None
+    return raw
+
+
 def illegal(param: str, value: Any, allowed: str) -> BinanceError:
     """-1100: a parameter has a value of the wrong shape; names the value and what is allowed."""
     shown = value if len(str(value)) <= 64 else f"{str(value)[:64]}..."

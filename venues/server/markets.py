@@ -17,7 +17,7 @@ between Decimal strings and integers is exact; a value off the grid is a -1013 f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any, Protocol
 
 from venues.clmm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
@@ -28,14 +28,24 @@ MAX_QTY = Decimal("92141578")  # Binance's usual LOT_SIZE maxQty
 MAX_PRICE = Decimal("1000000000")
 
 
+# The default 28-digit context would round "999999999.00000000000000000001" / 0.01 to a whole
+# number of ticks and accept an off-grid price; 120 digits hold any request value exactly.
+_EXACT = Context(prec=120)
+
+
 def _plain(value: Decimal) -> str:
     """A Decimal as a plain string without exponent ("0.0001", "3000.5"); exact."""
-    text = format(value, "f")
-    return text
+    return format(value, "f")
 
 
 def _integral(value: Decimal) -> bool:
-    return value == value.to_integral_value()
+    return value == value.to_integral_value(context=_EXACT)
+
+
+def _grid_steps(value: Decimal, step: Decimal) -> int | None:
+    """``value`` as a whole number of ``step``s, or None when it is off that grid. Exact. O(digits)."""
+    steps = _EXACT.divide(value, step)
+    return int(steps) if _integral(steps) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +91,8 @@ class BookMarket:
         self.step_size: Decimal = book.lot_size
         self.min_notional: Decimal = book.min_notional
         self.leverage = leverage
-        lot_units = book.lot_size.scaleb(units.base_decimals)
-        quantum_units = (book.tick_size * book.lot_size).scaleb(units.quote_decimals)
+        lot_units = book.lot_size.scaleb(units.base_decimals, _EXACT)
+        quantum_units = (book.tick_size * book.lot_size).scaleb(units.quote_decimals, _EXACT)
         if not _integral(lot_units) or lot_units < 1:
             raise InvalidArgument("lot_size", book.lot_size,
                                   f"a multiple of 1e-{units.base_decimals} {units.base}")
@@ -96,19 +106,19 @@ class BookMarket:
         """``price`` in ticks; -1013 PRICE_FILTER when off the grid or out of range."""
         if price <= 0 or price > MAX_PRICE:
             raise filter_failure("PRICE_FILTER", price=str(price))
-        ticks = price / self.tick_size
-        if not _integral(ticks):
+        ticks = _grid_steps(price, self.tick_size)
+        if ticks is None:
             raise filter_failure("PRICE_FILTER", price=str(price), tick_size=str(self.tick_size))
-        return int(ticks)
+        return ticks
 
     def qty_lots(self, qty: Decimal, filter_name: str = "LOT_SIZE") -> int:
         """``qty`` in lots; -1013 LOT_SIZE when off the grid, zero or above maxQty."""
         if qty <= 0 or qty > MAX_QTY:
             raise filter_failure(filter_name, quantity=str(qty))
-        lots = qty / self.step_size
-        if not _integral(lots):
+        lots = _grid_steps(qty, self.step_size)
+        if lots is None:
             raise filter_failure(filter_name, quantity=str(qty), step_size=str(self.step_size))
-        return int(lots)
+        return lots
 
     def depth(self, limit: int) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         """Best ``limit`` levels each side as (price, qty) in whole units. O(limit)."""
@@ -190,10 +200,10 @@ class PoolMarket:
         self.units = units
         self.kind = "spot"
         self.order_types = ("MARKET",)
-        self.tick_size = Decimal(1).scaleb(-units.quote_decimals)
-        self.step_size = Decimal(1).scaleb(-units.base_decimals)
+        self.tick_size = Decimal(1).scaleb(-units.quote_decimals, _EXACT)
+        self.step_size = Decimal(1).scaleb(-units.base_decimals, _EXACT)
         self.min_notional = min_notional
-        step_units = depth_step.scaleb(units.base_decimals)
+        step_units = depth_step.scaleb(units.base_decimals, _EXACT)
         if not isinstance(depth_step, Decimal) or depth_step <= 0 or not _integral(step_units):
             raise InvalidArgument("depth_step", depth_step, f"a positive multiple of {self.step_size}")
         self.depth_step_units = int(step_units)
@@ -202,10 +212,10 @@ class PoolMarket:
         """``qty`` in base units; -1013 when off the grid or not positive."""
         if qty <= 0 or qty > MAX_QTY:
             raise filter_failure(filter_name, quantity=str(qty))
-        units = qty.scaleb(self.units.base_decimals)
-        if not _integral(units):
+        units = _grid_steps(qty, self.step_size)
+        if units is None:
             raise filter_failure(filter_name, quantity=str(qty), step_size=str(self.step_size))
-        return int(units)
+        return units
 
     def depth(self, limit: int) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         """A synthetic ladder of ``limit`` slices of ``depth_step`` base each side. O(limit) quotes.
@@ -215,7 +225,7 @@ class PoolMarket:
         """
         bd, qd = self.units.base_decimals, self.units.quote_decimals
         step = self.depth_step_units
-        qty = Decimal(step).scaleb(-bd)
+        qty = Decimal(step).scaleb(-bd, _EXACT)
         bids: list[tuple[Decimal, Decimal]] = []
         asks: list[tuple[Decimal, Decimal]] = []
         previous_out = previous_in = 0
@@ -230,7 +240,7 @@ class PoolMarket:
             price_units = slice_quote * 10 ** bd // step
             if price_units <= 0:
                 break
-            bids.append((Decimal(price_units).scaleb(-qd), qty))
+            bids.append((Decimal(price_units).scaleb(-qd, _EXACT), qty))
         for k in range(1, limit + 1):
             try:
                 paid = self.quoter.quote_buy(step * k)
@@ -239,7 +249,7 @@ class PoolMarket:
             slice_quote = paid - previous_in
             previous_in = paid
             price_units = -(-slice_quote * 10 ** bd // step)
-            asks.append((Decimal(price_units).scaleb(-qd), qty))
+            asks.append((Decimal(price_units).scaleb(-qd, _EXACT), qty))
         return bids, asks
 
 

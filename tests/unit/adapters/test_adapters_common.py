@@ -172,18 +172,22 @@ def test_qty_off_the_grid_is_refused(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("order", [
-    "not an order",
-    LegOrder("other-venue", "buy", Decimal(1), "c"),
-    LegOrder("{name}", "hold", Decimal(1), "c"),
-    LegOrder("{name}", "buy", Decimal(-1), "c"),
-    LegOrder("{name}", "buy", Decimal(1), "c", limit_price=Decimal("NaN")),
-], ids=["type", "venue", "side", "qty", "limit"])
-def test_execute_bad_order_raises_and_changes_nothing(kind: str, order) -> None:
+@pytest.mark.parametrize("order, field", [
+    ("not an order", "order"),
+    (LegOrder("other-venue", "buy", Decimal(1), "c"), "order.venue"),
+    (LegOrder("{name}", "hold", Decimal(1), "c"), "side"),
+    (LegOrder("{name}", "buy", Decimal(-1), "c"), "order.qty"),
+    (LegOrder("{name}", "buy", 1.0, "c"), "order.qty"),  # type: ignore[arg-type]
+    (LegOrder("{name}", "buy", Decimal(1), "c", limit_price=Decimal("NaN")), "order.limit_price"),
+    (LegOrder("{name}", "buy", Decimal(1), ""), "order.client_order_id"),
+    (LegOrder("{name}", "buy", Decimal("1e-40"), "c"), "order.qty"),
+], ids=["type", "venue", "side", "qty", "float-qty", "limit", "client-id", "off-grid"])
+def test_execute_bad_order_raises_naming_the_field_and_changes_nothing(kind: str, order, field: str) -> None:
     adapter = MAKERS[kind]()
     if isinstance(order, LegOrder) and order.venue == "{name}":
         order = LegOrder(adapter.name, order.side, order.qty, order.client_order_id, order.limit_price)
     before = snapshot(adapter)
-    with pytest.raises(RouteError):
+    with pytest.raises(RouteError) as info:
         asyncio.run(adapter.execute(order))
+    assert info.value.details["field"] == field
     assert snapshot(adapter) == before

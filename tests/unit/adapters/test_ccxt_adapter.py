@@ -4,6 +4,7 @@ refused inputs leaving the adapter unchanged. No ccxt exception escapes."""
 from __future__ import annotations
 
 import copy
+import re
 from decimal import Decimal
 
 import ccxt
@@ -97,32 +98,84 @@ def test_quote_for_quote_buys_the_most_steps_within_the_budget(steps: int) -> No
     leg = adapter.quote_for_quote("buy", budget)
     assert leg.qty == qty or (leg.qty > qty and leg.quote_amount == budget)
     assert leg.quote_amount <= budget
+    # The most steps: one step more costs more than the budget (or the book runs out).
+    one_more = leg.qty + adapter.base_quantum()
+    if one_more <= Decimal("4.25"):
+        assert adapter.quote("buy", one_more).quote_amount > budget
 
 
 async def test_refused_inputs_raise_and_leave_the_adapter_unchanged() -> None:
     adapter, exchange = await _adapter()
     before = _state(adapter)
-    bad = [
-        lambda: adapter.quote("hold", Decimal("1")),
-        lambda: adapter.quote("buy", 1.0),
-        lambda: adapter.quote("buy", Decimal("-1")),
-        lambda: adapter.quote("buy", Decimal("0.0001")),     # off the 0.001 step
-        lambda: adapter.quote("buy", Decimal("100")),        # more than the book
-        lambda: adapter.quote("buy", Decimal("0.001")),      # below the 10 USDC minimum cost
-        lambda: adapter.quote_for_quote("sell", Decimal("1e9")),
-        lambda: adapter.depth_curve("both"),
+    bad = [  # (call, the message must name this)
+        (lambda: adapter.quote("hold", Decimal("1")), "side='hold'"),
+        (lambda: adapter.quote("buy", 1.0), "qty=1.0"),
+        (lambda: adapter.quote("buy", Decimal("-1")), "qty=Decimal('-1')"),
+        (lambda: adapter.quote("buy", Decimal("0.0001")), "amount step 0.001"),
+        (lambda: adapter.quote("buy", Decimal("100")), "the book holds 4.25"),
+        (lambda: adapter.quote("buy", Decimal("0.001")), "notional 3.0005 below the minimum 10"),
+        (lambda: adapter.quote_for_quote("sell", Decimal("1e9")), "does not receive"),
+        (lambda: adapter.quote_for_quote("buy", Decimal("0")), "quote_amount=Decimal('0')"),
+        (lambda: adapter.quote_for_quote("buy", "100"), "quote_amount='100'"),
+        (lambda: adapter.quote_for_quote("buy", Decimal("1")), "does not buy one step"),
+        (lambda: adapter.quote_for_quote("both", Decimal("100")), "side='both'"),
+        (lambda: adapter.depth_curve("both"), "side='both'"),
     ]
-    for call in bad:
-        with pytest.raises(RouteError):
+    for call, named in bad:
+        with pytest.raises(RouteError, match=re.escape(named)):
             call()
         assert _state(adapter) == before
-    for order in (LegOrder("other", "buy", Decimal("1"), "c"), LegOrder("cx", "buy", Decimal("1"), ""),
-                  "not an order"):
-        with pytest.raises(RouteError):
+    for order, named in ((LegOrder("other", "buy", Decimal("1"), "c"), "order.venue='other'"),
+                         (LegOrder("cx", "buy", Decimal("1"), ""), "order.client_order_id=''"),
+                         (LegOrder("cx", "buy", Decimal("1.0001"), "c"), "order.qty=Decimal('1.0001')"),
+                         (LegOrder("cx", "buy", Decimal("1"), "c", Decimal("-3")), "order.limit_price"),
+                         ("not an order", "order='not an order'")):
+        with pytest.raises(RouteError, match=re.escape(named)):
             await adapter.execute(order)  # type: ignore[arg-type]
     assert exchange.orders == [] and _state(adapter) == before
-    with pytest.raises(RouteError):
-        CcxtAdapter("cx", object(), "ETH/USDC", quote_decimals=6)
+
+
+@pytest.mark.parametrize("kwargs, named", [
+    ({"name": ""}, "name=''"),
+    ({"symbol": "ETHUSDC"}, "symbol='ETHUSDC'"),
+    ({"quote_decimals": 37}, "quote_decimals=37"),
+    ({"quote_decimals": True}, "quote_decimals=True"),
+    ({"taker_fee_pips": 1_000_000}, "taker_fee_pips=1000000"),
+    ({"depth_limit": 0}, "depth_limit=0"),
+    ({"leg_cost": Decimal("-1")}, "leg_cost=Decimal('-1')"),
+    ({"leg_cost": 1.5}, "leg_cost=1.5"),
+    ({"exchange": object()}, "exchange='object'"),
+])
+def test_constructor_refuses_each_bad_argument_by_name(kwargs, named) -> None:
+    args = {"name": "cx", "exchange": StubExchange(), "symbol": "ETH/USDC", "quote_decimals": 6} | kwargs
+    name, exchange, symbol = args.pop("name"), args.pop("exchange"), args.pop("symbol")
+    with pytest.raises(RouteError, match=re.escape(named)):
+        CcxtAdapter(name, exchange, symbol, **args)
+
+
+async def test_reads_before_the_first_refresh_raise_instead_of_using_an_empty_book() -> None:
+    adapter = CcxtAdapter("cx", StubExchange(), "ETH/USDC", quote_decimals=6)
+    for call in (adapter.base_quantum, adapter.min_qty, lambda: adapter.depth_curve("buy"),
+                 lambda: adapter.quote("buy", Decimal("1"))):
+        with pytest.raises(RouteError, match="no snapshot yet"):
+            call()
+    with pytest.raises(RouteError, match="no snapshot yet"):
+        await adapter.execute(LegOrder("cx", "buy", Decimal("1"), "c1"))
+
+
+async def test_unlisted_market_is_a_non_retryable_adapter_error() -> None:
+    exchange = StubExchange()
+    adapter = CcxtAdapter("cx", exchange, "ETH/USDC", quote_decimals=6, market_symbol="BTC/USDC")
+    with pytest.raises(AdapterError, match="is not listed") as info:
+        await adapter.refresh()
+    assert info.value.retryable is False and adapter.tick is None
+
+
+async def test_malformed_exact_strings_in_a_fill_raise_adapter_error_not_decimal_errors() -> None:
+    adapter, exchange = await _adapter()
+    exchange.result = {"status": "filled", "info": {"executedQty": "1.0x", "cummulativeQuoteQty": "3000.5"}}
+    with pytest.raises(AdapterError, match="info.executedQty"):
+        await adapter.execute(LegOrder("cx", "buy", Decimal("1"), "c-1"))
 
 
 async def test_off_grid_book_is_refused_and_the_old_snapshot_stays() -> None:

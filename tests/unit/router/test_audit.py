@@ -165,6 +165,20 @@ def test_unreadable_or_empty_journal_is_a_config_error(tmp_path: Path, content: 
         audit_journal(path, CONFIG)
 
 
+@pytest.mark.parametrize("config", [None, "config/default.toml", {"assets": {}}])
+def test_config_digest_refuses_anything_but_a_parsed_config(config) -> None:
+    with pytest.raises(ConfigError) as info:
+        config_digest(config)
+    assert info.value.key == "config" and info.value.value == type(config).__name__
+
+
+def test_config_digest_changes_with_any_parsed_field(tmp_path: Path) -> None:
+    other = tmp_path / "other.toml"
+    other.write_text(Path(DEFAULT_CONFIG).read_text().replace('fee_pips = 3000', 'fee_pips = 3001', 1))
+    assert config_digest(load_config(other)) != config_digest(CONFIG)
+    assert len(config_digest(CONFIG)) == 64 and int(config_digest(CONFIG), 16) >= 0
+
+
 def test_order_round_trips_through_the_header() -> None:
     for path in ORDERS:
         order = load_order(path)

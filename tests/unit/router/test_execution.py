@@ -320,6 +320,8 @@ async def test_invalid_request_raises_before_journal_or_trade(order, field: str)
     ({"child_timeout_secs": 5}, "child_timeout_secs"),
     ({"qty_quantum": D("-1")}, "qty_quantum"),
     ({"instruments": {"pool": "option"}}, "instruments[pool]"),
+    ({"qty_quantum": D("NaN")}, "qty_quantum"),
+    ({"clock": 12.5}, "clock"),
 ])
 def test_executor_construction_validates(kwargs: dict, field: str) -> None:
     args = {"adapters": {"pool": amm_adapter("pool")}, "margin": ledger_gate()}

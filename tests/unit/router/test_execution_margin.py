@@ -104,10 +104,22 @@ def test_unknown_perp_is_refused_by_check_and_apply_without_change() -> None:
     assert gate.ledger.snapshot() == before
 
 
-def test_step_clock_validates() -> None:
-    with pytest.raises(ExecutionError):
-        StepClock(step_ns=-1)
-    with pytest.raises(ExecutionError):
-        StepClock(start_ns=True)
+def test_maintenance_refuses_a_pending_leg_that_is_not_a_margin_leg_and_changes_nothing() -> None:
+    gate = ledger_gate()
+    before = gate.ledger.snapshot()
+    good = MarginLeg("perp", PERP, "sell", D(1), D(3000), D(1))
+    with pytest.raises(ExecutionError) as info:
+        gate.maintenance([good, ("perp", PERP, "sell", D(1), D(3000))])  # type: ignore[list-item]
+    assert info.value.details["field"] == "pending"
+    assert gate.ledger.snapshot() == before
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"step_ns": -1}, "step_ns"), ({"start_ns": True}, "start_ns"), ({"start_ns": 1.5}, "start_ns"),
+])
+def test_step_clock_validates(kwargs: dict, field: str) -> None:
+    with pytest.raises(ExecutionError) as info:
+        StepClock(**kwargs)
+    assert info.value.details["field"] == field
     clock = StepClock(start_ns=3, step_ns=2)
     assert [clock(), clock(), clock()] == [3, 5, 7]

@@ -136,12 +136,12 @@ def test_model_refuses_non_decimal_amounts() -> None:
 def test_load_order_errors_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_order(tmp_path / "missing.toml")
-    assert info.value.key == "<file>"
+    assert info.value.key == "(file)" and info.value.file == str(tmp_path / "missing.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("[order\n")
     with pytest.raises(ConfigError) as info:
         load_order(bad)
-    assert info.value.key == "<syntax>"
+    assert info.value.key == "(syntax)" and "valid TOML" in info.value.allowed
 
 
 @settings(max_examples=60)

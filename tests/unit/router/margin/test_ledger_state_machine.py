@@ -5,7 +5,7 @@ from decimal import Decimal
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from router.margin import MarginError
+from router.margin import Leg, MarginError
 
 from .helpers import btc_ledger, perp
 
@@ -31,6 +31,19 @@ class LedgerMachine(RuleBasedStateMachine):
             self.ledger.apply_leg(sub, leg)
             after = self.ledger.headroom(sub)
             assert after >= 0 or (not result.risk_increasing and after >= before)
+
+    @rule(sub=st.sampled_from(SUBS), sym=st.sampled_from(["BTC-PERP", "ETH-PERP"]),
+          side=st.sampled_from(["buy", "sell"]), hundredths=st.integers(1, 100), lev=st.integers(2, 25))
+    def open_isolated(self, sub, sym, side, hundredths, lev):
+        price = Decimal(self.ledger.marks[sym].price_units) / 10**8
+        size = Decimal(hundredths) / 100
+        margin = (size * price / lev).quantize(Decimal("0.01"))
+        leg = Leg("perp", sym, side, str(size), str(price), "0", str(margin))
+        try:
+            if self.ledger.check_leg(sub, leg).accepted:
+                self.ledger.apply_leg(sub, leg)
+        except MarginError:
+            pass  # the symbol is already held cross
 
     @rule(sym=st.sampled_from(["BTC-PERP", "ETH-PERP"]), bps=st.integers(-1500, 1500))
     def move(self, sym, bps):
@@ -61,9 +74,19 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule()
     def liquidate_all(self):
         for sub in self.ledger.liquidatable():
-            mm_before = self.ledger.subs[sub].totals[5]
-            sizes = {s: p.size_units for s, p in self.ledger.subs[sub].positions.items()}
+            s = self.ledger.subs[sub]
+            mm_before = s.totals[5]
+            sizes = {k: p.size_units for k, p in s.positions.items()}
+            cross_healthy = s.totals[1] + s.totals[2] + s.totals[3] >= s.totals[5] * 11 // 10
+            balances = dict(s.balances)
+            cross = {k: (p.size_units, p.cost16) for k, p in s.positions.items() if p.mode == "cross"}
             result = self.ledger.liquidate(sub)
+            if cross_healthy:
+                # only isolated buckets were breached: they settle alone, the cross side is not debited
+                assert {k: (p.size_units, p.cost16) for k, p in s.positions.items() if p.mode == "cross"} == cross
+                assert s.balances.get("USDC", 0) >= balances.get("USDC", 0)
+                assert {a: u for a, u in s.balances.items() if a != "USDC"} == \
+                    {a: u for a, u in balances.items() if a != "USDC"}
             for step in result.steps:
                 # a step only shrinks a position, never flips or grows it, and MM never rises
                 held = sizes[step.symbol]

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from venues.errors import InvalidArgument
-from venues.server.accounts import AccountSpec, Ledger, units_of
+from venues.server.accounts import AccountSpec, Ledger, decimal_of, units_of
 from venues.server.auth import ApiCredential, Authenticator, sign
 from venues.server.errors import BinanceError
 from venues.server.ratelimit import RateLimiter
@@ -171,3 +171,11 @@ def test_server_limits_refuse_non_positive_values(field: str) -> None:
     with pytest.raises(InvalidArgument) as info:
         ServerLimits(**{field: 0})
     assert info.value.field == field
+
+
+def test_amounts_convert_exactly_whatever_their_size() -> None:
+    wei = 10**30 + 1  # 31 digits: the default 28-digit context would drop the last wei
+    assert decimal_of(wei, 18) == Decimal("1000000000000.000000000000000001")
+    assert units_of("ETH", decimal_of(wei, 18), 18) == wei
+    with pytest.raises(InvalidArgument):
+        units_of("ETH", Decimal("1000000000000.0000000000000000001"), 18)

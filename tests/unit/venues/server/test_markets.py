@@ -69,3 +69,20 @@ def test_pool_market_refuses_bad_steps_and_quantities() -> None:
     with pytest.raises(BinanceError):
         market.qty_units(Decimal("1e-19"))
     assert market.qty_units(Decimal("0.5")) == 5 * 10**17
+
+
+@settings(max_examples=60, deadline=None)
+@given(ticks=st.integers(1, 10**11 - 1), extra_digits=st.integers(1, 20))
+def test_grid_checks_stay_exact_beyond_28_significant_digits(ticks: int, extra_digits: int) -> None:
+    # price = ticks * 0.01 plus one unit in the (2 + extra_digits)th decimal: always off the grid,
+    # and with up to 33 significant digits, past what the default Decimal context holds
+    book = OrderBook("ETH/USDC", tick_size="0.01", lot_size="0.0001")
+    market = BookMarket("b", book, UNITS)
+    on_grid = Decimal(ticks).scaleb(-2)
+    assert market.price_ticks(on_grid) == ticks
+    off_grid = on_grid + Decimal(1).scaleb(-2 - extra_digits)
+    with pytest.raises(BinanceError, match="PRICE_FILTER"):
+        market.price_ticks(off_grid)
+    pool = PoolMarket("p", V2Quoter(ConstantProductPool(10**22, 3 * 10**13)), UNITS)
+    with pytest.raises(BinanceError, match="MARKET_LOT_SIZE"):
+        pool.qty_units(Decimal("12345678.0000000000000000000001"))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from adapters.units import (CurveCache, beyond_limit, check_amount, check_decimals, check_identity,
-                            check_leg_order, check_side, from_units, invalid, rejected_fill, to_float,
+from adapters.units import (CurveCache, check_amount, check_decimals, check_identity, check_leg_order,
+                            check_side, from_units, invalid, quote_or_reject, rejected_fill, to_float,
                             to_units, to_units_exact)
 from router.depth import DepthCurve, HyperbolicSegment
 from router.errors import RouteError
@@ -139,12 +139,9 @@ class PoolAdapter:
         """
         check_leg_order(order, self.name)
         base_units = to_units_exact("order.qty", order.qty, self.base_decimals, self.name)
-        try:
-            leg = self.quote(order.side, order.qty)
-        except RouteError as exc:
-            return rejected_fill(order, str(exc))
-        if beyond_limit(order, leg.avg_price):
-            return rejected_fill(order, f"average price {leg.avg_price} is beyond the limit {order.limit_price}")
+        leg = quote_or_reject(self, order)
+        if isinstance(leg, LegFill):
+            return leg
         pool_quote = self._pool_units(leg)
         try:
             if order.side == "buy":

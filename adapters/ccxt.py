@@ -27,8 +27,9 @@ from typing import Any
 
 import ccxt as ccxt_errors
 
-from adapters.units import (beyond_limit, check_amount, check_decimals, check_identity, check_leg_order,
-                           check_side, from_units, invalid, rejected_fill, to_float, to_units_exact)
+from adapters.units import (check_amount, check_decimals, check_identity, check_leg_order, check_side,
+                            from_units, invalid, quote_or_reject, rejected_fill, to_float,
+                            to_units_exact)
 from router.depth import DepthCurve, FlatSegment
 from router.errors import AdapterError, RouteError
 from router.orders import LegFill, LegOrder, LegQuote
@@ -267,12 +268,9 @@ class CcxtAdapter:
         """Send ``order`` as a market order. A venue refusal is a rejected LegFill; network trouble
         raises AdapterError(retryable=True) (the order may or may not have reached the venue)."""
         self._check_order(order)
-        try:
-            leg = self.quote(order.side, order.qty)
-        except RouteError as exc:
-            return rejected_fill(order, str(exc))
-        if beyond_limit(order, leg.avg_price):
-            return rejected_fill(order, f"average price {leg.avg_price} is beyond the limit {order.limit_price}")
+        leg = quote_or_reject(self, order)
+        if isinstance(leg, LegFill):
+            return leg
         params = {"newClientOrderId": order.client_order_id} if _CLIENT_ID.fullmatch(order.client_order_id) else {}
         try:
             result = await self.exchange.create_order(self.market_symbol, "market", order.side,

@@ -12,8 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from adapters.amm import PIPS
-from adapters.units import (CurveCache, beyond_limit, check_amount, check_decimals, check_identity,
-                            check_leg_order, check_side, from_units, invalid, rejected_fill, to_float,
+from adapters.units import (CurveCache, check_amount, check_decimals, check_identity, check_leg_order,
+                            check_side, from_units, invalid, quote_or_reject, rejected_fill, to_float,
                             to_units, to_units_exact)
 from router.depth import DepthCurve, FlatSegment
 from router.errors import RouteError
@@ -224,12 +224,9 @@ class OrderBookAdapter:
         """
         check_leg_order(order, self.name)
         lots = self._lots("order.qty", order.qty)
-        try:
-            leg = self.quote(order.side, order.qty)
-        except RouteError as exc:
-            return rejected_fill(order, str(exc))
-        if beyond_limit(order, leg.avg_price):
-            return rejected_fill(order, f"average price {leg.avg_price} is beyond the limit {order.limit_price}")
+        leg = quote_or_reject(self, order)
+        if isinstance(leg, LegFill):
+            return leg
         worst_ticks = self.book.quote(order.side, lots, owner=self.owner).worst_price_ticks
         try:
             result = self.book.place_market(order.client_order_id, self.owner, order.side, lots,

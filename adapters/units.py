@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any, Generic, TypeVar
 
 from router.errors import RouteError
-from router.orders import SIDES, LegFill, LegOrder
+from router.orders import SIDES, LegFill, LegOrder, LegQuote
 
 # Wide enough for any uint256 amount with 36 decimals: conversions below are exact, never rounded
 # by the ambient 28-digit context.
@@ -84,6 +84,22 @@ def beyond_limit(order: LegOrder, avg_price: Decimal) -> bool:
     if order.limit_price is None:
         return False
     return avg_price > order.limit_price if order.side == "buy" else avg_price < order.limit_price
+
+
+def quote_or_reject(adapter: Any, order: LegOrder) -> LegQuote | LegFill:
+    """The exact quote ``order`` would fill at, or the rejected LegFill to return instead.
+
+    Quoting before trading is what keeps a fill from ever being worse than the order's limit: a
+    venue that cannot fill the size, or an all-in average beyond ``order.limit_price``, rejects
+    the order before the venue is touched.
+    """
+    try:
+        leg = adapter.quote(order.side, order.qty)
+    except RouteError as exc:
+        return rejected_fill(order, str(exc))
+    if beyond_limit(order, leg.avg_price):
+        return rejected_fill(order, f"average price {leg.avg_price} is beyond the limit {order.limit_price}")
+    return leg
 
 
 def rejected_fill(order: LegOrder, reason: str) -> LegFill:

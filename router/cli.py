@@ -1,8 +1,8 @@
 """The ``crossroute`` command.
 
-Each subcommand lives in its own module under ``router/commands`` and is imported only when it
-runs, so that ``crossroute route`` does not pay for aiohttp or the backtester. Every crossroute
-error ends the command with one line on stderr and exit status 2; nothing else is printed.
+Each subcommand lives in its own module under ``router/commands`` (``HELP``, ``add_arguments``,
+``run``). Every crossroute error ends the command with one line on stderr and exit status 2;
+nothing else is printed.
 """
 
 from __future__ import annotations
@@ -36,24 +36,14 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _available() -> dict[str, object]:
-    modules = {}
-    for name, module in COMMANDS.items():
-        try:
-            modules[name] = importlib.import_module(f"router.commands.{module}")
-        except ModuleNotFoundError as exc:  # a command whose module is not written yet
-            if exc.name != f"router.commands.{module}":
-                raise
-    return modules
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="crossroute", description="Smart order router across exact simulated venues.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name, module in _available().items():
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"router.commands.{module_name}")
         child = sub.add_parser(name, help=getattr(module, "HELP", None))
-        module.add_arguments(child)  # type: ignore[attr-defined]
-        child.set_defaults(_run=module.run)  # type: ignore[attr-defined]
+        module.add_arguments(child)
+        child.set_defaults(_run=module.run)
     return parser
 
 

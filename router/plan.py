@@ -19,7 +19,7 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any, Protocol
 
 from router.depth import DepthCurve, InvalidRouteArgument, check_side
@@ -98,9 +98,27 @@ class RoutePlan:
             "complete": self.complete,
             "unfilled_qty": fmt_qty(self.unfilled_qty),
             "method": self.method,
-            "bound_gap": None if math.isnan(self.bound_gap) else repr(self.bound_gap),
+            "bound_gap": self._bound_gap_str(),
             "notes": list(self.notes),
         }
+
+    def _bound_gap_str(self) -> str | None:
+        """``bound_gap`` as a decimal string: "0" for an exact search, else the gap rounded UP
+        (never understated) to the decimals of its unit, the quote amounts' for a base-sized order
+        (gap in quote), the legs' base quantities' for a quote-sized one (gap in base); None when
+        no search ran (single-venue plan, unreachable size)."""
+        gap = self.bound_gap
+        if not math.isfinite(gap):
+            return None
+        if gap <= 0.0:
+            return "0"
+        if self.requested_quote is None:
+            places = _places_of(self.legs)
+        else:
+            places = max((-e for e in (leg.qty.as_tuple().exponent for leg in self.legs)
+                          if isinstance(e, int) and e < 0), default=0)
+        value = Decimal(repr(gap)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_CEILING)
+        return _fmt(value)
 
     def _places(self) -> int:
         exp = self.avg_price.as_tuple().exponent

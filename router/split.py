@@ -468,30 +468,43 @@ class _Solver:
         if self.measure == "qty":
             cost = float(fill.costs.sum())
             bound = cost + fixed_in if self.side == "buy" else -(cost - fixed_in)
-            if math.isfinite(fill.lam):
-                bound = max(bound, self._lagrangian(fill, status, fixed_in))
         else:
             base = float(fill.alloc.sum())
             bound = -base if self.side == "buy" else base
+        if math.isfinite(fill.lam) and fill.lam > 0.0:
+            bound = max(bound, self._lagrangian(fill, status, fixed_in))
         return fill, bound
 
     def _lagrangian(self, fill: _Fill, status: dict[int, int], fixed_in: float) -> float:
-        """Lagrangian lower bound at the relaxation's λ, fixed costs kept: per venue
-        min over q of obj_i(q) + f_i·[q > 0] - μ·q, plus μ·Q (weak duality; μ = λ for buys,
-        -λ for sells). The relaxation's allocation minimises obj_i(q) - μ·q for every venue, so a
-        free venue contributes min(0, that minimum + f_i). Never below the plain relaxation bound.
+        """Lagrangian lower bound at the relaxation's λ, fixed costs kept (weak duality).
 
-        Also leaves ``self.reduced`` = {free venue: that minimum + f_i}: the bound of the subtree
-        with the venue forced in is bound - min(0, r) + r, forced out bound - min(0, r)
+        Base-sized (objective in quote): per venue min over q of obj_i(q) + f_i·[q > 0] - μ·q,
+        plus μ·Q, with μ = λ for buys, -λ for sells. Quote-sized (objective in base: -q buy, q
+        sell) the budget Σ cost_i ± f_i = B is dualised instead, with multiplier 1/λ: per venue
+        min over q of obj_i(q) + (sgn·cost_i(q) + f_i·[q > 0])/λ, minus sgn·B/λ (sgn = 1 buy,
+        -1 sell), i.e. the base-sized terms divided by λ with another constant. Either way the
+        relaxation's allocation minimises every venue's term (the water-fill's optimality
+        conditions at λ), so a free venue contributes min(0, that minimum + its fixed term).
+        Never below the plain relaxation bound. O(m).
+
+        Also leaves ``self.reduced`` = {free venue: that minimum + fixed term}: the bound of the
+        subtree with the venue forced in is bound - min(0, r) + r, forced out bound - min(0, r)
         (:meth:`branch_and_bound` fixes venues with it)."""
         sgn = 1.0 if self.side == "buy" else -1.0
-        mu = sgn * fill.lam
-        terms = sgn * fill.costs - mu * fill.alloc
-        total = float(terms.sum()) + fixed_in + mu * self.target
+        if self.measure == "qty":
+            mu = sgn * fill.lam
+            terms = sgn * fill.costs - mu * fill.alloc
+            fixed = self.fixed
+            total = float(terms.sum()) + fixed_in + mu * self.target
+        else:
+            inv = 1.0 / fill.lam
+            terms = sgn * (fill.costs * inv - fill.alloc)
+            fixed = self.fixed * inv
+            total = float(terms.sum()) + (fixed_in - sgn * self.target) * inv
         reduced = {}
         for i in self.discrete:
             if i not in status:
-                r = float(terms[i] + self.fixed[i])
+                r = float(terms[i] + fixed[i])
                 reduced[i] = r
                 total += min(0.0, r) - terms[i]
         self.reduced = reduced
@@ -521,13 +534,13 @@ class _Solver:
         whose forced-out (forced-in) subtree bound already reaches the incumbent is fixed in (out)
         at no search cost; this also prunes every venue whose fixed cost exceeds what it can
         save. The first incumbent is the root relaxation with the venues that do not pay for
-        their fixed cost at the root λ dropped. Branching picks the venue whose weaker child
+        their fixed cost at the root λ dropped (quote-sized: the paying ones forced in, the rest
+        out, since the budget must cover every fixed cost). Both order sizes. Branching picks the venue whose weaker child
         bound is highest (the most decisive split), better child first. Worst case 2^k nodes
         for k discrete venues; the sweep's sort is done once (:meth:`_Market.set_base`)."""
         best: list = [None, math.inf]
         root_bound = [math.inf]
         exhausted = [False]
-        use_lagrange = self.measure == "qty"
 
         def offer(fill: _Fill) -> None:
             value = self.feasible_value(fill)
@@ -548,9 +561,17 @@ class _Solver:
             reduced, lag = self.reduced, self.lagrange  # the bound the reduced terms belong to
             if not status:
                 root_bound[0] = bound
-                if use_lagrange and reduced:
+                if reduced:
                     # first incumbent: drop the venues that do not pay for themselves at root λ
                     drop = {i: 0 for i, r in reduced.items() if r >= 0.0 and fill.alloc[i] > 0.0}
+                    if self.measure == "cost":
+                        # the budget must pay the fixed cost of every venue used: keep the
+                        # paying venues forced in, every other discrete venue out
+                        drop = {i: int(r < 0.0 and fill.alloc[i] > 0.0) for i, r in reduced.items()}
+                        used = [i for i in reduced if fill.alloc[i] > 0.0]
+                        if used and not any(drop.values()):
+                            # none pays at root λ, yet the order needs a venue: the largest leg
+                            drop[max(used, key=lambda i: (fill.alloc[i], -i))] = 1
                     if drop:
                         first, _ = self.evaluate(drop)
                         if first is not None:
@@ -562,7 +583,7 @@ class _Solver:
             free = [i for i in discrete if i not in status and fill.alloc[i] > 0.0]
             if not free or value <= bound + 1e-12 * abs(bound):
                 return
-            if use_lagrange and reduced and math.isfinite(best[1]):
+            if reduced and math.isfinite(best[1]):
                 fixed = {}
                 for i in free:
                     r = reduced[i]
@@ -573,7 +594,7 @@ class _Solver:
                 if fixed:
                     visit({**status, **fixed})
                     return
-            if use_lagrange and reduced:
+            if reduced:
                 def children(i: int) -> tuple[float, float]:
                     r = reduced[i]
                     return lag - min(0.0, r) + r, lag - min(0.0, r)

@@ -147,7 +147,7 @@ async def _main(config: list[str], db: str, port: int, speed: float, params: Any
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
-    bound = site._server.sockets[0].getsockname()[1]  # the real port when --port 0
+    bound = runner.addresses[0][1]  # the real port when --port 0
     sys.stdout.write(f"crossroute paper: listening on http://127.0.0.1:{bound} (db {db}, {replayed} commands "
                      f"replayed, tick {service.sim.tick}, speed {speed:g}x)\n")
     sys.stdout.flush()

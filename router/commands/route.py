@@ -1,6 +1,6 @@
 """``crossroute route``: plan one order across the market's venues and print the exact plan.
 
-``--json`` prints DESIGN.md's contract (one JSON object, numbers as decimal strings); without it a
+``--json`` prints the contract of docs/api.md (one JSON object, numbers as decimal strings); without it a
 table. Every bad request (size, symbol, venue, limit, config) raises a RouteError or ConfigError,
 which the command line turns into one line on stderr and exit status 2.
 """
@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worst all-in price accepted for every leg, its average and its last unit"
                              " (fees and leg costs in; buy: at most, sell: at least)")
     parser.add_argument("--venues", default=None, help="comma-separated venue names to use (default: all)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object (DESIGN.md contract)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (the contract in docs/api.md)")
 
 
 def config_path(value: str | None) -> Path:

@@ -11,6 +11,8 @@ LIMIT and MARKET markets, pools MARKET-only markets with a synthetic depth ladde
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
 import sys
 from decimal import Decimal
 from typing import Any
@@ -62,8 +64,6 @@ def build_server(market: Market, *, pool_depth_step: Decimal = Decimal("1"),
 
 
 def run(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
     step = parse_amount("--pool-depth-step", args.pool_depth_step)
     if not 0 <= args.port <= 65535:
         raise ConfigError("<command line>", "--port", args.port, "an integer in [0, 65535]")
@@ -73,7 +73,29 @@ def run(args: argparse.Namespace) -> int:
     server = build_server(market, pool_depth_step=step,
                           limits=ServerLimits(weight_per_minute=args.weight_per_minute))
     names = ", ".join(server.engine.by_name)
-    web.run_app(server.app, host="127.0.0.1", port=args.port, access_log=None,
-                print=lambda text: sys.stdout.write(f"crossroute serve-venue: {names} on "
-                                                    f"http://127.0.0.1:{args.port} (Ctrl-C to stop)\n"))
+    try:
+        asyncio.run(_serve(server.app, names, args.port))
+    except KeyboardInterrupt:
+        pass
     return 0
+
+
+async def _serve(app: Any, names: str, port: int) -> None:
+    """Serve ``app`` on 127.0.0.1 until SIGINT/SIGTERM, printing the port actually bound."""
+    from aiohttp import web
+
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", port)
+        await site.start()
+        bound = runner.addresses[0][1]  # the real port when --port 0
+        sys.stdout.write(f"crossroute serve-venue: {names} on http://127.0.0.1:{bound} (Ctrl-C to stop)\n")
+        sys.stdout.flush()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -5,7 +5,8 @@ Pure and synchronous; imports neither venues nor adapters. See docs/margin.md.
 
 from router.margin.account import AssetConfig, PerpMarket, Position, RiskLimits, Subaccount
 from router.margin.checks import CheckResult, Leg, SequenceResult
-from router.margin.errors import MarginError, MarginInputError, MarginRejected, OraclePriceError
+from router.margin.errors import (IsolatedBucketRejected, MarginError, MarginInputError, MarginRejected,
+                                  OraclePriceError)
 from router.margin.journal import Journal
 from router.margin.ledger import MarginLedger
 from router.margin import liquidation as _liquidation  # noqa: F401  (binds MarginLedger methods' modules)
@@ -13,5 +14,6 @@ from router.margin.oracle import MarkPrice, OracleBook
 from router.margin.tiers import TierSchedule
 
 __all__ = ["AssetConfig", "PerpMarket", "Position", "RiskLimits", "Subaccount", "CheckResult", "Leg",
-           "SequenceResult", "MarginError", "MarginInputError", "MarginRejected", "OraclePriceError",
+           "SequenceResult", "IsolatedBucketRejected", "MarginError", "MarginInputError", "MarginRejected",
+           "OraclePriceError",
            "Journal", "MarginLedger", "MarkPrice", "OracleBook", "TierSchedule"]

@@ -6,11 +6,12 @@ names the field or limit, the value, what was allowed and, for a refusal, the sh
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from router.errors import InvalidValue, MarginError
 
-__all__ = ["MarginError", "MarginInputError", "OraclePriceError", "MarginRejected"]
+__all__ = ["MarginError", "MarginInputError", "OraclePriceError", "MarginRejected", "IsolatedBucketRejected"]
 
 
 class MarginInputError(InvalidValue, MarginError):
@@ -47,3 +48,24 @@ class MarginRejected(MarginError):
         self.required = required
         self.available = available
         self.shortfall = shortfall
+
+
+ISOLATED_BUCKET_ALLOWED = "add isolated margin first, or let liquidation close it"
+
+
+class IsolatedBucketRejected(MarginRejected):
+    """A voluntary trade would leave an isolated position's margin bucket below zero; nothing changed.
+
+    Limit ``isolated_bucket``: ``required`` is 0, ``available`` the bucket the trade would leave
+    (negative), ``shortfall`` what is missing, all ``Decimal`` in ``asset``; ``symbol`` names the
+    position and ``allowed`` says what the trader may do instead.
+    """
+
+    def __init__(self, subaccount: str, symbol: str, asset: str, available: Any, shortfall: Any) -> None:
+        text = (f"{subaccount}: trade on isolated {symbol} refused: its margin bucket would end at "
+                f"{available} {asset}, short by {shortfall} {asset}; the loss may not be charged to the "
+                f"cross balance nor to the insurance fund; allowed: {ISOLATED_BUCKET_ALLOWED}")
+        super().__init__("isolated_bucket", subaccount, asset, Decimal(0), available, shortfall, message=text)
+        self.symbol = symbol
+        self.allowed = ISOLATED_BUCKET_ALLOWED
+        self.details.update(symbol=symbol, allowed=ISOLATED_BUCKET_ALLOWED)

@@ -20,7 +20,7 @@ from router.margin.account import (CROSS, ISOLATED, Account, AssetConfig, PerpMa
                                    RiskLimits, Subaccount, rate_units)
 from router.margin.checks import (PERP, SPOT, CheckResult, Leg, SequenceResult, run_order,
                                   search_order)
-from router.margin.errors import MarginInputError, MarginRejected, OraclePriceError
+from router.margin.errors import IsolatedBucketRejected, MarginInputError, MarginRejected, OraclePriceError
 from router.margin.journal import Journal
 from router.margin.oracle import MISSING, VALID, MarkPrice
 from router.margin.quantities import (INDEX_SCALE, SCALE, WEIGHT_SCALE, ceil_div, floor_div,
@@ -383,12 +383,40 @@ class MarginLedger:
         self.net_deposits[asset] = self.net_deposits.get(asset, 0) - units
         self.journal.append("withdraw", subaccount=sub.name, asset=asset, amount=to_text(units))
 
+    def add_isolated_margin(self, sub_id: Any, symbol: Any, amount: Any) -> None:
+        """Move ``amount`` (> 0, quote, at most the quote balance) from the cross balance into the
+        margin bucket of the subaccount's isolated ``symbol`` position.
+
+        Cross headroom must stay >= 0 afterwards, else MarginRejected (limit ``headroom``) and
+        nothing changes. Exact: no rounding (the bucket is cash, not valued at a mark). The
+        position's own figures are unchanged; only the quote balance's do, so O(1).
+        """
+        sub = self._sub(sub_id)
+        market = self._market(symbol)
+        pos = sub.positions.get(market.symbol)
+        if pos is None or pos.mode != ISOLATED:
+            raise MarginInputError("symbol", symbol, f"an isolated position of {sub.name}: "
+                                   f"{sorted(s for s, p in sub.positions.items() if p.mode == ISOLATED)}")
+        quote = self.quote_asset
+        units = parse_units("amount", amount, positive=True, maximum=max(sub.balances.get(quote, 0), 0))
+        scen = Scenario(self, sub)
+        topped = pos.copy()
+        topped.isolated_margin_units += units
+        scen.add_balance(quote, -units)
+        scen.set_position(market.symbol, topped)
+        self._require_headroom(scen)
+        self._commit(scen)
+        self.journal.append("add_isolated_margin", subaccount=sub.name, symbol=market.symbol,
+                            amount=to_text(units), isolated_margin=to_text(topped.isolated_margin_units))
+
     # --- pre-trade checks ------------------------------------------------------------------
     def check_leg(self, sub_id: Any, leg: Any) -> CheckResult:
         """Would ``leg``, filled at its worst price with its fee, keep the subaccount within margin?
 
-        Accepts when headroom after >= 0 (or the leg reduces risk and does not lower headroom)
-        and, for a risk-increasing leg, its mark is valid and every limit holds. Read-only except
+        Accepts when headroom after >= 0 (or the leg reduces risk and does not lower headroom),
+        a position held isolated keeps a bucket >= 0 (limit ``isolated_bucket``: a voluntary trade
+        never charges an isolated loss to cross or to the fund) and, for a risk-increasing leg,
+        its mark is valid and every limit holds. Read-only except
         for the journal entry. O(tiers), independent of the number of positions.
         """
         sub = self._sub(sub_id)
@@ -434,6 +462,9 @@ class MarginLedger:
         scen, result = self._step(Scenario(self, sub), leg, None)
         if not result.accepted:
             self.journal.append("reject_leg", subaccount=sub.name, leg=leg.to_json(), result=result.to_json())
+            if result.limit == "isolated_bucket":
+                raise IsolatedBucketRejected(sub.name, leg.symbol, result.asset or self.quote_asset,
+                                             result.available, result.shortfall)
             raise MarginRejected(result.limit or "", sub.name, result.asset or self.quote_asset,
                                  result.required, result.available, result.shortfall)
         self._commit(scen)
@@ -444,11 +475,11 @@ class MarginLedger:
         before = scen.headroom
         new = scen.copy()
         increasing = self._risk_increasing(scen, leg)
+        bucket: int | None = None  # what an isolated position's bucket is left with
         if leg.kind == SPOT:
             new.trade_spot(leg.symbol, leg.signed_units, leg.price_units, leg.fee_units)
         else:
-            new.trade_perp(leg.symbol, leg.signed_units, leg.price_units, leg.fee_units,
-                           leg.isolated_margin_units)
+            bucket = self._trade_perp_voluntary(new, leg)
         after = new.headroom
         q = self.quote_asset
 
@@ -463,6 +494,8 @@ class MarginLedger:
         mark = self.marks.get(leg.symbol)
         if increasing and (mark is None or not mark.valid):
             return result("price_invalid", leg.symbol, 0, 0)
+        if bucket is not None and bucket < 0:
+            return result("isolated_bucket", q, 0, bucket)
         if after < 0 and (increasing or after < before):
             return result("headroom", q, new.totals[IM], new.equity_initial)
         if leg.kind == PERP:
@@ -483,6 +516,31 @@ class MarginLedger:
             if new.totals[GROSS] > allowed:
                 return result("max_gross_leverage", q, new.totals[GROSS], allowed)
         return result()
+
+    def _trade_perp_voluntary(self, new: Scenario, leg: Leg) -> int | None:
+        """Book a trader's perp leg on ``new``; for a position held isolated before the leg, return
+        the bucket it leaves (quote units), else None.
+
+        The bucket after the leg is min(cash, cash + upnl + unsettled funding) of what is left, or
+        the cash left over on a full close: a negative value is a loss beyond the posted margin,
+        which only liquidation may book (as the fund's bad debt). A voluntary trade must not push
+        it onto the cross balance either, so the caller refuses the leg; the closed bucket is
+        released to the quote balance here only so that a refused scenario still reports the
+        headroom it would have had. O(tiers).
+        """
+        held = new.position(leg.symbol)
+        if held is None or held.mode != ISOLATED:
+            new.trade_perp(leg.symbol, leg.signed_units, leg.price_units, leg.fee_units,
+                           leg.isolated_margin_units)
+            return None
+        left = new.trade_perp(leg.symbol, leg.signed_units, leg.price_units, leg.fee_units,
+                              leg.isolated_margin_units, release_isolated=False)
+        pos = new.position(leg.symbol)
+        if pos is None:
+            new.add_balance(self.quote_asset, left)
+            return left
+        figs = new.figures(leg.symbol)
+        return min(pos.isolated_margin_units, pos.isolated_margin_units + figs[1] + figs[2])
 
     def _risk_increasing(self, scen: Scenario, leg: Leg) -> bool:
         if leg.kind == SPOT:

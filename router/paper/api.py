@@ -11,7 +11,6 @@ the service lock and are logged as ``venue`` commands, so a restart replays them
 from __future__ import annotations
 
 import asyncio
-import heapq
 import json
 import logging
 import time
@@ -135,18 +134,20 @@ async def list_orders(request: web.Request) -> web.Response:
     service = _service(request)
     _known_account(service, params.get("account"))
     limit = _int_param(params, "limit", 100, 1, 1000)
-    docs = [d for d in service.orders.values() if d["account"] == params.get("account", d["account"])
-            and d["status"] == params.get("status", d["status"])]
-    return _json({"orders": heapq.nlargest(limit, docs, key=lambda d: d["seq"])})  # newest first
+    # Every order is in the store (finished ones only there); an open order's doc in memory may be
+    # newer (a retry that filled nothing bumps ``attempts`` without a commit), so it wins.
+    docs = service.store.orders(account=params.get("account"), status=params.get("status"), limit=limit)
+    return _json({"orders": [service.orders.get(d["client_id"], d) for d in docs]})  # newest first
 
 
 async def get_order(request: web.Request) -> web.Response:
     _query(request, ())
     service = _service(request)
     client_id = request.match_info["client_id"]
-    if client_id not in service.orders:
+    doc = service.order_doc(client_id)
+    if doc is None:
         raise PaperError(404, "client_id", client_id, "the client id of an order")
-    return _json(service.orders[client_id])
+    return _json(doc)
 
 
 async def place_order(request: web.Request) -> web.Response:
@@ -325,8 +326,8 @@ def _engine_digest(engine: Any) -> str:
 def attach_venue_server(app: web.Application, service: PaperService) -> Any:
     """Mount the Binance-compatible venue server at ``/venue`` over the service's venues.
 
-    Its engine's ``place`` and ``cancel`` are wrapped: each successful call is logged as a
-    ``venue`` command (arguments and the server time it ran at) and made durable before the
+    The engine runs on the simulated clock (``t_ns // 10**6``). Its ``place`` and ``cancel`` are
+    wrapped: each successful call is logged as a ``venue`` command (arguments and the time it ran at) and made durable before the
     response is written; mutating requests run under the service lock, so they never interleave
     with a command or a tick. Replay re-runs the call at the logged time. Resting venue-server
     orders that the router's flow takes are settled through :class:`_SettlingBook`. The engine
@@ -334,9 +335,12 @@ def attach_venue_server(app: web.Application, service: PaperService) -> Any:
     """
     from router.commands.serve_venue import build_server  # noqa: PLC0415 - composition only
 
-    server = build_server(service.market)
+    # The engine stamps orders and trades with the simulated time (ms), like every other paper
+    # timestamp, so equal command logs give equal trade lists; request signatures and rate limits
+    # keep the wall clock (clients sign with theirs).
+    server = build_server(service.market, market_clock_ms=lambda: service.sim.t_ns // 1_000_000)
     engine = server.engine
-    wall_clock = server.clock_ms
+    market_clock = server.market_clock_ms
     originals = {name: getattr(engine, name) for name in _VENUE_MUTATIONS}
     inside = [False]  # True while the engine itself trades: it settles both sides of its own fills
     for market in engine.by_name.values():
@@ -355,7 +359,7 @@ def attach_venue_server(app: web.Application, service: PaperService) -> Any:
 
     def wrap(name: str) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
-            t_ms = server.clock_ms()
+            t_ms = server.market_clock_ms()
             record = engine_call(name, args, kwargs)  # all or nothing (the engine's contract)
             body = {"call": name, "args": [_encode(a) for a in args],
                     "kwargs": {k: _encode(v) for k, v in sorted(kwargs.items())}, "t_ms": t_ms}
@@ -374,12 +378,14 @@ def attach_venue_server(app: web.Application, service: PaperService) -> Any:
         setattr(engine, name, wrap(name))
 
     def replay(body: dict[str, Any]) -> dict[str, Any]:
-        server.clock_ms = lambda: body["t_ms"]
+        # The logged time: equal to the simulated time for logs written by this code, and the wall
+        # time a log from before the simulated clock recorded.
+        server.market_clock_ms = lambda: body["t_ms"]
         try:
             record = engine_call(body["call"], [_decode(a) for a in body["args"]],
                                  {k: _decode(v) for k, v in body["kwargs"].items()})
         finally:
-            server.clock_ms = wall_clock
+            server.market_clock_ms = market_clock
         return {"order_id": record.order_id, "status": record.status,
                 "executed_base_units": record.executed_base_units}
 

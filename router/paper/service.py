@@ -198,10 +198,11 @@ class PaperService:
                     self.ledger.deposit(sub_id, asset, amount)
             self.gates[sub_id] = LedgerGate(self.ledger, sub_id, self.perp_markets)
         self.sim = MarketSimulator(self.market, self.ledger, self.perp_markets, self.params)
-        self.executors = {sub_id: self._executor(gate) for sub_id, gate in self.gates.items()}
         self.lock = asyncio.Lock()
-        self.orders: dict[str, dict[str, Any]] = {}       # client_id -> order doc (also in the store)
-        self.order_bodies: dict[str, dict[str, Any]] = {}  # client_id -> request, for idempotency
+        # Open orders only (client_id -> doc): a finished order never changes again, so it lives
+        # in the store's ``orders`` table alone (committed with the command that finished it) and
+        # memory and snapshots stay flat however long the history grows. See :meth:`order_doc`.
+        self.orders: dict[str, dict[str, Any]] = {}
         self.working: dict[str, _Working] = {}
         self.routes: deque[dict[str, Any]] = deque(maxlen=50)
         self.pnl: dict[str, deque[tuple[int, str]]] = {a: deque(maxlen=2000) for a in self.accounts()}
@@ -247,6 +248,9 @@ class PaperService:
         image = StateImage(roots, keep=[*shared, *keep], exclude=exclude)
         self._parts.append((image, image.dumps()))
     def _executor(self, gate: LedgerGate) -> Executor:
+        # One executor per execution: its idempotency maps (client ids and child ids it has seen)
+        # would otherwise grow with the history and enter every snapshot. The service checks
+        # client ids itself, against the open orders and the store (:meth:`_check_client_id`).
         return Executor(self.market.adapters, gate, journal=self.journal, instruments=self.market.instruments())
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -556,12 +560,14 @@ class PaperService:
 
     async def _place(self, body: dict[str, Any]) -> dict[str, Any]:
         client_id = body.get("client_id")
-        if isinstance(client_id, str) and client_id in self.orders:
-            if _canonical(self.order_bodies[client_id]) != _canonical(body):
+        known = self.order_doc(client_id) if isinstance(client_id, str) else None
+        if known is not None:
+            if _canonical(known["request"]) != _canonical(body):
                 raise PaperError(409, "client_id", client_id, "a client id not used for another order")
-            return self.orders[client_id]  # idempotent retry: the same acknowledgement, nothing traded
+            return known  # idempotent retry: the same acknowledgement, nothing traded
         order, tif = self._parse_order(body)
         account, sub_id = self._sub_id(body)
+        self._check_client_id(order.client_id, tif)
         if tif == "gtc" and len(self.working) >= MAX_WORKING_ORDERS:
             raise PaperError(409, "tif", tif, f"at most {MAX_WORKING_ORDERS} working gtc orders; cancel some first")
         self.order_count += 1
@@ -573,11 +579,10 @@ class PaperService:
             "legs": [], "fill_ids": [], "attempts": 1, "remaining_qty": None,
         }
         self.orders[order.client_id] = doc
-        self.order_bodies[order.client_id] = body
         try:
-            report = await self.executors[sub_id].execute(order)
+            report = await self._executor(self.gates[sub_id]).execute(order)
         except CrossrouteError as exc:  # refused before anything traded (the executor's contract)
-            del self.orders[order.client_id], self.order_bodies[order.client_id]
+            del self.orders[order.client_id]
             self.order_count -= 1
             raise PaperError(400, str(exc.details.get("field", "order")), exc.details.get("value"),
                              str(exc.details.get("allowed", "")), message=str(exc)) from None
@@ -596,8 +601,36 @@ class PaperService:
                 doc["status"] = "open" if remaining == leg.qty else "partially_filled"
             doc["remaining_qty"] = _dec(remaining)
         self._order_changed(doc)
+        if order.client_id not in self.working:
+            del self.orders[order.client_id]  # finished: the store keeps it (committed with this command)
         self._account_event(sub_id)
         return doc
+
+    def order_doc(self, client_id: str) -> dict[str, Any] | None:
+        """The order doc of ``client_id`` as of now, or None: the open order in memory, else the
+        finished one from the store. During a replay the store already holds later orders, so
+        only those placed so far count (``seq`` <= ``order_count``; finished docs are final).
+        O(1) plus one indexed SQLite read."""
+        doc = self.orders.get(client_id)
+        if doc is not None:
+            return doc
+        return self.store.order(client_id, max_seq=self.order_count)
+
+    def _check_client_id(self, client_id: str, tif: str) -> None:
+        """Refuse a new client id that collides with the executor ids of a gtc order's retries
+        (``<id>.<n>``): both ways, whether or not the retry has run yet. Read-only."""
+        head, dot, tail = client_id.rpartition(".")
+        if dot and tail.isdigit():
+            parent = self.order_doc(head)
+            if parent is not None and parent["tif"] == "gtc":
+                raise PaperError(409, "client_id", client_id,
+                                 f"a client id other than '<gtc order id>.<n>' (retries of gtc order {head!r} use it)")
+        if tif == "gtc":
+            taken = [c for c in self.orders if c.startswith(client_id + ".") and c[len(client_id) + 1:].isdigit()]
+            taken += self.store.retry_ids(client_id, max_seq=self.order_count)
+            if taken:
+                raise PaperError(409, "client_id", client_id,
+                                 f"a gtc client id whose retry ids '<id>.<n>' are unused (taken: {sorted(taken)[0]!r})")
 
     def _absorb(self, doc: dict[str, Any], report: ExecutionReport) -> None:
         """Add a report's legs and fills to an order doc."""
@@ -676,7 +709,7 @@ class PaperService:
                               slippage_bps=work.slippage_bps,
                               legs=(OrderLeg(leg.leg_id, leg.instrument, leg.symbol, leg.side, qty=work.remaining,
                                              limit_price=leg.limit_price, venues=leg.venues),))
-        report = await self.executors[work.sub_id].execute(retry)
+        report = await self._executor(self.gates[work.sub_id]).execute(retry)
         doc["attempts"] = work.attempts
         self._absorb(doc, report)
         filled = report.legs[0].filled_qty if report.legs else ZERO
@@ -693,7 +726,7 @@ class PaperService:
 
     def _finish_working(self, client_id: str, status: str, reason: str) -> None:
         self.working.pop(client_id, None)
-        doc = self.orders[client_id]
+        doc = self.orders.pop(client_id)  # finished: from now on the store's row is the order
         doc["status"] = status
         doc["reason"] = reason
         self._order_changed(doc)
@@ -703,13 +736,13 @@ class PaperService:
         if unknown:
             raise PaperError(400, unknown[0], body[unknown[0]], "only 'client_id'")
         client_id = body.get("client_id")
-        if not isinstance(client_id, str) or client_id not in self.orders:
+        doc = self.order_doc(client_id) if isinstance(client_id, str) else None
+        if doc is None:
             raise PaperError(404, "client_id", client_id, "the client id of an order")
         if client_id not in self.working:
-            raise PaperError(409, "client_id", client_id,
-                             f"an open gtc order (this one is {self.orders[client_id]['status']})")
+            raise PaperError(409, "client_id", client_id, f"an open gtc order (this one is {doc['status']})")
         self._finish_working(client_id, "cancelled", "cancelled by the client")
-        return self.orders[client_id]
+        return doc
 
     # -- accounts ----------------------------------------------------------------------------------
 
@@ -727,7 +760,6 @@ class PaperService:
             raise PaperError(400, "name", name, f"1-32 characters of [A-Za-z0-9_-], not one of {existing}")
         sub_id = self.ledger.open_subaccount(account, name)
         self.gates[sub_id] = LedgerGate(self.ledger, sub_id, self.perp_markets)
-        self.executors[sub_id] = self._executor(self.gates[sub_id])
         self._account_event(sub_id)
         return {"subaccount": sub_id}
 
@@ -892,7 +924,7 @@ class PaperService:
     def status(self) -> dict[str, Any]:
         return {"status": "ok", "tick": self.sim.tick, "t_ns": self.sim.t_ns,
                 "refs": {s: price_text(p) for s, p in sorted(self.sim.refs.items())},
-                "orders": len(self.orders), "working_orders": len(self.working),
+                "orders": self.order_count, "working_orders": len(self.working),
                 "fills": self.next_fill_id - 1, "journal_seq": len(self.journal._lines),
                 "accounts": {a: {"value": price_text(self.account_value(a)),
                                  "pnl": price_text(self.account_value(a) - self.start_value[a])}
@@ -900,11 +932,12 @@ class PaperService:
                 "state_digest": self.state_digest()}
 
     def state_digest(self) -> str:
-        """SHA-256 of market, ledger and order state: equal digests mean equal states."""
+        """SHA-256 of market, ledger and open-order state: equal digests mean equal states (finished
+        orders are in the store, counted by ``order_count``)."""
         ledger = repr(self.ledger.snapshot())
         orders = json.dumps([self.orders[c] for c in sorted(self.orders)], sort_keys=True, default=str)
         working = repr(sorted((c, str(w.remaining), w.attempts) for c, w in self.working.items()))
-        text = "|".join((self.sim.state_digest(), ledger, orders, working, str(self.next_fill_id),
+        text = "|".join((self.sim.state_digest(), ledger, orders, working, str(self.next_fill_id), str(self.order_count),
                          *(hook() for hook in self.digest_hooks)))
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -933,4 +966,5 @@ class PaperService:
         for client_id, work in self.working.items():
             assert work.remaining > 0, (client_id, work.remaining)
             assert self.orders[client_id]["status"] in ("open", "partially_filled"), client_id
+        assert self.orders.keys() == self.working.keys(), "only open orders stay in memory"
         assert self.next_fill_id >= 1

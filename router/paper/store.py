@@ -210,6 +210,33 @@ class Store:
         args.append(limit)
         return [json.loads(row[0]) for row in self._db.execute(sql, args)]
 
+    def order(self, client_id: str, *, max_seq: int | None = None) -> dict[str, Any] | None:
+        """The stored doc of one order (None if unknown, or placed after order ``max_seq``).
+        O(log orders): the primary key."""
+        row = self._db.execute("SELECT doc, created_seq FROM orders WHERE client_id = ?", (client_id,)).fetchone()
+        if row is None or (max_seq is not None and row[1] > max_seq):
+            return None
+        return json.loads(row[0])
+
+    def orders(self, *, account: str | None = None, status: str | None = None, limit: int = 100
+               ) -> list[dict[str, Any]]:
+        """Newest first (by order seq), optionally of one account and status. O(rows scanned)."""
+        sql, args = "SELECT doc FROM orders WHERE 1 = 1", []
+        for column, value in (("account", account), ("status", status)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        sql += " ORDER BY created_seq DESC LIMIT ?"
+        args.append(limit)
+        return [json.loads(row[0]) for row in self._db.execute(sql, args)]
+
+    def retry_ids(self, client_id: str, *, max_seq: int) -> list[str]:
+        """Stored client ids of the form ``<client_id>.<digits>`` placed up to order ``max_seq``.
+        Client ids use only [A-Za-z0-9_.-], none of which GLOB treats specially."""
+        rows = self._db.execute("SELECT client_id FROM orders WHERE client_id GLOB ? AND created_seq <= ?",
+                                (f"{client_id}.[0-9]*", max_seq))
+        return [c for (c,) in rows if c[len(client_id) + 1:].isdigit()]
+
     def journal(self, *, after: int = -1, limit: int = 100) -> list[str]:
         return [row[0] for row in self._db.execute(
             "SELECT line FROM journal WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit))]

@@ -132,12 +132,18 @@ class VenueServer:
 
     def __init__(self, markets: Iterable[BookMarket | PoolMarket], accounts: Iterable[AccountSpec],
                  asset_decimals: dict[str, int], *, clock_ms: Callable[[], int] = _ms,
+                 market_clock_ms: Callable[[], int] | None = None,
                  limits: ServerLimits = ServerLimits(), ws_interval_s: float = 0.1) -> None:
         accounts = list(accounts)
+        # Two clocks, because a simulated market runs on its own time while its clients sign with
+        # theirs: ``clock_ms`` (request timestamps, recvWindow, rate limits, serverTime) and
+        # ``market_clock_ms`` (order and trade times, the ticker's 24 h window, updateTime, event
+        # times). By default both are the wall clock; the paper service passes its simulated time.
         self.clock_ms = clock_ms
+        self.market_clock_ms = market_clock_ms if market_clock_ms is not None else (lambda: self.clock_ms())
         self.limits = limits
         self.ledger = Ledger(asset_decimals, accounts)
-        self.engine = Engine(markets, self.ledger, clock_ms=lambda: self.clock_ms())
+        self.engine = Engine(markets, self.ledger, clock_ms=lambda: self.market_clock_ms())
         self.auth = Authenticator(
             [ApiCredential(a.api_key, a.api_secret, a.name) for a in accounts
              if a.api_key and a.api_secret], clock_ms=lambda: self.clock_ms())
@@ -334,7 +340,7 @@ class VenueServer:
         market = self.engine.market(symbol, kind, view)  # type: ignore[arg-type]
         body = {"lastUpdateId": self._update_id(), **_levels_json(*market.depth(limit))}
         if kind == "perp":
-            now = self.clock_ms()
+            now = self.market_clock_ms()
             body.update({"E": now, "T": now})
         return body
 
@@ -349,7 +355,7 @@ class VenueServer:
         return self._depth(params, "perp", view)
 
     def _ticker(self, market: Any, kind: str) -> dict[str, Any]:
-        now = self.clock_ms()
+        now = self.market_clock_ms()
         tape = [t for t in self.engine.tape.get(market.name, []) if t[0] >= now - 86_400_000]
         bids, asks = market.depth(1)
         bid_p, bid_q = bids[0] if bids else (Decimal(0), Decimal(0))
@@ -393,7 +399,7 @@ class VenueServer:
         return {"makerCommission": 0, "takerCommission": 0, "buyerCommission": 0, "sellerCommission": 0,
                 "canTrade": True, "canWithdraw": False, "canDeposit": False, "brokered": False,
                 "requireSelfTradePrevention": False, "preventSor": False,
-                "updateTime": self.clock_ms(), "accountType": "SPOT", "balances": balances,
+                "updateTime": self.market_clock_ms(), "accountType": "SPOT", "balances": balances,
                 "permissions": ["SPOT"], "uid": _uid(account)}
 
     def _order_request(self, params: dict[str, str], kind: str, view: str = "") -> dict[str, Any]:
@@ -577,7 +583,7 @@ class VenueServer:
                          "maintMargin": _plain(im / 2), "positionInitialMargin": _plain(im),
                          "openOrderInitialMargin": "0", "adl": 0, "bidNotional": "0",
                          "askNotional": "0", "leverage": str(m.leverage), "marginType": "cross",
-                         "updateTime": self.clock_ms()})
+                         "updateTime": self.market_clock_ms()})
         return rows
 
     def _position_risk(self, params: dict[str, str], account: str, view: str = "") -> list[dict[str, Any]]:
@@ -606,7 +612,7 @@ class VenueServer:
                          "crossUnPnl": _plain(unrealised),
                          "availableBalance": _plain(decimal_of(wallet - used, digits)),
                          "maxWithdrawAmount": _plain(decimal_of(max(wallet - used, 0), digits)),
-                         "updateTime": self.clock_ms()})
+                         "updateTime": self.market_clock_ms()})
         return rows
 
     def _account_perp(self, params: dict[str, str], account: str, view: str = "") -> dict[str, Any]:
@@ -646,7 +652,7 @@ class VenueServer:
                     if snapshot != last:
                         last = snapshot
                         await ws.send_str(_dumps({"stream": stream, "lastUpdateId": self._update_id(),
-                                                  "E": self.clock_ms(), **snapshot}))
+                                                  "E": self.market_clock_ms(), **snapshot}))
                     try:
                         msg = await ws.receive(timeout=self.ws_interval_s)
                     except asyncio.TimeoutError:

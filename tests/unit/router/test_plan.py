@@ -3,6 +3,7 @@ never loses to the best single venue, limits, partial fills and quote budgets ho
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -387,6 +388,33 @@ def test_quote_sized_plan_json_has_the_contract_keys() -> None:
     out = plan_route(venues, SYMBOL, "buy", quote_qty=Decimal("30000")).to_json_dict()
     assert Decimal(out["quote_amount"]) <= Decimal("30000")
     assert Decimal(out["qty"]) == sum(Decimal(leg["qty"]) for leg in out["legs"])
+
+
+def test_exact_search_prints_bound_gap_as_the_decimal_string_zero() -> None:
+    venues = [PoolStub("uni", "1000", "3000000", leg_cost="4"),
+              BookStub("book", [("3000.50", "8"), ("3001", "30")], [], leg_cost="1")]
+    for kwargs in ({"qty": Decimal("12")}, {"quote_qty": Decimal("40000")}):
+        plan = plan_route(venues, SYMBOL, "buy", **kwargs)
+        out = plan.to_json_dict()
+        assert plan.method == "branch-and-bound" and out["bound_gap"] == "0"
+
+
+@pytest.mark.parametrize("sized, gap, text", [
+    ("base", 0.0, "0"), ("base", math.nan, None), ("base", 0.1234561, "0.123457"),
+    ("base", 1e-9, "0.000001"), ("base", 2.5, "2.500000"), ("quote", 0.1234561, "0.1235"),
+    ("quote", 3e-7, "0.0001"), ("quote", 7.0, "7.0000"),
+])
+def test_bound_gap_prints_rounded_up_to_the_decimals_of_its_unit(sized: str, gap: float,
+                                                                  text: str | None) -> None:
+    """Quote units (the quote amounts' 6 decimals) for a base-sized order, base units (the legs'
+    0.0001 lot) for a quote-sized one; rounded up so the gap is never understated."""
+    venues = [BookStub("book", [("3000.50", "8")], [], lot="0.0001")]
+    kwargs = {"qty": Decimal("2")} if sized == "base" else {"quote_qty": Decimal("3000")}
+    plan = plan_route(venues, SYMBOL, "buy", **kwargs)
+    out = dataclasses.replace(plan, bound_gap=gap).to_json_dict()
+    assert out["bound_gap"] == text
+    if text is not None:
+        assert Decimal(text) >= Decimal(repr(gap)) and "e" not in text.lower()
 
 
 # -- the limit holds for every exact leg (all-in average and marginal) --

@@ -377,15 +377,47 @@ def test_quote_sized_with_fixed_costs_equals_subset_enumeration(side: str) -> No
     result = split(curves, quote_qty=budget)
     assert result.complete
     assert result.total_cost == pytest.approx(budget, rel=1e-9)
-    best = math.inf if side == "sell" else -math.inf
-    for k in range(1, 6):
+    assert result.filled == pytest.approx(exhaustive_quote(curves, budget), rel=1e-9)
+
+
+def exhaustive_quote(curves: list[DepthCurve], budget: float) -> float:
+    """Best base over every venue subset for a quote-sized order: buy the most base for exactly
+    ``budget`` paid, sell the least base for exactly ``budget`` received; each subset's fixed
+    costs come off (buy) or on top of (sell) the budget, its convex split spends the rest, and a
+    subset that leaves one of its venues empty is covered by a smaller one. ±inf if none fills."""
+    side = curves[0].side
+    best = -math.inf if side == "buy" else math.inf
+    for k in range(1, len(curves) + 1):
         for subset in itertools.combinations(curves, k):
             fixed = sum(c.fixed_cost for c in subset)
             target = budget - fixed if side == "buy" else budget + fixed
+            if target <= 0.0:
+                continue
             res = split([dataclasses.replace(c, fixed_cost=0.0) for c in subset], quote_qty=target)
             if not res.complete or len(res.allocations) < k:
                 continue
             best = max(best, res.filled) if side == "buy" else min(best, res.filled)
+    return best
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 100_000), side=st.sampled_from(["buy", "sell"]), share=st.floats(0.01, 0.6))
+def test_quote_sized_branch_and_bound_equals_exhaustive_subsets_on_random_markets(
+        seed: int, side: str, share: float) -> None:
+    """The Lagrangian bound, reduced-cost fixing and first incumbent keep quote-sized orders exact."""
+    rng = np.random.default_rng(seed)
+    curves = [dataclasses.replace(c, fixed_cost=float(rng.choice([0.0, 1.0, 5.0, 40.0, 300.0, 2000.0])))
+              for c in mixed_curves(rng, int(rng.integers(2, 8)), side)]
+    budget = share * sum(c.cost(c.total_qty) for c in curves)
+    result = split(curves, quote_qty=budget)
+    best = exhaustive_quote(curves, budget)
+    if not math.isfinite(best):
+        assert not result.complete
+        return
+    assert result.complete
+    if any(c.fixed_cost > 0 for c in curves):
+        assert result.method == "branch-and-bound" and result.bound_gap == 0.0
+    assert result.total_cost == pytest.approx(budget, rel=1e-9)
     assert result.filled == pytest.approx(best, rel=1e-9)
 
 

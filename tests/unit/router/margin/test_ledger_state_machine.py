@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from hypothesis import settings, strategies as st
+from hypothesis import event, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from router.margin import Leg, MarginError
@@ -25,12 +25,49 @@ class LedgerMachine(RuleBasedStateMachine):
     def trade(self, sub, sym, side, hundredths, fee):
         price = self.ledger.marks[sym].price_units
         leg = perp(side, str(Decimal(hundredths) / 100), str(Decimal(price) / 10**8), sym, str(Decimal(fee) / 100))
+        self._trade(sub, sym, leg)
+
+    def _isolated(self, pick):
+        """The pick-th isolated position of any subaccount (sorted), or None."""
+        held = sorted((sub, sym) for sub, s in self.ledger.subs.items()
+                      for sym, p in s.positions.items() if p.mode == "isolated")
+        return held[pick % len(held)] if held else None
+
+    @rule(pick=st.integers(0, 5), pct=st.integers(1, 100) | st.just(100), fee=st.integers(0, 500))
+    def reduce_isolated(self, pick, pct, fee):
+        target = self._isolated(pick)
+        if target is None:
+            return
+        sub, sym = target
+        held = self.ledger.subs[sub].positions[sym]
+        units = max(abs(held.size_units) * pct // 100, 1)
+        price = self.ledger.marks[sym].price_units
+        side = "sell" if held.size_units > 0 else "buy"
+        leg = perp(side, str(Decimal(units) / 10**8), str(Decimal(price) / 10**8), sym, str(Decimal(fee) / 100))
+        self._trade(sub, sym, leg)
+
+    def _trade(self, sub, sym, leg):
         before = self.ledger.headroom(sub)
+        held = self.ledger.subs[sub].positions.get(sym)
+        isolated = held is not None and held.mode == "isolated"
+        usdc = self.ledger.subs[sub].balances.get("USDC", 0)
         result = self.ledger.check_leg(sub, leg)
-        if result.accepted:
-            self.ledger.apply_leg(sub, leg)
-            after = self.ledger.headroom(sub)
-            assert after >= 0 or (not result.risk_increasing and after >= before)
+        if not result.accepted:
+            if isolated:
+                event(f"isolated trade refused: {result.limit}")
+            return
+        self.ledger.apply_leg(sub, leg)
+        after = self.ledger.headroom(sub)
+        assert after >= 0 or (not result.risk_increasing and after >= before)
+        if isolated:
+            event("isolated trade accepted")
+            # a voluntary trade never charges an isolated loss to cross, nor leaves the bucket short
+            s = self.ledger.subs[sub]
+            assert s.balances.get("USDC", 0) >= usdc
+            pos = s.positions.get(sym)
+            if pos is not None:
+                assert min(pos.isolated_margin_units,
+                           pos.isolated_margin_units + s.pos_vals[sym][1] + s.pos_vals[sym][2]) >= 0
 
     @rule(sub=st.sampled_from(SUBS), sym=st.sampled_from(["BTC-PERP", "ETH-PERP"]),
           side=st.sampled_from(["buy", "sell"]), hundredths=st.integers(1, 100), lev=st.integers(2, 25))
@@ -44,6 +81,28 @@ class LedgerMachine(RuleBasedStateMachine):
                 self.ledger.apply_leg(sub, leg)
         except MarginError:
             pass  # the symbol is already held cross
+
+    @rule(pick=st.integers(0, 5) | st.none(), sub=st.sampled_from(SUBS),
+          sym=st.sampled_from(["BTC-PERP", "ETH-PERP"]), cents=st.integers(1, 300_000))
+    def top_up(self, pick, sub, sym, cents):
+        # mostly an existing isolated position; pick=None tries any (sub, sym), usually refused
+        target = None if pick is None else self._isolated(pick)
+        sub, sym = target or (sub, sym)
+        s = self.ledger.subs[sub]
+        held = s.positions.get(sym)
+        margin = None if held is None else held.isolated_margin_units
+        usdc, snap = s.balances.get("USDC", 0), self.ledger.snapshot()
+        try:
+            self.ledger.add_isolated_margin(sub, sym, str(Decimal(cents) / 100))
+        except MarginError:
+            assert self.ledger.snapshot() == snap
+            event("top_up refused")
+            return
+        event("top_up accepted")
+        units = cents * 10**6
+        assert s.balances.get("USDC", 0) == usdc - units
+        assert s.positions[sym].isolated_margin_units == margin + units
+        assert self.ledger.headroom(sub) >= 0
 
     @rule(sym=st.sampled_from(["BTC-PERP", "ETH-PERP"]), bps=st.integers(-1500, 1500))
     def move(self, sym, bps):
@@ -100,5 +159,5 @@ class LedgerMachine(RuleBasedStateMachine):
         self.ledger._check()
 
 
-LedgerMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
+LedgerMachine.TestCase.settings = settings(max_examples=100, stateful_step_count=30, deadline=None)
 TestLedgerMachine = LedgerMachine.TestCase

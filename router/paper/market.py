@@ -9,8 +9,12 @@ tick, for every spot symbol:
    (exchange time), rounded down to the grid; before the first event the first mid, after the last
    the last one;
 2. makers refresh each order book around it (spot books at the reference, perpetual books at the
-   reference plus a small mean-reverting premium): their old quotes are cancelled and a ladder of
-   POST_ONLY quotes is placed; a level that would take liquidity is skipped, so makers never trade;
+   reference plus a small mean-reverting premium): a ladder of POST_ONLY quotes, one order per
+   (side, level), amended in place (``OrderBook.amend``: same id, new price and size, queue
+   priority lost when the price moves); a level that would take liquidity sits out (its order is
+   cancelled, or not placed), so makers never trade. A level's order gets a new id only when it
+   is gone (filled by a taker, or cancelled that way): the ids a book remembers grow with fills,
+   not with ticks;
 3. arbitrageurs trade every pool back towards the reference when that pays, gas (``leg_cost``)
    included: they buy up to the quantity at which the pool's all-in marginal price reaches the
    reference (or sell down to it) and trade only when the exact re-quote shows a profit;
@@ -196,7 +200,8 @@ class MarketSimulator:
                 raise ConfigError(market.config.file, "venues", symbol, f"a spot venue trading {spot} (its index)")
             mid = market.mid_price(symbol)
             self.premium_e8[symbol] = 0 if mid is None else int(mid.scaleb(8)) - self.refs[spot]
-        self._maker_ids: dict[str, list[str]] = {}
+        # book -> slot ("b0", "s3": side and level) -> generation of the slot's current order id
+        self._maker_slots: dict[str, dict[str, int]] = {}
         self._maker_center: dict[str, int] = {}
         self._order_counter = 0
         self.replay: ReplayPrice | None = None
@@ -269,37 +274,73 @@ class MarketSimulator:
         return self.refs[spot] + self.premium_e8.get(symbol, 0)
 
     def _refresh_book(self, name: str, adapter: Any) -> None:
+        """Re-quote the makers' ladder on one book around its center, in place.
+
+        Each (side, level) slot owns one order id, ``mk-<book>-<b|s><level>-<generation>``. A
+        refresh amends that order to the level's new price (ticks: bids rounded down, asks up) and
+        full size (level k: (k + 1) x ``maker_qty`` lots); the generation, and so the id, changes
+        only when the slot's order is gone (taken by a taker, or cancelled because it would cross
+        someone else's resting order). The book's remembered ids (its duplicate-id contract) thus
+        grow with fills, not with ticks. O(levels) book calls, each O(1), O(log L) on a new level.
+        """
         book = adapter.book
         center = self.center_e8(adapter.symbol)
-        if self._maker_center.get(name) == center:
+        previous = self._maker_center.get(name)
+        if previous == center:
             return  # nothing moved: keep the queue position of the quotes
         self._maker_center[name] = center
-        if name not in self._maker_ids:
+        slots = self._maker_slots.get(name)
+        if slots is None:
             # The config's seed levels are a snapshot of one instant; makers take over from here.
             for order in list(book.open_orders(SEED_OWNER)):
                 book.cancel(order.order_id)
-        for order_id in self._maker_ids.get(name, []):
-            if book.order(order_id) is not None:
-                book.cancel(order_id)
+            slots = self._maker_slots[name] = {}
         p = self.params
         tick_e8 = int(book.tick_size.scaleb(8))
         base_lots = book.qty_to_lots(Decimal(p.maker_qty).quantize(book.lot_size, rounding=ROUND_FLOOR))
-        ids = []
-        for level in range(p.maker_levels):
-            offset = center * (p.maker_half_spread_bps + level * p.maker_step_bps) // 10_000
-            for side, price_e8 in (("buy", center - offset), ("sell", center + offset)):
+        # Both sides' prices are monotone in the center, so moving first the side that moves away
+        # from the other (asks when the center rises) never crosses the makers' own quotes that
+        # are still at the old center.
+        sides = ("sell", "buy") if previous is None or center > previous else ("buy", "sell")
+        for side in sides:
+            for level in range(p.maker_levels):
+                offset = center * (p.maker_half_spread_bps + level * p.maker_step_bps) // 10_000
                 # bids round down, asks up: a maker never quotes inside its own intended spread
-                ticks = price_e8 // tick_e8 if side == "buy" else -(-price_e8 // tick_e8)
-                if ticks <= 0:
-                    continue
-                self._order_counter += 1
-                order_id = f"mk-{name}-{self._order_counter}"
+                ticks = (center - offset) // tick_e8 if side == "buy" else -(-(center + offset) // tick_e8)
+                self._quote(book, name, slots, f"{side[0]}{level}", side, ticks, base_lots * (level + 1))
+
+    @staticmethod
+    def _quote(book: Any, name: str, slots: dict[str, int], slot: str, side: str, price_ticks: int,
+               qty_lots: int) -> None:
+        """Bring one ladder slot's order to ``price_ticks`` x ``qty_lots`` (``price_ticks <= 0``:
+        no quote). Amends the live order; places the slot's next id only when it has none."""
+        generation = slots.get(slot)
+        order_id = None if generation is None else f"mk-{name}-{slot}-{generation}"
+        order = None if order_id is None else book.order(order_id)
+        if order is not None:
+            if price_ticks <= 0:
+                book.cancel(order_id)
+            elif order.price_ticks != price_ticks or order.qty_lots != qty_lots:
                 try:
-                    book.place_limit(order_id, MAKER, side, ticks, base_lots * (level + 1), "POST_ONLY")
+                    book.amend(order_id, price_ticks=price_ticks, qty_lots=qty_lots)
                 except CrossrouteError:
-                    continue  # would cross a resting order (a trader's limit): skip this level
-                ids.append(order_id)
-        self._maker_ids[name] = ids
+                    # It would cross a trader's resting order (or break a book rule): this level
+                    # sits out, as a new POST_ONLY quote would; its next order takes a new id.
+                    book.cancel(order_id)
+            return
+        if price_ticks <= 0:
+            return
+        generation = 0 if generation is None else generation + 1
+        order_id = f"mk-{name}-{slot}-{generation}"
+        try:
+            book.place_limit(order_id, MAKER, side, price_ticks, qty_lots, "POST_ONLY")
+        except CrossrouteError as exc:
+            if getattr(exc, "code", None) == "DUPLICATE_ORDER_ID":
+                slots[slot] = generation  # someone else's order took this id: never try it again
+            # Otherwise it would cross a resting order: skip the level. A refused order changes
+            # nothing in the book, so the id stays unused and the next refresh tries it again.
+            return
+        slots[slot] = generation
 
     async def _arbitrage(self, name: str, adapter: Any) -> LegFill | None:
         ref = Decimal(self.refs[adapter.symbol]).scaleb(-8)

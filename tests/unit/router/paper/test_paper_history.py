@@ -17,8 +17,9 @@ def _order(i: int) -> dict:
 
 def _state_bytes(service: PaperService) -> int:
     """Compressed snapshot size of every part, without the order books' closed-id sets: the books
-    remember every id they ever saw (their duplicate-id contract, venues/orderbook.py), which
-    grows with the makers' refreshes per tick as much as with orders, and is not ours to drop."""
+    remember every id they ever saw (their duplicate-id contract, venues/orderbook.py), so each
+    order's child ids stay there, and that is not ours to drop. (The makers' ladder ids no longer
+    add to it per tick: test_paper_makers.py.)"""
     image = service._parts[0][0]
     books = {i: frozenset({"_closed"}) for i, root in enumerate(image.roots) if hasattr(root, "_closed")}
     core = StateImage(image.roots, keep=image.objects[len(image.roots):],

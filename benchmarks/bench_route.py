@@ -266,7 +266,8 @@ def main() -> None:
     print("| venues | method | p50 µs | p99 µs | gain vs SOR 5%/7 (bps) | gain vs greedy 1% (bps) |")
     print("|---:|---|---:|---:|---:|---:|")
     for n in (3, 10, 50):
-        lat = {"split": [], "split + leg costs (B&B)": [], "uniswap-sor 5%/7": [], "greedy 1%": []}
+        lat = {"split": [], "split + leg costs (B&B)": [], "split + leg costs, quote-sized (B&B)": [],
+               "uniswap-sor 5%/7": [], "greedy 1%": []}
         gain_sor, gain_greedy, gain_sor_fixed, gain_greedy_fixed = [], [], [], []
         sor_unfilled = 0
         for _ in range(instances):
@@ -289,6 +290,9 @@ def main() -> None:
                 fixed = [dataclasses.replace(c, fixed_cost=float(rng.uniform(2, 20))) for c in curves]
                 lat["split + leg costs (B&B)"] += timed(lambda: split(fixed, qty), max(1, repeats // 5))
                 ours_f = cost_of(fixed, split(fixed, qty).allocations)
+                # the same order sized in quote: spend what the base-sized plan costs
+                lat["split + leg costs, quote-sized (B&B)"] += timed(lambda: split(fixed, quote_qty=ours_f),
+                                                                     max(1, repeats // 5))
                 sor_f = uniswap_sor(fixed, qty)
                 if sum(sor_f.values()) >= qty * (1 - 1e-9):
                     c_sor_f = cost_of(fixed, sor_f)
@@ -304,7 +308,7 @@ def main() -> None:
                 if sor_unfilled:
                     g1 += f" ({sor_unfilled} unfilled)"
                 g2 = f"{statistics.median(gain_greedy):.2f}"
-            elif name.startswith("split + leg costs"):
+            elif name == "split + leg costs (B&B)":
                 g1 = f"{statistics.median(gain_sor_fixed):.2f}" if gain_sor_fixed else "n/a"
                 g2 = f"{statistics.median(gain_greedy_fixed):.2f}"
             print(f"| {n} | {name} | {pct(values, 50):.1f} | {pct(values, 99):.1f} | {g1} | {g2} |")

@@ -42,6 +42,17 @@ def _integral(value: Decimal) -> bool:
     return value == value.to_integral_value(context=_EXACT)
 
 
+def _qty_steps(qty: Decimal, step_size: Decimal, filter_name: str) -> int:
+    """``qty`` as a whole number of ``step_size`` steps; Binance's -1013 ``filter_name`` failure
+    when it is not positive, above maxQty or off the grid."""
+    if qty <= 0 or qty > MAX_QTY:
+        raise filter_failure(filter_name, quantity=str(qty))
+    steps = _grid_steps(qty, step_size)
+    if steps is None:
+        raise filter_failure(filter_name, quantity=str(qty), step_size=str(step_size))
+    return steps
+
+
 def _grid_steps(value: Decimal, step: Decimal) -> int | None:
     """``value`` as a whole number of ``step``s, or None when it is off that grid. Exact. O(digits)."""
     steps = _EXACT.divide(value, step)
@@ -113,12 +124,7 @@ class BookMarket:
 
     def qty_lots(self, qty: Decimal, filter_name: str = "LOT_SIZE") -> int:
         """``qty`` in lots; -1013 LOT_SIZE when off the grid, zero or above maxQty."""
-        if qty <= 0 or qty > MAX_QTY:
-            raise filter_failure(filter_name, quantity=str(qty))
-        lots = _grid_steps(qty, self.step_size)
-        if lots is None:
-            raise filter_failure(filter_name, quantity=str(qty), step_size=str(self.step_size))
-        return lots
+        return _qty_steps(qty, self.step_size, filter_name)
 
     def depth(self, limit: int) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         """Best ``limit`` levels each side as (price, qty) in whole units. O(limit)."""
@@ -210,12 +216,7 @@ class PoolMarket:
 
     def qty_units(self, qty: Decimal, filter_name: str = "MARKET_LOT_SIZE") -> int:
         """``qty`` in base units; -1013 when off the grid or not positive."""
-        if qty <= 0 or qty > MAX_QTY:
-            raise filter_failure(filter_name, quantity=str(qty))
-        units = _grid_steps(qty, self.step_size)
-        if units is None:
-            raise filter_failure(filter_name, quantity=str(qty), step_size=str(self.step_size))
-        return units
+        return _qty_steps(qty, self.step_size, filter_name)
 
     def depth(self, limit: int) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         """A synthetic ladder of ``limit`` slices of ``depth_step`` base each side. O(limit) quotes.

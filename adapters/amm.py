@@ -10,9 +10,21 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from adapters.units import (CurveCache, check_amount, check_decimals, check_identity, check_leg_order,
-                            check_side, from_units, invalid, quote_or_reject, rejected_fill, to_float,
-                            to_units, to_units_exact)
+from adapters.units import (
+    CurveCache,
+    check_amount,
+    check_decimals,
+    check_identity,
+    check_leg_order,
+    check_side,
+    from_units,
+    invalid,
+    quote_or_reject,
+    rejected_fill,
+    to_float,
+    to_units,
+    to_units_exact,
+)
 from router.depth import DepthCurve, HyperbolicSegment
 from router.errors import RouteError
 from router.orders import LegFill, LegOrder, LegQuote
@@ -38,8 +50,16 @@ class PoolAdapter:
 
     kind = "pool"
 
-    def __init__(self, name: str, symbol: str, *, base_decimals: int, quote_decimals: int,
-                 fee_pips: int, leg_cost: Decimal = Decimal(0)) -> None:
+    def __init__(
+        self,
+        name: str,
+        symbol: str,
+        *,
+        base_decimals: int,
+        quote_decimals: int,
+        fee_pips: int,
+        leg_cost: Decimal = Decimal(0),
+    ) -> None:
         check_identity(name, symbol)
         check_decimals("base_decimals", base_decimals, name)
         check_decimals("quote_decimals", quote_decimals, name)
@@ -51,8 +71,8 @@ class PoolAdapter:
         self.fee_pips = fee_pips
         self.leg_cost = leg_cost
         self._leg_units = to_units_exact("leg_cost", leg_cost, quote_decimals, name)
-        self._base_scale = 10 ** base_decimals    # token base units per whole base
-        self._quote_scale = 10 ** quote_decimals
+        self._base_scale = 10**base_decimals  # token base units per whole base
+        self._quote_scale = 10**quote_decimals
         # One base unit as a float: int / int is correctly rounded, as float(Fraction(1, scale)) is.
         self._base_unit_float = 1 / self._base_scale
         self._base_quantum = from_units(1, base_decimals)
@@ -117,17 +137,28 @@ class PoolAdapter:
         check_amount("quote_amount", quote_amount, self.name)
         if side == "buy":
             # The budget is spent, so only whole quote units count: round the budget down.
-            budget_units = to_units(quote_amount, self.quote_decimals, round_up=False) - self._leg_units
+            budget_units = (
+                to_units(quote_amount, self.quote_decimals, round_up=False) - self._leg_units
+            )
             if budget_units <= 0:
-                raise invalid("quote_amount", quote_amount,
-                              f"more than the leg cost {self.leg_cost}", self.name)
+                raise invalid(
+                    "quote_amount",
+                    quote_amount,
+                    f"more than the leg cost {self.leg_cost}",
+                    self.name,
+                )
             base_units = self._base_out_for_quote_in(budget_units)
         else:
-            wanted_units = to_units(quote_amount, self.quote_decimals, round_up=True) + self._leg_units
+            wanted_units = (
+                to_units(quote_amount, self.quote_decimals, round_up=True) + self._leg_units
+            )
             base_units = self._base_in_for_quote_out(wanted_units)
         if base_units <= 0:
-            raise RouteError(f"{self.name}: quote_amount={quote_amount} buys no base unit",
-                             venue=self.name, quote_amount=quote_amount)
+            raise RouteError(
+                f"{self.name}: quote_amount={quote_amount} buys no base unit",
+                venue=self.name,
+                quote_amount=quote_amount,
+            )
         return self.quote(side, from_units(base_units, self.base_decimals))
 
     async def execute(self, order: LegOrder) -> LegFill:
@@ -152,10 +183,17 @@ class PoolAdapter:
                 done = self._leg_quote("sell", base_units, received)
         except VenueError as exc:
             return rejected_fill(order, str(exc))
-        return LegFill(venue=self.name, side=order.side, client_order_id=order.client_order_id,
-                       requested_qty=order.qty, filled_qty=order.qty,
-                       quote_amount=done.quote_amount, fee=done.fee, leg_cost=done.leg_cost,
-                       status="filled")
+        return LegFill(
+            venue=self.name,
+            side=order.side,
+            client_order_id=order.client_order_id,
+            requested_qty=order.qty,
+            filled_qty=order.qty,
+            quote_amount=done.quote_amount,
+            fee=done.fee,
+            leg_cost=done.leg_cost,
+            status="filled",
+        )
 
     # -- helpers --
 
@@ -177,9 +215,14 @@ class PoolAdapter:
         else:
             total = pool_quote_units - self._leg_units
             fee_units = -((-pool_quote_units * self.fee_pips) // (PIPS - self.fee_pips))
-        return LegQuote(venue=self.name, side=side, qty=from_units(base_units, self.base_decimals),
-                        quote_amount=from_units(total, self.quote_decimals),
-                        fee=from_units(fee_units, self.quote_decimals), leg_cost=self.leg_cost)
+        return LegQuote(
+            venue=self.name,
+            side=side,
+            qty=from_units(base_units, self.base_decimals),
+            quote_amount=from_units(total, self.quote_decimals),
+            fee=from_units(fee_units, self.quote_decimals),
+            leg_cost=self.leg_cost,
+        )
 
 
 class AmmAdapter(PoolAdapter):
@@ -191,10 +234,24 @@ class AmmAdapter(PoolAdapter):
 
     kind = "amm"
 
-    def __init__(self, name: str, symbol: str, pool: ConstantProductPool, *, base_decimals: int,
-                 quote_decimals: int, leg_cost: Decimal = Decimal(0)) -> None:
-        super().__init__(name, symbol, base_decimals=base_decimals, quote_decimals=quote_decimals,
-                         fee_pips=pool.fee_pips, leg_cost=leg_cost)
+    def __init__(
+        self,
+        name: str,
+        symbol: str,
+        pool: ConstantProductPool,
+        *,
+        base_decimals: int,
+        quote_decimals: int,
+        leg_cost: Decimal = Decimal(0),
+    ) -> None:
+        super().__init__(
+            name,
+            symbol,
+            base_decimals=base_decimals,
+            quote_decimals=quote_decimals,
+            fee_pips=pool.fee_pips,
+            leg_cost=leg_cost,
+        )
         self.pool = pool
 
     def depth_curve(self, side: str) -> DepthCurve:
@@ -205,7 +262,9 @@ class AmmAdapter(PoolAdapter):
         """
         check_side(side, self.name)
         pool = self.pool
-        return self._curves.get(side, (pool.reserve0, pool.reserve1, self.leg_cost), self._build_curve)
+        return self._curves.get(
+            side, (pool.reserve0, pool.reserve1, self.leg_cost), self._build_curve
+        )
 
     def _build_curve(self, side: str, key: tuple[int, int, Decimal]) -> DepthCurve:
         """The curve of a pool holding ``key = (reserve0, reserve1, leg_cost)``; reads nothing else.
@@ -221,24 +280,34 @@ class AmmAdapter(PoolAdapter):
             qty = x - max(x * BUY_DUST_SHARE, unit)
         else:
             qty = x * SELL_CAP_RESERVE_MULTIPLE
-        segment = HyperbolicSegment(qty=max(qty, 0.0), base_reserve=x, quote_reserve=y,
-                                    fee=self.fee_pips / PIPS)
-        return DepthCurve(venue=self.name, side=side, segments=(segment,),
-                          fixed_cost=to_float(leg_cost), lot=unit, min_qty=unit)
+        segment = HyperbolicSegment(
+            qty=max(qty, 0.0), base_reserve=x, quote_reserve=y, fee=self.fee_pips / PIPS
+        )
+        return DepthCurve(
+            venue=self.name,
+            side=side,
+            segments=(segment,),
+            fixed_cost=to_float(leg_cost),
+            lot=unit,
+            min_qty=unit,
+        )
 
     def mid_price(self) -> Decimal:
         """Pool price reserve1/reserve0 in quote per base (whole units), 18 significant digits."""
-        return (from_units(self.pool.reserve1, self.quote_decimals)
-                / from_units(self.pool.reserve0, self.base_decimals))
+        return from_units(self.pool.reserve1, self.quote_decimals) / from_units(
+            self.pool.reserve0, self.base_decimals
+        )
 
     def _cannot(self, exc: VenueError, what: str) -> RouteError:
         return RouteError(f"{self.name}: cannot {what}: {exc}", venue=self.name, code=exc.code)
 
     def _quote_in_for_base_out(self, base_units: int) -> int:
         if base_units >= self.pool.reserve0:
-            raise RouteError(f"{self.name}: cannot buy {from_units(base_units, self.base_decimals)}"
-                             f" base: the pool holds {from_units(self.pool.reserve0, self.base_decimals)}",
-                             venue=self.name)
+            raise RouteError(
+                f"{self.name}: cannot buy {from_units(base_units, self.base_decimals)}"
+                f" base: the pool holds {from_units(self.pool.reserve0, self.base_decimals)}",
+                venue=self.name,
+            )
         try:
             return self.pool.get_amount_in(base_units, False)
         except VenueError as exc:
@@ -250,8 +319,11 @@ class AmmAdapter(PoolAdapter):
         except VenueError as exc:
             raise self._cannot(exc, "sell") from exc
         if out <= 0:
-            raise RouteError(f"{self.name}: selling {from_units(base_units, self.base_decimals)}"
-                             " base yields no quote unit", venue=self.name)
+            raise RouteError(
+                f"{self.name}: selling {from_units(base_units, self.base_decimals)}"
+                " base yields no quote unit",
+                venue=self.name,
+            )
         return out
 
     def _base_out_for_quote_in(self, quote_units: int) -> int:
@@ -262,9 +334,11 @@ class AmmAdapter(PoolAdapter):
 
     def _base_in_for_quote_out(self, quote_units: int) -> int:
         if quote_units >= self.pool.reserve1:
-            raise RouteError(f"{self.name}: cannot pay out {from_units(quote_units, self.quote_decimals)}"
-                             f" quote: the pool holds {from_units(self.pool.reserve1, self.quote_decimals)}",
-                             venue=self.name)
+            raise RouteError(
+                f"{self.name}: cannot pay out {from_units(quote_units, self.quote_decimals)}"
+                f" quote: the pool holds {from_units(self.pool.reserve1, self.quote_decimals)}",
+                venue=self.name,
+            )
         try:
             return self.pool.get_amount_in(quote_units, True)
         except VenueError as exc:

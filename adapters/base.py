@@ -17,8 +17,8 @@ class VenueAdapter(Protocol):
     real venue sits behind a network. All amounts are whole units as ``Decimal``.
     """
 
-    name: str          # unique venue name from the config
-    symbol: str        # "BASE/QUOTE"
+    name: str  # unique venue name from the config
+    symbol: str  # "BASE/QUOTE"
     leg_cost: Decimal  # fixed quote cost whenever the venue is used (gas, per-order fee)
 
     def base_quantum(self) -> Decimal:

@@ -27,9 +27,19 @@ from typing import Any
 
 import ccxt as ccxt_errors
 
-from adapters.units import (check_amount, check_decimals, check_identity, check_leg_order, check_side,
-                            from_units, invalid, quote_or_reject, rejected_fill, to_float,
-                            to_units_exact)
+from adapters.units import (
+    check_amount,
+    check_decimals,
+    check_identity,
+    check_leg_order,
+    check_side,
+    from_units,
+    invalid,
+    quote_or_reject,
+    rejected_fill,
+    to_float,
+    to_units_exact,
+)
 from router.depth import DepthCurve, FlatSegment
 from router.errors import AdapterError, RouteError
 from router.orders import LegFill, LegOrder, LegQuote
@@ -37,8 +47,12 @@ from router.orders import LegFill, LegOrder, LegQuote
 PIPS = 1_000_000
 _CLIENT_ID = re.compile(r"[.A-Za-z0-9:/_-]{1,36}")
 # ccxt errors that mean "the exchange looked at this order and said no": a rejected leg.
-_LEG_REJECTIONS = (ccxt_errors.InsufficientFunds, ccxt_errors.InvalidOrder, ccxt_errors.BadRequest,
-                   ccxt_errors.OperationRejected)
+_LEG_REJECTIONS = (
+    ccxt_errors.InsufficientFunds,
+    ccxt_errors.InvalidOrder,
+    ccxt_errors.BadRequest,
+    ccxt_errors.OperationRejected,
+)
 
 
 def decimal_from_ccxt(value: Any, field: str, venue: str) -> Decimal:
@@ -50,17 +64,25 @@ def decimal_from_ccxt(value: Any, field: str, venue: str) -> Decimal:
     try:
         result = Decimal(text)
     except ArithmeticError:
-        raise AdapterError(venue, f"{field}={value!r} is invalid; allowed: a number", field=field) from None
+        raise AdapterError(
+            venue, f"{field}={value!r} is invalid; allowed: a number", field=field
+        ) from None
     if not result.is_finite():
-        raise AdapterError(venue, f"{field}={value!r} is invalid; allowed: a finite number", field=field)
+        raise AdapterError(
+            venue, f"{field}={value!r} is invalid; allowed: a finite number", field=field
+        )
     return result
 
 
 def map_ccxt_error(venue: str, exc: Exception, action: str) -> AdapterError:
     """Our error for a ccxt one: retryable for network trouble, not for an exchange refusal."""
     retryable = isinstance(exc, ccxt_errors.NetworkError)
-    return AdapterError(venue, f"{action} failed: {type(exc).__name__}: {str(exc)[:300]}",
-                        retryable=retryable, ccxt_error=type(exc).__name__)
+    return AdapterError(
+        venue,
+        f"{action} failed: {type(exc).__name__}: {str(exc)[:300]}",
+        retryable=retryable,
+        ccxt_error=type(exc).__name__,
+    )
 
 
 class CcxtAdapter:
@@ -74,20 +96,42 @@ class CcxtAdapter:
 
     kind = "ccxt"
 
-    def __init__(self, name: str, exchange: Any, symbol: str, *, quote_decimals: int,
-                 leg_cost: Decimal = Decimal(0), taker_fee_pips: int | None = None,
-                 market_symbol: str | None = None, depth_limit: int = 100,
-                 owns_exchange: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        exchange: Any,
+        symbol: str,
+        *,
+        quote_decimals: int,
+        leg_cost: Decimal = Decimal(0),
+        taker_fee_pips: int | None = None,
+        market_symbol: str | None = None,
+        depth_limit: int = 100,
+        owns_exchange: bool = False,
+    ) -> None:
         check_identity(name, symbol)
         check_decimals("quote_decimals", quote_decimals, name)
-        if taker_fee_pips is not None and (isinstance(taker_fee_pips, bool) or not isinstance(taker_fee_pips, int)
-                                           or not 0 <= taker_fee_pips < PIPS):
-            raise invalid("taker_fee_pips", taker_fee_pips, f"an integer in [0, {PIPS - 1}] or None", name)
-        if isinstance(depth_limit, bool) or not isinstance(depth_limit, int) or not 1 <= depth_limit <= 5000:
+        if taker_fee_pips is not None and (
+            isinstance(taker_fee_pips, bool)
+            or not isinstance(taker_fee_pips, int)
+            or not 0 <= taker_fee_pips < PIPS
+        ):
+            raise invalid(
+                "taker_fee_pips", taker_fee_pips, f"an integer in [0, {PIPS - 1}] or None", name
+            )
+        if (
+            isinstance(depth_limit, bool)
+            or not isinstance(depth_limit, int)
+            or not 1 <= depth_limit <= 5000
+        ):
             raise invalid("depth_limit", depth_limit, "an integer in [1, 5000]", name)
         check_amount("leg_cost", leg_cost, name, allow_zero=True)
-        if not all(hasattr(exchange, attr) for attr in ("load_markets", "fetch_order_book", "create_order")):
-            raise invalid("exchange", type(exchange).__name__, "a ccxt.async_support exchange", name)
+        if not all(
+            hasattr(exchange, attr) for attr in ("load_markets", "fetch_order_book", "create_order")
+        ):
+            raise invalid(
+                "exchange", type(exchange).__name__, "a ccxt.async_support exchange", name
+            )
         self.name = name
         self.symbol = symbol
         self.market_symbol = market_symbol or symbol
@@ -114,15 +158,23 @@ class CcxtAdapter:
                 markets = await self.exchange.load_markets()
                 market = markets.get(self.market_symbol)
                 if market is None:
-                    raise AdapterError(self.name, f"market_symbol={self.market_symbol!r} is not listed",
-                                       retryable=False)
+                    raise AdapterError(
+                        self.name,
+                        f"market_symbol={self.market_symbol!r} is not listed",
+                        retryable=False,
+                    )
                 tick = decimal_from_ccxt(market["precision"]["price"], "precision.price", self.name)
-                step = decimal_from_ccxt(market["precision"]["amount"], "precision.amount", self.name)
+                step = decimal_from_ccxt(
+                    market["precision"]["amount"], "precision.amount", self.name
+                )
                 limits = market.get("limits") or {}
                 min_amount = (limits.get("amount") or {}).get("min")
                 min_cost = (limits.get("cost") or {}).get("min")
-                fee = (Fraction(self._fee_override, PIPS) if self._fee_override is not None
-                       else Fraction(decimal_from_ccxt(market.get("taker") or 0, "taker", self.name)))
+                fee = (
+                    Fraction(self._fee_override, PIPS)
+                    if self._fee_override is not None
+                    else Fraction(decimal_from_ccxt(market.get("taker") or 0, "taker", self.name))
+                )
             book = await self.exchange.fetch_order_book(self.market_symbol, self.depth_limit)
         except AdapterError:
             raise
@@ -132,16 +184,28 @@ class CcxtAdapter:
             if tick <= 0 or step <= 0:
                 raise AdapterError(self.name, "market precision must be positive", retryable=False)
             self.tick, self.step, self.taker_fee = tick, step, fee
-            self.min_amount = decimal_from_ccxt(min_amount, "limits.amount.min", self.name) if min_amount else Decimal(0)
-            self.min_cost = decimal_from_ccxt(min_cost, "limits.cost.min", self.name) if min_cost else Decimal(0)
+            self.min_amount = (
+                decimal_from_ccxt(min_amount, "limits.amount.min", self.name)
+                if min_amount
+                else Decimal(0)
+            )
+            self.min_cost = (
+                decimal_from_ccxt(min_cost, "limits.cost.min", self.name)
+                if min_cost
+                else Decimal(0)
+            )
         self.bids = self._levels(book.get("bids") or [], "bids")
         self.asks = self._levels(book.get("asks") or [], "asks")
 
     def _levels(self, raw: list[Any], side: str) -> list[tuple[Decimal, Decimal]]:
         levels = []
         for entry in raw:
-            price = self._on_grid(decimal_from_ccxt(entry[0], f"{side}.price", self.name), self.tick, "price")
-            qty = self._on_grid(decimal_from_ccxt(entry[1], f"{side}.qty", self.name), self.step, "amount")
+            price = self._on_grid(
+                decimal_from_ccxt(entry[0], f"{side}.price", self.name), self.tick, "price"
+            )
+            qty = self._on_grid(
+                decimal_from_ccxt(entry[1], f"{side}.qty", self.name), self.step, "amount"
+            )
             if price > 0 and qty > 0:
                 levels.append((price, qty))
         return levels
@@ -150,12 +214,16 @@ class CcxtAdapter:
         assert grid is not None
         steps = value / grid
         if steps != steps.to_integral_value():
-            raise AdapterError(self.name, f"{what} {value} is off the market grid {grid}", retryable=False)
+            raise AdapterError(
+                self.name, f"{what} {value} is off the market grid {grid}", retryable=False
+            )
         return value
 
     def _require_snapshot(self) -> None:
         if self.tick is None:
-            raise RouteError(f"{self.name}: no snapshot yet; await refresh() first", venue=self.name)
+            raise RouteError(
+                f"{self.name}: no snapshot yet; await refresh() first", venue=self.name
+            )
 
     async def close(self) -> None:
         """Close the exchange's HTTP session when this adapter owns it."""
@@ -185,10 +253,18 @@ class CcxtAdapter:
         self._require_snapshot()
         factor = 1 + self.taker_fee if side == "buy" else 1 - self.taker_fee
         levels = self.asks if side == "buy" else self.bids
-        segments = tuple(FlatSegment(qty=to_float(qty), price=to_float(Fraction(price) * factor))
-                         for price, qty in levels)
-        return DepthCurve(venue=self.name, side=side, segments=segments, fixed_cost=to_float(self.leg_cost),
-                          lot=to_float(self.step), min_qty=to_float(self.min_qty()))  # type: ignore[arg-type]
+        segments = tuple(
+            FlatSegment(qty=to_float(qty), price=to_float(Fraction(price) * factor))
+            for price, qty in levels
+        )
+        return DepthCurve(
+            venue=self.name,
+            side=side,
+            segments=segments,
+            fixed_cost=to_float(self.leg_cost),
+            lot=to_float(self.step),
+            min_qty=to_float(self.min_qty()),
+        )  # type: ignore[arg-type]
 
     def _sweep(self, side: str, qty: Decimal) -> tuple[Fraction, Fraction]:
         """(notional, fee) of taking ``qty`` from the snapshot; fee per level rounded up to a quantum."""
@@ -208,8 +284,12 @@ class CcxtAdapter:
             left -= take
         if left > 0:
             available = sum((q for _, q in levels), Decimal(0))
-            raise RouteError(f"{self.name}: cannot {side} {qty}: the book holds {available}",
-                             venue=self.name, qty=qty, available=available)
+            raise RouteError(
+                f"{self.name}: cannot {side} {qty}: the book holds {available}",
+                venue=self.name,
+                qty=qty,
+                available=available,
+            )
         return notional, fee
 
     def quote(self, side: str, qty: Decimal) -> LegQuote:
@@ -220,8 +300,12 @@ class CcxtAdapter:
         self._check_step("qty", qty)
         notional, fee = self._sweep(side, qty)
         if notional < Fraction(self.min_cost):
-            raise RouteError(f"{self.name}: {side} {qty} has notional {_exact_decimal(notional)} below the "
-                             f"minimum {self.min_cost}", venue=self.name, qty=qty)
+            raise RouteError(
+                f"{self.name}: {side} {qty} has notional {_exact_decimal(notional)} below the "
+                f"minimum {self.min_cost}",
+                venue=self.name,
+                qty=qty,
+            )
         return self._leg_quote(side, qty, notional, fee)
 
     def quote_for_quote(self, side: str, quote_amount: Decimal) -> LegQuote:
@@ -249,8 +333,11 @@ class CcxtAdapter:
             steps = lo
         else:
             if total_steps == 0 or amount(total_steps) < quote_amount:
-                raise RouteError(f"{self.name}: selling the whole book does not receive {quote_amount}",
-                                 venue=self.name, quote_amount=quote_amount)
+                raise RouteError(
+                    f"{self.name}: selling the whole book does not receive {quote_amount}",
+                    venue=self.name,
+                    quote_amount=quote_amount,
+                )
             lo, hi = 1, total_steps
             while lo < hi:
                 mid = (lo + hi) // 2
@@ -260,8 +347,11 @@ class CcxtAdapter:
                     lo = mid + 1
             steps = hi
         if steps == 0:
-            raise RouteError(f"{self.name}: quote_amount={quote_amount} does not buy one step",
-                             venue=self.name, quote_amount=quote_amount)
+            raise RouteError(
+                f"{self.name}: quote_amount={quote_amount} does not buy one step",
+                venue=self.name,
+                quote_amount=quote_amount,
+            )
         return self.quote(side, step * steps)  # type: ignore[operator]
 
     async def execute(self, order: LegOrder) -> LegFill:
@@ -271,10 +361,15 @@ class CcxtAdapter:
         leg = quote_or_reject(self, order)
         if isinstance(leg, LegFill):
             return leg
-        params = {"newClientOrderId": order.client_order_id} if _CLIENT_ID.fullmatch(order.client_order_id) else {}
+        params = (
+            {"newClientOrderId": order.client_order_id}
+            if _CLIENT_ID.fullmatch(order.client_order_id)
+            else {}
+        )
         try:
-            result = await self.exchange.create_order(self.market_symbol, "market", order.side,
-                                                      format(order.qty, "f"), None, params)
+            result = await self.exchange.create_order(
+                self.market_symbol, "market", order.side, format(order.qty, "f"), None, params
+            )
         except ccxt_errors.BadSymbol as exc:  # a wrong market is our configuration, not this leg
             raise map_ccxt_error(self.name, exc, f"create_order {order.client_order_id}") from None
         except _LEG_REJECTIONS as exc:
@@ -285,25 +380,44 @@ class CcxtAdapter:
         if filled == 0:
             return rejected_fill(order, f"the venue filled nothing (status {result.get('status')})")
         done = self._leg_quote(order.side, filled, Fraction(notional), Fraction(fee))
-        return LegFill(venue=self.name, side=order.side, client_order_id=order.client_order_id,
-                       requested_qty=order.qty, filled_qty=filled, quote_amount=done.quote_amount,
-                       fee=done.fee, leg_cost=done.leg_cost,
-                       status="filled" if filled == order.qty else "partial",
-                       reason="" if filled == order.qty else f"status {result.get('status')}")
+        return LegFill(
+            venue=self.name,
+            side=order.side,
+            client_order_id=order.client_order_id,
+            requested_qty=order.qty,
+            filled_qty=filled,
+            quote_amount=done.quote_amount,
+            fee=done.fee,
+            leg_cost=done.leg_cost,
+            status="filled" if filled == order.qty else "partial",
+            reason="" if filled == order.qty else f"status {result.get('status')}",
+        )
 
     # ---- helpers -------------------------------------------------------------------------------
     def _fill_amounts(self, result: dict[str, Any]) -> tuple[Decimal, Decimal, Decimal]:
         """(filled base, notional quote, fee quote) of a ccxt order, exact strings preferred."""
         info = result.get("info") or {}
-        if isinstance(info, dict) and "executedQty" in info and ("cummulativeQuoteQty" in info or "cumQuote" in info):
+        if (
+            isinstance(info, dict)
+            and "executedQty" in info
+            and ("cummulativeQuoteQty" in info or "cumQuote" in info)
+        ):
             # A malformed string must surface as AdapterError, not a bare decimal.InvalidOperation.
             filled = decimal_from_ccxt(info["executedQty"], "info.executedQty", self.name)
-            notional = decimal_from_ccxt(info.get("cummulativeQuoteQty", info.get("cumQuote")),
-                                         "info.cummulativeQuoteQty", self.name)
+            notional = decimal_from_ccxt(
+                info.get("cummulativeQuoteQty", info.get("cumQuote")),
+                "info.cummulativeQuoteQty",
+                self.name,
+            )
             fills = info.get("fills")
             if isinstance(fills, list) and fills:
-                fee = sum((decimal_from_ccxt(f.get("commission"), "info.fills.commission", self.name)
-                           for f in fills), Decimal(0))
+                fee = sum(
+                    (
+                        decimal_from_ccxt(f.get("commission"), "info.fills.commission", self.name)
+                        for f in fills
+                    ),
+                    Decimal(0),
+                )
             else:
                 fee = self._fee_from(result)
             return filled, notional, fee
@@ -327,7 +441,7 @@ class CcxtAdapter:
         self._check_step("order.qty", order.qty)
 
     def _leg_quote(self, side: str, qty: Decimal, notional: Fraction, fee: Fraction) -> LegQuote:
-        scale = 10 ** self.quote_decimals
+        scale = 10**self.quote_decimals
         if side == "buy":
             pay = (notional + fee) * scale
             total = -((-pay.numerator) // pay.denominator) + self._leg_units
@@ -336,9 +450,14 @@ class CcxtAdapter:
             total = receive.numerator // receive.denominator - self._leg_units
         fee_scaled = fee * scale
         fee_units = -((-fee_scaled.numerator) // fee_scaled.denominator)
-        return LegQuote(venue=self.name, side=side, qty=qty,
-                        quote_amount=from_units(total, self.quote_decimals),
-                        fee=from_units(fee_units, self.quote_decimals), leg_cost=self.leg_cost)
+        return LegQuote(
+            venue=self.name,
+            side=side,
+            qty=qty,
+            quote_amount=from_units(total, self.quote_decimals),
+            fee=from_units(fee_units, self.quote_decimals),
+            leg_cost=self.leg_cost,
+        )
 
 
 def _exact_decimal(value: Fraction) -> Decimal:

@@ -21,8 +21,14 @@ from adapters.units import check_amount, check_decimals, check_side, from_units,
 from router.depth import DepthCurve, HyperbolicSegment
 from router.errors import RouteError
 from venues.clmm import ConcentratedLiquidityPool
-from venues.clmm.tick_math import (MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK,
-                                   get_sqrt_ratio_at_tick, get_tick_at_sqrt_ratio)
+from venues.clmm.tick_math import (
+    MAX_SQRT_RATIO,
+    MAX_TICK,
+    MIN_SQRT_RATIO,
+    MIN_TICK,
+    get_sqrt_ratio_at_tick,
+    get_tick_at_sqrt_ratio,
+)
 from venues.errors import VenueError
 
 Q96 = 1 << 96
@@ -45,27 +51,43 @@ def sqrt_price_x96_from_price(price: Decimal, base_decimals: int, quote_decimals
     return isqrt((raw.numerator << 192) // raw.denominator)
 
 
-def price_from_sqrt_price_x96(sqrt_price_x96: int, base_decimals: int, quote_decimals: int) -> Fraction:
+def price_from_sqrt_price_x96(
+    sqrt_price_x96: int, base_decimals: int, quote_decimals: int
+) -> Fraction:
     """Quote per base in whole units for a Q64.96 square-root price, exact."""
-    return Fraction(sqrt_price_x96 * sqrt_price_x96, 1 << 192) * Fraction(10) ** (base_decimals - quote_decimals)
+    return Fraction(sqrt_price_x96 * sqrt_price_x96, 1 << 192) * Fraction(10) ** (
+        base_decimals - quote_decimals
+    )
 
 
-def tick_at_price(price: Decimal, base_decimals: int, quote_decimals: int, tick_spacing: int) -> int:
+def tick_at_price(
+    price: Decimal, base_decimals: int, quote_decimals: int, tick_spacing: int
+) -> int:
     """The greatest tick on the ``tick_spacing`` grid whose sqrt ratio is <= the price's sqrt price.
 
     Raises :class:`venues.errors.InvalidArgument`-like RouteError when the price is outside the
     tick range [MIN_TICK, MAX_TICK] once rounded down to the grid. Exact (integer math).
     """
-    if isinstance(tick_spacing, bool) or not isinstance(tick_spacing, int) or not 1 <= tick_spacing <= 16383:
+    if (
+        isinstance(tick_spacing, bool)
+        or not isinstance(tick_spacing, int)
+        or not 1 <= tick_spacing <= 16383
+    ):
         raise invalid("tick_spacing", tick_spacing, "an integer in [1, 16383]")
     sqrt_x96 = sqrt_price_x96_from_price(price, base_decimals, quote_decimals)
     if not MIN_SQRT_RATIO <= sqrt_x96 < MAX_SQRT_RATIO:
-        raise invalid("price", price, "a price whose sqrt price is in [MIN_SQRT_RATIO, MAX_SQRT_RATIO)")
+        raise invalid(
+            "price", price, "a price whose sqrt price is in [MIN_SQRT_RATIO, MAX_SQRT_RATIO)"
+        )
     tick = get_tick_at_sqrt_ratio(sqrt_x96)
     tick -= tick % tick_spacing  # Python's % floors, so negative ticks round down too
     if tick < MIN_TICK or tick > MAX_TICK:
-        raise invalid("price", price, f"a price whose tick rounded down to the spacing {tick_spacing}"
-                      f" is in [{MIN_TICK}, {MAX_TICK}]")
+        raise invalid(
+            "price",
+            price,
+            f"a price whose tick rounded down to the spacing {tick_spacing}"
+            f" is in [{MIN_TICK}, {MAX_TICK}]",
+        )
     return tick
 
 
@@ -79,10 +101,25 @@ class ClmmAdapter(PoolAdapter):
 
     kind = "clmm"
 
-    def __init__(self, name: str, symbol: str, pool: ConcentratedLiquidityPool, *, base_decimals: int,
-                 quote_decimals: int, fee_pips: int, leg_cost: Decimal = Decimal(0)) -> None:
-        super().__init__(name, symbol, base_decimals=base_decimals, quote_decimals=quote_decimals,
-                         fee_pips=fee_pips, leg_cost=leg_cost)
+    def __init__(
+        self,
+        name: str,
+        symbol: str,
+        pool: ConcentratedLiquidityPool,
+        *,
+        base_decimals: int,
+        quote_decimals: int,
+        fee_pips: int,
+        leg_cost: Decimal = Decimal(0),
+    ) -> None:
+        super().__init__(
+            name,
+            symbol,
+            base_decimals=base_decimals,
+            quote_decimals=quote_decimals,
+            fee_pips=fee_pips,
+            leg_cost=leg_cost,
+        )
         pool_fee = getattr(pool, "fee_pips", getattr(pool, "fee", fee_pips))
         if pool_fee != fee_pips:
             raise invalid("fee_pips", fee_pips, f"the pool's fee {pool_fee}", name)
@@ -90,7 +127,9 @@ class ClmmAdapter(PoolAdapter):
 
     def mid_price(self) -> Decimal:
         """Current pool price in quote per base (whole units), 28 significant digits."""
-        price = price_from_sqrt_price_x96(self.pool.sqrt_price_x96, self.base_decimals, self.quote_decimals)
+        price = price_from_sqrt_price_x96(
+            self.pool.sqrt_price_x96, self.base_decimals, self.quote_decimals
+        )
         return Decimal(price.numerator) / Decimal(price.denominator)
 
     def depth_curve(self, side: str) -> DepthCurve:
@@ -109,7 +148,13 @@ class ClmmAdapter(PoolAdapter):
         """
         check_side(side, self.name)
         pool = self.pool
-        key = (pool.sqrt_price_x96, pool.tick, pool.liquidity, self.leg_cost, pool.initialized_ticks())
+        key = (
+            pool.sqrt_price_x96,
+            pool.tick,
+            pool.liquidity,
+            self.leg_cost,
+            pool.initialized_ticks(),
+        )
         return self._curves.get(side, key, self._build_curve)
 
     def _build_curve(self, side: str, key: tuple) -> DepthCurve:
@@ -128,23 +173,41 @@ class ClmmAdapter(PoolAdapter):
         # A sell segment's qty is the input before the fee: base / (1 - fee_pips / 1e6).
         qty_num_scale, qty_den_scale = (1, 1) if side == "buy" else (PIPS, PIPS - self.fee_pips)
         split = bisect_right(ticks, (current_tick, _AFTER_ANY_NET))
-        path = ticks[split:] if side == "buy" else [(tick, -net) for tick, net in reversed(ticks[:split])]
+        path = (
+            ticks[split:]
+            if side == "buy"
+            else [(tick, -net) for tick, net in reversed(ticks[:split])]
+        )
         segments: list[HyperbolicSegment] = []
         for tick, liquidity_delta in path:
             boundary_x96 = get_sqrt_ratio_at_tick(tick)
             if liquidity > 0 and boundary_x96 != sqrt_x96:
-                lo, hi = (sqrt_x96, boundary_x96) if sqrt_x96 < boundary_x96 else (boundary_x96, sqrt_x96)
+                lo, hi = (
+                    (sqrt_x96, boundary_x96)
+                    if sqrt_x96 < boundary_x96
+                    else (boundary_x96, sqrt_x96)
+                )
                 liquidity_q96 = liquidity * Q96
-                segments.append(HyperbolicSegment(
-                    qty=(liquidity_q96 * (hi - lo) * qty_num_scale) / (hi * lo * base_scale * qty_den_scale),
-                    base_reserve=liquidity_q96 / (sqrt_x96 * base_scale),
-                    quote_reserve=(liquidity * sqrt_x96) / quote_den,
-                    fee=fee))
+                segments.append(
+                    HyperbolicSegment(
+                        qty=(liquidity_q96 * (hi - lo) * qty_num_scale)
+                        / (hi * lo * base_scale * qty_den_scale),
+                        base_reserve=liquidity_q96 / (sqrt_x96 * base_scale),
+                        quote_reserve=(liquidity * sqrt_x96) / quote_den,
+                        fee=fee,
+                    )
+                )
             liquidity += liquidity_delta
             sqrt_x96 = boundary_x96
         unit = self._base_unit_float
-        return DepthCurve(venue=self.name, side=side, segments=tuple(segments),
-                          fixed_cost=to_float(leg_cost), lot=unit, min_qty=unit)
+        return DepthCurve(
+            venue=self.name,
+            side=side,
+            segments=tuple(segments),
+            fixed_cost=to_float(leg_cost),
+            lot=unit,
+            min_qty=unit,
+        )
 
     # -- exact hooks through the pool's read-only quote --
 
@@ -153,12 +216,16 @@ class ClmmAdapter(PoolAdapter):
         try:
             return self.pool.quote_swap(zero_for_one, amount_specified, limit)
         except VenueError as exc:
-            raise RouteError(f"{self.name}: the pool refused the quote: {exc}",
-                             venue=self.name, code=exc.code) from exc
+            raise RouteError(
+                f"{self.name}: the pool refused the quote: {exc}", venue=self.name, code=exc.code
+            ) from exc
 
     def _short(self, what: str, wanted: int, got: int, decimals: int) -> RouteError:
-        return RouteError(f"{self.name}: cannot {what} {from_units(wanted, decimals)}: the pool's"
-                          f" liquidity ends at {from_units(got, decimals)}", venue=self.name)
+        return RouteError(
+            f"{self.name}: cannot {what} {from_units(wanted, decimals)}: the pool's"
+            f" liquidity ends at {from_units(got, decimals)}",
+            venue=self.name,
+        )
 
     def _quote_in_for_base_out(self, base_units: int) -> int:
         result = self._quote(False, -base_units)
@@ -171,8 +238,11 @@ class ClmmAdapter(PoolAdapter):
         if result.amount0 < base_units:
             raise self._short("sell", base_units, result.amount0, self.base_decimals)
         if -result.amount1 <= 0:
-            raise RouteError(f"{self.name}: selling {from_units(base_units, self.base_decimals)}"
-                             " base yields no quote unit", venue=self.name)
+            raise RouteError(
+                f"{self.name}: selling {from_units(base_units, self.base_decimals)}"
+                " base yields no quote unit",
+                venue=self.name,
+            )
         return -result.amount1
 
     def _base_out_for_quote_in(self, quote_units: int) -> int:

@@ -12,9 +12,21 @@ from __future__ import annotations
 from decimal import Decimal
 
 from adapters.amm import PIPS
-from adapters.units import (CurveCache, check_amount, check_decimals, check_identity, check_leg_order,
-                            check_side, from_units, invalid, quote_or_reject, rejected_fill, to_float,
-                            to_units, to_units_exact)
+from adapters.units import (
+    CurveCache,
+    check_amount,
+    check_decimals,
+    check_identity,
+    check_leg_order,
+    check_side,
+    from_units,
+    invalid,
+    quote_or_reject,
+    rejected_fill,
+    to_float,
+    to_units,
+    to_units_exact,
+)
 from router.depth import DepthCurve, FlatSegment
 from router.errors import RouteError
 from router.orders import LegFill, LegOrder, LegQuote
@@ -34,12 +46,25 @@ class OrderBookAdapter:
 
     kind = "orderbook"
 
-    def __init__(self, name: str, symbol: str, book: OrderBook, *, quote_decimals: int,
-                 taker_fee_pips: int, min_notional: Decimal = Decimal(0),
-                 leg_cost: Decimal = Decimal(0), owner: str = "router") -> None:
+    def __init__(
+        self,
+        name: str,
+        symbol: str,
+        book: OrderBook,
+        *,
+        quote_decimals: int,
+        taker_fee_pips: int,
+        min_notional: Decimal = Decimal(0),
+        leg_cost: Decimal = Decimal(0),
+        owner: str = "router",
+    ) -> None:
         check_identity(name, symbol)
         check_decimals("quote_decimals", quote_decimals, name)
-        if isinstance(taker_fee_pips, bool) or not isinstance(taker_fee_pips, int) or not 0 <= taker_fee_pips < PIPS:
+        if (
+            isinstance(taker_fee_pips, bool)
+            or not isinstance(taker_fee_pips, int)
+            or not 0 <= taker_fee_pips < PIPS
+        ):
             raise invalid("taker_fee_pips", taker_fee_pips, f"an integer in [0, {PIPS - 1}]", name)
         check_amount("min_notional", min_notional, name, allow_zero=True)
         check_amount("leg_cost", leg_cost, name, allow_zero=True)
@@ -62,7 +87,7 @@ class OrderBookAdapter:
         self._tick_num, self._tick_den = book.ticks_to_price(1).as_integer_ratio()
         self._quantum_num, self._quantum_den = book.quanta_to_quote(1).as_integer_ratio()
         self._min_notional_num, self._min_notional_den = min_notional.as_integer_ratio()
-        self._quote_scale = 10 ** quote_decimals
+        self._quote_scale = 10**quote_decimals
         self._lot_float = self._lot_num / self._lot_den
         self._curves: CurveCache[DepthCurve] = CurveCache()
 
@@ -96,8 +121,10 @@ class OrderBookAdapter:
     def best_prices(self) -> tuple[Decimal | None, Decimal | None]:
         """(best bid, best ask) in quote per base, None for an empty side."""
         bid, ask = self.book.best_bid(), self.book.best_ask()
-        return (None if bid is None else self.book.ticks_to_price(bid),
-                None if ask is None else self.book.ticks_to_price(ask))
+        return (
+            None if bid is None else self.book.ticks_to_price(bid),
+            None if ask is None else self.book.ticks_to_price(ask),
+        )
 
     def mid_price(self) -> Decimal | None:
         """(best bid + best ask) / 2 in quote per base; None when a side is empty."""
@@ -130,11 +157,19 @@ class OrderBookAdapter:
         price_num = self._tick_num * fee_factor
         price_den = self._tick_den * PIPS
         lot_num, lot_den = self._lot_num, self._lot_den
-        segments = tuple(FlatSegment(qty=(lots * lot_num) / lot_den, price=(ticks * price_num) / price_den)
-                         for ticks, lots in levels)
+        segments = tuple(
+            FlatSegment(qty=(lots * lot_num) / lot_den, price=(ticks * price_num) / price_den)
+            for ticks, lots in levels
+        )
         min_qty = (self._min_lots(best_bid, best_ask) * lot_num) / lot_den
-        return DepthCurve(venue=self.name, side=side, segments=segments,
-                          fixed_cost=to_float(leg_cost), lot=self._lot_float, min_qty=min_qty)
+        return DepthCurve(
+            venue=self.name,
+            side=side,
+            segments=segments,
+            fixed_cost=to_float(leg_cost),
+            lot=self._lot_float,
+            min_qty=min_qty,
+        )
 
     def quote(self, side: str, qty: Decimal) -> LegQuote:
         """Exact sweep of ``qty`` base (a multiple of the lot size) against the book; read-only.
@@ -146,13 +181,21 @@ class OrderBookAdapter:
         lots = self._lots("qty", qty)
         sweep = self.book.quote(side, lots, owner=self.owner)
         if sweep.filled_lots < lots:
-            raise RouteError(f"{self.name}: cannot {side} {qty}: the book holds "
-                             f"{self.book.lots_to_qty(sweep.filled_lots)}", venue=self.name,
-                             qty=qty, available=self.book.lots_to_qty(sweep.filled_lots))
+            raise RouteError(
+                f"{self.name}: cannot {side} {qty}: the book holds "
+                f"{self.book.lots_to_qty(sweep.filled_lots)}",
+                venue=self.name,
+                qty=qty,
+                available=self.book.lots_to_qty(sweep.filled_lots),
+            )
         notional = self.book.quanta_to_quote(sweep.notional_quanta)
         if notional < self.min_notional:
-            raise RouteError(f"{self.name}: {side} {qty} has notional {notional} below the minimum"
-                             f" {self.min_notional}", venue=self.name, qty=qty)
+            raise RouteError(
+                f"{self.name}: {side} {qty} has notional {notional} below the minimum"
+                f" {self.min_notional}",
+                venue=self.name,
+                qty=qty,
+            )
         return self._leg_quote(side, lots, sweep.notional_quanta, sweep.taker_fee_quanta)
 
     def quote_for_quote(self, side: str, quote_amount: Decimal) -> LegQuote:
@@ -179,21 +222,35 @@ class OrderBookAdapter:
         if side == "buy":
             budget = to_units(quote_amount, self.quote_decimals, round_up=False)
             # the most lots whose cost fits; 0 lots cost nothing
-            lots = _last_true(lambda n: units(n) <= budget, 0, total_lots,
-                              self._estimate_lots(side, levels, budget))
+            lots = _last_true(
+                lambda n: units(n) <= budget,
+                0,
+                total_lots,
+                self._estimate_lots(side, levels, budget),
+            )
         else:
             wanted = to_units(quote_amount, self.quote_decimals, round_up=True)
             # the fewest lots receiving enough: one past the most lots receiving too little (0 lots
             # receive nothing); only when that is the whole book must the whole book be swept to see
             # whether it is enough at all
-            lots = 1 + _last_true(lambda n: units(n) < wanted, 0, max(total_lots - 1, 0),
-                                  self._estimate_lots(side, levels, wanted) - 1)
+            lots = 1 + _last_true(
+                lambda n: units(n) < wanted,
+                0,
+                max(total_lots - 1, 0),
+                self._estimate_lots(side, levels, wanted) - 1,
+            )
             if total_lots == 0 or (lots == total_lots and units(total_lots) < wanted):
-                raise RouteError(f"{self.name}: selling the whole book's bids does not receive"
-                                 f" {quote_amount}", venue=self.name, quote_amount=quote_amount)
+                raise RouteError(
+                    f"{self.name}: selling the whole book's bids does not receive {quote_amount}",
+                    venue=self.name,
+                    quote_amount=quote_amount,
+                )
         if lots == 0:
-            raise RouteError(f"{self.name}: quote_amount={quote_amount} does not buy one lot",
-                             venue=self.name, quote_amount=quote_amount)
+            raise RouteError(
+                f"{self.name}: quote_amount={quote_amount} does not buy one lot",
+                venue=self.name,
+                quote_amount=quote_amount,
+            )
         return self.quote(side, self.book.lots_to_qty(lots))
 
     def _estimate_lots(self, side: str, levels: list[tuple[int, int]], amount_units: int) -> int:
@@ -229,21 +286,36 @@ class OrderBookAdapter:
             return leg
         worst_ticks = self.book.quote(order.side, lots, owner=self.owner).worst_price_ticks
         try:
-            result = self.book.place_market(order.client_order_id, self.owner, order.side, lots,
-                                            protection_price_ticks=worst_ticks)
+            result = self.book.place_market(
+                order.client_order_id,
+                self.owner,
+                order.side,
+                lots,
+                protection_price_ticks=worst_ticks,
+            )
         except VenueError as exc:
             return rejected_fill(order, str(exc))
         filled = sum(fill.qty_lots for fill in result.fills)
         if filled == 0:
             return rejected_fill(order, f"the book filled nothing (status {result.status})")
-        done = self._leg_quote(order.side, filled,
-                               sum(fill.notional_quanta for fill in result.fills),
-                               sum(fill.taker_fee_quanta for fill in result.fills))
-        return LegFill(venue=self.name, side=order.side, client_order_id=order.client_order_id,
-                       requested_qty=order.qty, filled_qty=done.qty, quote_amount=done.quote_amount,
-                       fee=done.fee, leg_cost=done.leg_cost,
-                       status="filled" if filled == lots else "partial",
-                       reason="" if filled == lots else f"status {result.status}")
+        done = self._leg_quote(
+            order.side,
+            filled,
+            sum(fill.notional_quanta for fill in result.fills),
+            sum(fill.taker_fee_quanta for fill in result.fills),
+        )
+        return LegFill(
+            venue=self.name,
+            side=order.side,
+            client_order_id=order.client_order_id,
+            requested_qty=order.qty,
+            filled_qty=done.qty,
+            quote_amount=done.quote_amount,
+            fee=done.fee,
+            leg_cost=done.leg_cost,
+            status="filled" if filled == lots else "partial",
+            reason="" if filled == lots else f"status {result.status}",
+        )
 
     # -- helpers --
 
@@ -272,9 +344,14 @@ class OrderBookAdapter:
         """
         total = self._total_units(side, notional_quanta, fee_quanta)
         fee_units = -(-(fee_quanta * self._quantum_num * self._quote_scale) // self._quantum_den)
-        return LegQuote(venue=self.name, side=side, qty=self.book.lots_to_qty(lots),
-                        quote_amount=from_units(total, self.quote_decimals),
-                        fee=from_units(fee_units, self.quote_decimals), leg_cost=self.leg_cost)
+        return LegQuote(
+            venue=self.name,
+            side=side,
+            qty=self.book.lots_to_qty(lots),
+            quote_amount=from_units(total, self.quote_decimals),
+            fee=from_units(fee_units, self.quote_decimals),
+            leg_cost=self.leg_cost,
+        )
 
 
 def _last_true(predicate, lo: int, hi: int, guess: int) -> int:

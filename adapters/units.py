@@ -24,8 +24,13 @@ _EXACT = Context(prec=120)
 def invalid(field: str, value: Any, allowed: str, venue: str | None = None) -> RouteError:
     """A RouteError that names the field, the value given and what is allowed."""
     where = f"{venue}: " if venue else ""
-    return RouteError(f"{where}{field}={value!r} is invalid; allowed: {allowed}",
-                      field=field, value=value, allowed=allowed, venue=venue)
+    return RouteError(
+        f"{where}{field}={value!r} is invalid; allowed: {allowed}",
+        field=field,
+        value=value,
+        allowed=allowed,
+        venue=venue,
+    )
 
 
 def check_side(side: Any, venue: str | None = None) -> str:
@@ -35,7 +40,9 @@ def check_side(side: Any, venue: str | None = None) -> str:
     return side
 
 
-def check_amount(field: str, value: Any, venue: str | None = None, *, allow_zero: bool = False) -> Decimal:
+def check_amount(
+    field: str, value: Any, venue: str | None = None, *, allow_zero: bool = False
+) -> Decimal:
     """Return ``value`` if it is a finite positive ``Decimal`` (or zero when allowed), else raise RouteError.
 
     Only ``Decimal`` is accepted: an ``int`` would do no harm but a ``float`` would carry binary
@@ -98,16 +105,27 @@ def quote_or_reject(adapter: Any, order: LegOrder) -> LegQuote | LegFill:
     except RouteError as exc:
         return rejected_fill(order, str(exc))
     if beyond_limit(order, leg.avg_price):
-        return rejected_fill(order, f"average price {leg.avg_price} is beyond the limit {order.limit_price}")
+        return rejected_fill(
+            order, f"average price {leg.avg_price} is beyond the limit {order.limit_price}"
+        )
     return leg
 
 
 def rejected_fill(order: LegOrder, reason: str) -> LegFill:
     """The LegFill of an order the venue did not touch: nothing filled, nothing paid."""
     zero = Decimal(0)
-    return LegFill(venue=order.venue, side=order.side, client_order_id=order.client_order_id,
-                   requested_qty=order.qty, filled_qty=zero, quote_amount=zero,
-                   fee=zero, leg_cost=zero, status="rejected", reason=reason)
+    return LegFill(
+        venue=order.venue,
+        side=order.side,
+        client_order_id=order.client_order_id,
+        requested_qty=order.qty,
+        filled_qty=zero,
+        quote_amount=zero,
+        fee=zero,
+        leg_cost=zero,
+        status="rejected",
+        reason=reason,
+    )
 
 
 def to_units_exact(field: str, amount: Decimal, decimals: int, venue: str | None = None) -> int:
@@ -125,8 +143,11 @@ def to_units_exact(field: str, amount: Decimal, decimals: int, venue: str | None
 def to_units(amount: Decimal, decimals: int, *, round_up: bool) -> int:
     """``amount`` whole units as integer 10^-decimals units, rounded up or down (for budgets and costs)."""
     scaled = amount.scaleb(decimals, _EXACT)
-    return int(scaled.to_integral_value(rounding=ROUND_CEILING if round_up else ROUND_FLOOR,
-                                        context=_EXACT))
+    return int(
+        scaled.to_integral_value(
+            rounding=ROUND_CEILING if round_up else ROUND_FLOOR, context=_EXACT
+        )
+    )
 
 
 def from_units(units: int, decimals: int) -> Decimal:

@@ -36,14 +36,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.amm import BUY_DUST_SHARE, PIPS, SELL_CAP_RESERVE_MULTIPLE, AmmAdapter  # noqa: E402
-from adapters.clmm import Q96, ClmmAdapter, sqrt_price_x96_from_price, tick_at_price  # noqa: E402
-from adapters.orderbook import OrderBookAdapter  # noqa: E402
-from router.app import load_market  # noqa: E402
-from router.depth import DepthCurve, FlatSegment, HyperbolicSegment  # noqa: E402
-from venues.clmm import ConcentratedLiquidityPool  # noqa: E402
-from venues.clmm.tick_math import get_sqrt_ratio_at_tick  # noqa: E402
-from venues.orderbook import OrderBook  # noqa: E402
+from adapters.amm import BUY_DUST_SHARE, PIPS, SELL_CAP_RESERVE_MULTIPLE, AmmAdapter
+from adapters.clmm import Q96, ClmmAdapter, sqrt_price_x96_from_price, tick_at_price
+from adapters.orderbook import OrderBookAdapter
+from router.app import load_market
+from router.depth import DepthCurve, FlatSegment, HyperbolicSegment
+from venues.clmm import ConcentratedLiquidityPool
+from venues.clmm.tick_math import get_sqrt_ratio_at_tick
+from venues.orderbook import OrderBook
 
 DEFAULT_MARKET = Path(__file__).resolve().parents[1] / "config" / "default.toml"
 SEED = 20260117
@@ -51,6 +51,7 @@ SIZES = (10, 100, 1000)
 
 
 # -- the former exact-Fraction curve construction (the baseline) --
+
 
 def _exact_float(value) -> float:
     return float(Fraction(value))
@@ -79,10 +80,14 @@ def reference_curve(adapter, side: str) -> DepthCurve:
                 qty = Fraction(liquidity * Q96 * (hi - lo), hi * lo) / base_scale
                 if side == "sell":
                     qty = qty / (1 - Fraction(adapter.fee_pips, PIPS))
-                out.append(HyperbolicSegment(_exact_float(qty),
-                                             _exact_float(Fraction(liquidity * Q96, sqrt_x96) / base_scale),
-                                             _exact_float(Fraction(liquidity * sqrt_x96, Q96) / quote_scale),
-                                             adapter.fee_pips / PIPS))
+                out.append(
+                    HyperbolicSegment(
+                        _exact_float(qty),
+                        _exact_float(Fraction(liquidity * Q96, sqrt_x96) / base_scale),
+                        _exact_float(Fraction(liquidity * sqrt_x96, Q96) / quote_scale),
+                        adapter.fee_pips / PIPS,
+                    )
+                )
             liquidity += delta
             sqrt_x96 = boundary
         segments = tuple(out)
@@ -91,13 +96,29 @@ def reference_curve(adapter, side: str) -> DepthCurve:
         book = adapter.book
         fee = Fraction(adapter.taker_fee_pips, PIPS)
         factor = 1 + fee if side == "buy" else 1 - fee
-        segments = tuple(FlatSegment(_exact_float(book.lots_to_qty(lots)),
-                                     _exact_float(Fraction(book.ticks_to_price(ticks)) * factor))
-                         for ticks, lots in book.depth("asks" if side == "buy" else "bids"))
-        return DepthCurve(adapter.name, side, segments, fixed_cost=_exact_float(adapter.leg_cost),
-                          lot=_exact_float(adapter.base_quantum()), min_qty=_exact_float(adapter.min_qty()))
-    return DepthCurve(adapter.name, side, segments, fixed_cost=_exact_float(adapter.leg_cost),
-                      lot=unit, min_qty=unit)
+        segments = tuple(
+            FlatSegment(
+                _exact_float(book.lots_to_qty(lots)),
+                _exact_float(Fraction(book.ticks_to_price(ticks)) * factor),
+            )
+            for ticks, lots in book.depth("asks" if side == "buy" else "bids")
+        )
+        return DepthCurve(
+            adapter.name,
+            side,
+            segments,
+            fixed_cost=_exact_float(adapter.leg_cost),
+            lot=_exact_float(adapter.base_quantum()),
+            min_qty=_exact_float(adapter.min_qty()),
+        )
+    return DepthCurve(
+        adapter.name,
+        side,
+        segments,
+        fixed_cost=_exact_float(adapter.leg_cost),
+        lot=unit,
+        min_qty=unit,
+    )
 
 
 def reference_book_qfq(adapter: OrderBookAdapter, side: str, quote_amount: Decimal) -> Decimal:
@@ -107,7 +128,9 @@ def reference_book_qfq(adapter: OrderBookAdapter, side: str, quote_amount: Decim
 
     def amount(lots: int) -> Decimal:
         sweep = book.quote(side, lots, owner=adapter.owner)
-        return adapter._leg_quote(side, lots, sweep.notional_quanta, sweep.taker_fee_quanta).quote_amount
+        return adapter._leg_quote(
+            side, lots, sweep.notional_quanta, sweep.taker_fee_quanta
+        ).quote_amount
 
     if side == "buy":
         lo, hi = 0, total
@@ -124,6 +147,7 @@ def reference_book_qfq(adapter: OrderBookAdapter, side: str, quote_amount: Decim
 
 # -- workloads --
 
+
 def deep_clmm(n: int) -> ClmmAdapter:
     """A v3 pool at 3000 with ``n`` random positions within +-30% (tick spacing 10, fee 5 bp)."""
     rng = random.Random(SEED + n)
@@ -131,10 +155,21 @@ def deep_clmm(n: int) -> ClmmAdapter:
     for _ in range(n):
         lower = Decimal(rng.randint(2100, 2990))
         upper = Decimal(rng.randint(3010, 3900))
-        pool.mint("lp", tick_at_price(lower, 18, 6, 10), tick_at_price(upper, 18, 6, 10),
-                  rng.randint(10**15, 10**17))
-    return ClmmAdapter(f"clmm-{n}", "ETH/USDC", pool, base_decimals=18, quote_decimals=6, fee_pips=500,
-                       leg_cost=Decimal(8))
+        pool.mint(
+            "lp",
+            tick_at_price(lower, 18, 6, 10),
+            tick_at_price(upper, 18, 6, 10),
+            rng.randint(10**15, 10**17),
+        )
+    return ClmmAdapter(
+        f"clmm-{n}",
+        "ETH/USDC",
+        pool,
+        base_decimals=18,
+        quote_decimals=6,
+        fee_pips=500,
+        leg_cost=Decimal(8),
+    )
 
 
 def deep_book(n: int) -> OrderBookAdapter:
@@ -145,7 +180,9 @@ def deep_book(n: int) -> OrderBookAdapter:
     for level in range(n):
         for side, price in (("buy", bid), ("sell", ask)):
             for maker in ("a", "b"):
-                book.place_limit(f"{side}{level}{maker}", f"mm-{maker}", side, price, rng.randint(100, 50_000))
+                book.place_limit(
+                    f"{side}{level}{maker}", f"mm-{maker}", side, price, rng.randint(100, 50_000)
+                )
         bid -= rng.randint(1, 40)
         ask += rng.randint(1, 40)
     return OrderBookAdapter(f"book-{n}", "ETH/USDC", book, quote_decimals=6, taker_fee_pips=1000)
@@ -168,7 +205,9 @@ def measure(adapter, repeats: int) -> list[tuple]:
         reference = reference_curve(adapter, side)
         adapter._curves.clear()
         built = adapter.depth_curve(side)
-        assert built == reference, f"{adapter.name} {side}: the float curve differs from the exact one"
+        assert built == reference, (
+            f"{adapter.name} {side}: the float curve differs from the exact one"
+        )
 
         def cold() -> None:
             adapter._curves.clear()
@@ -176,15 +215,24 @@ def measure(adapter, repeats: int) -> list[tuple]:
 
         qty = Decimal(repr(min(built.total_qty * 0.3, 20.0))).quantize(adapter.base_quantum())
         budget = Decimal(adapter.quote(side, qty).quote_amount).quantize(Decimal("0.01"))
-        row = [adapter.name, side, len(built.segments),
-               median_us(lambda: reference_curve(adapter, side), repeats),
-               median_us(cold, repeats),
-               median_us(lambda: adapter.depth_curve(side), repeats),
-               median_us(lambda: adapter.quote(side, qty), repeats),
-               median_us(lambda: adapter.quote_for_quote(side, budget), max(repeats // 4, 5))]
+        row = [
+            adapter.name,
+            side,
+            len(built.segments),
+            median_us(lambda: reference_curve(adapter, side), repeats),
+            median_us(cold, repeats),
+            median_us(lambda: adapter.depth_curve(side), repeats),
+            median_us(lambda: adapter.quote(side, qty), repeats),
+            median_us(lambda: adapter.quote_for_quote(side, budget), max(repeats // 4, 5)),
+        ]
         if isinstance(adapter, OrderBookAdapter):
-            assert reference_book_qfq(adapter, side, budget) == adapter.quote_for_quote(side, budget).qty
-            row.append(median_us(lambda: reference_book_qfq(adapter, side, budget), max(repeats // 4, 5)))
+            assert (
+                reference_book_qfq(adapter, side, budget)
+                == adapter.quote_for_quote(side, budget).qty
+            )
+            row.append(
+                median_us(lambda: reference_book_qfq(adapter, side, budget), max(repeats // 4, 5))
+            )
         else:
             row.append(None)
         rows.append(tuple(row))
@@ -201,18 +249,26 @@ def main() -> None:
 
     adapters = list(load_market(DEFAULT_MARKET).adapters_for("ETH/USDC"))
     adapters += [deep_clmm(n) for n in sizes] + [deep_book(n) for n in sizes]
-    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"medians of {repeats} runs, µs.\n")
-    print("| venue | side | segments | ref curve (Fraction) | cold curve | warm curve (cached) "
-          "| cold speed-up | quote | qfq | ref qfq (bisection) |")
+    print(
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"medians of {repeats} runs, µs.\n"
+    )
+    print(
+        "| venue | side | segments | ref curve (Fraction) | cold curve | warm curve (cached) "
+        "| cold speed-up | quote | qfq | ref qfq (bisection) |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for adapter in adapters:
         for name, side, segs, ref, cold, warm, quote, qfq, ref_qfq in measure(adapter, repeats):
             ref_qfq_text = "" if ref_qfq is None else f"{ref_qfq:.1f}"
-            print(f"| {name} | {side} | {segs} | {ref:.1f} | {cold:.1f} | {warm:.1f} | {ref / cold:.1f}x "
-                  f"| {quote:.1f} | {qfq:.1f} | {ref_qfq_text} |")
-    print("\nref curve: the former exact construction (same floats, asserted); cold: state changed, "
-          "full float build; warm: unchanged venue, cache hit.")
+            print(
+                f"| {name} | {side} | {segs} | {ref:.1f} | {cold:.1f} | {warm:.1f} | {ref / cold:.1f}x "
+                f"| {quote:.1f} | {qfq:.1f} | {ref_qfq_text} |"
+            )
+    print(
+        "\nref curve: the former exact construction (same floats, asserted); cold: state changed, "
+        "full float build; warm: unchanged venue, cache hit."
+    )
 
 
 if __name__ == "__main__":

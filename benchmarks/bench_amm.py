@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from venues.amm import ConstantProductPool  # noqa: E402
+from venues.amm import ConstantProductPool
 
 SEED = 20_260_101
 SIZES = (10**21, 10**24, 10**30)
@@ -49,10 +49,14 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--number", type=int, default=20_000)
     args = parser.parse_args()
-    print(f"python {platform.python_version()} on {platform.machine()}, seed {SEED}, "
-          f"median of {args.repeats} x {args.number} calls, CPU time")
-    header = (f"{'reserves':>8} {'quote us':>9} {'swap us':>8} {'inline us':>9} "
-              f"{'swap/inline':>11} {'swaps/s':>10}")
+    print(
+        f"python {platform.python_version()} on {platform.machine()}, seed {SEED}, "
+        f"median of {args.repeats} x {args.number} calls, CPU time"
+    )
+    header = (
+        f"{'reserves':>8} {'quote us':>9} {'swap us':>8} {'inline us':>9} "
+        f"{'swap/inline':>11} {'swaps/s':>10}"
+    )
     print(header)
     print("-" * len(header))
     rng = random.Random(SEED)
@@ -87,8 +91,10 @@ def main() -> int:
         t_inline = median_seconds_per_call(inline, args.number, args.repeats)
         assert pool.reserves == tuple(reserves), "pool and inline baseline diverged"
         pool._check()
-        print(f"{f'1e{len(str(reserve)) - 1}':>8} {t_quote * 1e6:>9.2f} {t_swap * 1e6:>8.2f} "
-              f"{t_inline * 1e6:>9.2f} {t_swap / t_inline:>10.1f}x {1 / t_swap:>10,.0f}")
+        print(
+            f"{f'1e{len(str(reserve)) - 1}':>8} {t_quote * 1e6:>9.2f} {t_swap * 1e6:>8.2f} "
+            f"{t_inline * 1e6:>9.2f} {t_swap / t_inline:>10.1f}x {1 / t_swap:>10,.0f}"
+        )
     return 0
 
 

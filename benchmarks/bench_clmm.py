@@ -28,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from venues.clmm import ConcentratedLiquidityPool  # noqa: E402
-from venues.clmm.tick_math import get_sqrt_ratio_at_tick  # noqa: E402
+from venues.clmm import ConcentratedLiquidityPool
+from venues.clmm.tick_math import get_sqrt_ratio_at_tick
 
 SPACING = 60
 SIZES = (0, 10, 100)
@@ -62,11 +62,15 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--number", type=int, default=200)
     args = parser.parse_args()
-    print(f"python {platform.python_version()} on {platform.machine()} ({platform.processor() or 'cpu'}), "
-          f"median of {args.repeats} x {args.number} calls")
-    header = (f"{'ticks':>5} {'steps':>5} {'amount0_in':>24} {'quote us':>9} {'cold us':>8} "
-              f"{'swap us':>9} "
-              f"{'swaps/s':>9} {'v2 us':>7} {'v2 swaps/s':>10} {'swap/v2':>8}")
+    print(
+        f"python {platform.python_version()} on {platform.machine()} ({platform.processor() or 'cpu'}), "
+        f"median of {args.repeats} x {args.number} calls"
+    )
+    header = (
+        f"{'ticks':>5} {'steps':>5} {'amount0_in':>24} {'quote us':>9} {'cold us':>8} "
+        f"{'swap us':>9} "
+        f"{'swaps/s':>9} {'v2 us':>7} {'v2 swaps/s':>10} {'swap/v2':>8}"
+    )
     print(header)
     print("-" * len(header))
     swap_rates = []
@@ -77,14 +81,16 @@ def main() -> int:
         amount_in = quote.amount0
         start_price = pool.sqrt_price_x96
 
-        t_quote = median_seconds_per_call(lambda: pool.quote_swap(True, 2**255 - 1, limit),
-                                          args.number, args.repeats)
+        t_quote = median_seconds_per_call(
+            lambda: pool.quote_swap(True, 2**255 - 1, limit), args.number, args.repeats
+        )
 
         def cold_quote() -> None:
             memo = getattr(pool, "_memo", None)
-            if memo is not None:      # a private detail, emptied here on purpose
+            if memo is not None:  # a private detail, emptied here on purpose
                 memo.__init__()
             pool.quote_swap(True, 2**255 - 1, limit)
+
         t_cold = median_seconds_per_call(cold_quote, args.number, args.repeats)
 
         # Swap back up to just above the start price so every iteration crosses k ticks twice.
@@ -93,6 +99,7 @@ def main() -> int:
         def round_trip() -> None:
             pool.swap(True, 2**255 - 1, limit)
             pool.swap(False, 2**255 - 1, start_price_limit)
+
         t_pair = median_seconds_per_call(round_trip, args.number, args.repeats)
         t_swap = t_pair / 2
         pool._check()
@@ -110,9 +117,11 @@ def main() -> int:
 
         t_v2 = median_seconds_per_call(v2_round_trip, args.number, args.repeats) / 2
         swap_rates.append(1 / t_swap)
-        print(f"{k:>5} {quote.steps:>5} {amount_in:>24} {t_quote * 1e6:>9.1f} {t_cold * 1e6:>8.1f} "
-              f"{t_swap * 1e6:>9.1f} "
-              f"{1 / t_swap:>9.0f} {t_v2 * 1e6:>7.2f} {1 / t_v2:>10.0f} {t_swap / t_v2:>8.0f}x")
+        print(
+            f"{k:>5} {quote.steps:>5} {amount_in:>24} {t_quote * 1e6:>9.1f} {t_cold * 1e6:>8.1f} "
+            f"{t_swap * 1e6:>9.1f} "
+            f"{1 / t_swap:>9.0f} {t_v2 * 1e6:>7.2f} {1 / t_v2:>10.0f} {t_swap / t_v2:>8.0f}x"
+        )
     print(f"median swaps/s across sizes: {statistics.median(swap_rates):.0f}")
     return 0
 

@@ -44,7 +44,12 @@ class AcceptAll:
         return None
 
     def summary(self):
-        return {"equity": D(0), "initial_margin": D(0), "maintenance_margin": D(0), "headroom": D(0)}
+        return {
+            "equity": D(0),
+            "initial_margin": D(0),
+            "maintenance_margin": D(0),
+            "headroom": D(0),
+        }
 
     def capital_efficiency(self):
         return {"cross_requirement": D(0), "isolated_requirement": D(0), "saved": D(0)}
@@ -54,7 +59,12 @@ class RejectFirst:
     """Wraps an adapter: rejects the first child order it sees, then passes through."""
 
     def __init__(self, inner):
-        self.inner, self.name, self.symbol, self.leg_cost = inner, inner.name, inner.symbol, inner.leg_cost
+        self.inner, self.name, self.symbol, self.leg_cost = (
+            inner,
+            inner.name,
+            inner.symbol,
+            inner.leg_cost,
+        )
         self.rejected = False
 
     def __getattr__(self, name):
@@ -63,14 +73,26 @@ class RejectFirst:
     async def execute(self, order):
         if not self.rejected:
             self.rejected = True
-            return LegFill(self.name, order.side, order.client_order_id, order.qty, D(0), D(0), D(0), D(0),
-                           "rejected", "bench reject")
+            return LegFill(
+                self.name,
+                order.side,
+                order.client_order_id,
+                order.qty,
+                D(0),
+                D(0),
+                D(0),
+                D(0),
+                "rejected",
+                "bench reject",
+            )
         return await self.inner.execute(order)
 
 
 def basis_pair(tag: str, qty: str) -> tuple[OrderLeg, OrderLeg]:
-    return (OrderLeg(f"{tag}-spot", "spot", SPOT, "buy", qty=D(qty)),
-            OrderLeg(f"{tag}-perp", "perp", PERP, "sell", hedge=Hedge(f"{tag}-spot")))
+    return (
+        OrderLeg(f"{tag}-spot", "spot", SPOT, "buy", qty=D(qty)),
+        OrderLeg(f"{tag}-perp", "perp", PERP, "sell", hedge=Hedge(f"{tag}-spot")),
+    )
 
 
 WORKLOADS = {
@@ -88,7 +110,10 @@ def run_once(order: MultiLegOrder, faults: bool, baseline: bool) -> tuple[float,
     instruments = market.instruments()
     adapters = dict(market.adapters)
     if faults:
-        adapters = {name: (RejectFirst(a) if instruments[name] == "spot" else a) for name, a in adapters.items()}
+        adapters = {
+            name: (RejectFirst(a) if instruments[name] == "spot" else a)
+            for name, a in adapters.items()
+        }
     gate = AcceptAll() if baseline else setup.gate
     executor = Executor(adapters, gate, journal=journal, instruments=instruments)
     start = time.perf_counter_ns()
@@ -102,7 +127,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args()
-    print(f"{'workload':<18} {'children':>8} {'median ms':>10} {'p90 ms':>8} {'baseline ms':>12} {'margin share':>13}")
+    print(
+        f"{'workload':<18} {'children':>8} {'median ms':>10} {'p90 ms':>8} {'baseline ms':>12} {'margin share':>13}"
+    )
     for name, (order, faults) in WORKLOADS.items():
         ours, base, children = [], [], 0
         for _ in range(args.repeat):
@@ -112,7 +139,9 @@ def main() -> None:
         median, baseline = statistics.median(ours), statistics.median(base)
         p90 = statistics.quantiles(ours, n=10)[-1]
         share = (median - baseline) / median * 100
-        print(f"{name:<18} {children:>8} {median:>10.2f} {p90:>8.2f} {baseline:>12.2f} {share:>12.0f}%")
+        print(
+            f"{name:<18} {children:>8} {median:>10.2f} {p90:>8.2f} {baseline:>12.2f} {share:>12.0f}%"
+        )
 
 
 if __name__ == "__main__":

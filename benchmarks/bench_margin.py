@@ -15,14 +15,18 @@ from router.margin import Leg, MarginLedger
 from router.margin.ledger import IM, Scenario
 
 
-def build(n_positions: int, n_assets: int, n_subs: int, seed: int = 7) -> tuple[MarginLedger, list[str]]:
+def build(
+    n_positions: int, n_assets: int, n_subs: int, seed: int = 7
+) -> tuple[MarginLedger, list[str]]:
     rng = random.Random(seed)
     ledger = MarginLedger()
     for a in range(n_assets - 1):
         ledger.add_asset(f"A{a}", "0.8", "0.9")
         ledger.set_mark(f"A{a}", str(rng.randint(1, 5000)))
     for p in range(n_positions):
-        ledger.add_market(f"P{p}-PERP", f"P{p}", tiers=[("0", 50), ("1000000", 20), ("5000000", 10)])
+        ledger.add_market(
+            f"P{p}-PERP", f"P{p}", tiers=[("0", 50), ("1000000", 20), ("5000000", 10)]
+        )
         ledger.set_mark(f"P{p}-PERP", str(rng.randint(10, 100000)))
     subs = []
     for s in range(n_subs):
@@ -32,8 +36,16 @@ def build(n_positions: int, n_assets: int, n_subs: int, seed: int = 7) -> tuple[
             ledger.deposit(sub, f"A{a}", str(rng.randint(1, 100)))
         for p in range(n_positions):
             price = ledger.marks[f"P{p}-PERP"].price_units
-            ledger.apply_leg(sub, Leg("perp", f"P{p}-PERP", rng.choice(["buy", "sell"]),
-                                      str(Decimal(rng.randint(1, 1000)) / 100), str(Decimal(price) / 10**8)))
+            ledger.apply_leg(
+                sub,
+                Leg(
+                    "perp",
+                    f"P{p}-PERP",
+                    rng.choice(["buy", "sell"]),
+                    str(Decimal(rng.randint(1, 1000)) / 100),
+                    str(Decimal(price) / 10**8),
+                ),
+            )
         subs.append(sub)
     return ledger, subs
 
@@ -69,7 +81,9 @@ def bench_check(n_positions: int, rounds: int = 2000) -> None:
     for _ in range(rounds):
         sym = f"P{rng.randrange(n_positions)}-PERP"
         price = ledger.marks[sym].price_units
-        legs.append(Leg("perp", sym, rng.choice(["buy", "sell"]), "0.5", str(Decimal(price) / 10**8), "1"))
+        legs.append(
+            Leg("perp", sym, rng.choice(["buy", "sell"]), "0.5", str(Decimal(price) / 10**8), "1")
+        )
     ledger.journal._lines.clear()
     fast, slow = [], []
     for leg in legs:
@@ -80,13 +94,15 @@ def bench_check(n_positions: int, rounds: int = 2000) -> None:
         t2 = time.perf_counter_ns()
         fast.append((t1 - t0) / 1000)
         slow.append((t2 - t1) / 1000)
-    print(f"pre-trade check, {n_positions} positions, 10 assets, {rounds} legs: "
-          f"incremental p50 {statistics.median(fast):.1f} us p99 {percentile(fast, 0.99):.1f} us | "
-          f"naive full recompute p50 {statistics.median(slow):.1f} us p99 {percentile(slow, 0.99):.1f} us")
+    print(
+        f"pre-trade check, {n_positions} positions, 10 assets, {rounds} legs: "
+        f"incremental p50 {statistics.median(fast):.1f} us p99 {percentile(fast, 0.99):.1f} us | "
+        f"naive full recompute p50 {statistics.median(slow):.1f} us p99 {percentile(slow, 0.99):.1f} us"
+    )
 
 
 def bench_scan(n_subs: int, n_positions: int = 5, repeats: int = 5) -> None:
-    ledger, subs = build(n_positions, 3, n_subs)
+    ledger, _subs = build(n_positions, 3, n_subs)
     fast, slow = [], []
     for _ in range(repeats):
         t0 = time.perf_counter_ns()
@@ -101,8 +117,10 @@ def bench_scan(n_subs: int, n_positions: int = 5, repeats: int = 5) -> None:
         assert cached == naive
         fast.append((t1 - t0) / 1e6)
         slow.append((t2 - t1) / 1e6)
-    print(f"liquidation scan, {n_subs} subaccounts x {n_positions} positions: cached median "
-          f"{statistics.median(fast):.2f} ms | naive recompute median {statistics.median(slow):.2f} ms")
+    print(
+        f"liquidation scan, {n_subs} subaccounts x {n_positions} positions: cached median "
+        f"{statistics.median(fast):.2f} ms | naive recompute median {statistics.median(slow):.2f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -23,12 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from venues.orderbook import OrderBook  # noqa: E402
+from venues.orderbook import OrderBook
 
 SEED = 20_260_101
 MID_TICKS = 100_000
 SPREAD_TICKS = 1
-BAND_TICKS = 200          # resting prices spread over this many ticks either side of the mid
+BAND_TICKS = 200  # resting prices spread over this many ticks either side of the mid
 OWNERS = [f"acct{i}" for i in range(8)]
 
 
@@ -39,9 +39,9 @@ class BaselineBook:
     """
 
     def __init__(self) -> None:
-        self.levels = ({}, {})          # 0: bids, 1: asks
-        self.prices = ([], [])          # ascending
-        self.where = {}                 # order_id -> (side_index, price)
+        self.levels = ({}, {})  # 0: bids, 1: asks
+        self.prices = ([], [])  # ascending
+        self.where = {}  # order_id -> (side_index, price)
 
     def place_limit(self, order_id, owner, side, price, qty, tif="GTC"):
         s = 0 if side == "buy" else 1
@@ -97,8 +97,9 @@ def build_workload(n_resting: int, n_ops: int, seed: int) -> tuple[list, list, f
     Ops are tuples ('add'|'cancel'|'take', args).
     """
     rng = random.Random(seed)
-    book = OrderBook("BENCH/USD", tick_size="0.01", lot_size="0.001", taker_fee_pips=500,
-                     maker_fee_pips=100)
+    book = OrderBook(
+        "BENCH/USD", tick_size="0.01", lot_size="0.001", taker_fee_pips=500, maker_fee_pips=100
+    )
     live: list[str] = []
     pos: dict[str, int] = {}
     next_id = 0
@@ -119,8 +120,7 @@ def build_workload(n_resting: int, n_ops: int, seed: int) -> tuple[list, list, f
         next_id += 1
         oid = f"o{next_id}"
         side = "buy" if rng.random() < 0.5 else "sell"
-        op = ("add", (oid, rng.choice(OWNERS), side, resting_price(rng, side),
-                      rng.randint(1, 100)))
+        op = ("add", (oid, rng.choice(OWNERS), side, resting_price(rng, side), rng.randint(1, 100)))
         book.place_limit(*op[1])
         track_add(oid)
         return op
@@ -167,8 +167,9 @@ def replay(book, ops) -> None:
 
 
 def new_orderbook() -> OrderBook:
-    return OrderBook("BENCH/USD", tick_size="0.01", lot_size="0.001", taker_fee_pips=500,
-                     maker_fee_pips=100)
+    return OrderBook(
+        "BENCH/USD", tick_size="0.01", lot_size="0.001", taker_fee_pips=500, maker_fee_pips=100
+    )
 
 
 def resting_lots(book) -> int:
@@ -197,8 +198,9 @@ def peak_memory(n_orders: int) -> tuple[float, float]:
     specs = []
     for i in range(n_orders):
         side = "buy" if i % 2 else "sell"
-        specs.append((f"m{i}", OWNERS[i % len(OWNERS)], side, resting_price(rng, side),
-                      rng.randint(1, 100)))
+        specs.append(
+            (f"m{i}", OWNERS[i % len(OWNERS)], side, resting_price(rng, side), rng.randint(1, 100))
+        )
     out = []
     for factory in (new_orderbook, BaselineBook):
         gc.collect()
@@ -232,24 +234,32 @@ def main() -> None:
     sizes = (1_000, 10_000, 100_000)
     n_ops = 20_000 if args.quick else 200_000
     runs = 3 if args.quick else 7
-    print(f"python {platform.python_version()} on {cpu_model()}, seed {SEED}, {n_ops} ops per "
-          f"run, median of {runs}")
-    print(f"{'workload':<36} {'resting':>8} {'mean':>7} {'orderbook ops/s':>16} "
-          f"{'baseline ops/s':>15} {'ratio':>6}")
+    print(
+        f"python {platform.python_version()} on {cpu_model()}, seed {SEED}, {n_ops} ops per "
+        f"run, median of {runs}"
+    )
+    print(
+        f"{'workload':<36} {'resting':>8} {'mean':>7} {'orderbook ops/s':>16} "
+        f"{'baseline ops/s':>15} {'ratio':>6}"
+    )
     for n_resting in sizes:
         prefill, ops, mean_resting = build_workload(n_resting, n_ops, SEED + n_resting)
         ours, ours_lots = time_ops(new_orderbook, prefill, ops, runs)
         base, base_lots = time_ops(BaselineBook, prefill, ops, runs)
         assert ours_lots == base_lots, "both books must end in the same state"
-        print(f"{'mixed 60% add/30% cancel/10% take':<36} {n_resting:>8,} {mean_resting:>7,.0f} "
-              f"{ours:>16,.0f} "
-              f"{base:>15,.0f} {ours / base:>6.2f}")
+        print(
+            f"{'mixed 60% add/30% cancel/10% take':<36} {n_resting:>8,} {mean_resting:>7,.0f} "
+            f"{ours:>16,.0f} "
+            f"{base:>15,.0f} {ours / base:>6.2f}"
+        )
     if not args.no_memory:
         n = 100_000 if args.quick else 1_000_000
         ours_b, base_b = peak_memory(n)
-        print(f"peak traced memory, {n:,} resting orders: orderbook {ours_b:,.0f} B/order "
-              f"({ours_b * n / 2**20:,.0f} MiB), baseline {base_b:,.0f} B/order "
-              f"({base_b * n / 2**20:,.0f} MiB)")
+        print(
+            f"peak traced memory, {n:,} resting orders: orderbook {ours_b:,.0f} B/order "
+            f"({ours_b * n / 2**20:,.0f} MiB), baseline {base_b:,.0f} B/order "
+            f"({base_b * n / 2**20:,.0f} MiB)"
+        )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,13 @@ SIZES = ("0.5", "1.5", "4")
 
 
 def _order(i: int) -> dict:
-    return {"client_id": f"b{i}", "account": "desk-a", "symbol": "ETH/USDC",
-            "side": "buy" if i % 2 == 0 else "sell", "qty": SIZES[i % len(SIZES)]}
+    return {
+        "client_id": f"b{i}",
+        "account": "desk-a",
+        "symbol": "ETH/USDC",
+        "side": "buy" if i % 2 == 0 else "sell",
+        "qty": SIZES[i % len(SIZES)],
+    }
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -70,7 +75,9 @@ async def tick_rate(ticks: int) -> float:
     return ticks / elapsed
 
 
-async def restart_time(commands: int, snapshot_every: int, directory: str) -> tuple[float, int, float, int]:
+async def restart_time(
+    commands: int, snapshot_every: int, directory: str
+) -> tuple[float, int, float, int]:
     db = f"{directory}/restart-{snapshot_every}.db"
     service = PaperService(CONFIG, db=db, snapshot_every=snapshot_every, snapshot_every_ticks=10**9)
     await service.open()
@@ -95,11 +102,16 @@ async def restart_time(commands: int, snapshot_every: int, directory: str) -> tu
 
 async def main(args: argparse.Namespace) -> None:
     rows = []
-    for label, use_db in (("in-memory SQLite (baseline)", False), ("SQLite WAL, synchronous=FULL", True)):
+    for label, use_db in (
+        ("in-memory SQLite (baseline)", False),
+        ("SQLite WAL, synchronous=FULL", True),
+    ):
         runs = []
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory() as directory:
-                runs.append(await ack_latency(args.orders, f"{directory}/ack.db" if use_db else None))
+                runs.append(
+                    await ack_latency(args.orders, f"{directory}/ack.db" if use_db else None)
+                )
         for size in SIZES:
             p50 = statistics.median(statistics.median(r[size]) for r in runs)
             p99 = statistics.median(_pct(r[size], 0.99) for r in runs)
@@ -111,14 +123,20 @@ async def main(args: argparse.Namespace) -> None:
         times, replayed = [], 0
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory() as directory:
-                elapsed, replayed, image_ms, size = await restart_time(args.restart, every, directory)
+                elapsed, replayed, image_ms, size = await restart_time(
+                    args.restart, every, directory
+                )
                 times.append(elapsed)
                 images.append((image_ms, size))
-        rows.append(f"| restart after {args.restart} commands, {label}: {replayed} replayed "
-                    f"| {statistics.median(times) * 1e3:.0f} ms | |")
-    rows.append(f"| one snapshot image after {args.restart} commands "
-                f"({statistics.median(s for _, s in images) / 1024:.0f} KiB compressed) "
-                f"| {statistics.median(ms for ms, _ in images):.1f} ms | |")
+        rows.append(
+            f"| restart after {args.restart} commands, {label}: {replayed} replayed "
+            f"| {statistics.median(times) * 1e3:.0f} ms | |"
+        )
+    rows.append(
+        f"| one snapshot image after {args.restart} commands "
+        f"({statistics.median(s for _, s in images) / 1024:.0f} KiB compressed) "
+        f"| {statistics.median(ms for ms, _ in images):.1f} ms | |"
+    )
     print("| workload | median (p50) | p99 |\n|---|---|---|")
     print("\n".join(rows))
 
@@ -127,6 +145,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=150, help="orders per latency run")
     parser.add_argument("--ticks", type=int, default=300, help="ticks per tick-rate run")
-    parser.add_argument("--restart", type=int, default=1000, help="commands in the restart database")
+    parser.add_argument(
+        "--restart", type=int, default=1000, help="commands in the restart database"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     asyncio.run(main(parser.parse_args()))

@@ -99,8 +99,14 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args()
     source = FULL if FULL.exists() else SAMPLE
-    print(f"data: {source}  python {platform.python_version()}  {platform.machine()}  reps {args.reps}")
-    runs = (("replay", replay), ("replay, tickers parsed", replay_tickers), ("plain-dict baseline", baseline))
+    print(
+        f"data: {source}  python {platform.python_version()}  {platform.machine()}  reps {args.reps}"
+    )
+    runs = (
+        ("replay", replay),
+        ("replay, tickers parsed", replay_tickers),
+        ("plain-dict baseline", baseline),
+    )
     with tempfile.TemporaryDirectory() as tmpdir:
         for share in (0.25, 0.5, 1.0):
             path = prefix(source, share, Path(tmpdir))
@@ -117,9 +123,11 @@ def main() -> None:
             for name, _ in runs:
                 events, levels = sizes[name]
                 med, med_wall = statistics.median(cpu[name]), statistics.median(wall[name])
-                print(f"{int(share * 100):>3}% {name:<23} events {events:>6}  levels {levels:>7}  "
-                      f"CPU {med * 1000:6.1f} ms {events / med:>9,.0f} ev/s {levels / med:>9,.0f} levels/s  "
-                      f"wall {med_wall * 1000:6.1f} ms {levels / med_wall:>9,.0f} levels/s  x{base / med:.2f} vs baseline")
+                print(
+                    f"{int(share * 100):>3}% {name:<23} events {events:>6}  levels {levels:>7}  "
+                    f"CPU {med * 1000:6.1f} ms {events / med:>9,.0f} ev/s {levels / med:>9,.0f} levels/s  "
+                    f"wall {med_wall * 1000:6.1f} ms {levels / med_wall:>9,.0f} levels/s  x{base / med:.2f} vs baseline"
+                )
         tracemalloc.start()
         replay(source)
         peak = tracemalloc.get_traced_memory()[1]

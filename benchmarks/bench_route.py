@@ -41,13 +41,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from decimal import Decimal  # noqa: E402
+from decimal import Decimal
 
-from router.app import load_market  # noqa: E402
-from router.depth import DepthCurve, FlatSegment, HyperbolicSegment  # noqa: E402
-from router.errors import RouteError  # noqa: E402
-from router.plan import plan_route  # noqa: E402
-from router.split import split  # noqa: E402
+from router.app import load_market
+from router.depth import DepthCurve, FlatSegment, HyperbolicSegment
+from router.errors import RouteError
+from router.plan import plan_route
+from router.split import split
 
 DEFAULT_MARKET = Path(__file__).resolve().parents[1] / "config" / "default.toml"
 
@@ -79,22 +79,31 @@ def pool(rng: np.random.Generator, name: str) -> DepthCurve:
 
 
 def market(rng: np.random.Generator, n: int) -> list[DepthCurve]:
-    return [book(rng, f"book{i:02d}") if i % 2 == 0 else pool(rng, f"pool{i:02d}") for i in range(n)]
+    return [
+        book(rng, f"book{i:02d}") if i % 2 == 0 else pool(rng, f"pool{i:02d}") for i in range(n)
+    ]
 
 
 def cost_of(curves: list[DepthCurve], alloc: dict[str, float]) -> float:
-    return sum(c.cost(min(alloc.get(c.venue, 0.0), c.total_qty)) + (c.fixed_cost if alloc.get(c.venue, 0.0) > 0 else 0.0)
-               for c in curves)
+    return sum(
+        c.cost(min(alloc.get(c.venue, 0.0), c.total_qty))
+        + (c.fixed_cost if alloc.get(c.venue, 0.0) > 0 else 0.0)
+        for c in curves
+    )
 
 
-def uniswap_sor(curves: list[DepthCurve], qty: float, step_pct: int = 5, max_splits: int = 7) -> dict[str, float]:
+def uniswap_sor(
+    curves: list[DepthCurve], qty: float, step_pct: int = 5, max_splits: int = 7
+) -> dict[str, float]:
     """Quotes at a step_pct grid; best combination of <= max_splits distinct venues (exact DP)."""
     units = 100 // step_pct
     inf = math.inf
     quotes = []
     for c in curves:
-        row = [0.0] + [c.cost(k * qty / units) + c.fixed_cost if k * qty / units <= c.total_qty else inf
-                       for k in range(1, units + 1)]
+        row = [0.0] + [
+            c.cost(k * qty / units) + c.fixed_cost if k * qty / units <= c.total_qty else inf
+            for k in range(1, units + 1)
+        ]
         quotes.append(row)
     # best[s][u]: least cost using s splits for u grid units over the venues seen so far
     best = [[inf] * (units + 1) for _ in range(max_splits + 1)]
@@ -102,7 +111,9 @@ def uniswap_sor(curves: list[DepthCurve], qty: float, step_pct: int = 5, max_spl
     choice: list[list[list[tuple[int, int] | None]]] = []
     for row in quotes:
         new = [r[:] for r in best]
-        pick: list[list[tuple[int, int] | None]] = [[None] * (units + 1) for _ in range(max_splits + 1)]
+        pick: list[list[tuple[int, int] | None]] = [
+            [None] * (units + 1) for _ in range(max_splits + 1)
+        ]
         for s in range(max_splits):
             for u in range(units + 1):
                 base = best[s][u]
@@ -131,8 +142,11 @@ def greedy_chunks(curves: list[DepthCurve], qty: float, chunks: int = 100) -> di
     alloc = {c.venue: 0.0 for c in curves}
     piece = qty / chunks
     for _ in range(chunks):
-        options = [(c.marginal_price(alloc[c.venue]), c.venue) for c in curves
-                   if alloc[c.venue] + piece <= c.total_qty]
+        options = [
+            (c.marginal_price(alloc[c.venue]), c.venue)
+            for c in curves
+            if alloc[c.venue] + piece <= c.total_qty
+        ]
         _, venue = min(options)
         alloc[venue] += piece
     return alloc
@@ -153,6 +167,7 @@ def pct(values: list[float], p: float) -> float:
 
 # -- realistic: the default market's real adapters, exact costs --
 
+
 def exact_cost(adapter, side: str, qty: Decimal) -> Decimal | None:
     """Exact all-in quote amount of ``qty`` on one adapter (qty floored to its grid), None if it cannot."""
     qty = qty // adapter.base_quantum() * adapter.base_quantum()
@@ -164,8 +179,9 @@ def exact_cost(adapter, side: str, qty: Decimal) -> Decimal | None:
         return None
 
 
-def exact_sor(adapters: list, side: str, qty: Decimal, step_pct: int = 5,
-              max_splits: int = 7) -> Decimal | None:
+def exact_sor(
+    adapters: list, side: str, qty: Decimal, step_pct: int = 5, max_splits: int = 7
+) -> Decimal | None:
     """Uniswap-SOR style on exact quotes: a step_pct grid per venue, best <= max_splits combination
     (DP); None when no combination fills the order. The grid share of a venue with a coarser lot
     is floored to it and the remainder goes to the last piece's venue."""
@@ -245,29 +261,56 @@ def realistic(quick: bool) -> list[tuple]:
                     return "n/a"
                 diff = base - ours if side == "buy" else ours - base
                 return f"{float(diff / base * 10000):.2f}"
-            rows.append((side, qty, len(plan.legs), plan.method, pct(lat, 50), pct(lat, 99),
-                         gain(sor), gain(greedy), plan.improvement_bps, t_sor, t_greedy))
+
+            rows.append(
+                (
+                    side,
+                    qty,
+                    len(plan.legs),
+                    plan.method,
+                    pct(lat, 50),
+                    pct(lat, 99),
+                    gain(sor),
+                    gain(greedy),
+                    plan.improvement_bps,
+                    t_sor,
+                    t_greedy,
+                )
+            )
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few instances, smoke run")
-    parser.add_argument("--share", type=float, default=0.10, help="order size as a share of market depth")
+    parser.add_argument(
+        "--share", type=float, default=0.10, help="order size as a share of market depth"
+    )
     args = parser.parse_args()
     instances, repeats = (3, 20) if args.quick else (20, 50)
     rng = np.random.default_rng(SEED)
-    print(f"bench_route  seed={SEED}  python {platform.python_version()}  numpy {np.__version__}  "
-          f"{platform.machine()} {platform.processor() or ''}  cpus={os.cpu_count()}".rstrip())
+    print(
+        f"bench_route  seed={SEED}  python {platform.python_version()}  numpy {np.__version__}  "
+        f"{platform.machine()} {platform.processor() or ''}  cpus={os.cpu_count()}".rstrip()
+    )
     print()
-    print(f"### Synthetic mixed market: split latency and cost gain ({instances} instances per size, "
-          f"{repeats} timed runs each; buy {args.share:.0%} of market depth; {SEGMENTS} segments per venue)")
+    print(
+        f"### Synthetic mixed market: split latency and cost gain ({instances} instances per size, "
+        f"{repeats} timed runs each; buy {args.share:.0%} of market depth; {SEGMENTS} segments per venue)"
+    )
     print()
-    print("| venues | method | p50 µs | p99 µs | gain vs SOR 5%/7 (bps) | gain vs greedy 1% (bps) |")
+    print(
+        "| venues | method | p50 µs | p99 µs | gain vs SOR 5%/7 (bps) | gain vs greedy 1% (bps) |"
+    )
     print("|---:|---|---:|---:|---:|---:|")
     for n in (3, 10, 50):
-        lat = {"split": [], "split + leg costs (B&B)": [], "split + leg costs, quote-sized (B&B)": [],
-               "uniswap-sor 5%/7": [], "greedy 1%": []}
+        lat = {
+            "split": [],
+            "split + leg costs (B&B)": [],
+            "split + leg costs, quote-sized (B&B)": [],
+            "uniswap-sor 5%/7": [],
+            "greedy 1%": [],
+        }
         gain_sor, gain_greedy, gain_sor_fixed, gain_greedy_fixed = [], [], [], []
         sor_unfilled = 0
         for _ in range(instances):
@@ -277,7 +320,9 @@ def main() -> None:
             ours = cost_of(curves, split(curves, qty).allocations)
             sor = uniswap_sor(curves, qty)
             greedy = greedy_chunks(curves, qty)
-            lat["uniswap-sor 5%/7"] += timed(lambda: uniswap_sor(curves, qty), max(1, repeats // 10))
+            lat["uniswap-sor 5%/7"] += timed(
+                lambda: uniswap_sor(curves, qty), max(1, repeats // 10)
+            )
             lat["greedy 1%"] += timed(lambda: greedy_chunks(curves, qty), max(1, repeats // 10))
             c_sor, c_greedy = cost_of(curves, sor), cost_of(curves, greedy)
             if sum(sor.values()) < qty * (1 - 1e-9):
@@ -287,12 +332,17 @@ def main() -> None:
             gain_greedy.append((c_greedy - ours) / c_greedy * 1e4)
             if n <= 10:
                 # leg costs (gas 2-20 quote) make venue choice discrete: branch and bound
-                fixed = [dataclasses.replace(c, fixed_cost=float(rng.uniform(2, 20))) for c in curves]
-                lat["split + leg costs (B&B)"] += timed(lambda: split(fixed, qty), max(1, repeats // 5))
+                fixed = [
+                    dataclasses.replace(c, fixed_cost=float(rng.uniform(2, 20))) for c in curves
+                ]
+                lat["split + leg costs (B&B)"] += timed(
+                    lambda: split(fixed, qty), max(1, repeats // 5)
+                )
                 ours_f = cost_of(fixed, split(fixed, qty).allocations)
                 # the same order sized in quote: spend what the base-sized plan costs
-                lat["split + leg costs, quote-sized (B&B)"] += timed(lambda: split(fixed, quote_qty=ours_f),
-                                                                     max(1, repeats // 5))
+                lat["split + leg costs, quote-sized (B&B)"] += timed(
+                    lambda: split(fixed, quote_qty=ours_f), max(1, repeats // 5)
+                )
                 sor_f = uniswap_sor(fixed, qty)
                 if sum(sor_f.values()) >= qty * (1 - 1e-9):
                     c_sor_f = cost_of(fixed, sor_f)
@@ -313,17 +363,25 @@ def main() -> None:
                 g2 = f"{statistics.median(gain_greedy_fixed):.2f}"
             print(f"| {n} | {name} | {pct(values, 50):.1f} | {pct(values, 99):.1f} | {g1} | {g2} |")
     print()
-    print("Gains: median over instances of (baseline cost - split cost) / baseline cost, in bps, "
-          "on the same float curves.")
+    print(
+        "Gains: median over instances of (baseline cost - split cost) / baseline cost, in bps, "
+        "on the same float curves."
+    )
     print()
     print("### Default market (config/default.toml), real adapters: plan_route end to end")
     print()
-    print("| side | qty ETH | legs | method | p50 µs | p99 µs | gain vs exact SOR 5%/7 (bps) "
-          "| gain vs exact greedy 1% (bps) | vs best single venue (bps) | SOR µs | greedy µs |")
+    print(
+        "| side | qty ETH | legs | method | p50 µs | p99 µs | gain vs exact SOR 5%/7 (bps) "
+        "| gain vs exact greedy 1% (bps) | vs best single venue (bps) | SOR µs | greedy µs |"
+    )
     print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
-    for side, qty, legs, method, p50, p99, g_sor, g_greedy, single, t_sor, t_greedy in realistic(args.quick):
-        print(f"| {side} | {qty} | {legs} | {method} | {p50:.0f} | {p99:.0f} | {g_sor} | {g_greedy} "
-              f"| {single} | {t_sor:.0f} | {t_greedy:.0f} |")
+    for side, qty, legs, method, p50, p99, g_sor, g_greedy, single, t_sor, t_greedy in realistic(
+        args.quick
+    ):
+        print(
+            f"| {side} | {qty} | {legs} | {method} | {p50:.0f} | {p99:.0f} | {g_sor} | {g_greedy} "
+            f"| {single} | {t_sor:.0f} | {t_greedy:.0f} |"
+        )
     print()
     print("Costs are exact quote amounts (fees and leg costs in). Baselines are single timed runs.")
 

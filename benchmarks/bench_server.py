@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _serve(port_queue: "multiprocessing.Queue[int]") -> None:
+def _serve(port_queue: multiprocessing.Queue[int]) -> None:
     from aiohttp import web
 
     from router.app import DEFAULT_CONFIG, load_market
@@ -40,8 +40,10 @@ def _serve(port_queue: "multiprocessing.Queue[int]") -> None:
     from venues.server.app import ServerLimits
 
     async def main() -> None:
-        server = build_server(load_market(DEFAULT_CONFIG),
-                              limits=ServerLimits(weight_per_minute=10**9, orders_per_10s=10**9))
+        server = build_server(
+            load_market(DEFAULT_CONFIG),
+            limits=ServerLimits(weight_per_minute=10**9, orders_per_10s=10**9),
+        )
         runner = web.AppRunner(server.app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -59,11 +61,14 @@ async def _run(base: str, make_request, total: int, concurrency: int) -> tuple[f
     counter = iter(range(total))
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
+
         async def worker() -> None:
             for i in counter:
                 method, url, headers, body = make_request(i)
                 started = time.perf_counter()
-                async with session.request(method, base + url, headers=headers, data=body) as response:
+                async with session.request(
+                    method, base + url, headers=headers, data=body
+                ) as response:
                     await response.read()
                     if response.status != 200:
                         raise RuntimeError(f"{url}: HTTP {response.status} {await response.text()}")
@@ -82,13 +87,22 @@ def _workloads(key: str, secret: str) -> dict:
         return lambda i: ("GET", path, None, None)
 
     def order(i: int):
-        params = {"symbol": "ETHUSDC", "side": "BUY" if i % 2 == 0 else "SELL", "type": "MARKET",
-                  "quantity": "0.01", "newClientOrderId": f"bench-{os.getpid()}-{time.perf_counter_ns()}-{i}",
-                  "timestamp": time.time_ns() // 1_000_000}
+        params = {
+            "symbol": "ETHUSDC",
+            "side": "BUY" if i % 2 == 0 else "SELL",
+            "type": "MARKET",
+            "quantity": "0.01",
+            "newClientOrderId": f"bench-{os.getpid()}-{time.perf_counter_ns()}-{i}",
+            "timestamp": time.time_ns() // 1_000_000,
+        }
         query = urlencode(params)
         body = f"{query}&signature={sign(secret, query)}"
-        return ("POST", "/v/binance-book/api/v3/order",
-                {"X-MBX-APIKEY": key, "Content-Type": "application/x-www-form-urlencoded"}, body)
+        return (
+            "POST",
+            "/v/binance-book/api/v3/order",
+            {"X-MBX-APIKEY": key, "Content-Type": "application/x-www-form-urlencoded"},
+            body,
+        )
 
     return {
         "ping": get("/api/v3/ping"),
@@ -107,21 +121,29 @@ def main() -> None:
     args = parser.parse_args()
 
     from router.app import DEFAULT_CONFIG, load_market
+
     account = load_market(DEFAULT_CONFIG).config.accounts[0]
     queue: multiprocessing.Queue[int] = multiprocessing.Queue()
     child = multiprocessing.Process(target=_serve, args=(queue,), daemon=True)
     child.start()
     try:
         base = f"http://127.0.0.1:{queue.get(timeout=60)}"
-        print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-              f"{platform.python_version()}; {args.requests} requests x {args.rounds} rounds, median round")
+        print(
+            f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}; {args.requests} requests x {args.rounds} rounds, median round"
+        )
         print(f"{'workload':<16}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
         for name, make in _workloads(account.api_key, account.api_secret).items():
             for concurrency in (int(c) for c in args.concurrency.split(",")):
-                rounds = [asyncio.run(_run(base, make, args.requests, concurrency)) for _ in range(args.rounds)]
+                rounds = [
+                    asyncio.run(_run(base, make, args.requests, concurrency))
+                    for _ in range(args.rounds)
+                ]
                 rps, latencies = sorted(rounds, key=lambda r: r[0])[len(rounds) // 2]
                 quantiles = statistics.quantiles(latencies, n=100)
-                print(f"{name:<16}{concurrency:>5}{rps:>10.0f}{quantiles[49] * 1e3:>9.2f}{quantiles[98] * 1e3:>9.2f}")
+                print(
+                    f"{name:<16}{concurrency:>5}{rps:>10.0f}{quantiles[49] * 1e3:>9.2f}{quantiles[98] * 1e3:>9.2f}"
+                )
     finally:
         child.terminate()
         child.join()

@@ -24,8 +24,17 @@ from adapters.amm import AmmAdapter
 from adapters.clmm import ClmmAdapter, sqrt_price_x96_from_price, tick_at_price
 from adapters.orderbook import OrderBookAdapter
 from adapters.units import to_units_exact
-from router.config import (AccountConfig, AmmConfig, AssetConfig, ClmmConfig, MarginConfig, MarketConfig,
-                           OrderBookConfig, VenueConfig, load_config)
+from router.config import (
+    AccountConfig,
+    AmmConfig,
+    AssetConfig,
+    ClmmConfig,
+    MarginConfig,
+    MarketConfig,
+    OrderBookConfig,
+    VenueConfig,
+    load_config,
+)
 from router.errors import ConfigError, CrossrouteError, RouteError
 from router.exec_margin import LedgerGate
 from router.margin.journal import Journal
@@ -99,21 +108,34 @@ class Market:
         """
         symbols = self.symbols(None)
         if symbol not in symbols:
-            raise RouteError(f"symbol={symbol!r} is invalid; allowed: one of {', '.join(symbols) or '(none)'}",
-                             field="symbol", value=symbol, allowed=symbols)
+            raise RouteError(
+                f"symbol={symbol!r} is invalid; allowed: one of {', '.join(symbols) or '(none)'}",
+                field="symbol",
+                value=symbol,
+                allowed=symbols,
+            )
         if venues is None:
             return [adapter for adapter in self.adapters.values() if adapter.symbol == symbol]
         chosen = []
         names = [name for name in self.adapters if self.adapters[name].symbol == symbol]
         for name in venues:
             if name not in names:
-                raise RouteError(f"venue={name!r} is invalid; allowed: one of {', '.join(names)}"
-                                 f" (the venues trading {symbol})", field="venues", value=name, allowed=names)
+                raise RouteError(
+                    f"venue={name!r} is invalid; allowed: one of {', '.join(names)}"
+                    f" (the venues trading {symbol})",
+                    field="venues",
+                    value=name,
+                    allowed=names,
+                )
             if self.adapters[name] not in chosen:
                 chosen.append(self.adapters[name])
         if not chosen:
-            raise RouteError(f"venues={list(venues)!r} is invalid; allowed: at least one of {', '.join(names)}",
-                             field="venues", value=list(venues), allowed=names)
+            raise RouteError(
+                f"venues={list(venues)!r} is invalid; allowed: at least one of {', '.join(names)}",
+                field="venues",
+                value=list(venues),
+                allowed=names,
+            )
         return chosen
 
 
@@ -124,8 +146,11 @@ def load_market(path: str | Path | Sequence[str | Path] = DEFAULT_CONFIG) -> Mar
 
 def build_market(config: MarketConfig) -> Market:
     """Build every venue and its adapter from ``config``. Raises ConfigError for refused values."""
-    market = Market(config=config, assets={asset.name: asset for asset in config.assets},
-                    accounts={account.name: account for account in config.accounts})
+    market = Market(
+        config=config,
+        assets={asset.name: asset for asset in config.assets},
+        accounts={account.name: account for account in config.accounts},
+    )
     for index, venue in enumerate(config.venues):
         key = f"venues[{index}]"
         if isinstance(venue, AmmConfig):
@@ -145,35 +170,61 @@ def _decimals(config: MarketConfig, venue: VenueConfig) -> tuple[int, int]:
     return config.asset(venue.base).decimals, config.asset(venue.quote).decimals
 
 
-def _refused(config: MarketConfig, key: str, value: Any, exc: CrossrouteError, allowed: str) -> ConfigError:
+def _refused(
+    config: MarketConfig, key: str, value: Any, exc: CrossrouteError, allowed: str
+) -> ConfigError:
     return ConfigError(config.file, key, value, f"{allowed} (the venue refused it: {exc})")
 
 
-def _build_amm(config: MarketConfig, key: str, venue: AmmConfig) -> tuple[ConstantProductPool, AmmAdapter]:
+def _build_amm(
+    config: MarketConfig, key: str, venue: AmmConfig
+) -> tuple[ConstantProductPool, AmmAdapter]:
     base_dec, quote_dec = _decimals(config, venue)
     reserve0 = to_units_exact("reserves[0]", venue.reserves[0], base_dec)
     reserve1 = to_units_exact("reserves[1]", venue.reserves[1], quote_dec)
     try:
         pool = ConstantProductPool(reserve0, reserve1, venue.fee_pips)
     except VenueError as exc:
-        raise _refused(config, f"{key}.reserves", [str(r) for r in venue.reserves], exc,
-                       "reserves a Uniswap v2 pool accepts") from exc
-    adapter = AmmAdapter(venue.name, venue.symbol, pool, base_decimals=base_dec,
-                         quote_decimals=quote_dec, leg_cost=venue.leg_cost)
+        raise _refused(
+            config,
+            f"{key}.reserves",
+            [str(r) for r in venue.reserves],
+            exc,
+            "reserves a Uniswap v2 pool accepts",
+        ) from exc
+    adapter = AmmAdapter(
+        venue.name,
+        venue.symbol,
+        pool,
+        base_decimals=base_dec,
+        quote_decimals=quote_dec,
+        leg_cost=venue.leg_cost,
+    )
     return pool, adapter
 
 
-def _build_clmm(config: MarketConfig, key: str, venue: ClmmConfig) -> tuple[ConcentratedLiquidityPool, ClmmAdapter]:
+def _build_clmm(
+    config: MarketConfig, key: str, venue: ClmmConfig
+) -> tuple[ConcentratedLiquidityPool, ClmmAdapter]:
     base_dec, quote_dec = _decimals(config, venue)
     sqrt_price_x96 = sqrt_price_x96_from_price(venue.price, base_dec, quote_dec)
     if not MIN_SQRT_RATIO <= sqrt_price_x96 < MAX_SQRT_RATIO:
-        raise ConfigError(config.file, f"{key}.price", str(venue.price),
-                          "a price whose sqrt_price_x96 is in [MIN_SQRT_RATIO, MAX_SQRT_RATIO)")
+        raise ConfigError(
+            config.file,
+            f"{key}.price",
+            str(venue.price),
+            "a price whose sqrt_price_x96 is in [MIN_SQRT_RATIO, MAX_SQRT_RATIO)",
+        )
     try:
         pool = ConcentratedLiquidityPool(venue.fee_pips, venue.tick_spacing, sqrt_price_x96)
     except VenueError as exc:
-        raise _refused(config, f"{key}.tick_spacing", venue.tick_spacing, exc,
-                       "a fee and tick spacing the pool accepts") from exc
+        raise _refused(
+            config,
+            f"{key}.tick_spacing",
+            venue.tick_spacing,
+            exc,
+            "a fee and tick spacing the pool accepts",
+        ) from exc
     for index, position in enumerate(venue.positions):
         where = f"{key}.positions[{index}]"
         ticks = []
@@ -182,46 +233,89 @@ def _build_clmm(config: MarketConfig, key: str, venue: ClmmConfig) -> tuple[Conc
             try:
                 ticks.append(tick_at_price(price, base_dec, quote_dec, venue.tick_spacing))
             except RouteError as exc:
-                raise ConfigError(config.file, f"{where}.{bound}", str(price), exc.details["allowed"]) from exc
+                raise ConfigError(
+                    config.file, f"{where}.{bound}", str(price), exc.details["allowed"]
+                ) from exc
         if ticks[0] >= ticks[1]:
-            raise ConfigError(config.file, f"{where}.upper", str(position.upper),
-                              f"a bound at least one tick spacing ({venue.tick_spacing} ticks) above"
-                              f" lower = {position.lower} once both are rounded down to the tick grid")
+            raise ConfigError(
+                config.file,
+                f"{where}.upper",
+                str(position.upper),
+                f"a bound at least one tick spacing ({venue.tick_spacing} ticks) above"
+                f" lower = {position.lower} once both are rounded down to the tick grid",
+            )
         try:
             pool.mint(position.owner, ticks[0], ticks[1], position.liquidity)
         except VenueError as exc:
-            raise _refused(config, f"{where}.liquidity", str(position.liquidity), exc,
-                           "liquidity the pool accepts") from exc
-    adapter = ClmmAdapter(venue.name, venue.symbol, pool, base_decimals=base_dec, quote_decimals=quote_dec,
-                          fee_pips=venue.fee_pips, leg_cost=venue.leg_cost)
+            raise _refused(
+                config,
+                f"{where}.liquidity",
+                str(position.liquidity),
+                exc,
+                "liquidity the pool accepts",
+            ) from exc
+    adapter = ClmmAdapter(
+        venue.name,
+        venue.symbol,
+        pool,
+        base_decimals=base_dec,
+        quote_decimals=quote_dec,
+        fee_pips=venue.fee_pips,
+        leg_cost=venue.leg_cost,
+    )
     return pool, adapter
 
 
-def _build_orderbook(config: MarketConfig, key: str, venue: OrderBookConfig) -> tuple[OrderBook, OrderBookAdapter]:
+def _build_orderbook(
+    config: MarketConfig, key: str, venue: OrderBookConfig
+) -> tuple[OrderBook, OrderBookAdapter]:
     _, quote_dec = _decimals(config, venue)
     try:
-        book = OrderBook(venue.symbol, tick_size=venue.tick_size, lot_size=venue.lot_size,
-                         min_notional=venue.min_notional, maker_fee_pips=venue.maker_fee_pips,
-                         taker_fee_pips=venue.taker_fee_pips, kind=venue.instrument)
+        book = OrderBook(
+            venue.symbol,
+            tick_size=venue.tick_size,
+            lot_size=venue.lot_size,
+            min_notional=venue.min_notional,
+            maker_fee_pips=venue.maker_fee_pips,
+            taker_fee_pips=venue.taker_fee_pips,
+            kind=venue.instrument,
+        )
     except VenueError as exc:
-        raise _refused(config, f"{key}.tick_size", str(venue.tick_size), exc, "a book the venue accepts") from exc
+        raise _refused(
+            config, f"{key}.tick_size", str(venue.tick_size), exc, "a book the venue accepts"
+        ) from exc
     for side, levels, book_side in (("bids", venue.bids, "buy"), ("asks", venue.asks, "sell")):
         for index, (price, size) in enumerate(levels):
             try:
-                book.place_limit(f"seed-{venue.name}-{side}-{index}", SEED_OWNER, book_side,
-                                 book.price_to_ticks(price), book.qty_to_lots(size))
+                book.place_limit(
+                    f"seed-{venue.name}-{side}-{index}",
+                    SEED_OWNER,
+                    book_side,
+                    book.price_to_ticks(price),
+                    book.qty_to_lots(size),
+                )
             except VenueError as exc:
-                raise _refused(config, f"{key}.{side}[{index}]", [str(price), str(size)], exc,
-                               "a level the book accepts (min_notional, grid)") from exc
-    adapter = OrderBookAdapter(venue.name, venue.symbol, book, quote_decimals=quote_dec,
-                               taker_fee_pips=venue.taker_fee_pips, min_notional=venue.min_notional,
-                               leg_cost=venue.leg_cost)
+                raise _refused(
+                    config,
+                    f"{key}.{side}[{index}]",
+                    [str(price), str(size)],
+                    exc,
+                    "a level the book accepts (min_notional, grid)",
+                ) from exc
+    adapter = OrderBookAdapter(
+        venue.name,
+        venue.symbol,
+        book,
+        quote_decimals=quote_dec,
+        taker_fee_pips=venue.taker_fee_pips,
+        min_notional=venue.min_notional,
+        leg_cost=venue.leg_cost,
+    )
     return book, adapter
 
 
-
-
 # -- margin --------------------------------------------------------------------------------------
+
 
 @dataclass
 class MarginSetup:
@@ -239,7 +333,9 @@ class MarginSetup:
     perp_markets: dict[str, str]
 
 
-def build_margin(market: Market, account: str | None = None, *, journal: Journal | None = None) -> MarginSetup:
+def build_margin(
+    market: Market, account: str | None = None, *, journal: Journal | None = None
+) -> MarginSetup:
     """Build the cross-margin ledger for ``account`` (default: the first ``[[accounts]]``) from config.
 
     Registers the margin quote asset, every other asset the account holds, trades spot or uses as
@@ -254,7 +350,9 @@ def build_margin(market: Market, account: str | None = None, *, journal: Journal
     margin = market.margin
     accounts = config.accounts
     if not accounts:
-        raise ConfigError(config.file, "accounts", [], "at least one [[accounts]] entry with balances")
+        raise ConfigError(
+            config.file, "accounts", [], "at least one [[accounts]] entry with balances"
+        )
     names = [a.name for a in accounts]
     chosen = names[0] if account is None else account
     if chosen not in names:
@@ -262,25 +360,39 @@ def build_margin(market: Market, account: str | None = None, *, journal: Journal
     holder = market.accounts[chosen]
     quote = margin.quote
     wanted = {asset for asset, _ in holder.balances}
-    wanted |= {venue.base for venue in config.venues if venue.instrument == "spot" and venue.quote == quote}
+    wanted |= {
+        venue.base for venue in config.venues if venue.instrument == "spot" and venue.quote == quote
+    }
     wanted |= {m.oracle for m in margin.markets} | {a.name for a in margin.assets}
     wanted.discard(quote)
     key = "margin"
     try:
-        ledger = MarginLedger(quote, liquidation_fee_bps=margin.liquidation_fee_bps,
-                              liquidation_buffer_bps=margin.liquidation_buffer_bps, journal=journal)
+        ledger = MarginLedger(
+            quote,
+            liquidation_fee_bps=margin.liquidation_fee_bps,
+            liquidation_buffer_bps=margin.liquidation_buffer_bps,
+            journal=journal,
+        )
         # sorted, so that the ledger (and its journal) is the same whatever the file order
         for asset in sorted(wanted):
             key = f"margin.assets.{asset}"
             weights = margin.asset(asset)
-            ledger.add_asset(asset, weights.initial_weight, weights.maintenance_weight,
-                             weights.initial_liability_weight, weights.maintenance_liability_weight)
+            ledger.add_asset(
+                asset,
+                weights.initial_weight,
+                weights.maintenance_weight,
+                weights.initial_liability_weight,
+                weights.maintenance_liability_weight,
+            )
             key = f"margin.marks.{asset}"
             ledger.set_mark(asset, _mark(market, asset, f"{asset}/{quote}", key))
         perp_markets: dict[str, str] = {}
         for spec in margin.markets:
             key = f'margin.markets."{spec.symbol}"'
-            tiers = [{"notional_from": tier.notional_from, "max_leverage": tier.max_leverage} for tier in spec.tiers]
+            tiers = [
+                {"notional_from": tier.notional_from, "max_leverage": tier.max_leverage}
+                for tier in spec.tiers
+            ]
             ledger.add_market(spec.name, spec.oracle, tiers=tiers, funding_cap=spec.funding_cap)
             key = f"margin.marks.{spec.name}"
             ledger.set_mark(spec.name, _mark(market, spec.name, spec.symbol, key))
@@ -295,8 +407,12 @@ def build_margin(market: Market, account: str | None = None, *, journal: Journal
         raise
     except CrossrouteError as exc:
         value = exc.details.get("value") if hasattr(exc, "details") else None
-        raise ConfigError(config.file, key, value, f"a value the margin core accepts ({exc})") from exc
-    return MarginSetup(chosen, sub_id, ledger, LedgerGate(ledger, sub_id, perp_markets), perp_markets)
+        raise ConfigError(
+            config.file, key, value, f"a value the margin core accepts ({exc})"
+        ) from exc
+    return MarginSetup(
+        chosen, sub_id, ledger, LedgerGate(ledger, sub_id, perp_markets), perp_markets
+    )
 
 
 def _mark(market: Market, name: str, symbol: str, key: str) -> Decimal:
@@ -305,6 +421,10 @@ def _mark(market: Market, name: str, symbol: str, key: str) -> Decimal:
     if mark is None:
         mark = market.mid_price(symbol)
     if mark is None or mark <= 0:
-        raise ConfigError(market.config.file, key, None,
-                          f"a mark price for {name} (no venue trading {symbol} has a mid to take it from)")
+        raise ConfigError(
+            market.config.file,
+            key,
+            None,
+            f"a mark price for {name} (no venue trading {symbol} has a mid to take it from)",
+        )
     return mark

@@ -34,8 +34,16 @@ from router.exec_order import MultiLegOrder, order_from_dict
 from router.journal import Journal, StepClock, encode_record
 from router.margin.journal import GENESIS, line_hash
 
-__all__ = ["HEADER_EVENT", "config_digest", "write_run_header", "run_recorded", "AuditReport", "audit_journal",
-           "order_from_record", "replay_run"]
+__all__ = [
+    "HEADER_EVENT",
+    "AuditReport",
+    "audit_journal",
+    "config_digest",
+    "order_from_record",
+    "replay_run",
+    "run_recorded",
+    "write_run_header",
+]
 
 HEADER_EVENT = "run_header"
 HEADER_VERSION = 1
@@ -51,11 +59,19 @@ def config_digest(config: Any) -> str:
     return hashlib.sha256(encode_record(data).encode("utf-8")).hexdigest()
 
 
-def write_run_header(journal: Journal, market: Any, order: MultiLegOrder, command: str = "execute") -> None:
+def write_run_header(
+    journal: Journal, market: Any, order: MultiLegOrder, command: str = "execute"
+) -> None:
     """Record a run's inputs as its first entry: what an auditor needs to replay it."""
-    journal.write(HEADER_EVENT, version=HEADER_VERSION, command=command, config_sha256=config_digest(market.config),
-                  config_file=Path(str(market.config.file).split(" + ")[0]).name, account=order.account,
-                  order=order.to_json_dict())
+    journal.write(
+        HEADER_EVENT,
+        version=HEADER_VERSION,
+        command=command,
+        config_sha256=config_digest(market.config),
+        config_file=Path(str(market.config.file).split(" + ")[0]).name,
+        account=order.account,
+        order=order.to_json_dict(),
+    )
 
 
 def order_from_record(data: Any) -> MultiLegOrder:
@@ -82,12 +98,14 @@ def run_recorded(market: Any, order: MultiLegOrder, journal: Journal) -> Any:
     ``journal``: the run header, the margin setup (:func:`router.app.build_margin`), every
     executor decision. The one code path of ``crossroute execute`` and of the audit's replay.
     Returns the ExecutionReport. The market's venues change (they trade)."""
-    from router.app import build_margin  # noqa: PLC0415 - the composition root
-    from router.execution import Executor  # noqa: PLC0415
+    from router.app import build_margin
+    from router.execution import Executor
 
     write_run_header(journal, market, order)
     margin = build_margin(market, order.account, journal=journal)
-    executor = Executor(market.adapters, margin.gate, journal=journal, instruments=market.instruments())
+    executor = Executor(
+        market.adapters, margin.gate, journal=journal, instruments=market.instruments()
+    )
     return asyncio.run(executor.execute(order))
 
 
@@ -118,9 +136,17 @@ class AuditReport:
     events: dict[str, int] = field(default_factory=dict)
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"journal": self.journal, "entries": self.entries, "head": self.head, "chain_ok": self.chain_ok,
-                "runs": self.runs, "replayed_entries": self.replayed_entries, "verified": self.verified,
-                "difference": self.difference, "events": dict(sorted(self.events.items()))}
+        return {
+            "journal": self.journal,
+            "entries": self.entries,
+            "head": self.head,
+            "chain_ok": self.chain_ok,
+            "runs": self.runs,
+            "replayed_entries": self.replayed_entries,
+            "verified": self.verified,
+            "difference": self.difference,
+            "events": dict(sorted(self.events.items())),
+        }
 
 
 def _read_lines(path: Path) -> tuple[list[str | None], str | None]:
@@ -128,10 +154,16 @@ def _read_lines(path: Path) -> tuple[list[str | None], str | None]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(str(path), "--journal", str(path), f"a readable journal file ({exc.strerror})") from None
+        raise ConfigError(
+            str(path), "--journal", str(path), f"a readable journal file ({exc.strerror})"
+        ) from None
     if not data:
         raise ConfigError(str(path), "--journal", str(path), "a journal with at least one entry")
-    problem = None if data.endswith(b"\n") else "the file does not end with a newline (truncated or edited)"
+    problem = (
+        None
+        if data.endswith(b"\n")
+        else "the file does not end with a newline (truncated or edited)"
+    )
     raw = data.split(b"\n")
     if raw and raw[-1] == b"":
         raw.pop()
@@ -150,12 +182,14 @@ def _diff_fields(recorded: Any, replayed: Any) -> list[str]:
     return sorted(k for k in set(recorded) | set(replayed) if recorded.get(k) != replayed.get(k))
 
 
-def audit_journal(journal_path: str | Path, config: Any, *, expected_head: str | None = None) -> AuditReport:
+def audit_journal(
+    journal_path: str | Path, config: Any, *, expected_head: str | None = None
+) -> AuditReport:
     """Audit the journal at ``journal_path`` against ``config`` (a MarketConfig, or a path or
     paths for :func:`router.config.load_config`). Raises ConfigError only when the journal or the
     config cannot be read at all; everything else ends in the report."""
-    from router.app import build_market  # noqa: PLC0415
-    from router.config import MarketConfig, load_config  # noqa: PLC0415
+    from router.app import build_market
+    from router.config import MarketConfig, load_config
 
     path = Path(journal_path)
     market_config = config if isinstance(config, MarketConfig) else load_config(config)
@@ -171,7 +205,7 @@ def audit_journal(journal_path: str | Path, config: Any, *, expected_head: str |
 
     # 1. strict reading
     records: list[dict[str, Any] | None] = []
-    for index, line in enumerate(lines):
+    for line in lines:
         record = None
         if line is not None:
             try:
@@ -182,8 +216,13 @@ def audit_journal(journal_path: str | Path, config: Any, *, expected_head: str |
         records.append(record)
     for index, record in enumerate(records):
         if record is None:
-            differences.append({"line": index + 1, "event": None,
-                                "reason": "malformed entry (not a UTF-8 JSON object)"})
+            differences.append(
+                {
+                    "line": index + 1,
+                    "event": None,
+                    "reason": "malformed entry (not a UTF-8 JSON object)",
+                }
+            )
             break
     # 2. the chain
     prev = GENESIS
@@ -194,16 +233,26 @@ def audit_journal(journal_path: str | Path, config: Any, *, expected_head: str |
             break
         if record.get("prev") != prev:
             report.chain_ok = False
-            differ(index, "prev hash does not match the entry before (an entry was edited, removed, "
-                          "inserted or moved)", recorded=record.get("prev"), expected=prev)
+            differ(
+                index,
+                "prev hash does not match the entry before (an entry was edited, removed, "
+                "inserted or moved)",
+                recorded=record.get("prev"),
+                expected=prev,
+            )
             break
         prev = line_hash(line)
     # the head of the file as it is (what a run printed, if nothing was changed)
     report.head = line_hash(lines[-1]) if lines and lines[-1] is not None else GENESIS
     # 3. replay run by run
-    starts = [i for i, r in enumerate(records) if isinstance(r, dict) and r.get("event") == HEADER_EVENT]
+    starts = [
+        i for i, r in enumerate(records) if isinstance(r, dict) and r.get("event") == HEADER_EVENT
+    ]
     if not starts or starts[0] != 0:
-        differ(0, f"no {HEADER_EVENT} entry first: the run's inputs are not recorded, it cannot be replayed")
+        differ(
+            0,
+            f"no {HEADER_EVENT} entry first: the run's inputs are not recorded, it cannot be replayed",
+        )
     bounds = list(zip(starts, starts[1:] + [len(records)]))
     report.runs = len(bounds)
     verified: Counter[str] = Counter()
@@ -211,8 +260,12 @@ def audit_journal(journal_path: str | Path, config: Any, *, expected_head: str |
         header = records[start]
         assert header is not None
         if header.get("config_sha256") != digest:
-            differ(start, "the config given to the audit is not the one this run used",
-                   recorded=header.get("config_sha256"), replayed=digest)
+            differ(
+                start,
+                "the config given to the audit is not the one this run used",
+                recorded=header.get("config_sha256"),
+                replayed=digest,
+            )
             break
         try:
             order = order_from_record(header.get("order"))
@@ -228,28 +281,48 @@ def audit_journal(journal_path: str | Path, config: Any, *, expected_head: str |
                 found = (index, "the journal has entries the replay does not produce", {})
                 break
             if index >= end:
-                found = (index, f"the journal ends early: the replay continues with {new_lines[offset][:120]}", {})
+                found = (
+                    index,
+                    f"the journal ends early: the replay continues with {new_lines[offset][:120]}",
+                    {},
+                )
                 break
             if lines[index] != new_lines[offset]:
                 mine = records[index]
                 theirs = json.loads(new_lines[offset])
                 keys = _diff_fields(mine, theirs)
-                found = (index, "the entry differs from the replay", {
-                    "fields": keys,
-                    "recorded": {k: (mine or {}).get(k) for k in keys} if mine is not None else lines[index],
-                    "replayed": {k: theirs.get(k) for k in keys}})
+                found = (
+                    index,
+                    "the entry differs from the replay",
+                    {
+                        "fields": keys,
+                        "recorded": {k: (mine or {}).get(k) for k in keys}
+                        if mine is not None
+                        else lines[index],
+                        "replayed": {k: theirs.get(k) for k in keys},
+                    },
+                )
                 break
             verified[str(records[index].get("event"))] += 1  # type: ignore[union-attr]
         if found is not None:
             index, reason, extra = found
-            differ(min(index, len(records) - 1) if index >= len(records) else index, reason, **extra)
+            differ(
+                min(index, len(records) - 1) if index >= len(records) else index, reason, **extra
+            )
             break
         report.replayed_entries += len(new_lines)
     if framing is not None:
         differences.append({"line": len(lines), "event": None, "reason": framing})
     if expected_head is not None and report.chain_ok and report.head != expected_head:
-        differences.append({"line": len(lines), "event": None, "reason": "the head hash differs from the expected one",
-                            "recorded": report.head, "expected": expected_head})
+        differences.append(
+            {
+                "line": len(lines),
+                "event": None,
+                "reason": "the head hash differs from the expected one",
+                "recorded": report.head,
+                "expected": expected_head,
+            }
+        )
     report.events = dict(verified)
     if differences:
         report.difference = min(differences, key=lambda d: d["line"])

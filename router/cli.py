@@ -37,7 +37,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="crossroute", description="Smart order router across exact simulated venues.")
+    parser = _Parser(
+        prog="crossroute", description="Smart order router across exact simulated venues."
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(f"router.commands.{module_name}")

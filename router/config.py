@@ -28,11 +28,11 @@ from typing import Any
 
 from router.errors import ConfigError
 
-FEE_PIPS_MAX = 999_999          # a fee is a fraction of the input below 100%
+FEE_PIPS_MAX = 999_999  # a fee is a fraction of the input below 100%
 MAX_DECIMALS = 36
-UINT112_MAX = (1 << 112) - 1    # Uniswap v2 reserves are uint112
-UINT128_MAX = (1 << 128) - 1    # Uniswap v3 liquidity is uint128
-MAX_TICK_SPACING = 16_383       # Uniswap v3 factory: 0 < tickSpacing < 16384
+UINT112_MAX = (1 << 112) - 1  # Uniswap v2 reserves are uint112
+UINT128_MAX = (1 << 128) - 1  # Uniswap v3 liquidity is uint128
+MAX_TICK_SPACING = 16_383  # Uniswap v3 factory: 0 < tickSpacing < 16384
 KINDS = ("amm", "clmm", "orderbook")
 INSTRUMENTS = ("spot", "perp")
 # The margin core's grids (router/margin/quantities.py): prices and notionals on 1e-8, weights in
@@ -246,11 +246,19 @@ class MarketConfig:
 
     def symbols(self, instrument: str | None = "spot") -> tuple[str, ...]:
         """The distinct symbols of the venues of ``instrument`` ("spot", "perp"; None: all), in file order."""
-        return tuple(dict.fromkeys(venue.symbol for venue in self.venues
-                                   if instrument is None or venue.instrument == instrument))
+        return tuple(
+            dict.fromkeys(
+                venue.symbol
+                for venue in self.venues
+                if instrument is None or venue.instrument == instrument
+            )
+        )
 
 
-FILE_KEY, SYNTAX_KEY = "(file)", "(syntax)"  # the ConfigError keys of an unreadable / unparsable file
+FILE_KEY, SYNTAX_KEY = (
+    "(file)",
+    "(syntax)",
+)  # the ConfigError keys of an unreadable / unparsable file
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -279,7 +287,9 @@ def _read_text(path: Any) -> str:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or exc.__class__.__name__
-        raise ConfigError(str(path), FILE_KEY, str(path), f"a readable UTF-8 TOML file ({reason})") from None
+        raise ConfigError(
+            str(path), FILE_KEY, str(path), f"a readable UTF-8 TOML file ({reason})"
+        ) from None
 
 
 def load_config(path: str | Path | Sequence[str | Path]) -> MarketConfig:
@@ -320,13 +330,18 @@ class _Reader:
 
     # -- shapes --
 
-    def table(self, key: str, value: Any, required: tuple[str, ...], optional: tuple[str, ...]) -> dict:
+    def table(
+        self, key: str, value: Any, required: tuple[str, ...], optional: tuple[str, ...]
+    ) -> dict:
         if not isinstance(value, dict):
             raise self.fail(key, value, "a table")
         for name in value:
             if name not in required and name not in optional:
-                raise self.fail(_join(key, name), value[name],
-                                f"no such key here; known keys: {', '.join(required + optional)}")
+                raise self.fail(
+                    _join(key, name),
+                    value[name],
+                    f"no such key here; known keys: {', '.join(required + optional)}",
+                )
         for name in required:
             if name not in value:
                 raise self.fail(_join(key, name), MISSING, "a value (required)")
@@ -361,13 +376,22 @@ class _Reader:
         elif isinstance(value, int) and not isinstance(value, bool):
             number = value
         else:
-            raise self.fail(key, value, f"integer in [{lo}, {hi}] (a TOML integer or a string of digits)")
+            raise self.fail(
+                key, value, f"integer in [{lo}, {hi}] (a TOML integer or a string of digits)"
+            )
         if not lo <= number <= hi:
             raise self.fail(key, value, f"integer in [{lo}, {hi}]")
         return number
 
-    def decimal(self, key: str, value: Any, *, positive: bool = False, places: int | None = None,
-                what: str = "") -> Decimal:
+    def decimal(
+        self,
+        key: str,
+        value: Any,
+        *,
+        positive: bool = False,
+        places: int | None = None,
+        what: str = "",
+    ) -> Decimal:
         """An exact non-negative (or positive) decimal from a string or a TOML integer.
 
         ``places`` bounds the digits after the point (an asset's decimals): the amount must be
@@ -376,7 +400,11 @@ class _Reader:
         sign = "> 0" if positive else ">= 0"
         allowed = f"a decimal string {sign}{what}"
         if isinstance(value, float):
-            raise self.fail(key, value, f"{allowed} such as \"1.5\" in quotes (a TOML float has already lost precision)")
+            raise self.fail(
+                key,
+                value,
+                f'{allowed} such as "1.5" in quotes (a TOML float has already lost precision)',
+            )
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise self.fail(key, value, allowed)
         try:
@@ -415,16 +443,25 @@ class _Reader:
         for index, raw in enumerate(self.array("accounts", data.get("accounts", []))):
             account = self.account(f"accounts[{index}]", raw, decimals)
             if account.name in names:
-                raise self.fail(f"accounts[{index}].name", account.name, "a name no other account has")
+                raise self.fail(
+                    f"accounts[{index}].name", account.name, "a name no other account has"
+                )
             if account.api_key is not None and account.api_key in keys:
-                raise self.fail(f"accounts[{index}].api_key", account.api_key, "a key no other account has")
+                raise self.fail(
+                    f"accounts[{index}].api_key", account.api_key, "a key no other account has"
+                )
             names.add(account.name)
             if account.api_key is not None:
                 keys.add(account.api_key)
             accounts.append(account)
         margin = None if "margin" not in data else self.margin(data["margin"], assets, venues)
-        return MarketConfig(file=self.file, assets=assets, venues=tuple(venues), accounts=tuple(accounts),
-                            margin=margin)
+        return MarketConfig(
+            file=self.file,
+            assets=assets,
+            venues=tuple(venues),
+            accounts=tuple(accounts),
+            margin=margin,
+        )
 
     def assets(self, raw: Any) -> tuple[AssetConfig, ...]:
         if not isinstance(raw, dict) or not raw:
@@ -434,7 +471,11 @@ class _Reader:
             key = f"assets.{name}"
             self.name(key, name)
             self.table(key, spec, ("decimals",), ())
-            assets.append(AssetConfig(name, self.integer(f"{key}.decimals", spec["decimals"], 0, MAX_DECIMALS)))
+            assets.append(
+                AssetConfig(
+                    name, self.integer(f"{key}.decimals", spec["decimals"], 0, MAX_DECIMALS)
+                )
+            )
         return tuple(assets)
 
     def venue(self, key: str, raw: Any, decimals: dict[str, int]) -> VenueConfig:
@@ -447,65 +488,115 @@ class _Reader:
         if kind == "amm":
             spec = self.table(key, raw, common + ("fee_pips", "reserves"), ("leg_cost",))
         elif kind == "clmm":
-            spec = self.table(key, raw, common + ("fee_pips", "tick_spacing", "price"),
-                              ("leg_cost", "positions"))
+            spec = self.table(
+                key, raw, common + ("fee_pips", "tick_spacing", "price"), ("leg_cost", "positions")
+            )
         else:
-            spec = self.table(key, raw, common + ("tick_size", "lot_size"),
-                              ("instrument", "leg_cost", "min_notional", "taker_fee_pips", "maker_fee_pips",
-                               "bids", "asks"))
+            spec = self.table(
+                key,
+                raw,
+                common + ("tick_size", "lot_size"),
+                (
+                    "instrument",
+                    "leg_cost",
+                    "min_notional",
+                    "taker_fee_pips",
+                    "maker_fee_pips",
+                    "bids",
+                    "asks",
+                ),
+            )
         name = self.name(f"{key}.name", spec["name"])
         instrument = spec.get("instrument", "spot")
         if instrument not in INSTRUMENTS:
             raise self.fail(f"{key}.instrument", instrument, " | ".join(INSTRUMENTS))
         base, quote, settle = self.symbol(f"{key}.symbol", spec["symbol"], decimals, instrument)
-        fields = dict(name=name, kind=kind, symbol=spec["symbol"], base=base, quote=quote,
-                      instrument=instrument, settle=settle,
-                      leg_cost=self.decimal(f"{key}.leg_cost", spec.get("leg_cost", "0"),
-                                            places=decimals[quote], what=f" in {quote}"))
+        fields = dict(
+            name=name,
+            kind=kind,
+            symbol=spec["symbol"],
+            base=base,
+            quote=quote,
+            instrument=instrument,
+            settle=settle,
+            leg_cost=self.decimal(
+                f"{key}.leg_cost",
+                spec.get("leg_cost", "0"),
+                places=decimals[quote],
+                what=f" in {quote}",
+            ),
+        )
         if kind == "amm":
             return self.amm(key, spec, fields, decimals)
         if kind == "clmm":
             return self.clmm(key, spec, fields)
         return self.orderbook(key, spec, fields)
 
-    def symbol(self, key: str, raw: Any, decimals: dict[str, int],
-               instrument: str = "spot") -> tuple[str, str, str | None]:
+    def symbol(
+        self, key: str, raw: Any, decimals: dict[str, int], instrument: str = "spot"
+    ) -> tuple[str, str, str | None]:
         """(base, quote, settle): spot 'BASE/QUOTE', perp 'BASE/QUOTE:SETTLE' with SETTLE = QUOTE."""
         known = ", ".join(decimals)
         text = raw if isinstance(raw, str) else ""
         pair, colon, settle = text.partition(":")
         if instrument == "perp" and (not colon or not settle):
-            raise self.fail(key, raw, f"'BASE/QUOTE:SETTLE' for a perp (instrument = \"perp\"), e.g. "
-                                      f"'ETH/USDC:USDC', assets among: {known}")
+            raise self.fail(
+                key,
+                raw,
+                f"'BASE/QUOTE:SETTLE' for a perp (instrument = \"perp\"), e.g. "
+                f"'ETH/USDC:USDC', assets among: {known}",
+            )
         if instrument == "spot" and colon:
-            raise self.fail(key, raw, "'BASE/QUOTE' for spot; a ':SETTLE' suffix needs instrument = \"perp\"")
+            raise self.fail(
+                key, raw, "'BASE/QUOTE' for spot; a ':SETTLE' suffix needs instrument = \"perp\""
+            )
         parts = pair.split("/")
         if len(parts) != 2 or parts[0] == parts[1] or any(part not in decimals for part in parts):
             what = "'BASE/QUOTE:SETTLE'" if instrument == "perp" else "'BASE/QUOTE'"
             raise self.fail(key, raw, f"{what} of two different assets among: {known}")
         if instrument == "perp" and settle != parts[1]:
-            raise self.fail(key, raw, f"a linear perpetual settled in its quote asset: "
-                                      f"'{parts[0]}/{parts[1]}:{parts[1]}'")
+            raise self.fail(
+                key,
+                raw,
+                f"a linear perpetual settled in its quote asset: "
+                f"'{parts[0]}/{parts[1]}:{parts[1]}'",
+            )
         return parts[0], parts[1], (settle if instrument == "perp" else None)
 
     def amm(self, key: str, spec: dict, fields: dict, decimals: dict[str, int]) -> AmmConfig:
         fee_pips = self.integer(f"{key}.fee_pips", spec["fee_pips"], 0, FEE_PIPS_MAX)
         reserves = self.array(f"{key}.reserves", spec["reserves"])
         if len(reserves) != 2:
-            raise self.fail(f"{key}.reserves", reserves, "[base, quote] in whole units, e.g. [\"1000\", \"3000000\"]")
+            raise self.fail(
+                f"{key}.reserves",
+                reserves,
+                '[base, quote] in whole units, e.g. ["1000", "3000000"]',
+            )
         amounts = []
         for index, (raw, asset) in enumerate(zip(reserves, (fields["base"], fields["quote"]))):
-            amount = self.decimal(f"{key}.reserves[{index}]", raw, positive=True,
-                                  places=decimals[asset], what=f" in {asset}")
+            amount = self.decimal(
+                f"{key}.reserves[{index}]",
+                raw,
+                positive=True,
+                places=decimals[asset],
+                what=f" in {asset}",
+            )
             if _EXACT.scaleb(amount, decimals[asset]) > UINT112_MAX:
-                raise self.fail(f"{key}.reserves[{index}]", raw, f"at most 2^112-1 base units of {asset}")
+                raise self.fail(
+                    f"{key}.reserves[{index}]", raw, f"at most 2^112-1 base units of {asset}"
+                )
             amounts.append(amount)
         return AmmConfig(**fields, fee_pips=fee_pips, reserves=(amounts[0], amounts[1]))
 
     def clmm(self, key: str, spec: dict, fields: dict) -> ClmmConfig:
         fee_pips = self.integer(f"{key}.fee_pips", spec["fee_pips"], 0, FEE_PIPS_MAX)
         spacing = self.integer(f"{key}.tick_spacing", spec["tick_spacing"], 1, MAX_TICK_SPACING)
-        price = self.decimal(f"{key}.price", spec["price"], positive=True, what=f" ({fields['quote']} per {fields['base']})")
+        price = self.decimal(
+            f"{key}.price",
+            spec["price"],
+            positive=True,
+            what=f" ({fields['quote']} per {fields['base']})",
+        )
         positions = []
         for index, raw in enumerate(self.array(f"{key}.positions", spec.get("positions", []))):
             where = f"{key}.positions[{index}]"
@@ -517,22 +608,31 @@ class _Reader:
             liquidity = self.big_integer(f"{where}.liquidity", item["liquidity"], 1, UINT128_MAX)
             owner = self.text(f"{where}.owner", item.get("owner", "config"))
             positions.append(PositionConfig(lower, upper, liquidity, owner))
-        return ClmmConfig(**fields, fee_pips=fee_pips, tick_spacing=spacing, price=price,
-                          positions=tuple(positions))
+        return ClmmConfig(
+            **fields,
+            fee_pips=fee_pips,
+            tick_spacing=spacing,
+            price=price,
+            positions=tuple(positions),
+        )
 
     def orderbook(self, key: str, spec: dict, fields: dict) -> OrderBookConfig:
         tick = self.decimal(f"{key}.tick_size", spec["tick_size"], positive=True)
         lot = self.decimal(f"{key}.lot_size", spec["lot_size"], positive=True)
         min_notional = self.decimal(f"{key}.min_notional", spec.get("min_notional", "0"))
-        taker = self.integer(f"{key}.taker_fee_pips", spec.get("taker_fee_pips", 0), 0, FEE_PIPS_MAX)
-        maker = self.integer(f"{key}.maker_fee_pips", spec.get("maker_fee_pips", 0), 0, FEE_PIPS_MAX)
+        taker = self.integer(
+            f"{key}.taker_fee_pips", spec.get("taker_fee_pips", 0), 0, FEE_PIPS_MAX
+        )
+        maker = self.integer(
+            f"{key}.maker_fee_pips", spec.get("maker_fee_pips", 0), 0, FEE_PIPS_MAX
+        )
         sides = {}
         for side in ("bids", "asks"):
             levels = []
             for index, raw in enumerate(self.array(f"{key}.{side}", spec.get(side, []))):
                 where = f"{key}.{side}[{index}]"
                 if not isinstance(raw, list) or len(raw) != 2:
-                    raise self.fail(where, raw, "[price, size], e.g. [\"2999.50\", \"12.5\"]")
+                    raise self.fail(where, raw, '[price, size], e.g. ["2999.50", "12.5"]')
                 price = self.decimal(f"{where}[0]", raw[0], positive=True)
                 size = self.decimal(f"{where}[1]", raw[1], positive=True)
                 self.multiple(f"{where}[0]", price, tick, raw[0], "tick size")
@@ -542,136 +642,281 @@ class _Reader:
                     better = price < previous if side == "bids" else price > previous
                     if not better:
                         order = "below" if side == "bids" else "above"
-                        raise self.fail(f"{where}[0]", raw[0], f"a price strictly {order} the previous level {previous} (best first)")
+                        raise self.fail(
+                            f"{where}[0]",
+                            raw[0],
+                            f"a price strictly {order} the previous level {previous} (best first)",
+                        )
                 levels.append((price, size))
             sides[side] = tuple(levels)
         if sides["bids"] and sides["asks"] and sides["bids"][0][0] >= sides["asks"][0][0]:
-            raise self.fail(f"{key}.asks[0][0]", spec["asks"][0][0],
-                            f"a price above the best bid {sides['bids'][0][0]} (the book must not cross)")
-        return OrderBookConfig(**fields, tick_size=tick, lot_size=lot, min_notional=min_notional,
-                               taker_fee_pips=taker, maker_fee_pips=maker, bids=sides["bids"], asks=sides["asks"])
+            raise self.fail(
+                f"{key}.asks[0][0]",
+                spec["asks"][0][0],
+                f"a price above the best bid {sides['bids'][0][0]} (the book must not cross)",
+            )
+        return OrderBookConfig(
+            **fields,
+            tick_size=tick,
+            lot_size=lot,
+            min_notional=min_notional,
+            taker_fee_pips=taker,
+            maker_fee_pips=maker,
+            bids=sides["bids"],
+            asks=sides["asks"],
+        )
 
-    def margin(self, raw: Any, assets: tuple[AssetConfig, ...], venues: list[VenueConfig]) -> MarginConfig:
+    def margin(
+        self, raw: Any, assets: tuple[AssetConfig, ...], venues: list[VenueConfig]
+    ) -> MarginConfig:
         """The ``[margin]`` table; see :class:`MarginConfig`. Every perp venue needs a market."""
-        spec = self.table("margin", raw, (), ("quote", "assets", "markets", "marks",
-                                              "liquidation_fee_bps", "liquidation_buffer_bps"))
+        spec = self.table(
+            "margin",
+            raw,
+            (),
+            (
+                "quote",
+                "assets",
+                "markets",
+                "marks",
+                "liquidation_fee_bps",
+                "liquidation_buffer_bps",
+            ),
+        )
         names = [asset.name for asset in assets]
         quote = spec.get("quote", MISSING)
         if quote is MISSING:
             quotes = list(dict.fromkeys(venue.quote for venue in venues))
             if len(quotes) != 1:
-                raise self.fail("margin.quote", MISSING, f"an asset among: {', '.join(names)} (required unless"
-                                                         " every venue has the same quote asset)")
+                raise self.fail(
+                    "margin.quote",
+                    MISSING,
+                    f"an asset among: {', '.join(names)} (required unless"
+                    " every venue has the same quote asset)",
+                )
             quote = quotes[0]
         if quote not in names:
             raise self.fail("margin.quote", quote, f"an asset among: {', '.join(names)}")
         weights = []
         assets_raw = spec.get("assets", {})
         if not isinstance(assets_raw, dict):
-            raise self.fail("margin.assets", assets_raw, "a table of { initial_weight, maintenance_weight }")
+            raise self.fail(
+                "margin.assets", assets_raw, "a table of { initial_weight, maintenance_weight }"
+            )
         for name, item in assets_raw.items():
             weights.append(self.margin_asset(f"margin.assets.{name}", name, item, names, quote))
         markets = []
         markets_raw = spec.get("markets", {})
         if not isinstance(markets_raw, dict):
-            raise self.fail("margin.markets", markets_raw, "a table of \"BASE/QUOTE:SETTLE\" = { name, ... }")
+            raise self.fail(
+                "margin.markets", markets_raw, 'a table of "BASE/QUOTE:SETTLE" = { name, ... }'
+            )
         perps = [venue.symbol for venue in venues if venue.instrument == "perp"]
         for symbol, item in markets_raw.items():
-            market = self.margin_market(f'margin.markets."{symbol}"', symbol, item, names, quote, perps)
+            market = self.margin_market(
+                f'margin.markets."{symbol}"', symbol, item, names, quote, perps
+            )
             if market.name in (m.name for m in markets) or market.name in names:
-                raise self.fail(f'margin.markets."{symbol}".name', market.name,
-                                "a name no other market or asset has")
+                raise self.fail(
+                    f'margin.markets."{symbol}".name',
+                    market.name,
+                    "a name no other market or asset has",
+                )
             markets.append(market)
         for symbol in dict.fromkeys(perps):
             if symbol not in markets_raw:
-                raise self.fail(f'margin.markets."{symbol}"', MISSING,
-                                "a table { name, oracle, max_leverage | tiers, funding_cap } for every perp venue's symbol")
+                raise self.fail(
+                    f'margin.markets."{symbol}"',
+                    MISSING,
+                    "a table { name, oracle, max_leverage | tiers, funding_cap } for every perp venue's symbol",
+                )
         marks = []
         marks_raw = spec.get("marks", {})
         if not isinstance(marks_raw, dict):
-            raise self.fail("margin.marks", marks_raw, "a table { NAME = \"price\" }")
+            raise self.fail("margin.marks", marks_raw, 'a table { NAME = "price" }')
         markable = [name for name in names if name != quote] + [market.name for market in markets]
         for name, value in marks_raw.items():
             if name not in markable:
-                raise self.fail(f"margin.marks.{name}", value,
-                                f"a name among: {', '.join(markable) or '(none)'} (assets other than the quote"
-                                " asset, and market names)")
-            marks.append((name, self.grid_decimal(f"margin.marks.{name}", value, MARGIN_PRICE_PLACES,
-                                                  positive=True, what=f" in {quote}")))
-        fee = self.integer("margin.liquidation_fee_bps", spec.get("liquidation_fee_bps", 50), 0, 10_000)
-        buffer = self.integer("margin.liquidation_buffer_bps", spec.get("liquidation_buffer_bps", 1000), 0, 100_000)
-        return MarginConfig(quote=quote, assets=tuple(weights), markets=tuple(markets), marks=tuple(marks),
-                            liquidation_fee_bps=fee, liquidation_buffer_bps=buffer)
+                raise self.fail(
+                    f"margin.marks.{name}",
+                    value,
+                    f"a name among: {', '.join(markable) or '(none)'} (assets other than the quote"
+                    " asset, and market names)",
+                )
+            marks.append(
+                (
+                    name,
+                    self.grid_decimal(
+                        f"margin.marks.{name}",
+                        value,
+                        MARGIN_PRICE_PLACES,
+                        positive=True,
+                        what=f" in {quote}",
+                    ),
+                )
+            )
+        fee = self.integer(
+            "margin.liquidation_fee_bps", spec.get("liquidation_fee_bps", 50), 0, 10_000
+        )
+        buffer = self.integer(
+            "margin.liquidation_buffer_bps", spec.get("liquidation_buffer_bps", 1000), 0, 100_000
+        )
+        return MarginConfig(
+            quote=quote,
+            assets=tuple(weights),
+            markets=tuple(markets),
+            marks=tuple(marks),
+            liquidation_fee_bps=fee,
+            liquidation_buffer_bps=buffer,
+        )
 
-    def grid_decimal(self, key: str, value: Any, places: int, *, positive: bool = False,
-                     lo: Decimal | None = None, hi: Decimal | None = None, what: str = "") -> Decimal:
+    def grid_decimal(
+        self,
+        key: str,
+        value: Any,
+        places: int,
+        *,
+        positive: bool = False,
+        lo: Decimal | None = None,
+        hi: Decimal | None = None,
+        what: str = "",
+    ) -> Decimal:
         """A decimal on the margin core's 10^-places grid, within [lo, hi] when given."""
         number = self.decimal(key, value, positive=positive, what=what)
         if _EXACT.remainder(_EXACT.scaleb(number, places), 1) != 0:
-            raise self.fail(key, value, f"a decimal string with at most {places} decimal places{what}")
+            raise self.fail(
+                key, value, f"a decimal string with at most {places} decimal places{what}"
+            )
         if (lo is not None and number < lo) or (hi is not None and number > hi):
             raise self.fail(key, value, f"a decimal string in [{lo}, {hi}]{what}")
         return number
 
-    def margin_asset(self, key: str, name: str, raw: Any, names: list[str], quote: str) -> MarginAssetConfig:
+    def margin_asset(
+        self, key: str, name: str, raw: Any, names: list[str], quote: str
+    ) -> MarginAssetConfig:
         if name not in names or name == quote:
-            raise self.fail(key, raw, f"an asset among: {', '.join(n for n in names if n != quote)}"
-                                      f" (the quote asset {quote} counts at 1)")
-        spec = self.table(key, raw, ("initial_weight",), ("maintenance_weight", "initial_liability_weight",
-                                                          "maintenance_liability_weight"))
+            raise self.fail(
+                key,
+                raw,
+                f"an asset among: {', '.join(n for n in names if n != quote)}"
+                f" (the quote asset {quote} counts at 1)",
+            )
+        spec = self.table(
+            key,
+            raw,
+            ("initial_weight",),
+            ("maintenance_weight", "initial_liability_weight", "maintenance_liability_weight"),
+        )
         one = Decimal(1)
-        initial = self.grid_decimal(f"{key}.initial_weight", spec["initial_weight"], MARGIN_WEIGHT_PLACES,
-                                    lo=Decimal(0), hi=one)
+        initial = self.grid_decimal(
+            f"{key}.initial_weight",
+            spec["initial_weight"],
+            MARGIN_WEIGHT_PLACES,
+            lo=Decimal(0),
+            hi=one,
+        )
         maintenance = initial
         if "maintenance_weight" in spec:
-            maintenance = self.grid_decimal(f"{key}.maintenance_weight", spec["maintenance_weight"],
-                                            MARGIN_WEIGHT_PLACES, lo=initial, hi=one,
-                                            what=" (maintenance >= initial: liquidation haircuts less)")
-        liability = self.grid_decimal(f"{key}.initial_liability_weight", spec.get("initial_liability_weight", "1"),
-                                      MARGIN_WEIGHT_PLACES, lo=one, hi=MAX_LIABILITY_WEIGHT)
-        liability_mm = self.grid_decimal(f"{key}.maintenance_liability_weight",
-                                         spec.get("maintenance_liability_weight", "1"), MARGIN_WEIGHT_PLACES,
-                                         lo=one, hi=liability, what=" (maintenance <= initial)")
+            maintenance = self.grid_decimal(
+                f"{key}.maintenance_weight",
+                spec["maintenance_weight"],
+                MARGIN_WEIGHT_PLACES,
+                lo=initial,
+                hi=one,
+                what=" (maintenance >= initial: liquidation haircuts less)",
+            )
+        liability = self.grid_decimal(
+            f"{key}.initial_liability_weight",
+            spec.get("initial_liability_weight", "1"),
+            MARGIN_WEIGHT_PLACES,
+            lo=one,
+            hi=MAX_LIABILITY_WEIGHT,
+        )
+        liability_mm = self.grid_decimal(
+            f"{key}.maintenance_liability_weight",
+            spec.get("maintenance_liability_weight", "1"),
+            MARGIN_WEIGHT_PLACES,
+            lo=one,
+            hi=liability,
+            what=" (maintenance <= initial)",
+        )
         return MarginAssetConfig(name, initial, maintenance, liability, liability_mm)
 
-    def margin_market(self, key: str, symbol: str, raw: Any, names: list[str], quote: str,
-                      perps: list[str]) -> MarginMarketConfig:
+    def margin_market(
+        self, key: str, symbol: str, raw: Any, names: list[str], quote: str, perps: list[str]
+    ) -> MarginMarketConfig:
         if symbol not in perps:
-            raise self.fail(key, raw, f"a perp symbol traded by a venue: {', '.join(dict.fromkeys(perps)) or '(none)'}")
-        base = symbol.split("/")[0]
+            raise self.fail(
+                key,
+                raw,
+                f"a perp symbol traded by a venue: {', '.join(dict.fromkeys(perps)) or '(none)'}",
+            )
+        base = symbol.split("/", maxsplit=1)[0]
         if symbol.split(":")[1] != quote:
             raise self.fail(key, raw, f"a perp settled in the margin quote asset {quote}")
         spec = self.table(key, raw, ("name",), ("oracle", "max_leverage", "tiers", "funding_cap"))
         name = self.name(f"{key}.name", spec["name"])
         oracle = spec.get("oracle", base)
         if oracle not in names or oracle == quote:
-            raise self.fail(f"{key}.oracle", oracle, f"an asset among: {', '.join(n for n in names if n != quote)}")
+            raise self.fail(
+                f"{key}.oracle",
+                oracle,
+                f"an asset among: {', '.join(n for n in names if n != quote)}",
+            )
         if ("max_leverage" in spec) == ("tiers" in spec):
-            raise self.fail(f"{key}.max_leverage", spec.get("max_leverage", MISSING),
-                            "exactly one of max_leverage (one tier) or tiers")
+            raise self.fail(
+                f"{key}.max_leverage",
+                spec.get("max_leverage", MISSING),
+                "exactly one of max_leverage (one tier) or tiers",
+            )
         if "max_leverage" in spec:
-            tiers = (TierConfig(Decimal(0), self.integer(f"{key}.max_leverage", spec["max_leverage"], 1, MAX_LEVERAGE)),)
+            tiers = (
+                TierConfig(
+                    Decimal(0),
+                    self.integer(f"{key}.max_leverage", spec["max_leverage"], 1, MAX_LEVERAGE),
+                ),
+            )
         else:
             tiers = self.tiers(f"{key}.tiers", spec["tiers"])
-        cap = self.grid_decimal(f"{key}.funding_cap", spec.get("funding_cap", "0.0005"), MARGIN_RATE_PLACES,
-                                lo=Decimal(0), hi=Decimal(1), what=" (a fraction per funding interval)")
-        return MarginMarketConfig(symbol=symbol, name=name, oracle=oracle, tiers=tiers, funding_cap=cap)
+        cap = self.grid_decimal(
+            f"{key}.funding_cap",
+            spec.get("funding_cap", "0.0005"),
+            MARGIN_RATE_PLACES,
+            lo=Decimal(0),
+            hi=Decimal(1),
+            what=" (a fraction per funding interval)",
+        )
+        return MarginMarketConfig(
+            symbol=symbol, name=name, oracle=oracle, tiers=tiers, funding_cap=cap
+        )
 
     def tiers(self, key: str, raw: Any) -> tuple[TierConfig, ...]:
         tiers: list[TierConfig] = []
         for index, item in enumerate(self.array(key, raw, allow_empty=False)):
             where = f"{key}[{index}]"
             spec = self.table(where, item, ("notional_from", "max_leverage"), ())
-            start = self.grid_decimal(f"{where}.notional_from", spec["notional_from"], MARGIN_PRICE_PLACES)
+            start = self.grid_decimal(
+                f"{where}.notional_from", spec["notional_from"], MARGIN_PRICE_PLACES
+            )
             leverage = self.integer(f"{where}.max_leverage", spec["max_leverage"], 1, MAX_LEVERAGE)
             if not tiers and start != 0:
-                raise self.fail(f"{where}.notional_from", spec["notional_from"], "\"0\" (the first tier starts at zero)")
+                raise self.fail(
+                    f"{where}.notional_from",
+                    spec["notional_from"],
+                    '"0" (the first tier starts at zero)',
+                )
             if tiers and start <= tiers[-1].notional_from:
-                raise self.fail(f"{where}.notional_from", spec["notional_from"],
-                                f"an amount above {tiers[-1].notional_from} (strictly increasing)")
+                raise self.fail(
+                    f"{where}.notional_from",
+                    spec["notional_from"],
+                    f"an amount above {tiers[-1].notional_from} (strictly increasing)",
+                )
             if tiers and leverage > tiers[-1].max_leverage:
-                raise self.fail(f"{where}.max_leverage", spec["max_leverage"],
-                                f"integer in [1, {tiers[-1].max_leverage}] (non-increasing)")
+                raise self.fail(
+                    f"{where}.max_leverage",
+                    spec["max_leverage"],
+                    f"integer in [1, {tiers[-1].max_leverage}] (non-increasing)",
+                )
             tiers.append(TierConfig(start, leverage))
         return tuple(tiers)
 
@@ -680,13 +925,24 @@ class _Reader:
         name = self.name(f"{key}.name", spec["name"])
         balances_raw = spec.get("balances", {})
         if not isinstance(balances_raw, dict):
-            raise self.fail(f"{key}.balances", balances_raw, "a table { ASSET = \"amount\" }")
+            raise self.fail(f"{key}.balances", balances_raw, 'a table { ASSET = "amount" }')
         balances = []
         for asset, amount in balances_raw.items():
             if asset not in decimals:
-                raise self.fail(f"{key}.balances.{asset}", amount, f"an asset among: {', '.join(decimals)}")
-            balances.append((asset, self.decimal(f"{key}.balances.{asset}", amount,
-                                                 places=decimals[asset], what=f" in {asset}")))
+                raise self.fail(
+                    f"{key}.balances.{asset}", amount, f"an asset among: {', '.join(decimals)}"
+                )
+            balances.append(
+                (
+                    asset,
+                    self.decimal(
+                        f"{key}.balances.{asset}",
+                        amount,
+                        places=decimals[asset],
+                        what=f" in {asset}",
+                    ),
+                )
+            )
         api_key = spec.get("api_key")
         api_secret = spec.get("api_secret")
         if api_key is not None:
@@ -695,7 +951,11 @@ class _Reader:
             self.text(f"{key}.api_secret", api_secret)
         if (api_key is None) != (api_secret is None):
             missing = "api_secret" if api_secret is None else "api_key"
-            raise self.fail(f"{key}.{missing}", MISSING, "a non-empty string (api_key and api_secret go together)")
+            raise self.fail(
+                f"{key}.{missing}",
+                MISSING,
+                "a non-empty string (api_key and api_secret go together)",
+            )
         return AccountConfig(name, tuple(balances), api_key, api_secret)
 
 

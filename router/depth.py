@@ -38,8 +38,15 @@ import numpy as np
 
 from router.errors import InvalidValue, RouteError
 
-__all__ = ["InvalidRouteArgument", "FlatSegment", "HyperbolicSegment", "Segment", "DepthCurve",
-           "check_side", "check_number"]
+__all__ = [
+    "DepthCurve",
+    "FlatSegment",
+    "HyperbolicSegment",
+    "InvalidRouteArgument",
+    "Segment",
+    "check_number",
+    "check_side",
+]
 
 # Adjacent segments of a real venue meet at the same price; float conversions in the adapters
 # may leave them a hair apart. Beyond this relative gap the curve is not convex: refused.
@@ -57,8 +64,9 @@ def check_side(side: Any, field: str = "side") -> str:
     return side
 
 
-def check_number(field: str, value: Any, *, minimum: float = 0.0, strict: bool = False,
-                 allow_inf: bool = False) -> float:
+def check_number(
+    field: str, value: Any, *, minimum: float = 0.0, strict: bool = False, allow_inf: bool = False
+) -> float:
     """Return ``value`` as a float if it is a finite real >= ``minimum`` (> if ``strict``), else raise.
 
     ``bool`` and strings are refused: neither is ever a quantity.
@@ -174,15 +182,25 @@ class DepthCurve:
         check_number("min_qty", self.min_qty)
         check_number("max_qty", self.max_qty, allow_inf=True)
         if not isinstance(self.segments, (tuple, list)):
-            raise InvalidRouteArgument("segments", self.segments, "a tuple of FlatSegment/HyperbolicSegment")
+            raise InvalidRouteArgument(
+                "segments", self.segments, "a tuple of FlatSegment/HyperbolicSegment"
+            )
         segments = tuple(self.segments)
         for i, seg in enumerate(segments):
             if not isinstance(seg, (FlatSegment, HyperbolicSegment)):
-                raise InvalidRouteArgument(f"segments[{i}]", seg, "a FlatSegment or HyperbolicSegment")
-            if (isinstance(seg, HyperbolicSegment) and self.side == "buy"
-                    and seg.qty >= seg.base_reserve):
-                raise InvalidRouteArgument(f"segments[{i}].qty", seg.qty,
-                                           f"< base_reserve {seg.base_reserve} on a buy curve")
+                raise InvalidRouteArgument(
+                    f"segments[{i}]", seg, "a FlatSegment or HyperbolicSegment"
+                )
+            if (
+                isinstance(seg, HyperbolicSegment)
+                and self.side == "buy"
+                and seg.qty >= seg.base_reserve
+            ):
+                raise InvalidRouteArgument(
+                    f"segments[{i}].qty",
+                    seg.qty,
+                    f"< base_reserve {seg.base_reserve} on a buy curve",
+                )
         object.__setattr__(self, "segments", segments)
         object.__setattr__(self, "_arrays", _build_arrays(self.venue, self.side, segments))
 
@@ -229,7 +247,11 @@ class DepthCurve:
         k = bisect_right(a["end_key_list"], key)  # segments 0..k-1 are fully within the price
         q = a["end_list"][k - 1] if k else 0.0
         if k < a["n"]:
-            q += a["segs"][k].qty_at_price(lam, self.side) if math.isfinite(lam) else a["segs"][k].qty
+            q += (
+                a["segs"][k].qty_at_price(lam, self.side)
+                if math.isfinite(lam)
+                else a["segs"][k].qty
+            )
         return min(q, self.total_qty)
 
     def _check(self) -> None:
@@ -237,7 +259,9 @@ class DepthCurve:
         a = self._arrays
         segs = [s for s in self.segments if s.qty > 0.0]
         assert a["n"] == len(segs)
-        assert math.isclose(a["total"], math.fsum(s.qty for s in segs), rel_tol=1e-12, abs_tol=1e-300)
+        assert math.isclose(
+            a["total"], math.fsum(s.qty for s in segs), rel_tol=1e-12, abs_tol=1e-300
+        )
         starts, ends, keys = a["start_list"], a["end_list"], a["end_key_list"]
         for k in range(a["n"]):
             assert starts[k] < ends[k]
@@ -251,7 +275,9 @@ class DepthCurve:
         total = self.total_qty
         # a relative hair above the total is float noise of the caller's sums, not a real ask
         if q > total * (1 + 1e-12) + 1e-300:
-            raise InvalidRouteArgument("qty", qty, f"a number in [0, {total!r}] (the curve's total)")
+            raise InvalidRouteArgument(
+                "qty", qty, f"a number in [0, {total!r}] (the curve's total)"
+            )
         return min(q, total)
 
 
@@ -281,20 +307,29 @@ def _build_arrays(venue: str, side: str, segments: tuple[Segment, ...]) -> dict:
         if bad.size:
             i = int(bad[0]) + 1
             raise InvalidRouteArgument(
-                f"segments[{i}]", segs[i],
+                f"segments[{i}]",
+                segs[i],
                 f"marginal prices {'non-decreasing' if side == 'buy' else 'non-increasing'} along "
-                f"the curve (previous segment ends at {end_price[i - 1]!r})")
+                f"the curve (previous segment ends at {end_price[i - 1]!r})",
+            )
     # float noise at joints must not make the sweep non-monotone: take the running best
     end_key = np.maximum.accumulate(end_key) if n else end_key
     cum_cost = np.concatenate(([0.0], np.cumsum(seg_cost)))
     r = np.where(is_hyp, np.sqrt(np.where(is_hyp, x * y / g, 0.0)), 0.0)
     return {
-        "n": n, "segs": segs, "total": float(end[-1]) if n else 0.0,
-        "start_list": start.tolist(), "end_list": end.tolist(), "end_key_list": end_key.tolist(),
+        "n": n,
+        "segs": segs,
+        "total": float(end[-1]) if n else 0.0,
+        "start_list": start.tolist(),
+        "end_list": end.tolist(),
+        "end_key_list": end_key.tolist(),
         "cum_cost_list": cum_cost.tolist(),
         # rows for the vectorised split: start, end, is_hyp, x, y, g, flat price, r, start key
-        "matrix": np.vstack([start, end, is_hyp.astype(np.float64), x, y, g, flat_price, r,
-                             start_key]) if n else np.zeros((9, 0)),
+        "matrix": np.vstack(
+            [start, end, is_hyp.astype(np.float64), x, y, g, flat_price, r, start_key]
+        )
+        if n
+        else np.zeros((9, 0)),
         "terms": segment_terms(side, is_hyp, x, y, g, flat_price, r, np.zeros(n), qty),
     }
 
@@ -303,8 +338,17 @@ def _build_arrays(venue: str, side: str, segments: tuple[Segment, ...]) -> dict:
 TERM_ROWS = ("k0", "k1", "qty", "cost", "a", "b", "alpha", "beta", "hyp", "price")
 
 
-def segment_terms(side: str, is_hyp: np.ndarray, x: np.ndarray, y: np.ndarray, g: np.ndarray,
-                  price: np.ndarray, r: np.ndarray, d0: np.ndarray, d1: np.ndarray) -> np.ndarray:
+def segment_terms(
+    side: str,
+    is_hyp: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    g: np.ndarray,
+    price: np.ndarray,
+    r: np.ndarray,
+    d0: np.ndarray,
+    d1: np.ndarray,
+) -> np.ndarray:
     """The water-fill terms of segment pieces [d0, d1] (offsets from each segment's start).
 
     Rows (:data:`TERM_ROWS`): sort keys k0/k1 of the marginal price at d0/d1 (buy: λ, sell: -λ),
@@ -319,8 +363,17 @@ def segment_terms(side: str, is_hyp: np.ndarray, x: np.ndarray, y: np.ndarray, g
         return _segment_terms(side, is_hyp, x, y, g, price, r, d0, d1)
 
 
-def _segment_terms(side: str, is_hyp: np.ndarray, x: np.ndarray, y: np.ndarray, g: np.ndarray,
-                   price: np.ndarray, r: np.ndarray, d0: np.ndarray, d1: np.ndarray) -> np.ndarray:
+def _segment_terms(
+    side: str,
+    is_hyp: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    g: np.ndarray,
+    price: np.ndarray,
+    r: np.ndarray,
+    d0: np.ndarray,
+    d1: np.ndarray,
+) -> np.ndarray:
     xs = np.where(is_hyp, x, 1.0)
     if side == "buy":
         p0 = np.where(is_hyp, xs * y / ((xs - d0) ** 2 * g), price)
@@ -343,4 +396,6 @@ def _segment_terms(side: str, is_hyp: np.ndarray, x: np.ndarray, y: np.ndarray, 
         beta = np.where(is_hyp, -r, 0.0)
         k0, k1 = -p0, -p1
     k1 = np.maximum(k1, k0)  # float noise must not put a piece's end before its start
-    return np.vstack([k0, k1, d1 - d0, c1 - c0, a, b, alpha, beta, is_hyp.astype(np.float64), price])
+    return np.vstack(
+        [k0, k1, d1 - d0, c1 - c0, a, b, alpha, beta, is_hyp.astype(np.float64), price]
+    )

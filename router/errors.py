@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from venues.errors import CrossrouteError, InvalidArgument, InvalidValue, VenueError
+from venues.errors import CrossrouteError, InvalidArgument, InvalidValue, VenueError  # noqa: F401  (InvalidValue: the field-error mixin, re-exported)
 
 __all__ = [
-    "CrossrouteError", "VenueError", "InvalidArgument", "ConfigError", "AdapterError",
-    "RouteError", "MarginError", "ExecutionError",
+    "AdapterError",
+    "ConfigError",
+    "CrossrouteError",
+    "ExecutionError",
+    "InvalidArgument",
+    "MarginError",
+    "RouteError",
+    "VenueError",
 ]
 
 
@@ -20,8 +26,13 @@ class ConfigError(CrossrouteError):
     """A configuration file or value is wrong: names the file, the key, the value and what is allowed."""
 
     def __init__(self, file: str, key: str, value: Any, allowed: str) -> None:
-        super().__init__(f"{file}: {key} = {value!r} is invalid; allowed: {allowed}",
-                         file=file, key=key, value=value, allowed=allowed)
+        super().__init__(
+            f"{file}: {key} = {value!r} is invalid; allowed: {allowed}",
+            file=file,
+            key=key,
+            value=value,
+            allowed=allowed,
+        )
         self.file = file
         self.key = key
         self.value = value
@@ -31,7 +42,9 @@ class ConfigError(CrossrouteError):
 class AdapterError(CrossrouteError):
     """A venue adapter failed. ``retryable`` is True for transient (network-like) failures."""
 
-    def __init__(self, venue: str, message: str, *, retryable: bool = False, **details: Any) -> None:
+    def __init__(
+        self, venue: str, message: str, *, retryable: bool = False, **details: Any
+    ) -> None:
         super().__init__(f"{venue}: {message}", venue=venue, retryable=retryable, **details)
         self.venue = venue
         self.retryable = retryable

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
 from router.errors import CrossrouteError, ExecutionError
 from router.exec_order import base_asset
 from router.execution import MaintenanceCheck, MarginCheck, MarginLeg
@@ -48,19 +49,33 @@ class LedgerGate:
     Checks are O(legs) ledger steps (plus the ledger's own order search when a given order fails).
     """
 
-    def __init__(self, ledger: MarginLedger, sub_id: str, perp_markets: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, ledger: MarginLedger, sub_id: str, perp_markets: Mapping[str, str] | None = None
+    ) -> None:
         if not isinstance(ledger, MarginLedger):
-            raise ExecutionError(f"ledger={ledger!r} is invalid; allowed: a MarginLedger",
-                                 field="ledger", value=repr(ledger), allowed="a MarginLedger")
+            raise ExecutionError(
+                f"ledger={ledger!r} is invalid; allowed: a MarginLedger",
+                field="ledger",
+                value=repr(ledger),
+                allowed="a MarginLedger",
+            )
         if sub_id not in ledger.subs:
-            raise ExecutionError(f"sub_id={sub_id!r} is invalid; allowed: one of {sorted(ledger.subs)}",
-                                 field="sub_id", value=sub_id, allowed=str(sorted(ledger.subs)))
+            raise ExecutionError(
+                f"sub_id={sub_id!r} is invalid; allowed: one of {sorted(ledger.subs)}",
+                field="sub_id",
+                value=sub_id,
+                allowed=str(sorted(ledger.subs)),
+            )
         markets = dict(perp_markets or {})
         for symbol, market in markets.items():
             if market not in ledger.markets:
-                raise ExecutionError(f"perp_markets[{symbol!r}]={market!r} is invalid; allowed: one of "
-                                     f"{sorted(ledger.markets)}", field=f"perp_markets[{symbol}]",
-                                     value=market, allowed=str(sorted(ledger.markets)))
+                raise ExecutionError(
+                    f"perp_markets[{symbol!r}]={market!r} is invalid; allowed: one of "
+                    f"{sorted(ledger.markets)}",
+                    field=f"perp_markets[{symbol}]",
+                    value=market,
+                    allowed=str(sorted(ledger.markets)),
+                )
         self.ledger = ledger
         self.sub_id = sub_id
         self.perp_markets = markets
@@ -73,16 +88,22 @@ class LedgerGate:
         try:
             return self.perp_markets[leg.symbol]
         except KeyError:
-            raise ExecutionError(f"perp symbol {leg.symbol!r} has no margin market; allowed: "
-                                 f"{sorted(self.perp_markets)}", field="symbol", value=leg.symbol,
-                                 allowed=str(sorted(self.perp_markets))) from None
+            raise ExecutionError(
+                f"perp symbol {leg.symbol!r} has no margin market; allowed: "
+                f"{sorted(self.perp_markets)}",
+                field="symbol",
+                value=leg.symbol,
+                allowed=str(sorted(self.perp_markets)),
+            ) from None
 
     def _worst(self, leg: MarginLeg) -> Leg:
         """A check leg: worst price (all-in) per base, rounded against the account."""
         price = leg.quote_amount / leg.qty
         price = _up(price) if leg.side == "buy" else _down(price)
         fee = _up(leg.fee) if leg.instrument == "perp" else ZERO
-        return Leg(leg.instrument, self._symbol(leg), leg.side, _down(leg.qty) or Q8, max(price, Q8), fee)
+        return Leg(
+            leg.instrument, self._symbol(leg), leg.side, _down(leg.qty) or Q8, max(price, Q8), fee
+        )
 
     def _booked(self, fill: MarginLeg) -> Leg:
         """A booking leg for an actual fill (see the module docstring for the rounding)."""
@@ -95,7 +116,9 @@ class LedgerGate:
                 price = _up(fill.quote_amount / qty)
                 fee = _down(qty * price) - fill.quote_amount
             return Leg("spot", self._symbol(fill), fill.side, qty, price, _up(max(fee, ZERO)))
-        notional = fill.quote_amount - fill.fee if fill.side == "buy" else fill.quote_amount + fill.fee
+        notional = (
+            fill.quote_amount - fill.fee if fill.side == "buy" else fill.quote_amount + fill.fee
+        )
         price = _up(notional / qty) if fill.side == "buy" else _down(notional / qty)
         return Leg("perp", self._symbol(fill), fill.side, qty, price, _up(fill.fee))
 
@@ -115,16 +138,24 @@ class LedgerGate:
             return MarginCheck(False, before, (), 0, f"margin input refused: {exc}", quote)
         failure = result.given_failure
         if failure is None:
-            return MarginCheck(True, before, tuple(s.headroom_after for s in result.steps), None, "", quote)
+            return MarginCheck(
+                True, before, tuple(s.headroom_after for s in result.steps), None, "", quote
+            )
         index = failure.leg_index if failure.leg_index is not None else 0
         after: tuple[Decimal, ...] = ()
         if index > 0:
             prefix = self.ledger.check_legs(self.sub_id, ledger_legs[:index])
-            after = tuple(s.headroom_after for s in prefix.steps) if prefix.given_failure is None else ()
+            after = (
+                tuple(s.headroom_after for s in prefix.steps)
+                if prefix.given_failure is None
+                else ()
+            )
         after += (failure.headroom_after,)
-        reason = (f"{failure.limit} limit: required {failure.required} {failure.asset}, available "
-                  f"{failure.available}, short by {failure.shortfall} (headroom after "
-                  f"{failure.headroom_after})")
+        reason = (
+            f"{failure.limit} limit: required {failure.required} {failure.asset}, available "
+            f"{failure.available}, short by {failure.shortfall} (headroom after "
+            f"{failure.headroom_after})"
+        )
         return MarginCheck(False, before, after, index, reason, failure.asset or quote)
 
     def apply(self, fill: MarginLeg) -> None:
@@ -146,25 +177,46 @@ class LedgerGate:
         what_if = scen.copy()
         for leg in pending:
             if not isinstance(leg, MarginLeg):
-                raise ExecutionError(f"pending leg {leg!r} is invalid; allowed: a MarginLeg",
-                                     field="pending", value=repr(leg), allowed="MarginLeg")
+                raise ExecutionError(
+                    f"pending leg {leg!r} is invalid; allowed: a MarginLeg",
+                    field="pending",
+                    value=repr(leg),
+                    allowed="MarginLeg",
+                )
             booked = self._worst(leg)
             if booked.kind == "perp":
-                what_if.trade_perp(booked.symbol, booked.signed_units, booked.price_units, booked.fee_units)
+                what_if.trade_perp(
+                    booked.symbol, booked.signed_units, booked.price_units, booked.fee_units
+                )
             else:
-                what_if.trade_spot(booked.symbol, booked.signed_units, booked.price_units, booked.fee_units)
+                what_if.trade_spot(
+                    booked.symbol, booked.signed_units, booked.price_units, booked.fee_units
+                )
         with_pending = what_if.maintenance_excess
         # an isolated bucket is its own: a pending hedge elsewhere cannot save it
-        return MaintenanceCheck(to_decimal(excess), to_decimal(with_pending),
-                                with_pending < 0 or ledger._isolated_breach(sub))
+        return MaintenanceCheck(
+            to_decimal(excess),
+            to_decimal(with_pending),
+            with_pending < 0 or ledger._isolated_breach(sub),
+        )
 
     def liquidate(self) -> dict[str, object]:
         """Run the margin core's deterministic liquidation on this subaccount; what it did."""
         result = self.ledger.liquidate(self.sub_id)
-        return {"triggered": result.triggered, "cancelled_orders": list(result.cancelled_orders),
-                "steps": [{"symbol": st.symbol, "closed": to_text(st.closed_units), "price": to_text(st.price_units),
-                           "fee": to_text(st.fee_units)} for st in result.steps],
-                "bad_debt": to_text(result.bad_debt_units)}
+        return {
+            "triggered": result.triggered,
+            "cancelled_orders": list(result.cancelled_orders),
+            "steps": [
+                {
+                    "symbol": st.symbol,
+                    "closed": to_text(st.closed_units),
+                    "price": to_text(st.price_units),
+                    "fee": to_text(st.fee_units),
+                }
+                for st in result.steps
+            ],
+            "bad_debt": to_text(result.bad_debt_units),
+        }
 
     def summary(self) -> dict[str, Decimal]:
         full = self.ledger.summary(self.sub_id)

@@ -48,8 +48,18 @@ from router.config import read_toml
 from router.errors import ConfigError, ExecutionError, InvalidValue
 
 __all__ = [
-    "OrderError", "Hedge", "OrderLeg", "MultiLegOrder", "INSTRUMENTS", "HEDGE_POLICIES",
-    "MAX_LEGS", "MAX_NETTING_WINDOW_MS", "parse_decimal", "order_from_dict", "load_order", "base_asset",
+    "HEDGE_POLICIES",
+    "INSTRUMENTS",
+    "MAX_LEGS",
+    "MAX_NETTING_WINDOW_MS",
+    "Hedge",
+    "MultiLegOrder",
+    "OrderError",
+    "OrderLeg",
+    "base_asset",
+    "load_order",
+    "order_from_dict",
+    "parse_decimal",
 ]
 
 INSTRUMENTS: tuple[str, ...] = ("spot", "perp")
@@ -135,7 +145,9 @@ class OrderLeg:
 
     def __post_init__(self) -> None:
         if not isinstance(self.leg_id, str) or not _ID.match(self.leg_id):
-            raise OrderError("id", self.leg_id, "1-64 characters of [A-Za-z0-9_.-], starting alphanumeric")
+            raise OrderError(
+                "id", self.leg_id, "1-64 characters of [A-Za-z0-9_.-], starting alphanumeric"
+            )
         if self.instrument not in INSTRUMENTS:
             raise OrderError("instrument", self.instrument, " | ".join(INSTRUMENTS))
         if not isinstance(self.symbol, str) or not _SYMBOL.match(self.symbol):
@@ -152,13 +164,20 @@ class OrderLeg:
             if not isinstance(self.hedge, Hedge):
                 raise OrderError("hedge", self.hedge, "a Hedge or None")
             if self.qty is not None or self.quote_qty is not None:
-                raise OrderError("qty", self.qty if self.qty is not None else self.quote_qty,
-                                 "no size on a hedge leg: its size follows the leader's fills")
+                raise OrderError(
+                    "qty",
+                    self.qty if self.qty is not None else self.quote_qty,
+                    "no size on a hedge leg: its size follows the leader's fills",
+                )
             if self.hedge.follows == self.leg_id:
                 raise OrderError("follows", self.hedge.follows, "the id of another leg")
         elif (self.qty is None) == (self.quote_qty is None):
-            raise OrderError("qty", self.qty, "exactly one of qty and quote_qty on a leg without follows")
-        if not isinstance(self.venues, tuple) or not all(isinstance(v, str) and v for v in self.venues):
+            raise OrderError(
+                "qty", self.qty, "exactly one of qty and quote_qty on a leg without follows"
+            )
+        if not isinstance(self.venues, tuple) or not all(
+            isinstance(v, str) and v for v in self.venues
+        ):
             raise OrderError("venues", self.venues, "a tuple of venue names")
         if len(set(self.venues)) != len(self.venues):
             raise OrderError("venues", self.venues, "distinct venue names")
@@ -197,9 +216,14 @@ class MultiLegOrder:
 
     def __post_init__(self) -> None:
         if not isinstance(self.client_id, str) or not _ID.match(self.client_id):
-            raise OrderError("client_id", self.client_id,
-                             "1-64 characters of [A-Za-z0-9_.-], starting alphanumeric")
-        if not isinstance(self.legs, tuple) or not all(isinstance(leg, OrderLeg) for leg in self.legs):
+            raise OrderError(
+                "client_id",
+                self.client_id,
+                "1-64 characters of [A-Za-z0-9_.-], starting alphanumeric",
+            )
+        if not isinstance(self.legs, tuple) or not all(
+            isinstance(leg, OrderLeg) for leg in self.legs
+        ):
             raise OrderError("legs", self.legs, "a tuple of OrderLeg")
         if not 1 <= len(self.legs) <= MAX_LEGS:
             raise OrderError("legs", len(self.legs), f"1 to {MAX_LEGS} legs")
@@ -210,15 +234,20 @@ class MultiLegOrder:
         by_id = {leg.leg_id: leg for leg in self.legs}
         for index, leg in enumerate(self.legs):
             if leg.hedge is not None and leg.hedge.follows not in by_id:
-                raise OrderError(f"legs[{index}].follows", leg.hedge.follows, f"one of {sorted(by_id)}")
+                raise OrderError(
+                    f"legs[{index}].follows", leg.hedge.follows, f"one of {sorted(by_id)}"
+                )
         for index, leg in enumerate(self.legs):  # a chain of hedges must end at a sized leg
             seen = {leg.leg_id}
             current = leg
             while current.hedge is not None:
                 current = by_id[current.hedge.follows]
                 if current.leg_id in seen:
-                    raise OrderError(f"legs[{index}].follows", leg.hedge.follows if leg.hedge else None,
-                                     "hedge relations without cycles")
+                    raise OrderError(
+                        f"legs[{index}].follows",
+                        leg.hedge.follows if leg.hedge else None,
+                        "hedge relations without cycles",
+                    )
                 seen.add(current.leg_id)
         if not isinstance(self.time_limit_secs, Decimal):
             raise OrderError("time_limit_secs", self.time_limit_secs, "a Decimal > 0")
@@ -227,16 +256,28 @@ class MultiLegOrder:
             raise OrderError("on_hedge_failure", self.on_hedge_failure, " | ".join(HEDGE_POLICIES))
         if self.account is not None and (not isinstance(self.account, str) or not self.account):
             raise OrderError("account", self.account, "an account name or None")
-        if isinstance(self.max_rounds, bool) or not isinstance(self.max_rounds, int) \
-                or not 1 <= self.max_rounds <= MAX_ROUNDS:
+        if (
+            isinstance(self.max_rounds, bool)
+            or not isinstance(self.max_rounds, int)
+            or not 1 <= self.max_rounds <= MAX_ROUNDS
+        ):
             raise OrderError("max_rounds", self.max_rounds, f"an integer in [1, {MAX_ROUNDS}]")
-        if isinstance(self.slippage_bps, bool) or not isinstance(self.slippage_bps, int) \
-                or not 0 <= self.slippage_bps <= 10_000:
+        if (
+            isinstance(self.slippage_bps, bool)
+            or not isinstance(self.slippage_bps, int)
+            or not 0 <= self.slippage_bps <= 10_000
+        ):
             raise OrderError("slippage_bps", self.slippage_bps, "an integer in [0, 10000]")
-        if isinstance(self.netting_window_ms, bool) or not isinstance(self.netting_window_ms, int) \
-                or not 0 <= self.netting_window_ms <= MAX_NETTING_WINDOW_MS:
-            raise OrderError("netting_window_ms", self.netting_window_ms,
-                             f"an integer in [0, {MAX_NETTING_WINDOW_MS}] (milliseconds; 0 = no window)")
+        if (
+            isinstance(self.netting_window_ms, bool)
+            or not isinstance(self.netting_window_ms, int)
+            or not 0 <= self.netting_window_ms <= MAX_NETTING_WINDOW_MS
+        ):
+            raise OrderError(
+                "netting_window_ms",
+                self.netting_window_ms,
+                f"an integer in [0, {MAX_NETTING_WINDOW_MS}] (milliseconds; 0 = no window)",
+            )
 
     def leg(self, leg_id: str) -> OrderLeg:
         """The leg called ``leg_id``; OrderError when there is none."""
@@ -247,7 +288,9 @@ class MultiLegOrder:
 
     def followers(self, leg_id: str) -> tuple[OrderLeg, ...]:
         """Legs whose hedge follows ``leg_id``, in order of the order."""
-        return tuple(leg for leg in self.legs if leg.hedge is not None and leg.hedge.follows == leg_id)
+        return tuple(
+            leg for leg in self.legs if leg.hedge is not None and leg.hedge.follows == leg_id
+        )
 
     def to_json_dict(self) -> dict[str, Any]:
         """The order as plain data (decimal strings), e.g. for the journal."""
@@ -260,22 +303,45 @@ class MultiLegOrder:
             "slippage_bps": self.slippage_bps,
             # omitted when 0: orders without a window keep the fingerprint they always had
             **({"netting_window_ms": self.netting_window_ms} if self.netting_window_ms else {}),
-            "legs": [{
-                "id": leg.leg_id, "instrument": leg.instrument, "symbol": leg.symbol,
-                "side": leg.side,
-                "qty": None if leg.qty is None else str(leg.qty),
-                "quote_qty": None if leg.quote_qty is None else str(leg.quote_qty),
-                "limit": None if leg.limit_price is None else str(leg.limit_price),
-                "venues": list(leg.venues),
-                "follows": None if leg.hedge is None else leg.hedge.follows,
-                "ratio": None if leg.hedge is None else str(leg.hedge.ratio),
-            } for leg in self.legs],
+            "legs": [
+                {
+                    "id": leg.leg_id,
+                    "instrument": leg.instrument,
+                    "symbol": leg.symbol,
+                    "side": leg.side,
+                    "qty": None if leg.qty is None else str(leg.qty),
+                    "quote_qty": None if leg.quote_qty is None else str(leg.quote_qty),
+                    "limit": None if leg.limit_price is None else str(leg.limit_price),
+                    "venues": list(leg.venues),
+                    "follows": None if leg.hedge is None else leg.hedge.follows,
+                    "ratio": None if leg.hedge is None else str(leg.hedge.ratio),
+                }
+                for leg in self.legs
+            ],
         }
 
 
-_ORDER_KEYS = {"client_id", "account", "time_limit_secs", "on_hedge_failure", "max_rounds", "slippage_bps",
-               "netting_window_ms"}
-_LEG_KEYS = {"id", "instrument", "symbol", "side", "qty", "quote_qty", "limit", "venues", "follows", "ratio"}
+_ORDER_KEYS = {
+    "client_id",
+    "account",
+    "time_limit_secs",
+    "on_hedge_failure",
+    "max_rounds",
+    "slippage_bps",
+    "netting_window_ms",
+}
+_LEG_KEYS = {
+    "id",
+    "instrument",
+    "symbol",
+    "side",
+    "qty",
+    "quote_qty",
+    "limit",
+    "venues",
+    "follows",
+    "ratio",
+}
 _LEG_FIELD_TO_KEY = {"leg_id": "id", "limit_price": "limit", "hedge": "follows"}
 
 
@@ -285,7 +351,9 @@ def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
     Unknown keys are refused (a typo must not silently drop a limit). O(number of legs).
     """
     if not isinstance(data, dict):
-        raise ConfigError(source, "<root>", type(data).__name__, "a TOML table with [order] and [[legs]]")
+        raise ConfigError(
+            source, "<root>", type(data).__name__, "a TOML table with [order] and [[legs]]"
+        )
     unknown = sorted(set(data) - {"order", "legs"})
     if unknown:
         raise ConfigError(source, unknown[0], data[unknown[0]], "only [order] and [[legs]]")
@@ -294,7 +362,9 @@ def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
         raise ConfigError(source, "order", head, "an [order] table with client_id")
     unknown = sorted(set(head) - _ORDER_KEYS)
     if unknown:
-        raise ConfigError(source, f"order.{unknown[0]}", head[unknown[0]], f"keys {sorted(_ORDER_KEYS)}")
+        raise ConfigError(
+            source, f"order.{unknown[0]}", head[unknown[0]], f"keys {sorted(_ORDER_KEYS)}"
+        )
     raw_legs = data.get("legs")
     if not isinstance(raw_legs, list) or not raw_legs:
         raise ConfigError(source, "legs", raw_legs, f"1 to {MAX_LEGS} [[legs]] tables")
@@ -305,7 +375,9 @@ def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
             raise ConfigError(source, where, raw, "a table")
         unknown = sorted(set(raw) - _LEG_KEYS)
         if unknown:
-            raise ConfigError(source, f"{where}.{unknown[0]}", raw[unknown[0]], f"keys {sorted(_LEG_KEYS)}")
+            raise ConfigError(
+                source, f"{where}.{unknown[0]}", raw[unknown[0]], f"keys {sorted(_LEG_KEYS)}"
+            )
         try:
             venues = raw.get("venues", [])
             if not isinstance(venues, list):
@@ -315,17 +387,23 @@ def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
                 hedge = Hedge(raw["follows"], parse_decimal("ratio", raw.get("ratio", "1")))
             elif "ratio" in raw:
                 raise OrderError("ratio", raw["ratio"], "only together with follows")
-            legs.append(OrderLeg(
-                leg_id=raw.get("id", f"leg{index}"),
-                instrument=raw.get("instrument", "spot"),
-                symbol=raw.get("symbol"),
-                side=raw.get("side"),
-                qty=None if "qty" not in raw else parse_decimal("qty", raw["qty"]),
-                quote_qty=None if "quote_qty" not in raw else parse_decimal("quote_qty", raw["quote_qty"]),
-                limit_price=None if "limit" not in raw else parse_decimal("limit", raw["limit"]),
-                venues=tuple(venues),
-                hedge=hedge,
-            ))
+            legs.append(
+                OrderLeg(
+                    leg_id=raw.get("id", f"leg{index}"),
+                    instrument=raw.get("instrument", "spot"),
+                    symbol=raw.get("symbol"),
+                    side=raw.get("side"),
+                    qty=None if "qty" not in raw else parse_decimal("qty", raw["qty"]),
+                    quote_qty=None
+                    if "quote_qty" not in raw
+                    else parse_decimal("quote_qty", raw["quote_qty"]),
+                    limit_price=None
+                    if "limit" not in raw
+                    else parse_decimal("limit", raw["limit"]),
+                    venues=tuple(venues),
+                    hedge=hedge,
+                )
+            )
         except OrderError as exc:
             key = _LEG_FIELD_TO_KEY.get(exc.field, exc.field)
             raise ConfigError(source, f"{where}.{key}", exc.value, exc.allowed) from None
@@ -348,4 +426,3 @@ def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
 def load_order(path: str | Path) -> MultiLegOrder:
     """Read an order TOML file; a missing, unreadable or invalid file raises ConfigError."""
     return order_from_dict(read_toml(path), str(path))
-

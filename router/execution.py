@@ -54,8 +54,16 @@ from router.journal import Journal, encode_record
 from router.orders import LegFill, LegOrder, LegQuote
 
 __all__ = [
-    "MarginLeg", "MarginCheck", "MaintenanceCheck", "MarginGate", "ChildResult", "LegReport", "HedgeReport",
-    "ExecutionReport", "Executor", "default_planner",
+    "ChildResult",
+    "ExecutionReport",
+    "Executor",
+    "HedgeReport",
+    "LegReport",
+    "MaintenanceCheck",
+    "MarginCheck",
+    "MarginGate",
+    "MarginLeg",
+    "default_planner",
 ]
 
 PRICE_QUANTUM = Decimal("1e-8")
@@ -65,13 +73,18 @@ ZERO = Decimal(0)
 
 def _invalid(field: str, value: Any, allowed: str) -> NoReturn:
     """Raise the ExecutionError for one bad argument: its field, the value given, what is allowed."""
-    raise ExecutionError(f"{field}={value!r} is invalid; allowed: {allowed}", field=field, value=value,
-                         allowed=allowed)
+    raise ExecutionError(
+        f"{field}={value!r} is invalid; allowed: {allowed}",
+        field=field,
+        value=value,
+        allowed=allowed,
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # The margin gate: what the executor needs from a cross-margin core.
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class MarginLeg:
@@ -101,12 +114,25 @@ class MarginLeg:
             _invalid("side", self.side, "buy | sell")
         for name, positive in (("qty", True), ("quote_amount", False), ("fee", False)):
             value = getattr(self, name)
-            if not isinstance(value, Decimal) or not value.is_finite() or value < 0 or (positive and value == 0):
-                _invalid(name, value, "a finite Decimal > 0" if positive else "a finite Decimal >= 0")
+            if (
+                not isinstance(value, Decimal)
+                or not value.is_finite()
+                or value < 0
+                or (positive and value == 0)
+            ):
+                _invalid(
+                    name, value, "a finite Decimal > 0" if positive else "a finite Decimal >= 0"
+                )
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"instrument": self.instrument, "symbol": self.symbol, "side": self.side,
-                "qty": self.qty, "quote_amount": self.quote_amount, "fee": self.fee}
+        return {
+            "instrument": self.instrument,
+            "symbol": self.symbol,
+            "side": self.side,
+            "qty": self.qty,
+            "quote_amount": self.quote_amount,
+            "fee": self.fee,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +152,14 @@ class MarginCheck:
     asset: str = "USDC"
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "headroom_before": self.headroom_before,
-                "headroom_after": list(self.headroom_after), "failed_index": self.failed_index,
-                "reason": self.reason, "asset": self.asset}
+        return {
+            "accepted": self.accepted,
+            "headroom_before": self.headroom_before,
+            "headroom_after": list(self.headroom_after),
+            "failed_index": self.failed_index,
+            "reason": self.reason,
+            "asset": self.asset,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +174,11 @@ class MaintenanceCheck:
     breached: bool
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"excess": self.excess, "excess_with_pending": self.excess_with_pending, "breached": self.breached}
+        return {
+            "excess": self.excess,
+            "excess_with_pending": self.excess_with_pending,
+            "breached": self.breached,
+        }
 
 
 class MarginGate(Protocol):
@@ -178,20 +213,30 @@ class MarginGate(Protocol):
 Planner = Callable[..., Any]
 
 
-def default_planner(adapters: Sequence[Any], symbol: str, side: str, *, qty: Decimal | None = None,
-                    quote_qty: Decimal | None = None, limit_price: Decimal | None = None) -> Any:
+def default_planner(
+    adapters: Sequence[Any],
+    symbol: str,
+    side: str,
+    *,
+    qty: Decimal | None = None,
+    quote_qty: Decimal | None = None,
+    limit_price: Decimal | None = None,
+) -> Any:
     """Plan one leg with :func:`router.plan.plan_route` (the splitter plus exact re-quotes).
 
     Returns a RoutePlan; the executor uses its ``legs: tuple[LegQuote, ...]``.
     """
-    from router.plan import plan_route  # noqa: PLC0415 - the order model works without the planner
+    from router.plan import plan_route
 
-    return plan_route(list(adapters), symbol, side, qty, quote_qty=quote_qty, limit_price=limit_price)
+    return plan_route(
+        list(adapters), symbol, side, qty, quote_qty=quote_qty, limit_price=limit_price
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Results.
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class ChildResult:
@@ -205,11 +250,19 @@ class ChildResult:
 
     @property
     def filled_qty(self) -> Decimal:
-        return self.fill.filled_qty if self.fill is not None and self.status in ("filled", "partial") else ZERO
+        return (
+            self.fill.filled_qty
+            if self.fill is not None and self.status in ("filled", "partial")
+            else ZERO
+        )
 
     @property
     def quote_amount(self) -> Decimal:
-        return self.fill.quote_amount if self.fill is not None and self.status in ("filled", "partial") else ZERO
+        return (
+            self.fill.quote_amount
+            if self.fill is not None and self.status in ("filled", "partial")
+            else ZERO
+        )
 
     @property
     def fee(self) -> Decimal:
@@ -218,10 +271,18 @@ class ChildResult:
         return self.fill.fee + self.fill.leg_cost
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"client_order_id": self.order.client_order_id, "venue": self.order.venue,
-                "side": self.order.side, "qty": self.order.qty, "limit_price": self.order.limit_price,
-                "status": self.status, "filled_qty": self.filled_qty,
-                "quote_amount": self.quote_amount, "fee": self.fee, "reason": self.reason}
+        return {
+            "client_order_id": self.order.client_order_id,
+            "venue": self.order.venue,
+            "side": self.order.side,
+            "qty": self.order.qty,
+            "limit_price": self.order.limit_price,
+            "status": self.status,
+            "filled_qty": self.filled_qty,
+            "quote_amount": self.quote_amount,
+            "fee": self.fee,
+            "reason": self.reason,
+        }
 
 
 @dataclass(slots=True)
@@ -234,30 +295,45 @@ class LegReport:
     side: str
     target_qty: Decimal | None
     target_quote: Decimal | None
-    role: str = "leg"          # leg | unwind
+    role: str = "leg"  # leg | unwind
     filled_qty: Decimal = ZERO
     quote_amount: Decimal = ZERO
     fee: Decimal = ZERO
-    status: str = "pending"   # pending | filled | partial | unfilled | skipped
+    status: str = "pending"  # pending | filled | partial | unfilled | skipped
     reason: str = ""
     rounds: int = 0
     children: list[ChildResult] = field(default_factory=list)
 
     @property
     def avg_price(self) -> Decimal | None:
-        return (self.quote_amount / self.filled_qty).quantize(PRICE_QUANTUM) if self.filled_qty else None
+        return (
+            (self.quote_amount / self.filled_qty).quantize(PRICE_QUANTUM)
+            if self.filled_qty
+            else None
+        )
 
     @property
     def signed_qty(self) -> Decimal:
         return self.filled_qty if self.side == "buy" else -self.filled_qty
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"id": self.leg_id, "role": self.role, "instrument": self.instrument,
-                "symbol": self.symbol, "side": self.side, "target_qty": self.target_qty,
-                "target_quote": self.target_quote, "filled_qty": self.filled_qty,
-                "quote_amount": self.quote_amount, "fee": self.fee, "avg_price": self.avg_price,
-                "status": self.status, "reason": self.reason, "rounds": self.rounds,
-                "children": [c.to_json_dict() for c in self.children]}
+        return {
+            "id": self.leg_id,
+            "role": self.role,
+            "instrument": self.instrument,
+            "symbol": self.symbol,
+            "side": self.side,
+            "target_qty": self.target_qty,
+            "target_quote": self.target_quote,
+            "filled_qty": self.filled_qty,
+            "quote_amount": self.quote_amount,
+            "fee": self.fee,
+            "avg_price": self.avg_price,
+            "status": self.status,
+            "reason": self.reason,
+            "rounds": self.rounds,
+            "children": [c.to_json_dict() for c in self.children],
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,9 +349,14 @@ class HedgeReport:
     unhedged_qty: Decimal
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"leg": self.leg_id, "follows": self.follows, "ratio": self.ratio,
-                "leader_net_qty": self.leader_net_qty, "hedge_net_qty": self.hedge_net_qty,
-                "unhedged_qty": self.unhedged_qty}
+        return {
+            "leg": self.leg_id,
+            "follows": self.follows,
+            "ratio": self.ratio,
+            "leader_net_qty": self.leader_net_qty,
+            "hedge_net_qty": self.hedge_net_qty,
+            "unhedged_qty": self.unhedged_qty,
+        }
 
 
 @dataclass(slots=True)
@@ -307,11 +388,16 @@ class ExecutionReport:
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
-            "client_id": self.client_id, "status": self.status, "reason": self.reason,
-            "leg_order": list(self.leg_order), "legs": [leg.to_json_dict() for leg in self.legs],
-            "hedges": [h.to_json_dict() for h in self.hedges], "hedged": self.hedged,
+            "client_id": self.client_id,
+            "status": self.status,
+            "reason": self.reason,
+            "leg_order": list(self.leg_order),
+            "legs": [leg.to_json_dict() for leg in self.legs],
+            "hedges": [h.to_json_dict() for h in self.hedges],
+            "hedged": self.hedged,
             "residual_exposure": dict(sorted(self.residual_exposure.items())),
-            "margin_before": dict(self.margin_before), "margin_after": dict(self.margin_after),
+            "margin_before": dict(self.margin_before),
+            "margin_after": dict(self.margin_after),
             "capital_efficiency": dict(self.capital_efficiency),
             "margin_check": None if self.margin_check is None else self.margin_check.to_json_dict(),
         }
@@ -320,6 +406,7 @@ class ExecutionReport:
 # --------------------------------------------------------------------------------------------
 # The executor.
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(slots=True)
 class _Planned:
@@ -340,18 +427,33 @@ class Executor:
     without trading again; reusing a client id for a different order is an error.
     """
 
-    def __init__(self, adapters: Mapping[str, Any], margin: MarginGate, *, journal: Journal | None = None,
-                 planner: Planner | None = None, instruments: Mapping[str, str] | None = None,
-                 child_timeout_secs: Decimal = Decimal(5), qty_quantum: Decimal = Decimal("1e-8"),
-                 clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        adapters: Mapping[str, Any],
+        margin: MarginGate,
+        *,
+        journal: Journal | None = None,
+        planner: Planner | None = None,
+        instruments: Mapping[str, str] | None = None,
+        child_timeout_secs: Decimal = Decimal(5),
+        qty_quantum: Decimal = Decimal("1e-8"),
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         if not isinstance(adapters, Mapping) or not adapters:
             _invalid("adapters", adapters, "a non-empty mapping name -> adapter")
         for name, adapter in adapters.items():
             if getattr(adapter, "name", None) != name:
-                raise ExecutionError(f"adapters[{name!r}] is named {getattr(adapter, 'name', None)!r}; "
-                                     "allowed: the adapter's own name as key",
-                                     field=f"adapters[{name}]", value=name, allowed="the adapter's name")
-        for name, value in (("child_timeout_secs", child_timeout_secs), ("qty_quantum", qty_quantum)):
+                raise ExecutionError(
+                    f"adapters[{name!r}] is named {getattr(adapter, 'name', None)!r}; "
+                    "allowed: the adapter's own name as key",
+                    field=f"adapters[{name}]",
+                    value=name,
+                    allowed="the adapter's name",
+                )
+        for name, value in (
+            ("child_timeout_secs", child_timeout_secs),
+            ("qty_quantum", qty_quantum),
+        ):
             if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
                 _invalid(name, value, "a Decimal > 0")
         if clock is not None and not callable(clock):
@@ -359,8 +461,10 @@ class Executor:
         self._clock = clock
         self._adapters = dict(adapters)
         self._qty_quantum = qty_quantum
-        self._instruments = {name: (instruments or {}).get(name, "perp" if ":" in a.symbol else "spot")
-                             for name, a in self._adapters.items()}
+        self._instruments = {
+            name: (instruments or {}).get(name, "perp" if ":" in a.symbol else "spot")
+            for name, a in self._adapters.items()
+        }
         bad = sorted(n for n, kind in self._instruments.items() if kind not in ("spot", "perp"))
         if bad:
             _invalid(f"instruments[{bad[0]}]", self._instruments[bad[0]], "spot | perp")
@@ -385,14 +489,22 @@ class Executor:
         if order.client_id in self._done:
             seen, report = self._done[order.client_id]
             if seen != fingerprint:
-                raise ExecutionError(f"client_id={order.client_id!r} was already used for a different order; "
-                                     "allowed: a new client id", field="client_id",
-                                     value=order.client_id, allowed="a client id not used for another order")
+                raise ExecutionError(
+                    f"client_id={order.client_id!r} was already used for a different order; "
+                    "allowed: a new client id",
+                    field="client_id",
+                    value=order.client_id,
+                    allowed="a client id not used for another order",
+                )
             self.journal.write("duplicate", client_id=order.client_id, status=report.status)
             return report
         if order.client_id in self._running:
-            raise ExecutionError(f"client_id={order.client_id!r} is running; allowed: a new client id",
-                                 field="client_id", value=order.client_id, allowed="a client id not running")
+            raise ExecutionError(
+                f"client_id={order.client_id!r} is running; allowed: a new client id",
+                field="client_id",
+                value=order.client_id,
+                allowed="a client id not running",
+            )
         venues = self._resolve_venues(order)
         self._running.add(order.client_id)
         try:
@@ -411,23 +523,39 @@ class Executor:
             if leg.venues:
                 for name in leg.venues:
                     if name not in self._adapters:
-                        raise ExecutionError(f"legs[{leg.leg_id}].venues: {name!r} is unknown; allowed: "
-                                             f"{sorted(self._adapters)}", field="venues", value=name,
-                                             allowed=str(sorted(self._adapters)))
+                        raise ExecutionError(
+                            f"legs[{leg.leg_id}].venues: {name!r} is unknown; allowed: "
+                            f"{sorted(self._adapters)}",
+                            field="venues",
+                            value=name,
+                            allowed=str(sorted(self._adapters)),
+                        )
                     adapter = self._adapters[name]
                     if adapter.symbol != leg.symbol or self._instruments[name] != leg.instrument:
                         raise ExecutionError(
                             f"legs[{leg.leg_id}].venues: {name!r} trades {self._instruments[name]} "
                             f"{adapter.symbol}; allowed: venues trading {leg.instrument} {leg.symbol}",
-                            field="venues", value=name, allowed=f"{leg.instrument} {leg.symbol} venues")
+                            field="venues",
+                            value=name,
+                            allowed=f"{leg.instrument} {leg.symbol} venues",
+                        )
                 result[leg.leg_id] = leg.venues
             else:
-                names = tuple(sorted(n for n, a in self._adapters.items()
-                                     if a.symbol == leg.symbol and self._instruments[n] == leg.instrument))
+                names = tuple(
+                    sorted(
+                        n
+                        for n, a in self._adapters.items()
+                        if a.symbol == leg.symbol and self._instruments[n] == leg.instrument
+                    )
+                )
                 if not names:
-                    raise ExecutionError(f"legs[{leg.leg_id}]: no {leg.instrument} venue trades {leg.symbol}; "
-                                         f"allowed symbols: {sorted({a.symbol for a in self._adapters.values()})}",
-                                         field="symbol", value=leg.symbol, allowed="a symbol with a venue")
+                    raise ExecutionError(
+                        f"legs[{leg.leg_id}]: no {leg.instrument} venue trades {leg.symbol}; "
+                        f"allowed symbols: {sorted({a.symbol for a in self._adapters.values()})}",
+                        field="symbol",
+                        value=leg.symbol,
+                        allowed="a symbol with a venue",
+                    )
                 result[leg.leg_id] = names
         return result
 
@@ -465,7 +593,9 @@ class _Liquidated(Exception):
 class _Run:
     """The state of one order's execution (one per ``Executor.execute`` call)."""
 
-    def __init__(self, executor: Executor, order: MultiLegOrder, venues: dict[str, tuple[str, ...]]) -> None:
+    def __init__(
+        self, executor: Executor, order: MultiLegOrder, venues: dict[str, tuple[str, ...]]
+    ) -> None:
         self.ex = executor
         self.order = order
         self.venues = venues
@@ -477,7 +607,9 @@ class _Run:
         self.now: Callable[[], float] = executor._clock or self.loop.time
         start = self.now()
         self.deadline = start + float(order.time_limit_secs)
-        self.window_end = start + order.netting_window_ms / 1000 if order.netting_window_ms else None
+        self.window_end = (
+            start + order.netting_window_ms / 1000 if order.netting_window_ms else None
+        )
 
     # -- the whole order ---------------------------------------------------------------------
 
@@ -492,9 +624,15 @@ class _Run:
             return self._finish("rejected", reason, [], margin_before, None)
         sequence, check = self._order_legs(planned)
         if sequence is None:
-            return self._finish("rejected", check.reason if check else "no leg order", [], margin_before, check)
-        journal.write("leg_order", client_id=order.client_id, legs=sequence,
-                      check=check.to_json_dict() if check else None)
+            return self._finish(
+                "rejected", check.reason if check else "no leg order", [], margin_before, check
+            )
+        journal.write(
+            "leg_order",
+            client_id=order.client_id,
+            legs=sequence,
+            check=check.to_json_dict() if check else None,
+        )
 
         status, reason = "filled", ""
         hedge_failed: LegReport | None = None
@@ -504,9 +642,14 @@ class _Run:
             report = self._new_report(leg)
             if hedge_failed is not None or liquidated is not None:
                 report.status = "skipped"
-                report.reason = (f"order stopped after hedge {hedge_failed.leg_id} failed" if liquidated is None
-                                 else "account liquidated")
-                journal.write("leg_skipped", client_id=order.client_id, leg=leg_id, reason=report.reason)
+                report.reason = (
+                    f"order stopped after hedge {hedge_failed.leg_id} failed"
+                    if liquidated is None
+                    else "account liquidated"
+                )
+                journal.write(
+                    "leg_skipped", client_id=order.client_id, leg=leg_id, reason=report.reason
+                )
                 continue
             try:
                 await self._run_leg(leg, report)
@@ -514,15 +657,27 @@ class _Run:
                 liquidated = exc
                 report.status = "partial" if report.filled_qty else "unfilled"
                 report.reason = "account liquidated"
-                journal.write("leg_done", client_id=order.client_id, leg=leg_id, role=report.role,
-                              status=report.status, filled_qty=report.filled_qty, quote_amount=report.quote_amount,
-                              fee=report.fee, reason=report.reason)
+                journal.write(
+                    "leg_done",
+                    client_id=order.client_id,
+                    leg=leg_id,
+                    role=report.role,
+                    status=report.status,
+                    filled_qty=report.filled_qty,
+                    quote_amount=report.quote_amount,
+                    fee=report.fee,
+                    reason=report.reason,
+                )
                 continue
-            except Exception as exc:  # noqa: BLE001 - a bug below must still end in a reported state
+            except Exception as exc:
                 report.status = "partial" if report.filled_qty else "unfilled"
                 report.reason = f"internal error: {type(exc).__name__}: {exc}"
-                journal.write("internal_error", client_id=order.client_id, leg=leg_id, error=report.reason)
-                return self._finish("stopped", f"leg {leg_id}: {report.reason}", sequence, margin_before, check)
+                journal.write(
+                    "internal_error", client_id=order.client_id, leg=leg_id, error=report.reason
+                )
+                return self._finish(
+                    "stopped", f"leg {leg_id}: {report.reason}", sequence, margin_before, check
+                )
             if report.status != "filled" and leg.hedge is not None:
                 hedge_failed = report
             elif report.status != "filled" and status == "filled":
@@ -534,10 +689,16 @@ class _Run:
             if order.on_hedge_failure == "unwind":
                 try:
                     await self._unwind()
-                except Exception as exc:  # noqa: BLE001 - report, never leave the state undefined
-                    journal.write("internal_error", client_id=order.client_id, leg="unwind",
-                                  error=f"{type(exc).__name__}: {exc}")
-                status = "unwound" if all(h.unhedged_qty == 0 for h in self._hedges()) else "stopped"
+                except Exception as exc:
+                    journal.write(
+                        "internal_error",
+                        client_id=order.client_id,
+                        leg="unwind",
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                status = (
+                    "unwound" if all(h.unhedged_qty == 0 for h in self._hedges()) else "stopped"
+                )
                 if status == "stopped":
                     reason += "; unwind incomplete"
             else:
@@ -548,8 +709,13 @@ class _Run:
             # The window is over (or never was): what is left is checked as it stands.
             self._guard("final", pending_allowed=False)
         except _Liquidated as exc:
-            return self._finish("liquidated", f"{reason + '; ' if reason else ''}{exc}", sequence,
-                                margin_before, check)
+            return self._finish(
+                "liquidated",
+                f"{reason + '; ' if reason else ''}{exc}",
+                sequence,
+                margin_before,
+                check,
+            )
         return self._finish(status, reason, sequence, margin_before, check)
 
     # -- maintenance during execution ----------------------------------------------------------
@@ -568,7 +734,11 @@ class _Run:
             target = self._hedge_target(leg, self._net_filled(leg.hedge.follows))
             unfilled = target - self._net_filled(leg.leg_id)
             if unfilled > 0:
-                pending.append(MarginLeg(leg.instrument, leg.symbol, leg.side, unfilled, unfilled * leg.limit_price))
+                pending.append(
+                    MarginLeg(
+                        leg.instrument, leg.symbol, leg.side, unfilled, unfilled * leg.limit_price
+                    )
+                )
         return pending
 
     def _guard(self, tag: str, *, pending_allowed: bool = True) -> None:
@@ -580,26 +750,41 @@ class _Run:
         result = gate.maintenance(counted)
         if result.excess >= 0 and not result.breached:
             return
-        fields = dict(client_id=self.order.client_id, leg=tag, check=result.to_json_dict(),
-                      pending=[p.to_json_dict() for p in counted],
-                      window_ms_left=None if self.window_end is None
-                      else max(0, int((self.window_end - self.now()) * 1000)))
+        fields = dict(
+            client_id=self.order.client_id,
+            leg=tag,
+            check=result.to_json_dict(),
+            pending=[p.to_json_dict() for p in counted],
+            window_ms_left=None
+            if self.window_end is None
+            else max(0, int((self.window_end - self.now()) * 1000)),
+        )
         if not result.breached:
             self.journal.write("maintenance_netted", **fields)
             return
         self.journal.write("maintenance_breach", **fields)
         outcome = gate.liquidate()
         self.journal.write("liquidated", client_id=self.order.client_id, leg=tag, outcome=outcome)
-        raise _Liquidated(f"below maintenance during execution (excess {result.excess}, with pending "
-                          f"hedges {result.excess_with_pending}): liquidated")
+        raise _Liquidated(
+            f"below maintenance during execution (excess {result.excess}, with pending "
+            f"hedges {result.excess_with_pending}): liquidated"
+        )
 
-    def _finish(self, status: str, reason: str, sequence: list[str], margin_before: dict[str, Decimal],
-                check: MarginCheck | None) -> ExecutionReport:
+    def _finish(
+        self,
+        status: str,
+        reason: str,
+        sequence: list[str],
+        margin_before: dict[str, Decimal],
+        check: MarginCheck | None,
+    ) -> ExecutionReport:
         order, journal, gate = self.order, self.journal, self.ex.margin
         margin_after = dict(gate.summary())
         journal.write("margin_state", client_id=order.client_id, stage="after", **margin_after)
         efficiency = dict(gate.capital_efficiency())
-        legs = [self.reports[leg_id] for leg_id in sequence if leg_id in self.reports] + self.unwinds
+        legs = [
+            self.reports[leg_id] for leg_id in sequence if leg_id in self.reports
+        ] + self.unwinds
         hedges = self._hedges()
         exposure: dict[str, Decimal] = {}
         for leg in order.legs:
@@ -608,16 +793,35 @@ class _Run:
             asset = base_asset(report.symbol)
             exposure[asset] = exposure.get(asset, ZERO) + report.signed_qty
         result = ExecutionReport(
-            client_id=order.client_id, status=status, reason=reason, legs=legs, leg_order=list(sequence),
-            hedges=hedges, residual_exposure=exposure, margin_before=margin_before,
-            margin_after=margin_after, capital_efficiency=efficiency, margin_check=check)
+            client_id=order.client_id,
+            status=status,
+            reason=reason,
+            legs=legs,
+            leg_order=list(sequence),
+            hedges=hedges,
+            residual_exposure=exposure,
+            margin_before=margin_before,
+            margin_after=margin_after,
+            capital_efficiency=efficiency,
+            margin_check=check,
+        )
         if status == "rejected":
-            journal.write("order_rejected", client_id=order.client_id, reason=reason,
-                          check=None if check is None else check.to_json_dict())
-        journal.write("order_done", client_id=order.client_id, status=status, reason=reason,
-                      residual_exposure=dict(sorted(exposure.items())),
-                      hedges=[h.to_json_dict() for h in hedges], capital_efficiency=efficiency,
-                      report=result.to_json_dict())
+            journal.write(
+                "order_rejected",
+                client_id=order.client_id,
+                reason=reason,
+                check=None if check is None else check.to_json_dict(),
+            )
+        journal.write(
+            "order_done",
+            client_id=order.client_id,
+            status=status,
+            reason=reason,
+            residual_exposure=dict(sorted(exposure.items())),
+            hedges=[h.to_json_dict() for h in hedges],
+            capital_efficiency=efficiency,
+            report=result.to_json_dict(),
+        )
         return result
 
     # -- planning and leg order --------------------------------------------------------------
@@ -630,10 +834,18 @@ class _Run:
         while True:
             adapters = self._adapters_for(leg)
             if not adapters:
-                raise RouteError(f"leg {leg.leg_id}: no venue available (down: {sorted(self.down)})")
+                raise RouteError(
+                    f"leg {leg.leg_id}: no venue available (down: {sorted(self.down)})"
+                )
             try:
-                return self.ex._planner(adapters, leg.symbol, leg.side, qty=qty, quote_qty=quote_qty,
-                                        limit_price=leg.limit_price)
+                return self.ex._planner(
+                    adapters,
+                    leg.symbol,
+                    leg.side,
+                    qty=qty,
+                    quote_qty=quote_qty,
+                    limit_price=leg.limit_price,
+                )
             except AdapterError as exc:
                 self._mark_down(exc.venue, f"planning: {exc}")
 
@@ -675,7 +887,9 @@ class _Run:
     def _mark_down(self, venue: str, reason: str) -> None:
         if venue not in self.down:
             self.down.add(venue)
-            self.journal.write("venue_down", client_id=self.order.client_id, venue=venue, reason=reason)
+            self.journal.write(
+                "venue_down", client_id=self.order.client_id, venue=venue, reason=reason
+            )
 
     def _plan_all(self) -> tuple[dict[str, _Planned] | None, str]:
         """Plan every leg at its planned size; hedges at leader planned qty x ratio."""
@@ -697,30 +911,50 @@ class _Run:
                         plan = self._plan(leg, qty=qty, quote_qty=None)
                 except CrossrouteError as exc:
                     reason = f"leg {leg.leg_id} cannot be planned: {exc}"
-                    self.journal.write("plan_failed", client_id=self.order.client_id, leg=leg.leg_id,
-                                       reason=str(exc))
+                    self.journal.write(
+                        "plan_failed",
+                        client_id=self.order.client_id,
+                        leg=leg.leg_id,
+                        reason=str(exc),
+                    )
                     return None, reason
                 quotes = tuple(self._regrid(leg, [q for q in plan.legs if q.qty > 0]))
                 total = sum((q.qty for q in quotes), ZERO)
                 if total <= 0:
                     reason = f"leg {leg.leg_id}: nothing fillable within the limit"
-                    self.journal.write("plan_failed", client_id=self.order.client_id, leg=leg.leg_id, reason=reason)
+                    self.journal.write(
+                        "plan_failed", client_id=self.order.client_id, leg=leg.leg_id, reason=reason
+                    )
                     return None, reason
                 planned[leg.leg_id] = _Planned(leg, quotes, total)
-                self.journal.write("plan", client_id=self.order.client_id, leg=leg.leg_id, stage="initial",
-                                   qty=total, legs=[_quote_json(q) for q in quotes])
+                self.journal.write(
+                    "plan",
+                    client_id=self.order.client_id,
+                    leg=leg.leg_id,
+                    stage="initial",
+                    qty=total,
+                    legs=[_quote_json(q) for q in quotes],
+                )
         return planned, ""
 
     def _margin_legs(self, planned: _Planned) -> list[MarginLeg]:
         slip = self.order.slippage_bps
-        return [_worst_margin_leg(planned.leg, q.qty, _child_limit(planned.leg, q, slip), q.fee + q.leg_cost)
-                for q in planned.quotes]
+        return [
+            _worst_margin_leg(
+                planned.leg, q.qty, _child_limit(planned.leg, q, slip), q.fee + q.leg_cost
+            )
+            for q in planned.quotes
+        ]
 
-    def _order_legs(self, planned: dict[str, _Planned]) -> tuple[list[str] | None, MarginCheck | None]:
+    def _order_legs(
+        self, planned: dict[str, _Planned]
+    ) -> tuple[list[str] | None, MarginCheck | None]:
         """The first leg order (hedges after leaders; the given order first, then lexicographic
         permutations) whose every child prefix keeps headroom >= 0. O(n! x check) for n <= 8."""
         ids = [leg.leg_id for leg in self.order.legs]
-        follows = {leg.leg_id: leg.hedge.follows for leg in self.order.legs if leg.hedge is not None}
+        follows = {
+            leg.leg_id: leg.hedge.follows for leg in self.order.legs if leg.hedge is not None
+        }
         first_check: MarginCheck | None = None
         first_perm: list[str] = []
         tried = 0
@@ -736,8 +970,13 @@ class _Run:
             if first_check is None:
                 first_check, first_perm = check, list(perm)
                 if not check.accepted:
-                    self.journal.write("margin_check", client_id=self.order.client_id, stage="leg_order",
-                                       legs=list(perm), check=check.to_json_dict())
+                    self.journal.write(
+                        "margin_check",
+                        client_id=self.order.client_id,
+                        stage="leg_order",
+                        legs=list(perm),
+                        check=check.to_json_dict(),
+                    )
             if check.accepted:
                 return list(perm), check
         assert first_check is not None
@@ -745,15 +984,25 @@ class _Run:
         leg_at = None
         if failed is not None:
             leg_at = _leg_at(first_perm, planned, failed)
-        reason = (f"no leg order keeps margin headroom >= 0 ({tried} orders tried); in the given order "
-                  f"leg {leg_at} fails: {first_check.reason or 'headroom below zero'}")
-        return None, MarginCheck(False, first_check.headroom_before, first_check.headroom_after,
-                                 first_check.failed_index, reason, first_check.asset)
+        reason = (
+            f"no leg order keeps margin headroom >= 0 ({tried} orders tried); in the given order "
+            f"leg {leg_at} fails: {first_check.reason or 'headroom below zero'}"
+        )
+        return None, MarginCheck(
+            False,
+            first_check.headroom_before,
+            first_check.headroom_after,
+            first_check.failed_index,
+            reason,
+            first_check.asset,
+        )
 
     # -- one leg -----------------------------------------------------------------------------
 
     def _new_report(self, leg: OrderLeg, role: str = "leg") -> LegReport:
-        report = LegReport(leg.leg_id, leg.instrument, leg.symbol, leg.side, leg.qty, leg.quote_qty, role=role)
+        report = LegReport(
+            leg.leg_id, leg.instrument, leg.symbol, leg.side, leg.qty, leg.quote_qty, role=role
+        )
         self.reports[leg.leg_id] = report
         return report
 
@@ -779,15 +1028,23 @@ class _Run:
     async def _run_leg(self, leg: OrderLeg, report: LegReport) -> None:
         if leg.hedge is not None:
             report.target_qty = self._hedge_target(leg, self._net_filled(leg.hedge.follows))
-            self.journal.write("hedge_sized", client_id=self.order.client_id, leg=leg.leg_id,
-                               follows=leg.hedge.follows, ratio=leg.hedge.ratio,
-                               leader_filled=self._net_filled(leg.hedge.follows), target_qty=report.target_qty)
+            self.journal.write(
+                "hedge_sized",
+                client_id=self.order.client_id,
+                leg=leg.leg_id,
+                follows=leg.hedge.follows,
+                ratio=leg.hedge.ratio,
+                leader_filled=self._net_filled(leg.hedge.follows),
+                target_qty=report.target_qty,
+            )
         deadline = self.deadline
         if leg.hedge is not None and self.window_end is not None:
             deadline = min(deadline, self.window_end)  # the hedge must arrive within the window
         await self._fill(leg, report, tag=leg.leg_id, deadline=deadline)
 
-    async def _fill(self, leg: OrderLeg, report: LegReport, *, tag: str, deadline: float | None) -> None:
+    async def _fill(
+        self, leg: OrderLeg, report: LegReport, *, tag: str, deadline: float | None
+    ) -> None:
         """Rounds of: plan the residual, margin-check each child, send concurrently, book fills."""
         order, journal = self.order, self.journal
         by_quote = report.target_qty is None
@@ -797,29 +1054,55 @@ class _Run:
             if remaining <= 0:
                 break
             if deadline is not None and self.now() >= deadline:
-                report.reason = ("netting window expired" if deadline == self.window_end and leg.hedge is not None
-                                 else "time limit reached")
+                report.reason = (
+                    "netting window expired"
+                    if deadline == self.window_end and leg.hedge is not None
+                    else "time limit reached"
+                )
                 break
             report.rounds = round_no + 1
             try:
-                plan = self._plan(leg, qty=None if by_quote else remaining,
-                                  quote_qty=remaining if by_quote else None)
+                plan = self._plan(
+                    leg,
+                    qty=None if by_quote else remaining,
+                    quote_qty=remaining if by_quote else None,
+                )
             except CrossrouteError as exc:
                 report.reason = f"cannot route the residual {remaining}: {exc}"
-                journal.write("plan_failed", client_id=order.client_id, leg=tag, round=round_no,
-                              remaining=remaining, reason=str(exc))
+                journal.write(
+                    "plan_failed",
+                    client_id=order.client_id,
+                    leg=tag,
+                    round=round_no,
+                    remaining=remaining,
+                    reason=str(exc),
+                )
                 break
             quotes = self._regrid(leg, [q for q in plan.legs if q.qty > 0])
-            journal.write("plan", client_id=order.client_id, leg=tag, stage="round", round=round_no,
-                          remaining=remaining, legs=[_quote_json(q) for q in quotes])
+            journal.write(
+                "plan",
+                client_id=order.client_id,
+                leg=tag,
+                stage="round",
+                round=round_no,
+                remaining=remaining,
+                legs=[_quote_json(q) for q in quotes],
+            )
             if not quotes:
                 report.reason = "nothing fillable within the limit"
                 break
             children: list[LegOrder] = []
             margin_legs: list[MarginLeg] = []
             for q in [q for q in quotes if _beyond_limit(leg, q)]:
-                journal.write("child_skipped", client_id=order.client_id, leg=tag, venue=q.venue, qty=q.qty,
-                              quote_amount=q.quote_amount, reason=f"quoted average beyond the limit {leg.limit_price}")
+                journal.write(
+                    "child_skipped",
+                    client_id=order.client_id,
+                    leg=tag,
+                    venue=q.venue,
+                    qty=q.qty,
+                    quote_amount=q.quote_amount,
+                    reason=f"quoted average beyond the limit {leg.limit_price}",
+                )
             quotes = [q for q in quotes if not _beyond_limit(leg, q)]
             if not quotes:
                 report.reason = "nothing fillable within the limit (fixed costs included)"
@@ -828,8 +1111,12 @@ class _Run:
                 limit = _child_limit(leg, q, order.slippage_bps)
                 coid = f"{order.client_id}.{tag}.r{round_no}.{q.venue}"
                 if coid in self.ex._sent_ids:  # idempotency: a child id is never sent twice
-                    raise ExecutionError(f"client order id {coid!r} was already sent",
-                                         field="client_order_id", value=coid, allowed="a new id")
+                    raise ExecutionError(
+                        f"client order id {coid!r} was already sent",
+                        field="client_order_id",
+                        value=coid,
+                        allowed="a new id",
+                    )
                 children.append(LegOrder(q.venue, leg.side, q.qty, coid, limit))
                 margin_legs.append(_worst_margin_leg(leg, q.qty, limit, q.fee + q.leg_cost))
             if report.role == "leg":
@@ -838,19 +1125,37 @@ class _Run:
             passing = len(children) if check.accepted else (check.failed_index or 0)
             for i, child in enumerate(children):
                 ok = i < passing
-                journal.write("margin_check", client_id=order.client_id, leg=tag, stage="child",
-                              client_order_id=child.client_order_id, worst=margin_legs[i].to_json_dict(),
-                              headroom_before=check.headroom_before if i == 0 else check.headroom_after[i - 1],
-                              headroom_after=check.headroom_after[i] if i < len(check.headroom_after) else None,
-                              accepted=ok, reason="" if ok else check.reason)
+                journal.write(
+                    "margin_check",
+                    client_id=order.client_id,
+                    leg=tag,
+                    stage="child",
+                    client_order_id=child.client_order_id,
+                    worst=margin_legs[i].to_json_dict(),
+                    headroom_before=check.headroom_before
+                    if i == 0
+                    else check.headroom_after[i - 1],
+                    headroom_after=check.headroom_after[i]
+                    if i < len(check.headroom_after)
+                    else None,
+                    accepted=ok,
+                    reason="" if ok else check.reason,
+                )
             for child in children[passing:]:
                 report.children.append(ChildResult(child, "margin_rejected", None, check.reason))
             send = children[:passing]
             for child in send:
                 self.ex._sent_ids.add(child.client_order_id)
-                journal.write("child_order", client_id=order.client_id, leg=tag,
-                              client_order_id=child.client_order_id, venue=child.venue, side=child.side,
-                              qty=child.qty, limit_price=child.limit_price)
+                journal.write(
+                    "child_order",
+                    client_id=order.client_id,
+                    leg=tag,
+                    client_order_id=child.client_order_id,
+                    venue=child.venue,
+                    side=child.side,
+                    qty=child.qty,
+                    limit_price=child.limit_price,
+                )
             results = await self._send(send) if send else []
             for result in results:
                 self._book(leg, report, result, tag)
@@ -872,9 +1177,17 @@ class _Run:
             report.status = "partial" if report.filled_qty > 0 else "unfilled"
             if not report.reason:
                 report.reason = f"residual {remaining} after {report.rounds} rounds"
-        journal.write("leg_done", client_id=order.client_id, leg=tag, role=report.role, status=report.status,
-                      filled_qty=report.filled_qty, quote_amount=report.quote_amount, fee=report.fee,
-                      reason=report.reason)
+        journal.write(
+            "leg_done",
+            client_id=order.client_id,
+            leg=tag,
+            role=report.role,
+            status=report.status,
+            filled_qty=report.filled_qty,
+            quote_amount=report.quote_amount,
+            fee=report.fee,
+            reason=report.reason,
+        )
 
     def _book(self, leg: OrderLeg, report: LegReport, result: ChildResult, tag: str) -> None:
         journal = self.journal
@@ -886,24 +1199,46 @@ class _Run:
             report.filled_qty += result.filled_qty
             report.quote_amount += result.quote_amount
             report.fee += result.fee
-            actual = MarginLeg(leg.instrument, leg.symbol, leg.side, result.filled_qty,
-                               result.quote_amount, result.fee)
+            actual = MarginLeg(
+                leg.instrument,
+                leg.symbol,
+                leg.side,
+                result.filled_qty,
+                result.quote_amount,
+                result.fee,
+            )
             try:
                 self.ex.margin.apply(actual)
             except CrossrouteError as exc:
                 # The fill happened at the venue whatever the ledger says: keep it in the report
                 # and the exposure, and record the disagreement loudly.
-                journal.write("invariant_violation", client_id=self.order.client_id, leg=tag,
-                              what="the margin core refused to book a fill", error=str(exc),
-                              fill=actual.to_json_dict())
+                journal.write(
+                    "invariant_violation",
+                    client_id=self.order.client_id,
+                    leg=tag,
+                    what="the margin core refused to book a fill",
+                    error=str(exc),
+                    fill=actual.to_json_dict(),
+                )
             state = dict(self.ex.margin.summary())
-            journal.write("margin_booked", client_id=self.order.client_id, leg=tag,
-                          client_order_id=result.order.client_order_id, fill=actual.to_json_dict(), **state)
+            journal.write(
+                "margin_booked",
+                client_id=self.order.client_id,
+                leg=tag,
+                client_order_id=result.order.client_order_id,
+                fill=actual.to_json_dict(),
+                **state,
+            )
             if state.get("headroom", ZERO) < 0:
                 # The check used the worst allowed price, so this means a venue filled outside
                 # its limit or the gate is inconsistent: record it loudly, never hide it.
-                journal.write("invariant_violation", client_id=self.order.client_id, leg=tag,
-                              what="negative headroom after a checked fill", headroom=state["headroom"])
+                journal.write(
+                    "invariant_violation",
+                    client_id=self.order.client_id,
+                    leg=tag,
+                    what="negative headroom after a checked fill",
+                    headroom=state["headroom"],
+                )
 
     async def _send(self, children: list[LegOrder]) -> list[ChildResult]:
         """Send children concurrently; results come back in child order (deterministic journal)."""
@@ -925,16 +1260,25 @@ class _Run:
         except TimeoutError:
             # A timed-out child is treated as unfilled; in-process venues cannot fill after the
             # cancellation, and a real venue would be reconciled by its client order id.
-            return ChildResult(child, "timeout", None, f"no answer within {self.ex._child_timeout} s")
+            return ChildResult(
+                child, "timeout", None, f"no answer within {self.ex._child_timeout} s"
+            )
         except CrossrouteError as exc:
             return ChildResult(child, "error", None, str(exc))
-        except Exception as exc:  # noqa: BLE001 - a broken adapter must not cancel sibling children
+        except Exception as exc:
             # (TaskGroup would cancel them mid-flight and lose their fills); it is reported instead.
             return ChildResult(child, "error", None, f"{type(exc).__name__}: {exc}")
-        if not isinstance(fill, LegFill) or fill.client_order_id != child.client_order_id \
-                or not (ZERO <= fill.filled_qty <= child.qty):
-            return ChildResult(child, "error", fill if isinstance(fill, LegFill) else None,
-                               f"inconsistent fill from {child.venue}: {fill!r}")
+        if (
+            not isinstance(fill, LegFill)
+            or fill.client_order_id != child.client_order_id
+            or not (ZERO <= fill.filled_qty <= child.qty)
+        ):
+            return ChildResult(
+                child,
+                "error",
+                fill if isinstance(fill, LegFill) else None,
+                f"inconsistent fill from {child.venue}: {fill!r}",
+            )
         if fill.status == "rejected" or fill.filled_qty == 0:
             return ChildResult(child, "rejected", fill, fill.reason or "rejected")
         status = "filled" if fill.filled_qty == child.qty else "partial"
@@ -949,8 +1293,16 @@ class _Run:
                 continue
             leader_net = self._net_filled(leg.hedge.follows)
             hedge_net = self._net_filled(leg.leg_id)
-            result.append(HedgeReport(leg.leg_id, leg.hedge.follows, leg.hedge.ratio, leader_net, hedge_net,
-                                      leader_net * leg.hedge.ratio - hedge_net))
+            result.append(
+                HedgeReport(
+                    leg.leg_id,
+                    leg.hedge.follows,
+                    leg.hedge.ratio,
+                    leader_net,
+                    hedge_net,
+                    leader_net * leg.hedge.ratio - hedge_net,
+                )
+            )
         return result
 
     async def _unwind(self) -> None:
@@ -963,13 +1315,26 @@ class _Run:
             qty = self._floor_to_grid(hedge.unhedged_qty / hedge.ratio, self.venues[leader.leg_id])
             if qty <= 0:
                 continue
-            back = OrderLeg(leader.leg_id, leader.instrument, leader.symbol,
-                            "sell" if leader.side == "buy" else "buy", qty=qty,
-                            venues=self.venues[leader.leg_id])
-            report = LegReport(leader.leg_id, back.instrument, back.symbol, back.side, qty, None, role="unwind")
+            back = OrderLeg(
+                leader.leg_id,
+                leader.instrument,
+                leader.symbol,
+                "sell" if leader.side == "buy" else "buy",
+                qty=qty,
+                venues=self.venues[leader.leg_id],
+            )
+            report = LegReport(
+                leader.leg_id, back.instrument, back.symbol, back.side, qty, None, role="unwind"
+            )
             self.unwinds.append(report)
-            self.journal.write("unwind", client_id=self.order.client_id, leg=leader.leg_id,
-                               hedge=hedge.leg_id, side=back.side, qty=qty)
+            self.journal.write(
+                "unwind",
+                client_id=self.order.client_id,
+                leg=leader.leg_id,
+                hedge=hedge.leg_id,
+                side=back.side,
+                qty=qty,
+            )
             await self._fill(back, report, tag=f"{leader.leg_id}-unwind", deadline=None)
 
 
@@ -981,7 +1346,13 @@ def _remaining(report: LegReport) -> Decimal:
 
 
 def _quote_json(q: LegQuote) -> dict[str, Any]:
-    return {"venue": q.venue, "qty": q.qty, "quote_amount": q.quote_amount, "fee": q.fee, "leg_cost": q.leg_cost}
+    return {
+        "venue": q.venue,
+        "qty": q.qty,
+        "quote_amount": q.quote_amount,
+        "fee": q.fee,
+        "leg_cost": q.leg_cost,
+    }
 
 
 def _leg_at(sequence: list[str], planned: dict[str, _Planned], child_index: int) -> str | None:

@@ -17,9 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from router.errors import CrossrouteError, ExecutionError
-from router.margin.journal import GENESIS, Journal as _MarginJournal, line_hash, verify_chain
+from router.margin.journal import GENESIS, line_hash, verify_chain
+from router.margin.journal import Journal as _MarginJournal
 
-__all__ = ["StepClock", "Journal", "encode_record", "read_journal", "GENESIS", "line_hash", "verify_chain"]
+__all__ = [
+    "GENESIS",
+    "Journal",
+    "StepClock",
+    "encode_record",
+    "line_hash",
+    "read_journal",
+    "verify_chain",
+]
 
 
 @dataclass(slots=True)
@@ -37,8 +46,12 @@ class StepClock:
         for name in ("start_ns", "step_ns"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ExecutionError(f"{name}={value!r} is invalid; allowed: an integer >= 0",
-                                     field=name, value=value, allowed="an integer >= 0")
+                raise ExecutionError(
+                    f"{name}={value!r} is invalid; allowed: an integer >= 0",
+                    field=name,
+                    value=value,
+                    allowed="an integer >= 0",
+                )
         self._next_ns = self.start_ns
 
     def __call__(self) -> int:
@@ -53,29 +66,43 @@ def _plain(value: Any, path: str) -> Any:
         return value
     if isinstance(value, Decimal):
         if not value.is_finite():
-            raise ExecutionError(f"journal field {path}={value!r} is invalid; allowed: a finite Decimal",
-                                 field=path, value=value, allowed="a finite Decimal")
+            raise ExecutionError(
+                f"journal field {path}={value!r} is invalid; allowed: a finite Decimal",
+                field=path,
+                value=value,
+                allowed="a finite Decimal",
+            )
         # Fixed-point, never exponent form: "0.00000000", not "0E-8" (a risk desk reads these).
         return format(value, "f")
     if isinstance(value, float):
         # Any float, finite or not: it would make the journal depend on repr details and invite
         # binary rounding into an audit trail; the caller must decide on the decimal string itself.
-        raise ExecutionError(f"journal field {path}={value!r} is a float; allowed: Decimal or str",
-                             field=path, value=value, allowed="Decimal or str")
+        raise ExecutionError(
+            f"journal field {path}={value!r} is a float; allowed: Decimal or str",
+            field=path,
+            value=value,
+            allowed="Decimal or str",
+        )
     if isinstance(value, Mapping):
         return {str(k): _plain(v, f"{path}.{k}") for k, v in value.items()}
     if isinstance(value, (set, frozenset)):
         return sorted(_plain(v, path) for v in value)
     if isinstance(value, (list, tuple)):
         return [_plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
-    raise ExecutionError(f"journal field {path} has type {type(value).__name__}; allowed: "
-                         "None, bool, int, str, Decimal, mappings and sequences of those",
-                         field=path, value=repr(value), allowed="JSON-like data with Decimals")
+    raise ExecutionError(
+        f"journal field {path} has type {type(value).__name__}; allowed: "
+        "None, bool, int, str, Decimal, mappings and sequences of those",
+        field=path,
+        value=repr(value),
+        allowed="JSON-like data with Decimals",
+    )
 
 
 def encode_record(record: Mapping[str, Any]) -> str:
     """One record as its canonical JSON line (no trailing newline): sorted keys, no spaces. O(size)."""
-    return json.dumps(_plain(record, "record"), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return json.dumps(
+        _plain(record, "record"), sort_keys=True, separators=(",", ":"), allow_nan=False
+    )
 
 
 class Journal(_MarginJournal):
@@ -91,15 +118,26 @@ class Journal(_MarginJournal):
     O(size) per record.
     """
 
-    def __init__(self, path: str | Path | None = None, *,
-                 clock: Callable[[], int] | None = None, prev: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        clock: Callable[[], int] | None = None,
+        prev: str | None = None,
+    ) -> None:
         if clock is not None and not callable(clock):
-            raise ExecutionError(f"clock={clock!r} is invalid; allowed: a callable returning int ns",
-                                 field="clock", value=repr(clock), allowed="a callable returning int ns")
+            raise ExecutionError(
+                f"clock={clock!r} is invalid; allowed: a callable returning int ns",
+                field="clock",
+                value=repr(clock),
+                allowed="a callable returning int ns",
+            )
         try:
             super().__init__(None if path is None else str(path), prev=prev)
         except CrossrouteError as exc:
-            raise ExecutionError(str(exc), field="prev", value=prev, allowed="64 hex digits, no path") from None
+            raise ExecutionError(
+                str(exc), field="prev", value=prev, allowed="64 hex digits, no path"
+            ) from None
         self.path = None if path is None else Path(path)
         self._clock: Callable[[], int] = clock if clock is not None else StepClock()
         self._last_t_ns = 0
@@ -111,20 +149,32 @@ class Journal(_MarginJournal):
     def write(self, event: str, **fields: Any) -> dict[str, Any]:
         """Append one record; returns it as plain data (decimals as strings)."""
         if not isinstance(event, str) or not event:
-            raise ExecutionError(f"event={event!r} is invalid; allowed: a non-empty string",
-                                 field="event", value=event, allowed="a non-empty string")
+            raise ExecutionError(
+                f"event={event!r} is invalid; allowed: a non-empty string",
+                field="event",
+                value=event,
+                allowed="a non-empty string",
+            )
         reserved = {"event", "seq", "t_ns", "prev"} & fields.keys()
         if reserved:
             name = sorted(reserved)[0]
-            raise ExecutionError(f"journal field {name!r} is reserved; allowed: other names",
-                                 field=name, value=fields[name], allowed="a non-reserved name")
+            raise ExecutionError(
+                f"journal field {name!r} is reserved; allowed: other names",
+                field=name,
+                value=fields[name],
+                allowed="a non-reserved name",
+            )
         # Encode before reading the clock so a rejected record leaves clock and journal untouched.
         body = _plain(fields, "record")
         t_ns = self._clock()
         if isinstance(t_ns, bool) or not isinstance(t_ns, int) or t_ns < self._last_t_ns:
             allowed = f"an integer >= {self._last_t_ns} (ns, never going back)"
-            raise ExecutionError(f"clock returned {t_ns!r}; allowed: {allowed}",
-                                 field="t_ns", value=t_ns, allowed=allowed)
+            raise ExecutionError(
+                f"clock returned {t_ns!r}; allowed: {allowed}",
+                field="t_ns",
+                value=t_ns,
+                allowed=allowed,
+            )
         self._last_t_ns = t_ns
         record = {"event": event, "seq": len(self._lines), "t_ns": t_ns, "prev": self.head, **body}
         line = encode_record(record)
@@ -158,5 +208,9 @@ def read_journal(path: str | Path) -> Iterator[dict[str, Any]]:
             try:
                 yield json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ExecutionError(f"{path}:{number}: not a JSON line ({exc.msg})",
-                                     field="line", value=number, allowed="one JSON object per line") from exc
+                raise ExecutionError(
+                    f"{path}:{number}: not a JSON line ({exc.msg})",
+                    field="line",
+                    value=number,
+                    allowed="one JSON object per line",
+                ) from exc

@@ -27,7 +27,7 @@ from router.errors import CrossrouteError
 from router.orders import LegQuote
 from router.split import EXACT_VENUE_LIMIT, SplitResult, split
 
-__all__ = ["Venue", "RoutePlan", "plan_route", "fmt_qty"]
+__all__ = ["RoutePlan", "Venue", "fmt_qty", "plan_route"]
 
 _BPS = Decimal(10000)
 # Repair rounds: each round places the remainder, or the largest grid-multiple of it, on one
@@ -88,12 +88,21 @@ class RoutePlan:
             "symbol": self.symbol,
             "side": self.side,
             "qty": fmt_qty(self.qty),
-            "legs": [{"venue": leg.venue, "qty": fmt_qty(leg.qty), "quote_amount": _fmt(leg.quote_amount),
-                      "avg_price": _fmt(_round(leg.avg_price, self._places()))} for leg in self.legs],
+            "legs": [
+                {
+                    "venue": leg.venue,
+                    "qty": fmt_qty(leg.qty),
+                    "quote_amount": _fmt(leg.quote_amount),
+                    "avg_price": _fmt(_round(leg.avg_price, self._places())),
+                }
+                for leg in self.legs
+            ],
             "quote_amount": _fmt(self.quote_amount),
             "avg_price": _fmt(self.avg_price),
             "marginal_price": None if self.marginal_price is None else _fmt(self.marginal_price),
-            "best_single_venue": None if best is None else {"venue": best[0], "quote_amount": _fmt(best[1])},
+            "best_single_venue": None
+            if best is None
+            else {"venue": best[0], "quote_amount": _fmt(best[1])},
             "improvement_bps": None if self.improvement_bps is None else _fmt(self.improvement_bps),
             "complete": self.complete,
             "unfilled_qty": fmt_qty(self.unfilled_qty),
@@ -115,8 +124,14 @@ class RoutePlan:
         if self.requested_quote is None:
             places = _places_of(self.legs)
         else:
-            places = max((-e for e in (leg.qty.as_tuple().exponent for leg in self.legs)
-                          if isinstance(e, int) and e < 0), default=0)
+            places = max(
+                (
+                    -e
+                    for e in (leg.qty.as_tuple().exponent for leg in self.legs)
+                    if isinstance(e, int) and e < 0
+                ),
+                default=0,
+            )
         value = Decimal(repr(gap)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_CEILING)
         return _fmt(value)
 
@@ -125,10 +140,18 @@ class RoutePlan:
         return -exp if isinstance(exp, int) and exp < 0 else 0
 
 
-def plan_route(venues: Sequence[Venue], symbol: str, side: str, qty: Decimal | None = None, *,
-               quote_qty: Decimal | None = None, limit_price: Decimal | None = None,
-               max_qty: Mapping[str, Decimal] | None = None, price_places: int | None = None,
-               exact_venue_limit: int = EXACT_VENUE_LIMIT) -> RoutePlan:
+def plan_route(
+    venues: Sequence[Venue],
+    symbol: str,
+    side: str,
+    qty: Decimal | None = None,
+    *,
+    quote_qty: Decimal | None = None,
+    limit_price: Decimal | None = None,
+    max_qty: Mapping[str, Decimal] | None = None,
+    price_places: int | None = None,
+    exact_venue_limit: int = EXACT_VENUE_LIMIT,
+) -> RoutePlan:
     """Plan one order exactly: split in float, quantise, repair, re-quote, compare with one venue.
 
     ``qty`` base or ``quote_qty`` quote (exactly one), ``Decimal`` whole units; ``limit_price``
@@ -145,10 +168,15 @@ def plan_route(venues: Sequence[Venue], symbol: str, side: str, qty: Decimal | N
     check_side(side)
     if (qty is None) == (quote_qty is None):
         raise InvalidRouteArgument("qty", qty, "exactly one of qty (base) and quote_qty (quote)")
-    size = _check_decimal("qty" if qty is not None else "quote_qty", qty if qty is not None else quote_qty)
+    size = _check_decimal(
+        "qty" if qty is not None else "quote_qty", qty if qty is not None else quote_qty
+    )
     limit = None if limit_price is None else _check_decimal("limit_price", limit_price)
-    if price_places is not None and (isinstance(price_places, bool) or not isinstance(price_places, int)
-                                     or not 0 <= price_places <= 18):
+    if price_places is not None and (
+        isinstance(price_places, bool)
+        or not isinstance(price_places, int)
+        or not 0 <= price_places <= 18
+    ):
         raise InvalidRouteArgument("price_places", price_places, "an integer in [0, 18]")
     if not isinstance(venues, (list, tuple)) or not venues:
         raise InvalidRouteArgument("venues", venues, "a non-empty sequence of venues")
@@ -157,15 +185,20 @@ def plan_route(venues: Sequence[Venue], symbol: str, side: str, qty: Decimal | N
         raise InvalidRouteArgument("venues", names, "venues with distinct names")
     usable = [v for v in venues if getattr(v, "symbol", None) == symbol]
     if not usable:
-        raise InvalidRouteArgument("symbol", symbol,
-                                   f"a symbol traded by one of the venues {sorted({getattr(v, 'symbol', None) for v in venues}, key=str)}")
+        raise InvalidRouteArgument(
+            "symbol",
+            symbol,
+            f"a symbol traded by one of the venues {sorted({getattr(v, 'symbol', None) for v in venues}, key=str)}",
+        )
     caps: dict[str, float] = {}
     if max_qty is not None:
         if not isinstance(max_qty, Mapping):
             raise InvalidRouteArgument("max_qty", max_qty, "a mapping venue -> Decimal base cap")
         for venue, cap in max_qty.items():
             if venue not in {v.name for v in usable}:
-                raise InvalidRouteArgument("max_qty", venue, f"one of the venues {sorted(v.name for v in usable)}")
+                raise InvalidRouteArgument(
+                    "max_qty", venue, f"one of the venues {sorted(v.name for v in usable)}"
+                )
             caps[venue] = float(_check_decimal(f"max_qty[{venue}]", cap, allow_zero=True))
     by_name = {v.name: v for v in usable}
     curves = []
@@ -182,15 +215,27 @@ def plan_route(venues: Sequence[Venue], symbol: str, side: str, qty: Decimal | N
     # is planned again without it (at most once per venue).
     excluded: dict[str, str] = {}
     while True:
-        router = _Planner(by_name, curve_by_name, symbol, side, limit, caps, price_places, set(excluded))
+        router = _Planner(
+            by_name, curve_by_name, symbol, side, limit, caps, price_places, set(excluded)
+        )
         split_caps = {**caps, **{name: 0.0 for name in excluded}}
         if qty is not None:
-            result = split(curves, float(size), limit_price=float_limit, max_qty=split_caps or None,
-                           exact_venue_limit=exact_venue_limit)
+            result = split(
+                curves,
+                float(size),
+                limit_price=float_limit,
+                max_qty=split_caps or None,
+                exact_venue_limit=exact_venue_limit,
+            )
             plan = router.base_plan(size, result)
         else:
-            result = split(curves, quote_qty=float(size), limit_price=float_limit,
-                           max_qty=split_caps or None, exact_venue_limit=exact_venue_limit)
+            result = split(
+                curves,
+                quote_qty=float(size),
+                limit_price=float_limit,
+                max_qty=split_caps or None,
+                exact_venue_limit=exact_venue_limit,
+            )
             plan = router.quote_plan(size, result)
         broken = {leg.venue: router.limit_breach(leg) for leg in plan.legs}
         broken = {name: why for name, why in broken.items() if why is not None}
@@ -207,9 +252,17 @@ def plan_route(venues: Sequence[Venue], symbol: str, side: str, qty: Decimal | N
 class _Planner:
     """Quantisation, repair, exact re-quotes and the single-venue benchmark for one order."""
 
-    def __init__(self, venues: dict[str, Venue], curves: dict[str, DepthCurve], symbol: str,
-                 side: str, limit: Decimal | None, caps: dict[str, float], price_places: int | None,
-                 excluded: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        venues: dict[str, Venue],
+        curves: dict[str, DepthCurve],
+        symbol: str,
+        side: str,
+        limit: Decimal | None,
+        caps: dict[str, float],
+        price_places: int | None,
+        excluded: set[str] | None = None,
+    ) -> None:
         self.venues, self.curves, self.symbol, self.side = venues, curves, symbol, side
         self.limit, self.caps, self.price_places = limit, caps, price_places
         # venues whose exact leg broke the limit in an earlier pass: no split leg, no repair
@@ -233,7 +286,9 @@ class _Planner:
         except CrossrouteError:
             return None
 
-    def _quote_for_quote(self, name: str, amount: Decimal, *, single: bool = False) -> LegQuote | None:
+    def _quote_for_quote(
+        self, name: str, amount: Decimal, *, single: bool = False
+    ) -> LegQuote | None:
         if amount <= 0 or (name in self.excluded and not single):
             return None
         try:
@@ -306,11 +361,20 @@ class _Planner:
         filled = _sum_qty(legs)
         best = self._best_single_base(qty)
         plan = self._make(qty, legs, filled, result, best, notes, requested_qty=qty)
-        if best is not None and (not plan.complete or self._better(best.quote_amount, plan.quote_amount)):
+        if best is not None and (
+            not plan.complete or self._better(best.quote_amount, plan.quote_amount)
+        ):
             single = {best.venue: best}
             notes2 = notes + ["the best single venue beats the quantised split: routed there"]
-            plan = self._make(qty, single, best.qty, self._single_result(result, best), best,
-                              notes2, requested_qty=qty)
+            plan = self._make(
+                qty,
+                single,
+                best.qty,
+                self._single_result(result, best),
+                best,
+                notes2,
+                requested_qty=qty,
+            )
         return plan
 
     def _first_quote_down(self, name: str, qty: Decimal) -> LegQuote | None:
@@ -340,14 +404,20 @@ class _Planner:
                     continue
                 delta = new.quote_amount - (old.quote_amount if old else Decimal(0))
                 per_unit = delta / step
-                if self.limit is not None and (per_unit > self.limit if self.side == "buy" else per_unit < self.limit):
+                if self.limit is not None and (
+                    per_unit > self.limit if self.side == "buy" else per_unit < self.limit
+                ):
                     continue
                 if self.limit_breach(new) is not None:
                     continue
                 # the whole remainder first; then the cheapest per unit (sell: the richest)
-                options.append((step != rest, per_unit if self.side == "buy" else -per_unit, name, new))
+                options.append(
+                    (step != rest, per_unit if self.side == "buy" else -per_unit, name, new)
+                )
             if not options:
-                notes.append(f"{rest} base could not be placed on any venue's lot grid within the caps and limit")
+                notes.append(
+                    f"{rest} base could not be placed on any venue's lot grid within the caps and limit"
+                )
                 return
             _, _, name, new = min(options, key=lambda o: (o[0], o[1], o[2]))
             legs[name] = new
@@ -374,7 +444,9 @@ class _Planner:
             curve = self.curves[name]
             spend = curve.cost(min(q, curve.total_qty))
             spend = spend + curve.fixed_cost if self.side == "buy" else spend - curve.fixed_cost
-            shares[name] = max(Decimal(repr(spend)).quantize(Decimal("1e-12"), rounding=ROUND_FLOOR), Decimal(0))
+            shares[name] = max(
+                Decimal(repr(spend)).quantize(Decimal("1e-12"), rounding=ROUND_FLOOR), Decimal(0)
+            )
         if shares and result.complete:
             # the float shares sum to the budget up to noise: make them sum to it exactly
             top = max(shares, key=lambda n: (shares[n], n))
@@ -393,12 +465,20 @@ class _Planner:
         plan = self._make(filled, legs, filled, result, best, notes, requested_quote=budget)
         if best is not None and self._single_beats(best, plan, budget):
             notes2 = notes + ["the best single venue beats the quantised split: routed there"]
-            plan = self._make(best.qty, {best.venue: best}, best.qty,
-                              self._single_result(result, best), best, notes2,
-                              requested_quote=budget)
+            plan = self._make(
+                best.qty,
+                {best.venue: best},
+                best.qty,
+                self._single_result(result, best),
+                best,
+                notes2,
+                requested_quote=budget,
+            )
         return plan
 
-    def _repair_buy_budget(self, legs: dict[str, LegQuote], budget: Decimal, notes: list[str]) -> None:
+    def _repair_buy_budget(
+        self, legs: dict[str, LegQuote], budget: Decimal, notes: list[str]
+    ) -> None:
         """Keep Σ paid <= budget exactly, then offer what is left to the best marginal venues."""
         for _ in range(_MAX_REPAIR_ROUNDS):
             over = _sum_quote(legs) - budget
@@ -423,7 +503,9 @@ class _Planner:
             if old is None or new.qty > old.qty:
                 legs[name] = new
 
-    def _repair_sell_target(self, legs: dict[str, LegQuote], target: Decimal, notes: list[str]) -> None:
+    def _repair_sell_target(
+        self, legs: dict[str, LegQuote], target: Decimal, notes: list[str]
+    ) -> None:
         """Make Σ received >= target: the shortfall goes to the best marginal venue that takes it."""
         for name in self._by_marginal(legs):
             short = target - _sum_quote(legs)
@@ -446,12 +528,17 @@ class _Planner:
                 continue
             old = legs[name]
             new = self._quote_for_quote(name, old.quote_amount - excess)
-            if (new is not None and new.qty < old.qty and self.limit_breach(new) is None
-                    and _sum_quote(legs) - old.quote_amount + new.quote_amount >= target):
+            if (
+                new is not None
+                and new.qty < old.qty
+                and self.limit_breach(new) is None
+                and _sum_quote(legs) - old.quote_amount + new.quote_amount >= target
+            ):
                 legs[name] = new
 
     def _by_marginal(self, legs: dict[str, LegQuote]) -> list[str]:
         """Venues by their float marginal price at the current leg, best first (ties by name)."""
+
         def key(name: str) -> tuple[float, str]:
             curve = self.curves[name]
             q = float(legs[name].qty) if name in legs else 0.0
@@ -459,6 +546,7 @@ class _Planner:
                 return (math.inf, name)
             p = curve.marginal_price(q)
             return (p if self.side == "buy" else -p, name)
+
         return sorted(self.venues, key=key)
 
     def _best_single_quote(self, budget: Decimal) -> LegQuote | None:
@@ -467,13 +555,19 @@ class _Planner:
             if not self._covers_budget(name, budget):
                 continue  # a venue that runs dry before the budget is no single-venue fill
             leg = self._quote_for_quote(name, budget, single=True)
-            if leg is None or not self._within_limit(name, leg.qty) or self.limit_breach(leg) is not None:
+            if (
+                leg is None
+                or not self._within_limit(name, leg.qty)
+                or self.limit_breach(leg) is not None
+            ):
                 continue
             if self.side == "buy" and leg.quote_amount > budget:
                 continue
             if self.side == "sell" and leg.quote_amount < budget:
                 continue
-            better = best is None or (leg.qty > best.qty if self.side == "buy" else leg.qty < best.qty)
+            better = best is None or (
+                leg.qty > best.qty if self.side == "buy" else leg.qty < best.qty
+            )
             if better:
                 best = leg
         return best
@@ -486,8 +580,14 @@ class _Planner:
         lam = curve.marginal_price(q * (1 - 1e-12)) if q > 0 else math.nan
         # the benchmark leg fills the whole order by construction (all of the base, or the whole
         # budget / target), even where the split found the exact size unreachable
-        return dataclasses.replace(result, method="single-venue", marginal_price=lam,
-                                   allocations={leg.venue: q}, bound_gap=math.nan, complete=True)
+        return dataclasses.replace(
+            result,
+            method="single-venue",
+            marginal_price=lam,
+            allocations={leg.venue: q},
+            bound_gap=math.nan,
+            complete=True,
+        )
 
     def _covers_budget(self, name: str, budget: Decimal) -> bool:
         """Can the venue's float curve (within the limit) spend / raise the whole budget?"""
@@ -508,15 +608,26 @@ class _Planner:
 
     # -- assembling --
 
-    def _make(self, qty_requested: Decimal, legs: dict[str, LegQuote], filled: Decimal,
-              result: SplitResult, best: LegQuote | None, notes: list[str], *,
-              requested_qty: Decimal | None = None, requested_quote: Decimal | None = None) -> RoutePlan:
+    def _make(
+        self,
+        qty_requested: Decimal,
+        legs: dict[str, LegQuote],
+        filled: Decimal,
+        result: SplitResult,
+        best: LegQuote | None,
+        notes: list[str],
+        *,
+        requested_qty: Decimal | None = None,
+        requested_quote: Decimal | None = None,
+    ) -> RoutePlan:
         ordered = tuple(legs[n] for n in sorted(legs))
         total = _sum_quote(legs)
         places = self.price_places if self.price_places is not None else _places_of(ordered)
         avg = _round(total / filled, places) if filled else Decimal(0)
         lam = result.marginal_price
-        marginal = None if not ordered or not math.isfinite(lam) else _round(Decimal(repr(lam)), places)
+        marginal = (
+            None if not ordered or not math.isfinite(lam) else _round(Decimal(repr(lam)), places)
+        )
         if requested_qty is not None:
             unfilled = requested_qty - filled
             complete = unfilled == 0
@@ -532,12 +643,24 @@ class _Planner:
             diff = single_avg - plan_avg if self.side == "buy" else plan_avg - single_avg
             improvement = _round(diff / single_avg * _BPS, 2)
         return RoutePlan(
-            symbol=self.symbol, side=self.side, qty=filled, legs=ordered, quote_amount=total,
-            avg_price=avg, marginal_price=marginal,
+            symbol=self.symbol,
+            side=self.side,
+            qty=filled,
+            legs=ordered,
+            quote_amount=total,
+            avg_price=avg,
+            marginal_price=marginal,
             best_single_venue=None if best is None else (best.venue, best.quote_amount),
-            improvement_bps=improvement, complete=complete, unfilled_qty=unfilled,
-            method=result.method, bound_gap=result.bound_gap, requested_qty=requested_qty,
-            requested_quote=requested_quote, unspent_quote=unspent, notes=tuple(notes))
+            improvement_bps=improvement,
+            complete=complete,
+            unfilled_qty=unfilled,
+            method=result.method,
+            bound_gap=result.bound_gap,
+            requested_qty=requested_qty,
+            requested_quote=requested_quote,
+            unspent_quote=unspent,
+            notes=tuple(notes),
+        )
 
 
 def _check_decimal(field: str, value: Any, *, allow_zero: bool = False) -> Decimal:

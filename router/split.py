@@ -36,7 +36,7 @@ import numpy as np
 
 from router.depth import DepthCurve, InvalidRouteArgument, check_number, segment_terms
 
-__all__ = ["SplitResult", "split", "all_in_min_qty", "EXACT_VENUE_LIMIT", "LIMIT_MIN_PAD"]
+__all__ = ["EXACT_VENUE_LIMIT", "LIMIT_MIN_PAD", "SplitResult", "all_in_min_qty", "split"]
 
 EXACT_VENUE_LIMIT = 12
 # Branch and bound node budget: a safety net, far above what 12 venues need in practice.
@@ -112,10 +112,17 @@ class _Fill:
     """One water-fill outcome: base per curve, variable cost per curve (fees in, fixed out), λ,
     the measure reached and whether the target was met."""
 
-    __slots__ = ("alloc", "costs", "lam", "reached", "complete", "feasible")
+    __slots__ = ("alloc", "complete", "costs", "feasible", "lam", "reached")
 
-    def __init__(self, alloc: np.ndarray, costs: np.ndarray, lam: float, reached: float,
-                 complete: bool, feasible: bool = True) -> None:
+    def __init__(
+        self,
+        alloc: np.ndarray,
+        costs: np.ndarray,
+        lam: float,
+        reached: float,
+        complete: bool,
+        feasible: bool = True,
+    ) -> None:
         self.alloc, self.costs, self.lam, self.reached = alloc, costs, lam, reached
         self.complete, self.feasible = complete, feasible
 
@@ -127,19 +134,38 @@ class _Events:
     cost at its end price; events sorted in the taker's order (stable) and grouped by equal
     price. Built once per distinct set of pieces; O(S log S)."""
 
-    __slots__ = ("terms", "cid", "seg_index", "n", "is_hyp", "order", "deltas_sorted", "last",
-                 "lam_g", "w_qty", "w_cost", "g_start", "g_end")
+    __slots__ = (
+        "cid",
+        "deltas_sorted",
+        "g_end",
+        "g_start",
+        "is_hyp",
+        "lam_g",
+        "last",
+        "n",
+        "order",
+        "seg_index",
+        "terms",
+        "w_cost",
+        "w_qty",
+    )
 
-    def __init__(self, terms: np.ndarray, cid: np.ndarray, seg_index: np.ndarray, sign: float) -> None:
+    def __init__(
+        self, terms: np.ndarray, cid: np.ndarray, seg_index: np.ndarray, sign: float
+    ) -> None:
         self.terms, self.cid, self.seg_index = terms, cid, seg_index
         n = self.n = terms.shape[1]
         k0, k1, qty, cst, a, b, alpha, beta, hyp, _ = terms
         self.is_hyp = hyp > 0.5
         keys = np.concatenate((k0, k1))
         zeros = np.zeros(n)
-        deltas = np.concatenate((
-            np.vstack([zeros, a, b, zeros, alpha, beta]),
-            np.vstack([qty, -a, -b, cst, -alpha, -beta])), axis=1)
+        deltas = np.concatenate(
+            (
+                np.vstack([zeros, a, b, zeros, alpha, beta]),
+                np.vstack([qty, -a, -b, cst, -alpha, -beta]),
+            ),
+            axis=1,
+        )
         order = self.order = np.argsort(keys, kind="stable")
         ks = keys[order]
         self.deltas_sorted = deltas[:, order]
@@ -148,7 +174,9 @@ class _Events:
             new_group[0] = True
             np.not_equal(ks[1:], ks[:-1], out=new_group[1:])
         grp_sorted = np.cumsum(new_group) - 1
-        self.last = np.flatnonzero(np.append(new_group[1:], True)) if n else np.zeros(0, dtype=np.int64)
+        self.last = (
+            np.flatnonzero(np.append(new_group[1:], True)) if n else np.zeros(0, dtype=np.int64)
+        )
         self.lam_g = sign * ks[self.last]
         with np.errstate(divide="ignore"):
             self.w_qty = 1.0 / np.sqrt(self.lam_g)
@@ -182,8 +210,9 @@ class _Market:
 
     def curve_costs(self, alloc: np.ndarray) -> np.ndarray:
         """Variable cost per curve of ``alloc`` through the curves' scalar closed forms."""
-        return np.array([c.cost(min(q, c.total_qty)) if q > 0.0 else 0.0
-                         for c, q in zip(self.curves, alloc)])
+        return np.array(
+            [c.cost(min(q, c.total_qty)) if q > 0.0 else 0.0 for c, q in zip(self.curves, alloc)]
+        )
 
     def set_base(self, hi: np.ndarray) -> None:
         """Cache the sorted sweep events of the market cut to [0, hi_i] (the search's root caps).
@@ -214,8 +243,7 @@ class _Market:
             return _Fill(lo.copy(), prefix_costs, math.nan, prefix, False, feasible=False)
         seg_on = None
         base = self.base
-        if (base is not None and not lo.any()
-                and bool(np.all((hi == 0.0) | (hi == self.base_hi)))):
+        if base is not None and not lo.any() and bool(np.all((hi == 0.0) | (hi == self.base_hi))):
             events = base
             on = hi > 0.0
             if not on.all():
@@ -229,7 +257,7 @@ class _Market:
             alloc = lo.copy()
             return _Fill(alloc, prefix_costs, self._marginal(alloc), prefix, goal <= tol)
         ev = events
-        k0, k1, qty, cst, a, b, alpha, beta, hyp, price = ev.terms
+        _k0, _k1, qty, cst, a, b, alpha, beta, _hyp, price = ev.terms
         is_hyp = ev.is_hyp
         cid = ev.cid
         if seg_on is None:
@@ -303,7 +331,7 @@ class _Market:
             reached = float(costs.sum())
         return _Fill(alloc, costs, lam, reached, True)
 
-    def _full_events(self) -> "_Events":
+    def _full_events(self) -> _Events:
         if self._full is None:
             self._full = _Events(self.terms, self.cid, self.seg_index, self.sign)
         return self._full
@@ -321,13 +349,27 @@ class _Market:
         s_cut = np.maximum(start, lo[cid])
         e_cut = np.minimum(end, hi[cid])
         idx = np.flatnonzero(cut[cid] & (e_cut > s_cut))
-        terms = segment_terms(self.side, hyp[idx] > 0.5, x[idx], y[idx], g[idx], price[idx], r[idx],
-                              s_cut[idx] - start[idx], e_cut[idx] - start[idx])
+        terms = segment_terms(
+            self.side,
+            hyp[idx] > 0.5,
+            x[idx],
+            y[idx],
+            g[idx],
+            price[idx],
+            r[idx],
+            s_cut[idx] - start[idx],
+            e_cut[idx] - start[idx],
+        )
         both = np.concatenate((keep, idx))
-        return (np.concatenate((self.terms[:, keep], terms), axis=1), cid[both], self.seg_index[both])
+        return (
+            np.concatenate((self.terms[:, keep], terms), axis=1),
+            cid[both],
+            self.seg_index[both],
+        )
 
-    def _absorb_residual(self, alloc: np.ndarray, costs: np.ndarray, lo: np.ndarray,
-                         hi: np.ndarray, target: float) -> None:
+    def _absorb_residual(
+        self, alloc: np.ndarray, costs: np.ndarray, lo: np.ndarray, hi: np.ndarray, target: float
+    ) -> None:
         """Put the float residual of a base-sized fill on the largest leg with room (at λ)."""
         residual = target - float(alloc.sum())
         if residual == 0.0:
@@ -335,22 +377,33 @@ class _Market:
         room = hi - alloc if residual > 0 else alloc - lo
         for i in np.argsort(-alloc, kind="stable"):
             if alloc[i] > 0.0 and room[i] >= abs(residual):
-                costs[i] += residual * self.curves[i].marginal_price(min(alloc[i], self.curves[i].total_qty))
+                costs[i] += residual * self.curves[i].marginal_price(
+                    min(alloc[i], self.curves[i].total_qty)
+                )
                 alloc[i] += residual
                 return
 
     def _marginal(self, alloc: np.ndarray) -> float:
         """Worst marginal price among the used curves (NaN if none is used)."""
-        prices = [self.curves[i].marginal_price(min(q, self.curves[i].total_qty))
-                  for i, q in enumerate(alloc) if q > 0.0]
+        prices = [
+            self.curves[i].marginal_price(min(q, self.curves[i].total_qty))
+            for i, q in enumerate(alloc)
+            if q > 0.0
+        ]
         if not prices:
             return math.nan
         return max(prices) if self.side == "buy" else min(prices)
 
 
-def split(curves: Sequence[DepthCurve], qty: float | None = None, *, quote_qty: float | None = None,
-          limit_price: float | None = None, max_qty: Mapping[str, float] | None = None,
-          exact_venue_limit: int = EXACT_VENUE_LIMIT) -> SplitResult:
+def split(
+    curves: Sequence[DepthCurve],
+    qty: float | None = None,
+    *,
+    quote_qty: float | None = None,
+    limit_price: float | None = None,
+    max_qty: Mapping[str, float] | None = None,
+    exact_venue_limit: int = EXACT_VENUE_LIMIT,
+) -> SplitResult:
     """Split one order across ``curves`` (one side, distinct venues) at the least total cost.
 
     Exactly one of ``qty`` (base) and ``quote_qty`` (quote, fixed costs included) is given.
@@ -369,7 +422,11 @@ def split(curves: Sequence[DepthCurve], qty: float | None = None, *, quote_qty: 
         target, measure, unit = check_number("quote_qty", quote_qty, strict=True), "cost", "quote"
     limit = None if limit_price is None else check_number("limit_price", limit_price, strict=True)
     caps = _check_caps(max_qty, curves)
-    if isinstance(exact_venue_limit, bool) or not isinstance(exact_venue_limit, int) or exact_venue_limit < 0:
+    if (
+        isinstance(exact_venue_limit, bool)
+        or not isinstance(exact_venue_limit, int)
+        or exact_venue_limit < 0
+    ):
         raise InvalidRouteArgument("exact_venue_limit", exact_venue_limit, "an integer >= 0")
 
     m = len(curves)
@@ -411,16 +468,25 @@ def split(curves: Sequence[DepthCurve], qty: float | None = None, *, quote_qty: 
         free_hi = np.where(mins > 0.0, 0.0, hi)
         fill = market.solve(lo, free_hi, target, measure)
         fill.complete = False
-        return solver.result(fill, method, math.nan, unit,
-                             notes=("minimum sizes make the exact size unreachable",))
+        return solver.result(
+            fill, method, math.nan, unit, notes=("minimum sizes make the exact size unreachable",)
+        )
     return solver.result(best, method, gap, unit)
 
 
 class _Solver:
     """Objective bookkeeping, branch and bound and the heuristic for one split call."""
 
-    def __init__(self, market: _Market, side: str, measure: str, target: float, hi: np.ndarray,
-                 fixed: np.ndarray, mins: np.ndarray) -> None:
+    def __init__(
+        self,
+        market: _Market,
+        side: str,
+        measure: str,
+        target: float,
+        hi: np.ndarray,
+        fixed: np.ndarray,
+        mins: np.ndarray,
+    ) -> None:
         self.market, self.side, self.measure, self.target = market, side, measure, target
         self.hi, self.fixed, self.mins = hi, fixed, mins
         self.m = len(hi)
@@ -438,7 +504,6 @@ class _Solver:
             return cost + fixed if self.side == "buy" else -(cost - fixed)
         base = float(fill.alloc.sum())
         return -base if self.side == "buy" else base
-
 
     def measure_target(self, fixed_in: float) -> float:
         """The water-fill target once the fixed costs of the forced venues are paid."""
@@ -595,9 +660,11 @@ class _Solver:
                     visit({**status, **fixed})
                     return
             if reduced:
+
                 def children(i: int) -> tuple[float, float]:
                     r = reduced[i]
                     return lag - min(0.0, r) + r, lag - min(0.0, r)
+
                 pick = max(free, key=lambda i: (min(children(i)), fill.alloc[i], -i))
                 b_in, b_out = children(pick)
                 order = (1, 0) if b_in <= b_out else (0, 1)
@@ -620,16 +687,20 @@ class _Solver:
         inside = {i for i in discrete if root.alloc[i] > 0.0}
 
         def value_of(members: set[int]) -> tuple[_Fill | None, float]:
-            fill, bound = self.evaluate({i: int(i in members) for i in discrete})
+            fill, _bound = self.evaluate({i: int(i in members) for i in discrete})
             if fill is None:
                 return None, math.inf
             return fill, self.feasible_value(fill)
 
         best_fill, best_val = value_of(inside)
         for _ in range(2 * len(discrete)):
-            moves = [inside - {i} for i in sorted(inside)] + [inside | {i} for i in discrete if i not in inside]
+            moves = [inside - {i} for i in sorted(inside)] + [
+                inside | {i} for i in discrete if i not in inside
+            ]
             scored = [(value_of(s), s) for s in moves]
-            (fill, val), members = min(scored, key=lambda t: t[0][1]) if scored else ((None, math.inf), inside)
+            (fill, val), members = (
+                min(scored, key=lambda t: t[0][1]) if scored else ((None, math.inf), inside)
+            )
             if fill is None or val >= best_val - 1e-12 * abs(best_val):
                 break
             best_fill, best_val, inside = fill, val, members
@@ -646,7 +717,10 @@ class _Solver:
             # a venue whose full proceeds do not cover its fixed cost only lowers the total
             curves = self.market.curves
             for i in range(m):
-                if usable[i] and curves[i].cost(min(alloc[i], curves[i].total_qty)) <= self.fixed[i]:
+                if (
+                    usable[i]
+                    and curves[i].cost(min(alloc[i], curves[i].total_qty)) <= self.fixed[i]
+                ):
                     alloc[i] = 0.0
         if self.measure == "qty":
             reached = float(alloc.sum())
@@ -656,21 +730,33 @@ class _Solver:
             reached = cost + fixed if self.side == "buy" else cost - fixed
         if reached >= self.target * (1 - _RTOL):
             return None
-        fill = _Fill(alloc, self.market.curve_costs(alloc), self.market._marginal(alloc), reached, False)
+        fill = _Fill(
+            alloc, self.market.curve_costs(alloc), self.market._marginal(alloc), reached, False
+        )
         return fill
 
-    def result(self, fill: _Fill, method: str, gap: float, unit: str,
-               notes: tuple[str, ...] = ()) -> SplitResult:
+    def result(
+        self, fill: _Fill, method: str, gap: float, unit: str, notes: tuple[str, ...] = ()
+    ) -> SplitResult:
         curves = self.market.curves
         alloc = {curves[i].venue: float(q) for i, q in enumerate(fill.alloc) if q > 0.0}
         cost = float(fill.costs.sum())
         fixed = float(self.fixed[fill.alloc > 0.0].sum())
         total = cost + fixed if self.side == "buy" else cost - fixed
         lam = fill.lam if alloc else math.nan
-        return SplitResult(side=self.side, requested=self.target, allocations=alloc,
-                           marginal_price=float(lam), total_cost=float(total),
-                           filled=float(fill.alloc.sum()), complete=bool(fill.complete),
-                           bound_gap=float(gap), method=method, unit=unit, notes=notes)
+        return SplitResult(
+            side=self.side,
+            requested=self.target,
+            allocations=alloc,
+            marginal_price=float(lam),
+            total_cost=float(total),
+            filled=float(fill.alloc.sum()),
+            complete=bool(fill.complete),
+            bound_gap=float(gap),
+            method=method,
+            unit=unit,
+            notes=notes,
+        )
 
 
 def _check_curves(curves: Sequence[DepthCurve]) -> tuple[str, list[DepthCurve]]:

@@ -15,6 +15,7 @@ settings.register_profile(
     print_blob=True,
 )
 # `HYPOTHESIS_PROFILE=deep make test` explores more cases with fresh randomness.
-settings.register_profile("deep", deadline=None, max_examples=2000,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "deep", deadline=None, max_examples=2000, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

@@ -32,21 +32,24 @@ def fast_init(cls: type) -> type:
         else:
             env[f"_default_{f.name}"] = f.default
             params.append(f"{f.name}=_default_{f.name}")
-    source = (f"def __init__(self, {', '.join(params)}):\n"
-              + "".join(f"    _set_{name}(self, {name})\n" for name in names))
+    source = f"def __init__(self, {', '.join(params)}):\n" + "".join(
+        f"    _set_{name}(self, {name})\n" for name in names
+    )
     namespace: dict[str, Any] = {}
-    exec(source, env, namespace)  # noqa: S102 - source built above from field names only
+    exec(source, env, namespace)
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__doc__ = f"Build a {cls.__name__} from its fields, positionally or by name."
     cls.__init__ = init
 
     twin = type(f"_{cls.__name__}Twin", (), {"__slots__": tuple(names)})
-    source = (f"def _new({', '.join(names)}):\n    record = _new_twin(_twin)\n"
-              + "".join(f"    record.{name} = {name}\n" for name in names)
-              + "    record.__class__ = _cls\n    return record\n")
+    source = (
+        f"def _new({', '.join(names)}):\n    record = _new_twin(_twin)\n"
+        + "".join(f"    record.{name} = {name}\n" for name in names)
+        + "    record.__class__ = _cls\n    return record\n"
+    )
     namespace = {}
-    exec(source, {"_twin": twin, "_new_twin": object.__new__, "_cls": cls}, namespace)  # noqa: S102
+    exec(source, {"_twin": twin, "_new_twin": object.__new__, "_cls": cls}, namespace)
     make = namespace["_new"]
     make.__qualname__ = f"{cls.__qualname__}._new"
     make.__doc__ = f"Build a {cls.__name__} from all its fields, positionally (hot paths)."

@@ -41,14 +41,14 @@ from typing import Any
 from venues.errors import InvalidArgument, VenueError
 
 __all__ = [
-    "ConstantProductPool",
-    "PoolRevert",
-    "PoolState",
-    "SlippageExceeded",
     "FEE_DENOMINATOR_PIPS",
     "MAX_UINT112",
     "MINIMUM_LIQUIDITY",
     "ZERO_ADDRESS",
+    "ConstantProductPool",
+    "PoolRevert",
+    "PoolState",
+    "SlippageExceeded",
     "get_amount_in",
     "get_amount_out",
     "get_amounts_in",
@@ -57,13 +57,13 @@ __all__ = [
 ]
 
 FEE_DENOMINATOR_PIPS = 1_000_000  # fee_pips are parts per million of the input amount
-DEFAULT_FEE_PIPS = 3000           # Uniswap v2's 0.3%
-MAX_UINT112 = 2**112 - 1          # reserves are uint112 in the pair's storage slot
-MINIMUM_LIQUIDITY = 1000          # LP units locked forever by the first mint
+DEFAULT_FEE_PIPS = 3000  # Uniswap v2's 0.3%
+MAX_UINT112 = 2**112 - 1  # reserves are uint112 in the pair's storage slot
+MINIMUM_LIQUIDITY = 1000  # LP units locked forever by the first mint
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-Q112 = 2**112                     # UQ112x112 fixed point of the price accumulators
-_UINT32 = 2**32                   # block timestamps are stored mod 2**32
-_UINT256 = 2**256                 # price accumulators overflow on purpose, mod 2**256
+Q112 = 2**112  # UQ112x112 fixed point of the price accumulators
+_UINT32 = 2**32  # block timestamps are stored mod 2**32
+_UINT256 = 2**256  # price accumulators overflow on purpose, mod 2**256
 
 # Revert strings, verbatim from v2-core / v2-periphery.
 K = "UniswapV2: K"
@@ -97,8 +97,14 @@ class SlippageExceeded(PoolRevert):
 # Validation helpers
 
 
-def _int(field: str, value: Any, minimum: int | None = None, maximum: int | None = None,
-         low_code: str = "ARG", high_code: str = "ARG") -> int:
+def _int(
+    field: str,
+    value: Any,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    low_code: str = "ARG",
+    high_code: str = "ARG",
+) -> int:
     """Return ``value`` if it is a plain ``int`` in [minimum, maximum], else raise InvalidArgument.
 
     A type error is code "ARG"; a value below ``minimum`` carries ``low_code`` and one above
@@ -132,7 +138,9 @@ def _address(field: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidArgument(field, value, "a non-empty string address")
     if value == ZERO_ADDRESS:
-        raise InvalidArgument(field, value, f"any address except {ZERO_ADDRESS} (holds the locked liquidity)")
+        raise InvalidArgument(
+            field, value, f"any address except {ZERO_ADDRESS} (holds the locked liquidity)"
+        )
     return value
 
 
@@ -154,8 +162,9 @@ def quote(amount_a: int, reserve_a: int, reserve_b: int) -> int:
     return amount_a * reserve_b // reserve_a
 
 
-def get_amount_out(amount_in: int, reserve_in: int, reserve_out: int,
-                   fee_pips: int = DEFAULT_FEE_PIPS) -> int:
+def get_amount_out(
+    amount_in: int, reserve_in: int, reserve_out: int, fee_pips: int = DEFAULT_FEE_PIPS
+) -> int:
     """Output for an exact ``amount_in``, fee taken on the input.
 
     ``out = in*(1e6-fee)*rOut // (rIn*1e6 + in*(1e6-fee))``. Units: token base units; fee in
@@ -166,8 +175,9 @@ def get_amount_out(amount_in: int, reserve_in: int, reserve_out: int,
     return _amount_out(amount_in, reserve_in, reserve_out, _fee(fee_pips))
 
 
-def get_amount_in(amount_out: int, reserve_in: int, reserve_out: int,
-                  fee_pips: int = DEFAULT_FEE_PIPS) -> int:
+def get_amount_in(
+    amount_out: int, reserve_in: int, reserve_out: int, fee_pips: int = DEFAULT_FEE_PIPS
+) -> int:
     """Input needed to receive exactly ``amount_out``, fee included.
 
     ``in = rIn*out*1e6 // ((rOut-out)*(1e6-fee)) + 1``. Units: token base units. Rounding: up,
@@ -181,8 +191,9 @@ def get_amount_in(amount_out: int, reserve_in: int, reserve_out: int,
     return _amount_in(amount_out, reserve_in, reserve_out, _fee(fee_pips))
 
 
-def get_amounts_out(amount_in: int, hops: Sequence[tuple[int, int]],
-                    fee_pips: int = DEFAULT_FEE_PIPS) -> list[int]:
+def get_amounts_out(
+    amount_in: int, hops: Sequence[tuple[int, int]], fee_pips: int = DEFAULT_FEE_PIPS
+) -> list[int]:
     """Chained exact-input quote along ``hops`` of ``(reserve_in, reserve_out)``.
 
     Returns ``[amount_in, out_1, ..., out_n]``; an empty path raises
@@ -196,8 +207,9 @@ def get_amounts_out(amount_in: int, hops: Sequence[tuple[int, int]],
     return amounts
 
 
-def get_amounts_in(amount_out: int, hops: Sequence[tuple[int, int]],
-                   fee_pips: int = DEFAULT_FEE_PIPS) -> list[int]:
+def get_amounts_in(
+    amount_out: int, hops: Sequence[tuple[int, int]], fee_pips: int = DEFAULT_FEE_PIPS
+) -> list[int]:
     """Chained exact-output quote along ``hops`` of ``(reserve_in, reserve_out)``, walked backwards.
 
     Returns ``[in_1, ..., in_n, amount_out]``. Rounding: up per hop. O(len(hops)).
@@ -214,8 +226,9 @@ def _hops(hops: Any) -> list[tuple[int, int]]:
     if not isinstance(hops, Sequence) or isinstance(hops, (str, bytes)):
         raise InvalidArgument("hops", hops, "a sequence of (reserve_in, reserve_out) pairs")
     if len(hops) == 0:
-        raise InvalidArgument("hops", hops, "at least one (reserve_in, reserve_out) pair",
-                              LIB_INVALID_PATH)
+        raise InvalidArgument(
+            "hops", hops, "at least one (reserve_in, reserve_out) pair", LIB_INVALID_PATH
+        )
     out = []
     for hop in hops:
         if not isinstance(hop, Sequence) or len(hop) != 2:
@@ -228,20 +241,28 @@ def _reserves_positive(reserve_a: Any, reserve_b: Any, name_a: str, name_b: str)
     _int(name_a, reserve_a, 0)
     _int(name_b, reserve_b, 0)
     if reserve_a == 0 or reserve_b == 0:
-        raise PoolRevert(LIB_INSUFFICIENT_LIQUIDITY, f"{name_a}={reserve_a}, {name_b}={reserve_b}; "
-                         "both must be > 0", **{name_a: reserve_a, name_b: reserve_b})
+        raise PoolRevert(
+            LIB_INSUFFICIENT_LIQUIDITY,
+            f"{name_a}={reserve_a}, {name_b}={reserve_b}; both must be > 0",
+            **{name_a: reserve_a, name_b: reserve_b},
+        )
 
 
 def _out_below_reserve(amount_out: int, reserve_out: int) -> None:
     if amount_out >= reserve_out:
-        raise InvalidArgument("amount_out", amount_out,
-                              f"an integer in [1, {reserve_out - 1}] (below reserve_out={reserve_out})",
-                              INSUFFICIENT_LIQUIDITY)
+        raise InvalidArgument(
+            "amount_out",
+            amount_out,
+            f"an integer in [1, {reserve_out - 1}] (below reserve_out={reserve_out})",
+            INSUFFICIENT_LIQUIDITY,
+        )
 
 
 def _amount_out(amount_in: int, reserve_in: int, reserve_out: int, fee_pips: int) -> int:
     amount_in_with_fee = amount_in * (FEE_DENOMINATOR_PIPS - fee_pips)
-    return amount_in_with_fee * reserve_out // (reserve_in * FEE_DENOMINATOR_PIPS + amount_in_with_fee)
+    return (
+        amount_in_with_fee * reserve_out // (reserve_in * FEE_DENOMINATOR_PIPS + amount_in_with_fee)
+    )
 
 
 def _amount_in(amount_out: int, reserve_in: int, reserve_out: int, fee_pips: int) -> int:
@@ -285,16 +306,35 @@ class ConstantProductPool:
     growth of sqrt(k), minted as LP units at the next mint or burn).
     """
 
-    __slots__ = ("_reserve0", "_reserve1", "_fee_pips", "_total_supply", "_balances", "_fee_to",
-                 "_k_last", "_price0_cumulative_last", "_price1_cumulative_last", "_timestamp")
+    __slots__ = (
+        "_balances",
+        "_fee_pips",
+        "_fee_to",
+        "_k_last",
+        "_price0_cumulative_last",
+        "_price1_cumulative_last",
+        "_reserve0",
+        "_reserve1",
+        "_timestamp",
+        "_total_supply",
+    )
 
-    def __init__(self, reserve0: int, reserve1: int, fee_pips: int = DEFAULT_FEE_PIPS, *,
-                 lp_owner: str = "lp", fee_to: str | None = None, timestamp: int = 0) -> None:
+    def __init__(
+        self,
+        reserve0: int,
+        reserve1: int,
+        fee_pips: int = DEFAULT_FEE_PIPS,
+        *,
+        lp_owner: str = "lp",
+        fee_to: str | None = None,
+        timestamp: int = 0,
+    ) -> None:
         _int("reserve0", reserve0, 0, MAX_UINT112, high_code=OVERFLOW)
         _int("reserve1", reserve1, 0, MAX_UINT112, high_code=OVERFLOW)
         if (reserve0 == 0) != (reserve1 == 0):
-            raise InvalidArgument("reserve0/reserve1", (reserve0, reserve1),
-                                  "both zero (empty pair) or both > 0")
+            raise InvalidArgument(
+                "reserve0/reserve1", (reserve0, reserve1), "both zero (empty pair) or both > 0"
+            )
         fee_pips = _fee(fee_pips)
         lp_owner = _address("lp_owner", lp_owner)
         if fee_to is not None:
@@ -392,18 +432,28 @@ class ConstantProductPool:
 
     def state(self) -> PoolState:
         """Snapshot of every field as a frozen value. O(number of LP holders)."""
-        return PoolState(self._reserve0, self._reserve1, self._fee_pips, self._total_supply,
-                         tuple(sorted(self._balances.items())), self._fee_to, self._k_last,
-                         self._price0_cumulative_last, self._price1_cumulative_last,
-                         self._timestamp)
+        return PoolState(
+            self._reserve0,
+            self._reserve1,
+            self._fee_pips,
+            self._total_supply,
+            tuple(sorted(self._balances.items())),
+            self._fee_to,
+            self._k_last,
+            self._price0_cumulative_last,
+            self._price1_cumulative_last,
+            self._timestamp,
+        )
 
     def copy(self) -> ConstantProductPool:
         """An independent pool in the same state (for what-if quotes). O(number of LP holders)."""
         return copy.deepcopy(self)
 
     def __repr__(self) -> str:
-        return (f"ConstantProductPool(reserve0={self._reserve0}, reserve1={self._reserve1}, "
-                f"fee_pips={self._fee_pips}, total_supply={self._total_supply})")
+        return (
+            f"ConstantProductPool(reserve0={self._reserve0}, reserve1={self._reserve1}, "
+            f"fee_pips={self._fee_pips}, total_supply={self._total_supply})"
+        )
 
     # ---- quoting (read-only) -----------------------------------------------------------------
 
@@ -449,16 +499,26 @@ class ConstantProductPool:
 
     def _directed(self, zero_for_one: bool) -> tuple[int, int]:
         if self._reserve0 == 0:
-            raise PoolRevert(LIB_INSUFFICIENT_LIQUIDITY, "the pool has no reserves",
-                             reserve0=self._reserve0, reserve1=self._reserve1)
+            raise PoolRevert(
+                LIB_INSUFFICIENT_LIQUIDITY,
+                "the pool has no reserves",
+                reserve0=self._reserve0,
+                reserve1=self._reserve1,
+            )
         if zero_for_one:
             return self._reserve0, self._reserve1
         return self._reserve1, self._reserve0
 
     # ---- router-level swaps ------------------------------------------------------------------
 
-    def swap(self, amount_in: int, zero_for_one: bool, min_amount_out: int = 0, *,
-             timestamp: int | None = None) -> int:
+    def swap(
+        self,
+        amount_in: int,
+        zero_for_one: bool,
+        min_amount_out: int = 0,
+        *,
+        timestamp: int | None = None,
+    ) -> int:
         """Swap an exact input for at least ``min_amount_out``; returns the output.
 
         ``swapExactTokensForTokens`` on one pair. Units: base units. Rounding: output down.
@@ -466,8 +526,14 @@ class ConstantProductPool:
         minimum, PoolRevert "UniswapV2: INSUFFICIENT_OUTPUT_AMOUNT" when the input is dust that
         buys nothing. O(1).
         """
-        if (timestamp is None and type(amount_in) is int and amount_in >= 1
-                and type(min_amount_out) is int and min_amount_out >= 0 and self._reserve0):
+        if (
+            timestamp is None
+            and type(amount_in) is int
+            and amount_in >= 1
+            and type(min_amount_out) is int
+            and min_amount_out >= 0
+            and self._reserve0
+        ):
             # Fast path: no time passes (the price accumulators stay), so a swap is the formula
             # plus the reserve update. The pair's other checks cannot fail for this output: it
             # is below the output reserve, and it is by construction the largest output that
@@ -478,15 +544,24 @@ class ConstantProductPool:
             elif zero_for_one is False:
                 reserve_in, reserve_out = self._reserve1, self._reserve0
             else:
-                reserve_in = reserve_out = 0      # not a bool: the general path refuses it
+                reserve_in = reserve_out = 0  # not a bool: the general path refuses it
             with_fee = amount_in * (FEE_DENOMINATOR_PIPS - self._fee_pips)
             amount_out = with_fee * reserve_out // (reserve_in * FEE_DENOMINATOR_PIPS + with_fee)
-            if (0 < amount_out and min_amount_out <= amount_out
-                    and reserve_in + amount_in <= MAX_UINT112):
+            if (
+                amount_out > 0
+                and min_amount_out <= amount_out
+                and reserve_in + amount_in <= MAX_UINT112
+            ):
                 if zero_for_one:
-                    self._reserve0, self._reserve1 = reserve_in + amount_in, reserve_out - amount_out
+                    self._reserve0, self._reserve1 = (
+                        reserve_in + amount_in,
+                        reserve_out - amount_out,
+                    )
                 else:
-                    self._reserve0, self._reserve1 = reserve_out - amount_out, reserve_in + amount_in
+                    self._reserve0, self._reserve1 = (
+                        reserve_out - amount_out,
+                        reserve_in + amount_in,
+                    )
                 return amount_out
         amount_in = _int("amount_in", amount_in, 1, low_code=LIB_INSUFFICIENT_INPUT_AMOUNT)
         zero_for_one = _bool("zero_for_one", zero_for_one)
@@ -495,18 +570,27 @@ class ConstantProductPool:
         reserve_in, reserve_out = self._directed(zero_for_one)
         amount_out = _amount_out(amount_in, reserve_in, reserve_out, self._fee_pips)
         if amount_out < min_amount_out:
-            raise SlippageExceeded(ROUTER_INSUFFICIENT_OUTPUT_AMOUNT,
-                                   f"amount_out={amount_out} < min_amount_out={min_amount_out}",
-                                   amount_in=amount_in, amount_out=amount_out,
-                                   min_amount_out=min_amount_out)
+            raise SlippageExceeded(
+                ROUTER_INSUFFICIENT_OUTPUT_AMOUNT,
+                f"amount_out={amount_out} < min_amount_out={min_amount_out}",
+                amount_in=amount_in,
+                amount_out=amount_out,
+                min_amount_out=min_amount_out,
+            )
         if zero_for_one:
             self._pair_swap(0, amount_out, amount_in, 0, timestamp)
         else:
             self._pair_swap(amount_out, 0, 0, amount_in, timestamp)
         return amount_out
 
-    def swap_exact_out(self, amount_out: int, zero_for_one: bool, max_amount_in: int | None = None,
-                       *, timestamp: int | None = None) -> int:
+    def swap_exact_out(
+        self,
+        amount_out: int,
+        zero_for_one: bool,
+        max_amount_in: int | None = None,
+        *,
+        timestamp: int | None = None,
+    ) -> int:
         """Buy exactly ``amount_out`` for at most ``max_amount_in`` (None: no bound); returns the input.
 
         ``swapTokensForExactTokens`` on one pair. Units: base units. Rounding: input up.
@@ -521,10 +605,13 @@ class ConstantProductPool:
         _out_below_reserve(amount_out, reserve_out)
         amount_in = _amount_in(amount_out, reserve_in, reserve_out, self._fee_pips)
         if max_amount_in is not None and amount_in > max_amount_in:
-            raise SlippageExceeded(ROUTER_EXCESSIVE_INPUT_AMOUNT,
-                                   f"amount_in={amount_in} > max_amount_in={max_amount_in}",
-                                   amount_in=amount_in, amount_out=amount_out,
-                                   max_amount_in=max_amount_in)
+            raise SlippageExceeded(
+                ROUTER_EXCESSIVE_INPUT_AMOUNT,
+                f"amount_in={amount_in} > max_amount_in={max_amount_in}",
+                amount_in=amount_in,
+                amount_out=amount_out,
+                max_amount_in=max_amount_in,
+            )
         if zero_for_one:
             self._pair_swap(0, amount_out, amount_in, 0, timestamp)
         else:
@@ -533,8 +620,15 @@ class ConstantProductPool:
 
     # ---- pair-level mechanics ----------------------------------------------------------------
 
-    def pair_swap(self, amount0_out: int, amount1_out: int, amount0_in: int = 0,
-                  amount1_in: int = 0, *, timestamp: int | None = None) -> None:
+    def pair_swap(
+        self,
+        amount0_out: int,
+        amount1_out: int,
+        amount0_in: int = 0,
+        amount1_in: int = 0,
+        *,
+        timestamp: int | None = None,
+    ) -> None:
         """``UniswapV2Pair.swap``: pay ``amount*_in`` to the pair, take ``amount*_out`` out.
 
         The pair prices nothing; it only checks, with the fee on the input side only,
@@ -551,16 +645,22 @@ class ConstantProductPool:
         timestamp = self._check_timestamp(timestamp)
         self._pair_swap(amount0_out, amount1_out, amount0_in, amount1_in, timestamp)
 
-    def _pair_swap(self, amount0_out: int, amount1_out: int, amount0_in: int, amount1_in: int,
-                   timestamp: int) -> None:
+    def _pair_swap(
+        self, amount0_out: int, amount1_out: int, amount0_in: int, amount1_in: int, timestamp: int
+    ) -> None:
         # The pair's checks on already validated arguments; shared by the router-level swaps.
         reserve0, reserve1 = self._reserve0, self._reserve1
         if amount0_out == 0 and amount1_out == 0:
             raise PoolRevert(INSUFFICIENT_OUTPUT_AMOUNT, "both outputs are 0")
         if amount0_out >= reserve0 or amount1_out >= reserve1:
-            raise PoolRevert(INSUFFICIENT_LIQUIDITY, "an output is not below its reserve",
-                             amount0_out=amount0_out, amount1_out=amount1_out,
-                             reserve0=reserve0, reserve1=reserve1)
+            raise PoolRevert(
+                INSUFFICIENT_LIQUIDITY,
+                "an output is not below its reserve",
+                amount0_out=amount0_out,
+                amount1_out=amount1_out,
+                reserve0=reserve0,
+                reserve1=reserve1,
+            )
         # Balances after the optimistic transfer out and the caller's payment in. amountXIn is
         # derived from them exactly as the pair does, which here equals what was paid in.
         balance0 = reserve0 - amount0_out + amount0_in
@@ -572,9 +672,16 @@ class ConstantProductPool:
         adjusted0 = balance0 * FEE_DENOMINATOR_PIPS - paid0 * self._fee_pips
         adjusted1 = balance1 * FEE_DENOMINATOR_PIPS - paid1 * self._fee_pips
         if adjusted0 * adjusted1 < reserve0 * reserve1 * FEE_DENOMINATOR_PIPS**2:
-            raise PoolRevert(K, "the fee-adjusted product of balances fell below k",
-                             amount0_in=paid0, amount1_in=paid1, amount0_out=amount0_out,
-                             amount1_out=amount1_out, reserve0=reserve0, reserve1=reserve1)
+            raise PoolRevert(
+                K,
+                "the fee-adjusted product of balances fell below k",
+                amount0_in=paid0,
+                amount1_in=paid1,
+                amount0_out=amount0_out,
+                amount1_out=amount1_out,
+                reserve0=reserve0,
+                reserve1=reserve1,
+            )
         self._update(balance0, balance1, timestamp)
 
     def mint(self, to: str, amount0: int, amount1: int, *, timestamp: int | None = None) -> int:
@@ -599,8 +706,13 @@ class ConstantProductPool:
         else:
             liquidity = min(amount0 * total_supply // reserve0, amount1 * total_supply // reserve1)
         if liquidity <= 0:
-            raise PoolRevert(INSUFFICIENT_LIQUIDITY_MINTED, f"the deposit mints {max(liquidity, 0)} LP units",
-                             amount0=amount0, amount1=amount1, total_supply=total_supply)
+            raise PoolRevert(
+                INSUFFICIENT_LIQUIDITY_MINTED,
+                f"the deposit mints {max(liquidity, 0)} LP units",
+                amount0=amount0,
+                amount1=amount1,
+                total_supply=total_supply,
+            )
         self._check_overflow(balance0, balance1)
         # All checks passed: commit.
         self._apply_fee_liquidity(fee_liquidity)
@@ -630,9 +742,14 @@ class ConstantProductPool:
         amount0 = liquidity * reserve0 // total_supply
         amount1 = liquidity * reserve1 // total_supply
         if amount0 == 0 or amount1 == 0:
-            raise PoolRevert(INSUFFICIENT_LIQUIDITY_BURNED, f"burning {liquidity} LP units pays "
-                             f"({amount0}, {amount1})", liquidity=liquidity, amount0=amount0,
-                             amount1=amount1, total_supply=total_supply)
+            raise PoolRevert(
+                INSUFFICIENT_LIQUIDITY_BURNED,
+                f"burning {liquidity} LP units pays ({amount0}, {amount1})",
+                liquidity=liquidity,
+                amount0=amount0,
+                amount1=amount1,
+                total_supply=total_supply,
+            )
         self._apply_fee_liquidity(fee_liquidity)
         self._debit(owner, liquidity)
         self._update(reserve0 - amount0, reserve1 - amount1, timestamp)
@@ -676,8 +793,13 @@ class ConstantProductPool:
 
     def _check_overflow(self, balance0: int, balance1: int) -> None:
         if balance0 > MAX_UINT112 or balance1 > MAX_UINT112:
-            raise PoolRevert(OVERFLOW, "a balance exceeds uint112", balance0=balance0,
-                             balance1=balance1, maximum=MAX_UINT112)
+            raise PoolRevert(
+                OVERFLOW,
+                "a balance exceeds uint112",
+                balance0=balance0,
+                balance1=balance1,
+                maximum=MAX_UINT112,
+            )
 
     def _accrued(self, timestamp: int) -> tuple[int, int]:
         elapsed = (timestamp % _UINT32 - self._timestamp % _UINT32) % _UINT32

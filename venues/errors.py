@@ -38,8 +38,13 @@ class InvalidValue:
     """
 
     def __init__(self, field: str, value: Any, allowed: str, **details: Any) -> None:
-        super().__init__(f"{field}={value!r} is invalid; allowed: {allowed}",  # type: ignore[call-arg]
-                         field=field, value=value, allowed=allowed, **details)
+        super().__init__(
+            f"{field}={value!r} is invalid; allowed: {allowed}",  # type: ignore[call-arg]
+            field=field,
+            value=value,
+            allowed=allowed,
+            **details,
+        )
         self.field = field
         self.value = value
         self.allowed = allowed
@@ -64,15 +69,26 @@ class InvalidArgument(VenueError):
     """
 
     def __init__(self, field: str, value: Any, allowed: str, code: str = "ARG") -> None:
-        super().__init__(code, f"{field}={value!r} is invalid; allowed: {allowed}",
-                         field=field, value=value, allowed=allowed)
+        super().__init__(
+            code,
+            f"{field}={value!r} is invalid; allowed: {allowed}",
+            field=field,
+            value=value,
+            allowed=allowed,
+        )
         self.field = field
         self.value = value
         self.allowed = allowed
 
 
-def require_int(field: str, value: Any, *, minimum: int | None = None,
-                maximum: int | None = None, code: str = "ARG") -> int:
+def require_int(
+    field: str,
+    value: Any,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    code: str = "ARG",
+) -> int:
     """Return ``value`` if it is a plain ``int`` within [minimum, maximum], else raise.
 
     ``bool`` is refused on purpose: ``True`` is an ``int`` in Python but never a token amount.

@@ -49,8 +49,18 @@ from venues._records import fast_init
 from venues.errors import InvalidArgument, VenueError, require_int
 
 __all__ = [
-    "BookQuote", "BookSide", "Fill", "Kind", "Order", "OrderBook", "OrderResult", "Side",
-    "Status", "StpMode", "TimeInForce", "PIPS_PER_UNIT",
+    "PIPS_PER_UNIT",
+    "BookQuote",
+    "BookSide",
+    "Fill",
+    "Kind",
+    "Order",
+    "OrderBook",
+    "OrderResult",
+    "Side",
+    "Status",
+    "StpMode",
+    "TimeInForce",
 ]
 
 PIPS_PER_UNIT = 1_000_000  # fee_pips are hundredths of a basis point: 1_000_000 pips = 100 %
@@ -109,8 +119,11 @@ GTC, IOC, FOK, POST_ONLY = "GTC", "IOC", "FOK", "POST_ONLY"
 _SIDES = {BUY: BUY, SELL: SELL}
 _TIFS = {GTC: GTC, IOC: IOC, FOK: FOK, POST_ONLY: POST_ONLY}
 _KINDS = {"spot": "spot", "perp": "perp"}
-_STPS = {"cancel_taker": "cancel_taker", "cancel_maker": "cancel_maker",
-         "cancel_both": "cancel_both"}
+_STPS = {
+    "cancel_taker": "cancel_taker",
+    "cancel_maker": "cancel_maker",
+    "cancel_both": "cancel_both",
+}
 _BOOK_SIDES = {"bids": "bids", "asks": "asks"}
 
 
@@ -212,11 +225,27 @@ _new_resting = object.__new__
 class _Resting:
     """Mutable internal twin of :class:`Order`; the public API hands out frozen snapshots."""
 
-    __slots__ = ("order_id", "owner", "side", "price_ticks", "qty_lots", "original_lots", "tif",
-                 "seq")
+    __slots__ = (
+        "order_id",
+        "original_lots",
+        "owner",
+        "price_ticks",
+        "qty_lots",
+        "seq",
+        "side",
+        "tif",
+    )
 
-    def __init__(self, order_id: str, owner: str, side: str, price_ticks: int, qty_lots: int,
-                 tif: str, seq: int) -> None:
+    def __init__(
+        self,
+        order_id: str,
+        owner: str,
+        side: str,
+        price_ticks: int,
+        qty_lots: int,
+        tif: str,
+        seq: int,
+    ) -> None:
         self.order_id = order_id
         self.owner = owner
         self.side = side
@@ -227,8 +256,16 @@ class _Resting:
         self.seq = seq
 
     def snapshot(self) -> Order:
-        return _new_order(self.order_id, self.owner, self.side, self.price_ticks, self.qty_lots,
-                     self.original_lots, self.tif, self.seq)
+        return _new_order(
+            self.order_id,
+            self.owner,
+            self.side,
+            self.price_ticks,
+            self.qty_lots,
+            self.original_lots,
+            self.tif,
+            self.seq,
+        )
 
 
 class _Level:
@@ -241,7 +278,7 @@ class _Level:
     per order is one 8-byte pointer, where an OrderedDict entry cost about 100 bytes.
     """
 
-    __slots__ = ("queue", "live", "total_lots")
+    __slots__ = ("live", "queue", "total_lots")
 
     def __init__(self) -> None:
         self.queue: deque[_Resting] = deque()
@@ -307,16 +344,48 @@ class OrderBook:
     ([(300050, 50000)], 30000)
     """
 
-    __slots__ = ("_symbol", "_tick_size", "_lot_size", "_min_notional", "_min_notional_quanta",
-                 "_maker_fee_pips", "_taker_fee_pips", "_kind", "_stp",
-                 "_tick_ratio", "_lot_ratio", "_tick_ce", "_lot_ce", "_quantum_ce",
-                 "_bid_levels", "_bid_prices", "_ask_levels", "_ask_prices", "_best_bid",
-                 "_best_ask", "_orders", "_closed",
-                 "_position_lots", "_cash_quanta", "_fees_quanta", "_order_seq", "_fill_seq")
+    __slots__ = (
+        "_ask_levels",
+        "_ask_prices",
+        "_best_ask",
+        "_best_bid",
+        "_bid_levels",
+        "_bid_prices",
+        "_cash_quanta",
+        "_closed",
+        "_fees_quanta",
+        "_fill_seq",
+        "_kind",
+        "_lot_ce",
+        "_lot_ratio",
+        "_lot_size",
+        "_maker_fee_pips",
+        "_min_notional",
+        "_min_notional_quanta",
+        "_order_seq",
+        "_orders",
+        "_position_lots",
+        "_quantum_ce",
+        "_stp",
+        "_symbol",
+        "_taker_fee_pips",
+        "_tick_ce",
+        "_tick_ratio",
+        "_tick_size",
+    )
 
-    def __init__(self, symbol: str, *, tick_size: Decimal | str, lot_size: Decimal | str,
-                 min_notional: Decimal | str = "0", maker_fee_pips: int = 0,
-                 taker_fee_pips: int = 0, kind: str = "spot", stp: str = "cancel_taker") -> None:
+    def __init__(
+        self,
+        symbol: str,
+        *,
+        tick_size: Decimal | str,
+        lot_size: Decimal | str,
+        min_notional: Decimal | str = "0",
+        maker_fee_pips: int = 0,
+        taker_fee_pips: int = 0,
+        kind: str = "spot",
+        stp: str = "cancel_taker",
+    ) -> None:
         """Create an empty book. Raises :class:`InvalidArgument` on any bad parameter."""
         if not isinstance(symbol, str) or not symbol:
             raise InvalidArgument("symbol", symbol, "a non-empty str such as 'ETH/USDC'")
@@ -326,16 +395,19 @@ class OrderBook:
             raise InvalidArgument("tick_size", tick_size, "a positive decimal (Decimal or str)")
         if lot <= 0:
             raise InvalidArgument("lot_size", lot_size, "a positive decimal (Decimal or str)")
-        floor_notional = _decimal_arg("min_notional", min_notional,
-                                      "a decimal >= 0 in quote units (Decimal or str)")
+        floor_notional = _decimal_arg(
+            "min_notional", min_notional, "a decimal >= 0 in quote units (Decimal or str)"
+        )
         if floor_notional < 0:
-            raise InvalidArgument("min_notional", min_notional,
-                                  "a decimal >= 0 in quote units (Decimal or str)")
+            raise InvalidArgument(
+                "min_notional", min_notional, "a decimal >= 0 in quote units (Decimal or str)"
+            )
         require_int("taker_fee_pips", taker_fee_pips, minimum=0, maximum=PIPS_PER_UNIT - 1)
         # A maker rebate (negative maker fee) is allowed only while the venue still earns on every
         # fill: with both fees rounded up, ceil(x*t) + ceil(-x*m) >= 0 whenever m <= t.
-        require_int("maker_fee_pips", maker_fee_pips, minimum=-taker_fee_pips,
-                    maximum=PIPS_PER_UNIT - 1)
+        require_int(
+            "maker_fee_pips", maker_fee_pips, minimum=-taker_fee_pips, maximum=PIPS_PER_UNIT - 1
+        )
         kind_value = _lookup(_KINDS, "kind", kind)
         stp_value = _lookup(_STPS, "stp", stp)
 
@@ -368,7 +440,7 @@ class OrderBook:
         # Python-level call, and every order asks whether it crosses.
         self._best_bid: int | None = None
         self._best_ask: int | None = None
-        self._orders: dict[str, _Resting] = {}   # open orders by id, in seq order
+        self._orders: dict[str, _Resting] = {}  # open orders by id, in seq order
         # Ids are unique for the book's life: an id is taken while its order is open (_orders)
         # and forever after (_closed). Keeping open ids out of _closed saves a set entry per
         # resting order.
@@ -383,14 +455,19 @@ class OrderBook:
     symbol = property(lambda self: self._symbol, doc="Instrument symbol, e.g. 'ETH/USDC'.")
     tick_size = property(lambda self: self._tick_size, doc="Quote per base of one price tick.")
     lot_size = property(lambda self: self._lot_size, doc="Base quantity of one lot.")
-    min_notional = property(lambda self: self._min_notional,
-                            doc="Smallest notional of a new order, quote units.")
-    min_notional_quanta = property(lambda self: self._min_notional_quanta,
-                                   doc="min_notional in quanta, rounded up.")
-    maker_fee_pips = property(lambda self: self._maker_fee_pips,
-                              doc="Maker fee in hundredths of a bip (negative: rebate).")
-    taker_fee_pips = property(lambda self: self._taker_fee_pips,
-                              doc="Taker fee in hundredths of a bip.")
+    min_notional = property(
+        lambda self: self._min_notional, doc="Smallest notional of a new order, quote units."
+    )
+    min_notional_quanta = property(
+        lambda self: self._min_notional_quanta, doc="min_notional in quanta, rounded up."
+    )
+    maker_fee_pips = property(
+        lambda self: self._maker_fee_pips,
+        doc="Maker fee in hundredths of a bip (negative: rebate).",
+    )
+    taker_fee_pips = property(
+        lambda self: self._taker_fee_pips, doc="Taker fee in hundredths of a bip."
+    )
     kind = property(lambda self: self._kind, doc="'spot' or 'perp'.")
     stp = property(lambda self: self._stp, doc="Self-trade prevention mode.")
 
@@ -399,8 +476,10 @@ class OrderBook:
         return len(self._orders)
 
     def __repr__(self) -> str:
-        return (f"OrderBook({self._symbol!r}, kind={self._kind!r}, best_bid={self.best_bid()}, "
-                f"best_ask={self.best_ask()}, open_orders={len(self._orders)})")
+        return (
+            f"OrderBook({self._symbol!r}, kind={self._kind!r}, best_bid={self.best_bid()}, "
+            f"best_ask={self.best_ask()}, open_orders={len(self._orders)})"
+        )
 
     # ------------------------------------------------------------------ edge conversions
 
@@ -521,8 +600,14 @@ class OrderBook:
         """Fees the venue collected, in quanta (net of maker rebates)."""
         return self._fees_quanta
 
-    def quote(self, side: str, qty_lots: int, limit_price_ticks: int | None = None, *,
-              owner: str | None = None) -> BookQuote:
+    def quote(
+        self,
+        side: str,
+        qty_lots: int,
+        limit_price_ticks: int | None = None,
+        *,
+        owner: str | None = None,
+    ) -> BookQuote:
         """Sweep the book read-only for a taker ``side`` of ``qty_lots``, up to the limit.
 
         With ``owner`` the quote applies self-trade prevention exactly as an order of that owner
@@ -548,8 +633,15 @@ class OrderBook:
 
     # ------------------------------------------------------------------ writes
 
-    def place_limit(self, order_id: str, owner: str, side: str, price_ticks: int, qty_lots: int,
-                    tif: str = "GTC") -> OrderResult:
+    def place_limit(
+        self,
+        order_id: str,
+        owner: str,
+        side: str,
+        price_ticks: int,
+        qty_lots: int,
+        tif: str = "GTC",
+    ) -> OrderResult:
         """Place a limit order; it takes what crosses, then rests, cancels or expires per ``tif``.
 
         Raises (changing nothing) on bad input, a duplicate id, a notional below
@@ -575,8 +667,12 @@ class OrderBook:
             raise InvalidArgument("tif", tif, "'GTC', 'IOC', 'FOK' or 'POST_ONLY'") from None
         # Validation is inlined on this hot path; the helpers build the error messages.
         closed = self._closed
-        if (type(order_id) is not str or not order_id or order_id in closed
-                or order_id in self._orders):
+        if (
+            type(order_id) is not str
+            or not order_id
+            or order_id in closed
+            or order_id in self._orders
+        ):
             self._new_id_arg(order_id)
         if type(owner) is not str or not owner:
             _str_arg("owner", owner)
@@ -586,9 +682,11 @@ class OrderBook:
             _lots_arg("qty_lots", qty_lots)
         if price_ticks * qty_lots < self._min_notional_quanta:
             raise InvalidArgument(
-                "qty_lots", qty_lots,
+                "qty_lots",
+                qty_lots,
                 f"price_ticks * qty_lots >= min_notional_quanta {self._min_notional_quanta}",
-                code="MIN_NOTIONAL")
+                code="MIN_NOTIONAL",
+            )
 
         if side is BUY:
             best = self._best_ask
@@ -622,17 +720,21 @@ class OrderBook:
             self._orders[order_id] = resting
             return _new_result(order_id, "resting", 0, qty_lots, (), 0, ())
         if tif is POST_ONLY:
-            raise VenueError("POST_ONLY_WOULD_CROSS",
-                             f"post-only {side} at {price_ticks} ticks would take liquidity",
-                             order_id=order_id, price_ticks=price_ticks,
-                             best_opposite_ticks=best)
+            raise VenueError(
+                "POST_ONLY_WOULD_CROSS",
+                f"post-only {side} at {price_ticks} ticks would take liquidity",
+                order_id=order_id,
+                price_ticks=price_ticks,
+                best_opposite_ticks=best,
+            )
         if tif is FOK:
             plan = self._sweep(side, qty_lots, price_ticks, owner)
             if plan.filled_lots < qty_lots:
                 closed.add(order_id)
                 return _new_result(order_id, "expired", 0, 0, (), qty_lots, ())
-        remaining, fills, stp_cancelled, killed = self._match(order_id, owner, side, qty_lots,
-                                                              price_ticks)
+        remaining, fills, stp_cancelled, killed = self._match(
+            order_id, owner, side, qty_lots, price_ticks
+        )
         filled = qty_lots - remaining
         if remaining and not killed and tif is GTC:
             self._rest(order_id, owner, side, price_ticks, remaining, tif)
@@ -646,8 +748,14 @@ class OrderBook:
             return _new_result(order_id, "cancelled", filled, 0, fills, remaining, stp_cancelled)
         return _new_result(order_id, "expired", filled, 0, fills, remaining, stp_cancelled)
 
-    def place_market(self, order_id: str, owner: str, side: str, qty_lots: int,
-                     protection_price_ticks: int | None = None) -> OrderResult:
+    def place_market(
+        self,
+        order_id: str,
+        owner: str,
+        side: str,
+        qty_lots: int,
+        protection_price_ticks: int | None = None,
+    ) -> OrderResult:
         """Take up to ``qty_lots`` at any price up to ``protection_price_ticks``; the rest expires.
 
         IOC semantics; min_notional does not apply (a market order has no price). O(1) amortised
@@ -669,9 +777,10 @@ class OrderBook:
         _lots_arg("qty_lots", qty_lots)
         if protection_price_ticks is not None:
             _ticks_arg("protection_price_ticks", protection_price_ticks)
-        self._closed.add(order_id)   # a market order never rests
-        remaining, fills, stp_cancelled, killed = self._match(order_id, owner, side, qty_lots,
-                                                              protection_price_ticks)
+        self._closed.add(order_id)  # a market order never rests
+        remaining, fills, stp_cancelled, killed = self._match(
+            order_id, owner, side, qty_lots, protection_price_ticks
+        )
         filled = qty_lots - remaining
         if not remaining:
             return _new_result(order_id, "filled", filled, 0, fills, 0, stp_cancelled)
@@ -691,14 +800,23 @@ class OrderBook:
         resting = self._orders.pop(order_id, None) if type(order_id) is str else None
         if resting is None:
             self._open_arg(order_id)  # raises the right error; nothing was removed
-        snapshot = _new_order(order_id, resting.owner, resting.side, resting.price_ticks,
-                              resting.qty_lots, resting.original_lots, resting.tif, resting.seq)
+        snapshot = _new_order(
+            order_id,
+            resting.owner,
+            resting.side,
+            resting.price_ticks,
+            resting.qty_lots,
+            resting.original_lots,
+            resting.tif,
+            resting.seq,
+        )
         self._unlink(resting)
         self._closed.add(order_id)
         return snapshot
 
-    def amend(self, order_id: str, *, price_ticks: int | None = None,
-              qty_lots: int | None = None) -> Order:
+    def amend(
+        self, order_id: str, *, price_ticks: int | None = None, qty_lots: int | None = None
+    ) -> Order:
         """Change an open order's price and/or remaining size; return the new snapshot.
 
         ``qty_lots`` is the new open (remaining) size. Priority is kept only when the price is
@@ -725,9 +843,11 @@ class OrderBook:
         new_qty = resting.qty_lots if qty_lots is None else qty_lots
         if new_price * new_qty < self._min_notional_quanta:
             raise InvalidArgument(
-                "qty_lots", new_qty,
+                "qty_lots",
+                new_qty,
                 f"price_ticks * qty_lots >= min_notional_quanta {self._min_notional_quanta}",
-                code="MIN_NOTIONAL")
+                code="MIN_NOTIONAL",
+            )
         if new_price != resting.price_ticks:
             if resting.side == BUY:
                 best = self.best_ask()
@@ -736,10 +856,13 @@ class OrderBook:
                 best = self.best_bid()
                 crosses = best is not None and new_price <= best
             if crosses:
-                raise VenueError("AMEND_WOULD_CROSS",
-                                 f"amending {order_id} to {new_price} ticks would cross the book",
-                                 order_id=order_id, price_ticks=new_price,
-                                 best_opposite_ticks=best)
+                raise VenueError(
+                    "AMEND_WOULD_CROSS",
+                    f"amending {order_id} to {new_price} ticks would cross the book",
+                    order_id=order_id,
+                    price_ticks=new_price,
+                    best_opposite_ticks=best,
+                )
 
         if new_price == resting.price_ticks and new_qty <= resting.qty_lots:
             shrink = resting.qty_lots - new_qty
@@ -749,11 +872,12 @@ class OrderBook:
             resting.original_lots -= shrink
             return resting.snapshot()
         original_lots = resting.original_lots + new_qty - resting.qty_lots
-        self._unlink(resting)         # the old record stays in its queue, dead
+        self._unlink(resting)  # the old record stays in its queue, dead
         del self._orders[order_id]
         self._order_seq += 1
-        moved = _Resting(order_id, resting.owner, resting.side, new_price, new_qty, resting.tif,
-                         self._order_seq)
+        moved = _Resting(
+            order_id, resting.owner, resting.side, new_price, new_qty, resting.tif, self._order_seq
+        )
         moved.original_lots = original_lots
         self._link(moved)
         self._orders[order_id] = moved
@@ -764,8 +888,10 @@ class OrderBook:
     def _check(self) -> None:
         """Assert every internal invariant; O(n). Tests call it after each operation."""
         seen_ids: set[str] = set()
-        for side, levels, prices in ((BUY, self._bid_levels, self._bid_prices),
-                                     (SELL, self._ask_levels, self._ask_prices)):
+        for side, levels, prices in (
+            (BUY, self._bid_levels, self._bid_prices),
+            (SELL, self._ask_levels, self._ask_prices),
+        ):
             prices._check()
             assert list(prices) == sorted(levels), "sorted prices match the level map"
             for price, level in levels.items():
@@ -803,17 +929,40 @@ class OrderBook:
 
     def _snapshot(self) -> tuple:
         """Full comparable state, for tests that assert a failed call changed nothing."""
+
         def side(levels: dict[int, _Level], prices: SortedList) -> tuple:
-            return tuple((p, levels[p].total_lots,
-                          tuple((r.order_id, r.owner, r.side, r.price_ticks, r.qty_lots,
-                                 r.original_lots, r.tif, r.seq)
-                                for r in levels[p].open_orders()))
-                         for p in prices)
-        return (side(self._bid_levels, self._bid_prices), side(self._ask_levels, self._ask_prices),
-                tuple(self._orders), tuple(sorted(self._closed)),
-                tuple(sorted(self._position_lots.items())),
-                tuple(sorted(self._cash_quanta.items())),
-                self._fees_quanta, self._order_seq, self._fill_seq)
+            return tuple(
+                (
+                    p,
+                    levels[p].total_lots,
+                    tuple(
+                        (
+                            r.order_id,
+                            r.owner,
+                            r.side,
+                            r.price_ticks,
+                            r.qty_lots,
+                            r.original_lots,
+                            r.tif,
+                            r.seq,
+                        )
+                        for r in levels[p].open_orders()
+                    ),
+                )
+                for p in prices
+            )
+
+        return (
+            side(self._bid_levels, self._bid_prices),
+            side(self._ask_levels, self._ask_prices),
+            tuple(self._orders),
+            tuple(sorted(self._closed)),
+            tuple(sorted(self._position_lots.items())),
+            tuple(sorted(self._cash_quanta.items())),
+            self._fees_quanta,
+            self._order_seq,
+            self._fill_seq,
+        )
 
     # ------------------------------------------------------------------ internals
 
@@ -821,19 +970,25 @@ class OrderBook:
         if type(order_id) is not str or not order_id:
             raise InvalidArgument("order_id", order_id, "a non-empty str")
         if order_id in self._closed or order_id in self._orders:
-            raise InvalidArgument("order_id", order_id,
-                                  "an id not used before on this book", code="DUPLICATE_ORDER_ID")
+            raise InvalidArgument(
+                "order_id",
+                order_id,
+                "an id not used before on this book",
+                code="DUPLICATE_ORDER_ID",
+            )
 
     def _open_arg(self, order_id: Any) -> _Resting:
         _str_arg("order_id", order_id)
         resting = self._orders.get(order_id)
         if resting is None:
-            raise InvalidArgument("order_id", order_id, "the id of an open order",
-                                  code="UNKNOWN_ORDER")
+            raise InvalidArgument(
+                "order_id", order_id, "the id of an open order", code="UNKNOWN_ORDER"
+            )
         return resting
 
-    def _rest(self, order_id: str, owner: str, side: str, price_ticks: int, qty_lots: int,
-              tif: str) -> None:
+    def _rest(
+        self, order_id: str, owner: str, side: str, price_ticks: int, qty_lots: int, tif: str
+    ) -> None:
         self._order_seq += 1
         resting = _Resting(order_id, owner, side, price_ticks, qty_lots, tif, self._order_seq)
         self._link(resting)
@@ -884,7 +1039,7 @@ class OrderBook:
             del levels[price]
             self._drop_price(resting.side, price)
         level.total_lots -= resting.qty_lots
-        resting.qty_lots = 0          # dead: skipped, then dropped, by the level's queue
+        resting.qty_lots = 0  # dead: skipped, then dropped, by the level's queue
         if level.live and len(level.queue) > 2 * level.live + 8:
             level.queue = deque(r for r in level.queue if r.qty_lots)
 
@@ -906,7 +1061,7 @@ class OrderBook:
             took = False
             for maker in levels[price].queue:
                 if not maker.qty_lots:
-                    continue            # cancelled, not yet dropped
+                    continue  # cancelled, not yet dropped
                 if maker.owner == owner:
                     if stp == "cancel_maker":
                         continue
@@ -928,8 +1083,9 @@ class OrderBook:
                 break
         return BookQuote._new(side, qty_lots, qty_lots - remaining, notional, fee, worst, touched)
 
-    def _match(self, order_id: str, owner: str, side: str, qty_lots: int,
-               limit: int | None) -> tuple[int, tuple[Fill, ...], tuple[str, ...], bool]:
+    def _match(
+        self, order_id: str, owner: str, side: str, qty_lots: int, limit: int | None
+    ) -> tuple[int, tuple[Fill, ...], tuple[str, ...], bool]:
         """Take liquidity for a validated taker; return (remaining, fills, stp ids, killed by STP).
 
         Makers leave the front of a level's queue as they are filled in full or STP-cancelled
@@ -950,7 +1106,7 @@ class OrderBook:
         stp_cancelled: list[str] = []
         killed = False
         taker_notional = taker_fees = maker_fees = 0
-        maker_sign = -1 if side is BUY else 1   # the maker's position moves against the taker
+        maker_sign = -1 if side is BUY else 1  # the maker's position moves against the taker
         # Local bindings: this loop runs once per fill and attribute lookups dominate it.
         append_fill, new_fill = fills.append, _new_fill
         position_of, cash_of = positions.get, cash.get
@@ -969,7 +1125,7 @@ class OrderBook:
                 maker = queue[0]
                 maker_lots = maker.qty_lots
                 if not maker_lots:
-                    popleft()           # cancelled earlier; its counters are already off
+                    popleft()  # cancelled earlier; its counters are already off
                     continue
                 maker_owner = maker.owner
                 if maker_owner == owner:
@@ -1001,8 +1157,21 @@ class OrderBook:
                 taker_fee = -((-notional * taker_pips) // pips_per_unit) if taker_pips else 0
                 maker_fee = -((-notional * maker_pips) // pips_per_unit) if maker_pips else 0
                 fill_seq += 1
-                append_fill(new_fill(fill_seq, order_id, maker.order_id, owner, maker_owner, side,
-                                     price, take, notional, taker_fee, maker_fee))
+                append_fill(
+                    new_fill(
+                        fill_seq,
+                        order_id,
+                        maker.order_id,
+                        owner,
+                        maker_owner,
+                        side,
+                        price,
+                        take,
+                        notional,
+                        taker_fee,
+                        maker_fee,
+                    )
+                )
                 taker_notional += notional
                 taker_fees += taker_fee
                 maker_fees += maker_fee

@@ -40,7 +40,7 @@ from router.backtest.feed import Grid, Levels
 from router.orders import LegFill, LegOrder
 from venues.orderbook import OrderBook
 
-__all__ = ["L2Book", "ReplayBookVenue", "ReplayBookAdapter", "MARKET_OWNER", "TAPE_OWNER"]
+__all__ = ["MARKET_OWNER", "TAPE_OWNER", "L2Book", "ReplayBookAdapter", "ReplayBookVenue"]
 
 MARKET_OWNER = "market"
 TAPE_OWNER = "tape"
@@ -56,9 +56,14 @@ def _levels(field: str, levels: Any) -> dict[int, int]:
     try:
         book = dict(levels)
     except (TypeError, ValueError):
-        raise BacktestError(field, levels, "a list of (price_ticks, qty_lots) integer pairs") from None
-    if book and not ((type(levels) is Levels or set(map(type, book)) == _INT == set(map(type, book.values())))
-                     and min(book) > 0 and min(book.values()) >= 0):
+        raise BacktestError(
+            field, levels, "a list of (price_ticks, qty_lots) integer pairs"
+        ) from None
+    if book and not (
+        (type(levels) is Levels or set(map(type, book)) == _INT == set(map(type, book.values())))
+        and min(book) > 0
+        and min(book.values()) >= 0
+    ):
         raise BacktestError(field, levels, "(price_ticks > 0, qty_lots >= 0) integer pairs")
     return book
 
@@ -78,8 +83,20 @@ class L2Book:
     hot path.
     """
 
-    __slots__ = ("bids", "asks", "state", "last_update_id", "gaps", "dropped", "applied",
-                 "on_gap", "_buffer", "dirty_bids", "dirty_asks", "levels_applied")
+    __slots__ = (
+        "_buffer",
+        "applied",
+        "asks",
+        "bids",
+        "dirty_asks",
+        "dirty_bids",
+        "dropped",
+        "gaps",
+        "last_update_id",
+        "levels_applied",
+        "on_gap",
+        "state",
+    )
 
     def __init__(self, on_gap: str = "resync") -> None:
         if on_gap not in ("resync", "error"):
@@ -89,9 +106,9 @@ class L2Book:
         self.asks: dict[int, int] = {}
         self.state = "waiting"
         self.last_update_id: int | None = None
-        self.gaps = 0          # times sync was lost
-        self.dropped = 0       # updates dropped (before the snapshot or while out of sync)
-        self.applied = 0       # updates applied
+        self.gaps = 0  # times sync was lost
+        self.dropped = 0  # updates dropped (before the snapshot or while out of sync)
+        self.applied = 0  # updates applied
         self.levels_applied = 0
         self._buffer: list[tuple] = []
         self.dirty_bids: set[int] = set()
@@ -132,19 +149,37 @@ class L2Book:
         or buffered. Raises BookSyncError on a gap when ``on_gap == "error"``. O(levels in it).
         """
         if not isinstance(payload, tuple) or len(payload) != 5:
-            raise BacktestError("depth", payload, "a tuple (first_update_id, last_update_id, prev_update_id, bids, asks)")
+            raise BacktestError(
+                "depth",
+                payload,
+                "a tuple (first_update_id, last_update_id, prev_update_id, bids, asks)",
+            )
         first, last, prev, bids, asks = payload
-        if not ((type(first) is int and type(last) is int and 0 <= first <= last
-                 and (prev is None or (type(prev) is int and prev >= 0)))
-                or (first is None and last is None and prev is None)):
-            raise BacktestError("depth", payload[:3], "update ids (U, u, pu): integers 0 <= U <= u and pu >= 0 "
-                                "or None (spot), or all None for data without ids")
+        if not (
+            (
+                type(first) is int
+                and type(last) is int
+                and 0 <= first <= last
+                and (prev is None or (type(prev) is int and prev >= 0))
+            )
+            or (first is None and last is None and prev is None)
+        ):
+            raise BacktestError(
+                "depth",
+                payload[:3],
+                "update ids (U, u, pu): integers 0 <= U <= u and pu >= 0 "
+                "or None (spot), or all None for data without ids",
+            )
         # Validated before anything changes: a bad update leaves the book as it was.
         bid_levels, ask_levels = _levels("depth.bids", bids), _levels("depth.asks", asks)
         state = self.state
         if first is not None:
             if state == "synced":
-                if (prev != self.last_update_id) if prev is not None else (first != self.last_update_id + 1):
+                if (
+                    (prev != self.last_update_id)
+                    if prev is not None
+                    else (first != self.last_update_id + 1)
+                ):
                     return self._gap(payload)
             elif state == "fresh":
                 snap = self.last_update_id
@@ -172,7 +207,10 @@ class L2Book:
             self.dropped += 1
             return False
         # The updates run in C; only the deletions (size 0) take a Python loop.
-        for levels, book, dirty in ((bid_levels, self.bids, self.dirty_bids), (ask_levels, self.asks, self.dirty_asks)):
+        for levels, book, dirty in (
+            (bid_levels, self.bids, self.dirty_bids),
+            (ask_levels, self.asks, self.dirty_asks),
+        ):
             if levels:
                 book.update(levels)
                 dirty.update(levels)
@@ -184,8 +222,11 @@ class L2Book:
 
     def _gap(self, payload: tuple) -> bool:
         if self.on_gap == "error":
-            raise BookSyncError("depth update", {"U": payload[0], "u": payload[1], "pu": payload[2]},
-                                f"an update following last_update_id {self.last_update_id}")
+            raise BookSyncError(
+                "depth update",
+                {"U": payload[0], "u": payload[1], "pu": payload[2]},
+                f"an update following last_update_id {self.last_update_id}",
+            )
         self.gaps += 1
         self.dirty_bids.update(self.bids)
         self.dirty_asks.update(self.asks)
@@ -210,20 +251,36 @@ class ReplayBookVenue:
     ``on_fill`` (optional) is called with each fill of our resting orders.
     """
 
-    def __init__(self, name: str, symbol: str, grid: Grid, *, quote_decimals: int = 8,
-                 taker_fee_pips: int = 0, maker_fee_pips: int = 0, leg_cost: Decimal = Decimal(0),
-                 kind: str = "spot", owner: str = "router", on_gap: str = "resync") -> None:
+    def __init__(
+        self,
+        name: str,
+        symbol: str,
+        grid: Grid,
+        *,
+        quote_decimals: int = 8,
+        taker_fee_pips: int = 0,
+        maker_fee_pips: int = 0,
+        leg_cost: Decimal = Decimal(0),
+        kind: str = "spot",
+        owner: str = "router",
+        on_gap: str = "resync",
+    ) -> None:
         for field, value in (("name", name), ("symbol", symbol), ("owner", owner)):
             if not isinstance(value, str) or not value:
                 raise BacktestError(field, value, "a non-empty string")
         if owner in (MARKET_OWNER, TAPE_OWNER):
-            raise BacktestError("owner", owner, f"a name other than {MARKET_OWNER!r} and {TAPE_OWNER!r}")
+            raise BacktestError(
+                "owner", owner, f"a name other than {MARKET_OWNER!r} and {TAPE_OWNER!r}"
+            )
         if not isinstance(grid, Grid):
             raise BacktestError("grid", grid, "a router.backtest.feed.Grid")
         if kind not in ("spot", "perp"):
             raise BacktestError("kind", kind, "'spot' or 'perp'")
-        for field, value, hi in (("quote_decimals", quote_decimals, 36), ("taker_fee_pips", taker_fee_pips, 999_999),
-                                 ("maker_fee_pips", maker_fee_pips, 999_999)):
+        for field, value, hi in (
+            ("quote_decimals", quote_decimals, 36),
+            ("taker_fee_pips", taker_fee_pips, 999_999),
+            ("maker_fee_pips", maker_fee_pips, 999_999),
+        ):
             if type(value) is not int or not 0 <= value <= hi:
                 raise BacktestError(field, value, f"an integer in [0, {hi}]")
         if not isinstance(leg_cost, Decimal) or not leg_cost.is_finite() or leg_cost < 0:
@@ -233,17 +290,24 @@ class ReplayBookVenue:
         self.grid = grid
         self.owner = owner
         self.l2 = L2Book(on_gap)
-        self.book = OrderBook(symbol, tick_size=grid.tick_size, lot_size=grid.lot_size,
-                              maker_fee_pips=maker_fee_pips, taker_fee_pips=taker_fee_pips, kind=kind)
-        self.adapter = ReplayBookAdapter(self, quote_decimals=quote_decimals, taker_fee_pips=taker_fee_pips,
-                                         leg_cost=leg_cost)
+        self.book = OrderBook(
+            symbol,
+            tick_size=grid.tick_size,
+            lot_size=grid.lot_size,
+            maker_fee_pips=maker_fee_pips,
+            taker_fee_pips=taker_fee_pips,
+            kind=kind,
+        )
+        self.adapter = ReplayBookAdapter(
+            self, quote_decimals=quote_decimals, taker_fee_pips=taker_fee_pips, leg_cost=leg_cost
+        )
         # side ("buy" = bids, "sell" = asks) -> price -> market order ids, front first
         self._market: dict[str, dict[int, list[str]]] = {"buy": {}, "sell": {}}
         self._consumed: dict[str, dict[int, int]] = {"buy": {}, "sell": {}}
         self._tape_taken: dict[str, dict[int, int]] = {"buy": {}, "sell": {}}
         self._seq = 0
-        self._ours: list[str] = []          # ids of our orders that may still rest
-        self.maker_fills: list[Any] = []   # fills of our resting orders, oldest first
+        self._ours: list[str] = []  # ids of our orders that may still rest
+        self.maker_fills: list[Any] = []  # fills of our resting orders, oldest first
         self.on_fill: Callable[[Any], None] | None = None
 
     # -- data events --------------------------------------------------------------------------
@@ -275,9 +339,20 @@ class ReplayBookVenue:
 
     def on_trade(self, payload: tuple) -> None:
         """A recorded trade: replayed against the OrderBook while we rest orders here."""
-        if (not isinstance(payload, tuple) or len(payload) != 4 or type(payload[1]) is not int or payload[1] <= 0
-                or type(payload[2]) is not int or payload[2] <= 0 or payload[3] not in ("buy", "sell")):
-            raise BacktestError("trade", payload, "a tuple (trade_id, price_ticks > 0, qty_lots > 0, 'buy' | 'sell')")
+        if (
+            not isinstance(payload, tuple)
+            or len(payload) != 4
+            or type(payload[1]) is not int
+            or payload[1] <= 0
+            or type(payload[2]) is not int
+            or payload[2] <= 0
+            or payload[3] not in ("buy", "sell")
+        ):
+            raise BacktestError(
+                "trade",
+                payload,
+                "a tuple (trade_id, price_ticks > 0, qty_lots > 0, 'buy' | 'sell')",
+            )
         _, price, qty, aggressor = payload
         maker_side = "sell" if aggressor == "buy" else "buy"
         consumed = self._consumed[maker_side]
@@ -291,8 +366,9 @@ class ReplayBookVenue:
             return
         self.sync()
         self._seq += 1
-        result = self.book.place_market(f"tape{self._seq}", TAPE_OWNER, aggressor, qty,
-                                        protection_price_ticks=price)
+        result = self.book.place_market(
+            f"tape{self._seq}", TAPE_OWNER, aggressor, qty, protection_price_ticks=price
+        )
         taken = self._tape_taken[maker_side]
         for fill in result.fills:
             if fill.maker_owner == MARKET_OWNER:
@@ -316,7 +392,10 @@ class ReplayBookVenue:
             return
         live = l2.state in ("synced", "fresh")
         work = []
-        for side, recorded, dirty in (("buy", l2.bids, l2.dirty_bids), ("sell", l2.asks, l2.dirty_asks)):
+        for side, recorded, dirty in (
+            ("buy", l2.bids, l2.dirty_bids),
+            ("sell", l2.asks, l2.dirty_asks),
+        ):
             consumed, taken = self._consumed[side], self._tape_taken[side]
             for price in dirty:
                 target = recorded.get(price, 0) if live else 0
@@ -429,7 +508,11 @@ class ReplayBookVenue:
         self.sync()
         ahead = 0
         for other in self.book.open_orders():
-            if other.side == order.side and other.price_ticks == order.price_ticks and other.seq < order.seq:
+            if (
+                other.side == order.side
+                and other.price_ticks == order.price_ticks
+                and other.seq < order.seq
+            ):
                 ahead += other.qty_lots
         return ahead
 
@@ -459,7 +542,11 @@ class ReplayBookVenue:
         """Invariants: the OrderBook's own, the L2 book's, and market orders never above the recording."""
         self.book._check()
         self.l2._check()
-        if not self.l2.dirty_bids and not self.l2.dirty_asks and self.l2.state in ("synced", "fresh"):
+        if (
+            not self.l2.dirty_bids
+            and not self.l2.dirty_asks
+            and self.l2.state in ("synced", "fresh")
+        ):
             for side, recorded in (("buy", self.l2.bids), ("sell", self.l2.asks)):
                 for price in list(self._market[side]):
                     assert self._market_lots(side, price) <= recorded.get(price, 0)
@@ -468,10 +555,18 @@ class ReplayBookVenue:
 class ReplayBookAdapter(OrderBookAdapter):
     """The VenueAdapter of a replayed book: syncs before every read and remembers what it takes."""
 
-    def __init__(self, venue: ReplayBookVenue, *, quote_decimals: int, taker_fee_pips: int,
-                 leg_cost: Decimal) -> None:
-        super().__init__(venue.name, venue.symbol, venue.book, quote_decimals=quote_decimals,
-                         taker_fee_pips=taker_fee_pips, leg_cost=leg_cost, owner=venue.owner)
+    def __init__(
+        self, venue: ReplayBookVenue, *, quote_decimals: int, taker_fee_pips: int, leg_cost: Decimal
+    ) -> None:
+        super().__init__(
+            venue.name,
+            venue.symbol,
+            venue.book,
+            quote_decimals=quote_decimals,
+            taker_fee_pips=taker_fee_pips,
+            leg_cost=leg_cost,
+            owner=venue.owner,
+        )
         self.venue = venue
 
     def depth_curve(self, side: str):  # type: ignore[override]

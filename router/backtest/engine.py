@@ -22,10 +22,11 @@ import heapq
 import inspect
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from router.app import MARK_QUANTUM, Market, build_margin
 from router.backtest.book import ReplayBookVenue
@@ -39,13 +40,14 @@ from router.errors import ConfigError, CrossrouteError
 from router.orders import LegOrder
 from router.plan import plan_route
 
-__all__ = ["load_spec", "parse_spec", "run_backtest", "Context", "ParentOrder", "BacktestSpec"]
+__all__ = ["BacktestSpec", "Context", "ParentOrder", "load_spec", "parse_spec", "run_backtest"]
 
 _NS_MS = 1_000_000
 _TOP = {"backtest", "data", "venues", "strategy", "margin"}
 
 
 # -- the declared set-up ------------------------------------------------------------------------
+
 
 @dataclass
 class BacktestSpec:
@@ -72,28 +74,43 @@ class BacktestSpec:
 def _get(table: dict, key: str, where: str, kind: type | tuple, default: Any = ...) -> Any:
     if key not in table:
         if default is ...:
-            raise BacktestError(f"{where}.{key}", None, f"a required {getattr(kind, '__name__', kind)}")
+            raise BacktestError(
+                f"{where}.{key}", None, f"a required {getattr(kind, '__name__', kind)}"
+            )
         return default
     value = table[key]
-    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind) or isinstance(value, float):
-        raise BacktestError(f"{where}.{key}", value, f"a {getattr(kind, '__name__', kind)} (floats are refused: use strings)")
+    if (
+        (isinstance(value, bool) and kind is not bool)
+        or not isinstance(value, kind)
+        or isinstance(value, float)
+    ):
+        raise BacktestError(
+            f"{where}.{key}",
+            value,
+            f"a {getattr(kind, '__name__', kind)} (floats are refused: use strings)",
+        )
     return value
 
 
 def _unknown(table: dict, allowed: set, where: str) -> None:
     extra = sorted(set(table) - allowed)
     if extra:
-        raise BacktestError(f"{where}.{extra[0]}", table[extra[0]], f"one of the keys {sorted(allowed)}")
+        raise BacktestError(
+            f"{where}.{extra[0]}", table[extra[0]], f"one of the keys {sorted(allowed)}"
+        )
 
 
-def load_spec(path: str | Path, overrides: dict[str, Any] | None = None, seed: int | None = None) -> BacktestSpec:
+def load_spec(
+    path: str | Path, overrides: dict[str, Any] | None = None, seed: int | None = None
+) -> BacktestSpec:
     """Read a backtest TOML; ``overrides`` set dotted keys (``strategy.slices``) first (sweeps).
 
     ``seed`` (an int >= 0) replaces ``[backtest].seed``. Raises BacktestError naming the key."""
     if not isinstance(path, (str, Path)):
         raise BacktestError("config", path, "the path of a backtest TOML file")
-    if overrides is not None and (not isinstance(overrides, dict)
-                                  or not all(isinstance(k, str) and k for k in overrides)):
+    if overrides is not None and (
+        not isinstance(overrides, dict) or not all(isinstance(k, str) and k for k in overrides)
+    ):
         raise BacktestError("overrides", overrides, "a dict of dotted key -> value")
     if seed is not None and (type(seed) is not int or seed < 0):
         raise BacktestError("seed", seed, "an integer >= 0")
@@ -117,7 +134,9 @@ def set_dotted(raw: dict, key: str, value: Any) -> None:
     for part in parts[:-1]:
         table = table.setdefault(part, {})
         if not isinstance(table, dict):
-            raise BacktestError(f"sweep.{key}", value, "a key inside a table of the backtest config")
+            raise BacktestError(
+                f"sweep.{key}", value, "a key inside a table of the backtest config"
+            )
     table[parts[-1]] = value
 
 
@@ -125,8 +144,20 @@ def parse_spec(raw: dict, base_dir: Path, file: str = "<backtest>") -> BacktestS
     """Validate a backtest dict; every error names the key, the value and what is allowed."""
     _unknown(raw, _TOP, "config")
     bt = _get(raw, "backtest", "config", dict, {})
-    _unknown(bt, {"seed", "start_offset_ms", "end_offset_ms", "latency", "arb_interval_ms",
-                  "sample_interval_ms", "compare_single_venue", "description"}, "backtest")
+    _unknown(
+        bt,
+        {
+            "seed",
+            "start_offset_ms",
+            "end_offset_ms",
+            "latency",
+            "arb_interval_ms",
+            "sample_interval_ms",
+            "compare_single_venue",
+            "description",
+        },
+        "backtest",
+    )
     seed = _get(bt, "seed", "backtest", int, 0)
     if seed < 0:
         raise BacktestError("backtest.seed", seed, "an integer >= 0")
@@ -149,8 +180,24 @@ def parse_spec(raw: dict, base_dir: Path, file: str = "<backtest>") -> BacktestS
         where = f"data[{i}]"
         if not isinstance(entry, dict):
             raise BacktestError(where, entry, "a table")
-        _unknown(entry, {"path", "venue", "symbol", "tick_size", "lot_size", "taker_fee_pips", "maker_fee_pips",
-                         "leg_cost", "format", "instrument", "quote_decimals", "on_gap"}, where)
+        _unknown(
+            entry,
+            {
+                "path",
+                "venue",
+                "symbol",
+                "tick_size",
+                "lot_size",
+                "taker_fee_pips",
+                "maker_fee_pips",
+                "leg_cost",
+                "format",
+                "instrument",
+                "quote_decimals",
+                "on_gap",
+            },
+            where,
+        )
         item = {k: entry.get(k) for k in ("path", "venue", "symbol", "tick_size", "lot_size")}
         for key in item:
             _get(entry, key, where, str)
@@ -160,7 +207,9 @@ def parse_spec(raw: dict, base_dir: Path, file: str = "<backtest>") -> BacktestS
         item["maker_fee_pips"] = _get(entry, "maker_fee_pips", where, int, 0)
         item["leg_cost"] = _get(entry, "leg_cost", where, str, "0")
         item["format"] = _get(entry, "format", where, str, "auto")
-        item["instrument"] = _get(entry, "instrument", where, str, "perp" if ":" in item["symbol"] else "spot")
+        item["instrument"] = _get(
+            entry, "instrument", where, str, "perp" if ":" in item["symbol"] else "spot"
+        )
         item["quote_decimals"] = _get(entry, "quote_decimals", where, int, 8)
         item["on_gap"] = _get(entry, "on_gap", where, str, "resync")
         if item["venue"] in names:
@@ -178,25 +227,54 @@ def parse_spec(raw: dict, base_dir: Path, file: str = "<backtest>") -> BacktestS
         names.add(name)
         if "plugin" in entry:
             _unknown(entry, {"name", "plugin", "symbol", "params"}, where)
-            venues.append({"name": name, "plugin": _get(entry, "plugin", where, str),
-                           "symbol": _get(entry, "symbol", where, str),
-                           "params": _get(entry, "params", where, dict, {})})
+            venues.append(
+                {
+                    "name": name,
+                    "plugin": _get(entry, "plugin", where, str),
+                    "symbol": _get(entry, "symbol", where, str),
+                    "params": _get(entry, "params", where, dict, {}),
+                }
+            )
             continue
         kind = _get(entry, "kind", where, str)
         if kind not in ("amm", "clmm"):
-            raise BacktestError(f"{where}.kind", kind, "'amm' or 'clmm' (or a plugin = 'module:Class')")
-        _unknown(entry, {"name", "kind", "symbol", "fee_pips", "gas", "base_reserve", "liquidity", "width_bps",
-                         "tick_spacing", "base_decimals", "quote_decimals", "reference"}, where)
-        venues.append({"name": name, "kind": kind, "symbol": _get(entry, "symbol", where, str),
-                       "fee_pips": _get(entry, "fee_pips", where, int, 3000),
-                       "gas": _get(entry, "gas", where, str, "0"),
-                       "base_reserve": _get(entry, "base_reserve", where, str, "1000"),
-                       "liquidity": int(_get(entry, "liquidity", where, str, "1000000000000000000")),
-                       "width_bps": _get(entry, "width_bps", where, int, 200),
-                       "tick_spacing": _get(entry, "tick_spacing", where, int, 10),
-                       "base_decimals": _get(entry, "base_decimals", where, int, 18),
-                       "quote_decimals": _get(entry, "quote_decimals", where, int, 6),
-                       "reference": _get(entry, "reference", where, str, "")})
+            raise BacktestError(
+                f"{where}.kind", kind, "'amm' or 'clmm' (or a plugin = 'module:Class')"
+            )
+        _unknown(
+            entry,
+            {
+                "name",
+                "kind",
+                "symbol",
+                "fee_pips",
+                "gas",
+                "base_reserve",
+                "liquidity",
+                "width_bps",
+                "tick_spacing",
+                "base_decimals",
+                "quote_decimals",
+                "reference",
+            },
+            where,
+        )
+        venues.append(
+            {
+                "name": name,
+                "kind": kind,
+                "symbol": _get(entry, "symbol", where, str),
+                "fee_pips": _get(entry, "fee_pips", where, int, 3000),
+                "gas": _get(entry, "gas", where, str, "0"),
+                "base_reserve": _get(entry, "base_reserve", where, str, "1000"),
+                "liquidity": int(_get(entry, "liquidity", where, str, "1000000000000000000")),
+                "width_bps": _get(entry, "width_bps", where, int, 200),
+                "tick_spacing": _get(entry, "tick_spacing", where, int, 10),
+                "base_decimals": _get(entry, "base_decimals", where, int, 18),
+                "quote_decimals": _get(entry, "quote_decimals", where, int, 6),
+                "reference": _get(entry, "reference", where, str, ""),
+            }
+        )
     strategy = dict(_get(raw, "strategy", "config", dict))
     kind = strategy.pop("kind", None)
     if not isinstance(kind, str):
@@ -208,20 +286,45 @@ def parse_spec(raw: dict, base_dir: Path, file: str = "<backtest>") -> BacktestS
     end = _get(bt, "end_offset_ms", "backtest", int, None)
     for key, value in (("start_offset_ms", start), ("end_offset_ms", end)):
         if value is not None and value < 0:
-            raise BacktestError(f"backtest.{key}", value, "an integer >= 0 (milliseconds after the first event)")
+            raise BacktestError(
+                f"backtest.{key}", value, "an integer >= 0 (milliseconds after the first event)"
+            )
     arb = _get(bt, "arb_interval_ms", "backtest", int, 1000)
     sample = _get(bt, "sample_interval_ms", "backtest", int, 1000)
     for key, value in (("arb_interval_ms", arb), ("sample_interval_ms", sample)):
         if value < 1:
             raise BacktestError(f"backtest.{key}", value, "an integer >= 1 (milliseconds)")
-    return BacktestSpec(raw, base_dir, seed, start * _NS_MS, None if end is None else end * _NS_MS, latency,
-                        arb * _NS_MS, sample * _NS_MS, parsed_data, venues, kind, strategy, margin,
-                        _get(bt, "compare_single_venue", "backtest", bool, True), margin_config, file)
+    return BacktestSpec(
+        raw,
+        base_dir,
+        seed,
+        start * _NS_MS,
+        None if end is None else end * _NS_MS,
+        latency,
+        arb * _NS_MS,
+        sample * _NS_MS,
+        parsed_data,
+        venues,
+        kind,
+        strategy,
+        margin,
+        _get(bt, "compare_single_venue", "backtest", bool, True),
+        margin_config,
+        file,
+    )
 
 
 # The subaccount owner build_margin opens for the backtest (its subaccount is "backtest/main").
 MARGIN_ACCOUNT = "backtest"
-_MARGIN_KEYS = ("quote", "balances", "assets", "markets", "marks", "liquidation_fee_bps", "liquidation_buffer_bps")
+_MARGIN_KEYS = (
+    "quote",
+    "balances",
+    "assets",
+    "markets",
+    "marks",
+    "liquidation_fee_bps",
+    "liquidation_buffer_bps",
+)
 
 
 def _margin_config(margin: dict, data: list[dict], venues: list[dict], file: str) -> MarketConfig:
@@ -240,16 +343,27 @@ def _margin_config(margin: dict, data: list[dict], venues: list[dict], file: str
         base, _, quote = item["symbol"].partition(":")[0].partition("/")
         decimals[base] = max(decimals.get(base, 0), 18)
         decimals[quote] = max(decimals.get(quote, 0), item["quote_decimals"])
-        books.append({"name": item["venue"], "kind": "orderbook", "symbol": item["symbol"],
-                      "instrument": item["instrument"], "tick_size": item["tick_size"],
-                      "lot_size": item["lot_size"]})
+        books.append(
+            {
+                "name": item["venue"],
+                "kind": "orderbook",
+                "symbol": item["symbol"],
+                "instrument": item["instrument"],
+                "tick_size": item["tick_size"],
+                "lot_size": item["lot_size"],
+            }
+        )
     for item in venues:
         base, _, quote = item["symbol"].partition(":")[0].partition("/")
         decimals[base] = max(decimals.get(base, 0), item.get("base_decimals", 18))
         decimals[quote] = max(decimals.get(quote, 0), item.get("quote_decimals", 6))
     table = {key: value for key, value in margin.items() if key != "balances"}
-    document = {"assets": {name: {"decimals": places} for name, places in decimals.items()}, "venues": books,
-                "accounts": [{"name": MARGIN_ACCOUNT, "balances": margin.get("balances", {})}], "margin": table}
+    document = {
+        "assets": {name: {"decimals": places} for name, places in decimals.items()},
+        "venues": books,
+        "accounts": [{"name": MARGIN_ACCOUNT, "balances": margin.get("balances", {})}],
+        "margin": table,
+    }
     try:
         # The market config's own reader: one validation of [margin] for every use (router/config.py).
         return parse_config_data(document, file)
@@ -266,6 +380,7 @@ def _backtest_key(exc: ConfigError) -> BacktestError:
 
 
 # -- parent orders and the context ----------------------------------------------------------------
+
 
 @dataclass
 class ParentOrder:
@@ -284,7 +399,7 @@ class ParentOrder:
 class Context:
     """What a strategy sees and does; one per run. See :mod:`router.backtest.strategies`."""
 
-    def __init__(self, run: "_Run") -> None:
+    def __init__(self, run: _Run) -> None:
         self._run = run
         self.ledger = run.ledger
 
@@ -297,7 +412,9 @@ class Context:
         venue = self._run.reference(symbol)
         ticks2 = venue.mid_ticks2()
         if ticks2 is None:
-            raise BacktestError("mid", venue.name, "a book with both sides (is the start before the snapshot?)")
+            raise BacktestError(
+                "mid", venue.name, "a book with both sides (is the start before the snapshot?)"
+            )
         return venue.grid.tick_size * ticks2 / 2
 
     def reference_venue(self, symbol: str | None) -> str:
@@ -319,23 +436,33 @@ class Context:
         self._run.parents.append(parent)
         return parent
 
-    def route(self, parent: ParentOrder, qty: Decimal, *, limit_price: Decimal | None = None) -> None:
+    def route(
+        self, parent: ParentOrder, qty: Decimal, *, limit_price: Decimal | None = None
+    ) -> None:
         """Send a child of ``qty`` base: planned and executed across the allowed venues after the order latency."""
         if not isinstance(qty, Decimal) or qty <= 0 or qty > parent.qty - parent.sent_qty:
             raise BacktestError("qty", qty, f"a Decimal in (0, {parent.qty - parent.sent_qty}]")
         parent.sent_qty += qty
         decision = self._run.decision(parent.symbol)
-        self._run.schedule(self.now_ns + self._run.order_latency(),
-                           lambda: self._run.execute_child(parent, qty, limit_price, decision))
+        self._run.schedule(
+            self.now_ns + self._run.order_latency(),
+            lambda: self._run.execute_child(parent, qty, limit_price, decision),
+        )
 
-    def place_limit(self, venue: str, side: str, price: Decimal, qty: Decimal, order_id: str) -> None:
+    def place_limit(
+        self, venue: str, side: str, price: Decimal, qty: Decimal, order_id: str
+    ) -> None:
         """Rest a GTC limit order of ours on a replayed book after the order latency."""
         book = self._run.books.get(venue)
         if book is None:
-            raise BacktestError("venue", venue, f"one of the replayed books {sorted(self._run.books)}")
+            raise BacktestError(
+                "venue", venue, f"one of the replayed books {sorted(self._run.books)}"
+            )
         ticks, lots = book.grid.ticks(str(price), "price"), book.grid.lots(str(qty), "qty")
-        self._run.schedule(self.now_ns + self._run.order_latency(),
-                           lambda: book.place_limit(order_id, side, ticks, lots))
+        self._run.schedule(
+            self.now_ns + self._run.order_latency(),
+            lambda: book.place_limit(order_id, side, ticks, lots),
+        )
 
     def cancel(self, venue: str, order_id: str) -> None:
         """Cancel a resting order of ours after the order latency."""
@@ -351,9 +478,15 @@ class Context:
 
 # -- the run ------------------------------------------------------------------------------------
 
+
 class _Run:
-    def __init__(self, spec: BacktestSpec, feeds: list[Feed], route_venues: list[str] | None,
-                 progress: Callable[[int, int], None] | None) -> None:
+    def __init__(
+        self,
+        spec: BacktestSpec,
+        feeds: list[Feed],
+        route_venues: list[str] | None,
+        progress: Callable[[int, int], None] | None,
+    ) -> None:
         self.spec = spec
         self.feeds = feeds
         self.rng = random.Random(spec.seed)
@@ -364,10 +497,17 @@ class _Run:
         self.books: dict[str, ReplayBookVenue] = {}
         self.by_file: list[ReplayBookVenue] = []
         for item, feed in zip(spec.data, feeds):
-            venue = ReplayBookVenue(item["venue"], item["symbol"], feed.grid, quote_decimals=item["quote_decimals"],
-                                    taker_fee_pips=item["taker_fee_pips"], maker_fee_pips=item["maker_fee_pips"],
-                                    leg_cost=Decimal(item["leg_cost"]),
-                                    kind="perp" if item["instrument"] == "perp" else "spot", on_gap=item["on_gap"])
+            venue = ReplayBookVenue(
+                item["venue"],
+                item["symbol"],
+                feed.grid,
+                quote_decimals=item["quote_decimals"],
+                taker_fee_pips=item["taker_fee_pips"],
+                maker_fee_pips=item["maker_fee_pips"],
+                leg_cost=Decimal(item["leg_cost"]),
+                kind="perp" if item["instrument"] == "perp" else "spot",
+                on_gap=item["on_gap"],
+            )
             self.books[venue.name] = venue
             self.by_file.append(venue)
         self.default_symbol = spec.data[0]["symbol"]
@@ -413,6 +553,7 @@ class _Run:
                 left -= 1
             self.schedule(self.now + interval, lambda: fire(left))
             return self.strategy.on_timer(self.ctx, name)
+
         self.schedule(self.now + interval, fire)
 
     def reference(self, symbol: str | None) -> ReplayBookVenue:
@@ -420,12 +561,16 @@ class _Run:
         for venue in self.by_file:
             if venue.symbol == sym:
                 return venue
-        raise BacktestError("symbol", sym, f"a symbol of a [[data]] file {sorted({v.symbol for v in self.by_file})}")
+        raise BacktestError(
+            "symbol", sym, f"a symbol of a [[data]] file {sorted({v.symbol for v in self.by_file})}"
+        )
 
     def decision(self, symbol: str) -> tuple[int, Decimal, Decimal]:
         touch = self.reference(symbol).touch()
         if touch is None:
-            raise BacktestError("book", symbol, "a reference book with both sides at the decision time")
+            raise BacktestError(
+                "book", symbol, "a reference book with both sides at the decision time"
+            )
         return self.now, touch[0], touch[1]
 
     # venues
@@ -433,25 +578,44 @@ class _Run:
         for item in self.spec.venues:
             symbol = item["symbol"]
             if "plugin" in item:
-                venue = load_plugin(item["plugin"], name=item["name"], symbol=symbol, params=item["params"])
+                venue = load_plugin(
+                    item["plugin"], name=item["name"], symbol=symbol, params=item["params"]
+                )
                 self.plugins.append(venue)
                 self.adapters[venue.name] = venue
                 continue
             mid = self.ctx.mid(symbol)
             try:
                 if item["kind"] == "amm":
-                    adapter = build_amm(item["name"], symbol, mid, base_reserve=Decimal(item["base_reserve"]),
-                                        fee_pips=item["fee_pips"], gas=Decimal(item["gas"]),
-                                        base_decimals=item["base_decimals"], quote_decimals=item["quote_decimals"])
+                    adapter = build_amm(
+                        item["name"],
+                        symbol,
+                        mid,
+                        base_reserve=Decimal(item["base_reserve"]),
+                        fee_pips=item["fee_pips"],
+                        gas=Decimal(item["gas"]),
+                        base_decimals=item["base_decimals"],
+                        quote_decimals=item["quote_decimals"],
+                    )
                 else:
-                    adapter = build_clmm(item["name"], symbol, mid, liquidity=item["liquidity"],
-                                         width_bps=item["width_bps"], fee_pips=item["fee_pips"],
-                                         tick_spacing=item["tick_spacing"], gas=Decimal(item["gas"]),
-                                         base_decimals=item["base_decimals"], quote_decimals=item["quote_decimals"])
+                    adapter = build_clmm(
+                        item["name"],
+                        symbol,
+                        mid,
+                        liquidity=item["liquidity"],
+                        width_bps=item["width_bps"],
+                        fee_pips=item["fee_pips"],
+                        tick_spacing=item["tick_spacing"],
+                        gas=Decimal(item["gas"]),
+                        base_decimals=item["base_decimals"],
+                        quote_decimals=item["quote_decimals"],
+                    )
             except BacktestError:
                 raise
             except CrossrouteError as exc:
-                raise BacktestError(f"venues.{item['name']}", item, f"a pool the venue accepts ({exc})") from None
+                raise BacktestError(
+                    f"venues.{item['name']}", item, f"a pool the venue accepts ({exc})"
+                ) from None
             self.pools.append(adapter)
             self.adapters[adapter.name] = adapter
         self.arb = Arbitrageur(self.pools)
@@ -480,33 +644,58 @@ class _Run:
             venues = [a for a in venues if a.name in self.route_venues]
         return venues
 
-    async def execute_child(self, parent: ParentOrder, qty: Decimal, limit: Decimal | None,
-                            decision: tuple[int, Decimal, Decimal]) -> None:
+    async def execute_child(
+        self,
+        parent: ParentOrder,
+        qty: Decimal,
+        limit: Decimal | None,
+        decision: tuple[int, Decimal, Decimal],
+    ) -> None:
         venues = self.routable(parent.symbol)
         if not venues:
             return
         try:
             plan = plan_route(venues, parent.symbol, parent.side, qty, limit_price=limit)
         except CrossrouteError as exc:
-            self.executions.append({"ts_ns": self.now, "parent": parent.name, "qty": qty, "error": str(exc)})
+            self.executions.append(
+                {"ts_ns": self.now, "parent": parent.name, "qty": qty, "error": str(exc)}
+            )
             return
         for leg in plan.legs:
             if leg.qty <= 0:
                 continue
             self.child_seq += 1
             fill = await self.adapters[leg.venue].execute(
-                LegOrder(leg.venue, parent.side, leg.qty, f"c{self.child_seq}", limit_price=None))
+                LegOrder(leg.venue, parent.side, leg.qty, f"c{self.child_seq}", limit_price=None)
+            )
             self.record_fill(parent, fill, decision)
 
-    def record_fill(self, parent: ParentOrder, fill: Any, decision: tuple[int, Decimal, Decimal]) -> None:
+    def record_fill(
+        self, parent: ParentOrder, fill: Any, decision: tuple[int, Decimal, Decimal]
+    ) -> None:
         if fill.filled_qty <= 0:
-            self.executions.append({"ts_ns": self.now, "parent": parent.name, "venue": fill.venue,
-                                    "error": fill.reason})
+            self.executions.append(
+                {
+                    "ts_ns": self.now,
+                    "parent": parent.name,
+                    "venue": fill.venue,
+                    "error": fill.reason,
+                }
+            )
             return
-        row = {"ts_ns": self.now, "parent": parent.name, "venue": fill.venue, "side": fill.side,
-               "qty": fill.filled_qty, "quote_amount": fill.quote_amount, "fee": fill.fee,
-               "leg_cost": fill.leg_cost, "decision_ts_ns": decision[0], "decision_bid": decision[1],
-               "decision_ask": decision[2]}
+        row = {
+            "ts_ns": self.now,
+            "parent": parent.name,
+            "venue": fill.venue,
+            "side": fill.side,
+            "qty": fill.filled_qty,
+            "quote_amount": fill.quote_amount,
+            "fee": fill.fee,
+            "leg_cost": fill.leg_cost,
+            "decision_ts_ns": decision[0],
+            "decision_bid": decision[1],
+            "decision_ask": decision[2],
+        }
         parent.fills.append(row)
         result = self.strategy.on_fill(self.ctx, row)
         if inspect.isawaitable(result):
@@ -520,9 +709,15 @@ class _Run:
         config = self.spec.margin_config
         # Marks come from the first venue of a symbol with a mid: the replayed books come first;
         # plug-ins need not have a mid_price at all.
-        priced = {name: a for name, a in self.adapters.items() if callable(getattr(a, "mid_price", None))}
-        market = Market(config=config, assets={asset.name: asset for asset in config.assets},
-                        adapters=priced, accounts={a.name: a for a in config.accounts})
+        priced = {
+            name: a for name, a in self.adapters.items() if callable(getattr(a, "mid_price", None))
+        }
+        market = Market(
+            config=config,
+            assets={asset.name: asset for asset in config.assets},
+            adapters=priced,
+            accounts={a.name: a for a in config.accounts},
+        )
         try:
             setup = build_margin(market, MARGIN_ACCOUNT)
         except ConfigError as exc:
@@ -565,8 +760,11 @@ class _Run:
 
         decisions = {leg.leg_id: self.decision(leg.symbol) for leg in order.legs}
         await asyncio.sleep(0)
-        adapters = {name: a for name, a in self.adapters.items()
-                    if self.route_venues is None or name in self.route_venues}
+        adapters = {
+            name: a
+            for name, a in self.adapters.items()
+            if self.route_venues is None or name in self.route_venues
+        }
         executor = Executor(adapters, self.gate)
         report = await executor.execute(order)
         for leg in report.legs:
@@ -576,8 +774,14 @@ class _Run:
                 if fill is not None and fill.filled_qty > 0:
                     parent.sent_qty += fill.filled_qty
                     self.record_fill(parent, fill, decisions[leg.leg_id])
-        self.executions.append({"ts_ns": self.now, "order": order.client_id, "status": report.status,
-                                "reason": report.reason})
+        self.executions.append(
+            {
+                "ts_ns": self.now,
+                "order": order.client_id,
+                "status": report.status,
+                "reason": report.reason,
+            }
+        )
         self.sample_margin()
         return report
 
@@ -597,8 +801,7 @@ class _Run:
         wants_trades = strategy_type.on_trade is not Strategy.on_trade
         wants_book = strategy_type.on_book is not Strategy.on_book
         heap = self.heap
-        done = 0
-        for event in events:
+        for done, event in enumerate(events, 1):
             ts = event[0]
             if end_at is not None and ts > end_at:
                 break
@@ -611,15 +814,22 @@ class _Run:
             if kind == DEPTH:
                 venue.on_depth(event[4])
                 if wants_book:
-                    self._deliver(event, file_index, lambda v=venue.name, t=ts: self.strategy.on_book(self.ctx, v, t))
+                    self._deliver(
+                        event,
+                        file_index,
+                        lambda v=venue.name, t=ts: self.strategy.on_book(self.ctx, v, t),
+                    )
             elif kind == TRADE:
                 venue.on_trade(event[4])
                 if wants_trades:
                     trade = event[4]
-                    self._deliver(event, file_index, lambda v=venue.name, t=trade: self.strategy.on_trade(self.ctx, v, t))
+                    self._deliver(
+                        event,
+                        file_index,
+                        lambda v=venue.name, t=trade: self.strategy.on_trade(self.ctx, v, t),
+                    )
             elif kind == SNAPSHOT:
                 venue.on_snapshot(event[4])
-            done += 1
             if self.progress is not None and not done % 2048:
                 self.progress(done, total)
         # What was due by the last event still runs; timers past the end of the data do not fire.
@@ -652,12 +862,19 @@ def read_feeds(spec: BacktestSpec) -> list[Feed]:
     feeds = []
     for index, item in enumerate(spec.data):
         grid = Grid(item["tick_size"], item["lot_size"])
-        feeds.append(read_feed(item["path"], grid, file_index=index, fmt=item["format"], tickers=False))
+        feeds.append(
+            read_feed(item["path"], grid, file_index=index, fmt=item["format"], tickers=False)
+        )
     return feeds
 
 
-def run_backtest(spec: BacktestSpec, *, feeds: list[Feed] | None = None, route_venues: list[str] | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def run_backtest(
+    spec: BacktestSpec,
+    *,
+    feeds: list[Feed] | None = None,
+    route_venues: list[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """Run one backtest and return its raw result (Decimals inside; see report.summarise)."""
     feeds = feeds if feeds is not None else read_feeds(spec)
     run = _Run(spec, feeds, route_venues, progress)
@@ -670,9 +887,17 @@ def run_backtest(spec: BacktestSpec, *, feeds: list[Feed] | None = None, route_v
         "funding": run.funding,
         "arbitrage": [vars(t) for t in run.arb.trades] if hasattr(run, "arb") else [],
         "mids": run.mid_samples,
-        "books": {name: {"updates_applied": v.l2.applied, "levels_applied": v.l2.levels_applied,
-                         "gaps": v.l2.gaps, "dropped": v.l2.dropped, "state": v.l2.state,
-                         "our_resting_fills": len(v.maker_fills)} for name, v in run.books.items()},
+        "books": {
+            name: {
+                "updates_applied": v.l2.applied,
+                "levels_applied": v.l2.levels_applied,
+                "gaps": v.l2.gaps,
+                "dropped": v.l2.dropped,
+                "state": v.l2.state,
+                "our_resting_fills": len(v.maker_fills),
+            }
+            for name, v in run.books.items()
+        },
         "venues": sorted(run.adapters) if hasattr(run, "arb") else sorted(run.books),
         "feeds": [{"path": f.path, "sha256": f.sha256, "counts": f.counts} for f in feeds],
     }

@@ -7,7 +7,7 @@ from typing import Any
 
 from router.errors import CrossrouteError, InvalidValue
 
-__all__ = ["BacktestError", "FeedError", "BookSyncError", "decimal_arg"]
+__all__ = ["BacktestError", "BookSyncError", "FeedError", "decimal_arg"]
 
 
 class BacktestError(InvalidValue, CrossrouteError):
@@ -22,12 +22,17 @@ class BookSyncError(BacktestError):
     """A depth update does not follow the book (a gap in update ids) and the run asked to stop on gaps."""
 
 
-def decimal_arg(field: str, value: Any, *, positive: bool = True,
-                error: type[BacktestError] = BacktestError) -> Decimal:
+def decimal_arg(
+    field: str, value: Any, *, positive: bool = True, error: type[BacktestError] = BacktestError
+) -> Decimal:
     """``value`` (str, int or Decimal) as an exact finite Decimal, > 0 (or >= 0 when not
     ``positive``); else ``error`` naming the field. A float is refused: its binary noise would
     enter exact money paths. O(digits)."""
-    allowed = "a decimal > 0 as a string (never float)" if positive else "a decimal >= 0 as a string (never float)"
+    allowed = (
+        "a decimal > 0 as a string (never float)"
+        if positive
+        else "a decimal >= 0 as a string (never float)"
+    )
     if isinstance(value, (bool, float)) or not isinstance(value, (str, int, Decimal)):
         raise error(field, value, allowed)
     try:

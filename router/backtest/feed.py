@@ -59,8 +59,18 @@ import numpy
 
 from router.backtest.errors import FeedError, decimal_arg
 
-__all__ = ["SNAPSHOT", "DEPTH", "TRADE", "TICKER", "Grid", "Levels", "Feed", "read_feed", "sha256_file",
-           "FILE_SHIFT"]
+__all__ = [
+    "DEPTH",
+    "FILE_SHIFT",
+    "SNAPSHOT",
+    "TICKER",
+    "TRADE",
+    "Feed",
+    "Grid",
+    "Levels",
+    "read_feed",
+    "sha256_file",
+]
 
 SNAPSHOT, DEPTH, TRADE, TICKER = 0, 1, 2, 3
 KIND_NAMES = ("snapshot", "depth", "trade", "ticker")
@@ -88,7 +98,7 @@ class Grid:
     (268380, 30292)
     """
 
-    __slots__ = ("tick_size", "lot_size", "_price", "_qty", "_fast")
+    __slots__ = ("_fast", "_price", "_qty", "lot_size", "tick_size")
 
     def __init__(self, tick_size: Decimal | str, lot_size: Decimal | str) -> None:
         self.tick_size = decimal_arg("tick_size", tick_size, error=FeedError)
@@ -142,7 +152,6 @@ class Grid:
         numbers = iter(values)
         return Levels(zip(numbers, numbers))
 
-
     def ticks(self, text: str, where: str = "price") -> int:
         """Price string -> integer ticks (exact; raises FeedError off the grid or malformed)."""
         return _units(text, self._price, where, self.tick_size)
@@ -162,11 +171,11 @@ class Grid:
 
 def _scale(step: Decimal) -> tuple[int, int, dict[int, int]]:
     """(places, coefficient, cache) with step = coefficient * 10^-places; cache: frac len -> divisor."""
-    sign, digits, exponent = step.normalize().as_tuple()
+    _sign, digits, exponent = step.normalize().as_tuple()
     coefficient = int("".join(map(str, digits)))
     places = -exponent if exponent < 0 else 0
     if exponent > 0:
-        coefficient *= 10 ** exponent
+        coefficient *= 10**exponent
     return places, coefficient, {}
 
 
@@ -176,7 +185,9 @@ _fromstring = numpy.fromstring
 _FIRST_LEVEL = re.compile(r'\["[0-9]+\.([0-9]*)","[0-9]+\.([0-9]*)"\]')
 
 
-def _value_rule(decimals: int, scale: tuple[int, int, dict[int, int]], end: str) -> tuple[str, tuple] | None:
+def _value_rule(
+    decimals: int, scale: tuple[int, int, dict[int, int]], end: str
+) -> tuple[str, tuple] | None:
     """(regex, edit) for a decimal with ``decimals`` places followed by ``end``, on a 10^-places step.
 
     Units = the integer part and the first ``places`` decimals: the rest must be zeros (the edit
@@ -211,17 +222,19 @@ def _units(text: Any, scale: tuple[int, int, dict[int, int]], where: str, step: 
         if dot < 0:
             digits, frac = text, 0
         else:
-            digits, frac = text[:dot] + text[dot + 1:], len(text) - dot - 1
+            digits, frac = text[:dot] + text[dot + 1 :], len(text) - dot - 1
         # isdecimal + isascii: int() would also accept "1_0", " 1", "-1" and non-ASCII digits.
         if not (digits.isdecimal() and digits.isascii()):
             raise ValueError
         value = int(digits)
     except (AttributeError, ValueError):
-        raise FeedError(where, text, f"a non-negative decimal string on the grid of {step}") from None
+        raise FeedError(
+            where, text, f"a non-negative decimal string on the grid of {step}"
+        ) from None
     divisor = cache.get(frac)
     if divisor is None:
         # value * 10^-frac / (coefficient * 10^-places) = value * 10^places / (coefficient * 10^frac)
-        divisor = cache[frac] = (coefficient * 10 ** frac, 10 ** places)
+        divisor = cache[frac] = (coefficient * 10**frac, 10**places)
     den, mul = divisor
     units, rest = divmod(value * mul, den)
     if rest:
@@ -255,8 +268,9 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def read_feed(path: str | Path, grid: Grid, *, file_index: int = 0, fmt: str = "auto",
-              tickers: bool = True) -> Feed:
+def read_feed(
+    path: str | Path, grid: Grid, *, file_index: int = 0, fmt: str = "auto", tickers: bool = True
+) -> Feed:
     """Parse a data file into a :class:`Feed`. ``fmt``: ``"binance"``, ``"csv"`` or ``"auto"`` (by suffix).
 
     Files ending in ``.gz`` are gunzipped; the file is read once, and ``sha256`` is taken of the
@@ -287,7 +301,9 @@ def read_feed(path: str | Path, grid: Grid, *, file_index: int = 0, fmt: str = "
         raw = p.read_bytes()
         text = (gzip.decompress(raw) if gzipped else raw).decode("utf-8")
     except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile, zlib.error) as exc:
-        raise FeedError("path", str(path), f"a readable {'gzip ' if gzipped else ''}UTF-8 text file ({exc})") from None
+        raise FeedError(
+            "path", str(path), f"a readable {'gzip ' if gzipped else ''}UTF-8 text file ({exc})"
+        ) from None
     # The parse allocates a few hundred thousand tuples and makes no reference cycle: the cyclic
     # collector would only walk them again and again (about an eighth of the parse time).
     collecting = gc.isenabled()
@@ -308,13 +324,16 @@ def read_feed(path: str | Path, grid: Grid, *, file_index: int = 0, fmt: str = "
 # '<local ns> {"stream":"<symbol>@<channel>...","data":' (no backslash in the name: an escaped quote
 # would end it elsewhere); the channel picks the fast path, the data object starts at the match's
 # end. Without a known stream the line is left to json (group 2 is None).
-_LINE_HEAD = re.compile(r'([0-9]+) (?:\{"stream":"[^"\\@]*@(depth|bookTicker|trade)[^"\\]*","data":)?')
+_LINE_HEAD = re.compile(
+    r'([0-9]+) (?:\{"stream":"[^"\\@]*@(depth|bookTicker|trade)[^"\\]*","data":)?'
+)
 _EXCH_TIME = re.compile(r'"E":([0-9]+)[,}]')  # searched from the last '"E":' (anchored there)
 _TRADE_TIME = re.compile(r'"T":([0-9]+)[,}]')
 
 
-def _parse_binance(text: str, grid: Grid, file_index: int, where: str,
-                   tickers: bool = True) -> tuple[list, dict, int]:
+def _parse_binance(
+    text: str, grid: Grid, file_index: int, where: str, tickers: bool = True
+) -> tuple[list, dict, int]:
     """The raw capture: ``<local ns> <Binance JSON>`` a line. O(lines + levels).
 
     Lines are classified by their stream name (a prefix check, no JSON): depth updates take
@@ -335,7 +354,9 @@ def _parse_binance(text: str, grid: Grid, file_index: int, where: str,
             continue
         head = line_head(line)
         if head is None:
-            raise FeedError(f"{where}:{line_no}", line[:80], "'<local receive time ns> <Binance JSON>'")
+            raise FeedError(
+                f"{where}:{line_no}", line[:80], "'<local receive time ns> <Binance JSON>'"
+            )
         local = int(head[1])
         parsed = None
         channel = head[2]
@@ -345,14 +366,15 @@ def _parse_binance(text: str, grid: Grid, file_index: int, where: str,
                 # repeated, as json keeps), else none. rfind: "E" ends a perpetual's ticker.
                 start = head.end()
                 found = exch_time(line, max(start, line.rfind('"E":'))) or trade_time(
-                    line, max(start, line.rfind('"T":')))
+                    line, max(start, line.rfind('"T":'))
+                )
                 parsed = (int(found[1]) * _MS_NS if found is not None else 0), TICKER, None
         elif channel == "depth":
             parsed = _fast_depth(line, head.end(), grid)
         elif channel == "trade":
             parsed = _fast_trade(line, head.end(), grid)
         if parsed is None:
-            parsed = _parse_message(line[head.end(1) + 1:], grid, f"{where}:{line_no}")
+            parsed = _parse_message(line[head.end(1) + 1 :], grid, f"{where}:{line_no}")
         exch, kind, payload = parsed
         if exch:
             if exch > last_exch:
@@ -398,13 +420,17 @@ def _fast_depth(line: str, start: int, grid: Grid) -> tuple[int, int, tuple] | N
         return None
     first, last, prev = meta.get("U"), meta.get("u"), meta.get("pu")
     stamp = meta.get("E", meta.get("T"))
-    if (type(first) is not int or type(last) is not int or (prev is not None and type(prev) is not int)
-            or (stamp is not None and type(stamp) is not int)):
+    if (
+        type(first) is not int
+        or type(last) is not int
+        or (prev is not None and type(prev) is not int)
+        or (stamp is not None and type(stamp) is not int)
+    ):
         return None
-    bids = grid.levels_text(line[b + 4:a + 1])
+    bids = grid.levels_text(line[b + 4 : a + 1])
     if bids is None:
         return None
-    asks = grid.levels_text(line[a + 6:-2])
+    asks = grid.levels_text(line[a + 6 : -2])
     if asks is None:
         return None
     return (stamp * _MS_NS if stamp is not None else 0), DEPTH, (first, last, prev, bids, asks)
@@ -417,7 +443,8 @@ _JSON_TEXT = r'"[^"\\\x00-\x1f]*"'
 _TRADE_DATA = re.compile(
     rf'\{{"e":"trade","E":({_JSON_INT}),(?:"T":{_JSON_INT},)?"s":{_JSON_TEXT},"t":({_JSON_INT}),'
     rf'"p":"([^"\\\x00-\x1f]*)","q":"([^"\\\x00-\x1f]*)",(?:"X":{_JSON_TEXT},)?(?:"T":{_JSON_INT},)?'
-    rf'"m":(true|false)(?:,"M":(?:true|false))?\}}\}}\Z')
+    rf'"m":(true|false)(?:,"M":(?:true|false))?\}}\}}\Z'
+)
 
 
 def _fast_trade(line: str, start: int, grid: Grid) -> tuple[int, int, tuple] | None:
@@ -428,7 +455,12 @@ def _fast_trade(line: str, start: int, grid: Grid) -> tuple[int, int, tuple] | N
         return None
     stamp, trade_id, price, qty, maker_is_buyer = found.groups()
     try:
-        payload = (int(trade_id), grid.ticks(price), grid.lots(qty), "sell" if maker_is_buyer == "true" else "buy")
+        payload = (
+            int(trade_id),
+            grid.ticks(price),
+            grid.lots(qty),
+            "sell" if maker_is_buyer == "true" else "buy",
+        )
     except FeedError:
         return None
     return int(stamp) * _MS_NS, TRADE, payload
@@ -441,33 +473,51 @@ def _parse_message(body: str, grid: Grid, at: str) -> tuple[int, int, tuple]:
         message = json.loads(body)
         data = message.get("data")
         if data is None:  # a REST depth snapshot
-            payload = (int(message["lastUpdateId"]), _levels(message["bids"], ticks, lots, at),
-                       _levels(message["asks"], ticks, lots, at))
+            payload = (
+                int(message["lastUpdateId"]),
+                _levels(message["bids"], ticks, lots, at),
+                _levels(message["asks"], ticks, lots, at),
+            )
             return 0, SNAPSHOT, payload
         event_type = data.get("e")
         stamp = data.get("E", data.get("T"))
         exch = int(stamp) * _MS_NS if stamp is not None else 0
         if event_type == "depthUpdate":
             prev = data.get("pu")
-            payload = (int(data["U"]), int(data["u"]), None if prev is None else int(prev),
-                       _levels(data["b"], ticks, lots, at), _levels(data["a"], ticks, lots, at))
+            payload = (
+                int(data["U"]),
+                int(data["u"]),
+                None if prev is None else int(prev),
+                _levels(data["b"], ticks, lots, at),
+                _levels(data["a"], ticks, lots, at),
+            )
             return exch, DEPTH, payload
         if event_type == "trade":
             maker_is_buyer = data["m"]
             if type(maker_is_buyer) is not bool:
                 raise FeedError(f"{at}.m", maker_is_buyer, "true or false")
-            payload = (int(data["t"]), ticks(data["p"], f"{at}.p"), lots(data["q"], f"{at}.q"),
-                       "sell" if maker_is_buyer else "buy")
+            payload = (
+                int(data["t"]),
+                ticks(data["p"], f"{at}.p"),
+                lots(data["q"], f"{at}.q"),
+                "sell" if maker_is_buyer else "buy",
+            )
             return exch, TRADE, payload
         if "b" in data and "a" in data and "B" in data and "A" in data:
-            payload = (ticks(data["b"], f"{at}.b"), lots(data["B"], f"{at}.B"),
-                       ticks(data["a"], f"{at}.a"), lots(data["A"], f"{at}.A"))
+            payload = (
+                ticks(data["b"], f"{at}.b"),
+                lots(data["B"], f"{at}.B"),
+                ticks(data["a"], f"{at}.a"),
+                lots(data["A"], f"{at}.A"),
+            )
             return exch, TICKER, payload
         raise FeedError(at, body[:80], "a depthUpdate, trade, bookTicker or REST depth snapshot")
     except FeedError:
         raise
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise FeedError(at, body[:80], f"Binance JSON of a known message ({type(exc).__name__}: {exc})") from None
+        raise FeedError(
+            at, body[:80], f"Binance JSON of a known message ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _levels(raw: Any, ticks: Any, lots: Any, at: str) -> list[tuple[int, int]]:
@@ -513,11 +563,20 @@ def _parse_csv(text: str, grid: Grid, file_index: int, where: str) -> tuple[list
         if len(row) != 6:
             raise FeedError(at, row, f"6 columns: {','.join(_CSV_HEADER)}")
         local_text, exch_text, kind_text, side, price, qty = row
-        if not (local_text.isdecimal() and local_text.isascii() and exch_text.isdecimal() and exch_text.isascii()):
-            raise FeedError(f"{at}.ts", [local_text, exch_text], "integer nanoseconds since the epoch")
+        if not (
+            local_text.isdecimal()
+            and local_text.isascii()
+            and exch_text.isdecimal()
+            and exch_text.isascii()
+        ):
+            raise FeedError(
+                f"{at}.ts", [local_text, exch_text], "integer nanoseconds since the epoch"
+            )
         local, exch = int(local_text), int(exch_text)
         if exch < last_exch:
-            raise FeedError(f"{at}.exch_ts_ns", exch, f"non-decreasing exchange times (previous {last_exch})")
+            raise FeedError(
+                f"{at}.exch_ts_ns", exch, f"non-decreasing exchange times (previous {last_exch})"
+            )
         last_exch = exch
         offset = local - exch if offset is None else min(offset, local - exch)
         ticks, size = grid.ticks(price, f"{at}.price"), grid.lots(qty, f"{at}.qty")

@@ -21,7 +21,7 @@ from typing import Any
 
 from router.backtest.errors import BacktestError
 
-__all__ = ["load_plugin", "REQUIRED"]
+__all__ = ["REQUIRED", "load_plugin"]
 
 REQUIRED = ("base_quantum", "min_qty", "depth_curve", "quote", "quote_for_quote", "execute")
 _SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -32,7 +32,9 @@ def load_plugin(spec: Any, *, name: str, symbol: str, params: dict[str, Any] | N
     for key, value in (("name", name), ("symbol", symbol)):
         if not isinstance(value, str) or not value:
             raise BacktestError(f"venues.{key}", value, "a non-empty string")
-    if params is not None and (not isinstance(params, dict) or not all(isinstance(k, str) for k in params)):
+    if params is not None and (
+        not isinstance(params, dict) or not all(isinstance(k, str) for k in params)
+    ):
         raise BacktestError(f"venues.{name}.params", params, "a table of parameter = value")
     field = f"venues.{name}.plugin"
     if not isinstance(spec, str) or not _SPEC.match(spec):
@@ -46,15 +48,23 @@ def load_plugin(spec: Any, *, name: str, symbol: str, params: dict[str, Any] | N
     if not isinstance(cls, type):
         raise BacktestError(field, spec, f"a class defined in {module_name}")
     try:
-        venue = cls(name=name, symbol=symbol, **(params or {})) if "name" in _params_of(cls) else cls(**(params or {}))
+        venue = (
+            cls(name=name, symbol=symbol, **(params or {}))
+            if "name" in _params_of(cls)
+            else cls(**(params or {}))
+        )
     except TypeError as exc:
-        raise BacktestError(f"venues.{name}.params", params, f"parameters {class_name} accepts ({exc})") from None
+        raise BacktestError(
+            f"venues.{name}.params", params, f"parameters {class_name} accepts ({exc})"
+        ) from None
     missing = [m for m in REQUIRED if not callable(getattr(venue, m, None))]
     missing += [a for a in ("name", "symbol", "leg_cost") if not hasattr(venue, a)]
     if missing:
         raise BacktestError(field, spec, f"a VenueAdapter (missing: {', '.join(missing)})")
     if venue.name != name or venue.symbol != symbol:
-        raise BacktestError(field, spec, f"a venue whose name and symbol are {name!r} and {symbol!r}")
+        raise BacktestError(
+            field, spec, f"a venue whose name and symbol are {name!r} and {symbol!r}"
+        )
     return venue
 
 

@@ -24,38 +24,71 @@ from router.orders import LegOrder, LegQuote
 from venues.amm import ConstantProductPool
 from venues.clmm import ConcentratedLiquidityPool
 
-__all__ = ["build_amm", "build_clmm", "Arbitrageur", "ArbTrade"]
+__all__ = ["ArbTrade", "Arbitrageur", "build_amm", "build_clmm"]
 
 
 def _units(value: Decimal, decimals: int) -> int:
     return int((value * (Decimal(10) ** decimals)).to_integral_value(rounding=ROUND_FLOOR))
 
 
-def build_amm(name: str, symbol: str, mid: Decimal, *, base_reserve: Decimal, fee_pips: int,
-              gas: Decimal, base_decimals: int, quote_decimals: int) -> AmmAdapter:
+def build_amm(
+    name: str,
+    symbol: str,
+    mid: Decimal,
+    *,
+    base_reserve: Decimal,
+    fee_pips: int,
+    gas: Decimal,
+    base_decimals: int,
+    quote_decimals: int,
+) -> AmmAdapter:
     """A v2 pool holding ``base_reserve`` base and ``base_reserve * mid`` quote (rounded down)."""
     if base_reserve <= 0:
         raise BacktestError(f"{name}.base_reserve", str(base_reserve), "a positive decimal")
-    pool = ConstantProductPool(_units(base_reserve, base_decimals), _units(base_reserve * mid, quote_decimals),
-                               fee_pips)
-    return AmmAdapter(name, symbol, pool, base_decimals=base_decimals, quote_decimals=quote_decimals,
-                      leg_cost=gas)
+    pool = ConstantProductPool(
+        _units(base_reserve, base_decimals), _units(base_reserve * mid, quote_decimals), fee_pips
+    )
+    return AmmAdapter(
+        name, symbol, pool, base_decimals=base_decimals, quote_decimals=quote_decimals, leg_cost=gas
+    )
 
 
-def build_clmm(name: str, symbol: str, mid: Decimal, *, liquidity: int, width_bps: int, fee_pips: int,
-               tick_spacing: int, gas: Decimal, base_decimals: int, quote_decimals: int) -> ClmmAdapter:
+def build_clmm(
+    name: str,
+    symbol: str,
+    mid: Decimal,
+    *,
+    liquidity: int,
+    width_bps: int,
+    fee_pips: int,
+    tick_spacing: int,
+    gas: Decimal,
+    base_decimals: int,
+    quote_decimals: int,
+) -> ClmmAdapter:
     """A v3 pool at ``mid`` with one position of raw ``liquidity`` over mid * (1 -/+ width_bps)."""
     if not isinstance(liquidity, int) or liquidity <= 0:
         raise BacktestError(f"{name}.liquidity", liquidity, "a positive integer (Uniswap's raw L)")
     if not isinstance(width_bps, int) or not 1 <= width_bps < 10_000:
         raise BacktestError(f"{name}.width_bps", width_bps, "an integer in [1, 9999]")
-    pool = ConcentratedLiquidityPool(fee_pips, tick_spacing, sqrt_price_x96_from_price(mid, base_decimals, quote_decimals))
+    pool = ConcentratedLiquidityPool(
+        fee_pips, tick_spacing, sqrt_price_x96_from_price(mid, base_decimals, quote_decimals)
+    )
     width = Decimal(width_bps) / 10_000
     lower = tick_at_price(mid * (1 - width), base_decimals, quote_decimals, tick_spacing)
-    upper = tick_at_price(mid * (1 + width), base_decimals, quote_decimals, tick_spacing) + tick_spacing
+    upper = (
+        tick_at_price(mid * (1 + width), base_decimals, quote_decimals, tick_spacing) + tick_spacing
+    )
     pool.mint("lp", lower, upper, liquidity)
-    return ClmmAdapter(name, symbol, pool, base_decimals=base_decimals, quote_decimals=quote_decimals,
-                       fee_pips=fee_pips, leg_cost=gas)
+    return ClmmAdapter(
+        name,
+        symbol,
+        pool,
+        base_decimals=base_decimals,
+        quote_decimals=quote_decimals,
+        fee_pips=fee_pips,
+        leg_cost=gas,
+    )
 
 
 @dataclass(frozen=True)
@@ -80,7 +113,11 @@ def _require_pools(pools: Any) -> list[Any]:
     for index, pool in enumerate(pools):
         missing = [m for m in _POOL_METHODS if not callable(getattr(pool, m, None))]
         if missing or not isinstance(getattr(pool, "name", None), str):
-            raise BacktestError(f"pools[{index}]", pool, f"a pool adapter with a name and {', '.join(_POOL_METHODS)}")
+            raise BacktestError(
+                f"pools[{index}]",
+                pool,
+                f"a pool adapter with a name and {', '.join(_POOL_METHODS)}",
+            )
     return list(pools)
 
 
@@ -128,7 +165,9 @@ class Arbitrageur:
         if not isinstance(mid, Decimal) or not mid.is_finite() or mid <= 0:
             raise BacktestError("mid", mid, "a finite Decimal > 0 (quote per base)")
         if type(ts_ns) is not int or ts_ns < self._last_ts_ns:
-            raise BacktestError("ts_ns", ts_ns, f"an integer >= {self._last_ts_ns} (ns, never going back)")
+            raise BacktestError(
+                "ts_ns", ts_ns, f"an integer >= {self._last_ts_ns} (ns, never going back)"
+            )
         self.pools = _require_pools(self.pools)
         self._last_ts_ns = ts_ns
         done = []
@@ -148,7 +187,11 @@ class Arbitrageur:
         fill = await pool.execute(LegOrder(pool.name, side, leg.qty, f"{self.owner}-{self._seq}"))
         if fill.status == "rejected":
             return None
-        got = fill.filled_qty * mid - fill.quote_amount if side == "buy" else fill.quote_amount - fill.filled_qty * mid
+        got = (
+            fill.filled_qty * mid - fill.quote_amount
+            if side == "buy"
+            else fill.quote_amount - fill.filled_qty * mid
+        )
         return ArbTrade(ts_ns, pool.name, side, fill.filled_qty, fill.quote_amount, mid, got)
 
     def _check(self) -> None:

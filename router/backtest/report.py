@@ -32,7 +32,14 @@ from typing import Any
 
 from router.plan import fmt_qty
 
-__all__ = ["fill_shortfall", "parent_shortfall", "summarise", "write_outputs", "to_jsonable", "COMPONENTS"]
+__all__ = [
+    "COMPONENTS",
+    "fill_shortfall",
+    "parent_shortfall",
+    "summarise",
+    "to_jsonable",
+    "write_outputs",
+]
 
 COMPONENTS = ("spread", "impact", "fees", "fixed_costs")
 _ZERO = Decimal(0)
@@ -57,8 +64,16 @@ def fill_shortfall(side: str, arrival_mid: Decimal, fill: dict) -> dict[str, Dec
         spread = q * (mid - bid)
         impact = q * bid - notional + q * (arrival_mid - mid)
         drift = q * (arrival_mid - mid)
-    return {"shortfall": total, "spread": spread, "impact": impact, "fees": fee, "fixed_costs": fixed,
-            "drift": drift, "qty": q, "quote_amount": amount}
+    return {
+        "shortfall": total,
+        "spread": spread,
+        "impact": impact,
+        "fees": fee,
+        "fixed_costs": fixed,
+        "drift": drift,
+        "qty": q,
+        "quote_amount": amount,
+    }
 
 
 def parent_shortfall(parent: Any) -> dict[str, Any]:
@@ -71,12 +86,26 @@ def parent_shortfall(parent: Any) -> dict[str, Any]:
     amount = sums.pop("quote_amount")
     bps = None
     if filled:
-        bps = (sums["shortfall"] / (filled * parent.arrival_mid) * 10_000).quantize(Decimal("0.0001"), ROUND_HALF_EVEN)
-    return {"name": parent.name, "symbol": parent.symbol, "side": parent.side, "qty": parent.qty,
-            "filled_qty": filled, "unfilled_qty": parent.qty - filled, "quote_amount": amount,
-            "avg_price": (amount / filled).quantize(Decimal("1e-8"), ROUND_HALF_EVEN) if filled else None,
-            "arrival_ts_ns": parent.arrival_ts_ns, "arrival_mid": parent.arrival_mid,
-            "shortfall_bps": bps, "children": len(parent.fills), **sums}
+        bps = (sums["shortfall"] / (filled * parent.arrival_mid) * 10_000).quantize(
+            Decimal("0.0001"), ROUND_HALF_EVEN
+        )
+    return {
+        "name": parent.name,
+        "symbol": parent.symbol,
+        "side": parent.side,
+        "qty": parent.qty,
+        "filled_qty": filled,
+        "unfilled_qty": parent.qty - filled,
+        "quote_amount": amount,
+        "avg_price": (amount / filled).quantize(Decimal("1e-8"), ROUND_HALF_EVEN)
+        if filled
+        else None,
+        "arrival_ts_ns": parent.arrival_ts_ns,
+        "arrival_mid": parent.arrival_mid,
+        "shortfall_bps": bps,
+        "children": len(parent.fills),
+        **sums,
+    }
 
 
 def to_jsonable(value: Any) -> Any:
@@ -93,7 +122,9 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def summarise(result: dict[str, Any], comparison: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+def summarise(
+    result: dict[str, Any], comparison: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The JSON summary of a run: parents with shortfall, best single venue per parent, books, margin."""
     parents = [parent_shortfall(p) for p in result["parents"]]
     if comparison:
@@ -107,15 +138,27 @@ def summarise(result: dict[str, Any], comparison: dict[str, dict[str, Any]] | No
                 if alt["filled_qty"] != entry["filled_qty"]:
                     continue  # a venue that could not fill the same size is no benchmark
                 if best is None or alt["shortfall"] < best["shortfall"]:
-                    best = {"venue": venue, "shortfall": alt["shortfall"], "shortfall_bps": alt["shortfall_bps"]}
+                    best = {
+                        "venue": venue,
+                        "shortfall": alt["shortfall"],
+                        "shortfall_bps": alt["shortfall_bps"],
+                    }
             entry["best_single_venue"] = best
             entry["improvement"] = None if best is None else best["shortfall"] - entry["shortfall"]
     fills = [dict(fill, parent=p.name) for p in result["parents"] for fill in p.fills]
-    return to_jsonable({
-        "parents": parents, "fills": fills, "executions": result["executions"],
-        "margin": result["margin"], "liquidations": result["liquidations"], "funding": result["funding"],
-        "arbitrage": result["arbitrage"], "books": result["books"], "venues": result["venues"],
-    })
+    return to_jsonable(
+        {
+            "parents": parents,
+            "fills": fills,
+            "executions": result["executions"],
+            "margin": result["margin"],
+            "liquidations": result["liquidations"],
+            "funding": result["funding"],
+            "arbitrage": result["arbitrage"],
+            "books": result["books"],
+            "venues": result["venues"],
+        }
+    )
 
 
 def _table(rows: list[dict], path: Path) -> None:
@@ -127,18 +170,28 @@ def _table(rows: list[dict], path: Path) -> None:
         for key in row:
             columns.setdefault(key, [])
     for row in rows:
-        for key in columns:
+        for key, column in columns.items():
             value = row.get(key)
-            columns[key].append(value if isinstance(value, (int, type(None))) else str(value))
-    schema_cols = {k: (pa.array(v, type=pa.int64()) if all(isinstance(x, int) or x is None for x in v) and
-                       any(x is not None for x in v) else pa.array([None if x is None else str(x) for x in v],
-                                                               type=pa.string()))
-                   for k, v in columns.items()}
-    table = pa.table(schema_cols) if schema_cols else pa.table({"empty": pa.array([], type=pa.string())})
+            column.append(value if isinstance(value, (int, type(None))) else str(value))
+    schema_cols = {
+        k: (
+            pa.array(v, type=pa.int64())
+            if all(isinstance(x, int) or x is None for x in v) and any(x is not None for x in v)
+            else pa.array([None if x is None else str(x) for x in v], type=pa.string())
+        )
+        for k, v in columns.items()
+    }
+    table = (
+        pa.table(schema_cols)
+        if schema_cols
+        else pa.table({"empty": pa.array([], type=pa.string())})
+    )
     pq.write_table(table, path)
 
 
-def _save(plt: Any, fig: Any, ax: Any, out: Path, name: str, ylabel: str, title: str, legend: bool = True) -> str:
+def _save(
+    plt: Any, fig: Any, ax: Any, out: Path, name: str, ylabel: str, title: str, legend: bool = True
+) -> str:
     """Label a plot against exchange time, write it as ``out/name`` and close it; returns ``name``."""
     ax.set_xlabel("exchange time (s since epoch)")
     ax.set_ylabel(ylabel)
@@ -163,13 +216,29 @@ def _plots(summary: dict[str, Any], raw: dict[str, Any], out: Path) -> list[str]
     mids = raw["mids"]
     for symbol in sorted({m["symbol"] for m in mids}):
         pts = [m for m in mids if m["symbol"] == symbol]
-        ax.plot([m["ts_ns"] / 1e9 for m in pts], [float(m["mid"]) for m in pts], label=f"{symbol} mid")
+        ax.plot(
+            [m["ts_ns"] / 1e9 for m in pts], [float(m["mid"]) for m in pts], label=f"{symbol} mid"
+        )
     for p in raw["parents"]:
         for f in p.fills:
-            ax.scatter(f["ts_ns"] / 1e9, float(f["quote_amount"] / f["qty"]), marker="^" if f["side"] == "buy" else "v",
-                       s=18, label=None)
-    written.append(_save(plt, fig, ax, out, "price_fills.png", "price (quote per base)",
-                         "price with fills (all-in average per child)"))
+            ax.scatter(
+                f["ts_ns"] / 1e9,
+                float(f["quote_amount"] / f["qty"]),
+                marker="^" if f["side"] == "buy" else "v",
+                s=18,
+                label=None,
+            )
+    written.append(
+        _save(
+            plt,
+            fig,
+            ax,
+            out,
+            "price_fills.png",
+            "price (quote per base)",
+            "price with fills (all-in average per child)",
+        )
+    )
 
     fig, ax = plt.subplots(figsize=(9, 4))
     for p in raw["parents"]:
@@ -179,22 +248,63 @@ def _plots(summary: dict[str, Any], raw: dict[str, Any], out: Path) -> list[str]
             xs.append(f["ts_ns"] / 1e9)
             ys.append(float(total))
         ax.step(xs, ys, where="post", label=p.name)
-    written.append(_save(plt, fig, ax, out, "cumulative_cost.png", "cumulative shortfall (quote)",
-                         "cumulative cost vs arrival mid"))
+    written.append(
+        _save(
+            plt,
+            fig,
+            ax,
+            out,
+            "cumulative_cost.png",
+            "cumulative shortfall (quote)",
+            "cumulative cost vs arrival mid",
+        )
+    )
 
     fig, ax = plt.subplots(figsize=(9, 4))
     margin = raw["margin"]
     if margin:
-        ax.plot([m["ts_ns"] / 1e9 for m in margin], [float(m["headroom"]) for m in margin], label="headroom")
-        ax.plot([m["ts_ns"] / 1e9 for m in margin], [float(m["initial_margin"]) for m in margin], label="initial margin")
+        ax.plot(
+            [m["ts_ns"] / 1e9 for m in margin],
+            [float(m["headroom"]) for m in margin],
+            label="headroom",
+        )
+        ax.plot(
+            [m["ts_ns"] / 1e9 for m in margin],
+            [float(m["initial_margin"]) for m in margin],
+            label="initial margin",
+        )
     else:
-        ax.text(0.5, 0.5, "no margin account in this backtest", ha="center", va="center", transform=ax.transAxes)
-    written.append(_save(plt, fig, ax, out, "margin_headroom.png", "quote", "margin headroom", legend=bool(margin)))
+        ax.text(
+            0.5,
+            0.5,
+            "no margin account in this backtest",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
+    written.append(
+        _save(
+            plt,
+            fig,
+            ax,
+            out,
+            "margin_headroom.png",
+            "quote",
+            "margin headroom",
+            legend=bool(margin),
+        )
+    )
     return written
 
 
-def write_outputs(out_dir: str | Path, summary: dict[str, Any], raw: dict[str, Any], manifest: dict[str, Any],
-                  *, plots: bool = True) -> list[str]:
+def write_outputs(
+    out_dir: str | Path,
+    summary: dict[str, Any],
+    raw: dict[str, Any],
+    manifest: dict[str, Any],
+    *,
+    plots: bool = True,
+) -> list[str]:
     """Write results.json, fills/parents/margin .parquet, PNG plots and manifest.json atomically.
 
     Everything goes to a temporary sibling directory first and is renamed into place at the end,
@@ -205,15 +315,18 @@ def write_outputs(out_dir: str | Path, summary: dict[str, Any], raw: dict[str, A
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         files = ["results.json", "parents.parquet", "fills.parquet", "margin.parquet"]
-        (tmp / "results.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        (tmp / "results.json").write_text(
+            json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
         _table(summary["parents"], tmp / "parents.parquet")
         _table(summary["fills"], tmp / "fills.parquet")
         _table(summary["margin"], tmp / "margin.parquet")
         if plots:
             files += _plots(summary, raw, tmp)
         manifest = dict(manifest, files=sorted(files + ["manifest.json"]))
-        (tmp / "manifest.json").write_text(json.dumps(to_jsonable(manifest), indent=2, sort_keys=True) + "\n",
-                                           encoding="utf-8")
+        (tmp / "manifest.json").write_text(
+            json.dumps(to_jsonable(manifest), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             if old.exists():

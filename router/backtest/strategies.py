@@ -22,7 +22,7 @@ from typing import Any
 from router.backtest.errors import BacktestError, decimal_arg
 from router.exec_order import Hedge, MultiLegOrder, OrderLeg
 
-__all__ = ["Strategy", "Twap", "Pov", "BasisTrade", "build_strategy", "KINDS"]
+__all__ = ["KINDS", "BasisTrade", "Pov", "Strategy", "Twap", "build_strategy"]
 
 KINDS = ("twap", "pov", "basis")
 _NS = 1_000_000_000
@@ -39,8 +39,11 @@ class Strategy:
 
     def __init__(self, **params: Any) -> None:
         if params:
-            raise BacktestError(f"strategy.{sorted(params)[0]}", params[sorted(params)[0]],
-                                f"a parameter of {type(self).__name__}")
+            raise BacktestError(
+                f"strategy.{sorted(params)[0]}",
+                params[sorted(params)[0]],
+                f"a parameter of {type(self).__name__}",
+            )
 
     def on_start(self, ctx: Any) -> Any: ...
     def on_book(self, ctx: Any, venue: str, ts_ns: int) -> Any: ...
@@ -61,8 +64,17 @@ class Twap(Strategy):
     so the children sum to the parent exactly.
     """
 
-    def __init__(self, *, side: str, qty: Any, duration_s: Any, slices: int, symbol: str | None = None,
-                 qty_step: Any = "0.0001", limit_price: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        side: str,
+        qty: Any,
+        duration_s: Any,
+        slices: int,
+        symbol: str | None = None,
+        qty_step: Any = "0.0001",
+        limit_price: Any = None,
+    ) -> None:
         if side not in ("buy", "sell"):
             raise BacktestError("strategy.side", side, "'buy' or 'sell'")
         self.side = side
@@ -71,7 +83,9 @@ class Twap(Strategy):
         self.slices = _int("strategy.slices", slices, 1, 100_000)
         self.symbol = symbol
         self.qty_step = decimal_arg("strategy.qty_step", qty_step)
-        self.limit_price = None if limit_price is None else decimal_arg("strategy.limit_price", limit_price)
+        self.limit_price = (
+            None if limit_price is None else decimal_arg("strategy.limit_price", limit_price)
+        )
         self.sent = 0
         self.parent: Any = None
 
@@ -98,8 +112,17 @@ class Pov(Strategy):
     recorded trades seen (after the feed latency) since the order started.
     """
 
-    def __init__(self, *, side: str, qty: Any, rate: Any, interval_s: Any = "1", symbol: str | None = None,
-                 qty_step: Any = "0.0001", max_children: int = 10_000) -> None:
+    def __init__(
+        self,
+        *,
+        side: str,
+        qty: Any,
+        rate: Any,
+        interval_s: Any = "1",
+        symbol: str | None = None,
+        qty_step: Any = "0.0001",
+        max_children: int = 10_000,
+    ) -> None:
         if side not in ("buy", "sell"):
             raise BacktestError("strategy.side", side, "'buy' or 'sell'")
         self.side = side
@@ -139,8 +162,16 @@ class BasisTrade(Strategy):
     account is below maintenance, and margin usage is sampled.
     """
 
-    def __init__(self, *, qty: Any, spot_symbol: str, perp_symbol: str, funding_interval_s: Any = "1",
-                 limit_bps: int = 50, slippage_bps: int = 10) -> None:
+    def __init__(
+        self,
+        *,
+        qty: Any,
+        spot_symbol: str,
+        perp_symbol: str,
+        funding_interval_s: Any = "1",
+        limit_bps: int = 50,
+        slippage_bps: int = 10,
+    ) -> None:
         self.qty = decimal_arg("strategy.qty", qty)
         self.spot_symbol = spot_symbol
         self.perp_symbol = perp_symbol
@@ -156,12 +187,28 @@ class BasisTrade(Strategy):
         perp = ctx.parent("basis-perp", "sell", self.qty, symbol=self.perp_symbol)
         band = Decimal(self.limit_bps) / 10_000
         order = MultiLegOrder(
-            client_id="basis-1", max_rounds=3, slippage_bps=self.slippage_bps,
-            legs=(OrderLeg("spot", "spot", self.spot_symbol, "buy", qty=self.qty,
-                           limit_price=(ctx.mid(self.spot_symbol) * (1 + band)).quantize(Decimal("0.01"))),
-                  OrderLeg("perp", "perp", self.perp_symbol, "sell",
-                           limit_price=(ctx.mid(self.perp_symbol) * (1 - band)).quantize(Decimal("0.01")),
-                           hedge=Hedge("spot", Decimal(1)))))
+            client_id="basis-1",
+            max_rounds=3,
+            slippage_bps=self.slippage_bps,
+            legs=(
+                OrderLeg(
+                    "spot",
+                    "spot",
+                    self.spot_symbol,
+                    "buy",
+                    qty=self.qty,
+                    limit_price=(ctx.mid(self.spot_symbol) * (1 + band)).quantize(Decimal("0.01")),
+                ),
+                OrderLeg(
+                    "perp",
+                    "perp",
+                    self.perp_symbol,
+                    "sell",
+                    limit_price=(ctx.mid(self.perp_symbol) * (1 - band)).quantize(Decimal("0.01")),
+                    hedge=Hedge("spot", Decimal(1)),
+                ),
+            ),
+        )
         self.report = await ctx.execute_multi(order, {"spot": spot, "perp": perp})
         ctx.set_timer("funding", self.funding_ns, count=None)
 
@@ -181,12 +228,18 @@ def build_strategy(kind: str, params: dict[str, Any]) -> Strategy:
         try:
             cls = getattr(importlib.import_module(module_name), class_name, None)
         except ImportError as exc:
-            raise BacktestError("strategy.kind", kind, f"an importable module:Class ({exc})") from None
+            raise BacktestError(
+                "strategy.kind", kind, f"an importable module:Class ({exc})"
+            ) from None
         if not (isinstance(cls, type) and issubclass(cls, Strategy)):
-            raise BacktestError("strategy.kind", kind, "a subclass of router.backtest.strategies.Strategy")
+            raise BacktestError(
+                "strategy.kind", kind, "a subclass of router.backtest.strategies.Strategy"
+            )
     else:
         raise BacktestError("strategy.kind", kind, "'twap', 'pov', 'basis' or 'module:Class'")
     try:
         return cls(**params)
     except TypeError as exc:
-        raise BacktestError("strategy", sorted(params), f"the parameters of {cls.__name__} ({exc})") from None
+        raise BacktestError(
+            "strategy", sorted(params), f"the parameters of {cls.__name__} ({exc})"
+        ) from None

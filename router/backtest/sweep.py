@@ -22,7 +22,7 @@ from router.backtest.errors import BacktestError
 from router.config import FILE_KEY, read_toml
 from router.errors import ConfigError
 
-__all__ = ["load_grid", "expand_grid", "run_point", "run_sweep"]
+__all__ = ["expand_grid", "load_grid", "run_point", "run_sweep"]
 
 
 def load_grid(path: str | Path) -> dict[str, list[Any]]:
@@ -37,7 +37,9 @@ def load_grid(path: str | Path) -> dict[str, list[Any]]:
         raise BacktestError("sweep.grid", grid, "a [grid] table of dotted key = [values]")
     for key, values in grid.items():
         if not isinstance(values, list) or not values or any(isinstance(v, float) for v in values):
-            raise BacktestError(f"grid.{key}", values, "a non-empty list of values (no floats: use strings)")
+            raise BacktestError(
+                f"grid.{key}", values, "a non-empty list of values (no floats: use strings)"
+            )
     return grid
 
 
@@ -54,12 +56,22 @@ def run_point(config: str, overrides: dict[str, Any], seed: int | None) -> dict[
 
     spec = load_spec(config, overrides, seed)
     summary = summarise(run_backtest(spec))
-    return {"overrides": to_jsonable(overrides), "seed": spec.seed, "parents": summary["parents"],
-            "books": summary["books"]}
+    return {
+        "overrides": to_jsonable(overrides),
+        "seed": spec.seed,
+        "parents": summary["parents"],
+        "books": summary["books"],
+    }
 
 
-def run_sweep(config: str | Path, grid: dict[str, list[Any]], *, seed: int | None = None, workers: int = 1,
-              ray_address: str | None = None) -> list[dict[str, Any]]:
+def run_sweep(
+    config: str | Path,
+    grid: dict[str, list[Any]],
+    *,
+    seed: int | None = None,
+    workers: int = 1,
+    ray_address: str | None = None,
+) -> list[dict[str, Any]]:
     """Run every grid point; ``workers`` processes locally, or Ray tasks at ``ray_address``
     (``"local"`` starts an in-process Ray with one CPU). Results in grid order."""
     if not isinstance(config, (str, Path)) or not Path(config).is_file():
@@ -67,15 +79,24 @@ def run_sweep(config: str | Path, grid: dict[str, list[Any]], *, seed: int | Non
     if not isinstance(grid, dict) or not grid:
         raise BacktestError("grid", grid, "a non-empty dict of dotted key -> [values]")
     for key, values in grid.items():
-        if not isinstance(key, str) or not key or not isinstance(values, list) or not values \
-                or any(isinstance(v, float) for v in values):
-            raise BacktestError(f"grid.{key}", values, "a non-empty list of values (no floats: use strings)")
+        if (
+            not isinstance(key, str)
+            or not key
+            or not isinstance(values, list)
+            or not values
+            or any(isinstance(v, float) for v in values)
+        ):
+            raise BacktestError(
+                f"grid.{key}", values, "a non-empty list of values (no floats: use strings)"
+            )
     if seed is not None and (type(seed) is not int or seed < 0):
         raise BacktestError("seed", seed, "an integer >= 0, or None for the config's")
     if type(workers) is not int or workers < 1:
         raise BacktestError("workers", workers, "an integer >= 1")
     if ray_address is not None and (not isinstance(ray_address, str) or not ray_address):
-        raise BacktestError("ray_address", ray_address, "a Ray address ('auto', 'ray://host:port') or 'local'")
+        raise BacktestError(
+            "ray_address", ray_address, "a Ray address ('auto', 'ray://host:port') or 'local'"
+        )
     points = expand_grid(grid)
     config = str(Path(config).resolve())
     # Every point's config is validated before any runs (a bad override fails fast, nothing is run).

@@ -20,14 +20,21 @@ HELP = "verify a decision journal: hash chain and a replay of every margin decis
 
 def _hash(text: str) -> str:
     if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a SHA-256 hex digest (64 lowercase hex digits)")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a SHA-256 hex digest (64 lowercase hex digits)"
+        )
     return text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--journal", required=True, help="the journal (JSON lines) to verify")
-    parser.add_argument("--config", action="append", required=True, metavar="FILE",
-                        help="the market TOML the run used; repeat to layer files as execute did")
+    parser.add_argument(
+        "--config",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="the market TOML the run used; repeat to layer files as execute did",
+    )
     parser.add_argument("--head", type=_hash, help="the head hash the run printed (optional)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
@@ -39,11 +46,15 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(encode_record(report.to_json_dict()) + "\n")
     elif report.verified:
         counted = ", ".join(f"{n} {k}" for k, n in sorted(report.events.items()))
-        sys.stdout.write(f"verified: {report.entries} entries in {report.runs} run(s), chain intact, "
-                         f"every entry replayed identically ({counted})\nhead {report.head}\n")
+        sys.stdout.write(
+            f"verified: {report.entries} entries in {report.runs} run(s), chain intact, "
+            f"every entry replayed identically ({counted})\nhead {report.head}\n"
+        )
     else:
         d = report.difference or {}
-        sys.stdout.write(f"NOT VERIFIED: line {d.get('line')} ({d.get('event') or 'unparsed'}): {d.get('reason')}\n")
+        sys.stdout.write(
+            f"NOT VERIFIED: line {d.get('line')} ({d.get('event') or 'unparsed'}): {d.get('reason')}\n"
+        )
         for key in ("fields", "recorded", "replayed", "expected"):
             if d.get(key) not in (None, [], {}):
                 sys.stdout.write(f"  {key}: {encode_record({'v': d[key]})[5:-1]}\n")

@@ -23,12 +23,22 @@ HELP = "replay real market data through the router and report implementation sho
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="backtest TOML (see config/examples/backtest-*.toml)")
-    parser.add_argument("--out", default="backtest-out", help="output directory (replaced atomically)")
+    parser.add_argument(
+        "--config", required=True, help="backtest TOML (see config/examples/backtest-*.toml)"
+    )
+    parser.add_argument(
+        "--out", default="backtest-out", help="output directory (replaced atomically)"
+    )
     parser.add_argument("--seed", type=int, default=None, help="overrides [backtest].seed")
-    parser.add_argument("--sweep", default=None, help="TOML with a [grid] of dotted keys = [values]")
+    parser.add_argument(
+        "--sweep", default=None, help="TOML with a [grid] of dotted keys = [values]"
+    )
     parser.add_argument("--workers", type=int, default=1, help="local worker processes for a sweep")
-    parser.add_argument("--ray-address", default=None, help="run the sweep on this Ray cluster ('local': in-process)")
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        help="run the sweep on this Ray cluster ('local': in-process)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
@@ -48,20 +58,32 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise BacktestError("--workers", args.workers, "an integer >= 1")
     spec = load_spec(args.config, seed=args.seed)
-    manifest = {"config": spec.raw, "config_path": str(Path(args.config).resolve()), "seed": spec.seed,
-                "crossroute_version": _version(), "python": sys.version.split()[0]}
+    manifest = {
+        "config": spec.raw,
+        "config_path": str(Path(args.config).resolve()),
+        "seed": spec.seed,
+        "crossroute_version": _version(),
+        "python": sys.version.split()[0],
+    }
     if args.sweep:
         from router.backtest.sweep import load_grid, run_sweep
 
         grid = load_grid(args.sweep)
-        results = run_sweep(args.config, grid, seed=args.seed, workers=args.workers, ray_address=args.ray_address)
+        results = run_sweep(
+            args.config, grid, seed=args.seed, workers=args.workers, ray_address=args.ray_address
+        )
         feeds = read_feeds(spec)
         manifest["data"] = [{"path": f.path, "sha256": f.sha256} for f in feeds]
         manifest["grid"] = grid
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / ".sweep.json.tmp"
-        tmp.write_text(json.dumps({"manifest": to_jsonable(manifest), "runs": results}, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(
+            json.dumps(
+                {"manifest": to_jsonable(manifest), "runs": results}, indent=2, sort_keys=True
+            )
+            + "\n"
+        )
         tmp.replace(out / "sweep.json")
         if not args.quiet:
             for r in results:
@@ -84,10 +106,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         for p in summary["parents"]:
             best = p.get("best_single_venue")
-            print(f"{p['name']}: {p['side']} {p['filled_qty']}/{p['qty']} {p['symbol']} avg {p['avg_price']} "
-                  f"shortfall {p['shortfall']} ({p['shortfall_bps']} bps) = spread {p['spread']} + impact "
-                  f"{p['impact']} + fees {p['fees']} + fixed {p['fixed_costs']}"
-                  + (f"; best single venue {best['venue']} {best['shortfall']}" if best else ""))
+            print(
+                f"{p['name']}: {p['side']} {p['filled_qty']}/{p['qty']} {p['symbol']} avg {p['avg_price']} "
+                f"shortfall {p['shortfall']} ({p['shortfall_bps']} bps) = spread {p['spread']} + impact "
+                f"{p['impact']} + fees {p['fees']} + fixed {p['fixed_costs']}"
+                + (f"; best single venue {best['venue']} {best['shortfall']}" if best else "")
+            )
         print(f"wrote {len(files)} files to {args.out}")
     return 0
 

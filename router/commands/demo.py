@@ -17,7 +17,14 @@ from rich.table import Table
 
 from router.app import Market, load_market
 from router.commands.execute import execute_order, render_report
-from router.commands.route import config_path, console, make_plan, parse_amount, render_plan, resolve_symbol
+from router.commands.route import (
+    config_path,
+    console,
+    make_plan,
+    parse_amount,
+    render_plan,
+    resolve_symbol,
+)
 from router.exec_order import MultiLegOrder, order_from_dict
 
 HELP = "show the default market, route a sample buy and sell, and run a hedged basis trade"
@@ -27,10 +34,18 @@ LIMIT_BAND = Decimal("0.01")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, help="market TOML (default: config/default.toml)")
-    parser.add_argument("--symbol", default=None, help="BASE/QUOTE (default: the market's only symbol)")
-    parser.add_argument("--qty", default="50", help="size of the sample orders in base units (default 50)")
-    parser.add_argument("--basis-qty", default="10", dest="basis_qty",
-                        help="spot size of the basis trade in base units (default 10)")
+    parser.add_argument(
+        "--symbol", default=None, help="BASE/QUOTE (default: the market's only symbol)"
+    )
+    parser.add_argument(
+        "--qty", default="50", help="size of the sample orders in base units (default 50)"
+    )
+    parser.add_argument(
+        "--basis-qty",
+        default="10",
+        dest="basis_qty",
+        help="spot size of the basis trade in base units (default 10)",
+    )
 
 
 def _fee_pips(market: Market, name: str) -> int:
@@ -41,7 +56,9 @@ def _fee_pips(market: Market, name: str) -> int:
 def _fmt(value: float | Decimal | None, places: str = "0.01") -> str:
     if value is None:
         return "-"
-    return str(Decimal(repr(value) if isinstance(value, float) else value).quantize(Decimal(places)))
+    return str(
+        Decimal(repr(value) if isinstance(value, float) else value).quantize(Decimal(places))
+    )
 
 
 def market_table(market: Market, symbol: str) -> Table:
@@ -64,8 +81,17 @@ def market_table(market: Market, symbol: str) -> Table:
             title += f", mid {((perp_mid / spot_mid - 1) * 10_000).quantize(Decimal('0.1'))} bps over spot"
         title += ")"
     table = Table(title=title, title_justify="left")
-    for column in ("venue", "kind", "fee", f"leg cost ({quote})", f"mid ({quote})", "best bid (fee in)",
-                   "best ask (fee in)", f"bids within 1% ({base})", f"asks within 1% ({base})"):
+    for column in (
+        "venue",
+        "kind",
+        "fee",
+        f"leg cost ({quote})",
+        f"mid ({quote})",
+        "best bid (fee in)",
+        "best ask (fee in)",
+        f"bids within 1% ({base})",
+        f"asks within 1% ({base})",
+    ):
         table.add_column(column, justify="left" if column in ("venue", "kind") else "right")
     for adapter in adapters:
         mid = adapter.mid_price()
@@ -75,9 +101,20 @@ def market_table(market: Market, symbol: str) -> Table:
         asks = buy.qty_at_price(float(mid) * 1.01) if mid is not None else None
         bids = sell.qty_at_price(float(mid) * 0.99) if mid is not None else None
         fee = Decimal(_fee_pips(market, adapter.name)) / Decimal(10_000)
-        kind = adapter.kind + (" perp" if market.venue_config(adapter.name).instrument == "perp" else "")
-        table.add_row(adapter.name, kind, f"{fee.normalize():f}%", f"{adapter.leg_cost:f}",
-                      _fmt(mid, "0.0001"), _fmt(best_bid), _fmt(best_ask), _fmt(bids), _fmt(asks))
+        kind = adapter.kind + (
+            " perp" if market.venue_config(adapter.name).instrument == "perp" else ""
+        )
+        table.add_row(
+            adapter.name,
+            kind,
+            f"{fee.normalize():f}%",
+            f"{adapter.leg_cost:f}",
+            _fmt(mid, "0.0001"),
+            _fmt(best_bid),
+            _fmt(best_ask),
+            _fmt(bids),
+            _fmt(asks),
+        )
     return table
 
 
@@ -88,7 +125,7 @@ def basis_order(market: Market, symbol: str, qty: Decimal) -> MultiLegOrder | st
     filled size on ``BASE/QUOTE:QUOTE``, limit perp mid x 0.99; limits rounded to the cent,
     against the order (buy down, sell up) so they never widen the band.
     """
-    base, quote = symbol.split("/")
+    _base, quote = symbol.split("/")
     perp = f"{symbol}:{quote}"
     if perp not in market.symbols("perp"):
         return f"no perpetual {perp} in this market"
@@ -99,16 +136,36 @@ def basis_order(market: Market, symbol: str, qty: Decimal) -> MultiLegOrder | st
         return f"no mid price for {symbol if spot_mid is None else perp}"
     cent = Decimal("0.01")
     spot_venues = [adapter.name for adapter in market.adapters_for(symbol)]
-    return order_from_dict({
-        "order": {"client_id": "demo-basis", "on_hedge_failure": "unwind"},
-        "legs": [
-            {"id": "spot-long", "instrument": "spot", "symbol": symbol, "side": "buy", "qty": str(qty),
-             "limit": str((spot_mid * (1 + LIMIT_BAND)).quantize(cent, rounding="ROUND_FLOOR")),
-             "venues": spot_venues},
-            {"id": "perp-short", "instrument": "perp", "symbol": perp, "side": "sell", "follows": "spot-long",
-             "ratio": "1", "limit": str((perp_mid * (1 - LIMIT_BAND)).quantize(cent, rounding="ROUND_CEILING"))},
-        ],
-    }, "<demo basis trade>")
+    return order_from_dict(
+        {
+            "order": {"client_id": "demo-basis", "on_hedge_failure": "unwind"},
+            "legs": [
+                {
+                    "id": "spot-long",
+                    "instrument": "spot",
+                    "symbol": symbol,
+                    "side": "buy",
+                    "qty": str(qty),
+                    "limit": str(
+                        (spot_mid * (1 + LIMIT_BAND)).quantize(cent, rounding="ROUND_FLOOR")
+                    ),
+                    "venues": spot_venues,
+                },
+                {
+                    "id": "perp-short",
+                    "instrument": "perp",
+                    "symbol": perp,
+                    "side": "sell",
+                    "follows": "spot-long",
+                    "ratio": "1",
+                    "limit": str(
+                        (perp_mid * (1 - LIMIT_BAND)).quantize(cent, rounding="ROUND_CEILING")
+                    ),
+                },
+            ],
+        },
+        "<demo basis trade>",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -129,9 +186,13 @@ def run(args: argparse.Namespace) -> int:
         out.print(f"basis trade skipped: {order}")
         return 0
     legs = order.legs
-    out.print(f"basis trade: buy {basis_qty} {base} spot (limit {legs[0].limit_price}), short the filled size on "
-              f"{legs[1].symbol} (limit {legs[1].limit_price}), account {order.account or market.config.accounts[0].name}")
+    out.print(
+        f"basis trade: buy {basis_qty} {base} spot (limit {legs[0].limit_price}), short the filled size on "
+        f"{legs[1].symbol} (limit {legs[1].limit_price}), account {order.account or market.config.accounts[0].name}"
+    )
     render_report(out, execute_order(market, order))
-    out.print(f"As JSON: crossroute route --symbol {symbol} --side buy --qty {qty} --json;"
-              " crossroute execute --order config/examples/basis-order.toml --json")
+    out.print(
+        f"As JSON: crossroute route --symbol {symbol} --side buy --qty {qty} --json;"
+        " crossroute execute --order config/examples/basis-order.toml --json"
+    )
     return 0

@@ -28,19 +28,25 @@ from router.audit import run_recorded
 from router.errors import ExecutionError
 from router.exec_order import MultiLegOrder, load_order
 from router.journal import Journal, StepClock, encode_record, read_journal
-from router.plan import fmt_qty
 from router.margin.journal import last_line_hash
+from router.plan import fmt_qty
 
 HELP = "run a hedged multi-leg order (TOML) against the market with margin checks before every leg"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", action="append", metavar="FILE",
-                        help="market TOML (default: the embedded default, which has the ETH/USDC:USDC perp and "
-                             "[margin]); repeat to layer files read as one document")
+    parser.add_argument(
+        "--config",
+        action="append",
+        metavar="FILE",
+        help="market TOML (default: the embedded default, which has the ETH/USDC:USDC perp and "
+        "[margin]); repeat to layer files read as one document",
+    )
     parser.add_argument("--order", required=True, help="order TOML ([order] and [[legs]])")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    parser.add_argument("--journal", metavar="PATH", help="append the decision journal (JSON lines) to PATH")
+    parser.add_argument(
+        "--journal", metavar="PATH", help="append the decision journal (JSON lines) to PATH"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,14 +54,20 @@ def run(args: argparse.Namespace) -> int:
     if args.journal:
         previous = _previous_report(Path(args.journal), order)
         if previous is not None:
-            print_report({**previous, "journal_head": last_line_hash(args.journal)}, args.json, replay=True)
+            print_report(
+                {**previous, "journal_head": last_line_hash(args.journal)}, args.json, replay=True
+            )
             return 0
-    report = execute_order(load_market(args.config or [DEFAULT_CONFIG]), order, journal_path=args.journal)
+    report = execute_order(
+        load_market(args.config or [DEFAULT_CONFIG]), order, journal_path=args.journal
+    )
     print_report(report, args.json, replay=False)
     return 0 if report["status"] in ("filled", "partial", "unwound") else 1
 
 
-def execute_order(market: Market, order: MultiLegOrder, *, journal_path: str | Path | None = None) -> dict[str, Any]:
+def execute_order(
+    market: Market, order: MultiLegOrder, *, journal_path: str | Path | None = None
+) -> dict[str, Any]:
     """Run ``order`` on ``market`` (its venues change) for the order's account, with that account's
     margin from :func:`router.app.build_margin`, and return the report as JSON-ready data (decimal
     strings). One journal, on a step clock, records the run's inputs, the margin setup, every check
@@ -67,6 +79,7 @@ def execute_order(market: Market, order: MultiLegOrder, *, journal_path: str | P
 
 
 # -- idempotency through the journal -------------------------------------------------------------
+
 
 def _previous_report(path: Path, order: MultiLegOrder) -> dict[str, Any] | None:
     """The recorded report of ``order.client_id`` in the journal at ``path``, if it ran before."""
@@ -81,14 +94,19 @@ def _previous_report(path: Path, order: MultiLegOrder) -> dict[str, Any] | None:
             seen_order = record.get("order")
         elif record.get("event") == "order_done":
             if seen_order is not None and seen_order != wanted:
-                raise ExecutionError(f"client_id={order.client_id!r} was already used for a different order "
-                                     f"in {path}; allowed: a new client id", field="client_id",
-                                     value=order.client_id, allowed="a client id not used for another order")
+                raise ExecutionError(
+                    f"client_id={order.client_id!r} was already used for a different order "
+                    f"in {path}; allowed: a new client id",
+                    field="client_id",
+                    value=order.client_id,
+                    allowed="a client id not used for another order",
+                )
             return record.get("report")
     return None
 
 
 # -- output --------------------------------------------------------------------------------------
+
 
 def print_report(report: dict[str, Any], as_json: bool, *, replay: bool) -> None:
     """Print an execution report: one JSON object (``replayed`` added), or rich tables."""
@@ -97,10 +115,14 @@ def print_report(report: dict[str, Any], as_json: bool, *, replay: bool) -> None
         out["replayed"] = replay
         sys.stdout.write(json.dumps(out, sort_keys=True) + "\n")
         return
-    from rich.console import Console  # noqa: PLC0415 - rich only for the human view
+    from rich.console import Console
 
     # A pipe gets the full table rather than columns squeezed to 80 characters.
-    render_report(Console(highlight=False, width=shutil.get_terminal_size((160, 40)).columns), report, replay=replay)
+    render_report(
+        Console(highlight=False, width=shutil.get_terminal_size((160, 40)).columns),
+        report,
+        replay=replay,
+    )
 
 
 def _qty(value: Any) -> str:
@@ -114,49 +136,105 @@ def _qty(value: Any) -> str:
 def render_report(console: Any, report: dict[str, Any], *, replay: bool = False) -> None:
     """Render an execution report on a rich ``console``: status line, legs, child orders (the
     fills), margin before/after, capital saved by cross margin, residual exposure, hedges."""
-    from rich.table import Table  # noqa: PLC0415 - rich only for the human view
+    from rich.table import Table
 
     title = f"order {report['client_id']}: {report['status']}"
     if replay:
         title += " (already executed; recorded report)"
     console.print(title + (f" - {report['reason']}" if report.get("reason") else ""))
     legs = Table(title="legs (in execution order)")
-    for column in ("leg", "role", "instrument", "symbol", "side", "target", "filled", "avg price",
-                   "quote amount", "fees", "status"):
-        legs.add_column(column, justify="right" if column in ("target", "filled", "avg price", "quote amount", "fees") else "left")
+    for column in (
+        "leg",
+        "role",
+        "instrument",
+        "symbol",
+        "side",
+        "target",
+        "filled",
+        "avg price",
+        "quote amount",
+        "fees",
+        "status",
+    ):
+        legs.add_column(
+            column,
+            justify="right"
+            if column in ("target", "filled", "avg price", "quote amount", "fees")
+            else "left",
+        )
     for leg in report["legs"]:
-        target = leg["target_qty"] if leg["target_qty"] is not None else f"{leg['target_quote']} quote"
-        legs.add_row(leg["id"], leg["role"], leg["instrument"], leg["symbol"], leg["side"], _qty(target),
-                     _qty(leg["filled_qty"]), str(leg["avg_price"]), leg["quote_amount"], leg["fee"], leg["status"])
+        target = (
+            leg["target_qty"] if leg["target_qty"] is not None else f"{leg['target_quote']} quote"
+        )
+        legs.add_row(
+            leg["id"],
+            leg["role"],
+            leg["instrument"],
+            leg["symbol"],
+            leg["side"],
+            _qty(target),
+            _qty(leg["filled_qty"]),
+            str(leg["avg_price"]),
+            leg["quote_amount"],
+            leg["fee"],
+            leg["status"],
+        )
     console.print(legs)
     fills = Table(title="child orders")
-    for column in ("client order id", "venue", "qty", "limit", "filled", "quote amount", "status", "reason"):
+    for column in (
+        "client order id",
+        "venue",
+        "qty",
+        "limit",
+        "filled",
+        "quote amount",
+        "status",
+        "reason",
+    ):
         fills.add_column(column)
     for leg in report["legs"]:
         for child in leg["children"]:
-            fills.add_row(child["client_order_id"], child["venue"], _qty(child["qty"]), str(child["limit_price"]),
-                          _qty(child["filled_qty"]), child["quote_amount"], child["status"], child["reason"])
+            fills.add_row(
+                child["client_order_id"],
+                child["venue"],
+                _qty(child["qty"]),
+                str(child["limit_price"]),
+                _qty(child["filled_qty"]),
+                child["quote_amount"],
+                child["status"],
+                child["reason"],
+            )
     console.print(fills)
     margin = Table(title="margin (quote)")
     margin.add_column("")
     margin.add_column("before", justify="right")
     margin.add_column("after", justify="right")
     for key in ("equity", "initial_margin", "maintenance_margin", "headroom"):
-        margin.add_row(key, report["margin_before"].get(key, ""), report["margin_after"].get(key, ""))
+        margin.add_row(
+            key, report["margin_before"].get(key, ""), report["margin_after"].get(key, "")
+        )
     console.print(margin)
     eff = report["capital_efficiency"]
-    console.print(f"capital locked: cross {eff['cross_requirement']} vs isolated {eff['isolated_requirement']}"
-                  f" -> cross margin saves {eff['saved']}")
-    exposure = ", ".join(f"{asset} {_qty(qty)}" for asset, qty in report["residual_exposure"].items())
-    console.print(f"residual exposure: {exposure or 'none'}"
-                  + ("" if report["hedged"] else " (UNHEDGED: see hedges)"))
+    console.print(
+        f"capital locked: cross {eff['cross_requirement']} vs isolated {eff['isolated_requirement']}"
+        f" -> cross margin saves {eff['saved']}"
+    )
+    exposure = ", ".join(
+        f"{asset} {_qty(qty)}" for asset, qty in report["residual_exposure"].items()
+    )
+    console.print(
+        f"residual exposure: {exposure or 'none'}"
+        + ("" if report["hedged"] else " (UNHEDGED: see hedges)")
+    )
     for hedge in report["hedges"]:
-        console.print(f"hedge {hedge['leg']} follows {hedge['follows']} x {hedge['ratio']}: leader "
-                      f"{_qty(hedge['leader_net_qty'])}, hedge {_qty(hedge['hedge_net_qty'])}, "
-                      f"unhedged {_qty(hedge['unhedged_qty'])}")
+        console.print(
+            f"hedge {hedge['leg']} follows {hedge['follows']} x {hedge['ratio']}: leader "
+            f"{_qty(hedge['leader_net_qty'])}, hedge {_qty(hedge['hedge_net_qty'])}, "
+            f"unhedged {_qty(hedge['unhedged_qty'])}"
+        )
     if report.get("journal_head"):
         # the SHA-256 of the journal's last entry: `crossroute audit --head` checks the file against it
         console.print(f"journal head {report['journal_head']}")
 
 
-__all__ = ["HELP", "add_arguments", "run", "execute_order", "print_report", "render_report"]
+__all__ = ["HELP", "add_arguments", "execute_order", "print_report", "render_report", "run"]

@@ -39,12 +39,36 @@ def run(args: argparse.Namespace) -> int:
         summary.add_row(key, ce[key])
     console.print(summary)
     positions = Table(title="positions")
-    for col in ("symbol", "mode", "size", "entry", "mark", "notional", "initial_margin",
-                "maintenance_margin", "liquidation_price"):
-        positions.add_column(col, justify="left" if col in ("symbol", "mode") else "right", overflow="fold")
+    for col in (
+        "symbol",
+        "mode",
+        "size",
+        "entry",
+        "mark",
+        "notional",
+        "initial_margin",
+        "maintenance_margin",
+        "liquidation_price",
+    ):
+        positions.add_column(
+            col, justify="left" if col in ("symbol", "mode") else "right", overflow="fold"
+        )
     for row in data["positions"]:
-        positions.add_row(*(row[c] if row[c] is not None else "-" for c in (
-            "symbol", "mode", "size", "entry", "mark", "notional", "initial_margin",
-            "maintenance_margin", "liquidation_price")))
+        positions.add_row(
+            *(
+                row[c] if row[c] is not None else "-"
+                for c in (
+                    "symbol",
+                    "mode",
+                    "size",
+                    "entry",
+                    "mark",
+                    "notional",
+                    "initial_margin",
+                    "maintenance_margin",
+                    "liquidation_price",
+                )
+            )
+        )
     console.print(positions)
     return 0

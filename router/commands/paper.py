@@ -20,27 +20,55 @@ import sys
 import uuid
 from typing import Any
 
-from router.errors import ConfigError, CrossrouteError
+from router.errors import ConfigError
 
 HELP = "paper trading: a simulated market with accounts, an HTTP API and a web page (order/status talk to one)"
 DEFAULT_URL = "http://127.0.0.1:8700"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", action="append", metavar="FILE",
-                        help="market TOML (default: config/default.toml); repeat to layer files")
-    parser.add_argument("--db", default="paper.db", help="SQLite database (WAL) holding the state (default paper.db)")
-    parser.add_argument("--port", type=int, default=8700, help="TCP port on 127.0.0.1 (0: any free port)")
-    parser.add_argument("--speed", default="1", help="simulated seconds per wall-clock second (0: paused)")
-    parser.add_argument("--seed", type=int, default=None, help="price process seed (a new database only)")
-    parser.add_argument("--replay", metavar="FILE", default=None,
-                        help="drive the reference price of a spot symbol by the mid of a Binance capture or CSV file "
-                             "(router/backtest/feed.py formats; a new database only)")
-    parser.add_argument("--replay-symbol", default="", help="the spot symbol --replay drives (default: the first)")
-    parser.add_argument("--snapshot-every", type=int, default=None,
-                        help="commands between snapshots of the whole state (default 1000)")
-    parser.add_argument("--snapshot-every-ticks", type=int, default=None,
-                        help="ticks between snapshots (default 600)")
+    parser.add_argument(
+        "--config",
+        action="append",
+        metavar="FILE",
+        help="market TOML (default: config/default.toml); repeat to layer files",
+    )
+    parser.add_argument(
+        "--db",
+        default="paper.db",
+        help="SQLite database (WAL) holding the state (default paper.db)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=8700, help="TCP port on 127.0.0.1 (0: any free port)"
+    )
+    parser.add_argument(
+        "--speed", default="1", help="simulated seconds per wall-clock second (0: paused)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=None, help="price process seed (a new database only)"
+    )
+    parser.add_argument(
+        "--replay",
+        metavar="FILE",
+        default=None,
+        help="drive the reference price of a spot symbol by the mid of a Binance capture or CSV file "
+        "(router/backtest/feed.py formats; a new database only)",
+    )
+    parser.add_argument(
+        "--replay-symbol", default="", help="the spot symbol --replay drives (default: the first)"
+    )
+    parser.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=None,
+        help="commands between snapshots of the whole state (default 1000)",
+    )
+    parser.add_argument(
+        "--snapshot-every-ticks",
+        type=int,
+        default=None,
+        help="ticks between snapshots (default 600)",
+    )
     parser.add_argument("--no-status", action="store_true", help="no live status line")
     sub = parser.add_subparsers(dest="paper_command", parser_class=type(parser))
     order = sub.add_parser("order", help="place an order on a running service")
@@ -69,20 +97,30 @@ def run(args: argparse.Namespace) -> int:
 
 # -- clients -----------------------------------------------------------------------------------------
 
+
 async def _request(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    import aiohttp  # noqa: PLC0415
+    import aiohttp
 
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-            async with session.request(method, url, json=body) as response:
-                return response.status, await response.json(content_type=None)
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
+            session.request(method, url, json=body) as response,
+        ):
+            return response.status, await response.json(content_type=None)
     except aiohttp.ClientError as exc:
-        raise ConfigError("<command line>", "--url", url, f"a running paper service ({exc.__class__.__name__})") from None
+        raise ConfigError(
+            "<command line>", "--url", url, f"a running paper service ({exc.__class__.__name__})"
+        ) from None
 
 
 async def _order(args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {"client_id": args.client_id or f"cli-{uuid.uuid4().hex[:12]}", "account": args.account,
-                            "symbol": args.symbol, "side": args.side, "tif": args.tif}
+    body: dict[str, Any] = {
+        "client_id": args.client_id or f"cli-{uuid.uuid4().hex[:12]}",
+        "account": args.account,
+        "symbol": args.symbol,
+        "side": args.side,
+        "tif": args.tif,
+    }
     for key in ("subaccount", "qty", "quote_qty", "limit", "venues"):
         if getattr(args, key) is not None:
             body[key] = getattr(args, key)
@@ -102,11 +140,12 @@ async def _status(args: argparse.Namespace) -> int:
 
 # -- the service ------------------------------------------------------------------------------------
 
-def _serve(args: argparse.Namespace) -> int:
-    from decimal import Decimal, InvalidOperation  # noqa: PLC0415
 
-    from router.app import DEFAULT_CONFIG  # noqa: PLC0415
-    from router.paper.market import SimParams  # noqa: PLC0415
+def _serve(args: argparse.Namespace) -> int:
+    from decimal import Decimal, InvalidOperation
+
+    from router.app import DEFAULT_CONFIG
+    from router.paper.market import SimParams
 
     try:
         speed = Decimal(args.speed)
@@ -123,22 +162,44 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["replay_path"] = args.replay
         overrides["replay_symbol"] = args.replay_symbol
     params = SimParams(**overrides) if overrides else None
-    snapshots = {name: value for name, value in (("snapshot_every", args.snapshot_every),
-                                                 ("snapshot_every_ticks", args.snapshot_every_ticks))
-                 if value is not None}
-    asyncio.run(_main(args.config or [str(DEFAULT_CONFIG)], args.db, args.port, float(speed), params,
-                      show_status=not args.no_status and sys.stdout.isatty(), snapshots=snapshots))
+    snapshots = {
+        name: value
+        for name, value in (
+            ("snapshot_every", args.snapshot_every),
+            ("snapshot_every_ticks", args.snapshot_every_ticks),
+        )
+        if value is not None
+    }
+    asyncio.run(
+        _main(
+            args.config or [str(DEFAULT_CONFIG)],
+            args.db,
+            args.port,
+            float(speed),
+            params,
+            show_status=not args.no_status and sys.stdout.isatty(),
+            snapshots=snapshots,
+        )
+    )
     return 0
 
 
-async def _main(config: list[str], db: str, port: int, speed: float, params: Any, *, show_status: bool,
-                snapshots: dict[str, int] | None = None) -> None:
-    import signal  # noqa: PLC0415
+async def _main(
+    config: list[str],
+    db: str,
+    port: int,
+    speed: float,
+    params: Any,
+    *,
+    show_status: bool,
+    snapshots: dict[str, int] | None = None,
+) -> None:
+    import signal
 
-    from aiohttp import web  # noqa: PLC0415
+    from aiohttp import web
 
-    from router.paper.api import create_paper_app, drive  # noqa: PLC0415
-    from router.paper.service import PaperService  # noqa: PLC0415
+    from router.paper.api import create_paper_app, drive
+    from router.paper.service import PaperService
 
     service = PaperService(config, db=db, params=params, **(snapshots or {}))
     app = create_paper_app(service)  # before open(): the log may hold venue-server calls to replay
@@ -148,8 +209,10 @@ async def _main(config: list[str], db: str, port: int, speed: float, params: Any
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     bound = runner.addresses[0][1]  # the real port when --port 0
-    sys.stdout.write(f"crossroute paper: listening on http://127.0.0.1:{bound} (db {db}, {replayed} commands "
-                     f"replayed, tick {service.sim.tick}, speed {speed:g}x)\n")
+    sys.stdout.write(
+        f"crossroute paper: listening on http://127.0.0.1:{bound} (db {db}, {replayed} commands "
+        f"replayed, tick {service.sim.tick}, speed {speed:g}x)\n"
+    )
     sys.stdout.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -157,7 +220,7 @@ async def _main(config: list[str], db: str, port: int, speed: float, params: Any
         loop.add_signal_handler(sig, stop.set)
     live = None
     if show_status:
-        from rich.live import Live  # noqa: PLC0415
+        from rich.live import Live
 
         live = Live(auto_refresh=False, transient=True)
         live.start()
@@ -167,8 +230,11 @@ async def _main(config: list[str], db: str, port: int, speed: float, params: Any
             s = service.status()
             refs = " ".join(f"{k} {v}" for k, v in s["refs"].items())
             pnl = " ".join(f"{a} pnl {v['pnl']}" for a, v in s["accounts"].items())
-            live.update(f"tick {s['tick']}  {refs}  orders {s['orders']} (working {s['working_orders']})  "
-                        f"fills {s['fills']}  {pnl}", refresh=True)
+            live.update(
+                f"tick {s['tick']}  {refs}  orders {s['orders']} (working {s['working_orders']})  "
+                f"fills {s['fills']}  {pnl}",
+                refresh=True,
+            )
 
     driver = asyncio.create_task(drive(service, speed, on_tick=on_tick))
     try:

@@ -25,18 +25,36 @@ HELP = "plan one order across the venues of a market (exact legs, best single ve
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=None,
-                        help="market TOML (default: config/default.toml, the embedded default market)")
-    parser.add_argument("--symbol", default=None, help="BASE/QUOTE, e.g. ETH/USDC (default: the market's only symbol)")
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="market TOML (default: config/default.toml, the embedded default market)",
+    )
+    parser.add_argument(
+        "--symbol",
+        default=None,
+        help="BASE/QUOTE, e.g. ETH/USDC (default: the market's only symbol)",
+    )
     parser.add_argument("--side", required=True, choices=("buy", "sell"), help="the taker's side")
     parser.add_argument("--qty", default=None, help="order size in base units, e.g. 50")
-    parser.add_argument("--quote-qty", default=None, dest="quote_qty",
-                        help="order size in quote units instead: spend (buy) or receive (sell), all-in")
-    parser.add_argument("--limit", default=None,
-                        help="worst all-in price accepted for every leg, its average and its last unit"
-                             " (fees and leg costs in; buy: at most, sell: at least)")
-    parser.add_argument("--venues", default=None, help="comma-separated venue names to use (default: all)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object (the contract in docs/api.md)")
+    parser.add_argument(
+        "--quote-qty",
+        default=None,
+        dest="quote_qty",
+        help="order size in quote units instead: spend (buy) or receive (sell), all-in",
+    )
+    parser.add_argument(
+        "--limit",
+        default=None,
+        help="worst all-in price accepted for every leg, its average and its last unit"
+        " (fees and leg costs in; buy: at most, sell: at least)",
+    )
+    parser.add_argument(
+        "--venues", default=None, help="comma-separated venue names to use (default: all)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object (the contract in docs/api.md)"
+    )
 
 
 def config_path(value: str | None) -> Path:
@@ -55,11 +73,19 @@ def parse_amount(field: str, text: str | None) -> Decimal | None:
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
-        raise RouteError(f"{field}={text!r} is invalid; allowed: {allowed}",
-                         field=field, value=text, allowed=allowed) from None
+        raise RouteError(
+            f"{field}={text!r} is invalid; allowed: {allowed}",
+            field=field,
+            value=text,
+            allowed=allowed,
+        ) from None
     if not value.is_finite() or value <= 0:
-        raise RouteError(f"{field}={text!r} is invalid; allowed: {allowed}",
-                         field=field, value=text, allowed=allowed)
+        raise RouteError(
+            f"{field}={text!r} is invalid; allowed: {allowed}",
+            field=field,
+            value=text,
+            allowed=allowed,
+        )
     return value
 
 
@@ -69,31 +95,57 @@ def resolve_symbol(market: Market, symbol: str | None) -> str:
         return symbol
     symbols = market.symbols()
     if len(symbols) != 1:
-        raise RouteError(f"symbol=None is invalid; allowed: one of {', '.join(symbols)} (--symbol is"
-                         " required when the market trades several)", field="symbol", value=None)
+        raise RouteError(
+            f"symbol=None is invalid; allowed: one of {', '.join(symbols)} (--symbol is"
+            " required when the market trades several)",
+            field="symbol",
+            value=None,
+        )
     return symbols[0]
 
 
-def make_plan(market: Market, symbol: str, side: str, qty: Decimal | None, quote_qty: Decimal | None,
-              limit: Decimal | None, venues: list[str] | None) -> RoutePlan:
+def make_plan(
+    market: Market,
+    symbol: str,
+    side: str,
+    qty: Decimal | None,
+    quote_qty: Decimal | None,
+    limit: Decimal | None,
+    venues: list[str] | None,
+) -> RoutePlan:
     """Validate the request and plan it. Raises RouteError for anything that cannot be routed."""
     if (qty is None) == (quote_qty is None):
-        raise RouteError("qty/quote_qty: give exactly one of --qty (base) and --quote-qty (quote)",
-                         field="qty", value=(qty, quote_qty), allowed="exactly one of --qty and --quote-qty")
+        raise RouteError(
+            "qty/quote_qty: give exactly one of --qty (base) and --quote-qty (quote)",
+            field="qty",
+            value=(qty, quote_qty),
+            allowed="exactly one of --qty and --quote-qty",
+        )
     adapters = market.adapters_for(symbol, venues)
     plan = plan_route(adapters, symbol, side, qty, quote_qty=quote_qty, limit_price=limit)
     if not plan.legs or plan.qty == 0:
         if limit is not None:
-            raise RouteError(f"limit={str(limit)!r} is invalid; allowed: a price at which some venue can"
-                             f" fill (nothing of the order can be filled within the limit {limit})",
-                             field="limit", value=limit)
+            raise RouteError(
+                f"limit={str(limit)!r} is invalid; allowed: a price at which some venue can"
+                f" fill (nothing of the order can be filled within the limit {limit})",
+                field="limit",
+                value=limit,
+            )
         if qty is not None:
             minimums = ", ".join(f"{a.name} {a.min_qty():f}" for a in adapters)
-            raise RouteError(f"qty={str(qty)!r} is invalid; allowed: a size some venue can fill"
-                             f" (smallest legs: {minimums})", field="qty", value=qty)
+            raise RouteError(
+                f"qty={str(qty)!r} is invalid; allowed: a size some venue can fill"
+                f" (smallest legs: {minimums})",
+                field="qty",
+                value=qty,
+            )
         costs = ", ".join(f"{a.name} {a.leg_cost:f}" for a in adapters)
-        raise RouteError(f"quote_qty={str(quote_qty)!r} is invalid; allowed: an amount some venue can"
-                         f" fill beyond its leg cost (leg costs: {costs})", field="quote_qty", value=quote_qty)
+        raise RouteError(
+            f"quote_qty={str(quote_qty)!r} is invalid; allowed: an amount some venue can"
+            f" fill beyond its leg cost (leg costs: {costs})",
+            field="quote_qty",
+            value=quote_qty,
+        )
     return plan
 
 
@@ -105,8 +157,11 @@ def run(args: argparse.Namespace) -> int:
     if args.venues is not None:
         venues = [name.strip() for name in args.venues.split(",") if name.strip()]
         if not venues:
-            raise RouteError(f"venues={args.venues!r} is invalid; allowed: comma-separated venue names",
-                             field="venues", value=args.venues)
+            raise RouteError(
+                f"venues={args.venues!r} is invalid; allowed: comma-separated venue names",
+                field="venues",
+                value=args.venues,
+            )
     market = load_market(config_path(args.config))
     symbol = resolve_symbol(market, args.symbol)
     plan = make_plan(market, symbol, args.side, qty, quote_qty, limit, venues)
@@ -131,30 +186,44 @@ def render_plan(console: Console, plan: RoutePlan, title: str | None = None) -> 
     base, quote = plan.symbol.split("/")
     data: dict[str, Any] = plan.to_json_dict()
     verb = "paid" if plan.side == "buy" else "received"
-    table = Table(title=title or f"{plan.side} {data['qty']} {base} ({plan.symbol})", title_justify="left")
+    table = Table(
+        title=title or f"{plan.side} {data['qty']} {base} ({plan.symbol})", title_justify="left"
+    )
     table.add_column("venue", overflow="fold")
     table.add_column(f"qty ({base})", justify="right", overflow="fold")
     table.add_column(f"avg price ({quote})", justify="right", overflow="fold")
     table.add_column(f"quote {verb} ({quote})", justify="right", overflow="fold")
     table.add_column("share", justify="right", no_wrap=True)
     for leg, row in zip(plan.legs, data["legs"]):
-        table.add_row(leg.venue, row["qty"], row["avg_price"], row["quote_amount"], _share(leg.qty, plan.qty))
+        table.add_row(
+            leg.venue, row["qty"], row["avg_price"], row["quote_amount"], _share(leg.qty, plan.qty)
+        )
     table.add_section()
-    table.add_row("total", data["qty"], data["avg_price"], data["quote_amount"], _share(plan.qty, plan.qty))
+    table.add_row(
+        "total", data["qty"], data["avg_price"], data["quote_amount"], _share(plan.qty, plan.qty)
+    )
     console.print(table)
-    console.print(f"average price  {data['avg_price']} {quote} per {base} (fees and leg costs included)")
+    console.print(
+        f"average price  {data['avg_price']} {quote} per {base} (fees and leg costs included)"
+    )
     if data["marginal_price"] is not None:
         console.print(f"marginal price {data['marginal_price']} {quote} per {base}")
     best = data["best_single_venue"]
     if best is None:
         console.print("best single venue: none can fill the whole order")
     else:
-        console.print(f"best single venue: {best['venue']} at {best['quote_amount']} {quote};"
-                      f" improvement {data['improvement_bps']} bps")
+        console.print(
+            f"best single venue: {best['venue']} at {best['quote_amount']} {quote};"
+            f" improvement {data['improvement_bps']} bps"
+        )
     if not plan.complete:
         if plan.requested_qty is not None:
-            console.print(f"[bold]partly fillable[/bold]: {data['qty']} of {fmt_qty(plan.requested_qty)} {base};"
-                          f" {data['unfilled_qty']} {base} cannot be filled within the limit")
+            console.print(
+                f"[bold]partly fillable[/bold]: {data['qty']} of {fmt_qty(plan.requested_qty)} {base};"
+                f" {data['unfilled_qty']} {base} cannot be filled within the limit"
+            )
         else:
-            console.print(f"[bold]partly fillable[/bold]: {data['quote_amount']} of"
-                          f" {plan.requested_quote} {quote} within the limit")
+            console.print(
+                f"[bold]partly fillable[/bold]: {data['quote_amount']} of"
+                f" {plan.requested_quote} {quote} within the limit"
+            )

@@ -30,15 +30,31 @@ HELP = "serve the config's venues over a Binance-compatible REST API on 127.0.0.
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, help="market TOML (default: config/default.toml)")
-    parser.add_argument("--port", type=int, required=True, help="TCP port on 127.0.0.1 (0: any free port)")
-    parser.add_argument("--pool-depth-step", default="1", dest="pool_depth_step",
-                        help="base quantity per synthetic depth level of a pool (default 1)")
-    parser.add_argument("--weight-per-minute", type=int, default=6000, dest="weight_per_minute",
-                        help="request weight per API key (or client address) per minute")
+    parser.add_argument(
+        "--port", type=int, required=True, help="TCP port on 127.0.0.1 (0: any free port)"
+    )
+    parser.add_argument(
+        "--pool-depth-step",
+        default="1",
+        dest="pool_depth_step",
+        help="base quantity per synthetic depth level of a pool (default 1)",
+    )
+    parser.add_argument(
+        "--weight-per-minute",
+        type=int,
+        default=6000,
+        dest="weight_per_minute",
+        help="request weight per API key (or client address) per minute",
+    )
 
 
-def build_server(market: Market, *, pool_depth_step: Decimal = Decimal("1"),
-                 limits: ServerLimits = ServerLimits(), **options: Any) -> VenueServer:
+def build_server(
+    market: Market,
+    *,
+    pool_depth_step: Decimal = Decimal("1"),
+    limits: ServerLimits | None = None,
+    **options: Any,
+) -> VenueServer:
     """A VenueServer over the built ``market``'s live venue objects and its accounts."""
     config = market.config
     decimals = {asset.name: asset.decimals for asset in config.assets}
@@ -50,17 +66,27 @@ def build_server(market: Market, *, pool_depth_step: Decimal = Decimal("1"),
             if isinstance(venue, OrderBookConfig):
                 served.append(BookMarket(venue.name, obj, units))
             elif isinstance(venue, AmmConfig):
-                served.append(PoolMarket(venue.name, V2Quoter(obj), units, depth_step=pool_depth_step))
+                served.append(
+                    PoolMarket(venue.name, V2Quoter(obj), units, depth_step=pool_depth_step)
+                )
             elif isinstance(venue, ClmmConfig):
-                served.append(PoolMarket(venue.name, V3Quoter(obj), units, depth_step=pool_depth_step))
+                served.append(
+                    PoolMarket(venue.name, V3Quoter(obj), units, depth_step=pool_depth_step)
+                )
             else:  # pragma: no cover - the config yields only the kinds above
-                raise ConfigError(config.file, f"venues[{index}].kind", venue.kind, "amm | clmm | orderbook")
+                raise ConfigError(
+                    config.file, f"venues[{index}].kind", venue.kind, "amm | clmm | orderbook"
+                )
         except ConfigError:
             raise
         except Exception as exc:  # a venue the server cannot settle exactly (units off the grid)
-            raise ConfigError(config.file, f"venues[{index}]", venue.name, f"a servable venue ({exc})") from None
-    accounts = [AccountSpec(a.name, dict(a.balances), a.api_key, a.api_secret) for a in config.accounts]
-    return VenueServer(served, accounts, decimals, limits=limits, **options)
+            raise ConfigError(
+                config.file, f"venues[{index}]", venue.name, f"a servable venue ({exc})"
+            ) from None
+    accounts = [
+        AccountSpec(a.name, dict(a.balances), a.api_key, a.api_secret) for a in config.accounts
+    ]
+    return VenueServer(served, accounts, decimals, limits=limits or ServerLimits(), **options)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,10 +94,13 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise ConfigError("<command line>", "--port", args.port, "an integer in [0, 65535]")
     if args.weight_per_minute < 1:  # named here: ServerLimits would name its field, not the flag
-        raise ConfigError("<command line>", "--weight-per-minute", args.weight_per_minute, "an integer >= 1")
+        raise ConfigError(
+            "<command line>", "--weight-per-minute", args.weight_per_minute, "an integer >= 1"
+        )
     market = load_market(args.config or DEFAULT_CONFIG)
-    server = build_server(market, pool_depth_step=step,
-                          limits=ServerLimits(weight_per_minute=args.weight_per_minute))
+    server = build_server(
+        market, pool_depth_step=step, limits=ServerLimits(weight_per_minute=args.weight_per_minute)
+    )
     names = ", ".join(server.engine.by_name)
     try:
         asyncio.run(_serve(server.app, names, args.port))
@@ -90,7 +119,9 @@ async def _serve(app: Any, names: str, port: int) -> None:
         site = web.TCPSite(runner, "127.0.0.1", port)
         await site.start()
         bound = runner.addresses[0][1]  # the real port when --port 0
-        sys.stdout.write(f"crossroute serve-venue: {names} on http://127.0.0.1:{bound} (Ctrl-C to stop)\n")
+        sys.stdout.write(
+            f"crossroute serve-venue: {names} on http://127.0.0.1:{bound} (Ctrl-C to stop)\n"
+        )
         sys.stdout.flush()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

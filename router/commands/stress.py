@@ -25,7 +25,9 @@ from router.stress.engine import StressEngine, load_portfolio
 from router.stress.scenarios import MAX_PATHS, StressInputError, load_scenarios
 
 HELP = "stress a portfolio: shocks, paths, oracle faults, thin venues and Monte Carlo, cross vs isolated"
-DEFAULT_SCENARIOS = Path(__file__).resolve().parent.parent.parent / "config" / "examples" / "stress-scenarios.toml"
+DEFAULT_SCENARIOS = (
+    Path(__file__).resolve().parent.parent.parent / "config" / "examples" / "stress-scenarios.toml"
+)
 
 
 def _count(text: str) -> int:
@@ -49,13 +51,19 @@ def _seed(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--account", required=True, help="account TOML (the `margin report` format)")
+    parser.add_argument(
+        "--account", required=True, help="account TOML (the `margin report` format)"
+    )
     parser.add_argument("--scenarios", default=str(DEFAULT_SCENARIOS), help="scenarios TOML")
-    parser.add_argument("--config", default=str(DEFAULT_CONFIG), metavar="MARKET", help="market TOML")
+    parser.add_argument(
+        "--config", default=str(DEFAULT_CONFIG), metavar="MARKET", help="market TOML"
+    )
     parser.add_argument("--paths", type=_count, help="Monte Carlo paths (default: the file's)")
     parser.add_argument("--seed", type=_seed, default=0, help="Monte Carlo seed (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--plot", metavar="PNG", help="write the cross and isolated loss distributions as a PNG")
+    parser.add_argument(
+        "--plot", metavar="PNG", help="write the cross and isolated loss distributions as a PNG"
+    )
 
 
 def stress_report(args: argparse.Namespace) -> tuple[dict[str, Any], Any, Any]:
@@ -74,11 +82,16 @@ def stress_report(args: argparse.Namespace) -> tuple[dict[str, Any], Any, Any]:
     except StressInputError as exc:
         raise ConfigError(args.scenarios, exc.field, exc.value, exc.allowed) from None
     if args.plot and mc is None:
-        raise ConfigError(args.scenarios, "monte_carlo", None, "a [monte_carlo] table when --plot is given")
+        raise ConfigError(
+            args.scenarios, "monte_carlo", None, "a [monte_carlo] table when --plot is given"
+        )
     report = {
         "account": str(args.account),
         "isolated_extra_capital": to_decimal(portfolio.isolated_extra_units),
-        "scenarios": [{"name": c.name, "cross": c.to_json_dict(), "isolated": i.to_json_dict()} for c, i in pairs],
+        "scenarios": [
+            {"name": c.name, "cross": c.to_json_dict(), "isolated": i.to_json_dict()}
+            for c, i in pairs
+        ],
         "monte_carlo": None if mc is None else mc.to_json_dict(),
     }
     return report, pairs, mc
@@ -87,15 +100,16 @@ def stress_report(args: argparse.Namespace) -> tuple[dict[str, Any], Any, Any]:
 def run(args: argparse.Namespace) -> int:
     report, pairs, mc = stress_report(args)
     if args.plot:
-        from router.stress.plot import plot_losses  # noqa: PLC0415
+        from router.stress.plot import plot_losses
+
         plot_losses(mc, args.plot)
         report["plot"] = str(args.plot)
     if args.json:
         sys.stdout.write(encode_record(report) + "\n")
         return 0
-    from rich.console import Console  # noqa: PLC0415
+    from rich.console import Console
 
-    from router.stress.plot import scenario_table, tail_table  # noqa: PLC0415
+    from router.stress.plot import scenario_table, tail_table
 
     console = Console(highlight=False, width=shutil.get_terminal_size((160, 40)).columns)
     if pairs:
@@ -104,12 +118,16 @@ def run(args: argparse.Namespace) -> int:
             if len(cross.path) > 1:
                 for result in (cross, iso):
                     trail = " -> ".join(f"{s.nav:,.0f}" for s in result.path)
-                    console.print(f"  {result.name} ({result.mode}) value by step: {result.nav_start:,.0f} -> {trail}")
+                    console.print(
+                        f"  {result.name} ({result.mode}) value by step: {result.nav_start:,.0f} -> {trail}"
+                    )
         for cross, _ in pairs:
             for event in cross.liquidations:
-                console.print(f"  {cross.name}: step {event.step} (t={event.t_min} min, round {event.cascade_round}) "
-                              f"{event.symbol} closed {event.size:f} at {event.mark:f}, fee {event.fee:f}, "
-                              f"fund slippage {event.fund_slippage:f}")
+                console.print(
+                    f"  {cross.name}: step {event.step} (t={event.t_min} min, round {event.cascade_round}) "
+                    f"{event.symbol} closed {event.size:f} at {event.mark:f}, fee {event.fee:f}, "
+                    f"fund slippage {event.fund_slippage:f}"
+                )
     if mc is not None:
         console.print(tail_table(mc))
     if args.plot:

@@ -11,8 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from router.margin.errors import MarginInputError
-from router.margin.quantities import (RATE_SCALE, SCALE, WEIGHT_SCALE, floor_div, parse_int, parse_name,
-                                      parse_units, to_decimal)
+from router.margin.quantities import (
+    RATE_SCALE,
+    SCALE,
+    WEIGHT_SCALE,
+    floor_div,
+    parse_int,
+    parse_name,
+    parse_units,
+    to_decimal,
+)
 from router.margin.tiers import MAX_LEVERAGE_CAP, TierSchedule
 
 CROSS, ISOLATED = "cross", "isolated"
@@ -30,16 +38,43 @@ class AssetConfig:
     maintenance_liability_ppm: int = WEIGHT_SCALE
 
     @classmethod
-    def parse(cls, name: Any, initial_weight: Any = "1", maintenance_weight: Any = None,
-              initial_liability_weight: Any = "1", maintenance_liability_weight: Any = "1") -> "AssetConfig":
+    def parse(
+        cls,
+        name: Any,
+        initial_weight: Any = "1",
+        maintenance_weight: Any = None,
+        initial_liability_weight: Any = "1",
+        maintenance_liability_weight: Any = "1",
+    ) -> AssetConfig:
         name = parse_name("asset", name)
-        iw = parse_units("initial_weight", initial_weight, minimum=0, maximum=WEIGHT_SCALE, scale=WEIGHT_SCALE)
-        mw = iw if maintenance_weight is None else parse_units(
-            "maintenance_weight", maintenance_weight, minimum=iw, maximum=WEIGHT_SCALE, scale=WEIGHT_SCALE)
-        il = parse_units("initial_liability_weight", initial_liability_weight, minimum=WEIGHT_SCALE,
-                         maximum=10 * WEIGHT_SCALE, scale=WEIGHT_SCALE)
-        ml = parse_units("maintenance_liability_weight", maintenance_liability_weight, minimum=WEIGHT_SCALE,
-                         maximum=il, scale=WEIGHT_SCALE)
+        iw = parse_units(
+            "initial_weight", initial_weight, minimum=0, maximum=WEIGHT_SCALE, scale=WEIGHT_SCALE
+        )
+        mw = (
+            iw
+            if maintenance_weight is None
+            else parse_units(
+                "maintenance_weight",
+                maintenance_weight,
+                minimum=iw,
+                maximum=WEIGHT_SCALE,
+                scale=WEIGHT_SCALE,
+            )
+        )
+        il = parse_units(
+            "initial_liability_weight",
+            initial_liability_weight,
+            minimum=WEIGHT_SCALE,
+            maximum=10 * WEIGHT_SCALE,
+            scale=WEIGHT_SCALE,
+        )
+        ml = parse_units(
+            "maintenance_liability_weight",
+            maintenance_liability_weight,
+            minimum=WEIGHT_SCALE,
+            maximum=il,
+            scale=WEIGHT_SCALE,
+        )
         return cls(name, iw, mw, il, ml)
 
     def value_units(self, balance_units: int, price_units: int, maintenance: bool) -> int:
@@ -77,9 +112,15 @@ class Position:
     mode: str = CROSS
     isolated_margin_units: int = 0
 
-    def copy(self) -> "Position":
-        return Position(self.symbol, self.size_units, self.cost16, self.funding_index, self.mode,
-                        self.isolated_margin_units)
+    def copy(self) -> Position:
+        return Position(
+            self.symbol,
+            self.size_units,
+            self.cost16,
+            self.funding_index,
+            self.mode,
+            self.isolated_margin_units,
+        )
 
     @property
     def entry_price(self):
@@ -100,18 +141,26 @@ class RiskLimits:
     max_gross_leverage_ppm: int | None = None
 
     @classmethod
-    def parse(cls, max_leverage: Any = None, max_notional: Any = None,
-              max_gross_leverage: Any = None) -> "RiskLimits":
+    def parse(
+        cls, max_leverage: Any = None, max_notional: Any = None, max_gross_leverage: Any = None
+    ) -> RiskLimits:
         lev: dict[str, int] = {}
         for sym, value in _mapping("max_leverage", max_leverage).items():
             lev[parse_name("max_leverage symbol", sym)] = parse_int(
-                f"max_leverage[{sym}]", value, minimum=1, maximum=MAX_LEVERAGE_CAP)
+                f"max_leverage[{sym}]", value, minimum=1, maximum=MAX_LEVERAGE_CAP
+            )
         notional: dict[str, int] = {}
         for sym, value in _mapping("max_notional", max_notional).items():
             notional[parse_name("max_notional symbol", sym)] = parse_units(
-                f"max_notional[{sym}]", value, minimum=0)
-        gross = None if max_gross_leverage is None else parse_units(
-            "max_gross_leverage", max_gross_leverage, positive=True, scale=WEIGHT_SCALE)
+                f"max_notional[{sym}]", value, minimum=0
+            )
+        gross = (
+            None
+            if max_gross_leverage is None
+            else parse_units(
+                "max_gross_leverage", max_gross_leverage, positive=True, scale=WEIGHT_SCALE
+            )
+        )
         return cls(lev, notional, gross)
 
 

@@ -7,9 +7,10 @@ balances itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from router.margin.errors import MarginInputError
 from router.margin.quantities import parse_name, parse_units
@@ -41,11 +42,14 @@ class Leg:
         parse_name("symbol", self.symbol)
         if self.side not in SIDES:
             raise MarginInputError("side", self.side, "buy or sell")
-        units = (parse_units("size", self.size, positive=True),
-                 parse_units("worst_price", self.worst_price, positive=True),
-                 parse_units("fee", self.fee, minimum=0),
-                 None if self.isolated_margin is None else parse_units(
-                     "isolated_margin", self.isolated_margin, minimum=0))
+        units = (
+            parse_units("size", self.size, positive=True),
+            parse_units("worst_price", self.worst_price, positive=True),
+            parse_units("fee", self.fee, minimum=0),
+            None
+            if self.isolated_margin is None
+            else parse_units("isolated_margin", self.isolated_margin, minimum=0),
+        )
         if units[3] is not None and self.kind != PERP:
             raise MarginInputError("isolated_margin", self.isolated_margin, "only on perp legs")
         object.__setattr__(self, "_units", units)
@@ -71,8 +75,14 @@ class Leg:
         return self.size_units if self.side == "buy" else -self.size_units
 
     def to_json(self) -> dict[str, str]:
-        out = {"kind": self.kind, "symbol": self.symbol, "side": self.side, "size": str(self.size),
-               "worst_price": str(self.worst_price), "fee": str(self.fee)}
+        out = {
+            "kind": self.kind,
+            "symbol": self.symbol,
+            "side": self.side,
+            "size": str(self.size),
+            "worst_price": str(self.worst_price),
+            "fee": str(self.fee),
+        }
         if self.isolated_margin is not None:
             out["isolated_margin"] = str(self.isolated_margin)
         return out
@@ -95,8 +105,10 @@ class CheckResult:
     leg_index: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {k: (None if v is None else (format(v, 'f') if isinstance(v, Decimal) else v))
-                for k, v in ((f, getattr(self, f)) for f in self.__slots__)}
+        return {
+            k: (None if v is None else (format(v, "f") if isinstance(v, Decimal) else v))
+            for k, v in ((f, getattr(self, f)) for f in self.__slots__)
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,15 +125,22 @@ class SequenceResult:
     exhaustive: bool
 
     def to_json(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "order": list(self.order), "reordered": self.reordered,
-                "exhaustive": self.exhaustive, "steps": [s.to_json() for s in self.steps],
-                "given_failure": None if self.given_failure is None else self.given_failure.to_json()}
+        return {
+            "accepted": self.accepted,
+            "order": list(self.order),
+            "reordered": self.reordered,
+            "exhaustive": self.exhaustive,
+            "steps": [s.to_json() for s in self.steps],
+            "given_failure": None if self.given_failure is None else self.given_failure.to_json(),
+        }
 
 
 Step = Callable[[Any, int], tuple[Any, CheckResult]]
 
 
-def run_order(state: Any, order: tuple[int, ...], step: Step) -> tuple[Any, list[CheckResult], CheckResult | None]:
+def run_order(
+    state: Any, order: tuple[int, ...], step: Step
+) -> tuple[Any, list[CheckResult], CheckResult | None]:
     """Apply legs in ``order``; stop at the first failing prefix. O(n) steps."""
     results: list[CheckResult] = []
     for i in order:

@@ -11,7 +11,13 @@ from typing import Any
 
 from router.errors import InvalidValue, MarginError
 
-__all__ = ["MarginError", "MarginInputError", "OraclePriceError", "MarginRejected", "IsolatedBucketRejected"]
+__all__ = [
+    "IsolatedBucketRejected",
+    "MarginError",
+    "MarginInputError",
+    "MarginRejected",
+    "OraclePriceError",
+]
 
 
 class MarginInputError(InvalidValue, MarginError):
@@ -36,12 +42,29 @@ class MarginRejected(MarginError):
     sides of the comparison and ``shortfall`` the missing amount, all ``Decimal`` in ``asset``.
     """
 
-    def __init__(self, limit: str, subaccount: str, asset: str, required: Any,
-                 available: Any, shortfall: Any, message: str = "") -> None:
-        text = message or (f"{subaccount}: {limit} violated: required {required} {asset}, "
-                           f"available {available} {asset}, short by {shortfall} {asset}")
-        super().__init__(text, limit=limit, subaccount=subaccount, asset=asset,
-                         required=required, available=available, shortfall=shortfall)
+    def __init__(
+        self,
+        limit: str,
+        subaccount: str,
+        asset: str,
+        required: Any,
+        available: Any,
+        shortfall: Any,
+        message: str = "",
+    ) -> None:
+        text = message or (
+            f"{subaccount}: {limit} violated: required {required} {asset}, "
+            f"available {available} {asset}, short by {shortfall} {asset}"
+        )
+        super().__init__(
+            text,
+            limit=limit,
+            subaccount=subaccount,
+            asset=asset,
+            required=required,
+            available=available,
+            shortfall=shortfall,
+        )
         self.limit = limit
         self.subaccount = subaccount
         self.asset = asset
@@ -61,11 +84,17 @@ class IsolatedBucketRejected(MarginRejected):
     position and ``allowed`` says what the trader may do instead.
     """
 
-    def __init__(self, subaccount: str, symbol: str, asset: str, available: Any, shortfall: Any) -> None:
-        text = (f"{subaccount}: trade on isolated {symbol} refused: its margin bucket would end at "
-                f"{available} {asset}, short by {shortfall} {asset}; the loss may not be charged to the "
-                f"cross balance nor to the insurance fund; allowed: {ISOLATED_BUCKET_ALLOWED}")
-        super().__init__("isolated_bucket", subaccount, asset, Decimal(0), available, shortfall, message=text)
+    def __init__(
+        self, subaccount: str, symbol: str, asset: str, available: Any, shortfall: Any
+    ) -> None:
+        text = (
+            f"{subaccount}: trade on isolated {symbol} refused: its margin bucket would end at "
+            f"{available} {asset}, short by {shortfall} {asset}; the loss may not be charged to the "
+            f"cross balance nor to the insurance fund; allowed: {ISOLATED_BUCKET_ALLOWED}"
+        )
+        super().__init__(
+            "isolated_bucket", subaccount, asset, Decimal(0), available, shortfall, message=text
+        )
         self.symbol = symbol
         self.allowed = ISOLATED_BUCKET_ALLOWED
         self.details.update(symbol=symbol, allowed=ISOLATED_BUCKET_ALLOWED)

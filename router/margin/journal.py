@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GENESIS", "Journal", "ChainBreak", "line_hash", "last_line_hash", "verify_chain"]
+__all__ = ["GENESIS", "ChainBreak", "Journal", "last_line_hash", "line_hash", "verify_chain"]
 
 # The "previous hash" of the first entry of a journal file.
 GENESIS = "0" * 64
@@ -54,8 +54,13 @@ class ChainBreak:
     found: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "line": self.index + 1, "reason": self.reason,
-                "expected": self.expected, "found": self.found}
+        return {
+            "index": self.index,
+            "line": self.index + 1,
+            "reason": self.reason,
+            "expected": self.expected,
+            "found": self.found,
+        }
 
 
 def verify_chain(lines: Iterable[str], start: str = GENESIS) -> tuple[str, ChainBreak | None]:
@@ -75,8 +80,12 @@ def verify_chain(lines: Iterable[str], start: str = GENESIS) -> tuple[str, Chain
             return prev, ChainBreak(index, "not a JSON object")
         found = record.get("prev")
         if found != prev:
-            return prev, ChainBreak(index, "prev hash does not match the previous line", prev,
-                                    found if isinstance(found, str) else repr(found))
+            return prev, ChainBreak(
+                index,
+                "prev hash does not match the previous line",
+                prev,
+                found if isinstance(found, str) else repr(found),
+            )
         prev = line_hash(line)
     return prev, None
 
@@ -98,13 +107,24 @@ class Journal:
     """
 
     def __init__(self, path: str | None = None, *, prev: str | None = None) -> None:
-        if prev is not None and (path is not None or not isinstance(prev, str) or len(prev) != 64
-                                 or any(c not in "0123456789abcdef" for c in prev)):
-            from router.margin.errors import MarginInputError  # noqa: PLC0415 - error path only
-            raise MarginInputError("prev", prev, "64 lowercase hex digits, and no path (a file continues its own chain)")
+        if prev is not None and (
+            path is not None
+            or not isinstance(prev, str)
+            or len(prev) != 64
+            or any(c not in "0123456789abcdef" for c in prev)
+        ):
+            from router.margin.errors import MarginInputError
+
+            raise MarginInputError(
+                "prev",
+                prev,
+                "64 lowercase hex digits, and no path (a file continues its own chain)",
+            )
         self._lines: list[str] = []
         self._path = path
-        self._start = prev if prev is not None else GENESIS if path is None else last_line_hash(path)
+        self._start = (
+            prev if prev is not None else GENESIS if path is None else last_line_hash(path)
+        )
         self._head = self._start
 
     @property
@@ -127,7 +147,9 @@ class Journal:
 
     def append(self, event: str, **fields: Any) -> str:
         record = {"event": event, "seq": len(self._lines), **fields, "prev": self._head}
-        line = json.dumps(record, sort_keys=True, separators=(",", ":"), default=_default, allow_nan=False)
+        line = json.dumps(
+            record, sort_keys=True, separators=(",", ":"), default=_default, allow_nan=False
+        )
         self._emit(line)
         return line
 

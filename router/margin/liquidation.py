@@ -29,13 +29,13 @@ from router.margin.quantities import BPS, CENT_UNITS, SCALE, ceil_div, cents_tex
 @dataclass(frozen=True, slots=True)
 class LiquidationStep:
     symbol: str
-    closed_units: int          # signed size closed (opposite sign of the position)
+    closed_units: int  # signed size closed (opposite sign of the position)
     price_units: int
     fee_units: int
     mm_before: int
     mm_after: int
     excess_after: int
-    bad_debt_units: int = 0    # isolated only: the loss beyond the bucket, taken by the fund
+    bad_debt_units: int = 0  # isolated only: the loss beyond the bucket, taken by the fund
 
 
 @dataclass(slots=True)
@@ -51,8 +51,9 @@ def _fee(ledger: MarginLedger, closed_units: int, mark_units: int) -> int:
     return ceil_div(abs(closed_units) * mark_units * ledger.liquidation_fee_bps, SCALE * BPS)
 
 
-def _close(ledger: MarginLedger, scen: Scenario, symbol: str,
-           units: int) -> tuple[Scenario, int, int]:
+def _close(
+    ledger: MarginLedger, scen: Scenario, symbol: str, units: int
+) -> tuple[Scenario, int, int]:
     """Close ``units`` (signed like the position) of ``symbol`` at mark; returns the new scenario,
     the capped fee and the bad debt (quote units).
 
@@ -90,22 +91,46 @@ def liquidate(ledger: MarginLedger, sub_id: Any) -> LiquidationResult:
     sub.open_orders.clear()
     for hook in ledger.order_cancel_hooks:
         hook(sub.name, list(result.cancelled_orders))
-    ledger.journal.append("liquidation_start", subaccount=sub.name, cancelled_orders=result.cancelled_orders)
+    ledger.journal.append(
+        "liquidation_start", subaccount=sub.name, cancelled_orders=result.cancelled_orders
+    )
     buffer = BPS + ledger.liquidation_buffer_bps
 
-    def record(scen: Scenario, symbol: str, closed: int, fee: int, mm_before: int, bad_debt: int = 0) -> None:
+    def record(
+        scen: Scenario, symbol: str, closed: int, fee: int, mm_before: int, bad_debt: int = 0
+    ) -> None:
         ledger._commit(scen)
-        step = LiquidationStep(symbol, -closed, ledger.marks[symbol].price_units, fee, mm_before,
-                               scen.totals[MM], scen.maintenance_excess, bad_debt)
+        step = LiquidationStep(
+            symbol,
+            -closed,
+            ledger.marks[symbol].price_units,
+            fee,
+            mm_before,
+            scen.totals[MM],
+            scen.maintenance_excess,
+            bad_debt,
+        )
         result.steps.append(step)
-        ledger.journal.append("liquidation_step", subaccount=sub.name, symbol=symbol,
-                              closed=to_text(-closed), price=to_text(step.price_units), fee=to_text(fee),
-                              mm_before=to_text(mm_before), mm_after=to_text(step.mm_after),
-                              excess_after=to_text(step.excess_after))
+        ledger.journal.append(
+            "liquidation_step",
+            subaccount=sub.name,
+            symbol=symbol,
+            closed=to_text(-closed),
+            price=to_text(step.price_units),
+            fee=to_text(fee),
+            mm_before=to_text(mm_before),
+            mm_after=to_text(step.mm_after),
+            excess_after=to_text(step.excess_after),
+        )
         if bad_debt:
             result.bad_debt_units += bad_debt
-            ledger.journal.append("bad_debt", subaccount=sub.name, symbol=symbol, mode=ISOLATED,
-                                  amount=to_text(bad_debt))
+            ledger.journal.append(
+                "bad_debt",
+                subaccount=sub.name,
+                symbol=symbol,
+                mode=ISOLATED,
+                amount=to_text(bad_debt),
+            )
 
     for symbol in sorted(sub.positions):
         pos = sub.positions[symbol]
@@ -120,8 +145,10 @@ def liquidate(ledger: MarginLedger, sub_id: Any) -> LiquidationResult:
         return scen.equity_maintenance * BPS >= scen.totals[MM] * buffer
 
     scen = Scenario(ledger, sub)
-    order = sorted((s for s, p in sub.positions.items() if p.mode != ISOLATED),
-                   key=lambda s: (-sub.pos_vals[s][4], s))
+    order = sorted(
+        (s for s, p in sub.positions.items() if p.mode != ISOLATED),
+        key=lambda s: (-sub.pos_vals[s][4], s),
+    )
     for symbol in order:
         if healthy(scen):
             break
@@ -152,8 +179,12 @@ def liquidate(ledger: MarginLedger, sub_id: Any) -> LiquidationResult:
         ledger._commit(scen)
         result.bad_debt_units += -balance
         ledger.journal.append("bad_debt", subaccount=sub.name, amount=to_text(-balance))
-    ledger.journal.append("liquidation_end", subaccount=sub.name, steps=len(result.steps),
-                          bad_debt=to_text(result.bad_debt_units))
+    ledger.journal.append(
+        "liquidation_end",
+        subaccount=sub.name,
+        steps=len(result.steps),
+        bad_debt=to_text(result.bad_debt_units),
+    )
     return result
 
 
@@ -164,7 +195,9 @@ def _excess_at(ledger: MarginLedger, sub_id: str, symbol: str, price_units: int)
     pos = sub.positions[symbol]
     market = ledger.markets[symbol]
     old = sub.pos_vals[symbol]
-    new = _pos_figures(pos, price_units, ledger.funding_index[symbol], market.tiers, ledger._leverage(sub, market))
+    new = _pos_figures(
+        pos, price_units, ledger.funding_index[symbol], market.tiers, ledger._leverage(sub, market)
+    )
     if pos.mode == ISOLATED:
         return pos.isolated_margin_units + new[1] + new[2] - new[4]
     scen = Scenario(ledger, sub)
@@ -180,7 +213,10 @@ def liquidation_price_units(ledger: MarginLedger, sub_id: Any, symbol: Any) -> i
     market = ledger._market(symbol)
     if market.symbol not in sub.positions:
         from router.margin.errors import MarginInputError
-        raise MarginInputError("symbol", symbol, f"a symbol with a position in {sub.name}: {sorted(sub.positions)}")
+
+        raise MarginInputError(
+            "symbol", symbol, f"a symbol with a position in {sub.name}: {sorted(sub.positions)}"
+        )
     size = sub.positions[market.symbol].size_units
     f = lambda cents: _excess_at(ledger, sub.name, market.symbol, cents * CENT_UNITS)  # noqa: E731
     mark_cents = ceil_div(ledger.marks[market.symbol].price_units, CENT_UNITS)
@@ -217,5 +253,3 @@ def liquidation_price(ledger: MarginLedger, sub_id: Any, symbol: Any):
     """:func:`liquidation_price_units` as a Decimal on the cent grid, or None."""
     units = liquidation_price_units(ledger, sub_id, symbol)
     return None if units is None else Decimal(cents_text(units))
-
-

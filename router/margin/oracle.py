@@ -48,17 +48,26 @@ def _median_units(prices: list[int]) -> int:
     return half + (1 if odd and half % 2 else 0)
 
 
-def aggregate(asset: str, readings: dict[str, tuple[int, int]], now_ns: int, max_age_ns: int,
-              max_deviation_bps: int, quorum: int) -> MarkPrice:
+def aggregate(
+    asset: str,
+    readings: dict[str, tuple[int, int]],
+    now_ns: int,
+    max_age_ns: int,
+    max_deviation_bps: int,
+    quorum: int,
+) -> MarkPrice:
     """Aggregate {source: (price_units, ts_ns)} into a :class:`MarkPrice`.
 
     Drops readings older than ``max_age_ns`` (or from the future), takes the median of the rest,
     drops those deviating more than ``max_deviation_bps`` from it, and takes the median again.
     O(n log n) in the number of sources.
     """
-    fresh = sorted((price, src) for src, (price, ts) in readings.items()
-                   if 0 <= now_ns - ts <= max_age_ns)
-    stale = tuple(sorted(src for src, (_, ts) in readings.items() if not 0 <= now_ns - ts <= max_age_ns))
+    fresh = sorted(
+        (price, src) for src, (price, ts) in readings.items() if 0 <= now_ns - ts <= max_age_ns
+    )
+    stale = tuple(
+        sorted(src for src, (_, ts) in readings.items() if not 0 <= now_ns - ts <= max_age_ns)
+    )
     if not readings:
         return MarkPrice(asset, None, MISSING)
     if not fresh:
@@ -67,7 +76,9 @@ def aggregate(asset: str, readings: dict[str, tuple[int, int]], now_ns: int, max
         return MarkPrice(asset, newest, STALE, (), stale)
     first = _median_units([p for p, _ in fresh])
     kept = [(p, s) for p, s in fresh if abs(p - first) * BPS <= max_deviation_bps * first]
-    outliers = tuple(sorted(s for p, s in fresh if abs(p - first) * BPS > max_deviation_bps * first))
+    outliers = tuple(
+        sorted(s for p, s in fresh if abs(p - first) * BPS > max_deviation_bps * first)
+    )
     price = _median_units([p for p, _ in kept]) if kept else first
     state = VALID if len(kept) >= quorum else NO_QUORUM
     return MarkPrice(asset, price, state, tuple(sorted(s for _, s in kept)), stale, outliers)
@@ -96,15 +107,23 @@ class OracleBook:
         ts = parse_int("ts_ns", ts_ns, minimum=0)
         held = self._readings.get(asset, {}).get(source)
         if held is not None and ts < held[1]:
-            raise MarginInputError("ts_ns", ts_ns, f"an integer >= {held[1]} (the source's last timestamp)")
+            raise MarginInputError(
+                "ts_ns", ts_ns, f"an integer >= {held[1]} (the source's last timestamp)"
+            )
         self._readings.setdefault(asset, {})[source] = (price_units, ts)
 
     def mark(self, asset: Any, now_ns: Any) -> MarkPrice:
         """The aggregated mark of ``asset`` at ``now_ns``; state ``missing`` if never quoted."""
         asset = parse_name("asset", asset)
         now = parse_int("now_ns", now_ns, minimum=0)
-        return aggregate(asset, self._readings.get(asset, {}), now, self.max_age_ns,
-                         self.max_deviation_bps, self.quorum)
+        return aggregate(
+            asset,
+            self._readings.get(asset, {}),
+            now,
+            self.max_age_ns,
+            self.max_deviation_bps,
+            self.quorum,
+        )
 
     def assets(self) -> tuple[str, ...]:
         return tuple(sorted(self._readings))

@@ -18,8 +18,14 @@ from router.margin.quantities import parse_units, to_decimal, to_text
 
 def _require(ledger: MarginLedger, scen: Scenario) -> None:
     if scen.headroom < 0:
-        raise MarginRejected("headroom", scen.sub.name, ledger.quote_asset, to_decimal(scen.totals[IM]),
-                             to_decimal(scen.equity_initial), to_decimal(-scen.headroom))
+        raise MarginRejected(
+            "headroom",
+            scen.sub.name,
+            ledger.quote_asset,
+            to_decimal(scen.totals[IM]),
+            to_decimal(scen.equity_initial),
+            to_decimal(-scen.headroom),
+        )
 
 
 def port_position(ledger: MarginLedger, src_id: Any, dst_id: Any, symbol: Any, size: Any) -> None:
@@ -31,8 +37,12 @@ def port_position(ledger: MarginLedger, src_id: Any, dst_id: Any, symbol: Any, s
     market = ledger._market(symbol)
     pos = src.positions.get(market.symbol)
     if pos is None or pos.mode == ISOLATED:
-        raise MarginInputError("symbol", symbol, f"a cross position of {src.name}: "
-                               f"{sorted(s for s, p in src.positions.items() if p.mode != ISOLATED)}")
+        raise MarginInputError(
+            "symbol",
+            symbol,
+            f"a cross position of {src.name}: "
+            f"{sorted(s for s, p in src.positions.items() if p.mode != ISOLATED)}",
+        )
     units = parse_units("size", size, positive=True, maximum=abs(pos.size_units))
     dst_pos = dst.positions.get(market.symbol)
     if dst_pos is not None and dst_pos.mode == ISOLATED:
@@ -48,11 +58,19 @@ def port_position(ledger: MarginLedger, src_id: Any, dst_id: Any, symbol: Any, s
     _require(ledger, b)
     ledger._commit(a)
     ledger._commit(b)
-    ledger.journal.append("port_position", src=src.name, dst=dst.name, symbol=market.symbol,
-                          size=to_text(signed), price=to_text(mark.price_units))
+    ledger.journal.append(
+        "port_position",
+        src=src.name,
+        dst=dst.name,
+        symbol=market.symbol,
+        size=to_text(signed),
+        price=to_text(mark.price_units),
+    )
 
 
-def transfer_collateral(ledger: MarginLedger, src_id: Any, dst_id: Any, asset: Any, amount: Any) -> None:
+def transfer_collateral(
+    ledger: MarginLedger, src_id: Any, dst_id: Any, asset: Any, amount: Any
+) -> None:
     """Move ``amount`` (> 0, at most the source balance) of ``asset`` from src to dst."""
     src = ledger._sub(src_id)
     dst = ledger._sub(dst_id)
@@ -67,4 +85,6 @@ def transfer_collateral(ledger: MarginLedger, src_id: Any, dst_id: Any, asset: A
     _require(ledger, b)
     ledger._commit(a)
     ledger._commit(b)
-    ledger.journal.append("transfer", src=src.name, dst=dst.name, asset=asset, amount=to_text(units))
+    ledger.journal.append(
+        "transfer", src=src.name, dst=dst.name, asset=asset, amount=to_text(units)
+    )

@@ -15,11 +15,11 @@ from typing import Any
 
 from router.margin.errors import MarginInputError
 
-SCALE = 10**8                    # ledger units per whole unit (1e-8 quantum)
+SCALE = 10**8  # ledger units per whole unit (1e-8 quantum)
 QUANTUM = Decimal("1e-8")
-CENT_UNITS = SCALE // 100        # printed liquidation prices are on the cent grid
-WEIGHT_SCALE = 10**6             # collateral weights in parts per million
-RATE_SCALE = 10**12              # funding rates in 1e-12 per interval
+CENT_UNITS = SCALE // 100  # printed liquidation prices are on the cent grid
+WEIGHT_SCALE = 10**6  # collateral weights in parts per million
+RATE_SCALE = 10**12  # funding rates in 1e-12 per interval
 INDEX_SCALE = SCALE * RATE_SCALE  # funding index: 1e-20 quote per base (price_units * rate_units)
 BPS = 10_000
 # exact edge conversions regardless of the caller's decimal context (default precision is 28)
@@ -38,7 +38,7 @@ def floor_div(numerator: int, denominator: int) -> int:
 
 def _as_decimal(field: str, value: Any, allowed: str) -> Decimal:
     # float is refused outright: Decimal(0.1) is not 0.1, and no float may enter the ledger.
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise MarginInputError(field, value, allowed)
     if isinstance(value, int):
         return Decimal(value)
@@ -56,9 +56,15 @@ def _as_decimal(field: str, value: Any, allowed: str) -> Decimal:
     return result
 
 
-def parse_units(field: str, value: Any, *, minimum: int | None = None,
-                maximum: int | None = None, positive: bool = False,
-                scale: int = SCALE) -> int:
+def parse_units(
+    field: str,
+    value: Any,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    positive: bool = False,
+    scale: int = SCALE,
+) -> int:
     """Parse a decimal string, ``int`` or ``Decimal`` into integer quanta of 1/``scale``.
 
     Refuses float, bool, NaN, infinities, values finer than the quantum (no silent rounding of
@@ -66,7 +72,9 @@ def parse_units(field: str, value: Any, *, minimum: int | None = None,
     Raises :class:`MarginInputError` naming ``field``. O(digits).
     """
     quantum_text = f"1/{scale}" if scale != SCALE else "1e-8"
-    allowed = "a finite decimal (string, int or Decimal; not float) on the " + quantum_text + " grid"
+    allowed = (
+        "a finite decimal (string, int or Decimal; not float) on the " + quantum_text + " grid"
+    )
     if positive:
         allowed += ", > 0"
     elif minimum == 0:
@@ -118,4 +126,8 @@ def to_decimal(units: int, scale: int = SCALE) -> Decimal:
 
 def cents_text(price_units: int) -> str:
     """A price already on the cent grid as a 2-place decimal string."""
-    return str(_EXACT.divide(Decimal(price_units), Decimal(SCALE)).quantize(Decimal("0.01"), context=_EXACT))
+    return str(
+        _EXACT.divide(Decimal(price_units), Decimal(SCALE)).quantize(
+            Decimal("0.01"), context=_EXACT
+        )
+    )

@@ -24,8 +24,18 @@ from router.margin.liquidation import liquidation_price_units
 from router.margin.quantities import SCALE, ceil_div, cents_text, parse_units, to_text
 
 TOP_KEYS = {"collateral", "collateral_weights", "marks", "positions"}
-POSITION_KEYS = {"symbol", "size", "entry", "mark", "max_leverage", "tiers", "mode", "isolated_margin",
-                 "leverage", "oracle_asset"}
+POSITION_KEYS = {
+    "symbol",
+    "size",
+    "entry",
+    "mark",
+    "max_leverage",
+    "tiers",
+    "mode",
+    "isolated_margin",
+    "leverage",
+    "oracle_asset",
+}
 
 
 def load_account(path: str) -> tuple[MarginLedger, str]:
@@ -58,18 +68,27 @@ def _build(path: str, doc: dict) -> tuple[MarginLedger, str]:
     for asset in sorted(set(collateral) | set(weights)):
         if asset == quote:
             if asset in weights:
-                raise ConfigError(path, f"collateral_weights.{asset}", weights[asset], "no weight for the quote asset")
+                raise ConfigError(
+                    path,
+                    f"collateral_weights.{asset}",
+                    weights[asset],
+                    "no weight for the quote asset",
+                )
             continue
         w = weights.get(asset, "1")
         if isinstance(w, dict):
             extra = set(w) - {"initial", "maintenance"}
             if extra:
-                raise ConfigError(path, f"collateral_weights.{asset}", w, "keys initial and maintenance")
+                raise ConfigError(
+                    path, f"collateral_weights.{asset}", w, "keys initial and maintenance"
+                )
             ledger.add_asset(asset, w.get("initial", "1"), w.get("maintenance"))
         else:
             ledger.add_asset(asset, w)
         if asset not in marks:
-            raise ConfigError(path, f"marks.{asset}", None, "a mark for every non-quote collateral asset")
+            raise ConfigError(
+                path, f"marks.{asset}", None, "a mark for every non-quote collateral asset"
+            )
         ledger.set_mark(asset, marks[asset])
     sub_id = ledger.open_subaccount("file", "main")
     scen = Scenario(ledger, ledger.subs[sub_id])
@@ -87,7 +106,9 @@ def _build(path: str, doc: dict) -> tuple[MarginLedger, str]:
             raise ConfigError(path, key, raw, "a table")
         extra = sorted(set(raw) - POSITION_KEYS)
         if extra:
-            raise ConfigError(path, f"{key}.{extra[0]}", raw[extra[0]], f"one of {sorted(POSITION_KEYS)}")
+            raise ConfigError(
+                path, f"{key}.{extra[0]}", raw[extra[0]], f"one of {sorted(POSITION_KEYS)}"
+            )
         for required in ("symbol", "size", "entry", "mark"):
             if required not in raw:
                 raise ConfigError(path, f"{key}.{required}", None, "present")
@@ -98,17 +119,34 @@ def _build(path: str, doc: dict) -> tuple[MarginLedger, str]:
         if mode not in ("cross", "isolated"):
             raise ConfigError(path, f"{key}.mode", mode, "cross or isolated")
         if ("isolated_margin" in raw) != (mode == "isolated"):
-            raise ConfigError(path, f"{key}.isolated_margin", raw.get("isolated_margin"),
-                              "present exactly when mode = \"isolated\"")
+            raise ConfigError(
+                path,
+                f"{key}.isolated_margin",
+                raw.get("isolated_margin"),
+                'present exactly when mode = "isolated"',
+            )
         if ("max_leverage" in raw) == ("tiers" in raw):
-            raise ConfigError(path, f"{key}.max_leverage", raw.get("max_leverage"), "exactly one of max_leverage or tiers")
+            raise ConfigError(
+                path,
+                f"{key}.max_leverage",
+                raw.get("max_leverage"),
+                "exactly one of max_leverage or tiers",
+            )
         try:
-            ledger.add_market(symbol, raw.get("oracle_asset", symbol.split("-")[0]),
-                              max_leverage=raw.get("max_leverage"), tiers=raw.get("tiers"))
+            ledger.add_market(
+                symbol,
+                raw.get("oracle_asset", symbol.split("-")[0]),
+                max_leverage=raw.get("max_leverage"),
+                tiers=raw.get("tiers"),
+            )
             ledger.set_mark(symbol, raw["mark"])
             size = parse_units("size", raw["size"])
             entry = parse_units("entry", raw["entry"], positive=True)
-            margin = None if mode == "cross" else parse_units("isolated_margin", raw["isolated_margin"], minimum=0)
+            margin = (
+                None
+                if mode == "cross"
+                else parse_units("isolated_margin", raw["isolated_margin"], minimum=0)
+            )
             if "leverage" in raw:
                 ledger.set_leverage(sub_id, symbol, raw["leverage"])
         except MarginInputError as exc:
@@ -116,8 +154,12 @@ def _build(path: str, doc: dict) -> tuple[MarginLedger, str]:
         if size == 0:
             raise ConfigError(path, f"{key}.size", raw["size"], "a non-zero signed size")
         if margin is not None and margin > scen.balance(quote):
-            raise ConfigError(path, f"{key}.isolated_margin", raw["isolated_margin"],
-                              f"<= the {quote} collateral left ({to_text(scen.balance(quote))})")
+            raise ConfigError(
+                path,
+                f"{key}.isolated_margin",
+                raw["isolated_margin"],
+                f"<= the {quote} collateral left ({to_text(scen.balance(quote))})",
+            )
         scen = Scenario(ledger, ledger.subs[sub_id])
         scen.trade_perp(symbol, size, entry, 0, margin, MARKET)
         ledger._commit(scen)
@@ -130,38 +172,56 @@ def margin_report(ledger: MarginLedger, sub_id: str) -> dict[str, Any]:
     scen = Scenario(ledger, sub)
     quote = ledger.quote_asset
     rows = []
-    iso_equity = iso_maint = iso_im = iso_mm = 0
+    iso_equity = iso_im = iso_mm = 0
     cross_im = scen.totals[IM]
     total_im = 0
     for symbol in sorted(sub.positions):
         pos = sub.positions[symbol]
-        n16, upnl, fund, im, mm, notional = sub.pos_vals[symbol]
+        _n16, upnl, fund, im, mm, notional = sub.pos_vals[symbol]
         total_im += im
         if pos.mode == ISOLATED:
             iso_equity += pos.isolated_margin_units + upnl + fund
             iso_im += im
             iso_mm += mm
         liq = liquidation_price_units(ledger, sub_id, symbol)
-        rows.append({"symbol": symbol, "mode": pos.mode, "size": to_text(pos.size_units),
-                     "entry": format(pos.entry_price, "f"), "mark": to_text(ledger.marks[symbol].price_units),
-                     "notional": to_text(notional), "initial_margin": to_text(im),
-                     "maintenance_margin": to_text(mm),
-                     "liquidation_price": None if liq is None else cents_text(liq)})
+        rows.append(
+            {
+                "symbol": symbol,
+                "mode": pos.mode,
+                "size": to_text(pos.size_units),
+                "entry": format(pos.entry_price, "f"),
+                "mark": to_text(ledger.marks[symbol].price_units),
+                "notional": to_text(notional),
+                "initial_margin": to_text(im),
+                "maintenance_margin": to_text(mm),
+                "liquidation_price": None if liq is None else cents_text(liq),
+            }
+        )
     equity = scen.equity_initial + iso_equity
     maint_equity = scen.equity_maintenance + iso_equity
     im_total = cross_im + iso_im
     mm_total = scen.totals[MM] + iso_mm
-    spot_value = sum(ceil_div(u * ledger.marks[a].price_units, SCALE)
-                     for a, u in sub.balances.items() if a != quote and u > 0)
+    spot_value = sum(
+        ceil_div(u * ledger.marks[a].price_units, SCALE)
+        for a, u in sub.balances.items()
+        if a != quote and u > 0
+    )
     credit = sum(sub.asset_vals[a][0] for a in sub.balances if a != quote)
     cross_req = spot_value + max(0, cross_im - credit) + iso_im
     isolated_req = spot_value + total_im
-    return {"equity": to_text(equity), "maintenance_equity": to_text(maint_equity),
-            "initial_margin": to_text(im_total), "maintenance_margin": to_text(mm_total),
-            "headroom": to_text(equity - im_total), "positions": rows,
-            "capital_efficiency": {"cross_requirement": to_text(cross_req),
-                                   "isolated_requirement": to_text(isolated_req),
-                                   "saving": to_text(isolated_req - cross_req)}}
+    return {
+        "equity": to_text(equity),
+        "maintenance_equity": to_text(maint_equity),
+        "initial_margin": to_text(im_total),
+        "maintenance_margin": to_text(mm_total),
+        "headroom": to_text(equity - im_total),
+        "positions": rows,
+        "capital_efficiency": {
+            "cross_requirement": to_text(cross_req),
+            "isolated_requirement": to_text(isolated_req),
+            "saving": to_text(isolated_req - cross_req),
+        },
+    }
 
 
 def report_from_file(path: str) -> dict[str, Any]:

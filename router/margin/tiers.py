@@ -36,14 +36,16 @@ class Tier:
 class TierSchedule:
     """An immutable, validated tier table with its continuity deductions."""
 
-    __slots__ = ("tiers", "deductions", "_from16")
+    __slots__ = ("_from16", "deductions", "tiers")
 
     def __init__(self, tiers: Any) -> None:
         """``tiers``: a non-empty sequence of (notional_from, max_leverage) pairs or mappings with
         those keys; first notional_from is 0, notional_from strictly increasing, leverage an
         integer in [1, 200] and non-increasing."""
         if not isinstance(tiers, (list, tuple)) or not tiers:
-            raise MarginInputError("tiers", tiers, "a non-empty list of {notional_from, max_leverage}")
+            raise MarginInputError(
+                "tiers", tiers, "a non-empty list of {notional_from, max_leverage}"
+            )
         parsed: list[Tier] = []
         for i, raw in enumerate(tiers):
             if isinstance(raw, Tier):
@@ -51,33 +53,48 @@ class TierSchedule:
             elif isinstance(raw, dict):
                 unknown = set(raw) - {"notional_from", "max_leverage"}
                 if unknown or "max_leverage" not in raw:
-                    raise MarginInputError(f"tiers[{i}]", raw, "keys notional_from and max_leverage")
+                    raise MarginInputError(
+                        f"tiers[{i}]", raw, "keys notional_from and max_leverage"
+                    )
                 frm, lev = raw.get("notional_from", "0"), raw["max_leverage"]
             elif isinstance(raw, (list, tuple)) and len(raw) == 2:
                 frm, lev = raw
             else:
                 raise MarginInputError(f"tiers[{i}]", raw, "a (notional_from, max_leverage) pair")
             frm_units = parse_units(f"tiers[{i}].notional_from", frm, minimum=0)
-            lev_int = parse_int(f"tiers[{i}].max_leverage", lev, minimum=1, maximum=MAX_LEVERAGE_CAP)
+            lev_int = parse_int(
+                f"tiers[{i}].max_leverage", lev, minimum=1, maximum=MAX_LEVERAGE_CAP
+            )
             if i == 0 and frm_units != 0:
-                raise MarginInputError("tiers[0].notional_from", frm, "0 (the first tier starts at zero)")
+                raise MarginInputError(
+                    "tiers[0].notional_from", frm, "0 (the first tier starts at zero)"
+                )
             if parsed and frm_units <= parsed[-1].notional_from_units:
-                raise MarginInputError(f"tiers[{i}].notional_from", frm,
-                                       f"> {to_decimal(parsed[-1].notional_from_units)} (strictly increasing)")
+                raise MarginInputError(
+                    f"tiers[{i}].notional_from",
+                    frm,
+                    f"> {to_decimal(parsed[-1].notional_from_units)} (strictly increasing)",
+                )
             if parsed and lev_int > parsed[-1].max_leverage:
-                raise MarginInputError(f"tiers[{i}].max_leverage", lev,
-                                       f"<= {parsed[-1].max_leverage} (non-increasing)")
+                raise MarginInputError(
+                    f"tiers[{i}].max_leverage",
+                    lev,
+                    f"<= {parsed[-1].max_leverage} (non-increasing)",
+                )
             parsed.append(Tier(frm_units, lev_int))
         deductions = [Fraction(0)]
         for prev, cur in zip(parsed, parsed[1:]):
-            deductions.append(deductions[-1] + cur.notional_from_units
-                              * (Fraction(1, 2 * cur.max_leverage) - Fraction(1, 2 * prev.max_leverage)))
+            deductions.append(
+                deductions[-1]
+                + cur.notional_from_units
+                * (Fraction(1, 2 * cur.max_leverage) - Fraction(1, 2 * prev.max_leverage))
+            )
         self.tiers = tuple(parsed)
         self.deductions = tuple(deductions)
         self._from16 = tuple(t.notional_from_units * SCALE for t in parsed)
 
     @classmethod
-    def single(cls, max_leverage: Any) -> "TierSchedule":
+    def single(cls, max_leverage: Any) -> TierSchedule:
         return cls([("0", max_leverage)])
 
     @property
@@ -112,8 +129,14 @@ class TierSchedule:
         return ceil_div(notional16 * d.denominator - d.numerator * SCALE * two_l, den)
 
     def describe(self) -> list[dict[str, str]]:
-        return [{"notional_from": str(to_decimal(t.notional_from_units)), "max_leverage": str(t.max_leverage),
-                 "deduction": str(d)} for t, d in zip(self.tiers, self.deductions)]
+        return [
+            {
+                "notional_from": str(to_decimal(t.notional_from_units)),
+                "max_leverage": str(t.max_leverage),
+                "deduction": str(d),
+            }
+            for t, d in zip(self.tiers, self.deductions)
+        ]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, TierSchedule) and self.tiers == other.tiers

@@ -23,7 +23,7 @@ from aiohttp import WSMsgType, web
 
 from router.paper.service import PaperError, PaperService
 
-__all__ = ["create_paper_app", "SERVICE_KEY", "attach_venue_server", "OPENAPI_PATH", "WEB_DIR"]
+__all__ = ["OPENAPI_PATH", "SERVICE_KEY", "WEB_DIR", "attach_venue_server", "create_paper_app"]
 
 log = logging.getLogger("crossroute.paper")
 SERVICE_KEY: web.AppKey[PaperService] = web.AppKey("paper_service", PaperService)
@@ -34,16 +34,21 @@ _VENUE_MUTATIONS = ("place", "cancel")
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=lambda v: json.dumps(v, separators=(",", ":")))
+    return web.json_response(
+        data, status=status, dumps=lambda v: json.dumps(v, separators=(",", ":"))
+    )
 
 
-def _error(status: int, field: str, value: Any, allowed: str, message: str | None = None) -> web.Response:
+def _error(
+    status: int, field: str, value: Any, allowed: str, message: str | None = None
+) -> web.Response:
     return _json(PaperError(status, field, value, allowed, message=message).to_json_dict(), status)
 
 
 @web.middleware
-async def _errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                  ) -> web.StreamResponse:
+async def _errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     try:
         return await handler(request)
     except PaperError as exc:
@@ -57,11 +62,23 @@ async def _errors(request: web.Request, handler: Callable[[web.Request], Awaitab
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return _error(exc.status if exc.status < 500 else 400, "request", exc.reason, "a valid request")
+        return _error(
+            exc.status if exc.status < 500 else 400, "request", exc.reason, "a valid request"
+        )
     except Exception:  # a bug: logged with its traceback, never sent to the client
         log.exception("internal error on %s %s", request.method, request.path)
-        return _json({"error": {"status": 500, "message": "internal error (logged by the service)",
-                                "field": "", "value": None, "allowed": ""}}, 500)
+        return _json(
+            {
+                "error": {
+                    "status": 500,
+                    "message": "internal error (logged by the service)",
+                    "field": "",
+                    "value": None,
+                    "allowed": "",
+                }
+            },
+            500,
+        )
 
 
 def _known_account(service: PaperService, account: str | None) -> None:
@@ -97,7 +114,9 @@ async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = json.loads(raw.decode("utf-8")) if raw else None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PaperError(400, "body", raw[:80].decode("utf-8", "replace"), f"a JSON object ({exc})") from None
+        raise PaperError(
+            400, "body", raw[:80].decode("utf-8", "replace"), f"a JSON object ({exc})"
+        ) from None
     if not isinstance(body, dict):
         raise PaperError(400, "body", type(body).__name__, "a JSON object")
     return body
@@ -108,6 +127,7 @@ def _service(request: web.Request) -> PaperService:
 
 
 # -- handlers --------------------------------------------------------------------------------------
+
 
 async def health(request: web.Request) -> web.Response:
     _query(request, ())
@@ -126,7 +146,11 @@ async def market(request: web.Request) -> web.Response:
 
 
 async def quote(request: web.Request) -> web.Response:
-    return _json(_service(request).quote(_query(request, ("symbol", "side", "qty", "quote_qty", "limit", "venues"))))
+    return _json(
+        _service(request).quote(
+            _query(request, ("symbol", "side", "qty", "quote_qty", "limit", "venues"))
+        )
+    )
 
 
 async def list_orders(request: web.Request) -> web.Response:
@@ -136,7 +160,9 @@ async def list_orders(request: web.Request) -> web.Response:
     limit = _int_param(params, "limit", 100, 1, 1000)
     # Every order is in the store (finished ones only there); an open order's doc in memory may be
     # newer (a retry that filled nothing bumps ``attempts`` without a commit), so it wins.
-    docs = service.store.orders(account=params.get("account"), status=params.get("status"), limit=limit)
+    docs = service.store.orders(
+        account=params.get("account"), status=params.get("status"), limit=limit
+    )
     return _json({"orders": [service.orders.get(d["client_id"], d) for d in docs]})  # newest first
 
 
@@ -158,7 +184,9 @@ async def place_order(request: web.Request) -> web.Response:
 
 async def cancel_order(request: web.Request) -> web.Response:
     _query(request, ())
-    return _json(await _service(request).command("cancel", {"client_id": request.match_info["client_id"]}))
+    return _json(
+        await _service(request).command("cancel", {"client_id": request.match_info["client_id"]})
+    )
 
 
 async def list_accounts(request: web.Request) -> web.Response:
@@ -176,7 +204,9 @@ async def open_subaccount(request: web.Request) -> web.Response:
     _query(request, ())
     body = await _body(request)
     if "account" in body:
-        raise PaperError(400, "account", body["account"], "no 'account' in the body (it is in the path)")
+        raise PaperError(
+            400, "account", body["account"], "no 'account' in the body (it is in the path)"
+        )
     body = {"account": request.match_info["account"], **body}
     return _json(await _service(request).command("subaccount", body))
 
@@ -243,7 +273,12 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 getter.cancel()
             if reader in done:
                 msg = reader.result()
-                if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                if msg.type in (
+                    WSMsgType.CLOSE,
+                    WSMsgType.CLOSING,
+                    WSMsgType.CLOSED,
+                    WSMsgType.ERROR,
+                ):
                     break
                 reader = asyncio.ensure_future(ws.receive())
     finally:
@@ -254,7 +289,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.Response(text=OPENAPI_PATH.read_text(encoding="utf-8"), content_type="application/json")
+    return web.Response(
+        text=OPENAPI_PATH.read_text(encoding="utf-8"), content_type="application/json"
+    )
 
 
 async def index(request: web.Request) -> web.Response:
@@ -262,6 +299,7 @@ async def index(request: web.Request) -> web.Response:
 
 
 # -- the venue server over the same venues -----------------------------------------------------------
+
 
 def _encode(value: Any) -> Any:
     if isinstance(value, Decimal):
@@ -287,7 +325,7 @@ class _SettlingBook:
     Everything else is forwarded to the book unchanged. O(fills) per call.
     """
 
-    __slots__ = ("_book", "_market", "_engine", "_inside")
+    __slots__ = ("_book", "_engine", "_inside", "_market")
 
     def __init__(self, book: Any, market: Any, engine: Any, inside: list[bool]) -> None:
         self._book = book
@@ -316,10 +354,16 @@ class _SettlingBook:
 
 def _engine_digest(engine: Any) -> str:
     ledger = engine.ledger
-    balances = [(a, s, ledger.free(a, s), ledger.locked(a, s)) for a in ledger.accounts for s in ledger.assets]
+    balances = [
+        (a, s, ledger.free(a, s), ledger.locked(a, s))
+        for a in ledger.accounts
+        for s in ledger.assets
+    ]
     positions = sorted((k, v.size_lots, v.entry_quanta) for k, v in ledger.positions.items())
-    orders = sorted((r.order_id, r.status, r.executed_base_units, r.cum_quote_units, r.reserved_units)
-                    for r in engine.orders.values())
+    orders = sorted(
+        (r.order_id, r.status, r.executed_base_units, r.cum_quote_units, r.reserved_units)
+        for r in engine.orders.values()
+    )
     return repr((balances, positions, orders))
 
 
@@ -333,7 +377,7 @@ def attach_venue_server(app: web.Application, service: PaperService) -> Any:
     orders that the router's flow takes are settled through :class:`_SettlingBook`. The engine
     and its balances join the service's snapshots and recovery (``PaperService.attach_state``).
     """
-    from router.commands.serve_venue import build_server  # noqa: PLC0415 - composition only
+    from router.commands.serve_venue import build_server
 
     # The engine stamps orders and trades with the simulated time (ms), like every other paper
     # timestamp, so equal command logs give equal trade lists; request signatures and rate limits
@@ -345,9 +389,15 @@ def attach_venue_server(app: web.Application, service: PaperService) -> Any:
     inside = [False]  # True while the engine itself trades: it settles both sides of its own fills
     for market in engine.by_name.values():
         adapter = service.market.adapters.get(market.name)
-        if hasattr(market, "book") and adapter is not None and getattr(adapter, "book", None) is market.book:
+        if (
+            hasattr(market, "book")
+            and adapter is not None
+            and getattr(adapter, "book", None) is market.book
+        ):
             adapter.book = _SettlingBook(market.book, market, engine, inside)
-    service.attach_state([engine, engine.ledger], exclude={0: frozenset({"by_name", "views", "ledger"})})
+    service.attach_state(
+        [engine, engine.ledger], exclude={0: frozenset({"by_name", "views", "ledger"})}
+    )
     service.digest_hooks.append(lambda: _engine_digest(engine))
 
     def engine_call(name: str, args: Any, kwargs: Any) -> Any:
@@ -361,10 +411,17 @@ def attach_venue_server(app: web.Application, service: PaperService) -> Any:
         def call(*args: Any, **kwargs: Any) -> Any:
             t_ms = server.market_clock_ms()
             record = engine_call(name, args, kwargs)  # all or nothing (the engine's contract)
-            body = {"call": name, "args": [_encode(a) for a in args],
-                    "kwargs": {k: _encode(v) for k, v in sorted(kwargs.items())}, "t_ms": t_ms}
-            result = {"order_id": record.order_id, "status": record.status,
-                      "executed_base_units": record.executed_base_units}
+            body = {
+                "call": name,
+                "args": [_encode(a) for a in args],
+                "kwargs": {k: _encode(v) for k, v in sorted(kwargs.items())},
+                "t_ms": t_ms,
+            }
+            result = {
+                "order_id": record.order_id,
+                "status": record.status,
+                "executed_base_units": record.executed_base_units,
+            }
             if not service.replaying:
                 try:
                     service.record("venue", service.sim.tick, service.sim.t_ns, body, result)
@@ -372,6 +429,7 @@ def attach_venue_server(app: web.Application, service: PaperService) -> Any:
                     service.needs_recovery = True  # applied in memory, not durable: roll back
                     raise
             return record
+
         return call
 
     for name in _VENUE_MUTATIONS:
@@ -382,18 +440,25 @@ def attach_venue_server(app: web.Application, service: PaperService) -> Any:
         # time a log from before the simulated clock recorded.
         server.market_clock_ms = lambda: body["t_ms"]
         try:
-            record = engine_call(body["call"], [_decode(a) for a in body["args"]],
-                                 {k: _decode(v) for k, v in body["kwargs"].items()})
+            record = engine_call(
+                body["call"],
+                [_decode(a) for a in body["args"]],
+                {k: _decode(v) for k, v in body["kwargs"].items()},
+            )
         finally:
             server.market_clock_ms = market_clock
-        return {"order_id": record.order_id, "status": record.status,
-                "executed_base_units": record.executed_base_units}
+        return {
+            "order_id": record.order_id,
+            "status": record.status,
+            "executed_base_units": record.executed_base_units,
+        }
 
     service.venue_replay = replay
 
     @web.middleware
-    async def serialise(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                        ) -> web.StreamResponse:
+    async def serialise(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         if request.method in ("GET", "HEAD"):
             return await handler(request)
         async with service.lock:
@@ -439,7 +504,9 @@ def create_paper_app(service: PaperService, *, venue_server: bool = True) -> web
     return app
 
 
-async def drive(service: PaperService, speed: float, *, on_tick: Callable[[], None] | None = None) -> None:
+async def drive(
+    service: PaperService, speed: float, *, on_tick: Callable[[], None] | None = None
+) -> None:
     """Run the market in wall-clock time: one tick every ``tick_ns / speed`` of wall time (speed 0:
     paused, time moves only through POST /api/market/step). Makes the tick count durable at most
     every 0.5 s of wall time."""

@@ -40,7 +40,7 @@ from router.backtest.pools import arbitrage_leg
 from router.errors import ConfigError, CrossrouteError
 from router.orders import LegFill, LegOrder
 
-__all__ = ["SimParams", "MarketSimulator", "TickReport", "PRICE_SCALE", "price_text", "ReplayPrice"]
+__all__ = ["PRICE_SCALE", "MarketSimulator", "ReplayPrice", "SimParams", "TickReport", "price_text"]
 
 PRICE_SCALE = 10**8  # reference prices are integers of 1e-8 quote per base (the ledger's grid)
 # Arbitrage legs are whole 1e-8 base: coarse enough for every pool's base units, fine enough to
@@ -74,7 +74,9 @@ class SimParams:
 
     seed: int = 7
     tick_ns: int = 1_000_000_000
-    start_ns: int = 1_723_161_254_000_000_000   # 2024-08-08 23:54:14 UTC, the default book's snapshot
+    start_ns: int = (
+        1_723_161_254_000_000_000  # 2024-08-08 23:54:14 UTC, the default book's snapshot
+    )
     vol_bps: int = 2
     maker_levels: int = 12
     maker_half_spread_bps: int = 1
@@ -83,8 +85,10 @@ class SimParams:
     premium_bps: int = 5
     funding_interval_ticks: int = 3600
     pnl_every_ticks: int = 10
-    replay_path: str = ""       # a Binance capture or CSV file (router/backtest/feed.py): its mid is the reference
-    replay_symbol: str = ""     # the spot symbol it drives ("" = the first spot symbol, sorted)
+    replay_path: str = (
+        ""  # a Binance capture or CSV file (router/backtest/feed.py): its mid is the reference
+    )
+    replay_symbol: str = ""  # the spot symbol it drives ("" = the first spot symbol, sorted)
 
     def __post_init__(self) -> None:
         _positive_int("seed", self.seed, 0)
@@ -129,13 +133,15 @@ class ReplayPrice:
     """
 
     def __init__(self, path: str) -> None:
-        from router.backtest.errors import FeedError  # noqa: PLC0415 - only a replaying simulator needs it
-        from router.backtest.feed import SNAPSHOT, TICKER, TRADE, Grid, read_feed  # noqa: PLC0415
+        from router.backtest.errors import FeedError
+        from router.backtest.feed import SNAPSHOT, TICKER, TRADE, Grid, read_feed
 
         try:
             feed = read_feed(path, Grid("0.00000001", "0.00000001"))
         except FeedError as exc:
-            raise ConfigError(str(path), "replay", str(path), f"a readable market data file ({exc})") from None
+            raise ConfigError(
+                str(path), "replay", str(path), f"a readable market data file ({exc})"
+            ) from None
         times: list[int] = []
         mids: list[int] = []
         for exch_ns, _, _, kind, payload in feed.events:
@@ -153,7 +159,12 @@ class ReplayPrice:
                     times.append(exch_ns)
                     mids.append(payload[1])
         if not mids:
-            raise ConfigError(str(path), "replay", str(path), "a data file with top-of-book, snapshot or trade events")
+            raise ConfigError(
+                str(path),
+                "replay",
+                str(path),
+                "a data file with top-of-book, snapshot or trade events",
+            )
         self.path = str(path)
         self.sha256 = feed.sha256
         self.times_ns = times
@@ -178,7 +189,9 @@ class MarketSimulator:
     O(books x levels + pools x depth-curve size + liquidatable subaccounts).
     """
 
-    def __init__(self, market: Any, ledger: Any, perp_markets: dict[str, str], params: SimParams) -> None:
+    def __init__(
+        self, market: Any, ledger: Any, perp_markets: dict[str, str], params: SimParams
+    ) -> None:
         if not isinstance(params, SimParams):
             raise ConfigError("<paper>", "params", params, "a SimParams")
         self.market = market
@@ -187,17 +200,21 @@ class MarketSimulator:
         self.params = params
         self.tick = 0
         self.instruments: dict[str, str] = market.instruments()
-        self.refs: dict[str, int] = {}          # spot symbol -> reference price (1e-8 units)
-        self.premium_e8: dict[str, int] = {}    # perp symbol -> premium over its spot reference
+        self.refs: dict[str, int] = {}  # spot symbol -> reference price (1e-8 units)
+        self.premium_e8: dict[str, int] = {}  # perp symbol -> premium over its spot reference
         for symbol in market.symbols("spot"):
             mid = market.mid_price(symbol)
             if mid is None:
-                raise ConfigError(market.config.file, "venues", symbol, f"a venue with a mid price for {symbol}")
+                raise ConfigError(
+                    market.config.file, "venues", symbol, f"a venue with a mid price for {symbol}"
+                )
             self.refs[symbol] = int(mid.scaleb(8).to_integral_value(ROUND_FLOOR))
         for symbol in market.symbols("perp"):
             spot = symbol.split(":", 1)[0]
             if spot not in self.refs:
-                raise ConfigError(market.config.file, "venues", symbol, f"a spot venue trading {spot} (its index)")
+                raise ConfigError(
+                    market.config.file, "venues", symbol, f"a spot venue trading {spot} (its index)"
+                )
             mid = market.mid_price(symbol)
             self.premium_e8[symbol] = 0 if mid is None else int(mid.scaleb(8)) - self.refs[spot]
         # book -> slot ("b0", "s3": side and level) -> generation of the slot's current order id
@@ -210,7 +227,9 @@ class MarketSimulator:
             spots = sorted(self.refs)
             symbol = params.replay_symbol or (spots[0] if spots else "")
             if symbol not in self.refs:
-                raise ConfigError("<paper>", "replay_symbol", params.replay_symbol, f"one of {spots}")
+                raise ConfigError(
+                    "<paper>", "replay_symbol", params.replay_symbol, f"one of {spots}"
+                )
             self.replay = ReplayPrice(params.replay_path)
             self.replay_symbol = symbol
             self.refs[symbol] = self.replay.at(self.t_ns)
@@ -248,7 +267,9 @@ class MarketSimulator:
             # Mean reversion towards zero, so the premium (and so funding) changes sign over time.
             drift = -self.premium_e8[symbol] // 10
             step = round(z * bound / 4)
-            self.premium_e8[symbol] = max(-bound, min(bound, self.premium_e8[symbol] + drift + step))
+            self.premium_e8[symbol] = max(
+                -bound, min(bound, self.premium_e8[symbol] + drift + step)
+            )
         for name, adapter in self.market.adapters.items():
             if hasattr(adapter, "book"):
                 self._refresh_book(name, adapter)
@@ -259,7 +280,7 @@ class MarketSimulator:
                     report.arbitrage.append(fill)
         self._update_marks()
         if self.tick % p.funding_interval_ticks == 0:
-            for symbol, name in sorted(self.perp_markets.items()):
+            for _symbol, name in sorted(self.perp_markets.items()):
                 try:
                     report.funding[name] = self.ledger.accrue_funding(name)
                 except CrossrouteError:
@@ -297,7 +318,9 @@ class MarketSimulator:
             slots = self._maker_slots[name] = {}
         p = self.params
         tick_e8 = int(book.tick_size.scaleb(8))
-        base_lots = book.qty_to_lots(Decimal(p.maker_qty).quantize(book.lot_size, rounding=ROUND_FLOOR))
+        base_lots = book.qty_to_lots(
+            Decimal(p.maker_qty).quantize(book.lot_size, rounding=ROUND_FLOOR)
+        )
         # Both sides' prices are monotone in the center, so moving first the side that moves away
         # from the other (asks when the center rises) never crosses the makers' own quotes that
         # are still at the old center.
@@ -306,12 +329,25 @@ class MarketSimulator:
             for level in range(p.maker_levels):
                 offset = center * (p.maker_half_spread_bps + level * p.maker_step_bps) // 10_000
                 # bids round down, asks up: a maker never quotes inside its own intended spread
-                ticks = (center - offset) // tick_e8 if side == "buy" else -(-(center + offset) // tick_e8)
-                self._quote(book, name, slots, f"{side[0]}{level}", side, ticks, base_lots * (level + 1))
+                ticks = (
+                    (center - offset) // tick_e8
+                    if side == "buy"
+                    else -(-(center + offset) // tick_e8)
+                )
+                self._quote(
+                    book, name, slots, f"{side[0]}{level}", side, ticks, base_lots * (level + 1)
+                )
 
     @staticmethod
-    def _quote(book: Any, name: str, slots: dict[str, int], slot: str, side: str, price_ticks: int,
-               qty_lots: int) -> None:
+    def _quote(
+        book: Any,
+        name: str,
+        slots: dict[str, int],
+        slot: str,
+        side: str,
+        price_ticks: int,
+        qty_lots: int,
+    ) -> None:
         """Bring one ladder slot's order to ``price_ticks`` x ``qty_lots`` (``price_ticks <= 0``:
         no quote). Amends the live order; places the slot's next id only when it has none."""
         generation = slots.get(slot)
@@ -352,8 +388,9 @@ class MarketSimulator:
             if leg is None:
                 continue  # the gas (leg_cost) eats the edge: the pool stays off the reference
             self._order_counter += 1
-            fill = await adapter.execute(LegOrder(name, side, leg.qty, f"arb-{self._order_counter}",
-                                                  leg.avg_price))
+            fill = await adapter.execute(
+                LegOrder(name, side, leg.qty, f"arb-{self._order_counter}", leg.avg_price)
+            )
             if fill.status != "rejected":
                 return fill
         return None
@@ -373,7 +410,11 @@ class MarketSimulator:
 
     def state_digest(self) -> str:
         """SHA-256 over the simulator and venue state that replay must reproduce (tests compare it)."""
-        parts: list[str] = [str(self.tick), repr(sorted(self.refs.items())), repr(sorted(self.premium_e8.items()))]
+        parts: list[str] = [
+            str(self.tick),
+            repr(sorted(self.refs.items())),
+            repr(sorted(self.premium_e8.items())),
+        ]
         for name, adapter in self.market.adapters.items():
             if hasattr(adapter, "book"):
                 book = adapter.book

@@ -13,13 +13,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["load_document", "validate", "response_schema", "operations"]
+__all__ = ["load_document", "operations", "response_schema", "validate"]
 
 _TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
 
 
 def load_document(path: str | Path | None = None) -> dict[str, Any]:
-    return json.loads(Path(path or Path(__file__).with_name("openapi.json")).read_text(encoding="utf-8"))
+    return json.loads(
+        Path(path or Path(__file__).with_name("openapi.json")).read_text(encoding="utf-8")
+    )
 
 
 def _is(value: Any, name: str) -> bool:
@@ -86,7 +88,9 @@ def operations(doc: dict[str, Any]) -> list[tuple[str, str]]:
     return [(method.upper(), path) for path, item in doc["paths"].items() for method in item]
 
 
-def response_schema(doc: dict[str, Any], method: str, template: str, status: int) -> dict[str, Any] | None:
+def response_schema(
+    doc: dict[str, Any], method: str, template: str, status: int
+) -> dict[str, Any] | None:
     """The JSON schema of a documented response, or None when the operation or status is not documented."""
     op = doc["paths"].get(template, {}).get(method.lower())
     if op is None:

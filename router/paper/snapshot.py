@@ -29,7 +29,7 @@ from typing import Any
 
 from router.errors import CrossrouteError
 
-__all__ = ["StateImage", "SnapshotError"]
+__all__ = ["SnapshotError", "StateImage"]
 
 _WIRING = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, types.BuiltinMethodType)
 
@@ -55,24 +55,33 @@ class StateImage:
     must be built in the same order wherever an image is loaded (they are, from the same config).
     """
 
-    def __init__(self, roots: Sequence[Any], keep: Iterable[Any] = (),
-                 exclude: dict[int, frozenset[str]] | None = None) -> None:
+    def __init__(
+        self,
+        roots: Sequence[Any],
+        keep: Iterable[Any] = (),
+        exclude: dict[int, frozenset[str]] | None = None,
+    ) -> None:
         self.roots = list(roots)
         self.objects = self.roots + [k for k in keep if k is not None]
         self._ids = {id(obj): index for index, obj in enumerate(self.objects)}
         if len(self._ids) != len(self.objects):
-            raise SnapshotError("state image roots must be distinct objects", field="roots",
-                                value=len(self.objects), allowed="distinct objects")
+            raise SnapshotError(
+                "state image roots must be distinct objects",
+                field="roots",
+                value=len(self.objects),
+                allowed="distinct objects",
+            )
         self._exclude = exclude or {}
         self._slots = [_slot_names(type(root)) for root in self.roots]
 
     def _state(self, index: int) -> dict[str, Any]:
         root = self.roots[index]
         skip = self._exclude.get(index, frozenset())
-        state: dict[str, Any] = {}
-        for name, value in getattr(root, "__dict__", {}).items():
-            if name not in skip and not isinstance(value, _WIRING):
-                state[name] = value
+        state: dict[str, Any] = {
+            name: value
+            for name, value in getattr(root, "__dict__", {}).items()
+            if name not in skip and not isinstance(value, _WIRING)
+        }
         for name in self._slots[index]:
             if name not in skip and hasattr(root, name):
                 value = getattr(root, name)
@@ -89,8 +98,12 @@ class StateImage:
         try:
             pickler.dump([self._state(i) for i in range(len(self.roots))])
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
-            raise SnapshotError(f"the paper state cannot be pickled ({exc})", field="state",
-                                value=type(exc).__name__, allowed="picklable state") from None
+            raise SnapshotError(
+                f"the paper state cannot be pickled ({exc})",
+                field="state",
+                value=type(exc).__name__,
+                allowed="picklable state",
+            ) from None
         return zlib.compress(buffer.getvalue(), 1)
 
     def loads(self, blob: bytes) -> None:
@@ -104,13 +117,27 @@ class StateImage:
             unpickler = pickle.Unpickler(io.BytesIO(zlib.decompress(blob)))
             unpickler.persistent_load = lambda pid: objects[pid]  # type: ignore[method-assign]
             states = unpickler.load()
-        except (pickle.UnpicklingError, zlib.error, EOFError, IndexError, AttributeError, TypeError) as exc:
-            raise SnapshotError(f"the snapshot does not decode ({exc})", field="snapshot",
-                                value=type(exc).__name__, allowed="a snapshot of this code and config") from None
+        except (
+            pickle.UnpicklingError,
+            zlib.error,
+            EOFError,
+            IndexError,
+            AttributeError,
+            TypeError,
+        ) as exc:
+            raise SnapshotError(
+                f"the snapshot does not decode ({exc})",
+                field="snapshot",
+                value=type(exc).__name__,
+                allowed="a snapshot of this code and config",
+            ) from None
         if not isinstance(states, list) or len(states) != len(self.roots):
-            raise SnapshotError("the snapshot has another layout than this service", field="snapshot",
-                                value=len(states) if isinstance(states, list) else type(states).__name__,
-                                allowed=f"{len(self.roots)} roots")
+            raise SnapshotError(
+                "the snapshot has another layout than this service",
+                field="snapshot",
+                value=len(states) if isinstance(states, list) else type(states).__name__,
+                allowed=f"{len(self.roots)} roots",
+            )
         for index, state in enumerate(states):
             root = self.roots[index]
             current = self._state(index)

@@ -28,7 +28,7 @@ from typing import Any
 
 from router.errors import ConfigError, CrossrouteError
 
-__all__ = ["Store", "StoredEvent", "StoredSnapshot", "ReplayMismatch", "SCHEMA_VERSION", "MEMORY"]
+__all__ = ["MEMORY", "SCHEMA_VERSION", "ReplayMismatch", "Store", "StoredEvent", "StoredSnapshot"]
 
 MEMORY = ":memory:"  # a database that lives and dies with the process (the service without --db)
 
@@ -53,7 +53,9 @@ CREATE TABLE IF NOT EXISTS snapshots (
     digest TEXT NOT NULL, state BLOB NOT NULL);
 """
 
-KEEP_SNAPSHOTS = 2  # the newest is enough to restart; one older survives a snapshot that will not load
+KEEP_SNAPSHOTS = (
+    2  # the newest is enough to restart; one older survives a snapshot that will not load
+)
 
 
 class ReplayMismatch(CrossrouteError):
@@ -104,9 +106,13 @@ class Store:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
-            raise ConfigError(self.path, "--db", self.path, f"a writable SQLite database file ({exc})") from None
+            raise ConfigError(
+                self.path, "--db", self.path, f"a writable SQLite database file ({exc})"
+            ) from None
         if mode.lower() != "wal" and self.path != MEMORY:
-            raise ConfigError(self.path, "--db", self.path, f"a file that supports WAL (got journal_mode {mode})")
+            raise ConfigError(
+                self.path, "--db", self.path, f"a file that supports WAL (got journal_mode {mode})"
+            )
 
     def close(self) -> None:
         self._db.close()
@@ -121,7 +127,9 @@ class Store:
         """Store ``values`` for keys not yet set; return every stored value for those keys."""
         with self._tx():
             for key, value in values.items():
-                self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (key, _dumps(value)))
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (key, _dumps(value))
+                )
         return {key: self.meta(key) for key in values}
 
     # -- writes ------------------------------------------------------------------------------------
@@ -137,12 +145,18 @@ class Store:
         def __exit__(self, exc_type: Any, *_: Any) -> None:
             self.db.execute("ROLLBACK" if exc_type else "COMMIT")
 
-    def _tx(self) -> "Store._Tx":
+    def _tx(self) -> Store._Tx:
         return Store._Tx(self._db)
 
-    def commit(self, *, tick: int, event: tuple[str, int, int, dict[str, Any], dict[str, Any]] | None = None,
-               orders: Sequence[dict[str, Any]] = (), fills: Sequence[dict[str, Any]] = (),
-               journal: Sequence[tuple[int, str]] = ()) -> int | None:
+    def commit(
+        self,
+        *,
+        tick: int,
+        event: tuple[str, int, int, dict[str, Any], dict[str, Any]] | None = None,
+        orders: Sequence[dict[str, Any]] = (),
+        fills: Sequence[dict[str, Any]] = (),
+        journal: Sequence[tuple[int, str]] = (),
+    ) -> int | None:
         """Write one command (``event`` = kind, tick count before it, t_ns, body, result) with the
         rows it produced and the tick watermark ``tick``, in one durable transaction.
         Returns the event's seq (None without one)."""
@@ -150,20 +164,36 @@ class Store:
         with self._tx() as db:
             if event is not None:
                 kind, event_tick, t_ns, body, result = event
-                cursor = db.execute("INSERT INTO events(kind, tick, t_ns, body, result) VALUES (?, ?, ?, ?, ?)",
-                                    (kind, event_tick, t_ns, _dumps(body), _dumps(result)))
+                cursor = db.execute(
+                    "INSERT INTO events(kind, tick, t_ns, body, result) VALUES (?, ?, ?, ?, ?)",
+                    (kind, event_tick, t_ns, _dumps(body), _dumps(result)),
+                )
                 seq = cursor.lastrowid
             for order in orders:
-                db.execute("INSERT INTO orders(client_id, account, subaccount, status, created_seq, updated_t_ns, doc)"
-                           " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET status = excluded.status,"
-                           " updated_t_ns = excluded.updated_t_ns, doc = excluded.doc",
-                           (order["client_id"], order["account"], order["subaccount"], order["status"],
-                            order["seq"], order["updated_t_ns"], _dumps(order)))
-            db.executemany("INSERT INTO fills(fill_id, client_id, account, t_ns, doc) VALUES (?, ?, ?, ?, ?)",
-                           [(f["fill_id"], f["client_id"], f["account"], f["t_ns"], _dumps(f)) for f in fills])
+                db.execute(
+                    "INSERT INTO orders(client_id, account, subaccount, status, created_seq, updated_t_ns, doc)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET status = excluded.status,"
+                    " updated_t_ns = excluded.updated_t_ns, doc = excluded.doc",
+                    (
+                        order["client_id"],
+                        order["account"],
+                        order["subaccount"],
+                        order["status"],
+                        order["seq"],
+                        order["updated_t_ns"],
+                        _dumps(order),
+                    ),
+                )
+            db.executemany(
+                "INSERT INTO fills(fill_id, client_id, account, t_ns, doc) VALUES (?, ?, ?, ?, ?)",
+                [(f["fill_id"], f["client_id"], f["account"], f["t_ns"], _dumps(f)) for f in fills],
+            )
             db.executemany("INSERT INTO journal(seq, line) VALUES (?, ?)", list(journal))
-            db.execute("INSERT INTO meta(key, value) VALUES ('ticks_done', ?) ON CONFLICT(key) DO UPDATE "
-                       "SET value = excluded.value", (str(tick),))
+            db.execute(
+                "INSERT INTO meta(key, value) VALUES ('ticks_done', ?) ON CONFLICT(key) DO UPDATE "
+                "SET value = excluded.value",
+                (str(tick),),
+            )
         return seq
 
     def write_snapshot(self, *, tick: int, journal_seq: int, digest: str, state: bytes) -> int:
@@ -172,8 +202,10 @@ class Store:
         previous snapshots and the log exactly as they were. Returns the snapshot's id."""
         with self._tx() as db:
             event_seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
-            cursor = db.execute("INSERT INTO snapshots(event_seq, tick, journal_seq, digest, state) VALUES (?, ?, ?, ?, ?)",
-                                (event_seq, tick, journal_seq, digest, state))
+            cursor = db.execute(
+                "INSERT INTO snapshots(event_seq, tick, journal_seq, digest, state) VALUES (?, ?, ?, ?, ?)",
+                (event_seq, tick, journal_seq, digest, state),
+            )
             snapshot_id = cursor.lastrowid
             db.execute("DELETE FROM snapshots WHERE id <= ?", (snapshot_id - KEEP_SNAPSHOTS,))
         return snapshot_id
@@ -188,19 +220,27 @@ class Store:
     def events(self, after: int = 0) -> Iterator[StoredEvent]:
         """Every acknowledged command with seq > ``after``, in order."""
         for seq, kind, tick, t_ns, body, result in self._db.execute(
-                "SELECT seq, kind, tick, t_ns, body, result FROM events WHERE seq > ? ORDER BY seq", (after,)):
+            "SELECT seq, kind, tick, t_ns, body, result FROM events WHERE seq > ? ORDER BY seq",
+            (after,),
+        ):
             yield StoredEvent(seq, kind, tick, t_ns, json.loads(body), json.loads(result))
 
     def snapshots(self) -> list[StoredSnapshot]:
         """The stored snapshots, newest first (at most ``KEEP_SNAPSHOTS``)."""
-        return [StoredSnapshot(*row) for row in self._db.execute(
-            "SELECT id, event_seq, tick, journal_seq, digest, state FROM snapshots ORDER BY id DESC")]
+        return [
+            StoredSnapshot(*row)
+            for row in self._db.execute(
+                "SELECT id, event_seq, tick, journal_seq, digest, state FROM snapshots ORDER BY id DESC"
+            )
+        ]
 
     def last_event_seq(self) -> int:
         row = self._db.execute("SELECT MAX(seq) FROM events").fetchone()
         return row[0] or 0
 
-    def fills(self, *, account: str | None = None, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+    def fills(
+        self, *, account: str | None = None, after: int = 0, limit: int = 100
+    ) -> list[dict[str, Any]]:
         """Oldest first, fill_id > ``after``."""
         sql, args = "SELECT doc FROM fills WHERE fill_id > ?", [after]
         if account is not None:
@@ -213,13 +253,16 @@ class Store:
     def order(self, client_id: str, *, max_seq: int | None = None) -> dict[str, Any] | None:
         """The stored doc of one order (None if unknown, or placed after order ``max_seq``).
         O(log orders): the primary key."""
-        row = self._db.execute("SELECT doc, created_seq FROM orders WHERE client_id = ?", (client_id,)).fetchone()
+        row = self._db.execute(
+            "SELECT doc, created_seq FROM orders WHERE client_id = ?", (client_id,)
+        ).fetchone()
         if row is None or (max_seq is not None and row[1] > max_seq):
             return None
         return json.loads(row[0])
 
-    def orders(self, *, account: str | None = None, status: str | None = None, limit: int = 100
-               ) -> list[dict[str, Any]]:
+    def orders(
+        self, *, account: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
         """Newest first (by order seq), optionally of one account and status. O(rows scanned)."""
         sql, args = "SELECT doc FROM orders WHERE 1 = 1", []
         for column, value in (("account", account), ("status", status)):
@@ -233,15 +276,23 @@ class Store:
     def retry_ids(self, client_id: str, *, max_seq: int) -> list[str]:
         """Stored client ids of the form ``<client_id>.<digits>`` placed up to order ``max_seq``.
         Client ids use only [A-Za-z0-9_.-], none of which GLOB treats specially."""
-        rows = self._db.execute("SELECT client_id FROM orders WHERE client_id GLOB ? AND created_seq <= ?",
-                                (f"{client_id}.[0-9]*", max_seq))
-        return [c for (c,) in rows if c[len(client_id) + 1:].isdigit()]
+        rows = self._db.execute(
+            "SELECT client_id FROM orders WHERE client_id GLOB ? AND created_seq <= ?",
+            (f"{client_id}.[0-9]*", max_seq),
+        )
+        return [c for (c,) in rows if c[len(client_id) + 1 :].isdigit()]
 
     def journal(self, *, after: int = -1, limit: int = 100) -> list[str]:
-        return [row[0] for row in self._db.execute(
-            "SELECT line FROM journal WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit))]
+        return [
+            row[0]
+            for row in self._db.execute(
+                "SELECT line FROM journal WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+            )
+        ]
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (status views, tests)."""
-        return {table: self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
-                for table in ("events", "orders", "fills", "journal", "snapshots")}
+        return {
+            table: self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            for table in ("events", "orders", "fills", "journal", "snapshots")
+        }

@@ -44,7 +44,14 @@ from typing import Any
 import numpy as np
 
 from router.app import build_market
-from router.config import AmmConfig, ClmmConfig, MarketConfig, OrderBookConfig, PositionConfig, read_toml
+from router.config import (
+    AmmConfig,
+    ClmmConfig,
+    MarketConfig,
+    OrderBookConfig,
+    PositionConfig,
+    read_toml,
+)
 from router.errors import ConfigError, CrossrouteError
 from router.margin.account import ISOLATED, Account, Subaccount, rate_units
 from router.margin.journal import Journal
@@ -55,18 +62,29 @@ from router.margin.report import _build, load_account
 from router.orders import LegOrder
 from router.stress.scenarios import MonteCarloModel, Scenario, StressInputError
 
-__all__ = ["Portfolio", "load_portfolio", "LiquidationEvent", "StepState", "ScenarioResult",
-           "TailStats", "MonteCarloResult", "StressEngine", "tail_stats", "PPB"]
+__all__ = [
+    "PPB",
+    "LiquidationEvent",
+    "MonteCarloResult",
+    "Portfolio",
+    "ScenarioResult",
+    "StepState",
+    "StressEngine",
+    "TailStats",
+    "load_portfolio",
+    "tail_stats",
+]
 
 PPB = 10**9
-MAX_ROUNDS = 25          # cascade rounds per step; each round is one full ledger liquidation
-_TABLE_POINTS = 512      # impact table resolution for Monte Carlo (log-spaced prices)
+MAX_ROUNDS = 25  # cascade rounds per step; each round is one full ledger liquidation
+_TABLE_POINTS = 512  # impact table resolution for Monte Carlo (log-spaced prices)
 _STALE, _NO_QUORUM = "stale", "no_quorum"
 
 
 # --------------------------------------------------------------------------------------------
 # The portfolio: cross ledger and the same positions isolated.
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Portfolio:
@@ -118,16 +136,32 @@ def load_portfolio(path: str | Path) -> Portfolio:
     try:
         isolated, iso_sub = _build(source, iso_doc)
     except CrossrouteError as exc:
-        raise ConfigError(source, "positions", str(exc), "positions that can be held isolated") from None
+        raise ConfigError(
+            source, "positions", str(exc), "positions that can be held isolated"
+        ) from None
     assert iso_sub == sub_id
     for ledger in (cross, isolated):
         ledger.journal = Journal()
     return Portfolio(source, cross, isolated, sub_id, extra)
 
 
-_LEDGER_STATE = {"quote_asset", "liquidation_fee_bps", "liquidation_buffer_bps", "journal", "assets", "markets",
-                 "marks", "funding_index", "accounts", "subs", "holders", "other", "market_sizes",
-                 "net_deposits", "order_cancel_hooks"}
+_LEDGER_STATE = {
+    "quote_asset",
+    "liquidation_fee_bps",
+    "liquidation_buffer_bps",
+    "journal",
+    "assets",
+    "markets",
+    "marks",
+    "funding_index",
+    "accounts",
+    "subs",
+    "holders",
+    "other",
+    "market_sizes",
+    "net_deposits",
+    "order_cancel_hooks",
+}
 
 
 class _NullJournal(Journal):
@@ -145,8 +179,12 @@ def _clone(ledger: MarginLedger, journal: Journal | None = None) -> MarginLedger
     know falls back to deepcopy, so a new field can never be shared by accident."""
     journal = journal if journal is not None else Journal()
     if set(vars(ledger)) != _LEDGER_STATE:
-        memo = {id(ledger.journal): journal, id(ledger.assets): ledger.assets, id(ledger.markets): ledger.markets,
-                id(ledger.order_cancel_hooks): []}
+        memo = {
+            id(ledger.journal): journal,
+            id(ledger.assets): ledger.assets,
+            id(ledger.markets): ledger.markets,
+            id(ledger.order_cancel_hooks): [],
+        }
         return copy.deepcopy(ledger, memo)
     new = copy.copy(ledger)
     new.journal = journal
@@ -161,9 +199,17 @@ def _clone(ledger: MarginLedger, journal: Journal | None = None) -> MarginLedger
     for name, account in ledger.accounts.items():
         copied = Account(name)
         for sub_name, sub in account.subaccounts.items():
-            twin = Subaccount(sub.name, sub.limits, dict(sub.balances), {k: p.copy() for k, p in sub.positions.items()},
-                              dict(sub.leverage), list(sub.open_orders), dict(sub.asset_vals), dict(sub.pos_vals),
-                              list(sub.totals))
+            twin = Subaccount(
+                sub.name,
+                sub.limits,
+                dict(sub.balances),
+                {k: p.copy() for k, p in sub.positions.items()},
+                dict(sub.leverage),
+                list(sub.open_orders),
+                dict(sub.asset_vals),
+                dict(sub.pos_vals),
+                list(sub.totals),
+            )
             copied.subaccounts[sub_name] = twin
             new.subs[sub.name] = twin
         new.accounts[name] = copied
@@ -186,6 +232,7 @@ def nav_units(ledger: MarginLedger, sub_id: str) -> int:
 # Results.
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class LiquidationEvent:
     """One liquidation step: closed ``size`` (signed, base) of ``symbol`` at ``mark`` with ``fee``;
@@ -206,10 +253,19 @@ class LiquidationEvent:
     fund_slippage: Decimal
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "t_min": self.t_min, "round": self.cascade_round, "symbol": self.symbol,
-                "size": self.size, "mark": self.mark, "fee": self.fee, "venue_qty": self.venue_qty,
-                "venue_avg_price": self.venue_avg_price, "unfilled_qty": self.unfilled_qty,
-                "fund_slippage": self.fund_slippage}
+        return {
+            "step": self.step,
+            "t_min": self.t_min,
+            "round": self.cascade_round,
+            "symbol": self.symbol,
+            "size": self.size,
+            "mark": self.mark,
+            "fee": self.fee,
+            "venue_qty": self.venue_qty,
+            "venue_avg_price": self.venue_avg_price,
+            "unfilled_qty": self.unfilled_qty,
+            "fund_slippage": self.fund_slippage,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,9 +281,15 @@ class StepState:
     marks: tuple[tuple[str, Decimal], ...]
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "t_min": self.t_min, "nav": self.nav, "equity": self.equity,
-                "headroom": self.headroom, "maintenance_excess": self.maintenance_excess,
-                "marks": dict(self.marks)}
+        return {
+            "step": self.step,
+            "t_min": self.t_min,
+            "nav": self.nav,
+            "equity": self.equity,
+            "headroom": self.headroom,
+            "maintenance_excess": self.maintenance_excess,
+            "marks": dict(self.marks),
+        }
 
 
 @dataclass
@@ -243,7 +305,9 @@ class ScenarioResult:
     bad_debt: Decimal = Decimal(0)
     insurance_fees: Decimal = Decimal(0)
     cascade_rounds: int = 0
-    ledger: Any = field(default=None, repr=False, compare=False)  # the path's own ledger, for inspection
+    ledger: Any = field(
+        default=None, repr=False, compare=False
+    )  # the path's own ledger, for inspection
 
     @property
     def loss(self) -> Decimal:
@@ -258,12 +322,20 @@ class ScenarioResult:
         return min((s.maintenance_excess for s in self.path), default=None)
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "mode": self.mode, "nav_start": self.nav_start, "nav_end": self.nav_end,
-                "loss": self.loss, "worst_headroom": self.worst_headroom,
-                "worst_maintenance_excess": self.worst_maintenance_excess, "bad_debt": self.bad_debt,
-                "insurance_fees": self.insurance_fees, "cascade_rounds": self.cascade_rounds,
-                "liquidations": [e.to_json_dict() for e in self.liquidations],
-                "path": [s.to_json_dict() for s in self.path]}
+        return {
+            "name": self.name,
+            "mode": self.mode,
+            "nav_start": self.nav_start,
+            "nav_end": self.nav_end,
+            "loss": self.loss,
+            "worst_headroom": self.worst_headroom,
+            "worst_maintenance_excess": self.worst_maintenance_excess,
+            "bad_debt": self.bad_debt,
+            "insurance_fees": self.insurance_fees,
+            "cascade_rounds": self.cascade_rounds,
+            "liquidations": [e.to_json_dict() for e in self.liquidations],
+            "path": [s.to_json_dict() for s in self.path],
+        }
 
 
 @dataclass(frozen=True)
@@ -280,11 +352,20 @@ class TailStats:
     liquidated_share: Decimal
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"paths": self.paths, "level": self.level, "mean_loss": self.mean_loss, "var": self.var,
-                "es": self.es, "worst": self.worst, "liquidated_share": self.liquidated_share}
+        return {
+            "paths": self.paths,
+            "level": self.level,
+            "mean_loss": self.mean_loss,
+            "var": self.var,
+            "es": self.es,
+            "worst": self.worst,
+            "liquidated_share": self.liquidated_share,
+        }
 
 
-def tail_stats(losses_units: list[int], liquidated: list[bool], level: Decimal = Decimal("0.99")) -> TailStats:
+def tail_stats(
+    losses_units: list[int], liquidated: list[bool], level: Decimal = Decimal("0.99")
+) -> TailStats:
     """VaR = the loss at rank ceil(level x n) of the sorted sample (the empirical quantile, no
     interpolation); ES = the mean of the ceil((1 - level) x n) largest losses, rounded up to the
     1e-8 (against the account). Exact on integer units. O(n log n)."""
@@ -301,7 +382,9 @@ def tail_stats(losses_units: list[int], liquidated: list[bool], level: Decimal =
     es = ceil_div(sum(tail), k)
     mean = floor_div(sum(ordered), n)
     share = (Decimal(sum(liquidated)) / n).quantize(Decimal("0.0001"))
-    return TailStats(n, level, to_decimal(mean), to_decimal(var), to_decimal(es), to_decimal(ordered[-1]), share)
+    return TailStats(
+        n, level, to_decimal(mean), to_decimal(var), to_decimal(es), to_decimal(ordered[-1]), share
+    )
 
 
 @dataclass
@@ -316,15 +399,24 @@ class MonteCarloResult:
     stats: dict[str, TailStats]
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"seed": self.seed, "paths": self.paths, "steps": self.steps,
-                "cross": self.stats["cross"].to_json_dict(), "isolated": self.stats["isolated"].to_json_dict(),
-                "tail_ratio_cross_to_isolated": (self.stats["cross"].es / self.stats["isolated"].es).quantize(
-                    Decimal("0.0001")) if self.stats["isolated"].es > 0 else None}
+        return {
+            "seed": self.seed,
+            "paths": self.paths,
+            "steps": self.steps,
+            "cross": self.stats["cross"].to_json_dict(),
+            "isolated": self.stats["isolated"].to_json_dict(),
+            "tail_ratio_cross_to_isolated": (
+                self.stats["cross"].es / self.stats["isolated"].es
+            ).quantize(Decimal("0.0001"))
+            if self.stats["isolated"].es > 0
+            else None,
+        }
 
 
 # --------------------------------------------------------------------------------------------
 # Depth scaling and venue reads.
 # --------------------------------------------------------------------------------------------
+
 
 def _scaled(value: Decimal, scale: Decimal, quantum: Decimal) -> Decimal:
     """``value`` x ``scale`` rounded down to ``quantum`` (thinner, never thicker)."""
@@ -350,16 +442,33 @@ def scale_depth(config: MarketConfig, liquidity: tuple[tuple[str, Decimal], ...]
         if isinstance(venue, AmmConfig):
             base_q = Decimal(1).scaleb(-config.asset(venue.base).decimals)
             quote_q = Decimal(1).scaleb(-config.asset(venue.quote).decimals)
-            venues.append(replace(venue, reserves=(_scaled(venue.reserves[0], s, base_q),
-                                                   _scaled(venue.reserves[1], s, quote_q))))
+            venues.append(
+                replace(
+                    venue,
+                    reserves=(
+                        _scaled(venue.reserves[0], s, base_q),
+                        _scaled(venue.reserves[1], s, quote_q),
+                    ),
+                )
+            )
         elif isinstance(venue, ClmmConfig):
-            venues.append(replace(venue, positions=tuple(
-                PositionConfig(p.lower, p.upper, max(1, int(Decimal(p.liquidity) * s)), p.owner)
-                for p in venue.positions)))
+            venues.append(
+                replace(
+                    venue,
+                    positions=tuple(
+                        PositionConfig(
+                            p.lower, p.upper, max(1, int(Decimal(p.liquidity) * s)), p.owner
+                        )
+                        for p in venue.positions
+                    ),
+                )
+            )
         elif isinstance(venue, OrderBookConfig):
-            def thin(levels: tuple) -> tuple:
+
+            def thin(levels: tuple, s: Any = s, venue: OrderBookConfig = venue) -> tuple:
                 kept = tuple((p, _scaled(q, s, venue.lot_size)) for p, q in levels)
                 return tuple((p, q) for p, q in kept if q > 0 and p * q >= venue.min_notional)
+
             venues.append(replace(venue, bids=thin(venue.bids), asks=thin(venue.asks)))
         else:  # pragma: no cover - config kinds are closed
             venues.append(venue)
@@ -381,10 +490,16 @@ def _best(adapters: list[Any], side: str) -> float | None:
 
 def _deepest(adapters: list[Any], bid0: float | None, ask0: float | None) -> tuple[float, float]:
     """(deepest bid / best bid, deepest ask / best ask): where a drained side leaves the price."""
-    bids = [c.marginal_price(c.total_qty) for c in (a.depth_curve("sell") for a in adapters)
-            if 0 < c.total_qty < math.inf]
-    asks = [c.marginal_price(c.total_qty) for c in (a.depth_curve("buy") for a in adapters)
-            if 0 < c.total_qty < math.inf]
+    bids = [
+        c.marginal_price(c.total_qty)
+        for c in (a.depth_curve("sell") for a in adapters)
+        if 0 < c.total_qty < math.inf
+    ]
+    asks = [
+        c.marginal_price(c.total_qty)
+        for c in (a.depth_curve("buy") for a in adapters)
+        if 0 < c.total_qty < math.inf
+    ]
     floor = min(bids) / bid0 if bids and bid0 else 1.0
     cap = max(asks) / ask0 if asks and ask0 else 1.0
     return floor, cap
@@ -392,7 +507,7 @@ def _deepest(adapters: list[Any], bid0: float | None, ask0: float | None) -> tup
 
 def _ppb(x: float) -> int:
     """A float factor as an integer in 1e-9 units (the one float-to-exact edge of the engine)."""
-    return max(1, int(round(x * PPB)))
+    return max(1, round(x * PPB))
 
 
 @dataclass
@@ -407,7 +522,7 @@ class _ImpactTable:
     ask0: float
 
     @classmethod
-    def build(cls, adapters: list[Any]) -> "_ImpactTable | None":
+    def build(cls, adapters: list[Any]) -> _ImpactTable | None:
         bid0, ask0 = _best(adapters, "sell"), _best(adapters, "buy")
         if bid0 is None or ask0 is None:
             return None
@@ -436,11 +551,20 @@ class _ImpactTable:
 # The engine.
 # --------------------------------------------------------------------------------------------
 
+
 class _Path:
     """One path through one ledger: marks, funding, the cascade. ``executor`` consumes depth."""
 
-    def __init__(self, engine: "StressEngine", ledger: MarginLedger, mode: str, name: str,
-                 oracle: Any, crowd: int, funding: tuple[tuple[str, Decimal], ...]) -> None:
+    def __init__(
+        self,
+        engine: StressEngine,
+        ledger: MarginLedger,
+        mode: str,
+        name: str,
+        oracle: Any,
+        crowd: int,
+        funding: tuple[tuple[str, Decimal], ...],
+    ) -> None:
         self.engine = engine
         self.ledger = ledger
         self.sub_id = engine.portfolio.sub_id
@@ -467,7 +591,9 @@ class _Path:
     def apply_marks(self) -> None:
         """Marks = external x impact, through the oracle fault when active. O(names)."""
         eng, ledger = self.engine, self.ledger
-        fault = self.oracle if self.oracle is not None and self.oracle.active(self.step_index) else None
+        fault = (
+            self.oracle if self.oracle is not None and self.oracle.active(self.step_index) else None
+        )
         for name, asset in eng.asset_of.items():
             units = max(1, _mul_ppb(self.external[name], self.impact_ppb[asset]))
             state = VALID
@@ -476,12 +602,19 @@ class _Path:
                     units, state = ledger.marks[name].price_units, _STALE
                 else:
                     bad = max(1, _mul_ppb(units, _ppb_decimal(1 + fault.error)))
-                    readings = {f"src{i}": (bad if i < fault.bad_sources else units, 0) for i in range(fault.sources)}
-                    mark = aggregate(name, readings, 0, 1, fault.max_deviation_bps, fault.sources // 2 + 1)
+                    readings = {
+                        f"src{i}": (bad if i < fault.bad_sources else units, 0)
+                        for i in range(fault.sources)
+                    }
+                    mark = aggregate(
+                        name, readings, 0, 1, fault.max_deviation_bps, fault.sources // 2 + 1
+                    )
                     units, state = mark.price_units, mark.state
             current = ledger.marks.get(name)
             if current is None or current.price_units != units or current.state != state:
-                ledger._set_mark(MarkPrice(name, units, state))  # units validated above: >= 1, on the grid
+                ledger._set_mark(
+                    MarkPrice(name, units, state)
+                )  # units validated above: >= 1, on the grid
 
     def recover(self) -> None:
         """End of path: the oracle is right again (marks = external x impact, valid)."""
@@ -499,7 +632,9 @@ class _Path:
             ledger.funding_index[market] += ledger.marks[market].price_units * rate
             for sub_id in sorted(ledger.holders.get(market, ())):
                 ledger._refresh(ledger.subs[sub_id], market)
-            ledger.journal.append("funding", symbol=market, rate_units=rate, index=ledger.funding_index[market])
+            ledger.journal.append(
+                "funding", symbol=market, rate_units=rate, index=ledger.funding_index[market]
+            )
 
     # -- the cascade -------------------------------------------------------------------------
 
@@ -523,20 +658,46 @@ class _Path:
                 # The venues trade at their own level; the fill in the mark's terms is the
                 # external price x (venue average / venue reference before any liquidation).
                 exec_price = to_decimal(_mul_ppb(self.external[step.symbol], rel_ppb))
-                slip = ((mark - exec_price) if side == "sell" else (exec_price - mark)) * filled / self.crowd \
-                    if filled > 0 else Decimal(0)
+                slip = (
+                    ((mark - exec_price) if side == "sell" else (exec_price - mark))
+                    * filled
+                    / self.crowd
+                    if filled > 0
+                    else Decimal(0)
+                )
                 self.result.insurance_fees += to_decimal(step.fee_units)
-                self.result.liquidations.append(LiquidationEvent(
-                    self.step_index, self.t_min, round_no, step.symbol, size, mark, to_decimal(step.fee_units),
-                    filled, avg, qty - filled, slip.quantize(Decimal("1e-8"))))
+                self.result.liquidations.append(
+                    LiquidationEvent(
+                        self.step_index,
+                        self.t_min,
+                        round_no,
+                        step.symbol,
+                        size,
+                        mark,
+                        to_decimal(step.fee_units),
+                        filled,
+                        avg,
+                        qty - filled,
+                        slip.quantize(Decimal("1e-8")),
+                    )
+                )
             self.apply_marks()
 
     def snapshot(self) -> StepState:
         ledger = self.ledger
         s = ledger.summary(self.sub_id)
-        marks = tuple(sorted((n, to_decimal(ledger.marks[n].price_units)) for n in self.engine.asset_of))
-        return StepState(self.step_index, self.t_min, to_decimal(nav_units(ledger, self.sub_id)), s["equity"],
-                         s["headroom"], s["maintenance_excess"], marks)
+        marks = tuple(
+            sorted((n, to_decimal(ledger.marks[n].price_units)) for n in self.engine.asset_of)
+        )
+        return StepState(
+            self.step_index,
+            self.t_min,
+            to_decimal(nav_units(ledger, self.sub_id)),
+            s["equity"],
+            s["headroom"],
+            s["maintenance_excess"],
+            marks,
+        )
 
 
 def _mul_ppb(units: int, ppb: int) -> int:
@@ -568,11 +729,15 @@ class StressEngine:
         for name in sorted(ledger.marks):
             if name == ledger.quote_asset:
                 continue
-            self.asset_of[name] = name if name in ledger.assets else ledger.markets[name].oracle_asset
+            self.asset_of[name] = (
+                name if name in ledger.assets else ledger.markets[name].oracle_asset
+            )
         self.asset_names = sorted(set(self.asset_of.values()) | portfolio.assets())
         # A move may name any asset the portfolio or the market knows (one it does not hold is
         # a no-op); anything else is a typo and refused.
-        self.known_assets = set(self.asset_names) | {a.name for a in market.assets} - {ledger.quote_asset}
+        self.known_assets = set(self.asset_names) | {a.name for a in market.assets} - {
+            ledger.quote_asset
+        }
         self.ref_units = {n: ledger.marks[n].price_units for n in self.asset_of}
         self._tables: dict[str, _ImpactTable | None] | None = None
         self._adapters: dict[str, list[Any]] = {}
@@ -586,15 +751,22 @@ class StressEngine:
         known = self.known_assets
         for asset in sorted(scenario.assets()):
             if asset not in known:
-                raise StressInputError(f"{scenario.name}: asset", asset, f"one of the known assets {sorted(known)}")
+                raise StressInputError(
+                    f"{scenario.name}: asset", asset, f"one of the known assets {sorted(known)}"
+                )
         for market, _ in scenario.funding:
             if market not in self.portfolio.cross.markets:
-                raise StressInputError(f"{scenario.name}: funding market", market,
-                                       f"one of {sorted(self.portfolio.cross.markets)}")
+                raise StressInputError(
+                    f"{scenario.name}: funding market",
+                    market,
+                    f"one of {sorted(self.portfolio.cross.markets)}",
+                )
         names = {v.name for v in self.market_config.venues}
         for venue, _ in scenario.liquidity:
             if venue not in names:
-                raise StressInputError(f"{scenario.name}: liquidity venue", venue, f"one of {sorted(names)}")
+                raise StressInputError(
+                    f"{scenario.name}: liquidity venue", venue, f"one of {sorted(names)}"
+                )
 
     def _venues_of(self, market: Any, asset: str) -> list[Any]:
         quote = self.portfolio.cross.quote_asset
@@ -613,12 +785,20 @@ class StressEngine:
         market = build_market(scale_depth(self.market_config, scenario.liquidity))
         return asyncio.run(self._run_real(scenario, _clone(template), mode, market))
 
-    async def _run_real(self, scenario: Scenario, ledger: MarginLedger, mode: str, market: Any) -> ScenarioResult:
-        path = _Path(self, ledger, mode, scenario.name, scenario.oracle, scenario.crowd, scenario.funding)
+    async def _run_real(
+        self, scenario: Scenario, ledger: MarginLedger, mode: str, market: Any
+    ) -> ScenarioResult:
+        path = _Path(
+            self, ledger, mode, scenario.name, scenario.oracle, scenario.crowd, scenario.funding
+        )
         path.consumer = _RealConsumer(self, market, scenario.name)  # type: ignore[attr-defined]
-        return await self._walk(path, [(s.t_min, {a: _ppb_decimal(1 + m) for a, m in s.moves}) for s in scenario.steps])
+        return await self._walk(
+            path, [(s.t_min, {a: _ppb_decimal(1 + m) for a, m in s.moves}) for s in scenario.steps]
+        )
 
-    async def _walk(self, path: _Path, steps: list[tuple[Decimal, dict[str, int]]]) -> ScenarioResult:
+    async def _walk(
+        self, path: _Path, steps: list[tuple[Decimal, dict[str, int]]]
+    ) -> ScenarioResult:
         path.result.nav_start = to_decimal(nav_units(path.ledger, path.sub_id))
         for index, (t_min, moves) in enumerate(steps):
             path.step_index, path.t_min = index, t_min
@@ -634,8 +814,9 @@ class StressEngine:
         path.result.ledger = path.ledger
         return path.result
 
-    async def consume(self, path: _Path, asset: str, side: str, qty: Decimal,
-                      round_no: int) -> tuple[Decimal, Decimal | None, int]:
+    async def consume(
+        self, path: _Path, asset: str, side: str, qty: Decimal, round_no: int
+    ) -> tuple[Decimal, Decimal | None, int]:
         """Send a liquidation order to the asset's venues; returns (filled base, venue average
         price or None, average relative to the venues' start price in ppb) and updates the path's
         impact factor for the asset."""
@@ -647,17 +828,26 @@ class StressEngine:
         """Impact tables per asset from fresh venues (built once)."""
         if self._tables is None:
             market = build_market(self.market_config)
-            self._tables = {a: _ImpactTable.build(self._venues_of(market, a)) for a in self.asset_names}
+            self._tables = {
+                a: _ImpactTable.build(self._venues_of(market, a)) for a in self.asset_names
+            }
         return self._tables
 
-    def monte_carlo(self, model: MonteCarloModel, seed: int, paths: int | None = None,
-                    level: Decimal = Decimal("0.99")) -> MonteCarloResult:
+    def monte_carlo(
+        self,
+        model: MonteCarloModel,
+        seed: int,
+        paths: int | None = None,
+        level: Decimal = Decimal("0.99"),
+    ) -> MonteCarloResult:
         """Run seeded paths in both modes; VaR/ES at ``level``. O(paths x steps x (names + cascade))."""
         if not isinstance(model, MonteCarloModel):
             raise StressInputError("model", model, "a MonteCarloModel")
         for asset in model.assets:
             if asset not in self.known_assets:
-                raise StressInputError("monte_carlo.vol", asset, f"one of the known assets {sorted(self.known_assets)}")
+                raise StressInputError(
+                    "monte_carlo.vol", asset, f"one of the known assets {sorted(self.known_assets)}"
+                )
         moves = model.sample(seed, paths)
         factors = np.rint((1.0 + moves) * PPB).astype(np.int64)  # float -> exact ppb, once
         tables = self.tables()
@@ -666,23 +856,36 @@ class StressEngine:
         for mode in ("cross", "isolated"):
             template = self.portfolio.ledger(mode)
             for p in range(factors.shape[0]):
-                steps = [(model.step_min * (k + 1), {a: int(factors[p, k, j]) for j, a in enumerate(model.assets)})
-                         for k in range(model.steps)]
+                steps = [
+                    (
+                        model.step_min * (k + 1),
+                        {a: int(factors[p, k, j]) for j, a in enumerate(model.assets)},
+                    )
+                    for k in range(model.steps)
+                ]
                 result = self.run_path(template, mode, steps, tables, f"mc-{p}")
                 losses[mode].append(int(result.loss * SCALE))
                 flags[mode].append(bool(result.liquidations))
         stats = {m: tail_stats(losses[m], flags[m], level) for m in losses}
         return MonteCarloResult(seed, factors.shape[0], model.steps, losses, flags, stats)
 
-    def run_path(self, template: MarginLedger, mode: str, steps: list[tuple[Decimal, dict[str, int]]],
-                 tables: dict[str, _ImpactTable | None], name: str) -> ScenarioResult:
+    def run_path(
+        self,
+        template: MarginLedger,
+        mode: str,
+        steps: list[tuple[Decimal, dict[str, int]]],
+        tables: dict[str, _ImpactTable | None],
+        name: str,
+    ) -> ScenarioResult:
         """One path on depth-curve impact (no venue objects touched)."""
         path = _Path(self, _clone(template, _NullJournal()), mode, name, None, 1, ())
         path.record_path = False
         path.consumer = _CurveConsumer(tables)  # type: ignore[attr-defined]
         return _run_sync(self._walk(path, steps))
 
-    def run_path_real(self, mode: str, steps: list[tuple[Decimal, dict[str, int]]], name: str) -> ScenarioResult:
+    def run_path_real(
+        self, mode: str, steps: list[tuple[Decimal, dict[str, int]]], name: str
+    ) -> ScenarioResult:
         """The same path on fresh real venues (the reference and the benchmark's naive baseline)."""
         market = build_market(self.market_config)
         path = _Path(self, _clone(self.portfolio.ledger(mode)), mode, name, None, 1, ())
@@ -698,15 +901,18 @@ def _run_sync(coro: Any) -> Any:
     except StopIteration as stop:
         return stop.value
     coro.close()
-    raise RuntimeError("the Monte Carlo path suspended; it must not await real I/O")  # pragma: no cover
+    raise RuntimeError(
+        "the Monte Carlo path suspended; it must not await real I/O"
+    )  # pragma: no cover
 
 
 class _CurveConsumer:
     def __init__(self, tables: dict[str, _ImpactTable | None]) -> None:
         self.tables = tables
 
-    async def consume(self, path: _Path, asset: str, side: str, qty: Decimal,
-                      round_no: int) -> tuple[Decimal, Decimal | None, int]:
+    async def consume(
+        self, path: _Path, asset: str, side: str, qty: Decimal, round_no: int
+    ) -> tuple[Decimal, Decimal | None, int]:
         table = self.tables.get(asset)
         if table is None:
             return Decimal(0), None, PPB
@@ -731,14 +937,16 @@ class _RealConsumer:
         self.deepest = {a: _deepest(v, *self.ref[a]) for a, v in self.venues.items()}
         self.count = 0
 
-    async def consume(self, path: _Path, asset: str, side: str, qty: Decimal,
-                      round_no: int) -> tuple[Decimal, Decimal | None, int]:
-        from router.plan import plan_route  # noqa: PLC0415 - the splitter is only needed for real runs
+    async def consume(
+        self, path: _Path, asset: str, side: str, qty: Decimal, round_no: int
+    ) -> tuple[Decimal, Decimal | None, int]:
+        from router.plan import plan_route
 
         adapters = self.venues.get(asset) or []
         if not adapters or qty <= 0:
             return Decimal(0), None, PPB
         symbol = adapters[0].symbol
+
         def route(size: Decimal) -> Any:
             try:
                 return plan_route(adapters, symbol, side, size)
@@ -778,11 +986,19 @@ class _RealConsumer:
             # pushed the market (a venue it skipped for its fixed cost would be arbitraged there).
             # A drained side has no price: it stays at the deepest level reached.
             if side == "sell":
-                now = [c.marginal_price(0.0) for c in (a.depth_curve("sell") for a in used) if c.total_qty > 0]
+                now = [
+                    c.marginal_price(0.0)
+                    for c in (a.depth_curve("sell") for a in used)
+                    if c.total_qty > 0
+                ]
                 factor = min(now) / bid0 if now and bid0 else floor
                 factor = min(factor, path.impact_ppb[asset] / PPB)
             else:
-                now = [c.marginal_price(0.0) for c in (a.depth_curve("buy") for a in used) if c.total_qty > 0]
+                now = [
+                    c.marginal_price(0.0)
+                    for c in (a.depth_curve("buy") for a in used)
+                    if c.total_qty > 0
+                ]
                 factor = max(now) / ask0 if now and ask0 else cap
                 factor = max(factor, path.impact_ppb[asset] / PPB)
             path.impact_ppb[asset] = _ppb(factor)

@@ -19,10 +19,10 @@ __all__ = ["plot_losses", "scenario_table", "tail_table"]
 
 def plot_losses(result: MonteCarloResult, path: str | Path, title: str = "") -> Path:
     """Write a PNG with the cross and isolated loss histograms and their VaR/ES lines. O(paths)."""
-    import matplotlib  # noqa: PLC0415 - heavy; only when a plot is asked for
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     out = Path(path)
     if out.suffix.lower() != ".png":
@@ -34,8 +34,14 @@ def plot_losses(result: MonteCarloResult, path: str | Path, title: str = "") -> 
     bins = 60 if hi > lo else 1
     for mode, colour in (("cross", "tab:blue"), ("isolated", "tab:orange")):
         stats = result.stats[mode]
-        ax.hist(losses[mode], bins=bins, range=(lo, hi if hi > lo else lo + 1), alpha=0.5, color=colour,
-                label=f"{mode}: VaR99 {stats.var:,.0f}, ES99 {stats.es:,.0f}")
+        ax.hist(
+            losses[mode],
+            bins=bins,
+            range=(lo, hi if hi > lo else lo + 1),
+            alpha=0.5,
+            color=colour,
+            label=f"{mode}: VaR99 {stats.var:,.0f}, ES99 {stats.es:,.0f}",
+        )
         ax.axvline(float(stats.var), color=colour, linestyle="--", linewidth=1)
         ax.axvline(float(stats.es), color=colour, linestyle=":", linewidth=1)
     ax.set_xlabel("loss over the horizon (quote; > 0 = money lost)")
@@ -47,7 +53,9 @@ def plot_losses(result: MonteCarloResult, path: str | Path, title: str = "") -> 
     try:
         fig.savefig(out, format="png")
     except OSError as exc:
-        raise ConfigError(str(path), "--plot", str(path), f"a writable path ({exc.strerror})") from None
+        raise ConfigError(
+            str(path), "--plot", str(path), f"a writable path ({exc.strerror})"
+        ) from None
     finally:
         plt.close(fig)
     return out
@@ -61,28 +69,53 @@ def _fmt(value: Any) -> str:
 
 def scenario_table(results: list[tuple[ScenarioResult, ScenarioResult]]) -> Any:
     """A rich Table: per scenario, cross and isolated loss, liquidations, bad debt, worst headroom."""
-    from rich.table import Table  # noqa: PLC0415
+    from rich.table import Table
 
     table = Table(title="scenarios (quote; loss > 0 = money lost)")
-    for column in ("scenario", "loss cross", "loss isolated", "liqs cross", "liqs isolated", "cascade rounds",
-                   "bad debt cross", "worst headroom", "worst maint. excess"):
+    for column in (
+        "scenario",
+        "loss cross",
+        "loss isolated",
+        "liqs cross",
+        "liqs isolated",
+        "cascade rounds",
+        "bad debt cross",
+        "worst headroom",
+        "worst maint. excess",
+    ):
         table.add_column(column, justify="left" if column == "scenario" else "right")
     for cross, iso in results:
-        table.add_row(cross.name, _fmt(cross.loss), _fmt(iso.loss), str(len(cross.liquidations)),
-                      str(len(iso.liquidations)), str(cross.cascade_rounds), _fmt(cross.bad_debt),
-                      _fmt(cross.worst_headroom), _fmt(cross.worst_maintenance_excess))
+        table.add_row(
+            cross.name,
+            _fmt(cross.loss),
+            _fmt(iso.loss),
+            str(len(cross.liquidations)),
+            str(len(iso.liquidations)),
+            str(cross.cascade_rounds),
+            _fmt(cross.bad_debt),
+            _fmt(cross.worst_headroom),
+            _fmt(cross.worst_maintenance_excess),
+        )
     return table
 
 
 def tail_table(result: MonteCarloResult) -> Any:
     """A rich Table of the Monte Carlo tails, cross against isolated."""
-    from rich.table import Table  # noqa: PLC0415
+    from rich.table import Table
 
-    table = Table(title=f"Monte Carlo: {result.paths} paths x {result.steps} steps, seed {result.seed}")
+    table = Table(
+        title=f"Monte Carlo: {result.paths} paths x {result.steps} steps, seed {result.seed}"
+    )
     for column in ("mode", "mean loss", "VaR 99%", "ES 99%", "worst", "paths liquidated"):
         table.add_column(column, justify="left" if column == "mode" else "right")
     for mode in ("cross", "isolated"):
         s = result.stats[mode]
-        table.add_row(mode, _fmt(s.mean_loss), _fmt(s.var), _fmt(s.es), _fmt(s.worst),
-                      f"{s.liquidated_share * 100:.2f}%")
+        table.add_row(
+            mode,
+            _fmt(s.mean_loss),
+            _fmt(s.var),
+            _fmt(s.es),
+            _fmt(s.worst),
+            f"{s.liquidated_share * 100:.2f}%",
+        )
     return table

@@ -27,8 +27,18 @@ from router.config import read_toml
 from router.errors import ConfigError, CrossrouteError, InvalidValue
 
 __all__ = [
-    "StressInputError", "Step", "OracleFault", "Scenario", "MonteCarloModel", "ScenarioSet",
-    "parse_scenarios", "load_scenarios", "shock", "MAX_STEPS", "MAX_PATHS", "ORACLE_MODES",
+    "MAX_PATHS",
+    "MAX_STEPS",
+    "ORACLE_MODES",
+    "MonteCarloModel",
+    "OracleFault",
+    "Scenario",
+    "ScenarioSet",
+    "Step",
+    "StressInputError",
+    "load_scenarios",
+    "parse_scenarios",
+    "shock",
 ]
 
 MAX_STEPS = 1_000
@@ -42,18 +52,31 @@ class StressInputError(InvalidValue, CrossrouteError):
     """A stress input is invalid: names the field, the value given and what is allowed."""
 
 
-def _decimal(field_name: str, value: Any, *, lo: Decimal | None = None, lo_open: bool = False,
-             hi: Decimal | None = None, allowed: str = "a decimal string") -> Decimal:
+def _decimal(
+    field_name: str,
+    value: Any,
+    *,
+    lo: Decimal | None = None,
+    lo_open: bool = False,
+    hi: Decimal | None = None,
+    allowed: str = "a decimal string",
+) -> Decimal:
     """Exact decimal from str/int/Decimal (floats refused: TOML floats lose digits)."""
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
-        raise StressInputError(field_name, value, allowed + (" (write TOML floats as strings)"
-                                                            if isinstance(value, float) else ""))
+        raise StressInputError(
+            field_name,
+            value,
+            allowed + (" (write TOML floats as strings)" if isinstance(value, float) else ""),
+        )
     try:
         number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
     except InvalidOperation:
         raise StressInputError(field_name, value, allowed) from None
-    if not number.is_finite() or (lo is not None and (number < lo or (lo_open and number == lo))) \
-            or (hi is not None and number > hi):
+    if (
+        not number.is_finite()
+        or (lo is not None and (number < lo or (lo_open and number == lo)))
+        or (hi is not None and number > hi)
+    ):
         raise StressInputError(field_name, value, allowed)
     return number
 
@@ -65,8 +88,13 @@ def _int(field_name: str, value: Any, lo: int, hi: int) -> int:
 
 
 def _move(field_name: str, value: Any) -> Decimal:
-    return _decimal(field_name, value, lo=-ONE, lo_open=True,
-                    allowed="a relative move > -1 (-0.2 = 20% down; -100% or beyond is impossible)")
+    return _decimal(
+        field_name,
+        value,
+        lo=-ONE,
+        lo_open=True,
+        allowed="a relative move > -1 (-0.2 = 20% down; -100% or beyond is impossible)",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +154,9 @@ class Scenario:
 
 def shock(name: str, moves: dict[str, Any], **kwargs: Any) -> Scenario:
     """An instantaneous one-step scenario: ``shock("eth-20", {"ETH": "-0.2"})``."""
-    step = Step(Decimal(0), tuple(sorted((a, _move(f"{name}.shocks.{a}", v)) for a, v in moves.items())))
+    step = Step(
+        Decimal(0), tuple(sorted((a, _move(f"{name}.shocks.{a}", v)) for a, v in moves.items()))
+    )
     return Scenario(name, (step,), **kwargs)
 
 
@@ -150,16 +180,27 @@ class MonteCarloModel:
         if n == 0:
             raise StressInputError("monte_carlo.vol", {}, "at least one asset with a volatility")
         if len(self.vol) != n or not all(math.isfinite(v) and 0 <= v <= 2 for v in self.vol):
-            raise StressInputError("monte_carlo.vol", self.vol, "one volatility in [0, 2] per asset")
+            raise StressInputError(
+                "monte_carlo.vol", self.vol, "one volatility in [0, 2] per asset"
+            )
         corr = np.asarray(self.correlation, dtype=np.float64)
-        if corr.shape != (n, n) or not np.allclose(corr, corr.T) or not np.allclose(np.diag(corr), 1.0) \
-                or np.any(np.abs(corr) > 1):
-            raise StressInputError("monte_carlo.correlation", corr.tolist(),
-                                   "a symmetric matrix with unit diagonal and entries in [-1, 1]")
+        if (
+            corr.shape != (n, n)
+            or not np.allclose(corr, corr.T)
+            or not np.allclose(np.diag(corr), 1.0)
+            or np.any(np.abs(corr) > 1)
+        ):
+            raise StressInputError(
+                "monte_carlo.correlation",
+                corr.tolist(),
+                "a symmetric matrix with unit diagonal and entries in [-1, 1]",
+            )
         try:
             chol = np.linalg.cholesky(corr)
         except np.linalg.LinAlgError:
-            raise StressInputError("monte_carlo.correlation", corr.tolist(), "a positive-definite matrix") from None
+            raise StressInputError(
+                "monte_carlo.correlation", corr.tolist(), "a positive-definite matrix"
+            ) from None
         if not (isinstance(self.df, (int, float)) and 2 < self.df <= 1e6):
             raise StressInputError("monte_carlo.df", self.df, "degrees of freedom in (2, 1e6]")
         _int("monte_carlo.steps", self.steps, 1, MAX_STEPS)
@@ -197,7 +238,16 @@ class ScenarioSet:
 
 
 _SCENARIO_KEYS = {"name", "shocks", "path", "funding", "liquidity", "oracle", "crowd"}
-_ORACLE_KEYS = {"asset", "mode", "from_step", "to_step", "error", "sources", "bad_sources", "max_deviation_bps"}
+_ORACLE_KEYS = {
+    "asset",
+    "mode",
+    "from_step",
+    "to_step",
+    "error",
+    "sources",
+    "bad_sources",
+    "max_deviation_bps",
+}
 _MC_KEYS = {"paths", "steps", "step_min", "vol", "df", "correlation"}
 
 
@@ -206,22 +256,36 @@ def _scenario(raw: Any, where: str) -> Scenario:
         raise StressInputError(where, raw, "a table")
     unknown = sorted(set(raw) - _SCENARIO_KEYS)
     if unknown:
-        raise StressInputError(f"{where}.{unknown[0]}", raw[unknown[0]], f"keys {sorted(_SCENARIO_KEYS)}")
+        raise StressInputError(
+            f"{where}.{unknown[0]}", raw[unknown[0]], f"keys {sorted(_SCENARIO_KEYS)}"
+        )
     name = raw.get("name")
     if not isinstance(name, str) or not name or len(name) > 64:
         raise StressInputError(f"{where}.name", name, "a name of 1 to 64 characters")
     if ("shocks" in raw) == ("path" in raw):
-        raise StressInputError(f"{where}.shocks", raw.get("shocks"), "exactly one of shocks (instant) or path")
+        raise StressInputError(
+            f"{where}.shocks", raw.get("shocks"), "exactly one of shocks (instant) or path"
+        )
     steps: list[Step] = []
     if "shocks" in raw:
         if not isinstance(raw["shocks"], dict) or not raw["shocks"]:
-            raise StressInputError(f"{where}.shocks", raw["shocks"], "a table asset = move, at least one")
-        steps.append(Step(Decimal(0), tuple(sorted((a, _move(f"{where}.shocks.{a}", v))
-                                                   for a, v in raw["shocks"].items()))))
+            raise StressInputError(
+                f"{where}.shocks", raw["shocks"], "a table asset = move, at least one"
+            )
+        steps.append(
+            Step(
+                Decimal(0),
+                tuple(
+                    sorted((a, _move(f"{where}.shocks.{a}", v)) for a, v in raw["shocks"].items())
+                ),
+            )
+        )
     else:
         path = raw["path"]
         if not isinstance(path, list) or not path or len(path) > MAX_STEPS:
-            raise StressInputError(f"{where}.path", path, f"1 to {MAX_STEPS} steps {{ t_min = .., ASSET = move }}")
+            raise StressInputError(
+                f"{where}.path", path, f"1 to {MAX_STEPS} steps {{ t_min = .., ASSET = move }}"
+            )
         last = Decimal(-1)
         for i, point in enumerate(path):
             key = f"{where}.path[{i}]"
@@ -229,22 +293,51 @@ def _scenario(raw: Any, where: str) -> Scenario:
                 raise StressInputError(key, point, "a table with t_min and asset moves")
             t_min = _decimal(f"{key}.t_min", point["t_min"], lo=Decimal(0), allowed="minutes >= 0")
             if t_min <= last:
-                raise StressInputError(f"{key}.t_min", point["t_min"], f"strictly increasing times (> {last})")
+                raise StressInputError(
+                    f"{key}.t_min", point["t_min"], f"strictly increasing times (> {last})"
+                )
             last = t_min
-            moves = tuple(sorted((a, _move(f"{key}.{a}", v)) for a, v in point.items() if a != "t_min"))
+            moves = tuple(
+                sorted((a, _move(f"{key}.{a}", v)) for a, v in point.items() if a != "t_min")
+            )
             steps.append(Step(t_min, moves))
     funding_raw = raw.get("funding", {})
     if not isinstance(funding_raw, dict):
         raise StressInputError(f"{where}.funding", funding_raw, "a table market = rate per step")
-    funding = tuple(sorted((m, _decimal(f"{where}.funding.{m}", r, lo=Decimal("-0.5"), hi=Decimal("0.5"),
-                                        allowed="a rate per step in [-0.5, 0.5]"))
-                           for m, r in funding_raw.items()))
+    funding = tuple(
+        sorted(
+            (
+                m,
+                _decimal(
+                    f"{where}.funding.{m}",
+                    r,
+                    lo=Decimal("-0.5"),
+                    hi=Decimal("0.5"),
+                    allowed="a rate per step in [-0.5, 0.5]",
+                ),
+            )
+            for m, r in funding_raw.items()
+        )
+    )
     liquidity_raw = raw.get("liquidity", {})
     if not isinstance(liquidity_raw, dict):
         raise StressInputError(f"{where}.liquidity", liquidity_raw, "a table venue = depth scale")
-    liquidity = tuple(sorted((v, _decimal(f"{where}.liquidity.{v}", s, lo=Decimal(0), lo_open=True, hi=ONE,
-                                          allowed="a depth scale in (0, 1]"))
-                             for v, s in liquidity_raw.items()))
+    liquidity = tuple(
+        sorted(
+            (
+                v,
+                _decimal(
+                    f"{where}.liquidity.{v}",
+                    s,
+                    lo=Decimal(0),
+                    lo_open=True,
+                    hi=ONE,
+                    allowed="a depth scale in (0, 1]",
+                ),
+            )
+            for v, s in liquidity_raw.items()
+        )
+    )
     oracle = None
     if "oracle" in raw:
         o = raw["oracle"]
@@ -253,7 +346,9 @@ def _scenario(raw: Any, where: str) -> Scenario:
             raise StressInputError(key, o, "a table")
         unknown = sorted(set(o) - _ORACLE_KEYS)
         if unknown:
-            raise StressInputError(f"{key}.{unknown[0]}", o[unknown[0]], f"keys {sorted(_ORACLE_KEYS)}")
+            raise StressInputError(
+                f"{key}.{unknown[0]}", o[unknown[0]], f"keys {sorted(_ORACLE_KEYS)}"
+            )
         if o.get("mode") not in ORACLE_MODES:
             raise StressInputError(f"{key}.mode", o.get("mode"), " | ".join(ORACLE_MODES))
         if not isinstance(o.get("asset"), str):
@@ -261,12 +356,19 @@ def _scenario(raw: Any, where: str) -> Scenario:
         n = len(steps)
         first = _int(f"{key}.from_step", o.get("from_step", 0), 0, n - 1)
         oracle = OracleFault(
-            o["asset"], o["mode"], first, _int(f"{key}.to_step", o.get("to_step", n - 1), first, n - 1),
-            _move(f"{key}.error", o.get("error", "0")), _int(f"{key}.sources", o.get("sources", 3), 1, 15),
+            o["asset"],
+            o["mode"],
+            first,
+            _int(f"{key}.to_step", o.get("to_step", n - 1), first, n - 1),
+            _move(f"{key}.error", o.get("error", "0")),
+            _int(f"{key}.sources", o.get("sources", 3), 1, 15),
             _int(f"{key}.bad_sources", o.get("bad_sources", 1), 0, 15),
-            _int(f"{key}.max_deviation_bps", o.get("max_deviation_bps", 500), 1, 10_000))
+            _int(f"{key}.max_deviation_bps", o.get("max_deviation_bps", 500), 1, 10_000),
+        )
         if oracle.bad_sources > oracle.sources:
-            raise StressInputError(f"{key}.bad_sources", oracle.bad_sources, f"<= sources ({oracle.sources})")
+            raise StressInputError(
+                f"{key}.bad_sources", oracle.bad_sources, f"<= sources ({oracle.sources})"
+            )
     crowd = _int(f"{where}.crowd", raw.get("crowd", 1), 1, MAX_CROWD)
     return Scenario(name, tuple(steps), funding, liquidity, oracle, crowd)
 
@@ -280,10 +382,22 @@ def _monte_carlo(raw: Any) -> MonteCarloModel:
         raise StressInputError(f"{key}.{unknown[0]}", raw[unknown[0]], f"keys {sorted(_MC_KEYS)}")
     vol_raw = raw.get("vol")
     if not isinstance(vol_raw, dict) or not vol_raw:
-        raise StressInputError(f"{key}.vol", vol_raw, "a table asset = volatility per step, at least one")
+        raise StressInputError(
+            f"{key}.vol", vol_raw, "a table asset = volatility per step, at least one"
+        )
     assets = tuple(sorted(vol_raw))
-    vol = tuple(float(_decimal(f"{key}.vol.{a}", vol_raw[a], lo=Decimal(0), hi=Decimal(2),
-                               allowed="a volatility per step in [0, 2]")) for a in assets)
+    vol = tuple(
+        float(
+            _decimal(
+                f"{key}.vol.{a}",
+                vol_raw[a],
+                lo=Decimal(0),
+                hi=Decimal(2),
+                allowed="a volatility per step in [0, 2]",
+            )
+        )
+        for a in assets
+    )
     corr = np.eye(len(assets))
     corr_raw = raw.get("correlation", {})
     if not isinstance(corr_raw, dict):
@@ -291,16 +405,46 @@ def _monte_carlo(raw: Any) -> MonteCarloModel:
     for pair, rho in corr_raw.items():
         names = pair.split("/")
         if len(names) != 2 or names[0] == names[1] or any(n not in assets for n in names):
-            raise StressInputError(f"{key}.correlation.{pair}", rho, f"a pair A/B of assets in vol {list(assets)}")
-        value = float(_decimal(f"{key}.correlation.{pair}", rho, lo=-ONE, hi=ONE, allowed="a correlation in [-1, 1]"))
+            raise StressInputError(
+                f"{key}.correlation.{pair}", rho, f"a pair A/B of assets in vol {list(assets)}"
+            )
+        value = float(
+            _decimal(
+                f"{key}.correlation.{pair}",
+                rho,
+                lo=-ONE,
+                hi=ONE,
+                allowed="a correlation in [-1, 1]",
+            )
+        )
         i, j = assets.index(names[0]), assets.index(names[1])
         corr[i, j] = corr[j, i] = value
-    df = float(_decimal(f"{key}.df", raw.get("df", "4"), lo=Decimal(2), lo_open=True, hi=Decimal(10**6),
-                        allowed="degrees of freedom in (2, 1e6]"))
-    step_min = _decimal(f"{key}.step_min", raw.get("step_min", "6"), lo=Decimal(0), lo_open=True,
-                        allowed="minutes per step > 0")
-    return MonteCarloModel(assets, vol, corr, df, _int(f"{key}.steps", raw.get("steps", 10), 1, MAX_STEPS),
-                           step_min, _int(f"{key}.paths", raw.get("paths", 1000), 1, MAX_PATHS))
+    df = float(
+        _decimal(
+            f"{key}.df",
+            raw.get("df", "4"),
+            lo=Decimal(2),
+            lo_open=True,
+            hi=Decimal(10**6),
+            allowed="degrees of freedom in (2, 1e6]",
+        )
+    )
+    step_min = _decimal(
+        f"{key}.step_min",
+        raw.get("step_min", "6"),
+        lo=Decimal(0),
+        lo_open=True,
+        allowed="minutes per step > 0",
+    )
+    return MonteCarloModel(
+        assets,
+        vol,
+        corr,
+        df,
+        _int(f"{key}.steps", raw.get("steps", 10), 1, MAX_STEPS),
+        step_min,
+        _int(f"{key}.paths", raw.get("paths", 1000), 1, MAX_PATHS),
+    )
 
 
 def parse_scenarios(data: Any) -> ScenarioSet:
@@ -317,7 +461,9 @@ def parse_scenarios(data: Any) -> ScenarioSet:
     if not isinstance(raw, list):
         raise StressInputError("scenarios", raw, "an array of [[scenarios]] tables")
     if not raw and "monte_carlo" not in data:
-        raise StressInputError("scenarios", raw, "at least one [[scenarios]] or a [monte_carlo] table")
+        raise StressInputError(
+            "scenarios", raw, "at least one [[scenarios]] or a [monte_carlo] table"
+        )
     scenarios = tuple(_scenario(item, f"scenarios[{i}]") for i, item in enumerate(raw))
     names = [s.name for s in scenarios]
     for i, name in enumerate(names):

@@ -14,37 +14,82 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing and CI is set: `make test` installs Debian's chromium")
+        raise RuntimeError(
+            f"{CHROMIUM} is missing and CI is set: `make test` installs Debian's chromium"
+        )
     pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
 
 
 def _post(url: str, body: dict) -> dict:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
 
 @pytest.fixture
 def service_url(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "router.cli", "paper", "--db", str(tmp_path / "p.db"),
-                             "--port", "0", "--speed", "0", "--no-status"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "router.cli",
+            "paper",
+            "--db",
+            str(tmp_path / "p.db"),
+            "--port",
+            "0",
+            "--speed",
+            "0",
+            "--no-status",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline()
     assert "listening on" in line, line
     url = line.split("listening on ")[1].split()[0]
     # Trades and time, so that the page has positions, routes and a PnL curve to draw.
     for i in range(6):
         _post(url + "/api/market/step", {"ticks": 15})
-        _post(url + "/api/orders", {"client_id": f"s{i}", "account": "desk-a", "symbol": "ETH/USDC",
-                                    "side": "buy" if i % 2 else "sell", "qty": "20"})
-    _post(url + "/api/orders", {"client_id": "perp", "account": "desk-a", "symbol": "ETH/USDC:USDC",
-                                "side": "sell", "qty": "30"})
+        _post(
+            url + "/api/orders",
+            {
+                "client_id": f"s{i}",
+                "account": "desk-a",
+                "symbol": "ETH/USDC",
+                "side": "buy" if i % 2 else "sell",
+                "qty": "20",
+            },
+        )
+    _post(
+        url + "/api/orders",
+        {
+            "client_id": "perp",
+            "account": "desk-a",
+            "symbol": "ETH/USDC:USDC",
+            "side": "sell",
+            "qty": "30",
+        },
+    )
     _post(url + "/api/market/step", {"ticks": 30})
     yield url
     proc.send_signal(signal.SIGTERM)
@@ -62,14 +107,32 @@ def test_page_shows_depth_routes_positions_headroom_and_pnl(service_url, tmp_pat
             page = browser.new_page(viewport={"width": 1300, "height": 1400})
             page.goto(service_url + "/")
             page.wait_for_selector("body[data-ready='1']", timeout=20_000)
-            page.wait_for_function("document.querySelectorAll('#venues canvas').length >= 5", timeout=20_000)
-            page.wait_for_function("document.querySelector('#pnl polyline') !== null", timeout=20_000)
+            page.wait_for_function(
+                "document.querySelectorAll('#venues canvas').length >= 5", timeout=20_000
+            )
+            page.wait_for_function(
+                "document.querySelector('#pnl polyline') !== null", timeout=20_000
+            )
             text = page.inner_text("main")
-            for needle in ("uni-v2", "uni-v3-5", "uni-v3-30", "binance-book", "perp-book", "unified ETH/USDC",
-                           "headroom", "ETH-PERP", "desk-a", "s5"):
+            for needle in (
+                "uni-v2",
+                "uni-v3-5",
+                "uni-v3-30",
+                "binance-book",
+                "perp-book",
+                "unified ETH/USDC",
+                "headroom",
+                "ETH-PERP",
+                "desk-a",
+                "s5",
+            ):
                 assert needle in text, needle
-            liq = page.eval_on_selector_all("table.positions td", "tds => tds.map(td => td.textContent)")
-            assert any(cell.replace(".", "").isdigit() for cell in liq[8::9]), liq  # a numeric liquidation price
+            liq = page.eval_on_selector_all(
+                "table.positions td", "tds => tds.map(td => td.textContent)"
+            )
+            assert any(cell.replace(".", "").isdigit() for cell in liq[8::9]), (
+                liq
+            )  # a numeric liquidation price
             points = page.get_attribute("#pnl polyline", "points")
             assert len(points.split()) >= 10
             # every depth canvas has drawn something besides its background

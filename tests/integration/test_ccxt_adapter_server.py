@@ -11,14 +11,14 @@ import pytest
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_venue_server_support import Clock, ccxt_client  # noqa: E402
+from test_venue_server_support import Clock, ccxt_client
 
-from adapters.ccxt import CcxtAdapter  # noqa: E402
-from router.app import DEFAULT_CONFIG, load_market  # noqa: E402
-from router.commands.serve_venue import build_server  # noqa: E402
-from router.errors import AdapterError  # noqa: E402
-from router.orders import LegOrder  # noqa: E402
-from router.plan import plan_route  # noqa: E402
+from adapters.ccxt import CcxtAdapter
+from router.app import DEFAULT_CONFIG, load_market
+from router.commands.serve_venue import build_server
+from router.errors import AdapterError
+from router.orders import LegOrder
+from router.plan import plan_route
 
 BOOK = "binance-book"
 
@@ -36,20 +36,36 @@ async def _served(clock: Clock | None = None):
 def _adapter(market, base: str, *, secret: str | None = None) -> CcxtAdapter:
     account = market.config.accounts[0]
     venue = market.venue_config(BOOK)
-    client = ccxt_client(f"{base}/v/{BOOK}", key=account.api_key, secret=secret or account.api_secret)
-    return CcxtAdapter(BOOK, client, venue.symbol, quote_decimals=market.assets[venue.quote].decimals,
-                       leg_cost=venue.leg_cost, taker_fee_pips=venue.taker_fee_pips, owns_exchange=True)
+    client = ccxt_client(
+        f"{base}/v/{BOOK}", key=account.api_key, secret=secret or account.api_secret
+    )
+    return CcxtAdapter(
+        BOOK,
+        client,
+        venue.symbol,
+        quote_decimals=market.assets[venue.quote].decimals,
+        leg_cost=venue.leg_cost,
+        taker_fee_pips=venue.taker_fee_pips,
+        owns_exchange=True,
+    )
 
 
-@pytest.mark.parametrize("side, qty", [("buy", Decimal("60")), ("sell", Decimal("25")), ("buy", Decimal("3"))])
-async def test_route_through_ccxt_gives_the_same_plan_as_in_process(side: str, qty: Decimal) -> None:
-    runner, server, served_market, base = await _served()
+@pytest.mark.parametrize(
+    "side, qty", [("buy", Decimal("60")), ("sell", Decimal("25")), ("buy", Decimal("3"))]
+)
+async def test_route_through_ccxt_gives_the_same_plan_as_in_process(
+    side: str, qty: Decimal
+) -> None:
+    runner, _server, served_market, base = await _served()
     adapter = _adapter(served_market, base)
     try:
         await adapter.refresh()
         local = load_market(DEFAULT_CONFIG)
         in_process = local.adapters_for("ETH/USDC")
-        through_ccxt = [adapter if a.name == BOOK else a for a in load_market(DEFAULT_CONFIG).adapters_for("ETH/USDC")]
+        through_ccxt = [
+            adapter if a.name == BOOK else a
+            for a in load_market(DEFAULT_CONFIG).adapters_for("ETH/USDC")
+        ]
         expected = plan_route(in_process, "ETH/USDC", side, qty).to_json_dict()
         got = plan_route(through_ccxt, "ETH/USDC", side, qty).to_json_dict()
         assert got == expected
@@ -74,7 +90,9 @@ async def test_execute_fills_exactly_as_quoted_and_moves_balances_by_it() -> Non
         # refused by the venue (not enough ETH to sell): a rejected fill, nothing raised or moved
         snapshot = server.ledger.snapshot()
         await adapter.refresh()
-        rejected = await adapter.execute(LegOrder(BOOK, "sell", Decimal("150"), "leg-2"))  # holds 100
+        rejected = await adapter.execute(
+            LegOrder(BOOK, "sell", Decimal("150"), "leg-2")
+        )  # holds 100
         assert rejected.status == "rejected" and "InsufficientFunds" in rejected.reason
         assert server.ledger.snapshot() == snapshot
     finally:
@@ -84,11 +102,11 @@ async def test_execute_fills_exactly_as_quoted_and_moves_balances_by_it() -> Non
 
 async def test_ccxt_errors_become_adapter_errors_by_retryability() -> None:
     clock = Clock()
-    runner, server, market, base = await _served(clock)
+    runner, _server, market, base = await _served(clock)
     wrong = _adapter(market, base, secret="wrong-secret")
     stale = _adapter(market, base)
     try:
-        await wrong.refresh()   # public reads need no signature
+        await wrong.refresh()  # public reads need no signature
         with pytest.raises(AdapterError) as info:
             await wrong.execute(LegOrder(BOOK, "buy", Decimal("1"), "leg-3"))
         assert info.value.retryable is False and "AuthenticationError" in str(info.value)

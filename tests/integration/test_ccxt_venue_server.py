@@ -10,7 +10,7 @@ import ccxt
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_venue_server_support import Clock, ccxt_client, serve  # noqa: E402
+from test_venue_server_support import Clock, ccxt_client, serve
 
 
 def _balances(info: dict) -> dict[str, tuple[Decimal, Decimal]]:
@@ -39,7 +39,9 @@ async def test_spot_round_trip_moves_balances_exactly_by_fills_and_fees() -> Non
             bought = await client.create_order("ETH/USDC", "market", "buy", 0.5)
             assert bought["status"] == "closed" and bought["filled"] == 0.5
             after_buy = _balances((await client.fetch_balance())["info"])
-            assert after_buy["USDC"][0] == before["USDC"][0] - Decimal("1500.25") - Decimal("0.750125")
+            assert after_buy["USDC"][0] == before["USDC"][0] - Decimal("1500.25") - Decimal(
+                "0.750125"
+            )
             assert after_buy["ETH"][0] == before["ETH"][0] + Decimal("0.5")
 
             # a resting limit buy locks notional plus the maker-fee bound, and cancel gives it back
@@ -61,13 +63,17 @@ async def test_spot_round_trip_moves_balances_exactly_by_fills_and_fees() -> Non
             after_sell = _balances((await client.fetch_balance())["info"])
             notional = Decimal("2999.50") * Decimal("0.25")
             fee = Decimal(sold["info"]["fills"][0]["commission"])
-            assert fee == Decimal("0.374938")  # 5 bp of 749.875, rounded up to the micro-USDC quantum
+            assert fee == Decimal(
+                "0.374938"
+            )  # 5 bp of 749.875, rounded up to the micro-USDC quantum
             assert after_sell["USDC"][0] == after_buy["USDC"][0] + notional - fee
             assert after_sell["ETH"][0] == after_buy["ETH"][0] - Decimal("0.25")
 
             trades = await client.fetch_my_trades("ETH/USDC")
             assert [(t["side"], t["amount"]) for t in trades] == [("buy", 0.5), ("sell", 0.25)]
-            assert sum(Decimal(t["info"]["commission"]) for t in trades) == Decimal("0.750125") + fee
+            assert (
+                sum(Decimal(t["info"]["commission"]) for t in trades) == Decimal("0.750125") + fee
+            )
 
             # a pool market: exact-output swap priced by the pool's own integer math
             pool_buy = await client.create_order("ETH/USDT", "market", "buy", 0.5)
@@ -101,8 +107,9 @@ async def test_spot_errors_map_to_ccxt_exceptions_and_change_nothing() -> None:
                 await client.create_order("ETH/USDC", "limit", "buy", 0.001, 2990)
             assert "-1013" in str(info.value) and "NOTIONAL" in str(info.value)
             with pytest.raises(ccxt.InvalidOrder):  # off the tick grid: PRICE_FILTER
-                await client.create_order("ETH/USDC", "limit", "buy", 1, 2990.001,
-                                          params={"price": "2990.001"})
+                await client.create_order(
+                    "ETH/USDC", "limit", "buy", 1, 2990.001, params={"price": "2990.001"}
+                )
             clock.offset_ms = 120_000  # server two minutes ahead: the client's timestamp is stale
             with pytest.raises(ccxt.InvalidNonce):
                 await client.fetch_balance()
@@ -172,7 +179,9 @@ async def test_perpetual_round_trip_with_binanceusdm() -> None:
             trades = await client.fetch_my_trades("ETH/USDT:USDT")
             assert [Decimal(t["info"]["realizedPnl"]) for t in trades] == [0, -2]
             rest = await client.create_order("ETH/USDT:USDT", "limit", "buy", 1, 2900)
-            assert [o["id"] for o in await client.fetch_open_orders("ETH/USDT:USDT")] == [rest["id"]]
+            assert [o["id"] for o in await client.fetch_open_orders("ETH/USDT:USDT")] == [
+                rest["id"]
+            ]
             assert (await client.cancel_order(rest["id"], "ETH/USDT:USDT"))["status"] == "canceled"
             # Binance futures' -4164 below the 5 USDT minimum notional. ccxt maps -4164 to
             # InvalidOrder only for fapi.binance.com URLs; on any other host it is an ExchangeError.

@@ -20,10 +20,18 @@ def test_twap_writes_every_output_with_a_manifest(tmp_path: Path, capsys) -> Non
     out = tmp_path / "run"
     assert main(["backtest", "--config", str(TWAP), "--out", str(out), "--quiet"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
-    assert set(manifest["files"]) == {"results.json", "parents.parquet", "fills.parquet", "margin.parquet",
-                                      "price_fills.png", "cumulative_cost.png", "margin_headroom.png",
-                                      "manifest.json"}
+    assert set(manifest["files"]) == {
+        "results.json",
+        "parents.parquet",
+        "fills.parquet",
+        "margin.parquet",
+        "price_fills.png",
+        "cumulative_cost.png",
+        "margin_headroom.png",
+        "manifest.json",
+    }
     import hashlib
+
     assert manifest["data"][0]["sha256"] == hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
     assert manifest["seed"] == 7 and manifest["config"]["strategy"]["kind"] == "twap"
     results = json.loads((out / "results.json").read_text())
@@ -39,8 +47,11 @@ def test_twap_writes_every_output_with_a_manifest(tmp_path: Path, capsys) -> Non
 
 def test_bad_config_exits_2_and_writes_nothing(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text(TWAP.read_text().replace('kind = "twap"', 'kind = "nope:Nothing"')
-                   .replace("../../tests", str(ROOT / "tests")))
+    bad.write_text(
+        TWAP.read_text()
+        .replace('kind = "twap"', 'kind = "nope:Nothing"')
+        .replace("../../tests", str(ROOT / "tests"))
+    )
     out = tmp_path / "run"
     assert main(["backtest", "--config", str(bad), "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err
@@ -50,20 +61,40 @@ def test_bad_config_exits_2_and_writes_nothing(tmp_path: Path, capsys) -> None:
 
 def test_unknown_plugin_exits_2(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text(TWAP.read_text().replace("router.backtest.examples.fixed_spread_venue", "no.such")
-                   .replace("../../tests", str(ROOT / "tests")))
+    bad.write_text(
+        TWAP.read_text()
+        .replace("router.backtest.examples.fixed_spread_venue", "no.such")
+        .replace("../../tests", str(ROOT / "tests"))
+    )
     assert main(["backtest", "--config", str(bad), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "venues.otc.plugin" in capsys.readouterr().err
 
 
 def test_sweep_results_do_not_depend_on_workers(tmp_path: Path) -> None:
     sweep = tmp_path / "grid.toml"
-    sweep.write_text('[grid]\n"strategy.slices" = [4, 6]\n"backtest.compare_single_venue" = [false]\n')
+    sweep.write_text(
+        '[grid]\n"strategy.slices" = [4, 6]\n"backtest.compare_single_venue" = [false]\n'
+    )
     runs = []
     for workers in (1, 2):
         out = tmp_path / f"w{workers}"
-        assert main(["backtest", "--config", str(TWAP), "--sweep", str(sweep), "--workers", str(workers),
-                     "--out", str(out), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "backtest",
+                    "--config",
+                    str(TWAP),
+                    "--sweep",
+                    str(sweep),
+                    "--workers",
+                    str(workers),
+                    "--out",
+                    str(out),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
         runs.append(json.loads((out / "sweep.json").read_text())["runs"])
     assert runs[0] == runs[1] and len(runs[0]) == 2
     assert runs[0][0]["overrides"]["strategy.slices"] == 4
@@ -90,25 +121,43 @@ def test_human_output_prints_quantities_without_trailing_zeros(tmp_path: Path, c
     printed = capsys.readouterr().out
     assert printed.startswith("twap: buy 20/20 ETH/USDT avg ")
     results = json.loads((out / "results.json").read_text())
-    numbers = [v for fill in results["fills"] for k, v in fill.items() if k in ("qty", "quote_amount", "fee")]
-    numbers += [results["parents"][0][k] for k in ("qty", "filled_qty", "shortfall", "spread", "impact", "fees")]
-    assert any(fill["venue"] in ("uni-v2", "uni-v3-5") for fill in results["fills"])   # 18-decimal pools
+    numbers = [
+        v
+        for fill in results["fills"]
+        for k, v in fill.items()
+        if k in ("qty", "quote_amount", "fee")
+    ]
+    numbers += [
+        results["parents"][0][k]
+        for k in ("qty", "filled_qty", "shortfall", "spread", "impact", "fees")
+    ]
+    assert any(
+        fill["venue"] in ("uni-v2", "uni-v3-5") for fill in results["fills"]
+    )  # 18-decimal pools
     for text in numbers + printed.split():
         if text.replace(".", "").isdigit() and "." in text:
             assert not text.endswith("0"), text
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--workers", "0"], "--workers"),
-    (["--sweep", "MISSING"], "sweep"),
-    (["--sweep", "BADGRID"], "grid.strategy.slices"),
-    (["--sweep", "BADPOINT"], "strategy.slices"),
-])
-def test_bad_cli_input_exits_2_and_writes_nothing(tmp_path: Path, capsys, extra: list, message: str) -> None:
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--workers", "0"], "--workers"),
+        (["--sweep", "MISSING"], "sweep"),
+        (["--sweep", "BADGRID"], "grid.strategy.slices"),
+        (["--sweep", "BADPOINT"], "strategy.slices"),
+    ],
+)
+def test_bad_cli_input_exits_2_and_writes_nothing(
+    tmp_path: Path, capsys, extra: list, message: str
+) -> None:
     (tmp_path / "bad-grid.toml").write_text('[grid]\n"strategy.slices" = []\n')
     (tmp_path / "bad-point.toml").write_text('[grid]\n"strategy.slices" = [4, 0]\n')
-    names = {"MISSING": tmp_path / "missing.toml", "BADGRID": tmp_path / "bad-grid.toml",
-             "BADPOINT": tmp_path / "bad-point.toml"}
+    names = {
+        "MISSING": tmp_path / "missing.toml",
+        "BADGRID": tmp_path / "bad-grid.toml",
+        "BADPOINT": tmp_path / "bad-point.toml",
+    }
     extra = [str(names.get(arg, arg)) for arg in extra]
     before = sorted(tmp_path.iterdir())
     out = tmp_path / "run"
@@ -119,5 +168,8 @@ def test_bad_cli_input_exits_2_and_writes_nothing(tmp_path: Path, capsys, extra:
 
 
 def test_missing_config_exits_2(tmp_path: Path, capsys) -> None:
-    assert main(["backtest", "--config", str(tmp_path / "none.toml"), "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(["backtest", "--config", str(tmp_path / "none.toml"), "--out", str(tmp_path / "o")])
+        == 2
+    )
     assert "config" in capsys.readouterr().err and not (tmp_path / "o").exists()

@@ -29,15 +29,19 @@ def test_basis_trade_json_report(capsys) -> None:
     assert code == 0, err
     report = json.loads(out)
     assert report["status"] == "filled" and report["hedged"] is True and report["replayed"] is False
-    assert report["residual_exposure"] == {"ETH": "0.000000000000000000"} or \
-        Decimal(report["residual_exposure"]["ETH"]) == 0
+    assert (
+        report["residual_exposure"] == {"ETH": "0.000000000000000000"}
+        or Decimal(report["residual_exposure"]["ETH"]) == 0
+    )
     spot, perp = report["legs"]
     assert (spot["id"], perp["id"]) == ("spot-long", "perp-short")
     assert Decimal(spot["filled_qty"]) == 10 == Decimal(perp["filled_qty"])
     # legs sum exactly to their children
     for leg in report["legs"]:
         assert sum(Decimal(c["filled_qty"]) for c in leg["children"]) == Decimal(leg["filled_qty"])
-        assert sum(Decimal(c["quote_amount"]) for c in leg["children"]) == Decimal(leg["quote_amount"])
+        assert sum(Decimal(c["quote_amount"]) for c in leg["children"]) == Decimal(
+            leg["quote_amount"]
+        )
         for child in leg["children"]:
             if child["status"] == "filled":
                 avg = Decimal(child["quote_amount"]) / Decimal(child["filled_qty"])
@@ -48,14 +52,24 @@ def test_basis_trade_json_report(capsys) -> None:
     assert Decimal(after["headroom"]) < Decimal(before["headroom"])
     assert Decimal(after["initial_margin"]) > 0
     eff = report["capital_efficiency"]
-    assert Decimal(eff["saved"]) == Decimal(eff["isolated_requirement"]) - Decimal(eff["cross_requirement"]) > 0
+    assert (
+        Decimal(eff["saved"])
+        == Decimal(eff["isolated_requirement"]) - Decimal(eff["cross_requirement"])
+        > 0
+    )
 
 
 def test_human_output_names_the_figures(capsys) -> None:
     code, out, _ = run(capsys, *MARKET, "--order", BASIS)
     assert code == 0
-    for text in ("order basis-0001: filled", "legs (in execution order)", "child orders", "headroom",
-                 "residual exposure: ETH", "cross margin saves"):
+    for text in (
+        "order basis-0001: filled",
+        "legs (in execution order)",
+        "child orders",
+        "headroom",
+        "residual exposure: ETH",
+        "cross margin saves",
+    ):
         assert text in out
 
 
@@ -65,8 +79,18 @@ def test_journal_is_byte_identical_and_rerun_is_idempotent(capsys, tmp_path: Pat
     assert run(capsys, *MARKET, "--order", BASIS, "--json", "--journal", str(second))[0] == 0
     assert first.read_bytes() == second.read_bytes()
     events = [json.loads(line)["event"] for line in first.read_text().splitlines()]
-    for event in ("order_received", "plan", "leg_order", "margin_check", "child_order", "fill",
-                  "margin_booked", "check_legs", "apply_leg", "order_done"):
+    for event in (
+        "order_received",
+        "plan",
+        "leg_order",
+        "margin_check",
+        "child_order",
+        "fill",
+        "margin_booked",
+        "check_legs",
+        "apply_leg",
+        "order_done",
+    ):
         assert event in events
     size = first.stat().st_size
     code, out, _ = run(capsys, *MARKET, "--order", BASIS, "--json", "--journal", str(first))
@@ -97,7 +121,7 @@ def test_embedded_default_config_runs_the_basis_trade_without_any_config_flag(ca
 def test_layered_configs_are_read_as_one_document(capsys, tmp_path: Path) -> None:
     # small.toml has no perp; a second file adds one and the [margin] table
     perp = tmp_path / "perp.toml"
-    perp.write_text('''
+    perp.write_text("""
 [[venues]]
 name = "perp"
 kind = "orderbook"
@@ -113,13 +137,22 @@ asks = [["3001.00", "50"]]
 [margin.markets."ETH/USDC:USDC"]
 name = "ETH-PERP"
 max_leverage = 10
-''')
+""")
     order = tmp_path / "o.toml"
-    order.write_text(Path(BASIS).read_text().replace('limit = "2700"', 'limit = "3100"')
-                     .replace('limit = "2670"', 'limit = "2900"')
-                     .replace('venues = ["uni-v2", "uni-v3-5", "uni-v3-30", "binance-book"]', 'venues = ["amm", "book"]')
-                     .replace('qty = "10"', 'qty = "2"'))
-    code, out, err = run(capsys, "--config", SMALL, "--config", str(perp), "--order", str(order), "--json")
+    order.write_text(
+        Path(BASIS)
+        .read_text()
+        .replace('limit = "2700"', 'limit = "3100"')
+        .replace('limit = "2670"', 'limit = "2900"')
+        .replace(
+            'venues = ["uni-v2", "uni-v3-5", "uni-v3-30", "binance-book"]',
+            'venues = ["amm", "book"]',
+        )
+        .replace('qty = "10"', 'qty = "2"')
+    )
+    code, out, err = run(
+        capsys, "--config", SMALL, "--config", str(perp), "--order", str(order), "--json"
+    )
     assert code == 0, err
     report = json.loads(out)
     assert report["status"] == "filled" and report["hedged"] is True
@@ -128,25 +161,49 @@ max_leverage = 10
 
 def test_spot_only_order_runs_on_the_default_market(capsys, tmp_path: Path) -> None:
     order = tmp_path / "o.toml"
-    order.write_text('[order]\nclient_id = "s1"\n[[legs]]\nid = "buy"\nsymbol = "ETH/USDC"\nside = "buy"\nqty = "3"\n')
+    order.write_text(
+        '[order]\nclient_id = "s1"\n[[legs]]\nid = "buy"\nsymbol = "ETH/USDC"\nside = "buy"\nqty = "3"\n'
+    )
     code, out, err = run(capsys, "--config", DEFAULT, "--order", str(order), "--json")
     assert code == 0, err
     report = json.loads(out)
     assert report["status"] == "filled" and Decimal(report["residual_exposure"]["ETH"]) == 3
 
 
-@pytest.mark.parametrize("order_text, config, needle", [
-    ('[order]\nclient_id = "e1"\n[[legs]]\nsymbol = "ETH/USDC"\nside = "buy"\nqty = "-1"\n', None, "legs[0].qty"),
-    ('[order]\nclient_id = "e2"\n[[legs]]\nsymbol = "ETH/USDC"\nside = "buy"\nqty = 1.5\n', None, "floats"),
-    ('[order]\nclient_id = "e3"\n[[legs]]\nsymbol = "ETH/USDC"\nside = "buy"\nqty = "1"\nvenues = ["nowhere"]\n',
-     None, "'nowhere' is unknown"),
-    ('[order]\nclient_id = "e5"\n[[legs]]\nid = "a"\nsymbol = "ETH/USDC"\nside = "buy"\nqty = "1"\n'
-     '[[legs]]\nid = "b"\ninstrument = "perp"\nsymbol = "ETH/USDC:USDC"\nside = "sell"\nfollows = "a"\n',
-     "small", "no perp venue trades ETH/USDC:USDC"),
-    ('[order]\nclient_id = "e4"\naccount = "ghost"\n[[legs]]\nsymbol = "ETH/USDC"\nside = "buy"\nqty = "1"\n',
-     None, "accounts = 'ghost'"),
-])
-def test_bad_request_is_one_line_and_exit_2(capsys, tmp_path: Path, order_text, config, needle) -> None:
+@pytest.mark.parametrize(
+    "order_text, config, needle",
+    [
+        (
+            '[order]\nclient_id = "e1"\n[[legs]]\nsymbol = "ETH/USDC"\nside = "buy"\nqty = "-1"\n',
+            None,
+            "legs[0].qty",
+        ),
+        (
+            '[order]\nclient_id = "e2"\n[[legs]]\nsymbol = "ETH/USDC"\nside = "buy"\nqty = 1.5\n',
+            None,
+            "floats",
+        ),
+        (
+            '[order]\nclient_id = "e3"\n[[legs]]\nsymbol = "ETH/USDC"\nside = "buy"\nqty = "1"\nvenues = ["nowhere"]\n',
+            None,
+            "'nowhere' is unknown",
+        ),
+        (
+            '[order]\nclient_id = "e5"\n[[legs]]\nid = "a"\nsymbol = "ETH/USDC"\nside = "buy"\nqty = "1"\n'
+            '[[legs]]\nid = "b"\ninstrument = "perp"\nsymbol = "ETH/USDC:USDC"\nside = "sell"\nfollows = "a"\n',
+            "small",
+            "no perp venue trades ETH/USDC:USDC",
+        ),
+        (
+            '[order]\nclient_id = "e4"\naccount = "ghost"\n[[legs]]\nsymbol = "ETH/USDC"\nside = "buy"\nqty = "1"\n',
+            None,
+            "accounts = 'ghost'",
+        ),
+    ],
+)
+def test_bad_request_is_one_line_and_exit_2(
+    capsys, tmp_path: Path, order_text, config, needle
+) -> None:
     order = tmp_path / "o.toml"
     if order_text is None:
         order = Path(BASIS)
@@ -160,7 +217,7 @@ def test_bad_request_is_one_line_and_exit_2(capsys, tmp_path: Path, order_text, 
 
 def test_bad_margin_section_is_a_config_error(capsys, tmp_path: Path) -> None:
     bad = tmp_path / "market.toml"
-    bad.write_text(Path(DEFAULT).read_text().replace('max_leverage = 20', 'max_leverage = 0'))
+    bad.write_text(Path(DEFAULT).read_text().replace("max_leverage = 20", "max_leverage = 0"))
     code, out, err = run(capsys, "--config", str(bad), "--order", BASIS)
     assert code == 2 and out == ""
     assert "margin.markets" in err and err.count("\n") == 1

@@ -7,18 +7,45 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_margin_report_btc_long_worked_example(capsys):
-    assert main(["margin", "report", "--account", str(ROOT / "config/examples/account-btc-long.toml"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "margin",
+                "report",
+                "--account",
+                str(ROOT / "config/examples/account-btc-long.toml"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["equity"] == "10000.00000000" and data["headroom"] == "7500.00000000"
-    assert data["initial_margin"] == "2500.00000000" and data["maintenance_margin"] == "1250.00000000"
+    assert (
+        data["initial_margin"] == "2500.00000000" and data["maintenance_margin"] == "1250.00000000"
+    )
     (pos,) = data["positions"]
     assert pos["liquidation_price"] == "91139.24" and pos["notional"] == "100000.00000000"
-    assert data["capital_efficiency"] == {"cross_requirement": "2500.00000000",
-                                          "isolated_requirement": "2500.00000000", "saving": "0.00000000"}
+    assert data["capital_efficiency"] == {
+        "cross_requirement": "2500.00000000",
+        "isolated_requirement": "2500.00000000",
+        "saving": "0.00000000",
+    }
 
 
 def test_margin_report_basis_trade(capsys):
-    assert main(["margin", "report", "--account", str(ROOT / "config/examples/account-basis.toml"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "margin",
+                "report",
+                "--account",
+                str(ROOT / "config/examples/account-basis.toml"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["equity"] == "27000.00000000" and data["maintenance_margin"] == "750.00000000"
     assert data["positions"][0]["liquidation_price"] == "5707.32"
@@ -28,27 +55,32 @@ def test_margin_report_basis_trade(capsys):
 
 def test_margin_report_short_and_isolated(tmp_path, capsys):
     f = tmp_path / "a.toml"
-    f.write_text('[collateral]\nUSDC = "10000"\n[[positions]]\nsymbol = "BTC-PERP"\nsize = "-1"\n'
-                 'entry = "100000"\nmark = "100000"\ntiers = [{ notional_from = "0", max_leverage = 40 }]\n'
-                 'mode = "isolated"\nisolated_margin = "10000"\n')
+    f.write_text(
+        '[collateral]\nUSDC = "10000"\n[[positions]]\nsymbol = "BTC-PERP"\nsize = "-1"\n'
+        'entry = "100000"\nmark = "100000"\ntiers = [{ notional_from = "0", max_leverage = 40 }]\n'
+        'mode = "isolated"\nisolated_margin = "10000"\n'
+    )
     assert main(["margin", "report", "--account", str(f), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["positions"][0]["liquidation_price"] == "108641.98"
 
 
 def test_margin_report_human_view_prints_tables(capsys):
-    assert main(["margin", "report", "--account", str(ROOT / "config/examples/account-basis.toml")]) == 0
+    assert (
+        main(["margin", "report", "--account", str(ROOT / "config/examples/account-basis.toml")])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "cross_requirement" in out and "ETH-PERP" in out
 
 
 def test_bad_account_files_exit_2_with_one_line(tmp_path, capsys):
     cases = {
-        "unknown.toml": 'oops = 1\n',
+        "unknown.toml": "oops = 1\n",
         "size.toml": '[collateral]\nUSDC = "1"\n[[positions]]\nsymbol = "X-PERP"\nsize = "nan"\nentry = "1"\nmark = "1"\nmax_leverage = 5\n',
         "lev.toml": '[collateral]\nUSDC = "1"\n[[positions]]\nsymbol = "X-PERP"\nsize = "1"\nentry = "1"\nmark = "1"\nmax_leverage = 500\n',
         "mark.toml": '[collateral]\nETH = "1"\n',
-        "syntax.toml": '[collateral\n',
+        "syntax.toml": "[collateral\n",
     }
     for name, text in cases.items():
         f = tmp_path / name

@@ -21,7 +21,7 @@ DOC = load_document()
 def _template(path: str) -> str:
     for _, template in operations(DOC):
         pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
-        if re.match(pattern, path) and "{" in template or template == path:
+        if (re.match(pattern, path) and "{" in template) or template == path:
             return template
     raise AssertionError(f"{path} is not documented")
 
@@ -63,29 +63,77 @@ ORDER = {"client_id": "o1", "account": "desk-a", "symbol": "ETH/USDC", "side": "
 async def test_every_documented_json_route_answers_with_its_schema(api):
     assert (await api.call("POST", "/api/market/step", {"ticks": 3}))[0] == 200
     assert (await api.call("POST", "/api/orders", ORDER))[1]["status"] == "filled"
-    perp = {"client_id": "p1", "account": "desk-a", "symbol": "ETH/USDC:USDC", "side": "sell", "qty": "4"}
+    perp = {
+        "client_id": "p1",
+        "account": "desk-a",
+        "symbol": "ETH/USDC:USDC",
+        "side": "sell",
+        "qty": "4",
+    }
     assert (await api.call("POST", "/api/orders", perp))[1]["status"] == "filled"
-    multi = {"client_id": "m1", "account": "desk-a", "legs": [
-        {"id": "spot", "symbol": "ETH/USDC", "side": "buy", "qty": "3"},
-        {"id": "hedge", "instrument": "perp", "symbol": "ETH/USDC:USDC", "side": "sell", "follows": "spot"}]}
+    multi = {
+        "client_id": "m1",
+        "account": "desk-a",
+        "legs": [
+            {"id": "spot", "symbol": "ETH/USDC", "side": "buy", "qty": "3"},
+            {
+                "id": "hedge",
+                "instrument": "perp",
+                "symbol": "ETH/USDC:USDC",
+                "side": "sell",
+                "follows": "spot",
+            },
+        ],
+    }
     status, order = await api.call("POST", "/api/orders", multi)
-    assert order["status"] == "filled" and [Decimal(leg["filled_qty"]) for leg in order["legs"]] == [3, 3]
-    gtc = {"client_id": "g1", "account": "desk-a", "symbol": "ETH/USDC", "side": "buy", "qty": "1", "limit": "2000", "tif": "gtc"}
+    assert order["status"] == "filled" and [
+        Decimal(leg["filled_qty"]) for leg in order["legs"]
+    ] == [3, 3]
+    gtc = {
+        "client_id": "g1",
+        "account": "desk-a",
+        "symbol": "ETH/USDC",
+        "side": "buy",
+        "qty": "1",
+        "limit": "2000",
+        "tif": "gtc",
+    }
     assert (await api.call("POST", "/api/orders", gtc))[1]["status"] == "open"
     assert (await api.call("POST", "/api/accounts/desk-a/subaccounts", {"name": "hedge"}))[0] == 200
-    transfer = {"account": "desk-a", "from": "main", "to": "hedge", "asset": "USDC", "amount": "1000"}
+    transfer = {
+        "account": "desk-a",
+        "from": "main",
+        "to": "hedge",
+        "asset": "USDC",
+        "amount": "1000",
+    }
     assert (await api.call("POST", "/api/transfers", transfer))[0] == 200
-    for path in ("/api/health", "/api/status", "/api/market", "/api/quote?symbol=ETH/USDC&side=buy&qty=5",
-                 "/api/orders", "/api/orders?account=desk-a&limit=2", "/api/orders/o1", "/api/accounts",
-                 "/api/accounts/desk-a", "/api/fills", "/api/fills?after=1&limit=2", "/api/journal?limit=5",
-                 "/api/routes", "/api/pnl?account=desk-a"):
+    for path in (
+        "/api/health",
+        "/api/status",
+        "/api/market",
+        "/api/quote?symbol=ETH/USDC&side=buy&qty=5",
+        "/api/orders",
+        "/api/orders?account=desk-a&limit=2",
+        "/api/orders/o1",
+        "/api/accounts",
+        "/api/accounts/desk-a",
+        "/api/fills",
+        "/api/fills?after=1&limit=2",
+        "/api/journal?limit=5",
+        "/api/routes",
+        "/api/pnl?account=desk-a",
+    ):
         status, _ = await api.call("GET", path)
         assert status == 200, path
     status, cancelled = await api.call("DELETE", "/api/orders/g1")
     assert status == 200 and cancelled["status"] == "cancelled"
     account = (await api.call("GET", "/api/accounts/desk-a"))[1]
     main = next(s for s in account["subaccounts"] if s["name"] == "main")
-    assert main["positions"][0]["symbol"] == "ETH-PERP" and main["positions"][0]["liquidation_price"] is not None
+    assert (
+        main["positions"][0]["symbol"] == "ETH-PERP"
+        and main["positions"][0]["liquidation_price"] is not None
+    )
     api.service._check()
 
 
@@ -111,9 +159,24 @@ BAD = [
     ("POST", "/api/accounts/nobody/subaccounts", {"name": "x"}, 404),
     ("POST", "/api/accounts/desk-a/subaccounts", {"name": "main"}, 400),
     ("POST", "/api/accounts/desk-a/subaccounts", {"name": "a/b"}, 400),
-    ("POST", "/api/transfers", {"account": "desk-a", "from": "main", "to": "main", "asset": "USDC", "amount": "1"}, 400),
-    ("POST", "/api/transfers", {"account": "desk-a", "from": "main", "to": "nope", "asset": "USDC", "amount": "1"}, 404),
-    ("POST", "/api/transfers", {"account": "desk-a", "from": "main", "to": "x", "asset": "USDC", "amount": 1}, 400),
+    (
+        "POST",
+        "/api/transfers",
+        {"account": "desk-a", "from": "main", "to": "main", "asset": "USDC", "amount": "1"},
+        400,
+    ),
+    (
+        "POST",
+        "/api/transfers",
+        {"account": "desk-a", "from": "main", "to": "nope", "asset": "USDC", "amount": "1"},
+        404,
+    ),
+    (
+        "POST",
+        "/api/transfers",
+        {"account": "desk-a", "from": "main", "to": "x", "asset": "USDC", "amount": 1},
+        400,
+    ),
     ("POST", "/api/market/step", {"ticks": 0}, 400),
     ("POST", "/api/market/step", {"ticks": "1"}, 400),
     ("GET", "/api/quote?symbol=ETH/USDC&side=buy", None, 400),
@@ -143,7 +206,9 @@ async def test_bad_request_is_a_clear_4xx_and_changes_nothing(api, method, path,
         await api.call("POST", "/api/accounts/desk-a/subaccounts", {"name": "x"})
     before = api.service.state_digest()
     counts = api.service.store.counts()
-    got, data = await api.call(method, path, body, raw=b"not json" if body is None and method == "POST" else None)
+    got, data = await api.call(
+        method, path, body, raw=b"not json" if body is None and method == "POST" else None
+    )
     assert got == status, data
     assert data["error"]["message"] and data["error"]["allowed"] is not None
     assert api.service.state_digest() == before
@@ -168,10 +233,21 @@ async def test_concurrent_clients_cannot_corrupt_an_account(api):
     async def client(i: int):
         async with aiohttp.ClientSession() as session:
             cid = "same" if i < 5 else f"c{i}"
-            body = {"client_id": cid, "account": "desk-a", "symbol": "ETH/USDC",
-                    "side": "buy" if i % 3 else "sell", "qty": f"{1 + i % 4}.5"}
+            body = {
+                "client_id": cid,
+                "account": "desk-a",
+                "symbol": "ETH/USDC",
+                "side": "buy" if i % 3 else "sell",
+                "qty": f"{1 + i % 4}.5",
+            }
             if cid == "same":
-                body = {"client_id": cid, "account": "desk-a", "symbol": "ETH/USDC", "side": "buy", "qty": "1"}
+                body = {
+                    "client_id": cid,
+                    "account": "desk-a",
+                    "symbol": "ETH/USDC",
+                    "side": "buy",
+                    "qty": "1",
+                }
             async with session.post(api.server.make_url("/api/orders"), json=body) as response:
                 return response.status, await response.json()
 
@@ -182,7 +258,10 @@ async def test_concurrent_clients_cannot_corrupt_an_account(api):
     assert len({f["fill_id"] for f in fills}) == len(fills)
     assert sum(1 for f in fills if f["client_id"] == "same") == len(results[0][1]["fill_ids"])
     eth = sum((Decimal(f["qty"]) if f["side"] == "buy" else -Decimal(f["qty"])) for f in fills)
-    usdc = sum((-Decimal(f["quote_amount"]) if f["side"] == "buy" else Decimal(f["quote_amount"])) for f in fills)
+    usdc = sum(
+        (-Decimal(f["quote_amount"]) if f["side"] == "buy" else Decimal(f["quote_amount"]))
+        for f in fills
+    )
     assert service.ledger.balance(sub, "ETH") - eth0 == eth
     assert service.ledger.balance(sub, "USDC") - usdc0 == usdc
     service._check()
@@ -201,15 +280,18 @@ async def test_websocket_streams_fills_and_account_changes(api):
 
 
 async def test_venue_server_shares_the_market_and_its_orders_survive_a_replay(api, tmp_path):
+    import time
+
     from router.commands.serve_venue import build_server  # noqa: F401 - the mounted app is this server
     from venues.server.auth import sign  # type: ignore[attr-defined]
-    import time
 
     account = api.service.market.accounts["desk-a"]
     query = f"symbol=ETHUSDC&side=BUY&type=MARKET&quantity=0.5&timestamp={int(time.time() * 1000)}"
     signature = sign(account.api_secret, query)
-    async with api.session.post(api.server.make_url(f"/venue/v/binance-book/api/v3/order?{query}&signature={signature}"),
-                                headers={"X-MBX-APIKEY": account.api_key}) as response:
+    async with api.session.post(
+        api.server.make_url(f"/venue/v/binance-book/api/v3/order?{query}&signature={signature}"),
+        headers={"X-MBX-APIKEY": account.api_key},
+    ) as response:
         body = await response.json()
         assert response.status == 200, body
     digest = api.service.state_digest()

@@ -14,7 +14,9 @@ DAY_MS = 86_400_000
 
 
 def _service(tmp_path, name: str, wall_offset_ms: int):
-    service = PaperService(CONFIG, db=tmp_path / f"{name}.db", snapshot_every=10**9, snapshot_every_ticks=10**9)
+    service = PaperService(
+        CONFIG, db=tmp_path / f"{name}.db", snapshot_every=10**9, snapshot_every_ticks=10**9
+    )
     server = attach_venue_server(web.Application(), service)
     wall = server.clock_ms
     # Each service sees another wall clock (a day apart): nothing the market records may depend on it.
@@ -28,39 +30,85 @@ async def _feed(service: PaperService, server) -> None:
     await service.command("step", {"ticks": 3})
     book = service.market.venues["binance-book"]
     for round_no in range(3):
-        price = book.ticks_to_price(book.best_bid() + 1)  # inside the makers' spread: rests at the top
+        price = book.ticks_to_price(
+            book.best_bid() + 1
+        )  # inside the makers' spread: rests at the top
         async with service.lock:  # as the venue middleware does
-            server.engine.place("desk-a", "spot", "ETHUSDC", "SELL", "LIMIT", qty=Decimal("0.25"), price=price,
-                                tif="GTC", client_order_id=f"rest-{round_no}", view="binance-book")
+            server.engine.place(
+                "desk-a",
+                "spot",
+                "ETHUSDC",
+                "SELL",
+                "LIMIT",
+                qty=Decimal("0.25"),
+                price=price,
+                tif="GTC",
+                client_order_id=f"rest-{round_no}",
+                view="binance-book",
+            )
         await service.tick(2)
-        await service.command("order", {"client_id": f"take-{round_no}", "account": "desk-a", "symbol": "ETH/USDC",
-                                        "side": "buy", "qty": "0.5", "venues": ["binance-book"]})
+        await service.command(
+            "order",
+            {
+                "client_id": f"take-{round_no}",
+                "account": "desk-a",
+                "symbol": "ETH/USDC",
+                "side": "buy",
+                "qty": "0.5",
+                "venues": ["binance-book"],
+            },
+        )
         async with service.lock:
-            server.engine.place("desk-a", "spot", "ETHUSDC", "BUY", "MARKET", qty=Decimal("0.1"), price=None,
-                                tif="GTC", client_order_id=f"mkt-{round_no}", view="binance-book")
-        await service.command("order", {"client_id": f"r-{round_no}", "account": "desk-a", "symbol": "ETH/USDC",
-                                        "side": "sell", "qty": "1.5"})
+            server.engine.place(
+                "desk-a",
+                "spot",
+                "ETHUSDC",
+                "BUY",
+                "MARKET",
+                qty=Decimal("0.1"),
+                price=None,
+                tif="GTC",
+                client_order_id=f"mkt-{round_no}",
+                view="binance-book",
+            )
+        await service.command(
+            "order",
+            {
+                "client_id": f"r-{round_no}",
+                "account": "desk-a",
+                "symbol": "ETH/USDC",
+                "side": "sell",
+                "qty": "1.5",
+            },
+        )
         await service.tick(3)
 
 
 def _trades_text(server) -> str:
     engine = server.engine
-    orders = sorted((r.order_id, r.time_ms, r.update_time_ms, r.status) for r in engine.orders.values())
+    orders = sorted(
+        (r.order_id, r.time_ms, r.update_time_ms, r.status) for r in engine.orders.values()
+    )
     return repr((engine.trades, engine.tape, orders))
 
 
-async def test_two_services_fed_the_same_commands_have_byte_identical_venue_trades_and_journals(tmp_path):
+async def test_two_services_fed_the_same_commands_have_byte_identical_venue_trades_and_journals(
+    tmp_path,
+):
     one, server_one = _service(tmp_path, "one", 0)
     two, server_two = _service(tmp_path, "two", DAY_MS)
     await _feed(one, server_one)
     await _feed(two, server_two)
 
     trades = server_one.engine.trades["desk-a"]
-    assert len(trades) >= 3 and any(t.is_maker for t in trades) and any(not t.is_maker for t in trades)
+    assert (
+        len(trades) >= 3 and any(t.is_maker for t in trades) and any(not t.is_maker for t in trades)
+    )
     assert _trades_text(server_one) == _trades_text(server_two)
     # The trade times are the simulated clock's, not either wall clock's.
-    assert {t.time_ms for t in trades} <= {(one.params.start_ns + k * one.params.tick_ns) // 1_000_000
-                                          for k in range(one.sim.tick + 1)}
+    assert {t.time_ms for t in trades} <= {
+        (one.params.start_ns + k * one.params.tick_ns) // 1_000_000 for k in range(one.sim.tick + 1)
+    }
     journal_one, journal_two = one.store.journal(limit=10**6), two.store.journal(limit=10**6)
     assert journal_one and journal_one == journal_two
     assert list(one.store.events()) == list(two.store.events())

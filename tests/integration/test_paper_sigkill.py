@@ -17,16 +17,36 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _start(db: Path) -> tuple[subprocess.Popen, str]:
     """Start `python -m router.cli paper` on an ephemeral port; return the process and its URL."""
-    proc = subprocess.Popen([sys.executable, "-m", "router.cli", "paper", "--config", "config/default.toml",
-                             "--db", str(db), "--port", "0", "--speed", "200", "--no-status"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "router.cli",
+            "paper",
+            "--config",
+            "config/default.toml",
+            "--db",
+            str(db),
+            "--port",
+            "0",
+            "--speed",
+            "200",
+            "--no-status",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline()  # the service names its port on its first line
     assert "listening on" in line, (line, proc.stderr.read() if proc.poll() is not None else "")
     return proc, line.split("listening on ")[1].split()[0]
 
 
 async def _ready(session: aiohttp.ClientSession, url: str) -> dict:
-    for _ in range(200):  # readiness by polling, bounded by attempts; each attempt waits for a reply
+    for _ in range(
+        200
+    ):  # readiness by polling, bounded by attempts; each attempt waits for a reply
         try:
             async with session.get(url + "/api/health") as response:
                 if response.status == 200:
@@ -46,8 +66,13 @@ async def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path):
 
             async def stream(worker: int) -> None:
                 for i in range(1000):
-                    body = {"client_id": f"w{worker}-{i}", "account": "desk-a", "symbol": "ETH/USDC",
-                            "side": "buy" if (i + worker) % 2 else "sell", "qty": "0.25"}
+                    body = {
+                        "client_id": f"w{worker}-{i}",
+                        "account": "desk-a",
+                        "symbol": "ETH/USDC",
+                        "side": "buy" if (i + worker) % 2 else "sell",
+                        "qty": "0.25",
+                    }
                     async with session.post(url + "/api/orders", json=body) as response:
                         assert response.status == 200
                         acked[body["client_id"]] = await response.json()
@@ -57,7 +82,10 @@ async def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path):
                 await asyncio.sleep(0.01)
             os.kill(proc.pid, signal.SIGKILL)
             results = await asyncio.gather(*tasks, return_exceptions=True)
-            assert all(isinstance(r, (aiohttp.ClientError, AssertionError, ConnectionError)) for r in results)
+            assert all(
+                isinstance(r, (aiohttp.ClientError, AssertionError, ConnectionError))
+                for r in results
+            )
     finally:
         proc.kill()
         proc.wait()
@@ -90,6 +118,9 @@ async def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path):
     # The balances equal the starting balances plus the fills of the stored (acknowledged or
     # committed) orders, exactly.
     from decimal import Decimal
+
     eth = Decimal("100") + sum(Decimal(f["qty"]) * (1 if f["side"] == "buy" else -1) for f in fills)
-    usdc = Decimal("1000000") + sum(Decimal(f["quote_amount"]) * (-1 if f["side"] == "buy" else 1) for f in fills)
+    usdc = Decimal("1000000") + sum(
+        Decimal(f["quote_amount"]) * (-1 if f["side"] == "buy" else 1) for f in fills
+    )
     assert Decimal(balances["ETH"]) == eth and Decimal(balances["USDC"]) == usdc

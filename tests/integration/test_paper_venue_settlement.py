@@ -51,13 +51,25 @@ async def test_a_routed_paper_order_taking_a_venue_server_limit_settles_both_sid
     price = book.ticks_to_price(book.best_bid() + 1)
     status, before = await _signed(session, server, account, "GET", f"{VENUE}/account", "")
     assert status == 200, before
-    status, placed = await _signed(session, server, account, "POST", f"{VENUE}/order",
-                                   f"symbol=ETHUSDC&side=SELL&type=LIMIT&timeInForce=GTC&quantity=0.5&price={price}")
+    status, placed = await _signed(
+        session,
+        server,
+        account,
+        "POST",
+        f"{VENUE}/order",
+        f"symbol=ETHUSDC&side=SELL&type=LIMIT&timeInForce=GTC&quantity=0.5&price={price}",
+    )
     assert status == 200 and placed["status"] == "NEW", placed
     assert book.best_ask() == book.price_to_ticks(price)
 
-    order = {"client_id": "taker", "account": "desk-a", "symbol": "ETH/USDC", "side": "buy", "qty": "0.5",
-             "venues": ["binance-book"]}
+    order = {
+        "client_id": "taker",
+        "account": "desk-a",
+        "symbol": "ETH/USDC",
+        "side": "buy",
+        "qty": "0.5",
+        "venues": ["binance-book"],
+    }
     async with session.post(server.make_url("/api/orders"), json=order) as response:
         ack = await response.json()
         assert response.status == 200 and ack["status"] == "filled", ack
@@ -69,14 +81,27 @@ async def test_a_routed_paper_order_taking_a_venue_server_limit_settles_both_sid
     fee_quanta = -(-quanta * book.maker_fee_pips // 1_000_000)  # the maker fee, rounded up per fill
     fee = fee_quanta * book.quanta_to_quote(1)
     b0, b1 = _balances(before), _balances(after)
-    assert b1["ETH"] == (b0["ETH"][0] - Decimal("0.5"), b0["ETH"][1])  # the locked base is delivered
+    assert b1["ETH"] == (
+        b0["ETH"][0] - Decimal("0.5"),
+        b0["ETH"][1],
+    )  # the locked base is delivered
     assert b1["USDC"] == (b0["USDC"][0] + notional - fee, b0["USDC"][1])
-    status, got = await _signed(session, server, account, "GET", f"{VENUE}/order",
-                                f"symbol=ETHUSDC&orderId={placed['orderId']}")
+    status, got = await _signed(
+        session,
+        server,
+        account,
+        "GET",
+        f"{VENUE}/order",
+        f"symbol=ETHUSDC&orderId={placed['orderId']}",
+    )
     assert got["status"] == "FILLED" and Decimal(got["executedQty"]) == Decimal("0.5")
-    status, trades = await _signed(session, server, account, "GET", f"{VENUE}/myTrades", "symbol=ETHUSDC")
-    assert [(t["isMaker"], Decimal(t["price"]), Decimal(t["qty"]), Decimal(t["commission"])) for t in trades] \
-        == [(True, price, Decimal("0.5"), fee)]
+    status, trades = await _signed(
+        session, server, account, "GET", f"{VENUE}/myTrades", "symbol=ETHUSDC"
+    )
+    assert [
+        (t["isMaker"], Decimal(t["price"]), Decimal(t["qty"]), Decimal(t["commission"]))
+        for t in trades
+    ] == [(True, price, Decimal("0.5"), fee)]
 
     # The venue server's balances survive a restart: the replay settles the same fill again.
     digest = service.state_digest()
@@ -97,7 +122,13 @@ async def test_a_failed_command_answers_500_json_and_the_service_keeps_working(p
         raise OSError("disk full")
 
     monkeypatch.setattr(service.store, "commit", disk_full)
-    order = {"client_id": "x1", "account": "desk-a", "symbol": "ETH/USDC", "side": "buy", "qty": "1"}
+    order = {
+        "client_id": "x1",
+        "account": "desk-a",
+        "symbol": "ETH/USDC",
+        "side": "buy",
+        "qty": "1",
+    }
     async with session.post(server.make_url("/api/orders"), json=order) as response:
         body = await response.json()
         assert response.status == 500 and "rolled back" in body["error"]["message"], body

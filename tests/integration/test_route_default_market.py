@@ -38,14 +38,20 @@ def random_orders(seed: int, symbol_mid: Decimal, size_range: tuple[float, float
         side = str(rng.choice(["buy", "sell"]))
         base = math.exp(rng.uniform(math.log(lo), math.log(hi)))
         in_quote = bool(rng.integers(0, 2))
-        size = Decimal(repr(round(base * float(symbol_mid), 2))) if in_quote else Decimal(repr(round(base, 4)))
+        size = (
+            Decimal(repr(round(base * float(symbol_mid), 2)))
+            if in_quote
+            else Decimal(repr(round(base, 4)))
+        )
         if size <= 0:
             size = Decimal("0.01")
         limit = None
         if rng.integers(0, 3):
             bps = float(rng.uniform(-5.0, 60.0))
             factor = Decimal(repr(round(1 + bps / 1e4, 6)))
-            limit = (symbol_mid * factor if side == "buy" else symbol_mid / factor).quantize(Decimal("0.01"))
+            limit = (symbol_mid * factor if side == "buy" else symbol_mid / factor).quantize(
+                Decimal("0.01")
+            )
         orders.append({"side": side, "size": size, "in_quote": in_quote, "limit": limit})
     return orders
 
@@ -54,7 +60,9 @@ def leg_within(side: str, price: Decimal, limit: Decimal) -> bool:
     return price <= limit if side == "buy" else price >= limit
 
 
-def single_venue_base(adapters: list, side: str, qty: Decimal, limit: Decimal | None) -> list[LegQuote]:
+def single_venue_base(
+    adapters: list, side: str, qty: Decimal, limit: Decimal | None
+) -> list[LegQuote]:
     """Every venue's exact fill of the whole order, kept when it respects the limit (average and
     last-unit marginal, as the planner's rule)."""
     out = []
@@ -67,19 +75,28 @@ def single_venue_base(adapters: list, side: str, qty: Decimal, limit: Decimal | 
             curve = adapter.depth_curve(side)
             last = curve.marginal_price(min(float(qty), curve.total_qty) * (1 - 1e-12))
             if not leg_within(side, leg.avg_price, limit) or not (
-                    last <= float(limit) * (1 + 1e-9) if side == "buy" else last >= float(limit) * (1 - 1e-9)):
+                last <= float(limit) * (1 + 1e-9)
+                if side == "buy"
+                else last >= float(limit) * (1 - 1e-9)
+            ):
                 continue
         out.append(leg)
     return out
 
 
-def single_venue_quote(adapters: list, side: str, amount: Decimal, limit: Decimal | None) -> list[LegQuote]:
+def single_venue_quote(
+    adapters: list, side: str, amount: Decimal, limit: Decimal | None
+) -> list[LegQuote]:
     """Every venue's exact quote-sized fill that meets the budget (buy: paid <= it; sell: received
     >= it) on a venue deep enough for all of it, within the limit."""
     out = []
     for adapter in adapters:
         curve = adapter.depth_curve(side)
-        top = curve.total_qty if limit is None else min(curve.total_qty, curve.qty_at_price(float(limit)))
+        top = (
+            curve.total_qty
+            if limit is None
+            else min(curve.total_qty, curve.qty_at_price(float(limit)))
+        )
         reach = curve.cost(top) + (curve.fixed_cost if side == "buy" else -curve.fixed_cost)
         if reach < float(amount) * (1 + 1e-6):
             continue  # the venue runs dry before the budget: no single-venue fill of the order
@@ -87,7 +104,9 @@ def single_venue_quote(adapters: list, side: str, amount: Decimal, limit: Decima
             leg = adapter.quote_for_quote(side, amount)
         except RouteError:
             continue
-        if side == "buy" and leg.quote_amount > amount or side == "sell" and leg.quote_amount < amount:
+        if (side == "buy" and leg.quote_amount > amount) or (
+            side == "sell" and leg.quote_amount < amount
+        ):
             continue
         if limit is not None and not leg_within(side, leg.avg_price, limit):
             continue
@@ -95,7 +114,9 @@ def single_venue_quote(adapters: list, side: str, amount: Decimal, limit: Decima
     return out
 
 
-async def assert_plan_is_exact_and_executes(path: Path, symbol: str, plan: RoutePlan, order: dict) -> None:
+async def assert_plan_is_exact_and_executes(
+    path: Path, symbol: str, plan: RoutePlan, order: dict
+) -> None:
     side, size, limit = order["side"], order["size"], order["limit"]
     # exact: every leg is a fresh quote on an untouched market, totals are the sums
     fresh = {a.name: a for a in load_market(path).adapters_for(symbol)}
@@ -122,16 +143,22 @@ async def assert_plan_is_exact_and_executes(path: Path, symbol: str, plan: Route
     market = {a.name: a for a in load_market(path).adapters_for(symbol)}
     for n, leg in enumerate(plan.legs):
         fill = await market[leg.venue].execute(
-            LegOrder(leg.venue, side, leg.qty, f"it-{n}", limit_price=limit))
+            LegOrder(leg.venue, side, leg.qty, f"it-{n}", limit_price=limit)
+        )
         assert fill.status == "filled", fill.reason
         assert (fill.filled_qty, fill.quote_amount, fill.fee, fill.leg_cost) == (
-            leg.qty, leg.quote_amount, leg.fee, leg.leg_cost)
+            leg.qty,
+            leg.quote_amount,
+            leg.fee,
+            leg.leg_cost,
+        )
 
 
 @pytest.mark.parametrize("name", sorted(MARKETS))
 @pytest.mark.parametrize("seed", range(8))
 async def test_random_orders_on_the_shipped_markets_are_exact_and_never_lose_to_one_venue(
-        name: str, seed: int) -> None:
+    name: str, seed: int
+) -> None:
     path, size_range = MARKETS[name]
     market = load_market(path)
     for symbol in market.symbols(None):
@@ -153,16 +180,26 @@ async def test_random_orders_on_the_shipped_markets_are_exact_and_never_lose_to_
             if order["in_quote"]:
                 for single in single_venue_quote(adapters, side, size, limit):
                     assert plan.complete
-                    assert plan.qty >= single.qty if side == "buy" else plan.qty <= single.qty, (single, plan)
+                    assert plan.qty >= single.qty if side == "buy" else plan.qty <= single.qty, (
+                        single,
+                        plan,
+                    )
             else:
                 for single in single_venue_base(adapters, side, size, limit):
                     assert plan.complete
-                    assert (plan.quote_amount <= single.quote_amount if side == "buy"
-                            else plan.quote_amount >= single.quote_amount), (single, plan)
+                    assert (
+                        plan.quote_amount <= single.quote_amount
+                        if side == "buy"
+                        else plan.quote_amount >= single.quote_amount
+                    ), (single, plan)
 
 
-@pytest.mark.parametrize("side, limit", [("sell", "2990"), ("buy", "3010"), ("sell", "2975"), ("buy", "3025")])
-async def test_small_market_limit_orders_keep_every_leg_within_the_limit(side: str, limit: str) -> None:
+@pytest.mark.parametrize(
+    "side, limit", [("sell", "2990"), ("buy", "3010"), ("sell", "2975"), ("buy", "3025")]
+)
+async def test_small_market_limit_orders_keep_every_leg_within_the_limit(
+    side: str, limit: str
+) -> None:
     """The reported case: selling 300 ETH at limit 2990 on small.toml once routed 0.0168 ETH to the
     pool at an all-in average of ~2930 (its 1 USDC leg cost on a tiny leg)."""
     adapters = load_market(SMALL).adapters_for("ETH/USDC")
@@ -170,6 +207,9 @@ async def test_small_market_limit_orders_keep_every_leg_within_the_limit(side: s
     assert plan.legs and not plan.complete
     for leg in plan.legs:
         assert leg_within(side, leg.avg_price, Decimal(limit)), leg
-    await assert_plan_is_exact_and_executes(SMALL, "ETH/USDC", plan,
-                                            {"side": side, "size": Decimal(300), "in_quote": False,
-                                             "limit": Decimal(limit)})
+    await assert_plan_is_exact_and_executes(
+        SMALL,
+        "ETH/USDC",
+        plan,
+        {"side": side, "size": Decimal(300), "in_quote": False, "limit": Decimal(limit)},
+    )

@@ -25,6 +25,7 @@ class Clock:
 
     def __init__(self, now_ms: int | None = None, offset_ms: int = 0) -> None:
         import time
+
         self.now_ms = now_ms
         self.offset_ms = offset_ms
         self._time = time
@@ -36,45 +37,77 @@ class Clock:
 
 
 def build_markets() -> list[BookMarket | PoolMarket]:
-    book = OrderBook("ETH/USDC", tick_size="0.01", lot_size="0.0001", min_notional="10",
-                     maker_fee_pips=100, taker_fee_pips=500)
+    book = OrderBook(
+        "ETH/USDC",
+        tick_size="0.01",
+        lot_size="0.0001",
+        min_notional="10",
+        maker_fee_pips=100,
+        taker_fee_pips=500,
+    )
     for i, (price, qty) in enumerate([("2999.50", "12.5"), ("2999.00", "40")]):
-        book.place_limit(f"seed-b{i}", "seed", "buy", book.price_to_ticks(price), book.qty_to_lots(qty))
+        book.place_limit(
+            f"seed-b{i}", "seed", "buy", book.price_to_ticks(price), book.qty_to_lots(qty)
+        )
     for i, (price, qty) in enumerate([("3000.50", "8"), ("3001.00", "25")]):
-        book.place_limit(f"seed-a{i}", "seed", "sell", book.price_to_ticks(price), book.qty_to_lots(qty))
-    perp = OrderBook("ETH/USDT", tick_size="0.1", lot_size="0.001", min_notional="5",
-                     maker_fee_pips=200, taker_fee_pips=500, kind="perp")
+        book.place_limit(
+            f"seed-a{i}", "seed", "sell", book.price_to_ticks(price), book.qty_to_lots(qty)
+        )
+    perp = OrderBook(
+        "ETH/USDT",
+        tick_size="0.1",
+        lot_size="0.001",
+        min_notional="5",
+        maker_fee_pips=200,
+        taker_fee_pips=500,
+        kind="perp",
+    )
     for i, (price, qty) in enumerate([("2999.0", "30"), ("2998.0", "50")]):
-        perp.place_limit(f"seed-b{i}", "seed", "buy", perp.price_to_ticks(price), perp.qty_to_lots(qty))
+        perp.place_limit(
+            f"seed-b{i}", "seed", "buy", perp.price_to_ticks(price), perp.qty_to_lots(qty)
+        )
     for i, (price, qty) in enumerate([("3001.0", "30"), ("3002.0", "50")]):
-        perp.place_limit(f"seed-a{i}", "seed", "sell", perp.price_to_ticks(price), perp.qty_to_lots(qty))
+        perp.place_limit(
+            f"seed-a{i}", "seed", "sell", perp.price_to_ticks(price), perp.qty_to_lots(qty)
+        )
     pool = ConstantProductPool(1000 * 10**18, 3_000_000 * 10**6, 3000)
     return [
         BookMarket("book", book, MarketUnits("ETH", "USDC", 18, 6)),
         BookMarket("perp", perp, MarketUnits("ETH", "USDT", 18, 6), leverage=20),
-        PoolMarket("uni-v2", V2Quoter(pool), MarketUnits("ETH", "USDT", 18, 6),
-                   depth_step=Decimal("1")),
+        PoolMarket(
+            "uni-v2", V2Quoter(pool), MarketUnits("ETH", "USDT", 18, 6), depth_step=Decimal("1")
+        ),
     ]
 
 
 def accounts() -> list[AccountSpec]:
     return [
-        AccountSpec("desk-a", {"ETH": Decimal("10"), "USDC": Decimal("250000"), "USDT": Decimal("100000")},
-                    KEY_A, SECRET_A),
-        AccountSpec("desk-b", {"ETH": Decimal("1"), "USDC": Decimal("1000"), "USDT": Decimal("1000")},
-                    KEY_B, SECRET_B),
+        AccountSpec(
+            "desk-a",
+            {"ETH": Decimal("10"), "USDC": Decimal("250000"), "USDT": Decimal("100000")},
+            KEY_A,
+            SECRET_A,
+        ),
+        AccountSpec(
+            "desk-b",
+            {"ETH": Decimal("1"), "USDC": Decimal("1000"), "USDT": Decimal("1000")},
+            KEY_B,
+            SECRET_B,
+        ),
     ]
 
 
 @contextlib.asynccontextmanager
-async def serve(clock: Clock | None = None, limits: ServerLimits | None = None,
-                markets: list | None = None) -> AsyncIterator[tuple[str, object]]:
+async def serve(
+    clock: Clock | None = None, limits: ServerLimits | None = None, markets: list | None = None
+) -> AsyncIterator[tuple[str, object]]:
     """Serve on 127.0.0.1 with an ephemeral port; yields (base_url, VenueServer)."""
     options = {"clock_ms": clock or Clock()}
     if limits is not None:
         options["limits"] = limits
-    app = create_app(markets if markets is not None else build_markets(), accounts(), DECIMALS,
-                     **options)
+    app = create_app(
+        markets if markets is not None else build_markets(), accounts(), DECIMALS, **options
+    )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -89,10 +122,19 @@ async def serve(clock: Clock | None = None, limits: ServerLimits | None = None,
 def ccxt_client(base: str, exchange_id: str = "binance", key: str = KEY_A, secret: str = SECRET_A):
     """The unmodified ccxt client with every API url rewritten to the loopback base."""
     klass = getattr(ccxt_async, exchange_id)
-    client = klass({"apiKey": key, "secret": secret, "enableRateLimit": False,
-                    "options": {"fetchCurrencies": False, "fetchMargins": False,
-                                "fetchMarkets": {"types": ["spot" if exchange_id == "binance" else "linear"]},
-                                "adjustForTimeDifference": False}})
+    client = klass(
+        {
+            "apiKey": key,
+            "secret": secret,
+            "enableRateLimit": False,
+            "options": {
+                "fetchCurrencies": False,
+                "fetchMargins": False,
+                "fetchMarkets": {"types": ["spot" if exchange_id == "binance" else "linear"]},
+                "adjustForTimeDifference": False,
+            },
+        }
+    )
     api = client.urls["api"]
     for name, url in list(api.items()):
         if not isinstance(url, str):

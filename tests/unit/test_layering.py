@@ -13,9 +13,17 @@ OURS = ("venues", "adapters", "router")
 # The router's core (DESIGN.md: depth, split, margin, execution, and the value types they share)
 # sees venues only through the adapter protocol. The application layers above it (app.py, the
 # command line, paper trading, backtests, stress) build concrete venues and may name them.
-CORE = ("router/depth.py", "router/split.py", "router/plan.py", "router/orders.py",
-        "router/errors.py", "router/execution.py", "router/exec_", "router/journal.py",
-        "router/margin/")
+CORE = (
+    "router/depth.py",
+    "router/split.py",
+    "router/plan.py",
+    "router/orders.py",
+    "router/errors.py",
+    "router/execution.py",
+    "router/exec_",
+    "router/journal.py",
+    "router/margin/",
+)
 # The error root lives in the bottom layer so every layer's errors share it; router/errors.py is
 # the one router module that names it.
 ERROR_ROOT = "venues.errors"
@@ -43,7 +51,9 @@ def test_venues_import_only_venues(path: Path) -> None:
 
 @pytest.mark.parametrize("path", _sources("adapters"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_adapters_do_not_import_router_wiring(path: Path) -> None:
-    bad = [n for n in _imports(path) if n.startswith(("router.app", "router.cli", "router.commands"))]
+    bad = [
+        n for n in _imports(path) if n.startswith(("router.app", "router.cli", "router.commands"))
+    ]
     assert not bad
 
 
@@ -53,8 +63,9 @@ def test_router_core_never_imports_venues_or_adapters(path: Path) -> None:
     if not relative.startswith(CORE):
         return
     allowed = {ERROR_ROOT} if relative == "router/errors.py" else set()
-    bad = [n for n in _imports(path)
-           if n.split(".")[0] in ("venues", "adapters") and n not in allowed]
+    bad = [
+        n for n in _imports(path) if n.split(".")[0] in ("venues", "adapters") and n not in allowed
+    ]
     assert not bad, f"{relative} imports {bad}"
 
 

@@ -4,8 +4,18 @@ Leaf first: full_math -> tick_math -> liquidity_math -> sqrt_price_math -> swap_
 tick_bitmap -> pool. Only :class:`ConcentratedLiquidityPool` keeps state.
 """
 
-from venues.clmm.pool import (ConcentratedLiquidityPool, PositionInfo, SwapQuote, TickInfo,
-                              tick_spacing_to_max_liquidity_per_tick)
+from venues.clmm.pool import (
+    ConcentratedLiquidityPool,
+    PositionInfo,
+    SwapQuote,
+    TickInfo,
+    tick_spacing_to_max_liquidity_per_tick,
+)
 
-__all__ = ["ConcentratedLiquidityPool", "PositionInfo", "SwapQuote", "TickInfo",
-           "tick_spacing_to_max_liquidity_per_tick"]
+__all__ = [
+    "ConcentratedLiquidityPool",
+    "PositionInfo",
+    "SwapQuote",
+    "TickInfo",
+    "tick_spacing_to_max_liquidity_per_tick",
+]

@@ -42,8 +42,9 @@ def mul_div_rounding_up(a: int, b: int, denominator: int) -> int:
     if remainder:
         quotient += 1
     if quotient > MAX_UINT256:
-        raise VenueError("MD", "mulDivRoundingUp result overflows uint256", a=a, b=b,
-                         denominator=denominator)
+        raise VenueError(
+            "MD", "mulDivRoundingUp result overflows uint256", a=a, b=b, denominator=denominator
+        )
     return quotient
 
 

@@ -15,9 +15,17 @@ def add_delta(liquidity: int, delta: int) -> int:
     result = liquidity + delta
     if delta < 0:
         if result < 0:
-            raise VenueError("LS", f"liquidity {liquidity} minus {-delta} underflows",
-                             liquidity=liquidity, delta=delta)
+            raise VenueError(
+                "LS",
+                f"liquidity {liquidity} minus {-delta} underflows",
+                liquidity=liquidity,
+                delta=delta,
+            )
     elif result > _MAX_UINT128:
-        raise VenueError("LA", f"liquidity {liquidity} plus {delta} overflows uint128",
-                         liquidity=liquidity, delta=delta)
+        raise VenueError(
+            "LA",
+            f"liquidity {liquidity} plus {delta} overflows uint128",
+            liquidity=liquidity,
+            delta=delta,
+        )
     return result

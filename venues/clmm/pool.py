@@ -17,15 +17,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from venues._records import fast_init
 from venues.clmm.full_math import MAX_UINT128, MAX_UINT160, MAX_UINT256, Q128, mul_div
 from venues.clmm.liquidity_math import add_delta
 from venues.clmm.sqrt_price_math import _amount0_delta_signed, _amount1_delta_signed
 from venues.clmm.swap_math import _compute_swap_step
 from venues.clmm.tick_bitmap import flip_tick, next_initialized_tick_within_one_word
-from venues.clmm.tick_math import (MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK,
-                                   _sqrt_ratio_at_tick, _tick_at_sqrt_ratio,
-                                   get_sqrt_ratio_at_tick, get_tick_at_sqrt_ratio)
-from venues._records import fast_init
+from venues.clmm.tick_math import (
+    MAX_SQRT_RATIO,
+    MAX_TICK,
+    MIN_SQRT_RATIO,
+    MIN_TICK,
+    _sqrt_ratio_at_tick,
+    _tick_at_sqrt_ratio,
+    get_sqrt_ratio_at_tick,
+    get_tick_at_sqrt_ratio,
+)
 from venues.errors import InvalidArgument, VenueError, require_int
 
 _PIPS = 1_000_000
@@ -125,11 +132,20 @@ class _Tick:
     frozen snapshots. Mutable because every swap rewrites the fee growth outside each crossed
     tick, and building a new frozen record per crossing cost as much as the crossing itself."""
 
-    __slots__ = ("liquidity_gross", "liquidity_net", "fee_growth_outside0_x128",
-                 "fee_growth_outside1_x128")
+    __slots__ = (
+        "fee_growth_outside0_x128",
+        "fee_growth_outside1_x128",
+        "liquidity_gross",
+        "liquidity_net",
+    )
 
-    def __init__(self, liquidity_gross: int, liquidity_net: int, fee_growth_outside0_x128: int,
-                 fee_growth_outside1_x128: int) -> None:
+    def __init__(
+        self,
+        liquidity_gross: int,
+        liquidity_net: int,
+        fee_growth_outside0_x128: int,
+        fee_growth_outside1_x128: int,
+    ) -> None:
         self.liquidity_gross = liquidity_gross
         self.liquidity_net = liquidity_net
         self.fee_growth_outside0_x128 = fee_growth_outside0_x128
@@ -146,8 +162,12 @@ class _Tick:
         return f"_Tick{self.snapshot()!r}"
 
     def snapshot(self) -> TickInfo:
-        return TickInfo._new(self.liquidity_gross, self.liquidity_net,
-                             self.fee_growth_outside0_x128, self.fee_growth_outside1_x128)
+        return TickInfo._new(
+            self.liquidity_gross,
+            self.liquidity_net,
+            self.fee_growth_outside0_x128,
+            self.fee_growth_outside1_x128,
+        )
 
 
 _EMPTY_TICK = TickInfo()
@@ -186,7 +206,7 @@ class _SwapMemo:
     for zero_for_one / one_for_zero; cleared whenever a position changes ticks or the bitmap.
     """
 
-    __slots__ = ("steps_down", "steps_up", "down", "up")
+    __slots__ = ("down", "steps_down", "steps_up", "up")
 
     def __init__(self) -> None:
         self.steps_down: dict[int, tuple[int, int, int, int, int, int]] = {}
@@ -200,8 +220,10 @@ class _SwapMemo:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return (f"_SwapMemo(steps_down={len(self.steps_down)}, steps_up={len(self.steps_up)}, "
-                f"down={len(self.down)}, up={len(self.up)})")
+        return (
+            f"_SwapMemo(steps_down={len(self.steps_down)}, steps_up={len(self.steps_up)}, "
+            f"down={len(self.down)}, up={len(self.up)})"
+        )
 
     def __copy__(self) -> _SwapMemo:
         return _SwapMemo()
@@ -244,8 +266,10 @@ class ConcentratedLiquidityPool:
         self._memo = _SwapMemo()
 
     def __repr__(self) -> str:
-        return (f"ConcentratedLiquidityPool(fee_pips={self.fee_pips}, tick_spacing={self.tick_spacing}, "
-                f"sqrt_price_x96={self.sqrt_price_x96}, tick={self.tick}, liquidity={self.liquidity})")
+        return (
+            f"ConcentratedLiquidityPool(fee_pips={self.fee_pips}, tick_spacing={self.tick_spacing}, "
+            f"sqrt_price_x96={self.sqrt_price_x96}, tick={self.tick}, liquidity={self.liquidity})"
+        )
 
     # ----------------------------------------------------------------------------- reads
 
@@ -315,15 +339,24 @@ class ConcentratedLiquidityPool:
         position = plan.position
         if amount0 > 0 or amount1 > 0:
             # uint128 arithmetic without overflow check upstream: owners must collect in time.
-            position = PositionInfo(position.liquidity, position.fee_growth_inside0_last_x128,
-                                    position.fee_growth_inside1_last_x128,
-                                    (position.tokens_owed0 + amount0) & MAX_UINT128,
-                                    (position.tokens_owed1 + amount1) & MAX_UINT128)
+            position = PositionInfo(
+                position.liquidity,
+                position.fee_growth_inside0_last_x128,
+                position.fee_growth_inside1_last_x128,
+                (position.tokens_owed0 + amount0) & MAX_UINT128,
+                (position.tokens_owed1 + amount1) & MAX_UINT128,
+            )
         self._commit_position(plan, position)
         return amount0, amount1
 
-    def collect(self, owner: str, tick_lower: int, tick_upper: int, amount0_requested: int,
-                amount1_requested: int) -> tuple[int, int]:
+    def collect(
+        self,
+        owner: str,
+        tick_lower: int,
+        tick_upper: int,
+        amount0_requested: int,
+        amount1_requested: int,
+    ) -> tuple[int, int]:
         """Pay out up to the requested amounts of owner's tokens_owed; returns what was paid.
 
         Units: token base units (uint128 requests). Like upstream the bounds are not checked: an
@@ -341,17 +374,21 @@ class ConcentratedLiquidityPool:
         self._require_balance(amount0, amount1)
         if amount0 or amount1:
             self._positions[key] = PositionInfo(
-                position.liquidity, position.fee_growth_inside0_last_x128,
-                position.fee_growth_inside1_last_x128, position.tokens_owed0 - amount0,
-                position.tokens_owed1 - amount1)
+                position.liquidity,
+                position.fee_growth_inside0_last_x128,
+                position.fee_growth_inside1_last_x128,
+                position.tokens_owed0 - amount0,
+                position.tokens_owed1 - amount1,
+            )
             self.balance0 -= amount0
             self.balance1 -= amount1
         return amount0, amount1
 
     # ----------------------------------------------------------------------------- swaps
 
-    def quote_swap(self, zero_for_one: bool, amount_specified: int,
-                   sqrt_price_limit_x96: int) -> SwapQuote:
+    def quote_swap(
+        self, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int
+    ) -> SwapQuote:
         """What :meth:`swap` would do now, computed by the same loop, without changing the pool.
 
         Raises exactly what swap would raise ("AS", "SPL", "TF", InvalidArgument).
@@ -362,8 +399,9 @@ class ConcentratedLiquidityPool:
         self._require_swap_payout(quote)
         return quote
 
-    def swap(self, zero_for_one: bool, amount_specified: int,
-             sqrt_price_limit_x96: int) -> tuple[int, int]:
+    def swap(
+        self, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int
+    ) -> tuple[int, int]:
         """Swap token0 for token1 (zero_for_one) or back; returns the pool's (amount0, amount1).
 
         amount_specified > 0: exact input (fee included); < 0: exact output. The swap stops at
@@ -417,57 +455,89 @@ class ConcentratedLiquidityPool:
     def _require_balance(self, amount0_out: int, amount1_out: int) -> None:
         # TransferHelper.safeTransfer reverts "TF" when the pool lacks the tokens.
         if amount0_out > self.balance0 or amount1_out > self.balance1:
-            raise VenueError("TF", f"pool holds ({self.balance0}, {self.balance1}) but must pay "
-                             f"({amount0_out}, {amount1_out})", balance0=self.balance0,
-                             balance1=self.balance1, amount0=amount0_out, amount1=amount1_out)
+            raise VenueError(
+                "TF",
+                f"pool holds ({self.balance0}, {self.balance1}) but must pay "
+                f"({amount0_out}, {amount1_out})",
+                balance0=self.balance0,
+                balance1=self.balance1,
+                amount0=amount0_out,
+                amount1=amount1_out,
+            )
 
     def _check_ticks(self, tick_lower: int, tick_upper: int) -> None:
         if tick_lower >= tick_upper:
-            raise VenueError("TLU", f"tick_lower={tick_lower} must be < tick_upper={tick_upper}",
-                             tick_lower=tick_lower, tick_upper=tick_upper)
+            raise VenueError(
+                "TLU",
+                f"tick_lower={tick_lower} must be < tick_upper={tick_upper}",
+                tick_lower=tick_lower,
+                tick_upper=tick_upper,
+            )
         if tick_lower < MIN_TICK:
-            raise VenueError("TLM", f"tick_lower={tick_lower} must be >= {MIN_TICK}",
-                             tick_lower=tick_lower)
+            raise VenueError(
+                "TLM", f"tick_lower={tick_lower} must be >= {MIN_TICK}", tick_lower=tick_lower
+            )
         if tick_upper > MAX_TICK:
-            raise VenueError("TUM", f"tick_upper={tick_upper} must be <= {MAX_TICK}",
-                             tick_upper=tick_upper)
+            raise VenueError(
+                "TUM", f"tick_upper={tick_upper} must be <= {MAX_TICK}", tick_upper=tick_upper
+            )
 
-    def _updated_tick(self, info: TickInfo | _Tick, tick: int, liquidity_delta: int,
-                      upper: bool) -> tuple[TickInfo, bool]:
+    def _updated_tick(
+        self, info: TickInfo | _Tick, tick: int, liquidity_delta: int, upper: bool
+    ) -> tuple[TickInfo, bool]:
         """Tick.update into a new record: (new info, flipped between initialised and not)."""
         gross_before = info.liquidity_gross
         gross_after = add_delta(gross_before, liquidity_delta)
         if gross_after > self.max_liquidity_per_tick:
-            raise VenueError("LO", f"liquidity_gross {gross_after} at tick {tick} exceeds "
-                             f"{self.max_liquidity_per_tick}", tick=tick,
-                             liquidity_gross=gross_after, maximum=self.max_liquidity_per_tick)
+            raise VenueError(
+                "LO",
+                f"liquidity_gross {gross_after} at tick {tick} exceeds "
+                f"{self.max_liquidity_per_tick}",
+                tick=tick,
+                liquidity_gross=gross_after,
+                maximum=self.max_liquidity_per_tick,
+            )
         outside0, outside1 = info.fee_growth_outside0_x128, info.fee_growth_outside1_x128
         if gross_before == 0 and tick <= self.tick:
             # Convention: all growth before initialisation happened below the tick.
             outside0, outside1 = self.fee_growth_global0_x128, self.fee_growth_global1_x128
-        net = info.liquidity_net - liquidity_delta if upper else info.liquidity_net + liquidity_delta
+        net = (
+            info.liquidity_net - liquidity_delta if upper else info.liquidity_net + liquidity_delta
+        )
         if not -(1 << 127) <= net <= _MAX_INT128:
-            raise VenueError("OVF", f"liquidity_net {net} at tick {tick} does not fit in int128",
-                             tick=tick, liquidity_net=net)
+            raise VenueError(
+                "OVF",
+                f"liquidity_net {net} at tick {tick} does not fit in int128",
+                tick=tick,
+                liquidity_net=net,
+            )
         flipped = (gross_after == 0) != (gross_before == 0)
         return TickInfo(gross_after, net, outside0, outside1), flipped
 
-    def _fee_growth_inside(self, lower: TickInfo | _Tick, upper: TickInfo | _Tick, tick_lower: int,
-                           tick_upper: int) -> tuple[int, int]:
+    def _fee_growth_inside(
+        self, lower: TickInfo | _Tick, upper: TickInfo | _Tick, tick_lower: int, tick_upper: int
+    ) -> tuple[int, int]:
         """Tick.getFeeGrowthInside: Q128.128 growth per unit L inside the range, mod 2^256."""
         g0, g1 = self.fee_growth_global0_x128, self.fee_growth_global1_x128
         if self.tick >= tick_lower:
             below0, below1 = lower.fee_growth_outside0_x128, lower.fee_growth_outside1_x128
         else:
-            below0, below1 = g0 - lower.fee_growth_outside0_x128, g1 - lower.fee_growth_outside1_x128
+            below0, below1 = (
+                g0 - lower.fee_growth_outside0_x128,
+                g1 - lower.fee_growth_outside1_x128,
+            )
         if self.tick < tick_upper:
             above0, above1 = upper.fee_growth_outside0_x128, upper.fee_growth_outside1_x128
         else:
-            above0, above1 = g0 - upper.fee_growth_outside0_x128, g1 - upper.fee_growth_outside1_x128
+            above0, above1 = (
+                g0 - upper.fee_growth_outside0_x128,
+                g1 - upper.fee_growth_outside1_x128,
+            )
         return (g0 - below0 - above0) & MAX_UINT256, (g1 - below1 - above1) & MAX_UINT256
 
-    def _plan_modify_position(self, owner: str, tick_lower: int, tick_upper: int,
-                              liquidity_delta: int) -> _PositionPlan:
+    def _plan_modify_position(
+        self, owner: str, tick_lower: int, tick_upper: int, liquidity_delta: int
+    ) -> _PositionPlan:
         """UniswapV3Pool._modifyPosition computed into new records; mutates nothing."""
         self._check_ticks(tick_lower, tick_upper)
         key = (owner, tick_lower, tick_upper)
@@ -479,26 +549,50 @@ class ConcentratedLiquidityPool:
             upper, flipped_upper = self._updated_tick(upper, tick_upper, liquidity_delta, True)
             for flipped, tick in ((flipped_lower, tick_lower), (flipped_upper, tick_upper)):
                 if flipped and tick % self.tick_spacing:
-                    raise VenueError("TS", f"tick={tick} is not a multiple of tick_spacing="
-                                     f"{self.tick_spacing}", tick=tick,
-                                     tick_spacing=self.tick_spacing)
+                    raise VenueError(
+                        "TS",
+                        f"tick={tick} is not a multiple of tick_spacing={self.tick_spacing}",
+                        tick=tick,
+                        tick_spacing=self.tick_spacing,
+                    )
         inside0, inside1 = self._fee_growth_inside(lower, upper, tick_lower, tick_upper)
         position = self._positions.get(key, _EMPTY_POSITION)
         if liquidity_delta == 0:
             if position.liquidity == 0:
-                raise VenueError("NP", f"position {key} has no liquidity to poke", owner=owner,
-                                 tick_lower=tick_lower, tick_upper=tick_upper)
+                raise VenueError(
+                    "NP",
+                    f"position {key} has no liquidity to poke",
+                    owner=owner,
+                    tick_lower=tick_lower,
+                    tick_upper=tick_upper,
+                )
             liquidity_next = position.liquidity
         else:
             liquidity_next = add_delta(position.liquidity, liquidity_delta)
         # Fees since the last update, truncated to uint128 like upstream's uint128(mulDiv(...)).
-        owed0 = mul_div((inside0 - position.fee_growth_inside0_last_x128) & MAX_UINT256,
-                        position.liquidity, Q128) & MAX_UINT128
-        owed1 = mul_div((inside1 - position.fee_growth_inside1_last_x128) & MAX_UINT256,
-                        position.liquidity, Q128) & MAX_UINT128
-        new_position = PositionInfo(liquidity_next, inside0, inside1,
-                                    (position.tokens_owed0 + owed0) & MAX_UINT128,
-                                    (position.tokens_owed1 + owed1) & MAX_UINT128)
+        owed0 = (
+            mul_div(
+                (inside0 - position.fee_growth_inside0_last_x128) & MAX_UINT256,
+                position.liquidity,
+                Q128,
+            )
+            & MAX_UINT128
+        )
+        owed1 = (
+            mul_div(
+                (inside1 - position.fee_growth_inside1_last_x128) & MAX_UINT256,
+                position.liquidity,
+                Q128,
+            )
+            & MAX_UINT128
+        )
+        new_position = PositionInfo(
+            liquidity_next,
+            inside0,
+            inside1,
+            (position.tokens_owed0 + owed0) & MAX_UINT128,
+            (position.tokens_owed1 + owed1) & MAX_UINT128,
+        )
         amount0 = amount1 = 0
         liquidity_after = self.liquidity
         if liquidity_delta != 0:
@@ -512,8 +606,18 @@ class ConcentratedLiquidityPool:
                 liquidity_after = add_delta(self.liquidity, liquidity_delta)
             else:
                 amount1 = _amount1_delta_signed(sqrt_lower, sqrt_upper, liquidity_delta)
-        return _PositionPlan(key, liquidity_delta, lower, upper, flipped_lower, flipped_upper,
-                             new_position, liquidity_after, amount0, amount1)
+        return _PositionPlan(
+            key,
+            liquidity_delta,
+            lower,
+            upper,
+            flipped_lower,
+            flipped_upper,
+            new_position,
+            liquidity_after,
+            amount0,
+            amount1,
+        )
 
     def _commit_position(self, plan: _PositionPlan, position: PositionInfo) -> None:
         """Apply a plan from :meth:`_plan_modify_position`; cannot fail."""
@@ -522,31 +626,43 @@ class ConcentratedLiquidityPool:
             # Ticks' liquidity_net (and maybe the bitmap) change: the next-tick memo is stale.
             self._memo.down.clear()
             self._memo.up.clear()
-            for tick, info, flipped in ((tick_lower, plan.lower, plan.flipped_lower),
-                                        (tick_upper, plan.upper, plan.flipped_upper)):
+            for tick, info, flipped in (
+                (tick_lower, plan.lower, plan.flipped_lower),
+                (tick_upper, plan.upper, plan.flipped_upper),
+            ):
                 if flipped:
                     flip_tick(self._bitmap, tick, self.tick_spacing)
                 if flipped and plan.liquidity_delta < 0:
                     del self._ticks[tick]
                 else:
-                    self._ticks[tick] = _Tick(info.liquidity_gross, info.liquidity_net,
-                                              info.fee_growth_outside0_x128,
-                                              info.fee_growth_outside1_x128)
+                    self._ticks[tick] = _Tick(
+                        info.liquidity_gross,
+                        info.liquidity_net,
+                        info.fee_growth_outside0_x128,
+                        info.fee_growth_outside1_x128,
+                    )
         self._positions[plan.key] = position
         self.liquidity = plan.liquidity_after
 
-    def _validate_swap_args(self, zero_for_one: bool, amount_specified: int,
-                            sqrt_price_limit_x96: int) -> None:
+    def _validate_swap_args(
+        self, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int
+    ) -> None:
         # Fast path for well-formed calls (plain ints, in range); anything else goes through the
         # validators, which raise the documented errors.
-        if not (type(amount_specified) is int and _MIN_INT256 <= amount_specified <= _MAX_INT256
-                and type(sqrt_price_limit_x96) is int and 0 <= sqrt_price_limit_x96 <= MAX_UINT160
-                and (zero_for_one is True or zero_for_one is False)):
+        if not (
+            type(amount_specified) is int
+            and _MIN_INT256 <= amount_specified <= _MAX_INT256
+            and type(sqrt_price_limit_x96) is int
+            and 0 <= sqrt_price_limit_x96 <= MAX_UINT160
+            and (zero_for_one is True or zero_for_one is False)
+        ):
             _require_bool("zero_for_one", zero_for_one)
-            require_int("amount_specified", amount_specified, minimum=_MIN_INT256,
-                        maximum=_MAX_INT256)
-            require_int("sqrt_price_limit_x96", sqrt_price_limit_x96, minimum=0,
-                        maximum=MAX_UINT160)
+            require_int(
+                "amount_specified", amount_specified, minimum=_MIN_INT256, maximum=_MAX_INT256
+            )
+            require_int(
+                "sqrt_price_limit_x96", sqrt_price_limit_x96, minimum=0, maximum=MAX_UINT160
+            )
         if amount_specified == 0:
             raise VenueError("AS", "amount_specified must not be 0", amount_specified=0)
         price = self.sqrt_price_x96
@@ -555,15 +671,25 @@ class ConcentratedLiquidityPool:
         else:
             ok = price < sqrt_price_limit_x96 < MAX_SQRT_RATIO
         if not ok:
-            allowed = (f"({MIN_SQRT_RATIO}, {price})" if zero_for_one
-                       else f"({price}, {MAX_SQRT_RATIO})")
-            raise VenueError("SPL", f"sqrt_price_limit_x96={sqrt_price_limit_x96} must be in "
-                             f"{allowed} for zero_for_one={zero_for_one}",
-                             sqrt_price_limit_x96=sqrt_price_limit_x96, sqrt_price_x96=price,
-                             zero_for_one=zero_for_one)
+            allowed = (
+                f"({MIN_SQRT_RATIO}, {price})" if zero_for_one else f"({price}, {MAX_SQRT_RATIO})"
+            )
+            raise VenueError(
+                "SPL",
+                f"sqrt_price_limit_x96={sqrt_price_limit_x96} must be in "
+                f"{allowed} for zero_for_one={zero_for_one}",
+                sqrt_price_limit_x96=sqrt_price_limit_x96,
+                sqrt_price_x96=price,
+                zero_for_one=zero_for_one,
+            )
 
-    def _compute_swap(self, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int,
-                      trace: list[dict[str, Any]] | None = None) -> SwapQuote:
+    def _compute_swap(
+        self,
+        zero_for_one: bool,
+        amount_specified: int,
+        sqrt_price_limit_x96: int,
+        trace: list[dict[str, Any]] | None = None,
+    ) -> SwapQuote:
         """The UniswapV3Pool.swap loop on local copies of the state; mutates nothing.
 
         ``trace``, when given, receives one dict per loop iteration (for debugging against the
@@ -584,11 +710,19 @@ class ConcentratedLiquidityPool:
         fee_total = 0
         steps = 0
         crossed: list[tuple[int, int, int]] = []
-        ticks, bitmap, spacing, fee_pips = self._ticks, self._bitmap, self.tick_spacing, self.fee_pips
+        ticks, bitmap, spacing, fee_pips = (
+            self._ticks,
+            self._bitmap,
+            self.tick_spacing,
+            self.fee_pips,
+        )
         limit = sqrt_price_limit_x96
         gamma = _PIPS - fee_pips
-        next_tick, ratio_at_tick, step = (next_initialized_tick_within_one_word,
-                                          _sqrt_ratio_at_tick, _compute_swap_step)
+        next_tick, ratio_at_tick, step = (
+            next_initialized_tick_within_one_word,
+            _sqrt_ratio_at_tick,
+            _compute_swap_step,
+        )
         memo = self._memo
         full_steps = memo.steps_down if zero_for_one else memo.steps_up
         next_ticks = memo.down if zero_for_one else memo.up
@@ -608,8 +742,12 @@ class ConcentratedLiquidityPool:
                     tick_next = MIN_TICK
                 elif tick_next > MAX_TICK:
                     tick_next = MAX_TICK
-                found = next_ticks[tick] = (tick_next, initialized, ratio_at_tick(tick_next),
-                                            ticks[tick_next].liquidity_net if initialized else 0)
+                found = next_ticks[tick] = (
+                    tick_next,
+                    initialized,
+                    ratio_at_tick(tick_next),
+                    ticks[tick_next].liquidity_net if initialized else 0,
+                )
             tick_next, initialized, sqrt_next, liquidity_net = found
             if zero_for_one:
                 sqrt_target = limit if sqrt_next < limit else sqrt_next
@@ -619,26 +757,44 @@ class ConcentratedLiquidityPool:
             # (exact input: floor(remaining*gamma/10**6) >= amount_in; exact output: the wanted
             # amount covers amount_out) and return exactly these amounts.
             full = full_steps.get(sqrt_target)
-            if (full is not None and full[0] == sqrt_price and full[1] == liquidity
-                    and full[2] == fee_pips
-                    and (remaining * gamma >= full[3] * _PIPS if exact_input
-                         else -remaining >= full[4])):
+            if (
+                full is not None
+                and full[0] == sqrt_price
+                and full[1] == liquidity
+                and full[2] == fee_pips
+                and (remaining * gamma >= full[3] * _PIPS if exact_input else -remaining >= full[4])
+            ):
                 sqrt_price = sqrt_target
                 amount_in, amount_out, fee_amount = full[3], full[4], full[5]
             else:
                 sqrt_price, amount_in, amount_out, fee_amount = step(
-                    sqrt_price, sqrt_target, liquidity, remaining, fee_pips)
+                    sqrt_price, sqrt_target, liquidity, remaining, fee_pips
+                )
                 # Only unclamped full steps are remembered (an exact-output step whose output
                 # was capped at the wanted amount is not a full step's result).
                 if sqrt_price == sqrt_target and (exact_input or amount_out < -remaining):
-                    full_steps[sqrt_target] = (sqrt_start, liquidity, fee_pips, amount_in,
-                                               amount_out, fee_amount)
+                    full_steps[sqrt_target] = (
+                        sqrt_start,
+                        liquidity,
+                        fee_pips,
+                        amount_in,
+                        amount_out,
+                        fee_amount,
+                    )
             if trace is not None:
-                trace.append({"sqrtPriceStartX96": sqrt_start, "tickNext": tick_next,
-                              "initialized": initialized, "sqrtPriceTargetX96": sqrt_target,
-                              "liquidity": liquidity, "sqrtPriceNextX96": sqrt_price,
-                              "amountIn": amount_in, "amountOut": amount_out,
-                              "feeAmount": fee_amount})
+                trace.append(
+                    {
+                        "sqrtPriceStartX96": sqrt_start,
+                        "tickNext": tick_next,
+                        "initialized": initialized,
+                        "sqrtPriceTargetX96": sqrt_target,
+                        "liquidity": liquidity,
+                        "sqrtPriceNextX96": sqrt_price,
+                        "amountIn": amount_in,
+                        "amountOut": amount_out,
+                        "feeAmount": fee_amount,
+                    }
+                )
             if exact_input:
                 remaining -= amount_in + fee_amount
                 calculated -= amount_out
@@ -663,8 +819,9 @@ class ConcentratedLiquidityPool:
                     else:
                         crossed.append((tick_next, other_growth, fee_growth))
                     after = liquidity + liquidity_net
-                    liquidity = (after if 0 <= after <= MAX_UINT128
-                                 else add_delta(liquidity, liquidity_net))
+                    liquidity = (
+                        after if 0 <= after <= MAX_UINT128 else add_delta(liquidity, liquidity_net)
+                    )
                 tick = tick_next - 1 if zero_for_one else tick_next
             elif sqrt_price != sqrt_start:
                 # The price is strictly inside (MIN, MAX) here: it lies between two valid prices.
@@ -673,8 +830,20 @@ class ConcentratedLiquidityPool:
             amount0, amount1 = amount_specified - remaining, calculated
         else:
             amount0, amount1 = calculated, amount_specified - remaining
-        return SwapQuote._new(zero_for_one, amount_specified, amount0, amount1, sqrt_price, tick,
-                         liquidity, fee_growth, fee_total, protocol_fee, steps, tuple(crossed))
+        return SwapQuote._new(
+            zero_for_one,
+            amount_specified,
+            amount0,
+            amount1,
+            sqrt_price,
+            tick,
+            liquidity,
+            fee_growth,
+            fee_total,
+            protocol_fee,
+            steps,
+            tuple(crossed),
+        )
 
     def _require_swap_payout(self, quote: SwapQuote) -> None:
         # The output is transferred before the input arrives (callback), as upstream.
@@ -712,11 +881,18 @@ class ConcentratedLiquidityPool:
         assert MIN_TICK <= self.tick < MAX_TICK, self.tick
         # tick is the greatest tick at or below the price, except right after a downward
         # crossing, where it is one less while the price sits exactly on the crossed tick.
-        assert get_sqrt_ratio_at_tick(self.tick) <= self.sqrt_price_x96, (self.tick, self.sqrt_price_x96)
-        assert self.sqrt_price_x96 <= get_sqrt_ratio_at_tick(self.tick + 1), (self.tick, self.sqrt_price_x96)
+        assert get_sqrt_ratio_at_tick(self.tick) <= self.sqrt_price_x96, (
+            self.tick,
+            self.sqrt_price_x96,
+        )
+        assert self.sqrt_price_x96 <= get_sqrt_ratio_at_tick(self.tick + 1), (
+            self.tick,
+            self.sqrt_price_x96,
+        )
         assert 0 <= self.liquidity <= MAX_UINT128
-        assert self.liquidity == sum(info.liquidity_net for t, info in self._ticks.items()
-                                     if t <= self.tick), "active liquidity != sum of nets below"
+        assert self.liquidity == sum(
+            info.liquidity_net for t, info in self._ticks.items() if t <= self.tick
+        ), "active liquidity != sum of nets below"
         assert sum(info.liquidity_net for info in self._ticks.values()) == 0
         expected_bitmap: dict[int, int] = {}
         for t, info in self._ticks.items():
@@ -727,13 +903,18 @@ class ConcentratedLiquidityPool:
             assert 0 <= info.fee_growth_outside0_x128 <= MAX_UINT256
             assert 0 <= info.fee_growth_outside1_x128 <= MAX_UINT256
             compressed = t // self.tick_spacing
-            expected_bitmap[compressed >> 8] = expected_bitmap.get(compressed >> 8, 0) | (1 << (compressed & 0xFF))
+            expected_bitmap[compressed >> 8] = expected_bitmap.get(compressed >> 8, 0) | (
+                1 << (compressed & 0xFF)
+            )
         assert expected_bitmap == self._bitmap, "bitmap bits != initialised ticks"
         gross: dict[int, int] = {}
         net: dict[int, int] = {}
         for (_, lower, upper), position in self._positions.items():
             assert 0 <= position.liquidity <= MAX_UINT128
-            assert 0 <= position.tokens_owed0 <= MAX_UINT128 and 0 <= position.tokens_owed1 <= MAX_UINT128
+            assert (
+                0 <= position.tokens_owed0 <= MAX_UINT128
+                and 0 <= position.tokens_owed1 <= MAX_UINT128
+            )
             if position.liquidity:
                 gross[lower] = gross.get(lower, 0) + position.liquidity
                 gross[upper] = gross.get(upper, 0) + position.liquidity

@@ -11,8 +11,16 @@ loop, whose inputs are already known to be in range.
 
 from __future__ import annotations
 
-from venues.clmm.full_math import (MAX_INT256, MAX_UINT128, MAX_UINT160, MAX_UINT256, Q96,
-                                   div_rounding_up, mul_div, mul_div_rounding_up)
+from venues.clmm.full_math import (
+    MAX_INT256,
+    MAX_UINT128,
+    MAX_UINT160,
+    MAX_UINT256,
+    Q96,
+    div_rounding_up,
+    mul_div,
+    mul_div_rounding_up,
+)
 from venues.errors import InvalidArgument, VenueError, require_int
 
 
@@ -22,8 +30,9 @@ def _check_bool(field: str, value: object) -> bool:
     return value
 
 
-def _next_sqrt_price_from_amount0_rounding_up(sqrt_p_x96: int, liquidity: int, amount: int,
-                                              add: bool) -> int:
+def _next_sqrt_price_from_amount0_rounding_up(
+    sqrt_p_x96: int, liquidity: int, amount: int, add: bool
+) -> int:
     if amount == 0:
         return sqrt_p_x96
     numerator1 = liquidity << 96
@@ -36,38 +45,72 @@ def _next_sqrt_price_from_amount0_rounding_up(sqrt_p_x96: int, liquidity: int, a
             return -(-(numerator1 * sqrt_p_x96) // (numerator1 + product))
         denominator = numerator1 // sqrt_p_x96 + amount
         if denominator > MAX_UINT256:
-            raise VenueError("OVF", "amount0 input overflows the price denominator",
-                             sqrt_price_x96=sqrt_p_x96, liquidity=liquidity, amount=amount)
+            raise VenueError(
+                "OVF",
+                "amount0 input overflows the price denominator",
+                sqrt_price_x96=sqrt_p_x96,
+                liquidity=liquidity,
+                amount=amount,
+            )
         return div_rounding_up(numerator1, denominator)
     if product > MAX_UINT256 or numerator1 <= product:
-        raise VenueError("RES", "amount0 output reaches the virtual reserves of token0",
-                         sqrt_price_x96=sqrt_p_x96, liquidity=liquidity, amount=amount)
+        raise VenueError(
+            "RES",
+            "amount0 output reaches the virtual reserves of token0",
+            sqrt_price_x96=sqrt_p_x96,
+            liquidity=liquidity,
+            amount=amount,
+        )
     result = mul_div_rounding_up(numerator1, sqrt_p_x96, numerator1 - product)
     if result > MAX_UINT160:
-        raise VenueError("OVF", "next sqrt price overflows uint160", sqrt_price_x96=sqrt_p_x96,
-                         liquidity=liquidity, amount=amount)
+        raise VenueError(
+            "OVF",
+            "next sqrt price overflows uint160",
+            sqrt_price_x96=sqrt_p_x96,
+            liquidity=liquidity,
+            amount=amount,
+        )
     return result
 
 
-def _next_sqrt_price_from_amount1_rounding_down(sqrt_p_x96: int, liquidity: int, amount: int,
-                                                add: bool) -> int:
+def _next_sqrt_price_from_amount1_rounding_down(
+    sqrt_p_x96: int, liquidity: int, amount: int, add: bool
+) -> int:
     if add:
-        quotient = (amount << 96) // liquidity if amount <= MAX_UINT160 else mul_div(amount, Q96, liquidity)
+        quotient = (
+            (amount << 96) // liquidity
+            if amount <= MAX_UINT160
+            else mul_div(amount, Q96, liquidity)
+        )
         result = sqrt_p_x96 + quotient
         if result > MAX_UINT160:
-            raise VenueError("OVF", "amount1 input moves the sqrt price beyond uint160",
-                             sqrt_price_x96=sqrt_p_x96, liquidity=liquidity, amount=amount)
+            raise VenueError(
+                "OVF",
+                "amount1 input moves the sqrt price beyond uint160",
+                sqrt_price_x96=sqrt_p_x96,
+                liquidity=liquidity,
+                amount=amount,
+            )
         return result
-    quotient = (-(-(amount << 96) // liquidity) if amount <= MAX_UINT160
-                else mul_div_rounding_up(amount, Q96, liquidity))
+    quotient = (
+        -(-(amount << 96) // liquidity)
+        if amount <= MAX_UINT160
+        else mul_div_rounding_up(amount, Q96, liquidity)
+    )
     if sqrt_p_x96 <= quotient:
-        raise VenueError("RES", "amount1 output reaches the virtual reserves of token1",
-                         sqrt_price_x96=sqrt_p_x96, liquidity=liquidity, amount=amount)
+        raise VenueError(
+            "RES",
+            "amount1 output reaches the virtual reserves of token1",
+            sqrt_price_x96=sqrt_p_x96,
+            liquidity=liquidity,
+            amount=amount,
+        )
     return sqrt_p_x96 - quotient
 
 
-def _next_sqrt_price_from_input(sqrt_p_x96: int, liquidity: int, amount_in: int,
-                                zero_for_one: bool) -> int:
+def _next_sqrt_price_from_input(
+    sqrt_p_x96: int, liquidity: int, amount_in: int, zero_for_one: bool
+) -> int:
     if sqrt_p_x96 == 0:
         raise InvalidArgument("sqrt_price_x96", sqrt_p_x96, "an integer in [1, 2**160-1]")
     if liquidity == 0:
@@ -77,8 +120,9 @@ def _next_sqrt_price_from_input(sqrt_p_x96: int, liquidity: int, amount_in: int,
     return _next_sqrt_price_from_amount1_rounding_down(sqrt_p_x96, liquidity, amount_in, True)
 
 
-def _next_sqrt_price_from_output(sqrt_p_x96: int, liquidity: int, amount_out: int,
-                                 zero_for_one: bool) -> int:
+def _next_sqrt_price_from_output(
+    sqrt_p_x96: int, liquidity: int, amount_out: int, zero_for_one: bool
+) -> int:
     if sqrt_p_x96 == 0:
         raise InvalidArgument("sqrt_price_x96", sqrt_p_x96, "an integer in [1, 2**160-1]")
     if liquidity == 0:
@@ -135,8 +179,9 @@ def _amount1_delta_signed(sqrt_a_x96: int, sqrt_b_x96: int, liquidity_delta: int
     return _to_int256(_amount1_delta(sqrt_a_x96, sqrt_b_x96, liquidity_delta, True))
 
 
-def get_next_sqrt_price_from_input(sqrt_p_x96: int, liquidity: int, amount_in: int,
-                                   zero_for_one: bool) -> int:
+def get_next_sqrt_price_from_input(
+    sqrt_p_x96: int, liquidity: int, amount_in: int, zero_for_one: bool
+) -> int:
     """Sqrt price after adding amount_in of token0 (zero_for_one) or token1 at liquidity L.
 
     Units: Q64.96 price, raw L (uint128), token base units (uint256). Rounding: the price moves
@@ -150,8 +195,9 @@ def get_next_sqrt_price_from_input(sqrt_p_x96: int, liquidity: int, amount_in: i
     return _next_sqrt_price_from_input(sqrt_p_x96, liquidity, amount_in, zero_for_one)
 
 
-def get_next_sqrt_price_from_output(sqrt_p_x96: int, liquidity: int, amount_out: int,
-                                    zero_for_one: bool) -> int:
+def get_next_sqrt_price_from_output(
+    sqrt_p_x96: int, liquidity: int, amount_out: int, zero_for_one: bool
+) -> int:
     """Sqrt price after removing amount_out of token1 (zero_for_one) or token0 at liquidity L.
 
     Units as :func:`get_next_sqrt_price_from_input`. Rounding: the price moves the maximum.
@@ -164,8 +210,9 @@ def get_next_sqrt_price_from_output(sqrt_p_x96: int, liquidity: int, amount_out:
     return _next_sqrt_price_from_output(sqrt_p_x96, liquidity, amount_out, zero_for_one)
 
 
-def get_amount0_delta(sqrt_ratio_a_x96: int, sqrt_ratio_b_x96: int, liquidity: int,
-                      round_up: bool) -> int:
+def get_amount0_delta(
+    sqrt_ratio_a_x96: int, sqrt_ratio_b_x96: int, liquidity: int, round_up: bool
+) -> int:
     """Token0 between two sqrt prices at liquidity L: L*2^96*(b-a)/(a*b), prices in either order.
 
     Units: token0 base units. Rounding: up if round_up (two ceil steps), else down. Complexity: O(1).
@@ -177,8 +224,9 @@ def get_amount0_delta(sqrt_ratio_a_x96: int, sqrt_ratio_b_x96: int, liquidity: i
     return _amount0_delta(sqrt_ratio_a_x96, sqrt_ratio_b_x96, liquidity, round_up)
 
 
-def get_amount1_delta(sqrt_ratio_a_x96: int, sqrt_ratio_b_x96: int, liquidity: int,
-                      round_up: bool) -> int:
+def get_amount1_delta(
+    sqrt_ratio_a_x96: int, sqrt_ratio_b_x96: int, liquidity: int, round_up: bool
+) -> int:
     """Token1 between two sqrt prices at liquidity L: L*(b-a)/2^96, prices in either order.
 
     Units: token1 base units. Rounding: up if round_up, else down. Complexity: O(1).

@@ -22,8 +22,13 @@ class SwapStep(NamedTuple):
     fee_amount: int
 
 
-def _compute_swap_step(sqrt_current_x96: int, sqrt_target_x96: int, liquidity: int,
-                       amount_remaining: int, fee_pips: int) -> tuple[int, int, int, int]:
+def _compute_swap_step(
+    sqrt_current_x96: int,
+    sqrt_target_x96: int,
+    liquidity: int,
+    amount_remaining: int,
+    fee_pips: int,
+) -> tuple[int, int, int, int]:
     """Unvalidated core of :func:`compute_swap_step` for the swap loop; a plain 4-tuple.
 
     SqrtPriceMath's amount deltas and FullMath are inlined because this runs once per swap step.
@@ -37,58 +42,92 @@ def _compute_swap_step(sqrt_current_x96: int, sqrt_target_x96: int, liquidity: i
     the current and the target price, which fixes lo and hi by direction.
     """
     try:
-        if sqrt_current_x96 >= sqrt_target_x96:   # zero_for_one: the price moves down
+        if sqrt_current_x96 >= sqrt_target_x96:  # zero_for_one: the price moves down
             if amount_remaining >= 0:
                 # Exact input. The fee is taken off the input first, rounding the usable part down.
                 less_fee = amount_remaining * (_PIPS - fee_pips) // _PIPS
-                amount_in = -(-(liquidity << 96) * (sqrt_current_x96 - sqrt_target_x96)
-                              // (sqrt_current_x96 * sqrt_target_x96))
+                amount_in = -(
+                    -(liquidity << 96)
+                    * (sqrt_current_x96 - sqrt_target_x96)
+                    // (sqrt_current_x96 * sqrt_target_x96)
+                )
                 if less_fee >= amount_in:
                     # Reached the target: amount_in stands, the output rounds down.
-                    return (sqrt_target_x96, amount_in,
-                            liquidity * (sqrt_current_x96 - sqrt_target_x96) >> 96,
-                            -(-amount_in * fee_pips // (_PIPS - fee_pips)))
-                sqrt_next_x96 = _next_sqrt_price_from_input(sqrt_current_x96, liquidity, less_fee,
-                                                            True)
+                    return (
+                        sqrt_target_x96,
+                        amount_in,
+                        liquidity * (sqrt_current_x96 - sqrt_target_x96) >> 96,
+                        -(-amount_in * fee_pips // (_PIPS - fee_pips)),
+                    )
+                sqrt_next_x96 = _next_sqrt_price_from_input(
+                    sqrt_current_x96, liquidity, less_fee, True
+                )
             else:
                 amount_wanted = -amount_remaining
                 amount_out = liquidity * (sqrt_current_x96 - sqrt_target_x96) >> 96
                 if amount_wanted >= amount_out:
                     # Reached the target: amount_out stands, the input rounds up.
-                    amount_in = -(-(liquidity << 96) * (sqrt_current_x96 - sqrt_target_x96)
-                                  // (sqrt_current_x96 * sqrt_target_x96))
-                    return (sqrt_target_x96, amount_in, amount_out,
-                            -(-amount_in * fee_pips // (_PIPS - fee_pips)))
-                sqrt_next_x96 = _next_sqrt_price_from_output(sqrt_current_x96, liquidity,
-                                                             amount_wanted, True)
+                    amount_in = -(
+                        -(liquidity << 96)
+                        * (sqrt_current_x96 - sqrt_target_x96)
+                        // (sqrt_current_x96 * sqrt_target_x96)
+                    )
+                    return (
+                        sqrt_target_x96,
+                        amount_in,
+                        amount_out,
+                        -(-amount_in * fee_pips // (_PIPS - fee_pips)),
+                    )
+                sqrt_next_x96 = _next_sqrt_price_from_output(
+                    sqrt_current_x96, liquidity, amount_wanted, True
+                )
             # Input rounds up and output rounds down: the pool never loses to rounding.
-            amount_in = -(-(liquidity << 96) * (sqrt_current_x96 - sqrt_next_x96)
-                          // (sqrt_current_x96 * sqrt_next_x96))
+            amount_in = -(
+                -(liquidity << 96)
+                * (sqrt_current_x96 - sqrt_next_x96)
+                // (sqrt_current_x96 * sqrt_next_x96)
+            )
             amount_out = liquidity * (sqrt_current_x96 - sqrt_next_x96) >> 96
-        else:                                        # one_for_zero: the price moves up
+        else:  # one_for_zero: the price moves up
             if amount_remaining >= 0:
                 less_fee = amount_remaining * (_PIPS - fee_pips) // _PIPS
                 amount_in = -(-liquidity * (sqrt_target_x96 - sqrt_current_x96) >> 96)
                 if less_fee >= amount_in:
-                    return (sqrt_target_x96, amount_in,
-                            (liquidity << 96) * (sqrt_target_x96 - sqrt_current_x96)
-                            // (sqrt_target_x96 * sqrt_current_x96),
-                            -(-amount_in * fee_pips // (_PIPS - fee_pips)))
-                sqrt_next_x96 = _next_sqrt_price_from_input(sqrt_current_x96, liquidity, less_fee,
-                                                            False)
+                    return (
+                        sqrt_target_x96,
+                        amount_in,
+                        (liquidity << 96)
+                        * (sqrt_target_x96 - sqrt_current_x96)
+                        // (sqrt_target_x96 * sqrt_current_x96),
+                        -(-amount_in * fee_pips // (_PIPS - fee_pips)),
+                    )
+                sqrt_next_x96 = _next_sqrt_price_from_input(
+                    sqrt_current_x96, liquidity, less_fee, False
+                )
             else:
                 amount_wanted = -amount_remaining
-                amount_out = ((liquidity << 96) * (sqrt_target_x96 - sqrt_current_x96)
-                              // (sqrt_target_x96 * sqrt_current_x96))
+                amount_out = (
+                    (liquidity << 96)
+                    * (sqrt_target_x96 - sqrt_current_x96)
+                    // (sqrt_target_x96 * sqrt_current_x96)
+                )
                 if amount_wanted >= amount_out:
                     amount_in = -(-liquidity * (sqrt_target_x96 - sqrt_current_x96) >> 96)
-                    return (sqrt_target_x96, amount_in, amount_out,
-                            -(-amount_in * fee_pips // (_PIPS - fee_pips)))
-                sqrt_next_x96 = _next_sqrt_price_from_output(sqrt_current_x96, liquidity,
-                                                             amount_wanted, False)
+                    return (
+                        sqrt_target_x96,
+                        amount_in,
+                        amount_out,
+                        -(-amount_in * fee_pips // (_PIPS - fee_pips)),
+                    )
+                sqrt_next_x96 = _next_sqrt_price_from_output(
+                    sqrt_current_x96, liquidity, amount_wanted, False
+                )
             amount_in = -(-liquidity * (sqrt_next_x96 - sqrt_current_x96) >> 96)
-            amount_out = ((liquidity << 96) * (sqrt_next_x96 - sqrt_current_x96)
-                          // (sqrt_next_x96 * sqrt_current_x96))
+            amount_out = (
+                (liquidity << 96)
+                * (sqrt_next_x96 - sqrt_current_x96)
+                // (sqrt_next_x96 * sqrt_current_x96)
+            )
     except ZeroDivisionError:
         # Only a zero price divides by zero here; getAmount0Delta names it the same way.
         raise InvalidArgument("sqrt_ratio_a_x96", 0, "an integer in [1, 2**160-1]") from None
@@ -103,8 +142,13 @@ def _compute_swap_step(sqrt_current_x96: int, sqrt_target_x96: int, liquidity: i
     return sqrt_next_x96, amount_in, amount_out, -(-amount_in * fee_pips // (_PIPS - fee_pips))
 
 
-def compute_swap_step(sqrt_ratio_current_x96: int, sqrt_ratio_target_x96: int, liquidity: int,
-                      amount_remaining: int, fee_pips: int) -> SwapStep:
+def compute_swap_step(
+    sqrt_ratio_current_x96: int,
+    sqrt_ratio_target_x96: int,
+    liquidity: int,
+    amount_remaining: int,
+    fee_pips: int,
+) -> SwapStep:
     """Swap from the current toward the target sqrt price, stopping early if the amount runs out.
 
     Direction: zero_for_one iff current >= target. amount_remaining > 0 is exact input (fee
@@ -116,5 +160,8 @@ def compute_swap_step(sqrt_ratio_current_x96: int, sqrt_ratio_target_x96: int, l
     require_int("liquidity", liquidity, minimum=0, maximum=MAX_UINT128)
     require_int("amount_remaining", amount_remaining, minimum=_MIN_INT256, maximum=_MAX_INT256)
     require_int("fee_pips", fee_pips, minimum=0, maximum=_PIPS - 1)
-    return SwapStep(*_compute_swap_step(sqrt_ratio_current_x96, sqrt_ratio_target_x96, liquidity,
-                                        amount_remaining, fee_pips))
+    return SwapStep(
+        *_compute_swap_step(
+            sqrt_ratio_current_x96, sqrt_ratio_target_x96, liquidity, amount_remaining, fee_pips
+        )
+    )

@@ -21,8 +21,12 @@ def flip_tick(words: dict[int, int], tick: int, tick_spacing: int) -> None:
     Complexity: O(1).
     """
     if tick % tick_spacing != 0:
-        raise VenueError("TS", f"tick={tick} is not a multiple of tick_spacing={tick_spacing}",
-                         tick=tick, tick_spacing=tick_spacing)
+        raise VenueError(
+            "TS",
+            f"tick={tick} is not a multiple of tick_spacing={tick_spacing}",
+            tick=tick,
+            tick_spacing=tick_spacing,
+        )
     word_pos, bit_pos = position(tick // tick_spacing)
     word = words.get(word_pos, 0) ^ (1 << bit_pos)
     if word:
@@ -31,8 +35,9 @@ def flip_tick(words: dict[int, int], tick: int, tick_spacing: int) -> None:
         words.pop(word_pos, None)
 
 
-def next_initialized_tick_within_one_word(words: dict[int, int], tick: int, tick_spacing: int,
-                                          lte: bool) -> tuple[int, bool]:
+def next_initialized_tick_within_one_word(
+    words: dict[int, int], tick: int, tick_spacing: int, lte: bool
+) -> tuple[int, bool]:
     """Next initialised tick at or left of ``tick`` (lte) or right of it, within one bitmap word.
 
     Returns (tick_next, initialized); if no bit is set the word's edge is returned with

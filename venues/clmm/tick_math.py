@@ -19,25 +19,25 @@ MAX_SQRT_RATIO = 1461446703485210103287273052203988822378723970342
 _MAX_UINT256 = (1 << 256) - 1
 # 1/sqrt(1.0001)**(2**i) in Q128.128 for bit i of |tick| (bit 0 is the initial value below).
 _FACTORS = (
-    (0x2, 0xfff97272373d413259a46990580e213a),
-    (0x4, 0xfff2e50f5f656932ef12357cf3c7fdcc),
-    (0x8, 0xffe5caca7e10e4e61c3624eaa0941cd0),
-    (0x10, 0xffcb9843d60f6159c9db58835c926644),
-    (0x20, 0xff973b41fa98c081472e6896dfb254c0),
-    (0x40, 0xff2ea16466c96a3843ec78b326b52861),
-    (0x80, 0xfe5dee046a99a2a811c461f1969c3053),
-    (0x100, 0xfcbe86c7900a88aedcffc83b479aa3a4),
-    (0x200, 0xf987a7253ac413176f2b074cf7815e54),
-    (0x400, 0xf3392b0822b70005940c7a398e4b70f3),
-    (0x800, 0xe7159475a2c29b7443b29c7fa6e889d9),
-    (0x1000, 0xd097f3bdfd2022b8845ad8f792aa5825),
-    (0x2000, 0xa9f746462d870fdf8a65dc1f90e061e5),
-    (0x4000, 0x70d869a156d2a1b890bb3df62baf32f7),
-    (0x8000, 0x31be135f97d08fd981231505542fcfa6),
-    (0x10000, 0x9aa508b5b7a84e1c677de54f3e99bc9),
-    (0x20000, 0x5d6af8dedb81196699c329225ee604),
-    (0x40000, 0x2216e584f5fa1ea926041bedfe98),
-    (0x80000, 0x48a170391f7dc42444e8fa2),
+    (0x2, 0xFFF97272373D413259A46990580E213A),
+    (0x4, 0xFFF2E50F5F656932EF12357CF3C7FDCC),
+    (0x8, 0xFFE5CACA7E10E4E61C3624EAA0941CD0),
+    (0x10, 0xFFCB9843D60F6159C9DB58835C926644),
+    (0x20, 0xFF973B41FA98C081472E6896DFB254C0),
+    (0x40, 0xFF2EA16466C96A3843EC78B326B52861),
+    (0x80, 0xFE5DEE046A99A2A811C461F1969C3053),
+    (0x100, 0xFCBE86C7900A88AEDCFFC83B479AA3A4),
+    (0x200, 0xF987A7253AC413176F2B074CF7815E54),
+    (0x400, 0xF3392B0822B70005940C7A398E4B70F3),
+    (0x800, 0xE7159475A2C29B7443B29C7FA6E889D9),
+    (0x1000, 0xD097F3BDFD2022B8845AD8F792AA5825),
+    (0x2000, 0xA9F746462D870FDF8A65DC1F90E061E5),
+    (0x4000, 0x70D869A156D2A1B890BB3DF62BAF32F7),
+    (0x8000, 0x31BE135F97D08FD981231505542FCFA6),
+    (0x10000, 0x9AA508B5B7A84E1C677DE54F3E99BC9),
+    (0x20000, 0x5D6AF8DEDB81196699C329225EE604),
+    (0x40000, 0x2216E584F5FA1EA926041BEDFE98),
+    (0x80000, 0x48A170391F7DC42444E8FA2),
 )
 
 
@@ -67,7 +67,11 @@ def _sqrt_ratio_at_tick(tick: int) -> int:
     abs_tick = -tick if tick < 0 else tick
     if abs_tick > MAX_TICK:
         raise VenueError("T", f"tick={tick} is outside [{MIN_TICK}, {MAX_TICK}]", tick=tick)
-    ratio = 0xfffcb933bd6fad37aa2d162d1a594001 if abs_tick & 0x1 else 0x100000000000000000000000000000000
+    ratio = (
+        0xFFFCB933BD6FAD37AA2D162D1A594001
+        if abs_tick & 0x1
+        else 0x100000000000000000000000000000000
+    )
     for bit, factor in _FACTORS:
         if abs_tick & bit:
             ratio = (ratio * factor) >> 128
@@ -87,8 +91,11 @@ def get_tick_at_sqrt_ratio(sqrt_price_x96: int) -> int:
     if type(sqrt_price_x96) is not int:
         _require_plain_int("sqrt_price_x96", sqrt_price_x96)
     if not MIN_SQRT_RATIO <= sqrt_price_x96 < MAX_SQRT_RATIO:
-        raise VenueError("R", f"sqrt_price_x96={sqrt_price_x96} is outside "
-                         f"[{MIN_SQRT_RATIO}, {MAX_SQRT_RATIO})", sqrt_price_x96=sqrt_price_x96)
+        raise VenueError(
+            "R",
+            f"sqrt_price_x96={sqrt_price_x96} is outside [{MIN_SQRT_RATIO}, {MAX_SQRT_RATIO})",
+            sqrt_price_x96=sqrt_price_x96,
+        )
     return _tick_at_sqrt_ratio(sqrt_price_x96)
 
 
@@ -111,8 +118,9 @@ _coarse: list[int] = []
 def _build_coarse() -> list[int]:
     """Exact ratios of ticks MIN_TICK, MIN_TICK + _STRIDE, ... (about 7,000; built on first use)."""
     if not _coarse:
-        _coarse.extend(_sqrt_ratio_at_tick.__wrapped__(t)
-                       for t in range(MIN_TICK, MAX_TICK + 1, _STRIDE))
+        _coarse.extend(
+            _sqrt_ratio_at_tick.__wrapped__(t) for t in range(MIN_TICK, MAX_TICK + 1, _STRIDE)
+        )
     return _coarse
 
 

@@ -19,7 +19,6 @@ from decimal import Context, Decimal
 from venues.errors import InvalidArgument, require_int
 from venues.server.errors import insufficient_balance
 
-
 # scaleb under the default 28-digit context rounds: 10**30 + 1 wei would print as 10**12 ETH.
 # 120 digits hold any uint256 amount at 36 decimals.
 _EXACT = Context(prec=120)
@@ -84,13 +83,16 @@ class Ledger:
                 raise InvalidArgument("accounts.name", spec.name, "unique account names")
             for asset, amount in spec.balances.items():
                 if asset not in decimals:
-                    raise InvalidArgument(f"{spec.name}.balances", asset, f"one of {sorted(decimals)}")
+                    raise InvalidArgument(
+                        f"{spec.name}.balances", asset, f"one of {sorted(decimals)}"
+                    )
                 if units_of(asset, amount, decimals[asset], f"{spec.name}.balances.{asset}") < 0:
                     raise InvalidArgument(f"{spec.name}.balances.{asset}", amount, "an amount >= 0")
             self._accounts.append(spec.name)
             for asset, digits in decimals.items():
                 self._free[(spec.name, asset)] = units_of(
-                    asset, spec.balances.get(asset, Decimal(0)), digits)
+                    asset, spec.balances.get(asset, Decimal(0)), digits
+                )
                 self._locked[(spec.name, asset)] = 0
 
     # ---- reads ---------------------------------------------------------------------------------
@@ -120,8 +122,10 @@ class Ledger:
 
     def snapshot(self) -> tuple[dict, dict, dict]:
         """A deep copy of all state, for tests and audits."""
-        positions = {key: (p.size_lots, p.entry_quanta, p.realised_pnl_quanta)
-                     for key, p in self.positions.items()}
+        positions = {
+            key: (p.size_lots, p.entry_quanta, p.realised_pnl_quanta)
+            for key, p in self.positions.items()
+        }
         return dict(self._free), dict(self._locked), positions
 
     def position(self, account: str, symbol: str) -> Position:
@@ -134,8 +138,11 @@ class Ledger:
         key = self._key(account, asset)
         require_int("units", units, minimum=0)
         if self._free[key] < units:
-            raise insufficient_balance(asset, decimal_of(units, self._decimals[asset]),
-                                       decimal_of(self._free[key], self._decimals[asset]))
+            raise insufficient_balance(
+                asset,
+                decimal_of(units, self._decimals[asset]),
+                decimal_of(self._free[key], self._decimals[asset]),
+            )
         self._free[key] -= units
         self._locked[key] += units
 
@@ -150,8 +157,11 @@ class Ledger:
         """Raise -2010 insufficient balance unless ``units`` are free; changes nothing."""
         key = self._key(account, asset)
         if self._free[key] < units:
-            raise insufficient_balance(asset, decimal_of(units, self._decimals[asset]),
-                                       decimal_of(self._free[key], self._decimals[asset]))
+            raise insufficient_balance(
+                asset,
+                decimal_of(units, self._decimals[asset]),
+                decimal_of(self._free[key], self._decimals[asset]),
+            )
 
     def apply(self, account: str, deltas: Mapping[tuple[str, str], int]) -> None:
         """Apply ``{(asset, "free"|"locked"): delta_units}`` atomically: all or nothing.

@@ -24,8 +24,16 @@ from dataclasses import dataclass
 
 from venues.errors import InvalidArgument
 from venues.server.errors import (
-    BAD_API_KEY_FMT, BAD_RECV_WINDOW, INVALID_SIGNATURE, INVALID_TIMESTAMP, REJECTED_MBX_KEY,
-    TOO_MANY_PARAMETERS, BinanceError, illegal, missing, raw_param,
+    BAD_API_KEY_FMT,
+    BAD_RECV_WINDOW,
+    INVALID_SIGNATURE,
+    INVALID_TIMESTAMP,
+    REJECTED_MBX_KEY,
+    TOO_MANY_PARAMETERS,
+    BinanceError,
+    illegal,
+    missing,
+    raw_param,
 )
 
 MAX_RECV_WINDOW_MS = 60_000
@@ -46,9 +54,17 @@ class ApiCredential:
     def __post_init__(self) -> None:
         for field in ("api_key", "api_secret", "account"):
             value = getattr(self, field)
-            if not isinstance(value, str) or not value or not value.isprintable() or len(value) > 256:
-                raise InvalidArgument(field, value if field != "api_secret" else "***",
-                                      "a non-empty printable string of at most 256 characters")
+            if (
+                not isinstance(value, str)
+                or not value
+                or not value.isprintable()
+                or len(value) > 256
+            ):
+                raise InvalidArgument(
+                    field,
+                    value if field != "api_secret" else "***",
+                    "a non-empty printable string of at most 256 characters",
+                )
 
     def __repr__(self) -> str:  # never print a secret
         return f"ApiCredential(api_key={self.api_key!r}, account={self.account!r})"
@@ -66,7 +82,7 @@ def _split_signature(raw: str) -> tuple[str, list[str]]:
     kept, signatures = [], []
     for pair in raw.split("&"):
         if pair.startswith("signature="):
-            signatures.append(pair[len("signature="):])
+            signatures.append(pair[len("signature=") :])
         else:
             kept.append(pair)
     return "&".join(kept), signatures
@@ -79,14 +95,22 @@ class Authenticator:
     Memory: one entry per key plus one per recent mutating signature (pruned as windows expire).
     """
 
-    def __init__(self, credentials: Iterable[ApiCredential], *, clock_ms: Callable[[], int],
-                 ahead_tolerance_ms: int = 1_000, max_replay_entries: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        credentials: Iterable[ApiCredential],
+        *,
+        clock_ms: Callable[[], int],
+        ahead_tolerance_ms: int = 1_000,
+        max_replay_entries: int = 1_000_000,
+    ) -> None:
         by_key: dict[str, ApiCredential] = {}
         for credential in credentials:
             if not isinstance(credential, ApiCredential):
                 raise InvalidArgument("credentials", credential, "ApiCredential instances")
             if credential.api_key in by_key:
-                raise InvalidArgument("api_key", credential.api_key, "a key used by one account only")
+                raise InvalidArgument(
+                    "api_key", credential.api_key, "a key used by one account only"
+                )
             by_key[credential.api_key] = credential
         self._by_key = by_key
         self._clock_ms = clock_ms
@@ -105,12 +129,20 @@ class Authenticator:
             raise BinanceError(BAD_API_KEY_FMT, "API-key format invalid.", http_status=401)
         credential = self._by_key.get(api_key)
         if credential is None:
-            raise BinanceError(REJECTED_MBX_KEY, "Invalid API-key, IP, or permissions for action.",
-                               http_status=401)
+            raise BinanceError(
+                REJECTED_MBX_KEY, "Invalid API-key, IP, or permissions for action.", http_status=401
+            )
         return credential.account
 
-    def verify(self, *, api_key: str | None, method: str, query_raw: str, body_raw: str,
-               params: dict[str, str]) -> str:
+    def verify(
+        self,
+        *,
+        api_key: str | None,
+        method: str,
+        query_raw: str,
+        body_raw: str,
+        params: dict[str, str],
+    ) -> str:
         """Check key, signature and timestamp of one request; returns the account name.
 
         ``params`` are the decoded parameters of query and body together. Raises BinanceError:
@@ -127,8 +159,9 @@ class Authenticator:
         if not signatures:
             raise missing("signature")
         if len(signatures) > 1:
-            raise BinanceError(TOO_MANY_PARAMETERS, "Duplicate values for a parameter detected.",
-                               field="signature")
+            raise BinanceError(
+                TOO_MANY_PARAMETERS, "Duplicate values for a parameter detected.", field="signature"
+            )
         given = signatures[0]
         expected = sign(secret, query_payload + body_payload)
         if not _HEX64.fullmatch(given) or not hmac.compare_digest(expected, given.lower()):
@@ -138,16 +171,29 @@ class Authenticator:
         if recv_window_ms is None:
             recv_window_ms = DEFAULT_RECV_WINDOW_MS
         if recv_window_ms <= 0 or recv_window_ms > MAX_RECV_WINDOW_MS:
-            raise BinanceError(BAD_RECV_WINDOW, f"recvWindow must be in (0, {MAX_RECV_WINDOW_MS}].",
-                               field="recvWindow", value=recv_window_ms)
+            raise BinanceError(
+                BAD_RECV_WINDOW,
+                f"recvWindow must be in (0, {MAX_RECV_WINDOW_MS}].",
+                field="recvWindow",
+                value=recv_window_ms,
+            )
         now_ms = self._clock_ms()
         if timestamp_ms >= now_ms + self._ahead_tolerance_ms:
-            raise BinanceError(INVALID_TIMESTAMP,
-                               f"Timestamp for this request was {self._ahead_tolerance_ms}ms ahead "
-                               "of the server's time.", timestamp=timestamp_ms, server_time=now_ms)
+            raise BinanceError(
+                INVALID_TIMESTAMP,
+                f"Timestamp for this request was {self._ahead_tolerance_ms}ms ahead "
+                "of the server's time.",
+                timestamp=timestamp_ms,
+                server_time=now_ms,
+            )
         if now_ms - timestamp_ms > recv_window_ms:
-            raise BinanceError(INVALID_TIMESTAMP, "Timestamp for this request is outside of the recvWindow.",
-                               timestamp=timestamp_ms, server_time=now_ms, recv_window=recv_window_ms)
+            raise BinanceError(
+                INVALID_TIMESTAMP,
+                "Timestamp for this request is outside of the recvWindow.",
+                timestamp=timestamp_ms,
+                server_time=now_ms,
+                recv_window=recv_window_ms,
+            )
         if method.upper() in _MUTATING:
             self._remember(expected, timestamp_ms + recv_window_ms, now_ms)
         return account
@@ -156,12 +202,15 @@ class Authenticator:
         while self._expiry_heap and self._expiry_heap[0][0] < now_ms:
             self._seen.discard(heapq.heappop(self._expiry_heap)[1])
         if signature in self._seen:
-            raise BinanceError(INVALID_TIMESTAMP,
-                               "Duplicate request: this signed request was already received.")
+            raise BinanceError(
+                INVALID_TIMESTAMP, "Duplicate request: this signed request was already received."
+            )
         if len(self._seen) >= self._max_replay_entries:
             # A flood of distinct signed requests must not grow memory without bound; refusing is
             # safe (the client retries with a fresh timestamp), forgetting would allow replays.
-            raise BinanceError(INVALID_TIMESTAMP, "Too many requests in the replay window; retry later.")
+            raise BinanceError(
+                INVALID_TIMESTAMP, "Too many requests in the replay window; retry later."
+            )
         self._seen.add(signature)
         heapq.heappush(self._expiry_heap, (expires_ms + self._ahead_tolerance_ms, signature))
 

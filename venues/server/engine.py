@@ -22,14 +22,26 @@ from typing import Any
 from venues.errors import InvalidArgument, VenueError
 from venues.server.accounts import Ledger, Position, decimal_of
 from venues.server.errors import (
-    BAD_SYMBOL, INVALID_ORDER_TYPE, MIN_NOTIONAL_PERP, BinanceError, filter_failure,
-    insufficient_balance, no_such_order, rejected, unknown_order_cancel,
+    BAD_SYMBOL,
+    INVALID_ORDER_TYPE,
+    MIN_NOTIONAL_PERP,
+    BinanceError,
+    filter_failure,
+    insufficient_balance,
+    no_such_order,
+    rejected,
+    unknown_order_cancel,
 )
 from venues.server.markets import BookMarket, PoolMarket
 
 PIPS = 1_000_000
-_STATUS = {"filled": "FILLED", "partially_filled": "PARTIALLY_FILLED", "resting": "NEW",
-           "expired": "EXPIRED", "cancelled": "EXPIRED"}
+_STATUS = {
+    "filled": "FILLED",
+    "partially_filled": "PARTIALLY_FILLED",
+    "resting": "NEW",
+    "expired": "EXPIRED",
+    "cancelled": "EXPIRED",
+}
 
 
 @dataclass(slots=True)
@@ -40,19 +52,19 @@ class OrderRecord:
     client_order_id: str
     account: str
     symbol: str
-    venue: str             # name of the served market
-    side: str              # "BUY" | "SELL"
-    type: str              # "LIMIT" | "MARKET"
+    venue: str  # name of the served market
+    side: str  # "BUY" | "SELL"
+    type: str  # "LIMIT" | "MARKET"
     tif: str
-    price: Decimal         # 0 for MARKET
+    price: Decimal  # 0 for MARKET
     orig_qty: Decimal
     time_ms: int
     status: str = "NEW"
     executed_base_units: int = 0
-    cum_quote_units: int = 0       # notional only, fees excluded (Binance cummulativeQuoteQty)
+    cum_quote_units: int = 0  # notional only, fees excluded (Binance cummulativeQuoteQty)
     update_time_ms: int = 0
     reserved_asset: str = ""
-    reserved_units: int = 0        # spot: still locked for this order; perp: 0 (computed on demand)
+    reserved_units: int = 0  # spot: still locked for this order; perp: 0 (computed on demand)
     book_order_id: str = ""
     fills: list[TradeRecord] = field(default_factory=list)
 
@@ -87,8 +99,13 @@ class Engine:
     the account in that symbol).
     """
 
-    def __init__(self, markets: Iterable[BookMarket | PoolMarket], ledger: Ledger, *,
-                 clock_ms: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        markets: Iterable[BookMarket | PoolMarket],
+        ledger: Ledger,
+        *,
+        clock_ms: Callable[[], int],
+    ) -> None:
         # Views: "" is the root (the first venue of each kind and symbol, in the given order);
         # each venue name is a view holding that venue alone, so venues that share a symbol are
         # each reachable as their own Binance-like exchange.
@@ -128,8 +145,15 @@ class Engine:
             raise BinanceError(BAD_SYMBOL, "Invalid symbol.", field="symbol", value=symbol[:64])
         return market
 
-    def find_order(self, account: str, symbol: str, kind: str, order_id: int | None,
-                   client_order_id: str | None, view: str = "") -> OrderRecord:
+    def find_order(
+        self,
+        account: str,
+        symbol: str,
+        kind: str,
+        order_id: int | None,
+        client_order_id: str | None,
+        view: str = "",
+    ) -> OrderRecord:
         """The caller's own order by id or client id; -2013 otherwise (others' orders are invisible)."""
         market = self.market(symbol, kind, view)
         record = None
@@ -141,40 +165,73 @@ class Engine:
             raise no_such_order()
         return record
 
-    def open_orders(self, account: str, kind: str, symbol: str | None = None,
-                    view: str = "") -> list[OrderRecord]:
+    def open_orders(
+        self, account: str, kind: str, symbol: str | None = None, view: str = ""
+    ) -> list[OrderRecord]:
         """The caller's open orders of ``kind`` in ``view`` (one symbol, or all)."""
-        names = ({self.market(symbol, kind, view).name} if symbol is not None
-                 else {m.name for m in self.markets(kind, view)})
-        return [r for r in self.orders.values() if r.account == account and r.is_open
-                and r.venue in names]
+        names = (
+            {self.market(symbol, kind, view).name}
+            if symbol is not None
+            else {m.name for m in self.markets(kind, view)}
+        )
+        return [
+            r
+            for r in self.orders.values()
+            if r.account == account and r.is_open and r.venue in names
+        ]
 
     def _kind_of(self, record: OrderRecord) -> str:
         return _kind_of_book_id(record.book_order_id)
 
     # ---- placing -------------------------------------------------------------------------------
-    def place(self, account: str, kind: str, symbol: str, side: str, order_type: str, *,
-              qty: Decimal, price: Decimal | None, tif: str, client_order_id: str | None,
-              view: str = "") -> OrderRecord:
+    def place(
+        self,
+        account: str,
+        kind: str,
+        symbol: str,
+        side: str,
+        order_type: str,
+        *,
+        qty: Decimal,
+        price: Decimal | None,
+        tif: str,
+        client_order_id: str | None,
+        view: str = "",
+    ) -> OrderRecord:
         """Place one order for ``account``; returns its record (fills inside). All or nothing."""
         if not self.ledger.has_account(account):
             raise InvalidArgument("account", account, "an account of this server")
         market = self.market(symbol, kind, view)
         if order_type not in market.order_types:
-            raise BinanceError(INVALID_ORDER_TYPE, "Invalid orderType.", field="type",
-                               value=order_type, allowed=list(market.order_types))
-        if client_order_id is not None and (account, market.name, client_order_id) in self._client_ids \
-                and self._client_ids[(account, market.name, client_order_id)].is_open:
+            raise BinanceError(
+                INVALID_ORDER_TYPE,
+                "Invalid orderType.",
+                field="type",
+                value=order_type,
+                allowed=list(market.order_types),
+            )
+        if (
+            client_order_id is not None
+            and (account, market.name, client_order_id) in self._client_ids
+            and self._client_ids[(account, market.name, client_order_id)].is_open
+        ):
             raise rejected("Duplicate order sent.", client_order_id=client_order_id)
         now = self.clock_ms()
         record = OrderRecord(
             order_id=self._next_order_id,
             client_order_id=client_order_id or f"crossroute-{self._next_order_id}",
-            account=account, symbol=symbol, venue=market.name, side=side, type=order_type,
+            account=account,
+            symbol=symbol,
+            venue=market.name,
+            side=side,
+            type=order_type,
             tif=tif if order_type == "LIMIT" else "GTC",
-            price=price if price is not None else Decimal(0), orig_qty=qty, time_ms=now,
+            price=price if price is not None else Decimal(0),
+            orig_qty=qty,
+            time_ms=now,
             update_time_ms=now,
-            book_order_id=f"{kind}:{self._next_order_id}")
+            book_order_id=f"{kind}:{self._next_order_id}",
+        )
         if isinstance(market, PoolMarket):
             self._place_pool(market, record)
         elif kind == "perp":
@@ -191,12 +248,18 @@ class Engine:
         qty_units = market.qty_units(record.orig_qty)
         buy = record.side == "BUY"
         try:
-            quote_units = market.quoter.quote_buy(qty_units) if buy else market.quoter.quote_sell(qty_units)
+            quote_units = (
+                market.quoter.quote_buy(qty_units) if buy else market.quoter.quote_sell(qty_units)
+            )
         except VenueError as exc:
-            raise rejected(f"Pool cannot fill this order: {exc.code}", venue_code=exc.code) from None
+            raise rejected(
+                f"Pool cannot fill this order: {exc.code}", venue_code=exc.code
+            ) from None
         quote_qty = decimal_of(quote_units, units.quote_decimals)
         if quote_qty < market.min_notional:
-            raise filter_failure("NOTIONAL", notional=str(quote_qty), min_notional=str(market.min_notional))
+            raise filter_failure(
+                "NOTIONAL", notional=str(quote_qty), min_notional=str(market.min_notional)
+            )
         pay_asset, pay_units = (units.quote, quote_units) if buy else (units.base, qty_units)
         self.ledger.require_free(record.account, pay_asset, pay_units)
         done = market.quoter.buy(qty_units) if buy else market.quoter.sell(qty_units)
@@ -211,10 +274,22 @@ class Engine:
         record.cum_quote_units = quote_units
         record.status = "FILLED"
         avg_price = quote_qty / record.orig_qty  # orig_qty > 0: qty_units refused anything else
-        self.tape.setdefault(market.name, []).append((self.clock_ms(), avg_price, record.orig_qty, quote_qty))
-        self._trade(record, price=avg_price, qty=record.orig_qty, quote_qty=quote_qty,
-                    commission=Decimal(0), asset=units.quote, is_maker=False, account=record.account,
-                    order_id=record.order_id, side=record.side, symbol=record.symbol)
+        self.tape.setdefault(market.name, []).append(
+            (self.clock_ms(), avg_price, record.orig_qty, quote_qty)
+        )
+        self._trade(
+            record,
+            price=avg_price,
+            qty=record.orig_qty,
+            quote_qty=quote_qty,
+            commission=Decimal(0),
+            asset=units.quote,
+            is_maker=False,
+            account=record.account,
+            order_id=record.order_id,
+            side=record.side,
+            symbol=record.symbol,
+        )
 
     # Spot order book ------------------------------------------------------------------------------
     def _rest_reserve_quanta(self, market: BookMarket, price_ticks: int, lots: int) -> int:
@@ -224,23 +299,41 @@ class Engine:
         fee_bound = -(-notional * fee_pips // PIPS) + lots if fee_pips and lots else 0
         return notional + fee_bound
 
-    def _book_request(self, market: BookMarket, record: OrderRecord) -> tuple[str, int, int | None, Any]:
+    def _book_request(
+        self, market: BookMarket, record: OrderRecord
+    ) -> tuple[str, int, int | None, Any]:
         """(book side, qty_lots, price_ticks or None for MARKET, the book's read-only quote) of an
         order; -1013 when the quantity or price is off the grid. Changes nothing."""
         side = "buy" if record.side == "BUY" else "sell"
-        qty_lots = market.qty_lots(record.orig_qty, "LOT_SIZE" if record.type == "LIMIT" else "MARKET_LOT_SIZE")
+        qty_lots = market.qty_lots(
+            record.orig_qty, "LOT_SIZE" if record.type == "LIMIT" else "MARKET_LOT_SIZE"
+        )
         price_ticks = market.price_ticks(record.price) if record.type == "LIMIT" else None
-        return side, qty_lots, price_ticks, market.book.quote(side, qty_lots, price_ticks, owner=record.account)
+        return (
+            side,
+            qty_lots,
+            price_ticks,
+            market.book.quote(side, qty_lots, price_ticks, owner=record.account),
+        )
 
-    def _submit(self, market: BookMarket, record: OrderRecord, side: str, qty_lots: int,
-                price_ticks: int | None) -> Any:
+    def _submit(
+        self,
+        market: BookMarket,
+        record: OrderRecord,
+        side: str,
+        qty_lots: int,
+        price_ticks: int | None,
+    ) -> Any:
         """Send the order to the book; the book raises VenueError having changed nothing."""
         if record.type == "LIMIT":
-            return market.book.place_limit(record.book_order_id, record.account, side, price_ticks,
-                                           qty_lots, tif=record.tif)
+            return market.book.place_limit(
+                record.book_order_id, record.account, side, price_ticks, qty_lots, tif=record.tif
+            )
         return market.book.place_market(record.book_order_id, record.account, side, qty_lots)
 
-    def _settle_result(self, market: BookMarket, record: OrderRecord, result: Any, kind: str) -> None:
+    def _settle_result(
+        self, market: BookMarket, record: OrderRecord, result: Any, kind: str
+    ) -> None:
         """Settle the taker's fills, expire self-trade-prevented makers, set the order's status."""
         self.settle_book_fills(market, record, result.fills, kind)
         self._cancel_stp(market, result.stp_cancelled)
@@ -262,7 +355,9 @@ class Engine:
             taker_lots, rest_lots = 0, 0
         else:
             taker_lots = quote.filled_lots
-            rest_lots = qty_lots - taker_lots if record.type == "LIMIT" and record.tif == "GTC" else 0
+            rest_lots = (
+                qty_lots - taker_lots if record.type == "LIMIT" and record.tif == "GTC" else 0
+            )
         if buy:
             need_quanta = quote.notional_quanta + quote.taker_fee_quanta if taker_lots else 0
             if rest_lots:
@@ -279,13 +374,19 @@ class Engine:
                 raise rejected("Order would immediately match and take.") from None
             if exc.code == "MIN_NOTIONAL":
                 raise filter_failure("NOTIONAL") from None
-            raise rejected(f"Order rejected by the venue: {exc.code}", venue_code=exc.code) from None
+            raise rejected(
+                f"Order rejected by the venue: {exc.code}", venue_code=exc.code
+            ) from None
         record.reserved_asset, record.reserved_units = asset, need_units
         self._settle_result(market, record, result, "spot")
         if result.resting_lots:
             # Keep exactly the resting part's reservation; give back the rest (price improvement).
-            keep = (self._rest_reserve_quanta(market, price_ticks, result.resting_lots) * market.quantum_units  # type: ignore[arg-type]
-                    if buy else result.resting_lots * market.lot_units)
+            keep = (
+                self._rest_reserve_quanta(market, price_ticks, result.resting_lots)
+                * market.quantum_units  # type: ignore[arg-type]
+                if buy
+                else result.resting_lots * market.lot_units
+            )
             self._release(record, record.reserved_units - keep)
             self._by_book_id[("spot", market.name, record.book_order_id)] = record
         else:
@@ -296,8 +397,9 @@ class Engine:
             self.ledger.unlock(record.account, record.reserved_asset, units)
             record.reserved_units -= units
 
-    def settle_book_fills(self, market: BookMarket, taker: OrderRecord | None, fills: Iterable[Any],
-                          kind: str) -> None:
+    def settle_book_fills(
+        self, market: BookMarket, taker: OrderRecord | None, fills: Iterable[Any], kind: str
+    ) -> None:
         """Settle book fills into the accounts of this server: the taker's (None when the taker
         trades elsewhere, e.g. the paper service's router) and each maker order placed here.
         Exact: quote moves by notional and fee quanta, base by lots. O(fills)."""
@@ -305,10 +407,17 @@ class Engine:
         for fill in fills:
             maker = self._by_book_id.get((kind, market.name, fill.maker_order_id))
             self.tape.setdefault(market.name, []).append(
-                (self.clock_ms(), fill.price_ticks * market.tick_size, fill.qty_lots * market.step_size,
-                 decimal_of(fill.notional_quanta * market.quantum_units, units.quote_decimals)))
-            for record, fee_quanta, is_maker in ((taker, fill.taker_fee_quanta, False),
-                                                 (maker, fill.maker_fee_quanta, True)):
+                (
+                    self.clock_ms(),
+                    fill.price_ticks * market.tick_size,
+                    fill.qty_lots * market.step_size,
+                    decimal_of(fill.notional_quanta * market.quantum_units, units.quote_decimals),
+                )
+            )
+            for record, fee_quanta, is_maker in (
+                (taker, fill.taker_fee_quanta, False),
+                (maker, fill.maker_fee_quanta, True),
+            ):
                 if record is None:
                     continue  # liquidity seeded from the config has no account here
                 base_units = fill.qty_lots * market.lot_units
@@ -322,29 +431,47 @@ class Engine:
                         deltas = {(units.quote, "locked"): -spent, (units.base, "free"): base_units}
                         record.reserved_units -= spent
                     else:
-                        deltas = {(units.base, "locked"): -base_units,
-                                  (units.quote, "free"): notional_units - fee_units}
+                        deltas = {
+                            (units.base, "locked"): -base_units,
+                            (units.quote, "free"): notional_units - fee_units,
+                        }
                         record.reserved_units -= base_units
                     self.ledger.apply(record.account, deltas)
                 else:
-                    pnl_units = self._perp_fill(market, record, fill.qty_lots if buy else -fill.qty_lots,
-                                                fill.notional_quanta, fee_units)
+                    pnl_units = self._perp_fill(
+                        market,
+                        record,
+                        fill.qty_lots if buy else -fill.qty_lots,
+                        fill.notional_quanta,
+                        fee_units,
+                    )
                 record.executed_base_units += base_units
                 record.cum_quote_units += notional_units
                 record.update_time_ms = self.clock_ms()
                 if is_maker:
-                    record.status = "FILLED" if record.executed_base_units == \
-                        market.qty_lots(record.orig_qty) * market.lot_units else "PARTIALLY_FILLED"
+                    record.status = (
+                        "FILLED"
+                        if record.executed_base_units
+                        == market.qty_lots(record.orig_qty) * market.lot_units
+                        else "PARTIALLY_FILLED"
+                    )
                     if record.status == "FILLED":
                         self._release(record, record.reserved_units)
                         self._by_book_id.pop((kind, market.name, record.book_order_id), None)
-                self._trade(record, price=fill.price_ticks * market.tick_size,
-                            qty=fill.qty_lots * market.step_size,
-                            quote_qty=decimal_of(notional_units, units.quote_decimals),
-                            commission=decimal_of(fee_units, units.quote_decimals), asset=units.quote,
-                            is_maker=is_maker, account=record.account, order_id=record.order_id,
-                            side=record.side, symbol=record.symbol,
-                            realized_pnl=decimal_of(pnl_units, units.quote_decimals))
+                self._trade(
+                    record,
+                    price=fill.price_ticks * market.tick_size,
+                    qty=fill.qty_lots * market.step_size,
+                    quote_qty=decimal_of(notional_units, units.quote_decimals),
+                    commission=decimal_of(fee_units, units.quote_decimals),
+                    asset=units.quote,
+                    is_maker=is_maker,
+                    account=record.account,
+                    order_id=record.order_id,
+                    side=record.side,
+                    symbol=record.symbol,
+                    realized_pnl=decimal_of(pnl_units, units.quote_decimals),
+                )
 
     def _cancel_stp(self, market: BookMarket, book_ids: Iterable[str]) -> None:
         for book_id in book_ids:
@@ -353,11 +480,37 @@ class Engine:
                 record.status = "EXPIRED"
                 self._release(record, record.reserved_units)
 
-    def _trade(self, record: OrderRecord, *, price: Decimal, qty: Decimal, quote_qty: Decimal,
-               commission: Decimal, asset: str, is_maker: bool, account: str, order_id: int,
-               side: str, symbol: str, realized_pnl: Decimal = Decimal(0)) -> None:
-        trade = TradeRecord(self._next_trade_id, order_id, symbol, side, price, qty, quote_qty,
-                            commission, asset, self.clock_ms(), side == "BUY", is_maker, realized_pnl)
+    def _trade(
+        self,
+        record: OrderRecord,
+        *,
+        price: Decimal,
+        qty: Decimal,
+        quote_qty: Decimal,
+        commission: Decimal,
+        asset: str,
+        is_maker: bool,
+        account: str,
+        order_id: int,
+        side: str,
+        symbol: str,
+        realized_pnl: Decimal = Decimal(0),
+    ) -> None:
+        trade = TradeRecord(
+            self._next_trade_id,
+            order_id,
+            symbol,
+            side,
+            price,
+            qty,
+            quote_qty,
+            commission,
+            asset,
+            self.clock_ms(),
+            side == "BUY",
+            is_maker,
+            realized_pnl,
+        )
         self._next_trade_id += 1
         record.fills.append(trade)
         self.trades[account].append(trade)
@@ -378,9 +531,14 @@ class Engine:
                 market = self.by_name[record.venue]
                 if market.units.quote != asset:
                     continue
-                open_lots = market.qty_lots(record.orig_qty) - record.executed_base_units // market.lot_units
+                open_lots = (
+                    market.qty_lots(record.orig_qty)
+                    - record.executed_base_units // market.lot_units
+                )
                 notional = market.price_ticks(record.price) * open_lots
-                used += self._im_units(market, notional) + self._fee_bound_units(market, notional, open_lots)
+                used += self._im_units(market, notional) + self._fee_bound_units(
+                    market, notional, open_lots
+                )
         return used
 
     def _fee_bound_units(self, market: BookMarket, notional_quanta: int, lots: int) -> int:
@@ -398,9 +556,12 @@ class Engine:
         else:
             notional = quote.notional_quanta
         if (record.type == "LIMIT" or quote.filled_lots) and notional < book.min_notional_quanta:
-            raise BinanceError(MIN_NOTIONAL_PERP,
-                               f"Order's notional must be no smaller than {market.min_notional} "
-                               "(unless you choose reduce only).", min_notional=str(market.min_notional))
+            raise BinanceError(
+                MIN_NOTIONAL_PERP,
+                f"Order's notional must be no smaller than {market.min_notional} "
+                "(unless you choose reduce only).",
+                min_notional=str(market.min_notional),
+            )
         worst_notional = max(notional, quote.notional_quanta)
         # Only the part of the order that grows the position needs initial margin; the part that
         # reduces it frees margin (other open orders are counted in full, conservatively).
@@ -408,25 +569,41 @@ class Engine:
         signed = qty_lots if side == "buy" else -qty_lots
         growing_lots = max(0, abs(size + signed) - abs(size))
         im_notional = -(-worst_notional * growing_lots // qty_lots)
-        need = self._im_units(market, im_notional) + self._fee_bound_units(market, worst_notional, qty_lots)
+        need = self._im_units(market, im_notional) + self._fee_bound_units(
+            market, worst_notional, qty_lots
+        )
         used = self.perp_margin_used(account, units.quote, need)
         wallet = self.ledger.free(account, units.quote)
         if used > wallet:
-            raise insufficient_balance(units.quote, decimal_of(used, units.quote_decimals),
-                                       decimal_of(wallet, units.quote_decimals))
+            raise insufficient_balance(
+                units.quote,
+                decimal_of(used, units.quote_decimals),
+                decimal_of(wallet, units.quote_decimals),
+            )
         try:
             result = self._submit(market, record, side, qty_lots, price_ticks)
         except VenueError as exc:
             if exc.code == "POST_ONLY_WOULD_CROSS":
-                raise BinanceError(-5022, "Due to the order could not be executed as maker, the Post "
-                                   "Only order will be rejected.") from None
-            raise rejected(f"Order rejected by the venue: {exc.code}", venue_code=exc.code) from None
+                raise BinanceError(
+                    -5022,
+                    "Due to the order could not be executed as maker, the Post "
+                    "Only order will be rejected.",
+                ) from None
+            raise rejected(
+                f"Order rejected by the venue: {exc.code}", venue_code=exc.code
+            ) from None
         self._settle_result(market, record, result, "perp")
         if result.resting_lots:
             self._by_book_id[("perp", market.name, record.book_order_id)] = record
 
-    def _perp_fill(self, market: BookMarket, record: OrderRecord, signed_lots: int,
-                   notional_quanta: int, fee_units: int) -> int:
+    def _perp_fill(
+        self,
+        market: BookMarket,
+        record: OrderRecord,
+        signed_lots: int,
+        notional_quanta: int,
+        fee_units: int,
+    ) -> int:
         """Apply one perp fill to the position and wallet; returns realised PnL in quote units.
 
         Closing part realises (exit - entry) on the entry cost share, rounded against the account
@@ -461,8 +638,15 @@ class Engine:
         return pnl_quanta * market.quantum_units
 
     # ---- cancelling ----------------------------------------------------------------------------
-    def cancel(self, account: str, kind: str, symbol: str, order_id: int | None,
-               client_order_id: str | None, view: str = "") -> OrderRecord:
+    def cancel(
+        self,
+        account: str,
+        kind: str,
+        symbol: str,
+        order_id: int | None,
+        client_order_id: str | None,
+        view: str = "",
+    ) -> OrderRecord:
         """Cancel the caller's open order; -2011 when it is unknown, not open or not the caller's."""
         try:
             record = self.find_order(account, symbol, kind, order_id, client_order_id, view)
@@ -493,10 +677,12 @@ class Engine:
                 locked[key] = locked.get(key, 0) + record.reserved_units
         for account in self.ledger.accounts:
             for asset in self.ledger.assets:
-                assert self.ledger.locked(account, asset) == locked.get((account, asset), 0), (account, asset)
+                assert self.ledger.locked(account, asset) == locked.get((account, asset), 0), (
+                    account,
+                    asset,
+                )
 
 
 def _kind_of_book_id(book_order_id: str) -> str:
-    """"spot" or "perp": place() names each book order "<kind>:<order_id>"."""
+    """ "spot" or "perp": place() names each book order "<kind>:<order_id>"."""
     return "perp" if book_order_id.startswith("perp:") else "spot"
-

@@ -47,8 +47,15 @@ class BinanceError(VenueError):
     path, 413 for an oversized body and 429 for a rate limit (with ``retry_after_s``).
     """
 
-    def __init__(self, binance_code: int, msg: str, *, http_status: int = 400,
-                 retry_after_s: int | None = None, **details: Any) -> None:
+    def __init__(
+        self,
+        binance_code: int,
+        msg: str,
+        *,
+        http_status: int = 400,
+        retry_after_s: int | None = None,
+        **details: Any,
+    ) -> None:
         super().__init__(str(binance_code), msg, http_status=http_status, **details)
         self.binance_code = binance_code
         self.msg = msg
@@ -62,9 +69,11 @@ class BinanceError(VenueError):
 
 def missing(param: str) -> BinanceError:
     """-1102: a mandatory parameter was not sent."""
-    return BinanceError(MANDATORY_PARAM_EMPTY_OR_MALFORMED,
-                        f"Mandatory parameter '{param}' was not sent, was empty/null, or malformed.",
-                        field=param)
+    return BinanceError(
+        MANDATORY_PARAM_EMPTY_OR_MALFORMED,
+        f"Mandatory parameter '{param}' was not sent, was empty/null, or malformed.",
+        field=param,
+    )
 
 
 def raw_param(params: dict[str, str], name: str, *, required: bool) -> str | None:
@@ -81,9 +90,14 @@ def raw_param(params: dict[str, str], name: str, *, required: bool) -> str | Non
 def illegal(param: str, value: Any, allowed: str) -> BinanceError:
     """-1100: a parameter has a value of the wrong shape; names the value and what is allowed."""
     shown = value if len(str(value)) <= 64 else f"{str(value)[:64]}..."
-    return BinanceError(ILLEGAL_CHARS,
-                        f"Illegal characters found in parameter '{param}'; legal range is {allowed} "
-                        f"(got {shown!r}).", field=param, value=shown, allowed=allowed)
+    return BinanceError(
+        ILLEGAL_CHARS,
+        f"Illegal characters found in parameter '{param}'; legal range is {allowed} "
+        f"(got {shown!r}).",
+        field=param,
+        value=shown,
+        allowed=allowed,
+    )
 
 
 def bad_symbol(symbol: Any) -> BinanceError:
@@ -93,13 +107,20 @@ def bad_symbol(symbol: Any) -> BinanceError:
 
 def filter_failure(filter_name: str, **details: Any) -> BinanceError:
     """-1013: an order failed one of the symbol's filters (PRICE_FILTER, LOT_SIZE, NOTIONAL...)."""
-    return BinanceError(FILTER_FAILURE, f"Filter failure: {filter_name}", filter=filter_name, **details)
+    return BinanceError(
+        FILTER_FAILURE, f"Filter failure: {filter_name}", filter=filter_name, **details
+    )
 
 
 def insufficient_balance(asset: str, needed: Any, available: Any) -> BinanceError:
     """-2010 with Binance's text, which ccxt maps to InsufficientFunds."""
-    return BinanceError(NEW_ORDER_REJECTED, INSUFFICIENT_BALANCE_MSG,
-                        asset=asset, needed=str(needed), available=str(available))
+    return BinanceError(
+        NEW_ORDER_REJECTED,
+        INSUFFICIENT_BALANCE_MSG,
+        asset=asset,
+        needed=str(needed),
+        available=str(available),
+    )
 
 
 def rejected(msg: str, **details: Any) -> BinanceError:

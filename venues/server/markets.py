@@ -82,7 +82,9 @@ class ServedMarket(Protocol):
     step_size: Decimal
     min_notional: Decimal
 
-    def depth(self, limit: int) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]: ...
+    def depth(
+        self, limit: int
+    ) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]: ...
 
 
 class BookMarket:
@@ -105,11 +107,15 @@ class BookMarket:
         lot_units = book.lot_size.scaleb(units.base_decimals, _EXACT)
         quantum_units = (book.tick_size * book.lot_size).scaleb(units.quote_decimals, _EXACT)
         if not _integral(lot_units) or lot_units < 1:
-            raise InvalidArgument("lot_size", book.lot_size,
-                                  f"a multiple of 1e-{units.base_decimals} {units.base}")
+            raise InvalidArgument(
+                "lot_size", book.lot_size, f"a multiple of 1e-{units.base_decimals} {units.base}"
+            )
         if not _integral(quantum_units) or quantum_units < 1:
-            raise InvalidArgument("tick_size*lot_size", book.tick_size * book.lot_size,
-                                  f"a multiple of 1e-{units.quote_decimals} {units.quote}")
+            raise InvalidArgument(
+                "tick_size*lot_size",
+                book.tick_size * book.lot_size,
+                f"a multiple of 1e-{units.quote_decimals} {units.quote}",
+            )
         self.lot_units = int(lot_units)
         self.quantum_units = int(quantum_units)
 
@@ -126,7 +132,9 @@ class BookMarket:
         """``qty`` in lots; -1013 LOT_SIZE when off the grid, zero or above maxQty."""
         return _qty_steps(qty, self.step_size, filter_name)
 
-    def depth(self, limit: int) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+    def depth(
+        self, limit: int
+    ) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         """Best ``limit`` levels each side as (price, qty) in whole units. O(limit)."""
         tick, lot = self.tick_size, self.step_size
         bids = [(p * tick, q * lot) for p, q in self.book.depth("bids", limit)]
@@ -163,8 +171,9 @@ class V2Quoter:
 class V3Quoter:
     """Base = token0, quote = token1 of a ``ConcentratedLiquidityPool``; partial fills are refused."""
 
-    def __init__(self, pool: Any, min_sqrt_ratio: int = MIN_SQRT_RATIO,
-                 max_sqrt_ratio: int = MAX_SQRT_RATIO) -> None:
+    def __init__(
+        self, pool: Any, min_sqrt_ratio: int = MIN_SQRT_RATIO, max_sqrt_ratio: int = MAX_SQRT_RATIO
+    ) -> None:
         self.pool = pool
         self._low = min_sqrt_ratio + 1
         self._high = max_sqrt_ratio - 1
@@ -172,8 +181,10 @@ class V3Quoter:
     def _run(self, fn: Any, zero_for_one: bool, amount: int, want: int) -> int:
         result = fn(zero_for_one, amount, self._low if zero_for_one else self._high)
         # quote_swap returns a SwapQuote, swap a tuple; both carry Uniswap's signed amounts
-        amount0, amount1 = (result.amount0, result.amount1) if hasattr(result, "amount0") else result
-        if zero_for_one:   # exact input of base: all of it must go in
+        amount0, amount1 = (
+            (result.amount0, result.amount1) if hasattr(result, "amount0") else result
+        )
+        if zero_for_one:  # exact input of base: all of it must go in
             if amount0 != want:
                 raise VenueError("LIQ", "not enough liquidity in range", base=want, filled=amount0)
             return -amount1
@@ -199,8 +210,15 @@ class V3Quoter:
 class PoolMarket:
     """A served pool: MARKET orders only, quantities in base units of the base asset."""
 
-    def __init__(self, name: str, quoter: PoolQuoter, units: MarketUnits, *,
-                 depth_step: Decimal = Decimal("1"), min_notional: Decimal = Decimal("0")) -> None:
+    def __init__(
+        self,
+        name: str,
+        quoter: PoolQuoter,
+        units: MarketUnits,
+        *,
+        depth_step: Decimal = Decimal("1"),
+        min_notional: Decimal = Decimal("0"),
+    ) -> None:
         self.name = name
         self.quoter = quoter
         self.units = units
@@ -211,14 +229,18 @@ class PoolMarket:
         self.min_notional = min_notional
         step_units = depth_step.scaleb(units.base_decimals, _EXACT)
         if not isinstance(depth_step, Decimal) or depth_step <= 0 or not _integral(step_units):
-            raise InvalidArgument("depth_step", depth_step, f"a positive multiple of {self.step_size}")
+            raise InvalidArgument(
+                "depth_step", depth_step, f"a positive multiple of {self.step_size}"
+            )
         self.depth_step_units = int(step_units)
 
     def qty_units(self, qty: Decimal, filter_name: str = "MARKET_LOT_SIZE") -> int:
         """``qty`` in base units; -1013 when off the grid or not positive."""
         return _qty_steps(qty, self.step_size, filter_name)
 
-    def depth(self, limit: int) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+    def depth(
+        self, limit: int
+    ) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         """A synthetic ladder of ``limit`` slices of ``depth_step`` base each side. O(limit) quotes.
 
         Level price = quote of the slice / base of the slice, asks rounded up and bids down to the
@@ -238,7 +260,7 @@ class PoolMarket:
             slice_quote = out - previous_out
             previous_out = out
             # floor(slice_quote * 10**bd / step) quote units per whole base, against the reader
-            price_units = slice_quote * 10 ** bd // step
+            price_units = slice_quote * 10**bd // step
             if price_units <= 0:
                 break
             bids.append((Decimal(price_units).scaleb(-qd, _EXACT), qty))
@@ -249,7 +271,7 @@ class PoolMarket:
                 break
             slice_quote = paid - previous_in
             previous_in = paid
-            price_units = -(-slice_quote * 10 ** bd // step)
+            price_units = -(-slice_quote * 10**bd // step)
             asks.append((Decimal(price_units).scaleb(-qd, _EXACT), qty))
         return bids, asks
 
@@ -257,15 +279,32 @@ class PoolMarket:
 def filters(market: Any) -> list[dict[str, Any]]:
     """Binance filters of a market: PRICE_FILTER, LOT_SIZE, MARKET_LOT_SIZE, NOTIONAL."""
     return [
-        {"filterType": "PRICE_FILTER", "minPrice": _plain(market.tick_size),
-         "maxPrice": _plain(MAX_PRICE), "tickSize": _plain(market.tick_size)},
-        {"filterType": "LOT_SIZE", "minQty": _plain(market.step_size), "maxQty": _plain(MAX_QTY),
-         "stepSize": _plain(market.step_size)},
-        {"filterType": "MARKET_LOT_SIZE", "minQty": _plain(market.step_size),
-         "maxQty": _plain(MAX_QTY), "stepSize": _plain(market.step_size)},
-        {"filterType": "NOTIONAL", "minNotional": _plain(market.min_notional),
-         "applyMinToMarket": True, "maxNotional": "9000000000000", "applyMaxToMarket": False,
-         "avgPriceMins": 0},
+        {
+            "filterType": "PRICE_FILTER",
+            "minPrice": _plain(market.tick_size),
+            "maxPrice": _plain(MAX_PRICE),
+            "tickSize": _plain(market.tick_size),
+        },
+        {
+            "filterType": "LOT_SIZE",
+            "minQty": _plain(market.step_size),
+            "maxQty": _plain(MAX_QTY),
+            "stepSize": _plain(market.step_size),
+        },
+        {
+            "filterType": "MARKET_LOT_SIZE",
+            "minQty": _plain(market.step_size),
+            "maxQty": _plain(MAX_QTY),
+            "stepSize": _plain(market.step_size),
+        },
+        {
+            "filterType": "NOTIONAL",
+            "minNotional": _plain(market.min_notional),
+            "applyMinToMarket": True,
+            "maxNotional": "9000000000000",
+            "applyMaxToMarket": False,
+            "avgPriceMins": 0,
+        },
     ]
 
 

@@ -19,8 +19,15 @@ from venues.server.errors import TOO_MANY_REQUESTS, BinanceError
 class RateLimiter:
     """Fixed-window weight counter per key. Memory: one entry per key seen in the current window."""
 
-    def __init__(self, weight_per_window: int, window_ms: int, *, clock_ms: Callable[[], int],
-                 code: int = TOO_MANY_REQUESTS, label: str = "request weight") -> None:
+    def __init__(
+        self,
+        weight_per_window: int,
+        window_ms: int,
+        *,
+        clock_ms: Callable[[], int],
+        code: int = TOO_MANY_REQUESTS,
+        label: str = "request weight",
+    ) -> None:
         self.weight_per_window = require_int("weight_per_window", weight_per_window, minimum=1)
         self.window_ms = require_int("window_ms", window_ms, minimum=1)
         self._clock_ms = clock_ms
@@ -47,11 +54,16 @@ class RateLimiter:
             now_ms = self._clock_ms()
             left_ms = self._window_start_ms + self.window_ms - now_ms
             retry_after_s = max(1, -(-left_ms // 1000))
-            raise BinanceError(self._code,
-                               f"Too much {self._label} used; current limit is {self.weight_per_window} "
-                               f"per {self.window_ms} ms. Retry after {retry_after_s} s.",
-                               http_status=429, retry_after_s=retry_after_s,
-                               used=used - weight, weight=weight, limit=self.weight_per_window)
+            raise BinanceError(
+                self._code,
+                f"Too much {self._label} used; current limit is {self.weight_per_window} "
+                f"per {self.window_ms} ms. Retry after {retry_after_s} s.",
+                http_status=429,
+                retry_after_s=retry_after_s,
+                used=used - weight,
+                weight=weight,
+                limit=self.weight_per_window,
+            )
         self._used[key] = used
         return used
 

@@ -42,15 +42,28 @@ def _decimal(field: str, value: Any, *, allow_zero: bool = False) -> Decimal:
 class FixedSpreadVenue:
     """A fixed-spread quote around the latest mid; O(1) per read."""
 
-    def __init__(self, *, name: str, symbol: str, spread_bps: str = "5", max_qty: str = "10",
-                 lot: str = "0.001", leg_cost: str = "0", quote_places: int = 6) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        symbol: str,
+        spread_bps: str = "5",
+        max_qty: str = "10",
+        lot: str = "0.001",
+        leg_cost: str = "0",
+        quote_places: int = 6,
+    ) -> None:
         self.name = name
         self.symbol = symbol
         self.spread = _decimal(f"{name}.spread_bps", spread_bps, allow_zero=True) / _BPS
         self.max_qty = _decimal(f"{name}.max_qty", max_qty)
         self.lot = _decimal(f"{name}.lot", lot)
         self.leg_cost = _decimal(f"{name}.leg_cost", leg_cost, allow_zero=True)
-        if isinstance(quote_places, bool) or not isinstance(quote_places, int) or not 0 <= quote_places <= 18:
+        if (
+            isinstance(quote_places, bool)
+            or not isinstance(quote_places, int)
+            or not 0 <= quote_places <= 18
+        ):
             raise BacktestError(f"{name}.quote_places", quote_places, "an integer in [0, 18]")
         self._quantum = Decimal(1).scaleb(-quote_places)
         self.mid: Decimal | None = None
@@ -74,17 +87,36 @@ class FixedSpreadVenue:
     def depth_curve(self, side: str) -> DepthCurve:
         """One flat segment of ``max_qty`` at the quoted price (empty before the first mid)."""
         if side not in ("buy", "sell"):
-            raise RouteError(f"side={side!r} is invalid; allowed: 'buy' or 'sell'", field="side", value=side)
-        segments = () if self.mid is None else (FlatSegment(qty=float(self.max_qty), price=float(self._price(side))),)
-        return DepthCurve(venue=self.name, side=side, segments=segments, fixed_cost=float(self.leg_cost),
-                          lot=float(self.lot), min_qty=float(self.lot))
+            raise RouteError(
+                f"side={side!r} is invalid; allowed: 'buy' or 'sell'", field="side", value=side
+            )
+        segments = (
+            ()
+            if self.mid is None
+            else (FlatSegment(qty=float(self.max_qty), price=float(self._price(side))),)
+        )
+        return DepthCurve(
+            venue=self.name,
+            side=side,
+            segments=segments,
+            fixed_cost=float(self.leg_cost),
+            lot=float(self.lot),
+            min_qty=float(self.lot),
+        )
 
     def quote(self, side: str, qty: Decimal) -> LegQuote:
         if side not in ("buy", "sell"):
-            raise RouteError(f"side={side!r} is invalid; allowed: 'buy' or 'sell'", field="side", value=side)
+            raise RouteError(
+                f"side={side!r} is invalid; allowed: 'buy' or 'sell'", field="side", value=side
+            )
         if not isinstance(qty, Decimal) or qty <= 0 or qty % self.lot or qty > self.max_qty:
-            raise RouteError(f"{self.name}: qty={qty!r} is invalid; allowed: a multiple of {self.lot} in"
-                             f" (0, {self.max_qty}]", venue=self.name, field="qty", value=qty)
+            raise RouteError(
+                f"{self.name}: qty={qty!r} is invalid; allowed: a multiple of {self.lot} in"
+                f" (0, {self.max_qty}]",
+                venue=self.name,
+                field="qty",
+                value=qty,
+            )
         notional = qty * self._price(side)
         if side == "buy":
             amount = (notional + self.leg_cost).quantize(self._quantum, rounding=ROUND_CEILING)
@@ -105,9 +137,28 @@ class FixedSpreadVenue:
         try:
             leg = self.quote(order.side, order.qty)
         except RouteError as exc:
-            return LegFill(self.name, order.side, order.client_order_id, order.qty, Decimal(0), Decimal(0),
-                           Decimal(0), self.leg_cost, "rejected", str(exc))
-        fill = LegFill(self.name, order.side, order.client_order_id, order.qty, leg.qty, leg.quote_amount,
-                       leg.fee, leg.leg_cost, "filled")
+            return LegFill(
+                self.name,
+                order.side,
+                order.client_order_id,
+                order.qty,
+                Decimal(0),
+                Decimal(0),
+                Decimal(0),
+                self.leg_cost,
+                "rejected",
+                str(exc),
+            )
+        fill = LegFill(
+            self.name,
+            order.side,
+            order.client_order_id,
+            order.qty,
+            leg.qty,
+            leg.quote_amount,
+            leg.fee,
+            leg.leg_cost,
+            "filled",
+        )
         self.filled.append(fill)
         return fill

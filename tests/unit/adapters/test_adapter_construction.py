@@ -37,15 +37,23 @@ BOOK_BAD = [
 
 
 def _build_amm(template: AmmAdapter, **overrides):
-    kwargs = dict(name="amm", symbol="ETH/USDC", base_decimals=ETH, quote_decimals=USDC, leg_cost=Decimal(4))
+    kwargs = dict(
+        name="amm", symbol="ETH/USDC", base_decimals=ETH, quote_decimals=USDC, leg_cost=Decimal(4)
+    )
     kwargs.update(overrides)
     name, symbol = kwargs.pop("name"), kwargs.pop("symbol")
     return AmmAdapter(name, symbol, template.pool, **kwargs)
 
 
 def _build_clmm(template: ClmmAdapter, **overrides):
-    kwargs = dict(name="clmm", symbol="ETH/USDC", base_decimals=ETH, quote_decimals=USDC, fee_pips=500,
-                  leg_cost=Decimal(2))
+    kwargs = dict(
+        name="clmm",
+        symbol="ETH/USDC",
+        base_decimals=ETH,
+        quote_decimals=USDC,
+        fee_pips=500,
+        leg_cost=Decimal(2),
+    )
     kwargs.update(overrides)
     name, symbol = kwargs.pop("name"), kwargs.pop("symbol")
     return ClmmAdapter(name, symbol, template.pool, **kwargs)
@@ -58,14 +66,21 @@ def _build_book(template: OrderBookAdapter, **overrides):
     return OrderBookAdapter(name, symbol, template.book, **kwargs)
 
 
-CASES = ([("amm", make_amm, _build_amm, f, o) for f, o in COMMON_BAD + POOL_BAD]
-         + [("clmm", make_clmm, _build_clmm, f, o) for f, o in COMMON_BAD + POOL_BAD]
-         + [("book", make_book, _build_book, f, o) for f, o in COMMON_BAD + BOOK_BAD])
+CASES = (
+    [("amm", make_amm, _build_amm, f, o) for f, o in COMMON_BAD + POOL_BAD]
+    + [("clmm", make_clmm, _build_clmm, f, o) for f, o in COMMON_BAD + POOL_BAD]
+    + [("book", make_book, _build_book, f, o) for f, o in COMMON_BAD + BOOK_BAD]
+)
 
 
-@pytest.mark.parametrize("kind, make, build, field, overrides", CASES,
-                         ids=[f"{c[0]}-{c[3]}-{i}" for i, c in enumerate(CASES)])
-def test_bad_constructor_argument_names_the_field_and_changes_nothing(kind, make, build, field, overrides) -> None:
+@pytest.mark.parametrize(
+    "kind, make, build, field, overrides",
+    CASES,
+    ids=[f"{c[0]}-{c[3]}-{i}" for i, c in enumerate(CASES)],
+)
+def test_bad_constructor_argument_names_the_field_and_changes_nothing(
+    kind, make, build, field, overrides
+) -> None:
     template = make()
     before = snapshot(template)
     build(template)  # the valid baseline builds: the row's one bad field is what fails below

@@ -43,7 +43,11 @@ def test_curve_cost_matches_exact_quote(kind: str, side: str, fraction: float) -
     qty = _qty_on_grid(adapter, fraction, side)
     exact = adapter.quote(side, qty)
     model = curve.cost(float(qty))
-    venue_part = exact.quote_amount - exact.leg_cost if side == "buy" else exact.quote_amount + exact.leg_cost
+    venue_part = (
+        exact.quote_amount - exact.leg_cost
+        if side == "buy"
+        else exact.quote_amount + exact.leg_cost
+    )
     # Venues round per step/fill in their favour (at most one quote unit or quantum each), so the
     # float curve may differ by a few millionths of a USDC on top of float error.
     assert float(venue_part) == pytest.approx(model, rel=1e-9, abs=1e-4)
@@ -62,15 +66,22 @@ def test_executing_a_quote_fills_exactly_the_quote(kind: str, side: str, fractio
     qty = _qty_on_grid(adapter, fraction, side)
     quoted = adapter.quote(side, qty)
     before = snapshot(adapter)
-    fill = asyncio.run(adapter.execute(LegOrder(adapter.name, side, qty, "c1", limit_price=quoted.avg_price)))
+    fill = asyncio.run(
+        adapter.execute(LegOrder(adapter.name, side, qty, "c1", limit_price=quoted.avg_price))
+    )
     assert fill.status == "filled", fill.reason
     assert (fill.filled_qty, fill.quote_amount, fill.fee, fill.leg_cost) == (
-        quoted.qty, quoted.quote_amount, quoted.fee, quoted.leg_cost)
+        quoted.qty,
+        quoted.quote_amount,
+        quoted.fee,
+        quoted.leg_cost,
+    )
     assert snapshot(adapter) != before
     # the venue moved against the next taker on the same side
     if qty < _qty_on_grid(adapter, 0.5, side):
-        assert adapter.quote(side, qty).avg_price * (1 if side == "buy" else -1) >= \
-            quoted.avg_price * (1 if side == "buy" else -1)
+        assert adapter.quote(side, qty).avg_price * (
+            1 if side == "buy" else -1
+        ) >= quoted.avg_price * (1 if side == "buy" else -1)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -79,9 +90,13 @@ def test_limit_beyond_quote_is_rejected_and_venue_unchanged(kind: str, side: str
     adapter = MAKERS[kind]()
     qty = _qty_on_grid(adapter, 0.2, side)
     quoted = adapter.quote(side, qty)
-    tighter = quoted.avg_price - Decimal("0.01") if side == "buy" else quoted.avg_price + Decimal("0.01")
+    tighter = (
+        quoted.avg_price - Decimal("0.01") if side == "buy" else quoted.avg_price + Decimal("0.01")
+    )
     before = snapshot(adapter)
-    fill = asyncio.run(adapter.execute(LegOrder(adapter.name, side, qty, "c1", limit_price=tighter)))
+    fill = asyncio.run(
+        adapter.execute(LegOrder(adapter.name, side, qty, "c1", limit_price=tighter))
+    )
     assert fill.status == "rejected" and "limit" in fill.reason
     assert fill.filled_qty == 0 and fill.quote_amount == 0
     assert snapshot(adapter) == before
@@ -131,7 +146,17 @@ def test_quote_for_quote_respects_the_amount(kind: str, side: str, amount: int) 
             assert adapter.quote("sell", leg.qty - step).quote_amount < budget
 
 
-BAD_AMOUNTS = [Decimal(-1), Decimal(0), Decimal("NaN"), Decimal("Infinity"), 1.5, 2, "1", None, True]
+BAD_AMOUNTS = [
+    Decimal(-1),
+    Decimal(0),
+    Decimal("NaN"),
+    Decimal("Infinity"),
+    1.5,
+    2,
+    "1",
+    None,
+    True,
+]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -152,9 +177,11 @@ def test_bad_amount_raises_clear_error_and_changes_nothing(kind: str, method: st
 def test_bad_side_raises_on_every_read(kind: str, bad_side) -> None:
     adapter = MAKERS[kind]()
     before = snapshot(adapter)
-    for call in (lambda: adapter.quote(bad_side, Decimal(1)),
-                 lambda: adapter.quote_for_quote(bad_side, Decimal(1000)),
-                 lambda: adapter.depth_curve(bad_side)):
+    for call in (
+        lambda: adapter.quote(bad_side, Decimal(1)),
+        lambda: adapter.quote_for_quote(bad_side, Decimal(1000)),
+        lambda: adapter.depth_curve(bad_side),
+    ):
         with pytest.raises(RouteError) as info:
             call()
         assert info.value.details["field"] == "side"
@@ -172,20 +199,31 @@ def test_qty_off_the_grid_is_refused(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("order, field", [
-    ("not an order", "order"),
-    (LegOrder("other-venue", "buy", Decimal(1), "c"), "order.venue"),
-    (LegOrder("{name}", "hold", Decimal(1), "c"), "side"),
-    (LegOrder("{name}", "buy", Decimal(-1), "c"), "order.qty"),
-    (LegOrder("{name}", "buy", 1.0, "c"), "order.qty"),  # type: ignore[arg-type]
-    (LegOrder("{name}", "buy", Decimal(1), "c", limit_price=Decimal("NaN")), "order.limit_price"),
-    (LegOrder("{name}", "buy", Decimal(1), ""), "order.client_order_id"),
-    (LegOrder("{name}", "buy", Decimal("1e-40"), "c"), "order.qty"),
-], ids=["type", "venue", "side", "qty", "float-qty", "limit", "client-id", "off-grid"])
-def test_execute_bad_order_raises_naming_the_field_and_changes_nothing(kind: str, order, field: str) -> None:
+@pytest.mark.parametrize(
+    "order, field",
+    [
+        ("not an order", "order"),
+        (LegOrder("other-venue", "buy", Decimal(1), "c"), "order.venue"),
+        (LegOrder("{name}", "hold", Decimal(1), "c"), "side"),
+        (LegOrder("{name}", "buy", Decimal(-1), "c"), "order.qty"),
+        (LegOrder("{name}", "buy", 1.0, "c"), "order.qty"),  # type: ignore[arg-type]
+        (
+            LegOrder("{name}", "buy", Decimal(1), "c", limit_price=Decimal("NaN")),
+            "order.limit_price",
+        ),
+        (LegOrder("{name}", "buy", Decimal(1), ""), "order.client_order_id"),
+        (LegOrder("{name}", "buy", Decimal("1e-40"), "c"), "order.qty"),
+    ],
+    ids=["type", "venue", "side", "qty", "float-qty", "limit", "client-id", "off-grid"],
+)
+def test_execute_bad_order_raises_naming_the_field_and_changes_nothing(
+    kind: str, order, field: str
+) -> None:
     adapter = MAKERS[kind]()
     if isinstance(order, LegOrder) and order.venue == "{name}":
-        order = LegOrder(adapter.name, order.side, order.qty, order.client_order_id, order.limit_price)
+        order = LegOrder(
+            adapter.name, order.side, order.qty, order.client_order_id, order.limit_price
+        )
     before = snapshot(adapter)
     with pytest.raises(RouteError) as info:
         asyncio.run(adapter.execute(order))

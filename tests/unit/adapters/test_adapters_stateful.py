@@ -31,13 +31,19 @@ class AdapterTrading(RuleBasedStateMachine):
         self.count = 0
         self.trades = {kind: 0 for kind in MAKERS}
 
-    @rule(kind=st.sampled_from(sorted(MAKERS)), side=st.sampled_from(["buy", "sell"]),
-          fraction=st.floats(min_value=1e-4, max_value=0.3))
+    @rule(
+        kind=st.sampled_from(sorted(MAKERS)),
+        side=st.sampled_from(["buy", "sell"]),
+        fraction=st.floats(min_value=1e-4, max_value=0.3),
+    )
     def trade(self, kind: str, side: str, fraction: float) -> None:
         adapter = self.adapters[kind]
         total = min(adapter.depth_curve(side).total_qty, 50.0)
         quantum = adapter.base_quantum()
-        qty = max((Decimal(repr(total * fraction)) / quantum).to_integral_value() * quantum, adapter.min_qty())
+        qty = max(
+            (Decimal(repr(total * fraction)) / quantum).to_integral_value() * quantum,
+            adapter.min_qty(),
+        )
         try:
             quoted = adapter.quote(side, qty)
         except RouteError:
@@ -65,8 +71,10 @@ class AdapterTrading(RuleBasedStateMachine):
         # the pool's base reserve moved by exactly the router's trades
         assert Decimal(amm.pool.reserve0 - 100 * 10**18).scaleb(-18) == -self.base["amm"]
         # and its quote reserve by the router's quote flow net of the leg costs paid to others
-        assert Decimal(amm.pool.reserve1 - 300_000 * 10**6).scaleb(-6) == \
-            -self.quote["amm"] - self.trades["amm"] * amm.leg_cost
+        assert (
+            Decimal(amm.pool.reserve1 - 300_000 * 10**6).scaleb(-6)
+            == -self.quote["amm"] - self.trades["amm"] * amm.leg_cost
+        )
         clmm = self.adapters["clmm"]
         assert Decimal(clmm.pool.balance0).scaleb(-18) - self._clmm_minted0 == -self.base["clmm"]
 
@@ -82,12 +90,19 @@ class AdapterTrading(RuleBasedStateMachine):
         for adapter in self.adapters.values():
             for side in ("buy", "sell"):
                 curve = adapter.depth_curve(side)
-                qty = min(Decimal("0.5"), Decimal(repr(curve.total_qty * 0.5)).quantize(adapter.base_quantum()))
+                qty = min(
+                    Decimal("0.5"),
+                    Decimal(repr(curve.total_qty * 0.5)).quantize(adapter.base_quantum()),
+                )
                 if qty < adapter.min_qty() or qty <= 0:
                     continue
                 exact = adapter.quote(side, qty)
-                venue_part = exact.quote_amount + (-exact.leg_cost if side == "buy" else exact.leg_cost)
-                assert float(venue_part) == pytest.approx(curve.cost(float(qty)), rel=1e-9, abs=1e-4)
+                venue_part = exact.quote_amount + (
+                    -exact.leg_cost if side == "buy" else exact.leg_cost
+                )
+                assert float(venue_part) == pytest.approx(
+                    curve.cost(float(qty)), rel=1e-9, abs=1e-4
+                )
 
 
 TestAdapterTrading = AdapterTrading.TestCase

@@ -23,8 +23,11 @@ class StubExchange:
     def __init__(self, bids=None, asks=None, *, tick=0.01, step=0.001, min_cost=10.0) -> None:
         self.bids = bids if bids is not None else [[2999.5, 1.5], [2999.0, 2.0]]
         self.asks = asks if asks is not None else [[3000.5, 1.0], [3001.0, 3.25]]
-        self.market = {"precision": {"price": tick, "amount": step}, "taker": 0.001,
-                       "limits": {"amount": {"min": step}, "cost": {"min": min_cost}}}
+        self.market = {
+            "precision": {"price": tick, "amount": step},
+            "taker": 0.001,
+            "limits": {"amount": {"min": step}, "cost": {"min": min_cost}},
+        }
         self.fail: Exception | None = None
         self.orders: list[tuple] = []
         self.result: dict = {}
@@ -52,8 +55,9 @@ class StubExchange:
 
 async def _adapter(**kwargs) -> tuple[CcxtAdapter, StubExchange]:
     exchange = StubExchange(**kwargs)
-    adapter = CcxtAdapter("cx", exchange, "ETH/USDC", quote_decimals=6, taker_fee_pips=500,
-                          leg_cost=Decimal("1.5"))
+    adapter = CcxtAdapter(
+        "cx", exchange, "ETH/USDC", quote_decimals=6, taker_fee_pips=500, leg_cost=Decimal("1.5")
+    )
     await adapter.refresh()
     return adapter, exchange
 
@@ -92,6 +96,7 @@ async def test_quote_sweeps_levels_with_fee_per_level_rounded_up_and_leg_cost() 
 @given(st.integers(1, 4250))
 def test_quote_for_quote_buys_the_most_steps_within_the_budget(steps: int) -> None:
     import asyncio
+
     adapter, _ = asyncio.run(_adapter(min_cost=0.0))
     qty = Decimal(steps) / 1000
     budget = adapter.quote("buy", qty).quote_amount
@@ -125,29 +130,39 @@ async def test_refused_inputs_raise_and_leave_the_adapter_unchanged() -> None:
         with pytest.raises(RouteError, match=re.escape(named)):
             call()
         assert _state(adapter) == before
-    for order, named in ((LegOrder("other", "buy", Decimal("1"), "c"), "order.venue='other'"),
-                         (LegOrder("cx", "buy", Decimal("1"), ""), "order.client_order_id=''"),
-                         (LegOrder("cx", "buy", Decimal("1.0001"), "c"), "order.qty=Decimal('1.0001')"),
-                         (LegOrder("cx", "buy", Decimal("1"), "c", Decimal("-3")), "order.limit_price"),
-                         ("not an order", "order='not an order'")):
+    for order, named in (
+        (LegOrder("other", "buy", Decimal("1"), "c"), "order.venue='other'"),
+        (LegOrder("cx", "buy", Decimal("1"), ""), "order.client_order_id=''"),
+        (LegOrder("cx", "buy", Decimal("1.0001"), "c"), "order.qty=Decimal('1.0001')"),
+        (LegOrder("cx", "buy", Decimal("1"), "c", Decimal("-3")), "order.limit_price"),
+        ("not an order", "order='not an order'"),
+    ):
         with pytest.raises(RouteError, match=re.escape(named)):
             await adapter.execute(order)  # type: ignore[arg-type]
     assert exchange.orders == [] and _state(adapter) == before
 
 
-@pytest.mark.parametrize("kwargs, named", [
-    ({"name": ""}, "name=''"),
-    ({"symbol": "ETHUSDC"}, "symbol='ETHUSDC'"),
-    ({"quote_decimals": 37}, "quote_decimals=37"),
-    ({"quote_decimals": True}, "quote_decimals=True"),
-    ({"taker_fee_pips": 1_000_000}, "taker_fee_pips=1000000"),
-    ({"depth_limit": 0}, "depth_limit=0"),
-    ({"leg_cost": Decimal("-1")}, "leg_cost=Decimal('-1')"),
-    ({"leg_cost": 1.5}, "leg_cost=1.5"),
-    ({"exchange": object()}, "exchange='object'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, named",
+    [
+        ({"name": ""}, "name=''"),
+        ({"symbol": "ETHUSDC"}, "symbol='ETHUSDC'"),
+        ({"quote_decimals": 37}, "quote_decimals=37"),
+        ({"quote_decimals": True}, "quote_decimals=True"),
+        ({"taker_fee_pips": 1_000_000}, "taker_fee_pips=1000000"),
+        ({"depth_limit": 0}, "depth_limit=0"),
+        ({"leg_cost": Decimal("-1")}, "leg_cost=Decimal('-1')"),
+        ({"leg_cost": 1.5}, "leg_cost=1.5"),
+        ({"exchange": object()}, "exchange='object'"),
+    ],
+)
 def test_constructor_refuses_each_bad_argument_by_name(kwargs, named) -> None:
-    args = {"name": "cx", "exchange": StubExchange(), "symbol": "ETH/USDC", "quote_decimals": 6} | kwargs
+    args = {
+        "name": "cx",
+        "exchange": StubExchange(),
+        "symbol": "ETH/USDC",
+        "quote_decimals": 6,
+    } | kwargs
     name, exchange, symbol = args.pop("name"), args.pop("exchange"), args.pop("symbol")
     with pytest.raises(RouteError, match=re.escape(named)):
         CcxtAdapter(name, exchange, symbol, **args)
@@ -155,8 +170,12 @@ def test_constructor_refuses_each_bad_argument_by_name(kwargs, named) -> None:
 
 async def test_reads_before_the_first_refresh_raise_instead_of_using_an_empty_book() -> None:
     adapter = CcxtAdapter("cx", StubExchange(), "ETH/USDC", quote_decimals=6)
-    for call in (adapter.base_quantum, adapter.min_qty, lambda: adapter.depth_curve("buy"),
-                 lambda: adapter.quote("buy", Decimal("1"))):
+    for call in (
+        adapter.base_quantum,
+        adapter.min_qty,
+        lambda: adapter.depth_curve("buy"),
+        lambda: adapter.quote("buy", Decimal("1")),
+    ):
         with pytest.raises(RouteError, match="no snapshot yet"):
             call()
     with pytest.raises(RouteError, match="no snapshot yet"):
@@ -173,7 +192,10 @@ async def test_unlisted_market_is_a_non_retryable_adapter_error() -> None:
 
 async def test_malformed_exact_strings_in_a_fill_raise_adapter_error_not_decimal_errors() -> None:
     adapter, exchange = await _adapter()
-    exchange.result = {"status": "filled", "info": {"executedQty": "1.0x", "cummulativeQuoteQty": "3000.5"}}
+    exchange.result = {
+        "status": "filled",
+        "info": {"executedQty": "1.0x", "cummulativeQuoteQty": "3000.5"},
+    }
     with pytest.raises(AdapterError, match="info.executedQty"):
         await adapter.execute(LegOrder("cx", "buy", Decimal("1"), "c-1"))
 
@@ -187,11 +209,19 @@ async def test_off_grid_book_is_refused_and_the_old_snapshot_stays() -> None:
     assert _state(adapter) == before
 
 
-@pytest.mark.parametrize("error, retryable", [
-    (ccxt.RequestTimeout("t"), True), (ccxt.NetworkError("n"), True), (ccxt.DDoSProtection("d"), True),
-    (ccxt.InvalidNonce("n"), True), (ccxt.ExchangeNotAvailable("x"), True),
-    (ccxt.AuthenticationError("a"), False), (ccxt.BadSymbol("b"), False), (ccxt.ExchangeError("e"), False),
-])
+@pytest.mark.parametrize(
+    "error, retryable",
+    [
+        (ccxt.RequestTimeout("t"), True),
+        (ccxt.NetworkError("n"), True),
+        (ccxt.DDoSProtection("d"), True),
+        (ccxt.InvalidNonce("n"), True),
+        (ccxt.ExchangeNotAvailable("x"), True),
+        (ccxt.AuthenticationError("a"), False),
+        (ccxt.BadSymbol("b"), False),
+        (ccxt.ExchangeError("e"), False),
+    ],
+)
 async def test_ccxt_errors_map_to_adapter_errors_by_retryability(error, retryable) -> None:
     adapter, exchange = await _adapter()
     exchange.fail = error
@@ -203,8 +233,15 @@ async def test_ccxt_errors_map_to_adapter_errors_by_retryability(error, retryabl
     assert info.value.retryable is retryable
 
 
-@pytest.mark.parametrize("error", [ccxt.InsufficientFunds("f"), ccxt.InvalidOrder("o"),
-                                   ccxt.OrderNotFound("n"), ccxt.BadRequest("b")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        ccxt.InsufficientFunds("f"),
+        ccxt.InvalidOrder("o"),
+        ccxt.OrderNotFound("n"),
+        ccxt.BadRequest("b"),
+    ],
+)
 async def test_venue_refusals_are_rejected_fills(error) -> None:
     adapter, exchange = await _adapter()
     exchange.fail = error
@@ -214,13 +251,22 @@ async def test_venue_refusals_are_rejected_fills(error) -> None:
 
 async def test_execute_uses_binance_exact_strings_and_reports_partial_fills() -> None:
     adapter, exchange = await _adapter()
-    exchange.result = {"status": "expired", "filled": 0.5, "cost": 1500.25,
-                       "info": {"executedQty": "0.500", "cummulativeQuoteQty": "1500.25",
-                                "fills": [{"commission": "0.750125"}]}}
+    exchange.result = {
+        "status": "expired",
+        "filled": 0.5,
+        "cost": 1500.25,
+        "info": {
+            "executedQty": "0.500",
+            "cummulativeQuoteQty": "1500.25",
+            "fills": [{"commission": "0.750125"}],
+        },
+    }
     fill = await adapter.execute(LegOrder("cx", "buy", Decimal("1"), "c-1"))
     assert fill.status == "partial" and fill.filled_qty == Decimal("0.5")
     assert fill.quote_amount == Decimal("1500.25") + Decimal("0.750125") + Decimal("1.5")
     assert exchange.orders[0][:4] == ("ETH/USDC", "market", "buy", "1")
     assert exchange.orders[0][4] == {"newClientOrderId": "c-1"}
-    limit = await adapter.execute(LegOrder("cx", "buy", Decimal("1"), "c-2", limit_price=Decimal("3000")))
+    limit = await adapter.execute(
+        LegOrder("cx", "buy", Decimal("1"), "c-2", limit_price=Decimal("3000"))
+    )
     assert limit.status == "rejected" and len(exchange.orders) == 1

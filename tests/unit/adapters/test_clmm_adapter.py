@@ -17,8 +17,13 @@ from venues.clmm.tick_math import MAX_TICK, MIN_TICK, get_sqrt_ratio_at_tick
 
 from .conftest import ETH, USDC, make_clmm
 
-prices = st.decimals(min_value=Decimal("0.000001"), max_value=Decimal("10000000"), places=6,
-                     allow_nan=False, allow_infinity=False).filter(lambda p: p > 0)
+prices = st.decimals(
+    min_value=Decimal("0.000001"),
+    max_value=Decimal("10000000"),
+    places=6,
+    allow_nan=False,
+    allow_infinity=False,
+).filter(lambda p: p > 0)
 
 
 @given(price=prices)
@@ -31,7 +36,9 @@ def test_sqrt_price_is_the_floor_of_the_exact_root(price: Decimal) -> None:
 
 @settings(max_examples=60)
 @given(price=prices, spacing=st.sampled_from([1, 10, 60, 200]))
-def test_tick_bound_is_the_greatest_grid_tick_at_or_below_the_price(price: Decimal, spacing: int) -> None:
+def test_tick_bound_is_the_greatest_grid_tick_at_or_below_the_price(
+    price: Decimal, spacing: int
+) -> None:
     tick = tick_at_price(price, ETH, USDC, spacing)
     sqrt_x96 = sqrt_price_x96_from_price(price, ETH, USDC)
     assert tick % spacing == 0
@@ -46,7 +53,9 @@ def test_tick_of_a_price_outside_the_range_is_refused() -> None:
     # MIN_TICK rounded down to spacing 60 falls below MIN_TICK
     low = price_from_sqrt_price_x96(get_sqrt_ratio_at_tick(MIN_TICK), 0, 0)
     with pytest.raises(RouteError, match="tick"):
-        tick_at_price(Decimal(low.numerator) / Decimal(low.denominator) * Decimal("1.00001"), 0, 0, 60)
+        tick_at_price(
+            Decimal(low.numerator) / Decimal(low.denominator) * Decimal("1.00001"), 0, 0, 60
+        )
     assert MIN_TICK % 60 != 0
 
 
@@ -91,15 +100,18 @@ def test_mid_price_is_the_initial_price() -> None:
     assert make_clmm().mid_price() == pytest.approx(Decimal(3000), rel=Decimal("1e-15"))
 
 
-@pytest.mark.parametrize(("args", "field"), [
-    ((Decimal(0), ETH, USDC, 10), "price"),
-    ((Decimal("NaN"), ETH, USDC, 10), "price"),
-    ((3000.0, ETH, USDC, 10), "price"),
-    ((Decimal(3000), -1, USDC, 10), "base_decimals"),
-    ((Decimal(3000), ETH, True, 10), "quote_decimals"),
-    ((Decimal(3000), ETH, USDC, 0), "tick_spacing"),
-    ((Decimal(3000), ETH, USDC, 16384), "tick_spacing"),
-])
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ((Decimal(0), ETH, USDC, 10), "price"),
+        ((Decimal("NaN"), ETH, USDC, 10), "price"),
+        ((3000.0, ETH, USDC, 10), "price"),
+        ((Decimal(3000), -1, USDC, 10), "base_decimals"),
+        ((Decimal(3000), ETH, True, 10), "quote_decimals"),
+        ((Decimal(3000), ETH, USDC, 0), "tick_spacing"),
+        ((Decimal(3000), ETH, USDC, 16384), "tick_spacing"),
+    ],
+)
 def test_conversion_helpers_refuse_bad_arguments(args, field: str) -> None:
     with pytest.raises(RouteError) as info:
         tick_at_price(*args)

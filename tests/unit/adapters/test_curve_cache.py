@@ -32,17 +32,35 @@ SIDES = ("buy", "sell")
 def fresh_curve(adapter, side: str):
     """The curve a new adapter (empty cache) over the same venue object builds."""
     if isinstance(adapter, AmmAdapter):
-        other = AmmAdapter(adapter.name, adapter.symbol, adapter.pool, base_decimals=adapter.base_decimals,
-                           quote_decimals=adapter.quote_decimals, leg_cost=adapter.leg_cost)
+        other = AmmAdapter(
+            adapter.name,
+            adapter.symbol,
+            adapter.pool,
+            base_decimals=adapter.base_decimals,
+            quote_decimals=adapter.quote_decimals,
+            leg_cost=adapter.leg_cost,
+        )
     elif isinstance(adapter, ClmmAdapter):
-        other = ClmmAdapter(adapter.name, adapter.symbol, adapter.pool, base_decimals=adapter.base_decimals,
-                            quote_decimals=adapter.quote_decimals, fee_pips=adapter.fee_pips,
-                            leg_cost=adapter.leg_cost)
+        other = ClmmAdapter(
+            adapter.name,
+            adapter.symbol,
+            adapter.pool,
+            base_decimals=adapter.base_decimals,
+            quote_decimals=adapter.quote_decimals,
+            fee_pips=adapter.fee_pips,
+            leg_cost=adapter.leg_cost,
+        )
     else:
-        other = OrderBookAdapter(adapter.name, adapter.symbol, adapter.book,
-                                 quote_decimals=adapter.quote_decimals, taker_fee_pips=adapter.taker_fee_pips,
-                                 min_notional=adapter.min_notional, leg_cost=adapter.leg_cost,
-                                 owner=adapter.owner)
+        other = OrderBookAdapter(
+            adapter.name,
+            adapter.symbol,
+            adapter.book,
+            quote_decimals=adapter.quote_decimals,
+            taker_fee_pips=adapter.taker_fee_pips,
+            min_notional=adapter.min_notional,
+            leg_cost=adapter.leg_cost,
+            owner=adapter.owner,
+        )
     return other.depth_curve(side)
 
 
@@ -69,7 +87,10 @@ class CachedCurvesStayFresh(RuleBasedStateMachine):
         adapter = self.adapters[which]
         total = min(adapter.depth_curve(side).total_qty, 30.0)
         quantum = adapter.base_quantum()
-        qty = max((Decimal(repr(total * fraction)) / quantum).to_integral_value() * quantum, adapter.min_qty())
+        qty = max(
+            (Decimal(repr(total * fraction)) / quantum).to_integral_value() * quantum,
+            adapter.min_qty(),
+        )
         try:
             adapter.quote(side, qty)
         except RouteError:
@@ -92,10 +113,15 @@ class CachedCurvesStayFresh(RuleBasedStateMachine):
         except VenueError:
             pass
 
-    @rule(lower=st.sampled_from(["2500", "2900", "2950", "3030", "3100"]),
-          upper=st.sampled_from(["3030", "3100", "3600", "3700"]), liquidity=st.integers(1, 10**16),
-          burn=st.booleans())
-    def clmm_mint_or_burn_on_venue(self, lower: str, upper: str, liquidity: int, burn: bool) -> None:
+    @rule(
+        lower=st.sampled_from(["2500", "2900", "2950", "3030", "3100"]),
+        upper=st.sampled_from(["3030", "3100", "3600", "3700"]),
+        liquidity=st.integers(1, 10**16),
+        burn=st.booleans(),
+    )
+    def clmm_mint_or_burn_on_venue(
+        self, lower: str, upper: str, liquidity: int, burn: bool
+    ) -> None:
         # Mostly at ticks that are already initialised and away from the price: the tick count,
         # price, tick and active liquidity can all stay the same while liquidity_net changes.
         pool = self.clmm.pool
@@ -116,13 +142,19 @@ class CachedCurvesStayFresh(RuleBasedStateMachine):
     @rule(amount=st.integers(10**12, 10**19), zero_for_one=st.booleans())
     def clmm_swap_on_venue(self, amount: int, zero_for_one: bool) -> None:
         pool = self.clmm.pool
-        limit = get_sqrt_ratio_at_tick(-887272) + 1 if zero_for_one else get_sqrt_ratio_at_tick(887272) - 1
+        limit = (
+            get_sqrt_ratio_at_tick(-887272) + 1
+            if zero_for_one
+            else get_sqrt_ratio_at_tick(887272) - 1
+        )
         try:
             pool.swap(zero_for_one, amount, limit)
         except VenueError:
             pass
 
-    @rule(side=st.sampled_from(SIDES), offset_ticks=st.integers(1, 2000), lots=st.integers(1, 50_000))
+    @rule(
+        side=st.sampled_from(SIDES), offset_ticks=st.integers(1, 2000), lots=st.integers(1, 50_000)
+    )
     def book_place_on_venue(self, side: str, offset_ticks: int, lots: int) -> None:
         book = self.book.book
         if side == "buy":
@@ -151,7 +183,10 @@ class CachedCurvesStayFresh(RuleBasedStateMachine):
             elif action == "grow":
                 book.amend(order.order_id, qty_lots=open_lots + 7)
             else:
-                book.amend(order.order_id, price_ticks=order.price_ticks + (-1 if order.side == "buy" else 1))
+                book.amend(
+                    order.order_id,
+                    price_ticks=order.price_ticks + (-1 if order.side == "buy" else 1),
+                )
         except VenueError:
             pass
 
@@ -172,7 +207,9 @@ class CachedCurvesStayFresh(RuleBasedStateMachine):
 
 
 TestCachedCurvesStayFresh = CachedCurvesStayFresh.TestCase
-TestCachedCurvesStayFresh.settings = settings(max_examples=25, stateful_step_count=20, deadline=None)
+TestCachedCurvesStayFresh.settings = settings(
+    max_examples=25, stateful_step_count=20, deadline=None
+)
 
 
 def test_in_place_amend_invalidates_the_book_curve() -> None:
@@ -192,8 +229,12 @@ def test_mint_at_existing_ticks_away_from_price_invalidates_the_clmm_curve() -> 
     pool = adapter.pool
     before = adapter.depth_curve("buy")
     state = (pool.sqrt_price_x96, pool.tick, pool.liquidity, len(pool.initialized_ticks()))
-    pool.mint("lp2", tick_at_price(Decimal("3030"), ETH, USDC, 10), tick_at_price(Decimal("3100"), ETH, USDC, 10),
-              10**16)
+    pool.mint(
+        "lp2",
+        tick_at_price(Decimal("3030"), ETH, USDC, 10),
+        tick_at_price(Decimal("3100"), ETH, USDC, 10),
+        10**16,
+    )
     assert (pool.sqrt_price_x96, pool.tick, pool.liquidity, len(pool.initialized_ticks())) == state
     after = adapter.depth_curve("buy")
     assert after != before and after == fresh_curve(adapter, "buy")
@@ -222,27 +263,46 @@ def test_bad_side_leaves_the_cache_untouched() -> None:
 
 # -- the float curves are the correctly rounded exact values --
 
+
 def _f(numerator: int, denominator: int = 1) -> float:
     return float(Fraction(numerator, denominator))
 
 
 @settings(max_examples=40, deadline=None)
-@given(reserve0=st.integers(10**6, 10**30), reserve1=st.integers(10**3, 10**24),
-       fee_pips=st.sampled_from([0, 500, 3000, 10_000]), side=st.sampled_from(SIDES))
-def test_amm_curve_fields_are_correctly_rounded(reserve0: int, reserve1: int, fee_pips: int, side: str) -> None:
+@given(
+    reserve0=st.integers(10**6, 10**30),
+    reserve1=st.integers(10**3, 10**24),
+    fee_pips=st.sampled_from([0, 500, 3000, 10_000]),
+    side=st.sampled_from(SIDES),
+)
+def test_amm_curve_fields_are_correctly_rounded(
+    reserve0: int, reserve1: int, fee_pips: int, side: str
+) -> None:
     from venues.amm import ConstantProductPool
-    adapter = AmmAdapter("amm", "ETH/USDC", ConstantProductPool(reserve0, reserve1, fee_pips),
-                         base_decimals=ETH, quote_decimals=USDC)
+
+    adapter = AmmAdapter(
+        "amm",
+        "ETH/USDC",
+        ConstantProductPool(reserve0, reserve1, fee_pips),
+        base_decimals=ETH,
+        quote_decimals=USDC,
+    )
     (segment,) = adapter.depth_curve(side).segments
     x, y = _f(reserve0, 10**ETH), _f(reserve1, 10**USDC)
     assert (segment.base_reserve, segment.quote_reserve, segment.fee) == (x, y, fee_pips / PIPS)
-    expected_qty = x - max(x * BUY_DUST_SHARE, _f(1, 10**ETH)) if side == "buy" else x * SELL_CAP_RESERVE_MULTIPLE
+    expected_qty = (
+        x - max(x * BUY_DUST_SHARE, _f(1, 10**ETH))
+        if side == "buy"
+        else x * SELL_CAP_RESERVE_MULTIPLE
+    )
     assert segment.qty == max(expected_qty, 0.0)
 
 
 @settings(max_examples=30, deadline=None)
-@given(price=st.sampled_from(["2600", "2950", "3000", "3012.5", "3099", "3500"]),
-       side=st.sampled_from(SIDES))
+@given(
+    price=st.sampled_from(["2600", "2950", "3000", "3012.5", "3099", "3500"]),
+    side=st.sampled_from(SIDES),
+)
 def test_clmm_curve_fields_are_correctly_rounded(price: str, side: str) -> None:
     adapter = make_clmm(price=price)
     pool = adapter.pool
@@ -259,8 +319,13 @@ def test_clmm_curve_fields_are_correctly_rounded(price: str, side: str) -> None:
             qty = Fraction(liquidity * Q96 * (hi - lo), hi * lo) / 10**ETH
             if side == "sell":
                 qty /= 1 - Fraction(adapter.fee_pips, PIPS)
-            expected.append((float(qty), float(Fraction(liquidity * Q96, sqrt_x96) / 10**ETH),
-                             float(Fraction(liquidity * sqrt_x96, Q96) / 10**USDC)))
+            expected.append(
+                (
+                    float(qty),
+                    float(Fraction(liquidity * Q96, sqrt_x96) / 10**ETH),
+                    float(Fraction(liquidity * sqrt_x96, Q96) / 10**USDC),
+                )
+            )
         liquidity += delta
         sqrt_x96 = boundary
     assert expected
@@ -268,15 +333,25 @@ def test_clmm_curve_fields_are_correctly_rounded(price: str, side: str) -> None:
 
 
 @settings(max_examples=20, deadline=None)
-@given(fee_pips=st.sampled_from([0, 1, 500, 1000, 2500]), min_notional=st.sampled_from(["0", "10", "1234.567"]),
-       side=st.sampled_from(SIDES))
-def test_book_curve_fields_are_correctly_rounded(fee_pips: int, min_notional: str, side: str) -> None:
+@given(
+    fee_pips=st.sampled_from([0, 1, 500, 1000, 2500]),
+    min_notional=st.sampled_from(["0", "10", "1234.567"]),
+    side=st.sampled_from(SIDES),
+)
+def test_book_curve_fields_are_correctly_rounded(
+    fee_pips: int, min_notional: str, side: str
+) -> None:
     adapter = make_book(taker_fee_pips=fee_pips, min_notional=min_notional)
     book = adapter.book
     curve = adapter.depth_curve(side)
     factor = 1 + Fraction(fee_pips, PIPS) if side == "buy" else 1 - Fraction(fee_pips, PIPS)
-    expected = [(float(Fraction(book.lots_to_qty(lots))), float(Fraction(book.ticks_to_price(ticks)) * factor))
-                for ticks, lots in book.depth("asks" if side == "buy" else "bids")]
+    expected = [
+        (
+            float(Fraction(book.lots_to_qty(lots))),
+            float(Fraction(book.ticks_to_price(ticks)) * factor),
+        )
+        for ticks, lots in book.depth("asks" if side == "buy" else "bids")
+    ]
     assert [(s.qty, s.price) for s in curve.segments] == expected
     assert curve.min_qty == float(adapter.min_qty())
     # min_qty by the exact definition: the fewest lots reaching the minimum notional at the lower best price

@@ -17,9 +17,12 @@ def test_curve_is_one_flat_segment_per_level_with_the_fee_inside() -> None:
     adapter = make_book(taker_fee_pips=1000)
     buy = adapter.depth_curve("buy")
     assert [(s.qty, s.price) for s in buy.segments] == [
-        (float(size), float(Decimal(price) * Decimal("1.001"))) for price, size in ASKS]
+        (float(size), float(Decimal(price) * Decimal("1.001"))) for price, size in ASKS
+    ]
     sell = adapter.depth_curve("sell")
-    assert [s.price for s in sell.segments] == [float(Decimal(p) * Decimal("0.999")) for p, _ in BIDS]
+    assert [s.price for s in sell.segments] == [
+        float(Decimal(p) * Decimal("0.999")) for p, _ in BIDS
+    ]
     assert buy.lot == 0.0001
 
 
@@ -67,21 +70,31 @@ def test_quote_for_quote_sell_beyond_the_bids_is_refused() -> None:
     assert snapshot(adapter) == before
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"name": ""}, "name"),
-    ({"symbol": "ETHUSDC"}, "symbol"),
-    ({"quote_decimals": 37}, "quote_decimals"),
-    ({"taker_fee_pips": 1_000_000}, "taker_fee_pips"),
-    ({"min_notional": Decimal(-1)}, "min_notional"),
-    ({"leg_cost": Decimal("0.0000001")}, "leg_cost"),
-    ({"owner": ""}, "owner"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"symbol": "ETHUSDC"}, "symbol"),
+        ({"quote_decimals": 37}, "quote_decimals"),
+        ({"taker_fee_pips": 1_000_000}, "taker_fee_pips"),
+        ({"min_notional": Decimal(-1)}, "min_notional"),
+        ({"leg_cost": Decimal("0.0000001")}, "leg_cost"),
+        ({"owner": ""}, "owner"),
+    ],
+)
 def test_constructor_refuses_bad_arguments(kwargs: dict, field: str) -> None:
     from adapters.orderbook import OrderBookAdapter
 
     book = make_book().book
-    args = {"name": "book", "symbol": "ETH/USDC", "quote_decimals": 6, "taker_fee_pips": 1000,
-            "min_notional": Decimal(0), "leg_cost": Decimal(0), "owner": "router"} | kwargs
+    args = {
+        "name": "book",
+        "symbol": "ETH/USDC",
+        "quote_decimals": 6,
+        "taker_fee_pips": 1000,
+        "min_notional": Decimal(0),
+        "leg_cost": Decimal(0),
+        "owner": "router",
+    } | kwargs
     name, symbol = args.pop("name"), args.pop("symbol")
     with pytest.raises(RouteError) as info:
         OrderBookAdapter(name, symbol, book, **args)

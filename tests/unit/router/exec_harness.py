@@ -28,22 +28,44 @@ SPOT = "ETH/USDC"
 PERP = "ETH/USDC:USDC"
 
 
-def book_adapter(name: str, *, symbol: str = SPOT, kind: str = "spot", mid: str = "3000",
-                 levels: int = 6, step: str = "1", size: str = "4", fee_pips: int = 500,
-                 lot: str = "0.0001", leg_cost: str = "0") -> OrderBookAdapter:
+def book_adapter(
+    name: str,
+    *,
+    symbol: str = SPOT,
+    kind: str = "spot",
+    mid: str = "3000",
+    levels: int = 6,
+    step: str = "1",
+    size: str = "4",
+    fee_pips: int = 500,
+    lot: str = "0.0001",
+    leg_cost: str = "0",
+) -> OrderBookAdapter:
     """A book with ``levels`` levels each side around ``mid``, ``size`` base per level."""
     book = OrderBook(symbol, tick_size="0.01", lot_size=lot, taker_fee_pips=fee_pips, kind=kind)
     mid_d, step_d = D(mid), D(step)
     for i in range(levels):
         ask = mid_d + step_d * (i + 1) / 2
         bid = mid_d - step_d * (i + 1) / 2
-        book.place_limit(f"seed-ask-{i}", "maker", "sell", book.price_to_ticks(ask), book.qty_to_lots(D(size)))
-        book.place_limit(f"seed-bid-{i}", "maker", "buy", book.price_to_ticks(bid), book.qty_to_lots(D(size)))
-    return OrderBookAdapter(name, symbol, book, quote_decimals=6, taker_fee_pips=fee_pips, leg_cost=D(leg_cost))
+        book.place_limit(
+            f"seed-ask-{i}", "maker", "sell", book.price_to_ticks(ask), book.qty_to_lots(D(size))
+        )
+        book.place_limit(
+            f"seed-bid-{i}", "maker", "buy", book.price_to_ticks(bid), book.qty_to_lots(D(size))
+        )
+    return OrderBookAdapter(
+        name, symbol, book, quote_decimals=6, taker_fee_pips=fee_pips, leg_cost=D(leg_cost)
+    )
 
 
-def amm_adapter(name: str, *, base: str = "1000", quote: str = "3000000", fee_pips: int = 3000,
-                leg_cost: str = "4") -> AmmAdapter:
+def amm_adapter(
+    name: str,
+    *,
+    base: str = "1000",
+    quote: str = "3000000",
+    fee_pips: int = 3000,
+    leg_cost: str = "4",
+) -> AmmAdapter:
     pool = ConstantProductPool(int(D(base) * 10**18), int(D(quote) * 10**6), fee_pips)
     return AmmAdapter(name, SPOT, pool, base_decimals=18, quote_decimals=6, leg_cost=D(leg_cost))
 
@@ -63,11 +85,11 @@ class Faulty:
 
     inner: Any
     script: list[str] = field(default_factory=list)
-    move_qty: Decimal = D("6")
+    move_qty: Decimal = Decimal("6")
     down: bool = False
     calls: list[LegOrder] = field(default_factory=list)
     seen_ids: set[str] = field(default_factory=set)
-    mover_base: Decimal = D(0)  # base another trader bought on a pool (not ours)
+    mover_base: Decimal = Decimal(0)  # base another trader bought on a pool (not ours)
 
     def __post_init__(self) -> None:
         self.name = self.inner.name
@@ -107,8 +129,18 @@ class Faulty:
         if action == "ok":
             return await self.inner.execute(order)
         if action == "reject":
-            return LegFill(self.name, order.side, order.client_order_id, order.qty, D(0), D(0), D(0), D(0),
-                           "rejected", "injected reject")
+            return LegFill(
+                self.name,
+                order.side,
+                order.client_order_id,
+                order.qty,
+                D(0),
+                D(0),
+                D(0),
+                D(0),
+                "rejected",
+                "injected reject",
+            )
         if action == "timeout":
             raise TimeoutError("injected timeout")
         if action == "boom":  # a bug in an adapter, not a venue answer
@@ -125,7 +157,9 @@ class Faulty:
                 book = self.inner.book
                 book.place_market(mover_id, "mover", order.side, book.qty_to_lots(self.move_qty))
             else:
-                fill = await self.inner.execute(LegOrder(self.name, order.side, self.move_qty, mover_id))
+                fill = await self.inner.execute(
+                    LegOrder(self.name, order.side, self.move_qty, mover_id)
+                )
                 self.mover_base += fill.filled_qty if order.side == "buy" else -fill.filled_qty
             return await self.inner.execute(order)
         if action == "partial":
@@ -133,16 +167,32 @@ class Faulty:
             half = (order.qty / 2 / quantum).to_integral_value(rounding=ROUND_FLOOR) * quantum
             if half <= 0:
                 return await self.inner.execute(order)
-            fill = await self.inner.execute(LegOrder(order.venue, order.side, half, order.client_order_id,
-                                                     order.limit_price))
-            return LegFill(fill.venue, fill.side, order.client_order_id, order.qty, fill.filled_qty,
-                           fill.quote_amount, fill.fee, fill.leg_cost,
-                           "partial" if fill.filled_qty else "rejected", "injected partial")
+            fill = await self.inner.execute(
+                LegOrder(order.venue, order.side, half, order.client_order_id, order.limit_price)
+            )
+            return LegFill(
+                fill.venue,
+                fill.side,
+                order.client_order_id,
+                order.qty,
+                fill.filled_qty,
+                fill.quote_amount,
+                fill.fee,
+                fill.leg_cost,
+                "partial" if fill.filled_qty else "rejected",
+                "injected partial",
+            )
         raise AssertionError(action)
 
 
-def ledger_gate(*, usdc: str = "1000000", eth: str = "0", eth_mark: str = "3000", max_leverage: int = 10,
-                eth_weight: str = "0.9") -> LedgerGate:
+def ledger_gate(
+    *,
+    usdc: str = "1000000",
+    eth: str = "0",
+    eth_mark: str = "3000",
+    max_leverage: int = 10,
+    eth_weight: str = "0.9",
+) -> LedgerGate:
     ledger = MarginLedger("USDC")
     ledger.add_asset("ETH", eth_weight, eth_weight)
     ledger.set_mark("ETH", eth_mark)
@@ -164,6 +214,10 @@ def executor(adapters: Iterable[Any], gate: Any | None = None, **kwargs: Any) ->
 
 def standard_venues(**faults: Sequence[str]) -> list[Faulty]:
     """Two spot books, one spot pool and one perp book, each wrapped (script per venue name)."""
-    inner = [book_adapter("book-a"), book_adapter("book-b", mid="3000.5", fee_pips=1000),
-             amm_adapter("pool"), book_adapter("perp", symbol=PERP, kind="perp", size="8", fee_pips=200)]
+    inner = [
+        book_adapter("book-a"),
+        book_adapter("book-b", mid="3000.5", fee_pips=1000),
+        amm_adapter("pool"),
+        book_adapter("perp", symbol=PERP, kind="perp", size="8", fee_pips=200),
+    ]
     return [Faulty(a, list(faults.get(a.name.replace("-", "_"), ()))) for a in inner]

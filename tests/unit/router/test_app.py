@@ -6,7 +6,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,8 +56,12 @@ def test_book_is_seeded_with_exactly_the_config_levels() -> None:
     market = build_market(config)
     book = market.venues["book"]
     venue = config.venue("book")
-    assert [(book.ticks_to_price(p), book.lots_to_qty(q)) for p, q in book.depth("bids")] == list(venue.bids)
-    assert [(book.ticks_to_price(p), book.lots_to_qty(q)) for p, q in book.depth("asks")] == list(venue.asks)
+    assert [(book.ticks_to_price(p), book.lots_to_qty(q)) for p, q in book.depth("bids")] == list(
+        venue.bids
+    )
+    assert [(book.ticks_to_price(p), book.lots_to_qty(q)) for p, q in book.depth("asks")] == list(
+        venue.asks
+    )
     assert {order.owner for order in book.open_orders()} == {SEED_OWNER}
 
 
@@ -73,7 +76,10 @@ def test_clmm_positions_land_on_the_tick_grid_below_the_bounds() -> None:
 def test_adapters_for_filters_by_symbol_and_name() -> None:
     market = load_market(SMALL)
     assert [a.name for a in market.adapters_for("ETH/USDC")] == ["amm", "clmm", "book"]
-    assert [a.name for a in market.adapters_for("ETH/USDC", ["book", "amm", "book"])] == ["book", "amm"]
+    assert [a.name for a in market.adapters_for("ETH/USDC", ["book", "amm", "book"])] == [
+        "book",
+        "amm",
+    ]
     with pytest.raises(RouteError, match="symbol='BTC/USDC' is invalid; allowed: one of ETH/USDC"):
         market.adapters_for("BTC/USDC")
     with pytest.raises(RouteError, match="venue='nope' is invalid"):
@@ -82,14 +88,26 @@ def test_adapters_for_filters_by_symbol_and_name() -> None:
         market.adapters_for("ETH/USDC", [])
 
 
-@pytest.mark.parametrize(("price", "lower", "upper", "liquidity", "key", "allowed"), [
-    ("3000", "1e-30", "3600", "1000", "venues[0].positions[0].lower", "MIN_SQRT_RATIO"),
-    ("3000", "2500", "1e60", "1000", "venues[0].positions[0].upper", "MIN_SQRT_RATIO"),
-    ("3000", "3000", "3000.5", "1000", "venues[0].positions[0].upper", "one tick spacing"),
-    ("1e-40", "2500", "3600", "1000", "venues[0].price", "sqrt_price_x96"),
-    ("3000", "2500", "3600", str(2**127), "venues[0].positions[0].liquidity", "the pool accepts"),
-])
-def test_values_a_pool_refuses_are_config_errors(price, lower, upper, liquidity, key, allowed) -> None:
+@pytest.mark.parametrize(
+    ("price", "lower", "upper", "liquidity", "key", "allowed"),
+    [
+        ("3000", "1e-30", "3600", "1000", "venues[0].positions[0].lower", "MIN_SQRT_RATIO"),
+        ("3000", "2500", "1e60", "1000", "venues[0].positions[0].upper", "MIN_SQRT_RATIO"),
+        ("3000", "3000", "3000.5", "1000", "venues[0].positions[0].upper", "one tick spacing"),
+        ("1e-40", "2500", "3600", "1000", "venues[0].price", "sqrt_price_x96"),
+        (
+            "3000",
+            "2500",
+            "3600",
+            str(2**127),
+            "venues[0].positions[0].liquidity",
+            "the pool accepts",
+        ),
+    ],
+)
+def test_values_a_pool_refuses_are_config_errors(
+    price, lower, upper, liquidity, key, allowed
+) -> None:
     text = CLMM.format(price=price, lower=lower, upper=upper, liquidity=liquidity)
     with pytest.raises(ConfigError) as info:
         build_market(parse_config(text, "p.toml"))
@@ -98,7 +116,9 @@ def test_values_a_pool_refuses_are_config_errors(price, lower, upper, liquidity,
 
 
 def test_book_level_below_min_notional_is_a_config_error() -> None:
-    text = SMALL.read_text().replace('lot_size = "0.0001"', 'lot_size = "0.0001"\nmin_notional = "10000"')
+    text = SMALL.read_text().replace(
+        'lot_size = "0.0001"', 'lot_size = "0.0001"\nmin_notional = "10000"'
+    )
     with pytest.raises(ConfigError) as info:
         build_market(parse_config(text, "s.toml"))
     assert info.value.key == "venues[2].bids[0]"
@@ -151,7 +171,10 @@ max_leverage = 10
 
 
 def _perp_market(eth: str = "2", usdc: str = "1000", weight: str = "0.8", extra: str = ""):
-    text = PERP_MARKET.replace("{eth}", eth).replace("{usdc}", usdc).replace("{weight}", weight) + extra
+    text = (
+        PERP_MARKET.replace("{eth}", eth).replace("{usdc}", usdc).replace("{weight}", weight)
+        + extra
+    )
     return build_market(parse_config(text, "perp.toml"))
 
 
@@ -160,7 +183,14 @@ def _venue_state(market) -> tuple:
     state = []
     for name, venue in market.venues.items():
         if hasattr(venue, "depth"):
-            state.append((name, tuple(venue.depth("bids")), tuple(venue.depth("asks")), len(venue.open_orders())))
+            state.append(
+                (
+                    name,
+                    tuple(venue.depth("bids")),
+                    tuple(venue.depth("asks")),
+                    len(venue.open_orders()),
+                )
+            )
         elif hasattr(venue, "sqrt_price_x96"):
             state.append((name, venue.sqrt_price_x96, venue.liquidity))
         else:
@@ -171,7 +201,9 @@ def _venue_state(market) -> tuple:
 def test_default_market_has_its_perp_near_the_spot_mid() -> None:
     market = load_market(DEFAULT)
     perp = market.adapters["perp-book"]
-    assert market.venues["perp-book"].kind == "perp" and market.venues["binance-book"].kind == "spot"
+    assert (
+        market.venues["perp-book"].kind == "perp" and market.venues["binance-book"].kind == "spot"
+    )
     assert perp.symbol == "ETH/USDC:USDC" and isinstance(perp, VenueAdapter)
     assert perp.best_prices() == (Decimal("2684.40"), Decimal("2684.60"))
     spot_mid = market.mid_price("ETH/USDC")
@@ -179,8 +211,13 @@ def test_default_market_has_its_perp_near_the_spot_mid() -> None:
     # a perpetual trades at a small premium: within 5 bps of the spot mid
     assert 0 < (market.mid_price("ETH/USDC:USDC") - spot_mid) / spot_mid < Decimal("0.0005")
     assert market.symbols() == ("ETH/USDC",) and market.symbols("perp") == ("ETH/USDC:USDC",)
-    assert market.instruments() == {"uni-v2": "spot", "uni-v3-5": "spot", "uni-v3-30": "spot",
-                                    "binance-book": "spot", "perp-book": "perp"}
+    assert market.instruments() == {
+        "uni-v2": "spot",
+        "uni-v3-5": "spot",
+        "uni-v3-30": "spot",
+        "binance-book": "spot",
+        "perp-book": "perp",
+    }
 
 
 def test_perp_is_routable_by_its_symbol_and_only_by_it() -> None:
@@ -205,14 +242,27 @@ def test_default_margin_matches_the_config_and_the_venue_mids() -> None:
     assert (setup.account, setup.sub_id) == ("desk-a", f"desk-a/{MAIN_SUBACCOUNT}")
     assert setup.perp_markets == {"ETH/USDC:USDC": "ETH-PERP"} == setup.gate.perp_markets
     assert ledger.quote_asset == "USDC" and sorted(ledger.assets) == ["ETH", "USDC"]
-    assert (ledger.assets["ETH"].initial_weight_ppm, ledger.assets["ETH"].maintenance_weight_ppm) == (900_000, 950_000)
-    assert ledger.markets["ETH-PERP"].tiers.max_leverage == 20 and ledger.markets["ETH-PERP"].oracle_asset == "ETH"
-    assert ledger.marks["ETH"].price_units == 268_380_500_000        # uni-v2's mid 2683.805
-    assert ledger.marks["ETH-PERP"].price_units == 268_450_000_000   # the perp book's mid 2684.50
-    assert ledger.balance(setup.sub_id, "ETH") == 100 and ledger.balance(setup.sub_id, "USDC") == 1_000_000
+    assert (
+        ledger.assets["ETH"].initial_weight_ppm,
+        ledger.assets["ETH"].maintenance_weight_ppm,
+    ) == (900_000, 950_000)
+    assert (
+        ledger.markets["ETH-PERP"].tiers.max_leverage == 20
+        and ledger.markets["ETH-PERP"].oracle_asset == "ETH"
+    )
+    assert ledger.marks["ETH"].price_units == 268_380_500_000  # uni-v2's mid 2683.805
+    assert ledger.marks["ETH-PERP"].price_units == 268_450_000_000  # the perp book's mid 2684.50
+    assert (
+        ledger.balance(setup.sub_id, "ETH") == 100
+        and ledger.balance(setup.sub_id, "USDC") == 1_000_000
+    )
     # equity = 1,000,000 USDC + 100 ETH x 2683.805 x 0.9; nothing is used yet
-    assert setup.gate.summary() == {"equity": Decimal("1241542.45"), "initial_margin": 0,
-                                    "maintenance_margin": 0, "headroom": Decimal("1241542.45")}
+    assert setup.gate.summary() == {
+        "equity": Decimal("1241542.45"),
+        "initial_margin": 0,
+        "maintenance_margin": 0,
+        "headroom": Decimal("1241542.45"),
+    }
     ledger._check()
     assert _venue_state(market) == before
 
@@ -224,7 +274,7 @@ def test_configured_marks_override_the_mids_and_accounts_are_chosen_by_name() ->
     assert setup.ledger.marks["ETH"].price_units == 250_000_000_000
     assert setup.ledger.marks["ETH-PERP"].price_units == 250_150_000_000
     default = build_margin(_perp_market())
-    assert default.ledger.marks["ETH"].price_units == 300_000_000_000       # (2999 + 3001) / 2
+    assert default.ledger.marks["ETH"].price_units == 300_000_000_000  # (2999 + 3001) / 2
     assert default.ledger.marks["ETH-PERP"].price_units == 300_300_000_000  # (3002 + 3004) / 2
 
 
@@ -236,19 +286,25 @@ def test_margin_setup_is_journaled_when_a_journal_is_given() -> None:
     assert events.count("deposit") == 2 and "open_subaccount" in events
 
 
-@pytest.mark.parametrize(("account", "extra", "eth", "key", "allowed"), [
-    ("ghost", "", "2", "accounts", "an account among: desk-a, desk-b"),
-    # BTC is held but no venue trades it and no mark is configured
-    (None, "", None, "margin.marks.BTC", "a mark price for BTC"),
-    # the ledger counts on a 1e-8 grid; ETH's 18 decimals allow finer balances
-    (None, "", "0.000000001", "accounts.desk-a.balances.ETH", "the margin core accepts"),
-])
-def test_margin_build_refusals_are_config_errors_and_leave_the_market_unchanged(account, extra, eth, key,
-                                                                                allowed) -> None:
+@pytest.mark.parametrize(
+    ("account", "extra", "eth", "key", "allowed"),
+    [
+        ("ghost", "", "2", "accounts", "an account among: desk-a, desk-b"),
+        # BTC is held but no venue trades it and no mark is configured
+        (None, "", None, "margin.marks.BTC", "a mark price for BTC"),
+        # the ledger counts on a 1e-8 grid; ETH's 18 decimals allow finer balances
+        (None, "", "0.000000001", "accounts.desk-a.balances.ETH", "the margin core accepts"),
+    ],
+)
+def test_margin_build_refusals_are_config_errors_and_leave_the_market_unchanged(
+    account, extra, eth, key, allowed
+) -> None:
     market = _perp_market(eth=eth or "2", extra=extra)
     if eth is None:
         text = PERP_MARKET.replace("{eth}", "2").replace("{usdc}", "1").replace("{weight}", "0.8")
-        market = build_market(parse_config(text.replace('USDC = "1" }', 'USDC = "1", BTC = "1" }'), "perp.toml"))
+        market = build_market(
+            parse_config(text.replace('USDC = "1" }', 'USDC = "1", BTC = "1" }'), "perp.toml")
+        )
     before = _venue_state(market)
     with pytest.raises(ConfigError) as info:
         build_margin(market, account)
@@ -273,10 +329,14 @@ def test_market_without_margin_table_gets_weight_one_and_no_perp_market() -> Non
 
 
 @settings(max_examples=40)
-@given(eth=st.decimals(min_value=0, max_value=10**6, places=8, allow_nan=False, allow_infinity=False),
-       usdc=st.decimals(min_value=0, max_value=10**9, places=6, allow_nan=False, allow_infinity=False),
-       weight=st.decimals(min_value=0, max_value=1, places=6, allow_nan=False, allow_infinity=False))
-def test_starting_equity_is_the_exact_weighted_collateral_rounded_against_the_account(eth, usdc, weight) -> None:
+@given(
+    eth=st.decimals(min_value=0, max_value=10**6, places=8, allow_nan=False, allow_infinity=False),
+    usdc=st.decimals(min_value=0, max_value=10**9, places=6, allow_nan=False, allow_infinity=False),
+    weight=st.decimals(min_value=0, max_value=1, places=6, allow_nan=False, allow_infinity=False),
+)
+def test_starting_equity_is_the_exact_weighted_collateral_rounded_against_the_account(
+    eth, usdc, weight
+) -> None:
     setup = build_margin(_perp_market(str(eth), str(usdc), str(weight)))
     exact = usdc + eth * 3000 * weight
     equity = setup.gate.summary()["equity"]

@@ -15,11 +15,16 @@ from router.config import load_config
 from router.errors import ConfigError, ExecutionError
 from router.exec_order import load_order
 from router.journal import Journal, StepClock
-from router.margin.journal import GENESIS, Journal as MarginJournal, line_hash, verify_chain
+from router.margin.journal import GENESIS, line_hash, verify_chain
+from router.margin.journal import Journal as MarginJournal
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "config" / "examples"
-ORDERS = [EXAMPLES / "basis-order.toml", EXAMPLES / "reverse-basis-order.toml", EXAMPLES / "spend-order.toml"]
+ORDERS = [
+    EXAMPLES / "basis-order.toml",
+    EXAMPLES / "reverse-basis-order.toml",
+    EXAMPLES / "spend-order.toml",
+]
 CONFIG = load_config(DEFAULT_CONFIG)
 
 
@@ -40,6 +45,7 @@ def basis_journal() -> bytes:
 
 
 # -- the chain ------------------------------------------------------------------------------------
+
 
 def test_every_entry_carries_the_hash_of_the_previous_one(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
@@ -73,12 +79,13 @@ def test_verify_chain_names_the_first_break() -> None:
         journal.append("e", i=i)
     lines = list(journal.lines())
     lines[2], lines[3] = lines[3], lines[2]
-    head, broken = verify_chain(lines)
+    _head, broken = verify_chain(lines)
     assert broken is not None and broken.index == 2
     assert verify_chain(["not json"])[1].reason.startswith("not a JSON line")
 
 
 # -- replay -----------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("order", ORDERS, ids=lambda p: p.stem)
 def test_replay_of_every_example_run_matches(tmp_path: Path, order: Path) -> None:
@@ -110,7 +117,9 @@ def test_a_different_config_is_reported_at_the_header(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     path.write_text(journal_of(ORDERS[0]))
     other = tmp_path / "other.toml"
-    other.write_text(Path(DEFAULT_CONFIG).read_text().replace('fee_pips = 3000', 'fee_pips = 2500', 1))
+    other.write_text(
+        Path(DEFAULT_CONFIG).read_text().replace("fee_pips = 3000", "fee_pips = 2500", 1)
+    )
     report = audit_journal(path, other)
     assert not report.verified and report.difference["line"] == 1
     assert "not the one this run used" in report.difference["reason"]
@@ -120,18 +129,26 @@ def test_a_different_config_is_reported_at_the_header(tmp_path: Path) -> None:
     assert config_digest(load_config(same)) == config_digest(CONFIG)
 
 
-def test_an_edited_figure_is_reported_with_both_values(tmp_path: Path, basis_journal: bytes) -> None:
+def test_an_edited_figure_is_reported_with_both_values(
+    tmp_path: Path, basis_journal: bytes
+) -> None:
     lines = basis_journal.decode().splitlines()
     index = next(i for i, line in enumerate(lines) if '"event":"order_done"' in line)
     record = json.loads(lines[index])
     record["capital_efficiency"]["saved"] = "999999.00000000"
-    lines[index] = json.dumps(record, sort_keys=True, separators=(",", ":"))  # the chain still links to it
+    lines[index] = json.dumps(
+        record, sort_keys=True, separators=(",", ":")
+    )  # the chain still links to it
     path = tmp_path / "j.jsonl"
     path.write_text("\n".join(lines) + "\n")
     report = audit_journal(path, CONFIG)
     assert not report.verified and report.chain_ok  # the last entry: only the replay can tell
     diff = report.difference
-    assert diff["line"] == index + 1 and diff["event"] == "order_done" and "capital_efficiency" in diff["fields"]
+    assert (
+        diff["line"] == index + 1
+        and diff["event"] == "order_done"
+        and "capital_efficiency" in diff["fields"]
+    )
     assert diff["recorded"]["capital_efficiency"]["saved"] == "999999.00000000"
     assert diff["replayed"]["capital_efficiency"]["saved"] != "999999.00000000"
 
@@ -157,7 +174,9 @@ def test_journal_without_inputs_cannot_be_replayed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("content", [b"", None])
-def test_unreadable_or_empty_journal_is_a_config_error(tmp_path: Path, content: bytes | None) -> None:
+def test_unreadable_or_empty_journal_is_a_config_error(
+    tmp_path: Path, content: bytes | None
+) -> None:
     path = tmp_path / "j.jsonl"
     if content is not None:
         path.write_bytes(content)
@@ -174,7 +193,9 @@ def test_config_digest_refuses_anything_but_a_parsed_config(config) -> None:
 
 def test_config_digest_changes_with_any_parsed_field(tmp_path: Path) -> None:
     other = tmp_path / "other.toml"
-    other.write_text(Path(DEFAULT_CONFIG).read_text().replace('fee_pips = 3000', 'fee_pips = 3001', 1))
+    other.write_text(
+        Path(DEFAULT_CONFIG).read_text().replace("fee_pips = 3000", "fee_pips = 3001", 1)
+    )
     assert config_digest(load_config(other)) != config_digest(CONFIG)
     assert len(config_digest(CONFIG)) == 64 and int(config_digest(CONFIG), 16) >= 0
 
@@ -189,8 +210,9 @@ def test_order_round_trips_through_the_header() -> None:
 
 @settings(max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(position=st.floats(0, 1, exclude_max=True), flip=st.integers(1, 255))
-def test_single_byte_tampering_anywhere_is_detected(tmp_path: Path, basis_journal: bytes, position: float,
-                                                    flip: int) -> None:
+def test_single_byte_tampering_anywhere_is_detected(
+    tmp_path: Path, basis_journal: bytes, position: float, flip: int
+) -> None:
     data = bytearray(basis_journal)
     data[int(position * len(data))] ^= flip
     path = tmp_path / "tampered.jsonl"

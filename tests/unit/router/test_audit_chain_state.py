@@ -29,8 +29,11 @@ class JournalChain(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.dir.cleanup()
 
-    @rule(event=st.sampled_from(["plan", "fill", "margin_check"]), qty=st.decimals(0, 10**6, places=8),
-          note=st.text(max_size=8))
+    @rule(
+        event=st.sampled_from(["plan", "fill", "margin_check"]),
+        qty=st.decimals(0, 10**6, places=8),
+        note=st.text(max_size=8),
+    )
     def write(self, event: str, qty: Decimal, note: str) -> None:
         self.journal.write(event, qty=qty, note=note)
         self.memory.write(event, qty=qty)

@@ -38,12 +38,17 @@ def test_hyperbolic_inverse_inverts_the_marginal_price(x, price, fee, share, sid
     assert seg.qty_at_price(lam, side) == pytest.approx(q, rel=1e-9)
     # the inverse is clamped to the segment
     assert seg.qty_at_price(lam * (1e6 if side == "buy" else 1e-6), side) == seg.qty
-    assert seg.qty_at_price(seg.marginal_price(0.0, side) * (0.5 if side == "buy" else 2.0), side) == 0.0
+    assert (
+        seg.qty_at_price(seg.marginal_price(0.0, side) * (0.5 if side == "buy" else 2.0), side)
+        == 0.0
+    )
 
 
 @pytest.mark.parametrize("fee_pips", [500, 3000, 10000])
 @pytest.mark.parametrize("out_share", [1e-6, 0.01, 0.3])
-def test_hyperbolic_buy_and_sell_match_uniswap_v2_integer_math(fee_pips: int, out_share: float) -> None:
+def test_hyperbolic_buy_and_sell_match_uniswap_v2_integer_math(
+    fee_pips: int, out_share: float
+) -> None:
     r_base, r_quote = 1000 * 10**18, 3_000_000 * 10**6
     seg = HyperbolicSegment(999.0, 1000.0, 3_000_000.0, fee_pips / 1e6)
     out = int(r_base * out_share)
@@ -85,8 +90,10 @@ def test_curve_cost_is_continuous_and_monotone_across_segments(side: str) -> Non
     offsets = np.cumsum([s.qty for s in curve.segments])[:-1]
     for b in offsets:
         assert curve.cost(b * (1 - 1e-12)) == pytest.approx(curve.cost(b * (1 + 1e-12)), rel=1e-9)
-    integral = sum(quad(curve.marginal_price, lo, hi, epsrel=1e-12)[0]
-                   for lo, hi in zip(np.r_[0.0, offsets], np.r_[offsets, curve.total_qty]))
+    integral = sum(
+        quad(curve.marginal_price, lo, hi, epsrel=1e-12)[0]
+        for lo, hi in zip(np.r_[0.0, offsets], np.r_[offsets, curve.total_qty])
+    )
     assert curve.cost(curve.total_qty) == pytest.approx(integral, rel=1e-9)
 
 
@@ -121,25 +128,37 @@ def test_zero_length_segments_are_skipped_and_empty_curves_are_empty() -> None:
     assert empty.total_qty == 0.0 and empty.cost(0.0) == 0.0 and empty.qty_at_price(1.0) == 0.0
 
 
-@pytest.mark.parametrize("make, field", [
-    (lambda: FlatSegment(-1.0, 3000.0), "qty"),
-    (lambda: FlatSegment(1.0, math.nan), "price"),
-    (lambda: FlatSegment(1.0, 0.0), "price"),
-    (lambda: FlatSegment(math.inf, 1.0), "qty"),
-    (lambda: HyperbolicSegment(1.0, 0.0, 1.0, 0.0), "base_reserve"),
-    (lambda: HyperbolicSegment(1.0, 10.0, -1.0, 0.0), "quote_reserve"),
-    (lambda: HyperbolicSegment(1.0, 10.0, 1.0, 1.0), "fee"),
-    (lambda: HyperbolicSegment(1.0, 10.0, 1.0, math.nan), "fee"),
-    (lambda: DepthCurve("a", "hold", ()), "side"),
-    (lambda: DepthCurve("", "buy", ()), "venue"),
-    (lambda: DepthCurve("a", "buy", (), fixed_cost=-1.0), "fixed_cost"),
-    (lambda: DepthCurve("a", "buy", (), min_qty=math.inf), "min_qty"),
-    (lambda: DepthCurve("a", "buy", (), max_qty=math.nan), "max_qty"),
-    (lambda: DepthCurve("a", "buy", ("x",)), "segments[0]"),
-    (lambda: DepthCurve("a", "buy", (HyperbolicSegment(10.0, 10.0, 1.0, 0.0),)), "segments[0].qty"),
-    (lambda: DepthCurve("a", "buy", (FlatSegment(1.0, 3000.0), FlatSegment(1.0, 2990.0))), "segments[1]"),
-    (lambda: DepthCurve("a", "sell", (FlatSegment(1.0, 2990.0), FlatSegment(1.0, 3000.0))), "segments[1]"),
-])
+@pytest.mark.parametrize(
+    "make, field",
+    [
+        (lambda: FlatSegment(-1.0, 3000.0), "qty"),
+        (lambda: FlatSegment(1.0, math.nan), "price"),
+        (lambda: FlatSegment(1.0, 0.0), "price"),
+        (lambda: FlatSegment(math.inf, 1.0), "qty"),
+        (lambda: HyperbolicSegment(1.0, 0.0, 1.0, 0.0), "base_reserve"),
+        (lambda: HyperbolicSegment(1.0, 10.0, -1.0, 0.0), "quote_reserve"),
+        (lambda: HyperbolicSegment(1.0, 10.0, 1.0, 1.0), "fee"),
+        (lambda: HyperbolicSegment(1.0, 10.0, 1.0, math.nan), "fee"),
+        (lambda: DepthCurve("a", "hold", ()), "side"),
+        (lambda: DepthCurve("", "buy", ()), "venue"),
+        (lambda: DepthCurve("a", "buy", (), fixed_cost=-1.0), "fixed_cost"),
+        (lambda: DepthCurve("a", "buy", (), min_qty=math.inf), "min_qty"),
+        (lambda: DepthCurve("a", "buy", (), max_qty=math.nan), "max_qty"),
+        (lambda: DepthCurve("a", "buy", ("x",)), "segments[0]"),
+        (
+            lambda: DepthCurve("a", "buy", (HyperbolicSegment(10.0, 10.0, 1.0, 0.0),)),
+            "segments[0].qty",
+        ),
+        (
+            lambda: DepthCurve("a", "buy", (FlatSegment(1.0, 3000.0), FlatSegment(1.0, 2990.0))),
+            "segments[1]",
+        ),
+        (
+            lambda: DepthCurve("a", "sell", (FlatSegment(1.0, 2990.0), FlatSegment(1.0, 3000.0))),
+            "segments[1]",
+        ),
+    ],
+)
 def test_invalid_segments_and_curves_are_refused_with_the_field(make, field: str) -> None:
     with pytest.raises(InvalidRouteArgument) as info:
         make()
@@ -147,10 +166,17 @@ def test_invalid_segments_and_curves_are_refused_with_the_field(make, field: str
     assert isinstance(info.value, RouteError) and isinstance(info.value, CrossrouteError)
 
 
-@pytest.mark.parametrize("call", [
-    lambda c: c.cost(-1.0), lambda c: c.cost(math.nan), lambda c: c.cost(1e9),
-    lambda c: c.marginal_price(math.inf), lambda c: c.qty_at_price(0.0), lambda c: c.qty_at_price(math.nan),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.cost(-1.0),
+        lambda c: c.cost(math.nan),
+        lambda c: c.cost(1e9),
+        lambda c: c.marginal_price(math.inf),
+        lambda c: c.qty_at_price(0.0),
+        lambda c: c.qty_at_price(math.nan),
+    ],
+)
 def test_curve_queries_reject_bad_arguments_and_change_nothing(call) -> None:
     curve = v3_like("buy")
     before = (curve.segments, curve._arrays["matrix"].copy(), list(curve._arrays["cum_cost_list"]))

@@ -9,24 +9,50 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from exec_harness import (PERP, SPOT, Faulty, amm_adapter, book_adapter, executor,  # noqa: E402
-                          ledger_gate, standard_venues)
+from exec_harness import (
+    PERP,
+    SPOT,
+    Faulty,
+    amm_adapter,
+    book_adapter,
+    executor,
+    ledger_gate,
+    standard_venues,
+)
 
-from router.errors import ExecutionError  # noqa: E402
-from router.exec_order import Hedge, MultiLegOrder, OrderLeg  # noqa: E402
-from router.execution import Executor  # noqa: E402
-from router.margin.checks import Leg  # noqa: E402
+from router.errors import ExecutionError
+from router.exec_order import Hedge, MultiLegOrder, OrderLeg
+from router.execution import Executor
+from router.margin.checks import Leg
 
 D = Decimal
 
 
-def basis(client_id: str = "b1", *, qty: str = "10", policy: str = "unwind", spot_venues: tuple = (),
-          perp_limit: str | None = None, **order_kwargs) -> MultiLegOrder:
-    return MultiLegOrder(client_id, (
-        OrderLeg("spot", "spot", SPOT, "buy", qty=D(qty), venues=spot_venues),
-        OrderLeg("hedge", "perp", PERP, "sell", hedge=Hedge("spot"),
-                 limit_price=None if perp_limit is None else D(perp_limit)),
-    ), on_hedge_failure=policy, **order_kwargs)
+def basis(
+    client_id: str = "b1",
+    *,
+    qty: str = "10",
+    policy: str = "unwind",
+    spot_venues: tuple = (),
+    perp_limit: str | None = None,
+    **order_kwargs,
+) -> MultiLegOrder:
+    return MultiLegOrder(
+        client_id,
+        (
+            OrderLeg("spot", "spot", SPOT, "buy", qty=D(qty), venues=spot_venues),
+            OrderLeg(
+                "hedge",
+                "perp",
+                PERP,
+                "sell",
+                hedge=Hedge("spot"),
+                limit_price=None if perp_limit is None else D(perp_limit),
+            ),
+        ),
+        on_hedge_failure=policy,
+        **order_kwargs,
+    )
 
 
 def venue_exposure(venues: list[Faulty]) -> dict[str, Decimal]:
@@ -57,6 +83,7 @@ def children_all_answered(journal) -> None:
 
 
 # -- happy paths ---------------------------------------------------------------------------------
+
 
 async def test_basis_trade_fills_hedges_and_books_margin() -> None:
     venues = standard_venues()
@@ -91,13 +118,19 @@ async def test_same_inputs_give_byte_identical_journals() -> None:
 async def test_quote_sized_leg_spends_budget_and_hedge_rounding_is_reported() -> None:
     venues = standard_venues()
     ex = executor(venues)
-    order = MultiLegOrder("q1", (
-        OrderLeg("buy", "spot", SPOT, "buy", quote_qty=D("20000.5")),
-        OrderLeg("hedge", "perp", PERP, "sell", hedge=Hedge("buy"))))
+    order = MultiLegOrder(
+        "q1",
+        (
+            OrderLeg("buy", "spot", SPOT, "buy", quote_qty=D("20000.5")),
+            OrderLeg("hedge", "perp", PERP, "sell", hedge=Hedge("buy")),
+        ),
+    )
     report = await ex.execute(order)
     buy, hedge = report.legs
     assert buy.quote_amount <= D("20000.5")
-    assert hedge.filled_qty == (buy.filled_qty / D("0.0001")).to_integral_value(rounding="ROUND_FLOOR") * D("0.0001")
+    assert hedge.filled_qty == (buy.filled_qty / D("0.0001")).to_integral_value(
+        rounding="ROUND_FLOOR"
+    ) * D("0.0001")
     (relation,) = report.hedges
     assert relation.unhedged_qty == buy.filled_qty - hedge.filled_qty
     assert report.residual_exposure["ETH"] == relation.unhedged_qty
@@ -107,6 +140,7 @@ async def test_quote_sized_leg_spends_budget_and_hedge_rounding_is_reported() ->
 
 
 # -- faults --------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("fault", ["reject", "timeout", "partial", "down", "boom"])
 async def test_spot_fault_is_rerouted_and_order_completes(fault: str) -> None:
@@ -118,8 +152,13 @@ async def test_spot_fault_is_rerouted_and_order_completes(fault: str) -> None:
     assert spot.filled_qty == 10 and spot.rounds >= 2
     first = spot.children[0]
     assert first.order.venue == "book-a"
-    expected = {"reject": "rejected", "timeout": "timeout", "partial": "partial", "down": "error",
-                "boom": "error"}[fault]
+    expected = {
+        "reject": "rejected",
+        "timeout": "timeout",
+        "partial": "partial",
+        "down": "error",
+        "boom": "error",
+    }[fault]
     assert first.status == expected
     events = [r["event"] for r in ex.journal.records()]
     assert ("venue_down" in events) == (fault in ("timeout", "down", "boom"))
@@ -200,7 +239,9 @@ async def test_planner_bug_mid_order_ends_in_a_reported_state() -> None:
     venues = standard_venues()
     ex = executor(venues, planner=planner)
     report = await ex.execute(basis())
-    assert report.status == "stopped" and "internal error: RuntimeError: planner bug" in report.reason
+    assert (
+        report.status == "stopped" and "internal error: RuntimeError: planner bug" in report.reason
+    )
     assert report.residual_exposure == {"ETH": D(10)} and not report.hedged
     assert venue_exposure(venues) == {"ETH": D(10)}
     assert ex.journal.records()[-1]["event"] == "order_done"
@@ -209,17 +250,23 @@ async def test_planner_bug_mid_order_ends_in_a_reported_state() -> None:
 async def test_child_whose_fixed_cost_breaks_the_limit_is_not_sent() -> None:
     venues = [Faulty(amm_adapter("pool", leg_cost="500"))]
     ex = executor(venues)
-    order = MultiLegOrder("f1", (OrderLeg("buy", "spot", SPOT, "buy", qty=D(1), limit_price=D(3100)),))
+    order = MultiLegOrder(
+        "f1", (OrderLeg("buy", "spot", SPOT, "buy", qty=D(1), limit_price=D(3100)),)
+    )
     report = await ex.execute(order)
     if report.status == "rejected":  # the planner itself refused the leg: nothing sent either
         assert "cannot be planned" in report.reason or "nothing fillable" in report.reason
     else:
-        assert report.status == "partial" and "nothing fillable within the limit" in report.legs[0].reason
+        assert (
+            report.status == "partial"
+            and "nothing fillable within the limit" in report.legs[0].reason
+        )
         assert "child_skipped" in [r["event"] for r in ex.journal.records()]
     assert not venues[0].calls
 
 
 # -- margin --------------------------------------------------------------------------------------
+
 
 async def test_order_no_leg_order_can_carry_is_rejected_before_any_trade() -> None:
     venues = standard_venues()
@@ -240,9 +287,13 @@ async def test_legs_are_reordered_so_headroom_stays_non_negative() -> None:
     gate.ledger.apply_leg(gate.sub_id, Leg("perp", "ETH-PERP", "sell", "5", "3000", "0"))
     venues = [Faulty(book_adapter("perp", symbol=PERP, kind="perp", size="8", fee_pips=0))]
     ex = executor(venues, gate)
-    order = MultiLegOrder("r1", (
-        OrderLeg("more-short", "perp", PERP, "sell", qty=D(5)),
-        OrderLeg("close", "perp", PERP, "buy", qty=D(5))))
+    order = MultiLegOrder(
+        "r1",
+        (
+            OrderLeg("more-short", "perp", PERP, "sell", qty=D(5)),
+            OrderLeg("close", "perp", PERP, "buy", qty=D(5)),
+        ),
+    )
     report = await ex.execute(order)
     assert report.leg_order == ["close", "more-short"]
     assert report.status == "filled"
@@ -275,6 +326,7 @@ async def test_child_failing_margin_is_not_sent() -> None:
 
 # -- idempotency and bad requests ----------------------------------------------------------------
 
+
 async def test_same_client_id_same_order_returns_the_first_report_without_trading() -> None:
     venues = standard_venues()
     ex = executor(venues)
@@ -296,12 +348,23 @@ async def test_same_client_id_other_order_is_refused_and_changes_nothing() -> No
     assert ex.journal.lines() == lines
 
 
-@pytest.mark.parametrize("order, field", [
-    (MultiLegOrder("u1", (OrderLeg("a", "spot", SPOT, "buy", qty=D(1), venues=("nowhere",)),)), "venues"),
-    (MultiLegOrder("u2", (OrderLeg("a", "spot", SPOT, "buy", qty=D(1), venues=("perp",)),)), "venues"),
-    (MultiLegOrder("u3", (OrderLeg("a", "spot", "BTC/USDC", "buy", qty=D(1)),)), "symbol"),
-    ("not an order", "order"),
-])
+@pytest.mark.parametrize(
+    "order, field",
+    [
+        (
+            MultiLegOrder(
+                "u1", (OrderLeg("a", "spot", SPOT, "buy", qty=D(1), venues=("nowhere",)),)
+            ),
+            "venues",
+        ),
+        (
+            MultiLegOrder("u2", (OrderLeg("a", "spot", SPOT, "buy", qty=D(1), venues=("perp",)),)),
+            "venues",
+        ),
+        (MultiLegOrder("u3", (OrderLeg("a", "spot", "BTC/USDC", "buy", qty=D(1)),)), "symbol"),
+        ("not an order", "order"),
+    ],
+)
 async def test_invalid_request_raises_before_journal_or_trade(order, field: str) -> None:
     venues = standard_venues()
     ex = executor(venues)
@@ -313,16 +376,19 @@ async def test_invalid_request_raises_before_journal_or_trade(order, field: str)
     assert ex.margin.ledger.snapshot() == before
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"adapters": {}}, "adapters"),
-    ({"adapters": {"x": amm_adapter("pool")}}, "adapters[x]"),
-    ({"child_timeout_secs": D(0)}, "child_timeout_secs"),
-    ({"child_timeout_secs": 5}, "child_timeout_secs"),
-    ({"qty_quantum": D("-1")}, "qty_quantum"),
-    ({"instruments": {"pool": "option"}}, "instruments[pool]"),
-    ({"qty_quantum": D("NaN")}, "qty_quantum"),
-    ({"clock": 12.5}, "clock"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"adapters": {}}, "adapters"),
+        ({"adapters": {"x": amm_adapter("pool")}}, "adapters[x]"),
+        ({"child_timeout_secs": D(0)}, "child_timeout_secs"),
+        ({"child_timeout_secs": 5}, "child_timeout_secs"),
+        ({"qty_quantum": D("-1")}, "qty_quantum"),
+        ({"instruments": {"pool": "option"}}, "instruments[pool]"),
+        ({"qty_quantum": D("NaN")}, "qty_quantum"),
+        ({"clock": 12.5}, "clock"),
+    ],
+)
 def test_executor_construction_validates(kwargs: dict, field: str) -> None:
     args = {"adapters": {"pool": amm_adapter("pool")}, "margin": ledger_gate()}
     args.update(kwargs)

@@ -11,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from exec_harness import PERP, SPOT, ledger_gate  # noqa: E402
+from exec_harness import PERP, SPOT, ledger_gate
 
-from router.errors import ExecutionError  # noqa: E402
-from router.exec_margin import LedgerGate  # noqa: E402
-from router.execution import MarginLeg  # noqa: E402
-from router.journal import StepClock  # noqa: E402
-from router.margin.ledger import MarginLedger  # noqa: E402
+from router.errors import ExecutionError
+from router.exec_margin import LedgerGate
+from router.execution import MarginLeg
+from router.journal import StepClock
+from router.margin.ledger import MarginLedger
 
 D = Decimal
 
@@ -25,8 +25,10 @@ D = Decimal
 def test_check_reports_every_prefix_and_changes_nothing() -> None:
     gate = ledger_gate(usdc="10000")
     before = gate.ledger.snapshot()
-    legs = [MarginLeg("perp", PERP, "sell", D(10), D(30000), D(6)),   # IM 3000
-            MarginLeg("perp", PERP, "sell", D(30), D(90000), D(18))]  # IM +9000: over
+    legs = [
+        MarginLeg("perp", PERP, "sell", D(10), D(30000), D(6)),  # IM 3000
+        MarginLeg("perp", PERP, "sell", D(30), D(90000), D(18)),
+    ]  # IM +9000: over
     check = gate.check(legs)
     assert not check.accepted and check.failed_index == 1
     assert check.headroom_before == D(10000)
@@ -47,7 +49,11 @@ def test_spot_booking_is_exact_in_quote_cash() -> None:
 
 
 @settings(max_examples=40)
-@given(qty=st.integers(1, 10**9), price=st.integers(2_000_000_000, 4_000_000_000), side=st.sampled_from(["buy", "sell"]))
+@given(
+    qty=st.integers(1, 10**9),
+    price=st.integers(2_000_000_000, 4_000_000_000),
+    side=st.sampled_from(["buy", "sell"]),
+)
 def test_perp_entry_is_rounded_against_the_account(qty: int, price: int, side: str) -> None:
     gate = ledger_gate(usdc="1000000")
     size = D(qty) / 10**8
@@ -66,13 +72,27 @@ def test_perp_entry_is_rounded_against_the_account(qty: int, price: int, side: s
     assert abs(entry - true_entry) <= D("1e-8")
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"instrument": "option"}, "instrument"), ({"symbol": "ETHUSDC"}, "symbol"), ({"side": "hold"}, "side"),
-    ({"qty": D(0)}, "qty"), ({"qty": 1}, "qty"), ({"quote_amount": D("-1")}, "quote_amount"),
-    ({"fee": D("NaN")}, "fee"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"instrument": "option"}, "instrument"),
+        ({"symbol": "ETHUSDC"}, "symbol"),
+        ({"side": "hold"}, "side"),
+        ({"qty": D(0)}, "qty"),
+        ({"qty": 1}, "qty"),
+        ({"quote_amount": D("-1")}, "quote_amount"),
+        ({"fee": D("NaN")}, "fee"),
+    ],
+)
 def test_margin_leg_validates(kwargs: dict, field: str) -> None:
-    args = {"instrument": "spot", "symbol": SPOT, "side": "buy", "qty": D(1), "quote_amount": D(3000), "fee": D(0)}
+    args = {
+        "instrument": "spot",
+        "symbol": SPOT,
+        "side": "buy",
+        "qty": D(1),
+        "quote_amount": D(3000),
+        "fee": D(0),
+    }
     args.update(kwargs)
     with pytest.raises(ExecutionError) as info:
         MarginLeg(**args)
@@ -114,9 +134,14 @@ def test_maintenance_refuses_a_pending_leg_that_is_not_a_margin_leg_and_changes_
     assert gate.ledger.snapshot() == before
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"step_ns": -1}, "step_ns"), ({"start_ns": True}, "start_ns"), ({"start_ns": 1.5}, "start_ns"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"step_ns": -1}, "step_ns"),
+        ({"start_ns": True}, "start_ns"),
+        ({"start_ns": 1.5}, "start_ns"),
+    ],
+)
 def test_step_clock_validates(kwargs: dict, field: str) -> None:
     with pytest.raises(ExecutionError) as info:
         StepClock(**kwargs)

@@ -14,26 +14,33 @@ check liquidates).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
-from exec_harness import Faulty, book_adapter  # noqa: E402
+from exec_harness import Faulty, book_adapter
 
-from router.errors import ConfigError, ExecutionError  # noqa: E402
-from router.exec_margin import LedgerGate  # noqa: E402
-from router.exec_order import (MAX_NETTING_WINDOW_MS, Hedge, MultiLegOrder, OrderError, OrderLeg,  # noqa: E402
-                               order_from_dict)
-from router.execution import Executor, MarginLeg  # noqa: E402
-from router.journal import Journal, StepClock  # noqa: E402
-from router.margin.ledger import MarginLedger  # noqa: E402
-from router.orders import LegFill, LegOrder  # noqa: E402
+from router.errors import ConfigError, ExecutionError
+from router.exec_margin import LedgerGate
+from router.exec_order import (
+    MAX_NETTING_WINDOW_MS,
+    Hedge,
+    MultiLegOrder,
+    OrderError,
+    OrderLeg,
+    order_from_dict,
+)
+from router.execution import Executor, MarginLeg
+from router.journal import Journal, StepClock
+from router.margin.ledger import MarginLedger
+from router.orders import LegFill, LegOrder
 
 D = Decimal
 BTC, ETH = "BTC/USDC:USDC", "ETH/USDC:USDC"
@@ -73,7 +80,11 @@ class Moving:
     calls: list[LegOrder] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.name, self.symbol, self.leg_cost = self.inner.name, self.inner.symbol, self.inner.leg_cost
+        self.name, self.symbol, self.leg_cost = (
+            self.inner.name,
+            self.inner.symbol,
+            self.inner.leg_cost,
+        )
 
     def base_quantum(self) -> Decimal:
         return self.inner.base_quantum()
@@ -102,7 +113,9 @@ class Moving:
         return fill
 
 
-def story(*, window_ms: int, policy: str = "unwind", eth_script: tuple[str, ...] = ()) -> tuple[Executor, Any, MarginLedger]:
+def story(
+    *, window_ms: int, policy: str = "unwind", eth_script: tuple[str, ...] = ()
+) -> tuple[Executor, Any, MarginLedger]:
     ledger = MarginLedger("USDC")
     ledger.add_market("BTC-PERP", "BTC", max_leverage=20)
     ledger.add_market("ETH-PERP", "ETH", max_leverage=50)
@@ -117,15 +130,52 @@ def story(*, window_ms: int, policy: str = "unwind", eth_script: tuple[str, ...]
         ledger.set_mark("BTC-PERP", "94000")
         ledger.set_mark("ETH-PERP", "2820")
 
-    btc = Moving(book_adapter("btc-perp", symbol=BTC, kind="perp", mid="100000", step="10", size="1",
-                              levels=3, fee_pips=100, lot="0.001"), world, crash)
-    eth = Moving(Faulty(book_adapter("eth-perp", symbol=ETH, kind="perp", mid="3000", step="1", size="10",
-                                     levels=4, fee_pips=100, lot="0.001"), list(eth_script)), world)
-    executor = Executor({btc.name: btc, eth.name: eth}, gate, journal=Journal(clock=StepClock()), clock=world.clock)
-    order = MultiLegOrder("rv-1", (
-        OrderLeg("long", "perp", BTC, "buy", qty=D("1"), limit_price=D("100200")),
-        OrderLeg("hedge", "perp", ETH, "sell", limit_price=D("2990"), hedge=Hedge("long", D("30"))),
-    ), on_hedge_failure=policy, netting_window_ms=window_ms)
+    btc = Moving(
+        book_adapter(
+            "btc-perp",
+            symbol=BTC,
+            kind="perp",
+            mid="100000",
+            step="10",
+            size="1",
+            levels=3,
+            fee_pips=100,
+            lot="0.001",
+        ),
+        world,
+        crash,
+    )
+    eth = Moving(
+        Faulty(
+            book_adapter(
+                "eth-perp",
+                symbol=ETH,
+                kind="perp",
+                mid="3000",
+                step="1",
+                size="10",
+                levels=4,
+                fee_pips=100,
+                lot="0.001",
+            ),
+            list(eth_script),
+        ),
+        world,
+    )
+    executor = Executor(
+        {btc.name: btc, eth.name: eth}, gate, journal=Journal(clock=StepClock()), clock=world.clock
+    )
+    order = MultiLegOrder(
+        "rv-1",
+        (
+            OrderLeg("long", "perp", BTC, "buy", qty=D("1"), limit_price=D("100200")),
+            OrderLeg(
+                "hedge", "perp", ETH, "sell", limit_price=D("2990"), hedge=Hedge("long", D("30"))
+            ),
+        ),
+        on_hedge_failure=policy,
+        netting_window_ms=window_ms,
+    )
     return executor, order, ledger
 
 
@@ -138,7 +188,9 @@ async def test_without_a_window_the_move_liquidates_before_the_hedge_arrives() -
     report = await executor.execute(order)
     assert report.status == "liquidated"
     assert [(leg.leg_id, leg.status, leg.filled_qty) for leg in report.legs] == [
-        ("long", "filled", D("1.000")), ("hedge", "unfilled", D(0))]
+        ("long", "filled", D("1.000")),
+        ("hedge", "unfilled", D(0)),
+    ]
     records = executor.journal.records()
     breach = next(r for r in records if r["event"] == "maintenance_breach")
     assert D(breach["check"]["excess"]) < 0 and breach["pending"] == []
@@ -148,7 +200,10 @@ async def test_without_a_window_the_move_liquidates_before_the_hedge_arrives() -
     # the margin core cut the long at the crashed mark, down to what maintenance (plus buffer) carries
     assert 0 < sub.positions["BTC-PERP"].size_units < 10**8
     assert "ETH-PERP" not in sub.positions
-    assert any(e["event"] == "liquidation_step" and e["price"] == "94000.00000000" for e in ledger.journal.events())
+    assert any(
+        e["event"] == "liquidation_step" and e["price"] == "94000.00000000"
+        for e in ledger.journal.events()
+    )
     ledger._check()
 
 
@@ -161,10 +216,21 @@ async def test_with_a_window_the_hedge_on_its_way_nets_the_move_and_fills() -> N
     assert len(netted) == 1
     check = netted[0]["check"]
     assert D(check["excess"]) < 0 < D(check["excess_with_pending"])
-    assert netted[0]["pending"] == [{"instrument": "perp", "symbol": ETH, "side": "sell", "qty": "30.000",
-                                     "quote_amount": "89700.000", "fee": "0"}]
+    assert netted[0]["pending"] == [
+        {
+            "instrument": "perp",
+            "symbol": ETH,
+            "side": "sell",
+            "qty": "30.000",
+            "quote_amount": "89700.000",
+            "fee": "0",
+        }
+    ]
     sub = ledger.subs[executor.margin.sub_id]
-    assert sub.positions["BTC-PERP"].size_units == 10**8 and sub.positions["ETH-PERP"].size_units == -30 * 10**8
+    assert (
+        sub.positions["BTC-PERP"].size_units == 10**8
+        and sub.positions["ETH-PERP"].size_units == -30 * 10**8
+    )
     assert not ledger.liquidatable()
     assert executor.journal.verify() is None
     ledger._check()
@@ -181,7 +247,9 @@ async def test_window_expiry_applies_the_unwind_policy() -> None:
 
 
 async def test_window_expiry_with_stop_policy_then_liquidates() -> None:
-    executor, order, ledger = story(window_ms=1500, policy="stop", eth_script=("reject", "reject", "reject"))
+    executor, order, _ledger = story(
+        window_ms=1500, policy="stop", eth_script=("reject", "reject", "reject")
+    )
     report = await executor.execute(order)
     assert report.status == "liquidated" and "hedge hedge incomplete" in report.reason
     names = events(executor)
@@ -195,11 +263,21 @@ async def test_the_window_never_admits_new_risk_beyond_initial_margin() -> None:
     await executor.execute(order)
     records = executor.journal.records()
     netted_at = next(i for i, r in enumerate(records) if r["event"] == "maintenance_netted")
-    im_checks = [r for r in records[netted_at:] if r["event"] == "margin_check" and r.get("stage") == "child"]
+    im_checks = [
+        r for r in records[netted_at:] if r["event"] == "margin_check" and r.get("stage") == "child"
+    ]
     assert im_checks and all(r["accepted"] and D(r["headroom_after"]) >= 0 for r in im_checks)
     executor, order, _ = story(window_ms=5000)
-    huge = MultiLegOrder("rv-2", (order.legs[0], OrderLeg("hedge", "perp", ETH, "sell", limit_price=D("2990"),
-                                                          hedge=Hedge("long", D("39")))), netting_window_ms=5000)
+    huge = MultiLegOrder(
+        "rv-2",
+        (
+            order.legs[0],
+            OrderLeg(
+                "hedge", "perp", ETH, "sell", limit_price=D("2990"), hedge=Hedge("long", D("39"))
+            ),
+        ),
+        netting_window_ms=5000,
+    )
     report = await executor.execute(huge)
     assert report.status == "rejected" and "headroom limit" in report.reason
 
@@ -209,7 +287,9 @@ def test_maintenance_check_is_read_only_and_validates() -> None:
     gate = executor.margin
     before = ledger.snapshot()
     check = gate.maintenance([MarginLeg("perp", ETH, "sell", D("30"), D("89700"))])
-    assert check.excess == check.excess_with_pending - 0 or check.excess_with_pending != check.excess
+    assert (
+        check.excess == check.excess_with_pending - 0 or check.excess_with_pending != check.excess
+    )
     assert ledger.snapshot() == before
     with pytest.raises(ExecutionError):
         gate.maintenance(["not a leg"])  # type: ignore[list-item]
@@ -224,15 +304,21 @@ def test_netting_window_is_bounded(value: Any) -> None:
         order = MultiLegOrder("x", (leg,), netting_window_ms=value)
     except OrderError as exc:
         assert exc.field == "netting_window_ms"
-        assert isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_NETTING_WINDOW_MS
+        assert (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not 0 <= value <= MAX_NETTING_WINDOW_MS
+        )
         return
     assert 0 <= order.netting_window_ms <= MAX_NETTING_WINDOW_MS
     assert ("netting_window_ms" in order.to_json_dict()) == (value != 0)
 
 
 def test_netting_window_from_toml() -> None:
-    data = {"order": {"client_id": "n1", "netting_window_ms": 2500},
-            "legs": [{"id": "a", "symbol": "ETH/USDC", "side": "buy", "qty": "1"}]}
+    data = {
+        "order": {"client_id": "n1", "netting_window_ms": 2500},
+        "legs": [{"id": "a", "symbol": "ETH/USDC", "side": "buy", "qty": "1"}],
+    }
     assert order_from_dict(data).netting_window_ms == 2500
     data["order"]["netting_window_ms"] = 60_001
     with pytest.raises(ConfigError, match="order.netting_window_ms"):

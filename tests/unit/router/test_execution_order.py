@@ -13,8 +13,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from router.errors import ConfigError, ExecutionError
-from router.exec_order import (Hedge, MultiLegOrder, OrderError, OrderLeg, load_order, order_from_dict,
-                               parse_decimal)
+from router.exec_order import (
+    Hedge,
+    MultiLegOrder,
+    OrderError,
+    OrderLeg,
+    load_order,
+    order_from_dict,
+    parse_decimal,
+)
 from router.journal import GENESIS, Journal, StepClock, encode_record, line_hash, read_journal
 
 D = Decimal
@@ -25,15 +32,29 @@ def basis_dict() -> dict:
     return {
         "order": {"client_id": "basis-1", "time_limit_secs": "30", "on_hedge_failure": "unwind"},
         "legs": [
-            {"id": "spot", "instrument": "spot", "symbol": "ETH/USDC", "side": "buy", "qty": "10",
-             "limit": "2700", "venues": ["uni-v2", "book"]},
-            {"id": "perp", "instrument": "perp", "symbol": "ETH/USDC:USDC", "side": "sell",
-             "follows": "spot", "ratio": "1"},
+            {
+                "id": "spot",
+                "instrument": "spot",
+                "symbol": "ETH/USDC",
+                "side": "buy",
+                "qty": "10",
+                "limit": "2700",
+                "venues": ["uni-v2", "book"],
+            },
+            {
+                "id": "perp",
+                "instrument": "perp",
+                "symbol": "ETH/USDC:USDC",
+                "side": "sell",
+                "follows": "spot",
+                "ratio": "1",
+            },
         ],
     }
 
 
 # -- order model ---------------------------------------------------------------------------------
+
 
 def test_basis_dict_parses_exactly() -> None:
     order = order_from_dict(basis_dict(), "basis.toml")
@@ -47,8 +68,9 @@ def test_basis_dict_parses_exactly() -> None:
     assert again["legs"][1]["follows"] == "spot" and again["legs"][0]["qty"] == "10"
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "config" / "examples").glob("*-order.toml")),
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "config" / "examples").glob("*-order.toml")), ids=lambda p: p.name
+)
 def test_every_example_order_loads(path: Path) -> None:
     order = load_order(path)
     assert order.legs and order.client_id
@@ -71,35 +93,38 @@ def _set(data: dict, where: str, value: object) -> dict:
 _DELETE = object()
 
 
-@pytest.mark.parametrize("where, value, key", [
-    ("order.client_id", "", "order.client_id"),
-    ("order.client_id", "has space", "order.client_id"),
-    ("order.time_limit_secs", "0", "order.time_limit_secs"),
-    ("order.time_limit_secs", 1.5, "order.time_limit_secs"),
-    ("order.on_hedge_failure", "pray", "order.on_hedge_failure"),
-    ("order.max_rounds", 0, "order.max_rounds"),
-    ("order.max_rounds", True, "order.max_rounds"),
-    ("order.slippage_bps", -1, "order.slippage_bps"),
-    ("order.colour", "red", "order.colour"),
-    ("legs.0.qty", "-1", "legs[0].qty"),
-    ("legs.0.qty", "NaN", "legs[0].qty"),
-    ("legs.0.qty", "Infinity", "legs[0].qty"),
-    ("legs.0.qty", 10.0, "legs[0].qty"),
-    ("legs.0.qty", "ten", "legs[0].qty"),
-    ("legs.0.qty", _DELETE, "legs[0].qty"),
-    ("legs.0.limit", "0", "legs[0].limit"),
-    ("legs.0.side", "hold", "legs[0].side"),
-    ("legs.0.instrument", "option", "legs[0].instrument"),
-    ("legs.0.symbol", "ETHUSDC", "legs[0].symbol"),
-    ("legs.0.venues", "uni-v2", "legs[0].venues"),
-    ("legs.0.venues", ["book", "book"], "legs[0].venues"),
-    ("legs.0.lmit", "2700", "legs[0].lmit"),
-    ("legs.1.follows", "nobody", "legs[1].follows"),
-    ("legs.1.ratio", "0", "legs[1].ratio"),
-    ("legs.1.qty", "5", "legs[1].qty"),
-    ("legs.0.id", "perp", "legs[1].id"),
-    ("legs.1.follows", "perp", "legs[1].follows"),
-])
+@pytest.mark.parametrize(
+    "where, value, key",
+    [
+        ("order.client_id", "", "order.client_id"),
+        ("order.client_id", "has space", "order.client_id"),
+        ("order.time_limit_secs", "0", "order.time_limit_secs"),
+        ("order.time_limit_secs", 1.5, "order.time_limit_secs"),
+        ("order.on_hedge_failure", "pray", "order.on_hedge_failure"),
+        ("order.max_rounds", 0, "order.max_rounds"),
+        ("order.max_rounds", True, "order.max_rounds"),
+        ("order.slippage_bps", -1, "order.slippage_bps"),
+        ("order.colour", "red", "order.colour"),
+        ("legs.0.qty", "-1", "legs[0].qty"),
+        ("legs.0.qty", "NaN", "legs[0].qty"),
+        ("legs.0.qty", "Infinity", "legs[0].qty"),
+        ("legs.0.qty", 10.0, "legs[0].qty"),
+        ("legs.0.qty", "ten", "legs[0].qty"),
+        ("legs.0.qty", _DELETE, "legs[0].qty"),
+        ("legs.0.limit", "0", "legs[0].limit"),
+        ("legs.0.side", "hold", "legs[0].side"),
+        ("legs.0.instrument", "option", "legs[0].instrument"),
+        ("legs.0.symbol", "ETHUSDC", "legs[0].symbol"),
+        ("legs.0.venues", "uni-v2", "legs[0].venues"),
+        ("legs.0.venues", ["book", "book"], "legs[0].venues"),
+        ("legs.0.lmit", "2700", "legs[0].lmit"),
+        ("legs.1.follows", "nobody", "legs[1].follows"),
+        ("legs.1.ratio", "0", "legs[1].ratio"),
+        ("legs.1.qty", "5", "legs[1].qty"),
+        ("legs.0.id", "perp", "legs[1].id"),
+        ("legs.1.follows", "perp", "legs[1].follows"),
+    ],
+)
 def test_bad_order_value_names_key_value_and_allowed(where: str, value: object, key: str) -> None:
     data = _set(basis_dict(), where, value)
     before = copy.deepcopy(data)
@@ -112,8 +137,10 @@ def test_bad_order_value_names_key_value_and_allowed(where: str, value: object, 
 
 
 def test_hedge_cycle_is_refused() -> None:
-    legs = (OrderLeg("a", "spot", "ETH/USDC", "buy", hedge=Hedge("b")),
-            OrderLeg("b", "perp", "ETH/USDC:USDC", "sell", hedge=Hedge("a")))
+    legs = (
+        OrderLeg("a", "spot", "ETH/USDC", "buy", hedge=Hedge("b")),
+        OrderLeg("b", "perp", "ETH/USDC:USDC", "sell", hedge=Hedge("a")),
+    )
     with pytest.raises(OrderError, match="cycles"):
         MultiLegOrder("c1", legs)
 
@@ -145,7 +172,12 @@ def test_load_order_errors_are_config_errors(tmp_path: Path) -> None:
 
 
 @settings(max_examples=60)
-@given(st.decimals(allow_nan=True, allow_infinity=True) | st.floats() | st.text(max_size=8) | st.integers())
+@given(
+    st.decimals(allow_nan=True, allow_infinity=True)
+    | st.floats()
+    | st.text(max_size=8)
+    | st.integers()
+)
 def test_parse_decimal_is_exact_or_refuses(value: object) -> None:
     try:
         number = parse_decimal("qty", value)
@@ -159,12 +191,15 @@ def test_parse_decimal_is_exact_or_refuses(value: object) -> None:
 
 # -- journal -------------------------------------------------------------------------------------
 
+
 def test_journal_lines_are_canonical_and_timestamped() -> None:
     journal = Journal(clock=StepClock(start_ns=5, step_ns=10))
     journal.write("plan", qty=D("1.50"), legs=({"venue": "b", "qty": D("0E-8")},), ok=True)
     journal.write("fill", client_id="x")
-    first = ('{"event":"plan","legs":[{"qty":"0.00000000","venue":"b"}],"ok":true,'
-             '"prev":"' + GENESIS + '","qty":"1.50","seq":0,"t_ns":5}')
+    first = (
+        '{"event":"plan","legs":[{"qty":"0.00000000","venue":"b"}],"ok":true,'
+        '"prev":"' + GENESIS + '","qty":"1.50","seq":0,"t_ns":5}'
+    )
     assert journal.lines() == (
         first,
         '{"client_id":"x","event":"fill","prev":"' + line_hash(first) + '","seq":1,"t_ns":15}',
@@ -173,10 +208,18 @@ def test_journal_lines_are_canonical_and_timestamped() -> None:
     journal._check()
 
 
-@pytest.mark.parametrize("fields", [
-    {"price": 1.5}, {"price": D("NaN")}, {"price": D("Infinity")}, {"seq": 3}, {"t_ns": 1},
-    {"obj": object()}, {"nested": {"x": float("nan")}},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"price": 1.5},
+        {"price": D("NaN")},
+        {"price": D("Infinity")},
+        {"seq": 3},
+        {"t_ns": 1},
+        {"obj": object()},
+        {"nested": {"x": float("nan")}},
+    ],
+)
 def test_journal_refuses_bad_fields_and_changes_nothing(fields: dict) -> None:
     clock = StepClock()
     journal = Journal(clock=clock)
@@ -231,7 +274,9 @@ class JournalMachine(RuleBasedStateMachine):
         self.journal = Journal(clock=StepClock(step_ns=7))
         self.expected: list[dict] = []
 
-    @rule(qty=st.decimals(min_value=0, max_value=10**6, places=8), venue=st.sampled_from(["a", "b"]))
+    @rule(
+        qty=st.decimals(min_value=0, max_value=10**6, places=8), venue=st.sampled_from(["a", "b"])
+    )
     def write_valid(self, qty: Decimal, venue: str) -> None:
         record = self.journal.write("fill", qty=qty, venue=venue)
         self.expected.append(record)

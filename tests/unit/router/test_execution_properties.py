@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from exec_harness import PERP, SPOT, Faulty, amm_adapter, book_adapter, executor, ledger_gate  # noqa: E402
+from exec_harness import PERP, SPOT, Faulty, amm_adapter, book_adapter, executor, ledger_gate
 
-from router.errors import ExecutionError  # noqa: E402
-from router.exec_order import Hedge, MultiLegOrder, OrderLeg  # noqa: E402
+from router.errors import ExecutionError
+from router.exec_order import Hedge, MultiLegOrder, OrderLeg
 
 D = Decimal
 FAULTS = ["ok", "ok", "ok", "reject", "timeout", "partial", "down", "move"]
@@ -34,17 +34,37 @@ STATUSES = {"filled", "partial", "rejected", "unwound", "stopped"}
 def markets(draw) -> list[Faulty]:
     venues = []
     for i in range(draw(st.integers(1, 2))):
-        venues.append(book_adapter(f"book-{i}", mid=str(draw(st.integers(2950, 3050))),
-                                   step=draw(st.sampled_from(["0.5", "1", "3"])),
-                                   size=draw(st.sampled_from(["1", "2.5", "6"])),
-                                   levels=draw(st.integers(2, 6)), fee_pips=draw(st.sampled_from([0, 500, 1000]))))
+        venues.append(
+            book_adapter(
+                f"book-{i}",
+                mid=str(draw(st.integers(2950, 3050))),
+                step=draw(st.sampled_from(["0.5", "1", "3"])),
+                size=draw(st.sampled_from(["1", "2.5", "6"])),
+                levels=draw(st.integers(2, 6)),
+                fee_pips=draw(st.sampled_from([0, 500, 1000])),
+            )
+        )
     if draw(st.booleans()):
         base = draw(st.integers(50, 2000))
-        venues.append(amm_adapter("pool", base=str(base), quote=str(base * draw(st.integers(2950, 3050))),
-                                  leg_cost=draw(st.sampled_from(["0", "4"]))))
-    venues.append(book_adapter("perp", symbol=PERP, kind="perp", mid=str(draw(st.integers(2950, 3050))),
-                               size=draw(st.sampled_from(["2", "5", "10"])), levels=draw(st.integers(2, 6)),
-                               fee_pips=draw(st.sampled_from([0, 200]))))
+        venues.append(
+            amm_adapter(
+                "pool",
+                base=str(base),
+                quote=str(base * draw(st.integers(2950, 3050))),
+                leg_cost=draw(st.sampled_from(["0", "4"])),
+            )
+        )
+    venues.append(
+        book_adapter(
+            "perp",
+            symbol=PERP,
+            kind="perp",
+            mid=str(draw(st.integers(2950, 3050))),
+            size=draw(st.sampled_from(["2", "5", "10"])),
+            levels=draw(st.integers(2, 6)),
+            fee_pips=draw(st.sampled_from([0, 200])),
+        )
+    )
     wrapped = []
     for v in venues:
         script = draw(st.lists(st.sampled_from(FAULTS), max_size=3))
@@ -61,13 +81,31 @@ def orders(draw) -> MultiLegOrder:
         limit = D(draw(st.integers(2980, 3030) if side == "buy" else st.integers(2970, 3020)))
     legs = [OrderLeg("lead", "spot", SPOT, side, qty=qty, limit_price=limit)]
     if draw(st.booleans()):
-        legs.append(OrderLeg("hedge", "perp", PERP, "sell" if side == "buy" else "buy",
-                             hedge=Hedge("lead", D(draw(st.sampled_from(["0.5", "1", "2"]))))))
+        legs.append(
+            OrderLeg(
+                "hedge",
+                "perp",
+                PERP,
+                "sell" if side == "buy" else "buy",
+                hedge=Hedge("lead", D(draw(st.sampled_from(["0.5", "1", "2"])))),
+            )
+        )
     if draw(st.booleans()):
-        legs.append(OrderLeg("extra", "perp", PERP, draw(st.sampled_from(["buy", "sell"])),
-                             qty=D(draw(st.integers(1, 50))) / 10))
-    return MultiLegOrder("p1", tuple(legs), on_hedge_failure=draw(st.sampled_from(["unwind", "stop"])),
-                         max_rounds=draw(st.integers(1, 4)))
+        legs.append(
+            OrderLeg(
+                "extra",
+                "perp",
+                PERP,
+                draw(st.sampled_from(["buy", "sell"])),
+                qty=D(draw(st.integers(1, 50))) / 10,
+            )
+        )
+    return MultiLegOrder(
+        "p1",
+        tuple(legs),
+        on_hedge_failure=draw(st.sampled_from(["unwind", "stop"])),
+        max_rounds=draw(st.integers(1, 4)),
+    )
 
 
 def venue_positions(venues: list[Faulty]) -> tuple[Decimal, Decimal]:
@@ -109,8 +147,12 @@ def assert_consistent(ex, venues: list[Faulty], report, eth_start: Decimal) -> N
 
 
 @settings(max_examples=60, deadline=None)
-@given(venues=markets(), order=orders(), usdc=st.sampled_from(["2000", "20000", "200000"]),
-       eth=st.sampled_from(["0", "5", "30"]))
+@given(
+    venues=markets(),
+    order=orders(),
+    usdc=st.sampled_from(["2000", "20000", "200000"]),
+    eth=st.sampled_from(["0", "5", "30"]),
+)
 def test_random_orders_never_breach_headroom_nor_hide_a_position(venues, order, usdc, eth) -> None:
     for v in venues:
         v.inner_start = getattr(v.inner, "pool", None) and v.inner.pool.reserve0
@@ -124,8 +166,11 @@ class ExecutorMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.venues = [Faulty(book_adapter("book", size="20")), Faulty(amm_adapter("pool")),
-                       Faulty(book_adapter("perp", symbol=PERP, kind="perp", size="20"))]
+        self.venues = [
+            Faulty(book_adapter("book", size="20")),
+            Faulty(amm_adapter("pool")),
+            Faulty(book_adapter("perp", symbol=PERP, kind="perp", size="20")),
+        ]
         for v in self.venues:
             v.inner_start = getattr(v.inner, "pool", None) and v.inner.pool.reserve0
         self.ex = executor(self.venues, ledger_gate(usdc="300000"))
@@ -133,13 +178,21 @@ class ExecutorMachine(RuleBasedStateMachine):
         self.counter = 0
         self.last_report = None
 
-    @rule(qty=st.integers(1, 30), side=st.sampled_from(["buy", "sell"]), hedged=st.booleans(),
-          faults=st.lists(st.sampled_from(["ok", "reject", "partial", "timeout"]), max_size=2))
+    @rule(
+        qty=st.integers(1, 30),
+        side=st.sampled_from(["buy", "sell"]),
+        hedged=st.booleans(),
+        faults=st.lists(st.sampled_from(["ok", "reject", "partial", "timeout"]), max_size=2),
+    )
     def new_order(self, qty: int, side: str, hedged: bool, faults: list[str]) -> None:
         self.counter += 1
         legs = [OrderLeg("lead", "spot", SPOT, side, qty=D(qty) / 10)]
         if hedged:
-            legs.append(OrderLeg("hedge", "perp", PERP, "sell" if side == "buy" else "buy", hedge=Hedge("lead")))
+            legs.append(
+                OrderLeg(
+                    "hedge", "perp", PERP, "sell" if side == "buy" else "buy", hedge=Hedge("lead")
+                )
+            )
         order = MultiLegOrder(f"o{self.counter}", tuple(legs))
         self.venues[0].script[:] = faults
         self.last_report = asyncio.run(self.ex.execute(order))
@@ -161,7 +214,11 @@ class ExecutorMachine(RuleBasedStateMachine):
         client_id = sorted(self.done)[-1]
         lines = self.ex.journal.lines()
         with pytest.raises(ExecutionError):
-            asyncio.run(self.ex.execute(MultiLegOrder(client_id, (OrderLeg("x", "spot", SPOT, "buy", qty=D(7)),))))
+            asyncio.run(
+                self.ex.execute(
+                    MultiLegOrder(client_id, (OrderLeg("x", "spot", SPOT, "buy", qty=D(7)),))
+                )
+            )
         assert self.ex.journal.lines() == lines
 
     @invariant()
@@ -173,7 +230,7 @@ class ExecutorMachine(RuleBasedStateMachine):
             ledger, sub = self.ex.margin.ledger, self.ex.margin.sub_id
             assert ledger.headroom(sub) >= 0
             ledger._check()
-            spot, perp = venue_positions(self.venues)
+            spot, _perp = venue_positions(self.venues)
             assert ledger.balance(sub, "ETH") == spot
 
 

@@ -24,11 +24,20 @@ SYMBOL = "ETH/USDC"
 
 # -- float-free venue stubs (integer / Decimal math only) --
 
+
 class PoolStub:
     """Constant-product pool in integer base units (v2 formulas, rounding in the pool's favour)."""
 
-    def __init__(self, name: str, base: str, quote: str, fee_pips: int = 3000, leg_cost: str = "0",
-                 base_decimals: int = 8, quote_decimals: int = 6) -> None:
+    def __init__(
+        self,
+        name: str,
+        base: str,
+        quote: str,
+        fee_pips: int = 3000,
+        leg_cost: str = "0",
+        base_decimals: int = 8,
+        quote_decimals: int = 6,
+    ) -> None:
         self.name, self.symbol, self.leg_cost = name, SYMBOL, Decimal(leg_cost)
         self.bd, self.qd, self.fee_pips = base_decimals, quote_decimals, fee_pips
         self.x = int(Decimal(base).scaleb(base_decimals))
@@ -41,10 +50,15 @@ class PoolStub:
         return self.base_quantum()
 
     def depth_curve(self, side: str) -> DepthCurve:
-        x, y = self.x / 10 ** self.bd, self.y / 10 ** self.qd
+        x, y = self.x / 10**self.bd, self.y / 10**self.qd
         qty = x * 0.999 if side == "buy" else x * 4
-        return DepthCurve(self.name, side, (HyperbolicSegment(qty, x, y, self.fee_pips / PIPS),),
-                          fixed_cost=float(self.leg_cost), lot=float(self.base_quantum()))
+        return DepthCurve(
+            self.name,
+            side,
+            (HyperbolicSegment(qty, x, y, self.fee_pips / PIPS),),
+            fixed_cost=float(self.leg_cost),
+            lot=float(self.base_quantum()),
+        )
 
     def _in_for_out(self, out: int, r_in: int, r_out: int) -> int:
         if out >= r_out:
@@ -70,7 +84,9 @@ class PoolStub:
 
     def quote_for_quote(self, side: str, quote_amount: Decimal) -> LegQuote:
         if side == "buy":
-            units = int((quote_amount - self.leg_cost).scaleb(self.qd).to_integral_value(ROUND_FLOOR))
+            units = int(
+                (quote_amount - self.leg_cost).scaleb(self.qd).to_integral_value(ROUND_FLOOR)
+            )
             out = self._out_for_in(units, self.y, self.x) if units > 0 else 0
             if out <= 0:
                 raise RouteError(f"{self.name}: buys nothing")
@@ -82,8 +98,16 @@ class PoolStub:
 class BookStub:
     """Order book side of flat levels (price, qty) in Decimal with a lot grid and a taker fee."""
 
-    def __init__(self, name: str, asks: list[tuple[str, str]], bids: list[tuple[str, str]],
-                 lot: str = "0.001", fee_pips: int = 500, leg_cost: str = "0", min_qty: str = "0") -> None:
+    def __init__(
+        self,
+        name: str,
+        asks: list[tuple[str, str]],
+        bids: list[tuple[str, str]],
+        lot: str = "0.001",
+        fee_pips: int = 500,
+        leg_cost: str = "0",
+        min_qty: str = "0",
+    ) -> None:
         self.name, self.symbol, self.leg_cost = name, SYMBOL, Decimal(leg_cost)
         self.asks = [(Decimal(p), Decimal(q)) for p, q in asks]
         self.bids = [(Decimal(p), Decimal(q)) for p, q in bids]
@@ -98,14 +122,20 @@ class BookStub:
     def depth_curve(self, side: str) -> DepthCurve:
         levels = self.asks if side == "buy" else self.bids
         factor = 1 + self.fee if side == "buy" else 1 - self.fee
-        return DepthCurve(self.name, side, tuple(FlatSegment(float(q), float(p * factor)) for p, q in levels),
-                          fixed_cost=float(self.leg_cost), lot=float(self.lot), min_qty=float(self._min))
+        return DepthCurve(
+            self.name,
+            side,
+            tuple(FlatSegment(float(q), float(p * factor)) for p, q in levels),
+            fixed_cost=float(self.leg_cost),
+            lot=float(self.lot),
+            min_qty=float(self._min),
+        )
 
     def quote(self, side: str, qty: Decimal) -> LegQuote:
         if qty <= 0 or qty % self.lot or qty < self._min:
             raise RouteError(f"{self.name}: qty {qty} off grid")
         rest, notional = qty, Decimal(0)
-        for price, size in (self.asks if side == "buy" else self.bids):
+        for price, size in self.asks if side == "buy" else self.bids:
             take = min(rest, size)
             notional += take * price
             rest -= take
@@ -123,9 +153,15 @@ class BookStub:
     def quote_for_quote(self, side: str, quote_amount: Decimal) -> LegQuote:
         levels = self.asks if side == "buy" else self.bids
         total = sum(q for _, q in levels)
-        lo, hi = 0, int(total / self.lot)  # lots; buy: most lots paid <= amount, sell: fewest >= amount
-        ok = (lambda leg: leg.quote_amount <= quote_amount) if side == "buy" else (
-            lambda leg: leg.quote_amount >= quote_amount)
+        lo, hi = (
+            0,
+            int(total / self.lot),
+        )  # lots; buy: most lots paid <= amount, sell: fewest >= amount
+        ok = (
+            (lambda leg: leg.quote_amount <= quote_amount)
+            if side == "buy"
+            else (lambda leg: leg.quote_amount >= quote_amount)
+        )
         if side == "buy":
             while lo < hi:
                 mid = (lo + hi + 1) // 2
@@ -150,8 +186,15 @@ def random_market(seed: int, n: int, *, leg_costs: bool = False) -> list:
         if rng.integers(0, 2):
             base = Decimal(str(round(float(rng.uniform(20, 400)), 4)))
             price = Decimal(str(round(3000 * (1 + float(rng.normal(0, 0.002))), 2)))
-            venues.append(PoolStub(f"pool{i}", str(base), str((base * price).quantize(Decimal("0.01"))),
-                                   fee_pips=int(rng.choice([500, 3000])), leg_cost=cost))
+            venues.append(
+                PoolStub(
+                    f"pool{i}",
+                    str(base),
+                    str((base * price).quantize(Decimal("0.01"))),
+                    fee_pips=int(rng.choice([500, 3000])),
+                    leg_cost=cost,
+                )
+            )
         else:
             mid = 3000 * (1 + float(rng.normal(0, 0.002)))
             asks, bids = [], []
@@ -184,6 +227,7 @@ def assert_exact(plan: RoutePlan, venues: list) -> None:
 
 # -- base-sized --
 
+
 @pytest.mark.parametrize("seed", range(16))
 def test_plan_legs_sum_exactly_are_exact_and_never_lose_to_one_venue(seed: int) -> None:
     side = "buy" if seed % 2 == 0 else "sell"
@@ -195,7 +239,11 @@ def test_plan_legs_sum_exactly_are_exact_and_never_lose_to_one_venue(seed: int) 
     if plan.complete:
         assert plan.qty == qty and plan.unfilled_qty == 0
     if singles:
-        best = min(singles, key=lambda q: q.quote_amount) if side == "buy" else max(singles, key=lambda q: q.quote_amount)
+        best = (
+            min(singles, key=lambda q: q.quote_amount)
+            if side == "buy"
+            else max(singles, key=lambda q: q.quote_amount)
+        )
         assert plan.complete
         assert plan.best_single_venue == (best.venue, best.quote_amount)
         if side == "buy":
@@ -208,19 +256,26 @@ def test_plan_legs_sum_exactly_are_exact_and_never_lose_to_one_venue(seed: int) 
 
 
 def test_plan_beats_single_venue_by_the_reported_bps() -> None:
-    venues = [PoolStub("uni", "1000", "3000000"), PoolStub("sushi", "800", "2400000"),
-              BookStub("book", [("3000.50", "8"), ("3001.00", "25")], [("2999.50", "12.5")])]
+    venues = [
+        PoolStub("uni", "1000", "3000000"),
+        PoolStub("sushi", "800", "2400000"),
+        BookStub("book", [("3000.50", "8"), ("3001.00", "25")], [("2999.50", "12.5")]),
+    ]
     plan = plan_route(venues, SYMBOL, "buy", Decimal("40"))
     assert plan.complete and len(plan.legs) == 3
-    best_venue, best_quote = plan.best_single_venue
-    assert plan.improvement_bps == ((best_quote - plan.quote_amount) / best_quote * 10000).quantize(Decimal("0.01"))
+    _best_venue, best_quote = plan.best_single_venue
+    assert plan.improvement_bps == ((best_quote - plan.quote_amount) / best_quote * 10000).quantize(
+        Decimal("0.01")
+    )
     assert plan.improvement_bps > 0
 
 
 def test_plan_is_never_worse_than_single_venue_after_quantisation() -> None:
     # a coarse lot grid plus a leg cost: splitting cannot pay, the single venue is returned
-    venues = [BookStub("a", [("3000", "10")], [], lot="1", leg_cost="50"),
-              BookStub("b", [("3000.01", "10")], [], lot="1", leg_cost="50")]
+    venues = [
+        BookStub("a", [("3000", "10")], [], lot="1", leg_cost="50"),
+        BookStub("b", [("3000.01", "10")], [], lot="1", leg_cost="50"),
+    ]
     plan = plan_route(venues, SYMBOL, "buy", Decimal("3"))
     assert len(plan.legs) == 1 and plan.legs[0].venue == "a"
     assert plan.improvement_bps == 0
@@ -229,10 +284,15 @@ def test_plan_is_never_worse_than_single_venue_after_quantisation() -> None:
 
 def test_remainder_goes_to_the_venue_whose_grid_can_take_it() -> None:
     # 'coarse' is cheaper but trades whole units only: the .5 must go to 'fine'
-    venues = [BookStub("coarse", [("2990", "100")], [], lot="1", fee_pips=0),
-              BookStub("fine", [("3000", "100")], [], lot="0.001", fee_pips=0)]
+    venues = [
+        BookStub("coarse", [("2990", "100")], [], lot="1", fee_pips=0),
+        BookStub("fine", [("3000", "100")], [], lot="0.001", fee_pips=0),
+    ]
     plan = plan_route(venues, SYMBOL, "buy", Decimal("10.5"))
-    assert {leg.venue: leg.qty for leg in plan.legs} == {"coarse": Decimal(10), "fine": Decimal("0.5")}
+    assert {leg.venue: leg.qty for leg in plan.legs} == {
+        "coarse": Decimal(10),
+        "fine": Decimal("0.5"),
+    }
     assert plan.complete
     assert_exact(plan, venues)
 
@@ -246,8 +306,10 @@ def test_unplaceable_remainder_is_reported_not_hidden() -> None:
 
 
 def test_limit_price_bounds_every_leg_and_partial_is_reported() -> None:
-    venues = [BookStub("a", [("3000", "2"), ("3010", "5")], [], fee_pips=0),
-              BookStub("b", [("3001", "3"), ("3020", "5")], [], fee_pips=0)]
+    venues = [
+        BookStub("a", [("3000", "2"), ("3010", "5")], [], fee_pips=0),
+        BookStub("b", [("3001", "3"), ("3020", "5")], [], fee_pips=0),
+    ]
     plan = plan_route(venues, SYMBOL, "buy", Decimal("20"), limit_price=Decimal("3005"))
     assert not plan.complete
     assert plan.qty == Decimal(5) and plan.unfilled_qty == Decimal(15)
@@ -258,8 +320,10 @@ def test_limit_price_bounds_every_leg_and_partial_is_reported() -> None:
 
 
 def test_sell_side_plan_receives_at_least_the_best_single_venue() -> None:
-    venues = [PoolStub("uni", "1000", "3000000"),
-              BookStub("book", [], [("2999.50", "12.5"), ("2999.00", "40")])]
+    venues = [
+        PoolStub("uni", "1000", "3000000"),
+        BookStub("book", [], [("2999.50", "12.5"), ("2999.00", "40")]),
+    ]
     plan = plan_route(venues, SYMBOL, "sell", Decimal("30"))
     assert plan.complete and plan.qty == 30
     assert plan.quote_amount >= plan.best_single_venue[1]
@@ -267,7 +331,11 @@ def test_sell_side_plan_receives_at_least_the_best_single_venue() -> None:
 
 
 @settings(max_examples=25)
-@given(seed=st.integers(0, 1000), qty=st.decimals("0.01", "60", places=3), side=st.sampled_from(["buy", "sell"]))
+@given(
+    seed=st.integers(0, 1000),
+    qty=st.decimals("0.01", "60", places=3),
+    side=st.sampled_from(["buy", "sell"]),
+)
 def test_plan_properties_hold_for_random_orders(seed: int, qty: Decimal, side: str) -> None:
     venues = random_market(seed, 4, leg_costs=True)
     plan = plan_route(venues, SYMBOL, side, qty)
@@ -275,10 +343,15 @@ def test_plan_properties_hold_for_random_orders(seed: int, qty: Decimal, side: s
     assert plan.qty + plan.unfilled_qty == qty
     singles = single_quotes(venues, side, qty)
     for s in singles:
-        assert (plan.quote_amount <= s.quote_amount) if side == "buy" else (plan.quote_amount >= s.quote_amount)
+        assert (
+            (plan.quote_amount <= s.quote_amount)
+            if side == "buy"
+            else (plan.quote_amount >= s.quote_amount)
+        )
 
 
 # -- quote-sized --
+
 
 @pytest.mark.parametrize("seed", range(8))
 def test_quote_sized_buy_spends_at_most_the_budget(seed: int) -> None:
@@ -314,12 +387,22 @@ def test_quote_sized_sell_receives_the_target(seed: int) -> None:
 
 # -- output contract and validation --
 
+
 def test_to_json_dict_follows_the_route_contract() -> None:
     venues = [PoolStub("uni", "1000", "3000000"), BookStub("book", [("3000.50", "8")], [])]
     plan = plan_route(venues, SYMBOL, "buy", Decimal("5"))
     out = json.loads(json.dumps(plan.to_json_dict()))
-    for key in ("symbol", "side", "qty", "legs", "quote_amount", "avg_price", "marginal_price",
-                "best_single_venue", "improvement_bps"):
+    for key in (
+        "symbol",
+        "side",
+        "qty",
+        "legs",
+        "quote_amount",
+        "avg_price",
+        "marginal_price",
+        "best_single_venue",
+        "improvement_bps",
+    ):
         assert key in out
     assert Decimal(out["qty"]) == 5 and out["symbol"] == SYMBOL and out["side"] == "buy"
     assert Decimal(out["quote_amount"]) == plan.quote_amount
@@ -329,17 +412,28 @@ def test_to_json_dict_follows_the_route_contract() -> None:
     assert "E" not in out["quote_amount"] and "e" not in out["avg_price"]
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"qty": Decimal("-1")}, "qty"), ({"qty": Decimal("NaN")}, "qty"), ({"qty": Decimal("Infinity")}, "qty"),
-    ({"qty": 1.5}, "qty"), ({"qty": Decimal(0)}, "qty"), ({}, "qty"),
-    ({"qty": Decimal(1), "quote_qty": Decimal(1)}, "qty"), ({"quote_qty": Decimal(-3)}, "quote_qty"),
-    ({"qty": Decimal(1), "limit_price": Decimal(0)}, "limit_price"),
-    ({"qty": Decimal(1), "side": "hold"}, "side"), ({"qty": Decimal(1), "symbol": "BTC/USDT"}, "symbol"),
-    ({"qty": Decimal(1), "symbol": "ETHUSDC"}, "symbol"),
-    ({"qty": Decimal(1), "max_qty": {"nope": Decimal(1)}}, "max_qty"),
-    ({"qty": Decimal(1), "price_places": -1}, "price_places"),
-])
-def test_plan_rejects_bad_requests_with_the_field_and_touches_no_venue(kwargs: dict, field: str) -> None:
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"qty": Decimal("-1")}, "qty"),
+        ({"qty": Decimal("NaN")}, "qty"),
+        ({"qty": Decimal("Infinity")}, "qty"),
+        ({"qty": 1.5}, "qty"),
+        ({"qty": Decimal(0)}, "qty"),
+        ({}, "qty"),
+        ({"qty": Decimal(1), "quote_qty": Decimal(1)}, "qty"),
+        ({"quote_qty": Decimal(-3)}, "quote_qty"),
+        ({"qty": Decimal(1), "limit_price": Decimal(0)}, "limit_price"),
+        ({"qty": Decimal(1), "side": "hold"}, "side"),
+        ({"qty": Decimal(1), "symbol": "BTC/USDT"}, "symbol"),
+        ({"qty": Decimal(1), "symbol": "ETHUSDC"}, "symbol"),
+        ({"qty": Decimal(1), "max_qty": {"nope": Decimal(1)}}, "max_qty"),
+        ({"qty": Decimal(1), "price_places": -1}, "price_places"),
+    ],
+)
+def test_plan_rejects_bad_requests_with_the_field_and_touches_no_venue(
+    kwargs: dict, field: str
+) -> None:
     venues = [PoolStub("uni", "1000", "3000000")]
     before = (venues[0].x, venues[0].y)
     args = {"symbol": SYMBOL, "side": "buy", **kwargs}
@@ -366,8 +460,10 @@ def test_no_liquidity_gives_an_empty_incomplete_plan() -> None:
 
 
 def test_minimum_leg_survives_quantisation_and_caps_hold() -> None:
-    venues = [BookStub("a", [("3000", "10")], [], lot="0.01", fee_pips=0, min_qty="2"),
-              BookStub("b", [("3000.5", "10")], [], lot="0.01", fee_pips=0)]
+    venues = [
+        BookStub("a", [("3000", "10")], [], lot="0.01", fee_pips=0, min_qty="2"),
+        BookStub("b", [("3000.5", "10")], [], lot="0.01", fee_pips=0),
+    ]
     plan = plan_route(venues, SYMBOL, "buy", Decimal("6"), max_qty={"a": Decimal("2.5")})
     legs = {leg.venue: leg.qty for leg in plan.legs}
     assert legs["a"] <= Decimal("2.5") and legs["a"] >= 2
@@ -376,8 +472,10 @@ def test_minimum_leg_survives_quantisation_and_caps_hold() -> None:
 
 
 def test_single_venue_plan_reports_that_venues_marginal_price() -> None:
-    venues = [BookStub("a", [("3000", "10")], [], lot="1", leg_cost="50", fee_pips=0),
-              BookStub("b", [("3000.01", "10")], [], lot="1", leg_cost="50", fee_pips=0)]
+    venues = [
+        BookStub("a", [("3000", "10")], [], lot="1", leg_cost="50", fee_pips=0),
+        BookStub("b", [("3000.01", "10")], [], lot="1", leg_cost="50", fee_pips=0),
+    ]
     plan = plan_route(venues, SYMBOL, "buy", Decimal("3"))
     assert plan.method in ("single-venue", "branch-and-bound")
     assert plan.marginal_price == Decimal("3000.00")
@@ -391,21 +489,32 @@ def test_quote_sized_plan_json_has_the_contract_keys() -> None:
 
 
 def test_exact_search_prints_bound_gap_as_the_decimal_string_zero() -> None:
-    venues = [PoolStub("uni", "1000", "3000000", leg_cost="4"),
-              BookStub("book", [("3000.50", "8"), ("3001", "30")], [], leg_cost="1")]
+    venues = [
+        PoolStub("uni", "1000", "3000000", leg_cost="4"),
+        BookStub("book", [("3000.50", "8"), ("3001", "30")], [], leg_cost="1"),
+    ]
     for kwargs in ({"qty": Decimal("12")}, {"quote_qty": Decimal("40000")}):
         plan = plan_route(venues, SYMBOL, "buy", **kwargs)
         out = plan.to_json_dict()
         assert plan.method == "branch-and-bound" and out["bound_gap"] == "0"
 
 
-@pytest.mark.parametrize("sized, gap, text", [
-    ("base", 0.0, "0"), ("base", math.nan, None), ("base", 0.1234561, "0.123457"),
-    ("base", 1e-9, "0.000001"), ("base", 2.5, "2.500000"), ("quote", 0.1234561, "0.1235"),
-    ("quote", 3e-7, "0.0001"), ("quote", 7.0, "7.0000"),
-])
-def test_bound_gap_prints_rounded_up_to_the_decimals_of_its_unit(sized: str, gap: float,
-                                                                  text: str | None) -> None:
+@pytest.mark.parametrize(
+    "sized, gap, text",
+    [
+        ("base", 0.0, "0"),
+        ("base", math.nan, None),
+        ("base", 0.1234561, "0.123457"),
+        ("base", 1e-9, "0.000001"),
+        ("base", 2.5, "2.500000"),
+        ("quote", 0.1234561, "0.1235"),
+        ("quote", 3e-7, "0.0001"),
+        ("quote", 7.0, "7.0000"),
+    ],
+)
+def test_bound_gap_prints_rounded_up_to_the_decimals_of_its_unit(
+    sized: str, gap: float, text: str | None
+) -> None:
     """Quote units (the quote amounts' 6 decimals) for a base-sized order, base units (the legs'
     0.0001 lot) for a quote-sized one; rounded up so the gap is never understated."""
     venues = [BookStub("book", [("3000.50", "8")], [], lot="0.0001")]
@@ -418,6 +527,7 @@ def test_bound_gap_prints_rounded_up_to_the_decimals_of_its_unit(sized: str, gap
 
 
 # -- the limit holds for every exact leg (all-in average and marginal) --
+
 
 def assert_legs_within_limit(plan: RoutePlan, venues: list, limit: Decimal) -> None:
     """Every leg's exact all-in average and its last unit's float marginal respect the limit."""
@@ -436,8 +546,12 @@ def assert_legs_within_limit(plan: RoutePlan, venues: list, limit: Decimal) -> N
 def test_sell_limit_drops_a_small_leg_whose_leg_cost_breaks_the_limit() -> None:
     """Regression (config/examples/small.toml shape): the pool's marginal price clears the limit for
     a few hundredths of base, but its leg cost pulls that leg's all-in average far below it."""
-    venues = [PoolStub("amm", "100", "300000", fee_pips=3000, leg_cost="1"),
-              BookStub("book", [], [("2999.50", "2.5"), ("2999.00", "4"), ("2998.00", "6")], fee_pips=1000)]
+    venues = [
+        PoolStub("amm", "100", "300000", fee_pips=3000, leg_cost="1"),
+        BookStub(
+            "book", [], [("2999.50", "2.5"), ("2999.00", "4"), ("2998.00", "6")], fee_pips=1000
+        ),
+    ]
     limit = Decimal("2990")
     plan = plan_route(venues, SYMBOL, "sell", Decimal("300"), limit_price=limit)
     assert not plan.complete
@@ -451,8 +565,13 @@ def test_buy_limit_keeps_a_leg_cost_venue_only_when_its_whole_leg_averages_withi
     # with a 5 USDC leg cost only legs of at least ~0.5 base average under the limit
     limit = Decimal("3020")
     book = BookStub("book", [("3000", "1"), ("3030", "50")], [], fee_pips=0)
-    cheap = plan_route([PoolStub("uni", "1000", "3000000", leg_cost="5"), book], SYMBOL, "buy",
-                       Decimal("4"), limit_price=limit)
+    cheap = plan_route(
+        [PoolStub("uni", "1000", "3000000", leg_cost="5"), book],
+        SYMBOL,
+        "buy",
+        Decimal("4"),
+        limit_price=limit,
+    )
     legs = {leg.venue: leg for leg in cheap.legs}
     assert set(legs) == {"book", "uni"} and not cheap.complete
     assert Decimal("1.8") < legs["uni"].qty < Decimal("1.83") and legs["uni"].avg_price <= limit
@@ -471,13 +590,21 @@ class LyingBookStub(BookStub):
 
     def depth_curve(self, side: str) -> DepthCurve:
         levels = self.asks if side == "buy" else self.bids
-        return DepthCurve(self.name, side, tuple(FlatSegment(float(q), float(p)) for p, q in levels),
-                          fixed_cost=float(self.leg_cost), lot=float(self.lot), min_qty=float(self._min))
+        return DepthCurve(
+            self.name,
+            side,
+            tuple(FlatSegment(float(q), float(p)) for p, q in levels),
+            fixed_cost=float(self.leg_cost),
+            lot=float(self.lot),
+            min_qty=float(self._min),
+        )
 
 
 def test_a_leg_breaking_the_limit_after_exact_rounding_is_dropped_and_the_order_replanned() -> None:
-    venues = [LyingBookStub("liar", [("2999", "5")], [], fee_pips=5000),
-              BookStub("honest", [("3000", "3")], [], fee_pips=0)]
+    venues = [
+        LyingBookStub("liar", [("2999", "5")], [], fee_pips=5000),
+        BookStub("honest", [("3000", "3")], [], fee_pips=0),
+    ]
     limit = Decimal("3005")
     plan = plan_route(venues, SYMBOL, "buy", Decimal("6"), limit_price=limit)
     assert [leg.venue for leg in plan.legs] == ["honest"]
@@ -487,15 +614,22 @@ def test_a_leg_breaking_the_limit_after_exact_rounding_is_dropped_and_the_order_
 
 
 @settings(max_examples=40)
-@given(seed=st.integers(0, 10_000), qty=st.decimals("0.5", "80", places=3),
-       side=st.sampled_from(["buy", "sell"]), limit_bps=st.integers(-40, 80),
-       quote_sized=st.booleans())
-def test_every_leg_of_every_plan_respects_the_limit(seed: int, qty: Decimal, side: str, limit_bps: int,
-                                                    quote_sized: bool) -> None:
+@given(
+    seed=st.integers(0, 10_000),
+    qty=st.decimals("0.5", "80", places=3),
+    side=st.sampled_from(["buy", "sell"]),
+    limit_bps=st.integers(-40, 80),
+    quote_sized=st.booleans(),
+)
+def test_every_leg_of_every_plan_respects_the_limit(
+    seed: int, qty: Decimal, side: str, limit_bps: int, quote_sized: bool
+) -> None:
     venues = random_market(seed, 2 + seed % 5, leg_costs=True)
     # limits around the mid: tight (some venues out), loose (all in), on both sides of it
     factor = Decimal(1) + Decimal(limit_bps) / 10000
-    limit = (Decimal(3000) * factor if side == "buy" else Decimal(3000) / factor).quantize(Decimal("0.01"))
+    limit = (Decimal(3000) * factor if side == "buy" else Decimal(3000) / factor).quantize(
+        Decimal("0.01")
+    )
     if quote_sized:
         plan = plan_route(venues, SYMBOL, side, quote_qty=qty * 3000, limit_price=limit)
     else:
@@ -507,19 +641,30 @@ def test_every_leg_of_every_plan_respects_the_limit(seed: int, qty: Decimal, sid
 
 # -- number formatting --
 
-@pytest.mark.parametrize("value, text", [
-    (Decimal("50.000000000000000000"), "50"), (Decimal("20.0740"), "20.074"), (Decimal("0E-18"), "0"),
-    (Decimal("1E+2"), "100"), (Decimal("0.000000000000000001"), "0.000000000000000001"),
-    (Decimal("1234567.8900"), "1234567.89"), (Decimal("-2.50"), "-2.5"),
-])
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (Decimal("50.000000000000000000"), "50"),
+        (Decimal("20.0740"), "20.074"),
+        (Decimal("0E-18"), "0"),
+        (Decimal("1E+2"), "100"),
+        (Decimal("0.000000000000000001"), "0.000000000000000001"),
+        (Decimal("1234567.8900"), "1234567.89"),
+        (Decimal("-2.50"), "-2.5"),
+    ],
+)
 def test_quantities_print_normalised_never_in_exponent_notation(value: Decimal, text: str) -> None:
     from router.plan import fmt_qty
+
     assert fmt_qty(value) == text
 
 
 def test_json_quantities_are_normalised_and_quote_amounts_keep_their_decimals() -> None:
-    venues = [PoolStub("uni", "1000", "3000000", base_decimals=18),
-              BookStub("book", [("3000.50", "8")], [], lot="0.0001")]
+    venues = [
+        PoolStub("uni", "1000", "3000000", base_decimals=18),
+        BookStub("book", [("3000.50", "8")], [], lot="0.0001"),
+    ]
     out = plan_route(venues, SYMBOL, "buy", Decimal("10")).to_json_dict()
     assert out["qty"] == "10"
     for leg in out["legs"]:

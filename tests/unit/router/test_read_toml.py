@@ -22,8 +22,12 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     syntax.write_text("[order\nx = 1\n", encoding="utf-8")
     latin = tmp_path / "latin1.toml"
     latin.write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
-    return {"missing": (tmp_path / "missing.toml", FILE_KEY), "directory": (tmp_path, FILE_KEY),
-            "not utf-8": (latin, FILE_KEY), "syntax": (syntax, SYNTAX_KEY)}
+    return {
+        "missing": (tmp_path / "missing.toml", FILE_KEY),
+        "directory": (tmp_path, FILE_KEY),
+        "not utf-8": (latin, FILE_KEY),
+        "syntax": (syntax, SYNTAX_KEY),
+    }
 
 
 def test_read_toml_parses_a_file(tmp_path: Path) -> None:
@@ -40,7 +44,9 @@ def test_every_loader_maps_file_and_syntax_errors_alike(tmp_path: Path, loader, 
         loader(path)
     assert info.value.file == str(path) and info.value.key == key
     if key == FILE_KEY:
-        assert info.value.value == str(path) and info.value.allowed.startswith("a readable UTF-8 TOML file (")
+        assert info.value.value == str(path) and info.value.allowed.startswith(
+            "a readable UTF-8 TOML file ("
+        )
     else:
         assert "line 1" in info.value.value and info.value.allowed == "valid TOML"
 
@@ -54,7 +60,9 @@ def test_read_toml_refuses_a_non_path(value) -> None:
 
 @pytest.mark.parametrize("loader, field", [(load_spec, "config"), (load_grid, "sweep")])
 @pytest.mark.parametrize("case", ["missing", "not utf-8", "syntax"])
-def test_backtest_loaders_keep_their_own_error_type(tmp_path: Path, loader, field: str, case: str) -> None:
+def test_backtest_loaders_keep_their_own_error_type(
+    tmp_path: Path, loader, field: str, case: str
+) -> None:
     path, key = _bad_files(tmp_path)[case]
     with pytest.raises(BacktestError) as info:
         loader(path)

@@ -22,7 +22,10 @@ MID = 3000.0
 
 # -- random instances (fixed seeds) --
 
-def book_curve(rng: np.random.Generator, name: str, side: str, levels: int | None = None) -> DepthCurve:
+
+def book_curve(
+    rng: np.random.Generator, name: str, side: str, levels: int | None = None
+) -> DepthCurve:
     """A book side: flat levels moving away from a noisy mid, taker fee inside."""
     levels = levels or int(rng.integers(1, 6))
     sign = 1.0 if side == "buy" else -1.0
@@ -34,7 +37,9 @@ def book_curve(rng: np.random.Generator, name: str, side: str, levels: int | Non
     return DepthCurve(name, side, tuple(segs))
 
 
-def pool_curve(rng: np.random.Generator, name: str, side: str, ranges: int | None = None) -> DepthCurve:
+def pool_curve(
+    rng: np.random.Generator, name: str, side: str, ranges: int | None = None
+) -> DepthCurve:
     """A v2 pool (one range) or a v3-like chain of ranges with random liquidity per range."""
     ranges = ranges or int(rng.integers(1, 5))
     fee = float(rng.choice([0.0001, 0.0005, 0.003, 0.01]))
@@ -75,8 +80,12 @@ def objective(curves: list[DepthCurve], alloc: dict[str, float]) -> float:
     return total
 
 
-def reference_convex(curves: list[DepthCurve], qty: float, caps: dict[str, float] | None = None,
-                     mins: dict[str, float] | None = None) -> float:
+def reference_convex(
+    curves: list[DepthCurve],
+    qty: float,
+    caps: dict[str, float] | None = None,
+    mins: dict[str, float] | None = None,
+) -> float:
     """Independent optimum: SLSQP over one variable per segment (smooth, convex), Σ = qty."""
     side = curves[0].side
     segs, owner = [], []
@@ -112,25 +121,50 @@ def reference_convex(curves: list[DepthCurve], qty: float, caps: dict[str, float
         return sgn * d / scale
 
     bounds = [(0.0, s.qty) for s in segs]
-    cons = [{"type": "eq", "fun": lambda z: (np.sum(z) - qty) / qty, "jac": lambda z: np.ones(n) / qty}]
+    cons = [
+        {"type": "eq", "fun": lambda z: (np.sum(z) - qty) / qty, "jac": lambda z: np.ones(n) / qty}
+    ]
     for i, c in enumerate(curves):
         cap = (caps or {}).get(c.venue)
         if cap is not None:
             mask = np.array([o == i for o in owner], dtype=float)
-            cons.append({"type": "ineq", "fun": lambda z, m=mask, k=cap: k - m @ z, "jac": lambda z, m=mask: -m})
+            cons.append(
+                {
+                    "type": "ineq",
+                    "fun": lambda z, m=mask, k=cap: k - m @ z,
+                    "jac": lambda z, m=mask: -m,
+                }
+            )
         low = (mins or {}).get(c.venue)
         if low:
             mask = np.array([o == i for o in owner], dtype=float)
-            cons.append({"type": "ineq", "fun": lambda z, m=mask, k=low: m @ z - k, "jac": lambda z, m=mask: m})
+            cons.append(
+                {
+                    "type": "ineq",
+                    "fun": lambda z, m=mask, k=low: m @ z - k,
+                    "jac": lambda z, m=mask: m,
+                }
+            )
     total = sum(s.qty for s in segs)
     z0 = np.array([s.qty * qty / total for s in segs])
-    res = minimize(f, z0, jac=grad, bounds=bounds, constraints=cons, method="SLSQP",
-                   options={"ftol": 1e-15, "maxiter": 1000})
+    res = minimize(
+        f,
+        z0,
+        jac=grad,
+        bounds=bounds,
+        constraints=cons,
+        method="SLSQP",
+        options={"ftol": 1e-15, "maxiter": 1000},
+    )
     return float(res.fun * scale)
 
 
-def assert_kkt(curves: list[DepthCurve], result: SplitResult, caps: dict[str, float] | None = None,
-               limit: float | None = None) -> None:
+def assert_kkt(
+    curves: list[DepthCurve],
+    result: SplitResult,
+    caps: dict[str, float] | None = None,
+    limit: float | None = None,
+) -> None:
     """Optimality certificate of a convex split: one marginal price λ for every interior venue;
     empty venues start no better than λ; venues at their cap end no worse than λ."""
     side = curves[0].side
@@ -155,6 +189,7 @@ def assert_kkt(curves: list[DepthCurve], result: SplitResult, caps: dict[str, fl
 
 
 # -- convex water-fill --
+
 
 @pytest.mark.parametrize("seed", range(24))
 def test_water_fill_matches_independent_convex_optimum(seed: int) -> None:
@@ -190,7 +225,9 @@ def test_two_venue_split_matches_fine_grid(seed: int) -> None:
 
 
 @settings(max_examples=40)
-@given(seed=st.integers(0, 10_000), share=st.floats(0.01, 0.99), side=st.sampled_from(["buy", "sell"]))
+@given(
+    seed=st.integers(0, 10_000), share=st.floats(0.01, 0.99), side=st.sampled_from(["buy", "sell"])
+)
 def test_active_venues_share_one_marginal_price(seed: int, share: float, side: str) -> None:
     rng = np.random.default_rng(seed)
     curves = mixed_curves(rng, int(rng.integers(2, 9)), side)
@@ -220,7 +257,11 @@ def test_limit_price_is_never_passed() -> None:
             assert q == pytest.approx(c.qty_at_price(limit), rel=1e-9, abs=1e-12)
             if q > 0:
                 last = c.marginal_price(q * (1 - 1e-12))
-                assert (last <= limit * (1 + 1e-12)) if side == "buy" else (last >= limit * (1 - 1e-12))
+                assert (
+                    (last <= limit * (1 + 1e-12))
+                    if side == "buy"
+                    else (last >= limit * (1 - 1e-12))
+                )
 
 
 def test_limit_binding_only_when_needed() -> None:
@@ -239,13 +280,17 @@ def test_venue_caps_respected_and_optimal() -> None:
     caps = {top: free.allocations[top] / 3}
     capped = split(curves, 20.0, max_qty=caps)
     assert capped.allocations[top] == pytest.approx(caps[top], rel=1e-12)
-    assert objective(curves, capped.allocations) == pytest.approx(reference_convex(curves, 20.0, caps), rel=1e-9)
+    assert objective(curves, capped.allocations) == pytest.approx(
+        reference_convex(curves, 20.0, caps), rel=1e-9
+    )
     assert_kkt(curves, capped, caps)
 
 
 def test_partial_fill_returns_everything_and_says_so() -> None:
-    curves = [DepthCurve("a", "buy", (FlatSegment(2.0, 3000.0),)),
-              DepthCurve("b", "buy", (HyperbolicSegment(3.0, 100.0, 300000.0, 0.003),))]
+    curves = [
+        DepthCurve("a", "buy", (FlatSegment(2.0, 3000.0),)),
+        DepthCurve("b", "buy", (HyperbolicSegment(3.0, 100.0, 300000.0, 0.003),)),
+    ]
     result = split(curves, 10.0)
     assert not result.complete
     assert result.filled == pytest.approx(5.0)
@@ -258,6 +303,7 @@ def test_empty_market_fills_nothing() -> None:
 
 
 # -- quote-sized orders --
+
 
 @pytest.mark.parametrize("seed", range(10))
 def test_quote_sized_spends_exactly_the_budget_optimally(seed: int) -> None:
@@ -283,6 +329,7 @@ def test_quote_sized_beyond_the_market_is_partial() -> None:
 
 # -- fixed costs and minimum sizes --
 
+
 def exhaustive(curves: list[DepthCurve], qty: float) -> float:
     """Best over every venue subset, each subset solved by the convex split with the fixed costs
     of its venues added (fixed costs and minimums zeroed inside the subset solve)."""
@@ -304,8 +351,10 @@ def test_branch_and_bound_equals_exhaustive_subsets(seed: int) -> None:
     rng = np.random.default_rng(300 + seed)
     side = "buy" if seed % 2 == 0 else "sell"
     n = int(rng.integers(2, 8))
-    curves = [dataclasses.replace(c, fixed_cost=float(rng.choice([0.0, 5.0, 40.0, 300.0])))
-              for c in mixed_curves(rng, n, side)]
+    curves = [
+        dataclasses.replace(c, fixed_cost=float(rng.choice([0.0, 5.0, 40.0, 300.0])))
+        for c in mixed_curves(rng, n, side)
+    ]
     qty = float(sum(c.total_qty for c in curves) * rng.uniform(0.05, 0.5))
     result = split(curves, qty)
     assert result.complete
@@ -318,7 +367,10 @@ def test_branch_and_bound_equals_exhaustive_subsets(seed: int) -> None:
 
 def test_branch_and_bound_twelve_venues_beats_every_single_venue() -> None:
     rng = np.random.default_rng(401)
-    curves = [dataclasses.replace(c, fixed_cost=float(rng.uniform(1, 80))) for c in mixed_curves(rng, 12, "buy")]
+    curves = [
+        dataclasses.replace(c, fixed_cost=float(rng.uniform(1, 80)))
+        for c in mixed_curves(rng, 12, "buy")
+    ]
     qty = 30.0
     result = split(curves, qty)
     assert result.method == "branch-and-bound" and result.complete
@@ -352,7 +404,10 @@ def test_minimum_sizes_are_met_or_the_venue_is_empty() -> None:
 
 def test_more_than_twelve_fixed_cost_venues_uses_heuristic_with_bound_gap() -> None:
     rng = np.random.default_rng(403)
-    curves = [dataclasses.replace(c, fixed_cost=float(rng.uniform(1, 50))) for c in mixed_curves(rng, 16, "buy")]
+    curves = [
+        dataclasses.replace(c, fixed_cost=float(rng.uniform(1, 50)))
+        for c in mixed_curves(rng, 16, "buy")
+    ]
     qty = 40.0
     result = split(curves, qty)
     assert result.method == "heuristic" and result.complete
@@ -371,8 +426,10 @@ def test_more_than_twelve_fixed_cost_venues_uses_heuristic_with_bound_gap() -> N
 @pytest.mark.parametrize("side", ["buy", "sell"])
 def test_quote_sized_with_fixed_costs_equals_subset_enumeration(side: str) -> None:
     rng = np.random.default_rng(404)
-    curves = [dataclasses.replace(c, fixed_cost=float(rng.choice([0.0, 30.0, 400.0])))
-              for c in mixed_curves(rng, 5, side)]
+    curves = [
+        dataclasses.replace(c, fixed_cost=float(rng.choice([0.0, 30.0, 400.0])))
+        for c in mixed_curves(rng, 5, side)
+    ]
     budget = 60000.0
     result = split(curves, quote_qty=budget)
     assert result.complete
@@ -401,13 +458,18 @@ def exhaustive_quote(curves: list[DepthCurve], budget: float) -> float:
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 100_000), side=st.sampled_from(["buy", "sell"]), share=st.floats(0.01, 0.6))
+@given(
+    seed=st.integers(0, 100_000), side=st.sampled_from(["buy", "sell"]), share=st.floats(0.01, 0.6)
+)
 def test_quote_sized_branch_and_bound_equals_exhaustive_subsets_on_random_markets(
-        seed: int, side: str, share: float) -> None:
+    seed: int, side: str, share: float
+) -> None:
     """The Lagrangian bound, reduced-cost fixing and first incumbent keep quote-sized orders exact."""
     rng = np.random.default_rng(seed)
-    curves = [dataclasses.replace(c, fixed_cost=float(rng.choice([0.0, 1.0, 5.0, 40.0, 300.0, 2000.0])))
-              for c in mixed_curves(rng, int(rng.integers(2, 8)), side)]
+    curves = [
+        dataclasses.replace(c, fixed_cost=float(rng.choice([0.0, 1.0, 5.0, 40.0, 300.0, 2000.0])))
+        for c in mixed_curves(rng, int(rng.integers(2, 8)), side)
+    ]
     budget = share * sum(c.cost(c.total_qty) for c in curves)
     result = split(curves, quote_qty=budget)
     best = exhaustive_quote(curves, budget)
@@ -423,17 +485,35 @@ def test_quote_sized_branch_and_bound_equals_exhaustive_subsets_on_random_market
 
 # -- validation: clear errors, inputs untouched --
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"qty": -1.0}, "qty"), ({"qty": math.nan}, "qty"), ({"qty": math.inf}, "qty"), ({"qty": 0.0}, "qty"),
-    ({"qty": True}, "qty"), ({"qty": "1"}, "qty"), ({}, "qty"), ({"qty": 1.0, "quote_qty": 5.0}, "qty"),
-    ({"quote_qty": -5.0}, "quote_qty"), ({"qty": 1.0, "limit_price": 0.0}, "limit_price"),
-    ({"qty": 1.0, "limit_price": math.nan}, "limit_price"), ({"qty": 1.0, "max_qty": {"zz": 1.0}}, "max_qty"),
-    ({"qty": 1.0, "max_qty": {"a": -1.0}}, "max_qty[a]"), ({"qty": 1.0, "exact_venue_limit": -1}, "exact_venue_limit"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"qty": -1.0}, "qty"),
+        ({"qty": math.nan}, "qty"),
+        ({"qty": math.inf}, "qty"),
+        ({"qty": 0.0}, "qty"),
+        ({"qty": True}, "qty"),
+        ({"qty": "1"}, "qty"),
+        ({}, "qty"),
+        ({"qty": 1.0, "quote_qty": 5.0}, "qty"),
+        ({"quote_qty": -5.0}, "quote_qty"),
+        ({"qty": 1.0, "limit_price": 0.0}, "limit_price"),
+        ({"qty": 1.0, "limit_price": math.nan}, "limit_price"),
+        ({"qty": 1.0, "max_qty": {"zz": 1.0}}, "max_qty"),
+        ({"qty": 1.0, "max_qty": {"a": -1.0}}, "max_qty[a]"),
+        ({"qty": 1.0, "exact_venue_limit": -1}, "exact_venue_limit"),
+    ],
+)
 def test_split_rejects_bad_arguments_and_leaves_curves_unchanged(kwargs: dict, field: str) -> None:
-    curves = [DepthCurve("a", "buy", (FlatSegment(1.0, 3000.0),)),
-              DepthCurve("b", "buy", (HyperbolicSegment(1.0, 10.0, 30000.0, 0.003),))]
-    before = [(c, dict(c._arrays["matrix"].__array_interface__), c._arrays["matrix"].copy()) for c in curves]
+    curves = [
+        DepthCurve("a", "buy", (FlatSegment(1.0, 3000.0),)),
+        DepthCurve("b", "buy", (HyperbolicSegment(1.0, 10.0, 30000.0, 0.003),)),
+    ]
+    before = [
+        (c, dict(c._arrays["matrix"].__array_interface__), c._arrays["matrix"].copy())
+        for c in curves
+    ]
     qty = kwargs.pop("qty", None)
     with pytest.raises(InvalidRouteArgument) as info:
         split(curves, qty, **kwargs)
@@ -461,9 +541,12 @@ def test_branch_and_bound_with_minimums_and_fixed_costs_equals_enumeration(seed:
     lower bounds, plus the subset's fixed costs."""
     rng = np.random.default_rng(600 + seed)
     side = "buy" if seed % 2 == 0 else "sell"
-    curves = [dataclasses.replace(c, fixed_cost=float(rng.choice([0.0, 20.0])),
-                                  min_qty=float(rng.choice([0.0, 1.0, 3.0])))
-              for c in mixed_curves(rng, 4, side)]
+    curves = [
+        dataclasses.replace(
+            c, fixed_cost=float(rng.choice([0.0, 20.0])), min_qty=float(rng.choice([0.0, 1.0, 3.0]))
+        )
+        for c in mixed_curves(rng, 4, side)
+    ]
     qty = 6.0
     result = split(curves, qty)
     assert result.complete
@@ -486,6 +569,7 @@ def test_branch_and_bound_with_minimums_and_fixed_costs_equals_enumeration(seed:
 
 # -- the limit holds for every leg's all-in average (fixed cost included) --
 
+
 def all_in_avg(c: DepthCurve, q: float) -> float:
     return (c.cost(q) + c.fixed_cost) / q if c.side == "buy" else (c.cost(q) - c.fixed_cost) / q
 
@@ -495,11 +579,17 @@ def within(side: str, price: float, limit: float, rtol: float = 1e-12) -> bool:
 
 
 @settings(max_examples=40)
-@given(seed=st.integers(0, 10_000), side=st.sampled_from(["buy", "sell"]),
-       limit_bps=st.integers(1, 150), fixed=st.sampled_from([0.5, 5.0, 40.0, 400.0]))
-def test_all_in_min_qty_is_the_smallest_leg_meeting_the_limit(seed: int, side: str, limit_bps: int,
-                                                              fixed: float) -> None:
+@given(
+    seed=st.integers(0, 10_000),
+    side=st.sampled_from(["buy", "sell"]),
+    limit_bps=st.integers(1, 150),
+    fixed=st.sampled_from([0.5, 5.0, 40.0, 400.0]),
+)
+def test_all_in_min_qty_is_the_smallest_leg_meeting_the_limit(
+    seed: int, side: str, limit_bps: int, fixed: float
+) -> None:
     from router.split import LIMIT_MIN_PAD, all_in_min_qty
+
     rng = np.random.default_rng(seed)
     curve = dataclasses.replace(mixed_curves(rng, 1, side)[0], fixed_cost=fixed)
     limit = MID * (1 + limit_bps / 1e4) if side == "buy" else MID / (1 + limit_bps / 1e4)
@@ -517,10 +607,15 @@ def test_all_in_min_qty_is_the_smallest_leg_meeting_the_limit(seed: int, side: s
 
 def test_all_in_min_qty_without_fixed_cost_is_zero_and_validates() -> None:
     from router.split import all_in_min_qty
+
     curve = DepthCurve("a", "buy", (FlatSegment(1.0, 3000.0),))
     assert all_in_min_qty(curve, 3000.0, 1.0) == 0.0
-    for args, field in (((math.nan, 1.0), "limit_price"), ((0.0, 1.0), "limit_price"),
-                        ((3000.0, -1.0), "cap"), ((3000.0, math.inf), "cap")):
+    for args, field in (
+        ((math.nan, 1.0), "limit_price"),
+        ((0.0, 1.0), "limit_price"),
+        ((3000.0, -1.0), "cap"),
+        ((3000.0, math.inf), "cap"),
+    ):
         with pytest.raises(InvalidRouteArgument) as info:
             all_in_min_qty(curve, *args)
         assert info.value.field == field
@@ -528,13 +623,20 @@ def test_all_in_min_qty_without_fixed_cost_is_zero_and_validates() -> None:
 
 
 @settings(max_examples=40)
-@given(seed=st.integers(0, 10_000), side=st.sampled_from(["buy", "sell"]),
-       limit_bps=st.integers(-30, 120), share=st.floats(0.02, 1.5))
-def test_split_legs_respect_the_limit_all_in_on_random_markets(seed: int, side: str, limit_bps: int,
-                                                               share: float) -> None:
+@given(
+    seed=st.integers(0, 10_000),
+    side=st.sampled_from(["buy", "sell"]),
+    limit_bps=st.integers(-30, 120),
+    share=st.floats(0.02, 1.5),
+)
+def test_split_legs_respect_the_limit_all_in_on_random_markets(
+    seed: int, side: str, limit_bps: int, share: float
+) -> None:
     rng = np.random.default_rng(seed)
-    curves = [dataclasses.replace(c, fixed_cost=float(rng.choice([0.0, 2.0, 30.0, 300.0])))
-              for c in mixed_curves(rng, int(rng.integers(1, 7)), side)]
+    curves = [
+        dataclasses.replace(c, fixed_cost=float(rng.choice([0.0, 2.0, 30.0, 300.0])))
+        for c in mixed_curves(rng, int(rng.integers(1, 7)), side)
+    ]
     limit = MID * (1 + limit_bps / 1e4) if side == "buy" else MID / (1 + limit_bps / 1e4)
     qty = share * sum(c.total_qty for c in curves)
     result = split(curves, qty, limit_price=limit)
@@ -548,7 +650,9 @@ def test_split_legs_respect_the_limit_all_in_on_random_markets(seed: int, side: 
 def test_small_leg_whose_fixed_cost_breaks_a_sell_limit_is_left_out() -> None:
     """The pool's marginal clears 2990 for ~0.017 base, but 1 quote of fixed cost on that leg
     averages ~2930: the leg is not taken."""
-    pool = DepthCurve("amm", "sell", (HyperbolicSegment(400.0, 100.0, 300000.0, 0.003),), fixed_cost=1.0)
+    pool = DepthCurve(
+        "amm", "sell", (HyperbolicSegment(400.0, 100.0, 300000.0, 0.003),), fixed_cost=1.0
+    )
     book = DepthCurve("book", "sell", (FlatSegment(2.5, 2996.5), FlatSegment(4.0, 2996.0)))
     result = split([pool, book], 300.0, limit_price=2990.0)
     assert result.allocations == {"book": 6.5} and not result.complete
@@ -556,13 +660,16 @@ def test_small_leg_whose_fixed_cost_breaks_a_sell_limit_is_left_out() -> None:
 
 # -- branch and bound: more random instances against subset enumeration --
 
+
 @settings(max_examples=30)
 @given(seed=st.integers(0, 100_000))
 def test_branch_and_bound_equals_exhaustive_subsets_on_random_markets(seed: int) -> None:
     rng = np.random.default_rng(seed)
     side = "buy" if seed % 2 == 0 else "sell"
-    curves = [dataclasses.replace(c, fixed_cost=float(rng.choice([0.0, 1.0, 5.0, 40.0, 300.0, 2000.0])))
-              for c in mixed_curves(rng, int(rng.integers(2, 8)), side)]
+    curves = [
+        dataclasses.replace(c, fixed_cost=float(rng.choice([0.0, 1.0, 5.0, 40.0, 300.0, 2000.0])))
+        for c in mixed_curves(rng, int(rng.integers(2, 8)), side)
+    ]
     qty = float(sum(c.total_qty for c in curves) * rng.uniform(0.01, 0.7))
     result = split(curves, qty)
     assert result.complete

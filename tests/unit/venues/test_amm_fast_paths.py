@@ -15,13 +15,21 @@ from venues import amm
 from venues.amm import MAX_UINT112, ConstantProductPool
 from venues.errors import VenueError
 
-RESERVES = st.one_of(st.integers(1, 10**6), st.integers(10**15, 10**27),
-                     st.integers(MAX_UINT112 - 10**20, MAX_UINT112))
-AMOUNTS = st.one_of(st.integers(1, 10**4), st.integers(10**15, 10**26),
-                    st.integers(MAX_UINT112 - 10**20, MAX_UINT112), st.integers(-5, 0),
-                    st.sampled_from([True, 1.0, "5", None]))
-MINIMUMS = st.one_of(st.just(0), st.integers(-3, -1), st.integers(0, 10**25),
-                     st.sampled_from([None, 2.5, False]))
+RESERVES = st.one_of(
+    st.integers(1, 10**6),
+    st.integers(10**15, 10**27),
+    st.integers(MAX_UINT112 - 10**20, MAX_UINT112),
+)
+AMOUNTS = st.one_of(
+    st.integers(1, 10**4),
+    st.integers(10**15, 10**26),
+    st.integers(MAX_UINT112 - 10**20, MAX_UINT112),
+    st.integers(-5, 0),
+    st.sampled_from([True, 1.0, "5", None]),
+)
+MINIMUMS = st.one_of(
+    st.just(0), st.integers(-3, -1), st.integers(0, 10**25), st.sampled_from([None, 2.5, False])
+)
 FEES = st.sampled_from([0, 500, 3000, 10000, 999_999])
 DIRECTIONS = st.sampled_from([True, False, 1, 0, None])
 
@@ -34,22 +42,31 @@ def _outcome(call, *args, **kwargs):
 
 
 @settings(max_examples=300)
-@given(reserve0=RESERVES, reserve1=RESERVES, fee=FEES, amount=AMOUNTS, minimum=MINIMUMS,
-       zero_for_one=DIRECTIONS)
-def test_swap_fast_path_equals_the_general_path(reserve0, reserve1, fee, amount, minimum,
-                                                zero_for_one) -> None:
+@given(
+    reserve0=RESERVES,
+    reserve1=RESERVES,
+    fee=FEES,
+    amount=AMOUNTS,
+    minimum=MINIMUMS,
+    zero_for_one=DIRECTIONS,
+)
+def test_swap_fast_path_equals_the_general_path(
+    reserve0, reserve1, fee, amount, minimum, zero_for_one
+) -> None:
     fast = ConstantProductPool(reserve0, reserve1, fee, timestamp=7)
     general = ConstantProductPool(reserve0, reserve1, fee, timestamp=7)
-    assert (_outcome(fast.swap, amount, zero_for_one, minimum)
-            == _outcome(general.swap, amount, zero_for_one, minimum, timestamp=7))
+    assert _outcome(fast.swap, amount, zero_for_one, minimum) == _outcome(
+        general.swap, amount, zero_for_one, minimum, timestamp=7
+    )
     assert fast.state() == general.state()
     fast._check()
 
 
 @settings(max_examples=300)
 @given(reserve0=RESERVES, reserve1=RESERVES, fee=FEES, amount=AMOUNTS, zero_for_one=DIRECTIONS)
-def test_get_amount_out_fast_path_equals_the_library_function(reserve0, reserve1, fee, amount,
-                                                               zero_for_one) -> None:
+def test_get_amount_out_fast_path_equals_the_library_function(
+    reserve0, reserve1, fee, amount, zero_for_one
+) -> None:
     pool = ConstantProductPool(reserve0, reserve1, fee)
     before = pool.state()
     got = _outcome(pool.get_amount_out, amount, zero_for_one)
@@ -64,8 +81,10 @@ def test_get_amount_out_fast_path_equals_the_library_function(reserve0, reserve1
 
 
 @pytest.mark.parametrize("zero_for_one", [True, False])
-@pytest.mark.parametrize("headroom, amount", [(10**30, 10**30), (10**30, 10**30 + 1), (0, 1),
-                                             (10**18, 10**18), (10**18, 10**18 + 1)])
+@pytest.mark.parametrize(
+    "headroom, amount",
+    [(10**30, 10**30), (10**30, 10**30 + 1), (0, 1), (10**18, 10**18), (10**18, 10**18 + 1)],
+)
 def test_swap_fast_path_at_the_uint112_bound(zero_for_one, headroom, amount) -> None:
     # The input side lands exactly on, or one past, uint112: the second must revert OVERFLOW.
     big, other = MAX_UINT112 - headroom, MAX_UINT112 // 2
@@ -80,8 +99,7 @@ def test_swap_fast_path_at_the_uint112_bound(zero_for_one, headroom, amount) -> 
 def test_swap_fast_path_refuses_a_negative_minimum_like_the_general_path() -> None:
     pool = ConstantProductPool(10**21, 10**21)
     got = _outcome(pool.swap, 10**18, True, -1)
-    assert got == _outcome(ConstantProductPool(10**21, 10**21).swap, 10**18, True, -1,
-                           timestamp=0)
+    assert got == _outcome(ConstantProductPool(10**21, 10**21).swap, 10**18, True, -1, timestamp=0)
     assert got[0] == "error" and pool.reserves == (10**21, 10**21)
 
 

@@ -28,8 +28,14 @@ def _cases(*kinds: str) -> list:
 
 
 def test_every_case_kind_is_covered_by_a_test():
-    covered = {"pair_swap_exact_in", "pair_flash_same_token", "router_exact_in",
-               "router_exact_out", "library", "library_path"}
+    covered = {
+        "pair_swap_exact_in",
+        "pair_flash_same_token",
+        "router_exact_in",
+        "router_exact_out",
+        "library",
+        "library_path",
+    }
     assert {case["kind"] for case in GOLDEN["cases"]} <= covered
     assert len(GOLDEN["cases"]) == 30
 
@@ -57,12 +63,16 @@ def test_pair_swap_largest_passing_output_matches_vector_and_one_more_reverts_k(
     zero_for_one = case["tokenIn"] == "token0"
     reserve_in, reserve_out = (reserve0, reserve1) if zero_for_one else (reserve1, reserve0)
     assert amm.get_amount_out(amount_in, reserve_in, reserve_out) == expected
-    assert ConstantProductPool(reserve0, reserve1).get_amount_out(amount_in, zero_for_one) == expected
+    assert (
+        ConstantProductPool(reserve0, reserve1).get_amount_out(amount_in, zero_for_one) == expected
+    )
     if "reserve0After" in case:
         assert pool.reserves == (_int(case["reserve0After"]), _int(case["reserve1After"]))
         event = case["swapEvent"]
-        assert (ins, outs) == ((_int(event["amount0In"]), _int(event["amount1In"])),
-                               (_int(event["amount0Out"]), _int(event["amount1Out"])))
+        assert (ins, outs) == (
+            (_int(event["amount0In"]), _int(event["amount1In"])),
+            (_int(event["amount0Out"]), _int(event["amount1Out"])),
+        )
         # The router-level swap reaches the same reserves.
         routed = ConstantProductPool(reserve0, reserve1)
         assert routed.swap(amount_in, zero_for_one) == expected
@@ -158,8 +168,10 @@ def test_extra_mint_first_deposit_locks_minimum_liquidity():
     assert pool.reserves == (1 * E18, 4 * E18)
 
 
-@pytest.mark.parametrize("extra_id, deposit", [("burn", (3 * E18, 3 * E18)),
-                                               ("Router:removeLiquidity", (1 * E18, 4 * E18))])
+@pytest.mark.parametrize(
+    "extra_id, deposit",
+    [("burn", (3 * E18, 3 * E18)), ("Router:removeLiquidity", (1 * E18, 4 * E18))],
+)
 def test_extra_burn_all_minter_liquidity_pays_pro_rata_rounded_down(extra_id, deposit):
     expected = EXTRAS[extra_id]["expected"]
     pool = ConstantProductPool(0, 0)
@@ -193,7 +205,10 @@ def test_extra_fee_to_on_mints_one_sixth_of_root_k_growth_to_fee_to():
     pool = _fee_scenario("other")
     assert pool.balance_of("other") == _int(expected["feeToLiquidity"])
     assert pool.total_supply == _int(expected["totalSupplyAfter"])
-    assert pool.reserves == (_int(expected["pairBalance0After"]), _int(expected["pairBalance1After"]))
+    assert pool.reserves == (
+        _int(expected["pairBalance0After"]),
+        _int(expected["pairBalance1After"]),
+    )
     assert pool.k_last == pool.reserve0 * pool.reserve1
 
 
@@ -223,5 +238,11 @@ def test_extra_price_cumulatives_accrue_pre_update_price_times_elapsed(t0):
 
 
 def test_every_extra_has_a_test():
-    assert set(EXTRAS) == {"mint", "burn", "Router:removeLiquidity", "feeTo:off", "feeTo:on",
-                           "price{0,1}CumulativeLast"}
+    assert set(EXTRAS) == {
+        "mint",
+        "burn",
+        "Router:removeLiquidity",
+        "feeTo:off",
+        "feeTo:on",
+        "price{0,1}CumulativeLast",
+    }

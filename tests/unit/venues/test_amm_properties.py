@@ -6,8 +6,7 @@ from math import isqrt
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition,
-                                 rule)
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from venues import amm
 from venues.amm import MAX_UINT112, Q112, ConstantProductPool, PoolRevert
@@ -22,17 +21,25 @@ fees = st.sampled_from([0, 1, 100, 500, 3000, 10_000, 999_999]) | st.integers(0,
 def test_fee_3000_equals_the_997_over_1000_originals(amount_in, reserve_in, reserve_out):
     with_fee = amount_in * 997
     assert amm.get_amount_out(amount_in, reserve_in, reserve_out) == (
-        with_fee * reserve_out // (reserve_in * 1000 + with_fee))
+        with_fee * reserve_out // (reserve_in * 1000 + with_fee)
+    )
     amount_out = amount_in % reserve_out or 1
     assume(amount_out < reserve_out)
     assert amm.get_amount_in(amount_out, reserve_in, reserve_out) == (
-        reserve_in * amount_out * 1000 // ((reserve_out - amount_out) * 997) + 1)
+        reserve_in * amount_out * 1000 // ((reserve_out - amount_out) * 997) + 1
+    )
 
 
-@given(amount_in=amounts, reserve0=reserves, reserve1=reserves, fee_pips=fees,
-       zero_for_one=st.booleans())
-def test_quoted_output_is_the_largest_the_k_check_accepts(amount_in, reserve0, reserve1,
-                                                          fee_pips, zero_for_one):
+@given(
+    amount_in=amounts,
+    reserve0=reserves,
+    reserve1=reserves,
+    fee_pips=fees,
+    zero_for_one=st.booleans(),
+)
+def test_quoted_output_is_the_largest_the_k_check_accepts(
+    amount_in, reserve0, reserve1, fee_pips, zero_for_one
+):
     pool = ConstantProductPool(reserve0, reserve1, fee_pips)
     assume(amount_in + max(reserve0, reserve1) <= MAX_UINT112)
     out = pool.get_amount_out(amount_in, zero_for_one)
@@ -57,8 +64,9 @@ def test_quoted_output_is_the_largest_the_k_check_accepts(amount_in, reserve0, r
 
 
 @given(amount_out=amounts, reserve_in=reserves, reserve_out=reserves, fee_pips=fees)
-def test_get_amount_in_is_the_minimal_input_or_one_above_it(amount_out, reserve_in, reserve_out,
-                                                             fee_pips):
+def test_get_amount_in_is_the_minimal_input_or_one_above_it(
+    amount_out, reserve_in, reserve_out, fee_pips
+):
     assume(amount_out < reserve_out)
     needed = amm.get_amount_in(amount_out, reserve_in, reserve_out, fee_pips)
     assert amm.get_amount_out(needed, reserve_in, reserve_out, fee_pips) >= amount_out
@@ -68,26 +76,34 @@ def test_get_amount_in_is_the_minimal_input_or_one_above_it(amount_out, reserve_
 
 
 @given(amount_in=amounts, reserve_in=reserves, reserve_out=reserves, fee_pips=fees)
-def test_get_amount_in_of_get_amount_out_never_exceeds_input_plus_one(amount_in, reserve_in,
-                                                                      reserve_out, fee_pips):
+def test_get_amount_in_of_get_amount_out_never_exceeds_input_plus_one(
+    amount_in, reserve_in, reserve_out, fee_pips
+):
     out = amm.get_amount_out(amount_in, reserve_in, reserve_out, fee_pips)
     assume(out > 0)
     assert amm.get_amount_in(out, reserve_in, reserve_out, fee_pips) <= amount_in + 1
 
 
 @given(small=amounts, extra=amounts, reserve_in=reserves, reserve_out=reserves, fee_pips=fees)
-def test_output_is_monotone_in_input_and_a_higher_fee_never_pays_more(small, extra, reserve_in,
-                                                                       reserve_out, fee_pips):
+def test_output_is_monotone_in_input_and_a_higher_fee_never_pays_more(
+    small, extra, reserve_in, reserve_out, fee_pips
+):
     out = amm.get_amount_out(small, reserve_in, reserve_out, fee_pips)
     assert amm.get_amount_out(small + extra, reserve_in, reserve_out, fee_pips) >= out
     if fee_pips < 999_999:
         assert amm.get_amount_out(small, reserve_in, reserve_out, fee_pips + 1) <= out
 
 
-@given(amount_in=amounts, reserve0=reserves, reserve1=reserves, fee_pips=fees,
-       zero_for_one=st.booleans())
-def test_round_trip_swap_never_profits_the_trader(amount_in, reserve0, reserve1, fee_pips,
-                                                  zero_for_one):
+@given(
+    amount_in=amounts,
+    reserve0=reserves,
+    reserve1=reserves,
+    fee_pips=fees,
+    zero_for_one=st.booleans(),
+)
+def test_round_trip_swap_never_profits_the_trader(
+    amount_in, reserve0, reserve1, fee_pips, zero_for_one
+):
     pool = ConstantProductPool(reserve0, reserve1, fee_pips)
     try:
         out = pool.swap(amount_in, zero_for_one)
@@ -127,8 +143,14 @@ class PoolMachine(RuleBasedStateMachine):
     @initialize(reserve0=reserves, reserve1=reserves, fee_pips=fees, fee_on=st.booleans())
     def start(self, reserve0, reserve1, fee_pips, fee_on):
         assume(isqrt(reserve0 * reserve1) > 1000)
-        self.pool = ConstantProductPool(reserve0, reserve1, fee_pips, lp_owner="alice",
-                                        fee_to="treasury" if fee_on else None, timestamp=0)
+        self.pool = ConstantProductPool(
+            reserve0,
+            reserve1,
+            fee_pips,
+            lp_owner="alice",
+            fee_to="treasury" if fee_on else None,
+            timestamp=0,
+        )
         self.now = 0
 
     @invariant()
@@ -151,8 +173,9 @@ class PoolMachine(RuleBasedStateMachine):
     def swap_exact_in(self, amount_in, zero_for_one, seconds):
         reserves_before, k_before = self.pool.reserves, self._k()
         quoted = self._attempt(lambda: self.pool.get_amount_out(amount_in, zero_for_one))
-        out = self._attempt(lambda: self.pool.swap(amount_in, zero_for_one,
-                                                   timestamp=self.now + seconds))
+        out = self._attempt(
+            lambda: self.pool.swap(amount_in, zero_for_one, timestamp=self.now + seconds)
+        )
         if out is None:
             return
         self.now += seconds
@@ -182,8 +205,11 @@ class PoolMachine(RuleBasedStateMachine):
         if out:
             assert self.pool.get_amount_in(out, zero_for_one) <= amount_in + 1
 
-    @rule(owner=st.sampled_from(OWNERS), share_ppm=st.integers(1, 2 * 10**6),
-          skew_ppm=st.integers(500_000, 2 * 10**6))
+    @rule(
+        owner=st.sampled_from(OWNERS),
+        share_ppm=st.integers(1, 2 * 10**6),
+        skew_ppm=st.integers(500_000, 2 * 10**6),
+    )
     def mint(self, owner, share_ppm, skew_ppm):
         amount0 = self.pool.reserve0 * share_ppm // 10**6
         amount1 = self.pool.reserve1 * share_ppm * skew_ppm // 10**12
@@ -193,7 +219,7 @@ class PoolMachine(RuleBasedStateMachine):
             return
         assert minted > 0
         assert self.pool.balance_of(owner) == held + minted
-        assert self.pool.total_supply >= supply + minted   # plus any protocol fee
+        assert self.pool.total_supply >= supply + minted  # plus any protocol fee
 
     @rule(owner=st.sampled_from(OWNERS + ("treasury",)), share_ppm=st.integers(1, 10**6))
     def burn(self, owner, share_ppm):

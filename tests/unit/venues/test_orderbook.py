@@ -15,8 +15,16 @@ from hypothesis import strategies as st
 
 import venues.orderbook as orderbook_module
 from venues.errors import CrossrouteError, InvalidArgument, VenueError
-from venues.orderbook import (BookQuote, Fill, Order, OrderBook, OrderResult, Side, StpMode,
-                              TimeInForce)
+from venues.orderbook import (
+    BookQuote,
+    Fill,
+    Order,
+    OrderBook,
+    OrderResult,
+    Side,
+    StpMode,
+    TimeInForce,
+)
 
 
 def make_book(**overrides) -> OrderBook:
@@ -29,8 +37,11 @@ def seeded_book(**overrides) -> OrderBook:
     """Bids 99 (m1: 10, m2: 5), 98 (m3: 7); asks 101 (m4: 4, m5: 6), 103 (m6: 9)."""
     book = make_book(**overrides)
     for oid, owner, side, price, qty in [
-        ("m1", "alice", "buy", 99, 10), ("m2", "bob", "buy", 99, 5), ("m3", "alice", "buy", 98, 7),
-        ("m4", "alice", "sell", 101, 4), ("m5", "bob", "sell", 101, 6),
+        ("m1", "alice", "buy", 99, 10),
+        ("m2", "bob", "buy", 99, 5),
+        ("m3", "alice", "buy", 98, 7),
+        ("m4", "alice", "sell", 101, 4),
+        ("m5", "bob", "sell", 101, 6),
         ("m6", "carol", "sell", 103, 9),
     ]:
         assert book.place_limit(oid, owner, side, price, qty).status == "resting"
@@ -45,24 +56,28 @@ def test_doctests_pass():
 
 # ---------------------------------------------------------------- construction and conversions
 
-@pytest.mark.parametrize("kwargs, field", [
-    (dict(tick_size="0"), "tick_size"),
-    (dict(tick_size="-0.01"), "tick_size"),
-    (dict(tick_size=0.01), "tick_size"),
-    (dict(tick_size="abc"), "tick_size"),
-    (dict(tick_size="NaN"), "tick_size"),
-    (dict(lot_size="0"), "lot_size"),
-    (dict(lot_size=None), "lot_size"),
-    (dict(min_notional="-1"), "min_notional"),
-    (dict(min_notional=1.5), "min_notional"),
-    (dict(taker_fee_pips=-1), "taker_fee_pips"),
-    (dict(taker_fee_pips=1_000_000), "taker_fee_pips"),
-    (dict(taker_fee_pips=True), "taker_fee_pips"),
-    (dict(maker_fee_pips=-1, taker_fee_pips=0), "maker_fee_pips"),
-    (dict(maker_fee_pips=1.0), "maker_fee_pips"),
-    (dict(kind="future"), "kind"),
-    (dict(stp="none"), "stp"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        (dict(tick_size="0"), "tick_size"),
+        (dict(tick_size="-0.01"), "tick_size"),
+        (dict(tick_size=0.01), "tick_size"),
+        (dict(tick_size="abc"), "tick_size"),
+        (dict(tick_size="NaN"), "tick_size"),
+        (dict(lot_size="0"), "lot_size"),
+        (dict(lot_size=None), "lot_size"),
+        (dict(min_notional="-1"), "min_notional"),
+        (dict(min_notional=1.5), "min_notional"),
+        (dict(taker_fee_pips=-1), "taker_fee_pips"),
+        (dict(taker_fee_pips=1_000_000), "taker_fee_pips"),
+        (dict(taker_fee_pips=True), "taker_fee_pips"),
+        (dict(maker_fee_pips=-1, taker_fee_pips=0), "maker_fee_pips"),
+        (dict(maker_fee_pips=1.0), "maker_fee_pips"),
+        (dict(kind="future"), "kind"),
+        (dict(stp="none"), "stp"),
+    ],
+)
 def test_constructor_rejects_bad_parameter_naming_the_field(kwargs, field):
     with pytest.raises(InvalidArgument) as info:
         make_book(**kwargs)
@@ -77,9 +92,15 @@ def test_constructor_rejects_empty_symbol():
 
 
 def test_constructor_accepts_enums_and_decimals():
-    book = OrderBook("BTC-PERP", tick_size=Decimal("0.5"), lot_size=Decimal("0.001"),
-                     kind="perp", stp=StpMode.CANCEL_BOTH, maker_fee_pips=-100,
-                     taker_fee_pips=400)
+    book = OrderBook(
+        "BTC-PERP",
+        tick_size=Decimal("0.5"),
+        lot_size=Decimal("0.001"),
+        kind="perp",
+        stp=StpMode.CANCEL_BOTH,
+        maker_fee_pips=-100,
+        taker_fee_pips=400,
+    )
     assert (book.kind, book.stp, book.maker_fee_pips) == ("perp", "cancel_both", -100)
 
 
@@ -91,8 +112,10 @@ def test_min_notional_converts_to_quanta_rounding_up():
 
 
 @settings(max_examples=200)
-@given(ticks=st.integers(min_value=1, max_value=10**30),
-       tick=st.sampled_from(["0.01", "0.5", "1", "25", "0.00000001", "1E+2"]))
+@given(
+    ticks=st.integers(min_value=1, max_value=10**30),
+    tick=st.sampled_from(["0.01", "0.5", "1", "25", "0.00000001", "1E+2"]),
+)
 def test_price_ticks_round_trip_exactly(ticks, tick):
     book = OrderBook("X/Y", tick_size=tick, lot_size="1")
     price = book.ticks_to_price(ticks)
@@ -103,8 +126,10 @@ def test_price_ticks_round_trip_exactly(ticks, tick):
 
 
 @settings(max_examples=200)
-@given(lots=st.integers(min_value=-10**30, max_value=10**30),
-       lot=st.sampled_from(["0.001", "0.0001", "1", "5", "1E-18"]))
+@given(
+    lots=st.integers(min_value=-(10**30), max_value=10**30),
+    lot=st.sampled_from(["0.001", "0.0001", "1", "5", "1E-18"]),
+)
 def test_lots_round_trip_exactly(lots, lot):
     book = OrderBook("X/Y", tick_size="1", lot_size=lot)
     qty = book.lots_to_qty(lots)
@@ -120,21 +145,24 @@ def test_quanta_to_quote_is_exact_and_keeps_scale():
     assert str(book.ticks_to_price(300_050)) == "3000.50"
 
 
-@pytest.mark.parametrize("method, value, code", [
-    ("price_to_ticks", "100.005", "OFF_TICK"),
-    ("price_to_ticks", "0", "OFF_TICK"),
-    ("price_to_ticks", "-1", "OFF_TICK"),
-    ("price_to_ticks", 100.0, "ARG"),
-    ("price_to_ticks", "Infinity", "ARG"),
-    ("price_to_ticks", "1e", "ARG"),
-    ("qty_to_lots", "0.0005", "OFF_LOT"),
-    ("qty_to_lots", "-0.001", "OFF_LOT"),
-    ("qty_to_lots", 0.5, "ARG"),
-    ("ticks_to_price", -1, "ARG"),
-    ("ticks_to_price", 1.5, "ARG"),
-    ("lots_to_qty", True, "ARG"),
-    ("quanta_to_quote", "5", "ARG"),
-])
+@pytest.mark.parametrize(
+    "method, value, code",
+    [
+        ("price_to_ticks", "100.005", "OFF_TICK"),
+        ("price_to_ticks", "0", "OFF_TICK"),
+        ("price_to_ticks", "-1", "OFF_TICK"),
+        ("price_to_ticks", 100.0, "ARG"),
+        ("price_to_ticks", "Infinity", "ARG"),
+        ("price_to_ticks", "1e", "ARG"),
+        ("qty_to_lots", "0.0005", "OFF_LOT"),
+        ("qty_to_lots", "-0.001", "OFF_LOT"),
+        ("qty_to_lots", 0.5, "ARG"),
+        ("ticks_to_price", -1, "ARG"),
+        ("ticks_to_price", 1.5, "ARG"),
+        ("lots_to_qty", True, "ARG"),
+        ("quanta_to_quote", "5", "ARG"),
+    ],
+)
 def test_conversions_reject_off_grid_or_wrong_type(method, value, code):
     with pytest.raises(InvalidArgument) as info:
         getattr(make_book(), method)(value)
@@ -142,6 +170,7 @@ def test_conversions_reject_off_grid_or_wrong_type(method, value, code):
 
 
 # ---------------------------------------------------------------- priority and time in force
+
 
 def test_gtc_rests_when_not_crossing_and_depth_aggregates_per_level():
     book = seeded_book()
@@ -155,7 +184,11 @@ def test_gtc_rests_when_not_crossing_and_depth_aggregates_per_level():
 def test_empty_book_reads():
     book = make_book()
     assert (book.best_bid(), book.best_ask(), book.depth("bids"), book.open_orders()) == (
-        None, None, [], [])
+        None,
+        None,
+        [],
+        [],
+    )
     assert book.quote("buy", 5) == BookQuote("buy", 5, 0, 0, 0, None, 0)
 
 
@@ -163,7 +196,10 @@ def test_taker_fills_best_price_first_then_time_priority():
     book = seeded_book()
     result = book.place_limit("t1", "dave", "buy", 103, 12)
     assert [(f.maker_order_id, f.price_ticks, f.qty_lots) for f in result.fills] == [
-        ("m4", 101, 4), ("m5", 101, 6), ("m6", 103, 2)]
+        ("m4", 101, 4),
+        ("m5", 101, 6),
+        ("m6", 103, 2),
+    ]
     assert (result.status, result.filled_lots, result.resting_lots) == ("filled", 12, 0)
     assert [f.seq for f in result.fills] == [1, 2, 3]
     assert book.depth("asks") == [(103, 7)]
@@ -173,8 +209,7 @@ def test_taker_fills_best_price_first_then_time_priority():
 def test_gtc_partial_fill_rests_the_remainder_at_its_price():
     book = seeded_book()
     result = book.place_limit("t1", "dave", "buy", 101, 15)
-    assert (result.status, result.filled_lots, result.resting_lots) == (
-        "partially_filled", 10, 5)
+    assert (result.status, result.filled_lots, result.resting_lots) == ("partially_filled", 10, 5)
     assert book.depth("bids")[0] == (101, 5)
     order = book.order("t1")
     assert (order.qty_lots, order.original_lots, order.filled_lots) == (5, 15, 10)
@@ -197,8 +232,8 @@ def test_fok_that_cannot_fill_expires_and_changes_nothing_but_the_id():
     result = book.place_limit("t1", "dave", "buy", 101, 11, tif="FOK")
     assert result == OrderResult("t1", "expired", 0, 0, (), 11, ())
     after = book._snapshot()
-    assert after[:2] == before[:2] and after[4:] == before[4:]   # book, positions, cash, seqs
-    with pytest.raises(InvalidArgument) as info:                   # the id was consumed
+    assert after[:2] == before[:2] and after[4:] == before[4:]  # book, positions, cash, seqs
+    with pytest.raises(InvalidArgument) as info:  # the id was consumed
         book.place_limit("t1", "dave", "buy", 101, 1)
     assert info.value.code == "DUPLICATE_ORDER_ID"
 
@@ -231,7 +266,11 @@ def test_market_order_sweeps_to_protection_price_and_expires_the_rest():
     result = book.place_market("k1", "dave", Side.BUY, 30, protection_price_ticks=101)
     assert (result.status, result.filled_lots, result.cancelled_lots) == ("expired", 10, 20)
     assert (quote.filled_lots, quote.notional_quanta, quote.worst_price_ticks, quote.levels) == (
-        10, 1010, 101, 1)
+        10,
+        1010,
+        101,
+        1,
+    )
     full = book.place_market("k2", "dave", "buy", 9)
     assert (full.status, full.filled_lots, full.notional_quanta) == ("filled", 9, 927)
     empty = book.place_market("k3", "dave", "buy", 1)
@@ -246,16 +285,20 @@ def test_quote_is_read_only_and_matches_the_fill():
     assert book._snapshot() == before
     result = book.place_limit("t1", "dave", "sell", 98, 16, tif="IOC")
     assert (quote.filled_lots, quote.notional_quanta, quote.taker_fee_quanta) == (
-        result.filled_lots, result.notional_quanta, result.taker_fee_quanta)
+        result.filled_lots,
+        result.notional_quanta,
+        result.taker_fee_quanta,
+    )
     assert (quote.worst_price_ticks, quote.levels) == (98, 2)
 
 
 # ---------------------------------------------------------------- self-trade prevention
 
+
 def test_stp_cancel_taker_keeps_earlier_fills_and_the_maker():
-    book = seeded_book()               # asks 101: m4 alice 4, m5 bob 6
+    book = seeded_book()  # asks 101: m4 alice 4, m5 bob 6
     book.cancel("m4")
-    book.place_limit("m7", "alice", "sell", 101, 3)   # behind bob's m5
+    book.place_limit("m7", "alice", "sell", 101, 3)  # behind bob's m5
     result = book.place_limit("t1", "alice", "buy", 103, 20)
     assert [f.maker_order_id for f in result.fills] == ["m5"]
     assert (result.status, result.filled_lots, result.cancelled_lots) == ("cancelled", 6, 14)
@@ -290,14 +333,15 @@ def test_stp_never_trades_with_self_on_market_orders():
     book._check()
 
 
-@pytest.mark.parametrize("stp, filled", [("cancel_taker", 0), ("cancel_both", 0),
-                                          ("cancel_maker", 8)])
+@pytest.mark.parametrize(
+    "stp, filled", [("cancel_taker", 0), ("cancel_both", 0), ("cancel_maker", 8)]
+)
 def test_fok_accounts_for_stp(stp, filled):
     book = seeded_book(stp=stp)
     before = book._snapshot()
     result = book.place_limit("t1", "alice", "buy", 103, 8, tif="FOK")
     assert result.filled_lots == filled
-    if not filled:   # nothing changes: not even the own maker order is cancelled
+    if not filled:  # nothing changes: not even the own maker order is cancelled
         assert result.status == "expired" and book._snapshot()[:2] == before[:2]
     else:
         assert result.stp_cancelled == ("m4",)
@@ -306,12 +350,13 @@ def test_fok_accounts_for_stp(stp, filled):
 
 def test_quote_with_owner_applies_stp_like_the_order():
     book = seeded_book()
-    assert book.quote("buy", 8, owner="alice").filled_lots == 0     # m4 is alice's, first
+    assert book.quote("buy", 8, owner="alice").filled_lots == 0  # m4 is alice's, first
     assert book.quote("buy", 8).filled_lots == 8
     assert make_book(stp="cancel_maker").quote("buy", 1, owner="x").filled_lots == 0
 
 
 # ---------------------------------------------------------------- amend and cancel
+
 
 def test_amend_shrink_at_same_price_keeps_priority():
     book = seeded_book()
@@ -397,6 +442,7 @@ def test_order_ids_are_unique_for_the_life_of_the_book():
 
 # ---------------------------------------------------------------- fees, positions, cash
 
+
 def test_fees_round_up_per_fill_in_the_venues_favour():
     book = make_book(taker_fee_pips=1, maker_fee_pips=1)
     book.place_limit("a", "m", "sell", 1, 1)
@@ -409,13 +455,13 @@ def test_fees_round_up_per_fill_in_the_venues_favour():
 
 def test_exact_fee_needs_no_rounding_and_rebate_rounds_toward_the_venue():
     book = make_book(taker_fee_pips=500, maker_fee_pips=-200)
-    book.place_limit("a", "m", "sell", 300_000, 3_333)        # notional 999_900_000 quanta
+    book.place_limit("a", "m", "sell", 300_000, 3_333)  # notional 999_900_000 quanta
     fill = book.place_limit("t", "t", "buy", 300_000, 3_333).fills[0]
-    assert fill.taker_fee_quanta == 499_950                   # exact: 999_900_000 * 500 / 1e6
-    assert fill.maker_fee_quanta == -199_980                  # exact rebate
+    assert fill.taker_fee_quanta == 499_950  # exact: 999_900_000 * 500 / 1e6
+    assert fill.maker_fee_quanta == -199_980  # exact rebate
     book.place_limit("b", "m", "sell", 7, 1)
     fill = book.place_limit("u", "t", "buy", 7, 1).fills[0]
-    assert (fill.taker_fee_quanta, fill.maker_fee_quanta) == (1, 0)   # ceil(-0.0014) == 0
+    assert (fill.taker_fee_quanta, fill.maker_fee_quanta) == (1, 0)  # ceil(-0.0014) == 0
 
 
 def test_positions_and_cash_follow_fills_and_are_conserved():
@@ -439,9 +485,20 @@ def test_results_and_orders_are_frozen():
     assert isinstance(result.fills[0], Fill)
 
 
-@pytest.mark.parametrize("name", ["symbol", "tick_size", "lot_size", "min_notional",
-                                  "min_notional_quanta", "maker_fee_pips", "taker_fee_pips",
-                                  "kind", "stp"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "symbol",
+        "tick_size",
+        "lot_size",
+        "min_notional",
+        "min_notional_quanta",
+        "maker_fee_pips",
+        "taker_fee_pips",
+        "kind",
+        "stp",
+    ],
+)
 def test_configuration_is_read_only(name):
     book = seeded_book(taker_fee_pips=300)
     value = getattr(book, name)
@@ -473,8 +530,13 @@ BAD_CALLS = [
     ("place_limit", ("n1", "x", "buy", 100, True), {}, "qty_lots", "ARG"),
     ("place_limit", ("n1", "x", "buy", 100, "1"), {}, "qty_lots", "ARG"),
     ("place_limit", ("n1", "x", "buy", 1, 4), {}, "qty_lots", "MIN_NOTIONAL"),
-    ("place_limit", ("n1", "x", "sell", 99, 200), {"tif": "POST_ONLY"}, None,
-     "POST_ONLY_WOULD_CROSS"),
+    (
+        "place_limit",
+        ("n1", "x", "sell", 99, 200),
+        {"tif": "POST_ONLY"},
+        None,
+        "POST_ONLY_WOULD_CROSS",
+    ),
     ("place_market", ("n1", "x", "up", 1), {}, "side", "ARG"),
     ("place_market", ("m1", "x", "buy", 1), {}, "order_id", "DUPLICATE_ORDER_ID"),
     ("place_market", ("n1", 7, "buy", 1), {}, "owner", "ARG"),
@@ -512,8 +574,11 @@ BAD_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("method, args, kwargs, field, code", BAD_CALLS,
-                         ids=[f"{c[0]}-{c[3]}-{c[4]}-{i}" for i, c in enumerate(BAD_CALLS)])
+@pytest.mark.parametrize(
+    "method, args, kwargs, field, code",
+    BAD_CALLS,
+    ids=[f"{c[0]}-{c[3]}-{c[4]}-{i}" for i, c in enumerate(BAD_CALLS)],
+)
 def test_bad_input_raises_clear_error_and_changes_nothing(method, args, kwargs, field, code):
     # min_notional 5 quanta so that price 1 * qty 4 is below it; a position exists to be kept
     book = seeded_book(min_notional="0.00005", taker_fee_pips=300, maker_fee_pips=100)
@@ -532,13 +597,17 @@ def test_bad_input_raises_clear_error_and_changes_nothing(method, args, kwargs, 
 
 
 def test_every_public_method_has_a_bad_input_case():
-    public = {name for name in dir(OrderBook) if not name.startswith("_")
-              and callable(getattr(OrderBook, name))}
+    public = {
+        name
+        for name in dir(OrderBook)
+        if not name.startswith("_") and callable(getattr(OrderBook, name))
+    }
     covered = {call[0] for call in BAD_CALLS}
-    assert public - covered == {"best_bid", "best_ask"}   # they take no arguments
+    assert public - covered == {"best_bid", "best_ask"}  # they take no arguments
 
 
 # ---------------------------------------------------------------- long levels and _check itself
+
 
 def test_a_long_level_drains_in_fifo_order_across_many_takers():
     book = make_book()
@@ -554,14 +623,17 @@ def test_a_long_level_drains_in_fifo_order_across_many_takers():
     book._check()
 
 
-@pytest.mark.parametrize("corrupt", [
-    lambda b: setattr(b._ask_levels[101], "total_lots", 11),
-    lambda b: b._orders.pop("m1"),
-    lambda b: setattr(b._orders["m2"], "seq", 0),
-    lambda b: b._position_lots.__setitem__("x", 1),
-    lambda b: setattr(b, "_fees_quanta", 1),
-    lambda b: b._bid_prices.add(101) or b._bid_levels.__setitem__(101, b._ask_levels[101]),
-])
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda b: setattr(b._ask_levels[101], "total_lots", 11),
+        lambda b: b._orders.pop("m1"),
+        lambda b: setattr(b._orders["m2"], "seq", 0),
+        lambda b: b._position_lots.__setitem__("x", 1),
+        lambda b: setattr(b, "_fees_quanta", 1),
+        lambda b: b._bid_prices.add(101) or b._bid_levels.__setitem__(101, b._ask_levels[101]),
+    ],
+)
 def test_check_detects_corruption(corrupt):
     book = seeded_book()
     corrupt(book)
@@ -572,14 +644,25 @@ def test_check_detects_corruption(corrupt):
 def test_repr_and_len():
     book = seeded_book()
     assert len(book) == 6
-    assert repr(book) == ("OrderBook('ETH/USDC', kind='spot', best_bid=99, best_ask=101, "
-                          "open_orders=6)")
+    assert repr(book) == (
+        "OrderBook('ETH/USDC', kind='spot', best_bid=99, best_ask=101, open_orders=6)"
+    )
 
 
 def test_value_types_build_by_keyword_and_pickle():
-    fill = Fill(seq=1, taker_order_id="t", maker_order_id="m", taker_owner="a", maker_owner="b",
-                taker_side="buy", price_ticks=5, qty_lots=2, notional_quanta=10,
-                taker_fee_quanta=1, maker_fee_quanta=0)
+    fill = Fill(
+        seq=1,
+        taker_order_id="t",
+        maker_order_id="m",
+        taker_owner="a",
+        maker_owner="b",
+        taker_side="buy",
+        price_ticks=5,
+        qty_lots=2,
+        notional_quanta=10,
+        taker_fee_quanta=1,
+        maker_fee_quanta=0,
+    )
     assert fill == Fill(1, "t", "m", "a", "b", "buy", 5, 2, 10, 1, 0)
     assert dataclasses.replace(fill, qty_lots=3).qty_lots == 3
     result = OrderResult("t", "filled", 2, 0, (fill,), 0, ())

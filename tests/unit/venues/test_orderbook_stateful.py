@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition,
-                                 rule)
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from venues.errors import VenueError
 from venues.orderbook import OrderBook
@@ -24,7 +23,7 @@ OWNERS = ("ann", "ben", "cat")
 PRICES = st.integers(min_value=95, max_value=105)
 QTYS = st.integers(min_value=1, max_value=12)
 SIDES = st.sampled_from(("buy", "sell"))
-MIN_NOTIONAL_QUANTA = 300   # price ~100: sizes 1 and 2 are below the minimum
+MIN_NOTIONAL_QUANTA = 300  # price ~100: sizes 1 and 2 are below the minimum
 
 
 def ceil_fee(notional: int, pips: int) -> int:
@@ -57,11 +56,17 @@ class Model:
 
     def crossing(self, side: str, limit: int | None) -> list[ModelOrder]:
         if side == "buy":
-            found = [o for o in self.orders.values()
-                     if o.side == "sell" and (limit is None or o.price <= limit)]
+            found = [
+                o
+                for o in self.orders.values()
+                if o.side == "sell" and (limit is None or o.price <= limit)
+            ]
             return sorted(found, key=lambda o: (o.price, o.seq))
-        found = [o for o in self.orders.values()
-                 if o.side == "buy" and (limit is None or o.price >= limit)]
+        found = [
+            o
+            for o in self.orders.values()
+            if o.side == "buy" and (limit is None or o.price >= limit)
+        ]
         return sorted(found, key=lambda o: (-o.price, o.seq))
 
     def plan(self, owner: str | None, side: str, qty: int, limit: int | None):
@@ -103,8 +108,9 @@ class Model:
 
     def rest(self, order_id, owner, side, price, qty, original, tif) -> None:
         self.seq += 1
-        self.orders[order_id] = ModelOrder(order_id, owner, side, price, qty, original, tif,
-                                           self.seq)
+        self.orders[order_id] = ModelOrder(
+            order_id, owner, side, price, qty, original, tif, self.seq
+        )
 
     def depth(self, side: str) -> list[tuple[int, int]]:
         wanted = "buy" if side == "bids" else "sell"
@@ -120,14 +126,23 @@ class OrderBookMachine(RuleBasedStateMachine):
         super().__init__()
         self.next_id = 0
 
-    @initialize(stp=st.sampled_from(("cancel_taker", "cancel_maker", "cancel_both")),
-                 fees=st.sampled_from(((0, 0), (500, 100), (2500, -700), (999, 333))),
-                 kind=st.sampled_from(("spot", "perp")))
+    @initialize(
+        stp=st.sampled_from(("cancel_taker", "cancel_maker", "cancel_both")),
+        fees=st.sampled_from(((0, 0), (500, 100), (2500, -700), (999, 333))),
+        kind=st.sampled_from(("spot", "perp")),
+    )
     def build(self, stp, fees, kind):
         taker_pips, maker_pips = fees
-        self.book = OrderBook("ETH/USDC", tick_size="0.01", lot_size="0.1",
-                              min_notional="0.3", taker_fee_pips=taker_pips,
-                              maker_fee_pips=maker_pips, kind=kind, stp=stp)
+        self.book = OrderBook(
+            "ETH/USDC",
+            tick_size="0.01",
+            lot_size="0.1",
+            min_notional="0.3",
+            taker_fee_pips=taker_pips,
+            maker_fee_pips=maker_pips,
+            kind=kind,
+            stp=stp,
+        )
         assert self.book.min_notional_quanta == MIN_NOTIONAL_QUANTA
         self.model = Model(stp, taker_pips, maker_pips)
 
@@ -137,11 +152,11 @@ class OrderBookMachine(RuleBasedStateMachine):
 
     def check_fills(self, result, owner, side, fills, cancelled) -> None:
         assert [(f.maker_order_id, f.price_ticks, f.qty_lots) for f in result.fills] == [
-            (m.order_id, m.price, q) for m, q in fills]
+            (m.order_id, m.price, q) for m, q in fills
+        ]
         assert result.stp_cancelled == tuple(m.order_id for m in cancelled)
         for f in result.fills:
-            assert (f.taker_owner, f.taker_side, f.taker_order_id) == (owner, side,
-                                                                       result.order_id)
+            assert (f.taker_owner, f.taker_side, f.taker_order_id) == (owner, side, result.order_id)
             assert f.maker_owner != owner
             assert f.notional_quanta == f.price_ticks * f.qty_lots
             assert f.taker_fee_quanta == ceil_fee(f.notional_quanta, self.model.taker_pips)
@@ -162,8 +177,13 @@ class OrderBookMachine(RuleBasedStateMachine):
         assert info.value.code == code
         assert self.book._snapshot() == before
 
-    @rule(owner=st.sampled_from(OWNERS), side=SIDES, price=PRICES, qty=QTYS,
-          tif=st.sampled_from(("GTC", "GTC", "IOC", "FOK", "POST_ONLY")))
+    @rule(
+        owner=st.sampled_from(OWNERS),
+        side=SIDES,
+        price=PRICES,
+        qty=QTYS,
+        tif=st.sampled_from(("GTC", "GTC", "IOC", "FOK", "POST_ONLY")),
+    )
     def place_limit(self, owner, side, price, qty, tif):
         order_id = self.new_id()
         model = self.model
@@ -198,8 +218,12 @@ class OrderBookMachine(RuleBasedStateMachine):
         else:
             assert (result.status, result.cancelled_lots) == ("expired", remaining)
 
-    @rule(owner=st.sampled_from(OWNERS), side=SIDES, qty=st.integers(1, 40),
-          protection=st.none() | PRICES)
+    @rule(
+        owner=st.sampled_from(OWNERS),
+        side=SIDES,
+        qty=st.integers(1, 40),
+        protection=st.none() | PRICES,
+    )
     def place_market(self, owner, side, qty, protection):
         order_id = self.new_id()
         model = self.model
@@ -215,7 +239,10 @@ class OrderBookMachine(RuleBasedStateMachine):
         model.apply(owner, side, fills, cancelled)
         expected = "filled" if not remaining else ("cancelled" if killed else "expired")
         assert (result.status, result.filled_lots, result.cancelled_lots) == (
-            expected, qty - remaining, remaining)
+            expected,
+            qty - remaining,
+            remaining,
+        )
 
     @precondition(lambda self: self.model.orders)
     @rule(data=st.data())
@@ -223,10 +250,23 @@ class OrderBookMachine(RuleBasedStateMachine):
         order_id = data.draw(st.sampled_from(sorted(self.model.orders)))
         expected = self.model.orders.pop(order_id)
         order = self.book.cancel(order_id)
-        assert (order.order_id, order.owner, order.side, order.price_ticks, order.qty_lots,
-                order.original_lots, order.seq) == (
-            expected.order_id, expected.owner, expected.side, expected.price, expected.qty,
-            expected.original, expected.seq)
+        assert (
+            order.order_id,
+            order.owner,
+            order.side,
+            order.price_ticks,
+            order.qty_lots,
+            order.original_lots,
+            order.seq,
+        ) == (
+            expected.order_id,
+            expected.owner,
+            expected.side,
+            expected.price,
+            expected.qty,
+            expected.original,
+            expected.seq,
+        )
 
     @rule(data=st.data())
     def cancel_unknown_or_closed(self, data):
@@ -259,10 +299,14 @@ class OrderBookMachine(RuleBasedStateMachine):
         if not keeps_priority:
             self.model.seq += 1
             model_order.seq = self.model.seq
-            del self.model.orders[order_id]           # back of the open-order list
+            del self.model.orders[order_id]  # back of the open-order list
             self.model.orders[order_id] = model_order
         assert (order.price_ticks, order.qty_lots, order.original_lots, order.seq) == (
-            new_price, new_qty, model_order.original, model_order.seq)
+            new_price,
+            new_qty,
+            model_order.original,
+            model_order.seq,
+        )
 
     @rule(owner=st.sampled_from(OWNERS), side=SIDES, price=PRICES, qty=QTYS)
     def reuse_an_id(self, owner, side, price, qty):
@@ -270,7 +314,8 @@ class OrderBookMachine(RuleBasedStateMachine):
             return
         order_id = sorted(self.model.seen)[0]
         self.expect_rejection(
-            lambda: self.book.place_limit(order_id, owner, side, price, qty), "DUPLICATE_ORDER_ID")
+            lambda: self.book.place_limit(order_id, owner, side, price, qty), "DUPLICATE_ORDER_ID"
+        )
 
     @invariant()
     def book_matches_model(self):
@@ -278,7 +323,8 @@ class OrderBookMachine(RuleBasedStateMachine):
         assert self.book.depth("bids") == self.model.depth("bids")
         assert self.book.depth("asks") == self.model.depth("asks")
         assert [(o.order_id, o.qty_lots, o.seq) for o in self.book.open_orders()] == [
-            (o.order_id, o.qty, o.seq) for o in self.model.orders.values()]
+            (o.order_id, o.qty, o.seq) for o in self.model.orders.values()
+        ]
         for owner in OWNERS:
             assert self.book.position_lots(owner) == self.model.positions.get(owner, 0)
             assert self.book.cash_quanta(owner) == self.model.cash.get(owner, 0)
@@ -300,8 +346,15 @@ def test_seeded_random_stress_matches_the_model(stp):
     import random
 
     rng = random.Random(f"orderbook-stress-{stp}")
-    book = OrderBook("ETH/USDC", tick_size="0.01", lot_size="0.1", taker_fee_pips=700,
-                     maker_fee_pips=-200, stp=stp, kind="perp")
+    book = OrderBook(
+        "ETH/USDC",
+        tick_size="0.01",
+        lot_size="0.1",
+        taker_fee_pips=700,
+        maker_fee_pips=-200,
+        stp=stp,
+        kind="perp",
+    )
     model = Model(stp, 700, -200)
     owners = [f"acct{i}" for i in range(6)]
     peak_open = 0
@@ -319,7 +372,8 @@ def test_seeded_random_stress_matches_the_model(stp):
                 assert result.fills == () and result.status == "expired"
                 continue
             assert [(f.maker_order_id, f.qty_lots) for f in result.fills] == [
-                (m.order_id, q) for m, q in fills]
+                (m.order_id, q) for m, q in fills
+            ]
             model.apply(owner, side, fills, cancelled)
             if remaining and not killed and tif == "GTC":
                 model.rest(order_id, owner, side, price, remaining, qty, tif)
@@ -329,7 +383,8 @@ def test_seeded_random_stress_matches_the_model(stp):
             assert book.quote(side, qty, owner=owner).filled_lots == qty - remaining
             result = book.place_market(order_id, owner, side, qty)
             assert [(f.maker_order_id, f.qty_lots) for f in result.fills] == [
-                (m.order_id, q) for m, q in fills]
+                (m.order_id, q) for m, q in fills
+            ]
             model.apply(owner, side, fills, cancelled)
         elif model.orders and roll < 0.86:
             victim = rng.choice(sorted(model.orders))

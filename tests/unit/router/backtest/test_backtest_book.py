@@ -6,7 +6,8 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from hypothesis import settings, strategies as st
+from hypothesis import settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from router.backtest.book import L2Book, ReplayBookVenue
@@ -17,10 +18,10 @@ from router.orders import LegOrder
 
 def test_spot_sync_drops_old_updates_and_applies_the_straddling_one() -> None:
     book = L2Book()
-    assert not book.apply_depth((95, 99, None, [(10, 1)], []))        # buffered before the snapshot
+    assert not book.apply_depth((95, 99, None, [(10, 1)], []))  # buffered before the snapshot
     book.apply_snapshot((100, [(10, 5), (9, 2)], [(12, 3)]))
-    assert book.bids == {10: 5, 9: 2}                                  # u=99 <= 100: dropped
-    assert book.apply_depth((98, 103, None, [(9, 0)], [(11, 4)]))      # 98 <= 101 <= 103
+    assert book.bids == {10: 5, 9: 2}  # u=99 <= 100: dropped
+    assert book.apply_depth((98, 103, None, [(9, 0)], [(11, 4)]))  # 98 <= 101 <= 103
     assert book.bids == {10: 5} and book.asks == {12: 3, 11: 4} and book.last_update_id == 103
     assert book.apply_depth((104, 104, None, [(10, 6)], []))
 
@@ -29,7 +30,7 @@ def test_spot_gap_resyncs_at_the_next_snapshot() -> None:
     book = L2Book()
     book.apply_snapshot((100, [(10, 5)], [(12, 3)]))
     book.apply_depth((101, 101, None, [], []))
-    assert not book.apply_depth((103, 104, None, [(10, 1)], []))      # 102 is missing
+    assert not book.apply_depth((103, 104, None, [(10, 1)], []))  # 102 is missing
     assert book.state == "waiting" and book.gaps == 1 and book.bids == {}
     book.apply_snapshot((104, [(10, 7)], [(12, 3)]))
     assert book.bids == {10: 7}
@@ -39,10 +40,10 @@ def test_spot_gap_resyncs_at_the_next_snapshot() -> None:
 def test_perp_uses_previous_final_update_id() -> None:
     book = L2Book()
     book.apply_snapshot((100, [(10, 5)], [(12, 3)]))
-    assert not book.apply_depth((90, 99, 89, [(10, 9)], []))           # u < lastUpdateId
-    assert book.apply_depth((95, 105, 94, [(10, 6)], []))              # U <= 100 <= u
-    assert book.apply_depth((110, 120, 105, [(10, 7)], []))            # pu == previous u
-    assert not book.apply_depth((130, 140, 121, [], []))               # pu != 120
+    assert not book.apply_depth((90, 99, 89, [(10, 9)], []))  # u < lastUpdateId
+    assert book.apply_depth((95, 105, 94, [(10, 6)], []))  # U <= 100 <= u
+    assert book.apply_depth((110, 120, 105, [(10, 7)], []))  # pu == previous u
+    assert not book.apply_depth((130, 140, 121, [], []))  # pu != 120
     assert book.gaps == 1
 
 
@@ -70,11 +71,11 @@ def test_our_order_waits_behind_the_queue_and_fills_after_it() -> None:
     venue = _venue()
     venue.place_limit("me", "buy", 100, 5)
     assert venue.queue_ahead_lots("me") == 10
-    venue.on_depth((None, None, None, [(100, 14)], []))                # 4 more join behind us
+    venue.on_depth((None, None, None, [(100, 14)], []))  # 4 more join behind us
     assert venue.queue_ahead_lots("me") == 10
-    venue.on_trade((1, 100, 8, "sell"))                                # takes 8 of the 10 ahead
+    venue.on_trade((1, 100, 8, "sell"))  # takes 8 of the 10 ahead
     assert venue.queue_ahead_lots("me") == 2 and not venue.maker_fills
-    venue.on_trade((2, 100, 4, "sell"))                                # 2 ahead, then 2 of ours
+    venue.on_trade((2, 100, 4, "sell"))  # 2 ahead, then 2 of ours
     assert [f.qty_lots for f in venue.maker_fills] == [2]
     venue._check()
 
@@ -82,8 +83,8 @@ def test_our_order_waits_behind_the_queue_and_fills_after_it() -> None:
 def test_cancellations_leave_from_the_back() -> None:
     venue = _venue()
     venue.place_limit("me", "buy", 100, 5)
-    venue.on_depth((None, None, None, [(100, 15)], []))                # +5 behind us
-    venue.on_depth((None, None, None, [(100, 6)], []))                 # -9: 5 behind, then 4 ahead
+    venue.on_depth((None, None, None, [(100, 15)], []))  # +5 behind us
+    venue.on_depth((None, None, None, [(100, 6)], []))  # -9: 5 behind, then 4 ahead
     venue.sync()
     assert venue.queue_ahead_lots("me") == 6
     venue._check()
@@ -92,8 +93,8 @@ def test_cancellations_leave_from_the_back() -> None:
 def test_a_better_priced_order_fills_first_on_a_recorded_trade() -> None:
     venue = _venue()
     venue.on_depth((None, None, None, [], [(101, 0), (102, 0), (103, 5)]))
-    venue.place_limit("me", "buy", 102, 2)                             # better than the recorded 100
-    venue.on_trade((1, 100, 3, "sell"))                                # a seller down to 100 meets us first
+    venue.place_limit("me", "buy", 102, 2)  # better than the recorded 100
+    venue.on_trade((1, 100, 3, "sell"))  # a seller down to 100 meets us first
     assert [(f.price_ticks, f.qty_lots) for f in venue.maker_fills] == [(102, 2)]
     assert venue.book.depth("bids")[0] == (100, 9)
 
@@ -103,10 +104,10 @@ def test_our_taker_fill_is_not_shown_again_by_the_recording() -> None:
     fill = asyncio.run(venue.adapter.execute(LegOrder("bk", "buy", Decimal(6), "t1")))
     assert fill.filled_qty == 6
     assert venue.book.depth("asks")[0] == (101, 4)
-    venue.on_depth((None, None, None, [], [(101, 10), (102, 21)]))     # the recording still shows 10
+    venue.on_depth((None, None, None, [], [(101, 10), (102, 21)]))  # the recording still shows 10
     venue.sync()
     assert venue.book.depth("asks")[:2] == [(101, 4), (102, 21)]
-    venue.on_trade((3, 101, 5, "buy"))                                 # a recorded buyer took 5 there
+    venue.on_trade((3, 101, 5, "buy"))  # a recorded buyer took 5 there
     venue.on_depth((None, None, None, [], [(101, 5)]))
     venue.sync()
     # the recorded buyer took 5 of the 6 lots we had already taken: 1 is still gone, 5 - 1 show

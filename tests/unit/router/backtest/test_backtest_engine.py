@@ -28,6 +28,7 @@ def test_twap_fills_the_parent_and_its_costs_add_up(twap) -> None:
     _, _, summary = twap
     (parent,) = summary["parents"]
     from decimal import Decimal
+
     assert Decimal(parent["filled_qty"]) == Decimal(parent["qty"]) == 20
     assert sum(Decimal(parent[c]) for c in COMPONENTS) == Decimal(parent["shortfall"])
     assert summary["books"]["binance-spot"]["gaps"] == 0
@@ -35,7 +36,7 @@ def test_twap_fills_the_parent_and_its_costs_add_up(twap) -> None:
 
 
 def test_same_seed_same_result_and_jitter_depends_on_seed(twap) -> None:
-    spec, feeds, summary = twap
+    _spec, feeds, summary = twap
     again = summarise(run_backtest(load_spec(TWAP), feeds=feeds))
     assert again == summary
     other = summarise(run_backtest(load_spec(TWAP, seed=99), feeds=feeds))
@@ -53,6 +54,7 @@ def test_basis_trade_hedges_through_the_executor_with_margin() -> None:
     summary = summarise(run_backtest(spec))
     spot, perp = summary["parents"]
     from decimal import Decimal
+
     assert Decimal(spot["filled_qty"]) == Decimal(perp["filled_qty"]) == 2
     assert summary["executions"][0]["status"] == "filled"
     assert summary["funding"] and summary["margin"] and not summary["liquidations"]
@@ -62,13 +64,16 @@ def _raw() -> dict:
     return tomllib.loads(TWAP.read_text())
 
 
-@pytest.mark.parametrize("key, value, field", [
-    ("backtest.latency.model", "random", "backtest.latency.model"),
-    ("backtest.latency.order_ms", -1, "backtest.latency.order_ms"),
-    ("backtest.arb_interval_ms", 0.5, "backtest.arb_interval_ms"),
-    ("backtest.bogus", 1, "backtest.bogus"),
-    ("strategy.kind", "vwap", "strategy.kind"),
-])
+@pytest.mark.parametrize(
+    "key, value, field",
+    [
+        ("backtest.latency.model", "random", "backtest.latency.model"),
+        ("backtest.latency.order_ms", -1, "backtest.latency.order_ms"),
+        ("backtest.arb_interval_ms", 0.5, "backtest.arb_interval_ms"),
+        ("backtest.bogus", 1, "backtest.bogus"),
+        ("strategy.kind", "vwap", "strategy.kind"),
+    ],
+)
 def test_bad_config_names_the_key(key: str, value, field: str) -> None:
     from router.backtest.engine import set_dotted
 
@@ -84,8 +89,9 @@ def test_unknown_plugin_and_non_venue_plugin_are_refused() -> None:
     with pytest.raises(BacktestError, match="importable"):
         load_plugin("no.such.module:Venue", name="v", symbol="ETH/USDT")
     with pytest.raises(BacktestError, match="VenueAdapter"):
-        load_plugin("router.backtest.pools:Arbitrageur", name="v", symbol="ETH/USDT",
-                    params={"pools": []})
+        load_plugin(
+            "router.backtest.pools:Arbitrageur", name="v", symbol="ETH/USDT", params={"pools": []}
+        )
     with pytest.raises(BacktestError):
         load_plugin("not a spec", name="v", symbol="ETH/USDT")
 
@@ -93,8 +99,12 @@ def test_unknown_plugin_and_non_venue_plugin_are_refused() -> None:
 def test_example_plugin_satisfies_the_venue_protocol() -> None:
     from adapters.base import VenueAdapter
 
-    venue = load_plugin("router.backtest.examples.fixed_spread_venue:FixedSpreadVenue", name="otc",
-                        symbol="ETH/USDT", params={"spread_bps": "5"})
+    venue = load_plugin(
+        "router.backtest.examples.fixed_spread_venue:FixedSpreadVenue",
+        name="otc",
+        symbol="ETH/USDT",
+        params={"spread_bps": "5"},
+    )
     assert isinstance(venue, VenueAdapter)
 
 
@@ -110,12 +120,18 @@ def test_margin_comes_from_the_shared_builder_with_the_market_config_terms(monke
 
     engine_build_margin = engine.build_margin
     monkeypatch.setattr(engine, "build_margin", spy)
-    spec = load_spec(BASIS, overrides={"backtest.end_offset_ms": 4_000, "margin.liquidation_fee_bps": 75,
-                                       "margin.marks": {"ETH": "2600"}})
+    spec = load_spec(
+        BASIS,
+        overrides={
+            "backtest.end_offset_ms": 4_000,
+            "margin.liquidation_fee_bps": 75,
+            "margin.marks": {"ETH": "2600"},
+        },
+    )
     result = run_backtest(spec)
     ((account, setup),) = built
     assert account == "backtest" and setup.sub_id == "backtest/main"
     assert setup.ledger.liquidation_fee_bps == 75
     assert setup.perp_markets == {"ETH/USDT:USDT": "ETH-PERP"}
-    assert result["margin"]                      # sampled; marks then follow the replayed mids
+    assert result["margin"]  # sampled; marks then follow the replayed mids
     assert all(row["ts_ns"] > 0 for row in result["margin"])

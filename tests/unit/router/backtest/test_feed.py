@@ -7,7 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from router.backtest.errors import FeedError
 from router.backtest.feed import DEPTH, SNAPSHOT, TRADE, Grid, read_feed
@@ -18,8 +19,10 @@ PERP = ROOT / "tests/data/binance/usdm_ethusdt_20240808_first12s.gz"
 
 
 @settings(max_examples=200)
-@given(st.decimals(min_value=0, max_value=10**6, places=8, allow_nan=False, allow_infinity=False),
-       st.integers(0, 6))
+@given(
+    st.decimals(min_value=0, max_value=10**6, places=8, allow_nan=False, allow_infinity=False),
+    st.integers(0, 6),
+)
 def test_grid_ticks_equal_decimal_division_for_any_padding(value: Decimal, pad: int) -> None:
     grid = Grid("0.00000001", "0.001")
     text = format(value, "f") + ("0" * pad if "." in format(value, "f") else "")
@@ -57,7 +60,9 @@ def test_perp_sample_parses_with_prev_update_ids() -> None:
     assert depth[4][2] is not None and depth[1] >> 40 == 1
     # the collector clock is behind Binance's: the offset is negative and the data latency >= 0
     assert feed.clock_offset_ns < 0
-    assert all(e[2] - e[0] - feed.clock_offset_ns >= 0 for e in feed.events if e[3] in (DEPTH, TRADE))
+    assert all(
+        e[2] - e[0] - feed.clock_offset_ns >= 0 for e in feed.events if e[3] in (DEPTH, TRADE)
+    )
 
 
 def _write(tmp_path: Path, lines: list[str], name: str = "x.gz") -> Path:
@@ -67,25 +72,30 @@ def _write(tmp_path: Path, lines: list[str], name: str = "x.gz") -> Path:
     return path
 
 
-@pytest.mark.parametrize("line, field", [
-    ('abc {"stream":"x"}', ":1"),
-    ('1 {not json', ":1"),
-    ('1 {"stream":"s","data":{"e":"trade","t":1,"p":"1.001","q":"1","T":5,"m":true}}', ".p"),
-    ('1 {"stream":"s","data":{"e":"trade","t":1,"p":"1.00","q":"1","T":5,"m":"yes"}}', ".m"),
-    ('1 {"stream":"s","data":{"e":"mystery"}}', ":1"),
-])
+@pytest.mark.parametrize(
+    "line, field",
+    [
+        ('abc {"stream":"x"}', ":1"),
+        ("1 {not json", ":1"),
+        ('1 {"stream":"s","data":{"e":"trade","t":1,"p":"1.001","q":"1","T":5,"m":true}}', ".p"),
+        ('1 {"stream":"s","data":{"e":"trade","t":1,"p":"1.00","q":"1","T":5,"m":"yes"}}', ".m"),
+        ('1 {"stream":"s","data":{"e":"mystery"}}', ":1"),
+    ],
+)
 def test_malformed_lines_name_file_and_line(tmp_path: Path, line: str, field: str) -> None:
     path = _write(tmp_path, [line])
     with pytest.raises(FeedError) as err:
         read_feed(path, Grid("0.01", "1"))
-    assert f"x.gz:1" in err.value.field and field in err.value.field
+    assert "x.gz:1" in err.value.field and field in err.value.field
 
 
 def test_csv_groups_levels_into_snapshots_and_updates(tmp_path: Path) -> None:
     path = tmp_path / "mine.csv"
-    path.write_text("local_ts_ns,exch_ts_ns,kind,side,price,qty\n"
-                    "10,5,snapshot,bid,100.00,2\n10,5,snapshot,ask,100.10,3\n"
-                    "20,15,depth,bid,100.05,1\n20,15,depth,ask,100.10,0\n30,25,trade,sell,100.05,1\n")
+    path.write_text(
+        "local_ts_ns,exch_ts_ns,kind,side,price,qty\n"
+        "10,5,snapshot,bid,100.00,2\n10,5,snapshot,ask,100.10,3\n"
+        "20,15,depth,bid,100.05,1\n20,15,depth,ask,100.10,0\n30,25,trade,sell,100.05,1\n"
+    )
     feed = read_feed(path, Grid("0.01", "1"))
     kinds = [e[3] for e in feed.events]
     assert kinds == [SNAPSHOT, DEPTH, TRADE]

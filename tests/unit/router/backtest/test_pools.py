@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from hypothesis import settings, strategies as st
+from hypothesis import settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from router.backtest.pools import Arbitrageur, build_amm, build_clmm
@@ -16,10 +17,28 @@ MID = Decimal(2000)
 
 
 def _pools():
-    amm = build_amm("amm", "ETH/USDT", MID, base_reserve=Decimal(50), fee_pips=3000, gas=Decimal(1),
-                    base_decimals=18, quote_decimals=6)
-    clmm = build_clmm("clmm", "ETH/USDT", MID, liquidity=2 * 10**15, width_bps=500, fee_pips=500, tick_spacing=10,
-                      gas=Decimal("1.5"), base_decimals=18, quote_decimals=6)
+    amm = build_amm(
+        "amm",
+        "ETH/USDT",
+        MID,
+        base_reserve=Decimal(50),
+        fee_pips=3000,
+        gas=Decimal(1),
+        base_decimals=18,
+        quote_decimals=6,
+    )
+    clmm = build_clmm(
+        "clmm",
+        "ETH/USDT",
+        MID,
+        liquidity=2 * 10**15,
+        width_bps=500,
+        fee_pips=500,
+        tick_spacing=10,
+        gas=Decimal("1.5"),
+        base_decimals=18,
+        quote_decimals=6,
+    )
     return [amm, clmm]
 
 
@@ -31,7 +50,7 @@ def test_arbitrage_moves_a_pool_toward_the_mid_and_earns_after_gas() -> None:
     for pool in pools:
         assert MID < pool.mid_price() <= Decimal(2040)
     assert all(t.side == "buy" and t.profit > 0 for t in trades)
-    assert asyncio.run(arb.align(Decimal(2040), 2)) == []      # in line: nothing left to earn
+    assert asyncio.run(arb.align(Decimal(2040), 2)) == []  # in line: nothing left to earn
     arb._check()
 
 
@@ -59,11 +78,19 @@ class ArbMachine(RuleBasedStateMachine):
             elif before[pool.name] > mid:
                 assert mid <= now <= before[pool.name]
 
-    @rule(index=st.integers(0, 1), side=st.sampled_from(["buy", "sell"]), qty=st.sampled_from(["0.05", "0.3", "1"]))
+    @rule(
+        index=st.integers(0, 1),
+        side=st.sampled_from(["buy", "sell"]),
+        qty=st.sampled_from(["0.05", "0.3", "1"]),
+    )
     def router_trade(self, index: int, side: str, qty: str) -> None:
         self.n += 1
         try:
-            asyncio.run(self.pools[index].execute(LegOrder(self.pools[index].name, side, Decimal(qty), f"r{self.n}")))
+            asyncio.run(
+                self.pools[index].execute(
+                    LegOrder(self.pools[index].name, side, Decimal(qty), f"r{self.n}")
+                )
+            )
         except CrossrouteError:
             pass
 

@@ -1,7 +1,8 @@
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from router.margin import Leg, MarginError, MarginLedger, MarginRejected, RiskLimits
 from router.margin.funding import exact_payment, funding_rate_units
@@ -45,13 +46,14 @@ def test_max_notional_and_gross_limits_name_the_limit():
     ledger = MarginLedger()
     ledger.add_market("BTC-PERP", "BTC", max_leverage=40)
     ledger.set_mark("BTC-PERP", "100000")
-    sub = ledger.open_subaccount("d", "s", RiskLimits.parse(max_notional={"BTC-PERP": "150000"},
-                                                          max_gross_leverage="3"))
+    sub = ledger.open_subaccount(
+        "d", "s", RiskLimits.parse(max_notional={"BTC-PERP": "150000"}, max_gross_leverage="3")
+    )
     ledger.deposit(sub, "USDC", "100000")
     r = ledger.check_leg(sub, perp("buy", "2", "100000"))
     assert r.limit == "max_notional" and r.asset == "BTC-PERP" and r.shortfall == Decimal("50000")
-    ledger2, sub2 = btc_ledger()
-    ledger2.subs[sub2].__class__  # limits are immutable; use a fresh subaccount with a gross cap
+    ledger2, _sub2 = btc_ledger()
+    # limits are immutable; use a fresh subaccount with a gross cap
     s3 = ledger2.open_subaccount("d", "g", RiskLimits.parse(max_gross_leverage="2"))
     ledger2.deposit(s3, "USDC", "10000")
     r = ledger2.check_leg(s3, perp("buy", "0.3", "100000"))
@@ -60,7 +62,7 @@ def test_max_notional_and_gross_limits_name_the_limit():
 
 def test_sequence_is_reordered_risk_reducing_first():
     ledger, sub = btc_ledger("3000")
-    ledger.apply_leg(sub, perp("buy", "1", "100000"))           # headroom 500
+    ledger.apply_leg(sub, perp("buy", "1", "100000"))  # headroom 500
     legs = [perp("buy", "5", "3000", "ETH-PERP"), perp("sell", "1", "100000")]
     result = ledger.check_legs(sub, legs)
     assert result.accepted and result.order == (1, 0) and result.reordered
@@ -88,8 +90,11 @@ def test_funding_rate_is_clamped_and_payments_cancel():
     rate = ledger.accrue_funding("BTC-PERP")
     assert rate == Decimal("0.0002")
     delta = ledger.funding_index["BTC-PERP"]
-    assert exact_payment(ledger.subs[long_id].positions["BTC-PERP"].size_units, delta) + \
-        exact_payment(ledger.subs[short_id].positions["BTC-PERP"].size_units, delta) == 0
+    assert (
+        exact_payment(ledger.subs[long_id].positions["BTC-PERP"].size_units, delta)
+        + exact_payment(ledger.subs[short_id].positions["BTC-PERP"].size_units, delta)
+        == 0
+    )
     # long pays 0.3 * 100000 * 0.0002 = 6, settled lazily on the next change
     before = ledger.balance(long_id, "USDC")
     ledger.apply_leg(long_id, perp("sell", "0.1", "100020"))
@@ -104,7 +109,7 @@ def test_port_and_transfer_require_initial_margin_on_both_sides():
     ledger.apply_leg(a, perp("buy", "1", "100000"))
     before = ledger.snapshot()
     with pytest.raises(MarginRejected) as exc:
-        ledger.port_position(a, b, "BTC-PERP", "1")     # b needs 2,500 IM, has 1,000
+        ledger.port_position(a, b, "BTC-PERP", "1")  # b needs 2,500 IM, has 1,000
     assert exc.value.subaccount == b and exc.value.shortfall == Decimal("1500")
     assert ledger.snapshot() == before
     ledger.port_position(a, b, "BTC-PERP", "0.4")
@@ -126,7 +131,7 @@ def test_liquidation_cancels_orders_reduces_in_order_and_pays_the_fund():
     assert ledger.liquidatable() == [sub]
     result = ledger.liquidate(sub)
     assert seen == [(sub, ["o-1"])] and result.cancelled_orders == ["o-1"]
-    assert result.steps[0].symbol == "BTC-PERP"        # the larger MM goes first
+    assert result.steps[0].symbol == "BTC-PERP"  # the larger MM goes first
     assert ledger.liquidatable() == []
     assert ledger.holdings("insurance_fund", "USDC") > 0
     ledger._check()
@@ -151,30 +156,47 @@ def test_identical_inputs_give_byte_identical_journals():
         ledger.set_mark("BTC-PERP", "91000")
         ledger.liquidate(sub)
         return ledger.journal.text()
+
     assert run() == run()
 
 
 BAD_CALLS = [
-    ("deposit", ("desk/main", "USDC", "nan")), ("deposit", ("desk/main", "USDC", 1.5)),
-    ("deposit", ("desk/main", "DOGE", "1")), ("deposit", ("nobody", "USDC", "1")),
-    ("deposit", ("desk/main", "USDC", "-1")), ("withdraw", ("desk/main", "USDC", "20000")),
-    ("withdraw", ("desk/main", "USDC", "inf")), ("set_leverage", ("desk/main", "BTC-PERP", 41)),
-    ("set_leverage", ("desk/main", "XRP-PERP", 2)), ("set_mark", ("BTC-PERP", "-1")),
-    ("set_mark", ("BTC-PERP", "1", "weird")), ("set_mark", ("USDC", "1")),
-    ("check_leg", ("desk/main", "not a leg")), ("check_leg", ("nobody", None)),
-    ("check_legs", ("desk/main", [])), ("apply_leg", ("desk/main", perp("buy", "50", "100000"))),
+    ("deposit", ("desk/main", "USDC", "nan")),
+    ("deposit", ("desk/main", "USDC", 1.5)),
+    ("deposit", ("desk/main", "DOGE", "1")),
+    ("deposit", ("nobody", "USDC", "1")),
+    ("deposit", ("desk/main", "USDC", "-1")),
+    ("withdraw", ("desk/main", "USDC", "20000")),
+    ("withdraw", ("desk/main", "USDC", "inf")),
+    ("set_leverage", ("desk/main", "BTC-PERP", 41)),
+    ("set_leverage", ("desk/main", "XRP-PERP", 2)),
+    ("set_mark", ("BTC-PERP", "-1")),
+    ("set_mark", ("BTC-PERP", "1", "weird")),
+    ("set_mark", ("USDC", "1")),
+    ("check_leg", ("desk/main", "not a leg")),
+    ("check_leg", ("nobody", None)),
+    ("check_legs", ("desk/main", [])),
+    ("apply_leg", ("desk/main", perp("buy", "50", "100000"))),
     ("port_position", ("desk/main", "desk/main", "BTC-PERP", "1")),
     ("port_position", ("desk/main", "desk/b", "BTC-PERP", "5")),
     ("transfer_collateral", ("desk/main", "desk/b", "USDC", "1e-9")),
     ("transfer_collateral", ("desk/main", "desk/b", "ETH", "1")),
-    ("liquidation_price", ("desk/main", "ETH-PERP")), ("liquidate", ("ghost",)),
-    ("add_asset", ("ETH",)), ("add_asset", ("SOL", "1.5")), ("add_market", ("BTC-PERP", "BTC")),
-    ("add_market", ("SOL-PERP", "SOL")), ("open_subaccount", ("desk", "main")),
-    ("add_open_order", ("desk/main", "")), ("accrue_funding", ("NOPE",)), ("headroom", ("x",)),
+    ("liquidation_price", ("desk/main", "ETH-PERP")),
+    ("liquidate", ("ghost",)),
+    ("add_asset", ("ETH",)),
+    ("add_asset", ("SOL", "1.5")),
+    ("add_market", ("BTC-PERP", "BTC")),
+    ("add_market", ("SOL-PERP", "SOL")),
+    ("open_subaccount", ("desk", "main")),
+    ("add_open_order", ("desk/main", "")),
+    ("accrue_funding", ("NOPE",)),
+    ("headroom", ("x",)),
 ]
 
 
-@pytest.mark.parametrize("method,args", BAD_CALLS, ids=[f"{m}-{i}" for i, (m, _) in enumerate(BAD_CALLS)])
+@pytest.mark.parametrize(
+    "method,args", BAD_CALLS, ids=[f"{m}-{i}" for i, (m, _) in enumerate(BAD_CALLS)]
+)
 def test_every_public_method_rejects_bad_input_and_changes_nothing(method, args):
     ledger, sub = btc_ledger()
     ledger.open_subaccount("desk", "b")
@@ -187,15 +209,28 @@ def test_every_public_method_rejects_bad_input_and_changes_nothing(method, args)
 
 
 def test_leg_rejects_bad_fields():
-    for kwargs in ({"size": "-1"}, {"size": float("nan")}, {"worst_price": "inf"}, {"side": "hold"},
-                   {"kind": "option"}, {"fee": "-0.1"}):
-        fields = {"kind": "perp", "symbol": "BTC-PERP", "side": "buy", "size": "1", "worst_price": "1", **kwargs}
+    for kwargs in (
+        {"size": "-1"},
+        {"size": float("nan")},
+        {"worst_price": "inf"},
+        {"side": "hold"},
+        {"kind": "option"},
+        {"fee": "-0.1"},
+    ):
+        fields = {
+            "kind": "perp",
+            "symbol": "BTC-PERP",
+            "side": "buy",
+            "size": "1",
+            "worst_price": "1",
+            **kwargs,
+        }
         with pytest.raises(MarginError):
             Leg(**fields)
 
 
 def test_funding_needs_valid_oracle_and_changes_nothing():
-    ledger, sub = btc_ledger()
+    ledger, _sub = btc_ledger()
     ledger.set_mark("BTC", "100000", "stale")
     before = ledger.snapshot()
     with pytest.raises(MarginError):
@@ -204,12 +239,23 @@ def test_funding_needs_valid_oracle_and_changes_nothing():
 
 
 @settings(max_examples=40)
-@given(st.lists(st.tuples(st.sampled_from(["BTC-PERP", "ETH-PERP"]), st.sampled_from(["buy", "sell"]),
-                          st.integers(1, 300)), min_size=1, max_size=5))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["BTC-PERP", "ETH-PERP"]),
+            st.sampled_from(["buy", "sell"]),
+            st.integers(1, 300),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_accepted_prefixes_never_leave_negative_headroom(specs):
     ledger, sub = btc_ledger("20000")
-    legs = [perp(side, str(Decimal(n) / 100), "100000" if sym == "BTC-PERP" else "3000", sym)
-            for sym, side, n in specs]
+    legs = [
+        perp(side, str(Decimal(n) / 100), "100000" if sym == "BTC-PERP" else "3000", sym)
+        for sym, side, n in specs
+    ]
     result = ledger.check_legs(sub, legs)
     if result.accepted:
         assert sorted(result.order) == list(range(len(legs)))

@@ -2,7 +2,8 @@
 
 from decimal import Decimal
 
-from hypothesis import event, settings, strategies as st
+from hypothesis import event, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from router.margin import Leg, MarginError
@@ -20,17 +21,32 @@ class LedgerMachine(RuleBasedStateMachine):
             sub = self.ledger.open_subaccount("desk", name)
             self.ledger.deposit(sub, "USDC", "5000")
 
-    @rule(sub=st.sampled_from(SUBS), sym=st.sampled_from(["BTC-PERP", "ETH-PERP"]),
-          side=st.sampled_from(["buy", "sell"]), hundredths=st.integers(1, 200), fee=st.integers(0, 500))
+    @rule(
+        sub=st.sampled_from(SUBS),
+        sym=st.sampled_from(["BTC-PERP", "ETH-PERP"]),
+        side=st.sampled_from(["buy", "sell"]),
+        hundredths=st.integers(1, 200),
+        fee=st.integers(0, 500),
+    )
     def trade(self, sub, sym, side, hundredths, fee):
         price = self.ledger.marks[sym].price_units
-        leg = perp(side, str(Decimal(hundredths) / 100), str(Decimal(price) / 10**8), sym, str(Decimal(fee) / 100))
+        leg = perp(
+            side,
+            str(Decimal(hundredths) / 100),
+            str(Decimal(price) / 10**8),
+            sym,
+            str(Decimal(fee) / 100),
+        )
         self._trade(sub, sym, leg)
 
     def _isolated(self, pick):
         """The pick-th isolated position of any subaccount (sorted), or None."""
-        held = sorted((sub, sym) for sub, s in self.ledger.subs.items()
-                      for sym, p in s.positions.items() if p.mode == "isolated")
+        held = sorted(
+            (sub, sym)
+            for sub, s in self.ledger.subs.items()
+            for sym, p in s.positions.items()
+            if p.mode == "isolated"
+        )
         return held[pick % len(held)] if held else None
 
     @rule(pick=st.integers(0, 5), pct=st.integers(1, 100) | st.just(100), fee=st.integers(0, 500))
@@ -43,7 +59,13 @@ class LedgerMachine(RuleBasedStateMachine):
         units = max(abs(held.size_units) * pct // 100, 1)
         price = self.ledger.marks[sym].price_units
         side = "sell" if held.size_units > 0 else "buy"
-        leg = perp(side, str(Decimal(units) / 10**8), str(Decimal(price) / 10**8), sym, str(Decimal(fee) / 100))
+        leg = perp(
+            side,
+            str(Decimal(units) / 10**8),
+            str(Decimal(price) / 10**8),
+            sym,
+            str(Decimal(fee) / 100),
+        )
         self._trade(sub, sym, leg)
 
     def _trade(self, sub, sym, leg):
@@ -66,11 +88,21 @@ class LedgerMachine(RuleBasedStateMachine):
             assert s.balances.get("USDC", 0) >= usdc
             pos = s.positions.get(sym)
             if pos is not None:
-                assert min(pos.isolated_margin_units,
-                           pos.isolated_margin_units + s.pos_vals[sym][1] + s.pos_vals[sym][2]) >= 0
+                assert (
+                    min(
+                        pos.isolated_margin_units,
+                        pos.isolated_margin_units + s.pos_vals[sym][1] + s.pos_vals[sym][2],
+                    )
+                    >= 0
+                )
 
-    @rule(sub=st.sampled_from(SUBS), sym=st.sampled_from(["BTC-PERP", "ETH-PERP"]),
-          side=st.sampled_from(["buy", "sell"]), hundredths=st.integers(1, 100), lev=st.integers(2, 25))
+    @rule(
+        sub=st.sampled_from(SUBS),
+        sym=st.sampled_from(["BTC-PERP", "ETH-PERP"]),
+        side=st.sampled_from(["buy", "sell"]),
+        hundredths=st.integers(1, 100),
+        lev=st.integers(2, 25),
+    )
     def open_isolated(self, sub, sym, side, hundredths, lev):
         price = Decimal(self.ledger.marks[sym].price_units) / 10**8
         size = Decimal(hundredths) / 100
@@ -82,8 +114,12 @@ class LedgerMachine(RuleBasedStateMachine):
         except MarginError:
             pass  # the symbol is already held cross
 
-    @rule(pick=st.integers(0, 5) | st.none(), sub=st.sampled_from(SUBS),
-          sym=st.sampled_from(["BTC-PERP", "ETH-PERP"]), cents=st.integers(1, 300_000))
+    @rule(
+        pick=st.integers(0, 5) | st.none(),
+        sub=st.sampled_from(SUBS),
+        sym=st.sampled_from(["BTC-PERP", "ETH-PERP"]),
+        cents=st.integers(1, 300_000),
+    )
     def top_up(self, pick, sub, sym, cents):
         # mostly an existing isolated position; pick=None tries any (sub, sym), usually refused
         target = None if pick is None else self._isolated(pick)
@@ -120,13 +156,19 @@ class LedgerMachine(RuleBasedStateMachine):
         except MarginError:
             pass
 
-    @rule(src=st.sampled_from(SUBS), dst=st.sampled_from(SUBS), sym=st.sampled_from(["BTC-PERP", "ETH-PERP"]))
+    @rule(
+        src=st.sampled_from(SUBS),
+        dst=st.sampled_from(SUBS),
+        sym=st.sampled_from(["BTC-PERP", "ETH-PERP"]),
+    )
     def port(self, src, dst, sym):
         pos = self.ledger.position(src, sym) if self.ledger.subs[src].positions.get(sym) else None
         if pos is None or src == dst:
             return
         try:
-            self.ledger.port_position(src, dst, sym, str(Decimal(abs(pos.size_units) // 2 or 1) / 10**8))
+            self.ledger.port_position(
+                src, dst, sym, str(Decimal(abs(pos.size_units) // 2 or 1) / 10**8)
+            )
         except MarginError:
             pass
 
@@ -138,14 +180,19 @@ class LedgerMachine(RuleBasedStateMachine):
             sizes = {k: p.size_units for k, p in s.positions.items()}
             cross_healthy = s.totals[1] + s.totals[2] + s.totals[3] >= s.totals[5] * 11 // 10
             balances = dict(s.balances)
-            cross = {k: (p.size_units, p.cost16) for k, p in s.positions.items() if p.mode == "cross"}
+            cross = {
+                k: (p.size_units, p.cost16) for k, p in s.positions.items() if p.mode == "cross"
+            }
             result = self.ledger.liquidate(sub)
             if cross_healthy:
                 # only isolated buckets were breached: they settle alone, the cross side is not debited
-                assert {k: (p.size_units, p.cost16) for k, p in s.positions.items() if p.mode == "cross"} == cross
+                assert {
+                    k: (p.size_units, p.cost16) for k, p in s.positions.items() if p.mode == "cross"
+                } == cross
                 assert s.balances.get("USDC", 0) >= balances.get("USDC", 0)
-                assert {a: u for a, u in s.balances.items() if a != "USDC"} == \
-                    {a: u for a, u in balances.items() if a != "USDC"}
+                assert {a: u for a, u in s.balances.items() if a != "USDC"} == {
+                    a: u for a, u in balances.items() if a != "USDC"
+                }
             for step in result.steps:
                 # a step only shrinks a position, never flips or grows it, and MM never rises
                 held = sizes[step.symbol]

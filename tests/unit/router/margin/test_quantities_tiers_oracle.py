@@ -2,7 +2,8 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from router.margin.errors import MarginInputError
 from router.margin.oracle import OracleBook
@@ -10,7 +11,9 @@ from router.margin.quantities import SCALE, parse_units, to_text
 from router.margin.tiers import TierSchedule
 
 
-@pytest.mark.parametrize("bad", [0.1, float("nan"), "nan", "inf", Decimal("-Infinity"), True, "1e-9", "abc", None])
+@pytest.mark.parametrize(
+    "bad", [0.1, float("nan"), "nan", "inf", Decimal("-Infinity"), True, "1e-9", "abc", None]
+)
 def test_parse_units_refuses_non_exact_inputs_naming_the_field(bad):
     with pytest.raises(MarginInputError) as exc:
         parse_units("size", bad)
@@ -23,8 +26,10 @@ def test_to_text_is_exact_with_eight_places():
 
 
 @settings(max_examples=60)
-@given(st.lists(st.integers(1, 10_000_000), min_size=1, max_size=4, unique=True),
-       st.lists(st.integers(1, 50), min_size=4, max_size=4))
+@given(
+    st.lists(st.integers(1, 10_000_000), min_size=1, max_size=4, unique=True),
+    st.lists(st.integers(1, 50), min_size=4, max_size=4),
+)
 def test_maintenance_margin_is_continuous_and_monotone_across_tiers(starts, levs):
     starts = [0] + sorted(starts)
     levs = sorted(levs + [50] * len(starts), reverse=True)[: len(starts)]
@@ -32,7 +37,10 @@ def test_maintenance_margin_is_continuous_and_monotone_across_tiers(starts, levs
     for k in range(1, len(starts)):
         at = starts[k] * SCALE * SCALE  # notional in 1e-16 quote
         below = Fraction(at - 1, SCALE * 2 * levs[k - 1]) - schedule.deductions[k - 1]
-        assert schedule.maintenance_margin_exact(at) == Fraction(at, SCALE * 2 * levs[k - 1]) - schedule.deductions[k - 1]
+        assert (
+            schedule.maintenance_margin_exact(at)
+            == Fraction(at, SCALE * 2 * levs[k - 1]) - schedule.deductions[k - 1]
+        )
         assert schedule.maintenance_margin_exact(at - 1) == below
     previous = -1
     for n in range(0, (starts[-1] + 10) * SCALE * SCALE, max(1, starts[-1] * SCALE * SCALE // 50)):
@@ -49,7 +57,10 @@ def test_tier_deduction_hand_example():
     assert schedule.maintenance_margin_units(n16) == (100_000 - 30_000) * SCALE
 
 
-@pytest.mark.parametrize("tiers", [[], [("1", 10)], [("0", 10), ("0", 5)], [("0", 10), ("5", 20)], [("0", 500)], [("0", 0)]])
+@pytest.mark.parametrize(
+    "tiers",
+    [[], [("1", 10)], [("0", 10), ("0", 5)], [("0", 10), ("5", 20)], [("0", 500)], [("0", 0)]],
+)
 def test_bad_tiers_raise(tiers):
     with pytest.raises(MarginInputError):
         TierSchedule(tiers)
@@ -59,8 +70,8 @@ def test_oracle_median_drops_stale_and_outliers_and_needs_quorum():
     book = OracleBook(max_age_ns=1_000, max_deviation_bps=100, quorum=2)
     book.update("ETH", "a", "3000", 10_000)
     book.update("ETH", "b", "3002", 10_000)
-    book.update("ETH", "c", "3500", 10_000)   # outlier: > 1% from the median
-    book.update("ETH", "d", "2000", 1)        # stale
+    book.update("ETH", "c", "3500", 10_000)  # outlier: > 1% from the median
+    book.update("ETH", "d", "2000", 1)  # stale
     mark = book.mark("ETH", 10_500)
     assert mark.valid and mark.price_units == 3001 * SCALE
     assert mark.dropped_outliers == ("c",) and mark.dropped_stale == ("d",)
@@ -73,8 +84,13 @@ def test_oracle_bad_input_leaves_book_unchanged():
     book = OracleBook(1000, 100, 1)
     book.update("ETH", "a", "3000", 10)
     before = book.snapshot()
-    for args in (("ETH", "a", "nan", 11), ("ETH", "a", "3000", 5), ("", "a", "1", 1), ("ETH", "a", -1, 12),
-                 ("ETH", "a", 3000.0, 12)):
+    for args in (
+        ("ETH", "a", "nan", 11),
+        ("ETH", "a", "3000", 5),
+        ("", "a", "1", 1),
+        ("ETH", "a", -1, 12),
+        ("ETH", "a", 3000.0, 12),
+    ):
         with pytest.raises(MarginInputError):
             book.update(*args)
         assert book.snapshot() == before

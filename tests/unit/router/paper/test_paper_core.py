@@ -41,7 +41,9 @@ async def test_arbitrageurs_keep_pools_within_their_fee_and_gas_band_and_pay_gas
         for fill in report.arbitrage:
             value = fill.filled_qty * ref
             # a trade only happens when it pays at the reference, gas (leg_cost) included
-            assert (value - fill.quote_amount if fill.side == "buy" else fill.quote_amount - value) > 0
+            assert (
+                value - fill.quote_amount if fill.side == "buy" else fill.quote_amount - value
+            ) > 0
     for name in ("uni-v3-5",):
         mid = sim.market.adapters[name].mid_price()
         assert abs(mid - ref) / ref < Decimal("0.002"), (name, mid, ref)
@@ -62,9 +64,16 @@ def test_store_is_wal_with_full_sync_and_commits_atomically(tmp_path):
     seq = store.commit(tick=5, event=("order", 4, 1, {"a": 1}, {"b": 2}), journal=[(0, '{"x":1}')])
     assert seq == 1 and store.ticks_done() == 5
     with pytest.raises(Exception):
-        store.commit(tick=9, fills=[{"fill_id": 1, "client_id": "c", "account": "a", "t_ns": 1},
-                                    {"fill_id": 1, "client_id": "c", "account": "a", "t_ns": 1}])
-    assert store.ticks_done() == 5 and store.counts()["fills"] == 0  # the failed transaction left nothing
+        store.commit(
+            tick=9,
+            fills=[
+                {"fill_id": 1, "client_id": "c", "account": "a", "t_ns": 1},
+                {"fill_id": 1, "client_id": "c", "account": "a", "t_ns": 1},
+            ],
+        )
+    assert (
+        store.ticks_done() == 5 and store.counts()["fills"] == 0
+    )  # the failed transaction left nothing
     store.close()
 
 
@@ -73,9 +82,22 @@ async def test_restart_replays_to_the_same_state(tmp_path):
     service = PaperService(CONFIG, db=db)
     await service.open()
     await service.command("step", {"ticks": 20})
-    await service.command("order", {"client_id": "a", "account": "desk-a", "symbol": "ETH/USDC", "side": "buy", "qty": "3"})
-    await service.command("order", {"client_id": "g", "account": "desk-a", "symbol": "ETH/USDC", "side": "sell",
-                                    "qty": "2", "limit": "2690", "tif": "gtc"})
+    await service.command(
+        "order",
+        {"client_id": "a", "account": "desk-a", "symbol": "ETH/USDC", "side": "buy", "qty": "3"},
+    )
+    await service.command(
+        "order",
+        {
+            "client_id": "g",
+            "account": "desk-a",
+            "symbol": "ETH/USDC",
+            "side": "sell",
+            "qty": "2",
+            "limit": "2690",
+            "tif": "gtc",
+        },
+    )
     await service.tick(50)
     digest = service.state_digest()
     service.close()
@@ -88,12 +110,31 @@ async def test_restart_replays_to_the_same_state(tmp_path):
 
 
 BAD_COMMANDS = [
-    ("order", {"client_id": "x", "account": "desk-a", "symbol": "ETH/USDC", "side": "buy", "qty": "0"}),
-    ("order", {"client_id": "x", "account": "ghost", "symbol": "ETH/USDC", "side": "buy", "qty": "1"}),
-    ("order", {"client_id": "x", "account": "desk-a", "symbol": "ETH/USDC", "side": "buy", "qty": "1", "subaccount": "z"}),
+    (
+        "order",
+        {"client_id": "x", "account": "desk-a", "symbol": "ETH/USDC", "side": "buy", "qty": "0"},
+    ),
+    (
+        "order",
+        {"client_id": "x", "account": "ghost", "symbol": "ETH/USDC", "side": "buy", "qty": "1"},
+    ),
+    (
+        "order",
+        {
+            "client_id": "x",
+            "account": "desk-a",
+            "symbol": "ETH/USDC",
+            "side": "buy",
+            "qty": "1",
+            "subaccount": "z",
+        },
+    ),
     ("cancel", {"client_id": "nope"}),
     ("subaccount", {"account": "desk-a", "name": ""}),
-    ("transfer", {"account": "desk-a", "from": "main", "to": "main", "asset": "USDC", "amount": "1"}),
+    (
+        "transfer",
+        {"account": "desk-a", "from": "main", "to": "main", "asset": "USDC", "amount": "1"},
+    ),
     ("step", {"ticks": -1}),
     ("bogus", {}),
 ]
@@ -102,7 +143,10 @@ BAD_COMMANDS = [
 @pytest.mark.parametrize("kind,body", BAD_COMMANDS)
 async def test_bad_command_raises_and_changes_nothing(kind, body):
     service = PaperService(CONFIG)
-    await service.command("order", {"client_id": "seed", "account": "desk-a", "symbol": "ETH/USDC", "side": "buy", "qty": "1"})
+    await service.command(
+        "order",
+        {"client_id": "seed", "account": "desk-a", "symbol": "ETH/USDC", "side": "buy", "qty": "1"},
+    )
     before = service.state_digest()
     with pytest.raises(PaperError) as info:
         await service.command(kind, body)
@@ -125,18 +169,40 @@ class PaperMachine(RuleBasedStateMachine):
         except PaperError:
             return None
 
-    @rule(side=st.sampled_from(["buy", "sell"]), qty=st.sampled_from(["0.5", "5", "40"]),
-          symbol=st.sampled_from(["ETH/USDC", "ETH/USDC:USDC"]))
+    @rule(
+        side=st.sampled_from(["buy", "sell"]),
+        qty=st.sampled_from(["0.5", "5", "40"]),
+        symbol=st.sampled_from(["ETH/USDC", "ETH/USDC:USDC"]),
+    )
     def order(self, side, qty, symbol):
         self.n += 1
-        self.run("order", {"client_id": f"o{self.n}", "account": "desk-a", "symbol": symbol, "side": side, "qty": qty})
+        self.run(
+            "order",
+            {
+                "client_id": f"o{self.n}",
+                "account": "desk-a",
+                "symbol": symbol,
+                "side": side,
+                "qty": qty,
+            },
+        )
 
     @rule(side=st.sampled_from(["buy", "sell"]), offset=st.integers(-5, 5))
     def gtc(self, side, offset):
         self.n += 1
         limit = str(self.service.sim.ref_price("ETH/USDC").quantize(Decimal(1)) + offset)
-        self.run("order", {"client_id": f"g{self.n}", "account": "desk-a", "symbol": "ETH/USDC", "side": side,
-                           "qty": "1", "limit": limit, "tif": "gtc"})
+        self.run(
+            "order",
+            {
+                "client_id": f"g{self.n}",
+                "account": "desk-a",
+                "symbol": "ETH/USDC",
+                "side": side,
+                "qty": "1",
+                "limit": limit,
+                "tif": "gtc",
+            },
+        )
 
     @rule()
     def cancel(self):

@@ -11,8 +11,13 @@ CONFIG = "config/default.toml"
 
 
 def _order(i: int) -> dict:
-    return {"client_id": f"o{i}", "account": "desk-a", "symbol": "ETH/USDC",
-            "side": "buy" if i % 2 else "sell", "qty": "0.1"}
+    return {
+        "client_id": f"o{i}",
+        "account": "desk-a",
+        "symbol": "ETH/USDC",
+        "side": "buy" if i % 2 else "sell",
+        "qty": "0.1",
+    }
 
 
 def _state_bytes(service: PaperService) -> int:
@@ -21,9 +26,14 @@ def _state_bytes(service: PaperService) -> int:
     order's child ids stay there, and that is not ours to drop. (The makers' ladder ids no longer
     add to it per tick: test_paper_makers.py.)"""
     image = service._parts[0][0]
-    books = {i: frozenset({"_closed"}) for i, root in enumerate(image.roots) if hasattr(root, "_closed")}
-    core = StateImage(image.roots, keep=image.objects[len(image.roots):],
-                      exclude={0: _NOT_STATE, 1: frozenset({"replay"}), **books})
+    books = {
+        i: frozenset({"_closed"}) for i, root in enumerate(image.roots) if hasattr(root, "_closed")
+    }
+    core = StateImage(
+        image.roots,
+        keep=image.objects[len(image.roots) :],
+        exclude={0: _NOT_STATE, 1: frozenset({"replay"}), **books},
+    )
     return len(core.dumps()) + sum(len(part.dumps()) for part, _ in service._parts[1:])
 
 
@@ -45,8 +55,15 @@ async def test_old_client_ids_answer_idempotently_after_a_restart_from_a_snapsho
     service = PaperService(CONFIG, db=db, snapshot_every=3, snapshot_every_ticks=10**9)
     await service.open()
     acks = [await service.command("order", _order(i)) for i in range(1, 6)]
-    gtc = {"client_id": "g", "account": "desk-a", "symbol": "ETH/USDC", "side": "buy", "qty": "1",
-           "limit": "2000", "tif": "gtc"}
+    gtc = {
+        "client_id": "g",
+        "account": "desk-a",
+        "symbol": "ETH/USDC",
+        "side": "buy",
+        "qty": "1",
+        "limit": "2000",
+        "tif": "gtc",
+    }
     open_ack = await service.command("order", gtc)
     # Retries logged after the newest snapshot: the restart replays them against the store.
     assert await service.command("order", _order(1)) == acks[0]

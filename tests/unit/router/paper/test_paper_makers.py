@@ -35,7 +35,9 @@ def _maker_ids(sim: MarketSimulator, name: str) -> set[str]:
 def _footprint(service: PaperService) -> tuple[int, int, int]:
     """(ids the books remember, open orders on the books, bytes of a snapshot as written)."""
     books = [a.book for a in service.market.adapters.values() if hasattr(a, "book")]
-    blob = pickle.dumps([image.dumps() for image, _ in service._parts], protocol=pickle.HIGHEST_PROTOCOL)
+    blob = pickle.dumps(
+        [image.dumps() for image, _ in service._parts], protocol=pickle.HIGHEST_PROTOCOL
+    )
     return sum(len(b._closed) for b in books), sum(len(b) for b in books), len(blob)
 
 
@@ -55,8 +57,13 @@ async def test_quiet_market_keeps_book_ids_and_snapshot_size_flat_over_ticks():
     assert service.sim.tick == 2000
     # The old refresh added levels x sides x books = 48 ids a tick: 72,000 over these 1,500 ticks.
     assert closed_2000 == closed_500 and open_2000 == open_500, (closed_500, closed_2000)
-    assert abs(bytes_2000 - bytes_500) <= 512, (bytes_500, bytes_2000)  # digits of growing integers only
-    assert {name: _maker_ids(service.sim, name) for name in BOOKS} == ids_500  # same orders, amended
+    assert abs(bytes_2000 - bytes_500) <= 512, (
+        bytes_500,
+        bytes_2000,
+    )  # digits of growing integers only
+    assert {
+        name: _maker_ids(service.sim, name) for name in BOOKS
+    } == ids_500  # same orders, amended
     service._check()
 
 
@@ -127,15 +134,25 @@ class MakerMachine(RuleBasedStateMachine):
         for _ in range(ticks):
             self.loop.run_until_complete(self.sim.step())
 
-    @rule(name=st.sampled_from(BOOKS), side=st.sampled_from(["buy", "sell"]), lots=st.integers(1, 30_000))
+    @rule(
+        name=st.sampled_from(BOOKS),
+        side=st.sampled_from(["buy", "sell"]),
+        lots=st.integers(1, 30_000),
+    )
     def take(self, name: str, side: str, lots: int) -> None:
         self.n += 1
         _book(self.sim, name).place_market(f"t{self.n}", "trader", side, lots)
 
-    @rule(name=st.sampled_from(BOOKS), side=st.sampled_from(["buy", "sell"]), offset_ticks=st.integers(-300, 300))
+    @rule(
+        name=st.sampled_from(BOOKS),
+        side=st.sampled_from(["buy", "sell"]),
+        offset_ticks=st.integers(-300, 300),
+    )
     def rest(self, name: str, side: str, offset_ticks: int) -> None:
         book = _book(self.sim, name)
-        mid = self.sim.center_e8(self.sim.market.adapters[name].symbol) // int(book.tick_size.scaleb(8))
+        mid = self.sim.center_e8(self.sim.market.adapters[name].symbol) // int(
+            book.tick_size.scaleb(8)
+        )
         self.n += 1
         book.place_limit(f"r{self.n}", "trader", side, max(1, mid + offset_ticks), 5_000)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -24,23 +23,90 @@ ROOT = Path(__file__).resolve().parents[4]
 # gtc orders that work across ticks, a cancel, a subaccount and a transfer, and plain ticks.
 STREAM = [
     ("step", {"ticks": 5}),
-    ("order", {"client_id": "o1", "account": "desk-a", "symbol": "ETH/USDC", "side": "buy", "qty": "3"}),
-    ("order", {"client_id": "g1", "account": "desk-a", "symbol": "ETH/USDC", "side": "sell", "qty": "2",
-               "limit": "2683", "tif": "gtc"}),
-    ("order", {"client_id": "g2", "account": "desk-a", "symbol": "ETH/USDC", "side": "buy", "qty": "1",
-               "limit": "2000", "tif": "gtc"}),
+    (
+        "order",
+        {"client_id": "o1", "account": "desk-a", "symbol": "ETH/USDC", "side": "buy", "qty": "3"},
+    ),
+    (
+        "order",
+        {
+            "client_id": "g1",
+            "account": "desk-a",
+            "symbol": "ETH/USDC",
+            "side": "sell",
+            "qty": "2",
+            "limit": "2683",
+            "tif": "gtc",
+        },
+    ),
+    (
+        "order",
+        {
+            "client_id": "g2",
+            "account": "desk-a",
+            "symbol": "ETH/USDC",
+            "side": "buy",
+            "qty": "1",
+            "limit": "2000",
+            "tif": "gtc",
+        },
+    ),
     ("subaccount", {"account": "desk-a", "name": "hedge"}),
-    ("transfer", {"account": "desk-a", "from": "main", "to": "hedge", "asset": "USDC", "amount": "5000"}),
+    (
+        "transfer",
+        {"account": "desk-a", "from": "main", "to": "hedge", "asset": "USDC", "amount": "5000"},
+    ),
     ("step", {"ticks": 7}),
-    ("order", {"client_id": "p1", "account": "desk-a", "symbol": "ETH/USDC:USDC", "side": "sell", "qty": "2"}),
+    (
+        "order",
+        {
+            "client_id": "p1",
+            "account": "desk-a",
+            "symbol": "ETH/USDC:USDC",
+            "side": "sell",
+            "qty": "2",
+        },
+    ),
     ("cancel", {"client_id": "g2"}),
-    ("order", {"client_id": "m1", "account": "desk-a", "legs": [
-        {"id": "spot", "symbol": "ETH/USDC", "side": "buy", "qty": "1.5"},
-        {"id": "hedge", "instrument": "perp", "symbol": "ETH/USDC:USDC", "side": "sell", "follows": "spot"}]}),
+    (
+        "order",
+        {
+            "client_id": "m1",
+            "account": "desk-a",
+            "legs": [
+                {"id": "spot", "symbol": "ETH/USDC", "side": "buy", "qty": "1.5"},
+                {
+                    "id": "hedge",
+                    "instrument": "perp",
+                    "symbol": "ETH/USDC:USDC",
+                    "side": "sell",
+                    "follows": "spot",
+                },
+            ],
+        },
+    ),
     ("step", {"ticks": 4}),
-    ("order", {"client_id": "o2", "account": "desk-a", "subaccount": "hedge", "symbol": "ETH/USDC",
-               "side": "buy", "qty": "0.5"}),
-    ("order", {"client_id": "o3", "account": "desk-a", "symbol": "ETH/USDC", "side": "sell", "quote_qty": "4000"}),
+    (
+        "order",
+        {
+            "client_id": "o2",
+            "account": "desk-a",
+            "subaccount": "hedge",
+            "symbol": "ETH/USDC",
+            "side": "buy",
+            "qty": "0.5",
+        },
+    ),
+    (
+        "order",
+        {
+            "client_id": "o3",
+            "account": "desk-a",
+            "symbol": "ETH/USDC",
+            "side": "sell",
+            "quote_qty": "4000",
+        },
+    ),
 ]
 
 
@@ -54,8 +120,12 @@ async def _run(service: PaperService, stream=STREAM, ticks_between: int = 3) -> 
 
 @pytest.mark.parametrize("every", [1, 3, 5])
 async def test_restart_from_snapshot_plus_tail_equals_restart_from_full_log(tmp_path, every):
-    with_snaps = PaperService(CONFIG, db=tmp_path / "s.db", snapshot_every=every, snapshot_every_ticks=10**9)
-    full_log = PaperService(CONFIG, db=tmp_path / "f.db", snapshot_every=10**9, snapshot_every_ticks=10**9)
+    with_snaps = PaperService(
+        CONFIG, db=tmp_path / "s.db", snapshot_every=every, snapshot_every_ticks=10**9
+    )
+    full_log = PaperService(
+        CONFIG, db=tmp_path / "f.db", snapshot_every=10**9, snapshot_every_ticks=10**9
+    )
     await with_snaps.open(), await full_log.open()
     assert await _run(with_snaps) == await _run(full_log)
     digest = with_snaps.state_digest()
@@ -72,7 +142,16 @@ async def test_restart_from_snapshot_plus_tail_equals_restart_from_full_log(tmp_
     assert replayed_tail == len(STREAM) - snaps[0].event_seq < replayed_all
     assert from_snapshot.state_digest() == from_log.state_digest() == digest
     # and both go on identically
-    more = ("order", {"client_id": "after", "account": "desk-a", "symbol": "ETH/USDC", "side": "sell", "qty": "1"})
+    more = (
+        "order",
+        {
+            "client_id": "after",
+            "account": "desk-a",
+            "symbol": "ETH/USDC",
+            "side": "sell",
+            "qty": "1",
+        },
+    )
     assert await _run(from_snapshot, [more]) == await _run(from_log, [more])
     assert from_snapshot.state_digest() == from_log.state_digest()
     from_snapshot._check()
@@ -80,7 +159,9 @@ async def test_restart_from_snapshot_plus_tail_equals_restart_from_full_log(tmp_
 
 
 async def test_tick_driven_snapshot_bounds_the_replay_and_keeps_the_journal_numbering(tmp_path):
-    service = PaperService(CONFIG, db=tmp_path / "t.db", snapshot_every=10**9, snapshot_every_ticks=25)
+    service = PaperService(
+        CONFIG, db=tmp_path / "t.db", snapshot_every=10**9, snapshot_every_ticks=25
+    )
     await service.open()
     await _run(service, STREAM[:4], ticks_between=20)
     snap = service.store.snapshots()[0]
@@ -91,13 +172,18 @@ async def test_tick_driven_snapshot_bounds_the_replay_and_keeps_the_journal_numb
     assert await again.open() == 4 - snap.event_seq
     assert again.state_digest() == digest and len(again.journal._lines) == journal_seq
     await again.command("step", {"ticks": 1})  # new journal lines continue the stored numbering
-    assert [r["seq"] for r in map(__import__("json").loads, again.store.journal(after=journal_seq - 2))] \
-        == list(range(journal_seq - 1, journal_seq - 1 + len(again.store.journal(after=journal_seq - 2))))
+    assert [
+        r["seq"] for r in map(__import__("json").loads, again.store.journal(after=journal_seq - 2))
+    ] == list(
+        range(journal_seq - 1, journal_seq - 1 + len(again.store.journal(after=journal_seq - 2)))
+    )
     again.close()
 
 
 async def test_a_snapshot_that_does_not_load_falls_back_to_the_older_one(tmp_path):
-    service = PaperService(CONFIG, db=tmp_path / "c.db", snapshot_every=2, snapshot_every_ticks=10**9)
+    service = PaperService(
+        CONFIG, db=tmp_path / "c.db", snapshot_every=2, snapshot_every_ticks=10**9
+    )
     await service.open()
     await _run(service, STREAM[:6])
     digest = service.state_digest()
@@ -142,8 +228,13 @@ asyncio.run(main())
 
 async def test_a_kill_while_a_snapshot_is_written_loses_nothing(tmp_path):
     db = tmp_path / "k.db"
-    proc = subprocess.run([sys.executable, "-c", _KILL_SCRIPT, str(db), __file__], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILL_SCRIPT, str(db), __file__],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == -9, proc.stderr[-2000:]
     acks = [int(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("ack")]
     assert acks == list(range(7))  # command 8 was committed, then the snapshot killed the process
@@ -160,6 +251,7 @@ async def test_a_kill_while_a_snapshot_is_written_loses_nothing(tmp_path):
 
 
 # -- all or nothing ----------------------------------------------------------------------------
+
 
 class _FaultyAdapter:
     """Wraps a pool adapter's depth_curve: raises once, when armed and at the armed tick."""
@@ -204,8 +296,19 @@ async def test_a_venue_adapter_crash_after_fills_rolls_the_whole_command_back(tm
     assert twin.sim.state_digest() != sim_before
     twin_after = PaperService(CONFIG)
     await _run(twin_after, STREAM[:4])
-    tail = [("order", {"client_id": "z1", "account": "desk-a", "symbol": "ETH/USDC", "side": "buy", "qty": "2"}),
-            ("step", {"ticks": 10})]
+    tail = [
+        (
+            "order",
+            {
+                "client_id": "z1",
+                "account": "desk-a",
+                "symbol": "ETH/USDC",
+                "side": "buy",
+                "qty": "2",
+            },
+        ),
+        ("step", {"ticks": 10}),
+    ]
     assert await _run(service, tail) == await _run(twin_after, tail)
     assert service.state_digest() == twin_after.state_digest()
     service._check()
@@ -224,12 +327,20 @@ async def test_a_refused_commit_after_an_order_filled_changes_nothing(tmp_path, 
         raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(service.store, "commit", disk_full)
-    order = {"client_id": "big", "account": "desk-a", "symbol": "ETH/USDC", "side": "buy", "qty": "5"}
+    order = {
+        "client_id": "big",
+        "account": "desk-a",
+        "symbol": "ETH/USDC",
+        "side": "buy",
+        "qty": "5",
+    }
     with pytest.raises(PaperError) as info:
         await service.command("order", order)
     assert info.value.status == 500
     assert await _counts_and_digest(service) == before and "big" not in service.orders
-    assert (await service.command("order", order))["status"] == "filled"  # the same id is free again
+    assert (await service.command("order", order))[
+        "status"
+    ] == "filled"  # the same id is free again
     digest = service.state_digest()
     service.close()
     again = PaperService(CONFIG, db=tmp_path / "d.db")
@@ -239,6 +350,7 @@ async def test_a_refused_commit_after_an_order_filled_changes_nothing(tmp_path, 
 
 
 # -- state images ------------------------------------------------------------------------------
+
 
 class _Box:
     def __init__(self, value):
@@ -256,7 +368,9 @@ def test_state_image_restores_contents_in_place_and_refuses_bad_blobs():
     shared.value.append(3)
     b.value = "other"
     image.loads(blob)
-    assert a.value["x"] is shared and b.value is shared and shared.value == [1, 2] and a.hook is hook
+    assert (
+        a.value["x"] is shared and b.value is shared and shared.value == [1, 2] and a.hook is hook
+    )
     with pytest.raises(SnapshotError):
         image.loads(b"garbage")
     assert shared.value == [1, 2]
@@ -272,13 +386,15 @@ def test_service_refuses_bad_snapshot_settings():
 
 # -- the data-replay market --------------------------------------------------------------------
 
+
 def _replay_sim(seed: int = 7) -> MarketSimulator:
     from router.app import build_margin, load_market
 
     market = load_market(CONFIG)
     setup = build_margin(market)
-    return MarketSimulator(market, setup.ledger, setup.perp_markets,
-                           SimParams(seed=seed, replay_path=CAPTURE))
+    return MarketSimulator(
+        market, setup.ledger, setup.perp_markets, SimParams(seed=seed, replay_path=CAPTURE)
+    )
 
 
 async def test_replayed_reference_is_the_captures_mid_and_deterministic():
@@ -317,4 +433,6 @@ async def test_a_replayed_market_restarts_to_the_same_state_and_pins_its_file(tm
     with pytest.raises(ConfigError):
         SimParams(replay_path=7)
     with pytest.raises(ConfigError):
-        PaperService(CONFIG, params=SimParams(replay_path=str(ROOT / CAPTURE), replay_symbol="BTC/USDC"))
+        PaperService(
+            CONFIG, params=SimParams(replay_path=str(ROOT / CAPTURE), replay_symbol="BTC/USDC")
+        )

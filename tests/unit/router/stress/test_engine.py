@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 from router.app import DEFAULT_CONFIG
 from router.config import load_config
 from router.stress.engine import PPB, StressEngine, load_portfolio, nav_units
-from router.stress.scenarios import MonteCarloModel, OracleFault, Scenario, Step, StressInputError, shock
+from router.stress.scenarios import (
+    MonteCarloModel,
+    OracleFault,
+    Scenario,
+    Step,
+    StressInputError,
+    shock,
+)
 
 D = Decimal
 ROOT = Path(__file__).resolve().parents[4]
@@ -59,19 +66,25 @@ def test_no_move_loses_nothing_and_liquidates_nothing(long_engine: StressEngine)
     assert result.worst_headroom == D("20000") - D("50") * D("2700") / 20
 
 
-def test_a_shock_above_the_liquidation_price_only_marks_to_market(long_engine: StressEngine) -> None:
+def test_a_shock_above_the_liquidation_price_only_marks_to_market(
+    long_engine: StressEngine,
+) -> None:
     result = long_engine.run(shock("down5", {"ETH": "-0.05"}))
     assert result.liquidations == []
     assert result.loss == D("50") * D("2700") * D("0.05")  # exact: 6,750
 
 
-def test_liquidation_runs_for_real_and_keeps_the_ledger_consistent(long_engine: StressEngine) -> None:
+def test_liquidation_runs_for_real_and_keeps_the_ledger_consistent(
+    long_engine: StressEngine,
+) -> None:
     result = long_engine.run(shock("down14", {"ETH": "-0.14"}))
     assert result.liquidations, "a 14% drop is below the 12.6% liquidation price"
     event = result.liquidations[0]
     assert event.symbol == "ETH-PERP" and event.size < 0 and event.mark == D("2322")
     assert event.venue_qty == -event.size - event.unfilled_qty and event.venue_avg_price is not None
-    assert event.fee == (abs(event.size) * event.mark * D("0.005")).quantize(D("1e-8"), "ROUND_CEILING")
+    assert event.fee == (abs(event.size) * event.mark * D("0.005")).quantize(
+        D("1e-8"), "ROUND_CEILING"
+    )
     result.ledger._check()
     assert result.ledger.journal.verify() is None
     assert any(e["event"] == "liquidation_step" for e in result.ledger.journal.events())
@@ -81,7 +94,10 @@ def test_the_portfolio_template_never_changes(long_engine: StressEngine) -> None
     before = (long_engine.portfolio.cross.snapshot(), long_engine.portfolio.isolated.snapshot())
     long_engine.run(shock("down30", {"ETH": "-0.30"}))
     long_engine.run(shock("down30", {"ETH": "-0.30"}), "isolated")
-    assert (long_engine.portfolio.cross.snapshot(), long_engine.portfolio.isolated.snapshot()) == before
+    assert (
+        long_engine.portfolio.cross.snapshot(),
+        long_engine.portfolio.isolated.snapshot(),
+    ) == before
 
 
 def test_runs_are_deterministic(long_engine: StressEngine) -> None:
@@ -92,7 +108,9 @@ def test_runs_are_deterministic(long_engine: StressEngine) -> None:
 
 @settings(max_examples=12)
 @given(st.integers(0, 60), st.integers(0, 60))
-def test_a_deeper_drop_never_loses_less_on_a_long(long_engine: StressEngine, a: int, b: int) -> None:
+def test_a_deeper_drop_never_loses_less_on_a_long(
+    long_engine: StressEngine, a: int, b: int
+) -> None:
     small, large = sorted((a, b))
     loss_small = long_engine.run(shock("s", {"ETH": D(-small) / 100})).loss
     loss_large = long_engine.run(shock("s", {"ETH": D(-large) / 100})).loss
@@ -115,7 +133,9 @@ def test_the_cascade_is_modelled(big_engine: StressEngine) -> None:
 
 def test_thin_venue_costs_the_fund_more_slippage(big_engine: StressEngine) -> None:
     full = big_engine.run(shock("s", {"ETH": "-0.08"}))
-    thin = big_engine.run(shock("s", {"ETH": "-0.08"}, liquidity=(("binance-book", D("0.1")), ("uni-v2", D("0.1")))))
+    thin = big_engine.run(
+        shock("s", {"ETH": "-0.08"}, liquidity=(("binance-book", D("0.1")), ("uni-v2", D("0.1"))))
+    )
     assert full.liquidations[0].size == thin.liquidations[0].size
     assert thin.liquidations[0].fund_slippage > full.liquidations[0].fund_slippage
 
@@ -123,7 +143,9 @@ def test_thin_venue_costs_the_fund_more_slippage(big_engine: StressEngine) -> No
 def test_curve_impact_agrees_with_real_venues(big_engine: StressEngine) -> None:
     steps = [(D(1), {"ETH": 930_000_000}), (D(2), {"ETH": 915_000_000})]
     real = big_engine.run_path_real("cross", steps, "real")
-    fast = big_engine.run_path(big_engine.portfolio.cross, "cross", steps, big_engine.tables(), "fast")
+    fast = big_engine.run_path(
+        big_engine.portfolio.cross, "cross", steps, big_engine.tables(), "fast"
+    )
     assert [e.size for e in real.liquidations][:1] == [e.size for e in fast.liquidations][:1]
     assert abs(real.loss - fast.loss) <= D("0.002") * real.loss
 
@@ -133,7 +155,11 @@ def test_funding_spike_is_charged_exactly(tmp_path: Path) -> None:
     path.write_text(LONG.replace('"20000"', '"100000"'))
     engine = StressEngine(load_portfolio(path), MARKET)
     flat = Step(D(0), (("ETH", D(0)),))
-    result = engine.run(Scenario("funding", (flat, Step(D(60), (("ETH", D(0)),))), funding=(("ETH-PERP", D("0.005")),)))
+    result = engine.run(
+        Scenario(
+            "funding", (flat, Step(D(60), (("ETH", D(0)),))), funding=(("ETH-PERP", D("0.005")),)
+        )
+    )
     assert result.liquidations == []
     assert result.loss == 2 * D("50") * D("2700") * D("0.005")  # longs pay 675 per step
 
@@ -149,20 +175,28 @@ def test_stale_oracle_delays_the_liquidation(long_engine: StressEngine) -> None:
 
 def test_wrong_oracle_liquidates_only_when_the_median_is_wrong(long_engine: StressEngine) -> None:
     steps = (Step(D(0), (("ETH", D(0)),)),)
-    one_bad = long_engine.run(Scenario("w1", steps, oracle=OracleFault("ETH", "wrong", 0, 0, D("-0.25"), 3, 1)))
-    two_bad = long_engine.run(Scenario("w2", steps, oracle=OracleFault("ETH", "wrong", 0, 0, D("-0.25"), 3, 2)))
+    one_bad = long_engine.run(
+        Scenario("w1", steps, oracle=OracleFault("ETH", "wrong", 0, 0, D("-0.25"), 3, 1))
+    )
+    two_bad = long_engine.run(
+        Scenario("w2", steps, oracle=OracleFault("ETH", "wrong", 0, 0, D("-0.25"), 3, 2))
+    )
     assert one_bad.liquidations == []  # the outlier is dropped
     assert two_bad.liquidations and two_bad.liquidations[0].mark == D("2025")
     assert two_bad.loss > 0  # a spurious liquidation at a wrong price costs real money
 
 
-@pytest.mark.parametrize("scenario, field", [
-    (shock("x", {"DOGE": "-0.1"}), "x: asset"),
-    (shock("x", {"ETH": "-0.1"}, funding=(("SOL-PERP", D("0.01")),)), "x: funding market"),
-    (shock("x", {"ETH": "-0.1"}, liquidity=(("nowhere", D("0.5")),)), "x: liquidity venue"),
-])
-def test_unknown_names_are_refused_before_anything_runs(long_engine: StressEngine, scenario: Scenario,
-                                                        field: str) -> None:
+@pytest.mark.parametrize(
+    "scenario, field",
+    [
+        (shock("x", {"DOGE": "-0.1"}), "x: asset"),
+        (shock("x", {"ETH": "-0.1"}, funding=(("SOL-PERP", D("0.01")),)), "x: funding market"),
+        (shock("x", {"ETH": "-0.1"}, liquidity=(("nowhere", D("0.5")),)), "x: liquidity venue"),
+    ],
+)
+def test_unknown_names_are_refused_before_anything_runs(
+    long_engine: StressEngine, scenario: Scenario, field: str
+) -> None:
     before = long_engine.portfolio.cross.snapshot()
     with pytest.raises(StressInputError) as info:
         long_engine.run(scenario)
@@ -174,6 +208,7 @@ def test_bad_mode_and_bad_model_are_refused(long_engine: StressEngine) -> None:
     with pytest.raises(StressInputError):
         long_engine.run(shock("x", {"ETH": "0"}), "hedged")
     import numpy as np
+
     with pytest.raises(StressInputError):
         long_engine.monte_carlo(MonteCarloModel(("DOGE",), (0.01,), np.eye(1), paths=5), 0)
     with pytest.raises(StressInputError):
@@ -185,7 +220,11 @@ def test_isolated_form_posts_each_positions_im(basis_engine: StressEngine) -> No
     pos = portfolio.isolated.subs[portfolio.sub_id].positions["ETH-PERP"]
     assert pos.mode == "isolated" and pos.isolated_margin_units == 1500 * 10**8
     assert portfolio.isolated_extra_units == 1500 * 10**8  # the basis file has no USDC
-    assert nav_units(portfolio.isolated, portfolio.sub_id) - nav_units(portfolio.cross, portfolio.sub_id) == 1500 * 10**8
+    assert (
+        nav_units(portfolio.isolated, portfolio.sub_id)
+        - nav_units(portfolio.cross, portfolio.sub_id)
+        == 1500 * 10**8
+    )
 
 
 def test_netting_shrinks_the_tail_of_a_hedged_basis(basis_engine: StressEngine) -> None:
@@ -215,5 +254,7 @@ def test_clone_is_an_equal_and_independent_ledger(big_engine: StressEngine) -> N
     twin.liquidate(big_engine.portfolio.sub_id)
     twin._check()
     assert twin.snapshot() != template.snapshot()
-    assert template.subs[big_engine.portfolio.sub_id].positions["ETH-PERP"].size_units == 200 * 10**8
+    assert (
+        template.subs[big_engine.portfolio.sub_id].positions["ETH-PERP"].size_units == 200 * 10**8
+    )
     template._check()

@@ -25,12 +25,19 @@ REVERT_CODES = {
     "(TickBitmap.flipTick require tick % tickSpacing == 0)": "TS",
     "(require feeProtocol == 0 || 4 <= feeProtocol <= 10)": "ARG",
 }
-_TICK_FIELDS = {"liquidityGross": "liquidity_gross", "liquidityNet": "liquidity_net",
-                "feeGrowthOutside0X128": "fee_growth_outside0_x128",
-                "feeGrowthOutside1X128": "fee_growth_outside1_x128"}
-_POSITION_FIELDS = {"liquidity": "liquidity", "tokensOwed0": "tokens_owed0", "tokensOwed1": "tokens_owed1",
-                    "feeGrowthInside0LastX128": "fee_growth_inside0_last_x128",
-                    "feeGrowthInside1LastX128": "fee_growth_inside1_last_x128"}
+_TICK_FIELDS = {
+    "liquidityGross": "liquidity_gross",
+    "liquidityNet": "liquidity_net",
+    "feeGrowthOutside0X128": "fee_growth_outside0_x128",
+    "feeGrowthOutside1X128": "fee_growth_outside1_x128",
+}
+_POSITION_FIELDS = {
+    "liquidity": "liquidity",
+    "tokensOwed0": "tokens_owed0",
+    "tokensOwed1": "tokens_owed1",
+    "feeGrowthInside0LastX128": "fee_growth_inside0_last_x128",
+    "feeGrowthInside1LastX128": "fee_growth_inside1_last_x128",
+}
 
 
 def _state(pool: ConcentratedLiquidityPool | None) -> dict | None:
@@ -80,22 +87,28 @@ def _run_step(pool: ConcentratedLiquidityPool | None, create: dict, step: dict):
     owner = step.get("owner", OWNER)
     result: dict = {}
     if op == "initialize":
-        pool = ConcentratedLiquidityPool(create["fee"], create["tickSpacing"], int(step["sqrtPriceX96"]))
+        pool = ConcentratedLiquidityPool(
+            create["fee"], create["tickSpacing"], int(step["sqrtPriceX96"])
+        )
     elif op == "mint":
         result["amount0"], result["amount1"] = pool.mint(
-            owner, step["tickLower"], step["tickUpper"], int(step["liquidity"]))
+            owner, step["tickLower"], step["tickUpper"], int(step["liquidity"])
+        )
     elif op == "burn":
         result["amount0"], result["amount1"] = pool.burn(
-            owner, step["tickLower"], step["tickUpper"], int(step["liquidity"]))
+            owner, step["tickLower"], step["tickUpper"], int(step["liquidity"])
+        )
     elif op == "collect":
         target = copy.deepcopy(pool) if step.get("static") else pool
         result["amount0"], result["amount1"] = target.collect(
-            owner, step["tickLower"], step["tickUpper"], MAX_UINT128, MAX_UINT128)
+            owner, step["tickLower"], step["tickUpper"], MAX_UINT128, MAX_UINT128
+        )
     elif op == "swap":
         default = MIN_SQRT_RATIO + 1 if step["zeroForOne"] else MAX_SQRT_RATIO - 1
         limit = int(step.get("sqrtPriceLimitX96", default))
         result["amount0"], result["amount1"] = pool.swap(
-            step["zeroForOne"], int(step["amountSpecified"]), limit)
+            step["zeroForOne"], int(step["amountSpecified"]), limit
+        )
     elif op == "setFeeProtocol":
         pool.set_fee_protocol(step["feeProtocol0"], step["feeProtocol1"])
     elif op == "collectProtocol":
@@ -106,8 +119,12 @@ def _run_step(pool: ConcentratedLiquidityPool | None, create: dict, step: dict):
         pool.fee_growth_global1_x128 = int(step["value"])
     elif op == "computeSwapStep":
         out = compute_swap_step(*(int(a) for a in step["args"]))
-        result.update(sqrtRatioNextX96=out.sqrt_ratio_next_x96, amountIn=out.amount_in,
-                      amountOut=out.amount_out, feeAmount=out.fee_amount)
+        result.update(
+            sqrtRatioNextX96=out.sqrt_ratio_next_x96,
+            amountIn=out.amount_in,
+            amountOut=out.amount_out,
+            feeAmount=out.fee_amount,
+        )
     elif op != "check":
         raise AssertionError(f"unknown op {op}")
     return pool, result

@@ -23,7 +23,9 @@ GOLDEN = Path(__file__).resolve().parents[3] / "golden"
 # decimal.js defaults used by the spec: 20 significant digits, ROUND_HALF_UP, per operation.
 _DECIMAL_JS = Context(prec=20, rounding=ROUND_HALF_UP)
 _FIVE_DIGITS = Context(prec=5, rounding=ROUND_HALF_UP)
-_Q96_DECIMAL_JS = _DECIMAL_JS.power(Decimal(2), 96)  # Decimal(2).pow(96) is rounded to 20 digits too
+_Q96_DECIMAL_JS = _DECIMAL_JS.power(
+    Decimal(2), 96
+)  # Decimal(2).pow(96) is rounded to 20 digits too
 
 
 def load(name: str) -> dict:
@@ -46,7 +48,7 @@ def to_precision5(value: Decimal) -> str:
     if exponent >= 5:
         return f"{sign}{digits[0]}.{digits[1:]}e+{exponent}"
     if exponent >= 0:
-        whole, frac = digits[:exponent + 1], digits[exponent + 1:]
+        whole, frac = digits[: exponent + 1], digits[exponent + 1 :]
         return sign + whole + ("." + frac if frac else "")
     return f"{sign}0.{'0' * (-exponent - 1)}{digits}"
 
@@ -81,15 +83,23 @@ class FixturePools:
 
     @staticmethod
     def _build(spec: dict) -> ConcentratedLiquidityPool:
-        pool = ConcentratedLiquidityPool(spec["feeAmount"], spec["tickSpacing"],
-                                         int(spec["startingSqrtPriceX96"]))
+        pool = ConcentratedLiquidityPool(
+            spec["feeAmount"], spec["tickSpacing"], int(spec["startingSqrtPriceX96"])
+        )
         assert pool.tick == spec["initialTick"]
         for position in spec["positions"]:
-            paid = pool.mint("wallet", position["tickLower"], position["tickUpper"],
-                             int(position["liquidity"]))
+            paid = pool.mint(
+                "wallet", position["tickLower"], position["tickUpper"], int(position["liquidity"])
+            )
             if "derived_mintAmount0" in position:
-                assert paid == (int(position["derived_mintAmount0"]), int(position["derived_mintAmount1"]))
-        assert (pool.balance0, pool.balance1) == (int(spec["poolBalance0"]), int(spec["poolBalance1"]))
+                assert paid == (
+                    int(position["derived_mintAmount0"]),
+                    int(position["derived_mintAmount1"]),
+                )
+        assert (pool.balance0, pool.balance1) == (
+            int(spec["poolBalance0"]),
+            int(spec["poolBalance1"]),
+        )
         if "derived_activeLiquidity" in spec:
             assert pool.liquidity == int(spec["derived_activeLiquidity"])
         pool._check()
@@ -110,7 +120,10 @@ def run_case(pools: FixturePools, case: dict) -> None:
     assert pool.tick == expected["tickBefore"]
     if "swapError" in expected:
         assert expected["swapError"].endswith("revert SPL")
-        assert (pool.balance0, pool.balance1) == (int(expected["poolBalance0"]), int(expected["poolBalance1"]))
+        assert (pool.balance0, pool.balance1) == (
+            int(expected["poolBalance0"]),
+            int(expected["poolBalance1"]),
+        )
         before = copy.deepcopy(pool.__dict__)
         with pytest.raises(VenueError) as raised:
             pool.swap(*swap_args(case))

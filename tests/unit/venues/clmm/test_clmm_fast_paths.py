@@ -18,9 +18,15 @@ from hypothesis import strategies as st
 from venues.clmm import ConcentratedLiquidityPool, swap_math
 from venues.clmm.pool import _SwapMemo, _Tick
 from venues.clmm.sqrt_price_math import _next_sqrt_price_from_input, _next_sqrt_price_from_output
-from venues.clmm.tick_math import (MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK,
-                                   _tick_at_sqrt_ratio_log2, get_sqrt_ratio_at_tick,
-                                   get_tick_at_sqrt_ratio)
+from venues.clmm.tick_math import (
+    MAX_SQRT_RATIO,
+    MAX_TICK,
+    MIN_SQRT_RATIO,
+    MIN_TICK,
+    _tick_at_sqrt_ratio_log2,
+    get_sqrt_ratio_at_tick,
+    get_tick_at_sqrt_ratio,
+)
 from venues.errors import InvalidArgument, VenueError
 
 MAX_UINT128 = (1 << 128) - 1
@@ -33,7 +39,8 @@ PIPS = 1_000_000
 TICKS = st.integers(MIN_TICK, MAX_TICK)
 # Prices spread evenly in log space (uniform integers would all sit near the top of the range).
 LOG_PRICES = st.integers(32, 160).flatmap(
-    lambda bits: st.integers(1 << (bits - 1), (1 << bits) - 1))
+    lambda bits: st.integers(1 << (bits - 1), (1 << bits) - 1)
+)
 
 
 @settings(max_examples=300)
@@ -53,9 +60,17 @@ def test_tick_at_sqrt_ratio_matches_upstream_log2_anywhere(price) -> None:
         assert get_sqrt_ratio_at_tick(tick) <= price < get_sqrt_ratio_at_tick(tick + 1)
 
 
-@pytest.mark.parametrize("price", [MIN_SQRT_RATIO, MIN_SQRT_RATIO + 1, MAX_SQRT_RATIO - 1,
-                                   get_sqrt_ratio_at_tick(MAX_TICK - 1),
-                                   get_sqrt_ratio_at_tick(MAX_TICK - 1) - 1, 1 << 96])
+@pytest.mark.parametrize(
+    "price",
+    [
+        MIN_SQRT_RATIO,
+        MIN_SQRT_RATIO + 1,
+        MAX_SQRT_RATIO - 1,
+        get_sqrt_ratio_at_tick(MAX_TICK - 1),
+        get_sqrt_ratio_at_tick(MAX_TICK - 1) - 1,
+        1 << 96,
+    ],
+)
 def test_tick_at_sqrt_ratio_matches_upstream_log2_at_the_edges(price) -> None:
     assert get_tick_at_sqrt_ratio(price) == _tick_at_sqrt_ratio_log2(price)
 
@@ -90,15 +105,21 @@ def _ref_step(current: int, target: int, liquidity: int, remaining: int, fee_pip
     amount_in = amount_out = 0
     if exact_in:
         less_fee = remaining * (PIPS - fee_pips) // PIPS
-        amount_in = (_ref_amount0(target, current, liquidity, True) if zero_for_one
-                     else _ref_amount1(current, target, liquidity, True))
+        amount_in = (
+            _ref_amount0(target, current, liquidity, True)
+            if zero_for_one
+            else _ref_amount1(current, target, liquidity, True)
+        )
         if less_fee >= amount_in:
             nxt = target
         else:
             nxt = _next_sqrt_price_from_input(current, liquidity, less_fee, zero_for_one)
     else:
-        amount_out = (_ref_amount1(target, current, liquidity, False) if zero_for_one
-                      else _ref_amount0(current, target, liquidity, False))
+        amount_out = (
+            _ref_amount1(target, current, liquidity, False)
+            if zero_for_one
+            else _ref_amount0(current, target, liquidity, False)
+        )
         if -remaining >= amount_out:
             nxt = target
         else:
@@ -130,39 +151,62 @@ def _outcome(fn, *args):
         return ("error", type(error), error.code, str(error))
 
 
-PRICES = st.one_of(st.integers(0, MAX_UINT160), TICKS.map(get_sqrt_ratio_at_tick), LOG_PRICES,
-                   st.just(0), st.just(1 << 96))
-LIQUIDITIES = st.one_of(st.integers(0, MAX_UINT128), st.integers(0, 10**6),
-                        st.integers(10**15, 10**24))
-REMAINING = st.one_of(st.integers(-MAX_INT256 - 1, MAX_INT256), st.integers(-10**6, 10**6),
-                      st.integers(-10**24, 10**24), st.just(MAX_INT256))
+PRICES = st.one_of(
+    st.integers(0, MAX_UINT160),
+    TICKS.map(get_sqrt_ratio_at_tick),
+    LOG_PRICES,
+    st.just(0),
+    st.just(1 << 96),
+)
+LIQUIDITIES = st.one_of(
+    st.integers(0, MAX_UINT128), st.integers(0, 10**6), st.integers(10**15, 10**24)
+)
+REMAINING = st.one_of(
+    st.integers(-MAX_INT256 - 1, MAX_INT256),
+    st.integers(-(10**6), 10**6),
+    st.integers(-(10**24), 10**24),
+    st.just(MAX_INT256),
+)
 FEES = st.one_of(st.sampled_from([0, 100, 500, 3000, 10000, 999999]), st.integers(0, PIPS - 1))
 
 
 @settings(max_examples=400)
 @given(current=PRICES, target=PRICES, liquidity=LIQUIDITIES, remaining=REMAINING, fee=FEES)
-def test_compute_swap_step_matches_the_upstream_formulation(current, target, liquidity,
-                                                            remaining, fee) -> None:
-    assert (_outcome(swap_math.compute_swap_step, current, target, liquidity, remaining, fee)
-            == _outcome(_ref_step, current, target, liquidity, remaining, fee))
+def test_compute_swap_step_matches_the_upstream_formulation(
+    current, target, liquidity, remaining, fee
+) -> None:
+    assert _outcome(
+        swap_math.compute_swap_step, current, target, liquidity, remaining, fee
+    ) == _outcome(_ref_step, current, target, liquidity, remaining, fee)
 
 
 @settings(max_examples=200)
-@given(current=TICKS, width=st.integers(1, 3000), liquidity=LIQUIDITIES, remaining=REMAINING,
-       fee=FEES, down=st.booleans())
-def test_compute_swap_step_matches_upstream_between_nearby_prices(current, width, liquidity,
-                                                                  remaining, fee, down) -> None:
+@given(
+    current=TICKS,
+    width=st.integers(1, 3000),
+    liquidity=LIQUIDITIES,
+    remaining=REMAINING,
+    fee=FEES,
+    down=st.booleans(),
+)
+def test_compute_swap_step_matches_upstream_between_nearby_prices(
+    current, width, liquidity, remaining, fee, down
+) -> None:
     target = max(MIN_TICK, min(MAX_TICK, current - width if down else current + width))
     a, b = get_sqrt_ratio_at_tick(current), get_sqrt_ratio_at_tick(target)
-    assert (_outcome(swap_math.compute_swap_step, a, b, liquidity, remaining, fee)
-            == _outcome(_ref_step, a, b, liquidity, remaining, fee))
+    assert _outcome(swap_math.compute_swap_step, a, b, liquidity, remaining, fee) == _outcome(
+        _ref_step, a, b, liquidity, remaining, fee
+    )
 
 
 @settings(max_examples=200)
 @given(x=st.integers(0, 1 << 400), a=st.integers(1, MAX_UINT160), b=st.integers(1, MAX_UINT160))
 def test_nested_roundings_equal_one_rounding_by_the_product(x, a, b) -> None:
     # The identity the inlined getAmount0Delta relies on.
-    assert -(-(-(-x // b)) // a) == -(-x // (a * b))
+    def ceil_div(n: int, d: int) -> int:
+        return -(-n // d)
+
+    assert ceil_div(ceil_div(x, b), a) == ceil_div(x, a * b)
     assert x // b // a == x // (a * b)
 
 
@@ -179,17 +223,25 @@ def _pool() -> ConcentratedLiquidityPool:
     return pool
 
 
-OPS = st.lists(st.one_of(
-    st.tuples(st.just("swap"), st.booleans(), st.one_of(st.integers(1, 10**20),
-                                                        st.integers(-10**19, -1),
-                                                        st.just(2**255 - 1)),
-              st.integers(-1500, 1500)),
-    st.tuples(st.just("mint"), st.integers(-12, 11), st.integers(1, 6),
-              st.integers(10**17, 10**20)),
-    st.tuples(st.just("burn"), st.integers(-6, 5)),
-    st.tuples(st.just("fee_protocol"), st.sampled_from([0, 4, 7, 10]),
-              st.sampled_from([0, 5, 10])),
-), min_size=1, max_size=25)
+OPS = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("swap"),
+            st.booleans(),
+            st.one_of(st.integers(1, 10**20), st.integers(-(10**19), -1), st.just(2**255 - 1)),
+            st.integers(-1500, 1500),
+        ),
+        st.tuples(
+            st.just("mint"), st.integers(-12, 11), st.integers(1, 6), st.integers(10**17, 10**20)
+        ),
+        st.tuples(st.just("burn"), st.integers(-6, 5)),
+        st.tuples(
+            st.just("fee_protocol"), st.sampled_from([0, 4, 7, 10]), st.sampled_from([0, 5, 10])
+        ),
+    ),
+    min_size=1,
+    max_size=25,
+)
 
 
 def _apply(pool: ConcentratedLiquidityPool, op: tuple, cold: bool):
@@ -221,17 +273,21 @@ def test_memoised_swaps_equal_swaps_computed_from_scratch(ops) -> None:
         # Run each operation twice on the warm pool's memo state (quote then swap reuse it).
         assert _apply(warm, op, cold=False) == _apply(cold, op, cold=True), op
         assert warm.__dict__ == cold.__dict__
-        assert [warm.ticks(t) for t in range(-900, 901, SPACING)] == \
-            [cold.ticks(t) for t in range(-900, 901, SPACING)]
+        assert [warm.ticks(t) for t in range(-900, 901, SPACING)] == [
+            cold.ticks(t) for t in range(-900, 901, SPACING)
+        ]
     warm._check()
 
 
 @settings(max_examples=60)
-@given(zero_for_one=st.booleans(), amounts=st.lists(
-    st.one_of(st.integers(1, 10**21), st.integers(-10**20, -1)), min_size=1, max_size=8),
-    start_tick=st.sampled_from([30, 0, 60, -120, 180, 7]))
-def test_memoised_quotes_of_many_sizes_equal_cold_quotes(zero_for_one, amounts,
-                                                         start_tick) -> None:
+@given(
+    zero_for_one=st.booleans(),
+    amounts=st.lists(
+        st.one_of(st.integers(1, 10**21), st.integers(-(10**20), -1)), min_size=1, max_size=8
+    ),
+    start_tick=st.sampled_from([30, 0, 60, -120, 180, 7]),
+)
+def test_memoised_quotes_of_many_sizes_equal_cold_quotes(zero_for_one, amounts, start_tick) -> None:
     # The router's pattern: one pool state, many sizes. A big quote first fills the memo with
     # every full step; smaller quotes then end inside ranges whose full steps are memoised.
     warm = ConcentratedLiquidityPool(3000, SPACING, get_sqrt_ratio_at_tick(start_tick))
@@ -241,10 +297,11 @@ def test_memoised_quotes_of_many_sizes_equal_cold_quotes(zero_for_one, amounts,
     limit = get_sqrt_ratio_at_tick(-1500 if zero_for_one else 1500)
     warm.quote_swap(zero_for_one, 2**255 - 1, limit)
     for amount in amounts:
-        cold = copy.deepcopy(warm)                          # same state, empty memo
+        cold = copy.deepcopy(warm)  # same state, empty memo
         assert not cold._memo.steps_down and not cold._memo.steps_up
-        assert _outcome(lambda: (warm.quote_swap(zero_for_one, amount, limit),)) == \
-            _outcome(lambda: (cold.quote_swap(zero_for_one, amount, limit),))
+        assert _outcome(lambda: (warm.quote_swap(zero_for_one, amount, limit),)) == _outcome(
+            lambda: (cold.quote_swap(zero_for_one, amount, limit),)
+        )
 
 
 def test_memo_is_not_pool_state() -> None:
@@ -252,13 +309,14 @@ def test_memo_is_not_pool_state() -> None:
     before = copy.deepcopy(pool.__dict__)
     pool.quote_swap(True, 10**19, get_sqrt_ratio_at_tick(-700))
     assert len(pool._memo.steps_down) > 0 and len(pool._memo.down) > 0
-    assert pool.__dict__ == before                       # a quote changes nothing observable
+    assert pool.__dict__ == before  # a quote changes nothing observable
     clone = copy.deepcopy(pool)
     assert len(clone._memo.steps_down) == 0 and clone.__dict__ == pool.__dict__
     restored = pickle.loads(pickle.dumps(pool))
     assert len(restored._memo.down) == 0
-    assert restored.quote_swap(True, 10**19, get_sqrt_ratio_at_tick(-700)) == \
-        pool.quote_swap(True, 10**19, get_sqrt_ratio_at_tick(-700))
+    assert restored.quote_swap(True, 10**19, get_sqrt_ratio_at_tick(-700)) == pool.quote_swap(
+        True, 10**19, get_sqrt_ratio_at_tick(-700)
+    )
 
 
 def test_mint_clears_the_next_tick_memo() -> None:

@@ -11,8 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from venues.clmm import full_math, liquidity_math, sqrt_price_math, swap_math
-from venues.clmm.tick_math import (MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK,
-                                   get_sqrt_ratio_at_tick, get_tick_at_sqrt_ratio)
+from venues.clmm.tick_math import (
+    MAX_SQRT_RATIO,
+    MAX_TICK,
+    MIN_SQRT_RATIO,
+    MIN_TICK,
+    get_sqrt_ratio_at_tick,
+    get_tick_at_sqrt_ratio,
+)
 from venues.errors import InvalidArgument, VenueError
 
 GOLDEN = Path(__file__).resolve().parents[3] / "golden"
@@ -28,9 +34,15 @@ def _arg(value):
     return value if isinstance(value, bool) else int(value)
 
 
-@pytest.mark.parametrize("case", TICKMATH["cases"], ids=[f"{c['function']}:{c['inputExpr']}" for c in TICKMATH["cases"]])
+@pytest.mark.parametrize(
+    "case", TICKMATH["cases"], ids=[f"{c['function']}:{c['inputExpr']}" for c in TICKMATH["cases"]]
+)
 def test_tick_math_vector(case: dict) -> None:
-    function = get_sqrt_ratio_at_tick if case["function"] == "getSqrtRatioAtTick" else get_tick_at_sqrt_ratio
+    function = (
+        get_sqrt_ratio_at_tick
+        if case["function"] == "getSqrtRatioAtTick"
+        else get_tick_at_sqrt_ratio
+    )
     if case["revert"]:
         with pytest.raises(VenueError) as raised:
             function(int(case["input"]))
@@ -81,7 +93,11 @@ SQRT_FUNCTIONS = {
 }
 
 
-@pytest.mark.parametrize("case", SQRTPRICEMATH["cases"], ids=[f"{c['function']}:{c['title']}" for c in SQRTPRICEMATH["cases"]])
+@pytest.mark.parametrize(
+    "case",
+    SQRTPRICEMATH["cases"],
+    ids=[f"{c['function']}:{c['title']}" for c in SQRTPRICEMATH["cases"]],
+)
 def test_sqrt_price_math_vector(case: dict) -> None:
     function = SQRT_FUNCTIONS[case["function"]]
     args = [_arg(a) for a in case["args"]]
@@ -97,8 +113,12 @@ def test_sqrt_price_math_vector(case: dict) -> None:
 def test_sqrt_price_math_relation_only_cases_hold() -> None:
     # Upstream asserts roundUp == roundDown + 1 for these two getAmount0Delta cases.
     for case in SQRTPRICEMATH["cases"]:
-        if case["function"] == "getAmount0Delta" and case["expected"] is None and not case["reverts"]:
-            a, b, liquidity, round_up = (_arg(x) for x in case["args"])
+        if (
+            case["function"] == "getAmount0Delta"
+            and case["expected"] is None
+            and not case["reverts"]
+        ):
+            a, b, liquidity, _round_up = (_arg(x) for x in case["args"])
             up = sqrt_price_math.get_amount0_delta(a, b, liquidity, True)
             down = sqrt_price_math.get_amount0_delta(a, b, liquidity, False)
             assert up == down + 1
@@ -107,8 +127,12 @@ def test_sqrt_price_math_relation_only_cases_hold() -> None:
 @pytest.mark.parametrize("case", SWAPMATH["cases"], ids=[c["title"] for c in SWAPMATH["cases"]])
 def test_swap_math_vector(case: dict) -> None:
     step = swap_math.compute_swap_step(*(int(a) for a in case["args"]))
-    got = {"sqrtRatioNextX96": step.sqrt_ratio_next_x96, "amountIn": step.amount_in,
-           "amountOut": step.amount_out, "feeAmount": step.fee_amount}
+    got = {
+        "sqrtRatioNextX96": step.sqrt_ratio_next_x96,
+        "amountIn": step.amount_in,
+        "amountOut": step.amount_out,
+        "feeAmount": step.fee_amount,
+    }
     for key, value in case["expected"].items():
         assert got[key] == int(value), key
     assert got == {k: int(v) for k, v in case["derived_full_result"].items()}
@@ -128,7 +152,9 @@ fees = st.sampled_from([0, 1, 100, 500, 3000, 10000, 999_999])
 
 @given(prices, prices, liquidities, amounts, fees)
 @settings(max_examples=300)
-def test_swap_step_never_overspends_and_moves_toward_target(current, target, liquidity, amount, fee) -> None:
+def test_swap_step_never_overspends_and_moves_toward_target(
+    current, target, liquidity, amount, fee
+) -> None:
     try:
         step = swap_math.compute_swap_step(current, target, liquidity, amount, fee)
     except VenueError:
@@ -168,7 +194,9 @@ def test_full_math_reverts_and_rounding() -> None:
     with pytest.raises(VenueError):
         full_math.mul_div(1 << 255, 4, 1)
     with pytest.raises(VenueError):
-        full_math.mul_div_rounding_up(full_math.MAX_UINT256, full_math.MAX_UINT256, full_math.MAX_UINT256 - 1)
+        full_math.mul_div_rounding_up(
+            full_math.MAX_UINT256, full_math.MAX_UINT256, full_math.MAX_UINT256 - 1
+        )
     assert full_math.div_rounding_up(5, 0) == 0
 
 

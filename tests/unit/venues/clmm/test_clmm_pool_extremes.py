@@ -32,8 +32,9 @@ def max_tick(spacing: int) -> int:
     return (MAX_TICK // spacing) * spacing
 
 
-def full_range_pool(sqrt_price_x96: int, liquidity: int = 2 * E18, fee_pips: int = 3000,
-                    spacing: int = 60) -> ConcentratedLiquidityPool:
+def full_range_pool(
+    sqrt_price_x96: int, liquidity: int = 2 * E18, fee_pips: int = 3000, spacing: int = 60
+) -> ConcentratedLiquidityPool:
     pool = ConcentratedLiquidityPool(fee_pips, spacing, sqrt_price_x96)
     pool.mint("wallet", min_tick(spacing), max_tick(spacing), liquidity)
     pool._check()
@@ -44,7 +45,8 @@ EXTRA_POOLS = {
     "close to max price": lambda: full_range_pool(int(ENCODED["2^127/1"])),
     "close to min price": lambda: full_range_pool(int(ENCODED["1/2^127"])),
     "max full range liquidity at 1:1": lambda: full_range_pool(
-        int(ENCODED["1/1"]), tick_spacing_to_max_liquidity_per_tick(60)),
+        int(ENCODED["1/1"]), tick_spacing_to_max_liquidity_per_tick(60)
+    ),
     "initialized at the max ratio": lambda: full_range_pool(MAX_SQRT_RATIO - 1),
     "initialized at the min ratio": lambda: full_range_pool(MIN_SQRT_RATIO),
 }
@@ -52,28 +54,69 @@ EXTRA_POOLS = {
 # (pool, test title) -> (amount0, amount1, feeGrowthGlobal0X128, feeGrowthGlobal1X128, tickAfter),
 # copied from upstream's UniswapV3Pool.swaps.spec.ts.snap.
 UPSTREAM = {
-    ("close to max price", "swap exactly 0.0000000000000010000 token0 for token1"):
-        (1000, -26083549850867114346332688477747755628, 2381976568446569244235, 0, 705098),
-    ("close to max price", "swap exactly 1.0000 token0 for token1"):
-        (E18, -26087635650665564420687107504180041533, 510423550381413479995299567101531162, 0, 13923),
-    ("close to max price", "swap token1 for exactly 1.0000 token0"):
-        (0, 10740898373457544742072477595619363803, 0,
-         5482407482066087054477299856254072312542046383926535301, 887271),
-    ("close to max price", "swap token0 for token1 to price 0.40000"):
-        (3171793039286238109, -26087635650665564423434232548437664977,
-         1618957864187523123655042148763283097, 0, -9164),
-    ("close to min price", "swap exactly 1.0000 token0 for token1"):
-        (E18, 0, 170141183460469231731687303715884105728, 0, -880303),
-    ("close to min price", "swap token0 for exactly 1.0000 token1"):
-        (10790901831095468191587263901270792610, 0,
-         5507930424444982259736347157352787128931407551935325049, 0, -887272),
-    ("close to min price", "swap token1 for token0 to price 2.5000"):
-        (-26037782196502120274160871558471687260, 3171793039286238112, 0,
-         1618957864187523634078592530170978294, 9163),
-    ("initialized at the min ratio", "swap exactly 1.0000 token1 for token0"):
-        (-36796311322104302058426248623781044040, E18, 0, 510423550381413820277666488039994629, -13924),
-    ("initialized at the min ratio", "swap token1 for exactly 1.0000 token0"):
-        (-E18, 2, 0, 170141183460469231731, -887220),
+    ("close to max price", "swap exactly 0.0000000000000010000 token0 for token1"): (
+        1000,
+        -26083549850867114346332688477747755628,
+        2381976568446569244235,
+        0,
+        705098,
+    ),
+    ("close to max price", "swap exactly 1.0000 token0 for token1"): (
+        E18,
+        -26087635650665564420687107504180041533,
+        510423550381413479995299567101531162,
+        0,
+        13923,
+    ),
+    ("close to max price", "swap token1 for exactly 1.0000 token0"): (
+        0,
+        10740898373457544742072477595619363803,
+        0,
+        5482407482066087054477299856254072312542046383926535301,
+        887271,
+    ),
+    ("close to max price", "swap token0 for token1 to price 0.40000"): (
+        3171793039286238109,
+        -26087635650665564423434232548437664977,
+        1618957864187523123655042148763283097,
+        0,
+        -9164,
+    ),
+    ("close to min price", "swap exactly 1.0000 token0 for token1"): (
+        E18,
+        0,
+        170141183460469231731687303715884105728,
+        0,
+        -880303,
+    ),
+    ("close to min price", "swap token0 for exactly 1.0000 token1"): (
+        10790901831095468191587263901270792610,
+        0,
+        5507930424444982259736347157352787128931407551935325049,
+        0,
+        -887272,
+    ),
+    ("close to min price", "swap token1 for token0 to price 2.5000"): (
+        -26037782196502120274160871558471687260,
+        3171793039286238112,
+        0,
+        1618957864187523634078592530170978294,
+        9163,
+    ),
+    ("initialized at the min ratio", "swap exactly 1.0000 token1 for token0"): (
+        -36796311322104302058426248623781044040,
+        E18,
+        0,
+        510423550381413820277666488039994629,
+        -13924,
+    ),
+    ("initialized at the min ratio", "swap token1 for exactly 1.0000 token0"): (
+        -E18,
+        2,
+        0,
+        170141183460469231731,
+        -887220,
+    ),
 }
 UPSTREAM_BALANCES = {
     "close to max price": (1, 26087635650665564424699143612505016738),
@@ -96,7 +139,9 @@ def test_extreme_pools_start_where_upstream_does() -> None:
 def test_extreme_pool_swap_matches_upstream_snapshot(key) -> None:
     pool = copy.deepcopy(_BUILT[key[0]])
     swap = dict(SWAP_TESTS)[key[1]]
-    amounts = pool.swap(swap["zeroForOne"], int(swap["amountSpecified"]), int(swap["sqrtPriceLimitX96"]))
+    amounts = pool.swap(
+        swap["zeroForOne"], int(swap["amountSpecified"]), int(swap["sqrtPriceLimitX96"])
+    )
     got = (*amounts, pool.fee_growth_global0_x128, pool.fee_growth_global1_x128, pool.tick)
     assert got == UPSTREAM[key]
 
@@ -128,8 +173,11 @@ def test_extreme_pool_swap_invariants(pool_name: str, title: str, swap: dict) ->
         assert error.code == "SPL"
         assert pool.__dict__ == before
         limit = args[2]
-        assert not (MIN_SQRT_RATIO < limit < pool.sqrt_price_x96 if zero_for_one
-                    else pool.sqrt_price_x96 < limit < MAX_SQRT_RATIO)
+        assert not (
+            MIN_SQRT_RATIO < limit < pool.sqrt_price_x96
+            if zero_for_one
+            else pool.sqrt_price_x96 < limit < MAX_SQRT_RATIO
+        )
         return
     pool._check()
     paid, received = (amount0, -amount1) if zero_for_one else (amount1, -amount0)
@@ -142,7 +190,9 @@ def test_extreme_pool_swap_invariants(pool_name: str, title: str, swap: dict) ->
 
 
 @pytest.mark.parametrize("fee_pips,spacing", [(500, 10), (3000, 60), (10000, 200)])
-def test_max_full_range_liquidity_mints_and_one_more_reverts_lo(fee_pips: int, spacing: int) -> None:
+def test_max_full_range_liquidity_mints_and_one_more_reverts_lo(
+    fee_pips: int, spacing: int
+) -> None:
     cap = tick_spacing_to_max_liquidity_per_tick(spacing)
     assert cap == ((1 << 128) - 1) // ((max_tick(spacing) - min_tick(spacing)) // spacing + 1)
     pool = ConcentratedLiquidityPool(fee_pips, spacing, int(ENCODED["1/1"]))

@@ -20,9 +20,11 @@ OWNERS = st.sampled_from(["alice", "bob", "carol"])
 # many initialised ticks; a few malformed ranges exercise the refusals ("TS", "TLU").
 RANGES = st.one_of(
     st.tuples(st.integers(-40, 39), st.integers(1, 20)).map(
-        lambda lw: (lw[0] * SPACING, (lw[0] + lw[1]) * SPACING)),
+        lambda lw: (lw[0] * SPACING, (lw[0] + lw[1]) * SPACING)
+    ),
     st.tuples(st.integers(-40, 39), st.integers(1, 20)).map(
-        lambda lw: (lw[0] * SPACING, (lw[0] + lw[1]) * SPACING)),
+        lambda lw: (lw[0] * SPACING, (lw[0] + lw[1]) * SPACING)
+    ),
     st.just(FULL),
     st.sampled_from([(-30, 60), (0, 90), (120, 60), (60, 60)]),
 )
@@ -72,8 +74,11 @@ class PoolMachine(RuleBasedStateMachine):
             assert result[0] >= 0 and result[1] >= 0
 
     @precondition(lambda self: self.pool.position_keys())
-    @rule(data=st.data(), request0=st.sampled_from([0, 1, 10**12, MAX_UINT128]),
-          request1=st.sampled_from([0, 1, 10**12, MAX_UINT128]))
+    @rule(
+        data=st.data(),
+        request0=st.sampled_from([0, 1, 10**12, MAX_UINT128]),
+        request1=st.sampled_from([0, 1, 10**12, MAX_UINT128]),
+    )
     def collect(self, data, request0, request1) -> None:
         owner, lower, upper = data.draw(st.sampled_from(self.pool.position_keys()))
         amount0, amount1 = self.pool.collect(owner, lower, upper, request0, request1)
@@ -81,8 +86,12 @@ class PoolMachine(RuleBasedStateMachine):
         self.paid_out[0] += amount0
         self.paid_out[1] += amount1
 
-    @rule(zero_for_one=st.booleans(), amount=AMOUNTS, exact_output=st.booleans(),
-          limit_tick=st.one_of(st.none(), LIMIT_TICKS))
+    @rule(
+        zero_for_one=st.booleans(),
+        amount=AMOUNTS,
+        exact_output=st.booleans(),
+        limit_tick=st.one_of(st.none(), LIMIT_TICKS),
+    )
     def swap(self, zero_for_one, amount, exact_output, limit_tick) -> None:
         if limit_tick is None:
             limit = MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1

@@ -22,8 +22,10 @@ def test_swap_loop_steps_match_derived_trace(case_id: str) -> None:
     pool = POOLS.fresh(case["pool_id"])
     trace: list[dict] = []
     pool._compute_swap(*swap_args(case), trace=trace)
-    expected = [{k: v if isinstance(v, (bool, int)) else int(v) for k, v in step.items()}
-                for step in STEPS[case_id]]
+    expected = [
+        {k: v if isinstance(v, (bool, int)) else int(v) for k, v in step.items()}
+        for step in STEPS[case_id]
+    ]
     assert trace == expected
 
 

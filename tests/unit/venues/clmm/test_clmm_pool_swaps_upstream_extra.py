@@ -28,4 +28,6 @@ def test_extra_file_completes_upstream_240_cases_and_50_reverts() -> None:
     # Same 16 swap tests, same arguments, in every pool.
     titles = [(c["test_title"], c["swap"]) for c in base["cases"] if c["pool_id"] == 0]
     for pool_id in range(10, 15):
-        assert [(c["test_title"], c["swap"]) for c in EXTRA["cases"] if c["pool_id"] == pool_id] == titles
+        assert [
+            (c["test_title"], c["swap"]) for c in EXTRA["cases"] if c["pool_id"] == pool_id
+        ] == titles

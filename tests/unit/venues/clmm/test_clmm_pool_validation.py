@@ -87,8 +87,11 @@ BAD_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("method,args,error,code,field", BAD_CALLS,
-                         ids=[f"{m}-{i}" for i, (m, *_rest) in enumerate(BAD_CALLS)])
+@pytest.mark.parametrize(
+    "method,args,error,code,field",
+    BAD_CALLS,
+    ids=[f"{m}-{i}" for i, (m, *_rest) in enumerate(BAD_CALLS)],
+)
 def test_bad_call_raises_and_changes_nothing(method, args, error, code, field) -> None:
     pool = _pool()
     before = copy.deepcopy(pool.__dict__)
@@ -102,18 +105,21 @@ def test_bad_call_raises_and_changes_nothing(method, args, error, code, field) -
     pool._check()
 
 
-@pytest.mark.parametrize("args,code", [
-    ((3000, 60, MIN_SQRT_RATIO - 1), "R"),
-    ((3000, 60, MAX_SQRT_RATIO), "R"),
-    ((3000, 60, 0), "R"),
-    ((3000, 0, Q96), "ARG"),
-    ((3000, 16384, Q96), "ARG"),
-    ((1_000_000, 60, Q96), "ARG"),
-    ((-1, 60, Q96), "ARG"),
-    ((3000.0, 60, Q96), "ARG"),
-    ((3000, 60, float(Q96)), "ARG"),
-    ((3000, True, Q96), "ARG"),
-])
+@pytest.mark.parametrize(
+    "args,code",
+    [
+        ((3000, 60, MIN_SQRT_RATIO - 1), "R"),
+        ((3000, 60, MAX_SQRT_RATIO), "R"),
+        ((3000, 60, 0), "R"),
+        ((3000, 0, Q96), "ARG"),
+        ((3000, 16384, Q96), "ARG"),
+        ((1_000_000, 60, Q96), "ARG"),
+        ((-1, 60, Q96), "ARG"),
+        ((3000.0, 60, Q96), "ARG"),
+        ((3000, 60, float(Q96)), "ARG"),
+        ((3000, True, Q96), "ARG"),
+    ],
+)
 def test_constructor_rejects_bad_arguments(args, code) -> None:
     with pytest.raises(VenueError) as raised:
         ConcentratedLiquidityPool(*args)
@@ -149,7 +155,11 @@ def test_collect_protocol_leaves_one_wei_and_respects_requests() -> None:
     pool._check()
 
 
-@given(st.booleans(), st.integers(-(10**22), 10**22).filter(bool), st.integers(MIN_SQRT_RATIO, MAX_SQRT_RATIO))
+@given(
+    st.booleans(),
+    st.integers(-(10**22), 10**22).filter(bool),
+    st.integers(MIN_SQRT_RATIO, MAX_SQRT_RATIO),
+)
 @settings(max_examples=150)
 def test_quote_swap_never_mutates_and_equals_swap(zero_for_one, amount, limit) -> None:
     pool = _pool()
@@ -166,14 +176,21 @@ def test_quote_swap_never_mutates_and_equals_swap(zero_for_one, amount, limit) -
     assert pool.__dict__ == before
     assert pool.swap(zero_for_one, amount, limit) == (quote.amount0, quote.amount1)
     assert (pool.sqrt_price_x96, pool.tick, pool.liquidity) == (
-        quote.sqrt_price_x96_after, quote.tick_after, quote.liquidity_after)
+        quote.sqrt_price_x96_after,
+        quote.tick_after,
+        quote.liquidity_after,
+    )
     pool._check()
 
 
 def test_initialized_ticks_sorted_with_net_liquidity() -> None:
     pool = _pool()
-    assert pool.initialized_ticks() == [(-887220, 2 * E18), (-600, 4 * E18), (600, -4 * E18),
-                                        (887220, -2 * E18)]
+    assert pool.initialized_ticks() == [
+        (-887220, 2 * E18),
+        (-600, 4 * E18),
+        (600, -4 * E18),
+        (887220, -2 * E18),
+    ]
     assert pool.ticks(-600).liquidity_gross == 4 * E18
     assert pool.ticks(0) == pool.ticks(0).__class__()
     assert pool.positions("lp", -600, 600).liquidity == 4 * E18

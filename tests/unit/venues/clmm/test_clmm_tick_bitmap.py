@@ -26,16 +26,21 @@ def _brute(ticks: set[int], tick: int, spacing: int, lte: bool) -> tuple[int, bo
     return word_end * spacing, False
 
 
-@given(st.sampled_from([1, 10, 60, 200]),
-       st.sets(st.integers(-3000, 3000), max_size=30),
-       st.integers(-3500 * 200, 3500 * 200), st.booleans())
+@given(
+    st.sampled_from([1, 10, 60, 200]),
+    st.sets(st.integers(-3000, 3000), max_size=30),
+    st.integers(-3500 * 200, 3500 * 200),
+    st.booleans(),
+)
 @settings(max_examples=300)
 def test_next_initialized_tick_matches_brute_force(spacing, compressed_ticks, tick, lte) -> None:
     words: dict[int, int] = {}
     ticks = {c * spacing for c in compressed_ticks}
     for t in ticks:
         flip_tick(words, t, spacing)
-    assert next_initialized_tick_within_one_word(words, tick, spacing, lte) == _brute(ticks, tick, spacing, lte)
+    assert next_initialized_tick_within_one_word(words, tick, spacing, lte) == _brute(
+        ticks, tick, spacing, lte
+    )
 
 
 def test_flip_twice_clears_the_word_and_off_grid_tick_raises() -> None:

@@ -25,8 +25,9 @@ class Clock:
 
 
 def _auth(clock: Clock) -> Authenticator:
-    return Authenticator([ApiCredential("k1", "s1", "alice"), ApiCredential("k2", "s2", "bob")],
-                         clock_ms=clock)
+    return Authenticator(
+        [ApiCredential("k1", "s1", "alice"), ApiCredential("k2", "s2", "bob")], clock_ms=clock
+    )
 
 
 def _request(query: str, secret: str = "s1") -> tuple[str, dict[str, str]]:
@@ -37,8 +38,10 @@ def _request(query: str, secret: str = "s1") -> tuple[str, dict[str, str]]:
 # Binance's documented example: HMAC-SHA256 of this query with this secret.
 def test_sign_matches_binance_documented_example() -> None:
     secret = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
-    query = ("symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1"
-             "&recvWindow=5000&timestamp=1499827319559")
+    query = (
+        "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1"
+        "&recvWindow=5000&timestamp=1499827319559"
+    )
     assert sign(secret, query) == "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"
 
 
@@ -48,10 +51,15 @@ def test_any_tampering_of_the_signed_payload_is_refused(suffix: str) -> None:
     auth = _auth(clock)
     query = f"a=1&timestamp={clock()}"
     raw, params = _request(query)
-    assert auth.verify(api_key="k1", method="GET", query_raw=raw, body_raw="", params=params) == "alice"
+    assert (
+        auth.verify(api_key="k1", method="GET", query_raw=raw, body_raw="", params=params)
+        == "alice"
+    )
     if suffix:
         with pytest.raises(BinanceError) as info:
-            auth.verify(api_key="k1", method="GET", query_raw=raw + suffix, body_raw="", params=params)
+            auth.verify(
+                api_key="k1", method="GET", query_raw=raw + suffix, body_raw="", params=params
+            )
         assert info.value.binance_code in (-1022, -1101, -1102)
 
 
@@ -61,22 +69,45 @@ def test_signature_covers_query_then_body_and_keys_map_to_their_own_account() ->
     query, body = "symbol=ETHUSDC", f"qty=1&timestamp={clock()}"
     signature = sign("s2", query + body)
     params = {"symbol": "ETHUSDC", "qty": "1", "timestamp": str(clock())}
-    assert auth.verify(api_key="k2", method="POST", query_raw=query, body_raw=f"{body}&signature={signature}",
-                       params=params) == "bob"
+    assert (
+        auth.verify(
+            api_key="k2",
+            method="POST",
+            query_raw=query,
+            body_raw=f"{body}&signature={signature}",
+            params=params,
+        )
+        == "bob"
+    )
     with pytest.raises(BinanceError) as info:  # the same bytes under the other key
-        auth.verify(api_key="k1", method="POST", query_raw=query,
-                    body_raw=f"{body}&signature={signature}", params=params)
+        auth.verify(
+            api_key="k1",
+            method="POST",
+            query_raw=query,
+            body_raw=f"{body}&signature={signature}",
+            params=params,
+        )
     assert info.value.binance_code == -1022
 
 
-@pytest.mark.parametrize("offset_ms, recv_window, ok", [
-    (0, None, True), (-5000, None, True), (-5001, None, False), (999, None, True), (1000, None, False),
-    (-59_999, 60_000, True), (-60_001, 60_000, False),
-])
+@pytest.mark.parametrize(
+    "offset_ms, recv_window, ok",
+    [
+        (0, None, True),
+        (-5000, None, True),
+        (-5001, None, False),
+        (999, None, True),
+        (1000, None, False),
+        (-59_999, 60_000, True),
+        (-60_001, 60_000, False),
+    ],
+)
 def test_timestamp_window(offset_ms: int, recv_window: int | None, ok: bool) -> None:
     clock = Clock()
     auth = _auth(clock)
-    query = f"timestamp={clock() + offset_ms}" + (f"&recvWindow={recv_window}" if recv_window else "")
+    query = f"timestamp={clock() + offset_ms}" + (
+        f"&recvWindow={recv_window}" if recv_window else ""
+    )
     raw, params = _request(query)
     if ok:
         auth.verify(api_key="k1", method="GET", query_raw=raw, body_raw="", params=params)
@@ -106,7 +137,9 @@ def test_bad_credentials_are_refused_at_construction() -> None:
     with pytest.raises(InvalidArgument):
         ApiCredential("", "s", "a")
     with pytest.raises(InvalidArgument):
-        Authenticator([ApiCredential("k", "s", "a"), ApiCredential("k", "t", "b")], clock_ms=Clock())
+        Authenticator(
+            [ApiCredential("k", "s", "a"), ApiCredential("k", "t", "b")], clock_ms=Clock()
+        )
     assert "s1" not in repr(ApiCredential("k1", "s1", "alice"))
 
 
@@ -117,7 +150,7 @@ def test_rate_limiter_refuses_without_counting_and_resets_each_window() -> None:
     with pytest.raises(BinanceError) as info:
         limiter.charge("k", 5)
     assert info.value.http_status == 429 and info.value.retry_after_s == 45
-    assert limiter.used("k") == 6          # the refused request was not counted
+    assert limiter.used("k") == 6  # the refused request was not counted
     assert limiter.charge("other", 10) == 10
     clock.now_ms += 45_000
     assert limiter.used("k") == 0 and limiter.charge("k", 10) == 10
@@ -127,7 +160,9 @@ def test_rate_limiter_refuses_without_counting_and_resets_each_window() -> None:
 
 
 def _ledger() -> Ledger:
-    return Ledger({"ETH": 18, "USDC": 6}, [AccountSpec("a", {"ETH": Decimal("1.5"), "USDC": Decimal("10")})])
+    return Ledger(
+        {"ETH": 18, "USDC": 6}, [AccountSpec("a", {"ETH": Decimal("1.5"), "USDC": Decimal("10")})]
+    )
 
 
 def test_ledger_is_exact_and_refused_mutations_change_nothing() -> None:
@@ -135,11 +170,11 @@ def test_ledger_is_exact_and_refused_mutations_change_nothing() -> None:
     assert ledger.free("a", "ETH") == 1_500_000_000_000_000_000
     before = copy.deepcopy(ledger.snapshot())
     bad_calls = [
-        lambda: ledger.lock("a", "USDC", 10_000_001),            # more than free
+        lambda: ledger.lock("a", "USDC", 10_000_001),  # more than free
         lambda: ledger.lock("a", "USDC", -1),
         lambda: ledger.lock("nobody", "USDC", 1),
         lambda: ledger.lock("a", "BTC", 1),
-        lambda: ledger.unlock("a", "USDC", 1),                   # nothing locked
+        lambda: ledger.unlock("a", "USDC", 1),  # nothing locked
         lambda: ledger.apply("a", {("USDC", "free"): 5, ("ETH", "free"): -2 * 10**18}),
         lambda: ledger.apply("a", {("USDC", "pocket"): 1}),
         lambda: ledger.apply("a", {("USDC", "free"): 1.5}),
@@ -163,8 +198,10 @@ def test_ledger_refuses_amounts_finer_than_the_asset() -> None:
         units_of("USDC", 1.5, 6)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("field", ["weight_per_minute", "orders_per_10s", "max_body_bytes",
-                                   "max_query_bytes", "max_params"])
+@pytest.mark.parametrize(
+    "field",
+    ["weight_per_minute", "orders_per_10s", "max_body_bytes", "max_query_bytes", "max_params"],
+)
 def test_server_limits_refuse_non_positive_values(field: str) -> None:
     from venues.server.app import ServerLimits
 

@@ -12,7 +12,14 @@ from venues.amm import ConstantProductPool
 from venues.errors import InvalidArgument
 from venues.orderbook import OrderBook
 from venues.server.errors import BinanceError
-from venues.server.markets import BookMarket, MarketUnits, PoolMarket, V2Quoter, filters, precision_digits
+from venues.server.markets import (
+    BookMarket,
+    MarketUnits,
+    PoolMarket,
+    V2Quoter,
+    filters,
+    precision_digits,
+)
 
 UNITS = MarketUnits("ETH", "USDC", 18, 6)
 
@@ -46,8 +53,14 @@ def test_filters_are_binance_shaped() -> None:
 
 
 @settings(max_examples=40)
-@given(reserve_eth=st.integers(10, 10_000), price=st.integers(100, 10_000), fee_pips=st.sampled_from([500, 3000, 10000]))
-def test_pool_ladder_is_ordered_uncrossed_and_priced_by_the_pool(reserve_eth: int, price: int, fee_pips: int) -> None:
+@given(
+    reserve_eth=st.integers(10, 10_000),
+    price=st.integers(100, 10_000),
+    fee_pips=st.sampled_from([500, 3000, 10000]),
+)
+def test_pool_ladder_is_ordered_uncrossed_and_priced_by_the_pool(
+    reserve_eth: int, price: int, fee_pips: int
+) -> None:
     pool = ConstantProductPool(reserve_eth * 10**18, reserve_eth * price * 10**6, fee_pips)
     market = PoolMarket("p", V2Quoter(pool), UNITS, depth_step=Decimal("1"))
     reserves = pool.reserves

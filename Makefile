@@ -23,7 +23,11 @@ $(CHROMIUM):
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium is not installed and cannot be here: browser tests will be skipped"; fi
 
+# Static checks first (seconds), then the tests.
 test: $(STAMP) $(CHROMIUM)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q tests
 
 # Benchmarks are plain scripts, kept out of the test run; each prints its table and medians.

@@ -25,9 +25,9 @@ from adapters.units import (
     to_units,
     to_units_exact,
 )
-from router.depth import DepthCurve, HyperbolicSegment
-from router.errors import RouteError
-from router.orders import LegFill, LegOrder, LegQuote
+from router.model.depth import DepthCurve, HyperbolicSegment
+from router.model.errors import RouteError
+from router.model.orders import LegFill, LegOrder, LegQuote
 from venues.amm import ConstantProductPool
 from venues.errors import VenueError
 

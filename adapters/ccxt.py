@@ -40,9 +40,9 @@ from adapters.units import (
     to_float,
     to_units_exact,
 )
-from router.depth import DepthCurve, FlatSegment
-from router.errors import AdapterError, RouteError
-from router.orders import LegFill, LegOrder, LegQuote
+from router.model.depth import DepthCurve, FlatSegment
+from router.model.errors import AdapterError, RouteError
+from router.model.orders import LegFill, LegOrder, LegQuote
 
 PIPS = 1_000_000
 _CLIENT_ID = re.compile(r"[.A-Za-z0-9:/_-]{1,36}")

@@ -18,8 +18,8 @@ from math import isqrt
 
 from adapters.amm import PIPS, PoolAdapter
 from adapters.units import check_amount, check_decimals, check_side, from_units, invalid, to_float
-from router.depth import DepthCurve, HyperbolicSegment
-from router.errors import RouteError
+from router.model.depth import DepthCurve, HyperbolicSegment
+from router.model.errors import RouteError
 from venues.clmm import ConcentratedLiquidityPool
 from venues.clmm.tick_math import (
     MAX_SQRT_RATIO,

@@ -27,9 +27,9 @@ from adapters.units import (
     to_units,
     to_units_exact,
 )
-from router.depth import DepthCurve, FlatSegment
-from router.errors import RouteError
-from router.orders import LegFill, LegOrder, LegQuote
+from router.model.depth import DepthCurve, FlatSegment
+from router.model.errors import RouteError
+from router.model.orders import LegFill, LegOrder, LegQuote
 from venues.errors import VenueError
 from venues.orderbook import OrderBook
 

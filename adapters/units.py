@@ -13,8 +13,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from fractions import Fraction
 from typing import Any, Generic, TypeVar
 
-from router.errors import RouteError
-from router.orders import SIDES, LegFill, LegOrder, LegQuote
+from router.model.errors import RouteError
+from router.model.orders import SIDES, LegFill, LegOrder, LegQuote
 
 # Wide enough for any uint256 amount with 36 decimals: conversions below are exact, never rounded
 # by the ambient 28-digit context.

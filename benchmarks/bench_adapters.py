@@ -40,7 +40,7 @@ from adapters.amm import BUY_DUST_SHARE, PIPS, SELL_CAP_RESERVE_MULTIPLE, AmmAda
 from adapters.clmm import Q96, ClmmAdapter, sqrt_price_x96_from_price, tick_at_price
 from adapters.orderbook import OrderBookAdapter
 from router.app import load_market
-from router.depth import DepthCurve, FlatSegment, HyperbolicSegment
+from router.model.depth import DepthCurve, FlatSegment, HyperbolicSegment
 from venues.clmm import ConcentratedLiquidityPool
 from venues.clmm.tick_math import get_sqrt_ratio_at_tick
 from venues.orderbook import OrderBook

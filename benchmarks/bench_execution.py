@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from router.app import build_margin, load_market  # noqa: E402
-from router.exec_order import Hedge, MultiLegOrder, OrderLeg  # noqa: E402
-from router.execution import Executor, MarginCheck  # noqa: E402
-from router.journal import Journal, StepClock  # noqa: E402
-from router.orders import LegFill  # noqa: E402
+from router.execution.executor import Executor, MarginCheck  # noqa: E402
+from router.execution.journal import Journal, StepClock  # noqa: E402
+from router.execution.order import Hedge, MultiLegOrder, OrderLeg  # noqa: E402
+from router.model.orders import LegFill  # noqa: E402
 
 CONFIG = ROOT / "config" / "default.toml"
 SPOT, PERP = "ETH/USDC", "ETH/USDC:USDC"

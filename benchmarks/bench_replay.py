@@ -34,7 +34,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from router.backtest.book import ReplayBookVenue
-from router.backtest.feed import DEPTH, SNAPSHOT, TRADE, Grid, read_feed
+from router.sim.feed import DEPTH, SNAPSHOT, TRADE, Grid, read_feed
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL = ROOT.parent / "shared/data/binance/usdm_ethusdt_20240808.gz"

@@ -44,8 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from decimal import Decimal
 
 from router.app import load_market
-from router.depth import DepthCurve, FlatSegment, HyperbolicSegment
-from router.errors import RouteError
+from router.model.depth import DepthCurve, FlatSegment, HyperbolicSegment
+from router.model.errors import RouteError
 from router.plan import plan_route
 from router.split import split
 

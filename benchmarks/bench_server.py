@@ -36,8 +36,8 @@ def _serve(port_queue: multiprocessing.Queue[int]) -> None:
     from aiohttp import web
 
     from router.app import DEFAULT_CONFIG, load_market
-    from router.commands.serve_venue import build_server
-    from venues.server.app import ServerLimits
+    from router.server.app import ServerLimits
+    from router.server.build import build_server
 
     async def main() -> None:
         server = build_server(
@@ -81,7 +81,7 @@ async def _run(base: str, make_request, total: int, concurrency: int) -> tuple[f
 
 
 def _workloads(key: str, secret: str) -> dict:
-    from venues.server.auth import sign
+    from router.server.auth import sign
 
     def get(path: str):
         return lambda i: ("GET", path, None, None)

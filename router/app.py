@@ -35,10 +35,10 @@ from router.config import (
     VenueConfig,
     load_config,
 )
-from router.errors import ConfigError, CrossrouteError, RouteError
-from router.exec_margin import LedgerGate
+from router.execution.margin_gate import LedgerGate
 from router.margin.journal import Journal
 from router.margin.ledger import MarginLedger
+from router.model.errors import ConfigError, CrossrouteError, RouteError
 from venues.amm import ConstantProductPool
 from venues.clmm import ConcentratedLiquidityPool
 from venues.clmm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO

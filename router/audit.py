@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from router.errors import ConfigError, CrossrouteError
-from router.exec_order import MultiLegOrder, order_from_dict
-from router.journal import Journal, StepClock, encode_record
+from router.execution.journal import Journal, StepClock, encode_record
+from router.execution.order import MultiLegOrder, order_from_dict
 from router.margin.journal import GENESIS, line_hash
+from router.model.errors import ConfigError, CrossrouteError
 
 __all__ = [
     "HEADER_EVENT",
@@ -99,7 +99,7 @@ def run_recorded(market: Any, order: MultiLegOrder, journal: Journal) -> Any:
     executor decision. The one code path of ``crossroute execute`` and of the audit's replay.
     Returns the ExecutionReport. The market's venues change (they trade)."""
     from router.app import build_margin
-    from router.execution import Executor
+    from router.execution.executor import Executor
 
     write_run_header(journal, market, order)
     margin = build_margin(market, order.account, journal=journal)

@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from router.errors import CrossrouteError
+from router.model.errors import CrossrouteError
 
 # subcommand name -> module under router.commands (module names are Python identifiers)
 COMMANDS: dict[str, str] = {

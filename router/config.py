@@ -3,7 +3,7 @@
 Keys follow DESIGN.md ("Market config (TOML) keys that must keep working"). Every amount is parsed
 exactly: from a decimal string, or from a TOML integer; a TOML float is refused because it has
 already lost precision when the file was parsed. Unknown keys are refused, so a typo never
-silently falls back to a default. Every problem is a :class:`router.errors.ConfigError` naming the
+silently falls back to a default. Every problem is a :class:`router.model.errors.ConfigError` naming the
 file, the key path (``venues[2].fee_pips``, indices from 0), the value and what is allowed.
 
 Order books trade spot (``instrument = "spot"``, the default; symbol ``BASE/QUOTE``) or a linear
@@ -26,7 +26,7 @@ from decimal import Context, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from router.errors import ConfigError
+from router.model.errors import ConfigError
 
 FEE_PIPS_MAX = 999_999  # a fee is a fraction of the input below 100%
 MAX_DECIMALS = 36

@@ -10,7 +10,7 @@ holds for every exact leg: its all-in average (fees and leg cost in) and its las
 marginal price; a venue whose exact leg breaks it is dropped and the order planned again.
 
 The planner talks to venues only through the :class:`Venue` protocol (structurally the same as
-``adapters.base.VenueAdapter``); the router core imports no adapter.
+``router.model.venue.VenueAdapter``); the router core imports no adapter.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any, Protocol
 
-from router.depth import DepthCurve, InvalidRouteArgument, check_side
-from router.errors import CrossrouteError
-from router.orders import LegQuote
+from router.model.depth import DepthCurve, InvalidRouteArgument, check_side
+from router.model.errors import CrossrouteError
+from router.model.orders import LegQuote
 from router.split import EXACT_VENUE_LIMIT, SplitResult, split
 
 __all__ = ["RoutePlan", "Venue", "fmt_qty", "plan_route"]
@@ -36,7 +36,7 @@ _MAX_REPAIR_ROUNDS = 32
 
 
 class Venue(Protocol):
-    """What the planner needs of a venue (a subset of ``adapters.base.VenueAdapter``)."""
+    """What the planner needs of a venue (a subset of ``router.model.venue.VenueAdapter``)."""
 
     name: str
     symbol: str
@@ -161,7 +161,7 @@ def plan_route(
     Only venues trading ``symbol`` are used. Complexity: one split plus O(n) exact quotes for n
     venues (the repair adds O(n) quotes per round, rounds <= number of distinct grids); a leg
     breaking the limit after exact rounding costs one more pass (at most n).
-    Raises :class:`router.errors.RouteError` on invalid input.
+    Raises :class:`router.model.errors.RouteError` on invalid input.
     """
     if not isinstance(symbol, str) or "/" not in symbol:
         raise InvalidRouteArgument("symbol", symbol, "'BASE/QUOTE'")

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from router.depth import DepthCurve, InvalidRouteArgument, check_number, segment_terms
+from router.model.depth import DepthCurve, InvalidRouteArgument, check_number, segment_terms
 
 __all__ = ["EXACT_VENUE_LIMIT", "LIMIT_MIN_PAD", "SplitResult", "all_in_min_qty", "split"]
 

@@ -35,9 +35,9 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.orderbook import OrderBookAdapter
-from router.backtest.errors import BacktestError, BookSyncError
-from router.backtest.feed import Grid, Levels
-from router.orders import LegFill, LegOrder
+from router.model.orders import LegFill, LegOrder
+from router.sim.errors import BacktestError, BookSyncError
+from router.sim.feed import Grid, Levels
 from venues.orderbook import OrderBook
 
 __all__ = ["MARKET_OWNER", "TAPE_OWNER", "L2Book", "ReplayBookAdapter", "ReplayBookVenue"]
@@ -51,7 +51,7 @@ _INT = {int}
 def _levels(field: str, levels: Any) -> dict[int, int]:
     """``[(price_ticks, qty_lots), ...]`` as a dict (the last size of a price wins, as applying them
     in order would); BacktestError unless prices are ints > 0 and sizes ints >= 0. The checks run
-    in C (``map(type, ...)``; skipped for the parsers' :class:`~router.backtest.feed.Levels`, whose
+    in C (``map(type, ...)``; skipped for the parsers' :class:`~router.sim.feed.Levels`, whose
     values are ints by construction): this is on the replay's hot path. O(levels)."""
     try:
         book = dict(levels)
@@ -273,7 +273,7 @@ class ReplayBookVenue:
                 "owner", owner, f"a name other than {MARKET_OWNER!r} and {TAPE_OWNER!r}"
             )
         if not isinstance(grid, Grid):
-            raise BacktestError("grid", grid, "a router.backtest.feed.Grid")
+            raise BacktestError("grid", grid, "a router.sim.feed.Grid")
         if kind not in ("spot", "perp"):
             raise BacktestError("kind", kind, "'spot' or 'perp'")
         for field, value, hi in (

@@ -30,15 +30,15 @@ from typing import Any
 
 from router.app import MARK_QUANTUM, Market, build_margin
 from router.backtest.book import ReplayBookVenue
-from router.backtest.errors import BacktestError
-from router.backtest.feed import DEPTH, SNAPSHOT, TRADE, Feed, Grid, read_feed
 from router.backtest.plugins import load_plugin
-from router.backtest.pools import Arbitrageur, build_amm, build_clmm
 from router.backtest.strategies import Strategy, build_strategy
 from router.config import FILE_KEY, MarketConfig, parse_config_data, read_toml
-from router.errors import ConfigError, CrossrouteError
-from router.orders import LegOrder
+from router.model.errors import ConfigError, CrossrouteError
+from router.model.orders import LegOrder
 from router.plan import plan_route
+from router.sim.errors import BacktestError
+from router.sim.feed import DEPTH, SNAPSHOT, TRADE, Feed, Grid, read_feed
+from router.sim.pools import Arbitrageur, build_amm, build_clmm
 
 __all__ = ["BacktestSpec", "Context", "ParentOrder", "load_spec", "parse_spec", "run_backtest"]
 
@@ -756,7 +756,7 @@ class _Run:
         self.sample_margin()
 
     async def execute_multi(self, order: Any, parents: dict[str, ParentOrder]) -> Any:
-        from router.execution import Executor
+        from router.execution.executor import Executor
 
         decisions = {leg.leg_id: self.decision(leg.symbol) for leg in order.legs}
         await asyncio.sleep(0)

@@ -8,7 +8,7 @@ The backtest config names a plug-in and its parameters::
     params = { spread_bps = "5", max_qty = "20" }
 
 The class is called as ``Class(name=..., symbol=..., **params)``. The instance must satisfy
-``adapters.base.VenueAdapter`` (name, symbol, leg_cost, base_quantum, min_qty, depth_curve, quote,
+``router.model.venue.VenueAdapter`` (name, symbol, leg_cost, base_quantum, min_qty, depth_curve, quote,
 quote_for_quote, execute). Optionally it may define ``on_market(mid: Decimal, ts_ns: int)``: the
 replay calls it whenever the reference mid changes, so a plug-in can follow the market.
 """
@@ -19,7 +19,7 @@ import importlib
 import re
 from typing import Any
 
-from router.backtest.errors import BacktestError
+from router.sim.errors import BacktestError
 
 __all__ = ["REQUIRED", "load_plugin"]
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from router.backtest.errors import BacktestError, decimal_arg
-from router.exec_order import Hedge, MultiLegOrder, OrderLeg
+from router.execution.order import Hedge, MultiLegOrder, OrderLeg
+from router.sim.errors import BacktestError, decimal_arg
 
 __all__ = ["KINDS", "BasisTrade", "Pov", "Strategy", "Twap", "build_strategy"]
 

@@ -18,9 +18,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from router.backtest.errors import BacktestError
 from router.config import FILE_KEY, read_toml
-from router.errors import ConfigError
+from router.model.errors import ConfigError
+from router.sim.errors import BacktestError
 
 __all__ = ["expand_grid", "load_grid", "run_point", "run_sweep"]
 

@@ -13,7 +13,7 @@ import argparse
 import sys
 
 from router.audit import audit_journal
-from router.journal import encode_record
+from router.execution.journal import encode_record
 
 HELP = "verify a decision journal: hash chain and a replay of every margin decision and fill"
 

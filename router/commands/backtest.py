@@ -52,8 +52,8 @@ def _version() -> str:
 
 def run(args: argparse.Namespace) -> int:
     from router.backtest.engine import load_spec, read_feeds, run_backtest
-    from router.backtest.errors import BacktestError
     from router.backtest.report import summarise, to_jsonable, write_outputs
+    from router.sim.errors import BacktestError
 
     if args.workers < 1:
         raise BacktestError("--workers", args.workers, "an integer >= 1")

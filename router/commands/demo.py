@@ -25,7 +25,7 @@ from router.commands.route import (
     render_plan,
     resolve_symbol,
 )
-from router.exec_order import MultiLegOrder, order_from_dict
+from router.execution.order import MultiLegOrder, order_from_dict
 
 HELP = "show the default market, route a sample buy and sell, and run a hedged basis trade"
 # The basis trade's limits: 1% beyond the mids, so the sample always fills on a sane market.

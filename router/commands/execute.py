@@ -25,10 +25,10 @@ from typing import Any
 
 from router.app import DEFAULT_CONFIG, Market, load_market
 from router.audit import run_recorded
-from router.errors import ExecutionError
-from router.exec_order import MultiLegOrder, load_order
-from router.journal import Journal, StepClock, encode_record, read_journal
+from router.execution.journal import Journal, StepClock, encode_record, read_journal
+from router.execution.order import MultiLegOrder, load_order
 from router.margin.journal import last_line_hash
+from router.model.errors import ExecutionError
 from router.plan import fmt_qty
 
 HELP = "run a hedged multi-leg order (TOML) against the market with margin checks before every leg"

@@ -20,7 +20,7 @@ import sys
 import uuid
 from typing import Any
 
-from router.errors import ConfigError
+from router.model.errors import ConfigError
 
 HELP = "paper trading: a simulated market with accounts, an HTTP API and a web page (order/status talk to one)"
 DEFAULT_URL = "http://127.0.0.1:8700"

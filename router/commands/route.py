@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from router.app import DEFAULT_CONFIG, Market, load_market
-from router.errors import RouteError
+from router.model.errors import RouteError
 from router.plan import RoutePlan, fmt_qty, plan_route
 
 HELP = "plan one order across the venues of a market (exact legs, best single venue, bps)"

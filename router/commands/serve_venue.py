@@ -14,16 +14,13 @@ import argparse
 import asyncio
 import signal
 import sys
-from decimal import Decimal
 from typing import Any
 
-from router.app import DEFAULT_CONFIG, Market, load_market
+from router.app import DEFAULT_CONFIG, load_market
 from router.commands.route import parse_amount
-from router.config import AmmConfig, ClmmConfig, OrderBookConfig
-from router.errors import ConfigError
-from venues.server.accounts import AccountSpec
-from venues.server.app import ServerLimits, VenueServer
-from venues.server.markets import BookMarket, MarketUnits, PoolMarket, V2Quoter, V3Quoter
+from router.model.errors import ConfigError
+from router.server.app import ServerLimits
+from router.server.build import build_server
 
 HELP = "serve the config's venues over a Binance-compatible REST API on 127.0.0.1"
 
@@ -46,47 +43,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="weight_per_minute",
         help="request weight per API key (or client address) per minute",
     )
-
-
-def build_server(
-    market: Market,
-    *,
-    pool_depth_step: Decimal = Decimal("1"),
-    limits: ServerLimits | None = None,
-    **options: Any,
-) -> VenueServer:
-    """A VenueServer over the built ``market``'s live venue objects and its accounts."""
-    config = market.config
-    decimals = {asset.name: asset.decimals for asset in config.assets}
-    served = []
-    for index, venue in enumerate(config.venues):
-        units = MarketUnits(venue.base, venue.quote, decimals[venue.base], decimals[venue.quote])
-        obj = market.venues[venue.name]
-        try:
-            if isinstance(venue, OrderBookConfig):
-                served.append(BookMarket(venue.name, obj, units))
-            elif isinstance(venue, AmmConfig):
-                served.append(
-                    PoolMarket(venue.name, V2Quoter(obj), units, depth_step=pool_depth_step)
-                )
-            elif isinstance(venue, ClmmConfig):
-                served.append(
-                    PoolMarket(venue.name, V3Quoter(obj), units, depth_step=pool_depth_step)
-                )
-            else:  # pragma: no cover - the config yields only the kinds above
-                raise ConfigError(
-                    config.file, f"venues[{index}].kind", venue.kind, "amm | clmm | orderbook"
-                )
-        except ConfigError:
-            raise
-        except Exception as exc:  # a venue the server cannot settle exactly (units off the grid)
-            raise ConfigError(
-                config.file, f"venues[{index}]", venue.name, f"a servable venue ({exc})"
-            ) from None
-    accounts = [
-        AccountSpec(a.name, dict(a.balances), a.api_key, a.api_secret) for a in config.accounts
-    ]
-    return VenueServer(served, accounts, decimals, limits=limits or ServerLimits(), **options)
 
 
 def run(args: argparse.Namespace) -> int:

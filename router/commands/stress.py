@@ -18,9 +18,9 @@ from typing import Any
 
 from router.app import DEFAULT_CONFIG
 from router.config import load_config
-from router.errors import ConfigError
-from router.journal import encode_record
+from router.execution.journal import encode_record
 from router.margin.quantities import to_decimal
+from router.model.errors import ConfigError
 from router.stress.engine import StressEngine, load_portfolio
 from router.stress.scenarios import MAX_PATHS, StressInputError, load_scenarios
 

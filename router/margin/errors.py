@@ -1,4 +1,4 @@
-"""Errors of the cross-margin core, all below :class:`router.errors.MarginError`.
+"""Errors of the cross-margin core, all below :class:`router.model.errors.MarginError`.
 
 Each carries the numbers a risk desk needs as attributes (and in ``details``) and a message that
 names the field or limit, the value, what was allowed and, for a refusal, the shortfall and asset.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from router.errors import InvalidValue, MarginError
+from router.model.errors import InvalidValue, MarginError
 
 __all__ = [
     "IsolatedBucketRejected",

@@ -16,12 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 from router.config import read_toml
-from router.errors import ConfigError
 from router.margin.account import ISOLATED
 from router.margin.errors import MarginError, MarginInputError
 from router.margin.ledger import IM, MARKET, MM, MarginLedger, Scenario
 from router.margin.liquidation import liquidation_price_units
 from router.margin.quantities import SCALE, ceil_div, cents_text, parse_units, to_text
+from router.model.errors import ConfigError
 
 TOP_KEYS = {"collateral", "collateral_weights", "marks", "positions"}
 POSITION_KEYS = {

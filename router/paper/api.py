@@ -2,7 +2,7 @@
 
 Routes are documented in ``openapi.json`` beside this module (the tests check every response
 against it). Errors are ``{"error": {status, message, field, value, allowed}}`` with a 4xx status
-and change nothing. The venue server's Binance-compatible API (``venues.server``) is mounted
+and change nothing. The venue server's Binance-compatible API (``router.server``) is mounted
 under ``/venue`` over the *same* venue objects, so a ccxt strategy pointed at
 ``http://HOST:PORT/venue`` trades on the paper market; its engine calls (place, cancel) run under
 the service lock and are logged as ``venue`` commands, so a restart replays them too.
@@ -377,7 +377,7 @@ def attach_venue_server(app: web.Application, service: PaperService) -> Any:
     orders that the router's flow takes are settled through :class:`_SettlingBook`. The engine
     and its balances join the service's snapshots and recovery (``PaperService.attach_state``).
     """
-    from router.commands.serve_venue import build_server
+    from router.server.build import build_server
 
     # The engine stamps orders and trades with the simulated time (ms), like every other paper
     # timestamp, so equal command logs give equal trade lists; request signatures and rate limits

@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from router.backtest.pools import arbitrage_leg
-from router.errors import ConfigError, CrossrouteError
-from router.orders import LegFill, LegOrder
+from router.model.errors import ConfigError, CrossrouteError
+from router.model.orders import LegFill, LegOrder
+from router.sim.pools import arbitrage_leg
 
 __all__ = ["PRICE_SCALE", "MarketSimulator", "ReplayPrice", "SimParams", "TickReport", "price_text"]
 
@@ -126,15 +126,15 @@ class TickReport:
 class ReplayPrice:
     """A recorded reference price: the mid of a data file's top of book over exchange time.
 
-    Parsed by the backtester's exact parser (``router.backtest.feed.read_feed``) on the 1e-8 grid,
+    Parsed by the backtester's exact parser (``router.sim.feed.read_feed``) on the 1e-8 grid,
     so a mid is an integer of 1e-8 quote per base, (bid + ask) // 2 (rounded down). Top-of-book
     events (bookTicker) and depth snapshots give mids; a file with neither uses its trade prices.
     ``at(t_ns)`` is O(log events).
     """
 
     def __init__(self, path: str) -> None:
-        from router.backtest.errors import FeedError
-        from router.backtest.feed import SNAPSHOT, TICKER, TRADE, Grid, read_feed
+        from router.sim.errors import FeedError
+        from router.sim.feed import SNAPSHOT, TICKER, TRADE, Grid, read_feed
 
         try:
             feed = read_feed(path, Grid("0.00000001", "0.00000001"))

@@ -44,11 +44,11 @@ from pathlib import Path
 from typing import Any
 
 from router.app import DEFAULT_CONFIG, MAIN_SUBACCOUNT, build_margin, load_market
-from router.errors import ConfigError, CrossrouteError, MarginError, RouteError
-from router.exec_margin import LedgerGate
-from router.exec_order import MultiLegOrder, OrderLeg, order_from_dict
-from router.execution import ExecutionReport, Executor
-from router.journal import Journal
+from router.execution.executor import ExecutionReport, Executor
+from router.execution.journal import Journal
+from router.execution.margin_gate import LedgerGate
+from router.execution.order import MultiLegOrder, OrderLeg, order_from_dict
+from router.model.errors import ConfigError, CrossrouteError, MarginError, RouteError
 from router.paper.market import PRICE_SCALE, MarketSimulator, SimParams, TickReport, price_text
 from router.paper.snapshot import SnapshotError, StateImage
 from router.paper.store import MEMORY, ReplayMismatch, Store

@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from router.errors import CrossrouteError
+from router.model.errors import CrossrouteError
 
 __all__ = ["SnapshotError", "StateImage"]
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from router.errors import ConfigError, CrossrouteError
+from router.model.errors import ConfigError, CrossrouteError
 
 __all__ = ["MEMORY", "SCHEMA_VERSION", "ReplayMismatch", "Store", "StoredEvent", "StoredSnapshot"]
 

@@ -15,7 +15,7 @@ Two ways to consume depth, with the same definitions:
 - ``run`` (named scenarios): fresh venues and adapters are built by :func:`router.app.build_market`
   for every scenario (depth scaled per the scenario), orders are routed by
   :func:`router.plan.plan_route` and executed through the adapters: exact venue math.
-- ``monte_carlo``: the aggregated depth curves (:mod:`router.depth`) of the fresh venues give
+- ``monte_carlo``: the aggregated depth curves (:mod:`router.model.depth`) of the fresh venues give
   the marginal price after ``q`` base sold (bought) in float64, interpolated on a table built
   once: thousands of paths per second. ``run`` on the same path is the reference (tests compare).
 
@@ -52,14 +52,14 @@ from router.config import (
     PositionConfig,
     read_toml,
 )
-from router.errors import ConfigError, CrossrouteError
 from router.margin.account import ISOLATED, Account, Subaccount, rate_units
 from router.margin.journal import Journal
 from router.margin.ledger import MarginLedger
 from router.margin.oracle import VALID, MarkPrice, aggregate
 from router.margin.quantities import SCALE, ceil_div, floor_div, to_decimal, to_text
 from router.margin.report import _build, load_account
-from router.orders import LegOrder
+from router.model.errors import ConfigError, CrossrouteError
+from router.model.orders import LegOrder
 from router.stress.scenarios import MonteCarloModel, Scenario, StressInputError
 
 __all__ = [

@@ -10,8 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from router.errors import ConfigError
 from router.margin.quantities import SCALE
+from router.model.errors import ConfigError
 from router.stress.engine import MonteCarloResult, ScenarioResult
 
 __all__ = ["plot_losses", "scenario_table", "tail_table"]

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from router.config import read_toml
-from router.errors import ConfigError, CrossrouteError, InvalidValue
+from router.model.errors import ConfigError, CrossrouteError, InvalidValue
 
 __all__ = [
     "MAX_PATHS",

@@ -15,10 +15,10 @@ from test_venue_server_support import Clock, ccxt_client
 
 from adapters.ccxt import CcxtAdapter
 from router.app import DEFAULT_CONFIG, load_market
-from router.commands.serve_venue import build_server
-from router.errors import AdapterError
-from router.orders import LegOrder
+from router.model.errors import AdapterError
+from router.model.orders import LegOrder
 from router.plan import plan_route
+from router.server.build import build_server
 
 BOOK = "binance-book"
 

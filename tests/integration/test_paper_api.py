@@ -282,8 +282,8 @@ async def test_websocket_streams_fills_and_account_changes(api):
 async def test_venue_server_shares_the_market_and_its_orders_survive_a_replay(api, tmp_path):
     import time
 
-    from router.commands.serve_venue import build_server  # noqa: F401 - the mounted app is this server
-    from venues.server.auth import sign  # type: ignore[attr-defined]
+    from router.server.auth import sign  # type: ignore[attr-defined]
+    from router.server.build import build_server  # noqa: F401 - the mounted app is this server
 
     account = api.service.market.accounts["desk-a"]
     query = f"symbol=ETHUSDC&side=BUY&type=MARKET&quantity=0.5&timestamp={int(time.time() * 1000)}"

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestServer
 
 from router.paper.api import create_paper_app
 from router.paper.service import PaperService
-from venues.server.auth import sign
+from router.server.auth import sign
 
 VENUE = "/venue/v/binance-book/api/v3"
 

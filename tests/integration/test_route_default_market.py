@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from router.app import load_market
-from router.errors import RouteError
-from router.orders import LegOrder, LegQuote
+from router.model.errors import RouteError
+from router.model.orders import LegOrder, LegQuote
 from router.plan import RoutePlan, plan_route
 
 ROOT = Path(__file__).resolve().parents[2]

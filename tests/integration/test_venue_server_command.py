@@ -6,7 +6,7 @@ import pytest
 
 from router.app import DEFAULT_CONFIG, load_market
 from router.cli import main
-from router.commands.serve_venue import build_server
+from router.server.build import build_server
 
 
 def test_build_server_serves_every_config_venue_with_the_config_accounts() -> None:

@@ -15,8 +15,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from test_venue_server_support import KEY_A, KEY_B, SECRET_A, SECRET_B, Clock, serve
 
-from venues.server.app import ServerLimits
-from venues.server.auth import sign
+from router.server.app import ServerLimits
+from router.server.auth import sign
 
 
 def _state(server) -> tuple:

@@ -9,11 +9,11 @@ from decimal import Decimal
 import ccxt.async_support as ccxt_async
 from aiohttp import web
 
+from router.server.accounts import AccountSpec
+from router.server.app import SERVER_KEY, ServerLimits, create_app
+from router.server.markets import BookMarket, MarketUnits, PoolMarket, V2Quoter
 from venues.amm import ConstantProductPool
 from venues.orderbook import OrderBook
-from venues.server.accounts import AccountSpec
-from venues.server.app import SERVER_KEY, ServerLimits, create_app
-from venues.server.markets import BookMarket, MarketUnits, PoolMarket, V2Quoter
 
 DECIMALS = {"ETH": 18, "USDC": 6, "USDT": 6}
 KEY_A, SECRET_A = "key-a", "secret-a"

@@ -19,10 +19,10 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
-from router.backtest.errors import BacktestError
-from router.depth import DepthCurve, FlatSegment
-from router.errors import RouteError
-from router.orders import LegFill, LegOrder, LegQuote
+from router.model.depth import DepthCurve, FlatSegment
+from router.model.errors import RouteError
+from router.model.orders import LegFill, LegOrder, LegQuote
+from router.sim.errors import BacktestError
 
 _BPS = Decimal(10_000)
 

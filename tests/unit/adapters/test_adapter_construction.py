@@ -10,7 +10,7 @@ import pytest
 from adapters.amm import AmmAdapter
 from adapters.clmm import ClmmAdapter
 from adapters.orderbook import OrderBookAdapter
-from router.errors import RouteError
+from router.model.errors import RouteError
 
 from .conftest import ETH, USDC, make_amm, make_book, make_clmm, snapshot
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.base import VenueAdapter
-from router.errors import RouteError
-from router.orders import LegOrder
+from router.model.errors import RouteError
+from router.model.orders import LegOrder
+from router.model.venue import VenueAdapter
 
 from .conftest import MAKERS, snapshot
 

@@ -16,8 +16,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from router.errors import RouteError
-from router.orders import LegOrder
+from router.model.errors import RouteError
+from router.model.orders import LegOrder
 
 from .conftest import MAKERS
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from adapters.amm import AmmAdapter
-from router.errors import RouteError
+from router.model.errors import RouteError
 from venues.amm import ConstantProductPool
 
 from .conftest import ETH, USDC, make_amm

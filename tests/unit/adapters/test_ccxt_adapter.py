@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.ccxt import CcxtAdapter, decimal_from_ccxt
-from router.errors import AdapterError, RouteError
-from router.orders import LegOrder
+from router.model.errors import AdapterError, RouteError
+from router.model.orders import LegOrder
 
 
 class StubExchange:

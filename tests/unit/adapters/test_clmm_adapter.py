@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.clmm import price_from_sqrt_price_x96, sqrt_price_x96_from_price, tick_at_price
-from router.depth import HyperbolicSegment
-from router.errors import RouteError
+from router.model.depth import HyperbolicSegment
+from router.model.errors import RouteError
 from venues.clmm.tick_math import MAX_TICK, MIN_TICK, get_sqrt_ratio_at_tick
 
 from .conftest import ETH, USDC, make_clmm

@@ -19,8 +19,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from adapters.amm import BUY_DUST_SHARE, PIPS, SELL_CAP_RESERVE_MULTIPLE, AmmAdapter
 from adapters.clmm import Q96, ClmmAdapter, tick_at_price
 from adapters.orderbook import OrderBookAdapter, _last_true
-from router.errors import RouteError
-from router.orders import LegOrder
+from router.model.errors import RouteError
+from router.model.orders import LegOrder
 from venues.clmm.tick_math import get_sqrt_ratio_at_tick
 from venues.errors import VenueError
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from router.errors import RouteError
-from router.orders import LegOrder
+from router.model.errors import RouteError
+from router.model.orders import LegOrder
 
 from .conftest import ASKS, BIDS, make_book, snapshot
 

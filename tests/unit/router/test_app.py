@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.base import VenueAdapter
 from router.app import MAIN_SUBACCOUNT, SEED_OWNER, build_margin, build_market, load_market
 from router.config import load_config, parse_config
-from router.errors import ConfigError, RouteError
 from router.margin.journal import Journal
+from router.model.errors import ConfigError, RouteError
+from router.model.venue import VenueAdapter
 from router.plan import plan_route
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from router.app import DEFAULT_CONFIG, load_market
 from router.audit import audit_journal, config_digest, order_from_record, replay_run
 from router.config import load_config
-from router.errors import ConfigError, ExecutionError
-from router.exec_order import load_order
-from router.journal import Journal, StepClock
+from router.execution.journal import Journal, StepClock
+from router.execution.order import load_order
 from router.margin.journal import GENESIS, line_hash, verify_chain
 from router.margin.journal import Journal as MarginJournal
+from router.model.errors import ConfigError, ExecutionError
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "config" / "examples"

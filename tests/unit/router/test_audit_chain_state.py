@@ -12,9 +12,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from router.errors import ExecutionError
-from router.journal import Journal, StepClock
+from router.execution.journal import Journal, StepClock
 from router.margin.journal import GENESIS, verify_chain
+from router.model.errors import ExecutionError
 
 
 class JournalChain(RuleBasedStateMachine):

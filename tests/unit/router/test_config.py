@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from router.config import AmmConfig, ClmmConfig, OrderBookConfig, load_config, parse_config
-from router.errors import ConfigError
+from router.model.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router.depth import DepthCurve, FlatSegment, HyperbolicSegment, InvalidRouteArgument
-from router.errors import RouteError
-from router.orders import LegQuote
+from router.model.depth import DepthCurve, FlatSegment, HyperbolicSegment, InvalidRouteArgument
+from router.model.errors import RouteError
+from router.model.orders import LegQuote
 from router.plan import RoutePlan, plan_route
 
 PIPS = 1_000_000

@@ -5,12 +5,12 @@ from pathlib import Path
 import pytest
 
 from router.backtest.engine import load_spec
-from router.backtest.errors import BacktestError
 from router.backtest.sweep import load_grid
 from router.config import FILE_KEY, SYNTAX_KEY, load_config, read_toml
-from router.errors import ConfigError
-from router.exec_order import load_order
+from router.execution.order import load_order
 from router.margin.report import load_account
+from router.model.errors import ConfigError
+from router.sim.errors import BacktestError
 from router.stress.engine import load_portfolio
 from router.stress.scenarios import load_scenarios
 

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-from router.depth import DepthCurve, FlatSegment, HyperbolicSegment, InvalidRouteArgument
-from router.errors import RouteError
+from router.model.depth import DepthCurve, FlatSegment, HyperbolicSegment, InvalidRouteArgument
+from router.model.errors import RouteError
 from router.split import SplitResult, split
 
 MID = 3000.0

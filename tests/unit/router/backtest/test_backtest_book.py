@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from router.backtest.book import L2Book, ReplayBookVenue
-from router.backtest.errors import BacktestError, BookSyncError
-from router.backtest.feed import Grid
-from router.orders import LegOrder
+from router.model.orders import LegOrder
+from router.sim.errors import BacktestError, BookSyncError
+from router.sim.feed import Grid
 
 
 def test_spot_sync_drops_old_updates_and_applies_the_straddling_one() -> None:

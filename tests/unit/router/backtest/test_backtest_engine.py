@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from router.backtest.engine import load_spec, parse_spec, read_feeds, run_backtest
-from router.backtest.errors import BacktestError
 from router.backtest.plugins import load_plugin
 from router.backtest.report import COMPONENTS, summarise
+from router.sim.errors import BacktestError
 
 ROOT = Path(__file__).resolve().parents[4]
 TWAP = ROOT / "config/examples/backtest-twap.toml"
@@ -90,14 +90,14 @@ def test_unknown_plugin_and_non_venue_plugin_are_refused() -> None:
         load_plugin("no.such.module:Venue", name="v", symbol="ETH/USDT")
     with pytest.raises(BacktestError, match="VenueAdapter"):
         load_plugin(
-            "router.backtest.pools:Arbitrageur", name="v", symbol="ETH/USDT", params={"pools": []}
+            "router.sim.pools:Arbitrageur", name="v", symbol="ETH/USDT", params={"pools": []}
         )
     with pytest.raises(BacktestError):
         load_plugin("not a spec", name="v", symbol="ETH/USDT")
 
 
 def test_example_plugin_satisfies_the_venue_protocol() -> None:
-    from adapters.base import VenueAdapter
+    from router.model.venue import VenueAdapter
 
     venue = load_plugin(
         "router.backtest.examples.fixed_spread_venue:FixedSpreadVenue",

@@ -13,11 +13,11 @@ import pytest
 
 from router.backtest.book import L2Book, ReplayBookVenue
 from router.backtest.engine import load_spec, parse_spec
-from router.backtest.errors import BacktestError, FeedError
-from router.backtest.feed import Grid, read_feed
 from router.backtest.plugins import load_plugin
-from router.backtest.pools import Arbitrageur, build_amm
 from router.backtest.sweep import run_sweep
+from router.sim.errors import BacktestError, FeedError
+from router.sim.feed import Grid, read_feed
+from router.sim.pools import Arbitrageur, build_amm
 
 ROOT = Path(__file__).resolve().parents[4]
 TWAP = ROOT / "config/examples/backtest-twap.toml"
@@ -342,7 +342,7 @@ EXAMPLE = "router.backtest.examples.fixed_spread_venue:FixedSpreadVenue"
             "otc.spread_bps",
         ),
         (
-            "router.backtest.feed:SNAPSHOT",
+            "router.sim.feed:SNAPSHOT",
             {"name": "otc", "symbol": "ETH/USDT"},
             "venues.otc.plugin",
         ),

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from router.backtest.engine import load_spec, read_feeds, run_backtest
-from router.backtest.errors import BacktestError
-from router.backtest.feed import TRADE
 from router.backtest.strategies import Pov
+from router.sim.errors import BacktestError
+from router.sim.feed import TRADE
 
 ROOT = Path(__file__).resolve().parents[4]
 TWAP = ROOT / "config/examples/backtest-twap.toml"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from router.app import build_margin, load_market
-from router.errors import ConfigError
+from router.model.errors import ConfigError
 from router.paper.market import MarketSimulator, SimParams
 from router.paper.service import PaperError, PaperService
 from router.paper.store import Store

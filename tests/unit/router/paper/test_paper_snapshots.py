@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from router.errors import ConfigError
+from router.model.errors import ConfigError
 from router.paper.market import PRICE_SCALE, MarketSimulator, ReplayPrice, SimParams
 from router.paper.service import PaperError, PaperService
 from router.paper.snapshot import SnapshotError, StateImage

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router.errors import ConfigError
+from router.model.errors import ConfigError
 from router.stress.engine import tail_stats
 from router.stress.scenarios import (
     MonteCarloModel,

@@ -1,0 +1,1 @@
+"""Hedged multi-leg execution: the order model, the margin gate, the executor and its journal."""

@@ -1,0 +1,234 @@
+"""Bridge from the executor's :class:`~router.execution.MarginGate` to the cross-margin core.
+
+:class:`LedgerGate` answers the executor's questions for one subaccount of a
+:class:`router.margin.ledger.MarginLedger`; it adds no margin math of its own, only unit mapping:
+
+- a spot leg on ``BASE/QUOTE`` is a ledger spot leg on asset ``BASE``; a perp leg on
+  ``BASE/QUOTE:SETTLE`` is a ledger perp leg on the market named in ``perp_markets``;
+- the ledger counts on a 1e-8 grid. A *check* uses the child's worst price (on that grid: the
+  executor's child limits are) with fees inside for spot, and fees charged again for perps
+  (conservative). A *booking* of a spot fill is exact in quote cash: the price is the average
+  rounded toward the account's advantage and the rounding difference is booked as fee, so that
+  quote paid (received) equals the venue's figure to the 1e-8. A perp fill's entry price is
+  rounded against the account (a long's up, a short's down): at most 1e-8 quote per base of dust.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from router.execution.executor import MaintenanceCheck, MarginCheck, MarginLeg
+from router.execution.order import base_asset
+from router.margin.checks import Leg
+from router.margin.ledger import MarginLedger, Scenario
+from router.margin.quantities import to_decimal, to_text
+from router.margin.report import margin_report
+from router.model.errors import CrossrouteError, ExecutionError
+
+__all__ = ["LedgerGate"]
+
+Q8 = Decimal("1e-8")
+ZERO = Decimal(0)
+
+
+def _up(value: Decimal) -> Decimal:
+    return value.quantize(Q8, rounding=ROUND_CEILING)
+
+
+def _down(value: Decimal) -> Decimal:
+    return value.quantize(Q8, rounding=ROUND_FLOOR)
+
+
+class LedgerGate:
+    """The executor's margin gate on subaccount ``sub_id`` of ``ledger``.
+
+    ``perp_markets`` maps a perp symbol (``ETH/USDC:USDC``) to the ledger's market name
+    (``ETH-PERP``). ``isolated`` (optional) maps perp markets to isolated positions: the
+    capital-efficiency figure then compares against requirements posted per position.
+    Checks are O(legs) ledger steps (plus the ledger's own order search when a given order fails).
+    """
+
+    def __init__(
+        self, ledger: MarginLedger, sub_id: str, perp_markets: Mapping[str, str] | None = None
+    ) -> None:
+        if not isinstance(ledger, MarginLedger):
+            raise ExecutionError(
+                f"ledger={ledger!r} is invalid; allowed: a MarginLedger",
+                field="ledger",
+                value=repr(ledger),
+                allowed="a MarginLedger",
+            )
+        if sub_id not in ledger.subs:
+            raise ExecutionError(
+                f"sub_id={sub_id!r} is invalid; allowed: one of {sorted(ledger.subs)}",
+                field="sub_id",
+                value=sub_id,
+                allowed=str(sorted(ledger.subs)),
+            )
+        markets = dict(perp_markets or {})
+        for symbol, market in markets.items():
+            if market not in ledger.markets:
+                raise ExecutionError(
+                    f"perp_markets[{symbol!r}]={market!r} is invalid; allowed: one of "
+                    f"{sorted(ledger.markets)}",
+                    field=f"perp_markets[{symbol}]",
+                    value=market,
+                    allowed=str(sorted(ledger.markets)),
+                )
+        self.ledger = ledger
+        self.sub_id = sub_id
+        self.perp_markets = markets
+
+    # -- unit mapping ------------------------------------------------------------------------
+
+    def _symbol(self, leg: MarginLeg) -> str:
+        if leg.instrument == "spot":
+            return base_asset(leg.symbol)
+        try:
+            return self.perp_markets[leg.symbol]
+        except KeyError:
+            raise ExecutionError(
+                f"perp symbol {leg.symbol!r} has no margin market; allowed: "
+                f"{sorted(self.perp_markets)}",
+                field="symbol",
+                value=leg.symbol,
+                allowed=str(sorted(self.perp_markets)),
+            ) from None
+
+    def _worst(self, leg: MarginLeg) -> Leg:
+        """A check leg: worst price (all-in) per base, rounded against the account."""
+        price = leg.quote_amount / leg.qty
+        price = _up(price) if leg.side == "buy" else _down(price)
+        fee = _up(leg.fee) if leg.instrument == "perp" else ZERO
+        return Leg(
+            leg.instrument, self._symbol(leg), leg.side, _down(leg.qty) or Q8, max(price, Q8), fee
+        )
+
+    def _booked(self, fill: MarginLeg) -> Leg:
+        """A booking leg for an actual fill (see the module docstring for the rounding)."""
+        qty = fill.qty
+        if fill.instrument == "spot":
+            if fill.side == "buy":
+                price = _down(fill.quote_amount / qty)
+                fee = fill.quote_amount - _up(qty * price)
+            else:
+                price = _up(fill.quote_amount / qty)
+                fee = _down(qty * price) - fill.quote_amount
+            return Leg("spot", self._symbol(fill), fill.side, qty, price, _up(max(fee, ZERO)))
+        notional = (
+            fill.quote_amount - fill.fee if fill.side == "buy" else fill.quote_amount + fill.fee
+        )
+        price = _up(notional / qty) if fill.side == "buy" else _down(notional / qty)
+        return Leg("perp", self._symbol(fill), fill.side, qty, price, _up(fill.fee))
+
+    # -- MarginGate --------------------------------------------------------------------------
+
+    def check(self, legs: Sequence[MarginLeg]) -> MarginCheck:
+        """Check every prefix of ``legs`` in the given order (the ledger's own check). Read-only
+        for balances; the ledger journals the check."""
+        quote = self.ledger.quote_asset
+        before = self.ledger.headroom(self.sub_id)
+        if not legs:
+            return MarginCheck(True, before, (), None, "", quote)
+        try:
+            ledger_legs = [self._worst(leg) for leg in legs]
+            result = self.ledger.check_legs(self.sub_id, ledger_legs)
+        except CrossrouteError as exc:
+            return MarginCheck(False, before, (), 0, f"margin input refused: {exc}", quote)
+        failure = result.given_failure
+        if failure is None:
+            return MarginCheck(
+                True, before, tuple(s.headroom_after for s in result.steps), None, "", quote
+            )
+        index = failure.leg_index if failure.leg_index is not None else 0
+        after: tuple[Decimal, ...] = ()
+        if index > 0:
+            prefix = self.ledger.check_legs(self.sub_id, ledger_legs[:index])
+            after = (
+                tuple(s.headroom_after for s in prefix.steps)
+                if prefix.given_failure is None
+                else ()
+            )
+        after += (failure.headroom_after,)
+        reason = (
+            f"{failure.limit} limit: required {failure.required} {failure.asset}, available "
+            f"{failure.available}, short by {failure.shortfall} (headroom after "
+            f"{failure.headroom_after})"
+        )
+        return MarginCheck(False, before, after, index, reason, failure.asset or quote)
+
+    def apply(self, fill: MarginLeg) -> None:
+        """Book an actual fill. The ledger re-checks it; a refusal means the venue filled outside
+        the checked worst case, which the executor journals as an invariant violation."""
+        self.ledger.apply_leg(self.sub_id, self._booked(fill))
+
+    def maintenance(self, pending: Sequence[MarginLeg] = ()) -> MaintenanceCheck:
+        """Maintenance excess now, and with ``pending`` legs booked at their prices (a what-if on a
+        scenario: nothing changes). ``breached`` judges the state with the pending legs when any
+        are given. O(legs) ledger steps."""
+        ledger = self.ledger
+        sub = ledger.subs[self.sub_id]
+        scen = Scenario(ledger, sub)
+        excess = scen.maintenance_excess
+        breached_now = excess < 0 or ledger._isolated_breach(sub)
+        if not pending:
+            return MaintenanceCheck(to_decimal(excess), to_decimal(excess), breached_now)
+        what_if = scen.copy()
+        for leg in pending:
+            if not isinstance(leg, MarginLeg):
+                raise ExecutionError(
+                    f"pending leg {leg!r} is invalid; allowed: a MarginLeg",
+                    field="pending",
+                    value=repr(leg),
+                    allowed="MarginLeg",
+                )
+            booked = self._worst(leg)
+            if booked.kind == "perp":
+                what_if.trade_perp(
+                    booked.symbol, booked.signed_units, booked.price_units, booked.fee_units
+                )
+            else:
+                what_if.trade_spot(
+                    booked.symbol, booked.signed_units, booked.price_units, booked.fee_units
+                )
+        with_pending = what_if.maintenance_excess
+        # an isolated bucket is its own: a pending hedge elsewhere cannot save it
+        return MaintenanceCheck(
+            to_decimal(excess),
+            to_decimal(with_pending),
+            with_pending < 0 or ledger._isolated_breach(sub),
+        )
+
+    def liquidate(self) -> dict[str, object]:
+        """Run the margin core's deterministic liquidation on this subaccount; what it did."""
+        result = self.ledger.liquidate(self.sub_id)
+        return {
+            "triggered": result.triggered,
+            "cancelled_orders": list(result.cancelled_orders),
+            "steps": [
+                {
+                    "symbol": st.symbol,
+                    "closed": to_text(st.closed_units),
+                    "price": to_text(st.price_units),
+                    "fee": to_text(st.fee_units),
+                }
+                for st in result.steps
+            ],
+            "bad_debt": to_text(result.bad_debt_units),
+        }
+
+    def summary(self) -> dict[str, Decimal]:
+        full = self.ledger.summary(self.sub_id)
+        return {k: full[k] for k in ("equity", "initial_margin", "maintenance_margin", "headroom")}
+
+    def capital_efficiency(self) -> dict[str, Decimal]:
+        """Cross requirement against the sum of isolated requirements, from the margin core."""
+        return _capital_efficiency(self.ledger, self.sub_id)
+
+
+def _capital_efficiency(ledger: MarginLedger, sub_id: str) -> dict[str, Decimal]:
+    figures = margin_report(ledger, sub_id)["capital_efficiency"]
+    cross = Decimal(figures["cross_requirement"])
+    isolated = Decimal(figures["isolated_requirement"])
+    return {"cross_requirement": cross, "isolated_requirement": isolated, "saved": isolated - cross}

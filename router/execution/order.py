@@ -1,0 +1,428 @@
+"""The multi-leg order model and its TOML form.
+
+An order is a set of legs (spot or perpetual, side, size in base or in quote, a limit, the
+venues it may use) with hedge relations (a hedge leg's size follows its leader's *filled* base
+size times a ratio), one time limit for the whole order, a policy for a hedge that cannot
+complete, and an idempotent client id. Amounts are ``Decimal`` in whole units; every value is
+validated on construction, so an order object that exists is a valid order.
+
+TOML form (strings for numbers; ints accepted; floats refused because they lose precision)::
+
+    [order]
+    client_id = "basis-001"
+    account = "desk-a"           # optional: the [[accounts]] entry to trade for (default: first)
+    time_limit_secs = "30"
+    on_hedge_failure = "unwind"  # unwind | stop
+    max_rounds = 3               # routing rounds per leg (re-routes of residuals)
+    slippage_bps = 10            # child limit = quoted average price moved by this, capped by the leg limit
+    netting_window_ms = 5000     # optional, <= 60000: while the legs execute, the maintenance check
+                                 # counts unfilled hedge legs at their limits; on expiry the policy applies
+
+    [[legs]]
+    id = "spot"
+    instrument = "spot"          # spot | perp
+    symbol = "ETH/USDC"
+    side = "buy"
+    qty = "10"                   # base; or quote_qty = "30000"
+    limit = "2750"               # worst all-in price: marginal for routing, average per child
+    venues = ["uni-v2", "book"]  # optional; default every venue of the symbol
+
+    [[legs]]
+    id = "hedge"
+    instrument = "perp"
+    symbol = "ETH/USDC:USDC"
+    side = "sell"
+    follows = "spot"             # hedge: size = filled base of "spot" x ratio
+    ratio = "1"
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from router.config import read_toml
+from router.model.errors import ConfigError, ExecutionError, InvalidValue
+
+__all__ = [
+    "HEDGE_POLICIES",
+    "INSTRUMENTS",
+    "MAX_LEGS",
+    "MAX_NETTING_WINDOW_MS",
+    "Hedge",
+    "MultiLegOrder",
+    "OrderError",
+    "OrderLeg",
+    "base_asset",
+    "load_order",
+    "order_from_dict",
+    "parse_decimal",
+]
+
+INSTRUMENTS: tuple[str, ...] = ("spot", "perp")
+HEDGE_POLICIES: tuple[str, ...] = ("unwind", "stop")
+SIDES: tuple[str, ...] = ("buy", "sell")
+# Leg ordering searches permutations; 8 legs is 40,320 orders, the most we search exhaustively.
+MAX_LEGS = 8
+MAX_ROUNDS = 20
+# A netting window longer than a minute would let an unhedged position hide behind a hedge that is
+# not really on its way.
+MAX_NETTING_WINDOW_MS = 60_000
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_SYMBOL = re.compile(r"^[A-Z0-9]{1,16}/[A-Z0-9]{1,16}(:[A-Z0-9]{1,16})?$")
+
+
+class OrderError(InvalidValue, ExecutionError):
+    """An order value is invalid: names the field, the value given and what is allowed."""
+
+
+def parse_decimal(field: str, value: Any, *, positive: bool = True) -> Decimal:
+    """Parse an exact decimal from a ``str``, ``int`` or ``Decimal``; floats are refused.
+
+    Raises :class:`OrderError` for floats, bools, non-numbers, NaN, infinities and values <= 0
+    (or < 0 when ``positive`` is False). Exact: no rounding happens. O(len(value)).
+    """
+    allowed = "a decimal string > 0" if positive else "a decimal string >= 0"
+    if isinstance(value, float):
+        allowed += " (TOML floats lose precision: write it as a string)"
+        raise OrderError(field, value, allowed)
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise OrderError(field, value, allowed)
+    try:
+        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+    except InvalidOperation:
+        raise OrderError(field, value, allowed) from None
+    if not number.is_finite() or number < 0 or (positive and number == 0):
+        raise OrderError(field, value, allowed)
+    return number
+
+
+def base_asset(symbol: str) -> str:
+    """The base asset of ``BASE/QUOTE`` or ``BASE/QUOTE:SETTLE``."""
+    return symbol.split("/", 1)[0]
+
+
+def quote_asset(symbol: str) -> str:
+    """The quote asset of ``BASE/QUOTE`` or ``BASE/QUOTE:SETTLE``."""
+    return symbol.split("/", 1)[1].split(":", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Hedge:
+    """Leg sizing rule: size = filled base qty of leg ``follows`` x ``ratio`` (ratio > 0)."""
+
+    follows: str
+    ratio: Decimal = Decimal(1)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.follows, str) or not _ID.match(self.follows):
+            raise OrderError("follows", self.follows, "the id of another leg")
+        if not isinstance(self.ratio, Decimal):
+            raise OrderError("ratio", self.ratio, "a Decimal > 0")
+        parse_decimal("ratio", self.ratio)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLeg:
+    """One leg: instrument, symbol, taker side, size (base ``qty`` xor ``quote_qty``, or a hedge).
+
+    ``limit_price`` is the worst all-in price in quote per base (None: no limit). ``venues`` is
+    the allowed venue names (empty: every venue trading ``symbol``).
+    """
+
+    leg_id: str
+    instrument: str
+    symbol: str
+    side: str
+    qty: Decimal | None = None
+    quote_qty: Decimal | None = None
+    limit_price: Decimal | None = None
+    venues: tuple[str, ...] = ()
+    hedge: Hedge | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.leg_id, str) or not _ID.match(self.leg_id):
+            raise OrderError(
+                "id", self.leg_id, "1-64 characters of [A-Za-z0-9_.-], starting alphanumeric"
+            )
+        if self.instrument not in INSTRUMENTS:
+            raise OrderError("instrument", self.instrument, " | ".join(INSTRUMENTS))
+        if not isinstance(self.symbol, str) or not _SYMBOL.match(self.symbol):
+            raise OrderError("symbol", self.symbol, "BASE/QUOTE or BASE/QUOTE:SETTLE in capitals")
+        if self.side not in SIDES:
+            raise OrderError("side", self.side, "buy | sell")
+        for name in ("qty", "quote_qty", "limit_price"):
+            value = getattr(self, name)
+            if value is not None:
+                if not isinstance(value, Decimal):
+                    raise OrderError(name, value, "a Decimal > 0 or None")
+                parse_decimal(name, value)
+        if self.hedge is not None:
+            if not isinstance(self.hedge, Hedge):
+                raise OrderError("hedge", self.hedge, "a Hedge or None")
+            if self.qty is not None or self.quote_qty is not None:
+                raise OrderError(
+                    "qty",
+                    self.qty if self.qty is not None else self.quote_qty,
+                    "no size on a hedge leg: its size follows the leader's fills",
+                )
+            if self.hedge.follows == self.leg_id:
+                raise OrderError("follows", self.hedge.follows, "the id of another leg")
+        elif (self.qty is None) == (self.quote_qty is None):
+            raise OrderError(
+                "qty", self.qty, "exactly one of qty and quote_qty on a leg without follows"
+            )
+        if not isinstance(self.venues, tuple) or not all(
+            isinstance(v, str) and v for v in self.venues
+        ):
+            raise OrderError("venues", self.venues, "a tuple of venue names")
+        if len(set(self.venues)) != len(self.venues):
+            raise OrderError("venues", self.venues, "distinct venue names")
+
+    @property
+    def base(self) -> str:
+        """The base asset this leg trades (ETH for ETH/USDC and ETH/USDC:USDC)."""
+        return base_asset(self.symbol)
+
+    @property
+    def sign(self) -> int:
+        """+1 for a buy (adds base exposure), -1 for a sell."""
+        return 1 if self.side == "buy" else -1
+
+
+@dataclass(frozen=True, slots=True)
+class MultiLegOrder:
+    """A whole order: legs, hedge relations (inside legs), time limit, hedge policy, client id.
+
+    ``time_limit_secs`` bounds the routing of all legs (unwinds run after it, with their own
+    child timeouts); ``max_rounds`` bounds re-routes per leg; ``slippage_bps`` sets child limits.
+    ``netting_window_ms`` (0 = none, at most :data:`MAX_NETTING_WINDOW_MS`): from the start of
+    execution for that long, the maintenance (liquidation) check counts the order's unfilled hedge
+    legs as pending at their limit prices, and hedge legs must fill within it; when it expires with
+    hedge legs unfilled, ``on_hedge_failure`` applies. Initial margin is checked as always.
+    """
+
+    client_id: str
+    legs: tuple[OrderLeg, ...]
+    time_limit_secs: Decimal = Decimal(30)
+    on_hedge_failure: str = "unwind"
+    account: str | None = None
+    max_rounds: int = 3
+    slippage_bps: int = 10
+    netting_window_ms: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.client_id, str) or not _ID.match(self.client_id):
+            raise OrderError(
+                "client_id",
+                self.client_id,
+                "1-64 characters of [A-Za-z0-9_.-], starting alphanumeric",
+            )
+        if not isinstance(self.legs, tuple) or not all(
+            isinstance(leg, OrderLeg) for leg in self.legs
+        ):
+            raise OrderError("legs", self.legs, "a tuple of OrderLeg")
+        if not 1 <= len(self.legs) <= MAX_LEGS:
+            raise OrderError("legs", len(self.legs), f"1 to {MAX_LEGS} legs")
+        ids = [leg.leg_id for leg in self.legs]
+        for index, leg_id in enumerate(ids):
+            if leg_id in ids[:index]:
+                raise OrderError(f"legs[{index}].id", leg_id, "distinct leg ids")
+        by_id = {leg.leg_id: leg for leg in self.legs}
+        for index, leg in enumerate(self.legs):
+            if leg.hedge is not None and leg.hedge.follows not in by_id:
+                raise OrderError(
+                    f"legs[{index}].follows", leg.hedge.follows, f"one of {sorted(by_id)}"
+                )
+        for index, leg in enumerate(self.legs):  # a chain of hedges must end at a sized leg
+            seen = {leg.leg_id}
+            current = leg
+            while current.hedge is not None:
+                current = by_id[current.hedge.follows]
+                if current.leg_id in seen:
+                    raise OrderError(
+                        f"legs[{index}].follows",
+                        leg.hedge.follows if leg.hedge else None,
+                        "hedge relations without cycles",
+                    )
+                seen.add(current.leg_id)
+        if not isinstance(self.time_limit_secs, Decimal):
+            raise OrderError("time_limit_secs", self.time_limit_secs, "a Decimal > 0")
+        parse_decimal("time_limit_secs", self.time_limit_secs)
+        if self.on_hedge_failure not in HEDGE_POLICIES:
+            raise OrderError("on_hedge_failure", self.on_hedge_failure, " | ".join(HEDGE_POLICIES))
+        if self.account is not None and (not isinstance(self.account, str) or not self.account):
+            raise OrderError("account", self.account, "an account name or None")
+        if (
+            isinstance(self.max_rounds, bool)
+            or not isinstance(self.max_rounds, int)
+            or not 1 <= self.max_rounds <= MAX_ROUNDS
+        ):
+            raise OrderError("max_rounds", self.max_rounds, f"an integer in [1, {MAX_ROUNDS}]")
+        if (
+            isinstance(self.slippage_bps, bool)
+            or not isinstance(self.slippage_bps, int)
+            or not 0 <= self.slippage_bps <= 10_000
+        ):
+            raise OrderError("slippage_bps", self.slippage_bps, "an integer in [0, 10000]")
+        if (
+            isinstance(self.netting_window_ms, bool)
+            or not isinstance(self.netting_window_ms, int)
+            or not 0 <= self.netting_window_ms <= MAX_NETTING_WINDOW_MS
+        ):
+            raise OrderError(
+                "netting_window_ms",
+                self.netting_window_ms,
+                f"an integer in [0, {MAX_NETTING_WINDOW_MS}] (milliseconds; 0 = no window)",
+            )
+
+    def leg(self, leg_id: str) -> OrderLeg:
+        """The leg called ``leg_id``; OrderError when there is none."""
+        for leg in self.legs:
+            if leg.leg_id == leg_id:
+                return leg
+        raise OrderError("leg_id", leg_id, f"one of {[leg.leg_id for leg in self.legs]}")
+
+    def followers(self, leg_id: str) -> tuple[OrderLeg, ...]:
+        """Legs whose hedge follows ``leg_id``, in order of the order."""
+        return tuple(
+            leg for leg in self.legs if leg.hedge is not None and leg.hedge.follows == leg_id
+        )
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The order as plain data (decimal strings), e.g. for the journal."""
+        return {
+            "client_id": self.client_id,
+            "account": self.account,
+            "time_limit_secs": str(self.time_limit_secs),
+            "on_hedge_failure": self.on_hedge_failure,
+            "max_rounds": self.max_rounds,
+            "slippage_bps": self.slippage_bps,
+            # omitted when 0: orders without a window keep the fingerprint they always had
+            **({"netting_window_ms": self.netting_window_ms} if self.netting_window_ms else {}),
+            "legs": [
+                {
+                    "id": leg.leg_id,
+                    "instrument": leg.instrument,
+                    "symbol": leg.symbol,
+                    "side": leg.side,
+                    "qty": None if leg.qty is None else str(leg.qty),
+                    "quote_qty": None if leg.quote_qty is None else str(leg.quote_qty),
+                    "limit": None if leg.limit_price is None else str(leg.limit_price),
+                    "venues": list(leg.venues),
+                    "follows": None if leg.hedge is None else leg.hedge.follows,
+                    "ratio": None if leg.hedge is None else str(leg.hedge.ratio),
+                }
+                for leg in self.legs
+            ],
+        }
+
+
+_ORDER_KEYS = {
+    "client_id",
+    "account",
+    "time_limit_secs",
+    "on_hedge_failure",
+    "max_rounds",
+    "slippage_bps",
+    "netting_window_ms",
+}
+_LEG_KEYS = {
+    "id",
+    "instrument",
+    "symbol",
+    "side",
+    "qty",
+    "quote_qty",
+    "limit",
+    "venues",
+    "follows",
+    "ratio",
+}
+_LEG_FIELD_TO_KEY = {"leg_id": "id", "limit_price": "limit", "hedge": "follows"}
+
+
+def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
+    """Build a validated order from parsed TOML; every error is a ConfigError naming the key.
+
+    Unknown keys are refused (a typo must not silently drop a limit). O(number of legs).
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(
+            source, "<root>", type(data).__name__, "a TOML table with [order] and [[legs]]"
+        )
+    unknown = sorted(set(data) - {"order", "legs"})
+    if unknown:
+        raise ConfigError(source, unknown[0], data[unknown[0]], "only [order] and [[legs]]")
+    head = data.get("order")
+    if not isinstance(head, dict):
+        raise ConfigError(source, "order", head, "an [order] table with client_id")
+    unknown = sorted(set(head) - _ORDER_KEYS)
+    if unknown:
+        raise ConfigError(
+            source, f"order.{unknown[0]}", head[unknown[0]], f"keys {sorted(_ORDER_KEYS)}"
+        )
+    raw_legs = data.get("legs")
+    if not isinstance(raw_legs, list) or not raw_legs:
+        raise ConfigError(source, "legs", raw_legs, f"1 to {MAX_LEGS} [[legs]] tables")
+    legs = []
+    for index, raw in enumerate(raw_legs):
+        where = f"legs[{index}]"
+        if not isinstance(raw, dict):
+            raise ConfigError(source, where, raw, "a table")
+        unknown = sorted(set(raw) - _LEG_KEYS)
+        if unknown:
+            raise ConfigError(
+                source, f"{where}.{unknown[0]}", raw[unknown[0]], f"keys {sorted(_LEG_KEYS)}"
+            )
+        try:
+            venues = raw.get("venues", [])
+            if not isinstance(venues, list):
+                raise OrderError("venues", venues, "a list of venue names")
+            hedge = None
+            if "follows" in raw:
+                hedge = Hedge(raw["follows"], parse_decimal("ratio", raw.get("ratio", "1")))
+            elif "ratio" in raw:
+                raise OrderError("ratio", raw["ratio"], "only together with follows")
+            legs.append(
+                OrderLeg(
+                    leg_id=raw.get("id", f"leg{index}"),
+                    instrument=raw.get("instrument", "spot"),
+                    symbol=raw.get("symbol"),
+                    side=raw.get("side"),
+                    qty=None if "qty" not in raw else parse_decimal("qty", raw["qty"]),
+                    quote_qty=None
+                    if "quote_qty" not in raw
+                    else parse_decimal("quote_qty", raw["quote_qty"]),
+                    limit_price=None
+                    if "limit" not in raw
+                    else parse_decimal("limit", raw["limit"]),
+                    venues=tuple(venues),
+                    hedge=hedge,
+                )
+            )
+        except OrderError as exc:
+            key = _LEG_FIELD_TO_KEY.get(exc.field, exc.field)
+            raise ConfigError(source, f"{where}.{key}", exc.value, exc.allowed) from None
+    try:
+        return MultiLegOrder(
+            client_id=head.get("client_id"),
+            legs=tuple(legs),
+            time_limit_secs=parse_decimal("time_limit_secs", head.get("time_limit_secs", "30")),
+            on_hedge_failure=head.get("on_hedge_failure", "unwind"),
+            account=head.get("account"),
+            max_rounds=head.get("max_rounds", 3),
+            slippage_bps=head.get("slippage_bps", 10),
+            netting_window_ms=head.get("netting_window_ms", 0),
+        )
+    except OrderError as exc:
+        key = exc.field if exc.field.startswith("legs") else f"order.{exc.field}"
+        raise ConfigError(source, key, exc.value, exc.allowed) from None
+
+
+def load_order(path: str | Path) -> MultiLegOrder:
+    """Read an order TOML file; a missing, unreadable or invalid file raises ConfigError."""
+    return order_from_dict(read_toml(path), str(path))

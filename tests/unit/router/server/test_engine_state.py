@@ -1,0 +1,208 @@
+"""Engine (venue server core) driven by a hypothesis state machine: every operation either
+applies fully or raises a BinanceError leaving the state exactly as it was; balances stay exact
+and conserved against the venues' own records."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from router.server.accounts import AccountSpec, Ledger
+from router.server.engine import Engine
+from router.server.errors import BinanceError
+from router.server.markets import BookMarket, MarketUnits, PoolMarket, V2Quoter
+from venues.amm import ConstantProductPool
+from venues.orderbook import OrderBook
+
+DECIMALS = {"ETH": 18, "USDC": 6, "DAI": 18, "BTC": 8, "USDT": 6}
+START = {
+    "ETH": Decimal("5"),
+    "USDC": Decimal("20000"),
+    "DAI": Decimal("20000"),
+    "USDT": Decimal("5000"),
+}
+ACCOUNTS = ("a", "b")
+
+
+def build() -> tuple[Engine, dict]:
+    book = OrderBook(
+        "ETH/USDC",
+        tick_size="0.5",
+        lot_size="0.01",
+        min_notional="5",
+        maker_fee_pips=100,
+        taker_fee_pips=700,
+    )
+    book.place_limit("s-b", "seed", "buy", 5990, 300)  # 2995 x 3
+    book.place_limit("s-a", "seed", "sell", 6010, 300)  # 3005 x 3
+    perp = OrderBook(
+        "BTC/USDT",
+        tick_size="1",
+        lot_size="0.001",
+        min_notional="5",
+        maker_fee_pips=200,
+        taker_fee_pips=500,
+        kind="perp",
+    )
+    perp.place_limit("s-b", "seed", "buy", 59_990, 2000)
+    perp.place_limit("s-a", "seed", "sell", 60_010, 2000)
+    pool = ConstantProductPool(100 * 10**18, 300_000 * 10**18, 3000)
+    markets = [
+        BookMarket("book", book, MarketUnits("ETH", "USDC", 18, 6)),
+        BookMarket("perp", perp, MarketUnits("BTC", "USDT", 8, 6), leverage=10),
+        PoolMarket("pool", V2Quoter(pool), MarketUnits("ETH", "DAI", 18, 18)),
+    ]
+    ledger = Ledger(DECIMALS, [AccountSpec(name, START) for name in ACCOUNTS])
+    clock = iter(range(1_000, 10**9))
+    return Engine(markets, ledger, clock_ms=lambda: next(clock)), {
+        "book": book,
+        "perp": perp,
+        "pool": pool,
+    }
+
+
+def snapshot(engine: Engine, venues: dict) -> tuple:
+    return (
+        engine.ledger.snapshot(),
+        {k: (r.status, r.executed_base_units, r.reserved_units) for k, r in engine.orders.items()},
+        venues["book"]._snapshot(),
+        venues["perp"]._snapshot(),
+        venues["pool"].reserves,
+        {k: len(v) for k, v in engine.trades.items()},
+    )
+
+
+class EngineMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.engine, self.venues = build()
+        self.start_units = {
+            (a, asset): self.engine.ledger.free(a, asset) for a in ACCOUNTS for asset in DECIMALS
+        }
+        self.pool_start = self.venues["pool"].reserves
+
+    def _attempt(self, action) -> None:
+        before = snapshot(self.engine, self.venues)
+        try:
+            action()
+        except BinanceError:
+            assert snapshot(self.engine, self.venues) == before
+
+    @rule(
+        account=st.sampled_from(ACCOUNTS),
+        side=st.sampled_from(("BUY", "SELL")),
+        price_ticks=st.integers(5970, 6030),
+        qty_lots=st.integers(0, 400),
+        tif=st.sampled_from(("GTC", "IOC", "FOK")),
+        market_order=st.booleans(),
+    )
+    def book_order(self, account, side, price_ticks, qty_lots, tif, market_order) -> None:
+        qty = Decimal(qty_lots) / 100
+        price = None if market_order else Decimal(price_ticks) / 2
+        self._attempt(
+            lambda: self.engine.place(
+                account,
+                "spot",
+                "ETHUSDC",
+                side,
+                "MARKET" if market_order else "LIMIT",
+                qty=qty,
+                price=price,
+                tif=tif,
+                client_order_id=None,
+            )
+        )
+
+    @rule(
+        account=st.sampled_from(ACCOUNTS),
+        side=st.sampled_from(("BUY", "SELL")),
+        price=st.integers(59_900, 60_100),
+        qty_lots=st.integers(0, 3000),
+        market_order=st.booleans(),
+    )
+    def perp_order(self, account, side, price, qty_lots, market_order) -> None:
+        qty = Decimal(qty_lots) / 1000
+        self._attempt(
+            lambda: self.engine.place(
+                account,
+                "perp",
+                "BTCUSDT",
+                side,
+                "MARKET" if market_order else "LIMIT",
+                qty=qty,
+                price=None if market_order else Decimal(price),
+                tif="GTC",
+                client_order_id=None,
+            )
+        )
+
+    @rule(
+        account=st.sampled_from(ACCOUNTS),
+        side=st.sampled_from(("BUY", "SELL")),
+        milli_eth=st.integers(0, 3000),
+    )
+    def pool_order(self, account, side, milli_eth) -> None:
+        self._attempt(
+            lambda: self.engine.place(
+                account,
+                "spot",
+                "ETHDAI",
+                side,
+                "MARKET",
+                qty=Decimal(milli_eth) / 1000,
+                price=None,
+                tif="GTC",
+                client_order_id=None,
+            )
+        )
+
+    @rule(account=st.sampled_from(ACCOUNTS), pick=st.integers(0, 50))
+    def cancel(self, account, pick) -> None:
+        ids = sorted(self.engine.orders)
+        order_id = ids[pick % len(ids)] if ids and pick < 45 else 10**6
+        record = self.engine.orders.get(order_id)
+        kind = "perp" if record is not None and record.venue == "perp" else "spot"
+        symbol = record.symbol if record is not None else "ETHUSDC"
+        self._attempt(lambda: self.engine.cancel(account, kind, symbol, order_id, None))
+
+    @invariant()
+    def checked(self) -> None:
+        self.engine._check()
+        for venue in self.venues.values():
+            venue._check()
+
+    @invariant()
+    def conserved(self) -> None:
+        ledger, book, pool = self.engine.ledger, self.venues["book"], self.venues["pool"]
+        market = self.engine.by_name["book"]
+
+        def delta(asset: str) -> int:
+            return sum(
+                ledger.free(a, asset) + ledger.locked(a, asset) - self.start_units[(a, asset)]
+                for a in ACCOUNTS
+            )
+
+        # what the accounts gained, the seed maker, the venue's fees and the pool lost, exactly
+        seed_eth = book.position_lots("seed") * market.lot_units
+        pool_eth = pool.reserves[0] - self.pool_start[0]
+        assert delta("ETH") == -seed_eth - pool_eth
+        assert (
+            delta("USDC") == -(book.cash_quanta("seed") + book.fees_quanta) * market.quantum_units
+        )
+        assert delta("DAI") == -(pool.reserves[1] - self.pool_start[1])
+        assert delta("BTC") == 0  # perpetuals never move the base asset
+        fees = sum(
+            t.commission
+            for a in ACCOUNTS
+            for t in self.engine.trades[a]
+            if self.engine.orders[t.order_id].venue == "perp"
+        )
+        pnl = sum(t.realized_pnl for a in ACCOUNTS for t in self.engine.trades[a])
+        assert Decimal(delta("USDT")).scaleb(-6) == pnl - fees
+
+
+EngineMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
+TestEngineMachine = EngineMachine.TestCase

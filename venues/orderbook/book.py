@@ -37,85 +37,23 @@ positions elsewhere; these figures serve the venue server.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from enum import StrEnum
+from collections.abc import Iterator
+from decimal import Decimal
 from itertools import islice
 from typing import Any
 
 from sortedcontainers import SortedList
 
-from venues._records import fast_init
 from venues.errors import InvalidArgument, VenueError, require_int
+from venues.orderbook.types import PIPS_PER_UNIT, BookQuote, Fill, Order, OrderResult
+from venues.values import parse_decimal, parse_non_negative, parse_positive
 
-__all__ = [
-    "PIPS_PER_UNIT",
-    "BookQuote",
-    "BookSide",
-    "Fill",
-    "Kind",
-    "Order",
-    "OrderBook",
-    "OrderResult",
-    "Side",
-    "Status",
-    "StpMode",
-    "TimeInForce",
-]
-
-PIPS_PER_UNIT = 1_000_000  # fee_pips are hundredths of a basis point: 1_000_000 pips = 100 %
-
-
-class Side(StrEnum):
-    """The side of an order (for a taker: buy takes asks, sell takes bids)."""
-
-    BUY = "buy"
-    SELL = "sell"
-
-
-class TimeInForce(StrEnum):
-    """How long an order's unfilled remainder lives."""
-
-    GTC = "GTC"
-    IOC = "IOC"
-    FOK = "FOK"
-    POST_ONLY = "POST_ONLY"
-
-
-class Kind(StrEnum):
-    """The instrument kind a book trades."""
-
-    SPOT = "spot"
-    PERP = "perp"
-
-
-class StpMode(StrEnum):
-    """Self-trade prevention: what happens when a taker meets a resting order of its own owner."""
-
-    CANCEL_TAKER = "cancel_taker"
-    CANCEL_MAKER = "cancel_maker"
-    CANCEL_BOTH = "cancel_both"
-
-
-class BookSide(StrEnum):
-    """One side of the book, for :meth:`OrderBook.depth`."""
-
-    BIDS = "bids"
-    ASKS = "asks"
-
-
-class Status(StrEnum):
-    """Final state of an order right after it was placed (see the module docstring)."""
-
-    FILLED = "filled"
-    PARTIALLY_FILLED = "partially_filled"
-    RESTING = "resting"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-
+__all__ = ["OrderBook"]
 
 BUY, SELL = "buy", "sell"
 GTC, IOC, FOK, POST_ONLY = "GTC", "IOC", "FOK", "POST_ONLY"
+# Lookups that also intern: an enum member or an equal str maps to the constant, so the hot
+# paths can compare sides and times in force by identity.
 _SIDES = {BUY: BUY, SELL: SELL}
 _TIFS = {GTC: GTC, IOC: IOC, FOK: FOK, POST_ONLY: POST_ONLY}
 _KINDS = {"spot": "spot", "perp": "perp"}
@@ -125,105 +63,17 @@ _STPS = {
     "cancel_both": "cancel_both",
 }
 _BOOK_SIDES = {"bids": "bids", "asks": "asks"}
+# Idle (empty, kept) levels allowed beyond the number of live ones before a side is swept.
+_IDLE_SLACK = 64
 
-
-@fast_init
-@dataclass(frozen=True, slots=True, init=False)
-class Order:
-    """A resting order as the book holds it: ticks and lots; ``qty_lots`` is what remains open.
-
-    ``original_lots`` is filled plus remaining (an amend moves it with the remaining size);
-    ``seq`` is the time priority: lower is earlier, a priority-losing amend gets a new one.
-    """
-
-    order_id: str
-    owner: str
-    side: str
-    price_ticks: int
-    qty_lots: int
-    original_lots: int
-    tif: str
-    seq: int
-
-    @property
-    def filled_lots(self) -> int:
-        """Lots of this order filled so far."""
-        return self.original_lots - self.qty_lots
-
-
-@fast_init
-@dataclass(frozen=True, slots=True, init=False)
-class Fill:
-    """One match between a taker and a resting maker, at the maker's price.
-
-    ``notional_quanta = price_ticks * qty_lots``; fees are quanta rounded up per fill.
-    """
-
-    seq: int
-    taker_order_id: str
-    maker_order_id: str
-    taker_owner: str
-    maker_owner: str
-    taker_side: str
-    price_ticks: int
-    qty_lots: int
-    notional_quanta: int
-    taker_fee_quanta: int
-    maker_fee_quanta: int
-
-
-@fast_init
-@dataclass(frozen=True, slots=True, init=False)
-class OrderResult:
-    """What placing one order did: its status, lots filled, resting and cancelled, and the fills.
-
-    ``filled_lots + resting_lots + cancelled_lots`` is the order's size. ``stp_cancelled`` lists
-    the resting maker orders that self-trade prevention cancelled.
-    """
-
-    order_id: str
-    status: str
-    filled_lots: int
-    resting_lots: int
-    fills: tuple[Fill, ...]
-    cancelled_lots: int
-    stp_cancelled: tuple[str, ...]
-
-    @property
-    def notional_quanta(self) -> int:
-        """Sum of the fills' notionals in quanta."""
-        return sum(f.notional_quanta for f in self.fills)
-
-    @property
-    def taker_fee_quanta(self) -> int:
-        """Sum of the taker fees this order paid, in quanta (each fill rounded up)."""
-        return sum(f.taker_fee_quanta for f in self.fills)
-
-
-@fast_init
-@dataclass(frozen=True, slots=True, init=False)
-class BookQuote:
-    """Read-only result of sweeping the book for a taker; nothing in the book changed.
-
-    ``worst_price_ticks`` is the last (worst) level price touched, ``None`` if nothing fills;
-    ``levels`` counts the price levels that contributed at least one lot.
-    """
-
-    side: str
-    requested_lots: int
-    filled_lots: int
-    notional_quanta: int
-    taker_fee_quanta: int
-    worst_price_ticks: int | None
-    levels: int
-
-
-_new_order, _new_fill, _new_result = Order._new, Fill._new, OrderResult._new
+# Records are built as tuple.__new__(Record, fields): a NamedTuple without its Python-level
+# __new__ (see venues.orderbook.types).
+_record = tuple.__new__
 _new_resting = object.__new__
 
 
 class _Resting:
-    """Mutable internal twin of :class:`Order`; the public API hands out frozen snapshots."""
+    """Mutable internal twin of :class:`Order`; the public API hands out immutable snapshots."""
 
     __slots__ = (
         "order_id",
@@ -256,15 +106,18 @@ class _Resting:
         self.seq = seq
 
     def snapshot(self) -> Order:
-        return _new_order(
-            self.order_id,
-            self.owner,
-            self.side,
-            self.price_ticks,
-            self.qty_lots,
-            self.original_lots,
-            self.tif,
-            self.seq,
+        return _record(
+            Order,
+            (
+                self.order_id,
+                self.owner,
+                self.side,
+                self.price_ticks,
+                self.qty_lots,
+                self.original_lots,
+                self.tif,
+                self.seq,
+            ),
         )
 
 
@@ -276,6 +129,12 @@ class _Level:
     counters. Dead entries are dropped when they reach the front, and the queue is compacted
     when they outnumber the open orders, so its length stays below ``2 * live + 8``. An entry
     per order is one 8-byte pointer, where an OrderedDict entry cost about 100 bytes.
+
+    A level whose last order leaves inside the book (not at the best price) stays, idle
+    (``live == 0``, empty queue), so that the next order at that price, which on a busy book
+    comes soon, does not pay for removing and re-inserting the price in the sorted prices. The
+    best price of a side is always a live level; idle levels are swept once they outnumber the
+    live ones by ``_IDLE_SLACK``.
     """
 
     __slots__ = ("live", "queue", "total_lots")
@@ -294,25 +153,6 @@ def _ceil_div(numerator: int, denominator: int) -> int:
     return -((-numerator) // denominator)
 
 
-def _decimal_arg(field: str, value: Any, allowed: str) -> Decimal:
-    """Parse ``value`` (Decimal, str or int, never float) into a finite Decimal, else raise."""
-    if isinstance(value, Decimal):
-        dec = value
-    elif isinstance(value, str):
-        try:
-            dec = Decimal(value.strip())
-        except InvalidOperation:
-            raise InvalidArgument(field, value, allowed) from None
-    elif isinstance(value, int) and not isinstance(value, bool):
-        dec = Decimal(value)
-    else:
-        # float is refused on purpose: Decimal(0.1) is not 0.1.
-        raise InvalidArgument(field, value, allowed)
-    if not dec.is_finite():
-        raise InvalidArgument(field, value, allowed)
-    return dec
-
-
 def _decimal_from_int_scaled(units: int, coefficient: int, exponent: int) -> Decimal:
     """Exactly ``units * coefficient * 10**exponent`` as a Decimal, never rounded by a context."""
     return Decimal(f"{units * coefficient}E{exponent}")
@@ -320,8 +160,9 @@ def _decimal_from_int_scaled(units: int, coefficient: int, exponent: int) -> Dec
 
 def _coefficient_exponent(dec: Decimal) -> tuple[int, int]:
     sign, digits, exponent = dec.as_tuple()
+    assert isinstance(exponent, int)  # finite: the value grammar refuses NaN and Infinity
     coefficient = int("".join(map(str, digits)) or "0")
-    return (-coefficient if sign else coefficient), int(exponent)
+    return (-coefficient if sign else coefficient), exponent
 
 
 class OrderBook:
@@ -345,10 +186,12 @@ class OrderBook:
     """
 
     __slots__ = (
+        "_ask_idle",
         "_ask_levels",
         "_ask_prices",
         "_best_ask",
         "_best_bid",
+        "_bid_idle",
         "_bid_levels",
         "_bid_prices",
         "_cash_quanta",
@@ -389,19 +232,11 @@ class OrderBook:
         """Create an empty book. Raises :class:`InvalidArgument` on any bad parameter."""
         if not isinstance(symbol, str) or not symbol:
             raise InvalidArgument("symbol", symbol, "a non-empty str such as 'ETH/USDC'")
-        tick = _decimal_arg("tick_size", tick_size, "a positive decimal (Decimal or str)")
-        lot = _decimal_arg("lot_size", lot_size, "a positive decimal (Decimal or str)")
-        if tick <= 0:
-            raise InvalidArgument("tick_size", tick_size, "a positive decimal (Decimal or str)")
-        if lot <= 0:
-            raise InvalidArgument("lot_size", lot_size, "a positive decimal (Decimal or str)")
-        floor_notional = _decimal_arg(
-            "min_notional", min_notional, "a decimal >= 0 in quote units (Decimal or str)"
+        tick = parse_positive("tick_size", tick_size, error=InvalidArgument)
+        lot = parse_positive("lot_size", lot_size, error=InvalidArgument)
+        floor_notional = parse_non_negative(
+            "min_notional", min_notional, kind="a quote amount >= 0", error=InvalidArgument
         )
-        if floor_notional < 0:
-            raise InvalidArgument(
-                "min_notional", min_notional, "a decimal >= 0 in quote units (Decimal or str)"
-            )
         require_int("taker_fee_pips", taker_fee_pips, minimum=0, maximum=PIPS_PER_UNIT - 1)
         # A maker rebate (negative maker fee) is allowed only while the venue still earns on every
         # fill: with both fees rounded up, ceil(x*t) + ceil(-x*m) >= 0 whenever m <= t.
@@ -429,13 +264,16 @@ class OrderBook:
         self._kind = kind_value
         self._stp = stp_value
 
-        # Each side: price -> level (O(1) lookup) plus the sorted prices (best = [0] for asks,
-        # [-1] for bids). Separate structures rather than SortedDict keep the hot path on public
-        # SortedList calls with O(1) access to the ends.
+        # Each side: price -> level (O(1) lookup) plus the sorted prices of those levels (best =
+        # [0] for asks, [-1] for bids), idle levels included (see _Level). Separate structures
+        # rather than SortedDict keep the hot path on public SortedList calls with O(1) access
+        # to the ends.
         self._bid_levels: dict[int, _Level] = {}
         self._bid_prices = SortedList()
+        self._bid_idle = 0
         self._ask_levels: dict[int, _Level] = {}
         self._ask_prices = SortedList()
+        self._ask_idle = 0
         # The best price of each side (None when empty), cached: reading a SortedList end is a
         # Python-level call, and every order asks whether it crosses.
         self._best_bid: int | None = None
@@ -490,7 +328,7 @@ class OrderBook:
         203
         """
         allowed = f"a positive multiple of tick_size {self._tick_size} (Decimal or str)"
-        dec = _decimal_arg("price", price, allowed)
+        dec = parse_decimal("price", price, error=InvalidArgument)
         num, den = dec.as_integer_ratio()
         tn, td = self._tick_ratio
         ticks, rest = divmod(num * td, den * tn)
@@ -514,7 +352,7 @@ class OrderBook:
         1250
         """
         allowed = f"a multiple of lot_size {self._lot_size}, >= 0 (Decimal or str)"
-        dec = _decimal_arg("qty", qty, allowed)
+        dec = parse_decimal("qty", qty, error=InvalidArgument)
         num, den = dec.as_integer_ratio()
         ln, ld = self._lot_ratio
         lots, rest = divmod(num * ld, den * ln)
@@ -568,9 +406,12 @@ class OrderBook:
             book, prices = self._bid_levels, self._bid_prices.irange(reverse=True)
         else:
             book, prices = self._ask_levels, iter(self._ask_prices)
+        rows: Iterator[tuple[int, int]] = (
+            (price, level.total_lots) for price in prices if (level := book[price]).live
+        )
         if levels is not None:
-            prices = islice(prices, levels)
-        return [(price, book[price].total_lots) for price in prices]
+            rows = islice(rows, levels)
+        return list(rows)
 
     def order(self, order_id: str) -> Order | None:
         """Snapshot of the open order ``order_id``, or None if it is not open. O(1)."""
@@ -667,12 +508,8 @@ class OrderBook:
             raise InvalidArgument("tif", tif, "'GTC', 'IOC', 'FOK' or 'POST_ONLY'") from None
         # Validation is inlined on this hot path; the helpers build the error messages.
         closed = self._closed
-        if (
-            type(order_id) is not str
-            or not order_id
-            or order_id in closed
-            or order_id in self._orders
-        ):
+        orders = self._orders
+        if type(order_id) is not str or not order_id or order_id in closed or order_id in orders:
             self._new_id_arg(order_id)
         if type(owner) is not str or not owner:
             _str_arg("owner", owner)
@@ -697,7 +534,7 @@ class OrderBook:
         if not crosses:
             if tif is IOC or tif is FOK:
                 closed.add(order_id)
-                return _new_result(order_id, "expired", 0, 0, (), qty_lots, ())
+                return _record(OrderResult, (order_id, "expired", 0, 0, (), qty_lots, ()))
             # Rest at once: the common case of a book, kept free of calls.
             self._order_seq = seq = self._order_seq + 1
             # _Resting(...) inlined: slot stores in place cost half the constructor call.
@@ -714,11 +551,16 @@ class OrderBook:
             if level is None:
                 level = levels[price_ticks] = _Level()
                 self._add_price(side, price_ticks)
+            elif not level.live:  # an idle level comes back: its price is already sorted
+                if side is BUY:
+                    self._bid_idle -= 1
+                else:
+                    self._ask_idle -= 1
             level.queue.append(resting)
             level.live += 1
             level.total_lots += qty_lots
-            self._orders[order_id] = resting
-            return _new_result(order_id, "resting", 0, qty_lots, (), 0, ())
+            orders[order_id] = resting
+            return _record(OrderResult, (order_id, "resting", 0, qty_lots, (), 0, ()))
         if tif is POST_ONLY:
             raise VenueError(
                 "POST_ONLY_WOULD_CROSS",
@@ -731,22 +573,26 @@ class OrderBook:
             plan = self._sweep(side, qty_lots, price_ticks, owner)
             if plan.filled_lots < qty_lots:
                 closed.add(order_id)
-                return _new_result(order_id, "expired", 0, 0, (), qty_lots, ())
+                return _record(OrderResult, (order_id, "expired", 0, 0, (), qty_lots, ()))
         remaining, fills, stp_cancelled, killed = self._match(
             order_id, owner, side, qty_lots, price_ticks
         )
         filled = qty_lots - remaining
         if remaining and not killed and tif is GTC:
             self._rest(order_id, owner, side, price_ticks, remaining, tif)
-            self._orders[order_id].original_lots = qty_lots
+            orders[order_id].original_lots = qty_lots
             status = "partially_filled" if filled else "resting"
-            return _new_result(order_id, status, filled, remaining, fills, 0, stp_cancelled)
+            return _record(
+                OrderResult, (order_id, status, filled, remaining, fills, 0, stp_cancelled)
+            )
         closed.add(order_id)
         if not remaining:
-            return _new_result(order_id, "filled", filled, 0, fills, 0, stp_cancelled)
-        if killed:
-            return _new_result(order_id, "cancelled", filled, 0, fills, remaining, stp_cancelled)
-        return _new_result(order_id, "expired", filled, 0, fills, remaining, stp_cancelled)
+            status = "filled"
+        elif killed:
+            status = "cancelled"
+        else:
+            status = "expired"
+        return _record(OrderResult, (order_id, status, filled, 0, fills, remaining, stp_cancelled))
 
     def place_market(
         self,
@@ -783,14 +629,18 @@ class OrderBook:
         )
         filled = qty_lots - remaining
         if not remaining:
-            return _new_result(order_id, "filled", filled, 0, fills, 0, stp_cancelled)
-        status = "cancelled" if killed else "expired"
-        return _new_result(order_id, status, filled, 0, fills, remaining, stp_cancelled)
+            status = "filled"
+        elif killed:
+            status = "cancelled"
+        else:
+            status = "expired"
+        return _record(OrderResult, (order_id, status, filled, 0, fills, remaining, stp_cancelled))
 
     def cancel(self, order_id: str) -> Order:
         """Cancel the open order ``order_id`` and return its last snapshot (remaining lots).
 
-        Raises ``UNKNOWN_ORDER`` if it is not open. O(1), O(log L) if its level empties.
+        Raises ``UNKNOWN_ORDER`` if it is not open. O(1), O(log L) if its level empties at the
+        best price.
 
         >>> book = OrderBook("X/Y", tick_size="1", lot_size="1")
         >>> _ = book.place_limit("a1", "mm", "sell", 100, 3)
@@ -799,16 +649,19 @@ class OrderBook:
         """
         resting = self._orders.pop(order_id, None) if type(order_id) is str else None
         if resting is None:
-            self._open_arg(order_id)  # raises the right error; nothing was removed
-        snapshot = _new_order(
-            order_id,
-            resting.owner,
-            resting.side,
-            resting.price_ticks,
-            resting.qty_lots,
-            resting.original_lots,
-            resting.tif,
-            resting.seq,
+            raise _not_open_error(order_id)  # nothing was removed
+        snapshot = _record(
+            Order,
+            (
+                order_id,
+                resting.owner,
+                resting.side,
+                resting.price_ticks,
+                resting.qty_lots,
+                resting.original_lots,
+                resting.tif,
+                resting.seq,
+            ),
         )
         self._unlink(resting)
         self._closed.add(order_id)
@@ -850,10 +703,10 @@ class OrderBook:
             )
         if new_price != resting.price_ticks:
             if resting.side == BUY:
-                best = self.best_ask()
+                best = self._best_ask
                 crosses = best is not None and new_price >= best
             else:
-                best = self.best_bid()
+                best = self._best_bid
                 crosses = best is not None and new_price <= best
             if crosses:
                 raise VenueError(
@@ -888,16 +741,22 @@ class OrderBook:
     def _check(self) -> None:
         """Assert every internal invariant; O(n). Tests call it after each operation."""
         seen_ids: set[str] = set()
-        for side, levels, prices in (
-            (BUY, self._bid_levels, self._bid_prices),
-            (SELL, self._ask_levels, self._ask_prices),
+        for side, levels, prices, idle, end in (
+            (BUY, self._bid_levels, self._bid_prices, self._bid_idle, -1),
+            (SELL, self._ask_levels, self._ask_prices, self._ask_idle, 0),
         ):
             prices._check()
             assert list(prices) == sorted(levels), "sorted prices match the level map"
+            idle_levels = [price for price, level in levels.items() if not level.live]
+            assert len(idle_levels) == idle, f"{side}: {idle} idle levels counted"
+            assert 2 * idle <= len(levels) + _IDLE_SLACK, f"{side}: idle levels not swept"
+            if prices:
+                assert levels[prices[end]].live, "the best level is idle"
             for price, level in levels.items():
                 assert type(price) is int and price >= 1
                 open_orders = level.open_orders()
-                assert open_orders and level.live == len(open_orders), f"level {price} count"
+                assert level.live == len(open_orders), f"level {price} count"
+                assert level.live or not level.queue, f"idle level {price} holds a queue"
                 assert len(level.queue) <= 2 * level.live + 8, f"level {price} not compacted"
                 for r in level.queue:
                     assert r.qty_lots or self._orders.get(r.order_id) is not r, "dead but open"
@@ -927,10 +786,13 @@ class OrderBook:
         assert sum(self._cash_quanta.values()) + self._fees_quanta == 0, "cash not conserved"
         assert self._fees_quanta >= 0
 
-    def _snapshot(self) -> tuple:
-        """Full comparable state, for tests that assert a failed call changed nothing."""
+    def _snapshot(self) -> tuple[object, ...]:
+        """Full comparable state, for tests that assert a failed call changed nothing.
 
-        def side(levels: dict[int, _Level], prices: SortedList) -> tuple:
+        Idle levels are left out: they hold nothing, and whether one is kept is bookkeeping.
+        """
+
+        def side(levels: dict[int, _Level], prices: SortedList) -> tuple[object, ...]:
             return tuple(
                 (
                     p,
@@ -950,6 +812,7 @@ class OrderBook:
                     ),
                 )
                 for p in prices
+                if levels[p].live
             )
 
         return (
@@ -978,12 +841,9 @@ class OrderBook:
             )
 
     def _open_arg(self, order_id: Any) -> _Resting:
-        _str_arg("order_id", order_id)
-        resting = self._orders.get(order_id)
+        resting = self._orders.get(order_id) if type(order_id) is str else None
         if resting is None:
-            raise InvalidArgument(
-                "order_id", order_id, "the id of an open order", code="UNKNOWN_ORDER"
-            )
+            raise _not_open_error(order_id)
         return resting
 
     def _rest(
@@ -1005,42 +865,74 @@ class OrderBook:
             if self._best_ask is None or price_ticks < self._best_ask:
                 self._best_ask = price_ticks
 
-    def _drop_price(self, side: str, price_ticks: int) -> None:
-        """Remove an emptied level's price from the sorted prices and the best-price cache."""
+    def _retire_level(self, side: str, price_ticks: int) -> None:
+        """The level at ``price_ticks`` has just lost its last open order (outside a match).
+
+        At the best price it goes, with every idle level behind it, so the best is live again;
+        inside the book it stays idle (see :class:`_Level`) until the idle levels outnumber the
+        live ones by ``_IDLE_SLACK``, when the side is swept: O(L log L) once per that many
+        emptied levels.
+        """
         if side == BUY:
-            prices = self._bid_prices
-            prices.remove(price_ticks)
-            if price_ticks == self._best_bid:
-                self._best_bid = prices[-1] if self._bid_levels else None
+            levels, prices, end = self._bid_levels, self._bid_prices, -1
+            at_best = price_ticks == self._best_bid
         else:
-            prices = self._ask_prices
-            prices.remove(price_ticks)
-            if price_ticks == self._best_ask:
-                self._best_ask = prices[0] if self._ask_levels else None
+            levels, prices, end = self._ask_levels, self._ask_prices, 0
+            at_best = price_ticks == self._best_ask
+        levels[price_ticks].queue.clear()
+        if at_best:
+            del levels[prices.pop(end)]
+            dropped = 0
+            while prices and not levels[prices[end]].live:
+                del levels[prices.pop(end)]
+                dropped += 1
+            best = prices[end] if prices else None
+            if side == BUY:
+                self._best_bid = best
+                self._bid_idle -= dropped
+            else:
+                self._best_ask = best
+                self._ask_idle -= dropped
+            return
+        idle = (self._bid_idle if side == BUY else self._ask_idle) + 1
+        if 2 * idle > len(levels) + _IDLE_SLACK:
+            for price in [p for p, level in levels.items() if not level.live]:
+                del levels[price]
+            prices.clear()
+            prices.update(levels)
+            idle = 0
+        if side == BUY:
+            self._bid_idle = idle
+        else:
+            self._ask_idle = idle
 
     def _link(self, resting: _Resting) -> None:
-        levels = self._bid_levels if resting.side == BUY else self._ask_levels
-        level = levels.get(resting.price_ticks)
+        side, price = resting.side, resting.price_ticks
+        levels = self._bid_levels if side == BUY else self._ask_levels
+        level = levels.get(price)
         if level is None:
-            level = levels[resting.price_ticks] = _Level()
-            self._add_price(resting.side, resting.price_ticks)
+            level = levels[price] = _Level()
+            self._add_price(side, price)
+        elif not level.live:
+            if side == BUY:
+                self._bid_idle -= 1
+            else:
+                self._ask_idle -= 1
         level.queue.append(resting)
         level.live += 1
         level.total_lots += resting.qty_lots
 
     def _unlink(self, resting: _Resting) -> None:
         """Take an open order off its level (it stays in the queue, dead); O(1), O(log L) if the
-        level empties."""
+        level empties at the best price."""
         price = resting.price_ticks
-        levels = self._bid_levels if resting.side == BUY else self._ask_levels
-        level = levels[price]
-        level.live -= 1
-        if not level.live:
-            del levels[price]
-            self._drop_price(resting.side, price)
+        level = (self._bid_levels if resting.side == BUY else self._ask_levels)[price]
         level.total_lots -= resting.qty_lots
         resting.qty_lots = 0  # dead: skipped, then dropped, by the level's queue
-        if level.live and len(level.queue) > 2 * level.live + 8:
+        live = level.live = level.live - 1
+        if not live:
+            self._retire_level(resting.side, price)
+        elif len(level.queue) > 2 * live + 8:
             level.queue = deque(r for r in level.queue if r.qty_lots)
 
     def _sweep(self, side: str, qty_lots: int, limit: int | None, owner: str | None) -> BookQuote:
@@ -1081,7 +973,9 @@ class OrderBook:
                 worst = price
             if stop or not remaining:
                 break
-        return BookQuote._new(side, qty_lots, qty_lots - remaining, notional, fee, worst, touched)
+        return _record(
+            BookQuote, (side, qty_lots, qty_lots - remaining, notional, fee, worst, touched)
+        )
 
     def _match(
         self, order_id: str, owner: str, side: str, qty_lots: int, limit: int | None
@@ -1093,9 +987,9 @@ class OrderBook:
         stops the taker. Dead (cancelled) entries met at the front are dropped.
         """
         if side is BUY:
-            levels, prices, best, price = self._ask_levels, self._ask_prices, 0, self._best_ask
+            levels, prices, end, price = self._ask_levels, self._ask_prices, 0, self._best_ask
         else:
-            levels, prices, best, price = self._bid_levels, self._bid_prices, -1, self._best_bid
+            levels, prices, end, price = self._bid_levels, self._bid_prices, -1, self._best_bid
         stp = self._stp
         taker_pips, maker_pips = self._taker_fee_pips, self._maker_fee_pips
         orders_index = self._orders
@@ -1108,7 +1002,8 @@ class OrderBook:
         taker_notional = taker_fees = maker_fees = 0
         maker_sign = -1 if side is BUY else 1  # the maker's position moves against the taker
         # Local bindings: this loop runs once per fill and attribute lookups dominate it.
-        append_fill, new_fill = fills.append, _new_fill
+        append_fill, record = fills.append, _record
+        idle_dropped = 0
         position_of, cash_of = positions.get, cash.get
         is_buy = side is BUY
         pips_per_unit = PIPS_PER_UNIT
@@ -1158,18 +1053,21 @@ class OrderBook:
                 maker_fee = -((-notional * maker_pips) // pips_per_unit) if maker_pips else 0
                 fill_seq += 1
                 append_fill(
-                    new_fill(
-                        fill_seq,
-                        order_id,
-                        maker.order_id,
-                        owner,
-                        maker_owner,
-                        side,
-                        price,
-                        take,
-                        notional,
-                        taker_fee,
-                        maker_fee,
+                    record(
+                        Fill,
+                        (
+                            fill_seq,
+                            order_id,
+                            maker.order_id,
+                            owner,
+                            maker_owner,
+                            side,
+                            price,
+                            take,
+                            notional,
+                            taker_fee,
+                            maker_fee,
+                        ),
                     )
                 )
                 taker_notional += notional
@@ -1182,15 +1080,20 @@ class OrderBook:
             level.total_lots = level_lots
             level.live = live
             if not live:
-                del levels[price]
-                prices.pop(best)
-                price = prices[best] if levels else None
+                # The best level is gone: so is every idle level behind it (the best is live).
+                del levels[prices.pop(end)]
+                while levels and not levels[prices[end]].live:
+                    del levels[prices.pop(end)]
+                    idle_dropped += 1
+                price = prices[end] if levels else None
             if killed:
                 break
         if is_buy:
             self._best_ask = price
+            self._ask_idle -= idle_dropped
         else:
             self._best_bid = price
+            self._bid_idle -= idle_dropped
         if fills:
             self._fill_seq = fill_seq
             filled = qty_lots - remaining
@@ -1220,3 +1123,10 @@ def _ticks_arg(field: str, value: Any) -> None:
 def _lots_arg(field: str, value: Any) -> None:
     if type(value) is not int or value < 1:
         raise InvalidArgument(field, value, "an int >= 1 (quantity in lots; bool refused)")
+
+
+def _not_open_error(order_id: Any) -> InvalidArgument:
+    """The error for an order id that names no open order (or is no id at all)."""
+    if type(order_id) is not str or not order_id:
+        return InvalidArgument("order_id", order_id, "a non-empty str")
+    return InvalidArgument("order_id", order_id, "the id of an open order", code="UNKNOWN_ORDER")

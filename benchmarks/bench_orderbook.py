@@ -3,7 +3,7 @@ about N resting orders, against a plain dict-of-lists baseline measured in the s
 the peak memory of 1,000,000 resting orders.
 
 Run: ``.venv/bin/python benchmarks/bench_orderbook.py`` (``--quick`` for a short run). Fixed seed;
-each figure is the median of several runs. The operation stream is generated once per size by
+each figure is the median of several runs, the books interleaved, in CPU time. The operation stream is generated once per size by
 running it on the real book, then replayed on fresh copies of both books, so every cancel hits an
 open order and both books see the same stream.
 """
@@ -281,17 +281,22 @@ def end_state(book, prefill, ops) -> tuple[dict, list]:
     return resting, book.fills
 
 
-def time_ops(factory, prefill, ops, runs: int) -> float:
-    """Median ops per second of replaying ``ops`` on a prefilled book."""
-    rates = []
+def time_ops(factories, prefill, ops, runs: int) -> list[float]:
+    """Median ops per second of replaying ``ops`` on a prefilled book, for each factory.
+
+    The books take turns within each run (interleaved), and time is CPU time of this process,
+    so that a busy shared machine disturbs every book alike and as little as it can.
+    """
+    rates: list[list[float]] = [[] for _ in factories]
     for _ in range(runs):
-        book = factory()
-        replay(book, prefill)
-        gc.collect()
-        start = time.perf_counter()
-        replay(book, ops)
-        rates.append(len(ops) / (time.perf_counter() - start))
-    return statistics.median(rates)
+        for i, factory in enumerate(factories):
+            book = factory()
+            replay(book, prefill)
+            gc.collect()
+            start = time.process_time()
+            replay(book, ops)
+            rates[i].append(len(ops) / (time.process_time() - start))
+    return [statistics.median(r) for r in rates]
 
 
 def profile(n_resting: int, n_ops: int, top: int) -> None:
@@ -364,9 +369,7 @@ def main() -> None:
         prefill, ops, mean_resting = build_workload(n_resting, n_ops, SEED + n_resting)
         ours_state = end_state(new_orderbook(), prefill, ops)
         assert ours_state == end_state(LeanBook(), prefill, ops), "books disagree"
-        ours = time_ops(new_orderbook, prefill, ops, runs)
-        lean = time_ops(LeanBook, prefill, ops, runs)
-        plain = time_ops(BaselineBook, prefill, ops, runs)
+        ours, lean, plain = time_ops((new_orderbook, LeanBook, BaselineBook), prefill, ops, runs)
         plain_book = BaselineBook()
         replay(plain_book, prefill)
         replay(plain_book, ops)

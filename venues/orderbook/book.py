@@ -37,14 +37,12 @@ positions elsewhere; these figures serve the venue server.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
 from decimal import Decimal
 from itertools import islice
 from typing import Any
 
-from sortedcontainers import SortedList
-
 from venues.errors import InvalidArgument, VenueError, require_int
+from venues.orderbook.prices import PriceSet
 from venues.orderbook.types import PIPS_PER_UNIT, BookQuote, Fill, Order, OrderResult
 from venues.values import parse_decimal, parse_non_negative, parse_positive
 
@@ -63,8 +61,6 @@ _STPS = {
     "cancel_both": "cancel_both",
 }
 _BOOK_SIDES = {"bids": "bids", "asks": "asks"}
-# Idle (empty, kept) levels allowed beyond the number of live ones before a side is swept.
-_IDLE_SLACK = 64
 
 # Records are built as tuple.__new__(Record, fields): a NamedTuple without its Python-level
 # __new__ (see venues.orderbook.types).
@@ -129,12 +125,6 @@ class _Level:
     counters. Dead entries are dropped when they reach the front, and the queue is compacted
     when they outnumber the open orders, so its length stays below ``2 * live + 8``. An entry
     per order is one 8-byte pointer, where an OrderedDict entry cost about 100 bytes.
-
-    A level whose last order leaves inside the book (not at the best price) stays, idle
-    (``live == 0``, empty queue), so that the next order at that price, which on a busy book
-    comes soon, does not pay for removing and re-inserting the price in the sorted prices. The
-    best price of a side is always a live level; idle levels are swept once they outnumber the
-    live ones by ``_IDLE_SLACK``.
     """
 
     __slots__ = ("live", "queue", "total_lots")
@@ -186,12 +176,10 @@ class OrderBook:
     """
 
     __slots__ = (
-        "_ask_idle",
         "_ask_levels",
         "_ask_prices",
         "_best_ask",
         "_best_bid",
-        "_bid_idle",
         "_bid_levels",
         "_bid_prices",
         "_cash_quanta",
@@ -264,17 +252,13 @@ class OrderBook:
         self._kind = kind_value
         self._stp = stp_value
 
-        # Each side: price -> level (O(1) lookup) plus the sorted prices of those levels (best =
-        # [0] for asks, [-1] for bids), idle levels included (see _Level). Separate structures
-        # rather than SortedDict keep the hot path on public SortedList calls with O(1) access
-        # to the ends.
+        # Each side: price -> level (O(1) lookup) plus the sorted set of those prices (a bitmap,
+        # see venues.orderbook.prices: O(1) to add or remove a level at the touch).
         self._bid_levels: dict[int, _Level] = {}
-        self._bid_prices = SortedList()
-        self._bid_idle = 0
+        self._bid_prices = PriceSet()
         self._ask_levels: dict[int, _Level] = {}
-        self._ask_prices = SortedList()
-        self._ask_idle = 0
-        # The best price of each side (None when empty), cached: reading a SortedList end is a
+        self._ask_prices = PriceSet()
+        # The best price of each side (None when empty), cached: reading the price set is a
         # Python-level call, and every order asks whether it crosses.
         self._best_bid: int | None = None
         self._best_ask: int | None = None
@@ -406,12 +390,9 @@ class OrderBook:
             book, prices = self._bid_levels, self._bid_prices.irange(reverse=True)
         else:
             book, prices = self._ask_levels, iter(self._ask_prices)
-        rows: Iterator[tuple[int, int]] = (
-            (price, level.total_lots) for price in prices if (level := book[price]).live
-        )
         if levels is not None:
-            rows = islice(rows, levels)
-        return list(rows)
+            prices = islice(prices, levels)
+        return [(price, book[price].total_lots) for price in prices]
 
     def order(self, order_id: str) -> Order | None:
         """Snapshot of the open order ``order_id``, or None if it is not open. O(1)."""
@@ -551,11 +532,6 @@ class OrderBook:
             if level is None:
                 level = levels[price_ticks] = _Level()
                 self._add_price(side, price_ticks)
-            elif not level.live:  # an idle level comes back: its price is already sorted
-                if side is BUY:
-                    self._bid_idle -= 1
-                else:
-                    self._ask_idle -= 1
             level.queue.append(resting)
             level.live += 1
             level.total_lots += qty_lots
@@ -639,8 +615,7 @@ class OrderBook:
     def cancel(self, order_id: str) -> Order:
         """Cancel the open order ``order_id`` and return its last snapshot (remaining lots).
 
-        Raises ``UNKNOWN_ORDER`` if it is not open. O(1), O(log L) if its level empties at the
-        best price.
+        Raises ``UNKNOWN_ORDER`` if it is not open. O(1).
 
         >>> book = OrderBook("X/Y", tick_size="1", lot_size="1")
         >>> _ = book.place_limit("a1", "mm", "sell", 100, 3)
@@ -741,22 +716,16 @@ class OrderBook:
     def _check(self) -> None:
         """Assert every internal invariant; O(n). Tests call it after each operation."""
         seen_ids: set[str] = set()
-        for side, levels, prices, idle, end in (
-            (BUY, self._bid_levels, self._bid_prices, self._bid_idle, -1),
-            (SELL, self._ask_levels, self._ask_prices, self._ask_idle, 0),
+        for side, levels, prices in (
+            (BUY, self._bid_levels, self._bid_prices),
+            (SELL, self._ask_levels, self._ask_prices),
         ):
             prices._check()
             assert list(prices) == sorted(levels), "sorted prices match the level map"
-            idle_levels = [price for price, level in levels.items() if not level.live]
-            assert len(idle_levels) == idle, f"{side}: {idle} idle levels counted"
-            assert 2 * idle <= len(levels) + _IDLE_SLACK, f"{side}: idle levels not swept"
-            if prices:
-                assert levels[prices[end]].live, "the best level is idle"
             for price, level in levels.items():
                 assert type(price) is int and price >= 1
                 open_orders = level.open_orders()
-                assert level.live == len(open_orders), f"level {price} count"
-                assert level.live or not level.queue, f"idle level {price} holds a queue"
+                assert open_orders and level.live == len(open_orders), f"level {price} count"
                 assert len(level.queue) <= 2 * level.live + 8, f"level {price} not compacted"
                 for r in level.queue:
                     assert r.qty_lots or self._orders.get(r.order_id) is not r, "dead but open"
@@ -778,21 +747,18 @@ class OrderBook:
         assert not self._orders.keys() & self._closed, "an open id is also closed"
         seqs = [r.seq for r in self._orders.values()]
         assert seqs == sorted(seqs) and all(s <= self._order_seq for s in seqs)
-        assert self._best_bid == (self._bid_prices[-1] if self._bid_prices else None), "best bid"
-        assert self._best_ask == (self._ask_prices[0] if self._ask_prices else None), "best ask"
-        if self._bid_prices and self._ask_prices:
-            assert self._bid_prices[-1] < self._ask_prices[0], "book crossed"
+        assert self._best_bid == self._bid_prices.max(), "best bid"
+        assert self._best_ask == self._ask_prices.min(), "best ask"
+        if self._best_bid is not None and self._best_ask is not None:
+            assert self._best_bid < self._best_ask, "book crossed"
         assert sum(self._position_lots.values()) == 0, "positions do not net to zero"
         assert sum(self._cash_quanta.values()) + self._fees_quanta == 0, "cash not conserved"
         assert self._fees_quanta >= 0
 
     def _snapshot(self) -> tuple[object, ...]:
-        """Full comparable state, for tests that assert a failed call changed nothing.
+        """Full comparable state, for tests that assert a failed call changed nothing."""
 
-        Idle levels are left out: they hold nothing, and whether one is kept is bookkeeping.
-        """
-
-        def side(levels: dict[int, _Level], prices: SortedList) -> tuple[object, ...]:
+        def side(levels: dict[int, _Level], prices: PriceSet) -> tuple[object, ...]:
             return tuple(
                 (
                     p,
@@ -812,7 +778,6 @@ class OrderBook:
                     ),
                 )
                 for p in prices
-                if levels[p].live
             )
 
         return (
@@ -865,46 +830,16 @@ class OrderBook:
             if self._best_ask is None or price_ticks < self._best_ask:
                 self._best_ask = price_ticks
 
-    def _retire_level(self, side: str, price_ticks: int) -> None:
-        """The level at ``price_ticks`` has just lost its last open order (outside a match).
-
-        At the best price it goes, with every idle level behind it, so the best is live again;
-        inside the book it stays idle (see :class:`_Level`) until the idle levels outnumber the
-        live ones by ``_IDLE_SLACK``, when the side is swept: O(L log L) once per that many
-        emptied levels.
-        """
+    def _drop_price(self, side: str, price_ticks: int) -> None:
+        """Remove an emptied level's price from the sorted prices and the best-price cache."""
         if side == BUY:
-            levels, prices, end = self._bid_levels, self._bid_prices, -1
-            at_best = price_ticks == self._best_bid
+            self._bid_prices.remove(price_ticks)
+            if price_ticks == self._best_bid:
+                self._best_bid = self._bid_prices.max()
         else:
-            levels, prices, end = self._ask_levels, self._ask_prices, 0
-            at_best = price_ticks == self._best_ask
-        levels[price_ticks].queue.clear()
-        if at_best:
-            del levels[prices.pop(end)]
-            dropped = 0
-            while prices and not levels[prices[end]].live:
-                del levels[prices.pop(end)]
-                dropped += 1
-            best = prices[end] if prices else None
-            if side == BUY:
-                self._best_bid = best
-                self._bid_idle -= dropped
-            else:
-                self._best_ask = best
-                self._ask_idle -= dropped
-            return
-        idle = (self._bid_idle if side == BUY else self._ask_idle) + 1
-        if 2 * idle > len(levels) + _IDLE_SLACK:
-            for price in [p for p, level in levels.items() if not level.live]:
-                del levels[price]
-            prices.clear()
-            prices.update(levels)
-            idle = 0
-        if side == BUY:
-            self._bid_idle = idle
-        else:
-            self._ask_idle = idle
+            self._ask_prices.remove(price_ticks)
+            if price_ticks == self._best_ask:
+                self._best_ask = self._ask_prices.min()
 
     def _link(self, resting: _Resting) -> None:
         side, price = resting.side, resting.price_ticks
@@ -913,25 +848,22 @@ class OrderBook:
         if level is None:
             level = levels[price] = _Level()
             self._add_price(side, price)
-        elif not level.live:
-            if side == BUY:
-                self._bid_idle -= 1
-            else:
-                self._ask_idle -= 1
         level.queue.append(resting)
         level.live += 1
         level.total_lots += resting.qty_lots
 
     def _unlink(self, resting: _Resting) -> None:
         """Take an open order off its level (it stays in the queue, dead); O(1), O(log L) if the
-        level empties at the best price."""
+        level empties."""
         price = resting.price_ticks
-        level = (self._bid_levels if resting.side == BUY else self._ask_levels)[price]
+        levels = self._bid_levels if resting.side == BUY else self._ask_levels
+        level = levels[price]
         level.total_lots -= resting.qty_lots
         resting.qty_lots = 0  # dead: skipped, then dropped, by the level's queue
         live = level.live = level.live - 1
         if not live:
-            self._retire_level(resting.side, price)
+            del levels[price]
+            self._drop_price(resting.side, price)
         elif len(level.queue) > 2 * live + 8:
             level.queue = deque(r for r in level.queue if r.qty_lots)
 
@@ -987,9 +919,11 @@ class OrderBook:
         stops the taker. Dead (cancelled) entries met at the front are dropped.
         """
         if side is BUY:
-            levels, prices, end, price = self._ask_levels, self._ask_prices, 0, self._best_ask
+            levels, prices, price = self._ask_levels, self._ask_prices, self._best_ask
+            next_best = prices.min
         else:
-            levels, prices, end, price = self._bid_levels, self._bid_prices, -1, self._best_bid
+            levels, prices, price = self._bid_levels, self._bid_prices, self._best_bid
+            next_best = prices.max
         stp = self._stp
         taker_pips, maker_pips = self._taker_fee_pips, self._maker_fee_pips
         orders_index = self._orders
@@ -1003,7 +937,6 @@ class OrderBook:
         maker_sign = -1 if side is BUY else 1  # the maker's position moves against the taker
         # Local bindings: this loop runs once per fill and attribute lookups dominate it.
         append_fill, record = fills.append, _record
-        idle_dropped = 0
         position_of, cash_of = positions.get, cash.get
         is_buy = side is BUY
         pips_per_unit = PIPS_PER_UNIT
@@ -1080,20 +1013,15 @@ class OrderBook:
             level.total_lots = level_lots
             level.live = live
             if not live:
-                # The best level is gone: so is every idle level behind it (the best is live).
-                del levels[prices.pop(end)]
-                while levels and not levels[prices[end]].live:
-                    del levels[prices.pop(end)]
-                    idle_dropped += 1
-                price = prices[end] if levels else None
+                del levels[price]
+                prices.remove(price)
+                price = next_best()
             if killed:
                 break
         if is_buy:
             self._best_ask = price
-            self._ask_idle -= idle_dropped
         else:
             self._best_bid = price
-            self._bid_idle -= idle_dropped
         if fills:
             self._fill_seq = fill_seq
             filled = qty_lots - remaining

@@ -507,10 +507,10 @@ class OrderBook:
             )
 
         if side is BUY:
-            best = self._best_ask
+            best, best_own = self._best_ask, self._best_bid
             crosses = best is not None and best <= price_ticks
         else:
-            best = self._best_bid
+            best, best_own = self._best_bid, self._best_ask
             crosses = best is not None and best >= price_ticks
         if not crosses:
             if tif is IOC or tif is FOK:
@@ -527,11 +527,20 @@ class OrderBook:
             resting.qty_lots = resting.original_lots = qty_lots
             resting.tif = tif
             resting.seq = seq
-            levels = self._bid_levels if side is BUY else self._ask_levels
-            level = levels.get(price_ticks)
-            if level is None:
-                level = levels[price_ticks] = _Level()
-                self._add_price(side, price_ticks)
+            if side is BUY:
+                level = self._bid_levels.get(price_ticks)
+                if level is None:  # a new level; not crossing, it is the best only if above
+                    level = self._bid_levels[price_ticks] = _Level()
+                    self._bid_prices.add(price_ticks)
+                    if best_own is None or price_ticks > best_own:
+                        self._best_bid = price_ticks
+            else:
+                level = self._ask_levels.get(price_ticks)
+                if level is None:
+                    level = self._ask_levels[price_ticks] = _Level()
+                    self._ask_prices.add(price_ticks)
+                    if best_own is None or price_ticks < best_own:
+                        self._best_ask = price_ticks
             level.queue.append(resting)
             level.live += 1
             level.total_lots += qty_lots
@@ -625,21 +634,30 @@ class OrderBook:
         resting = self._orders.pop(order_id, None) if type(order_id) is str else None
         if resting is None:
             raise _not_open_error(order_id)  # nothing was removed
+        side, price, qty_lots = resting.side, resting.price_ticks, resting.qty_lots
         snapshot = _record(
             Order,
             (
                 order_id,
                 resting.owner,
-                resting.side,
-                resting.price_ticks,
-                resting.qty_lots,
+                side,
+                price,
+                qty_lots,
                 resting.original_lots,
                 resting.tif,
                 resting.seq,
             ),
         )
-        self._unlink(resting)
         self._closed.add(order_id)
+        # _unlink inlined for the common case: the level keeps other orders, no compaction due.
+        level = (self._bid_levels if side == BUY else self._ask_levels)[price]
+        live = level.live - 1
+        if live and len(level.queue) <= 2 * live + 8:
+            level.live = live
+            level.total_lots -= qty_lots
+            resting.qty_lots = 0  # dead: skipped, then dropped, by the level's queue
+        else:
+            self._unlink(resting)
         return snapshot
 
     def amend(
@@ -1028,7 +1046,7 @@ class OrderBook:
             positions[owner] = positions.get(owner, 0) - maker_sign * filled
             cash[owner] = cash.get(owner, 0) + maker_sign * taker_notional - taker_fees
             self._fees_quanta += taker_fees + maker_fees
-        return remaining, tuple(fills), tuple(stp_cancelled), killed
+        return remaining, tuple(fills), tuple(stp_cancelled) if stp_cancelled else (), killed
 
 
 def _lookup(table: dict[str, str], field: str, value: Any) -> str:

@@ -27,11 +27,14 @@ _LOW = (1 << _SHIFT) - 1
 class PriceSet:
     """A set of non-negative int prices kept in order, with O(1) add, remove, min and max."""
 
-    __slots__ = ("_count", "_keys", "_words")
+    __slots__ = ("_count", "_high", "_keys", "_low", "_words")
 
     def __init__(self) -> None:
         self._words: dict[int, int] = {}  # word -> bitmap of the prices it holds (never 0)
         self._keys = SortedList()  # the words, ascending
+        # The lowest and highest words (-1 when empty), cached: min and max are asked after every
+        # emptied best level, and reading a SortedList end is a Python-level call.
+        self._low = self._high = -1
         self._count = 0
 
     def __len__(self) -> int:
@@ -56,6 +59,10 @@ class PriceSet:
         bits = self._words.get(word, 0)
         if not bits:
             self._keys.add(word)
+            if word < self._low or self._low < 0:
+                self._low = word
+            if word > self._high:
+                self._high = word
         self._words[word] = bits | 1 << (price & _LOW)
         self._count += 1
 
@@ -67,22 +74,27 @@ class PriceSet:
             self._words[word] = bits
         else:
             del self._words[word]
-            self._keys.remove(word)
+            keys = self._keys
+            keys.remove(word)
+            if word == self._low:
+                self._low = keys[0] if keys else -1
+            if word == self._high:
+                self._high = keys[-1] if keys else -1
         self._count -= 1
 
     def min(self) -> int | None:
         """The lowest price, or None if the set is empty."""
-        if not self._count:
+        word = self._low
+        if word < 0:
             return None
-        word: int = self._keys[0]
         bits = self._words[word]
         return word << _SHIFT | ((bits & -bits).bit_length() - 1)
 
     def max(self) -> int | None:
         """The highest price, or None if the set is empty."""
-        if not self._count:
+        word = self._high
+        if word < 0:
             return None
-        word: int = self._keys[-1]
         return word << _SHIFT | (self._words[word].bit_length() - 1)
 
     def irange(
@@ -115,4 +127,7 @@ class PriceSet:
         self._keys._check()
         assert list(self._keys) == sorted(self._words), "the sorted words match the bitmaps"
         assert all(bits > 0 for bits in self._words.values()), "an empty word is kept"
+        assert (self._low, self._high) == (
+            (self._keys[0], self._keys[-1]) if self._keys else (-1, -1)
+        )
         assert self._count == sum(bin(bits).count("1") for bits in self._words.values())

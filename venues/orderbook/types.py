@@ -4,9 +4,9 @@ immutable records it hands out (:class:`Order`, :class:`Fill`, :class:`OrderResu
 
 The records are ``NamedTuple`` classes: immutable, hashable, picklable, built by position or by
 keyword, and the cheapest immutable record Python has. The book builds one or more per operation,
-so it builds them with ``tuple.__new__(Record, fields)``, about twice as fast as the frozen-dataclass
-constructor it replaces (``benchmarks/bench_orderbook.py --records`` measures both). Being tuples,
-they also compare equal to a plain tuple of the same fields; use ``_replace`` to copy with changes.
+with ``tuple.__new__(Record, fields)``: several times cheaper than a frozen dataclass constructor
+(``benchmarks/bench_orderbook.py --records`` measures both). Being tuples, they also compare equal
+to a plain tuple of the same fields; ``record._replace(field=value)`` copies with changes.
 """
 
 from __future__ import annotations

@@ -637,6 +637,8 @@ def test_a_long_level_drains_in_fifo_order_across_many_takers():
         lambda b: b._position_lots.__setitem__("x", 1),
         lambda b: setattr(b, "_fees_quanta", 1),
         lambda b: b._bid_prices.add(101) or b._bid_levels.__setitem__(101, b._ask_levels[101]),
+        lambda b: b._ask_prices.add(500),  # a sorted price without its level
+        lambda b: b._ask_prices.remove(103),  # a level without its sorted price
     ],
 )
 def test_check_detects_corruption(corrupt):

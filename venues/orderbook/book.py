@@ -1,4 +1,4 @@
-"""Exact limit order book: price-time priority on sortedcontainers, for spot and perpetual markets.
+"""Exact limit order book: price-time priority, for spot and perpetual markets.
 
 Units. Prices are integer ticks (``price = price_ticks * tick_size``), quantities integer lots
 (``qty = qty_lots * lot_size``). A notional is counted in quote quanta,
@@ -159,9 +159,9 @@ class OrderBook:
     """An exact limit order book with price-time priority, self-trade prevention and fees.
 
     Prices are integer ticks, sizes integer lots, notionals and fees quanta (module docstring).
-    Complexity, n resting orders and L price levels: placing at an existing level O(1), at a new
-    level O(log L); each fill O(1) amortised; cancel O(1) unless it empties a level (O(log L));
-    quote O(orders touched).
+    Complexity, with W the non-empty 256-tick words of a side's prices (venues.orderbook.prices):
+    placing O(1), plus O(log W) when it opens the first level of a word; each fill O(1)
+    amortised; cancel O(1), plus O(log W) when it empties a word; quote O(orders touched).
 
     >>> book = OrderBook("ETH/USDC", tick_size="0.01", lot_size="0.0001", taker_fee_pips=500)
     >>> book.place_limit("a1", "maker", "sell", book.price_to_ticks("3000.50"), 80_000).status
@@ -468,7 +468,7 @@ class OrderBook:
 
         Raises (changing nothing) on bad input, a duplicate id, a notional below
         ``min_notional_quanta``, or a POST_ONLY order that would take. Complexity: O(1) to rest
-        at an existing level, O(log L) at a new one, plus O(1) amortised per fill.
+        (O(log W) to open the first level of a price word), plus O(1) amortised per fill.
 
         >>> book = OrderBook("X/Y", tick_size="1", lot_size="1")
         >>> book.place_limit("a1", "mm", "sell", 100, 3).status
@@ -590,7 +590,7 @@ class OrderBook:
         """Take up to ``qty_lots`` at any price up to ``protection_price_ticks``; the rest expires.
 
         IOC semantics; min_notional does not apply (a market order has no price). O(1) amortised
-        per fill plus O(log L) per emptied level.
+        per fill plus O(log W) per emptied price word.
 
         >>> book = OrderBook("X/Y", tick_size="1", lot_size="1")
         >>> _ = book.place_limit("a1", "mm", "sell", 100, 3)
@@ -668,7 +668,7 @@ class OrderBook:
         ``qty_lots`` is the new open (remaining) size. Priority is kept only when the price is
         unchanged and the size does not grow; otherwise the order goes to the back of its (new)
         level with a new ``seq``. An amend that would cross the book raises ``AMEND_WOULD_CROSS``;
-        any error changes nothing. O(1), O(log L) when the price moves.
+        any error changes nothing. O(1), O(log W) at worst when the price moves.
 
         >>> book = OrderBook("X/Y", tick_size="1", lot_size="1")
         >>> _ = book.place_limit("a1", "mm", "sell", 100, 3)
@@ -871,8 +871,8 @@ class OrderBook:
         level.total_lots += resting.qty_lots
 
     def _unlink(self, resting: _Resting) -> None:
-        """Take an open order off its level (it stays in the queue, dead); O(1), O(log L) if the
-        level empties."""
+        """Take an open order off its level (it stays in the queue, dead); O(1), O(log W) if it
+        empties a price word."""
         price = resting.price_ticks
         levels = self._bid_levels if resting.side == BUY else self._ask_levels
         level = levels[price]

@@ -19,8 +19,6 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-HELP = "replay real market data through the router and report implementation shortfall"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

@@ -11,7 +11,6 @@ one line for a bad request (unknown asset, a shock at or beyond -100%, no scenar
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from router.model.errors import ConfigError
 from router.stress.engine import StressEngine, load_portfolio
 from router.stress.scenarios import MAX_PATHS, StressInputError, load_scenarios
 
-HELP = "stress a portfolio: shocks, paths, oracle faults, thin venues and Monte Carlo, cross vs isolated"
 DEFAULT_SCENARIOS = (
     Path(__file__).resolve().parent.parent.parent / "config" / "examples" / "stress-scenarios.toml"
 )
@@ -107,11 +105,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(encode_record(report) + "\n")
         return 0
-    from rich.console import Console
-
+    from router.commands.render import console as new_console
     from router.stress.plot import scenario_table, tail_table
 
-    console = Console(highlight=False, width=shutil.get_terminal_size((160, 40)).columns)
+    console = new_console()
     if pairs:
         console.print(scenario_table(pairs))
         for cross, iso in pairs:
@@ -135,4 +132,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["HELP", "add_arguments", "run", "stress_report"]
+__all__ = ["add_arguments", "run", "stress_report"]

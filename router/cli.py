@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from router.commands import version
 from router.model.errors import CrossrouteError
 
 # subcommand name -> (module under router.commands, its one-line help). The help lines live here,
@@ -35,16 +36,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "audit": ("audit", "verify a decision journal: hash chain and a replay of every decision"),
 }
-
-
-def version() -> str:
-    """The installed distribution's version ("0+unknown" when run from a bare source tree)."""
-    from importlib import metadata  # 20 ms: only for --version and the manifests that need it
-
-    try:
-        return metadata.version("crossroute")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 class DefaultsFormatter(argparse.HelpFormatter):
@@ -105,7 +96,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_Version, help="print the version and exit")
     # the epilog lists the commands on one line each; argparse's own list would wrap them
     sub = parser.add_subparsers(
-        dest="command", metavar="COMMAND", parser_class=Parser, help=argparse.SUPPRESS
+        dest="command",
+        metavar="COMMAND",
+        parser_class=Parser,
+        help=argparse.SUPPRESS,
+        prog="crossroute",
     )
     for name, (module_name, text) in COMMANDS.items():
         child = sub.add_parser(name, description=text)

@@ -81,6 +81,14 @@ class Rows:
         return lines
 
 
+def rows_of(table: Table) -> Rows:
+    """The content of a rich ``table`` built elsewhere (plain text cells), to print with :func:`show`."""
+    columns = [(str(column.header), column.justify == "right") for column in table.columns]
+    cells = [[str(cell) for cell in column.cells] for column in table.columns]
+    title = None if table.title is None else str(table.title)
+    return Rows(title, columns).extend(zip(*cells))
+
+
 def table(title: str | None, columns: Sequence[tuple[str, bool]]) -> Rows:
     """An empty table with ``columns`` as (header, numeric)."""
     return Rows(title, list(columns))

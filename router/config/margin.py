@@ -70,7 +70,7 @@ class MarginFields(Fields):
             )
         for name, item in assets_raw.items():
             weights.append(self.margin_asset(f"margin.assets.{name}", name, item, names, quote))
-        markets = []
+        markets: list[MarginMarketConfig] = []
         markets_raw = spec.get("markets", {})
         if not isinstance(markets_raw, dict):
             raise self.fail(
@@ -208,6 +208,7 @@ class MarginFields(Fields):
                 spec.get("max_leverage", MISSING),
                 "exactly one of max_leverage (one tier) or tiers",
             )
+        tiers: tuple[TierConfig, ...]
         if "max_leverage" in spec:
             tiers = (
                 TierConfig(

@@ -282,7 +282,7 @@ class MarketFields(Fields):
         )
         sides = {}
         for side in ("bids", "asks"):
-            levels = []
+            levels: list[tuple[Decimal, Decimal]] = []
             for index, raw in enumerate(self.array(f"{key}.{side}", spec.get(side, []))):
                 where = f"{key}.{side}[{index}]"
                 if not isinstance(raw, list) or len(raw) != 2:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from venues.errors import CrossrouteError, InvalidArgument, InvalidValue, VenueError  # noqa: F401  (InvalidValue: the field-error mixin, re-exported)
+# InvalidValue is the field-error mixin every layer combines with its branch: re-exported here.
+from venues.errors import CrossrouteError, InvalidArgument, InvalidValue, VenueError
 
 __all__ = [
     "AdapterError",
@@ -16,6 +17,7 @@ __all__ = [
     "CrossrouteError",
     "ExecutionError",
     "InvalidArgument",
+    "InvalidValue",
     "MarginError",
     "RouteError",
     "VenueError",

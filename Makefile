@@ -41,10 +41,13 @@ typecheck: $(STAMP)
 
 # The wheel, installed into a fresh venv in a temporary directory, run from that directory: the
 # package must carry every file it reads (the default market, the paper page, openapi.json).
-# Runtime dependencies come from pip's configured wheel sources and cache.
+# Built from a clean copy of the tree (a stale build/ would leak old files into the wheel);
+# runtime dependencies come from pip's configured wheel sources and cache.
 wheel-test: $(STAMP)
-	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir "$$tmp/dist" . ; \
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; mkdir "$$tmp/src"; \
+	tar -c --exclude=./.venv --exclude=./.git --exclude=./build --exclude='*.egg-info' \
+	  --exclude=__pycache__ --exclude=./tests . | tar -x -C "$$tmp/src"; \
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir "$$tmp/dist" "$$tmp/src"; \
 	$(PYTHON) -m venv "$$tmp/venv"; \
 	"$$tmp/venv/bin/python" -m pip install --quiet "$$tmp"/dist/crossroute-*.whl; \
 	cd "$$tmp"; \

@@ -35,8 +35,6 @@ from router.config import (
     VenueConfig,
     load_config,
 )
-from router.margin.journal import Journal
-from router.margin.ledger import MarginLedger
 from router.model.errors import ConfigError, CrossrouteError, RouteError
 from venues.amm import ConstantProductPool
 from venues.clmm import ConcentratedLiquidityPool
@@ -44,8 +42,10 @@ from venues.clmm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
 from venues.errors import VenueError
 from venues.orderbook import OrderBook
 
-if TYPE_CHECKING:  # the gate pulls in the executor, which `crossroute route` never needs
+if TYPE_CHECKING:  # the margin core and the executor: `crossroute route` never loads them
     from router.execution.margin_gate import LedgerGate
+    from router.margin.journal import Journal
+    from router.margin.ledger import MarginLedger
 
 # Owner of the resting orders a config seeds into a book (the router trades as "router").
 SEED_OWNER = "config-maker"
@@ -350,6 +350,8 @@ def build_margin(
     not touched. Raises ConfigError naming the key for an unknown account, a name without a
     price, or a value the margin core refuses. O(assets + markets).
     """
+    from router.margin.ledger import MarginLedger  # only the commands that trade build one
+
     config = market.config
     margin = market.margin
     accounts = config.accounts

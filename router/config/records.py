@@ -1,7 +1,7 @@
 """The validated market config: frozen dataclasses, one per table of the TOML file.
 
 Amounts are exact ``Decimal`` in whole units of their asset; names and units follow
-docs/architecture.md ("Market config keys"). Built only by :mod:`router.config.market`.
+docs/architecture.md ("Contracts that outside acceptance checks call"). Built only by :mod:`router.config.market`.
 """
 
 from __future__ import annotations

@@ -34,8 +34,8 @@ test: $(STAMP) $(CHROMIUM)
 
 # Strict mypy on the modules that pass it ([[tool.mypy.overrides]] in pyproject.toml lists the
 # same ones); a module joins both lists once it passes.
-MYPY_STRICT := router/config router/cli.py router/commands/render.py router/commands/inputs.py \
-	router/commands/extras.py router/model/errors.py router/model/orders.py router/model/venue.py
+MYPY_STRICT := router/config router/cli.py router/commands \
+	router/model/errors.py router/model/orders.py router/model/venue.py
 typecheck: $(STAMP)
 	$(BIN)/mypy $(MYPY_STRICT)
 

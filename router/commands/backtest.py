@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from router.commands import inputs, version
@@ -115,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress(quiet: bool):
+def _progress(quiet: bool) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
     if quiet or not sys.stderr.isatty():
         return None, lambda: None
     from rich.progress import Progress

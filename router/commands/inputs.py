@@ -9,6 +9,7 @@ is not a directory), so a run never fails half-way with a traceback.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,25 +25,24 @@ MAX_SCALE = 18  # decimal places: the finest asset (wei)
 COMMAND_LINE = "<command line>"
 
 
-def qty(flag: str, text: str | None) -> Decimal | None:
-    """A base quantity > 0 (None when the flag was not given)."""
-    return _positive(flag, text, MAX_QTY_BASE)
+def qty(flag: str, text: str) -> Decimal:
+    """A base quantity > 0."""
+    return parse_positive(flag, text, maximum=MAX_QTY_BASE, max_scale=MAX_SCALE)
 
 
-def quote_qty(flag: str, text: str | None) -> Decimal | None:
-    """A quote amount > 0 (None when not given)."""
-    return _positive(flag, text, MAX_QTY_QUOTE)
+def quote_qty(flag: str, text: str) -> Decimal:
+    """A quote amount > 0."""
+    return parse_positive(flag, text, maximum=MAX_QTY_QUOTE, max_scale=MAX_SCALE)
 
 
-def price(flag: str, text: str | None) -> Decimal | None:
-    """A price > 0 in quote per base (None when not given)."""
-    return _positive(flag, text, MAX_PRICE_QUOTE)
+def price(flag: str, text: str) -> Decimal:
+    """A price > 0 in quote per base."""
+    return parse_positive(flag, text, maximum=MAX_PRICE_QUOTE, max_scale=MAX_SCALE)
 
 
-def _positive(flag: str, text: str | None, maximum: int) -> Decimal | None:
-    if text is None:
-        return None
-    return parse_positive(flag, text, maximum=maximum, max_scale=MAX_SCALE)
+def optional(parse: Callable[[str, str], Decimal], flag: str, text: str | None) -> Decimal | None:
+    """``parse(flag, text)``, or None when the flag was not given."""
+    return None if text is None else parse(flag, text)
 
 
 def decimal_in(flag: str, text: str, minimum: int, maximum: int) -> Decimal:

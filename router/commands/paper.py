@@ -161,9 +161,9 @@ async def _order(args: argparse.Namespace) -> int:
         "tif": args.tif,
     }
     # checked here too, so a typo is refused before anything is sent
-    inputs.qty("qty", args.qty)
-    inputs.quote_qty("quote_qty", args.quote_qty)
-    inputs.price("limit", args.limit)
+    inputs.optional(inputs.qty, "qty", args.qty)
+    inputs.optional(inputs.quote_qty, "quote_qty", args.quote_qty)
+    inputs.optional(inputs.price, "limit", args.limit)
     for key in ("subaccount", "qty", "quote_qty", "limit", "venues"):
         if getattr(args, key) is not None:
             body[key] = getattr(args, key)
@@ -288,7 +288,7 @@ async def _main(
     bound = runner.addresses[0][1]  # the real port when --port 0
     sys.stdout.write(
         f"crossroute paper: listening on http://127.0.0.1:{bound} (db {db}, {replayed} commands "
-        f"replayed, tick {service.sim.tick}, speed {speed:g}x)\n"
+        f"replayed, tick {service.status()['tick']}, speed {speed:g}x)\n"
     )
     sys.stdout.flush()
     stop = asyncio.Event()

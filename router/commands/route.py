@@ -125,9 +125,9 @@ def make_plan(
 
 
 def run(args: argparse.Namespace) -> int:
-    qty = inputs.qty("qty", args.qty)
-    quote_qty = inputs.quote_qty("quote_qty", args.quote_qty)
-    limit = inputs.price("limit", args.limit)
+    qty = inputs.optional(inputs.qty, "qty", args.qty)
+    quote_qty = inputs.optional(inputs.quote_qty, "quote_qty", args.quote_qty)
+    limit = inputs.optional(inputs.price, "limit", args.limit)
     venues = None
     if args.venues is not None:
         venues = [name.strip() for name in args.venues.split(",") if name.strip()]

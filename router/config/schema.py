@@ -31,12 +31,26 @@ MAX_INTEGER_DIGITS = 24
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
-class _Missing:
+class _Described:
+    """A value shown by a description instead of a Python repr (errors print values with !r)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
     def __repr__(self) -> str:
-        return "(missing)"
+        return self.text
 
 
-MISSING: Any = _Missing()
+MISSING: Any = _Described("(missing)")
+
+
+def shown(value: Any) -> Any:
+    """``value`` for an error message: a table or an array by its kind, not its Python repr."""
+    if isinstance(value, dict):
+        return _Described("(a table)")
+    if isinstance(value, list):
+        return _Described("(an array)")
+    return value
 
 
 class Keys(NamedTuple):
@@ -55,12 +69,14 @@ def check_table(key: str, value: Any, keys: Keys, fail: ErrorFactory) -> dict[st
     """``value`` as a table with only ``keys`` (the first unknown key in file order is named)
     and every required key; else ``fail(key path, value, allowed)``. O(keys)."""
     if not isinstance(value, dict):
-        raise fail(key, value, "a table")
+        raise fail(key, shown(value), "a table")
     known = keys.required + keys.optional
     for name in value:
         if name not in known:
             raise fail(
-                join(key, name), value[name], f"no such key here; known keys: {', '.join(known)}"
+                join(key, name),
+                shown(value[name]),
+                f"no such key here; known keys: {', '.join(known)}",
             )
     for name in keys.required:
         if name not in value:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# InvalidValue is the field-error mixin every layer combines with its branch: re-exported here.
-from venues.errors import CrossrouteError, InvalidArgument, InvalidValue, VenueError
+from venues.errors import CrossrouteError, InvalidArgument, InvalidValue, VenueError  # noqa: F401  (InvalidValue: the field-error mixin, re-exported)
 
 __all__ = [
     "AdapterError",
@@ -17,7 +16,6 @@ __all__ = [
     "CrossrouteError",
     "ExecutionError",
     "InvalidArgument",
-    "InvalidValue",
     "MarginError",
     "RouteError",
     "VenueError",

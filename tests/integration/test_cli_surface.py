@@ -212,3 +212,43 @@ def test_piped_tables_keep_headers_on_one_line(capsys, monkeypatch: pytest.Monke
     assert main(["margin", "report", "--account", ACCOUNT]) == 0
     header = [line for line in capsys.readouterr().out.splitlines() if "liquidation_price" in line]
     assert len(header) == 1 and "symbol" in header[0] and "initial_margin" in header[0]
+
+
+def test_extras_are_declared_and_dev_installs_them_all() -> None:
+    import tomllib
+
+    from router.commands.extras import EXTRAS
+
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        project = tomllib.load(file)["project"]
+    optional = project["optional-dependencies"]
+    runtime = " ".join(project["dependencies"])
+    for extra, module in EXTRAS.items():
+        assert any(spec.startswith(module) for spec in optional[extra]), extra
+        assert any(spec.startswith(module) for spec in optional["dev"]), extra
+        assert module not in runtime, module  # optional means optional
+
+
+@pytest.mark.parametrize(
+    ("blocked", "argv", "extra"),
+    [
+        ("matplotlib", ["stress", "--account", BASIS_ACCOUNT, "--plot", "{tmp}/p.png"], "plots"),
+        ("pyarrow", ["backtest", "--config", BACKTEST, "--out", "{tmp}/out"], "parquet"),
+        ("ray", ["backtest", "--config", BACKTEST, "--ray-address", "local"], "ray"),
+    ],
+)
+def test_missing_extra_is_named_in_one_line(
+    tmp_path: Path, blocked: str, argv: list[str], extra: str
+) -> None:
+    # sys.modules[name] = None is Python's documented way to make a module unimportable
+    probe = (
+        f"import sys; sys.modules[{blocked!r}] = None\n"
+        "from router.cli import main\n"
+        f"raise SystemExit(main({[arg.format(tmp=tmp_path) for arg in argv]!r}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and f"crossroute[{extra}]" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # refused before any work

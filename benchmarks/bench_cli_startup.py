@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -27,9 +28,18 @@ ROUTE = ["-m", "router.cli", "route", "--side", "buy", "--qty", "1"]
 _TOP_LEVEL = re.compile(r"import time:\s+\d+ \|\s+(\d+) \| (\S.*)$")
 
 
-def _run(args: list[str], tree: Path) -> tuple[float, int]:
-    """(wall seconds, sum of top-level cumulative import times in µs) of one fresh interpreter."""
+def _cpu_children_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run(args: list[str], tree: Path) -> tuple[float, float, int]:
+    """(wall s, CPU s, sum of top-level cumulative import times in µs) of one fresh interpreter.
+
+    CPU time (user + sys of the child) is what the command costs on an idle machine; wall time
+    also counts waiting for a core on a busy one."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
+    cpu_start = _cpu_children_s()
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-X", "importtime", *args],
@@ -41,28 +51,31 @@ def _run(args: list[str], tree: Path) -> tuple[float, int]:
         check=True,
     )
     wall = time.perf_counter() - start
+    cpu = _cpu_children_s() - cpu_start
     imports_us = sum(
         int(match.group(1))
         for line in result.stderr.splitlines()
         if (match := _TOP_LEVEL.match(line))
     )
-    return wall, imports_us
+    return wall, cpu, imports_us
 
 
 def main(trees: list[Path]) -> None:
     variants = [("python -c pass (baseline)", ["-c", "pass"], trees[0])]
     variants += [(f"route ({tree})", ROUTE, tree) for tree in trees]
-    samples: dict[str, list[tuple[float, int]]] = {name: [] for name, _, _ in variants}
+    samples: dict[str, list[tuple[float, float, int]]] = {name: [] for name, _, _ in variants}
     for _ in range(RUNS):
         for name, args, tree in variants:
             samples[name].append(_run(args, tree))
     print(f"bench_cli_startup  python {sys.version.split()[0]}  cpus={os.cpu_count()}  runs={RUNS}")
-    print("| command | wall p50 s | importtime total p50 ms |")
-    print("|---|---:|---:|")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    print("| command | wall p50 s | CPU p50 s | importtime total p50 ms |")
+    print("|---|---:|---:|---:|")
     for name, runs in samples.items():
         wall = statistics.median(run[0] for run in runs)
-        imports = statistics.median(run[1] for run in runs) / 1000
-        print(f"| {name} | {wall:.3f} | {imports:.1f} |")
+        cpu = statistics.median(run[1] for run in runs)
+        imports = statistics.median(run[2] for run in runs) / 1000
+        print(f"| {name} | {wall:.3f} | {cpu:.3f} | {imports:.1f} |")
 
 
 if __name__ == "__main__":

@@ -180,7 +180,13 @@ async def _order(args: argparse.Namespace) -> int:
 
 def render_order(data: dict[str, Any]) -> None:
     """An order's answer for people: status line, one row per venue fill, margin before/after."""
+    from decimal import Decimal
+
     from router.commands.render import console, show, table
+    from router.plan import fmt_qty
+
+    def qty(text: str) -> str:  # "22.908700000000000000" -> "22.9087": the same number, exactly
+        return fmt_qty(Decimal(text))
 
     out = console()
     reason = f" - {data['reason']}" if data.get("reason") else ""
@@ -195,9 +201,9 @@ def render_order(data: dict[str, Any]) -> None:
             f"{leg['side']} {leg['symbol']}: {leg['status']}",
             [("venue", False), (f"qty ({base})", True), (f"quote amount ({quote})", True)],
         )
-        routes.extend((r["venue"], r["qty"], r["quote_amount"]) for r in leg.get("route", []))
+        routes.extend((r["venue"], qty(r["qty"]), r["quote_amount"]) for r in leg.get("route", []))
         routes.section()
-        routes.add("total", leg["filled_qty"], leg["quote_amount"])
+        routes.add("total", qty(leg["filled_qty"]), leg["quote_amount"])
         show(out, routes)
         out.print(
             f"average price {leg['avg_price'] or '-'} {quote} per {base}; fees {leg['fee']} {quote}",

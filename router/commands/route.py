@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         default=None,
-        help="market TOML (default: config/default.toml, the embedded default market)",
+        help="market TOML (default: config/default.toml here, else the embedded default market)",
     )
     parser.add_argument(
         "--symbol",

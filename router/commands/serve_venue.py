@@ -23,7 +23,9 @@ from router.server.build import build_server
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=None, help="market TOML (default: config/default.toml)")
+    parser.add_argument(
+        "--config", default=None, help="market TOML (default: the embedded default market)"
+    )
     parser.add_argument("--port", required=True, help="TCP port on 127.0.0.1 (0: any free port)")
     parser.add_argument(
         "--pool-depth-step",

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.amm import AmmAdapter
 from adapters.clmm import ClmmAdapter, sqrt_price_x96_from_price, tick_at_price
@@ -35,9 +35,6 @@ from router.config import (
     VenueConfig,
     load_config,
 )
-from router.execution.margin_gate import LedgerGate
-from router.margin.journal import Journal
-from router.margin.ledger import MarginLedger
 from router.model.errors import ConfigError, CrossrouteError, RouteError
 from venues.amm import ConstantProductPool
 from venues.clmm import ConcentratedLiquidityPool
@@ -45,9 +42,16 @@ from venues.clmm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
 from venues.errors import VenueError
 from venues.orderbook import OrderBook
 
+if TYPE_CHECKING:  # the margin core and the executor: `crossroute route` never loads them
+    from router.execution.margin_gate import LedgerGate
+    from router.margin.journal import Journal
+    from router.margin.ledger import MarginLedger
+
 # Owner of the resting orders a config seeds into a book (the router trades as "router").
 SEED_OWNER = "config-maker"
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+# The embedded default market ships as package data; config/default.toml is the same file, for
+# users to copy (tests/unit/router/test_package_data.py keeps the two identical).
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "data" / "default.toml"
 # The subaccount build_margin opens for an account, and the grid the ledger counts on.
 MAIN_SUBACCOUNT = "main"
 MARK_QUANTUM = Decimal("1e-8")
@@ -346,6 +350,8 @@ def build_margin(
     not touched. Raises ConfigError naming the key for an unknown account, a name without a
     price, or a value the margin core refuses. O(assets + markets).
     """
+    from router.margin.ledger import MarginLedger  # only the commands that trade build one
+
     config = market.config
     margin = market.margin
     accounts = config.accounts
@@ -410,6 +416,8 @@ def build_margin(
         raise ConfigError(
             config.file, key, value, f"a value the margin core accepts ({exc})"
         ) from exc
+    from router.execution.margin_gate import LedgerGate  # only the trading commands load it
+
     return MarginSetup(
         chosen, sub_id, ledger, LedgerGate(ledger, sub_id, perp_markets), perp_markets
     )

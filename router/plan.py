@@ -82,7 +82,7 @@ class RoutePlan:
     notes: tuple[str, ...] = ()
 
     def to_json_dict(self) -> dict[str, Any]:
-        """DESIGN.md's ``crossroute route --json`` object; numbers as decimal strings, plus extras."""
+        """The ``crossroute route --json`` object of docs/architecture.md; numbers as decimal strings, plus extras."""
         best = self.best_single_venue
         return {
             "symbol": self.symbol,

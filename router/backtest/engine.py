@@ -32,7 +32,7 @@ from router.app import MARK_QUANTUM, Market, build_margin
 from router.backtest.book import ReplayBookVenue
 from router.backtest.plugins import load_plugin
 from router.backtest.strategies import Strategy, build_strategy
-from router.config import FILE_KEY, MarketConfig, parse_config_data, read_toml
+from router.config import FILE_KEY, Keys, MarketConfig, check_table, parse_config_data, read_toml
 from router.model.errors import ConfigError, CrossrouteError
 from router.model.orders import LegOrder
 from router.plan import plan_route
@@ -93,11 +93,7 @@ def _get(table: dict, key: str, where: str, kind: type | tuple, default: Any = .
 
 
 def _unknown(table: dict, allowed: set, where: str) -> None:
-    extra = sorted(set(table) - allowed)
-    if extra:
-        raise BacktestError(
-            f"{where}.{extra[0]}", table[extra[0]], f"one of the keys {sorted(allowed)}"
-        )
+    check_table(where, table, Keys((), tuple(sorted(allowed))), BacktestError)
 
 
 def load_spec(

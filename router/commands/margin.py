@@ -6,11 +6,31 @@ import argparse
 import json
 import sys
 
-HELP = "margin report of an account file: equity, requirements, headroom, liquidation prices"
+MARGIN_FIGURES = (
+    "equity",
+    "maintenance_equity",
+    "initial_margin",
+    "maintenance_margin",
+    "headroom",
+)
+EFFICIENCY_FIGURES = ("cross_requirement", "isolated_requirement", "saving")
+POSITION_COLUMNS = (
+    "symbol",
+    "mode",
+    "size",
+    "entry",
+    "mark",
+    "notional",
+    "initial_margin",
+    "maintenance_margin",
+    "liquidation_price",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="margin_command", required=True)
+    sub = parser.add_subparsers(
+        dest="margin_command", metavar="report", required=True, parser_class=type(parser)
+    )
     report = sub.add_parser("report", help="print the margin report of one account file")
     report.add_argument("--account", required=True, help="account TOML file")
     report.add_argument("--json", action="store_true", help="print one JSON object")
@@ -23,52 +43,19 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return 0
-    from rich.console import Console
-    from rich.table import Table
+    from router.commands.render import console, show, table
 
-    probe = Console()
-    # never truncate a figure a risk desk will check by hand: at least 140 columns
-    console = Console(width=max(probe.width, 140))
-    summary = Table(title=f"margin report: {args.account}")
-    summary.add_column("figure")
-    summary.add_column("USDC", justify="right")
-    for key in ("equity", "maintenance_equity", "initial_margin", "maintenance_margin", "headroom"):
-        summary.add_row(key, data[key])
+    out = console()
+    summary = table(f"margin report: {args.account}", [("figure", False), ("USDC", True)])
     ce = data["capital_efficiency"]
-    for key in ("cross_requirement", "isolated_requirement", "saving"):
-        summary.add_row(key, ce[key])
-    console.print(summary)
-    positions = Table(title="positions")
-    for col in (
-        "symbol",
-        "mode",
-        "size",
-        "entry",
-        "mark",
-        "notional",
-        "initial_margin",
-        "maintenance_margin",
-        "liquidation_price",
-    ):
-        positions.add_column(
-            col, justify="left" if col in ("symbol", "mode") else "right", overflow="fold"
-        )
-    for row in data["positions"]:
-        positions.add_row(
-            *(
-                row[c] if row[c] is not None else "-"
-                for c in (
-                    "symbol",
-                    "mode",
-                    "size",
-                    "entry",
-                    "mark",
-                    "notional",
-                    "initial_margin",
-                    "maintenance_margin",
-                    "liquidation_price",
-                )
-            )
-        )
-    console.print(positions)
+    summary.extend(
+        [(key, data[key]) for key in MARGIN_FIGURES]
+        + [(key, ce[key]) for key in EFFICIENCY_FIGURES],
+    )
+    show(out, summary)
+    positions = table(
+        "positions", [(column, column not in ("symbol", "mode")) for column in POSITION_COLUMNS]
+    )
+    positions.extend([row[c] for c in POSITION_COLUMNS] for row in data["positions"])
+    show(out, positions)
     return 0

@@ -10,25 +10,24 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from router.app import DEFAULT_CONFIG, Market, load_market
+from router.commands import inputs
 from router.model.errors import RouteError
 from router.plan import RoutePlan, fmt_qty, plan_route
 
-HELP = "plan one order across the venues of a market (exact legs, best single venue, bps)"
+if TYPE_CHECKING:  # rich is loaded only to print a table, never for --json
+    from rich.console import Console
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         default=None,
-        help="market TOML (default: config/default.toml, the embedded default market)",
+        help="market TOML (default: config/default.toml here, else the embedded default market)",
     )
     parser.add_argument(
         "--symbol",
@@ -65,30 +64,6 @@ def config_path(value: str | None) -> Path:
     return local if local.is_file() else DEFAULT_CONFIG
 
 
-def parse_amount(field: str, text: str | None) -> Decimal | None:
-    """A positive finite decimal from the command line, exactly (never through float)."""
-    if text is None:
-        return None
-    allowed = "a positive decimal number such as 50 or 0.25"
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise RouteError(
-            f"{field}={text!r} is invalid; allowed: {allowed}",
-            field=field,
-            value=text,
-            allowed=allowed,
-        ) from None
-    if not value.is_finite() or value <= 0:
-        raise RouteError(
-            f"{field}={text!r} is invalid; allowed: {allowed}",
-            field=field,
-            value=text,
-            allowed=allowed,
-        )
-    return value
-
-
 def resolve_symbol(market: Market, symbol: str | None) -> str:
     """The requested symbol, or the market's only one."""
     if symbol is not None:
@@ -96,8 +71,8 @@ def resolve_symbol(market: Market, symbol: str | None) -> str:
     symbols = market.symbols()
     if len(symbols) != 1:
         raise RouteError(
-            f"symbol=None is invalid; allowed: one of {', '.join(symbols)} (--symbol is"
-            " required when the market trades several)",
+            f"symbol: --symbol is required when the market trades several; allowed: one of"
+            f" {', '.join(symbols)}",
             field="symbol",
             value=None,
         )
@@ -150,9 +125,9 @@ def make_plan(
 
 
 def run(args: argparse.Namespace) -> int:
-    qty = parse_amount("qty", args.qty)
-    quote_qty = parse_amount("quote_qty", args.quote_qty)
-    limit = parse_amount("limit", args.limit)
+    qty = inputs.optional(inputs.qty, "qty", args.qty)
+    quote_qty = inputs.optional(inputs.quote_qty, "quote_qty", args.quote_qty)
+    limit = inputs.optional(inputs.price, "limit", args.limit)
     venues = None
     if args.venues is not None:
         venues = [name.strip() for name in args.venues.split(",") if name.strip()]
@@ -168,13 +143,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(plan.to_json_dict(), indent=2) + "\n")
         return 0
+    from router.commands.render import console
+
     render_plan(console(), plan)
     return 0
-
-
-def console() -> Console:
-    """A console for tables: full digits always (columns fold rather than truncate)."""
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 def _share(part: Decimal, whole: Decimal) -> str:
@@ -183,26 +155,31 @@ def _share(part: Decimal, whole: Decimal) -> str:
 
 def render_plan(console: Console, plan: RoutePlan, title: str | None = None) -> None:
     """Print a plan as a table: legs, total, averages, best single venue, partial-fill line."""
-    base, quote = plan.symbol.split("/")
+    from router.commands.render import show
+    from router.commands.render import table as new_table
+
+    base, quote = plan.symbol.split(":")[0].split("/")
     data: dict[str, Any] = plan.to_json_dict()
     verb = "paid" if plan.side == "buy" else "received"
-    table = Table(
-        title=title or f"{plan.side} {data['qty']} {base} ({plan.symbol})", title_justify="left"
+    table = new_table(
+        title or f"{plan.side} {data['qty']} {base} ({plan.symbol})",
+        [
+            ("venue", False),
+            (f"qty ({base})", True),
+            (f"avg price ({quote})", True),
+            (f"quote {verb} ({quote})", True),
+            ("share", True),
+        ],
     )
-    table.add_column("venue", overflow="fold")
-    table.add_column(f"qty ({base})", justify="right", overflow="fold")
-    table.add_column(f"avg price ({quote})", justify="right", overflow="fold")
-    table.add_column(f"quote {verb} ({quote})", justify="right", overflow="fold")
-    table.add_column("share", justify="right", no_wrap=True)
     for leg, row in zip(plan.legs, data["legs"]):
-        table.add_row(
+        table.add(
             leg.venue, row["qty"], row["avg_price"], row["quote_amount"], _share(leg.qty, plan.qty)
         )
-    table.add_section()
-    table.add_row(
+    table.section()
+    table.add(
         "total", data["qty"], data["avg_price"], data["quote_amount"], _share(plan.qty, plan.qty)
     )
-    console.print(table)
+    show(console, table)
     console.print(
         f"average price  {data['avg_price']} {quote} per {base} (fees and leg costs included)"
     )

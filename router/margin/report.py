@@ -13,9 +13,10 @@ in quote; cross, the IM is first covered by the weighted value of the non-quote 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from router.config import read_toml
+from router.config import TOP_LEVEL, Keys, check_table, read_toml
 from router.margin.account import ISOLATED
 from router.margin.errors import MarginError, MarginInputError
 from router.margin.ledger import IM, MARKET, MM, MarginLedger, Scenario
@@ -43,9 +44,7 @@ def load_account(path: str) -> tuple[MarginLedger, str]:
 
     Any problem raises ConfigError(file, key, value, allowed)."""
     doc = read_toml(path)
-    unknown = sorted(set(doc) - TOP_KEYS)
-    if unknown:
-        raise ConfigError(path, unknown[0], doc[unknown[0]], f"one of {sorted(TOP_KEYS)}")
+    check_table(TOP_LEVEL, doc, Keys((), tuple(sorted(TOP_KEYS))), partial(ConfigError, path))
     try:
         return _build(path, doc)
     except MarginInputError as exc:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from router.config import read_toml
+from router.config import TOP_LEVEL, Keys, check_table, read_toml
 from router.model.errors import ConfigError, CrossrouteError, InvalidValue
 
 __all__ = [
@@ -254,11 +254,7 @@ _MC_KEYS = {"paths", "steps", "step_min", "vol", "df", "correlation"}
 def _scenario(raw: Any, where: str) -> Scenario:
     if not isinstance(raw, dict):
         raise StressInputError(where, raw, "a table")
-    unknown = sorted(set(raw) - _SCENARIO_KEYS)
-    if unknown:
-        raise StressInputError(
-            f"{where}.{unknown[0]}", raw[unknown[0]], f"keys {sorted(_SCENARIO_KEYS)}"
-        )
+    check_table(where, raw, Keys((), tuple(sorted(_SCENARIO_KEYS))), StressInputError)
     name = raw.get("name")
     if not isinstance(name, str) or not name or len(name) > 64:
         raise StressInputError(f"{where}.name", name, "a name of 1 to 64 characters")
@@ -344,11 +340,7 @@ def _scenario(raw: Any, where: str) -> Scenario:
         key = f"{where}.oracle"
         if not isinstance(o, dict):
             raise StressInputError(key, o, "a table")
-        unknown = sorted(set(o) - _ORACLE_KEYS)
-        if unknown:
-            raise StressInputError(
-                f"{key}.{unknown[0]}", o[unknown[0]], f"keys {sorted(_ORACLE_KEYS)}"
-            )
+        check_table(key, o, Keys((), tuple(sorted(_ORACLE_KEYS))), StressInputError)
         if o.get("mode") not in ORACLE_MODES:
             raise StressInputError(f"{key}.mode", o.get("mode"), " | ".join(ORACLE_MODES))
         if not isinstance(o.get("asset"), str):
@@ -377,9 +369,7 @@ def _monte_carlo(raw: Any) -> MonteCarloModel:
     key = "monte_carlo"
     if not isinstance(raw, dict):
         raise StressInputError(key, raw, "a table")
-    unknown = sorted(set(raw) - _MC_KEYS)
-    if unknown:
-        raise StressInputError(f"{key}.{unknown[0]}", raw[unknown[0]], f"keys {sorted(_MC_KEYS)}")
+    check_table(key, raw, Keys((), tuple(sorted(_MC_KEYS))), StressInputError)
     vol_raw = raw.get("vol")
     if not isinstance(vol_raw, dict) or not vol_raw:
         raise StressInputError(
@@ -454,9 +444,7 @@ def parse_scenarios(data: Any) -> ScenarioSet:
     scenario lists, duplicate names. O(size)."""
     if not isinstance(data, dict):
         raise StressInputError("<root>", data, "a table with [[scenarios]] and/or [monte_carlo]")
-    unknown = sorted(set(data) - {"scenarios", "monte_carlo"})
-    if unknown:
-        raise StressInputError(unknown[0], data[unknown[0]], "only [[scenarios]] and [monte_carlo]")
+    check_table(TOP_LEVEL, data, Keys((), ("scenarios", "monte_carlo")), StressInputError)
     raw = data.get("scenarios", [])
     if not isinstance(raw, list):
         raise StressInputError("scenarios", raw, "an array of [[scenarios]] tables")

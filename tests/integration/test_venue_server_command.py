@@ -36,7 +36,7 @@ def test_build_server_serves_every_config_venue_with_the_config_accounts() -> No
         (["--port", "0", "--pool-depth-step", "NaN"], "--pool-depth-step"),
         (
             ["--port", "0", "--pool-depth-step", "0.0000000000000000001"],
-            "depth_step",
+            "--pool-depth-step",
         ),  # finer than 1 wei
         (["--port", "0", "--weight-per-minute", "0"], "--weight-per-minute"),
         (["--port", "0", "--config", "/nonexistent.toml"], "/nonexistent.toml"),

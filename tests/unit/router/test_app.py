@@ -88,13 +88,25 @@ def test_adapters_for_filters_by_symbol_and_name() -> None:
         market.adapters_for("ETH/USDC", [])
 
 
+TINY_PRICE = "0." + "0" * 29 + "1"
+
+
 @pytest.mark.parametrize(
     ("price", "lower", "upper", "liquidity", "key", "allowed"),
     [
-        ("3000", "1e-30", "3600", "1000", "venues[0].positions[0].lower", "MIN_SQRT_RATIO"),
-        ("3000", "2500", "1e60", "1000", "venues[0].positions[0].upper", "MIN_SQRT_RATIO"),
+        # 1e-30 USDC per ETH (written out: the grammar has no exponents) is below tick -887272
+        ("3000", TINY_PRICE, "3600", "1000", "venues[0].positions[0].lower", "MIN_SQRT_RATIO"),
+        # the config caps prices far below the top tick, so the schema refuses this one first
+        (
+            "3000",
+            "2500",
+            "1" + "0" * 13,
+            "1000",
+            "venues[0].positions[0].upper",
+            "<= 1000000000000",
+        ),
         ("3000", "3000", "3000.5", "1000", "venues[0].positions[0].upper", "one tick spacing"),
-        ("1e-40", "2500", "3600", "1000", "venues[0].price", "sqrt_price_x96"),
+        (TINY_PRICE, "2500", "3600", "1000", "venues[0].price", "sqrt_price_x96"),
         (
             "3000",
             "2500",
@@ -337,7 +349,7 @@ def test_market_without_margin_table_gets_weight_one_and_no_perp_market() -> Non
 def test_starting_equity_is_the_exact_weighted_collateral_rounded_against_the_account(
     eth, usdc, weight
 ) -> None:
-    setup = build_margin(_perp_market(str(eth), str(usdc), str(weight)))
+    setup = build_margin(_perp_market(f"{eth:f}", f"{usdc:f}", f"{weight:f}"))  # no exponents
     exact = usdc + eth * 3000 * weight
     equity = setup.gate.summary()["equity"]
     assert equity <= exact < equity + Decimal("1e-8")

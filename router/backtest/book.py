@@ -15,8 +15,9 @@ kept in line with the L2 book lazily (only levels that changed, only when the ve
 traded). Rules, decided once:
 
 - Queue position: our resting orders join the back of their level. New recorded liquidity at a
-  level joins behind us; recorded cancellations leave from the back first (the risk-averse
-  model: a cancellation never moves us forward). Recorded trades are replayed as marketable
+  level joins behind us; how many of the recorded cancellations at our level were ahead of us is
+  the queue model's answer (:mod:`router.backtest.queues`; default risk-averse: from the back
+  first, a cancellation never moves us forward). Recorded trades are replayed as marketable
   orders of owner ``"tape"`` limited at the trade price, so they consume the level from the front
   and fill us only once the liquidity ahead of us is gone (or at once when our price is better).
 - Liquidity consumption: lots our taker orders take at a level are remembered per level and
@@ -35,6 +36,7 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.orderbook import OrderBookAdapter
+from router.backtest.queues import QueueModel, RiskAverseQueue, cancelled_ahead
 from router.model.orders import LegFill, LegOrder
 from router.sim.errors import BacktestError, BookSyncError
 from router.sim.feed import Grid, Levels
@@ -264,6 +266,7 @@ class ReplayBookVenue:
         kind: str = "spot",
         owner: str = "router",
         on_gap: str = "resync",
+        queue_model: QueueModel | None = None,
     ) -> None:
         for field, value in (("name", name), ("symbol", symbol), ("owner", owner)):
             if not isinstance(value, str) or not value:
@@ -289,6 +292,7 @@ class ReplayBookVenue:
         self.symbol = symbol
         self.grid = grid
         self.owner = owner
+        self.queue_model: QueueModel = RiskAverseQueue() if queue_model is None else queue_model
         self.l2 = L2Book(on_gap)
         self.book = OrderBook(
             symbol,
@@ -429,9 +433,32 @@ class ReplayBookVenue:
         return total
 
     def _shrink(self, side: str, price: int, lots: int) -> None:
+        """Take ``lots`` of recorded cancellations off the level: from the back, except that when
+        one of our orders rests here the queue model says how many were ahead of it."""
         ids = self._market[side][price]
+        ours = self._our_seq(side, price)
+        if ours is None:
+            self._take(ids, lots)
+        else:
+            seqs = {oid: self.book.order(oid).seq for oid in ids}
+            ahead_ids = [oid for oid in ids if seqs[oid] < ours]
+            behind_ids = [oid for oid in ids if seqs[oid] > ours]
+            ahead = sum(self.book.order(oid).qty_lots for oid in ahead_ids)
+            behind = sum(self.book.order(oid).qty_lots for oid in behind_ids)
+            from_ahead = cancelled_ahead(self.queue_model, ahead, behind, lots)
+            # The ahead part leaves nearest to us (the back of the orders ahead): only the amount
+            # ahead matters to our fills, not which recorded orders they were.
+            self._take(ahead_ids, from_ahead)
+            self._take(behind_ids, lots - from_ahead)
+            ids[:] = ahead_ids + behind_ids
+        if not ids:
+            del self._market[side][price]
+
+    def _take(self, ids: list[str], lots: int) -> None:
+        """Remove ``lots`` from the market orders ``ids``, the last first (cancel or shrink in
+        place, which keeps priority); the ids removed leave the list."""
         while lots and ids:
-            oid = ids[-1]  # from the back: cancellations never move our orders forward
+            oid = ids[-1]
             have = self.book.order(oid).qty_lots
             if have <= lots:
                 self.book.cancel(oid)
@@ -440,8 +467,20 @@ class ReplayBookVenue:
             else:
                 self.book.amend(oid, qty_lots=have - lots)
                 lots = 0
-        if not ids:
-            del self._market[side][price]
+
+    def _our_seq(self, side: str, price: int) -> int | None:
+        """Time priority of our frontmost open order at the level, or None. O(our orders)."""
+        best = None
+        for oid in self._ours:
+            order = self.book.order(oid)
+            if (
+                order is not None
+                and order.side == side
+                and order.price_ticks == price
+                and (best is None or order.seq < best)
+            ):
+                best = order.seq
+        return best
 
     def _grow(self, side: str, price: int, lots: int) -> None:
         self._seq += 1

@@ -157,6 +157,11 @@ def summarise(
             "arbitrage": result["arbitrage"],
             "books": result["books"],
             "venues": result["venues"],
+            "funding_skipped": result.get("funding_skipped", []),
+            "coverage": result.get("coverage", []),
+            "scenario": result.get("scenario", ""),
+            "latency": result.get("latency", {}),
+            "queue_model": result.get("queue_model", ""),
         }
     )
 

@@ -340,6 +340,10 @@ class ReplayBookVenue:
                         consumed[side][price] = left
                     else:
                         del consumed[side][price]
+        if self._ours and self.has_resting():
+            # While we rest here every update is applied at once: the queue model must see each
+            # change of our level, not the net of several.
+            self.sync()
 
     def on_trade(self, payload: tuple) -> None:
         """A recorded trade: replayed against the OrderBook while we rest orders here."""

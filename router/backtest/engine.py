@@ -452,6 +452,18 @@ class Context:
             raise BacktestError("mid", sym, self._run.why_no_book(sym))
         return (seen[1] + seen[2]) / 2
 
+    def touch(self, venue: str) -> tuple[Decimal, Decimal] | None:
+        """(best bid, best ask) of a replayed book as the strategy has seen it now; None while it
+        is stale or one-sided."""
+        book = self._run.books.get(venue)
+        if book is None:
+            raise BacktestError(
+                "venue", venue, f"one of the replayed books {sorted(self._run.books)}"
+            )
+        if self._run.is_stale(venue):
+            return None
+        return self._run.seen[self._run.by_file.index(book)].touch(self.now_ns)
+
     def reference_venue(self, symbol: str | None) -> str:
         return self._run.reference(symbol).name
 
@@ -1109,6 +1121,7 @@ def run_backtest(
                 "dropped": v.l2.dropped,
                 "state": v.l2.state,
                 "our_resting_fills": len(v.maker_fills),
+                "our_resting_filled_qty": v.grid.qty(sum(f.qty_lots for f in v.maker_fills)),
             }
             for name, v in run.books.items()
         },

@@ -41,6 +41,7 @@ from router.margin.oracle import MarkPrice
 from router.model.errors import ConfigError, CrossrouteError
 from router.model.orders import LegOrder
 from router.plan import plan_route
+from router.sim.cache import read_feed_cached
 from router.sim.errors import BacktestError
 from router.sim.feed import DEPTH, SNAPSHOT, TRADE, Feed, Grid, read_feed
 from router.sim.pools import Arbitrageur, build_amm, build_clmm
@@ -1077,14 +1078,21 @@ def data_window(spec: BacktestSpec, feeds: list[Feed]) -> tuple[int, int, int | 
     return first, start, end
 
 
-def read_feeds(spec: BacktestSpec) -> list[Feed]:
-    """Parse every [[data]] file of the spec (file index = order in the config)."""
+def read_feeds(spec: BacktestSpec, cache_dir: str | Path | None = None) -> list[Feed]:
+    """Parse every [[data]] file of the spec (file index = order in the config); with
+    ``cache_dir``, through the columnar cache (:mod:`router.sim.cache`: the same feeds)."""
     feeds = []
     for index, item in enumerate(spec.data):
         grid = Grid(item["tick_size"], item["lot_size"])
-        feeds.append(
-            read_feed(item["path"], grid, file_index=index, fmt=item["format"], tickers=False)
-        )
+        if cache_dir is None:
+            feed = read_feed(
+                item["path"], grid, file_index=index, fmt=item["format"], tickers=False
+            )
+        else:
+            feed, _hit = read_feed_cached(
+                item["path"], grid, cache_dir, file_index=index, fmt=item["format"], tickers=False
+            )
+        feeds.append(feed)
     return feeds
 
 

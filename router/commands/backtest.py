@@ -39,6 +39,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="run the sweep on this Ray cluster ('local': in-process)",
     )
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        help="parsed-feed cache (default: $XDG_CACHE_HOME/crossroute/feeds, else ~/.cache/...)",
+    )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="parse the data files every time (no cache)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
@@ -58,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise BacktestError("--workers", args.workers, "an integer >= 1")
     spec = load_spec(args.config, seed=args.seed)
+    from router.sim.cache import default_cache_dir
+
+    cache_dir = None if args.no_cache else (args.cache_dir or str(default_cache_dir()))
     manifest = {
         "config": spec.raw,
         "config_path": str(Path(args.config).resolve()),
@@ -70,9 +81,14 @@ def run(args: argparse.Namespace) -> int:
 
         grid = load_grid(args.sweep)
         results = run_sweep(
-            args.config, grid, seed=args.seed, workers=args.workers, ray_address=args.ray_address
+            args.config,
+            grid,
+            seed=args.seed,
+            workers=args.workers,
+            ray_address=args.ray_address,
+            cache_dir=cache_dir,
         )
-        feeds = read_feeds(spec)
+        feeds = read_feeds(spec, cache_dir)
         manifest["data"] = [{"path": f.path, "sha256": f.sha256} for f in feeds]
         manifest["grid"] = grid
         out = Path(args.out)
@@ -90,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
                 bps = [p["shortfall_bps"] for p in r["parents"]]
                 print(f"{json.dumps(r['overrides'], sort_keys=True)}  shortfall_bps={bps}")
         return 0
-    feeds = read_feeds(spec)
+    feeds = read_feeds(spec, cache_dir)
     manifest["data"] = [{"path": f.path, "sha256": f.sha256, "counts": f.counts} for f in feeds]
     progress, finish = _progress(args.quiet)
     try:

@@ -118,7 +118,14 @@ def run(args: argparse.Namespace) -> int:
     finally:
         finish()
     summary = summarise(raw, comparison)
-    files = write_outputs(args.out, summary, raw, manifest, plots=not args.no_plots)
+    files = write_outputs(
+        args.out,
+        summary,
+        raw,
+        manifest,
+        plots=not args.no_plots,
+        arb_interval_ns=spec.arb_interval_ns,
+    )
     if not args.quiet:
         for p in summary["parents"]:
             best = p.get("best_single_venue")
@@ -129,6 +136,11 @@ def run(args: argparse.Namespace) -> int:
                 + (f"; best single venue {best['venue']} {best['shortfall']}" if best else "")
             )
         print(f"wrote {len(files)} files to {args.out}")
+        skipped = json.loads((Path(args.out) / "manifest.json").read_text()).get(
+            "skipped_plots", {}
+        )
+        for name, reason in sorted(skipped.items()):
+            print(f"skipped {name}: {reason}")
     return 0
 
 

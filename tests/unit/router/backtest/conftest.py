@@ -79,9 +79,13 @@ def spec_of():
     """``spec_of(csv, strategy, **backtest)``: the parsed spec of :func:`book_spec`."""
     from router.backtest.engine import parse_spec
 
-    def make(csv: Path, strategy: dict, data: dict | None = None, **backtest):
+    def make(
+        csv: Path, strategy: dict, data: dict | None = None, venues: list | None = None, **backtest
+    ):
         raw = book_spec(csv, strategy, **backtest)
         raw["data"][0].update(data or {})
+        if venues:
+            raw["venues"] = venues
         return parse_spec(raw, csv.parent, str(csv.with_suffix(".toml")))
 
     return make

@@ -31,8 +31,11 @@ traded). Rules, decided once:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
+from itertools import compress
+from operator import not_ as _not
 from typing import Any
 
 from adapters.orderbook import OrderBookAdapter
@@ -48,21 +51,27 @@ MARKET_OWNER = "market"
 TAPE_OWNER = "tape"
 _MAX_BUFFER = 100_000  # updates kept while waiting for a snapshot (a capture holds ~1 per 50 ms)
 _INT = {int}
+_drain = deque(maxlen=0).extend  # runs an iterator to its end in C
 
 
 def _levels(field: str, levels: Any) -> dict[int, int]:
     """``[(price_ticks, qty_lots), ...]`` as a dict (the last size of a price wins, as applying them
     in order would); BacktestError unless prices are ints > 0 and sizes ints >= 0. The checks run
-    in C (``map(type, ...)``; skipped for the parsers' :class:`~router.sim.feed.Levels`, whose
-    values are ints by construction): this is on the replay's hot path. O(levels)."""
+    in C (``map(type, ...)``; for the parsers' :class:`~router.sim.feed.Levels`, whose values are
+    ints >= 0 by construction, only the prices are checked): this is on the replay's hot path.
+    O(levels)."""
     try:
         book = dict(levels)
     except (TypeError, ValueError):
         raise BacktestError(
             field, levels, "a list of (price_ticks, qty_lots) integer pairs"
         ) from None
+    if type(levels) is Levels:  # ints >= 0 by construction (digits only): only prices > 0 left
+        if book and min(book) <= 0:
+            raise BacktestError(field, levels, "(price_ticks > 0, qty_lots >= 0) integer pairs")
+        return book
     if book and not (
-        (type(levels) is Levels or set(map(type, book)) == _INT == set(map(type, book.values())))
+        set(map(type, book)) == _INT == set(map(type, book.values()))
         and min(book) > 0
         and min(book.values()) >= 0
     ):
@@ -208,7 +217,8 @@ class L2Book:
         elif state not in ("synced", "fresh"):
             self.dropped += 1
             return False
-        # The updates run in C; only the deletions (size 0) take a Python loop.
+        # All in C: the sizes go in, then the prices whose size is 0 (picked by compress over
+        # the sizes' truth values) come out again.
         for levels, book, dirty in (
             (bid_levels, self.bids, self.dirty_bids),
             (ask_levels, self.asks, self.dirty_asks),
@@ -216,8 +226,7 @@ class L2Book:
             if levels:
                 book.update(levels)
                 dirty.update(levels)
-                for price in [price for price, qty in levels.items() if not qty]:
-                    del book[price]
+                _drain(map(book.__delitem__, compress(levels, map(_not, levels.values()))))
         self.applied += 1
         self.levels_applied += len(bids) + len(asks)
         return True
@@ -347,31 +356,33 @@ class ReplayBookVenue:
 
     def on_trade(self, payload: tuple) -> None:
         """A recorded trade: replayed against the OrderBook while we rest orders here."""
+        # Unpacked first (one C step), then checked: this runs for every recorded trade.
+        try:
+            _, price, qty, aggressor = payload if type(payload) is tuple else ()
+        except ValueError:
+            price = None
         if (
-            not isinstance(payload, tuple)
-            or len(payload) != 4
-            or type(payload[1]) is not int
-            or payload[1] <= 0
-            or type(payload[2]) is not int
-            or payload[2] <= 0
-            or payload[3] not in ("buy", "sell")
+            type(price) is not int
+            or type(qty) is not int
+            or price <= 0
+            or qty <= 0
+            or (aggressor != "buy" and aggressor != "sell")
         ):
             raise BacktestError(
                 "trade",
                 payload,
                 "a tuple (trade_id, price_ticks > 0, qty_lots > 0, 'buy' | 'sell')",
             )
-        _, price, qty, aggressor = payload
-        maker_side = "sell" if aggressor == "buy" else "buy"
-        consumed = self._consumed[maker_side]
-        if price in consumed:
+        consumed = self._consumed["sell" if aggressor == "buy" else "buy"]
+        if consumed and price in consumed:
             left = consumed[price] - qty
             if left > 0:
                 consumed[price] = left
             else:
                 del consumed[price]
-        if not self.has_resting():
+        if not self._ours or not self.has_resting():
             return
+        maker_side = "sell" if aggressor == "buy" else "buy"
         self.sync()
         self._seq += 1
         result = self.book.place_market(

@@ -180,55 +180,57 @@ def _columns(feed: Feed) -> dict[str, Any]:
     }
 
 
-def _opt(value: int) -> int | None:
-    return None if value == _NONE else value
-
-
 def _load(entry: Path, path: str, file_index: int, grid: Grid) -> Feed:
+    """Rebuild the feed's event tuples: the level pairs and the trades are made by C-level
+    ``zip``/``map`` over whole columns; only the depth and snapshot headers take a Python loop."""
     with numpy.load(entry, allow_pickle=False) as data:
         meta = json.loads(data["meta"].tobytes().decode())
-        exch, line, local, kinds = (data[k].tolist() for k in ("exch", "line", "local", "kind"))
-        depth, snap, trade, ticker = (
-            data[k].tolist() for k in ("depth", "snap", "trade", "ticker")
-        )
-        prices, qtys = data["prices"].tolist(), data["qtys"].tolist()
-    base = file_index << FILE_SHIFT
-    events = []
-    append = events.append
-    d = s = t = k4 = lv = 0
-    for i, kind in enumerate(kinds):
-        if kind == DEPTH:
-            first, last, prev, nb, na = depth[d : d + 5]
-            d += 5
+        kind_column = data["kind"]
+        seqs = (data["line"] | (file_index << FILE_SHIFT)).tolist()
+        exch, local, kinds = data["exch"].tolist(), data["local"].tolist(), kind_column.tolist()
+        depth = data["depth"].reshape(-1, 5).tolist()
+        snap = data["snap"].reshape(-1, 3).tolist()
+        trade = data["trade"].reshape(-1, 4)
+        ticker = data["ticker"].reshape(-1, 4).tolist()
+        pairs = list(zip(data["prices"].tolist(), data["qtys"].tolist()))
+        order = {k: numpy.flatnonzero(kind_column == k) for k in (DEPTH, SNAPSHOT, TRADE, TICKER)}
+    payloads: list[Any] = [None] * len(kinds)
+    # Levels are consumed in event order across depth updates and snapshots.
+    level_events = numpy.flatnonzero((kind_column == DEPTH) | (kind_column == SNAPSHOT)).tolist()
+    d_iter, s_iter = iter(depth), iter(snap)
+    lv = 0
+    for i in level_events:
+        if kinds[i] == DEPTH:
+            first, last, prev, nb, na = next(d_iter)
             mid, end = lv + nb, lv + nb + na
-            payload: tuple = (
-                _opt(first),
-                _opt(last),
-                _opt(prev),
-                Levels(zip(prices[lv:mid], qtys[lv:mid])),
-                Levels(zip(prices[mid:end], qtys[mid:end])),
+            payloads[i] = (
+                None if first == _NONE else first,
+                None if last == _NONE else last,
+                None if prev == _NONE else prev,
+                Levels(pairs[lv:mid]),
+                Levels(pairs[mid:end]),
             )
-            lv = end
-        elif kind == TRADE:
-            trade_id, price, qty, side = trade[t : t + 4]
-            t += 4
-            payload = (_opt(trade_id), price, qty, _SIDES[side])
-        elif kind == SNAPSHOT:
-            last_id, nb, na = snap[s : s + 3]
-            s += 3
-            mid, end = lv + nb, lv + nb + na
-            payload = (
-                _opt(last_id),
-                Levels(zip(prices[lv:mid], qtys[lv:mid])),
-                Levels(zip(prices[mid:end], qtys[mid:end])),
-            )
-            lv = end
-        elif kind == TICKER:
-            payload = tuple(ticker[k4 : k4 + 4])
-            k4 += 4
         else:
-            raise ValueError(f"unknown event kind {kind}")
-        append((exch[i], base | line[i], local[i], kind, payload))
+            last_id, nb, na = next(s_iter)
+            mid, end = lv + nb, lv + nb + na
+            payloads[i] = (
+                None if last_id == _NONE else last_id,
+                Levels(pairs[lv:mid]),
+                Levels(pairs[mid:end]),
+            )
+        lv = end
+    if len(trade):
+        ids = trade[:, 0].tolist()
+        if min(ids) == _NONE:
+            ids = [None if t == _NONE else t for t in ids]
+        sides = map(_SIDES.__getitem__, trade[:, 3].tolist())
+        for i, payload in zip(
+            order[TRADE].tolist(), zip(ids, trade[:, 1].tolist(), trade[:, 2].tolist(), sides)
+        ):
+            payloads[i] = payload
+    for i, payload in zip(order[TICKER].tolist(), map(tuple, ticker)):
+        payloads[i] = payload
+    events = list(zip(exch, seqs, local, kinds, payloads))
     return Feed(
         path, file_index, grid, events, meta["sha256"], meta["counts"], meta["clock_offset_ns"]
     )

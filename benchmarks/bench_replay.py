@@ -218,18 +218,36 @@ def bench_sweep(tmp: Path) -> None:
     cache = tmp / "sweep-cache"
     run_sweep(config, {"strategy.slices": [6]}, cache_dir=cache)  # warm the cache
     times = {}
+    cpus = {}
     results = {}
+    load = os.getloadavg()[0]
     for workers in (1, 2):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_with_children()
         results[workers] = run_sweep(config, grid, workers=workers, cache_dir=cache)
         times[workers] = time.perf_counter() - t0
+        cpus[workers] = _cpu_with_children() - c0
     assert results[1] == results[2]
     eff = times[1] / (2 * times[2])
     print(
         f"sweep 16 runs (twap, warm cache): 1 worker {times[1]:.2f} s, 2 workers {times[2]:.2f} s "
         f"wall; speed-up x{times[1] / times[2]:.2f}, efficiency {eff:.0%} "
-        f"(load average before: {os.getloadavg()[0]:.2f})"
+        f"(load average before: {load:.2f} on {os.cpu_count()} cpus)"
     )
+    print(
+        f"  CPU for the 16 runs: 1 worker {cpus[1]:.2f} s, 2 workers {cpus[2]:.2f} s "
+        f"(parent + workers): CPU efficiency {cpus[1] / cpus[2]:.0%}"
+    )
+
+
+def _cpu_with_children() -> float:
+    """CPU seconds of this process and of its waited-for children (the worker processes)."""
+    import resource
+
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main() -> None:

@@ -154,3 +154,27 @@ def test_a_sweep_through_the_cache_gives_the_same_runs(tmp_path: Path) -> None:
     plain = run_sweep(config, grid)
     cached = run_sweep(config, grid, cache_dir=tmp_path)
     assert cached == plain and len(list(tmp_path.glob("*.npz"))) == 2
+
+
+def test_a_cache_dir_that_is_a_file_exits_2_with_one_line(tmp_path: Path, capsys) -> None:
+    from router.cli import main
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    config = ROOT / "config/examples/backtest-basis.toml"
+    out = tmp_path / "out"
+    code = main(
+        [
+            "backtest",
+            "--config",
+            str(config),
+            "--out",
+            str(out),
+            "--quiet",
+            "--cache-dir",
+            str(blocker),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("crossroute: error: cache_dir") and err.count("\n") == 1
+    assert not out.exists()

@@ -27,6 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from adapters.clmm import ClmmAdapter
 from router.app import MARK_QUANTUM, Market, build_margin
 from router.backtest.book import ReplayBookVenue
 from router.backtest.coverage import Coverage, coverage_of
@@ -44,6 +45,7 @@ from router.plan import plan_route
 from router.sim.cache import read_feed_cached
 from router.sim.errors import BacktestError
 from router.sim.feed import DEPTH, SNAPSHOT, TRADE, Feed, Grid, read_feed
+from router.sim.pool_events import PoolReplay, read_pool_events
 from router.sim.pools import Arbitrageur, build_amm, build_clmm
 
 __all__ = ["BacktestSpec", "Context", "ParentOrder", "load_spec", "parse_spec", "run_backtest"]
@@ -289,6 +291,7 @@ def parse_spec(raw: dict, base_dir: Path, file: str = "<backtest>") -> BacktestS
                 "base_decimals",
                 "quote_decimals",
                 "reference",
+                "events",
             },
             where,
         )
@@ -306,6 +309,7 @@ def parse_spec(raw: dict, base_dir: Path, file: str = "<backtest>") -> BacktestS
                 "base_decimals": _get(entry, "base_decimals", where, int, 18),
                 "quote_decimals": _get(entry, "quote_decimals", where, int, 6),
                 "reference": _get(entry, "reference", where, str, ""),
+                "events": _events_path(entry, where, kind, base_dir),
             }
         )
     latency = parse_latency(latency_raw, names)
@@ -349,6 +353,17 @@ def parse_spec(raw: dict, base_dir: Path, file: str = "<backtest>") -> BacktestS
         queue_model,
         queue_params,
     )
+
+
+def _events_path(entry: dict, where: str, kind: str, base_dir: Path) -> str | None:
+    """``events``: a pool event CSV (router/sim/pool_events.py) the clmm pool is replayed from."""
+    events = _get(entry, "events", where, str, None)
+    if events is None:
+        return None
+    if kind != "clmm":
+        raise BacktestError(f"{where}.events", events, "only on a kind = 'clmm' pool")
+    path = Path(events)
+    return str(path if path.is_absolute() else base_dir / path)
 
 
 # The subaccount owner build_margin opens for the backtest (its subaccount is "backtest/main").
@@ -601,6 +616,14 @@ class _Run:
         self.mid_samples: list[dict] = []
         self.skipped_funding: list[dict] = []
         self.child_seq = 0
+        # Pools replayed from recorded events: read (and checked) before the run starts.
+        self.replays: dict[str, PoolReplay] = {
+            item["name"]: PoolReplay(
+                read_pool_events(item["events"]), item["fee_pips"], item["tick_spacing"]
+            )
+            for item in spec.venues
+            if item.get("events")
+        }
         self.strategy: Strategy = build_strategy(spec.strategy_kind, spec.strategy_params)
         self.ctx = Context(self)
 
@@ -689,6 +712,20 @@ class _Run:
                 self.plugins.append(venue)
                 self.adapters[venue.name] = venue
                 continue
+            if item["name"] in self.replays:
+                replay = self.replays[item["name"]]
+                replay.advance(self.now)
+                # Not the arbitrageur's: the recording already holds the pool's own arbitrage.
+                self.adapters[item["name"]] = ClmmAdapter(
+                    item["name"],
+                    symbol,
+                    replay.pool,
+                    base_decimals=item["base_decimals"],
+                    quote_decimals=item["quote_decimals"],
+                    fee_pips=item["fee_pips"],
+                    leg_cost=Decimal(item["gas"]),
+                )
+                continue
             mid = self.true_mid(symbol)
             if mid is None:
                 raise BacktestError(f"venues.{item['name']}", symbol, self.why_no_book(symbol))
@@ -730,6 +767,7 @@ class _Run:
     async def arbitrage(self) -> None:
         """Every arb interval: plug-ins and pools follow the exchange-side mid of each symbol with
         fresh data (a stale symbol's pools are left alone and its mid is not sampled)."""
+        self.advance_replays()
         for symbol in sorted({v.symbol for v in self.by_file}):
             mid = self.true_mid(symbol)
             if mid is None:
@@ -778,9 +816,15 @@ class _Run:
             return limit
         return min(band, limit) if side == "buy" else max(band, limit)
 
+    def advance_replays(self) -> None:
+        """Apply the recorded pool events due by now."""
+        for replay in self.replays.values():
+            replay.advance(self.now)
+
     def send_child(self, parent: ParentOrder, qty: Decimal, limit: Decimal | None) -> None:
         """Decide now (seen touch, plan on the seen books), send each leg to its venue, where it
         executes after that venue's order latency against the state then."""
+        self.advance_replays()
         decision = self.decision(parent.symbol)
         if decision is None:
             self.executions.append(
@@ -837,7 +881,10 @@ class _Run:
                 }
             )
             return
+        self.advance_replays()
         fill = await self.adapters[order.venue].execute(order)
+        if fill.filled_qty > 0 and order.venue in self.replays:
+            self.replays[order.venue].diverged()  # from now on the pool is not the recorded one
         self.record_fill(parent, fill, decision, limit=order.limit_price)
 
     def record_fill(
@@ -957,6 +1004,9 @@ class _Run:
         from router.execution.executor import Executor
 
         decisions = {leg.leg_id: self.decision(leg.symbol) for leg in order.legs}
+        missing = sorted({leg.symbol for leg in order.legs if decisions[leg.leg_id] is None})
+        if missing:
+            raise BacktestError("order", order.client_id, self.why_no_book(missing[0]))
         await asyncio.sleep(0)
         adapters = {
             name: a
@@ -1118,6 +1168,10 @@ def run_backtest(
         "coverage": [c.as_dict() for c in run.coverage],
         "scenario": spec.scenario,
         "latency": spec.latency,
+        "pool_replays": {
+            name: {"events_applied": r.applied, "as_recorded": r.exact}
+            for name, r in run.replays.items()
+        },
         "queue_model": spec.queue_model,
         "arbitrage": [vars(t) for t in run.arb.trades] if hasattr(run, "arb") else [],
         "mids": run.mid_samples,

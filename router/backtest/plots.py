@@ -94,8 +94,16 @@ def _finish(plt: Any, fig: Any, ax: Any, path: Path, ylabel: str, title: str) ->
     return path.name
 
 
-def write_plots(raw: dict[str, Any], out: Path, arb_interval_ns: int) -> tuple[list[str], dict]:
-    """Draw the plots of a run into ``out``; (files written, {skipped file: reason})."""
+def write_plots(
+    raw: dict[str, Any],
+    out: Path,
+    arb_interval_ns: int,
+    costs: dict[str, list[tuple[int, Decimal]]],
+) -> tuple[list[str], dict]:
+    """Draw the plots of a run into ``out``; (files written, {skipped file: reason}).
+
+    ``costs``: per parent label, its cumulative shortfall after each fill (ts ns, quote), as
+    :func:`router.backtest.report.cumulative_costs` computes it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -156,22 +164,16 @@ def write_plots(raw: dict[str, Any], out: Path, arb_interval_ns: int) -> tuple[l
 
     # cumulative cost
     if fills:
-        from router.backtest.report import fill_shortfall
-
         fig, ax = plt.subplots(figsize=(10, 4.2))
-        for p in parents:
-            total, points = Decimal(0), []
-            for f in sorted(p.fills, key=lambda f: f["ts_ns"]):
-                total += fill_shortfall(p.side, p.arrival_mid, f)["shortfall"]
-                points.append((f["ts_ns"], float(total)))
+        for label, points in costs.items():
             if points:
                 ax.step(
                     [_utc(t) for t, _ in points],
-                    [v for _, v in points],
+                    [float(v) for _, v in points],
                     where="post",
                     marker="o",
                     markersize=3,
-                    label=f"{p.name} ({p.side} {p.symbol})",
+                    label=label,
                 )
         ax.axhline(0, color="black", linewidth=0.6)
         _mark_coverage(ax, coverage, t_min, t_max)

@@ -162,6 +162,7 @@ def summarise(
             "scenario": result.get("scenario", ""),
             "latency": result.get("latency", {}),
             "queue_model": result.get("queue_model", ""),
+            "pool_replays": result.get("pool_replays", {}),
         }
     )
 
@@ -194,6 +195,18 @@ def _table(rows: list[dict], path: Path) -> None:
     pq.write_table(table, path)
 
 
+def cumulative_costs(raw: dict[str, Any]) -> dict[str, list[tuple[int, Decimal]]]:
+    """Per parent ("name (side symbol)"), its shortfall summed over its fills in time order."""
+    out = {}
+    for p in raw["parents"]:
+        total, points = _ZERO, []
+        for f in sorted(p.fills, key=lambda f: f["ts_ns"]):
+            total += fill_shortfall(p.side, p.arrival_mid, f)["shortfall"]
+            points.append((f["ts_ns"], total))
+        out[f"{p.name} ({p.side} {p.symbol})"] = points
+    return out
+
+
 def write_outputs(
     out_dir: str | Path,
     summary: dict[str, Any],
@@ -224,7 +237,7 @@ def write_outputs(
         if plots:
             from router.backtest.plots import write_plots
 
-            drawn, skipped = write_plots(raw, tmp, arb_interval_ns)
+            drawn, skipped = write_plots(raw, tmp, arb_interval_ns, cumulative_costs(raw))
             files += drawn
             manifest = dict(manifest, skipped_plots=skipped)
         manifest = dict(manifest, files=sorted(files + ["manifest.json"]))

@@ -23,7 +23,7 @@ import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ from router.sim.pools import Arbitrageur, build_amm, build_clmm
 __all__ = ["BacktestSpec", "Context", "ParentOrder", "load_spec", "parse_spec", "run_backtest"]
 
 _NS_MS = 1_000_000
+_LIMIT_QUANTUM = Decimal("1e-8")
 _TOP = {"backtest", "data", "venues", "strategy", "margin"}
 
 
@@ -809,7 +810,10 @@ class _Run:
         band = None
         if bps:
             factor = Decimal(10_000 + bps if side == "buy" else 10_000 - bps) / 10_000
-            band = leg_avg * factor
+            # 8 decimals, rounded to the stricter side: the band is never wider than asked.
+            band = (leg_avg * factor).quantize(
+                _LIMIT_QUANTUM, rounding=ROUND_FLOOR if side == "buy" else ROUND_CEILING
+            )
         if limit is None:
             return band
         if band is None:

@@ -29,7 +29,7 @@ from typing import Any
 
 from router.sim.errors import BacktestError
 
-__all__ = ["MODELS", "LatencyModel", "parse_latency", "quantile_ns", "recorded_gaps"]
+__all__ = ["MODELS", "LatencyModel", "parse_latency", "recorded_gaps"]
 
 MODELS = ("constant", "data", "recorded")
 _NS_MS = 1_000_000
@@ -90,7 +90,6 @@ class LatencyModel:
         self._offsets = [offset for _, _, offset in files]
         self._gaps = {name: gaps for name, gaps, _ in files}
         self._default_gaps = files[0][1] if files else []
-        self._const: dict[tuple[str, str], int] = {}
         self._base = {key: config[key] * _NS_MS for key in _KEYS}
         self._venues = {
             name: {key: ms * _NS_MS for key, ms in table.items()}
@@ -136,10 +135,3 @@ class LatencyModel:
 def recorded_gaps(events: list[tuple], clock_offset_ns: int) -> list[int]:
     """Sorted ``local - exchange - offset`` gaps (ns, >= 0) of a feed's events. O(n log n)."""
     return sorted(max(0, e[2] - e[0] - clock_offset_ns) for e in events)
-
-
-def quantile_ns(gaps: list[int], q_num: int, q_den: int) -> int:
-    """The ``q_num / q_den`` quantile (lower) of sorted gaps; 0 when empty."""
-    if not gaps:
-        return 0
-    return gaps[min(len(gaps) - 1, (len(gaps) - 1) * q_num // q_den)]

@@ -40,6 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="run the sweep on this Ray cluster ('local': in-process)",
     )
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        help="parsed-feed cache (default: $XDG_CACHE_HOME/crossroute/feeds, else ~/.cache/...)",
+    )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="parse the data files every time (no cache)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
@@ -58,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_plots:
             require("plots", "crossroute backtest's plots (or pass --no-plots)")
     spec = load_spec(args.config, seed=seed)
+    from router.sim.cache import default_cache_dir
+
+    cache_dir = None if args.no_cache else (args.cache_dir or str(default_cache_dir()))
     manifest = {
         "config": spec.raw,
         "config_path": str(Path(args.config).resolve()),
@@ -70,9 +81,14 @@ def run(args: argparse.Namespace) -> int:
 
         grid = load_grid(args.sweep)
         results = run_sweep(
-            args.config, grid, seed=seed, workers=workers, ray_address=args.ray_address
+            args.config,
+            grid,
+            seed=seed,
+            workers=workers,
+            ray_address=args.ray_address,
+            cache_dir=cache_dir,
         )
-        feeds = read_feeds(spec)
+        feeds = read_feeds(spec, cache_dir)
         manifest["data"] = [{"path": f.path, "sha256": f.sha256} for f in feeds]
         manifest["grid"] = grid
         out = Path(args.out)
@@ -90,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
                 bps = [p["shortfall_bps"] for p in r["parents"]]
                 print(f"{json.dumps(r['overrides'], sort_keys=True)}  shortfall_bps={bps}")
         return 0
-    feeds = read_feeds(spec)
+    feeds = read_feeds(spec, cache_dir)
     manifest["data"] = [{"path": f.path, "sha256": f.sha256, "counts": f.counts} for f in feeds]
     progress, finish = _progress(args.quiet)
     try:
@@ -102,7 +118,14 @@ def run(args: argparse.Namespace) -> int:
     finally:
         finish()
     summary = summarise(raw, comparison)
-    files = write_outputs(args.out, summary, raw, manifest, plots=not args.no_plots)
+    files = write_outputs(
+        args.out,
+        summary,
+        raw,
+        manifest,
+        plots=not args.no_plots,
+        arb_interval_ns=spec.arb_interval_ns,
+    )
     if not args.quiet:
         for p in summary["parents"]:
             best = p.get("best_single_venue")
@@ -113,6 +136,11 @@ def run(args: argparse.Namespace) -> int:
                 + (f"; best single venue {best['venue']} {best['shortfall']}" if best else "")
             )
         print(f"wrote {len(files)} files to {args.out}")
+        skipped = json.loads((Path(args.out) / "manifest.json").read_text()).get(
+            "skipped_plots", {}
+        )
+        for name, reason in sorted(skipped.items()):
+            print(f"skipped {name}: {reason}")
     return 0
 
 

@@ -11,8 +11,8 @@ import statistics
 import time
 from decimal import Decimal
 
-from router.margin import Leg, MarginLedger
-from router.margin.ledger import IM, Scenario
+from router.margin import LedgerLeg, MarginLedger
+from router.margin.projection import IM
 
 
 def build(
@@ -38,7 +38,7 @@ def build(
             price = ledger.marks[f"P{p}-PERP"].price_units
             ledger.apply_leg(
                 sub,
-                Leg(
+                LedgerLeg(
                     "perp",
                     f"P{p}-PERP",
                     rng.choice(["buy", "sell"]),
@@ -55,19 +55,19 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def naive_check(ledger: MarginLedger, sub_id: str, leg: Leg) -> bool:
+def naive_check(ledger: MarginLedger, sub_id: str, leg: LedgerLeg) -> bool:
     """Baseline: apply the leg to a scenario, then recompute every figure from scratch."""
-    scen = Scenario(ledger, ledger.subs[sub_id])
+    scen = ledger.projection(sub_id)
     scen.trade_perp(leg.symbol, leg.signed_units, leg.price_units, leg.fee_units)
     sub = ledger.subs[sub_id]
     totals = [0] * 7
     for asset in set(sub.balances) | set(scen.balances):
-        figs = ledger._asset_figures(asset, scen.balance(asset))
+        figs = ledger.asset_figures(asset, scen.balance(asset))
         totals[0] += figs[0]
     for symbol in set(sub.positions) | set(scen.positions):
         pos = scen.position(symbol)
         if pos is not None:
-            figs = ledger._position_figures(sub, pos)
+            figs = ledger.position_figures(sub, pos)
             totals[2] += figs[1]
             totals[3] += figs[2]
             totals[IM] += figs[3]
@@ -82,7 +82,9 @@ def bench_check(n_positions: int, rounds: int = 2000) -> None:
         sym = f"P{rng.randrange(n_positions)}-PERP"
         price = ledger.marks[sym].price_units
         legs.append(
-            Leg("perp", sym, rng.choice(["buy", "sell"]), "0.5", str(Decimal(price) / 10**8), "1")
+            LedgerLeg(
+                "perp", sym, rng.choice(["buy", "sell"]), "0.5", str(Decimal(price) / 10**8), "1"
+            )
         )
     ledger.journal._lines.clear()
     fast, slow = [], []

@@ -22,7 +22,7 @@ MAX_EXACT_LEGS = 10  # 2**10 subsets: exhaustive search stays a few milliseconds
 
 
 @dataclass(frozen=True)
-class Leg:
+class LedgerLeg:
     """One proposed leg: ``kind`` spot|perp, ``symbol`` (asset for spot, market for perp), ``side``
     buy|sell, ``size`` (> 0, base units), ``worst_price`` (> 0, quote per base), ``fee`` (>= 0,
     quote). ``isolated_margin`` (quote) opens a perp position isolated with that margin.

@@ -10,9 +10,14 @@ of longs and shorts cancel whenever sizes net to zero; the rounding dust stays w
 
 from __future__ import annotations
 
+from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
-from router.margin.quantities import INDEX_SCALE, RATE_SCALE
+from router.margin.book import MarginBook
+from router.margin.errors import OraclePriceError
+from router.margin.oracle import MISSING
+from router.margin.quantities import INDEX_SCALE, RATE_SCALE, to_decimal
 
 
 def funding_rate_units(mark_units: int, oracle_units: int, cap_units: int) -> int:
@@ -26,3 +31,23 @@ def funding_rate_units(mark_units: int, oracle_units: int, cap_units: int) -> in
 def exact_payment(size_units: int, index_delta: int) -> Fraction:
     """Exact funding owed (ledger units, > 0 pays) for a size over an index change."""
     return Fraction(size_units * index_delta, INDEX_SCALE)
+
+
+def accrue_funding(ledger: MarginBook, symbol: Any) -> Decimal:
+    """Accrue one funding interval on ``symbol`` from its mark and its oracle asset's mark (both
+    valid, else OraclePriceError): index += oracle x rate, holders refreshed; returns the rate.
+    O(holders of the symbol)."""
+    market = ledger.market(symbol)
+    marks = []
+    for name in (market.symbol, market.oracle_asset):
+        mark = ledger.marks.get(name)
+        if mark is None or mark.price_units is None or not mark.valid:
+            raise OraclePriceError(name, MISSING if mark is None else mark.state)
+        marks.append(mark.price_units)
+    rate = funding_rate_units(marks[0], marks[1], market.funding_cap_units)
+    ledger.funding_index[market.symbol] += marks[1] * rate
+    ledger.refresh_holders(market.symbol)
+    ledger.journal.append(
+        "funding", symbol=market.symbol, rate_units=rate, index=ledger.funding_index[market.symbol]
+    )
+    return to_decimal(rate, RATE_SCALE)

@@ -22,7 +22,9 @@ from decimal import Decimal
 from typing import Any
 
 from router.margin.account import ISOLATED
-from router.margin.ledger import FUND_HOLDER, MM, MarginLedger, Scenario, _pos_figures
+from router.margin.book import MarginBook
+from router.margin.errors import MarginInputError
+from router.margin.projection import FUND_HOLDER, MM, Projection, position_figures_at
 from router.margin.quantities import BPS, CENT_UNITS, SCALE, ceil_div, cents_text, to_text
 
 
@@ -47,13 +49,13 @@ class LiquidationResult:
     bad_debt_units: int = 0
 
 
-def _fee(ledger: MarginLedger, closed_units: int, mark_units: int) -> int:
+def _fee(ledger: MarginBook, closed_units: int, mark_units: int) -> int:
     return ceil_div(abs(closed_units) * mark_units * ledger.liquidation_fee_bps, SCALE * BPS)
 
 
 def _close(
-    ledger: MarginLedger, scen: Scenario, symbol: str, units: int
-) -> tuple[Scenario, int, int]:
+    ledger: MarginBook, scen: Projection, symbol: str, units: int
+) -> tuple[Projection, int, int]:
     """Close ``units`` (signed like the position) of ``symbol`` at mark; returns the new scenario,
     the capped fee and the bad debt (quote units).
 
@@ -80,9 +82,9 @@ def _close(
     return new, fee, 0
 
 
-def liquidate(ledger: MarginLedger, sub_id: Any) -> LiquidationResult:
+def liquidate(ledger: MarginBook, sub_id: Any) -> LiquidationResult:
     """Liquidate ``sub_id`` if it is below maintenance; see the module docstring. O(p log p + p x 55)."""
-    sub = ledger._sub(sub_id)
+    sub = ledger.subaccount(sub_id)
     result = LiquidationResult(sub.name, sub.name in ledger.liquidatable())
     if not result.triggered:
         return result
@@ -97,9 +99,9 @@ def liquidate(ledger: MarginLedger, sub_id: Any) -> LiquidationResult:
     buffer = BPS + ledger.liquidation_buffer_bps
 
     def record(
-        scen: Scenario, symbol: str, closed: int, fee: int, mm_before: int, bad_debt: int = 0
+        scen: Projection, symbol: str, closed: int, fee: int, mm_before: int, bad_debt: int = 0
     ) -> None:
-        ledger._commit(scen)
+        ledger.commit(scen)
         step = LiquidationStep(
             symbol,
             -closed,
@@ -137,14 +139,14 @@ def liquidate(ledger: MarginLedger, sub_id: Any) -> LiquidationResult:
         if pos.mode == ISOLATED:
             figs = sub.pos_vals[symbol]
             if pos.isolated_margin_units + figs[1] + figs[2] < figs[4]:
-                scen = Scenario(ledger, sub)
+                scen = ledger.projection(sub.name)
                 new, fee, bad_debt = _close(ledger, scen, symbol, pos.size_units)
                 record(new, symbol, pos.size_units, fee, scen.totals[MM], bad_debt)
 
-    def healthy(scen: Scenario) -> bool:
+    def healthy(scen: Projection) -> bool:
         return scen.equity_maintenance * BPS >= scen.totals[MM] * buffer
 
-    scen = Scenario(ledger, sub)
+    scen = ledger.projection(sub.name)
     order = sorted(
         (s for s, p in sub.positions.items() if p.mode != ISOLATED),
         key=lambda s: (-sub.pos_vals[s][4], s),
@@ -168,15 +170,15 @@ def liquidate(ledger: MarginLedger, sub_id: Any) -> LiquidationResult:
             closed = size
         new, fee, _ = _close(ledger, scen, symbol, closed)
         record(new, symbol, closed, fee, scen.totals[MM])
-        scen = Scenario(ledger, sub)
+        scen = ledger.projection(sub.name)
 
-    scen = Scenario(ledger, sub)
+    scen = ledger.projection(sub.name)
     balance = scen.balance(quote)
     others = any(u > 0 for a, u in sub.balances.items() if a != quote)
     if not sub.positions and not others and balance < 0:
         scen.add_balance(quote, -balance)
         scen.flow(FUND_HOLDER, quote, balance)
-        ledger._commit(scen)
+        ledger.commit(scen)
         result.bad_debt_units += -balance
         ledger.journal.append("bad_debt", subaccount=sub.name, amount=to_text(-balance))
     ledger.journal.append(
@@ -188,32 +190,34 @@ def liquidate(ledger: MarginLedger, sub_id: Any) -> LiquidationResult:
     return result
 
 
-def _excess_at(ledger: MarginLedger, sub_id: str, symbol: str, price_units: int) -> int:
+def _excess_at(ledger: MarginBook, sub_id: str, symbol: str, price_units: int) -> int:
     """Maintenance excess (equity - MM) with ``symbol`` marked at ``price_units``, all else fixed.
     Cross: the whole subaccount; isolated: the position's own margin. O(tiers)."""
     sub = ledger.subs[sub_id]
     pos = sub.positions[symbol]
     market = ledger.markets[symbol]
     old = sub.pos_vals[symbol]
-    new = _pos_figures(
-        pos, price_units, ledger.funding_index[symbol], market.tiers, ledger._leverage(sub, market)
+    new = position_figures_at(
+        pos,
+        price_units,
+        ledger.funding_index[symbol],
+        market.tiers,
+        ledger.leverage_of(sub, market),
     )
     if pos.mode == ISOLATED:
         return pos.isolated_margin_units + new[1] + new[2] - new[4]
-    scen = Scenario(ledger, sub)
+    scen = ledger.projection(sub.name)
     return scen.maintenance_excess - (old[1] + old[2] - old[4]) + (new[1] + new[2] - new[4])
 
 
-def liquidation_price_units(ledger: MarginLedger, sub_id: Any, symbol: Any) -> int | None:
+def liquidation_price_units(ledger: MarginBook, sub_id: Any, symbol: Any) -> int | None:
     """The first cent price, moving from the mark against the position, at which maintenance
     equity < MM (long: the largest such cent; short: the smallest), other marks unchanged;
     None for a long that no positive price liquidates. Exact bisection over integer cents,
     O(log(price) x tiers)."""
-    sub = ledger._sub(sub_id)
-    market = ledger._market(symbol)
+    sub = ledger.subaccount(sub_id)
+    market = ledger.market(symbol)
     if market.symbol not in sub.positions:
-        from router.margin.errors import MarginInputError
-
         raise MarginInputError(
             "symbol", symbol, f"a symbol with a position in {sub.name}: {sorted(sub.positions)}"
         )
@@ -249,7 +253,7 @@ def liquidation_price_units(ledger: MarginLedger, sub_id: Any, symbol: Any) -> i
     return hi * CENT_UNITS
 
 
-def liquidation_price(ledger: MarginLedger, sub_id: Any, symbol: Any):
+def liquidation_price(ledger: MarginBook, sub_id: Any, symbol: Any):
     """:func:`liquidation_price_units` as a Decimal on the cent grid, or None."""
     units = liquidation_price_units(ledger, sub_id, symbol)
     return None if units is None else Decimal(cents_text(units))

@@ -18,8 +18,9 @@ from typing import Any
 from router.config import read_toml
 from router.margin.account import ISOLATED
 from router.margin.errors import MarginError, MarginInputError
-from router.margin.ledger import IM, MARKET, MM, MarginLedger, Scenario
+from router.margin.ledger import MarginLedger
 from router.margin.liquidation import liquidation_price_units
+from router.margin.projection import IM, MARKET, MM
 from router.margin.quantities import SCALE, ceil_div, cents_text, parse_units, to_text
 from router.model.errors import ConfigError
 
@@ -47,7 +48,7 @@ def load_account(path: str) -> tuple[MarginLedger, str]:
     if unknown:
         raise ConfigError(path, unknown[0], doc[unknown[0]], f"one of {sorted(TOP_KEYS)}")
     try:
-        return _build(path, doc)
+        return build_account(path, doc)
     except MarginInputError as exc:
         raise ConfigError(path, exc.field, exc.value, exc.allowed) from None
 
@@ -59,7 +60,10 @@ def _table(path: str, doc: dict, key: str) -> dict:
     return value
 
 
-def _build(path: str, doc: dict) -> tuple[MarginLedger, str]:
+def build_account(path: str, doc: dict[str, Any]) -> tuple[MarginLedger, str]:
+    """A fresh ledger holding the account ``doc`` (already read from ``path``); returns (ledger,
+    subaccount id). Raises ConfigError naming ``path`` and the key; MarginInputError from the
+    ledger's own checks is left to :func:`load_account` to name."""
     ledger = MarginLedger("USDC")
     quote = ledger.quote_asset
     collateral = _table(path, doc, "collateral")
@@ -91,12 +95,12 @@ def _build(path: str, doc: dict) -> tuple[MarginLedger, str]:
             )
         ledger.set_mark(asset, marks[asset])
     sub_id = ledger.open_subaccount("file", "main")
-    scen = Scenario(ledger, ledger.subs[sub_id])
+    scen = ledger.projection(sub_id)
     for asset in sorted(collateral):
         units = parse_units(f"collateral.{asset}", collateral[asset])
         scen.add_balance(asset, units)
         ledger.net_deposits[asset] = ledger.net_deposits.get(asset, 0) + units
-    ledger._commit(scen)
+    ledger.commit(scen)
     positions = doc.get("positions", [])
     if not isinstance(positions, list):
         raise ConfigError(path, "positions", positions, "an array of tables [[positions]]")
@@ -160,16 +164,16 @@ def _build(path: str, doc: dict) -> tuple[MarginLedger, str]:
                 raw["isolated_margin"],
                 f"<= the {quote} collateral left ({to_text(scen.balance(quote))})",
             )
-        scen = Scenario(ledger, ledger.subs[sub_id])
+        scen = ledger.projection(sub_id)
         scen.trade_perp(symbol, size, entry, 0, margin, MARKET)
-        ledger._commit(scen)
+        ledger.commit(scen)
     return ledger, sub_id
 
 
 def margin_report(ledger: MarginLedger, sub_id: str) -> dict[str, Any]:
     """The report dict of one subaccount (decimal strings; see the module docstring)."""
-    sub = ledger._sub(sub_id)
-    scen = Scenario(ledger, sub)
+    sub = ledger.subaccount(sub_id)
+    scen = ledger.projection(sub_id)
     quote = ledger.quote_asset
     rows = []
     iso_equity = iso_im = iso_mm = 0

@@ -57,7 +57,7 @@ from router.margin.journal import Journal
 from router.margin.ledger import MarginLedger
 from router.margin.oracle import VALID, MarkPrice, aggregate
 from router.margin.quantities import SCALE, ceil_div, floor_div, to_decimal, to_text
-from router.margin.report import _build, load_account
+from router.margin.report import build_account, load_account
 from router.model.errors import ConfigError, CrossrouteError
 from router.model.orders import LegOrder
 from router.stress.scenarios import MonteCarloModel, Scenario, StressInputError
@@ -134,7 +134,7 @@ def load_portfolio(path: str | Path) -> Portfolio:
     if extra:
         collateral[quote] = to_text(have + extra)
     try:
-        isolated, iso_sub = _build(source, iso_doc)
+        isolated, iso_sub = build_account(source, iso_doc)
     except CrossrouteError as exc:
         raise ConfigError(
             source, "positions", str(exc), "positions that can be held isolated"
@@ -612,7 +612,7 @@ class _Path:
                     units, state = mark.price_units, mark.state
             current = ledger.marks.get(name)
             if current is None or current.price_units != units or current.state != state:
-                ledger._set_mark(
+                ledger.publish_mark(
                     MarkPrice(name, units, state)
                 )  # units validated above: >= 1, on the grid
 
@@ -630,8 +630,7 @@ class _Path:
         ledger = self.ledger
         for market, rate in self.funding:
             ledger.funding_index[market] += ledger.marks[market].price_units * rate
-            for sub_id in sorted(ledger.holders.get(market, ())):
-                ledger._refresh(ledger.subs[sub_id], market)
+            ledger.refresh_holders(market)
             ledger.journal.append(
                 "funding", symbol=market, rate_units=rate, index=ledger.funding_index[market]
             )

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router.margin import Leg, MarginError, MarginLedger, MarginRejected, RiskLimits
+from router.margin import LedgerLeg, MarginError, MarginLedger, MarginRejected, RiskLimits
 from router.margin.funding import exact_payment, funding_rate_units
 
 from .helpers import btc_ledger, perp
@@ -226,7 +226,7 @@ def test_leg_rejects_bad_fields():
             **kwargs,
         }
         with pytest.raises(MarginError):
-            Leg(**fields)
+            LedgerLeg(**fields)
 
 
 def test_funding_needs_valid_oracle_and_changes_nothing():

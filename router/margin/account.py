@@ -8,6 +8,7 @@ Units: balances, sizes and prices in ledger quanta (1e-8), position cost in 1e-1
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from router.margin.errors import MarginInputError
@@ -24,6 +25,10 @@ from router.margin.quantities import (
 from router.margin.tiers import MAX_LEVERAGE_CAP, TierSchedule
 
 CROSS, ISOLATED = "cross", "isolated"
+
+AssetFigures = tuple[int, int, int]  # (initial value, maintenance value, gross notional)
+# (notional 1e-16, upnl, funding equity, IM, MM, notional units rounded up)
+PositionFigures = tuple[int, int, int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +128,7 @@ class Position:
         )
 
     @property
-    def entry_price(self):
+    def entry_price(self) -> Decimal:
         """Average entry price (Decimal, exact quotient rounded to 1e-8 half-even) for display."""
         if not self.size_units:
             return to_decimal(0)
@@ -136,8 +141,8 @@ class RiskLimits:
     """Per-subaccount limits: leverage cap and max |notional| (1e-8 quote) per perp symbol, and a
     max gross leverage (gross notional / initial equity) in ppm, or None for no cap."""
 
-    max_leverage: dict = field(default_factory=dict)
-    max_notional_units: dict = field(default_factory=dict)
+    max_leverage: dict[str, int] = field(default_factory=dict)
+    max_notional_units: dict[str, int] = field(default_factory=dict)
     max_gross_leverage_ppm: int | None = None
 
     @classmethod
@@ -164,7 +169,7 @@ class RiskLimits:
         return cls(lev, notional, gross)
 
 
-def _mapping(name: str, value: Any) -> dict:
+def _mapping(name: str, value: Any) -> dict[Any, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -179,14 +184,14 @@ class Subaccount:
 
     name: str
     limits: RiskLimits
-    balances: dict = field(default_factory=dict)
-    positions: dict = field(default_factory=dict)
-    leverage: dict = field(default_factory=dict)
-    open_orders: list = field(default_factory=list)
-    # caches: asset -> (init value, maint value, gross); symbol -> PositionFigures
-    asset_vals: dict = field(default_factory=dict)
-    pos_vals: dict = field(default_factory=dict)
-    totals: list = field(default_factory=lambda: [0] * 7)
+    balances: dict[str, int] = field(default_factory=dict)
+    positions: dict[str, Position] = field(default_factory=dict)
+    leverage: dict[str, int] = field(default_factory=dict)
+    open_orders: list[str] = field(default_factory=list)
+    # caches of the ledger's figures at the current marks
+    asset_vals: dict[str, AssetFigures] = field(default_factory=dict)
+    pos_vals: dict[str, PositionFigures] = field(default_factory=dict)
+    totals: list[int] = field(default_factory=lambda: [0] * 7)
 
 
 @dataclass(slots=True)
@@ -194,7 +199,7 @@ class Account:
     """An owner of subaccounts (names are ``account/sub``)."""
 
     name: str
-    subaccounts: dict = field(default_factory=dict)
+    subaccounts: dict[str, Subaccount] = field(default_factory=dict)
 
 
 def rate_units(value: Any, field_name: str) -> int:

@@ -26,8 +26,10 @@ from router.margin.account import (
     ISOLATED,
     Account,
     AssetConfig,
+    AssetFigures,
     PerpMarket,
     Position,
+    PositionFigures,
     Subaccount,
 )
 from router.margin.errors import MarginInputError, MarginRejected, OraclePriceError
@@ -41,8 +43,6 @@ from router.margin.projection import (
     IM,
     MM,
     UPNL,
-    AssetFigures,
-    PositionFigures,
     Projection,
     position_figures_at,
 )
@@ -105,6 +105,13 @@ class MarginBook:
             raise MarginInputError("symbol", symbol, f"one of {sorted(self.markets)}")
         return self.markets[symbol]
 
+    def mark_units(self, name: str) -> int:
+        """The price of ``name``'s mark in ledger units (a held mark always carries one)."""
+        mark = self.marks.get(name)
+        if mark is None or mark.price_units is None:
+            raise OraclePriceError(name, MISSING)
+        return mark.price_units
+
     # --- projections ---------------------------------------------------------------------------
     def projection(self, sub_id: Any) -> Projection:
         """A fresh what-if view of ``sub_id`` (nothing changes until :meth:`commit`)."""
@@ -115,7 +122,7 @@ class MarginBook:
         self.marks[mark.asset] = mark
         self.refresh_holders(mark.asset)
         self.journal.append(
-            "mark", name=mark.asset, price=to_text(mark.price_units), state=mark.state
+            "mark", name=mark.asset, price=to_text(self.mark_units(mark.asset)), state=mark.state
         )
 
     # --- views ---------------------------------------------------------------------------------
@@ -196,19 +203,16 @@ class MarginBook:
     def asset_figures(self, asset: str, units: int) -> AssetFigures:
         if units == 0:
             return (0, 0, 0)
-        price = self.marks[asset].price_units
+        price = self.mark_units(asset)
         cfg = self.assets[asset]
         gross = 0 if asset == self.quote_asset else ceil_div(abs(units) * price, SCALE)
         return (cfg.value_units(units, price, False), cfg.value_units(units, price, True), gross)
 
     def position_figures(self, sub: Subaccount, pos: Position) -> PositionFigures:
         market = self.markets[pos.symbol]
-        mark = self.marks.get(pos.symbol)
-        if mark is None:
-            raise OraclePriceError(pos.symbol, MISSING)
         return position_figures_at(
             pos,
-            mark.price_units,
+            self.mark_units(pos.symbol),
             self.funding_index[pos.symbol],
             market.tiers,
             self.leverage_of(sub, market),
@@ -245,8 +249,10 @@ class MarginBook:
                 sub.pos_vals.pop(symbol, None)
                 self.holders.get(symbol, set()).discard(sub.name)
             else:
+                figs = scen.pos_vals[symbol]
+                assert figs is not None  # set together with the position
                 sub.positions[symbol] = pos
-                sub.pos_vals[symbol] = scen.pos_vals[symbol]
+                sub.pos_vals[symbol] = figs
                 self.holders.setdefault(symbol, set()).add(sub.name)
         sub.totals[:] = scen.totals
         for key, delta in scen.flows.items():
@@ -258,10 +264,10 @@ class MarginBook:
         """Totals from scratch (the naive baseline, and what :meth:`_check` compares against). O(n)."""
         totals = [0] * 7
         for asset, units in sub.balances.items():
-            figs = self.asset_figures(asset, units)
-            totals[C_INIT] += figs[0]
-            totals[C_MAINT] += figs[1]
-            totals[GROSS] += figs[2]
+            values = self.asset_figures(asset, units)
+            totals[C_INIT] += values[0]
+            totals[C_MAINT] += values[1]
+            totals[GROSS] += values[2]
         for pos in sub.positions.values():
             figs = self.position_figures(sub, pos)
             totals[GROSS] += figs[5]
@@ -272,7 +278,7 @@ class MarginBook:
                 totals[MM] += figs[4]
         return totals
 
-    def snapshot(self) -> tuple:
+    def snapshot(self) -> tuple[object, ...]:
         """A deep, comparable copy of all state (for 'nothing changed' tests)."""
         subs = tuple(
             (

@@ -392,13 +392,13 @@ class MarginLedger(MarginBook):
         if leg.kind == PERP:
             pos = new.position(leg.symbol)
             if pos is not None and pos.mode == ISOLATED and increasing:
-                figs = new.figures(leg.symbol)
+                figs = new.open_figures(leg.symbol)
                 bucket = pos.isolated_margin_units + figs[1] + figs[2]
                 if bucket < figs[3]:
                     return result("isolated_margin", q, figs[3], bucket)
             if increasing and leg.symbol in new.sub.limits.max_notional_units:
                 cap = new.sub.limits.max_notional_units[leg.symbol]
-                n16 = new.figures(leg.symbol)[0] if pos is not None else 0
+                n16 = new.open_figures(leg.symbol)[0] if pos is not None else 0
                 if n16 > cap * SCALE:
                     return result("max_notional", leg.symbol, ceil_div(n16, SCALE), cap)
         gross_cap = new.sub.limits.max_gross_leverage_ppm
@@ -441,7 +441,7 @@ class MarginLedger(MarginBook):
         if pos is None:
             new.add_balance(self.quote_asset, left)
             return left
-        figs = new.figures(leg.symbol)
+        figs = new.open_figures(leg.symbol)
         return min(pos.isolated_margin_units, pos.isolated_margin_units + figs[1] + figs[2])
 
     def _risk_increasing(self, scen: Projection, leg: LedgerLeg) -> bool:
@@ -484,9 +484,12 @@ class MarginLedger(MarginBook):
         """Liquidation price of the position on the cent grid, rounded against the account, or None."""
         return liquidation_price(self, sub_id, symbol)
 
-    def port_position(self, src_id: Any, dst_id: Any, symbol: Any, size: Any) -> None:
-        """Port ``size`` of a cross position at mark; both sides keep headroom >= 0."""
-        port_position(self, src_id, dst_id, symbol, size)
+    def port_position(
+        self, src_id: Any, dst_id: Any, symbol: Any, size: Any, *, at_mark: bool = False
+    ) -> None:
+        """Port ``size`` of a cross position keeping its entry price (or trading it at the mark
+        with ``at_mark``); both sides keep headroom >= 0."""
+        port_position(self, src_id, dst_id, symbol, size, at_mark=at_mark)
 
     def transfer_collateral(self, src_id: Any, dst_id: Any, asset: Any, amount: Any) -> None:
         """Transfer collateral; both sides keep headroom >= 0."""

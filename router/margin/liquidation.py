@@ -44,8 +44,8 @@ class LiquidationStep:
 class LiquidationResult:
     subaccount: str
     triggered: bool
-    cancelled_orders: list = field(default_factory=list)
-    steps: list = field(default_factory=list)
+    cancelled_orders: list[str] = field(default_factory=list)
+    steps: list[LiquidationStep] = field(default_factory=list)
     bad_debt_units: int = 0
 
 
@@ -63,10 +63,10 @@ def _close(
     full close): everything settles in the bucket, so the cross balance is never debited. O(tiers).
     """
     new = scen.copy()
-    mark = ledger.marks[symbol].price_units
+    mark = ledger.mark_units(symbol)
     quote = ledger.quote_asset
     fee = _fee(ledger, units, mark)
-    if new.position(symbol).mode == ISOLATED:
+    if new.open_position(symbol).mode == ISOLATED:
         left = new.trade_perp(symbol, -units, mark, 0, release_isolated=False)
         fee = max(0, min(fee, left))
         bad_debt = max(0, -left)
@@ -105,7 +105,7 @@ def liquidate(ledger: MarginBook, sub_id: Any) -> LiquidationResult:
         step = LiquidationStep(
             symbol,
             -closed,
-            ledger.marks[symbol].price_units,
+            ledger.mark_units(symbol),
             fee,
             mm_before,
             scen.totals[MM],
@@ -154,7 +154,7 @@ def liquidate(ledger: MarginBook, sub_id: Any) -> LiquidationResult:
     for symbol in order:
         if healthy(scen):
             break
-        size = scen.position(symbol).size_units
+        size = scen.open_position(symbol).size_units
         sign = 1 if size > 0 else -1
         full = _close(ledger, scen, symbol, size)[0]
         if healthy(full):
@@ -222,8 +222,11 @@ def liquidation_price_units(ledger: MarginBook, sub_id: Any, symbol: Any) -> int
             "symbol", symbol, f"a symbol with a position in {sub.name}: {sorted(sub.positions)}"
         )
     size = sub.positions[market.symbol].size_units
-    f = lambda cents: _excess_at(ledger, sub.name, market.symbol, cents * CENT_UNITS)  # noqa: E731
-    mark_cents = ceil_div(ledger.marks[market.symbol].price_units, CENT_UNITS)
+
+    def f(cents: int) -> int:
+        return _excess_at(ledger, sub.name, market.symbol, cents * CENT_UNITS)
+
+    mark_cents = ceil_div(ledger.mark_units(market.symbol), CENT_UNITS)
     if size > 0:
         if f(0) >= 0:
             return None
@@ -253,7 +256,7 @@ def liquidation_price_units(ledger: MarginBook, sub_id: Any, symbol: Any) -> int
     return hi * CENT_UNITS
 
 
-def liquidation_price(ledger: MarginBook, sub_id: Any, symbol: Any):
+def liquidation_price(ledger: MarginBook, sub_id: Any, symbol: Any) -> Decimal | None:
     """:func:`liquidation_price_units` as a Decimal on the cent grid, or None."""
     units = liquidation_price_units(ledger, sub_id, symbol)
     return None if units is None else Decimal(cents_text(units))

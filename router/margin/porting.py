@@ -1,23 +1,32 @@
 """Porting positions and transferring collateral between subaccounts.
 
 Both sides must keep headroom >= 0 afterwards (initial margin met), else MarginRejected and
-nothing changes. A port moves ``size`` of a cross position at the current (valid) mark: the
-source realises its PnL on the moved part against the market (rounded down), the destination
-opens at the mark; the market's net position is unchanged.
+nothing changes. A port moves ``size`` of a cross position and, by default, keeps its entry
+price: the moved part carries its share of the cost basis (the source keeps the rest, so the sum
+is exact), both sides settle funding first, no PnL is realised and no cash moves. The destination
+must then hold no position in the symbol or one on the same side (netting an opposite position
+would realise PnL at a price the user did not choose). With ``at_mark=True`` the port is instead
+a trade at the current (valid) mark: the source realises its PnL on the moved part against the
+market (rounded down), the destination opens at the mark. The market's net position is unchanged
+either way.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from router.margin.account import ISOLATED
+from router.margin.account import CROSS, ISOLATED, Position
 from router.margin.book import MarginBook
 from router.margin.errors import MarginInputError, OraclePriceError
-from router.margin.quantities import parse_units, to_text
+from router.margin.projection import Projection
+from router.margin.quantities import ceil_div, parse_units, to_text
 
 
-def port_position(ledger: MarginBook, src_id: Any, dst_id: Any, symbol: Any, size: Any) -> None:
-    """Move ``size`` (> 0, base units, at most the source's |size|) of ``symbol`` from src to dst."""
+def port_position(
+    ledger: MarginBook, src_id: Any, dst_id: Any, symbol: Any, size: Any, *, at_mark: bool = False
+) -> None:
+    """Move ``size`` (> 0, base units, at most the source's |size|) of ``symbol`` from src to
+    dst, keeping the entry price (or trading at the mark with ``at_mark``)."""
     src = ledger.subaccount(src_id)
     dst = ledger.subaccount(dst_id)
     if src is dst:
@@ -35,13 +44,26 @@ def port_position(ledger: MarginBook, src_id: Any, dst_id: Any, symbol: Any, siz
     dst_pos = dst.positions.get(market.symbol)
     if dst_pos is not None and dst_pos.mode == ISOLATED:
         raise MarginInputError("dst", dst_id, f"a subaccount not holding {market.symbol} isolated")
-    mark = ledger.marks[market.symbol]
-    if not mark.valid:
-        raise OraclePriceError(market.symbol, mark.state)
+    if at_mark is not True and at_mark is not False:
+        raise MarginInputError("at_mark", at_mark, "true or false")
     signed = units if pos.size_units > 0 else -units
     a, b = ledger.projection(src.name), ledger.projection(dst.name)
-    a.trade_perp(market.symbol, -signed, mark.price_units, 0)
-    b.trade_perp(market.symbol, signed, mark.price_units, 0)
+    if at_mark:
+        mark = ledger.marks[market.symbol]
+        if not mark.valid:
+            raise OraclePriceError(market.symbol, mark.state)
+        price = to_text(ledger.mark_units(market.symbol))
+        a.trade_perp(market.symbol, -signed, ledger.mark_units(market.symbol), 0)
+        b.trade_perp(market.symbol, signed, ledger.mark_units(market.symbol), 0)
+    else:
+        if dst_pos is not None and (dst_pos.size_units > 0) != (signed > 0):
+            raise MarginInputError(
+                "dst",
+                dst_id,
+                f"a subaccount holding no {market.symbol} or the same side (or port at_mark)",
+            )
+        _move_at_entry(a, b, market.symbol, signed)
+        price = format(pos.entry_price, "f")
     ledger.require_headroom(a)
     ledger.require_headroom(b)
     ledger.commit(a)
@@ -52,8 +74,30 @@ def port_position(ledger: MarginBook, src_id: Any, dst_id: Any, symbol: Any, siz
         dst=dst.name,
         symbol=market.symbol,
         size=to_text(signed),
-        price=to_text(mark.price_units),
+        price=price,
+        at_mark=at_mark,
     )
+
+
+def _move_at_entry(a: Projection, b: Projection, symbol: str, signed: int) -> None:
+    """Move ``signed`` units of ``symbol`` from projection ``a`` to ``b`` with their share of the
+    cost basis, after settling both sides' funding: no cash moves, no PnL is realised. O(tiers)."""
+    a.settle_funding(symbol)
+    b.settle_funding(symbol)
+    src = a.open_position(symbol).copy()
+    moved_cost = ceil_div(src.cost16 * signed, src.size_units)
+    src.size_units -= signed
+    src.cost16 -= moved_cost
+    a.set_position(symbol, src if src.size_units else None)
+    held = b.position(symbol)
+    if held is None:
+        index = a.ledger.funding_index[symbol]
+        b.set_position(symbol, Position(symbol, signed, moved_cost, index, CROSS))
+    else:
+        dst = held.copy()
+        dst.size_units += signed
+        dst.cost16 += moved_cost
+        b.set_position(symbol, dst)
 
 
 def transfer_collateral(

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from router.margin.account import CROSS, ISOLATED, Position, Subaccount
+from router.margin.account import (
+    CROSS,
+    ISOLATED,
+    AssetFigures,
+    Position,
+    PositionFigures,
+    Subaccount,
+)
 from router.margin.errors import MarginInputError
 from router.margin.quantities import INDEX_SCALE, SCALE, ceil_div, floor_div, to_decimal
 from router.margin.tiers import TierSchedule
@@ -21,10 +28,6 @@ from router.margin.tiers import TierSchedule
 # indices into Subaccount.totals (cross only, except GROSS which counts every exposure)
 C_INIT, C_MAINT, UPNL, FUND, IM, MM, GROSS = range(7)
 MARKET, FUND_HOLDER, FEES = "market", "insurance_fund", "fees"
-
-AssetFigures = tuple[int, int, int]  # (initial value, maintenance value, gross notional)
-# (notional 1e-16, upnl, funding equity, IM, MM, notional units rounded up)
-PositionFigures = tuple[int, int, int, int, int, int]
 
 
 def position_figures_at(
@@ -111,6 +114,20 @@ class Projection:
         if symbol in self.positions:
             return self.positions[symbol]
         return self.sub.positions.get(symbol)
+
+    def open_position(self, symbol: str) -> Position:
+        """The projected position of ``symbol``, which the caller knows is open."""
+        pos = self.position(symbol)
+        if pos is None:
+            raise MarginInputError("symbol", symbol, f"a symbol with a position in {self.sub.name}")
+        return pos
+
+    def open_figures(self, symbol: str) -> PositionFigures:
+        """The projected figures of an open position of ``symbol``."""
+        figs = self.figures(symbol)
+        if figs is None:
+            raise MarginInputError("symbol", symbol, f"a symbol with a position in {self.sub.name}")
+        return figs
 
     def figures(self, symbol: str) -> PositionFigures | None:
         if symbol in self.pos_vals:

@@ -53,7 +53,7 @@ def load_account(path: str) -> tuple[MarginLedger, str]:
         raise ConfigError(path, exc.field, exc.value, exc.allowed) from None
 
 
-def _table(path: str, doc: dict, key: str) -> dict:
+def _table(path: str, doc: dict[str, Any], key: str) -> dict[str, Any]:
     value = doc.get(key, {})
     if not isinstance(value, dict):
         raise ConfigError(path, key, value, "a table")
@@ -81,8 +81,8 @@ def build_account(path: str, doc: dict[str, Any]) -> tuple[MarginLedger, str]:
             continue
         w = weights.get(asset, "1")
         if isinstance(w, dict):
-            extra = set(w) - {"initial", "maintenance"}
-            if extra:
+            unknown_weights = set(w) - {"initial", "maintenance"}
+            if unknown_weights:
                 raise ConfigError(
                     path, f"collateral_weights.{asset}", w, "keys initial and maintenance"
                 )
@@ -194,7 +194,7 @@ def margin_report(ledger: MarginLedger, sub_id: str) -> dict[str, Any]:
                 "mode": pos.mode,
                 "size": to_text(pos.size_units),
                 "entry": format(pos.entry_price, "f"),
-                "mark": to_text(ledger.marks[symbol].price_units),
+                "mark": to_text(ledger.mark_units(symbol)),
                 "notional": to_text(notional),
                 "initial_margin": to_text(im),
                 "maintenance_margin": to_text(mm),
@@ -206,7 +206,7 @@ def margin_report(ledger: MarginLedger, sub_id: str) -> dict[str, Any]:
     im_total = cross_im + iso_im
     mm_total = scen.totals[MM] + iso_mm
     spot_value = sum(
-        ceil_div(u * ledger.marks[a].price_units, SCALE)
+        ceil_div(u * ledger.mark_units(a), SCALE)
         for a, u in sub.balances.items()
         if a != quote and u > 0
     )

@@ -160,14 +160,19 @@ class LedgerMachine(RuleBasedStateMachine):
         src=st.sampled_from(SUBS),
         dst=st.sampled_from(SUBS),
         sym=st.sampled_from(["BTC-PERP", "ETH-PERP"]),
+        at_mark=st.booleans(),
     )
-    def port(self, src, dst, sym):
+    def port(self, src, dst, sym, at_mark):
         pos = self.ledger.position(src, sym) if self.ledger.subs[src].positions.get(sym) else None
         if pos is None or src == dst:
             return
         try:
             self.ledger.port_position(
-                src, dst, sym, str(Decimal(abs(pos.size_units) // 2 or 1) / 10**8)
+                src,
+                dst,
+                sym,
+                str(Decimal(abs(pos.size_units) // 2 or 1) / 10**8),
+                at_mark=at_mark,
             )
         except MarginError:
             pass

@@ -45,9 +45,5 @@ def accrue_funding(ledger: MarginBook, symbol: Any) -> Decimal:
             raise OraclePriceError(name, MISSING if mark is None else mark.state)
         marks.append(mark.price_units)
     rate = funding_rate_units(marks[0], marks[1], market.funding_cap_units)
-    ledger.funding_index[market.symbol] += marks[1] * rate
-    ledger.refresh_holders(market.symbol)
-    ledger.journal.append(
-        "funding", symbol=market.symbol, rate_units=rate, index=ledger.funding_index[market.symbol]
-    )
+    ledger.move_funding_index(market.symbol, marks[1] * rate, rate)
     return to_decimal(rate, RATE_SCALE)

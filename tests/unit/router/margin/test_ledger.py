@@ -304,3 +304,19 @@ def test_accepted_prefixes_never_leave_negative_headroom(specs):
             ledger.apply_leg(sub, legs[i])
             assert ledger.headroom(sub) >= 0
     ledger._check()
+
+
+def test_clone_shares_no_mutable_state_but_the_frozen_configuration():
+    ledger, sub = btc_ledger()
+    ledger.apply_leg(sub, perp("buy", "1", "100000"))
+    twin = ledger.clone()
+    assert twin.snapshot() == ledger.snapshot() and type(twin) is MarginLedger
+    shared_config = {"assets", "markets"}  # dicts of frozen values, never mutated after set-up
+    for name, value in vars(ledger).items():
+        if isinstance(value, (dict, list, set)) and name not in shared_config:
+            assert getattr(twin, name) is not value, name
+    twin.set_mark("BTC-PERP", "90000")
+    twin.liquidate(sub)
+    twin._check()
+    ledger._check()
+    assert ledger.position(sub, "BTC-PERP").size_units == 10**8

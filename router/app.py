@@ -383,6 +383,8 @@ def build_margin(
                 weights.maintenance_weight,
                 weights.initial_liability_weight,
                 weights.maintenance_liability_weight,
+                weights.borrow_limit,
+                weights.borrow_rate,
             )
             key = f"margin.marks.{asset}"
             ledger.set_mark(asset, _mark(market, asset, f"{asset}/{quote}", key))

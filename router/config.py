@@ -144,14 +144,19 @@ class MarginAssetConfig:
 
     Assets held count at ``initial_weight`` (opening) and ``maintenance_weight`` (liquidation),
     both in [0, 1] on the 1e-6 grid with maintenance >= initial; a negative balance (a
-    liability) counts at the liability weights, in [1, 10] with maintenance <= initial.
+    liability: spot borrowed on credit) counts at the liability weights, in [1, 10] with
+    maintenance <= initial (None: the margin core's defaults, 1.1 and 1.05). ``borrow_limit``
+    caps what a subaccount may owe (units of the asset, None for no cap); ``borrow_rate`` is the
+    yearly interest on it.
     """
 
     name: str
     initial_weight: Decimal = Decimal(1)
     maintenance_weight: Decimal = Decimal(1)
-    initial_liability_weight: Decimal = Decimal(1)
-    maintenance_liability_weight: Decimal = Decimal(1)
+    initial_liability_weight: Decimal | None = None
+    maintenance_liability_weight: Decimal | None = None
+    borrow_limit: Decimal | None = None
+    borrow_rate: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -805,7 +810,13 @@ class _Reader:
             key,
             raw,
             ("initial_weight",),
-            ("maintenance_weight", "initial_liability_weight", "maintenance_liability_weight"),
+            (
+                "maintenance_weight",
+                "initial_liability_weight",
+                "maintenance_liability_weight",
+                "borrow_limit",
+                "borrow_rate",
+            ),
         )
         one = Decimal(1)
         initial = self.grid_decimal(
@@ -825,22 +836,34 @@ class _Reader:
                 hi=one,
                 what=" (maintenance >= initial: liquidation haircuts less)",
             )
-        liability = self.grid_decimal(
-            f"{key}.initial_liability_weight",
-            spec.get("initial_liability_weight", "1"),
-            MARGIN_WEIGHT_PLACES,
-            lo=one,
-            hi=MAX_LIABILITY_WEIGHT,
+        liability = None
+        if "initial_liability_weight" in spec:
+            liability = self.grid_decimal(
+                f"{key}.initial_liability_weight",
+                spec["initial_liability_weight"],
+                MARGIN_WEIGHT_PLACES,
+                lo=one,
+                hi=MAX_LIABILITY_WEIGHT,
+            )
+        liability_mm = None
+        if "maintenance_liability_weight" in spec:
+            liability_mm = self.grid_decimal(
+                f"{key}.maintenance_liability_weight",
+                spec["maintenance_liability_weight"],
+                MARGIN_WEIGHT_PLACES,
+                lo=one,
+                hi=MAX_LIABILITY_WEIGHT if liability is None else liability,
+                what=" (maintenance <= initial)",
+            )
+        borrow_limit = None
+        if "borrow_limit" in spec:
+            borrow_limit = self.decimal(f"{key}.borrow_limit", spec["borrow_limit"])
+        borrow_rate = Decimal(0)
+        if "borrow_rate" in spec:
+            borrow_rate = self.decimal(f"{key}.borrow_rate", spec["borrow_rate"])
+        return MarginAssetConfig(
+            name, initial, maintenance, liability, liability_mm, borrow_limit, borrow_rate
         )
-        liability_mm = self.grid_decimal(
-            f"{key}.maintenance_liability_weight",
-            spec.get("maintenance_liability_weight", "1"),
-            MARGIN_WEIGHT_PLACES,
-            lo=one,
-            hi=liability,
-            what=" (maintenance <= initial)",
-        )
-        return MarginAssetConfig(name, initial, maintenance, liability, liability_mm)
 
     def margin_market(
         self, key: str, symbol: str, raw: Any, names: list[str], quote: str, perps: list[str]

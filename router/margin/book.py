@@ -46,8 +46,9 @@ from router.margin.projection import (
     UPNL,
     Projection,
     position_figures_at,
+    requirements,
 )
-from router.margin.quantities import SCALE, ceil_div, parse_int, parse_name, to_decimal, to_text
+from router.margin.quantities import SCALE, parse_int, parse_name, to_decimal, to_text
 
 # called with (subaccount id, cancelled order ids) when liquidation cancels a subaccount's orders
 OrderCancelHook = Callable[[str, list[str]], None]
@@ -180,8 +181,8 @@ class MarginBook:
         return {
             "equity": to_decimal(scen.equity_initial),
             "maintenance_equity": to_decimal(scen.equity_maintenance),
-            "initial_margin": to_decimal(t[IM]),
-            "maintenance_margin": to_decimal(t[MM]),
+            "initial_margin": to_decimal(scen.initial_margin),
+            "maintenance_margin": to_decimal(scen.maintenance_margin),
             "headroom": to_decimal(scen.headroom),
             "maintenance_excess": to_decimal(scen.maintenance_excess),
             "gross_notional": to_decimal(t[GROSS]),
@@ -190,10 +191,13 @@ class MarginBook:
     def liquidatable(self) -> list[str]:
         """Subaccounts whose maintenance equity is below total MM, or with an isolated position
         below its own MM, sorted by id. O(subaccounts) on the cached totals."""
+        quote = self.quote_asset
+        quote_config = self.assets[quote]
         out = []
         for sub_id, sub in self.subs.items():
             t = sub.totals
-            if t[C_MAINT] + t[UPNL] + t[FUND] < t[MM] or self.isolated_breach(sub):
+            mm = requirements(t, sub.balances.get(quote, 0), quote_config)[1]
+            if t[C_MAINT] + t[UPNL] + t[FUND] < mm or self.isolated_breach(sub):
                 out.append(sub_id)
         return sorted(out)
 
@@ -230,7 +234,7 @@ class MarginBook:
                 "headroom",
                 scen.sub.name,
                 self.quote_asset,
-                to_decimal(scen.totals[IM]),
+                to_decimal(scen.initial_margin),
                 to_decimal(scen.equity_initial),
                 to_decimal(-scen.headroom),
             )
@@ -244,12 +248,11 @@ class MarginBook:
         )
 
     def asset_figures(self, asset: str, units: int) -> AssetFigures:
+        """Figures of a balance of ``asset`` at its mark (see :meth:`AssetConfig.figures`)."""
         if units == 0:
-            return (0, 0, 0)
+            return (0, 0, 0, 0, 0)
         price = self.mark_units(asset)
-        cfg = self.assets[asset]
-        gross = 0 if asset == self.quote_asset else ceil_div(abs(units) * price, SCALE)
-        return (cfg.value_units(units, price, False), cfg.value_units(units, price, True), gross)
+        return self.assets[asset].figures(units, price, asset == self.quote_asset)
 
     def position_figures(self, sub: Subaccount, pos: Position) -> PositionFigures:
         market = self.markets[pos.symbol]
@@ -311,6 +314,8 @@ class MarginBook:
             totals[C_INIT] += values[0]
             totals[C_MAINT] += values[1]
             totals[GROSS] += values[2]
+            totals[IM] += values[3]
+            totals[MM] += values[4]
         for pos in sub.positions.values():
             figs = self.position_figures(sub, pos)
             totals[GROSS] += figs[5]

@@ -39,10 +39,11 @@ from router.margin.errors import (
     OraclePriceError,
 )
 from router.margin.funding import accrue_funding
+from router.margin.interest import accrue_interest
 from router.margin.liquidation import LiquidationResult, liquidate, liquidation_price
 from router.margin.oracle import MISSING, VALID, MarkPrice
 from router.margin.porting import port_position, transfer_collateral
-from router.margin.projection import GROSS, IM, Projection
+from router.margin.projection import GROSS, Projection
 from router.margin.quantities import (
     SCALE,
     WEIGHT_SCALE,
@@ -71,25 +72,66 @@ class MarginLedger(MarginBook):
         name: Any,
         initial_weight: Any = "1",
         maintenance_weight: Any = None,
-        initial_liability_weight: Any = "1",
-        maintenance_liability_weight: Any = "1",
+        initial_liability_weight: Any = None,
+        maintenance_liability_weight: Any = None,
+        borrow_limit: Any = None,
+        borrow_rate: Any = "0",
     ) -> None:
-        """Register a collateral asset with its weights (decimal strings in [0, 1], liabilities >= 1)."""
+        """Register a collateral asset with its weights (decimal strings in [0, 1], liabilities
+        >= 1, default 1.1 / 1.05), borrow limit (units of the asset, None for none) and yearly
+        borrow rate (see :meth:`AssetConfig.parse`)."""
         cfg = AssetConfig.parse(
             name,
             initial_weight,
             maintenance_weight,
             initial_liability_weight,
             maintenance_liability_weight,
+            borrow_limit,
+            borrow_rate,
         )
         if cfg.name in self.assets or cfg.name in self.markets:
             raise MarginInputError("asset", name, "a name not yet registered")
         self.assets[cfg.name] = cfg
+        self._journal_asset("add_asset", cfg)
+
+    def set_borrow_terms(
+        self,
+        asset: Any,
+        initial_liability_weight: Any = None,
+        maintenance_liability_weight: Any = None,
+        borrow_limit: Any = None,
+        borrow_rate: Any = "0",
+    ) -> None:
+        """Set the liability weights, borrow limit and rate of a registered asset (the quote
+        asset included: a spot buy beyond cash borrows it). Holders are re-valued; an existing
+        borrow beyond a lower limit is not undone, only further borrowing is refused."""
+        name = self.known_asset(asset)
+        old = self.assets[name]
+        cfg = AssetConfig.parse(
+            name,
+            to_decimal(old.initial_weight_ppm, WEIGHT_SCALE),
+            to_decimal(old.maintenance_weight_ppm, WEIGHT_SCALE),
+            initial_liability_weight,
+            maintenance_liability_weight,
+            borrow_limit,
+            borrow_rate,
+        )
+        self.assets[name] = cfg
+        self.refresh_holders(name)
+        self._journal_asset("set_borrow_terms", cfg)
+
+    def _journal_asset(self, event: str, cfg: AssetConfig) -> None:
         self.journal.append(
-            "add_asset",
+            event,
             asset=cfg.name,
             initial_weight_ppm=cfg.initial_weight_ppm,
             maintenance_weight_ppm=cfg.maintenance_weight_ppm,
+            initial_liability_ppm=cfg.initial_liability_ppm,
+            maintenance_liability_ppm=cfg.maintenance_liability_ppm,
+            borrow_limit=None
+            if cfg.borrow_limit_units is None
+            else to_text(cfg.borrow_limit_units),
+            borrow_rate_units=cfg.borrow_rate_units,
         )
 
     def add_market(
@@ -185,7 +227,7 @@ class MarginLedger(MarginBook):
                     "headroom",
                     sub.name,
                     self.quote_asset,
-                    to_decimal(scen.totals[IM]),
+                    to_decimal(scen.initial_margin),
                     to_decimal(scen.equity_initial),
                     to_decimal(-scen.headroom),
                 )
@@ -388,7 +430,12 @@ class MarginLedger(MarginBook):
         if bucket is not None and bucket < 0:
             return result("isolated_bucket", q, 0, bucket)
         if after < 0 and (increasing or after < before):
-            return result("headroom", q, new.totals[IM], new.equity_initial)
+            return result("headroom", q, new.initial_margin, new.equity_initial)
+        for asset in (leg.symbol, q) if leg.kind == SPOT else (q,):
+            limit = self.assets[asset].borrow_limit_units
+            owed = -new.balance(asset)
+            if limit is not None and owed > limit and owed > -scen.balance(asset):
+                return result("borrow_limit", asset, owed, limit)
         if leg.kind == PERP:
             pos = new.position(leg.symbol)
             if pos is not None and pos.mode == ISOLATED and increasing:
@@ -494,6 +541,11 @@ class MarginLedger(MarginBook):
     def transfer_collateral(self, src_id: Any, dst_id: Any, asset: Any, amount: Any) -> None:
         """Transfer collateral; both sides keep headroom >= 0."""
         transfer_collateral(self, src_id, dst_id, asset, amount)
+
+    def accrue_interest(self, elapsed_ns: Any) -> Decimal:
+        """Charge borrow interest for ``elapsed_ns`` of the simulated clock on every negative
+        balance (see :mod:`router.margin.interest`); returns the total charged in quote."""
+        return accrue_interest(self, elapsed_ns)
 
     def accrue_funding(self, symbol: Any) -> Decimal:
         """Accrue one funding interval on ``symbol`` from its mark and its oracle asset's mark (both

@@ -16,6 +16,7 @@ from typing import Protocol
 from router.margin.account import (
     CROSS,
     ISOLATED,
+    AssetConfig,
     AssetFigures,
     Position,
     PositionFigures,
@@ -28,6 +29,7 @@ from router.margin.tiers import TierSchedule
 # indices into Subaccount.totals (cross only, except GROSS which counts every exposure)
 C_INIT, C_MAINT, UPNL, FUND, IM, MM, GROSS = range(7)
 MARKET, FUND_HOLDER, FEES = "market", "insurance_fund", "fees"
+NO_ASSET: AssetFigures = (0, 0, 0, 0, 0)
 
 
 def position_figures_at(
@@ -50,12 +52,21 @@ def position_figures_at(
     )
 
 
+def requirements(totals: list[int], quote_units: int, quote: AssetConfig) -> tuple[int, int]:
+    """(IM, MM) of the cross part: the cached perp and spot-liability requirements plus the quote
+    borrow's, on the quote balance plus cross upnl and unsettled funding. O(1)."""
+    settled = quote_units + totals[UPNL] + totals[FUND]
+    borrow_im, borrow_mm = quote.quote_borrow_requirements(settled)
+    return totals[IM] + borrow_im, totals[MM] + borrow_mm
+
+
 class Valuation(Protocol):
     """What a projection needs from the ledger: the quote asset, funding indices, and the
     figures of a balance or a position at the current marks."""
 
     quote_asset: str
     funding_index: dict[str, int]
+    assets: dict[str, AssetConfig]
 
     def asset_figures(self, asset: str, units: int) -> AssetFigures: ...
 
@@ -135,6 +146,17 @@ class Projection:
         return self.sub.pos_vals.get(symbol)
 
     @property
+    def initial_margin(self) -> int:
+        """Cross IM: perps, spot liabilities and the quote borrow (see :func:`requirements`)."""
+        quote = self.ledger.quote_asset
+        return requirements(self.totals, self.balance(quote), self.ledger.assets[quote])[0]
+
+    @property
+    def maintenance_margin(self) -> int:
+        quote = self.ledger.quote_asset
+        return requirements(self.totals, self.balance(quote), self.ledger.assets[quote])[1]
+
+    @property
     def equity_initial(self) -> int:
         t = self.totals
         return t[C_INIT] + t[UPNL] + t[FUND]
@@ -146,11 +168,11 @@ class Projection:
 
     @property
     def headroom(self) -> int:
-        return self.equity_initial - self.totals[IM]
+        return self.equity_initial - self.initial_margin
 
     @property
     def maintenance_excess(self) -> int:
-        return self.equity_maintenance - self.totals[MM]
+        return self.equity_maintenance - self.maintenance_margin
 
     # --- writes ------------------------------------------------------------------------------
     def flow(self, holder: str, asset: str, delta: int) -> None:
@@ -158,7 +180,7 @@ class Projection:
             self.flows[(holder, asset)] = self.flows.get((holder, asset), 0) + delta
 
     def set_balance(self, asset: str, units: int) -> None:
-        old = self.asset_vals.get(asset) or self.sub.asset_vals.get(asset, (0, 0, 0))
+        old = self.asset_vals.get(asset) or self.sub.asset_vals.get(asset, NO_ASSET)
         new = self.ledger.asset_figures(asset, units)
         self.balances[asset] = units
         self.asset_vals[asset] = new
@@ -166,6 +188,8 @@ class Projection:
         t[C_INIT] += new[0] - old[0]
         t[C_MAINT] += new[1] - old[1]
         t[GROSS] += new[2] - old[2]
+        t[IM] += new[3] - old[3]
+        t[MM] += new[4] - old[4]
 
     def add_balance(self, asset: str, delta: int) -> None:
         if delta:

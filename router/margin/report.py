@@ -20,7 +20,7 @@ from router.margin.account import ISOLATED
 from router.margin.errors import MarginError, MarginInputError
 from router.margin.ledger import MarginLedger
 from router.margin.liquidation import liquidation_price_units
-from router.margin.projection import IM, MARKET, MM
+from router.margin.projection import MARKET
 from router.margin.quantities import SCALE, ceil_div, cents_text, parse_units, to_text
 from router.model.errors import ConfigError
 
@@ -177,7 +177,7 @@ def margin_report(ledger: MarginLedger, sub_id: str) -> dict[str, Any]:
     quote = ledger.quote_asset
     rows = []
     iso_equity = iso_im = iso_mm = 0
-    cross_im = scen.totals[IM]
+    cross_im = scen.initial_margin
     total_im = 0
     for symbol in sorted(sub.positions):
         pos = sub.positions[symbol]
@@ -204,7 +204,7 @@ def margin_report(ledger: MarginLedger, sub_id: str) -> dict[str, Any]:
     equity = scen.equity_initial + iso_equity
     maint_equity = scen.equity_maintenance + iso_equity
     im_total = cross_im + iso_im
-    mm_total = scen.totals[MM] + iso_mm
+    mm_total = scen.maintenance_margin + iso_mm
     spot_value = sum(
         ceil_div(u * ledger.mark_units(a), SCALE)
         for a, u in sub.balances.items()

@@ -48,7 +48,7 @@ def test_margin_report_basis_trade(capsys):
     )
     data = json.loads(capsys.readouterr().out)
     assert data["equity"] == "27000.00000000" and data["maintenance_margin"] == "750.00000000"
-    assert data["positions"][0]["liquidation_price"] == "5707.32"
+    assert data["positions"][0]["liquidation_price"] == "5581.40"  # docs/margin.md example 2
     assert data["capital_efficiency"]["cross_requirement"] == "30000.00000000"
     assert data["capital_efficiency"]["isolated_requirement"] == "31500.00000000"
 

@@ -142,15 +142,36 @@ class MarginLedger(MarginBook):
         max_leverage: Any = None,
         tiers: Any = None,
         funding_cap: Any = "0.0005",
+        initial_margin_fraction: Any = None,
+        maintenance_margin_fraction: Any = None,
     ) -> None:
-        """Register a perp market with either ``max_leverage`` (one tier) or ``tiers``."""
+        """Register a perp market with exactly one rule set: ``max_leverage`` (one tier),
+        ``tiers`` (leverage tiers or Binance brackets), or ``initial_margin_fraction`` with
+        ``maintenance_margin_fraction`` (dYdX); see :mod:`router.margin.tiers`."""
         symbol = parse_name("symbol", symbol)
         oracle_asset = parse_name("oracle_asset", oracle_asset)
         if symbol in self.markets or symbol in self.assets:
             raise MarginInputError("symbol", symbol, "a name not yet registered")
-        if (max_leverage is None) == (tiers is None):
-            raise MarginInputError("tiers", tiers, "exactly one of max_leverage or tiers")
-        schedule = TierSchedule.single(max_leverage) if tiers is None else TierSchedule(tiers)
+        fractions = (initial_margin_fraction, maintenance_margin_fraction)
+        given = [max_leverage is not None, tiers is not None, fractions != (None, None)]
+        if sum(given) != 1:
+            raise MarginInputError(
+                "tiers",
+                tiers,
+                "exactly one of max_leverage, tiers, or initial_margin_fraction with "
+                "maintenance_margin_fraction",
+            )
+        if given[2]:
+            if None in fractions:
+                missing = "initial" if initial_margin_fraction is None else "maintenance"
+                raise MarginInputError(
+                    f"{missing}_margin_fraction", None, "present with the other fraction"
+                )
+            schedule = TierSchedule.fractions(*fractions)
+        elif tiers is None:
+            schedule = TierSchedule.single(max_leverage)
+        else:
+            schedule = TierSchedule(tiers)
         cap = rate_units(funding_cap, "funding_cap")
         if cap < 0:
             raise MarginInputError("funding_cap", funding_cap, ">= 0")

@@ -36,7 +36,10 @@ POSITION_KEYS = {
     "isolated_margin",
     "leverage",
     "oracle_asset",
+    "initial_margin_fraction",
+    "maintenance_margin_fraction",
 }
+RULE_KEYS = ("max_leverage", "tiers", "initial_margin_fraction")
 
 
 def load_account(path: str) -> tuple[MarginLedger, str]:
@@ -129,12 +132,13 @@ def build_account(path: str, doc: dict[str, Any]) -> tuple[MarginLedger, str]:
                 raw.get("isolated_margin"),
                 'present exactly when mode = "isolated"',
             )
-        if ("max_leverage" in raw) == ("tiers" in raw):
+        if sum(k in raw for k in RULE_KEYS) != 1:
             raise ConfigError(
                 path,
                 f"{key}.max_leverage",
                 raw.get("max_leverage"),
-                "exactly one of max_leverage or tiers",
+                "exactly one rule set: max_leverage, tiers, or initial_margin_fraction with "
+                "maintenance_margin_fraction",
             )
         try:
             ledger.add_market(
@@ -142,6 +146,8 @@ def build_account(path: str, doc: dict[str, Any]) -> tuple[MarginLedger, str]:
                 raw.get("oracle_asset", symbol.split("-")[0]),
                 max_leverage=raw.get("max_leverage"),
                 tiers=raw.get("tiers"),
+                initial_margin_fraction=raw.get("initial_margin_fraction"),
+                maintenance_margin_fraction=raw.get("maintenance_margin_fraction"),
             )
             ledger.set_mark(symbol, raw["mark"])
             size = parse_units("size", raw["size"])

@@ -189,15 +189,19 @@ class MarginBook:
         }
 
     def liquidatable(self) -> list[str]:
-        """Subaccounts whose maintenance equity is below total MM, or with an isolated position
-        below its own MM, sorted by id. O(subaccounts) on the cached totals."""
+        """Subaccounts whose maintenance equity is below total MM (the quote borrow's included),
+        or with an isolated position below its own MM, sorted by id. O(subaccounts) on the
+        cached totals."""
         quote = self.quote_asset
         quote_config = self.assets[quote]
         out = []
         for sub_id, sub in self.subs.items():
             t = sub.totals
-            mm = requirements(t, sub.balances.get(quote, 0), quote_config)[1]
-            if t[C_MAINT] + t[UPNL] + t[FUND] < mm or self.isolated_breach(sub):
+            floating = t[UPNL] + t[FUND]
+            mm = t[MM]
+            if sub.balances.get(quote, 0) + floating < 0:  # a quote borrow: its own MM
+                mm = requirements(t, sub.balances.get(quote, 0), quote_config)[1]
+            if t[C_MAINT] + floating < mm or self.isolated_breach(sub):
                 out.append(sub_id)
         return sorted(out)
 

@@ -55,6 +55,7 @@ from router.config import (
 from router.margin.account import ISOLATED, rate_units
 from router.margin.journal import Journal
 from router.margin.ledger import MarginLedger
+from router.margin.liquidation import SPOT_STEP
 from router.margin.oracle import VALID, MarkPrice, aggregate
 from router.margin.quantities import SCALE, ceil_div, floor_div, to_decimal, to_text
 from router.margin.report import build_account, load_account
@@ -580,7 +581,11 @@ class _Path:
             if not res.steps:
                 return
             for step in res.steps:
-                asset = ledger.markets[step.symbol].oracle_asset
+                asset = (
+                    step.symbol
+                    if step.kind == SPOT_STEP
+                    else ledger.markets[step.symbol].oracle_asset
+                )
                 size = to_decimal(step.closed_units)
                 qty = abs(size) * self.crowd
                 side = "buy" if step.closed_units > 0 else "sell"

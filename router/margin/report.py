@@ -6,9 +6,9 @@ liquidation_price or null), capital_efficiency (cross_requirement, isolated_requ
 maintenance_equity and per-position mode/size/mark. Numbers are decimal strings.
 
 equity is the initial (weighted) equity of the cross part plus each isolated bucket
-(margin + upnl); headroom = equity - initial_margin. Capital efficiency is the quote capital the
-portfolio locks: spot holdings are paid in full either way; isolated, every perp posts its own IM
-in quote; cross, the IM is first covered by the weighted value of the non-quote collateral.
+(margin + upnl); headroom = equity - initial_margin. Capital efficiency is netting: the
+requirement of every exposure margined alone minus the requirement of the net exposure per
+underlying (:mod:`router.margin.efficiency`).
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from __future__ import annotations
 from typing import Any
 
 from router.config import read_toml
+from router.margin import efficiency
 from router.margin.account import ISOLATED
 from router.margin.errors import MarginError, MarginInputError
 from router.margin.ledger import MarginLedger
 from router.margin.liquidation import liquidation_price_units
 from router.margin.projection import MARKET
-from router.margin.quantities import SCALE, ceil_div, cents_text, parse_units, to_text
+from router.margin.quantities import cents_text, parse_units, to_text
 from router.model.errors import ConfigError
 
 TOP_KEYS = {"collateral", "collateral_weights", "marks", "positions"}
@@ -180,15 +181,12 @@ def margin_report(ledger: MarginLedger, sub_id: str) -> dict[str, Any]:
     """The report dict of one subaccount (decimal strings; see the module docstring)."""
     sub = ledger.subaccount(sub_id)
     scen = ledger.projection(sub_id)
-    quote = ledger.quote_asset
     rows = []
     iso_equity = iso_im = iso_mm = 0
     cross_im = scen.initial_margin
-    total_im = 0
     for symbol in sorted(sub.positions):
         pos = sub.positions[symbol]
         _n16, upnl, fund, im, mm, notional = sub.pos_vals[symbol]
-        total_im += im
         if pos.mode == ISOLATED:
             iso_equity += pos.isolated_margin_units + upnl + fund
             iso_im += im
@@ -211,14 +209,7 @@ def margin_report(ledger: MarginLedger, sub_id: str) -> dict[str, Any]:
     maint_equity = scen.equity_maintenance + iso_equity
     im_total = cross_im + iso_im
     mm_total = scen.maintenance_margin + iso_mm
-    spot_value = sum(
-        ceil_div(u * ledger.mark_units(a), SCALE)
-        for a, u in sub.balances.items()
-        if a != quote and u > 0
-    )
-    credit = sum(sub.asset_vals[a][0] for a in sub.balances if a != quote)
-    cross_req = spot_value + max(0, cross_im - credit) + iso_im
-    isolated_req = spot_value + total_im
+    cross_req, isolated_req = efficiency.requirements(ledger, sub_id)
     return {
         "equity": to_text(equity),
         "maintenance_equity": to_text(maint_equity),

@@ -281,3 +281,54 @@ def test_liquidation_reduces_risk_and_ends_healthy_flat_or_with_bad_debt(
         assert ledger.holdings("insurance_fund", "USDC") < fund_before + Decimal(
             result.bad_debt_units
         )
+
+
+def test_capital_efficiency_is_netting_not_collateral_reuse():
+    from router.margin.report import margin_report
+
+    ledger, sub = eth_ledger("10000", initial_weight="0.9", maintenance_weight="0.95")
+    ledger.deposit(sub, "ETH", "10")
+    # a naked perp long next to ETH collateral: same side, nothing offsets, nothing saved
+    ledger.apply_leg(sub, perp("buy", "10", "3000", "ETH-PERP"))
+    eff = margin_report(ledger, sub)["capital_efficiency"]
+    assert eff["saving"] == "0.00000000"
+    assert eff["isolated_requirement"] == "4500.00000000"  # IM 1,500 + haircut 3,000
+    # hedge it: the short offsets the spot long
+    ledger.apply_leg(sub, perp("sell", "20", "3000", "ETH-PERP"))
+    eff = margin_report(ledger, sub)["capital_efficiency"]
+    assert eff == {
+        "cross_requirement": "0.00000000",
+        "isolated_requirement": "4500.00000000",
+        "saving": "4500.00000000",
+    }
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["spot", "perp"]), st.sampled_from(["buy", "sell"]), st.integers(1, 50)
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.integers(-30, 30),
+)
+def test_capital_efficiency_saving_is_zero_for_one_exposure_and_never_negative(trades, basis):
+    from router.margin.efficiency import exposures
+    from router.margin.report import margin_report
+
+    ledger, sub = eth_ledger("100000", initial_weight="0.8", maintenance_weight="0.9")
+    ledger.set_mark("ETH-PERP", str(3000 + basis))
+    for kind, side, size in trades:
+        name = "ETH" if kind == "spot" else "ETH-PERP"
+        try:
+            ledger.apply_leg(sub, LedgerLeg(kind, name, side, str(size), "3000"))
+        except MarginRejected:
+            pass
+    eff = margin_report(ledger, sub)["capital_efficiency"]
+    saving = Decimal(eff["saving"])
+    assert saving >= 0
+    items = [n for group in exposures(ledger, sub).values() for n, _ in group]
+    if len(items) <= 1 or all(n > 0 for n in items) or all(n < 0 for n in items):
+        assert saving == 0

@@ -162,13 +162,19 @@ class PerpMarket:
     """A linear perpetual quoted in the ledger's quote asset.
 
     ``oracle_asset`` names the oracle (index) price used for funding; the position is valued at
-    the market's own mark. ``funding_cap_units`` caps |rate| per interval (1e-12 units).
+    the market's own mark. Funding per interval (1e-12 units, see :mod:`router.margin.funding`):
+    ``funding_cap_units`` caps |rate|, ``funding_interest_units`` is the interest component and
+    ``funding_band_units`` the clamp around it, both per 8 hours (Binance: 0.01% and 0.05%; 0
+    and 0 give the premium alone), scaled to ``funding_interval_hours``.
     """
 
     symbol: str
     oracle_asset: str
     tiers: TierSchedule
     funding_cap_units: int
+    funding_interest_units: int = 0
+    funding_band_units: int = 0
+    funding_interval_hours: int = 8
 
 
 @dataclass(slots=True)

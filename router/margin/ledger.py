@@ -144,10 +144,15 @@ class MarginLedger(MarginBook):
         funding_cap: Any = "0.0005",
         initial_margin_fraction: Any = None,
         maintenance_margin_fraction: Any = None,
+        funding_interest: Any = "0",
+        funding_band: Any = "0",
+        funding_interval_hours: Any = 8,
     ) -> None:
         """Register a perp market with exactly one rule set: ``max_leverage`` (one tier),
         ``tiers`` (leverage tiers or Binance brackets), or ``initial_margin_fraction`` with
-        ``maintenance_margin_fraction`` (dYdX); see :mod:`router.margin.tiers`."""
+        ``maintenance_margin_fraction`` (dYdX); see :mod:`router.margin.tiers`. Funding: the cap,
+        interest component and clamp band per 8 hours (fractions) and the interval length in
+        hours (1-8); see :mod:`router.margin.funding`."""
         symbol = parse_name("symbol", symbol)
         oracle_asset = parse_name("oracle_asset", oracle_asset)
         if symbol in self.markets or symbol in self.assets:
@@ -175,7 +180,14 @@ class MarginLedger(MarginBook):
         cap = rate_units(funding_cap, "funding_cap")
         if cap < 0:
             raise MarginInputError("funding_cap", funding_cap, ">= 0")
-        self.markets[symbol] = PerpMarket(symbol, oracle_asset, schedule, cap)
+        interest = rate_units(funding_interest, "funding_interest")
+        band = rate_units(funding_band, "funding_band")
+        if band < 0:
+            raise MarginInputError("funding_band", funding_band, ">= 0")
+        hours = parse_int("funding_interval_hours", funding_interval_hours, minimum=1, maximum=8)
+        self.markets[symbol] = PerpMarket(
+            symbol, oracle_asset, schedule, cap, interest, band, hours
+        )
         self.funding_index[symbol] = 0
         self.journal.append(
             "add_market",
@@ -568,7 +580,8 @@ class MarginLedger(MarginBook):
         balance (see :mod:`router.margin.interest`); returns the total charged in quote."""
         return accrue_interest(self, elapsed_ns)
 
-    def accrue_funding(self, symbol: Any) -> Decimal:
-        """Accrue one funding interval on ``symbol`` from its mark and its oracle asset's mark (both
-        valid, else OraclePriceError); returns the rate. O(holders of the symbol)."""
-        return accrue_funding(self, symbol)
+    def accrue_funding(self, symbol: Any, premiums: Any = None) -> Decimal:
+        """Accrue one funding interval on ``symbol`` (see :mod:`router.margin.funding`): from the
+        interval's premium samples, or the premium of its mark over its oracle asset's mark now
+        (both valid, else OraclePriceError); returns the rate. O(holders + samples)."""
+        return accrue_funding(self, symbol, premiums)

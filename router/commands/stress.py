@@ -102,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         from router.stress.plot import plot_losses
 
-        plot_losses(mc, args.plot)
+        title = f"{Path(args.account).name}, {Path(args.scenarios).name} [monte_carlo]"
+        plot_losses(mc, args.plot, title)
         report["plot"] = str(args.plot)
     if args.json:
         sys.stdout.write(encode_record(report) + "\n")

@@ -520,10 +520,13 @@ class _Path:
     # -- prices ------------------------------------------------------------------------------
 
     def set_external(self, move_ppb: dict[str, int]) -> None:
-        """External prices of every mark name: start mark x (1 + move) of its asset."""
+        """External prices of every mark name: start mark x (1 + move), the move of the name
+        itself when the scenario shocks that instrument (``ETH-PERP`` apart from ``ETH``: basis
+        risk), else of its asset."""
         eng = self.engine
         for name, asset in eng.asset_of.items():
-            self.external[name] = max(1, _mul_ppb(eng.ref_units[name], move_ppb.get(asset, PPB)))
+            move = move_ppb.get(name, move_ppb.get(asset, PPB))
+            self.external[name] = max(1, _mul_ppb(eng.ref_units[name], move))
 
     def apply_marks(self) -> None:
         """Marks = external x impact, through the oracle fault when active. O(names)."""
@@ -534,7 +537,7 @@ class _Path:
         for name, asset in eng.asset_of.items():
             units = max(1, _mul_ppb(self.external[name], self.impact_ppb[asset]))
             state = VALID
-            if fault is not None and fault.asset == asset:
+            if fault is not None and fault.asset in (asset, name):
                 if fault.mode == "stale":
                     units, state = ledger.marks[name].price_units, _STALE
                 else:
@@ -684,11 +687,13 @@ class StressEngine:
         """Refuse unknown assets, markets and venues before anything runs (nothing changes)."""
         if not isinstance(scenario, Scenario) or not scenario.steps:
             raise StressInputError("scenario", scenario, "a Scenario with at least one step")
-        known = self.known_assets
+        known = self.known_assets | set(self.portfolio.cross.markets)
         for asset in sorted(scenario.assets()):
             if asset not in known:
                 raise StressInputError(
-                    f"{scenario.name}: asset", asset, f"one of the known assets {sorted(known)}"
+                    f"{scenario.name}: asset",
+                    asset,
+                    f"one of the known assets or perp markets {sorted(known)}",
                 )
         for market, _ in scenario.funding:
             if market not in self.portfolio.cross.markets:

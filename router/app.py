@@ -37,6 +37,7 @@ from router.config import (
     load_config,
 )
 from router.execution.margin_gate import LedgerGate
+from router.margin.account import RiskLimits
 from router.margin.journal import Journal
 from router.margin.ledger import MarginLedger
 from router.model.errors import ConfigError, CrossrouteError, RouteError
@@ -403,8 +404,17 @@ def build_margin(
             key = f"margin.marks.{spec.name}"
             ledger.set_mark(spec.name, _mark(market, spec.name, spec.symbol, key))
             perp_markets[spec.symbol] = spec.name
+        key = "margin"
+        limits = RiskLimits.parse(
+            max_notional={
+                spec.name: spec.max_notional
+                for spec in margin.markets
+                if spec.max_notional is not None
+            },
+            max_gross_leverage=margin.max_gross_leverage,
+        )
         key = f"accounts.{chosen}"
-        sub_id = ledger.open_subaccount(chosen, MAIN_SUBACCOUNT)
+        sub_id = ledger.open_subaccount(chosen, MAIN_SUBACCOUNT, limits)
         for asset, amount in holder.balances:
             key = f"accounts.{chosen}.balances.{asset}"
             if amount > 0:

@@ -188,6 +188,7 @@ class MarginMarketConfig:
     funding_cap: Decimal = Decimal("0.0005")
     initial_margin_fraction: Decimal | None = None
     maintenance_margin_fraction: Decimal | None = None
+    max_notional: Decimal | None = None  # cap on |notional| of a subaccount's position
 
     @property
     def max_leverage(self) -> int:
@@ -212,6 +213,7 @@ class MarginConfig:
     marks: tuple[tuple[str, Decimal], ...] = ()
     liquidation_fee_bps: int = 50
     liquidation_buffer_bps: int = 1000
+    max_gross_leverage: Decimal | None = None  # cap on gross notional / initial equity
 
     def asset(self, name: str) -> MarginAssetConfig:
         """The weights of ``name`` (weight 1 when the table does not list it)."""
@@ -696,6 +698,7 @@ class _Reader:
                 "marks",
                 "liquidation_fee_bps",
                 "liquidation_buffer_bps",
+                "max_gross_leverage",
             ),
         )
         names = [asset.name for asset in assets]
@@ -776,6 +779,14 @@ class _Reader:
         buffer = self.integer(
             "margin.liquidation_buffer_bps", spec.get("liquidation_buffer_bps", 1000), 0, 100_000
         )
+        gross = None
+        if "max_gross_leverage" in spec:
+            gross = self.grid_decimal(
+                "margin.max_gross_leverage",
+                spec["max_gross_leverage"],
+                MARGIN_WEIGHT_PLACES,
+                positive=True,
+            )
         return MarginConfig(
             quote=quote,
             assets=tuple(weights),
@@ -783,6 +794,7 @@ class _Reader:
             marks=tuple(marks),
             liquidation_fee_bps=fee,
             liquidation_buffer_bps=buffer,
+            max_gross_leverage=gross,
         )
 
     def grid_decimal(
@@ -889,7 +901,10 @@ class _Reader:
             raise self.fail(key, raw, f"a perp settled in the margin quote asset {quote}")
         fraction_keys = ("initial_margin_fraction", "maintenance_margin_fraction")
         spec = self.table(
-            key, raw, ("name",), ("oracle", "max_leverage", "tiers", "funding_cap", *fraction_keys)
+            key,
+            raw,
+            ("name",),
+            ("oracle", "max_leverage", "tiers", "funding_cap", "max_notional", *fraction_keys),
         )
         name = self.name(f"{key}.name", spec["name"])
         oracle = spec.get("oracle", base)
@@ -941,6 +956,11 @@ class _Reader:
             funding_cap=cap,
             initial_margin_fraction=fractions[0],
             maintenance_margin_fraction=fractions[1],
+            max_notional=(
+                self.grid_decimal(f"{key}.max_notional", spec["max_notional"], MARGIN_PRICE_PLACES)
+                if "max_notional" in spec
+                else None
+            ),
         )
 
     def tiers(self, key: str, raw: Any) -> tuple[TierConfig, ...]:

@@ -265,3 +265,27 @@ def test_bad_market_config_rules_name_the_file_and_key(tmp_path):
     message = str(exc.value)
     assert "binance.toml" in message and 'margin.markets."BTC/USDC:USDC"' in message
     assert "tiers[2].maintenance_amount" in message
+
+
+def test_caps_from_the_market_config_reach_the_pre_trade_check(tmp_path):
+    from router.app import DEFAULT_CONFIG
+
+    text = Path(DEFAULT_CONFIG).read_text()
+    text = text.replace(
+        'funding_cap = "0.0005"', 'funding_cap = "0.0005"\nmax_notional = "10000"', 1
+    )
+    text = text.replace(
+        '[margin]\nquote = "USDC"', '[margin]\nquote = "USDC"\nmax_gross_leverage = "2"'
+    )
+    path = tmp_path / "capped.toml"
+    path.write_text(text)
+    setup = build_margin(load_market([str(path)]))
+    ledger, sub = setup.ledger, setup.sub_id
+    result = ledger.check_leg(sub, perp("buy", "4", "2700", "ETH-PERP"))
+    assert not result.accepted and result.limit == "max_notional"
+    assert result.available == Decimal("10000")
+    assert ledger.check_leg(sub, perp("buy", "3", "2700", "ETH-PERP")).accepted
+    bad = text.replace('max_notional = "10000"', 'max_notional = "-1"')
+    path.write_text(bad)
+    with pytest.raises(ConfigError, match="max_notional"):
+        load_market([str(path)])

@@ -789,6 +789,11 @@ class StressEngine:
                 raise StressInputError(
                     "monte_carlo.vol", asset, f"one of the known assets {sorted(self.known_assets)}"
                 )
+        for market, _ in model.funding:
+            if market not in self.portfolio.cross.markets:
+                raise StressInputError(
+                    "monte_carlo.funding", market, f"one of {sorted(self.portfolio.cross.markets)}"
+                )
         moves = model.sample(seed, paths)
         factors = np.rint((1.0 + moves) * PPB).astype(np.int64)  # float -> exact ppb, once
         tables = self.tables()
@@ -804,7 +809,7 @@ class StressEngine:
                     )
                     for k in range(model.steps)
                 ]
-                result = self.run_path(template, mode, steps, tables, f"mc-{p}")
+                result = self.run_path(template, mode, steps, tables, f"mc-{p}", model.funding)
                 losses[mode].append(int(result.loss * SCALE))
                 flags[mode].append(bool(result.liquidations))
         stats = {m: tail_stats(losses[m], flags[m], level) for m in losses}
@@ -817,9 +822,11 @@ class StressEngine:
         steps: list[tuple[Decimal, dict[str, int]]],
         tables: dict[str, _ImpactTable | None],
         name: str,
+        funding: tuple[tuple[str, Decimal], ...] = (),
     ) -> ScenarioResult:
-        """One path on depth-curve impact (no venue objects touched)."""
-        path = _Path(self, template.clone(_NullJournal()), mode, name, None, 1, ())
+        """One path on depth-curve impact (no venue objects touched), charging ``funding``
+        (market, rate per step) on every step."""
+        path = _Path(self, template.clone(_NullJournal()), mode, name, None, 1, funding)
         path.record_path = False
         path.consumer = _CurveConsumer(tables)  # type: ignore[attr-defined]
         return _run_sync(self._walk(path, steps))

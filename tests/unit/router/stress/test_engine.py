@@ -275,3 +275,18 @@ def test_shocks_per_instrument_show_basis_risk(basis_engine: StressEngine) -> No
 def test_a_shock_naming_an_unknown_instrument_is_refused(basis_engine: StressEngine) -> None:
     with pytest.raises(StressInputError, match="BTC-PERP"):
         basis_engine.run(shock("typo", {"BTC-PERP": "0.05"}))
+
+
+def test_monte_carlo_paths_pay_funding(long_engine: StressEngine) -> None:
+    """Zero volatility: the only loss on a path is the funding the long pays every step."""
+    flat = MonteCarloModel(("ETH",), (0.0,), [[1.0]], 4.0, 3, D(1), 2)
+    paid = MonteCarloModel(("ETH",), (0.0,), [[1.0]], 4.0, 3, D(1), 2, (("ETH-PERP", D("0.001")),))
+    assert long_engine.monte_carlo(flat, seed=0).losses["cross"] == [0, 0]
+    losses = long_engine.monte_carlo(paid, seed=0).losses["cross"]
+    # 50 ETH long at a 2,700 mark pays 0.1% x 135,000 = 135 per step, 3 steps
+    assert losses == [405 * 10**8, 405 * 10**8]  # quote ledger units
+    with pytest.raises(StressInputError, match="monte_carlo.funding"):
+        long_engine.monte_carlo(
+            MonteCarloModel(("ETH",), (0.0,), [[1.0]], 4.0, 3, D(1), 2, (("NOPE", D("0.1")),)),
+            seed=0,
+        )

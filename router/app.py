@@ -390,6 +390,16 @@ def build_margin(
             )
             key = f"margin.marks.{asset}"
             ledger.set_mark(asset, _mark(market, asset, f"{asset}/{quote}", key))
+        if any(asset.name == quote for asset in margin.assets):
+            key = f"margin.assets.{quote}"
+            terms = margin.asset(quote)
+            ledger.set_borrow_terms(
+                quote,
+                terms.initial_liability_weight,
+                terms.maintenance_liability_weight,
+                terms.borrow_limit,
+                terms.borrow_rate,
+            )
         perp_markets: dict[str, str] = {}
         for spec in margin.markets:
             key = f'margin.markets."{spec.symbol}"'

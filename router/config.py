@@ -821,33 +821,31 @@ class _Reader:
     def margin_asset(
         self, key: str, name: str, raw: Any, names: list[str], quote: str
     ) -> MarginAssetConfig:
-        if name not in names or name == quote:
-            raise self.fail(
-                key,
-                raw,
-                f"an asset among: {', '.join(n for n in names if n != quote)}"
-                f" (the quote asset {quote} counts at 1)",
-            )
+        if name not in names:
+            raise self.fail(key, raw, f"an asset among: {', '.join(names)}")
+        borrow_keys = (
+            "initial_liability_weight",
+            "maintenance_liability_weight",
+            "borrow_limit",
+            "borrow_rate",
+        )
+        # the quote asset counts at 1 when held; only its borrowing terms are configurable
         spec = self.table(
             key,
             raw,
-            ("initial_weight",),
-            (
-                "maintenance_weight",
-                "initial_liability_weight",
-                "maintenance_liability_weight",
-                "borrow_limit",
-                "borrow_rate",
-            ),
+            () if name == quote else ("initial_weight",),
+            borrow_keys if name == quote else ("maintenance_weight", *borrow_keys),
         )
         one = Decimal(1)
-        initial = self.grid_decimal(
-            f"{key}.initial_weight",
-            spec["initial_weight"],
-            MARGIN_WEIGHT_PLACES,
-            lo=Decimal(0),
-            hi=one,
-        )
+        initial = one
+        if name != quote:
+            initial = self.grid_decimal(
+                f"{key}.initial_weight",
+                spec["initial_weight"],
+                MARGIN_WEIGHT_PLACES,
+                lo=Decimal(0),
+                hi=one,
+            )
         maintenance = initial
         if "maintenance_weight" in spec:
             maintenance = self.grid_decimal(

@@ -436,7 +436,13 @@ BAD_PERP = [
         "margin.liquidation_fee_bps",
         "[0, 10000]",
     ),
-    ("[margin.assets.ETH]", "[margin.assets.USDC]", "margin.assets.USDC", "counts at 1"),
+    # the quote asset counts at 1 when held: only its borrowing terms may be set
+    (
+        "[margin.assets.ETH]",
+        "[margin.assets.USDC]",
+        "margin.assets.USDC.initial_weight",
+        "known keys: initial_liability_weight",
+    ),
     ("[margin.assets.ETH]", "[margin.assets.BTC]", "margin.assets.BTC", "an asset among: ETH"),
     (
         'initial_weight = "0.9"',

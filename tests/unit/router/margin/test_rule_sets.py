@@ -289,3 +289,24 @@ def test_caps_from_the_market_config_reach_the_pre_trade_check(tmp_path):
     path.write_text(bad)
     with pytest.raises(ConfigError, match="max_notional"):
         load_market([str(path)])
+
+
+def test_the_quote_asset_borrowing_terms_come_from_the_market_config(tmp_path):
+    from router.app import DEFAULT_CONFIG
+
+    text = (
+        Path(DEFAULT_CONFIG)
+        .read_text()
+        .replace(
+            "[margin.assets.ETH]",
+            '[margin.assets.USDC]\ninitial_liability_weight = "1.02"\n'
+            'maintenance_liability_weight = "1.01"\nborrow_limit = "50000"\n\n[margin.assets.ETH]',
+            1,
+        )
+    )
+    path = tmp_path / "quote-terms.toml"
+    path.write_text(text)
+    ledger = build_margin(load_market([str(path)])).ledger
+    usdc = ledger.assets["USDC"]
+    assert (usdc.initial_liability_ppm, usdc.maintenance_liability_ppm) == (1_020_000, 1_010_000)
+    assert usdc.borrow_limit_units == 50_000 * SCALE

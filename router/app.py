@@ -40,6 +40,7 @@ from router.execution.margin_gate import LedgerGate
 from router.margin.account import RiskLimits
 from router.margin.journal import Journal
 from router.margin.ledger import MarginLedger
+from router.margin.oracle import aggregate
 from router.model.errors import ConfigError, CrossrouteError, RouteError
 from venues.amm import ConstantProductPool
 from venues.clmm import ConcentratedLiquidityPool
@@ -53,6 +54,8 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.to
 # The subaccount build_margin opens for an account, and the grid the ledger counts on.
 MAIN_SUBACCOUNT = "main"
 MARK_QUANTUM = Decimal("1e-8")
+# a venue mid this far from the median of all the symbol's venues is an outlier, not a mark source
+MARK_MAX_DEVIATION_BPS = 100
 
 
 @dataclass
@@ -441,6 +444,20 @@ def build_margin(
     )
 
 
+def _median_mid(market: Market, name: str, symbol: str) -> Decimal | None:
+    readings = {}
+    for venue, adapter in market.adapters.items():
+        mid = adapter.mid_price() if adapter.symbol == symbol else None
+        if mid is not None and mid > 0:
+            readings[venue] = (int(mid.quantize(MARK_QUANTUM) / MARK_QUANTUM), 0)
+    if not readings:
+        return None
+    mark = aggregate(name, readings, 0, 0, MARK_MAX_DEVIATION_BPS, len(readings) // 2 + 1)
+    if not mark.valid or mark.price_units is None:
+        return market.mid_price(symbol)
+    return Decimal(mark.price_units) * MARK_QUANTUM
+
+
 def _tier(tier: TierConfig) -> dict[str, object]:
     """A config tier as the margin core's tier table (bracket keys only when given)."""
     out: dict[str, object] = {
@@ -454,10 +471,12 @@ def _tier(tier: TierConfig) -> dict[str, object]:
 
 
 def _mark(market: Market, name: str, symbol: str, key: str) -> Decimal:
-    """The configured mark of ``name``, else the mid of the first venue trading ``symbol``."""
+    """The configured mark of ``name``, else the margin core's median of every venue trading
+    ``symbol`` (their mids on the 1e-8 grid; a mid more than MARK_MAX_DEVIATION_BPS from the
+    median is an outlier and dropped, and a majority must agree, else the first venue's mid)."""
     mark = market.margin.mark(name)
     if mark is None:
-        mark = market.mid_price(symbol)
+        mark = _median_mid(market, name, symbol)
     if mark is None or mark <= 0:
         raise ConfigError(
             market.config.file,

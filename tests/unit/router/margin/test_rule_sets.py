@@ -310,3 +310,17 @@ def test_the_quote_asset_borrowing_terms_come_from_the_market_config(tmp_path):
     usdc = ledger.assets["USDC"]
     assert (usdc.initial_liability_ppm, usdc.maintenance_liability_ppm) == (1_020_000, 1_010_000)
     assert usdc.borrow_limit_units == 50_000 * SCALE
+
+
+def test_marks_are_the_median_of_the_venues_with_outliers_dropped(tmp_path):
+    small = (ROOT / "config" / "examples" / "small.toml").read_text()
+    # the book quotes 4,000 while the pools say 3,000: an outlier, not a mark source
+    far = small.replace('bids = [["2999.50"', 'bids = [["3999.50"').replace(
+        'asks = [["3000.50", "2"], ["3001.00", "5"], ["3002.50", "8"]]',
+        'asks = [["4000.50", "2"], ["4001.00", "5"], ["4002.50", "8"]]',
+    )
+    assert far != small
+    path = tmp_path / "far.toml"
+    path.write_text(far + '\n[[accounts]]\nname = "a"\nbalances = { USDC = "1000" }\n')
+    ledger = build_margin(load_market([str(path)])).ledger
+    assert ledger.marks["ETH"].price_units == 3000 * SCALE

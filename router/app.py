@@ -32,6 +32,7 @@ from router.config import (
     MarginConfig,
     MarketConfig,
     OrderBookConfig,
+    TierConfig,
     VenueConfig,
     load_config,
 )
@@ -55,6 +56,8 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent / "data" / "default.toml"
 # The subaccount build_margin opens for an account, and the grid the ledger counts on.
 MAIN_SUBACCOUNT = "main"
 MARK_QUANTUM = Decimal("1e-8")
+# a venue mid this far from the median of all the symbol's venues is an outlier, not a mark source
+MARK_MAX_DEVIATION_BPS = 100
 
 
 @dataclass
@@ -350,7 +353,8 @@ def build_margin(
     not touched. Raises ConfigError naming the key for an unknown account, a name without a
     price, or a value the margin core refuses. O(assets + markets).
     """
-    from router.margin.ledger import MarginLedger  # only the commands that trade build one
+    from router.margin.account import RiskLimits  # only the commands that trade build one
+    from router.margin.ledger import MarginLedger
 
     config = market.config
     margin = market.margin
@@ -389,22 +393,46 @@ def build_margin(
                 weights.maintenance_weight,
                 weights.initial_liability_weight,
                 weights.maintenance_liability_weight,
+                weights.borrow_limit,
+                weights.borrow_rate,
             )
             key = f"margin.marks.{asset}"
             ledger.set_mark(asset, _mark(market, asset, f"{asset}/{quote}", key))
+        if any(asset.name == quote for asset in margin.assets):
+            key = f"margin.assets.{quote}"
+            terms = margin.asset(quote)
+            ledger.set_borrow_terms(
+                quote,
+                terms.initial_liability_weight,
+                terms.maintenance_liability_weight,
+                terms.borrow_limit,
+                terms.borrow_rate,
+            )
         perp_markets: dict[str, str] = {}
         for spec in margin.markets:
             key = f'margin.markets."{spec.symbol}"'
-            tiers = [
-                {"notional_from": tier.notional_from, "max_leverage": tier.max_leverage}
-                for tier in spec.tiers
-            ]
-            ledger.add_market(spec.name, spec.oracle, tiers=tiers, funding_cap=spec.funding_cap)
+            ledger.add_market(
+                spec.name,
+                spec.oracle,
+                tiers=[_tier(tier) for tier in spec.tiers] or None,
+                funding_cap=spec.funding_cap,
+                initial_margin_fraction=spec.initial_margin_fraction,
+                maintenance_margin_fraction=spec.maintenance_margin_fraction,
+            )
             key = f"margin.marks.{spec.name}"
             ledger.set_mark(spec.name, _mark(market, spec.name, spec.symbol, key))
             perp_markets[spec.symbol] = spec.name
+        key = "margin"
+        limits = RiskLimits.parse(
+            max_notional={
+                spec.name: spec.max_notional
+                for spec in margin.markets
+                if spec.max_notional is not None
+            },
+            max_gross_leverage=margin.max_gross_leverage,
+        )
         key = f"accounts.{chosen}"
-        sub_id = ledger.open_subaccount(chosen, MAIN_SUBACCOUNT)
+        sub_id = ledger.open_subaccount(chosen, MAIN_SUBACCOUNT, limits)
         for asset, amount in holder.balances:
             key = f"accounts.{chosen}.balances.{asset}"
             if amount > 0:
@@ -423,11 +451,41 @@ def build_margin(
     )
 
 
+def _median_mid(market: Market, name: str, symbol: str) -> Decimal | None:
+    from router.margin.oracle import aggregate  # set-up of a margin ledger only
+
+    readings = {}
+    for venue, adapter in market.adapters.items():
+        mid = adapter.mid_price() if adapter.symbol == symbol else None
+        if mid is not None and mid > 0:
+            readings[venue] = (int(mid.quantize(MARK_QUANTUM) / MARK_QUANTUM), 0)
+    if not readings:
+        return None
+    mark = aggregate(name, readings, 0, 0, MARK_MAX_DEVIATION_BPS, len(readings) // 2 + 1)
+    if not mark.valid or mark.price_units is None:
+        return market.mid_price(symbol)
+    return Decimal(mark.price_units) * MARK_QUANTUM
+
+
+def _tier(tier: TierConfig) -> dict[str, object]:
+    """A config tier as the margin core's tier table (bracket keys only when given)."""
+    out: dict[str, object] = {
+        "notional_from": tier.notional_from,
+        "max_leverage": tier.max_leverage,
+    }
+    if tier.maintenance_margin_rate is not None:
+        out["maintenance_margin_rate"] = tier.maintenance_margin_rate
+        out["maintenance_amount"] = tier.maintenance_amount
+    return out
+
+
 def _mark(market: Market, name: str, symbol: str, key: str) -> Decimal:
-    """The configured mark of ``name``, else the mid of the first venue trading ``symbol``."""
+    """The configured mark of ``name``, else the margin core's median of every venue trading
+    ``symbol`` (their mids on the 1e-8 grid; a mid more than MARK_MAX_DEVIATION_BPS from the
+    median is an outlier and dropped, and a majority must agree, else the first venue's mid)."""
     mark = market.margin.mark(name)
     if mark is None:
-        mark = market.mid_price(symbol)
+        mark = _median_mid(market, name, symbol)
     if mark is None or mark <= 0:
         raise ConfigError(
             market.config.file,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from router.app import DEFAULT_CONFIG
@@ -92,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         from router.stress.plot import plot_losses
 
-        plot_losses(mc, args.plot)
+        title = f"{Path(args.account).name}, {Path(args.scenarios).name} [monte_carlo]"
+        plot_losses(mc, args.plot, title)
         report["plot"] = str(args.plot)
     if args.json:
         sys.stdout.write(encode_record(report) + "\n")

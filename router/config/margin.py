@@ -9,6 +9,7 @@ refused here. Leverage and bps bounds are the margin core's too.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -30,14 +31,31 @@ MAX_LIABILITY_WEIGHT = Decimal(10)
 
 MARGIN_KEYS = Keys(
     (),
-    ("quote", "assets", "markets", "marks", "liquidation_fee_bps", "liquidation_buffer_bps"),
+    (
+        "quote",
+        "assets",
+        "markets",
+        "marks",
+        "liquidation_fee_bps",
+        "liquidation_buffer_bps",
+        "max_gross_leverage",
+    ),
 )
-MARGIN_ASSET_KEYS = Keys(
-    ("initial_weight",),
-    ("maintenance_weight", "initial_liability_weight", "maintenance_liability_weight"),
+BORROW_KEYS = (
+    "initial_liability_weight",
+    "maintenance_liability_weight",
+    "borrow_limit",
+    "borrow_rate",
 )
-MARGIN_MARKET_KEYS = Keys(("name",), ("oracle", "max_leverage", "tiers", "funding_cap"))
-TIER_KEYS = Keys(("notional_from", "max_leverage"))
+MARGIN_ASSET_KEYS = Keys(("initial_weight",), ("maintenance_weight", *BORROW_KEYS))
+# the quote asset counts at 1 when held; only its borrowing terms are configurable
+MARGIN_QUOTE_KEYS = Keys((), BORROW_KEYS)
+FRACTION_KEYS = ("initial_margin_fraction", "maintenance_margin_fraction")
+MARGIN_MARKET_KEYS = Keys(
+    ("name",), ("oracle", "max_leverage", "tiers", "funding_cap", "max_notional", *FRACTION_KEYS)
+)
+BRACKET_KEYS = ("maintenance_margin_rate", "maintenance_amount")
+TIER_KEYS = Keys(("notional_from", "max_leverage"), BRACKET_KEYS)
 
 
 class MarginFields(Fields):
@@ -126,6 +144,14 @@ class MarginFields(Fields):
         buffer = self.integer(
             "margin.liquidation_buffer_bps", spec.get("liquidation_buffer_bps", 1000), 0, 100_000
         )
+        gross = None
+        if "max_gross_leverage" in spec:
+            gross = self.grid_decimal(
+                "margin.max_gross_leverage",
+                spec["max_gross_leverage"],
+                MARGIN_WEIGHT_PLACES,
+                positive=True,
+            )
         return MarginConfig(
             quote=quote,
             assets=tuple(weights),
@@ -133,27 +159,25 @@ class MarginFields(Fields):
             marks=tuple(marks),
             liquidation_fee_bps=fee,
             liquidation_buffer_bps=buffer,
+            max_gross_leverage=gross,
         )
 
     def margin_asset(
         self, key: str, name: str, raw: Any, names: list[str], quote: str
     ) -> MarginAssetConfig:
-        if name not in names or name == quote:
-            raise self.fail(
-                key,
-                raw,
-                f"an asset among: {', '.join(n for n in names if n != quote)}"
-                f" (the quote asset {quote} counts at 1)",
-            )
-        spec = self.table(key, raw, MARGIN_ASSET_KEYS)
+        if name not in names:
+            raise self.fail(key, raw, f"an asset among: {', '.join(names)}")
+        spec = self.table(key, raw, MARGIN_QUOTE_KEYS if name == quote else MARGIN_ASSET_KEYS)
         one = Decimal(1)
-        initial = self.grid_decimal(
-            f"{key}.initial_weight",
-            spec["initial_weight"],
-            MARGIN_WEIGHT_PLACES,
-            lo=Decimal(0),
-            hi=one,
-        )
+        initial = one
+        if name != quote:
+            initial = self.grid_decimal(
+                f"{key}.initial_weight",
+                spec["initial_weight"],
+                MARGIN_WEIGHT_PLACES,
+                lo=Decimal(0),
+                hi=one,
+            )
         maintenance = initial
         if "maintenance_weight" in spec:
             maintenance = self.grid_decimal(
@@ -164,27 +188,41 @@ class MarginFields(Fields):
                 hi=one,
                 what=" (maintenance >= initial: liquidation haircuts less)",
             )
-        liability = self.grid_decimal(
-            f"{key}.initial_liability_weight",
-            spec.get("initial_liability_weight", "1"),
-            MARGIN_WEIGHT_PLACES,
-            lo=one,
-            hi=MAX_LIABILITY_WEIGHT,
+        liability = None
+        if "initial_liability_weight" in spec:
+            liability = self.grid_decimal(
+                f"{key}.initial_liability_weight",
+                spec["initial_liability_weight"],
+                MARGIN_WEIGHT_PLACES,
+                lo=one,
+                hi=MAX_LIABILITY_WEIGHT,
+            )
+        liability_mm = None
+        if "maintenance_liability_weight" in spec:
+            liability_mm = self.grid_decimal(
+                f"{key}.maintenance_liability_weight",
+                spec["maintenance_liability_weight"],
+                MARGIN_WEIGHT_PLACES,
+                lo=one,
+                hi=MAX_LIABILITY_WEIGHT if liability is None else liability,
+                what=" (maintenance <= initial)",
+            )
+        borrow_limit = None
+        if "borrow_limit" in spec:
+            borrow_limit = self.decimal(f"{key}.borrow_limit", spec["borrow_limit"])
+        borrow_rate = Decimal(0)
+        if "borrow_rate" in spec:
+            borrow_rate = self.decimal(f"{key}.borrow_rate", spec["borrow_rate"])
+        return MarginAssetConfig(
+            name, initial, maintenance, liability, liability_mm, borrow_limit, borrow_rate
         )
-        liability_mm = self.grid_decimal(
-            f"{key}.maintenance_liability_weight",
-            spec.get("maintenance_liability_weight", "1"),
-            MARGIN_WEIGHT_PLACES,
-            lo=one,
-            hi=liability,
-            what=" (maintenance <= initial)",
-        )
-        return MarginAssetConfig(name, initial, maintenance, liability, liability_mm)
 
     def margin_market(
         self, key: str, symbol: str, raw: Any, names: list[str], quote: str, perps: list[str]
     ) -> MarginMarketConfig:
-        if symbol not in perps:
+        # A market config names the perps its venues trade; a rule set without perp venues
+        # (config/venues/*.toml, `margin replay --rules`) may name any BASE/QUOTE:SETTLE.
+        if (perps or not re.fullmatch(r"[^/:]+/[^/:]+:[^/:]+", symbol)) and symbol not in perps:
             raise self.fail(
                 key,
                 raw,
@@ -202,14 +240,25 @@ class MarginFields(Fields):
                 oracle,
                 f"an asset among: {', '.join(n for n in names if n != quote)}",
             )
-        if ("max_leverage" in spec) == ("tiers" in spec):
+        fractions = [
+            self.grid_decimal(
+                f"{key}.{k}", spec[k], MARGIN_PRICE_PLACES, positive=True, hi=Decimal(1)
+            )
+            if k in spec
+            else None
+            for k in FRACTION_KEYS
+        ]
+        if ("max_leverage" in spec) + ("tiers" in spec) + (fractions != [None, None]) != 1:
             raise self.fail(
                 f"{key}.max_leverage",
                 spec.get("max_leverage", MISSING),
-                "exactly one of max_leverage (one tier) or tiers",
+                "exactly one of max_leverage (one tier), tiers, or initial_margin_fraction "
+                "with maintenance_margin_fraction",
             )
         tiers: tuple[TierConfig, ...]
-        if "max_leverage" in spec:
+        if fractions != [None, None]:
+            tiers = ()
+        elif "max_leverage" in spec:
             tiers = (
                 TierConfig(
                     Decimal(0),
@@ -227,7 +276,18 @@ class MarginFields(Fields):
             what=" (a fraction per funding interval)",
         )
         return MarginMarketConfig(
-            symbol=symbol, name=name, oracle=oracle, tiers=tiers, funding_cap=cap
+            symbol=symbol,
+            name=name,
+            oracle=oracle,
+            tiers=tiers,
+            funding_cap=cap,
+            initial_margin_fraction=fractions[0],
+            maintenance_margin_fraction=fractions[1],
+            max_notional=(
+                self.grid_decimal(f"{key}.max_notional", spec["max_notional"], MARGIN_PRICE_PLACES)
+                if "max_notional" in spec
+                else None
+            ),
         )
 
     def tiers(self, key: str, raw: Any) -> tuple[TierConfig, ...]:
@@ -235,6 +295,12 @@ class MarginFields(Fields):
         for index, item in enumerate(self.array(key, raw, allow_empty=False)):
             where = f"{key}[{index}]"
             spec = self.table(where, item, TIER_KEYS)
+            bracket = [
+                self.grid_decimal(f"{where}.{k}", spec[k], MARGIN_PRICE_PLACES)
+                if k in spec
+                else None
+                for k in BRACKET_KEYS
+            ]
             start = self.grid_decimal(
                 f"{where}.notional_from", spec["notional_from"], MARGIN_PRICE_PLACES
             )
@@ -257,5 +323,5 @@ class MarginFields(Fields):
                     spec["max_leverage"],
                     f"integer in [1, {tiers[-1].max_leverage}] (non-increasing)",
                 )
-            tiers.append(TierConfig(start, leverage))
+            tiers.append(TierConfig(start, leverage, *bracket))
         return tuple(tiers)

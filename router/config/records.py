@@ -97,22 +97,30 @@ class MarginAssetConfig:
 
     Assets held count at ``initial_weight`` (opening) and ``maintenance_weight`` (liquidation),
     both in [0, 1] on the 1e-6 grid with maintenance >= initial; a negative balance (a
-    liability) counts at the liability weights, in [1, 10] with maintenance <= initial.
+    liability: spot borrowed on credit) counts at the liability weights, in [1, 10] with
+    maintenance <= initial (None: the margin core's defaults, 1.1 and 1.05). ``borrow_limit``
+    caps what a subaccount may owe (units of the asset, None for no cap); ``borrow_rate`` is the
+    yearly interest on it.
     """
 
     name: str
     initial_weight: Decimal = Decimal(1)
     maintenance_weight: Decimal = Decimal(1)
-    initial_liability_weight: Decimal = Decimal(1)
-    maintenance_liability_weight: Decimal = Decimal(1)
+    initial_liability_weight: Decimal | None = None
+    maintenance_liability_weight: Decimal | None = None
+    borrow_limit: Decimal | None = None
+    borrow_rate: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
 class TierConfig:
-    """One notional tier of a perp market: from ``notional_from`` (whole quote units) up."""
+    """One notional tier of a perp market: from ``notional_from`` (whole quote units) up; with
+    ``maintenance_margin_rate`` and ``maintenance_amount`` a Binance USD-M bracket."""
 
     notional_from: Decimal
     max_leverage: int
+    maintenance_margin_rate: Decimal | None = None
+    maintenance_amount: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +129,9 @@ class MarginMarketConfig:
 
     ``name`` is the ledger's market name (``ETH-PERP``), ``oracle`` the asset whose mark is the
     index price for funding, ``tiers`` the notional tiers (one tier from 0 when the file gives
-    ``max_leverage``), ``funding_cap`` the largest |funding rate| per interval (a fraction).
+    ``max_leverage``; none when the rules are dYdX's ``initial_margin_fraction`` and
+    ``maintenance_margin_fraction``), ``funding_cap`` the largest |funding rate| per interval.
+    The margin core checks the rules' consistency (see router/margin/tiers.py).
     """
 
     symbol: str
@@ -129,11 +139,17 @@ class MarginMarketConfig:
     oracle: str
     tiers: tuple[TierConfig, ...]
     funding_cap: Decimal = Decimal("0.0005")
+    initial_margin_fraction: Decimal | None = None
+    maintenance_margin_fraction: Decimal | None = None
+    max_notional: Decimal | None = None  # cap on |notional| of a subaccount's position
 
     @property
     def max_leverage(self) -> int:
-        """The first tier's (the highest) max leverage."""
-        return self.tiers[0].max_leverage
+        """The first tier's (the highest) max leverage; 1/IMF rounded down for fractions."""
+        if self.tiers:
+            return self.tiers[0].max_leverage
+        assert self.initial_margin_fraction is not None  # one rule set, checked when read
+        return max(1, int(1 / self.initial_margin_fraction))
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +166,7 @@ class MarginConfig:
     marks: tuple[tuple[str, Decimal], ...] = ()
     liquidation_fee_bps: int = 50
     liquidation_buffer_bps: int = 1000
+    max_gross_leverage: Decimal | None = None  # cap on gross notional / initial equity
 
     def asset(self, name: str) -> MarginAssetConfig:
         """The weights of ``name`` (weight 1 when the table does not list it)."""

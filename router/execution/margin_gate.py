@@ -20,8 +20,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from router.execution.executor import MaintenanceCheck, MarginCheck, MarginLeg
 from router.execution.order import base_asset
-from router.margin.checks import Leg
-from router.margin.ledger import MarginLedger, Scenario
+from router.margin.checks import LedgerLeg
+from router.margin.ledger import MarginLedger
 from router.margin.quantities import to_decimal, to_text
 from router.margin.report import margin_report
 from router.model.errors import CrossrouteError, ExecutionError
@@ -96,16 +96,16 @@ class LedgerGate:
                 allowed=str(sorted(self.perp_markets)),
             ) from None
 
-    def _worst(self, leg: MarginLeg) -> Leg:
+    def _worst(self, leg: MarginLeg) -> LedgerLeg:
         """A check leg: worst price (all-in) per base, rounded against the account."""
         price = leg.quote_amount / leg.qty
         price = _up(price) if leg.side == "buy" else _down(price)
         fee = _up(leg.fee) if leg.instrument == "perp" else ZERO
-        return Leg(
+        return LedgerLeg(
             leg.instrument, self._symbol(leg), leg.side, _down(leg.qty) or Q8, max(price, Q8), fee
         )
 
-    def _booked(self, fill: MarginLeg) -> Leg:
+    def _booked(self, fill: MarginLeg) -> LedgerLeg:
         """A booking leg for an actual fill (see the module docstring for the rounding)."""
         qty = fill.qty
         if fill.instrument == "spot":
@@ -115,12 +115,12 @@ class LedgerGate:
             else:
                 price = _up(fill.quote_amount / qty)
                 fee = _down(qty * price) - fill.quote_amount
-            return Leg("spot", self._symbol(fill), fill.side, qty, price, _up(max(fee, ZERO)))
+            return LedgerLeg("spot", self._symbol(fill), fill.side, qty, price, _up(max(fee, ZERO)))
         notional = (
             fill.quote_amount - fill.fee if fill.side == "buy" else fill.quote_amount + fill.fee
         )
         price = _up(notional / qty) if fill.side == "buy" else _down(notional / qty)
-        return Leg("perp", self._symbol(fill), fill.side, qty, price, _up(fill.fee))
+        return LedgerLeg("perp", self._symbol(fill), fill.side, qty, price, _up(fill.fee))
 
     # -- MarginGate --------------------------------------------------------------------------
 
@@ -169,9 +169,9 @@ class LedgerGate:
         are given. O(legs) ledger steps."""
         ledger = self.ledger
         sub = ledger.subs[self.sub_id]
-        scen = Scenario(ledger, sub)
+        scen = ledger.projection(self.sub_id)
         excess = scen.maintenance_excess
-        breached_now = excess < 0 or ledger._isolated_breach(sub)
+        breached_now = excess < 0 or ledger.isolated_breach(sub)
         if not pending:
             return MaintenanceCheck(to_decimal(excess), to_decimal(excess), breached_now)
         what_if = scen.copy()
@@ -197,7 +197,7 @@ class LedgerGate:
         return MaintenanceCheck(
             to_decimal(excess),
             to_decimal(with_pending),
-            with_pending < 0 or ledger._isolated_breach(sub),
+            with_pending < 0 or ledger.isolated_breach(sub),
         )
 
     def liquidate(self) -> dict[str, object]:

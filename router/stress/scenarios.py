@@ -164,7 +164,8 @@ def shock(name: str, moves: dict[str, Any], **kwargs: Any) -> Scenario:
 class MonteCarloModel:
     """Seeded fat-tailed, correlated paths. ``vol`` asset -> stdev of the log return per step;
     ``df`` Student-t degrees of freedom (> 2; large = nearly normal); ``correlation`` a symmetric
-    positive-definite matrix in the order of ``assets``; ``step_min`` minutes per step."""
+    positive-definite matrix in the order of ``assets``; ``step_min`` minutes per step;
+    ``funding`` (market, rate per step) charged on every step of every path, as in a scenario."""
 
     assets: tuple[str, ...]
     vol: tuple[float, ...]
@@ -173,6 +174,7 @@ class MonteCarloModel:
     steps: int = 10
     step_min: Decimal = Decimal(6)
     paths: int = 1000
+    funding: tuple[tuple[str, Decimal], ...] = ()
     _cholesky: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -248,7 +250,7 @@ _ORACLE_KEYS = {
     "bad_sources",
     "max_deviation_bps",
 }
-_MC_KEYS = {"paths", "steps", "step_min", "vol", "df", "correlation"}
+_MC_KEYS = {"paths", "steps", "step_min", "vol", "df", "correlation", "funding"}
 
 
 def _scenario(raw: Any, where: str) -> Scenario:
@@ -297,24 +299,7 @@ def _scenario(raw: Any, where: str) -> Scenario:
                 sorted((a, _move(f"{key}.{a}", v)) for a, v in point.items() if a != "t_min")
             )
             steps.append(Step(t_min, moves))
-    funding_raw = raw.get("funding", {})
-    if not isinstance(funding_raw, dict):
-        raise StressInputError(f"{where}.funding", funding_raw, "a table market = rate per step")
-    funding = tuple(
-        sorted(
-            (
-                m,
-                _decimal(
-                    f"{where}.funding.{m}",
-                    r,
-                    lo=Decimal("-0.5"),
-                    hi=Decimal("0.5"),
-                    allowed="a rate per step in [-0.5, 0.5]",
-                ),
-            )
-            for m, r in funding_raw.items()
-        )
-    )
+    funding = _funding(where, raw.get("funding", {}))
     liquidity_raw = raw.get("liquidity", {})
     if not isinstance(liquidity_raw, dict):
         raise StressInputError(f"{where}.liquidity", liquidity_raw, "a table venue = depth scale")
@@ -363,6 +348,27 @@ def _scenario(raw: Any, where: str) -> Scenario:
             )
     crowd = _int(f"{where}.crowd", raw.get("crowd", 1), 1, MAX_CROWD)
     return Scenario(name, tuple(steps), funding, liquidity, oracle, crowd)
+
+
+def _funding(where: str, funding_raw: Any) -> tuple[tuple[str, Decimal], ...]:
+    """``funding = { MARKET = "rate per step" }``: sorted (market, rate) pairs."""
+    if not isinstance(funding_raw, dict):
+        raise StressInputError(f"{where}.funding", funding_raw, "a table market = rate per step")
+    return tuple(
+        sorted(
+            (
+                m,
+                _decimal(
+                    f"{where}.funding.{m}",
+                    r,
+                    lo=Decimal("-0.5"),
+                    hi=Decimal("0.5"),
+                    allowed="a rate per step in [-0.5, 0.5]",
+                ),
+            )
+            for m, r in funding_raw.items()
+        )
+    )
 
 
 def _monte_carlo(raw: Any) -> MonteCarloModel:
@@ -434,6 +440,7 @@ def _monte_carlo(raw: Any) -> MonteCarloModel:
         _int(f"{key}.steps", raw.get("steps", 10), 1, MAX_STEPS),
         step_min,
         _int(f"{key}.paths", raw.get("paths", 1000), 1, MAX_PATHS),
+        _funding(key, raw.get("funding", {})),
     )
 
 

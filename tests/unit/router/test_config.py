@@ -381,10 +381,8 @@ def test_perp_venue_and_margin_table_parse_exactly() -> None:
     )
     eth = margin.asset("ETH")
     assert (eth.initial_weight, eth.maintenance_weight) == (Decimal("0.9"), Decimal("0.95"))
-    assert (eth.initial_liability_weight, eth.maintenance_liability_weight) == (
-        Decimal(1),
-        Decimal(1),
-    )
+    # not configured: the margin core's default liability weights (1.1 / 1.05) apply
+    assert (eth.initial_liability_weight, eth.maintenance_liability_weight) == (None, None)
     assert margin.asset("BTC").initial_weight == 1  # not listed: weight 1
     market = margin.market("ETH/USDC:USDC")
     assert (market.name, market.oracle, market.funding_cap, market.max_leverage) == (
@@ -450,7 +448,13 @@ BAD_PERP = [
         "margin.liquidation_fee_bps",
         "[0, 10000]",
     ),
-    ("[margin.assets.ETH]", "[margin.assets.USDC]", "margin.assets.USDC", "counts at 1"),
+    # the quote asset counts at 1 when held: only its borrowing terms may be set
+    (
+        "[margin.assets.ETH]",
+        "[margin.assets.USDC]",
+        "margin.assets.USDC.initial_weight",
+        "known keys: initial_liability_weight",
+    ),
     ("[margin.assets.ETH]", "[margin.assets.BTC]", "margin.assets.BTC", "an asset among: ETH"),
     (
         'initial_weight = "0.9"',

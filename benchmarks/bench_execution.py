@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from router.app import build_margin, load_market  # noqa: E402
-from router.execution.executor import Executor, MarginCheck  # noqa: E402
-from router.execution.journal import Journal, StepClock  # noqa: E402
+from router.execution.executor import Executor  # noqa: E402
+from router.execution.gate import MarginCheck  # noqa: E402
+from router.execution.journal import DecisionJournal, StepClock  # noqa: E402
 from router.execution.order import Hedge, MultiLegOrder, OrderLeg  # noqa: E402
 from router.model.orders import LegFill  # noqa: E402
 
@@ -105,7 +106,7 @@ WORKLOADS = {
 
 def run_once(order: MultiLegOrder, faults: bool, baseline: bool) -> tuple[float, int]:
     market = load_market(CONFIG)
-    journal = Journal(clock=StepClock())
+    journal = DecisionJournal(clock=StepClock())
     setup = build_margin(market, journal=None if baseline else journal)
     instruments = market.instruments()
     adapters = dict(market.adapters)

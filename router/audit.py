@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from router.execution.journal import Journal, StepClock, encode_record
+from router.app import build_margin
+from router.execution.executor import Executor
+from router.execution.journal import DecisionJournal, StepClock, encode_record
 from router.execution.order import MultiLegOrder, order_from_dict
 from router.margin.journal import GENESIS, line_hash
 from router.model.errors import ConfigError, CrossrouteError
@@ -60,7 +62,7 @@ def config_digest(config: Any) -> str:
 
 
 def write_run_header(
-    journal: Journal, market: Any, order: MultiLegOrder, command: str = "execute"
+    journal: DecisionJournal, market: Any, order: MultiLegOrder, command: str = "execute"
 ) -> None:
     """Record a run's inputs as its first entry: what an auditor needs to replay it."""
     journal.write(
@@ -93,14 +95,11 @@ def order_from_record(data: Any) -> MultiLegOrder:
     return order
 
 
-def run_recorded(market: Any, order: MultiLegOrder, journal: Journal) -> Any:
+def run_recorded(market: Any, order: MultiLegOrder, journal: DecisionJournal) -> Any:
     """Run ``order`` on ``market`` for the order's account with everything recorded in
     ``journal``: the run header, the margin setup (:func:`router.app.build_margin`), every
     executor decision. The one code path of ``crossroute execute`` and of the audit's replay.
     Returns the ExecutionReport. The market's venues change (they trade)."""
-    from router.app import build_margin
-    from router.execution.executor import Executor
-
     write_run_header(journal, market, order)
     margin = build_margin(market, order.account, journal=journal)
     executor = Executor(
@@ -109,10 +108,10 @@ def run_recorded(market: Any, order: MultiLegOrder, journal: Journal) -> Any:
     return asyncio.run(executor.execute(order))
 
 
-def replay_run(market: Any, order: MultiLegOrder, prev: str) -> Journal:
+def replay_run(market: Any, order: MultiLegOrder, prev: str) -> DecisionJournal:
     """Re-run one recorded run on a fresh ``market``: fresh step clock, the chain continued from
     ``prev``. Returns the replayed journal."""
-    journal = Journal(clock=StepClock(), prev=prev)
+    journal = DecisionJournal(clock=StepClock(), prev=prev)
     run_recorded(market, order, journal)
     return journal
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from router.app import DEFAULT_CONFIG, Market, load_market
 from router.audit import run_recorded
-from router.execution.journal import Journal, StepClock, encode_record, read_journal
+from router.execution.journal import DecisionJournal, StepClock, encode_record, read_journal
 from router.execution.order import MultiLegOrder, load_order
 from router.margin.journal import last_line_hash
 from router.model.errors import ExecutionError
@@ -73,7 +73,7 @@ def execute_order(
     strings). One journal, on a step clock, records the run's inputs, the margin setup, every check
     and booking of the margin core and every executor decision; with ``journal_path`` it is
     appended there. ``journal_head`` in the result is the journal's head hash."""
-    journal = Journal(journal_path, clock=StepClock())
+    journal = DecisionJournal(journal_path, clock=StepClock())
     report = run_recorded(market, order, journal)
     return {**json.loads(encode_record(report.to_json_dict())), "journal_head": journal.head}
 

@@ -28,7 +28,7 @@ ends ``liquidated``. Hedge legs must fill within the window; when it expires wit
 unfilled, the order's policy (unwind or stop) applies, then the check runs without pending legs.
 Initial margin is checked before every child as always: the window never admits new risk.
 
-Every decision goes to the :class:`~router.execution.journal.Journal`. Venues are seen only through the
+Every decision goes to the :class:`~router.execution.journal.DecisionJournal`. Venues are seen only through the
 VenueAdapter protocol (duck typed); margin only through :class:`MarginGate`. The executor core
 imports neither venues nor adapters nor a concrete margin ledger: ``router.execution.margin_gate`` bridges
 to ``router.margin`` and the ``execute`` command wires concrete things together.
@@ -44,166 +44,28 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any, NoReturn, Protocol
+from typing import Any
 
-from router.execution.journal import Journal, encode_record
+from router.execution.gate import MarginCheck, MarginGate, MarginLeg, invalid
+from router.execution.journal import DecisionJournal, encode_record
 from router.execution.order import MultiLegOrder, OrderLeg, base_asset
+from router.execution.report import (
+    PRICE_QUANTUM,
+    ChildResult,
+    ExecutionReport,
+    HedgeReport,
+    LegReport,
+)
 from router.model.errors import AdapterError, CrossrouteError, ExecutionError, RouteError
 from router.model.orders import LegFill, LegOrder, LegQuote
+from router.plan import plan_route
 
-__all__ = [
-    "ChildResult",
-    "ExecutionReport",
-    "Executor",
-    "HedgeReport",
-    "LegReport",
-    "MaintenanceCheck",
-    "MarginCheck",
-    "MarginGate",
-    "MarginLeg",
-    "default_planner",
-]
+__all__ = ["Executor", "Planner", "default_planner"]
 
-PRICE_QUANTUM = Decimal("1e-8")
 BPS = Decimal(10_000)
 ZERO = Decimal(0)
-
-
-def _invalid(field: str, value: Any, allowed: str) -> NoReturn:
-    """Raise the ExecutionError for one bad argument: its field, the value given, what is allowed."""
-    raise ExecutionError(
-        f"{field}={value!r} is invalid; allowed: {allowed}",
-        field=field,
-        value=value,
-        allowed=allowed,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# The margin gate: what the executor needs from a cross-margin core.
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class MarginLeg:
-    """One (child) leg as the margin core sees it.
-
-    ``qty`` is base (> 0); ``quote_amount`` is the all-in quote paid (buy) or received (sell),
-    fees and leg cost inside, at the worst allowed price for a check or as filled for a booking;
-    ``fee`` is the fee and leg-cost part of it (quote). Spot: base +qty / quote -quote_amount for
-    a buy. Perp: position +qty (buy) or -qty (sell) at entry = notional/qty, where notional is
-    ``quote_amount - fee`` (buy) or ``quote_amount + fee`` (sell), and the fee is paid from the
-    quote collateral.
-    """
-
-    instrument: str
-    symbol: str
-    side: str
-    qty: Decimal
-    quote_amount: Decimal
-    fee: Decimal = ZERO
-
-    def __post_init__(self) -> None:
-        if self.instrument not in ("spot", "perp"):
-            _invalid("instrument", self.instrument, "spot | perp")
-        if not isinstance(self.symbol, str) or "/" not in self.symbol:
-            _invalid("symbol", self.symbol, "BASE/QUOTE or BASE/QUOTE:SETTLE")
-        if self.side not in ("buy", "sell"):
-            _invalid("side", self.side, "buy | sell")
-        for name, positive in (("qty", True), ("quote_amount", False), ("fee", False)):
-            value = getattr(self, name)
-            if (
-                not isinstance(value, Decimal)
-                or not value.is_finite()
-                or value < 0
-                or (positive and value == 0)
-            ):
-                _invalid(
-                    name, value, "a finite Decimal > 0" if positive else "a finite Decimal >= 0"
-                )
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "instrument": self.instrument,
-            "symbol": self.symbol,
-            "side": self.side,
-            "qty": self.qty,
-            "quote_amount": self.quote_amount,
-            "fee": self.fee,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class MarginCheck:
-    """The answer of a pre-trade check of a sequence of legs (read-only; nothing was booked).
-
-    ``headroom_after[i]`` is the headroom after legs ``0..i`` (quote units); ``accepted`` means
-    every prefix keeps headroom >= 0 and every limit holds; ``failed_index`` is the first prefix
-    that fails, ``reason`` says why (which limit, by how much, in which asset).
-    """
-
-    accepted: bool
-    headroom_before: Decimal
-    headroom_after: tuple[Decimal, ...]
-    failed_index: int | None = None
-    reason: str = ""
-    asset: str = "USDC"
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "accepted": self.accepted,
-            "headroom_before": self.headroom_before,
-            "headroom_after": list(self.headroom_after),
-            "failed_index": self.failed_index,
-            "reason": self.reason,
-            "asset": self.asset,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class MaintenanceCheck:
-    """The answer of a maintenance check (read-only): ``excess`` = maintenance equity - MM now;
-    ``excess_with_pending`` the same with the pending legs booked at their prices; ``breached``
-    says whether the state *counted* (with pending legs when any were given) is liquidatable
-    (an isolated bucket below its own MM counts too)."""
-
-    excess: Decimal
-    excess_with_pending: Decimal
-    breached: bool
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "excess": self.excess,
-            "excess_with_pending": self.excess_with_pending,
-            "breached": self.breached,
-        }
-
-
-class MarginGate(Protocol):
-    """The executor's view of one (sub)account in a cross-margin core.
-
-    Optional: ``maintenance(pending: Sequence[MarginLeg]) -> MaintenanceCheck`` and
-    ``liquidate() -> dict`` (what the liquidation did); a gate without them is never liquidated
-    by the executor (e.g. a spot-only account).
-    """
-
-    def check(self, legs: Sequence[MarginLeg]) -> MarginCheck:
-        """Pre-trade check of ``legs`` in this order, every prefix; changes nothing."""
-        ...
-
-    def apply(self, fill: MarginLeg) -> None:
-        """Book an actual fill (as filled, not worst case)."""
-        ...
-
-    def summary(self) -> dict[str, Decimal]:
-        """Current ``equity``, ``initial_margin``, ``maintenance_margin``, ``headroom`` (quote)."""
-        ...
-
-    def capital_efficiency(self) -> dict[str, Decimal]:
-        """``cross_requirement`` and ``isolated_requirement`` of the current portfolio (quote)."""
-        ...
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,181 +88,9 @@ def default_planner(
 
     Returns a RoutePlan; the executor uses its ``legs: tuple[LegQuote, ...]``.
     """
-    from router.plan import plan_route
-
     return plan_route(
         list(adapters), symbol, side, qty, quote_qty=quote_qty, limit_price=limit_price
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Results.
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ChildResult:
-    """One child order and what became of it: ``status`` filled | partial | rejected | timeout |
-    error | margin_rejected (not sent). ``fill`` is None when the venue never answered."""
-
-    order: LegOrder
-    status: str
-    fill: LegFill | None
-    reason: str = ""
-
-    @property
-    def filled_qty(self) -> Decimal:
-        return (
-            self.fill.filled_qty
-            if self.fill is not None and self.status in ("filled", "partial")
-            else ZERO
-        )
-
-    @property
-    def quote_amount(self) -> Decimal:
-        return (
-            self.fill.quote_amount
-            if self.fill is not None and self.status in ("filled", "partial")
-            else ZERO
-        )
-
-    @property
-    def fee(self) -> Decimal:
-        if self.fill is None or self.status not in ("filled", "partial"):
-            return ZERO
-        return self.fill.fee + self.fill.leg_cost
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "client_order_id": self.order.client_order_id,
-            "venue": self.order.venue,
-            "side": self.order.side,
-            "qty": self.order.qty,
-            "limit_price": self.order.limit_price,
-            "status": self.status,
-            "filled_qty": self.filled_qty,
-            "quote_amount": self.quote_amount,
-            "fee": self.fee,
-            "reason": self.reason,
-        }
-
-
-@dataclass(slots=True)
-class LegReport:
-    """What one leg did: its target, its fills (children), and whether it completed."""
-
-    leg_id: str
-    instrument: str
-    symbol: str
-    side: str
-    target_qty: Decimal | None
-    target_quote: Decimal | None
-    role: str = "leg"  # leg | unwind
-    filled_qty: Decimal = ZERO
-    quote_amount: Decimal = ZERO
-    fee: Decimal = ZERO
-    status: str = "pending"  # pending | filled | partial | unfilled | skipped
-    reason: str = ""
-    rounds: int = 0
-    children: list[ChildResult] = field(default_factory=list)
-
-    @property
-    def avg_price(self) -> Decimal | None:
-        return (
-            (self.quote_amount / self.filled_qty).quantize(PRICE_QUANTUM)
-            if self.filled_qty
-            else None
-        )
-
-    @property
-    def signed_qty(self) -> Decimal:
-        return self.filled_qty if self.side == "buy" else -self.filled_qty
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.leg_id,
-            "role": self.role,
-            "instrument": self.instrument,
-            "symbol": self.symbol,
-            "side": self.side,
-            "target_qty": self.target_qty,
-            "target_quote": self.target_quote,
-            "filled_qty": self.filled_qty,
-            "quote_amount": self.quote_amount,
-            "fee": self.fee,
-            "avg_price": self.avg_price,
-            "status": self.status,
-            "reason": self.reason,
-            "rounds": self.rounds,
-            "children": [c.to_json_dict() for c in self.children],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class HedgeReport:
-    """One hedge relation at the end: ``unhedged`` = leader net fill x ratio - hedge net fill,
-    in the hedge's base units after unwinds (zero when hedged)."""
-
-    leg_id: str
-    follows: str
-    ratio: Decimal
-    leader_net_qty: Decimal
-    hedge_net_qty: Decimal
-    unhedged_qty: Decimal
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "leg": self.leg_id,
-            "follows": self.follows,
-            "ratio": self.ratio,
-            "leader_net_qty": self.leader_net_qty,
-            "hedge_net_qty": self.hedge_net_qty,
-            "unhedged_qty": self.unhedged_qty,
-        }
-
-
-@dataclass(slots=True)
-class ExecutionReport:
-    """The end state of an order. ``status``: filled | partial | rejected | unwound | stopped |
-    liquidated (the account fell below maintenance during execution and the margin core
-    liquidated it; see the module docstring on netting windows).
-
-    ``residual_exposure`` maps each base asset to the signed base this order added (spot and
-    perp together, unwinds included); ``hedges`` gives each hedge relation's unhedged size.
-    """
-
-    client_id: str
-    status: str
-    reason: str
-    legs: list[LegReport]
-    leg_order: list[str]
-    hedges: list[HedgeReport]
-    residual_exposure: dict[str, Decimal]
-    margin_before: dict[str, Decimal]
-    margin_after: dict[str, Decimal]
-    capital_efficiency: dict[str, Decimal]
-    margin_check: MarginCheck | None = None
-
-    @property
-    def hedged(self) -> bool:
-        """True when every hedge relation is exactly hedged."""
-        return all(h.unhedged_qty == 0 for h in self.hedges)
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "client_id": self.client_id,
-            "status": self.status,
-            "reason": self.reason,
-            "leg_order": list(self.leg_order),
-            "legs": [leg.to_json_dict() for leg in self.legs],
-            "hedges": [h.to_json_dict() for h in self.hedges],
-            "hedged": self.hedged,
-            "residual_exposure": dict(sorted(self.residual_exposure.items())),
-            "margin_before": dict(self.margin_before),
-            "margin_after": dict(self.margin_after),
-            "capital_efficiency": dict(self.capital_efficiency),
-            "margin_check": None if self.margin_check is None else self.margin_check.to_json_dict(),
-        }
 
 
 # --------------------------------------------------------------------------------------------
@@ -432,7 +122,7 @@ class Executor:
         adapters: Mapping[str, Any],
         margin: MarginGate,
         *,
-        journal: Journal | None = None,
+        journal: DecisionJournal | None = None,
         planner: Planner | None = None,
         instruments: Mapping[str, str] | None = None,
         child_timeout_secs: Decimal = Decimal(5),
@@ -440,7 +130,7 @@ class Executor:
         clock: Callable[[], float] | None = None,
     ) -> None:
         if not isinstance(adapters, Mapping) or not adapters:
-            _invalid("adapters", adapters, "a non-empty mapping name -> adapter")
+            invalid("adapters", adapters, "a non-empty mapping name -> adapter")
         for name, adapter in adapters.items():
             if getattr(adapter, "name", None) != name:
                 raise ExecutionError(
@@ -455,9 +145,9 @@ class Executor:
             ("qty_quantum", qty_quantum),
         ):
             if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
-                _invalid(name, value, "a Decimal > 0")
+                invalid(name, value, "a Decimal > 0")
         if clock is not None and not callable(clock):
-            _invalid("clock", clock, "a callable returning seconds")
+            invalid("clock", clock, "a callable returning seconds")
         self._clock = clock
         self._adapters = dict(adapters)
         self._qty_quantum = qty_quantum
@@ -467,9 +157,9 @@ class Executor:
         }
         bad = sorted(n for n, kind in self._instruments.items() if kind not in ("spot", "perp"))
         if bad:
-            _invalid(f"instruments[{bad[0]}]", self._instruments[bad[0]], "spot | perp")
+            invalid(f"instruments[{bad[0]}]", self._instruments[bad[0]], "spot | perp")
         self.margin = margin
-        self.journal = journal if journal is not None else Journal()
+        self.journal = journal if journal is not None else DecisionJournal()
         self._planner = planner if planner is not None else default_planner
         self._child_timeout = float(child_timeout_secs)  # asyncio's clock is float seconds
         self._done: dict[str, tuple[str, ExecutionReport]] = {}
@@ -484,7 +174,7 @@ class Executor:
         another symbol, a client id reused for another order) raise ExecutionError before
         anything is journaled or traded."""
         if not isinstance(order, MultiLegOrder):
-            _invalid("order", order, "a MultiLegOrder")
+            invalid("order", order, "a MultiLegOrder")
         fingerprint = encode_record(order.to_json_dict())
         if order.client_id in self._done:
             seen, report = self._done[order.client_id]

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from router.margin.journal import GENESIS, line_hash, verify_chain
-from router.margin.journal import Journal as _MarginJournal
+from router.margin.journal import Journal as HashChainedLines
 from router.model.errors import CrossrouteError, ExecutionError
 
 __all__ = [
     "GENESIS",
-    "Journal",
+    "DecisionJournal",
     "StepClock",
     "encode_record",
     "line_hash",
@@ -105,8 +105,12 @@ def encode_record(record: Mapping[str, Any]) -> str:
     )
 
 
-class Journal(_MarginJournal):
-    """The decision journal: the margin core's JSON-lines journal plus an injected clock.
+class DecisionJournal(HashChainedLines):
+    """The decision journal: the one journal of a run (executor, margin core, audit, paper).
+
+    It is the margin core's hash-chained JSON lines (:class:`router.margin.journal.Journal`, the
+    chain and its line format) plus an injected clock and strict fields; nothing else in the
+    program defines a journal.
 
     Reuses :class:`router.margin.journal.Journal` (same line format: sorted keys, compact
     separators, decimal strings) so that the margin ledger and the executor can write to one

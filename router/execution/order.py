@@ -40,12 +40,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from router.config import read_toml
 from router.model.errors import ConfigError, ExecutionError, InvalidValue
+from venues.values import parse_positive
 
 __all__ = [
     "HEDGE_POLICIES",
@@ -59,7 +60,6 @@ __all__ = [
     "base_asset",
     "load_order",
     "order_from_dict",
-    "parse_decimal",
 ]
 
 INSTRUMENTS: tuple[str, ...] = ("spot", "perp")
@@ -79,25 +79,15 @@ class OrderError(InvalidValue, ExecutionError):
     """An order value is invalid: names the field, the value given and what is allowed."""
 
 
-def parse_decimal(field: str, value: Any, *, positive: bool = True) -> Decimal:
-    """Parse an exact decimal from a ``str``, ``int`` or ``Decimal``; floats are refused.
-
-    Raises :class:`OrderError` for floats, bools, non-numbers, NaN, infinities and values <= 0
-    (or < 0 when ``positive`` is False). Exact: no rounding happens. O(len(value)).
-    """
-    allowed = "a decimal string > 0" if positive else "a decimal string >= 0"
+def _positive(field: str, value: Any) -> Decimal:
+    """``value`` as an exact Decimal > 0 in the project's one number grammar
+    (:mod:`venues.values`); an OrderError naming ``field`` otherwise."""
     if isinstance(value, float):
-        allowed += " (TOML floats lose precision: write it as a string)"
-        raise OrderError(field, value, allowed)
-    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
-        raise OrderError(field, value, allowed)
-    try:
-        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
-    except InvalidOperation:
-        raise OrderError(field, value, allowed) from None
-    if not number.is_finite() or number < 0 or (positive and number == 0):
-        raise OrderError(field, value, allowed)
-    return number
+        # A TOML float has already been rounded by the TOML reader: say how to write it exactly.
+        raise OrderError(
+            field, value, "a decimal string > 0 (TOML floats lose precision: quote it)"
+        )
+    return parse_positive(field, value, error=OrderError)
 
 
 def base_asset(symbol: str) -> str:
@@ -122,7 +112,7 @@ class Hedge:
             raise OrderError("follows", self.follows, "the id of another leg")
         if not isinstance(self.ratio, Decimal):
             raise OrderError("ratio", self.ratio, "a Decimal > 0")
-        parse_decimal("ratio", self.ratio)
+        _positive("ratio", self.ratio)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +149,7 @@ class OrderLeg:
             if value is not None:
                 if not isinstance(value, Decimal):
                     raise OrderError(name, value, "a Decimal > 0 or None")
-                parse_decimal(name, value)
+                _positive(name, value)
         if self.hedge is not None:
             if not isinstance(self.hedge, Hedge):
                 raise OrderError("hedge", self.hedge, "a Hedge or None")
@@ -251,7 +241,7 @@ class MultiLegOrder:
                 seen.add(current.leg_id)
         if not isinstance(self.time_limit_secs, Decimal):
             raise OrderError("time_limit_secs", self.time_limit_secs, "a Decimal > 0")
-        parse_decimal("time_limit_secs", self.time_limit_secs)
+        _positive("time_limit_secs", self.time_limit_secs)
         if self.on_hedge_failure not in HEDGE_POLICIES:
             raise OrderError("on_hedge_failure", self.on_hedge_failure, " | ".join(HEDGE_POLICIES))
         if self.account is not None and (not isinstance(self.account, str) or not self.account):
@@ -384,7 +374,7 @@ def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
                 raise OrderError("venues", venues, "a list of venue names")
             hedge = None
             if "follows" in raw:
-                hedge = Hedge(raw["follows"], parse_decimal("ratio", raw.get("ratio", "1")))
+                hedge = Hedge(raw["follows"], _positive("ratio", raw.get("ratio", "1")))
             elif "ratio" in raw:
                 raise OrderError("ratio", raw["ratio"], "only together with follows")
             legs.append(
@@ -393,13 +383,11 @@ def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
                     instrument=raw.get("instrument", "spot"),
                     symbol=raw.get("symbol"),
                     side=raw.get("side"),
-                    qty=None if "qty" not in raw else parse_decimal("qty", raw["qty"]),
+                    qty=None if "qty" not in raw else _positive("qty", raw["qty"]),
                     quote_qty=None
                     if "quote_qty" not in raw
-                    else parse_decimal("quote_qty", raw["quote_qty"]),
-                    limit_price=None
-                    if "limit" not in raw
-                    else parse_decimal("limit", raw["limit"]),
+                    else _positive("quote_qty", raw["quote_qty"]),
+                    limit_price=None if "limit" not in raw else _positive("limit", raw["limit"]),
                     venues=tuple(venues),
                     hedge=hedge,
                 )
@@ -411,7 +399,7 @@ def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
         return MultiLegOrder(
             client_id=head.get("client_id"),
             legs=tuple(legs),
-            time_limit_secs=parse_decimal("time_limit_secs", head.get("time_limit_secs", "30")),
+            time_limit_secs=_positive("time_limit_secs", head.get("time_limit_secs", "30")),
             on_hedge_failure=head.get("on_hedge_failure", "unwind"),
             account=head.get("account"),
             max_rounds=head.get("max_rounds", 3),

@@ -15,7 +15,7 @@ from typing import Any
 from adapters.amm import AmmAdapter
 from adapters.orderbook import OrderBookAdapter
 from router.execution.executor import Executor
-from router.execution.journal import Journal, StepClock
+from router.execution.journal import DecisionJournal, StepClock
 from router.execution.margin_gate import LedgerGate
 from router.margin.ledger import MarginLedger
 from router.model.errors import AdapterError
@@ -208,7 +208,7 @@ def ledger_gate(
 
 def executor(adapters: Iterable[Any], gate: Any | None = None, **kwargs: Any) -> Executor:
     gate = gate if gate is not None else ledger_gate()
-    journal = kwargs.pop("journal", None) or Journal(clock=StepClock())
+    journal = kwargs.pop("journal", None) or DecisionJournal(clock=StepClock())
     return Executor({a.name: a for a in adapters}, gate, journal=journal, **kwargs)
 
 

@@ -1,0 +1,183 @@
+"""What an execution reports: each child order, each leg, each hedge relation, the whole order.
+
+Plain data with ``to_json_dict`` (decimal strings in the JSON); the executor fills them in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from router.execution.gate import MarginCheck
+from router.model.orders import LegFill, LegOrder
+
+__all__ = ["PRICE_QUANTUM", "ChildResult", "ExecutionReport", "HedgeReport", "LegReport"]
+
+PRICE_QUANTUM = Decimal("1e-8")
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildResult:
+    """One child order and what became of it: ``status`` filled | partial | rejected | timeout |
+    error | margin_rejected (not sent). ``fill`` is None when the venue never answered."""
+
+    order: LegOrder
+    status: str
+    fill: LegFill | None
+    reason: str = ""
+
+    @property
+    def filled_qty(self) -> Decimal:
+        return (
+            self.fill.filled_qty
+            if self.fill is not None and self.status in ("filled", "partial")
+            else ZERO
+        )
+
+    @property
+    def quote_amount(self) -> Decimal:
+        return (
+            self.fill.quote_amount
+            if self.fill is not None and self.status in ("filled", "partial")
+            else ZERO
+        )
+
+    @property
+    def fee(self) -> Decimal:
+        if self.fill is None or self.status not in ("filled", "partial"):
+            return ZERO
+        return self.fill.fee + self.fill.leg_cost
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "client_order_id": self.order.client_order_id,
+            "venue": self.order.venue,
+            "side": self.order.side,
+            "qty": self.order.qty,
+            "limit_price": self.order.limit_price,
+            "status": self.status,
+            "filled_qty": self.filled_qty,
+            "quote_amount": self.quote_amount,
+            "fee": self.fee,
+            "reason": self.reason,
+        }
+
+
+@dataclass(slots=True)
+class LegReport:
+    """What one leg did: its target, its fills (children), and whether it completed."""
+
+    leg_id: str
+    instrument: str
+    symbol: str
+    side: str
+    target_qty: Decimal | None
+    target_quote: Decimal | None
+    role: str = "leg"  # leg | unwind
+    filled_qty: Decimal = ZERO
+    quote_amount: Decimal = ZERO
+    fee: Decimal = ZERO
+    status: str = "pending"  # pending | filled | partial | unfilled | skipped
+    reason: str = ""
+    rounds: int = 0
+    children: list[ChildResult] = field(default_factory=list)
+
+    @property
+    def avg_price(self) -> Decimal | None:
+        return (
+            (self.quote_amount / self.filled_qty).quantize(PRICE_QUANTUM)
+            if self.filled_qty
+            else None
+        )
+
+    @property
+    def signed_qty(self) -> Decimal:
+        return self.filled_qty if self.side == "buy" else -self.filled_qty
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.leg_id,
+            "role": self.role,
+            "instrument": self.instrument,
+            "symbol": self.symbol,
+            "side": self.side,
+            "target_qty": self.target_qty,
+            "target_quote": self.target_quote,
+            "filled_qty": self.filled_qty,
+            "quote_amount": self.quote_amount,
+            "fee": self.fee,
+            "avg_price": self.avg_price,
+            "status": self.status,
+            "reason": self.reason,
+            "rounds": self.rounds,
+            "children": [c.to_json_dict() for c in self.children],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HedgeReport:
+    """One hedge relation at the end: ``unhedged`` = leader net fill x ratio - hedge net fill,
+    in the hedge's base units after unwinds (zero when hedged)."""
+
+    leg_id: str
+    follows: str
+    ratio: Decimal
+    leader_net_qty: Decimal
+    hedge_net_qty: Decimal
+    unhedged_qty: Decimal
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "leg": self.leg_id,
+            "follows": self.follows,
+            "ratio": self.ratio,
+            "leader_net_qty": self.leader_net_qty,
+            "hedge_net_qty": self.hedge_net_qty,
+            "unhedged_qty": self.unhedged_qty,
+        }
+
+
+@dataclass(slots=True)
+class ExecutionReport:
+    """The end state of an order. ``status``: filled | partial | rejected | unwound | stopped |
+    liquidated (the account fell below maintenance during execution and the margin core
+    liquidated it; see the module docstring on netting windows).
+
+    ``residual_exposure`` maps each base asset to the signed base this order added (spot and
+    perp together, unwinds included); ``hedges`` gives each hedge relation's unhedged size.
+    """
+
+    client_id: str
+    status: str
+    reason: str
+    legs: list[LegReport]
+    leg_order: list[str]
+    hedges: list[HedgeReport]
+    residual_exposure: dict[str, Decimal]
+    margin_before: dict[str, Decimal]
+    margin_after: dict[str, Decimal]
+    capital_efficiency: dict[str, Decimal]
+    margin_check: MarginCheck | None = None
+
+    @property
+    def hedged(self) -> bool:
+        """True when every hedge relation is exactly hedged."""
+        return all(h.unhedged_qty == 0 for h in self.hedges)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            "status": self.status,
+            "reason": self.reason,
+            "leg_order": list(self.leg_order),
+            "legs": [leg.to_json_dict() for leg in self.legs],
+            "hedges": [h.to_json_dict() for h in self.hedges],
+            "hedged": self.hedged,
+            "residual_exposure": dict(sorted(self.residual_exposure.items())),
+            "margin_before": dict(self.margin_before),
+            "margin_after": dict(self.margin_after),
+            "capital_efficiency": dict(self.capital_efficiency),
+            "margin_check": None if self.margin_check is None else self.margin_check.to_json_dict(),
+        }

@@ -393,6 +393,64 @@ class CcxtAdapter:
             reason="" if filled == order.qty else f"status {result.get('status')}",
         )
 
+    async def order_status(self, client_order_id: str) -> LegFill | None:
+        """The exchange's record of ``client_order_id`` (``fetch_order`` by origClientOrderId):
+        its fill, or None when the exchange has no such order. Network trouble, or an order the
+        exchange still has open, raises AdapterError(retryable=True): ask again later."""
+        self._require_snapshot()
+        if not _CLIENT_ID.fullmatch(client_order_id):
+            return None  # such an id is never sent (see execute), so the exchange cannot hold it
+        try:
+            result = await self.exchange.fetch_order(
+                "", self.market_symbol, {"origClientOrderId": client_order_id}
+            )
+        except ccxt_errors.OrderNotFound:
+            return None
+        except ccxt_errors.BaseError as exc:
+            raise map_ccxt_error(self.name, exc, f"fetch_order {client_order_id}") from None
+        if result.get("status") == "open":
+            raise AdapterError(self.name, f"order {client_order_id} is still open", retryable=True)
+        side = result.get("side")
+        if side not in ("buy", "sell"):
+            raise AdapterError(self.name, f"order {client_order_id} has side {side!r}")
+        requested = decimal_from_ccxt(result.get("amount") or 0, "amount", self.name)
+        filled, notional, fee = self._fill_amounts(result)
+        done = self._leg_quote(side, filled, Fraction(notional), Fraction(fee))
+        return LegFill(
+            venue=self.name,
+            side=side,
+            client_order_id=client_order_id,
+            requested_qty=requested,
+            filled_qty=filled,
+            quote_amount=done.quote_amount if filled else Decimal(0),
+            fee=done.fee if filled else Decimal(0),
+            leg_cost=done.leg_cost if filled else Decimal(0),
+            status="rejected" if filled == 0 else "filled" if filled == requested else "partial",
+            reason=f"status {result.get('status')}",
+        )
+
+    async def holdings(self) -> dict[str, Decimal]:
+        """The account's base holding as the exchange reports it: the spot balance of the base
+        asset (``fetch_balance``), or the signed perp position in base (``fetch_positions``)."""
+        base = self.symbol.split("/", 1)[0]
+        try:
+            if ":" in self.market_symbol:
+                positions = await self.exchange.fetch_positions([self.market_symbol])
+                size = Decimal(0)
+                for position in positions:
+                    if position.get("symbol") != self.market_symbol:
+                        continue
+                    contracts = decimal_from_ccxt(
+                        position.get("contracts") or 0, "contracts", self.name
+                    )
+                    size += -contracts if position.get("side") == "short" else contracts
+                return {base: size}
+            balance = await self.exchange.fetch_balance()
+        except ccxt_errors.BaseError as exc:
+            raise map_ccxt_error(self.name, exc, "holdings") from None
+        total = (balance.get("total") or {}).get(base) or 0
+        return {base: decimal_from_ccxt(total, f"total.{base}", self.name)}
+
     # ---- helpers -------------------------------------------------------------------------------
     def _fill_amounts(self, result: dict[str, Any]) -> tuple[Decimal, Decimal, Decimal]:
         """(filled base, notional quote, fee quote) of a ccxt order, exact strings preferred."""

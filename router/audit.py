@@ -25,16 +25,20 @@ import dataclasses
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from router.app import build_margin
-from router.execution.executor import Executor
+from router.execution.executor import DEFAULT_CHILD_TIMEOUT_SECS, Executor
+from router.execution.faults import Fault, faults_from_dict, inject_faults
 from router.execution.journal import DecisionJournal, StepClock, encode_record
 from router.execution.order import MultiLegOrder, order_from_dict
 from router.margin.journal import GENESIS, line_hash
 from router.model.errors import ConfigError, CrossrouteError
+from venues.values import parse_positive
 
 __all__ = [
     "HEADER_EVENT",
@@ -62,9 +66,22 @@ def config_digest(config: Any) -> str:
 
 
 def write_run_header(
-    journal: DecisionJournal, market: Any, order: MultiLegOrder, command: str = "execute"
+    journal: DecisionJournal,
+    market: Any,
+    order: MultiLegOrder,
+    command: str = "execute",
+    *,
+    faults: Sequence[Fault] = (),
+    child_timeout_secs: Decimal = DEFAULT_CHILD_TIMEOUT_SECS,
 ) -> None:
-    """Record a run's inputs as its first entry: what an auditor needs to replay it."""
+    """Record a run's inputs as its first entry: what an auditor needs to replay it (the fault
+    schedule and the child timeout too, when faults were injected)."""
+    injected: dict[str, Any] = {}
+    if faults:
+        injected = {
+            "faults": [f.to_json_dict() for f in faults],
+            "child_timeout_secs": child_timeout_secs,
+        }
     journal.write(
         HEADER_EVENT,
         version=HEADER_VERSION,
@@ -73,6 +90,7 @@ def write_run_header(
         config_file=Path(str(market.config.file).split(" + ")[0]).name,
         account=order.account,
         order=order.to_json_dict(),
+        **injected,
     )
 
 
@@ -95,24 +113,44 @@ def order_from_record(data: Any) -> MultiLegOrder:
     return order
 
 
-def run_recorded(market: Any, order: MultiLegOrder, journal: DecisionJournal) -> Any:
+def run_recorded(
+    market: Any,
+    order: MultiLegOrder,
+    journal: DecisionJournal,
+    *,
+    faults: Sequence[Fault] = (),
+    child_timeout_secs: Decimal = DEFAULT_CHILD_TIMEOUT_SECS,
+) -> Any:
     """Run ``order`` on ``market`` for the order's account with everything recorded in
     ``journal``: the run header, the margin setup (:func:`router.app.build_margin`), every
-    executor decision. The one code path of ``crossroute execute`` and of the audit's replay.
-    Returns the ExecutionReport. The market's venues change (they trade)."""
-    write_run_header(journal, market, order)
+    executor decision. ``faults`` are injected between the executor and the venues
+    (:mod:`router.execution.faults`). The one code path of ``crossroute execute`` and of the
+    audit's replay. Returns the ExecutionReport. The market's venues change (they trade)."""
+    write_run_header(journal, market, order, faults=faults, child_timeout_secs=child_timeout_secs)
     margin = build_margin(market, order.account, journal=journal)
     executor = Executor(
-        market.adapters, margin.gate, journal=journal, instruments=market.instruments()
+        inject_faults(market.adapters, faults),
+        margin.gate,
+        journal=journal,
+        instruments=market.instruments(),
+        child_timeout_secs=child_timeout_secs,
     )
     return asyncio.run(executor.execute(order))
 
 
-def replay_run(market: Any, order: MultiLegOrder, prev: str) -> DecisionJournal:
+def replay_run(market: Any, order: MultiLegOrder, prev: str, header: Any = None) -> DecisionJournal:
     """Re-run one recorded run on a fresh ``market``: fresh step clock, the chain continued from
-    ``prev``. Returns the replayed journal."""
+    ``prev``, the fault schedule and child timeout of the run ``header`` (if any). Returns the
+    replayed journal."""
+    header = header if isinstance(header, dict) else {}
+    faults = faults_from_dict({"faults": header.get("faults", [])}, "<journal>")
+    timeout = parse_positive(
+        "child_timeout_secs",
+        header.get("child_timeout_secs", str(DEFAULT_CHILD_TIMEOUT_SECS)),
+        error=lambda f, v, a: ConfigError("<journal>", f, v, a),
+    )
     journal = DecisionJournal(clock=StepClock(), prev=prev)
-    run_recorded(market, order, journal)
+    run_recorded(market, order, journal, faults=faults, child_timeout_secs=timeout)
     return journal
 
 
@@ -268,7 +306,9 @@ def audit_journal(
             break
         try:
             order = order_from_record(header.get("order"))
-            replayed = replay_run(build_market(market_config), order, str(header.get("prev")))
+            replayed = replay_run(
+                build_market(market_config), order, str(header.get("prev")), header
+            )
         except CrossrouteError as exc:
             differ(start, f"the recorded inputs cannot be replayed: {exc}")
             break

@@ -1,4 +1,5 @@
-"""`crossroute execute --config FILE --order FILE [--json] [--journal PATH]`: run a multi-leg order.
+"""`crossroute execute --config FILE --order FILE [--faults FILE] [--child-timeout SECS] [--json]
+[--journal PATH]`: run a multi-leg order.
 
 Wiring only: ``router.app`` builds the market (spot and perpetual venues) and the account's
 cross-margin ledger and gate (:func:`router.app.build_margin`) from the config; this command runs
@@ -9,8 +10,12 @@ an ``order_done`` record there is not traded again: its recorded report is print
 a hash chain whose first entry per run records the run's inputs (:mod:`router.audit`); the head
 hash (SHA-256 of the last entry) is printed at the end, and ``crossroute audit`` verifies it.
 
+With ``--faults FILE`` the venues misbehave on schedule (:mod:`router.execution.faults`): the report
+then shows what the order does when a venue rejects, times out, loses a reply, fills in part, hangs
+or goes down, with ``venue_holdings`` as the venues' own books have them.
+
 Exit status: 0 when the order ended filled, partial or unwound (hedged); 1 when it was rejected,
-stopped or liquidated (the report says why and what exposure remains); 2 for a bad request or config.
+stopped, liquidated or unreconciled (the report says why and what exposure remains); 2 for a bad request or config.
 """
 
 from __future__ import annotations
@@ -19,17 +24,21 @@ import argparse
 import json
 import shutil
 import sys
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from router.app import DEFAULT_CONFIG, Market, load_market
 from router.audit import run_recorded
+from router.execution.executor import DEFAULT_CHILD_TIMEOUT_SECS
+from router.execution.faults import Fault, load_faults
 from router.execution.journal import DecisionJournal, StepClock, encode_record, read_journal
 from router.execution.order import MultiLegOrder, load_order
 from router.margin.journal import last_line_hash
 from router.model.errors import ExecutionError
 from router.plan import fmt_qty
+from venues.values import parse_positive
 
 HELP = "run a hedged multi-leg order (TOML) against the market with margin checks before every leg"
 
@@ -47,9 +56,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--journal", metavar="PATH", help="append the decision journal (JSON lines) to PATH"
     )
+    parser.add_argument(
+        "--faults",
+        metavar="FILE",
+        help="inject the venue faults of FILE ([[faults]] venue, kind, after, share) between "
+        "the executor and the simulated venues",
+    )
+    parser.add_argument(
+        "--child-timeout",
+        metavar="SECS",
+        default=str(DEFAULT_CHILD_TIMEOUT_SECS),
+        help="seconds to wait for each child order and each status query "
+        f"(default {DEFAULT_CHILD_TIMEOUT_SECS})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    child_timeout = parse_positive(
+        "--child-timeout", args.child_timeout, maximum=3600, max_scale=3, kind="seconds"
+    )
     order = load_order(args.order)
     if args.journal:
         previous = _previous_report(Path(args.journal), order)
@@ -58,23 +83,37 @@ def run(args: argparse.Namespace) -> int:
                 {**previous, "journal_head": last_line_hash(args.journal)}, args.json, replay=True
             )
             return 0
+    market = load_market(args.config or [DEFAULT_CONFIG])
+    faults = load_faults(args.faults, list(market.adapters)) if args.faults else ()
     report = execute_order(
-        load_market(args.config or [DEFAULT_CONFIG]), order, journal_path=args.journal
+        market,
+        order,
+        journal_path=args.journal,
+        faults=faults,
+        child_timeout_secs=child_timeout,
     )
     print_report(report, args.json, replay=False)
     return 0 if report["status"] in ("filled", "partial", "unwound") else 1
 
 
 def execute_order(
-    market: Market, order: MultiLegOrder, *, journal_path: str | Path | None = None
+    market: Market,
+    order: MultiLegOrder,
+    *,
+    journal_path: str | Path | None = None,
+    faults: Sequence[Fault] = (),
+    child_timeout_secs: Decimal = DEFAULT_CHILD_TIMEOUT_SECS,
 ) -> dict[str, Any]:
     """Run ``order`` on ``market`` (its venues change) for the order's account, with that account's
     margin from :func:`router.app.build_margin`, and return the report as JSON-ready data (decimal
     strings). One journal, on a step clock, records the run's inputs, the margin setup, every check
     and booking of the margin core and every executor decision; with ``journal_path`` it is
-    appended there. ``journal_head`` in the result is the journal's head hash."""
+    appended there. ``faults`` are injected between the executor and the venues.
+    ``journal_head`` in the result is the journal's head hash."""
     journal = DecisionJournal(journal_path, clock=StepClock())
-    report = run_recorded(market, order, journal)
+    report = run_recorded(
+        market, order, journal, faults=faults, child_timeout_secs=child_timeout_secs
+    )
     return {**json.loads(encode_record(report.to_json_dict())), "journal_head": journal.head}
 
 

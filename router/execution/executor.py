@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
@@ -62,10 +62,11 @@ from router.model.errors import AdapterError, CrossrouteError, ExecutionError, R
 from router.model.orders import LegFill, LegOrder, LegQuote
 from router.plan import plan_route
 
-__all__ = ["Executor", "Planner", "default_planner"]
+__all__ = ["DEFAULT_CHILD_TIMEOUT_SECS", "Executor", "Planner", "default_planner"]
 
 BPS = Decimal(10_000)
 ZERO = Decimal(0)
+DEFAULT_CHILD_TIMEOUT_SECS = Decimal(5)
 
 
 # --------------------------------------------------------------------------------------------
@@ -110,7 +111,10 @@ class Executor:
 
     ``adapters`` maps venue name -> adapter (VenueAdapter protocol); ``instruments`` maps venue
     name -> "spot" | "perp" (default: a symbol with ``:SETTLE`` is a perp). ``margin`` is the
-    account's :class:`MarginGate`. ``child_timeout_secs`` bounds each child order. ``clock``
+    account's :class:`MarginGate`. ``child_timeout_secs`` bounds each child order and each
+    status query. A child without a definite venue answer is reconciled by its client order id:
+    up to ``reconcile_attempts`` queries, ``reconcile_backoff_secs`` before the second and doubling
+    after. ``clock``
     (seconds, float, monotonic; default the event loop's) drives the time limit and the netting
     window, so that tests can move time without sleeping. One executor
     remembers the client ids it has run: re-running the same order returns the same report
@@ -125,9 +129,11 @@ class Executor:
         journal: DecisionJournal | None = None,
         planner: Planner | None = None,
         instruments: Mapping[str, str] | None = None,
-        child_timeout_secs: Decimal = Decimal(5),
+        child_timeout_secs: Decimal = DEFAULT_CHILD_TIMEOUT_SECS,
         qty_quantum: Decimal = Decimal("1e-8"),
         clock: Callable[[], float] | None = None,
+        reconcile_attempts: int = 4,
+        reconcile_backoff_secs: Decimal = Decimal("0.05"),
     ) -> None:
         if not isinstance(adapters, Mapping) or not adapters:
             invalid("adapters", adapters, "a non-empty mapping name -> adapter")
@@ -148,6 +154,20 @@ class Executor:
                 invalid(name, value, "a Decimal > 0")
         if clock is not None and not callable(clock):
             invalid("clock", clock, "a callable returning seconds")
+        if (
+            isinstance(reconcile_attempts, bool)
+            or not isinstance(reconcile_attempts, int)
+            or not 1 <= reconcile_attempts <= 20
+        ):
+            invalid("reconcile_attempts", reconcile_attempts, "an integer in [1, 20]")
+        if (
+            not isinstance(reconcile_backoff_secs, Decimal)
+            or not reconcile_backoff_secs.is_finite()
+            or not 0 <= reconcile_backoff_secs <= 60
+        ):
+            invalid("reconcile_backoff_secs", reconcile_backoff_secs, "a Decimal in [0, 60]")
+        self._reconcile_attempts = reconcile_attempts
+        self._reconcile_backoff = float(reconcile_backoff_secs)  # asyncio sleeps in float seconds
         self._clock = clock
         self._adapters = dict(adapters)
         self._qty_quantum = qty_quantum
@@ -293,6 +313,8 @@ class _Run:
         self.down: set[str] = set()
         self.reports: dict[str, LegReport] = {}
         self.unwinds: list[LegReport] = []
+        # Each venue's own account of our holdings when the run started (None: it did not answer).
+        self.holdings_before: dict[str, dict[str, Decimal] | None] = {}
         self.loop = asyncio.get_running_loop()
         self.now: Callable[[], float] = executor._clock or self.loop.time
         start = self.now()
@@ -308,13 +330,15 @@ class _Run:
         journal.write("order_received", client_id=order.client_id, order=order.to_json_dict())
         margin_before = dict(gate.summary())
         journal.write("margin_state", client_id=order.client_id, stage="before", **margin_before)
+        for name in sorted({n for names in self.venues.values() for n in names}):
+            self.holdings_before[name] = await self._holdings(name)
 
         planned, reason = self._plan_all()
         if planned is None:
-            return self._finish("rejected", reason, [], margin_before, None)
+            return await self._finish("rejected", reason, [], margin_before, None)
         sequence, check = self._order_legs(planned)
         if sequence is None:
-            return self._finish(
+            return await self._finish(
                 "rejected", check.reason if check else "no leg order", [], margin_before, check
             )
         journal.write(
@@ -365,7 +389,7 @@ class _Run:
                 journal.write(
                     "internal_error", client_id=order.client_id, leg=leg_id, error=report.reason
                 )
-                return self._finish(
+                return await self._finish(
                     "stopped", f"leg {leg_id}: {report.reason}", sequence, margin_before, check
                 )
             if report.status != "filled" and leg.hedge is not None:
@@ -373,10 +397,15 @@ class _Run:
             elif report.status != "filled" and status == "filled":
                 status, reason = "partial", f"leg {leg_id}: {report.reason}"
         if liquidated is not None:
-            return self._finish("liquidated", str(liquidated), sequence, margin_before, check)
+            return await self._finish("liquidated", str(liquidated), sequence, margin_before, check)
         if hedge_failed is not None:
             reason = f"hedge {hedge_failed.leg_id} incomplete: {hedge_failed.reason}"
-            if order.on_hedge_failure == "unwind":
+            if hedge_failed.status == "unknown":
+                # The hedge may have filled: trading the leader back could double the exposure
+                # instead of removing it. Stop and report the unknown exposure.
+                status = "stopped"
+                reason += "; not unwound: the hedge may have filled"
+            elif order.on_hedge_failure == "unwind":
                 try:
                     await self._unwind()
                 except Exception as exc:
@@ -399,14 +428,14 @@ class _Run:
             # The window is over (or never was): what is left is checked as it stands.
             self._guard("final", pending_allowed=False)
         except _Liquidated as exc:
-            return self._finish(
+            return await self._finish(
                 "liquidated",
                 f"{reason + '; ' if reason else ''}{exc}",
                 sequence,
                 margin_before,
                 check,
             )
-        return self._finish(status, reason, sequence, margin_before, check)
+        return await self._finish(status, reason, sequence, margin_before, check)
 
     # -- maintenance during execution ----------------------------------------------------------
 
@@ -460,7 +489,7 @@ class _Run:
             f"hedges {result.excess_with_pending}): liquidated"
         )
 
-    def _finish(
+    async def _finish(
         self,
         status: str,
         reason: str,
@@ -476,12 +505,17 @@ class _Run:
             self.reports[leg_id] for leg_id in sequence if leg_id in self.reports
         ] + self.unwinds
         hedges = self._hedges()
+        holdings, unknown = await self._venue_holdings(legs)
         exposure: dict[str, Decimal] = {}
         for leg in order.legs:
             exposure.setdefault(base_asset(leg.symbol), ZERO)
-        for report in legs:
-            asset = base_asset(report.symbol)
-            exposure[asset] = exposure.get(asset, ZERO) + report.signed_qty
+        for held in holdings.values():
+            for asset, qty in (held or {}).items():
+                exposure[asset] = exposure.get(asset, ZERO) + qty
+        if unknown and status not in ("rejected", "liquidated"):
+            venues = ", ".join(entry["venue"] for entry in unknown)
+            reason = f"{reason + '; ' if reason else ''}exposure unknown on {venues}"
+            status = "unreconciled"
         result = ExecutionReport(
             client_id=order.client_id,
             status=status,
@@ -494,6 +528,8 @@ class _Run:
             margin_after=margin_after,
             capital_efficiency=efficiency,
             margin_check=check,
+            venue_holdings=holdings,
+            unknown_exposure=unknown,
         )
         if status == "rejected":
             journal.write(
@@ -508,11 +544,103 @@ class _Run:
             status=status,
             reason=reason,
             residual_exposure=dict(sorted(exposure.items())),
+            venue_holdings=result.to_json_dict()["venue_holdings"],
+            unknown_exposure=unknown,
             hedges=[h.to_json_dict() for h in hedges],
             capital_efficiency=efficiency,
             report=result.to_json_dict(),
         )
         return result
+
+    # -- what the venues say -------------------------------------------------------------------
+
+    async def _ask(
+        self, venue: str, question: Callable[[Any], Awaitable[Any]]
+    ) -> tuple[bool, Any, int]:
+        """Ask a venue one question with bounded retries: ``(answered, answer, queries)``.
+
+        Each query is bounded by the child timeout; a failed one is retried after the backoff
+        (doubling), at most ``reconcile_attempts`` queries in all. Never raises."""
+        adapter = self.ex._adapters[venue]
+        delay = self.ex._reconcile_backoff
+        for attempt in range(self.ex._reconcile_attempts):
+            if attempt:
+                await asyncio.sleep(delay)
+                delay *= 2
+            try:
+                async with asyncio.timeout(self.ex._child_timeout):
+                    return True, await question(adapter), attempt + 1
+            except Exception:  # a venue that cannot answer now may answer the next query
+                continue
+        return False, None, self.ex._reconcile_attempts
+
+    async def _holdings(self, venue: str) -> dict[str, Decimal] | None:
+        """The venue's own report of the account's holdings, or None when it stays silent."""
+        answered, held, _ = await self._ask(venue, lambda adapter: adapter.holdings())
+        if not answered or not isinstance(held, Mapping):
+            return None
+        if not all(isinstance(q, Decimal) and q.is_finite() for q in held.values()):
+            return None
+        return dict(held)
+
+    async def _venue_holdings(
+        self, legs: list[LegReport]
+    ) -> tuple[dict[str, dict[str, Decimal] | None], list[dict[str, Any]]]:
+        """Each venue the order sent children to: the change of its holdings over the run as the
+        venue reports it, and the unknown exposure (venues silent, or whose holdings differ from
+        the fills they confirmed), with what they confirmed and the children left unanswered."""
+        confirmed: dict[str, Decimal] = {}
+        unanswered: dict[str, list[ChildResult]] = {}
+        for report in legs:
+            for child in report.children:
+                if child.status == "margin_rejected":
+                    continue
+                venue = child.order.venue
+                sign = 1 if child.order.side == "buy" else -1
+                confirmed[venue] = confirmed.get(venue, ZERO) + sign * child.filled_qty
+                if child.status == "unknown":
+                    unanswered.setdefault(venue, []).append(child)
+        holdings: dict[str, dict[str, Decimal] | None] = {}
+        unknown: list[dict[str, Any]] = []
+        for venue in sorted(confirmed):
+            asset = base_asset(self.ex._adapters[venue].symbol)
+            before, after = self.holdings_before.get(venue), await self._holdings(venue)
+            change: dict[str, Decimal] | None = None
+            if before is not None and after is not None:
+                change = {
+                    a: after.get(a, ZERO) - before.get(a, ZERO) for a in sorted({*before, *after})
+                }
+                change = {a: q for a, q in change.items() if q != 0 or a == asset}
+            elif venue not in unanswered:
+                # The venue cannot be asked for its holdings now, but it answered for every child
+                # this run sent it: its own answers are what it holds for this order.
+                change = {asset: confirmed[venue]}
+            holdings[venue] = change
+            if change is not None and change.get(asset, ZERO) == confirmed[venue]:
+                continue
+            unknown.append(
+                {
+                    "venue": venue,
+                    "asset": asset,
+                    "holdings_known": change is not None,
+                    "confirmed_qty": confirmed[venue],
+                    "unanswered": [
+                        {
+                            "client_order_id": c.order.client_order_id,
+                            "side": c.order.side,
+                            "qty": c.order.qty,
+                        }
+                        for c in unanswered.get(venue, [])
+                    ],
+                }
+            )
+        self.journal.write(
+            "venue_holdings",
+            client_id=self.order.client_id,
+            holdings={v: h for v, h in holdings.items()},
+            unknown=unknown,
+        )
+        return holdings, unknown
 
     # -- planning and leg order --------------------------------------------------------------
 
@@ -860,7 +988,11 @@ class _Run:
                 budget_spent = True
                 break
         remaining = _remaining(report)
-        if remaining <= 0 or budget_spent:
+        if report.unknown_qty > 0:
+            # Some children were never answered for: the leg is neither filled nor unfilled.
+            report.status = "unknown"
+            report.reason = f"{report.unknown_qty} base sent but never answered for by the venue"
+        elif remaining <= 0 or budget_spent:
             report.status = "filled"
             report.reason = ""
         else:
@@ -883,8 +1015,12 @@ class _Run:
         journal = self.journal
         report.children.append(result)
         journal.write("fill", client_id=self.order.client_id, leg=tag, **result.to_json_dict())
-        if result.status in ("timeout", "error"):
-            self._mark_down(result.order.venue, f"{result.status}: {result.reason}")
+        if result.fault:
+            self._mark_down(result.order.venue, f"{result.fault}: {result.reason}")
+        if result.status == "unknown":
+            report.unknown_qty += result.order.qty
+            assert result.order.limit_price is not None  # every child carries its limit
+            report.unknown_quote += result.order.qty * result.order.limit_price
         if result.filled_qty > 0:
             report.filled_qty += result.filled_qty
             report.quote_amount += result.quote_amount
@@ -943,36 +1079,45 @@ class _Run:
         return [r for r in results if r is not None]
 
     async def _send_one(self, child: LegOrder) -> ChildResult:
+        """Send one child; any outcome but a definite venue answer is reconciled by asking the
+        venue for the child's client order id (:meth:`_reconcile`)."""
         adapter = self.ex._adapters[child.venue]
         try:
             async with asyncio.timeout(self.ex._child_timeout):
                 fill = await adapter.execute(child)
         except TimeoutError:
-            # A timed-out child is treated as unfilled; in-process venues cannot fill after the
-            # cancellation, and a real venue would be reconciled by its client order id.
-            return ChildResult(
-                child, "timeout", None, f"no answer within {self.ex._child_timeout} s"
+            return await self._reconcile(
+                child, "timeout", f"no answer within {self.ex._child_timeout} s"
             )
-        except CrossrouteError as exc:
-            return ChildResult(child, "error", None, str(exc))
+        except AdapterError as exc:
+            if exc.details.get("not_sent"):  # refused before it left: the venue never saw it
+                return ChildResult(child, "not_received", None, str(exc), fault="error")
+            return await self._reconcile(child, "error", str(exc))
         except Exception as exc:
-            # (TaskGroup would cancel them mid-flight and lose their fills); it is reported instead.
-            return ChildResult(child, "error", None, f"{type(exc).__name__}: {exc}")
-        if (
-            not isinstance(fill, LegFill)
-            or fill.client_order_id != child.client_order_id
-            or not (ZERO <= fill.filled_qty <= child.qty)
-        ):
-            return ChildResult(
-                child,
-                "error",
-                fill if isinstance(fill, LegFill) else None,
-                f"inconsistent fill from {child.venue}: {fill!r}",
+            # Anything else (TaskGroup would cancel the siblings mid-flight and lose their fills)
+            # is a reply we cannot read: the venue's books say what happened.
+            return await self._reconcile(child, "error", f"{type(exc).__name__}: {exc}")
+        if not _consistent(child, fill):
+            return await self._reconcile(
+                child, "inconsistent", f"inconsistent fill from {child.venue}: {fill!r}"
             )
-        if fill.status == "rejected" or fill.filled_qty == 0:
-            return ChildResult(child, "rejected", fill, fill.reason or "rejected")
-        status = "filled" if fill.filled_qty == child.qty else "partial"
-        return ChildResult(child, status, fill, fill.reason)
+        return _answered(child, fill, fill.reason)
+
+    async def _reconcile(self, child: LegOrder, fault: str, why: str) -> ChildResult:
+        """What happened to ``child`` according to the venue's own books, asked by client order
+        id with bounded backoff: its fill, "not_received" when the venue has no such id, or
+        "unknown" when it stays silent (never counted as unfilled)."""
+        answered, fill, queries = await self._ask(
+            child.venue, lambda adapter: adapter.order_status(child.client_order_id)
+        )
+        if answered and fill is None:
+            reason = f"{why}; the venue's books have no such order"
+            return ChildResult(child, "not_received", None, reason, fault, queries)
+        if answered and _consistent(child, fill):
+            result = _answered(child, fill, f"{why}; reconciled from the venue's books")
+            return ChildResult(child, result.status, fill, result.reason, fault, queries)
+        reason = f"{why}; the venue gave no usable answer to {queries} status queries"
+        return ChildResult(child, "unknown", None, reason, fault, queries)
 
     # -- hedges and unwinds ------------------------------------------------------------------
 
@@ -1029,10 +1174,28 @@ class _Run:
 
 
 def _remaining(report: LegReport) -> Decimal:
-    """What a leg still has to fill: quote for a leg sized in quote, else base. Exact, O(1)."""
+    """What a leg still has to fill: quote for a leg sized in quote, else base. Exact, O(1).
+    Children the venue never answered for count as filled (at their limit for quote): re-routing
+    them could fill the same quantity twice."""
     if report.target_qty is None:
-        return report.target_quote - report.quote_amount
-    return report.target_qty - report.filled_qty
+        return report.target_quote - report.quote_amount - report.unknown_quote
+    return report.target_qty - report.filled_qty - report.unknown_qty
+
+
+def _consistent(child: LegOrder, fill: Any) -> bool:
+    """A venue answer that belongs to ``child`` and fills between nothing and all of it."""
+    return (
+        isinstance(fill, LegFill)
+        and fill.client_order_id == child.client_order_id
+        and ZERO <= fill.filled_qty <= child.qty
+    )
+
+
+def _answered(child: LegOrder, fill: LegFill, reason: str) -> ChildResult:
+    """The ChildResult of a definite venue answer."""
+    if fill.status == "rejected" or fill.filled_qty == 0:
+        return ChildResult(child, "rejected", fill, reason or fill.reason or "rejected")
+    return ChildResult(child, "filled" if fill.filled_qty == child.qty else "partial", fill, reason)
 
 
 def _quote_json(q: LegQuote) -> dict[str, Any]:

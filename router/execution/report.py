@@ -20,13 +20,22 @@ ZERO = Decimal(0)
 
 @dataclass(frozen=True, slots=True)
 class ChildResult:
-    """One child order and what became of it: ``status`` filled | partial | rejected | timeout |
-    error | margin_rejected (not sent). ``fill`` is None when the venue never answered."""
+    """One child order and what became of it, as the venue answered.
+
+    ``status``: filled | partial | rejected (the venue's answer, direct or from its books) |
+    not_received (the venue's books have no such client order id, or the transport refused it
+    before sending) | unknown (the venue stayed silent: anything up to ``qty`` may have filled) |
+    margin_rejected (not sent). ``fault`` is what went wrong in transit before the venue's books
+    were asked (timeout | error | inconsistent; "" when the venue answered directly) and
+    ``queries`` how many status queries that took. ``fill`` is None when nothing is known filled.
+    """
 
     order: LegOrder
     status: str
     fill: LegFill | None
     reason: str = ""
+    fault: str = ""
+    queries: int = 0
 
     @property
     def filled_qty(self) -> Decimal:
@@ -43,6 +52,11 @@ class ChildResult:
             if self.fill is not None and self.status in ("filled", "partial")
             else ZERO
         )
+
+    @property
+    def unknown_qty(self) -> Decimal:
+        """Base that may have filled without the venue saying so (the whole child when silent)."""
+        return self.order.qty if self.status == "unknown" else ZERO
 
     @property
     def fee(self) -> Decimal:
@@ -62,6 +76,9 @@ class ChildResult:
             "quote_amount": self.quote_amount,
             "fee": self.fee,
             "reason": self.reason,
+            "fault": self.fault,
+            "queries": self.queries,
+            "unknown_qty": self.unknown_qty,
         }
 
 
@@ -79,7 +96,10 @@ class LegReport:
     filled_qty: Decimal = ZERO
     quote_amount: Decimal = ZERO
     fee: Decimal = ZERO
-    status: str = "pending"  # pending | filled | partial | unfilled | skipped
+    # Children the venue never confirmed nor denied: base, and quote at their limits (worst case).
+    unknown_qty: Decimal = ZERO
+    unknown_quote: Decimal = ZERO
+    status: str = "pending"  # pending | filled | partial | unfilled | unknown | skipped
     reason: str = ""
     rounds: int = 0
     children: list[ChildResult] = field(default_factory=list)
@@ -109,6 +129,7 @@ class LegReport:
             "quote_amount": self.quote_amount,
             "fee": self.fee,
             "avg_price": self.avg_price,
+            "unknown_qty": self.unknown_qty,
             "status": self.status,
             "reason": self.reason,
             "rounds": self.rounds,
@@ -143,10 +164,16 @@ class HedgeReport:
 class ExecutionReport:
     """The end state of an order. ``status``: filled | partial | rejected | unwound | stopped |
     liquidated (the account fell below maintenance during execution and the margin core
-    liquidated it; see the module docstring on netting windows).
+    liquidated it; see the executor's docstring on netting windows) | unreconciled (a venue stayed
+    silent or reported holdings that differ from its confirmed fills: see ``unknown_exposure``).
 
-    ``residual_exposure`` maps each base asset to the signed base this order added (spot and
-    perp together, unwinds included); ``hedges`` gives each hedge relation's unhedged size.
+    ``venue_holdings`` maps each venue the order sent children to to the account's signed change
+    per asset over the run *as the venue itself reports it* (spot: base balance; perp: position
+    in base), or None when the venue did not answer. ``residual_exposure`` maps each base asset
+    to the sum of the known ``venue_holdings`` (exactly). ``unknown_exposure`` lists, per venue
+    whose holdings are unknown or disagree with its confirmed fills, what it confirmed and the
+    children it never answered for: exposure that is not known, never counted as zero.
+    ``hedges`` gives each hedge relation's unhedged size from the reconciled fills.
     """
 
     client_id: str
@@ -160,6 +187,8 @@ class ExecutionReport:
     margin_after: dict[str, Decimal]
     capital_efficiency: dict[str, Decimal]
     margin_check: MarginCheck | None = None
+    venue_holdings: dict[str, dict[str, Decimal] | None] = field(default_factory=dict)
+    unknown_exposure: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def hedged(self) -> bool:
@@ -176,6 +205,11 @@ class ExecutionReport:
             "hedges": [h.to_json_dict() for h in self.hedges],
             "hedged": self.hedged,
             "residual_exposure": dict(sorted(self.residual_exposure.items())),
+            "venue_holdings": {
+                venue: None if held is None else dict(sorted(held.items()))
+                for venue, held in sorted(self.venue_holdings.items())
+            },
+            "unknown_exposure": list(self.unknown_exposure),
             "margin_before": dict(self.margin_before),
             "margin_after": dict(self.margin_after),
             "capital_efficiency": dict(self.capital_efficiency),

@@ -152,14 +152,17 @@ async def test_spot_fault_is_rerouted_and_order_completes(fault: str) -> None:
     assert spot.filled_qty == 10 and spot.rounds >= 2
     first = spot.children[0]
     assert first.order.venue == "book-a"
-    expected = {
-        "reject": "rejected",
-        "timeout": "timeout",
-        "partial": "partial",
-        "down": "error",
-        "boom": "error",
+    expected = {  # (status after reconciliation, what went wrong in transit)
+        "reject": ("rejected", ""),
+        "timeout": ("not_received", "timeout"),
+        "partial": ("partial", ""),
+        "down": ("not_received", "error"),
+        "boom": ("not_received", "error"),
     }[fault]
-    assert first.status == expected
+    assert (first.status, first.fault) == expected
+    assert report.venue_holdings["perp"] == {"ETH": D(-10)} and not report.unknown_exposure
+    spot_held = [report.venue_holdings.get(v, {"ETH": D(0)})["ETH"] for v in ("book-a", "pool")]
+    assert sum(spot_held) == 10 == report.residual_exposure["ETH"] + 10
     events = [r["event"] for r in ex.journal.records()]
     assert ("venue_down" in events) == (fault in ("timeout", "down", "boom"))
     assert venue_exposure(venues) == {"ETH": 0}
@@ -171,7 +174,8 @@ async def test_hanging_venue_is_cut_by_the_child_timeout() -> None:
     ex = executor(venues, child_timeout_secs=D("0.05"))
     report = await ex.execute(basis(spot_venues=("book-a", "pool")))
     assert report.status == "filled"
-    assert report.legs[0].children[0].status == "timeout"
+    first = report.legs[0].children[0]
+    assert (first.status, first.fault) == ("not_received", "timeout") and first.queries == 1
     children_all_answered(ex.journal)
 
 

@@ -1,0 +1,42 @@
+"""The venue's own record of the router's account on an in-process venue: orders by client order
+id, and the account's holdings as the venue booked them.
+
+A real exchange answers "what happened to client order id X" and "what does this account hold"
+from its own books, whatever became of the reply it sent. :class:`VenueAccount` gives the
+in-process venues the same two answers: an adapter books every answer here at the moment the venue
+acts, before the reply travels back, so a reply lost on the way (see
+:mod:`router.execution.faults`) does not lose the fill. Holdings are the base asset only (spot:
+the base balance change; perp: the signed position in base), because that is the exposure a hedge
+must cancel; quote cash flows are in each fill's ``quote_amount``. Exact Decimals, O(1) per fill.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from router.model.orders import LegFill
+
+__all__ = ["VenueAccount"]
+
+
+class VenueAccount:
+    """Orders by client order id and the signed base holding of one account on one venue."""
+
+    def __init__(self, base_asset: str) -> None:
+        self.base_asset = base_asset
+        self._orders: dict[str, LegFill] = {}
+        self._base = Decimal(0)
+
+    def book(self, fill: LegFill) -> LegFill:
+        """Record the venue's answer to one order (filled, partial or rejected) and return it."""
+        self._orders[fill.client_order_id] = fill
+        self._base += fill.filled_qty if fill.side == "buy" else -fill.filled_qty
+        return fill
+
+    def order(self, client_order_id: str) -> LegFill | None:
+        """The venue's answer to ``client_order_id``, or None when the venue never received it."""
+        return self._orders.get(client_order_id)
+
+    def holdings(self) -> dict[str, Decimal]:
+        """Asset -> signed quantity this account gained on the venue (base asset only)."""
+        return {self.base_asset: self._base}

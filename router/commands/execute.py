@@ -265,6 +265,30 @@ def render_report(console: Any, report: dict[str, Any], *, replay: bool = False)
         f"residual exposure: {exposure or 'none'}"
         + ("" if report["hedged"] else " (UNHEDGED: see hedges)")
     )
+    held = report.get("venue_holdings") or {}
+    console.print(
+        "venue holdings (the venues' own books): "
+        + (
+            ", ".join(
+                f"{venue} "
+                + (
+                    "UNKNOWN (no answer)"
+                    if assets is None
+                    else " ".join(f"{a} {_qty(q)}" for a, q in assets.items())
+                )
+                for venue, assets in held.items()
+            )
+            or "none"
+        )
+    )
+    for entry in report.get("unknown_exposure") or []:
+        unanswered = ", ".join(
+            f"{c['client_order_id']} {c['side']} {_qty(c['qty'])}" for c in entry["unanswered"]
+        )
+        console.print(
+            f"UNKNOWN EXPOSURE on {entry['venue']}: confirmed {entry['asset']} "
+            f"{_qty(entry['confirmed_qty'])}; never answered for: {unanswered or 'none'}"
+        )
     for hedge in report["hedges"]:
         console.print(
             f"hedge {hedge['leg']} follows {hedge['follows']} x {hedge['ratio']}: leader "

@@ -102,7 +102,7 @@ def faults_from_dict(
         kind = raw.get("kind")
         if kind not in FAULT_KINDS:
             raise error("kind", kind, " | ".join(FAULT_KINDS))
-        after = parse_int(f"{where}.after", raw.get("after", 0), minimum=0, maximum=MAX_AFTER)
+        after = parse_int("after", raw.get("after", 0), minimum=0, maximum=MAX_AFTER, error=error)
         share = None
         if kind == "partial":
             share = parse_decimal(

@@ -13,6 +13,10 @@ TOML form (strings for numbers; ints accepted; floats refused because they lose 
     account = "desk-a"           # optional: the [[accounts]] entry to trade for (default: first)
     time_limit_secs = "30"
     on_hedge_failure = "unwind"  # unwind | stop
+    on_hedge_shortfall = "refuse" # refuse | shrink: the plan shows a hedge cannot absorb the
+                                 # leader's size within its limit -> trade nothing, or shrink the
+                                 # leader to what the hedges can absorb (the report says which)
+    unwind_band_bps = 100        # an unwind trades back no worse than the arrival mid -/+ this
     max_rounds = 3               # routing rounds per leg (re-routes of residuals)
     slippage_bps = 10            # child limit = quoted average price moved by this, capped by the leg limit
     netting_window_ms = 5000     # optional, <= 60000: while the legs execute, the maintenance check
@@ -64,6 +68,9 @@ __all__ = [
 
 INSTRUMENTS: tuple[str, ...] = ("spot", "perp")
 HEDGE_POLICIES: tuple[str, ...] = ("unwind", "stop")
+# What to do when the plan shows a hedge cannot absorb its leader's size within its limit.
+SHORTFALL_POLICIES: tuple[str, ...] = ("refuse", "shrink")
+DEFAULT_UNWIND_BAND_BPS = 100
 SIDES: tuple[str, ...] = ("buy", "sell")
 # Leg ordering searches permutations; 8 legs is 40,320 orders, the most we search exhaustively.
 MAX_LEGS = 8
@@ -193,6 +200,9 @@ class MultiLegOrder:
     execution for that long, the maintenance (liquidation) check counts the order's unfilled hedge
     legs as pending at their limit prices, and hedge legs must fill within it; when it expires with
     hedge legs unfilled, ``on_hedge_failure`` applies. Initial margin is checked as always.
+    ``on_hedge_shortfall`` decides before anything trades when the plan shows a hedge cannot
+    absorb its leader's size within its limit (refuse | shrink); ``unwind_band_bps`` bounds an
+    unwind's price around the leader's arrival mid.
     """
 
     client_id: str
@@ -203,6 +213,8 @@ class MultiLegOrder:
     max_rounds: int = 3
     slippage_bps: int = 10
     netting_window_ms: int = 0
+    on_hedge_shortfall: str = "refuse"
+    unwind_band_bps: int = DEFAULT_UNWIND_BAND_BPS
 
     def __post_init__(self) -> None:
         if not isinstance(self.client_id, str) or not _ID.match(self.client_id):
@@ -244,6 +256,16 @@ class MultiLegOrder:
         _positive("time_limit_secs", self.time_limit_secs)
         if self.on_hedge_failure not in HEDGE_POLICIES:
             raise OrderError("on_hedge_failure", self.on_hedge_failure, " | ".join(HEDGE_POLICIES))
+        if self.on_hedge_shortfall not in SHORTFALL_POLICIES:
+            raise OrderError(
+                "on_hedge_shortfall", self.on_hedge_shortfall, " | ".join(SHORTFALL_POLICIES)
+            )
+        if (
+            isinstance(self.unwind_band_bps, bool)
+            or not isinstance(self.unwind_band_bps, int)
+            or not 0 <= self.unwind_band_bps <= 10_000
+        ):
+            raise OrderError("unwind_band_bps", self.unwind_band_bps, "an integer in [0, 10000]")
         if self.account is not None and (not isinstance(self.account, str) or not self.account):
             raise OrderError("account", self.account, "an account name or None")
         if (
@@ -293,6 +315,16 @@ class MultiLegOrder:
             "slippage_bps": self.slippage_bps,
             # omitted when 0: orders without a window keep the fingerprint they always had
             **({"netting_window_ms": self.netting_window_ms} if self.netting_window_ms else {}),
+            **(
+                {"on_hedge_shortfall": self.on_hedge_shortfall}
+                if self.on_hedge_shortfall != "refuse"
+                else {}
+            ),
+            **(
+                {"unwind_band_bps": self.unwind_band_bps}
+                if self.unwind_band_bps != DEFAULT_UNWIND_BAND_BPS
+                else {}
+            ),
             "legs": [
                 {
                     "id": leg.leg_id,
@@ -319,6 +351,8 @@ _ORDER_KEYS = {
     "max_rounds",
     "slippage_bps",
     "netting_window_ms",
+    "on_hedge_shortfall",
+    "unwind_band_bps",
 }
 _LEG_KEYS = {
     "id",
@@ -405,6 +439,8 @@ def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
             max_rounds=head.get("max_rounds", 3),
             slippage_bps=head.get("slippage_bps", 10),
             netting_window_ms=head.get("netting_window_ms", 0),
+            on_hedge_shortfall=head.get("on_hedge_shortfall", "refuse"),
+            unwind_band_bps=head.get("unwind_band_bps", DEFAULT_UNWIND_BAND_BPS),
         )
     except OrderError as exc:
         key = exc.field if exc.field.startswith("legs") else f"order.{exc.field}"

@@ -38,11 +38,13 @@ from router.execution.journal import DecisionJournal, StepClock, encode_record
 from router.execution.order import MultiLegOrder, order_from_dict
 from router.margin.journal import GENESIS, line_hash
 from router.model.errors import ConfigError, CrossrouteError
-from venues.values import parse_positive
+from router.protection import DEFAULT_BAND_BPS, DEFAULT_MAX_FIXED_COST_SHARE, MAX_BAND_BPS
+from venues.values import parse_decimal, parse_int, parse_positive
 
 __all__ = [
     "HEADER_EVENT",
     "AuditReport",
+    "ExecutionProtection",
     "audit_journal",
     "config_digest",
     "order_from_record",
@@ -52,6 +54,46 @@ __all__ = [
 ]
 
 HEADER_EVENT = "run_header"
+
+
+@dataclass(frozen=True)
+class ExecutionProtection:
+    """The price-protection settings of one execute run (:mod:`router.protection`): the default
+    band for legs without a limit (None: lifted with --no-limit) and the fixed-cost share above
+    which an order is refused."""
+
+    band_bps: int | None = DEFAULT_BAND_BPS
+    max_fixed_cost_share: Decimal = DEFAULT_MAX_FIXED_COST_SHARE
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"band_bps": self.band_bps, "max_fixed_cost_share": self.max_fixed_cost_share}
+
+    @classmethod
+    def from_json_dict(cls, data: Any) -> ExecutionProtection:
+        """The settings a run header recorded (defaults when it recorded none)."""
+        if data is None:
+            return cls()
+        if not isinstance(data, dict) or set(data) != {"band_bps", "max_fixed_cost_share"}:
+            raise ConfigError("<journal>", "protection", data, "band_bps, max_fixed_cost_share")
+        band = data["band_bps"]
+        if band is not None:
+            band = parse_int(
+                "protection.band_bps", band, minimum=1, maximum=MAX_BAND_BPS, error=_journal_error
+            )
+        share = parse_decimal(
+            "protection.max_fixed_cost_share",
+            data["max_fixed_cost_share"],
+            minimum=0,
+            maximum=1,
+            error=_journal_error,
+        )
+        return cls(band, share)
+
+
+def _journal_error(field: str, value: Any, allowed: str) -> ConfigError:
+    return ConfigError("<journal>", field, value, allowed)
+
+
 HEADER_VERSION = 1
 
 
@@ -73,6 +115,7 @@ def write_run_header(
     *,
     faults: Sequence[Fault] = (),
     child_timeout_secs: Decimal = DEFAULT_CHILD_TIMEOUT_SECS,
+    protection: ExecutionProtection | None = None,
 ) -> None:
     """Record a run's inputs as its first entry: what an auditor needs to replay it (the fault
     schedule and the child timeout too, when faults were injected)."""
@@ -82,6 +125,8 @@ def write_run_header(
             "faults": [f.to_json_dict() for f in faults],
             "child_timeout_secs": child_timeout_secs,
         }
+    if protection is not None and protection != ExecutionProtection():
+        injected["protection"] = protection.to_json_dict()
     journal.write(
         HEADER_EVENT,
         version=HEADER_VERSION,
@@ -120,13 +165,22 @@ def run_recorded(
     *,
     faults: Sequence[Fault] = (),
     child_timeout_secs: Decimal = DEFAULT_CHILD_TIMEOUT_SECS,
+    protection: ExecutionProtection | None = None,
 ) -> Any:
     """Run ``order`` on ``market`` for the order's account with everything recorded in
     ``journal``: the run header, the margin setup (:func:`router.app.build_margin`), every
     executor decision. ``faults`` are injected between the executor and the venues
     (:mod:`router.execution.faults`). The one code path of ``crossroute execute`` and of the
     audit's replay. Returns the ExecutionReport. The market's venues change (they trade)."""
-    write_run_header(journal, market, order, faults=faults, child_timeout_secs=child_timeout_secs)
+    protection = protection or ExecutionProtection()
+    write_run_header(
+        journal,
+        market,
+        order,
+        faults=faults,
+        child_timeout_secs=child_timeout_secs,
+        protection=protection,
+    )
     margin = build_margin(market, order.account, journal=journal)
     executor = Executor(
         inject_faults(market.adapters, faults),
@@ -134,6 +188,9 @@ def run_recorded(
         journal=journal,
         instruments=market.instruments(),
         child_timeout_secs=child_timeout_secs,
+        band_bps=protection.band_bps,
+        max_fixed_cost_share=protection.max_fixed_cost_share,
+        marks=lambda: margin.live_marks(market),
     )
     return asyncio.run(executor.execute(order))
 
@@ -149,8 +206,11 @@ def replay_run(market: Any, order: MultiLegOrder, prev: str, header: Any = None)
         header.get("child_timeout_secs", str(DEFAULT_CHILD_TIMEOUT_SECS)),
         error=lambda f, v, a: ConfigError("<journal>", f, v, a),
     )
+    protection = ExecutionProtection.from_json_dict(header.get("protection"))
     journal = DecisionJournal(clock=StepClock(), prev=prev)
-    run_recorded(market, order, journal, faults=faults, child_timeout_secs=timeout)
+    run_recorded(
+        market, order, journal, faults=faults, child_timeout_secs=timeout, protection=protection
+    )
     return journal
 
 

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from router.app import DEFAULT_CONFIG, Market, load_market
-from router.audit import run_recorded
+from router.audit import ExecutionProtection, run_recorded
+from router.commands.route import add_protection_arguments
 from router.execution.executor import DEFAULT_CHILD_TIMEOUT_SECS
 from router.execution.faults import Fault, load_faults
 from router.execution.journal import DecisionJournal, StepClock, encode_record, read_journal
@@ -38,7 +39,8 @@ from router.execution.order import MultiLegOrder, load_order
 from router.margin.journal import last_line_hash
 from router.model.errors import ExecutionError
 from router.plan import fmt_qty
-from venues.values import parse_positive
+from router.protection import MAX_BAND_BPS
+from venues.values import parse_decimal, parse_int, parse_positive
 
 HELP = "run a hedged multi-leg order (TOML) against the market with margin checks before every leg"
 
@@ -62,6 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="inject the venue faults of FILE ([[faults]] venue, kind, after, share) between "
         "the executor and the simulated venues",
     )
+    add_protection_arguments(parser)
     parser.add_argument(
         "--child-timeout",
         metavar="SECS",
@@ -75,6 +78,11 @@ def run(args: argparse.Namespace) -> int:
     child_timeout = parse_positive(
         "--child-timeout", args.child_timeout, maximum=3600, max_scale=3, kind="seconds"
     )
+    band = parse_int("--band-bps", args.band_bps, minimum=1, maximum=MAX_BAND_BPS)
+    share = parse_decimal(
+        "--max-fixed-cost-share", args.max_fixed_cost_share, minimum=0, maximum=1, kind="a share"
+    )
+    protection = ExecutionProtection(None if args.no_limit else band, share)
     order = load_order(args.order)
     if args.journal:
         previous = _previous_report(Path(args.journal), order)
@@ -91,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         journal_path=args.journal,
         faults=faults,
         child_timeout_secs=child_timeout,
+        protection=protection,
     )
     print_report(report, args.json, replay=False)
     return 0 if report["status"] in ("filled", "partial", "unwound") else 1
@@ -103,6 +112,7 @@ def execute_order(
     journal_path: str | Path | None = None,
     faults: Sequence[Fault] = (),
     child_timeout_secs: Decimal = DEFAULT_CHILD_TIMEOUT_SECS,
+    protection: ExecutionProtection | None = None,
 ) -> dict[str, Any]:
     """Run ``order`` on ``market`` (its venues change) for the order's account, with that account's
     margin from :func:`router.app.build_margin`, and return the report as JSON-ready data (decimal
@@ -112,7 +122,12 @@ def execute_order(
     ``journal_head`` in the result is the journal's head hash."""
     journal = DecisionJournal(journal_path, clock=StepClock())
     report = run_recorded(
-        market, order, journal, faults=faults, child_timeout_secs=child_timeout_secs
+        market,
+        order,
+        journal,
+        faults=faults,
+        child_timeout_secs=child_timeout_secs,
+        protection=protection,
     )
     return {**json.loads(encode_record(report.to_json_dict())), "journal_head": journal.head}
 
@@ -288,6 +303,25 @@ def render_report(console: Any, report: dict[str, Any], *, replay: bool = False)
         console.print(
             f"UNKNOWN EXPOSURE on {entry['venue']}: confirmed {entry['asset']} "
             f"{_qty(entry['confirmed_qty'])}; never answered for: {unanswered or 'none'}"
+        )
+    for leg_id, protection in (report.get("protection") or {}).items():
+        mode = protection["mode"]
+        console.print(
+            f"protection {leg_id}: "
+            + (
+                "none (--no-limit)"
+                if mode == "none"
+                else f"limit {protection['limit_price']}"
+                if mode == "limit"
+                else f"{protection['band_bps']} bps band around the arrival mid "
+                f"{protection['arrival_mid']} -> limit {protection['limit_price']}"
+            )
+        )
+    for adjustment in report.get("plan_adjustments") or []:
+        console.print(
+            f"plan adjusted before trading: {adjustment['leg']} shrunk from "
+            f"{_qty(adjustment['planned_qty'])} to {_qty(adjustment['qty'])} because "
+            f"{', '.join(adjustment['because'])} could not absorb it within the limit"
         )
     for hedge in report["hedges"]:
         console.print(

@@ -42,6 +42,7 @@ remainder is reported as residual exposure, never hidden.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -61,6 +62,15 @@ from router.execution.report import (
 from router.model.errors import AdapterError, CrossrouteError, ExecutionError, RouteError
 from router.model.orders import LegFill, LegOrder, LegQuote
 from router.plan import plan_route
+from router.protection import (
+    DEFAULT_BAND_BPS,
+    DEFAULT_MAX_FIXED_COST_SHARE,
+    MAX_BAND_BPS,
+    Protection,
+    arrival_mid,
+    band_limit,
+    fixed_cost_finding,
+)
 
 __all__ = ["DEFAULT_CHILD_TIMEOUT_SECS", "Executor", "Planner", "default_planner"]
 
@@ -114,7 +124,11 @@ class Executor:
     account's :class:`MarginGate`. ``child_timeout_secs`` bounds each child order and each
     status query. A child without a definite venue answer is reconciled by its client order id:
     up to ``reconcile_attempts`` queries, ``reconcile_backoff_secs`` before the second and doubling
-    after. ``clock``
+    after. ``band_bps`` is the default price protection of legs without a limit (a band around
+    the leg's arrival mid, :mod:`router.protection`; None lifts it); ``max_fixed_cost_share``
+    refuses an order whose planned fixed costs exceed that share of a leg's notional (None: no
+    check). ``marks`` (optional) reads the margin marks from their configured sources; the gate's
+    marks are refreshed from it before every child's margin check. ``clock``
     (seconds, float, monotonic; default the event loop's) drives the time limit and the netting
     window, so that tests can move time without sleeping. One executor
     remembers the client ids it has run: re-running the same order returns the same report
@@ -134,6 +148,9 @@ class Executor:
         clock: Callable[[], float] | None = None,
         reconcile_attempts: int = 4,
         reconcile_backoff_secs: Decimal = Decimal("0.05"),
+        band_bps: int | None = DEFAULT_BAND_BPS,
+        max_fixed_cost_share: Decimal | None = DEFAULT_MAX_FIXED_COST_SHARE,
+        marks: Callable[[], Mapping[str, Decimal]] | None = None,
     ) -> None:
         if not isinstance(adapters, Mapping) or not adapters:
             invalid("adapters", adapters, "a non-empty mapping name -> adapter")
@@ -166,6 +183,23 @@ class Executor:
             or not 0 <= reconcile_backoff_secs <= 60
         ):
             invalid("reconcile_backoff_secs", reconcile_backoff_secs, "a Decimal in [0, 60]")
+        if band_bps is not None and (
+            isinstance(band_bps, bool)
+            or not isinstance(band_bps, int)
+            or not 1 <= band_bps <= MAX_BAND_BPS
+        ):
+            invalid("band_bps", band_bps, f"an integer in [1, {MAX_BAND_BPS}] or None")
+        if max_fixed_cost_share is not None and (
+            not isinstance(max_fixed_cost_share, Decimal)
+            or not max_fixed_cost_share.is_finite()
+            or not 0 <= max_fixed_cost_share <= 1
+        ):
+            invalid("max_fixed_cost_share", max_fixed_cost_share, "a Decimal in [0, 1] or None")
+        if marks is not None and not callable(marks):
+            invalid("marks", marks, "a callable returning name -> mark")
+        self._band_bps = band_bps
+        self._max_fixed_cost_share = max_fixed_cost_share
+        self._marks = marks
         self._reconcile_attempts = reconcile_attempts
         self._reconcile_backoff = float(reconcile_backoff_secs)  # asyncio sleeps in float seconds
         self._clock = clock
@@ -307,8 +341,13 @@ class _Run:
         self, executor: Executor, order: MultiLegOrder, venues: dict[str, tuple[str, ...]]
     ) -> None:
         self.ex = executor
+        self.given = order  # as the user gave it; self.order carries the effective limits/sizes
         self.order = order
         self.venues = venues
+        self.protection: dict[str, Protection] = {}
+        self.arrival: dict[str, Decimal | None] = {}
+        self.adjustments: list[dict[str, Any]] = []
+        self.last_marks: dict[str, Decimal] = {}
         self.journal = executor.journal
         self.down: set[str] = set()
         self.reports: dict[str, LegReport] = {}
@@ -332,8 +371,11 @@ class _Run:
         journal.write("margin_state", client_id=order.client_id, stage="before", **margin_before)
         for name in sorted({n for names in self.venues.values() for n in names}):
             self.holdings_before[name] = await self._holdings(name)
-
+        reason = self._protect()
+        if reason:
+            return await self._finish("rejected", reason, [], margin_before, None)
         planned, reason = self._plan_all()
+        order = self.order  # the effective order: protected limits, leaders shrunk by the plan
         if planned is None:
             return await self._finish("rejected", reason, [], margin_before, None)
         sequence, check = self._order_legs(planned)
@@ -530,6 +572,8 @@ class _Run:
             margin_check=check,
             venue_holdings=holdings,
             unknown_exposure=unknown,
+            protection={k: p.to_json_dict() for k, p in self.protection.items()},
+            plan_adjustments=list(self.adjustments),
         )
         if status == "rejected":
             journal.write(
@@ -551,6 +595,49 @@ class _Run:
             report=result.to_json_dict(),
         )
         return result
+
+    # -- protection and marks ------------------------------------------------------------------
+
+    def _protect(self) -> str:
+        """Arrival mids per leg and the default price protection: a leg without a limit gets the
+        band around its arrival mid (unless lifted). Returns a rejection reason, or ""."""
+        legs = []
+        for leg in self.order.legs:
+            mid = arrival_mid(self._adapters_for(leg))
+            self.arrival[leg.leg_id] = mid
+            if leg.limit_price is not None:
+                protection = Protection("limit", leg.limit_price, mid)
+            elif self.ex._band_bps is None:
+                protection = Protection("none", None, mid)
+            elif mid is None:
+                return (
+                    f"leg {leg.leg_id}: no arrival mid for the default price band (no venue "
+                    "quotes both sides); allowed: a limit on the leg, or no default protection"
+                )
+            else:
+                limit = band_limit(mid, leg.side, self.ex._band_bps)
+                protection = Protection("band", limit, mid, self.ex._band_bps)
+                leg = dataclasses.replace(leg, limit_price=limit)
+            self.protection[leg.leg_id] = protection
+            legs.append(leg)
+        self.order = dataclasses.replace(self.order, legs=tuple(legs))
+        self.journal.write(
+            "protection",
+            client_id=self.order.client_id,
+            legs={k: p.to_json_dict() for k, p in self.protection.items()},
+        )
+        return ""
+
+    def _refresh_marks(self, tag: str) -> None:
+        """Marks from their configured sources into the gate, journaled when they changed."""
+        if self.ex._marks is None or not hasattr(self.ex.margin, "set_marks"):
+            return
+        marks = dict(self.ex._marks())
+        if marks == self.last_marks:
+            return
+        self.last_marks = marks
+        self.ex.margin.set_marks(marks)
+        self.journal.write("marks", client_id=self.order.client_id, leg=tag, marks=marks)
 
     # -- what the venues say -------------------------------------------------------------------
 
@@ -710,6 +797,94 @@ class _Run:
             )
 
     def _plan_all(self) -> tuple[dict[str, _Planned] | None, str]:
+        """Plan every leg, hedges included, before anything trades (:meth:`_plan_legs`); when a
+        hedge cannot absorb its leader's planned size within its limit, refuse or shrink the
+        leader by the order's ``on_hedge_shortfall``; refuse fixed costs above the allowed share
+        of a leg's notional. Returns the plan, or None and the reason (nothing traded)."""
+        planned, reason = self._plan_legs()
+        if planned is None:
+            return None, reason
+        short = self._hedge_shortfalls(planned)
+        if short:
+            hedge, leader_id, need, capacity = short[0]
+            figures = (
+                f"hedge {hedge.leg_id} can absorb {capacity} of the {need} its leader {leader_id} "
+                f"plans within its limit {hedge.limit_price}"
+            )
+            if self.order.on_hedge_shortfall == "refuse":
+                reason = f"{figures}; on_hedge_shortfall = refuse: nothing traded"
+                self.journal.write("plan_refused", client_id=self.order.client_id, reason=reason)
+                return None, reason
+            reason = self._shrink_leaders(planned, short)
+            if reason:
+                reason = f"{figures}; on_hedge_shortfall = shrink: {reason}"
+                self.journal.write("plan_refused", client_id=self.order.client_id, reason=reason)
+                return None, reason
+            planned, reason = self._plan_legs()
+            if planned is None:
+                return None, reason
+            if self._hedge_shortfalls(planned):
+                reason = f"{figures}; still short after shrinking the leader: nothing traded"
+                self.journal.write("plan_refused", client_id=self.order.client_id, reason=reason)
+                return None, reason
+        if self.ex._max_fixed_cost_share is not None:
+            for leg in self.order.legs:
+                quotes = planned[leg.leg_id].quotes
+                finding = fixed_cost_finding(quotes, leg.side, self.ex._max_fixed_cost_share)
+                if finding:
+                    reason = f"leg {leg.leg_id}: {finding}; nothing traded"
+                    self.journal.write(
+                        "plan_refused", client_id=self.order.client_id, reason=reason
+                    )
+                    return None, reason
+        return planned, ""
+
+    def _hedge_shortfalls(
+        self, planned: dict[str, _Planned]
+    ) -> list[tuple[OrderLeg, str, Decimal, Decimal]]:
+        """Hedges of sized leaders whose plan takes less than leader plan x ratio:
+        (hedge, leader id, needed, plannable), in order of the order."""
+        result = []
+        for leg in self.order.legs:
+            if leg.hedge is None or self.order.leg(leg.hedge.follows).hedge is not None:
+                continue
+            need = self._hedge_target(leg, planned[leg.hedge.follows].qty)
+            capacity = planned[leg.leg_id].qty
+            if capacity < need:
+                result.append((leg, leg.hedge.follows, need, capacity))
+        return result
+
+    def _shrink_leaders(
+        self,
+        planned: dict[str, _Planned],
+        short: list[tuple[OrderLeg, str, Decimal, Decimal]],
+    ) -> str:
+        """Resize each short leader (in base) to what its hedges can absorb; "" or why not."""
+        sizes: dict[str, Decimal] = {}
+        for hedge, leader_id, _need, capacity in short:
+            assert hedge.hedge is not None
+            fits = self._floor_to_grid(capacity / hedge.hedge.ratio, self.venues[leader_id])
+            sizes[leader_id] = min(sizes.get(leader_id, fits), fits)
+        legs = []
+        for leg in self.order.legs:
+            if leg.leg_id in sizes:
+                if sizes[leg.leg_id] <= 0:
+                    return f"the hedges of {leg.leg_id} can absorb nothing: nothing traded"
+                adjustment = {
+                    "leg": leg.leg_id,
+                    "policy": "shrink",
+                    "planned_qty": planned[leg.leg_id].qty,
+                    "qty": sizes[leg.leg_id],
+                    "because": [h.leg_id for h, lid, _, _ in short if lid == leg.leg_id],
+                }
+                self.adjustments.append(adjustment)
+                self.journal.write("plan_adjusted", client_id=self.order.client_id, **adjustment)
+                leg = dataclasses.replace(leg, qty=sizes[leg.leg_id], quote_qty=None)
+            legs.append(leg)
+        self.order = dataclasses.replace(self.order, legs=tuple(legs))
+        return ""
+
+    def _plan_legs(self) -> tuple[dict[str, _Planned] | None, str]:
         """Plan every leg at its planned size; hedges at leader planned qty x ratio."""
         planned: dict[str, _Planned] = {}
         pending = list(self.order.legs)
@@ -937,6 +1112,7 @@ class _Run:
                     )
                 children.append(LegOrder(q.venue, leg.side, q.qty, coid, limit))
                 margin_legs.append(_worst_margin_leg(leg, q.qty, limit, q.fee + q.leg_cost))
+            self._refresh_marks(tag)
             if report.role == "leg":
                 self._guard(tag)  # the market may have moved since the last fills
             check = self.ex.margin.check(margin_legs)
@@ -978,6 +1154,7 @@ class _Run:
             for result in results:
                 self._book(leg, report, result, tag)
             if report.role == "leg" and any(r.filled_qty > 0 for r in results):
+                self._refresh_marks(tag)
                 self._guard(tag)
             if passing < len(children):
                 report.reason = f"margin check failed: {check.reason}"
@@ -1141,8 +1318,9 @@ class _Run:
         return result
 
     async def _unwind(self) -> None:
-        """Trade leaders back by their unhedged size (opposite side, no leg limit), after the
-        order's time limit if need be: an unwind reduces risk, so it gets its own chance."""
+        """Trade leaders back by their unhedged size (opposite side), after the order's time limit
+        if need be: an unwind reduces risk, so it gets its own chance. Its limit is the order's
+        ``unwind_band_bps`` around the leader's arrival mid (or, without one, its average fill)."""
         for hedge in self._hedges():
             if hedge.unhedged_qty <= 0:
                 continue
@@ -1150,12 +1328,20 @@ class _Run:
             qty = self._floor_to_grid(hedge.unhedged_qty / hedge.ratio, self.venues[leader.leg_id])
             if qty <= 0:
                 continue
+            side = "sell" if leader.side == "buy" else "buy"
+            reference = self.arrival.get(leader.leg_id) or self.reports[leader.leg_id].avg_price
+            limit = (
+                None
+                if reference is None
+                else band_limit(reference, side, self.order.unwind_band_bps)
+            )
             back = OrderLeg(
                 leader.leg_id,
                 leader.instrument,
                 leader.symbol,
-                "sell" if leader.side == "buy" else "buy",
+                side,
                 qty=qty,
+                limit_price=limit,
                 venues=self.venues[leader.leg_id],
             )
             report = LegReport(
@@ -1169,6 +1355,7 @@ class _Run:
                 hedge=hedge.leg_id,
                 side=back.side,
                 qty=qty,
+                limit_price=limit,
             )
             await self._fill(back, report, tag=f"{leader.leg_id}-unwind", deadline=None)
 

@@ -158,6 +158,12 @@ class LedgerGate:
         )
         return MarginCheck(False, before, after, index, reason, failure.asset or quote)
 
+    def set_marks(self, marks: Mapping[str, Decimal]) -> None:
+        """Move the ledger's marks (asset or market name -> price) to fresh readings of their
+        sources; the next check and maintenance test use them."""
+        for name, price in marks.items():
+            self.ledger.set_mark(name, price)
+
     def apply(self, fill: MarginLeg) -> None:
         """Book an actual fill. The ledger re-checks it; a refusal means the venue filled outside
         the checked worst case, which the executor journals as an invariant violation."""

@@ -174,6 +174,9 @@ class ExecutionReport:
     whose holdings are unknown or disagree with its confirmed fills, what it confirmed and the
     children it never answered for: exposure that is not known, never counted as zero.
     ``hedges`` gives each hedge relation's unhedged size from the reconciled fills.
+    ``protection`` says per leg which price protection applied (its limit, the default band
+    around the arrival mid, or none); ``plan_adjustments`` lists leaders shrunk before trading
+    because a hedge could not absorb their size within its limit.
     """
 
     client_id: str
@@ -189,6 +192,8 @@ class ExecutionReport:
     margin_check: MarginCheck | None = None
     venue_holdings: dict[str, dict[str, Decimal] | None] = field(default_factory=dict)
     unknown_exposure: list[dict[str, Any]] = field(default_factory=list)
+    protection: dict[str, dict[str, Any]] = field(default_factory=dict)
+    plan_adjustments: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def hedged(self) -> bool:
@@ -210,6 +215,8 @@ class ExecutionReport:
                 for venue, held in sorted(self.venue_holdings.items())
             },
             "unknown_exposure": list(self.unknown_exposure),
+            "protection": dict(self.protection),
+            "plan_adjustments": list(self.plan_adjustments),
             "margin_before": dict(self.margin_before),
             "margin_after": dict(self.margin_after),
             "capital_efficiency": dict(self.capital_efficiency),

@@ -145,7 +145,9 @@ async def test_quote_sized_leg_spends_budget_and_hedge_rounding_is_reported() ->
 @pytest.mark.parametrize("fault", ["reject", "timeout", "partial", "down", "boom"])
 async def test_spot_fault_is_rerouted_and_order_completes(fault: str) -> None:
     venues = standard_venues(book_a=[fault])
-    ex = executor(venues)
+    # unprotected spot leg: with book-a off after the fault, the pool alone fills past the
+    # default 100 bps band (test_execution_plan.py covers the band)
+    ex = executor(venues, band_bps=None)
     report = await ex.execute(basis(spot_venues=("book-a", "pool")))
     assert report.status == "filled" and report.hedged, report.reason
     spot = report.legs[0]
@@ -171,7 +173,7 @@ async def test_spot_fault_is_rerouted_and_order_completes(fault: str) -> None:
 
 async def test_hanging_venue_is_cut_by_the_child_timeout() -> None:
     venues = standard_venues(book_a=["hang"])
-    ex = executor(venues, child_timeout_secs=D("0.05"))
+    ex = executor(venues, child_timeout_secs=D("0.05"), band_bps=None)
     report = await ex.execute(basis(spot_venues=("book-a", "pool")))
     assert report.status == "filled"
     first = report.legs[0].children[0]

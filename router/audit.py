@@ -1,13 +1,19 @@
 """Verify a decision journal: its hash chain, and a replay of every run from its recorded inputs.
 
 A journal written by ``crossroute execute`` is a hash chain of JSON lines (each entry's ``prev``
-is the SHA-256 of the line before; :mod:`router.margin.journal`). Every run starts with a
-``run_header`` entry that records its inputs: the order, the account, and the SHA-256 of the
-market config (canonical: the parsed config as sorted JSON, so comments and layout do not count).
-The audit
+is the link of the line before: HMAC-SHA256 with the journal key when one is configured, else
+SHA-256; :mod:`router.execution.journal`). Every run starts with a ``run_header`` entry that
+records its inputs: the order, the account, the SHA-256 of the market config (canonical: the parsed
+config as sorted JSON, so comments and layout do not count), and for a keyed chain the key's
+public id; it ends with a ``run_end`` entry whose link is the run's head (printed by execute, and
+recorded in the file as the next run header's ``prev``). The audit
 
 1. reads the file strictly (UTF-8, one JSON object per line, newline-terminated);
-2. verifies the chain (an edited, dropped, inserted or reordered entry breaks it);
+2. verifies the chain under the key (an edited, dropped, inserted or reordered entry breaks it;
+   with a key, nobody without it can recompute the chain after a rewrite);
+   with ``--head H`` it verifies the prefix that ends at the entry whose link is H (a run's head),
+   so a head printed earlier still vouches for its runs after later runs were appended, and any
+   dropped, swapped or rewritten run before it makes H unfindable;
 3. for each run, checks that the config given to the audit is the one the run used, rebuilds the
    market and the account's margin from it, re-runs the order with a fresh step clock, and
    compares the replayed journal with the recorded one entry by entry: every margin decision,
@@ -34,9 +40,9 @@ from typing import Any
 from router.app import build_margin
 from router.execution.executor import DEFAULT_CHILD_TIMEOUT_SECS, Executor
 from router.execution.faults import Fault, faults_from_dict, inject_faults
-from router.execution.journal import DecisionJournal, StepClock, encode_record
+from router.execution.journal import ChainKey, DecisionJournal, StepClock, encode_record
 from router.execution.order import MultiLegOrder, order_from_dict
-from router.margin.journal import GENESIS, line_hash
+from router.margin.journal import GENESIS
 from router.model.errors import ConfigError, CrossrouteError
 from router.protection import DEFAULT_BAND_BPS, DEFAULT_MAX_FIXED_COST_SHARE, MAX_BAND_BPS
 from venues.values import parse_decimal, parse_int, parse_positive
@@ -54,6 +60,7 @@ __all__ = [
 ]
 
 HEADER_EVENT = "run_header"
+RUN_END_EVENT = "run_end"
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,9 @@ def write_run_header(
         }
     if protection is not None and protection != ExecutionProtection():
         injected["protection"] = protection.to_json_dict()
+    if journal.key.secret is not None:
+        injected["chain"] = journal.key.scheme
+        injected["key_id"] = journal.key.key_id
     journal.write(
         HEADER_EVENT,
         version=HEADER_VERSION,
@@ -192,10 +202,19 @@ def run_recorded(
         max_fixed_cost_share=protection.max_fixed_cost_share,
         marks=lambda: margin.live_marks(market),
     )
-    return asyncio.run(executor.execute(order))
+    report = asyncio.run(executor.execute(order))
+    # The run's last entry: its link is the run's head, and the next run's header chains from it.
+    journal.write(RUN_END_EVENT, client_id=order.client_id, status=report.status)
+    return report
 
 
-def replay_run(market: Any, order: MultiLegOrder, prev: str, header: Any = None) -> DecisionJournal:
+def replay_run(
+    market: Any,
+    order: MultiLegOrder,
+    prev: str,
+    header: Any = None,
+    key: ChainKey | None = None,
+) -> DecisionJournal:
     """Re-run one recorded run on a fresh ``market``: fresh step clock, the chain continued from
     ``prev``, the fault schedule and child timeout of the run ``header`` (if any). Returns the
     replayed journal."""
@@ -207,7 +226,7 @@ def replay_run(market: Any, order: MultiLegOrder, prev: str, header: Any = None)
         error=lambda f, v, a: ConfigError("<journal>", f, v, a),
     )
     protection = ExecutionProtection.from_json_dict(header.get("protection"))
-    journal = DecisionJournal(clock=StepClock(), prev=prev)
+    journal = DecisionJournal(clock=StepClock(), prev=prev, key=key)
     run_recorded(
         market, order, journal, faults=faults, child_timeout_secs=timeout, protection=protection
     )
@@ -231,6 +250,8 @@ class AuditReport:
     verified: bool
     difference: dict[str, Any] | None = None
     events: dict[str, int] = field(default_factory=dict)
+    keyed: bool = False
+    run_heads: list[str | None] = field(default_factory=list)
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
@@ -243,6 +264,8 @@ class AuditReport:
             "verified": self.verified,
             "difference": self.difference,
             "events": dict(sorted(self.events.items())),
+            "keyed": self.keyed,
+            "run_heads": list(self.run_heads),
         }
 
 
@@ -280,7 +303,11 @@ def _diff_fields(recorded: Any, replayed: Any) -> list[str]:
 
 
 def audit_journal(
-    journal_path: str | Path, config: Any, *, expected_head: str | None = None
+    journal_path: str | Path,
+    config: Any,
+    *,
+    expected_head: str | None = None,
+    key: ChainKey | None = None,
 ) -> AuditReport:
     """Audit the journal at ``journal_path`` against ``config`` (a MarketConfig, or a path or
     paths for :func:`router.config.load_config`). Raises ConfigError only when the journal or the
@@ -288,11 +315,14 @@ def audit_journal(
     from router.app import build_market
     from router.config import MarketConfig, load_config
 
+    key = key if key is not None else ChainKey(None)
     path = Path(journal_path)
     market_config = config if isinstance(config, MarketConfig) else load_config(config)
     digest = config_digest(market_config)
     lines, framing = _read_lines(path)
-    report = AuditReport(str(path), len(lines), GENESIS, True, 0, 0, False)
+    report = AuditReport(
+        str(path), len(lines), GENESIS, True, 0, 0, False, keyed=key.secret is not None
+    )
     differences: list[dict[str, Any]] = []
 
     def differ(index: int, reason: str, **extra: Any) -> None:
@@ -321,8 +351,9 @@ def audit_journal(
                 }
             )
             break
-    # 2. the chain
+    # 2. the chain, under the key; with --head, only the prefix that the head names
     prev = GENESIS
+    links: list[str] = []
     for index, line in enumerate(lines):
         record = records[index]
         if record is None:
@@ -332,15 +363,37 @@ def audit_journal(
             report.chain_ok = False
             differ(
                 index,
-                "prev hash does not match the entry before (an entry was edited, removed, "
-                "inserted or moved)",
+                "prev link does not match the entry before (an entry was edited, removed, "
+                "inserted or moved, or the journal was chained with another key)",
                 recorded=record.get("prev"),
                 expected=prev,
             )
             break
-        prev = line_hash(line)
-    # the head of the file as it is (what a run printed, if nothing was changed)
-    report.head = line_hash(lines[-1]) if lines and lines[-1] is not None else GENESIS
+        prev = key.link(line)  # type: ignore[arg-type]
+        links.append(prev)
+        if expected_head is not None and prev == expected_head:
+            break
+    if expected_head is not None and report.chain_ok:
+        if expected_head not in links:
+            differences.append(
+                {
+                    "line": len(lines),
+                    "event": None,
+                    "reason": "the head names no entry of this journal (a run before it was "
+                    "dropped, swapped or rewritten, or it is another journal or key)",
+                    "expected": expected_head,
+                }
+            )
+        else:
+            # the prefix H vouches for: everything up to the entry whose link is H
+            end = links.index(expected_head) + 1
+            lines, records, framing = lines[:end], records[:end], None
+            report.entries = end
+            last = records[-1]
+            if not isinstance(last, dict) or last.get("event") != RUN_END_EVENT:
+                differ(end - 1, "the head names an entry inside a run, not a run's head")
+    # the head of the (prefix of the) file as it is (what a run printed, if nothing was changed)
+    report.head = key.link(lines[-1]) if lines and lines[-1] is not None else GENESIS
     # 3. replay run by run
     starts = [
         i for i, r in enumerate(records) if isinstance(r, dict) and r.get("event") == HEADER_EVENT
@@ -356,6 +409,20 @@ def audit_journal(
     for start, end in bounds:
         header = records[start]
         assert header is not None
+        if header.get("key_id") != key.key_id:
+            differ(
+                start,
+                "the journal was chained with another key than the one given to the audit"
+                if header.get("key_id") and key.key_id
+                else "the journal is keyed: give its key ($CROSSROUTE_JOURNAL_KEY or "
+                "$CROSSROUTE_JOURNAL_KEY_FILE)"
+                if header.get("key_id")
+                else "the audit has a key but this run was not chained with one",
+                recorded=header.get("key_id"),
+                replayed=key.key_id,
+            )
+            break
+        report.run_heads.append(links[end - 1] if end - 1 < len(links) else None)
         if header.get("config_sha256") != digest:
             differ(
                 start,
@@ -367,7 +434,7 @@ def audit_journal(
         try:
             order = order_from_record(header.get("order"))
             replayed = replay_run(
-                build_market(market_config), order, str(header.get("prev")), header
+                build_market(market_config), order, str(header.get("prev")), header, key
             )
         except CrossrouteError as exc:
             differ(start, f"the recorded inputs cannot be replayed: {exc}")
@@ -412,16 +479,6 @@ def audit_journal(
         report.replayed_entries += len(new_lines)
     if framing is not None:
         differences.append({"line": len(lines), "event": None, "reason": framing})
-    if expected_head is not None and report.chain_ok and report.head != expected_head:
-        differences.append(
-            {
-                "line": len(lines),
-                "event": None,
-                "reason": "the head hash differs from the expected one",
-                "recorded": report.head,
-                "expected": expected_head,
-            }
-        )
     report.events = dict(verified)
     if differences:
         report.difference = min(differences, key=lambda d: d["line"])

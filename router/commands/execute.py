@@ -34,9 +34,15 @@ from router.audit import ExecutionProtection, run_recorded
 from router.commands.route import add_protection_arguments
 from router.execution.executor import DEFAULT_CHILD_TIMEOUT_SECS
 from router.execution.faults import Fault, load_faults
-from router.execution.journal import DecisionJournal, StepClock, encode_record, read_journal
+from router.execution.journal import (
+    ChainKey,
+    DecisionJournal,
+    StepClock,
+    encode_record,
+    load_chain_key,
+    read_journal,
+)
 from router.execution.order import MultiLegOrder, load_order
-from router.margin.journal import last_line_hash
 from router.model.errors import ExecutionError
 from router.plan import fmt_qty
 from router.protection import MAX_BAND_BPS
@@ -84,12 +90,12 @@ def run(args: argparse.Namespace) -> int:
     )
     protection = ExecutionProtection(None if args.no_limit else band, share)
     order = load_order(args.order)
+    key = load_chain_key()
     if args.journal:
         previous = _previous_report(Path(args.journal), order)
         if previous is not None:
-            print_report(
-                {**previous, "journal_head": last_line_hash(args.journal)}, args.json, replay=True
-            )
+            head = key.head_of_file(args.journal)
+            print_report({**previous, "journal_head": head}, args.json, replay=True)
             return 0
     market = load_market(args.config or [DEFAULT_CONFIG])
     faults = load_faults(args.faults, list(market.adapters)) if args.faults else ()
@@ -100,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         faults=faults,
         child_timeout_secs=child_timeout,
         protection=protection,
+        key=key,
     )
     print_report(report, args.json, replay=False)
     return 0 if report["status"] in ("filled", "partial", "unwound") else 1
@@ -113,14 +120,16 @@ def execute_order(
     faults: Sequence[Fault] = (),
     child_timeout_secs: Decimal = DEFAULT_CHILD_TIMEOUT_SECS,
     protection: ExecutionProtection | None = None,
+    key: ChainKey | None = None,
 ) -> dict[str, Any]:
     """Run ``order`` on ``market`` (its venues change) for the order's account, with that account's
     margin from :func:`router.app.build_margin`, and return the report as JSON-ready data (decimal
     strings). One journal, on a step clock, records the run's inputs, the margin setup, every check
     and booking of the margin core and every executor decision; with ``journal_path`` it is
     appended there. ``faults`` are injected between the executor and the venues.
-    ``journal_head`` in the result is the journal's head hash."""
-    journal = DecisionJournal(journal_path, clock=StepClock())
+    ``key`` links the journal's chain (HMAC-SHA256; None: SHA-256). ``journal_head`` in the
+    result is the run's head: the link of its last entry."""
+    journal = DecisionJournal(journal_path, clock=StepClock(), key=key)
     report = run_recorded(
         market,
         order,

@@ -20,6 +20,7 @@ other exchange errors (bad credentials, unknown symbol) become ``AdapterError(re
 
 from __future__ import annotations
 
+import hashlib
 import re
 from decimal import Context, Decimal
 from fractions import Fraction
@@ -53,6 +54,15 @@ _LEG_REJECTIONS = (
     ccxt_errors.BadRequest,
     ccxt_errors.OperationRejected,
 )
+
+
+def venue_client_id(client_order_id: str) -> str:
+    """The id the exchange sees for ``client_order_id``: itself when it fits Binance's
+    ``newClientOrderId`` (1-36 of ``[.A-Za-z0-9:/_-]``), else ``cr-`` and the first 33 hex digits of
+    its SHA-256. Deterministic, so a status query finds the order by the same id. O(len)."""
+    if _CLIENT_ID.fullmatch(client_order_id):
+        return client_order_id
+    return "cr-" + hashlib.sha256(client_order_id.encode("utf-8")).hexdigest()[:33]
 
 
 def decimal_from_ccxt(value: Any, field: str, venue: str) -> Decimal:
@@ -361,11 +371,7 @@ class CcxtAdapter:
         leg = quote_or_reject(self, order)
         if isinstance(leg, LegFill):
             return leg
-        params = (
-            {"newClientOrderId": order.client_order_id}
-            if _CLIENT_ID.fullmatch(order.client_order_id)
-            else {}
-        )
+        params = {"newClientOrderId": venue_client_id(order.client_order_id)}
         try:
             result = await self.exchange.create_order(
                 self.market_symbol, "market", order.side, format(order.qty, "f"), None, params
@@ -398,11 +404,9 @@ class CcxtAdapter:
         its fill, or None when the exchange has no such order. Network trouble, or an order the
         exchange still has open, raises AdapterError(retryable=True): ask again later."""
         self._require_snapshot()
-        if not _CLIENT_ID.fullmatch(client_order_id):
-            return None  # such an id is never sent (see execute), so the exchange cannot hold it
         try:
             result = await self.exchange.fetch_order(
-                "", self.market_symbol, {"origClientOrderId": client_order_id}
+                "", self.market_symbol, {"origClientOrderId": venue_client_id(client_order_id)}
             )
         except ccxt_errors.OrderNotFound:
             return None
@@ -415,6 +419,9 @@ class CcxtAdapter:
             raise AdapterError(self.name, f"order {client_order_id} has side {side!r}")
         requested = decimal_from_ccxt(result.get("amount") or 0, "amount", self.name)
         filled, notional, fee = self._fill_amounts(result)
+        if filled and not (result.get("info") or {}).get("fills"):
+            # An order query carries no commissions (Binance's GET order): the trades do.
+            fee = await self._commissions(client_order_id, result.get("id"))
         done = self._leg_quote(side, filled, Fraction(notional), Fraction(fee))
         return LegFill(
             venue=self.name,
@@ -428,6 +435,23 @@ class CcxtAdapter:
             status="rejected" if filled == 0 else "filled" if filled == requested else "partial",
             reason=f"status {result.get('status')}",
         )
+
+    async def _commissions(self, client_order_id: str, order_id: Any) -> Decimal:
+        """The quote commissions of one order's trades (``fetch_my_trades`` by orderId)."""
+        try:
+            trades = await self.exchange.fetch_my_trades(
+                self.market_symbol, None, None, {"orderId": order_id}
+            )
+        except ccxt_errors.BaseError as exc:
+            raise map_ccxt_error(self.name, exc, f"fetch_my_trades {client_order_id}") from None
+        total = Decimal(0)
+        for trade in trades:
+            info = trade.get("info") or {}
+            raw = info.get("commission") if isinstance(info, dict) else None
+            if raw is None:
+                raw = (trade.get("fee") or {}).get("cost") or 0
+            total += decimal_from_ccxt(raw, "trade.commission", self.name)
+        return total
 
     async def holdings(self) -> dict[str, Decimal]:
         """The account's base holding as the exchange reports it: the spot balance of the base
@@ -524,4 +548,4 @@ def _exact_decimal(value: Fraction) -> Decimal:
     return Context(prec=120).divide(Decimal(value.numerator), Decimal(value.denominator))
 
 
-__all__ = ["CcxtAdapter", "decimal_from_ccxt", "map_ccxt_error"]
+__all__ = ["CcxtAdapter", "decimal_from_ccxt", "map_ccxt_error", "venue_client_id"]

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
+from collections.abc import Callable
 from decimal import Context, Decimal
 from fractions import Fraction
 from typing import Any
@@ -118,8 +120,12 @@ class CcxtAdapter:
         market_symbol: str | None = None,
         depth_limit: int = 100,
         owns_exchange: bool = False,
+        max_snapshot_age_secs: Decimal | None = Decimal(5),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         check_identity(name, symbol)
+        if max_snapshot_age_secs is not None:
+            check_amount("max_snapshot_age_secs", max_snapshot_age_secs, name)
         check_decimals("quote_decimals", quote_decimals, name)
         if taker_fee_pips is not None and (
             isinstance(taker_fee_pips, bool)
@@ -159,6 +165,10 @@ class CcxtAdapter:
         self.taker_fee = Fraction(taker_fee_pips or 0, PIPS)
         self.bids: list[tuple[Decimal, Decimal]] = []
         self.asks: list[tuple[Decimal, Decimal]] = []
+        # A quote from an old book is a guess: reads refuse a snapshot older than this.
+        self.max_snapshot_age_secs = max_snapshot_age_secs
+        self._clock = clock
+        self.snapshot_at: float | None = None
 
     # ---- snapshot ------------------------------------------------------------------------------
     async def refresh(self) -> None:
@@ -206,6 +216,7 @@ class CcxtAdapter:
             )
         self.bids = self._levels(book.get("bids") or [], "bids")
         self.asks = self._levels(book.get("asks") or [], "asks")
+        self.snapshot_at = self._clock()
 
     def _levels(self, raw: list[Any], side: str) -> list[tuple[Decimal, Decimal]]:
         levels = []
@@ -234,6 +245,16 @@ class CcxtAdapter:
             raise RouteError(
                 f"{self.name}: no snapshot yet; await refresh() first", venue=self.name
             )
+        if self.max_snapshot_age_secs is not None and self.snapshot_at is not None:
+            age = self._clock() - self.snapshot_at
+            if age > float(self.max_snapshot_age_secs):
+                raise AdapterError(
+                    self.name,
+                    f"the order book snapshot is {age:.3f} s old, older than the allowed "
+                    f"{self.max_snapshot_age_secs} s; refresh() first",
+                    retryable=True,
+                    not_sent=True,
+                )
 
     async def close(self) -> None:
         """Close the exchange's HTTP session when this adapter owns it."""
@@ -365,16 +386,28 @@ class CcxtAdapter:
         return self.quote(side, step * steps)  # type: ignore[operator]
 
     async def execute(self, order: LegOrder) -> LegFill:
-        """Send ``order`` as a market order. A venue refusal is a rejected LegFill; network trouble
-        raises AdapterError(retryable=True) (the order may or may not have reached the venue)."""
+        """Send ``order`` as a limit IOC order at its protected price (:meth:`ioc_price`): the
+        exchange fills only what is available at that price or better, whatever the book did since
+        the snapshot, and cancels the rest. A venue refusal is a rejected LegFill; network trouble
+        raises AdapterError(retryable=True) (the order may or may not have reached the venue:
+        :meth:`order_status` tells)."""
         self._check_order(order)
         leg = quote_or_reject(self, order)
         if isinstance(leg, LegFill):
             return leg
-        params = {"newClientOrderId": venue_client_id(order.client_order_id)}
+        params = {
+            "newClientOrderId": venue_client_id(order.client_order_id),
+            "timeInForce": "IOC",
+        }
+        price = self.ioc_price(order, leg)
         try:
             result = await self.exchange.create_order(
-                self.market_symbol, "market", order.side, format(order.qty, "f"), None, params
+                self.market_symbol,
+                "limit",
+                order.side,
+                format(order.qty, "f"),
+                format(price, "f"),
+                params,
             )
         except ccxt_errors.BadSymbol as exc:  # a wrong market is our configuration, not this leg
             raise map_ccxt_error(self.name, exc, f"create_order {order.client_order_id}") from None
@@ -399,11 +432,36 @@ class CcxtAdapter:
             reason="" if filled == order.qty else f"status {result.get('status')}",
         )
 
+    def ioc_price(self, order: LegOrder, leg: LegQuote) -> Decimal:
+        """The per-unit limit of the IOC order: with a child limit (an all-in average), the level
+        price at which even a fill entirely there keeps the average within it, fee and leg cost
+        included (buy: ((limit x qty - leg cost) / qty) / (1 + fee), rounded down to the tick;
+        sell: ((limit x qty + leg cost) / qty) / (1 - fee), rounded up); without one, the worst
+        level the snapshot's quote reaches. Exact fractions. O(levels)."""
+        tick = Fraction(self.tick)  # type: ignore[arg-type]
+        if order.limit_price is None:
+            levels = self.asks if order.side == "buy" else self.bids
+            left, worst = Fraction(leg.qty), Fraction(levels[0][0])
+            for price, qty in levels:
+                if left <= 0:
+                    break
+                worst, left = Fraction(price), left - Fraction(qty)
+            return _exact_decimal(worst)
+        qty, limit, cost = Fraction(order.qty), Fraction(order.limit_price), Fraction(self.leg_cost)
+        if order.side == "buy":
+            bound = (limit * qty - cost) / qty / (1 + self.taker_fee)
+            steps = bound // tick
+        else:
+            bound = (limit * qty + cost) / qty / (1 - self.taker_fee)
+            steps = -((-bound) // tick)
+        return _exact_decimal(steps * tick)
+
     async def order_status(self, client_order_id: str) -> LegFill | None:
         """The exchange's record of ``client_order_id`` (``fetch_order`` by origClientOrderId):
         its fill, or None when the exchange has no such order. Network trouble, or an order the
         exchange still has open, raises AdapterError(retryable=True): ask again later."""
-        self._require_snapshot()
+        if self.tick is None:  # the market's grid is needed to read the answer; not the book
+            self._require_snapshot()
         try:
             result = await self.exchange.fetch_order(
                 "", self.market_symbol, {"origClientOrderId": venue_client_id(client_order_id)}

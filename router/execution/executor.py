@@ -369,8 +369,10 @@ class _Run:
         journal.write("order_received", client_id=order.client_id, order=order.to_json_dict())
         margin_before = dict(gate.summary())
         journal.write("margin_state", client_id=order.client_id, stage="before", **margin_before)
-        for name in sorted({n for names in self.venues.values() for n in names}):
+        venues = sorted({n for names in self.venues.values() for n in names})
+        for name in venues:
             self.holdings_before[name] = await self._holdings(name)
+        await self._refresh_snapshots(venues)
         reason = self._protect()
         if reason:
             return await self._finish("rejected", reason, [], margin_before, None)
@@ -638,6 +640,19 @@ class _Run:
         self.last_marks = marks
         self.ex.margin.set_marks(marks)
         self.journal.write("marks", client_id=self.order.client_id, leg=tag, marks=marks)
+
+    async def _refresh_snapshots(self, venues: Sequence[str]) -> None:
+        """Refresh the snapshot of every venue that reads one over the network (an adapter with
+        ``refresh``, e.g. ccxt) before planning on it; one that fails is off for the run."""
+        for name in venues:
+            adapter = self.ex._adapters[name]
+            if name in self.down or not hasattr(adapter, "refresh"):
+                continue
+            try:
+                async with asyncio.timeout(self.ex._child_timeout):
+                    await adapter.refresh()
+            except (TimeoutError, CrossrouteError) as exc:
+                self._mark_down(name, f"snapshot refresh failed: {exc or 'timeout'}")
 
     # -- what the venues say -------------------------------------------------------------------
 
@@ -1054,6 +1069,7 @@ class _Run:
                 )
                 break
             report.rounds = round_no + 1
+            await self._refresh_snapshots(self.venues[leg.leg_id])
             try:
                 plan = self._plan(
                     leg,

@@ -8,15 +8,23 @@ acts, before the reply travels back, so a reply lost on the way (see
 :mod:`router.execution.faults`) does not lose the fill. Holdings are the base asset only (spot:
 the base balance change; perp: the signed position in base), because that is the exposure a hedge
 must cancel; quote cash flows are in each fill's ``quote_amount``. Exact Decimals, O(1) per fill.
+
+Like an exchange that archives old orders, the books answer for the most recent
+:data:`ORDER_MEMORY` client order ids only (an older id answers None): reconciliation asks about a
+child right after sending it, and a long-running paper market must not grow its state with every
+order it ever saw.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from decimal import Decimal
 
 from router.model.orders import LegFill
 
-__all__ = ["VenueAccount"]
+__all__ = ["ORDER_MEMORY", "VenueAccount"]
+
+ORDER_MEMORY = 64
 
 
 class VenueAccount:
@@ -24,12 +32,14 @@ class VenueAccount:
 
     def __init__(self, base_asset: str) -> None:
         self.base_asset = base_asset
-        self._orders: dict[str, LegFill] = {}
+        self._orders: OrderedDict[str, LegFill] = OrderedDict()
         self._base = Decimal(0)
 
     def book(self, fill: LegFill) -> LegFill:
         """Record the venue's answer to one order (filled, partial or rejected) and return it."""
         self._orders[fill.client_order_id] = fill
+        if len(self._orders) > ORDER_MEMORY:
+            self._orders.popitem(last=False)  # archived: the oldest id is no longer answered for
         self._base += fill.filled_qty if fill.side == "buy" else -fill.filled_qty
         return fill
 

@@ -5,7 +5,8 @@ A real exchange answers "what happened to client order id X" and "what does this
 from its own books, whatever became of the reply it sent. :class:`VenueAccount` gives the
 in-process venues the same two answers: an adapter books every answer here at the moment the venue
 acts, before the reply travels back, so a reply lost on the way (see
-:mod:`router.execution.faults`) does not lose the fill. Holdings are the base asset only (spot:
+:mod:`router.execution.faults`) does not lose the fill. Holdings count from when the adapter was built (reports use their change over a run) and are the
+base asset only (spot:
 the base balance change; perp: the signed position in base), because that is the exposure a hedge
 must cancel; quote cash flows are in each fill's ``quote_amount``. Exact Decimals, O(1) per fill.
 
@@ -36,7 +37,11 @@ class VenueAccount:
         self._base = Decimal(0)
 
     def book(self, fill: LegFill) -> LegFill:
-        """Record the venue's answer to one order (filled, partial or rejected) and return it."""
+        """Record the venue's answer to one order (filled, partial or rejected) and return it.
+        A rejection of an id the books already hold (a duplicate client order id) leaves the
+        original order's record as it is, as an exchange does."""
+        if fill.status == "rejected" and fill.client_order_id in self._orders:
+            return fill
         self._orders[fill.client_order_id] = fill
         if len(self._orders) > ORDER_MEMORY:
             self._orders.popitem(last=False)  # archived: the oldest id is no longer answered for

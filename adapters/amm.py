@@ -172,8 +172,6 @@ class PoolAdapter:
         """
         check_leg_order(order, self.name)
         base_units = to_units_exact("order.qty", order.qty, self.base_decimals, self.name)
-        if self.account.order(order.client_order_id) is not None:
-            return rejected_fill(order, f"duplicate client order id {order.client_order_id!r}")
         leg = quote_or_reject(self, order)
         if isinstance(leg, LegFill):
             return self.account.book(leg)

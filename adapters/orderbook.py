@@ -283,8 +283,6 @@ class OrderBookAdapter:
         """
         check_leg_order(order, self.name)
         lots = self._lots("order.qty", order.qty)
-        if self.account.order(order.client_order_id) is not None:
-            return rejected_fill(order, f"duplicate client order id {order.client_order_id!r}")
         leg = quote_or_reject(self, order)
         if isinstance(leg, LegFill):
             return self.account.book(leg)

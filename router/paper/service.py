@@ -326,10 +326,7 @@ class PaperService:
         self.needs_recovery = False
         self._commands_since_snapshot = 0
         self._snapshot_tick = 0
-        # The adapters' accounts are the venues' own books of our orders (reconciliation asks
-        # them), so they roll back with the venues.
-        accounts = [adapter.account for adapter in self.market.adapters.values()]
-        core = [self, self.sim, self.ledger, self.journal, *self.market.venues.values(), *accounts]
+        core = [self, self.sim, self.ledger, self.journal, *self.market.venues.values()]
         self.attach_state(
             core,
             keep=[self.market, self.market.config, self.params, *self.market.adapters.values()],

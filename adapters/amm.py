@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from adapters.account import VenueAccount
 from adapters.units import (
     CurveCache,
     check_amount,
@@ -77,6 +78,7 @@ class PoolAdapter:
         self._base_unit_float = 1 / self._base_scale
         self._base_quantum = from_units(1, base_decimals)
         self._curves: CurveCache[DepthCurve] = CurveCache()
+        self.account = VenueAccount(symbol.split("/", 1)[0])
 
     # -- hooks a pool kind supplies (integers in token units; raise RouteError when impossible) --
 
@@ -172,7 +174,7 @@ class PoolAdapter:
         base_units = to_units_exact("order.qty", order.qty, self.base_decimals, self.name)
         leg = quote_or_reject(self, order)
         if isinstance(leg, LegFill):
-            return leg
+            return self.account.book(leg)
         pool_quote = self._pool_units(leg)
         try:
             if order.side == "buy":
@@ -182,8 +184,8 @@ class PoolAdapter:
                 received = self._swap_sell(base_units, pool_quote)
                 done = self._leg_quote("sell", base_units, received)
         except VenueError as exc:
-            return rejected_fill(order, str(exc))
-        return LegFill(
+            return self.account.book(rejected_fill(order, str(exc)))
+        fill = LegFill(
             venue=self.name,
             side=order.side,
             client_order_id=order.client_order_id,
@@ -194,6 +196,15 @@ class PoolAdapter:
             leg_cost=done.leg_cost,
             status="filled",
         )
+        return self.account.book(fill)
+
+    async def order_status(self, client_order_id: str) -> LegFill | None:
+        """The venue's answer to ``client_order_id`` from its own books (None: never received)."""
+        return self.account.order(client_order_id)
+
+    async def holdings(self) -> dict[str, Decimal]:
+        """The account's signed base holding on this venue, as the venue booked it."""
+        return self.account.holdings()
 
     # -- helpers --
 

@@ -20,7 +20,10 @@ other exchange errors (bad credentials, unknown symbol) become ``AdapterError(re
 
 from __future__ import annotations
 
+import hashlib
 import re
+import time
+from collections.abc import Callable
 from decimal import Context, Decimal
 from fractions import Fraction
 from typing import Any
@@ -53,6 +56,15 @@ _LEG_REJECTIONS = (
     ccxt_errors.BadRequest,
     ccxt_errors.OperationRejected,
 )
+
+
+def venue_client_id(client_order_id: str) -> str:
+    """The id the exchange sees for ``client_order_id``: itself when it fits Binance's
+    ``newClientOrderId`` (1-36 of ``[.A-Za-z0-9:/_-]``), else ``cr-`` and the first 33 hex digits of
+    its SHA-256. Deterministic, so a status query finds the order by the same id. O(len)."""
+    if _CLIENT_ID.fullmatch(client_order_id):
+        return client_order_id
+    return "cr-" + hashlib.sha256(client_order_id.encode("utf-8")).hexdigest()[:33]
 
 
 def decimal_from_ccxt(value: Any, field: str, venue: str) -> Decimal:
@@ -108,8 +120,12 @@ class CcxtAdapter:
         market_symbol: str | None = None,
         depth_limit: int = 100,
         owns_exchange: bool = False,
+        max_snapshot_age_secs: Decimal | None = Decimal(5),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         check_identity(name, symbol)
+        if max_snapshot_age_secs is not None:
+            check_amount("max_snapshot_age_secs", max_snapshot_age_secs, name)
         check_decimals("quote_decimals", quote_decimals, name)
         if taker_fee_pips is not None and (
             isinstance(taker_fee_pips, bool)
@@ -149,6 +165,10 @@ class CcxtAdapter:
         self.taker_fee = Fraction(taker_fee_pips or 0, PIPS)
         self.bids: list[tuple[Decimal, Decimal]] = []
         self.asks: list[tuple[Decimal, Decimal]] = []
+        # A quote from an old book is a guess: reads refuse a snapshot older than this.
+        self.max_snapshot_age_secs = max_snapshot_age_secs
+        self._clock = clock
+        self.snapshot_at: float | None = None
 
     # ---- snapshot ------------------------------------------------------------------------------
     async def refresh(self) -> None:
@@ -196,6 +216,7 @@ class CcxtAdapter:
             )
         self.bids = self._levels(book.get("bids") or [], "bids")
         self.asks = self._levels(book.get("asks") or [], "asks")
+        self.snapshot_at = self._clock()
 
     def _levels(self, raw: list[Any], side: str) -> list[tuple[Decimal, Decimal]]:
         levels = []
@@ -224,6 +245,16 @@ class CcxtAdapter:
             raise RouteError(
                 f"{self.name}: no snapshot yet; await refresh() first", venue=self.name
             )
+        if self.max_snapshot_age_secs is not None and self.snapshot_at is not None:
+            age = self._clock() - self.snapshot_at
+            if age > float(self.max_snapshot_age_secs):
+                raise AdapterError(
+                    self.name,
+                    f"the order book snapshot is {age:.3f} s old, older than the allowed "
+                    f"{self.max_snapshot_age_secs} s; refresh() first",
+                    retryable=True,
+                    not_sent=True,
+                )
 
     async def close(self) -> None:
         """Close the exchange's HTTP session when this adapter owns it."""
@@ -355,20 +386,28 @@ class CcxtAdapter:
         return self.quote(side, step * steps)  # type: ignore[operator]
 
     async def execute(self, order: LegOrder) -> LegFill:
-        """Send ``order`` as a market order. A venue refusal is a rejected LegFill; network trouble
-        raises AdapterError(retryable=True) (the order may or may not have reached the venue)."""
+        """Send ``order`` as a limit IOC order at its protected price (:meth:`ioc_price`): the
+        exchange fills only what is available at that price or better, whatever the book did since
+        the snapshot, and cancels the rest. A venue refusal is a rejected LegFill; network trouble
+        raises AdapterError(retryable=True) (the order may or may not have reached the venue:
+        :meth:`order_status` tells)."""
         self._check_order(order)
         leg = quote_or_reject(self, order)
         if isinstance(leg, LegFill):
             return leg
-        params = (
-            {"newClientOrderId": order.client_order_id}
-            if _CLIENT_ID.fullmatch(order.client_order_id)
-            else {}
-        )
+        params = {
+            "newClientOrderId": venue_client_id(order.client_order_id),
+            "timeInForce": "IOC",
+        }
+        price = self.ioc_price(order, leg)
         try:
             result = await self.exchange.create_order(
-                self.market_symbol, "market", order.side, format(order.qty, "f"), None, params
+                self.market_symbol,
+                "limit",
+                order.side,
+                format(order.qty, "f"),
+                format(price, "f"),
+                params,
             )
         except ccxt_errors.BadSymbol as exc:  # a wrong market is our configuration, not this leg
             raise map_ccxt_error(self.name, exc, f"create_order {order.client_order_id}") from None
@@ -392,6 +431,107 @@ class CcxtAdapter:
             status="filled" if filled == order.qty else "partial",
             reason="" if filled == order.qty else f"status {result.get('status')}",
         )
+
+    def ioc_price(self, order: LegOrder, leg: LegQuote) -> Decimal:
+        """The per-unit limit of the IOC order: with a child limit (an all-in average), the level
+        price at which even a fill entirely there keeps the average within it, fee and leg cost
+        included (buy: ((limit x qty - leg cost) / qty) / (1 + fee), rounded down to the tick;
+        sell: ((limit x qty + leg cost) / qty) / (1 - fee), rounded up); without one, the worst
+        level the snapshot's quote reaches. Exact fractions. O(levels)."""
+        tick = Fraction(self.tick)  # type: ignore[arg-type]
+        if order.limit_price is None:
+            levels = self.asks if order.side == "buy" else self.bids
+            left, worst = Fraction(leg.qty), Fraction(levels[0][0])
+            for price, qty in levels:
+                if left <= 0:
+                    break
+                worst, left = Fraction(price), left - Fraction(qty)
+            return _exact_decimal(worst)
+        qty, limit, cost = Fraction(order.qty), Fraction(order.limit_price), Fraction(self.leg_cost)
+        if order.side == "buy":
+            bound = (limit * qty - cost) / qty / (1 + self.taker_fee)
+            steps = bound // tick
+        else:
+            bound = (limit * qty + cost) / qty / (1 - self.taker_fee)
+            steps = -((-bound) // tick)
+        return _exact_decimal(steps * tick)
+
+    async def order_status(self, client_order_id: str) -> LegFill | None:
+        """The exchange's record of ``client_order_id`` (``fetch_order`` by origClientOrderId):
+        its fill, or None when the exchange has no such order. Network trouble, or an order the
+        exchange still has open, raises AdapterError(retryable=True): ask again later."""
+        if self.tick is None:  # the market's grid is needed to read the answer; not the book
+            self._require_snapshot()
+        try:
+            result = await self.exchange.fetch_order(
+                "", self.market_symbol, {"origClientOrderId": venue_client_id(client_order_id)}
+            )
+        except ccxt_errors.OrderNotFound:
+            return None
+        except ccxt_errors.BaseError as exc:
+            raise map_ccxt_error(self.name, exc, f"fetch_order {client_order_id}") from None
+        if result.get("status") == "open":
+            raise AdapterError(self.name, f"order {client_order_id} is still open", retryable=True)
+        side = result.get("side")
+        if side not in ("buy", "sell"):
+            raise AdapterError(self.name, f"order {client_order_id} has side {side!r}")
+        requested = decimal_from_ccxt(result.get("amount") or 0, "amount", self.name)
+        filled, notional, fee = self._fill_amounts(result)
+        if filled and not (result.get("info") or {}).get("fills"):
+            # An order query carries no commissions (Binance's GET order): the trades do.
+            fee = await self._commissions(client_order_id, result.get("id"))
+        done = self._leg_quote(side, filled, Fraction(notional), Fraction(fee))
+        return LegFill(
+            venue=self.name,
+            side=side,
+            client_order_id=client_order_id,
+            requested_qty=requested,
+            filled_qty=filled,
+            quote_amount=done.quote_amount if filled else Decimal(0),
+            fee=done.fee if filled else Decimal(0),
+            leg_cost=done.leg_cost if filled else Decimal(0),
+            status="rejected" if filled == 0 else "filled" if filled == requested else "partial",
+            reason=f"status {result.get('status')}",
+        )
+
+    async def _commissions(self, client_order_id: str, order_id: Any) -> Decimal:
+        """The quote commissions of one order's trades (``fetch_my_trades`` by orderId)."""
+        try:
+            trades = await self.exchange.fetch_my_trades(
+                self.market_symbol, None, None, {"orderId": order_id}
+            )
+        except ccxt_errors.BaseError as exc:
+            raise map_ccxt_error(self.name, exc, f"fetch_my_trades {client_order_id}") from None
+        total = Decimal(0)
+        for trade in trades:
+            info = trade.get("info") or {}
+            raw = info.get("commission") if isinstance(info, dict) else None
+            if raw is None:
+                raw = (trade.get("fee") or {}).get("cost") or 0
+            total += decimal_from_ccxt(raw, "trade.commission", self.name)
+        return total
+
+    async def holdings(self) -> dict[str, Decimal]:
+        """The account's base holding as the exchange reports it: the spot balance of the base
+        asset (``fetch_balance``), or the signed perp position in base (``fetch_positions``)."""
+        base = self.symbol.split("/", 1)[0]
+        try:
+            if ":" in self.market_symbol:
+                positions = await self.exchange.fetch_positions([self.market_symbol])
+                size = Decimal(0)
+                for position in positions:
+                    if position.get("symbol") != self.market_symbol:
+                        continue
+                    contracts = decimal_from_ccxt(
+                        position.get("contracts") or 0, "contracts", self.name
+                    )
+                    size += -contracts if position.get("side") == "short" else contracts
+                return {base: size}
+            balance = await self.exchange.fetch_balance()
+        except ccxt_errors.BaseError as exc:
+            raise map_ccxt_error(self.name, exc, "holdings") from None
+        total = (balance.get("total") or {}).get(base) or 0
+        return {base: decimal_from_ccxt(total, f"total.{base}", self.name)}
 
     # ---- helpers -------------------------------------------------------------------------------
     def _fill_amounts(self, result: dict[str, Any]) -> tuple[Decimal, Decimal, Decimal]:
@@ -466,4 +606,4 @@ def _exact_decimal(value: Fraction) -> Decimal:
     return Context(prec=120).divide(Decimal(value.numerator), Decimal(value.denominator))
 
 
-__all__ = ["CcxtAdapter", "decimal_from_ccxt", "map_ccxt_error"]
+__all__ = ["CcxtAdapter", "decimal_from_ccxt", "map_ccxt_error", "venue_client_id"]

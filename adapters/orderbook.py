@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from adapters.account import VenueAccount
 from adapters.amm import PIPS
 from adapters.units import (
     CurveCache,
@@ -90,6 +91,7 @@ class OrderBookAdapter:
         self._quote_scale = 10**quote_decimals
         self._lot_float = self._lot_num / self._lot_den
         self._curves: CurveCache[DepthCurve] = CurveCache()
+        self.account = VenueAccount(symbol.split("/", 1)[0])
 
     # -- the VenueAdapter protocol --
 
@@ -283,7 +285,7 @@ class OrderBookAdapter:
         lots = self._lots("order.qty", order.qty)
         leg = quote_or_reject(self, order)
         if isinstance(leg, LegFill):
-            return leg
+            return self.account.book(leg)
         worst_ticks = self.book.quote(order.side, lots, owner=self.owner).worst_price_ticks
         try:
             result = self.book.place_market(
@@ -294,28 +296,40 @@ class OrderBookAdapter:
                 protection_price_ticks=worst_ticks,
             )
         except VenueError as exc:
-            return rejected_fill(order, str(exc))
+            return self.account.book(rejected_fill(order, str(exc)))
         filled = sum(fill.qty_lots for fill in result.fills)
         if filled == 0:
-            return rejected_fill(order, f"the book filled nothing (status {result.status})")
+            return self.account.book(
+                rejected_fill(order, f"the book filled nothing (status {result.status})")
+            )
         done = self._leg_quote(
             order.side,
             filled,
             sum(fill.notional_quanta for fill in result.fills),
             sum(fill.taker_fee_quanta for fill in result.fills),
         )
-        return LegFill(
-            venue=self.name,
-            side=order.side,
-            client_order_id=order.client_order_id,
-            requested_qty=order.qty,
-            filled_qty=done.qty,
-            quote_amount=done.quote_amount,
-            fee=done.fee,
-            leg_cost=done.leg_cost,
-            status="filled" if filled == lots else "partial",
-            reason="" if filled == lots else f"status {result.status}",
+        return self.account.book(
+            LegFill(
+                venue=self.name,
+                side=order.side,
+                client_order_id=order.client_order_id,
+                requested_qty=order.qty,
+                filled_qty=done.qty,
+                quote_amount=done.quote_amount,
+                fee=done.fee,
+                leg_cost=done.leg_cost,
+                status="filled" if filled == lots else "partial",
+                reason="" if filled == lots else f"status {result.status}",
+            )
         )
+
+    async def order_status(self, client_order_id: str) -> LegFill | None:
+        """The venue's answer to ``client_order_id`` from its own books (None: never received)."""
+        return self.account.order(client_order_id)
+
+    async def holdings(self) -> dict[str, Decimal]:
+        """The account's signed base holding on this venue, as the venue booked it."""
+        return self.account.holdings()
 
     # -- helpers --
 

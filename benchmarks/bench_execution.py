@@ -2,8 +2,9 @@
 
 Workloads ("orders"): 1 leg (buy 10 ETH spot), 2 legs (the basis trade), 4 legs (two basis pairs
 of 5 ETH) and 4 legs with faults (the first child of each spot leg rejected, so every leg is
-re-routed). Each is timed end to end (planning, leg ordering, margin checks, child orders,
-bookings, journal) on a freshly built market, and against a baseline in the same run: the same
+re-routed, through :class:`router.execution.faults.FaultInjectingVenue`). Each is timed end to end
+(planning, leg ordering, margin checks, child orders, bookings, reconciliation of the venues'
+holdings, default price protection, mark refreshes, journal) on a freshly built market, and against a baseline in the same run: the same
 executor with a margin gate that accepts everything and books nothing (what the margin checks
 cost). Median and p90 of ``--repeat`` runs; fixed inputs, so every run does the same work.
 
@@ -24,10 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from router.app import build_margin, load_market  # noqa: E402
-from router.execution.executor import Executor, MarginCheck  # noqa: E402
-from router.execution.journal import Journal, StepClock  # noqa: E402
+from router.execution.executor import Executor  # noqa: E402
+from router.execution.faults import Fault, inject_faults  # noqa: E402
+from router.execution.gate import MarginCheck  # noqa: E402
+from router.execution.journal import DecisionJournal, StepClock  # noqa: E402
 from router.execution.order import Hedge, MultiLegOrder, OrderLeg  # noqa: E402
-from router.model.orders import LegFill  # noqa: E402
 
 CONFIG = ROOT / "config" / "default.toml"
 SPOT, PERP = "ETH/USDC", "ETH/USDC:USDC"
@@ -55,39 +57,6 @@ class AcceptAll:
         return {"cross_requirement": D(0), "isolated_requirement": D(0), "saved": D(0)}
 
 
-class RejectFirst:
-    """Wraps an adapter: rejects the first child order it sees, then passes through."""
-
-    def __init__(self, inner):
-        self.inner, self.name, self.symbol, self.leg_cost = (
-            inner,
-            inner.name,
-            inner.symbol,
-            inner.leg_cost,
-        )
-        self.rejected = False
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    async def execute(self, order):
-        if not self.rejected:
-            self.rejected = True
-            return LegFill(
-                self.name,
-                order.side,
-                order.client_order_id,
-                order.qty,
-                D(0),
-                D(0),
-                D(0),
-                D(0),
-                "rejected",
-                "bench reject",
-            )
-        return await self.inner.execute(order)
-
-
 def basis_pair(tag: str, qty: str) -> tuple[OrderLeg, OrderLeg]:
     return (
         OrderLeg(f"{tag}-spot", "spot", SPOT, "buy", qty=D(qty)),
@@ -105,17 +74,22 @@ WORKLOADS = {
 
 def run_once(order: MultiLegOrder, faults: bool, baseline: bool) -> tuple[float, int]:
     market = load_market(CONFIG)
-    journal = Journal(clock=StepClock())
+    journal = DecisionJournal(clock=StepClock())
     setup = build_margin(market, journal=None if baseline else journal)
     instruments = market.instruments()
     adapters = dict(market.adapters)
-    if faults:
-        adapters = {
-            name: (RejectFirst(a) if instruments[name] == "spot" else a)
-            for name, a in adapters.items()
-        }
+    if faults:  # the first child of every spot venue is rejected (the user-facing fault wrapper)
+        spot = [Fault(name, "reject", 0) for name, kind in instruments.items() if kind == "spot"]
+        adapters = inject_faults(adapters, spot)
     gate = AcceptAll() if baseline else setup.gate
-    executor = Executor(adapters, gate, journal=journal, instruments=instruments)
+    # wired as `crossroute execute` wires it: marks refresh from the venues between children
+    executor = Executor(
+        adapters,
+        gate,
+        journal=journal,
+        instruments=instruments,
+        marks=lambda: setup.live_marks(market),
+    )
     start = time.perf_counter_ns()
     report = asyncio.run(executor.execute(order))
     elapsed = time.perf_counter_ns() - start

@@ -338,6 +338,15 @@ class MarginSetup:
     ledger: MarginLedger
     gate: LedgerGate
     perp_markets: dict[str, str]
+    # ledger mark name -> the symbol whose venue mid is its source (marks fixed in [margin.marks]
+    # are left out: they do not move)
+    mark_sources: dict[str, str] = field(default_factory=dict)
+
+    def live_marks(self, market: Market) -> dict[str, Decimal]:
+        """The marks their configured sources give now (venue mids on the 1e-8 grid), for the
+        executor to refresh between children; a source without a mid is left out."""
+        marks = {name: market.mid_price(symbol) for name, symbol in self.mark_sources.items()}
+        return {name: mark for name, mark in sorted(marks.items()) if mark is not None and mark > 0}
 
 
 def build_margin(
@@ -383,6 +392,7 @@ def build_margin(
             liquidation_buffer_bps=margin.liquidation_buffer_bps,
             journal=journal,
         )
+        mark_sources: dict[str, str] = {}
         # sorted, so that the ledger (and its journal) is the same whatever the file order
         for asset in sorted(wanted):
             key = f"margin.assets.{asset}"
@@ -398,6 +408,8 @@ def build_margin(
             )
             key = f"margin.marks.{asset}"
             ledger.set_mark(asset, _mark(market, asset, f"{asset}/{quote}", key))
+            if market.margin.mark(asset) is None:
+                mark_sources[asset] = f"{asset}/{quote}"
         if any(asset.name == quote for asset in margin.assets):
             key = f"margin.assets.{quote}"
             terms = margin.asset(quote)
@@ -421,6 +433,8 @@ def build_margin(
             )
             key = f"margin.marks.{spec.name}"
             ledger.set_mark(spec.name, _mark(market, spec.name, spec.symbol, key))
+            if market.margin.mark(spec.name) is None:
+                mark_sources[spec.name] = spec.symbol
             perp_markets[spec.symbol] = spec.name
         key = "margin"
         limits = RiskLimits.parse(
@@ -447,7 +461,7 @@ def build_margin(
     from router.execution.margin_gate import LedgerGate  # only the trading commands load it
 
     return MarginSetup(
-        chosen, sub_id, ledger, LedgerGate(ledger, sub_id, perp_markets), perp_markets
+        chosen, sub_id, ledger, LedgerGate(ledger, sub_id, perp_markets), perp_markets, mark_sources
     )
 
 

@@ -1,13 +1,19 @@
 """Verify a decision journal: its hash chain, and a replay of every run from its recorded inputs.
 
 A journal written by ``crossroute execute`` is a hash chain of JSON lines (each entry's ``prev``
-is the SHA-256 of the line before; :mod:`router.margin.journal`). Every run starts with a
-``run_header`` entry that records its inputs: the order, the account, and the SHA-256 of the
-market config (canonical: the parsed config as sorted JSON, so comments and layout do not count).
-The audit
+is the link of the line before: HMAC-SHA256 with the journal key when one is configured, else
+SHA-256; :mod:`router.execution.journal`). Every run starts with a ``run_header`` entry that
+records its inputs: the order, the account, the SHA-256 of the market config (canonical: the parsed
+config as sorted JSON, so comments and layout do not count), and for a keyed chain the key's
+public id; it ends with a ``run_end`` entry whose link is the run's head (printed by execute, and
+recorded in the file as the next run header's ``prev``). The audit
 
 1. reads the file strictly (UTF-8, one JSON object per line, newline-terminated);
-2. verifies the chain (an edited, dropped, inserted or reordered entry breaks it);
+2. verifies the chain under the key (an edited, dropped, inserted or reordered entry breaks it;
+   with a key, nobody without it can recompute the chain after a rewrite);
+   with ``--head H`` it verifies the prefix that ends at the entry whose link is H (a run's head),
+   so a head printed earlier still vouches for its runs after later runs were appended, and any
+   dropped, swapped or rewritten run before it makes H unfindable;
 3. for each run, checks that the config given to the audit is the one the run used, rebuilds the
    market and the account's margin from it, re-runs the order with a fresh step clock, and
    compares the replayed journal with the recorded one entry by entry: every margin decision,
@@ -25,18 +31,26 @@ import dataclasses
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from router.execution.journal import Journal, StepClock, encode_record
+from router.app import build_margin
+from router.execution.executor import DEFAULT_CHILD_TIMEOUT_SECS, Executor
+from router.execution.faults import Fault, faults_from_dict, inject_faults
+from router.execution.journal import ChainKey, DecisionJournal, StepClock, encode_record
 from router.execution.order import MultiLegOrder, order_from_dict
-from router.margin.journal import GENESIS, line_hash
+from router.margin.journal import GENESIS
 from router.model.errors import ConfigError, CrossrouteError
+from router.protection import DEFAULT_BAND_BPS, DEFAULT_MAX_FIXED_COST_SHARE, MAX_BAND_BPS
+from venues.values import parse_decimal, parse_int, parse_positive
 
 __all__ = [
     "HEADER_EVENT",
     "AuditReport",
+    "ExecutionProtection",
     "audit_journal",
     "config_digest",
     "order_from_record",
@@ -46,6 +60,47 @@ __all__ = [
 ]
 
 HEADER_EVENT = "run_header"
+RUN_END_EVENT = "run_end"
+
+
+@dataclass(frozen=True)
+class ExecutionProtection:
+    """The price-protection settings of one execute run (:mod:`router.protection`): the default
+    band for legs without a limit (None: lifted with --no-limit) and the fixed-cost share above
+    which an order is refused."""
+
+    band_bps: int | None = DEFAULT_BAND_BPS
+    max_fixed_cost_share: Decimal = DEFAULT_MAX_FIXED_COST_SHARE
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"band_bps": self.band_bps, "max_fixed_cost_share": self.max_fixed_cost_share}
+
+    @classmethod
+    def from_json_dict(cls, data: Any) -> ExecutionProtection:
+        """The settings a run header recorded (defaults when it recorded none)."""
+        if data is None:
+            return cls()
+        if not isinstance(data, dict) or set(data) != {"band_bps", "max_fixed_cost_share"}:
+            raise ConfigError("<journal>", "protection", data, "band_bps, max_fixed_cost_share")
+        band = data["band_bps"]
+        if band is not None:
+            band = parse_int(
+                "protection.band_bps", band, minimum=1, maximum=MAX_BAND_BPS, error=_journal_error
+            )
+        share = parse_decimal(
+            "protection.max_fixed_cost_share",
+            data["max_fixed_cost_share"],
+            minimum=0,
+            maximum=1,
+            error=_journal_error,
+        )
+        return cls(band, share)
+
+
+def _journal_error(field: str, value: Any, allowed: str) -> ConfigError:
+    return ConfigError("<journal>", field, value, allowed)
+
+
 HEADER_VERSION = 1
 
 
@@ -60,9 +115,28 @@ def config_digest(config: Any) -> str:
 
 
 def write_run_header(
-    journal: Journal, market: Any, order: MultiLegOrder, command: str = "execute"
+    journal: DecisionJournal,
+    market: Any,
+    order: MultiLegOrder,
+    command: str = "execute",
+    *,
+    faults: Sequence[Fault] = (),
+    child_timeout_secs: Decimal = DEFAULT_CHILD_TIMEOUT_SECS,
+    protection: ExecutionProtection | None = None,
 ) -> None:
-    """Record a run's inputs as its first entry: what an auditor needs to replay it."""
+    """Record a run's inputs as its first entry: what an auditor needs to replay it (the fault
+    schedule and the child timeout too, when faults were injected)."""
+    injected: dict[str, Any] = {}
+    if faults:
+        injected = {
+            "faults": [f.to_json_dict() for f in faults],
+            "child_timeout_secs": child_timeout_secs,
+        }
+    if protection is not None and protection != ExecutionProtection():
+        injected["protection"] = protection.to_json_dict()
+    if journal.key.secret is not None:
+        injected["chain"] = journal.key.scheme
+        injected["key_id"] = journal.key.key_id
     journal.write(
         HEADER_EVENT,
         version=HEADER_VERSION,
@@ -71,6 +145,7 @@ def write_run_header(
         config_file=Path(str(market.config.file).split(" + ")[0]).name,
         account=order.account,
         order=order.to_json_dict(),
+        **injected,
     )
 
 
@@ -93,27 +168,68 @@ def order_from_record(data: Any) -> MultiLegOrder:
     return order
 
 
-def run_recorded(market: Any, order: MultiLegOrder, journal: Journal) -> Any:
+def run_recorded(
+    market: Any,
+    order: MultiLegOrder,
+    journal: DecisionJournal,
+    *,
+    faults: Sequence[Fault] = (),
+    child_timeout_secs: Decimal = DEFAULT_CHILD_TIMEOUT_SECS,
+    protection: ExecutionProtection | None = None,
+) -> Any:
     """Run ``order`` on ``market`` for the order's account with everything recorded in
     ``journal``: the run header, the margin setup (:func:`router.app.build_margin`), every
-    executor decision. The one code path of ``crossroute execute`` and of the audit's replay.
-    Returns the ExecutionReport. The market's venues change (they trade)."""
-    from router.app import build_margin
-    from router.execution.executor import Executor
-
-    write_run_header(journal, market, order)
+    executor decision. ``faults`` are injected between the executor and the venues
+    (:mod:`router.execution.faults`). The one code path of ``crossroute execute`` and of the
+    audit's replay. Returns the ExecutionReport. The market's venues change (they trade)."""
+    protection = protection or ExecutionProtection()
+    write_run_header(
+        journal,
+        market,
+        order,
+        faults=faults,
+        child_timeout_secs=child_timeout_secs,
+        protection=protection,
+    )
     margin = build_margin(market, order.account, journal=journal)
     executor = Executor(
-        market.adapters, margin.gate, journal=journal, instruments=market.instruments()
+        inject_faults(market.adapters, faults),
+        margin.gate,
+        journal=journal,
+        instruments=market.instruments(),
+        child_timeout_secs=child_timeout_secs,
+        band_bps=protection.band_bps,
+        max_fixed_cost_share=protection.max_fixed_cost_share,
+        marks=lambda: margin.live_marks(market),
     )
-    return asyncio.run(executor.execute(order))
+    report = asyncio.run(executor.execute(order))
+    # The run's last entry: its link is the run's head, and the next run's header chains from it.
+    journal.write(RUN_END_EVENT, client_id=order.client_id, status=report.status)
+    return report
 
 
-def replay_run(market: Any, order: MultiLegOrder, prev: str) -> Journal:
+def replay_run(
+    market: Any,
+    order: MultiLegOrder,
+    prev: str,
+    header: Any = None,
+    key: ChainKey | None = None,
+) -> DecisionJournal:
     """Re-run one recorded run on a fresh ``market``: fresh step clock, the chain continued from
-    ``prev``. Returns the replayed journal."""
-    journal = Journal(clock=StepClock(), prev=prev)
-    run_recorded(market, order, journal)
+    ``prev``, the fault schedule and child timeout of the run ``header`` (if any). Returns the
+    replayed journal."""
+    header = header if isinstance(header, dict) else {}
+    faults = faults_from_dict({"faults": header.get("faults", [])}, "<journal>")
+    timeout = parse_positive(
+        "child_timeout_secs",
+        header.get("child_timeout_secs", str(DEFAULT_CHILD_TIMEOUT_SECS)),
+        error=lambda f, v, a: ConfigError("<journal>", f, v, a),
+    )
+    protection = ExecutionProtection.from_json_dict(header.get("protection"))
+    journal = DecisionJournal(clock=StepClock(), prev=prev, key=key)
+    run_recorded(
+        market, order, journal, faults=faults, child_timeout_secs=timeout, protection=protection
+    )
     return journal
 
 
@@ -134,6 +250,8 @@ class AuditReport:
     verified: bool
     difference: dict[str, Any] | None = None
     events: dict[str, int] = field(default_factory=dict)
+    keyed: bool = False
+    run_heads: list[str | None] = field(default_factory=list)
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
@@ -146,6 +264,8 @@ class AuditReport:
             "verified": self.verified,
             "difference": self.difference,
             "events": dict(sorted(self.events.items())),
+            "keyed": self.keyed,
+            "run_heads": list(self.run_heads),
         }
 
 
@@ -183,7 +303,11 @@ def _diff_fields(recorded: Any, replayed: Any) -> list[str]:
 
 
 def audit_journal(
-    journal_path: str | Path, config: Any, *, expected_head: str | None = None
+    journal_path: str | Path,
+    config: Any,
+    *,
+    expected_head: str | None = None,
+    key: ChainKey | None = None,
 ) -> AuditReport:
     """Audit the journal at ``journal_path`` against ``config`` (a MarketConfig, or a path or
     paths for :func:`router.config.load_config`). Raises ConfigError only when the journal or the
@@ -191,11 +315,14 @@ def audit_journal(
     from router.app import build_market
     from router.config import MarketConfig, load_config
 
+    key = key if key is not None else ChainKey(None)
     path = Path(journal_path)
     market_config = config if isinstance(config, MarketConfig) else load_config(config)
     digest = config_digest(market_config)
     lines, framing = _read_lines(path)
-    report = AuditReport(str(path), len(lines), GENESIS, True, 0, 0, False)
+    report = AuditReport(
+        str(path), len(lines), GENESIS, True, 0, 0, False, keyed=key.secret is not None
+    )
     differences: list[dict[str, Any]] = []
 
     def differ(index: int, reason: str, **extra: Any) -> None:
@@ -224,8 +351,9 @@ def audit_journal(
                 }
             )
             break
-    # 2. the chain
+    # 2. the chain, under the key; with --head, only the prefix that the head names
     prev = GENESIS
+    links: list[str] = []
     for index, line in enumerate(lines):
         record = records[index]
         if record is None:
@@ -235,15 +363,37 @@ def audit_journal(
             report.chain_ok = False
             differ(
                 index,
-                "prev hash does not match the entry before (an entry was edited, removed, "
-                "inserted or moved)",
+                "prev link does not match the entry before (an entry was edited, removed, "
+                "inserted or moved, or the journal was chained with another key)",
                 recorded=record.get("prev"),
                 expected=prev,
             )
             break
-        prev = line_hash(line)
-    # the head of the file as it is (what a run printed, if nothing was changed)
-    report.head = line_hash(lines[-1]) if lines and lines[-1] is not None else GENESIS
+        prev = key.link(line)  # type: ignore[arg-type]
+        links.append(prev)
+        if expected_head is not None and prev == expected_head:
+            break
+    if expected_head is not None and report.chain_ok:
+        if expected_head not in links:
+            differences.append(
+                {
+                    "line": len(lines),
+                    "event": None,
+                    "reason": "the head names no entry of this journal (a run before it was "
+                    "dropped, swapped or rewritten, or it is another journal or key)",
+                    "expected": expected_head,
+                }
+            )
+        else:
+            # the prefix H vouches for: everything up to the entry whose link is H
+            end = links.index(expected_head) + 1
+            lines, records, framing = lines[:end], records[:end], None
+            report.entries = end
+            last = records[-1]
+            if not isinstance(last, dict) or last.get("event") != RUN_END_EVENT:
+                differ(end - 1, "the head names an entry inside a run, not a run's head")
+    # the head of the (prefix of the) file as it is (what a run printed, if nothing was changed)
+    report.head = key.link(lines[-1]) if lines and lines[-1] is not None else GENESIS
     # 3. replay run by run
     starts = [
         i for i, r in enumerate(records) if isinstance(r, dict) and r.get("event") == HEADER_EVENT
@@ -259,6 +409,20 @@ def audit_journal(
     for start, end in bounds:
         header = records[start]
         assert header is not None
+        if header.get("key_id") != key.key_id:
+            differ(
+                start,
+                "the journal was chained with another key than the one given to the audit"
+                if header.get("key_id") and key.key_id
+                else "the journal is keyed: give its key ($CROSSROUTE_JOURNAL_KEY or "
+                "$CROSSROUTE_JOURNAL_KEY_FILE)"
+                if header.get("key_id")
+                else "the audit has a key but this run was not chained with one",
+                recorded=header.get("key_id"),
+                replayed=key.key_id,
+            )
+            break
+        report.run_heads.append(links[end - 1] if end - 1 < len(links) else None)
         if header.get("config_sha256") != digest:
             differ(
                 start,
@@ -269,7 +433,9 @@ def audit_journal(
             break
         try:
             order = order_from_record(header.get("order"))
-            replayed = replay_run(build_market(market_config), order, str(header.get("prev")))
+            replayed = replay_run(
+                build_market(market_config), order, str(header.get("prev")), header, key
+            )
         except CrossrouteError as exc:
             differ(start, f"the recorded inputs cannot be replayed: {exc}")
             break
@@ -313,16 +479,6 @@ def audit_journal(
         report.replayed_entries += len(new_lines)
     if framing is not None:
         differences.append({"line": len(lines), "event": None, "reason": framing})
-    if expected_head is not None and report.chain_ok and report.head != expected_head:
-        differences.append(
-            {
-                "line": len(lines),
-                "event": None,
-                "reason": "the head hash differs from the expected one",
-                "recorded": report.head,
-                "expected": expected_head,
-            }
-        )
     report.events = dict(verified)
     if differences:
         report.difference = min(differences, key=lambda d: d["line"])

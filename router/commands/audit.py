@@ -1,5 +1,9 @@
 """`crossroute audit --journal FILE --config FILE [--config FILE ...] [--head HASH] [--json]`.
 
+The journal key (for a keyed chain) comes from ``$CROSSROUTE_JOURNAL_KEY`` or the file named by
+``$CROSSROUTE_JOURNAL_KEY_FILE``, as for ``crossroute execute``. ``--head H`` verifies the prefix
+of the journal that ends at the run whose head is H.
+
 Verifies a decision journal written by ``crossroute execute``: the hash chain, then a replay of
 every run from the inputs its ``run_header`` recorded, against the market config given here
 (:mod:`router.audit`). Prints the entries verified and the head hash, or the first entry that
@@ -13,7 +17,7 @@ import argparse
 import sys
 
 from router.audit import audit_journal
-from router.execution.journal import encode_record
+from router.execution.journal import encode_record, load_chain_key
 
 
 def _hash(text: str) -> str:
@@ -39,15 +43,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = args.config[0] if len(args.config) == 1 else args.config
-    report = audit_journal(args.journal, config, expected_head=args.head)
+    report = audit_journal(args.journal, config, expected_head=args.head, key=load_chain_key())
     if args.json:
         sys.stdout.write(encode_record(report.to_json_dict()) + "\n")
     elif report.verified:
         counted = ", ".join(f"{n} {k}" for k, n in sorted(report.events.items()))
+        chain = "HMAC-SHA256 chain (keyed)" if report.keyed else "SHA-256 chain (unkeyed)"
         sys.stdout.write(
-            f"verified: {report.entries} entries in {report.runs} run(s), chain intact, "
-            f"every entry replayed identically ({counted})\nhead {report.head}\n"
+            f"verified: {report.entries} entries in {report.runs} run(s), {chain} intact, "
+            f"every entry replayed identically ({counted})\n"
         )
+        for number, head in enumerate(report.run_heads, start=1):
+            sys.stdout.write(f"run {number} head {head}\n")
+        sys.stdout.write(f"head {report.head}\n")
+        if not report.keyed and args.head is None:
+            sys.stdout.write(
+                "note: without a journal key, a rewrite that recomputes the whole chain is "
+                "detected only against a head printed earlier (--head)\n"
+            )
     else:
         d = report.difference or {}
         sys.stdout.write(

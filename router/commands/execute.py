@@ -1,4 +1,5 @@
-"""`crossroute execute --config FILE --order FILE [--json] [--journal PATH]`: run a multi-leg order.
+"""`crossroute execute --config FILE --order FILE [--faults FILE] [--child-timeout SECS] [--json]
+[--journal PATH]`: run a multi-leg order.
 
 Wiring only: ``router.app`` builds the market (spot and perpetual venues) and the account's
 cross-margin ledger and gate (:func:`router.app.build_margin`) from the config; this command runs
@@ -9,8 +10,12 @@ an ``order_done`` record there is not traded again: its recorded report is print
 a hash chain whose first entry per run records the run's inputs (:mod:`router.audit`); the head
 hash (SHA-256 of the last entry) is printed at the end, and ``crossroute audit`` verifies it.
 
+With ``--faults FILE`` the venues misbehave on schedule (:mod:`router.execution.faults`): the report
+then shows what the order does when a venue rejects, times out, loses a reply, fills in part, hangs
+or goes down, with ``venue_holdings`` as the venues' own books have them.
+
 Exit status: 0 when the order ended filled, partial or unwound (hedged); 1 when it was rejected,
-stopped or liquidated (the report says why and what exposure remains); 2 for a bad request or config.
+stopped, liquidated or unreconciled (the report says why and what exposure remains); 2 for a bad request or config.
 """
 
 from __future__ import annotations
@@ -18,18 +23,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from router.app import DEFAULT_CONFIG, Market, load_market
-from router.audit import run_recorded
+from router.audit import ExecutionProtection, run_recorded
 from router.commands import inputs
-from router.execution.journal import Journal, StepClock, encode_record, read_journal
+from router.commands.route import add_protection_arguments
+from router.execution.executor import DEFAULT_CHILD_TIMEOUT_SECS
+from router.execution.faults import Fault, load_faults
+from router.execution.journal import (
+    ChainKey,
+    DecisionJournal,
+    StepClock,
+    encode_record,
+    load_chain_key,
+    read_journal,
+)
 from router.execution.order import MultiLegOrder, load_order
-from router.margin.journal import last_line_hash
 from router.model.errors import ExecutionError
 from router.plan import fmt_qty
+from router.protection import MAX_BAND_BPS
+from venues.values import parse_decimal, parse_int, parse_positive
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,35 +62,81 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--journal", metavar="PATH", help="append the decision journal (JSON lines) to PATH"
     )
+    parser.add_argument(
+        "--faults",
+        metavar="FILE",
+        help="inject the venue faults of FILE ([[faults]] venue, kind, after, share) between "
+        "the executor and the simulated venues",
+    )
+    add_protection_arguments(parser)
+    parser.add_argument(
+        "--child-timeout",
+        metavar="SECS",
+        default=str(DEFAULT_CHILD_TIMEOUT_SECS),
+        help="seconds to wait for each child order and each status query "
+        f"(default {DEFAULT_CHILD_TIMEOUT_SECS})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    child_timeout = parse_positive(
+        "--child-timeout", args.child_timeout, maximum=3600, max_scale=3, kind="seconds"
+    )
+    band = parse_int("--band-bps", args.band_bps, minimum=1, maximum=MAX_BAND_BPS)
+    share = parse_decimal(
+        "--max-fixed-cost-share", args.max_fixed_cost_share, minimum=0, maximum=1, kind="a share"
+    )
+    protection = ExecutionProtection(None if args.no_limit else band, share)
     order = load_order(args.order)
+    key = load_chain_key()
     if args.journal:
         inputs.writable_file("--journal", args.journal)
         previous = _previous_report(Path(args.journal), order)
         if previous is not None:
-            print_report(
-                {**previous, "journal_head": last_line_hash(args.journal)}, args.json, replay=True
-            )
+            head = key.head_of_file(args.journal)
+            print_report({**previous, "journal_head": head}, args.json, replay=True)
             return 0
+    market = load_market(args.config or [DEFAULT_CONFIG])
+    faults = load_faults(args.faults, list(market.adapters)) if args.faults else ()
     report = execute_order(
-        load_market(args.config or [DEFAULT_CONFIG]), order, journal_path=args.journal
+        market,
+        order,
+        journal_path=args.journal,
+        faults=faults,
+        child_timeout_secs=child_timeout,
+        protection=protection,
+        key=key,
     )
     print_report(report, args.json, replay=False)
     return 0 if report["status"] in ("filled", "partial", "unwound") else 1
 
 
 def execute_order(
-    market: Market, order: MultiLegOrder, *, journal_path: str | Path | None = None
+    market: Market,
+    order: MultiLegOrder,
+    *,
+    journal_path: str | Path | None = None,
+    faults: Sequence[Fault] = (),
+    child_timeout_secs: Decimal = DEFAULT_CHILD_TIMEOUT_SECS,
+    protection: ExecutionProtection | None = None,
+    key: ChainKey | None = None,
 ) -> dict[str, Any]:
     """Run ``order`` on ``market`` (its venues change) for the order's account, with that account's
     margin from :func:`router.app.build_margin`, and return the report as JSON-ready data (decimal
     strings). One journal, on a step clock, records the run's inputs, the margin setup, every check
     and booking of the margin core and every executor decision; with ``journal_path`` it is
-    appended there. ``journal_head`` in the result is the journal's head hash."""
-    journal = Journal(journal_path, clock=StepClock())
-    report = run_recorded(market, order, journal)
+    appended there. ``faults`` are injected between the executor and the venues.
+    ``key`` links the journal's chain (HMAC-SHA256; None: SHA-256). ``journal_head`` in the
+    result is the run's head: the link of its last entry."""
+    journal = DecisionJournal(journal_path, clock=StepClock(), key=key)
+    report = run_recorded(
+        market,
+        order,
+        journal,
+        faults=faults,
+        child_timeout_secs=child_timeout_secs,
+        protection=protection,
+    )
     return {**json.loads(encode_record(report.to_json_dict())), "journal_head": journal.head}
 
 
@@ -219,6 +282,49 @@ def render_report(console: Any, report: dict[str, Any], *, replay: bool = False)
         f"residual exposure: {exposure or 'none'}"
         + ("" if report["hedged"] else " (UNHEDGED: see hedges)")
     )
+    held = report.get("venue_holdings") or {}
+    console.print(
+        "venue holdings (the venues' own books): "
+        + (
+            ", ".join(
+                f"{venue} "
+                + (
+                    "UNKNOWN (no answer)"
+                    if assets is None
+                    else " ".join(f"{a} {_qty(q)}" for a, q in assets.items())
+                )
+                for venue, assets in held.items()
+            )
+            or "none"
+        )
+    )
+    for entry in report.get("unknown_exposure") or []:
+        unanswered = ", ".join(
+            f"{c['client_order_id']} {c['side']} {_qty(c['qty'])}" for c in entry["unanswered"]
+        )
+        console.print(
+            f"UNKNOWN EXPOSURE on {entry['venue']}: confirmed {entry['asset']} "
+            f"{_qty(entry['confirmed_qty'])}; never answered for: {unanswered or 'none'}"
+        )
+    for leg_id, protection in (report.get("protection") or {}).items():
+        mode = protection["mode"]
+        console.print(
+            f"protection {leg_id}: "
+            + (
+                "none (--no-limit)"
+                if mode == "none"
+                else f"limit {protection['limit_price']}"
+                if mode == "limit"
+                else f"{protection['band_bps']} bps band around the arrival mid "
+                f"{protection['arrival_mid']} -> limit {protection['limit_price']}"
+            )
+        )
+    for adjustment in report.get("plan_adjustments") or []:
+        console.print(
+            f"plan adjusted before trading: {adjustment['leg']} shrunk from "
+            f"{_qty(adjustment['planned_qty'])} to {_qty(adjustment['qty'])} because "
+            f"{', '.join(adjustment['because'])} could not absorb it within the limit"
+        )
     for hedge in report["hedges"]:
         console.print(
             f"hedge {hedge['leg']} follows {hedge['follows']} x {hedge['ratio']}: leader "

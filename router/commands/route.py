@@ -18,6 +18,15 @@ from router.app import DEFAULT_CONFIG, Market, load_market
 from router.commands import inputs
 from router.model.errors import RouteError
 from router.plan import RoutePlan, fmt_qty, plan_route
+from router.protection import (
+    DEFAULT_BAND_BPS,
+    DEFAULT_MAX_FIXED_COST_SHARE,
+    MAX_BAND_BPS,
+    Protection,
+    fixed_cost_finding,
+    protect,
+)
+from venues.values import parse_decimal, parse_int
 
 if TYPE_CHECKING:  # rich is loaded only to print a table, never for --json
     from rich.console import Console
@@ -48,6 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="worst all-in price accepted for every leg, its average and its last unit"
         " (fees and leg costs in; buy: at most, sell: at least)",
     )
+    add_protection_arguments(parser)
     parser.add_argument(
         "--venues", default=None, help="comma-separated venue names to use (default: all)"
     )
@@ -139,14 +149,76 @@ def run(args: argparse.Namespace) -> int:
             )
     market = load_market(config_path(args.config))
     symbol = resolve_symbol(market, args.symbol)
-    plan = make_plan(market, symbol, args.side, qty, quote_qty, limit, venues)
+    protection = protection_from_args(
+        args, market.adapters_for(symbol, venues), args.side, limit_price=limit
+    )
+    try:
+        plan = make_plan(market, symbol, args.side, qty, quote_qty, protection.limit_price, venues)
+    except RouteError as exc:
+        if protection.mode != "band" or exc.details.get("field") != "limit":
+            raise
+        raise RouteError(
+            f"nothing of the order fills within the default price protection "
+            f"({protection.describe()}); allowed: a size some venue fills within the band, "
+            "--limit, or --no-limit",
+            field="limit",
+            value=protection.limit_price,
+        ) from None
+    warnings = plan_warnings(plan, args)
     if args.json:
-        sys.stdout.write(json.dumps(plan.to_json_dict(), indent=2) + "\n")
+        data = {
+            **plan.to_json_dict(),
+            "protection": protection.to_json_dict(),
+            "warnings": warnings,
+        }
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return 0
     from router.commands.render import console
 
-    render_plan(console(), plan)
+    out = console()
+    render_plan(out, plan)
+    out.print(protection.describe())
+    for warning in warnings:
+        out.print(f"[bold]warning[/bold]: {warning}")
     return 0
+
+
+def add_protection_arguments(parser: argparse.ArgumentParser) -> None:
+    """The default price protection's options (route and execute share them)."""
+    parser.add_argument(
+        "--no-limit",
+        action="store_true",
+        help="lift the default price protection (an order without --limit is otherwise limited "
+        f"to a band around the arrival mid, {DEFAULT_BAND_BPS} bps by default)",
+    )
+    parser.add_argument(
+        "--band-bps",
+        default=str(DEFAULT_BAND_BPS),
+        help=f"the default protection band in bps around the arrival mid (default {DEFAULT_BAND_BPS})",
+    )
+    parser.add_argument(
+        "--max-fixed-cost-share",
+        default=str(DEFAULT_MAX_FIXED_COST_SHARE),
+        help="fixed costs (gas, per-order fees) above this share of the notional are warned about"
+        f" (route) or refused (execute); default {DEFAULT_MAX_FIXED_COST_SHARE}",
+    )
+
+
+def protection_from_args(
+    args: argparse.Namespace, venues: list[Any], side: str, *, limit_price: Decimal | None
+) -> Protection:
+    """The order's protection from ``--limit`` / ``--no-limit`` / ``--band-bps``."""
+    band = parse_int("--band-bps", args.band_bps, minimum=1, maximum=MAX_BAND_BPS)
+    return protect(venues, side, limit_price=limit_price, band_bps=band, no_limit=args.no_limit)
+
+
+def plan_warnings(plan: RoutePlan, args: argparse.Namespace) -> list[str]:
+    """Warnings with their figures: fixed costs above the allowed share of the notional."""
+    share = parse_decimal(
+        "--max-fixed-cost-share", args.max_fixed_cost_share, minimum=0, maximum=1, kind="a share"
+    )
+    finding = fixed_cost_finding(plan.legs, plan.side, share)
+    return [] if finding is None else [finding]
 
 
 def _share(part: Decimal, whole: Decimal) -> str:

@@ -28,7 +28,7 @@ ends ``liquidated``. Hedge legs must fill within the window; when it expires wit
 unfilled, the order's policy (unwind or stop) applies, then the check runs without pending legs.
 Initial margin is checked before every child as always: the window never admits new risk.
 
-Every decision goes to the :class:`~router.execution.journal.Journal`. Venues are seen only through the
+Every decision goes to the :class:`~router.execution.journal.DecisionJournal`. Venues are seen only through the
 VenueAdapter protocol (duck typed); margin only through :class:`MarginGate`. The executor core
 imports neither venues nor adapters nor a concrete margin ledger: ``router.execution.margin_gate`` bridges
 to ``router.margin`` and the ``execute`` command wires concrete things together.
@@ -42,168 +42,41 @@ remainder is reported as residual exposure, never hidden.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any, NoReturn, Protocol
+from typing import Any
 
-from router.execution.journal import Journal, encode_record
+from router.execution.gate import MarginCheck, MarginGate, MarginLeg, invalid
+from router.execution.journal import DecisionJournal, encode_record
 from router.execution.order import MultiLegOrder, OrderLeg, base_asset
+from router.execution.report import (
+    PRICE_QUANTUM,
+    ChildResult,
+    ExecutionReport,
+    HedgeReport,
+    LegReport,
+)
 from router.model.errors import AdapterError, CrossrouteError, ExecutionError, RouteError
 from router.model.orders import LegFill, LegOrder, LegQuote
+from router.plan import plan_route
+from router.protection import (
+    DEFAULT_BAND_BPS,
+    DEFAULT_MAX_FIXED_COST_SHARE,
+    MAX_BAND_BPS,
+    Protection,
+    arrival_mid,
+    band_limit,
+    fixed_cost_finding,
+)
 
-__all__ = [
-    "ChildResult",
-    "ExecutionReport",
-    "Executor",
-    "HedgeReport",
-    "LegReport",
-    "MaintenanceCheck",
-    "MarginCheck",
-    "MarginGate",
-    "MarginLeg",
-    "default_planner",
-]
+__all__ = ["DEFAULT_CHILD_TIMEOUT_SECS", "Executor", "Planner", "default_planner"]
 
-PRICE_QUANTUM = Decimal("1e-8")
 BPS = Decimal(10_000)
 ZERO = Decimal(0)
-
-
-def _invalid(field: str, value: Any, allowed: str) -> NoReturn:
-    """Raise the ExecutionError for one bad argument: its field, the value given, what is allowed."""
-    raise ExecutionError(
-        f"{field}={value!r} is invalid; allowed: {allowed}",
-        field=field,
-        value=value,
-        allowed=allowed,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# The margin gate: what the executor needs from a cross-margin core.
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class MarginLeg:
-    """One (child) leg as the margin core sees it.
-
-    ``qty`` is base (> 0); ``quote_amount`` is the all-in quote paid (buy) or received (sell),
-    fees and leg cost inside, at the worst allowed price for a check or as filled for a booking;
-    ``fee`` is the fee and leg-cost part of it (quote). Spot: base +qty / quote -quote_amount for
-    a buy. Perp: position +qty (buy) or -qty (sell) at entry = notional/qty, where notional is
-    ``quote_amount - fee`` (buy) or ``quote_amount + fee`` (sell), and the fee is paid from the
-    quote collateral.
-    """
-
-    instrument: str
-    symbol: str
-    side: str
-    qty: Decimal
-    quote_amount: Decimal
-    fee: Decimal = ZERO
-
-    def __post_init__(self) -> None:
-        if self.instrument not in ("spot", "perp"):
-            _invalid("instrument", self.instrument, "spot | perp")
-        if not isinstance(self.symbol, str) or "/" not in self.symbol:
-            _invalid("symbol", self.symbol, "BASE/QUOTE or BASE/QUOTE:SETTLE")
-        if self.side not in ("buy", "sell"):
-            _invalid("side", self.side, "buy | sell")
-        for name, positive in (("qty", True), ("quote_amount", False), ("fee", False)):
-            value = getattr(self, name)
-            if (
-                not isinstance(value, Decimal)
-                or not value.is_finite()
-                or value < 0
-                or (positive and value == 0)
-            ):
-                _invalid(
-                    name, value, "a finite Decimal > 0" if positive else "a finite Decimal >= 0"
-                )
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "instrument": self.instrument,
-            "symbol": self.symbol,
-            "side": self.side,
-            "qty": self.qty,
-            "quote_amount": self.quote_amount,
-            "fee": self.fee,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class MarginCheck:
-    """The answer of a pre-trade check of a sequence of legs (read-only; nothing was booked).
-
-    ``headroom_after[i]`` is the headroom after legs ``0..i`` (quote units); ``accepted`` means
-    every prefix keeps headroom >= 0 and every limit holds; ``failed_index`` is the first prefix
-    that fails, ``reason`` says why (which limit, by how much, in which asset).
-    """
-
-    accepted: bool
-    headroom_before: Decimal
-    headroom_after: tuple[Decimal, ...]
-    failed_index: int | None = None
-    reason: str = ""
-    asset: str = "USDC"
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "accepted": self.accepted,
-            "headroom_before": self.headroom_before,
-            "headroom_after": list(self.headroom_after),
-            "failed_index": self.failed_index,
-            "reason": self.reason,
-            "asset": self.asset,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class MaintenanceCheck:
-    """The answer of a maintenance check (read-only): ``excess`` = maintenance equity - MM now;
-    ``excess_with_pending`` the same with the pending legs booked at their prices; ``breached``
-    says whether the state *counted* (with pending legs when any were given) is liquidatable
-    (an isolated bucket below its own MM counts too)."""
-
-    excess: Decimal
-    excess_with_pending: Decimal
-    breached: bool
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "excess": self.excess,
-            "excess_with_pending": self.excess_with_pending,
-            "breached": self.breached,
-        }
-
-
-class MarginGate(Protocol):
-    """The executor's view of one (sub)account in a cross-margin core.
-
-    Optional: ``maintenance(pending: Sequence[MarginLeg]) -> MaintenanceCheck`` and
-    ``liquidate() -> dict`` (what the liquidation did); a gate without them is never liquidated
-    by the executor (e.g. a spot-only account).
-    """
-
-    def check(self, legs: Sequence[MarginLeg]) -> MarginCheck:
-        """Pre-trade check of ``legs`` in this order, every prefix; changes nothing."""
-        ...
-
-    def apply(self, fill: MarginLeg) -> None:
-        """Book an actual fill (as filled, not worst case)."""
-        ...
-
-    def summary(self) -> dict[str, Decimal]:
-        """Current ``equity``, ``initial_margin``, ``maintenance_margin``, ``headroom`` (quote)."""
-        ...
-
-    def capital_efficiency(self) -> dict[str, Decimal]:
-        """``cross_requirement`` and ``isolated_requirement`` of the current portfolio (quote)."""
-        ...
+DEFAULT_CHILD_TIMEOUT_SECS = Decimal(5)
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,181 +99,9 @@ def default_planner(
 
     Returns a RoutePlan; the executor uses its ``legs: tuple[LegQuote, ...]``.
     """
-    from router.plan import plan_route
-
     return plan_route(
         list(adapters), symbol, side, qty, quote_qty=quote_qty, limit_price=limit_price
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Results.
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ChildResult:
-    """One child order and what became of it: ``status`` filled | partial | rejected | timeout |
-    error | margin_rejected (not sent). ``fill`` is None when the venue never answered."""
-
-    order: LegOrder
-    status: str
-    fill: LegFill | None
-    reason: str = ""
-
-    @property
-    def filled_qty(self) -> Decimal:
-        return (
-            self.fill.filled_qty
-            if self.fill is not None and self.status in ("filled", "partial")
-            else ZERO
-        )
-
-    @property
-    def quote_amount(self) -> Decimal:
-        return (
-            self.fill.quote_amount
-            if self.fill is not None and self.status in ("filled", "partial")
-            else ZERO
-        )
-
-    @property
-    def fee(self) -> Decimal:
-        if self.fill is None or self.status not in ("filled", "partial"):
-            return ZERO
-        return self.fill.fee + self.fill.leg_cost
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "client_order_id": self.order.client_order_id,
-            "venue": self.order.venue,
-            "side": self.order.side,
-            "qty": self.order.qty,
-            "limit_price": self.order.limit_price,
-            "status": self.status,
-            "filled_qty": self.filled_qty,
-            "quote_amount": self.quote_amount,
-            "fee": self.fee,
-            "reason": self.reason,
-        }
-
-
-@dataclass(slots=True)
-class LegReport:
-    """What one leg did: its target, its fills (children), and whether it completed."""
-
-    leg_id: str
-    instrument: str
-    symbol: str
-    side: str
-    target_qty: Decimal | None
-    target_quote: Decimal | None
-    role: str = "leg"  # leg | unwind
-    filled_qty: Decimal = ZERO
-    quote_amount: Decimal = ZERO
-    fee: Decimal = ZERO
-    status: str = "pending"  # pending | filled | partial | unfilled | skipped
-    reason: str = ""
-    rounds: int = 0
-    children: list[ChildResult] = field(default_factory=list)
-
-    @property
-    def avg_price(self) -> Decimal | None:
-        return (
-            (self.quote_amount / self.filled_qty).quantize(PRICE_QUANTUM)
-            if self.filled_qty
-            else None
-        )
-
-    @property
-    def signed_qty(self) -> Decimal:
-        return self.filled_qty if self.side == "buy" else -self.filled_qty
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.leg_id,
-            "role": self.role,
-            "instrument": self.instrument,
-            "symbol": self.symbol,
-            "side": self.side,
-            "target_qty": self.target_qty,
-            "target_quote": self.target_quote,
-            "filled_qty": self.filled_qty,
-            "quote_amount": self.quote_amount,
-            "fee": self.fee,
-            "avg_price": self.avg_price,
-            "status": self.status,
-            "reason": self.reason,
-            "rounds": self.rounds,
-            "children": [c.to_json_dict() for c in self.children],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class HedgeReport:
-    """One hedge relation at the end: ``unhedged`` = leader net fill x ratio - hedge net fill,
-    in the hedge's base units after unwinds (zero when hedged)."""
-
-    leg_id: str
-    follows: str
-    ratio: Decimal
-    leader_net_qty: Decimal
-    hedge_net_qty: Decimal
-    unhedged_qty: Decimal
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "leg": self.leg_id,
-            "follows": self.follows,
-            "ratio": self.ratio,
-            "leader_net_qty": self.leader_net_qty,
-            "hedge_net_qty": self.hedge_net_qty,
-            "unhedged_qty": self.unhedged_qty,
-        }
-
-
-@dataclass(slots=True)
-class ExecutionReport:
-    """The end state of an order. ``status``: filled | partial | rejected | unwound | stopped |
-    liquidated (the account fell below maintenance during execution and the margin core
-    liquidated it; see the module docstring on netting windows).
-
-    ``residual_exposure`` maps each base asset to the signed base this order added (spot and
-    perp together, unwinds included); ``hedges`` gives each hedge relation's unhedged size.
-    """
-
-    client_id: str
-    status: str
-    reason: str
-    legs: list[LegReport]
-    leg_order: list[str]
-    hedges: list[HedgeReport]
-    residual_exposure: dict[str, Decimal]
-    margin_before: dict[str, Decimal]
-    margin_after: dict[str, Decimal]
-    capital_efficiency: dict[str, Decimal]
-    margin_check: MarginCheck | None = None
-
-    @property
-    def hedged(self) -> bool:
-        """True when every hedge relation is exactly hedged."""
-        return all(h.unhedged_qty == 0 for h in self.hedges)
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "client_id": self.client_id,
-            "status": self.status,
-            "reason": self.reason,
-            "leg_order": list(self.leg_order),
-            "legs": [leg.to_json_dict() for leg in self.legs],
-            "hedges": [h.to_json_dict() for h in self.hedges],
-            "hedged": self.hedged,
-            "residual_exposure": dict(sorted(self.residual_exposure.items())),
-            "margin_before": dict(self.margin_before),
-            "margin_after": dict(self.margin_after),
-            "capital_efficiency": dict(self.capital_efficiency),
-            "margin_check": None if self.margin_check is None else self.margin_check.to_json_dict(),
-        }
 
 
 # --------------------------------------------------------------------------------------------
@@ -420,7 +121,14 @@ class Executor:
 
     ``adapters`` maps venue name -> adapter (VenueAdapter protocol); ``instruments`` maps venue
     name -> "spot" | "perp" (default: a symbol with ``:SETTLE`` is a perp). ``margin`` is the
-    account's :class:`MarginGate`. ``child_timeout_secs`` bounds each child order. ``clock``
+    account's :class:`MarginGate`. ``child_timeout_secs`` bounds each child order and each
+    status query. A child without a definite venue answer is reconciled by its client order id:
+    up to ``reconcile_attempts`` queries, ``reconcile_backoff_secs`` before the second and doubling
+    after. ``band_bps`` is the default price protection of legs without a limit (a band around
+    the leg's arrival mid, :mod:`router.protection`; None lifts it); ``max_fixed_cost_share``
+    refuses an order whose planned fixed costs exceed that share of a leg's notional (None: no
+    check). ``marks`` (optional) reads the margin marks from their configured sources; the gate's
+    marks are refreshed from it before every child's margin check. ``clock``
     (seconds, float, monotonic; default the event loop's) drives the time limit and the netting
     window, so that tests can move time without sleeping. One executor
     remembers the client ids it has run: re-running the same order returns the same report
@@ -432,15 +140,20 @@ class Executor:
         adapters: Mapping[str, Any],
         margin: MarginGate,
         *,
-        journal: Journal | None = None,
+        journal: DecisionJournal | None = None,
         planner: Planner | None = None,
         instruments: Mapping[str, str] | None = None,
-        child_timeout_secs: Decimal = Decimal(5),
+        child_timeout_secs: Decimal = DEFAULT_CHILD_TIMEOUT_SECS,
         qty_quantum: Decimal = Decimal("1e-8"),
         clock: Callable[[], float] | None = None,
+        reconcile_attempts: int = 4,
+        reconcile_backoff_secs: Decimal = Decimal("0.05"),
+        band_bps: int | None = DEFAULT_BAND_BPS,
+        max_fixed_cost_share: Decimal | None = DEFAULT_MAX_FIXED_COST_SHARE,
+        marks: Callable[[], Mapping[str, Decimal]] | None = None,
     ) -> None:
         if not isinstance(adapters, Mapping) or not adapters:
-            _invalid("adapters", adapters, "a non-empty mapping name -> adapter")
+            invalid("adapters", adapters, "a non-empty mapping name -> adapter")
         for name, adapter in adapters.items():
             if getattr(adapter, "name", None) != name:
                 raise ExecutionError(
@@ -455,9 +168,40 @@ class Executor:
             ("qty_quantum", qty_quantum),
         ):
             if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
-                _invalid(name, value, "a Decimal > 0")
+                invalid(name, value, "a Decimal > 0")
         if clock is not None and not callable(clock):
-            _invalid("clock", clock, "a callable returning seconds")
+            invalid("clock", clock, "a callable returning seconds")
+        if (
+            isinstance(reconcile_attempts, bool)
+            or not isinstance(reconcile_attempts, int)
+            or not 1 <= reconcile_attempts <= 20
+        ):
+            invalid("reconcile_attempts", reconcile_attempts, "an integer in [1, 20]")
+        if (
+            not isinstance(reconcile_backoff_secs, Decimal)
+            or not reconcile_backoff_secs.is_finite()
+            or not 0 <= reconcile_backoff_secs <= 60
+        ):
+            invalid("reconcile_backoff_secs", reconcile_backoff_secs, "a Decimal in [0, 60]")
+        if band_bps is not None and (
+            isinstance(band_bps, bool)
+            or not isinstance(band_bps, int)
+            or not 1 <= band_bps <= MAX_BAND_BPS
+        ):
+            invalid("band_bps", band_bps, f"an integer in [1, {MAX_BAND_BPS}] or None")
+        if max_fixed_cost_share is not None and (
+            not isinstance(max_fixed_cost_share, Decimal)
+            or not max_fixed_cost_share.is_finite()
+            or not 0 <= max_fixed_cost_share <= 1
+        ):
+            invalid("max_fixed_cost_share", max_fixed_cost_share, "a Decimal in [0, 1] or None")
+        if marks is not None and not callable(marks):
+            invalid("marks", marks, "a callable returning name -> mark")
+        self._band_bps = band_bps
+        self._max_fixed_cost_share = max_fixed_cost_share
+        self._marks = marks
+        self._reconcile_attempts = reconcile_attempts
+        self._reconcile_backoff = float(reconcile_backoff_secs)  # asyncio sleeps in float seconds
         self._clock = clock
         self._adapters = dict(adapters)
         self._qty_quantum = qty_quantum
@@ -467,9 +211,9 @@ class Executor:
         }
         bad = sorted(n for n, kind in self._instruments.items() if kind not in ("spot", "perp"))
         if bad:
-            _invalid(f"instruments[{bad[0]}]", self._instruments[bad[0]], "spot | perp")
+            invalid(f"instruments[{bad[0]}]", self._instruments[bad[0]], "spot | perp")
         self.margin = margin
-        self.journal = journal if journal is not None else Journal()
+        self.journal = journal if journal is not None else DecisionJournal()
         self._planner = planner if planner is not None else default_planner
         self._child_timeout = float(child_timeout_secs)  # asyncio's clock is float seconds
         self._done: dict[str, tuple[str, ExecutionReport]] = {}
@@ -484,7 +228,7 @@ class Executor:
         another symbol, a client id reused for another order) raise ExecutionError before
         anything is journaled or traded."""
         if not isinstance(order, MultiLegOrder):
-            _invalid("order", order, "a MultiLegOrder")
+            invalid("order", order, "a MultiLegOrder")
         fingerprint = encode_record(order.to_json_dict())
         if order.client_id in self._done:
             seen, report = self._done[order.client_id]
@@ -597,12 +341,19 @@ class _Run:
         self, executor: Executor, order: MultiLegOrder, venues: dict[str, tuple[str, ...]]
     ) -> None:
         self.ex = executor
+        self.given = order  # as the user gave it; self.order carries the effective limits/sizes
         self.order = order
         self.venues = venues
+        self.protection: dict[str, Protection] = {}
+        self.arrival: dict[str, Decimal | None] = {}
+        self.adjustments: list[dict[str, Any]] = []
+        self.last_marks: dict[str, Decimal] = {}
         self.journal = executor.journal
         self.down: set[str] = set()
         self.reports: dict[str, LegReport] = {}
         self.unwinds: list[LegReport] = []
+        # Each venue's own account of our holdings when the run started (None: it did not answer).
+        self.holdings_before: dict[str, dict[str, Decimal] | None] = {}
         self.loop = asyncio.get_running_loop()
         self.now: Callable[[], float] = executor._clock or self.loop.time
         start = self.now()
@@ -618,13 +369,20 @@ class _Run:
         journal.write("order_received", client_id=order.client_id, order=order.to_json_dict())
         margin_before = dict(gate.summary())
         journal.write("margin_state", client_id=order.client_id, stage="before", **margin_before)
-
+        venues = sorted({n for names in self.venues.values() for n in names})
+        for name in venues:
+            self.holdings_before[name] = await self._holdings(name)
+        await self._refresh_snapshots(venues)
+        reason = self._protect()
+        if reason:
+            return await self._finish("rejected", reason, [], margin_before, None)
         planned, reason = self._plan_all()
+        order = self.order  # the effective order: protected limits, leaders shrunk by the plan
         if planned is None:
-            return self._finish("rejected", reason, [], margin_before, None)
+            return await self._finish("rejected", reason, [], margin_before, None)
         sequence, check = self._order_legs(planned)
         if sequence is None:
-            return self._finish(
+            return await self._finish(
                 "rejected", check.reason if check else "no leg order", [], margin_before, check
             )
         journal.write(
@@ -675,7 +433,7 @@ class _Run:
                 journal.write(
                     "internal_error", client_id=order.client_id, leg=leg_id, error=report.reason
                 )
-                return self._finish(
+                return await self._finish(
                     "stopped", f"leg {leg_id}: {report.reason}", sequence, margin_before, check
                 )
             if report.status != "filled" and leg.hedge is not None:
@@ -683,10 +441,15 @@ class _Run:
             elif report.status != "filled" and status == "filled":
                 status, reason = "partial", f"leg {leg_id}: {report.reason}"
         if liquidated is not None:
-            return self._finish("liquidated", str(liquidated), sequence, margin_before, check)
+            return await self._finish("liquidated", str(liquidated), sequence, margin_before, check)
         if hedge_failed is not None:
             reason = f"hedge {hedge_failed.leg_id} incomplete: {hedge_failed.reason}"
-            if order.on_hedge_failure == "unwind":
+            if hedge_failed.status == "unknown":
+                # The hedge may have filled: trading the leader back could double the exposure
+                # instead of removing it. Stop and report the unknown exposure.
+                status = "stopped"
+                reason += "; not unwound: the hedge may have filled"
+            elif order.on_hedge_failure == "unwind":
                 try:
                     await self._unwind()
                 except Exception as exc:
@@ -709,14 +472,14 @@ class _Run:
             # The window is over (or never was): what is left is checked as it stands.
             self._guard("final", pending_allowed=False)
         except _Liquidated as exc:
-            return self._finish(
+            return await self._finish(
                 "liquidated",
                 f"{reason + '; ' if reason else ''}{exc}",
                 sequence,
                 margin_before,
                 check,
             )
-        return self._finish(status, reason, sequence, margin_before, check)
+        return await self._finish(status, reason, sequence, margin_before, check)
 
     # -- maintenance during execution ----------------------------------------------------------
 
@@ -770,7 +533,7 @@ class _Run:
             f"hedges {result.excess_with_pending}): liquidated"
         )
 
-    def _finish(
+    async def _finish(
         self,
         status: str,
         reason: str,
@@ -786,12 +549,17 @@ class _Run:
             self.reports[leg_id] for leg_id in sequence if leg_id in self.reports
         ] + self.unwinds
         hedges = self._hedges()
+        holdings, unknown = await self._venue_holdings(legs)
         exposure: dict[str, Decimal] = {}
         for leg in order.legs:
             exposure.setdefault(base_asset(leg.symbol), ZERO)
-        for report in legs:
-            asset = base_asset(report.symbol)
-            exposure[asset] = exposure.get(asset, ZERO) + report.signed_qty
+        for held in holdings.values():
+            for asset, qty in (held or {}).items():
+                exposure[asset] = exposure.get(asset, ZERO) + qty
+        if unknown and status not in ("rejected", "liquidated"):
+            venues = ", ".join(entry["venue"] for entry in unknown)
+            reason = f"{reason + '; ' if reason else ''}exposure unknown on {venues}"
+            status = "unreconciled"
         result = ExecutionReport(
             client_id=order.client_id,
             status=status,
@@ -804,6 +572,10 @@ class _Run:
             margin_after=margin_after,
             capital_efficiency=efficiency,
             margin_check=check,
+            venue_holdings=holdings,
+            unknown_exposure=unknown,
+            protection={k: p.to_json_dict() for k, p in self.protection.items()},
+            plan_adjustments=list(self.adjustments),
         )
         if status == "rejected":
             journal.write(
@@ -818,11 +590,159 @@ class _Run:
             status=status,
             reason=reason,
             residual_exposure=dict(sorted(exposure.items())),
+            venue_holdings=result.to_json_dict()["venue_holdings"],
+            unknown_exposure=unknown,
             hedges=[h.to_json_dict() for h in hedges],
             capital_efficiency=efficiency,
             report=result.to_json_dict(),
         )
         return result
+
+    # -- protection and marks ------------------------------------------------------------------
+
+    def _protect(self) -> str:
+        """Arrival mids per leg and the default price protection: a leg without a limit gets the
+        band around its arrival mid (unless lifted). Returns a rejection reason, or ""."""
+        legs = []
+        for leg in self.order.legs:
+            mid = arrival_mid(self._adapters_for(leg))
+            self.arrival[leg.leg_id] = mid
+            if leg.limit_price is not None:
+                protection = Protection("limit", leg.limit_price, mid)
+            elif self.ex._band_bps is None:
+                protection = Protection("none", None, mid)
+            elif mid is None:
+                return (
+                    f"leg {leg.leg_id}: no arrival mid for the default price band (no venue "
+                    "quotes both sides); allowed: a limit on the leg, or no default protection"
+                )
+            else:
+                limit = band_limit(mid, leg.side, self.ex._band_bps)
+                protection = Protection("band", limit, mid, self.ex._band_bps)
+                leg = dataclasses.replace(leg, limit_price=limit)
+            self.protection[leg.leg_id] = protection
+            legs.append(leg)
+        self.order = dataclasses.replace(self.order, legs=tuple(legs))
+        self.journal.write(
+            "protection",
+            client_id=self.order.client_id,
+            legs={k: p.to_json_dict() for k, p in self.protection.items()},
+        )
+        return ""
+
+    def _refresh_marks(self, tag: str) -> None:
+        """Marks from their configured sources into the gate, journaled when they changed."""
+        if self.ex._marks is None or not hasattr(self.ex.margin, "set_marks"):
+            return
+        marks = dict(self.ex._marks())
+        if marks == self.last_marks:
+            return
+        self.last_marks = marks
+        self.ex.margin.set_marks(marks)
+        self.journal.write("marks", client_id=self.order.client_id, leg=tag, marks=marks)
+
+    async def _refresh_snapshots(self, venues: Sequence[str]) -> None:
+        """Refresh the snapshot of every venue that reads one over the network (an adapter with
+        ``refresh``, e.g. ccxt) before planning on it; one that fails is off for the run."""
+        for name in venues:
+            adapter = self.ex._adapters[name]
+            if name in self.down or not hasattr(adapter, "refresh"):
+                continue
+            try:
+                async with asyncio.timeout(self.ex._child_timeout):
+                    await adapter.refresh()
+            except (TimeoutError, CrossrouteError) as exc:
+                self._mark_down(name, f"snapshot refresh failed: {exc or 'timeout'}")
+
+    # -- what the venues say -------------------------------------------------------------------
+
+    async def _ask(
+        self, venue: str, question: Callable[[Any], Awaitable[Any]]
+    ) -> tuple[bool, Any, int]:
+        """Ask a venue one question with bounded retries: ``(answered, answer, queries)``.
+
+        Each query is bounded by the child timeout; a failed one is retried after the backoff
+        (doubling), at most ``reconcile_attempts`` queries in all. Never raises."""
+        adapter = self.ex._adapters[venue]
+        delay = self.ex._reconcile_backoff
+        for attempt in range(self.ex._reconcile_attempts):
+            if attempt:
+                await asyncio.sleep(delay)
+                delay *= 2
+            try:
+                async with asyncio.timeout(self.ex._child_timeout):
+                    return True, await question(adapter), attempt + 1
+            except Exception:  # a venue that cannot answer now may answer the next query
+                continue
+        return False, None, self.ex._reconcile_attempts
+
+    async def _holdings(self, venue: str) -> dict[str, Decimal] | None:
+        """The venue's own report of the account's holdings, or None when it stays silent."""
+        answered, held, _ = await self._ask(venue, lambda adapter: adapter.holdings())
+        if not answered or not isinstance(held, Mapping):
+            return None
+        if not all(isinstance(q, Decimal) and q.is_finite() for q in held.values()):
+            return None
+        return dict(held)
+
+    async def _venue_holdings(
+        self, legs: list[LegReport]
+    ) -> tuple[dict[str, dict[str, Decimal] | None], list[dict[str, Any]]]:
+        """Each venue the order sent children to: the change of its holdings over the run as the
+        venue reports it, and the unknown exposure (venues silent, or whose holdings differ from
+        the fills they confirmed), with what they confirmed and the children left unanswered."""
+        confirmed: dict[str, Decimal] = {}
+        unanswered: dict[str, list[ChildResult]] = {}
+        for report in legs:
+            for child in report.children:
+                if child.status == "margin_rejected":
+                    continue
+                venue = child.order.venue
+                sign = 1 if child.order.side == "buy" else -1
+                confirmed[venue] = confirmed.get(venue, ZERO) + sign * child.filled_qty
+                if child.status == "unknown":
+                    unanswered.setdefault(venue, []).append(child)
+        holdings: dict[str, dict[str, Decimal] | None] = {}
+        unknown: list[dict[str, Any]] = []
+        for venue in sorted(confirmed):
+            asset = base_asset(self.ex._adapters[venue].symbol)
+            before, after = self.holdings_before.get(venue), await self._holdings(venue)
+            change: dict[str, Decimal] | None = None
+            if before is not None and after is not None:
+                change = {
+                    a: after.get(a, ZERO) - before.get(a, ZERO) for a in sorted({*before, *after})
+                }
+                change = {a: q for a, q in change.items() if q != 0 or a == asset}
+            elif venue not in unanswered:
+                # The venue cannot be asked for its holdings now, but it answered for every child
+                # this run sent it: its own answers are what it holds for this order.
+                change = {asset: confirmed[venue]}
+            holdings[venue] = change
+            if change is not None and change.get(asset, ZERO) == confirmed[venue]:
+                continue
+            unknown.append(
+                {
+                    "venue": venue,
+                    "asset": asset,
+                    "holdings_known": change is not None,
+                    "confirmed_qty": confirmed[venue],
+                    "unanswered": [
+                        {
+                            "client_order_id": c.order.client_order_id,
+                            "side": c.order.side,
+                            "qty": c.order.qty,
+                        }
+                        for c in unanswered.get(venue, [])
+                    ],
+                }
+            )
+        self.journal.write(
+            "venue_holdings",
+            client_id=self.order.client_id,
+            holdings={v: h for v, h in holdings.items()},
+            unknown=unknown,
+        )
+        return holdings, unknown
 
     # -- planning and leg order --------------------------------------------------------------
 
@@ -892,6 +812,94 @@ class _Run:
             )
 
     def _plan_all(self) -> tuple[dict[str, _Planned] | None, str]:
+        """Plan every leg, hedges included, before anything trades (:meth:`_plan_legs`); when a
+        hedge cannot absorb its leader's planned size within its limit, refuse or shrink the
+        leader by the order's ``on_hedge_shortfall``; refuse fixed costs above the allowed share
+        of a leg's notional. Returns the plan, or None and the reason (nothing traded)."""
+        planned, reason = self._plan_legs()
+        if planned is None:
+            return None, reason
+        short = self._hedge_shortfalls(planned)
+        if short:
+            hedge, leader_id, need, capacity = short[0]
+            figures = (
+                f"hedge {hedge.leg_id} can absorb {capacity} of the {need} its leader {leader_id} "
+                f"plans within its limit {hedge.limit_price}"
+            )
+            if self.order.on_hedge_shortfall == "refuse":
+                reason = f"{figures}; on_hedge_shortfall = refuse: nothing traded"
+                self.journal.write("plan_refused", client_id=self.order.client_id, reason=reason)
+                return None, reason
+            reason = self._shrink_leaders(planned, short)
+            if reason:
+                reason = f"{figures}; on_hedge_shortfall = shrink: {reason}"
+                self.journal.write("plan_refused", client_id=self.order.client_id, reason=reason)
+                return None, reason
+            planned, reason = self._plan_legs()
+            if planned is None:
+                return None, reason
+            if self._hedge_shortfalls(planned):
+                reason = f"{figures}; still short after shrinking the leader: nothing traded"
+                self.journal.write("plan_refused", client_id=self.order.client_id, reason=reason)
+                return None, reason
+        if self.ex._max_fixed_cost_share is not None:
+            for leg in self.order.legs:
+                quotes = planned[leg.leg_id].quotes
+                finding = fixed_cost_finding(quotes, leg.side, self.ex._max_fixed_cost_share)
+                if finding:
+                    reason = f"leg {leg.leg_id}: {finding}; nothing traded"
+                    self.journal.write(
+                        "plan_refused", client_id=self.order.client_id, reason=reason
+                    )
+                    return None, reason
+        return planned, ""
+
+    def _hedge_shortfalls(
+        self, planned: dict[str, _Planned]
+    ) -> list[tuple[OrderLeg, str, Decimal, Decimal]]:
+        """Hedges of sized leaders whose plan takes less than leader plan x ratio:
+        (hedge, leader id, needed, plannable), in order of the order."""
+        result = []
+        for leg in self.order.legs:
+            if leg.hedge is None or self.order.leg(leg.hedge.follows).hedge is not None:
+                continue
+            need = self._hedge_target(leg, planned[leg.hedge.follows].qty)
+            capacity = planned[leg.leg_id].qty
+            if capacity < need:
+                result.append((leg, leg.hedge.follows, need, capacity))
+        return result
+
+    def _shrink_leaders(
+        self,
+        planned: dict[str, _Planned],
+        short: list[tuple[OrderLeg, str, Decimal, Decimal]],
+    ) -> str:
+        """Resize each short leader (in base) to what its hedges can absorb; "" or why not."""
+        sizes: dict[str, Decimal] = {}
+        for hedge, leader_id, _need, capacity in short:
+            assert hedge.hedge is not None
+            fits = self._floor_to_grid(capacity / hedge.hedge.ratio, self.venues[leader_id])
+            sizes[leader_id] = min(sizes.get(leader_id, fits), fits)
+        legs = []
+        for leg in self.order.legs:
+            if leg.leg_id in sizes:
+                if sizes[leg.leg_id] <= 0:
+                    return f"the hedges of {leg.leg_id} can absorb nothing: nothing traded"
+                adjustment = {
+                    "leg": leg.leg_id,
+                    "policy": "shrink",
+                    "planned_qty": planned[leg.leg_id].qty,
+                    "qty": sizes[leg.leg_id],
+                    "because": [h.leg_id for h, lid, _, _ in short if lid == leg.leg_id],
+                }
+                self.adjustments.append(adjustment)
+                self.journal.write("plan_adjusted", client_id=self.order.client_id, **adjustment)
+                leg = dataclasses.replace(leg, qty=sizes[leg.leg_id], quote_qty=None)
+            legs.append(leg)
+        self.order = dataclasses.replace(self.order, legs=tuple(legs))
+        return ""
+
+    def _plan_legs(self) -> tuple[dict[str, _Planned] | None, str]:
         """Plan every leg at its planned size; hedges at leader planned qty x ratio."""
         planned: dict[str, _Planned] = {}
         pending = list(self.order.legs)
@@ -1061,6 +1069,7 @@ class _Run:
                 )
                 break
             report.rounds = round_no + 1
+            await self._refresh_snapshots(self.venues[leg.leg_id])
             try:
                 plan = self._plan(
                     leg,
@@ -1119,6 +1128,7 @@ class _Run:
                     )
                 children.append(LegOrder(q.venue, leg.side, q.qty, coid, limit))
                 margin_legs.append(_worst_margin_leg(leg, q.qty, limit, q.fee + q.leg_cost))
+            self._refresh_marks(tag)
             if report.role == "leg":
                 self._guard(tag)  # the market may have moved since the last fills
             check = self.ex.margin.check(margin_legs)
@@ -1160,6 +1170,7 @@ class _Run:
             for result in results:
                 self._book(leg, report, result, tag)
             if report.role == "leg" and any(r.filled_qty > 0 for r in results):
+                self._refresh_marks(tag)
                 self._guard(tag)
             if passing < len(children):
                 report.reason = f"margin check failed: {check.reason}"
@@ -1170,7 +1181,11 @@ class _Run:
                 budget_spent = True
                 break
         remaining = _remaining(report)
-        if remaining <= 0 or budget_spent:
+        if report.unknown_qty > 0:
+            # Some children were never answered for: the leg is neither filled nor unfilled.
+            report.status = "unknown"
+            report.reason = f"{report.unknown_qty} base sent but never answered for by the venue"
+        elif remaining <= 0 or budget_spent:
             report.status = "filled"
             report.reason = ""
         else:
@@ -1193,8 +1208,12 @@ class _Run:
         journal = self.journal
         report.children.append(result)
         journal.write("fill", client_id=self.order.client_id, leg=tag, **result.to_json_dict())
-        if result.status in ("timeout", "error"):
-            self._mark_down(result.order.venue, f"{result.status}: {result.reason}")
+        if result.fault:
+            self._mark_down(result.order.venue, f"{result.fault}: {result.reason}")
+        if result.status == "unknown":
+            report.unknown_qty += result.order.qty
+            assert result.order.limit_price is not None  # every child carries its limit
+            report.unknown_quote += result.order.qty * result.order.limit_price
         if result.filled_qty > 0:
             report.filled_qty += result.filled_qty
             report.quote_amount += result.quote_amount
@@ -1253,36 +1272,45 @@ class _Run:
         return [r for r in results if r is not None]
 
     async def _send_one(self, child: LegOrder) -> ChildResult:
+        """Send one child; any outcome but a definite venue answer is reconciled by asking the
+        venue for the child's client order id (:meth:`_reconcile`)."""
         adapter = self.ex._adapters[child.venue]
         try:
             async with asyncio.timeout(self.ex._child_timeout):
                 fill = await adapter.execute(child)
         except TimeoutError:
-            # A timed-out child is treated as unfilled; in-process venues cannot fill after the
-            # cancellation, and a real venue would be reconciled by its client order id.
-            return ChildResult(
-                child, "timeout", None, f"no answer within {self.ex._child_timeout} s"
+            return await self._reconcile(
+                child, "timeout", f"no answer within {self.ex._child_timeout} s"
             )
-        except CrossrouteError as exc:
-            return ChildResult(child, "error", None, str(exc))
+        except AdapterError as exc:
+            if exc.details.get("not_sent"):  # refused before it left: the venue never saw it
+                return ChildResult(child, "not_received", None, str(exc), fault="error")
+            return await self._reconcile(child, "error", str(exc))
         except Exception as exc:
-            # (TaskGroup would cancel them mid-flight and lose their fills); it is reported instead.
-            return ChildResult(child, "error", None, f"{type(exc).__name__}: {exc}")
-        if (
-            not isinstance(fill, LegFill)
-            or fill.client_order_id != child.client_order_id
-            or not (ZERO <= fill.filled_qty <= child.qty)
-        ):
-            return ChildResult(
-                child,
-                "error",
-                fill if isinstance(fill, LegFill) else None,
-                f"inconsistent fill from {child.venue}: {fill!r}",
+            # Anything else (TaskGroup would cancel the siblings mid-flight and lose their fills)
+            # is a reply we cannot read: the venue's books say what happened.
+            return await self._reconcile(child, "error", f"{type(exc).__name__}: {exc}")
+        if not _consistent(child, fill):
+            return await self._reconcile(
+                child, "inconsistent", f"inconsistent fill from {child.venue}: {fill!r}"
             )
-        if fill.status == "rejected" or fill.filled_qty == 0:
-            return ChildResult(child, "rejected", fill, fill.reason or "rejected")
-        status = "filled" if fill.filled_qty == child.qty else "partial"
-        return ChildResult(child, status, fill, fill.reason)
+        return _answered(child, fill, fill.reason)
+
+    async def _reconcile(self, child: LegOrder, fault: str, why: str) -> ChildResult:
+        """What happened to ``child`` according to the venue's own books, asked by client order
+        id with bounded backoff: its fill, "not_received" when the venue has no such id, or
+        "unknown" when it stays silent (never counted as unfilled)."""
+        answered, fill, queries = await self._ask(
+            child.venue, lambda adapter: adapter.order_status(child.client_order_id)
+        )
+        if answered and fill is None:
+            reason = f"{why}; the venue's books have no such order"
+            return ChildResult(child, "not_received", None, reason, fault, queries)
+        if answered and _consistent(child, fill):
+            result = _answered(child, fill, f"{why}; reconciled from the venue's books")
+            return ChildResult(child, result.status, fill, result.reason, fault, queries)
+        reason = f"{why}; the venue gave no usable answer to {queries} status queries"
+        return ChildResult(child, "unknown", None, reason, fault, queries)
 
     # -- hedges and unwinds ------------------------------------------------------------------
 
@@ -1306,8 +1334,9 @@ class _Run:
         return result
 
     async def _unwind(self) -> None:
-        """Trade leaders back by their unhedged size (opposite side, no leg limit), after the
-        order's time limit if need be: an unwind reduces risk, so it gets its own chance."""
+        """Trade leaders back by their unhedged size (opposite side), after the order's time limit
+        if need be: an unwind reduces risk, so it gets its own chance. Its limit is the order's
+        ``unwind_band_bps`` around the leader's arrival mid (or, without one, its average fill)."""
         for hedge in self._hedges():
             if hedge.unhedged_qty <= 0:
                 continue
@@ -1315,12 +1344,20 @@ class _Run:
             qty = self._floor_to_grid(hedge.unhedged_qty / hedge.ratio, self.venues[leader.leg_id])
             if qty <= 0:
                 continue
+            side = "sell" if leader.side == "buy" else "buy"
+            reference = self.arrival.get(leader.leg_id) or self.reports[leader.leg_id].avg_price
+            limit = (
+                None
+                if reference is None
+                else band_limit(reference, side, self.order.unwind_band_bps)
+            )
             back = OrderLeg(
                 leader.leg_id,
                 leader.instrument,
                 leader.symbol,
-                "sell" if leader.side == "buy" else "buy",
+                side,
                 qty=qty,
+                limit_price=limit,
                 venues=self.venues[leader.leg_id],
             )
             report = LegReport(
@@ -1334,15 +1371,34 @@ class _Run:
                 hedge=hedge.leg_id,
                 side=back.side,
                 qty=qty,
+                limit_price=limit,
             )
             await self._fill(back, report, tag=f"{leader.leg_id}-unwind", deadline=None)
 
 
 def _remaining(report: LegReport) -> Decimal:
-    """What a leg still has to fill: quote for a leg sized in quote, else base. Exact, O(1)."""
+    """What a leg still has to fill: quote for a leg sized in quote, else base. Exact, O(1).
+    Children the venue never answered for count as filled (at their limit for quote): re-routing
+    them could fill the same quantity twice."""
     if report.target_qty is None:
-        return report.target_quote - report.quote_amount
-    return report.target_qty - report.filled_qty
+        return report.target_quote - report.quote_amount - report.unknown_quote
+    return report.target_qty - report.filled_qty - report.unknown_qty
+
+
+def _consistent(child: LegOrder, fill: Any) -> bool:
+    """A venue answer that belongs to ``child`` and fills between nothing and all of it."""
+    return (
+        isinstance(fill, LegFill)
+        and fill.client_order_id == child.client_order_id
+        and ZERO <= fill.filled_qty <= child.qty
+    )
+
+
+def _answered(child: LegOrder, fill: LegFill, reason: str) -> ChildResult:
+    """The ChildResult of a definite venue answer."""
+    if fill.status == "rejected" or fill.filled_qty == 0:
+        return ChildResult(child, "rejected", fill, reason or fill.reason or "rejected")
+    return ChildResult(child, "filled" if fill.filled_qty == child.qty else "partial", fill, reason)
 
 
 def _quote_json(q: LegQuote) -> dict[str, Any]:

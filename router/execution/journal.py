@@ -3,32 +3,146 @@
 Determinism comes from three rules: timestamps come from an injected clock in integer
 nanoseconds (never the wall clock), keys are written in sorted order with fixed separators, and
 every ``Decimal`` is written as its exact fixed-point string (``format(d, "f")``), never a float.
-Each record carries ``seq`` (0, 1, 2, ... per journal), ``t_ns`` and ``prev`` (the SHA-256 of the
+Each record carries ``seq`` (0, 1, 2, ... per journal), ``t_ns`` and ``prev`` (the link of the
 previous line: the journal is a hash chain, see :mod:`router.margin.journal`) besides its own fields.
+
+Keyed chain: with a :class:`ChainKey` (a secret from ``$CROSSROUTE_JOURNAL_KEY`` or the file named
+by ``$CROSSROUTE_JOURNAL_KEY_FILE``), a line's link is HMAC-SHA256(key, line) instead of SHA-256:
+whoever edits, drops or reorders entries cannot recompute the chain without the key, so the audit
+detects any rewrite. Without a key the chain is plain SHA-256 (tamper-evident only against a head
+printed elsewhere: ``crossroute audit --head``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-from collections.abc import Callable, Iterator, Mapping
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from router.margin.journal import GENESIS, line_hash, verify_chain
-from router.margin.journal import Journal as _MarginJournal
-from router.model.errors import CrossrouteError, ExecutionError
+from router.margin.journal import GENESIS, ChainBreak, line_hash, verify_chain
+from router.margin.journal import Journal as HashChainedLines
+from router.model.errors import ConfigError, CrossrouteError, ExecutionError
 
 __all__ = [
     "GENESIS",
-    "Journal",
+    "KEY_ENV",
+    "KEY_FILE_ENV",
+    "ChainKey",
+    "DecisionJournal",
     "StepClock",
     "encode_record",
     "line_hash",
+    "load_chain_key",
     "read_journal",
     "verify_chain",
+    "verify_keyed_chain",
 ]
+
+
+KEY_ENV = "CROSSROUTE_JOURNAL_KEY"
+KEY_FILE_ENV = "CROSSROUTE_JOURNAL_KEY_FILE"
+MIN_KEY_BYTES = 16
+
+
+@dataclass(frozen=True, slots=True)
+class ChainKey:
+    """The secret that links a journal's lines (None: unkeyed, plain SHA-256)."""
+
+    secret: bytes | None = None
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"ChainKey(scheme={self.scheme!r}, key_id={self.key_id!r})"
+
+    @property
+    def scheme(self) -> str:
+        return "sha256" if self.secret is None else "hmac-sha256"
+
+    @property
+    def key_id(self) -> str | None:
+        """A public fingerprint of the key (16 hex digits) so an audit can tell a wrong key."""
+        if self.secret is None:
+            return None
+        return hashlib.sha256(b"crossroute journal key id\0" + self.secret).hexdigest()[:16]
+
+    def link(self, line: str) -> str:
+        """The chain link of one line (without its newline): HMAC-SHA256 or SHA-256, hex."""
+        if self.secret is None:
+            return line_hash(line)
+        return hmac.new(self.secret, line.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def head_of_file(self, path: str | Path) -> str:
+        """The link of a journal file's last non-empty line, or GENESIS. O(file size)."""
+        path = Path(path)
+        if not path.exists():
+            return GENESIS
+        last = None
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    last = line.rstrip("\n")
+        return GENESIS if last is None else self.link(last)
+
+
+def load_chain_key(
+    key_file: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> ChainKey:
+    """The journal key: the file ``key_file`` (or ``$CROSSROUTE_JOURNAL_KEY_FILE``), else the text
+    of ``$CROSSROUTE_JOURNAL_KEY``, else no key. A key shorter than 16 bytes, or a key file that
+    cannot be read, is a ConfigError (the command exits 2)."""
+    environ = os.environ if environ is None else environ
+    source = key_file if key_file is not None else environ.get(KEY_FILE_ENV) or None
+    if source is not None:
+        try:
+            secret = Path(source).read_bytes().strip()
+        except OSError as exc:
+            raise ConfigError(
+                str(source), "journal key file", str(source), f"a readable file ({exc.strerror})"
+            ) from None
+        where = str(source)
+    elif environ.get(KEY_ENV):
+        secret, where = environ[KEY_ENV].encode("utf-8"), f"${KEY_ENV}"
+    else:
+        return ChainKey(None)
+    if len(secret) < MIN_KEY_BYTES:
+        raise ConfigError(
+            where,
+            "journal key",
+            f"{len(secret)} bytes",
+            f"a secret of at least {MIN_KEY_BYTES} bytes",
+        )
+    return ChainKey(secret)
+
+
+def verify_keyed_chain(
+    lines: Iterable[str], key: ChainKey, start: str = GENESIS
+) -> tuple[str, ChainBreak | None]:
+    """:func:`router.margin.journal.verify_chain` with ``key``'s links. O(total size)."""
+    if key.secret is None:
+        return verify_chain(lines, start)
+    prev = start
+    for index, line in enumerate(lines):
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return prev, ChainBreak(index, f"not a JSON line ({exc})")
+        if not isinstance(record, dict):
+            return prev, ChainBreak(index, "not a JSON object")
+        found = record.get("prev")
+        if found != prev:
+            return prev, ChainBreak(
+                index,
+                "prev link does not match the previous line",
+                prev,
+                found if isinstance(found, str) else repr(found),
+            )
+        prev = key.link(line)
+    return prev, None
 
 
 @dataclass(slots=True)
@@ -105,8 +219,12 @@ def encode_record(record: Mapping[str, Any]) -> str:
     )
 
 
-class Journal(_MarginJournal):
-    """The decision journal: the margin core's JSON-lines journal plus an injected clock.
+class DecisionJournal(HashChainedLines):
+    """The decision journal: the one journal of a run (executor, margin core, audit, paper).
+
+    It is the margin core's hash-chained JSON lines (:class:`router.margin.journal.Journal`, the
+    chain and its line format) plus an injected clock and strict fields; nothing else in the
+    program defines a journal.
 
     Reuses :class:`router.margin.journal.Journal` (same line format: sorted keys, compact
     separators, decimal strings) so that the margin ledger and the executor can write to one
@@ -124,6 +242,7 @@ class Journal(_MarginJournal):
         *,
         clock: Callable[[], int] | None = None,
         prev: str | None = None,
+        key: ChainKey | None = None,
     ) -> None:
         if clock is not None and not callable(clock):
             raise ExecutionError(
@@ -139,6 +258,10 @@ class Journal(_MarginJournal):
                 str(exc), field="prev", value=prev, allowed="64 hex digits, no path"
             ) from None
         self.path = None if path is None else Path(path)
+        self.key = key if key is not None else ChainKey(None)
+        if self.path is not None and self.key.secret is not None:
+            # a file continues its own chain, linked with this key
+            self._start = self._head = self.key.head_of_file(self.path)
         self._clock: Callable[[], int] = clock if clock is not None else StepClock()
         self._last_t_ns = 0
 
@@ -180,6 +303,16 @@ class Journal(_MarginJournal):
         line = encode_record(record)
         self._emit(line)
         return record
+
+    def _emit(self, line: str) -> None:
+        """Keep and mirror one line; the head becomes its link under this journal's key."""
+        super()._emit(line)
+        if self.key.secret is not None:
+            self._head = self.key.link(line)
+
+    def verify(self) -> ChainBreak | None:
+        """Re-verify this journal's own chain under its key; None when intact. O(size)."""
+        return verify_keyed_chain(self._lines, self.key, self._start)[1]
 
     def _check(self) -> None:
         """Assert the invariants: seq runs 0, 1, 2, ...; t_ns never decreases; every line is the

@@ -1,4 +1,4 @@
-"""Bridge from the executor's :class:`~router.execution.MarginGate` to the cross-margin core.
+"""Bridge from the executor's :class:`~router.execution.gate.MarginGate` to the cross-margin core.
 
 :class:`LedgerGate` answers the executor's questions for one subaccount of a
 :class:`router.margin.ledger.MarginLedger`; it adds no margin math of its own, only unit mapping:
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from router.execution.executor import MaintenanceCheck, MarginCheck, MarginLeg
+from router.execution.gate import MaintenanceCheck, MarginCheck, MarginLeg
 from router.execution.order import base_asset
 from router.margin.checks import LedgerLeg
 from router.margin.ledger import MarginLedger
@@ -157,6 +157,12 @@ class LedgerGate:
             f"{failure.headroom_after})"
         )
         return MarginCheck(False, before, after, index, reason, failure.asset or quote)
+
+    def set_marks(self, marks: Mapping[str, Decimal]) -> None:
+        """Move the ledger's marks (asset or market name -> price) to fresh readings of their
+        sources; the next check and maintenance test use them."""
+        for name, price in marks.items():
+            self.ledger.set_mark(name, price)
 
     def apply(self, fill: MarginLeg) -> None:
         """Book an actual fill. The ledger re-checks it; a refusal means the venue filled outside

@@ -13,6 +13,10 @@ TOML form (strings for numbers; ints accepted; floats refused because they lose 
     account = "desk-a"           # optional: the [[accounts]] entry to trade for (default: first)
     time_limit_secs = "30"
     on_hedge_failure = "unwind"  # unwind | stop
+    on_hedge_shortfall = "refuse" # refuse | shrink: the plan shows a hedge cannot absorb the
+                                 # leader's size within its limit -> trade nothing, or shrink the
+                                 # leader to what the hedges can absorb (the report says which)
+    unwind_band_bps = 100        # an unwind trades back no worse than the arrival mid -/+ this
     max_rounds = 3               # routing rounds per leg (re-routes of residuals)
     slippage_bps = 10            # child limit = quoted average price moved by this, capped by the leg limit
     netting_window_ms = 5000     # optional, <= 60000: while the legs execute, the maintenance check
@@ -40,13 +44,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from router.config import TOP_LEVEL, Keys, check_table, read_toml
 from router.model.errors import ConfigError, ExecutionError, InvalidValue
+from venues.values import parse_positive
 
 __all__ = [
     "HEDGE_POLICIES",
@@ -60,11 +65,13 @@ __all__ = [
     "base_asset",
     "load_order",
     "order_from_dict",
-    "parse_decimal",
 ]
 
 INSTRUMENTS: tuple[str, ...] = ("spot", "perp")
 HEDGE_POLICIES: tuple[str, ...] = ("unwind", "stop")
+# What to do when the plan shows a hedge cannot absorb its leader's size within its limit.
+SHORTFALL_POLICIES: tuple[str, ...] = ("refuse", "shrink")
+DEFAULT_UNWIND_BAND_BPS = 100
 SIDES: tuple[str, ...] = ("buy", "sell")
 # Leg ordering searches permutations; 8 legs is 40,320 orders, the most we search exhaustively.
 MAX_LEGS = 8
@@ -80,25 +87,15 @@ class OrderError(InvalidValue, ExecutionError):
     """An order value is invalid: names the field, the value given and what is allowed."""
 
 
-def parse_decimal(field: str, value: Any, *, positive: bool = True) -> Decimal:
-    """Parse an exact decimal from a ``str``, ``int`` or ``Decimal``; floats are refused.
-
-    Raises :class:`OrderError` for floats, bools, non-numbers, NaN, infinities and values <= 0
-    (or < 0 when ``positive`` is False). Exact: no rounding happens. O(len(value)).
-    """
-    allowed = "a decimal string > 0" if positive else "a decimal string >= 0"
+def _positive(field: str, value: Any) -> Decimal:
+    """``value`` as an exact Decimal > 0 in the project's one number grammar
+    (:mod:`venues.values`); an OrderError naming ``field`` otherwise."""
     if isinstance(value, float):
-        allowed += " (TOML floats lose precision: write it as a string)"
-        raise OrderError(field, value, allowed)
-    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
-        raise OrderError(field, value, allowed)
-    try:
-        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
-    except InvalidOperation:
-        raise OrderError(field, value, allowed) from None
-    if not number.is_finite() or number < 0 or (positive and number == 0):
-        raise OrderError(field, value, allowed)
-    return number
+        # A TOML float has already been rounded by the TOML reader: say how to write it exactly.
+        raise OrderError(
+            field, value, "a decimal string > 0 (TOML floats lose precision: quote it)"
+        )
+    return parse_positive(field, value, error=OrderError)
 
 
 def base_asset(symbol: str) -> str:
@@ -123,7 +120,7 @@ class Hedge:
             raise OrderError("follows", self.follows, "the id of another leg")
         if not isinstance(self.ratio, Decimal):
             raise OrderError("ratio", self.ratio, "a Decimal > 0")
-        parse_decimal("ratio", self.ratio)
+        _positive("ratio", self.ratio)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +157,7 @@ class OrderLeg:
             if value is not None:
                 if not isinstance(value, Decimal):
                     raise OrderError(name, value, "a Decimal > 0 or None")
-                parse_decimal(name, value)
+                _positive(name, value)
         if self.hedge is not None:
             if not isinstance(self.hedge, Hedge):
                 raise OrderError("hedge", self.hedge, "a Hedge or None")
@@ -204,6 +201,9 @@ class MultiLegOrder:
     execution for that long, the maintenance (liquidation) check counts the order's unfilled hedge
     legs as pending at their limit prices, and hedge legs must fill within it; when it expires with
     hedge legs unfilled, ``on_hedge_failure`` applies. Initial margin is checked as always.
+    ``on_hedge_shortfall`` decides before anything trades when the plan shows a hedge cannot
+    absorb its leader's size within its limit (refuse | shrink); ``unwind_band_bps`` bounds an
+    unwind's price around the leader's arrival mid.
     """
 
     client_id: str
@@ -214,6 +214,8 @@ class MultiLegOrder:
     max_rounds: int = 3
     slippage_bps: int = 10
     netting_window_ms: int = 0
+    on_hedge_shortfall: str = "refuse"
+    unwind_band_bps: int = DEFAULT_UNWIND_BAND_BPS
 
     def __post_init__(self) -> None:
         if not isinstance(self.client_id, str) or not _ID.match(self.client_id):
@@ -252,9 +254,19 @@ class MultiLegOrder:
                 seen.add(current.leg_id)
         if not isinstance(self.time_limit_secs, Decimal):
             raise OrderError("time_limit_secs", self.time_limit_secs, "a Decimal > 0")
-        parse_decimal("time_limit_secs", self.time_limit_secs)
+        _positive("time_limit_secs", self.time_limit_secs)
         if self.on_hedge_failure not in HEDGE_POLICIES:
             raise OrderError("on_hedge_failure", self.on_hedge_failure, " | ".join(HEDGE_POLICIES))
+        if self.on_hedge_shortfall not in SHORTFALL_POLICIES:
+            raise OrderError(
+                "on_hedge_shortfall", self.on_hedge_shortfall, " | ".join(SHORTFALL_POLICIES)
+            )
+        if (
+            isinstance(self.unwind_band_bps, bool)
+            or not isinstance(self.unwind_band_bps, int)
+            or not 0 <= self.unwind_band_bps <= 10_000
+        ):
+            raise OrderError("unwind_band_bps", self.unwind_band_bps, "an integer in [0, 10000]")
         if self.account is not None and (not isinstance(self.account, str) or not self.account):
             raise OrderError("account", self.account, "an account name or None")
         if (
@@ -304,6 +316,16 @@ class MultiLegOrder:
             "slippage_bps": self.slippage_bps,
             # omitted when 0: orders without a window keep the fingerprint they always had
             **({"netting_window_ms": self.netting_window_ms} if self.netting_window_ms else {}),
+            **(
+                {"on_hedge_shortfall": self.on_hedge_shortfall}
+                if self.on_hedge_shortfall != "refuse"
+                else {}
+            ),
+            **(
+                {"unwind_band_bps": self.unwind_band_bps}
+                if self.unwind_band_bps != DEFAULT_UNWIND_BAND_BPS
+                else {}
+            ),
             "legs": [
                 {
                     "id": leg.leg_id,
@@ -330,6 +352,8 @@ _ORDER_KEYS = {
     "max_rounds",
     "slippage_bps",
     "netting_window_ms",
+    "on_hedge_shortfall",
+    "unwind_band_bps",
 }
 _LEG_KEYS = {
     "id",
@@ -375,7 +399,7 @@ def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
                 raise OrderError("venues", venues, "a list of venue names")
             hedge = None
             if "follows" in raw:
-                hedge = Hedge(raw["follows"], parse_decimal("ratio", raw.get("ratio", "1")))
+                hedge = Hedge(raw["follows"], _positive("ratio", raw.get("ratio", "1")))
             elif "ratio" in raw:
                 raise OrderError("ratio", raw["ratio"], "only together with follows")
             legs.append(
@@ -384,13 +408,11 @@ def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
                     instrument=raw.get("instrument", "spot"),
                     symbol=raw.get("symbol"),
                     side=raw.get("side"),
-                    qty=None if "qty" not in raw else parse_decimal("qty", raw["qty"]),
+                    qty=None if "qty" not in raw else _positive("qty", raw["qty"]),
                     quote_qty=None
                     if "quote_qty" not in raw
-                    else parse_decimal("quote_qty", raw["quote_qty"]),
-                    limit_price=None
-                    if "limit" not in raw
-                    else parse_decimal("limit", raw["limit"]),
+                    else _positive("quote_qty", raw["quote_qty"]),
+                    limit_price=None if "limit" not in raw else _positive("limit", raw["limit"]),
                     venues=tuple(venues),
                     hedge=hedge,
                 )
@@ -402,12 +424,14 @@ def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
         return MultiLegOrder(
             client_id=head.get("client_id"),
             legs=tuple(legs),
-            time_limit_secs=parse_decimal("time_limit_secs", head.get("time_limit_secs", "30")),
+            time_limit_secs=_positive("time_limit_secs", head.get("time_limit_secs", "30")),
             on_hedge_failure=head.get("on_hedge_failure", "unwind"),
             account=head.get("account"),
             max_rounds=head.get("max_rounds", 3),
             slippage_bps=head.get("slippage_bps", 10),
             netting_window_ms=head.get("netting_window_ms", 0),
+            on_hedge_shortfall=head.get("on_hedge_shortfall", "refuse"),
+            unwind_band_bps=head.get("unwind_band_bps", DEFAULT_UNWIND_BAND_BPS),
         )
     except OrderError as exc:
         key = exc.field if exc.field.startswith("legs") else f"order.{exc.field}"

@@ -50,3 +50,16 @@ class VenueAdapter(Protocol):
         """Send one child order; returns what was filled. Never raises for a venue-side rejection:
         that is a ``LegFill`` with status ``"rejected"`` and the reason."""
         ...
+
+    async def order_status(self, client_order_id: str) -> LegFill | None:
+        """What the venue did with ``client_order_id``, from the venue's own books: its fill
+        (filled, partial or rejected), or None when the venue never received that id. Raises
+        :class:`router.model.errors.AdapterError` when the venue cannot be asked (the executor
+        then retries with backoff and reports unknown exposure if the venue stays silent)."""
+        ...
+
+    async def holdings(self) -> dict[str, Decimal]:
+        """The account's signed holding per asset on this venue as the venue reports it (spot: the
+        base balance; perp: the position in base). The executor reports the change over a run.
+        Raises AdapterError when the venue cannot be asked."""
+        ...

@@ -44,10 +44,11 @@ from pathlib import Path
 from typing import Any
 
 from router.app import DEFAULT_CONFIG, MAIN_SUBACCOUNT, build_margin, load_market
-from router.execution.executor import ExecutionReport, Executor
-from router.execution.journal import Journal
+from router.execution.executor import Executor
+from router.execution.journal import DecisionJournal
 from router.execution.margin_gate import LedgerGate
 from router.execution.order import MultiLegOrder, OrderLeg, order_from_dict
+from router.execution.report import ExecutionReport
 from router.model.errors import ConfigError, CrossrouteError, MarginError, RouteError
 from router.paper.market import PRICE_SCALE, MarketSimulator, SimParams, TickReport, price_text
 from router.paper.snapshot import SnapshotError, StateImage
@@ -170,7 +171,7 @@ class _LineWindow(list):
         return lines
 
 
-class PaperJournal(Journal):
+class PaperJournal(DecisionJournal):
     """The decision journal with simulated-time stamps, drained to the store after each commit."""
 
     def __init__(self, clock: Any) -> None:

@@ -14,7 +14,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_venue_server_support import Clock, ccxt_client
 
 from adapters.ccxt import CcxtAdapter
-from router.app import DEFAULT_CONFIG, load_market
+from router.app import DEFAULT_CONFIG, build_margin, load_market
+from router.execution.executor import Executor
+from router.execution.faults import Fault, inject_faults
+from router.execution.order import MultiLegOrder, OrderLeg
 from router.model.errors import AdapterError
 from router.model.orders import LegOrder
 from router.plan import plan_route
@@ -126,3 +129,57 @@ async def test_ccxt_errors_become_adapter_errors_by_retryability() -> None:
         assert info.value.retryable is True
     finally:
         await gone.close()
+
+
+async def test_order_status_and_holdings_come_from_the_exchange_by_client_id() -> None:
+    """Reconciliation through ccxt: fetch_order by origClientOrderId (long ids mapped to a short
+    deterministic one), None for an id the exchange never saw, and the base balance it reports."""
+    runner, _server, market, base = await _served()
+    adapter = _adapter(market, base)
+    try:
+        await adapter.refresh()
+        before = await adapter.holdings()
+        long_id = "basis-0001.spot-long.r0.binance-book.with-a-long-suffix"
+        sent = LegOrder(BOOK, "buy", Decimal("2"), long_id, Decimal("2800"))
+        fill = await adapter.execute(sent)
+        assert fill.status == "filled" and fill.filled_qty == 2
+        # had the reply been lost, the exchange's books say the same
+        known = await adapter.order_status(long_id)
+        assert known is not None
+        assert (known.filled_qty, known.quote_amount, known.fee, known.status) == (
+            fill.filled_qty,
+            fill.quote_amount,
+            fill.fee,
+            "filled",
+        )
+        assert await adapter.order_status("never-sent-1") is None
+        after = await adapter.holdings()
+        assert after["ETH"] - before["ETH"] == 2
+    finally:
+        await adapter.close()
+        await runner.cleanup()
+
+
+async def test_a_lost_reply_through_ccxt_is_reconciled_from_the_exchange() -> None:
+    """The executor over the ccxt adapter with the reply of its first child lost: the child is
+    resolved by client order id on the exchange and the holdings are the exchange's balance."""
+    runner, _server, market, base = await _served()
+    adapter = _adapter(market, base)
+    try:
+        await adapter.refresh()
+        local = load_market(DEFAULT_CONFIG)
+        gate = build_margin(local).gate
+        adapters = inject_faults({BOOK: adapter}, [Fault(BOOK, "lost_reply")])
+        executor = Executor(adapters, gate, instruments={BOOK: "spot"})
+        order = MultiLegOrder(
+            "ccxt-1", (OrderLeg("spot", "spot", "ETH/USDC", "buy", qty=Decimal("3")),)
+        )
+        report = await executor.execute(order)
+        assert report.status == "filled", report.reason
+        (child,) = report.legs[0].children
+        assert (child.status, child.fault, child.queries) == ("filled", "error", 1)
+        assert report.venue_holdings == {BOOK: {"ETH": Decimal(3)}}
+        assert report.residual_exposure == {"ETH": Decimal(3)}
+    finally:
+        await adapter.close()
+        await runner.cleanup()

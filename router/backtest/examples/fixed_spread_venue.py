@@ -19,6 +19,7 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
+from adapters.account import VenueAccount
 from router.model.depth import DepthCurve, FlatSegment
 from router.model.errors import RouteError
 from router.model.orders import LegFill, LegOrder, LegQuote
@@ -68,6 +69,7 @@ class FixedSpreadVenue:
         self._quantum = Decimal(1).scaleb(-quote_places)
         self.mid: Decimal | None = None
         self.filled: list[LegFill] = []
+        self.account = VenueAccount(self.symbol.split("/", 1)[0])
 
     def on_market(self, mid: Decimal, ts_ns: int) -> None:
         """Follow the replayed mid (called by the replay)."""
@@ -161,4 +163,10 @@ class FixedSpreadVenue:
             "filled",
         )
         self.filled.append(fill)
-        return fill
+        return self.account.book(fill)
+
+    async def order_status(self, client_order_id: str) -> LegFill | None:
+        return self.account.order(client_order_id)
+
+    async def holdings(self) -> dict[str, Decimal]:
+        return self.account.holdings()

@@ -46,7 +46,7 @@ class StubExchange:
 
     async def create_order(self, symbol, type, side, amount, price=None, params=None):
         self._maybe_fail()
-        self.orders.append((symbol, type, side, amount, params))
+        self.orders.append((symbol, type, side, amount, params, price))
         return self.result
 
     async def close(self):
@@ -264,9 +264,62 @@ async def test_execute_uses_binance_exact_strings_and_reports_partial_fills() ->
     fill = await adapter.execute(LegOrder("cx", "buy", Decimal("1"), "c-1"))
     assert fill.status == "partial" and fill.filled_qty == Decimal("0.5")
     assert fill.quote_amount == Decimal("1500.25") + Decimal("0.750125") + Decimal("1.5")
-    assert exchange.orders[0][:4] == ("ETH/USDC", "market", "buy", "1")
-    assert exchange.orders[0][4] == {"newClientOrderId": "c-1"}
+    # a limit IOC order: without a child limit, at the worst level the snapshot's quote reaches
+    assert exchange.orders[0][:4] == ("ETH/USDC", "limit", "buy", "1")
+    assert exchange.orders[0][4] == {"newClientOrderId": "c-1", "timeInForce": "IOC"}
+    assert Decimal(exchange.orders[0][5]) == adapter.asks[0][0]
     limit = await adapter.execute(
         LegOrder("cx", "buy", Decimal("1"), "c-2", limit_price=Decimal("3000"))
     )
     assert limit.status == "rejected" and len(exchange.orders) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    side=st.sampled_from(["buy", "sell"]),
+    qty_lots=st.integers(1, 5000),
+    limit_cents=st.integers(250_000, 350_000),
+)
+async def test_ioc_price_keeps_any_fill_within_the_child_limit(side, qty_lots, limit_cents) -> None:
+    """A fill entirely at the IOC price (the worst the exchange may give) stays within the child's
+    all-in limit, fee and leg cost included; one tick looser would not."""
+    adapter, _ = await _adapter()
+    qty, limit = Decimal(qty_lots) / 1000, Decimal(limit_cents) / 100
+    order = LegOrder("cx", side, qty, "c-1", limit_price=limit)
+    price = adapter.ioc_price(order, None)  # type: ignore[arg-type]  # the quote is unused with a limit
+    fee = Decimal(500) / 1_000_000
+
+    def avg(p: Decimal) -> Decimal:
+        per_unit = p * (1 + fee) if side == "buy" else p * (1 - fee)
+        return per_unit + (adapter.leg_cost / qty if side == "buy" else -adapter.leg_cost / qty)
+
+    assert price % adapter.tick == 0
+    tick = adapter.tick
+    if side == "buy":
+        assert avg(price) <= limit < avg(price + tick)
+    else:
+        assert avg(price) >= limit > avg(price - tick)
+
+
+async def test_a_snapshot_older_than_the_allowed_age_is_refused_until_refreshed() -> None:
+    now = [100.0]
+    exchange = StubExchange()
+    adapter = CcxtAdapter(
+        "cx",
+        exchange,
+        "ETH/USDC",
+        quote_decimals=6,
+        max_snapshot_age_secs=Decimal("2"),
+        clock=lambda: now[0],
+    )
+    await adapter.refresh()
+    quote = adapter.quote("buy", Decimal("1"))
+    now[0] += 2.5
+    with pytest.raises(AdapterError) as info:
+        adapter.quote("buy", Decimal("1"))
+    assert "older than the allowed 2 s" in str(info.value) and info.value.details["not_sent"]
+    with pytest.raises(AdapterError):
+        await adapter.execute(LegOrder("cx", "buy", Decimal("1"), "c-9"))
+    assert exchange.orders == []  # nothing was sent on the stale book
+    await adapter.refresh()
+    assert adapter.quote("buy", Decimal("1")) == quote

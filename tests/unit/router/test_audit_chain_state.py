@@ -12,7 +12,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from router.execution.journal import Journal, StepClock
+from router.execution.journal import DecisionJournal, StepClock
 from router.margin.journal import GENESIS, verify_chain
 from router.model.errors import ExecutionError
 
@@ -22,8 +22,8 @@ class JournalChain(RuleBasedStateMachine):
         super().__init__()
         self.dir = tempfile.TemporaryDirectory()
         self.path = Path(self.dir.name) / "j.jsonl"
-        self.journal = Journal(self.path, clock=StepClock())
-        self.memory = Journal(clock=StepClock())
+        self.journal = DecisionJournal(self.path, clock=StepClock())
+        self.memory = DecisionJournal(clock=StepClock())
         self.written = 0
 
     def teardown(self) -> None:
@@ -55,13 +55,13 @@ class JournalChain(RuleBasedStateMachine):
     def reopen(self) -> None:
         """A new run appends to the same file and continues its chain."""
         head = self.journal.head
-        self.journal = Journal(self.path, clock=StepClock())
+        self.journal = DecisionJournal(self.path, clock=StepClock())
         assert self.journal.start == head
 
     @rule()
     def continue_in_memory(self) -> None:
         """A replay continues the recorded head: its first line links to it."""
-        replay = Journal(clock=StepClock(), prev=self.memory.head)
+        replay = DecisionJournal(clock=StepClock(), prev=self.memory.head)
         replay.write("replayed")
         assert verify_chain(replay.lines(), self.memory.head)[1] is None
 

@@ -15,7 +15,7 @@ from typing import Any
 from adapters.amm import AmmAdapter
 from adapters.orderbook import OrderBookAdapter
 from router.execution.executor import Executor
-from router.execution.journal import Journal, StepClock
+from router.execution.journal import DecisionJournal, StepClock
 from router.execution.margin_gate import LedgerGate
 from router.margin.ledger import MarginLedger
 from router.model.errors import AdapterError
@@ -98,8 +98,16 @@ class Faulty:
         self._moves = 0
 
     def _alive(self) -> None:
-        if self.down:
-            raise AdapterError(self.name, "venue down", retryable=True)
+        if self.down:  # a refused connection: nothing left for the venue
+            raise AdapterError(self.name, "venue down", retryable=True, not_sent=True)
+
+    async def order_status(self, client_order_id: str) -> LegFill | None:
+        self._alive()
+        return await self.inner.order_status(client_order_id)
+
+    async def holdings(self) -> dict[str, Decimal]:
+        self._alive()
+        return await self.inner.holdings()
 
     def base_quantum(self) -> Decimal:
         return self.inner.base_quantum()
@@ -149,18 +157,21 @@ class Faulty:
             await asyncio.Event().wait()
         if action == "down":
             self.down = True
-            raise AdapterError(self.name, "venue went down", retryable=True)
+            raise AdapterError(self.name, "venue went down", retryable=True, not_sent=True)
         if action == "move":
             self._moves += 1
             mover_id = f"mover-{self._moves}-{order.client_order_id}"
             if hasattr(self.inner, "book"):  # another owner takes liquidity on our side first
                 book = self.inner.book
                 book.place_market(mover_id, "mover", order.side, book.qty_to_lots(self.move_qty))
-            else:
-                fill = await self.inner.execute(
-                    LegOrder(self.name, order.side, self.move_qty, mover_id)
-                )
-                self.mover_base += fill.filled_qty if order.side == "buy" else -fill.filled_qty
+            else:  # another trader swaps on the pool itself, not through our account
+                pool, base_units = self.inner.pool, int(self.move_qty * 10**18)
+                if order.side == "buy":
+                    bought = pool.swap(pool.get_amount_in(base_units, False), False)
+                    self.mover_base += D(bought) / 10**18
+                else:
+                    pool.swap(base_units, True)
+                    self.mover_base -= self.move_qty
             return await self.inner.execute(order)
         if action == "partial":
             quantum = self.inner.base_quantum()
@@ -208,7 +219,7 @@ def ledger_gate(
 
 def executor(adapters: Iterable[Any], gate: Any | None = None, **kwargs: Any) -> Executor:
     gate = gate if gate is not None else ledger_gate()
-    journal = kwargs.pop("journal", None) or Journal(clock=StepClock())
+    journal = kwargs.pop("journal", None) or DecisionJournal(clock=StepClock())
     return Executor({a.name: a for a in adapters}, gate, journal=journal, **kwargs)
 
 

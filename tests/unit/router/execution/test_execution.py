@@ -145,21 +145,26 @@ async def test_quote_sized_leg_spends_budget_and_hedge_rounding_is_reported() ->
 @pytest.mark.parametrize("fault", ["reject", "timeout", "partial", "down", "boom"])
 async def test_spot_fault_is_rerouted_and_order_completes(fault: str) -> None:
     venues = standard_venues(book_a=[fault])
-    ex = executor(venues)
+    # unprotected spot leg: with book-a off after the fault, the pool alone fills past the
+    # default 100 bps band (test_execution_plan.py covers the band)
+    ex = executor(venues, band_bps=None)
     report = await ex.execute(basis(spot_venues=("book-a", "pool")))
     assert report.status == "filled" and report.hedged, report.reason
     spot = report.legs[0]
     assert spot.filled_qty == 10 and spot.rounds >= 2
     first = spot.children[0]
     assert first.order.venue == "book-a"
-    expected = {
-        "reject": "rejected",
-        "timeout": "timeout",
-        "partial": "partial",
-        "down": "error",
-        "boom": "error",
+    expected = {  # (status after reconciliation, what went wrong in transit)
+        "reject": ("rejected", ""),
+        "timeout": ("not_received", "timeout"),
+        "partial": ("partial", ""),
+        "down": ("not_received", "error"),
+        "boom": ("not_received", "error"),
     }[fault]
-    assert first.status == expected
+    assert (first.status, first.fault) == expected
+    assert report.venue_holdings["perp"] == {"ETH": D(-10)} and not report.unknown_exposure
+    spot_held = [report.venue_holdings.get(v, {"ETH": D(0)})["ETH"] for v in ("book-a", "pool")]
+    assert sum(spot_held) == 10 == report.residual_exposure["ETH"] + 10
     events = [r["event"] for r in ex.journal.records()]
     assert ("venue_down" in events) == (fault in ("timeout", "down", "boom"))
     assert venue_exposure(venues) == {"ETH": 0}
@@ -168,10 +173,11 @@ async def test_spot_fault_is_rerouted_and_order_completes(fault: str) -> None:
 
 async def test_hanging_venue_is_cut_by_the_child_timeout() -> None:
     venues = standard_venues(book_a=["hang"])
-    ex = executor(venues, child_timeout_secs=D("0.05"))
+    ex = executor(venues, child_timeout_secs=D("0.05"), band_bps=None)
     report = await ex.execute(basis(spot_venues=("book-a", "pool")))
     assert report.status == "filled"
-    assert report.legs[0].children[0].status == "timeout"
+    first = report.legs[0].children[0]
+    assert (first.status, first.fault) == ("not_received", "timeout") and first.queries == 1
     children_all_answered(ex.journal)
 
 

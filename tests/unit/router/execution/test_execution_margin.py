@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from exec_harness import PERP, SPOT, ledger_gate
 
-from router.execution.executor import MarginLeg
+from router.execution.gate import MarginLeg
 from router.execution.journal import StepClock
 from router.execution.margin_gate import LedgerGate
 from router.margin.ledger import MarginLedger

@@ -27,8 +27,9 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).parent))
 from exec_harness import Faulty, book_adapter
 
-from router.execution.executor import Executor, MarginLeg
-from router.execution.journal import Journal, StepClock
+from router.execution.executor import Executor
+from router.execution.gate import MarginLeg
+from router.execution.journal import DecisionJournal, StepClock
 from router.execution.margin_gate import LedgerGate
 from router.execution.order import (
     MAX_NETTING_WINDOW_MS,
@@ -163,7 +164,10 @@ def story(
         world,
     )
     executor = Executor(
-        {btc.name: btc, eth.name: eth}, gate, journal=Journal(clock=StepClock()), clock=world.clock
+        {btc.name: btc, eth.name: eth},
+        gate,
+        journal=DecisionJournal(clock=StepClock()),
+        clock=world.clock,
     )
     order = MultiLegOrder(
         "rv-1",

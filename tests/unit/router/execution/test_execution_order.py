@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from router.execution.journal import (
     GENESIS,
-    Journal,
+    DecisionJournal,
     StepClock,
     encode_record,
     line_hash,
@@ -27,7 +28,6 @@ from router.execution.order import (
     OrderLeg,
     load_order,
     order_from_dict,
-    parse_decimal,
 )
 from router.model.errors import ConfigError, ExecutionError
 
@@ -185,22 +185,29 @@ def test_load_order_errors_are_config_errors(tmp_path: Path) -> None:
     | st.text(max_size=8)
     | st.integers()
 )
-def test_parse_decimal_is_exact_or_refuses(value: object) -> None:
+def test_leg_qty_is_exact_in_the_one_grammar_or_refused(value: object) -> None:
+    data = {
+        "order": {"client_id": "c1"},
+        "legs": [{"symbol": "ETH/USDC", "side": "buy", "qty": value}],
+    }
     try:
-        number = parse_decimal("qty", value)
-    except OrderError as exc:
-        assert exc.field == "qty"
+        order = order_from_dict(data, "o.toml")
+    except ConfigError as exc:
+        assert exc.key == "legs[0].qty"
         return
-    assert not isinstance(value, float)
-    assert number.is_finite() and number > 0
-    assert number == (Decimal(value.strip()) if isinstance(value, str) else Decimal(value))  # type: ignore[arg-type]
+    assert not isinstance(value, (float, bool))
+    if isinstance(value, str):
+        assert re.fullmatch(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", value), value
+    qty = order.legs[0].qty
+    assert qty is not None and qty.is_finite() and qty > 0
+    assert qty == Decimal(value)  # type: ignore[arg-type]
 
 
 # -- journal -------------------------------------------------------------------------------------
 
 
 def test_journal_lines_are_canonical_and_timestamped() -> None:
-    journal = Journal(clock=StepClock(start_ns=5, step_ns=10))
+    journal = DecisionJournal(clock=StepClock(start_ns=5, step_ns=10))
     journal.write("plan", qty=D("1.50"), legs=({"venue": "b", "qty": D("0E-8")},), ok=True)
     journal.write("fill", client_id="x")
     first = (
@@ -229,7 +236,7 @@ def test_journal_lines_are_canonical_and_timestamped() -> None:
 )
 def test_journal_refuses_bad_fields_and_changes_nothing(fields: dict) -> None:
     clock = StepClock()
-    journal = Journal(clock=clock)
+    journal = DecisionJournal(clock=clock)
     journal.write("first")
     lines_before, next_tick = journal.lines(), clock._next_ns
     with pytest.raises(ExecutionError):
@@ -241,7 +248,7 @@ def test_journal_refuses_bad_fields_and_changes_nothing(fields: dict) -> None:
 
 def test_journal_refuses_a_clock_going_back() -> None:
     ticks = iter([10, 5])
-    journal = Journal(clock=lambda: next(ticks))
+    journal = DecisionJournal(clock=lambda: next(ticks))
     journal.write("a")
     with pytest.raises(ExecutionError, match="never going back"):
         journal.write("b")
@@ -251,7 +258,7 @@ def test_journal_refuses_a_clock_going_back() -> None:
 def test_journal_appends_to_file_and_reads_back(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     path.write_text('{"event":"earlier","seq":0}\n')
-    journal = Journal(path, clock=StepClock())
+    journal = DecisionJournal(path, clock=StepClock())
     journal.write("next", qty=D("2"))
     records = list(read_journal(path))
     assert [r["event"] for r in records] == ["earlier", "next"]
@@ -264,7 +271,7 @@ def test_journal_appends_to_file_and_reads_back(tmp_path: Path) -> None:
 def test_margin_ledger_writes_through_the_same_journal() -> None:
     from router.margin.ledger import MarginLedger
 
-    journal = Journal(clock=StepClock())
+    journal = DecisionJournal(clock=StepClock())
     ledger = MarginLedger("USDC", journal=journal)
     ledger.add_asset("ETH", "0.9")
     ledger.set_mark("ETH", "3000")
@@ -278,7 +285,7 @@ class JournalMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.journal = Journal(clock=StepClock(step_ns=7))
+        self.journal = DecisionJournal(clock=StepClock(step_ns=7))
         self.expected: list[dict] = []
 
     @rule(

@@ -250,6 +250,19 @@ class Store:
         args.append(limit)
         return [json.loads(row[0]) for row in self._db.execute(sql, args)]
 
+    def fills_before(
+        self, *, account: str | None = None, before: int, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """The ``limit`` newest fills with fill_id < ``before``, oldest first (a page loads the
+        newest history with ``before`` = next fill id)."""
+        sql, args = "SELECT doc FROM fills WHERE fill_id < ?", [before]
+        if account is not None:
+            sql += " AND account = ?"
+            args.append(account)
+        sql += " ORDER BY fill_id DESC LIMIT ?"
+        args.append(limit)
+        return [json.loads(row[0]) for row in self._db.execute(sql, args)][::-1]
+
     def order(self, client_id: str, *, max_seq: int | None = None) -> dict[str, Any] | None:
         """The stored doc of one order (None if unknown, or placed after order ``max_seq``).
         O(log orders): the primary key."""

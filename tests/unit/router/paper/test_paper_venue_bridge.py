@@ -9,7 +9,9 @@ from venues.orderbook import OrderBook
 def test_shared_book_exposes_every_public_name_of_the_book():
     public = {name for name in dir(OrderBook) if not name.startswith("_")}
     missing = sorted(name for name in public if not hasattr(SharedBook, name))
-    assert not missing, f"SharedBook lacks {missing}: add them (explicitly) in router/paper/venue.py"
+    assert not missing, (
+        f"SharedBook lacks {missing}: add them (explicitly) in router/paper/venue.py"
+    )
 
 
 def test_venue_clock_fixes_the_time_only_inside_at():

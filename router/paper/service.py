@@ -166,6 +166,7 @@ class PaperService:
         self.listeners: set[asyncio.Queue] = set()
         self.replaying = False
         self.needs_recovery = False  # a venue-server call applied but not made durable
+        self.recoveries = 0  # rollbacks to the durable state since start (a refusal is none)
         # The attached venue server (router/paper/venue.py): replays a logged call; its digest.
         self._venue_replay: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         self._venue_digest: Callable[[], str] | None = None
@@ -351,6 +352,7 @@ class PaperService:
         """Throw away the in-memory state and rebuild the durable one, then tick to ``target_tick``
         (ticks are deterministic and were never acknowledged). The caller holds the lock."""
         self.needs_recovery = False
+        self.recoveries += 1
         await self._restore()
         while self.sim.tick < target_tick:
             await self._tick()

@@ -161,8 +161,11 @@ async def market(request: web.Request) -> web.Response:
 
 async def quote(request: web.Request) -> web.Response:
     service = _service(request)
-    params = _query(request, ("symbol", "side", "qty", "quote_qty", "limit", "venues"))
-    return _json(service.views.quote(parse_quote(params, service.market)))
+    params = _query(
+        request,
+        ("symbol", "side", "qty", "quote_qty", "limit", "venues", "account", "subaccount"),
+    )
+    return _json(service.views.quote(parse_quote(params, service.market, service.ledger)))
 
 
 async def list_orders(request: web.Request) -> web.Response:

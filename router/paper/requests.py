@@ -88,7 +88,16 @@ _LEG_KEYS = (
     "follows",
     "ratio",
 )
-_QUOTE_KEYS = ("symbol", "side", "qty", "quote_qty", "limit", "venues")
+_QUOTE_KEYS = (
+    "symbol",
+    "side",
+    "qty",
+    "quote_qty",
+    "limit",
+    "venues",
+    "account",
+    "subaccount",
+)
 
 
 def _bad(field: str, value: Any, allowed: str) -> PaperError:
@@ -376,10 +385,12 @@ class QuoteRequest:
     qty: Decimal | None
     quote_qty: Decimal | None
     limit: Decimal | None
+    sub_id: str | None  # with an account: preview its fees, gain and margin headroom after
 
 
-def parse_quote(params: Mapping[str, str], market: Any) -> QuoteRequest:
-    """A routed quote's query (``venues`` comma-separated). Read-only."""
+def parse_quote(params: Mapping[str, str], market: Any, ledger: Any) -> QuoteRequest:
+    """A routed quote's query (``venues`` comma-separated; ``account`` and optional
+    ``subaccount`` ask for the preview). Read-only."""
     _unknown(params, _QUOTE_KEYS)
     side = params.get("side")
     if side not in ("buy", "sell"):
@@ -395,6 +406,11 @@ def parse_quote(params: Mapping[str, str], market: Any) -> QuoteRequest:
     }
     if ("qty" in numbers) == ("quote_qty" in numbers):
         raise _bad("qty", params.get("qty"), "exactly one of qty and quote_qty")
+    sub = None
+    if "account" in params:
+        _, sub = sub_id(ledger, params["account"], params.get("subaccount", MAIN_SUBACCOUNT))
+    elif "subaccount" in params:
+        raise _bad("subaccount", params["subaccount"], "only together with account")
     return QuoteRequest(
         adapters,
         params["symbol"],
@@ -402,4 +418,5 @@ def parse_quote(params: Mapping[str, str], market: Any) -> QuoteRequest:
         numbers.get("qty"),
         numbers.get("quote_qty"),
         numbers.get("limit"),
+        sub,
     )

@@ -152,7 +152,7 @@ class PaperService:
         self.sim = MarketSimulator(self.market, self.ledger, self.perp_markets, self.params)
         self.lock = asyncio.Lock()
         self.outbox = Outbox()
-        self.views = AccountViews(self.market, self.ledger, self.sim)
+        self.views = AccountViews(self.market, self.ledger, self.sim, self.perp_markets)
         self.desk = OrderDesk(
             self.market,
             self.ledger,

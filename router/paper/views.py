@@ -7,17 +7,21 @@ The PnL samples and the starting values are the views' only state (:class:`Value
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from router.execution.executor import MarginLeg
+from router.execution.journal import Journal
+from router.execution.margin_gate import LedgerGate
 from router.margin.report import margin_report
 from router.model.errors import CrossrouteError, RouteError
 from router.paper.errors import PaperError
 from router.paper.market import PRICE_SCALE, price_text
 from router.paper.requests import QuoteRequest
-from router.plan import plan_route
+from router.plan import fmt_qty, plan_route
 
 __all__ = ["PNL_POINTS", "AccountViews", "ValueState"]
 
@@ -40,10 +44,11 @@ class ValueState:
 class AccountViews:
     """Views over the market, the ledger and the simulator (all read-only but :meth:`sample_pnl`)."""
 
-    def __init__(self, market: Any, ledger: Any, sim: Any) -> None:
+    def __init__(self, market: Any, ledger: Any, sim: Any, perp_markets: dict[str, str]) -> None:
         self.market = market
         self.ledger = ledger
         self.sim = sim
+        self.perp_markets = perp_markets
         self.state = ValueState()
         for account in self.accounts():
             self.state.start_value[account] = self.account_value(account)
@@ -186,7 +191,11 @@ class AccountViews:
 
     def quote(self, request: QuoteRequest) -> dict[str, Any]:
         """A routed quote (read-only): the splitter's plan with exact re-quotes, the same as
-        ``crossroute route --json`` for the same order on the same market state."""
+        ``crossroute route --json`` for the same order on the same market state. With an account
+        (``request.sub_id``) it adds ``preview``: each leg's fee and fixed cost (the exact
+        re-quotes' own figures), the gain over the best single venue in quote units, and the
+        margin headroom before and after the whole order, checked by the ledger on a scratch copy
+        (a preview changes nothing, not even the journal)."""
         try:
             plan = plan_route(
                 request.adapters,
@@ -204,4 +213,55 @@ class AccountViews:
                 str(exc.details.get("allowed", exc)),
                 message=str(exc),
             ) from None
-        return plan.to_json_dict()
+        doc = plan.to_json_dict()
+        if request.sub_id is not None:
+            doc["preview"] = self._preview(request, plan)
+        return doc
+
+    def _preview(self, request: QuoteRequest, plan: Any) -> dict[str, Any]:
+        instruments = self.market.instruments()
+        legs = [
+            {
+                "venue": leg.venue,
+                "instrument": instruments[leg.venue],
+                "qty": fmt_qty(leg.qty),
+                "quote_amount": _dec(leg.quote_amount),
+                "fee": _dec(leg.fee),
+                "leg_cost": _dec(leg.leg_cost),
+            }
+            for leg in plan.legs
+        ]
+        best = plan.best_single_venue
+        gain = None
+        if best is not None and plan.complete:
+            sign = 1 if request.side == "buy" else -1
+            gain = _dec(abs(0 * best[1]) + sign * (best[1] - plan.quote_amount))  # no "-0"
+        return {
+            "subaccount": request.sub_id,
+            "legs": legs,
+            "fees": _dec(sum((leg.fee for leg in plan.legs), Decimal(0))),
+            "fixed_costs": _dec(sum((leg.leg_cost for leg in plan.legs), Decimal(0))),
+            "gain_over_best_single": gain,
+            "margin": self._margin_after(request.sub_id, request.symbol, request.side, plan),
+        }
+
+    def _margin_after(self, sub_id: Any, symbol: str, side: str, plan: Any) -> dict[str, Any]:
+        # The ledger journals every check; a preview must not, so it checks a scratch copy.
+        scratch = copy.deepcopy(
+            self.ledger,
+            {id(self.ledger.journal): Journal(), id(self.ledger.order_cancel_hooks): []},
+        )
+        instrument = "perp" if ":" in symbol else "spot"
+        legs = [
+            MarginLeg(instrument, symbol, side, leg.qty, leg.quote_amount, leg.fee + leg.leg_cost)
+            for leg in plan.legs
+            if leg.qty > 0
+        ]
+        check = LedgerGate(scratch, sub_id, self.perp_markets).check(legs)
+        return {
+            "asset": check.asset,
+            "headroom_before": _dec(check.headroom_before),
+            "headroom_after": _dec(check.headroom_after[-1]) if check.headroom_after else None,
+            "accepted": check.accepted,
+            "reason": check.reason,
+        }

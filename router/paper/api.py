@@ -174,6 +174,9 @@ async def list_orders(request: web.Request) -> web.Response:
     _known_account(service, params.get("account"))
     status = query_name(params, "status")
     limit = query_int(params, "limit", 100, 1, 1000)
+    if status == "working":  # open and partially filled gtc orders, oldest first (memory)
+        docs = service.open_orders(params.get("account"))[:limit]
+        return _json({"orders": docs})
     # Every order is in the store (finished ones only there); an open order's doc in memory may be
     # newer (a retry that filled nothing bumps ``attempts`` without a commit), so it wins.
     docs = service.store.orders(account=params.get("account"), status=status, limit=limit)

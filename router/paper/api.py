@@ -254,11 +254,10 @@ async def fills(request: web.Request) -> web.Response:
     after = query_int(params, "after", 0, 0, 2**62)
     before = query_int(params, "before", 0, 0, 2**62)
     limit = query_int(params, "limit", 100, 1, 1000)
-    if before:
-        rows = service.store.fills_before(account=params.get("account"), before=before, limit=limit)
-    else:
-        rows = service.store.fills(account=params.get("account"), after=after, limit=limit)
-    return _json({"fills": rows})
+    rows = service.store.fills_json(
+        account=params.get("account"), after=after, before=before or None, limit=limit
+    )
+    return web.Response(text='{"fills":' + rows + "}", content_type="application/json")
 
 
 async def journal(request: web.Request) -> web.Response:

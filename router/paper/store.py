@@ -353,26 +353,31 @@ class Store:
         self, *, account: str | None = None, after: int = 0, limit: int = 100
     ) -> list[dict[str, Any]]:
         """Oldest first, fill_id > ``after``."""
-        sql, args = "SELECT doc FROM fills WHERE fill_id > ?", [after]
-        if account is not None:
-            sql += " AND account = ?"
-            args.append(account)
-        sql += " ORDER BY fill_id LIMIT ?"
-        args.append(limit)
-        return [json.loads(row[0]) for row in self._db.execute(sql, args)]
+        return json.loads(self.fills_json(account=account, after=after, limit=limit))
 
-    def fills_before(
-        self, *, account: str | None = None, before: int, limit: int = 100
-    ) -> list[dict[str, Any]]:
-        """The ``limit`` newest fills with fill_id < ``before``, oldest first (a page loads the
-        newest history with ``before`` = next fill id)."""
-        sql, args = "SELECT doc FROM fills WHERE fill_id < ?", [before]
+    def fills_json(
+        self,
+        *,
+        account: str | None = None,
+        after: int = 0,
+        before: int | None = None,
+        limit: int = 100,
+    ) -> str:
+        """The fills as one JSON array text, oldest first: fill_id > ``after``, or with
+        ``before`` the ``limit`` newest with fill_id < ``before`` (a page loading recent history).
+        The stored documents are passed through as stored (no decode and re-encode)."""
+        newest = before is not None
+        sql, args = (
+            "SELECT doc FROM fills WHERE fill_id " + ("< ?" if newest else "> ?"),
+            [before if newest else after],
+        )
         if account is not None:
             sql += " AND account = ?"
             args.append(account)
-        sql += " ORDER BY fill_id DESC LIMIT ?"
+        sql += f" ORDER BY fill_id {'DESC' if newest else 'ASC'} LIMIT ?"
         args.append(limit)
-        return [json.loads(row[0]) for row in self._db.execute(sql, args)][::-1]
+        docs = [row[0] for row in self._db.execute(sql, args)]
+        return "[" + ",".join(reversed(docs) if newest else docs) + "]"
 
     def order(self, client_id: str, *, max_seq: int | None = None) -> dict[str, Any] | None:
         """The stored doc of one order (None if unknown, or placed after order ``max_seq``).

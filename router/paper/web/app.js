@@ -241,21 +241,20 @@ function amendRow(tr, order, limit, qty) {
 }
 
 // -- fills and routes -----------------------------------------------------------------------------
-function fillRow(f) {
-  const tr = el("tr", { "data-fill": f.fill_id, title: utc(f.t_ns) + " UTC" });
+const esc = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+function fillRowHtml(f) {
+  // One HTML string per row: a thousand rows render several times faster than through the DOM API.
   const base = baseOf(f.symbol), quote = quoteOf(f.symbol);
-  for (const [text, cls] of [[String(f.fill_id)], [utc(f.t_ns).slice(11)], [f.subaccount], [f.symbol], [f.side, f.side], [withUnit(f.qty, base)],
-    [withUnit(f.avg_price, priceUnit(f.symbol))], [withUnit(f.quote_amount, quote)], [withUnit(f.fee, quote)], [f.venue], [f.client_id]]) {
-    tr.appendChild(el("td", cls ? { class: cls } : {}, text));
-  }
-  return tr;
+  const cells = [f.fill_id, utc(f.t_ns).slice(11), f.subaccount, f.symbol, f.side, withUnit(f.qty, base),
+    withUnit(f.avg_price, priceUnit(f.symbol)), withUnit(f.quote_amount, quote), withUnit(f.fee, quote), f.venue, f.client_id];
+  const tds = cells.map((c, i) => (i === 4 ? `<td class="${esc(c)}">` : "<td>") + esc(c) + "</td>").join("");
+  return `<tr data-fill="${esc(f.fill_id)}" title="${esc(utc(f.t_ns))} UTC">${tds}</tr>`;
 }
 function addFills(fills, atTop) {
   const body = $("fills").querySelector("tbody");
   const fresh = fills.filter((f) => !state.fillIds.has(f.fill_id));
-  const frag = document.createDocumentFragment();
-  for (const f of fresh) { state.fillIds.add(f.fill_id); frag.appendChild(fillRow(f)); }
-  if (atTop) body.prepend(frag); else body.appendChild(frag);
+  for (const f of fresh) state.fillIds.add(f.fill_id);
+  body.insertAdjacentHTML(atTop ? "afterbegin" : "beforeend", fresh.map(fillRowHtml).join(""));
   while (body.rows.length > MAX_FILLS) body.deleteRow(body.rows.length - 1);
   $("fills-count").textContent = body.rows.length + " shown, newest first";
 }
@@ -454,9 +453,10 @@ async function refresh() {
 }
 async function start() {
   connect(); // first, so nothing between the loads and the stream is missed (fills dedup by id)
+  const pnl = get("/api/pnl"); // the first account, as the ticket starts with it
   await Promise.all([refreshMarket(), refreshAccounts(), loadFills(), loadRoutes(), loadWorking()]);
   initTicket();
-  await refreshPnl();
+  renderPnl(await pnl, quoteOf(state.market.venues[0].symbol));
   document.body.dataset.ready = "1";
   document.body.dataset.firstRenderMs = String(Math.round(performance.now()));
   setInterval(refresh, 1000);

@@ -142,17 +142,18 @@ async def _status(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from decimal import Decimal, InvalidOperation
-
     from router.app import DEFAULT_CONFIG
     from router.paper.market import SimParams
+    from venues.values import parse_decimal
 
-    try:
-        speed = Decimal(args.speed)
-    except InvalidOperation:
-        speed = Decimal(-1)
-    if not speed.is_finite() or speed < 0 or speed > 1_000_000:
-        raise ConfigError("<command line>", "--speed", args.speed, "a decimal in [0, 1000000]")
+    speed = parse_decimal(
+        "--speed",
+        args.speed,
+        minimum=0,
+        maximum=1_000_000,
+        max_scale=6,
+        error=lambda field, value, allowed: ConfigError("<command line>", field, value, allowed),
+    )
     if not 0 <= args.port <= 65535:
         raise ConfigError("<command line>", "--port", args.port, "an integer in [0, 65535]")
     overrides: dict[str, Any] = {}

@@ -54,6 +54,8 @@ async def fill_database(db: str, fills: int) -> int:
         await service.command("order", order)
         await service.command("step", {"ticks": 2})
         i += 1
+    perp = {"client_id": "hedge", "account": "desk-a", "symbol": "ETH/USDC:USDC", "side": "sell"}
+    await service.command("order", {**perp, "qty": "30"})  # a position with a liquidation price
     gtc = {"client_id": "bid", "account": "desk-a", "symbol": "ETH/USDC", "side": "buy"}
     await service.command("order", {**gtc, "qty": "5", "limit": "2600", "tif": "gtc"})
     count = service.desk.state.next_fill_id - 1

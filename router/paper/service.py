@@ -40,7 +40,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import pickle
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -50,6 +49,7 @@ from router.app import DEFAULT_CONFIG, MAIN_SUBACCOUNT, build_margin, load_marke
 from router.model.errors import ConfigError, MarginError
 from router.paper.declared import DECLARED
 from router.paper.desk import OrderDesk, Outbox, canonical, dec
+from router.paper.durable import Snapshots
 from router.paper.errors import PaperError
 from router.paper.journal import PaperJournal
 from router.paper.market import MarketSimulator, SimParams, TickReport, price_text
@@ -61,7 +61,7 @@ from router.paper.requests import (
     parse_subaccount,
     parse_transfer,
 )
-from router.paper.snapshot import SnapshotError, StateImage
+from router.paper.snapshot import SnapshotError
 from router.paper.store import MEMORY, ReplayMismatch, Store
 from router.paper.views import AccountViews
 
@@ -180,13 +180,11 @@ class PaperService:
                     self.params.replay_path,
                     "the data file this database was created with (its SHA-256 differs)",
                 )
-        # Snapshot layout: part 0 is the declared state of the desk, the views, the simulator,
-        # the ledger, the journal and the venues; attach_venue() adds the venue server's. Each
-        # part keeps its state at tick 0 (its genesis): recovery without a snapshot starts there.
-        self._parts: list[tuple[StateImage, bytes]] = []
+        # Part 0 of the snapshots; attach_venue() adds the venue server's (router/paper/durable.py).
+        self.snapshots = Snapshots(DECLARED)
         self._commands_since_snapshot = 0
         self._snapshot_tick = 0
-        self._attach_state(
+        self.snapshots.attach(
             [
                 self.desk.state,
                 self.views.state,
@@ -202,11 +200,6 @@ class PaperService:
         sim = getattr(self, "sim", None)  # the ledger journals its setup before the simulator
         return self.params.start_ns if sim is None else sim.t_ns
 
-    def _attach_state(self, roots: Sequence[Any], *, keep: Sequence[Any] = ()) -> None:
-        shared = [obj for image, _ in self._parts for obj in image.roots]
-        image = StateImage(roots, DECLARED, keep=[*shared, *keep])
-        self._parts.append((image, image.dumps()))
-
     def attach_venue(
         self,
         roots: Sequence[Any],
@@ -217,7 +210,7 @@ class PaperService:
         recovery (its engine and ledger, ``roots``), ``venue`` command replay and the digest."""
         if self._venue_replay is not None:
             raise ConfigError("<paper>", "venue_server", "twice", "one venue server")
-        self._attach_state(roots)
+        self.snapshots.attach(roots)
         self._venue_replay = replay
         self._venue_digest = digest
 
@@ -289,17 +282,8 @@ class PaperService:
         the seq of the last command it contains (0 for genesis)."""
         for snap in self.store.snapshots():
             try:
-                blobs = pickle.loads(snap.state)
-                if not isinstance(blobs, list) or not blobs or len(blobs) > len(self._parts):
-                    raise SnapshotError(
-                        "the snapshot has more parts than this service",
-                        field="snapshot",
-                        value=snap.id,
-                        allowed=f"at most {len(self._parts)} parts",
-                    )
-                for index, (image, genesis) in enumerate(self._parts):
-                    image.loads(blobs[index] if index < len(blobs) else genesis)
-            except (SnapshotError, pickle.UnpicklingError, EOFError, TypeError) as exc:
+                self.snapshots.load(snap.state)
+            except SnapshotError as exc:
                 log.warning("snapshot %s does not load (%s); trying an older one", snap.id, exc)
                 continue
             if self.state_digest() != snap.digest:
@@ -312,8 +296,7 @@ class PaperService:
                 )
             self._snapshot_tick = snap.tick
             return snap.event_seq
-        for image, genesis in self._parts:
-            image.loads(genesis)
+        self.snapshots.load_genesis()
         self._snapshot_tick = 0
         return 0
 
@@ -321,9 +304,7 @@ class PaperService:
         """Write a snapshot of the whole state now (the caller holds the lock or is the only user);
         returns its id. One durable transaction; a crash during it leaves the older ones."""
         self._flush()
-        blob = pickle.dumps(
-            [image.dumps() for image, _ in self._parts], protocol=pickle.HIGHEST_PROTOCOL
-        )
+        blob = self.snapshots.dump()
         snapshot_id = self.store.write_snapshot(
             tick=self.sim.tick,
             journal_seq=self.journal.seq,

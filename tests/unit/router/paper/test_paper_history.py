@@ -27,7 +27,7 @@ def _state_bytes(service: PaperService) -> int:
     remember every id they ever saw (their duplicate-id contract, venues/orderbook.py), so each
     order's child ids stay there, and that is not ours to drop. (The makers' ladder ids no longer
     add to it per tick: test_paper_makers.py.)"""
-    image = service._parts[0][0]
+    image = service.snapshots.parts[0][0]
     book = DECLARED[OrderBook]
     without_closed = Declaration(
         tuple(n for n in book.state if n != "_closed"), (*book.wiring, "_closed")
@@ -35,7 +35,7 @@ def _state_bytes(service: PaperService) -> int:
     core = StateImage(
         image.roots, {**DECLARED, OrderBook: without_closed}, keep=image.objects[len(image.roots) :]
     )
-    return len(core.dumps()) + sum(len(part.dumps()) for part, _ in service._parts[1:])
+    return len(core.dumps()) + sum(len(part.dumps()) for part, _ in service.snapshots.parts[1:])
 
 
 async def test_snapshot_size_stays_flat_as_finished_orders_accumulate():

@@ -396,9 +396,9 @@ async def test_every_stateful_object_of_the_service_is_declared():
 
     service = PaperService(CONFIG)
     create_paper_app(service)  # the venue server's engine and ledger join the snapshots
-    for image, _ in service._parts:
+    for image, _ in service.snapshots.parts:
         image.check()  # raises naming the first undeclared attribute
-    assert len(service._parts) == 2
+    assert len(service.snapshots.parts) == 2
 
 
 def test_service_refuses_bad_snapshot_settings():

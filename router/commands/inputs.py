@@ -45,9 +45,11 @@ def optional(parse: Callable[[str, str], Decimal], flag: str, text: str | None) 
     return None if text is None else parse(flag, text)
 
 
-def decimal_in(flag: str, text: str, minimum: int, maximum: int) -> Decimal:
-    """A decimal in [minimum, maximum] (``--speed``)."""
-    return parse_decimal(flag, text, minimum=minimum, maximum=maximum, max_scale=MAX_SCALE)
+def decimal_in(
+    flag: str, text: str, minimum: int, maximum: int, max_scale: int = MAX_SCALE
+) -> Decimal:
+    """A decimal in [minimum, maximum] with at most ``max_scale`` places (``--speed``)."""
+    return parse_decimal(flag, text, minimum=minimum, maximum=maximum, max_scale=max_scale)
 
 
 def integer_in(flag: str, text: str | int, minimum: int, maximum: int) -> int:

@@ -235,7 +235,8 @@ def _serve(args: argparse.Namespace) -> int:
     from router.app import DEFAULT_CONFIG
     from router.paper.market import SimParams
 
-    speed = inputs.decimal_in("--speed", args.speed, 0, 1_000_000)
+    # the simulated clock advances in whole nanoseconds: a finer speed would round to a stop
+    speed = inputs.decimal_in("--speed", args.speed, 0, 1_000_000, max_scale=6)
     port = inputs.integer_in("--port", args.port, 0, 65535)
     inputs.writable_file("--db", args.db)
     overrides: dict[str, Any] = {}

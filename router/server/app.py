@@ -162,6 +162,7 @@ class VenueServer:
         market_clock_ms: Callable[[], int] | None = None,
         limits: ServerLimits = ServerLimits(),
         ws_interval_s: float = 0.1,
+        engine_factory: Callable[..., Engine] = Engine,
     ) -> None:
         accounts = list(accounts)
         # Two clocks, because a simulated market runs on its own time while its clients sign with
@@ -174,7 +175,8 @@ class VenueServer:
         )
         self.limits = limits
         self.ledger = Ledger(asset_decimals, accounts)
-        self.engine = Engine(markets, self.ledger, clock_ms=lambda: self.market_clock_ms())
+        # ``engine_factory``: an Engine subclass (the paper service's logs every place and cancel).
+        self.engine = engine_factory(markets, self.ledger, clock_ms=lambda: self.market_clock_ms())
         self.auth = Authenticator(
             [
                 ApiCredential(a.api_key, a.api_secret, a.name)

@@ -20,15 +20,16 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
-from urllib.parse import parse_qsl
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
+from router.server import params as P
+from router.server import tape as T
 from router.server.accounts import AccountSpec, Ledger, decimal_of
 from router.server.auth import ApiCredential, Authenticator
-from router.server.engine import Engine, OrderRecord, TradeRecord
+from router.server.engine import PIPS, Engine, OrderRecord, TradeRecord, position_key
 from router.server.errors import (
     ILLEGAL_CHARS,
     INVALID_ORDER_TYPE,
@@ -37,21 +38,44 @@ from router.server.errors import (
     MANDATORY_PARAM_EMPTY_OR_MALFORMED,
     TOO_MANY_PARAMETERS,
     UNKNOWN,
+    UNSUPPORTED_OPERATION,
     BinanceError,
+    CancelReplaceError,
     illegal,
-    raw_param,
+    missing,
 )
 from router.server.markets import BookMarket, PoolMarket, filters, precision_digits
 from router.server.ratelimit import RateLimiter
-from venues.errors import require_int
+from router.server.streams import STREAM_PATHS, StreamHub
+from venues.errors import InvalidArgument, require_int
 
 log = logging.getLogger("crossroute.venue_server")
 
-_DECIMAL = re.compile(r"[0-9]{1,20}(\.[0-9]{1,20})?")
 _INT = re.compile(r"[0-9]{1,19}")
-_CLIENT_ID = re.compile(r"[.A-Za-z0-9:/_-]{1,36}")
-_SYMBOL = re.compile(r"[A-Z0-9]{2,32}")
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000, 5000)
+FUNDING_INTERVAL_MS = 8 * 3_600_000
+# Binance order types crossroute's venues do not model: answered -1020, not "invalid type".
+UNMODELLED_ORDER_TYPES = frozenset(
+    {
+        "STOP",
+        "STOP_MARKET",
+        "STOP_LOSS",
+        "STOP_LOSS_LIMIT",
+        "TAKE_PROFIT",
+        "TAKE_PROFIT_MARKET",
+        "TAKE_PROFIT_LIMIT",
+        "TRAILING_STOP_MARKET",
+    }
+)
+
+
+def _const(weight: int) -> Callable[[dict[str, str]], int]:
+    return lambda params: weight
+
+
+def _by_symbol(one: int, every: int) -> Callable[[dict[str, str]], int]:
+    """Binance's weight rule for list endpoints: cheap with ``symbol``, dear without."""
+    return lambda params: one if params.get("symbol") else every
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,66 +110,6 @@ def _ms() -> int:
 
 def _plain(value: Decimal) -> str:
     return format(value, "f")
-
-
-# ---- parameter parsing -------------------------------------------------------------------------
-def _parse_params(raw: str, max_params: int) -> dict[str, str]:
-    if not raw:
-        return {}
-    try:
-        pairs = parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="strict")
-    except (UnicodeDecodeError, ValueError):
-        raise BinanceError(
-            ILLEGAL_CHARS, "Illegal characters found in the request parameters."
-        ) from None
-    if len(pairs) > max_params:
-        raise BinanceError(TOO_MANY_PARAMETERS, f"Too many parameters; at most {max_params}.")
-    params: dict[str, str] = {}
-    for name, value in pairs:
-        if name in params:
-            raise BinanceError(
-                TOO_MANY_PARAMETERS, "Duplicate values for a parameter detected.", field=name[:64]
-            )
-        params[name] = value
-    return params
-
-
-def _required(params: dict[str, str], name: str) -> str:
-    return raw_param(params, name, required=True)  # type: ignore[return-value]
-
-
-def _decimal(params: dict[str, str], name: str, *, required: bool = True) -> Decimal | None:
-    raw = raw_param(params, name, required=required)
-    if raw is None:
-        return None
-    if not _DECIMAL.fullmatch(raw):
-        raise illegal(name, raw, "a plain decimal number such as 1.25")
-    return Decimal(raw)
-
-
-def _int(
-    params: dict[str, str],
-    name: str,
-    *,
-    default: int | None = None,
-    minimum: int = 0,
-    maximum: int = 2**63 - 1,
-) -> int | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    if not _INT.fullmatch(raw) or not minimum <= int(raw) <= maximum:
-        raise illegal(name, raw, f"an integer in [{minimum}, {maximum}]")
-    return int(raw)
-
-
-def _symbol(params: dict[str, str], *, required: bool = True) -> str | None:
-    raw = raw_param(params, "symbol", required=required)
-    if raw is None:
-        return None
-    if not _SYMBOL.fullmatch(raw):
-        raise illegal("symbol", raw, "an upper-case symbol such as ETHUSDC")
-    return raw
 
 
 # ---- the application ---------------------------------------------------------------------------
@@ -194,74 +158,127 @@ class VenueServer:
             label="new orders",
         )
         self.ws_interval_s = ws_interval_s
+        self.streams = StreamHub(self, interval_s=ws_interval_s)
         self.app = self._build()
+
+    def _routes(
+        self,
+    ) -> list[tuple[str, str, Callable[..., Any], Callable[[dict[str, str]], int], str]]:
+        """(method, Binance path, handler, weight, security): security is "none" (public, weight
+        on the client address), "key" (an API key, no signature: listenKey) or "signed"."""
+        one = _const(1)
+        spot_many = _by_symbol(2, 80)
+        return [
+            # spot: market data
+            ("GET", "/api/v3/ping", self._ping, one, "none"),
+            ("GET", "/api/v3/time", self._time, one, "none"),
+            ("GET", "/api/v3/exchangeInfo", self._exchange_info_spot, _const(20), "none"),
+            ("GET", "/api/v3/depth", self._depth_spot, _depth_weight, "none"),
+            ("GET", "/api/v3/trades", self._trades_spot, _const(25), "none"),
+            ("GET", "/api/v3/historicalTrades", self._trades_spot, _const(25), "none"),
+            ("GET", "/api/v3/aggTrades", self._agg_trades_spot, _const(4), "none"),
+            ("GET", "/api/v3/klines", self._klines_spot, _const(2), "none"),
+            ("GET", "/api/v3/uiKlines", self._klines_spot, _const(2), "none"),
+            ("GET", "/api/v3/avgPrice", self._avg_price, _const(2), "none"),
+            ("GET", "/api/v3/ticker/24hr", self._ticker_spot, spot_many, "none"),
+            ("GET", "/api/v3/ticker", self._ticker_spot, spot_many, "none"),
+            ("GET", "/api/v3/ticker/price", self._price_spot, _by_symbol(2, 4), "none"),
+            ("GET", "/api/v3/ticker/bookTicker", self._book_ticker_spot, _by_symbol(2, 4), "none"),
+            # spot: account and trading
+            ("GET", "/api/v3/account", self._account_spot, _const(20), "signed"),
+            ("POST", "/api/v3/order", self._order_post_spot, one, "signed"),
+            ("POST", "/api/v3/order/test", self._order_test_spot, one, "signed"),
+            ("GET", "/api/v3/order", self._order_get_spot, _const(4), "signed"),
+            ("DELETE", "/api/v3/order", self._order_delete_spot, one, "signed"),
+            ("POST", "/api/v3/order/cancelReplace", self._cancel_replace_spot, one, "signed"),
+            ("GET", "/api/v3/openOrders", self._open_orders_spot, _by_symbol(6, 80), "signed"),
+            ("DELETE", "/api/v3/openOrders", self._cancel_all_spot, one, "signed"),
+            ("GET", "/api/v3/allOrders", self._all_orders_spot, _const(20), "signed"),
+            ("GET", "/api/v3/myTrades", self._my_trades_spot, _const(20), "signed"),
+            ("GET", "/api/v3/account/commission", self._commission_spot, _const(20), "signed"),
+            ("POST", "/api/v3/userDataStream", self._listen_key_new, _const(2), "key"),
+            ("PUT", "/api/v3/userDataStream", self._listen_key_keep, _const(2), "key"),
+            ("DELETE", "/api/v3/userDataStream", self._listen_key_close, _const(2), "key"),
+            # sapi: what ccxt's load_markets reads
+            ("GET", "/sapi/v1/capital/config/getall", self._currencies, _const(10), "signed"),
+            ("GET", "/sapi/v1/margin/allPairs", self._no_rows, one, "signed"),
+            ("GET", "/sapi/v1/margin/isolated/allPairs", self._no_rows, _const(10), "signed"),
+            ("GET", "/sapi/v1/system/status", self._system_status, one, "none"),
+            ("GET", "/sapi/v1/asset/tradeFee", self._trade_fees, one, "signed"),
+            # coin-margined and options: this server lists none
+            ("GET", "/dapi/v1/exchangeInfo", self._exchange_info_none, one, "none"),
+            ("GET", "/dapi/v1/ping", self._ping, one, "none"),
+            ("GET", "/eapi/v1/exchangeInfo", self._exchange_info_none, one, "none"),
+            # USD-M: market data
+            ("GET", "/fapi/v1/ping", self._ping, one, "none"),
+            ("GET", "/fapi/v1/time", self._time, one, "none"),
+            ("GET", "/fapi/v1/exchangeInfo", self._exchange_info_perp, one, "none"),
+            ("GET", "/fapi/v1/depth", self._depth_perp, _depth_weight, "none"),
+            ("GET", "/fapi/v1/trades", self._trades_perp, _const(5), "none"),
+            ("GET", "/fapi/v1/aggTrades", self._agg_trades_perp, _const(20), "none"),
+            ("GET", "/fapi/v1/klines", self._klines_perp, _const(5), "none"),
+            ("GET", "/fapi/v1/markPriceKlines", self._klines_perp, _const(5), "none"),
+            ("GET", "/fapi/v1/indexPriceKlines", self._klines_perp, _const(5), "none"),
+            ("GET", "/fapi/v1/ticker/24hr", self._ticker_perp, _by_symbol(1, 40), "none"),
+            ("GET", "/fapi/v1/ticker/price", self._price_perp, _by_symbol(1, 2), "none"),
+            ("GET", "/fapi/v2/ticker/price", self._price_perp, _by_symbol(1, 2), "none"),
+            ("GET", "/fapi/v1/ticker/bookTicker", self._book_ticker_perp, _by_symbol(2, 5), "none"),
+            ("GET", "/fapi/v1/premiumIndex", self._premium_index, one, "none"),
+            ("GET", "/fapi/v1/fundingRate", self._funding_history, one, "none"),
+            ("GET", "/fapi/v1/fundingInfo", self._no_rows, one, "none"),
+            ("GET", "/fapi/v1/openInterest", self._open_interest, one, "none"),
+            # USD-M: account and trading
+            ("POST", "/fapi/v1/order", self._order_post_perp, one, "signed"),
+            ("GET", "/fapi/v1/order", self._order_get_perp, one, "signed"),
+            ("DELETE", "/fapi/v1/order", self._order_delete_perp, one, "signed"),
+            ("GET", "/fapi/v1/openOrders", self._open_orders_perp, _by_symbol(1, 40), "signed"),
+            ("GET", "/fapi/v1/openOrder", self._order_get_perp, one, "signed"),
+            ("DELETE", "/fapi/v1/allOpenOrders", self._cancel_all_perp, one, "signed"),
+            ("GET", "/fapi/v1/allOrders", self._all_orders_perp, _const(5), "signed"),
+            ("GET", "/fapi/v1/userTrades", self._user_trades_perp, _const(5), "signed"),
+            ("GET", "/fapi/v1/leverageBracket", self._leverage_bracket, one, "signed"),
+            ("POST", "/fapi/v1/leverage", self._set_leverage, one, "signed"),
+            ("POST", "/fapi/v1/marginType", self._set_margin_type, one, "signed"),
+            ("GET", "/fapi/v1/positionSide/dual", self._get_dual, _const(30), "signed"),
+            ("POST", "/fapi/v1/positionSide/dual", self._set_dual, one, "signed"),
+            ("GET", "/fapi/v1/symbolConfig", self._symbol_config, _const(5), "signed"),
+            ("GET", "/fapi/v1/multiAssetsMargin", self._multi_assets, _const(30), "signed"),
+            ("GET", "/fapi/v1/commissionRate", self._commission_perp, _const(20), "signed"),
+            ("GET", "/fapi/v1/income", self._income, _const(30), "signed"),
+            ("GET", "/fapi/v2/account", self._account_perp, _const(5), "signed"),
+            ("GET", "/fapi/v3/account", self._account_perp, _const(5), "signed"),
+            ("GET", "/fapi/v2/balance", self._balance_perp, _const(5), "signed"),
+            ("GET", "/fapi/v3/balance", self._balance_perp, _const(5), "signed"),
+            ("GET", "/fapi/v2/positionRisk", self._position_risk, _const(5), "signed"),
+            ("GET", "/fapi/v3/positionRisk", self._position_risk, _const(5), "signed"),
+            ("POST", "/fapi/v1/listenKey", self._listen_key_new, one, "key"),
+            ("PUT", "/fapi/v1/listenKey", self._listen_key_keep, one, "key"),
+            ("DELETE", "/fapi/v1/listenKey", self._listen_key_close, one, "key"),
+        ]
 
     def _build(self) -> web.Application:
         app = web.Application(
             client_max_size=self.limits.max_body_bytes, middlewares=[self._errors_middleware]
         )
         r = app.router
-        public: list[tuple[str, str, Callable[..., Any], Callable[[dict[str, str]], int]]] = [
-            ("GET", "/api/v3/ping", self._ping, lambda p: 1),
-            ("GET", "/api/v3/time", self._time, lambda p: 1),
-            ("GET", "/api/v3/exchangeInfo", self._exchange_info_spot, lambda p: 20),
-            ("GET", "/api/v3/depth", self._depth_spot, _depth_weight),
-            (
-                "GET",
-                "/api/v3/ticker/24hr",
-                self._ticker_spot,
-                lambda p: 2 if p.get("symbol") else 80,
-            ),
-            ("GET", "/fapi/v1/ping", self._ping, lambda p: 1),
-            ("GET", "/fapi/v1/time", self._time, lambda p: 1),
-            ("GET", "/fapi/v1/exchangeInfo", self._exchange_info_perp, lambda p: 1),
-            ("GET", "/fapi/v1/depth", self._depth_perp, _depth_weight),
-            (
-                "GET",
-                "/fapi/v1/ticker/24hr",
-                self._ticker_perp,
-                lambda p: 1 if p.get("symbol") else 40,
-            ),
-        ]
-        signed = [
-            ("GET", "/api/v3/account", self._account_spot, lambda p: 20),
-            ("POST", "/api/v3/order", self._order_post_spot, lambda p: 1),
-            ("GET", "/api/v3/order", self._order_get_spot, lambda p: 4),
-            ("DELETE", "/api/v3/order", self._order_delete_spot, lambda p: 1),
-            (
-                "GET",
-                "/api/v3/openOrders",
-                self._open_orders_spot,
-                lambda p: 6 if p.get("symbol") else 80,
-            ),
-            ("GET", "/api/v3/myTrades", self._my_trades_spot, lambda p: 20),
-            ("POST", "/fapi/v1/order", self._order_post_perp, lambda p: 1),
-            ("GET", "/fapi/v1/order", self._order_get_perp, lambda p: 1),
-            ("DELETE", "/fapi/v1/order", self._order_delete_perp, lambda p: 1),
-            (
-                "GET",
-                "/fapi/v1/openOrders",
-                self._open_orders_perp,
-                lambda p: 1 if p.get("symbol") else 40,
-            ),
-            ("GET", "/fapi/v1/userTrades", self._user_trades_perp, lambda p: 5),
-            ("GET", "/fapi/v1/leverageBracket", self._leverage_bracket, lambda p: 1),
-            ("GET", "/fapi/v2/account", self._account_perp, lambda p: 5),
-            ("GET", "/fapi/v3/account", self._account_perp, lambda p: 5),
-            ("GET", "/fapi/v2/balance", self._balance_perp, lambda p: 5),
-            ("GET", "/fapi/v3/balance", self._balance_perp, lambda p: 5),
-            ("GET", "/fapi/v2/positionRisk", self._position_risk, lambda p: 5),
-            ("GET", "/fapi/v3/positionRisk", self._position_risk, lambda p: 5),
-        ]
-        # Root paths serve the first venue of each symbol; /v/<venue>/... serves one venue alone.
+        # /v/<venue>/... serves one venue alone, as its own Binance; the root paths serve the
+        # first venue of each kind and symbol (one address for a whole small market).
         for prefix in ("", "/v/{venue}"):
-            for method, path, handler, weight in public:
-                r.add_route(method, prefix + path, self._endpoint(handler, weight, signed=False))
-            for method, path, handler, weight in signed:
-                r.add_route(method, prefix + path, self._endpoint(handler, weight, signed=True))
-            r.add_get(prefix + "/ws/{stream}", self._ws("spot"))
-            r.add_get(prefix + "/fapi/ws/{stream}", self._ws("perp"))
+            for method, path, handler, weight, security in self._routes():
+                r.add_route(method, prefix + path, self._endpoint(handler, weight, security))
+            for path in STREAM_PATHS:
+                r.add_get(prefix + path, self.streams.websocket)
+            r.add_route("*", prefix + "/{tail:.*}", self._unsupported)
+        app.on_shutdown.append(self.streams.close_all)
         return app
+
+    async def _unsupported(self, request: web.Request) -> web.Response:
+        """Every path Binance has that this server does not model (stop orders, options, margin
+        trading, wallets...) and every unknown path: Binance's -1020, never a 404."""
+        raise BinanceError(
+            UNSUPPORTED_OPERATION,
+            f"This operation is not supported: {request.method} {request.path[:100]}.",
+        )
 
     # ---- plumbing ---------------------------------------------------------------------------
     @web.middleware
@@ -272,6 +289,10 @@ class VenueServer:
             return await handler(request)
         except BinanceError as exc:
             return _error_response(exc)
+        except InvalidArgument as exc:  # a value the engine refuses that the parsers let through
+            return _error_response(
+                BinanceError(ILLEGAL_CHARS, str(exc)[:200], field=getattr(exc, "field", ""))
+            )
         except web.HTTPRequestEntityTooLarge:
             return _error_response(
                 BinanceError(
@@ -280,13 +301,11 @@ class VenueServer:
                     http_status=413,
                 )
             )
-        except web.HTTPNotFound:
-            return _error_response(
-                BinanceError(UNKNOWN, f"Unknown endpoint {request.path[:100]}.", http_status=404)
-            )
         except web.HTTPMethodNotAllowed:
             return _error_response(
-                BinanceError(UNKNOWN, f"Method {request.method} not allowed here.", http_status=405)
+                BinanceError(
+                    UNSUPPORTED_OPERATION, f"Method {request.method} is not supported here."
+                )
             )
         except web.HTTPException as exc:
             return _error_response(
@@ -296,18 +315,20 @@ class VenueServer:
                     http_status=exc.status if 400 <= exc.status < 500 else 400,
                 )
             )
-        except Exception:  # a bug: logged with its traceback here, never sent to the client
-            log.exception("internal error on %s %s", request.method, request.path)
+        except Exception as exc:  # a bug: one log line, never a traceback to the client or a 500
+            log.error(
+                "internal error on %s %s: %s: %s",
+                request.method,
+                request.path[:100],
+                type(exc).__name__,
+                str(exc)[:200],
+            )
             return _error_response(
-                BinanceError(
-                    UNKNOWN,
-                    "An unknown error occurred while processing the request.",
-                    http_status=500,
-                )
+                BinanceError(UNKNOWN, "An unknown error occurred while processing the request.")
             )
 
     def _endpoint(
-        self, handler: Callable[..., Any], weight: Callable[[dict[str, str]], int], *, signed: bool
+        self, handler: Callable[..., Any], weight: Callable[[dict[str, str]], int], security: str
     ) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def endpoint(request: web.Request) -> web.Response:
             query_raw = request.rel_url.raw_query_string
@@ -327,8 +348,8 @@ class VenueServer:
                 raise BinanceError(
                     ILLEGAL_CHARS, "Illegal characters found in the request body."
                 ) from None
-            params = _parse_params(query_raw, self.limits.max_params)
-            body_params = _parse_params(body_raw, self.limits.max_params)
+            params = P.parse_params(query_raw, self.limits.max_params)
+            body_params = P.parse_params(body_raw, self.limits.max_params)
             for name, value in body_params.items():
                 if name in params:
                     raise BinanceError(
@@ -337,24 +358,40 @@ class VenueServer:
                         field=name[:64],
                     )
                 params[name] = value
-            api_key = request.headers.get("X-MBX-APIKEY")
-            limiter_key = f"key:{api_key}" if self.auth.knows(api_key) else f"ip:{request.remote}"
-            used = self.weights.charge(limiter_key, weight(params))
-            account = None
-            if signed:
-                account = self.auth.verify(
-                    api_key=api_key,
-                    method=request.method,
-                    query_raw=query_raw,
-                    body_raw=body_raw,
-                    params=params,
-                )
-                if request.method == "POST" and request.path.endswith("/order"):
-                    self.order_limits.charge(limiter_key, 1)
             view = request.match_info.get("venue", "")
             if view not in self.engine.views:
-                raise BinanceError(UNKNOWN, "Unknown venue.", http_status=404)
-            result = handler(params, account, view) if signed else handler(params, view)
+                raise BinanceError(
+                    UNSUPPORTED_OPERATION, f"Unknown venue {view[:64]!r}.", field="venue"
+                )
+            address = f"ip:{request.remote}"
+            api_key = request.headers.get("X-MBX-APIKEY")
+            account = None
+            # Weight goes to the client address until the key is proven: a request that fails
+            # its signature (or names someone else's key) spends the sender's allowance, never
+            # the key owner's.
+            if security == "none":
+                used = self.weights.charge(address, weight(params))
+            else:
+                try:
+                    if security == "signed":
+                        account = self.auth.verify(
+                            api_key=api_key,
+                            method=request.method,
+                            query_raw=query_raw,
+                            body_raw=body_raw,
+                            params=params,
+                        )
+                    else:
+                        account = self.auth.account_for_key(api_key)
+                except BinanceError:
+                    self.weights.charge(address, weight(params))
+                    raise
+                used = self.weights.charge(f"key:{api_key}", weight(params))
+                if request.method == "POST" and request.path.endswith(("/order", "/cancelReplace")):
+                    self.order_limits.charge(f"key:{api_key}", 1)
+            result = handler(params, account, view) if account else handler(params, view)
+            if request.method != "GET":
+                self.streams.publish()  # book, trade and order events go out before the answer
             response = web.json_response(result, dumps=_dumps)
             response.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
             return response
@@ -385,7 +422,7 @@ class VenueServer:
         ]
 
     def _selected(self, params: dict[str, str], kind: str, view: str = "") -> list[Any]:
-        symbol = _symbol(params, required=False)
+        symbol = P.symbol(params, required=False)
         raw_symbols = params.get("symbols")
         if symbol is not None:
             return [self.engine.market(symbol, kind, view)]
@@ -414,13 +451,14 @@ class VenueServer:
                     "quoteAssetPrecision": u.quote_decimals,
                     "baseCommissionPrecision": u.base_decimals,
                     "quoteCommissionPrecision": u.quote_decimals,
-                    "orderTypes": list(m.order_types),
+                    "orderTypes": list(m.order_types)
+                    + (["LIMIT_MAKER"] if "LIMIT" in m.order_types else []),
                     "icebergAllowed": False,
                     "ocoAllowed": False,
                     "otoAllowed": False,
-                    "quoteOrderQtyMarketAllowed": False,
+                    "quoteOrderQtyMarketAllowed": True,
                     "allowTrailingStop": False,
-                    "cancelReplaceAllowed": False,
+                    "cancelReplaceAllowed": True,
                     "isSpotTradingAllowed": True,
                     "isMarginTradingAllowed": False,
                     "filters": filters(m),
@@ -484,18 +522,15 @@ class VenueServer:
         }
 
     def _depth(self, params: dict[str, str], kind: str, view: str = "") -> dict[str, Any]:
-        symbol = _symbol(params)
-        limit = _int(params, "limit", default=100, minimum=1, maximum=5000)
+        symbol = P.symbol(params)
+        limit = P.integer(params, "limit", default=100, minimum=1, maximum=5000)
         market = self.engine.market(symbol, kind, view)  # type: ignore[arg-type]
-        body = {"lastUpdateId": self._update_id(), **_levels_json(*market.depth(limit))}
+        update_id = self.streams.update_id(market)  # publishes first: the id matches these levels
+        body = {"lastUpdateId": update_id, **_levels_json(*market.depth(limit))}
         if kind == "perp":
             now = self.market_clock_ms()
             body.update({"E": now, "T": now})
         return body
-
-    def _update_id(self) -> int:
-        """Binance's lastUpdateId: grows with every order and trade, so a changed book has a new id."""
-        return self.engine._next_trade_id + self.engine._next_order_id
 
     def _depth_spot(self, params: dict[str, str], view: str = "") -> dict[str, Any]:
         return self._depth(params, "spot", view)
@@ -587,51 +622,123 @@ class VenueServer:
             "uid": _uid(account),
         }
 
-    def _order_request(self, params: dict[str, str], kind: str, view: str = "") -> dict[str, Any]:
-        symbol = _symbol(params)
-        side = _required(params, "side")
+    def _order_request(self, params: dict[str, str], kind: str) -> dict[str, Any]:
+        """The parsed order of a POST order request; refuses (changing nothing) what Binance does."""
+        symbol = P.symbol(params)
+        side = P.required(params, "side")
         if side not in ("BUY", "SELL"):
             raise BinanceError(INVALID_SIDE, "Invalid side.", field="side", value=side[:16])
-        order_type = _required(params, "type")
-        if order_type not in ("LIMIT", "MARKET"):
+        order_type = P.required(params, "type")
+        modelled = ("LIMIT", "MARKET", "LIMIT_MAKER") if kind == "spot" else ("LIMIT", "MARKET")
+        if order_type in UNMODELLED_ORDER_TYPES:
+            raise BinanceError(
+                UNSUPPORTED_OPERATION,
+                f"Order type {order_type} is not supported by this venue.",
+                field="type",
+            )
+        if order_type not in modelled:
             raise BinanceError(
                 INVALID_ORDER_TYPE, "Invalid orderType.", field="type", value=order_type[:16]
             )
-        qty = _decimal(params, "quantity")
-        price = tif = None
-        if order_type == "LIMIT":
-            price = _decimal(params, "price")
-            tif = _required(params, "timeInForce")
-            allowed = ("GTC", "IOC", "FOK", "GTX") if kind == "perp" else ("GTC", "IOC", "FOK")
-            if tif not in allowed:
+        qty = P.decimal(params, "quantity", required=False)
+        quote_qty = P.decimal(params, "quoteOrderQty", required=False)
+        if order_type == "MARKET" and kind == "spot":
+            if (qty is None) == (quote_qty is None):
                 raise BinanceError(
-                    INVALID_TIF, "Invalid timeInForce.", field="timeInForce", value=tif[:16]
+                    MANDATORY_PARAM_EMPTY_OR_MALFORMED,
+                    "Param 'quantity' or 'quoteOrderQty' must be sent, but not both.",
+                    field="quantity",
                 )
-            tif = "POST_ONLY" if tif == "GTX" else tif
+        else:
+            if quote_qty is not None:
+                raise BinanceError(
+                    -1106,
+                    "Parameter 'quoteOrderQty' sent when not required.",
+                    field="quoteOrderQty",
+                )
+            reduce_or_close = kind == "perp" and P.boolean(params, "closePosition")
+            if qty is None and not reduce_or_close:
+                raise missing("quantity")
+        price = None
+        tif = "GTC"
+        if order_type in ("LIMIT", "LIMIT_MAKER"):
+            price = P.decimal(params, "price")
+            if order_type == "LIMIT_MAKER":
+                if params.get("timeInForce"):
+                    raise BinanceError(
+                        -1106,
+                        "Parameter 'timeInForce' sent when not required.",
+                        field="timeInForce",
+                    )
+                tif = "POST_ONLY"
+            else:
+                tif = P.required(params, "timeInForce")
+                allowed = ("GTC", "IOC", "FOK", "GTX")
+                if tif not in allowed:
+                    raise BinanceError(
+                        INVALID_TIF, "Invalid timeInForce.", field="timeInForce", value=tif[:16]
+                    )
+                tif = "POST_ONLY" if tif == "GTX" else tif
         elif params.get("price"):
-            raise illegal("price", params["price"], "no price on a MARKET order")
-        client_id = params.get("newClientOrderId")
-        if client_id is not None and not _CLIENT_ID.fullmatch(client_id):
-            raise illegal("newClientOrderId", client_id, "1-36 characters of [.A-Za-z0-9:/_-]")
-        response_type = params.get("newOrderRespType", "FULL" if kind == "spot" else "RESULT")
-        if response_type not in ("ACK", "RESULT", "FULL"):
-            raise illegal("newOrderRespType", response_type, "ACK, RESULT or FULL")
+            raise BinanceError(-1106, "Parameter 'price' sent when not required.", field="price")
+        client_id = P.client_id(params, "newClientOrderId")
+        response_type = P.choice(
+            params,
+            "newOrderRespType",
+            ("ACK", "RESULT", "FULL"),
+            "FULL" if kind == "spot" else "RESULT",
+        )
+        reduce_only = close_position = False
+        position_side = "BOTH"
+        if kind == "perp":
+            reduce_only = P.boolean(params, "reduceOnly")
+            close_position = P.boolean(params, "closePosition")
+            position_side = P.choice(params, "positionSide", ("BOTH", "LONG", "SHORT"), "BOTH")
         return {
             "symbol": symbol,
             "side": side,
-            "order_type": order_type,
+            "order_type": "LIMIT" if order_type == "LIMIT_MAKER" else order_type,
+            "shown_type": order_type,
             "qty": qty,
+            "quote_qty": quote_qty,
             "price": price,
-            "tif": tif or "GTC",
+            "tif": tif,
             "client_order_id": client_id,
             "response_type": response_type,
+            "reduce_only": reduce_only,
+            "close_position": close_position,
+            "position_side": position_side,
         }
 
-    def _order_post(
-        self, params: dict[str, str], account: str, kind: str, view: str = ""
-    ) -> dict[str, Any]:
-        req = self._order_request(params, kind)
-        record = self.engine.place(
+    def _place(self, req: dict[str, Any], account: str, kind: str, view: str) -> OrderRecord:
+        """One engine call for a parsed order request."""
+        extra: dict[str, Any] = {}
+        if req["quote_qty"] is not None:
+            extra["quote_qty"] = req["quote_qty"]
+        if kind == "perp":
+            if req["close_position"]:
+                # closePosition: a MARKET order for the whole position, reduce-only (Binance
+                # takes it on stop orders, which this venue does not model; a plain MARKET
+                # close is what a bot means by it here)
+                if req["order_type"] != "MARKET" or req["qty"] is not None:
+                    raise BinanceError(
+                        -4136,
+                        "Target strategy invalid for orderType MARKET,closePosition true"
+                        if req["order_type"] != "MARKET"
+                        else "Parameter 'quantity' sent with closePosition.",
+                    )
+                market = self.engine.market(req["symbol"], "perp", view)
+                key = position_key(market.name, req["position_side"])
+                size = self.ledger.position(account, key).size_lots
+                if size == 0:
+                    raise BinanceError(-2022, "ReduceOnly Order is rejected.")
+                req = {**req, "qty": abs(size) * market.step_size}
+                extra["reduce_only"] = req["position_side"] == "BOTH"
+            elif req["reduce_only"]:
+                extra["reduce_only"] = True
+            if req["position_side"] != "BOTH":
+                extra["position_side"] = req["position_side"]
+        return self.engine.place(
             account,
             kind,
             req["symbol"],
@@ -642,10 +749,26 @@ class VenueServer:
             tif=req["tif"],
             client_order_id=req["client_order_id"],
             view=view,
+            **extra,
         )
+
+    def _order_post(
+        self, params: dict[str, str], account: str, kind: str, view: str = ""
+    ) -> dict[str, Any]:
+        req = self._order_request(params, kind)
+        record = self._place(req, account, kind, view)
+        self.streams.order_placed(record)
         if kind == "perp":
             return self._perp_order_json(record)
         return self._spot_order_json(record, response_type=req["response_type"])
+
+    def _order_test_spot(
+        self, params: dict[str, str], account: str, view: str = ""
+    ) -> dict[str, Any]:
+        """POST /api/v3/order/test: validates the request only (parameters and symbol)."""
+        req = self._order_request(params, "spot")
+        self.engine.market(req["symbol"], "spot", view)
+        return {}
 
     def _order_post_spot(
         self, params: dict[str, str], account: str, view: str = ""
@@ -660,8 +783,8 @@ class VenueServer:
     def _order_ref(
         self, params: dict[str, str], view: str = ""
     ) -> tuple[str, int | None, str | None]:
-        symbol = _symbol(params)
-        order_id = _int(params, "orderId", minimum=1)
+        symbol = P.symbol(params)
+        order_id = P.integer(params, "orderId", minimum=1)
         client_id = params.get("origClientOrderId") or None
         if order_id is None and client_id is None:
             raise BinanceError(
@@ -691,7 +814,7 @@ class VenueServer:
     def _open_orders_spot(
         self, params: dict[str, str], account: str, view: str = ""
     ) -> list[dict[str, Any]]:
-        symbol = _symbol(params, required=False)
+        symbol = P.symbol(params, required=False)
         return [
             self._spot_order_json(r) for r in self.engine.open_orders(account, "spot", symbol, view)
         ]
@@ -699,13 +822,13 @@ class VenueServer:
     def _trades(
         self, params: dict[str, str], account: str, kind: str, view: str = ""
     ) -> list[TradeRecord]:
-        symbol = _symbol(params)
+        symbol = P.symbol(params)
         market = self.engine.market(symbol, kind, view)  # type: ignore[arg-type]
-        order_id = _int(params, "orderId", minimum=1)
-        from_id = _int(params, "fromId", minimum=0)
-        start = _int(params, "startTime", minimum=0)
-        end = _int(params, "endTime", minimum=0)
-        limit = _int(params, "limit", default=500, minimum=1, maximum=1000)
+        order_id = P.integer(params, "orderId", minimum=1)
+        from_id = P.integer(params, "fromId", minimum=0)
+        start = P.integer(params, "startTime", minimum=0)
+        end = P.integer(params, "endTime", minimum=0)
+        limit = P.integer(params, "limit", default=500, minimum=1, maximum=1000)
         rows = [
             t
             for t in self.engine.trades[account]
@@ -751,8 +874,8 @@ class VenueServer:
             "executedQty": _plain(decimal_of(r.executed_base_units, u.base_decimals)),
             "cummulativeQuoteQty": _plain(decimal_of(r.cum_quote_units, u.quote_decimals)),
             "status": r.status,
-            "timeInForce": r.tif,
-            "type": r.type,
+            "timeInForce": "GTC" if r.tif == "POST_ONLY" else r.tif,
+            "type": "LIMIT_MAKER" if r.tif == "POST_ONLY" else r.type,
             "side": r.side,
             "stopPrice": "0",
             "icebergQty": "0",
@@ -761,7 +884,7 @@ class VenueServer:
             "transactTime": r.update_time_ms,
             "isWorking": r.is_open,
             "workingTime": r.time_ms,
-            "origQuoteOrderQty": "0",
+            "origQuoteOrderQty": _plain(r.orig_quote_qty),
             "selfTradePreventionMode": "EXPIRE_TAKER",
         }
         if response_type == "FULL":
@@ -796,10 +919,10 @@ class VenueServer:
             "cumQuote": _plain(cum_quote),
             "timeInForce": "GTX" if r.tif == "POST_ONLY" else r.tif,
             "type": r.type,
-            "reduceOnly": False,
+            "reduceOnly": r.reduce_only,
             "closePosition": False,
             "side": r.side,
-            "positionSide": "BOTH",
+            "positionSide": r.position_side,
             "stopPrice": "0",
             "workingType": "CONTRACT_PRICE",
             "priceProtect": False,
@@ -830,7 +953,7 @@ class VenueServer:
     def _open_orders_perp(
         self, params: dict[str, str], account: str, view: str = ""
     ) -> list[dict[str, Any]]:
-        symbol = _symbol(params, required=False)
+        symbol = P.symbol(params, required=False)
         return [
             self._perp_order_json(r) for r in self.engine.open_orders(account, "perp", symbol, view)
         ]
@@ -882,34 +1005,68 @@ class VenueServer:
         return out
 
     def _mark(self, market: BookMarket) -> Decimal:
-        bids, asks = market.depth(1)
-        if bids and asks:
-            return (bids[0][0] + asks[0][0]) / 2
-        tape = self.engine.tape.get(market.name)
-        return tape[-1][1] if tape else Decimal(0)
+        return self._mid(market)
+
+    def _position_rows(self, account: str, view: str) -> list[tuple[Any, str, Any]]:
+        """(market, positionSide, position) of every perp position row the account shows: one
+        BOTH row per symbol in one-way mode, a LONG and a SHORT row in hedge mode."""
+        sides = ("LONG", "SHORT") if account in self.engine.hedge_mode else ("BOTH",)
+        return [
+            (m, side, self.ledger.position(account, position_key(m.name, side)))
+            for m in self.engine.markets("perp", view)
+            for side in sides
+        ]
+
+    def _liquidation_price(
+        self, account: str, market: Any, position: Any, rows: list[dict[str, Any]]
+    ) -> Decimal:
+        """The mark at which the account's cross margin balance in the margin asset falls to its
+        maintenance margin, the other positions held at their marks (Binance's cross formula):
+        p = (q*E - C) / (q - mmr*|q|), C = wallet + the others' (unrealised PnL - maintenance).
+        0 when no positive price liquidates. Rounded against the holder (a long's up, a short's
+        down) to 8 decimals."""
+        if not position.size_lots:
+            return Decimal(0)
+        asset = market.units.quote
+        wallet = decimal_of(self.ledger.free(account, asset), self.ledger.decimals(asset))
+        q = position.size_lots * market.step_size
+        entry = decimal_of(
+            position.entry_quanta * market.quantum_units, market.units.quote_decimals
+        )
+        mmr = Decimal(1) / (2 * market.leverage)
+        others = wallet
+        for row in rows:
+            if row["marginAsset"] != asset or row["_position"] is position:
+                continue
+            others += Decimal(row["unRealizedProfit"]) - Decimal(row["maintMargin"])
+        # entry is the signed cost (negative for a short), so q*E_price = entry
+        price = (entry - others) / (q - mmr * abs(q))
+        if price <= 0:
+            return Decimal(0)
+        rounding = ROUND_CEILING if q > 0 else ROUND_FLOOR
+        return price.quantize(Decimal("1e-8"), rounding=rounding)
 
     def _positions(
         self, account: str, symbol: str | None = None, view: str = ""
     ) -> list[dict[str, Any]]:
         rows = []
-        for m in self.engine.markets("perp", view):
+        for m, side, pos in self._position_rows(account, view):
             sym = m.units.symbol_id
-            if symbol is not None and sym != symbol:
-                continue
             u = m.units
-            pos = self.ledger.position(account, m.name)
             size = pos.size_lots * m.step_size
             entry_notional = decimal_of(pos.entry_quanta * m.quantum_units, u.quote_decimals)
             entry_price = entry_notional / size if size else Decimal(0)
             mark = self._mark(m)
             unrealised = (mark - entry_price) * size if size else Decimal(0)
+            leverage = self.engine.leverage_of(account, m)
             im = decimal_of(
-                -(-abs(pos.entry_quanta) * m.quantum_units // m.leverage), u.quote_decimals
+                -(-abs(pos.entry_quanta) * m.quantum_units // leverage), u.quote_decimals
             )
+            mm = abs(size) * mark / (2 * m.leverage)
             rows.append(
                 {
                     "symbol": sym,
-                    "positionSide": "BOTH",
+                    "positionSide": side,
                     "positionAmt": _plain(size),
                     "entryPrice": _plain(entry_price),
                     "breakEvenPrice": _plain(entry_price),
@@ -921,23 +1078,30 @@ class VenueServer:
                     "marginAsset": u.quote,
                     "isolatedWallet": "0",
                     "initialMargin": _plain(im),
-                    "maintMargin": _plain(im / 2),
+                    "maintMargin": _plain(mm),
                     "positionInitialMargin": _plain(im),
                     "openOrderInitialMargin": "0",
                     "adl": 0,
                     "bidNotional": "0",
                     "askNotional": "0",
-                    "leverage": str(m.leverage),
+                    "leverage": str(leverage),
                     "marginType": "cross",
                     "updateTime": self.market_clock_ms(),
+                    "_position": pos,
+                    "_market": m,
                 }
             )
-        return rows
+        for row in rows:
+            liq = self._liquidation_price(account, row["_market"], row["_position"], rows)
+            row["liquidationPrice"] = _plain(liq)
+        for row in rows:
+            del row["_position"], row["_market"]
+        return [r for r in rows if symbol is None or r["symbol"] == symbol]
 
     def _position_risk(
         self, params: dict[str, str], account: str, view: str = ""
     ) -> list[dict[str, Any]]:
-        symbol = _symbol(params, required=False)
+        symbol = P.symbol(params, required=False)
         if symbol is not None:
             self.engine.market(symbol, "perp", view)
         return self._positions(account, symbol, view)
@@ -947,7 +1111,7 @@ class VenueServer:
     ) -> list[dict[str, Any]]:
         """Per margin asset rows; ``positions`` are :meth:`_positions` of the account (built once
         by the caller, since each row needs them and they cost a depth read per market)."""
-        assets = sorted({m.units.quote for m in self.engine.markets("perp", view)})
+        assets = self.ledger.assets  # every asset: Binance lists the whole futures wallet
         rows = []
         for asset in assets:
             digits = self.ledger.decimals(asset)
@@ -1003,54 +1167,476 @@ class VenueServer:
             for a in self._perp_assets(account, self._positions(account, None, view), view)
         ]
 
-    # ---- websocket -------------------------------------------------------------------------
-    def _ws(self, kind: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            stream = request.match_info["stream"]
-            match = re.fullmatch(r"([a-z0-9]{2,32})@depth(5|10|20)?(@100ms|@1000ms)?", stream)
-            if match is None:
-                raise illegal("stream", stream, "<symbol>@depth[5|10|20][@100ms|@1000ms]")
-            symbol = match.group(1).upper()
-            levels = int(match.group(2) or 20)
-            view = request.match_info.get("venue", "")
-            if view not in self.engine.views:
-                raise BinanceError(UNKNOWN, "Unknown venue.", http_status=404)
-            market = self.engine.market(symbol, kind, view)
-            self.weights.charge(f"ip:{request.remote}", 2)
-            ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
-            await ws.prepare(request)
-            last = None
-            try:
-                while not ws.closed:
-                    snapshot = _levels_json(*market.depth(levels))
-                    if snapshot != last:
-                        last = snapshot
-                        await ws.send_str(
-                            _dumps(
-                                {
-                                    "stream": stream,
-                                    "lastUpdateId": self._update_id(),
-                                    "E": self.market_clock_ms(),
-                                    **snapshot,
-                                }
-                            )
-                        )
-                    try:
-                        msg = await ws.receive(timeout=self.ws_interval_s)
-                    except TimeoutError:
-                        continue
-                    if msg.type in (
-                        WSMsgType.CLOSE,
-                        WSMsgType.CLOSING,
-                        WSMsgType.CLOSED,
-                        WSMsgType.ERROR,
-                    ):
-                        break
-            finally:
-                await ws.close()
-            return ws
+    # ---- public market data from the tape ---------------------------------------------------
+    def _tape_rows(self, params: dict[str, str], kind: str, view: str) -> tuple[Any, list[Any]]:
+        market = self.engine.market(P.symbol(params), kind, view)  # type: ignore[arg-type]
+        limit = P.integer(params, "limit", default=500, minimum=1, maximum=1000)
+        rows = T.select(
+            self.engine.tape.get(market.name, []),
+            from_id=P.integer(params, "fromId", minimum=0),
+            start_ms=P.integer(params, "startTime", minimum=0),
+            end_ms=P.integer(params, "endTime", minimum=0),
+            limit=limit,  # type: ignore[arg-type]
+        )
+        return market, rows
 
-        return handler
+    def _trades_spot(self, params: dict[str, str], view: str = "") -> list[dict[str, Any]]:
+        return [T.trade_json(i, t) for i, t in self._tape_rows(params, "spot", view)[1]]
+
+    def _trades_perp(self, params: dict[str, str], view: str = "") -> list[dict[str, Any]]:
+        return [T.trade_json(i, t) for i, t in self._tape_rows(params, "perp", view)[1]]
+
+    def _agg_trades_spot(self, params: dict[str, str], view: str = "") -> list[dict[str, Any]]:
+        return [T.agg_trade_json(i, t) for i, t in self._tape_rows(params, "spot", view)[1]]
+
+    def _agg_trades_perp(self, params: dict[str, str], view: str = "") -> list[dict[str, Any]]:
+        return [T.agg_trade_json(i, t) for i, t in self._tape_rows(params, "perp", view)[1]]
+
+    def _klines(self, params: dict[str, str], kind: str, view: str) -> list[list[Any]]:
+        market = self.engine.market(P.symbol(params), kind, view)  # type: ignore[arg-type]
+        length_ms = T.interval_ms(params.get("interval"))
+        limit = P.integer(params, "limit", default=500, minimum=1, maximum=1500)
+        bars = T.klines(
+            self.engine.tape.get(market.name, []),
+            length_ms,
+            start_ms=P.integer(params, "startTime", minimum=0),
+            end_ms=P.integer(params, "endTime", minimum=0),
+            limit=limit,  # type: ignore[arg-type]
+        )
+        return [T.kline_row(bar) for bar in bars]
+
+    def _klines_spot(self, params: dict[str, str], view: str = "") -> list[list[Any]]:
+        return self._klines(params, "spot", view)
+
+    def _klines_perp(self, params: dict[str, str], view: str = "") -> list[list[Any]]:
+        return self._klines(params, "perp", view)
+
+    def _avg_price(self, params: dict[str, str], view: str = "") -> dict[str, Any]:
+        market = self.engine.market(P.symbol(params), "spot", view)  # type: ignore[arg-type]
+        now = self.market_clock_ms()
+        recent = [t for t in self.engine.tape.get(market.name, []) if t.time_ms >= now - 300_000]
+        qty = sum((t.qty for t in recent), Decimal(0))
+        quote = sum((t.quote_qty for t in recent), Decimal(0))
+        price = quote / qty if qty else self._mid(market)
+        return {"mins": 5, "price": _plain(price), "closeTime": now}
+
+    def _mid(self, market: Any) -> Decimal:
+        bids, asks = market.depth(1)
+        if bids and asks:
+            return (bids[0][0] + asks[0][0]) / 2
+        tape = self.engine.tape.get(market.name)
+        return tape[-1].price if tape else Decimal(0)
+
+    def _price(self, params: dict[str, str], kind: str, view: str) -> Any:
+        rows = []
+        for m in self._selected(params, kind, view):
+            tape = self.engine.tape.get(m.name)
+            row = {
+                "symbol": m.units.symbol_id,
+                "price": _plain(tape[-1].price if tape else self._mid(m)),
+            }
+            if kind == "perp":
+                row["time"] = self.market_clock_ms()
+            rows.append(row)
+        return rows[0] if params.get("symbol") else rows
+
+    def _price_spot(self, params: dict[str, str], view: str = "") -> Any:
+        return self._price(params, "spot", view)
+
+    def _price_perp(self, params: dict[str, str], view: str = "") -> Any:
+        return self._price(params, "perp", view)
+
+    def _book_ticker(self, params: dict[str, str], kind: str, view: str) -> Any:
+        rows = []
+        for m in self._selected(params, kind, view):
+            bids, asks = m.depth(1)
+            row = {
+                "symbol": m.units.symbol_id,
+                "bidPrice": _plain(bids[0][0]) if bids else "0",
+                "bidQty": _plain(bids[0][1]) if bids else "0",
+                "askPrice": _plain(asks[0][0]) if asks else "0",
+                "askQty": _plain(asks[0][1]) if asks else "0",
+            }
+            if kind == "perp":
+                now = self.market_clock_ms()
+                row.update({"time": now, "lastUpdateId": self.streams.update_id(m)})
+            rows.append(row)
+        return rows[0] if params.get("symbol") else rows
+
+    def _book_ticker_spot(self, params: dict[str, str], view: str = "") -> Any:
+        return self._book_ticker(params, "spot", view)
+
+    def _book_ticker_perp(self, params: dict[str, str], view: str = "") -> Any:
+        return self._book_ticker(params, "perp", view)
+
+    def _exchange_info_none(self, params: dict[str, str], view: str = "") -> dict[str, Any]:
+        """Coin-margined futures and options: this server lists no such market."""
+        return {
+            "timezone": "UTC",
+            "serverTime": self.clock_ms(),
+            "rateLimits": self._rate_limits(),
+            "exchangeFilters": [],
+            "symbols": [],
+            "optionSymbols": [],
+            "optionContracts": [],
+            "optionAssets": [],
+        }
+
+    def _system_status(self, params: dict[str, str], view: str = "") -> dict[str, Any]:
+        return {"status": 0, "msg": "normal"}
+
+    def _no_rows(self, params: dict[str, str], account: str = "", view: str = "") -> list[Any]:
+        """Margin pairs, funding info: nothing of the kind is served here."""
+        return []
+
+    # ---- funding and mark (USD-M) ------------------------------------------------------------
+    def _premium_index(self, params: dict[str, str], view: str = "") -> Any:
+        """Mark = index = the book's mid (the server has no external index), so the premium and
+        the funding rate are zero; the next funding time is the next 8-hour boundary."""
+        now = self.market_clock_ms()
+        rows = [
+            {
+                "symbol": m.units.symbol_id,
+                "markPrice": _plain(self._mark(m)),
+                "indexPrice": _plain(self._mark(m)),
+                "estimatedSettlePrice": _plain(self._mark(m)),
+                "lastFundingRate": "0",
+                "interestRate": "0",
+                "nextFundingTime": now - now % FUNDING_INTERVAL_MS + FUNDING_INTERVAL_MS,
+                "time": now,
+            }
+            for m in self._selected(params, "perp", view)
+        ]
+        return rows[0] if params.get("symbol") else rows
+
+    def _funding_history(self, params: dict[str, str], view: str = "") -> list[Any]:
+        """No funding is exchanged on this server (mark equals index), so the history is empty."""
+        if params.get("symbol"):
+            self.engine.market(P.symbol(params), "perp", view)  # type: ignore[arg-type]
+        P.integer(params, "limit", default=100, minimum=1, maximum=1000)
+        return []
+
+    def _open_interest(self, params: dict[str, str], view: str = "") -> dict[str, Any]:
+        market = self.engine.market(P.symbol(params), "perp", view)  # type: ignore[arg-type]
+        longs = sum(
+            (
+                p.size_lots
+                for (_, name), p in self.ledger.positions.items()
+                if name.split("@")[0] == market.name and p.size_lots > 0
+            ),
+            0,
+        )
+        return {
+            "symbol": market.units.symbol_id,
+            "openInterest": _plain(longs * market.step_size),
+            "time": self.market_clock_ms(),
+        }
+
+    # ---- USD-M account settings ---------------------------------------------------------------
+    def _set_leverage(self, params: dict[str, str], account: str, view: str = "") -> Any:
+        symbol = P.symbol(params)
+        leverage = P.integer(params, "leverage", minimum=1, maximum=125)
+        if leverage is None:
+            raise missing("leverage")
+        market = self.engine.market(symbol, "perp", view)  # type: ignore[arg-type]
+        self.engine.set_leverage(account, symbol, leverage, view)  # type: ignore[arg-type]
+        return {
+            "leverage": leverage,
+            "maxNotionalValue": "9000000000000",
+            "symbol": market.units.symbol_id,
+        }
+
+    def _set_margin_type(self, params: dict[str, str], account: str, view: str = "") -> Any:
+        """Cross margin only: the venue server has no isolated wallets, so ISOLATED is refused
+        with Binance's unsupported-operation code rather than accepted and ignored."""
+        self.engine.market(P.symbol(params), "perp", view)  # type: ignore[arg-type]
+        margin_type = P.required(params, "marginType")
+        if margin_type.upper() == "CROSSED":
+            raise BinanceError(-4046, "No need to change margin type.")
+        if margin_type.upper() == "ISOLATED":
+            raise BinanceError(
+                UNSUPPORTED_OPERATION, "Isolated margin is not supported by this venue."
+            )
+        raise illegal("marginType", margin_type, "ISOLATED | CROSSED")
+
+    def _get_dual(self, params: dict[str, str], account: str, view: str = "") -> Any:
+        return {"dualSidePosition": account in self.engine.hedge_mode}
+
+    def _set_dual(self, params: dict[str, str], account: str, view: str = "") -> Any:
+        raw = P.required(params, "dualSidePosition")
+        if raw.lower() not in ("true", "false"):
+            raise illegal("dualSidePosition", raw, "true or false")
+        self.engine.set_hedge_mode(account, raw.lower() == "true")
+        return {"code": 200, "msg": "success"}
+
+    def _symbol_config(self, params: dict[str, str], account: str, view: str = "") -> Any:
+        return [
+            {
+                "symbol": m.units.symbol_id,
+                "marginType": "CROSSED",
+                "isAutoAddMargin": "false",
+                "leverage": self.engine.leverage_of(account, m),
+                "maxNotionalValue": "9000000000000",
+            }
+            for m in self._selected(params, "perp", view)
+        ]
+
+    def _multi_assets(self, params: dict[str, str], account: str, view: str = "") -> Any:
+        return {"multiAssetsMargin": False}
+
+    def _commission(self, params: dict[str, str], kind: str, view: str) -> Any:
+        market = self.engine.market(P.symbol(params), kind, view)  # type: ignore[arg-type]
+        maker, taker = self._fee_rates(market)
+        if kind == "perp":
+            return {
+                "symbol": market.units.symbol_id,
+                "makerCommissionRate": _plain(maker),
+                "takerCommissionRate": _plain(taker),
+            }
+        rates = {"maker": _plain(maker), "taker": _plain(taker), "buyer": "0", "seller": "0"}
+        return {
+            "symbol": market.units.symbol_id,
+            "standardCommission": rates,
+            "specialCommission": {"maker": "0", "taker": "0", "buyer": "0", "seller": "0"},
+            "taxCommission": {"maker": "0", "taker": "0", "buyer": "0", "seller": "0"},
+            "discount": {
+                "enabledForAccount": False,
+                "enabledForSymbol": False,
+                "discountAsset": "BNB",
+                "discount": "0",
+            },
+        }
+
+    def _fee_rates(self, market: Any) -> tuple[Decimal, Decimal]:
+        """(maker, taker) fee rates: the book's pips; a pool's fee is inside its price."""
+        if isinstance(market, PoolMarket):
+            return Decimal(0), Decimal(0)
+        book = market.book
+        return Decimal(book.maker_fee_pips) / PIPS, Decimal(book.taker_fee_pips) / PIPS
+
+    def _trade_fees(self, params: dict[str, str], account: str, view: str = "") -> list[Any]:
+        """GET /sapi/v1/asset/tradeFee: maker and taker rates per spot symbol."""
+        rows = []
+        for m in self._selected(params, "spot", view):
+            maker, taker = self._fee_rates(m)
+            rows.append(
+                {
+                    "symbol": m.units.symbol_id,
+                    "makerCommission": _plain(maker),
+                    "takerCommission": _plain(taker),
+                }
+            )
+        return rows
+
+    def _commission_spot(self, params: dict[str, str], account: str, view: str = "") -> Any:
+        return self._commission(params, "spot", view)
+
+    def _commission_perp(self, params: dict[str, str], account: str, view: str = "") -> Any:
+        return self._commission(params, "perp", view)
+
+    def _income(self, params: dict[str, str], account: str, view: str = "") -> list[Any]:
+        """Realised PnL and commissions of the account's perpetual fills (no funding here)."""
+        symbol = P.symbol(params, required=False)
+        income_type = P.choice(
+            params, "incomeType", ("", "REALIZED_PNL", "COMMISSION", "FUNDING_FEE"), ""
+        )
+        start = P.integer(params, "startTime", minimum=0)
+        end = P.integer(params, "endTime", minimum=0)
+        limit = P.integer(params, "limit", default=100, minimum=1, maximum=1000)
+        names = {m.name for m in self.engine.markets("perp", view)}
+        rows: list[dict[str, Any]] = []
+        for t in self.engine.trades[account]:
+            record = self.engine.orders[t.order_id]
+            if record.venue not in names or (symbol is not None and t.symbol != symbol):
+                continue
+            if (start is not None and t.time_ms < start) or (end is not None and t.time_ms > end):
+                continue
+            for kind, amount in (("REALIZED_PNL", t.realized_pnl), ("COMMISSION", -t.commission)):
+                if (income_type and kind != income_type) or (kind == "REALIZED_PNL" and not amount):
+                    continue
+                rows.append(
+                    {
+                        "symbol": t.symbol,
+                        "incomeType": kind,
+                        "income": _plain(amount),
+                        "asset": t.commission_asset,
+                        "info": kind,
+                        "time": t.time_ms,
+                        "tranId": t.trade_id * 2 + (kind == "COMMISSION"),
+                        "tradeId": str(t.trade_id),
+                    }
+                )
+        return rows[:limit] if start is not None else rows[-limit:]  # type: ignore[index]
+
+    # ---- order lists and cancels ---------------------------------------------------------------
+    def _all_orders(self, params: dict[str, str], account: str, kind: str, view: str) -> list[Any]:
+        market = self.engine.market(P.symbol(params), kind, view)  # type: ignore[arg-type]
+        order_id = P.integer(params, "orderId", minimum=0)
+        start = P.integer(params, "startTime", minimum=0)
+        end = P.integer(params, "endTime", minimum=0)
+        limit = P.integer(params, "limit", default=500, minimum=1, maximum=1000)
+        rows = [
+            r
+            for r in self.engine.orders.values()
+            if r.account == account
+            and r.venue == market.name
+            and (order_id is None or r.order_id >= order_id)
+            and (start is None or r.time_ms >= start)
+            and (end is None or r.time_ms <= end)
+        ]
+        rows = rows[:limit] if order_id is not None or start is not None else rows[-limit:]  # type: ignore[index]
+        as_json = self._perp_order_json if kind == "perp" else self._spot_order_json
+        return [as_json(r) for r in rows]
+
+    def _all_orders_spot(self, params: dict[str, str], account: str, view: str = "") -> Any:
+        return self._all_orders(params, account, "spot", view)
+
+    def _all_orders_perp(self, params: dict[str, str], account: str, view: str = "") -> Any:
+        return self._all_orders(params, account, "perp", view)
+
+    def _cancel_all(self, params: dict[str, str], account: str, kind: str, view: str) -> list[Any]:
+        symbol = P.symbol(params)
+        records = self.engine.open_orders(account, kind, symbol, view)
+        cancelled = [
+            self.engine.cancel(account, kind, symbol, r.order_id, None, view)  # type: ignore[arg-type]
+            for r in records
+        ]
+        for record in cancelled:
+            self.streams.order_cancelled(record)
+        return cancelled
+
+    def _cancel_all_spot(self, params: dict[str, str], account: str, view: str = "") -> Any:
+        rows = []
+        for record in self._cancel_all(params, account, "spot", view):
+            body = self._spot_order_json(record)
+            body["origClientOrderId"] = record.client_order_id
+            rows.append(body)
+        return rows
+
+    def _cancel_all_perp(self, params: dict[str, str], account: str, view: str = "") -> Any:
+        self._cancel_all(params, account, "perp", view)
+        return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+    def _cancel_replace_spot(
+        self, params: dict[str, str], account: str, view: str = ""
+    ) -> dict[str, Any]:
+        """POST /api/v3/order/cancelReplace with cancelReplaceMode STOP_ON_FAILURE or
+        ALLOW_FAILURE: cancel the named order, then place the new one."""
+        mode = P.required(params, "cancelReplaceMode")
+        if mode not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
+            raise illegal("cancelReplaceMode", mode, "STOP_ON_FAILURE | ALLOW_FAILURE")
+        symbol = P.symbol(params)
+        order_id = P.integer(params, "cancelOrderId", minimum=1)
+        client_id = P.client_id(params, "cancelOrigClientOrderId")
+        if order_id is None and client_id is None:
+            raise BinanceError(
+                MANDATORY_PARAM_EMPTY_OR_MALFORMED,
+                "Param 'cancelOrigClientOrderId' or 'cancelOrderId' must be sent, but both "
+                "were empty/null!",
+            )
+        req = self._order_request(params, "spot")  # validated before anything is cancelled
+        cancel_error = new_error = None
+        cancel_body: dict[str, Any] | None = None
+        try:
+            cancelled = self.engine.cancel(account, "spot", symbol, order_id, client_id, view)  # type: ignore[arg-type]
+            self.streams.order_cancelled(cancelled)
+            cancel_body = self._spot_order_json(cancelled)
+        except BinanceError as exc:
+            cancel_error = exc
+        new_body: dict[str, Any] | None = None
+        if cancel_error is None or mode == "ALLOW_FAILURE":
+            try:
+                record = self._place(req, account, "spot", view)
+                self.streams.order_placed(record)
+                new_body = self._spot_order_json(record, req["response_type"])
+            except BinanceError as exc:
+                new_error = exc
+        if cancel_error is None and new_error is None:
+            return {
+                "cancelResult": "SUCCESS",
+                "newOrderResult": "SUCCESS",
+                "cancelResponse": cancel_body,
+                "newOrderResponse": new_body,
+            }
+        data = {
+            "cancelResult": "FAILURE" if cancel_error else "SUCCESS",
+            "newOrderResult": "FAILURE"
+            if new_error
+            else "SUCCESS"
+            if new_body
+            else "NOT_ATTEMPTED",
+            "cancelResponse": cancel_error.body() if cancel_error else cancel_body,
+            "newOrderResponse": new_error.body() if new_error else new_body,
+        }
+        partial = (cancel_error is None) or (new_body is not None)  # exactly one succeeded
+        code, msg = (
+            (-2021, "Order cancel-replace partially failed.")
+            if partial
+            else (-2022, "Order cancel-replace failed.")
+        )
+        raise CancelReplaceError(code, msg, data)
+
+    # ---- currencies (sapi) ---------------------------------------------------------------------
+    def _currencies(self, params: dict[str, str], account: str, view: str = "") -> list[Any]:
+        """GET /sapi/v1/capital/config/getall: every asset of the server, with the account's
+        balances; deposits and withdrawals are closed (this venue moves no funds in or out)."""
+        rows = []
+        for asset in self.ledger.assets:
+            digits = self.ledger.decimals(asset)
+            rows.append(
+                {
+                    "coin": asset,
+                    "name": asset,
+                    "depositAllEnable": False,
+                    "withdrawAllEnable": False,
+                    "free": _plain(decimal_of(self.ledger.free(account, asset), digits)),
+                    "locked": _plain(decimal_of(self.ledger.locked(account, asset), digits)),
+                    "freeze": "0",
+                    "withdrawing": "0",
+                    "ipoing": "0",
+                    "ipoable": "0",
+                    "storage": "0",
+                    "isLegalMoney": False,
+                    "trading": True,
+                    "networkList": [
+                        {
+                            "network": "CROSSROUTE",
+                            "coin": asset,
+                            "name": "crossroute simulated venue",
+                            "isDefault": True,
+                            "depositEnable": False,
+                            "withdrawEnable": False,
+                            "depositDesc": "simulated venue: no deposits",
+                            "withdrawDesc": "simulated venue: no withdrawals",
+                            "withdrawFee": "0",
+                            "withdrawMin": "0",
+                            "withdrawMax": "0",
+                            "withdrawIntegerMultiple": _plain(Decimal(1).scaleb(-digits)),
+                            "depositDust": "0",
+                            "minConfirm": 0,
+                            "unLockConfirm": 0,
+                            "sameAddress": False,
+                            "busy": False,
+                        }
+                    ],
+                }
+            )
+        return rows
+
+    # ---- user-data stream keys ------------------------------------------------------------------
+    def _listen_key_new(self, params: dict[str, str], account: str, view: str = "") -> Any:
+        return {"listenKey": self.streams.listen_keys.create(account)}
+
+    def _listen_key_keep(self, params: dict[str, str], account: str, view: str = "") -> Any:
+        key = params.get("listenKey") or self.streams.listen_keys.key_of(account)
+        self.streams.listen_keys.keep_alive(account, key)
+        return {}
+
+    def _listen_key_close(self, params: dict[str, str], account: str, view: str = "") -> Any:
+        key = params.get("listenKey") or self.streams.listen_keys.key_of(account)
+        self.streams.listen_keys.close(account, key)
+        self.streams.close_user(key)
+        return {}
 
 
 def _depth_weight(params: dict[str, str]) -> int:

@@ -527,9 +527,10 @@ class VenueServer:
         market = self.engine.market(symbol, kind, view)  # type: ignore[arg-type]
         update_id = self.streams.update_id(market)  # publishes first: the id matches these levels
         body = {"lastUpdateId": update_id, **_levels_json(*market.depth(limit))}
-        if kind == "perp":
-            now = self.market_clock_ms()
-            body.update({"E": now, "T": now})
+        # Binance's spot depth has no times; ccxt then leaves the book's timestamp empty, which
+        # its own validator rejects. The market-clock time of the snapshot is true, so say it.
+        now = self.market_clock_ms()
+        body.update({"E": now, "T": now})
         return body
 
     def _depth_spot(self, params: dict[str, str], view: str = "") -> dict[str, Any]:
@@ -1121,20 +1122,30 @@ class VenueServer:
                 (Decimal(p["unRealizedProfit"]) for p in positions if p["marginAsset"] == asset),
                 Decimal(0),
             )
+            maintenance = sum(
+                (Decimal(p["maintMargin"]) for p in positions if p["marginAsset"] == asset),
+                Decimal(0),
+            )
+            margin_balance = decimal_of(wallet, digits) + unrealised
+            # Binance's cross available balance: margin balance less the initial margin in use,
+            # so available + initial margin = margin balance (ccxt's free + used = total)
+            available = margin_balance - decimal_of(used, digits)
             rows.append(
                 {
                     "asset": asset,
                     "walletBalance": _plain(decimal_of(wallet, digits)),
                     "unrealizedProfit": _plain(unrealised),
-                    "marginBalance": _plain(decimal_of(wallet, digits) + unrealised),
+                    "marginBalance": _plain(margin_balance),
                     "initialMargin": _plain(decimal_of(used, digits)),
-                    "maintMargin": "0",
+                    "maintMargin": _plain(maintenance),
                     "positionInitialMargin": "0",
                     "openOrderInitialMargin": "0",
                     "crossWalletBalance": _plain(decimal_of(wallet, digits)),
                     "crossUnPnl": _plain(unrealised),
-                    "availableBalance": _plain(decimal_of(wallet - used, digits)),
-                    "maxWithdrawAmount": _plain(decimal_of(max(wallet - used, 0), digits)),
+                    "availableBalance": _plain(available),
+                    "maxWithdrawAmount": _plain(
+                        max(min(available, decimal_of(wallet - used, digits)), Decimal(0))
+                    ),
                     "updateTime": self.market_clock_ms(),
                 }
             )

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -48,10 +47,10 @@ from router.server.markets import BookMarket, PoolMarket, filters, precision_dig
 from router.server.ratelimit import RateLimiter
 from router.server.streams import STREAM_PATHS, StreamHub
 from venues.errors import InvalidArgument, require_int
+from venues.values import ValueInputError, parse_int
 
 log = logging.getLogger("crossroute.venue_server")
 
-_INT = re.compile(r"[0-9]{1,19}")
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000, 5000)
 FUNDING_INTERVAL_MS = 8 * 3_600_000
 # Binance order types crossroute's venues do not model: answered -1020, not "invalid type".
@@ -1652,7 +1651,10 @@ class VenueServer:
 
 def _depth_weight(params: dict[str, str]) -> int:
     raw = params.get("limit", "100")
-    limit = int(raw) if _INT.fullmatch(raw or "x") else 100
+    try:  # a malformed limit is refused by the handler; weigh it as the default meanwhile
+        limit = parse_int("limit", raw, minimum=1)
+    except ValueInputError:
+        limit = 100
     return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
 
 

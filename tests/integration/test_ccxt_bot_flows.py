@@ -176,11 +176,8 @@ async def test_usdm_bot_flow_rest_with_ccxt_validators() -> None:
             await ex.create_order(PERP, "market", "buy", 1)
             (position,) = await ex.fetch_positions([PERP])
             check_position(ex, {}, "fetchPositions", position, PERP, now)
-            wallet = Decimal(
-                [a for a in (await ex.fetch_balance())["info"]["assets"] if a["asset"] == "USDT"][
-                    0
-                ]["walletBalance"]
-            )
+            assets = (await ex.fetch_balance())["info"]["assets"]
+            wallet = Decimal(next(a for a in assets if a["asset"] == "USDT")["walletBalance"])
             # cross liquidation price of the only position, by hand: (q*E - W) / (q*(1 - mmr))
             mmr = Decimal(1) / 40
             expected = (Decimal(3001) - wallet) / (1 - mmr)
@@ -226,7 +223,7 @@ async def test_usdm_bot_flow_rest_with_ccxt_validators() -> None:
 
 
 async def test_ccxt_pro_streams_order_book_trades_and_user_data() -> None:
-    async with serve() as (base, server):
+    async with serve() as (base, _server):
         ex, taker = _spot(base), _spot(base, KEY_B, SECRET_B)
         try:
             await ex.load_markets()
@@ -261,7 +258,7 @@ async def test_ccxt_pro_streams_order_book_trades_and_user_data() -> None:
 
 
 async def test_ccxt_pro_usdm_streams_and_user_data() -> None:
-    async with serve() as (base, server):
+    async with serve() as (base, _server):
         ex = _usdm(base)
         try:
             await ex.load_markets()

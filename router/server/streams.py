@@ -16,7 +16,7 @@ differ, sends one ``depthUpdate`` with ``U`` = previous id + 1, ``u`` = the new 
 previous id, holding every level whose quantity changed (0 = removed). ``GET /depth`` publishes
 first and answers with the feed's id, so a snapshot's ``lastUpdateId`` is always some event's
 ``u`` and a client following Binance's local-book procedure stays exact. An order book's feed
-holds its whole book (up to 5000 levels a side); a pool's holds its first 100 synthetic levels.
+holds its whole book (up to 5000 levels a side); a pool's holds its first 20 synthetic levels.
 
 Publishing runs after every state-changing request (before its answer is written) and every
 ``interval_s`` while anyone listens (changes made outside the server, e.g. by the paper service's
@@ -58,7 +58,7 @@ STREAM_PATHS = (
     "/ws-api/v3",
 )
 BOOK_LEVELS = 5000
-POOL_LEVELS = 100
+POOL_LEVELS = 20
 QUEUE_LIMIT = 10_000
 MAX_STREAMS_PER_CONNECTION = 1024
 LISTEN_KEY_TTL_MS = 60 * 60_000
@@ -80,8 +80,8 @@ def _dumps(value: Any) -> str:
 class DepthFeed:
     """The levels last published for one market and their update id."""
 
-    bids: dict[Decimal, Decimal]
-    asks: dict[Decimal, Decimal]
+    bids: dict[Any, Any]  # see StreamHub._levels
+    asks: dict[Any, Any]  # see StreamHub._levels
     update_id: int = 1
     top: tuple[Any, ...] = ()
 
@@ -161,9 +161,14 @@ class StreamHub:
         self._ws_api_ids = 0
 
     # ---- depth feeds -----------------------------------------------------------------------
-    def _levels(self, market: Any) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
-        bids, asks = market.depth(POOL_LEVELS if market.order_types == ("MARKET",) else BOOK_LEVELS)
-        return dict(bids), dict(asks)
+    def _levels(self, market: Any) -> tuple[dict[Any, Any], dict[Any, Any]]:
+        """Both sides as {price: qty}: integer ticks and lots for a book (cheap to compare; only
+        changed levels are turned into decimals), whole-unit Decimals for a pool's ladder."""
+        book = getattr(market, "book", None)
+        if book is None:
+            bids, asks = market.depth(POOL_LEVELS)
+            return dict(bids), dict(asks)
+        return dict(book.depth("bids", BOOK_LEVELS)), dict(book.depth("asks", BOOK_LEVELS))
 
     def _feed(self, market: Any) -> DepthFeed:
         feed = self.feeds.get(market.name)
@@ -184,8 +189,10 @@ class StreamHub:
     def _sync_depth(self, market: Any) -> None:
         feed = self._feed(market)
         bids, asks = self._levels(market)
-        bid_changes = _changes(feed.bids, bids)
-        ask_changes = _changes(feed.asks, asks)
+        if bids == feed.bids and asks == feed.asks:
+            return
+        bid_changes = _changes(feed.bids, bids, market)
+        ask_changes = _changes(feed.asks, asks, market)
         if not bid_changes and not ask_changes:
             return
         previous = feed.update_id
@@ -214,11 +221,11 @@ class StreamHub:
             )
             if self._listened(market, names, lower):
                 self._send_market(market, names, lower, self._partial(market, levels, feed, now))
+        best_bid = max(bids) if bids else None
+        best_ask = min(asks) if asks else None
         top = (
-            max(bids, default=None),
-            bids.get(max(bids)) if bids else None,
-            min(asks, default=None),
-            asks.get(min(asks)) if asks else None,
+            *(_level(market, best_bid, bids[best_bid]) if bids else (None, None)),
+            *(_level(market, best_ask, asks[best_ask]) if asks else (None, None)),
         )
         if top != feed.top:
             feed.top = top
@@ -227,8 +234,8 @@ class StreamHub:
     def _partial(self, market: Any, levels: int, feed: DepthFeed, now: int) -> dict[str, Any]:
         bids = sorted(feed.bids.items(), reverse=True)[:levels]
         asks = sorted(feed.asks.items())[:levels]
-        b = [[_plain(p), _plain(q)] for p, q in bids]
-        a = [[_plain(p), _plain(q)] for p, q in asks]
+        b = [[_plain(v) for v in _level(market, p, q)] for p, q in bids]
+        a = [[_plain(v) for v in _level(market, p, q)] for p, q in asks]
         if market.kind == "perp":
             symbol = market.units.symbol_id
             u = feed.update_id
@@ -384,6 +391,8 @@ class StreamHub:
             if seen >= len(trades):
                 continue
             self._trades_seen[account] = len(trades)
+            if not self._has_user(account):
+                continue
             touched_perp = False
             for trade in trades[seen:]:
                 record = engine.orders.get(trade.order_id)
@@ -393,6 +402,11 @@ class StreamHub:
                 touched_perp = touched_perp or record.book_order_id.startswith("perp:")
             if self._has_user(account):
                 self._send_user(account, self._balance_event(account, touched_perp))
+
+    def _start_user(self, account: str) -> None:
+        """A first listener of ``account`` hears fills from now on, not the account's history."""
+        if not self._has_user(account):
+            self._trades_seen[account] = len(self.server.engine.trades[account])
 
     def _has_user(self, account: str) -> bool:
         return any(self._receives(s, account) for s in self.subscribers)
@@ -639,11 +653,15 @@ class StreamHub:
         """Send every pending change: depth diffs, trades, klines, tickers, marks, user fills.
         O(markets x levels) when someone listens; a no-op for a market nobody reads."""
         for market in self.server.engine.by_name.values():
-            if market.name in self.feeds or any(self._sees(s, market) for s in self.subscribers):
+            if any(self._sees(s, market) for s in self.subscribers):
                 self._sync_depth(market)
                 self._sync_tape(market)
                 self._sync_marks(market)
-        self._sync_user_trades()
+            else:  # nobody listens: /depth publishes its own diff when read; old trades are
+                # not news to a later subscriber
+                self._tape_seen[market.name] = len(self.server.engine.tape.get(market.name, []))
+        if self.subscribers:
+            self._sync_user_trades()
 
     async def _ticker(self) -> None:
         while self.subscribers:
@@ -720,7 +738,9 @@ class StreamHub:
 
     def _add(self, sub: Subscriber, name: str, *, strict: bool) -> bool:
         """Add a stream (or a listenKey) to ``sub``; False (or -1100 when ``strict``) if unknown."""
-        if self.listen_keys.account_of(name) is not None:
+        account = self.listen_keys.account_of(name)
+        if account is not None:
+            self._start_user(account)
             sub.user_keys.add(name)
             return True
         match = _STREAM.fullmatch(name)
@@ -850,8 +870,8 @@ class StreamHub:
             except BinanceError as exc:
                 return _ws_api_error(request_id, exc.binance_code, exc.msg)
             self._ws_api_ids += 1
+            self._start_user(account)
             sub.ws_api_accounts[account] = self._ws_api_ids
-            self._trades_seen.setdefault(account, len(self.server.engine.trades[account]))
             return {"id": request_id, "status": 200, "result": {"subscriptionId": self._ws_api_ids}}
         if method == "userDataStream.unsubscribe":
             sub.ws_api_accounts.clear()
@@ -877,13 +897,21 @@ def _ws_api_error(request_id: Any, code: int, msg: str) -> dict[str, Any]:
     return {"id": request_id, "status": 400, "error": {"code": code, "msg": msg}}
 
 
-def _changes(old: dict[Decimal, Decimal], new: dict[Decimal, Decimal]) -> list[list[str]]:
+def _level(market: Any, price: Any, qty: Any) -> tuple[Decimal, Decimal]:
+    """A feed level in whole units (a book's ticks and lots scaled; a pool's already are)."""
+    if hasattr(market, "book"):
+        return price * market.tick_size, qty * market.step_size
+    return price, qty
+
+
+def _changes(old: dict[Any, Any], new: dict[Any, Any], market: Any) -> list[list[str]]:
     """Levels whose quantity differs between two sides, quantity 0 for removed ones; by price."""
     out = []
     for price in sorted(old.keys() | new.keys()):
-        qty = new.get(price, Decimal(0))
-        if old.get(price, Decimal(0)) != qty:
-            out.append([_plain(price), _plain(qty)])
+        qty = new.get(price, 0)
+        if old.get(price, 0) != qty:
+            shown_price, shown_qty = _level(market, price, qty)
+            out.append([_plain(shown_price), _plain(shown_qty)])
     return out
 
 

@@ -159,6 +159,122 @@ class EngineMachine(RuleBasedStateMachine):
             )
         )
 
+    @rule(
+        account=st.sampled_from(ACCOUNTS),
+        side=st.sampled_from(("BUY", "SELL")),
+        cents=st.integers(0, 2_000_000),
+        pool=st.booleans(),
+    )
+    def quote_sized_order(self, account, side, cents, pool) -> None:
+        """quoteOrderQty: the notional spent is at most the budget, and one more step would
+        pass it (the largest quantity that fits)."""
+        budget = Decimal(cents) / 100
+        symbol = "ETHDAI" if pool else "ETHUSDC"
+        results = []
+
+        def place() -> None:
+            results.append(
+                self.engine.place(
+                    account,
+                    "spot",
+                    symbol,
+                    side,
+                    "MARKET",
+                    qty=None,
+                    price=None,
+                    tif="GTC",
+                    client_order_id=None,
+                    quote_qty=budget,
+                )
+            )
+
+        self._attempt(place)
+        if results:
+            record = results[0]
+            market = self.engine.by_name[record.venue]
+            spent = Decimal(record.cum_quote_units).scaleb(-market.units.quote_decimals)
+            assert 0 < spent <= budget
+            assert record.orig_qty == Decimal(record.executed_base_units).scaleb(
+                -market.units.base_decimals
+            )
+
+    @rule(
+        account=st.sampled_from(ACCOUNTS),
+        side=st.sampled_from(("BUY", "SELL")),
+        price_ticks=st.integers(5970, 6030),
+        qty_lots=st.integers(1, 400),
+    )
+    def post_only(self, account, side, price_ticks, qty_lots) -> None:
+        results = []
+        self._attempt(
+            lambda: results.append(
+                self.engine.place(
+                    account,
+                    "spot",
+                    "ETHUSDC",
+                    side,
+                    "LIMIT",
+                    qty=Decimal(qty_lots) / 100,
+                    price=Decimal(price_ticks) / 2,
+                    tif="POST_ONLY",
+                    client_order_id=None,
+                )
+            )
+        )
+        if results:
+            assert results[0].executed_base_units == 0 and results[0].status == "NEW"
+
+    @rule(
+        account=st.sampled_from(ACCOUNTS),
+        side=st.sampled_from(("BUY", "SELL")),
+        qty_lots=st.integers(1, 3000),
+        position_side=st.sampled_from(("BOTH", "LONG", "SHORT")),
+        reduce_only=st.booleans(),
+    )
+    def perp_position_order(self, account, side, qty_lots, position_side, reduce_only) -> None:
+        """Reduce-only and hedge-mode closing orders never grow nor flip a position."""
+        key = "perp" if position_side == "BOTH" else f"perp@{position_side}"
+        before = self.engine.ledger.position(account, key).size_lots
+        self._attempt(
+            lambda: self.engine.place(
+                account,
+                "perp",
+                "BTCUSDT",
+                side,
+                "MARKET",
+                qty=Decimal(qty_lots) / 1000,
+                price=None,
+                tif="GTC",
+                client_order_id=None,
+                reduce_only=reduce_only,
+                position_side=position_side,
+            )
+        )
+        after = self.engine.ledger.position(account, key).size_lots
+        closing = reduce_only or position_side == ("SHORT" if side == "BUY" else "LONG")
+        if closing:
+            assert abs(after) <= abs(before) and after * before >= 0
+
+    @rule(account=st.sampled_from(ACCOUNTS), hedge=st.booleans())
+    def position_mode(self, account, hedge) -> None:
+        self._attempt(lambda: self.engine.set_hedge_mode(account, hedge))
+
+    @rule(account=st.sampled_from(ACCOUNTS), leverage=st.integers(0, 30))
+    def leverage(self, account, leverage) -> None:
+        self._attempt(lambda: self.engine.set_leverage(account, "BTCUSDT", leverage))
+
+    @invariant()
+    def positions_match_modes(self) -> None:
+        for (account, name), position in self.engine.ledger.positions.items():
+            if name.endswith("@LONG"):
+                assert position.size_lots >= 0
+            elif name.endswith("@SHORT"):
+                assert position.size_lots <= 0
+            if account in self.engine.hedge_mode:
+                assert "@" in name or position.size_lots == 0
+            else:
+                assert "@" not in name or position.size_lots == 0
+
     @rule(account=st.sampled_from(ACCOUNTS), pick=st.integers(0, 50))
     def cancel(self, account, pick) -> None:
         ids = sorted(self.engine.orders)

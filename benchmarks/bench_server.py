@@ -40,22 +40,18 @@ sys.path.insert(0, str(ROOT))
 
 
 def _serve(port_queue: multiprocessing.Queue[int]) -> None:
-    from aiohttp import web
-
     from router.app import DEFAULT_CONFIG, load_market
     from router.server.app import ServerLimits
     from router.server.build import build_server
+    from router.server.runner import start
 
     async def main() -> None:
         server = build_server(
             load_market(DEFAULT_CONFIG),
             limits=ServerLimits(weight_per_minute=10**9, orders_per_10s=10**9),
         )
-        runner = web.AppRunner(server.app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port_queue.put(runner.addresses[0][1])
+        _runner, port = await start(server.app)
+        port_queue.put(port)
         await asyncio.Event().wait()
 
     asyncio.run(main())

@@ -319,3 +319,30 @@ async def test_weight_goes_to_a_key_only_after_its_signature_verifies() -> None:
             session, "GET", f"{base}/api/v3/account", {}, KEY_A, SECRET_A
         )
         assert status == 200 and body["balances"], body
+
+
+async def _raw_http(port: int, payload: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(payload)
+    await writer.drain()
+    data = await asyncio.wait_for(reader.read(65536), WAIT_S)
+    writer.close()
+    return data
+
+
+async def test_malformed_http_gets_a_binance_json_error_and_one_log_line(caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with serve() as (base, _server):
+        port = int(base.rsplit(":", 1)[1])
+        for payload in (
+            b"GET /api/v3/ping HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
+            b"GET /api/v3/ping HTTP/9.9\r\nHost: x\r\n\r\n",
+            b"GET /api/v3/\x00ping HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET /api/v3/ping HTTP/1.1\r\nBad Header Line\r\n\r\n",
+        ):
+            raw = await _raw_http(port, payload)
+            head, _, body = raw.partition(b"\r\n\r\n")
+            assert head.split(b" ")[1].startswith(b"4"), raw[:200]
+            assert b"application/json" in head
+            assert json.loads(body)["code"] == -1000
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]

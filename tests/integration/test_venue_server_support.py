@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import ccxt.async_support as ccxt_async
-from aiohttp import web
 
 from router.server.accounts import AccountSpec
 from router.server.app import SERVER_KEY, ServerLimits, create_app
 from router.server.markets import BookMarket, MarketUnits, PoolMarket, V2Quoter
+from router.server.runner import start
 from venues.amm import ConstantProductPool
 from venues.orderbook import OrderBook
 
@@ -108,11 +108,7 @@ async def serve(
     app = create_app(
         markets if markets is not None else build_markets(), accounts(), DECIMALS, **options
     )
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
+    runner, port = await start(app)  # the runner that answers even malformed HTTP in JSON
     try:
         yield f"http://127.0.0.1:{port}", app[SERVER_KEY]
     finally:

@@ -39,6 +39,7 @@ from aiohttp import WSMsgType, web
 
 from router.server import tape as T
 from router.server.accounts import decimal_of
+from router.server.common import plain
 from router.server.engine import OrderRecord, TradeRecord
 from router.server.errors import BinanceError
 
@@ -66,10 +67,6 @@ _STREAM = re.compile(
     r"(?P<symbol>[a-z0-9]{2,32})@(?P<channel>depth(?P<levels>5|10|20)?(?:@(?:0|100|250|500|1000)ms)?"
     r"|trade|aggTrade|bookTicker|ticker|miniTicker|markPrice(?:@1s)?|kline_(?P<interval>[0-9]+[smhdw]))"
 )
-
-
-def _plain(value: Decimal) -> str:
-    return format(value, "f")
 
 
 def _dumps(value: Any) -> str:
@@ -234,8 +231,8 @@ class StreamHub:
     def _partial(self, market: Any, levels: int, feed: DepthFeed, now: int) -> dict[str, Any]:
         bids = sorted(feed.bids.items(), reverse=True)[:levels]
         asks = sorted(feed.asks.items())[:levels]
-        b = [[_plain(v) for v in _level(market, p, q)] for p, q in bids]
-        a = [[_plain(v) for v in _level(market, p, q)] for p, q in asks]
+        b = [[plain(v) for v in _level(market, p, q)] for p, q in bids]
+        a = [[plain(v) for v in _level(market, p, q)] for p, q in asks]
         if market.kind == "perp":
             symbol = market.units.symbol_id
             u = feed.update_id
@@ -262,10 +259,10 @@ class StreamHub:
         body.update(
             {
                 "s": market.units.symbol_id,
-                "b": _plain(bid_p) if bid_p is not None else "0",
-                "B": _plain(bid_q) if bid_q is not None else "0",
-                "a": _plain(ask_p) if ask_p is not None else "0",
-                "A": _plain(ask_q) if ask_q is not None else "0",
+                "b": plain(bid_p) if bid_p is not None else "0",
+                "B": plain(bid_q) if bid_q is not None else "0",
+                "a": plain(ask_p) if ask_p is not None else "0",
+                "A": plain(ask_q) if ask_q is not None else "0",
             }
         )
         return body
@@ -293,8 +290,8 @@ class StreamHub:
                         "E": now,
                         "s": symbol,
                         "t": trade_id,
-                        "p": _plain(t.price),
-                        "q": _plain(t.qty),
+                        "p": plain(t.price),
+                        "q": plain(t.qty),
                         "T": t.time_ms,
                         "m": t.buyer_is_maker,
                         "M": True,
@@ -347,7 +344,7 @@ class StreamHub:
         }
 
     def _mark_event(self, market: Any, now: int) -> dict[str, Any]:
-        mark = _plain(self.server._mark(market))
+        mark = plain(self.server._mark(market))
         interval = 8 * 3_600_000
         return {
             "e": "markPriceUpdate",
@@ -461,8 +458,8 @@ class StreamHub:
             "S": r.side,
             "o": "LIMIT_MAKER" if r.tif == "POST_ONLY" else r.type,
             "f": "GTC" if r.tif == "POST_ONLY" else r.tif,
-            "q": _plain(r.orig_qty),
-            "p": _plain(r.price),
+            "q": plain(r.orig_qty),
+            "p": plain(r.price),
             "P": "0",
             "F": "0",
             "g": -1,
@@ -471,10 +468,10 @@ class StreamHub:
             "X": shown_status,
             "r": "NONE",
             "i": r.order_id,
-            "l": _plain(trade.qty) if trade else "0",
-            "z": _plain(qty),
-            "L": _plain(trade.price) if trade else "0",
-            "n": _plain(trade.commission) if trade else "0",
+            "l": plain(trade.qty) if trade else "0",
+            "z": plain(qty),
+            "L": plain(trade.price) if trade else "0",
+            "n": plain(trade.commission) if trade else "0",
             "N": trade.commission_asset if trade else None,
             "T": trade.time_ms if trade else r.update_time_ms,
             "t": trade.trade_id if trade else -1,
@@ -483,9 +480,9 @@ class StreamHub:
             "m": trade.is_maker if trade else False,
             "M": trade is not None,
             "O": r.time_ms,
-            "Z": _plain(quote),
-            "Y": _plain(trade.quote_qty) if trade else "0",
-            "Q": _plain(r.orig_quote_qty),
+            "Z": plain(quote),
+            "Y": plain(trade.quote_qty) if trade else "0",
+            "Q": plain(r.orig_quote_qty),
             "W": r.time_ms,
             "V": "EXPIRE_TAKER",
         }
@@ -508,18 +505,18 @@ class StreamHub:
                 "S": r.side,
                 "o": r.type,
                 "f": "GTX" if r.tif == "POST_ONLY" else r.tif,
-                "q": _plain(r.orig_qty),
-                "p": _plain(r.price),
-                "ap": _plain(quote / qty) if qty else "0",
+                "q": plain(r.orig_qty),
+                "p": plain(r.price),
+                "ap": plain(quote / qty) if qty else "0",
                 "sp": "0",
                 "x": execution,
                 "X": shown_status,
                 "i": r.order_id,
-                "l": _plain(trade.qty) if trade else "0",
-                "z": _plain(qty),
-                "L": _plain(trade.price) if trade else "0",
+                "l": plain(trade.qty) if trade else "0",
+                "z": plain(qty),
+                "L": plain(trade.price) if trade else "0",
                 "N": trade.commission_asset if trade else None,
-                "n": _plain(trade.commission) if trade else "0",
+                "n": plain(trade.commission) if trade else "0",
                 "T": trade.time_ms if trade else r.update_time_ms,
                 "t": trade.trade_id if trade else 0,
                 "b": "0",
@@ -530,7 +527,7 @@ class StreamHub:
                 "ot": r.type,
                 "ps": r.position_side,
                 "cp": False,
-                "rp": _plain(trade.realized_pnl) if trade else "0",
+                "rp": plain(trade.realized_pnl) if trade else "0",
                 "pP": False,
                 "si": 0,
                 "ss": 0,
@@ -551,10 +548,8 @@ class StreamHub:
                 "B": [
                     {
                         "a": asset,
-                        "f": _plain(
-                            decimal_of(ledger.free(account, asset), ledger.decimals(asset))
-                        ),
-                        "l": _plain(
+                        "f": plain(decimal_of(ledger.free(account, asset), ledger.decimals(asset))),
+                        "l": plain(
                             decimal_of(ledger.locked(account, asset), ledger.decimals(asset))
                         ),
                     }
@@ -579,8 +574,8 @@ class StreamHub:
         balances = [
             {
                 "a": asset,
-                "wb": _plain(decimal_of(ledger.free(account, asset), ledger.decimals(asset))),
-                "cw": _plain(decimal_of(ledger.free(account, asset), ledger.decimals(asset))),
+                "wb": plain(decimal_of(ledger.free(account, asset), ledger.decimals(asset))),
+                "cw": plain(decimal_of(ledger.free(account, asset), ledger.decimals(asset))),
                 "bc": "0",
             }
             for asset in ledger.assets
@@ -911,7 +906,7 @@ def _changes(old: dict[Any, Any], new: dict[Any, Any], market: Any) -> list[list
         qty = new.get(price, 0)
         if old.get(price, 0) != qty:
             shown_price, shown_qty = _level(market, price, qty)
-            out.append([_plain(shown_price), _plain(shown_qty)])
+            out.append([plain(shown_price), plain(shown_qty)])
     return out
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from router.server.common import plain
 from router.server.engine import TapeTrade
 from router.server.errors import BinanceError
 
@@ -35,10 +36,6 @@ INTERVALS_MS = {
 }
 # 1970-01-01 was a Thursday; Binance's weekly bars open on Monday 00:00 UTC.
 _WEEK_OFFSET_MS = 4 * 1440 * _MINUTE
-
-
-def plain(value: Decimal) -> str:
-    return format(value, "f")
 
 
 def interval_ms(raw: str | None) -> int:

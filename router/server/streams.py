@@ -372,14 +372,21 @@ class StreamHub:
 
     # ---- user data -------------------------------------------------------------------------
     def order_placed(self, record: OrderRecord) -> None:
-        """NEW for a new order, then its fills (and every maker's), then EXPIRED if it ended so."""
+        """NEW for a new order, then its fills (and every maker's), then EXPIRED if it ended so;
+        a spot order that rests also changed what is locked: the balances follow."""
         self._user_order(record, "NEW", None, status="NEW")
+        fills_before = self._trades_seen.get(record.account, 0)
         self._sync_user_trades()
         if record.status == "EXPIRED":
             self._user_order(record, "EXPIRED", None)
+        filled = self._trades_seen.get(record.account, 0) != fills_before
+        if record.is_open and not filled and self._has_user(record.account):
+            self._send_user(record.account, self._balance_event(record.account, _is_perp(record)))
 
     def order_cancelled(self, record: OrderRecord) -> None:
         self._user_order(record, "CANCELED", None)
+        if self._has_user(record.account):
+            self._send_user(record.account, self._balance_event(record.account, _is_perp(record)))
 
     def _sync_user_trades(self) -> None:
         engine = self.server.engine
@@ -886,6 +893,10 @@ class StreamHub:
             self._drop(sub)
         if self._ticker_task is not None:
             self._ticker_task.cancel()
+
+
+def _is_perp(record: OrderRecord) -> bool:
+    return record.book_order_id.startswith("perp:")
 
 
 def _ws_api_error(request_id: Any, code: int, msg: str) -> dict[str, Any]:

@@ -346,3 +346,49 @@ async def test_malformed_http_gets_a_binance_json_error_and_one_log_line(caplog)
             assert b"application/json" in head
             assert json.loads(body)["code"] == -1000
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    messages=st.lists(
+        st.one_of(
+            st.text(max_size=40),
+            st.builds(
+                lambda method, params, ident: json.dumps(
+                    {"method": method, "params": params, "id": ident}
+                ),
+                st.sampled_from(["SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "ping", "nope"]),
+                st.one_of(
+                    st.lists(
+                        st.sampled_from(
+                            ["ethusdc@depth", "ethusdc@trade", "nope@depth", "ethusdc@kline_7m"]
+                        ),
+                        max_size=3,
+                    ),
+                    st.integers(),
+                    st.none(),
+                ),
+                st.one_of(st.integers(0, 9), st.text(max_size=3), st.none()),
+            ),
+        ),
+        min_size=5,
+        max_size=5,
+    )
+)
+def test_fuzzed_websocket_messages_are_answered_and_the_stream_keeps_working(messages) -> None:
+    async def run() -> None:
+        async with serve() as (base, _server), aiohttp.ClientSession() as session:
+            url = base.replace("http", "ws", 1) + "/v/book/ws"
+            async with session.ws_connect(url) as ws:
+                for text in messages:
+                    await ws.send_str(text)
+                    reply = json.loads((await ws.receive(timeout=WAIT_S)).data)
+                    assert "result" in reply or "error" in reply
+                await ws.send_str(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 99}))
+                while True:  # partial-depth snapshots may come first; the answer follows
+                    reply = json.loads((await ws.receive(timeout=WAIT_S)).data)
+                    if reply.get("id") == 99:
+                        break
+                assert isinstance(reply["result"], list)
+
+    asyncio.run(run())

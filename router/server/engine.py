@@ -36,7 +36,7 @@ from router.server.markets import BookMarket, PoolMarket
 from venues.errors import InvalidArgument, VenueError
 
 PIPS = 1_000_000
-_EXACT = Context(prec=120)  # request values and grid steps divide exactly
+_EXACT = Context(prec=120)  # request amounts scale to integer units exactly
 _STATUS = {
     "filled": "FILLED",
     "partially_filled": "PARTIALLY_FILLED",
@@ -303,8 +303,8 @@ class Engine:
 
         else:
             step = market.step_size
-            budget_steps = _EXACT.divide(quote_qty, market.tick_size * market.step_size)
-            budget = int(budget_steps)  # floor: quanta are the book's notional unit
+            # in quote units first (-1111 past the asset's decimals), then whole quanta (floor)
+            budget = _grid_units(quote_qty, units.quote_decimals) // market.quantum_units
             book_side = "buy" if side == "BUY" else "sell"
 
             def fits(n: int) -> bool:

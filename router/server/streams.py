@@ -171,7 +171,7 @@ class StreamHub:
         feed = self.feeds.get(market.name)
         if feed is None:
             bids, asks = self._levels(market)
-            feed = self.feeds[market.name] = DepthFeed(bids, asks)
+            feed = self.feeds[market.name] = DepthFeed(bids, asks, top=_top(market, bids, asks))
             self._tape_seen.setdefault(
                 market.name, len(self.server.engine.tape.get(market.name, []))
             )
@@ -218,12 +218,7 @@ class StreamHub:
             )
             if self._listened(market, names, lower):
                 self._send_market(market, names, lower, self._partial(market, levels, feed, now))
-        best_bid = max(bids) if bids else None
-        best_ask = min(asks) if asks else None
-        top = (
-            *(_level(market, best_bid, bids[best_bid]) if bids else (None, None)),
-            *(_level(market, best_ask, asks[best_ask]) if asks else (None, None)),
-        )
+        top = _top(market, bids, asks)
         if top != feed.top:
             feed.top = top
             self._send_market(market, ("bookTicker",), lower, self._book_ticker(market, feed, now))
@@ -626,18 +621,21 @@ class StreamHub:
     def _send_market(
         self, market: Any, channels: tuple[str, ...], lower: str, body: dict[str, Any]
     ) -> None:
-        text = None
+        # one JSON text per framing and stream name, however many subscribers share it
+        raw = _dumps(body)
+        wrapped: dict[str, str] = {}
+        names = [f"{lower}@{channel}" for channel in channels]
         for sub in list(self.subscribers):
             if not self._sees(sub, market):
                 continue
-            for channel in channels:
-                name = f"{lower}@{channel}"
+            for name in names:
                 if name in sub.streams:
                     if sub.combined:
-                        self._put(sub, _dumps({"stream": name, "data": body}))
+                        if name not in wrapped:
+                            wrapped[name] = f'{{"stream":{_dumps(name)},"data":{raw}}}'
+                        self._put(sub, wrapped[name])
                     else:
-                        text = text or _dumps(body)
-                        self._put(sub, text)
+                        self._put(sub, raw)
 
     def _put(self, sub: Subscriber, text: str) -> None:
         try:
@@ -901,6 +899,16 @@ def _is_perp(record: OrderRecord) -> bool:
 
 def _ws_api_error(request_id: Any, code: int, msg: str) -> dict[str, Any]:
     return {"id": request_id, "status": 400, "error": {"code": code, "msg": msg}}
+
+
+def _top(market: Any, bids: dict[Any, Any], asks: dict[Any, Any]) -> tuple[Any, ...]:
+    """(best bid price, its qty, best ask price, its qty) in whole units; None for an empty side."""
+    best_bid = max(bids) if bids else None
+    best_ask = min(asks) if asks else None
+    return (
+        *(_level(market, best_bid, bids[best_bid]) if bids else (None, None)),
+        *(_level(market, best_ask, asks[best_ask]) if asks else (None, None)),
+    )
 
 
 def _level(market: Any, price: Any, qty: Any) -> tuple[Decimal, Decimal]:

@@ -284,3 +284,28 @@ async def test_ccxt_pro_usdm_streams_and_user_data() -> None:
             assert public[-1]["price"] == 2999.0
         finally:
             await ex.close()
+
+
+async def test_ccxt_pro_ticker_book_ticker_ohlcv_and_mark_price_streams() -> None:
+    async with serve() as (base, _server):
+        ex, taker = _spot(base), _spot(base, KEY_B, SECRET_B)
+        perp = _usdm(base)
+        try:
+            await ex.load_markets()
+            await taker.load_markets()
+            await perp.load_markets()
+            bids_asks = await asyncio.wait_for(ex.watch_bids_asks(["ETH/USDC"]), WAIT_S)
+            assert bids_asks["ETH/USDC"]["bid"] == 2999.5 and bids_asks["ETH/USDC"]["ask"] == 3000.5
+            ticker = asyncio.ensure_future(ex.watch_ticker("ETH/USDC"))
+            ohlcv = asyncio.ensure_future(ex.watch_ohlcv("ETH/USDC", "1m"))
+            await asyncio.sleep(0.3)
+            await taker.create_order("ETH/USDC", "market", "buy", 0.2)
+            assert (await asyncio.wait_for(ticker, WAIT_S))["last"] == 3000.5
+            bars = await asyncio.wait_for(ohlcv, WAIT_S)
+            assert bars[-1][4] == 3000.5 and bars[-1][5] == 0.2
+            mark = await asyncio.wait_for(perp.watch_mark_price(PERP), WAIT_S)
+            assert mark["markPrice"] == 3000.0
+        finally:
+            await ex.close()
+            await taker.close()
+            await perp.close()

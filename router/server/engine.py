@@ -546,8 +546,11 @@ class Engine:
         trades elsewhere, e.g. the paper service's router) and each maker order placed here.
         Exact: quote moves by notional and fee quanta, base by lots. O(fills)."""
         units = market.units
+        touched: set[tuple[str, str]] = set()
         for fill in fills:
             maker = self._by_book_id.get((kind, market.name, fill.maker_order_id))
+            if maker is not None and kind == "perp":
+                touched.add((maker.account, maker.position_side))
             self.tape.setdefault(market.name, []).append(
                 TapeTrade(
                     self.clock_ms(),
@@ -615,6 +618,9 @@ class Engine:
                     symbol=record.symbol,
                     realized_pnl=decimal_of(pnl_units, units.quote_decimals),
                 )
+        # a maker's position changed: its resting closing orders may now cover too much
+        for account, position_side in sorted(touched):
+            self._trim_closing_orders(account, market, position_side)
 
     def _cancel_stp(self, market: BookMarket, book_ids: Iterable[str]) -> None:
         for book_id in book_ids:
@@ -702,10 +708,14 @@ class Engine:
         buy = record.side == "BUY"
         # Closing orders: reduce-only ones, and in hedge mode a SELL of LONG or a BUY of SHORT.
         # They may only shrink the position: refused (-2022) when there is nothing to reduce, cut
-        # to the position's size otherwise, as Binance does.
-        closing = record.reduce_only or (record.position_side == ("SHORT" if buy else "LONG"))
+        # to what the position less the account's other open closing orders leaves, as Binance
+        # does; resting ones are trimmed as the position shrinks (_trim_closing_orders).
+        closing = _is_closing(record)
         if closing:
-            reducible = -size if buy else size
+            reducible = (-size if buy else size) - sum(
+                self._open_lots(market, r)
+                for r in self._closing_orders(account, market, record.position_side, record.side)
+            )
             if reducible <= 0:
                 raise BinanceError(-2022, "ReduceOnly Order is rejected.")
             lots = market.qty_lots(
@@ -761,6 +771,41 @@ class Engine:
         self._settle_result(market, record, result, "perp")
         if result.resting_lots:
             self._by_book_id[("perp", market.name, record.book_order_id)] = record
+        self._trim_closing_orders(account, market, record.position_side)
+
+    def _open_lots(self, market: BookMarket, record: OrderRecord) -> int:
+        return market.qty_lots(record.orig_qty) - record.executed_base_units // market.lot_units
+
+    def _closing_orders(
+        self, account: str, market: BookMarket, position_side: str, side: str
+    ) -> list[OrderRecord]:
+        """The account's open closing orders of ``side`` on one position, oldest first."""
+        return [
+            r
+            for r in self.orders.values()
+            if r.account == account
+            and r.venue == market.name
+            and r.is_open
+            and r.position_side == position_side
+            and r.side == side
+            and _is_closing(r)
+        ]
+
+    def _trim_closing_orders(self, account: str, market: BookMarket, position_side: str) -> None:
+        """Expire the resting closing orders a position no longer covers, oldest kept first: a
+        reduce-only order must never open or grow a position (Binance cancels them too)."""
+        size = self.ledger.position(account, position_key(market.name, position_side)).size_lots
+        for side in ("BUY", "SELL"):
+            left = -size if side == "BUY" else size
+            for record in self._closing_orders(account, market, position_side, side):
+                lots = self._open_lots(market, record)
+                if lots <= left:
+                    left -= lots
+                    continue
+                market.book.cancel(record.book_order_id)
+                self._by_book_id.pop(("perp", market.name, record.book_order_id), None)
+                record.status = "EXPIRED"
+                record.update_time_ms = self.clock_ms()
 
     def _perp_fill(
         self,
@@ -847,6 +892,13 @@ class Engine:
                     account,
                     asset,
                 )
+
+
+def _is_closing(record: OrderRecord) -> bool:
+    """A perp order that may only shrink its position: reduce-only, or closing in hedge mode."""
+    return record.reduce_only or record.position_side == (
+        "SHORT" if record.side == "BUY" else "LONG"
+    )
 
 
 def position_key(venue: str, position_side: str) -> str:

@@ -255,6 +255,45 @@ class EngineMachine(RuleBasedStateMachine):
         if closing:
             assert abs(after) <= abs(before) and after * before >= 0
 
+    @rule(
+        account=st.sampled_from(ACCOUNTS),
+        side=st.sampled_from(("BUY", "SELL")),
+        price=st.integers(59_950, 60_050),
+        qty_lots=st.integers(1, 2000),
+        position_side=st.sampled_from(("BOTH", "LONG", "SHORT")),
+    )
+    def resting_closing_order(self, account, side, price, qty_lots, position_side) -> None:
+        self._attempt(
+            lambda: self.engine.place(
+                account,
+                "perp",
+                "BTCUSDT",
+                side,
+                "LIMIT",
+                qty=Decimal(qty_lots) / 1000,
+                price=Decimal(price),
+                tif="GTC",
+                client_order_id=None,
+                reduce_only=position_side == "BOTH",
+                position_side=position_side,
+            )
+        )
+
+    @invariant()
+    def closing_orders_fit_their_positions(self) -> None:
+        market = self.engine.by_name["perp"]
+        for account in ACCOUNTS:
+            for position_side in ("BOTH", "LONG", "SHORT"):
+                key = "perp" if position_side == "BOTH" else f"perp@{position_side}"
+                size = self.engine.ledger.position(account, key).size_lots
+                for side in ("BUY", "SELL"):
+                    reducible = -size if side == "BUY" else size
+                    open_lots = sum(
+                        self.engine._open_lots(market, r)
+                        for r in self.engine._closing_orders(account, market, position_side, side)
+                    )
+                    assert open_lots <= max(reducible, 0), (account, position_side, side)
+
     @rule(account=st.sampled_from(ACCOUNTS), hedge=st.booleans())
     def position_mode(self, account, hedge) -> None:
         self._attempt(lambda: self.engine.set_hedge_mode(account, hedge))
@@ -322,3 +361,33 @@ class EngineMachine(RuleBasedStateMachine):
 
 EngineMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
 TestEngineMachine = EngineMachine.TestCase
+
+
+def test_resting_reduce_only_orders_never_cover_more_than_the_position() -> None:
+    """Two resting reduce-only sells cannot together exceed the long; when another fill shrinks
+    the long, the newest one that no longer fits expires instead of opening a short."""
+    engine, _venues = build()
+
+    def place(side: str, qty: str, price: str | None, reduce_only: bool = False):
+        return engine.place(
+            "a",
+            "perp",
+            "BTCUSDT",
+            side,
+            "LIMIT" if price else "MARKET",
+            qty=Decimal(qty),
+            price=Decimal(price) if price else None,
+            tif="GTC",
+            client_order_id=None,
+            reduce_only=reduce_only,
+        )
+
+    place("BUY", "0.05", None)  # long 0.05 at the seed ask
+    first = place("SELL", "0.03", "60100", reduce_only=True)
+    second = place("SELL", "0.03", "60200", reduce_only=True)  # cut to the 0.02 left uncovered
+    assert first.orig_qty == Decimal("0.03") and second.orig_qty == Decimal("0.02")
+    place("SELL", "0.02", None)  # a plain sell at the seed bid: the long is now 0.03
+    assert engine.ledger.position("a", "perp").size_lots == 30
+    assert first.status == "NEW" and second.status == "EXPIRED"  # oldest kept while it fits
+    assert [r.order_id for r in engine.open_orders("a", "perp")] == [first.order_id]
+    engine._check()

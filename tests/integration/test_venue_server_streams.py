@@ -20,11 +20,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from router.server.accounts import decimal_of
-from router.server.app import ServerLimits
+from router.server.app import ServerLimits, VenueServer
 from router.server.auth import sign
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_venue_server_support import KEY_A, KEY_B, SECRET_A, SECRET_B, serve
+from test_venue_server_support import (
+    DECIMALS,
+    KEY_A,
+    KEY_B,
+    SECRET_A,
+    SECRET_B,
+    accounts,
+    build_markets,
+    serve,
+)
 
 ACCOUNTS = {"desk-a": (KEY_A, SECRET_A), "desk-b": (KEY_B, SECRET_B)}
 WAIT_S = 10
@@ -197,28 +206,12 @@ async def test_seeded_flood_from_concurrent_clients_conserves_balances_and_posit
                 assert position.size_lots * market.step_size == size
 
 
+# every route the server has (read from the server itself, so a new route is fuzzed too), and
+# paths it does not have
 _PATHS = [
-    ("GET", "/api/v3/depth"),
-    ("GET", "/api/v3/klines"),
-    ("GET", "/api/v3/aggTrades"),
-    ("GET", "/api/v3/ticker/price"),
-    ("GET", "/api/v3/ticker/bookTicker"),
-    ("POST", "/api/v3/order"),
-    ("POST", "/api/v3/order/cancelReplace"),
-    ("DELETE", "/api/v3/openOrders"),
-    ("GET", "/api/v3/allOrders"),
-    ("POST", "/api/v3/userDataStream"),
-    ("GET", "/sapi/v1/capital/config/getall"),
-    ("GET", "/fapi/v1/premiumIndex"),
-    ("GET", "/fapi/v1/fundingRate"),
-    ("POST", "/fapi/v1/order"),
-    ("POST", "/fapi/v1/leverage"),
-    ("POST", "/fapi/v1/marginType"),
-    ("POST", "/fapi/v1/positionSide/dual"),
-    ("GET", "/fapi/v1/income"),
-    ("GET", "/fapi/v3/positionRisk"),
-    ("PUT", "/nothing/here"),
-]
+    (method, path)
+    for method, path, *_ in VenueServer(build_markets(), accounts(), DECIMALS)._routes()
+] + [("PUT", "/nothing/here"), ("GET", "/api/v3/order/oco"), ("POST", "/sapi/v1/margin/order")]
 _NAMES = [
     "symbol",
     "side",

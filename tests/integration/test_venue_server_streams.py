@@ -268,7 +268,7 @@ _REQUEST = st.tuples(
 
 
 @settings(
-    max_examples=8,
+    max_examples=12,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -156,6 +156,9 @@ class StreamHub:
         self._marks: dict[str, Decimal] = {}
         self._ticker_task: asyncio.Task[None] | None = None
         self._ws_api_ids = 0
+        # resting orders announced as open on a user-data stream: the engine may end them itself
+        # (self-trade prevention, a reduce-only order its position no longer covers)
+        self._resting: dict[int, OrderRecord] = {}
 
     # ---- depth feeds -----------------------------------------------------------------------
     def _levels(self, market: Any) -> tuple[dict[Any, Any], dict[Any, Any]]:
@@ -375,10 +378,16 @@ class StreamHub:
         if record.status == "EXPIRED":
             self._user_order(record, "EXPIRED", None)
         filled = self._trades_seen.get(record.account, 0) != fills_before
-        if record.is_open and not filled and self._has_user(record.account):
-            self._send_user(record.account, self._balance_event(record.account, _is_perp(record)))
+        if record.is_open and self._has_user(record.account):
+            self._resting[record.order_id] = record
+            if not filled:
+                self._send_user(
+                    record.account, self._balance_event(record.account, _is_perp(record))
+                )
+        self._sync_expired()
 
     def order_cancelled(self, record: OrderRecord) -> None:
+        self._resting.pop(record.order_id, None)
         self._user_order(record, "CANCELED", None)
         if self._has_user(record.account):
             self._send_user(record.account, self._balance_event(record.account, _is_perp(record)))
@@ -662,6 +671,17 @@ class StreamHub:
                 self._tape_seen[market.name] = len(self.server.engine.tape.get(market.name, []))
         if self.subscribers:
             self._sync_user_trades()
+            self._sync_expired()
+
+    def _sync_expired(self) -> None:
+        """Announce EXPIRED for announced resting orders the engine ended by itself; forget the
+        ones that filled (their TRADE events said so). O(announced resting orders)."""
+        for order_id, record in list(self._resting.items()):
+            if record.is_open:
+                continue
+            del self._resting[order_id]
+            if record.status == "EXPIRED":
+                self._user_order(record, "EXPIRED", None)
 
     async def _ticker(self) -> None:
         while self.subscribers:

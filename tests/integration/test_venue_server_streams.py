@@ -385,3 +385,58 @@ def test_fuzzed_websocket_messages_are_answered_and_the_stream_keeps_working(mes
                 assert isinstance(reply["result"], list)
 
     asyncio.run(run())
+
+
+async def test_user_data_stream_announces_an_order_the_engine_expires() -> None:
+    """A resting reduce-only order its shrinking position no longer covers expires, and the
+    listenKey stream says so (USD-M private path, as ccxt.pro uses it)."""
+    async with serve() as (base, server), aiohttp.ClientSession() as session:
+        perp = f"{base}/v/perp/fapi/v1"
+        async with session.post(f"{perp}/listenKey", headers={"X-MBX-APIKEY": KEY_A}) as r:
+            listen_key = (await r.json())["listenKey"]
+        ws_url = f"{base.replace('http', 'ws', 1)}/v/perp/private/ws?listenKey={listen_key}"
+        async with session.ws_connect(ws_url) as ws:
+
+            async def order(params: dict) -> dict:
+                status, body = await _signed_call(
+                    session,
+                    "POST",
+                    f"{perp}/order",
+                    {"symbol": "ETHUSDT", **params},
+                    KEY_A,
+                    SECRET_A,
+                )
+                assert status == 200, body
+                return body
+
+            await order({"side": "BUY", "type": "MARKET", "quantity": "0.05"})
+            kept = await order(
+                {
+                    "side": "SELL",
+                    "type": "LIMIT",
+                    "timeInForce": "GTC",
+                    "price": "3100",
+                    "quantity": "0.03",
+                    "reduceOnly": "true",
+                }
+            )
+            cut = await order(
+                {
+                    "side": "SELL",
+                    "type": "LIMIT",
+                    "timeInForce": "GTC",
+                    "price": "3200",
+                    "quantity": "0.03",
+                    "reduceOnly": "true",
+                }
+            )
+            assert Decimal(cut["origQty"]) == Decimal("0.02")
+            await order({"side": "SELL", "type": "MARKET", "quantity": "0.02"})
+            expired = None
+            deadline = time.monotonic() + WAIT_S
+            while expired is None and time.monotonic() < deadline:
+                event = json.loads((await ws.receive(timeout=WAIT_S)).data)
+                if event.get("e") == "ORDER_TRADE_UPDATE" and event["o"]["x"] == "EXPIRED":
+                    expired = event["o"]
+            assert expired is not None and expired["i"] == cut["orderId"] and expired["R"] is True
+            assert server.engine.orders[kept["orderId"]].status == "NEW"

@@ -284,11 +284,12 @@ async def _main(
 
     from router.paper.api import create_paper_app, drive
     from router.paper.service import PaperService
+    from router.server.runner import VenueRunner
 
     service = PaperService(config, db=db, params=params, **(snapshots or {}))
     app = create_paper_app(service)  # before open(): the log may hold venue-server calls to replay
     replayed = await service.open()
-    runner = web.AppRunner(app, access_log=None)
+    runner = VenueRunner(app, access_log=None)  # JSON answers even to unparseable HTTP
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()

@@ -62,7 +62,9 @@ async def _serve(app: Any, names: str, port: int) -> None:
     """Serve ``app`` on 127.0.0.1 until SIGINT/SIGTERM, printing the port actually bound."""
     from aiohttp import web
 
-    runner = web.AppRunner(app, access_log=None)
+    from router.server.runner import VenueRunner  # JSON answers even to unparseable HTTP
+
+    runner = VenueRunner(app, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", port)

@@ -20,8 +20,10 @@ from router.commands.execute import execute_order, render_report
 from router.commands.route import (
     config_path,
     console,
+    make_multihop_plan,
     make_plan,
     parse_amount,
+    render_multihop,
     render_plan,
     resolve_symbol,
 )
@@ -180,6 +182,12 @@ def run(args: argparse.Namespace) -> int:
         out.print()
         plan = make_plan(market, symbol, side, qty, None, None, None)
         render_plan(out, plan, title=f"route: {side} {qty} {base}")
+    quote = symbol.split("/")[1]
+    if len(market.symbols()) > 1:
+        # across quote currencies and intermediate assets: the same sell, every path of <= 2 hops
+        out.print()
+        hops = make_multihop_plan(market, base, quote, qty, None)
+        render_multihop(out, hops, title=f"route across paths: sell {qty} {base} for {quote}")
     out.print()
     order = basis_order(market, symbol, basis_qty)
     if isinstance(order, str):

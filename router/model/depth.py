@@ -204,6 +204,13 @@ class DepthCurve:
         object.__setattr__(self, "segments", segments)
         object.__setattr__(self, "_arrays", _build_arrays(self.venue, self.side, segments))
 
+    @property
+    def terms(self) -> np.ndarray:
+        """The water-fill terms of every non-empty segment (:func:`segment_terms`, rows
+        :data:`TERM_ROWS`), precomputed: what aggregates of several curves are built from."""
+        terms: np.ndarray = self._arrays["terms"]
+        return terms
+
     # -- curve-level closed forms --
 
     @property

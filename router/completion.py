@@ -1,0 +1,94 @@
+"""The cheapest exact completion of a quantised split: legs that sum exactly to the order.
+
+The float split's legs are floored to each venue's base quantum; what is left, R = Q - Σ legs,
+must go somewhere. Sending R to the first venue whose grid takes it (the old repair) can cost
+more than the quantisation itself: a book leg floored by most of a 0.01 lot whose remainder
+lands on a 1%-fee pool is 2.4 ppm worse than rounding the book leg UP and taking the overshoot
+back from a 0.05% pool. Here every completion of one simple shape is priced exactly and the
+cheapest is kept:
+
+- each coarse-grid venue (a quantum above the finest of the market) that the split used keeps
+  its floored leg, or takes one quantum more, or gives up its leg entirely;
+- one absorber venue (any venue, used or not) takes the signed residual R' = Q - Σ other legs
+  on its own grid (R' < 0: it gives base back).
+
+With c coarse venues and n venues that is at most 3^c·n candidates; c is capped
+(:data:`MAX_COARSE`, the coarse venues with the largest legs; the others keep their floored leg).
+Each candidate's cost is the sum of exact re-quotes (cached per venue and size), so the choice
+is exact: no float enters it. Rounding a coarse leg by one quantum and moving the difference to a
+venue at the same marginal price changes the cost by a second-order amount, which is why this
+shape reaches the exact optimum to well under 1 ppm in practice (tests: property checks against
+an independent optimum on seeded small markets).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+
+from router.model.orders import LegQuote
+
+__all__ = ["MAX_COARSE", "cheapest_completion"]
+
+# 3^4 = 81 coarse combinations at most: a market rarely has more than a few lot-gridded books.
+MAX_COARSE = 4
+
+Quote = Callable[[str, Decimal], "LegQuote | None"]
+
+
+def cheapest_completion(
+    legs: Mapping[str, Decimal],
+    target: Decimal,
+    venues: list[str],
+    quantum: Mapping[str, Decimal],
+    quote: Quote,
+    side: str,
+) -> dict[str, LegQuote] | None:
+    """The cheapest set of exact legs summing exactly to ``target`` among the shapes above.
+
+    ``legs`` the floored leg sizes (base, each on its venue's grid, sum <= target); ``venues``
+    every venue that may take a leg, in a fixed order (ties go to the first); ``quote(name, qty)``
+    the exact leg or None when the venue cannot (or may not: caps, limit, minimum) take it;
+    ``side`` "buy" (least quote paid wins) or "sell" (most received). Returns None when no
+    candidate completes the order. O(3^c·n) quote look-ups, each cached.
+    """
+    cache: dict[tuple[str, Decimal], LegQuote | None] = {}
+
+    def leg(name: str, qty: Decimal) -> LegQuote | None:
+        key = (name, qty)
+        if key not in cache:
+            cache[key] = quote(name, qty)
+        return cache[key]
+
+    finest = min(quantum[n] for n in venues)
+    coarse = sorted(
+        (n for n in venues if legs.get(n, Decimal(0)) > 0 and quantum[n] > finest),
+        key=lambda n: (-legs[n], venues.index(n)),
+    )[:MAX_COARSE]
+    choices = []
+    for name in coarse:
+        base = legs[name]
+        choices.append((base, base + quantum[name], Decimal(0)))
+    best: tuple[Decimal, dict[str, LegQuote]] | None = None
+    for picked in itertools.product(*choices):
+        sizes = {n: q for n, q in legs.items() if q > 0}
+        sizes.update(zip(coarse, picked))
+        for absorber in venues:
+            rest = target - sum((q for n, q in sizes.items() if n != absorber), Decimal(0))
+            if rest < 0 or rest % quantum[absorber] != 0:
+                continue
+            trial = {n: q for n, q in sizes.items() if n != absorber and q > 0}
+            if rest > 0:
+                trial[absorber] = rest
+            quoted = {}
+            for name, qty in trial.items():
+                exact = leg(name, qty)
+                if exact is None:
+                    break
+                quoted[name] = exact
+            else:
+                total = sum((q.quote_amount for q in quoted.values()), Decimal(0))
+                if best is None or (total < best[0] if side == "buy" else total > best[0]):
+                    best = (total, quoted)
+    return None if best is None else best[1]

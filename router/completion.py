@@ -29,7 +29,7 @@ from decimal import Decimal
 
 from router.model.orders import LegQuote
 
-__all__ = ["MAX_COARSE", "cheapest_completion"]
+__all__ = ["MAX_COARSE", "cheapest_completion", "cheapest_quote_completion"]
 
 # 3^4 = 81 coarse combinations at most: a market rarely has more than a few lot-gridded books.
 MAX_COARSE = 4
@@ -91,4 +91,74 @@ def cheapest_completion(
                 total = sum((q.quote_amount for q in quoted.values()), Decimal(0))
                 if best is None or (total < best[0] if side == "buy" else total > best[0]):
                     best = (total, quoted)
+    return None if best is None else best[1]
+
+
+QuoteForQuote = Callable[[str, Decimal], "LegQuote | None"]
+
+
+def cheapest_quote_completion(
+    legs: Mapping[str, Decimal],
+    amount: Decimal,
+    venues: list[str],
+    quantum: Mapping[str, Decimal],
+    quote: Quote,
+    quote_for_quote: QuoteForQuote,
+    side: str,
+) -> dict[str, LegQuote] | None:
+    """The best exact legs of a quote-sized order among the same shapes as
+    :func:`cheapest_completion`: buy: spend at most ``amount`` for the most base; sell: receive
+    at least ``amount`` for the least base (ties: the better quote total).
+
+    ``legs`` the float plan's base legs; coarse venues keep, round up or drop theirs; the
+    absorber venue's leg is ``quote_for_quote(name, what is left of amount)`` (a buy must not pay
+    more than that, a sell must receive at least that). Returns None when no candidate fits.
+    """
+    cache: dict[tuple[str, Decimal, bool], LegQuote | None] = {}
+
+    def leg(name: str, size: Decimal, by_quote: bool) -> LegQuote | None:
+        key = (name, size, by_quote)
+        if key not in cache:
+            cache[key] = (quote_for_quote if by_quote else quote)(name, size)
+        return cache[key]
+
+    finest = min(quantum[n] for n in venues)
+    coarse = sorted(
+        (n for n in venues if legs.get(n, Decimal(0)) > 0 and quantum[n] > finest),
+        key=lambda n: (-legs[n], venues.index(n)),
+    )[:MAX_COARSE]
+    choices = [(legs[n], legs[n] + quantum[n], Decimal(0)) for n in coarse]
+    best: tuple[tuple[Decimal, Decimal], dict[str, LegQuote]] | None = None
+    for picked in itertools.product(*choices):
+        sizes = {n: q for n, q in legs.items() if q > 0}
+        sizes.update(zip(coarse, picked))
+        for absorber in venues:
+            quoted: dict[str, LegQuote] = {}
+            for name, qty in sizes.items():
+                if name == absorber or qty <= 0:
+                    continue
+                exact = leg(name, qty, False)
+                if exact is None:
+                    break
+                quoted[name] = exact
+            else:
+                total = sum((q.quote_amount for q in quoted.values()), Decimal(0))
+                rest = amount - total
+                if side == "buy" and rest < 0:
+                    continue
+                if rest > 0:
+                    extra = leg(absorber, rest, True)
+                    if extra is not None and (
+                        extra.quote_amount <= rest if side == "buy" else extra.quote_amount >= rest
+                    ):
+                        quoted[absorber] = extra
+                    elif side == "sell":
+                        continue
+                base = sum((q.qty for q in quoted.values()), Decimal(0))
+                paid = sum((q.quote_amount for q in quoted.values()), Decimal(0))
+                if side == "sell" and paid < amount:
+                    continue
+                score = (-base, paid) if side == "buy" else (base, -paid)
+                if base > 0 and (best is None or score < best[0]):
+                    best = (score, quoted)
     return None if best is None else best[1]

@@ -277,11 +277,13 @@ class _Nested:
     def solve(self, amount: float) -> FlowResult:
         cap = self._capacity()
         if amount > cap * (1 - 1e-9):
-            what = "spend" if self.mode == "from" else "receive"
+            field = "qty" if self.mode == "from" else "to_qty"
+            asset = self.source if self.mode == "from" else self.target
+            what = "spend" if self.mode == "from" else "deliver"
             raise RouteError(
-                f"qty={amount!r} is invalid; allowed: at most about {cap:.6g} {self.source if self.mode == 'from' else self.target}"
+                f"{field}='{amount:.15g}' is invalid; allowed: at most about {cap:.6g} {asset}"
                 f" (what the paths from {self.source} to {self.target} can {what})",
-                field="qty",
+                field=field,
                 value=amount,
             )
         cache: dict[float, tuple[float, list[tuple[float, float, float]], dict[int, float]]] = {}

@@ -77,6 +77,7 @@ class MultiHopPlan:
     best_single_path: tuple[tuple[str, ...], Decimal, Decimal] | None
     best_direct_venue: tuple[str, Decimal, Decimal] | None
     residual: dict[str, Decimal]
+    decimals: Mapping[str, int]
     notes: tuple[str, ...] = ()
 
     def hops(self) -> list[Hop]:
@@ -102,23 +103,28 @@ class MultiHopPlan:
         """DESIGN.md's multi-hop ``crossroute route --json`` object (decimal strings), plus extras."""
         best, direct = self.best_single_path, self.best_direct_venue
         improvement = self.improvement_bps()
+        src, dst = self.source, self.target
+
+        def amount(value: Decimal, asset: str) -> str:
+            return _fmt_asset(value, self.decimals[asset])
+
         return {
-            "from": self.source,
-            "to": self.target,
-            "amount_in": _fmt(self.amount_in),
-            "amount_out": _fmt(self.amount_out),
+            "from": src,
+            "to": dst,
+            "amount_in": amount(self.amount_in, src),
+            "amount_out": amount(self.amount_out, dst),
             "paths": [
                 {
                     "assets": list(path.assets),
-                    "amount_in": _fmt(path.amount_in),
-                    "amount_out": _fmt(path.amount_out),
+                    "amount_in": amount(path.amount_in, src),
+                    "amount_out": amount(path.amount_out, dst),
                     "hops": [
                         {
                             "venue": hop.venue,
                             "from": hop.src,
                             "to": hop.dst,
-                            "amount_in": _fmt(hop.amount_in),
-                            "amount_out": _fmt(hop.amount_out),
+                            "amount_in": amount(hop.amount_in, hop.src),
+                            "amount_out": amount(hop.amount_out, hop.dst),
                             "step": hop.step,
                             "symbol": hop.symbol,
                             "side": hop.side,
@@ -132,12 +138,20 @@ class MultiHopPlan:
             "duality_gap": _fmt_float(self.duality_gap),
             "best_single_path": None
             if best is None
-            else {"assets": list(best[0]), "amount_in": _fmt(best[1]), "amount_out": _fmt(best[2])},
+            else {
+                "assets": list(best[0]),
+                "amount_in": amount(best[1], src),
+                "amount_out": amount(best[2], dst),
+            },
             "best_direct_venue": None
             if direct is None
-            else {"venue": direct[0], "amount_in": _fmt(direct[1]), "amount_out": _fmt(direct[2])},
+            else {
+                "venue": direct[0],
+                "amount_in": amount(direct[1], src),
+                "amount_out": amount(direct[2], dst),
+            },
             "improvement_bps": None if improvement is None else _fmt(improvement),
-            "residual": {asset: _fmt(v) for asset, v in sorted(self.residual.items()) if v},
+            "residual": {a: amount(v, a) for a, v in sorted(self.residual.items()) if v},
             "method": "dual-decomposition",
             "notes": list(self.notes),
         }
@@ -200,7 +214,8 @@ class _Router:
                     field="asset",
                     value=asset,
                 )
-        self.quantum = {a: Decimal(1).scaleb(-int(decimals[a])) for a in graph.assets}
+        self.decimals = {a: int(decimals[a]) for a in graph.assets}
+        self.quantum = {a: Decimal(1).scaleb(-self.decimals[a]) for a in graph.assets}
         self._pooled: dict[tuple[str, str], PooledDepth] = {}
         self.directed = [
             [
@@ -299,6 +314,7 @@ class _Router:
             else (self.branches[best_single[0]].assets, best_single[1][0], best_single[1][1]),
             best_direct_venue=direct,
             residual=residual,
+            decimals=self.decimals,
             notes=tuple(notes),
         )
 
@@ -544,6 +560,15 @@ class _Router:
 
 
 def _fmt(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _fmt_asset(value: Decimal, decimals: int) -> str:
+    """An exact amount with its asset's decimals ("50.000000000000000000 ETH", "1.50000000
+    WBTC"); an amount finer than the asset's grid keeps every digit (nothing is rounded)."""
+    grid = Decimal(1).scaleb(-decimals)
+    if value == value.quantize(grid):
+        return format(value.quantize(grid), "f")
     return format(value, "f")
 
 

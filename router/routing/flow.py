@@ -40,7 +40,7 @@ __all__ = ["DirectedLink", "FlowResult", "solve_flow"]
 
 _MAX_EXPAND = 200
 _MAX_ITER = 200
-_LOG_TOL = 4e-16  # bracket width in log price: adjacent floats
+_LOG_TOL = 1e-13  # bracket width in log price (relative price): far below what moves a cost
 
 
 class DirectedLink:
@@ -216,9 +216,10 @@ class _Nested:
                 return got - sold  # increasing in π_X
 
             guess = self.mid_log[k]
+            step = 1e-7  # a warm start moves little between outer trials
             if guess is None:
-                guess = self._mid_guess(first, second, pi_src, pi_dst)
-            lo, _flo, hi, _fhi = _root(excess, guess, increasing=True)
+                guess, step = self._mid_guess(first, second, pi_src, pi_dst), 1e-4
+            lo, _flo, hi, _fhi = _root(excess, guess, increasing=True, step=step)
             self.mid_log[k] = lo
             mids[k] = lo
             # at the root bracket [lo, hi] X balances: what arrives (rising in π_X) and what
@@ -355,7 +356,7 @@ class _Nested:
 
 
 def _root(
-    fn: Callable[[float], float], x0: float, *, increasing: bool
+    fn: Callable[[float], float], x0: float, *, increasing: bool, step: float = 1e-4
 ) -> tuple[float, float, float, float]:
     """A bracket [lo, hi] (lo < hi, adjacent floats or fn = 0) of a sign change of the monotone
     ``fn``: returns (lo, fn(lo), hi, fn(hi)), fn(lo) <= 0 <= fn(hi) when increasing (mirrored when
@@ -369,7 +370,6 @@ def _root(
     f0 = f(x0)
     if f0 == 0.0:
         return x0, 0.0, x0, 0.0
-    step = 1e-4
     a, fa = x0, f0
     b, fb = x0, f0
     for _ in range(_MAX_EXPAND):

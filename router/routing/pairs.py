@@ -11,14 +11,14 @@ pooled base and quote at any marginal price λ are one bisection and two affine 
 where j is the last breakpoint at or before λ (flat levels priced exactly λ included). That is the
 venues' own optimal split for that marginal price (every venue filled to λ), the response of a
 whole symbol to a price in the dual of :mod:`router.routing.flow`. Its inverses (the pooled cost of
-a base quantity, the base of a quote amount) bisect λ to the last float bit and interpolate
-linearly inside the final interval, which is exact across a flat level's jump.
+a base quantity, the base of a quote amount) are closed forms too: one bisection over the
+breakpoint totals, then one linear equation (or a flat level's linear share).
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,9 +26,6 @@ import numpy as np
 from router.model.depth import DepthCurve
 
 __all__ = ["PooledDepth"]
-
-# Bisection of the inverses: the bracket shrinks by half per step; 200 steps reach adjacent floats.
-_MAX_BISECT = 200
 
 
 class PooledDepth:
@@ -39,7 +36,16 @@ class PooledDepth:
     for S segments, O(log S) per query.
     """
 
-    __slots__ = ("_cum", "_keys", "_sign", "best_price", "side", "total_cost", "total_qty")
+    __slots__ = (
+        "_cum",
+        "_keys",
+        "_plus",
+        "_sign",
+        "best_price",
+        "side",
+        "total_cost",
+        "total_qty",
+    )
 
     def __init__(self, curves: Sequence[DepthCurve], side: str) -> None:
         self.side = side
@@ -65,6 +71,16 @@ class PooledDepth:
         self.total_qty = float(qty.sum())
         self.total_cost = float(cst.sum())
         self.best_price = self._sign * self._keys[0] if self._keys else math.nan
+        # totals at every breakpoint, flat levels at it included (non-decreasing): the inverses
+        lam_g = np.abs(ks[last]) if n else np.zeros(0)
+        cg = cum[:, last]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            plus_q = cg[0] + cg[1] + np.where(cg[2] != 0.0, cg[2] / np.sqrt(lam_g), 0.0)
+            plus_c = cg[3] + cg[4] + cg[5] * np.sqrt(lam_g)
+        self._plus: tuple[list[float], list[float]] = (
+            np.maximum.accumulate(plus_q).tolist() if n else [],
+            np.maximum.accumulate(plus_c).tolist() if n else [],
+        )
 
     def at_price(self, price: float) -> tuple[float, float]:
         """(base, quote) of every venue filled to marginal ``price`` (flat levels at it included)."""
@@ -90,38 +106,38 @@ class PooledDepth:
         return self._invert(cost, 1)[0]
 
     def _invert(self, amount: float, which: int) -> tuple[float, float]:
-        """The pooled (base, quote) whose coordinate ``which`` (0 base, 1 quote) is ``amount``."""
+        """The pooled (base, quote) whose coordinate ``which`` (0 base, 1 quote) is ``amount``.
+
+        Closed form, O(log S): the first breakpoint j whose total (flat levels at λ_j included)
+        reaches the amount; if the pieces before it reach it at λ_j, the answer lies in
+        (λ_{j-1}, λ_j] where the total is affine in u = 1/sqrt(λ) (base) or v = sqrt(λ) (quote):
+        one linear equation; otherwise it lies in the flat levels at λ_j, linear at price λ_j."""
         top = self.total_qty if which == 0 else self.total_cost
         if amount <= 0.0 or not self._keys:
             return 0.0, 0.0
         if amount >= top:
             return self.total_qty, self.total_cost
-        # bracket in price: `good` reaches less than amount, `bad` at least amount
-        good = self.best_price
-        lo_pt = self.at_price(good)
-        if lo_pt[which] >= amount:
-            # the best price's flat levels alone cover it: linear inside them
-            share = amount / lo_pt[which]
-            return lo_pt[0] * share, lo_pt[1] * share
-        bad = good
-        hi_pt = lo_pt
-        while hi_pt[which] < amount:
-            bad = bad * 2.0 if self.side == "buy" else bad * 0.5
-            hi_pt = self.at_price(bad)
-            if bad == 0.0 or math.isinf(bad):
-                return self.total_qty, self.total_cost
-        lo_pt_price = good
-        for _ in range(_MAX_BISECT):
-            mid = math.sqrt(lo_pt_price * bad)
-            if mid in (lo_pt_price, bad):
-                mid = 0.5 * (lo_pt_price + bad)
-                if mid in (lo_pt_price, bad):
-                    break
-            pt = self.at_price(mid)
-            if pt[which] >= amount:
-                bad, hi_pt = mid, pt
-            else:
-                lo_pt_price, lo_pt = mid, pt
-        span = hi_pt[which] - lo_pt[which]
-        t = 1.0 if span <= 0.0 else (amount - lo_pt[which]) / span
-        return lo_pt[0] + t * (hi_pt[0] - lo_pt[0]), lo_pt[1] + t * (hi_pt[1] - lo_pt[1])
+        plus = self._plus[which]
+        j = bisect_left(plus, amount)
+        if j >= len(plus):
+            return self.total_qty, self.total_cost
+        lam = self._sign * self._keys[j]
+        v = math.sqrt(lam)
+        if j == 0:
+            f = a = b = fc = al = be = 0.0
+        else:
+            f, a, b, fc, al, be = self._cum[j - 1]
+        minus_q = f + a + b / v
+        minus_c = fc + al + be * v
+        minus = minus_q if which == 0 else minus_c
+        if j > 0 and minus >= amount and (b if which == 0 else be) != 0.0:
+            if which == 0:
+                u = (amount - f - a) / b
+                v_star = 1.0 / u
+                return amount, fc + al + be * v_star
+            v_star = (amount - fc - al) / be
+            return f + a + b / v_star, amount
+        # inside the flat levels priced exactly λ_j
+        if which == 0:
+            return amount, minus_c + (amount - minus_q) * lam
+        return minus_q + (amount - minus_c) / lam, amount

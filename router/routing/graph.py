@@ -1,8 +1,8 @@
 """The asset graph: every spot venue is an edge between the two assets of its symbol.
 
 A venue trading ``BASE/QUOTE`` links BASE and QUOTE and is usable both ways (sell BASE for QUOTE,
-buy BASE with QUOTE). Perpetuals are not spot conversions and never enter the graph (the caller
-passes spot venues only). A route from asset A to asset B of at most K hops uses the direct link
+buy BASE with QUOTE). Perpetuals (``BASE/QUOTE:SETTLE``) are not spot conversions and never enter
+the graph. A route from asset A to asset B of at most K hops uses the direct link
 A-B and, for K = 2, every intermediate asset X linked to both A and B (A -> X -> B). Links are
 always crossed in the order's direction: a route never trades against it (no arbitrage legs).
 """
@@ -56,6 +56,8 @@ class AssetGraph:
     def __init__(self, venues: Sequence[Venue]) -> None:
         groups: dict[frozenset[str], dict[str, list[Venue]]] = {}
         for venue in venues:
+            if ":" in venue.symbol:
+                continue  # a perpetual (BASE/QUOTE:SETTLE) converts nothing: never an edge
             base, quote = split_symbol(venue.symbol)
             key = frozenset((base, quote))
             groups.setdefault(key, {}).setdefault(venue.symbol, []).append(venue)

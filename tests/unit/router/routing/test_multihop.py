@@ -254,3 +254,13 @@ async def test_receive_sized_plan_is_within_one_ppm_of_an_independent_optimum(
     if plan.best_direct_venue is not None:
         assert plan.amount_in <= plan.best_direct_venue[1]
     await assert_exact_and_executes(path, plan)
+
+
+def test_perpetuals_are_no_edge_of_the_asset_graph() -> None:
+    from router.routing import AssetGraph
+
+    market = load_market(Path(__file__).resolve().parents[4] / "config" / "default.toml")
+    graph = AssetGraph(list(market.adapters.values()))
+    assert graph.assets == ["ETH", "USDC", "USDT", "WBTC"]
+    assert graph.pairs() == ["ETH-USDC", "ETH-USDT", "ETH-WBTC", "USDC-USDT", "USDC-WBTC"]
+    assert "perp-book" not in graph.link("ETH", "USDC").venue_names()

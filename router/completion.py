@@ -8,9 +8,9 @@ back from a 0.05% pool. Here every completion of one simple shape is priced exac
 cheapest is kept:
 
 - each coarse-grid venue (a quantum above the finest of the market) that the split used keeps
-  its floored leg, or takes one quantum more, or gives up its leg entirely;
-- one absorber venue (any venue, used or not) takes the signed residual R' = Q - Σ other legs
-  on its own grid (R' < 0: it gives base back).
+  its floored leg, or takes one quantum more, or (a leg of at most ten quanta) gives it up;
+- one absorber venue takes the signed residual R' = Q - Σ other legs on its own grid (R' < 0:
+  it gives base back): a venue with a leg, or an idle one when none of those can.
 
 With c coarse venues and n venues that is at most 3^c·n candidates; c is capped
 (:data:`MAX_COARSE`, the coarse venues with the largest legs; the others keep their floored leg).
@@ -33,6 +33,8 @@ __all__ = ["MAX_COARSE", "cheapest_completion", "cheapest_quote_completion"]
 
 # 3^4 = 81 coarse combinations at most: a market rarely has more than a few lot-gridded books.
 MAX_COARSE = 4
+# A coarse leg of at most this many quanta may also be dropped (else floor or one quantum up).
+SMALL_LEG_QUANTA = 10
 
 Quote = Callable[[str, Decimal], "LegQuote | None"]
 
@@ -44,11 +46,16 @@ def cheapest_completion(
     quantum: Mapping[str, Decimal],
     quote: Quote,
     side: str,
+    *,
+    idle: bool = False,
 ) -> dict[str, LegQuote] | None:
     """The cheapest set of exact legs summing exactly to ``target`` among the shapes above.
 
     ``legs`` the floored leg sizes (base, each on its venue's grid, sum <= target); ``venues``
-    every venue that may take a leg, in a fixed order (ties go to the first); ``quote(name, qty)``
+    every venue that may take a leg, in a fixed order (ties go to the first); the absorbers are
+    the venues with a leg (a venue the split left idle starts no better than the common marginal
+    price, plus its leg cost), or only the idle ones when ``idle`` (the fallback when no venue
+    with a leg can absorb the rest); ``quote(name, qty)``
     the exact leg or None when the venue cannot (or may not: caps, limit, minimum) take it;
     ``side`` "buy" (least quote paid wins) or "sell" (most received). Returns None when no
     candidate completes the order. O(3^c·n) quote look-ups, each cached.
@@ -66,15 +73,12 @@ def cheapest_completion(
         (n for n in venues if legs.get(n, Decimal(0)) > 0 and quantum[n] > finest),
         key=lambda n: (-legs[n], venues.index(n)),
     )[:MAX_COARSE]
-    choices = []
-    for name in coarse:
-        base = legs[name]
-        choices.append((base, base + quantum[name], Decimal(0)))
+    choices = [_coarse_choices(legs[n], quantum[n]) for n in coarse]
     best: tuple[Decimal, dict[str, LegQuote]] | None = None
     for picked in itertools.product(*choices):
         sizes = {n: q for n, q in legs.items() if q > 0}
         sizes.update(zip(coarse, picked))
-        for absorber in venues:
+        for absorber in _absorbers(venues, legs, idle):
             rest = target - sum((q for n, q in sizes.items() if n != absorber), Decimal(0))
             if rest < 0 or rest % quantum[absorber] != 0:
                 continue
@@ -91,10 +95,26 @@ def cheapest_completion(
                 total = sum((q.quote_amount for q in quoted.values()), Decimal(0))
                 if best is None or (total < best[0] if side == "buy" else total > best[0]):
                     best = (total, quoted)
+    if best is None and any(legs.get(n, Decimal(0)) <= 0 for n in venues):
+        # no venue with a leg could absorb the rest: let the idle ones try
+        return cheapest_completion(legs, target, venues, quantum, quote, side, idle=True)
     return None if best is None else best[1]
 
 
 QuoteForQuote = Callable[[str, Decimal], "LegQuote | None"]
+
+
+def _coarse_choices(leg: Decimal, quantum: Decimal) -> tuple[Decimal, ...]:
+    """A coarse leg floored, one quantum up, and (when it is only a few quanta: a leg whose
+    rounding or leg cost may outweigh it) dropped."""
+    if leg <= SMALL_LEG_QUANTA * quantum:
+        return (leg, leg + quantum, Decimal(0))
+    return (leg, leg + quantum)
+
+
+def _absorbers(venues: list[str], legs: Mapping[str, Decimal], idle: bool = False) -> list[str]:
+    """The venues with a leg (in ``venues`` order), or those without one when ``idle``."""
+    return [n for n in venues if (legs.get(n, Decimal(0)) > 0) != idle]
 
 
 def cheapest_quote_completion(
@@ -127,7 +147,7 @@ def cheapest_quote_completion(
         (n for n in venues if legs.get(n, Decimal(0)) > 0 and quantum[n] > finest),
         key=lambda n: (-legs[n], venues.index(n)),
     )[:MAX_COARSE]
-    choices = [(legs[n], legs[n] + quantum[n], Decimal(0)) for n in coarse]
+    choices = [_coarse_choices(legs[n], quantum[n]) for n in coarse]
     best: tuple[tuple[Decimal, Decimal], dict[str, LegQuote]] | None = None
     for picked in itertools.product(*choices):
         sizes = {n: q for n, q in legs.items() if q > 0}

@@ -35,7 +35,8 @@ test: $(STAMP) $(CHROMIUM)
 # Strict mypy on the modules that pass it ([[tool.mypy.overrides]] in pyproject.toml lists the
 # same ones); a module joins both lists once it passes.
 MYPY_STRICT := router/config router/cli.py router/commands \
-	router/model/errors.py router/model/orders.py router/model/venue.py router/margin venues
+	router/model/errors.py router/model/orders.py router/model/venue.py router/model/depth.py \
+	router/split.py router/completion.py router/margin venues
 typecheck: $(STAMP)
 	$(BIN)/mypy $(MYPY_STRICT)
 

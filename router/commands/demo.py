@@ -17,7 +17,14 @@ from router.app import Market, load_market
 from router.commands import inputs
 from router.commands.execute import execute_order, render_report
 from router.commands.render import Rows, console, show, table
-from router.commands.route import config_path, make_plan, render_plan, resolve_symbol
+from router.commands.route import (
+    config_path,
+    make_multihop_plan,
+    make_plan,
+    render_multihop,
+    render_plan,
+    resolve_symbol,
+)
 from router.execution.order import MultiLegOrder, order_from_dict
 
 # The basis trade's limits: 1% beyond the mids, so the sample always fills on a sane market.
@@ -178,6 +185,12 @@ def run(args: argparse.Namespace) -> int:
         out.print()
         plan = make_plan(market, symbol, side, qty, None, None, None)
         render_plan(out, plan, title=f"route: {side} {qty} {base}")
+    quote = symbol.split("/")[1]
+    if len(market.symbols()) > 1:
+        # across quote currencies and intermediate assets: the same sell, every path of <= 2 hops
+        out.print()
+        hops = make_multihop_plan(market, base, quote, qty, None)
+        render_multihop(out, hops, title=f"route across paths: sell {qty} {base} for {quote}")
     out.print()
     order = basis_order(market, symbol, basis_qty)
     if isinstance(order, str):

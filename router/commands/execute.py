@@ -272,8 +272,8 @@ def render_report(console: Any, report: dict[str, Any], *, replay: bool = False)
     show(console, margin)
     eff = report["capital_efficiency"]
     console.print(
-        f"capital locked: cross {eff['cross_requirement']} vs isolated {eff['isolated_requirement']}"
-        f" -> cross margin saves {eff['saved']}"
+        f"margin requirement: cross {eff['cross_requirement']} vs isolated"
+        f" {eff['isolated_requirement']} -> netting saves {eff['saved']}"
     )
     exposure = ", ".join(
         f"{asset} {_qty(qty)}" for asset, qty in report["residual_exposure"].items()

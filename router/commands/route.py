@@ -26,6 +26,7 @@ from router.protection import (
     fixed_cost_finding,
     protect,
 )
+from router.routing import MAX_HOPS, MultiHopPlan, plan_multihop
 from venues.values import parse_decimal, parse_int
 
 if TYPE_CHECKING:  # rich is loaded only to print a table, never for --json
@@ -41,10 +42,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--symbol",
         default=None,
-        help="BASE/QUOTE, e.g. ETH/USDC (default: the market's only symbol)",
+        help="BASE/QUOTE, e.g. ETH/USDC (default: the market's first spot symbol)",
     )
-    parser.add_argument("--side", required=True, choices=("buy", "sell"), help="the taker's side")
-    parser.add_argument("--qty", default=None, help="order size in base units, e.g. 50")
+    parser.add_argument(
+        "--side", default=None, choices=("buy", "sell"), help="the taker's side (with --symbol)"
+    )
+    parser.add_argument(
+        "--from",
+        default=None,
+        dest="from_asset",
+        help="route across symbols and paths: the asset spent (with --to instead of --side)",
+    )
+    parser.add_argument(
+        "--to", default=None, dest="to_asset", help="the asset received (with --from)"
+    )
+    parser.add_argument(
+        "--to-qty",
+        default=None,
+        dest="to_qty",
+        help="with --from/--to: receive exactly this much of --to (instead of --qty: spend)",
+    )
+    parser.add_argument(
+        "--max-hops",
+        default=None,
+        dest="max_hops",
+        help=f"with --from/--to: most hops of a path, 1 to {MAX_HOPS} (default {MAX_HOPS})",
+    )
+    parser.add_argument(
+        "--qty",
+        default=None,
+        help="order size in base units, e.g. 50 (with --from/--to: the amount of --from spent)",
+    )
     parser.add_argument(
         "--quote-qty",
         default=None,
@@ -75,14 +103,13 @@ def config_path(value: str | None) -> Path:
 
 
 def resolve_symbol(market: Market, symbol: str | None) -> str:
-    """The requested symbol, or the market's only one."""
+    """The requested symbol, or the market's first spot symbol (config order)."""
     if symbol is not None:
         return symbol
     symbols = market.symbols()
-    if len(symbols) != 1:
+    if not symbols:
         raise RouteError(
-            f"symbol: --symbol is required when the market trades several; allowed: one of"
-            f" {', '.join(symbols)}",
+            "symbol=None is invalid; allowed: a spot symbol (the market has none)",
             field="symbol",
             value=None,
         )
@@ -135,6 +162,21 @@ def make_plan(
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.from_asset is not None or args.to_asset is not None:
+        return run_multihop(args)
+    for flag, value in (("to_qty", args.to_qty), ("max_hops", args.max_hops)):
+        if value is not None:
+            raise RouteError(
+                f"{flag}={value!r} is invalid; allowed: only with --from and --to",
+                field=flag,
+                value=value,
+            )
+    if args.side is None:
+        raise RouteError(
+            "side=None is invalid; allowed: --side buy|sell (with --symbol), or --from/--to",
+            field="side",
+            value=None,
+        )
     qty = inputs.optional(inputs.qty, "qty", args.qty)
     quote_qty = inputs.optional(inputs.quote_qty, "quote_qty", args.quote_qty)
     limit = inputs.optional(inputs.price, "limit", args.limit)
@@ -181,6 +223,128 @@ def run(args: argparse.Namespace) -> int:
     for warning in warnings:
         out.print(f"[bold]warning[/bold]: {warning}")
     return 0
+
+
+def run_multihop(args: argparse.Namespace) -> int:
+    """``--from A --to B --qty N | --to-qty N [--max-hops K]``: route across symbols and paths."""
+    for flag, value in (
+        ("side", args.side),
+        ("symbol", args.symbol),
+        ("quote_qty", args.quote_qty),
+        ("limit", args.limit),
+        ("venues", args.venues),
+    ):
+        if value is not None:
+            raise RouteError(
+                f"{flag}={value!r} is invalid; allowed: not with --from/--to (--{flag.replace('_', '-')}"
+                " belongs to the single-symbol --symbol/--side form)",
+                field=flag,
+                value=value,
+            )
+    for flag, value in (("from", args.from_asset), ("to", args.to_asset)):
+        if value is None:
+            raise RouteError(
+                f"{flag}=None is invalid; allowed: an asset name (--from and --to go together)",
+                field=flag,
+                value=None,
+            )
+    if (args.qty is None) == (args.to_qty is None):
+        raise RouteError(
+            "qty/to_qty: give exactly one of --qty (spend) and --to-qty (receive)",
+            field="qty",
+            value=(args.qty, args.to_qty),
+        )
+    # either side of a multi-hop order may be any asset: bounded like a quote amount
+    amount_in = inputs.optional(inputs.quote_qty, "qty", args.qty)
+    amount_out = inputs.optional(inputs.quote_qty, "to_qty", args.to_qty)
+    max_hops = (
+        MAX_HOPS
+        if args.max_hops is None
+        else inputs.integer_in("--max-hops", args.max_hops, 1, MAX_HOPS)
+    )
+    market = load_market(config_path(args.config))
+    plan = make_multihop_plan(
+        market, args.from_asset, args.to_asset, amount_in, amount_out, max_hops
+    )
+    if args.json:
+        sys.stdout.write(json.dumps(plan.to_json_dict(), indent=2) + "\n")
+        return 0
+    from router.commands.render import console
+
+    render_multihop(console(), plan)
+    return 0
+
+
+def make_multihop_plan(
+    market: Market,
+    source: str,
+    target: str,
+    amount_in: Decimal | None,
+    amount_out: Decimal | None,
+    max_hops: int = MAX_HOPS,
+) -> MultiHopPlan:
+    """Plan "spend ``amount_in`` of ``source``" / "receive ``amount_out`` of ``target``" over the
+    market's spot venues (perpetuals are no spot conversion)."""
+    spot = [market.adapters[name] for name, kind in market.instruments().items() if kind == "spot"]
+    decimals = {name: asset.decimals for name, asset in market.assets.items()}
+    return plan_multihop(
+        spot,
+        decimals,
+        source,
+        target,
+        amount_in=amount_in,
+        amount_out=amount_out,
+        max_hops=max_hops,
+    )
+
+
+def render_multihop(console: Console, plan: MultiHopPlan, title: str | None = None) -> None:
+    """Print a multi-hop plan: one row per hop, path by path, then totals and benchmarks."""
+    from router.commands.render import show
+    from router.commands.render import table as new_table
+
+    data = plan.to_json_dict()
+    head = (
+        f"spend {data['amount_in']} {plan.source} for {plan.target}"
+        if plan.mode == "from"
+        else f"receive {data['amount_out']} {plan.target} for {plan.source}"
+    )
+    table = new_table(
+        title or head,
+        [("path", False), ("step", True), ("venue", False), ("pays", True), ("gets", True)],
+    )
+    for path in data["paths"]:
+        label = "->".join(path["assets"])
+        for hop in path["hops"]:
+            table.add(
+                label,
+                str(hop["step"]),
+                hop["venue"],
+                f"{hop['amount_in']} {hop['from']}",
+                f"{hop['amount_out']} {hop['to']}",
+            )
+        table.section()
+    table.add(
+        "total", "", "", f"{data['amount_in']} {plan.source}", f"{data['amount_out']} {plan.target}"
+    )
+    show(console, table)
+    best = data["best_single_path"]
+    if best is not None:
+        console.print(
+            f"best single path: {'->'.join(best['assets'])} pays {best['amount_in']} {plan.source}"
+            f" for {best['amount_out']} {plan.target}; improvement {data['improvement_bps']} bps"
+        )
+    direct = data["best_direct_venue"]
+    if direct is not None:
+        console.print(
+            f"best direct venue: {direct['venue']} pays {direct['amount_in']} {plan.source}"
+            f" for {direct['amount_out']} {plan.target}"
+        )
+    console.print(f"duality gap of the convex split over paths: {data['duality_gap']}")
+    for asset, amount in data["residual"].items():
+        console.print(f"left unconverted (below every venue's lot or leg cost): {amount} {asset}")
+    for note in data["notes"]:
+        console.print(note)
 
 
 def add_protection_arguments(parser: argparse.ArgumentParser) -> None:

@@ -38,7 +38,19 @@ positions = [ {{ lower = "{lower}", upper = "{upper}", liquidity = "{liquidity}"
 
 def test_default_market_is_built_at_the_book_mid() -> None:
     market = load_market(DEFAULT)
-    assert list(market.adapters) == ["uni-v2", "uni-v3-5", "uni-v3-30", "binance-book", "perp-book"]
+    assert list(market.adapters) == [
+        "uni-v2",
+        "uni-v3-5",
+        "uni-v3-30",
+        "binance-book",
+        # the routing venues of other symbols (ETH/USDT, USDC/USDT, the WBTC path)
+        "binance-ethusdt",
+        "binance-usdcusdt",
+        "uni-v3-usdc-usdt",
+        "uni-v3-eth-wbtc",
+        "uni-v3-wbtc-usdc",
+        "perp-book",
+    ]
     assert all(isinstance(a, VenueAdapter) for a in market.adapters.values())
     book = market.adapters["binance-book"]
     assert book.best_prices() == (Decimal("2683.80"), Decimal("2683.81"))
@@ -222,12 +234,18 @@ def test_default_market_has_its_perp_near_the_spot_mid() -> None:
     assert spot_mid == Decimal("2683.805")
     # a perpetual trades at a small premium: within 5 bps of the spot mid
     assert 0 < (market.mid_price("ETH/USDC:USDC") - spot_mid) / spot_mid < Decimal("0.0005")
-    assert market.symbols() == ("ETH/USDC",) and market.symbols("perp") == ("ETH/USDC:USDC",)
+    assert market.symbols() == ("ETH/USDC", "ETH/USDT", "USDC/USDT", "ETH/WBTC", "WBTC/USDC")
+    assert market.symbols("perp") == ("ETH/USDC:USDC",)
     assert market.instruments() == {
         "uni-v2": "spot",
         "uni-v3-5": "spot",
         "uni-v3-30": "spot",
         "binance-book": "spot",
+        "binance-ethusdt": "spot",
+        "binance-usdcusdt": "spot",
+        "uni-v3-usdc-usdt": "spot",
+        "uni-v3-eth-wbtc": "spot",
+        "uni-v3-wbtc-usdc": "spot",
         "perp-book": "perp",
     }
 
@@ -240,7 +258,9 @@ def test_perp_is_routable_by_its_symbol_and_only_by_it() -> None:
     plan = plan_route(adapters, "ETH/USDC:USDC", "sell", Decimal(10))
     assert plan.qty == 10 and [leg.venue for leg in plan.legs] == ["perp-book"]
     assert plan.quote_amount == adapters[0].quote("sell", Decimal(10)).quote_amount
-    with pytest.raises(RouteError, match="one of ETH/USDC, ETH/USDC:USDC"):
+    with pytest.raises(
+        RouteError, match="one of ETH/USDC, ETH/USDT, USDC/USDT, ETH/WBTC, WBTC/USDC, ETH/USDC:USDC"
+    ):
         market.adapters_for("BTC/USDC")
     with pytest.raises(RouteError, match="venue='binance-book' is invalid"):
         market.adapters_for("ETH/USDC:USDC", ["binance-book"])
@@ -253,7 +273,7 @@ def test_default_margin_matches_the_config_and_the_venue_mids() -> None:
     ledger = setup.ledger
     assert (setup.account, setup.sub_id) == ("desk-a", f"desk-a/{MAIN_SUBACCOUNT}")
     assert setup.perp_markets == {"ETH/USDC:USDC": "ETH-PERP"} == setup.gate.perp_markets
-    assert ledger.quote_asset == "USDC" and sorted(ledger.assets) == ["ETH", "USDC"]
+    assert ledger.quote_asset == "USDC" and sorted(ledger.assets) == ["ETH", "USDC", "WBTC"]
     assert (
         ledger.assets["ETH"].initial_weight_ppm,
         ledger.assets["ETH"].maintenance_weight_ppm,

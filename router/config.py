@@ -845,7 +845,9 @@ class _Reader:
     def margin_market(
         self, key: str, symbol: str, raw: Any, names: list[str], quote: str, perps: list[str]
     ) -> MarginMarketConfig:
-        if symbol not in perps:
+        # A market config names the perps its venues trade; a rule set without perp venues
+        # (config/venues/*.toml, `margin replay --rules`) may name any BASE/QUOTE:SETTLE.
+        if (perps or not re.fullmatch(r"[^/:]+/[^/:]+:[^/:]+", symbol)) and symbol not in perps:
             raise self.fail(
                 key,
                 raw,

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from router.commands import margin_replay
+
 HELP = "margin report of an account file: equity, requirements, headroom, liquidation prices"
 
 
@@ -14,9 +16,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     report = sub.add_parser("report", help="print the margin report of one account file")
     report.add_argument("--account", required=True, help="account TOML file")
     report.add_argument("--json", action="store_true", help="print one JSON object")
+    replay = sub.add_parser("replay", help=margin_replay.HELP)
+    margin_replay.add_arguments(replay)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.margin_command == "replay":
+        return margin_replay.run(args)
     from router.margin.report import report_from_file
 
     data = report_from_file(args.account)

@@ -12,10 +12,12 @@ moment by the margin core's own liquidation, which closes at the marks of that m
 
 Samples are taken after every fill, and after every mark instant at most once per ``every_ns``
 (all of them when it is 0); the first liquidation is always a sample. Each sample carries the
-counterparty view: what each venue holds of the trader's positions and spot flows.
+counterparty view: what each venue holds of the trader's positions and spot flows. Liquidation
+prices (an exact search per position) are computed at the interval samples, the first liquidation
+and the last sample; a fill's sample carries equity, requirements, headroom and positions.
 
 Cost: O(events) ledger updates, each O(tiers) on the cached totals (the ledger's incremental
-figures); liquidation prices only at samples.
+figures); liquidation prices O(log price) at the interval samples only.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 from router.config import MarginConfig, MarginMarketConfig
 from router.margin.checks import Leg
 from router.margin.errors import MarginInputError
+from router.margin.journal import Journal
 from router.margin.ledger import MarginLedger
 from router.margin.liquidation import liquidate, liquidation_price
 from router.margin.quantities import to_decimal
@@ -59,7 +62,8 @@ class Position:
     symbol: str
     size: Decimal
     mark: Decimal
-    liquidation_price: Decimal | None
+    liquidation_price: Decimal | None  # None: no price liquidates it (or not priced, see below)
+    priced: bool  # the liquidation price was computed (interval samples, not every fill)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +94,15 @@ class Sample:
                     "symbol": p.symbol,
                     "size": _text(p.size),
                     "mark": _text(p.mark),
-                    "liquidation_price": None
-                    if p.liquidation_price is None
-                    else _text(p.liquidation_price),
+                    **(
+                        {
+                            "liquidation_price": None
+                            if p.liquidation_price is None
+                            else _text(p.liquidation_price)
+                        }
+                        if p.priced
+                        else {}
+                    ),
                 }
                 for p in self.positions
             ],
@@ -191,6 +201,7 @@ class Replay:
             self.quote,
             liquidation_fee_bps=self.rules.liquidation_fee_bps,
             liquidation_buffer_bps=self.rules.liquidation_buffer_bps,
+            journal=_Unjournaled(),
         )
         assets = {f.base for f in fills if not f.is_perp}
         assets |= {m.oracle for m in self.rules.markets}
@@ -313,10 +324,6 @@ class Replay:
                 _hold(holdings, fill)
             if check:
                 ledger._check()
-            summary = ledger.summary(sub_id)
-            timeline.peak_capital_locked = max(
-                timeline.peak_capital_locked, _capital_locked(ledger, sub_id, summary)
-            )
             breached = sub_id in ledger.liquidatable()
             first = breached and timeline.first_liquidation is None
             wanted = (
@@ -327,12 +334,24 @@ class Replay:
             )
             if not wanted:
                 continue
-            sample = self._sample(ledger, sub_id, t, "fill" if fill else "mark", holdings, summary)
+            summary = ledger.summary(sub_id)
+            timeline.peak_capital_locked = max(
+                timeline.peak_capital_locked, _capital_locked(ledger, sub_id, summary)
+            )
+            detail = fill is None or first
+            cause = "fill" if fill else "mark"
+            sample = self._sample(ledger, sub_id, t, cause, holdings, summary, detail)
             if fill is None:
                 last_mark_sample = t
             timeline.samples.append(sample)
             if first:
                 timeline.first_liquidation = self._liquidation(ledger, sub_id, sample, latest)
+        last = timeline.samples[-1] if timeline.samples else None
+        if last is not None and not all(p.priced for p in last.positions):
+            summary = ledger.summary(sub_id)  # the state after the last event: price it in full
+            timeline.samples[-1] = self._sample(
+                ledger, sub_id, last.time_ns, last.cause, holdings, summary, True
+            )
         return timeline
 
     def _set_mark(self, ledger: MarginLedger, symbol: str, price: Decimal) -> None:
@@ -392,6 +411,7 @@ class Replay:
         cause: str,
         holdings: Mapping[str, Mapping[str, Decimal]],
         summary: Mapping[str, Decimal],
+        detail: bool,
     ) -> Sample:
         positions = []
         sub = ledger.subs[sub_id]
@@ -404,7 +424,8 @@ class Replay:
                     symbol,
                     to_decimal(pos.size_units),
                     to_decimal(ledger.marks[spec.name].price_units or 0),
-                    liquidation_price(ledger, sub_id, spec.name),
+                    liquidation_price(ledger, sub_id, spec.name) if detail else None,
+                    detail,
                 )
             )
         return Sample(
@@ -447,6 +468,14 @@ class Replay:
             before - after,
             to_decimal(result.bad_debt_units),
         )
+
+
+class _Unjournaled(Journal):
+    """A replay re-books history the trader already has: the ledger's hash-chained journal of every
+    mark and booking would only cost time, so this one keeps nothing."""
+
+    def append(self, event: str, **fields: Any) -> str:
+        return ""
 
 
 def _capital_locked(ledger: MarginLedger, sub_id: str, summary: Mapping[str, Decimal]) -> Decimal:

@@ -36,6 +36,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from router.execution.margin_gate import booking_price_and_fee
 from router.model.errors import ConfigError
 from venues.values import parse_decimal, parse_positive
 
@@ -370,7 +371,10 @@ class _Trade(_Row):
 
 
 def _journal(file: str, text: str, symbols: Symbols) -> list[Fill]:
-    """The ``fill`` entries of crossroute ``execute`` journals (one JSON object per line)."""
+    """The fills of crossroute ``execute`` journals (one JSON object per line): every
+    ``margin_booked`` entry, at the price and fee the executor booked in the margin core (the
+    same rule, :func:`router.execution.margin_gate.booking_price_and_fee`), at its venue."""
+    venues: dict[str, str] = {}
     out = []
     for line, raw in enumerate(text.splitlines(), 1):
         row = _Row(file, line)
@@ -378,31 +382,57 @@ def _journal(file: str, text: str, symbols: Symbols) -> list[Fill]:
             entry = json.loads(raw, parse_float=Decimal)
         except ValueError:
             raise row.fail("entry", raw[:40], "a JSON journal entry") from None
-        if not isinstance(entry, dict) or entry.get("event") != "fill":
+        if not isinstance(entry, dict):
+            raise row.fail("entry", raw[:40], "a JSON object")
+        event = entry.get("event")
+        if event == "fill" and isinstance(entry.get("client_order_id"), str):
+            venues[entry["client_order_id"]] = row.name("venue", entry.get("venue"))
+        if event != "margin_booked":
             continue
-        fill = entry.get("fill", entry)
+        fill = entry.get("fill")
         if not isinstance(fill, dict):
-            raise row.fail("fill", fill, "a fill object")
-        qty = row.decimal("filled_qty", fill.get("filled_qty", fill.get("qty")))
-        if qty == 0:
-            continue  # a child that filled nothing is journaled too
-        quote_amount = row.positive("quote_amount", fill.get("quote_amount"))
-        symbol = symbols.unified(row, "symbol", fill.get("symbol"))
+            raise row.fail("fill", fill, "the booked fill")
+        qty = row.positive("fill.qty", fill.get("qty"))
+        instrument = fill.get("instrument")
+        if instrument not in ("spot", "perp"):
+            raise row.fail("fill.instrument", instrument, "spot or perp")
+        side = row.side("fill.side", fill.get("side"))
+        price, fee = booking_price_and_fee(
+            instrument,
+            side,
+            qty,
+            row.positive("fill.quote_amount", fill.get("quote_amount")),
+            row.decimal("fill.fee", fill.get("fee")),
+        )
+        symbol = symbols.unified(row, "fill.symbol", fill.get("symbol"))
+        venue = venues.get(entry.get("client_order_id", ""))
+        if venue is None:
+            raise row.fail("client_order_id", entry.get("client_order_id"), "a child with a fill")
         out.append(
             Fill(
-                row.time_ns("t_ns", entry.get("t_ns", 0)),
-                row.name("venue", fill.get("venue")),
+                row.time_ns("t_ns", entry.get("t_ns")),
+                venue,
                 symbol,
-                row.side("side", fill.get("side")),
+                side,
                 qty,
-                quote_amount / qty,
-                Decimal(0),  # the journal's quote_amount is all-in: fees are inside the price
+                price,
+                fee,
                 symbol.split("/")[1].split(":")[0],
                 DEFAULT_ACCOUNT,
                 DEFAULT_SUBACCOUNT,
                 f"{file}:{line}",
             )
         )
+    return out
+
+
+def journal_marks(text: str) -> list[tuple[int, str, Decimal]]:
+    """The ``mark`` entries of an execute journal: (t_ns, ledger name, price), in order."""
+    out = []
+    for raw in text.splitlines():
+        entry = json.loads(raw, parse_float=Decimal)
+        if isinstance(entry, dict) and entry.get("event") == "mark":
+            out.append((int(entry["t_ns"]), str(entry["name"]), Decimal(str(entry["price"]))))
     return out
 
 

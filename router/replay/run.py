@@ -12,9 +12,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from router.config import load_config
+from router.config import MarginConfig, load_config
 from router.model.errors import ConfigError
-from router.replay.fills import Fill, Symbols, read_fills
+from router.replay.fills import Fill, Symbols, _read_text, journal_marks, read_fills
 from router.replay.marks import Mark, marks_from_fills, read_marks
 from router.replay.timeline import COLLATERAL_VENUE, CROSS, ISOLATED, MODES, Replay, Timeline
 from venues.values import parse_positive
@@ -94,12 +94,27 @@ def replay(
     fills: list[Fill] = read_fills(fills_specs, Symbols(runs[0].symbols()))
     if not fills:
         raise ConfigError(fills_specs[0], "fills", 0, "at least one fill")
-    marks: list[Mark] = (
-        read_marks(marks_file, runs[0].mark_names()) if marks_file else marks_from_fills(fills)
-    )
+    if marks_file:
+        marks = read_marks(marks_file, runs[0].mark_names())
+    else:
+        marks = _journal_marks(fills_specs, config.margin) or marks_from_fills(fills)
     every_ns = every_secs * 1_000_000_000
     timeline, other = (run.run(fills, marks, every_ns, check=check) for run in runs)
     return ReplayReport(rules, timeline, other)
+
+
+def _journal_marks(fills_specs: Sequence[str], margin: MarginConfig) -> list[Mark]:
+    """The marks an execute journal recorded (its ledger's own prices), when a fills file is one."""
+    by_name = {spec.name: spec.symbol for spec in margin.markets}
+    out: list[Mark] = []
+    for spec in fills_specs:
+        path = spec.rpartition("=")[2] if "=" in spec else spec
+        text = _read_text(Path(path))
+        if text.lstrip().startswith("{"):
+            out += [
+                Mark(t, by_name.get(name, name), price) for t, name, price in journal_marks(text)
+            ]
+    return sorted(out, key=lambda m: m.time_ns)
 
 
 def _other(mode: str) -> str:

@@ -306,7 +306,8 @@ class Replay:
         holdings: dict[str, dict[str, Decimal]] = {
             venue: dict(held) for venue, held in self.collateral.items()
         }
-        latest: dict[str, Decimal] = {}
+        latest: dict[str, Decimal] = {}  # symbol -> its last price (for the report)
+        marked: set[str] = set()  # ledger names that have had a price of their own
         last_mark_sample: int | None = None
         funding_due = _next_funding(fills[0].time_ns if fills else 0)
         for t, due, fill in self._events(fills, marks):
@@ -316,10 +317,13 @@ class Replay:
             for mark in due:
                 latest[mark.symbol] = mark.price
                 self._set_mark(ledger, mark.symbol, mark.price)
+                marked.update(self._mark_targets(mark.symbol))
             if fill is not None:
-                if fill.symbol not in latest:  # no mark yet: the fill's own price is the mark
+                unmarked = [n for n in self._mark_targets(fill.symbol) if n not in marked]
+                if unmarked:  # no mark yet: the fill's own price is the mark
                     latest[fill.symbol] = fill.price
                     self._set_mark(ledger, fill.symbol, fill.price)
+                    marked.update(unmarked)
                 self._book(ledger, sub_id, fill)
                 _hold(holdings, fill)
             if check:

@@ -273,3 +273,34 @@ def test_replayed_state_is_the_ledger_recomputed_from_scratch(trades: list) -> N
         )
         size = sum((Decimal(p["size"]) for p in last["positions"]), Decimal(0))
         assert held == size
+
+
+def test_an_execute_journal_replays_to_the_runs_reported_margin_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Round trip: `crossroute execute --journal` then `margin replay` of that journal gives the
+    margin figures the execute report printed, to the last unit."""
+    root = Path(__file__).resolve().parents[4]
+    journal = tmp_path / "run.jsonl"
+    code = main(
+        [
+            "execute",
+            "--order",
+            str(root / "config/examples/basis-order.toml"),
+            "--journal",
+            str(journal),
+            "--json",
+        ]
+    )
+    assert code == 0
+    after = json.loads(capsys.readouterr().out)["margin_after"]
+    report = replay(
+        [str(journal)],
+        None,
+        str(root / "config/default.toml"),
+        ["ETH=100", "USDC=1000000"],
+        check=True,
+    ).to_json()
+    last = report["samples"][-1]
+    for key in ("equity", "headroom", "initial_margin", "maintenance_margin"):
+        assert last[key] == after[key], key

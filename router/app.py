@@ -32,6 +32,7 @@ from router.config import (
     MarginConfig,
     MarketConfig,
     OrderBookConfig,
+    TierConfig,
     VenueConfig,
     load_config,
 )
@@ -383,17 +384,22 @@ def build_margin(
                 weights.maintenance_weight,
                 weights.initial_liability_weight,
                 weights.maintenance_liability_weight,
+                weights.borrow_limit,
+                weights.borrow_rate,
             )
             key = f"margin.marks.{asset}"
             ledger.set_mark(asset, _mark(market, asset, f"{asset}/{quote}", key))
         perp_markets: dict[str, str] = {}
         for spec in margin.markets:
             key = f'margin.markets."{spec.symbol}"'
-            tiers = [
-                {"notional_from": tier.notional_from, "max_leverage": tier.max_leverage}
-                for tier in spec.tiers
-            ]
-            ledger.add_market(spec.name, spec.oracle, tiers=tiers, funding_cap=spec.funding_cap)
+            ledger.add_market(
+                spec.name,
+                spec.oracle,
+                tiers=[_tier(tier) for tier in spec.tiers] or None,
+                funding_cap=spec.funding_cap,
+                initial_margin_fraction=spec.initial_margin_fraction,
+                maintenance_margin_fraction=spec.maintenance_margin_fraction,
+            )
             key = f"margin.marks.{spec.name}"
             ledger.set_mark(spec.name, _mark(market, spec.name, spec.symbol, key))
             perp_markets[spec.symbol] = spec.name
@@ -413,6 +419,18 @@ def build_margin(
     return MarginSetup(
         chosen, sub_id, ledger, LedgerGate(ledger, sub_id, perp_markets), perp_markets
     )
+
+
+def _tier(tier: TierConfig) -> dict[str, object]:
+    """A config tier as the margin core's tier table (bracket keys only when given)."""
+    out: dict[str, object] = {
+        "notional_from": tier.notional_from,
+        "max_leverage": tier.max_leverage,
+    }
+    if tier.maintenance_margin_rate is not None:
+        out["maintenance_margin_rate"] = tier.maintenance_margin_rate
+        out["maintenance_amount"] = tier.maintenance_amount
+    return out
 
 
 def _mark(market: Market, name: str, symbol: str, key: str) -> Decimal:

@@ -144,22 +144,30 @@ class MarginAssetConfig:
 
     Assets held count at ``initial_weight`` (opening) and ``maintenance_weight`` (liquidation),
     both in [0, 1] on the 1e-6 grid with maintenance >= initial; a negative balance (a
-    liability) counts at the liability weights, in [1, 10] with maintenance <= initial.
+    liability: spot borrowed on credit) counts at the liability weights, in [1, 10] with
+    maintenance <= initial (None: the margin core's defaults, 1.1 and 1.05). ``borrow_limit``
+    caps what a subaccount may owe (units of the asset, None for no cap); ``borrow_rate`` is the
+    yearly interest on it.
     """
 
     name: str
     initial_weight: Decimal = Decimal(1)
     maintenance_weight: Decimal = Decimal(1)
-    initial_liability_weight: Decimal = Decimal(1)
-    maintenance_liability_weight: Decimal = Decimal(1)
+    initial_liability_weight: Decimal | None = None
+    maintenance_liability_weight: Decimal | None = None
+    borrow_limit: Decimal | None = None
+    borrow_rate: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
 class TierConfig:
-    """One notional tier of a perp market: from ``notional_from`` (whole quote units) up."""
+    """One notional tier of a perp market: from ``notional_from`` (whole quote units) up; with
+    ``maintenance_margin_rate`` and ``maintenance_amount`` a Binance USD-M bracket."""
 
     notional_from: Decimal
     max_leverage: int
+    maintenance_margin_rate: Decimal | None = None
+    maintenance_amount: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +176,9 @@ class MarginMarketConfig:
 
     ``name`` is the ledger's market name (``ETH-PERP``), ``oracle`` the asset whose mark is the
     index price for funding, ``tiers`` the notional tiers (one tier from 0 when the file gives
-    ``max_leverage``), ``funding_cap`` the largest |funding rate| per interval (a fraction).
+    ``max_leverage``; none when the rules are dYdX's ``initial_margin_fraction`` and
+    ``maintenance_margin_fraction``), ``funding_cap`` the largest |funding rate| per interval.
+    The margin core checks the rules' consistency (see router/margin/tiers.py).
     """
 
     symbol: str
@@ -176,11 +186,16 @@ class MarginMarketConfig:
     oracle: str
     tiers: tuple[TierConfig, ...]
     funding_cap: Decimal = Decimal("0.0005")
+    initial_margin_fraction: Decimal | None = None
+    maintenance_margin_fraction: Decimal | None = None
 
     @property
     def max_leverage(self) -> int:
-        """The first tier's (the highest) max leverage."""
-        return self.tiers[0].max_leverage
+        """The first tier's (the highest) max leverage; 1/IMF rounded down for fractions."""
+        if self.tiers:
+            return self.tiers[0].max_leverage
+        assert self.initial_margin_fraction is not None  # one rule set, checked when read
+        return max(1, int(1 / self.initial_margin_fraction))
 
 
 @dataclass(frozen=True, slots=True)
@@ -805,7 +820,13 @@ class _Reader:
             key,
             raw,
             ("initial_weight",),
-            ("maintenance_weight", "initial_liability_weight", "maintenance_liability_weight"),
+            (
+                "maintenance_weight",
+                "initial_liability_weight",
+                "maintenance_liability_weight",
+                "borrow_limit",
+                "borrow_rate",
+            ),
         )
         one = Decimal(1)
         initial = self.grid_decimal(
@@ -825,22 +846,34 @@ class _Reader:
                 hi=one,
                 what=" (maintenance >= initial: liquidation haircuts less)",
             )
-        liability = self.grid_decimal(
-            f"{key}.initial_liability_weight",
-            spec.get("initial_liability_weight", "1"),
-            MARGIN_WEIGHT_PLACES,
-            lo=one,
-            hi=MAX_LIABILITY_WEIGHT,
+        liability = None
+        if "initial_liability_weight" in spec:
+            liability = self.grid_decimal(
+                f"{key}.initial_liability_weight",
+                spec["initial_liability_weight"],
+                MARGIN_WEIGHT_PLACES,
+                lo=one,
+                hi=MAX_LIABILITY_WEIGHT,
+            )
+        liability_mm = None
+        if "maintenance_liability_weight" in spec:
+            liability_mm = self.grid_decimal(
+                f"{key}.maintenance_liability_weight",
+                spec["maintenance_liability_weight"],
+                MARGIN_WEIGHT_PLACES,
+                lo=one,
+                hi=MAX_LIABILITY_WEIGHT if liability is None else liability,
+                what=" (maintenance <= initial)",
+            )
+        borrow_limit = None
+        if "borrow_limit" in spec:
+            borrow_limit = self.decimal(f"{key}.borrow_limit", spec["borrow_limit"])
+        borrow_rate = Decimal(0)
+        if "borrow_rate" in spec:
+            borrow_rate = self.decimal(f"{key}.borrow_rate", spec["borrow_rate"])
+        return MarginAssetConfig(
+            name, initial, maintenance, liability, liability_mm, borrow_limit, borrow_rate
         )
-        liability_mm = self.grid_decimal(
-            f"{key}.maintenance_liability_weight",
-            spec.get("maintenance_liability_weight", "1"),
-            MARGIN_WEIGHT_PLACES,
-            lo=one,
-            hi=liability,
-            what=" (maintenance <= initial)",
-        )
-        return MarginAssetConfig(name, initial, maintenance, liability, liability_mm)
 
     def margin_market(
         self, key: str, symbol: str, raw: Any, names: list[str], quote: str, perps: list[str]
@@ -856,7 +889,10 @@ class _Reader:
         base = symbol.split("/", maxsplit=1)[0]
         if symbol.split(":")[1] != quote:
             raise self.fail(key, raw, f"a perp settled in the margin quote asset {quote}")
-        spec = self.table(key, raw, ("name",), ("oracle", "max_leverage", "tiers", "funding_cap"))
+        fraction_keys = ("initial_margin_fraction", "maintenance_margin_fraction")
+        spec = self.table(
+            key, raw, ("name",), ("oracle", "max_leverage", "tiers", "funding_cap", *fraction_keys)
+        )
         name = self.name(f"{key}.name", spec["name"])
         oracle = spec.get("oracle", base)
         if oracle not in names or oracle == quote:
@@ -865,13 +901,24 @@ class _Reader:
                 oracle,
                 f"an asset among: {', '.join(n for n in names if n != quote)}",
             )
-        if ("max_leverage" in spec) == ("tiers" in spec):
+        fractions = [
+            self.grid_decimal(
+                f"{key}.{k}", spec[k], MARGIN_PRICE_PLACES, positive=True, hi=Decimal(1)
+            )
+            if k in spec
+            else None
+            for k in fraction_keys
+        ]
+        if ("max_leverage" in spec) + ("tiers" in spec) + (fractions != [None, None]) != 1:
             raise self.fail(
                 f"{key}.max_leverage",
                 spec.get("max_leverage", MISSING),
-                "exactly one of max_leverage (one tier) or tiers",
+                "exactly one of max_leverage (one tier), tiers, or initial_margin_fraction "
+                "with maintenance_margin_fraction",
             )
-        if "max_leverage" in spec:
+        if fractions != [None, None]:
+            tiers = ()
+        elif "max_leverage" in spec:
             tiers = (
                 TierConfig(
                     Decimal(0),
@@ -889,14 +936,27 @@ class _Reader:
             what=" (a fraction per funding interval)",
         )
         return MarginMarketConfig(
-            symbol=symbol, name=name, oracle=oracle, tiers=tiers, funding_cap=cap
+            symbol=symbol,
+            name=name,
+            oracle=oracle,
+            tiers=tiers,
+            funding_cap=cap,
+            initial_margin_fraction=fractions[0],
+            maintenance_margin_fraction=fractions[1],
         )
 
     def tiers(self, key: str, raw: Any) -> tuple[TierConfig, ...]:
         tiers: list[TierConfig] = []
         for index, item in enumerate(self.array(key, raw, allow_empty=False)):
             where = f"{key}[{index}]"
-            spec = self.table(where, item, ("notional_from", "max_leverage"), ())
+            bracket_keys = ("maintenance_margin_rate", "maintenance_amount")
+            spec = self.table(where, item, ("notional_from", "max_leverage"), bracket_keys)
+            bracket = [
+                self.grid_decimal(f"{where}.{k}", spec[k], MARGIN_PRICE_PLACES)
+                if k in spec
+                else None
+                for k in bracket_keys
+            ]
             start = self.grid_decimal(
                 f"{where}.notional_from", spec["notional_from"], MARGIN_PRICE_PLACES
             )
@@ -919,7 +979,7 @@ class _Reader:
                     spec["max_leverage"],
                     f"integer in [1, {tiers[-1].max_leverage}] (non-increasing)",
                 )
-            tiers.append(TierConfig(start, leverage))
+            tiers.append(TierConfig(start, leverage, *bracket))
         return tuple(tiers)
 
     def account(self, key: str, raw: Any, decimals: dict[str, int]) -> AccountConfig:

@@ -20,8 +20,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from router.execution.executor import MaintenanceCheck, MarginCheck, MarginLeg
 from router.execution.order import base_asset
-from router.margin.checks import Leg
-from router.margin.ledger import MarginLedger, Scenario
+from router.margin.checks import LedgerLeg
+from router.margin.ledger import MarginLedger
 from router.margin.quantities import to_decimal, to_text
 from router.margin.report import margin_report
 from router.model.errors import CrossrouteError, ExecutionError
@@ -115,21 +115,21 @@ class LedgerGate:
                 allowed=str(sorted(self.perp_markets)),
             ) from None
 
-    def _worst(self, leg: MarginLeg) -> Leg:
+    def _worst(self, leg: MarginLeg) -> LedgerLeg:
         """A check leg: worst price (all-in) per base, rounded against the account."""
         price = leg.quote_amount / leg.qty
         price = _up(price) if leg.side == "buy" else _down(price)
         fee = _up(leg.fee) if leg.instrument == "perp" else ZERO
-        return Leg(
+        return LedgerLeg(
             leg.instrument, self._symbol(leg), leg.side, _down(leg.qty) or Q8, max(price, Q8), fee
         )
 
-    def _booked(self, fill: MarginLeg) -> Leg:
+    def _booked(self, fill: MarginLeg) -> LedgerLeg:
         """A booking leg for an actual fill (see the module docstring for the rounding)."""
         price, fee = booking_price_and_fee(
             fill.instrument, fill.side, fill.qty, fill.quote_amount, fill.fee
         )
-        return Leg(fill.instrument, self._symbol(fill), fill.side, fill.qty, price, fee)
+        return LedgerLeg(fill.instrument, self._symbol(fill), fill.side, fill.qty, price, fee)
 
     # -- MarginGate --------------------------------------------------------------------------
 
@@ -178,9 +178,9 @@ class LedgerGate:
         are given. O(legs) ledger steps."""
         ledger = self.ledger
         sub = ledger.subs[self.sub_id]
-        scen = Scenario(ledger, sub)
+        scen = ledger.projection(self.sub_id)
         excess = scen.maintenance_excess
-        breached_now = excess < 0 or ledger._isolated_breach(sub)
+        breached_now = excess < 0 or ledger.isolated_breach(sub)
         if not pending:
             return MaintenanceCheck(to_decimal(excess), to_decimal(excess), breached_now)
         what_if = scen.copy()
@@ -206,7 +206,7 @@ class LedgerGate:
         return MaintenanceCheck(
             to_decimal(excess),
             to_decimal(with_pending),
-            with_pending < 0 or ledger._isolated_breach(sub),
+            with_pending < 0 or ledger.isolated_breach(sub),
         )
 
     def liquidate(self) -> dict[str, object]:

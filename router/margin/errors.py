@@ -9,7 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from router.model.errors import InvalidValue, MarginError
+from router.model.errors import MarginError
+from venues.errors import InvalidValue
 
 __all__ = [
     "IsolatedBucketRejected",

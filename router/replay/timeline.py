@@ -22,7 +22,6 @@ figures); liquidation prices O(log price) at the interval samples only.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,11 +29,10 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from router.config import MarginConfig, MarginMarketConfig
-from router.margin.checks import Leg
+from router.margin.checks import LedgerLeg
 from router.margin.errors import MarginInputError
 from router.margin.journal import Journal
 from router.margin.ledger import MarginLedger
-from router.margin.liquidation import liquidate, liquidation_price
 from router.margin.quantities import to_decimal
 from router.model.errors import ConfigError
 from router.replay.fills import Fill
@@ -392,7 +390,7 @@ class Replay:
                     margin = (fill.qty * fill.price / spec.tiers[0].max_leverage).quantize(
                         Decimal("1E-8"), rounding=ROUND_CEILING
                     )
-                leg = Leg(
+                leg = LedgerLeg(
                     "perp",
                     self.perps[fill.symbol].name,
                     fill.side,
@@ -402,7 +400,9 @@ class Replay:
                     margin,
                 )
             else:
-                leg = Leg("spot", fill.base, fill.side, fill.qty, fill.price, max(fee, Decimal(0)))
+                leg = LedgerLeg(
+                    "spot", fill.base, fill.side, fill.qty, fill.price, max(fee, Decimal(0))
+                )
             ledger.book_leg(sub_id, leg)
         except MarginInputError as exc:
             raise ConfigError(fill.where, exc.field, exc.value, exc.allowed) from None
@@ -418,7 +418,7 @@ class Replay:
         detail: bool,
     ) -> Sample:
         positions = []
-        sub = ledger.subs[sub_id]
+        sub = ledger.subaccount(sub_id)
         for symbol, spec in sorted(self.perps.items()):
             pos = sub.positions.get(spec.name)
             if pos is None:
@@ -428,7 +428,7 @@ class Replay:
                     symbol,
                     to_decimal(pos.size_units),
                     to_decimal(ledger.marks[spec.name].price_units or 0),
-                    liquidation_price(ledger, sub_id, spec.name) if detail else None,
+                    ledger.liquidation_price(sub_id, spec.name) if detail else None,
                     detail,
                 )
             )
@@ -451,9 +451,9 @@ class Replay:
         sample: Sample,
         latest: Mapping[str, Decimal],
     ) -> Liquidation:
-        what_if = copy.deepcopy(ledger)
+        what_if = ledger.clone()
         before = what_if.summary(sub_id)["equity"]
-        result = liquidate(what_if, sub_id)
+        result = what_if.liquidate(sub_id)
         after = what_if.summary(sub_id)["equity"]
         names = {spec.name: symbol for symbol, spec in self.perps.items()}
         closed = tuple(
@@ -485,7 +485,7 @@ class _Unjournaled(Journal):
 def _capital_locked(ledger: MarginLedger, sub_id: str, summary: Mapping[str, Decimal]) -> Decimal:
     """Quote capital the positions tie up: the cross initial requirement plus the margin posted
     to isolated positions (an isolated position locks what was posted, whatever it needs)."""
-    posted = sum(p.isolated_margin_units for p in ledger.subs[sub_id].positions.values())
+    posted = sum(p.isolated_margin_units for p in ledger.subaccount(sub_id).positions.values())
     return summary["initial_margin"] + to_decimal(posted)
 
 

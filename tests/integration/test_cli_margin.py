@@ -48,9 +48,14 @@ def test_margin_report_basis_trade(capsys):
     )
     data = json.loads(capsys.readouterr().out)
     assert data["equity"] == "27000.00000000" and data["maintenance_margin"] == "750.00000000"
-    assert data["positions"][0]["liquidation_price"] == "5707.32"
-    assert data["capital_efficiency"]["cross_requirement"] == "30000.00000000"
-    assert data["capital_efficiency"]["isolated_requirement"] == "31500.00000000"
+    assert data["positions"][0]["liquidation_price"] == "5581.40"  # docs/margin.md example 2
+    # netting (docs/margin.md example 2): alone, the short's IM 1,500 + the spot's haircut 3,000;
+    # netted, 10 ETH long against 10 ETH short at the same mark leaves nothing to margin
+    assert data["capital_efficiency"] == {
+        "cross_requirement": "0.00000000",
+        "isolated_requirement": "4500.00000000",
+        "saving": "4500.00000000",
+    }
 
 
 def test_margin_report_short_and_isolated(tmp_path, capsys):

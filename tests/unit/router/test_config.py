@@ -369,10 +369,8 @@ def test_perp_venue_and_margin_table_parse_exactly() -> None:
     )
     eth = margin.asset("ETH")
     assert (eth.initial_weight, eth.maintenance_weight) == (Decimal("0.9"), Decimal("0.95"))
-    assert (eth.initial_liability_weight, eth.maintenance_liability_weight) == (
-        Decimal(1),
-        Decimal(1),
-    )
+    # not configured: the margin core's default liability weights (1.1 / 1.05) apply
+    assert (eth.initial_liability_weight, eth.maintenance_liability_weight) == (None, None)
     assert margin.asset("BTC").initial_weight == 1  # not listed: weight 1
     market = margin.market("ETH/USDC:USDC")
     assert (market.name, market.oracle, market.funding_cap, market.max_leverage) == (

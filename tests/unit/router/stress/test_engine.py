@@ -244,10 +244,8 @@ def test_monte_carlo_moves_are_rounded_once_to_ppb(long_engine: StressEngine) ->
 
 
 def test_clone_is_an_equal_and_independent_ledger(big_engine: StressEngine) -> None:
-    from router.stress.engine import _clone
-
     template = big_engine.portfolio.cross
-    twin = _clone(template)
+    twin = template.clone()
     assert twin.snapshot() == template.snapshot()
     twin._check()
     twin.set_mark("ETH-PERP", "2000")

@@ -17,6 +17,8 @@ import argparse
 import json
 import sys
 
+from router.commands import margin_replay
+
 MARGIN_FIGURES = (
     "equity",
     "maintenance_equity",
@@ -40,7 +42,10 @@ POSITION_COLUMNS = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(
-        dest="margin_command", metavar="report", required=True, parser_class=type(parser)
+        dest="margin_command",
+        metavar="report|port|transfer|replay",
+        required=True,
+        parser_class=type(parser),
     )
     report = sub.add_parser("report", help="print the margin report of one account file")
     report.add_argument("--account", required=True, help="account TOML file")
@@ -66,6 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             move.add_argument("--asset", required=True, help="collateral asset")
             move.add_argument("--amount", required=True, help="amount to move (> 0)")
         move.add_argument("--json", action="store_true", help="print one JSON object")
+    replay = sub.add_parser("replay", help=margin_replay.HELP)
+    margin_replay.add_arguments(replay)
 
 
 def _move(args: argparse.Namespace) -> dict[str, object]:
@@ -100,6 +107,8 @@ def _move(args: argparse.Namespace) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.margin_command == "replay":
+        return margin_replay.run(args)
     from router.margin.report import report_from_file
 
     if args.margin_command in ("port", "transfer"):

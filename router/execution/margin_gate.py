@@ -40,6 +40,25 @@ def _down(value: Decimal) -> Decimal:
     return value.quantize(Q8, rounding=ROUND_FLOOR)
 
 
+def booking_price_and_fee(
+    instrument: str, side: str, qty: Decimal, quote_amount: Decimal, fee: Decimal
+) -> tuple[Decimal, Decimal]:
+    """The (price, fee) at which an actual fill of ``qty`` for an all-in ``quote_amount`` (and the
+    venue's ``fee`` inside it) is booked in the ledger's quanta, rounded against the account (see
+    the module docstring). One rule for the executor and for replaying its journal."""
+    if instrument == "spot":
+        if side == "buy":
+            price = _down(quote_amount / qty)
+            booked_fee = quote_amount - _up(qty * price)
+        else:
+            price = _up(quote_amount / qty)
+            booked_fee = _down(qty * price) - quote_amount
+        return price, _up(max(booked_fee, ZERO))
+    notional = quote_amount - fee if side == "buy" else quote_amount + fee
+    price = _up(notional / qty) if side == "buy" else _down(notional / qty)
+    return price, _up(fee)
+
+
 class LedgerGate:
     """The executor's margin gate on subaccount ``sub_id`` of ``ledger``.
 
@@ -107,20 +126,10 @@ class LedgerGate:
 
     def _booked(self, fill: MarginLeg) -> LedgerLeg:
         """A booking leg for an actual fill (see the module docstring for the rounding)."""
-        qty = fill.qty
-        if fill.instrument == "spot":
-            if fill.side == "buy":
-                price = _down(fill.quote_amount / qty)
-                fee = fill.quote_amount - _up(qty * price)
-            else:
-                price = _up(fill.quote_amount / qty)
-                fee = _down(qty * price) - fill.quote_amount
-            return LedgerLeg("spot", self._symbol(fill), fill.side, qty, price, _up(max(fee, ZERO)))
-        notional = (
-            fill.quote_amount - fill.fee if fill.side == "buy" else fill.quote_amount + fill.fee
+        price, fee = booking_price_and_fee(
+            fill.instrument, fill.side, fill.qty, fill.quote_amount, fill.fee
         )
-        price = _up(notional / qty) if fill.side == "buy" else _down(notional / qty)
-        return LedgerLeg("perp", self._symbol(fill), fill.side, qty, price, _up(fill.fee))
+        return LedgerLeg(fill.instrument, self._symbol(fill), fill.side, fill.qty, price, fee)
 
     # -- MarginGate --------------------------------------------------------------------------
 

@@ -420,6 +420,26 @@ class MarginLedger(MarginBook):
         )
         return result
 
+    def book_leg(self, sub_id: Any, leg: Any) -> None:
+        """Book a leg that has already happened (an imported fill) at its price, with no pre-trade
+        check: a replay must show an account that traded itself below margin, not refuse the
+        trade. Spot beyond holdings becomes a negative balance (a borrow). O(tiers)."""
+        sub = self.subaccount(sub_id)
+        self._leg(leg)
+        scen = Projection(self, sub)
+        if leg.kind == SPOT:
+            scen.trade_spot(leg.symbol, leg.signed_units, leg.price_units, leg.fee_units)
+        else:
+            scen.trade_perp(
+                leg.symbol,
+                leg.signed_units,
+                leg.price_units,
+                leg.fee_units,
+                leg.isolated_margin_units,
+            )
+        self.commit(scen)
+        self.journal.append("book_leg", subaccount=sub.name, leg=leg.to_json())
+
     def _step(
         self, scen: Projection, leg: LedgerLeg, index: int | None
     ) -> tuple[Projection, CheckResult]:

@@ -135,6 +135,8 @@ DECLARED: dict[type, Declaration] = {
             "tape",
             "_next_order_id",
             "_next_trade_id",
+            "leverage",
+            "hedge_mode",
         ),
         wiring=("by_name", "views", "ledger", "clock_ms", "recorder"),
     ),

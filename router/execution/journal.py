@@ -123,26 +123,7 @@ def verify_keyed_chain(
     lines: Iterable[str], key: ChainKey, start: str = GENESIS
 ) -> tuple[str, ChainBreak | None]:
     """:func:`router.margin.journal.verify_chain` with ``key``'s links. O(total size)."""
-    if key.secret is None:
-        return verify_chain(lines, start)
-    prev = start
-    for index, line in enumerate(lines):
-        try:
-            record = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return prev, ChainBreak(index, f"not a JSON line ({exc})")
-        if not isinstance(record, dict):
-            return prev, ChainBreak(index, "not a JSON object")
-        found = record.get("prev")
-        if found != prev:
-            return prev, ChainBreak(
-                index,
-                "prev link does not match the previous line",
-                prev,
-                found if isinstance(found, str) else repr(found),
-            )
-        prev = key.link(line)
-    return prev, None
+    return verify_chain(lines, start, None if key.secret is None else key.link)
 
 
 @dataclass(slots=True)

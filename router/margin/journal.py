@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -65,13 +65,17 @@ class ChainBreak:
         }
 
 
-def verify_chain(lines: Iterable[str], start: str = GENESIS) -> tuple[str, ChainBreak | None]:
-    """Check that every line is a JSON object whose ``prev`` is the hash of the line before it.
+def verify_chain(
+    lines: Iterable[str], start: str = GENESIS, link: Callable[[str], str] | None = None
+) -> tuple[str, ChainBreak | None]:
+    """Check that every line is a JSON object whose ``prev`` is the link of the line before it:
+    its SHA-256 (:func:`line_hash`), or ``link(line)`` for a keyed chain.
 
     Returns ``(head, None)`` when the whole chain verifies (head = hash of the last line, or
     ``start`` for no lines) or ``(hash so far, ChainBreak)`` at the first line that does not.
     O(total size).
     """
+    link_of = line_hash if link is None else link
     prev = start
     for index, line in enumerate(lines):
         try:
@@ -84,11 +88,11 @@ def verify_chain(lines: Iterable[str], start: str = GENESIS) -> tuple[str, Chain
         if found != prev:
             return prev, ChainBreak(
                 index,
-                "prev hash does not match the previous line",
+                "prev link does not match the previous line",
                 prev,
                 found if isinstance(found, str) else repr(found),
             )
-        prev = line_hash(line)
+        prev = link_of(line)
     return prev, None
 
 

@@ -44,6 +44,7 @@ ACCOUNT = "replay"
 SUBACCOUNT = "main"
 COLLATERAL_VENUE = "collateral"  # where --collateral lives when it names no venue
 FUNDING_HOURS_UTC = (0, 8, 16)  # Binance USD-M's settlement times
+_NEVER_NS = 2**63  # a sampling interval no replay reaches: only the samples fills force
 
 
 def iso_time(time_ns: int) -> str:
@@ -296,6 +297,23 @@ class Replay:
         check: bool = False,
     ) -> Timeline:
         """Replay the events; ``check`` runs the ledger's invariants after every one (tests)."""
+        return self._run(fills, marks, every_ns, check, None)[0]
+
+    def state_at(
+        self, fills: Sequence[Fill], marks: Sequence[Mark], at_ns: int
+    ) -> tuple[MarginLedger, str]:
+        """The ledger and subaccount as they stood at ``at_ns``: every event at or before it
+        applied, and the funding settlements due by then."""
+        return self._run(fills, marks, _NEVER_NS, False, at_ns)[1:]
+
+    def _run(
+        self,
+        fills: Sequence[Fill],
+        marks: Sequence[Mark],
+        every_ns: int,
+        check: bool,
+        until_ns: int | None,
+    ) -> tuple[Timeline, MarginLedger, str]:
         self.own_oracle_marks = {
             m.symbol.split("/")[0] for m in marks if m.symbol not in self.perps
         }
@@ -309,6 +327,8 @@ class Replay:
         last_mark_sample: int | None = None
         funding_due = _next_funding(fills[0].time_ns if fills else 0)
         for t, due, fill in self._events(fills, marks):
+            if until_ns is not None and t > until_ns:
+                break
             while t >= funding_due:
                 self._fund(ledger)
                 funding_due = _next_funding(funding_due)
@@ -354,7 +374,10 @@ class Replay:
             timeline.samples[-1] = self._sample(
                 ledger, sub_id, last.time_ns, last.cause, holdings, summary, True
             )
-        return timeline
+        while until_ns is not None and until_ns >= funding_due:
+            self._fund(ledger)
+            funding_due = _next_funding(funding_due)
+        return timeline, ledger, sub_id
 
     def _set_mark(self, ledger: MarginLedger, symbol: str, price: Decimal) -> None:
         for target in self._mark_targets(symbol):

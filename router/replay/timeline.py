@@ -17,7 +17,10 @@ prices (an exact search per position) are computed at the interval samples, the 
 and the last sample; a fill's sample carries equity, requirements, headroom and positions.
 
 Cost: O(events) ledger updates, each O(tiers) on the cached totals (the ledger's incremental
-figures); liquidation prices O(log price) at the interval samples only.
+figures); liquidation prices O(log price) at the interval samples only. Every row was validated
+on import, so events reach the ledger in integer units through its unjournaled batch path
+(``set_mark_units``, ``book_units``, ``margin_units``) and samples hold integer figures, turned
+into decimal text only when serialised; the state is the checked path's, unit for unit.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""`crossroute stress --account FILE [--scenarios FILE] [--config MARKET] [--paths N] [--seed N]
+"""`crossroute stress --account FILE | --fills FILE [--fills FILE ...] --at TIME --rules RULES
+[--collateral ...] [--marks FILE]  [--scenarios FILE] [--config MARKET] [--paths N] [--seed N]
 [--json] [--plot PNG]`: stress a portfolio on the simulated venues.
 
-Wiring only: reads the account (the `crossroute margin report` file format), the scenarios
+Wiring only: reads the account (the `crossroute margin report` file format, or the book a replay
+of the trader's fills held at --at, :func:`router.replay.run.account_at`), the scenarios
 (config/examples/stress-scenarios.toml by default) and the market (the embedded default), runs every
 named scenario in cross and isolated margin on fresh venues (:mod:`router.stress.engine`), then the
 Monte Carlo model when the file has one, and prints a table or one JSON object. Exit 0, or 2 with
@@ -22,7 +24,13 @@ from router.config import load_config
 from router.execution.journal import encode_record
 from router.margin.quantities import to_decimal
 from router.model.errors import ConfigError
-from router.stress.engine import StressEngine, load_portfolio
+from router.replay.run import account_at
+from router.stress.engine import (
+    Portfolio,
+    StressEngine,
+    load_portfolio,
+    portfolio_from_document,
+)
 from router.stress.scenarios import MAX_PATHS, StressInputError, load_scenarios
 
 # shipped as package data, a copy of config/examples/stress-scenarios.toml (a test keeps them equal)
@@ -31,8 +39,32 @@ DEFAULT_SCENARIOS = DEFAULT_CONFIG.with_name("stress-scenarios.toml")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--account", required=True, help="account TOML (the `margin report` format)"
+        "--account", help="account TOML (the `margin report` format); or --fills with --at"
     )
+    parser.add_argument(
+        "--fills",
+        action="append",
+        metavar="[VENUE=]FILE",
+        help="stress your own book instead: fills files as `margin replay` reads them, repeatable",
+    )
+    parser.add_argument(
+        "--at",
+        metavar="TIME",
+        help="with --fills: the moment (ISO 8601 UTC) whose book is stressed",
+    )
+    parser.add_argument(
+        "--rules",
+        metavar="hyperliquid|dydx|binance|CONFIG",
+        help="with --fills: the margin rules of the replay",
+    )
+    parser.add_argument(
+        "--collateral",
+        action="append",
+        default=[],
+        metavar="[VENUE:]ASSET=AMOUNT",
+        help="with --fills: starting collateral, repeatable",
+    )
+    parser.add_argument("--marks", metavar="FILE", help="with --fills: marks CSV time,symbol,price")
     parser.add_argument(
         "--scenarios",
         default=str(DEFAULT_SCENARIOS),
@@ -59,7 +91,7 @@ def stress_report(args: argparse.Namespace) -> tuple[dict[str, Any], Any, Any]:
     if args.plot:
         inputs.writable_file("--plot", args.plot)
         require("plots", "--plot")
-    portfolio = load_portfolio(args.account)
+    source, portfolio = _portfolio(args)
     scenarios = load_scenarios(args.scenarios)
     market = load_config(args.config)
     engine = StressEngine(portfolio, market)
@@ -77,7 +109,7 @@ def stress_report(args: argparse.Namespace) -> tuple[dict[str, Any], Any, Any]:
             args.scenarios, "monte_carlo", None, "a [monte_carlo] table when --plot is given"
         )
     report = {
-        "account": str(args.account),
+        "account": source,
         "isolated_extra_capital": to_decimal(portfolio.isolated_extra_units),
         "scenarios": [
             {"name": c.name, "cross": c.to_json_dict(), "isolated": i.to_json_dict()}
@@ -88,12 +120,34 @@ def stress_report(args: argparse.Namespace) -> tuple[dict[str, Any], Any, Any]:
     return report, pairs, mc
 
 
+def _portfolio(args: argparse.Namespace) -> tuple[str, Portfolio]:
+    """(its name, the Portfolio): the --account file, or the replayed book at --at."""
+    replay_flags = {"--at": args.at, "--rules": args.rules, "--marks": args.marks}
+    if args.collateral:
+        replay_flags["--collateral"] = args.collateral[0]
+    if args.fills is None:
+        if args.account is None:
+            raise ConfigError("<command line>", "--account", None, "--account FILE or --fills")
+        for flag, value in replay_flags.items():
+            if value is not None:
+                raise ConfigError("<command line>", flag, value, "only with --fills")
+        return str(args.account), load_portfolio(args.account)
+    if args.account is not None:
+        raise ConfigError("<command line>", "--account", args.account, "not with --fills")
+    for flag in ("--at", "--rules"):
+        if replay_flags[flag] is None:
+            raise ConfigError("<command line>", flag, None, "given with --fills")
+    source, doc = account_at(args.fills, args.marks, args.rules, args.collateral, args.at)
+    return source, portfolio_from_document(source, doc)
+
+
 def run(args: argparse.Namespace) -> int:
     report, pairs, mc = stress_report(args)
     if args.plot:
         from router.stress.plot import plot_losses
 
-        title = f"{Path(args.account).name}, {Path(args.scenarios).name} [monte_carlo]"
+        account = Path(args.account).name if args.account else report["account"]
+        title = f"{account}, {Path(args.scenarios).name} [monte_carlo]"
         plot_losses(mc, args.plot, title)
         report["plot"] = str(args.plot)
     if args.json:

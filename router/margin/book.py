@@ -169,6 +169,13 @@ class MarginBook:
             "mark", name=mark.asset, price=to_text(self.mark_units(mark.asset)), state=mark.state
         )
 
+    def set_mark_units(self, name: str, price_units: int) -> None:
+        """Set a valid mark the caller has checked (a known non-quote name, ``price_units`` > 0
+        in ledger units) without journaling it: for a replay of a history already journaled
+        where it happened. Refreshes the holders as :meth:`publish_mark` does. O(holders)."""
+        self.marks[name] = MarkPrice(name, price_units, VALID)
+        self.refresh_holders(name)
+
     # --- views ---------------------------------------------------------------------------------
     def headroom(self, sub_id: Any) -> Decimal:
         """Initial equity minus total cross IM (quote)."""
@@ -188,22 +195,32 @@ class MarginBook:
             "gross_notional": to_decimal(t[GROSS]),
         }
 
+    def margin_units(self, sub_id: str) -> tuple[int, int, int, int, int]:
+        """(equity, maintenance equity, initial margin, maintenance margin, headroom) of a known
+        ``sub_id`` in ledger units: :meth:`summary`'s figures without building Decimals. O(1)."""
+        sub = self.subs[sub_id]
+        t = sub.totals
+        quote = self.quote_asset
+        im, mm = requirements(t, sub.balances.get(quote, 0), self.assets[quote])
+        floating = t[UPNL] + t[FUND]
+        equity = t[C_INIT] + floating
+        return equity, t[C_MAINT] + floating, im, mm, equity - im
+
     def liquidatable(self) -> list[str]:
         """Subaccounts whose maintenance equity is below total MM (the quote borrow's included),
         or with an isolated position below its own MM, sorted by id. O(subaccounts) on the
         cached totals."""
+        return sorted(sub_id for sub_id, sub in self.subs.items() if self.below_maintenance(sub))
+
+    def below_maintenance(self, sub: Subaccount) -> bool:
+        """Whether ``sub`` is liquidatable (see :meth:`liquidatable`). O(positions) at most."""
         quote = self.quote_asset
-        quote_config = self.assets[quote]
-        out = []
-        for sub_id, sub in self.subs.items():
-            t = sub.totals
-            floating = t[UPNL] + t[FUND]
-            mm = t[MM]
-            if sub.balances.get(quote, 0) + floating < 0:  # a quote borrow: its own MM
-                mm = requirements(t, sub.balances.get(quote, 0), quote_config)[1]
-            if t[C_MAINT] + floating < mm or self.isolated_breach(sub):
-                out.append(sub_id)
-        return sorted(out)
+        t = sub.totals
+        floating = t[UPNL] + t[FUND]
+        mm = t[MM]
+        if sub.balances.get(quote, 0) + floating < 0:  # a quote borrow: its own MM
+            mm = requirements(t, sub.balances.get(quote, 0), self.assets[quote])[1]
+        return t[C_MAINT] + floating < mm or self.isolated_breach(sub)
 
     def isolated_breach(self, sub: Subaccount) -> bool:
         """Whether an isolated position of ``sub`` is below its own maintenance margin."""
@@ -273,12 +290,32 @@ class MarginBook:
         O(holders of the name)."""
         for sub_id in sorted(self.holders.get(name, ())):
             sub = self.subs[sub_id]
+            pos = sub.positions.get(name)
+            if pos is not None and name not in sub.balances:
+                self.revalue_position(sub, pos)
+                continue
             scen = Projection(self, sub)
             if name in sub.balances:
                 scen.set_balance(name, sub.balances[name])
             if name in sub.positions:
                 scen.set_position(name, sub.positions[name])
             self.commit(scen)
+
+    def revalue_position(self, sub: Subaccount, pos: Position) -> None:
+        """Re-value ``sub``'s open position ``pos`` at the current mark and funding index, in
+        place: what a projection's set_position and its commit do for a position alone, without
+        building the projection (a mark moves far more often than anything else). O(tiers)."""
+        symbol = pos.symbol
+        old = sub.pos_vals[symbol]
+        new = self.position_figures(sub, pos)
+        sub.pos_vals[symbol] = new
+        t = sub.totals
+        t[GROSS] += new[5] - old[5]
+        if pos.mode == CROSS:
+            t[UPNL] += new[1] - old[1]
+            t[FUND] += new[2] - old[2]
+            t[IM] += new[3] - old[3]
+            t[MM] += new[4] - old[4]
 
     def commit(self, scen: Projection) -> None:
         """Write a projection's pending changes, caches and holder flows into the book."""

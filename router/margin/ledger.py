@@ -426,19 +426,37 @@ class MarginLedger(MarginBook):
         trade. Spot beyond holdings becomes a negative balance (a borrow). O(tiers)."""
         sub = self.subaccount(sub_id)
         self._leg(leg)
-        scen = Projection(self, sub)
-        if leg.kind == SPOT:
-            scen.trade_spot(leg.symbol, leg.signed_units, leg.price_units, leg.fee_units)
-        else:
-            scen.trade_perp(
-                leg.symbol,
-                leg.signed_units,
-                leg.price_units,
-                leg.fee_units,
-                leg.isolated_margin_units,
-            )
-        self.commit(scen)
+        self.book_units(
+            sub.name,
+            leg.kind,
+            leg.symbol,
+            leg.signed_units,
+            leg.price_units,
+            leg.fee_units,
+            leg.isolated_margin_units,
+        )
         self.journal.append("book_leg", subaccount=sub.name, leg=leg.to_json())
+
+    def book_units(
+        self,
+        sub_id: str,
+        kind: str,
+        symbol: str,
+        signed_units: int,
+        price_units: int,
+        fee_units: int,
+        isolated_margin_units: int | None = None,
+    ) -> None:
+        """:meth:`book_leg` of a leg its caller has validated, in ledger units (a known
+        subaccount, a known and marked ``symbol``, price > 0, fee >= 0), with no journal entry:
+        for a replay that checked every row once on import and whose history is journaled
+        where it happened. O(tiers)."""
+        scen = Projection(self, self.subs[sub_id])
+        if kind == SPOT:
+            scen.trade_spot(symbol, signed_units, price_units, fee_units)
+        else:
+            scen.trade_perp(symbol, signed_units, price_units, fee_units, isolated_margin_units)
+        self.commit(scen)
 
     def _step(
         self, scen: Projection, leg: LedgerLeg, index: int | None

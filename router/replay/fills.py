@@ -363,6 +363,19 @@ def _ccxt(file: str, data: Any, symbols: Symbols, venue: str) -> list[Fill]:
     return out
 
 
+class _Flag(_Row):
+    """A command-line value: errors name the flag, not a file line."""
+
+    def fail(self, field: str, value: Any, allowed: str) -> ConfigError:
+        return ConfigError(self.file, field, value, allowed)
+
+
+def parse_time(field: str, value: Any) -> int:
+    """A time typed on the command line (``--at``), ISO 8601 UTC as in the generic CSV, as
+    integer nanoseconds; ConfigError naming ``field`` otherwise."""
+    return _Flag("<command line>", 0).time(field, value)
+
+
 class _Trade(_Row):
     """A ccxt trade: errors name the trade's index in the list instead of a line."""
 

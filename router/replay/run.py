@@ -14,9 +14,18 @@ from typing import Any
 
 from router.config import MarginConfig, load_config
 from router.model.errors import ConfigError
-from router.replay.fills import Fill, Symbols, _read_text, journal_marks, read_fills
+from router.replay.account import account_document
+from router.replay.fills import Fill, Symbols, _read_text, journal_marks, parse_time, read_fills
 from router.replay.marks import Mark, marks_from_fills, read_marks
-from router.replay.timeline import COLLATERAL_VENUE, CROSS, ISOLATED, MODES, Replay, Timeline
+from router.replay.timeline import (
+    COLLATERAL_VENUE,
+    CROSS,
+    ISOLATED,
+    MODES,
+    Replay,
+    Timeline,
+    iso_time,
+)
 from venues.values import parse_positive
 
 RULE_PRESETS = ("hyperliquid", "dydx", "binance")
@@ -85,6 +94,47 @@ def replay(
         raise ConfigError("<command line>", "--mode", mode, "cross or isolated")
     if every_secs < 0:
         raise ConfigError("<command line>", "--every", every_secs, "seconds >= 0")
+    runs, fills, marks = _inputs(fills_specs, marks_file, rules, collateral_specs, mode)
+    every_ns = every_secs * 1_000_000_000
+    timeline, other = (run.run(fills, marks, every_ns, check=check) for run in runs)
+    return ReplayReport(rules, timeline, other)
+
+
+def account_at(
+    fills_specs: Sequence[str],
+    marks_file: str | None,
+    rules: str,
+    collateral_specs: Sequence[str],
+    at: str,
+) -> tuple[str, dict[str, Any]]:
+    """The replayed account (cross margin) as it stood at ``at`` (ISO 8601 UTC), as an account
+    document for the stress engine; returns (a name for it, the document). ConfigError for a
+    time before the first fill or after the last event (nothing to stand on)."""
+    at_ns = parse_time("--at", at)
+    runs, fills, marks = _inputs(fills_specs, marks_file, rules, collateral_specs, CROSS)
+    first = fills[0].time_ns
+    last = max(fills[-1].time_ns, marks[-1].time_ns if marks else first)
+    if not first <= at_ns <= last:
+        raise ConfigError(
+            "<command line>",
+            "--at",
+            at,
+            f"a time from the first fill {iso_time(first)} to the last event {iso_time(last)}",
+        )
+    run = runs[0]
+    ledger, sub_id = run.state_at(fills, marks, at_ns)
+    name = f"replay of {', '.join(fills_specs)} at {iso_time(at_ns)}"
+    return name, account_document(ledger, sub_id, run.rules, run.rules_file)
+
+
+def _inputs(
+    fills_specs: Sequence[str],
+    marks_file: str | None,
+    rules: str,
+    collateral_specs: Sequence[str],
+    mode: str,
+) -> tuple[list[Replay], list[Fill], list[Mark]]:
+    """The two runs (``mode`` first, then the other), the fills and the marks, all validated."""
     path = rules_file(rules)
     config = load_config(path)
     if config.margin is None:
@@ -98,9 +148,7 @@ def replay(
         marks = read_marks(marks_file, runs[0].mark_names())
     else:
         marks = _journal_marks(fills_specs, config.margin) or marks_from_fills(fills)
-    every_ns = every_secs * 1_000_000_000
-    timeline, other = (run.run(fills, marks, every_ns, check=check) for run in runs)
-    return ReplayReport(rules, timeline, other)
+    return runs, fills, marks
 
 
 def _journal_marks(fills_specs: Sequence[str], margin: MarginConfig) -> list[Mark]:

@@ -17,23 +17,26 @@ prices (an exact search per position) are computed at the interval samples, the 
 and the last sample; a fill's sample carries equity, requirements, headroom and positions.
 
 Cost: O(events) ledger updates, each O(tiers) on the cached totals (the ledger's incremental
-figures); liquidation prices O(log price) at the interval samples only.
+figures); liquidation prices O(log price) at the interval samples only. Every row was validated
+on import, so events reach the ledger in integer units through its unjournaled batch path
+(``set_mark_units``, ``book_units``, ``margin_units``) and samples hold integer figures, turned
+into decimal text only when serialised; the state is the checked path's, unit for unit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_CEILING, Decimal
-from typing import Any
+from decimal import ROUND_CEILING, Context, Decimal, Inexact
+from typing import Any, NamedTuple
 
 from router.config import MarginConfig, MarginMarketConfig
 from router.margin.checks import LedgerLeg
 from router.margin.errors import MarginInputError
 from router.margin.journal import Journal
 from router.margin.ledger import MarginLedger
-from router.margin.quantities import to_decimal
+from router.margin.quantities import SCALE, to_decimal, to_text
 from router.model.errors import ConfigError
 from router.replay.fills import Fill
 from router.replay.marks import Mark
@@ -44,6 +47,11 @@ ACCOUNT = "replay"
 SUBACCOUNT = "main"
 COLLATERAL_VENUE = "collateral"  # where --collateral lives when it names no venue
 FUNDING_HOURS_UTC = (0, 8, 16)  # Binance USD-M's settlement times
+_UNIT = Decimal("1E-8")  # the margin core's ledger unit
+_SCALE = Decimal(SCALE)
+_GRID = Context(prec=64, traps=[Inexact])  # exact or refused: no rounding on the way to units
+_FAST_DIGITS = 18  # integer digits the fast conversion takes (the core allows more, checked)
+_NEVER_NS = 2**63  # a sampling interval no replay reaches: only the samples fills force
 
 
 def iso_time(time_ns: int) -> str:
@@ -55,55 +63,77 @@ def iso_time(time_ns: int) -> str:
     return text + "Z"
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
+class Position(NamedTuple):
+    """One perp position in a sample, in ledger units (converted when read or serialised)."""
+
     symbol: str
-    size: Decimal
-    mark: Decimal
+    size_units: int
+    mark_units: int
     liquidation_price: Decimal | None  # None: no price liquidates it (or not priced, see below)
     priced: bool  # the liquidation price was computed (interval samples, not every fill)
 
+    @property
+    def size(self) -> Decimal:
+        return to_decimal(self.size_units)
 
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """The account after one event, in quote units of the margin core."""
+    @property
+    def mark(self) -> Decimal:
+        return to_decimal(self.mark_units)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "symbol": self.symbol,
+            "size": to_text(self.size_units),
+            "mark": to_text(self.mark_units),
+        }
+        if self.priced:
+            price = self.liquidation_price
+            out["liquidation_price"] = None if price is None else _text(price)
+        return out
+
+
+class Sample(NamedTuple):
+    """The account after one event, in quote units of the margin core: a compact tuple holding
+    the figures as integer ledger units (``figures``: equity, maintenance equity, initial and
+    maintenance margin, headroom), converted to decimals only when read or serialised."""
 
     time_ns: int
     cause: str  # "fill" | "mark" | "liquidation"
-    equity: Decimal
-    maintenance_equity: Decimal
-    initial_margin: Decimal
-    maintenance_margin: Decimal
-    headroom: Decimal
+    figures: tuple[int, int, int, int, int]
     positions: tuple[Position, ...]
-    venue_holdings: Mapping[str, Mapping[str, Decimal]]
+    venue_holdings: Mapping[str, Mapping[str, Decimal]]  # venues holding nothing are left out
+
+    @property
+    def equity(self) -> Decimal:
+        return to_decimal(self.figures[0])
+
+    @property
+    def maintenance_equity(self) -> Decimal:
+        return to_decimal(self.figures[1])
+
+    @property
+    def initial_margin(self) -> Decimal:
+        return to_decimal(self.figures[2])
+
+    @property
+    def maintenance_margin(self) -> Decimal:
+        return to_decimal(self.figures[3])
+
+    @property
+    def headroom(self) -> Decimal:
+        return to_decimal(self.figures[4])
 
     def to_json(self) -> dict[str, Any]:
+        equity, maintenance_equity, initial, maintenance, headroom = self.figures
         return {
             "time": iso_time(self.time_ns),
             "cause": self.cause,
-            "equity": _text(self.equity),
-            "maintenance_equity": _text(self.maintenance_equity),
-            "initial_margin": _text(self.initial_margin),
-            "maintenance_margin": _text(self.maintenance_margin),
-            "headroom": _text(self.headroom),
-            "positions": [
-                {
-                    "symbol": p.symbol,
-                    "size": _text(p.size),
-                    "mark": _text(p.mark),
-                    **(
-                        {
-                            "liquidation_price": None
-                            if p.liquidation_price is None
-                            else _text(p.liquidation_price)
-                        }
-                        if p.priced
-                        else {}
-                    ),
-                }
-                for p in self.positions
-            ],
+            "equity": to_text(equity),
+            "maintenance_equity": to_text(maintenance_equity),
+            "initial_margin": to_text(initial),
+            "maintenance_margin": to_text(maintenance),
+            "headroom": to_text(headroom),
+            "positions": [p.to_json() for p in self.positions],
             "venue_holdings": {
                 venue: {asset: _text(qty) for asset, qty in sorted(assets.items())}
                 for venue, assets in sorted(self.venue_holdings.items())
@@ -267,26 +297,6 @@ class Replay:
 
     # -- the replay ----------------------------------------------------------------------------
 
-    def _events(
-        self, fills: Sequence[Fill], marks: Sequence[Mark]
-    ) -> Iterator[tuple[int, list[Mark], Fill | None]]:
-        """(time, marks of that instant not yet applied, fill or None), marks first at a tie."""
-        i = j = 0
-        while i < len(fills) or j < len(marks):
-            t = min(
-                fills[i].time_ns if i < len(fills) else marks[j].time_ns,
-                marks[j].time_ns if j < len(marks) else fills[i].time_ns,
-            )
-            due: list[Mark] = []
-            while j < len(marks) and marks[j].time_ns <= t:
-                due.append(marks[j])
-                j += 1
-            if due:
-                yield t, due, None
-            while i < len(fills) and fills[i].time_ns <= t:
-                yield t, [], fills[i]
-                i += 1
-
     def run(
         self,
         fills: Sequence[Fill],
@@ -296,79 +306,139 @@ class Replay:
         check: bool = False,
     ) -> Timeline:
         """Replay the events; ``check`` runs the ledger's invariants after every one (tests)."""
+        return self._run(fills, marks, every_ns, check, None)[0]
+
+    def state_at(
+        self, fills: Sequence[Fill], marks: Sequence[Mark], at_ns: int
+    ) -> tuple[MarginLedger, str]:
+        """The ledger and subaccount as they stood at ``at_ns``: every event at or before it
+        applied, and the funding settlements due by then."""
+        return self._run(fills, marks, _NEVER_NS, False, at_ns)[1:]
+
+    def _run(
+        self,
+        fills: Sequence[Fill],
+        marks: Sequence[Mark],
+        every_ns: int,
+        check: bool,
+        until_ns: int | None,
+    ) -> tuple[Timeline, MarginLedger, str]:
+        """The replay loop. Every row was validated on import, so marks and fills go to the
+        margin core in integer ledger units through its unjournaled batch path (set_mark_units,
+        book_units: the same state as set_mark and book_leg); samples keep integer figures."""
         self.own_oracle_marks = {
             m.symbol.split("/")[0] for m in marks if m.symbol not in self.perps
         }
         ledger, sub_id = self._ledger(fills, marks)
+        sub = ledger.subs[sub_id]
+        bookings = [self._booking(fill) for fill in fills]  # every fill checked before any event
+        targets = {  # symbol -> (ledger names its mark sets, those the ledger holds)
+            symbol: (names, tuple(n for n in names if n in ledger.markets or n in ledger.assets))
+            for symbol in {m.symbol for m in marks} | {f.symbol for f in fills}
+            for names in (self._mark_targets(symbol),)
+        }
+        perps = [(symbol, spec.name) for symbol, spec in sorted(self.perps.items())]
         timeline = Timeline(self.mode, self.quote, fills=len(fills), marks=len(marks))
+        samples = timeline.samples
         holdings: dict[str, dict[str, Decimal]] = {
             venue: dict(held) for venue, held in self.collateral.items()
         }
+        held_now = _held(holdings)
         latest: dict[str, Decimal] = {}  # symbol -> its last price (for the report)
-        marked: set[str] = set()  # ledger names that have had a price of their own
+        unmarked: set[str] = set()  # ledger names without a price of their own yet
+        for names, _ in targets.values():
+            unmarked.update(names)
+        peak_locked = 0
         last_mark_sample: int | None = None
         funding_due = _next_funding(fills[0].time_ns if fills else 0)
-        for t, due, fill in self._events(fills, marks):
+        n_fills, n_marks = len(fills), len(marks)
+        i = j = 0
+        while i < n_fills or j < n_marks:
+            mark_next = j < n_marks and (i >= n_fills or marks[j].time_ns <= fills[i].time_ns)
+            t = marks[j].time_ns if mark_next else fills[i].time_ns
+            if until_ns is not None and t > until_ns:
+                break
             while t >= funding_due:
                 self._fund(ledger)
                 funding_due = _next_funding(funding_due)
-            for mark in due:
-                latest[mark.symbol] = mark.price
-                self._set_mark(ledger, mark.symbol, mark.price)
-                marked.update(self._mark_targets(mark.symbol))
-            if fill is not None:
-                unmarked = [n for n in self._mark_targets(fill.symbol) if n not in marked]
-                if unmarked:  # no mark yet: the fill's own price is the mark
+            fill = None
+            if mark_next:  # every mark of this instant, one event
+                while j < n_marks and marks[j].time_ns == t:
+                    mark = marks[j]
+                    j += 1
+                    latest[mark.symbol] = mark.price
+                    names, held_names = targets[mark.symbol]
+                    units = _units(mark.price)
+                    for name in held_names:
+                        if units is None:  # off the ledger grid: the checked path says why
+                            ledger.set_mark(name, mark.price)
+                        else:
+                            ledger.set_mark_units(name, units)
+                    if unmarked:
+                        unmarked.difference_update(names)
+            else:
+                fill = fills[i]
+                booking = bookings[i]
+                i += 1
+                names, held_names = targets[fill.symbol]
+                if unmarked and not unmarked.isdisjoint(names):
+                    # no mark yet: the fill's own price is the mark
                     latest[fill.symbol] = fill.price
-                    self._set_mark(ledger, fill.symbol, fill.price)
-                    marked.update(unmarked)
-                self._book(ledger, sub_id, fill)
-                _hold(holdings, fill)
+                    for name in held_names:
+                        ledger.set_mark_units(name, booking[3])
+                    unmarked.difference_update(names)
+                ledger.book_units(sub_id, *booking)
+                held_now = _hold(holdings, fill)
             if check:
                 ledger._check()
-            breached = sub_id in ledger.liquidatable()
-            first = breached and timeline.first_liquidation is None
-            wanted = (
+            first = timeline.first_liquidation is None and ledger.below_maintenance(sub)
+            if not (
                 fill is not None
                 or first
                 or last_mark_sample is None
                 or t - last_mark_sample >= every_ns
-            )
-            if not wanted:
+            ):
                 continue
-            summary = ledger.summary(sub_id)
-            timeline.peak_capital_locked = max(
-                timeline.peak_capital_locked, _capital_locked(ledger, sub_id, summary)
-            )
+            figures = ledger.margin_units(sub_id)
+            locked = figures[2] + sum(p.isolated_margin_units for p in sub.positions.values())
+            peak_locked = max(peak_locked, locked)
             detail = fill is None or first
-            cause = "fill" if fill else "mark"
-            sample = self._sample(ledger, sub_id, t, cause, holdings, summary, detail)
+            sample = Sample(
+                t,
+                "mark" if fill is None else "fill",
+                figures,
+                self._positions(ledger, sub_id, perps, detail),
+                held_now,
+            )
             if fill is None:
                 last_mark_sample = t
-            timeline.samples.append(sample)
+            samples.append(sample)
             if first:
                 timeline.first_liquidation = self._liquidation(ledger, sub_id, sample, latest)
-        last = timeline.samples[-1] if timeline.samples else None
+        # the peak is a Decimal(0) until some sample locks capital (the report's "0" then)
+        timeline.peak_capital_locked = to_decimal(peak_locked) if peak_locked else Decimal(0)
+        last = samples[-1] if samples else None
         if last is not None and not all(p.priced for p in last.positions):
-            summary = ledger.summary(sub_id)  # the state after the last event: price it in full
-            timeline.samples[-1] = self._sample(
-                ledger, sub_id, last.time_ns, last.cause, holdings, summary, True
+            # the state after the last event: price it in full
+            samples[-1] = last._replace(
+                figures=ledger.margin_units(sub_id),
+                positions=self._positions(ledger, sub_id, perps, True),
             )
-        return timeline
-
-    def _set_mark(self, ledger: MarginLedger, symbol: str, price: Decimal) -> None:
-        for target in self._mark_targets(symbol):
-            if target in ledger.markets or target in ledger.assets:
-                ledger.set_mark(target, price)
+        while until_ns is not None and until_ns >= funding_due:
+            self._fund(ledger)
+            funding_due = _next_funding(funding_due)
+        return timeline, ledger, sub_id
 
     def _fund(self, ledger: MarginLedger) -> None:
         for spec in self.rules.markets:
             if spec.funding_cap and spec.name in ledger.marks and spec.oracle in ledger.marks:
                 ledger.accrue_funding(spec.name)
 
-    def _book(self, ledger: MarginLedger, sub_id: str, fill: Fill) -> None:
-        """Book ``fill`` as it happened (no pre-trade check). A fee in the base asset is booked as
-        its quote value at the fill price; a fee in any other asset is refused."""
+    def _booking(self, fill: Fill) -> tuple[str, str, int, int, int, int | None]:
+        """``fill`` as the margin core books it, in ledger units: (kind, ledger name, signed size,
+        price, fee, isolated margin). A fee in the base asset is booked as its quote value at
+        the fill price; a fee in any other asset is refused. The units are checked as a LedgerLeg
+        checks them (a value off the 1e-8 grid or out of range gets the leg's own error)."""
         if fill.fee_asset == fill.quote:
             fee = fill.fee
         elif fill.fee_asset == fill.base:
@@ -381,67 +451,57 @@ class Replay:
             raise ConfigError(
                 fill.where, "symbol", fill.symbol, f"a market settled in {self.quote}"
             )
-        fee = fee.quantize(Decimal("1E-8"), rounding=ROUND_CEILING)  # against the account
-        try:
-            if fill.is_perp:
-                margin = None
-                if self.mode == ISOLATED:
-                    spec = self.perps[fill.symbol]
-                    margin = (fill.qty * fill.price / spec.tiers[0].max_leverage).quantize(
-                        Decimal("1E-8"), rounding=ROUND_CEILING
-                    )
-                leg = LedgerLeg(
-                    "perp",
-                    self.perps[fill.symbol].name,
-                    fill.side,
-                    fill.qty,
-                    fill.price,
-                    max(fee, Decimal(0)),
-                    margin,
+        fee = max(fee.quantize(_UNIT, rounding=ROUND_CEILING), Decimal(0))  # against the account
+        margin = None
+        if fill.is_perp:
+            kind, name = "perp", self.perps[fill.symbol].name
+            if self.mode == ISOLATED:
+                spec = self.perps[fill.symbol]
+                margin = (fill.qty * fill.price / spec.tiers[0].max_leverage).quantize(
+                    _UNIT, rounding=ROUND_CEILING
                 )
-            else:
-                leg = LedgerLeg(
-                    "spot", fill.base, fill.side, fill.qty, fill.price, max(fee, Decimal(0))
-                )
-            ledger.book_leg(sub_id, leg)
-        except MarginInputError as exc:
-            raise ConfigError(fill.where, exc.field, exc.value, exc.allowed) from None
+        else:
+            kind, name = "spot", fill.base
+        units = (_units(fill.qty), _units(fill.price), _units(fee))
+        margin_units = None if margin is None else _units(margin)
+        size, price, fee_units = units
+        if (
+            size is None
+            or price is None
+            or fee_units is None
+            or size <= 0
+            or price <= 0
+            or fee_units < 0
+            or (margin is not None and (margin_units is None or margin_units < 0))
+        ):
+            try:  # the checked path names the field and what is allowed
+                leg = LedgerLeg(kind, name, fill.side, fill.qty, fill.price, fee, margin)
+            except MarginInputError as exc:
+                raise ConfigError(fill.where, exc.field, exc.value, exc.allowed) from None
+            size, price, fee_units = leg.size_units, leg.price_units, leg.fee_units
+            margin_units = leg.isolated_margin_units
+        signed = size if fill.side == "buy" else -size
+        return kind, name, signed, price, fee_units, margin_units
 
-    def _sample(
+    def _positions(
         self,
         ledger: MarginLedger,
         sub_id: str,
-        t: int,
-        cause: str,
-        holdings: Mapping[str, Mapping[str, Decimal]],
-        summary: Mapping[str, Decimal],
+        perps: Sequence[tuple[str, str]],
         detail: bool,
-    ) -> Sample:
-        positions = []
-        sub = ledger.subaccount(sub_id)
-        for symbol, spec in sorted(self.perps.items()):
-            pos = sub.positions.get(spec.name)
-            if pos is None:
-                continue
-            positions.append(
-                Position(
-                    symbol,
-                    to_decimal(pos.size_units),
-                    to_decimal(ledger.marks[spec.name].price_units or 0),
-                    ledger.liquidation_price(sub_id, spec.name) if detail else None,
-                    detail,
-                )
+    ) -> tuple[Position, ...]:
+        """The open positions by symbol; liquidation prices when ``detail``."""
+        held = ledger.subs[sub_id].positions
+        return tuple(
+            Position(
+                symbol,
+                held[name].size_units,
+                ledger.marks[name].price_units or 0,
+                ledger.liquidation_price(sub_id, name) if detail else None,
+                detail,
             )
-        return Sample(
-            t,
-            cause,
-            summary["equity"],
-            summary["maintenance_equity"],
-            summary["initial_margin"],
-            summary["maintenance_margin"],
-            summary["headroom"],
-            tuple(positions),
-            {venue: dict(held) for venue, held in holdings.items() if any(held.values())},
+            for symbol, name in perps
+            if name in held
         )
 
     def _liquidation(
@@ -482,29 +542,43 @@ class _Unjournaled(Journal):
         return ""
 
 
-def _capital_locked(ledger: MarginLedger, sub_id: str, summary: Mapping[str, Decimal]) -> Decimal:
-    """Quote capital the positions tie up: the cross initial requirement plus the margin posted
-    to isolated positions (an isolated position locks what was posted, whatever it needs)."""
-    posted = sum(p.isolated_margin_units for p in ledger.subaccount(sub_id).positions.values())
-    return summary["initial_margin"] + to_decimal(posted)
-
-
 def _text(value: Decimal) -> str:
     """Plain decimal text, never an exponent (``0E-8`` prints as ``0.00000000``)."""
     return format(value, "f")
 
 
-def _hold(holdings: dict[str, dict[str, Decimal]], fill: Fill) -> None:
-    """The counterparty view: the venue of ``fill`` now holds the trade's flows (perps: the
-    position in base; spot: base in, quote out, and the reverse for sells; fees at the venue)."""
-    held = holdings.setdefault(fill.venue, {})
+def _units(value: Decimal) -> int | None:
+    """``value`` in ledger units (1e-8) when it is exactly on that grid and within the margin
+    core's range, else None (the caller then takes the checked path, which says why)."""
+    if not value.is_finite() or value.adjusted() >= _FAST_DIGITS:
+        return None
+    try:
+        scaled = _GRID.multiply(value, _SCALE)
+    except Inexact:
+        return None
+    units = int(scaled)
+    return units if units == scaled else None
+
+
+def _held(holdings: Mapping[str, Mapping[str, Decimal]]) -> dict[str, Mapping[str, Decimal]]:
+    """The counterparty view of one moment: the venues holding anything."""
+    return {venue: held for venue, held in holdings.items() if any(held.values())}
+
+
+def _hold(holdings: dict[str, dict[str, Decimal]], fill: Fill) -> dict[str, Mapping[str, Decimal]]:
+    """The counterparty view after ``fill``: its venue now holds the trade's flows (perps: the
+    position in base; spot: base in, quote out, and the reverse for sells; fees at the venue).
+    The venue's table is replaced, never changed, so samples share the tables of the others."""
+    held = dict(holdings.get(fill.venue, {}))
     if fill.is_perp:
         held[fill.symbol] = held.get(fill.symbol, Decimal(0)) + fill.signed_qty
         held[fill.fee_asset] = held.get(fill.fee_asset, Decimal(0)) - fill.fee
-        return
-    held[fill.base] = held.get(fill.base, Decimal(0)) + fill.signed_qty
-    held[fill.quote] = held.get(fill.quote, Decimal(0)) - fill.signed_qty * fill.price
-    held[fill.fee_asset] = held.get(fill.fee_asset, Decimal(0)) - fill.fee
+    else:
+        held[fill.base] = held.get(fill.base, Decimal(0)) + fill.signed_qty
+        held[fill.quote] = held.get(fill.quote, Decimal(0)) - fill.signed_qty * fill.price
+        held[fill.fee_asset] = held.get(fill.fee_asset, Decimal(0)) - fill.fee
+    holdings[fill.venue] = held
+    return _held(holdings)
 
 
 def _next_funding(time_ns: int) -> int:

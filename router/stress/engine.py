@@ -53,6 +53,7 @@ from router.config import (
     read_toml,
 )
 from router.margin.account import ISOLATED, rate_units
+from router.margin.errors import MarginInputError
 from router.margin.journal import Journal
 from router.margin.ledger import MarginLedger
 from router.margin.liquidation import SPOT_STEP
@@ -73,6 +74,7 @@ __all__ = [
     "StressEngine",
     "TailStats",
     "load_portfolio",
+    "portfolio_from_document",
     "tail_stats",
 ]
 
@@ -117,7 +119,22 @@ def load_portfolio(path: str | Path) -> Portfolio:
     ConfigError for a bad file. O(positions x tiers)."""
     source = str(path)
     cross, sub_id = load_account(source)
-    doc = read_toml(source)
+    return _portfolio(source, read_toml(source), cross, sub_id)
+
+
+def portfolio_from_document(source: str, doc: dict[str, Any]) -> Portfolio:
+    """A Portfolio from an account document held in memory (the `margin report` file's form:
+    collateral, collateral_weights, marks, positions), e.g. one a replay built; ``source`` names
+    it in errors. ConfigError for a bad document. O(positions x tiers)."""
+    try:
+        cross, sub_id = build_account(source, doc)
+    except MarginInputError as exc:
+        raise ConfigError(source, exc.field, exc.value, exc.allowed) from None
+    return _portfolio(source, doc, cross, sub_id)
+
+
+def _portfolio(source: str, doc: dict[str, Any], cross: MarginLedger, sub_id: str) -> Portfolio:
+    """The Portfolio of ``doc`` given its cross ledger: the isolated twin built from a copy."""
     sub = cross.subs[sub_id]
     iso_doc = copy.deepcopy(doc)
     posted = 0

@@ -1,0 +1,94 @@
+"""The replayed account at one moment as an account document (the `margin report` file's form).
+
+``crossroute stress --fills ... --at TIME`` stresses the book as it stood at TIME: the replay runs
+up to TIME (every event at or before it, and the funding settlements due by then), and the ledger
+it leaves is written in the form the stress engine reads (router/margin/report.py): collateral,
+collateral_weights (initial and maintenance, from the rules), marks, and every open position with
+size, entry, mark, its market's tiers and oracle asset.
+
+The document carries what the file format can: a position's unsettled funding is folded into the
+quote collateral, and so is the rounding of its entry price to the 1e-8 grid (the exact cost is
+kept at 1e-16), rounded down, so the document's cross equity is the replay's equity to within one
+1e-8 unit, never above it. What the format cannot carry: liability weights of spot borrows (the
+file's assets get the ledger's default liability weights) and the rules' funding caps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from router.config import MarginConfig, MarginMarketConfig
+from router.margin.ledger import MarginLedger
+from router.margin.quantities import SCALE, floor_div, to_text
+from router.model.errors import ConfigError
+
+ACCOUNT_QUOTE = "USDC"  # the account file's collateral asset (router/margin/report.py)
+
+
+def account_document(
+    ledger: MarginLedger, sub_id: str, rules: MarginConfig, rules_file: str
+) -> dict[str, Any]:
+    """The account document of subaccount ``sub_id`` now. O(assets + positions x tiers)."""
+    quote = ledger.quote_asset
+    if quote != ACCOUNT_QUOTE:
+        raise ConfigError(rules_file, "margin.quote", quote, f"{ACCOUNT_QUOTE} to be stressed")
+    sub = ledger.subaccount(sub_id)
+    specs = {spec.name: spec for spec in rules.markets}
+    balances = dict(sub.balances)
+    positions = []
+    for name in sorted(sub.positions):
+        pos = sub.positions[name]
+        if not pos.size_units:
+            continue
+        spec = specs[name]
+        entry = pos.entry_price
+        entry_units = int(entry * SCALE)
+        # the document's cost is size x entry; the difference from the exact cost, and the
+        # unsettled funding, go to the quote collateral (rounded down: never more equity)
+        doc_cost16 = pos.size_units * entry_units
+        funding_units = sub.pos_vals[name][2]
+        balances[quote] = (
+            balances.get(quote, 0) + floor_div(doc_cost16 - pos.cost16, SCALE) + funding_units
+        )
+        row: dict[str, Any] = {
+            "symbol": name,
+            "size": to_text(pos.size_units),
+            "entry": format(entry, "f"),
+            "mark": to_text(ledger.mark_units(name)),
+            "oracle_asset": spec.oracle,
+            **_rule_set(spec),
+        }
+        if pos.mode == "isolated":
+            row["mode"] = "isolated"
+            row["isolated_margin"] = to_text(pos.isolated_margin_units)
+        positions.append(row)
+    assets = sorted(a for a in ledger.assets if a != quote)
+    weights = {}
+    for asset in assets:
+        rule = rules.asset(asset)
+        weights[asset] = {
+            "initial": format(rule.initial_weight, "f"),
+            "maintenance": format(rule.maintenance_weight, "f"),
+        }
+    return {
+        "collateral": {a: to_text(u) for a, u in sorted(balances.items()) if u},
+        "collateral_weights": weights,
+        "marks": {a: to_text(ledger.mark_units(a)) for a in assets},
+        "positions": positions,
+    }
+
+
+def _rule_set(spec: MarginMarketConfig) -> dict[str, Any]:
+    """The market's rules as the replay's ledger holds them: its tiers (notional from, max
+    leverage), or dYdX's fractions when the rules give no tiers."""
+    if spec.tiers:
+        return {
+            "tiers": [
+                {"notional_from": format(t.notional_from, "f"), "max_leverage": t.max_leverage}
+                for t in spec.tiers
+            ]
+        }
+    return {
+        "initial_margin_fraction": format(spec.initial_margin_fraction, "f"),
+        "maintenance_margin_fraction": format(spec.maintenance_margin_fraction, "f"),
+    }

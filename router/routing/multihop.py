@@ -25,7 +25,7 @@ from typing import Any
 
 from router.model.errors import CrossrouteError, RouteError
 from router.plan import Venue, fmt_qty, plan_route
-from router.routing.flow import DirectedLink, FlowResult, solve_flow
+from router.routing.flow import DirectedLink, FlowModel, FlowResult
 from router.routing.graph import MAX_HOPS, AssetGraph, Branch, Link, split_symbol
 from router.routing.pairs import PooledDepth
 
@@ -241,7 +241,9 @@ class _Router:
 
     def plan(self, requested: Decimal) -> MultiHopPlan:
         amount = float(requested)
-        flow = solve_flow(self.directed, self.source, self.target, amount, self.mode)
+        # the composed path curves are built once and serve every candidate's flow
+        model = FlowModel(self.directed, self.source, self.target)
+        flow = model.solve(amount, self.mode)
         notes: list[str] = []
         candidates: list[tuple[Decimal, Decimal, list[PathPlan], dict[str, Decimal], str]] = []
         shares = flow.inputs if self.mode == "from" else flow.outputs
@@ -256,9 +258,7 @@ class _Router:
             drop = min(members, key=lambda k: (shares[k], k))
             members = [k for k in members if k != drop]
             try:
-                sub = solve_flow(
-                    [self.directed[k] for k in members], self.source, self.target, amount, self.mode
-                )
+                sub = model.solve(amount, self.mode, members)
             except RouteError:
                 break
             sub_shares = sub.inputs if self.mode == "from" else sub.outputs

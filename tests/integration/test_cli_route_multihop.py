@@ -148,15 +148,15 @@ def test_single_symbol_route_keeps_todays_json(capsys) -> None:
         ),
         (
             ["--from", "ETH", "--to", "USDC", "--qty", "1", "--max-hops", "3"],
-            "max_hops='3' is invalid; allowed: an integer >= 1 and <= 2",
+            "--max-hops='3' is invalid; allowed: an integer >= 1 and <= 2",
         ),
         (
             ["--from", "ETH", "--to", "USDC", "--qty", "1", "--max-hops", "0"],
-            "max_hops='0' is invalid; allowed: an integer >= 1 and <= 2",
+            "--max-hops='0' is invalid; allowed: an integer >= 1 and <= 2",
         ),
         (
             ["--from", "ETH", "--to", "USDC", "--qty", "1", "--max-hops", "two"],
-            "max_hops='two' is invalid",
+            "--max-hops='two' is invalid",
         ),
         (["--from", "ETH", "--to", "ETH", "--qty", "1"], "to='ETH' is invalid"),
         (["--from", "ETH", "--to", "USDC", "--qty", "-1"], "qty='-1' is invalid"),

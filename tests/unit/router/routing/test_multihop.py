@@ -83,12 +83,12 @@ def random_config(seed: int) -> str:
                 virtual = depth_base * float(rng.uniform(0.3, 1.5))
                 liquidity = int(virtual * 10 ** ((db + dq) / 2) * math.sqrt(float(p)))
                 positions.append(
-                    f'{{ lower = "{lower}", upper = "{upper}", liquidity = "{liquidity}" }}'
+                    f'{{ lower = "{lower:f}", upper = "{upper:f}", liquidity = "{liquidity}" }}'
                 )
             head += [
                 f"fee_pips = {fee}",
                 f"tick_spacing = {spacing}",
-                f'price = "{p}"',
+                f'price = "{p:f}"',
                 f"positions = [{', '.join(positions)}]",
             ]
         else:
@@ -98,14 +98,14 @@ def random_config(seed: int) -> str:
             ask, bid = price * 1.0001, price * 0.9999
             for _ in range(25):
                 size = Decimal(repr(depth_base * float(rng.uniform(0.005, 0.04)))).quantize(lot)
-                asks.append(f'["{Decimal(repr(ask)).quantize(tick)}", "{size}"]')
+                asks.append(f'["{Decimal(repr(ask)).quantize(tick):f}", "{size:f}"]')
                 size = Decimal(repr(depth_base * float(rng.uniform(0.005, 0.04)))).quantize(lot)
-                bids.append(f'["{Decimal(repr(bid)).quantize(tick)}", "{size}"]')
+                bids.append(f'["{Decimal(repr(bid)).quantize(tick):f}", "{size:f}"]')
                 ask *= 1 + float(rng.uniform(0.0002, 0.002))
                 bid *= 1 - float(rng.uniform(0.0002, 0.002))
             head += [
-                f'tick_size = "{tick}"',
-                f'lot_size = "{lot}"',
+                f'tick_size = "{tick:f}"',
+                f'lot_size = "{lot:f}"',
                 f"taker_fee_pips = {int(rng.choice([0, 500, 1000]))}",
                 "maker_fee_pips = 0",
                 f"asks = [{', '.join(asks)}]",

@@ -124,13 +124,17 @@ def compose(first: PooledDepth, second: PooledDepth) -> np.ndarray:
 
 def fill_at(terms: np.ndarray, rate: float) -> tuple[tuple[float, float], tuple[float, float]]:
     """Rate-space terms filled to the marginal ``rate``: ((input, output) of every piece better
-    than it, (input, output) of the flat pieces exactly at it). O(S) vectorised, no sort."""
-    k0, k1, qty, cost, a, b, alpha, beta, hyp, _price = terms
+    than it, (input, output) of the flat pieces exactly at it). O(S) vectorised, no sort: one
+    product of the terms with the three masks."""
     key = -rate
-    done = k1 < key  # ended before the rate: full
-    inside = (k0 < key) & ~done & (hyp > 0.0)  # a hyperbola the rate cuts
-    at = (k0 == key) & (k1 == key) & (hyp == 0.0)  # a flat level priced exactly at it
+    k0, k1 = terms[0], terms[1]
+    masks = np.empty((3, terms.shape[1]))
+    np.less(k1, key, out=masks[0])  # ended before the rate: full
+    # started before it and not ended: a hyperbola (a flat piece starts and ends at one key)
+    np.less(k0, key, out=masks[1])
+    masks[1] -= masks[0]
+    np.equal(k1, key, out=masks[2])  # with k0 == key: a flat level priced exactly at it
+    masks[2] *= k0 == key
+    qty, cost, a, b, alpha, beta = (terms[2:8] @ masks.T).tolist()  # columns: done, in, at
     v = math.sqrt(rate)
-    q = float(qty[done].sum() + (a[inside] + b[inside] / v).sum())
-    c = float(cost[done].sum() + (alpha[inside] + beta[inside] * v).sum())
-    return (q, c), (float(qty[at].sum()), float(cost[at].sum()))
+    return (qty[0] + a[1] + b[1] / v, cost[0] + alpha[1] + beta[1] * v), (qty[2], cost[2])

@@ -409,7 +409,7 @@ class _Router:
         branch = self.branches[k]
         link = branch.links[0] if self.mode == "from" else branch.links[-1]
         asset = self.source if self.mode == "from" else self.target
-        grids = []
+        grids: list[Decimal] = []
         for symbol, venues in link.by_symbol.items():
             if split_symbol(symbol)[0] == asset:
                 grids.extend(v.base_quantum() for v in venues)

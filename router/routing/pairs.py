@@ -99,8 +99,11 @@ class PooledDepth:
         or not: the two ends of the jump a flat level makes at its price)."""
         if not self.key_array.size or not price > 0.0:
             return 0.0, 0.0
-        find = "right" if include_flat else "left"
-        j = int(np.searchsorted(self.key_array, self._sign * price, side=find)) - 1
+        key = self._sign * price
+        if include_flat:
+            j = int(np.searchsorted(self.key_array, key, side="right")) - 1
+        else:
+            j = int(np.searchsorted(self.key_array, key, side="left")) - 1
         if j < 0:
             return 0.0, 0.0
         f, a, b, fc, al, be = self._rows[j].tolist()

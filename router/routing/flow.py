@@ -218,8 +218,18 @@ class FlowModel:
             self._routes[members] = pool
         return self._routes[members]
 
-    def solve(self, amount: float, mode: str, members: Sequence[int] | None = None) -> FlowResult:
-        """The optimum over the branches ``members`` (all by default), in their order."""
+    def solve(
+        self,
+        amount: float,
+        mode: str,
+        members: Sequence[int] | None = None,
+        *,
+        ties_reversed: bool = False,
+    ) -> FlowResult:
+        """The optimum over the branches ``members`` (all by default), in their order. Flat
+        levels of several branches exactly at the optimal rate are equally good in float; they
+        fill in branch order, or in reverse order with ``ties_reversed`` (after quantisation the
+        two optima can differ: the caller compares them exactly)."""
         chosen = tuple(range(len(self.links))) if members is None else tuple(members)
         source, target = self.source, self.target
         route = self._route(chosen)
@@ -243,7 +253,7 @@ class FlowModel:
             )
         rate = route.invert(amount, which)[2]
         links = [self.links[k] for k in chosen]
-        shares = _shares([self.terms[k] for k in chosen], rate, amount, which)
+        shares = _shares([self.terms[k] for k in chosen], rate, amount, which, ties_reversed)
         return _certify(links, shares, rate, amount, mode, source, target)
 
 
@@ -305,19 +315,22 @@ def _pool(terms: np.ndarray) -> PooledDepth:
     return PooledDepth.from_terms(terms, "sell")
 
 
-def _shares(terms: Sequence[np.ndarray], rate: float, amount: float, which: int) -> list[float]:
+def _shares(
+    terms: Sequence[np.ndarray], rate: float, amount: float, which: int, reverse: bool
+) -> list[float]:
     """Each branch filled to the marginal ``rate`` (one vectorised pass over its pieces); the
-    flat levels exactly at it share what is left in branch order; the float residual (≈1e-15
-    relative) goes to the largest share."""
+    flat levels exactly at it share what is left in branch order (or reversed); the float
+    residual (≈1e-15 relative) goes to the largest share."""
     if len(terms) == 1:
         return [amount]
     fills = [fill_at(t, rate) for t in terms]
     shares = [f[0][which] for f in fills]
     need = amount - math.fsum(shares)
-    for k, (_below, at_rate) in enumerate(fills):
+    order = range(len(fills) - 1, -1, -1) if reverse else range(len(fills))
+    for k in order:
         if need <= 0.0:
             break
-        take = min(at_rate[which], need)
+        take = min(fills[k][1][which], need)
         shares[k] += take
         need -= take
     top = max(range(len(shares)), key=lambda k: shares[k])

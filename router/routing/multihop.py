@@ -32,6 +32,8 @@ from router.routing.pairs import PooledDepth
 __all__ = ["Hop", "MultiHopPlan", "PathPlan", "plan_multihop"]
 
 _BPS = Decimal(10000)
+# lot boundaries below a path's unconverted intermediate tried by the exact completion
+_LOT_TRIES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +242,7 @@ class _Router:
     # -- candidates --
 
     def plan(self, requested: Decimal) -> MultiHopPlan:
+        self.requested_amount = requested
         amount = float(requested)
         # the composed path curves are built once and serve every candidate's flow
         model = FlowModel(self.directed, self.source, self.target)
@@ -251,6 +254,23 @@ class _Router:
         current = self._exact({k: shares[k] for k in active}, requested)
         if current is not None:
             candidates.append((*current, "flow"))
+        # books' flat levels of several paths at the optimal rate: every split of them is a float
+        # optimum, but quantisation (lots of the intermediate) tells them apart: try the other
+        # end of the tie too
+        tied = model.solve(amount, self.mode, ties_reversed=True)
+        tied_shares = tied.inputs if self.mode == "from" else tied.outputs
+        if tied_shares != shares:
+            other = self._exact({k: s for k, s in enumerate(tied_shares) if s > 0.0}, requested)
+            if other is not None:
+                candidates.append((*other, "flow"))
+                if current is None or self._better(other, current):
+                    current = other
+        if current is not None and self.mode == "from" and current[3]:
+            moved = self._move_residual(current)
+            if moved is not None:
+                candidates.append((*moved, "flow"))
+                if self._better(moved, current):
+                    current = moved
         # fixed leg costs are outside the relaxation: drop the smallest branch while that pays
         members = list(active)
         best_now = current
@@ -401,6 +421,53 @@ class _Router:
         if self.mode == "to" and got < requested:
             return None
         return spent, got, paths, residual
+
+    def _move_residual(
+        self, outcome: tuple[Decimal, Decimal, list[PathPlan], dict[str, Decimal]]
+    ) -> tuple[Decimal, Decimal, list[PathPlan], dict[str, Decimal]] | None:
+        """A better exact plan for a path that leaves intermediate unconverted (below the next
+        hop's lot, or below what pays its leg cost), or None: the path's source is cut by whole
+        grid steps so that its intermediate lands just above one of the next few lot boundaries
+        below (the lot measured on the next hop's largest leg), the source moved to the largest
+        path without residual; the exact best of those ("from" only)."""
+        index = {branch.assets: k for k, branch in enumerate(self.branches)}
+        clean = [index[p.assets] for p in outcome[2] if not any(p.residual.values())]
+        dirty = [p for p in outcome[2] if any(p.residual.values())]
+        if not clean or len(dirty) != 1:
+            return None
+        path = dirty[0]
+        k = index[path.assets]
+        left = sum(path.residual.values(), Decimal(0))
+        received = sum((h.amount_out for h in path.hops if h.step == 1), Decimal(0))
+        nxt = [h for h in path.hops if h.step == 2]
+        if left <= 0 or received <= 0 or not nxt:
+            return None
+        lot = self._lot_in(k, max(nxt, key=lambda h: h.amount_in))
+        q = self._end_quantum(k)
+        best = None
+        for m in range(_LOT_TRIES):
+            # whole grid steps worth at most left + m lots at the first hop's average rate (its
+            # marginal rate is lower): the intermediate stays at or above that boundary
+            want = (left + m * lot) * path.amount_in / received
+            delta = (want / q).to_integral_value(ROUND_FLOOR) * q
+            if delta <= 0 or delta >= path.amount_in:
+                continue
+            shares = {index[p.assets]: p.amount_in for p in outcome[2]}
+            shares[k] -= delta
+            shares[max(clean, key=lambda c: (shares[c], -c))] += delta
+            trial = self._exact({c: float(v) for c, v in shares.items()}, self.requested_amount)
+            if trial is not None and (best is None or self._better(trial, best)):
+                best = trial
+        return best
+
+    def _lot_in(self, k: int, hop: Hop) -> Decimal:
+        """What one lot of ``hop``'s venue costs in the hop's input asset."""
+        link = self.branches[k].links[hop.step - 1]
+        venue = next(v for v in link.by_symbol[hop.symbol] if v.name == hop.venue)
+        quantum = venue.base_quantum()
+        if hop.side == "sell" or hop.qty <= 0:
+            return quantum
+        return quantum * hop.amount_in / hop.qty
 
     def _end_quantum(self, k: int) -> Decimal:
         """The grid of the amount entering (from) or leaving (to) branch ``k``: the finest base

@@ -33,7 +33,7 @@ __all__ = ["Hop", "MultiHopPlan", "PathPlan", "plan_multihop"]
 
 _BPS = Decimal(10000)
 # lot boundaries below a path's unconverted intermediate tried by the exact completion
-_LOT_TRIES = 4
+_LOT_TRIES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +259,7 @@ class _Router:
         # end of the tie too
         tied = model.solve(amount, self.mode, ties_reversed=True)
         tied_shares = tied.inputs if self.mode == "from" else tied.outputs
-        if tied_shares != shares:
+        if any(abs(a - b) > 1e-9 * amount for a, b in zip(tied_shares, shares)):
             other = self._exact({k: s for k, s in enumerate(tied_shares) if s > 0.0}, requested)
             if other is not None:
                 candidates.append((*other, "flow"))
@@ -429,7 +429,8 @@ class _Router:
         hop's lot, or below what pays its leg cost), or None: the path's source is cut by whole
         grid steps so that its intermediate lands just above one of the next few lot boundaries
         below (the lot measured on the next hop's largest leg), the source moved to the largest
-        path without residual; the exact best of those ("from" only)."""
+        path without residual; of those the one whose predicted residual is least is planned
+        exactly ("from" only)."""
         index = {branch.assets: k for k, branch in enumerate(self.branches)}
         clean = [index[p.assets] for p in outcome[2] if not any(p.residual.values())]
         dirty = [p for p in outcome[2] if any(p.residual.values())]
@@ -444,21 +445,25 @@ class _Router:
             return None
         lot = self._lot_in(k, max(nxt, key=lambda h: h.amount_in))
         q = self._end_quantum(k)
-        best = None
+        rate = received / path.amount_in  # the first hop's average rate
+        best: tuple[Decimal, Decimal] | None = None  # (predicted residual, source cut)
         for m in range(_LOT_TRIES):
             # whole grid steps worth at most left + m lots at the first hop's average rate (its
-            # marginal rate is lower): the intermediate stays at or above that boundary
-            want = (left + m * lot) * path.amount_in / received
+            # marginal rate is lower): the intermediate stays at or above that boundary, about
+            # left + m lots - cut·rate above it
+            want = (left + m * lot) / rate
             delta = (want / q).to_integral_value(ROUND_FLOOR) * q
             if delta <= 0 or delta >= path.amount_in:
                 continue
-            shares = {index[p.assets]: p.amount_in for p in outcome[2]}
-            shares[k] -= delta
-            shares[max(clean, key=lambda c: (shares[c], -c))] += delta
-            trial = self._exact({c: float(v) for c, v in shares.items()}, self.requested_amount)
-            if trial is not None and (best is None or self._better(trial, best)):
-                best = trial
-        return best
+            predicted = left + m * lot - delta * rate
+            if best is None or predicted < best[0]:
+                best = (predicted, delta)
+        if best is None:
+            return None
+        shares = {index[p.assets]: p.amount_in for p in outcome[2]}
+        shares[k] -= best[1]
+        shares[max(clean, key=lambda c: (shares[c], -c))] += best[1]
+        return self._exact({c: float(v) for c, v in shares.items()}, self.requested_amount)
 
     def _lot_in(self, k: int, hop: Hop) -> Decimal:
         """What one lot of ``hop``'s venue costs in the hop's input asset."""

@@ -9,8 +9,10 @@ target):
    link's symbol (so every hop gets the single-symbol router's exact split: fixed leg costs by
    branch and bound, quantisation with the cheapest exact completion, exact re-quotes with each
    venue's integer math, rounding against the trader), the exact output of one hop feeding the
-   next hop exactly. Candidates: the float optimum's branches; the same with the smallest branch
-   dropped, repeatedly, while that pays (fixed leg costs are outside the convex relaxation);
+   next hop exactly. Candidates: the float optimum's branches (ties at the optimal rate filled
+   both ways; a path's unconverted intermediate moved onto a lot boundary); the same with the
+   smallest branch dropped, repeatedly, while that pays (fixed leg costs are outside the convex
+   relaxation);
    every branch alone (the best single path); every direct venue alone (the best direct venue).
    The exact best wins, so the plan is never worse than the best single path or direct venue.
 """

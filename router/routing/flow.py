@@ -1,4 +1,4 @@
-"""The optimal split of an order over asset paths: a convex flow problem solved in its dual.
+"""The optimal split of an order over asset paths: a convex flow problem, solved in closed form.
 
 Problem (``mode="from"``): send exactly N of the source A through the branches (the direct link
 A-B, and A -> X -> B for each intermediate X) to receive as much of the target B as possible.
@@ -6,41 +6,40 @@ Each link crossed in the order's direction is a concave "input -> output" functi
 venues' pooled depth (:class:`~router.routing.pairs.PooledDepth`), fees in, fixed costs out.
 (``mode="to"``: receive exactly N of B spending as little A as possible.)
 
-Dual decomposition over asset prices (Angeris et al., "Optimal Routing for Constant Function
-Market Makers"; CFMMRouter.jl), with the closed forms of books and concentrated-liquidity ranges:
-given prices π (π_B = 1 for "from", π_A = 1 for "to"), every link answers independently with its
-arbitrage trade, the input x maximising π_out·out(x) - π_in·x: every venue filled up to the
-marginal rate π_in/π_out, one bisection in the pooled breakpoints. The dual function
+Every branch is one composed depth curve (:mod:`router.routing.compose`: the breakpoints of its
+links merged once into closed-form pieces). The branches of a route of at most two hops share no
+link, so at the optimum every branch in use sits at one marginal rate ρ (B per A) and the split
+over branches is the single-symbol water-fill on the composed curves: the pooled curve of all
+branches inverted at N (one sort, prefix sums, one linear equation), each branch filled to ρ
+(flat levels exactly at ρ share what is left, in branch order). No root finding, no iteration.
+
+Primal: each branch's share pushed through its links with the pooled closed forms (the
+intermediate received is sold in full), value P. Dual (Angeris et al., "Optimal Routing for
+Constant Function Market Makers"; CFMMRouter.jl): at asset prices π (π_B = 1, π_A = ρ for
+"from"; π_A = 1, π_B = 1/ρ for "to"; π_X the marginal rate of X on its branch) every link
+answers with its arbitrage trade (every venue filled to the marginal rate π_in/π_out), and
 
     g(π) = N·π_A + Σ_links arb_link(π)            ("from"; an upper bound on the output)
 
-is convex; its partial derivative in π_X is the excess of asset X, monotone in π_X. Since the
-links of a route of at most two hops form a series-parallel graph (A-X and X-B belong to X's
-branch alone), the minimisation is nested and exact: for a trial π_A each π_X solves its own
-one-dimensional monotone equation (X balances), and π_A solves "A spent = N" (or π_B "B received
-= N"). Both are bracketed roots in log price, Illinois false position with bisection safeguards,
-to adjacent floats.
-
-Primal recovery: at the final bracket [π⁻, π⁺] of the outer root the branch inputs on either side
-bracket N; the convex combination that spends exactly N is a feasible flow, pushed through each
-branch (the intermediate received is sold in full). Its value P and the dual value D = g(π) give
-the certified relative duality gap (D - P) / P ("to": (S - L) / S for spend S and lower bound L).
+bounds every feasible flow (weak duality holds at any π). The certified relative duality gap is
+(D - P) / P with D = g(π) ("to": (S - L) / S for spend S and lower bound L = N·π_B - Σ arb).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from router.model.errors import RouteError
+from router.routing.compose import compose, fill_at, rate_space_terms
 from router.routing.pairs import PooledDepth
 
-__all__ = ["DirectedLink", "FlowResult", "solve_flow"]
+__all__ = ["DirectedLink", "FlowModel", "FlowResult", "solve_flow"]
 
-_MAX_EXPAND = 200
-_MAX_ITER = 200
-_LOG_TOL = 1e-13  # bracket width in log price (relative price): far below what moves a cost
+_MAX_ITER = 200  # bisection steps of a link split across symbols (to adjacent floats)
 
 
 class DirectedLink:
@@ -51,6 +50,22 @@ class DirectedLink:
         # sides: (sells, pooled depth): sells=True when src is the symbol's base
         self.src, self.dst = src, dst
         self.sides = list(sides)
+        self._rate_space: PooledDepth | None = None
+
+    def rate_space(self) -> PooledDepth:
+        """Every venue of the link pooled in rate space (input src, output dst, "price" the
+        marginal rate dst per src): built once."""
+        if self._rate_space is None:
+            if len(self.sides) == 1 and self.sides[0][0]:
+                self._rate_space = self.sides[0][1]  # a sell of the base is rate space already
+            else:
+                terms = [rate_space_terms(depth.terms, sells) for sells, depth in self.sides]
+                self._rate_space = PooledDepth.from_terms(np.concatenate(terms, axis=1), "sell")
+        return self._rate_space
+
+    def rate_at(self, amount: float) -> float:
+        """The marginal rate (dst per src) after ``amount`` src."""
+        return self.rate_space().invert(amount, 0)[2]
 
     def at_rate(self, rate: float) -> tuple[float, float]:
         """(src in, dst out) of every venue filled to the marginal rate ``rate`` = π_src / π_dst
@@ -175,244 +190,149 @@ def solve_flow(
 ) -> FlowResult:
     """The optimal split of ``amount`` (source spent for "from", target received for "to") over
     ``branches``, with its dual certificate. Raises RouteError when the branches cannot carry it."""
-    solver = _Nested(branches, source, target, mode)
-    return solver.solve(amount)
+    return FlowModel(branches, source, target).solve(amount, mode)
 
 
-class _Nested:
-    def __init__(
-        self, branches: Sequence[BranchLinks], source: str, target: str, mode: str
-    ) -> None:
-        self.branches = [list(b) for b in branches]
-        self.source, self.target, self.mode = source, target, mode
-        # warm starts of the intermediate prices, log scale
-        self.mid_log: list[float | None] = [None] * len(self.branches)
+class FlowModel:
+    """The branches of a route with their composed depth curves, built once per market state
+    (the curves do not depend on the order); :meth:`solve` answers an order size in O(S) numpy
+    and a few O(log S) closed forms, on all branches or a subset."""
 
-    # -- one trial price of the free endpoint --
+    def __init__(self, branches: Sequence[BranchLinks], source: str, target: str) -> None:
+        self.links = [list(b) for b in branches]
+        self.source, self.target = source, target
+        self.terms = [
+            b[0].rate_space().terms
+            if len(b) == 1
+            else compose(b[0].rate_space(), b[1].rate_space())
+            for b in self.links
+        ]
+        self._routes: dict[tuple[int, ...], PooledDepth] = {}
 
-    def _evaluate(
-        self, log_free: float
-    ) -> tuple[float, list[tuple[float, float, float]], dict[int, float]]:
-        """At the free endpoint's log price, solve every intermediate, return (total, per-branch
-        (src in, mid amount, dst out), intermediate log prices). total: src in ("from") or dst out
-        ("to")."""
-        free = math.exp(log_free)
-        pi_src, pi_dst = (free, 1.0) if self.mode == "from" else (1.0, free)
-        flows: list[tuple[float, float, float]] = []
-        mids: dict[int, float] = {}
-        for k, links in enumerate(self.branches):
-            if len(links) == 1:
-                inp, out = links[0].at_rate(pi_src / pi_dst)
-                flows.append((inp, 0.0, out))
-                continue
-            first, second = links
-
-            def excess(
-                log_mid: float, first: DirectedLink = first, second: DirectedLink = second
-            ) -> float:
-                pm = math.exp(log_mid)
-                got = first.at_rate(pi_src / pm)[1]
-                sold = second.at_rate(pm / pi_dst)[0]
-                return got - sold  # increasing in π_X
-
-            guess = self.mid_log[k]
-            step = 1e-7  # a warm start moves little between outer trials
-            if guess is None:
-                guess, step = self._mid_guess(first, second, pi_src, pi_dst), 1e-4
-            lo, _flo, hi, _fhi = _root(excess, guess, increasing=True, step=step)
-            self.mid_log[k] = lo
-            mids[k] = lo
-            # at the root bracket [lo, hi] X balances: what arrives (rising in π_X) and what
-            # leaves (falling) cross there; either may jump across a flat level, so the
-            # balanced amount is the largest x in [max(got(lo), sold(hi)), min(got(hi), sold(lo))]
-            p_lo, p_hi = math.exp(lo), math.exp(hi)
-            got_hi = first.at_rate(pi_src / p_hi)[1]
-            sold_lo = second.at_rate(p_lo / pi_dst)[0]
-            x = min(got_hi, sold_lo)
-            a_in = first.backward(x)
-            b_out = second.forward(x)
-            flows.append((a_in, x, b_out))
-        total = sum(f[0] for f in flows) if self.mode == "from" else sum(f[2] for f in flows)
-        return total, flows, mids
-
-    def _mid_guess(
-        self, first: DirectedLink, second: DirectedLink, pi_src: float, pi_dst: float
-    ) -> float:
-        r1, r2 = first.best_rate(), second.best_rate()
-        # π_X ~ geometric middle of what the two links price it at
-        via_src = pi_src * r1 if r1 > 0 else 1.0
-        via_dst = pi_dst / r2 if r2 > 0 else via_src
-        return 0.5 * (math.log(via_src) + math.log(via_dst))
-
-    def _free_guess(self) -> float:
-        # the best marginal rate over branches: what one unit of source fetches at the margin
-        best = 0.0
-        for links in self.branches:
-            rate = 1.0
-            for link in links:
-                rate *= link.best_rate()
-            best = max(best, rate)
-        if best <= 0.0:
-            raise RouteError(
-                f"from={self.source!r} to={self.target!r}: the venues on every path are empty",
-                field="to",
-                value=self.target,
-            )
-        # "from": π_A (in target) ~ rate; "to": π_B (in source) ~ 1/rate
-        return math.log(best) if self.mode == "from" else -math.log(best)
-
-    def _capacity(self) -> float:
-        total = 0.0
-        for links in self.branches:
-            if self.mode == "from":
-                cap = links[0].capacity()[0]
-                if len(links) == 2:
-                    cap = min(cap, links[0].backward(links[1].capacity()[0]))
+    def _route(self, members: tuple[int, ...]) -> PooledDepth:
+        if members not in self._routes:
+            if len(members) == 1 and len(self.links[members[0]]) == 1:
+                pool = self.links[members[0]][0].rate_space()
             else:
-                cap = links[-1].capacity()[1]
-                if len(links) == 2:
-                    cap = min(cap, links[1].forward(links[0].capacity()[1]))
-            total += cap
-        return total
+                pool = _pool(np.concatenate([self.terms[k] for k in members], axis=1))
+            self._routes[members] = pool
+        return self._routes[members]
 
-    def solve(self, amount: float) -> FlowResult:
-        cap = self._capacity()
+    def solve(
+        self,
+        amount: float,
+        mode: str,
+        members: Sequence[int] | None = None,
+        *,
+        ties_reversed: bool = False,
+    ) -> FlowResult:
+        """The optimum over the branches ``members`` (all by default), in their order. Flat
+        levels of several branches exactly at the optimal rate are equally good in float; they
+        fill in branch order, or in reverse order with ``ties_reversed`` (after quantisation the
+        two optima can differ: the caller compares them exactly)."""
+        chosen = tuple(range(len(self.links))) if members is None else tuple(members)
+        source, target = self.source, self.target
+        route = self._route(chosen)
+        if not route.total_qty > 0.0:
+            raise RouteError(
+                f"from={source!r} to={target!r}: the venues on every path are empty",
+                field="to",
+                value=target,
+            )
+        which = 0 if mode == "from" else 1
+        cap = route.total_qty if which == 0 else route.total_cost
         if amount > cap * (1 - 1e-9):
-            field = "qty" if self.mode == "from" else "to_qty"
-            asset = self.source if self.mode == "from" else self.target
-            what = "spend" if self.mode == "from" else "deliver"
+            field = "qty" if mode == "from" else "to_qty"
+            asset = source if mode == "from" else target
+            what = "spend" if mode == "from" else "deliver"
             raise RouteError(
                 f"{field}='{amount:.15g}' is invalid; allowed: at most about {cap:.6g} {asset}"
-                f" (what the paths from {self.source} to {self.target} can {what})",
+                f" (what the paths from {source} to {target} can {what})",
                 field=field,
                 value=amount,
             )
-        cache: dict[float, tuple[float, list[tuple[float, float, float]], dict[int, float]]] = {}
+        rate = route.invert(amount, which)[2]
+        links = [self.links[k] for k in chosen]
+        shares = _shares([self.terms[k] for k in chosen], rate, amount, which, ties_reversed)
+        return _certify(links, shares, rate, amount, mode, source, target)
 
-        def gap(log_free: float) -> float:
-            if log_free not in cache:
-                cache[log_free] = self._evaluate(log_free)
-            return cache[log_free][0] - amount
 
-        # "from": A spent falls as π_A rises; "to": B received rises with π_B
-        lo, _f_lo, hi, _f_hi = _root(gap, self._free_guess(), increasing=self.mode == "to")
-        t_lo, flows_lo, mids_lo = cache[lo] if lo in cache else self._evaluate(lo)
-        t_hi, flows_hi, _ = cache[hi] if hi in cache else self._evaluate(hi)
-        span = t_hi - t_lo
-        theta = 0.5 if span == 0.0 else min(max((amount - t_lo) / span, 0.0), 1.0)
-        # the convex combination meeting the amount exactly, pushed through each branch
-        inputs, mids, outputs = [], [], []
-        for k, links in enumerate(self.branches):
-            if self.mode == "from":
-                a = flows_lo[k][0] + theta * (flows_hi[k][0] - flows_lo[k][0])
-                inputs.append(a)
-                x = links[0].forward(a)
-                b = links[1].forward(x) if len(links) == 2 else x
-                mids.append(x if len(links) == 2 else 0.0)
-                outputs.append(b)
-            else:
-                b = flows_lo[k][2] + theta * (flows_hi[k][2] - flows_lo[k][2])
-                outputs.append(b)
-                x = links[-1].backward(b)
-                a = links[0].backward(x) if len(links) == 2 else x
-                mids.append(x if len(links) == 2 else 0.0)
-                inputs.append(a)
-        # rescale the float residual of Σ onto the branches (1e-15 relative)
-        if self.mode == "from":
-            primal = math.fsum(outputs)
+def _certify(
+    links: list[list[DirectedLink]],
+    shares: list[float],
+    rate: float,
+    amount: float,
+    mode: str,
+    source: str,
+    target: str,
+) -> FlowResult:
+    """Push each branch's share through its links (primal) and bound it at the prices of the
+    marginal ``rate`` (dual)."""
+    inputs, mids, outputs = [], [], []
+    for branch, share in zip(links, shares):
+        if mode == "from":
+            x = branch[0].forward(share)
+            b = branch[1].forward(x) if len(branch) == 2 else x
+            inputs.append(share)
+            outputs.append(b)
         else:
-            primal = math.fsum(inputs)
-        prices, dual = self._dual(lo, mids_lo, amount)
-        gap_rel = (
-            max(dual - primal, 0.0) / primal
-            if self.mode == "from"
-            else max(primal - dual, 0.0) / primal
-        )
-        return FlowResult(tuple(inputs), tuple(outputs), tuple(mids), prices, primal, dual, gap_rel)
-
-    def _dual(
-        self, log_free: float, mids: dict[int, float], amount: float
-    ) -> tuple[dict[str, float], float]:
-        """The dual value at the prices of one bracket end: g(π) = N·π_A + Σ arb ("from"), or the
-        lower bound N·π_B - Σ arb ("to")."""
-        free = math.exp(log_free)
-        pi_src, pi_dst = (free, 1.0) if self.mode == "from" else (1.0, free)
-        prices = {self.source: pi_src, self.target: pi_dst}
-        arb = 0.0
-        for k, links in enumerate(self.branches):
-            if len(links) == 1:
-                inp, out = links[0].at_rate(pi_src / pi_dst)
-                arb += pi_dst * out - pi_src * inp
+            x = branch[-1].backward(share)
+            b = branch[0].backward(x) if len(branch) == 2 else x
+            inputs.append(b)
+            outputs.append(share)
+        mids.append(x if len(branch) == 2 else 0.0)
+    primal = math.fsum(outputs) if mode == "from" else math.fsum(inputs)
+    pi_src, pi_dst = (rate, 1.0) if mode == "from" else (1.0, 1.0 / rate)
+    prices = {source: pi_src, target: pi_dst}
+    arb = 0.0
+    for branch, a, x in zip(links, inputs, mids):
+        if len(branch) == 1:
+            inp, out = branch[0].at_rate(pi_src / pi_dst)
+            arb += pi_dst * out - pi_src * inp
+            continue
+        # π_X where X balances on this branch, seen from either link; any π bounds (weak
+        # duality), the lower arbitrage the tighter
+        best = math.inf
+        for pi_mid in (pi_src / branch[0].rate_at(a), pi_dst * branch[1].rate_at(x)):
+            if not (math.isfinite(pi_mid) and pi_mid > 0.0):
                 continue
-            pm = math.exp(mids[k])
-            prices[links[0].dst] = pm
-            inp, out = links[0].at_rate(pi_src / pm)
-            arb += pm * out - pi_src * inp
-            inp, out = links[1].at_rate(pm / pi_dst)
-            arb += pi_dst * out - pm * inp
-        if self.mode == "from":
-            return prices, amount * pi_src + arb
-        return prices, amount * pi_dst - arb
+            inp1, out1 = branch[0].at_rate(pi_src / pi_mid)
+            inp2, out2 = branch[1].at_rate(pi_mid / pi_dst)
+            value = pi_mid * out1 - pi_src * inp1 + pi_dst * out2 - pi_mid * inp2
+            if value < best:
+                best, prices[branch[0].dst] = value, pi_mid
+        arb += best
+    if mode == "from":
+        dual = amount * pi_src + arb
+        gap = max(dual - primal, 0.0) / primal
+    else:
+        dual = amount * pi_dst - arb
+        gap = max(primal - dual, 0.0) / primal
+    return FlowResult(tuple(inputs), tuple(outputs), tuple(mids), prices, primal, dual, gap)
 
 
-def _root(
-    fn: Callable[[float], float], x0: float, *, increasing: bool, step: float = 1e-4
-) -> tuple[float, float, float, float]:
-    """A bracket [lo, hi] (lo < hi, adjacent floats or fn = 0) of a sign change of the monotone
-    ``fn``: returns (lo, fn(lo), hi, fn(hi)), fn(lo) <= 0 <= fn(hi) when increasing (mirrored when
-    decreasing). Expands from ``x0`` by doubling steps, then Illinois false position with a
-    bisection step whenever it stalls."""
-    sign = 1.0 if increasing else -1.0
+def _pool(terms: np.ndarray) -> PooledDepth:
+    return PooledDepth.from_terms(terms, "sell")
 
-    def f(x: float) -> float:
-        return sign * fn(x)
 
-    f0 = f(x0)
-    if f0 == 0.0:
-        return x0, 0.0, x0, 0.0
-    a, fa = x0, f0
-    b, fb = x0, f0
-    for _ in range(_MAX_EXPAND):
-        b = a - step if f0 > 0 else a + step
-        fb = f(b)
-        if (fb <= 0.0) if f0 > 0 else (fb >= 0.0):
+def _shares(
+    terms: Sequence[np.ndarray], rate: float, amount: float, which: int, reverse: bool
+) -> list[float]:
+    """Each branch filled to the marginal ``rate`` (one vectorised pass over its pieces); the
+    flat levels exactly at it share what is left in branch order (or reversed); the float
+    residual (≈1e-15 relative) goes to the largest share."""
+    if len(terms) == 1:
+        return [amount]
+    fills = [fill_at(t, rate) for t in terms]
+    shares = [f[0][which] for f in fills]
+    need = amount - math.fsum(shares)
+    order = range(len(fills) - 1, -1, -1) if reverse else range(len(fills))
+    for k in order:
+        if need <= 0.0:
             break
-        a, fa = b, fb
-        step *= 2.0
-        if step > 1e3:
-            raise RouteError(
-                "no price balances the route (a path's venues cannot carry the order)",
-                field="qty",
-                value=None,
-            )
-    lo, flo, hi, fhi = (b, fb, a, fa) if b < a else (a, fa, b, fb)
-    if flo == 0.0:
-        return lo, 0.0, lo, 0.0
-    if fhi == 0.0:
-        return hi, 0.0, hi, 0.0
-    side = 0
-    for _ in range(_MAX_ITER):
-        if hi - lo <= _LOG_TOL * max(1.0, abs(lo)):
-            break
-        x = (lo * fhi - hi * flo) / (fhi - flo) if fhi != flo else 0.5 * (lo + hi)
-        if not lo < x < hi or side > 2 or side < -2:
-            x = 0.5 * (lo + hi)
-            side = 0
-        if x in (lo, hi):
-            break
-        fx = f(x)
-        if fx == 0.0:
-            return x, 0.0, x, 0.0
-        if fx < 0.0:
-            lo, flo = x, fx
-            if side < 0:
-                fhi *= 0.5  # Illinois: the stale end's value halved
-            side = side - 1 if side < 0 else -1
-        else:
-            hi, fhi = x, fx
-            if side > 0:
-                flo *= 0.5
-            side = side + 1 if side > 0 else 1
-    if increasing:
-        return lo, flo, hi, fhi
-    return lo, -flo, hi, -fhi
+        take = min(fills[k][1][which], need)
+        shares[k] += take
+        need -= take
+    top = max(range(len(shares)), key=lambda k: shares[k])
+    shares[top] = max(shares[top] + amount - math.fsum(shares), 0.0)
+    return shares

@@ -9,8 +9,10 @@ target):
    link's symbol (so every hop gets the single-symbol router's exact split: fixed leg costs by
    branch and bound, quantisation with the cheapest exact completion, exact re-quotes with each
    venue's integer math, rounding against the trader), the exact output of one hop feeding the
-   next hop exactly. Candidates: the float optimum's branches; the same with the smallest branch
-   dropped, repeatedly, while that pays (fixed leg costs are outside the convex relaxation);
+   next hop exactly. Candidates: the float optimum's branches (ties at the optimal rate filled
+   both ways; a path's unconverted intermediate moved onto a lot boundary); the same with the
+   smallest branch dropped, repeatedly, while that pays (fixed leg costs are outside the convex
+   relaxation);
    every branch alone (the best single path); every direct venue alone (the best direct venue).
    The exact best wins, so the plan is never worse than the best single path or direct venue.
 """
@@ -25,13 +27,15 @@ from typing import Any
 
 from router.model.errors import CrossrouteError, RouteError
 from router.plan import Venue, fmt_qty, plan_route
-from router.routing.flow import DirectedLink, FlowResult, solve_flow
+from router.routing.flow import DirectedLink, FlowModel, FlowResult
 from router.routing.graph import MAX_HOPS, AssetGraph, Branch, Link, split_symbol
 from router.routing.pairs import PooledDepth
 
 __all__ = ["Hop", "MultiHopPlan", "PathPlan", "plan_multihop"]
 
 _BPS = Decimal(10000)
+# lot boundaries below a path's unconverted intermediate tried by the exact completion
+_LOT_TRIES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,8 +244,11 @@ class _Router:
     # -- candidates --
 
     def plan(self, requested: Decimal) -> MultiHopPlan:
+        self.requested_amount = requested
         amount = float(requested)
-        flow = solve_flow(self.directed, self.source, self.target, amount, self.mode)
+        # the composed path curves are built once and serve every candidate's flow
+        model = FlowModel(self.directed, self.source, self.target)
+        flow = model.solve(amount, self.mode)
         notes: list[str] = []
         candidates: list[tuple[Decimal, Decimal, list[PathPlan], dict[str, Decimal], str]] = []
         shares = flow.inputs if self.mode == "from" else flow.outputs
@@ -249,6 +256,23 @@ class _Router:
         current = self._exact({k: shares[k] for k in active}, requested)
         if current is not None:
             candidates.append((*current, "flow"))
+        # books' flat levels of several paths at the optimal rate: every split of them is a float
+        # optimum, but quantisation (lots of the intermediate) tells them apart: try the other
+        # end of the tie too
+        tied = model.solve(amount, self.mode, ties_reversed=True)
+        tied_shares = tied.inputs if self.mode == "from" else tied.outputs
+        if any(abs(a - b) > 1e-9 * amount for a, b in zip(tied_shares, shares)):
+            other = self._exact({k: s for k, s in enumerate(tied_shares) if s > 0.0}, requested)
+            if other is not None:
+                candidates.append((*other, "flow"))
+                if current is None or self._better(other, current):
+                    current = other
+        if current is not None and self.mode == "from" and current[3]:
+            moved = self._move_residual(current)
+            if moved is not None:
+                candidates.append((*moved, "flow"))
+                if self._better(moved, current):
+                    current = moved
         # fixed leg costs are outside the relaxation: drop the smallest branch while that pays
         members = list(active)
         best_now = current
@@ -256,9 +280,7 @@ class _Router:
             drop = min(members, key=lambda k: (shares[k], k))
             members = [k for k in members if k != drop]
             try:
-                sub = solve_flow(
-                    [self.directed[k] for k in members], self.source, self.target, amount, self.mode
-                )
+                sub = model.solve(amount, self.mode, members)
             except RouteError:
                 break
             sub_shares = sub.inputs if self.mode == "from" else sub.outputs
@@ -402,6 +424,58 @@ class _Router:
             return None
         return spent, got, paths, residual
 
+    def _move_residual(
+        self, outcome: tuple[Decimal, Decimal, list[PathPlan], dict[str, Decimal]]
+    ) -> tuple[Decimal, Decimal, list[PathPlan], dict[str, Decimal]] | None:
+        """A better exact plan for a path that leaves intermediate unconverted (below the next
+        hop's lot, or below what pays its leg cost), or None: the path's source is cut by whole
+        grid steps so that its intermediate lands just above one of the next few lot boundaries
+        below (the lot measured on the next hop's largest leg), the source moved to the largest
+        path without residual; of those the one whose predicted residual is least is planned
+        exactly ("from" only)."""
+        index = {branch.assets: k for k, branch in enumerate(self.branches)}
+        clean = [index[p.assets] for p in outcome[2] if not any(p.residual.values())]
+        dirty = [p for p in outcome[2] if any(p.residual.values())]
+        if not clean or len(dirty) != 1:
+            return None
+        path = dirty[0]
+        k = index[path.assets]
+        left = sum(path.residual.values(), Decimal(0))
+        received = sum((h.amount_out for h in path.hops if h.step == 1), Decimal(0))
+        nxt = [h for h in path.hops if h.step == 2]
+        if left <= 0 or received <= 0 or not nxt:
+            return None
+        lot = self._lot_in(k, max(nxt, key=lambda h: h.amount_in))
+        q = self._end_quantum(k)
+        rate = received / path.amount_in  # the first hop's average rate
+        best: tuple[Decimal, Decimal] | None = None  # (predicted residual, source cut)
+        for m in range(_LOT_TRIES):
+            # whole grid steps worth at most left + m lots at the first hop's average rate (its
+            # marginal rate is lower): the intermediate stays at or above that boundary, about
+            # left + m lots - cut·rate above it
+            want = (left + m * lot) / rate
+            delta = (want / q).to_integral_value(ROUND_FLOOR) * q
+            if delta <= 0 or delta >= path.amount_in:
+                continue
+            predicted = left + m * lot - delta * rate
+            if best is None or predicted < best[0]:
+                best = (predicted, delta)
+        if best is None:
+            return None
+        shares = {index[p.assets]: p.amount_in for p in outcome[2]}
+        shares[k] -= best[1]
+        shares[max(clean, key=lambda c: (shares[c], -c))] += best[1]
+        return self._exact({c: float(v) for c, v in shares.items()}, self.requested_amount)
+
+    def _lot_in(self, k: int, hop: Hop) -> Decimal:
+        """What one lot of ``hop``'s venue costs in the hop's input asset."""
+        link = self.branches[k].links[hop.step - 1]
+        venue = next(v for v in link.by_symbol[hop.symbol] if v.name == hop.venue)
+        quantum = venue.base_quantum()
+        if hop.side == "sell" or hop.qty <= 0:
+            return quantum
+        return quantum * hop.amount_in / hop.qty
+
     def _end_quantum(self, k: int) -> Decimal:
         """The grid of the amount entering (from) or leaving (to) branch ``k``: the finest base
         quantum of its first (last) hop's venues when that amount is a base quantity, else the
@@ -409,7 +483,7 @@ class _Router:
         branch = self.branches[k]
         link = branch.links[0] if self.mode == "from" else branch.links[-1]
         asset = self.source if self.mode == "from" else self.target
-        grids = []
+        grids: list[Decimal] = []
         for symbol, venues in link.by_symbol.items():
             if split_symbol(symbol)[0] == asset:
                 grids.extend(v.base_quantum() for v in venues)

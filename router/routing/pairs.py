@@ -18,7 +18,6 @@ breakpoint totals, then one linear equation (or a flat level's linear share).
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 import numpy as np
@@ -37,20 +36,34 @@ class PooledDepth:
     """
 
     __slots__ = (
-        "_cum",
-        "_keys",
         "_plus",
+        "_rows",
         "_sign",
         "best_price",
+        "cum_array",
+        "key_array",
         "side",
+        "terms",
         "total_cost",
         "total_qty",
     )
 
     def __init__(self, curves: Sequence[DepthCurve], side: str) -> None:
-        self.side = side
-        self._sign = 1.0 if side == "buy" else -1.0
         terms = np.concatenate([c.terms for c in curves], axis=1) if curves else np.zeros((10, 0))
+        self._build(terms, side)
+
+    @classmethod
+    def from_terms(cls, terms: np.ndarray, side: str) -> PooledDepth:
+        """Pool water-fill terms (rows of :data:`router.model.depth.TERM_ROWS`) directly: the
+        composed depth of a path (:mod:`router.routing.compose`) is no venue's curve."""
+        pooled = cls.__new__(cls)
+        pooled._build(terms, side)
+        return pooled
+
+    def _build(self, terms: np.ndarray, side: str) -> None:
+        self.side = side
+        self.terms = terms
+        self._sign = 1.0 if side == "buy" else -1.0
         n = terms.shape[1]
         k0, k1, qty, cst, a, b, alpha, beta, _hyp, _price = terms
         keys = np.concatenate((k0, k1))
@@ -66,30 +79,34 @@ class PooledDepth:
         ks = keys[order]
         cum = np.cumsum(deltas[:, order], axis=1)
         last = np.flatnonzero(np.append(ks[1:] != ks[:-1], True)) if n else np.zeros(0, int)
-        self._keys: list[float] = ks[last].tolist()
-        self._cum: list[list[float]] = cum[:, last].T.tolist()
+        self.key_array = ks[last]
+        self.cum_array = cum[:, last]
+        # scalar queries search the arrays and read one row: no conversion of the whole table
+        self._rows = np.ascontiguousarray(self.cum_array.T)
         self.total_qty = float(qty.sum())
         self.total_cost = float(cst.sum())
-        self.best_price = self._sign * self._keys[0] if self._keys else math.nan
+        self.best_price = self._sign * float(self.key_array[0]) if n else math.nan
         # totals at every breakpoint, flat levels at it included (non-decreasing): the inverses
-        lam_g = np.abs(ks[last]) if n else np.zeros(0)
-        cg = cum[:, last]
+        lam_g = np.abs(self.key_array)
+        cg = self.cum_array
         with np.errstate(divide="ignore", invalid="ignore"):
             plus_q = cg[0] + cg[1] + np.where(cg[2] != 0.0, cg[2] / np.sqrt(lam_g), 0.0)
             plus_c = cg[3] + cg[4] + cg[5] * np.sqrt(lam_g)
-        self._plus: tuple[list[float], list[float]] = (
-            np.maximum.accumulate(plus_q).tolist() if n else [],
-            np.maximum.accumulate(plus_c).tolist() if n else [],
-        )
+        self._plus = (np.maximum.accumulate(plus_q), np.maximum.accumulate(plus_c)) if n else ()
 
-    def at_price(self, price: float) -> tuple[float, float]:
-        """(base, quote) of every venue filled to marginal ``price`` (flat levels at it included)."""
-        if not self._keys or not price > 0.0:
+    def at_price(self, price: float, include_flat: bool = True) -> tuple[float, float]:
+        """(base, quote) of every venue filled to marginal ``price`` (flat levels at it included,
+        or not: the two ends of the jump a flat level makes at its price)."""
+        if not self.key_array.size or not price > 0.0:
             return 0.0, 0.0
-        j = bisect_right(self._keys, self._sign * price) - 1
+        key = self._sign * price
+        if include_flat:
+            j = int(np.searchsorted(self.key_array, key, side="right")) - 1
+        else:
+            j = int(np.searchsorted(self.key_array, key, side="left")) - 1
         if j < 0:
             return 0.0, 0.0
-        f, a, b, fc, al, be = self._cum[j]
+        f, a, b, fc, al, be = self._rows[j].tolist()
         if math.isinf(price):
             return f, fc
         v = math.sqrt(price)
@@ -99,34 +116,36 @@ class PooledDepth:
 
     def cost_of_qty(self, qty: float) -> float:
         """Pooled quote paid (buy) / received (sell) for ``qty`` base split at one marginal price."""
-        return self._invert(qty, 0)[1]
+        return self.invert(qty, 0)[1]
 
     def qty_of_cost(self, cost: float) -> float:
         """Pooled base bought (buy) / sold (sell) for the quote amount ``cost``."""
-        return self._invert(cost, 1)[0]
+        return self.invert(cost, 1)[0]
 
-    def _invert(self, amount: float, which: int) -> tuple[float, float]:
-        """The pooled (base, quote) whose coordinate ``which`` (0 base, 1 quote) is ``amount``.
+    def invert(self, amount: float, which: int) -> tuple[float, float, float]:
+        """The pooled (base, quote, marginal price) whose coordinate ``which`` (0 base, 1 quote)
+        is ``amount``.
 
         Closed form, O(log S): the first breakpoint j whose total (flat levels at λ_j included)
         reaches the amount; if the pieces before it reach it at λ_j, the answer lies in
         (λ_{j-1}, λ_j] where the total is affine in u = 1/sqrt(λ) (base) or v = sqrt(λ) (quote):
         one linear equation; otherwise it lies in the flat levels at λ_j, linear at price λ_j."""
         top = self.total_qty if which == 0 else self.total_cost
-        if amount <= 0.0 or not self._keys:
-            return 0.0, 0.0
+        keys = self.key_array
+        if amount <= 0.0 or not keys.size:
+            return 0.0, 0.0, self.best_price
         if amount >= top:
-            return self.total_qty, self.total_cost
+            return self.total_qty, self.total_cost, self._sign * float(keys[-1])
         plus = self._plus[which]
-        j = bisect_left(plus, amount)
-        if j >= len(plus):
-            return self.total_qty, self.total_cost
-        lam = self._sign * self._keys[j]
+        j = int(np.searchsorted(plus, amount, side="left"))
+        if j >= plus.size:
+            return self.total_qty, self.total_cost, self._sign * float(keys[-1])
+        lam = self._sign * float(keys[j])
         v = math.sqrt(lam)
         if j == 0:
             f = a = b = fc = al = be = 0.0
         else:
-            f, a, b, fc, al, be = self._cum[j - 1]
+            f, a, b, fc, al, be = self._rows[j - 1].tolist()
         minus_q = f + a + b / v
         minus_c = fc + al + be * v
         minus = minus_q if which == 0 else minus_c
@@ -134,10 +153,37 @@ class PooledDepth:
             if which == 0:
                 u = (amount - f - a) / b
                 v_star = 1.0 / u
-                return amount, fc + al + be * v_star
+                return amount, fc + al + be * v_star, v_star * v_star
             v_star = (amount - fc - al) / be
-            return f + a + b / v_star, amount
+            return f + a + b / v_star, amount, v_star * v_star
         # inside the flat levels priced exactly λ_j
         if which == 0:
-            return amount, minus_c + (amount - minus_q) * lam
-        return minus_q + (amount - minus_c) / lam, amount
+            return amount, minus_c + (amount - minus_q) * lam, lam
+        return minus_q + (amount - minus_c) / lam, amount, lam
+
+    def knots(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The pooled curve as pieces along the base: (base at each knot, quote at each knot,
+        marginal price at each piece's start, at its end), zero-length pieces dropped. A flat
+        level is a piece of one price; between two breakpoints the piece is one hyperbola."""
+        lam = self._sign * self.key_array
+        if lam.size == 0:
+            return np.zeros(1), np.zeros(1), np.zeros(0), np.zeros(0)
+        f, a, b, fc, al, be = self.cum_array
+        v = np.sqrt(lam)
+        plus_q = f + a + b / v
+        plus_c = fc + al + be * v
+        minus_q = np.concatenate(([0.0], f[:-1] + a[:-1] + b[:-1] / v[1:]))
+        minus_c = np.concatenate(([0.0], fc[:-1] + al[:-1] + be[:-1] * v[1:]))
+        # knots minus_0, plus_0, minus_1, plus_1, ...: flat pieces at λ_j, then the hyperbola
+        # from λ_j to λ_{j+1}
+        qs = np.maximum.accumulate(np.column_stack((minus_q, plus_q)).ravel())
+        cs = np.maximum.accumulate(np.column_stack((minus_c, plus_c)).ravel())
+        start = np.repeat(lam, 2)[:-1]
+        end = np.column_stack((lam, np.append(lam[1:], lam[-1]))).ravel()[:-1]
+        keep = np.diff(qs) > 0.0
+        return (
+            np.concatenate(([qs[0]], qs[1:][keep])),
+            np.concatenate(([cs[0]], cs[1:][keep])),
+            start[keep],
+            end[keep],
+        )

@@ -83,12 +83,12 @@ def random_config(seed: int) -> str:
                 virtual = depth_base * float(rng.uniform(0.3, 1.5))
                 liquidity = int(virtual * 10 ** ((db + dq) / 2) * math.sqrt(float(p)))
                 positions.append(
-                    f'{{ lower = "{lower}", upper = "{upper}", liquidity = "{liquidity}" }}'
+                    f'{{ lower = "{lower:f}", upper = "{upper:f}", liquidity = "{liquidity}" }}'
                 )
             head += [
                 f"fee_pips = {fee}",
                 f"tick_spacing = {spacing}",
-                f'price = "{p}"',
+                f'price = "{p:f}"',
                 f"positions = [{', '.join(positions)}]",
             ]
         else:

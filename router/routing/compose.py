@@ -1,0 +1,140 @@
+"""A path's composed depth curve: the breakpoints of its links merged once into closed-form pieces.
+
+Every link crossed in the order's direction is written in "rate space", as if it sold its source
+for its destination: input (source), output (destination), marginal rate r = d out / d in
+(destination per source, falling). A sell of a symbol's base is that already (r = λ); a buy
+spends quote for base, so its terms are swapped (input = cost, output = base, r = 1/λ, and the
+affine forms of :func:`router.model.depth.segment_terms` exchange: u ↔ v).
+
+Inside one piece of a pooled link the output is a Möbius function of the input (a constant
+product hyperbola, or a line on a flat level), and Möbius functions compose into Möbius
+functions. So a two-hop path A → X → B is, between the merged breakpoints of its two links (the
+first link's output knots and the second link's input knots, in the amount of X), again one
+hyperbola with marginal rate r1(x)·r2(x): a depth curve of its own whose pieces are fixed by
+their length ΔA and their marginal rates m0 (start) and m1 (end):
+
+    out(q) = Y·q / (X + q)     X = ΔA·k / (1 - k), k = sqrt(m1 / m0), Y = m0·X
+
+(ΔB = ΔA·sqrt(m0·m1); k = 1 is a flat piece). These pieces are water-fill terms, so every path
+of a route pools into one :class:`~router.routing.pairs.PooledDepth` and the optimal split over
+paths is the single-symbol water-fill: one sort, prefix sums, one linear equation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from router.routing.pairs import PooledDepth
+
+__all__ = ["compose", "fill_at", "rate_space_terms"]
+
+# a piece whose end rate is within this share of its start rate is flat (float noise)
+_FLAT_RTOL = 1e-13
+
+
+def rate_space_terms(terms: np.ndarray, sells: bool) -> np.ndarray:
+    """Water-fill terms of one symbol's side in rate space (sell-side conventions, key -r)."""
+    if sells:
+        return terms
+    k0, k1, qty, cost, a, b, alpha, beta, hyp, price = terms
+    with np.errstate(divide="ignore"):
+        flat_rate = np.where(price > 0.0, 1.0 / np.where(price > 0.0, price, 1.0), 0.0)
+    return np.vstack([-1.0 / k0, -1.0 / k1, cost, qty, alpha, beta, a, b, hyp, flat_rate])
+
+
+def _pieces(
+    knots: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per piece: (length in, length out, hyperbola X, Y, curved?) fitted to both ends."""
+    ins, outs, m0, m1 = knots
+    d_in, d_out = np.diff(ins), np.diff(outs)
+    k = np.sqrt(np.minimum(m1 / m0, 1.0))
+    curved = k < 1.0 - _FLAT_RTOL
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.where(curved, d_in * k / (1.0 - k), 1.0)
+        y = np.where(curved, d_out * (x + d_in) / d_in, 1.0)
+    return d_in, d_out, x, y, curved
+
+
+def compose(first: PooledDepth, second: PooledDepth) -> np.ndarray:
+    """Rate-space water-fill terms of the path ``first`` then ``second`` (both rate-space pools):
+    every amount of the intermediate that the first link can deliver and the second can take."""
+    in1, out1, *_ = k1 = first.knots()
+    k2 = second.knots()
+    in2 = k2[0]
+    top = min(out1[-1], in2[-1])
+    if out1.size < 2 or in2.size < 2 or top <= 0.0:
+        return np.zeros((10, 0))
+    xs = np.unique(np.concatenate((out1[out1 < top], in2[in2 < top], [top])))
+    x0, x1 = xs[:-1], xs[1:]
+    mid = 0.5 * (x0 + x1)
+    d_in1, d_out1, cx1, cy1, curved1 = _pieces(k1)
+    d_in2, _d_out2, cx2, cy2, curved2 = _pieces(k2)
+    i1 = np.clip(np.searchsorted(out1, mid, side="right") - 1, 0, d_in1.size - 1)
+    i2 = np.clip(np.searchsorted(in2, mid, side="right") - 1, 0, d_in2.size - 1)
+
+    def first_link(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(source spent, marginal rate) for x of the intermediate received: the inverse."""
+        o = x - out1[i1]
+        X, Y, c = cx1[i1], cy1[i1], curved1[i1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = np.where(c, X * o / (Y - o), o * d_in1[i1] / d_out1[i1])
+            rate = np.where(c, Y * X / (X + q) ** 2, d_out1[i1] / d_in1[i1])
+        return in1[i1] + q, rate
+
+    def second_rate(x: np.ndarray) -> np.ndarray:
+        """The second link's marginal rate at x of the intermediate sold."""
+        q = x - in2[i2]
+        X, Y, c = cx2[i2], cy2[i2], curved2[i2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(c, Y * X / (X + q) ** 2, _d_out2[i2] / d_in2[i2])
+
+    a0, r1_0 = first_link(x0)
+    a1, r1_1 = first_link(x1)
+    r2_0, r2_1 = second_rate(x0), second_rate(x1)
+    m0, m1 = r1_0 * r2_0, np.minimum(r1_1 * r2_1, r1_0 * r2_0)
+    length = a1 - a0
+    keep = (length > 0.0) & (m0 > 0.0)
+    length, m0, m1 = length[keep], m0[keep], m1[keep]
+    k = np.sqrt(m1 / m0)
+    curved = k < 1.0 - _FLAT_RTOL
+    price = np.sqrt(m0 * m1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        big_x = np.where(curved, length * k / (1.0 - k), 1.0)
+    big_y = m0 * big_x
+    r = np.sqrt(big_x * big_y)
+    zero = np.zeros(length.size)
+    return np.vstack(
+        [
+            np.where(curved, -m0, -price),
+            np.where(curved, -m1, -price),
+            length,
+            length * price,
+            np.where(curved, -big_x, zero),
+            np.where(curved, r, zero),
+            np.where(curved, big_y, zero),
+            np.where(curved, -r, zero),
+            curved.astype(np.float64),
+            np.where(curved, zero, price),
+        ]
+    )
+
+
+def fill_at(terms: np.ndarray, rate: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Rate-space terms filled to the marginal ``rate``: ((input, output) of every piece better
+    than it, (input, output) of the flat pieces exactly at it). O(S) vectorised, no sort: one
+    product of the terms with the three masks."""
+    key = -rate
+    k0, k1 = terms[0], terms[1]
+    masks = np.empty((3, terms.shape[1]))
+    np.less(k1, key, out=masks[0])  # ended before the rate: full
+    # started before it and not ended: a hyperbola (a flat piece starts and ends at one key)
+    np.less(k0, key, out=masks[1])
+    masks[1] -= masks[0]
+    np.equal(k1, key, out=masks[2])  # with k0 == key: a flat level priced exactly at it
+    masks[2] *= k0 == key
+    qty, cost, a, b, alpha, beta = (terms[2:8] @ masks.T).tolist()  # columns: done, in, at
+    v = math.sqrt(rate)
+    return (qty[0] + a[1] + b[1] / v, cost[0] + alpha[1] + beta[1] * v), (qty[2], cost[2])

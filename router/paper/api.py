@@ -164,7 +164,17 @@ async def quote(request: web.Request) -> web.Response:
     service = _service(request)
     params = _query(
         request,
-        ("symbol", "side", "qty", "quote_qty", "limit", "venues", "account", "subaccount"),
+        (
+            "symbol",
+            "side",
+            "qty",
+            "quote_qty",
+            "limit",
+            "venues",
+            "account",
+            "subaccount",
+            "no_limit",
+        ),
     )
     return _json(service.views.quote(parse_quote(params, service.market, service.ledger)))
 

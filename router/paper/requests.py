@@ -65,6 +65,7 @@ _ROUTED_KEYS = (
     "venues",
     "tif",
     "slippage_bps",
+    "no_limit",
 )
 _MULTI_KEYS = (
     "client_id",
@@ -75,6 +76,7 @@ _MULTI_KEYS = (
     "time_limit_secs",
     "max_rounds",
     "slippage_bps",
+    "no_limit",
 )
 _LEG_KEYS = (
     "id",
@@ -97,6 +99,7 @@ _QUOTE_KEYS = (
     "venues",
     "account",
     "subaccount",
+    "no_limit",
 )
 
 
@@ -173,6 +176,18 @@ def _json_int(field: str, value: Any, lo: int, hi: int) -> int:
     return parse_int(field, value, minimum=lo, maximum=hi, error=_bad)
 
 
+def _no_limit(value: Any, limit_given: bool, *, in_query: bool = False) -> bool:
+    """The explicit opt-out of the default price protection: a JSON true/false in a body, "true"
+    or "false" in a query; true together with a limit is refused (one or the other)."""
+    allowed = ("true", "false") if in_query else (True, False)
+    if not any(value is a or (in_query and value == a) for a in allowed):
+        raise _bad("no_limit", value, "true | false")
+    no_limit = value in (True, "true")
+    if no_limit and limit_given:
+        raise _bad("no_limit", value, "either a limit or no_limit: true, not both")
+    return no_limit
+
+
 def _unknown(body: Mapping[str, Any], allowed: tuple[str, ...], where: str = "") -> None:
     for key in body:
         if key not in allowed:
@@ -231,6 +246,7 @@ class OrderRequest:
     tif: str
     multi: bool
     order: MultiLegOrder
+    no_limit: bool  # the default price protection lifted (legs without a limit trade unbounded)
 
 
 def _check_leg_numbers(leg: Mapping[str, Any], where: str) -> None:
@@ -314,7 +330,10 @@ def parse_order(body: Mapping[str, Any], market: Any, ledger: Any) -> OrderReque
         raise _bad("tif", tif, "ioc | gtc")
     if tif == "gtc" and (multi or order.legs[0].qty is None or order.legs[0].limit_price is None):
         raise _bad("tif", tif, "ioc, or gtc on a routed order with qty and limit")
-    return OrderRequest(dict(body), client_id, account, sub, tif, multi, order)
+    no_limit = False
+    if "no_limit" in body:
+        no_limit = _no_limit(body["no_limit"], not multi and "limit" in body)
+    return OrderRequest(dict(body), client_id, account, sub, tif, multi, order, no_limit)
 
 
 def parse_amend(body: Mapping[str, Any]) -> tuple[str, Decimal | None, Decimal | None]:
@@ -386,6 +405,7 @@ class QuoteRequest:
     quote_qty: Decimal | None
     limit: Decimal | None
     sub_id: str | None  # with an account: preview its fees, gain and margin headroom after
+    no_limit: bool = False  # the default price protection lifted
 
 
 def parse_quote(params: Mapping[str, str], market: Any, ledger: Any) -> QuoteRequest:
@@ -419,4 +439,5 @@ def parse_quote(params: Mapping[str, str], market: Any, ledger: Any) -> QuoteReq
         numbers.get("quote_qty"),
         numbers.get("limit"),
         sub,
+        "no_limit" in params and _no_limit(params["no_limit"], "limit" in numbers, in_query=True),
     )

@@ -20,6 +20,7 @@ from router.paper.errors import PaperError
 from router.paper.market import PRICE_SCALE, price_text
 from router.paper.requests import QuoteRequest
 from router.plan import fmt_qty, plan_route
+from router.protection import fixed_cost_finding, protect
 
 __all__ = ["PNL_POINTS", "AccountViews", "ValueState"]
 
@@ -188,20 +189,25 @@ class AccountViews:
         }
 
     def quote(self, request: QuoteRequest) -> dict[str, Any]:
-        """A routed quote (read-only): the splitter's plan with exact re-quotes, the same as
-        ``crossroute route --json`` for the same order on the same market state. With an account
+        """A routed quote (read-only): the splitter's plan with exact re-quotes under the order's
+        price protection (its limit, else the default band around the arrival mid unless
+        ``no_limit``), the same as ``crossroute route --json`` for the same order on the same
+        market state: ``protection`` and ``warnings`` included. With an account
         (``request.sub_id``) it adds ``preview``: each leg's fee and fixed cost (the exact
         re-quotes' own figures), the gain over the best single venue in quote units, and the
         margin headroom before and after the whole order, checked by the ledger on a scratch copy
         (a preview changes nothing, not even the journal)."""
         try:
+            protection = protect(
+                request.adapters, request.side, limit_price=request.limit, no_limit=request.no_limit
+            )
             plan = plan_route(
                 request.adapters,
                 request.symbol,
                 request.side,
                 request.qty,
                 quote_qty=request.quote_qty,
-                limit_price=request.limit,
+                limit_price=protection.limit_price,
             )
         except RouteError as exc:
             raise PaperError(
@@ -211,7 +217,12 @@ class AccountViews:
                 str(exc.details.get("allowed", exc)),
                 message=str(exc),
             ) from None
-        doc = plan.to_json_dict()
+        finding = fixed_cost_finding(plan.legs, plan.side)
+        doc = {
+            **plan.to_json_dict(),
+            "protection": protection.to_json_dict(),
+            "warnings": [] if finding is None else [finding],
+        }
         if request.sub_id is not None:
             doc["preview"] = self._preview(request, plan)
         return doc

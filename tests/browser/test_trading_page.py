@@ -56,6 +56,11 @@ def _route_json(*args: str) -> dict:
     return json.loads(done.stdout)
 
 
+def _trim(text: str) -> str:
+    """A decimal string as the page shows it: trailing zeros dropped."""
+    return format(Decimal(text).normalize(), "f")
+
+
 def _number(text: str) -> Decimal:
     return Decimal(text.split()[0])
 
@@ -92,6 +97,22 @@ def test_ticket_preview_orders_working_orders_and_fill_history(fresh_service):
             assert _number(summary) == Decimal(expected["avg_price"]) and "USDC/ETH" in summary
             assert "USDC" in page.inner_text("dd[data-key='headroom']")
             assert "USDC" in page.inner_text("dd[data-key='gain']")
+            # The default price protection it was planned under, stated; "no limit" lifts it.
+            band = expected["protection"]
+            assert band["mode"] == "band"
+            assert page.inner_text("dd[data-key='protection']") == (
+                f"{band['band_bps']} bps band around the arrival mid {_trim(band['arrival_mid'])}"
+                f" → limit {_trim(band['limit_price'])} USDC/ETH"
+            )
+            page.check("#t-no-limit")
+            page.wait_for_function(
+                "document.querySelector(\"dd[data-key='protection']\")?.textContent === 'none (no limit)'",
+                timeout=WAIT_MS,
+            )
+            assert json.loads(page.get_attribute("#preview", "data-quote")) == _route_json(
+                "--side", "buy", "--qty", "40", "--no-limit"
+            )
+            page.uncheck("#t-no-limit")
 
             # A malformed size is refused inline, next to the field; nothing is sent.
             page.fill("#t-size", "1e3")
@@ -110,6 +131,7 @@ def test_ticket_preview_orders_working_orders_and_fill_history(fresh_service):
             )
             page.wait_for_selector("#fills tbody tr", timeout=WAIT_MS)
             assert _get(url + "/api/status")["orders"] == 1
+            assert "protection: 100 bps band around the arrival mid" in page.inner_text("#t-result")
 
             # A gtc buy far below the market (by click) works, is amended, then cancelled.
             page.fill("#t-size", "1")

@@ -30,6 +30,12 @@ const quoteOf = (symbol) => symbol.split("/")[1].split(":")[0];
 const priceUnit = (symbol) => quoteOf(symbol) + "/" + baseOf(symbol);
 // Trailing zeros of a decimal string dropped: the same exact value, easier to read ("20" not "20.000000000000000000").
 const trim = (text) => (typeof text === "string" && /^-?\d+\.\d+$/.test(text) ? text.replace(/0+$/, "").replace(/\.$/, "") : text);
+// The price protection an order trades under (router/protection.py), for people.
+function protectionText(p, pu) {
+  if (p.mode === "none") return "none (no limit)";
+  if (p.mode === "limit") return "limit " + withUnit(p.limit_price, pu);
+  return `${p.band_bps} bps band around the arrival mid ${trim(p.arrival_mid)} → limit ${withUnit(p.limit_price, pu)}`;
+}
 const withUnit = (value, unit) => (value === null || value === undefined ? "–" : trim(value) + " " + unit);
 const utc = (tNs) => new Date(Math.floor(tNs / 1e6)).toISOString().replace("T", " ").replace(/\.\d+Z$/, "");
 const short = (n) => { // a readable axis label from a float (display only)
@@ -57,6 +63,7 @@ function ticketValues() {
   if (size) body[f.size_unit.value] = size;
   const limit = f.limit.value.trim();
   if (limit) body.limit = limit;
+  if (f.no_limit.checked) body.no_limit = true;
   const venues = [...document.querySelectorAll("#t-venues input:checked")].map((i) => i.value);
   const all = document.querySelectorAll("#t-venues input").length;
   if (venues.length !== all) body.venues = venues;
@@ -73,7 +80,7 @@ function showError(detail, fallback) {
   const text = detail ? detail.message : fallback;
   if (box) {
     box.textContent = text;
-    const input = { qty: "t-size", quote_qty: "t-size", limit: "t-limit", symbol: "t-symbol", account: "t-account", subaccount: "t-subaccount", tif: "t-tif" }[field];
+    const input = { qty: "t-size", quote_qty: "t-size", limit: "t-limit", no_limit: "t-no-limit", symbol: "t-symbol", account: "t-account", subaccount: "t-subaccount", tif: "t-tif" }[field];
     if (input) $(input).classList.add("invalid");
   } else {
     $("t-error").textContent = text;
@@ -126,7 +133,8 @@ function updateButton() {
   const size = f.size.value.trim();
   const unit = f.size_unit.value === "qty" ? baseOf(symbol) : quoteOf(symbol);
   const side = f.side.value === "buy" ? "Buy" : "Sell";
-  $("t-submit").textContent = side + (size ? " " + size + " " + unit : "") + " " + symbol + (f.limit.value.trim() ? " at most " + f.limit.value.trim() + " " + priceUnit(symbol) : "");
+  const bound = f.limit.value.trim() ? (f.side.value === "buy" ? " at most " : " at least ") + f.limit.value.trim() + " " + priceUnit(symbol) : f.no_limit.checked ? " at any price" : "";
+  $("t-submit").textContent = side + (size ? " " + size + " " + unit : "") + " " + symbol + bound;
   $("t-submit").className = f.side.value;
 }
 let previewTimer = null;
@@ -136,7 +144,7 @@ async function preview() {
   const box = $("preview");
   if (!body.qty && !body.quote_qty) { box.replaceChildren(el("p", { class: "muted" }, "Enter a size to see the split.")); return; }
   const params = new URLSearchParams({ symbol: body.symbol, side: body.side, account: body.account, subaccount: body.subaccount });
-  for (const k of ["qty", "quote_qty", "limit"]) if (body[k]) params.set(k, body[k]);
+  for (const k of ["qty", "quote_qty", "limit", "no_limit"]) if (body[k]) params.set(k, body[k]);
   if (body.venues) params.set("venues", body.venues.join(","));
   const seq = ++state.previewSeq;
   try {
@@ -170,6 +178,7 @@ function renderPreview(q) {
   row("total", withUnit(q.qty, base) + (q.side === "buy" ? " for " : " receiving ") + withUnit(q.quote_amount, quote), "total");
   row("average price", withUnit(q.avg_price, pu), "avg_price");
   row("marginal price", withUnit(q.marginal_price, pu), "marginal_price");
+  row("price protection", protectionText(q.protection, pu), "protection");
   if (p) row("fees · fixed costs", withUnit(p.fees, quote) + " · " + withUnit(p.fixed_costs, quote), "costs");
   const best = q.best_single_venue;
   row("best single venue", best ? best.venue + ": " + withUnit(best.quote_amount, quote) : "none can fill it alone", "best_single_venue");
@@ -181,6 +190,7 @@ function renderPreview(q) {
     if (!m.accepted) row("margin check", "refused: " + m.reason, "margin_refused");
   }
   for (const note of q.notes || []) row("note", note);
+  for (const warning of q.warnings || []) row("warning", warning, "warning");
   box.replaceChildren(table, dl);
   box.dataset.quote = JSON.stringify(Object.fromEntries(Object.entries(q).filter(([k]) => k !== "preview")));
 }
@@ -190,8 +200,9 @@ async function submitOrder() {
   $("t-result").textContent = ""; clearErrors();
   try {
     const doc = await call("POST", "/api/orders", body);
-    const legs = doc.legs.map((l) => `${l.side} ${l.filled_qty} ${baseOf(l.symbol)} @ ${withUnit(l.avg_price, priceUnit(l.symbol))}`).join("; ");
-    $("t-result").textContent = `${doc.client_id}: ${doc.status}${legs ? " · " + legs : ""}${doc.reason ? " · " + doc.reason : ""}`;
+    const legs = doc.legs.map((l) => `${l.side} ${trim(l.filled_qty)} ${baseOf(l.symbol)} @ ${withUnit(l.avg_price, priceUnit(l.symbol))}`).join("; ");
+    const guard = Object.values(doc.protection || {}).map((p) => "protection: " + protectionText(p, priceUnit(body.symbol)));
+    $("t-result").textContent = [`${doc.client_id}: ${doc.status}`, legs, doc.reason, ...guard].filter(Boolean).join(" · ");
     $("t-result").className = doc.status === "rejected" ? "err" : "ok";
     loadWorking(); schedulePreview();
   } catch (err) {

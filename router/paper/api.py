@@ -24,7 +24,14 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from router.paper.errors import PaperError
-from router.paper.requests import parse_quote, query, query_int, query_name
+from router.paper.requests import (
+    QUOTE_KEYS,
+    parse_multihop_quote,
+    parse_quote,
+    query,
+    query_int,
+    query_name,
+)
 from router.paper.service import PaperService
 from router.paper.venue import RecordedEngine, SharedBook, VenueClock, engine_digest
 
@@ -161,21 +168,12 @@ async def market(request: web.Request) -> web.Response:
 
 
 async def quote(request: web.Request) -> web.Response:
+    """A routed quote (``symbol``/``side``) or, with ``from``/``to``, a conversion's multi-hop
+    plan: the same JSON as ``crossroute route --json`` for the same request."""
     service = _service(request)
-    params = _query(
-        request,
-        (
-            "symbol",
-            "side",
-            "qty",
-            "quote_qty",
-            "limit",
-            "venues",
-            "account",
-            "subaccount",
-            "no_limit",
-        ),
-    )
+    params = _query(request, QUOTE_KEYS)
+    if "from" in params or "to" in params:
+        return _json(service.views.multihop(parse_multihop_quote(params, service.market)))
     return _json(service.views.quote(parse_quote(params, service.market, service.ledger)))
 
 

@@ -24,16 +24,20 @@ from router.app import MAIN_SUBACCOUNT
 from router.execution.order import MAX_LEGS, MAX_ROUNDS, MultiLegOrder, order_from_dict
 from router.model.errors import ConfigError, RouteError
 from router.paper.errors import PaperError
+from router.routing.graph import MAX_HOPS
 from venues.values import DEFAULT_MAX_SCALE, parse_int, parse_positive
 
 __all__ = [
     "MAX_CLIENT_ID",
     "MAX_STEP_TICKS",
+    "QUOTE_KEYS",
+    "MultiHopQuoteRequest",
     "OrderRequest",
     "QuoteRequest",
     "TransferRequest",
     "parse_amend",
     "parse_cancel",
+    "parse_multihop_quote",
     "parse_order",
     "parse_quote",
     "parse_step",
@@ -101,6 +105,8 @@ _QUOTE_KEYS = (
     "subaccount",
     "no_limit",
 )
+_MULTIHOP_KEYS = ("from", "to", "qty", "to_qty", "max_hops")
+QUOTE_KEYS = _QUOTE_KEYS + tuple(k for k in _MULTIHOP_KEYS if k not in _QUOTE_KEYS)
 
 
 def _bad(field: str, value: Any, allowed: str) -> PaperError:
@@ -440,4 +446,43 @@ def parse_quote(params: Mapping[str, str], market: Any, ledger: Any) -> QuoteReq
         numbers.get("limit"),
         sub,
         "no_limit" in params and _no_limit(params["no_limit"], "limit" in numbers, in_query=True),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MultiHopQuoteRequest:
+    """A conversion quote: spend exactly ``amount_in`` of ``source`` or receive exactly
+    ``amount_out`` of ``target``, through paths of at most ``max_hops`` hops."""
+
+    source: str
+    target: str
+    amount_in: Decimal | None
+    amount_out: Decimal | None
+    max_hops: int
+
+
+def parse_multihop_quote(params: Mapping[str, str], market: Any) -> MultiHopQuoteRequest:
+    """A conversion quote's query (``from``, ``to``, ``qty`` | ``to_qty``, ``max_hops``), as
+    ``crossroute route --from A --to B``: the single-symbol parameters are refused with it.
+    Either amount may be any asset, so both are bounded like a quote amount. Read-only."""
+    for key in params:
+        if key not in _MULTIHOP_KEYS:
+            raise _bad(key, params[key], f"with from/to only: {', '.join(_MULTIHOP_KEYS)}")
+    assets = sorted(market.assets)
+    names = {}
+    for key in ("from", "to"):
+        name = params.get(key)
+        if name not in market.assets:
+            raise _bad(key, name, _one_of(assets))
+        names[key] = name
+    if names["from"] == names["to"]:
+        raise _bad("to", names["to"], "an asset other than 'from'")
+    if ("qty" in params) == ("to_qty" in params):
+        raise _bad("qty", params.get("qty"), "exactly one of qty (spend) and to_qty (receive)")
+    amounts = {
+        key: _qty(key, params[key], AMOUNT_DIGITS) for key in ("qty", "to_qty") if key in params
+    }
+    max_hops = query_int(params, "max_hops", MAX_HOPS, 1, MAX_HOPS)
+    return MultiHopQuoteRequest(
+        names["from"], names["to"], amounts.get("qty"), amounts.get("to_qty"), max_hops
     )

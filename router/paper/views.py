@@ -18,9 +18,10 @@ from router.margin.report import margin_report
 from router.model.errors import CrossrouteError, RouteError
 from router.paper.errors import PaperError
 from router.paper.market import PRICE_SCALE, price_text
-from router.paper.requests import QuoteRequest
+from router.paper.requests import MultiHopQuoteRequest, QuoteRequest
 from router.plan import fmt_qty, plan_route
 from router.protection import fixed_cost_finding, protect
+from router.routing.multihop import plan_multihop
 
 __all__ = ["PNL_POINTS", "AccountViews", "ValueState"]
 
@@ -226,6 +227,35 @@ class AccountViews:
         if request.sub_id is not None:
             doc["preview"] = self._preview(request, plan)
         return doc
+
+    def multihop(self, request: MultiHopQuoteRequest) -> dict[str, Any]:
+        """A conversion's multi-hop plan (read-only): its paths and hops with exact re-quotes over
+        the market's spot venues (a perpetual converts nothing), the same as ``crossroute route
+        --from A --to B --json`` on the same market state."""
+        market = self.market
+        spot = [
+            market.adapters[name] for name, kind in market.instruments().items() if kind == "spot"
+        ]
+        decimals = {name: asset.decimals for name, asset in market.assets.items()}
+        try:
+            plan = plan_multihop(
+                spot,
+                decimals,
+                request.source,
+                request.target,
+                amount_in=request.amount_in,
+                amount_out=request.amount_out,
+                max_hops=request.max_hops,
+            )
+        except RouteError as exc:
+            raise PaperError(
+                400,
+                str(exc.details.get("field", "qty")),
+                exc.details.get("value"),
+                str(exc.details.get("allowed", exc)),
+                message=str(exc),
+            ) from None
+        return plan.to_json_dict()
 
     def _preview(self, request: QuoteRequest, plan: Any) -> dict[str, Any]:
         instruments = self.market.instruments()

@@ -5,8 +5,9 @@ against it and fuzz every route). Errors are ``{"error": {status, message, field
 allowed}}`` with a 4xx status and change nothing; every query string and body is validated by
 router/paper/requests.py before anything runs. The venue server's Binance-compatible API
 (``router.server``) is mounted under ``/venue`` over the *same* venue objects, so a ccxt strategy
-pointed at ``http://HOST:PORT/venue`` trades on the paper market; its engine calls (place, cancel)
-run under the service lock and are logged as ``venue`` commands, so a restart replays them too.
+pointed at ``http://HOST:PORT/venue`` trades on the paper market; its engine calls (place, cancel,
+set_leverage, set_hedge_mode) run under the service lock and are logged as ``venue`` commands, so
+a restart replays them too.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from router.paper.errors import PaperError
-from router.paper.requests import parse_quote, query, query_int, query_name
+from router.paper.requests import (
+    QUOTE_KEYS,
+    parse_multihop_quote,
+    parse_quote,
+    query,
+    query_int,
+    query_name,
+)
 from router.paper.service import PaperService
 from router.paper.venue import RecordedEngine, SharedBook, VenueClock, engine_digest
 
@@ -160,11 +168,12 @@ async def market(request: web.Request) -> web.Response:
 
 
 async def quote(request: web.Request) -> web.Response:
+    """A routed quote (``symbol``/``side``) or, with ``from``/``to``, a conversion's multi-hop
+    plan: the same JSON as ``crossroute route --json`` for the same request."""
     service = _service(request)
-    params = _query(
-        request,
-        ("symbol", "side", "qty", "quote_qty", "limit", "venues", "account", "subaccount"),
-    )
+    params = _query(request, QUOTE_KEYS)
+    if "from" in params or "to" in params:
+        return _json(service.views.multihop(parse_multihop_quote(params, service.market)))
     return _json(service.views.quote(parse_quote(params, service.market, service.ledger)))
 
 
@@ -335,7 +344,7 @@ def attach_venue_server(app: web.Application, service: PaperService) -> Any:
     """Mount the Binance-compatible venue server at ``/venue`` over the service's venues.
 
     The engine (:class:`router.paper.venue.RecordedEngine`) runs on the simulated clock and hands
-    each place and cancel to the service, which logs it as a ``venue`` command and makes it
+    each place, cancel, set_leverage and set_hedge_mode to the service, which logs it as a ``venue`` command and makes it
     durable before the response is written; mutating requests run under the service lock, so they
     never interleave with a command or a tick. Resting venue-server orders that the router's flow
     takes are settled through :class:`router.paper.venue.SharedBook`.

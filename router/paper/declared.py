@@ -34,6 +34,7 @@ DECLARED: dict[type, Declaration] = {
             "instruments",
             "replay",
             "replay_symbol",
+            "derived",
         ),
     ),
     MarginLedger: Declaration(

@@ -26,6 +26,7 @@ from router.execution.report import ExecutionReport
 from router.model.errors import CrossrouteError
 from router.paper.errors import PaperError
 from router.paper.requests import OrderRequest
+from router.protection import DEFAULT_BAND_BPS
 
 __all__ = ["MAX_WORKING_ORDERS", "DeskState", "OrderDesk", "Outbox", "Working", "dec"]
 
@@ -104,13 +105,18 @@ class OrderDesk:
         self.on_account = on_account
         self.state = DeskState()
 
-    def _executor(self, sub_id: str) -> Executor:
+    def _executor(self, sub_id: str, band_bps: int | None = DEFAULT_BAND_BPS) -> Executor:
         # One executor (and gate) per execution: its idempotency maps (client ids and child ids it
         # has seen) would otherwise grow with the history. The desk checks client ids itself,
-        # against the open orders and the store (:meth:`_check_client_id`).
+        # against the open orders and the store (:meth:`_check_client_id`). ``band_bps`` is the
+        # default price protection of legs without a limit (None: lifted by the order's no_limit).
         gate = LedgerGate(self.ledger, sub_id, self.perp_markets)
         return Executor(
-            self.market.adapters, gate, journal=self.journal, instruments=self.market.instruments()
+            self.market.adapters,
+            gate,
+            journal=self.journal,
+            instruments=self.market.instruments(),
+            band_bps=band_bps,
         )
 
     # -- reads -----------------------------------------------------------------------------------
@@ -161,7 +167,8 @@ class OrderDesk:
             "remaining_qty": None,
         }
         try:
-            report = await self._executor(request.sub_id).execute(order)
+            band_bps = None if request.no_limit else DEFAULT_BAND_BPS
+            report = await self._executor(request.sub_id, band_bps).execute(order)
         except CrossrouteError as exc:  # refused before anything traded (the executor's contract)
             raise PaperError(
                 400,
@@ -175,6 +182,7 @@ class OrderDesk:
         self._absorb(doc, report)
         doc["status"] = report.status
         doc["reason"] = report.reason
+        doc["protection"] = dict(report.protection)  # per leg: limit, default band, or none
         doc["margin_before"] = {k: dec(v) for k, v in report.margin_before.items()}
         doc["margin_after"] = {k: dec(v) for k, v in report.margin_after.items()}
         doc["residual_exposure"] = {k: dec(v) for k, v in sorted(report.residual_exposure.items())}

@@ -7,7 +7,12 @@ tick, for every spot symbol:
    for the symbol a data file is replayed for (``SimParams.replay_path``), the recorded mid
    (best bid + best ask) / 2 of the last top-of-book event at or before the tick's simulated time
    (exchange time), rounded down to the grid; before the first event the first mid, after the last
-   the last one;
+   the last one. Only the symbols of a spanning tree of the asset graph move on their own (the
+   *driving* symbols: the replayed one first, then those of the ledger's quote asset, then the
+   rest, sorted); every other spot symbol is *derived*, its reference the cross of the tree's
+   (``ETH/USDT`` = ``ETH/USDC`` x ``USDC/USDT``, rounded down to the grid), so the references of
+   a market with several quote assets never offer a triangular arbitrage and a multi-hop route
+   sees the same prices as a direct one;
 2. makers refresh each order book around it (spot books at the reference, perpetual books at the
    reference plus a small mean-reverting premium): a ladder of POST_ONLY quotes, one order per
    (side, level), amended in place (``OrderBook.amend``: same id, new price and size, queue
@@ -31,16 +36,28 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
+from fractions import Fraction
 from typing import Any
 
 from router.model.errors import ConfigError, CrossrouteError
 from router.model.orders import LegFill, LegOrder
 from router.sim.pools import arbitrage_leg
 
-__all__ = ["PRICE_SCALE", "MarketSimulator", "ReplayPrice", "SimParams", "TickReport", "price_text"]
+__all__ = [
+    "PRICE_SCALE",
+    "MarketSimulator",
+    "ReplayPrice",
+    "SimParams",
+    "TickReport",
+    "cross_e8",
+    "price_text",
+    "price_tree",
+]
 
 PRICE_SCALE = 10**8  # reference prices are integers of 1e-8 quote per base (the ledger's grid)
 # Arbitrage legs are whole 1e-8 base: coarse enough for every pool's base units, fine enough to
@@ -53,6 +70,56 @@ SEED_OWNER = "config-maker"
 def price_text(price_e8: int) -> str:
     """An integer 1e-8 price as a fixed-point decimal string (exact)."""
     return format(Decimal(price_e8).scaleb(-8), "f")
+
+
+def price_tree(
+    symbols: Iterable[str], roots: Iterable[str], preferred: Iterable[str] = ()
+) -> dict[str, list[tuple[str, int]]]:
+    """How each derived spot symbol's reference follows from the driving ones.
+
+    The driving symbols are the edges of a spanning forest of the asset graph (assets as nodes,
+    symbols ``BASE/QUOTE`` as edges), grown breadth-first from the assets ``roots`` (in that
+    order), then from any asset left (sorted); the ``preferred`` symbols are taken first, then the
+    rest sorted. Returns, per derived symbol (every symbol off the forest), the driving symbols
+    whose references multiply (exponent 1) or divide (-1) into its own. O(symbols x assets)."""
+    preferred = set(preferred)
+    edges = sorted(set(symbols), key=lambda s: (s not in preferred, s))
+    pairs = {s: s.split("/", 1) for s in edges}
+    # value_of[asset]: the driving symbols whose product is the asset's price in its tree's root
+    value_of: dict[str, list[tuple[str, int]]] = {}
+    for root in [*roots, *sorted({a for pair in pairs.values() for a in pair})]:
+        if root in value_of or not any(root in pair for pair in pairs.values()):
+            continue
+        value_of[root] = []
+        frontier = [root]
+        while frontier:
+            reached = []
+            for asset in frontier:
+                for symbol in edges:
+                    base, quote = pairs[symbol]
+                    if quote == asset and base not in value_of:  # base = quote x price
+                        value_of[base] = [*value_of[asset], (symbol, 1)]
+                        reached.append(base)
+                    elif base == asset and quote not in value_of:  # quote = base / price
+                        value_of[quote] = [*value_of[asset], (symbol, -1)]
+                        reached.append(quote)
+            frontier = reached
+    driving = {symbol for path in value_of.values() for symbol, _ in path}
+    # Base and quote of a derived symbol are in one tree (breadth-first reaches a whole part of
+    # the graph): its price is value(base) / value(quote), the common part cancelling.
+    return {
+        symbol: [*value_of[pairs[symbol][0]], *((s, -e) for s, e in value_of[pairs[symbol][1]])]
+        for symbol in edges
+        if symbol not in driving
+    }
+
+
+def cross_e8(refs: dict[str, int], path: list[tuple[str, int]]) -> int:
+    """A derived reference (1e-8 units, rounded down) from the driving references on ``path``."""
+    price = Fraction(1)
+    for symbol, exponent in path:
+        price *= Fraction(refs[symbol], PRICE_SCALE) ** exponent
+    return max(1, math.floor(price * PRICE_SCALE))
 
 
 def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
@@ -233,6 +300,14 @@ class MarketSimulator:
             self.replay = ReplayPrice(params.replay_path)
             self.replay_symbol = symbol
             self.refs[symbol] = self.replay.at(self.t_ns)
+        # Spot symbols whose reference is the cross of the driving ones (module docstring).
+        self.derived = price_tree(
+            self.refs,
+            [*self.replay_symbol.split("/", 1)[1:], ledger.quote_asset],
+            [self.replay_symbol],
+        )
+        for symbol, path in sorted(self.derived.items()):
+            self.refs[symbol] = cross_e8(self.refs, path)
 
     # -- time ------------------------------------------------------------------------------------
 
@@ -253,6 +328,8 @@ class MarketSimulator:
         report = TickReport(self.tick, self.t_ns)
         p = self.params
         for symbol in sorted(self.refs):
+            if symbol in self.derived:
+                continue
             if symbol == self.replay_symbol:
                 self.refs[symbol] = self.replay.at(self.t_ns)  # type: ignore[union-attr]
                 continue
@@ -260,6 +337,8 @@ class MarketSimulator:
             ref = self.refs[symbol]
             # Gaussian move in bps of the price, rounded to the grid; a price never reaches zero.
             self.refs[symbol] = max(PRICE_SCALE // 100, ref + round(z * p.vol_bps * ref / 10_000))
+        for symbol, path in sorted(self.derived.items()):
+            self.refs[symbol] = cross_e8(self.refs, path)
         for symbol in sorted(self.premium_e8):
             spot_ref = self.refs[symbol.split(":", 1)[0]]
             bound = spot_ref * p.premium_bps // 10_000

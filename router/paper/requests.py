@@ -24,16 +24,20 @@ from router.app import MAIN_SUBACCOUNT
 from router.execution.order import MAX_LEGS, MAX_ROUNDS, MultiLegOrder, order_from_dict
 from router.model.errors import ConfigError, RouteError
 from router.paper.errors import PaperError
+from router.routing.graph import MAX_HOPS
 from venues.values import DEFAULT_MAX_SCALE, parse_int, parse_positive
 
 __all__ = [
     "MAX_CLIENT_ID",
     "MAX_STEP_TICKS",
+    "QUOTE_KEYS",
+    "MultiHopQuoteRequest",
     "OrderRequest",
     "QuoteRequest",
     "TransferRequest",
     "parse_amend",
     "parse_cancel",
+    "parse_multihop_quote",
     "parse_order",
     "parse_quote",
     "parse_step",
@@ -65,6 +69,7 @@ _ROUTED_KEYS = (
     "venues",
     "tif",
     "slippage_bps",
+    "no_limit",
 )
 _MULTI_KEYS = (
     "client_id",
@@ -75,6 +80,7 @@ _MULTI_KEYS = (
     "time_limit_secs",
     "max_rounds",
     "slippage_bps",
+    "no_limit",
 )
 _LEG_KEYS = (
     "id",
@@ -97,7 +103,10 @@ _QUOTE_KEYS = (
     "venues",
     "account",
     "subaccount",
+    "no_limit",
 )
+_MULTIHOP_KEYS = ("from", "to", "qty", "to_qty", "max_hops")
+QUOTE_KEYS = _QUOTE_KEYS + tuple(k for k in _MULTIHOP_KEYS if k not in _QUOTE_KEYS)
 
 
 def _bad(field: str, value: Any, allowed: str) -> PaperError:
@@ -173,6 +182,18 @@ def _json_int(field: str, value: Any, lo: int, hi: int) -> int:
     return parse_int(field, value, minimum=lo, maximum=hi, error=_bad)
 
 
+def _no_limit(value: Any, limit_given: bool, *, in_query: bool = False) -> bool:
+    """The explicit opt-out of the default price protection: a JSON true/false in a body, "true"
+    or "false" in a query; true together with a limit is refused (one or the other)."""
+    allowed = ("true", "false") if in_query else (True, False)
+    if not any(value is a or (in_query and value == a) for a in allowed):
+        raise _bad("no_limit", value, "true | false")
+    no_limit = value in (True, "true")
+    if no_limit and limit_given:
+        raise _bad("no_limit", value, "either a limit or no_limit: true, not both")
+    return no_limit
+
+
 def _unknown(body: Mapping[str, Any], allowed: tuple[str, ...], where: str = "") -> None:
     for key in body:
         if key not in allowed:
@@ -231,6 +252,7 @@ class OrderRequest:
     tif: str
     multi: bool
     order: MultiLegOrder
+    no_limit: bool  # the default price protection lifted (legs without a limit trade unbounded)
 
 
 def _check_leg_numbers(leg: Mapping[str, Any], where: str) -> None:
@@ -314,7 +336,10 @@ def parse_order(body: Mapping[str, Any], market: Any, ledger: Any) -> OrderReque
         raise _bad("tif", tif, "ioc | gtc")
     if tif == "gtc" and (multi or order.legs[0].qty is None or order.legs[0].limit_price is None):
         raise _bad("tif", tif, "ioc, or gtc on a routed order with qty and limit")
-    return OrderRequest(dict(body), client_id, account, sub, tif, multi, order)
+    no_limit = False
+    if "no_limit" in body:
+        no_limit = _no_limit(body["no_limit"], not multi and "limit" in body)
+    return OrderRequest(dict(body), client_id, account, sub, tif, multi, order, no_limit)
 
 
 def parse_amend(body: Mapping[str, Any]) -> tuple[str, Decimal | None, Decimal | None]:
@@ -386,6 +411,7 @@ class QuoteRequest:
     quote_qty: Decimal | None
     limit: Decimal | None
     sub_id: str | None  # with an account: preview its fees, gain and margin headroom after
+    no_limit: bool = False  # the default price protection lifted
 
 
 def parse_quote(params: Mapping[str, str], market: Any, ledger: Any) -> QuoteRequest:
@@ -419,4 +445,44 @@ def parse_quote(params: Mapping[str, str], market: Any, ledger: Any) -> QuoteReq
         numbers.get("quote_qty"),
         numbers.get("limit"),
         sub,
+        "no_limit" in params and _no_limit(params["no_limit"], "limit" in numbers, in_query=True),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MultiHopQuoteRequest:
+    """A conversion quote: spend exactly ``amount_in`` of ``source`` or receive exactly
+    ``amount_out`` of ``target``, through paths of at most ``max_hops`` hops."""
+
+    source: str
+    target: str
+    amount_in: Decimal | None
+    amount_out: Decimal | None
+    max_hops: int
+
+
+def parse_multihop_quote(params: Mapping[str, str], market: Any) -> MultiHopQuoteRequest:
+    """A conversion quote's query (``from``, ``to``, ``qty`` | ``to_qty``, ``max_hops``), as
+    ``crossroute route --from A --to B``: the single-symbol parameters are refused with it.
+    Either amount may be any asset, so both are bounded like a quote amount. Read-only."""
+    for key in params:
+        if key not in _MULTIHOP_KEYS:
+            raise _bad(key, params[key], f"with from/to only: {', '.join(_MULTIHOP_KEYS)}")
+    assets = sorted(market.assets)
+    names = {}
+    for key in ("from", "to"):
+        name = params.get(key)
+        if name not in market.assets:
+            raise _bad(key, name, _one_of(assets))
+        names[key] = name
+    if names["from"] == names["to"]:
+        raise _bad("to", names["to"], "an asset other than 'from'")
+    if ("qty" in params) == ("to_qty" in params):
+        raise _bad("qty", params.get("qty"), "exactly one of qty (spend) and to_qty (receive)")
+    amounts = {
+        key: _qty(key, params[key], AMOUNT_DIGITS) for key in ("qty", "to_qty") if key in params
+    }
+    max_hops = query_int(params, "max_hops", MAX_HOPS, 1, MAX_HOPS)
+    return MultiHopQuoteRequest(
+        names["from"], names["to"], amounts.get("qty"), amounts.get("to_qty"), max_hops
     )

@@ -3,9 +3,10 @@
 Three explicit pieces, no run-time patching:
 
 - :class:`RecordedEngine`, the venue server's engine (``router.server``, built with
-  ``engine_factory``): every ``place`` and ``cancel`` it completes is handed to a recorder, the
-  paper service, which logs it as a ``venue`` command and makes it durable before the response is
-  written; :meth:`RecordedEngine.replay` re-runs a logged call at its logged time;
+  ``engine_factory``): every call that changes it (``place``, ``cancel``, and the per-account
+  perpetual settings ``set_leverage`` and ``set_hedge_mode``) is handed, once completed, to a
+  recorder, the paper service, which logs it as a ``venue`` command and makes it durable before
+  the response is written; :meth:`RecordedEngine.replay` re-runs a logged call at its logged time;
 - :class:`VenueClock`, the engine's market clock: the simulated time, or a logged time while a
   call is replayed;
 - :class:`SharedBook`, the order book as the router's adapters and the makers see it: it passes
@@ -41,12 +42,30 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def _result(record: OrderRecord) -> dict[str, Any]:
+def _order_result(record: OrderRecord) -> dict[str, Any]:
     return {
         "order_id": record.order_id,
         "status": record.status,
         "executed_base_units": record.executed_base_units,
     }
+
+
+def _leverage_result(leverage: int) -> dict[str, Any]:
+    return {"leverage": leverage}
+
+
+def _hedge_mode_result(_: None) -> dict[str, Any]:
+    return {}
+
+
+# Every Engine call that changes its state, with how its result is logged. A replay compares
+# nothing (the log is the truth), but the logged result lets a reader see what each call did.
+_MUTATIONS: dict[str, tuple[Callable[..., Any], Callable[[Any], dict[str, Any]]]] = {
+    "place": (Engine.place, _order_result),
+    "cancel": (Engine.cancel, _order_result),
+    "set_leverage": (Engine.set_leverage, _leverage_result),
+    "set_hedge_mode": (Engine.set_hedge_mode, _hedge_mode_result),
+}
 
 
 class VenueClock:
@@ -70,25 +89,33 @@ class VenueClock:
 
 
 class RecordedEngine(Engine):
-    """The venue server's engine, each completed ``place`` and ``cancel`` handed to ``recorder``
-    as (body, result). A call that raises records nothing (the engine's calls are all or nothing);
-    a recorder that raises propagates (the service then rolls the applied call back)."""
+    """The venue server's engine, each completed state-changing call (``_MUTATIONS``) handed to
+    ``recorder`` as (body, result). A call that raises records nothing (the engine's calls are all
+    or nothing); a recorder that raises propagates (the service then rolls the applied call back).
+    """
 
     def __init__(self, *args: Any, recorder: Recorder, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.recorder = recorder
 
-    def place(self, *args: Any, **kwargs: Any) -> OrderRecord:
+    def _recorded(self, call: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        run, result_of = _MUTATIONS[call]
         t_ms = self.clock_ms()
-        record = super().place(*args, **kwargs)
-        self.recorder(self._body("place", args, kwargs, t_ms), _result(record))
-        return record
+        result = run(self, *args, **kwargs)
+        self.recorder(self._body(call, args, kwargs, t_ms), result_of(result))
+        return result
+
+    def place(self, *args: Any, **kwargs: Any) -> OrderRecord:
+        return self._recorded("place", args, kwargs)
 
     def cancel(self, *args: Any, **kwargs: Any) -> OrderRecord:
-        t_ms = self.clock_ms()
-        record = super().cancel(*args, **kwargs)
-        self.recorder(self._body("cancel", args, kwargs, t_ms), _result(record))
-        return record
+        return self._recorded("cancel", args, kwargs)
+
+    def set_leverage(self, *args: Any, **kwargs: Any) -> int:
+        return self._recorded("set_leverage", args, kwargs)
+
+    def set_hedge_mode(self, *args: Any, **kwargs: Any) -> None:
+        self._recorded("set_hedge_mode", args, kwargs)
 
     @staticmethod
     def _body(call: str, args: Any, kwargs: dict[str, Any], t_ms: int) -> dict[str, Any]:
@@ -101,13 +128,13 @@ class RecordedEngine(Engine):
 
     def replay(self, body: dict[str, Any]) -> dict[str, Any]:
         """Re-run a logged call (the caller fixes the clock at ``body["t_ms"]``), unrecorded."""
-        run = {"place": Engine.place, "cancel": Engine.cancel}[body["call"]]
-        record = run(
+        run, result_of = _MUTATIONS[body["call"]]
+        result = run(
             self,
             *[_decode(a) for a in body["args"]],
             **{k: _decode(v) for k, v in body["kwargs"].items()},
         )
-        return _result(record)
+        return result_of(result)
 
     def rests_here(self, kind: str, market_name: str, book_order_id: str) -> bool:
         """True when ``book_order_id`` on that book is an open order placed through this engine."""
@@ -127,7 +154,8 @@ def engine_digest(engine: Engine) -> str:
         (r.order_id, r.status, r.executed_base_units, r.cum_quote_units, r.reserved_units)
         for r in engine.orders.values()
     )
-    return repr((balances, positions, orders))
+    settings = (sorted(engine.leverage.items()), sorted(engine.hedge_mode))
+    return repr((balances, positions, orders, settings))
 
 
 class SharedBook:

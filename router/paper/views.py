@@ -18,8 +18,10 @@ from router.margin.report import margin_report
 from router.model.errors import CrossrouteError, RouteError
 from router.paper.errors import PaperError
 from router.paper.market import PRICE_SCALE, price_text
-from router.paper.requests import QuoteRequest
+from router.paper.requests import MultiHopQuoteRequest, QuoteRequest
 from router.plan import fmt_qty, plan_route
+from router.protection import fixed_cost_finding, protect
+from router.routing.multihop import plan_multihop
 
 __all__ = ["PNL_POINTS", "AccountViews", "ValueState"]
 
@@ -188,20 +190,25 @@ class AccountViews:
         }
 
     def quote(self, request: QuoteRequest) -> dict[str, Any]:
-        """A routed quote (read-only): the splitter's plan with exact re-quotes, the same as
-        ``crossroute route --json`` for the same order on the same market state. With an account
+        """A routed quote (read-only): the splitter's plan with exact re-quotes under the order's
+        price protection (its limit, else the default band around the arrival mid unless
+        ``no_limit``), the same as ``crossroute route --json`` for the same order on the same
+        market state: ``protection`` and ``warnings`` included. With an account
         (``request.sub_id``) it adds ``preview``: each leg's fee and fixed cost (the exact
         re-quotes' own figures), the gain over the best single venue in quote units, and the
         margin headroom before and after the whole order, checked by the ledger on a scratch copy
         (a preview changes nothing, not even the journal)."""
         try:
+            protection = protect(
+                request.adapters, request.side, limit_price=request.limit, no_limit=request.no_limit
+            )
             plan = plan_route(
                 request.adapters,
                 request.symbol,
                 request.side,
                 request.qty,
                 quote_qty=request.quote_qty,
-                limit_price=request.limit,
+                limit_price=protection.limit_price,
             )
         except RouteError as exc:
             raise PaperError(
@@ -211,10 +218,44 @@ class AccountViews:
                 str(exc.details.get("allowed", exc)),
                 message=str(exc),
             ) from None
-        doc = plan.to_json_dict()
+        finding = fixed_cost_finding(plan.legs, plan.side)
+        doc = {
+            **plan.to_json_dict(),
+            "protection": protection.to_json_dict(),
+            "warnings": [] if finding is None else [finding],
+        }
         if request.sub_id is not None:
             doc["preview"] = self._preview(request, plan)
         return doc
+
+    def multihop(self, request: MultiHopQuoteRequest) -> dict[str, Any]:
+        """A conversion's multi-hop plan (read-only): its paths and hops with exact re-quotes over
+        the market's spot venues (a perpetual converts nothing), the same as ``crossroute route
+        --from A --to B --json`` on the same market state."""
+        market = self.market
+        spot = [
+            market.adapters[name] for name, kind in market.instruments().items() if kind == "spot"
+        ]
+        decimals = {name: asset.decimals for name, asset in market.assets.items()}
+        try:
+            plan = plan_multihop(
+                spot,
+                decimals,
+                request.source,
+                request.target,
+                amount_in=request.amount_in,
+                amount_out=request.amount_out,
+                max_hops=request.max_hops,
+            )
+        except RouteError as exc:
+            raise PaperError(
+                400,
+                str(exc.details.get("field", "qty")),
+                exc.details.get("value"),
+                str(exc.details.get("allowed", exc)),
+                message=str(exc),
+            ) from None
+        return plan.to_json_dict()
 
     def _preview(self, request: QuoteRequest, plan: Any) -> dict[str, Any]:
         instruments = self.market.instruments()

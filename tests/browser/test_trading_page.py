@@ -56,6 +56,11 @@ def _route_json(*args: str) -> dict:
     return json.loads(done.stdout)
 
 
+def _trim(text: str) -> str:
+    """A decimal string as the page shows it: trailing zeros dropped."""
+    return format(Decimal(text).normalize(), "f")
+
+
 def _number(text: str) -> Decimal:
     return Decimal(text.split()[0])
 
@@ -94,6 +99,22 @@ def test_ticket_preview_orders_working_orders_and_fill_history(fresh_service):
             assert _number(summary) == Decimal(expected["avg_price"]) and "USDC/ETH" in summary
             assert "USDC" in page.inner_text("dd[data-key='headroom']")
             assert "USDC" in page.inner_text("dd[data-key='gain']")
+            # The default price protection it was planned under, stated; "no limit" lifts it.
+            band = expected["protection"]
+            assert band["mode"] == "band"
+            assert page.inner_text("dd[data-key='protection']") == (
+                f"{band['band_bps']} bps band around the arrival mid {_trim(band['arrival_mid'])}"
+                f" → limit {_trim(band['limit_price'])} USDC/ETH"
+            )
+            page.check("#t-no-limit")
+            page.wait_for_function(
+                "document.querySelector(\"dd[data-key='protection']\")?.textContent === 'none (no limit)'",
+                timeout=WAIT_MS,
+            )
+            assert json.loads(page.get_attribute("#preview", "data-quote")) == _route_json(
+                "--side", "buy", "--qty", "40", "--no-limit"
+            )
+            page.uncheck("#t-no-limit")
 
             # A malformed size is refused inline, next to the field; nothing is sent.
             page.fill("#t-size", "1e3")
@@ -112,6 +133,7 @@ def test_ticket_preview_orders_working_orders_and_fill_history(fresh_service):
             )
             page.wait_for_selector("#fills tbody tr", timeout=WAIT_MS)
             assert _get(url + "/api/status")["orders"] == 1
+            assert "protection: 100 bps band around the arrival mid" in page.inner_text("#t-result")
 
             # A gtc buy far below the market (by click) works, is amended, then cancelled.
             page.fill("#t-size", "1")
@@ -152,5 +174,56 @@ def test_ticket_preview_orders_working_orders_and_fill_history(fresh_service):
             assert again == fills and len(fills) >= 1
             text = page.inner_text("#fills tbody")
             assert "ETH" in text and "USDC/ETH" in text and "USDC" in text
+        finally:
+            browser.close()
+
+
+def test_a_conversion_previews_its_paths_and_hops(fresh_service, tmp_path):
+    """The ticket's "Convert assets" preview is `crossroute route --from --to --json`: every path
+    and hop shown, in order, with the plan's own amounts."""
+    from playwright.sync_api import sync_playwright
+
+    url = fresh_service
+    expected = _route_json("--from", "ETH", "--to", "USDC", "--qty", "40")
+    assert len(expected["paths"]) >= 2  # a direct path and one through USDT
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            page.goto(url + "/")
+            page.wait_for_selector("body[data-ready='1']", timeout=WAIT_MS)
+            page.check("input[name='mode'][value='convert']")
+            assert page.is_hidden("#t-symbol") and page.is_visible("#t-from")
+            page.select_option("#t-from", "ETH")
+            page.select_option("#t-to", "USDC")
+            page.fill("#t-size", "40")
+            page.wait_for_selector("table.paths[data-from='ETH'][data-to='USDC']", timeout=WAIT_MS)
+            assert json.loads(page.get_attribute("#preview", "data-quote")) == expected
+            shown = page.eval_on_selector_all(
+                "table.paths tbody tr",
+                "trs => trs.map(tr => tr.classList.contains('path') ? ['path', tr.dataset.path]"
+                " : ['hop', tr.dataset.step, tr.dataset.venue,"
+                " tr.querySelector('[data-field=amount_in]').textContent,"
+                " tr.querySelector('[data-field=amount_out]').textContent])",
+            )
+            want = []
+            for path in expected["paths"]:
+                want.append(["path", ">".join(path["assets"])])
+                for hop in path["hops"]:
+                    want.append(
+                        [
+                            "hop",
+                            str(hop["step"]),
+                            hop["venue"],
+                            f"{_trim(hop['amount_in'])} {hop['from']}",
+                            f"{_trim(hop['amount_out'])} {hop['to']}",
+                        ]
+                    )
+            assert shown == want
+            total = page.inner_text("dd[data-key='total']")
+            assert total == f"40 ETH → {_trim(expected['amount_out'])} USDC"
+            assert page.is_disabled("#t-submit")  # previewed only: nothing is sent
+            page.screenshot(path=str(tmp_path / "convert.png"), full_page=False)
+            assert _get(url + "/api/status")["orders"] == 0
         finally:
             browser.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from decimal import Decimal
 
@@ -16,8 +17,12 @@ from router.server.auth import sign
 VENUE = "/venue/v/binance-book/api/v3"
 
 
+_CALLS = itertools.count()
+
+
 async def _signed(session, server, account, method, path, query):
-    query = f"{query}&timestamp={int(time.time() * 1000)}"
+    # recvWindow differs per call: two equal calls in one millisecond are not a replayed request.
+    query = f"{query}&recvWindow={5000 + next(_CALLS)}&timestamp={int(time.time() * 1000)}"
     url = server.make_url(f"{path}?{query}&signature={sign(account.api_secret, query)}")
     async with session.request(method, url, headers={"X-MBX-APIKEY": account.api_key}) as response:
         return response.status, await response.json()
@@ -135,3 +140,71 @@ async def test_a_failed_command_answers_500_json_and_the_service_keeps_working(p
     assert (service.state_digest(), service.store.counts()) == before
     async with session.post(server.make_url("/api/orders"), json=order) as response:
         assert response.status == 200 and (await response.json())["status"] == "filled"
+
+
+PERP = "/venue/v/perp-book/fapi"
+
+
+async def _perp_settings(session, server, account):
+    status, dual = await _signed(
+        session, server, account, "GET", f"{PERP}/v1/positionSide/dual", ""
+    )
+    assert status == 200, dual
+    status, config = await _signed(
+        session, server, account, "GET", f"{PERP}/v1/symbolConfig", "symbol=ETHUSDC"
+    )
+    assert status == 200, config
+    return dual["dualSidePosition"], [(c["symbol"], c["leverage"]) for c in config]
+
+
+async def test_perp_settings_set_through_the_venue_api_survive_a_restart_that_replays_the_log(
+    paper,
+):
+    """Leverage and hedge mode are logged like orders: a restart replaying the log after the last
+    snapshot (here there is none: the whole log) restores them, and the hedge-mode order placed after
+    the switch replays instead of being refused (-4061) on a one-way account."""
+    service, server, session = paper
+    account = service.market.accounts["desk-a"]
+    assert await _perp_settings(session, server, account) == (False, [("ETHUSDC", 20)])
+    status, body = await _signed(
+        session, server, account, "POST", f"{PERP}/v1/leverage", "symbol=ETHUSDC&leverage=3"
+    )
+    assert status == 200 and body["leverage"] == 3, body
+    status, body = await _signed(
+        session, server, account, "POST", f"{PERP}/v1/positionSide/dual", "dualSidePosition=true"
+    )
+    assert status == 200, body
+    # Refused calls change nothing and log nothing.
+    status, body = await _signed(
+        session, server, account, "POST", f"{PERP}/v1/positionSide/dual", "dualSidePosition=true"
+    )
+    assert status == 400 and body["code"] == -4059, body
+    book = service.market.venues["perp-book"]
+    price = book.ticks_to_price(book.best_bid() - 10)
+    status, placed = await _signed(
+        session,
+        server,
+        account,
+        "POST",
+        f"{PERP}/v1/order",
+        f"symbol=ETHUSDC&side=BUY&positionSide=LONG&type=LIMIT&timeInForce=GTC"
+        f"&quantity=0.5&price={price}",
+    )
+    assert status == 200 and placed["status"] == "NEW", placed
+    settings = await _perp_settings(session, server, account)
+    assert settings == (True, [("ETHUSDC", 3)])
+    digest = service.state_digest()
+    counts = service.store.counts()  # three venue commands logged, no snapshot: all replayed
+    assert (counts["events"], counts["snapshots"]) == (3, 0), counts
+
+    again = PaperService("config/default.toml", db=service.store.path)
+    app = create_paper_app(again)
+    await again.open()
+    restarted = TestServer(app)
+    await restarted.start_server()
+    try:
+        assert again.state_digest() == digest
+        assert await _perp_settings(session, restarted, account) == settings
+    finally:
+        await restarted.close()
+        again.close()

@@ -30,6 +30,12 @@ const quoteOf = (symbol) => symbol.split("/")[1].split(":")[0];
 const priceUnit = (symbol) => quoteOf(symbol) + "/" + baseOf(symbol);
 // Trailing zeros of a decimal string dropped: the same exact value, easier to read ("20" not "20.000000000000000000").
 const trim = (text) => (typeof text === "string" && /^-?\d+\.\d+$/.test(text) ? text.replace(/0+$/, "").replace(/\.$/, "") : text);
+// The price protection an order trades under (router/protection.py), for people.
+function protectionText(p, pu) {
+  if (p.mode === "none") return "none (no limit)";
+  if (p.mode === "limit") return "limit " + withUnit(p.limit_price, pu);
+  return `${p.band_bps} bps band around the arrival mid ${trim(p.arrival_mid)} → limit ${withUnit(p.limit_price, pu)}`;
+}
 const withUnit = (value, unit) => (value === null || value === undefined ? "–" : trim(value) + " " + unit);
 const utc = (tNs) => new Date(Math.floor(tNs / 1e6)).toISOString().replace("T", " ").replace(/\.\d+Z$/, "");
 const short = (n) => { // a readable axis label from a float (display only)
@@ -49,14 +55,22 @@ function colorOf(venue) {
 }
 
 // -- order ticket ---------------------------------------------------------------------------------
+const converting = () => $("ticket").mode.value === "convert";
 function ticketValues() {
   const f = $("ticket");
+  if (converting()) { // a conversion: spend qty of from, or receive to_qty of to (multi-hop)
+    const body = { from: f.from.value, to: f.to.value };
+    const size = f.size.value.trim();
+    if (size) body[f.size_unit.value] = size;
+    return body;
+  }
   const symbol = f.symbol.value;
   const body = { account: f.account.value, subaccount: f.subaccount.value, symbol, side: f.side.value, tif: f.tif.value };
   const size = f.size.value.trim();
   if (size) body[f.size_unit.value] = size;
   const limit = f.limit.value.trim();
   if (limit) body.limit = limit;
+  if (f.no_limit.checked) body.no_limit = true;
   const venues = [...document.querySelectorAll("#t-venues input:checked")].map((i) => i.value);
   const all = document.querySelectorAll("#t-venues input").length;
   if (venues.length !== all) body.venues = venues;
@@ -73,7 +87,7 @@ function showError(detail, fallback) {
   const text = detail ? detail.message : fallback;
   if (box) {
     box.textContent = text;
-    const input = { qty: "t-size", quote_qty: "t-size", limit: "t-limit", symbol: "t-symbol", account: "t-account", subaccount: "t-subaccount", tif: "t-tif" }[field];
+    const input = { qty: "t-size", quote_qty: "t-size", to_qty: "t-size", from: "t-from", to: "t-to", limit: "t-limit", no_limit: "t-no-limit", symbol: "t-symbol", account: "t-account", subaccount: "t-subaccount", tif: "t-tif" }[field];
     if (input) $(input).classList.add("invalid");
   } else {
     $("t-error").textContent = text;
@@ -91,10 +105,21 @@ function fillVenues() {
     box.appendChild(label);
   }
 }
+function fillAssets() { // the assets the spot venues convert between (a perpetual converts nothing)
+  const assets = [...new Set(state.market.venues.filter((v) => !v.symbol.includes(":")).flatMap((v) => v.symbol.split("/")))].sort();
+  const pick = (want, other) => (assets.includes(want) ? want : assets.find((a) => a !== other));
+  $("t-from").replaceChildren(...assets.map((a) => el("option", { value: a }, a)));
+  $("t-to").replaceChildren(...assets.map((a) => el("option", { value: a }, a)));
+  $("t-from").value = pick("ETH", null); $("t-to").value = pick("USDC", $("t-from").value);
+}
 function fillUnits() {
   const symbol = $("t-symbol").value, unit = $("t-unit"), keep = unit.value || "qty";
-  unit.replaceChildren(el("option", { value: "qty" }, baseOf(symbol)), el("option", { value: "quote_qty" }, quoteOf(symbol)));
-  unit.value = keep;
+  if (converting()) {
+    unit.replaceChildren(el("option", { value: "qty" }, $("t-from").value + " (spend)"), el("option", { value: "to_qty" }, $("t-to").value + " (receive)"));
+  } else {
+    unit.replaceChildren(el("option", { value: "qty" }, baseOf(symbol)), el("option", { value: "quote_qty" }, quoteOf(symbol)));
+  }
+  unit.value = [...unit.options].some((o) => o.value === keep) ? keep : "qty";
   $("t-limit-unit").textContent = priceUnit(symbol);
 }
 function fillSubaccounts() {
@@ -107,9 +132,11 @@ function initTicket() {
   const symbols = [...new Set(state.market.venues.map((v) => v.symbol))];
   $("t-symbol").replaceChildren(...symbols.map((s) => el("option", { value: s }, s)));
   $("t-account").replaceChildren(...state.accounts.map((a) => el("option", { value: a.account }, a.account)));
-  fillSubaccounts(); fillUnits(); fillVenues(); updateButton();
+  fillAssets(); fillSubaccounts(); fillUnits(); fillVenues(); updateButton();
   const f = $("ticket");
   f.addEventListener("input", (event) => {
+    if (event.target.name === "mode") setMode();
+    if (event.target === $("t-from") || event.target === $("t-to")) fillUnits();
     if (event.target === $("t-symbol")) { fillUnits(); fillVenues(); }
     if (event.target === $("t-account")) fillSubaccounts();
     updateButton(); schedulePreview();
@@ -121,12 +148,19 @@ function initTicket() {
     if (event.key === "Enter" && event.target.tagName === "SELECT") { event.preventDefault(); submitOrder(); }
   });
 }
+function setMode() {
+  for (const part of document.querySelectorAll("#ticket .part")) part.hidden = part.dataset.mode !== $("ticket").mode.value;
+  clearErrors(); fillUnits();
+}
 function updateButton() {
   const f = $("ticket"), symbol = f.symbol.value;
+  $("t-submit").disabled = converting();
+  if (converting()) { $("t-submit").textContent = "Convert " + f.from.value + " to " + f.to.value + ": preview only"; $("t-submit").className = ""; return; }
   const size = f.size.value.trim();
   const unit = f.size_unit.value === "qty" ? baseOf(symbol) : quoteOf(symbol);
   const side = f.side.value === "buy" ? "Buy" : "Sell";
-  $("t-submit").textContent = side + (size ? " " + size + " " + unit : "") + " " + symbol + (f.limit.value.trim() ? " at most " + f.limit.value.trim() + " " + priceUnit(symbol) : "");
+  const bound = f.limit.value.trim() ? (f.side.value === "buy" ? " at most " : " at least ") + f.limit.value.trim() + " " + priceUnit(symbol) : f.no_limit.checked ? " at any price" : "";
+  $("t-submit").textContent = side + (size ? " " + size + " " + unit : "") + " " + symbol + bound;
   $("t-submit").className = f.side.value;
 }
 let previewTimer = null;
@@ -134,16 +168,16 @@ function schedulePreview() { clearTimeout(previewTimer); previewTimer = setTimeo
 async function preview() {
   const body = ticketValues();
   const box = $("preview");
-  if (!body.qty && !body.quote_qty) { box.replaceChildren(el("p", { class: "muted" }, "Enter a size to see the split.")); return; }
-  const params = new URLSearchParams({ symbol: body.symbol, side: body.side, account: body.account, subaccount: body.subaccount });
-  for (const k of ["qty", "quote_qty", "limit"]) if (body[k]) params.set(k, body[k]);
+  if (!body.qty && !body.quote_qty && !body.to_qty) { box.replaceChildren(el("p", { class: "muted" }, "Enter a size to see the split.")); return; }
+  const params = converting() ? new URLSearchParams(body) : new URLSearchParams({ symbol: body.symbol, side: body.side, account: body.account, subaccount: body.subaccount });
+  if (!converting()) for (const k of ["qty", "quote_qty", "limit", "no_limit"]) if (body[k]) params.set(k, body[k]);
   if (body.venues) params.set("venues", body.venues.join(","));
   const seq = ++state.previewSeq;
   try {
     const quote = await get("/api/quote?" + params.toString());
     if (seq !== state.previewSeq) return;
     clearErrors();
-    renderPreview(quote);
+    if (quote.paths) renderPaths(quote); else renderPreview(quote);
   } catch (err) {
     if (seq !== state.previewSeq) return;
     showError(err.detail, err.message);
@@ -170,6 +204,7 @@ function renderPreview(q) {
   row("total", withUnit(q.qty, base) + (q.side === "buy" ? " for " : " receiving ") + withUnit(q.quote_amount, quote), "total");
   row("average price", withUnit(q.avg_price, pu), "avg_price");
   row("marginal price", withUnit(q.marginal_price, pu), "marginal_price");
+  row("price protection", protectionText(q.protection, pu), "protection");
   if (p) row("fees · fixed costs", withUnit(p.fees, quote) + " · " + withUnit(p.fixed_costs, quote), "costs");
   const best = q.best_single_venue;
   row("best single venue", best ? best.venue + ": " + withUnit(best.quote_amount, quote) : "none can fill it alone", "best_single_venue");
@@ -181,17 +216,53 @@ function renderPreview(q) {
     if (!m.accepted) row("margin check", "refused: " + m.reason, "margin_refused");
   }
   for (const note of q.notes || []) row("note", note);
+  for (const warning of q.warnings || []) row("warning", warning, "warning");
   box.replaceChildren(table, dl);
   box.dataset.quote = JSON.stringify(Object.fromEntries(Object.entries(q).filter(([k]) => k !== "preview")));
 }
+// A conversion's multi-hop plan: each path (its assets, what it spends and receives), then its hops
+// in execution order (step, venue, symbol and side as the venue sees them, amounts in and out).
+function renderPaths(q) {
+  const box = $("preview");
+  const table = el("table", { class: "preview paths", "data-from": q.from, "data-to": q.to });
+  table.appendChild(el("thead")).innerHTML = "<tr><th>step</th><th>venue</th><th>symbol · side</th><th>pay</th><th>receive</th></tr>";
+  const tbody = table.appendChild(el("tbody"));
+  for (const path of q.paths) {
+    const head = el("tr", { class: "path", "data-path": path.assets.join(">") });
+    head.appendChild(el("td", { colspan: 5 }, path.assets.join(" → ") + ": " + withUnit(path.amount_in, q.from) + " → " + withUnit(path.amount_out, q.to)));
+    tbody.appendChild(head);
+    for (const hop of path.hops) {
+      const tr = el("tr", { class: "hop", "data-venue": hop.venue, "data-step": hop.step });
+      const swatch = el("span", { class: "swatch" }); swatch.style.background = colorOf(hop.venue);
+      const name = el("td", { "data-field": "venue" }); name.append(swatch, hop.venue);
+      tr.append(el("td", {}, String(hop.step)), name, el("td", {}, hop.symbol + " · " + hop.side),
+        el("td", { "data-field": "amount_in" }, withUnit(hop.amount_in, hop.from)), el("td", { "data-field": "amount_out" }, withUnit(hop.amount_out, hop.to)));
+      tbody.appendChild(tr);
+    }
+  }
+  const dl = el("dl", { class: "summary" });
+  const row = (label, value, key) => { dl.append(el("dt", {}, label), el("dd", key ? { "data-key": key } : {}, value)); };
+  row("total", withUnit(q.amount_in, q.from) + " → " + withUnit(q.amount_out, q.to), "total");
+  const single = q.best_single_path, direct = q.best_direct_venue;
+  row("best single path", single ? single.assets.join(" → ") + ": " + withUnit(single.amount_out, q.to) : "none", "best_single_path");
+  row("best direct venue", direct ? direct.venue + ": " + withUnit(direct.amount_out, q.to) : "none", "best_direct_venue");
+  row("gain over it", withUnit(q.improvement_bps, "bps"), "improvement_bps");
+  const left = Object.entries(q.residual).map(([asset, amount]) => withUnit(amount, asset));
+  if (left.length) row("left unconverted", left.join(", "), "residual");
+  for (const note of q.notes || []) row("note", note);
+  box.replaceChildren(table, dl);
+  box.dataset.quote = JSON.stringify(q);
+}
 async function submitOrder() {
+  if (converting()) return; // previewed only: paper orders trade one symbol at a time
   const body = ticketValues();
   body.client_id = "web-" + Date.now().toString(36) + "-" + (++state.seq);
   $("t-result").textContent = ""; clearErrors();
   try {
     const doc = await call("POST", "/api/orders", body);
-    const legs = doc.legs.map((l) => `${l.side} ${l.filled_qty} ${baseOf(l.symbol)} @ ${withUnit(l.avg_price, priceUnit(l.symbol))}`).join("; ");
-    $("t-result").textContent = `${doc.client_id}: ${doc.status}${legs ? " · " + legs : ""}${doc.reason ? " · " + doc.reason : ""}`;
+    const legs = doc.legs.map((l) => `${l.side} ${trim(l.filled_qty)} ${baseOf(l.symbol)} @ ${withUnit(l.avg_price, priceUnit(l.symbol))}`).join("; ");
+    const guard = Object.values(doc.protection || {}).map((p) => "protection: " + protectionText(p, priceUnit(body.symbol)));
+    $("t-result").textContent = [`${doc.client_id}: ${doc.status}`, legs, doc.reason, ...guard].filter(Boolean).join(" · ");
     $("t-result").className = doc.status === "rejected" ? "err" : "ok";
     loadWorking(); schedulePreview();
   } catch (err) {

@@ -70,8 +70,6 @@ def test_ticket_preview_orders_working_orders_and_fill_history(fresh_service):
 
     url = fresh_service
     expected = _route_json("--side", "buy", "--qty", "40")
-    # the plan itself: the CLI's price-protection statement is not part of the page's preview
-    expected = {k: v for k, v in expected.items() if k not in ("protection", "warnings")}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:

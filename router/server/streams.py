@@ -342,18 +342,18 @@ class StreamHub:
         }
 
     def _mark_event(self, market: Any, now: int) -> dict[str, Any]:
-        mark = plain(self.server._mark(market))
-        interval = 8 * 3_600_000
+        mark, index = self.server._mark(market), self.server._index(market)
+        rate = self.server.risk.predicted_rate(market.name, mark, index)
         return {
             "e": "markPriceUpdate",
             "E": now,
             "s": market.units.symbol_id,
-            "p": mark,
-            "ap": mark,
-            "P": mark,
-            "i": mark,
-            "r": "0",
-            "T": now - now % interval + interval,
+            "p": plain(mark),
+            "ap": plain(mark),
+            "P": plain(index),
+            "i": plain(index),
+            "r": plain(rate),
+            "T": self.server.risk.next_funding_ms(market.name),
         }
 
     def _sync_marks(self, market: Any) -> None:

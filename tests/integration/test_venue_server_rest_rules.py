@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -16,6 +16,8 @@ from router.server.auth import sign
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_venue_server_support import KEY_A, SECRET_A, serve
+
+CAP = Decimal("0.0005")  # the default funding cap of a perp served without [margin.markets]
 
 _counter = iter(range(10**9))
 
@@ -101,7 +103,12 @@ async def test_usdm_rules_close_position_margin_type_and_position_mode() -> None
         status, body = await _call(
             session, "GET", f"{perp}/premiumIndex", {"symbol": "ETHUSDT"}, signed=False
         )
-        assert body["markPrice"] == "3000.0" and body["lastFundingRate"] == "0"
+        # mark = the book's mid; index = the uni-v2 pool's mid (the one ETH/USDT spot market);
+        # the rate the margin core's formula gives: the premium on 1e-12, within the 0.05% cap
+        mark, index = Decimal(body["markPrice"]), Decimal(body["indexPrice"])
+        premium = ((mark - index) / index).quantize(Decimal("1e-12"), rounding=ROUND_DOWN)
+        assert mark == Decimal("3000.0") and index != mark
+        assert Decimal(body["lastFundingRate"]) == max(-CAP, min(CAP, premium))
         status, body = await _call(
             session, "GET", f"{perp}/klines", {"symbol": "ETHUSDT", "interval": "1m"}, signed=False
         )

@@ -548,7 +548,11 @@ class StreamHub:
             },
         }
 
-    def _balance_event(self, account: str, perp: bool) -> dict[str, Any]:
+    def funding_paid(self, account: str) -> None:
+        """ACCOUNT_UPDATE with reason FUNDING_FEE: a funding settlement moved the wallet."""
+        self._send_user(account, self._balance_event(account, True, "FUNDING_FEE"))
+
+    def _balance_event(self, account: str, perp: bool, reason: str = "ORDER") -> dict[str, Any]:
         ledger = self.server.ledger
         now = self.server.market_clock_ms()
         if not perp:
@@ -595,7 +599,7 @@ class StreamHub:
             "e": "ACCOUNT_UPDATE",
             "E": now,
             "T": now,
-            "a": {"m": "ORDER", "B": balances, "P": positions},
+            "a": {"m": reason, "B": balances, "P": positions},
         }
 
     def _send_user(self, account: str, body: dict[str, Any]) -> None:

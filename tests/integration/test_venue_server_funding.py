@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
 from pathlib import Path
@@ -10,11 +11,13 @@ import aiohttp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from router.app import DEFAULT_CONFIG, load_market
+from router.server.build import build_server
 from router.server.risk import PerpRisk, PerpRules
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_venue_server_rest_rules import _call
-from test_venue_server_support import Clock, serve
+from test_venue_server_support import KEY_A, Clock, serve
 
 HOUR_MS = 3_600_000
 START_MS = 1_700_000_000_000  # a multiple of nothing in particular: 03:33:20 UTC
@@ -97,6 +100,31 @@ async def test_funding_fee_is_size_times_mark_times_rate_and_moves_the_wallet() 
         server.ledger._check()
 
 
+async def test_user_data_stream_announces_the_funding_fee() -> None:
+    clock = Clock(START_MS)
+    async with serve(market_clock=clock) as (base, _server), aiohttp.ClientSession() as session:
+        perp = f"{base}/fapi/v1"
+        async with session.post(f"{perp}/listenKey", headers={"X-MBX-APIKEY": KEY_A}) as r:
+            listen_key = (await r.json())["listenKey"]
+        ws_url = f"{base.replace('http', 'ws', 1)}/private/ws?listenKey={listen_key}"
+        async with session.ws_connect(ws_url) as ws:
+            order = {"symbol": "ETHUSDT", "side": "SELL", "type": "MARKET", "quantity": "2"}
+            await _call(session, "POST", f"{perp}/order", order)
+            before, income, _ = await _settled(session, base, clock)
+            (row,) = income
+            assert Decimal(row["income"]) != 0
+            while True:  # the order's events come first; the funding update follows them
+                event = json.loads((await ws.receive(timeout=10)).data)
+                if event.get("e") == "ACCOUNT_UPDATE" and event["a"]["m"] == "FUNDING_FEE":
+                    break
+            wallet = {b["a"]: Decimal(b["wb"]) for b in event["a"]["B"]}
+            paid_before = next(
+                Decimal(a["walletBalance"]) for a in before["assets"] if a["asset"] == "USDT"
+            )
+            assert wallet["USDT"] == paid_before + Decimal(row["income"])
+            assert event["E"] == row["time"]
+
+
 async def test_leverage_brackets_and_liquidation_price_come_from_the_margin_core() -> None:
     async with serve() as (base, _server), aiohttp.ClientSession() as session:
         perp = f"{base}/fapi/v1"
@@ -175,3 +203,57 @@ def test_liquidation_price_is_where_the_core_says_maintenance_is_breached() -> N
     # at the price the core reports the account's equity is below its maintenance margin
     equity = wallet + size * (liq - entry)
     assert equity < abs(size) * liq * Decimal("0.025")
+
+
+def test_brackets_are_the_rule_sets_tiers() -> None:
+    """Binance-style brackets: maintenance rate and amount per tier, continuous at each floor."""
+    tiers = (
+        {
+            "notional_from": "0",
+            "max_leverage": 125,
+            "maintenance_margin_rate": "0.004",
+            "maintenance_amount": "0",
+        },
+        {
+            "notional_from": "50000",
+            "max_leverage": 100,
+            "maintenance_margin_rate": "0.005",
+            "maintenance_amount": "50",
+        },
+        {
+            "notional_from": "250000",
+            "max_leverage": 75,
+            "maintenance_margin_rate": "0.0065",
+            "maintenance_amount": "425",
+        },
+    )
+    risk = PerpRisk({"perp": PerpRules("ETH-PERP", "ETH", tiers=tiers)}, START_MS)
+    rows = risk.brackets("perp")
+    assert [
+        (r["bracket"], r["initialLeverage"], r["notionalFloor"], r["notionalCap"]) for r in rows
+    ] == [(1, 125, 0, 50000), (2, 100, 50000, 250000), (3, 75, 250000, 9_000_000_000_000)]
+    assert [(r["maintMarginRatio"], r["cum"]) for r in rows] == [
+        (0.004, 0),
+        (0.005, 50),
+        (0.0065, 425),
+    ]
+    assert risk.max_leverage("perp") == 125
+    # MM = notional x rate - cum of the bracket the notional falls in
+    assert (
+        risk.maintenance("perp", Decimal(-100), Decimal(3000))
+        == Decimal(300000) * Decimal("0.0065") - 425
+    )
+
+
+def test_default_config_index_is_the_median_of_the_spot_mids() -> None:
+    server = build_server(load_market(DEFAULT_CONFIG))
+    row = server._premium_index({"symbol": "ETHUSDC"}, "")
+    mids = sorted(
+        server._mid(m).quantize(Decimal("1e-8"))
+        for m in server.engine.by_name.values()
+        if m.kind == "spot" and (m.units.base, m.units.quote) == ("ETH", "USDC")
+    )
+    assert len(mids) == 4
+    assert Decimal(row["indexPrice"]) == (mids[1] + mids[2]) / 2  # no outlier beyond 100 bps
+    assert Decimal(row["markPrice"]) == Decimal("2684.50")  # the perp book's mid
+    assert server._leverage_bracket({}, "", "")[0]["brackets"][0]["initialLeverage"] == 20

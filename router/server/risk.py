@@ -198,11 +198,14 @@ class PerpRisk:
         size: Decimal,
         event: FundingEvent,
         decimals: int,
-    ) -> FundingPayment:
+    ) -> FundingPayment | None:
         """The payment of ``size`` (signed) at ``event``: income = -size x mark x rate in whole
-        units of ``asset``, rounded against the account to ``decimals``."""
+        units of ``asset``, rounded against the account to ``decimals``; None (nothing
+        recorded) when that is zero (a zero rate)."""
         exact = _EXACT.multiply(_EXACT.multiply(size, event.mark), event.rate)
         income = (-exact).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_FLOOR)
+        if not income:
+            return None
         self._tran_ids += 1
         payment = FundingPayment(
             self._tran_ids, account, venue, symbol, asset, income, event.time_ms

@@ -152,8 +152,11 @@ class UsdmRest:
                     paid = self.risk.pay(
                         account, m.name, m.units.symbol_id, asset, size, event, digits
                     )
-                    self.ledger.adjust_wallet(account, asset, units_of(asset, paid.income, digits))
-                    self.streams.funding_paid(account)
+                    if paid is not None:
+                        self.ledger.adjust_wallet(
+                            account, asset, units_of(asset, paid.income, digits)
+                        )
+                        self.streams.funding_paid(account)
 
     def _position_rows(self, account: str, view: str) -> list[tuple[Any, str, Any]]:
         """(market, positionSide, position) of every perp position row the account shows: one

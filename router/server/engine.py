@@ -794,12 +794,11 @@ class Engine:
         sweep reaches it; Binance's matcher expires such an order rather than fill it. So the
         sweep is walked here first, in price-time priority, each maker's position moved by the
         fills ahead, and a closing order larger than what its position then leaves is expired
-        (the rule of _trim_closing_orders) before the order is sent. O(resting orders) when
-        some closing order rests on that side, else O(orders) for the look."""
+        (the rule of _trim_closing_orders) before the order is sent. O(resting orders)."""
         maker = "sell" if side == "buy" else "buy"
-        if not any(
-            r.is_open and r.venue == market.name and r.side == maker.upper() and _is_closing(r)
-            for r in self.orders.values()
+        if not any(  # the resting orders of every book: a quick look before any walk
+            r.venue == market.name and r.side == maker.upper() and _is_closing(r)
+            for r in self._by_book_id.values()
         ):
             return [], 0
         resting = sorted(

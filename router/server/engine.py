@@ -678,7 +678,8 @@ class Engine:
             for side in ("BOTH", "LONG", "SHORT"):
                 position = self.ledger.position(account, position_key(market.name, side))
                 used += self._im_units(market, position.entry_quanta, account)
-        for record in self.orders.values():
+        # the resting orders only (every open order rests in the book): not every order ever placed
+        for record in self._by_book_id.values():
             if record.account == account and record.is_open and self._kind_of(record) == "perp":
                 market = self.by_name[record.venue]
                 if market.units.quote != asset:
@@ -843,7 +844,7 @@ class Engine:
         """The account's open closing orders of ``side`` on one position, oldest first."""
         return [
             r
-            for r in self.orders.values()
+            for r in self._by_book_id.values()  # resting, in placement order
             if r.account == account
             and r.venue == market.name
             and r.is_open

@@ -36,6 +36,7 @@ from router.server.market_data import MarketDataRest
 from router.server.markets import BookMarket, PoolMarket
 from router.server.orders import OrderRest
 from router.server.ratelimit import RateLimiter
+from router.server.risk import PerpRisk, PerpRules, rules_for
 from router.server.spot import SpotRest
 from router.server.streams import STREAM_PATHS, StreamHub
 from router.server.usdm import UsdmRest
@@ -96,6 +97,7 @@ class VenueServer(MarketDataRest, OrderRest, SpotRest, UsdmRest):
         limits: ServerLimits = ServerLimits(),
         ws_interval_s: float = 0.1,
         engine_factory: Callable[..., Engine] = Engine,
+        perp_rules: dict[str, PerpRules] | None = None,
     ) -> None:
         accounts = list(accounts)
         # Two clocks, because a simulated market runs on its own time while its clients sign with
@@ -110,6 +112,17 @@ class VenueServer(MarketDataRest, OrderRest, SpotRest, UsdmRest):
         self.ledger = Ledger(asset_decimals, accounts)
         # ``engine_factory``: an Engine subclass (the paper service's logs every place and cancel).
         self.engine = engine_factory(markets, self.ledger, clock_ms=lambda: self.market_clock_ms())
+        # ``perp_rules``: venue name -> its [margin.markets] rules (build_server passes them);
+        # a perp market without an entry gets one bracket at its leverage (risk.rules_for)
+        given = perp_rules or {}
+        self.risk = PerpRisk(
+            {
+                m.name: given.get(m.name) or rules_for(m)
+                for m in self.engine.by_name.values()
+                if m.kind == "perp"
+            },
+            self.market_clock_ms(),
+        )
         self.auth = Authenticator(
             [
                 ApiCredential(a.api_key, a.api_secret, a.name)
@@ -360,6 +373,7 @@ class VenueServer(MarketDataRest, OrderRest, SpotRest, UsdmRest):
                 used = self.weights.charge(f"key:{api_key}", weight(params))
                 if request.method == "POST" and request.path.endswith(("/order", "/cancelReplace")):
                     self.order_limits.charge(f"key:{api_key}", 1)
+            self._settle_funding()  # every funding boundary the market clock has passed
             result = handler(params, account, view) if account else handler(params, view)
             if request.method != "GET":
                 self.streams.publish()  # book, trade and order events go out before the answer

@@ -6,11 +6,12 @@ from decimal import Decimal
 from typing import Any
 
 from router.app import Market
-from router.config import AmmConfig, ClmmConfig, OrderBookConfig
+from router.config import AmmConfig, ClmmConfig, MarginMarketConfig, OrderBookConfig
 from router.model.errors import ConfigError
 from router.server.accounts import AccountSpec
 from router.server.app import ServerLimits, VenueServer
 from router.server.markets import BookMarket, MarketUnits, PoolMarket, V2Quoter, V3Quoter
+from router.server.risk import PerpRules
 
 
 def build_server(
@@ -23,13 +24,20 @@ def build_server(
     """A VenueServer over the built ``market``'s live venue objects and its accounts."""
     config = market.config
     decimals = {asset.name: asset.decimals for asset in config.assets}
+    perp_rules = {
+        venue.name: _rules(spec)
+        for venue in config.venues
+        if venue.instrument == "perp" and (spec := market.margin.market(venue.symbol)) is not None
+    }
     served = []
     for index, venue in enumerate(config.venues):
         units = MarketUnits(venue.base, venue.quote, decimals[venue.base], decimals[venue.quote])
         obj = market.venues[venue.name]
         try:
             if isinstance(venue, OrderBookConfig):
-                served.append(BookMarket(venue.name, obj, units))
+                rules = perp_rules.get(venue.name)
+                leverage = rules.schedule().tiers[0].max_leverage if rules else 20
+                served.append(BookMarket(venue.name, obj, units, leverage=leverage))
             elif isinstance(venue, AmmConfig):
                 served.append(
                     PoolMarket(venue.name, V2Quoter(obj), units, depth_step=pool_depth_step)
@@ -51,4 +59,35 @@ def build_server(
     accounts = [
         AccountSpec(a.name, dict(a.balances), a.api_key, a.api_secret) for a in config.accounts
     ]
-    return VenueServer(served, accounts, decimals, limits=limits or ServerLimits(), **options)
+    return VenueServer(
+        served,
+        accounts,
+        decimals,
+        limits=limits or ServerLimits(),
+        perp_rules=perp_rules,
+        **options,
+    )
+
+
+def _rules(spec: MarginMarketConfig) -> PerpRules:
+    """A ``[margin.markets]`` entry as the server's rules (the margin core's tier tables)."""
+    tiers = tuple(
+        {"notional_from": t.notional_from, "max_leverage": t.max_leverage}
+        | (
+            {
+                "maintenance_margin_rate": t.maintenance_margin_rate,
+                "maintenance_amount": t.maintenance_amount,
+            }
+            if t.maintenance_margin_rate is not None
+            else {}
+        )
+        for t in spec.tiers
+    )
+    return PerpRules(
+        spec.name,
+        spec.oracle,
+        tiers=tiers or None,
+        initial_margin_fraction=spec.initial_margin_fraction,
+        maintenance_margin_fraction=spec.maintenance_margin_fraction,
+        funding_cap=spec.funding_cap,
+    )

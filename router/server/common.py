@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 from decimal import Decimal
 
-FUNDING_INTERVAL_MS = 8 * 3_600_000
 # Binance order types crossroute's venues do not model: answered -1020, not "invalid type".
 UNMODELLED_ORDER_TYPES = frozenset(
     {

@@ -678,7 +678,8 @@ class Engine:
             for side in ("BOTH", "LONG", "SHORT"):
                 position = self.ledger.position(account, position_key(market.name, side))
                 used += self._im_units(market, position.entry_quanta, account)
-        for record in self.orders.values():
+        # the resting orders only (every open order rests in the book): not every order ever placed
+        for record in self._by_book_id.values():
             if record.account == account and record.is_open and self._kind_of(record) == "perp":
                 market = self.by_name[record.venue]
                 if market.units.quote != asset:
@@ -739,7 +740,11 @@ class Engine:
                 "(unless you choose reduce only).",
                 min_notional=str(market.min_notional),
             )
-        worst_notional = max(notional, quote.notional_quanta)
+        overreaching, swept_quanta = self._overreaching_closers(
+            market, account, side, qty_lots, price_ticks
+        )
+        # with those makers gone the sweep reaches deeper: its notional is the walk's then
+        worst_notional = max(notional, quote.notional_quanta, swept_quanta)
         # Only the part of the order that grows the position needs initial margin; the part that
         # reduces it frees margin (other open orders are counted in full, conservatively).
         signed = qty_lots if side == "buy" else -qty_lots
@@ -756,6 +761,7 @@ class Engine:
                 decimal_of(used, units.quote_decimals),
                 decimal_of(wallet, units.quote_decimals),
             )
+        self._expire_closing(market, overreaching)
         try:
             result = self._submit(market, record, side, qty_lots, price_ticks)
         except VenueError as exc:
@@ -773,6 +779,62 @@ class Engine:
             self._by_book_id[("perp", market.name, record.book_order_id)] = record
         self._trim_closing_orders(account, market, record.position_side)
 
+    def _overreaching_closers(
+        self,
+        market: BookMarket,
+        account: str,
+        side: str,
+        qty_lots: int,
+        price_ticks: int | None,
+    ) -> tuple[list[OrderRecord], int]:
+        """The resting closing orders of other accounts that this taker order would fill beyond
+        their position, and the notional (quanta) of its sweep without them.
+
+        The book matches a sweep in one call, so a maker's plain order filled ahead of its own
+        reduce-only order can leave the latter covering more than the position by the time the
+        sweep reaches it; Binance's matcher expires such an order rather than fill it. So the
+        sweep is walked here first, in price-time priority, each maker's position moved by the
+        fills ahead, and a closing order larger than what its position then leaves is expired
+        (the rule of _trim_closing_orders) before the order is sent. O(resting orders)."""
+        maker = "sell" if side == "buy" else "buy"
+        if not any(  # the resting orders of every book: a quick look before any walk
+            r.venue == market.name and r.side == maker.upper() and _is_closing(r)
+            for r in self._by_book_id.values()
+        ):
+            return [], 0
+        resting = sorted(
+            (o for o in market.book.open_orders() if o.side == maker),
+            key=lambda o: (o.price_ticks if maker == "sell" else -o.price_ticks, o.seq),
+        )
+        left, swept, sizes, out = qty_lots, 0, {}, []
+        for o in resting:
+            beyond = price_ticks is not None and (
+                o.price_ticks > price_ticks if side == "buy" else o.price_ticks < price_ticks
+            )
+            if left <= 0 or beyond:
+                break
+            record = self._by_book_id.get(("perp", market.name, o.order_id))
+            if record is not None and record.account == account:
+                break  # self-trade prevention (EXPIRE_TAKER) ends the sweep here
+            fill = min(left, o.qty_lots)
+            if record is not None:
+                key = (record.account, position_key(market.name, record.position_side))
+                size = sizes.get(key, self.ledger.position(*key).size_lots)
+                if _is_closing(record) and o.qty_lots > (-size if maker == "buy" else size):
+                    out.append(record)
+                    continue
+                sizes[key] = size + (fill if maker == "buy" else -fill)
+            left -= fill
+            swept += fill * o.price_ticks
+        return out, swept
+
+    def _expire_closing(self, market: BookMarket, records: list[OrderRecord]) -> None:
+        for record in records:
+            market.book.cancel(record.book_order_id)
+            self._by_book_id.pop(("perp", market.name, record.book_order_id), None)
+            record.status = "EXPIRED"
+            record.update_time_ms = self.clock_ms()
+
     def _open_lots(self, market: BookMarket, record: OrderRecord) -> int:
         return market.qty_lots(record.orig_qty) - record.executed_base_units // market.lot_units
 
@@ -782,7 +844,7 @@ class Engine:
         """The account's open closing orders of ``side`` on one position, oldest first."""
         return [
             r
-            for r in self.orders.values()
+            for r in self._by_book_id.values()  # resting, in placement order
             if r.account == account
             and r.venue == market.name
             and r.is_open
@@ -802,10 +864,7 @@ class Engine:
                 if lots <= left:
                     left -= lots
                     continue
-                market.book.cancel(record.book_order_id)
-                self._by_book_id.pop(("perp", market.name, record.book_order_id), None)
-                record.status = "EXPIRED"
-                record.update_time_ms = self.clock_ms()
+                self._expire_closing(market, [record])
 
     def _perp_fill(
         self,

@@ -11,10 +11,11 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from router.margin.oracle import aggregate
+from router.margin.quantities import to_decimal
 from router.server import params as P
 from router.server import tape as T
 from router.server.common import (
-    FUNDING_INTERVAL_MS,
     levels_json,
     plain,
 )
@@ -23,6 +24,7 @@ from router.server.errors import (
     illegal,
 )
 from router.server.markets import BookMarket, PoolMarket, filters, precision_digits
+from router.server.risk import INDEX_MAX_DEVIATION_BPS, MARK_QUANTUM
 
 
 class MarketDataRest:
@@ -32,6 +34,7 @@ class MarketDataRest:
     ledger: Any
     streams: Any
     limits: Any
+    risk: Any
 
     # ---- public ----------------------------------------------------------------------------
     def _ping(self, params: dict[str, str], view: str = "") -> dict[str, Any]:
@@ -309,6 +312,23 @@ class MarketDataRest:
     def _mark(self, market: BookMarket) -> Decimal:
         return self._mid(market)
 
+    def _index(self, market: Any) -> Decimal:
+        """The index of a perp: the median of the mids of the spot markets trading its oracle
+        asset against its quote asset (the margin core's aggregate, outliers beyond 100 bps of
+        the median dropped); the perp's own mark when no such market is served."""
+        oracle = self.risk.rules[market.name].oracle
+        readings = {}
+        for m in self.engine.by_name.values():
+            if m.kind == "spot" and (m.units.base, m.units.quote) == (oracle, market.units.quote):
+                mid = self._mid(m)
+                if mid > 0:
+                    readings[m.name] = (int(mid.quantize(MARK_QUANTUM).scaleb(8)), 0)
+        if not readings:
+            return self._mark(market)
+        mark = aggregate(oracle, readings, 0, 0, INDEX_MAX_DEVIATION_BPS, 1)
+        assert mark.price_units is not None  # readings is not empty
+        return to_decimal(mark.price_units)
+
     def _price(self, params: dict[str, str], kind: str, view: str) -> Any:
         rows = []
         for m in self._selected(params, kind, view):
@@ -353,30 +373,53 @@ class MarketDataRest:
 
     # ---- funding and mark (USD-M) ------------------------------------------------------------
     def _premium_index(self, params: dict[str, str], view: str = "") -> Any:
-        """Mark = index = the book's mid (the server has no external index), so the premium and
-        the funding rate are zero; the next funding time is the next 8-hour boundary."""
+        """Mark = the book's mid, index = the median of the oracle asset's spot mids (see
+        usdm._index), lastFundingRate = the margin core's rate on the premium now (what the next
+        settlement pays if nothing moves), nextFundingTime = the next interval boundary."""
         now = self.market_clock_ms()
-        rows = [
-            {
-                "symbol": m.units.symbol_id,
-                "markPrice": plain(self._mark(m)),
-                "indexPrice": plain(self._mark(m)),
-                "estimatedSettlePrice": plain(self._mark(m)),
-                "lastFundingRate": "0",
-                "interestRate": "0",
-                "nextFundingTime": now - now % FUNDING_INTERVAL_MS + FUNDING_INTERVAL_MS,
-                "time": now,
-            }
-            for m in self._selected(params, "perp", view)
-        ]
+        rows = []
+        for m in self._selected(params, "perp", view):
+            mark, index = self._mark(m), self._index(m)
+            rows.append(
+                {
+                    "symbol": m.units.symbol_id,
+                    "markPrice": plain(mark),
+                    "indexPrice": plain(index),
+                    "estimatedSettlePrice": plain(index),
+                    "lastFundingRate": plain(self.risk.predicted_rate(m.name, mark, index)),
+                    "interestRate": plain(self.risk.interest_rate(m.name)),
+                    "nextFundingTime": self.risk.next_funding_ms(m.name),
+                    "time": now,
+                }
+            )
         return rows[0] if params.get("symbol") else rows
 
     def _funding_history(self, params: dict[str, str], view: str = "") -> list[Any]:
-        """No funding is exchanged on this server (mark equals index), so the history is empty."""
-        if params.get("symbol"):
-            self.engine.market(P.symbol(params), "perp", view)  # type: ignore[arg-type]
-        P.integer(params, "limit", default=100, minimum=1, maximum=1000)
-        return []
+        """The settled intervals (rate and mark) of one or every perp, oldest first; Binance's
+        startTime / endTime / limit (default 100, at most 1000: the first ``limit`` from
+        startTime, else the last ``limit``)."""
+        symbol = P.symbol(params, required=False)
+        start = P.integer(params, "startTime", minimum=0)
+        end = P.integer(params, "endTime", minimum=0)
+        limit = P.integer(params, "limit", default=100, minimum=1, maximum=1000)
+        markets = (
+            [self.engine.market(symbol, "perp", view)]
+            if symbol is not None
+            else self.engine.markets("perp", view)
+        )
+        rows = [
+            {
+                "symbol": m.units.symbol_id,
+                "fundingTime": event.time_ms,
+                "fundingRate": plain(event.rate),
+                "markPrice": plain(event.mark),
+            }
+            for m in markets
+            for event in self.risk.state[m.name].events
+            if (start is None or event.time_ms >= start) and (end is None or event.time_ms <= end)
+        ]
+        rows.sort(key=lambda row: row["fundingTime"])
+        return rows[:limit] if start is not None else rows[-limit:]  # type: ignore[index]
 
     def _open_interest(self, params: dict[str, str], view: str = "") -> dict[str, Any]:
         market = self.engine.market(P.symbol(params), "perp", view)  # type: ignore[arg-type]

@@ -342,18 +342,18 @@ class StreamHub:
         }
 
     def _mark_event(self, market: Any, now: int) -> dict[str, Any]:
-        mark = plain(self.server._mark(market))
-        interval = 8 * 3_600_000
+        mark, index = self.server._mark(market), self.server._index(market)
+        rate = self.server.risk.predicted_rate(market.name, mark, index)
         return {
             "e": "markPriceUpdate",
             "E": now,
             "s": market.units.symbol_id,
-            "p": mark,
-            "ap": mark,
-            "P": mark,
-            "i": mark,
-            "r": "0",
-            "T": now - now % interval + interval,
+            "p": plain(mark),
+            "ap": plain(mark),
+            "P": plain(index),
+            "i": plain(index),
+            "r": plain(rate),
+            "T": self.server.risk.next_funding_ms(market.name),
         }
 
     def _sync_marks(self, market: Any) -> None:
@@ -548,7 +548,11 @@ class StreamHub:
             },
         }
 
-    def _balance_event(self, account: str, perp: bool) -> dict[str, Any]:
+    def funding_paid(self, account: str) -> None:
+        """ACCOUNT_UPDATE with reason FUNDING_FEE: a funding settlement moved the wallet."""
+        self._send_user(account, self._balance_event(account, True, "FUNDING_FEE"))
+
+    def _balance_event(self, account: str, perp: bool, reason: str = "ORDER") -> dict[str, Any]:
         ledger = self.server.ledger
         now = self.server.market_clock_ms()
         if not perp:
@@ -595,7 +599,7 @@ class StreamHub:
             "e": "ACCOUNT_UPDATE",
             "E": now,
             "T": now,
-            "a": {"m": "ORDER", "B": balances, "P": positions},
+            "a": {"m": reason, "B": balances, "P": positions},
         }
 
     def _send_user(self, account: str, body: dict[str, Any]) -> None:

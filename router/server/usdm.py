@@ -7,11 +7,11 @@ A mixin of :class:`router.server.app.VenueServer` (``self`` is the server: ``eng
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any
 
 from router.server import params as P
-from router.server.accounts import decimal_of
+from router.server.accounts import decimal_of, units_of
 from router.server.common import (
     plain,
 )
@@ -23,6 +23,9 @@ from router.server.errors import (
     missing,
 )
 
+# funding income's tranIds sit above the trades' (2 x trade id + 0 | 1), so the two never meet
+FUNDING_TRAN_BASE = 1 << 40
+
 
 class UsdmRest:
     """Handlers of this module; the VenueServer provides the state they read and change."""
@@ -31,6 +34,7 @@ class UsdmRest:
     ledger: Any
     streams: Any
     limits: Any
+    risk: Any
 
     def _order_post_perp(
         self, params: dict[str, str], account: str, view: str = ""
@@ -120,25 +124,39 @@ class UsdmRest:
     def _leverage_bracket(
         self, params: dict[str, str], account: str, view: str = ""
     ) -> list[dict[str, Any]]:
-        out = []
-        for m in self._selected(params, "perp", view):
-            out.append(
-                {
-                    "symbol": m.units.symbol_id,
-                    "notionalCoef": 1.0,
-                    "brackets": [
-                        {
-                            "bracket": 1,
-                            "initialLeverage": m.leverage,
-                            "notionalCap": 9_000_000_000_000,
-                            "notionalFloor": 0,
-                            "maintMarginRatio": plain(Decimal(1) / (2 * m.leverage)),
-                            "cum": 0.0,
-                        }
-                    ],
-                }
-            )
-        return out
+        """The brackets of each market's [margin.markets] rule set (the margin core's tiers)."""
+        return [
+            {
+                "symbol": m.units.symbol_id,
+                "notionalCoef": 1.0,
+                "brackets": self.risk.brackets(m.name),
+            }
+            for m in self._selected(params, "perp", view)
+        ]
+
+    # ---- funding (the margin core's rate, on the market clock) ----------------------------------
+    def _settle_funding(self) -> None:
+        """Settle every funding boundary the market clock has passed: the rate from the margin
+        core, then each position pays size x mark x rate into (or out of) its wallet."""
+        now = self.market_clock_ms()
+        for m in self.engine.by_name.values():
+            if m.kind != "perp" or self.risk.next_funding_ms(m.name) > now:
+                continue
+            for event in self.risk.settle(m.name, self._mark(m), self._index(m), now):
+                asset = m.units.quote
+                digits = self.ledger.decimals(asset)
+                for (account, key), pos in sorted(self.ledger.positions.items()):
+                    if key.split("@")[0] != m.name or not pos.size_lots:
+                        continue
+                    size = pos.size_lots * m.step_size
+                    paid = self.risk.pay(
+                        account, m.name, m.units.symbol_id, asset, size, event, digits
+                    )
+                    if paid is not None:
+                        self.ledger.adjust_wallet(
+                            account, asset, units_of(asset, paid.income, digits)
+                        )
+                        self.streams.funding_paid(account)
 
     def _position_rows(self, account: str, view: str) -> list[tuple[Any, str, Any]]:
         """(market, positionSide, position) of every perp position row the account shows: one
@@ -149,35 +167,6 @@ class UsdmRest:
             for m in self.engine.markets("perp", view)
             for side in sides
         ]
-
-    def _liquidation_price(
-        self, account: str, market: Any, position: Any, rows: list[dict[str, Any]]
-    ) -> Decimal:
-        """The mark at which the account's cross margin balance in the margin asset falls to its
-        maintenance margin, the other positions held at their marks (Binance's cross formula):
-        p = (q*E - C) / (q - mmr*|q|), C = wallet + the others' (unrealised PnL - maintenance).
-        0 when no positive price liquidates. Rounded against the holder (a long's up, a short's
-        down) to 8 decimals."""
-        if not position.size_lots:
-            return Decimal(0)
-        asset = market.units.quote
-        wallet = decimal_of(self.ledger.free(account, asset), self.ledger.decimals(asset))
-        q = position.size_lots * market.step_size
-        entry = decimal_of(
-            position.entry_quanta * market.quantum_units, market.units.quote_decimals
-        )
-        mmr = Decimal(1) / (2 * market.leverage)
-        others = wallet
-        for row in rows:
-            if row["marginAsset"] != asset or row["_position"] is position:
-                continue
-            others += Decimal(row["unRealizedProfit"]) - Decimal(row["maintMargin"])
-        # entry is the signed cost (negative for a short), so q*E_price = entry
-        price = (entry - others) / (q - mmr * abs(q))
-        if price <= 0:
-            return Decimal(0)
-        rounding = ROUND_CEILING if q > 0 else ROUND_FLOOR
-        return price.quantize(Decimal("1e-8"), rounding=rounding)
 
     def _positions(
         self, account: str, symbol: str | None = None, view: str = ""
@@ -195,7 +184,7 @@ class UsdmRest:
             im = decimal_of(
                 -(-abs(pos.entry_quanta) * m.quantum_units // leverage), u.quote_decimals
             )
-            mm = abs(size) * mark / (2 * m.leverage)
+            mm = self.risk.maintenance(m.name, size, mark) if size else Decimal(0)
             rows.append(
                 {
                     "symbol": sym,
@@ -224,9 +213,32 @@ class UsdmRest:
                     "_market": m,
                 }
             )
+        # the margin core's liquidation price, per margin asset over the account's cross positions
+        by_asset: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
-            liq = self._liquidation_price(account, row["_market"], row["_position"], rows)
-            row["liquidationPrice"] = plain(liq)
+            if row["_position"].size_lots:
+                by_asset.setdefault(row["marginAsset"], []).append(row)
+        for asset, held in by_asset.items():
+            wallet = decimal_of(self.ledger.free(account, asset), self.ledger.decimals(asset))
+            prices = self.risk.liquidation_prices(
+                wallet,
+                [
+                    (
+                        r["_market"].name,
+                        Decimal(r["positionAmt"]),
+                        decimal_of(
+                            r["_position"].entry_quanta * r["_market"].quantum_units,
+                            r["_market"].units.quote_decimals,
+                        ),
+                        Decimal(r["markPrice"]),
+                    )
+                    for r in held
+                ],
+            )
+            for r in held:
+                price = prices[r["_market"].name]
+                # None: no positive price liquidates the long (Binance shows 0)
+                r["liquidationPrice"] = plain(price if price is not None else Decimal(0))
         for row in rows:
             del row["_position"], row["_market"]
         return [r for r in rows if symbol is None or r["symbol"] == symbol]
@@ -363,7 +375,8 @@ class UsdmRest:
         return {"multiAssetsMargin": False}
 
     def _income(self, params: dict[str, str], account: str, view: str = "") -> list[Any]:
-        """Realised PnL and commissions of the account's perpetual fills (no funding here)."""
+        """Realised PnL and commissions of the account's perpetual fills and its funding fees,
+        oldest first."""
         symbol = P.symbol(params, required=False)
         income_type = P.choice(
             params, "incomeType", ("", "REALIZED_PNL", "COMMISSION", "FUNDING_FEE"), ""
@@ -394,6 +407,27 @@ class UsdmRest:
                         "tradeId": str(t.trade_id),
                     }
                 )
+        if income_type in ("", "FUNDING_FEE"):
+            for paid in self.risk.payments.get(account, []):
+                if paid.venue not in names or (symbol is not None and paid.symbol != symbol):
+                    continue
+                if (start is not None and paid.time_ms < start) or (
+                    end is not None and paid.time_ms > end
+                ):
+                    continue
+                rows.append(
+                    {
+                        "symbol": paid.symbol,
+                        "incomeType": "FUNDING_FEE",
+                        "income": plain(paid.income),
+                        "asset": paid.asset,
+                        "info": "FUNDING_FEE",
+                        "time": paid.time_ms,
+                        "tranId": FUNDING_TRAN_BASE + paid.tran_id,
+                        "tradeId": "",
+                    }
+                )
+        rows.sort(key=lambda row: row["time"])  # stable: a trade's rows keep their order
         return rows[:limit] if start is not None else rows[-limit:]  # type: ignore[index]
 
     def _all_orders_perp(self, params: dict[str, str], account: str, view: str = "") -> Any:

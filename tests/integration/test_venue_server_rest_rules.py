@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -15,12 +15,23 @@ import aiohttp
 from router.server.auth import sign
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_venue_server_support import KEY_A, SECRET_A, serve
+from test_venue_server_support import KEY_A, KEY_B, SECRET_A, SECRET_B, serve
+
+CAP = Decimal("0.0005")  # the default funding cap of a perp served without [margin.markets]
 
 _counter = iter(range(10**9))
 
 
-async def _call(session, method: str, url: str, params: dict | None = None, *, signed=True):
+async def _call(
+    session,
+    method: str,
+    url: str,
+    params: dict | None = None,
+    *,
+    signed=True,
+    key: str = KEY_A,
+    secret: str = SECRET_A,
+):
     headers = {}
     data = None
     if signed:
@@ -31,8 +42,8 @@ async def _call(session, method: str, url: str, params: dict | None = None, *, s
                 "recvWindow": 5000 + next(_counter) % 1000,
             }
         )
-        data = f"{query}&signature={sign(SECRET_A, query)}"
-        headers = {"X-MBX-APIKEY": KEY_A, "Content-Type": "application/x-www-form-urlencoded"}
+        data = f"{query}&signature={sign(secret, query)}"
+        headers = {"X-MBX-APIKEY": key, "Content-Type": "application/x-www-form-urlencoded"}
     elif params:
         url = f"{url}?{urlencode(params)}"
     async with session.request(method, url, data=data, headers=headers) as response:
@@ -101,7 +112,12 @@ async def test_usdm_rules_close_position_margin_type_and_position_mode() -> None
         status, body = await _call(
             session, "GET", f"{perp}/premiumIndex", {"symbol": "ETHUSDT"}, signed=False
         )
-        assert body["markPrice"] == "3000.0" and body["lastFundingRate"] == "0"
+        # mark = the book's mid; index = the uni-v2 pool's mid (the one ETH/USDT spot market);
+        # the rate the margin core's formula gives: the premium on 1e-12, within the 0.05% cap
+        mark, index = Decimal(body["markPrice"]), Decimal(body["indexPrice"])
+        premium = ((mark - index) / index).quantize(Decimal("1e-12"), rounding=ROUND_DOWN)
+        assert mark == Decimal("3000.0") and index != mark
+        assert Decimal(body["lastFundingRate"]) == max(-CAP, min(CAP, premium))
         status, body = await _call(
             session, "GET", f"{perp}/klines", {"symbol": "ETHUSDT", "interval": "1m"}, signed=False
         )
@@ -222,3 +238,40 @@ async def test_spot_cancel_replace_results_and_quote_quantity_rules() -> None:
         )
         assert server.engine.open_orders("desk-a", "spot") == []
         server.engine._check()
+
+
+async def test_one_sweep_never_fills_a_reduce_only_maker_beyond_its_position() -> None:
+    """A long 1 rests a plain sell 1 and, behind it, a reduce-only sell 1; one taker buy of 2
+    sweeps both levels. The plain sell closes the long first, so the reduce-only order would open
+    a short: it is expired instead, and the taker fills its second lot further up the book."""
+    async with serve() as (base, server), aiohttp.ClientSession() as session:
+        perp = f"{base}/fapi/v1"
+
+        async def order(params: dict, key: str = KEY_A, secret: str = SECRET_A) -> dict:
+            status, body = await _call(
+                session,
+                "POST",
+                f"{perp}/order",
+                {"symbol": "ETHUSDT", **params},
+                key=key,
+                secret=secret,
+            )
+            assert status == 200, body
+            return body
+
+        await order({"side": "BUY", "type": "MARKET", "quantity": "1"})
+        limit = {"side": "SELL", "type": "LIMIT", "timeInForce": "GTC", "quantity": "1"}
+        plain = await order({**limit, "price": "3000.6"})
+        reduce = await order({**limit, "price": "3000.8", "reduceOnly": "true"})
+        taker = await order({"side": "BUY", "type": "MARKET", "quantity": "2"}, KEY_B, SECRET_B)
+        assert taker["status"] == "FILLED"
+        # the taker's fills: A's plain sell, then the seed ask at 3001.0, not A's reduce-only one
+        assert Decimal(taker["avgPrice"]) == (Decimal("3000.6") + Decimal("3001.0")) / 2
+        _, rows = await _call(session, "GET", f"{base}/fapi/v2/positionRisk", {"symbol": "ETHUSDT"})
+        assert Decimal(rows[0]["positionAmt"]) == 0
+        for placed, status in ((plain, "FILLED"), (reduce, "EXPIRED")):
+            _, body = await _call(
+                session, "GET", f"{perp}/order", {"symbol": "ETHUSDT", "orderId": placed["orderId"]}
+            )
+            assert body["status"] == status
+        server.ledger._check()

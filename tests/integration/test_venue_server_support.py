@@ -100,10 +100,16 @@ def accounts() -> list[AccountSpec]:
 
 @contextlib.asynccontextmanager
 async def serve(
-    clock: Clock | None = None, limits: ServerLimits | None = None, markets: list | None = None
+    clock: Clock | None = None,
+    limits: ServerLimits | None = None,
+    markets: list | None = None,
+    market_clock: Clock | None = None,
 ) -> AsyncIterator[tuple[str, object]]:
-    """Serve on 127.0.0.1 with an ephemeral port; yields (base_url, VenueServer)."""
+    """Serve on 127.0.0.1 with an ephemeral port; yields (base_url, VenueServer).
+    ``market_clock``: the simulated market's own clock (funding, trade times), else ``clock``."""
     options = {"clock_ms": clock or Clock()}
+    if market_clock is not None:
+        options["market_clock_ms"] = market_clock
     if limits is not None:
         options["limits"] = limits
     app = create_app(

@@ -635,11 +635,12 @@ class _Run:
         if self.ex._marks is None or not hasattr(self.ex.margin, "set_marks"):
             return
         marks = dict(self.ex._marks())
-        if marks == self.last_marks:
-            return
+        changed = {name: mark for name, mark in marks.items() if self.last_marks.get(name) != mark}
         self.last_marks = marks
-        self.ex.margin.set_marks(marks)
-        self.journal.write("marks", client_id=self.order.client_id, leg=tag, marks=marks)
+        if not changed:
+            return
+        self.ex.margin.set_marks(changed)
+        self.journal.write("marks", client_id=self.order.client_id, leg=tag, marks=changed)
 
     async def _refresh_snapshots(self, venues: Sequence[str]) -> None:
         """Refresh the snapshot of every venue that reads one over the network (an adapter with

@@ -36,6 +36,7 @@ __all__ = [
     "band_limit",
     "fixed_cost_finding",
     "protect",
+    "venue_mid",
 ]
 
 DEFAULT_BAND_BPS = 100
@@ -78,7 +79,7 @@ class Protection:
 def arrival_mid(venues: Sequence[Any]) -> Decimal | None:
     """Median of the venues' mids (8 decimals, half-even), or None when no venue has one. Venues
     that cannot be read are skipped. O(venues) (a venue without ``mid_price`` builds two curves)."""
-    mids = sorted(m for m in (_venue_mid(v) for v in venues) if m is not None)
+    mids = sorted(m for m in (venue_mid(v) for v in venues) if m is not None)
     if not mids:
         return None
     middle = len(mids) // 2
@@ -86,7 +87,7 @@ def arrival_mid(venues: Sequence[Any]) -> Decimal | None:
     return mid.quantize(PRICE_QUANTUM)
 
 
-def _venue_mid(venue: Any) -> Decimal | None:
+def venue_mid(venue: Any) -> Decimal | None:
     """One venue's mid: its own ``mid_price()`` when it has one, else the mid of its depth
     curves' best all-in ask and bid (floats through their shortest repr), else None."""
     try:

@@ -1,18 +1,28 @@
 """Margin core benchmark: pre-trade check latency and liquidation scan, each against a naive
-full recomputation measured in the same run. Plain script, fixed seed:
+full recomputation measured in the same run, and a liquidation cascade of 1,000 accounts through
+the simulated venues against one account's. Plain script, fixed seed:
 
     .venv/bin/python benchmarks/bench_margin.py
+
+Every subaccount holds 10 assets of which half are borrowed (spot sold beyond holdings) and n
+perp positions; the checked legs mix spot (borrowing further or repaying) and perp legs.
 """
 
 from __future__ import annotations
 
 import random
 import statistics
+import tempfile
 import time
 from decimal import Decimal
+from pathlib import Path
 
-from router.margin import Leg, MarginLedger
-from router.margin.ledger import IM, Scenario
+from router.app import DEFAULT_CONFIG
+from router.config import load_config
+from router.margin import LedgerLeg, MarginLedger
+from router.margin.projection import C_INIT, C_MAINT, FUND, GROSS, IM, MM, UPNL, requirements
+from router.stress.engine import StressEngine, load_portfolio
+from router.stress.scenarios import shock
 
 
 def build(
@@ -33,12 +43,17 @@ def build(
         sub = ledger.open_subaccount("bench", f"s{s}")
         ledger.deposit(sub, "USDC", "10000000")
         for a in range(n_assets - 1):
-            ledger.deposit(sub, f"A{a}", str(rng.randint(1, 100)))
+            if a % 2:  # a borrow: sold beyond holdings
+                price = Decimal(ledger.marks[f"A{a}"].price_units) / 10**8
+                size = str(Decimal(rng.randint(1, 100)) / 10)
+                ledger.apply_leg(sub, LedgerLeg("spot", f"A{a}", "sell", size, str(price)))
+            else:
+                ledger.deposit(sub, f"A{a}", str(rng.randint(1, 100)))
         for p in range(n_positions):
             price = ledger.marks[f"P{p}-PERP"].price_units
             ledger.apply_leg(
                 sub,
-                Leg(
+                LedgerLeg(
                     "perp",
                     f"P{p}-PERP",
                     rng.choice(["buy", "sell"]),
@@ -55,49 +70,70 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def naive_check(ledger: MarginLedger, sub_id: str, leg: Leg) -> bool:
-    """Baseline: apply the leg to a scenario, then recompute every figure from scratch."""
-    scen = Scenario(ledger, ledger.subs[sub_id])
-    scen.trade_perp(leg.symbol, leg.signed_units, leg.price_units, leg.fee_units)
+def naive_totals(ledger: MarginLedger, sub_id: str, scen) -> list[int]:
+    """Every figure of the projected subaccount recomputed from scratch. O(assets + positions)."""
     sub = ledger.subs[sub_id]
     totals = [0] * 7
     for asset in set(sub.balances) | set(scen.balances):
-        figs = ledger._asset_figures(asset, scen.balance(asset))
-        totals[0] += figs[0]
+        figs = ledger.asset_figures(asset, scen.balance(asset))
+        for index, at in ((C_INIT, 0), (C_MAINT, 1), (GROSS, 2), (IM, 3), (MM, 4)):
+            totals[index] += figs[at]
     for symbol in set(sub.positions) | set(scen.positions):
         pos = scen.position(symbol)
         if pos is not None:
-            figs = ledger._position_figures(sub, pos)
-            totals[2] += figs[1]
-            totals[3] += figs[2]
-            totals[IM] += figs[3]
-    return totals[0] + totals[2] + totals[3] - totals[IM] >= 0
+            figs = ledger.position_figures(sub, pos)
+            for index, at in ((UPNL, 1), (FUND, 2), (IM, 3), (MM, 4), (GROSS, 5)):
+                totals[index] += figs[at]
+    return totals
+
+
+def naive_check(ledger: MarginLedger, sub_id: str, leg: LedgerLeg) -> bool:
+    """Baseline: apply the leg to a projection, then recompute every figure from scratch."""
+    scen = ledger.projection(sub_id)
+    if leg.kind == "spot":
+        scen.trade_spot(leg.symbol, leg.signed_units, leg.price_units, leg.fee_units)
+    else:
+        scen.trade_perp(leg.symbol, leg.signed_units, leg.price_units, leg.fee_units)
+    totals = naive_totals(ledger, sub_id, scen)
+    quote = ledger.quote_asset
+    im = requirements(totals, scen.balance(quote), ledger.assets[quote])[0]
+    return totals[C_INIT] + totals[UPNL] + totals[FUND] - im >= 0
 
 
 def bench_check(n_positions: int, rounds: int = 2000) -> None:
     ledger, (sub,) = build(n_positions, 10, 1)
     rng = random.Random(11)
     legs = []
-    for _ in range(rounds):
-        sym = f"P{rng.randrange(n_positions)}-PERP"
+    for i in range(rounds):
+        if i % 2:
+            sym = f"A{rng.randrange(9)}"
+            kind = "spot"
+        else:
+            sym = f"P{rng.randrange(n_positions)}-PERP"
+            kind = "perp"
         price = ledger.marks[sym].price_units
         legs.append(
-            Leg("perp", sym, rng.choice(["buy", "sell"]), "0.5", str(Decimal(price) / 10**8), "1")
+            LedgerLeg(
+                kind, sym, rng.choice(["buy", "sell"]), "0.5", str(Decimal(price) / 10**8), "1"
+            )
         )
     ledger.journal._lines.clear()
     fast, slow = [], []
     for leg in legs:
         t0 = time.perf_counter_ns()
-        ledger.check_leg(sub, leg)
+        result = ledger.check_leg(sub, leg)
         t1 = time.perf_counter_ns()
-        naive_check(ledger, sub, leg)
+        naive = naive_check(ledger, sub, leg)
         t2 = time.perf_counter_ns()
+        assert result.accepted == naive or result.limit != "headroom", (leg, result)
         fast.append((t1 - t0) / 1000)
         slow.append((t2 - t1) / 1000)
+    borrowed = sum(1 for u in ledger.subs[sub].balances.values() if u < 0)
     print(
-        f"pre-trade check, {n_positions} positions, 10 assets, {rounds} legs: "
-        f"incremental p50 {statistics.median(fast):.1f} us p99 {percentile(fast, 0.99):.1f} us | "
-        f"naive full recompute p50 {statistics.median(slow):.1f} us p99 {percentile(slow, 0.99):.1f} us"
+        f"pre-trade check, {n_positions} positions, 10 assets ({borrowed} borrowed), {rounds} legs "
+        f"(half spot): incremental p50 {statistics.median(fast):.1f} us p99 "
+        f"{percentile(fast, 0.99):.1f} us | naive full recompute p50 "
+        f"{statistics.median(slow):.1f} us p99 {percentile(slow, 0.99):.1f} us"
     )
 
 
@@ -109,9 +145,12 @@ def bench_scan(n_subs: int, n_positions: int = 5, repeats: int = 5) -> None:
         cached = ledger.liquidatable()
         t1 = time.perf_counter_ns()
         naive = []
+        quote = ledger.quote_asset
         for sub_id in sorted(ledger.subs):
-            t = ledger.recompute_totals(ledger.subs[sub_id])
-            if t[1] + t[2] + t[3] < t[5]:
+            state = ledger.subs[sub_id]
+            t = ledger.recompute_totals(state)
+            mm = requirements(t, state.balances.get(quote, 0), ledger.assets[quote])[1]
+            if t[C_MAINT] + t[UPNL] + t[FUND] < mm:
                 naive.append(sub_id)
         t2 = time.perf_counter_ns()
         assert cached == naive
@@ -123,8 +162,45 @@ def bench_scan(n_subs: int, n_positions: int = 5, repeats: int = 5) -> None:
     )
 
 
+ACCOUNT = """[collateral]
+USDC = "60000"
+[[positions]]
+symbol = "ETH-PERP"
+size = "200"
+entry = "3000"
+mark = "3000"
+max_leverage = 20
+"""
+
+
+def bench_cascade(crowd: int = 1000, repeats: int = 3) -> None:
+    """An 8% ETH drop on the default market: ``crowd`` accounts like ACCOUNT liquidate into the
+    same simulated venues (each round's orders consume the books and pools, the marks follow the
+    venues, the next round liquidates again), against one account alone."""
+    market = load_config(DEFAULT_CONFIG)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "account.toml"
+        path.write_text(ACCOUNT)
+        engine = StressEngine(load_portfolio(path), market)
+    timings: dict[int, list[float]] = {1: [], crowd: []}
+    rounds = {}
+    for _ in range(repeats):
+        for size in (1, crowd):
+            t0 = time.perf_counter_ns()
+            result = engine.run(shock("eth-8", {"ETH": "-0.08"}, crowd=size))
+            timings[size].append((time.perf_counter_ns() - t0) / 1e6)
+            rounds[size] = (result.cascade_rounds, len(result.liquidations))
+    print(
+        f"liquidation cascade through the simulated venues, {crowd} accounts: median "
+        f"{statistics.median(timings[crowd]):.1f} ms ({rounds[crowd][0]} rounds, "
+        f"{rounds[crowd][1]} liquidation steps) | one account median "
+        f"{statistics.median(timings[1]):.1f} ms ({rounds[1][0]} rounds)"
+    )
+
+
 if __name__ == "__main__":
     for n in (10, 50):
         bench_check(n)
     for n in (1000, 10_000):
         bench_scan(n)
+    bench_cascade()

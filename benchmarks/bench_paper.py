@@ -88,7 +88,7 @@ async def restart_time(
             await service.command("order", _order(i))
     digest = service.state_digest()
     start = time.perf_counter()
-    size = sum(len(image.dumps()) for image, _ in service._parts)
+    size = sum(len(image.dumps()) for image, _ in service.snapshots.parts)
     image_ms = (time.perf_counter() - start) * 1e3
     service.close()
     again = PaperService(CONFIG, db=db)

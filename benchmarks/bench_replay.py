@@ -1,53 +1,67 @@
-"""Replay throughput: events/s and book-level updates/s with the router idle, plus peak memory.
+"""Replay throughput against a plain baseline and hftbacktest, peak memory, and sweep scaling.
 
-Workload "perp replay": parse usdm_ethusdt_20240808 (../shared/data/binance when present, else
-the committed 12 s sample) and push every event through ReplayBookVenue (update-id sync, dirty
-tracking, consumption bookkeeping), timed from the file's bytes to the synced venue. Rows:
+Workload: the Binance USD-M ETHUSDT capture (``../shared/data/binance/usdm_ethusdt_20240808.gz``
+when present, and the committed 12 s sample), replayed into a synced ``ReplayBookVenue``
+(update-id sync, dirty tracking, consumption bookkeeping; router idle). Rows, all in one process,
+interleaved, ``--reps`` repetitions, medians of process CPU time (a shared machine: another
+process's time is not counted; wall time is printed too):
 
-- ``replay``: what ``crossroute backtest`` does (``read_feed(..., tickers=False)``: top-of-book
-  lines are classified by stream name, counted and timed but not parsed; the books come from the
-  depth updates);
-- ``replay, tickers parsed``: the same with every top-of-book line parsed exactly too;
-- ``plain-dict baseline``: a dict book fed by ``json.loads`` with Decimal prices and sizes (what a
-  first attempt would write), parsing every line.
+- ``crossroute, warm cache``: the parsed feed loaded from the columnar cache
+  (``router.sim.cache``; the entry exists) and replayed into the synced L2 book: what every run
+  of a sweep does; ``warm + engine`` also builds the matching engine's book from it at the end
+  (what the router's first read of the venue does, once);
+- ``crossroute, from gzip``: ``read_feed(..., tickers=False)`` from the gzip bytes, then replay:
+  what a first run does;
+- ``plain baseline``: a ``sortedcontainers.SortedDict`` book per side keyed by integer ticks, fed
+  by stdlib ``json.loads`` of only the depth lines and the REST snapshot (other lines skipped by a
+  substring test), prices and sizes as integers by removing the decimal point;
+- ``hftbacktest warm``: hftbacktest 2.4.4 (``pip install .[bench]``) replaying the ``.npz`` its own
+  converter (``hftbacktest.data.utils.binancefutures.convert``) made of the same file, loading
+  included, through ``HashMapMarketDepthBacktest`` to the end of the data; ``preloaded``: with
+  the array already in memory. Its rows are depth levels plus trades (it drops the snapshot).
 
-"events" counts every line of the file in every row (the same number for all three), "levels"
-the book levels applied. Three sizes (the first 25/50/100 % of the lines), 5 repetitions each,
-interleaved so that a busy neighbour slows every row alike; the median is reported, of the
-process CPU time (the one-core figure: what another process on the machine takes is not
-counted) and of the wall time (which is, on a shared machine).
+"levels" is the book levels applied (the same file gives the same count to crossroute and the
+baseline). Then: peak traced memory (tracemalloc) of each crossroute path, and a 16-run sweep of
+``config/examples/backtest-twap.toml`` on 1 and 2 worker processes from a warm cache
+(efficiency = time on 1 / (2 x time on 2)).
 
-    .venv/bin/python benchmarks/bench_replay.py [--reps N]
+    .venv/bin/python benchmarks/bench_replay.py [--reps N] [--no-sweep] [--no-hftbacktest]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import gzip
 import json
+import os
 import platform
 import statistics
 import tempfile
 import time
 import tracemalloc
-from decimal import Decimal
 from pathlib import Path
 
+from sortedcontainers import SortedDict
+
 from router.backtest.book import ReplayBookVenue
+from router.sim.cache import read_feed_cached
 from router.sim.feed import DEPTH, SNAPSHOT, TRADE, Grid, read_feed
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL = ROOT.parent / "shared/data/binance/usdm_ethusdt_20240808.gz"
+FULL_SHARED = Path("/work/shared/data/binance/usdm_ethusdt_20240808.gz")
 SAMPLE = ROOT / "tests/data/binance/usdm_ethusdt_20240808_first12s.gz"
+GRID = ("0.01", "0.001")
 
 
-def replay(path: Path, tickers: bool = False) -> tuple[int, int]:
-    """Parse and replay ``path`` into a fresh venue; (lines, levels applied)."""
-    grid = Grid("0.01", "0.001")
-    feed = read_feed(path, grid, tickers=tickers)
-    venue = ReplayBookVenue("perp", "ETH/USDT:USDT", grid, kind="perp")
+def _replay(events: list[tuple], materialize: bool = False) -> int:
+    """Push a feed's events through a fresh venue; the levels applied. The L2 book is then
+    synced; ``materialize`` also builds the matching engine's book from it (what the first
+    read by the router does, once)."""
+    venue = ReplayBookVenue("perp", "ETH/USDT:USDT", Grid(*GRID), kind="perp")
     on_depth, on_trade, on_snapshot = venue.on_depth, venue.on_trade, venue.on_snapshot
-    for event in feed.events:
+    for event in events:
         kind = event[3]
         if kind == DEPTH:
             on_depth(event[4])
@@ -55,84 +69,205 @@ def replay(path: Path, tickers: bool = False) -> tuple[int, int]:
             on_trade(event[4])
         elif kind == SNAPSHOT:
             on_snapshot(event[4])
-    venue.sync()
-    return sum(feed.counts.values()), venue.l2.levels_applied
+    if materialize:
+        venue.sync()
+    assert venue.l2.state == "synced"
+    return venue.l2.levels_applied
 
 
-def replay_tickers(path: Path) -> tuple[int, int]:
-    return replay(path, tickers=True)
+def warm_cache(path: Path, cache: Path) -> int:
+    feed, hit = read_feed_cached(path, Grid(*GRID), cache, tickers=False)
+    assert hit
+    return _replay(feed.events)
 
 
-def baseline(path: Path) -> tuple[int, int]:
-    """Plain dicts of Decimal, json.loads on every line, no sync rules: the floor a venue must beat."""
-    bids: dict[Decimal, Decimal] = {}
-    asks: dict[Decimal, Decimal] = {}
-    events = levels = 0
+def from_gzip(path: Path) -> int:
+    return _replay(read_feed(path, Grid(*GRID), tickers=False).events)
+
+
+def warm_cache_materialized(path: Path, cache: Path) -> int:
+    feed, hit = read_feed_cached(path, Grid(*GRID), cache, tickers=False)
+    assert hit
+    return _replay(feed.events, materialize=True)
+
+
+def plain_baseline(path: Path) -> int:
+    """SortedDict books keyed by integer ticks, json.loads of depth lines and the snapshot only."""
+    bids: SortedDict = SortedDict()
+    asks: SortedDict = SortedDict()
+    levels = 0
     with gzip.open(path, "rt") as f:
         for line in f:
-            message = json.loads(line.split(" ", 1)[1])
-            events += 1
-            data = message.get("data", message)
-            for key, book in (("b", bids), ("a", asks), ("bids", bids), ("asks", asks)):
-                rows = data.get(key)
-                if isinstance(rows, list):
-                    for p, q in rows:
-                        levels += 1
-                        if Decimal(q):
-                            book[Decimal(p)] = Decimal(q)
-                        else:
-                            book.pop(Decimal(p), None)
-    return events, levels
+            if "depthUpdate" in line:
+                data = json.loads(line.split(" ", 1)[1])["data"]
+                sides = ((data["b"], bids), (data["a"], asks))
+            elif '"lastUpdateId"' in line:
+                data = json.loads(line.split(" ", 1)[1])
+                data = data.get("data", data)
+                bids.clear()
+                asks.clear()
+                sides = ((data["bids"], bids), (data["asks"], asks))
+            else:
+                continue
+            for rows, book in sides:
+                for p, q in rows:
+                    levels += 1
+                    ticks = int(p.replace(".", ""))
+                    lots = int(q.replace(".", ""))
+                    if lots:
+                        book[ticks] = lots
+                    else:
+                        book.pop(ticks, None)
+    return levels
 
 
-def prefix(path: Path, share: float, tmp: Path) -> Path:
-    with gzip.open(path, "rt") as f:
-        lines = f.readlines()
-    out = tmp / f"prefix{int(share * 100)}.gz"
-    with gzip.open(out, "wt") as f:
-        f.writelines(lines[: max(1, int(len(lines) * share))])
-    return out
+def hftbacktest_replay(npz: Path | None, data=None) -> int:
+    """Load (unless ``data`` is given) and replay the converted file to its end; rows replayed."""
+    import numpy
+    from hftbacktest import BacktestAsset, HashMapMarketDepthBacktest
+
+    if data is None:
+        data = numpy.load(npz)["data"]
+    asset = (
+        BacktestAsset()
+        .data([data])
+        .linear_asset(1.0)
+        .constant_order_latency(0, 0)
+        .risk_adverse_queue_model()
+        .no_partial_fill_exchange()
+        .trading_value_fee_model(0.0, 0.0)
+        .tick_size(0.01)
+        .lot_size(0.001)
+    )
+    hbt = HashMapMarketDepthBacktest([asset])
+    hbt.elapse(10**18)  # one call: the whole file (the end of data stops it)
+    hbt.close()
+    return len(data)
+
+
+def _time(fn, *args) -> tuple[float, float, int]:
+    gc.collect()
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn(*args)
+    return time.process_time() - c0, time.perf_counter() - t0, out
+
+
+def bench_file(path: Path, reps: int, with_hft: bool, tmp: Path) -> None:
+    cache = tmp / "cache"
+    read_feed_cached(path, Grid(*GRID), cache, tickers=False)  # the cold run fills the cache
+    runs: list[tuple[str, object, tuple]] = [
+        ("crossroute, warm cache", warm_cache, (path, cache)),
+        ("crossroute, warm + engine", warm_cache_materialized, (path, cache)),
+        ("crossroute, from gzip", from_gzip, (path,)),
+        ("plain baseline", plain_baseline, (path,)),
+    ]
+    if with_hft:
+        import numpy
+        from hftbacktest.data.utils import binancefutures
+
+        npz = tmp / f"{path.stem}.hft.npz"
+        c0 = time.process_time()
+        binancefutures.convert(str(path), output_filename=str(npz), buffer_size=2_000_000)
+        print(f"  hftbacktest convert (once): {time.process_time() - c0:.2f} s CPU")
+        loaded = numpy.load(npz)["data"]
+        hftbacktest_replay(None, loaded)  # numba compiles on the first call: not timed
+        runs += [
+            ("hftbacktest warm", hftbacktest_replay, (npz,)),
+            ("hftbacktest preloaded", hftbacktest_replay, (None, loaded)),
+        ]
+    cpu: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+    wall: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+    sizes: dict[str, int] = {}
+    for _ in range(reps):
+        for name, fn, args in runs:
+            c, w, sizes[name] = _time(fn, *args)
+            cpu[name].append(c)
+            wall[name].append(w)
+    med = {name: statistics.median(v) for name, v in cpu.items()}
+    base = med["plain baseline"]
+    for name, _, _ in runs:
+        unit = "rows" if name.startswith("hftbacktest") else "levels"
+        print(
+            f"  {name:<24} {sizes[name]:>8} {unit:<6} CPU {med[name] * 1000:7.1f} ms "
+            f"{sizes[name] / med[name] / 1e6:6.2f} M {unit}/s   wall {statistics.median(wall[name]) * 1000:7.1f} ms"
+            f"   x{base / med[name]:.2f} vs baseline"
+        )
+    if with_hft:
+        for ours, theirs in (
+            ("crossroute, warm cache", "hftbacktest warm"),
+            ("crossroute, from gzip", "hftbacktest warm"),
+        ):
+            print(f"  time {ours} / {theirs}: {med[ours] / med[theirs]:.2f}")
+    for name, fn, args in (runs[0], runs[2]):
+        gc.collect()
+        tracemalloc.start()
+        fn(*args)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(f"  peak traced memory, {name}: {peak / 2**20:.1f} MiB")
+
+
+def bench_sweep(tmp: Path) -> None:
+    from router.backtest.sweep import run_sweep
+
+    grid = {
+        "backtest.latency.order_ms": [0, 50, 200, 500],
+        "strategy.slices": [6, 12, 18, 24],
+    }
+    config = ROOT / "config/examples/backtest-twap.toml"
+    cache = tmp / "sweep-cache"
+    run_sweep(config, {"strategy.slices": [6]}, cache_dir=cache)  # warm the cache
+    times = {}
+    cpus = {}
+    results = {}
+    load = os.getloadavg()[0]
+    for workers in (1, 2):
+        t0, c0 = time.perf_counter(), _cpu_with_children()
+        results[workers] = run_sweep(config, grid, workers=workers, cache_dir=cache)
+        times[workers] = time.perf_counter() - t0
+        cpus[workers] = _cpu_with_children() - c0
+    assert results[1] == results[2]
+    eff = times[1] / (2 * times[2])
+    print(
+        f"sweep 16 runs (twap, warm cache): 1 worker {times[1]:.2f} s, 2 workers {times[2]:.2f} s "
+        f"wall; speed-up x{times[1] / times[2]:.2f}, efficiency {eff:.0%} "
+        f"(load average before: {load:.2f} on {os.cpu_count()} cpus)"
+    )
+    print(
+        f"  CPU for the 16 runs: 1 worker {cpus[1]:.2f} s, 2 workers {cpus[2]:.2f} s "
+        f"(parent + workers): CPU efficiency {cpus[1] / cpus[2]:.0%}"
+    )
+
+
+def _cpu_with_children() -> float:
+    """CPU seconds of this process and of its waited-for children (the worker processes)."""
+    import resource
+
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--no-sweep", action="store_true")
+    parser.add_argument("--no-hftbacktest", action="store_true")
     args = parser.parse_args()
-    source = FULL if FULL.exists() else SAMPLE
+    full = FULL if FULL.exists() else FULL_SHARED
+    files = [SAMPLE] + ([full] if full.exists() else [])
     print(
-        f"data: {source}  python {platform.python_version()}  {platform.machine()}  reps {args.reps}"
-    )
-    runs = (
-        ("replay", replay),
-        ("replay, tickers parsed", replay_tickers),
-        ("plain-dict baseline", baseline),
+        f"python {platform.python_version()}  {platform.machine()}  cpus {os.cpu_count()}  "
+        f"reps {args.reps}"
     )
     with tempfile.TemporaryDirectory() as tmpdir:
-        for share in (0.25, 0.5, 1.0):
-            path = prefix(source, share, Path(tmpdir))
-            wall: dict[str, list[float]] = {name: [] for name, _ in runs}
-            cpu: dict[str, list[float]] = {name: [] for name, _ in runs}
-            sizes: dict[str, tuple[int, int]] = {}
-            for _ in range(args.reps):
-                for name, fn in runs:
-                    t0, c0 = time.perf_counter(), time.process_time()
-                    sizes[name] = fn(path)
-                    cpu[name].append(time.process_time() - c0)
-                    wall[name].append(time.perf_counter() - t0)
-            base = statistics.median(cpu["plain-dict baseline"])
-            for name, _ in runs:
-                events, levels = sizes[name]
-                med, med_wall = statistics.median(cpu[name]), statistics.median(wall[name])
-                print(
-                    f"{int(share * 100):>3}% {name:<23} events {events:>6}  levels {levels:>7}  "
-                    f"CPU {med * 1000:6.1f} ms {events / med:>9,.0f} ev/s {levels / med:>9,.0f} levels/s  "
-                    f"wall {med_wall * 1000:6.1f} ms {levels / med_wall:>9,.0f} levels/s  x{base / med:.2f} vs baseline"
-                )
-        tracemalloc.start()
-        replay(source)
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        print(f"peak traced memory, full replay: {peak / 2**20:.1f} MiB")
+        for path in files:
+            print(path.name)
+            bench_file(path, args.reps, not args.no_hftbacktest, Path(tmpdir))
+        if not args.no_sweep:
+            bench_sweep(Path(tmpdir))
 
 
 if __name__ == "__main__":

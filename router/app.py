@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.amm import AmmAdapter
 from adapters.clmm import ClmmAdapter, sqrt_price_x96_from_price, tick_at_price
@@ -32,12 +32,10 @@ from router.config import (
     MarginConfig,
     MarketConfig,
     OrderBookConfig,
+    TierConfig,
     VenueConfig,
     load_config,
 )
-from router.execution.margin_gate import LedgerGate
-from router.margin.journal import Journal
-from router.margin.ledger import MarginLedger
 from router.model.errors import ConfigError, CrossrouteError, RouteError
 from venues.amm import ConstantProductPool
 from venues.clmm import ConcentratedLiquidityPool
@@ -45,12 +43,21 @@ from venues.clmm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
 from venues.errors import VenueError
 from venues.orderbook import OrderBook
 
+if TYPE_CHECKING:  # the margin core and the executor: `crossroute route` never loads them
+    from router.execution.margin_gate import LedgerGate
+    from router.margin.journal import Journal
+    from router.margin.ledger import MarginLedger
+
 # Owner of the resting orders a config seeds into a book (the router trades as "router").
 SEED_OWNER = "config-maker"
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+# The embedded default market ships as package data; config/default.toml is the same file, for
+# users to copy (tests/unit/router/test_package_data.py keeps the two identical).
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "data" / "default.toml"
 # The subaccount build_margin opens for an account, and the grid the ledger counts on.
 MAIN_SUBACCOUNT = "main"
 MARK_QUANTUM = Decimal("1e-8")
+# a venue mid this far from the median of all the symbol's venues is an outlier, not a mark source
+MARK_MAX_DEVIATION_BPS = 100
 
 
 @dataclass
@@ -355,6 +362,9 @@ def build_margin(
     not touched. Raises ConfigError naming the key for an unknown account, a name without a
     price, or a value the margin core refuses. O(assets + markets).
     """
+    from router.margin.account import RiskLimits  # only the commands that trade build one
+    from router.margin.ledger import MarginLedger
+
     config = market.config
     margin = market.margin
     accounts = config.accounts
@@ -393,26 +403,50 @@ def build_margin(
                 weights.maintenance_weight,
                 weights.initial_liability_weight,
                 weights.maintenance_liability_weight,
+                weights.borrow_limit,
+                weights.borrow_rate,
             )
             key = f"margin.marks.{asset}"
             ledger.set_mark(asset, _mark(market, asset, f"{asset}/{quote}", key))
             if market.margin.mark(asset) is None:
                 mark_sources[asset] = f"{asset}/{quote}"
+        if any(asset.name == quote for asset in margin.assets):
+            key = f"margin.assets.{quote}"
+            terms = margin.asset(quote)
+            ledger.set_borrow_terms(
+                quote,
+                terms.initial_liability_weight,
+                terms.maintenance_liability_weight,
+                terms.borrow_limit,
+                terms.borrow_rate,
+            )
         perp_markets: dict[str, str] = {}
         for spec in margin.markets:
             key = f'margin.markets."{spec.symbol}"'
-            tiers = [
-                {"notional_from": tier.notional_from, "max_leverage": tier.max_leverage}
-                for tier in spec.tiers
-            ]
-            ledger.add_market(spec.name, spec.oracle, tiers=tiers, funding_cap=spec.funding_cap)
+            ledger.add_market(
+                spec.name,
+                spec.oracle,
+                tiers=[_tier(tier) for tier in spec.tiers] or None,
+                funding_cap=spec.funding_cap,
+                initial_margin_fraction=spec.initial_margin_fraction,
+                maintenance_margin_fraction=spec.maintenance_margin_fraction,
+            )
             key = f"margin.marks.{spec.name}"
             ledger.set_mark(spec.name, _mark(market, spec.name, spec.symbol, key))
             if market.margin.mark(spec.name) is None:
                 mark_sources[spec.name] = spec.symbol
             perp_markets[spec.symbol] = spec.name
+        key = "margin"
+        limits = RiskLimits.parse(
+            max_notional={
+                spec.name: spec.max_notional
+                for spec in margin.markets
+                if spec.max_notional is not None
+            },
+            max_gross_leverage=margin.max_gross_leverage,
+        )
         key = f"accounts.{chosen}"
-        sub_id = ledger.open_subaccount(chosen, MAIN_SUBACCOUNT)
+        sub_id = ledger.open_subaccount(chosen, MAIN_SUBACCOUNT, limits)
         for asset, amount in holder.balances:
             key = f"accounts.{chosen}.balances.{asset}"
             if amount > 0:
@@ -424,16 +458,48 @@ def build_margin(
         raise ConfigError(
             config.file, key, value, f"a value the margin core accepts ({exc})"
         ) from exc
+    from router.execution.margin_gate import LedgerGate  # only the trading commands load it
+
     return MarginSetup(
         chosen, sub_id, ledger, LedgerGate(ledger, sub_id, perp_markets), perp_markets, mark_sources
     )
 
 
+def _median_mid(market: Market, name: str, symbol: str) -> Decimal | None:
+    from router.margin.oracle import aggregate  # set-up of a margin ledger only
+
+    readings = {}
+    for venue, adapter in market.adapters.items():
+        mid = adapter.mid_price() if adapter.symbol == symbol else None
+        if mid is not None and mid > 0:
+            readings[venue] = (int(mid.quantize(MARK_QUANTUM) / MARK_QUANTUM), 0)
+    if not readings:
+        return None
+    mark = aggregate(name, readings, 0, 0, MARK_MAX_DEVIATION_BPS, len(readings) // 2 + 1)
+    if not mark.valid or mark.price_units is None:
+        return market.mid_price(symbol)
+    return Decimal(mark.price_units) * MARK_QUANTUM
+
+
+def _tier(tier: TierConfig) -> dict[str, object]:
+    """A config tier as the margin core's tier table (bracket keys only when given)."""
+    out: dict[str, object] = {
+        "notional_from": tier.notional_from,
+        "max_leverage": tier.max_leverage,
+    }
+    if tier.maintenance_margin_rate is not None:
+        out["maintenance_margin_rate"] = tier.maintenance_margin_rate
+        out["maintenance_amount"] = tier.maintenance_amount
+    return out
+
+
 def _mark(market: Market, name: str, symbol: str, key: str) -> Decimal:
-    """The configured mark of ``name``, else the mid of the first venue trading ``symbol``."""
+    """The configured mark of ``name``, else the margin core's median of every venue trading
+    ``symbol`` (their mids on the 1e-8 grid; a mid more than MARK_MAX_DEVIATION_BPS from the
+    median is an outlier and dropped, and a majority must agree, else the first venue's mid)."""
     mark = market.margin.mark(name)
     if mark is None:
-        mark = market.mid_price(symbol)
+        mark = _median_mid(market, name, symbol)
     if mark is None or mark <= 0:
         raise ConfigError(
             market.config.file,

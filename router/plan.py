@@ -1,9 +1,10 @@
 """Exact route plans: the float split of :mod:`router.split` turned into exact legs.
 
 Steps: read every venue's depth curve; split in float64; quantise each leg DOWN to its venue's
-base quantum (through ``Decimal(repr(float))``, never ``Decimal(float)`` binary noise); repair so
-the legs sum exactly to the order (the remainder goes to the venue with the lowest exact
-marginal cost that can take it on its grid); re-quote every leg with the venue's exact math.
+base quantum (through ``Decimal(repr(float))``, never ``Decimal(float)`` binary noise); complete
+the legs so they sum exactly to the order with the cheapest exact completion
+(:mod:`router.completion`: coarse legs rounded down, up or dropped, one venue absorbing the
+signed remainder; the old round-by-round repair only when no such completion exists); re-quote every leg with the venue's exact math.
 Every reported amount comes from those re-quotes. The plan is never worse than the best single
 venue: when quantisation makes it so, the single-venue plan is returned instead. A limit price
 holds for every exact leg: its all-in average (fees and leg cost in) and its last unit's
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any, Protocol
 
+from router.completion import cheapest_completion, cheapest_quote_completion
 from router.model.depth import DepthCurve, InvalidRouteArgument, check_side
 from router.model.errors import CrossrouteError
 from router.model.orders import LegQuote
@@ -82,7 +84,7 @@ class RoutePlan:
     notes: tuple[str, ...] = ()
 
     def to_json_dict(self) -> dict[str, Any]:
-        """DESIGN.md's ``crossroute route --json`` object; numbers as decimal strings, plus extras."""
+        """The ``crossroute route --json`` object of docs/architecture.md; numbers as decimal strings, plus extras."""
         best = self.best_single_venue
         return {
             "symbol": self.symbol,
@@ -357,7 +359,18 @@ class _Planner:
             else:
                 legs[name] = leg
         if result.complete:
-            self._repair_base(legs, qty, notes)
+            done = cheapest_completion(
+                {name: leg.qty for name, leg in legs.items()},
+                qty,
+                sorted(self.venues),
+                self.quantum,
+                self._completion_leg,
+                self.side,
+            )
+            if done is not None:
+                legs = done
+            else:
+                self._repair_base(legs, qty, notes)
         filled = _sum_qty(legs)
         best = self._best_single_base(qty)
         plan = self._make(qty, legs, filled, result, best, notes, requested_qty=qty)
@@ -386,6 +399,28 @@ class _Planner:
                 break
             leg = self._quote(name, _floor(qty * (1 - Decimal(shave)), self.quantum[name]))
         return leg
+
+    def _completion_leg(self, name: str, qty: Decimal) -> LegQuote | None:
+        """The exact leg of ``qty`` on ``name`` if the venue may take it (grid, minimum, cap, limit)."""
+        leg = self._quote(name, qty)
+        return None if leg is None or self.limit_breach(leg) is not None else leg
+
+    def _completion_leg_for_quote(self, name: str, amount: Decimal) -> LegQuote | None:
+        """The exact quote-sized leg on ``name`` if the venue may take it (minimum, cap, limit)."""
+        leg = self._quote_for_quote(name, amount)
+        return None if leg is None or self.limit_breach(leg) is not None else leg
+
+    def _quote_sized_better(
+        self, new: dict[str, LegQuote], old: dict[str, LegQuote], budget: Decimal
+    ) -> bool:
+        """Buy: more base within the budget; sell: the target met with less base (ties: quote)."""
+        nq, oq = _sum_qty(new), _sum_qty(old)
+        na, oa = _sum_quote(new), _sum_quote(old)
+        if self.side == "buy":
+            return na <= budget and (nq > oq or (nq == oq and na < oa))
+        if na < budget:
+            return False
+        return oa < budget or nq < oq or (nq == oq and na > oa)
 
     def _repair_base(self, legs: dict[str, LegQuote], target: Decimal, notes: list[str]) -> None:
         """Place target - Σ legs on the venues' grids at the lowest exact marginal cost."""
@@ -456,10 +491,28 @@ class _Planner:
             leg = self._quote_for_quote(name, amount)
             if leg is not None:
                 legs[name] = leg
+        # the split's base legs floored to each grid: the completion rounds coarse ones up or not
+        floats = {
+            name: _floor(Decimal(repr(q)), self.quantum[name])
+            for name, q in result.allocations.items()
+        }
         if self.side == "buy":
             self._repair_buy_budget(legs, budget, notes)
         else:
             self._repair_sell_target(legs, budget, notes)
+        if result.complete:
+            # the cheapest exact completion of the same legs, kept when it beats the repair
+            done = cheapest_quote_completion(
+                floats,
+                budget,
+                sorted(self.venues),
+                self.quantum,
+                self._completion_leg,
+                self._completion_leg_for_quote,
+                self.side,
+            )
+            if done is not None and self._quote_sized_better(done, legs, budget):
+                legs = done
         filled = _sum_qty(legs)
         best = self._best_single_quote(budget)
         plan = self._make(filled, legs, filled, result, best, notes, requested_quote=budget)

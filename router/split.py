@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -603,7 +604,7 @@ class _Solver:
         out, since the budget must cover every fixed cost). Both order sizes. Branching picks the venue whose weaker child
         bound is highest (the most decisive split), better child first. Worst case 2^k nodes
         for k discrete venues; the sweep's sort is done once (:meth:`_Market.set_base`)."""
-        best: list = [None, math.inf]
+        best: list[Any] = [None, math.inf]
         root_bound = [math.inf]
         exhausted = [False]
 
@@ -613,7 +614,7 @@ class _Solver:
                 best[0], best[1] = fill, value
 
         def cutoff() -> float:
-            return best[1] - 1e-12 * abs(best[1])
+            return float(best[1] - 1e-12 * abs(best[1]))
 
         def visit(status: dict[int, int]) -> None:
             if self.nodes >= _MAX_NODES:

@@ -15,8 +15,9 @@ kept in line with the L2 book lazily (only levels that changed, only when the ve
 traded). Rules, decided once:
 
 - Queue position: our resting orders join the back of their level. New recorded liquidity at a
-  level joins behind us; recorded cancellations leave from the back first (the risk-averse
-  model: a cancellation never moves us forward). Recorded trades are replayed as marketable
+  level joins behind us; how many of the recorded cancellations at our level were ahead of us is
+  the queue model's answer (:mod:`router.backtest.queues`; default risk-averse: from the back
+  first, a cancellation never moves us forward). Recorded trades are replayed as marketable
   orders of owner ``"tape"`` limited at the trade price, so they consume the level from the front
   and fill us only once the liquidity ahead of us is gone (or at once when our price is better).
 - Liquidity consumption: lots our taker orders take at a level are remembered per level and
@@ -30,11 +31,15 @@ traded). Rules, decided once:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
+from itertools import compress
+from operator import not_ as _not
 from typing import Any
 
 from adapters.orderbook import OrderBookAdapter
+from router.backtest.queues import QueueModel, RiskAverseQueue, cancelled_ahead
 from router.model.orders import LegFill, LegOrder
 from router.sim.errors import BacktestError, BookSyncError
 from router.sim.feed import Grid, Levels
@@ -46,21 +51,27 @@ MARKET_OWNER = "market"
 TAPE_OWNER = "tape"
 _MAX_BUFFER = 100_000  # updates kept while waiting for a snapshot (a capture holds ~1 per 50 ms)
 _INT = {int}
+_drain = deque(maxlen=0).extend  # runs an iterator to its end in C
 
 
 def _levels(field: str, levels: Any) -> dict[int, int]:
     """``[(price_ticks, qty_lots), ...]`` as a dict (the last size of a price wins, as applying them
     in order would); BacktestError unless prices are ints > 0 and sizes ints >= 0. The checks run
-    in C (``map(type, ...)``; skipped for the parsers' :class:`~router.sim.feed.Levels`, whose
-    values are ints by construction): this is on the replay's hot path. O(levels)."""
+    in C (``map(type, ...)``; for the parsers' :class:`~router.sim.feed.Levels`, whose values are
+    ints >= 0 by construction, only the prices are checked): this is on the replay's hot path.
+    O(levels)."""
     try:
         book = dict(levels)
     except (TypeError, ValueError):
         raise BacktestError(
             field, levels, "a list of (price_ticks, qty_lots) integer pairs"
         ) from None
+    if type(levels) is Levels:  # ints >= 0 by construction (digits only): only prices > 0 left
+        if book and min(book) <= 0:
+            raise BacktestError(field, levels, "(price_ticks > 0, qty_lots >= 0) integer pairs")
+        return book
     if book and not (
-        (type(levels) is Levels or set(map(type, book)) == _INT == set(map(type, book.values())))
+        set(map(type, book)) == _INT == set(map(type, book.values()))
         and min(book) > 0
         and min(book.values()) >= 0
     ):
@@ -206,7 +217,8 @@ class L2Book:
         elif state not in ("synced", "fresh"):
             self.dropped += 1
             return False
-        # The updates run in C; only the deletions (size 0) take a Python loop.
+        # All in C: the sizes go in, then the prices whose size is 0 (picked by compress over
+        # the sizes' truth values) come out again.
         for levels, book, dirty in (
             (bid_levels, self.bids, self.dirty_bids),
             (ask_levels, self.asks, self.dirty_asks),
@@ -214,8 +226,7 @@ class L2Book:
             if levels:
                 book.update(levels)
                 dirty.update(levels)
-                for price in [price for price, qty in levels.items() if not qty]:
-                    del book[price]
+                _drain(map(book.__delitem__, compress(levels, map(_not, levels.values()))))
         self.applied += 1
         self.levels_applied += len(bids) + len(asks)
         return True
@@ -264,6 +275,7 @@ class ReplayBookVenue:
         kind: str = "spot",
         owner: str = "router",
         on_gap: str = "resync",
+        queue_model: QueueModel | None = None,
     ) -> None:
         for field, value in (("name", name), ("symbol", symbol), ("owner", owner)):
             if not isinstance(value, str) or not value:
@@ -289,6 +301,7 @@ class ReplayBookVenue:
         self.symbol = symbol
         self.grid = grid
         self.owner = owner
+        self.queue_model: QueueModel = RiskAverseQueue() if queue_model is None else queue_model
         self.l2 = L2Book(on_gap)
         self.book = OrderBook(
             symbol,
@@ -336,34 +349,40 @@ class ReplayBookVenue:
                         consumed[side][price] = left
                     else:
                         del consumed[side][price]
+        if self._ours and self.has_resting():
+            # While we rest here every update is applied at once: the queue model must see each
+            # change of our level, not the net of several.
+            self.sync()
 
     def on_trade(self, payload: tuple) -> None:
         """A recorded trade: replayed against the OrderBook while we rest orders here."""
+        # Unpacked first (one C step), then checked: this runs for every recorded trade.
+        try:
+            _, price, qty, aggressor = payload if type(payload) is tuple else ()
+        except ValueError:
+            price = None
         if (
-            not isinstance(payload, tuple)
-            or len(payload) != 4
-            or type(payload[1]) is not int
-            or payload[1] <= 0
-            or type(payload[2]) is not int
-            or payload[2] <= 0
-            or payload[3] not in ("buy", "sell")
+            type(price) is not int
+            or type(qty) is not int
+            or price <= 0
+            or qty <= 0
+            or (aggressor != "buy" and aggressor != "sell")
         ):
             raise BacktestError(
                 "trade",
                 payload,
                 "a tuple (trade_id, price_ticks > 0, qty_lots > 0, 'buy' | 'sell')",
             )
-        _, price, qty, aggressor = payload
-        maker_side = "sell" if aggressor == "buy" else "buy"
-        consumed = self._consumed[maker_side]
-        if price in consumed:
+        consumed = self._consumed["sell" if aggressor == "buy" else "buy"]
+        if consumed and price in consumed:
             left = consumed[price] - qty
             if left > 0:
                 consumed[price] = left
             else:
                 del consumed[price]
-        if not self.has_resting():
+        if not self._ours or not self.has_resting():
             return
+        maker_side = "sell" if aggressor == "buy" else "buy"
         self.sync()
         self._seq += 1
         result = self.book.place_market(
@@ -429,9 +448,32 @@ class ReplayBookVenue:
         return total
 
     def _shrink(self, side: str, price: int, lots: int) -> None:
+        """Take ``lots`` of recorded cancellations off the level: from the back, except that when
+        one of our orders rests here the queue model says how many were ahead of it."""
         ids = self._market[side][price]
+        ours = self._our_seq(side, price)
+        if ours is None:
+            self._take(ids, lots)
+        else:
+            seqs = {oid: self.book.order(oid).seq for oid in ids}
+            ahead_ids = [oid for oid in ids if seqs[oid] < ours]
+            behind_ids = [oid for oid in ids if seqs[oid] > ours]
+            ahead = sum(self.book.order(oid).qty_lots for oid in ahead_ids)
+            behind = sum(self.book.order(oid).qty_lots for oid in behind_ids)
+            from_ahead = cancelled_ahead(self.queue_model, ahead, behind, lots)
+            # The ahead part leaves nearest to us (the back of the orders ahead): only the amount
+            # ahead matters to our fills, not which recorded orders they were.
+            self._take(ahead_ids, from_ahead)
+            self._take(behind_ids, lots - from_ahead)
+            ids[:] = ahead_ids + behind_ids
+        if not ids:
+            del self._market[side][price]
+
+    def _take(self, ids: list[str], lots: int) -> None:
+        """Remove ``lots`` from the market orders ``ids``, the last first (cancel or shrink in
+        place, which keeps priority); the ids removed leave the list."""
         while lots and ids:
-            oid = ids[-1]  # from the back: cancellations never move our orders forward
+            oid = ids[-1]
             have = self.book.order(oid).qty_lots
             if have <= lots:
                 self.book.cancel(oid)
@@ -440,8 +482,20 @@ class ReplayBookVenue:
             else:
                 self.book.amend(oid, qty_lots=have - lots)
                 lots = 0
-        if not ids:
-            del self._market[side][price]
+
+    def _our_seq(self, side: str, price: int) -> int | None:
+        """Time priority of our frontmost open order at the level, or None. O(our orders)."""
+        best = None
+        for oid in self._ours:
+            order = self.book.order(oid)
+            if (
+                order is not None
+                and order.side == side
+                and order.price_ticks == price
+                and (best is None or order.seq < best)
+            ):
+                best = order.seq
+        return best
 
     def _grow(self, side: str, price: int, lots: int) -> None:
         self._seq += 1

@@ -20,29 +20,38 @@ from __future__ import annotations
 import asyncio
 import heapq
 import inspect
-import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Any
 
+from adapters.clmm import ClmmAdapter
 from router.app import MARK_QUANTUM, Market, build_margin
 from router.backtest.book import ReplayBookVenue
+from router.backtest.coverage import Coverage, coverage_of
+from router.backtest.latency import LatencyModel, parse_latency, recorded_gaps
 from router.backtest.plugins import load_plugin
+from router.backtest.queues import build_queue_model
 from router.backtest.strategies import Strategy, build_strategy
-from router.config import FILE_KEY, MarketConfig, parse_config_data, read_toml
+from router.backtest.view import SeenBook
+from router.config import FILE_KEY, Keys, MarketConfig, check_table, parse_config_data, read_toml
+from router.margin.errors import OraclePriceError
+from router.margin.oracle import MarkPrice
 from router.model.errors import ConfigError, CrossrouteError
 from router.model.orders import LegOrder
 from router.plan import plan_route
+from router.sim.cache import read_feed_cached
 from router.sim.errors import BacktestError
 from router.sim.feed import DEPTH, SNAPSHOT, TRADE, Feed, Grid, read_feed
+from router.sim.pool_events import PoolReplay, read_pool_events
 from router.sim.pools import Arbitrageur, build_amm, build_clmm
 
 __all__ = ["BacktestSpec", "Context", "ParentOrder", "load_spec", "parse_spec", "run_backtest"]
 
 _NS_MS = 1_000_000
+_LIMIT_QUANTUM = Decimal("1e-8")
 _TOP = {"backtest", "data", "venues", "strategy", "margin"}
 
 
@@ -69,6 +78,14 @@ class BacktestSpec:
     compare_single_venue: bool
     margin_config: MarketConfig | None = None
     file: str = "<backtest>"
+    price_protection_bps: int = 50
+    queue_model: str = "risk_averse"
+    queue_params: dict = field(default_factory=dict)
+
+    @property
+    def scenario(self) -> str:
+        """The scenario's name for titles: the config file's stem."""
+        return Path(self.file).stem
 
 
 def _get(table: dict, key: str, where: str, kind: type | tuple, default: Any = ...) -> Any:
@@ -93,11 +110,7 @@ def _get(table: dict, key: str, where: str, kind: type | tuple, default: Any = .
 
 
 def _unknown(table: dict, allowed: set, where: str) -> None:
-    extra = sorted(set(table) - allowed)
-    if extra:
-        raise BacktestError(
-            f"{where}.{extra[0]}", table[extra[0]], f"one of the keys {sorted(allowed)}"
-        )
+    check_table(where, table, Keys((), tuple(sorted(allowed))), BacktestError)
 
 
 def load_spec(
@@ -155,22 +168,33 @@ def parse_spec(raw: dict, base_dir: Path, file: str = "<backtest>") -> BacktestS
             "sample_interval_ms",
             "compare_single_venue",
             "description",
+            "stale_after_ms",
+            "price_protection_bps",
+            "queue_model",
+            "queue_params",
         },
         "backtest",
     )
     seed = _get(bt, "seed", "backtest", int, 0)
     if seed < 0:
         raise BacktestError("backtest.seed", seed, "an integer >= 0")
-    latency = dict(_get(bt, "latency", "backtest", dict, {}))
-    _unknown(latency, {"model", "feed_ms", "order_ms", "jitter_ms"}, "backtest.latency")
-    model = latency.setdefault("model", "constant")
-    if model not in ("constant", "data"):
-        raise BacktestError("backtest.latency.model", model, "'constant' or 'data'")
-    for key in ("feed_ms", "order_ms", "jitter_ms"):
-        value = _get(latency, key, "backtest.latency", int, 0)
-        if value < 0:
-            raise BacktestError(f"backtest.latency.{key}", value, "an integer >= 0 (milliseconds)")
-        latency[key] = value
+    latency_raw = _get(bt, "latency", "backtest", dict, {})
+    parse_latency(latency_raw)  # checked now (model, values); venue names once they are known
+    stale_after = _get(bt, "stale_after_ms", "backtest", int, 2000)
+    if not 1 <= stale_after <= 86_400_000:
+        raise BacktestError(
+            "backtest.stale_after_ms", stale_after, "an integer in [1, 86400000] (ms)"
+        )
+    protection = _get(bt, "price_protection_bps", "backtest", int, 50)
+    if not 0 <= protection < 10_000:
+        raise BacktestError(
+            "backtest.price_protection_bps",
+            protection,
+            "an integer in [0, 9999] (0: no protection)",
+        )
+    queue_model = _get(bt, "queue_model", "backtest", str, "risk_averse")
+    queue_params = _get(bt, "queue_params", "backtest", dict, {})
+    build_queue_model(queue_model, queue_params)  # validated before any data is read
     data = _get(raw, "data", "config", list)
     if not data:
         raise BacktestError("data", data, "at least one [[data]] file")
@@ -195,6 +219,7 @@ def parse_spec(raw: dict, base_dir: Path, file: str = "<backtest>") -> BacktestS
                 "instrument",
                 "quote_decimals",
                 "on_gap",
+                "stale_after_ms",
             },
             where,
         )
@@ -212,6 +237,13 @@ def parse_spec(raw: dict, base_dir: Path, file: str = "<backtest>") -> BacktestS
         )
         item["quote_decimals"] = _get(entry, "quote_decimals", where, int, 8)
         item["on_gap"] = _get(entry, "on_gap", where, str, "resync")
+        item["stale_after_ms"] = _get(entry, "stale_after_ms", where, int, stale_after)
+        if not 1 <= item["stale_after_ms"] <= 86_400_000:
+            raise BacktestError(
+                f"{where}.stale_after_ms",
+                item["stale_after_ms"],
+                "an integer in [1, 86400000] (ms)",
+            )
         if item["venue"] in names:
             raise BacktestError(f"{where}.venue", item["venue"], "a venue name not used before")
         names.add(item["venue"])
@@ -256,6 +288,7 @@ def parse_spec(raw: dict, base_dir: Path, file: str = "<backtest>") -> BacktestS
                 "base_decimals",
                 "quote_decimals",
                 "reference",
+                "events",
             },
             where,
         )
@@ -273,8 +306,10 @@ def parse_spec(raw: dict, base_dir: Path, file: str = "<backtest>") -> BacktestS
                 "base_decimals": _get(entry, "base_decimals", where, int, 18),
                 "quote_decimals": _get(entry, "quote_decimals", where, int, 6),
                 "reference": _get(entry, "reference", where, str, ""),
+                "events": _events_path(entry, where, kind, base_dir),
             }
         )
+    latency = parse_latency(latency_raw, names)
     strategy = dict(_get(raw, "strategy", "config", dict))
     kind = strategy.pop("kind", None)
     if not isinstance(kind, str):
@@ -311,7 +346,21 @@ def parse_spec(raw: dict, base_dir: Path, file: str = "<backtest>") -> BacktestS
         _get(bt, "compare_single_venue", "backtest", bool, True),
         margin_config,
         file,
+        protection,
+        queue_model,
+        queue_params,
     )
+
+
+def _events_path(entry: dict, where: str, kind: str, base_dir: Path) -> str | None:
+    """``events``: a pool event CSV (router/sim/pool_events.py) the clmm pool is replayed from."""
+    events = _get(entry, "events", where, str, None)
+    if events is None:
+        return None
+    if kind != "clmm":
+        raise BacktestError(f"{where}.events", events, "only on a kind = 'clmm' pool")
+    path = Path(events)
+    return str(path if path.is_absolute() else base_dir / path)
 
 
 # The subaccount owner build_margin opens for the backtest (its subaccount is "backtest/main").
@@ -408,14 +457,25 @@ class Context:
         return self._run.now
 
     def mid(self, symbol: str | None = None) -> Decimal:
-        """Mid of the symbol's reference book (its first data file), exact Decimal."""
-        venue = self._run.reference(symbol)
-        ticks2 = venue.mid_ticks2()
-        if ticks2 is None:
+        """Mid of the symbol's reference book as the strategy has seen it (its first data file
+        with a fresh book; updates count once they have arrived), exact Decimal."""
+        sym = symbol or self._run.default_symbol
+        seen = self._run.seen_touch(sym)
+        if seen is None:
+            raise BacktestError("mid", sym, self._run.why_no_book(sym))
+        return (seen[1] + seen[2]) / 2
+
+    def touch(self, venue: str) -> tuple[Decimal, Decimal] | None:
+        """(best bid, best ask) of a replayed book as the strategy has seen it now; None while it
+        is stale or one-sided."""
+        book = self._run.books.get(venue)
+        if book is None:
             raise BacktestError(
-                "mid", venue.name, "a book with both sides (is the start before the snapshot?)"
+                "venue", venue, f"one of the replayed books {sorted(self._run.books)}"
             )
-        return venue.grid.tick_size * ticks2 / 2
+        if self._run.is_stale(venue):
+            return None
+        return self._run.seen[self._run.by_file.index(book)].touch(self.now_ns)
 
     def reference_venue(self, symbol: str | None) -> str:
         return self._run.reference(symbol).name
@@ -442,12 +502,11 @@ class Context:
         """Send a child of ``qty`` base: planned and executed across the allowed venues after the order latency."""
         if not isinstance(qty, Decimal) or qty <= 0 or qty > parent.qty - parent.sent_qty:
             raise BacktestError("qty", qty, f"a Decimal in (0, {parent.qty - parent.sent_qty}]")
-        parent.sent_qty += qty
-        decision = self._run.decision(parent.symbol)
-        self._run.schedule(
-            self.now_ns + self._run.order_latency(),
-            lambda: self._run.execute_child(parent, qty, limit_price, decision),
-        )
+        if limit_price is not None and (
+            not isinstance(limit_price, Decimal) or not limit_price.is_finite() or limit_price <= 0
+        ):
+            raise BacktestError("limit_price", limit_price, "a Decimal > 0, or None")
+        self._run.send_child(parent, qty, limit_price)
 
     def place_limit(
         self, venue: str, side: str, price: Decimal, qty: Decimal, order_id: str
@@ -460,14 +519,24 @@ class Context:
             )
         ticks, lots = book.grid.ticks(str(price), "price"), book.grid.lots(str(qty), "qty")
         self._run.schedule(
-            self.now_ns + self._run.order_latency(),
+            self.now_ns + self._run.latency.order(venue),
             lambda: book.place_limit(order_id, side, ticks, lots),
         )
 
     def cancel(self, venue: str, order_id: str) -> None:
-        """Cancel a resting order of ours after the order latency."""
-        book = self._run.books[venue]
-        self._run.schedule(self.now_ns + self._run.order_latency(), lambda: book.cancel(order_id))
+        """Cancel a resting order of ours after the order latency (a no-op if it is gone by then)."""
+        book = self._run.books.get(venue)
+        if book is None:
+            raise BacktestError(
+                "venue", venue, f"one of the replayed books {sorted(self._run.books)}"
+            )
+
+        def cancel() -> None:
+            order = book.book.order(order_id)
+            if order is not None and order.owner == book.owner:
+                book.cancel(order_id)
+
+        self._run.schedule(self.now_ns + self._run.latency.order(venue), cancel)
 
     async def execute_multi(self, order: Any, parents: dict[str, ParentOrder]) -> Any:
         return await self._run.execute_multi(order, parents)
@@ -489,7 +558,6 @@ class _Run:
     ) -> None:
         self.spec = spec
         self.feeds = feeds
-        self.rng = random.Random(spec.seed)
         self.now = 0
         self.heap: list[tuple] = []
         self.order = 0
@@ -507,9 +575,29 @@ class _Run:
                 leg_cost=Decimal(item["leg_cost"]),
                 kind="perp" if item["instrument"] == "perp" else "spot",
                 on_gap=item["on_gap"],
+                queue_model=build_queue_model(spec.queue_model, dict(spec.queue_params)),
             )
             self.books[venue.name] = venue
             self.by_file.append(venue)
+        self.seen = [SeenBook(venue) for venue in self.by_file]
+        self.coverage: list[Coverage] = [
+            coverage_of(item["venue"], feed.events, item["stale_after_ms"] * _NS_MS)
+            for item, feed in zip(spec.data, feeds)
+        ]
+        self.coverage_by_venue = {c.venue: c for c in self.coverage}
+        recorded = spec.latency["model"] == "recorded"
+        self.latency = LatencyModel(
+            spec.latency,
+            spec.seed,
+            [
+                (
+                    item["venue"],
+                    recorded_gaps(feed.events, feed.clock_offset_ns) if recorded else [],
+                    feed.clock_offset_ns,
+                )
+                for item, feed in zip(spec.data, feeds)
+            ],
+        )
         self.default_symbol = spec.data[0]["symbol"]
         self.adapters: dict[str, Any] = {name: v.adapter for name, v in self.books.items()}
         self.pools: list[Any] = []
@@ -523,23 +611,45 @@ class _Run:
         self.funding: list[dict] = []
         self.executions: list[dict] = []
         self.mid_samples: list[dict] = []
+        self.skipped_funding: list[dict] = []
         self.child_seq = 0
+        # Pools replayed from recorded events: read (and checked) before the run starts.
+        self.replays: dict[str, PoolReplay] = {
+            item["name"]: PoolReplay(
+                read_pool_events(item["events"]), item["fee_pips"], item["tick_spacing"]
+            )
+            for item in spec.venues
+            if item.get("events")
+        }
         self.strategy: Strategy = build_strategy(spec.strategy_kind, spec.strategy_params)
         self.ctx = Context(self)
 
-    # clocks
-    def feed_latency(self, event: tuple, file_index: int) -> int:
-        lat = self.spec.latency
-        if lat["model"] == "data":
-            return max(0, event[2] - event[0] - self.feeds[file_index].clock_offset_ns)
-        return lat["feed_ms"] * _NS_MS + self._jitter()
+    # freshness
+    def is_stale(self, venue: str, ts_ns: int | None = None) -> bool:
+        """A replayed book is stale when its data ended or gapped (coverage) or it lost sync;
+        pools and plug-ins never are."""
+        book = self.books.get(venue)
+        if book is None:
+            return False
+        at = self.now if ts_ns is None else ts_ns
+        return self.coverage_by_venue[venue].is_stale(at) or book.l2.state not in (
+            "synced",
+            "fresh",
+        )
 
-    def order_latency(self) -> int:
-        return self.spec.latency["order_ms"] * _NS_MS + self._jitter()
-
-    def _jitter(self) -> int:
-        jitter = self.spec.latency["jitter_ms"]
-        return self.rng.randrange(jitter * _NS_MS + 1) if jitter else 0
+    def why_no_book(self, symbol: str) -> str:
+        """The 'allowed' text of an error about a symbol without a usable book now."""
+        names = [v.name for v in self.by_file if v.symbol == symbol]
+        if not names:
+            return f"a symbol of a [[data]] file {sorted({v.symbol for v in self.by_file})}"
+        ended = [
+            f"{n} (data ends at {self.coverage_by_venue[n].last_ts_ns} ns)"
+            for n in names
+            if self.is_stale(n)
+        ]
+        if ended:
+            return "a book with fresh data; stale now: " + ", ".join(ended)
+        return "a book with both sides (is the start before the snapshot?)"
 
     def schedule(self, ts: int, action: Callable[[], Any]) -> None:
         self.order += 1
@@ -557,21 +667,36 @@ class _Run:
         self.schedule(self.now + interval, fire)
 
     def reference(self, symbol: str | None) -> ReplayBookVenue:
+        """The symbol's reference book: its first data file with fresh data now (else its first)."""
         sym = symbol or self.default_symbol
-        for venue in self.by_file:
-            if venue.symbol == sym:
-                return venue
-        raise BacktestError(
-            "symbol", sym, f"a symbol of a [[data]] file {sorted({v.symbol for v in self.by_file})}"
-        )
+        books = [v for v in self.by_file if v.symbol == sym]
+        if not books:
+            raise BacktestError("symbol", sym, self.why_no_book(sym))
+        return next((v for v in books if not self.is_stale(v.name)), books[0])
 
-    def decision(self, symbol: str) -> tuple[int, Decimal, Decimal]:
-        touch = self.reference(symbol).touch()
-        if touch is None:
-            raise BacktestError(
-                "book", symbol, "a reference book with both sides at the decision time"
-            )
-        return self.now, touch[0], touch[1]
+    def seen_touch(self, symbol: str) -> tuple[str, Decimal, Decimal] | None:
+        """(venue, bid, ask) of the symbol's first fresh book as the strategy has seen it now."""
+        for index, venue in enumerate(self.by_file):
+            if venue.symbol == symbol and not self.is_stale(venue.name):
+                touch = self.seen[index].touch(self.now)
+                if touch is not None:
+                    return venue.name, touch[0], touch[1]
+        return None
+
+    def true_mid(self, symbol: str) -> Decimal | None:
+        """The exchange-side mid of the symbol's first fresh book (arbitrageurs, marks); None if
+        every book of the symbol is stale or one-sided."""
+        for venue in self.by_file:
+            if venue.symbol == symbol and not self.is_stale(venue.name):
+                ticks2 = venue.mid_ticks2()
+                if ticks2 is not None:
+                    return venue.grid.tick_size * ticks2 / 2
+        return None
+
+    def decision(self, symbol: str) -> tuple[int, Decimal, Decimal] | None:
+        """(now, bid, ask) of the seen reference touch: what the strategy decides on."""
+        seen = self.seen_touch(symbol)
+        return None if seen is None else (self.now, seen[1], seen[2])
 
     # venues
     def build_venues(self) -> None:
@@ -584,7 +709,23 @@ class _Run:
                 self.plugins.append(venue)
                 self.adapters[venue.name] = venue
                 continue
-            mid = self.ctx.mid(symbol)
+            if item["name"] in self.replays:
+                replay = self.replays[item["name"]]
+                replay.advance(self.now)
+                # Not the arbitrageur's: the recording already holds the pool's own arbitrage.
+                self.adapters[item["name"]] = ClmmAdapter(
+                    item["name"],
+                    symbol,
+                    replay.pool,
+                    base_decimals=item["base_decimals"],
+                    quote_decimals=item["quote_decimals"],
+                    fee_pips=item["fee_pips"],
+                    leg_cost=Decimal(item["gas"]),
+                )
+                continue
+            mid = self.true_mid(symbol)
+            if mid is None:
+                raise BacktestError(f"venues.{item['name']}", symbol, self.why_no_book(symbol))
             try:
                 if item["kind"] == "amm":
                     adapter = build_amm(
@@ -621,10 +762,12 @@ class _Run:
         self.arb = Arbitrageur(self.pools)
 
     async def arbitrage(self) -> None:
-        for symbol in {v.symbol for v in self.by_file}:
-            try:
-                mid = self.ctx.mid(symbol)
-            except BacktestError:
+        """Every arb interval: plug-ins and pools follow the exchange-side mid of each symbol with
+        fresh data (a stale symbol's pools are left alone and its mid is not sampled)."""
+        self.advance_replays()
+        for symbol in sorted({v.symbol for v in self.by_file}):
+            mid = self.true_mid(symbol)
+            if mid is None:
                 continue
             for plugin in self.plugins:
                 if plugin.symbol == symbol and hasattr(plugin, "on_market"):
@@ -639,20 +782,65 @@ class _Run:
         self.schedule(self.now + self.spec.arb_interval_ns, self.arbitrage)
 
     def routable(self, symbol: str) -> list[Any]:
-        venues = [a for a in self.adapters.values() if a.symbol == symbol]
-        if self.route_venues is not None:
-            venues = [a for a in venues if a.name in self.route_venues]
+        """What the router may plan on now: replayed books as the strategy has seen them (fresh
+        ones only), pools and plug-ins as they are."""
+        venues = []
+        for name, adapter in self.adapters.items():
+            if adapter.symbol != symbol:
+                continue
+            if self.route_venues is not None and name not in self.route_venues:
+                continue
+            if name in self.books:
+                if self.is_stale(name):
+                    continue
+                adapter = self.seen[self.by_file.index(self.books[name])].plan_adapter(self.now)
+                if adapter is None:
+                    continue
+            venues.append(adapter)
         return venues
 
-    async def execute_child(
-        self,
-        parent: ParentOrder,
-        qty: Decimal,
-        limit: Decimal | None,
-        decision: tuple[int, Decimal, Decimal],
-    ) -> None:
+    def protect(self, side: str, leg_avg: Decimal, limit: Decimal | None) -> Decimal | None:
+        """A leg's limit, set at decision time: its quoted all-in average moved against us by
+        ``price_protection_bps`` (0: none), tightened to the strategy's own limit if it has one."""
+        bps = self.spec.price_protection_bps
+        band = None
+        if bps:
+            factor = Decimal(10_000 + bps if side == "buy" else 10_000 - bps) / 10_000
+            # 8 decimals, rounded to the stricter side: the band is never wider than asked.
+            band = (leg_avg * factor).quantize(
+                _LIMIT_QUANTUM, rounding=ROUND_FLOOR if side == "buy" else ROUND_CEILING
+            )
+        if limit is None:
+            return band
+        if band is None:
+            return limit
+        return min(band, limit) if side == "buy" else max(band, limit)
+
+    def advance_replays(self) -> None:
+        """Apply the recorded pool events due by now."""
+        for replay in self.replays.values():
+            replay.advance(self.now)
+
+    def send_child(self, parent: ParentOrder, qty: Decimal, limit: Decimal | None) -> None:
+        """Decide now (seen touch, plan on the seen books), send each leg to its venue, where it
+        executes after that venue's order latency against the state then."""
+        self.advance_replays()
+        decision = self.decision(parent.symbol)
+        if decision is None:
+            self.executions.append(
+                {
+                    "ts_ns": self.now,
+                    "parent": parent.name,
+                    "qty": qty,
+                    "error": f"not sent: {self.why_no_book(parent.symbol)}",
+                }
+            )
+            return
         venues = self.routable(parent.symbol)
         if not venues:
+            self.executions.append(
+                {"ts_ns": self.now, "parent": parent.name, "qty": qty, "error": "no fresh venue"}
+            )
             return
         try:
             plan = plan_route(venues, parent.symbol, parent.side, qty, limit_price=limit)
@@ -661,28 +849,65 @@ class _Run:
                 {"ts_ns": self.now, "parent": parent.name, "qty": qty, "error": str(exc)}
             )
             return
+        parent.sent_qty += qty
         for leg in plan.legs:
             if leg.qty <= 0:
                 continue
             self.child_seq += 1
-            fill = await self.adapters[leg.venue].execute(
-                LegOrder(leg.venue, parent.side, leg.qty, f"c{self.child_seq}", limit_price=None)
+            order = LegOrder(
+                leg.venue,
+                parent.side,
+                leg.qty,
+                f"c{self.child_seq}",
+                limit_price=self.protect(parent.side, leg.avg_price, limit),
             )
-            self.record_fill(parent, fill, decision)
+            self.schedule(
+                self.now + self.latency.order(leg.venue),
+                lambda o=order: self.execute_leg(parent, o, decision),
+            )
+
+    async def execute_leg(
+        self, parent: ParentOrder, order: LegOrder, decision: tuple[int, Decimal, Decimal]
+    ) -> None:
+        """A leg reaching its venue: rejected if the venue's data is stale, else executed there."""
+        if self.is_stale(order.venue):
+            self.executions.append(
+                {
+                    "ts_ns": self.now,
+                    "parent": parent.name,
+                    "venue": order.venue,
+                    "qty": order.qty,
+                    "error": "rejected: the venue's data is stale at arrival",
+                }
+            )
+            return
+        self.advance_replays()
+        fill = await self.adapters[order.venue].execute(order)
+        if fill.filled_qty > 0 and order.venue in self.replays:
+            self.replays[order.venue].diverged()  # from now on the pool is not the recorded one
+        self.record_fill(parent, fill, decision, limit=order.limit_price)
 
     def record_fill(
-        self, parent: ParentOrder, fill: Any, decision: tuple[int, Decimal, Decimal]
+        self,
+        parent: ParentOrder,
+        fill: Any,
+        decision: tuple[int, Decimal, Decimal],
+        limit: Decimal | None = None,
     ) -> None:
+        """Record a fill at the venue's time; the strategy hears of it after the response latency."""
         if fill.filled_qty <= 0:
             self.executions.append(
                 {
                     "ts_ns": self.now,
                     "parent": parent.name,
                     "venue": fill.venue,
+                    "qty": fill.requested_qty,
+                    "limit_price": limit,
                     "error": fill.reason,
                 }
             )
             return
+        ack = self.now + self.latency.response(fill.venue)
         row = {
             "ts_ns": self.now,
             "parent": parent.name,
@@ -695,11 +920,12 @@ class _Run:
             "decision_ts_ns": decision[0],
             "decision_bid": decision[1],
             "decision_ask": decision[2],
+            "ack_ts_ns": ack,
         }
+        if limit is not None:
+            row["limit_price"] = limit
         parent.fills.append(row)
-        result = self.strategy.on_fill(self.ctx, row)
-        if inspect.isawaitable(result):
-            self.schedule(self.now, lambda: result)
+        self.schedule(ack, lambda: self.strategy.on_fill(self.ctx, row))
 
     # margin
     def build_margin(self) -> None:
@@ -726,32 +952,51 @@ class _Run:
         self.gate = setup.gate
         self.ctx.ledger = setup.ledger
 
-    def update_marks(self) -> None:
+    def update_marks(self) -> list[str]:
         """Every mark follows its reference book's mid (on the ledger's 1e-8 grid, half-even as
-        :meth:`router.app.Market.mid_price`); names without a replayed book keep their mark."""
+        :meth:`router.app.Market.mid_price`); names without a fresh book keep their last mark and
+        are returned (stale)."""
         quote = self.ledger.quote_asset
         symbols = {venue.symbol for venue in self.by_file}
-        for asset in self.ledger.assets:
-            if asset != quote and f"{asset}/{quote}" in symbols:
-                self.ledger.set_mark(asset, self.ctx.mid(f"{asset}/{quote}").quantize(MARK_QUANTUM))
-        for symbol, name in self.perp_markets.items():
-            self.ledger.set_mark(name, self.ctx.mid(symbol).quantize(MARK_QUANTUM))
+        names = [
+            (f"{asset}/{quote}", asset)
+            for asset in self.ledger.assets
+            if asset != quote and f"{asset}/{quote}" in symbols
+        ]
+        names += list(self.perp_markets.items())
+        stale = []
+        for symbol, name in names:
+            mid = self.true_mid(symbol)
+            if mid is None:
+                # The mark ages out: the margin core keeps its last price flagged stale, and its
+                # funding rule refuses to accrue on it (OraclePriceError).
+                held = self.ledger.marks.get(name)
+                if held is not None and held.valid:
+                    self.ledger.apply_oracle(MarkPrice(name, held.price_units, "stale"))
+                stale.append(name)
+            else:
+                self.ledger.set_mark(name, mid.quantize(MARK_QUANTUM))
+        return stale
 
     def sample_margin(self) -> None:
-        try:
-            self.update_marks()
-        except BacktestError:
-            return
+        stale = self.update_marks()
         summary = self.ledger.summary(self.sub)
-        self.margin_samples.append({"ts_ns": self.now, **summary})
+        self.margin_samples.append({"ts_ns": self.now, **summary, "stale_marks": ",".join(stale)})
         if self.sub in self.ledger.liquidatable():
             result = self.ledger.liquidate(self.sub)
             self.liquidations.append({"ts_ns": self.now, "result": repr(result)})
 
     def funding_step(self, perp_symbol: str) -> None:
+        """One funding interval by the margin core's rule (premium of the perp mark over the
+        oracle, clamped); it does not accrue while either price is stale (no fresh source)."""
         self.update_marks()
         name = self.perp_markets[perp_symbol]
-        rate = self.ledger.accrue_funding(name)
+        try:
+            rate = self.ledger.accrue_funding(name)
+        except OraclePriceError as exc:
+            self.skipped_funding.append({"ts_ns": self.now, "market": name, "reason": str(exc)})
+            self.sample_margin()
+            return
         self.funding.append({"ts_ns": self.now, "market": name, "rate": rate})
         self.sample_margin()
 
@@ -759,6 +1004,9 @@ class _Run:
         from router.execution.executor import Executor
 
         decisions = {leg.leg_id: self.decision(leg.symbol) for leg in order.legs}
+        missing = sorted({leg.symbol for leg in order.legs if decisions[leg.leg_id] is None})
+        if missing:
+            raise BacktestError("order", order.client_id, self.why_no_book(missing[0]))
         await asyncio.sleep(0)
         adapters = {
             name: a
@@ -792,15 +1040,15 @@ class _Run:
     async def run(self) -> None:
         events = heapq.merge(*(f.events for f in self.feeds))
         total = sum(len(f.events) for f in self.feeds)
-        first = min(f.events[0][0] for f in self.feeds if f.events) if total else 0
+        first, start_at, end_at = data_window(self.spec, self.feeds)
         self.now = first
-        start_at = first + self.spec.start_offset_ns
-        end_at = None if self.spec.end_offset_ns is None else first + self.spec.end_offset_ns
         self.schedule(start_at, self.start)
         strategy_type = type(self.strategy)
         wants_trades = strategy_type.on_trade is not Strategy.on_trade
         wants_book = strategy_type.on_book is not Strategy.on_book
         heap = self.heap
+        arrival = self.latency.arrival
+        seen = self.seen
         for done, event in enumerate(events, 1):
             ts = event[0]
             if end_at is not None and ts > end_at:
@@ -811,25 +1059,26 @@ class _Run:
             file_index = event[1] >> 40
             venue = self.by_file[file_index]
             kind = event[3]
+            # When the strategy sees this event (every event, in file order: the stream's order).
+            seen_at = arrival(file_index, ts, event[2])
             if kind == DEPTH:
                 venue.on_depth(event[4])
+                seen[file_index].arrive(seen_at, kind, event[4])
                 if wants_book:
-                    self._deliver(
-                        event,
-                        file_index,
-                        lambda v=venue.name, t=ts: self.strategy.on_book(self.ctx, v, t),
+                    self.schedule(
+                        seen_at, lambda v=venue.name, t=ts: self.strategy.on_book(self.ctx, v, t)
                     )
             elif kind == TRADE:
                 venue.on_trade(event[4])
                 if wants_trades:
                     trade = event[4]
-                    self._deliver(
-                        event,
-                        file_index,
+                    self.schedule(
+                        seen_at,
                         lambda v=venue.name, t=trade: self.strategy.on_trade(self.ctx, v, t),
                     )
             elif kind == SNAPSHOT:
                 venue.on_snapshot(event[4])
+                seen[file_index].arrive(seen_at, kind, event[4])
             if self.progress is not None and not done % 2048:
                 self.progress(done, total)
         # What was due by the last event still runs; timers past the end of the data do not fire.
@@ -838,9 +1087,6 @@ class _Run:
         await self.call(self.strategy.on_end(self.ctx))
         if self.progress is not None:
             self.progress(total, total)
-
-    def _deliver(self, event: tuple, file_index: int, action: Callable[[], Any]) -> None:
-        self.schedule(event[0] + self.feed_latency(event, file_index), action)
 
     async def _pop(self) -> None:
         ts, _, action = heapq.heappop(self.heap)
@@ -857,14 +1103,46 @@ class _Run:
         await self.call(self.strategy.on_start(self.ctx))
 
 
-def read_feeds(spec: BacktestSpec) -> list[Feed]:
-    """Parse every [[data]] file of the spec (file index = order in the config)."""
+def data_window(spec: BacktestSpec, feeds: list[Feed]) -> tuple[int, int, int | None]:
+    """(first event, start, end or None) in ns; BacktestError when the declared window is not
+    inside the data (a start at or after the last event, an end not after the start)."""
+    stamps = [(f.events[0][0], f.events[-1][0]) for f in feeds if f.events]
+    if not stamps:
+        raise BacktestError("data", [f.path for f in feeds], "files with at least one event")
+    first, last = min(s[0] for s in stamps), max(s[1] for s in stamps)
+    span_ms = (last - first) // _NS_MS
+    start = first + spec.start_offset_ns
+    if start >= last:
+        raise BacktestError(
+            "backtest.start_offset_ms",
+            spec.start_offset_ns // _NS_MS,
+            f"an offset before the end of the data: < {span_ms} ms after its first event",
+        )
+    end = None if spec.end_offset_ns is None else first + spec.end_offset_ns
+    if end is not None and end <= start:
+        raise BacktestError(
+            "backtest.end_offset_ms",
+            spec.end_offset_ns // _NS_MS,
+            f"an offset after start_offset_ms = {spec.start_offset_ns // _NS_MS}",
+        )
+    return first, start, end
+
+
+def read_feeds(spec: BacktestSpec, cache_dir: str | Path | None = None) -> list[Feed]:
+    """Parse every [[data]] file of the spec (file index = order in the config); with
+    ``cache_dir``, through the columnar cache (:mod:`router.sim.cache`: the same feeds)."""
     feeds = []
     for index, item in enumerate(spec.data):
         grid = Grid(item["tick_size"], item["lot_size"])
-        feeds.append(
-            read_feed(item["path"], grid, file_index=index, fmt=item["format"], tickers=False)
-        )
+        if cache_dir is None:
+            feed = read_feed(
+                item["path"], grid, file_index=index, fmt=item["format"], tickers=False
+            )
+        else:
+            feed, _hit = read_feed_cached(
+                item["path"], grid, cache_dir, file_index=index, fmt=item["format"], tickers=False
+            )
+        feeds.append(feed)
     return feeds
 
 
@@ -877,6 +1155,7 @@ def run_backtest(
 ) -> dict[str, Any]:
     """Run one backtest and return its raw result (Decimals inside; see report.summarise)."""
     feeds = feeds if feeds is not None else read_feeds(spec)
+    data_window(spec, feeds)  # a window outside the data is an error before anything runs
     run = _Run(spec, feeds, route_venues, progress)
     asyncio.run(run.run())
     return {
@@ -885,6 +1164,15 @@ def run_backtest(
         "margin": run.margin_samples,
         "liquidations": run.liquidations,
         "funding": run.funding,
+        "funding_skipped": run.skipped_funding,
+        "coverage": [c.as_dict() for c in run.coverage],
+        "scenario": spec.scenario,
+        "latency": spec.latency,
+        "pool_replays": {
+            name: {"events_applied": r.applied, "as_recorded": r.exact}
+            for name, r in run.replays.items()
+        },
+        "queue_model": spec.queue_model,
         "arbitrage": [vars(t) for t in run.arb.trades] if hasattr(run, "arb") else [],
         "mids": run.mid_samples,
         "books": {
@@ -895,6 +1183,7 @@ def run_backtest(
                 "dropped": v.l2.dropped,
                 "state": v.l2.state,
                 "our_resting_fills": len(v.maker_fills),
+                "our_resting_filled_qty": v.grid.qty(sum(f.qty_lots for f in v.maker_fills)),
             }
             for name, v in run.books.items()
         },

@@ -157,6 +157,12 @@ def summarise(
             "arbitrage": result["arbitrage"],
             "books": result["books"],
             "venues": result["venues"],
+            "funding_skipped": result.get("funding_skipped", []),
+            "coverage": result.get("coverage", []),
+            "scenario": result.get("scenario", ""),
+            "latency": result.get("latency", {}),
+            "queue_model": result.get("queue_model", ""),
+            "pool_replays": result.get("pool_replays", {}),
         }
     )
 
@@ -189,112 +195,16 @@ def _table(rows: list[dict], path: Path) -> None:
     pq.write_table(table, path)
 
 
-def _save(
-    plt: Any, fig: Any, ax: Any, out: Path, name: str, ylabel: str, title: str, legend: bool = True
-) -> str:
-    """Label a plot against exchange time, write it as ``out/name`` and close it; returns ``name``."""
-    ax.set_xlabel("exchange time (s since epoch)")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    if legend:
-        ax.legend(loc="best", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / name, dpi=90)
-    plt.close(fig)
-    return name
-
-
-def _plots(summary: dict[str, Any], raw: dict[str, Any], out: Path) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    written = []
-    # price with fills: float only for drawing; every reported figure stays Decimal
-    fig, ax = plt.subplots(figsize=(9, 4))
-    mids = raw["mids"]
-    for symbol in sorted({m["symbol"] for m in mids}):
-        pts = [m for m in mids if m["symbol"] == symbol]
-        ax.plot(
-            [m["ts_ns"] / 1e9 for m in pts], [float(m["mid"]) for m in pts], label=f"{symbol} mid"
-        )
+def cumulative_costs(raw: dict[str, Any]) -> dict[str, list[tuple[int, Decimal]]]:
+    """Per parent ("name (side symbol)"), its shortfall summed over its fills in time order."""
+    out = {}
     for p in raw["parents"]:
-        for f in p.fills:
-            ax.scatter(
-                f["ts_ns"] / 1e9,
-                float(f["quote_amount"] / f["qty"]),
-                marker="^" if f["side"] == "buy" else "v",
-                s=18,
-                label=None,
-            )
-    written.append(
-        _save(
-            plt,
-            fig,
-            ax,
-            out,
-            "price_fills.png",
-            "price (quote per base)",
-            "price with fills (all-in average per child)",
-        )
-    )
-
-    fig, ax = plt.subplots(figsize=(9, 4))
-    for p in raw["parents"]:
-        total, xs, ys = Decimal(0), [], []
-        for f in p.fills:
+        total, points = _ZERO, []
+        for f in sorted(p.fills, key=lambda f: f["ts_ns"]):
             total += fill_shortfall(p.side, p.arrival_mid, f)["shortfall"]
-            xs.append(f["ts_ns"] / 1e9)
-            ys.append(float(total))
-        ax.step(xs, ys, where="post", label=p.name)
-    written.append(
-        _save(
-            plt,
-            fig,
-            ax,
-            out,
-            "cumulative_cost.png",
-            "cumulative shortfall (quote)",
-            "cumulative cost vs arrival mid",
-        )
-    )
-
-    fig, ax = plt.subplots(figsize=(9, 4))
-    margin = raw["margin"]
-    if margin:
-        ax.plot(
-            [m["ts_ns"] / 1e9 for m in margin],
-            [float(m["headroom"]) for m in margin],
-            label="headroom",
-        )
-        ax.plot(
-            [m["ts_ns"] / 1e9 for m in margin],
-            [float(m["initial_margin"]) for m in margin],
-            label="initial margin",
-        )
-    else:
-        ax.text(
-            0.5,
-            0.5,
-            "no margin account in this backtest",
-            ha="center",
-            va="center",
-            transform=ax.transAxes,
-        )
-    written.append(
-        _save(
-            plt,
-            fig,
-            ax,
-            out,
-            "margin_headroom.png",
-            "quote",
-            "margin headroom",
-            legend=bool(margin),
-        )
-    )
-    return written
+            points.append((f["ts_ns"], total))
+        out[f"{p.name} ({p.side} {p.symbol})"] = points
+    return out
 
 
 def write_outputs(
@@ -304,11 +214,14 @@ def write_outputs(
     manifest: dict[str, Any],
     *,
     plots: bool = True,
+    arb_interval_ns: int = 1_000_000_000,
 ) -> list[str]:
     """Write results.json, fills/parents/margin .parquet, PNG plots and manifest.json atomically.
 
     Everything goes to a temporary sibling directory first and is renamed into place at the end,
     so a failure leaves no half-written output (an existing directory is replaced only then).
+    A plot with nothing to show is not drawn; the manifest's ``skipped_plots`` says why.
+    ``arb_interval_ns``: the mid sampling interval (a longer silence breaks the mid line).
     """
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -322,7 +235,11 @@ def write_outputs(
         _table(summary["fills"], tmp / "fills.parquet")
         _table(summary["margin"], tmp / "margin.parquet")
         if plots:
-            files += _plots(summary, raw, tmp)
+            from router.backtest.plots import write_plots
+
+            drawn, skipped = write_plots(raw, tmp, arb_interval_ns, cumulative_costs(raw))
+            files += drawn
+            manifest = dict(manifest, skipped_plots=skipped)
         manifest = dict(manifest, files=sorted(files + ["manifest.json"]))
         (tmp / "manifest.json").write_text(
             json.dumps(to_jsonable(manifest), indent=2, sort_keys=True) + "\n", encoding="utf-8"

@@ -49,13 +49,16 @@ def expand_grid(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
 
 
-def run_point(config: str, overrides: dict[str, Any], seed: int | None) -> dict[str, Any]:
-    """One grid point: load, run, summarise (no comparison runs). Pure: same inputs, same output."""
-    from router.backtest.engine import load_spec, run_backtest
+def run_point(
+    config: str, overrides: dict[str, Any], seed: int | None, cache_dir: str | None = None
+) -> dict[str, Any]:
+    """One grid point: load, run, summarise (no comparison runs). Pure: same inputs, same output
+    (with or without ``cache_dir``, the feed cache: the feeds are identical)."""
+    from router.backtest.engine import load_spec, read_feeds, run_backtest
     from router.backtest.report import summarise, to_jsonable
 
     spec = load_spec(config, overrides, seed)
-    summary = summarise(run_backtest(spec))
+    summary = summarise(run_backtest(spec, feeds=read_feeds(spec, cache_dir)))
     return {
         "overrides": to_jsonable(overrides),
         "seed": spec.seed,
@@ -71,9 +74,11 @@ def run_sweep(
     seed: int | None = None,
     workers: int = 1,
     ray_address: str | None = None,
+    cache_dir: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Run every grid point; ``workers`` processes locally, or Ray tasks at ``ray_address``
-    (``"local"`` starts an in-process Ray with one CPU). Results in grid order."""
+    (``"local"`` starts an in-process Ray with one CPU). Results in grid order. With
+    ``cache_dir`` every data file is parsed once here, and each run loads it from the cache."""
     if not isinstance(config, (str, Path)) or not Path(config).is_file():
         raise BacktestError("config", config, "the path of an existing backtest TOML")
     if not isinstance(grid, dict) or not grid:
@@ -102,8 +107,17 @@ def run_sweep(
     # Every point's config is validated before any runs (a bad override fails fast, nothing is run).
     from router.backtest.engine import load_spec
 
-    for point in points:
-        load_spec(config, point, seed)
+    specs = [load_spec(config, point, seed) for point in points]
+    cache = None if cache_dir is None else str(cache_dir)
+    if cache is not None:
+        from router.backtest.engine import read_feeds
+
+        seen: set[tuple] = set()
+        for spec in specs:  # parse once (one entry per file and grid), replay many
+            key = tuple((d["path"], d["tick_size"], d["lot_size"], d["format"]) for d in spec.data)
+            if key not in seen:
+                seen.add(key)
+                read_feeds(spec, cache)
     if ray_address is not None:
         import ray
 
@@ -113,8 +127,9 @@ def run_sweep(
             else:
                 ray.init(address=ray_address, log_to_driver=False)
         remote = ray.remote(run_point)
-        return ray.get([remote.remote(config, p, seed) for p in points])
+        return ray.get([remote.remote(config, p, seed, cache) for p in points])
     if workers == 1:
-        return [run_point(config, p, seed) for p in points]
+        return [run_point(config, p, seed, cache) for p in points]
+    n = len(points)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(run_point, [config] * len(points), points, [seed] * len(points)))
+        return list(pool.map(run_point, [config] * n, points, [seed] * n, [cache] * n))

@@ -19,8 +19,6 @@ import sys
 from router.audit import audit_journal
 from router.execution.journal import encode_record, load_chain_key
 
-HELP = "verify a decision journal: hash chain and a replay of every margin decision and fill"
-
 
 def _hash(text: str) -> str:
     if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
@@ -75,4 +73,4 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.verified else 1
 
 
-__all__ = ["HELP", "add_arguments", "run"]
+__all__ = ["add_arguments", "run"]

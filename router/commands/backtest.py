@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from importlib import metadata
+from collections.abc import Callable
 from pathlib import Path
 
-HELP = "replay real market data through the router and report implementation shortfall"
+from router.commands import inputs, version
+from router.commands.extras import require
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,40 +30,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", default="backtest-out", help="output directory (replaced atomically)"
     )
-    parser.add_argument("--seed", type=int, default=None, help="overrides [backtest].seed")
+    parser.add_argument("--seed", default=None, help="overrides [backtest].seed")
     parser.add_argument(
         "--sweep", default=None, help="TOML with a [grid] of dotted keys = [values]"
     )
-    parser.add_argument("--workers", type=int, default=1, help="local worker processes for a sweep")
+    parser.add_argument("--workers", default="1", help="local worker processes for a sweep")
     parser.add_argument(
         "--ray-address",
         default=None,
         help="run the sweep on this Ray cluster ('local': in-process)",
     )
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        help="parsed-feed cache (default: $XDG_CACHE_HOME/crossroute/feeds, else ~/.cache/...)",
+    )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="parse the data files every time (no cache)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-
-
-def _version() -> str:
-    try:
-        return metadata.version("crossroute")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a plain checkout
-        return "0+unknown"
 
 
 def run(args: argparse.Namespace) -> int:
     from router.backtest.engine import load_spec, read_feeds, run_backtest
     from router.backtest.report import summarise, to_jsonable, write_outputs
-    from router.sim.errors import BacktestError
 
-    if args.workers < 1:
-        raise BacktestError("--workers", args.workers, "an integer >= 1")
-    spec = load_spec(args.config, seed=args.seed)
+    workers = inputs.integer_in("--workers", args.workers, 1, 1024)
+    seed = None if args.seed is None else inputs.integer_in("--seed", args.seed, 0, 2**63 - 1)
+    inputs.writable_dir("--out", args.out)
+    if args.ray_address:
+        require("ray", "--ray-address")
+    if not args.sweep:
+        require("parquet", "crossroute backtest (its parquet outputs)")
+        if not args.no_plots:
+            require("plots", "crossroute backtest's plots (or pass --no-plots)")
+    spec = load_spec(args.config, seed=seed)
+    from router.sim.cache import default_cache_dir
+
+    cache_dir = None if args.no_cache else (args.cache_dir or str(default_cache_dir()))
     manifest = {
         "config": spec.raw,
         "config_path": str(Path(args.config).resolve()),
         "seed": spec.seed,
-        "crossroute_version": _version(),
+        "crossroute_version": version(),
         "python": sys.version.split()[0],
     }
     if args.sweep:
@@ -70,9 +81,14 @@ def run(args: argparse.Namespace) -> int:
 
         grid = load_grid(args.sweep)
         results = run_sweep(
-            args.config, grid, seed=args.seed, workers=args.workers, ray_address=args.ray_address
+            args.config,
+            grid,
+            seed=seed,
+            workers=workers,
+            ray_address=args.ray_address,
+            cache_dir=cache_dir,
         )
-        feeds = read_feeds(spec)
+        feeds = read_feeds(spec, cache_dir)
         manifest["data"] = [{"path": f.path, "sha256": f.sha256} for f in feeds]
         manifest["grid"] = grid
         out = Path(args.out)
@@ -90,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
                 bps = [p["shortfall_bps"] for p in r["parents"]]
                 print(f"{json.dumps(r['overrides'], sort_keys=True)}  shortfall_bps={bps}")
         return 0
-    feeds = read_feeds(spec)
+    feeds = read_feeds(spec, cache_dir)
     manifest["data"] = [{"path": f.path, "sha256": f.sha256, "counts": f.counts} for f in feeds]
     progress, finish = _progress(args.quiet)
     try:
@@ -102,7 +118,14 @@ def run(args: argparse.Namespace) -> int:
     finally:
         finish()
     summary = summarise(raw, comparison)
-    files = write_outputs(args.out, summary, raw, manifest, plots=not args.no_plots)
+    files = write_outputs(
+        args.out,
+        summary,
+        raw,
+        manifest,
+        plots=not args.no_plots,
+        arb_interval_ns=spec.arb_interval_ns,
+    )
     if not args.quiet:
         for p in summary["parents"]:
             best = p.get("best_single_venue")
@@ -113,10 +136,15 @@ def run(args: argparse.Namespace) -> int:
                 + (f"; best single venue {best['venue']} {best['shortfall']}" if best else "")
             )
         print(f"wrote {len(files)} files to {args.out}")
+        skipped = json.loads((Path(args.out) / "manifest.json").read_text()).get(
+            "skipped_plots", {}
+        )
+        for name, reason in sorted(skipped.items()):
+            print(f"skipped {name}: {reason}")
     return 0
 
 
-def _progress(quiet: bool):
+def _progress(quiet: bool) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
     if quiet or not sys.stderr.isatty():
         return None, lambda: None
     from rich.progress import Progress

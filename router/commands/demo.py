@@ -13,38 +13,39 @@ from __future__ import annotations
 import argparse
 from decimal import Decimal
 
-from rich.table import Table
-
 from router.app import Market, load_market
+from router.commands import inputs
 from router.commands.execute import execute_order, render_report
+from router.commands.render import Rows, console, show, table
 from router.commands.route import (
     config_path,
-    console,
+    make_multihop_plan,
     make_plan,
-    parse_amount,
+    render_multihop,
     render_plan,
     resolve_symbol,
 )
 from router.execution.order import MultiLegOrder, order_from_dict
 
-HELP = "show the default market, route a sample buy and sell, and run a hedged basis trade"
 # The basis trade's limits: 1% beyond the mids, so the sample always fills on a sane market.
 LIMIT_BAND = Decimal("0.01")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=None, help="market TOML (default: config/default.toml)")
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="market TOML (default: config/default.toml here, else the embedded default market)",
+    )
     parser.add_argument(
         "--symbol", default=None, help="BASE/QUOTE (default: the market's only symbol)"
     )
-    parser.add_argument(
-        "--qty", default="50", help="size of the sample orders in base units (default 50)"
-    )
+    parser.add_argument("--qty", default="50", help="size of the sample orders in base units")
     parser.add_argument(
         "--basis-qty",
         default="10",
         dest="basis_qty",
-        help="spot size of the basis trade in base units (default 10)",
+        help="spot size of the basis trade in base units",
     )
 
 
@@ -61,7 +62,7 @@ def _fmt(value: float | Decimal | None, places: str = "0.01") -> str:
     )
 
 
-def market_table(market: Market, symbol: str) -> Table:
+def market_table(market: Market, symbol: str) -> Rows:
     """One row per venue of ``symbol`` and of its perpetual (``symbol:QUOTE``): kind, fee, leg
     cost, mid, marginal best prices, depth within 1% of mid.
 
@@ -80,19 +81,21 @@ def market_table(market: Market, symbol: str) -> Table:
         if spot_mid and perp_mid:
             title += f", mid {((perp_mid / spot_mid - 1) * 10_000).quantize(Decimal('0.1'))} bps over spot"
         title += ")"
-    table = Table(title=title, title_justify="left")
-    for column in (
-        "venue",
-        "kind",
-        "fee",
-        f"leg cost ({quote})",
-        f"mid ({quote})",
-        "best bid (fee in)",
-        "best ask (fee in)",
-        f"bids within 1% ({base})",
-        f"asks within 1% ({base})",
-    ):
-        table.add_column(column, justify="left" if column in ("venue", "kind") else "right")
+    out = table(
+        title,
+        [
+            ("venue", False),
+            ("kind", False),
+            ("fee", True),
+            (f"leg cost ({quote})", True),
+            (f"mid ({quote})", True),
+            (f"best bid ({quote}, fee in)", True),
+            (f"best ask ({quote}, fee in)", True),
+            (f"bids within 1% ({base})", True),
+            (f"asks within 1% ({base})", True),
+        ],
+    )
+    rows = []
     for adapter in adapters:
         mid = adapter.mid_price()
         buy, sell = adapter.depth_curve("buy"), adapter.depth_curve("sell")
@@ -104,18 +107,20 @@ def market_table(market: Market, symbol: str) -> Table:
         kind = adapter.kind + (
             " perp" if market.venue_config(adapter.name).instrument == "perp" else ""
         )
-        table.add_row(
-            adapter.name,
-            kind,
-            f"{fee.normalize():f}%",
-            f"{adapter.leg_cost:f}",
-            _fmt(mid, "0.0001"),
-            _fmt(best_bid),
-            _fmt(best_ask),
-            _fmt(bids),
-            _fmt(asks),
+        rows.append(
+            (
+                adapter.name,
+                kind,
+                f"{fee.normalize():f}%",
+                f"{adapter.leg_cost:f}",
+                _fmt(mid, "0.0001"),
+                _fmt(best_bid),
+                _fmt(best_ask),
+                _fmt(bids),
+                _fmt(asks),
+            )
         )
-    return table
+    return out.extend(rows)
 
 
 def basis_order(market: Market, symbol: str, qty: Decimal) -> MultiLegOrder | str:
@@ -169,17 +174,23 @@ def basis_order(market: Market, symbol: str, qty: Decimal) -> MultiLegOrder | st
 
 
 def run(args: argparse.Namespace) -> int:
-    qty = parse_amount("qty", args.qty)
-    basis_qty = parse_amount("basis_qty", args.basis_qty)
+    qty = inputs.qty("qty", args.qty)
+    basis_qty = inputs.qty("basis_qty", args.basis_qty)
     market = load_market(config_path(args.config))
     symbol = resolve_symbol(market, args.symbol)
     base = symbol.split("/")[0]
     out = console()
-    out.print(market_table(market, symbol))
+    show(out, market_table(market, symbol))
     for side in ("buy", "sell"):
         out.print()
         plan = make_plan(market, symbol, side, qty, None, None, None)
         render_plan(out, plan, title=f"route: {side} {qty} {base}")
+    quote = symbol.split("/")[1]
+    if len(market.symbols()) > 1:
+        # across quote currencies and intermediate assets: the same sell, every path of <= 2 hops
+        out.print()
+        hops = make_multihop_plan(market, base, quote, qty, None)
+        render_multihop(out, hops, title=f"route across paths: sell {qty} {base} for {quote}")
     out.print()
     order = basis_order(market, symbol, basis_qty)
     if isinstance(order, str):

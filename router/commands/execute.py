@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
@@ -31,6 +30,7 @@ from typing import Any
 
 from router.app import DEFAULT_CONFIG, Market, load_market
 from router.audit import ExecutionProtection, run_recorded
+from router.commands import inputs
 from router.commands.route import add_protection_arguments
 from router.execution.executor import DEFAULT_CHILD_TIMEOUT_SECS
 from router.execution.faults import Fault, load_faults
@@ -47,8 +47,6 @@ from router.model.errors import ExecutionError
 from router.plan import fmt_qty
 from router.protection import MAX_BAND_BPS
 from venues.values import parse_decimal, parse_int, parse_positive
-
-HELP = "run a hedged multi-leg order (TOML) against the market with margin checks before every leg"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     order = load_order(args.order)
     key = load_chain_key()
     if args.journal:
+        inputs.writable_file("--journal", args.journal)
         previous = _previous_report(Path(args.journal), order)
         if previous is not None:
             head = key.head_of_file(args.journal)
@@ -178,14 +177,9 @@ def print_report(report: dict[str, Any], as_json: bool, *, replay: bool) -> None
         out["replayed"] = replay
         sys.stdout.write(json.dumps(out, sort_keys=True) + "\n")
         return
-    from rich.console import Console
+    from router.commands.render import console
 
-    # A pipe gets the full table rather than columns squeezed to 80 characters.
-    render_report(
-        Console(highlight=False, width=shutil.get_terminal_size((160, 40)).columns),
-        report,
-        replay=replay,
-    )
+    render_report(console(), report, replay=replay)
 
 
 def _qty(value: Any) -> str:
@@ -199,37 +193,37 @@ def _qty(value: Any) -> str:
 def render_report(console: Any, report: dict[str, Any], *, replay: bool = False) -> None:
     """Render an execution report on a rich ``console``: status line, legs, child orders (the
     fills), margin before/after, capital saved by cross margin, residual exposure, hedges."""
-    from rich.table import Table
+    from router.commands.render import show, table
 
     title = f"order {report['client_id']}: {report['status']}"
     if replay:
         title += " (already executed; recorded report)"
     console.print(title + (f" - {report['reason']}" if report.get("reason") else ""))
-    legs = Table(title="legs (in execution order)")
-    for column in (
-        "leg",
-        "role",
-        "instrument",
-        "symbol",
-        "side",
-        "target",
-        "filled",
-        "avg price",
-        "quote amount",
-        "fees",
-        "status",
-    ):
-        legs.add_column(
-            column,
-            justify="right"
-            if column in ("target", "filled", "avg price", "quote amount", "fees")
-            else "left",
-        )
+    numeric = ("target", "filled", "avg price", "quote amount", "fees", "qty", "limit")
+    legs = table(
+        "legs (in execution order)",
+        [
+            (column, column in numeric)
+            for column in (
+                "leg",
+                "role",
+                "instrument",
+                "symbol",
+                "side",
+                "target",
+                "filled",
+                "avg price",
+                "quote amount",
+                "fees",
+                "status",
+            )
+        ],
+    )
     for leg in report["legs"]:
         target = (
             leg["target_qty"] if leg["target_qty"] is not None else f"{leg['target_quote']} quote"
         )
-        legs.add_row(
+        legs.add(
             leg["id"],
             leg["role"],
             leg["instrument"],
@@ -242,22 +236,26 @@ def render_report(console: Any, report: dict[str, Any], *, replay: bool = False)
             leg["fee"],
             leg["status"],
         )
-    console.print(legs)
-    fills = Table(title="child orders")
-    for column in (
-        "client order id",
-        "venue",
-        "qty",
-        "limit",
-        "filled",
-        "quote amount",
-        "status",
-        "reason",
-    ):
-        fills.add_column(column)
+    show(console, legs)
+    fills = table(
+        "child orders",
+        [
+            (column, column in numeric)
+            for column in (
+                "client order id",
+                "venue",
+                "qty",
+                "limit",
+                "filled",
+                "quote amount",
+                "status",
+                "reason",
+            )
+        ],
+    )
     for leg in report["legs"]:
         for child in leg["children"]:
-            fills.add_row(
+            fills.add(
                 child["client_order_id"],
                 child["venue"],
                 _qty(child["qty"]),
@@ -267,20 +265,15 @@ def render_report(console: Any, report: dict[str, Any], *, replay: bool = False)
                 child["status"],
                 child["reason"],
             )
-    console.print(fills)
-    margin = Table(title="margin (quote)")
-    margin.add_column("")
-    margin.add_column("before", justify="right")
-    margin.add_column("after", justify="right")
+    show(console, fills)
+    margin = table("margin (quote)", [("", False), ("before", True), ("after", True)])
     for key in ("equity", "initial_margin", "maintenance_margin", "headroom"):
-        margin.add_row(
-            key, report["margin_before"].get(key, ""), report["margin_after"].get(key, "")
-        )
-    console.print(margin)
+        margin.add(key, report["margin_before"].get(key, ""), report["margin_after"].get(key, ""))
+    show(console, margin)
     eff = report["capital_efficiency"]
     console.print(
-        f"capital locked: cross {eff['cross_requirement']} vs isolated {eff['isolated_requirement']}"
-        f" -> cross margin saves {eff['saved']}"
+        f"margin requirement: cross {eff['cross_requirement']} vs isolated"
+        f" {eff['isolated_requirement']} -> netting saves {eff['saved']}"
     )
     exposure = ", ".join(
         f"{asset} {_qty(qty)}" for asset, qty in report["residual_exposure"].items()
@@ -343,4 +336,4 @@ def render_report(console: Any, report: dict[str, Any], *, replay: bool = False)
         console.print(f"journal head {report['journal_head']}")
 
 
-__all__ = ["HELP", "add_arguments", "execute_order", "print_report", "render_report", "run"]
+__all__ = ["add_arguments", "execute_order", "print_report", "render_report", "run"]

@@ -10,14 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from router.app import DEFAULT_CONFIG, Market, load_market
+from router.commands import inputs
 from router.model.errors import RouteError
 from router.plan import RoutePlan, fmt_qty, plan_route
 from router.protection import (
@@ -28,24 +26,53 @@ from router.protection import (
     fixed_cost_finding,
     protect,
 )
+from router.routing import MAX_HOPS, MultiHopPlan, plan_multihop
 from venues.values import parse_decimal, parse_int
 
-HELP = "plan one order across the venues of a market (exact legs, best single venue, bps)"
+if TYPE_CHECKING:  # rich is loaded only to print a table, never for --json
+    from rich.console import Console
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         default=None,
-        help="market TOML (default: config/default.toml, the embedded default market)",
+        help="market TOML (default: config/default.toml here, else the embedded default market)",
     )
     parser.add_argument(
         "--symbol",
         default=None,
-        help="BASE/QUOTE, e.g. ETH/USDC (default: the market's only symbol)",
+        help="BASE/QUOTE, e.g. ETH/USDC (default: the market's first spot symbol)",
     )
-    parser.add_argument("--side", required=True, choices=("buy", "sell"), help="the taker's side")
-    parser.add_argument("--qty", default=None, help="order size in base units, e.g. 50")
+    parser.add_argument(
+        "--side", default=None, choices=("buy", "sell"), help="the taker's side (with --symbol)"
+    )
+    parser.add_argument(
+        "--from",
+        default=None,
+        dest="from_asset",
+        help="route across symbols and paths: the asset spent (with --to instead of --side)",
+    )
+    parser.add_argument(
+        "--to", default=None, dest="to_asset", help="the asset received (with --from)"
+    )
+    parser.add_argument(
+        "--to-qty",
+        default=None,
+        dest="to_qty",
+        help="with --from/--to: receive exactly this much of --to (instead of --qty: spend)",
+    )
+    parser.add_argument(
+        "--max-hops",
+        default=None,
+        dest="max_hops",
+        help=f"with --from/--to: most hops of a path, 1 to {MAX_HOPS} (default {MAX_HOPS})",
+    )
+    parser.add_argument(
+        "--qty",
+        default=None,
+        help="order size in base units, e.g. 50 (with --from/--to: the amount of --from spent)",
+    )
     parser.add_argument(
         "--quote-qty",
         default=None,
@@ -75,39 +102,14 @@ def config_path(value: str | None) -> Path:
     return local if local.is_file() else DEFAULT_CONFIG
 
 
-def parse_amount(field: str, text: str | None) -> Decimal | None:
-    """A positive finite decimal from the command line, exactly (never through float)."""
-    if text is None:
-        return None
-    allowed = "a positive decimal number such as 50 or 0.25"
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise RouteError(
-            f"{field}={text!r} is invalid; allowed: {allowed}",
-            field=field,
-            value=text,
-            allowed=allowed,
-        ) from None
-    if not value.is_finite() or value <= 0:
-        raise RouteError(
-            f"{field}={text!r} is invalid; allowed: {allowed}",
-            field=field,
-            value=text,
-            allowed=allowed,
-        )
-    return value
-
-
 def resolve_symbol(market: Market, symbol: str | None) -> str:
-    """The requested symbol, or the market's only one."""
+    """The requested symbol, or the market's first spot symbol (config order)."""
     if symbol is not None:
         return symbol
     symbols = market.symbols()
-    if len(symbols) != 1:
+    if not symbols:
         raise RouteError(
-            f"symbol=None is invalid; allowed: one of {', '.join(symbols)} (--symbol is"
-            " required when the market trades several)",
+            "symbol=None is invalid; allowed: a spot symbol (the market has none)",
             field="symbol",
             value=None,
         )
@@ -160,9 +162,24 @@ def make_plan(
 
 
 def run(args: argparse.Namespace) -> int:
-    qty = parse_amount("qty", args.qty)
-    quote_qty = parse_amount("quote_qty", args.quote_qty)
-    limit = parse_amount("limit", args.limit)
+    if args.from_asset is not None or args.to_asset is not None:
+        return run_multihop(args)
+    for flag, value in (("to_qty", args.to_qty), ("max_hops", args.max_hops)):
+        if value is not None:
+            raise RouteError(
+                f"{flag}={value!r} is invalid; allowed: only with --from and --to",
+                field=flag,
+                value=value,
+            )
+    if args.side is None:
+        raise RouteError(
+            "side=None is invalid; allowed: --side buy|sell (with --symbol), or --from/--to",
+            field="side",
+            value=None,
+        )
+    qty = inputs.optional(inputs.qty, "qty", args.qty)
+    quote_qty = inputs.optional(inputs.quote_qty, "quote_qty", args.quote_qty)
+    limit = inputs.optional(inputs.price, "limit", args.limit)
     venues = None
     if args.venues is not None:
         venues = [name.strip() for name in args.venues.split(",") if name.strip()]
@@ -198,11 +215,136 @@ def run(args: argparse.Namespace) -> int:
         }
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return 0
-    render_plan(console(), plan)
-    console().print(protection.describe())
+    from router.commands.render import console
+
+    out = console()
+    render_plan(out, plan)
+    out.print(protection.describe())
     for warning in warnings:
-        console().print(f"[bold]warning[/bold]: {warning}")
+        out.print(f"[bold]warning[/bold]: {warning}")
     return 0
+
+
+def run_multihop(args: argparse.Namespace) -> int:
+    """``--from A --to B --qty N | --to-qty N [--max-hops K]``: route across symbols and paths."""
+    for flag, value in (
+        ("side", args.side),
+        ("symbol", args.symbol),
+        ("quote_qty", args.quote_qty),
+        ("limit", args.limit),
+        ("venues", args.venues),
+    ):
+        if value is not None:
+            raise RouteError(
+                f"{flag}={value!r} is invalid; allowed: not with --from/--to (--{flag.replace('_', '-')}"
+                " belongs to the single-symbol --symbol/--side form)",
+                field=flag,
+                value=value,
+            )
+    for flag, value in (("from", args.from_asset), ("to", args.to_asset)):
+        if value is None:
+            raise RouteError(
+                f"{flag}=None is invalid; allowed: an asset name (--from and --to go together)",
+                field=flag,
+                value=None,
+            )
+    if (args.qty is None) == (args.to_qty is None):
+        raise RouteError(
+            "qty/to_qty: give exactly one of --qty (spend) and --to-qty (receive)",
+            field="qty",
+            value=(args.qty, args.to_qty),
+        )
+    # either side of a multi-hop order may be any asset: bounded like a quote amount
+    amount_in = inputs.optional(inputs.quote_qty, "qty", args.qty)
+    amount_out = inputs.optional(inputs.quote_qty, "to_qty", args.to_qty)
+    max_hops = (
+        MAX_HOPS
+        if args.max_hops is None
+        else inputs.integer_in("--max-hops", args.max_hops, 1, MAX_HOPS)
+    )
+    market = load_market(config_path(args.config))
+    plan = make_multihop_plan(
+        market, args.from_asset, args.to_asset, amount_in, amount_out, max_hops
+    )
+    if args.json:
+        sys.stdout.write(json.dumps(plan.to_json_dict(), indent=2) + "\n")
+        return 0
+    from router.commands.render import console
+
+    render_multihop(console(), plan)
+    return 0
+
+
+def make_multihop_plan(
+    market: Market,
+    source: str,
+    target: str,
+    amount_in: Decimal | None,
+    amount_out: Decimal | None,
+    max_hops: int = MAX_HOPS,
+) -> MultiHopPlan:
+    """Plan "spend ``amount_in`` of ``source``" / "receive ``amount_out`` of ``target``" over the
+    market's spot venues (perpetuals are no spot conversion)."""
+    spot = [market.adapters[name] for name, kind in market.instruments().items() if kind == "spot"]
+    decimals = {name: asset.decimals for name, asset in market.assets.items()}
+    return plan_multihop(
+        spot,
+        decimals,
+        source,
+        target,
+        amount_in=amount_in,
+        amount_out=amount_out,
+        max_hops=max_hops,
+    )
+
+
+def render_multihop(console: Console, plan: MultiHopPlan, title: str | None = None) -> None:
+    """Print a multi-hop plan: one row per hop, path by path, then totals and benchmarks."""
+    from router.commands.render import show
+    from router.commands.render import table as new_table
+
+    data = plan.to_json_dict()
+    head = (
+        f"spend {data['amount_in']} {plan.source} for {plan.target}"
+        if plan.mode == "from"
+        else f"receive {data['amount_out']} {plan.target} for {plan.source}"
+    )
+    table = new_table(
+        title or head,
+        [("path", False), ("step", True), ("venue", False), ("pays", True), ("gets", True)],
+    )
+    for path in data["paths"]:
+        label = "->".join(path["assets"])
+        for hop in path["hops"]:
+            table.add(
+                label,
+                str(hop["step"]),
+                hop["venue"],
+                f"{hop['amount_in']} {hop['from']}",
+                f"{hop['amount_out']} {hop['to']}",
+            )
+        table.section()
+    table.add(
+        "total", "", "", f"{data['amount_in']} {plan.source}", f"{data['amount_out']} {plan.target}"
+    )
+    show(console, table)
+    best = data["best_single_path"]
+    if best is not None:
+        console.print(
+            f"best single path: {'->'.join(best['assets'])} pays {best['amount_in']} {plan.source}"
+            f" for {best['amount_out']} {plan.target}; improvement {data['improvement_bps']} bps"
+        )
+    direct = data["best_direct_venue"]
+    if direct is not None:
+        console.print(
+            f"best direct venue: {direct['venue']} pays {direct['amount_in']} {plan.source}"
+            f" for {direct['amount_out']} {plan.target}"
+        )
+    console.print(f"duality gap of the convex split over paths: {data['duality_gap']}")
+    for asset, amount in data["residual"].items():
+        console.print(f"left unconverted (below every venue's lot or leg cost): {amount} {asset}")
+    for note in data["notes"]:
+        console.print(note)
 
 
 def add_protection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -243,37 +385,37 @@ def plan_warnings(plan: RoutePlan, args: argparse.Namespace) -> list[str]:
     return [] if finding is None else [finding]
 
 
-def console() -> Console:
-    """A console for tables: full digits always (columns fold rather than truncate)."""
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-
-
 def _share(part: Decimal, whole: Decimal) -> str:
     return f"{(part / whole * 100).quantize(Decimal('0.01'))}%" if whole else "-"
 
 
 def render_plan(console: Console, plan: RoutePlan, title: str | None = None) -> None:
     """Print a plan as a table: legs, total, averages, best single venue, partial-fill line."""
-    base, quote = plan.symbol.split("/")
+    from router.commands.render import show
+    from router.commands.render import table as new_table
+
+    base, quote = plan.symbol.split(":")[0].split("/")
     data: dict[str, Any] = plan.to_json_dict()
     verb = "paid" if plan.side == "buy" else "received"
-    table = Table(
-        title=title or f"{plan.side} {data['qty']} {base} ({plan.symbol})", title_justify="left"
+    table = new_table(
+        title or f"{plan.side} {data['qty']} {base} ({plan.symbol})",
+        [
+            ("venue", False),
+            (f"qty ({base})", True),
+            (f"avg price ({quote})", True),
+            (f"quote {verb} ({quote})", True),
+            ("share", True),
+        ],
     )
-    table.add_column("venue", overflow="fold")
-    table.add_column(f"qty ({base})", justify="right", overflow="fold")
-    table.add_column(f"avg price ({quote})", justify="right", overflow="fold")
-    table.add_column(f"quote {verb} ({quote})", justify="right", overflow="fold")
-    table.add_column("share", justify="right", no_wrap=True)
     for leg, row in zip(plan.legs, data["legs"]):
-        table.add_row(
+        table.add(
             leg.venue, row["qty"], row["avg_price"], row["quote_amount"], _share(leg.qty, plan.qty)
         )
-    table.add_section()
-    table.add_row(
+    table.section()
+    table.add(
         "total", data["qty"], data["avg_price"], data["quote_amount"], _share(plan.qty, plan.qty)
     )
-    console.print(table)
+    show(console, table)
     console.print(
         f"average price  {data['avg_price']} {quote} per {base} (fees and leg costs included)"
     )

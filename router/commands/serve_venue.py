@@ -17,49 +17,42 @@ import sys
 from typing import Any
 
 from router.app import DEFAULT_CONFIG, load_market
-from router.commands.route import parse_amount
-from router.model.errors import ConfigError
+from router.commands import inputs
 from router.server.app import ServerLimits
 from router.server.build import build_server
 
-HELP = "serve the config's venues over a Binance-compatible REST API on 127.0.0.1"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=None, help="market TOML (default: config/default.toml)")
     parser.add_argument(
-        "--port", type=int, required=True, help="TCP port on 127.0.0.1 (0: any free port)"
+        "--config", default=None, help="market TOML (default: the embedded default market)"
     )
+    parser.add_argument("--port", required=True, help="TCP port on 127.0.0.1 (0: any free port)")
     parser.add_argument(
         "--pool-depth-step",
         default="1",
         dest="pool_depth_step",
-        help="base quantity per synthetic depth level of a pool (default 1)",
+        help="base quantity per synthetic depth level of a pool",
     )
     parser.add_argument(
         "--weight-per-minute",
-        type=int,
-        default=6000,
+        default="6000",
         dest="weight_per_minute",
         help="request weight per API key (or client address) per minute",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    step = parse_amount("--pool-depth-step", args.pool_depth_step)
-    if not 0 <= args.port <= 65535:
-        raise ConfigError("<command line>", "--port", args.port, "an integer in [0, 65535]")
-    if args.weight_per_minute < 1:  # named here: ServerLimits would name its field, not the flag
-        raise ConfigError(
-            "<command line>", "--weight-per-minute", args.weight_per_minute, "an integer >= 1"
-        )
+    step = inputs.qty("--pool-depth-step", args.pool_depth_step)
+    port = inputs.integer_in("--port", args.port, 0, 65535)
+    # named here: ServerLimits would name its field, not the flag
+    weight = inputs.integer_in("--weight-per-minute", args.weight_per_minute, 1, 10**9)
     market = load_market(args.config or DEFAULT_CONFIG)
     server = build_server(
-        market, pool_depth_step=step, limits=ServerLimits(weight_per_minute=args.weight_per_minute)
+        market, pool_depth_step=step, limits=ServerLimits(weight_per_minute=weight)
     )
     names = ", ".join(server.engine.by_name)
     try:
-        asyncio.run(_serve(server.app, names, args.port))
+        asyncio.run(_serve(server.app, names, port))
     except KeyboardInterrupt:
         pass
     return 0
@@ -69,7 +62,9 @@ async def _serve(app: Any, names: str, port: int) -> None:
     """Serve ``app`` on 127.0.0.1 until SIGINT/SIGTERM, printing the port actually bound."""
     from aiohttp import web
 
-    runner = web.AppRunner(app, access_log=None)
+    from router.server.runner import VenueRunner  # JSON answers even to unparseable HTTP
+
+    runner = VenueRunner(app, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", port)

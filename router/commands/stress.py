@@ -11,12 +11,13 @@ one line for a bad request (unknown asset, a shock at or beyond -100%, no scenar
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from router.app import DEFAULT_CONFIG
+from router.commands import inputs
+from router.commands.extras import require
 from router.config import load_config
 from router.execution.journal import encode_record
 from router.margin.quantities import to_decimal
@@ -24,42 +25,27 @@ from router.model.errors import ConfigError
 from router.stress.engine import StressEngine, load_portfolio
 from router.stress.scenarios import MAX_PATHS, StressInputError, load_scenarios
 
-HELP = "stress a portfolio: shocks, paths, oracle faults, thin venues and Monte Carlo, cross vs isolated"
-DEFAULT_SCENARIOS = (
-    Path(__file__).resolve().parent.parent.parent / "config" / "examples" / "stress-scenarios.toml"
-)
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if not 1 <= value <= MAX_PATHS:
-        raise argparse.ArgumentTypeError(f"{value} is outside [1, {MAX_PATHS}]")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"{value} is outside [0, 2**63)")
-    return value
+# shipped as package data, a copy of config/examples/stress-scenarios.toml (a test keeps them equal)
+DEFAULT_SCENARIOS = DEFAULT_CONFIG.with_name("stress-scenarios.toml")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--account", required=True, help="account TOML (the `margin report` format)"
     )
-    parser.add_argument("--scenarios", default=str(DEFAULT_SCENARIOS), help="scenarios TOML")
     parser.add_argument(
-        "--config", default=str(DEFAULT_CONFIG), metavar="MARKET", help="market TOML"
+        "--scenarios",
+        default=str(DEFAULT_SCENARIOS),
+        help="scenarios TOML (default: the shipped config/examples/stress-scenarios.toml)",
     )
-    parser.add_argument("--paths", type=_count, help="Monte Carlo paths (default: the file's)")
-    parser.add_argument("--seed", type=_seed, default=0, help="Monte Carlo seed (default 0)")
+    parser.add_argument(
+        "--config",
+        default=str(DEFAULT_CONFIG),
+        metavar="MARKET",
+        help="market TOML (default: the embedded default market)",
+    )
+    parser.add_argument("--paths", help="Monte Carlo paths (default: the scenarios file's)")
+    parser.add_argument("--seed", default="0", help="Monte Carlo seed")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
         "--plot", metavar="PNG", help="write the cross and isolated loss distributions as a PNG"
@@ -68,6 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def stress_report(args: argparse.Namespace) -> tuple[dict[str, Any], Any, Any]:
     """Run everything the arguments ask for; returns (report dict, scenario pairs, MC result)."""
+    paths = None if args.paths is None else inputs.integer_in("--paths", args.paths, 1, MAX_PATHS)
+    seed = inputs.integer_in("--seed", args.seed, 0, 2**63 - 1)
+    if args.plot:
+        inputs.writable_file("--plot", args.plot)
+        require("plots", "--plot")
     portfolio = load_portfolio(args.account)
     scenarios = load_scenarios(args.scenarios)
     market = load_config(args.config)
@@ -78,7 +69,7 @@ def stress_report(args: argparse.Namespace) -> tuple[dict[str, Any], Any, Any]:
         pairs = [(engine.run(s, "cross"), engine.run(s, "isolated")) for s in scenarios.scenarios]
         mc = None
         if scenarios.monte_carlo is not None:
-            mc = engine.monte_carlo(scenarios.monte_carlo, args.seed, args.paths)
+            mc = engine.monte_carlo(scenarios.monte_carlo, seed, paths)
     except StressInputError as exc:
         raise ConfigError(args.scenarios, exc.field, exc.value, exc.allowed) from None
     if args.plot and mc is None:
@@ -102,18 +93,19 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         from router.stress.plot import plot_losses
 
-        plot_losses(mc, args.plot)
+        title = f"{Path(args.account).name}, {Path(args.scenarios).name} [monte_carlo]"
+        plot_losses(mc, args.plot, title)
         report["plot"] = str(args.plot)
     if args.json:
         sys.stdout.write(encode_record(report) + "\n")
         return 0
-    from rich.console import Console
-
+    from router.commands.render import console as new_console
+    from router.commands.render import rows_of, show
     from router.stress.plot import scenario_table, tail_table
 
-    console = Console(highlight=False, width=shutil.get_terminal_size((160, 40)).columns)
+    console = new_console()
     if pairs:
-        console.print(scenario_table(pairs))
+        show(console, rows_of(scenario_table(pairs)))
         for cross, iso in pairs:
             if len(cross.path) > 1:
                 for result in (cross, iso):
@@ -129,10 +121,10 @@ def run(args: argparse.Namespace) -> int:
                     f"fund slippage {event.fund_slippage:f}"
                 )
     if mc is not None:
-        console.print(tail_table(mc))
+        show(console, rows_of(tail_table(mc)))
     if args.plot:
         console.print(f"plot: {args.plot}")
     return 0
 
 
-__all__ = ["HELP", "add_arguments", "run", "stress_report"]
+__all__ = ["add_arguments", "run", "stress_report"]

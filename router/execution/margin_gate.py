@@ -20,8 +20,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from router.execution.gate import MaintenanceCheck, MarginCheck, MarginLeg
 from router.execution.order import base_asset
-from router.margin.checks import Leg
-from router.margin.ledger import MarginLedger, Scenario
+from router.margin.checks import LedgerLeg
+from router.margin.ledger import MarginLedger
 from router.margin.quantities import to_decimal, to_text
 from router.margin.report import margin_report
 from router.model.errors import CrossrouteError, ExecutionError
@@ -38,6 +38,25 @@ def _up(value: Decimal) -> Decimal:
 
 def _down(value: Decimal) -> Decimal:
     return value.quantize(Q8, rounding=ROUND_FLOOR)
+
+
+def booking_price_and_fee(
+    instrument: str, side: str, qty: Decimal, quote_amount: Decimal, fee: Decimal
+) -> tuple[Decimal, Decimal]:
+    """The (price, fee) at which an actual fill of ``qty`` for an all-in ``quote_amount`` (and the
+    venue's ``fee`` inside it) is booked in the ledger's quanta, rounded against the account (see
+    the module docstring). One rule for the executor and for replaying its journal."""
+    if instrument == "spot":
+        if side == "buy":
+            price = _down(quote_amount / qty)
+            booked_fee = quote_amount - _up(qty * price)
+        else:
+            price = _up(quote_amount / qty)
+            booked_fee = _down(qty * price) - quote_amount
+        return price, _up(max(booked_fee, ZERO))
+    notional = quote_amount - fee if side == "buy" else quote_amount + fee
+    price = _up(notional / qty) if side == "buy" else _down(notional / qty)
+    return price, _up(fee)
 
 
 class LedgerGate:
@@ -96,31 +115,21 @@ class LedgerGate:
                 allowed=str(sorted(self.perp_markets)),
             ) from None
 
-    def _worst(self, leg: MarginLeg) -> Leg:
+    def _worst(self, leg: MarginLeg) -> LedgerLeg:
         """A check leg: worst price (all-in) per base, rounded against the account."""
         price = leg.quote_amount / leg.qty
         price = _up(price) if leg.side == "buy" else _down(price)
         fee = _up(leg.fee) if leg.instrument == "perp" else ZERO
-        return Leg(
+        return LedgerLeg(
             leg.instrument, self._symbol(leg), leg.side, _down(leg.qty) or Q8, max(price, Q8), fee
         )
 
-    def _booked(self, fill: MarginLeg) -> Leg:
+    def _booked(self, fill: MarginLeg) -> LedgerLeg:
         """A booking leg for an actual fill (see the module docstring for the rounding)."""
-        qty = fill.qty
-        if fill.instrument == "spot":
-            if fill.side == "buy":
-                price = _down(fill.quote_amount / qty)
-                fee = fill.quote_amount - _up(qty * price)
-            else:
-                price = _up(fill.quote_amount / qty)
-                fee = _down(qty * price) - fill.quote_amount
-            return Leg("spot", self._symbol(fill), fill.side, qty, price, _up(max(fee, ZERO)))
-        notional = (
-            fill.quote_amount - fill.fee if fill.side == "buy" else fill.quote_amount + fill.fee
+        price, fee = booking_price_and_fee(
+            fill.instrument, fill.side, fill.qty, fill.quote_amount, fill.fee
         )
-        price = _up(notional / qty) if fill.side == "buy" else _down(notional / qty)
-        return Leg("perp", self._symbol(fill), fill.side, qty, price, _up(fill.fee))
+        return LedgerLeg(fill.instrument, self._symbol(fill), fill.side, fill.qty, price, fee)
 
     # -- MarginGate --------------------------------------------------------------------------
 
@@ -175,9 +184,9 @@ class LedgerGate:
         are given. O(legs) ledger steps."""
         ledger = self.ledger
         sub = ledger.subs[self.sub_id]
-        scen = Scenario(ledger, sub)
+        scen = ledger.projection(self.sub_id)
         excess = scen.maintenance_excess
-        breached_now = excess < 0 or ledger._isolated_breach(sub)
+        breached_now = excess < 0 or ledger.isolated_breach(sub)
         if not pending:
             return MaintenanceCheck(to_decimal(excess), to_decimal(excess), breached_now)
         what_if = scen.copy()
@@ -203,7 +212,7 @@ class LedgerGate:
         return MaintenanceCheck(
             to_decimal(excess),
             to_decimal(with_pending),
-            with_pending < 0 or ledger._isolated_breach(sub),
+            with_pending < 0 or ledger.isolated_breach(sub),
         )
 
     def liquidate(self) -> dict[str, object]:

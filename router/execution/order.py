@@ -45,10 +45,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from router.config import read_toml
+from router.config import TOP_LEVEL, Keys, check_table, read_toml
 from router.model.errors import ConfigError, ExecutionError, InvalidValue
 from venues.values import parse_positive
 
@@ -378,17 +379,11 @@ def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
         raise ConfigError(
             source, "<root>", type(data).__name__, "a TOML table with [order] and [[legs]]"
         )
-    unknown = sorted(set(data) - {"order", "legs"})
-    if unknown:
-        raise ConfigError(source, unknown[0], data[unknown[0]], "only [order] and [[legs]]")
+    check_table(TOP_LEVEL, data, Keys((), ("order", "legs")), partial(ConfigError, source))
     head = data.get("order")
     if not isinstance(head, dict):
         raise ConfigError(source, "order", head, "an [order] table with client_id")
-    unknown = sorted(set(head) - _ORDER_KEYS)
-    if unknown:
-        raise ConfigError(
-            source, f"order.{unknown[0]}", head[unknown[0]], f"keys {sorted(_ORDER_KEYS)}"
-        )
+    check_table("order", head, Keys((), tuple(sorted(_ORDER_KEYS))), partial(ConfigError, source))
     raw_legs = data.get("legs")
     if not isinstance(raw_legs, list) or not raw_legs:
         raise ConfigError(source, "legs", raw_legs, f"1 to {MAX_LEGS} [[legs]] tables")
@@ -397,11 +392,7 @@ def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
         where = f"legs[{index}]"
         if not isinstance(raw, dict):
             raise ConfigError(source, where, raw, "a table")
-        unknown = sorted(set(raw) - _LEG_KEYS)
-        if unknown:
-            raise ConfigError(
-                source, f"{where}.{unknown[0]}", raw[unknown[0]], f"keys {sorted(_LEG_KEYS)}"
-            )
+        check_table(where, raw, Keys((), tuple(sorted(_LEG_KEYS))), partial(ConfigError, source))
         try:
             venues = raw.get("venues", [])
             if not isinstance(venues, list):

@@ -3,9 +3,8 @@
 Pure and synchronous; imports neither venues nor adapters. See docs/margin.md.
 """
 
-from router.margin import liquidation as _liquidation  # noqa: F401  (binds MarginLedger methods' modules)
 from router.margin.account import AssetConfig, PerpMarket, Position, RiskLimits, Subaccount
-from router.margin.checks import CheckResult, Leg, SequenceResult
+from router.margin.checks import CheckResult, LedgerLeg, SequenceResult
 from router.margin.errors import (
     IsolatedBucketRejected,
     MarginError,
@@ -15,7 +14,9 @@ from router.margin.errors import (
 )
 from router.margin.journal import Journal
 from router.margin.ledger import MarginLedger
+from router.margin.liquidation import LiquidationResult, LiquidationStep
 from router.margin.oracle import MarkPrice, OracleBook
+from router.margin.projection import Projection
 from router.margin.tiers import TierSchedule
 
 __all__ = [
@@ -23,7 +24,9 @@ __all__ = [
     "CheckResult",
     "IsolatedBucketRejected",
     "Journal",
-    "Leg",
+    "LedgerLeg",
+    "LiquidationResult",
+    "LiquidationStep",
     "MarginError",
     "MarginInputError",
     "MarginLedger",
@@ -33,6 +36,7 @@ __all__ = [
     "OraclePriceError",
     "PerpMarket",
     "Position",
+    "Projection",
     "RiskLimits",
     "SequenceResult",
     "Subaccount",

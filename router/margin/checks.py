@@ -8,7 +8,7 @@ balances itself.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +22,7 @@ MAX_EXACT_LEGS = 10  # 2**10 subsets: exhaustive search stays a few milliseconds
 
 
 @dataclass(frozen=True)
-class Leg:
+class LedgerLeg:
     """One proposed leg: ``kind`` spot|perp, ``symbol`` (asset for spot, market for perp), ``side``
     buy|sell, ``size`` (> 0, base units), ``worst_price`` (> 0, quote per base), ``fee`` (>= 0,
     quote). ``isolated_margin`` (quote) opens a perp position isolated with that margin.
@@ -35,6 +35,10 @@ class Leg:
     worst_price: Any
     fee: Any = "0"
     isolated_margin: Any = None
+    # parsed (size, worst price, fee, isolated margin) in ledger units, set once on construction
+    _units: tuple[int, int, int, int | None] = field(
+        init=False, repr=False, compare=False, default=(0, 0, 0, None)
+    )
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -42,7 +46,7 @@ class Leg:
         parse_name("symbol", self.symbol)
         if self.side not in SIDES:
             raise MarginInputError("side", self.side, "buy or sell")
-        units = (
+        units: tuple[int, int, int, int | None] = (
             parse_units("size", self.size, positive=True),
             parse_units("worst_price", self.worst_price, positive=True),
             parse_units("fee", self.fee, minimum=0),
@@ -56,19 +60,19 @@ class Leg:
 
     @property
     def size_units(self) -> int:
-        return self._units[0]  # type: ignore[attr-defined]
+        return self._units[0]
 
     @property
     def price_units(self) -> int:
-        return self._units[1]  # type: ignore[attr-defined]
+        return self._units[1]
 
     @property
     def fee_units(self) -> int:
-        return self._units[2]  # type: ignore[attr-defined]
+        return self._units[2]
 
     @property
     def isolated_margin_units(self) -> int | None:
-        return self._units[3]  # type: ignore[attr-defined]
+        return self._units[3]
 
     @property
     def signed_units(self) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from router.model.errors import InvalidValue, MarginError
+from router.model.errors import MarginError
+from venues.errors import InvalidValue
 
 __all__ = [
     "IsolatedBucketRejected",
@@ -34,6 +35,11 @@ class OraclePriceError(MarginError):
         self.state = state
 
 
+def _plain(value: Any) -> Any:
+    """A Decimal as positional text (``0E-8`` reads as 0.00000000), anything else as is."""
+    return format(value, "f") if isinstance(value, Decimal) else value
+
+
 class MarginRejected(MarginError):
     """A margin rule refused an operation; nothing changed.
 
@@ -53,8 +59,8 @@ class MarginRejected(MarginError):
         message: str = "",
     ) -> None:
         text = message or (
-            f"{subaccount}: {limit} violated: required {required} {asset}, "
-            f"available {available} {asset}, short by {shortfall} {asset}"
+            f"{subaccount}: {limit} violated: required {_plain(required)} {asset}, "
+            f"available {_plain(available)} {asset}, short by {_plain(shortfall)} {asset}"
         )
         super().__init__(
             text,

@@ -1,7 +1,14 @@
-"""Funding: a per-interval rate from the premium of the perp mark over the oracle, clamped to a
-cap, accumulated in a per-market index and settled lazily into each position.
+"""Funding: a per-interval rate (Binance USD-M's formula), accumulated in a per-market index and
+settled lazily into each position.
 
-rate (1e-12 units) = clamp((mark - oracle) / oracle, -cap, cap), truncated toward zero;
+Binance: F = P + clamp(I - P, -band, +band), then clamp(F, -cap, +cap), where P is the
+time-weighted average premium of the interval's samples (sample k of n weighs k: later samples
+count more), I the interest component and band the clamp around it. Binance's I = 0.01% and
+band = 0.05% are per 8 hours; an interval of h hours scales them by h/8 (a 4-hour contract
+charges half of each). The premium of one sample is (perp mark - oracle) / oracle. With I = 0 and
+band = 0 the formula is the clamped premium alone (the market default, as before).
+
+premium (1e-12 units) = (mark - oracle) / oracle, truncated toward zero;
 index += oracle_units * rate_units  (1e-20 quote per base);
 a position owes size_units * (index - index_at_last_settlement) / 1e20 ledger units, rounded up
 (against the account: a payer pays the ceiling, a receiver receives the floor). Exact payments
@@ -10,19 +17,74 @@ of longs and shorts cancel whenever sizes net to zero; the rounding dust stays w
 
 from __future__ import annotations
 
+from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
-from router.margin.quantities import INDEX_SCALE, RATE_SCALE
+from router.margin.book import MarginBook
+from router.margin.errors import MarginInputError, OraclePriceError
+from router.margin.oracle import MISSING
+from router.margin.quantities import INDEX_SCALE, RATE_SCALE, parse_units, to_decimal
+
+
+def premium_units(mark_units: int, oracle_units: int) -> int:
+    """(mark - oracle) / oracle in 1e-12 units, truncated toward zero. O(1)."""
+    premium = mark_units - oracle_units
+    magnitude = abs(premium) * RATE_SCALE // oracle_units
+    return magnitude if premium >= 0 else -magnitude
 
 
 def funding_rate_units(mark_units: int, oracle_units: int, cap_units: int) -> int:
-    """Clamped premium rate per interval in 1e-12 units, truncated toward zero. O(1)."""
-    premium = mark_units - oracle_units
-    magnitude = abs(premium) * RATE_SCALE // oracle_units
-    rate = magnitude if premium >= 0 else -magnitude
+    """The premium-only rate (I = band = 0): clamp(premium, -cap, cap). O(1)."""
+    return max(-cap_units, min(cap_units, premium_units(mark_units, oracle_units)))
+
+
+def binance_rate_units(
+    premium_units: list[int], interest_units: int, band_units: int, cap_units: int, hours: int
+) -> int:
+    """F = clamp(P + clamp(I - P, -band, band), -cap, cap) with I and band scaled by hours/8 and
+    P the linearly weighted average of the samples; 1e-12 units, truncated toward zero. O(n)."""
+    weights = range(1, len(premium_units) + 1)
+    weighted = sum(w * p for w, p in zip(weights, premium_units))
+    total = sum(weights)
+    average = abs(weighted) // total * (1 if weighted >= 0 else -1)
+    interest = interest_units * hours // 8
+    band = band_units * hours // 8
+    rate = average + max(-band, min(band, interest - average))
     return max(-cap_units, min(cap_units, rate))
 
 
 def exact_payment(size_units: int, index_delta: int) -> Fraction:
     """Exact funding owed (ledger units, > 0 pays) for a size over an index change."""
     return Fraction(size_units * index_delta, INDEX_SCALE)
+
+
+def accrue_funding(ledger: MarginBook, symbol: Any, premiums: Any = None) -> Decimal:
+    """Accrue one funding interval on ``symbol``: ``premiums`` (the interval's premium samples,
+    decimal fractions, oldest first) or else the premium of its mark over its oracle asset's mark
+    now (both valid, else OraclePriceError); index += oracle x rate, holders refreshed; returns the
+    rate. O(holders of the symbol + samples)."""
+    market = ledger.market(symbol)
+    marks = []
+    for name in (market.symbol, market.oracle_asset):
+        mark = ledger.marks.get(name)
+        if mark is None or mark.price_units is None or not mark.valid:
+            raise OraclePriceError(name, MISSING if mark is None else mark.state)
+        marks.append(mark.price_units)
+    if premiums is None:
+        samples = [premium_units(marks[0], marks[1])]
+    elif isinstance(premiums, (list, tuple)) and premiums:
+        samples = [
+            parse_units(f"premiums[{i}]", p, scale=RATE_SCALE) for i, p in enumerate(premiums)
+        ]
+    else:
+        raise MarginInputError("premiums", premiums, "a non-empty list of decimal fractions")
+    rate = binance_rate_units(
+        samples,
+        market.funding_interest_units,
+        market.funding_band_units,
+        market.funding_cap_units,
+        market.funding_interval_hours,
+    )
+    ledger.move_funding_index(market.symbol, marks[1] * rate, rate)
+    return to_decimal(rate, RATE_SCALE)

@@ -19,6 +19,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from router.margin.errors import MarginInputError
+
 __all__ = ["GENESIS", "ChainBreak", "Journal", "last_line_hash", "line_hash", "verify_chain"]
 
 # The "previous hash" of the first entry of a journal file.
@@ -113,8 +115,6 @@ class Journal:
             or len(prev) != 64
             or any(c not in "0123456789abcdef" for c in prev)
         ):
-            from router.margin.errors import MarginInputError
-
             raise MarginInputError(
                 "prev",
                 prev,

@@ -128,7 +128,7 @@ class OracleBook:
     def assets(self) -> tuple[str, ...]:
         return tuple(sorted(self._readings))
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, dict[str, tuple[int, int]]]:
         return {a: dict(r) for a, r in self._readings.items()}
 
     def _check(self) -> None:

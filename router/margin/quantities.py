@@ -4,16 +4,19 @@ Every amount, size and price in the ledger is a Python ``int`` counting quanta o
 (``SCALE`` = 10**8) of its unit: balances in 1e-8 of the asset, prices in 1e-8 quote per base,
 sizes in 1e-8 base. Products of two such numbers are exact in 1e-16 and are rounded back to 1e-8
 against the account (requirements and costs up, values, PnL and equity down). ``Decimal`` is
-used only at the edges: inputs go through :func:`parse_units` (which refuses float, bool, NaN,
-infinities and anything finer than the quantum), outputs through :func:`to_decimal`.
+used only at the edges: inputs go through :func:`parse_units`, which applies the one number grammar
+of :mod:`venues.values` (refusing float, bool, NaN, infinities, exponents, underscores) and refuses
+anything finer than the quantum; outputs go through :func:`to_decimal`.
 """
 
 from __future__ import annotations
 
-from decimal import Context, Decimal, InvalidOperation
+from decimal import Context, Decimal
 from typing import Any
 
 from router.margin.errors import MarginInputError
+from venues import values
+from venues.values import parse_decimal
 
 SCALE = 10**8  # ledger units per whole unit (1e-8 quantum)
 QUANTUM = Decimal("1e-8")
@@ -22,6 +25,8 @@ WEIGHT_SCALE = 10**6  # collateral weights in parts per million
 RATE_SCALE = 10**12  # funding rates in 1e-12 per interval
 INDEX_SCALE = SCALE * RATE_SCALE  # funding index: 1e-20 quote per base (price_units * rate_units)
 BPS = 10_000
+# no ledger amount reaches 10^24 whole units: larger inputs are refused at the edge
+MAX_INTEGER_DIGITS = 24
 # exact edge conversions regardless of the caller's decimal context (default precision is 28)
 _EXACT = Context(prec=200)
 
@@ -36,24 +41,16 @@ def floor_div(numerator: int, denominator: int) -> int:
     return numerator // denominator
 
 
-def _as_decimal(field: str, value: Any, allowed: str) -> Decimal:
-    # float is refused outright: Decimal(0.1) is not 0.1, and no float may enter the ledger.
-    if isinstance(value, (bool, float)):
-        raise MarginInputError(field, value, allowed)
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, Decimal):
-        result = value
-    elif isinstance(value, str):
-        try:
-            result = Decimal(value.strip())
-        except InvalidOperation:
-            raise MarginInputError(field, value, allowed) from None
-    else:
-        raise MarginInputError(field, value, allowed)
-    if not result.is_finite():
-        raise MarginInputError(field, value, allowed)
-    return result
+def _margin_error(field: str, value: Any, allowed: str) -> MarginInputError:
+    return MarginInputError(field, value, allowed)
+
+
+def _places(scale: int) -> int:
+    """Decimal places of a power-of-ten scale (10**8 -> 8)."""
+    places = len(str(scale)) - 1
+    if scale != 10**places:
+        raise ValueError(f"scale {scale} is not a power of ten")
+    return places
 
 
 def parse_units(
@@ -65,42 +62,46 @@ def parse_units(
     positive: bool = False,
     scale: int = SCALE,
 ) -> int:
-    """Parse a decimal string, ``int`` or ``Decimal`` into integer quanta of 1/``scale``.
+    """Parse a decimal (text in the one grammar of :mod:`venues.values`, ``int`` or ``Decimal``)
+    into integer quanta of 1/``scale``.
 
-    Refuses float, bool, NaN, infinities, values finer than the quantum (no silent rounding of
-    an input) and values outside [minimum, maximum] (in quanta) or not > 0 when ``positive``.
-    Raises :class:`MarginInputError` naming ``field``. O(digits).
+    Refuses float, bool, NaN, infinities, exponents and underscores (the grammar), values finer
+    than the quantum (no silent rounding of an input) and values outside [minimum, maximum] (in
+    quanta) or not > 0 when ``positive``. Raises :class:`MarginInputError` naming ``field``.
+    A ``Decimal`` computed by a caller may carry trailing zeros beyond the quantum; they are not
+    digits of the value, so they are dropped before the places are counted. O(digits).
     """
-    quantum_text = f"1/{scale}" if scale != SCALE else "1e-8"
-    allowed = (
-        "a finite decimal (string, int or Decimal; not float) on the " + quantum_text + " grid"
+    if isinstance(value, Decimal) and value.is_finite():
+        value = value.normalize(_EXACT)
+    number = parse_decimal(
+        field,
+        value,
+        minimum=0 if positive else None,
+        exclusive_minimum=positive,
+        max_scale=_places(scale),
+        max_integer_digits=MAX_INTEGER_DIGITS,
+        error=_margin_error,
     )
-    if positive:
-        allowed += ", > 0"
-    elif minimum == 0:
-        allowed += ", >= 0"
-    number = _as_decimal(field, value, allowed)
-    scaled = _EXACT.multiply(number, Decimal(scale))
-    if scaled != scaled.to_integral_value():
-        raise MarginInputError(field, value, allowed)
-    units = int(scaled)
-    if positive and units <= 0:
-        raise MarginInputError(field, value, allowed)
+    units = int(_EXACT.multiply(number, Decimal(scale)))
     if (minimum is not None and units < minimum) or (maximum is not None and units > maximum):
-        raise MarginInputError(field, value, allowed)
+        low = None if minimum is None else to_text(minimum, scale)
+        high = None if maximum is None else to_text(maximum, scale)
+        bounds = " and ".join(
+            part
+            for part in (
+                None if low is None else f">= {low}",
+                None if high is None else f"<= {high}",
+            )
+            if part
+        )
+        raise MarginInputError(field, value, f"a decimal number {bounds}")
     return units
 
 
 def parse_int(field: str, value: Any, *, minimum: int, maximum: int | None = None) -> int:
-    """Parse a plain integer (int, or an integral decimal string / Decimal) within bounds."""
-    allowed = f"an integer >= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
-    number = _as_decimal(field, value, allowed)
-    if number != number.to_integral_value():
-        raise MarginInputError(field, value, allowed)
-    result = int(number)
-    if result < minimum or (maximum is not None and result > maximum):
-        raise MarginInputError(field, value, allowed)
-    return result
+    """A plain integer (``int`` or ASCII-digit text) within bounds: :func:`venues.values.parse_int`
+    with the margin core's error type."""
+    return values.parse_int(field, value, minimum=minimum, maximum=maximum, error=_margin_error)
 
 
 def parse_name(field: str, value: Any) -> str:

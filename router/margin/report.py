@@ -6,21 +6,24 @@ liquidation_price or null), capital_efficiency (cross_requirement, isolated_requ
 maintenance_equity and per-position mode/size/mark. Numbers are decimal strings.
 
 equity is the initial (weighted) equity of the cross part plus each isolated bucket
-(margin + upnl); headroom = equity - initial_margin. Capital efficiency is the quote capital the
-portfolio locks: spot holdings are paid in full either way; isolated, every perp posts its own IM
-in quote; cross, the IM is first covered by the weighted value of the non-quote collateral.
+(margin + upnl); headroom = equity - initial_margin. Capital efficiency is netting: the
+requirement of every exposure margined alone minus the requirement of the net exposure per
+underlying (:mod:`router.margin.efficiency`).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from router.config import read_toml
+from router.config import TOP_LEVEL, Keys, check_table, read_toml
+from router.margin import efficiency
 from router.margin.account import ISOLATED
 from router.margin.errors import MarginError, MarginInputError
-from router.margin.ledger import IM, MARKET, MM, MarginLedger, Scenario
+from router.margin.ledger import MarginLedger
 from router.margin.liquidation import liquidation_price_units
-from router.margin.quantities import SCALE, ceil_div, cents_text, parse_units, to_text
+from router.margin.projection import MARKET
+from router.margin.quantities import cents_text, parse_units, to_text
 from router.model.errors import ConfigError
 
 TOP_KEYS = {"collateral", "collateral_weights", "marks", "positions"}
@@ -35,7 +38,10 @@ POSITION_KEYS = {
     "isolated_margin",
     "leverage",
     "oracle_asset",
+    "initial_margin_fraction",
+    "maintenance_margin_fraction",
 }
+RULE_KEYS = ("max_leverage", "tiers", "initial_margin_fraction")
 
 
 def load_account(path: str) -> tuple[MarginLedger, str]:
@@ -43,23 +49,24 @@ def load_account(path: str) -> tuple[MarginLedger, str]:
 
     Any problem raises ConfigError(file, key, value, allowed)."""
     doc = read_toml(path)
-    unknown = sorted(set(doc) - TOP_KEYS)
-    if unknown:
-        raise ConfigError(path, unknown[0], doc[unknown[0]], f"one of {sorted(TOP_KEYS)}")
+    check_table(TOP_LEVEL, doc, Keys((), tuple(sorted(TOP_KEYS))), partial(ConfigError, path))
     try:
-        return _build(path, doc)
+        return build_account(path, doc)
     except MarginInputError as exc:
         raise ConfigError(path, exc.field, exc.value, exc.allowed) from None
 
 
-def _table(path: str, doc: dict, key: str) -> dict:
+def _table(path: str, doc: dict[str, Any], key: str) -> dict[str, Any]:
     value = doc.get(key, {})
     if not isinstance(value, dict):
         raise ConfigError(path, key, value, "a table")
     return value
 
 
-def _build(path: str, doc: dict) -> tuple[MarginLedger, str]:
+def build_account(path: str, doc: dict[str, Any]) -> tuple[MarginLedger, str]:
+    """A fresh ledger holding the account ``doc`` (already read from ``path``); returns (ledger,
+    subaccount id). Raises ConfigError naming ``path`` and the key; MarginInputError from the
+    ledger's own checks is left to :func:`load_account` to name."""
     ledger = MarginLedger("USDC")
     quote = ledger.quote_asset
     collateral = _table(path, doc, "collateral")
@@ -77,8 +84,8 @@ def _build(path: str, doc: dict) -> tuple[MarginLedger, str]:
             continue
         w = weights.get(asset, "1")
         if isinstance(w, dict):
-            extra = set(w) - {"initial", "maintenance"}
-            if extra:
+            unknown_weights = set(w) - {"initial", "maintenance"}
+            if unknown_weights:
                 raise ConfigError(
                     path, f"collateral_weights.{asset}", w, "keys initial and maintenance"
                 )
@@ -91,12 +98,12 @@ def _build(path: str, doc: dict) -> tuple[MarginLedger, str]:
             )
         ledger.set_mark(asset, marks[asset])
     sub_id = ledger.open_subaccount("file", "main")
-    scen = Scenario(ledger, ledger.subs[sub_id])
+    scen = ledger.projection(sub_id)
     for asset in sorted(collateral):
         units = parse_units(f"collateral.{asset}", collateral[asset])
         scen.add_balance(asset, units)
         ledger.net_deposits[asset] = ledger.net_deposits.get(asset, 0) + units
-    ledger._commit(scen)
+    ledger.commit(scen)
     positions = doc.get("positions", [])
     if not isinstance(positions, list):
         raise ConfigError(path, "positions", positions, "an array of tables [[positions]]")
@@ -125,12 +132,13 @@ def _build(path: str, doc: dict) -> tuple[MarginLedger, str]:
                 raw.get("isolated_margin"),
                 'present exactly when mode = "isolated"',
             )
-        if ("max_leverage" in raw) == ("tiers" in raw):
+        if sum(k in raw for k in RULE_KEYS) != 1:
             raise ConfigError(
                 path,
                 f"{key}.max_leverage",
                 raw.get("max_leverage"),
-                "exactly one of max_leverage or tiers",
+                "exactly one rule set: max_leverage, tiers, or initial_margin_fraction with "
+                "maintenance_margin_fraction",
             )
         try:
             ledger.add_market(
@@ -138,6 +146,8 @@ def _build(path: str, doc: dict) -> tuple[MarginLedger, str]:
                 raw.get("oracle_asset", symbol.split("-")[0]),
                 max_leverage=raw.get("max_leverage"),
                 tiers=raw.get("tiers"),
+                initial_margin_fraction=raw.get("initial_margin_fraction"),
+                maintenance_margin_fraction=raw.get("maintenance_margin_fraction"),
             )
             ledger.set_mark(symbol, raw["mark"])
             size = parse_units("size", raw["size"])
@@ -160,25 +170,22 @@ def _build(path: str, doc: dict) -> tuple[MarginLedger, str]:
                 raw["isolated_margin"],
                 f"<= the {quote} collateral left ({to_text(scen.balance(quote))})",
             )
-        scen = Scenario(ledger, ledger.subs[sub_id])
+        scen = ledger.projection(sub_id)
         scen.trade_perp(symbol, size, entry, 0, margin, MARKET)
-        ledger._commit(scen)
+        ledger.commit(scen)
     return ledger, sub_id
 
 
 def margin_report(ledger: MarginLedger, sub_id: str) -> dict[str, Any]:
     """The report dict of one subaccount (decimal strings; see the module docstring)."""
-    sub = ledger._sub(sub_id)
-    scen = Scenario(ledger, sub)
-    quote = ledger.quote_asset
+    sub = ledger.subaccount(sub_id)
+    scen = ledger.projection(sub_id)
     rows = []
     iso_equity = iso_im = iso_mm = 0
-    cross_im = scen.totals[IM]
-    total_im = 0
+    cross_im = scen.initial_margin
     for symbol in sorted(sub.positions):
         pos = sub.positions[symbol]
         _n16, upnl, fund, im, mm, notional = sub.pos_vals[symbol]
-        total_im += im
         if pos.mode == ISOLATED:
             iso_equity += pos.isolated_margin_units + upnl + fund
             iso_im += im
@@ -190,7 +197,7 @@ def margin_report(ledger: MarginLedger, sub_id: str) -> dict[str, Any]:
                 "mode": pos.mode,
                 "size": to_text(pos.size_units),
                 "entry": format(pos.entry_price, "f"),
-                "mark": to_text(ledger.marks[symbol].price_units),
+                "mark": to_text(ledger.mark_units(symbol)),
                 "notional": to_text(notional),
                 "initial_margin": to_text(im),
                 "maintenance_margin": to_text(mm),
@@ -200,15 +207,8 @@ def margin_report(ledger: MarginLedger, sub_id: str) -> dict[str, Any]:
     equity = scen.equity_initial + iso_equity
     maint_equity = scen.equity_maintenance + iso_equity
     im_total = cross_im + iso_im
-    mm_total = scen.totals[MM] + iso_mm
-    spot_value = sum(
-        ceil_div(u * ledger.marks[a].price_units, SCALE)
-        for a, u in sub.balances.items()
-        if a != quote and u > 0
-    )
-    credit = sum(sub.asset_vals[a][0] for a in sub.balances if a != quote)
-    cross_req = spot_value + max(0, cross_im - credit) + iso_im
-    isolated_req = spot_value + total_im
+    mm_total = scen.maintenance_margin + iso_mm
+    cross_req, isolated_req = efficiency.requirements(ledger, sub_id)
     return {
         "equity": to_text(equity),
         "maintenance_equity": to_text(maint_equity),

@@ -36,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from router.model.errors import InvalidValue, RouteError
+from router.model.errors import RouteError
+from venues.errors import InvalidValue
 
 __all__ = [
     "DepthCurve",
@@ -171,7 +172,7 @@ class DepthCurve:
     lot: float = 0.0
     min_qty: float = 0.0
     max_qty: float = math.inf
-    _arrays: dict = field(default=None, init=False, repr=False, compare=False)  # type: ignore[assignment]
+    _arrays: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.venue, str) or not self.venue:
@@ -204,12 +205,19 @@ class DepthCurve:
         object.__setattr__(self, "segments", segments)
         object.__setattr__(self, "_arrays", _build_arrays(self.venue, self.side, segments))
 
+    @property
+    def terms(self) -> np.ndarray:
+        """The water-fill terms of every non-empty segment (:func:`segment_terms`, rows
+        :data:`TERM_ROWS`), precomputed: what aggregates of several curves are built from."""
+        terms: np.ndarray = self._arrays["terms"]
+        return terms
+
     # -- curve-level closed forms --
 
     @property
     def total_qty(self) -> float:
         """Base the curve can take in full: min(Σ segment qty, max_qty). O(1)."""
-        return min(self._arrays["total"], self.max_qty)
+        return min(float(self._arrays["total"]), self.max_qty)
 
     def cost(self, qty: float) -> float:
         """Quote paid (buy) / received (sell) for the first ``qty`` base, fees in, fixed cost out.
@@ -221,7 +229,7 @@ class DepthCurve:
         if q == 0.0 or a["n"] == 0:
             return 0.0
         k = min(bisect_right(a["start_list"], q) - 1, a["n"] - 1)
-        return a["cum_cost_list"][k] + a["segs"][k].cost(q - a["start_list"][k], self.side)
+        return float(a["cum_cost_list"][k] + a["segs"][k].cost(q - a["start_list"][k], self.side))
 
     def marginal_price(self, qty: float) -> float:
         """All-in price of the next unit after ``qty`` base (at total_qty: of the last unit). O(log n).
@@ -234,7 +242,7 @@ class DepthCurve:
             raise InvalidRouteArgument("segments", (), "a curve with liquidity for marginal_price")
         k = min(bisect_right(a["start_list"], q) - 1, a["n"] - 1)
         seg = a["segs"][k]
-        return seg.marginal_price(min(q - a["start_list"][k], seg.qty), self.side)
+        return float(seg.marginal_price(min(q - a["start_list"][k], seg.qty), self.side))
 
     def qty_at_price(self, price: float) -> float:
         """Base available at all-in marginal ``price`` or better (flat levels at exactly ``price``
@@ -281,7 +289,7 @@ class DepthCurve:
         return min(q, total)
 
 
-def _build_arrays(venue: str, side: str, segments: tuple[Segment, ...]) -> dict:
+def _build_arrays(venue: str, side: str, segments: tuple[Segment, ...]) -> dict[str, Any]:
     """Precompute per-segment arrays (zero-length segments dropped) for bisection and the split."""
     segs = [s for s in segments if s.qty > 0.0]
     n = len(segs)
@@ -289,10 +297,15 @@ def _build_arrays(venue: str, side: str, segments: tuple[Segment, ...]) -> dict:
     end = np.cumsum(qty)
     start = np.concatenate(([0.0], end[:-1]))  # exactly the previous end: bisection relies on it
     is_hyp = np.array([isinstance(s, HyperbolicSegment) for s in segs], dtype=bool)
-    x = np.array([s.base_reserve if h else 0.0 for s, h in zip(segs, is_hyp)], dtype=np.float64)
-    y = np.array([s.quote_reserve if h else 0.0 for s, h in zip(segs, is_hyp)], dtype=np.float64)
-    g = np.array([1.0 - s.fee if h else 1.0 for s, h in zip(segs, is_hyp)], dtype=np.float64)
-    flat_price = np.array([0.0 if h else s.price for s, h in zip(segs, is_hyp)], dtype=np.float64)
+    hyp = [s for s in segs if isinstance(s, HyperbolicSegment)]
+    x, y, g, flat_price = (np.zeros(n), np.zeros(n), np.ones(n), np.zeros(n))
+    if hyp:
+        x[is_hyp] = [s.base_reserve for s in hyp]
+        y[is_hyp] = [s.quote_reserve for s in hyp]
+        g[is_hyp] = [1.0 - s.fee for s in hyp]
+    flats = [s.price for s in segs if isinstance(s, FlatSegment)]
+    if flats:
+        flat_price[~is_hyp] = flats
     start_price = np.array([s.marginal_price(0.0, side) for s in segs], dtype=np.float64)
     end_price = np.array([s.marginal_price(s.qty, side) for s in segs], dtype=np.float64)
     seg_cost = np.array([s.cost(s.qty, side) for s in segs], dtype=np.float64)

@@ -19,7 +19,7 @@ SIDES: tuple[str, ...] = ("buy", "sell")
 class LegQuote:
     """The exact, read-only result of trading ``qty`` base on one venue.
 
-    ``quote_amount`` follows DESIGN.md: for a buy the quote paid (pool input, or book notional plus
+    ``quote_amount`` follows docs/architecture.md: for a buy the quote paid (pool input, or book notional plus
     taker fee, plus the venue's leg cost); for a sell the quote received (pool output, or notional
     minus taker fee, minus leg cost); rounded to the quote asset's decimals against the trader.
     ``fee`` is the venue fee inside ``quote_amount`` (quote units), ``leg_cost`` the fixed part.

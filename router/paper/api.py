@@ -1,11 +1,12 @@
 """aiohttp application of the paper service: JSON API, websocket stream, web page, venue server.
 
 Routes are documented in ``openapi.json`` beside this module (the tests check every response
-against it). Errors are ``{"error": {status, message, field, value, allowed}}`` with a 4xx status
-and change nothing. The venue server's Binance-compatible API (``router.server``) is mounted
-under ``/venue`` over the *same* venue objects, so a ccxt strategy pointed at
-``http://HOST:PORT/venue`` trades on the paper market; its engine calls (place, cancel) run under
-the service lock and are logged as ``venue`` commands, so a restart replays them too.
+against it and fuzz every route). Errors are ``{"error": {status, message, field, value,
+allowed}}`` with a 4xx status and change nothing; every query string and body is validated by
+router/paper/requests.py before anything runs. The venue server's Binance-compatible API
+(``router.server``) is mounted under ``/venue`` over the *same* venue objects, so a ccxt strategy
+pointed at ``http://HOST:PORT/venue`` trades on the paper market; its engine calls (place, cancel)
+run under the service lock and are logged as ``venue`` commands, so a restart replays them too.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from router.paper.service import PaperError, PaperService
+from router.paper.errors import PaperError
+from router.paper.requests import parse_quote, query, query_int, query_name
+from router.paper.service import PaperService
+from router.paper.venue import RecordedEngine, SharedBook, VenueClock, engine_digest
 
 __all__ = ["OPENAPI_PATH", "SERVICE_KEY", "WEB_DIR", "attach_venue_server", "create_paper_app"]
 
@@ -30,7 +34,7 @@ SERVICE_KEY: web.AppKey[PaperService] = web.AppKey("paper_service", PaperService
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 WEB_DIR = Path(__file__).with_name("web")
 MAX_BODY_BYTES = 64 * 1024
-_VENUE_MUTATIONS = ("place", "cancel")
+MAX_JSON_DEPTH = 8  # order bodies nest 3 deep (legs, venues); deeper is refused before parsing
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -54,7 +58,7 @@ async def _errors(
     except PaperError as exc:
         return _json(exc.to_json_dict(), exc.status)
     except web.HTTPNotFound:
-        return _error(404, "path", request.path[:200], "a route of openapi.json")
+        return _error(404, "path", request.path, "a route of openapi.json")
     except web.HTTPMethodNotAllowed as exc:
         return _error(405, "method", request.method, " | ".join(sorted(exc.allowed_methods)))
     except web.HTTPRequestEntityTooLarge:
@@ -84,27 +88,34 @@ async def _errors(
 def _known_account(service: PaperService, account: str | None) -> None:
     """404 naming the account unless it is None (no filter) or an account of the service."""
     if account is not None and account not in service.ledger.accounts:
-        raise PaperError(404, "account", account, f"one of {service.accounts()}")
+        query_name({"account": account}, "account")  # 400 for a malformed name
+        raise PaperError(404, "account", account, f"one of {', '.join(service.accounts())}")
 
 
 def _query(request: web.Request, allowed: tuple[str, ...]) -> dict[str, str]:
-    params: dict[str, str] = {}
-    for key, value in request.query.items():
-        if key not in allowed:
-            raise PaperError(400, key, value, f"query parameters {list(allowed)}")
-        if key in params:
-            raise PaperError(400, key, value, "each query parameter once")
-        params[key] = value
-    return params
+    return query(request.query, allowed)
 
 
-def _int_param(params: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    raw = params.get(name)
-    if raw is None:
-        return default
-    if not raw.lstrip("-").isdigit() or not lo <= int(raw) <= hi:
-        raise PaperError(400, name, raw, f"an integer in [{lo}, {hi}]")
-    return int(raw)
+def _depth(text: str) -> int:
+    """The deepest nesting of brackets in JSON text (strings skipped). O(len)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -112,8 +123,11 @@ async def _body(request: web.Request) -> dict[str, Any]:
         raise PaperError(413, "body", request.content_length, f"at most {MAX_BODY_BYTES} bytes")
     raw = await request.read()
     try:
-        body = json.loads(raw.decode("utf-8")) if raw else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = raw.decode("utf-8")
+        if _depth(text) > MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        body = json.loads(text) if raw else None
+    except ValueError as exc:  # bad UTF-8, bad JSON, an integer of more than 4,300 digits
         raise PaperError(
             400, "body", raw[:80].decode("utf-8", "replace"), f"a JSON object ({exc})"
         ) from None
@@ -142,35 +156,38 @@ async def status(request: web.Request) -> web.Response:
 
 async def market(request: web.Request) -> web.Response:
     params = _query(request, ("points",))
-    return _json(_service(request).market_view(_int_param(params, "points", 24, 2, 200)))
+    return _json(_service(request).views.market_view(query_int(params, "points", 24, 2, 200)))
 
 
 async def quote(request: web.Request) -> web.Response:
-    return _json(
-        _service(request).quote(
-            _query(request, ("symbol", "side", "qty", "quote_qty", "limit", "venues"))
-        )
+    service = _service(request)
+    params = _query(
+        request,
+        ("symbol", "side", "qty", "quote_qty", "limit", "venues", "account", "subaccount"),
     )
+    return _json(service.views.quote(parse_quote(params, service.market, service.ledger)))
 
 
 async def list_orders(request: web.Request) -> web.Response:
     params = _query(request, ("account", "status", "limit"))
     service = _service(request)
     _known_account(service, params.get("account"))
-    limit = _int_param(params, "limit", 100, 1, 1000)
+    status = query_name(params, "status")
+    limit = query_int(params, "limit", 100, 1, 1000)
+    if status == "working":  # open and partially filled gtc orders, oldest first (memory)
+        docs = service.open_orders(params.get("account"))[:limit]
+        return _json({"orders": docs})
     # Every order is in the store (finished ones only there); an open order's doc in memory may be
     # newer (a retry that filled nothing bumps ``attempts`` without a commit), so it wins.
-    docs = service.store.orders(
-        account=params.get("account"), status=params.get("status"), limit=limit
-    )
-    return _json({"orders": [service.orders.get(d["client_id"], d) for d in docs]})  # newest first
+    docs = service.store.orders(account=params.get("account"), status=status, limit=limit)
+    return _json({"orders": [service.desk.state.orders.get(d["client_id"], d) for d in docs]})
 
 
 async def get_order(request: web.Request) -> web.Response:
     _query(request, ())
     service = _service(request)
     client_id = request.match_info["client_id"]
-    doc = service.order_doc(client_id)
+    doc = service.order_doc(client_id) if client_id.isascii() else None
     if doc is None:
         raise PaperError(404, "client_id", client_id, "the client id of an order")
     return _json(doc)
@@ -180,6 +197,15 @@ async def place_order(request: web.Request) -> web.Response:
     _query(request, ())
     body = await _body(request)
     return _json(await _service(request).command("order", body))
+
+
+async def amend_order(request: web.Request) -> web.Response:
+    _query(request, ())
+    body = await _body(request)
+    if "client_id" in body:
+        raise PaperError(400, "client_id", body["client_id"], "no client_id in the body (the path)")
+    body = {"client_id": request.match_info["client_id"], **body}
+    return _json(await _service(request).command("amend", body))
 
 
 async def cancel_order(request: web.Request) -> web.Response:
@@ -222,28 +248,31 @@ async def step(request: web.Request) -> web.Response:
 
 
 async def fills(request: web.Request) -> web.Response:
-    params = _query(request, ("account", "after", "limit"))
+    params = _query(request, ("account", "after", "before", "limit"))
     service = _service(request)
     _known_account(service, params.get("account"))
-    after = _int_param(params, "after", 0, 0, 2**62)
-    limit = _int_param(params, "limit", 100, 1, 1000)
-    rows = service.store.fills(account=params.get("account"), after=after, limit=limit)
-    return _json({"fills": rows})
+    after = query_int(params, "after", 0, 0, 2**62)
+    before = query_int(params, "before", 0, 0, 2**62)
+    limit = query_int(params, "limit", 100, 1, 1000)
+    rows = service.store.fills_json(
+        account=params.get("account"), after=after, before=before or None, limit=limit
+    )
+    return web.Response(text='{"fills":' + rows + "}", content_type="application/json")
 
 
 async def journal(request: web.Request) -> web.Response:
     params = _query(request, ("after", "limit"))
     service = _service(request)
-    after = _int_param(params, "after", -1, -1, 2**62)
-    limit = _int_param(params, "limit", 100, 1, 1000)
+    after = query_int(params, "after", -1, -1, 2**62)
+    limit = query_int(params, "limit", 100, 1, 1000)
     lines = service.store.journal(after=after, limit=limit)
     return _json({"records": [json.loads(line) for line in lines]})
 
 
 async def routes(request: web.Request) -> web.Response:
     params = _query(request, ("limit",))
-    limit = _int_param(params, "limit", 20, 1, 50)
-    return _json({"routes": list(_service(request).routes)[:limit]})
+    limit = query_int(params, "limit", 20, 1, 50)
+    return _json({"routes": list(_service(request).desk.state.routes)[:limit]})
 
 
 async def pnl(request: web.Request) -> web.Response:
@@ -251,7 +280,8 @@ async def pnl(request: web.Request) -> web.Response:
     service = _service(request)
     account = params.get("account") or service.accounts()[0]
     _known_account(service, account)
-    return _json({"account": account, "points": [[t, v] for t, v in service.pnl[account]]})
+    points = service.views.state.pnl.get(account, ())
+    return _json({"account": account, "points": [[t, v] for t, v in points]})
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
@@ -301,159 +331,40 @@ async def index(request: web.Request) -> web.Response:
 # -- the venue server over the same venues -----------------------------------------------------------
 
 
-def _encode(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return {"$decimal": format(value, "f")}
-    return value
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, dict) and set(value) == {"$decimal"}:
-        return Decimal(value["$decimal"])
-    return value
-
-
-class _SettlingBook:
-    """An order book as the router's adapters see it when the venue server shares it.
-
-    Every ``place_market`` / ``place_limit`` that does not come from the venue server's own engine
-    (the router's child orders, the makers) is passed through; the fills it made against resting
-    orders that the venue server placed are then settled in the venue server's balances by the
-    engine's own settlement (``Engine.settle_book_fills``, maker side only: the taker is settled
-    by whoever sent it, the margin ledger for the router). So a venue-server account pays or
-    receives exactly each fill's notional and its maker fee, whoever took its order.
-    Everything else is forwarded to the book unchanged. O(fills) per call.
-    """
-
-    __slots__ = ("_book", "_engine", "_inside", "_market")
-
-    def __init__(self, book: Any, market: Any, engine: Any, inside: list[bool]) -> None:
-        self._book = book
-        self._market = market
-        self._engine = engine
-        self._inside = inside
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._book, name)
-
-    def _settle(self, result: Any) -> Any:
-        if not self._inside[0] and result.fills:
-            kind, name = self._market.kind, self._market.name
-            resting = self._engine._by_book_id
-            ours = [fill for fill in result.fills if (kind, name, fill.maker_order_id) in resting]
-            if ours:
-                self._engine.settle_book_fills(self._market, None, ours, kind)
-        return result
-
-    def place_market(self, *args: Any, **kwargs: Any) -> Any:
-        return self._settle(self._book.place_market(*args, **kwargs))
-
-    def place_limit(self, *args: Any, **kwargs: Any) -> Any:
-        return self._settle(self._book.place_limit(*args, **kwargs))
-
-
-def _engine_digest(engine: Any) -> str:
-    ledger = engine.ledger
-    balances = [
-        (a, s, ledger.free(a, s), ledger.locked(a, s))
-        for a in ledger.accounts
-        for s in ledger.assets
-    ]
-    positions = sorted((k, v.size_lots, v.entry_quanta) for k, v in ledger.positions.items())
-    orders = sorted(
-        (r.order_id, r.status, r.executed_base_units, r.cum_quote_units, r.reserved_units)
-        for r in engine.orders.values()
-    )
-    return repr((balances, positions, orders))
-
-
 def attach_venue_server(app: web.Application, service: PaperService) -> Any:
     """Mount the Binance-compatible venue server at ``/venue`` over the service's venues.
 
-    The engine runs on the simulated clock (``t_ns // 10**6``). Its ``place`` and ``cancel`` are
-    wrapped: each successful call is logged as a ``venue`` command (arguments and the time it ran at) and made durable before the
-    response is written; mutating requests run under the service lock, so they never interleave
-    with a command or a tick. Replay re-runs the call at the logged time. Resting venue-server
-    orders that the router's flow takes are settled through :class:`_SettlingBook`. The engine
-    and its balances join the service's snapshots and recovery (``PaperService.attach_state``).
+    The engine (:class:`router.paper.venue.RecordedEngine`) runs on the simulated clock and hands
+    each place and cancel to the service, which logs it as a ``venue`` command and makes it
+    durable before the response is written; mutating requests run under the service lock, so they
+    never interleave with a command or a tick. Resting venue-server orders that the router's flow
+    takes are settled through :class:`router.paper.venue.SharedBook`.
     """
     from router.server.build import build_server
 
     # The engine stamps orders and trades with the simulated time (ms), like every other paper
     # timestamp, so equal command logs give equal trade lists; request signatures and rate limits
     # keep the wall clock (clients sign with theirs).
-    server = build_server(service.market, market_clock_ms=lambda: service.sim.t_ns // 1_000_000)
+    clock = VenueClock(lambda: service.sim.t_ns // 1_000_000)
+    server = build_server(
+        service.market,
+        market_clock_ms=clock.now_ms,
+        engine_factory=partial(RecordedEngine, recorder=service.record_venue),
+    )
     engine = server.engine
-    market_clock = server.market_clock_ms
-    originals = {name: getattr(engine, name) for name in _VENUE_MUTATIONS}
-    inside = [False]  # True while the engine itself trades: it settles both sides of its own fills
     for market in engine.by_name.values():
         adapter = service.market.adapters.get(market.name)
-        if (
-            hasattr(market, "book")
-            and adapter is not None
-            and getattr(adapter, "book", None) is market.book
-        ):
-            adapter.book = _SettlingBook(market.book, market, engine, inside)
-    service.attach_state(
-        [engine, engine.ledger], exclude={0: frozenset({"by_name", "views", "ledger"})}
-    )
-    service.digest_hooks.append(lambda: _engine_digest(engine))
-
-    def engine_call(name: str, args: Any, kwargs: Any) -> Any:
-        inside[0] = True
-        try:
-            return originals[name](*args, **kwargs)
-        finally:
-            inside[0] = False
-
-    def wrap(name: str) -> Callable[..., Any]:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            t_ms = server.market_clock_ms()
-            record = engine_call(name, args, kwargs)  # all or nothing (the engine's contract)
-            body = {
-                "call": name,
-                "args": [_encode(a) for a in args],
-                "kwargs": {k: _encode(v) for k, v in sorted(kwargs.items())},
-                "t_ms": t_ms,
-            }
-            result = {
-                "order_id": record.order_id,
-                "status": record.status,
-                "executed_base_units": record.executed_base_units,
-            }
-            if not service.replaying:
-                try:
-                    service.record("venue", service.sim.tick, service.sim.t_ns, body, result)
-                except BaseException:
-                    service.needs_recovery = True  # applied in memory, not durable: roll back
-                    raise
-            return record
-
-        return call
-
-    for name in _VENUE_MUTATIONS:
-        setattr(engine, name, wrap(name))
+        if hasattr(market, "book") and getattr(adapter, "book", None) is market.book:
+            # Wiring, before the service runs: the adapter and the makers trade on the shared book.
+            adapter.book = SharedBook(market.book, market, engine)
 
     def replay(body: dict[str, Any]) -> dict[str, Any]:
         # The logged time: equal to the simulated time for logs written by this code, and the wall
         # time a log from before the simulated clock recorded.
-        server.market_clock_ms = lambda: body["t_ms"]
-        try:
-            record = engine_call(
-                body["call"],
-                [_decode(a) for a in body["args"]],
-                {k: _decode(v) for k, v in body["kwargs"].items()},
-            )
-        finally:
-            server.market_clock_ms = market_clock
-        return {
-            "order_id": record.order_id,
-            "status": record.status,
-            "executed_base_units": record.executed_base_units,
-        }
+        with clock.at(body["t_ms"]):
+            return engine.replay(body)
 
-    service.venue_replay = replay
+    service.attach_venue([engine, engine.ledger], replay, lambda: engine_digest(engine))
 
     @web.middleware
     async def serialise(
@@ -486,6 +397,7 @@ def create_paper_app(service: PaperService, *, venue_server: bool = True) -> web
     r.add_get("/api/orders", list_orders)
     r.add_post("/api/orders", place_order)
     r.add_get("/api/orders/{client_id}", get_order)
+    r.add_patch("/api/orders/{client_id}", amend_order)
     r.add_delete("/api/orders/{client_id}", cancel_order)
     r.add_get("/api/accounts", list_accounts)
     r.add_get("/api/accounts/{account}", get_account)

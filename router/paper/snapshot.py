@@ -1,41 +1,46 @@
 """In-place state images of the paper service: the bytes of a snapshot, and restoring them.
 
+State is *declared*: every stateful object (a root) has a :class:`Declaration` naming the
+attributes that are its state (saved and restored) and the ones that are wiring (references set
+when the service is built: the market, a ledger a simulator marks, a clock; never saved, never
+touched). A dataclass record declares itself: its fields are its state. An attribute that a root
+carries but its declaration does not name makes the image refuse (:class:`SnapshotError`, naming
+the class and the attribute), when the service is built and at every snapshot: a new attribute
+cannot silently become state, or silently be left out of it.
+
 The paper market is a web of long-lived objects that other objects hold references to (the venue
-server's markets hold the very order books the adapters trade on, its handlers hold the engine,
-the simulator holds the ledger). Rebuilding that web from a snapshot would mean rewiring every
-holder, so an image instead keeps object *identity* and replaces object *contents*:
-
-- ``roots`` are the stateful objects: the image pickles each root's attributes (``__dict__`` and
-  ``__slots__``), and restoring assigns them back onto the same root objects;
-- any reference to a root (or to a ``keep`` object: config, wiring) inside that state is pickled
-  as a persistent id, its position in ``roots + keep``, so after a restore it still points to the
-  live object, in this process or in a fresh one built from the same config the same way;
-- attributes in ``exclude`` and attributes holding functions or bound methods are wiring, not
-  state: they are neither saved nor touched by a restore.
-
-Objects reachable only through a root's state (subaccounts, resting orders, order docs, gates,
-executors) are copied, so two roots that share such an object share the copy too (one pickle
-memo). Complexity: O(size of the state) for both directions; zlib level 1 keeps the blob small.
+server's markets hold the very order books the adapters trade on), so an image keeps object
+*identity* and replaces declared *contents*: a reference to a root (or to a ``keep`` object)
+inside the state is pickled as its position in ``roots + keep`` and restored as the live object.
+Objects reachable only through declared state (subaccounts, resting orders, order docs) are
+copied, shared copies staying shared (one pickle memo). O(size of the state) both ways.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import pickle
-import types
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from router.model.errors import CrossrouteError
 
-__all__ = ["SnapshotError", "StateImage"]
-
-_WIRING = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, types.BuiltinMethodType)
+__all__ = ["Declaration", "SnapshotError", "StateImage", "attribute_names"]
 
 
 class SnapshotError(CrossrouteError):
     """A snapshot cannot be taken or does not fit the live objects (another code or config)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """What of an object is state (saved, restored) and what is wiring (left alone)."""
+
+    state: tuple[str, ...]
+    wiring: tuple[str, ...] = ()
 
 
 def _slot_names(cls: type) -> list[str]:
@@ -48,18 +53,41 @@ def _slot_names(cls: type) -> list[str]:
     return names
 
 
-class StateImage:
-    """Saves and restores the contents of ``roots`` in place (see the module docstring).
+def attribute_names(obj: Any) -> set[str]:
+    """Every instance attribute ``obj`` carries now (``__dict__`` and set ``__slots__``)."""
+    names = set(getattr(obj, "__dict__", {}))
+    names.update(name for name in _slot_names(type(obj)) if hasattr(obj, name))
+    return names
 
-    ``exclude`` maps a root's position in ``roots`` to attribute names that are wiring. The lists
-    must be built in the same order wherever an image is loaded (they are, from the same config).
+
+def declaration_of(obj: Any, declared: Mapping[type, Declaration]) -> Declaration:
+    """The declaration of ``obj``'s exact type, or its dataclass fields."""
+    found = declared.get(type(obj))
+    if found is not None:
+        return found
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return Declaration(tuple(f.name for f in dataclasses.fields(obj)))
+    raise SnapshotError(
+        f"{type(obj).__qualname__} has no state declaration; declare it in "
+        "router/paper/declared.py",
+        field="roots",
+        value=type(obj).__qualname__,
+        allowed="declared types or dataclass records",
+    )
+
+
+class StateImage:
+    """Saves and restores the declared state of ``roots`` in place (see the module docstring).
+
+    The lists must be built in the same order wherever an image is loaded (they are, from the
+    same config).
     """
 
     def __init__(
         self,
         roots: Sequence[Any],
+        declared: Mapping[type, Declaration],
         keep: Iterable[Any] = (),
-        exclude: dict[int, frozenset[str]] | None = None,
     ) -> None:
         self.roots = list(roots)
         self.objects = self.roots + [k for k in keep if k is not None]
@@ -71,26 +99,34 @@ class StateImage:
                 value=len(self.objects),
                 allowed="distinct objects",
             )
-        self._exclude = exclude or {}
-        self._slots = [_slot_names(type(root)) for root in self.roots]
+        self._declarations = [declaration_of(root, declared) for root in self.roots]
+        self.check()
+
+    def check(self) -> None:
+        """Refuse a root carrying an attribute its declaration does not name. O(attributes)."""
+        for root, declaration in zip(self.roots, self._declarations, strict=True):
+            extra = attribute_names(root) - set(declaration.state) - set(declaration.wiring)
+            if extra:
+                name = sorted(extra)[0]
+                raise SnapshotError(
+                    f"{type(root).__qualname__}.{name} is neither declared state nor wiring; "
+                    "declare it in router/paper/declared.py",
+                    field=f"{type(root).__qualname__}.{name}",
+                    value=name,
+                    allowed="declared attributes",
+                )
 
     def _state(self, index: int) -> dict[str, Any]:
         root = self.roots[index]
-        skip = self._exclude.get(index, frozenset())
-        state: dict[str, Any] = {
-            name: value
-            for name, value in getattr(root, "__dict__", {}).items()
-            if name not in skip and not isinstance(value, _WIRING)
+        return {
+            name: getattr(root, name)
+            for name in self._declarations[index].state
+            if hasattr(root, name)
         }
-        for name in self._slots[index]:
-            if name not in skip and hasattr(root, name):
-                value = getattr(root, name)
-                if not isinstance(value, _WIRING):
-                    state[name] = value
-        return state
 
     def dumps(self) -> bytes:
-        """The state of every root, pickled and compressed. O(state)."""
+        """The declared state of every root, pickled and compressed. O(state)."""
+        self.check()
         buffer = io.BytesIO()
         pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
         ids = self._ids
@@ -107,10 +143,10 @@ class StateImage:
         return zlib.compress(buffer.getvalue(), 1)
 
     def loads(self, blob: bytes) -> None:
-        """Restore every root's state from ``blob`` (made by :meth:`dumps` over the same layout).
+        """Restore every root's declared state from ``blob`` (made by :meth:`dumps`).
 
-        The blob is decoded completely before any root is touched, so a bad blob changes nothing.
-        Attributes a root has now but the image lacks (and that are not wiring) are removed.
+        The blob is decoded and checked against the declarations completely before any root is
+        touched, so a bad blob changes nothing. A declared attribute the image lacks is removed.
         """
         objects = self.objects
         try:
@@ -124,6 +160,7 @@ class StateImage:
             IndexError,
             AttributeError,
             TypeError,
+            ValueError,
         ) as exc:
             raise SnapshotError(
                 f"the snapshot does not decode ({exc})",
@@ -139,9 +176,18 @@ class StateImage:
                 allowed=f"{len(self.roots)} roots",
             )
         for index, state in enumerate(states):
+            declared = set(self._declarations[index].state)
+            if not isinstance(state, dict) or not set(state) <= declared:
+                raise SnapshotError(
+                    f"the snapshot holds undeclared state of {type(self.roots[index]).__qualname__}",
+                    field="snapshot",
+                    value=sorted(set(state) - declared)[:3] if isinstance(state, dict) else state,
+                    allowed="a snapshot of this code",
+                )
+        for index, state in enumerate(states):
             root = self.roots[index]
-            current = self._state(index)
-            for name in current.keys() - state.keys():
-                delattr(root, name)
-            for name, value in state.items():
-                setattr(root, name, value)
+            for name in self._declarations[index].state:
+                if name in state:
+                    setattr(root, name, state[name])
+                elif hasattr(root, name):
+                    delattr(root, name)

@@ -15,11 +15,20 @@ those too. Cost: one fsync per command, measured in docs/paper.md.
 
 ``snapshots`` holds the whole state after a given command (its ``event_seq``), each written in its
 own transaction, so a restart replays only the tail of ``events`` after the newest one.
+
+Start checks (:class:`StoreDamaged` refuses to open, names the file, what is wrong and what to do;
+nothing is written to a damaged store): ``PRAGMA integrity_check`` (overwritten or truncated
+pages), and the count of acknowledged commands kept in a second place, the ``<db>.acks`` file
+beside the database: it is rewritten after each durable commit, so a database holding fewer
+commands than were acknowledged (its WAL deleted after a kill, the file replaced by an older copy)
+is caught instead of served as an empty or older history. The count is a plain ``pwrite`` after
+the fsync'd commit (no second fsync): after a power cut it can only lag the database, never lead it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -28,7 +37,15 @@ from typing import Any
 
 from router.model.errors import ConfigError, CrossrouteError
 
-__all__ = ["MEMORY", "SCHEMA_VERSION", "ReplayMismatch", "Store", "StoredEvent", "StoredSnapshot"]
+__all__ = [
+    "MEMORY",
+    "SCHEMA_VERSION",
+    "ReplayMismatch",
+    "Store",
+    "StoreDamaged",
+    "StoredEvent",
+    "StoredSnapshot",
+]
 
 MEMORY = ":memory:"  # a database that lives and dies with the process (the service without --db)
 
@@ -61,6 +78,26 @@ KEEP_SNAPSHOTS = (
 class ReplayMismatch(CrossrouteError):
     """Replaying the command log did not reproduce a stored result: the database and the code (or
     the config) disagree; the service refuses to start rather than serve a different history."""
+
+
+class StoreDamaged(CrossrouteError):
+    """The database is corrupt or lost acknowledged commands: the service refuses to start on it."""
+
+
+_WHAT_TO_DO = (
+    "the file is left untouched; restore it (and its -wal file) from a backup, or start a new "
+    "paper market with another --db path"
+)
+_ACKS_BYTES = 21  # 20 digits and a newline, rewritten in place
+
+
+def _damaged(path: str, problem: str) -> StoreDamaged:
+    return StoreDamaged(
+        f"the paper database {path} cannot be served: {problem}; {_WHAT_TO_DO}",
+        field="--db",
+        value=path,
+        allowed="an intact paper database",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +137,19 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        self._acks_fd: int | None = None
+        acked = 0 if self.path == MEMORY else self._read_acks()
+        if acked and not Path(self.path).exists():
+            raise _damaged(self.path, f"it is missing, but {acked} commands were acknowledged")
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise ConfigError(
+                self.path, "--db", self.path, f"a writable SQLite database file ({exc})"
+            ) from None
+        if self.path != MEMORY:
+            self._verify(acked)
+        try:
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
@@ -113,9 +161,70 @@ class Store:
             raise ConfigError(
                 self.path, "--db", self.path, f"a file that supports WAL (got journal_mode {mode})"
             )
+        if self.path != MEMORY:
+            self._acks_fd = os.open(self._acks_path(), os.O_RDWR | os.O_CREAT, 0o644)
+            self._write_acks(self.last_event_seq())
 
     def close(self) -> None:
         self._db.close()
+        if self._acks_fd is not None:
+            os.close(self._acks_fd)
+            self._acks_fd = None
+
+    # -- start checks ------------------------------------------------------------------------------
+
+    def _acks_path(self) -> str:
+        return self.path + ".acks"
+
+    def _read_acks(self) -> int:
+        """The acknowledged-command count of the ``.acks`` file (0 when there is none)."""
+        try:
+            text = Path(self._acks_path()).read_bytes()[:_ACKS_BYTES].decode("ascii").strip()
+        except FileNotFoundError:
+            return 0
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _damaged(
+                self.path, f"its {self._acks_path()} file is unreadable ({exc})"
+            ) from None
+        if not text.isdigit():
+            raise _damaged(self.path, f"its {self._acks_path()} file holds {text[:24]!r}")
+        return int(text)
+
+    def _verify(self, acked: int) -> None:
+        """Refuse a corrupt database, or one holding fewer commands than were acknowledged.
+        O(database size): SQLite reads every page."""
+        try:
+            rows = [row[0] for row in self._db.execute("PRAGMA integrity_check(5)")]
+            has_events = self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+            ).fetchone()
+            held = (
+                self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+                if has_events
+                else 0
+            )
+        except sqlite3.OperationalError as exc:  # not a file SQLite can open (a directory)
+            self._db.close()
+            raise ConfigError(
+                self.path, "--db", self.path, f"a writable SQLite database file ({exc})"
+            ) from None
+        except sqlite3.DatabaseError as exc:  # not a database, or malformed pages
+            self._db.close()
+            raise _damaged(self.path, f"SQLite cannot read it ({exc})") from None
+        if rows != ["ok"]:
+            self._db.close()
+            raise _damaged(self.path, f"PRAGMA integrity_check reports {'; '.join(rows)}")
+        if held < acked:
+            self._db.close()
+            raise _damaged(
+                self.path,
+                f"it holds {held} commands but {acked} were acknowledged (counted in "
+                f"{self._acks_path()}): its -wal file was lost or the file was replaced",
+            )
+
+    def _write_acks(self, seq: int) -> None:
+        if self._acks_fd is not None:
+            os.pwrite(self._acks_fd, b"%020d\n" % seq, 0)
 
     # -- meta --------------------------------------------------------------------------------------
 
@@ -194,6 +303,8 @@ class Store:
                 "SET value = excluded.value",
                 (str(tick),),
             )
+        if seq is not None:
+            self._write_acks(seq)  # after the durable commit: the count never leads the database
         return seq
 
     def write_snapshot(self, *, tick: int, journal_seq: int, digest: str, state: bytes) -> int:
@@ -242,13 +353,31 @@ class Store:
         self, *, account: str | None = None, after: int = 0, limit: int = 100
     ) -> list[dict[str, Any]]:
         """Oldest first, fill_id > ``after``."""
-        sql, args = "SELECT doc FROM fills WHERE fill_id > ?", [after]
+        return json.loads(self.fills_json(account=account, after=after, limit=limit))
+
+    def fills_json(
+        self,
+        *,
+        account: str | None = None,
+        after: int = 0,
+        before: int | None = None,
+        limit: int = 100,
+    ) -> str:
+        """The fills as one JSON array text, oldest first: fill_id > ``after``, or with
+        ``before`` the ``limit`` newest with fill_id < ``before`` (a page loading recent history).
+        The stored documents are passed through as stored (no decode and re-encode)."""
+        newest = before is not None
+        sql, args = (
+            "SELECT doc FROM fills WHERE fill_id " + ("< ?" if newest else "> ?"),
+            [before if newest else after],
+        )
         if account is not None:
             sql += " AND account = ?"
             args.append(account)
-        sql += " ORDER BY fill_id LIMIT ?"
+        sql += f" ORDER BY fill_id {'DESC' if newest else 'ASC'} LIMIT ?"
         args.append(limit)
-        return [json.loads(row[0]) for row in self._db.execute(sql, args)]
+        docs = [row[0] for row in self._db.execute(sql, args)]
+        return "[" + ",".join(reversed(docs) if newest else docs) + "]"
 
     def order(self, client_id: str, *, max_seq: int | None = None) -> dict[str, Any] | None:
         """The stored doc of one order (None if unknown, or placed after order ``max_seq``).

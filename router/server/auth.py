@@ -35,11 +35,11 @@ from router.server.errors import (
     raw_param,
 )
 from venues.errors import InvalidArgument
+from venues.values import parse_int
 
 MAX_RECV_WINDOW_MS = 60_000
 DEFAULT_RECV_WINDOW_MS = 5_000
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-_INT = re.compile(r"[0-9]{1,19}")
 _MUTATING = frozenset({"POST", "PUT", "DELETE"})
 
 
@@ -219,6 +219,14 @@ def _int_param(params: dict[str, str], name: str, *, required: bool) -> int | No
     raw = raw_param(params, name, required=required)
     if raw is None:
         return None
-    if not _INT.fullmatch(raw):
+    if raw.startswith(("+", "-")):
         raise illegal(name, raw, "a non-negative integer of milliseconds")
-    return int(raw)
+    return parse_int(
+        name,
+        raw,
+        minimum=0,
+        maximum=2**63 - 1,
+        error=lambda field, value, allowed: illegal(
+            field, value, "a non-negative integer of milliseconds"
+        ),
+    )

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
+from decimal import Context, Decimal
+from typing import Any, NamedTuple
 
 from router.server.accounts import Ledger, Position, decimal_of
 from router.server.errors import (
+    BAD_PRECISION,
     BAD_SYMBOL,
     INVALID_ORDER_TYPE,
     MIN_NOTIONAL_PERP,
@@ -35,6 +36,7 @@ from router.server.markets import BookMarket, PoolMarket
 from venues.errors import InvalidArgument, VenueError
 
 PIPS = 1_000_000
+_EXACT = Context(prec=120)  # request amounts scale to integer units exactly
 _STATUS = {
     "filled": "FILLED",
     "partially_filled": "PARTIALLY_FILLED",
@@ -66,11 +68,24 @@ class OrderRecord:
     reserved_asset: str = ""
     reserved_units: int = 0  # spot: still locked for this order; perp: 0 (computed on demand)
     book_order_id: str = ""
+    orig_quote_qty: Decimal = Decimal(0)  # a MARKET order sized by quoteOrderQty, else 0
+    reduce_only: bool = False
+    position_side: str = "BOTH"  # perp: "BOTH" in one-way mode, "LONG" | "SHORT" in hedge mode
     fills: list[TradeRecord] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
         return self.status in ("NEW", "PARTIALLY_FILLED")
+
+
+class TapeTrade(NamedTuple):
+    """One public trade of a served market: what /trades, klines and the trade streams show."""
+
+    time_ms: int
+    price: Decimal
+    qty: Decimal
+    quote_qty: Decimal
+    buyer_is_maker: bool  # Binance's "m": the taker sold
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +143,15 @@ class Engine:
         self._by_book_id: dict[tuple[str, str, str], OrderRecord] = {}
         self._client_ids: dict[tuple[str, str, str], OrderRecord] = {}
         self.trades: dict[str, list[TradeRecord]] = {name: [] for name in ledger.accounts}
-        # one entry per fill per served market (by venue name): (time_ms, price, qty, quote_qty)
-        self.tape: dict[str, list[tuple[int, Decimal, Decimal, Decimal]]] = {}
+        # one entry per fill per served market (by venue name); its public trade id is its
+        # position in the list plus one (trades, aggTrades, klines and the trade streams read it)
+        self.tape: dict[str, list[TapeTrade]] = {}
         self._next_order_id = 1
         self._next_trade_id = 1
+        # Per-account perpetual settings, Binance's defaults until changed: the bracket's maximum
+        # leverage per symbol (by venue name) and one-way position mode.
+        self.leverage: dict[tuple[str, str], int] = {}
+        self.hedge_mode: set[str] = set()
 
     # ---- lookups -------------------------------------------------------------------------------
     def markets(self, kind: str, view: str = "") -> list[BookMarket | PoolMarket]:
@@ -192,13 +212,21 @@ class Engine:
         side: str,
         order_type: str,
         *,
-        qty: Decimal,
+        qty: Decimal | None,
         price: Decimal | None,
         tif: str,
         client_order_id: str | None,
         view: str = "",
+        quote_qty: Decimal | None = None,
+        reduce_only: bool = False,
+        position_side: str = "BOTH",
     ) -> OrderRecord:
-        """Place one order for ``account``; returns its record (fills inside). All or nothing."""
+        """Place one order for ``account``; returns its record (fills inside). All or nothing.
+
+        ``quote_qty`` (MARKET only, instead of ``qty``) spends at most that much quote notional;
+        ``reduce_only`` and ``position_side`` are the perpetual's, checked against the account's
+        position mode with Binance's codes (-2022, -4061, -1106).
+        """
         if not self.ledger.has_account(account):
             raise InvalidArgument("account", account, "an account of this server")
         market = self.market(symbol, kind, view)
@@ -216,6 +244,12 @@ class Engine:
             and self._client_ids[(account, market.name, client_order_id)].is_open
         ):
             raise rejected("Duplicate order sent.", client_order_id=client_order_id)
+        if kind == "perp":
+            self._check_position_side(account, side, reduce_only, position_side)
+        if quote_qty is not None:
+            qty = self._qty_for_quote(market, side, quote_qty, account)
+        if qty is None:  # the HTTP layer asks for one of the two; a direct caller may not
+            raise InvalidArgument("qty", qty, "a quantity or a quote quantity")
         now = self.clock_ms()
         record = OrderRecord(
             order_id=self._next_order_id,
@@ -231,6 +265,9 @@ class Engine:
             time_ms=now,
             update_time_ms=now,
             book_order_id=f"{kind}:{self._next_order_id}",
+            orig_quote_qty=quote_qty if quote_qty is not None else Decimal(0),
+            reduce_only=reduce_only,
+            position_side=position_side,
         )
         if isinstance(market, PoolMarket):
             self._place_pool(market, record)
@@ -242,6 +279,104 @@ class Engine:
         self.orders[record.order_id] = record
         self._client_ids[(account, market.name, record.client_order_id)] = record
         return record
+
+    # ---- quote-sized orders and perpetual settings ----------------------------------------------
+    def _qty_for_quote(
+        self, market: BookMarket | PoolMarket, side: str, quote_qty: Decimal, account: str
+    ) -> Decimal:
+        """The largest quantity whose notional is at most ``quote_qty`` (Binance quoteOrderQty),
+        by the venue's own read-only quote; -1111 off the quote grid, -1013 when it buys nothing.
+        O(log(qty) quotes)."""
+        units = market.units
+        if quote_qty <= 0:
+            raise filter_failure("NOTIONAL", quote_order_qty=str(quote_qty))
+        if isinstance(market, PoolMarket):
+            step = market.step_size
+            budget = _grid_units(quote_qty, units.quote_decimals)
+            quote = market.quoter.quote_buy if side == "BUY" else market.quoter.quote_sell
+
+            def fits(n: int) -> bool:
+                try:
+                    return quote(n) <= budget
+                except VenueError:
+                    return False
+
+        else:
+            step = market.step_size
+            # in quote units first (-1111 past the asset's decimals), then whole quanta (floor)
+            budget = _grid_units(quote_qty, units.quote_decimals) // market.quantum_units
+            book_side = "buy" if side == "BUY" else "sell"
+
+            def fits(n: int) -> bool:
+                q = market.book.quote(book_side, n, owner=account)
+                return q.filled_lots == n and q.notional_quanta <= budget
+
+        low, high = 0, 1
+        while fits(high):  # exponential search for an upper bound, then bisection
+            low, high = high, high * 2
+            if high > 10**40:
+                break
+        while high - low > 1:
+            middle = (low + high) // 2
+            if fits(middle):
+                low = middle
+            else:
+                high = middle
+        if low == 0:
+            raise filter_failure("NOTIONAL", quote_order_qty=str(quote_qty))
+        return low * step
+
+    def leverage_of(self, account: str, market: BookMarket) -> int:
+        """The account's leverage on ``market``: its own setting, else the bracket's maximum."""
+        return self.leverage.get((account, market.name), market.leverage)
+
+    def set_leverage(self, account: str, symbol: str, leverage: int, view: str = "") -> int:
+        """Binance POST /fapi/v1/leverage: -4028 outside [1, bracket max]; -2019 when the open
+        positions and orders would then need more margin than the wallet. Returns the leverage."""
+        market = self.market(symbol, "perp", view)
+        if not 1 <= leverage <= market.leverage:  # type: ignore[union-attr]
+            raise BinanceError(-4028, f"Leverage {leverage} is not valid", leverage=leverage)
+        key = (account, market.name)
+        before = self.leverage.get(key)
+        self.leverage[key] = leverage
+        asset = market.units.quote
+        if self.perp_margin_used(account, asset) > self.ledger.free(account, asset):
+            if before is None:
+                del self.leverage[key]
+            else:
+                self.leverage[key] = before
+            raise BinanceError(-2019, "Margin is insufficient.")
+        return leverage
+
+    def set_hedge_mode(self, account: str, hedge: bool) -> None:
+        """Binance POST /fapi/v1/positionSide/dual: -4059 no change needed; -4068 with a position,
+        -4067 with an open order (Binance refuses to switch then)."""
+        if (account in self.hedge_mode) == hedge:
+            raise BinanceError(-4059, "No need to change position side.")
+        if any(k[0] == account and p.size_lots for k, p in self.ledger.positions.items()):
+            raise BinanceError(-4068, "Position side cannot be changed if there exists position.")
+        if any(
+            r.account == account and r.is_open and self._kind_of(r) == "perp"
+            for r in self.orders.values()
+        ):
+            raise BinanceError(
+                -4067, "Position side cannot be changed if there exists open orders."
+            )
+        if hedge:
+            self.hedge_mode.add(account)
+        else:
+            self.hedge_mode.discard(account)
+
+    def _check_position_side(
+        self, account: str, side: str, reduce_only: bool, position_side: str
+    ) -> None:
+        hedge = account in self.hedge_mode
+        if position_side not in ("BOTH", "LONG", "SHORT"):
+            raise BinanceError(-4006, "Invalid position side.", field="positionSide")
+        if hedge != (position_side != "BOTH"):
+            raise BinanceError(-4061, "Order's position side does not match user's setting.")
+        if hedge and reduce_only:
+            raise BinanceError(-1106, "Parameter 'reduceonly' sent when not required.")
 
     def _place_pool(self, market: PoolMarket, record: OrderRecord) -> None:
         units = market.units
@@ -256,13 +391,18 @@ class Engine:
                 f"Pool cannot fill this order: {exc.code}", venue_code=exc.code
             ) from None
         quote_qty = decimal_of(quote_units, units.quote_decimals)
-        if quote_qty < market.min_notional:
+        if quote_units <= 0 or quote_qty < market.min_notional:
             raise filter_failure(
                 "NOTIONAL", notional=str(quote_qty), min_notional=str(market.min_notional)
             )
         pay_asset, pay_units = (units.quote, quote_units) if buy else (units.base, qty_units)
         self.ledger.require_free(record.account, pay_asset, pay_units)
-        done = market.quoter.buy(qty_units) if buy else market.quoter.sell(qty_units)
+        try:
+            done = market.quoter.buy(qty_units) if buy else market.quoter.sell(qty_units)
+        except VenueError as exc:  # the quote passed, so the pool refuses only what it quoted
+            raise rejected(
+                f"Pool cannot fill this order: {exc.code}", venue_code=exc.code
+            ) from None
         if done != quote_units:  # the quote and the swap use the same math; refuse to drift
             raise AssertionError(f"pool swap {done} != quote {quote_units}")
         if buy:
@@ -275,7 +415,7 @@ class Engine:
         record.status = "FILLED"
         avg_price = quote_qty / record.orig_qty  # orig_qty > 0: qty_units refused anything else
         self.tape.setdefault(market.name, []).append(
-            (self.clock_ms(), avg_price, record.orig_qty, quote_qty)
+            TapeTrade(self.clock_ms(), avg_price, record.orig_qty, quote_qty, not buy)
         )
         self._trade(
             record,
@@ -356,7 +496,9 @@ class Engine:
         else:
             taker_lots = quote.filled_lots
             rest_lots = (
-                qty_lots - taker_lots if record.type == "LIMIT" and record.tif == "GTC" else 0
+                qty_lots - taker_lots
+                if record.type == "LIMIT" and record.tif in ("GTC", "POST_ONLY")
+                else 0
             )
         if buy:
             need_quanta = quote.notional_quanta + quote.taker_fee_quanta if taker_lots else 0
@@ -404,14 +546,18 @@ class Engine:
         trades elsewhere, e.g. the paper service's router) and each maker order placed here.
         Exact: quote moves by notional and fee quanta, base by lots. O(fills)."""
         units = market.units
+        touched: set[tuple[str, str]] = set()
         for fill in fills:
             maker = self._by_book_id.get((kind, market.name, fill.maker_order_id))
+            if maker is not None and kind == "perp":
+                touched.add((maker.account, maker.position_side))
             self.tape.setdefault(market.name, []).append(
-                (
+                TapeTrade(
                     self.clock_ms(),
                     fill.price_ticks * market.tick_size,
                     fill.qty_lots * market.step_size,
                     decimal_of(fill.notional_quanta * market.quantum_units, units.quote_decimals),
+                    fill.taker_side == "sell",
                 )
             )
             for record, fee_quanta, is_maker in (
@@ -472,6 +618,9 @@ class Engine:
                     symbol=record.symbol,
                     realized_pnl=decimal_of(pnl_units, units.quote_decimals),
                 )
+        # a maker's position changed: its resting closing orders may now cover too much
+        for account, position_side in sorted(touched):
+            self._trim_closing_orders(account, market, position_side)
 
     def _cancel_stp(self, market: BookMarket, book_ids: Iterable[str]) -> None:
         for book_id in book_ids:
@@ -516,8 +665,9 @@ class Engine:
         self.trades[account].append(trade)
 
     # Perpetual order book ---------------------------------------------------------------------------
-    def _im_units(self, market: BookMarket, notional_quanta: int) -> int:
-        return -(-abs(notional_quanta) * market.quantum_units // market.leverage)
+    def _im_units(self, market: BookMarket, notional_quanta: int, account: str) -> int:
+        leverage = self.leverage_of(account, market)
+        return -(-abs(notional_quanta) * market.quantum_units // leverage)
 
     def perp_margin_used(self, account: str, asset: str, extra_units: int = 0) -> int:
         """Initial margin in ``asset`` units of every position and open order of ``account``."""
@@ -525,7 +675,9 @@ class Engine:
         for market in self.by_name.values():
             if market.kind != "perp" or market.units.quote != asset:
                 continue
-            used += self._im_units(market, self.ledger.position(account, market.name).entry_quanta)
+            for side in ("BOTH", "LONG", "SHORT"):
+                position = self.ledger.position(account, position_key(market.name, side))
+                used += self._im_units(market, position.entry_quanta, account)
         for record in self.orders.values():
             if record.account == account and record.is_open and self._kind_of(record) == "perp":
                 market = self.by_name[record.venue]
@@ -536,7 +688,7 @@ class Engine:
                     - record.executed_base_units // market.lot_units
                 )
                 notional = market.price_ticks(record.price) * open_lots
-                used += self._im_units(market, notional) + self._fee_bound_units(
+                used += self._im_units(market, notional, account) + self._fee_bound_units(
                     market, notional, open_lots
                 )
         return used
@@ -550,12 +702,37 @@ class Engine:
     def _place_perp(self, market: BookMarket, record: OrderRecord) -> None:
         book, units = market.book, market.units
         account = record.account
+        size = self.ledger.position(
+            account, position_key(market.name, record.position_side)
+        ).size_lots
+        buy = record.side == "BUY"
+        # Closing orders: reduce-only ones, and in hedge mode a SELL of LONG or a BUY of SHORT.
+        # They may only shrink the position: refused (-2022) when there is nothing to reduce, cut
+        # to what the position less the account's other open closing orders leaves, as Binance
+        # does; resting ones are trimmed as the position shrinks (_trim_closing_orders).
+        closing = _is_closing(record)
+        if closing:
+            reducible = (-size if buy else size) - sum(
+                self._open_lots(market, r)
+                for r in self._closing_orders(account, market, record.position_side, record.side)
+            )
+            if reducible <= 0:
+                raise BinanceError(-2022, "ReduceOnly Order is rejected.")
+            lots = market.qty_lots(
+                record.orig_qty, "LOT_SIZE" if record.type == "LIMIT" else "MARKET_LOT_SIZE"
+            )
+            if lots > reducible:
+                record.orig_qty = reducible * market.step_size
         side, qty_lots, price_ticks, quote = self._book_request(market, record)
         if record.type == "LIMIT":
             notional = price_ticks * qty_lots  # type: ignore[operator]
         else:
             notional = quote.notional_quanta
-        if (record.type == "LIMIT" or quote.filled_lots) and notional < book.min_notional_quanta:
+        if (
+            not closing
+            and (record.type == "LIMIT" or quote.filled_lots)
+            and notional < book.min_notional_quanta
+        ):
             raise BinanceError(
                 MIN_NOTIONAL_PERP,
                 f"Order's notional must be no smaller than {market.min_notional} "
@@ -565,11 +742,10 @@ class Engine:
         worst_notional = max(notional, quote.notional_quanta)
         # Only the part of the order that grows the position needs initial margin; the part that
         # reduces it frees margin (other open orders are counted in full, conservatively).
-        size = self.ledger.position(account, market.name).size_lots
         signed = qty_lots if side == "buy" else -qty_lots
         growing_lots = max(0, abs(size + signed) - abs(size))
         im_notional = -(-worst_notional * growing_lots // qty_lots)
-        need = self._im_units(market, im_notional) + self._fee_bound_units(
+        need = self._im_units(market, im_notional, account) + self._fee_bound_units(
             market, worst_notional, qty_lots
         )
         used = self.perp_margin_used(account, units.quote, need)
@@ -595,6 +771,41 @@ class Engine:
         self._settle_result(market, record, result, "perp")
         if result.resting_lots:
             self._by_book_id[("perp", market.name, record.book_order_id)] = record
+        self._trim_closing_orders(account, market, record.position_side)
+
+    def _open_lots(self, market: BookMarket, record: OrderRecord) -> int:
+        return market.qty_lots(record.orig_qty) - record.executed_base_units // market.lot_units
+
+    def _closing_orders(
+        self, account: str, market: BookMarket, position_side: str, side: str
+    ) -> list[OrderRecord]:
+        """The account's open closing orders of ``side`` on one position, oldest first."""
+        return [
+            r
+            for r in self.orders.values()
+            if r.account == account
+            and r.venue == market.name
+            and r.is_open
+            and r.position_side == position_side
+            and r.side == side
+            and _is_closing(r)
+        ]
+
+    def _trim_closing_orders(self, account: str, market: BookMarket, position_side: str) -> None:
+        """Expire the resting closing orders a position no longer covers, oldest kept first: a
+        reduce-only order must never open or grow a position (Binance cancels them too)."""
+        size = self.ledger.position(account, position_key(market.name, position_side)).size_lots
+        for side in ("BUY", "SELL"):
+            left = -size if side == "BUY" else size
+            for record in self._closing_orders(account, market, position_side, side):
+                lots = self._open_lots(market, record)
+                if lots <= left:
+                    left -= lots
+                    continue
+                market.book.cancel(record.book_order_id)
+                self._by_book_id.pop(("perp", market.name, record.book_order_id), None)
+                record.status = "EXPIRED"
+                record.update_time_ms = self.clock_ms()
 
     def _perp_fill(
         self,
@@ -610,7 +821,7 @@ class Engine:
         (a long's share of entry cost up, a short's down); the remainder stays in the basis so a
         full close realises exactly the sum of price differences.
         """
-        key = (record.account, record.venue)
+        key = (record.account, position_key(record.venue, record.position_side))
         position = self.ledger.positions.setdefault(key, Position())
         size, entry = position.size_lots, position.entry_quanta
         price_notional = notional_quanta  # per |signed_lots|
@@ -681,6 +892,26 @@ class Engine:
                     account,
                     asset,
                 )
+
+
+def _is_closing(record: OrderRecord) -> bool:
+    """A perp order that may only shrink its position: reduce-only, or closing in hedge mode."""
+    return record.reduce_only or record.position_side == (
+        "SHORT" if record.side == "BUY" else "LONG"
+    )
+
+
+def position_key(venue: str, position_side: str) -> str:
+    """The ledger's position name: the venue in one-way mode, ``venue@LONG|SHORT`` in hedge mode."""
+    return venue if position_side == "BOTH" else f"{venue}@{position_side}"
+
+
+def _grid_units(amount: Decimal, decimals: int) -> int:
+    """``amount`` in integer base units; -1111 when it has more than ``decimals`` decimals."""
+    scaled = amount.scaleb(decimals, _EXACT)
+    if scaled != scaled.to_integral_value(context=_EXACT):
+        raise BinanceError(BAD_PRECISION, "Parameter 'quoteOrderQty' has too much precision.")
+    return int(scaled)
 
 
 def _kind_of_book_id(book_order_id: str) -> str:

@@ -67,6 +67,17 @@ class BinanceError(VenueError):
         return {"code": self.binance_code, "msg": self.msg}
 
 
+class CancelReplaceError(BinanceError):
+    """cancelReplace's refusal: Binance adds the cancel and new-order results under ``data``."""
+
+    def __init__(self, binance_code: int, msg: str, data: dict[str, Any]) -> None:
+        super().__init__(binance_code, msg)
+        self.data = data
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.binance_code, "msg": self.msg, "data": self.data}
+
+
 def missing(param: str) -> BinanceError:
     """-1102: a mandatory parameter was not sent."""
     return BinanceError(

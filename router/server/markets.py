@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Context, Decimal
 from typing import Any, Protocol
 
+from router.server.common import plain
 from router.server.errors import filter_failure
 from venues.clmm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
 from venues.errors import InvalidArgument, VenueError
@@ -31,11 +32,6 @@ MAX_PRICE = Decimal("1000000000")
 # The default 28-digit context would round "999999999.00000000000000000001" / 0.01 to a whole
 # number of ticks and accept an off-grid price; 120 digits hold any request value exactly.
 _EXACT = Context(prec=120)
-
-
-def _plain(value: Decimal) -> str:
-    """A Decimal as a plain string without exponent ("0.0001", "3000.5"); exact."""
-    return format(value, "f")
 
 
 def _integral(value: Decimal) -> bool:
@@ -281,25 +277,25 @@ def filters(market: Any) -> list[dict[str, Any]]:
     return [
         {
             "filterType": "PRICE_FILTER",
-            "minPrice": _plain(market.tick_size),
-            "maxPrice": _plain(MAX_PRICE),
-            "tickSize": _plain(market.tick_size),
+            "minPrice": plain(market.tick_size),
+            "maxPrice": plain(MAX_PRICE),
+            "tickSize": plain(market.tick_size),
         },
         {
             "filterType": "LOT_SIZE",
-            "minQty": _plain(market.step_size),
-            "maxQty": _plain(MAX_QTY),
-            "stepSize": _plain(market.step_size),
+            "minQty": plain(market.step_size),
+            "maxQty": plain(MAX_QTY),
+            "stepSize": plain(market.step_size),
         },
         {
             "filterType": "MARKET_LOT_SIZE",
-            "minQty": _plain(market.step_size),
-            "maxQty": _plain(MAX_QTY),
-            "stepSize": _plain(market.step_size),
+            "minQty": plain(market.step_size),
+            "maxQty": plain(MAX_QTY),
+            "stepSize": plain(market.step_size),
         },
         {
             "filterType": "NOTIONAL",
-            "minNotional": _plain(market.min_notional),
+            "minNotional": plain(market.min_notional),
             "applyMinToMarket": True,
             "maxNotional": "9000000000000",
             "applyMaxToMarket": False,

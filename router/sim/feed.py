@@ -81,7 +81,8 @@ _MS_NS = 1_000_000
 class Levels(list):
     """Book levels ``[(price_ticks, qty_lots), ...]`` as the parsers of this module build them:
     every value is a plain ``int`` >= 0, so the L2 book skips its per-level type check (the
-    replay's hot path). Only this module creates them; any other list is checked in full."""
+    replay's hot path). Only the parsers of this package create them (this module and the feed
+    cache, :mod:`router.sim.cache`); any other list is checked in full."""
 
     __slots__ = ()
 

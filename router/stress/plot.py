@@ -18,7 +18,9 @@ __all__ = ["plot_losses", "scenario_table", "tail_table"]
 
 
 def plot_losses(result: MonteCarloResult, path: str | Path, title: str = "") -> Path:
-    """Write a PNG with the cross and isolated loss histograms and their VaR/ES lines. O(paths)."""
+    """Write a PNG with the cross and isolated loss histograms and their VaR/ES lines (dashed:
+    VaR 99%, dotted: ES 99%, each in its mode's colour, named in the legend). ``title`` names
+    the account and the scenario; the paths and seed are appended. O(paths)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -42,13 +44,18 @@ def plot_losses(result: MonteCarloResult, path: str | Path, title: str = "") -> 
             color=colour,
             label=f"{mode}: VaR99 {stats.var:,.0f}, ES99 {stats.es:,.0f}",
         )
-        ax.axvline(float(stats.var), color=colour, linestyle="--", linewidth=1)
-        ax.axvline(float(stats.es), color=colour, linestyle=":", linewidth=1)
+        ax.axvline(
+            float(stats.var), color=colour, linestyle="--", linewidth=1, label=f"{mode} VaR 99%"
+        )
+        ax.axvline(
+            float(stats.es), color=colour, linestyle=":", linewidth=1, label=f"{mode} ES 99%"
+        )
     ax.set_xlabel("loss over the horizon (quote; > 0 = money lost)")
     ax.set_ylabel("paths")
     ax.set_yscale("log")
-    ax.set_title(title or f"{result.paths} Monte Carlo paths, seed {result.seed}")
-    ax.legend()
+    runs = f"{result.paths} Monte Carlo paths, seed {result.seed}"
+    ax.set_title(f"{title}: {runs}" if title else runs, fontsize=10)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     try:
         fig.savefig(out, format="png")

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from router.config import read_toml
+from router.config import TOP_LEVEL, Keys, check_table, read_toml
 from router.model.errors import ConfigError, CrossrouteError, InvalidValue
 
 __all__ = [
@@ -164,7 +164,8 @@ def shock(name: str, moves: dict[str, Any], **kwargs: Any) -> Scenario:
 class MonteCarloModel:
     """Seeded fat-tailed, correlated paths. ``vol`` asset -> stdev of the log return per step;
     ``df`` Student-t degrees of freedom (> 2; large = nearly normal); ``correlation`` a symmetric
-    positive-definite matrix in the order of ``assets``; ``step_min`` minutes per step."""
+    positive-definite matrix in the order of ``assets``; ``step_min`` minutes per step;
+    ``funding`` (market, rate per step) charged on every step of every path, as in a scenario."""
 
     assets: tuple[str, ...]
     vol: tuple[float, ...]
@@ -173,6 +174,7 @@ class MonteCarloModel:
     steps: int = 10
     step_min: Decimal = Decimal(6)
     paths: int = 1000
+    funding: tuple[tuple[str, Decimal], ...] = ()
     _cholesky: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -248,17 +250,13 @@ _ORACLE_KEYS = {
     "bad_sources",
     "max_deviation_bps",
 }
-_MC_KEYS = {"paths", "steps", "step_min", "vol", "df", "correlation"}
+_MC_KEYS = {"paths", "steps", "step_min", "vol", "df", "correlation", "funding"}
 
 
 def _scenario(raw: Any, where: str) -> Scenario:
     if not isinstance(raw, dict):
         raise StressInputError(where, raw, "a table")
-    unknown = sorted(set(raw) - _SCENARIO_KEYS)
-    if unknown:
-        raise StressInputError(
-            f"{where}.{unknown[0]}", raw[unknown[0]], f"keys {sorted(_SCENARIO_KEYS)}"
-        )
+    check_table(where, raw, Keys((), tuple(sorted(_SCENARIO_KEYS))), StressInputError)
     name = raw.get("name")
     if not isinstance(name, str) or not name or len(name) > 64:
         raise StressInputError(f"{where}.name", name, "a name of 1 to 64 characters")
@@ -301,24 +299,7 @@ def _scenario(raw: Any, where: str) -> Scenario:
                 sorted((a, _move(f"{key}.{a}", v)) for a, v in point.items() if a != "t_min")
             )
             steps.append(Step(t_min, moves))
-    funding_raw = raw.get("funding", {})
-    if not isinstance(funding_raw, dict):
-        raise StressInputError(f"{where}.funding", funding_raw, "a table market = rate per step")
-    funding = tuple(
-        sorted(
-            (
-                m,
-                _decimal(
-                    f"{where}.funding.{m}",
-                    r,
-                    lo=Decimal("-0.5"),
-                    hi=Decimal("0.5"),
-                    allowed="a rate per step in [-0.5, 0.5]",
-                ),
-            )
-            for m, r in funding_raw.items()
-        )
-    )
+    funding = _funding(where, raw.get("funding", {}))
     liquidity_raw = raw.get("liquidity", {})
     if not isinstance(liquidity_raw, dict):
         raise StressInputError(f"{where}.liquidity", liquidity_raw, "a table venue = depth scale")
@@ -344,11 +325,7 @@ def _scenario(raw: Any, where: str) -> Scenario:
         key = f"{where}.oracle"
         if not isinstance(o, dict):
             raise StressInputError(key, o, "a table")
-        unknown = sorted(set(o) - _ORACLE_KEYS)
-        if unknown:
-            raise StressInputError(
-                f"{key}.{unknown[0]}", o[unknown[0]], f"keys {sorted(_ORACLE_KEYS)}"
-            )
+        check_table(key, o, Keys((), tuple(sorted(_ORACLE_KEYS))), StressInputError)
         if o.get("mode") not in ORACLE_MODES:
             raise StressInputError(f"{key}.mode", o.get("mode"), " | ".join(ORACLE_MODES))
         if not isinstance(o.get("asset"), str):
@@ -373,13 +350,32 @@ def _scenario(raw: Any, where: str) -> Scenario:
     return Scenario(name, tuple(steps), funding, liquidity, oracle, crowd)
 
 
+def _funding(where: str, funding_raw: Any) -> tuple[tuple[str, Decimal], ...]:
+    """``funding = { MARKET = "rate per step" }``: sorted (market, rate) pairs."""
+    if not isinstance(funding_raw, dict):
+        raise StressInputError(f"{where}.funding", funding_raw, "a table market = rate per step")
+    return tuple(
+        sorted(
+            (
+                m,
+                _decimal(
+                    f"{where}.funding.{m}",
+                    r,
+                    lo=Decimal("-0.5"),
+                    hi=Decimal("0.5"),
+                    allowed="a rate per step in [-0.5, 0.5]",
+                ),
+            )
+            for m, r in funding_raw.items()
+        )
+    )
+
+
 def _monte_carlo(raw: Any) -> MonteCarloModel:
     key = "monte_carlo"
     if not isinstance(raw, dict):
         raise StressInputError(key, raw, "a table")
-    unknown = sorted(set(raw) - _MC_KEYS)
-    if unknown:
-        raise StressInputError(f"{key}.{unknown[0]}", raw[unknown[0]], f"keys {sorted(_MC_KEYS)}")
+    check_table(key, raw, Keys((), tuple(sorted(_MC_KEYS))), StressInputError)
     vol_raw = raw.get("vol")
     if not isinstance(vol_raw, dict) or not vol_raw:
         raise StressInputError(
@@ -444,6 +440,7 @@ def _monte_carlo(raw: Any) -> MonteCarloModel:
         _int(f"{key}.steps", raw.get("steps", 10), 1, MAX_STEPS),
         step_min,
         _int(f"{key}.paths", raw.get("paths", 1000), 1, MAX_PATHS),
+        _funding(key, raw.get("funding", {})),
     )
 
 
@@ -454,9 +451,7 @@ def parse_scenarios(data: Any) -> ScenarioSet:
     scenario lists, duplicate names. O(size)."""
     if not isinstance(data, dict):
         raise StressInputError("<root>", data, "a table with [[scenarios]] and/or [monte_carlo]")
-    unknown = sorted(set(data) - {"scenarios", "monte_carlo"})
-    if unknown:
-        raise StressInputError(unknown[0], data[unknown[0]], "only [[scenarios]] and [monte_carlo]")
+    check_table(TOP_LEVEL, data, Keys((), ("scenarios", "monte_carlo")), StressInputError)
     raw = data.get("scenarios", [])
     if not isinstance(raw, list):
         raise StressInputError("scenarios", raw, "an array of [[scenarios]] tables")

@@ -128,11 +128,13 @@ def test_page_shows_depth_routes_positions_headroom_and_pnl(service_url, tmp_pat
             ):
                 assert needle in text, needle
             liq = page.eval_on_selector_all(
-                "table.positions td", "tds => tds.map(td => td.textContent)"
+                "table.positions td.liq", "tds => tds.map(td => td.textContent)"
             )
-            assert any(cell.replace(".", "").isdigit() for cell in liq[8::9]), (
-                liq
-            )  # a numeric liquidation price
+            # a numeric liquidation price with its unit, and the distance to it
+            assert any(cell.split()[0].replace(".", "").isdigit() for cell in liq), liq
+            assert all(cell.endswith(" USDC/ETH") for cell in liq), liq
+            distance = page.inner_text("table.positions td.distance")
+            assert "% of mark" in distance, distance
             points = page.get_attribute("#pnl polyline", "points")
             assert len(points.split()) >= 10
             # every depth canvas has drawn something besides its background

@@ -109,9 +109,10 @@ async def test_ccxt_errors_become_adapter_errors_by_retryability() -> None:
     wrong = _adapter(market, base, secret="wrong-secret")
     stale = _adapter(market, base)
     try:
-        await wrong.refresh()  # public reads need no signature
+        # ccxt's default load_markets reads the signed currency list (as against Binance), so a
+        # wrong secret fails at the first refresh, not retryable
         with pytest.raises(AdapterError) as info:
-            await wrong.execute(LegOrder(BOOK, "buy", Decimal("1"), "leg-3"))
+            await wrong.refresh()
         assert info.value.retryable is False and "AuthenticationError" in str(info.value)
         await stale.refresh()
         clock.offset_ms = 120_000

@@ -13,6 +13,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_venue_server_support import Clock, ccxt_client, serve
 
 
+def _usdt_wallet(balance: dict) -> Decimal:
+    (row,) = [a for a in balance["info"]["assets"] if a["asset"] == "USDT"]
+    return Decimal(row["walletBalance"])
+
+
 def _balances(info: dict) -> dict[str, tuple[Decimal, Decimal]]:
     return {b["asset"]: (Decimal(b["free"]), Decimal(b["locked"])) for b in info["balances"]}
 
@@ -166,14 +171,14 @@ async def test_perpetual_round_trip_with_binanceusdm() -> None:
             assert list(markets) == ["ETH/USDT:USDT"]
             book = await client.fetch_order_book("ETH/USDT:USDT", 5)
             assert book["asks"][0] == [3001.0, 30.0]
-            wallet0 = Decimal((await client.fetch_balance())["info"]["assets"][0]["walletBalance"])
+            wallet0 = _usdt_wallet(await client.fetch_balance())
             bought = await client.create_order("ETH/USDT:USDT", "market", "buy", 1)
             assert bought["status"] == "closed" and bought["average"] == 3001.0
             positions = await client.fetch_positions(["ETH/USDT:USDT"])
             assert positions[0]["contracts"] == 1.0 and positions[0]["entryPrice"] == 3001.0
             sold = await client.create_order("ETH/USDT:USDT", "market", "sell", 1)
             assert sold["status"] == "closed"
-            wallet1 = Decimal((await client.fetch_balance())["info"]["assets"][0]["walletBalance"])
+            wallet1 = _usdt_wallet(await client.fetch_balance())
             # realised (2999 - 3001) * 1 = -2; taker fees 5 bp of 3001 and of 2999
             assert wallet1 == wallet0 - 2 - Decimal("1.5005") - Decimal("1.4995")
             trades = await client.fetch_my_trades("ETH/USDT:USDT")

@@ -68,7 +68,7 @@ def test_human_output_names_the_figures(capsys) -> None:
         "child orders",
         "headroom",
         "residual exposure: ETH",
-        "cross margin saves",
+        "netting saves",
     ):
         assert text in out
 

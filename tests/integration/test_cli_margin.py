@@ -1,6 +1,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from router.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,9 +50,14 @@ def test_margin_report_basis_trade(capsys):
     )
     data = json.loads(capsys.readouterr().out)
     assert data["equity"] == "27000.00000000" and data["maintenance_margin"] == "750.00000000"
-    assert data["positions"][0]["liquidation_price"] == "5707.32"
-    assert data["capital_efficiency"]["cross_requirement"] == "30000.00000000"
-    assert data["capital_efficiency"]["isolated_requirement"] == "31500.00000000"
+    assert data["positions"][0]["liquidation_price"] == "5581.40"  # docs/margin.md example 2
+    # netting (docs/margin.md example 2): alone, the short's IM 1,500 + the spot's haircut 3,000;
+    # netted, 10 ETH long against 10 ETH short at the same mark leaves nothing to margin
+    assert data["capital_efficiency"] == {
+        "cross_requirement": "0.00000000",
+        "isolated_requirement": "4500.00000000",
+        "saving": "4500.00000000",
+    }
 
 
 def test_margin_report_short_and_isolated(tmp_path, capsys):
@@ -89,3 +96,46 @@ def test_bad_account_files_exit_2_with_one_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith("crossroute: error:") and err.count("\n") == 1, (name, err)
     assert main(["margin", "report", "--account", str(tmp_path / "missing.toml"), "--json"]) == 2
+
+
+def test_margin_port_keeps_entry_and_reports_both_subaccounts(capsys):
+    account = str(ROOT / "config/examples/account-stress-long.toml")
+    args = ["margin", "port", "--account", account, "--symbol", "ETH-PERP", "--size", "10"]
+    assert main([*args, "--fund", "USDC=2000"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    (moved,) = data["destination"]["positions"]
+    assert (moved["symbol"], moved["size"], moved["entry"]) == (
+        "ETH-PERP",
+        "10.00000000",
+        "3000.00000000",
+    )
+    assert data["destination"]["initial_margin"] == "1500.00000000"
+    eth = [p for p in data["source"]["positions"] if p["symbol"] == "ETH-PERP"]
+    assert eth[0]["size"] == "30.00000000"
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ([], "headroom violated: required 1500.00000000 USDC, available 0.00000000 USDC"),
+        (["--fund", "USDC"], "--fund"),
+        (["--fund", "USDC=1e3"], "--fund"),
+    ],
+)
+def test_margin_port_bad_input_is_one_line_exit_2(capsys, extra, fragment):
+    account = str(ROOT / "config/examples/account-stress-long.toml")
+    args = ["margin", "port", "--account", account, "--symbol", "ETH-PERP", "--size", "10"]
+    assert main([*args, *extra]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and fragment in err and err.count("\n") == 1
+
+
+def test_margin_transfer_moves_collateral(capsys):
+    account = str(ROOT / "config/examples/account-stress-long.toml")
+    args = ["margin", "transfer", "--account", account, "--asset", "USDC", "--amount", "1000"]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["destination"]["equity"] == "1000.00000000"
+    assert data["source"]["equity"] == "29000.00000000"
+    assert main([*args[:-1], "1e3"]) == 2
+    assert "--amount" in capsys.readouterr().err

@@ -219,11 +219,14 @@ def test_demo_shows_the_market_two_routes_and_the_basis_trade(capsys) -> None:
         "order demo-basis: filled",
         "child orders",
         "margin (quote)",
-        "cross margin saves",
+        "netting saves",
         "residual exposure: ETH 0\n",
+        "route across paths: sell 50 ETH for USDC",
+        "ETH->USDT->USDC",
+        "duality gap",
     ):
         assert text in out, text
-    assert len(out.splitlines()) <= 70
+    assert len(out.splitlines()) <= 90
     assert run_cli(capsys, "demo", "--config", DEFAULT)[1] == out  # deterministic
 
 

@@ -17,7 +17,10 @@ def test_build_server_serves_every_config_venue_with_the_config_accounts() -> No
     assert server.engine.market("ETHUSDC", "spot").name == market.config.venues[0].name
     # each venue is its own view, under its instrument (the default market's perp book is a perp market)
     assert all(
-        server.engine.market("ETHUSDC", venue.instrument, venue.name).name == venue.name
+        server.engine.market(
+            venue.symbol.split(":")[0].replace("/", ""), venue.instrument, venue.name
+        ).name
+        == venue.name
         for venue in market.config.venues
     )
     assert server.engine.market("ETHUSDC", "perp").name == "perp-book"
@@ -36,7 +39,7 @@ def test_build_server_serves_every_config_venue_with_the_config_accounts() -> No
         (["--port", "0", "--pool-depth-step", "NaN"], "--pool-depth-step"),
         (
             ["--port", "0", "--pool-depth-step", "0.0000000000000000001"],
-            "depth_step",
+            "--pool-depth-step",
         ),  # finer than 1 wei
         (["--port", "0", "--weight-per-minute", "0"], "--weight-per-minute"),
         (["--port", "0", "--config", "/nonexistent.toml"], "/nonexistent.toml"),

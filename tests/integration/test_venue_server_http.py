@@ -81,14 +81,15 @@ MALFORMED_ORDERS = [
     ({k: v for k, v in GOOD_ORDER.items() if k != "side"}, -1102),
     ({k: v for k, v in GOOD_ORDER.items() if k != "symbol"}, -1102),
     ({**GOOD_ORDER, "side": "HOLD"}, -1117),
-    ({**GOOD_ORDER, "type": "STOP_LOSS"}, -1116),
+    ({**GOOD_ORDER, "type": "STOP_LOSS"}, -1020),  # a Binance type the venues do not model
+    ({**GOOD_ORDER, "type": "BRACKET"}, -1116),
     ({**GOOD_ORDER, "timeInForce": "GTD"}, -1115),
     ({**GOOD_ORDER, "symbol": "BTCUSDC"}, -1121),
     ({**GOOD_ORDER, "symbol": "eth/usdc"}, -1100),
     ({**GOOD_ORDER, "newClientOrderId": "x" * 37}, -1100),
     ({**GOOD_ORDER, "quantity": "1000"}, -2010),  # 2.99M USDC > 250k: insufficient balance
     ({**GOOD_ORDER, "symbol": "ETHUSDT", "type": "LIMIT"}, -1116),  # the pool takes MARKET only
-    ({**GOOD_ORDER, "type": "MARKET", "timeInForce": ""}, -1100),  # a MARKET order with a price
+    ({**GOOD_ORDER, "type": "MARKET", "timeInForce": ""}, -1106),  # a MARKET order with a price
 ]
 
 
@@ -150,8 +151,8 @@ async def test_unknown_paths_methods_and_public_calls_are_binance_shaped() -> No
     async with serve() as (base, server), aiohttp.ClientSession() as session:
         before = _state(server)
         checks = [
-            ("GET", "/api/v3/nothing", 404, -1000),
-            ("PUT", "/api/v3/order", 405, -1000),
+            ("GET", "/api/v3/nothing", 400, -1020),
+            ("PUT", "/api/v3/order", 400, -1020),
             ("GET", "/api/v3/depth", 400, -1102),
             ("GET", "/api/v3/depth?symbol=ETHUSDC&limit=0", 400, -1100),
             ("GET", "/api/v3/depth?symbol=ETHUSDC&limit=x", 400, -1100),
@@ -160,7 +161,7 @@ async def test_unknown_paths_methods_and_public_calls_are_binance_shaped() -> No
             ("GET", "/api/v3/depth?symbol=%FF%FE", 400, -1100),
             ("GET", "/api/v3/exchangeInfo?symbols=notjson", 400, -1100),
             ("GET", "/api/v3/ticker/24hr?symbol=NOPE", 400, -1121),
-            ("GET", "/v/nowhere/api/v3/depth?symbol=ETHUSDC", 404, -1000),
+            ("GET", "/v/nowhere/api/v3/depth?symbol=ETHUSDC", 400, -1020),
             ("GET", "/api/v3/account", 401, -2014),
             ("GET", "/fapi/v1/depth?symbol=ETHUSDC", 400, -1121),
         ]

@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import ccxt.async_support as ccxt_async
-from aiohttp import web
+from bot_support import point_at_venue
 
 from router.server.accounts import AccountSpec
 from router.server.app import SERVER_KEY, ServerLimits, create_app
 from router.server.markets import BookMarket, MarketUnits, PoolMarket, V2Quoter
+from router.server.runner import start
 from venues.amm import ConstantProductPool
 from venues.orderbook import OrderBook
 
@@ -108,11 +109,7 @@ async def serve(
     app = create_app(
         markets if markets is not None else build_markets(), accounts(), DECIMALS, **options
     )
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
+    runner, port = await start(app)  # the runner that answers even malformed HTTP in JSON
     try:
         yield f"http://127.0.0.1:{port}", app[SERVER_KEY]
     finally:
@@ -120,25 +117,6 @@ async def serve(
 
 
 def ccxt_client(base: str, exchange_id: str = "binance", key: str = KEY_A, secret: str = SECRET_A):
-    """The unmodified ccxt client with every API url rewritten to the loopback base."""
+    """The unmodified ccxt client: its keys and the docs/bots.md URL rewrite, nothing else."""
     klass = getattr(ccxt_async, exchange_id)
-    client = klass(
-        {
-            "apiKey": key,
-            "secret": secret,
-            "enableRateLimit": False,
-            "options": {
-                "fetchCurrencies": False,
-                "fetchMargins": False,
-                "fetchMarkets": {"types": ["spot" if exchange_id == "binance" else "linear"]},
-                "adjustForTimeDifference": False,
-            },
-        }
-    )
-    api = client.urls["api"]
-    for name, url in list(api.items()):
-        if not isinstance(url, str):
-            continue
-        path = url.split("binance.com", 1)[1] if "binance.com" in url else ""
-        api[name] = base + path
-    return client
+    return point_at_venue(klass({"apiKey": key, "secret": secret}), base)

@@ -15,9 +15,8 @@ Q128.128 fee growth, fees in pips (hundredths of a bip).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from venues._records import fast_init
 from venues.clmm.full_math import MAX_UINT128, MAX_UINT160, MAX_UINT256, Q128, mul_div
 from venues.clmm.liquidity_math import add_delta
 from venues.clmm.sqrt_price_math import _amount0_delta_signed, _amount1_delta_signed
@@ -54,9 +53,7 @@ def tick_spacing_to_max_liquidity_per_tick(tick_spacing: int) -> int:
     return MAX_UINT128 // num_ticks
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, init=False)
-class TickInfo:
+class TickInfo(NamedTuple):
     """State of one initialised tick (Tick.Info without the oracle fields).
 
     liquidity_gross: total L referencing the tick; liquidity_net: L added when the price crosses
@@ -73,9 +70,7 @@ class TickInfo:
         return self.liquidity_gross > 0
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, init=False)
-class PositionInfo:
+class PositionInfo(NamedTuple):
     """One owner's position over [tick_lower, tick_upper) (Position.Info).
 
     tokens_owed* are base units the owner may collect (burnt principal plus fees), kept as
@@ -89,9 +84,7 @@ class PositionInfo:
     tokens_owed1: int = 0
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, init=False)
-class SwapQuote:
+class SwapQuote(NamedTuple):
     """Outcome of a swap computed without touching the pool (the same loop ``swap`` commits).
 
     amount0/amount1: Uniswap signs, > 0 paid into the pool, < 0 paid out. fee_amount: total fee
@@ -111,6 +104,11 @@ class SwapQuote:
     protocol_fee: int
     steps: int
     crossed_ticks: tuple[tuple[int, int, int], ...]
+
+
+# Swap quotes and tick snapshots are built on hot paths: tuple.__new__(Record, fields) skips the
+# NamedTuple's Python-level __new__ (about twice as fast).
+_record = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +160,14 @@ class _Tick:
         return f"_Tick{self.snapshot()!r}"
 
     def snapshot(self) -> TickInfo:
-        return TickInfo._new(
-            self.liquidity_gross,
-            self.liquidity_net,
-            self.fee_growth_outside0_x128,
-            self.fee_growth_outside1_x128,
+        return _record(
+            TickInfo,
+            (
+                self.liquidity_gross,
+                self.liquidity_net,
+                self.fee_growth_outside0_x128,
+                self.fee_growth_outside1_x128,
+            ),
         )
 
 
@@ -830,19 +831,22 @@ class ConcentratedLiquidityPool:
             amount0, amount1 = amount_specified - remaining, calculated
         else:
             amount0, amount1 = calculated, amount_specified - remaining
-        return SwapQuote._new(
-            zero_for_one,
-            amount_specified,
-            amount0,
-            amount1,
-            sqrt_price,
-            tick,
-            liquidity,
-            fee_growth,
-            fee_total,
-            protocol_fee,
-            steps,
-            tuple(crossed),
+        return _record(
+            SwapQuote,
+            (
+                zero_for_one,
+                amount_specified,
+                amount0,
+                amount1,
+                sqrt_price,
+                tick,
+                liquidity,
+                fee_growth,
+                fee_total,
+                protocol_fee,
+                steps,
+                tuple(crossed),
+            ),
         )
 
     def _require_swap_payout(self, quote: SwapQuote) -> None:

@@ -1,155 +1,464 @@
 "use strict";
-// One page, no build step: polls the JSON API once a second and listens to the websocket.
-const COLORS = ["#88c0d0", "#a3be8c", "#ebcb8b", "#b48ead", "#d08770", "#5e81ac"];
+// The paper trading page: one file, no build step. Figures are shown as the service sends them
+// (exact decimal strings) with their unit; floats are used only to place things on a chart.
+// Loads fills, routes and working orders on open, then follows the websocket; polls the market,
+// the accounts and the PnL once a second.
+const COLORS = ["#88c0d0", "#a3be8c", "#ebcb8b", "#b48ead", "#d08770", "#5e81ac", "#bf616a"];
+const MAX_FILLS = 1000;
 const $ = (id) => document.getElementById(id);
 const el = (tag, attrs = {}, text = "") => {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text) node.textContent = text;
+  if (text !== "") node.textContent = text;
   return node;
 };
-async function get(path) {
-  const response = await fetch(path);
-  if (!response.ok) throw new Error(path + " " + response.status);
-  return response.json();
+const state = { market: null, accounts: [], venueColor: {}, fillIds: new Set(), seq: 0, previewSeq: 0 };
+
+async function call(method, path, body) {
+  const init = { method, headers: {} };
+  if (body !== undefined) { init.body = JSON.stringify(body); init.headers["Content-Type"] = "application/json"; }
+  const response = await fetch(path, init);
+  const data = await response.json();
+  if (!response.ok) { const err = new Error(data.error ? data.error.message : String(response.status)); err.detail = data.error; throw err; }
+  return data;
+}
+const get = (path) => call("GET", path);
+
+// -- units ----------------------------------------------------------------------------------------
+const baseOf = (symbol) => symbol.split("/")[0];
+const quoteOf = (symbol) => symbol.split("/")[1].split(":")[0];
+const priceUnit = (symbol) => quoteOf(symbol) + "/" + baseOf(symbol);
+// Trailing zeros of a decimal string dropped: the same exact value, easier to read ("20" not "20.000000000000000000").
+const trim = (text) => (typeof text === "string" && /^-?\d+\.\d+$/.test(text) ? text.replace(/0+$/, "").replace(/\.$/, "") : text);
+const withUnit = (value, unit) => (value === null || value === undefined ? "–" : trim(value) + " " + unit);
+const utc = (tNs) => new Date(Math.floor(tNs / 1e6)).toISOString().replace("T", " ").replace(/\.\d+Z$/, "");
+const short = (n) => { // a readable axis label from a float (display only)
+  const a = Math.abs(n);
+  return a >= 1e6 ? (n / 1e6).toFixed(2) + "M" : a >= 1e4 ? (n / 1e3).toFixed(1) + "k" : a >= 100 ? n.toFixed(0) : a >= 1 ? n.toFixed(2) : n.toPrecision(2);
+};
+function niceTicks(lo, hi, count) {
+  const span = Math.max(hi - lo, 1e-12), raw = span / count, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => span / s <= count) || 10 * mag;
+  const ticks = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(v);
+  return ticks;
+}
+function colorOf(venue) {
+  if (!(venue in state.venueColor)) state.venueColor[venue] = COLORS[Object.keys(state.venueColor).length % COLORS.length];
+  return state.venueColor[venue];
 }
 
-function depthChart(title, bids, asks, id) {
-  // Cumulative base (y) against all-in price (x): bids green to the left, asks red to the right.
+// -- order ticket ---------------------------------------------------------------------------------
+function ticketValues() {
+  const f = $("ticket");
+  const symbol = f.symbol.value;
+  const body = { account: f.account.value, subaccount: f.subaccount.value, symbol, side: f.side.value, tif: f.tif.value };
+  const size = f.size.value.trim();
+  if (size) body[f.size_unit.value] = size;
+  const limit = f.limit.value.trim();
+  if (limit) body.limit = limit;
+  const venues = [...document.querySelectorAll("#t-venues input:checked")].map((i) => i.value);
+  const all = document.querySelectorAll("#t-venues input").length;
+  if (venues.length !== all) body.venues = venues;
+  return body;
+}
+function clearErrors() {
+  for (const e of document.querySelectorAll("#ticket .err")) e.textContent = "";
+  for (const i of document.querySelectorAll("#ticket .invalid")) i.classList.remove("invalid");
+}
+function showError(detail, fallback) {
+  clearErrors();
+  const field = detail && detail.field ? detail.field.replace(/^legs\[0\]\./, "").replace(/\[\d+\]$/, "") : "";
+  const box = document.querySelector(`#ticket .err[data-for="${field}"]`);
+  const text = detail ? detail.message : fallback;
+  if (box) {
+    box.textContent = text;
+    const input = { qty: "t-size", quote_qty: "t-size", limit: "t-limit", symbol: "t-symbol", account: "t-account", subaccount: "t-subaccount", tif: "t-tif" }[field];
+    if (input) $(input).classList.add("invalid");
+  } else {
+    $("t-error").textContent = text;
+  }
+}
+function fillVenues() {
+  const symbol = $("t-symbol").value;
+  const box = $("t-venues");
+  box.querySelectorAll("label").forEach((l) => l.remove());
+  for (const v of state.market.venues.filter((x) => x.symbol === symbol)) {
+    const label = el("label", { class: "venue" });
+    const box2 = el("input", { type: "checkbox", value: v.venue, name: "venue" });
+    box2.checked = true;
+    label.append(box2, " " + v.venue + " ", el("small", {}, v.kind));
+    box.appendChild(label);
+  }
+}
+function fillUnits() {
+  const symbol = $("t-symbol").value, unit = $("t-unit"), keep = unit.value || "qty";
+  unit.replaceChildren(el("option", { value: "qty" }, baseOf(symbol)), el("option", { value: "quote_qty" }, quoteOf(symbol)));
+  unit.value = keep;
+  $("t-limit-unit").textContent = priceUnit(symbol);
+}
+function fillSubaccounts() {
+  const account = state.accounts.find((a) => a.account === $("t-account").value);
+  const sub = $("t-subaccount"), keep = sub.value;
+  sub.replaceChildren(...(account ? account.subaccounts : []).map((s) => el("option", { value: s.name }, s.name)));
+  if ([...sub.options].some((o) => o.value === keep)) sub.value = keep;
+}
+function initTicket() {
+  const symbols = [...new Set(state.market.venues.map((v) => v.symbol))];
+  $("t-symbol").replaceChildren(...symbols.map((s) => el("option", { value: s }, s)));
+  $("t-account").replaceChildren(...state.accounts.map((a) => el("option", { value: a.account }, a.account)));
+  fillSubaccounts(); fillUnits(); fillVenues(); updateButton();
+  const f = $("ticket");
+  f.addEventListener("input", (event) => {
+    if (event.target === $("t-symbol")) { fillUnits(); fillVenues(); }
+    if (event.target === $("t-account")) fillSubaccounts();
+    updateButton(); schedulePreview();
+  });
+  f.addEventListener("change", () => { updateButton(); schedulePreview(); });
+  f.addEventListener("submit", (event) => { event.preventDefault(); submitOrder(); });
+  f.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") { clearErrors(); $("t-result").textContent = ""; }
+    if (event.key === "Enter" && event.target.tagName === "SELECT") { event.preventDefault(); submitOrder(); }
+  });
+}
+function updateButton() {
+  const f = $("ticket"), symbol = f.symbol.value;
+  const size = f.size.value.trim();
+  const unit = f.size_unit.value === "qty" ? baseOf(symbol) : quoteOf(symbol);
+  const side = f.side.value === "buy" ? "Buy" : "Sell";
+  $("t-submit").textContent = side + (size ? " " + size + " " + unit : "") + " " + symbol + (f.limit.value.trim() ? " at most " + f.limit.value.trim() + " " + priceUnit(symbol) : "");
+  $("t-submit").className = f.side.value;
+}
+let previewTimer = null;
+function schedulePreview() { clearTimeout(previewTimer); previewTimer = setTimeout(preview, 200); }
+async function preview() {
+  const body = ticketValues();
+  const box = $("preview");
+  if (!body.qty && !body.quote_qty) { box.replaceChildren(el("p", { class: "muted" }, "Enter a size to see the split.")); return; }
+  const params = new URLSearchParams({ symbol: body.symbol, side: body.side, account: body.account, subaccount: body.subaccount });
+  for (const k of ["qty", "quote_qty", "limit"]) if (body[k]) params.set(k, body[k]);
+  if (body.venues) params.set("venues", body.venues.join(","));
+  const seq = ++state.previewSeq;
+  try {
+    const quote = await get("/api/quote?" + params.toString());
+    if (seq !== state.previewSeq) return;
+    clearErrors();
+    renderPreview(quote);
+  } catch (err) {
+    if (seq !== state.previewSeq) return;
+    showError(err.detail, err.message);
+    box.replaceChildren(el("p", { class: "muted" }, "No preview: " + err.message));
+  }
+}
+function renderPreview(q) {
+  const base = baseOf(q.symbol), quote = quoteOf(q.symbol), pu = priceUnit(q.symbol);
+  const p = q.preview, box = $("preview");
+  const table = el("table", { class: "preview", "data-symbol": q.symbol, "data-side": q.side });
+  table.appendChild(el("thead")).innerHTML = `<tr><th>venue</th><th>size<br>${base}</th><th>avg price<br>${pu}</th><th>${q.side === "buy" ? "pay" : "receive"}<br>${quote}</th><th>fee<br>${quote}</th><th>fixed cost<br>${quote}</th></tr>`;
+  const tbody = table.appendChild(el("tbody"));
+  q.legs.forEach((leg, i) => {
+    const extra = p ? p.legs[i] : {};
+    const tr = el("tr", { "data-venue": leg.venue });
+    const swatch = el("span", { class: "swatch" }); swatch.style.background = colorOf(leg.venue);
+    const name = el("td", { "data-field": "venue" }); name.append(swatch, leg.venue);
+    tr.append(name, el("td", { "data-field": "qty" }, trim(leg.qty)), el("td", { "data-field": "avg_price" }, trim(leg.avg_price)),
+      el("td", { "data-field": "quote_amount" }, trim(leg.quote_amount)), el("td", {}, trim(extra.fee) || "–"), el("td", {}, trim(extra.leg_cost) || "–"));
+    tbody.appendChild(tr);
+  });
+  const dl = el("dl", { class: "summary" });
+  const row = (label, value, key) => { dl.append(el("dt", {}, label), el("dd", key ? { "data-key": key } : {}, value)); };
+  row("total", withUnit(q.qty, base) + (q.side === "buy" ? " for " : " receiving ") + withUnit(q.quote_amount, quote), "total");
+  row("average price", withUnit(q.avg_price, pu), "avg_price");
+  row("marginal price", withUnit(q.marginal_price, pu), "marginal_price");
+  if (p) row("fees · fixed costs", withUnit(p.fees, quote) + " · " + withUnit(p.fixed_costs, quote), "costs");
+  const best = q.best_single_venue;
+  row("best single venue", best ? best.venue + ": " + withUnit(best.quote_amount, quote) : "none can fill it alone", "best_single_venue");
+  if (p) row("gain over it", p.gain_over_best_single === null ? "–" : withUnit(p.gain_over_best_single, quote) + " (" + withUnit(q.improvement_bps, "bps") + ")", "gain");
+  if (!q.complete) row("unfilled", withUnit(q.unfilled_qty, base), "unfilled");
+  if (p) {
+    const m = p.margin;
+    row("margin headroom", withUnit(m.headroom_before, m.asset) + " → " + withUnit(m.headroom_after, m.asset), "headroom");
+    if (!m.accepted) row("margin check", "refused: " + m.reason, "margin_refused");
+  }
+  for (const note of q.notes || []) row("note", note);
+  box.replaceChildren(table, dl);
+  box.dataset.quote = JSON.stringify(Object.fromEntries(Object.entries(q).filter(([k]) => k !== "preview")));
+}
+async function submitOrder() {
+  const body = ticketValues();
+  body.client_id = "web-" + Date.now().toString(36) + "-" + (++state.seq);
+  $("t-result").textContent = ""; clearErrors();
+  try {
+    const doc = await call("POST", "/api/orders", body);
+    const legs = doc.legs.map((l) => `${l.side} ${l.filled_qty} ${baseOf(l.symbol)} @ ${withUnit(l.avg_price, priceUnit(l.symbol))}`).join("; ");
+    $("t-result").textContent = `${doc.client_id}: ${doc.status}${legs ? " · " + legs : ""}${doc.reason ? " · " + doc.reason : ""}`;
+    $("t-result").className = doc.status === "rejected" ? "err" : "ok";
+    loadWorking(); schedulePreview();
+  } catch (err) {
+    showError(err.detail, err.message);
+  }
+}
+
+// -- working orders -------------------------------------------------------------------------------
+async function loadWorking() {
+  const data = await get("/api/orders?status=working&limit=200");
+  const body = $("working").querySelector("tbody"); body.replaceChildren();
+  for (const o of data.orders) {
+    const r = o.request, symbol = r.symbol, limit = (o.amended || r).limit, qty = (o.amended || r).qty;
+    const tr = el("tr", { "data-order": o.client_id });
+    tr.append(el("td", {}, o.client_id), el("td", {}, o.subaccount), el("td", {}, symbol), el("td", { class: r.side }, r.side),
+      el("td", {}, withUnit(limit, priceUnit(symbol))), el("td", {}, withUnit(qty, baseOf(symbol))),
+      el("td", {}, withUnit(o.remaining_qty, baseOf(symbol))), el("td", { class: "status" }, o.status.replace("_", " ")));
+    const actions = el("td", { class: "actions" });
+    const amend = el("button", { type: "button", class: "amend" }, "amend");
+    const cancel = el("button", { type: "button", class: "cancel" }, "cancel");
+    amend.onclick = () => amendRow(tr, o, limit, qty);
+    cancel.onclick = async () => {
+      try { await call("DELETE", "/api/orders/" + encodeURIComponent(o.client_id)); loadWorking(); } catch (err) { actions.append(el("div", { class: "err" }, err.message)); }
+    };
+    actions.append(amend, cancel); tr.appendChild(actions); body.appendChild(tr);
+  }
+  $("working-empty").hidden = data.orders.length > 0;
+}
+function amendRow(tr, order, limit, qty) {
+  const symbol = order.request.symbol;
+  const form = el("form", { class: "amend-form" });
+  const li = el("input", { name: "limit", value: limit, size: 10, "aria-label": "new limit" });
+  const qi = el("input", { name: "qty", value: qty, size: 8, "aria-label": "new size" });
+  const err = el("span", { class: "err" });
+  form.append("limit ", li, " " + priceUnit(symbol) + "  size ", qi, " " + baseOf(symbol) + " ", el("button", { type: "submit" }, "send"), " ", err);
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    const body = {};
+    if (li.value.trim() !== limit) body.limit = li.value.trim();
+    if (qi.value.trim() !== qty) body.qty = qi.value.trim();
+    try { await call("PATCH", "/api/orders/" + encodeURIComponent(order.client_id), body); loadWorking(); } catch (e) { err.textContent = e.message; }
+  };
+  form.addEventListener("keydown", (event) => { if (event.key === "Escape") loadWorking(); });
+  const cell = el("td", { colspan: 9 }); cell.appendChild(form);
+  const row = el("tr", { class: "amending" }); row.appendChild(cell);
+  tr.after(row); li.focus();
+}
+
+// -- fills and routes -----------------------------------------------------------------------------
+const esc = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+function fillRowHtml(f) {
+  // One HTML string per row: a thousand rows render several times faster than through the DOM API.
+  const base = baseOf(f.symbol), quote = quoteOf(f.symbol);
+  const cells = [f.fill_id, utc(f.t_ns).slice(11), f.subaccount, f.symbol, f.side, withUnit(f.qty, base),
+    withUnit(f.avg_price, priceUnit(f.symbol)), withUnit(f.quote_amount, quote), withUnit(f.fee, quote), f.venue, f.client_id];
+  const tds = cells.map((c, i) => (i === 4 ? `<td class="${esc(c)}">` : "<td>") + esc(c) + "</td>").join("");
+  return `<tr data-fill="${esc(f.fill_id)}" title="${esc(utc(f.t_ns))} UTC">${tds}</tr>`;
+}
+function addFills(fills, atTop) {
+  const body = $("fills").querySelector("tbody");
+  const fresh = fills.filter((f) => !state.fillIds.has(f.fill_id));
+  for (const f of fresh) state.fillIds.add(f.fill_id);
+  body.insertAdjacentHTML(atTop ? "afterbegin" : "beforeend", fresh.map(fillRowHtml).join(""));
+  while (body.rows.length > MAX_FILLS) body.deleteRow(body.rows.length - 1);
+  $("fills-count").textContent = body.rows.length + " shown, newest first";
+}
+async function loadFills() {
+  const data = await get(`/api/fills?before=${2 ** 53}&limit=${MAX_FILLS}`);
+  addFills(data.fills.reverse(), false);
+}
+function routeRows(r) {
+  const rows = [];
+  for (const leg of r.legs) {
+    const tr = el("tr", { "data-order": r.client_id });
+    const base = baseOf(leg.symbol);
+    tr.append(el("td", {}, r.client_id), el("td", {}, leg.symbol), el("td", { class: leg.side }, leg.side),
+      el("td", {}, withUnit(leg.filled_qty, base)), el("td", {}, withUnit(leg.avg_price, priceUnit(leg.symbol))));
+    const split = el("td", { class: "split" });
+    const total = leg.route.reduce((s, x) => s + +x.qty, 0) || 1;
+    const bars = el("span", { class: "bars" });
+    const byVenue = {};
+    for (const part of leg.route) byVenue[part.venue] = (byVenue[part.venue] || 0) + +part.qty;
+    for (const [venue, qty] of Object.entries(byVenue)) {
+      const bar = el("span", { class: "bar", title: venue + " " + qty + " " + base });
+      bar.style.width = Math.max(3, 140 * qty / total) + "px"; bar.style.background = colorOf(venue);
+      bars.appendChild(bar);
+    }
+    split.append(bars, " " + leg.route.map((p) => p.venue + " " + withUnit(p.qty, base)).join(", "));
+    tr.appendChild(split); rows.push(tr);
+  }
+  return rows;
+}
+function addRoute(r, atTop) {
+  const body = $("routes").querySelector("tbody");
+  const rows = routeRows(r);
+  if (atTop) body.prepend(...rows); else body.append(...rows);
+  while (body.rows.length > 40) body.deleteRow(body.rows.length - 1);
+}
+async function loadRoutes() {
+  const data = await get("/api/routes?limit=20");
+  for (const r of data.routes) addRoute(r, false);
+}
+
+// -- positions ------------------------------------------------------------------------------------
+function renderAccounts(accounts) {
+  const box = $("accounts"); box.replaceChildren();
+  const quote = state.market ? quoteOf(state.market.venues[0].symbol) : "";
+  for (const account of accounts) {
+    const head = el("p", { class: "account" });
+    head.append(el("b", {}, account.account), "  value " + withUnit(account.value, quote) + " · PnL ",
+      el("span", { class: +account.pnl < 0 ? "neg" : "pos" }, withUnit(account.pnl, quote)));
+    box.appendChild(head);
+    const subs = el("table", { class: "subaccounts" });
+    subs.innerHTML = `<thead><tr><th>subaccount</th><th>balances</th><th>value (${quote})</th><th>equity (${quote})</th><th>margin headroom (${quote})</th><th>maintenance margin (${quote})</th></tr></thead>`;
+    const positions = el("table", { class: "positions" });
+    positions.innerHTML = `<thead><tr><th>subaccount</th><th>position</th><th>size</th><th>entry price</th><th>mark price</th><th>liquidation price</th><th>distance to liquidation</th></tr></thead>`;
+    const sb = subs.appendChild(el("tbody")), pb = positions.appendChild(el("tbody"));
+    let count = 0;
+    for (const sub of account.subaccounts) {
+      const tr = el("tr", { "data-sub": sub.id });
+      for (const c of [sub.name, Object.entries(sub.balances).map(([a, v]) => withUnit(v, a)).join(", "), trim(sub.value),
+        trim(sub.margin.equity), trim(sub.margin.headroom), trim(sub.margin.maintenance_margin)]) tr.appendChild(el("td", {}, c));
+      sb.appendChild(tr);
+      for (const pos of sub.positions) {
+        count += 1;
+        const base = pos.symbol.split("-")[0], pu = quote + "/" + base;
+        let distance = "none: no price liquidates it";
+        if (pos.liquidation_price !== null && pos.liquidation_price !== undefined) {
+          const gap = +pos.liquidation_price - +pos.mark; // display only
+          distance = (gap >= 0 ? "+" : "") + gap.toFixed(2) + " " + pu + " (" + (gap >= 0 ? "+" : "") + (100 * gap / +pos.mark).toFixed(2) + "% of mark)";
+        }
+        const row = el("tr", { "data-sub": sub.id });
+        [sub.name, pos.symbol, withUnit(pos.size, base), withUnit(pos.entry, pu), withUnit(pos.mark, pu), withUnit(pos.liquidation_price, pu), distance]
+          .forEach((c, j) => row.appendChild(el("td", j === 5 ? { class: "liq" } : j === 6 ? { class: "distance" } : {}, c)));
+        pb.appendChild(row);
+      }
+    }
+    box.appendChild(subs);
+    if (count) box.appendChild(positions); else box.appendChild(el("p", { class: "muted" }, "No open positions."));
+  }
+}
+
+// -- charts ---------------------------------------------------------------------------------------
+function depthChart(container, id, title, symbol, bids, asks, mid) {
   let box = document.getElementById(id);
   if (!box) {
     box = el("div", { id, class: "depth" });
-    box.appendChild(el("h3", {}, title));
-    box.appendChild(el("canvas", { width: 300, height: 140, "data-venue": title }));
+    box.append(el("h3", {}, title), el("canvas", { width: 290, height: 190, "data-venue": title }));
+    container.appendChild(box);
   }
-  const canvas = box.querySelector("canvas");
-  const ctx = canvas.getContext("2d");
-  ctx.fillStyle = "#161d26"; ctx.fillRect(0, 0, canvas.width, canvas.height);
-  const points = bids.map(([p, q]) => [+p, +q]).concat(asks.map(([p, q]) => [+p, +q]));
-  if (!points.length) return box;
-  const xs = points.map((x) => x[0]), ys = points.map((x) => x[1]);
-  const x0 = Math.min(...xs), x1 = Math.max(...xs), y1 = Math.max(1e-9, ...ys);
-  const X = (p) => 4 + (p - x0) / Math.max(1e-9, x1 - x0) * (canvas.width - 8);
-  const Y = (q) => canvas.height - 14 - q / y1 * (canvas.height - 20);
-  for (const [side, color] of [[bids, "#a3be8c"], [asks, "#bf616a"]]) {
-    ctx.beginPath(); ctx.strokeStyle = color; ctx.fillStyle = color + "55"; ctx.lineWidth = 2;
-    const pts = side.map(([p, q]) => [+p, +q]).sort((a, b) => a[0] - b[0]);
+  const canvas = box.querySelector("canvas"), ctx = canvas.getContext("2d");
+  const W = canvas.width, H = canvas.height, L = 46, R = 8, T = 16, B = 34;
+  ctx.fillStyle = "#161d26"; ctx.fillRect(0, 0, W, H);
+  const b = bids.map(([p, q]) => [+p, +q]), a = asks.map(([p, q]) => [+p, +q]);
+  const all = b.concat(a);
+  if (!all.length) { ctx.fillStyle = "#d8dee9"; ctx.fillText("no depth", L, H / 2); return; }
+  const x0 = Math.min(...all.map((x) => x[0])), x1 = Math.max(...all.map((x) => x[0]));
+  const y1 = Math.max(1e-9, ...all.map((x) => x[1])) * 1.05;
+  const X = (p) => L + (p - x0) / Math.max(1e-9, x1 - x0) * (W - L - R);
+  const Y = (q) => H - B - q / y1 * (H - B - T);
+  ctx.font = "10px sans-serif"; ctx.strokeStyle = "#3b4656"; ctx.fillStyle = "#aab4c3"; ctx.lineWidth = 1;
+  for (const v of niceTicks(0, y1, 4)) {
+    ctx.beginPath(); ctx.moveTo(L, Y(v) + .5); ctx.lineTo(W - R, Y(v) + .5); ctx.stroke();
+    ctx.textAlign = "right"; ctx.fillText(short(v), L - 4, Y(v) + 3);
+  }
+  for (const v of niceTicks(x0, x1, 4)) {
+    ctx.beginPath(); ctx.moveTo(X(v) + .5, H - B); ctx.lineTo(X(v) + .5, H - B + 4); ctx.stroke();
+    ctx.textAlign = "center"; ctx.fillText(v.toFixed(x1 - x0 < 20 ? 1 : 0), X(v), H - B + 14);
+  }
+  ctx.textAlign = "center"; ctx.fillText("price (" + priceUnit(symbol) + ", all-in)", L + (W - L - R) / 2, H - 6);
+  ctx.save(); ctx.translate(10, T + (H - B - T) / 2); ctx.rotate(-Math.PI / 2); ctx.fillText("size (" + baseOf(symbol) + ")", 0, 0); ctx.restore();
+  for (const [side, color] of [[b, "#a3be8c"], [a, "#bf616a"]]) {
+    const pts = side.slice().sort((m, n) => m[0] - n[0]);
     if (!pts.length) continue;
+    ctx.beginPath(); ctx.strokeStyle = color; ctx.fillStyle = color + "44"; ctx.lineWidth = 2;
     ctx.moveTo(X(pts[0][0]), Y(0));
     for (const [p, q] of pts) ctx.lineTo(X(p), Y(q));
     ctx.lineTo(X(pts[pts.length - 1][0]), Y(0)); ctx.closePath(); ctx.fill(); ctx.stroke();
   }
-  ctx.fillStyle = "#d8dee9"; ctx.font = "10px sans-serif";
-  ctx.fillText(x0.toFixed(2), 2, canvas.height - 2);
-  ctx.fillText(x1.toFixed(2), canvas.width - 50, canvas.height - 2);
-  ctx.fillText(y1.toFixed(2) + " base", 4, 10);
-  return box;
+  if (mid !== null && mid !== undefined) {
+    const m = +mid;
+    ctx.setLineDash([4, 3]); ctx.strokeStyle = "#ebcb8b"; ctx.lineWidth = 1;
+    ctx.beginPath(); ctx.moveTo(X(m) + .5, T); ctx.lineTo(X(m) + .5, H - B); ctx.stroke(); ctx.setLineDash([]);
+    ctx.fillStyle = "#ebcb8b"; ctx.textAlign = X(m) > W - 90 ? "right" : "left";
+    ctx.fillText("mid " + (+mid).toFixed(2), X(m) + (X(m) > W - 90 ? -4 : 4), T + 8);
+  }
+  ctx.textAlign = "left"; ctx.fillStyle = "#a3be8c"; ctx.fillText("bids", L + 6, T + 22);
+  ctx.fillStyle = "#bf616a"; ctx.textAlign = "right"; ctx.fillText("asks", W - R - 4, T + 22);
+}
+function renderMarket(market) {
+  $("clock").textContent = utc(market.t_ns) + " UTC · tick " + market.tick;
+  $("refs").textContent = Object.entries(market.refs).map(([s, p]) => s + " " + (+p).toFixed(2) + " " + priceUnit(s)).join("   ");
+  for (const v of market.venues) depthChart($("venues"), "d-" + v.venue, v.venue + " · " + v.symbol + " · " + v.kind, v.symbol, v.bids, v.asks, v.mid);
+  for (const u of market.unified) {
+    const mid = u.bids.length && u.asks.length ? (+u.bids[0][0] + +u.asks[0][0]) / 2 : null;
+    depthChart($("unified"), "u-" + u.symbol.replace(/[^A-Za-z0-9]/g, "_"), "unified " + u.symbol, u.symbol, u.bids, u.asks, mid);
+  }
+}
+function renderPnl(data, quote) {
+  const svg = $("pnl"), W = +svg.getAttribute("width"), H = +svg.getAttribute("height");
+  const ns = "http://www.w3.org/2000/svg", L = 70, R = 12, T = 26, B = 34;
+  const add = (tag, attrs, text) => { const n = document.createElementNS(ns, tag); for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v); if (text !== undefined) n.textContent = text; svg.appendChild(n); return n; };
+  svg.replaceChildren();
+  add("rect", { width: W, height: H, fill: "#161d26" });
+  const pts = data.points.map(([t, v]) => [t, +v]);
+  const last = data.points.length ? data.points[data.points.length - 1][1] : "0";
+  add("text", { x: L, y: 16, fill: "#d8dee9", class: "title" }, `${data.account}: PnL since start, ${quote} (latest ${last} ${quote})`);
+  if (pts.length < 2) { add("text", { x: L, y: H / 2, fill: "#aab4c3" }, "waiting for samples"); return; }
+  const t0 = pts[0][0], t1 = pts[pts.length - 1][0];
+  const vs = pts.map((p) => p[1]); let lo = Math.min(0, ...vs), hi = Math.max(0, ...vs);
+  if (hi - lo < 1e-9) { lo -= 1; hi += 1; }
+  const X = (t) => L + (t - t0) / Math.max(1, t1 - t0) * (W - L - R);
+  const Y = (v) => H - B - (v - lo) / (hi - lo) * (H - B - T);
+  for (const v of niceTicks(lo, hi, 4)) {
+    add("line", { x1: L, x2: W - R, y1: Y(v), y2: Y(v), stroke: v === 0 ? "#6b7789" : "#2c3644" });
+    add("text", { x: L - 6, y: Y(v) + 4, fill: "#aab4c3", "text-anchor": "end", "font-size": 10 }, short(v));
+  }
+  const spanS = (t1 - t0) / 1e9;
+  for (const s of niceTicks(0, spanS, 5)) {
+    const t = t0 + s * 1e9;
+    add("line", { x1: X(t), x2: X(t), y1: H - B, y2: H - B + 4, stroke: "#6b7789" });
+    add("text", { x: X(t), y: H - B + 16, fill: "#aab4c3", "text-anchor": "middle", "font-size": 10 }, utc(t).slice(11));
+  }
+  add("text", { x: L + (W - L - R) / 2, y: H - 4, fill: "#aab4c3", "text-anchor": "middle", "font-size": 10 }, "simulated time (UTC)");
+  add("text", { x: 12, y: T + (H - B - T) / 2, fill: "#aab4c3", "font-size": 10, transform: `rotate(-90 12 ${T + (H - B - T) / 2})`, "text-anchor": "middle" }, "PnL (" + quote + ")");
+  add("polyline", { points: pts.map(([t, v]) => X(t).toFixed(1) + "," + Y(v).toFixed(1)).join(" "), fill: "none", stroke: "#88c0d0", "stroke-width": 2, class: "pnl-line" });
 }
 
-async function refreshMarket() {
-  const market = await get("/api/market");
-  $("clock").textContent = "tick " + market.tick + " · " + new Date(market.t_ns / 1e6).toISOString();
-  $("refs").textContent = Object.entries(market.refs).map(([s, p]) => s + " " + (+p).toFixed(2)).join("  ");
-  for (const v of market.venues) $("venues").appendChild(depthChart(v.venue + " (" + v.symbol + ", " + v.kind + ")", v.bids, v.asks, "d-" + v.venue));
-  for (const u of market.unified) $("unified").appendChild(depthChart("unified " + u.symbol, u.bids, u.asks, "u-" + u.symbol.replace(/[^A-Za-z0-9]/g, "_")));
-}
-
+// -- refresh and stream ---------------------------------------------------------------------------
+async function refreshMarket() { state.market = await get("/api/market"); renderMarket(state.market); }
 async function refreshAccounts() {
   const data = await get("/api/accounts");
-  const box = $("accounts"); box.replaceChildren();
-  for (const account of data.accounts) {
-    const pnlClass = +account.pnl < 0 ? "neg" : "pos";
-    const head = el("p"); head.append(el("b", {}, account.account), " value " + account.value + " · PnL ");
-    head.append(el("span", { class: pnlClass }, account.pnl));
-    box.appendChild(head);
-    const table = el("table", { class: "positions" });
-    table.innerHTML = "<tr><th>subaccount</th><th>balances</th><th>equity</th><th>headroom</th><th>position</th><th>size</th><th>entry</th><th>mark</th><th>liquidation price</th></tr>";
-    for (const sub of account.subaccounts) {
-      const balances = Object.entries(sub.balances).map(([a, v]) => a + " " + (+v).toFixed(4)).join(", ");
-      const rows = sub.positions.length ? sub.positions : [null];
-      for (const pos of rows) {
-        const tr = el("tr");
-        const cells = [sub.name, balances, (+sub.margin.equity).toFixed(2), "headroom " + (+sub.margin.headroom).toFixed(2),
-          pos ? pos.symbol : "no positions", pos ? pos.size : "", pos ? (+pos.entry).toFixed(2) : "", pos ? pos.mark : "",
-          pos ? (pos.liquidation_price === null ? "none" : pos.liquidation_price) : ""];
-        for (const c of cells) tr.appendChild(el("td", {}, String(c)));
-        table.appendChild(tr);
-      }
-    }
-    box.appendChild(table);
-  }
+  state.accounts = data.accounts; renderAccounts(data.accounts);
+  if ($("t-account").options.length) fillSubaccounts();
 }
-
 async function refreshPnl() {
-  const data = await get("/api/pnl");
-  const svg = $("pnl"), w = +svg.getAttribute("width"), h = +svg.getAttribute("height");
-  svg.replaceChildren();
-  const ns = "http://www.w3.org/2000/svg";
-  const bg = document.createElementNS(ns, "rect");
-  bg.setAttribute("width", w); bg.setAttribute("height", h); bg.setAttribute("fill", "#161d26");
-  svg.appendChild(bg);
-  const pts = data.points.map(([t, v]) => [t, +v]);
-  if (pts.length < 2) return;
-  const t0 = pts[0][0], t1 = pts[pts.length - 1][0];
-  const vs = pts.map((p) => p[1]), lo = Math.min(0, ...vs), hi = Math.max(0, ...vs);
-  const X = (t) => 30 + (t - t0) / Math.max(1, t1 - t0) * (w - 40);
-  const Y = (v) => h - 10 - (v - lo) / Math.max(1e-9, hi - lo) * (h - 20);
-  const zero = document.createElementNS(ns, "line");
-  zero.setAttribute("x1", 30); zero.setAttribute("x2", w - 10); zero.setAttribute("y1", Y(0)); zero.setAttribute("y2", Y(0));
-  zero.setAttribute("stroke", "#4c566a"); svg.appendChild(zero);
-  const line = document.createElementNS(ns, "polyline");
-  line.setAttribute("points", pts.map(([t, v]) => X(t).toFixed(1) + "," + Y(v).toFixed(1)).join(" "));
-  line.setAttribute("fill", "none"); line.setAttribute("stroke", "#88c0d0"); line.setAttribute("stroke-width", "2");
-  line.setAttribute("class", "pnl-line");
-  svg.appendChild(line);
-  const label = document.createElementNS(ns, "text");
-  label.setAttribute("x", 34); label.setAttribute("y", 14); label.setAttribute("fill", "#d8dee9");
-  label.textContent = data.account + " PnL " + vs[vs.length - 1].toFixed(2);
-  svg.appendChild(label);
+  const account = $("t-account").value || undefined;
+  const data = await get("/api/pnl" + (account ? "?account=" + encodeURIComponent(account) : ""));
+  renderPnl(data, state.market ? quoteOf(state.market.venues[0].symbol) : "");
 }
-
-async function refreshRoutes() {
-  const data = await get("/api/routes?limit=10");
-  const body = $("routes").querySelector("tbody"); body.replaceChildren();
-  const venues = [];
-  for (const r of data.routes) for (const leg of r.legs) {
-    const tr = el("tr");
-    for (const c of [r.client_id, leg.id + " " + leg.symbol, leg.side, leg.filled_qty, leg.avg_price || ""]) tr.appendChild(el("td", {}, c));
-    const split = el("td", { class: "split" });
-    const total = leg.route.reduce((s, x) => s + +x.qty, 0) || 1;
-    for (const part of leg.route) {
-      if (!venues.includes(part.venue)) venues.push(part.venue);
-      const bar = el("span", { class: "bar", title: part.venue + " " + part.qty });
-      bar.style.width = Math.max(2, 160 * +part.qty / total) + "px";
-      bar.style.background = COLORS[venues.indexOf(part.venue) % COLORS.length];
-      split.appendChild(bar);
-    }
-    split.appendChild(document.createTextNode(" " + leg.route.map((p) => p.venue + " " + p.qty).join(", ")));
-    tr.appendChild(split); body.appendChild(tr);
-  }
-}
-
 function connect() {
   const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/stream");
+  ws.onopen = () => { $("conn").textContent = "stream: live"; $("conn").className = "conn on"; };
   ws.onmessage = (event) => {
     const msg = JSON.parse(event.data);
-    if (msg.type === "fill") {
-      const f = msg.fill;
-      const li = el("li", {}, `#${f.fill_id} ${f.account} ${f.side} ${f.qty} ${f.symbol} on ${f.venue} @ ${f.avg_price}`);
-      $("fills").prepend(li);
-    }
+    if (msg.type === "fill") addFills([msg.fill], true);
+    else if (msg.type === "route") addRoute(msg.route, true);
+    else if (msg.type === "order") loadWorking();
   };
-  ws.onclose = () => setTimeout(connect, 2000);
+  ws.onclose = () => { $("conn").textContent = "stream: reconnecting"; $("conn").className = "conn off"; setTimeout(connect, 2000); };
 }
-
 async function refresh() {
   try {
-    await Promise.all([refreshMarket(), refreshAccounts(), refreshPnl(), refreshRoutes()]);
-    document.body.dataset.ready = "1";
+    await Promise.all([refreshMarket(), refreshAccounts()]);
+    await refreshPnl();
   } catch (err) {
     $("clock").textContent = "error: " + err.message;
   }
 }
-refresh();
-setInterval(refresh, 1000);
-connect();
+async function start() {
+  connect(); // first, so nothing between the loads and the stream is missed (fills dedup by id)
+  const pnl = get("/api/pnl"); // the first account, as the ticket starts with it
+  await Promise.all([refreshMarket(), refreshAccounts(), loadFills(), loadRoutes(), loadWorking()]);
+  initTicket();
+  renderPnl(await pnl, quoteOf(state.market.venues[0].symbol));
+  document.body.dataset.ready = "1";
+  document.body.dataset.firstRenderMs = String(Math.round(performance.now()));
+  setInterval(refresh, 1000);
+}
+start().catch((err) => { $("clock").textContent = "error: " + err.message; });

@@ -38,7 +38,19 @@ positions = [ {{ lower = "{lower}", upper = "{upper}", liquidity = "{liquidity}"
 
 def test_default_market_is_built_at_the_book_mid() -> None:
     market = load_market(DEFAULT)
-    assert list(market.adapters) == ["uni-v2", "uni-v3-5", "uni-v3-30", "binance-book", "perp-book"]
+    assert list(market.adapters) == [
+        "uni-v2",
+        "uni-v3-5",
+        "uni-v3-30",
+        "binance-book",
+        # the routing venues of other symbols (ETH/USDT, USDC/USDT, the WBTC path)
+        "binance-ethusdt",
+        "binance-usdcusdt",
+        "uni-v3-usdc-usdt",
+        "uni-v3-eth-wbtc",
+        "uni-v3-wbtc-usdc",
+        "perp-book",
+    ]
     assert all(isinstance(a, VenueAdapter) for a in market.adapters.values())
     book = market.adapters["binance-book"]
     assert book.best_prices() == (Decimal("2683.80"), Decimal("2683.81"))
@@ -88,13 +100,25 @@ def test_adapters_for_filters_by_symbol_and_name() -> None:
         market.adapters_for("ETH/USDC", [])
 
 
+TINY_PRICE = "0." + "0" * 29 + "1"
+
+
 @pytest.mark.parametrize(
     ("price", "lower", "upper", "liquidity", "key", "allowed"),
     [
-        ("3000", "1e-30", "3600", "1000", "venues[0].positions[0].lower", "MIN_SQRT_RATIO"),
-        ("3000", "2500", "1e60", "1000", "venues[0].positions[0].upper", "MIN_SQRT_RATIO"),
+        # 1e-30 USDC per ETH (written out: the grammar has no exponents) is below tick -887272
+        ("3000", TINY_PRICE, "3600", "1000", "venues[0].positions[0].lower", "MIN_SQRT_RATIO"),
+        # the config caps prices far below the top tick, so the schema refuses this one first
+        (
+            "3000",
+            "2500",
+            "1" + "0" * 13,
+            "1000",
+            "venues[0].positions[0].upper",
+            "<= 1000000000000",
+        ),
         ("3000", "3000", "3000.5", "1000", "venues[0].positions[0].upper", "one tick spacing"),
-        ("1e-40", "2500", "3600", "1000", "venues[0].price", "sqrt_price_x96"),
+        (TINY_PRICE, "2500", "3600", "1000", "venues[0].price", "sqrt_price_x96"),
         (
             "3000",
             "2500",
@@ -210,12 +234,18 @@ def test_default_market_has_its_perp_near_the_spot_mid() -> None:
     assert spot_mid == Decimal("2683.805")
     # a perpetual trades at a small premium: within 5 bps of the spot mid
     assert 0 < (market.mid_price("ETH/USDC:USDC") - spot_mid) / spot_mid < Decimal("0.0005")
-    assert market.symbols() == ("ETH/USDC",) and market.symbols("perp") == ("ETH/USDC:USDC",)
+    assert market.symbols() == ("ETH/USDC", "ETH/USDT", "USDC/USDT", "ETH/WBTC", "WBTC/USDC")
+    assert market.symbols("perp") == ("ETH/USDC:USDC",)
     assert market.instruments() == {
         "uni-v2": "spot",
         "uni-v3-5": "spot",
         "uni-v3-30": "spot",
         "binance-book": "spot",
+        "binance-ethusdt": "spot",
+        "binance-usdcusdt": "spot",
+        "uni-v3-usdc-usdt": "spot",
+        "uni-v3-eth-wbtc": "spot",
+        "uni-v3-wbtc-usdc": "spot",
         "perp-book": "perp",
     }
 
@@ -228,7 +258,9 @@ def test_perp_is_routable_by_its_symbol_and_only_by_it() -> None:
     plan = plan_route(adapters, "ETH/USDC:USDC", "sell", Decimal(10))
     assert plan.qty == 10 and [leg.venue for leg in plan.legs] == ["perp-book"]
     assert plan.quote_amount == adapters[0].quote("sell", Decimal(10)).quote_amount
-    with pytest.raises(RouteError, match="one of ETH/USDC, ETH/USDC:USDC"):
+    with pytest.raises(
+        RouteError, match="one of ETH/USDC, ETH/USDT, USDC/USDT, ETH/WBTC, WBTC/USDC, ETH/USDC:USDC"
+    ):
         market.adapters_for("BTC/USDC")
     with pytest.raises(RouteError, match="venue='binance-book' is invalid"):
         market.adapters_for("ETH/USDC:USDC", ["binance-book"])
@@ -241,7 +273,7 @@ def test_default_margin_matches_the_config_and_the_venue_mids() -> None:
     ledger = setup.ledger
     assert (setup.account, setup.sub_id) == ("desk-a", f"desk-a/{MAIN_SUBACCOUNT}")
     assert setup.perp_markets == {"ETH/USDC:USDC": "ETH-PERP"} == setup.gate.perp_markets
-    assert ledger.quote_asset == "USDC" and sorted(ledger.assets) == ["ETH", "USDC"]
+    assert ledger.quote_asset == "USDC" and sorted(ledger.assets) == ["ETH", "USDC", "WBTC"]
     assert (
         ledger.assets["ETH"].initial_weight_ppm,
         ledger.assets["ETH"].maintenance_weight_ppm,
@@ -337,7 +369,7 @@ def test_market_without_margin_table_gets_weight_one_and_no_perp_market() -> Non
 def test_starting_equity_is_the_exact_weighted_collateral_rounded_against_the_account(
     eth, usdc, weight
 ) -> None:
-    setup = build_margin(_perp_market(str(eth), str(usdc), str(weight)))
+    setup = build_margin(_perp_market(f"{eth:f}", f"{usdc:f}", f"{weight:f}"))  # no exponents
     exact = usdc + eth * 3000 * weight
     equity = setup.gate.summary()["equity"]
     assert equity <= exact < equity + Decimal("1e-8")

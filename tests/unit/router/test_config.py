@@ -135,10 +135,22 @@ BAD = [
     ),
     (
         'reserves = ["1000", "3000000"]',
-        'reserves = ["1e30", "3000000"]',
+        'reserves = ["10000000000000000", "3000000"]',
         "venues[0].reserves[0]",
         "2^112",
     ),
+    # the one grammar (venues.values): no exponents, underscores, other scripts' digits
+    (
+        'reserves = ["1000", "3000000"]',
+        'reserves = ["1e30", "3000000"]',
+        "venues[0].reserves[0]",
+        "ASCII digits",
+    ),
+    ('leg_cost = "4.0"', 'leg_cost = "1e400"', "venues[0].leg_cost", "ASCII digits"),
+    ('leg_cost = "4.0"', 'leg_cost = "1_0"', "venues[0].leg_cost", "ASCII digits"),
+    ('leg_cost = "4.0"', 'leg_cost = "١"', "venues[0].leg_cost", "ASCII digits"),
+    ('leg_cost = "4.0"', 'leg_cost = "10000000000"', "venues[0].leg_cost", "<= 1000000000"),
+    ('price = "3000"', 'price = "10000000000000"', "venues[1].price", "<= 1000000000000"),
     (
         'reserves = ["1000", "3000000"]',
         'reserves = ["1000", "0.0000001"]',
@@ -172,7 +184,7 @@ BAD = [
     ("tick_spacing = 10", "tick_spacing = 0", "venues[1].tick_spacing", "[1, 16383]"),
     ("tick_spacing = 10", "tick_spacing = 16384", "venues[1].tick_spacing", "[1, 16383]"),
     ('price = "3000"', 'price = "0"', "venues[1].price", "> 0"),
-    ('price = "3000"', 'price = "Infinity"', "venues[1].price", "> 0"),
+    ('price = "3000"', 'price = "Infinity"', "venues[1].price", "decimal string"),
     ('price = "3000"', "price = 3000.5", "venues[1].price", "TOML float"),
     ('upper = "3600"', 'upper = "2500"', "venues[1].positions[0].upper", "above lower"),
     (
@@ -369,10 +381,8 @@ def test_perp_venue_and_margin_table_parse_exactly() -> None:
     )
     eth = margin.asset("ETH")
     assert (eth.initial_weight, eth.maintenance_weight) == (Decimal("0.9"), Decimal("0.95"))
-    assert (eth.initial_liability_weight, eth.maintenance_liability_weight) == (
-        Decimal(1),
-        Decimal(1),
-    )
+    # not configured: the margin core's default liability weights (1.1 / 1.05) apply
+    assert (eth.initial_liability_weight, eth.maintenance_liability_weight) == (None, None)
     assert margin.asset("BTC").initial_weight == 1  # not listed: weight 1
     market = margin.market("ETH/USDC:USDC")
     assert (market.name, market.oracle, market.funding_cap, market.max_leverage) == (
@@ -438,7 +448,13 @@ BAD_PERP = [
         "margin.liquidation_fee_bps",
         "[0, 10000]",
     ),
-    ("[margin.assets.ETH]", "[margin.assets.USDC]", "margin.assets.USDC", "counts at 1"),
+    # the quote asset counts at 1 when held: only its borrowing terms may be set
+    (
+        "[margin.assets.ETH]",
+        "[margin.assets.USDC]",
+        "margin.assets.USDC.initial_weight",
+        "known keys: initial_liability_weight",
+    ),
     ("[margin.assets.ETH]", "[margin.assets.BTC]", "margin.assets.BTC", "an asset among: ETH"),
     (
         'initial_weight = "0.9"',
@@ -602,8 +618,8 @@ def test_margin_quote_is_required_when_venues_quote_different_assets() -> None:
 )
 def test_margin_numbers_on_their_grid_are_parsed_exactly(weight: Decimal, mark: Decimal) -> None:
     text = PERP.replace(
-        'initial_weight = "0.9"\nmaintenance_weight = "0.95"', f'initial_weight = "{weight}"'
-    ).replace('ETH = "3000.25"', f'ETH = "{mark}"')
+        'initial_weight = "0.9"\nmaintenance_weight = "0.95"', f'initial_weight = "{weight:f}"'
+    ).replace('ETH = "3000.25"', f'ETH = "{mark:f}"')  # positional: the grammar has no exponents
     margin = parse_config(text).margin
     asset = margin.asset("ETH")
     assert (

@@ -3,7 +3,6 @@ edge conversions, and every public method refusing bad input without changing an
 
 from __future__ import annotations
 
-import dataclasses
 import doctest
 import pickle
 from decimal import Decimal
@@ -13,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import venues.orderbook as orderbook_module
+import venues.orderbook.book as orderbook_module
 from venues.errors import CrossrouteError, InvalidArgument, VenueError
 from venues.orderbook import (
     BookQuote,
@@ -25,6 +24,7 @@ from venues.orderbook import (
     StpMode,
     TimeInForce,
 )
+from venues.values import format_decimal
 
 
 def make_book(**overrides) -> OrderBook:
@@ -113,8 +113,9 @@ def test_min_notional_converts_to_quanta_rounding_up():
 
 @settings(max_examples=200)
 @given(
-    ticks=st.integers(min_value=1, max_value=10**30),
-    tick=st.sampled_from(["0.01", "0.5", "1", "25", "0.00000001", "1E+2"]),
+    # prices below 10^24, the value grammar's bound on typed numbers
+    ticks=st.integers(min_value=1, max_value=10**21),
+    tick=st.sampled_from(["0.01", "0.5", "1", "25", "0.00000001", "100", Decimal("1E+2")]),
 )
 def test_price_ticks_round_trip_exactly(ticks, tick):
     book = OrderBook("X/Y", tick_size=tick, lot_size="1")
@@ -122,13 +123,13 @@ def test_price_ticks_round_trip_exactly(ticks, tick):
     # Fraction, not Decimal arithmetic: the default context would round past 28 digits
     assert Fraction(price) == ticks * Fraction(Decimal(tick))
     assert book.price_to_ticks(price) == ticks
-    assert book.price_to_ticks(str(price)) == ticks
+    assert book.price_to_ticks(format_decimal(price)) == ticks
 
 
 @settings(max_examples=200)
 @given(
-    lots=st.integers(min_value=-(10**30), max_value=10**30),
-    lot=st.sampled_from(["0.001", "0.0001", "1", "5", "1E-18"]),
+    lots=st.integers(min_value=-(10**21), max_value=10**21),
+    lot=st.sampled_from(["0.001", "0.0001", "1", "5", "0.000000000000000001", Decimal("1E-18")]),
 )
 def test_lots_round_trip_exactly(lots, lot):
     book = OrderBook("X/Y", tick_size="1", lot_size=lot)
@@ -154,6 +155,10 @@ def test_quanta_to_quote_is_exact_and_keeps_scale():
         ("price_to_ticks", 100.0, "ARG"),
         ("price_to_ticks", "Infinity", "ARG"),
         ("price_to_ticks", "1e", "ARG"),
+        ("price_to_ticks", "1E+2", "ARG"),
+        ("price_to_ticks", " 100", "ARG"),
+        ("price_to_ticks", "1_00", "ARG"),
+        ("qty_to_lots", "\u0661", "ARG"),
         ("qty_to_lots", "0.0005", "OFF_LOT"),
         ("qty_to_lots", "-0.001", "OFF_LOT"),
         ("qty_to_lots", 0.5, "ARG"),
@@ -632,6 +637,8 @@ def test_a_long_level_drains_in_fifo_order_across_many_takers():
         lambda b: b._position_lots.__setitem__("x", 1),
         lambda b: setattr(b, "_fees_quanta", 1),
         lambda b: b._bid_prices.add(101) or b._bid_levels.__setitem__(101, b._ask_levels[101]),
+        lambda b: b._ask_prices.add(500),  # a sorted price without its level
+        lambda b: b._ask_prices.remove(103),  # a level without its sorted price
     ],
 )
 def test_check_detects_corruption(corrupt):
@@ -664,7 +671,7 @@ def test_value_types_build_by_keyword_and_pickle():
         maker_fee_quanta=0,
     )
     assert fill == Fill(1, "t", "m", "a", "b", "buy", 5, 2, 10, 1, 0)
-    assert dataclasses.replace(fill, qty_lots=3).qty_lots == 3
+    assert fill._replace(qty_lots=3).qty_lots == 3
     result = OrderResult("t", "filled", 2, 0, (fill,), 0, ())
     assert pickle.loads(pickle.dumps(result)) == result
 

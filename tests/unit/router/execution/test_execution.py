@@ -22,7 +22,7 @@ from exec_harness import (
 
 from router.execution.executor import Executor
 from router.execution.order import Hedge, MultiLegOrder, OrderLeg
-from router.margin.checks import Leg
+from router.margin.checks import LedgerLeg
 from router.model.errors import ExecutionError
 
 D = Decimal
@@ -290,7 +290,7 @@ async def test_order_no_leg_order_can_carry_is_rejected_before_any_trade() -> No
 
 async def test_legs_are_reordered_so_headroom_stays_non_negative() -> None:
     gate = ledger_gate(usdc="1700")
-    gate.ledger.apply_leg(gate.sub_id, Leg("perp", "ETH-PERP", "sell", "5", "3000", "0"))
+    gate.ledger.apply_leg(gate.sub_id, LedgerLeg("perp", "ETH-PERP", "sell", "5", "3000", "0"))
     venues = [Faulty(book_adapter("perp", symbol=PERP, kind="perp", size="8", fee_pips=0))]
     ex = executor(venues, gate)
     order = MultiLegOrder(

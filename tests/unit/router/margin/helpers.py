@@ -1,4 +1,4 @@
-from router.margin import Leg, MarginLedger
+from router.margin import LedgerLeg, MarginLedger
 
 
 def btc_ledger(usdc: str = "10000") -> tuple[MarginLedger, str]:
@@ -18,5 +18,5 @@ def btc_ledger(usdc: str = "10000") -> tuple[MarginLedger, str]:
     return ledger, sub
 
 
-def perp(side: str, size: str, price: str, symbol: str = "BTC-PERP", fee: str = "0") -> Leg:
-    return Leg("perp", symbol, side, size, price, fee)
+def perp(side: str, size: str, price: str, symbol: str = "BTC-PERP", fee: str = "0") -> LedgerLeg:
+    return LedgerLeg("perp", symbol, side, size, price, fee)

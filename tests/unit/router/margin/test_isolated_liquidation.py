@@ -5,9 +5,9 @@ from decimal import Decimal
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-from router.margin import Leg
-from router.margin.ledger import C_MAINT, FUND, FUND_HOLDER, MM, UPNL
+from router.margin import LedgerLeg
 from router.margin.liquidation import _fee
+from router.margin.projection import C_MAINT, FUND, FUND_HOLDER, MM, UPNL
 from router.margin.quantities import SCALE
 
 from .helpers import btc_ledger, perp
@@ -17,7 +17,7 @@ USDC = "USDC"
 
 def isolated_long(margin: str = "2500") -> tuple:
     ledger, sub = btc_ledger()
-    ledger.apply_leg(sub, Leg("perp", "BTC-PERP", "buy", "1", "100000", "0", margin))
+    ledger.apply_leg(sub, LedgerLeg("perp", "BTC-PERP", "buy", "1", "100000", "0", margin))
     return ledger, sub
 
 
@@ -111,7 +111,7 @@ def test_isolated_liquidation_never_touches_cross_balances_or_other_positions(
     size = Decimal(iso_hundredths) / 100
     im = size * 100_000 / lev
     margin = (im * (10_000 + extra_margin_bps) / 10_000).quantize(Decimal("0.01"))
-    leg = Leg("perp", "BTC-PERP", iso_side, str(size), "100000", "0", str(margin))
+    leg = LedgerLeg("perp", "BTC-PERP", iso_side, str(size), "100000", "0", str(margin))
     assume(ledger.check_leg(sub, leg).accepted)  # enough USDC to post the margin
     ledger.apply_leg(sub, leg)
     ledger.set_mark("BTC-PERP", "100100")  # a premium: funding flows into the bucket

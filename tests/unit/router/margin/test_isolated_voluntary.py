@@ -10,8 +10,14 @@ import pytest
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-from router.margin import IsolatedBucketRejected, Leg, MarginError, MarginInputError, MarginRejected
-from router.margin.ledger import FUND_HOLDER
+from router.margin import (
+    IsolatedBucketRejected,
+    LedgerLeg,
+    MarginError,
+    MarginInputError,
+    MarginRejected,
+)
+from router.margin.projection import FUND_HOLDER
 from router.margin.quantities import INDEX_SCALE, SCALE, ceil_div, floor_div
 
 from .helpers import btc_ledger, perp
@@ -22,7 +28,7 @@ ALLOWED = "add isolated margin first, or let liquidation close it"
 
 def isolated_long(margin: str = "2500", usdc: str = "10000") -> tuple:
     ledger, sub = btc_ledger(usdc)
-    ledger.apply_leg(sub, Leg("perp", "BTC-PERP", "buy", "1", "100000", "0", margin))
+    ledger.apply_leg(sub, LedgerLeg("perp", "BTC-PERP", "buy", "1", "100000", "0", margin))
     return ledger, sub
 
 
@@ -128,14 +134,14 @@ def test_a_fee_that_empties_the_bucket_past_zero_is_refused_by_the_fee():
     ledger, sub = isolated_long()
     ledger.set_mark("BTC-PERP", "97500")  # exactly at bankruptcy: bucket 0
     assert ledger.check_leg(sub, perp("sell", "1", "97500")).accepted
-    result = ledger.check_leg(sub, Leg("perp", "BTC-PERP", "sell", "1", "97500", "0.01"))
+    result = ledger.check_leg(sub, LedgerLeg("perp", "BTC-PERP", "sell", "1", "97500", "0.01"))
     assert result.limit == "isolated_bucket" and result.shortfall == Decimal("0.01")
 
 
 def test_a_closing_leg_may_carry_the_missing_margin_itself():
     ledger, sub = isolated_long()
     ledger.set_mark("BTC-PERP", "95000")
-    ledger.apply_leg(sub, Leg("perp", "BTC-PERP", "sell", "1", "95000", "0", "2500"))
+    ledger.apply_leg(sub, LedgerLeg("perp", "BTC-PERP", "sell", "1", "95000", "0", "2500"))
     assert ledger.balance(sub, USDC) == Decimal("5000") and ledger.holdings(FUND_HOLDER, USDC) == 0
     ledger._check()
 
@@ -259,7 +265,7 @@ def test_voluntary_trade_never_charges_cross_or_the_fund_for_an_isolated_loss(
         )
     size = Decimal(iso_hundredths) / 100
     margin = (size * 100_000 / lev * (10_000 + extra_margin_bps) / 10_000).quantize(Decimal("0.01"))
-    leg = Leg("perp", "BTC-PERP", iso_side, str(size), "100000", "0", str(margin))
+    leg = LedgerLeg("perp", "BTC-PERP", iso_side, str(size), "100000", "0", str(margin))
     assume(ledger.check_leg(sub, leg).accepted)
     ledger.apply_leg(sub, leg)
     ledger.set_mark("BTC-PERP", "100100")  # a premium: funding flows through the bucket
@@ -272,7 +278,7 @@ def test_voluntary_trade_never_charges_cross_or_the_fund_for_an_isolated_loss(
     fill = (mark * (10_000 + slip_bps) / 10_000).quantize(Decimal("0.01"))
     close_size = (size * close_pct / 100).quantize(Decimal("0.01"))
     assume(close_size > 0)
-    trade = Leg(
+    trade = LedgerLeg(
         "perp",
         "BTC-PERP",
         "sell" if iso_side == "buy" else "buy",

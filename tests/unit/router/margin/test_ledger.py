@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router.margin import Leg, MarginError, MarginLedger, MarginRejected, RiskLimits
+from router.margin import (
+    LedgerLeg,
+    MarginError,
+    MarginInputError,
+    MarginLedger,
+    MarginRejected,
+    RiskLimits,
+)
 from router.margin.funding import exact_payment, funding_rate_units
 
 from .helpers import btc_ledger, perp
@@ -120,6 +127,40 @@ def test_port_and_transfer_require_initial_margin_on_both_sides():
     ledger._check()
 
 
+def test_port_keeps_the_entry_price_unless_asked_to_trade_at_the_mark():
+    ledger, a = btc_ledger()
+    b = ledger.open_subaccount("desk", "b")
+    ledger.deposit(b, "USDC", "5000")
+    ledger.apply_leg(a, perp("buy", "1", "100000"))
+    ledger.set_mark("BTC-PERP", "101000")
+    cash_a, cash_b = ledger.balance(a, "USDC"), ledger.balance(b, "USDC")
+    ledger.port_position(a, b, "BTC-PERP", "0.25")
+    # entry kept on both sides, no PnL realised, no cash moved
+    assert ledger.position(b, "BTC-PERP").entry_price == Decimal("100000")
+    assert ledger.position(a, "BTC-PERP").entry_price == Decimal("100000")
+    assert (ledger.balance(a, "USDC"), ledger.balance(b, "USDC")) == (cash_a, cash_b)
+    assert ledger.summary(b)["equity"] == Decimal("5000") + Decimal("250")
+    # at the mark: the source realises 0.25 x 1,000 and the destination's new part enters at mark
+    ledger.port_position(a, b, "BTC-PERP", "0.25", at_mark=True)
+    assert ledger.balance(a, "USDC") == cash_a + Decimal("250")
+    assert ledger.position(b, "BTC-PERP").entry_price == Decimal("100500")
+    ledger._check()
+
+
+def test_port_at_entry_refuses_to_net_against_an_opposite_position():
+    ledger, a = btc_ledger()
+    b = ledger.open_subaccount("desk", "b")
+    ledger.deposit(b, "USDC", "5000")
+    ledger.apply_leg(a, perp("buy", "1", "100000"))
+    ledger.apply_leg(b, perp("sell", "0.1", "100000"))
+    before = ledger.snapshot()
+    with pytest.raises(MarginInputError, match="same side"):
+        ledger.port_position(a, b, "BTC-PERP", "0.5")
+    assert ledger.snapshot() == before
+    ledger.port_position(a, b, "BTC-PERP", "0.5", at_mark=True)
+    ledger._check()
+
+
 def test_liquidation_cancels_orders_reduces_in_order_and_pays_the_fund():
     ledger, sub = btc_ledger()
     ledger.apply_leg(sub, perp("buy", "1", "100000"))
@@ -226,7 +267,7 @@ def test_leg_rejects_bad_fields():
             **kwargs,
         }
         with pytest.raises(MarginError):
-            Leg(**fields)
+            LedgerLeg(**fields)
 
 
 def test_funding_needs_valid_oracle_and_changes_nothing():
@@ -263,3 +304,19 @@ def test_accepted_prefixes_never_leave_negative_headroom(specs):
             ledger.apply_leg(sub, legs[i])
             assert ledger.headroom(sub) >= 0
     ledger._check()
+
+
+def test_clone_shares_no_mutable_state_but_the_frozen_configuration():
+    ledger, sub = btc_ledger()
+    ledger.apply_leg(sub, perp("buy", "1", "100000"))
+    twin = ledger.clone()
+    assert twin.snapshot() == ledger.snapshot() and type(twin) is MarginLedger
+    shared_config = {"assets", "markets"}  # dicts of frozen values, never mutated after set-up
+    for name, value in vars(ledger).items():
+        if isinstance(value, (dict, list, set)) and name not in shared_config:
+            assert getattr(twin, name) is not value, name
+    twin.set_mark("BTC-PERP", "90000")
+    twin.liquidate(sub)
+    twin._check()
+    ledger._check()
+    assert ledger.position(sub, "BTC-PERP").size_units == 10**8

@@ -6,7 +6,7 @@ from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from router.margin import Leg, MarginError
+from router.margin import LedgerLeg, MarginError
 
 from .helpers import btc_ledger, perp
 
@@ -107,7 +107,7 @@ class LedgerMachine(RuleBasedStateMachine):
         price = Decimal(self.ledger.marks[sym].price_units) / 10**8
         size = Decimal(hundredths) / 100
         margin = (size * price / lev).quantize(Decimal("0.01"))
-        leg = Leg("perp", sym, side, str(size), str(price), "0", str(margin))
+        leg = LedgerLeg("perp", sym, side, str(size), str(price), "0", str(margin))
         try:
             if self.ledger.check_leg(sub, leg).accepted:
                 self.ledger.apply_leg(sub, leg)
@@ -160,14 +160,19 @@ class LedgerMachine(RuleBasedStateMachine):
         src=st.sampled_from(SUBS),
         dst=st.sampled_from(SUBS),
         sym=st.sampled_from(["BTC-PERP", "ETH-PERP"]),
+        at_mark=st.booleans(),
     )
-    def port(self, src, dst, sym):
+    def port(self, src, dst, sym, at_mark):
         pos = self.ledger.position(src, sym) if self.ledger.subs[src].positions.get(sym) else None
         if pos is None or src == dst:
             return
         try:
             self.ledger.port_position(
-                src, dst, sym, str(Decimal(abs(pos.size_units) // 2 or 1) / 10**8)
+                src,
+                dst,
+                sym,
+                str(Decimal(abs(pos.size_units) // 2 or 1) / 10**8),
+                at_mark=at_mark,
             )
         except MarginError:
             pass

@@ -1,4 +1,4 @@
-from decimal import Decimal
+from decimal import Context, Decimal
 from fractions import Fraction
 
 import pytest
@@ -12,12 +12,52 @@ from router.margin.tiers import TierSchedule
 
 
 @pytest.mark.parametrize(
-    "bad", [0.1, float("nan"), "nan", "inf", Decimal("-Infinity"), True, "1e-9", "abc", None]
+    "bad",
+    [
+        0.1,
+        float("nan"),
+        "nan",
+        "inf",
+        Decimal("-Infinity"),
+        True,
+        "1e-9",
+        "abc",
+        None,
+        "1_0",
+        "1e3",
+        "\u0661",
+        " 1",
+        "0.000000001",
+        "1" * 25,
+    ],
 )
 def test_parse_units_refuses_non_exact_inputs_naming_the_field(bad):
     with pytest.raises(MarginInputError) as exc:
         parse_units("size", bad)
     assert exc.value.field == "size"
+
+
+@given(st.integers(-(10**20), 10**20))
+def test_parse_units_reads_every_ledger_amount_back_exactly(units):
+    # the one grammar of venues.values: what to_text prints, parse_units reads back
+    assert parse_units("x", to_text(units)) == units
+    assert parse_units("x", Decimal(units) / SCALE) == units
+    # a computed Decimal's trailing zeros are not digits of the value
+    assert (
+        parse_units(
+            "x", Decimal(units).scaleb(-8).quantize(Decimal("1e-18"), context=Context(prec=60))
+        )
+        == units
+    )
+
+
+def test_parse_units_bounds_name_the_field_and_what_is_allowed():
+    with pytest.raises(MarginInputError) as exc:
+        parse_units("amount", "5", maximum=3 * SCALE)
+    assert exc.value.field == "amount" and "<= 3.00000000" in exc.value.allowed
+    with pytest.raises(MarginInputError) as exc:
+        parse_units("size", "0", positive=True)
+    assert "> 0" in exc.value.allowed
 
 
 def test_to_text_is_exact_with_eight_places():

@@ -206,8 +206,8 @@ class PaperMachine(RuleBasedStateMachine):
 
     @rule()
     def cancel(self):
-        if self.service.working:
-            self.run("cancel", {"client_id": next(iter(self.service.working))})
+        if self.service.desk.state.working:
+            self.run("cancel", {"client_id": next(iter(self.service.desk.state.working))})
 
     @rule(ticks=st.integers(1, 30))
     def step(self, ticks):

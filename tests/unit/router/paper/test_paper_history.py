@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from router.paper.service import _NOT_STATE, PaperError, PaperService
-from router.paper.snapshot import StateImage
+from router.paper.declared import DECLARED
+from router.paper.service import PaperError, PaperService
+from router.paper.snapshot import Declaration, StateImage
+from venues.orderbook import OrderBook
 
 CONFIG = "config/default.toml"
 
@@ -25,16 +27,15 @@ def _state_bytes(service: PaperService) -> int:
     remember every id they ever saw (their duplicate-id contract, venues/orderbook.py), so each
     order's child ids stay there, and that is not ours to drop. (The makers' ladder ids no longer
     add to it per tick: test_paper_makers.py.)"""
-    image = service._parts[0][0]
-    books = {
-        i: frozenset({"_closed"}) for i, root in enumerate(image.roots) if hasattr(root, "_closed")
-    }
-    core = StateImage(
-        image.roots,
-        keep=image.objects[len(image.roots) :],
-        exclude={0: _NOT_STATE, 1: frozenset({"replay"}), **books},
+    image = service.snapshots.parts[0][0]
+    book = DECLARED[OrderBook]
+    without_closed = Declaration(
+        tuple(n for n in book.state if n != "_closed"), (*book.wiring, "_closed")
     )
-    return len(core.dumps()) + sum(len(part.dumps()) for part, _ in service._parts[1:])
+    core = StateImage(
+        image.roots, {**DECLARED, OrderBook: without_closed}, keep=image.objects[len(image.roots) :]
+    )
+    return len(core.dumps()) + sum(len(part.dumps()) for part, _ in service.snapshots.parts[1:])
 
 
 async def test_snapshot_size_stays_flat_as_finished_orders_accumulate():
@@ -45,7 +46,7 @@ async def test_snapshot_size_stays_flat_as_finished_orders_accumulate():
         await service.command("order", _order(i))
         if i in (200, 400):
             sizes[i] = _state_bytes(service)
-    assert service.store.counts()["orders"] == 400 and service.orders == {}
+    assert service.store.counts()["orders"] == 400 and service.desk.state.orders == {}
     assert abs(sizes[400] - sizes[200]) <= 1024, sizes  # at most ~5 bytes per finished order
     service._check()
 
@@ -73,7 +74,7 @@ async def test_old_client_ids_answer_idempotently_after_a_restart_from_a_snapsho
 
     again = PaperService(CONFIG, db=db)
     assert 0 < await again.open() < counts["events"]  # restarted from a snapshot plus a tail
-    assert again.state_digest() == digest and set(again.orders) == {"g"}
+    assert again.state_digest() == digest and set(again.desk.state.orders) == {"g"}
     for i, ack in enumerate(acks, start=1):
         assert await again.command("order", _order(i)) == ack  # finished: answered from the store
     assert (await again.command("order", gtc))["client_id"] == open_ack["client_id"]

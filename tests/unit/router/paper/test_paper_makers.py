@@ -36,7 +36,7 @@ def _footprint(service: PaperService) -> tuple[int, int, int]:
     """(ids the books remember, open orders on the books, bytes of a snapshot as written)."""
     books = [a.book for a in service.market.adapters.values() if hasattr(a, "book")]
     blob = pickle.dumps(
-        [image.dumps() for image, _ in service._parts], protocol=pickle.HIGHEST_PROTOCOL
+        [image.dumps() for image, _ in service.snapshots.parts], protocol=pickle.HIGHEST_PROTOCOL
     )
     return sum(len(b._closed) for b in books), sum(len(b) for b in books), len(blob)
 

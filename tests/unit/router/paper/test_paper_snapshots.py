@@ -13,7 +13,7 @@ import pytest
 from router.model.errors import ConfigError
 from router.paper.market import PRICE_SCALE, MarketSimulator, ReplayPrice, SimParams
 from router.paper.service import PaperError, PaperService
-from router.paper.snapshot import SnapshotError, StateImage
+from router.paper.snapshot import Declaration, SnapshotError, StateImage
 
 CONFIG = "config/default.toml"
 CAPTURE = "tests/data/binance/spot_ethusdt_20240808_first90s.gz"
@@ -337,7 +337,7 @@ async def test_a_refused_commit_after_an_order_filled_changes_nothing(tmp_path, 
     with pytest.raises(PaperError) as info:
         await service.command("order", order)
     assert info.value.status == 500
-    assert await _counts_and_digest(service) == before and "big" not in service.orders
+    assert await _counts_and_digest(service) == before and "big" not in service.desk.state.orders
     assert (await service.command("order", order))[
         "status"
     ] == "filled"  # the same id is free again
@@ -358,10 +358,13 @@ class _Box:
         self.hook = lambda: None  # wiring: neither saved nor restored
 
 
+BOX = {_Box: Declaration(state=("value",), wiring=("hook",))}
+
+
 def test_state_image_restores_contents_in_place_and_refuses_bad_blobs():
     shared = _Box([1, 2])
     a, b = _Box({"x": shared}), _Box(shared)
-    image = StateImage([a, b, shared])
+    image = StateImage([a, b, shared], BOX)
     blob = image.dumps()
     hook = a.hook
     a.value["x"] = None
@@ -375,7 +378,27 @@ def test_state_image_restores_contents_in_place_and_refuses_bad_blobs():
         image.loads(b"garbage")
     assert shared.value == [1, 2]
     with pytest.raises(SnapshotError):
-        StateImage([a, a])
+        StateImage([a, a], BOX)
+
+
+def test_an_undeclared_attribute_refuses_to_become_state_silently():
+    box = _Box(1)
+    image = StateImage([box], BOX)
+    box.later = "new"  # a new attribute: neither state nor wiring
+    with pytest.raises(SnapshotError, match=r"_Box\.later is neither declared state nor wiring"):
+        image.dumps()
+    with pytest.raises(SnapshotError, match="no state declaration"):
+        StateImage([object()], BOX)
+
+
+async def test_every_stateful_object_of_the_service_is_declared():
+    from router.paper.api import create_paper_app
+
+    service = PaperService(CONFIG)
+    create_paper_app(service)  # the venue server's engine and ledger join the snapshots
+    for image, _ in service.snapshots.parts:
+        image.check()  # raises naming the first undeclared attribute
+    assert len(service.snapshots.parts) == 2
 
 
 def test_service_refuses_bad_snapshot_settings():

@@ -159,6 +159,161 @@ class EngineMachine(RuleBasedStateMachine):
             )
         )
 
+    @rule(
+        account=st.sampled_from(ACCOUNTS),
+        side=st.sampled_from(("BUY", "SELL")),
+        cents=st.integers(0, 2_000_000),
+        pool=st.booleans(),
+    )
+    def quote_sized_order(self, account, side, cents, pool) -> None:
+        """quoteOrderQty: the notional spent is at most the budget, and one more step would
+        pass it (the largest quantity that fits)."""
+        budget = Decimal(cents) / 100
+        symbol = "ETHDAI" if pool else "ETHUSDC"
+        results = []
+
+        def place() -> None:
+            results.append(
+                self.engine.place(
+                    account,
+                    "spot",
+                    symbol,
+                    side,
+                    "MARKET",
+                    qty=None,
+                    price=None,
+                    tif="GTC",
+                    client_order_id=None,
+                    quote_qty=budget,
+                )
+            )
+
+        self._attempt(place)
+        if results:
+            record = results[0]
+            market = self.engine.by_name[record.venue]
+            spent = Decimal(record.cum_quote_units).scaleb(-market.units.quote_decimals)
+            assert 0 < spent <= budget
+            assert record.orig_qty == Decimal(record.executed_base_units).scaleb(
+                -market.units.base_decimals
+            )
+
+    @rule(
+        account=st.sampled_from(ACCOUNTS),
+        side=st.sampled_from(("BUY", "SELL")),
+        price_ticks=st.integers(5970, 6030),
+        qty_lots=st.integers(1, 400),
+    )
+    def post_only(self, account, side, price_ticks, qty_lots) -> None:
+        results = []
+        self._attempt(
+            lambda: results.append(
+                self.engine.place(
+                    account,
+                    "spot",
+                    "ETHUSDC",
+                    side,
+                    "LIMIT",
+                    qty=Decimal(qty_lots) / 100,
+                    price=Decimal(price_ticks) / 2,
+                    tif="POST_ONLY",
+                    client_order_id=None,
+                )
+            )
+        )
+        if results:
+            assert results[0].executed_base_units == 0 and results[0].status == "NEW"
+
+    @rule(
+        account=st.sampled_from(ACCOUNTS),
+        side=st.sampled_from(("BUY", "SELL")),
+        qty_lots=st.integers(1, 3000),
+        position_side=st.sampled_from(("BOTH", "LONG", "SHORT")),
+        reduce_only=st.booleans(),
+    )
+    def perp_position_order(self, account, side, qty_lots, position_side, reduce_only) -> None:
+        """Reduce-only and hedge-mode closing orders never grow nor flip a position."""
+        key = "perp" if position_side == "BOTH" else f"perp@{position_side}"
+        before = self.engine.ledger.position(account, key).size_lots
+        self._attempt(
+            lambda: self.engine.place(
+                account,
+                "perp",
+                "BTCUSDT",
+                side,
+                "MARKET",
+                qty=Decimal(qty_lots) / 1000,
+                price=None,
+                tif="GTC",
+                client_order_id=None,
+                reduce_only=reduce_only,
+                position_side=position_side,
+            )
+        )
+        after = self.engine.ledger.position(account, key).size_lots
+        closing = reduce_only or position_side == ("SHORT" if side == "BUY" else "LONG")
+        if closing:
+            assert abs(after) <= abs(before) and after * before >= 0
+
+    @rule(
+        account=st.sampled_from(ACCOUNTS),
+        side=st.sampled_from(("BUY", "SELL")),
+        price=st.integers(59_950, 60_050),
+        qty_lots=st.integers(1, 2000),
+        position_side=st.sampled_from(("BOTH", "LONG", "SHORT")),
+    )
+    def resting_closing_order(self, account, side, price, qty_lots, position_side) -> None:
+        self._attempt(
+            lambda: self.engine.place(
+                account,
+                "perp",
+                "BTCUSDT",
+                side,
+                "LIMIT",
+                qty=Decimal(qty_lots) / 1000,
+                price=Decimal(price),
+                tif="GTC",
+                client_order_id=None,
+                reduce_only=position_side == "BOTH",
+                position_side=position_side,
+            )
+        )
+
+    @invariant()
+    def closing_orders_fit_their_positions(self) -> None:
+        market = self.engine.by_name["perp"]
+        for account in ACCOUNTS:
+            for position_side in ("BOTH", "LONG", "SHORT"):
+                key = "perp" if position_side == "BOTH" else f"perp@{position_side}"
+                size = self.engine.ledger.position(account, key).size_lots
+                for side in ("BUY", "SELL"):
+                    reducible = -size if side == "BUY" else size
+                    open_lots = sum(
+                        self.engine._open_lots(market, r)
+                        for r in self.engine._closing_orders(account, market, position_side, side)
+                    )
+                    assert open_lots <= max(reducible, 0), (account, position_side, side)
+
+    @rule(account=st.sampled_from(ACCOUNTS), hedge=st.booleans())
+    def position_mode(self, account, hedge) -> None:
+        self._attempt(lambda: self.engine.set_hedge_mode(account, hedge))
+
+    @rule(account=st.sampled_from(ACCOUNTS), leverage=st.integers(0, 30))
+    def leverage(self, account, leverage) -> None:
+        self._attempt(lambda: self.engine.set_leverage(account, "BTCUSDT", leverage))
+
+    @invariant()
+    def positions_match_modes(self) -> None:
+        for (account, name), position in self.engine.ledger.positions.items():
+            if name.endswith("@LONG"):
+                assert position.size_lots >= 0
+            elif name.endswith("@SHORT"):
+                assert position.size_lots <= 0
+            if account in self.engine.hedge_mode:
+                assert "@" in name or position.size_lots == 0
+            else:
+                assert "@" not in name or position.size_lots == 0
+
     @rule(account=st.sampled_from(ACCOUNTS), pick=st.integers(0, 50))
     def cancel(self, account, pick) -> None:
         ids = sorted(self.engine.orders)
@@ -206,3 +361,33 @@ class EngineMachine(RuleBasedStateMachine):
 
 EngineMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
 TestEngineMachine = EngineMachine.TestCase
+
+
+def test_resting_reduce_only_orders_never_cover_more_than_the_position() -> None:
+    """Two resting reduce-only sells cannot together exceed the long; when another fill shrinks
+    the long, the newest one that no longer fits expires instead of opening a short."""
+    engine, _venues = build()
+
+    def place(side: str, qty: str, price: str | None, reduce_only: bool = False):
+        return engine.place(
+            "a",
+            "perp",
+            "BTCUSDT",
+            side,
+            "LIMIT" if price else "MARKET",
+            qty=Decimal(qty),
+            price=Decimal(price) if price else None,
+            tif="GTC",
+            client_order_id=None,
+            reduce_only=reduce_only,
+        )
+
+    place("BUY", "0.05", None)  # long 0.05 at the seed ask
+    first = place("SELL", "0.03", "60100", reduce_only=True)
+    second = place("SELL", "0.03", "60200", reduce_only=True)  # cut to the 0.02 left uncovered
+    assert first.orig_qty == Decimal("0.03") and second.orig_qty == Decimal("0.02")
+    place("SELL", "0.02", None)  # a plain sell at the seed bid: the long is now 0.03
+    assert engine.ledger.position("a", "perp").size_lots == 30
+    assert first.status == "NEW" and second.status == "EXPIRED"  # oldest kept while it fits
+    assert [r.order_id for r in engine.open_orders("a", "perp")] == [first.order_id]
+    engine._check()

@@ -244,10 +244,8 @@ def test_monte_carlo_moves_are_rounded_once_to_ppb(long_engine: StressEngine) ->
 
 
 def test_clone_is_an_equal_and_independent_ledger(big_engine: StressEngine) -> None:
-    from router.stress.engine import _clone
-
     template = big_engine.portfolio.cross
-    twin = _clone(template)
+    twin = template.clone()
     assert twin.snapshot() == template.snapshot()
     twin._check()
     twin.set_mark("ETH-PERP", "2000")
@@ -258,3 +256,37 @@ def test_clone_is_an_equal_and_independent_ledger(big_engine: StressEngine) -> N
         template.subs[big_engine.portfolio.sub_id].positions["ETH-PERP"].size_units == 200 * 10**8
     )
     template._check()
+
+
+def test_shocks_per_instrument_show_basis_risk(basis_engine: StressEngine) -> None:
+    """Spot and perp shocked together: the hedged basis barely moves. The perp alone up 5%: the
+    short loses its 5% while the spot it hedges stays put, and the marks show it."""
+    together = basis_engine.run(shock("both", {"ETH": "0.05"}))
+    apart = basis_engine.run(shock("perp-only", {"ETH-PERP": "0.05"}))
+    assert abs(together.loss) < apart.loss
+    # 10 ETH short, perp mark 3,000 -> 3,150: 1,500 lost (the spot mark did not move)
+    assert apart.loss == Decimal("1500")
+    ledger = apart.ledger
+    assert ledger.marks["ETH-PERP"].price_units == 3150 * 10**8
+    assert ledger.marks["ETH"].price_units == 3000 * 10**8
+    ledger._check()
+
+
+def test_a_shock_naming_an_unknown_instrument_is_refused(basis_engine: StressEngine) -> None:
+    with pytest.raises(StressInputError, match="BTC-PERP"):
+        basis_engine.run(shock("typo", {"BTC-PERP": "0.05"}))
+
+
+def test_monte_carlo_paths_pay_funding(long_engine: StressEngine) -> None:
+    """Zero volatility: the only loss on a path is the funding the long pays every step."""
+    flat = MonteCarloModel(("ETH",), (0.0,), [[1.0]], 4.0, 3, D(1), 2)
+    paid = MonteCarloModel(("ETH",), (0.0,), [[1.0]], 4.0, 3, D(1), 2, (("ETH-PERP", D("0.001")),))
+    assert long_engine.monte_carlo(flat, seed=0).losses["cross"] == [0, 0]
+    losses = long_engine.monte_carlo(paid, seed=0).losses["cross"]
+    # 50 ETH long at a 2,700 mark pays 0.1% x 135,000 = 135 per step, 3 steps
+    assert losses == [405 * 10**8, 405 * 10**8]  # quote ledger units
+    with pytest.raises(StressInputError, match="monte_carlo.funding"):
+        long_engine.monte_carlo(
+            MonteCarloModel(("ETH",), (0.0,), [[1.0]], 4.0, 3, D(1), 2, (("NOPE", D("0.1")),)),
+            seed=0,
+        )

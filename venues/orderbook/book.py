@@ -1,4 +1,4 @@
-"""Exact limit order book: price-time priority on sortedcontainers, for spot and perpetual markets.
+"""Exact limit order book: price-time priority, for spot and perpetual markets.
 
 Units. Prices are integer ticks (``price = price_ticks * tick_size``), quantities integer lots
 (``qty = qty_lots * lot_size``). A notional is counted in quote quanta,
@@ -37,85 +37,21 @@ positions elsewhere; these figures serve the venue server.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from enum import StrEnum
+from decimal import Decimal
 from itertools import islice
 from typing import Any
 
-from sortedcontainers import SortedList
-
-from venues._records import fast_init
 from venues.errors import InvalidArgument, VenueError, require_int
+from venues.orderbook.prices import PriceSet
+from venues.orderbook.types import PIPS_PER_UNIT, BookQuote, Fill, Order, OrderResult
+from venues.values import parse_decimal, parse_non_negative, parse_positive
 
-__all__ = [
-    "PIPS_PER_UNIT",
-    "BookQuote",
-    "BookSide",
-    "Fill",
-    "Kind",
-    "Order",
-    "OrderBook",
-    "OrderResult",
-    "Side",
-    "Status",
-    "StpMode",
-    "TimeInForce",
-]
-
-PIPS_PER_UNIT = 1_000_000  # fee_pips are hundredths of a basis point: 1_000_000 pips = 100 %
-
-
-class Side(StrEnum):
-    """The side of an order (for a taker: buy takes asks, sell takes bids)."""
-
-    BUY = "buy"
-    SELL = "sell"
-
-
-class TimeInForce(StrEnum):
-    """How long an order's unfilled remainder lives."""
-
-    GTC = "GTC"
-    IOC = "IOC"
-    FOK = "FOK"
-    POST_ONLY = "POST_ONLY"
-
-
-class Kind(StrEnum):
-    """The instrument kind a book trades."""
-
-    SPOT = "spot"
-    PERP = "perp"
-
-
-class StpMode(StrEnum):
-    """Self-trade prevention: what happens when a taker meets a resting order of its own owner."""
-
-    CANCEL_TAKER = "cancel_taker"
-    CANCEL_MAKER = "cancel_maker"
-    CANCEL_BOTH = "cancel_both"
-
-
-class BookSide(StrEnum):
-    """One side of the book, for :meth:`OrderBook.depth`."""
-
-    BIDS = "bids"
-    ASKS = "asks"
-
-
-class Status(StrEnum):
-    """Final state of an order right after it was placed (see the module docstring)."""
-
-    FILLED = "filled"
-    PARTIALLY_FILLED = "partially_filled"
-    RESTING = "resting"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-
+__all__ = ["OrderBook"]
 
 BUY, SELL = "buy", "sell"
 GTC, IOC, FOK, POST_ONLY = "GTC", "IOC", "FOK", "POST_ONLY"
+# Lookups that also intern: an enum member or an equal str maps to the constant, so the hot
+# paths can compare sides and times in force by identity.
 _SIDES = {BUY: BUY, SELL: SELL}
 _TIFS = {GTC: GTC, IOC: IOC, FOK: FOK, POST_ONLY: POST_ONLY}
 _KINDS = {"spot": "spot", "perp": "perp"}
@@ -126,104 +62,14 @@ _STPS = {
 }
 _BOOK_SIDES = {"bids": "bids", "asks": "asks"}
 
-
-@fast_init
-@dataclass(frozen=True, slots=True, init=False)
-class Order:
-    """A resting order as the book holds it: ticks and lots; ``qty_lots`` is what remains open.
-
-    ``original_lots`` is filled plus remaining (an amend moves it with the remaining size);
-    ``seq`` is the time priority: lower is earlier, a priority-losing amend gets a new one.
-    """
-
-    order_id: str
-    owner: str
-    side: str
-    price_ticks: int
-    qty_lots: int
-    original_lots: int
-    tif: str
-    seq: int
-
-    @property
-    def filled_lots(self) -> int:
-        """Lots of this order filled so far."""
-        return self.original_lots - self.qty_lots
-
-
-@fast_init
-@dataclass(frozen=True, slots=True, init=False)
-class Fill:
-    """One match between a taker and a resting maker, at the maker's price.
-
-    ``notional_quanta = price_ticks * qty_lots``; fees are quanta rounded up per fill.
-    """
-
-    seq: int
-    taker_order_id: str
-    maker_order_id: str
-    taker_owner: str
-    maker_owner: str
-    taker_side: str
-    price_ticks: int
-    qty_lots: int
-    notional_quanta: int
-    taker_fee_quanta: int
-    maker_fee_quanta: int
-
-
-@fast_init
-@dataclass(frozen=True, slots=True, init=False)
-class OrderResult:
-    """What placing one order did: its status, lots filled, resting and cancelled, and the fills.
-
-    ``filled_lots + resting_lots + cancelled_lots`` is the order's size. ``stp_cancelled`` lists
-    the resting maker orders that self-trade prevention cancelled.
-    """
-
-    order_id: str
-    status: str
-    filled_lots: int
-    resting_lots: int
-    fills: tuple[Fill, ...]
-    cancelled_lots: int
-    stp_cancelled: tuple[str, ...]
-
-    @property
-    def notional_quanta(self) -> int:
-        """Sum of the fills' notionals in quanta."""
-        return sum(f.notional_quanta for f in self.fills)
-
-    @property
-    def taker_fee_quanta(self) -> int:
-        """Sum of the taker fees this order paid, in quanta (each fill rounded up)."""
-        return sum(f.taker_fee_quanta for f in self.fills)
-
-
-@fast_init
-@dataclass(frozen=True, slots=True, init=False)
-class BookQuote:
-    """Read-only result of sweeping the book for a taker; nothing in the book changed.
-
-    ``worst_price_ticks`` is the last (worst) level price touched, ``None`` if nothing fills;
-    ``levels`` counts the price levels that contributed at least one lot.
-    """
-
-    side: str
-    requested_lots: int
-    filled_lots: int
-    notional_quanta: int
-    taker_fee_quanta: int
-    worst_price_ticks: int | None
-    levels: int
-
-
-_new_order, _new_fill, _new_result = Order._new, Fill._new, OrderResult._new
+# Records are built as tuple.__new__(Record, fields): a NamedTuple without its Python-level
+# __new__ (see venues.orderbook.types).
+_record = tuple.__new__
 _new_resting = object.__new__
 
 
 class _Resting:
-    """Mutable internal twin of :class:`Order`; the public API hands out frozen snapshots."""
+    """Mutable internal twin of :class:`Order`; the public API hands out immutable snapshots."""
 
     __slots__ = (
         "order_id",
@@ -256,15 +102,18 @@ class _Resting:
         self.seq = seq
 
     def snapshot(self) -> Order:
-        return _new_order(
-            self.order_id,
-            self.owner,
-            self.side,
-            self.price_ticks,
-            self.qty_lots,
-            self.original_lots,
-            self.tif,
-            self.seq,
+        return _record(
+            Order,
+            (
+                self.order_id,
+                self.owner,
+                self.side,
+                self.price_ticks,
+                self.qty_lots,
+                self.original_lots,
+                self.tif,
+                self.seq,
+            ),
         )
 
 
@@ -294,25 +143,6 @@ def _ceil_div(numerator: int, denominator: int) -> int:
     return -((-numerator) // denominator)
 
 
-def _decimal_arg(field: str, value: Any, allowed: str) -> Decimal:
-    """Parse ``value`` (Decimal, str or int, never float) into a finite Decimal, else raise."""
-    if isinstance(value, Decimal):
-        dec = value
-    elif isinstance(value, str):
-        try:
-            dec = Decimal(value.strip())
-        except InvalidOperation:
-            raise InvalidArgument(field, value, allowed) from None
-    elif isinstance(value, int) and not isinstance(value, bool):
-        dec = Decimal(value)
-    else:
-        # float is refused on purpose: Decimal(0.1) is not 0.1.
-        raise InvalidArgument(field, value, allowed)
-    if not dec.is_finite():
-        raise InvalidArgument(field, value, allowed)
-    return dec
-
-
 def _decimal_from_int_scaled(units: int, coefficient: int, exponent: int) -> Decimal:
     """Exactly ``units * coefficient * 10**exponent`` as a Decimal, never rounded by a context."""
     return Decimal(f"{units * coefficient}E{exponent}")
@@ -320,17 +150,18 @@ def _decimal_from_int_scaled(units: int, coefficient: int, exponent: int) -> Dec
 
 def _coefficient_exponent(dec: Decimal) -> tuple[int, int]:
     sign, digits, exponent = dec.as_tuple()
+    assert isinstance(exponent, int)  # finite: the value grammar refuses NaN and Infinity
     coefficient = int("".join(map(str, digits)) or "0")
-    return (-coefficient if sign else coefficient), int(exponent)
+    return (-coefficient if sign else coefficient), exponent
 
 
 class OrderBook:
     """An exact limit order book with price-time priority, self-trade prevention and fees.
 
     Prices are integer ticks, sizes integer lots, notionals and fees quanta (module docstring).
-    Complexity, n resting orders and L price levels: placing at an existing level O(1), at a new
-    level O(log L); each fill O(1) amortised; cancel O(1) unless it empties a level (O(log L));
-    quote O(orders touched).
+    Complexity, with W the non-empty 256-tick words of a side's prices (venues.orderbook.prices):
+    placing O(1), plus O(log W) when it opens the first level of a word; each fill O(1)
+    amortised; cancel O(1), plus O(log W) when it empties a word; quote O(orders touched).
 
     >>> book = OrderBook("ETH/USDC", tick_size="0.01", lot_size="0.0001", taker_fee_pips=500)
     >>> book.place_limit("a1", "maker", "sell", book.price_to_ticks("3000.50"), 80_000).status
@@ -389,19 +220,11 @@ class OrderBook:
         """Create an empty book. Raises :class:`InvalidArgument` on any bad parameter."""
         if not isinstance(symbol, str) or not symbol:
             raise InvalidArgument("symbol", symbol, "a non-empty str such as 'ETH/USDC'")
-        tick = _decimal_arg("tick_size", tick_size, "a positive decimal (Decimal or str)")
-        lot = _decimal_arg("lot_size", lot_size, "a positive decimal (Decimal or str)")
-        if tick <= 0:
-            raise InvalidArgument("tick_size", tick_size, "a positive decimal (Decimal or str)")
-        if lot <= 0:
-            raise InvalidArgument("lot_size", lot_size, "a positive decimal (Decimal or str)")
-        floor_notional = _decimal_arg(
-            "min_notional", min_notional, "a decimal >= 0 in quote units (Decimal or str)"
+        tick = parse_positive("tick_size", tick_size, error=InvalidArgument)
+        lot = parse_positive("lot_size", lot_size, error=InvalidArgument)
+        floor_notional = parse_non_negative(
+            "min_notional", min_notional, kind="a quote amount >= 0", error=InvalidArgument
         )
-        if floor_notional < 0:
-            raise InvalidArgument(
-                "min_notional", min_notional, "a decimal >= 0 in quote units (Decimal or str)"
-            )
         require_int("taker_fee_pips", taker_fee_pips, minimum=0, maximum=PIPS_PER_UNIT - 1)
         # A maker rebate (negative maker fee) is allowed only while the venue still earns on every
         # fill: with both fees rounded up, ceil(x*t) + ceil(-x*m) >= 0 whenever m <= t.
@@ -429,14 +252,13 @@ class OrderBook:
         self._kind = kind_value
         self._stp = stp_value
 
-        # Each side: price -> level (O(1) lookup) plus the sorted prices (best = [0] for asks,
-        # [-1] for bids). Separate structures rather than SortedDict keep the hot path on public
-        # SortedList calls with O(1) access to the ends.
+        # Each side: price -> level (O(1) lookup) plus the sorted set of those prices (a bitmap,
+        # see venues.orderbook.prices: O(1) to add or remove a level at the touch).
         self._bid_levels: dict[int, _Level] = {}
-        self._bid_prices = SortedList()
+        self._bid_prices = PriceSet()
         self._ask_levels: dict[int, _Level] = {}
-        self._ask_prices = SortedList()
-        # The best price of each side (None when empty), cached: reading a SortedList end is a
+        self._ask_prices = PriceSet()
+        # The best price of each side (None when empty), cached: reading the price set is a
         # Python-level call, and every order asks whether it crosses.
         self._best_bid: int | None = None
         self._best_ask: int | None = None
@@ -490,7 +312,7 @@ class OrderBook:
         203
         """
         allowed = f"a positive multiple of tick_size {self._tick_size} (Decimal or str)"
-        dec = _decimal_arg("price", price, allowed)
+        dec = parse_decimal("price", price, error=InvalidArgument)
         num, den = dec.as_integer_ratio()
         tn, td = self._tick_ratio
         ticks, rest = divmod(num * td, den * tn)
@@ -514,7 +336,7 @@ class OrderBook:
         1250
         """
         allowed = f"a multiple of lot_size {self._lot_size}, >= 0 (Decimal or str)"
-        dec = _decimal_arg("qty", qty, allowed)
+        dec = parse_decimal("qty", qty, error=InvalidArgument)
         num, den = dec.as_integer_ratio()
         ln, ld = self._lot_ratio
         lots, rest = divmod(num * ld, den * ln)
@@ -646,7 +468,7 @@ class OrderBook:
 
         Raises (changing nothing) on bad input, a duplicate id, a notional below
         ``min_notional_quanta``, or a POST_ONLY order that would take. Complexity: O(1) to rest
-        at an existing level, O(log L) at a new one, plus O(1) amortised per fill.
+        (O(log W) to open the first level of a price word), plus O(1) amortised per fill.
 
         >>> book = OrderBook("X/Y", tick_size="1", lot_size="1")
         >>> book.place_limit("a1", "mm", "sell", 100, 3).status
@@ -667,12 +489,8 @@ class OrderBook:
             raise InvalidArgument("tif", tif, "'GTC', 'IOC', 'FOK' or 'POST_ONLY'") from None
         # Validation is inlined on this hot path; the helpers build the error messages.
         closed = self._closed
-        if (
-            type(order_id) is not str
-            or not order_id
-            or order_id in closed
-            or order_id in self._orders
-        ):
+        orders = self._orders
+        if type(order_id) is not str or not order_id or order_id in closed or order_id in orders:
             self._new_id_arg(order_id)
         if type(owner) is not str or not owner:
             _str_arg("owner", owner)
@@ -689,15 +507,15 @@ class OrderBook:
             )
 
         if side is BUY:
-            best = self._best_ask
+            best, best_own = self._best_ask, self._best_bid
             crosses = best is not None and best <= price_ticks
         else:
-            best = self._best_bid
+            best, best_own = self._best_bid, self._best_ask
             crosses = best is not None and best >= price_ticks
         if not crosses:
             if tif is IOC or tif is FOK:
                 closed.add(order_id)
-                return _new_result(order_id, "expired", 0, 0, (), qty_lots, ())
+                return _record(OrderResult, (order_id, "expired", 0, 0, (), qty_lots, ()))
             # Rest at once: the common case of a book, kept free of calls.
             self._order_seq = seq = self._order_seq + 1
             # _Resting(...) inlined: slot stores in place cost half the constructor call.
@@ -709,16 +527,25 @@ class OrderBook:
             resting.qty_lots = resting.original_lots = qty_lots
             resting.tif = tif
             resting.seq = seq
-            levels = self._bid_levels if side is BUY else self._ask_levels
-            level = levels.get(price_ticks)
-            if level is None:
-                level = levels[price_ticks] = _Level()
-                self._add_price(side, price_ticks)
+            if side is BUY:
+                level = self._bid_levels.get(price_ticks)
+                if level is None:  # a new level; not crossing, it is the best only if above
+                    level = self._bid_levels[price_ticks] = _Level()
+                    self._bid_prices.add(price_ticks)
+                    if best_own is None or price_ticks > best_own:
+                        self._best_bid = price_ticks
+            else:
+                level = self._ask_levels.get(price_ticks)
+                if level is None:
+                    level = self._ask_levels[price_ticks] = _Level()
+                    self._ask_prices.add(price_ticks)
+                    if best_own is None or price_ticks < best_own:
+                        self._best_ask = price_ticks
             level.queue.append(resting)
             level.live += 1
             level.total_lots += qty_lots
-            self._orders[order_id] = resting
-            return _new_result(order_id, "resting", 0, qty_lots, (), 0, ())
+            orders[order_id] = resting
+            return _record(OrderResult, (order_id, "resting", 0, qty_lots, (), 0, ()))
         if tif is POST_ONLY:
             raise VenueError(
                 "POST_ONLY_WOULD_CROSS",
@@ -731,22 +558,26 @@ class OrderBook:
             plan = self._sweep(side, qty_lots, price_ticks, owner)
             if plan.filled_lots < qty_lots:
                 closed.add(order_id)
-                return _new_result(order_id, "expired", 0, 0, (), qty_lots, ())
+                return _record(OrderResult, (order_id, "expired", 0, 0, (), qty_lots, ()))
         remaining, fills, stp_cancelled, killed = self._match(
             order_id, owner, side, qty_lots, price_ticks
         )
         filled = qty_lots - remaining
         if remaining and not killed and tif is GTC:
             self._rest(order_id, owner, side, price_ticks, remaining, tif)
-            self._orders[order_id].original_lots = qty_lots
+            orders[order_id].original_lots = qty_lots
             status = "partially_filled" if filled else "resting"
-            return _new_result(order_id, status, filled, remaining, fills, 0, stp_cancelled)
+            return _record(
+                OrderResult, (order_id, status, filled, remaining, fills, 0, stp_cancelled)
+            )
         closed.add(order_id)
         if not remaining:
-            return _new_result(order_id, "filled", filled, 0, fills, 0, stp_cancelled)
-        if killed:
-            return _new_result(order_id, "cancelled", filled, 0, fills, remaining, stp_cancelled)
-        return _new_result(order_id, "expired", filled, 0, fills, remaining, stp_cancelled)
+            status = "filled"
+        elif killed:
+            status = "cancelled"
+        else:
+            status = "expired"
+        return _record(OrderResult, (order_id, status, filled, 0, fills, remaining, stp_cancelled))
 
     def place_market(
         self,
@@ -759,7 +590,7 @@ class OrderBook:
         """Take up to ``qty_lots`` at any price up to ``protection_price_ticks``; the rest expires.
 
         IOC semantics; min_notional does not apply (a market order has no price). O(1) amortised
-        per fill plus O(log L) per emptied level.
+        per fill plus O(log W) per emptied price word.
 
         >>> book = OrderBook("X/Y", tick_size="1", lot_size="1")
         >>> _ = book.place_limit("a1", "mm", "sell", 100, 3)
@@ -783,14 +614,17 @@ class OrderBook:
         )
         filled = qty_lots - remaining
         if not remaining:
-            return _new_result(order_id, "filled", filled, 0, fills, 0, stp_cancelled)
-        status = "cancelled" if killed else "expired"
-        return _new_result(order_id, status, filled, 0, fills, remaining, stp_cancelled)
+            status = "filled"
+        elif killed:
+            status = "cancelled"
+        else:
+            status = "expired"
+        return _record(OrderResult, (order_id, status, filled, 0, fills, remaining, stp_cancelled))
 
     def cancel(self, order_id: str) -> Order:
         """Cancel the open order ``order_id`` and return its last snapshot (remaining lots).
 
-        Raises ``UNKNOWN_ORDER`` if it is not open. O(1), O(log L) if its level empties.
+        Raises ``UNKNOWN_ORDER`` if it is not open. O(1).
 
         >>> book = OrderBook("X/Y", tick_size="1", lot_size="1")
         >>> _ = book.place_limit("a1", "mm", "sell", 100, 3)
@@ -799,19 +633,31 @@ class OrderBook:
         """
         resting = self._orders.pop(order_id, None) if type(order_id) is str else None
         if resting is None:
-            self._open_arg(order_id)  # raises the right error; nothing was removed
-        snapshot = _new_order(
-            order_id,
-            resting.owner,
-            resting.side,
-            resting.price_ticks,
-            resting.qty_lots,
-            resting.original_lots,
-            resting.tif,
-            resting.seq,
+            raise _not_open_error(order_id)  # nothing was removed
+        side, price, qty_lots = resting.side, resting.price_ticks, resting.qty_lots
+        snapshot = _record(
+            Order,
+            (
+                order_id,
+                resting.owner,
+                side,
+                price,
+                qty_lots,
+                resting.original_lots,
+                resting.tif,
+                resting.seq,
+            ),
         )
-        self._unlink(resting)
         self._closed.add(order_id)
+        # _unlink inlined for the common case: the level keeps other orders, no compaction due.
+        level = (self._bid_levels if side == BUY else self._ask_levels)[price]
+        live = level.live - 1
+        if live and len(level.queue) <= 2 * live + 8:
+            level.live = live
+            level.total_lots -= qty_lots
+            resting.qty_lots = 0  # dead: skipped, then dropped, by the level's queue
+        else:
+            self._unlink(resting)
         return snapshot
 
     def amend(
@@ -822,7 +668,7 @@ class OrderBook:
         ``qty_lots`` is the new open (remaining) size. Priority is kept only when the price is
         unchanged and the size does not grow; otherwise the order goes to the back of its (new)
         level with a new ``seq``. An amend that would cross the book raises ``AMEND_WOULD_CROSS``;
-        any error changes nothing. O(1), O(log L) when the price moves.
+        any error changes nothing. O(1), O(log W) at worst when the price moves.
 
         >>> book = OrderBook("X/Y", tick_size="1", lot_size="1")
         >>> _ = book.place_limit("a1", "mm", "sell", 100, 3)
@@ -850,10 +696,10 @@ class OrderBook:
             )
         if new_price != resting.price_ticks:
             if resting.side == BUY:
-                best = self.best_ask()
+                best = self._best_ask
                 crosses = best is not None and new_price >= best
             else:
-                best = self.best_bid()
+                best = self._best_bid
                 crosses = best is not None and new_price <= best
             if crosses:
                 raise VenueError(
@@ -919,18 +765,18 @@ class OrderBook:
         assert not self._orders.keys() & self._closed, "an open id is also closed"
         seqs = [r.seq for r in self._orders.values()]
         assert seqs == sorted(seqs) and all(s <= self._order_seq for s in seqs)
-        assert self._best_bid == (self._bid_prices[-1] if self._bid_prices else None), "best bid"
-        assert self._best_ask == (self._ask_prices[0] if self._ask_prices else None), "best ask"
-        if self._bid_prices and self._ask_prices:
-            assert self._bid_prices[-1] < self._ask_prices[0], "book crossed"
+        assert self._best_bid == self._bid_prices.max(), "best bid"
+        assert self._best_ask == self._ask_prices.min(), "best ask"
+        if self._best_bid is not None and self._best_ask is not None:
+            assert self._best_bid < self._best_ask, "book crossed"
         assert sum(self._position_lots.values()) == 0, "positions do not net to zero"
         assert sum(self._cash_quanta.values()) + self._fees_quanta == 0, "cash not conserved"
         assert self._fees_quanta >= 0
 
-    def _snapshot(self) -> tuple:
+    def _snapshot(self) -> tuple[object, ...]:
         """Full comparable state, for tests that assert a failed call changed nothing."""
 
-        def side(levels: dict[int, _Level], prices: SortedList) -> tuple:
+        def side(levels: dict[int, _Level], prices: PriceSet) -> tuple[object, ...]:
             return tuple(
                 (
                     p,
@@ -978,12 +824,9 @@ class OrderBook:
             )
 
     def _open_arg(self, order_id: Any) -> _Resting:
-        _str_arg("order_id", order_id)
-        resting = self._orders.get(order_id)
+        resting = self._orders.get(order_id) if type(order_id) is str else None
         if resting is None:
-            raise InvalidArgument(
-                "order_id", order_id, "the id of an open order", code="UNKNOWN_ORDER"
-            )
+            raise _not_open_error(order_id)
         return resting
 
     def _rest(
@@ -1008,39 +851,38 @@ class OrderBook:
     def _drop_price(self, side: str, price_ticks: int) -> None:
         """Remove an emptied level's price from the sorted prices and the best-price cache."""
         if side == BUY:
-            prices = self._bid_prices
-            prices.remove(price_ticks)
+            self._bid_prices.remove(price_ticks)
             if price_ticks == self._best_bid:
-                self._best_bid = prices[-1] if self._bid_levels else None
+                self._best_bid = self._bid_prices.max()
         else:
-            prices = self._ask_prices
-            prices.remove(price_ticks)
+            self._ask_prices.remove(price_ticks)
             if price_ticks == self._best_ask:
-                self._best_ask = prices[0] if self._ask_levels else None
+                self._best_ask = self._ask_prices.min()
 
     def _link(self, resting: _Resting) -> None:
-        levels = self._bid_levels if resting.side == BUY else self._ask_levels
-        level = levels.get(resting.price_ticks)
+        side, price = resting.side, resting.price_ticks
+        levels = self._bid_levels if side == BUY else self._ask_levels
+        level = levels.get(price)
         if level is None:
-            level = levels[resting.price_ticks] = _Level()
-            self._add_price(resting.side, resting.price_ticks)
+            level = levels[price] = _Level()
+            self._add_price(side, price)
         level.queue.append(resting)
         level.live += 1
         level.total_lots += resting.qty_lots
 
     def _unlink(self, resting: _Resting) -> None:
-        """Take an open order off its level (it stays in the queue, dead); O(1), O(log L) if the
-        level empties."""
+        """Take an open order off its level (it stays in the queue, dead); O(1), O(log W) if it
+        empties a price word."""
         price = resting.price_ticks
         levels = self._bid_levels if resting.side == BUY else self._ask_levels
         level = levels[price]
-        level.live -= 1
-        if not level.live:
-            del levels[price]
-            self._drop_price(resting.side, price)
         level.total_lots -= resting.qty_lots
         resting.qty_lots = 0  # dead: skipped, then dropped, by the level's queue
-        if level.live and len(level.queue) > 2 * level.live + 8:
+        live = level.live = level.live - 1
+        if not live:
+            del levels[price]
+            self._drop_price(resting.side, price)
+        elif len(level.queue) > 2 * live + 8:
             level.queue = deque(r for r in level.queue if r.qty_lots)
 
     def _sweep(self, side: str, qty_lots: int, limit: int | None, owner: str | None) -> BookQuote:
@@ -1081,7 +923,9 @@ class OrderBook:
                 worst = price
             if stop or not remaining:
                 break
-        return BookQuote._new(side, qty_lots, qty_lots - remaining, notional, fee, worst, touched)
+        return _record(
+            BookQuote, (side, qty_lots, qty_lots - remaining, notional, fee, worst, touched)
+        )
 
     def _match(
         self, order_id: str, owner: str, side: str, qty_lots: int, limit: int | None
@@ -1093,9 +937,11 @@ class OrderBook:
         stops the taker. Dead (cancelled) entries met at the front are dropped.
         """
         if side is BUY:
-            levels, prices, best, price = self._ask_levels, self._ask_prices, 0, self._best_ask
+            levels, prices, price = self._ask_levels, self._ask_prices, self._best_ask
+            next_best = prices.min
         else:
-            levels, prices, best, price = self._bid_levels, self._bid_prices, -1, self._best_bid
+            levels, prices, price = self._bid_levels, self._bid_prices, self._best_bid
+            next_best = prices.max
         stp = self._stp
         taker_pips, maker_pips = self._taker_fee_pips, self._maker_fee_pips
         orders_index = self._orders
@@ -1108,7 +954,7 @@ class OrderBook:
         taker_notional = taker_fees = maker_fees = 0
         maker_sign = -1 if side is BUY else 1  # the maker's position moves against the taker
         # Local bindings: this loop runs once per fill and attribute lookups dominate it.
-        append_fill, new_fill = fills.append, _new_fill
+        append_fill, record = fills.append, _record
         position_of, cash_of = positions.get, cash.get
         is_buy = side is BUY
         pips_per_unit = PIPS_PER_UNIT
@@ -1158,18 +1004,21 @@ class OrderBook:
                 maker_fee = -((-notional * maker_pips) // pips_per_unit) if maker_pips else 0
                 fill_seq += 1
                 append_fill(
-                    new_fill(
-                        fill_seq,
-                        order_id,
-                        maker.order_id,
-                        owner,
-                        maker_owner,
-                        side,
-                        price,
-                        take,
-                        notional,
-                        taker_fee,
-                        maker_fee,
+                    record(
+                        Fill,
+                        (
+                            fill_seq,
+                            order_id,
+                            maker.order_id,
+                            owner,
+                            maker_owner,
+                            side,
+                            price,
+                            take,
+                            notional,
+                            taker_fee,
+                            maker_fee,
+                        ),
                     )
                 )
                 taker_notional += notional
@@ -1183,8 +1032,8 @@ class OrderBook:
             level.live = live
             if not live:
                 del levels[price]
-                prices.pop(best)
-                price = prices[best] if levels else None
+                prices.remove(price)
+                price = next_best()
             if killed:
                 break
         if is_buy:
@@ -1197,7 +1046,7 @@ class OrderBook:
             positions[owner] = positions.get(owner, 0) - maker_sign * filled
             cash[owner] = cash.get(owner, 0) + maker_sign * taker_notional - taker_fees
             self._fees_quanta += taker_fees + maker_fees
-        return remaining, tuple(fills), tuple(stp_cancelled), killed
+        return remaining, tuple(fills), tuple(stp_cancelled) if stp_cancelled else (), killed
 
 
 def _lookup(table: dict[str, str], field: str, value: Any) -> str:
@@ -1220,3 +1069,10 @@ def _ticks_arg(field: str, value: Any) -> None:
 def _lots_arg(field: str, value: Any) -> None:
     if type(value) is not int or value < 1:
         raise InvalidArgument(field, value, "an int >= 1 (quantity in lots; bool refused)")
+
+
+def _not_open_error(order_id: Any) -> InvalidArgument:
+    """The error for an order id that names no open order (or is no id at all)."""
+    if type(order_id) is not str or not order_id:
+        return InvalidArgument("order_id", order_id, "a non-empty str")
+    return InvalidArgument("order_id", order_id, "the id of an open order", code="UNKNOWN_ORDER")

@@ -1,0 +1,1 @@
+"""Bring your own fills: replay a trader's trade history through the margin core."""

@@ -61,6 +61,7 @@ from typing import Any
 
 from router.config import TOP_LEVEL, Keys, check_table, read_toml
 from router.model.errors import ConfigError, ExecutionError, InvalidValue
+from router.routing import MAX_HOPS
 from venues.values import parse_positive
 
 __all__ = [
@@ -92,7 +93,6 @@ MAX_NETTING_WINDOW_MS = 60_000
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ASSET = re.compile(r"^[A-Z0-9]{1,16}$")
 DEFAULT_MAX_HOPS = 2
-MAX_HOPS = 3
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,16}/[A-Z0-9]{1,16}(:[A-Z0-9]{1,16})?$")
 
 
@@ -219,11 +219,8 @@ class OrderLeg:
                 raise OrderError(name, getattr(self, name), "nothing on a leg with from/to")
         if self.hedge is not None or self.quote_qty is not None or self.venues:
             name = "follows" if self.hedge else "quote_qty" if self.quote_qty else "venues"
-            raise OrderError(
-                name,
-                getattr(self, name if name != "follows" else "hedge"),
-                "nothing on a leg with from/to",
-            )
+            value = self.hedge.follows if self.hedge else getattr(self, name)
+            raise OrderError(name, value, "nothing on a leg with from/to")
         if not isinstance(self.qty, Decimal):
             raise OrderError("qty", self.qty, f"the amount of {self.from_asset} to spend, > 0")
         _positive("qty", self.qty)

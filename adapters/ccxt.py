@@ -27,8 +27,10 @@ from collections.abc import Callable
 from decimal import Context, Decimal
 from fractions import Fraction
 from typing import Any
+from urllib.parse import urlsplit
 
 import ccxt as ccxt_errors
+import ccxt.async_support as ccxt_async
 
 from adapters.units import (
     check_amount,
@@ -97,13 +99,60 @@ def map_ccxt_error(venue: str, exc: Exception, action: str) -> AdapterError:
     )
 
 
+def known_exchange(exchange_id: str) -> bool:
+    """Whether ``exchange_id`` names an exchange ccxt's async support has ("binance")."""
+    return exchange_id in ccxt_async.exchanges
+
+
+def point_at(exchange: Any, base_url: str) -> Any:
+    """Rewrite every https/wss API URL of ``exchange`` to ``base_url`` (same paths, that scheme
+    and host): how the venue server on ``http://127.0.0.1:N/v/<venue>`` stands in for the exchange
+    (docs/bots.md shows the same rewrite for bots). Returns ``exchange``. O(URLs)."""
+    ws_base = "ws" + base_url[len("http") :]
+
+    def rewrite(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: rewrite(item) for key, item in value.items()}
+        if isinstance(value, str) and value.startswith(("https://", "wss://")):
+            parts = urlsplit(value)
+            root = ws_base if parts.scheme == "wss" else base_url
+            return root + parts.path + ("?" + parts.query if parts.query else "")
+        return value
+
+    exchange.urls["api"] = rewrite(exchange.urls["api"])
+    return exchange
+
+
+def exchange_factory(
+    exchange_id: str,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    api_secret: str | None = None,
+) -> Callable[[], Any]:
+    """A maker of fresh ``ccxt.async_support`` exchanges of ``exchange_id`` (a known one: see
+    :func:`known_exchange`) with these credentials, pointed at ``base_url`` when given. A fresh
+    one per event loop: an async exchange keeps the loop that first used it."""
+    klass = getattr(ccxt_async, exchange_id)
+    credentials = {} if api_key is None else {"apiKey": api_key, "secret": api_secret}
+
+    def make() -> Any:
+        exchange = klass(dict(credentials))
+        return exchange if base_url is None else point_at(exchange, base_url)
+
+    return make
+
+
 class CcxtAdapter:
     """One symbol of one ccxt exchange as a venue.
 
     ``exchange`` is a ``ccxt.async_support`` instance (the adapter does not own it unless
     ``owns_exchange``); ``symbol`` is our "BASE/QUOTE", ``market_symbol`` the ccxt symbol when it
     differs ("ETH/USDT:USDT"). ``taker_fee_pips`` overrides ccxt's static fee table (which for a
-    simulated venue is not the venue's fee). Complexity: O(levels) per curve and quote.
+    simulated venue is not the venue's fee). ``reopen`` (with ``owns_exchange``) makes the
+    exchange that replaces the closed one after :meth:`close`, so the adapter serves the next event
+    loop too (the market's first snapshot and the execution run in different loops). Complexity:
+    O(levels) per curve and quote.
     """
 
     kind = "ccxt"
@@ -122,6 +171,7 @@ class CcxtAdapter:
         owns_exchange: bool = False,
         max_snapshot_age_secs: Decimal | None = Decimal(5),
         clock: Callable[[], float] = time.monotonic,
+        reopen: Callable[[], Any] | None = None,
     ) -> None:
         check_identity(name, symbol)
         if max_snapshot_age_secs is not None:
@@ -158,6 +208,7 @@ class CcxtAdapter:
         self._fee_override = taker_fee_pips
         self.depth_limit = depth_limit
         self.owns_exchange = owns_exchange
+        self._reopen = reopen
         self.tick: Decimal | None = None
         self.step: Decimal | None = None
         self.min_amount = Decimal(0)
@@ -257,11 +308,20 @@ class CcxtAdapter:
                 )
 
     async def close(self) -> None:
-        """Close the exchange's HTTP session when this adapter owns it."""
+        """Close the exchange's HTTP session when this adapter owns it; with ``reopen``, a fresh
+        exchange (no session, no loop yet) takes its place. The snapshot stays."""
         if self.owns_exchange:
             await self.exchange.close()
+            if self._reopen is not None:
+                self.exchange = self._reopen()
 
     # ---- the VenueAdapter protocol -------------------------------------------------------------
+    def mid_price(self) -> Decimal | None:
+        """The snapshot's (best bid + best ask) / 2, exact; None without a snapshot or a side."""
+        if self.tick is None or not self.bids or not self.asks:
+            return None
+        return (self.bids[0][0] + self.asks[0][0]) / 2
+
     def base_quantum(self) -> Decimal:
         """The market's amount step."""
         self._require_snapshot()
@@ -606,4 +666,12 @@ def _exact_decimal(value: Fraction) -> Decimal:
     return Context(prec=120).divide(Decimal(value.numerator), Decimal(value.denominator))
 
 
-__all__ = ["CcxtAdapter", "decimal_from_ccxt", "map_ccxt_error", "venue_client_id"]
+__all__ = [
+    "CcxtAdapter",
+    "decimal_from_ccxt",
+    "exchange_factory",
+    "known_exchange",
+    "map_ccxt_error",
+    "point_at",
+    "venue_client_id",
+]

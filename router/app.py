@@ -14,6 +14,8 @@ gate; execution, paper trading, backtests and stress tests all start from it.
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -36,6 +38,7 @@ from router.config import (
     VenueConfig,
     load_config,
 )
+from router.config.records import CcxtConfig
 from router.model.errors import ConfigError, CrossrouteError, RouteError
 from venues.amm import ConstantProductPool
 from venues.clmm import ConcentratedLiquidityPool
@@ -44,6 +47,7 @@ from venues.errors import VenueError
 from venues.orderbook import OrderBook
 
 if TYPE_CHECKING:  # the margin core and the executor: `crossroute route` never loads them
+    from adapters.ccxt import CcxtAdapter  # ccxt loads only for a config with a ccxt venue
     from router.execution.margin_gate import LedgerGate
     from router.margin.journal import Journal
     from router.margin.ledger import MarginLedger
@@ -147,8 +151,36 @@ class Market:
 
 
 def load_market(path: str | Path | Sequence[str | Path] = DEFAULT_CONFIG) -> Market:
-    """Read the TOML at ``path`` (or several files read as one document, in order) and build its market."""
-    return build_market(load_config(path))
+    """Read the TOML at ``path`` (or several files read as one document, in order) and build its
+    market; ccxt venues then hold a first snapshot (:func:`snapshot_ccxt_venues`), so a plan can
+    be made at once. Not to be called inside a running event loop when the config has ccxt venues."""
+    market = build_market(load_config(path))
+    if ccxt_adapters(market):
+        asyncio.run(snapshot_ccxt_venues(market))
+    return market
+
+
+def ccxt_adapters(market: Market) -> list[CcxtAdapter]:
+    """The adapters of the market's ``kind = "ccxt"`` venues, in config order."""
+    names = [venue.name for venue in market.config.venues if isinstance(venue, CcxtConfig)]
+    return [market.adapters[name] for name in names]
+
+
+async def snapshot_ccxt_venues(market: Market) -> None:
+    """Take every ccxt venue's snapshot (market rules and order book), then close their HTTP
+    sessions (the next event loop opens its own). Raises AdapterError naming the first venue that
+    fails; every session is closed either way."""
+    try:
+        for adapter in ccxt_adapters(market):
+            await adapter.refresh()
+    finally:
+        await close_ccxt_venues(market)
+
+
+async def close_ccxt_venues(market: Market) -> None:
+    """Close the ccxt venues' HTTP sessions (each adapter keeps its snapshot)."""
+    for adapter in ccxt_adapters(market):
+        await adapter.close()
 
 
 def build_market(config: MarketConfig) -> Market:
@@ -166,8 +198,13 @@ def build_market(config: MarketConfig) -> Market:
             pool, adapter = _build_clmm(config, key, venue)
         elif isinstance(venue, OrderBookConfig):
             pool, adapter = _build_orderbook(config, key, venue)
+        elif isinstance(venue, CcxtConfig):  # a remote venue: no local state to hold
+            market.adapters[venue.name] = _build_ccxt(config, key, venue)
+            continue
         else:  # pragma: no cover - the config only yields the kinds above
-            raise ConfigError(config.file, f"{key}.kind", venue.kind, "amm | clmm | orderbook")
+            raise ConfigError(
+                config.file, f"{key}.kind", venue.kind, "amm | clmm | orderbook | ccxt"
+            )
         market.venues[venue.name] = pool
         market.adapters[venue.name] = adapter
     return market
@@ -319,6 +356,49 @@ def _build_orderbook(
         leg_cost=venue.leg_cost,
     )
     return book, adapter
+
+
+def _build_ccxt(config: MarketConfig, key: str, venue: CcxtConfig) -> CcxtAdapter:
+    """The adapter of a ccxt venue: a known exchange id, keys from the named environment
+    variables (ConfigError naming the key and the variable when one is unset or empty)."""
+    from adapters.ccxt import CcxtAdapter, exchange_factory, known_exchange
+
+    if not known_exchange(venue.exchange):
+        raise ConfigError(
+            config.file,
+            f"{key}.exchange",
+            venue.exchange,
+            "an exchange id ccxt knows, e.g. binance",
+        )
+    credentials = []
+    for field_name in ("api_key_env", "api_secret_env"):
+        variable = getattr(venue, field_name)
+        if variable is None:
+            continue
+        value = os.environ.get(variable, "")
+        if not value:
+            raise ConfigError(
+                config.file,
+                f"{key}.{field_name}",
+                variable,
+                f"the name of a set, non-empty environment variable (${variable} is not set)",
+            )
+        credentials.append(value)
+    api_key, api_secret = credentials if credentials else (None, None)
+    make = exchange_factory(
+        venue.exchange, base_url=venue.base_url, api_key=api_key, api_secret=api_secret
+    )
+    return CcxtAdapter(
+        venue.name,
+        make(),
+        venue.symbol,
+        quote_decimals=config.asset(venue.quote).decimals,
+        leg_cost=venue.leg_cost,
+        taker_fee_pips=venue.taker_fee_pips,
+        owns_exchange=True,
+        max_snapshot_age_secs=venue.max_snapshot_age_secs,
+        reopen=make,
+    )
 
 
 # -- margin --------------------------------------------------------------------------------------

@@ -37,10 +37,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from router.app import build_margin
+from router.app import build_margin, close_ccxt_venues
 from router.execution.executor import DEFAULT_CHILD_TIMEOUT_SECS, Executor
 from router.execution.faults import Fault, faults_from_dict, inject_faults
 from router.execution.journal import ChainKey, DecisionJournal, StepClock, encode_record
+from router.execution.multihop import run_multihop
 from router.execution.order import MultiLegOrder, order_from_dict
 from router.margin.journal import GENESIS
 from router.model.errors import ConfigError, CrossrouteError
@@ -192,8 +193,9 @@ def run_recorded(
         protection=protection,
     )
     margin = build_margin(market, order.account, journal=journal)
+    adapters = inject_faults(market.adapters, faults)
     executor = Executor(
-        inject_faults(market.adapters, faults),
+        adapters,
         margin.gate,
         journal=journal,
         instruments=market.instruments(),
@@ -202,10 +204,25 @@ def run_recorded(
         max_fixed_cost_share=protection.max_fixed_cost_share,
         marks=lambda: margin.live_marks(market),
     )
-    report = asyncio.run(executor.execute(order))
+    report = asyncio.run(_execute_then_close(executor, order, market, adapters))
     # The run's last entry: its link is the run's head, and the next run's header chains from it.
     journal.write(RUN_END_EVENT, client_id=order.client_id, status=report.status)
     return report
+
+
+async def _execute_then_close(
+    executor: Executor, order: MultiLegOrder, market: Any, adapters: dict[str, Any]
+) -> Any:
+    """Run the order (hop by hop when its leg has from/to), then close the ccxt venues' HTTP
+    sessions inside the same event loop."""
+    try:
+        if order.legs[0].multihop:
+            spot = [adapters[name] for name, kind in market.instruments().items() if kind == "spot"]
+            decimals = {name: asset.decimals for name, asset in market.assets.items()}
+            return await run_multihop(executor, spot, decimals, order)
+        return await executor.execute(order)
+    finally:
+        await close_ccxt_venues(market)
 
 
 def replay_run(
@@ -318,6 +335,15 @@ def audit_journal(
     key = key if key is not None else ChainKey(None)
     path = Path(journal_path)
     market_config = config if isinstance(config, MarketConfig) else load_config(config)
+    for index, venue in enumerate(market_config.venues):
+        if venue.kind == "ccxt":  # a replay re-trades every run: on a real exchange, for real
+            raise ConfigError(
+                market_config.file,
+                f"venues[{index}].kind",
+                venue.kind,
+                "in-process venues only (amm | clmm | orderbook): a replay would send the "
+                "recorded orders to the ccxt exchange again",
+            )
     digest = config_digest(market_config)
     lines, framing = _read_lines(path)
     report = AuditReport(

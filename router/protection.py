@@ -6,10 +6,11 @@ for a sell (default 100 bps), so a size that exhausts the liquidity fills what t
 says so, instead of paying any price. ``--no-limit`` lifts the protection explicitly. Every
 output states which protection applied (:meth:`Protection.to_json_dict`).
 
-The arrival mid is the mid of the best all-in ask and bid over the order's venues at zero size,
-read from their depth curves (fees inside, float64) and rounded to 8 decimals: it is a reference
-for a policy bound, not an amount; every cost reported is still the venues' exact re-quote. The
-band limit is rounded away from the trader (a looser limit, never a tighter one).
+The arrival mid is the median of the order's venues' own mids when the order arrives (a venue's
+``mid_price()``: a pool's price, a book's best bid and ask; a venue without one contributes the mid
+of its depth curves' best all-in ask and bid), rounded to 8 decimals: it is a reference for a
+policy bound, not an amount; every cost reported is still the venues' exact re-quote. The band
+limit is rounded away from the trader (a looser limit, never a tighter one).
 
 Fixed costs (gas, per-order fees) are checked against the notional: above ``max_fixed_cost_share``
 of it the plan is refused or warned about, with the figures.
@@ -35,6 +36,7 @@ __all__ = [
     "band_limit",
     "fixed_cost_finding",
     "protect",
+    "venue_mid",
 ]
 
 DEFAULT_BAND_BPS = 100
@@ -75,25 +77,35 @@ class Protection:
 
 
 def arrival_mid(venues: Sequence[Any]) -> Decimal | None:
-    """Mid of the best all-in ask and bid over ``venues`` at zero size (8 decimals, half-even),
-    or None when no venue quotes both sides. Venues that cannot be read are skipped. O(venues)."""
-    asks: list[float] = []
-    bids: list[float] = []
-    for venue in venues:
-        for side, into in (("buy", asks), ("sell", bids)):
-            try:
-                curve = venue.depth_curve(side)
-                if curve.total_qty > 0:
-                    price = curve.marginal_price(0.0)
-                    if math.isfinite(price) and price > 0:
-                        into.append(price)
-            except CrossrouteError:
-                continue
-    if not asks or not bids:
+    """Median of the venues' mids (8 decimals, half-even), or None when no venue has one. Venues
+    that cannot be read are skipped. O(venues) (a venue without ``mid_price`` builds two curves)."""
+    mids = sorted(m for m in (venue_mid(v) for v in venues) if m is not None)
+    if not mids:
         return None
-    # repr() is the shortest decimal that round-trips the float: no binary noise in the mid.
-    mid = (Decimal(repr(min(asks))) + Decimal(repr(max(bids)))) / 2
+    middle = len(mids) // 2
+    mid = mids[middle] if len(mids) % 2 else (mids[middle - 1] + mids[middle]) / 2
     return mid.quantize(PRICE_QUANTUM)
+
+
+def venue_mid(venue: Any) -> Decimal | None:
+    """One venue's mid: its own ``mid_price()`` when it has one, else the mid of its depth
+    curves' best all-in ask and bid (floats through their shortest repr), else None."""
+    try:
+        if callable(getattr(venue, "mid_price", None)):
+            mid = venue.mid_price()
+            return mid if mid is not None and mid.is_finite() and mid > 0 else None
+        best = []
+        for side in ("buy", "sell"):
+            curve = venue.depth_curve(side)
+            if curve.total_qty <= 0:
+                return None
+            price = curve.marginal_price(0.0)
+            if not (math.isfinite(price) and price > 0):
+                return None
+            best.append(Decimal(repr(price)))  # the shortest decimal that round-trips the float
+    except CrossrouteError:
+        return None
+    return (best[0] + best[1]) / 2
 
 
 def band_limit(mid: Decimal, side: str, band_bps: int) -> Decimal:

@@ -266,6 +266,8 @@ def render_report(console: Any, report: dict[str, Any], *, replay: bool = False)
                 child["reason"],
             )
     show(console, fills)
+    if report.get("multihop"):
+        render_hops(console, report["multihop"])
     margin = table("margin (quote)", [("", False), ("before", True), ("after", True)])
     for key in ("equity", "initial_margin", "maintenance_margin", "headroom"):
         margin.add(key, report["margin_before"].get(key, ""), report["margin_after"].get(key, ""))
@@ -336,4 +338,48 @@ def render_report(console: Any, report: dict[str, Any], *, replay: bool = False)
         console.print(f"journal head {report['journal_head']}")
 
 
-__all__ = ["add_arguments", "execute_order", "print_report", "render_report", "run"]
+def render_hops(console: Any, multihop: dict[str, Any]) -> None:
+    """A multi-hop order's hops in execution order, as planned and as done, and its inventory."""
+    from router.commands.render import show, table
+
+    hops = table(
+        f"hops ({multihop['from']} -> {multihop['to']}, {_qty(multihop['qty'])} {multihop['from']})",
+        [
+            (column, column.startswith(("planned", "in", "out")))
+            for column in (
+                "#",
+                "role",
+                "path",
+                "step",
+                "venue",
+                "trade",
+                "planned in",
+                "in",
+                "planned out",
+                "out",
+                "status",
+            )
+        ],
+    )
+    for hop in multihop["hops"]:
+        hops.add(
+            str(hop["n"]),
+            hop["role"],
+            str(hop["path"]),
+            str(hop["step"]),
+            hop["venue"],
+            f"{hop['from']} -> {hop['to']} ({hop['side']} {hop['symbol']})",
+            _qty(hop["planned_in"]),
+            _qty(hop["amount_in"]),
+            _qty(hop["planned_out"]),
+            _qty(hop["amount_out"]),
+            hop["status"],
+        )
+    show(console, hops)
+    console.print(
+        "inventory change: "
+        + (", ".join(f"{a} {_qty(q)}" for a, q in multihop["inventory"].items()) or "none")
+    )
+
+
+__all__ = ["add_arguments", "execute_order", "print_report", "render_hops", "render_report", "run"]

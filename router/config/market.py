@@ -9,6 +9,7 @@ the key path (``venues[2].fee_pips``, indices from 0), the value and what is all
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +21,7 @@ from router.config.records import (
     AccountConfig,
     AmmConfig,
     AssetConfig,
+    CcxtConfig,
     ClmmConfig,
     MarketConfig,
     OrderBookConfig,
@@ -36,7 +38,10 @@ UINT128_MAX = (1 << 128) - 1  # Uniswap v3 liquidity is uint128
 MAX_TICK_SPACING = 16_383  # Uniswap v3 factory: 0 < tickSpacing < 16384
 MAX_PRICE = Decimal(10) ** 12  # quote per base: beyond any market, within the tick range
 MAX_LEG_COST = Decimal(10) ** 9  # quote units charged per leg
-KINDS = ("amm", "clmm", "orderbook")
+MAX_SNAPSHOT_AGE_SECS = 3600  # an order book older than an hour is no basis for a quote
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_BASE_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+KINDS = ("amm", "clmm", "orderbook", "ccxt")
 INSTRUMENTS = ("spot", "perp")
 
 MARKET_KEYS = Keys(("assets",), ("venues", "accounts", "margin"))
@@ -55,6 +60,18 @@ VENUE_KEYS = {
             "maker_fee_pips",
             "bids",
             "asks",
+        ),
+    ),
+    "ccxt": Keys(
+        _COMMON + ("exchange",),
+        (
+            "instrument",
+            "leg_cost",
+            "base_url",
+            "api_key_env",
+            "api_secret_env",
+            "taker_fee_pips",
+            "max_snapshot_age_secs",
         ),
     ),
 }
@@ -181,6 +198,8 @@ class MarketFields(Fields):
             return self.amm(key, spec, fields, decimals)
         if kind == "clmm":
             return self.clmm(key, spec, fields)
+        if kind == "ccxt":
+            return self.ccxt(key, spec, fields)
         return self.orderbook(key, spec, fields)
 
     def symbol(
@@ -268,6 +287,52 @@ class MarketFields(Fields):
             tick_spacing=spacing,
             price=price,
             positions=tuple(positions),
+        )
+
+    def ccxt(self, key: str, spec: dict[str, Any], fields: dict[str, Any]) -> CcxtConfig:
+        """The shape of a ccxt venue; whether ccxt knows ``exchange`` and whether the environment
+        holds the keys is checked when the market is built (router.app), which loads ccxt."""
+        exchange = self.name(f"{key}.exchange", spec["exchange"])
+        base_url = spec.get("base_url")
+        if base_url is not None and (
+            not isinstance(base_url, str) or not _BASE_URL.match(base_url)
+        ):
+            raise self.fail(
+                f"{key}.base_url", base_url, "an http(s) URL such as 'http://127.0.0.1:8081/v/book'"
+            )
+        env = {}
+        for name in ("api_key_env", "api_secret_env"):
+            value = spec.get(name)
+            if value is not None and (not isinstance(value, str) or not _ENV_NAME.match(value)):
+                raise self.fail(
+                    f"{key}.{name}", value, "an environment variable name such as 'BINANCE_KEY'"
+                )
+            env[name] = value
+        if (env["api_key_env"] is None) != (env["api_secret_env"] is None):
+            missing = "api_secret_env" if env["api_secret_env"] is None else "api_key_env"
+            raise self.fail(
+                f"{key}.{missing}",
+                MISSING,
+                "a variable name (api_key_env and api_secret_env go together)",
+            )
+        fee = spec.get("taker_fee_pips")
+        return CcxtConfig(
+            **fields,
+            exchange=exchange,
+            base_url=base_url,
+            api_key_env=env["api_key_env"],
+            api_secret_env=env["api_secret_env"],
+            taker_fee_pips=None
+            if fee is None
+            else self.integer(f"{key}.taker_fee_pips", fee, 0, FEE_PIPS_MAX),
+            max_snapshot_age_secs=self.decimal(
+                f"{key}.max_snapshot_age_secs",
+                spec.get("max_snapshot_age_secs", "5"),
+                positive=True,
+                places=3,
+                maximum=MAX_SNAPSHOT_AGE_SECS,
+                what=" (seconds)",
+            ),
         )
 
     def orderbook(self, key: str, spec: dict[str, Any], fields: dict[str, Any]) -> OrderBookConfig:

@@ -77,6 +77,25 @@ class OrderBookConfig(VenueConfig):
     asks: tuple[tuple[Decimal, Decimal], ...]
 
 
+@dataclass(frozen=True, kw_only=True)
+class CcxtConfig(VenueConfig):
+    """One symbol of a ccxt exchange (``exchange`` is its ccxt id, e.g. "binance").
+
+    ``base_url`` replaces the exchange's API host (the venue server's
+    ``http://127.0.0.1:N/v/<venue>`` stands in for the exchange); the API key and secret are read
+    from the environment variables ``api_key_env`` / ``api_secret_env`` when the market is built,
+    never from the file. ``taker_fee_pips`` overrides ccxt's static fee table; a book snapshot older
+    than ``max_snapshot_age_secs`` is refused for quoting.
+    """
+
+    exchange: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_secret_env: str | None = None
+    taker_fee_pips: int | None = None
+    max_snapshot_age_secs: Decimal = Decimal(5)
+
+
 @dataclass(frozen=True, slots=True)
 class AccountConfig:
     """An account: starting ``balances`` (asset, whole units) and optional API credentials."""

@@ -222,6 +222,11 @@ class Executor:
 
     # -- public ------------------------------------------------------------------------------
 
+    @property
+    def qty_quantum(self) -> Decimal:
+        """The ledger's base quantity grid: every child's size is a multiple of it."""
+        return self._qty_quantum
+
     async def execute(self, order: MultiLegOrder) -> ExecutionReport:
         """Run ``order`` to a defined end state and return its report (never raises for venue
         or margin trouble: that ends in the report). Invalid requests (unknown venue, a venue of
@@ -229,6 +234,8 @@ class Executor:
         anything is journaled or traded."""
         if not isinstance(order, MultiLegOrder):
             invalid("order", order, "a MultiLegOrder")
+        if any(leg.multihop for leg in order.legs):
+            invalid("order", order.client_id, "legs with a symbol (run from/to legs with multihop)")
         fingerprint = encode_record(order.to_json_dict())
         if order.client_id in self._done:
             seen, report = self._done[order.client_id]
@@ -635,11 +642,12 @@ class _Run:
         if self.ex._marks is None or not hasattr(self.ex.margin, "set_marks"):
             return
         marks = dict(self.ex._marks())
-        if marks == self.last_marks:
-            return
+        changed = {name: mark for name, mark in marks.items() if self.last_marks.get(name) != mark}
         self.last_marks = marks
-        self.ex.margin.set_marks(marks)
-        self.journal.write("marks", client_id=self.order.client_id, leg=tag, marks=marks)
+        if not changed:
+            return
+        self.ex.margin.set_marks(changed)
+        self.journal.write("marks", client_id=self.order.client_id, leg=tag, marks=changed)
 
     async def _refresh_snapshots(self, venues: Sequence[str]) -> None:
         """Refresh the snapshot of every venue that reads one over the network (an adapter with

@@ -38,6 +38,7 @@ from router.config import read_toml
 from router.model.depth import DepthCurve
 from router.model.errors import AdapterError, ConfigError
 from router.model.orders import LegFill, LegOrder, LegQuote
+from router.protection import venue_mid
 from venues.values import parse_decimal, parse_int
 
 __all__ = [
@@ -197,7 +198,7 @@ class FaultInjectingVenue:
 
     def mid_price(self) -> Decimal | None:
         self._check_reachable()
-        return self.inner.mid_price()
+        return venue_mid(self.inner)
 
     # -- orders and what the venue says about them --
 

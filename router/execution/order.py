@@ -38,6 +38,16 @@ TOML form (strings for numbers; ints accepted; floats refused because they lose 
     side = "sell"
     follows = "spot"             # hedge: size = filled base of "spot" x ratio
     ratio = "1"
+
+A multi-hop leg names assets instead of a symbol and a side (the order's only leg; spot)::
+
+    [[legs]]
+    id = "eth-to-usdt"
+    from = "ETH"                 # spend exactly qty of this asset ...
+    to = "USDT"                  # ... for as much of this one as the paths give
+    qty = "5"
+    max_hops = 2                 # optional (default 2)
+    limit = "2600"               # optional: the worst all-in rate, units of `to` per unit of `from`
 """
 
 from __future__ import annotations
@@ -51,6 +61,7 @@ from typing import Any
 
 from router.config import TOP_LEVEL, Keys, check_table, read_toml
 from router.model.errors import ConfigError, ExecutionError, InvalidValue
+from router.routing import MAX_HOPS
 from venues.values import parse_positive
 
 __all__ = [
@@ -80,6 +91,8 @@ MAX_ROUNDS = 20
 # not really on its way.
 MAX_NETTING_WINDOW_MS = 60_000
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ASSET = re.compile(r"^[A-Z0-9]{1,16}$")
+DEFAULT_MAX_HOPS = 2
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,16}/[A-Z0-9]{1,16}(:[A-Z0-9]{1,16})?$")
 
 
@@ -129,6 +142,10 @@ class OrderLeg:
 
     ``limit_price`` is the worst all-in price in quote per base (None: no limit). ``venues`` is
     the allowed venue names (empty: every venue trading ``symbol``).
+
+    A multi-hop leg has ``from_asset``/``to_asset`` instead (``symbol`` and ``side`` empty): spend
+    exactly ``qty`` of ``from_asset`` for ``to_asset`` over paths of at most ``max_hops`` spot
+    venues; ``limit_price`` is then the worst all-in rate in ``to_asset`` per ``from_asset``.
     """
 
     leg_id: str
@@ -140,12 +157,18 @@ class OrderLeg:
     limit_price: Decimal | None = None
     venues: tuple[str, ...] = ()
     hedge: Hedge | None = None
+    from_asset: str | None = None
+    to_asset: str | None = None
+    max_hops: int = DEFAULT_MAX_HOPS
 
     def __post_init__(self) -> None:
         if not isinstance(self.leg_id, str) or not _ID.match(self.leg_id):
             raise OrderError(
                 "id", self.leg_id, "1-64 characters of [A-Za-z0-9_.-], starting alphanumeric"
             )
+        if self.from_asset is not None or self.to_asset is not None:
+            self._check_multihop()
+            return
         if self.instrument not in INSTRUMENTS:
             raise OrderError("instrument", self.instrument, " | ".join(INSTRUMENTS))
         if not isinstance(self.symbol, str) or not _SYMBOL.match(self.symbol):
@@ -179,6 +202,43 @@ class OrderLeg:
             raise OrderError("venues", self.venues, "a tuple of venue names")
         if len(set(self.venues)) != len(self.venues):
             raise OrderError("venues", self.venues, "distinct venue names")
+
+    def _check_multihop(self) -> None:
+        for name in ("from_asset", "to_asset"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not _ASSET.match(value):
+                raise OrderError(name, value, "an asset name in capitals, e.g. ETH")
+        if self.from_asset == self.to_asset:
+            raise OrderError("to_asset", self.to_asset, f"an asset other than {self.from_asset}")
+        if self.instrument != "spot":
+            raise OrderError(
+                "instrument", self.instrument, "spot (a multi-hop leg converts assets)"
+            )
+        for name in ("symbol", "side"):
+            if getattr(self, name):
+                raise OrderError(name, getattr(self, name), "nothing on a leg with from/to")
+        if self.hedge is not None or self.quote_qty is not None or self.venues:
+            name = "follows" if self.hedge else "quote_qty" if self.quote_qty else "venues"
+            value = self.hedge.follows if self.hedge else getattr(self, name)
+            raise OrderError(name, value, "nothing on a leg with from/to")
+        if not isinstance(self.qty, Decimal):
+            raise OrderError("qty", self.qty, f"the amount of {self.from_asset} to spend, > 0")
+        _positive("qty", self.qty)
+        if self.limit_price is not None:
+            if not isinstance(self.limit_price, Decimal):
+                raise OrderError("limit_price", self.limit_price, "a Decimal > 0 or None")
+            _positive("limit_price", self.limit_price)
+        if (
+            isinstance(self.max_hops, bool)
+            or not isinstance(self.max_hops, int)
+            or not 1 <= self.max_hops <= MAX_HOPS
+        ):
+            raise OrderError("max_hops", self.max_hops, f"an integer in [1, {MAX_HOPS}]")
+
+    @property
+    def multihop(self) -> bool:
+        """True for a leg with ``from``/``to`` assets (planned over paths, hop by hop)."""
+        return self.from_asset is not None
 
     @property
     def base(self) -> str:
@@ -234,6 +294,8 @@ class MultiLegOrder:
         for index, leg_id in enumerate(ids):
             if leg_id in ids[:index]:
                 raise OrderError(f"legs[{index}].id", leg_id, "distinct leg ids")
+        if any(leg.multihop for leg in self.legs) and len(self.legs) != 1:
+            raise OrderError("legs", len(self.legs), "one leg when a leg has from/to")
         by_id = {leg.leg_id: leg for leg in self.legs}
         for index, leg in enumerate(self.legs):
             if leg.hedge is not None and leg.hedge.follows not in by_id:
@@ -330,6 +392,16 @@ class MultiLegOrder:
                 {
                     "id": leg.leg_id,
                     "instrument": leg.instrument,
+                    "from": leg.from_asset,
+                    "to": leg.to_asset,
+                    "max_hops": leg.max_hops,
+                    "qty": str(leg.qty),
+                    "limit": None if leg.limit_price is None else str(leg.limit_price),
+                }
+                if leg.multihop
+                else {
+                    "id": leg.leg_id,
+                    "instrument": leg.instrument,
                     "symbol": leg.symbol,
                     "side": leg.side,
                     "qty": None if leg.qty is None else str(leg.qty),
@@ -366,8 +438,17 @@ _LEG_KEYS = {
     "venues",
     "follows",
     "ratio",
+    "from",
+    "to",
+    "max_hops",
 }
-_LEG_FIELD_TO_KEY = {"leg_id": "id", "limit_price": "limit", "hedge": "follows"}
+_LEG_FIELD_TO_KEY = {
+    "leg_id": "id",
+    "limit_price": "limit",
+    "hedge": "follows",
+    "from_asset": "from",
+    "to_asset": "to",
+}
 
 
 def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
@@ -402,6 +483,30 @@ def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
                 hedge = Hedge(raw["follows"], _positive("ratio", raw.get("ratio", "1")))
             elif "ratio" in raw:
                 raise OrderError("ratio", raw["ratio"], "only together with follows")
+            if "from" in raw or "to" in raw:
+                legs.append(
+                    OrderLeg(
+                        leg_id=raw.get("id", f"leg{index}"),
+                        instrument=raw.get("instrument", "spot"),
+                        symbol=raw.get("symbol", ""),
+                        side=raw.get("side", ""),
+                        qty=None if "qty" not in raw else _positive("qty", raw["qty"]),
+                        quote_qty=None
+                        if "quote_qty" not in raw
+                        else _positive("quote_qty", raw["quote_qty"]),
+                        limit_price=None
+                        if "limit" not in raw
+                        else _positive("limit", raw["limit"]),
+                        venues=tuple(venues),
+                        hedge=hedge,
+                        from_asset=raw.get("from"),
+                        to_asset=raw.get("to"),
+                        max_hops=raw.get("max_hops", DEFAULT_MAX_HOPS),
+                    )
+                )
+                continue
+            if "max_hops" in raw:
+                raise OrderError("max_hops", raw["max_hops"], "only on a leg with from/to")
             legs.append(
                 OrderLeg(
                     leg_id=raw.get("id", f"leg{index}"),

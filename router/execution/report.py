@@ -194,6 +194,8 @@ class ExecutionReport:
     unknown_exposure: list[dict[str, Any]] = field(default_factory=list)
     protection: dict[str, dict[str, Any]] = field(default_factory=dict)
     plan_adjustments: list[dict[str, Any]] = field(default_factory=list)
+    # a multi-hop order's plan, hops (planned and done) and inventory (router.execution.multihop)
+    multihop: dict[str, Any] | None = None
 
     @property
     def hedged(self) -> bool:
@@ -221,4 +223,5 @@ class ExecutionReport:
             "margin_after": dict(self.margin_after),
             "capital_efficiency": dict(self.capital_efficiency),
             "margin_check": None if self.margin_check is None else self.margin_check.to_json_dict(),
+            **({} if self.multihop is None else {"multihop": self.multihop}),
         }

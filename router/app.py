@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -40,6 +40,7 @@ from router.config import (
 )
 from router.config.records import CcxtConfig
 from router.model.errors import ConfigError, CrossrouteError, RouteError
+from router.routing import MAX_HOPS, MultiHopPlan, plan_multihop
 from venues.amm import ConstantProductPool
 from venues.clmm import ConcentratedLiquidityPool
 from venues.clmm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
@@ -97,6 +98,37 @@ class Market:
     def instruments(self) -> dict[str, str]:
         """Venue name -> "spot" | "perp", in config order (what the executor needs)."""
         return {venue.name: venue.instrument for venue in self.config.venues}
+
+    def spot_adapters(self, adapters: Mapping[str, Any] | None = None) -> list[Any]:
+        """The spot venues' adapters in config order (a perpetual converts nothing); from
+        ``adapters`` by venue name when given (e.g. the executor's fault-injecting wrappers)."""
+        chosen = self.adapters if adapters is None else adapters
+        return [chosen[name] for name, kind in self.instruments().items() if kind == "spot"]
+
+    def asset_decimals(self) -> dict[str, int]:
+        """Asset name -> decimals (the grid a conversion's amounts are exact on)."""
+        return {name: asset.decimals for name, asset in self.assets.items()}
+
+    def plan_conversion(
+        self,
+        source: str,
+        target: str,
+        *,
+        amount_in: Decimal | None = None,
+        amount_out: Decimal | None = None,
+        max_hops: int = MAX_HOPS,
+    ) -> MultiHopPlan:
+        """Plan "spend ``amount_in`` of ``source``" or "receive ``amount_out`` of ``target``"
+        over every path of the market's spot venues (router.routing); read-only."""
+        return plan_multihop(
+            self.spot_adapters(),
+            self.asset_decimals(),
+            source,
+            target,
+            amount_in=amount_in,
+            amount_out=amount_out,
+            max_hops=max_hops,
+        )
 
     def venue_config(self, name: str) -> VenueConfig:
         """The config of the venue called ``name``."""

@@ -217,9 +217,8 @@ async def _execute_then_close(
     sessions inside the same event loop."""
     try:
         if order.legs[0].multihop:
-            spot = [adapters[name] for name, kind in market.instruments().items() if kind == "spot"]
-            decimals = {name: asset.decimals for name, asset in market.assets.items()}
-            return await run_multihop(executor, spot, decimals, order)
+            spot = market.spot_adapters(adapters)
+            return await run_multihop(executor, spot, market.asset_decimals(), order)
         return await executor.execute(order)
     finally:
         await close_ccxt_venues(market)

@@ -19,7 +19,6 @@ from router.commands.execute import execute_order, render_report
 from router.commands.render import Rows, console, show, table
 from router.commands.route import (
     config_path,
-    make_multihop_plan,
     make_plan,
     render_multihop,
     render_plan,
@@ -189,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     if len(market.symbols()) > 1:
         # across quote currencies and intermediate assets: the same sell, every path of <= 2 hops
         out.print()
-        hops = make_multihop_plan(market, base, quote, qty, None)
+        hops = market.plan_conversion(base, quote, amount_in=qty)
         render_multihop(out, hops, title=f"route across paths: sell {qty} {base} for {quote}")
     out.print()
     order = basis_order(market, symbol, basis_qty)

@@ -26,7 +26,7 @@ from router.protection import (
     fixed_cost_finding,
     protect,
 )
-from router.routing import MAX_HOPS, MultiHopPlan, plan_multihop
+from router.routing import MAX_HOPS, MultiHopPlan
 from venues.values import parse_decimal, parse_int
 
 if TYPE_CHECKING:  # rich is loaded only to print a table, never for --json
@@ -263,8 +263,12 @@ def run_multihop(args: argparse.Namespace) -> int:
         else inputs.integer_in("--max-hops", args.max_hops, 1, MAX_HOPS)
     )
     market = load_market(config_path(args.config))
-    plan = make_multihop_plan(
-        market, args.from_asset, args.to_asset, amount_in, amount_out, max_hops
+    plan = market.plan_conversion(
+        args.from_asset,
+        args.to_asset,
+        amount_in=amount_in,
+        amount_out=amount_out,
+        max_hops=max_hops,
     )
     if args.json:
         sys.stdout.write(json.dumps(plan.to_json_dict(), indent=2) + "\n")
@@ -273,29 +277,6 @@ def run_multihop(args: argparse.Namespace) -> int:
 
     render_multihop(console(), plan)
     return 0
-
-
-def make_multihop_plan(
-    market: Market,
-    source: str,
-    target: str,
-    amount_in: Decimal | None,
-    amount_out: Decimal | None,
-    max_hops: int = MAX_HOPS,
-) -> MultiHopPlan:
-    """Plan "spend ``amount_in`` of ``source``" / "receive ``amount_out`` of ``target``" over the
-    market's spot venues (perpetuals are no spot conversion)."""
-    spot = [market.adapters[name] for name, kind in market.instruments().items() if kind == "spot"]
-    decimals = {name: asset.decimals for name, asset in market.assets.items()}
-    return plan_multihop(
-        spot,
-        decimals,
-        source,
-        target,
-        amount_in=amount_in,
-        amount_out=amount_out,
-        max_hops=max_hops,
-    )
 
 
 def render_multihop(console: Console, plan: MultiHopPlan, title: str | None = None) -> None:

@@ -21,7 +21,6 @@ from router.paper.market import PRICE_SCALE, price_text
 from router.paper.requests import MultiHopQuoteRequest, QuoteRequest
 from router.plan import fmt_qty, plan_route
 from router.protection import fixed_cost_finding, protect
-from router.routing.multihop import plan_multihop
 
 __all__ = ["PNL_POINTS", "AccountViews", "ValueState"]
 
@@ -232,15 +231,8 @@ class AccountViews:
         """A conversion's multi-hop plan (read-only): its paths and hops with exact re-quotes over
         the market's spot venues (a perpetual converts nothing), the same as ``crossroute route
         --from A --to B --json`` on the same market state."""
-        market = self.market
-        spot = [
-            market.adapters[name] for name, kind in market.instruments().items() if kind == "spot"
-        ]
-        decimals = {name: asset.decimals for name, asset in market.assets.items()}
         try:
-            plan = plan_multihop(
-                spot,
-                decimals,
+            plan = self.market.plan_conversion(
                 request.source,
                 request.target,
                 amount_in=request.amount_in,

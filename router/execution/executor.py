@@ -422,17 +422,7 @@ class _Run:
                 liquidated = exc
                 report.status = "partial" if report.filled_qty else "unfilled"
                 report.reason = "account liquidated"
-                journal.write(
-                    "leg_done",
-                    client_id=order.client_id,
-                    leg=leg_id,
-                    role=report.role,
-                    status=report.status,
-                    filled_qty=report.filled_qty,
-                    quote_amount=report.quote_amount,
-                    fee=report.fee,
-                    reason=report.reason,
-                )
+                self._leg_done(leg_id, report)
                 continue
             except Exception as exc:
                 report.status = "partial" if report.filled_qty else "unfilled"
@@ -1200,9 +1190,13 @@ class _Run:
             report.status = "partial" if report.filled_qty > 0 else "unfilled"
             if not report.reason:
                 report.reason = f"residual {remaining} after {report.rounds} rounds"
-        journal.write(
+        self._leg_done(tag, report)
+
+    def _leg_done(self, tag: str, report: LegReport) -> None:
+        """Journal a leg's end: its status, what it filled, and why not more."""
+        self.journal.write(
             "leg_done",
-            client_id=order.client_id,
+            client_id=self.order.client_id,
             leg=tag,
             role=report.role,
             status=report.status,

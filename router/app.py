@@ -31,7 +31,9 @@ from router.config import (
     AmmConfig,
     AssetConfig,
     ClmmConfig,
+    MarginAssetConfig,
     MarginConfig,
+    MarginMarketConfig,
     MarketConfig,
     OrderBookConfig,
     TierConfig,
@@ -509,15 +511,7 @@ def build_margin(
         for asset in sorted(wanted):
             key = f"margin.assets.{asset}"
             weights = margin.asset(asset)
-            ledger.add_asset(
-                asset,
-                weights.initial_weight,
-                weights.maintenance_weight,
-                weights.initial_liability_weight,
-                weights.maintenance_liability_weight,
-                weights.borrow_limit,
-                weights.borrow_rate,
-            )
+            add_margin_asset(ledger, weights)
             key = f"margin.marks.{asset}"
             ledger.set_mark(asset, _mark(market, asset, f"{asset}/{quote}", key))
             if market.margin.mark(asset) is None:
@@ -535,14 +529,7 @@ def build_margin(
         perp_markets: dict[str, str] = {}
         for spec in margin.markets:
             key = f'margin.markets."{spec.symbol}"'
-            ledger.add_market(
-                spec.name,
-                spec.oracle,
-                tiers=[_tier(tier) for tier in spec.tiers] or None,
-                funding_cap=spec.funding_cap,
-                initial_margin_fraction=spec.initial_margin_fraction,
-                maintenance_margin_fraction=spec.maintenance_margin_fraction,
-            )
+            add_margin_market(ledger, spec)
             key = f"margin.marks.{spec.name}"
             ledger.set_mark(spec.name, _mark(market, spec.name, spec.symbol, key))
             if market.margin.mark(spec.name) is None:
@@ -591,6 +578,32 @@ def _median_mid(market: Market, name: str, symbol: str) -> Decimal | None:
     if not mark.valid or mark.price_units is None:
         return market.mid_price(symbol)
     return Decimal(mark.price_units) * MARK_QUANTUM
+
+
+def add_margin_asset(ledger: MarginLedger, weights: MarginAssetConfig) -> None:
+    """Register an asset of the ``[margin]`` rules in ``ledger``: weights and borrow terms."""
+    ledger.add_asset(
+        weights.name,
+        weights.initial_weight,
+        weights.maintenance_weight,
+        weights.initial_liability_weight,
+        weights.maintenance_liability_weight,
+        weights.borrow_limit,
+        weights.borrow_rate,
+    )
+
+
+def add_margin_market(ledger: MarginLedger, spec: MarginMarketConfig) -> None:
+    """Register a perp market of the ``[margin]`` rules in ``ledger``: its rule set (tiers,
+    Binance brackets or dYdX fractions) and funding cap."""
+    ledger.add_market(
+        spec.name,
+        spec.oracle,
+        tiers=[_tier(tier) for tier in spec.tiers] or None,
+        funding_cap=spec.funding_cap,
+        initial_margin_fraction=spec.initial_margin_fraction,
+        maintenance_margin_fraction=spec.maintenance_margin_fraction,
+    )
 
 
 def _tier(tier: TierConfig) -> dict[str, object]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.config import MarginConfig, MarginMarketConfig
+from router.config import MarginConfig, MarginMarketConfig, TierConfig
 from router.margin.ledger import MarginLedger
 from router.margin.quantities import SCALE, floor_div, to_text
 from router.model.errors import ConfigError
@@ -78,16 +78,23 @@ def account_document(
     }
 
 
+def _tier_doc(tier: TierConfig) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "notional_from": format(tier.notional_from, "f"),
+        "max_leverage": tier.max_leverage,
+    }
+    if tier.maintenance_margin_rate is not None and tier.maintenance_amount is not None:
+        doc["maintenance_margin_rate"] = format(tier.maintenance_margin_rate, "f")
+        doc["maintenance_amount"] = format(tier.maintenance_amount, "f")
+    return doc
+
+
 def _rule_set(spec: MarginMarketConfig) -> dict[str, Any]:
     """The market's rules as the replay's ledger holds them: its tiers (notional from, max
-    leverage), or dYdX's fractions when the rules give no tiers."""
+    leverage, and a Binance bracket's maintenance rate and amount), or dYdX's fractions when the
+    rules give no tiers."""
     if spec.tiers:
-        return {
-            "tiers": [
-                {"notional_from": format(t.notional_from, "f"), "max_leverage": t.max_leverage}
-                for t in spec.tiers
-            ]
-        }
+        return {"tiers": [_tier_doc(t) for t in spec.tiers]}
     return {
         "initial_margin_fraction": format(spec.initial_margin_fraction, "f"),
         "maintenance_margin_fraction": format(spec.maintenance_margin_fraction, "f"),

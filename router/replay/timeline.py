@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Context, Decimal, Inexact
 from typing import Any, NamedTuple
 
+from router.app import add_margin_asset, add_margin_market
 from router.config import MarginConfig, MarginMarketConfig
 from router.margin.checks import LedgerLeg
 from router.margin.errors import MarginInputError
@@ -231,8 +232,12 @@ class Replay:
             liquidation_buffer_bps=self.rules.liquidation_buffer_bps,
             journal=_Unjournaled(),
         )
+        # Only what the history touches: a rule set lists many markets, and one the fills and
+        # marks never name needs no price (and gets none).
+        used = {f.symbol for f in fills} | {m.symbol for m in marks}
+        markets = [spec for spec in self.rules.markets if spec.symbol in used]
         assets = {f.base for f in fills if not f.is_perp}
-        assets |= {m.oracle for m in self.rules.markets}
+        assets |= {m.oracle for m in markets}
         assets |= {a for held in self.collateral.values() for a in held}
         assets.discard(self.quote)
         # The ledger needs a price for every name from the start: the first price each name shows
@@ -250,27 +255,16 @@ class Replay:
         try:
             for asset in sorted(assets):
                 key = f"margin.assets.{asset}"
-                weights = self.rules.asset(asset)
-                ledger.add_asset(
-                    asset,
-                    weights.initial_weight,
-                    weights.maintenance_weight,
-                    weights.initial_liability_weight,
-                    weights.maintenance_liability_weight,
-                )
+                add_margin_asset(ledger, self.rules.asset(asset))
                 price = first_price.get(asset)
                 if price is None:
                     raise ConfigError(
                         self.rules_file, "marks", asset, f"a mark of {asset} (--marks)"
                     )
                 ledger.set_mark(asset, price)
-            for spec in self.rules.markets:
+            for spec in markets:
                 key = f'margin.markets."{spec.symbol}"'
-                tiers = [
-                    {"notional_from": t.notional_from, "max_leverage": t.max_leverage}
-                    for t in spec.tiers
-                ]
-                ledger.add_market(spec.name, spec.oracle, tiers=tiers, funding_cap=spec.funding_cap)
+                add_margin_market(ledger, spec)
                 price = first_price.get(spec.name)
                 if price is not None:
                     ledger.set_mark(spec.name, price)
@@ -457,7 +451,7 @@ class Replay:
             kind, name = "perp", self.perps[fill.symbol].name
             if self.mode == ISOLATED:
                 spec = self.perps[fill.symbol]
-                margin = (fill.qty * fill.price / spec.tiers[0].max_leverage).quantize(
+                margin = (fill.qty * fill.price / spec.max_leverage).quantize(
                     _UNIT, rounding=ROUND_CEILING
                 )
         else:

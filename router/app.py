@@ -566,18 +566,19 @@ def build_margin(
 
 def _median_mid(market: Market, name: str, symbol: str) -> Decimal | None:
     from router.margin.oracle import aggregate  # set-up of a margin ledger only
+    from router.margin.quantities import PLACES, to_decimal
 
     readings = {}
     for venue, adapter in market.adapters.items():
         mid = adapter.mid_price() if adapter.symbol == symbol else None
         if mid is not None and mid > 0:
-            readings[venue] = (int(mid.quantize(MARK_QUANTUM) / MARK_QUANTUM), 0)
+            readings[venue] = (int(mid.quantize(MARK_QUANTUM).scaleb(PLACES)), 0)
     if not readings:
         return None
     mark = aggregate(name, readings, 0, 0, MARK_MAX_DEVIATION_BPS, len(readings) // 2 + 1)
     if not mark.valid or mark.price_units is None:
         return market.mid_price(symbol)
-    return Decimal(mark.price_units) * MARK_QUANTUM
+    return to_decimal(mark.price_units).quantize(MARK_QUANTUM)
 
 
 def add_margin_asset(ledger: MarginLedger, weights: MarginAssetConfig) -> None:

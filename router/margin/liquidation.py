@@ -10,7 +10,7 @@ position below its own MM) closes everything it must, in a fixed order:
 5. while the quote balance is negative (a quote borrow), sell spot collateral to repay it,
    largest value first (ties by asset).
 
-Each step of 3-5 is the smallest size (bisection on 1e-8 units) that restores maintenance equity
+Each step of 3-5 is the smallest size (bisection on ledger units, 1e-18) that restores maintenance equity
 >= MM x (1 + buffer), or the whole exposure when that is not enough; it trades at the mark of
 that moment (``MarginLedger.liquidate``; the stress engine moves the marks to the shocked venue
 prices first and routes the same orders through the simulated venues) and charges a fee of

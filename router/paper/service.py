@@ -41,11 +41,11 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from router.app import DEFAULT_CONFIG, MAIN_SUBACCOUNT, build_margin, load_market
+from router.margin.quantities import to_decimal
 from router.model.errors import ConfigError, MarginError
 from router.paper.declared import DECLARED
 from router.paper.desk import OrderDesk, Outbox, canonical, dec
@@ -63,7 +63,7 @@ from router.paper.requests import (
 )
 from router.paper.snapshot import SnapshotError
 from router.paper.store import MEMORY, ReplayMismatch, Store
-from router.paper.views import AccountViews
+from router.paper.views import AccountViews, value_text
 
 __all__ = [
     "COMMANDS",
@@ -527,7 +527,7 @@ class PaperService:
     def _record_liquidation(self, result: Any) -> None:
         account = result.subaccount.split("/", 1)[0]
         for step in result.steps:
-            size = Decimal(step.closed_units).scaleb(-8)
+            size = to_decimal(step.closed_units)
             fill = self.desk.new_fill(
                 client_id=f"liquidation-{self.sim.tick}",
                 account=account,
@@ -537,8 +537,8 @@ class PaperService:
                 symbol=step.symbol,
                 side="buy" if size > 0 else "sell",
                 qty=abs(size),
-                quote_amount=abs(size) * Decimal(step.price_units).scaleb(-8),
-                fee=Decimal(step.fee_units).scaleb(-8),
+                quote_amount=abs(size) * to_decimal(step.price_units),
+                fee=to_decimal(step.fee_units),
                 role="liquidation",
             )
             self.outbox.events.append({"type": "fill", "fill": fill})
@@ -550,7 +550,7 @@ class PaperService:
                 "type": "liquidation",
                 "subaccount": result.subaccount,
                 "steps": len(result.steps),
-                "bad_debt": price_text(result.bad_debt_units),
+                "bad_debt": value_text(result.bad_debt_units),
             }
         )
         self._account_event(result.subaccount)
@@ -570,8 +570,8 @@ class PaperService:
             "journal_seq": self.journal.seq,
             "accounts": {
                 a: {
-                    "value": price_text(self.views.account_value(a)),
-                    "pnl": price_text(self.views.pnl_units(a)),
+                    "value": value_text(self.views.account_value(a)),
+                    "pnl": value_text(self.views.pnl_units(a)),
                 }
                 for a in self.accounts()
             },

@@ -40,6 +40,7 @@ from router.execution.order import (
     order_from_dict,
 )
 from router.margin.ledger import MarginLedger
+from router.margin.quantities import SCALE
 from router.model.errors import ConfigError, ExecutionError
 from router.model.orders import LegFill, LegOrder
 
@@ -202,7 +203,7 @@ async def test_without_a_window_the_move_liquidates_before_the_hedge_arrives() -
     assert outcome["triggered"] and outcome["steps"][0]["symbol"] == "BTC-PERP"
     sub = ledger.subs[executor.margin.sub_id]
     # the margin core cut the long at the crashed mark, down to what maintenance (plus buffer) carries
-    assert 0 < sub.positions["BTC-PERP"].size_units < 10**8
+    assert 0 < sub.positions["BTC-PERP"].size_units < SCALE
     assert "ETH-PERP" not in sub.positions
     assert any(
         e["event"] == "liquidation_step" and e["price"] == "94000.00000000"
@@ -232,8 +233,8 @@ async def test_with_a_window_the_hedge_on_its_way_nets_the_move_and_fills() -> N
     ]
     sub = ledger.subs[executor.margin.sub_id]
     assert (
-        sub.positions["BTC-PERP"].size_units == 10**8
-        and sub.positions["ETH-PERP"].size_units == -30 * 10**8
+        sub.positions["BTC-PERP"].size_units == SCALE
+        and sub.positions["ETH-PERP"].size_units == -30 * SCALE
     )
     assert not ledger.liquidatable()
     assert executor.journal.verify() is None

@@ -1246,7 +1246,10 @@ def run_backtest(
     feeds = feeds if feeds is not None else read_feeds(spec)
     data_window(spec, feeds)  # a window outside the data is an error before anything runs
     run = _Run(spec, feeds, route_venues, progress)
-    asyncio.run(run.run())
+    # asyncio's own loop whatever the policy (Ray workers install uvloop): the run reads its ready
+    # queue to know when the strategy's tasks wait (router/backtest/idle.py).
+    with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:
+        runner.run(run.run())
     return {
         "parents": run.parents,
         "executions": run.executions,

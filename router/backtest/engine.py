@@ -30,7 +30,7 @@ from typing import Any
 from adapters.clmm import ClmmAdapter
 from router.app import MARK_QUANTUM, Market, build_margin
 from router.backtest.book import ReplayBookVenue
-from router.backtest.coverage import Coverage, coverage_of
+from router.backtest.coverage import Coverage, SyncLog, coverage_of
 from router.backtest.idle import Tasks
 from router.backtest.latency import LatencyModel, parse_latency, recorded_gaps
 from router.backtest.latent import LatentVenue
@@ -56,6 +56,7 @@ _NS_MS = 1_000_000
 _LIMIT_QUANTUM = Decimal("1e-8")
 _NS = 1_000_000_000
 _NO_WALL_TIMEOUT_SECS = Decimal(86_400)
+_LIVE = ("synced", "fresh")  # the L2 book states in which a replayed book quotes
 STALE_AT_ARRIVAL = "rejected: the venue's data is stale at arrival"
 _TOP = {"backtest", "data", "venues", "strategy", "margin"}
 
@@ -590,6 +591,10 @@ class _Run:
             for item, feed in zip(spec.data, feeds)
         ]
         self.coverage_by_venue = {c.venue: c for c in self.coverage}
+        # When each exchange-side book lost and regained update-id sync (the report's intervals).
+        self.sync_logs = [SyncLog(c.first_ts_ns) for c in self.coverage]
+        self.book_live = [False] * len(self.by_file)
+        self.window: tuple[int, int | None] = (0, None)  # (start, end) of the run, ns
         recorded = spec.latency["model"] == "recorded"
         self.latency = LatencyModel(
             spec.latency,
@@ -1104,6 +1109,7 @@ class _Run:
         events = heapq.merge(*(f.events for f in self.feeds))
         total = sum(len(f.events) for f in self.feeds)
         first, start_at, end_at = data_window(self.spec, self.feeds)
+        self.window = (start_at, end_at)
         self.now = first
         self.schedule(start_at, self.start)
         strategy_type = type(self.strategy)
@@ -1112,6 +1118,7 @@ class _Run:
         heap = self.heap
         arrival = self.latency.arrival
         seen = self.seen
+        live = self.book_live
         for done, event in enumerate(events, 1):
             ts = event[0]
             if end_at is not None and ts > end_at:
@@ -1142,11 +1149,17 @@ class _Run:
             elif kind == SNAPSHOT:
                 venue.on_snapshot(event[4])
                 seen[file_index].arrive(seen_at, kind, event[4])
+            if kind != TRADE and (venue.l2.state in _LIVE) is not live[file_index]:
+                live[file_index] = not live[file_index]
+                self.sync_logs[file_index].changed(ts, live[file_index])
             if self.progress is not None and not done % 2048:
                 self.progress(done, total)
         # What was due by the last event still runs; timers past the end of the data do not fire.
         while heap and heap[0][0] <= self.now:
             await self._pop()
+        for log in self.sync_logs:
+            log.close()
+        self.window = (self.window[0], self.now)
         await self.call(self.strategy.on_end(self.ctx))
         unfinished = await self.tasks.cancel_all()
         if unfinished:
@@ -1257,8 +1270,11 @@ def run_backtest(
         "liquidations": run.liquidations,
         "funding": run.funding,
         "funding_skipped": run.skipped_funding,
-        "coverage": [c.as_dict() for c in run.coverage],
+        "coverage": {
+            c.venue: c.as_dict(log) for c, log in zip(run.coverage, run.sync_logs, strict=True)
+        },
         "scenario": spec.scenario,
+        "window": {"start_ts_ns": run.window[0], "end_ts_ns": run.window[1]},
         "latency": spec.latency,
         "pool_replays": {
             name: {"events_applied": r.applied, "as_recorded": r.exact}

@@ -154,8 +154,13 @@ function setMode() {
 }
 function updateButton() {
   const f = $("ticket"), symbol = f.symbol.value;
-  $("t-submit").disabled = converting();
-  if (converting()) { $("t-submit").textContent = "Convert " + f.from.value + " to " + f.to.value + ": preview only"; $("t-submit").className = ""; return; }
+  $("t-submit").disabled = converting() && f.size_unit.value !== "qty";
+  if (converting()) { // executed by spending exactly the size of "from"; a receive-sized one is previewed only
+    const size = f.size.value.trim();
+    $("t-submit").textContent = f.size_unit.value !== "qty" ? "Convert " + f.from.value + " to " + f.to.value + ": preview only (size it in " + f.from.value + " to send)"
+      : "Convert " + (size ? size + " " : "") + f.from.value + " to " + f.to.value;
+    $("t-submit").className = "convert"; return;
+  }
   const size = f.size.value.trim();
   const unit = f.size_unit.value === "qty" ? baseOf(symbol) : quoteOf(symbol);
   const side = f.side.value === "buy" ? "Buy" : "Sell";
@@ -253,13 +258,25 @@ function renderPaths(q) {
   box.replaceChildren(table, dl);
   box.dataset.quote = JSON.stringify(q);
 }
+// A conversion's answer: status, what was spent and received (the inventory change), the hops done.
+function conversionText(doc) {
+  const m = doc.multihop, inv = m.inventory || {};
+  const hops = m.hops.map((h) => `${h.venue} ${h.symbol} ${h.side}: ${h.status}`).join(", ");
+  return [`${doc.client_id}: ${doc.status}`, `spent ${withUnit(trim((inv[m.from] || "0").replace("-", "")), m.from)} → received ${withUnit(trim(inv[m.to] || "0"), m.to)}`, hops, doc.reason].filter(Boolean).join(" · ");
+}
 async function submitOrder() {
-  if (converting()) return; // previewed only: paper orders trade one symbol at a time
+  if ($("t-submit").disabled) return;
   const body = ticketValues();
+  if (converting()) { const f = $("ticket"); body.account = f.account.value; body.subaccount = f.subaccount.value; }
   body.client_id = "web-" + Date.now().toString(36) + "-" + (++state.seq);
   $("t-result").textContent = ""; clearErrors();
   try {
     const doc = await call("POST", "/api/orders", body);
+    if (doc.multihop) {
+      $("t-result").textContent = conversionText(doc);
+      $("t-result").className = doc.status === "filled" ? "ok" : "err";
+      schedulePreview(); return;
+    }
     const legs = doc.legs.map((l) => `${l.side} ${trim(l.filled_qty)} ${baseOf(l.symbol)} @ ${withUnit(l.avg_price, priceUnit(l.symbol))}`).join("; ");
     const guard = Object.values(doc.protection || {}).map((p) => "protection: " + protectionText(p, priceUnit(body.symbol)));
     $("t-result").textContent = [`${doc.client_id}: ${doc.status}`, legs, doc.reason, ...guard].filter(Boolean).join(" · ");

@@ -172,6 +172,12 @@ def test_ticket_preview_orders_working_orders_and_fill_history(fresh_service):
             assert again == fills and len(fills) >= 1
             text = page.inner_text("#fills tbody")
             assert "ETH" in text and "USDC/ETH" in text and "USDC" in text
+            # At 1,500 px the fills table fits its panel: no sideways scrolling, there or the page's
+            widths = page.evaluate(
+                "() => [document.querySelector('#fills').parentElement, document.documentElement]"
+                ".map(e => [e.scrollWidth, e.clientWidth])"
+            )
+            assert all(scroll <= client for scroll, client in widths), widths
         finally:
             browser.close()
 
@@ -236,6 +242,11 @@ def test_a_conversion_previews_its_paths_and_hops(fresh_service, tmp_path):
             assert [o["kind"] for o in orders] == ["conversion"]
             received = Decimal(orders[0]["multihop"]["inventory"]["USDC"])
             assert f"received {_trim(str(received))} USDC" in result
+            box = page.evaluate(
+                "() => [document.querySelector('#preview').scrollWidth,"
+                " document.querySelector('#preview').clientWidth]"
+            )
+            assert box[0] <= box[1], box  # the paths and hops fit the panel at 1,500 px
             page.screenshot(path=str(tmp_path / "convert.png"), full_page=False)
         finally:
             browser.close()

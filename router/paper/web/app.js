@@ -330,12 +330,16 @@ function amendRow(tr, order, limit, qty) {
 
 // -- fills and routes -----------------------------------------------------------------------------
 const esc = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+// A figure and its unit; the unit may fold under the number when the column is narrow (never the
+// number itself), so the table fits its panel instead of scrolling sideways.
+const figureHtml = (value, unit) => (value === null || value === undefined ? "–" : `${esc(trim(value))} <span class="u">${esc(unit)}</span>`);
 function fillRowHtml(f) {
   // One HTML string per row: a thousand rows render several times faster than through the DOM API.
   const base = baseOf(f.symbol), quote = quoteOf(f.symbol);
-  const cells = [f.fill_id, utc(f.t_ns).slice(11), f.subaccount, f.symbol, f.side, withUnit(f.qty, base),
-    withUnit(f.avg_price, priceUnit(f.symbol)), withUnit(f.quote_amount, quote), withUnit(f.fee, quote), f.venue, f.client_id];
-  const tds = cells.map((c, i) => (i === 4 ? `<td class="${esc(c)}">` : "<td>") + esc(c) + "</td>").join("");
+  const text = [f.fill_id, utc(f.t_ns).slice(11), f.subaccount, f.symbol, f.side].map(esc);
+  const figures = [figureHtml(f.qty, base), figureHtml(f.avg_price, priceUnit(f.symbol)), figureHtml(f.quote_amount, quote), figureHtml(f.fee, quote)];
+  const cells = [...text, ...figures, esc(f.venue), esc(f.client_id)];
+  const tds = cells.map((c, i) => (i === 4 ? `<td class="${text[4]}">` : i >= 5 && i <= 8 ? '<td class="fig">' : "<td>") + c + "</td>").join("");
   return `<tr data-fill="${esc(f.fill_id)}" title="${esc(utc(f.t_ns))} UTC">${tds}</tr>`;
 }
 function addFills(fills, atTop) {

@@ -457,13 +457,18 @@ class PaperService:
                 await self.recover(start)
                 raise
             self._maybe_snapshot()
+            self.store.maybe_checkpoint()  # here, between ticks, not inside a command's commit
 
     def flush_ticks(self) -> None:
-        """Make the tick count (and the journal so far) durable without a command."""
-        self._flush()
+        """Write the tick count (and the journal so far) without a command. Without an fsync
+        unless fills or order changes are pending: simulated time alone was never acknowledged,
+        and the next command's fsync covers it (router/paper/store.py)."""
+        self._flush(durable=bool(self.outbox.fills or self.outbox.orders))
         self._maybe_snapshot()
 
-    def _flush(self, event: tuple[str, int, int, dict, dict] | None = None) -> None:
+    def _flush(
+        self, event: tuple[str, int, int, dict, dict] | None = None, *, durable: bool = True
+    ) -> None:
         if self.replaying:
             return
         # If the commit raises, the caller recovers the whole state (journal numbering included).
@@ -473,6 +478,7 @@ class PaperService:
             orders=list(self.outbox.orders.values()),
             fills=self.outbox.fills,
             journal=self.journal.drain(),
+            durable=durable,
         )
         events = list(self.outbox.events)
         self.outbox.clear()

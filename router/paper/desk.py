@@ -443,7 +443,8 @@ class OrderDesk:
         """True when a venue of the order quotes its first unit within the limit (read-only)."""
         leg = work.leg
         limit = float(leg.limit_price)  # a screen only; the executor decides on exact quotes
-        for adapter in self.market.adapters_for(leg.symbol, list(leg.venues) or None):
+        for venue in self.market.adapters_for(leg.symbol, list(leg.venues) or None):
+            adapter = self.adapters[venue.name]  # as the executor sees it: a down venue refuses
             try:
                 price = adapter.depth_curve(leg.side).marginal_price(0.0)
             except CrossrouteError:

@@ -185,3 +185,19 @@ def test_paper_starts_with_a_faults_file_and_keeps_its_schedule(tmp_path):
     service.close()
     done = _paper("--db", db, "--port", "0", "--child-timeout", "2")
     assert done.returncode == 2 and "--child-timeout" in done.stderr, done.stderr
+
+
+async def test_a_working_order_is_not_retried_on_a_venue_that_is_down(tmp_path):
+    service = PaperService(CONFIG, db=tmp_path / "p.db", faults=[Fault(VENUE, "down", 0)])
+    api, server = await _serve(service)
+    try:
+        gtc = {**_order("g1", "2"), "limit": "2800", "tif": "gtc"}  # marketable, if it could reach
+        status, doc = await api.call("POST", "/api/orders", gtc)
+        assert status == 200 and doc["status"] == "open", doc
+        assert (await api.call("POST", "/api/market/step", {"ticks": 3}))[0] == 200
+        # the venue quotes within the limit, but the executor cannot reach it: no retry per tick
+        _, after = await api.call("GET", "/api/orders/g1")
+        assert after["attempts"] == 1 and after["status"] == "open", after
+        service._check()
+    finally:
+        await _stop(api, server)

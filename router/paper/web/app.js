@@ -551,6 +551,8 @@ async function start() {
   renderPnl(await pnl, quoteOf(state.market.venues[0].symbol));
   document.body.dataset.ready = "1";
   document.body.dataset.firstRenderMs = String(Math.round(performance.now()));
+  // ... and once that frame is laid out and painted (the fills table's layout included)
+  requestAnimationFrame(() => setTimeout(() => { document.body.dataset.firstPaintMs = String(Math.round(performance.now())); }, 0));
   setInterval(refresh, 1000);
 }
 start().catch((err) => { $("clock").textContent = "error: " + err.message; });

@@ -125,8 +125,15 @@ async def test_a_hung_venue_releases_the_service_lock_within_the_child_timeout(t
         assert (await api.call("POST", "/api/orders", other))[1]["status"] == "filled"
         assert (await api.call("POST", "/api/market/step", {"ticks": 2}))[0] == 200
         service._check()
+        digest = service.state_digest()
     finally:
         await _stop(api, server)
+    # a restart replays the hung order (waiting out the same timeouts) to the same state
+    again = PaperService(CONFIG, db=tmp_path / "p.db")
+    create_paper_app(again)
+    assert await again.open() == 3
+    assert again.state_digest() == digest
+    again.close()
 
 
 def _paper(*args: str) -> subprocess.CompletedProcess:

@@ -342,7 +342,7 @@ async def _main(
 
     def on_tick() -> None:
         if live is not None:
-            s = service.status()
+            s = service.status(digest=False)  # every tick: no O(state) digest on the loop
             refs = " ".join(f"{k} {v}" for k, v in s["refs"].items())
             pnl = " ".join(f"{a} pnl {v['pnl']}" for a, v in s["accounts"].items())
             live.update(

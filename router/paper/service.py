@@ -610,9 +610,11 @@ class PaperService:
 
     # -- reads -------------------------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self, *, digest: bool = True) -> dict[str, Any]:
+        """The service's figures; ``digest=False`` leaves out ``state_digest`` (O(whole state):
+        the terminal's status line, refreshed every tick, does not need it)."""
         state = self.desk.state
-        return {
+        figures = {
             "status": "ok",
             "tick": self.sim.tick,
             "t_ns": self.sim.t_ns,
@@ -628,8 +630,10 @@ class PaperService:
                 }
                 for a in self.accounts()
             },
-            "state_digest": self.state_digest(),
         }
+        if digest:
+            figures["state_digest"] = self.state_digest()
+        return figures
 
     def state_digest(self) -> str:
         """SHA-256 of market, ledger and open-order state: equal digests mean equal states (finished

@@ -26,7 +26,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from router.model.errors import CrossrouteError, RouteError
-from router.plan import Venue, fmt_qty, plan_route
+from router.plan import RoutePlan, Venue, fmt_qty, plan_route
 from router.routing.flow import DirectedLink, FlowModel, FlowResult
 from router.routing.graph import MAX_HOPS, AssetGraph, Branch, Link, split_symbol
 from router.routing.pairs import PooledDepth
@@ -221,6 +221,7 @@ class _Router:
         self.decimals = {a: int(decimals[a]) for a in graph.assets}
         self.quantum = {a: Decimal(1).scaleb(-self.decimals[a]) for a in graph.assets}
         self._pooled: dict[tuple[str, str], PooledDepth] = {}
+        self._plans: dict[tuple[str, str, Decimal | None, Decimal | None], Any] = {}
         self.directed = [
             [
                 self._directed(link, branch.assets[i], branch.assets[i + 1])
@@ -526,6 +527,30 @@ class _Router:
         out = sum((h.amount_out for h in steps[-1]), Decimal(0))
         return PathPlan(branch.assets, tuple(hops), need, out, residual)
 
+    def _plan(
+        self,
+        venues: list[Venue],
+        symbol: str,
+        side: str,
+        *,
+        qty: Decimal | None = None,
+        quote_qty: Decimal | None = None,
+    ) -> RoutePlan:
+        """:func:`router.plan.plan_route` of one hop, memoised for this order: the candidates
+        (float optimum, its tie, single paths, dropped branches) often give a link the same
+        amount, and planning is read-only, so the same question gets the same exact answer
+        (a refusal included) without re-quoting the venues."""
+        key = (symbol, side, qty, quote_qty)
+        if key not in self._plans:
+            try:
+                self._plans[key] = plan_route(venues, symbol, side, qty, quote_qty=quote_qty)
+            except CrossrouteError as exc:
+                self._plans[key] = exc
+        found = self._plans[key]
+        if isinstance(found, CrossrouteError):
+            raise found
+        return found
+
     def _forward(
         self, k: int, i: int, src: str, dst: str, amount: Decimal, step: int
     ) -> tuple[list[Hop], Decimal]:
@@ -552,7 +577,7 @@ class _Router:
             venues = list(link.by_symbol[symbol])
             base, _ = split_symbol(symbol)
             if base == src:
-                plan = plan_route(venues, symbol, "sell", part)
+                plan = self._plan(venues, symbol, "sell", qty=part)
                 hops += [
                     Hop(
                         leg.venue,
@@ -569,7 +594,7 @@ class _Router:
                 ]
                 left += part - plan.qty
             else:
-                plan = plan_route(venues, symbol, "buy", quote_qty=part)
+                plan = self._plan(venues, symbol, "buy", quote_qty=part)
                 hops += [
                     Hop(
                         leg.venue, symbol, "buy", step, src, dst, leg.quote_amount, leg.qty, leg.qty
@@ -588,7 +613,7 @@ class _Router:
             base, _ = split_symbol(symbol)
             try:
                 if base == dst:
-                    plan = plan_route(venues, symbol, "buy", need)
+                    plan = self._plan(venues, symbol, "buy", qty=need)
                     hops = [
                         Hop(
                             leg.venue,
@@ -604,7 +629,7 @@ class _Router:
                         for leg in plan.legs
                     ]
                 else:
-                    plan = plan_route(venues, symbol, "sell", quote_qty=need)
+                    plan = self._plan(venues, symbol, "sell", quote_qty=need)
                     hops = [
                         Hop(
                             leg.venue,

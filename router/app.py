@@ -42,7 +42,7 @@ from router.config import (
 )
 from router.config.records import CcxtConfig
 from router.model.errors import ConfigError, CrossrouteError, RouteError
-from router.routing import MAX_HOPS, MultiHopPlan, plan_multihop
+from router.routing import MAX_HOPS, MultiHopPlan, RouteCache, plan_multihop
 from venues.amm import ConstantProductPool
 from venues.clmm import ConcentratedLiquidityPool
 from venues.clmm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
@@ -119,9 +119,11 @@ class Market:
         amount_in: Decimal | None = None,
         amount_out: Decimal | None = None,
         max_hops: int = MAX_HOPS,
+        cache: RouteCache | None = None,
     ) -> MultiHopPlan:
         """Plan "spend ``amount_in`` of ``source``" or "receive ``amount_out`` of ``target``"
-        over every path of the market's spot venues (router.routing); read-only."""
+        over every path of the market's spot venues (router.routing); read-only. A caller that
+        routes repeatedly passes one :class:`~router.routing.RouteCache` (same plans, faster)."""
         return plan_multihop(
             self.spot_adapters(),
             self.asset_decimals(),
@@ -130,6 +132,7 @@ class Market:
             amount_in=amount_in,
             amount_out=amount_out,
             max_hops=max_hops,
+            cache=cache,
         )
 
     def venue_config(self, name: str) -> VenueConfig:

@@ -27,6 +27,7 @@ from typing import Any
 
 from router.model.errors import CrossrouteError, RouteError
 from router.plan import RoutePlan, Venue, fmt_qty, plan_route
+from router.routing.cache import RouteCache
 from router.routing.flow import DirectedLink, FlowModel, FlowResult
 from router.routing.graph import MAX_HOPS, AssetGraph, Branch, Link, split_symbol
 from router.routing.pairs import PooledDepth
@@ -170,11 +171,14 @@ def plan_multihop(
     amount_in: Decimal | None = None,
     amount_out: Decimal | None = None,
     max_hops: int = MAX_HOPS,
+    cache: RouteCache | None = None,
 ) -> MultiHopPlan:
     """Plan "spend exactly ``amount_in`` of ``source``" or "receive exactly ``amount_out`` of
     ``target``" over the spot ``venues`` through paths of at most ``max_hops`` hops.
 
-    ``decimals``: each asset's decimals (the grid of quote amounts). Raises RouteError (one line
+    ``decimals``: each asset's decimals (the grid of quote amounts). ``cache`` (optional): the
+    float curves kept across orders (:class:`~router.routing.cache.RouteCache`; the plan is the
+    same with or without it, only faster when the venues have not changed). Raises RouteError (one line
     naming the field, the asset pair and what exists) for unknown assets, no path, a bad hop
     count or size, or an order the paths cannot carry.
     """
@@ -195,7 +199,7 @@ def plan_multihop(
         )
     graph = AssetGraph(venues)
     branches = graph.branches(source, target, max_hops)
-    router = _Router(graph, branches, decimals, source, target, mode)
+    router = _Router(graph, branches, decimals, source, target, mode, cache)
     return router.plan(requested)
 
 
@@ -208,8 +212,10 @@ class _Router:
         source: str,
         target: str,
         mode: str,
+        cache: RouteCache | None = None,
     ) -> None:
         self.graph, self.branches = graph, branches
+        self.cache = cache
         self.source, self.target, self.mode = source, target, mode
         for asset in graph.assets:
             if asset not in decimals:
@@ -238,9 +244,14 @@ class _Router:
             side = "sell" if sells else "buy"
             key = (symbol, side)
             if key not in self._pooled:
-                self._pooled[key] = PooledDepth([v.depth_curve(side) for v in venues], side)
+                curves = [v.depth_curve(side) for v in venues]
+                self._pooled[key] = (
+                    PooledDepth(curves, side)
+                    if self.cache is None
+                    else self.cache.pooled(curves, side)
+                )
             sides.append((sells, self._pooled[key]))
-        return DirectedLink(src, dst, sides)
+        return DirectedLink(src, dst, sides, self.cache)
 
     # -- candidates --
 
@@ -248,7 +259,7 @@ class _Router:
         self.requested_amount = requested
         amount = float(requested)
         # the composed path curves are built once and serve every candidate's flow
-        model = FlowModel(self.directed, self.source, self.target)
+        model = FlowModel(self.directed, self.source, self.target, self.cache)
         flow = model.solve(amount, self.mode)
         notes: list[str] = []
         candidates: list[tuple[Decimal, Decimal, list[PathPlan], dict[str, Decimal], str]] = []

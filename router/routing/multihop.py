@@ -10,11 +10,13 @@ target):
    branch and bound, quantisation with the cheapest exact completion, exact re-quotes with each
    venue's integer math, rounding against the trader), the exact output of one hop feeding the
    next hop exactly. Candidates: the float optimum's branches (ties at the optimal rate filled
-   both ways; a path's unconverted intermediate moved onto a lot boundary); the same with the
-   smallest branch dropped, repeatedly, while that pays (fixed leg costs are outside the convex
-   relaxation);
-   every branch alone (the best single path); every direct venue alone (the best direct venue).
-   The exact best wins, so the plan is never worse than the best single path or direct venue.
+   both ways; a path's unconverted intermediate moved onto a lot boundary); fixed leg costs are
+   outside the convex relaxation, so the set of paths is searched over exact plans: every subset
+   of at most four paths (each subset's float optimum planned exactly), beyond that the smallest
+   branch dropped while that pays; every branch alone (the best single path); every direct venue
+   alone (the best direct venue). The exact best wins, so the plan is never worse than the best
+   single path or direct venue; ``path_search`` reports the search and the plan's gap to the
+   relaxation's certified bound, which no set of paths can beat.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
+from itertools import combinations
 from typing import Any
 
 from router.model.errors import CrossrouteError, RouteError
@@ -32,11 +35,14 @@ from router.routing.flow import DirectedLink, FlowModel, FlowResult
 from router.routing.graph import MAX_HOPS, AssetGraph, Branch, Link, split_symbol
 from router.routing.pairs import PooledDepth
 
-__all__ = ["Hop", "MultiHopPlan", "PathPlan", "plan_multihop"]
+__all__ = ["Hop", "MultiHopPlan", "PathPlan", "PathSearch", "plan_multihop"]
 
 _BPS = Decimal(10000)
 # lot boundaries below a path's unconverted intermediate tried by the exact completion
 _LOT_TRIES = 8
+# up to this many paths every subset is priced exactly (2^4 - 5 subsets of two or three paths
+# beside the singles and the full set); beyond, the smallest path is dropped while that pays
+_EXHAUSTIVE_PATHS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,32 @@ class PathPlan:
     residual: dict[str, Decimal] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class PathSearch:
+    """How the set of paths was chosen (fixed leg costs make it a combinatorial choice):
+    ``method`` "exhaustive" (every subset of at most :data:`_EXHAUSTIVE_PATHS` paths priced
+    exactly) or "drop-smallest" (the float optimum's smallest path dropped while that pays);
+    ``plans_priced`` exact candidate plans; ``bound``: the relaxation's certified bound (float,
+    the target received for "from", the source spent for "to"), which no exact plan over any set
+    of paths can beat; ``bound_gap``: the plan's relative distance to it (>= 0; fixed costs and
+    rounding included, so it bounds what a better search could still gain)."""
+
+    method: str
+    paths: int
+    plans_priced: int
+    bound: float
+    bound_gap: float
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "paths": self.paths,
+            "plans_priced": self.plans_priced,
+            "bound": _fmt_float(self.bound),
+            "bound_gap": _fmt_float(self.bound_gap),
+        }
+
+
 @dataclass(frozen=True)
 class MultiHopPlan:
     source: str
@@ -84,6 +116,7 @@ class MultiHopPlan:
     residual: dict[str, Decimal]
     decimals: Mapping[str, int]
     notes: tuple[str, ...] = ()
+    path_search: PathSearch | None = None
 
     def hops(self) -> list[Hop]:
         """Every hop of every path, in execution order (path by path, step by step)."""
@@ -158,6 +191,7 @@ class MultiHopPlan:
             "improvement_bps": None if improvement is None else _fmt(improvement),
             "residual": {a: amount(v, a) for a, v in sorted(self.residual.items()) if v},
             "method": "dual-decomposition",
+            "path_search": None if self.path_search is None else self.path_search.to_json_dict(),
             "notes": list(self.notes),
         }
 
@@ -285,8 +319,30 @@ class _Router:
                 candidates.append((*moved, "flow"))
                 if self._better(moved, current):
                     current = moved
-        # fixed leg costs are outside the relaxation: drop the smallest branch while that pays
-        members = list(active)
+        # fixed leg costs are outside the relaxation: the best set of paths is searched over
+        # exact plans, every subset of at most _EXHAUSTIVE_PATHS paths (singles below), else the
+        # smallest branch dropped while that pays
+        exhaustive = len(self.branches) <= _EXHAUSTIVE_PATHS
+        priced = len(candidates)
+        if exhaustive:
+            subsets = [
+                members
+                for size in range(2, len(self.branches))
+                for members in combinations(range(len(self.branches)), size)
+            ]
+            for members in subsets:
+                try:
+                    sub = model.solve(amount, self.mode, members)
+                except RouteError:
+                    continue
+                sub_shares = sub.inputs if self.mode == "from" else sub.outputs
+                trial = self._exact(
+                    {k: s for k, s in zip(members, sub_shares) if s > 0.0}, requested
+                )
+                priced += 1
+                if trial is not None:
+                    candidates.append((*trial, "subset"))
+        members = [] if exhaustive else list(active)
         best_now = current
         while len(members) > 1:
             drop = min(members, key=lambda k: (shares[k], k))
@@ -297,6 +353,7 @@ class _Router:
                 break
             sub_shares = sub.inputs if self.mode == "from" else sub.outputs
             trial = self._exact(dict(zip(members, sub_shares)), requested)
+            priced += 1
             if trial is None:
                 break
             candidates.append((*trial, "flow-dropped"))
@@ -306,6 +363,7 @@ class _Router:
         singles = []
         for k in range(len(self.branches)):
             single = self._exact({k: amount}, requested)
+            priced += 1
             if single is not None:
                 singles.append((k, single))
                 candidates.append((*single, "single-path"))
@@ -326,6 +384,8 @@ class _Router:
                 {
                     "flow-dropped": "a path of the float optimum did not pay for its fixed leg costs: dropped",
                     "single-path": "one path alone beats the exact split over paths: routed there",
+                    "subset": "a subset of the paths beats the split over all of them (fixed leg"
+                    " costs): routed there",
                 }[best[4]]
             )
         best_single = None
@@ -333,6 +393,20 @@ class _Router:
             if best_single is None or self._better(single, best_single[1]):
                 best_single = (k, single)
         spent, got, paths, residual, _ = best
+        # the relaxation's certified bound holds for every set of paths and every exact plan
+        # (fixed costs and rounding only lose): its gap to the plan bounds what any search over
+        # paths could still gain
+        if self.mode == "from":
+            bound_gap = max(flow.dual - float(got), 0.0) / flow.dual if flow.dual > 0 else 0.0
+        else:
+            bound_gap = max(float(spent) - flow.dual, 0.0) / float(spent) if spent > 0 else 0.0
+        search = PathSearch(
+            "exhaustive" if exhaustive else "drop-smallest",
+            len(self.branches),
+            priced,
+            flow.dual,
+            bound_gap,
+        )
         return MultiHopPlan(
             source=self.source,
             target=self.target,
@@ -350,6 +424,7 @@ class _Router:
             residual=residual,
             decimals=self.decimals,
             notes=tuple(notes),
+            path_search=search,
         )
 
     def _better(self, a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:

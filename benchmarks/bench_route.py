@@ -519,6 +519,50 @@ def multihop(quick: bool) -> None:
     print()
 
 
+def multihop_default(quick: bool) -> None:
+    """End to end on the default market: Market.plan_conversion (exact hops through plan_route,
+    every candidate), without a cache (cold) and with one RouteCache on an unchanged market."""
+    market = load_market(DEFAULT_MARKET)
+    repeats = 5 if quick else 20
+    orders = [
+        ("spend 50 ETH", "ETH", "USDC", {"amount_in": Decimal(50)}),
+        ("spend 500 ETH", "ETH", "USDC", {"amount_in": Decimal(500)}),
+        ("receive 100,000 USDC", "ETH", "USDC", {"amount_out": Decimal(100000)}),
+    ]
+    print("### Multi-hop end to end: the default market (config/default.toml), real adapters")
+    print()
+    print(
+        "| order | cold p50 ms | cold p99 ms | cold min ms | cached p50 ms | cached p99 ms |"
+        " amount | path search | bound gap |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---|---:|")
+    for label, src, dst, kwargs in orders:
+        cold = timed(lambda: market.plan_conversion(src, dst, **kwargs), repeats)
+        cache = RouteCache()
+        market.plan_conversion(src, dst, cache=cache, **kwargs)
+        warm = timed(lambda: market.plan_conversion(src, dst, cache=cache, **kwargs), repeats)
+        plan = market.plan_conversion(src, dst, **kwargs)
+        doc = plan.to_json_dict()
+        amount = (
+            f"{doc['amount_out']} {dst}" if "amount_in" in kwargs else f"{doc['amount_in']} {src}"
+        )
+        search = doc["path_search"]
+        print(
+            f"| {label} | {pct(cold, 50) / 1e3:.1f} | {pct(cold, 99) / 1e3:.1f} |"
+            f" {min(cold) / 1e3:.1f} | {pct(warm, 50) / 1e3:.1f} | {pct(warm, 99) / 1e3:.1f} |"
+            f" {amount} | {search['method']}, {search['plans_priced']} plans |"
+            f" {float(search['bound_gap']):.1e} |"
+        )
+    print()
+    print(
+        "Cold: no cache (every curve pooled and composed, every exact hop planned); cached: one"
+        " RouteCache across orders on the unchanged market (the float curves are hits; the exact"
+        " hop plans are made per order). Bound gap: the plan's distance to the relaxation's"
+        " certified bound (fixed leg costs and rounding included)."
+    )
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few instances, smoke run")
@@ -531,6 +575,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.multihop:
         multihop(args.quick)
+        multihop_default(args.quick)
         return
     instances, repeats = (3, 20) if args.quick else (20, 50)
     rng = np.random.default_rng(SEED)

@@ -595,12 +595,15 @@ def add_margin_asset(ledger: MarginLedger, weights: MarginAssetConfig) -> None:
 
 def add_margin_market(ledger: MarginLedger, spec: MarginMarketConfig) -> None:
     """Register a perp market of the ``[margin]`` rules in ``ledger``: its rule set (tiers,
-    Binance brackets or dYdX fractions) and funding cap."""
+    Binance brackets or dYdX fractions) and funding terms."""
     ledger.add_market(
         spec.name,
         spec.oracle,
         tiers=[_tier(tier) for tier in spec.tiers] or None,
         funding_cap=spec.funding_cap,
+        funding_interest=spec.funding_interest,
+        funding_band=spec.funding_band,
+        funding_interval_hours=spec.funding_interval_hours,
         initial_margin_fraction=spec.initial_margin_fraction,
         maintenance_margin_fraction=spec.maintenance_margin_fraction,
     )

@@ -324,3 +324,56 @@ def test_marks_are_the_median_of_the_venues_with_outliers_dropped(tmp_path):
     path.write_text(far + '\n[[accounts]]\nname = "a"\nbalances = { USDC = "1000" }\n')
     ledger = build_margin(load_market([str(path)])).ledger
     assert ledger.marks["ETH"].price_units == 3000 * SCALE
+
+
+def test_binance_funding_terms_are_keys_of_the_market_config_and_reach_the_ledger(tmp_path):
+    from router.app import DEFAULT_CONFIG
+    from router.margin.funding import binance_rate_units
+    from router.margin.quantities import RATE_SCALE, to_text
+
+    text = Path(DEFAULT_CONFIG).read_text()
+    terms = (
+        'funding_cap = "0.0075"\nfunding_interest = "0.0001"\n'
+        'funding_band = "0.0005"\nfunding_interval_hours = 4'
+    )
+    text = text.replace('funding_cap = "0.0005"', terms, 1)
+    path = tmp_path / "funding.toml"
+    path.write_text(text)
+    setup = build_margin(load_market([str(path)]))
+    ledger = setup.ledger
+    market = ledger.markets["ETH-PERP"]
+    assert market.funding_cap_units == 75 * RATE_SCALE // 10_000
+    assert market.funding_interest_units == RATE_SCALE // 10_000
+    assert market.funding_band_units == 5 * RATE_SCALE // 10_000
+    assert market.funding_interval_hours == 4
+    # mark at the oracle: a zero premium pays the interest component scaled to 4 of 8 hours
+    ledger.set_mark("ETH-PERP", to_text(ledger.marks["ETH"].price_units))
+    rate = ledger.accrue_funding("ETH-PERP")
+    assert rate == Decimal("0.00005")
+    assert binance_rate_units([0], RATE_SCALE // 10_000, 5 * RATE_SCALE // 10_000, 10**12, 4) == (
+        RATE_SCALE // 20_000
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [
+        ("funding_interest", '"-0.0001"', ">= 0"),
+        ("funding_band", '"2"', "in [0, 1]"),
+        ("funding_interval_hours", "0", "integer in [1, 8]"),
+        ("funding_interval_hours", "9", "integer in [1, 8]"),
+        ("funding_band", '"0.0000000000001"', "places"),
+    ],
+)
+def test_bad_funding_terms_name_the_file_and_key(tmp_path, key, value, allowed):
+    from router.app import DEFAULT_CONFIG
+
+    text = Path(DEFAULT_CONFIG).read_text()
+    text = text.replace('funding_cap = "0.0005"', f'funding_cap = "0.0005"\n{key} = {value}', 1)
+    path = tmp_path / "bad_funding.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_market([str(path)])
+    message = str(err.value)
+    assert "bad_funding.toml" in message and key in message, message
+    assert allowed in message, message

@@ -18,8 +18,8 @@ simulated venues at the prices they then show in the execution layer
 (router/execution/liquidation.py: ``crossroute execute``, paper) and in stress. The exact fill
 (size and price) is booked, and a fee of ``liquidation_fee_bps`` of the filled notional goes to
 the insurance fund (never more than the equity left, so the fee creates no bad debt). A fill
-worse than the mark may leave the account short: the next step then closes the rest of that
-exposure. Every step lowers the total MM or repays debt: none adds risk. The loop ends above
+worse than the mark may leave the account short: the next step is sized again (after
+MAX_PARTIAL_STEPS on one exposure, the rest of it is closed at once). Every step lowers the total MM or repays debt: none adds risk. The loop ends above
 maintenance, flat, or blocked (an exposure no venue would take, named in the result).
 
 An isolated position risks only its posted margin: its close, fee and any loss beyond the bucket
@@ -61,6 +61,9 @@ ISOLATED_PHASE, PERP_PHASE, LIABILITY_PHASE, COLLATERAL_PHASE = (
     "collateral",
 )
 ENDED_ABOVE, ENDED_FLAT, ENDED_BLOCKED = "above_maintenance", "flat", "blocked"
+# partial steps on one exposure before the loop closes the rest of it in one order: a bound on the
+# loop when every fill lands worse than the mark the step was sized at
+MAX_PARTIAL_STEPS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,11 +212,13 @@ class Liquidation:
     venues at the prices they then show) and :meth:`book` books the exact fill; :meth:`finish`
     books what is left negative as the insurance fund's bad debt and journals the end.
 
-    Sizes are decided at the marks: the smallest size (bisection on ledger units) that restores
-    maintenance equity >= MM x (1 + buffer), or the whole exposure. A fill worse than the mark can
-    leave the account short again: the next order on the same exposure then closes all of it, so
-    the loop ends after at most two orders per exposure. An exposure the filler could not trade
-    (nothing filled) is skipped and named in ``result.unfilled``. Synchronous and pure over the
+    Sizes are decided at the marks of the moment (a caller may refresh them between steps): the
+    smallest size (bisection on ledger units) that restores maintenance equity >= MM x (1 +
+    buffer), or the whole exposure. A fill worse than the mark can leave the account short again:
+    the next order is sized again, and after MAX_PARTIAL_STEPS on one exposure the rest of it is
+    closed in one order, so the loop ends after at most MAX_PARTIAL_STEPS + 1 orders per exposure.
+    An exposure the filler could not trade (nothing, or less than asked, filled) is skipped from
+    then on and named in ``result.unfilled``. Synchronous and pure over the
     ledger, so an async caller (the venues) drives it the same way as :func:`liquidate`.
     """
 
@@ -223,7 +228,7 @@ class Liquidation:
         self.sub = sub
         self.result = LiquidationResult(sub.name, sub.name in ledger.liquidatable())
         self._buffer = BPS + ledger.liquidation_buffer_bps
-        self._stepped: set[str] = set()  # exposures already reduced once
+        self._stepped: dict[str, int] = {}  # steps taken per exposure
         self._skipped: set[str] = set()  # exposures the filler could not trade
         self._done = not self.result.triggered
         if self._done:
@@ -270,7 +275,8 @@ class Liquidation:
                 if symbol in self._skipped:
                     continue
                 closed = size
-                if symbol not in self._stepped and healthy_after(self, close, scen, symbol, size):
+                partial = self._stepped.get(symbol, 0) < MAX_PARTIAL_STEPS
+                if partial and healthy_after(self, close, scen, symbol, size):
                     closed = self._smallest(close, scen, symbol, size)
                 return self._order(kind, symbol, -closed, phase)
         return None
@@ -319,7 +325,7 @@ class Liquidation:
         close = _close if order.kind == PERP_STEP else _close_spot
         new, fee, bad_debt = close(ledger, scen, order.symbol, -filled, fill.price_units)
         ledger.commit(new)
-        self._stepped.add(order.symbol)
+        self._stepped[order.symbol] = self._stepped.get(order.symbol, 0) + 1
         if abs(filled) < abs(order.signed_units):
             # the venues took less: what is left of this exposure cannot be traded now
             self._skipped.add(order.symbol)

@@ -146,6 +146,25 @@ class Market:
                     return mid.quantize(MARK_QUANTUM)
         return None
 
+    def median_mid(self, symbol: str) -> Decimal | None:
+        """The margin core's oracle median of the mids of every venue trading ``symbol`` (1e-8
+        grid): a mid more than MARK_MAX_DEVIATION_BPS from the median is an outlier and dropped,
+        and a majority of the venues must agree; None when no venue has a mid or none agree.
+        Venue mids are read now, so none is stale. O(venues log venues)."""
+        from router.margin.oracle import aggregate  # margin marks only
+
+        readings = {}
+        for venue, adapter in self.adapters.items():
+            mid = adapter.mid_price() if adapter.symbol == symbol else None
+            if mid is not None and mid > 0:
+                readings[venue] = (int(mid.quantize(MARK_QUANTUM) / MARK_QUANTUM), 0)
+        if not readings:
+            return None
+        mark = aggregate(symbol, readings, 0, 0, MARK_MAX_DEVIATION_BPS, len(readings) // 2 + 1)
+        if not mark.valid or mark.price_units is None:
+            return None
+        return Decimal(mark.price_units) * MARK_QUANTUM
+
     def adapters_for(self, symbol: str, venues: Sequence[str] | None = None) -> list[Any]:
         """Adapters trading ``symbol``, optionally only the named ``venues`` (in the order given).
 
@@ -457,9 +476,10 @@ class MarginSetup:
     mark_sources: dict[str, str] = field(default_factory=dict)
 
     def live_marks(self, market: Market) -> dict[str, Decimal]:
-        """The marks their configured sources give now (venue mids on the 1e-8 grid), for the
-        executor to refresh between children; a source without a mid is left out."""
-        marks = {name: market.mid_price(symbol) for name, symbol in self.mark_sources.items()}
+        """The marks their configured sources give now (the median of every venue trading the
+        symbol, outliers dropped: :meth:`Market.median_mid`), for the executor to refresh between
+        children; a name whose venues have no mid or no majority is left out (its mark stays)."""
+        marks = {name: market.median_mid(symbol) for name, symbol in self.mark_sources.items()}
         return {name: mark for name, mark in sorted(marks.items()) if mark is not None and mark > 0}
 
 
@@ -564,22 +584,6 @@ def build_margin(
     )
 
 
-def _median_mid(market: Market, name: str, symbol: str) -> Decimal | None:
-    from router.margin.oracle import aggregate  # set-up of a margin ledger only
-
-    readings = {}
-    for venue, adapter in market.adapters.items():
-        mid = adapter.mid_price() if adapter.symbol == symbol else None
-        if mid is not None and mid > 0:
-            readings[venue] = (int(mid.quantize(MARK_QUANTUM) / MARK_QUANTUM), 0)
-    if not readings:
-        return None
-    mark = aggregate(name, readings, 0, 0, MARK_MAX_DEVIATION_BPS, len(readings) // 2 + 1)
-    if not mark.valid or mark.price_units is None:
-        return market.mid_price(symbol)
-    return Decimal(mark.price_units) * MARK_QUANTUM
-
-
 def add_margin_asset(ledger: MarginLedger, weights: MarginAssetConfig) -> None:
     """Register an asset of the ``[margin]`` rules in ``ledger``: weights and borrow terms."""
     ledger.add_asset(
@@ -627,7 +631,7 @@ def _mark(market: Market, name: str, symbol: str, key: str) -> Decimal:
     median is an outlier and dropped, and a majority must agree, else the first venue's mid)."""
     mark = market.margin.mark(name)
     if mark is None:
-        mark = _median_mid(market, name, symbol)
+        mark = market.median_mid(symbol) or market.mid_price(symbol)
     if mark is None or mark <= 0:
         raise ConfigError(
             market.config.file,

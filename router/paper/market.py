@@ -479,7 +479,7 @@ class MarketSimulator:
             if symbol_quote == quote and base in self.ledger.assets:
                 self.ledger.set_mark(base, price_text(ref))
         for symbol, name in sorted(self.perp_markets.items()):
-            mid = self.market.mid_price(symbol)
+            mid = self.market.median_mid(symbol)  # the venues' median, outliers dropped
             if mid is not None and mid > 0:
                 self.ledger.set_mark(name, mid)
 

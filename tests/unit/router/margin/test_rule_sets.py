@@ -323,8 +323,14 @@ def test_marks_are_the_median_of_the_venues_with_outliers_dropped(tmp_path):
     assert far != small
     path = tmp_path / "far.toml"
     path.write_text(far + '\n[[accounts]]\nname = "a"\nbalances = { USDC = "1000" }\n')
-    ledger = build_margin(load_market([str(path)])).ledger
-    assert ledger.marks["ETH"].price_units == 3000 * SCALE
+    market = load_market([str(path)])
+    setup = build_margin(market)
+    assert setup.ledger.marks["ETH"].price_units == 3000 * SCALE
+    # the marks the executor refreshes between children follow the same rule
+    assert setup.mark_sources["ETH"] == "ETH/USDC"
+    assert setup.live_marks(market)["ETH"] == Decimal(3000)
+    assert market.median_mid("ETH/USDC") == Decimal(3000)
+    assert market.median_mid("BTC/USDC") is None  # no venue trades it
 
 
 def test_binance_funding_terms_are_keys_of_the_market_config_and_reach_the_ledger(tmp_path):

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from router.execution.executor import Executor
+from router.execution.liquidation import VenueFiller, liquidate_through_venues
 from router.execution.margin_gate import LedgerGate
 from router.execution.multihop import run_multihop
 from router.execution.order import MultiLegOrder, OrderLeg
@@ -164,6 +165,46 @@ class OrderDesk:
             child_timeout_secs=self.child_timeout_secs,
             band_bps=band_bps,
         )
+
+    # -- liquidation -------------------------------------------------------------------------------
+
+    async def liquidate_due(self) -> list[Any]:
+        """Liquidate every subaccount now below maintenance (sorted by id) with the margin core's
+        loop, each step routed through the venues at the prices they show and booked as filled;
+        the venues' child fills are recorded as fills with role ``liquidation``, and the working
+        orders the liquidation cancelled are finished. Returns the LiquidationResults."""
+        tick, _ = self.clock()
+        names = {name: symbol for symbol, name in self.perp_markets.items()}
+        instruments = self.market.instruments()
+        results = []
+        for sub_id in self.ledger.liquidatable():
+            tag = f"liq-{tick}-{sub_id.replace('/', '-')}"
+            filler = VenueFiller(self.market.adapters, names, self.ledger.quote_asset, tag)
+            result = await liquidate_through_venues(self.ledger, sub_id, filler)
+            account = sub_id.split("/", 1)[0]
+            for child in filler.sent:
+                if child.filled_qty <= 0:
+                    continue
+                fill = self.new_fill(
+                    client_id=tag,
+                    account=account,
+                    sub_id=sub_id,
+                    venue=child.venue,
+                    instrument=instruments[child.venue],
+                    symbol=self.market.adapters[child.venue].symbol,
+                    side=child.side,
+                    qty=child.filled_qty,
+                    quote_amount=child.quote_amount,
+                    fee=child.fee,
+                    role="liquidation",
+                    child_id=child.client_order_id,
+                )
+                self.outbox.events.append({"type": "fill", "fill": fill})
+            for order_id in result.cancelled_orders:
+                if order_id in self.state.working:
+                    self.finish(order_id, "cancelled", "liquidation cancelled the order")
+            results.append(result)
+        return results
 
     # -- reads -----------------------------------------------------------------------------------
 

@@ -33,12 +33,14 @@ __all__ = [
     "QUOTE_KEYS",
     "MultiHopQuoteRequest",
     "OrderRequest",
+    "PortRequest",
     "QuoteRequest",
     "TransferRequest",
     "parse_amend",
     "parse_cancel",
     "parse_multihop_quote",
     "parse_order",
+    "parse_port",
     "parse_quote",
     "parse_step",
     "parse_subaccount",
@@ -447,6 +449,38 @@ def parse_transfer(body: Mapping[str, Any], ledger: Any) -> TransferRequest:
     if not isinstance(amount, str):
         raise _bad("amount", amount, "a decimal string > 0")
     return TransferRequest(account, src, dst, asset, _qty("amount", amount, AMOUNT_DIGITS), amount)
+
+
+@dataclass(frozen=True, slots=True)
+class PortRequest:
+    account: str
+    src: str
+    dst: str
+    symbol: str  # the ledger's market name (ETH-PERP)
+    size: Decimal
+    size_text: str
+    at_mark: bool
+
+
+def parse_port(body: Mapping[str, Any], ledger: Any) -> PortRequest:
+    """A port of ``size`` of a cross perp position between two subaccounts of one account;
+    ``at_mark`` (JSON true/false, default false) realises it at the mark instead of keeping the
+    entry price."""
+    _unknown(body, ("account", "from", "to", "symbol", "size", "at_mark"))
+    account, src = sub_id(ledger, body.get("account"), body.get("from"))
+    _, dst = sub_id(ledger, account, body.get("to"))
+    if src == dst:
+        raise _bad("to", body.get("to"), "a subaccount other than 'from'")
+    symbol = body.get("symbol")
+    if not isinstance(symbol, str) or symbol not in ledger.markets:
+        raise _bad("symbol", symbol, _one_of(ledger.markets))
+    size = body.get("size")
+    if not isinstance(size, str):
+        raise _bad("size", size, "a decimal string > 0 (base units)")
+    at_mark = body.get("at_mark", False)
+    if not isinstance(at_mark, bool):
+        raise _bad("at_mark", at_mark, "true or false")
+    return PortRequest(account, src, dst, symbol, _qty("size", size), size, at_mark)
 
 
 def parse_step(body: Mapping[str, Any]) -> int:

@@ -41,7 +41,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +58,7 @@ from router.paper.requests import (
     parse_amend,
     parse_cancel,
     parse_order,
+    parse_port,
     parse_step,
     parse_subaccount,
     parse_transfer,
@@ -78,7 +78,7 @@ __all__ = [
 log = logging.getLogger("crossroute.paper")
 SNAPSHOT_EVERY = 1000  # commands between snapshots: restart replays at most this many
 SNAPSHOT_EVERY_TICKS = 600  # ticks between snapshots (10 min at 1 tick/s): ~2-4 s of tick replay
-COMMANDS = ("order", "amend", "cancel", "subaccount", "transfer", "step", "venue")
+COMMANDS = ("order", "amend", "cancel", "subaccount", "transfer", "port", "step", "venue")
 
 
 class PaperService:
@@ -502,6 +502,8 @@ class PaperService:
             return self._open_subaccount(*parse_subaccount(body, self.ledger))
         if kind == "transfer":
             return self._transfer(parse_transfer(body, self.ledger))
+        if kind == "port":
+            return self._port(parse_port(body, self.ledger))
         if kind == "venue":
             if self._venue_replay is None:
                 raise PaperError(
@@ -544,6 +546,37 @@ class PaperService:
             "amount": request.amount_text,
         }
 
+    def _port(self, request: Any) -> dict[str, Any]:
+        """Port part of a cross position between two subaccounts (the margin core's rule: entry
+        price kept unless ``at_mark``; both sides keep headroom >= 0, else nothing moves)."""
+        try:
+            self.ledger.port_position(
+                request.src,
+                request.dst,
+                request.symbol,
+                request.size_text,
+                at_mark=request.at_mark,
+            )
+        except MarginError as exc:  # refused before anything changed (the ledger's contract)
+            status = 400 if exc.details.get("field") else 422
+            raise PaperError(
+                status,
+                exc.details.get("field") or "size",
+                request.size_text,
+                exc.details.get("allowed") or str(exc),
+                message=str(exc),
+            ) from None
+        self._account_event(request.src)
+        self._account_event(request.dst)
+        return {
+            "account": request.account,
+            "from": request.src,
+            "to": request.dst,
+            "symbol": request.symbol,
+            "size": request.size_text,
+            "at_mark": request.at_mark,
+        }
+
     def _account_event(self, sub_id: str) -> None:
         self.outbox.events.append(self.views.margin_event(sub_id))
 
@@ -562,7 +595,7 @@ class PaperService:
                     "t_ns": self.sim.t_ns,
                 }
             )
-        for result in report.liquidations:
+        for result in await self.desk.liquidate_due():
             self._record_liquidation(result)
         await self.desk.work_all()
         if self.sim.tick % self.params.pnl_every_ticks == 0:
@@ -578,31 +611,14 @@ class PaperService:
         return report
 
     def _record_liquidation(self, result: Any) -> None:
-        account = result.subaccount.split("/", 1)[0]
-        for step in result.steps:
-            size = Decimal(step.closed_units).scaleb(-8)
-            fill = self.desk.new_fill(
-                client_id=f"liquidation-{self.sim.tick}",
-                account=account,
-                sub_id=result.subaccount,
-                venue="liquidation",
-                instrument="perp",
-                symbol=step.symbol,
-                side="buy" if size > 0 else "sell",
-                qty=abs(size),
-                quote_amount=abs(size) * Decimal(step.price_units).scaleb(-8),
-                fee=Decimal(step.fee_units).scaleb(-8),
-                role="liquidation",
-            )
-            self.outbox.events.append({"type": "fill", "fill": fill})
-        for order_id in result.cancelled_orders:
-            if order_id in self.desk.state.working:
-                self.desk.finish(order_id, "cancelled", "liquidation cancelled the order")
+        """Publish a liquidation the desk ran (its fills are already recorded)."""
         self.outbox.events.append(
             {
                 "type": "liquidation",
                 "subaccount": result.subaccount,
                 "steps": len(result.steps),
+                "ended": result.ended,
+                "unfilled": list(result.unfilled),
                 "bad_debt": price_text(result.bad_debt_units),
             }
         )

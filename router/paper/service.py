@@ -41,6 +41,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 

@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--faults",
         metavar="FILE",
-        help="inject the venue faults of FILE ([[faults]] venue, kind, after, share) between "
+        help="inject the venue faults of FILE ([[faults]] venue, kind, after, share, bps) between "
         "the executor and the simulated venues",
     )
     add_protection_arguments(parser)
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             print_report({**previous, "journal_head": head}, args.json, replay=True)
             return 0
     market = load_market(args.config or [DEFAULT_CONFIG])
-    faults = load_faults(args.faults, list(market.adapters)) if args.faults else ()
+    faults = load_faults(args.faults, market.adapters) if args.faults else ()
     report = execute_order(
         market,
         order,

@@ -130,7 +130,7 @@ async def fill_leg(
             margin_legs.append(worst_margin_leg(leg, q.qty, limit, q.fee + q.leg_cost))
         refresh_marks(run, tag)
         if report.role == "leg":
-            guard(run, tag)  # the market may have moved since the last fills
+            await guard(run, tag)  # the market may have moved since the last fills
         check = run.margin.check(margin_legs)
         passing = len(children) if check.accepted else (check.failed_index or 0)
         for i, child in enumerate(children):
@@ -169,7 +169,7 @@ async def fill_leg(
             book_fill(run, leg, report, result, tag)
         if report.role == "leg" and any(r.filled_qty > 0 for r in results):
             refresh_marks(run, tag)
-            guard(run, tag)
+            await guard(run, tag)
         if passing < len(children):
             report.reason = f"margin check failed: {check.reason}"
             break

@@ -84,6 +84,7 @@ async def guard(run: RunState, tag: str, *, pending_allowed: bool = True) -> Non
 async def _liquidate_through_venues(run: RunState, tag: str) -> dict[str, object]:
     """The gate's venue-routed liquidation; its child fills become ``liquidation`` legs."""
     prefix = f"{run.order.client_id}-liq-{tag}"
+    run.epoch += 1  # the liquidation trades on the venues: no plan made before it still holds
     outcome, fills = await run.margin.liquidate_through(  # type: ignore[attr-defined]
         run.settings.adapters, prefix, lambda: refresh_marks(run, f"liquidation-{tag}")
     )

@@ -76,10 +76,14 @@ def test_without_the_window_the_same_move_liquidates(capsys, tmp_path: Path) -> 
     code, report, records, err = execute(capsys, tmp_path, 0, "--faults", FAULTS)
     assert code == 1, err
     assert report["status"] == "liquidated"
-    assert [(leg["id"], leg["status"]) for leg in report["legs"]] == [
+    assert [(leg["id"], leg["status"]) for leg in report["legs"] if leg["role"] == "leg"] == [
         ("long", "partial"),
         ("hedge", "skipped"),
     ]
+    # the margin core's liquidation sold part of the long on the (moved) BTC book
+    (sold,) = [leg for leg in report["legs"] if leg["role"] == "liquidation"]
+    assert sold["symbol"] == "BTC/USDC:USDC" and sold["side"] == "sell"
+    assert 0 < Decimal(sold["filled_qty"]) < 1
     breach = next(r for r in records if r.get("event") == "maintenance_breach")
     assert Decimal(breach["check"]["excess"]) < 0 and breach["pending"] == []
     assert breach["window_ms"] == 0 and not breach["window_open"]
@@ -100,7 +104,8 @@ def test_audit_replays_the_moving_run(capsys, tmp_path: Path) -> None:
     assert code == 0, err
     assert records[0]["faults"] == [
         {"after": 1, "bps": -600, "kind": "move", "venue": "btc-perp"},
-        {"after": 1, "bps": -600, "kind": "move", "venue": "eth-index"},
+        {"after": 1, "bps": -600, "kind": "move", "venue": "eth-index-a"},
+        {"after": 1, "bps": -600, "kind": "move", "venue": "eth-index-b"},
     ]
     code = main(
         ["audit", "--journal", str(tmp_path / "journal.jsonl"), "--config", MARKET, "--json"]

@@ -182,6 +182,14 @@ def print_report(report: dict[str, Any], as_json: bool, *, replay: bool) -> None
     render_report(console(), report, replay=replay)
 
 
+NOTHING = "-"  # a figure the report does not have (no fill, no limit, no size)
+
+
+def _shown(value: Any) -> str:
+    """A figure of the JSON report as it is, or :data:`NOTHING` for None (never "None")."""
+    return NOTHING if value is None else str(value)
+
+
 def _qty(value: Any) -> str:
     """A quantity of the JSON report for people: "10.000000000000000000" -> "10"; text as it is."""
     try:
@@ -220,18 +228,21 @@ def render_report(console: Any, report: dict[str, Any], *, replay: bool = False)
         ],
     )
     for leg in report["legs"]:
-        target = (
-            leg["target_qty"] if leg["target_qty"] is not None else f"{leg['target_quote']} quote"
-        )
+        if leg["target_qty"] is not None:
+            target = _qty(leg["target_qty"])
+        elif leg["target_quote"] is not None:
+            target = f"{_qty(leg['target_quote'])} quote"
+        else:  # a hedge never sized: its leader's fills never came (skipped)
+            target = NOTHING
         legs.add(
             leg["id"],
             leg["role"],
             leg["instrument"],
             leg["symbol"],
             leg["side"],
-            _qty(target),
+            target,
             _qty(leg["filled_qty"]),
-            str(leg["avg_price"]),
+            _shown(leg["avg_price"]),
             leg["quote_amount"],
             leg["fee"],
             leg["status"],
@@ -259,7 +270,7 @@ def render_report(console: Any, report: dict[str, Any], *, replay: bool = False)
                 child["client_order_id"],
                 child["venue"],
                 _qty(child["qty"]),
-                str(child["limit_price"]),
+                _shown(child["limit_price"]),
                 _qty(child["filled_qty"]),
                 child["quote_amount"],
                 child["status"],

@@ -141,3 +141,14 @@ def test_a_move_on_a_pool_is_refused_before_anything_runs(capsys, tmp_path: Path
     out, err = capsys.readouterr()
     assert code == 2 and out == "" and not journal.exists()
     assert err.count("\n") == 1 and "order-book venue" in err, err
+
+
+def test_the_text_report_never_prints_none(capsys, tmp_path: Path) -> None:
+    # The skipped hedge has no size, no average price; the liquidation child has no limit.
+    order = tmp_path / "order.toml"
+    order.write_text(ORDER.read_text().replace("netting_window_ms = 5000", "netting_window_ms = 0"))
+    code = main(["execute", "--config", MARKET, "--order", str(order), "--faults", FAULTS])
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    assert "liquidated" in out and "skipped" in out and "liquidation" in out
+    assert "None" not in out, out

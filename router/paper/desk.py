@@ -28,7 +28,6 @@ from router.execution.report import ExecutionReport
 from router.model.errors import CrossrouteError
 from router.paper.errors import PaperError
 from router.paper.requests import OrderRequest
-from router.protection import DEFAULT_BAND_BPS
 
 __all__ = [
     "MAX_WORKING_ORDERS",
@@ -151,11 +150,13 @@ class OrderDesk:
         self.on_account = on_account
         self.state = DeskState()
 
-    def _executor(self, sub_id: str, band_bps: int | None = DEFAULT_BAND_BPS) -> Executor:
+    def _executor(self, sub_id: str, no_limit: bool = False) -> Executor:
         # One executor (and gate) per execution: its idempotency maps (client ids and child ids it
         # has seen) would otherwise grow with the history. The desk checks client ids itself,
-        # against the open orders and the store (:meth:`_check_client_id`). ``band_bps`` is the
-        # default price protection of legs without a limit (None: lifted by the order's no_limit).
+        # against the open orders and the store (:meth:`_check_client_id`). Legs without a limit
+        # get the market's [protection] band (lifted by the order's no_limit), and fixed costs
+        # above its max_fixed_cost_share refuse the order.
+        protection = self.market.config.protection
         gate = LedgerGate(self.ledger, sub_id, self.perp_markets)
         return Executor(
             self.adapters,
@@ -163,7 +164,8 @@ class OrderDesk:
             journal=self.journal,
             instruments=self.market.instruments(),
             child_timeout_secs=self.child_timeout_secs,
-            band_bps=band_bps,
+            band_bps=None if no_limit else protection.band_bps,
+            max_fixed_cost_share=protection.max_fixed_cost_share,
         )
 
     # -- liquidation -------------------------------------------------------------------------------
@@ -261,8 +263,7 @@ class OrderDesk:
             venues = bookable_spot_venues(self.market, self.adapters, self.ledger)
             _check_bookable(order.legs[0], venues, self.ledger.quote_asset)
         try:
-            band_bps = None if request.no_limit else DEFAULT_BAND_BPS
-            executor = self._executor(request.sub_id, band_bps)
+            executor = self._executor(request.sub_id, request.no_limit)
             if order.legs[0].multihop:
                 report = await run_multihop(
                     executor,

@@ -142,7 +142,7 @@ class LedgerGate:
         if leg.instrument != "spot":
             return None
         base, _, quote = leg.symbol.partition("/")
-        if quote == self.ledger.quote_asset and base != quote:
+        if quote == self.ledger.quote_asset:
             return None
         qty, amount = leg.qty, leg.quote_amount
         if leg.side == "buy":
@@ -153,7 +153,7 @@ class LedgerGate:
             give,
             give_qty.quantize(QUANTUM, rounding=ROUND_CEILING),
             get,
-            max(get_qty.quantize(QUANTUM, rounding=ROUND_FLOOR), QUANTUM),
+            get_qty.quantize(QUANTUM, rounding=ROUND_FLOOR),
         )
 
     # -- MarginGate --------------------------------------------------------------------------

@@ -30,7 +30,7 @@ __all__ = ["SpotSwap", "apply_swap", "book_swap", "swap_step", "validate_swap"]
 
 @dataclass(frozen=True)
 class SpotSwap:
-    """Give ``give`` (> 0) of ``give_asset``, get ``get`` (> 0) of ``get_asset`` (two different
+    """Give ``give`` (> 0) of ``give_asset``, get ``get`` (>= 0) of ``get_asset`` (two different
     assets; decimal strings, ints or Decimals on the ledger's grid, floats refused). Validated on
     construction; ``give_units``/``get_units`` are the ledger quanta."""
 
@@ -49,7 +49,8 @@ class SpotSwap:
             )
         units = (
             parse_units("give", self.give, positive=True),
-            parse_units("get", self.get, positive=True),
+            # a fill worth less than one ledger quantum receives nothing the ledger can count
+            parse_units("get", self.get, minimum=0),
         )
         object.__setattr__(self, "_units", units)
 

@@ -107,11 +107,11 @@ def swap_step(
     new = scen.copy()
     book_swap(new, swap)
     after = new.headroom
-    # exposure grows when a non-quote balance moves away from zero, or the quote goes (further)
-    # below zero (a borrow); receiving quote or paying it from cash never adds risk
+    # the spot leg's rule, asset by asset: exposure grows when a non-quote balance moves away
+    # from zero (a quote borrow is priced by the headroom test itself), so a swap against the
+    # quote is judged exactly as the equivalent spot leg (tested)
     increasing = any(
-        _moves_away_from_zero(scen.balance(asset), delta)
-        and (asset != quote or scen.balance(asset) + delta < 0)
+        asset != quote and _moves_away_from_zero(scen.balance(asset), delta)
         for asset, delta in ((swap.give_asset, -swap.give_units), (swap.get_asset, swap.get_units))
     )
 

@@ -5,15 +5,20 @@ Before sending each round's children and after every round of fills, the executo
 (``order.netting_window_ms``) still open, the order's unfilled hedge legs count as pending at
 their limit prices (all-in, the worst they may fill at), so a move while the hedge is on its way
 does not liquidate the position it hedges; without a window, or after it, they do not count.
-Below maintenance, the gate liquidates (the margin core's deterministic engine) and the order
-ends ``liquidated``. Initial margin is checked before every child as always: the window never
+Below maintenance, the gate liquidates and the order ends ``liquidated``: a gate with
+``liquidate_through`` runs the margin core's liquidation loop with each step routed through the
+executor's venues at the prices they then show (marks refreshed from their sources after each
+fill), and the venues' fills join the report as legs with role ``liquidation`` (so the venues'
+holdings reconcile); a gate with only ``liquidate`` liquidates at the marks. Initial margin is checked before every child as always: the window never
 admits new risk.
 """
 
 from __future__ import annotations
 
 from router.execution.gate import MarginLeg
+from router.execution.report import ChildResult, LegReport
 from router.execution.state import Liquidated, RunState
+from router.model.orders import LegOrder
 
 __all__ = ["guard", "pending_hedges", "refresh_marks", "window_open"]
 
@@ -41,7 +46,7 @@ def pending_hedges(run: RunState) -> list[MarginLeg]:
     return pending
 
 
-def guard(run: RunState, tag: str, *, pending_allowed: bool = True) -> None:
+async def guard(run: RunState, tag: str, *, pending_allowed: bool = True) -> None:
     """The maintenance check during execution; raises Liquidated after liquidating."""
     gate = run.margin
     if not hasattr(gate, "maintenance") or not hasattr(gate, "liquidate"):
@@ -63,12 +68,44 @@ def guard(run: RunState, tag: str, *, pending_allowed: bool = True) -> None:
         run.journal.write("maintenance_netted", **fields)
         return
     run.journal.write("maintenance_breach", **fields)
-    outcome = gate.liquidate()
+    if hasattr(gate, "liquidate_through"):
+        outcome = await _liquidate_through_venues(run, tag)
+    else:
+        outcome = gate.liquidate()
     run.journal.write("liquidated", client_id=run.order.client_id, leg=tag, outcome=outcome)
     raise Liquidated(
         f"below maintenance during execution (excess {result.excess}, with pending "
         f"hedges {result.excess_with_pending}): liquidated"
     )
+
+
+async def _liquidate_through_venues(run: RunState, tag: str) -> dict[str, object]:
+    """The gate's venue-routed liquidation; its child fills become ``liquidation`` legs."""
+    prefix = f"{run.order.client_id}-liq-{tag}"
+    outcome, fills = await run.margin.liquidate_through(  # type: ignore[attr-defined]
+        run.settings.adapters, prefix, lambda: refresh_marks(run, f"liquidation-{tag}")
+    )
+    for n, fill in enumerate(fills, 1):
+        venue = fill.venue
+        symbol = run.settings.adapters[venue].symbol
+        run.sent_ids.add(fill.client_order_id)
+        child = LegOrder(venue, fill.side, fill.requested_qty, fill.client_order_id)
+        report = LegReport(
+            f"liquidation-{tag}-{n}",
+            run.settings.instruments[venue],
+            symbol,
+            fill.side,
+            fill.requested_qty,
+            None,
+            role="liquidation",
+            filled_qty=fill.filled_qty,
+            quote_amount=fill.quote_amount,
+            fee=fill.fee,
+            status=fill.status,
+            children=[ChildResult(child, fill.status, fill)],
+        )
+        run.unwinds.append(report)
+    return outcome
 
 
 def refresh_marks(run: RunState, tag: str) -> None:

@@ -17,10 +17,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
 
 from router.execution.gate import MaintenanceCheck, MarginCheck, MarginLeg
+from router.execution.liquidation import (
+    VenueFiller,
+    liquidate_through_venues,
+    liquidation_outcome,
+)
 from router.execution.order import base_asset
 from router.margin.checks import LedgerLeg
 from router.margin.ledger import MarginLedger
@@ -258,8 +264,23 @@ class LedgerGate:
             with_pending < 0 or ledger.isolated_breach(sub),
         )
 
+    async def liquidate_through(
+        self,
+        adapters: Mapping[str, Any],
+        client_prefix: str,
+        refresh_marks: Callable[[], None] | None = None,
+    ) -> tuple[dict[str, object], list[Any]]:
+        """Run the margin core's liquidation loop on this subaccount with every step routed
+        through ``adapters`` at the prices they show (router/execution/liquidation.py); what it
+        did, and the venues' child fills (client ids ``<client_prefix>-<n>``)."""
+        names = {market: symbol for symbol, market in self.perp_markets.items()}
+        filler = VenueFiller(adapters, names, self.ledger.quote_asset, client_prefix)
+        result = await liquidate_through_venues(self.ledger, self.sub_id, filler, refresh_marks)
+        return liquidation_outcome(result), list(filler.sent)
+
     def liquidate(self) -> dict[str, object]:
-        """Run the margin core's deterministic liquidation on this subaccount; what it did."""
+        """Run the margin core's deterministic liquidation on this subaccount at the marks (no
+        venues); what it did."""
         result = self.ledger.liquidate(self.sub_id)
         return {
             "triggered": result.triggered,

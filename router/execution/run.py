@@ -121,7 +121,7 @@ async def run_order(run: RunState) -> ExecutionReport:
         status, reason = "partial", "hedge rounding left a residual"
     try:
         # The window is over (or never was): what is left is checked as it stands.
-        guard(run, "final", pending_allowed=False)
+        await guard(run, "final", pending_allowed=False)
     except Liquidated as exc:
         return await finish(
             run,

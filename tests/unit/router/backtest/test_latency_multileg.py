@@ -172,3 +172,25 @@ def test_a_hedge_reaching_a_venue_whose_data_ended_is_rejected_and_the_leader_un
     assert Decimal(spot["shortfall"]) == Decimal(buy["quote_amount"]) - Decimal(
         sell["quote_amount"]
     )
+
+
+def test_feed_latency_moves_both_legs_decisions_not_their_fills(tmp_path, moving_book) -> None:
+    fresh = _run(_spec(tmp_path, moving_book))
+    late = _run(_spec(tmp_path, moving_book, feed_ms=500))
+    # Same fills (the orders go out at the same instants and reach the books at once) ...
+    assert [(f["ts_ns"], f["quote_amount"]) for f in late["fills"]] == [
+        (f["ts_ns"], f["quote_amount"]) for f in fresh["fills"]
+    ]
+    # ... but both legs were decided on books seen 500 ms late, 5 steps lower: the arrival mids
+    # are 0.50 lower, so against them the buy cost 2 x 0.50 more and the sell 2 x 0.50 less.
+    before = {p["name"]: p for p in fresh["parents"]}
+    for parent in late["parents"]:
+        assert (
+            Decimal(parent["arrival_mid"])
+            == Decimal(before[parent["name"]]["arrival_mid"]) - 5 * STEP
+        )
+        moved = Decimal(parent["shortfall"]) - Decimal(before[parent["name"]]["shortfall"])
+        assert moved == (1 if parent["side"] == "buy" else -1) * 2 * 5 * STEP
+    for fill in late["fills"]:
+        bid0 = SPOT_BID0 if fill["parent"] == "basis-spot" else PERP_BID0
+        assert Decimal(fill["decision_bid"]) == bid_at(bid0, fill["decision_ts_ns"] - 500 * MS)

@@ -42,7 +42,7 @@ from router.config import (
 )
 from router.config.records import CcxtConfig
 from router.model.errors import ConfigError, CrossrouteError, RouteError
-from router.routing import MAX_HOPS, MultiHopPlan, plan_multihop
+from router.routing import MAX_HOPS, MultiHopPlan, RouteCache, plan_multihop
 from venues.amm import ConstantProductPool
 from venues.clmm import ConcentratedLiquidityPool
 from venues.clmm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
@@ -119,9 +119,11 @@ class Market:
         amount_in: Decimal | None = None,
         amount_out: Decimal | None = None,
         max_hops: int = MAX_HOPS,
+        cache: RouteCache | None = None,
     ) -> MultiHopPlan:
         """Plan "spend ``amount_in`` of ``source``" or "receive ``amount_out`` of ``target``"
-        over every path of the market's spot venues (router.routing); read-only."""
+        over every path of the market's spot venues (router.routing); read-only. A caller that
+        routes repeatedly passes one :class:`~router.routing.RouteCache` (same plans, faster)."""
         return plan_multihop(
             self.spot_adapters(),
             self.asset_decimals(),
@@ -130,6 +132,7 @@ class Market:
             amount_in=amount_in,
             amount_out=amount_out,
             max_hops=max_hops,
+            cache=cache,
         )
 
     def venue_config(self, name: str) -> VenueConfig:
@@ -479,7 +482,13 @@ class MarginSetup:
         """The marks their configured sources give now (the median of every venue trading the
         symbol, outliers dropped: :meth:`Market.median_mid`), for the executor to refresh between
         children; a name whose venues have no mid or no majority is left out (its mark stays)."""
-        marks = {name: market.median_mid(symbol) for name, symbol in self.mark_sources.items()}
+        marks = {}
+        for name, symbol in self.mark_sources.items():
+            mid = market.median_mid(symbol)
+            if mid is not None and mid > 0 and symbol == f"{self.ledger.quote_asset}/{name}":
+                # quoted the other way (USDT from USDC/USDT): the mark is the inverse mid
+                mid = (1 / mid).quantize(MARK_QUANTUM)
+            marks[name] = mid
         return {name: mark for name, mark in sorted(marks.items()) if mark is not None and mark > 0}
 
 
@@ -517,6 +526,17 @@ def build_margin(
         venue.base for venue in config.venues if venue.instrument == "spot" and venue.quote == quote
     }
     wanted |= {m.oracle for m in margin.markets} | {a.name for a in margin.assets}
+    # an asset only met on pairs of other quotes (USDT of ETH/USDT) is booked by a route's hops
+    # as itself (router.margin.swap): registered when the market prices it against the quote
+    # one way or the other
+    spot_symbols = {v.symbol for v in config.venues if v.instrument == "spot"}
+    wanted |= {
+        asset
+        for v in config.venues
+        if v.instrument == "spot"
+        for asset in (v.base, v.quote)
+        if f"{asset}/{quote}" in spot_symbols or f"{quote}/{asset}" in spot_symbols
+    }
     wanted.discard(quote)
     key = "margin"
     try:
@@ -533,9 +553,20 @@ def build_margin(
             weights = margin.asset(asset)
             add_margin_asset(ledger, weights)
             key = f"margin.marks.{asset}"
-            ledger.set_mark(asset, _mark(market, asset, f"{asset}/{quote}", key))
+            source = f"{asset}/{quote}"
+            inverted = f"{quote}/{asset}"
+            if (
+                market.margin.mark(asset) is None
+                and source not in spot_symbols
+                and inverted in spot_symbols
+            ):
+                source = inverted  # priced the other way: the mark is the inverse mid
+                inverse = _mark(market, asset, source, key)
+                ledger.set_mark(asset, (1 / inverse).quantize(MARK_QUANTUM))
+            else:
+                ledger.set_mark(asset, _mark(market, asset, source, key))
             if market.margin.mark(asset) is None:
-                mark_sources[asset] = f"{asset}/{quote}"
+                mark_sources[asset] = source
         if any(asset.name == quote for asset in margin.assets):
             key = f"margin.assets.{quote}"
             terms = margin.asset(quote)

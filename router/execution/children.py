@@ -18,10 +18,9 @@ from router.execution.maintenance import guard, refresh_marks
 from router.execution.order import OrderLeg
 from router.execution.planning import (
     child_limit,
-    plan_leg,
+    plan_round,
     quote_json,
     refresh_snapshots,
-    regrid,
     worst_margin_leg,
 )
 from router.execution.reconcile import answer_result, consistent, reconcile_child
@@ -72,7 +71,7 @@ async def fill_leg(
         report.rounds = round_no + 1
         await refresh_snapshots(run, run.venues[leg.leg_id])
         try:
-            plan = plan_leg(
+            quotes = plan_round(
                 run,
                 leg,
                 qty=None if by_quote else remaining,
@@ -89,7 +88,6 @@ async def fill_leg(
                 reason=str(exc),
             )
             break
-        quotes = regrid(run, leg, [q for q in plan.legs if q.qty > 0])
         journal.write(
             "plan",
             client_id=order.client_id,
@@ -164,6 +162,8 @@ async def fill_leg(
                 qty=child.qty,
                 limit_price=child.limit_price,
             )
+        if send:
+            run.epoch += 1  # the venues trade: later plans must see them as they are now
         results = await send_children(run, send) if send else []
         for result in results:
             book_fill(run, leg, report, result, tag)

@@ -23,7 +23,7 @@ from typing import Any
 from router.execution.gate import MarginCheck, MarginLeg
 from router.execution.order import OrderLeg
 from router.execution.report import PRICE_QUANTUM
-from router.execution.state import ZERO, RunState
+from router.execution.state import ZERO, FirstPlan, RunState
 from router.model.errors import AdapterError, CrossrouteError, RouteError
 from router.model.orders import LegQuote
 from router.plan import plan_route
@@ -36,6 +36,7 @@ __all__ = [
     "order_legs",
     "plan_all",
     "plan_leg",
+    "plan_round",
     "protect",
     "quote_json",
     "refresh_snapshots",
@@ -111,6 +112,7 @@ async def refresh_snapshots(run: RunState, venues: Sequence[str]) -> None:
         adapter = run.settings.adapters[name]
         if name in run.down or not hasattr(adapter, "refresh"):
             continue
+        run.epoch += 1  # the snapshot may change whatever the refresh's outcome
         try:
             async with asyncio.timeout(run.settings.child_timeout_secs):
                 await adapter.refresh()
@@ -169,6 +171,33 @@ def regrid(run: RunState, leg: OrderLeg, quotes: list[LegQuote]) -> list[LegQuot
         except CrossrouteError:
             continue  # the venue cannot take the regridded size; the residual is re-routed
     return result
+
+
+def plan_round(
+    run: RunState, leg: OrderLeg, *, qty: Decimal | None, quote_qty: Decimal | None
+) -> list[LegQuote]:
+    """A round's quotes on the grid for ``qty`` base (or ``quote_qty`` quote) of ``leg``: the
+    leg's first plan when nothing it depends on changed since (same leg and request, same venue
+    epoch), else a new plan (:func:`plan_leg`, :func:`regrid`). The first plan serves one round
+    at most. Raises what the planner raises."""
+    first = run.first_plans.pop(leg.leg_id, None)
+    if (
+        first is not None
+        and first.epoch == run.epoch
+        and first.leg == leg
+        and _same(first.qty, qty)
+        and _same(first.quote_qty, quote_qty)
+    ):
+        return list(first.quotes)
+    plan = plan_leg(run, leg, qty=qty, quote_qty=quote_qty)
+    return regrid(run, leg, [q for q in plan.legs if q.qty > 0])
+
+
+def _same(a: Decimal | None, b: Decimal | None) -> bool:
+    """Equal to the digit: the planner's output keeps its input's exponent (10 vs 10.000)."""
+    return (a is None and b is None) or (
+        a is not None and b is not None and a.as_tuple() == b.as_tuple()
+    )
 
 
 def plan_all(run: RunState) -> tuple[dict[str, Planned] | None, str]:
@@ -296,6 +325,13 @@ def plan_legs(run: RunState) -> tuple[dict[str, Planned] | None, str]:
                 )
                 return None, reason
             planned[leg.leg_id] = Planned(leg, quotes, total)
+            run.first_plans[leg.leg_id] = FirstPlan(
+                leg,
+                leg.qty if leg.hedge is None else qty,
+                leg.quote_qty if leg.hedge is None else None,
+                run.epoch,
+                quotes,
+            )
             run.journal.write(
                 "plan",
                 client_id=run.order.client_id,

@@ -19,9 +19,10 @@ from router.execution.gate import MarginGate
 from router.execution.journal import DecisionJournal
 from router.execution.order import MultiLegOrder, OrderLeg
 from router.execution.report import LegReport
+from router.model.orders import LegQuote
 from router.protection import Protection
 
-__all__ = ["ZERO", "Liquidated", "Planner", "RunState", "Settings"]
+__all__ = ["ZERO", "FirstPlan", "Liquidated", "Planner", "RunState", "Settings"]
 
 ZERO = Decimal(0)
 
@@ -30,6 +31,20 @@ Planner = Callable[..., Any]
 
 class Liquidated(Exception):
     """Raised inside a run when the account was liquidated during execution (internal)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FirstPlan:
+    """A leg's plan from before anything traded, kept for the leg's first round: the request it
+    answered (base ``qty`` or ``quote_qty``), the venues' :attr:`RunState.epoch` it was made at,
+    and its quotes on the grid. The first round uses it instead of planning again when the leg,
+    the request and the epoch are unchanged (the planner is a pure function of those)."""
+
+    leg: OrderLeg
+    qty: Decimal | None
+    quote_qty: Decimal | None
+    epoch: int
+    quotes: tuple[LegQuote, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +92,10 @@ class RunState:
         self.adjustments: list[dict[str, Any]] = []
         self.last_marks: dict[str, Decimal] = {}
         self.down: set[str] = set()
+        # Bumped whenever the venues may have changed under the run (children sent, snapshots
+        # refreshed, a venue marked down): a plan made at another epoch is stale.
+        self.epoch = 0
+        self.first_plans: dict[str, FirstPlan] = {}
         self.reports: dict[str, LegReport] = {}
         self.unwinds: list[LegReport] = []
         # Each venue's own account of our holdings when the run started (None: it did not answer).
@@ -99,6 +118,7 @@ class RunState:
     def mark_down(self, venue: str, reason: str) -> None:
         if venue not in self.down:
             self.down.add(venue)
+            self.epoch += 1
             self.journal.write(
                 "venue_down", client_id=self.order.client_id, venue=venue, reason=reason
             )

@@ -108,6 +108,19 @@ _QUOTE_KEYS = (
     "no_limit",
 )
 _MULTIHOP_KEYS = ("from", "to", "qty", "to_qty", "max_hops")
+_CONVERT_KEYS = (
+    "client_id",
+    "account",
+    "subaccount",
+    "from",
+    "to",
+    "qty",
+    "limit",
+    "max_hops",
+    "tif",
+    "slippage_bps",
+    "no_limit",
+)
 QUOTE_KEYS = _QUOTE_KEYS + tuple(k for k in _MULTIHOP_KEYS if k not in _QUOTE_KEYS)
 
 
@@ -268,6 +281,8 @@ def _check_leg_numbers(leg: Mapping[str, Any], where: str) -> None:
 def parse_order(body: Mapping[str, Any], market: Any, ledger: Any) -> OrderRequest:
     """Validate an order body (routed or multi-leg; see router/paper/service.py). Read-only."""
     client_id = _client_id(body.get("client_id"))
+    if "from" in body or "to" in body:
+        return _parse_conversion(body, client_id, market, ledger)
     multi = "legs" in body
     _unknown(body, _MULTI_KEYS if multi else _ROUTED_KEYS)
     account, sub = sub_id(ledger, body.get("account"), body.get("subaccount", MAIN_SUBACCOUNT))
@@ -342,6 +357,46 @@ def parse_order(body: Mapping[str, Any], market: Any, ledger: Any) -> OrderReque
     if "no_limit" in body:
         no_limit = _no_limit(body["no_limit"], not multi and "limit" in body)
     return OrderRequest(dict(body), client_id, account, sub, tif, multi, order, no_limit)
+
+
+def _parse_conversion(
+    body: Mapping[str, Any], client_id: str, market: Any, ledger: Any
+) -> OrderRequest:
+    """A conversion: spend exactly ``qty`` of ``from`` for ``to`` over paths of at most
+    ``max_hops`` spot venues (the executor's multi-hop leg, as ``crossroute execute`` runs it);
+    ``limit`` is the worst all-in rate in ``to`` per ``from``. IOC only. Read-only."""
+    _unknown(body, _CONVERT_KEYS)
+    account, sub = sub_id(ledger, body.get("account"), body.get("subaccount", MAIN_SUBACCOUNT))
+    assets = sorted(market.assets)
+    for key in ("from", "to"):
+        if body.get(key) not in market.assets:
+            raise _bad(key, body.get(key), _one_of(assets))
+    if body["from"] == body["to"]:
+        raise _bad("to", body["to"], "an asset other than 'from'")
+    if "qty" not in body:
+        raise _bad("qty", None, f"the amount of {body['from']} to spend (a decimal string > 0)")
+    _qty("qty", body["qty"], AMOUNT_DIGITS)
+    if "limit" in body:
+        _qty("limit", body["limit"], QTY_DIGITS)
+    head: dict[str, Any] = {"client_id": client_id, "account": account}
+    if "slippage_bps" in body:
+        head["slippage_bps"] = _json_int("slippage_bps", body["slippage_bps"], 0, MAX_SLIPPAGE_BPS)
+    leg: dict[str, Any] = {"id": "convert", "instrument": "spot"}
+    for key in ("from", "to", "qty", "limit"):
+        if key in body:
+            leg[key] = body[key]
+    if "max_hops" in body:
+        leg["max_hops"] = _json_int("max_hops", body["max_hops"], 1, MAX_HOPS)
+    try:
+        order = order_from_dict({"order": head, "legs": [leg]}, "request")
+    except ConfigError as exc:
+        raise _bad(
+            exc.key.removeprefix("order.").removeprefix("legs[0]."), exc.value, str(exc.allowed)
+        ) from None
+    if body.get("tif", "ioc") != "ioc":
+        raise _bad("tif", body.get("tif"), "ioc (a conversion runs once, hop by hop)")
+    no_limit = _no_limit(body["no_limit"], "limit" in body) if "no_limit" in body else False
+    return OrderRequest(dict(body), client_id, account, sub, "ioc", False, order, no_limit)
 
 
 def parse_amend(body: Mapping[str, Any]) -> tuple[str, Decimal | None, Decimal | None]:

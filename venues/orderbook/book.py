@@ -65,7 +65,6 @@ _BOOK_SIDES = {"bids": "bids", "asks": "asks"}
 # Records are built as tuple.__new__(Record, fields): a NamedTuple without its Python-level
 # __new__ (see venues.orderbook.types).
 _record = tuple.__new__
-_new_resting = object.__new__
 
 
 class _Resting:
@@ -518,8 +517,9 @@ class OrderBook:
                 return _record(OrderResult, (order_id, "expired", 0, 0, (), qty_lots, ()))
             # Rest at once: the common case of a book, kept free of calls.
             self._order_seq = seq = self._order_seq + 1
-            # _Resting(...) inlined: slot stores in place cost half the constructor call.
-            resting = _new_resting(_Resting)
+            # _Resting(...) inlined: slot stores in place cost half the constructor call. Written
+            # as _Resting.__new__ so that compiled it is the type's own allocator, called in C.
+            resting = _Resting.__new__(_Resting)
             resting.order_id = order_id
             resting.owner = owner
             resting.side = side
@@ -883,7 +883,7 @@ class OrderBook:
             del levels[price]
             self._drop_price(resting.side, price)
         elif len(level.queue) > 2 * live + 8:
-            level.queue = deque(r for r in level.queue if r.qty_lots)
+            level.queue = deque([r for r in level.queue if r.qty_lots])
 
     def _sweep(self, side: str, qty_lots: int, limit: int | None, owner: str | None) -> BookQuote:
         """Read-only twin of :meth:`_match`: what a taker would fill, with the same STP rules."""
@@ -938,10 +938,8 @@ class OrderBook:
         """
         if side is BUY:
             levels, prices, price = self._ask_levels, self._ask_prices, self._best_ask
-            next_best = prices.min
         else:
             levels, prices, price = self._bid_levels, self._bid_prices, self._best_bid
-            next_best = prices.max
         stp = self._stp
         taker_pips, maker_pips = self._taker_fee_pips, self._maker_fee_pips
         orders_index = self._orders
@@ -1033,7 +1031,7 @@ class OrderBook:
             if not live:
                 del levels[price]
                 prices.remove(price)
-                price = next_best()
+                price = prices.min() if is_buy else prices.max()
             if killed:
                 break
         if is_buy:

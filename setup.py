@@ -19,16 +19,10 @@ from setuptools import Extension, setup
 # The modules compiled, each from its .py with its .pxd; the order book imports the price set.
 COMPILED_MODULES = ("venues.orderbook.prices", "venues.orderbook.book")
 
-# Checks that only guard against misuse that the Python code already rules out are turned off;
-# annotations are left to the .pxd files, so that a bad argument still reaches the book's own
-# validation (an InvalidArgument naming the field) instead of a Cython TypeError.
-DIRECTIVES = {
-    "language_level": 3,
-    "annotation_typing": False,
-    "boundscheck": False,
-    "wraparound": False,
-    "initializedcheck": False,
-}
+# Types come from the .pxd files only, not the annotations, so that a bad argument still reaches
+# the book's own validation (an InvalidArgument naming the field) instead of a Cython TypeError.
+# Bounds checks and negative indexing stay as in Python: the source relies on both.
+DIRECTIVES = {"language_level": 3, "annotation_typing": False}
 
 
 def extensions() -> list[Extension]:

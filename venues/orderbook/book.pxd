@@ -3,9 +3,12 @@
 # types whose fields are C struct members, and the internal calls are C calls.
 cimport cython
 
+from venues.orderbook cimport records
 from venues.orderbook.prices cimport PriceSet
 
 
+@cython.no_gc
+@cython.freelist(64)
 cdef class _Resting:
     cdef public object order_id
     cdef public object owner
@@ -19,6 +22,7 @@ cdef class _Resting:
     cpdef snapshot(self)
 
 
+@cython.no_gc
 cdef class _Level:
     cdef public object queue
     cdef public Py_ssize_t live

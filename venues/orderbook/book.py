@@ -42,6 +42,7 @@ from itertools import islice
 from typing import Any
 
 from venues.errors import InvalidArgument, VenueError, require_int
+from venues.orderbook import records
 from venues.orderbook.prices import PriceSet
 from venues.orderbook.types import PIPS_PER_UNIT, BookQuote, Fill, Order, OrderResult
 from venues.values import parse_decimal, parse_non_negative, parse_positive
@@ -61,10 +62,6 @@ _STPS = {
     "cancel_both": "cancel_both",
 }
 _BOOK_SIDES = {"bids": "bids", "asks": "asks"}
-
-# Records are built as tuple.__new__(Record, fields): a NamedTuple without its Python-level
-# __new__ (see venues.orderbook.types).
-_record = tuple.__new__
 
 
 class _Resting:
@@ -101,7 +98,7 @@ class _Resting:
         self.seq = seq
 
     def snapshot(self) -> Order:
-        return _record(
+        return records.new(
             Order,
             (
                 self.order_id,
@@ -514,7 +511,7 @@ class OrderBook:
         if not crosses:
             if tif is IOC or tif is FOK:
                 closed.add(order_id)
-                return _record(OrderResult, (order_id, "expired", 0, 0, (), qty_lots, ()))
+                return records.new(OrderResult, (order_id, "expired", 0, 0, (), qty_lots, ()))
             # Rest at once: the common case of a book, kept free of calls.
             self._order_seq = seq = self._order_seq + 1
             # _Resting(...) inlined: slot stores in place cost half the constructor call. Written
@@ -545,7 +542,7 @@ class OrderBook:
             level.live += 1
             level.total_lots += qty_lots
             orders[order_id] = resting
-            return _record(OrderResult, (order_id, "resting", 0, qty_lots, (), 0, ()))
+            return records.new(OrderResult, (order_id, "resting", 0, qty_lots, (), 0, ()))
         if tif is POST_ONLY:
             raise VenueError(
                 "POST_ONLY_WOULD_CROSS",
@@ -558,7 +555,7 @@ class OrderBook:
             plan = self._sweep(side, qty_lots, price_ticks, owner)
             if plan.filled_lots < qty_lots:
                 closed.add(order_id)
-                return _record(OrderResult, (order_id, "expired", 0, 0, (), qty_lots, ()))
+                return records.new(OrderResult, (order_id, "expired", 0, 0, (), qty_lots, ()))
         remaining, fills, stp_cancelled, killed = self._match(
             order_id, owner, side, qty_lots, price_ticks
         )
@@ -567,7 +564,7 @@ class OrderBook:
             self._rest(order_id, owner, side, price_ticks, remaining, tif)
             orders[order_id].original_lots = qty_lots
             status = "partially_filled" if filled else "resting"
-            return _record(
+            return records.new(
                 OrderResult, (order_id, status, filled, remaining, fills, 0, stp_cancelled)
             )
         closed.add(order_id)
@@ -577,7 +574,9 @@ class OrderBook:
             status = "cancelled"
         else:
             status = "expired"
-        return _record(OrderResult, (order_id, status, filled, 0, fills, remaining, stp_cancelled))
+        return records.new(
+            OrderResult, (order_id, status, filled, 0, fills, remaining, stp_cancelled)
+        )
 
     def place_market(
         self,
@@ -619,7 +618,9 @@ class OrderBook:
             status = "cancelled"
         else:
             status = "expired"
-        return _record(OrderResult, (order_id, status, filled, 0, fills, remaining, stp_cancelled))
+        return records.new(
+            OrderResult, (order_id, status, filled, 0, fills, remaining, stp_cancelled)
+        )
 
     def cancel(self, order_id: str) -> Order:
         """Cancel the open order ``order_id`` and return its last snapshot (remaining lots).
@@ -635,7 +636,7 @@ class OrderBook:
         if resting is None:
             raise _not_open_error(order_id)  # nothing was removed
         side, price, qty_lots = resting.side, resting.price_ticks, resting.qty_lots
-        snapshot = _record(
+        snapshot = records.new(
             Order,
             (
                 order_id,
@@ -923,7 +924,7 @@ class OrderBook:
                 worst = price
             if stop or not remaining:
                 break
-        return _record(
+        return records.new(
             BookQuote, (side, qty_lots, qty_lots - remaining, notional, fee, worst, touched)
         )
 
@@ -952,7 +953,7 @@ class OrderBook:
         taker_notional = taker_fees = maker_fees = 0
         maker_sign = -1 if side is BUY else 1  # the maker's position moves against the taker
         # Local bindings: this loop runs once per fill and attribute lookups dominate it.
-        append_fill, record = fills.append, _record
+        append_fill = fills.append
         position_of, cash_of = positions.get, cash.get
         is_buy = side is BUY
         pips_per_unit = PIPS_PER_UNIT
@@ -1002,7 +1003,7 @@ class OrderBook:
                 maker_fee = -((-notional * maker_pips) // pips_per_unit) if maker_pips else 0
                 fill_seq += 1
                 append_fill(
-                    record(
+                    records.new(
                         Fill,
                         (
                             fill_seq,

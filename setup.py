@@ -22,7 +22,7 @@ COMPILED_MODULES = ("venues.orderbook.prices", "venues.orderbook.book")
 # Types come from the .pxd files only, not the annotations, so that a bad argument still reaches
 # the book's own validation (an InvalidArgument naming the field) instead of a Cython TypeError.
 # Bounds checks and negative indexing stay as in Python: the source relies on both.
-DIRECTIVES = {"language_level": 3, "annotation_typing": False}
+DIRECTIVES = {"language_level": 3, "annotation_typing": False, "binding": False}
 
 
 def extensions() -> list[Extension]:

@@ -7,8 +7,6 @@ from venues.orderbook cimport records
 from venues.orderbook.prices cimport PriceSet
 
 
-@cython.no_gc
-@cython.freelist(64)
 cdef class _Resting:
     cdef public object order_id
     cdef public object owner
@@ -22,7 +20,6 @@ cdef class _Resting:
     cpdef snapshot(self)
 
 
-@cython.no_gc
 cdef class _Level:
     cdef public object queue
     cdef public Py_ssize_t live

@@ -475,14 +475,18 @@ class OrderBook:
         >>> book.place_limit("b2", "tk", "buy", 90, 5, tif="FOK").status
         'expired'
         """
-        try:
-            side = _SIDES[side]
-        except (KeyError, TypeError):
-            raise InvalidArgument("side", side, "'buy' or 'sell'") from None
-        try:
-            tif = _TIFS[tif]
-        except (KeyError, TypeError):
-            raise InvalidArgument("tif", tif, "'GTC', 'IOC', 'FOK' or 'POST_ONLY'") from None
+        # The usual spellings pass by identity; any other (an enum member, an equal str built
+        # at run time) is looked up, which also interns it, or refused.
+        if side is not BUY and side is not SELL:
+            try:
+                side = _SIDES[side]
+            except (KeyError, TypeError):
+                raise InvalidArgument("side", side, "'buy' or 'sell'") from None
+        if tif is not GTC and tif is not IOC:
+            try:
+                tif = _TIFS[tif]
+            except (KeyError, TypeError):
+                raise InvalidArgument("tif", tif, "'GTC', 'IOC', 'FOK' or 'POST_ONLY'") from None
         # Validation is inlined on this hot path; the helpers build the error messages.
         closed = self._closed
         orders = self._orders

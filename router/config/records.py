@@ -149,7 +149,10 @@ class MarginMarketConfig:
     ``name`` is the ledger's market name (``ETH-PERP``), ``oracle`` the asset whose mark is the
     index price for funding, ``tiers`` the notional tiers (one tier from 0 when the file gives
     ``max_leverage``; none when the rules are dYdX's ``initial_margin_fraction`` and
-    ``maintenance_margin_fraction``), ``funding_cap`` the largest |funding rate| per interval.
+    ``maintenance_margin_fraction``), ``funding_cap`` the largest |funding rate| per interval;
+    Binance's funding terms ``funding_interest`` (the interest component I) and ``funding_band``
+    (the clamp around it), both per 8 hours, and ``funding_interval_hours`` (1-8, I and band are
+    scaled by hours/8); see router/margin/funding.py. Zero interest and band: premium only.
     The margin core checks the rules' consistency (see router/margin/tiers.py).
     """
 
@@ -161,6 +164,9 @@ class MarginMarketConfig:
     initial_margin_fraction: Decimal | None = None
     maintenance_margin_fraction: Decimal | None = None
     max_notional: Decimal | None = None  # cap on |notional| of a subaccount's position
+    funding_interest: Decimal = Decimal(0)
+    funding_band: Decimal = Decimal(0)
+    funding_interval_hours: int = 8
 
     @property
     def max_leverage(self) -> int:

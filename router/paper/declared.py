@@ -11,6 +11,7 @@ table is updated together with the class: tests/unit/router/paper/test_paper_sna
 
 from __future__ import annotations
 
+from router.execution.faults import FaultInjectingVenue
 from router.margin.ledger import MarginLedger
 from router.paper.journal import PaperJournal
 from router.paper.market import MarketSimulator
@@ -140,6 +141,10 @@ DECLARED: dict[type, Declaration] = {
             "hedge_mode",
         ),
         wiring=("by_name", "views", "ledger", "clock_ms", "recorder"),
+    ),
+    FaultInjectingVenue: Declaration(
+        state=("children", "_silent"),
+        wiring=("inner", "name", "symbol", "leg_cost", "_by_child", "_lasting_from"),
     ),
     ServerLedger: Declaration(
         state=("_accounts", "_free", "_locked", "_perp_wallets", "positions"),

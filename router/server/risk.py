@@ -51,6 +51,8 @@ class PerpRules:
     initial_margin_fraction: Decimal | None = None
     maintenance_margin_fraction: Decimal | None = None
     funding_cap: Decimal = Decimal("0.0005")
+    funding_interest: Decimal = Decimal(0)
+    funding_band: Decimal = Decimal(0)
     funding_interval_hours: int = 8
 
     def register(self, ledger: MarginLedger) -> None:
@@ -65,6 +67,8 @@ class PerpRules:
             initial_margin_fraction=self.initial_margin_fraction,
             maintenance_margin_fraction=self.maintenance_margin_fraction,
             funding_cap=self.funding_cap,
+            funding_interest=self.funding_interest,
+            funding_band=self.funding_band,
             funding_interval_hours=self.funding_interval_hours,
         )
 

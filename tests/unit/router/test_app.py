@@ -9,9 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router.app import MAIN_SUBACCOUNT, SEED_OWNER, build_margin, build_market, load_market
+from router.app import (
+    MAIN_SUBACCOUNT,
+    MARK_QUANTUM,
+    SEED_OWNER,
+    build_margin,
+    build_market,
+    load_market,
+)
 from router.config import load_config, parse_config
 from router.margin.journal import Journal
+from router.margin.quantities import to_decimal
 from router.model.errors import ConfigError, RouteError
 from router.model.venue import VenueAdapter
 from router.plan import plan_route
@@ -273,7 +281,21 @@ def test_default_margin_matches_the_config_and_the_venue_mids() -> None:
     ledger = setup.ledger
     assert (setup.account, setup.sub_id) == ("desk-a", f"desk-a/{MAIN_SUBACCOUNT}")
     assert setup.perp_markets == {"ETH/USDC:USDC": "ETH-PERP"} == setup.gate.perp_markets
-    assert ledger.quote_asset == "USDC" and sorted(ledger.assets) == ["ETH", "USDC", "WBTC"]
+    # USDT only trades against ETH and as USDC/USDT: registered so that hops book it as itself
+    assert ledger.quote_asset == "USDC" and sorted(ledger.assets) == [
+        "ETH",
+        "USDC",
+        "USDT",
+        "WBTC",
+    ]
+    # marked at the inverse of the USDC/USDT venues' median mid, refreshed from the first one
+    mids = [a.mid_price() for a in market.adapters_for("USDC/USDT")]
+    usdt_mark = to_decimal(ledger.marks["USDT"].price_units)
+    assert setup.mark_sources["USDT"] == "USDC/USDT"
+    assert min(1 / m for m in mids) <= usdt_mark <= max(1 / m for m in mids)
+    first = market.mid_price("USDC/USDT")
+    assert first is not None
+    assert setup.live_marks(market)["USDT"] == (1 / first).quantize(MARK_QUANTUM)
     assert (
         ledger.assets["ETH"].initial_weight_ppm,
         ledger.assets["ETH"].maintenance_weight_ppm,

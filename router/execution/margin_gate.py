@@ -173,7 +173,7 @@ class LedgerGate:
         if leg.instrument != "spot":
             return None
         base, _, quote = leg.symbol.partition("/")
-        if quote == self.ledger.quote_asset and base != quote:
+        if quote == self.ledger.quote_asset:
             return None
         qty, amount = leg.qty, leg.quote_amount
         if leg.side == "buy":
@@ -184,7 +184,7 @@ class LedgerGate:
             give,
             _up(give_qty),
             get,
-            max(_down(get_qty), QUANTUM),
+            _down(get_qty),
         )
 
     # -- MarginGate --------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from exec_harness import (
 )
 
 from router.execution.order import Hedge, MultiLegOrder, OrderLeg
+from router.margin.quantities import SCALE
 from router.protection import arrival_mid, band_limit
 
 D = Decimal
@@ -141,8 +142,8 @@ async def test_marks_refresh_between_children_from_their_source() -> None:
     assert report.status == "filled"
     events = [r for r in ex.journal.records() if r["event"] == "marks"]
     assert len(events) >= 2 and events[-1]["marks"]["ETH"] == str(seen[-1])
-    # the ledger holds the last reading (price units on its 1e-8 grid)
-    assert gate.ledger.marks["ETH-PERP"].price_units == int(seen[-1] * 10**8)
+    # the ledger holds the last reading (price units on its 1e-18 grid)
+    assert gate.ledger.marks["ETH-PERP"].price_units == int(seen[-1] * SCALE)
 
 
 @pytest.mark.parametrize(

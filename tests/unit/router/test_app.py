@@ -288,14 +288,14 @@ def test_default_margin_matches_the_config_and_the_venue_mids() -> None:
         "USDT",
         "WBTC",
     ]
-    # marked at the inverse of the USDC/USDT venues' median mid, refreshed from the first one
+    # marked at the inverse of the USDC/USDT venues' median mid, and refreshed the same way
     mids = [a.mid_price() for a in market.adapters_for("USDC/USDT")]
     usdt_mark = to_decimal(ledger.marks["USDT"].price_units)
     assert setup.mark_sources["USDT"] == "USDC/USDT"
     assert min(1 / m for m in mids) <= usdt_mark <= max(1 / m for m in mids)
-    first = market.mid_price("USDC/USDT")
-    assert first is not None
-    assert setup.live_marks(market)["USDT"] == (1 / first).quantize(MARK_QUANTUM)
+    median = market.median_mid("USDC/USDT")
+    assert median is not None and usdt_mark == (1 / median).quantize(MARK_QUANTUM)
+    assert setup.live_marks(market)["USDT"] == usdt_mark
     assert (
         ledger.assets["ETH"].initial_weight_ppm,
         ledger.assets["ETH"].maintenance_weight_ppm,

@@ -2,9 +2,10 @@
 their notional tiers, starting marks, liquidation terms (see
 :class:`~router.config.records.MarginConfig`).
 
-The margin core's grids (router/margin/quantities.py): prices and notionals on 1e-8, weights in
-ppm, funding rates on 1e-12; a config value finer than its grid would be rounded there, so it is
-refused here. Leverage and bps bounds are the margin core's too.
+The margin core's grids (router/margin/quantities.py): amounts and prices on 1e-18, weights in
+ppm, funding rates on 1e-12. Starting marks and margin fractions are read here on 1e-8 (the marks'
+grid, and the fractions' in router/margin/tiers.py), which the core takes exactly; a config value
+finer than its grid is refused here, not rounded. Leverage and bps bounds are the core's too.
 """
 
 from __future__ import annotations

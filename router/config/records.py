@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from router.config.protection import ProtectionConfig
+
 
 @dataclass(frozen=True, slots=True)
 class AssetConfig:
@@ -216,7 +218,8 @@ class MarginConfig:
 class MarketConfig:
     """A whole market: assets, venues, accounts and margin settings. ``file`` names the source.
 
-    ``margin`` is None when the file has no ``[margin]`` table.
+    ``margin`` is None when the file has no ``[margin]`` table; ``protection`` is the
+    ``[protection]`` table (defaults without one).
     """
 
     file: str
@@ -224,6 +227,7 @@ class MarketConfig:
     venues: tuple[VenueConfig, ...] = field(default=())
     accounts: tuple[AccountConfig, ...] = field(default=())
     margin: MarginConfig | None = None
+    protection: ProtectionConfig = field(default_factory=ProtectionConfig)
 
     def asset(self, name: str) -> AssetConfig:
         """The asset called ``name``; KeyError if there is none."""

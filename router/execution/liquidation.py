@@ -5,8 +5,8 @@ The margin core (:class:`router.margin.liquidation.Liquidation`) decides every s
 venues trading the perp's symbol, a spot step on the ``ASSET/QUOTE`` venues) at the prices they
 show at that moment, routed by :func:`router.plan.plan_route` like any order. What the venues did
 is what is booked: the filled size, at the all-in average price (venue fees inside it) rounded
-against the account (a sale at the floor of the 1e-8 grid, a purchase at the ceiling); a size
-finer than the ledger's grid is booked rounded toward zero. When the depth cannot take the whole
+against the account (a sale at the floor of the ledger's 1e-18 grid, a purchase at the ceiling,
+in integers); a size finer than the ledger's grid is booked rounded toward zero. When the depth cannot take the whole
 step, the largest size it can take (bisection to 0.1% of the step) is filled and the rest named.
 
 ``crossroute execute`` (a move that makes the account liquidatable mid-order) and paper trading run
@@ -16,8 +16,10 @@ own filler (router/stress/engine.py).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Decimal
+from fractions import Fraction
 from typing import Any
 
 from router.margin.book import MarginBook
@@ -102,14 +104,16 @@ class VenueFiller:
             self.sent.append(result)
             filled += result.filled_qty
             quote += result.quote_amount
-        units = int(filled * SCALE)  # toward zero: the ledger never books more than was filled
+        # toward zero: the ledger never books more than was filled
+        units = int(Fraction(filled) * SCALE)
         note = "" if filled >= qty else f"the venues trading {symbol} took {filled} of {qty}"
         if units <= 0:
             return LiquidationFill(0, 0, note)
-        # all-in average on the grid, against the account: a sale at the floor, a buy at the ceil
-        price = _grid(quote / filled, ROUND_FLOOR if side == "sell" else ROUND_CEILING)
-        price_units = max(1, int(price * SCALE))
-        return LiquidationFill(units if side == "buy" else -units, price_units, note)
+        # all-in average on the grid, against the account: a sale at the floor, a buy at the
+        # ceiling; exact in integers (a 28-digit decimal context rounds before it floors)
+        average = Fraction(quote) * SCALE / Fraction(filled)
+        price_units = math.floor(average) if side == "sell" else math.ceil(average)
+        return LiquidationFill(units if side == "buy" else -units, max(1, price_units), note)
 
 
 def _grid(value: Decimal, rounding: str) -> Decimal:

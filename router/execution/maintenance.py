@@ -51,7 +51,8 @@ async def guard(run: RunState, tag: str, *, pending_allowed: bool = True) -> Non
     gate = run.margin
     if not hasattr(gate, "maintenance") or not hasattr(gate, "liquidate"):
         return
-    counted = pending_hedges(run) if pending_allowed and window_open(run) else []
+    is_open = window_open(run)
+    counted = pending_hedges(run) if pending_allowed and is_open else []
     result = gate.maintenance(counted)
     if result.excess >= 0 and not result.breached:
         return
@@ -60,9 +61,10 @@ async def guard(run: RunState, tag: str, *, pending_allowed: bool = True) -> Non
         leg=tag,
         check=result.to_json_dict(),
         pending=[p.to_json_dict() for p in counted],
-        window_ms_left=None
-        if run.window_end is None
-        else max(0, int((run.window_end - run.now()) * 1000)),
+        # The window as configured and whether it was open, not the time left in it: that is
+        # the wall clock's, and a journal must replay byte for byte (crossroute audit).
+        window_ms=run.order.netting_window_ms,
+        window_open=is_open,
     )
     if not result.breached:
         run.journal.write("maintenance_netted", **fields)
@@ -82,6 +84,7 @@ async def guard(run: RunState, tag: str, *, pending_allowed: bool = True) -> Non
 async def _liquidate_through_venues(run: RunState, tag: str) -> dict[str, object]:
     """The gate's venue-routed liquidation; its child fills become ``liquidation`` legs."""
     prefix = f"{run.order.client_id}-liq-{tag}"
+    run.epoch += 1  # the liquidation trades on the venues: no plan made before it still holds
     outcome, fills = await run.margin.liquidate_through(  # type: ignore[attr-defined]
         run.settings.adapters, prefix, lambda: refresh_marks(run, f"liquidation-{tag}")
     )

@@ -245,11 +245,12 @@ def plan_all(run: RunState) -> tuple[dict[str, Planned] | None, str]:
 def hedge_shortfalls(
     run: RunState, planned: dict[str, Planned]
 ) -> list[tuple[OrderLeg, str, Decimal, Decimal]]:
-    """Hedges of sized leaders whose plan takes less than leader plan x ratio:
+    """Hedges whose plan takes less than their leader's plan x ratio, hedges of hedges included
+    (a hedge that cannot follow its own leader leaves that leader unhedged just the same):
     (hedge, leader id, needed, plannable), in order of the order."""
     result = []
     for leg in run.order.legs:
-        if leg.hedge is None or run.order.leg(leg.hedge.follows).hedge is not None:
+        if leg.hedge is None:
             continue
         need = run.hedge_target(leg, planned[leg.hedge.follows].qty)
         capacity = planned[leg.leg_id].qty
@@ -258,17 +259,30 @@ def hedge_shortfalls(
     return result
 
 
+def _root(run: RunState, hedge: OrderLeg, capacity: Decimal) -> tuple[str, Decimal]:
+    """The sized leader at the top of ``hedge``'s chain and the most it may trade for ``hedge``
+    to absorb its share: ``capacity`` divided by every ratio on the way up (exact Decimal)."""
+    leg, qty = hedge, capacity
+    while leg.hedge is not None:
+        qty /= leg.hedge.ratio
+        leg = run.order.leg(leg.hedge.follows)
+    return leg.leg_id, qty
+
+
 def shrink_leaders(
     run: RunState,
     planned: dict[str, Planned],
     short: list[tuple[OrderLeg, str, Decimal, Decimal]],
 ) -> str:
-    """Resize each short leader (in base) to what its hedges can absorb; "" or why not."""
+    """Resize each short chain's sized leader (in base, at the top of the chain: a hedge's size
+    follows its leader) to what every hedge below can absorb; "" or why not."""
     sizes: dict[str, Decimal] = {}
-    for hedge, leader_id, _need, capacity in short:
-        assert hedge.hedge is not None
-        fits = run.floor_to_grid(capacity / hedge.hedge.ratio, run.venues[leader_id])
-        sizes[leader_id] = min(sizes.get(leader_id, fits), fits)
+    because: dict[str, list[str]] = {}
+    for hedge, _leader_id, _need, capacity in short:
+        root_id, most = _root(run, hedge, capacity)
+        fits = run.floor_to_grid(most, run.venues[root_id])
+        sizes[root_id] = min(sizes.get(root_id, fits), fits)
+        because.setdefault(root_id, []).append(hedge.leg_id)
     legs = []
     for leg in run.order.legs:
         if leg.leg_id in sizes:
@@ -279,7 +293,7 @@ def shrink_leaders(
                 "policy": "shrink",
                 "planned_qty": planned[leg.leg_id].qty,
                 "qty": sizes[leg.leg_id],
-                "because": [h.leg_id for h, lid, _, _ in short if lid == leg.leg_id],
+                "because": because[leg.leg_id],
             }
             run.adjustments.append(adjustment)
             run.journal.write("plan_adjusted", client_id=run.order.client_id, **adjustment)

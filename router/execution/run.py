@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from router.execution.children import run_leg
+from router.execution.children import remaining_of, run_leg
 from router.execution.gate import MarginCheck
 from router.execution.maintenance import guard
 from router.execution.order import base_asset
@@ -74,7 +74,10 @@ async def run_order(run: RunState) -> ExecutionReport:
             await run_leg(run, leg, report)
         except Liquidated as exc:
             liquidated = exc
-            report.status = "partial" if report.filled_qty else "unfilled"
+            if remaining_of(report) <= 0:  # the leg was done: the check after its fills failed
+                report.status = "filled"
+            else:
+                report.status = "partial" if report.filled_qty else "unfilled"
             report.reason = "account liquidated"
             run.leg_done(leg_id, report)
             continue

@@ -226,7 +226,7 @@ class Liquidation:
         sub = ledger.subaccount(sub_id)
         self.ledger = ledger
         self.sub = sub
-        self.result = LiquidationResult(sub.name, sub.name in ledger.liquidatable())
+        self.result = LiquidationResult(sub.name, ledger.below_maintenance(sub))
         self._buffer = BPS + ledger.liquidation_buffer_bps
         self._stepped: dict[str, int] = {}  # steps taken per exposure
         self._skipped: set[str] = set()  # exposures the filler could not trade

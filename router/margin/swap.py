@@ -30,7 +30,7 @@ __all__ = ["SpotSwap", "apply_swap", "book_swap", "swap_step", "validate_swap"]
 
 @dataclass(frozen=True)
 class SpotSwap:
-    """Give ``give`` (> 0) of ``give_asset``, get ``get`` (> 0) of ``get_asset`` (two different
+    """Give ``give`` (> 0) of ``give_asset``, get ``get`` (>= 0) of ``get_asset`` (two different
     assets; decimal strings, ints or Decimals on the ledger's grid, floats refused). Validated on
     construction; ``give_units``/``get_units`` are the ledger quanta."""
 
@@ -49,7 +49,8 @@ class SpotSwap:
             )
         units = (
             parse_units("give", self.give, positive=True),
-            parse_units("get", self.get, positive=True),
+            # a fill worth less than one ledger quantum receives nothing the ledger can count
+            parse_units("get", self.get, minimum=0),
         )
         object.__setattr__(self, "_units", units)
 
@@ -106,11 +107,11 @@ def swap_step(
     new = scen.copy()
     book_swap(new, swap)
     after = new.headroom
-    # exposure grows when a non-quote balance moves away from zero, or the quote goes (further)
-    # below zero (a borrow); receiving quote or paying it from cash never adds risk
+    # the spot leg's rule, asset by asset: exposure grows when a non-quote balance moves away
+    # from zero (a quote borrow is priced by the headroom test itself), so a swap against the
+    # quote is judged exactly as the equivalent spot leg (tested)
     increasing = any(
-        _moves_away_from_zero(scen.balance(asset), delta)
-        and (asset != quote or scen.balance(asset) + delta < 0)
+        asset != quote and _moves_away_from_zero(scen.balance(asset), delta)
         for asset, delta in ((swap.give_asset, -swap.give_units), (swap.get_asset, swap.get_units))
     )
 

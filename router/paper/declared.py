@@ -144,7 +144,9 @@ DECLARED: dict[type, Declaration] = {
     ),
     FaultInjectingVenue: Declaration(
         state=("children", "_silent"),
-        wiring=("inner", "name", "symbol", "leg_cost", "_by_child", "_lasting_from"),
+        # _market: the schedule's shared MarketMoves (None without a move fault), rebuilt from
+        # the faults file like the rest of the schedule
+        wiring=("inner", "name", "symbol", "leg_cost", "_by_child", "_lasting_from", "_market"),
     ),
     ServerLedger: Declaration(
         state=("_accounts", "_free", "_locked", "_perp_wallets", "positions"),

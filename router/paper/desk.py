@@ -28,7 +28,6 @@ from router.execution.report import ExecutionReport
 from router.model.errors import CrossrouteError
 from router.paper.errors import PaperError
 from router.paper.requests import OrderRequest
-from router.protection import DEFAULT_BAND_BPS
 
 __all__ = [
     "MAX_WORKING_ORDERS",
@@ -36,7 +35,6 @@ __all__ = [
     "OrderDesk",
     "Outbox",
     "Working",
-    "bookable_spot_venues",
     "dec",
 ]
 
@@ -47,38 +45,6 @@ ZERO = Decimal(0)
 
 def dec(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
-
-
-def bookable_spot_venues(market: Any, adapters: dict[str, Any], ledger: Any) -> list[Any]:
-    """The spot venues a conversion may route through: those whose symbol is quoted in the margin
-    core's quote asset, with a base the core knows and marks. The gate books a spot fill as its
-    base against the core's quote asset (router/execution/margin_gate.py), so a hop quoted in
-    another asset (ETH/USDT, ETH/WBTC) would book at the wrong value until the margin core books
-    non-quote hops (router/margin/swap.py). O(venues)."""
-    quote = ledger.quote_asset
-    return [
-        adapter
-        for adapter in market.spot_adapters(adapters)
-        if adapter.symbol.split("/")[1] == quote and adapter.symbol.split("/")[0] in ledger.marks
-    ]
-
-
-def _check_bookable(leg: OrderLeg, venues: list[Any], quote: str) -> None:
-    """Refuse (422, before anything trades) a conversion from or to an asset no bookable venue
-    trades, naming the assets that are allowed and why."""
-    reachable = {quote} | {adapter.symbol.split("/")[0] for adapter in venues}
-    for key, asset in (("from", leg.from_asset), ("to", leg.to_asset)):
-        if asset not in reachable:
-            raise PaperError(
-                422,
-                key,
-                asset,
-                f"one of {', '.join(sorted(reachable))}",
-                message=f"{key}={asset} cannot be converted here yet: paper conversions run only "
-                f"through spot symbols quoted in {quote} (the margin core books a spot fill as its "
-                f"base against {quote}; hops in other quote assets are not booked correctly "
-                f"yet); allowed: one of {', '.join(sorted(reachable))}",
-            )
 
 
 def canonical(value: Any) -> Any:
@@ -151,11 +117,13 @@ class OrderDesk:
         self.on_account = on_account
         self.state = DeskState()
 
-    def _executor(self, sub_id: str, band_bps: int | None = DEFAULT_BAND_BPS) -> Executor:
+    def _executor(self, sub_id: str, no_limit: bool = False) -> Executor:
         # One executor (and gate) per execution: its idempotency maps (client ids and child ids it
         # has seen) would otherwise grow with the history. The desk checks client ids itself,
-        # against the open orders and the store (:meth:`_check_client_id`). ``band_bps`` is the
-        # default price protection of legs without a limit (None: lifted by the order's no_limit).
+        # against the open orders and the store (:meth:`_check_client_id`). Legs without a limit
+        # get the market's [protection] band (lifted by the order's no_limit), and fixed costs
+        # above its max_fixed_cost_share refuse the order.
+        protection = self.market.config.protection
         gate = LedgerGate(self.ledger, sub_id, self.perp_markets)
         return Executor(
             self.adapters,
@@ -163,7 +131,8 @@ class OrderDesk:
             journal=self.journal,
             instruments=self.market.instruments(),
             child_timeout_secs=self.child_timeout_secs,
-            band_bps=band_bps,
+            band_bps=None if no_limit else protection.band_bps,
+            max_fixed_cost_share=protection.max_fixed_cost_share,
         )
 
     # -- liquidation -------------------------------------------------------------------------------
@@ -257,16 +226,12 @@ class OrderDesk:
             "attempts": 1,
             "remaining_qty": None,
         }
-        if order.legs[0].multihop:
-            venues = bookable_spot_venues(self.market, self.adapters, self.ledger)
-            _check_bookable(order.legs[0], venues, self.ledger.quote_asset)
         try:
-            band_bps = None if request.no_limit else DEFAULT_BAND_BPS
-            executor = self._executor(request.sub_id, band_bps)
+            executor = self._executor(request.sub_id, request.no_limit)
             if order.legs[0].multihop:
                 report = await run_multihop(
                     executor,
-                    venues,
+                    self.market.spot_adapters(self.adapters),
                     self.market.asset_decimals(),
                     order,
                 )

@@ -60,7 +60,7 @@ __all__ = [
     "price_tree",
 ]
 
-PRICE_SCALE = 10**8  # reference prices are integers of 1e-8 quote per base (the ledger's grid)
+PRICE_SCALE = 10**8  # reference prices are integers of 1e-8 quote per base (the marks' grid)
 # Arbitrage legs are whole 1e-8 base: coarse enough for every pool's base units, fine enough to
 # close the gap to the reference.
 _ARB_QUANTUM = Decimal("1e-8")

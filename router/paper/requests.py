@@ -120,6 +120,7 @@ _CONVERT_KEYS = (
     "tif",
     "slippage_bps",
     "no_limit",
+    "on_hedge_failure",
 )
 QUOTE_KEYS = _QUOTE_KEYS + tuple(k for k in _MULTIHOP_KEYS if k not in _QUOTE_KEYS)
 
@@ -381,6 +382,8 @@ def _parse_conversion(
     head: dict[str, Any] = {"client_id": client_id, "account": account}
     if "slippage_bps" in body:
         head["slippage_bps"] = _json_int("slippage_bps", body["slippage_bps"], 0, MAX_SLIPPAGE_BPS)
+    if "on_hedge_failure" in body:  # what to do with intermediates a short hop leaves
+        head["on_hedge_failure"] = body["on_hedge_failure"]
     leg: dict[str, Any] = {"id": "convert", "instrument": "spot"}
     for key in ("from", "to", "qty", "limit"):
         if key in body:

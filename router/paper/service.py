@@ -66,7 +66,7 @@ from router.paper.requests import (
 )
 from router.paper.snapshot import SnapshotError
 from router.paper.store import MEMORY, ReplayMismatch, Store
-from router.paper.views import AccountViews
+from router.paper.views import AccountViews, value_text
 
 __all__ = [
     "COMMANDS",
@@ -620,7 +620,7 @@ class PaperService:
                 "steps": len(result.steps),
                 "ended": result.ended,
                 "unfilled": list(result.unfilled),
-                "bad_debt": price_text(result.bad_debt_units),
+                "bad_debt": value_text(result.bad_debt_units),
             }
         )
         self._account_event(result.subaccount)
@@ -642,8 +642,8 @@ class PaperService:
             "journal_seq": self.journal.seq,
             "accounts": {
                 a: {
-                    "value": price_text(self.views.account_value(a)),
-                    "pnl": price_text(self.views.pnl_units(a)),
+                    "value": value_text(self.views.account_value(a)),
+                    "pnl": value_text(self.views.pnl_units(a)),
                 }
                 for a in self.accounts()
             },

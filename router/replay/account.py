@@ -7,9 +7,9 @@ collateral_weights (initial and maintenance, from the rules), marks, and every o
 size, entry, mark, its market's tiers and oracle asset.
 
 The document carries what the file format can: a position's unsettled funding is folded into the
-quote collateral, and so is the rounding of its entry price to the 1e-8 grid (the exact cost is
-kept at 1e-16), rounded down, so the document's cross equity is the replay's equity to within one
-1e-8 unit, never above it. What the format cannot carry: liability weights of spot borrows (the
+quote collateral, and so is the rounding of its entry price to the 1e-8 display grid (the exact
+cost is kept at 1e-36), rounded down to the ledger's 1e-18, so the document's cross equity is the
+replay's equity to within one 1e-18 unit, never above it. What the format cannot carry: liability weights of spot borrows (the
 file's assets get the ledger's default liability weights) and the rules' funding caps.
 """
 

@@ -432,7 +432,7 @@ class Replay:
         """``fill`` as the margin core books it, in ledger units: (kind, ledger name, signed size,
         price, fee, isolated margin). A fee in the base asset is booked as its quote value at
         the fill price; a fee in any other asset is refused. The units are checked as a LedgerLeg
-        checks them (a value off the 1e-8 grid or out of range gets the leg's own error)."""
+        checks them (a value off the 1e-18 grid or out of range gets the leg's own error)."""
         if fill.fee_asset == fill.quote:
             fee = fill.fee
         elif fill.fee_asset == fill.base:
@@ -542,7 +542,7 @@ def _text(value: Decimal) -> str:
 
 
 def _units(value: Decimal) -> int | None:
-    """``value`` in ledger units (1e-8) when it is exactly on that grid and within the margin
+    """``value`` in ledger units (1e-18) when it is exactly on that grid and within the margin
     core's range, else None (the caller then takes the checked path, which says why)."""
     if not value.is_finite() or value.adjusted() >= _FAST_DIGITS:
         return None

@@ -26,7 +26,7 @@ Impact factor of an asset = the marginal price the liquidation sales left on the
 way), across the asset's venues (its spot venues: the
 backstop takes the position at mark and hedges where the depth is; perp books only for an asset
 without spot venues). Factors are rounded to 1e-9 (ppb) at the edge;
-marks are integers on the ledger's 1e-8 grid; ledger and losses stay exact integers.
+marks are integers on the ledger's 1e-18 grid; ledger and losses stay exact integers.
 
 Values (``nav``): collateral at mark, weight 1, plus every position's unrealised PnL and unsettled
 funding plus isolated margin (quote). Loss = nav at the start - nav after the path, at the
@@ -180,7 +180,7 @@ class _NullJournal(Journal):
 
 
 def nav_units(ledger: MarginLedger, sub_id: str) -> int:
-    """Unweighted value of a subaccount at its marks (quote 1e-8 units), rounded down. O(holdings)."""
+    """Unweighted value of a subaccount at its marks (quote ledger units), rounded down. O(holdings)."""
     sub = ledger.subs[sub_id]
     total = 0
     for asset, units in sub.balances.items():
@@ -335,7 +335,7 @@ def tail_stats(
 ) -> TailStats:
     """VaR = the loss at rank ceil(level x n) of the sorted sample (the empirical quantile, no
     interpolation); ES = the mean of the ceil((1 - level) x n) largest losses, rounded up to the
-    1e-8 (against the account). Exact on integer units. O(n log n)."""
+    ledger's 1e-18 (against the account). Exact on integer units. O(n log n)."""
     n = len(losses_units)
     if n == 0:
         raise StressInputError("losses", losses_units, "at least one path")

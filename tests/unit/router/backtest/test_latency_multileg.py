@@ -35,9 +35,16 @@ def bid_at(bid0: Decimal, ts_ns: int) -> Decimal:
     return bid0 + STEP * ((ts_ns - T0) // (100 * MS))
 
 
-def _spec(tmp_path: Path, moving_book, *, spot_lots: str = "100", **latency):
+def _spec(
+    tmp_path: Path,
+    moving_book,
+    *,
+    spot_lots: str = "100",
+    perp_stop_ms: int | None = None,
+    **latency,
+):
     spot = moving_book("spot.csv", start=str(SPOT_BID0), size=spot_lots)
-    perp = moving_book("perp.csv", start=str(PERP_BID0))
+    perp = moving_book("perp.csv", start=str(PERP_BID0), stop_ms=perp_stop_ms)
     raw = book_spec(spot, BASIS, start_offset_ms=START_MS, latency={"model": "constant", **latency})
     raw["data"][0]["venue"] = "spot"
     raw["data"].append(
@@ -47,6 +54,7 @@ def _spec(tmp_path: Path, moving_book, *, spot_lots: str = "100", **latency):
             venue="perp",
             symbol="ETH/USDT:USDT",
             lot_size="0.001",
+            stale_after_ms=100,
         )
     )
     raw["margin"] = {
@@ -136,3 +144,53 @@ def test_the_hedge_is_sized_to_the_leaders_actual_fill(tmp_path, moving_book) ->
     assert perp["decision_ts_ns"] == spot["ack_ts_ns"]
     assert Decimal(perp["qty"]) == Decimal("1.5")
     assert Decimal(perp["quote_amount"]) == Decimal("1.5") * bid_at(PERP_BID0, perp["ts_ns"])
+
+
+def test_a_hedge_reaching_a_venue_whose_data_ended_is_rejected_and_the_leader_unwound(
+    tmp_path, moving_book
+) -> None:
+    # The perpetual's data ends at 1.7 s (stale from 1.8 s). The hedge, decided at 1.5 s on a
+    # fresh view, reaches the perp at 2.0 s: rejected. Told so at once (no response latency), the
+    # executor finds nothing fillable and unwinds: the spot sell decided at 2.0 s fills at 2.5 s.
+    summary = _run(_spec(tmp_path, moving_book, perp_stop_ms=1_700, order_ms=500))
+    rejected, done = summary["executions"]
+    assert rejected["venue"] == "perp" and rejected["ts_ns"] == T0 + 2_000 * MS
+    assert rejected["error"] == "rejected: the venue's data is stale at arrival"
+    assert done["status"] == "unwound"
+    buy, sell = summary["fills"]
+    assert (buy["side"], buy["ts_ns"]) == ("buy", T0 + 1_500 * MS)
+    assert Decimal(buy["quote_amount"]) == 2 * (bid_at(SPOT_BID0, buy["ts_ns"]) + TICK)
+    assert (sell["side"], sell["decision_ts_ns"], sell["ts_ns"]) == (
+        "sell",
+        T0 + 2_000 * MS,
+        T0 + 2_500 * MS,
+    )
+    assert Decimal(sell["quote_amount"]) == 2 * bid_at(SPOT_BID0, sell["ts_ns"])
+    spot, perp = summary["parents"]
+    assert Decimal(spot["filled_qty"]) == 0 == Decimal(perp["filled_qty"])
+    # Round trip: bought at the ask at 1.5 s, sold at the bid at 2.5 s, 0.99 higher per ETH.
+    assert Decimal(spot["shortfall"]) == Decimal(buy["quote_amount"]) - Decimal(
+        sell["quote_amount"]
+    )
+
+
+def test_feed_latency_moves_both_legs_decisions_not_their_fills(tmp_path, moving_book) -> None:
+    fresh = _run(_spec(tmp_path, moving_book))
+    late = _run(_spec(tmp_path, moving_book, feed_ms=500))
+    # Same fills (the orders go out at the same instants and reach the books at once) ...
+    assert [(f["ts_ns"], f["quote_amount"]) for f in late["fills"]] == [
+        (f["ts_ns"], f["quote_amount"]) for f in fresh["fills"]
+    ]
+    # ... but both legs were decided on books seen 500 ms late, 5 steps lower: the arrival mids
+    # are 0.50 lower, so against them the buy cost 2 x 0.50 more and the sell 2 x 0.50 less.
+    before = {p["name"]: p for p in fresh["parents"]}
+    for parent in late["parents"]:
+        assert (
+            Decimal(parent["arrival_mid"])
+            == Decimal(before[parent["name"]]["arrival_mid"]) - 5 * STEP
+        )
+        moved = Decimal(parent["shortfall"]) - Decimal(before[parent["name"]]["shortfall"])
+        assert moved == (1 if parent["side"] == "buy" else -1) * 2 * 5 * STEP
+    for fill in late["fills"]:
+        bid0 = SPOT_BID0 if fill["parent"] == "basis-spot" else PERP_BID0
+        assert Decimal(fill["decision_bid"]) == bid_at(bid0, fill["decision_ts_ns"] - 500 * MS)

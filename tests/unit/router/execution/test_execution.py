@@ -23,6 +23,7 @@ from exec_harness import (
 from router.execution.executor import Executor
 from router.execution.order import Hedge, MultiLegOrder, OrderLeg
 from router.margin.checks import LedgerLeg
+from router.margin.quantities import SCALE
 from router.model.errors import ExecutionError
 
 D = Decimal
@@ -96,7 +97,7 @@ async def test_basis_trade_fills_hedges_and_books_margin() -> None:
     assert venue_exposure(venues) == {"ETH": 0}
     ledger = ex.margin.ledger
     assert ledger.balance(ex.margin.sub_id, "ETH") == 10
-    assert ledger.position(ex.margin.sub_id, "ETH-PERP").size_units == -10 * 10**8
+    assert ledger.position(ex.margin.sub_id, "ETH-PERP").size_units == -10 * SCALE
     # spot cash booked exactly as the venues charged it
     assert ledger.balance(ex.margin.sub_id, "USDC") == D(1_000_000) - spot.quote_amount - hedge.fee
     assert report.margin_after["headroom"] < report.margin_before["headroom"]

@@ -40,6 +40,7 @@ from router.execution.order import (
     order_from_dict,
 )
 from router.margin.ledger import MarginLedger
+from router.margin.quantities import QUANTUM, SCALE
 from router.model.errors import ConfigError, ExecutionError
 from router.model.orders import LegFill, LegOrder
 
@@ -207,12 +208,12 @@ async def test_without_a_window_the_move_liquidates_before_the_hedge_arrives() -
     # at the price the venue showed (the crash here moved the marks, not the book)
     (sold,) = [leg for leg in report.legs if leg.role == "liquidation"]
     assert sold.symbol == BTC and sold.side == "sell" and 0 < sold.filled_qty < 1
-    assert 0 < sub.positions["BTC-PERP"].size_units < 10**8
+    assert 0 < sub.positions["BTC-PERP"].size_units < SCALE
     assert "ETH-PERP" not in sub.positions
     steps = [e for e in ledger.journal.events() if e["event"] == "liquidation_step"]
     assert steps and all(e["mark"] == "94000.00000000" for e in steps)
     assert D(steps[0]["price"]) == (sold.quote_amount / sold.filled_qty).quantize(
-        D("1e-8"), "ROUND_FLOOR"
+        QUANTUM, "ROUND_FLOOR"
     )
     assert D(steps[0]["closed"]) == -sold.filled_qty
     # the venue's own holdings reconcile with what the report says was traded there
@@ -241,8 +242,8 @@ async def test_with_a_window_the_hedge_on_its_way_nets_the_move_and_fills() -> N
     ]
     sub = ledger.subs[executor.margin.sub_id]
     assert (
-        sub.positions["BTC-PERP"].size_units == 10**8
-        and sub.positions["ETH-PERP"].size_units == -30 * 10**8
+        sub.positions["BTC-PERP"].size_units == SCALE
+        and sub.positions["ETH-PERP"].size_units == -30 * SCALE
     )
     assert not ledger.liquidatable()
     assert executor.journal.verify() is None

@@ -33,6 +33,7 @@ from exec_harness import (
 )
 
 from router.execution.order import Hedge, MultiLegOrder, OrderLeg
+from router.margin.quantities import SCALE
 from router.model.errors import ExecutionError
 
 D = Decimal
@@ -70,7 +71,7 @@ def assert_consistent(ex, venues: list[Faulty], report, eth_start: Decimal) -> N
     ledger, sub = ex.margin.ledger, ex.margin.sub_id
     assert ledger.balance(sub, "ETH") == eth_start + spot
     position = ledger.position(sub, "ETH-PERP")
-    assert (D(position.size_units) / 10**8 if position else D(0)) == perp
+    assert (D(position.size_units) / SCALE if position else D(0)) == perp
     assert ledger.headroom(sub) >= 0
     ledger._check()
     if report.status in ("filled", "unwound"):

@@ -4,7 +4,7 @@ assets exactly, keep the double entry, and never leave negative headroom when ac
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from router.margin import (
@@ -177,3 +177,57 @@ def test_swaps_conserve_assets_and_never_leave_negative_headroom(moves):
         assert moved[swap.get_asset] == Decimal(str(swap.get))
         assert all(moved[a] == 0 for a in ASSETS if a not in (swap.give_asset, swap.get_asset))
         ledger._check()  # the double entry holds per asset (the market took the other sides)
+
+
+@settings(max_examples=80, deadline=None)
+@example(side="buy", size=50, price=300_000, held=-3, usdc=50)  # reduce a short, borrow USDC
+@example(side="buy", size=300, price=300_000, held=-3, usdc=50)  # close it exactly
+@example(side="sell", size=150, price=300_000, held=1, usdc=50)  # sell through zero
+@given(
+    side=st.sampled_from(["buy", "sell"]),
+    size=st.integers(1, 800),  # hundredths of ETH: around the held amounts
+    price=st.integers(250_000, 350_000),  # cents
+    held=st.integers(-3, 3),  # whole ETH already held (negative: borrowed)
+    usdc=st.integers(50, 20_000),
+)
+def test_a_swap_against_the_margin_asset_is_judged_and_booked_as_the_spot_leg(
+    side, size, price, held, usdc
+):
+    """Two independent descriptions of one trade: a spot leg at a price, and the swap of exactly
+    the quote it pays (rounded up) or receives (rounded down) for its base."""
+    qty, px = Decimal(size) / 100, Decimal(price) / 100
+    quote = qty * px  # exact at 1e-4: on the ledger grid either way
+
+    def fresh() -> tuple[MarginLedger, str]:
+        ledger, sub = usd_ledger(str(usdc))
+        if held > 0:
+            ledger.deposit(sub, "ETH", str(held))
+        elif held < 0:  # borrowed ETH, sold for USDT: a buy-back may borrow USDC
+            ledger.deposit(sub, "USDT", str(-held * 3000))
+            ledger.apply_swap(sub, SpotSwap("ETH", str(-held), "USDT", str(-held * 2990)))
+        return ledger, sub
+
+    leg_ledger, sub = fresh()
+    swap_ledger, _ = fresh()
+    leg = LedgerLeg("spot", "ETH", side, qty, px)
+    if side == "buy":
+        swap = SpotSwap("USDC", quote, "ETH", qty)
+    else:
+        swap = SpotSwap("ETH", qty, "USDC", quote)
+    by_leg = leg_ledger.check_legs(sub, [leg])
+    by_swap = swap_ledger.check_swaps(sub, [swap])
+    assert by_leg.accepted == by_swap.accepted
+    first_leg = by_leg.steps[0] if by_leg.accepted else by_leg.given_failure
+    first_swap = by_swap.steps[0] if by_swap.accepted else by_swap.given_failure
+    assert first_leg is not None and first_swap is not None
+    assert (first_leg.headroom_after, first_leg.risk_increasing, first_leg.limit) == (
+        first_swap.headroom_after,
+        first_swap.risk_increasing,
+        first_swap.limit,
+    )
+    if by_leg.accepted:
+        leg_ledger.apply_leg(sub, leg)
+        swap_ledger.apply_swap(sub, swap)
+        for asset in ("USDC", "ETH"):
+            assert leg_ledger.balance(sub, asset) == swap_ledger.balance(sub, asset)
+        assert leg_ledger.summary(sub) == swap_ledger.summary(sub)

@@ -81,6 +81,6 @@ cdef class OrderBook:
     @cython.locals(
         level=_Level, maker=_Resting, prices=PriceSet, live=Py_ssize_t,
         fills=list, stp_cancelled=list, positions=dict, cash=dict, levels=dict,
-        orders_index=dict,
+        orders_index=dict, closed=set,
     )
     cpdef _match(self, order_id, owner, side, qty_lots, limit)

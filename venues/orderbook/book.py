@@ -498,11 +498,12 @@ class OrderBook:
             _ticks_arg("price_ticks", price_ticks)
         if type(qty_lots) is not int or qty_lots < 1:
             _lots_arg("qty_lots", qty_lots)
-        if price_ticks * qty_lots < self._min_notional_quanta:
+        min_quanta = self._min_notional_quanta
+        if min_quanta > 1 and price_ticks * qty_lots < min_quanta:  # 1 lot at 1 tick is 1
             raise InvalidArgument(
                 "qty_lots",
                 qty_lots,
-                f"price_ticks * qty_lots >= min_notional_quanta {self._min_notional_quanta}",
+                f"price_ticks * qty_lots >= min_notional_quanta {min_quanta}",
                 code="MIN_NOTIONAL",
             )
 
@@ -956,12 +957,13 @@ class OrderBook:
         killed = False
         taker_notional = taker_fees = maker_fees = 0
         maker_sign = -1 if side is BUY else 1  # the maker's position moves against the taker
-        # Local bindings: this loop runs once per fill and attribute lookups dominate it.
-        append_fill = fills.append
-        position_of, cash_of = positions.get, cash.get
         is_buy = side is BUY
-        pips_per_unit = PIPS_PER_UNIT
-        closed_add = self._closed.add
+        # Fees are ceil(notional * pips / PIPS_PER_UNIT), as floor((x + PIPS_PER_UNIT - 1) / ...):
+        # equal for every integer x, negative ones (rebates) included, in three operations.
+        round_up = PIPS_PER_UNIT - 1
+        # Dict, list and set methods are called on the containers themselves, not through bound
+        # locals: compiled, they are then direct C calls.
+        closed = self._closed
         while remaining and price is not None:
             if limit is not None and (price > limit if is_buy else price < limit):
                 break
@@ -983,7 +985,7 @@ class OrderBook:
                         break
                     popleft()
                     del orders_index[maker.order_id]
-                    closed_add(maker.order_id)
+                    closed.add(maker.order_id)
                     live -= 1
                     level_lots -= maker_lots
                     stp_cancelled.append(maker.order_id)
@@ -995,7 +997,7 @@ class OrderBook:
                     take = maker_lots
                     popleft()
                     del orders_index[maker.order_id]
-                    closed_add(maker.order_id)
+                    closed.add(maker.order_id)
                     live -= 1
                 else:
                     take = remaining
@@ -1003,10 +1005,10 @@ class OrderBook:
                 level_lots -= take
                 remaining -= take
                 notional = price * take
-                taker_fee = -((-notional * taker_pips) // pips_per_unit) if taker_pips else 0
-                maker_fee = -((-notional * maker_pips) // pips_per_unit) if maker_pips else 0
+                taker_fee = (notional * taker_pips + round_up) // PIPS_PER_UNIT if taker_pips else 0
+                maker_fee = (notional * maker_pips + round_up) // PIPS_PER_UNIT if maker_pips else 0
                 fill_seq += 1
-                append_fill(
+                fills.append(
                     records.new(
                         Fill,
                         (
@@ -1027,8 +1029,12 @@ class OrderBook:
                 taker_notional += notional
                 taker_fees += taker_fee
                 maker_fees += maker_fee
-                positions[maker_owner] = position_of(maker_owner, 0) + maker_sign * take
-                cash[maker_owner] = cash_of(maker_owner, 0) - maker_sign * notional - maker_fee
+                if is_buy:  # the maker sold
+                    positions[maker_owner] = positions.get(maker_owner, 0) - take
+                    cash[maker_owner] = cash.get(maker_owner, 0) + notional - maker_fee
+                else:
+                    positions[maker_owner] = positions.get(maker_owner, 0) + take
+                    cash[maker_owner] = cash.get(maker_owner, 0) - notional - maker_fee
                 if not remaining:
                     break
             level.total_lots = level_lots

@@ -250,3 +250,28 @@ def test_a_conversion_previews_its_paths_and_hops(fresh_service, tmp_path):
             page.screenshot(path=str(tmp_path / "convert.png"), full_page=False)
         finally:
             browser.close()
+
+
+def test_accounts_render_with_their_unit_when_the_market_answers_last(fresh_service):
+    """The accounts panel takes its unit from the market: when /api/market answers after
+    /api/accounts (a loaded machine), it still says "USDC", never an empty unit."""
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    def slow_market(route) -> None:
+        time.sleep(1.0)  # the browser goes on: the accounts answer arrives first
+        route.continue_()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            page.route("**/api/market", slow_market)
+            page.goto(fresh_service + "/")
+            page.wait_for_selector("body[data-ready='1']", timeout=WAIT_MS)
+            head = page.inner_text("#accounts table.subaccounts thead")
+            assert "value (USDC)" in head and "()" not in head, head
+            assert page.inner_text("#accounts p.account").split(" value ")[1].split()[1] == "USDC"
+        finally:
+            browser.close()

@@ -514,8 +514,9 @@ function renderPnl(data, quote) {
 
 // -- refresh and stream ---------------------------------------------------------------------------
 async function refreshMarket() { state.market = await get("/api/market"); renderMarket(state.market); }
-async function refreshAccounts() {
+async function refreshAccounts(marketLoaded) {
   const data = await get("/api/accounts");
+  await marketLoaded; // the accounts' unit is the market's quote asset: never render before it
   state.accounts = data.accounts; renderAccounts(data.accounts);
   if ($("t-account").options.length) fillSubaccounts();
 }
@@ -537,7 +538,8 @@ function connect() {
 }
 async function refresh() {
   try {
-    await Promise.all([refreshMarket(), refreshAccounts()]);
+    const market = refreshMarket();
+    await Promise.all([market, refreshAccounts(market)]);
     await refreshPnl();
   } catch (err) {
     $("clock").textContent = "error: " + err.message;
@@ -546,7 +548,8 @@ async function refresh() {
 async function start() {
   connect(); // first, so nothing between the loads and the stream is missed (fills dedup by id)
   const pnl = get("/api/pnl"); // the first account, as the ticket starts with it
-  await Promise.all([refreshMarket(), refreshAccounts(), loadFills(), loadRoutes(), loadWorking()]);
+  const market = refreshMarket();
+  await Promise.all([market, refreshAccounts(market), loadFills(), loadRoutes(), loadWorking()]);
   initTicket();
   renderPnl(await pnl, quoteOf(state.market.venues[0].symbol));
   document.body.dataset.ready = "1";

@@ -4,6 +4,7 @@ book and a plain dict-of-lists book measured in the same process, and the peak m
 1,000,000 resting orders.
 
 Run: ``.venv/bin/python benchmarks/bench_orderbook.py`` (``--quick`` for a short run,
+``CROSSROUTE_PURE_PYTHON=1`` in the environment for the pure-Python build of the book,
 ``--profile`` for a cProfile of the 1,000-order run, ``--records`` for the cost of one result
 record). Fixed seed; each figure is the median of several runs, the books interleaved, in CPU
 time. The operation stream is generated once per size by running it on the real book, then
@@ -34,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sortedcontainers import SortedList
 
-from venues.orderbook import OrderBook, OrderResult
+from venues.orderbook import COMPILED, OrderBook, OrderResult
 
 SEED = 20_260_101
 MID_TICKS = 100_000
@@ -396,9 +397,10 @@ def main() -> None:
     if args.profile:
         profile(sizes[0], n_ops, 25)
         return
+    build = "compiled (Cython)" if COMPILED else "pure Python"
     print(
-        f"python {platform.python_version()} on {cpu_model()}, seed {SEED}, {n_ops} ops per "
-        f"run, median of {runs}"
+        f"python {platform.python_version()} on {cpu_model()}, order book {build}, seed {SEED}, "
+        f"{n_ops} ops per run, median of {runs}"
     )
     print(
         f"{'resting':>8} {'mean':>7} {'orderbook ops/s':>16} {'lean ops/s':>11} {'ratio':>6}"

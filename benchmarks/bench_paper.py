@@ -12,6 +12,13 @@ Workloads, all on the default market (``config/default.toml``), seed 7, fixed or
   (the full log); and the cost of one snapshot image of that state (pickle + zlib).
 
     .venv/bin/python benchmarks/bench_paper.py [--orders 200] [--restart 1000] [--repeat 3]
+    .venv/bin/python benchmarks/bench_paper.py --profile [--orders 200]
+    .venv/bin/python benchmarks/bench_paper.py --cpu [...]   # CPU time per ack, not wall time
+
+``--profile`` instead runs the "ack" stream once per store under cProfile (only the commands
+are profiled, not the ticks between them) and prints where an acknowledgement's time goes: own
+time per order grouped by package (router/execution, router/split, router/paper, ...) with the
+SQLite calls (statements and the commit's fsync) on a line of their own.
 
 Wall-clock figures depend on the machine and the disk (fsync); the medians of ``--repeat`` runs
 are printed as a Markdown table.
@@ -21,6 +28,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import cProfile
+import pstats
 import statistics
 import sys
 import tempfile
@@ -33,6 +43,10 @@ sys.path.insert(0, str(ROOT))
 from router.paper.service import PaperService  # noqa: E402
 
 CONFIG = str(ROOT / "config" / "default.toml")
+# --cpu: the acknowledgement's CPU time in this thread instead of its wall time. On a machine
+# shared with other jobs the wall time mostly measures the others; CPU time leaves out waiting
+# for the CPU and for the disk (so a durable run's fsync is not in it).
+CPU_TIME = "--cpu" in sys.argv
 SIZES = ("0.5", "1.5", "4")
 
 
@@ -51,17 +65,58 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def ack_latency(orders: int, db: str | None) -> dict[str, list[float]]:
+async def ack_latency(
+    orders: int, db: str | None, profile: cProfile.Profile | None = None
+) -> dict[str, list[float]]:
     service = PaperService(CONFIG, db=db, snapshot_every=10**9, snapshot_every_ticks=10**9)
     await service.open()
     by_size: dict[str, list[float]] = {s: [] for s in SIZES}
     for i in range(orders):
-        start = time.perf_counter()
+        if profile is not None:
+            profile.enable()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         await service.command("order", _order(i))
-        by_size[SIZES[i % len(SIZES)]].append((time.perf_counter() - start) * 1e3)
+        wall, cpu = time.perf_counter() - start, time.thread_time() - start_cpu
+        by_size[SIZES[i % len(SIZES)]].append((cpu if CPU_TIME else wall) * 1e3)
+        if profile is not None:
+            profile.disable()
         await service.tick(1)
     service.close()
     return by_size
+
+
+def _group(filename: str, function: str) -> str:
+    """The package a profiled function belongs to (its own time is summed per group)."""
+    if "sqlite3" in function:
+        return "sqlite3 (statements; the commit's fsync)"
+    for top in ("router", "venues", "adapters"):
+        marker = f"/{top}/"
+        if marker in filename:
+            rest = filename.split(marker, 1)[1]
+            return f"{top}/{rest.split('/')[0].removesuffix('.py')}" if top == "router" else top
+    if "/json/" in filename:
+        return "json (stdlib)"
+    if "numpy" in filename:
+        return "numpy"
+    if "asyncio" in filename:
+        return "asyncio"
+    return "builtins and other"
+
+
+async def profile_ack(orders: int) -> None:
+    for label, use_db in (("in-memory SQLite", False), ("SQLite WAL, synchronous=FULL", True)):
+        profile = cProfile.Profile()
+        with tempfile.TemporaryDirectory() as directory:
+            await ack_latency(orders, f"{directory}/ack.db" if use_db else None, profile)
+        groups: collections.Counter[str] = collections.Counter()
+        stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+        for (filename, _, function), (_, _, own, _, _) in stats.items():
+            groups[_group(filename, function)] += own
+        total = sum(groups.values())
+        print(f"\n{label}: {total / orders * 1e3:.2f} ms per order under cProfile")
+        print("| where | ms per order | share |\n|---|---|---|")
+        for name, own in groups.most_common():
+            print(f"| {name} | {own / orders * 1e3:.2f} | {own / total:.1%} |")
 
 
 async def tick_rate(ticks: int) -> float:
@@ -115,7 +170,8 @@ async def main(args: argparse.Namespace) -> None:
         for size in SIZES:
             p50 = statistics.median(statistics.median(r[size]) for r in runs)
             p99 = statistics.median(_pct(r[size], 0.99) for r in runs)
-            rows.append(f"| ack, routed {size} ETH, {label} | {p50:.2f} ms | {p99:.2f} ms |")
+            what = "ack CPU time" if CPU_TIME else "ack"
+            rows.append(f"| {what}, routed {size} ETH, {label} | {p50:.2f} ms | {p99:.2f} ms |")
     rates = [await tick_rate(args.ticks) for _ in range(args.repeat)]
     rows.append(f"| market ticks per second (in memory) | {statistics.median(rates):.0f} /s | |")
     images = []
@@ -149,4 +205,11 @@ if __name__ == "__main__":
         "--restart", type=int, default=1000, help="commands in the restart database"
     )
     parser.add_argument("--repeat", type=int, default=3)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--profile", action="store_true", help="profile the ack stream instead (see above)"
+    )
+    parser.add_argument(
+        "--cpu", action="store_true", help="report the acks' thread CPU time, not wall time"
+    )
+    arguments = parser.parse_args()
+    asyncio.run(profile_ack(arguments.orders) if arguments.profile else main(arguments))

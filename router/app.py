@@ -42,7 +42,7 @@ from router.config import (
 )
 from router.config.records import CcxtConfig
 from router.model.errors import ConfigError, CrossrouteError, RouteError
-from router.routing import MAX_HOPS, MultiHopPlan, plan_multihop
+from router.routing import MAX_HOPS, MultiHopPlan, RouteCache, plan_multihop
 from venues.amm import ConstantProductPool
 from venues.clmm import ConcentratedLiquidityPool
 from venues.clmm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
@@ -119,9 +119,11 @@ class Market:
         amount_in: Decimal | None = None,
         amount_out: Decimal | None = None,
         max_hops: int = MAX_HOPS,
+        cache: RouteCache | None = None,
     ) -> MultiHopPlan:
         """Plan "spend ``amount_in`` of ``source``" or "receive ``amount_out`` of ``target``"
-        over every path of the market's spot venues (router.routing); read-only."""
+        over every path of the market's spot venues (router.routing); read-only. A caller that
+        routes repeatedly passes one :class:`~router.routing.RouteCache` (same plans, faster)."""
         return plan_multihop(
             self.spot_adapters(),
             self.asset_decimals(),
@@ -130,6 +132,7 @@ class Market:
             amount_in=amount_in,
             amount_out=amount_out,
             max_hops=max_hops,
+            cache=cache,
         )
 
     def venue_config(self, name: str) -> VenueConfig:
@@ -145,6 +148,25 @@ class Market:
                 if mid is not None:
                     return mid.quantize(MARK_QUANTUM)
         return None
+
+    def median_mid(self, symbol: str) -> Decimal | None:
+        """The margin core's oracle median of the mids of every venue trading ``symbol`` (1e-8
+        grid): a mid more than MARK_MAX_DEVIATION_BPS from the median is an outlier and dropped,
+        and a majority of the venues must agree; None when no venue has a mid or none agree.
+        Venue mids are read now, so none is stale. O(venues log venues)."""
+        from router.margin.oracle import aggregate  # margin marks only
+
+        readings = {}
+        for venue, adapter in self.adapters.items():
+            mid = adapter.mid_price() if adapter.symbol == symbol else None
+            if mid is not None and mid > 0:
+                readings[venue] = (int(mid.quantize(MARK_QUANTUM) / MARK_QUANTUM), 0)
+        if not readings:
+            return None
+        mark = aggregate(symbol, readings, 0, 0, MARK_MAX_DEVIATION_BPS, len(readings) // 2 + 1)
+        if not mark.valid or mark.price_units is None:
+            return None
+        return Decimal(mark.price_units) * MARK_QUANTUM
 
     def adapters_for(self, symbol: str, venues: Sequence[str] | None = None) -> list[Any]:
         """Adapters trading ``symbol``, optionally only the named ``venues`` (in the order given).
@@ -457,9 +479,16 @@ class MarginSetup:
     mark_sources: dict[str, str] = field(default_factory=dict)
 
     def live_marks(self, market: Market) -> dict[str, Decimal]:
-        """The marks their configured sources give now (venue mids on the 1e-8 grid), for the
-        executor to refresh between children; a source without a mid is left out."""
-        marks = {name: market.mid_price(symbol) for name, symbol in self.mark_sources.items()}
+        """The marks their configured sources give now (the median of every venue trading the
+        symbol, outliers dropped: :meth:`Market.median_mid`), for the executor to refresh between
+        children; a name whose venues have no mid or no majority is left out (its mark stays)."""
+        marks = {}
+        for name, symbol in self.mark_sources.items():
+            mid = market.median_mid(symbol)
+            if mid is not None and mid > 0 and symbol == f"{self.ledger.quote_asset}/{name}":
+                # quoted the other way (USDT from USDC/USDT): the mark is the inverse mid
+                mid = (1 / mid).quantize(MARK_QUANTUM)
+            marks[name] = mid
         return {name: mark for name, mark in sorted(marks.items()) if mark is not None and mark > 0}
 
 
@@ -497,6 +526,17 @@ def build_margin(
         venue.base for venue in config.venues if venue.instrument == "spot" and venue.quote == quote
     }
     wanted |= {m.oracle for m in margin.markets} | {a.name for a in margin.assets}
+    # an asset only met on pairs of other quotes (USDT of ETH/USDT) is booked by a route's hops
+    # as itself (router.margin.swap): registered when the market prices it against the quote
+    # one way or the other
+    spot_symbols = {v.symbol for v in config.venues if v.instrument == "spot"}
+    wanted |= {
+        asset
+        for v in config.venues
+        if v.instrument == "spot"
+        for asset in (v.base, v.quote)
+        if f"{asset}/{quote}" in spot_symbols or f"{quote}/{asset}" in spot_symbols
+    }
     wanted.discard(quote)
     key = "margin"
     try:
@@ -513,9 +553,20 @@ def build_margin(
             weights = margin.asset(asset)
             add_margin_asset(ledger, weights)
             key = f"margin.marks.{asset}"
-            ledger.set_mark(asset, _mark(market, asset, f"{asset}/{quote}", key))
+            source = f"{asset}/{quote}"
+            inverted = f"{quote}/{asset}"
+            if (
+                market.margin.mark(asset) is None
+                and source not in spot_symbols
+                and inverted in spot_symbols
+            ):
+                source = inverted  # priced the other way: the mark is the inverse mid
+                inverse = _mark(market, asset, source, key)
+                ledger.set_mark(asset, (1 / inverse).quantize(MARK_QUANTUM))
+            else:
+                ledger.set_mark(asset, _mark(market, asset, source, key))
             if market.margin.mark(asset) is None:
-                mark_sources[asset] = f"{asset}/{quote}"
+                mark_sources[asset] = source
         if any(asset.name == quote for asset in margin.assets):
             key = f"margin.assets.{quote}"
             terms = margin.asset(quote)
@@ -564,22 +615,6 @@ def build_margin(
     )
 
 
-def _median_mid(market: Market, name: str, symbol: str) -> Decimal | None:
-    from router.margin.oracle import aggregate  # set-up of a margin ledger only
-
-    readings = {}
-    for venue, adapter in market.adapters.items():
-        mid = adapter.mid_price() if adapter.symbol == symbol else None
-        if mid is not None and mid > 0:
-            readings[venue] = (int(mid.quantize(MARK_QUANTUM) / MARK_QUANTUM), 0)
-    if not readings:
-        return None
-    mark = aggregate(name, readings, 0, 0, MARK_MAX_DEVIATION_BPS, len(readings) // 2 + 1)
-    if not mark.valid or mark.price_units is None:
-        return market.mid_price(symbol)
-    return Decimal(mark.price_units) * MARK_QUANTUM
-
-
 def add_margin_asset(ledger: MarginLedger, weights: MarginAssetConfig) -> None:
     """Register an asset of the ``[margin]`` rules in ``ledger``: weights and borrow terms."""
     ledger.add_asset(
@@ -595,12 +630,15 @@ def add_margin_asset(ledger: MarginLedger, weights: MarginAssetConfig) -> None:
 
 def add_margin_market(ledger: MarginLedger, spec: MarginMarketConfig) -> None:
     """Register a perp market of the ``[margin]`` rules in ``ledger``: its rule set (tiers,
-    Binance brackets or dYdX fractions) and funding cap."""
+    Binance brackets or dYdX fractions) and funding terms."""
     ledger.add_market(
         spec.name,
         spec.oracle,
         tiers=[_tier(tier) for tier in spec.tiers] or None,
         funding_cap=spec.funding_cap,
+        funding_interest=spec.funding_interest,
+        funding_band=spec.funding_band,
+        funding_interval_hours=spec.funding_interval_hours,
         initial_margin_fraction=spec.initial_margin_fraction,
         maintenance_margin_fraction=spec.maintenance_margin_fraction,
     )
@@ -624,7 +662,7 @@ def _mark(market: Market, name: str, symbol: str, key: str) -> Decimal:
     median is an outlier and dropped, and a majority must agree, else the first venue's mid)."""
     mark = market.margin.mark(name)
     if mark is None:
-        mark = _median_mid(market, name, symbol)
+        mark = market.median_mid(symbol) or market.mid_price(symbol)
     if mark is None or mark <= 0:
         raise ConfigError(
             market.config.file,

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from router.app import build_margin, close_ccxt_venues
+from router.config.protection import ProtectionConfig
 from router.execution.executor import DEFAULT_CHILD_TIMEOUT_SECS, Executor
 from router.execution.faults import Fault, faults_from_dict, inject_faults
 from router.execution.journal import ChainKey, DecisionJournal, StepClock, encode_record
@@ -111,6 +112,10 @@ def config_digest(config: Any) -> str:
     if not dataclasses.is_dataclass(config):
         raise ConfigError("<config>", "config", type(config).__name__, "a parsed MarketConfig")
     data = {k: v for k, v in dataclasses.asdict(config).items() if k != "file"}
+    if getattr(config, "protection", None) == ProtectionConfig():
+        # A market without a [protection] table digests as it did before the table existed, so
+        # the journals recorded then still audit (what a run used is in its header anyway).
+        del data["protection"]
     # The journal's own canonical encoding: one definition of "canonical" for lines and digests.
     return hashlib.sha256(encode_record(data).encode("utf-8")).hexdigest()
 

@@ -95,8 +95,8 @@ def cheapest_completion(
                 total = sum((q.quote_amount for q in quoted.values()), Decimal(0))
                 if best is None or (total < best[0] if side == "buy" else total > best[0]):
                     best = (total, quoted)
-    if best is None and any(legs.get(n, Decimal(0)) <= 0 for n in venues):
-        # no venue with a leg could absorb the rest: let the idle ones try
+    if best is None and not idle and any(legs.get(n, Decimal(0)) <= 0 for n in venues):
+        # no venue with a leg could absorb the rest: let the idle ones try (once)
         return cheapest_completion(legs, target, venues, quantum, quote, side, idle=True)
     return None if best is None else best[1]
 

@@ -24,6 +24,12 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
+# The defaults live with the [protection] table that overrides them (router/config/protection.py).
+from router.config.protection import (
+    DEFAULT_BAND_BPS,
+    DEFAULT_MAX_FIXED_COST_SHARE,
+    MAX_BAND_BPS,
+)
 from router.model.errors import CrossrouteError, RouteError
 from router.model.orders import LegQuote
 
@@ -39,9 +45,6 @@ __all__ = [
     "venue_mid",
 ]
 
-DEFAULT_BAND_BPS = 100
-DEFAULT_MAX_FIXED_COST_SHARE = Decimal("0.01")
-MAX_BAND_BPS = 10_000
 PRICE_QUANTUM = Decimal("1e-8")
 BPS = Decimal(10_000)
 

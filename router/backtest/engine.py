@@ -10,6 +10,9 @@ Latency: ``constant`` (``feed_ms`` for market data to reach the strategy, ``orde
 order to reach a venue), plus an optional uniform ``jitter_ms`` drawn from ``random.Random(seed)``
 (deterministic for a seed); or ``data``: the feed latency of each event is its recorded
 ``local - exchange`` time minus the file's clock offset (see ``feed.Feed.clock_offset_ns``).
+Multi-leg orders go through the same model: the executor runs as a task on latent venues
+(:mod:`router.backtest.latent`), and after every internal event the loop lets the strategy's
+tasks run until each waits on this clock (:mod:`router.backtest.idle`).
 
 The result is a plain dict (JSON-able, Decimal as strings) so that sweeps can ship it between
 processes; :mod:`router.backtest.report` turns it into files.
@@ -30,8 +33,10 @@ from typing import Any
 from adapters.clmm import ClmmAdapter
 from router.app import MARK_QUANTUM, Market, build_margin
 from router.backtest.book import ReplayBookVenue
-from router.backtest.coverage import Coverage, coverage_of
+from router.backtest.coverage import Coverage, SyncLog, coverage_of
+from router.backtest.idle import Tasks
 from router.backtest.latency import LatencyModel, parse_latency, recorded_gaps
+from router.backtest.latent import LatentVenue
 from router.backtest.plugins import load_plugin
 from router.backtest.queues import build_queue_model
 from router.backtest.strategies import Strategy, build_strategy
@@ -40,7 +45,7 @@ from router.config import FILE_KEY, Keys, MarketConfig, check_table, parse_confi
 from router.margin.errors import OraclePriceError
 from router.margin.oracle import MarkPrice
 from router.model.errors import ConfigError, CrossrouteError
-from router.model.orders import LegOrder
+from router.model.orders import LegFill, LegOrder
 from router.plan import plan_route
 from router.sim.cache import read_feed_cached
 from router.sim.errors import BacktestError
@@ -52,6 +57,10 @@ __all__ = ["BacktestSpec", "Context", "ParentOrder", "load_spec", "parse_spec", 
 
 _NS_MS = 1_000_000
 _LIMIT_QUANTUM = Decimal("1e-8")
+_NS = 1_000_000_000
+_NO_WALL_TIMEOUT_SECS = Decimal(86_400)
+_LIVE = ("synced", "fresh")  # the L2 book states in which a replayed book quotes
+STALE_AT_ARRIVAL = "rejected: the venue's data is stale at arrival"
 _TOP = {"backtest", "data", "venues", "strategy", "margin"}
 
 
@@ -539,6 +548,8 @@ class Context:
         self._run.schedule(self.now_ns + self._run.latency.order(venue), cancel)
 
     async def execute_multi(self, order: Any, parents: dict[str, ParentOrder]) -> Any:
+        """Run a ``MultiLegOrder`` through the executor under the latency model; ``parents`` maps
+        each leg id to the parent its fills are reported under. Returns the executor's report."""
         return await self._run.execute_multi(order, parents)
 
     def funding_step(self, perp_symbol: str) -> None:
@@ -585,6 +596,10 @@ class _Run:
             for item, feed in zip(spec.data, feeds)
         ]
         self.coverage_by_venue = {c.venue: c for c in self.coverage}
+        # When each exchange-side book lost and regained update-id sync (the report's intervals).
+        self.sync_logs = [SyncLog(c.first_ts_ns) for c in self.coverage]
+        self.book_live = [False] * len(self.by_file)
+        self.window: tuple[int, int | None] = (0, None)  # (start, end) of the run, ns
         recorded = spec.latency["model"] == "recorded"
         self.latency = LatencyModel(
             spec.latency,
@@ -613,6 +628,9 @@ class _Run:
         self.mid_samples: list[dict] = []
         self.skipped_funding: list[dict] = []
         self.child_seq = 0
+        self.fills_seen = 0  # our fills so far: a seen book subtracts what we took
+        self.tasks = Tasks()  # the strategy's coroutines waiting on the simulated clock
+        self.latent_parents: dict[str, ParentOrder] = {}  # symbol -> parent (multi-leg orders)
         # Pools replayed from recorded events: read (and checked) before the run starts.
         self.replays: dict[str, PoolReplay] = {
             item["name"]: PoolReplay(
@@ -868,8 +886,10 @@ class _Run:
 
     async def execute_leg(
         self, parent: ParentOrder, order: LegOrder, decision: tuple[int, Decimal, Decimal]
-    ) -> None:
-        """A leg reaching its venue: rejected if the venue's data is stale, else executed there."""
+    ) -> tuple[LegFill | None, int | None]:
+        """A leg reaching its venue: rejected if the venue's data is stale, else executed there.
+        Returns (the fill, None when rejected as stale; its acknowledgement time, None when
+        nothing filled)."""
         if self.is_stale(order.venue):
             self.executions.append(
                 {
@@ -877,15 +897,15 @@ class _Run:
                     "parent": parent.name,
                     "venue": order.venue,
                     "qty": order.qty,
-                    "error": "rejected: the venue's data is stale at arrival",
+                    "error": STALE_AT_ARRIVAL,
                 }
             )
-            return
+            return None, None
         self.advance_replays()
         fill = await self.adapters[order.venue].execute(order)
         if fill.filled_qty > 0 and order.venue in self.replays:
             self.replays[order.venue].diverged()  # from now on the pool is not the recorded one
-        self.record_fill(parent, fill, decision, limit=order.limit_price)
+        return fill, self.record_fill(parent, fill, decision, limit=order.limit_price)
 
     def record_fill(
         self,
@@ -893,8 +913,9 @@ class _Run:
         fill: Any,
         decision: tuple[int, Decimal, Decimal],
         limit: Decimal | None = None,
-    ) -> None:
-        """Record a fill at the venue's time; the strategy hears of it after the response latency."""
+    ) -> int | None:
+        """Record a fill at the venue's time; the strategy hears of it after the response latency
+        (returned: the acknowledgement time; None when nothing filled)."""
         if fill.filled_qty <= 0:
             self.executions.append(
                 {
@@ -906,7 +927,8 @@ class _Run:
                     "error": fill.reason,
                 }
             )
-            return
+            return None
+        self.fills_seen += 1
         ack = self.now + self.latency.response(fill.venue)
         row = {
             "ts_ns": self.now,
@@ -926,6 +948,7 @@ class _Run:
             row["limit_price"] = limit
         parent.fills.append(row)
         self.schedule(ack, lambda: self.strategy.on_fill(self.ctx, row))
+        return ack
 
     # margin
     def build_margin(self) -> None:
@@ -1001,27 +1024,45 @@ class _Run:
         self.sample_margin()
 
     async def execute_multi(self, order: Any, parents: dict[str, ParentOrder]) -> Any:
+        """Run a multi-leg order through the executor on latent venues (:mod:`router.backtest.latent`):
+        it plans on the seen books, each child reaches its venue after that venue's order latency
+        and executes on the state then (its limit fixed at decision time), and the executor hears
+        of each fill after the response latency, so a hedge is sized to its leader's actual fill.
+        The executor's clock is the simulated one (its time limit and netting window)."""
         from router.execution.executor import Executor
 
-        decisions = {leg.leg_id: self.decision(leg.symbol) for leg in order.legs}
-        missing = sorted({leg.symbol for leg in order.legs if decisions[leg.leg_id] is None})
+        missing = sorted({leg.symbol for leg in order.legs if self.decision(leg.symbol) is None})
         if missing:
             raise BacktestError("order", order.client_id, self.why_no_book(missing[0]))
-        await asyncio.sleep(0)
+        for leg in order.legs:
+            if leg.symbol in self.latent_parents:
+                raise BacktestError(
+                    "order", order.client_id, "legs of different symbols, one order at a time"
+                )
+            self.latent_parents[leg.symbol] = parents[leg.leg_id]
         adapters = {
-            name: a
-            for name, a in self.adapters.items()
+            name: LatentVenue(
+                adapter,
+                self,
+                self.seen[self.by_file.index(self.books[name])] if name in self.books else None,
+            )
+            for name, adapter in self.adapters.items()
             if self.route_venues is None or name in self.route_venues
         }
-        executor = Executor(adapters, self.gate)
-        report = await executor.execute(order)
-        for leg in report.legs:
-            parent = parents[leg.leg_id]
-            for child in leg.children:
-                fill = child.fill if hasattr(child, "fill") else None
-                if fill is not None and fill.filled_qty > 0:
-                    parent.sent_qty += fill.filled_qty
-                    self.record_fill(parent, fill, decisions[leg.leg_id])
+        executor = Executor(
+            adapters,
+            self.gate,
+            clock=lambda: self.now / _NS,
+            # Waits are on the simulated clock: no wall-clock limit may cut a child short, and a
+            # venue that did not answer is asked again at once (in-process venues always answer).
+            child_timeout_secs=_NO_WALL_TIMEOUT_SECS,
+            reconcile_backoff_secs=Decimal(0),
+        )
+        try:
+            report = await executor.execute(order)
+        finally:
+            for leg in order.legs:
+                self.latent_parents.pop(leg.symbol, None)
         self.executions.append(
             {
                 "ts_ns": self.now,
@@ -1033,14 +1074,47 @@ class _Run:
         self.sample_margin()
         return report
 
+    async def send_latent(self, venue: str, order: LegOrder) -> LegFill:
+        """One child of a multi-leg order, decided now: it reaches ``venue`` after the order
+        latency, executes there as a single-leg child does (:meth:`execute_leg`), and the answer
+        comes back after the response latency."""
+        symbol = self.adapters[venue].symbol
+        parent = self.latent_parents[symbol]
+        decision = self.decision(symbol)
+        if decision is None:
+            return _unfilled(order, f"not sent: {self.why_no_book(symbol)}")
+        await self.sleep_until(self.now + self.latency.order(venue))
+        fill, ack = await self.execute_leg(parent, order, decision)
+        if fill is None:
+            fill = _unfilled(order, STALE_AT_ARRIVAL)
+        else:
+            parent.sent_qty += fill.filled_qty
+        if ack is None:
+            ack = self.now + self.latency.response(venue)
+        await self.sleep_until(ack)
+        return fill
+
+    async def sleep_until(self, ts_ns: int) -> None:
+        """Wait (a strategy coroutine) until the simulated clock reaches ``ts_ns``."""
+        woken = asyncio.get_running_loop().create_future()
+        self.schedule(ts_ns, lambda: woken.done() or woken.set_result(None))
+        await woken
+
     async def call(self, result: Any) -> None:
-        if inspect.isawaitable(result):
+        """What an action of the replay loop returned: a coroutine runs as a task until it waits on
+        the simulated clock or ends (only the loop calls this: a task awaits its callees inline)."""
+        if inspect.iscoroutine(result):
+            self.tasks.spawn(result)
+        elif inspect.isawaitable(result):
             await result
+        if self.tasks:  # the action may have woken one (an arrival, an acknowledgement)
+            await self.tasks.settle()
 
     async def run(self) -> None:
         events = heapq.merge(*(f.events for f in self.feeds))
         total = sum(len(f.events) for f in self.feeds)
         first, start_at, end_at = data_window(self.spec, self.feeds)
+        self.window = (start_at, end_at)
         self.now = first
         self.schedule(start_at, self.start)
         strategy_type = type(self.strategy)
@@ -1049,6 +1123,7 @@ class _Run:
         heap = self.heap
         arrival = self.latency.arrival
         seen = self.seen
+        live = self.book_live
         for done, event in enumerate(events, 1):
             ts = event[0]
             if end_at is not None and ts > end_at:
@@ -1079,12 +1154,27 @@ class _Run:
             elif kind == SNAPSHOT:
                 venue.on_snapshot(event[4])
                 seen[file_index].arrive(seen_at, kind, event[4])
+            if kind != TRADE and (venue.l2.state in _LIVE) is not live[file_index]:
+                live[file_index] = not live[file_index]
+                self.sync_logs[file_index].changed(ts, live[file_index])
             if self.progress is not None and not done % 2048:
                 self.progress(done, total)
         # What was due by the last event still runs; timers past the end of the data do not fire.
         while heap and heap[0][0] <= self.now:
             await self._pop()
+        for log in self.sync_logs:
+            log.close()
+        self.window = (self.window[0], self.now)
         await self.call(self.strategy.on_end(self.ctx))
+        unfinished = await self.tasks.cancel_all()
+        if unfinished:
+            self.executions.append(
+                {
+                    "ts_ns": self.now,
+                    "error": f"{unfinished} strategy task(s) still waiting when the data ended "
+                    "(an order or acknowledgement due after the last event)",
+                }
+            )
         if self.progress is not None:
             self.progress(total, total)
 
@@ -1092,15 +1182,32 @@ class _Run:
         ts, _, action = heapq.heappop(self.heap)
         if ts > self.now:
             self.now = ts
-        result = action()
-        if inspect.isawaitable(result):
-            await result
+        await self.call(action())
 
     async def start(self) -> None:
         self.build_venues()
         self.build_margin()
         await self.arbitrage()
-        await self.call(self.strategy.on_start(self.ctx))
+        started = self.strategy.on_start(self.ctx)
+        if inspect.isawaitable(started):
+            await started
+
+
+def _unfilled(order: LegOrder, reason: str) -> LegFill:
+    """The answer to a child that did not trade (nothing was taken anywhere)."""
+    zero = Decimal(0)
+    return LegFill(
+        order.venue,
+        order.side,
+        order.client_order_id,
+        order.qty,
+        zero,
+        zero,
+        zero,
+        zero,
+        "rejected",
+        reason,
+    )
 
 
 def data_window(spec: BacktestSpec, feeds: list[Feed]) -> tuple[int, int, int | None]:
@@ -1157,7 +1264,10 @@ def run_backtest(
     feeds = feeds if feeds is not None else read_feeds(spec)
     data_window(spec, feeds)  # a window outside the data is an error before anything runs
     run = _Run(spec, feeds, route_venues, progress)
-    asyncio.run(run.run())
+    # asyncio's own loop whatever the policy (Ray workers install uvloop): the run reads its ready
+    # queue to know when the strategy's tasks wait (router/backtest/idle.py).
+    with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:
+        runner.run(run.run())
     return {
         "parents": run.parents,
         "executions": run.executions,
@@ -1165,8 +1275,11 @@ def run_backtest(
         "liquidations": run.liquidations,
         "funding": run.funding,
         "funding_skipped": run.skipped_funding,
-        "coverage": [c.as_dict() for c in run.coverage],
+        "coverage": {
+            c.venue: c.as_dict(log) for c, log in zip(run.coverage, run.sync_logs, strict=True)
+        },
         "scenario": spec.scenario,
+        "window": {"start_ts_ns": run.window[0], "end_ts_ns": run.window[1]},
         "latency": spec.latency,
         "pool_replays": {
             name: {"events_applied": r.applied, "as_recorded": r.exact}

@@ -14,6 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from router.backtest.coverage import FEED_REASONS
+
 __all__ = ["write_plots"]
 
 _MARKERS = {"buy": "^", "sell": "v"}
@@ -39,10 +41,12 @@ def _time_axis(ax: Any) -> None:
     ax.grid(True, alpha=0.25)
 
 
-def _mark_coverage(ax: Any, coverage: list[dict], t_min: int, t_max: int) -> None:
-    """A dashed line where each file's data ends, a band while it is stale (within the plot)."""
+def _mark_coverage(ax: Any, coverage: dict[str, dict], t_min: int, t_max: int) -> None:
+    """A dashed line where each file's data ends; while a venue is stale, a shaded band (its feed
+    was silent or had ended) or a hatched one (its book was out of sync or had no snapshot yet),
+    each kind in the legend once per venue; only what falls inside the plot."""
     colours = ["tab:gray", "tab:brown", "tab:olive", "tab:pink"]
-    for i, cover in enumerate(coverage):
+    for i, (venue, cover) in enumerate(sorted(coverage.items())):
         colour = colours[i % len(colours)]
         if cover["last_ts_ns"] <= t_max:
             ax.axvline(
@@ -50,22 +54,28 @@ def _mark_coverage(ax: Any, coverage: list[dict], t_min: int, t_max: int) -> Non
                 color=colour,
                 linestyle="--",
                 linewidth=1,
-                label=f"{cover['venue']} data ends",
+                label=f"{venue} data ends",
             )
-        labelled = False
-        for stale in cover["stale"]:
-            start = stale["from_ts_ns"]
-            end = stale["to_ts_ns"] if stale["to_ts_ns"] is not None else t_max
+        labelled: set[bool] = set()
+        for start, to, reason in cover["stale"]:
+            end = to if to is not None else t_max
             if start >= t_max or end <= t_min or end <= start:
                 continue
+            silent = reason in FEED_REASONS
+            label = (
+                f"{venue} stale: no fresh data" if silent else f"{venue} stale: book out of sync"
+            )
             ax.axvspan(
                 _utc(max(start, t_min)),
                 _utc(min(end, t_max)),
-                color=colour,
-                alpha=0.15,
-                label=None if labelled else f"{cover['venue']} stale (no fresh data)",
+                facecolor=colour if silent else "none",
+                edgecolor=colour,
+                alpha=0.15 if silent else 0.6,
+                hatch=None if silent else "///",
+                linewidth=0,
+                label=None if silent in labelled else label,
             )
-            labelled = True
+            labelled.add(silent)
 
 
 def _broken(points: list[tuple[int, float]], gap_ns: int) -> tuple[list, list]:
@@ -110,7 +120,7 @@ def write_plots(
     import matplotlib.pyplot as plt
 
     scenario = raw.get("scenario") or "backtest"
-    coverage = raw.get("coverage", [])
+    coverage = raw.get("coverage", {})
     parents = raw["parents"]
     mids = raw["mids"]
     fills = [f for p in parents for f in p.fills]

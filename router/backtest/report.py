@@ -36,6 +36,7 @@ __all__ = [
     "COMPONENTS",
     "fill_shortfall",
     "parent_shortfall",
+    "stale_lines",
     "summarise",
     "to_jsonable",
     "write_outputs",
@@ -108,6 +109,36 @@ def parent_shortfall(parent: Any) -> dict[str, Any]:
     }
 
 
+def _utc_text(ts_ns: int) -> str:
+    """ISO 8601 UTC to the millisecond (floor), e.g. 2024-08-08T23:47:48.283Z."""
+    from datetime import UTC, datetime
+
+    ms, rest_ms = divmod(ts_ns // 1_000_000, 1000)
+    return datetime.fromtimestamp(ms, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{rest_ms:03d}Z"
+
+
+def stale_lines(summary: dict[str, Any]) -> list[str]:
+    """One line per stale interval that overlaps the run's window: venue, from, to, why (the
+    report's text says when a venue had no usable data)."""
+    window = summary.get("window") or {}
+    start, end = window.get("start_ts_ns"), window.get("end_ts_ns")
+    lines = []
+    for venue, cover in sorted(summary.get("coverage", {}).items()):
+        for a, b, reason in cover["stale"]:
+            if (end is not None and a >= end) or (
+                start is not None and b is not None and b <= start
+            ):
+                continue
+            until = (
+                "the end of the run"
+                if b is None or (end is not None and b >= end)
+                else _utc_text(b)
+            )
+            since = "the start" if start is not None and a <= start else _utc_text(a)
+            lines.append(f"stale: {venue} from {since} to {until} ({reason})")
+    return lines
+
+
 def to_jsonable(value: Any) -> Any:
     """Decimals become strings (exact, trailing zeros dropped: pool amounts carry 18 decimals and
     products more, the value is the same), containers recurse; ints, strs, None stay."""
@@ -158,7 +189,8 @@ def summarise(
             "books": result["books"],
             "venues": result["venues"],
             "funding_skipped": result.get("funding_skipped", []),
-            "coverage": result.get("coverage", []),
+            "coverage": result.get("coverage", {}),
+            "window": result.get("window", {}),
             "scenario": result.get("scenario", ""),
             "latency": result.get("latency", {}),
             "queue_model": result.get("queue_model", ""),

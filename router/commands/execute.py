@@ -31,7 +31,7 @@ from typing import Any
 from router.app import DEFAULT_CONFIG, Market, load_market
 from router.audit import ExecutionProtection, run_recorded
 from router.commands import inputs
-from router.commands.route import add_protection_arguments
+from router.commands.route import add_protection_arguments, band_bps_of, fixed_cost_share_of
 from router.execution.executor import DEFAULT_CHILD_TIMEOUT_SECS
 from router.execution.faults import Fault, load_faults
 from router.execution.journal import (
@@ -45,8 +45,7 @@ from router.execution.journal import (
 from router.execution.order import MultiLegOrder, load_order
 from router.model.errors import ExecutionError
 from router.plan import fmt_qty
-from router.protection import MAX_BAND_BPS
-from venues.values import parse_decimal, parse_int, parse_positive
+from venues.values import parse_positive
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--faults",
         metavar="FILE",
-        help="inject the venue faults of FILE ([[faults]] venue, kind, after, share) between "
+        help="inject the venue faults of FILE ([[faults]] venue, kind, after, share, bps) between "
         "the executor and the simulated venues",
     )
     add_protection_arguments(parser)
@@ -82,12 +81,13 @@ def run(args: argparse.Namespace) -> int:
     child_timeout = parse_positive(
         "--child-timeout", args.child_timeout, maximum=3600, max_scale=3, kind="seconds"
     )
-    band = parse_int("--band-bps", args.band_bps, minimum=1, maximum=MAX_BAND_BPS)
-    share = parse_decimal(
-        "--max-fixed-cost-share", args.max_fixed_cost_share, minimum=0, maximum=1, kind="a share"
+    # The market first: its [protection] table gives what neither the flags nor the order set.
+    market = load_market(args.config or [DEFAULT_CONFIG])
+    defaults = market.config.protection
+    protection = ExecutionProtection(
+        band_bps_of(args, defaults), fixed_cost_share_of(args, defaults)
     )
-    protection = ExecutionProtection(None if args.no_limit else band, share)
-    order = load_order(args.order)
+    order = load_order(args.order, defaults.unwind_band_bps)
     key = load_chain_key()
     if args.journal:
         inputs.writable_file("--journal", args.journal)
@@ -96,8 +96,7 @@ def run(args: argparse.Namespace) -> int:
             head = key.head_of_file(args.journal)
             print_report({**previous, "journal_head": head}, args.json, replay=True)
             return 0
-    market = load_market(args.config or [DEFAULT_CONFIG])
-    faults = load_faults(args.faults, list(market.adapters)) if args.faults else ()
+    faults = load_faults(args.faults, market.adapters) if args.faults else ()
     report = execute_order(
         market,
         order,
@@ -182,6 +181,14 @@ def print_report(report: dict[str, Any], as_json: bool, *, replay: bool) -> None
     render_report(console(), report, replay=replay)
 
 
+NOTHING = "-"  # a figure the report does not have (no fill, no limit, no size)
+
+
+def _shown(value: Any) -> str:
+    """A figure of the JSON report as it is, or :data:`NOTHING` for None (never "None")."""
+    return NOTHING if value is None else str(value)
+
+
 def _qty(value: Any) -> str:
     """A quantity of the JSON report for people: "10.000000000000000000" -> "10"; text as it is."""
     try:
@@ -220,18 +227,21 @@ def render_report(console: Any, report: dict[str, Any], *, replay: bool = False)
         ],
     )
     for leg in report["legs"]:
-        target = (
-            leg["target_qty"] if leg["target_qty"] is not None else f"{leg['target_quote']} quote"
-        )
+        if leg["target_qty"] is not None:
+            target = _qty(leg["target_qty"])
+        elif leg["target_quote"] is not None:
+            target = f"{_qty(leg['target_quote'])} quote"
+        else:  # a hedge never sized: its leader's fills never came (skipped)
+            target = NOTHING
         legs.add(
             leg["id"],
             leg["role"],
             leg["instrument"],
             leg["symbol"],
             leg["side"],
-            _qty(target),
+            target,
             _qty(leg["filled_qty"]),
-            str(leg["avg_price"]),
+            _shown(leg["avg_price"]),
             leg["quote_amount"],
             leg["fee"],
             leg["status"],
@@ -259,7 +269,7 @@ def render_report(console: Any, report: dict[str, Any], *, replay: bool = False)
                 child["client_order_id"],
                 child["venue"],
                 _qty(child["qty"]),
-                str(child["limit_price"]),
+                _shown(child["limit_price"]),
                 _qty(child["filled_qty"]),
                 child["quote_amount"],
                 child["status"],

@@ -1,11 +1,16 @@
 """`crossroute margin report|port|transfer`: one subaccount's margin state, and moving a position
 or collateral from an account file's subaccount to a new one.
 
-- ``report --account FILE [--json]``
+- ``report --account FILE [--json]``, or ``report --state STATE [--sub NAME] [--json]``;
 - ``port --account FILE --symbol S --size X [--to NAME] [--fund ASSET=AMOUNT ...] [--at-mark]``:
   port X of the file's cross position S into a new subaccount (funded with ``--fund`` first),
   keeping the entry price (``--at-mark``: as a trade at the mark, realising PnL);
 - ``transfer --account FILE --asset A --amount X [--to NAME] [--fund ...]``: move collateral.
+
+With ``--state STATE`` (router/commands/margin_state.py) the subaccounts persist: the first
+command starts STATE from ``--account``, later ones read it (``--account`` then optional),
+``--from NAME`` picks the source subaccount (default main), ``--to`` an existing subaccount or a
+new one, and the file is rewritten atomically after a successful move only.
 
 Both sides must keep headroom >= 0 (the margin core's rule) or nothing moves and the command
 exits 2 with one line; the output is both subaccounts' reports (``source``, ``destination``).
@@ -48,12 +53,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser_class=type(parser),
     )
     report = sub.add_parser("report", help="print the margin report of one account file")
-    report.add_argument("--account", required=True, help="account TOML file")
+    report.add_argument("--account", help="account TOML file (required without --state)")
+    report.add_argument("--state", help="margin state file written by port/transfer --state")
+    report.add_argument("--sub", help="with --state: one subaccount (default: every one)")
     report.add_argument("--json", action="store_true", help="print one JSON object")
     for name, what in (("port", "a position"), ("transfer", "collateral")):
         move = sub.add_parser(name, help=f"move {what} into a new subaccount, print both reports")
-        move.add_argument("--account", required=True, help="account TOML file (the source)")
-        move.add_argument("--to", default="port", help="the new subaccount's name (default port)")
+        move.add_argument(
+            "--account", help="account TOML file (required unless --state FILE exists)"
+        )
+        move.add_argument(
+            "--state", help="margin state file: read if it exists, written atomically after"
+        )
+        move.add_argument("--from", dest="source", default="main", help="source subaccount")
+        move.add_argument("--to", default="port", help="the destination subaccount (default port)")
         move.add_argument(
             "--fund",
             action="append",
@@ -76,33 +89,64 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _move(args: argparse.Namespace) -> dict[str, object]:
-    """Run ``port`` or ``transfer`` on a ledger read from the account file; both reports."""
+    """Run ``port`` or ``transfer`` on the state (or a ledger read from the account file); both
+    subaccounts' reports. Nothing is written unless the move succeeded."""
+    from router.commands.margin_state import open_state
     from router.margin.errors import MarginInputError
-    from router.margin.report import load_account, margin_report
+    from router.margin.report import margin_report
     from router.model.errors import ConfigError
 
-    ledger, source = load_account(args.account)
-    flag = "--to"
+    state = open_state(args.state, args.account)
+    where = args.state or args.account
+    flag = "--from"
     try:
-        destination = ledger.open_subaccount("file", args.to)
+        if not state.has(args.source):
+            raise MarginInputError("from", args.source, f"a subaccount among: {state.names()}")
+        flag = "--to"
+        if args.to == args.source:
+            raise MarginInputError("to", args.to, "a subaccount other than --from")
+        if not state.has(args.to):
+            state.apply({"op": "open", "name": args.to})
         for item in args.fund:
             flag = "--fund"
             asset, sep, amount = item.partition("=")
             if not sep:
                 raise MarginInputError("fund", item, "ASSET=AMOUNT")
-            ledger.deposit(destination, asset, amount)
+            state.apply({"op": "fund", "name": args.to, "asset": asset, "amount": amount})
+        move: dict[str, object] = {"from": args.source, "to": args.to}
         if args.margin_command == "port":
             flag = "--size"
-            ledger.port_position(source, destination, args.symbol, args.size, at_mark=args.at_mark)
+            move |= {"op": "port", "symbol": args.symbol, "size": args.size}
+            move["at_mark"] = bool(args.at_mark)
         else:
             flag = "--amount"
-            ledger.transfer_collateral(source, destination, args.asset, args.amount)
+            move |= {"op": "transfer", "asset": args.asset, "amount": args.amount}
+        state.apply(move)
     except MarginInputError as exc:
-        raise ConfigError(args.account, f"{flag} ({exc.field})", exc.value, exc.allowed) from None
-    ledger._check()
+        raise ConfigError(where, f"{flag} ({exc.field})", exc.value, exc.allowed) from None
+    state.ledger._check()
+    if args.state:
+        state.save()
     return {
-        "source": margin_report(ledger, source),
-        "destination": margin_report(ledger, destination),
+        "source": margin_report(state.ledger, state.sub_id(args.source)),
+        "destination": margin_report(state.ledger, state.sub_id(args.to)),
+    }
+
+
+def _state_report(args: argparse.Namespace) -> dict[str, object]:
+    """Every subaccount of the state (or the one ``--sub`` names), by name."""
+    from router.commands.margin_state import open_state
+    from router.margin.report import margin_report
+    from router.model.errors import ConfigError
+
+    state = open_state(args.state, args.account if args.account else None)
+    names = state.names()
+    if args.sub is not None and args.sub not in names:
+        raise ConfigError(args.state, "--sub", args.sub, f"a subaccount among: {names}")
+    chosen = names if args.sub is None else [args.sub]
+    return {
+        "subaccounts": {n: margin_report(state.ledger, state.sub_id(n)) for n in chosen},
+        "operations": len(state.operations),
     }
 
 
@@ -115,6 +159,13 @@ def run(args: argparse.Namespace) -> int:
         moved = _move(args)
         sys.stdout.write(json.dumps(moved, indent=2) + "\n")
         return 0
+    if args.state is not None:
+        sys.stdout.write(json.dumps(_state_report(args), indent=2) + "\n")
+        return 0
+    if args.account is None:
+        from router.model.errors import ConfigError
+
+        raise ConfigError("-", "--account", None, "an account TOML file, or --state FILE")
     data = report_from_file(args.account)
     if args.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")

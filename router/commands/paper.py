@@ -23,7 +23,9 @@ import uuid
 from typing import Any
 
 from router.commands import inputs
+from router.execution.executor import DEFAULT_CHILD_TIMEOUT_SECS
 from router.model.errors import ConfigError
+from venues.values import parse_positive
 
 # One address for the service and its clients (the README starts the service on it).
 DEFAULT_PORT = 8080
@@ -64,6 +66,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--snapshot-every-ticks", default=None, help="ticks between snapshots (default 600)"
+    )
+    parser.add_argument(
+        "--faults",
+        metavar="FILE",
+        default=None,
+        help="inject the venue faults of FILE (the TOML of `execute --faults`: [[faults]] venue, "
+        "kind, after, share) between the executor and the venues; a new database only: the "
+        "schedule is stored and a restart continues it (default: none, or the stored one)",
+    )
+    parser.add_argument(
+        "--child-timeout",
+        metavar="SECS",
+        default=None,
+        help="seconds to wait for each child order and each status query; a hang fault holds "
+        f"the service at most a few of these (default {DEFAULT_CHILD_TIMEOUT_SECS}, or the "
+        "stored one)",
     )
     parser.add_argument("--no-status", action="store_true", help="no live status line")
     sub = parser.add_subparsers(
@@ -254,15 +272,27 @@ def _serve(args: argparse.Namespace) -> int:
         )
         if value is not None
     }
+    faults: dict[str, Any] = {}
+    if args.child_timeout is not None:
+        faults["child_timeout_secs"] = parse_positive(
+            "--child-timeout", args.child_timeout, maximum=3600, max_scale=3, kind="seconds"
+        )
+    config = args.config or [str(DEFAULT_CONFIG)]
+    if args.faults is not None:
+        from router.app import load_market
+        from router.execution.faults import load_faults
+
+        venues = list(load_market(config if len(config) > 1 else config[0]).adapters)
+        faults["faults"] = load_faults(inputs.readable_file("--faults", args.faults), venues)
     asyncio.run(
         _main(
-            args.config or [str(DEFAULT_CONFIG)],
+            config,
             args.db,
             port,
             float(speed),
             params,
             show_status=not args.no_status and sys.stdout.isatty(),
-            snapshots=snapshots,
+            snapshots={**snapshots, **faults},
         )
     )
     return 0
@@ -276,7 +306,7 @@ async def _main(
     params: Any,
     *,
     show_status: bool,
-    snapshots: dict[str, int] | None = None,
+    snapshots: dict[str, Any] | None = None,
 ) -> None:
     import signal
 
@@ -312,7 +342,7 @@ async def _main(
 
     def on_tick() -> None:
         if live is not None:
-            s = service.status()
+            s = service.status(digest=False)  # every tick: no O(state) digest on the loop
             refs = " ".join(f"{k} {v}" for k, v in s["refs"].items())
             pnl = " ".join(f"{a} pnl {v['pnl']}" for a, v in s["accounts"].items())
             live.update(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from router.app import DEFAULT_CONFIG, Market, load_market
 from router.commands import inputs
+from router.config.protection import ProtectionConfig
 from router.model.errors import RouteError
 from router.plan import RoutePlan, fmt_qty, plan_route
 from router.protection import (
@@ -192,7 +193,11 @@ def run(args: argparse.Namespace) -> int:
     market = load_market(config_path(args.config))
     symbol = resolve_symbol(market, args.symbol)
     protection = protection_from_args(
-        args, market.adapters_for(symbol, venues), args.side, limit_price=limit
+        args,
+        market.adapters_for(symbol, venues),
+        args.side,
+        limit_price=limit,
+        config=market.config.protection,
     )
     try:
         plan = make_plan(market, symbol, args.side, qty, quote_qty, protection.limit_price, venues)
@@ -206,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
             field="limit",
             value=protection.limit_price,
         ) from None
-    warnings = plan_warnings(plan, args)
+    warnings = plan_warnings(plan, args, market.config.protection)
     if args.json:
         data = {
             **plan.to_json_dict(),
@@ -338,30 +343,62 @@ def add_protection_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--band-bps",
-        default=str(DEFAULT_BAND_BPS),
-        help=f"the default protection band in bps around the arrival mid (default {DEFAULT_BAND_BPS})",
+        default=None,
+        help="the default protection band in bps around the arrival mid (default: the config's "
+        f"[protection] band_bps, else {DEFAULT_BAND_BPS})",
     )
     parser.add_argument(
         "--max-fixed-cost-share",
-        default=str(DEFAULT_MAX_FIXED_COST_SHARE),
+        default=None,
         help="fixed costs (gas, per-order fees) above this share of the notional are warned about"
-        f" (route) or refused (execute); default {DEFAULT_MAX_FIXED_COST_SHARE}",
+        " (route) or refused (execute); default: the config's [protection] max_fixed_cost_share,"
+        f" else {DEFAULT_MAX_FIXED_COST_SHARE}",
+    )
+
+
+def band_bps_of(args: argparse.Namespace, protection: ProtectionConfig) -> int | None:
+    """The default band: None with --no-limit, else --band-bps, else the config's. Exits 2 (via
+    the grammar's error) on a bad --band-bps."""
+    if args.band_bps is None:
+        return None if args.no_limit else protection.band_bps
+    band = parse_int("--band-bps", args.band_bps, minimum=1, maximum=MAX_BAND_BPS)
+    return None if args.no_limit else band
+
+
+def fixed_cost_share_of(args: argparse.Namespace, protection: ProtectionConfig) -> Decimal:
+    """--max-fixed-cost-share, else the config's [protection] max_fixed_cost_share."""
+    if args.max_fixed_cost_share is None:
+        return protection.max_fixed_cost_share
+    return parse_decimal(
+        "--max-fixed-cost-share", args.max_fixed_cost_share, minimum=0, maximum=1, kind="a share"
     )
 
 
 def protection_from_args(
-    args: argparse.Namespace, venues: list[Any], side: str, *, limit_price: Decimal | None
+    args: argparse.Namespace,
+    venues: list[Any],
+    side: str,
+    *,
+    limit_price: Decimal | None,
+    config: ProtectionConfig | None = None,
 ) -> Protection:
-    """The order's protection from ``--limit`` / ``--no-limit`` / ``--band-bps``."""
-    band = parse_int("--band-bps", args.band_bps, minimum=1, maximum=MAX_BAND_BPS)
-    return protect(venues, side, limit_price=limit_price, band_bps=band, no_limit=args.no_limit)
-
-
-def plan_warnings(plan: RoutePlan, args: argparse.Namespace) -> list[str]:
-    """Warnings with their figures: fixed costs above the allowed share of the notional."""
-    share = parse_decimal(
-        "--max-fixed-cost-share", args.max_fixed_cost_share, minimum=0, maximum=1, kind="a share"
+    """The order's protection from ``--limit`` / ``--no-limit`` / ``--band-bps``, else the
+    config's ``[protection]`` band."""
+    band = band_bps_of(args, config or ProtectionConfig())
+    return protect(
+        venues,
+        side,
+        limit_price=limit_price,
+        band_bps=DEFAULT_BAND_BPS if band is None else band,
+        no_limit=args.no_limit,
     )
+
+
+def plan_warnings(
+    plan: RoutePlan, args: argparse.Namespace, config: ProtectionConfig | None = None
+) -> list[str]:
+    """Warnings with their figures: fixed costs above the allowed share of the notional."""
+    share = fixed_cost_share_of(args, config or ProtectionConfig())
     finding = fixed_cost_finding(plan.legs, plan.side, share)
     return [] if finding is None else [finding]
 

@@ -2,9 +2,10 @@
 their notional tiers, starting marks, liquidation terms (see
 :class:`~router.config.records.MarginConfig`).
 
-The margin core's grids (router/margin/quantities.py): prices and notionals on 1e-8, weights in
-ppm, funding rates on 1e-12; a config value finer than its grid would be rounded there, so it is
-refused here. Leverage and bps bounds are the margin core's too.
+The margin core's grids (router/margin/quantities.py): amounts and prices on 1e-18, weights in
+ppm, funding rates on 1e-12. Starting marks and margin fractions are read here on 1e-8 (the marks'
+grid, and the fractions' in router/margin/tiers.py), which the core takes exactly; a config value
+finer than its grid is refused here, not rounded. Leverage and bps bounds are the core's too.
 """
 
 from __future__ import annotations
@@ -52,7 +53,18 @@ MARGIN_ASSET_KEYS = Keys(("initial_weight",), ("maintenance_weight", *BORROW_KEY
 MARGIN_QUOTE_KEYS = Keys((), BORROW_KEYS)
 FRACTION_KEYS = ("initial_margin_fraction", "maintenance_margin_fraction")
 MARGIN_MARKET_KEYS = Keys(
-    ("name",), ("oracle", "max_leverage", "tiers", "funding_cap", "max_notional", *FRACTION_KEYS)
+    ("name",),
+    (
+        "oracle",
+        "max_leverage",
+        "tiers",
+        "max_notional",
+        *FRACTION_KEYS,
+        "funding_cap",
+        "funding_interest",
+        "funding_band",
+        "funding_interval_hours",
+    ),
 )
 BRACKET_KEYS = ("maintenance_margin_rate", "maintenance_amount")
 TIER_KEYS = Keys(("notional_from", "max_leverage"), BRACKET_KEYS)
@@ -275,12 +287,30 @@ class MarginFields(Fields):
             hi=Decimal(1),
             what=" (a fraction per funding interval)",
         )
+        # Binance's interest component and clamp band are quoted per 8 hours (0.01%, 0.05%)
+        interest, band = (
+            self.grid_decimal(
+                f"{key}.{k}",
+                spec.get(k, "0"),
+                MARGIN_RATE_PLACES,
+                lo=Decimal(0),
+                hi=Decimal(1),
+                what=" (a fraction per 8 hours)",
+            )
+            for k in ("funding_interest", "funding_band")
+        )
+        hours = self.integer(
+            f"{key}.funding_interval_hours", spec.get("funding_interval_hours", 8), 1, 8
+        )
         return MarginMarketConfig(
             symbol=symbol,
             name=name,
             oracle=oracle,
             tiers=tiers,
             funding_cap=cap,
+            funding_interest=interest,
+            funding_band=band,
+            funding_interval_hours=hours,
             initial_margin_fraction=fractions[0],
             maintenance_margin_fraction=fractions[1],
             max_notional=(

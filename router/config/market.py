@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from router.config.margin import MarginFields
+from router.config.protection import ProtectionConfig, parse_protection
 from router.config.reader import FILE_KEY, parse_toml, read_text, read_toml
 from router.config.records import (
     AccountConfig,
@@ -44,7 +45,7 @@ _BASE_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 KINDS = ("amm", "clmm", "orderbook", "ccxt")
 INSTRUMENTS = ("spot", "perp")
 
-MARKET_KEYS = Keys(("assets",), ("venues", "accounts", "margin"))
+MARKET_KEYS = Keys(("assets",), ("venues", "accounts", "margin", "protection"))
 ASSET_KEYS = Keys(("decimals",))
 _COMMON = ("name", "kind", "symbol")
 VENUE_KEYS = {
@@ -143,12 +144,18 @@ class MarketFields(Fields):
             if "margin" not in data
             else MarginFields(self.file).margin(data["margin"], assets, venues)
         )
+        protection = (
+            ProtectionConfig()
+            if "protection" not in data
+            else parse_protection(self, data["protection"])
+        )
         return MarketConfig(
             file=self.file,
             assets=assets,
             venues=tuple(venues),
             accounts=tuple(accounts),
             margin=margin,
+            protection=protection,
         )
 
     def assets(self, raw: Any) -> tuple[AssetConfig, ...]:

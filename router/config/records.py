@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from router.config.protection import ProtectionConfig
+
 
 @dataclass(frozen=True, slots=True)
 class AssetConfig:
@@ -149,7 +151,10 @@ class MarginMarketConfig:
     ``name`` is the ledger's market name (``ETH-PERP``), ``oracle`` the asset whose mark is the
     index price for funding, ``tiers`` the notional tiers (one tier from 0 when the file gives
     ``max_leverage``; none when the rules are dYdX's ``initial_margin_fraction`` and
-    ``maintenance_margin_fraction``), ``funding_cap`` the largest |funding rate| per interval.
+    ``maintenance_margin_fraction``), ``funding_cap`` the largest |funding rate| per interval;
+    Binance's funding terms ``funding_interest`` (the interest component I) and ``funding_band``
+    (the clamp around it), both per 8 hours, and ``funding_interval_hours`` (1-8, I and band are
+    scaled by hours/8); see router/margin/funding.py. Zero interest and band: premium only.
     The margin core checks the rules' consistency (see router/margin/tiers.py).
     """
 
@@ -161,6 +166,9 @@ class MarginMarketConfig:
     initial_margin_fraction: Decimal | None = None
     maintenance_margin_fraction: Decimal | None = None
     max_notional: Decimal | None = None  # cap on |notional| of a subaccount's position
+    funding_interest: Decimal = Decimal(0)
+    funding_band: Decimal = Decimal(0)
+    funding_interval_hours: int = 8
 
     @property
     def max_leverage(self) -> int:
@@ -210,7 +218,8 @@ class MarginConfig:
 class MarketConfig:
     """A whole market: assets, venues, accounts and margin settings. ``file`` names the source.
 
-    ``margin`` is None when the file has no ``[margin]`` table.
+    ``margin`` is None when the file has no ``[margin]`` table; ``protection`` is the
+    ``[protection]`` table (defaults without one).
     """
 
     file: str
@@ -218,6 +227,7 @@ class MarketConfig:
     venues: tuple[VenueConfig, ...] = field(default=())
     accounts: tuple[AccountConfig, ...] = field(default=())
     margin: MarginConfig | None = None
+    protection: ProtectionConfig = field(default_factory=ProtectionConfig)
 
     def asset(self, name: str) -> AssetConfig:
         """The asset called ``name``; KeyError if there is none."""

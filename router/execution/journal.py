@@ -193,11 +193,48 @@ def _plain(value: Any, path: str) -> Any:
     )
 
 
+class _NotPlain(Exception):
+    """Raised by :func:`_fast_plain` on a value it cannot convert (internal)."""
+
+
+def _fast_plain(value: Any) -> Any:
+    """:func:`_plain` without the key paths, which only an error needs: the same result for every
+    value :func:`_plain` accepts, :class:`_NotPlain` for every other. O(size)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise _NotPlain
+        return format(value, "f")
+    if isinstance(value, float):
+        raise _NotPlain
+    if isinstance(value, Mapping):
+        return {str(k): _fast_plain(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted(_fast_plain(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [_fast_plain(v) for v in value]
+    raise _NotPlain
+
+
+def plain_data(value: Any, path: str = "record") -> Any:
+    """``value`` as JSON-ready plain data (Decimal -> fixed-point str, tuples -> lists, keys ->
+    str); ExecutionError naming the field at ``path`` otherwise. The fast path builds no key
+    paths; only a refused value is walked again to name the field. O(size)."""
+    try:
+        return _fast_plain(value)
+    except _NotPlain:
+        return _plain(value, path)  # raises, naming the field
+
+
+def _dumps(plain: Any) -> str:
+    """Canonical JSON of already plain data: sorted keys, no spaces, no NaN."""
+    return json.dumps(plain, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
 def encode_record(record: Mapping[str, Any]) -> str:
     """One record as its canonical JSON line (no trailing newline): sorted keys, no spaces. O(size)."""
-    return json.dumps(
-        _plain(record, "record"), sort_keys=True, separators=(",", ":"), allow_nan=False
-    )
+    return _dumps(plain_data(record))
 
 
 class DecisionJournal(HashChainedLines):
@@ -269,7 +306,7 @@ class DecisionJournal(HashChainedLines):
                 allowed="a non-reserved name",
             )
         # Encode before reading the clock so a rejected record leaves clock and journal untouched.
-        body = _plain(fields, "record")
+        body = plain_data(fields)
         t_ns = self._clock()
         if isinstance(t_ns, bool) or not isinstance(t_ns, int) or t_ns < self._last_t_ns:
             allowed = f"an integer >= {self._last_t_ns} (ns, never going back)"
@@ -281,7 +318,7 @@ class DecisionJournal(HashChainedLines):
             )
         self._last_t_ns = t_ns
         record = {"event": event, "seq": len(self._lines), "t_ns": t_ns, "prev": self.head, **body}
-        line = encode_record(record)
+        line = _dumps(record)  # plain already: converting it again would change nothing
         self._emit(line)
         return record
 

@@ -3,41 +3,68 @@
 :class:`LedgerGate` answers the executor's questions for one subaccount of a
 :class:`router.margin.ledger.MarginLedger`; it adds no margin math of its own, only unit mapping:
 
-- a spot leg on ``BASE/QUOTE`` is a ledger spot leg on asset ``BASE``; a perp leg on
+- a spot leg on ``BASE/QUOTE`` quoted in the margin asset is a ledger spot leg on asset
+  ``BASE``; on any other pair (a multi-hop route's ETH/USDT, ETH/WBTC or USDC/USDT hop) it is a
+  two-asset :class:`~router.margin.swap.SpotSwap` of exactly what the venue moved; a perp leg on
   ``BASE/QUOTE:SETTLE`` is a ledger perp leg on the market named in ``perp_markets``;
-- the ledger counts on a 1e-8 grid. A *check* uses the child's worst price (on that grid: the
-  executor's child limits are) with fees inside for spot, and fees charged again for perps
+- the ledger counts on a 1e-18 grid (``QUANTUM``: the venues' grain, so every fill's size is
+  booked as the venue filled it). A *check* uses the child's worst price (rounded to that grid
+  against the account) with fees inside for spot, and fees charged again for perps
   (conservative). A *booking* of a spot fill is exact in quote cash: the price is the average
   rounded toward the account's advantage and the rounding difference is booked as fee, so that
-  quote paid (received) equals the venue's figure to the 1e-8. A perp fill's entry price is
-  rounded against the account (a long's up, a short's down): at most 1e-8 quote per base of dust.
+  quote paid (received) equals the venue's figure to the 1e-18. A perp fill's entry price is
+  rounded against the account (a long's up, a short's down): at most 1e-18 quote per base of
+  dust.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
 
 from router.execution.gate import MaintenanceCheck, MarginCheck, MarginLeg
+from router.execution.liquidation import (
+    VenueFiller,
+    liquidate_through_venues,
+    liquidation_outcome,
+)
 from router.execution.order import base_asset
 from router.margin.checks import LedgerLeg
 from router.margin.ledger import MarginLedger
-from router.margin.quantities import to_decimal, to_text
+from router.margin.quantities import QUANTUM, SCALE, to_decimal, to_text
 from router.margin.report import margin_report
+from router.margin.swap import SpotSwap, book_swap
 from router.model.errors import CrossrouteError, ExecutionError
 
 __all__ = ["LedgerGate"]
 
-Q8 = Decimal("1e-8")
 ZERO = Decimal(0)
 
 
-def _up(value: Decimal) -> Decimal:
-    return value.quantize(Q8, rounding=ROUND_CEILING)
+def _on_grid(value: Fraction, up: bool) -> Decimal:
+    """``value`` on the ledger's grid, rounded up or down. Exact for any magnitude and any
+    number of places: integers, not a decimal context's 28 digits (a 1e-18 grid needs more)."""
+    scaled = value * SCALE
+    units = (
+        -((-scaled.numerator) // scaled.denominator)
+        if up
+        else scaled.numerator // scaled.denominator
+    )
+    return to_decimal(units)
 
 
-def _down(value: Decimal) -> Decimal:
-    return value.quantize(Q8, rounding=ROUND_FLOOR)
+def _up(value: Decimal | Fraction) -> Decimal:
+    return _on_grid(Fraction(value), True)
+
+
+def _down(value: Decimal | Fraction) -> Decimal:
+    return _on_grid(Fraction(value), False)
+
+
+def _ratio(numerator: Decimal, denominator: Decimal) -> Fraction:
+    return Fraction(numerator) / Fraction(denominator)
 
 
 def booking_price_and_fee(
@@ -45,17 +72,19 @@ def booking_price_and_fee(
 ) -> tuple[Decimal, Decimal]:
     """The (price, fee) at which an actual fill of ``qty`` for an all-in ``quote_amount`` (and the
     venue's ``fee`` inside it) is booked in the ledger's quanta, rounded against the account (see
-    the module docstring). One rule for the executor and for replaying its journal."""
+    the module docstring). One rule for the executor and for replaying its journal. Exact."""
     if instrument == "spot":
         if side == "buy":
-            price = _down(quote_amount / qty)
-            booked_fee = quote_amount - _up(qty * price)
+            price = _down(_ratio(quote_amount, qty))
+            booked_fee = Fraction(quote_amount) - Fraction(_up(Fraction(qty) * Fraction(price)))
         else:
-            price = _up(quote_amount / qty)
-            booked_fee = _down(qty * price) - quote_amount
-        return price, _up(max(booked_fee, ZERO))
-    notional = quote_amount - fee if side == "buy" else quote_amount + fee
-    price = _up(notional / qty) if side == "buy" else _down(notional / qty)
+            price = _up(_ratio(quote_amount, qty))
+            booked_fee = Fraction(_down(Fraction(qty) * Fraction(price))) - Fraction(quote_amount)
+        return price, _up(max(booked_fee, Fraction(0)))
+    paid, charged = Fraction(quote_amount), Fraction(fee)
+    notional = paid - charged if side == "buy" else paid + charged
+    per_base = notional / Fraction(qty)
+    price = _up(per_base) if side == "buy" else _down(per_base)
     return price, _up(fee)
 
 
@@ -117,11 +146,16 @@ class LedgerGate:
 
     def _worst(self, leg: MarginLeg) -> LedgerLeg:
         """A check leg: worst price (all-in) per base, rounded against the account."""
-        price = leg.quote_amount / leg.qty
-        price = _up(price) if leg.side == "buy" else _down(price)
+        price = _ratio(leg.quote_amount, leg.qty)
+        price_on_grid = _up(price) if leg.side == "buy" else _down(price)
         fee = _up(leg.fee) if leg.instrument == "perp" else ZERO
         return LedgerLeg(
-            leg.instrument, self._symbol(leg), leg.side, _down(leg.qty) or Q8, max(price, Q8), fee
+            leg.instrument,
+            self._symbol(leg),
+            leg.side,
+            _down(leg.qty) or QUANTUM,
+            max(price_on_grid, QUANTUM),
+            fee,
         )
 
     def _booked(self, fill: MarginLeg) -> LedgerLeg:
@@ -130,6 +164,28 @@ class LedgerGate:
             fill.instrument, fill.side, fill.qty, fill.quote_amount, fill.fee
         )
         return LedgerLeg(fill.instrument, self._symbol(fill), fill.side, fill.qty, price, fee)
+
+    def _swap(self, leg: MarginLeg) -> SpotSwap | None:
+        """A spot leg on a pair not quoted in the margin asset (ETH/USDT, ETH/WBTC, USDC/USDT)
+        as the two-asset swap it is, or None for any other leg. Amounts on the ledger grid,
+        rounded against the account (given up, received down); a booking uses the fill's
+        figures, a check the worst-case ones: the same rounding serves both."""
+        if leg.instrument != "spot":
+            return None
+        base, _, quote = leg.symbol.partition("/")
+        if quote == self.ledger.quote_asset:
+            return None
+        qty, amount = leg.qty, leg.quote_amount
+        if leg.side == "buy":
+            give, give_qty, get, get_qty = quote, amount, base, qty
+        else:
+            give, give_qty, get, get_qty = base, qty, quote, amount
+        return SpotSwap(
+            give,
+            _up(give_qty),
+            get,
+            _down(get_qty),
+        )
 
     # -- MarginGate --------------------------------------------------------------------------
 
@@ -141,8 +197,14 @@ class LedgerGate:
         if not legs:
             return MarginCheck(True, before, (), None, "", quote)
         try:
-            ledger_legs = [self._worst(leg) for leg in legs]
-            result = self.ledger.check_legs(self.sub_id, ledger_legs)
+            swaps = [self._swap(leg) for leg in legs]
+            ledger_legs: list[LedgerLeg | SpotSwap] = [
+                self._worst(leg) if swap is None else swap for leg, swap in zip(legs, swaps)
+            ]
+            if any(swaps):
+                result = self.ledger.check_swaps(self.sub_id, ledger_legs)
+            else:
+                result = self.ledger.check_legs(self.sub_id, ledger_legs)
         except CrossrouteError as exc:
             return MarginCheck(False, before, (), 0, f"margin input refused: {exc}", quote)
         failure = result.given_failure
@@ -153,7 +215,11 @@ class LedgerGate:
         index = failure.leg_index if failure.leg_index is not None else 0
         after: tuple[Decimal, ...] = ()
         if index > 0:
-            prefix = self.ledger.check_legs(self.sub_id, ledger_legs[:index])
+            prefix = (
+                self.ledger.check_swaps(self.sub_id, ledger_legs[:index])
+                if any(swaps)
+                else self.ledger.check_legs(self.sub_id, ledger_legs[:index])
+            )
             after = (
                 tuple(s.headroom_after for s in prefix.steps)
                 if prefix.given_failure is None
@@ -176,6 +242,10 @@ class LedgerGate:
     def apply(self, fill: MarginLeg) -> None:
         """Book an actual fill. The ledger re-checks it; a refusal means the venue filled outside
         the checked worst case, which the executor journals as an invariant violation."""
+        swap = self._swap(fill)
+        if swap is not None:
+            self.ledger.apply_swap(self.sub_id, swap)
+            return
         self.ledger.apply_leg(self.sub_id, self._booked(fill))
 
     def maintenance(self, pending: Sequence[MarginLeg] = ()) -> MaintenanceCheck:
@@ -198,6 +268,10 @@ class LedgerGate:
                     value=repr(leg),
                     allowed="MarginLeg",
                 )
+            swap = self._swap(leg)
+            if swap is not None:
+                book_swap(what_if, swap)
+                continue
             booked = self._worst(leg)
             if booked.kind == "perp":
                 what_if.trade_perp(
@@ -215,8 +289,23 @@ class LedgerGate:
             with_pending < 0 or ledger.isolated_breach(sub),
         )
 
+    async def liquidate_through(
+        self,
+        adapters: Mapping[str, Any],
+        client_prefix: str,
+        refresh_marks: Callable[[], None] | None = None,
+    ) -> tuple[dict[str, object], list[Any]]:
+        """Run the margin core's liquidation loop on this subaccount with every step routed
+        through ``adapters`` at the prices they show (router/execution/liquidation.py); what it
+        did, and the venues' child fills (client ids ``<client_prefix>-<n>``)."""
+        names = {market: symbol for symbol, market in self.perp_markets.items()}
+        filler = VenueFiller(adapters, names, self.ledger.quote_asset, client_prefix)
+        result = await liquidate_through_venues(self.ledger, self.sub_id, filler, refresh_marks)
+        return liquidation_outcome(result), list(filler.sent)
+
     def liquidate(self) -> dict[str, object]:
-        """Run the margin core's deterministic liquidation on this subaccount; what it did."""
+        """Run the margin core's deterministic liquidation on this subaccount at the marks (no
+        venues); what it did."""
         result = self.ledger.liquidate(self.sub_id)
         return {
             "triggered": result.triggered,

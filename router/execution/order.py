@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from router.config import TOP_LEVEL, Keys, check_table, read_toml
+from router.config.protection import DEFAULT_UNWIND_BAND_BPS
 from router.model.errors import ConfigError, ExecutionError, InvalidValue
 from router.routing import MAX_HOPS
 from venues.values import parse_positive
@@ -82,7 +83,6 @@ INSTRUMENTS: tuple[str, ...] = ("spot", "perp")
 HEDGE_POLICIES: tuple[str, ...] = ("unwind", "stop")
 # What to do when the plan shows a hedge cannot absorb its leader's size within its limit.
 SHORTFALL_POLICIES: tuple[str, ...] = ("refuse", "shrink")
-DEFAULT_UNWIND_BAND_BPS = 100
 SIDES: tuple[str, ...] = ("buy", "sell")
 # Leg ordering searches permutations; 8 legs is 40,320 orders, the most we search exhaustively.
 MAX_LEGS = 8
@@ -451,7 +451,9 @@ _LEG_FIELD_TO_KEY = {
 }
 
 
-def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
+def order_from_dict(
+    data: Any, source: str = "<order>", unwind_band_bps: int = DEFAULT_UNWIND_BAND_BPS
+) -> MultiLegOrder:
     """Build a validated order from parsed TOML; every error is a ConfigError naming the key.
 
     Unknown keys are refused (a typo must not silently drop a limit). O(number of legs).
@@ -536,13 +538,14 @@ def order_from_dict(data: Any, source: str = "<order>") -> MultiLegOrder:
             slippage_bps=head.get("slippage_bps", 10),
             netting_window_ms=head.get("netting_window_ms", 0),
             on_hedge_shortfall=head.get("on_hedge_shortfall", "refuse"),
-            unwind_band_bps=head.get("unwind_band_bps", DEFAULT_UNWIND_BAND_BPS),
+            unwind_band_bps=head.get("unwind_band_bps", unwind_band_bps),
         )
     except OrderError as exc:
         key = exc.field if exc.field.startswith("legs") else f"order.{exc.field}"
         raise ConfigError(source, key, exc.value, exc.allowed) from None
 
 
-def load_order(path: str | Path) -> MultiLegOrder:
-    """Read an order TOML file; a missing, unreadable or invalid file raises ConfigError."""
-    return order_from_dict(read_toml(path), str(path))
+def load_order(path: str | Path, unwind_band_bps: int = DEFAULT_UNWIND_BAND_BPS) -> MultiLegOrder:
+    """Read an order TOML file; a missing, unreadable or invalid file raises ConfigError.
+    ``unwind_band_bps`` applies when the file sets none (the market's ``[protection]``)."""
+    return order_from_dict(read_toml(path), str(path), unwind_band_bps)

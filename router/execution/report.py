@@ -92,7 +92,7 @@ class LegReport:
     side: str
     target_qty: Decimal | None
     target_quote: Decimal | None
-    role: str = "leg"  # leg | unwind
+    role: str = "leg"  # leg | unwind | liquidation
     filled_qty: Decimal = ZERO
     quote_amount: Decimal = ZERO
     fee: Decimal = ZERO

@@ -17,6 +17,7 @@ from router.margin.ledger import MarginLedger
 from router.margin.liquidation import LiquidationResult, LiquidationStep
 from router.margin.oracle import MarkPrice, OracleBook
 from router.margin.projection import Projection
+from router.margin.swap import SpotSwap
 from router.margin.tiers import TierSchedule
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "Projection",
     "RiskLimits",
     "SequenceResult",
+    "SpotSwap",
     "Subaccount",
     "TierSchedule",
 ]

@@ -1,8 +1,9 @@
 """Accounts, subaccounts, positions, collateral assets, perp markets and risk limits.
 
 Plain data with validation at construction; the arithmetic lives in :mod:`router.margin.ledger`.
-Units: balances, sizes and prices in ledger quanta (1e-8), position cost in 1e-16 quote
-(sum of size_units * price_units, exact), weights in ppm, funding index in 1e-20 quote per base.
+Units: balances, sizes and prices in ledger quanta (1e-18), position cost in 1e-36 quote
+(sum of size_units * price_units, exact; the ``16`` of ``cost16`` and ``n16`` names the product
+of two ledger units, from the 1e-8 grid), weights in ppm, funding index in 1e-30 quote per base.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from router.margin.errors import MarginInputError
 from router.margin.quantities import (
+    DISPLAY_UNITS,
     RATE_SCALE,
     SCALE,
     WEIGHT_SCALE,
@@ -29,7 +31,7 @@ CROSS, ISOLATED = "cross", "isolated"
 
 # (initial value, maintenance value, gross notional, borrow IM, borrow MM) of one balance
 AssetFigures = tuple[int, int, int, int, int]
-# (notional 1e-16, upnl, funding equity, IM, MM, notional units rounded up)
+# (notional 1e-36 (SCALE**2), upnl, funding equity, IM, MM, notional units rounded up)
 PositionFigures = tuple[int, int, int, int, int, int]
 
 
@@ -121,7 +123,7 @@ class AssetConfig:
         asset counts at 1 here; its borrow requirement is :meth:`quote_borrow_requirements`. O(1)."""
         if balance_units == 0:
             return (0, 0, 0, 0, 0)
-        n16 = abs(balance_units) * price_units  # 1e-16 quote
+        n16 = abs(balance_units) * price_units  # 1e-36 quote (SCALE**2)
         gross = 0 if quote else ceil_div(n16, SCALE)
         if quote:  # the quote borrow's requirement is on the settled-equivalent balance
             value = floor_div(balance_units * price_units, SCALE)
@@ -180,7 +182,7 @@ class PerpMarket:
 @dataclass(slots=True)
 class Position:
     """A perp position: signed ``size_units`` (> 0 long), exact ``cost16`` = sum of size x fill
-    price (1e-16 quote), funding index at the last settlement, cross or isolated with its margin."""
+    price (1e-36 quote), funding index at the last settlement, cross or isolated with its margin."""
 
     symbol: str
     size_units: int
@@ -201,11 +203,13 @@ class Position:
 
     @property
     def entry_price(self) -> Decimal:
-        """Average entry price (Decimal, exact quotient rounded to 1e-8 half-even) for display."""
+        """Average entry price (Decimal, exact quotient rounded to the 1e-8 display grid
+        half-even: a price shown, not an amount owed; the exact cost stays in ``cost16``)."""
         if not self.size_units:
             return to_decimal(0)
-        q, r = divmod(self.cost16, self.size_units)
-        return to_decimal(q + (1 if 2 * r >= self.size_units and r else 0))
+        step = self.size_units * DISPLAY_UNITS
+        q, r = divmod(self.cost16, step)
+        return to_decimal((q + (1 if 2 * r >= step and r else 0)) * DISPLAY_UNITS)
 
 
 @dataclass(frozen=True, slots=True)

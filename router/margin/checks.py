@@ -162,7 +162,7 @@ def search_order(state: Any, n: int, step: Step) -> tuple[tuple[int, ...] | None
     Depth-first over legs, trying at each depth risk-reducing legs first and then the leg that
     leaves the most headroom (greedy), backtracking on failure. The state after a set of legs
     does not depend on their order (fills at worst prices; sizes and cash add up) except for
-    1e-8 rounding, so a set that failed is not explored again: at most 2**n states, exact for
+    1e-18 rounding, so a set that failed is not explored again: at most 2**n states, exact for
     n <= MAX_EXACT_LEGS. Beyond that the search is greedy without memo limits and may miss an
     order (``exhaustive`` is False). The found order is replayed by the caller.
     """

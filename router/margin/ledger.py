@@ -10,6 +10,7 @@ changes; every state change and every pre-trade decision is appended to the jour
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -55,6 +56,7 @@ from router.margin.quantities import (
     to_decimal,
     to_text,
 )
+from router.margin.swap import SpotSwap, apply_swap, swap_step, validate_swap
 from router.margin.tiers import TierSchedule
 
 
@@ -118,6 +120,8 @@ class MarginLedger(MarginBook):
         )
         self.assets[name] = cfg
         self.refresh_holders(name)
+        if name == self.quote_asset:
+            self.refresh_breaches()
         self._journal_asset("set_borrow_terms", cfg)
 
     def _journal_asset(self, event: str, cfg: AssetConfig) -> None:
@@ -362,25 +366,7 @@ class MarginLedger(MarginBook):
         def step(state: Projection, i: int) -> tuple[Projection, CheckResult]:
             return self._step(state, legs[i], i)
 
-        start = Projection(self, sub)
-        given = tuple(range(len(legs)))
-        _, steps, failure = run_order(start, given, step)
-        order: tuple[int, ...] | None = given
-        exhaustive = True
-        if failure is not None:
-            order, exhaustive = search_order(start, len(legs), step)
-            if order is not None:
-                _, steps, replay_failure = run_order(start, order, step)
-                if replay_failure is not None:  # rounding made the memo wrong: report no order
-                    order, steps = None, []
-        result = SequenceResult(
-            order is not None,
-            order or (),
-            order is not None and order != given,
-            tuple(steps) if order is not None else (),
-            failure,
-            exhaustive,
-        )
+        result = self._sequence(sub, len(legs), step)
         self.journal.append(
             "check_legs",
             subaccount=sub.name,
@@ -388,6 +374,66 @@ class MarginLedger(MarginBook):
             result=result.to_json(),
         )
         return result
+
+    def check_swaps(self, sub_id: Any, moves: Any) -> SequenceResult:
+        """:meth:`check_legs` of a sequence that holds :class:`~router.margin.swap.SpotSwap` of
+        two assets (multi-hop route hops such as ETH/USDT or USDC/USDT) besides ordinary legs."""
+        sub = self.subaccount(sub_id)
+        if not isinstance(moves, (list, tuple)) or not moves:
+            raise MarginInputError("moves", moves, "a non-empty list of SpotSwap or LedgerLeg")
+        for move in moves:
+            if isinstance(move, LedgerLeg):
+                self._leg(move)
+            else:
+                validate_swap(self, move)
+        moves = tuple(moves)
+
+        def step(state: Projection, i: int) -> tuple[Projection, CheckResult]:
+            move = moves[i]
+            if isinstance(move, SpotSwap):
+                return swap_step(self, state, move, i)
+            return self._step(state, move, i)
+
+        result = self._sequence(sub, len(moves), step)
+        self.journal.append(
+            "check_swaps",
+            subaccount=sub.name,
+            moves=[move.to_json() for move in moves],
+            result=result.to_json(),
+        )
+        return result
+
+    def _sequence(
+        self,
+        sub: Subaccount,
+        n: int,
+        step: Callable[[Projection, int], tuple[Projection, CheckResult]],
+    ) -> SequenceResult:
+        """Every prefix of steps 0..n-1 in order; if one fails, a searched order that passes."""
+        start = Projection(self, sub)
+        given = tuple(range(n))
+        _, steps, failure = run_order(start, given, step)
+        order: tuple[int, ...] | None = given
+        exhaustive = True
+        if failure is not None:
+            order, exhaustive = search_order(start, n, step)
+            if order is not None:
+                _, steps, replay_failure = run_order(start, order, step)
+                if replay_failure is not None:  # rounding made the memo wrong: report no order
+                    order, steps = None, []
+        return SequenceResult(
+            order is not None,
+            order or (),
+            order is not None and order != given,
+            tuple(steps) if order is not None else (),
+            failure,
+            exhaustive,
+        )
+
+    def apply_swap(self, sub_id: Any, swap: Any) -> CheckResult:
+        """Check a :class:`~router.margin.swap.SpotSwap` and book both assets exactly, or raise
+        MarginRejected (:func:`router.margin.swap.apply_swap`)."""
+        return apply_swap(self, sub_id, swap)
 
     def apply_leg(self, sub_id: Any, leg: Any) -> CheckResult:
         """Check ``leg`` and, if accepted, book it at its worst price; else raise MarginRejected."""

@@ -1,7 +1,7 @@
 """Mark prices from several oracle sources: median after dropping stale readings and outliers.
 
 Timestamps are integer nanoseconds and the caller passes ``now_ns``: nothing here reads a clock,
-so identical inputs always give the identical mark. Prices are ledger units (1e-8 quote per base).
+so identical inputs always give the identical mark. Prices are ledger units (1e-18 quote per base).
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
 """Fixed-quantum exact quantities of the margin ledger, and their parsing at the edge.
 
-Every amount, size and price in the ledger is a Python ``int`` counting quanta of 1e-8
-(``SCALE`` = 10**8) of its unit: balances in 1e-8 of the asset, prices in 1e-8 quote per base,
-sizes in 1e-8 base. Products of two such numbers are exact in 1e-16 and are rounded back to 1e-8
-against the account (requirements and costs up, values, PnL and equity down). ``Decimal`` is
+Every amount, size and price in the ledger is a Python ``int`` counting quanta of 1e-18
+(``SCALE`` = 10**18) of its unit: balances in 1e-18 of the asset, prices in 1e-18 quote per base,
+sizes in 1e-18 base. 1e-18 is the venues' grain (an ERC-20 wei of an 18-decimal token such as
+ETH), so every fill a venue can produce is booked exactly: the ledger's holdings equal the venue's
+to the wei. Products of two such numbers are exact in 1e-36 (``SCALE**2``; the names ``cost16``,
+``n16`` and ``notional16`` of the modules that use them date from the 1e-8 grid) and are rounded
+back to 1e-18 against the account (requirements and costs up, values, PnL and equity down). ``Decimal`` is
 used only at the edges: inputs go through :func:`parse_units`, which applies the one number grammar
 of :mod:`venues.values` (refusing float, bool, NaN, infinities, exponents, underscores) and refuses
 anything finer than the quantum; outputs go through :func:`to_decimal`.
@@ -18,12 +21,16 @@ from router.margin.errors import MarginInputError
 from venues import values
 from venues.values import parse_decimal
 
-SCALE = 10**8  # ledger units per whole unit (1e-8 quantum)
-QUANTUM = Decimal("1e-8")
+SCALE = 10**18  # ledger units per whole unit (1e-18 quantum: the wei of an 18-decimal token)
+QUANTUM = Decimal("1e-18")
+# Text of ledger units shows at least this many places (the 1e-8 display precision of the
+# reports) and more only when the value has them, so a value on the 1e-8 grid prints as before.
+MIN_PLACES = 8
+DISPLAY_UNITS = SCALE // 10**MIN_PLACES  # ledger units per step of the 1e-8 display grid
 CENT_UNITS = SCALE // 100  # printed liquidation prices are on the cent grid
 WEIGHT_SCALE = 10**6  # collateral weights in parts per million
 RATE_SCALE = 10**12  # funding rates in 1e-12 per interval
-INDEX_SCALE = SCALE * RATE_SCALE  # funding index: 1e-20 quote per base (price_units * rate_units)
+INDEX_SCALE = SCALE * RATE_SCALE  # funding index: 1e-30 quote per base (price_units * rate_units)
 BPS = 10_000
 # no ledger amount reaches 10^24 whole units: larger inputs are refused at the edge
 MAX_INTEGER_DIGITS = 24
@@ -111,17 +118,23 @@ def parse_name(field: str, value: Any) -> str:
     return value
 
 
+PLACES = _places(SCALE)  # decimal places of a ledger unit (18)
+
+
 def to_text(units: int, scale: int = SCALE) -> str:
-    """Decimal string of ``units`` quanta: fixed 8 places for ledger units. Exact, O(digits)."""
+    """Decimal string of ``units`` quanta. Exact, O(digits). Ledger units show ``MIN_PLACES``
+    places, and up to 18 when the value is finer (trailing zeros past the eighth place dropped):
+    ``10.03696680`` prints as before, a wei-exact ``10.036966805`` as itself."""
     if scale != SCALE:
         return str(_EXACT.divide(Decimal(units), Decimal(scale)))
     sign = "-" if units < 0 else ""
     whole, frac = divmod(abs(units), SCALE)
-    return f"{sign}{whole}.{frac:08d}"
+    digits = f"{frac:0{PLACES}d}"
+    return f"{sign}{whole}.{digits[:MIN_PLACES]}{digits[MIN_PLACES:].rstrip('0')}"
 
 
 def to_decimal(units: int, scale: int = SCALE) -> Decimal:
-    """Exact Decimal of ``units`` quanta (units / scale), with 8 places for ledger units."""
+    """Exact Decimal of ``units`` quanta (units / scale); ledger units as :func:`to_text`."""
     return Decimal(to_text(units, scale))
 
 

@@ -20,13 +20,14 @@ Three ways to write it, one per venue family (field names as in the account and 
 Refused: an unsorted or non-increasing ``notional_from``, a first tier not at 0, leverage rising
 with notional, negative or zero fractions, a maintenance rate above the initial one (MM > IM),
 maintenance rates falling with notional, discontinuous amounts. Notionals come in as exact
-products ``size_units * price_units`` (1e-16 quote); results are ledger units (1e-8 quote) rounded
+products ``size_units * price_units`` (1e-36 quote); results are ledger units (1e-18 quote) rounded
 up, against the account. Rates and deductions are exact fractions and all arithmetic is integer.
 O(tiers) per call (a handful).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -217,12 +218,9 @@ class TierSchedule:
         return tuple(t.deduction for t in self.tiers)
 
     def tier_index(self, notional16: int) -> int:
-        """Index of the tier covering an exact notional in 1e-16 quote."""
-        k = 0
-        for i, start in enumerate(self._from16):
-            if notional16 >= start:
-                k = i
-        return k
+        """Index of the tier covering an exact notional in 1e-36 quote (SCALE**2)."""
+        # the starts ascend (validated): the last start <= notional, else the first tier
+        return max(bisect_right(self._from16, notional16) - 1, 0) if len(self._from16) > 1 else 0
 
     def initial_margin_units(self, notional16: int, user_leverage: int) -> int:
         """IM = N x max(i_k, 1/user leverage), ledger units rounded up."""

@@ -251,6 +251,11 @@ async def transfer(request: web.Request) -> web.Response:
     return _json(await _service(request).command("transfer", await _body(request)))
 
 
+async def port(request: web.Request) -> web.Response:
+    _query(request, ())
+    return _json(await _service(request).command("port", await _body(request)))
+
+
 async def step(request: web.Request) -> web.Response:
     _query(request, ())
     return _json(await _service(request).command("step", await _body(request)))
@@ -412,6 +417,7 @@ def create_paper_app(service: PaperService, *, venue_server: bool = True) -> web
     r.add_get("/api/accounts/{account}", get_account)
     r.add_post("/api/accounts/{account}/subaccounts", open_subaccount)
     r.add_post("/api/transfers", transfer)
+    r.add_post("/api/ports", port)
     r.add_get("/api/fills", fills)
     r.add_get("/api/journal", journal)
     r.add_get("/api/routes", routes)

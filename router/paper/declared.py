@@ -11,6 +11,7 @@ table is updated together with the class: tests/unit/router/paper/test_paper_sna
 
 from __future__ import annotations
 
+from router.execution.faults import FaultInjectingVenue
 from router.margin.ledger import MarginLedger
 from router.paper.journal import PaperJournal
 from router.paper.market import MarketSimulator
@@ -41,6 +42,7 @@ DECLARED: dict[type, Declaration] = {
         state=(
             "accounts",
             "assets",
+            "breaches",
             "funding_index",
             "holders",
             "market_sizes",
@@ -140,6 +142,12 @@ DECLARED: dict[type, Declaration] = {
             "hedge_mode",
         ),
         wiring=("by_name", "views", "ledger", "clock_ms", "recorder"),
+    ),
+    FaultInjectingVenue: Declaration(
+        state=("children", "_silent"),
+        # _market: the schedule's shared MarketMoves (None without a move fault), rebuilt from
+        # the faults file like the rest of the schedule
+        wiring=("inner", "name", "symbol", "leg_cost", "_by_child", "_lasting_from", "_market"),
     ),
     ServerLedger: Declaration(
         state=("_accounts", "_free", "_locked", "_perp_wallets", "positions"),

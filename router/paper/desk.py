@@ -20,15 +20,23 @@ from decimal import Decimal
 from typing import Any
 
 from router.execution.executor import Executor
+from router.execution.liquidation import VenueFiller, liquidate_through_venues
 from router.execution.margin_gate import LedgerGate
+from router.execution.multihop import run_multihop
 from router.execution.order import MultiLegOrder, OrderLeg
 from router.execution.report import ExecutionReport
 from router.model.errors import CrossrouteError
 from router.paper.errors import PaperError
 from router.paper.requests import OrderRequest
-from router.protection import DEFAULT_BAND_BPS
 
-__all__ = ["MAX_WORKING_ORDERS", "DeskState", "OrderDesk", "Outbox", "Working", "dec"]
+__all__ = [
+    "MAX_WORKING_ORDERS",
+    "DeskState",
+    "OrderDesk",
+    "Outbox",
+    "Working",
+    "dec",
+]
 
 MAX_WORKING_ORDERS = 200  # gtc orders are re-checked every tick: bound the per-tick work
 ROUTES_KEPT = 50
@@ -87,6 +95,8 @@ class OrderDesk:
     def __init__(
         self,
         market: Any,
+        adapters: dict[str, Any],
+        child_timeout_secs: Decimal,
         ledger: Any,
         perp_markets: dict[str, str],
         journal: Any,
@@ -96,6 +106,8 @@ class OrderDesk:
         on_account: Any,
     ) -> None:
         self.market = market
+        self.adapters = adapters  # the market's venues as the executor reaches them (faults)
+        self.child_timeout_secs = child_timeout_secs
         self.ledger = ledger
         self.perp_markets = perp_markets
         self.journal = journal
@@ -105,19 +117,63 @@ class OrderDesk:
         self.on_account = on_account
         self.state = DeskState()
 
-    def _executor(self, sub_id: str, band_bps: int | None = DEFAULT_BAND_BPS) -> Executor:
+    def _executor(self, sub_id: str, no_limit: bool = False) -> Executor:
         # One executor (and gate) per execution: its idempotency maps (client ids and child ids it
         # has seen) would otherwise grow with the history. The desk checks client ids itself,
-        # against the open orders and the store (:meth:`_check_client_id`). ``band_bps`` is the
-        # default price protection of legs without a limit (None: lifted by the order's no_limit).
+        # against the open orders and the store (:meth:`_check_client_id`). Legs without a limit
+        # get the market's [protection] band (lifted by the order's no_limit), and fixed costs
+        # above its max_fixed_cost_share refuse the order.
+        protection = self.market.config.protection
         gate = LedgerGate(self.ledger, sub_id, self.perp_markets)
         return Executor(
-            self.market.adapters,
+            self.adapters,
             gate,
             journal=self.journal,
             instruments=self.market.instruments(),
-            band_bps=band_bps,
+            child_timeout_secs=self.child_timeout_secs,
+            band_bps=None if no_limit else protection.band_bps,
+            max_fixed_cost_share=protection.max_fixed_cost_share,
         )
+
+    # -- liquidation -------------------------------------------------------------------------------
+
+    async def liquidate_due(self) -> list[Any]:
+        """Liquidate every subaccount now below maintenance (sorted by id) with the margin core's
+        loop, each step routed through the venues at the prices they show and booked as filled;
+        the venues' child fills are recorded as fills with role ``liquidation``, and the working
+        orders the liquidation cancelled are finished. Returns the LiquidationResults."""
+        tick, _ = self.clock()
+        names = {name: symbol for symbol, name in self.perp_markets.items()}
+        instruments = self.market.instruments()
+        results = []
+        for sub_id in self.ledger.liquidatable():
+            tag = f"liq-{tick}-{sub_id.replace('/', '-')}"
+            filler = VenueFiller(self.market.adapters, names, self.ledger.quote_asset, tag)
+            result = await liquidate_through_venues(self.ledger, sub_id, filler)
+            account = sub_id.split("/", 1)[0]
+            for child in filler.sent:
+                if child.filled_qty <= 0:
+                    continue
+                fill = self.new_fill(
+                    client_id=tag,
+                    account=account,
+                    sub_id=sub_id,
+                    venue=child.venue,
+                    instrument=instruments[child.venue],
+                    symbol=self.market.adapters[child.venue].symbol,
+                    side=child.side,
+                    qty=child.filled_qty,
+                    quote_amount=child.quote_amount,
+                    fee=child.fee,
+                    role="liquidation",
+                    child_id=child.client_order_id,
+                )
+                self.outbox.events.append({"type": "fill", "fill": fill})
+            for order_id in result.cancelled_orders:
+                if order_id in self.state.working:
+                    self.finish(order_id, "cancelled", "liquidation cancelled the order")
+            results.append(result)
+        return results
 
     # -- reads -----------------------------------------------------------------------------------
 
@@ -153,7 +209,11 @@ class OrderDesk:
             "client_id": order.client_id,
             "account": request.account,
             "subaccount": request.sub_id,
-            "kind": "multi_leg" if request.multi else "routed",
+            "kind": "conversion"
+            if order.legs[0].multihop
+            else "multi_leg"
+            if request.multi
+            else "routed",
             "tif": request.tif,
             "seq": state.order_count + 1,
             "created_t_ns": t_ns,
@@ -167,8 +227,16 @@ class OrderDesk:
             "remaining_qty": None,
         }
         try:
-            band_bps = None if request.no_limit else DEFAULT_BAND_BPS
-            report = await self._executor(request.sub_id, band_bps).execute(order)
+            executor = self._executor(request.sub_id, request.no_limit)
+            if order.legs[0].multihop:
+                report = await run_multihop(
+                    executor,
+                    self.market.spot_adapters(self.adapters),
+                    self.market.asset_decimals(),
+                    order,
+                )
+            else:
+                report = await executor.execute(order)
         except CrossrouteError as exc:  # refused before anything traded (the executor's contract)
             raise PaperError(
                 400,
@@ -186,6 +254,8 @@ class OrderDesk:
         doc["margin_before"] = {k: dec(v) for k, v in report.margin_before.items()}
         doc["margin_after"] = {k: dec(v) for k, v in report.margin_after.items()}
         doc["residual_exposure"] = {k: dec(v) for k, v in sorted(report.residual_exposure.items())}
+        if report.multihop is not None:  # the plan, every hop as planned and as done, inventory
+            doc["multihop"] = canonical(report.to_json_dict()["multihop"])
         if request.tif == "gtc":
             leg = order.legs[0]
             remaining = leg.qty - report.legs[0].filled_qty if report.legs else leg.qty
@@ -379,7 +449,8 @@ class OrderDesk:
         """True when a venue of the order quotes its first unit within the limit (read-only)."""
         leg = work.leg
         limit = float(leg.limit_price)  # a screen only; the executor decides on exact quotes
-        for adapter in self.market.adapters_for(leg.symbol, list(leg.venues) or None):
+        for venue in self.market.adapters_for(leg.symbol, list(leg.venues) or None):
+            adapter = self.adapters[venue.name]  # as the executor sees it: a down venue refuses
             try:
                 price = adapter.depth_curve(leg.side).marginal_price(0.0)
             except CrossrouteError:

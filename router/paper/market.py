@@ -24,7 +24,8 @@ tick, for every spot symbol:
    included: they buy up to the quantity at which the pool's all-in marginal price reaches the
    reference (or sell down to it) and trade only when the exact re-quote shows a profit;
 4. the margin ledger's marks follow (spot assets at the reference, perp markets at their book's
-   mid), funding accrues every ``funding_interval_ticks``, and liquidations that are due run.
+   mid) and funding accrues every ``funding_interval_ticks``; the liquidations that are then
+   due run at the desk (router/paper/desk.py), through the venues.
 
 Determinism: the random draw of tick ``k`` of symbol ``s`` comes from its own generator seeded
 with ``(seed, s, k)``, so a replay that interleaves the same commands between the same ticks
@@ -59,7 +60,7 @@ __all__ = [
     "price_tree",
 ]
 
-PRICE_SCALE = 10**8  # reference prices are integers of 1e-8 quote per base (the ledger's grid)
+PRICE_SCALE = 10**8  # reference prices are integers of 1e-8 quote per base (the marks' grid)
 # Arbitrage legs are whole 1e-8 base: coarse enough for every pool's base units, fine enough to
 # close the gap to the reference.
 _ARB_QUANTUM = Decimal("1e-8")
@@ -181,13 +182,12 @@ class SimParams:
 
 @dataclass(slots=True)
 class TickReport:
-    """What one tick did: arbitrage fills (venue, side, qty, quote), funding rates, liquidations."""
+    """What one tick did: arbitrage fills (venue, side, qty, quote), funding rates."""
 
     tick: int
     t_ns: int
     arbitrage: list[LegFill] = field(default_factory=list)
     funding: dict[str, Decimal] = field(default_factory=dict)
-    liquidations: list[Any] = field(default_factory=list)
 
 
 class ReplayPrice:
@@ -253,7 +253,7 @@ class MarketSimulator:
     """Evolves a built market (``router.app.Market``) and keeps a margin ledger's marks in line.
 
     ``perp_markets`` maps perp symbols (``ETH/USDC:USDC``) to ledger market names. One ``step`` is
-    O(books x levels + pools x depth-curve size + liquidatable subaccounts).
+    O(books x levels + pools x depth-curve size).
     """
 
     def __init__(
@@ -364,9 +364,7 @@ class MarketSimulator:
                     report.funding[name] = self.ledger.accrue_funding(name)
                 except CrossrouteError:
                     pass  # an invalid mark blocks funding for this interval; the journal shows none
-        for sub_id in self.ledger.liquidatable():
-            report.liquidations.append(self.ledger.liquidate(sub_id))
-        return report
+        return report  # liquidations that are now due run at the desk, through the venues
 
     def center_e8(self, symbol: str) -> int:
         """Where makers quote ``symbol``: the reference, plus the premium for a perp."""
@@ -481,7 +479,7 @@ class MarketSimulator:
             if symbol_quote == quote and base in self.ledger.assets:
                 self.ledger.set_mark(base, price_text(ref))
         for symbol, name in sorted(self.perp_markets.items()):
-            mid = self.market.mid_price(symbol)
+            mid = self.market.median_mid(symbol)  # the venues' median, outliers dropped
             if mid is not None and mid > 0:
                 self.ledger.set_mark(name, mid)
 

@@ -33,12 +33,14 @@ __all__ = [
     "QUOTE_KEYS",
     "MultiHopQuoteRequest",
     "OrderRequest",
+    "PortRequest",
     "QuoteRequest",
     "TransferRequest",
     "parse_amend",
     "parse_cancel",
     "parse_multihop_quote",
     "parse_order",
+    "parse_port",
     "parse_quote",
     "parse_step",
     "parse_subaccount",
@@ -106,6 +108,20 @@ _QUOTE_KEYS = (
     "no_limit",
 )
 _MULTIHOP_KEYS = ("from", "to", "qty", "to_qty", "max_hops")
+_CONVERT_KEYS = (
+    "client_id",
+    "account",
+    "subaccount",
+    "from",
+    "to",
+    "qty",
+    "limit",
+    "max_hops",
+    "tif",
+    "slippage_bps",
+    "no_limit",
+    "on_hedge_failure",
+)
 QUOTE_KEYS = _QUOTE_KEYS + tuple(k for k in _MULTIHOP_KEYS if k not in _QUOTE_KEYS)
 
 
@@ -266,6 +282,8 @@ def _check_leg_numbers(leg: Mapping[str, Any], where: str) -> None:
 def parse_order(body: Mapping[str, Any], market: Any, ledger: Any) -> OrderRequest:
     """Validate an order body (routed or multi-leg; see router/paper/service.py). Read-only."""
     client_id = _client_id(body.get("client_id"))
+    if "from" in body or "to" in body:
+        return _parse_conversion(body, client_id, market, ledger)
     multi = "legs" in body
     _unknown(body, _MULTI_KEYS if multi else _ROUTED_KEYS)
     account, sub = sub_id(ledger, body.get("account"), body.get("subaccount", MAIN_SUBACCOUNT))
@@ -342,6 +360,48 @@ def parse_order(body: Mapping[str, Any], market: Any, ledger: Any) -> OrderReque
     return OrderRequest(dict(body), client_id, account, sub, tif, multi, order, no_limit)
 
 
+def _parse_conversion(
+    body: Mapping[str, Any], client_id: str, market: Any, ledger: Any
+) -> OrderRequest:
+    """A conversion: spend exactly ``qty`` of ``from`` for ``to`` over paths of at most
+    ``max_hops`` spot venues (the executor's multi-hop leg, as ``crossroute execute`` runs it);
+    ``limit`` is the worst all-in rate in ``to`` per ``from``. IOC only. Read-only."""
+    _unknown(body, _CONVERT_KEYS)
+    account, sub = sub_id(ledger, body.get("account"), body.get("subaccount", MAIN_SUBACCOUNT))
+    assets = sorted(market.assets)
+    for key in ("from", "to"):
+        if body.get(key) not in market.assets:
+            raise _bad(key, body.get(key), _one_of(assets))
+    if body["from"] == body["to"]:
+        raise _bad("to", body["to"], "an asset other than 'from'")
+    if "qty" not in body:
+        raise _bad("qty", None, f"the amount of {body['from']} to spend (a decimal string > 0)")
+    _qty("qty", body["qty"], AMOUNT_DIGITS)
+    if "limit" in body:
+        _qty("limit", body["limit"], QTY_DIGITS)
+    head: dict[str, Any] = {"client_id": client_id, "account": account}
+    if "slippage_bps" in body:
+        head["slippage_bps"] = _json_int("slippage_bps", body["slippage_bps"], 0, MAX_SLIPPAGE_BPS)
+    if "on_hedge_failure" in body:  # what to do with intermediates a short hop leaves
+        head["on_hedge_failure"] = body["on_hedge_failure"]
+    leg: dict[str, Any] = {"id": "convert", "instrument": "spot"}
+    for key in ("from", "to", "qty", "limit"):
+        if key in body:
+            leg[key] = body[key]
+    if "max_hops" in body:
+        leg["max_hops"] = _json_int("max_hops", body["max_hops"], 1, MAX_HOPS)
+    try:
+        order = order_from_dict({"order": head, "legs": [leg]}, "request")
+    except ConfigError as exc:
+        raise _bad(
+            exc.key.removeprefix("order.").removeprefix("legs[0]."), exc.value, str(exc.allowed)
+        ) from None
+    if body.get("tif", "ioc") != "ioc":
+        raise _bad("tif", body.get("tif"), "ioc (a conversion runs once, hop by hop)")
+    no_limit = _no_limit(body["no_limit"], "limit" in body) if "no_limit" in body else False
+    return OrderRequest(dict(body), client_id, account, sub, "ioc", False, order, no_limit)
+
+
 def parse_amend(body: Mapping[str, Any]) -> tuple[str, Decimal | None, Decimal | None]:
     """(client_id, new limit or None, new total quantity or None) of a working gtc order."""
     _unknown(body, ("client_id", "limit", "qty"))
@@ -392,6 +452,38 @@ def parse_transfer(body: Mapping[str, Any], ledger: Any) -> TransferRequest:
     if not isinstance(amount, str):
         raise _bad("amount", amount, "a decimal string > 0")
     return TransferRequest(account, src, dst, asset, _qty("amount", amount, AMOUNT_DIGITS), amount)
+
+
+@dataclass(frozen=True, slots=True)
+class PortRequest:
+    account: str
+    src: str
+    dst: str
+    symbol: str  # the ledger's market name (ETH-PERP)
+    size: Decimal
+    size_text: str
+    at_mark: bool
+
+
+def parse_port(body: Mapping[str, Any], ledger: Any) -> PortRequest:
+    """A port of ``size`` of a cross perp position between two subaccounts of one account;
+    ``at_mark`` (JSON true/false, default false) realises it at the mark instead of keeping the
+    entry price."""
+    _unknown(body, ("account", "from", "to", "symbol", "size", "at_mark"))
+    account, src = sub_id(ledger, body.get("account"), body.get("from"))
+    _, dst = sub_id(ledger, account, body.get("to"))
+    if src == dst:
+        raise _bad("to", body.get("to"), "a subaccount other than 'from'")
+    symbol = body.get("symbol")
+    if not isinstance(symbol, str) or symbol not in ledger.markets:
+        raise _bad("symbol", symbol, _one_of(ledger.markets))
+    size = body.get("size")
+    if not isinstance(size, str):
+        raise _bad("size", size, "a decimal string > 0 (base units)")
+    at_mark = body.get("at_mark", False)
+    if not isinstance(at_mark, bool):
+        raise _bad("at_mark", at_mark, "true or false")
+    return PortRequest(account, src, dst, symbol, _qty("size", size), size, at_mark)
 
 
 def parse_step(body: Mapping[str, Any]) -> int:

@@ -46,6 +46,8 @@ from pathlib import Path
 from typing import Any
 
 from router.app import DEFAULT_CONFIG, MAIN_SUBACCOUNT, build_margin, load_market
+from router.execution.executor import DEFAULT_CHILD_TIMEOUT_SECS
+from router.execution.faults import Fault, FaultInjectingVenue, faults_from_dict, inject_faults
 from router.model.errors import ConfigError, MarginError
 from router.paper.declared import DECLARED
 from router.paper.desk import OrderDesk, Outbox, canonical, dec
@@ -57,13 +59,14 @@ from router.paper.requests import (
     parse_amend,
     parse_cancel,
     parse_order,
+    parse_port,
     parse_step,
     parse_subaccount,
     parse_transfer,
 )
 from router.paper.snapshot import SnapshotError
 from router.paper.store import MEMORY, ReplayMismatch, Store
-from router.paper.views import AccountViews
+from router.paper.views import AccountViews, value_text
 
 __all__ = [
     "COMMANDS",
@@ -76,7 +79,7 @@ __all__ = [
 log = logging.getLogger("crossroute.paper")
 SNAPSHOT_EVERY = 1000  # commands between snapshots: restart replays at most this many
 SNAPSHOT_EVERY_TICKS = 600  # ticks between snapshots (10 min at 1 tick/s): ~2-4 s of tick replay
-COMMANDS = ("order", "amend", "cancel", "subaccount", "transfer", "step", "venue")
+COMMANDS = ("order", "amend", "cancel", "subaccount", "transfer", "port", "step", "venue")
 
 
 class PaperService:
@@ -95,6 +98,8 @@ class PaperService:
         params: SimParams | None = None,
         snapshot_every: int = SNAPSHOT_EVERY,
         snapshot_every_ticks: int = SNAPSHOT_EVERY_TICKS,
+        faults: Sequence[Fault] | None = None,
+        child_timeout_secs: Decimal | None = None,
     ) -> None:
         for name, value in (
             ("snapshot_every", snapshot_every),
@@ -136,6 +141,10 @@ class PaperService:
                 + json.dumps(stored["params"], sort_keys=True),
             )
         self.params = SimParams(**stored["params"])
+        self.faults, self.child_timeout_secs = self._fault_schedule(db, faults, child_timeout_secs)
+        # The executor's view of the venues: the scheduled faults sit between it and the venues
+        # (the simulator's makers and arbitrageurs trade on the venues directly).
+        self.adapters = inject_faults(self.market.adapters, self.faults)
         self.snapshot_every = snapshot_every
         self.snapshot_every_ticks = snapshot_every_ticks
         self.journal = PaperJournal(self._journal_t_ns)
@@ -155,6 +164,8 @@ class PaperService:
         self.views = AccountViews(self.market, self.ledger, self.sim, self.perp_markets)
         self.desk = OrderDesk(
             self.market,
+            self.adapters,
+            self.child_timeout_secs,
             self.ledger,
             self.perp_markets,
             self.journal,
@@ -192,9 +203,46 @@ class PaperService:
                 self.ledger,
                 self.journal,
                 *self.market.venues.values(),
+                # a fault schedule's progress (children counted, a venue gone silent) is state
+                *(a for a in self.adapters.values() if isinstance(a, FaultInjectingVenue)),
             ],
             keep=[self.market, self.market.config, self.params, *self.market.adapters.values()],
         )
+
+    def _fault_schedule(
+        self,
+        db: str | Path | None,
+        faults: Sequence[Fault] | None,
+        child_timeout_secs: Decimal | None,
+    ) -> tuple[tuple[Fault, ...], Decimal]:
+        """The fault schedule and child timeout of this database: stored when it is created, so a
+        restart without ``--faults`` continues the same schedule (its progress is in the state);
+        a different one given for an existing database is refused, as the command log was
+        acknowledged under the stored one."""
+        given = {
+            "faults": [
+                {k: str(v) if k == "share" else v for k, v in f.to_json_dict().items()}
+                for f in (faults or ())
+            ],
+            "child_timeout_secs": str(child_timeout_secs or DEFAULT_CHILD_TIMEOUT_SECS),
+        }
+        stored = self.store.init_meta(given)
+        for key, flag in (("faults", "--faults"), ("child_timeout_secs", "--child-timeout")):
+            explicit = faults is not None if key == "faults" else child_timeout_secs is not None
+            if explicit and stored[key] != given[key]:
+                raise ConfigError(
+                    str(db),
+                    flag,
+                    json.dumps(given[key], sort_keys=True),
+                    "the setting this database was created with: "
+                    + json.dumps(stored[key], sort_keys=True),
+                )
+        schedule = faults_from_dict(
+            {"faults": stored["faults"]},
+            f"{db or '<paper>'} (stored fault schedule)",
+            list(self.market.adapters),
+        )
+        return schedule, Decimal(stored["child_timeout_secs"])
 
     def _journal_t_ns(self) -> int:
         sim = getattr(self, "sim", None)  # the ledger journals its setup before the simulator
@@ -410,13 +458,18 @@ class PaperService:
                 await self.recover(start)
                 raise
             self._maybe_snapshot()
+            self.store.maybe_checkpoint()  # here, between ticks, not inside a command's commit
 
     def flush_ticks(self) -> None:
-        """Make the tick count (and the journal so far) durable without a command."""
-        self._flush()
+        """Write the tick count (and the journal so far) without a command. Without an fsync
+        unless fills or order changes are pending: simulated time alone was never acknowledged,
+        and the next command's fsync covers it (router/paper/store.py)."""
+        self._flush(durable=bool(self.outbox.fills or self.outbox.orders))
         self._maybe_snapshot()
 
-    def _flush(self, event: tuple[str, int, int, dict, dict] | None = None) -> None:
+    def _flush(
+        self, event: tuple[str, int, int, dict, dict] | None = None, *, durable: bool = True
+    ) -> None:
         if self.replaying:
             return
         # If the commit raises, the caller recovers the whole state (journal numbering included).
@@ -426,6 +479,7 @@ class PaperService:
             orders=list(self.outbox.orders.values()),
             fills=self.outbox.fills,
             journal=self.journal.drain(),
+            durable=durable,
         )
         events = list(self.outbox.events)
         self.outbox.clear()
@@ -449,6 +503,8 @@ class PaperService:
             return self._open_subaccount(*parse_subaccount(body, self.ledger))
         if kind == "transfer":
             return self._transfer(parse_transfer(body, self.ledger))
+        if kind == "port":
+            return self._port(parse_port(body, self.ledger))
         if kind == "venue":
             if self._venue_replay is None:
                 raise PaperError(
@@ -491,6 +547,37 @@ class PaperService:
             "amount": request.amount_text,
         }
 
+    def _port(self, request: Any) -> dict[str, Any]:
+        """Port part of a cross position between two subaccounts (the margin core's rule: entry
+        price kept unless ``at_mark``; both sides keep headroom >= 0, else nothing moves)."""
+        try:
+            self.ledger.port_position(
+                request.src,
+                request.dst,
+                request.symbol,
+                request.size_text,
+                at_mark=request.at_mark,
+            )
+        except MarginError as exc:  # refused before anything changed (the ledger's contract)
+            status = 400 if exc.details.get("field") else 422
+            raise PaperError(
+                status,
+                exc.details.get("field") or "size",
+                request.size_text,
+                exc.details.get("allowed") or str(exc),
+                message=str(exc),
+            ) from None
+        self._account_event(request.src)
+        self._account_event(request.dst)
+        return {
+            "account": request.account,
+            "from": request.src,
+            "to": request.dst,
+            "symbol": request.symbol,
+            "size": request.size_text,
+            "at_mark": request.at_mark,
+        }
+
     def _account_event(self, sub_id: str) -> None:
         self.outbox.events.append(self.views.margin_event(sub_id))
 
@@ -509,7 +596,7 @@ class PaperService:
                     "t_ns": self.sim.t_ns,
                 }
             )
-        for result in report.liquidations:
+        for result in await self.desk.liquidate_due():
             self._record_liquidation(result)
         await self.desk.work_all()
         if self.sim.tick % self.params.pnl_every_ticks == 0:
@@ -525,41 +612,26 @@ class PaperService:
         return report
 
     def _record_liquidation(self, result: Any) -> None:
-        account = result.subaccount.split("/", 1)[0]
-        for step in result.steps:
-            size = Decimal(step.closed_units).scaleb(-8)
-            fill = self.desk.new_fill(
-                client_id=f"liquidation-{self.sim.tick}",
-                account=account,
-                sub_id=result.subaccount,
-                venue="liquidation",
-                instrument="perp",
-                symbol=step.symbol,
-                side="buy" if size > 0 else "sell",
-                qty=abs(size),
-                quote_amount=abs(size) * Decimal(step.price_units).scaleb(-8),
-                fee=Decimal(step.fee_units).scaleb(-8),
-                role="liquidation",
-            )
-            self.outbox.events.append({"type": "fill", "fill": fill})
-        for order_id in result.cancelled_orders:
-            if order_id in self.desk.state.working:
-                self.desk.finish(order_id, "cancelled", "liquidation cancelled the order")
+        """Publish a liquidation the desk ran (its fills are already recorded)."""
         self.outbox.events.append(
             {
                 "type": "liquidation",
                 "subaccount": result.subaccount,
                 "steps": len(result.steps),
-                "bad_debt": price_text(result.bad_debt_units),
+                "ended": result.ended,
+                "unfilled": list(result.unfilled),
+                "bad_debt": value_text(result.bad_debt_units),
             }
         )
         self._account_event(result.subaccount)
 
     # -- reads -------------------------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self, *, digest: bool = True) -> dict[str, Any]:
+        """The service's figures; ``digest=False`` leaves out ``state_digest`` (O(whole state):
+        the terminal's status line, refreshed every tick, does not need it)."""
         state = self.desk.state
-        return {
+        figures = {
             "status": "ok",
             "tick": self.sim.tick,
             "t_ns": self.sim.t_ns,
@@ -570,13 +642,15 @@ class PaperService:
             "journal_seq": self.journal.seq,
             "accounts": {
                 a: {
-                    "value": price_text(self.views.account_value(a)),
-                    "pnl": price_text(self.views.pnl_units(a)),
+                    "value": value_text(self.views.account_value(a)),
+                    "pnl": value_text(self.views.pnl_units(a)),
                 }
                 for a in self.accounts()
             },
-            "state_digest": self.state_digest(),
         }
+        if digest:
+            figures["state_digest"] = self.state_digest()
+        return figures
 
     def state_digest(self) -> str:
         """SHA-256 of market, ledger and open-order state: equal digests mean equal states (finished

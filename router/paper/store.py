@@ -13,6 +13,15 @@ the OS page cache once the write returns), but NORMAL may lose the last transact
 cut or kernel crash; FULL fsyncs the WAL at every commit, so an acknowledged order survives
 those too. Cost: one fsync per command, measured in docs/paper.md.
 
+Only what nobody was promised is committed without an fsync (``durable=False``): the tick
+watermark the wall-clock driver writes every 0.5 s. The WAL is one ordered file, so the next
+command's fsync covers those frames too; a power cut can only lose simulated time that was never
+acknowledged, and a restart ticks back to it (every command records its own tick). WAL checkpoints
+(copying the WAL into the database, with an fsync of each) are kept off the command path:
+:meth:`Store.maybe_checkpoint` runs between ticks every ``CHECKPOINT_COMMITS`` commits, and
+SQLite's own automatic checkpoint, which would run inside whichever commit crossed its threshold
+(1000 pages by default, about every 75 routed orders), is only a backstop at 4000 pages.
+
 ``snapshots`` holds the whole state after a given command (its ``event_seq``), each written in its
 own transaction, so a restart replays only the tail of ``events`` after the newest one.
 
@@ -69,6 +78,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
     id INTEGER PRIMARY KEY, event_seq INTEGER NOT NULL, tick INTEGER NOT NULL, journal_seq INTEGER NOT NULL,
     digest TEXT NOT NULL, state BLOB NOT NULL);
 """
+
+CHECKPOINT_COMMITS = 64  # commits (a routed order adds ~13 WAL pages) between checkpoints
 
 KEEP_SNAPSHOTS = (
     2  # the newest is enough to restart; one older survives a snapshot that will not load
@@ -138,6 +149,7 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._acks_fd: int | None = None
+        self._commits = 0  # commits since the last checkpoint
         acked = 0 if self.path == MEMORY else self._read_acks()
         if acked and not Path(self.path).exists():
             raise _damaged(self.path, f"it is missing, but {acked} commands were acknowledged")
@@ -152,6 +164,7 @@ class Store:
         try:
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA wal_autocheckpoint=4000")  # pages: a backstop only
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise ConfigError(
@@ -265,47 +278,84 @@ class Store:
         orders: Sequence[dict[str, Any]] = (),
         fills: Sequence[dict[str, Any]] = (),
         journal: Sequence[tuple[int, str]] = (),
+        durable: bool = True,
     ) -> int | None:
         """Write one command (``event`` = kind, tick count before it, t_ns, body, result) with the
-        rows it produced and the tick watermark ``tick``, in one durable transaction.
-        Returns the event's seq (None without one)."""
+        rows it produced and the tick watermark ``tick``, in one durable transaction (without an
+        fsync when ``durable`` is False: only for what was never acknowledged, see the module
+        docstring). Returns the event's seq (None without one)."""
+        if event is not None and not durable:
+            raise ValueError("a command is always committed durably")
         seq = None
-        with self._tx() as db:
-            if event is not None:
-                kind, event_tick, t_ns, body, result = event
-                cursor = db.execute(
-                    "INSERT INTO events(kind, tick, t_ns, body, result) VALUES (?, ?, ?, ?, ?)",
-                    (kind, event_tick, t_ns, _dumps(body), _dumps(result)),
-                )
-                seq = cursor.lastrowid
-            for order in orders:
-                db.execute(
-                    "INSERT INTO orders(client_id, account, subaccount, status, created_seq, updated_t_ns, doc)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET status = excluded.status,"
-                    " updated_t_ns = excluded.updated_t_ns, doc = excluded.doc",
-                    (
-                        order["client_id"],
-                        order["account"],
-                        order["subaccount"],
-                        order["status"],
-                        order["seq"],
-                        order["updated_t_ns"],
-                        _dumps(order),
-                    ),
-                )
-            db.executemany(
-                "INSERT INTO fills(fill_id, client_id, account, t_ns, doc) VALUES (?, ?, ?, ?, ?)",
-                [(f["fill_id"], f["client_id"], f["account"], f["t_ns"], _dumps(f)) for f in fills],
-            )
-            db.executemany("INSERT INTO journal(seq, line) VALUES (?, ?)", list(journal))
-            db.execute(
-                "INSERT INTO meta(key, value) VALUES ('ticks_done', ?) ON CONFLICT(key) DO UPDATE "
-                "SET value = excluded.value",
-                (str(tick),),
-            )
+        # An order command's result is the order's doc: encode it once for both rows.
+        encoded: dict[int, str] = {}
+        if not durable:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self._tx() as db:
+                if event is not None:
+                    kind, event_tick, t_ns, body, result = event
+                    encoded[id(result)] = _dumps(result)
+                    cursor = db.execute(
+                        "INSERT INTO events(kind, tick, t_ns, body, result) VALUES (?, ?, ?, ?, ?)",
+                        (kind, event_tick, t_ns, _dumps(body), encoded[id(result)]),
+                    )
+                    seq = cursor.lastrowid
+                self._write_rows(db, tick, orders, fills, journal, encoded)
+        finally:
+            if not durable:
+                self._db.execute("PRAGMA synchronous=FULL")
+        self._commits += 1
         if seq is not None:
             self._write_acks(seq)  # after the durable commit: the count never leads the database
         return seq
+
+    def _write_rows(
+        self,
+        db: sqlite3.Connection,
+        tick: int,
+        orders: Sequence[dict[str, Any]],
+        fills: Sequence[dict[str, Any]],
+        journal: Sequence[tuple[int, str]],
+        encoded: dict[int, str],
+    ) -> None:
+        """The derived rows of one commit, inside its transaction."""
+        for order in orders:
+            doc = encoded.get(id(order)) or _dumps(order)
+            db.execute(
+                "INSERT INTO orders(client_id, account, subaccount, status, created_seq, updated_t_ns, doc)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET status = excluded.status,"
+                " updated_t_ns = excluded.updated_t_ns, doc = excluded.doc",
+                (
+                    order["client_id"],
+                    order["account"],
+                    order["subaccount"],
+                    order["status"],
+                    order["seq"],
+                    order["updated_t_ns"],
+                    doc,
+                ),
+            )
+        db.executemany(
+            "INSERT INTO fills(fill_id, client_id, account, t_ns, doc) VALUES (?, ?, ?, ?, ?)",
+            [(f["fill_id"], f["client_id"], f["account"], f["t_ns"], _dumps(f)) for f in fills],
+        )
+        db.executemany("INSERT INTO journal(seq, line) VALUES (?, ?)", list(journal))
+        db.execute(
+            "INSERT INTO meta(key, value) VALUES ('ticks_done', ?) ON CONFLICT(key) DO UPDATE "
+            "SET value = excluded.value",
+            (str(tick),),
+        )
+
+    def maybe_checkpoint(self) -> bool:
+        """Copy the WAL into the database (a PASSIVE checkpoint: it never waits for readers)
+        once ``CHECKPOINT_COMMITS`` commits have gone into it; True if it ran. Called between
+        ticks, so no acknowledgement waits for it. O(pages in the WAL)."""
+        if self._commits < CHECKPOINT_COMMITS or self.path == MEMORY:
+            return False
+        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self._commits = 0
+        return True
 
     def write_snapshot(self, *, tick: int, journal_seq: int, digest: str, state: bytes) -> int:
         """Store a snapshot of the state after the last logged command, in one durable transaction,

@@ -1,6 +1,7 @@
 """Read-only views of the paper service: accounts, values and PnL, the market's depth, quotes.
 
-Values are exact integers of 1e-8 quote (the ledger's grid) shown as decimal strings; depth views
+Values are exact integers of 1e-18 quote (the ledger's grid) shown as decimal strings rounded
+down to 1e-8 (:func:`value_text`, the display precision, against the account); depth views
 are display figures of the float depth model (marked as such), never amounts anyone is charged.
 The PnL samples and the starting values are the views' only state (:class:`ValueState`).
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 from router.execution.gate import MarginLeg
 from router.execution.margin_gate import LedgerGate
+from router.margin.quantities import DISPLAY_UNITS, SCALE
 from router.margin.report import margin_report
 from router.model.errors import CrossrouteError, RouteError
 from router.paper.errors import PaperError
@@ -22,10 +24,16 @@ from router.paper.requests import MultiHopQuoteRequest, QuoteRequest
 from router.plan import fmt_qty, plan_route
 from router.protection import fixed_cost_finding, protect
 
-__all__ = ["PNL_POINTS", "AccountViews", "ValueState"]
+__all__ = ["PNL_POINTS", "AccountViews", "ValueState", "value_text"]
 
 PNL_POINTS = 2000  # samples kept per account (every pnl_every_ticks ticks)
 _MARGIN_KEYS = ("equity", "maintenance_equity", "initial_margin", "maintenance_margin", "headroom")
+
+
+def value_text(units: int) -> str:
+    """A value or PnL in ledger units (1e-18 quote) shown on the 1e-8 display grid, rounded down
+    (against the account, as the ledger rounds equity). Exact."""
+    return price_text(units // DISPLAY_UNITS)
 
 
 def _dec(value: Decimal | None) -> str | None:
@@ -59,7 +67,7 @@ class AccountViews:
     # -- values ----------------------------------------------------------------------------------
 
     def sub_value_units(self, sub_id: str) -> int:
-        """Mark-to-market value in quote 1e-8 units: balances at mark (no haircut) plus unrealised
+        """Mark-to-market value in quote ledger units (1e-18): balances at mark (no haircut) plus unrealised
         PnL and unsettled funding; rounded down (against the account), like the ledger's equity."""
         sub = self.ledger.subs[sub_id]
         quote = self.ledger.quote_asset
@@ -68,7 +76,7 @@ class AccountViews:
             if asset == quote:
                 total += units
             else:
-                total += (units * self.ledger.marks[asset].price_units) // PRICE_SCALE
+                total += (units * self.ledger.marks[asset].price_units) // SCALE
         for figures in sub.pos_vals.values():
             total += figures[1] + figures[2]  # the ledger's cached upnl and funding (rounded down)
         return total
@@ -86,7 +94,7 @@ class AccountViews:
     def sample_pnl(self) -> None:
         for account in self.accounts():
             self.state.pnl.setdefault(account, deque(maxlen=PNL_POINTS)).append(
-                (self.sim.t_ns, price_text(self.pnl_units(account)))
+                (self.sim.t_ns, value_text(self.pnl_units(account)))
             )
 
     # -- accounts --------------------------------------------------------------------------------
@@ -104,7 +112,7 @@ class AccountViews:
             "positions": report["positions"],
             "margin": {k: report[k] for k in _MARGIN_KEYS},
             "capital_efficiency": report["capital_efficiency"],
-            "value": price_text(self.sub_value_units(sub_id)),
+            "value": value_text(self.sub_value_units(sub_id)),
             "liquidatable": sub_id in self.ledger.liquidatable(),
         }
 
@@ -119,8 +127,8 @@ class AccountViews:
         return {
             "account": account,
             "subaccounts": subs,
-            "value": price_text(value),
-            "pnl": price_text(value - self.state.start_value.get(account, value)),
+            "value": value_text(value),
+            "pnl": value_text(value - self.state.start_value.get(account, value)),
             "open_orders": open_orders,
         }
 

@@ -6,7 +6,16 @@ certified duality gap (:mod:`router.routing.flow`), then exact hops through the 
 planner (:mod:`router.routing.multihop`).
 """
 
+from router.routing.cache import RouteCache
 from router.routing.graph import MAX_HOPS, AssetGraph
 from router.routing.multihop import Hop, MultiHopPlan, PathPlan, plan_multihop
 
-__all__ = ["MAX_HOPS", "AssetGraph", "Hop", "MultiHopPlan", "PathPlan", "plan_multihop"]
+__all__ = [
+    "MAX_HOPS",
+    "AssetGraph",
+    "Hop",
+    "MultiHopPlan",
+    "PathPlan",
+    "RouteCache",
+    "plan_multihop",
+]

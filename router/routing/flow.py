@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from router.model.errors import RouteError
+from router.routing.cache import RouteCache
 from router.routing.compose import compose, fill_at, rate_space_terms
 from router.routing.pairs import PooledDepth
 
@@ -46,11 +47,18 @@ class DirectedLink:
     """A link crossed from ``src`` to ``dst``: for each symbol, the pooled side the crossing uses
     (src is the symbol's base: sell; src is its quote: buy)."""
 
-    def __init__(self, src: str, dst: str, sides: Sequence[tuple[bool, PooledDepth]]) -> None:
+    def __init__(
+        self,
+        src: str,
+        dst: str,
+        sides: Sequence[tuple[bool, PooledDepth]],
+        cache: RouteCache | None = None,
+    ) -> None:
         # sides: (sells, pooled depth): sells=True when src is the symbol's base
         self.src, self.dst = src, dst
         self.sides = list(sides)
         self._rate_space: PooledDepth | None = None
+        self._cache = cache
 
     def rate_space(self) -> PooledDepth:
         """Every venue of the link pooled in rate space (input src, output dst, "price" the
@@ -58,10 +66,15 @@ class DirectedLink:
         if self._rate_space is None:
             if len(self.sides) == 1 and self.sides[0][0]:
                 self._rate_space = self.sides[0][1]  # a sell of the base is rate space already
+            elif self._cache is None:
+                self._rate_space = self._build_rate_space()
             else:
-                terms = [rate_space_terms(depth.terms, sells) for sells, depth in self.sides]
-                self._rate_space = PooledDepth.from_terms(np.concatenate(terms, axis=1), "sell")
+                self._rate_space = self._cache.rate_space(self.sides, self._build_rate_space)
         return self._rate_space
+
+    def _build_rate_space(self) -> PooledDepth:
+        terms = [rate_space_terms(depth.terms, sells) for sells, depth in self.sides]
+        return PooledDepth.from_terms(np.concatenate(terms, axis=1), "sell")
 
     def rate_at(self, amount: float) -> float:
         """The marginal rate (dst per src) after ``amount`` src."""
@@ -198,23 +211,41 @@ class FlowModel:
     (the curves do not depend on the order); :meth:`solve` answers an order size in O(S) numpy
     and a few O(log S) closed forms, on all branches or a subset."""
 
-    def __init__(self, branches: Sequence[BranchLinks], source: str, target: str) -> None:
+    def __init__(
+        self,
+        branches: Sequence[BranchLinks],
+        source: str,
+        target: str,
+        cache: RouteCache | None = None,
+    ) -> None:
+        """``cache`` (optional): composed paths and pooled routes kept across orders
+        (:class:`~router.routing.cache.RouteCache`); the result is the same with or without."""
         self.links = [list(b) for b in branches]
         self.source, self.target = source, target
+        self._cache = cache
         self.terms = [
-            b[0].rate_space().terms
-            if len(b) == 1
-            else compose(b[0].rate_space(), b[1].rate_space())
+            b[0].rate_space().terms if len(b) == 1 else self._compose(b[0], b[1])
             for b in self.links
         ]
         self._routes: dict[tuple[int, ...], PooledDepth] = {}
+
+    def _compose(self, first: DirectedLink, second: DirectedLink) -> np.ndarray:
+        a, b = first.rate_space(), second.rate_space()
+        if self._cache is None:
+            return compose(a, b)
+        return self._cache.composed(a, b, lambda: compose(a, b))
 
     def _route(self, members: tuple[int, ...]) -> PooledDepth:
         if members not in self._routes:
             if len(members) == 1 and len(self.links[members[0]]) == 1:
                 pool = self.links[members[0]][0].rate_space()
             else:
-                pool = _pool(np.concatenate([self.terms[k] for k in members], axis=1))
+                terms = [self.terms[k] for k in members]
+
+                def build() -> PooledDepth:
+                    return _pool(np.concatenate(terms, axis=1))
+
+                pool = build() if self._cache is None else self._cache.route(terms, build)
             self._routes[members] = pool
         return self._routes[members]
 

@@ -10,11 +10,13 @@ target):
    branch and bound, quantisation with the cheapest exact completion, exact re-quotes with each
    venue's integer math, rounding against the trader), the exact output of one hop feeding the
    next hop exactly. Candidates: the float optimum's branches (ties at the optimal rate filled
-   both ways; a path's unconverted intermediate moved onto a lot boundary); the same with the
-   smallest branch dropped, repeatedly, while that pays (fixed leg costs are outside the convex
-   relaxation);
-   every branch alone (the best single path); every direct venue alone (the best direct venue).
-   The exact best wins, so the plan is never worse than the best single path or direct venue.
+   both ways; a path's unconverted intermediate moved onto a lot boundary); fixed leg costs are
+   outside the convex relaxation, so the set of paths is searched over exact plans: every subset
+   of at most four paths (each subset's float optimum planned exactly), beyond that the smallest
+   branch dropped while that pays; every branch alone (the best single path); every direct venue
+   alone (the best direct venue). The exact best wins, so the plan is never worse than the best
+   single path or direct venue; ``path_search`` reports the search and the plan's gap to the
+   relaxation's certified bound, which no set of paths can beat.
 """
 
 from __future__ import annotations
@@ -23,19 +25,24 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
+from itertools import combinations
 from typing import Any
 
 from router.model.errors import CrossrouteError, RouteError
-from router.plan import Venue, fmt_qty, plan_route
+from router.plan import RoutePlan, Venue, fmt_qty, plan_route
+from router.routing.cache import RouteCache
 from router.routing.flow import DirectedLink, FlowModel, FlowResult
 from router.routing.graph import MAX_HOPS, AssetGraph, Branch, Link, split_symbol
 from router.routing.pairs import PooledDepth
 
-__all__ = ["Hop", "MultiHopPlan", "PathPlan", "plan_multihop"]
+__all__ = ["Hop", "MultiHopPlan", "PathPlan", "PathSearch", "plan_multihop"]
 
 _BPS = Decimal(10000)
 # lot boundaries below a path's unconverted intermediate tried by the exact completion
 _LOT_TRIES = 8
+# up to this many paths every subset is priced exactly (2^4 - 5 subsets of two or three paths
+# beside the singles and the full set); beyond, the smallest path is dropped while that pays
+_EXHAUSTIVE_PATHS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +74,32 @@ class PathPlan:
     residual: dict[str, Decimal] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class PathSearch:
+    """How the set of paths was chosen (fixed leg costs make it a combinatorial choice):
+    ``method`` "exhaustive" (every subset of at most :data:`_EXHAUSTIVE_PATHS` paths priced
+    exactly) or "drop-smallest" (the float optimum's smallest path dropped while that pays);
+    ``plans_priced`` exact candidate plans; ``bound``: the relaxation's certified bound (float,
+    the target received for "from", the source spent for "to"), which no exact plan over any set
+    of paths can beat; ``bound_gap``: the plan's relative distance to it (>= 0; fixed costs and
+    rounding included, so it bounds what a better search could still gain)."""
+
+    method: str
+    paths: int
+    plans_priced: int
+    bound: float
+    bound_gap: float
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "paths": self.paths,
+            "plans_priced": self.plans_priced,
+            "bound": _fmt_float(self.bound),
+            "bound_gap": _fmt_float(self.bound_gap),
+        }
+
+
 @dataclass(frozen=True)
 class MultiHopPlan:
     source: str
@@ -83,6 +116,7 @@ class MultiHopPlan:
     residual: dict[str, Decimal]
     decimals: Mapping[str, int]
     notes: tuple[str, ...] = ()
+    path_search: PathSearch | None = None
 
     def hops(self) -> list[Hop]:
         """Every hop of every path, in execution order (path by path, step by step)."""
@@ -157,6 +191,7 @@ class MultiHopPlan:
             "improvement_bps": None if improvement is None else _fmt(improvement),
             "residual": {a: amount(v, a) for a, v in sorted(self.residual.items()) if v},
             "method": "dual-decomposition",
+            "path_search": None if self.path_search is None else self.path_search.to_json_dict(),
             "notes": list(self.notes),
         }
 
@@ -170,11 +205,14 @@ def plan_multihop(
     amount_in: Decimal | None = None,
     amount_out: Decimal | None = None,
     max_hops: int = MAX_HOPS,
+    cache: RouteCache | None = None,
 ) -> MultiHopPlan:
     """Plan "spend exactly ``amount_in`` of ``source``" or "receive exactly ``amount_out`` of
     ``target``" over the spot ``venues`` through paths of at most ``max_hops`` hops.
 
-    ``decimals``: each asset's decimals (the grid of quote amounts). Raises RouteError (one line
+    ``decimals``: each asset's decimals (the grid of quote amounts). ``cache`` (optional): the
+    float curves kept across orders (:class:`~router.routing.cache.RouteCache`; the plan is the
+    same with or without it, only faster when the venues have not changed). Raises RouteError (one line
     naming the field, the asset pair and what exists) for unknown assets, no path, a bad hop
     count or size, or an order the paths cannot carry.
     """
@@ -195,7 +233,7 @@ def plan_multihop(
         )
     graph = AssetGraph(venues)
     branches = graph.branches(source, target, max_hops)
-    router = _Router(graph, branches, decimals, source, target, mode)
+    router = _Router(graph, branches, decimals, source, target, mode, cache)
     return router.plan(requested)
 
 
@@ -208,8 +246,10 @@ class _Router:
         source: str,
         target: str,
         mode: str,
+        cache: RouteCache | None = None,
     ) -> None:
         self.graph, self.branches = graph, branches
+        self.cache = cache
         self.source, self.target, self.mode = source, target, mode
         for asset in graph.assets:
             if asset not in decimals:
@@ -221,6 +261,7 @@ class _Router:
         self.decimals = {a: int(decimals[a]) for a in graph.assets}
         self.quantum = {a: Decimal(1).scaleb(-self.decimals[a]) for a in graph.assets}
         self._pooled: dict[tuple[str, str], PooledDepth] = {}
+        self._plans: dict[tuple[str, str, Decimal | None, Decimal | None], Any] = {}
         self.directed = [
             [
                 self._directed(link, branch.assets[i], branch.assets[i + 1])
@@ -237,9 +278,14 @@ class _Router:
             side = "sell" if sells else "buy"
             key = (symbol, side)
             if key not in self._pooled:
-                self._pooled[key] = PooledDepth([v.depth_curve(side) for v in venues], side)
+                curves = [v.depth_curve(side) for v in venues]
+                self._pooled[key] = (
+                    PooledDepth(curves, side)
+                    if self.cache is None
+                    else self.cache.pooled(curves, side)
+                )
             sides.append((sells, self._pooled[key]))
-        return DirectedLink(src, dst, sides)
+        return DirectedLink(src, dst, sides, self.cache)
 
     # -- candidates --
 
@@ -247,7 +293,7 @@ class _Router:
         self.requested_amount = requested
         amount = float(requested)
         # the composed path curves are built once and serve every candidate's flow
-        model = FlowModel(self.directed, self.source, self.target)
+        model = FlowModel(self.directed, self.source, self.target, self.cache)
         flow = model.solve(amount, self.mode)
         notes: list[str] = []
         candidates: list[tuple[Decimal, Decimal, list[PathPlan], dict[str, Decimal], str]] = []
@@ -273,8 +319,30 @@ class _Router:
                 candidates.append((*moved, "flow"))
                 if self._better(moved, current):
                     current = moved
-        # fixed leg costs are outside the relaxation: drop the smallest branch while that pays
-        members = list(active)
+        # fixed leg costs are outside the relaxation: the best set of paths is searched over
+        # exact plans, every subset of at most _EXHAUSTIVE_PATHS paths (singles below), else the
+        # smallest branch dropped while that pays
+        exhaustive = len(self.branches) <= _EXHAUSTIVE_PATHS
+        priced = len(candidates)
+        if exhaustive:
+            subsets = [
+                members
+                for size in range(2, len(self.branches))
+                for members in combinations(range(len(self.branches)), size)
+            ]
+            for members in subsets:
+                try:
+                    sub = model.solve(amount, self.mode, members)
+                except RouteError:
+                    continue
+                sub_shares = sub.inputs if self.mode == "from" else sub.outputs
+                trial = self._exact(
+                    {k: s for k, s in zip(members, sub_shares) if s > 0.0}, requested
+                )
+                priced += 1
+                if trial is not None:
+                    candidates.append((*trial, "subset"))
+        members = [] if exhaustive else list(active)
         best_now = current
         while len(members) > 1:
             drop = min(members, key=lambda k: (shares[k], k))
@@ -285,6 +353,7 @@ class _Router:
                 break
             sub_shares = sub.inputs if self.mode == "from" else sub.outputs
             trial = self._exact(dict(zip(members, sub_shares)), requested)
+            priced += 1
             if trial is None:
                 break
             candidates.append((*trial, "flow-dropped"))
@@ -294,6 +363,7 @@ class _Router:
         singles = []
         for k in range(len(self.branches)):
             single = self._exact({k: amount}, requested)
+            priced += 1
             if single is not None:
                 singles.append((k, single))
                 candidates.append((*single, "single-path"))
@@ -314,6 +384,8 @@ class _Router:
                 {
                     "flow-dropped": "a path of the float optimum did not pay for its fixed leg costs: dropped",
                     "single-path": "one path alone beats the exact split over paths: routed there",
+                    "subset": "a subset of the paths beats the split over all of them (fixed leg"
+                    " costs): routed there",
                 }[best[4]]
             )
         best_single = None
@@ -321,6 +393,20 @@ class _Router:
             if best_single is None or self._better(single, best_single[1]):
                 best_single = (k, single)
         spent, got, paths, residual, _ = best
+        # the relaxation's certified bound holds for every set of paths and every exact plan
+        # (fixed costs and rounding only lose): its gap to the plan bounds what any search over
+        # paths could still gain
+        if self.mode == "from":
+            bound_gap = max(flow.dual - float(got), 0.0) / flow.dual if flow.dual > 0 else 0.0
+        else:
+            bound_gap = max(float(spent) - flow.dual, 0.0) / float(spent) if spent > 0 else 0.0
+        search = PathSearch(
+            "exhaustive" if exhaustive else "drop-smallest",
+            len(self.branches),
+            priced,
+            flow.dual,
+            bound_gap,
+        )
         return MultiHopPlan(
             source=self.source,
             target=self.target,
@@ -338,6 +424,7 @@ class _Router:
             residual=residual,
             decimals=self.decimals,
             notes=tuple(notes),
+            path_search=search,
         )
 
     def _better(self, a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
@@ -526,6 +613,30 @@ class _Router:
         out = sum((h.amount_out for h in steps[-1]), Decimal(0))
         return PathPlan(branch.assets, tuple(hops), need, out, residual)
 
+    def _plan(
+        self,
+        venues: list[Venue],
+        symbol: str,
+        side: str,
+        *,
+        qty: Decimal | None = None,
+        quote_qty: Decimal | None = None,
+    ) -> RoutePlan:
+        """:func:`router.plan.plan_route` of one hop, memoised for this order: the candidates
+        (float optimum, its tie, single paths, dropped branches) often give a link the same
+        amount, and planning is read-only, so the same question gets the same exact answer
+        (a refusal included) without re-quoting the venues."""
+        key = (symbol, side, qty, quote_qty)
+        if key not in self._plans:
+            try:
+                self._plans[key] = plan_route(venues, symbol, side, qty, quote_qty=quote_qty)
+            except CrossrouteError as exc:
+                self._plans[key] = exc
+        found = self._plans[key]
+        if isinstance(found, CrossrouteError):
+            raise found
+        return found
+
     def _forward(
         self, k: int, i: int, src: str, dst: str, amount: Decimal, step: int
     ) -> tuple[list[Hop], Decimal]:
@@ -552,7 +663,7 @@ class _Router:
             venues = list(link.by_symbol[symbol])
             base, _ = split_symbol(symbol)
             if base == src:
-                plan = plan_route(venues, symbol, "sell", part)
+                plan = self._plan(venues, symbol, "sell", qty=part)
                 hops += [
                     Hop(
                         leg.venue,
@@ -569,7 +680,7 @@ class _Router:
                 ]
                 left += part - plan.qty
             else:
-                plan = plan_route(venues, symbol, "buy", quote_qty=part)
+                plan = self._plan(venues, symbol, "buy", quote_qty=part)
                 hops += [
                     Hop(
                         leg.venue, symbol, "buy", step, src, dst, leg.quote_amount, leg.qty, leg.qty
@@ -588,7 +699,7 @@ class _Router:
             base, _ = split_symbol(symbol)
             try:
                 if base == dst:
-                    plan = plan_route(venues, symbol, "buy", need)
+                    plan = self._plan(venues, symbol, "buy", qty=need)
                     hops = [
                         Hop(
                             leg.venue,
@@ -604,7 +715,7 @@ class _Router:
                         for leg in plan.legs
                     ]
                 else:
-                    plan = plan_route(venues, symbol, "sell", quote_qty=need)
+                    plan = self._plan(venues, symbol, "sell", quote_qty=need)
                     hops = [
                         Hop(
                             leg.venue,

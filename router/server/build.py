@@ -90,4 +90,7 @@ def _rules(spec: MarginMarketConfig) -> PerpRules:
         initial_margin_fraction=spec.initial_margin_fraction,
         maintenance_margin_fraction=spec.maintenance_margin_fraction,
         funding_cap=spec.funding_cap,
+        funding_interest=spec.funding_interest,
+        funding_band=spec.funding_band,
+        funding_interval_hours=spec.funding_interval_hours,
     )

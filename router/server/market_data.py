@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from router.margin.oracle import aggregate
-from router.margin.quantities import to_decimal
+from router.margin.quantities import PLACES, to_decimal
 from router.server import params as P
 from router.server import tape as T
 from router.server.common import (
@@ -322,7 +322,7 @@ class MarketDataRest:
             if m.kind == "spot" and (m.units.base, m.units.quote) == (oracle, market.units.quote):
                 mid = self._mid(m)
                 if mid > 0:
-                    readings[m.name] = (int(mid.quantize(MARK_QUANTUM).scaleb(8)), 0)
+                    readings[m.name] = (int(mid.quantize(MARK_QUANTUM).scaleb(PLACES)), 0)
         if not readings:
             return self._mark(market)
         mark = aggregate(oracle, readings, 0, 0, INDEX_MAX_DEVIATION_BPS, 1)

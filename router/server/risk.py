@@ -15,7 +15,7 @@ The server keeps its own exact ledger of wallets and positions (accounts.py); th
 - **brackets** from the market's ``[margin.markets]`` rule set (TierSchedule).
 - **liquidation price**: per account and margin asset, a MarginLedger with the account's cross
   positions booked at the mark and its margin balance (wallet + unrealised PnL at the mark,
-  rounded down to the ledger's 1e-8) deposited; ``MarginLedger.liquidation_price`` then gives the
+  rounded down to the served 1e-8) deposited; ``MarginLedger.liquidation_price`` then gives the
   price (on the cent grid, rounded against the account) at which equity falls below maintenance.
 """
 
@@ -28,10 +28,10 @@ from typing import Any
 from router.margin.checks import LedgerLeg
 from router.margin.funding import binance_rate_units, premium_units
 from router.margin.ledger import MarginLedger
-from router.margin.quantities import RATE_SCALE, SCALE, to_decimal
+from router.margin.quantities import PLACES, RATE_SCALE, SCALE, to_decimal
 from router.margin.tiers import TierSchedule
 
-MARK_QUANTUM = Decimal("1e-8")  # the margin core's price grid
+MARK_QUANTUM = Decimal("1e-8")  # the served marks' grid (the core takes any price to 1e-18)
 INDEX_MAX_DEVIATION_BPS = 100
 NO_CAP = 9_000_000_000_000  # Binance's notionalCap of the last bracket
 _EXACT = Context(prec=120)
@@ -51,6 +51,8 @@ class PerpRules:
     initial_margin_fraction: Decimal | None = None
     maintenance_margin_fraction: Decimal | None = None
     funding_cap: Decimal = Decimal("0.0005")
+    funding_interest: Decimal = Decimal(0)
+    funding_band: Decimal = Decimal(0)
     funding_interval_hours: int = 8
 
     def register(self, ledger: MarginLedger) -> None:
@@ -65,6 +67,8 @@ class PerpRules:
             initial_margin_fraction=self.initial_margin_fraction,
             maintenance_margin_fraction=self.maintenance_margin_fraction,
             funding_cap=self.funding_cap,
+            funding_interest=self.funding_interest,
+            funding_band=self.funding_band,
             funding_interval_hours=self.funding_interval_hours,
         )
 
@@ -108,7 +112,7 @@ class FundingState:
 
 
 def _mark_units(price: Decimal) -> int:
-    return int(price.quantize(MARK_QUANTUM).scaleb(8))
+    return int(price.quantize(MARK_QUANTUM).scaleb(PLACES))
 
 
 def rules_for(market: Any) -> PerpRules:
@@ -236,8 +240,8 @@ class PerpRisk:
 
     def maintenance(self, venue: str, size: Decimal, mark: Decimal) -> Decimal:
         """MM of a position of |size| at ``mark`` by the bracket its notional falls in, rounded up
-        to the core's 1e-8."""
-        notional16 = int(_EXACT.multiply(abs(size), mark.quantize(MARK_QUANTUM)).scaleb(16))
+        to the core's 1e-18."""
+        notional16 = int(_EXACT.multiply(abs(size), mark.quantize(MARK_QUANTUM)).scaleb(2 * PLACES))
         return to_decimal(self.schedules[venue].maintenance_margin_units(notional16))
 
     def liquidation_prices(

@@ -2,13 +2,15 @@
 
 For each step of a scenario the engine sets the marks (external move x venue impact, through the
 oracle fault if any), charges the step's funding, and then, while the subaccount is below
-maintenance, runs :func:`router.margin.liquidation.liquidate`. Each liquidation step closes part
-of a position at mark (fee to the insurance fund, as the ledger does); the engine sends the same
-size (times ``crowd``: the accounts like this one) to the venues of the asset, which consumes their
-depth and moves their prices; the move is multiplied into the marks and the check runs again, so a
-cascade happens when the impact pushes the account (or what is left of it) back below
-maintenance. The difference between the venue fill and the mark is the insurance fund's
-execution cost, reported as ``fund_slippage``.
+maintenance, runs the margin core's liquidation loop (:class:`router.margin.liquidation.Liquidation`,
+the same loop ``crossroute execute`` and paper use). Each step the core decides is sent (times
+``crowd``: the accounts like this one) to the venues of the asset, which consumes their depth and
+moves their prices, and the account's share is booked at the price the venues gave (in the mark's
+terms; fee to the insurance fund); the move is multiplied into the marks and the check runs again,
+so a cascade happens when the impact pushes the account (or what is left of it) back below
+maintenance. The difference between the venue fill and the mark is the execution cost of the
+liquidation, reported per step as ``fund_slippage`` (borne by the account, and by the fund as bad
+debt beyond the account's equity).
 
 Two ways to consume depth, with the same definitions:
 
@@ -24,7 +26,7 @@ Impact factor of an asset = the marginal price the liquidation sales left on the
 way), across the asset's venues (its spot venues: the
 backstop takes the position at mark and hedges where the depth is; perp books only for an asset
 without spot venues). Factors are rounded to 1e-9 (ppb) at the edge;
-marks are integers on the ledger's 1e-8 grid; ledger and losses stay exact integers.
+marks are integers on the ledger's 1e-18 grid; ledger and losses stay exact integers.
 
 Values (``nav``): collateral at mark, weight 1, plus every position's unrealised PnL and unsettled
 funding plus isolated margin (quote). Loss = nav at the start - nav after the path, at the
@@ -56,7 +58,13 @@ from router.margin.account import ISOLATED, rate_units
 from router.margin.errors import MarginInputError
 from router.margin.journal import Journal
 from router.margin.ledger import MarginLedger
-from router.margin.liquidation import SPOT_STEP
+from router.margin.liquidation import (
+    SPOT_STEP,
+    Liquidation,
+    LiquidationFill,
+    LiquidationOrder,
+    LiquidationStep,
+)
 from router.margin.oracle import VALID, MarkPrice, aggregate
 from router.margin.quantities import SCALE, ceil_div, floor_div, to_decimal, to_text
 from router.margin.report import build_account, load_account
@@ -81,6 +89,7 @@ __all__ = [
 PPB = 10**9
 MAX_ROUNDS = 25  # cascade rounds per step; each round is one full ledger liquidation
 _TABLE_POINTS = 512  # impact table resolution for Monte Carlo (log-spaced prices)
+_AVERAGE_POINTS = 33  # grid of the curve's average fill price over one liquidation order
 _STALE, _NO_QUORUM = "stale", "no_quorum"
 
 
@@ -171,7 +180,7 @@ class _NullJournal(Journal):
 
 
 def nav_units(ledger: MarginLedger, sub_id: str) -> int:
-    """Unweighted value of a subaccount at its marks (quote 1e-8 units), rounded down. O(holdings)."""
+    """Unweighted value of a subaccount at its marks (quote ledger units), rounded down. O(holdings)."""
     sub = ledger.subs[sub_id]
     total = 0
     for asset, units in sub.balances.items():
@@ -189,10 +198,12 @@ def nav_units(ledger: MarginLedger, sub_id: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class LiquidationEvent:
-    """One liquidation step: closed ``size`` (signed, base) of ``symbol`` at ``mark`` with ``fee``;
+    """One liquidation step: closed ``size`` (signed, base) of ``symbol`` decided at ``mark``,
+    filled at the venues' price with ``fee``;
     what the venues did with the same order (x crowd): ``venue_qty``, ``venue_avg_price``,
-    ``unfilled_qty`` (depth exhausted); ``fund_slippage`` = the fund's cost of closing at the venue
-    instead of at mark (quote, > 0 = cost)."""
+    ``unfilled_qty`` (depth exhausted); ``price`` the account's fill, booked in the ledger (the
+    venues' average in the mark's terms); ``fund_slippage`` = the cost of closing there instead of
+    at mark (quote, > 0 = cost)."""
 
     step: int
     t_min: Decimal
@@ -205,6 +216,7 @@ class LiquidationEvent:
     venue_avg_price: Decimal | None
     unfilled_qty: Decimal
     fund_slippage: Decimal
+    price: Decimal | None = None  # the booked fill price, in the mark's terms
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
@@ -219,6 +231,7 @@ class LiquidationEvent:
             "venue_avg_price": self.venue_avg_price,
             "unfilled_qty": self.unfilled_qty,
             "fund_slippage": self.fund_slippage,
+            "price": self.price,
         }
 
 
@@ -322,7 +335,7 @@ def tail_stats(
 ) -> TailStats:
     """VaR = the loss at rank ceil(level x n) of the sorted sample (the empirical quantile, no
     interpolation); ES = the mean of the ceil((1 - level) x n) largest losses, rounded up to the
-    1e-8 (against the account). Exact on integer units. O(n log n)."""
+    ledger's 1e-18 (against the account). Exact on integer units. O(n log n)."""
     n = len(losses_units)
     if n == 0:
         raise StressInputError("losses", losses_units, "at least one path")
@@ -386,7 +399,9 @@ def scale_depth(config: MarketConfig, liquidity: tuple[tuple[str, Decimal], ...]
     wanted = dict(liquidity)
     for name in wanted:
         if name not in names:
-            raise StressInputError("liquidity", name, f"one of the config's venues {sorted(names)}")
+            raise StressInputError(
+                "liquidity", name, f"one of the config's venues {', '.join(sorted(names))}"
+            )
     venues = []
     for venue in config.venues:
         s = wanted.get(venue.name)
@@ -591,53 +606,70 @@ class _Path:
     # -- the cascade -------------------------------------------------------------------------
 
     async def cascade(self) -> None:
-        ledger, eng = self.ledger, self.engine
+        """Rounds of the margin core's liquidation loop, each step filled on the venues (this
+        path's consumer) at the price they give, until the account is no longer liquidatable,
+        a round takes no step, or MAX_ROUNDS. The marks take the venues' impact after each step,
+        so the next one is decided at the prices the last one left."""
+        ledger = self.ledger
         for round_no in range(MAX_ROUNDS):
             if self.sub_id not in ledger.liquidatable():
                 return
-            res = ledger.liquidate(self.sub_id)
+            run = Liquidation(ledger, self.sub_id)
+            while (order := run.next_order()) is not None:
+                fill, event = await self._fill(order, round_no)
+                step = run.book(order, fill)
+                if step is not None and event is not None:
+                    self.result.insurance_fees += to_decimal(step.fee_units)
+                    self.result.liquidations.append(event(step))
+                    self.apply_marks()  # the next step is decided where this one left the venues
+            res = run.finish()
             self.result.cascade_rounds += 1
             self.result.bad_debt += to_decimal(res.bad_debt_units)
             if not res.steps:
                 return
-            for step in res.steps:
-                asset = (
-                    step.symbol
-                    if step.kind == SPOT_STEP
-                    else ledger.markets[step.symbol].oracle_asset
-                )
-                size = to_decimal(step.closed_units)
-                qty = abs(size) * self.crowd
-                side = "buy" if step.closed_units > 0 else "sell"
-                filled, avg, rel_ppb = await eng.consume(self, asset, side, qty, round_no)
-                mark = to_decimal(step.price_units)
-                # The venues trade at their own level; the fill in the mark's terms is the
-                # external price x (venue average / venue reference before any liquidation).
-                exec_price = to_decimal(_mul_ppb(self.external[step.symbol], rel_ppb))
-                slip = (
-                    ((mark - exec_price) if side == "sell" else (exec_price - mark))
-                    * filled
-                    / self.crowd
-                    if filled > 0
-                    else Decimal(0)
-                )
-                self.result.insurance_fees += to_decimal(step.fee_units)
-                self.result.liquidations.append(
-                    LiquidationEvent(
-                        self.step_index,
-                        self.t_min,
-                        round_no,
-                        step.symbol,
-                        size,
-                        mark,
-                        to_decimal(step.fee_units),
-                        filled,
-                        avg,
-                        qty - filled,
-                        slip.quantize(Decimal("1e-8")),
-                    )
-                )
             self.apply_marks()
+
+    async def _fill(self, order: LiquidationOrder, round_no: int) -> tuple[LiquidationFill, Any]:
+        """Send ``order`` (x crowd: the accounts like this one) to the venues of its asset; the
+        account's share fills at the venues' average in the mark's terms: the external price x
+        (venue average / venue reference before any liquidation). Returns the fill and a maker
+        of the step's LiquidationEvent (None when nothing filled)."""
+        ledger, eng = self.ledger, self.engine
+        asset = (
+            order.symbol if order.kind == SPOT_STEP else ledger.markets[order.symbol].oracle_asset
+        )
+        asked = to_decimal(order.signed_units)
+        qty = abs(asked) * self.crowd
+        side = "buy" if order.signed_units > 0 else "sell"
+        filled, avg, rel_ppb = await eng.consume(self, asset, side, qty, round_no)
+        units = min(abs(order.signed_units), int(filled * SCALE) // self.crowd)
+        if units <= 0:
+            return LiquidationFill(0, 0, f"the venues of {asset} took nothing"), None
+        price_units = max(1, _mul_ppb(self.external[order.symbol], rel_ppb))
+        note = "" if filled >= qty else f"the venues of {asset} took {filled} of {qty}"
+        signed = units if side == "buy" else -units
+
+        def event(step: LiquidationStep) -> LiquidationEvent:
+            mark = to_decimal(order.mark_units)
+            exec_price = to_decimal(step.price_units)
+            closed = to_decimal(abs(step.closed_units))
+            slip = (mark - exec_price) * closed if side == "sell" else (exec_price - mark) * closed
+            return LiquidationEvent(
+                self.step_index,
+                self.t_min,
+                round_no,
+                order.symbol,
+                to_decimal(step.closed_units),
+                mark,
+                to_decimal(step.fee_units),
+                filled,
+                avg,
+                qty - filled,
+                slip.quantize(Decimal(1) / SCALE),
+                exec_price,
+            )
+
+        return LiquidationFill(signed, price_units, note), event
 
     def snapshot(self) -> StepState:
         ledger = self.ledger
@@ -710,20 +742,20 @@ class StressEngine:
                 raise StressInputError(
                     f"{scenario.name}: asset",
                     asset,
-                    f"one of the known assets or perp markets {sorted(known)}",
+                    f"one of the known assets or perp markets {', '.join(sorted(known))}",
                 )
         for market, _ in scenario.funding:
             if market not in self.portfolio.cross.markets:
                 raise StressInputError(
                     f"{scenario.name}: funding market",
                     market,
-                    f"one of {sorted(self.portfolio.cross.markets)}",
+                    f"one of {', '.join(sorted(self.portfolio.cross.markets))}",
                 )
         names = {v.name for v in self.market_config.venues}
         for venue, _ in scenario.liquidity:
             if venue not in names:
                 raise StressInputError(
-                    f"{scenario.name}: liquidity venue", venue, f"one of {sorted(names)}"
+                    f"{scenario.name}: liquidity venue", venue, f"one of {', '.join(sorted(names))}"
                 )
 
     def _venues_of(self, market: Any, asset: str) -> list[Any]:
@@ -804,12 +836,16 @@ class StressEngine:
         for asset in model.assets:
             if asset not in self.known_assets:
                 raise StressInputError(
-                    "monte_carlo.vol", asset, f"one of the known assets {sorted(self.known_assets)}"
+                    "monte_carlo.vol",
+                    asset,
+                    f"one of the known assets {', '.join(sorted(self.known_assets))}",
                 )
         for market, _ in model.funding:
             if market not in self.portfolio.cross.markets:
                 raise StressInputError(
-                    "monte_carlo.funding", market, f"one of {sorted(self.portfolio.cross.markets)}"
+                    "monte_carlo.funding",
+                    market,
+                    f"one of {', '.join(sorted(self.portfolio.cross.markets))}",
                 )
         moves = model.sample(seed, paths)
         factors = np.rint((1.0 + moves) * PPB).astype(np.int64)  # float -> exact ppb, once
@@ -881,16 +917,21 @@ class _CurveConsumer:
         table = self.tables.get(asset)
         if table is None:
             return Decimal(0), None, PPB
-        before = table.factor(float(path.net_sold[asset]))
+        start = float(path.net_sold[asset])
         # what the venues can still take on that side (the table ends where their depth does)
         room = Decimal(f"{float(table.sell_q[-1] if side == 'sell' else table.buy_q[-1]):.8f}")
         taken = path.net_sold[asset] if side == "sell" else -path.net_sold[asset]
         filled = max(Decimal(0), min(qty, room - max(taken, Decimal(0))))
         path.net_sold[asset] += filled if side == "sell" else -filled
-        after = table.factor(float(path.net_sold[asset]))
-        path.impact_ppb[asset] = _ppb(after)
-        # average of a walk along the curve, to first order the mean of the end points
-        return filled, None, _ppb((before + after) / 2)
+        end = float(path.net_sold[asset])
+        path.impact_ppb[asset] = _ppb(table.factor(end))
+        if filled <= 0:
+            return filled, None, PPB
+        # the average price of the walk along the curve: the mean of the marginal price over the
+        # quantity traded (trapezoids on a fixed grid; the book's exact walk is `run`'s)
+        grid = np.linspace(start, end, _AVERAGE_POINTS)
+        factors = np.array([table.factor(float(x)) for x in grid])
+        return filled, None, _ppb(float((factors[:-1] + factors[1:]).mean() / 2))
 
 
 class _RealConsumer:

@@ -172,13 +172,20 @@ def test_ticket_preview_orders_working_orders_and_fill_history(fresh_service):
             assert again == fills and len(fills) >= 1
             text = page.inner_text("#fills tbody")
             assert "ETH" in text and "USDC/ETH" in text and "USDC" in text
+            # At 1,500 px the fills table fits its panel: no sideways scrolling, there or the page's
+            widths = page.evaluate(
+                "() => [document.querySelector('#fills').parentElement, document.documentElement]"
+                ".map(e => [e.scrollWidth, e.clientWidth])"
+            )
+            assert all(scroll <= client for scroll, client in widths), widths
         finally:
             browser.close()
 
 
 def test_a_conversion_previews_its_paths_and_hops(fresh_service, tmp_path):
     """The ticket's "Convert assets" preview is `crossroute route --from --to --json`: every path
-    and hop shown, in order, with the plan's own amounts."""
+    and hop shown, in order, with the plan's own amounts; "Convert" sends it and shows what was
+    spent and received."""
     from playwright.sync_api import sync_playwright
 
     url = fresh_service
@@ -220,8 +227,26 @@ def test_a_conversion_previews_its_paths_and_hops(fresh_service, tmp_path):
             assert shown == want
             total = page.inner_text("dd[data-key='total']")
             assert total == f"40 ETH → {_trim(expected['amount_out'])} USDC"
-            assert page.is_disabled("#t-submit")  # previewed only: nothing is sent
-            page.screenshot(path=str(tmp_path / "convert.png"), full_page=False)
+            page.select_option("#t-unit", "to_qty")
+            assert page.is_disabled("#t-submit")  # a receive-sized conversion is previewed only
             assert _get(url + "/api/status")["orders"] == 0
+            # Sized in what it spends, it is sent by click and executed hop by hop.
+            page.select_option("#t-unit", "qty")
+            page.fill("#t-size", "40")
+            assert page.inner_text("#t-submit") == "Convert 40 ETH to USDC"
+            page.click("#t-submit")
+            page.wait_for_selector("#t-result.ok", timeout=WAIT_MS)
+            result = page.inner_text("#t-result")
+            assert ": filled" in result and "spent 40 ETH → received " in result, result
+            orders = _get(url + "/api/orders?account=desk-a")["orders"]
+            assert [o["kind"] for o in orders] == ["conversion"]
+            received = Decimal(orders[0]["multihop"]["inventory"]["USDC"])
+            assert f"received {_trim(str(received))} USDC" in result
+            box = page.evaluate(
+                "() => [document.querySelector('#preview').scrollWidth,"
+                " document.querySelector('#preview').clientWidth]"
+            )
+            assert box[0] <= box[1], box  # the paths and hops fit the panel at 1,500 px
+            page.screenshot(path=str(tmp_path / "convert.png"), full_page=False)
         finally:
             browser.close()

@@ -42,6 +42,7 @@ from itertools import islice
 from typing import Any
 
 from venues.errors import InvalidArgument, VenueError, require_int
+from venues.orderbook import records
 from venues.orderbook.prices import PriceSet
 from venues.orderbook.types import PIPS_PER_UNIT, BookQuote, Fill, Order, OrderResult
 from venues.values import parse_decimal, parse_non_negative, parse_positive
@@ -61,11 +62,6 @@ _STPS = {
     "cancel_both": "cancel_both",
 }
 _BOOK_SIDES = {"bids": "bids", "asks": "asks"}
-
-# Records are built as tuple.__new__(Record, fields): a NamedTuple without its Python-level
-# __new__ (see venues.orderbook.types).
-_record = tuple.__new__
-_new_resting = object.__new__
 
 
 class _Resting:
@@ -102,7 +98,7 @@ class _Resting:
         self.seq = seq
 
     def snapshot(self) -> Order:
-        return _record(
+        return records.new(
             Order,
             (
                 self.order_id,
@@ -479,14 +475,18 @@ class OrderBook:
         >>> book.place_limit("b2", "tk", "buy", 90, 5, tif="FOK").status
         'expired'
         """
-        try:
-            side = _SIDES[side]
-        except (KeyError, TypeError):
-            raise InvalidArgument("side", side, "'buy' or 'sell'") from None
-        try:
-            tif = _TIFS[tif]
-        except (KeyError, TypeError):
-            raise InvalidArgument("tif", tif, "'GTC', 'IOC', 'FOK' or 'POST_ONLY'") from None
+        # The usual spellings pass by identity; any other (an enum member, an equal str built
+        # at run time) is looked up, which also interns it, or refused.
+        if side is not BUY and side is not SELL:
+            try:
+                side = _SIDES[side]
+            except (KeyError, TypeError):
+                raise InvalidArgument("side", side, "'buy' or 'sell'") from None
+        if tif is not GTC and tif is not IOC:
+            try:
+                tif = _TIFS[tif]
+            except (KeyError, TypeError):
+                raise InvalidArgument("tif", tif, "'GTC', 'IOC', 'FOK' or 'POST_ONLY'") from None
         # Validation is inlined on this hot path; the helpers build the error messages.
         closed = self._closed
         orders = self._orders
@@ -498,11 +498,12 @@ class OrderBook:
             _ticks_arg("price_ticks", price_ticks)
         if type(qty_lots) is not int or qty_lots < 1:
             _lots_arg("qty_lots", qty_lots)
-        if price_ticks * qty_lots < self._min_notional_quanta:
+        min_quanta = self._min_notional_quanta
+        if min_quanta > 1 and price_ticks * qty_lots < min_quanta:  # 1 lot at 1 tick is 1
             raise InvalidArgument(
                 "qty_lots",
                 qty_lots,
-                f"price_ticks * qty_lots >= min_notional_quanta {self._min_notional_quanta}",
+                f"price_ticks * qty_lots >= min_notional_quanta {min_quanta}",
                 code="MIN_NOTIONAL",
             )
 
@@ -515,11 +516,12 @@ class OrderBook:
         if not crosses:
             if tif is IOC or tif is FOK:
                 closed.add(order_id)
-                return _record(OrderResult, (order_id, "expired", 0, 0, (), qty_lots, ()))
+                return records.new(OrderResult, (order_id, "expired", 0, 0, (), qty_lots, ()))
             # Rest at once: the common case of a book, kept free of calls.
             self._order_seq = seq = self._order_seq + 1
-            # _Resting(...) inlined: slot stores in place cost half the constructor call.
-            resting = _new_resting(_Resting)
+            # _Resting(...) inlined: slot stores in place cost half the constructor call. Written
+            # as _Resting.__new__ so that compiled it is the type's own allocator, called in C.
+            resting = _Resting.__new__(_Resting)
             resting.order_id = order_id
             resting.owner = owner
             resting.side = side
@@ -545,7 +547,7 @@ class OrderBook:
             level.live += 1
             level.total_lots += qty_lots
             orders[order_id] = resting
-            return _record(OrderResult, (order_id, "resting", 0, qty_lots, (), 0, ()))
+            return records.new(OrderResult, (order_id, "resting", 0, qty_lots, (), 0, ()))
         if tif is POST_ONLY:
             raise VenueError(
                 "POST_ONLY_WOULD_CROSS",
@@ -558,7 +560,7 @@ class OrderBook:
             plan = self._sweep(side, qty_lots, price_ticks, owner)
             if plan.filled_lots < qty_lots:
                 closed.add(order_id)
-                return _record(OrderResult, (order_id, "expired", 0, 0, (), qty_lots, ()))
+                return records.new(OrderResult, (order_id, "expired", 0, 0, (), qty_lots, ()))
         remaining, fills, stp_cancelled, killed = self._match(
             order_id, owner, side, qty_lots, price_ticks
         )
@@ -567,7 +569,7 @@ class OrderBook:
             self._rest(order_id, owner, side, price_ticks, remaining, tif)
             orders[order_id].original_lots = qty_lots
             status = "partially_filled" if filled else "resting"
-            return _record(
+            return records.new(
                 OrderResult, (order_id, status, filled, remaining, fills, 0, stp_cancelled)
             )
         closed.add(order_id)
@@ -577,7 +579,9 @@ class OrderBook:
             status = "cancelled"
         else:
             status = "expired"
-        return _record(OrderResult, (order_id, status, filled, 0, fills, remaining, stp_cancelled))
+        return records.new(
+            OrderResult, (order_id, status, filled, 0, fills, remaining, stp_cancelled)
+        )
 
     def place_market(
         self,
@@ -619,7 +623,9 @@ class OrderBook:
             status = "cancelled"
         else:
             status = "expired"
-        return _record(OrderResult, (order_id, status, filled, 0, fills, remaining, stp_cancelled))
+        return records.new(
+            OrderResult, (order_id, status, filled, 0, fills, remaining, stp_cancelled)
+        )
 
     def cancel(self, order_id: str) -> Order:
         """Cancel the open order ``order_id`` and return its last snapshot (remaining lots).
@@ -635,7 +641,7 @@ class OrderBook:
         if resting is None:
             raise _not_open_error(order_id)  # nothing was removed
         side, price, qty_lots = resting.side, resting.price_ticks, resting.qty_lots
-        snapshot = _record(
+        snapshot = records.new(
             Order,
             (
                 order_id,
@@ -883,7 +889,7 @@ class OrderBook:
             del levels[price]
             self._drop_price(resting.side, price)
         elif len(level.queue) > 2 * live + 8:
-            level.queue = deque(r for r in level.queue if r.qty_lots)
+            level.queue = deque([r for r in level.queue if r.qty_lots])
 
     def _sweep(self, side: str, qty_lots: int, limit: int | None, owner: str | None) -> BookQuote:
         """Read-only twin of :meth:`_match`: what a taker would fill, with the same STP rules."""
@@ -923,7 +929,7 @@ class OrderBook:
                 worst = price
             if stop or not remaining:
                 break
-        return _record(
+        return records.new(
             BookQuote, (side, qty_lots, qty_lots - remaining, notional, fee, worst, touched)
         )
 
@@ -938,10 +944,8 @@ class OrderBook:
         """
         if side is BUY:
             levels, prices, price = self._ask_levels, self._ask_prices, self._best_ask
-            next_best = prices.min
         else:
             levels, prices, price = self._bid_levels, self._bid_prices, self._best_bid
-            next_best = prices.max
         stp = self._stp
         taker_pips, maker_pips = self._taker_fee_pips, self._maker_fee_pips
         orders_index = self._orders
@@ -953,12 +957,13 @@ class OrderBook:
         killed = False
         taker_notional = taker_fees = maker_fees = 0
         maker_sign = -1 if side is BUY else 1  # the maker's position moves against the taker
-        # Local bindings: this loop runs once per fill and attribute lookups dominate it.
-        append_fill, record = fills.append, _record
-        position_of, cash_of = positions.get, cash.get
         is_buy = side is BUY
-        pips_per_unit = PIPS_PER_UNIT
-        closed_add = self._closed.add
+        # Fees are ceil(notional * pips / PIPS_PER_UNIT), as floor((x + PIPS_PER_UNIT - 1) / ...):
+        # equal for every integer x, negative ones (rebates) included, in three operations.
+        round_up = PIPS_PER_UNIT - 1
+        # Dict, list and set methods are called on the containers themselves, not through bound
+        # locals: compiled, they are then direct C calls.
+        closed = self._closed
         while remaining and price is not None:
             if limit is not None and (price > limit if is_buy else price < limit):
                 break
@@ -980,7 +985,7 @@ class OrderBook:
                         break
                     popleft()
                     del orders_index[maker.order_id]
-                    closed_add(maker.order_id)
+                    closed.add(maker.order_id)
                     live -= 1
                     level_lots -= maker_lots
                     stp_cancelled.append(maker.order_id)
@@ -992,7 +997,7 @@ class OrderBook:
                     take = maker_lots
                     popleft()
                     del orders_index[maker.order_id]
-                    closed_add(maker.order_id)
+                    closed.add(maker.order_id)
                     live -= 1
                 else:
                     take = remaining
@@ -1000,11 +1005,11 @@ class OrderBook:
                 level_lots -= take
                 remaining -= take
                 notional = price * take
-                taker_fee = -((-notional * taker_pips) // pips_per_unit) if taker_pips else 0
-                maker_fee = -((-notional * maker_pips) // pips_per_unit) if maker_pips else 0
+                taker_fee = (notional * taker_pips + round_up) // PIPS_PER_UNIT if taker_pips else 0
+                maker_fee = (notional * maker_pips + round_up) // PIPS_PER_UNIT if maker_pips else 0
                 fill_seq += 1
-                append_fill(
-                    record(
+                fills.append(
+                    records.new(
                         Fill,
                         (
                             fill_seq,
@@ -1024,8 +1029,12 @@ class OrderBook:
                 taker_notional += notional
                 taker_fees += taker_fee
                 maker_fees += maker_fee
-                positions[maker_owner] = position_of(maker_owner, 0) + maker_sign * take
-                cash[maker_owner] = cash_of(maker_owner, 0) - maker_sign * notional - maker_fee
+                if is_buy:  # the maker sold
+                    positions[maker_owner] = positions.get(maker_owner, 0) - take
+                    cash[maker_owner] = cash.get(maker_owner, 0) + notional - maker_fee
+                else:
+                    positions[maker_owner] = positions.get(maker_owner, 0) + take
+                    cash[maker_owner] = cash.get(maker_owner, 0) - notional - maker_fee
                 if not remaining:
                     break
             level.total_lots = level_lots
@@ -1033,7 +1042,7 @@ class OrderBook:
             if not live:
                 del levels[price]
                 prices.remove(price)
-                price = next_best()
+                price = prices.min() if is_buy else prices.max()
             if killed:
                 break
         if is_buy:

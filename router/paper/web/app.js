@@ -154,8 +154,13 @@ function setMode() {
 }
 function updateButton() {
   const f = $("ticket"), symbol = f.symbol.value;
-  $("t-submit").disabled = converting();
-  if (converting()) { $("t-submit").textContent = "Convert " + f.from.value + " to " + f.to.value + ": preview only"; $("t-submit").className = ""; return; }
+  $("t-submit").disabled = converting() && f.size_unit.value !== "qty";
+  if (converting()) { // executed by spending exactly the size of "from"; a receive-sized one is previewed only
+    const size = f.size.value.trim();
+    $("t-submit").textContent = f.size_unit.value !== "qty" ? "Convert " + f.from.value + " to " + f.to.value + ": preview only (size it in " + f.from.value + " to send)"
+      : "Convert " + (size ? size + " " : "") + f.from.value + " to " + f.to.value;
+    $("t-submit").className = "convert"; return;
+  }
   const size = f.size.value.trim();
   const unit = f.size_unit.value === "qty" ? baseOf(symbol) : quoteOf(symbol);
   const side = f.side.value === "buy" ? "Buy" : "Sell";
@@ -253,13 +258,25 @@ function renderPaths(q) {
   box.replaceChildren(table, dl);
   box.dataset.quote = JSON.stringify(q);
 }
+// A conversion's answer: status, what was spent and received (the inventory change), the hops done.
+function conversionText(doc) {
+  const m = doc.multihop, inv = m.inventory || {};
+  const hops = m.hops.map((h) => `${h.venue} ${h.symbol} ${h.side}: ${h.status}`).join(", ");
+  return [`${doc.client_id}: ${doc.status}`, `spent ${withUnit(trim((inv[m.from] || "0").replace("-", "")), m.from)} → received ${withUnit(trim(inv[m.to] || "0"), m.to)}`, hops, doc.reason].filter(Boolean).join(" · ");
+}
 async function submitOrder() {
-  if (converting()) return; // previewed only: paper orders trade one symbol at a time
+  if ($("t-submit").disabled) return;
   const body = ticketValues();
+  if (converting()) { const f = $("ticket"); body.account = f.account.value; body.subaccount = f.subaccount.value; }
   body.client_id = "web-" + Date.now().toString(36) + "-" + (++state.seq);
   $("t-result").textContent = ""; clearErrors();
   try {
     const doc = await call("POST", "/api/orders", body);
+    if (doc.multihop) {
+      $("t-result").textContent = conversionText(doc);
+      $("t-result").className = doc.status === "filled" ? "ok" : "err";
+      schedulePreview(); return;
+    }
     const legs = doc.legs.map((l) => `${l.side} ${trim(l.filled_qty)} ${baseOf(l.symbol)} @ ${withUnit(l.avg_price, priceUnit(l.symbol))}`).join("; ");
     const guard = Object.values(doc.protection || {}).map((p) => "protection: " + protectionText(p, priceUnit(body.symbol)));
     $("t-result").textContent = [`${doc.client_id}: ${doc.status}`, legs, doc.reason, ...guard].filter(Boolean).join(" · ");
@@ -313,12 +330,16 @@ function amendRow(tr, order, limit, qty) {
 
 // -- fills and routes -----------------------------------------------------------------------------
 const esc = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+// A figure and its unit; the unit may fold under the number when the column is narrow (never the
+// number itself), so the table fits its panel instead of scrolling sideways.
+const figureHtml = (value, unit) => (value === null || value === undefined ? "–" : `${esc(trim(value))} <span class="u">${esc(unit)}</span>`);
 function fillRowHtml(f) {
   // One HTML string per row: a thousand rows render several times faster than through the DOM API.
   const base = baseOf(f.symbol), quote = quoteOf(f.symbol);
-  const cells = [f.fill_id, utc(f.t_ns).slice(11), f.subaccount, f.symbol, f.side, withUnit(f.qty, base),
-    withUnit(f.avg_price, priceUnit(f.symbol)), withUnit(f.quote_amount, quote), withUnit(f.fee, quote), f.venue, f.client_id];
-  const tds = cells.map((c, i) => (i === 4 ? `<td class="${esc(c)}">` : "<td>") + esc(c) + "</td>").join("");
+  const text = [f.fill_id, utc(f.t_ns).slice(11), f.subaccount, f.symbol, f.side].map(esc);
+  const figures = [figureHtml(f.qty, base), figureHtml(f.avg_price, priceUnit(f.symbol)), figureHtml(f.quote_amount, quote), figureHtml(f.fee, quote)];
+  const cells = [...text, ...figures, esc(f.venue), esc(f.client_id)];
+  const tds = cells.map((c, i) => (i === 4 ? `<td class="${text[4]}">` : i >= 5 && i <= 8 ? '<td class="fig">' : "<td>") + c + "</td>").join("");
   return `<tr data-fill="${esc(f.fill_id)}" title="${esc(utc(f.t_ns))} UTC">${tds}</tr>`;
 }
 function addFills(fills, atTop) {
@@ -530,6 +551,8 @@ async function start() {
   renderPnl(await pnl, quoteOf(state.market.venues[0].symbol));
   document.body.dataset.ready = "1";
   document.body.dataset.firstRenderMs = String(Math.round(performance.now()));
+  // ... and once that frame is laid out and painted (the fills table's layout included)
+  requestAnimationFrame(() => setTimeout(() => { document.body.dataset.firstPaintMs = String(Math.round(performance.now())); }, 0));
   setInterval(refresh, 1000);
 }
 start().catch((err) => { $("clock").textContent = "error: " + err.message; });

@@ -9,9 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router.app import MAIN_SUBACCOUNT, SEED_OWNER, build_margin, build_market, load_market
+from router.app import (
+    MAIN_SUBACCOUNT,
+    MARK_QUANTUM,
+    SEED_OWNER,
+    build_margin,
+    build_market,
+    load_market,
+)
 from router.config import load_config, parse_config
 from router.margin.journal import Journal
+from router.margin.quantities import QUANTUM, SCALE, to_decimal
 from router.model.errors import ConfigError, RouteError
 from router.model.venue import VenueAdapter
 from router.plan import plan_route
@@ -273,7 +281,21 @@ def test_default_margin_matches_the_config_and_the_venue_mids() -> None:
     ledger = setup.ledger
     assert (setup.account, setup.sub_id) == ("desk-a", f"desk-a/{MAIN_SUBACCOUNT}")
     assert setup.perp_markets == {"ETH/USDC:USDC": "ETH-PERP"} == setup.gate.perp_markets
-    assert ledger.quote_asset == "USDC" and sorted(ledger.assets) == ["ETH", "USDC", "WBTC"]
+    # USDT only trades against ETH and as USDC/USDT: registered so that hops book it as itself
+    assert ledger.quote_asset == "USDC" and sorted(ledger.assets) == [
+        "ETH",
+        "USDC",
+        "USDT",
+        "WBTC",
+    ]
+    # marked at the inverse of the USDC/USDT venues' median mid, and refreshed from it
+    mids = [a.mid_price() for a in market.adapters_for("USDC/USDT")]
+    usdt_mark = to_decimal(ledger.marks["USDT"].price_units)
+    assert setup.mark_sources["USDT"] == "USDC/USDT"
+    assert min(1 / m for m in mids) <= usdt_mark <= max(1 / m for m in mids)
+    median = market.median_mid("USDC/USDT")
+    assert median is not None
+    assert setup.live_marks(market)["USDT"] == (1 / median).quantize(MARK_QUANTUM)
     assert (
         ledger.assets["ETH"].initial_weight_ppm,
         ledger.assets["ETH"].maintenance_weight_ppm,
@@ -282,8 +304,10 @@ def test_default_margin_matches_the_config_and_the_venue_mids() -> None:
         ledger.markets["ETH-PERP"].tiers.max_leverage == 20
         and ledger.markets["ETH-PERP"].oracle_asset == "ETH"
     )
-    assert ledger.marks["ETH"].price_units == 268_380_500_000  # uni-v2's mid 2683.805
-    assert ledger.marks["ETH-PERP"].price_units == 268_450_000_000  # the perp book's mid 2684.50
+    assert ledger.marks["ETH"].price_units == 2_683_805 * SCALE // 1000  # uni-v2's mid 2683.805
+    assert (
+        ledger.marks["ETH-PERP"].price_units == 268_450 * SCALE // 100
+    )  # the perp book's mid 2684.50
     assert (
         ledger.balance(setup.sub_id, "ETH") == 100
         and ledger.balance(setup.sub_id, "USDC") == 1_000_000
@@ -303,11 +327,11 @@ def test_configured_marks_override_the_mids_and_accounts_are_chosen_by_name() ->
     market = _perp_market(extra='\n[margin.marks]\nETH = "2500"\nETH-PERP = "2501.5"\n')
     setup = build_margin(market, "desk-b")
     assert setup.sub_id == "desk-b/main" and setup.ledger.balance(setup.sub_id, "USDC") == 5
-    assert setup.ledger.marks["ETH"].price_units == 250_000_000_000
-    assert setup.ledger.marks["ETH-PERP"].price_units == 250_150_000_000
+    assert setup.ledger.marks["ETH"].price_units == 2500 * SCALE
+    assert setup.ledger.marks["ETH-PERP"].price_units == 250_150 * SCALE // 100
     default = build_margin(_perp_market())
-    assert default.ledger.marks["ETH"].price_units == 300_000_000_000  # (2999 + 3001) / 2
-    assert default.ledger.marks["ETH-PERP"].price_units == 300_300_000_000  # (3002 + 3004) / 2
+    assert default.ledger.marks["ETH"].price_units == 3000 * SCALE  # (2999 + 3001) / 2
+    assert default.ledger.marks["ETH-PERP"].price_units == 3003 * SCALE  # (3002 + 3004) / 2
 
 
 def test_margin_setup_is_journaled_when_a_journal_is_given() -> None:
@@ -324,8 +348,6 @@ def test_margin_setup_is_journaled_when_a_journal_is_given() -> None:
         ("ghost", "", "2", "accounts", "an account among: desk-a, desk-b"),
         # BTC is held but no venue trades it and no mark is configured
         (None, "", None, "margin.marks.BTC", "a mark price for BTC"),
-        # the ledger counts on a 1e-8 grid; ETH's 18 decimals allow finer balances
-        (None, "", "0.000000001", "accounts.desk-a.balances.ETH", "the margin core accepts"),
     ],
 )
 def test_margin_build_refusals_are_config_errors_and_leave_the_market_unchanged(
@@ -345,6 +367,15 @@ def test_margin_build_refusals_are_config_errors_and_leave_the_market_unchanged(
     assert _venue_state(market) == before
 
 
+def test_margin_takes_a_balance_to_the_wei_as_the_venue_holds_it() -> None:
+    # the ledger's grain is the token's: a config balance finer than 1e-8 is booked, not refused
+    market = _perp_market(eth="2.000000000000000001")
+    setup = build_margin(market)
+    held = setup.ledger.balance(setup.sub_id, "ETH")
+    assert held == market.accounts["desk-a"].balance("ETH") == Decimal("2.000000000000000001")
+    setup.ledger._check()
+
+
 def test_market_without_accounts_cannot_build_margin() -> None:
     market = build_market(parse_config(PERP_MARKET.split("[[accounts]]")[0], "n.toml"))
     with pytest.raises(ConfigError, match="at least one"):
@@ -362,7 +393,7 @@ def test_market_without_margin_table_gets_weight_one_and_no_perp_market() -> Non
 
 @settings(max_examples=40)
 @given(
-    eth=st.decimals(min_value=0, max_value=10**6, places=8, allow_nan=False, allow_infinity=False),
+    eth=st.decimals(min_value=0, max_value=10**6, places=18, allow_nan=False, allow_infinity=False),
     usdc=st.decimals(min_value=0, max_value=10**9, places=6, allow_nan=False, allow_infinity=False),
     weight=st.decimals(min_value=0, max_value=1, places=6, allow_nan=False, allow_infinity=False),
 )
@@ -372,6 +403,6 @@ def test_starting_equity_is_the_exact_weighted_collateral_rounded_against_the_ac
     setup = build_margin(_perp_market(f"{eth:f}", f"{usdc:f}", f"{weight:f}"))  # no exponents
     exact = usdc + eth * 3000 * weight
     equity = setup.gate.summary()["equity"]
-    assert equity <= exact < equity + Decimal("1e-8")
-    assert equity == equity.quantize(Decimal("1e-8"))
+    assert equity <= exact < equity + QUANTUM
+    assert equity == equity.quantize(QUANTUM)
     setup.ledger._check()

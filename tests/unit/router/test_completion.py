@@ -209,3 +209,13 @@ def test_no_completion_when_no_venue_can_take_the_remainder() -> None:
         )
         is None
     )
+
+
+def test_no_absorber_with_a_leg_nor_idle_returns_none_instead_of_recursing():
+    """Neither the venue with a leg nor the idle one can take the rest on its grid: no completion
+    (the idle fallback runs once; it used to call itself until RecursionError, a paper 500)."""
+    grid = {"a": Decimal(1), "b": Decimal(1)}
+    assert (
+        cheapest_completion({"a": Decimal(1)}, Decimal("1.5"), ["a", "b"], grid, None, "buy")
+        is None
+    )

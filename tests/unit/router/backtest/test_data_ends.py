@@ -10,8 +10,10 @@ import pytest
 
 from router.backtest.coverage import coverage_of
 from router.backtest.engine import load_spec, parse_spec, run_backtest
-from router.backtest.report import summarise
+from router.backtest.report import stale_lines, summarise
 from router.sim.errors import BacktestError
+
+from .conftest import T0
 
 ROOT = Path(__file__).resolve().parents[4]
 BASIS = ROOT / "config/examples/backtest-basis.toml"
@@ -45,9 +47,9 @@ def test_an_ended_feed_stops_quoting_and_the_router_moves_on(moving_book) -> Non
     # "short" is the cheaper book (ask 999.01 vs 1000.01) until its data ends at 3 s.
     raw = _two_books(moving_book, stop_ms=3_000)
     summary = summarise(run_backtest(parse_spec(raw, Path("."))))
-    short, _long = summary["coverage"]
-    stale_from = short["stale"][-1]["from_ts_ns"]
-    assert short["stale"][-1]["reason"] == "data ended" and short["stale"][-1]["to_ts_ns"] is None
+    short = summary["coverage"]["short"]
+    stale_from, stale_to, reason = short["stale"][-1]
+    assert reason == "data ended" and stale_to is None
     assert stale_from == short["last_ts_ns"] + 1_000 * NS_MS
     by_venue = {f["venue"]: [] for f in summary["fills"]}
     for f in summary["fills"]:
@@ -64,12 +66,12 @@ def test_a_gap_with_no_alternative_holds_the_children_back_and_says_why(
     csv = moving_book(gap_ms=(3_000, 6_000))
     spec = spec_of(csv, TWAP, data={"stale_after_ms": 500}, start_offset_ms=500)
     summary = summarise(run_backtest(spec))
-    (cover,) = summary["coverage"]
-    (gap, _end) = cover["stale"]
-    assert gap["reason"] == "gap" and gap["to_ts_ns"] - gap["from_ts_ns"] == 2_500 * NS_MS
-    assert not any(gap["from_ts_ns"] <= f["ts_ns"] < gap["to_ts_ns"] for f in summary["fills"])
+    (cover,) = summary["coverage"].values()
+    ((gap_from, gap_to, reason), _end) = cover["stale"]
+    assert reason == "gap" and gap_to - gap_from == 2_500 * NS_MS
+    assert not any(gap_from <= f["ts_ns"] < gap_to for f in summary["fills"])
     held = [e for e in summary["executions"] if "stale now: book" in e.get("error", "")]
-    assert held and all(gap["from_ts_ns"] <= e["ts_ns"] < gap["to_ts_ns"] for e in held)
+    assert held and all(gap_from <= e["ts_ns"] < gap_to for e in held)
     # The TWAP catches up after the gap (a child held back is not counted as sent).
     (parent,) = summary["parents"]
     assert Decimal(parent["filled_qty"]) == 8
@@ -88,8 +90,7 @@ def test_gaps_are_stale_until_the_next_event() -> None:
 
 def test_funding_stops_when_the_perp_data_ends() -> None:
     summary = summarise(run_backtest(load_spec(BASIS)))
-    perp = next(c for c in summary["coverage"] if c["venue"] == "binance-perp")
-    stale_from = perp["stale"][-1]["from_ts_ns"]
+    stale_from = summary["coverage"]["binance-perp"]["stale"][-1][0]
     assert summary["funding"] and all(f["ts_ns"] < stale_from for f in summary["funding"])
     assert summary["funding_skipped"]
     assert all(s["ts_ns"] >= stale_from for s in summary["funding_skipped"])
@@ -162,3 +163,51 @@ def test_the_cli_exits_2_on_a_window_past_the_data(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "backtest.start_offset_ms" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def _spot_depth(local_ns: int, exch_ms: int, first: int, last: int, bid: str) -> str:
+    ask = Decimal(bid) + Decimal("0.01")
+    data = (
+        f'{{"e":"depthUpdate","E":{exch_ms},"s":"ETHUSDT","U":{first},"u":{last},'
+        f'"b":[["{bid}","5"]],"a":[["{ask}","5"]]}}'
+    )
+    return f'{local_ns} {{"stream":"ethusdt@depth@100ms","data":{data}}}'
+
+
+def _spot_snapshot(local_ns: int, last_id: int, bid: str) -> str:
+    ask = Decimal(bid) + Decimal("0.01")
+    return f'{local_ns} {{"lastUpdateId":{last_id},"bids":[["{bid}","5"]],"asks":[["{ask}","5"]]}}'
+
+
+def test_a_sync_loss_is_reported_as_an_interval_and_holds_the_children(tmp_path, spec_of) -> None:
+    """A Binance spot capture: updates every 100 ms, ids skip at 2.0 s (the book empties and
+    waits), a new snapshot at 3.0 s resyncs it. The report lists [2.0 s, 3.0 s, out of sync],
+    the children due inside are held back, and the text says when."""
+    t0_ms = T0 // NS_MS
+    lines, update_id = [_spot_snapshot(T0, 100, "1000.00")], 100
+    for k in range(1, 61):
+        exch_ms = t0_ms + 100 * k
+        update_id += 6 if k == 20 else 1  # five ids lost at 2.0 s
+        lines.append(_spot_depth(exch_ms * NS_MS, exch_ms, update_id, update_id, "1000.00"))
+        if k == 30:
+            lines.append(_spot_snapshot(exch_ms * NS_MS, update_id, "1000.00"))
+    path = tmp_path / "spot.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    twap = {"kind": "twap", "side": "buy", "qty": "4", "duration_s": "4", "slices": 4}
+    # The first event is at 100 ms (the snapshot line has no exchange time: it takes the first
+    # one seen), so the TWAP starts at 500 ms and sends at 0.5, 1.5, 2.5 and 3.5 s.
+    spec = spec_of(path, twap, data={"format": "binance"}, start_offset_ms=400)
+    summary = summarise(run_backtest(spec))
+    (cover,) = summary["coverage"].values()
+    lost = [s for s in cover["stale"] if s[2] == "out of sync (update-id gap)"]
+    assert lost == [[T0 + 2_000 * NS_MS, T0 + 3_000 * NS_MS, "out of sync (update-id gap)"]]
+    assert summary["books"]["book"]["gaps"] == 1
+    # The child at 2.5 s is held back (the TWAP catches up at 3.5 s); the others fill.
+    assert all(not T0 + 2_000 * NS_MS <= f["ts_ns"] < T0 + 3_000 * NS_MS for f in summary["fills"])
+    held = [e for e in summary["executions"] if "error" in e]
+    assert [e["ts_ns"] for e in held] == [T0 + 2_500 * NS_MS]
+    assert Decimal(summary["parents"][0]["filled_qty"]) == 4
+    assert stale_lines(summary)[0] == (
+        "stale: book from 2024-08-08T23:54:16.000Z to 2024-08-08T23:54:17.000Z "
+        "(out of sync (update-id gap))"
+    )

@@ -46,6 +46,36 @@ def test_the_basis_run_draws_all_three_with_the_perp_end_marked(tmp_path):
     assert sorted(written) == ["cumulative_cost.png", "margin_headroom.png", "price_fills.png"]
     assert skipped == {}
     # The perp's data ends inside the run: marked as the end and a stale band.
-    perp = next(c for c in raw["coverage"] if c["venue"] == "binance-perp")
-    assert perp["stale"][-1]["reason"] == "data ended"
+    assert raw["coverage"]["binance-perp"]["stale"][-1][2] == "data ended"
     assert raw["scenario"] == "backtest-basis"
+
+
+def test_stale_spans_are_banded_by_cause_with_one_legend_entry_each() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from router.backtest.plots import _mark_coverage
+
+    s = 1_000_000_000
+    coverage = {
+        "book": {
+            "first_ts_ns": 0,
+            "last_ts_ns": 100 * s,  # beyond the plot: no end line
+            "stale_after_ms": 1000,
+            "stale": [
+                [10 * s, 20 * s, "gap"],
+                [30 * s, 40 * s, "out of sync (update-id gap)"],
+                [50 * s, 60 * s, "out of sync (update-id gap)"],
+                [200 * s, None, "data ended"],  # after the plot: not drawn
+            ],
+        }
+    }
+    fig, ax = plt.subplots()
+    _mark_coverage(ax, coverage, 0, 90 * s)
+    handles, labels = ax.get_legend_handles_labels()
+    assert labels == ["book stale: no fresh data", "book stale: book out of sync"]
+    assert [h.get_hatch() for h in handles] == [None, "///"]
+    assert len(ax.patches) == 3
+    plt.close(fig)

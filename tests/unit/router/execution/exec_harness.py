@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+from hypothesis import strategies as st
+
 from adapters.amm import AmmAdapter
 from adapters.orderbook import OrderBookAdapter
 from router.execution.executor import Executor
 from router.execution.journal import DecisionJournal, StepClock
 from router.execution.margin_gate import LedgerGate
+from router.execution.order import Hedge, MultiLegOrder, OrderLeg
 from router.margin.ledger import MarginLedger
 from router.model.errors import AdapterError
 from router.model.orders import LegFill, LegOrder
@@ -232,3 +235,86 @@ def standard_venues(**faults: Sequence[str]) -> list[Faulty]:
         book_adapter("perp", symbol=PERP, kind="perp", size="8", fee_pips=200),
     ]
     return [Faulty(a, list(faults.get(a.name.replace("-", "_"), ()))) for a in inner]
+
+
+# -- random markets and orders (hypothesis) ----------------------------------------------------
+
+FAULTS = ["ok", "ok", "ok", "reject", "timeout", "partial", "down", "move"]
+
+
+@st.composite
+def markets(draw) -> list[Faulty]:
+    venues = []
+    for i in range(draw(st.integers(1, 2))):
+        venues.append(
+            book_adapter(
+                f"book-{i}",
+                mid=str(draw(st.integers(2950, 3050))),
+                step=draw(st.sampled_from(["0.5", "1", "3"])),
+                size=draw(st.sampled_from(["1", "2.5", "6"])),
+                levels=draw(st.integers(2, 6)),
+                fee_pips=draw(st.sampled_from([0, 500, 1000])),
+            )
+        )
+    if draw(st.booleans()):
+        base = draw(st.integers(50, 2000))
+        venues.append(
+            amm_adapter(
+                "pool",
+                base=str(base),
+                quote=str(base * draw(st.integers(2950, 3050))),
+                leg_cost=draw(st.sampled_from(["0", "4"])),
+            )
+        )
+    venues.append(
+        book_adapter(
+            "perp",
+            symbol=PERP,
+            kind="perp",
+            mid=str(draw(st.integers(2950, 3050))),
+            size=draw(st.sampled_from(["2", "5", "10"])),
+            levels=draw(st.integers(2, 6)),
+            fee_pips=draw(st.sampled_from([0, 200])),
+        )
+    )
+    wrapped = []
+    for v in venues:
+        script = draw(st.lists(st.sampled_from(FAULTS), max_size=3))
+        wrapped.append(Faulty(v, script, move_qty=D(draw(st.sampled_from(["1", "4", "10"])))))
+    return wrapped
+
+
+@st.composite
+def orders(draw) -> MultiLegOrder:
+    side = draw(st.sampled_from(["buy", "sell"]))
+    qty = D(draw(st.integers(1, 200))) / 10
+    limit = None
+    if draw(st.booleans()):
+        limit = D(draw(st.integers(2980, 3030) if side == "buy" else st.integers(2970, 3020)))
+    legs = [OrderLeg("lead", "spot", SPOT, side, qty=qty, limit_price=limit)]
+    if draw(st.booleans()):
+        legs.append(
+            OrderLeg(
+                "hedge",
+                "perp",
+                PERP,
+                "sell" if side == "buy" else "buy",
+                hedge=Hedge("lead", D(draw(st.sampled_from(["0.5", "1", "2"])))),
+            )
+        )
+    if draw(st.booleans()):
+        legs.append(
+            OrderLeg(
+                "extra",
+                "perp",
+                PERP,
+                draw(st.sampled_from(["buy", "sell"])),
+                qty=D(draw(st.integers(1, 50))) / 10,
+            )
+        )
+    return MultiLegOrder(
+        "p1",
+        tuple(legs),
+        on_hedge_failure=draw(st.sampled_from(["unwind", "stop"])),
+        max_rounds=draw(st.integers(1, 4)),
+    )

@@ -27,14 +27,17 @@ from router.config import parse_toml
 from router.execution.faults import (
     FAULT_KINDS,
     Fault,
-    FaultInjectingVenue,
+    MarketMoves,
     faults_from_dict,
+    inject_faults,
+    move_book,
 )
 from router.execution.order import Hedge, MultiLegOrder, OrderLeg
 from router.model.errors import ConfigError
 
 D = Decimal
 VENUES = ("book-a", "book-b", "pool", "perp")
+BOOKS = ("book-a", "book-b", "perp")
 
 
 def market() -> list[Any]:
@@ -61,9 +64,7 @@ def basis(qty: str, policy: str, side: str = "buy") -> MultiLegOrder:
 
 def run(faults: list[Fault], order: MultiLegOrder) -> tuple[Any, Any, dict[str, Any]]:
     inner = {a.name: a for a in market()}
-    wrapped = [
-        FaultInjectingVenue(a, [f for f in faults if f.venue == n]) for n, a in inner.items()
-    ]
+    wrapped = list(inject_faults(inner, faults).values())
     ex = executor(
         wrapped,
         ledger_gate(usdc="400000"),
@@ -116,6 +117,10 @@ def random_schedule(rng: random.Random) -> list[Fault]:
     for _ in range(rng.randint(0, 4)):
         kind = rng.choice(FAULT_KINDS)
         share = D(rng.randint(1, 9)) / 10 if kind == "partial" else None
+        if kind == "move":  # the market moves under the order (order books only)
+            venue, bps = rng.choice(BOOKS), rng.choice([-800, -300, 200, 600])
+            faults.append(Fault(venue, kind, rng.randint(0, 3), bps=bps))
+            continue
         faults.append(Fault(rng.choice(VENUES), kind, rng.randint(0, 3), share))
     return faults
 
@@ -202,3 +207,66 @@ def test_bad_fault_files_name_the_key(text: str, key: str) -> None:
     with pytest.raises(ConfigError) as info:
         faults_from_dict(parse_toml(text), "f.toml", VENUES)
     assert info.value.key.endswith(key), info.value
+
+
+# -- move: the market moves under the order -------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    bps=st.integers(-5000, 5000).filter(bool),
+    step=st.sampled_from(["0.02", "0.5", "3"]),
+    levels=st.integers(1, 6),
+)
+def test_a_moved_book_moves_every_order_by_bps_and_never_crosses(bps, step, levels) -> None:
+    adapter = book_adapter("book", step=step, levels=levels)
+    book = adapter.book
+    before = {o.order_id: o for o in book.open_orders()}
+    mid_before = adapter.mid_price()
+    move_book(book, bps)
+    book._check()
+    factor = 1 + D(bps) / 10_000
+    for order in book.open_orders():
+        exact = before[order.order_id].price_ticks * factor
+        # bids rounded down, asks up, to the tick: never more than one tick from the exact move
+        if order.side == "buy":
+            assert exact - 1 < order.price_ticks <= exact
+        else:
+            assert exact <= order.price_ticks < exact + 1
+        assert order.qty_lots == before[order.order_id].qty_lots
+    best_bid, best_ask = book.best_bid(), book.best_ask()
+    assert best_bid is None or best_ask is None or best_bid < best_ask
+    tick = D("0.01")
+    assert abs(adapter.mid_price() - mid_before * factor) <= tick
+
+
+def test_a_move_after_the_leaders_child_moves_the_hedge_venue_away() -> None:
+    # The spot child (on a book) is the order's first; then the perp market falls 5%, beyond the
+    # hedge's default band around its arrival mid: the hedge cannot fill and the spot is unwound.
+    ex, report, inner = run([Fault("perp", "move", 1, bps=-500)], basis("2", "unwind"))
+    perp_mid = D(report.protection["hedge"]["arrival_mid"])
+    assert inner["perp"].mid_price() < perp_mid * D("0.951")
+    first = next(r for r in ex.journal.records() if r["event"] == "child_order")
+    assert first["venue"] != "perp"
+    hedge = next(leg for leg in report.legs if leg.leg_id == "hedge" and leg.role == "leg")
+    assert hedge.filled_qty == 0
+    check_truthful(ex, report, inner)
+
+
+def test_a_move_due_after_zero_children_happens_before_anything() -> None:
+    adapters = {a.name: a for a in market()}
+    mid = adapters["book-a"].mid_price()
+    MarketMoves([(Fault("book-a", "move", 0, bps=100), adapters["book-a"])])
+    assert adapters["book-a"].mid_price() > mid * D("1.009")
+
+
+def test_a_move_on_a_pool_is_refused_and_changes_nothing() -> None:
+    adapters = {a.name: a for a in market()}
+    reserves = adapters["pool"].pool.reserve0
+    with pytest.raises(ConfigError, match="order-book venue"):
+        inject_faults(adapters, [Fault("book-a", "move", 0, bps=100), Fault("pool", "move", bps=5)])
+    assert adapters["pool"].pool.reserve0 == reserves
+    with pytest.raises(ConfigError, match="order-book venue"):
+        faults_from_dict(
+            {"faults": [{"venue": "pool", "kind": "move", "bps": 5}]}, "f.toml", adapters
+        )

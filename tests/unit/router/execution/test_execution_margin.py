@@ -17,6 +17,7 @@ from router.execution.gate import MarginLeg
 from router.execution.journal import StepClock
 from router.execution.margin_gate import LedgerGate
 from router.margin.ledger import MarginLedger
+from router.margin.quantities import QUANTUM, SCALE
 from router.model.errors import ExecutionError
 
 D = Decimal
@@ -50,13 +51,13 @@ def test_spot_booking_is_exact_in_quote_cash() -> None:
 
 @settings(max_examples=40)
 @given(
-    qty=st.integers(1, 10**9),
+    qty=st.integers(1, 10**19),  # wei of ETH: any size a pool can fill
     price=st.integers(2_000_000_000, 4_000_000_000),
     side=st.sampled_from(["buy", "sell"]),
 )
 def test_perp_entry_is_rounded_against_the_account(qty: int, price: int, side: str) -> None:
     gate = ledger_gate(usdc="1000000")
-    size = D(qty) / 10**8
+    size = D(qty) / SCALE
     notional = (size * D(price) / 10**6).quantize(D("1e-6"))
     if notional <= 0:
         return
@@ -66,10 +67,10 @@ def test_perp_entry_is_rounded_against_the_account(qty: int, price: int, side: s
         return
     gate.apply(MarginLeg("perp", PERP, side, size, quote_amount, fee))
     position = gate.ledger.position(gate.sub_id, "ETH-PERP")
-    entry = position.cost16 / D(position.size_units) / 10**8
+    entry = position.cost16 / D(position.size_units) / SCALE
     true_entry = notional / size
     assert (entry >= true_entry) if side == "buy" else (entry <= true_entry)
-    assert abs(entry - true_entry) <= D("1e-8")
+    assert abs(entry - true_entry) <= QUANTUM
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,7 @@ from router.execution.order import (
     order_from_dict,
 )
 from router.margin.ledger import MarginLedger
+from router.margin.quantities import QUANTUM, SCALE
 from router.model.errors import ConfigError, ExecutionError
 from router.model.orders import LegFill, LegOrder
 
@@ -191,7 +192,9 @@ async def test_without_a_window_the_move_liquidates_before_the_hedge_arrives() -
     executor, order, ledger = story(window_ms=0)
     report = await executor.execute(order)
     assert report.status == "liquidated"
-    assert [(leg.leg_id, leg.status, leg.filled_qty) for leg in report.legs] == [
+    assert [
+        (leg.leg_id, leg.status, leg.filled_qty) for leg in report.legs if leg.role == "leg"
+    ] == [
         ("long", "filled", D("1.000")),
         ("hedge", "unfilled", D(0)),
     ]
@@ -201,13 +204,20 @@ async def test_without_a_window_the_move_liquidates_before_the_hedge_arrives() -
     outcome = next(r for r in records if r["event"] == "liquidated")["outcome"]
     assert outcome["triggered"] and outcome["steps"][0]["symbol"] == "BTC-PERP"
     sub = ledger.subs[executor.margin.sub_id]
-    # the margin core cut the long at the crashed mark, down to what maintenance (plus buffer) carries
-    assert 0 < sub.positions["BTC-PERP"].size_units < 10**8
+    # the margin core cut the long, sized at the crashed mark, and sold it on the BTC perp venue
+    # at the price the venue showed (the crash here moved the marks, not the book)
+    (sold,) = [leg for leg in report.legs if leg.role == "liquidation"]
+    assert sold.symbol == BTC and sold.side == "sell" and 0 < sold.filled_qty < 1
+    assert 0 < sub.positions["BTC-PERP"].size_units < SCALE
     assert "ETH-PERP" not in sub.positions
-    assert any(
-        e["event"] == "liquidation_step" and e["price"] == "94000.00000000"
-        for e in ledger.journal.events()
+    steps = [e for e in ledger.journal.events() if e["event"] == "liquidation_step"]
+    assert steps and all(e["mark"] == "94000.00000000" for e in steps)
+    assert D(steps[0]["price"]) == (sold.quote_amount / sold.filled_qty).quantize(
+        QUANTUM, "ROUND_FLOOR"
     )
+    assert D(steps[0]["closed"]) == -sold.filled_qty
+    # the venue's own holdings reconcile with what the report says was traded there
+    assert report.residual_exposure["BTC"] == D(1) - sold.filled_qty
     ledger._check()
 
 
@@ -232,8 +242,8 @@ async def test_with_a_window_the_hedge_on_its_way_nets_the_move_and_fills() -> N
     ]
     sub = ledger.subs[executor.margin.sub_id]
     assert (
-        sub.positions["BTC-PERP"].size_units == 10**8
-        and sub.positions["ETH-PERP"].size_units == -30 * 10**8
+        sub.positions["BTC-PERP"].size_units == SCALE
+        and sub.positions["ETH-PERP"].size_units == -30 * SCALE
     )
     assert not ledger.liquidatable()
     assert executor.journal.verify() is None

@@ -17,8 +17,10 @@ from router.execution.journal import (
     GENESIS,
     DecisionJournal,
     StepClock,
+    _plain,
     encode_record,
     line_hash,
+    plain_data,
     read_journal,
 )
 from router.execution.order import (
@@ -244,6 +246,43 @@ def test_journal_refuses_bad_fields_and_changes_nothing(fields: dict) -> None:
     assert journal.lines() == lines_before
     assert clock._next_ns == next_tick
     journal._check()
+
+
+_LEAF = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=4)
+    | st.decimals(allow_nan=True, allow_infinity=True, places=None)
+    | st.floats()
+    | st.builds(object)
+)
+_DATA = st.recursive(
+    _LEAF,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=3) | st.integers(), inner, max_size=3)
+        | st.frozensets(st.integers(), max_size=3)
+        | st.frozensets(st.text(max_size=3), max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300)
+@given(_DATA)
+def test_the_fast_encoding_is_the_checked_one(value: object) -> None:
+    # plain_data skips the key paths on the way; what it returns and what it refuses (with the
+    # field named) must be exactly what the path-tracking conversion does.
+    try:
+        expected = _plain(value, "record")
+    except ExecutionError as exc:
+        with pytest.raises(ExecutionError) as caught:
+            plain_data(value)
+        assert str(caught.value) == str(exc)
+        return
+    assert plain_data(value) == expected
 
 
 def test_journal_refuses_a_clock_going_back() -> None:

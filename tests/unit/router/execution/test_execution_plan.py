@@ -26,6 +26,7 @@ from exec_harness import (
 )
 
 from router.execution.order import Hedge, MultiLegOrder, OrderLeg
+from router.margin.quantities import SCALE
 from router.protection import arrival_mid, band_limit
 
 D = Decimal
@@ -141,8 +142,8 @@ async def test_marks_refresh_between_children_from_their_source() -> None:
     assert report.status == "filled"
     events = [r for r in ex.journal.records() if r["event"] == "marks"]
     assert len(events) >= 2 and events[-1]["marks"]["ETH"] == str(seen[-1])
-    # the ledger holds the last reading (price units on its 1e-8 grid)
-    assert gate.ledger.marks["ETH-PERP"].price_units == int(seen[-1] * 10**8)
+    # the ledger holds the last reading (price units on its 1e-18 grid)
+    assert gate.ledger.marks["ETH-PERP"].price_units == int(seen[-1] * SCALE)
 
 
 @pytest.mark.parametrize(
@@ -155,3 +156,47 @@ def test_bad_protection_settings_are_refused(kwargs, field) -> None:
     with pytest.raises(ExecutionError) as info:
         executor(standard_venues(), **kwargs)
     assert info.value.details["field"] == field
+
+
+def chain(qty: str, *, shortfall: str) -> MultiLegOrder:
+    """spot -> hedge (perp, ratio 1) -> cover (spot on the pool only, ratio 1, limit 3025): a
+    hedge of a hedge, on a pool that cannot take the whole size within its limit."""
+    return MultiLegOrder(
+        "chain",
+        (
+            OrderLeg("spot", "spot", SPOT, "buy", qty=D(qty), limit_price=D("3100")),
+            OrderLeg("hedge", "perp", PERP, "sell", hedge=Hedge("spot"), limit_price=D("2990")),
+            OrderLeg(
+                "cover",
+                "spot",
+                SPOT,
+                "buy",
+                hedge=Hedge("hedge"),
+                limit_price=D("3025"),
+                venues=("pool",),
+            ),
+        ),
+        on_hedge_shortfall=shortfall,
+    )
+
+
+async def test_a_hedge_whose_own_hedge_cannot_fill_refuses_before_anything_trades() -> None:
+    venues = standard_venues()
+    ex = executor(venues)
+    report = await ex.execute(chain("6", shortfall="refuse"))
+    assert report.status == "rejected", report.reason
+    assert "hedge cover can absorb" in report.reason and "its leader hedge" in report.reason
+    assert all(q == 0 for q in (await held(venues)).values())
+    assert not [r for r in ex.journal.records() if r["event"] == "child_order"]
+
+
+async def test_a_hedge_whose_own_hedge_is_short_shrinks_the_top_leader() -> None:
+    venues = standard_venues()
+    ex = executor(venues)
+    report = await ex.execute(chain("6", shortfall="shrink"))
+    (adjustment,) = report.plan_adjustments
+    assert adjustment["leg"] == "spot" and adjustment["because"] == ["cover"]
+    assert 0 < adjustment["qty"] < D(6)
+    assert report.status == "filled" and report.hedged, report.reason
+    filled = {leg.leg_id: leg.filled_qty for leg in report.legs}
+    assert filled["spot"] == adjustment["qty"] == filled["hedge"] == filled["cover"]

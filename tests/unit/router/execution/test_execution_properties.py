@@ -20,92 +20,24 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from exec_harness import PERP, SPOT, Faulty, amm_adapter, book_adapter, executor, ledger_gate
+from exec_harness import (
+    PERP,
+    SPOT,
+    Faulty,
+    amm_adapter,
+    book_adapter,
+    executor,
+    ledger_gate,
+    markets,
+    orders,
+)
 
 from router.execution.order import Hedge, MultiLegOrder, OrderLeg
+from router.margin.quantities import SCALE
 from router.model.errors import ExecutionError
 
 D = Decimal
-FAULTS = ["ok", "ok", "ok", "reject", "timeout", "partial", "down", "move"]
 STATUSES = {"filled", "partial", "rejected", "unwound", "stopped"}
-
-
-@st.composite
-def markets(draw) -> list[Faulty]:
-    venues = []
-    for i in range(draw(st.integers(1, 2))):
-        venues.append(
-            book_adapter(
-                f"book-{i}",
-                mid=str(draw(st.integers(2950, 3050))),
-                step=draw(st.sampled_from(["0.5", "1", "3"])),
-                size=draw(st.sampled_from(["1", "2.5", "6"])),
-                levels=draw(st.integers(2, 6)),
-                fee_pips=draw(st.sampled_from([0, 500, 1000])),
-            )
-        )
-    if draw(st.booleans()):
-        base = draw(st.integers(50, 2000))
-        venues.append(
-            amm_adapter(
-                "pool",
-                base=str(base),
-                quote=str(base * draw(st.integers(2950, 3050))),
-                leg_cost=draw(st.sampled_from(["0", "4"])),
-            )
-        )
-    venues.append(
-        book_adapter(
-            "perp",
-            symbol=PERP,
-            kind="perp",
-            mid=str(draw(st.integers(2950, 3050))),
-            size=draw(st.sampled_from(["2", "5", "10"])),
-            levels=draw(st.integers(2, 6)),
-            fee_pips=draw(st.sampled_from([0, 200])),
-        )
-    )
-    wrapped = []
-    for v in venues:
-        script = draw(st.lists(st.sampled_from(FAULTS), max_size=3))
-        wrapped.append(Faulty(v, script, move_qty=D(draw(st.sampled_from(["1", "4", "10"])))))
-    return wrapped
-
-
-@st.composite
-def orders(draw) -> MultiLegOrder:
-    side = draw(st.sampled_from(["buy", "sell"]))
-    qty = D(draw(st.integers(1, 200))) / 10
-    limit = None
-    if draw(st.booleans()):
-        limit = D(draw(st.integers(2980, 3030) if side == "buy" else st.integers(2970, 3020)))
-    legs = [OrderLeg("lead", "spot", SPOT, side, qty=qty, limit_price=limit)]
-    if draw(st.booleans()):
-        legs.append(
-            OrderLeg(
-                "hedge",
-                "perp",
-                PERP,
-                "sell" if side == "buy" else "buy",
-                hedge=Hedge("lead", D(draw(st.sampled_from(["0.5", "1", "2"])))),
-            )
-        )
-    if draw(st.booleans()):
-        legs.append(
-            OrderLeg(
-                "extra",
-                "perp",
-                PERP,
-                draw(st.sampled_from(["buy", "sell"])),
-                qty=D(draw(st.integers(1, 50))) / 10,
-            )
-        )
-    return MultiLegOrder(
-        "p1",
-        tuple(legs),
-        on_hedge_failure=draw(st.sampled_from(["unwind", "stop"])),
-        max_rounds=draw(st.integers(1, 4)),
-    )
 
 
 def venue_positions(venues: list[Faulty]) -> tuple[Decimal, Decimal]:
@@ -139,7 +71,7 @@ def assert_consistent(ex, venues: list[Faulty], report, eth_start: Decimal) -> N
     ledger, sub = ex.margin.ledger, ex.margin.sub_id
     assert ledger.balance(sub, "ETH") == eth_start + spot
     position = ledger.position(sub, "ETH-PERP")
-    assert (D(position.size_units) / 10**8 if position else D(0)) == perp
+    assert (D(position.size_units) / SCALE if position else D(0)) == perp
     assert ledger.headroom(sub) >= 0
     ledger._check()
     if report.status in ("filled", "unwound"):

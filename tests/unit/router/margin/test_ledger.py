@@ -13,6 +13,7 @@ from router.margin import (
     RiskLimits,
 )
 from router.margin.funding import exact_payment, funding_rate_units
+from router.margin.quantities import SCALE
 
 from .helpers import btc_ledger, perp
 
@@ -85,9 +86,9 @@ def test_sequence_without_any_valid_order_is_rejected():
 
 
 def test_funding_rate_is_clamped_and_payments_cancel():
-    assert funding_rate_units(101 * 10**8, 100 * 10**8, 500_000_000) == 500_000_000
-    assert funding_rate_units(100_0001 * 10**4, 100 * 10**8, 500_000_000) == 1_000_000
-    assert funding_rate_units(99 * 10**8, 100 * 10**8, 500_000_000) == -500_000_000
+    assert funding_rate_units(101 * SCALE, 100 * SCALE, 500_000_000) == 500_000_000
+    assert funding_rate_units(1_000_001 * SCALE // 10_000, 100 * SCALE, 500_000_000) == 1_000_000
+    assert funding_rate_units(99 * SCALE, 100 * SCALE, 500_000_000) == -500_000_000
     ledger, long_id = btc_ledger()
     short_id = ledger.open_subaccount("desk", "short")
     ledger.deposit(short_id, "USDC", "10000")
@@ -120,7 +121,7 @@ def test_port_and_transfer_require_initial_margin_on_both_sides():
     assert exc.value.subaccount == b and exc.value.shortfall == Decimal("1500")
     assert ledger.snapshot() == before
     ledger.port_position(a, b, "BTC-PERP", "0.4")
-    assert ledger.position(b, "BTC-PERP").size_units == 40_000_000
+    assert ledger.position(b, "BTC-PERP").size_units == 4 * SCALE // 10
     with pytest.raises(MarginRejected):
         ledger.transfer_collateral(a, b, "USDC", "9000")
     ledger.transfer_collateral(a, b, "USDC", "100")
@@ -183,7 +184,7 @@ def test_bad_debt_is_taken_by_the_fund():
     ledger.apply_leg(sub, perp("buy", "1", "100000"))
     ledger.set_mark("BTC-PERP", "85000")
     result = ledger.liquidate(sub)
-    assert result.bad_debt_units == 5000 * 10**8
+    assert result.bad_debt_units == 5000 * SCALE
     assert ledger.balance(sub, "USDC") == 0
     assert ledger.holdings("insurance_fund", "USDC") == Decimal("-5000")
     ledger._check()
@@ -319,4 +320,4 @@ def test_clone_shares_no_mutable_state_but_the_frozen_configuration():
     twin.liquidate(sub)
     twin._check()
     ledger._check()
-    assert ledger.position(sub, "BTC-PERP").size_units == 10**8
+    assert ledger.position(sub, "BTC-PERP").size_units == SCALE

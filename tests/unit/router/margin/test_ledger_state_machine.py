@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from router.margin import LedgerLeg, MarginError
+from router.margin.quantities import SCALE
 
 from .helpers import btc_ledger, perp
 
@@ -33,7 +34,7 @@ class LedgerMachine(RuleBasedStateMachine):
         leg = perp(
             side,
             str(Decimal(hundredths) / 100),
-            str(Decimal(price) / 10**8),
+            str(Decimal(price) / SCALE),
             sym,
             str(Decimal(fee) / 100),
         )
@@ -61,8 +62,8 @@ class LedgerMachine(RuleBasedStateMachine):
         side = "sell" if held.size_units > 0 else "buy"
         leg = perp(
             side,
-            str(Decimal(units) / 10**8),
-            str(Decimal(price) / 10**8),
+            str(Decimal(units) / SCALE),
+            str(Decimal(price) / SCALE),
             sym,
             str(Decimal(fee) / 100),
         )
@@ -104,7 +105,7 @@ class LedgerMachine(RuleBasedStateMachine):
         lev=st.integers(2, 25),
     )
     def open_isolated(self, sub, sym, side, hundredths, lev):
-        price = Decimal(self.ledger.marks[sym].price_units) / 10**8
+        price = Decimal(self.ledger.marks[sym].price_units) / SCALE
         size = Decimal(hundredths) / 100
         margin = (size * price / lev).quantize(Decimal("0.01"))
         leg = LedgerLeg("perp", sym, side, str(size), str(price), "0", str(margin))
@@ -135,7 +136,7 @@ class LedgerMachine(RuleBasedStateMachine):
             event("top_up refused")
             return
         event("top_up accepted")
-        units = cents * 10**6
+        units = cents * (SCALE // 100)
         assert s.balances.get("USDC", 0) == usdc - units
         assert s.positions[sym].isolated_margin_units == margin + units
         assert self.ledger.headroom(sub) >= 0
@@ -143,7 +144,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(sym=st.sampled_from(["BTC-PERP", "ETH-PERP"]), bps=st.integers(-1500, 1500))
     def move(self, sym, bps):
         price = self.ledger.marks[sym].price_units
-        self.ledger.set_mark(sym, str(Decimal(price * (10_000 + bps) // 10_000) / 10**8))
+        self.ledger.set_mark(sym, str(Decimal(price * (10_000 + bps) // 10_000) / SCALE))
 
     @rule(sym=st.sampled_from(["BTC-PERP", "ETH-PERP"]))
     def funding(self, sym):
@@ -171,7 +172,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 src,
                 dst,
                 sym,
-                str(Decimal(abs(pos.size_units) // 2 or 1) / 10**8),
+                str(Decimal(abs(pos.size_units) // 2 or 1) / SCALE),
                 at_mark=at_mark,
             )
         except MarginError:

@@ -27,7 +27,7 @@ from router.margin.tiers import TierSchedule
         "1e3",
         "\u0661",
         " 1",
-        "0.000000001",
+        "0.0000000000000000001",  # finer than the 1e-18 grain
         "1" * 25,
     ],
 )
@@ -45,7 +45,7 @@ def test_parse_units_reads_every_ledger_amount_back_exactly(units):
     # a computed Decimal's trailing zeros are not digits of the value
     assert (
         parse_units(
-            "x", Decimal(units).scaleb(-8).quantize(Decimal("1e-18"), context=Context(prec=60))
+            "x", Decimal(units).scaleb(-18).quantize(Decimal("1e-28"), context=Context(prec=80))
         )
         == units
     )
@@ -60,9 +60,13 @@ def test_parse_units_bounds_name_the_field_and_what_is_allowed():
     assert "> 0" in exc.value.allowed
 
 
-def test_to_text_is_exact_with_eight_places():
-    assert to_text(0) == "0.00000000" and to_text(-5) == "-0.00000005"
+def test_to_text_is_exact_with_at_least_eight_places():
+    # values on the 1e-8 display grid print as they did; finer ones print every digit they have
+    assert to_text(0) == "0.00000000" and to_text(-5 * SCALE // 10**8) == "-0.00000005"
+    assert to_text(-5) == "-0.000000000000000005"
     assert to_text(parse_units("x", "123456789012.12345678")) == "123456789012.12345678"
+    assert to_text(parse_units("x", "10.036966805")) == "10.036966805"
+    assert to_text(parse_units("x", "10.0369668050")) == "10.036966805"
 
 
 @settings(max_examples=60)

@@ -33,8 +33,9 @@ def venue_ledger(name: str):
     [
         # Hyperliquid, 40x: IM = N/40, MM = N/80; 10,000 + (P - 100,000) = P/80
         ("hyperliquid", "2500", "1250", "91139.24"),
-        # dYdX v4, IMF 5%, MMF 3%: 10,000 + (P - 100,000) = 0.03 P => P = 92,783.505...
-        ("dydx", "5000", "3000", "92783.50"),
+        # dYdX v4 Large-Cap, IMF 2%, MMF 1.2%: 10,000 + (P - 100,000) = 0.012 P
+        # => P = 90,000 / 0.988 = 91,093.117... (the largest cent still below maintenance)
+        ("dydx", "2000", "1200", "91093.11"),
         # Binance bracket 2 (50,000-250,000: 100x, 0.5%, 50): MM = 0.005 N - 50 = 450;
         # 10,000 + (P - 100,000) = 0.005 P - 50 => P = 89,950 / 0.995 = 90,402.0100...
         ("binance", "1000", "450", "90402.01"),
@@ -322,5 +323,64 @@ def test_marks_are_the_median_of_the_venues_with_outliers_dropped(tmp_path):
     assert far != small
     path = tmp_path / "far.toml"
     path.write_text(far + '\n[[accounts]]\nname = "a"\nbalances = { USDC = "1000" }\n')
-    ledger = build_margin(load_market([str(path)])).ledger
-    assert ledger.marks["ETH"].price_units == 3000 * SCALE
+    market = load_market([str(path)])
+    setup = build_margin(market)
+    assert setup.ledger.marks["ETH"].price_units == 3000 * SCALE
+    # the marks the executor refreshes between children follow the same rule
+    assert setup.mark_sources["ETH"] == "ETH/USDC"
+    assert setup.live_marks(market)["ETH"] == Decimal(3000)
+    assert market.median_mid("ETH/USDC") == Decimal(3000)
+    assert market.median_mid("BTC/USDC") is None  # no venue trades it
+
+
+def test_binance_funding_terms_are_keys_of_the_market_config_and_reach_the_ledger(tmp_path):
+    from router.app import DEFAULT_CONFIG
+    from router.margin.funding import binance_rate_units
+    from router.margin.quantities import RATE_SCALE, to_text
+
+    text = Path(DEFAULT_CONFIG).read_text()
+    terms = (
+        'funding_cap = "0.0075"\nfunding_interest = "0.0001"\n'
+        'funding_band = "0.0005"\nfunding_interval_hours = 4'
+    )
+    text = text.replace('funding_cap = "0.0005"', terms, 1)
+    path = tmp_path / "funding.toml"
+    path.write_text(text)
+    setup = build_margin(load_market([str(path)]))
+    ledger = setup.ledger
+    market = ledger.markets["ETH-PERP"]
+    assert market.funding_cap_units == 75 * RATE_SCALE // 10_000
+    assert market.funding_interest_units == RATE_SCALE // 10_000
+    assert market.funding_band_units == 5 * RATE_SCALE // 10_000
+    assert market.funding_interval_hours == 4
+    # mark at the oracle: a zero premium pays the interest component scaled to 4 of 8 hours
+    ledger.set_mark("ETH-PERP", to_text(ledger.marks["ETH"].price_units))
+    rate = ledger.accrue_funding("ETH-PERP")
+    assert rate == Decimal("0.00005")
+    assert binance_rate_units([0], RATE_SCALE // 10_000, 5 * RATE_SCALE // 10_000, 10**12, 4) == (
+        RATE_SCALE // 20_000
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [
+        ("funding_interest", '"-0.0001"', ">= 0"),
+        ("funding_band", '"2"', "in [0, 1]"),
+        ("funding_interval_hours", "0", "integer in [1, 8]"),
+        ("funding_interval_hours", "9", "integer in [1, 8]"),
+        ("funding_band", '"0.0000000000001"', "places"),
+    ],
+)
+def test_bad_funding_terms_name_the_file_and_key(tmp_path, key, value, allowed):
+    from router.app import DEFAULT_CONFIG
+
+    text = Path(DEFAULT_CONFIG).read_text()
+    text = text.replace('funding_cap = "0.0005"', f'funding_cap = "0.0005"\n{key} = {value}', 1)
+    path = tmp_path / "bad_funding.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_market([str(path)])
+    message = str(err.value)
+    assert "bad_funding.toml" in message and key in message, message
+    assert allowed in message, message

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from router.margin import LedgerLeg, MarginInputError, MarginLedger, MarginRejected
 from router.margin.account import YEAR_NS
 from router.margin.projection import MARKET
+from router.margin.quantities import SCALE
 
 from .helpers import perp
 
@@ -131,9 +132,9 @@ def test_interest_accrues_on_the_simulated_clock_and_the_market_is_the_lender():
 
 def test_interest_rounds_up_against_the_borrower():
     ledger, sub = eth_ledger("10000", borrow_rate="0.1")
-    ledger.apply_leg(sub, spot("sell", "0.00000001", "3000"))
+    ledger.apply_leg(sub, spot("sell", "0.000000000000000001", "3000"))  # one wei
     ledger.accrue_interest(1)
-    assert ledger.balance(sub, "ETH") == Decimal("-0.00000002")
+    assert ledger.balance(sub, "ETH") == Decimal("-0.000000000000000002")
     ledger._check()
 
 
@@ -204,10 +205,10 @@ def test_liquidation_buys_back_a_spot_short_at_the_mark():
     assert result.triggered and result.steps and result.reason is None
     step = result.steps[0]
     assert (step.kind, step.symbol) == ("spot", "ETH") and step.closed_units > 0
-    assert step.price_units == 3850 * 10**8 and step.mm_after < step.mm_before
+    assert step.price_units == 3850 * SCALE and step.mm_after < step.mm_before
     summary = ledger.summary(sub)
     # the smallest buy-back that restores equity >= MM x 1.1: not the whole short
-    assert 0 < step.closed_units < 10 * 10**8
+    assert 0 < step.closed_units < 10 * SCALE
     assert summary["maintenance_equity"] >= summary["maintenance_margin"] * Decimal("1.1")
     ledger._check()
 
@@ -229,10 +230,10 @@ def test_a_short_squeeze_beyond_equity_ends_flat_with_bad_debt_paid_by_the_fund(
     ledger.apply_leg(sub, spot("sell", "30", "3000"))  # IM 9,000 on equity 10,000
     ledger.set_mark("ETH", "4000")  # owes 120,000 against 100,000 of cash
     result = ledger.liquidate(sub)
-    assert result.steps[-1].closed_units == 30 * 10**8
+    assert result.steps[-1].closed_units == 30 * SCALE
     assert ledger.balance(sub, "ETH") == 0
     assert ledger.balance(sub, "USDC") == 0
-    assert result.bad_debt_units == 20_000 * 10**8
+    assert result.bad_debt_units == 20_000 * SCALE
     ledger._check()
 
 

@@ -223,3 +223,13 @@ class PaperMachine(RuleBasedStateMachine):
 
 TestPaperMachine = PaperMachine.TestCase
 TestPaperMachine.settings = settings(max_examples=8, stateful_step_count=15, deadline=None)
+
+
+async def test_status_without_digest_is_the_same_figures_without_it():
+    service = PaperService("config/default.toml")
+    await service.open()
+    await service.command("step", {"ticks": 3})
+    full, light = service.status(), service.status(digest=False)
+    assert full.pop("state_digest") == service.state_digest()
+    assert light == full
+    service.close()

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from router.margin.checks import LedgerLeg
 from router.margin.errors import MarginInputError
 from router.margin.ledger import MarginLedger
-from router.margin.quantities import parse_units
+from router.margin.quantities import SCALE, parse_units
 from router.replay.timeline import _units
 
 
@@ -33,7 +33,7 @@ events = st.lists(
         st.tuples(
             st.sampled_from(["spot", "perp"]),
             st.sampled_from(["buy", "sell"]),
-            st.integers(1, 10**7).map(lambda u: Decimal(u) / 10**8),
+            st.integers(1, 10**17).map(lambda u: Decimal(u) / SCALE),  # to the wei
             prices,
             st.integers(0, 10**6).map(lambda u: Decimal(u) / 10**4),
             st.booleans(),
@@ -79,7 +79,7 @@ def test_batch_path_equals_checked_path(history: list) -> None:
         )
         batch._check()
         assert batch.margin_units(sub) == tuple(
-            int(v * 10**8)
+            int(v * SCALE)
             for v in (
                 checked.summary(sub)[k]
                 for k in (

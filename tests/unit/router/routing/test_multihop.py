@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from itertools import combinations
 from pathlib import Path
 
 import cvxpy as cp
@@ -26,6 +27,7 @@ import pytest
 
 from router.app import load_market
 from router.model.depth import FlatSegment
+from router.model.errors import RouteError
 from router.model.orders import LegOrder
 from router.routing import MultiHopPlan, plan_multihop
 
@@ -264,3 +266,64 @@ def test_perpetuals_are_no_edge_of_the_asset_graph() -> None:
     assert graph.assets == ["ETH", "USDC", "USDT", "WBTC"]
     assert graph.pairs() == ["ETH-USDC", "ETH-USDT", "ETH-WBTC", "USDC-USDT", "USDC-WBTC"]
     assert "perp-book" not in graph.link("ETH", "USDC").venue_names()
+
+
+def _with_leg_costs(text: str, seed: int) -> str:
+    """The same market with a fixed cost per venue leg: 2-40 USDC worth in the symbol's quote."""
+    rng = np.random.default_rng(seed + 3000)
+    lines, quote = [], "USDC"
+    for line in text.splitlines():
+        if line.startswith("symbol = "):
+            quote = line.split('"')[1].split("/")[1]
+        if line == 'leg_cost = "0"':
+            usd = float(rng.uniform(2, 40))
+            line = (
+                f'leg_cost = "{Decimal(repr(usd / ASSETS[quote][0])).quantize(Decimal("1e-6")):f}"'
+            )
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+# seeds whose market has three paths ETH -> USDC (direct, via USDT, via WBTC)
+@pytest.mark.parametrize("seed", [6, 16, 20, 22, 24, 33, 35, 39])
+@pytest.mark.parametrize("mode", ["from", "to"])
+def test_with_leg_costs_no_subset_of_paths_beats_the_plan_and_the_bound_holds(
+    tmp_path: Path, seed: int, mode: str
+) -> None:
+    path = tmp_path / f"costly-{seed}.toml"
+    path.write_text(_with_leg_costs(random_config(seed), seed))
+    market = load_market(path)
+    venues = list(market.adapters.values())
+    rng = np.random.default_rng(seed + 4000)
+    if mode == "from":
+        kwargs = {"amount_in": Decimal(repr(round(float(rng.uniform(0.5, 40)), 3)))}
+    else:
+        kwargs = {"amount_out": Decimal(repr(round(float(rng.uniform(1000, 100000)), 2)))}
+    plan = plan_multihop(venues, _decimals(market), "ETH", "USDC", **kwargs)
+    search = plan.path_search
+    assert search is not None
+    assert search.method == ("exhaustive" if search.paths <= 4 else "drop-smallest")
+    # no exact plan over any set of paths can beat the relaxation's certified bound
+    if mode == "from":
+        assert float(plan.amount_out) <= search.bound * (1 + 1e-12)
+        assert search.bound_gap == pytest.approx(1 - float(plan.amount_out) / search.bound)
+    else:
+        assert float(plan.amount_in) >= search.bound * (1 - 1e-12)
+    # independently: the market cut down to the links of any subset of paths (two-hop paths
+    # share no link) routes no better than the plan
+    from router.routing import AssetGraph
+
+    branches = AssetGraph(venues).branches("ETH", "USDC", 2)
+    assert len(branches) == search.paths == 3
+    for size in range(1, len(branches)):
+        for subset in combinations(branches, size):
+            links = {link.assets for branch in subset for link in branch.links}
+            kept = [v for v in venues if frozenset(v.symbol.split("/")) in links]
+            try:
+                sub = plan_multihop(kept, _decimals(market), "ETH", "USDC", **kwargs)
+            except RouteError:
+                continue  # those paths alone cannot carry the order
+            if mode == "from":
+                assert sub.amount_out <= plan.amount_out, (subset, sub.amount_out)
+            else:
+                assert sub.amount_in >= plan.amount_in, (subset, sub.amount_in)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from router.app import DEFAULT_CONFIG
 from router.config import load_config
+from router.margin.quantities import QUANTUM, SCALE
 from router.stress.engine import PPB, StressEngine, load_portfolio, nav_units
 from router.stress.scenarios import (
     MonteCarloModel,
@@ -82,8 +83,11 @@ def test_liquidation_runs_for_real_and_keeps_the_ledger_consistent(
     event = result.liquidations[0]
     assert event.symbol == "ETH-PERP" and event.size < 0 and event.mark == D("2322")
     assert event.venue_qty == -event.size - event.unfilled_qty and event.venue_avg_price is not None
-    assert event.fee == (abs(event.size) * event.mark * D("0.005")).quantize(
-        D("1e-8"), "ROUND_CEILING"
+    # booked at the venues' price (in the mark's terms), the fee on that fill's notional
+    assert event.price is not None and event.price < event.mark
+    assert abs(event.fund_slippage - (event.mark - event.price) * abs(event.size)) <= D("1e-8")
+    assert event.fee == (abs(event.size) * event.price * D("0.005")).quantize(
+        QUANTUM, "ROUND_CEILING"
     )
     result.ledger._check()
     assert result.ledger.journal.verify() is None
@@ -121,10 +125,11 @@ def test_the_cascade_is_modelled(big_engine: StressEngine) -> None:
     """One account's liquidation does not move the market enough to liquidate it again; twenty
     like it selling into thinned venues do, round after round, at lower and lower marks."""
     alone = big_engine.run(shock("s", {"ETH": "-0.08"}))
-    assert alone.cascade_rounds == 1 and len(alone.liquidations) == 1
+    # one round (a fill below the mark may take a second step on the same position in it)
+    assert alone.cascade_rounds == 1 and {e.cascade_round for e in alone.liquidations} == {0}
     thin = (("binance-book", D("0.2")), ("uni-v2", D("0.2")))
     crowd = big_engine.run(shock("s", {"ETH": "-0.08"}, crowd=5, liquidity=thin))
-    assert crowd.cascade_rounds >= 3
+    assert len(crowd.liquidations) >= 3  # step after step as the venues give way
     marks = [e.mark for e in crowd.liquidations]
     assert marks == sorted(marks, reverse=True) and marks[-1] < marks[0]
     assert crowd.loss > alone.loss
@@ -147,7 +152,10 @@ def test_curve_impact_agrees_with_real_venues(big_engine: StressEngine) -> None:
         big_engine.portfolio.cross, "cross", steps, big_engine.tables(), "fast"
     )
     assert [e.size for e in real.liquidations][:1] == [e.size for e in fast.liquidations][:1]
-    assert abs(real.loss - fast.loss) <= D("0.002") * real.loss
+    # Liquidations fill at the venues' prices (the loss includes that execution), which the
+    # curve path approximates from its impact table: within 1.5% here (0.2% when they filled at
+    # the mark and only the marks depended on the venues).
+    assert abs(real.loss - fast.loss) <= D("0.015") * real.loss
 
 
 def test_funding_spike_is_charged_exactly(tmp_path: Path) -> None:
@@ -218,12 +226,12 @@ def test_bad_mode_and_bad_model_are_refused(long_engine: StressEngine) -> None:
 def test_isolated_form_posts_each_positions_im(basis_engine: StressEngine) -> None:
     portfolio = basis_engine.portfolio
     pos = portfolio.isolated.subs[portfolio.sub_id].positions["ETH-PERP"]
-    assert pos.mode == "isolated" and pos.isolated_margin_units == 1500 * 10**8
-    assert portfolio.isolated_extra_units == 1500 * 10**8  # the basis file has no USDC
+    assert pos.mode == "isolated" and pos.isolated_margin_units == 1500 * SCALE
+    assert portfolio.isolated_extra_units == 1500 * SCALE  # the basis file has no USDC
     assert (
         nav_units(portfolio.isolated, portfolio.sub_id)
         - nav_units(portfolio.cross, portfolio.sub_id)
-        == 1500 * 10**8
+        == 1500 * SCALE
     )
 
 
@@ -253,7 +261,7 @@ def test_clone_is_an_equal_and_independent_ledger(big_engine: StressEngine) -> N
     twin._check()
     assert twin.snapshot() != template.snapshot()
     assert (
-        template.subs[big_engine.portfolio.sub_id].positions["ETH-PERP"].size_units == 200 * 10**8
+        template.subs[big_engine.portfolio.sub_id].positions["ETH-PERP"].size_units == 200 * SCALE
     )
     template._check()
 
@@ -267,8 +275,8 @@ def test_shocks_per_instrument_show_basis_risk(basis_engine: StressEngine) -> No
     # 10 ETH short, perp mark 3,000 -> 3,150: 1,500 lost (the spot mark did not move)
     assert apart.loss == Decimal("1500")
     ledger = apart.ledger
-    assert ledger.marks["ETH-PERP"].price_units == 3150 * 10**8
-    assert ledger.marks["ETH"].price_units == 3000 * 10**8
+    assert ledger.marks["ETH-PERP"].price_units == 3150 * SCALE
+    assert ledger.marks["ETH"].price_units == 3000 * SCALE
     ledger._check()
 
 
@@ -284,7 +292,7 @@ def test_monte_carlo_paths_pay_funding(long_engine: StressEngine) -> None:
     assert long_engine.monte_carlo(flat, seed=0).losses["cross"] == [0, 0]
     losses = long_engine.monte_carlo(paid, seed=0).losses["cross"]
     # 50 ETH long at a 2,700 mark pays 0.1% x 135,000 = 135 per step, 3 steps
-    assert losses == [405 * 10**8, 405 * 10**8]  # quote ledger units
+    assert losses == [405 * SCALE, 405 * SCALE]  # quote ledger units
     with pytest.raises(StressInputError, match="monte_carlo.funding"):
         long_engine.monte_carlo(
             MonteCarloModel(("ETH",), (0.0,), [[1.0]], 4.0, 3, D(1), 2, (("NOPE", D("0.1")),)),

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from router.margin.quantities import SCALE
 from router.model.errors import ConfigError
 from router.stress.engine import tail_stats
 from router.stress.scenarios import (
@@ -196,7 +197,7 @@ def test_monte_carlo_has_the_asked_correlation_volatility_and_fat_tails() -> Non
 
 
 def test_tail_stats_by_hand() -> None:
-    units = [i * 10**8 for i in range(1, 101)]  # losses 1..100
+    units = [i * SCALE for i in range(1, 101)]  # losses 1..100
     stats = tail_stats(units, [i > 95 for i in range(1, 101)])
     assert stats.var == D("99") and stats.es == D("100") and stats.worst == D("100")
     assert stats.mean_loss == D("50.5") and stats.liquidated_share == D("0.05")
@@ -210,7 +211,7 @@ def test_tail_stats_are_ordered(losses: list[int]) -> None:
     stats = tail_stats(losses, [False] * len(losses))
     assert stats.mean_loss <= stats.es <= stats.worst
     assert stats.var <= stats.es
-    below = sum(1 for x in losses if Decimal(x) / 10**8 <= stats.var)
+    below = sum(1 for x in losses if Decimal(x) / SCALE <= stats.var)
     assert below >= math.ceil(D("0.99") * len(losses))
 
 

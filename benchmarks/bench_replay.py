@@ -211,7 +211,7 @@ def bench_file(path: Path, reps: int, with_hft: bool, tmp: Path) -> None:
     for name, _, _ in runs:
         if name.startswith("  "):  # the parts of the gzip path: time only
             print(
-                f"  {name:<24} {sizes[name]:>8} {'bytes' if 'gz' in name else 'events':<6} "
+                f"  {name:<24} {sizes[name]:>8} {'bytes' if 'unzip' in name or 'gzip' in name else 'events':<6} "
                 f"CPU {med[name] * 1000:7.1f} ms"
             )
             continue

@@ -20,6 +20,10 @@ process's time is not counted; wall time is printed too):
   included, through ``HashMapMarketDepthBacktest`` to the end of the data; ``preloaded``: with
   the array already in memory. Its rows are depth levels plus trades (it drops the snapshot).
 
+Where the gzip path's time goes: ``parse only`` (``read_feed`` without the replay) and
+``gunzip`` (decompression alone, zlib-ng in whole-line blocks, as the parser does it), with the
+stdlib's one-shot ``gzip.decompress`` beside it.
+
 "levels" is the book levels applied (the same file gives the same count to crossroute and the
 baseline). Then: peak traced memory (tracemalloc) of each crossroute path, and a 16-run sweep of
 ``config/examples/backtest-twap.toml`` on 1 and 2 worker processes from a warm cache
@@ -46,6 +50,7 @@ from sortedcontainers import SortedDict
 
 from router.backtest.book import ReplayBookVenue
 from router.sim.cache import read_feed_cached
+from router.sim.chunks import line_blocks
 from router.sim.feed import DEPTH, SNAPSHOT, TRADE, Grid, read_feed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +94,21 @@ def warm_cache_materialized(path: Path, cache: Path) -> int:
     feed, hit = read_feed_cached(path, Grid(*GRID), cache, tickers=False)
     assert hit
     return _replay(feed.events, materialize=True)
+
+
+def gunzip_blocks(path: Path) -> int:
+    """Decompression alone, as the parser does it (zlib-ng, whole-line blocks); bytes out."""
+    return sum(map(len, line_blocks(path.read_bytes(), True)))
+
+
+def gunzip_stdlib(path: Path) -> int:
+    """Decompression alone with the stdlib in one call (what the parser did before); bytes out."""
+    return len(gzip.decompress(path.read_bytes()))
+
+
+def parse_only(path: Path) -> int:
+    """``read_feed(..., tickers=False)`` without the replay; events out."""
+    return len(read_feed(path, Grid(*GRID), tickers=False).events)
 
 
 def plain_baseline(path: Path) -> int:
@@ -160,6 +180,9 @@ def bench_file(path: Path, reps: int, with_hft: bool, tmp: Path) -> None:
         ("crossroute, warm + engine", warm_cache_materialized, (path, cache)),
         ("crossroute, from gzip", from_gzip, (path,)),
         ("plain baseline", plain_baseline, (path,)),
+        ("  of which: parse only", parse_only, (path,)),
+        ("  of which: gunzip", gunzip_blocks, (path,)),
+        ("  stdlib gzip.decompress", gunzip_stdlib, (path,)),
     ]
     if with_hft:
         import numpy
@@ -186,6 +209,12 @@ def bench_file(path: Path, reps: int, with_hft: bool, tmp: Path) -> None:
     med = {name: statistics.median(v) for name, v in cpu.items()}
     base = med["plain baseline"]
     for name, _, _ in runs:
+        if name.startswith("  "):  # the parts of the gzip path: time only
+            print(
+                f"  {name:<24} {sizes[name]:>8} {'bytes' if 'unzip' in name or 'gzip' in name else 'events':<6} "
+                f"CPU {med[name] * 1000:7.1f} ms"
+            )
+            continue
         unit = "rows" if name.startswith("hftbacktest") else "levels"
         print(
             f"  {name:<24} {sizes[name]:>8} {unit:<6} CPU {med[name] * 1000:7.1f} ms "

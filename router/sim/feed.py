@@ -44,12 +44,11 @@ from __future__ import annotations
 
 import csv
 import gc
-import gzip
 import hashlib
 import io
 import json
 import re
-import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -57,7 +56,9 @@ from typing import Any
 
 import numpy
 
+from router.sim.chunks import DataError, decode, line_blocks, text_chunks
 from router.sim.errors import FeedError, decimal_arg
+from router.sim.scan import line_bounds, scan_tickers
 
 __all__ = [
     "DEPTH",
@@ -300,20 +301,23 @@ def read_feed(
     gzipped = p.name.endswith(".gz")
     try:
         raw = p.read_bytes()
-        text = (gzip.decompress(raw) if gzipped else raw).decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile, zlib.error) as exc:
-        raise FeedError(
-            "path", str(path), f"a readable {'gzip ' if gzipped else ''}UTF-8 text file ({exc})"
-        ) from None
+    except OSError as exc:
+        raise FeedError("path", str(path), f"a readable data file ({exc})") from None
     # The parse allocates a few hundred thousand tuples and makes no reference cycle: the cyclic
     # collector would only walk them again and again (about an eighth of the parse time).
     collecting = gc.isenabled()
     gc.disable()
     try:
         if kind == "csv":
+            text = "".join(text_chunks(raw, gzipped))
             events, counts, offset = _parse_csv(text, grid, file_index, str(p))
         else:
-            events, counts, offset = _parse_binance(text, grid, file_index, str(p), tickers)
+            blocks = line_blocks(raw, gzipped)
+            events, counts, offset = _parse_binance(blocks, grid, file_index, str(p), tickers)
+    except DataError as exc:
+        raise FeedError(
+            "path", str(path), f"a readable {'gzip ' if gzipped else ''}UTF-8 text file: {exc}"
+        ) from None
     finally:
         if collecting:
             gc.enable()
@@ -332,15 +336,82 @@ _EXCH_TIME = re.compile(r'"E":([0-9]+)[,}]')  # searched from the last '"E":' (a
 _TRADE_TIME = re.compile(r'"T":([0-9]+)[,}]')
 
 
+class _Scanned:
+    """What the chunk scans of one file add up to (the lines the per-line loop never sees)."""
+
+    __slots__ = ("count", "first", "max_exch_ns", "min_skew_ns", "prefix")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: tuple[int, int] | None = None  # (line number, exchange time) of the first
+        self.max_exch_ns = 0
+        self.min_skew_ns: int | None = None
+        self.prefix: tuple[bytes, int] | None = None  # (ticker stream head, local time digits)
+
+
+def _numbered_lines(
+    blocks: Iterable[bytes], scan_tickers_too: bool, totals: _Scanned
+) -> Iterator[tuple[int, str, int]]:
+    """(line number, line, largest exchange time of the scanned lines before it) of every line
+    left to the per-line parser. With ``scan_tickers_too``, the ticker lines :func:`scan_tickers`
+    reads are summed into ``totals`` instead (once a first ticker line gave their stream head)."""
+    line_no = 0
+    for block in blocks:
+        text = decode(block)
+        bounds = line_bounds(block) if scan_tickers_too else None
+        if bounds is not None and totals.prefix is None:
+            totals.prefix = _ticker_prefix(text)
+        if bounds is None or totals.prefix is None:
+            for line in text.splitlines():
+                line_no += 1
+                yield line_no, line, totals.max_exch_ns
+            continue
+        scan = scan_tickers(block, bounds, *totals.prefix)
+        before = totals.max_exch_ns
+        starts, ends = bounds
+        left = numpy.flatnonzero(~scan.taken)
+        for i, start, end, seen in zip(
+            left.tolist(),
+            starts[left].tolist(),
+            ends[left].tolist(),
+            scan.max_exch_ns[left].tolist(),
+            strict=True,
+        ):
+            yield line_no + i + 1, text[start:end], max(before, seen)
+        if totals.first is None and scan.first is not None:
+            totals.first = (line_no + scan.first[0] + 1, scan.first[1])
+        line_no += len(starts)
+        totals.count += scan.count
+        if len(starts):
+            totals.max_exch_ns = max(before, int(scan.max_exch_ns[-1]))
+        if scan.min_skew_ns is not None and (
+            totals.min_skew_ns is None or scan.min_skew_ns < totals.min_skew_ns
+        ):
+            totals.min_skew_ns = scan.min_skew_ns
+
+
+def _ticker_prefix(text: str) -> tuple[bytes, int] | None:
+    """(stream head, digits of the local time) of the first ticker line of ``text`` as the exact
+    parser reads it (``' {"stream":"ethusdt@bookTicker","data":'``, 19), or None."""
+    at = text.find('@bookTicker"')
+    if at < 0:
+        return None
+    head = _LINE_HEAD.match(text, text.rfind("\n", 0, at) + 1)
+    if head is None or head[2] != "bookTicker":
+        return None
+    return head.group()[len(head[1]) :].encode(), len(head[1])
+
+
 def _parse_binance(
-    text: str, grid: Grid, file_index: int, where: str, tickers: bool = True
+    blocks: Iterable[bytes], grid: Grid, file_index: int, where: str, tickers: bool = True
 ) -> tuple[list, dict, int]:
     """The raw capture: ``<local ns> <Binance JSON>`` a line. O(lines + levels).
 
     Lines are classified by their stream name (a prefix check, no JSON): depth updates take
     :func:`_fast_depth` (the level arrays straight to integers), skipped top-of-book lines only
-    have their time read; anything else, or any line the fast path does not recognise exactly,
-    goes through ``json.loads`` and the per-value exact conversion (:func:`_parse_message`).
+    have their time read, most of them by a whole-chunk scan (:mod:`router.sim.scan`); anything
+    else, or any line the fast paths do not recognise exactly, goes through ``json.loads`` and
+    the per-value exact conversion (:func:`_parse_message`).
     """
     events: list[tuple] = []
     append = events.append
@@ -350,7 +421,9 @@ def _parse_binance(
     offset: int | None = None
     line_head, exch_time, trade_time = _LINE_HEAD.match, _EXCH_TIME.match, _TRADE_TIME.match
     skip_tickers = not tickers
-    for line_no, line in enumerate(text.splitlines(), 1):
+    scanned = _Scanned()
+    first_timed: tuple[int, int] | None = None  # (line number, exchange time) of the first line
+    for line_no, line, scanned_exch in _numbered_lines(blocks, skip_tickers, scanned):
         if not line:
             continue
         head = line_head(line)
@@ -379,19 +452,29 @@ def _parse_binance(
         exch, kind, payload = parsed
         if exch:
             if exch > last_exch:
+                if not last_exch:
+                    first_timed = (line_no, exch)
                 last_exch = exch
             skew = local - exch
             if offset is None or skew < offset:
                 offset = skew
         else:
+            if scanned_exch > last_exch:
+                last_exch = scanned_exch
             exch = last_exch
         counts[kind] += 1
         if payload is not None:
             append((exch, base | line_no, local, kind, payload))
+    counts[TICKER] += scanned.count
+    if scanned.max_exch_ns > last_exch:
+        last_exch = scanned.max_exch_ns
+    if scanned.min_skew_ns is not None and (offset is None or scanned.min_skew_ns < offset):
+        offset = scanned.min_skew_ns
     # Lines read before the first exchange time (none on Binance captures but possible) stay in
-    # file order at the start: give them the first exchange time seen.
+    # file order at the start: give them the first exchange time seen (scanned lines included:
+    # the full parse would have their events).
     if events and events[0][0] == 0 and last_exch:
-        first = next((e[0] for e in events if e[0]), last_exch)
+        first = min(x for x in (first_timed, scanned.first) if x is not None)[1]
         events[:] = [(first if e[0] == 0 else e[0],) + e[1:] for e in events]
     return events, dict(zip(KIND_NAMES, counts)), offset or 0
 

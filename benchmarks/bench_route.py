@@ -33,7 +33,11 @@ not depend on the order size; they are rebuilt when a venue changes). At 2 x 10 
 single-symbol :func:`router.split.split` on the same curves. Baseline (Uniswap smart-order-router style): every
 venue path (one venue per hop) quoted on a 5% grid of the order, the best allocation of the 20
 chunks over paths by DP, its value then re-evaluated with venues shared by several chosen paths
-counted once (proportional shares). Same float curves, same process.
+counted once (proportional shares). Same float curves, same process. With a
+:class:`router.routing.RouteCache` across orders: "unchanged" (the same curve objects every
+order: every structure a hit) and "one venue moved" (one venue's curve replaced by a new object
+before each order, round robin, as an adapter does after any change), each asserted equal to the
+cold result. Then the default market end to end (``Market.plan_conversion``), cold and cached.
 
 Prints markdown tables (for docs/benchmarks.md and docs/routing.md "Measured").
 Run: ``.venv/bin/python benchmarks/bench_route.py`` (add ``--quick`` for a smoke run).

@@ -10,6 +10,9 @@ Latency: ``constant`` (``feed_ms`` for market data to reach the strategy, ``orde
 order to reach a venue), plus an optional uniform ``jitter_ms`` drawn from ``random.Random(seed)``
 (deterministic for a seed); or ``data``: the feed latency of each event is its recorded
 ``local - exchange`` time minus the file's clock offset (see ``feed.Feed.clock_offset_ns``).
+Multi-leg orders go through the same model: the executor runs as a task on latent venues
+(:mod:`router.backtest.latent`), and after every internal event the loop lets the strategy's
+tasks run until each waits on this clock (:mod:`router.backtest.idle`).
 
 The result is a plain dict (JSON-able, Decimal as strings) so that sweeps can ship it between
 processes; :mod:`router.backtest.report` turns it into files.
@@ -545,6 +548,8 @@ class Context:
         self._run.schedule(self.now_ns + self._run.latency.order(venue), cancel)
 
     async def execute_multi(self, order: Any, parents: dict[str, ParentOrder]) -> Any:
+        """Run a ``MultiLegOrder`` through the executor under the latency model; ``parents`` maps
+        each leg id to the parent its fills are reported under. Returns the executor's report."""
         return await self._run.execute_multi(order, parents)
 
     def funding_step(self, perp_symbol: str) -> None:

@@ -10,7 +10,7 @@ and synced, then renamed over the old one), so a crash leaves the old state or t
 never half of one. A refused operation changes nothing: the file is not rewritten.
 
 Storing operations rather than balances keeps the cost basis of a ported position exact (a port
-splits it in 1e-16 quote units) and lets `report` show how the subaccounts came to be.
+splits it in 1e-36 quote units) and lets `report` show how the subaccounts came to be.
 """
 
 from __future__ import annotations

@@ -9,6 +9,15 @@ funding, IM, MM, notional) and their totals, so a pre-trade check touches only t
 position: O(1) in the number of positions. A mark or funding-index change refreshes only the
 subaccounts that hold that name (reverse index). Every figure is rounded against the account.
 
+Breach sets: ``breaches`` maps each subaccount below maintenance to what is breached (its cross
+account, :data:`CROSS_BREACH`, and/or the symbols of isolated positions below their own MM). The
+two doors that change cached figures (:meth:`MarginBook.commit` and
+:meth:`MarginBook.revalue_position`) update it for the subaccount they touch, in O(1) per changed
+position, so every path that books (legs, the replay's batch path, porting, transfers,
+liquidation, funding, interest, marks) keeps it right, and the liquidation scan
+(:meth:`MarginBook.liquidatable`) is O(breached) instead of O(subaccounts). ``_check`` compares it
+with a full recompute.
+
 State changes go through one door: build a :class:`~router.margin.projection.Projection` with
 :meth:`MarginBook.projection`, step it, and :meth:`MarginBook.commit` it. Liquidation, porting and
 funding (``liquidation.py``, ``porting.py``, ``funding.py``) are functions over this API; the
@@ -52,6 +61,23 @@ from router.margin.quantities import SCALE, parse_int, parse_name, to_decimal, t
 
 # called with (subaccount id, cancelled order ids) when liquidation cancels a subaccount's orders
 OrderCancelHook = Callable[[str, list[str]], None]
+# the breach key of a subaccount's cross account (symbols are never empty: parse_name)
+CROSS_BREACH = ""
+
+
+def cross_short(totals: list[int], quote_units: int, quote: AssetConfig) -> bool:
+    """Whether cross maintenance equity is below the cross MM (the quote borrow's MM counted when
+    the settled quote balance is negative). O(1)."""
+    floating = totals[UPNL] + totals[FUND]
+    mm = totals[MM]
+    if quote_units + floating < 0:  # a quote borrow: its own MM
+        mm = requirements(totals, quote_units, quote)[1]
+    return totals[C_MAINT] + floating < mm
+
+
+def isolated_short(pos: Position, figures: PositionFigures) -> bool:
+    """Whether ``pos`` is isolated and its bucket (margin + upnl + funding) is below its MM."""
+    return pos.mode == ISOLATED and pos.isolated_margin_units + figures[1] + figures[2] < figures[4]
 
 
 class MarginBook:
@@ -89,6 +115,8 @@ class MarginBook:
         self.other: dict[tuple[str, str], int] = {}  # (market|insurance_fund|fees, asset) -> units
         self.market_sizes: dict[str, int] = {}
         self.net_deposits: dict[str, int] = {}
+        # subaccount -> what is below maintenance: CROSS_BREACH and/or isolated symbols
+        self.breaches: dict[str, set[str]] = {}
         self.order_cancel_hooks: list[OrderCancelHook] = []
 
     # --- lookups -------------------------------------------------------------------------------
@@ -115,7 +143,7 @@ class MarginBook:
         return mark.price_units
 
     def move_funding_index(self, symbol: str, delta: int, rate_units: int) -> None:
-        """Add ``delta`` (1e-20 quote per base) to ``symbol``'s funding index for one interval at
+        """Add ``delta`` (1e-30 quote per base) to ``symbol``'s funding index for one interval at
         ``rate_units``, refresh its holders and journal it. O(holders of the symbol)."""
         self.funding_index[symbol] += delta
         self.refresh_holders(symbol)
@@ -135,6 +163,7 @@ class MarginBook:
         new.other = dict(self.other)
         new.market_sizes = dict(self.market_sizes)
         new.net_deposits = dict(self.net_deposits)
+        new.breaches = {k: set(v) for k, v in self.breaches.items()}
         new.order_cancel_hooks = []
         new.accounts, new.subs = {}, {}
         for name, account in self.accounts.items():
@@ -208,28 +237,47 @@ class MarginBook:
 
     def liquidatable(self) -> list[str]:
         """Subaccounts whose maintenance equity is below total MM (the quote borrow's included),
-        or with an isolated position below its own MM, sorted by id. O(subaccounts) on the
-        cached totals."""
-        return sorted(sub_id for sub_id, sub in self.subs.items() if self.below_maintenance(sub))
+        or with an isolated position below its own MM, sorted by id: the keys of the breach
+        sets. O(breached log breached)."""
+        return sorted(self.breaches)
 
     def below_maintenance(self, sub: Subaccount) -> bool:
-        """Whether ``sub`` is liquidatable (see :meth:`liquidatable`). O(positions) at most."""
+        """Whether ``sub`` is liquidatable (see :meth:`liquidatable`), from its cached figures.
+        O(positions) at most."""
         quote = self.quote_asset
-        t = sub.totals
-        floating = t[UPNL] + t[FUND]
-        mm = t[MM]
-        if sub.balances.get(quote, 0) + floating < 0:  # a quote borrow: its own MM
-            mm = requirements(t, sub.balances.get(quote, 0), self.assets[quote])[1]
-        return t[C_MAINT] + floating < mm or self.isolated_breach(sub)
+        return cross_short(
+            sub.totals, sub.balances.get(quote, 0), self.assets[quote]
+        ) or self.isolated_breach(sub)
 
     def isolated_breach(self, sub: Subaccount) -> bool:
         """Whether an isolated position of ``sub`` is below its own maintenance margin."""
-        for symbol, pos in sub.positions.items():
-            if pos.mode == ISOLATED:
-                figs = sub.pos_vals[symbol]
-                if pos.isolated_margin_units + figs[1] + figs[2] < figs[4]:
-                    return True
-        return False
+        return any(isolated_short(pos, sub.pos_vals[s]) for s, pos in sub.positions.items())
+
+    def _set_breach(self, sub_id: str, key: str, short: bool) -> None:
+        """Put ``key`` (CROSS_BREACH or an isolated symbol) of ``sub_id`` in or out of the
+        breach sets. O(1)."""
+        keys = self.breaches.get(sub_id)
+        if short:
+            if keys is None:
+                self.breaches[sub_id] = {key}
+            else:
+                keys.add(key)
+        elif keys is not None and key in keys:
+            keys.discard(key)
+            if not keys:
+                del self.breaches[sub_id]
+
+    def _update_cross_breach(self, sub: Subaccount) -> None:
+        quote = self.quote_asset
+        short = cross_short(sub.totals, sub.balances.get(quote, 0), self.assets[quote])
+        self._set_breach(sub.name, CROSS_BREACH, short)
+
+    def refresh_breaches(self) -> None:
+        """Re-derive every subaccount's cross breach from its cached totals: after a change of
+        the quote asset's liability weights, which moves the quote borrow's MM of subaccounts
+        that need not hold a quote balance. O(subaccounts)."""
+        for sub in self.subs.values():
+            self._update_cross_breach(sub)
 
     def balance(self, sub_id: Any, asset: Any) -> Decimal:
         sub = self.subaccount(sub_id)
@@ -316,6 +364,9 @@ class MarginBook:
             t[FUND] += new[2] - old[2]
             t[IM] += new[3] - old[3]
             t[MM] += new[4] - old[4]
+            self._update_cross_breach(sub)
+        else:
+            self._set_breach(sub.name, symbol, isolated_short(pos, new))
 
     def commit(self, scen: Projection) -> None:
         """Write a projection's pending changes, caches and holder flows into the book."""
@@ -342,6 +393,11 @@ class MarginBook:
                 sub.pos_vals[symbol] = figs
                 self.holders.setdefault(symbol, set()).add(sub.name)
         sub.totals[:] = scen.totals
+        for symbol, pos in scen.positions.items():
+            self._set_breach(
+                sub.name, symbol, pos is not None and isolated_short(pos, sub.pos_vals[symbol])
+            )
+        self._update_cross_breach(sub)
         for key, delta in scen.flows.items():
             self.other[key] = self.other.get(key, 0) + delta
         for symbol, delta in scen.market_sizes.items():
@@ -404,19 +460,29 @@ class MarginBook:
             tuple(sorted(self.assets)),
             tuple(sorted(self.markets)),
             tuple(sorted((k, tuple(sorted(v))) for k, v in self.holders.items())),
+            tuple(sorted((k, tuple(sorted(v))) for k, v in self.breaches.items())),
         )
 
     def _check(self) -> None:
         """Assert every invariant: caches equal a full recompute, the double entry balances per
-        asset, perp sizes net to zero against the market, and the reverse index is complete."""
+        asset, perp sizes net to zero against the market, the reverse index is complete, and the
+        breach sets equal a full recompute."""
         totals_by_asset: dict[str, int] = {}
         sizes: dict[str, int] = {}
+        breaches: dict[str, set[str]] = {}
+        quote = self.assets[self.quote_asset]
         for sub in self.subs.values():
-            assert sub.totals == self.recompute_totals(sub), (
-                sub.name,
-                sub.totals,
-                self.recompute_totals(sub),
-            )
+            recomputed = self.recompute_totals(sub)
+            assert sub.totals == recomputed, (sub.name, sub.totals, recomputed)
+            short = {
+                s
+                for s, pos in sub.positions.items()
+                if isolated_short(pos, self.position_figures(sub, pos))
+            }
+            if cross_short(recomputed, sub.balances.get(quote.name, 0), quote):
+                short.add(CROSS_BREACH)
+            if short:
+                breaches[sub.name] = short
             for asset, units in sub.balances.items():
                 assert units != 0
                 assert sub.asset_vals[asset] == self.asset_figures(asset, units)
@@ -445,3 +511,4 @@ class MarginBook:
         # lazily), but it must never name a subaccount that does not exist.
         for name, ids in self.holders.items():
             assert ids <= self.subs.keys(), (name, ids - self.subs.keys())
+        assert self.breaches == breaches, (self.breaches, breaches)

@@ -9,7 +9,7 @@ charges half of each). The premium of one sample is (perp mark - oracle) / oracl
 band = 0 the formula is the clamped premium alone (the market default, as before).
 
 premium (1e-12 units) = (mark - oracle) / oracle, truncated toward zero;
-index += oracle_units * rate_units  (1e-20 quote per base);
+index += oracle_units * rate_units  (1e-30 quote per base);
 a position owes size_units * (index - index_at_last_settlement) / 1e20 ledger units, rounded up
 (against the account: a payer pays the ceiling, a receiver receives the floor). Exact payments
 of longs and shorts cancel whenever sizes net to zero; the rounding dust stays with the market.

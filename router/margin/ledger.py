@@ -120,6 +120,8 @@ class MarginLedger(MarginBook):
         )
         self.assets[name] = cfg
         self.refresh_holders(name)
+        if name == self.quote_asset:
+            self.refresh_breaches()
         self._journal_asset("set_borrow_terms", cfg)
 
     def _journal_asset(self, event: str, cfg: AssetConfig) -> None:

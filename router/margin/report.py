@@ -9,6 +9,13 @@ equity is the initial (weighted) equity of the cross part plus each isolated buc
 (margin + upnl); headroom = equity - initial_margin. Capital efficiency is netting: the
 requirement of every exposure margined alone minus the requirement of the net exposure per
 underlying (:mod:`router.margin.efficiency`).
+
+The account file: ``quote`` (the margin asset, default USDC); ``[collateral]``;
+``[collateral_weights.ASSET]`` with ``initial`` and ``maintenance`` weights and, for spot borrows,
+``initial_liability``, ``maintenance_liability``, ``borrow_limit`` and ``borrow_rate`` (a bare
+number is the initial weight); ``[marks]``; ``[[positions]]`` with symbol, size, entry, mark, one
+rule set (max_leverage, tiers, or the two fractions) and optional funding terms (funding_cap,
+funding_interest, funding_band, funding_interval_hours: router/margin/funding.py).
 """
 
 from __future__ import annotations
@@ -26,7 +33,17 @@ from router.margin.projection import MARKET
 from router.margin.quantities import cents_text, parse_units, to_text
 from router.model.errors import ConfigError
 
-TOP_KEYS = {"collateral", "collateral_weights", "marks", "positions"}
+TOP_KEYS = {"quote", "collateral", "collateral_weights", "marks", "positions"}
+# an asset's weights and borrow terms (AssetConfig.parse's arguments, in its order)
+WEIGHT_KEYS = (
+    "initial",
+    "maintenance",
+    "initial_liability",
+    "maintenance_liability",
+    "borrow_limit",
+    "borrow_rate",
+)
+FUNDING_KEYS = ("funding_cap", "funding_interest", "funding_band", "funding_interval_hours")
 POSITION_KEYS = {
     "symbol",
     "size",
@@ -40,6 +57,7 @@ POSITION_KEYS = {
     "oracle_asset",
     "initial_margin_fraction",
     "maintenance_margin_fraction",
+    *FUNDING_KEYS,
 }
 RULE_KEYS = ("max_leverage", "tiers", "initial_margin_fraction")
 
@@ -67,7 +85,7 @@ def build_account(path: str, doc: dict[str, Any]) -> tuple[MarginLedger, str]:
     """A fresh ledger holding the account ``doc`` (already read from ``path``); returns (ledger,
     subaccount id). Raises ConfigError naming ``path`` and the key; MarginInputError from the
     ledger's own checks is left to :func:`load_account` to name."""
-    ledger = MarginLedger("USDC")
+    ledger = MarginLedger(doc.get("quote", "USDC"))
     quote = ledger.quote_asset
     collateral = _table(path, doc, "collateral")
     weights = _table(path, doc, "collateral_weights")
@@ -84,12 +102,18 @@ def build_account(path: str, doc: dict[str, Any]) -> tuple[MarginLedger, str]:
             continue
         w = weights.get(asset, "1")
         if isinstance(w, dict):
-            unknown_weights = set(w) - {"initial", "maintenance"}
+            unknown_weights = set(w) - set(WEIGHT_KEYS)
             if unknown_weights:
                 raise ConfigError(
-                    path, f"collateral_weights.{asset}", w, "keys initial and maintenance"
+                    path,
+                    f"collateral_weights.{asset}.{min(unknown_weights)}",
+                    w[min(unknown_weights)],
+                    f"one of {', '.join(WEIGHT_KEYS)}",
                 )
-            ledger.add_asset(asset, w.get("initial", "1"), w.get("maintenance"))
+            terms = [w.get(key) for key in WEIGHT_KEYS]
+            terms[0] = "1" if terms[0] is None else terms[0]
+            terms[-1] = "0" if terms[-1] is None else terms[-1]
+            ledger.add_asset(asset, *terms)
         else:
             ledger.add_asset(asset, w)
         if asset not in marks:
@@ -148,6 +172,7 @@ def build_account(path: str, doc: dict[str, Any]) -> tuple[MarginLedger, str]:
                 tiers=raw.get("tiers"),
                 initial_margin_fraction=raw.get("initial_margin_fraction"),
                 maintenance_margin_fraction=raw.get("maintenance_margin_fraction"),
+                **{key: raw[key] for key in FUNDING_KEYS if key in raw},
             )
             ledger.set_mark(symbol, raw["mark"])
             size = parse_units("size", raw["size"])

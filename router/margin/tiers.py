@@ -27,6 +27,7 @@ O(tiers) per call (a handful).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -218,11 +219,8 @@ class TierSchedule:
 
     def tier_index(self, notional16: int) -> int:
         """Index of the tier covering an exact notional in 1e-36 quote (SCALE**2)."""
-        k = 0
-        for i, start in enumerate(self._from16):
-            if notional16 >= start:
-                k = i
-        return k
+        # the starts ascend (validated): the last start <= notional, else the first tier
+        return max(bisect_right(self._from16, notional16) - 1, 0) if len(self._from16) > 1 else 0
 
     def initial_margin_units(self, notional16: int, user_leverage: int) -> int:
         """IM = N x max(i_k, 1/user leverage), ledger units rounded up."""

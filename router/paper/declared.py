@@ -42,6 +42,7 @@ DECLARED: dict[type, Declaration] = {
         state=(
             "accounts",
             "assets",
+            "breaches",
             "funding_index",
             "holders",
             "market_sizes",

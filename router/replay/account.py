@@ -17,21 +17,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.config import MarginConfig, MarginMarketConfig, TierConfig
+from router.config import MarginAssetConfig, MarginConfig, MarginMarketConfig, TierConfig
 from router.margin.ledger import MarginLedger
 from router.margin.quantities import SCALE, floor_div, to_text
-from router.model.errors import ConfigError
-
-ACCOUNT_QUOTE = "USDC"  # the account file's collateral asset (router/margin/report.py)
 
 
-def account_document(
-    ledger: MarginLedger, sub_id: str, rules: MarginConfig, rules_file: str
-) -> dict[str, Any]:
+def account_document(ledger: MarginLedger, sub_id: str, rules: MarginConfig) -> dict[str, Any]:
     """The account document of subaccount ``sub_id`` now. O(assets + positions x tiers)."""
     quote = ledger.quote_asset
-    if quote != ACCOUNT_QUOTE:
-        raise ConfigError(rules_file, "margin.quote", quote, f"{ACCOUNT_QUOTE} to be stressed")
     sub = ledger.subaccount(sub_id)
     specs = {spec.name: spec for spec in rules.markets}
     balances = dict(sub.balances)
@@ -57,25 +50,38 @@ def account_document(
             "mark": to_text(ledger.mark_units(name)),
             "oracle_asset": spec.oracle,
             **_rule_set(spec),
+            "funding_cap": format(spec.funding_cap, "f"),
+            "funding_interest": format(spec.funding_interest, "f"),
+            "funding_band": format(spec.funding_band, "f"),
+            "funding_interval_hours": spec.funding_interval_hours,
         }
         if pos.mode == "isolated":
             row["mode"] = "isolated"
             row["isolated_margin"] = to_text(pos.isolated_margin_units)
         positions.append(row)
     assets = sorted(a for a in ledger.assets if a != quote)
-    weights = {}
-    for asset in assets:
-        rule = rules.asset(asset)
-        weights[asset] = {
-            "initial": format(rule.initial_weight, "f"),
-            "maintenance": format(rule.maintenance_weight, "f"),
-        }
+    weights = {asset: _asset_terms(rules.asset(asset)) for asset in assets}
     return {
+        "quote": quote,
         "collateral": {a: to_text(u) for a, u in sorted(balances.items()) if u},
         "collateral_weights": weights,
         "marks": {a: to_text(ledger.mark_units(a)) for a in assets},
         "positions": positions,
     }
+
+
+def _asset_terms(rule: MarginAssetConfig) -> dict[str, str]:
+    """An asset's weights and borrow terms under the account file's keys (unset ones left out,
+    so the margin core's defaults apply as they did in the replay)."""
+    terms = {
+        "initial": rule.initial_weight,
+        "maintenance": rule.maintenance_weight,
+        "initial_liability": rule.initial_liability_weight,
+        "maintenance_liability": rule.maintenance_liability_weight,
+        "borrow_limit": rule.borrow_limit,
+        "borrow_rate": rule.borrow_rate,
+    }
+    return {key: format(value, "f") for key, value in terms.items() if value is not None}
 
 
 def _tier_doc(tier: TierConfig) -> dict[str, Any]:

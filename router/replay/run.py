@@ -124,7 +124,7 @@ def account_at(
     run = runs[0]
     ledger, sub_id = run.state_at(fills, marks, at_ns)
     name = f"replay of {', '.join(fills_specs)} at {iso_time(at_ns)}"
-    return name, account_document(ledger, sub_id, run.rules, run.rules_file)
+    return name, account_document(ledger, sub_id, run.rules)
 
 
 def _inputs(

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_CEILING, Context, Decimal, Inexact
+from decimal import ROUND_CEILING, Decimal
 from typing import Any, NamedTuple
 
 from router.app import add_margin_asset, add_margin_market
@@ -50,9 +50,9 @@ COLLATERAL_VENUE = "collateral"  # where --collateral lives when it names no ven
 FUNDING_HOURS_UTC = (0, 8, 16)  # Binance USD-M's settlement times
 _UNIT = Decimal("1E-8")  # the margin core's ledger unit
 _SCALE = Decimal(SCALE)
-_GRID = Context(prec=64, traps=[Inexact])  # exact or refused: no rounding on the way to units
 _FAST_DIGITS = 18  # integer digits the fast conversion takes (the core allows more, checked)
 _NEVER_NS = 2**63  # a sampling interval no replay reaches: only the samples fills force
+_LIPSCHITZ = 12  # bound on quote moved per quote of held value moved (see _LazyMarks)
 
 
 def iso_time(time_ns: int) -> str:
@@ -316,6 +316,7 @@ class Replay:
         every_ns: int,
         check: bool,
         until_ns: int | None,
+        lazy_marks: bool = True,
     ) -> tuple[Timeline, MarginLedger, str]:
         """The replay loop. Every row was validated on import, so marks and fills go to the
         margin core in integer ledger units through its unjournaled batch path (set_mark_units,
@@ -346,6 +347,7 @@ class Replay:
         last_mark_sample: int | None = None
         funding_due = _next_funding(fills[0].time_ns if fills else 0)
         n_fills, n_marks = len(fills), len(marks)
+        lazy = _LazyMarks(ledger, sub, sub_id) if lazy_marks and not check else None
         i = j = 0
         while i < n_fills or j < n_marks:
             mark_next = j < n_marks and (i >= n_fills or marks[j].time_ns <= fills[i].time_ns)
@@ -353,6 +355,9 @@ class Replay:
             if until_ns is not None and t > until_ns:
                 break
             while t >= funding_due:
+                if lazy is not None:
+                    lazy.flush()
+                    lazy.changed()
                 self._fund(ledger)
                 funding_due = _next_funding(funding_due)
             fill = None
@@ -365,15 +370,27 @@ class Replay:
                     units = _units(mark.price)
                     for name in held_names:
                         if units is None:  # off the ledger grid: the checked path says why
+                            if lazy is not None:
+                                lazy.flush()
                             ledger.set_mark(name, mark.price)
+                        elif lazy is not None:
+                            lazy.pending[name] = units
                         else:
                             ledger.set_mark_units(name, units)
                     if unmarked:
                         unmarked.difference_update(names)
+                if lazy is not None and lazy.pending:
+                    due = last_mark_sample is None or t - last_mark_sample >= every_ns
+                    if due or not lazy.provably_solvent():
+                        lazy.flush()
+                    else:  # no sample now, and the account is provably above maintenance
+                        continue
             else:
                 fill = fills[i]
                 booking = bookings[i]
                 i += 1
+                if lazy is not None:
+                    lazy.flush()
                 names, held_names = targets[fill.symbol]
                 if unmarked and not unmarked.isdisjoint(names):
                     # no mark yet: the fill's own price is the mark
@@ -382,6 +399,8 @@ class Replay:
                         ledger.set_mark_units(name, booking[3])
                     unmarked.difference_update(names)
                 ledger.book_units(sub_id, *booking)
+                if lazy is not None:
+                    lazy.changed()
                 held_now = _hold(holdings, fill)
             if check:
                 ledger._check()
@@ -409,6 +428,8 @@ class Replay:
             samples.append(sample)
             if first:
                 timeline.first_liquidation = self._liquidation(ledger, sub_id, sample, latest)
+        if lazy is not None:
+            lazy.flush()
         # the peak is a Decimal(0) until some sample locks capital (the report's "0" then)
         timeline.peak_capital_locked = to_decimal(peak_locked) if peak_locked else Decimal(0)
         last = samples[-1] if samples else None
@@ -528,6 +549,73 @@ class Replay:
         )
 
 
+class _LazyMarks:
+    """Marks held back while they provably cannot matter.
+
+    Between samples a mark only has to reach the ledger if it could put the account below
+    maintenance (the first liquidation is judged at every event). The maintenance excess E of the
+    last exact state moves with the marks by at most L = sum over held names of |held| x |mark
+    move| x ``_LIPSCHITZ`` (a perp's upnl moves by size x move, its maintenance requirement by at
+    most that again, and the quote borrow's requirement by at most (liability weight - 1, <= 9)
+    times the move of the settled quote; a spot balance's weighted value at most 10 x its value's
+    move), plus one ledger unit of rounding per figure. While E > L the account is above
+    maintenance at the new marks, so they wait in ``pending``; anything that needs the exact state
+    (a fill, funding, a sample, a liquidation that may be due) flushes them first. The state after
+    a flush is the eager one exactly: each mark overwrites the last, and the ledger's revaluation
+    depends only on the latest mark of every name."""
+
+    def __init__(self, ledger: MarginLedger, sub: Any, sub_id: str) -> None:
+        self.ledger = ledger
+        self.sub = sub
+        self.sub_id = sub_id
+        self.pending: dict[str, int] = {}
+        self.excess: int | None = None  # E of the ledger's state now; None: to be computed
+        self.budget = 0  # E less the rounding allowance
+        self.held: dict[str, int] = {}  # name -> |units held| (positions and balances)
+        self.applied: dict[str, int] = {}  # name -> the mark the ledger holds
+
+    def changed(self) -> None:
+        """The exact state moved (a booking, funding): E is recomputed when next needed."""
+        self.excess = None
+
+    def flush(self) -> None:
+        if self.pending:
+            for name, units in self.pending.items():
+                self.ledger.set_mark_units(name, units)
+            self.pending.clear()
+            self.excess = None
+
+    def provably_solvent(self) -> bool:
+        """Whether the account is above maintenance at the pending marks (False: flush and judge
+        exactly). O(pending names), after an O(positions + balances) refresh per exact state."""
+        if self.excess is None:
+            self._refresh()
+        move = 0
+        held, applied = self.held, self.applied
+        for name, units in self.pending.items():
+            before = applied.get(name)
+            if before is None:  # a first mark: judged exactly
+                return False
+            move += held.get(name, 0) * abs(units - before)
+        return self.budget > -(-move * _LIPSCHITZ // SCALE)
+
+    def _refresh(self) -> None:
+        """E of the exact state now, the held amount and applied mark of every name."""
+        sub, ledger = self.sub, self.ledger
+        figures = ledger.margin_units(self.sub_id)
+        excess = figures[1] - figures[3]  # the quote borrow's requirement counted in full
+        held = {name: abs(units) for name, units in sub.balances.items()}
+        for symbol, pos in sub.positions.items():
+            held[symbol] = abs(pos.size_units)
+            if pos.mode == ISOLATED:
+                figs = sub.pos_vals[symbol]
+                excess = min(excess, pos.isolated_margin_units + figs[1] + figs[2] - figs[4])
+        self.excess = excess
+        self.budget = excess - 4 * (len(held) + 1)  # a unit of rounding per figure
+        self.held = held
+        self.applied = {name: mark.price_units for name, mark in ledger.marks.items()}
+
+
 class _Unjournaled(Journal):
     """A replay re-books history the trader already has: the ledger's hash-chained journal of every
     mark and booking would only cost time, so this one keeps nothing."""
@@ -543,15 +631,14 @@ def _text(value: Decimal) -> str:
 
 def _units(value: Decimal) -> int | None:
     """``value`` in ledger units (1e-18) when it is exactly on that grid and within the margin
-    core's range, else None (the caller then takes the checked path, which says why)."""
+    core's range, else None (the caller then takes the checked path, which says why). Exact: the
+    value's lowest-terms ratio n/d is on the grid exactly when d divides SCALE."""
     if not value.is_finite() or value.adjusted() >= _FAST_DIGITS:
         return None
-    try:
-        scaled = _GRID.multiply(value, _SCALE)
-    except Inexact:
+    numerator, denominator = value.as_integer_ratio()
+    if SCALE % denominator:
         return None
-    units = int(scaled)
-    return units if units == scaled else None
+    return numerator * (SCALE // denominator)
 
 
 def _held(holdings: Mapping[str, Mapping[str, Decimal]]) -> dict[str, Mapping[str, Decimal]]:

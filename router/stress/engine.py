@@ -399,7 +399,9 @@ def scale_depth(config: MarketConfig, liquidity: tuple[tuple[str, Decimal], ...]
     wanted = dict(liquidity)
     for name in wanted:
         if name not in names:
-            raise StressInputError("liquidity", name, f"one of the config's venues {sorted(names)}")
+            raise StressInputError(
+                "liquidity", name, f"one of the config's venues {', '.join(sorted(names))}"
+            )
     venues = []
     for venue in config.venues:
         s = wanted.get(venue.name)
@@ -740,20 +742,20 @@ class StressEngine:
                 raise StressInputError(
                     f"{scenario.name}: asset",
                     asset,
-                    f"one of the known assets or perp markets {sorted(known)}",
+                    f"one of the known assets or perp markets {', '.join(sorted(known))}",
                 )
         for market, _ in scenario.funding:
             if market not in self.portfolio.cross.markets:
                 raise StressInputError(
                     f"{scenario.name}: funding market",
                     market,
-                    f"one of {sorted(self.portfolio.cross.markets)}",
+                    f"one of {', '.join(sorted(self.portfolio.cross.markets))}",
                 )
         names = {v.name for v in self.market_config.venues}
         for venue, _ in scenario.liquidity:
             if venue not in names:
                 raise StressInputError(
-                    f"{scenario.name}: liquidity venue", venue, f"one of {sorted(names)}"
+                    f"{scenario.name}: liquidity venue", venue, f"one of {', '.join(sorted(names))}"
                 )
 
     def _venues_of(self, market: Any, asset: str) -> list[Any]:
@@ -834,12 +836,16 @@ class StressEngine:
         for asset in model.assets:
             if asset not in self.known_assets:
                 raise StressInputError(
-                    "monte_carlo.vol", asset, f"one of the known assets {sorted(self.known_assets)}"
+                    "monte_carlo.vol",
+                    asset,
+                    f"one of the known assets {', '.join(sorted(self.known_assets))}",
                 )
         for market, _ in model.funding:
             if market not in self.portfolio.cross.markets:
                 raise StressInputError(
-                    "monte_carlo.funding", market, f"one of {sorted(self.portfolio.cross.markets)}"
+                    "monte_carlo.funding",
+                    market,
+                    f"one of {', '.join(sorted(self.portfolio.cross.markets))}",
                 )
         moves = model.sample(seed, paths)
         factors = np.rint((1.0 + moves) * PPB).astype(np.int64)  # float -> exact ppb, once

@@ -174,3 +174,20 @@ def test_missing_config_exits_2(tmp_path: Path, capsys) -> None:
         == 2
     )
     assert "config" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_the_report_says_when_a_venue_went_stale(tmp_path: Path, capsys) -> None:
+    from datetime import UTC, datetime
+
+    out = tmp_path / "run"
+    basis = ROOT / "config/examples/backtest-basis.toml"
+    assert main(["backtest", "--config", str(basis), "--out", str(out), "--no-plots"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    results = json.loads((out / "results.json").read_text())
+    start, end, reason = results["coverage"]["binance-perp"]["stale"][-1]
+    assert end is None and reason == "data ended"
+    assert results["window"]["start_ts_ns"] < start < results["window"]["end_ts_ns"]
+    when = datetime.fromtimestamp(start // 10**9, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    millis = f"{start // 10**6 % 1000:03d}"
+    line = f"stale: binance-perp from {when}.{millis}Z to the end of the run (data ended)"
+    assert [p for p in printed if p.startswith("stale:")] == [line]

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from router.cli import main
+from router.margin.quantities import RATE_SCALE, SCALE
 from router.replay.run import account_at, replay
 from router.replay.timeline import iso_time
 from router.stress.engine import portfolio_from_document
@@ -166,3 +167,111 @@ def test_replay_flags_need_fills(capsys: pytest.CaptureFixture[str]) -> None:
     account = str(root / "config/examples/account-basis.toml")
     assert main(["stress", "--account", account, "--at", iso(0)]) == 2
     assert "only with --fills" in capsys.readouterr().err
+
+
+USDT_RULES = """
+[assets]
+USDT = { decimals = 6 }
+BTC = { decimals = 8 }
+ETH = { decimals = 18 }
+
+[margin]
+quote = "USDT"
+
+[margin.assets.ETH]
+initial_weight = "0.8"
+maintenance_weight = "0.9"
+initial_liability_weight = "1.25"
+maintenance_liability_weight = "1.125"
+borrow_limit = "50"
+borrow_rate = "0.07"
+
+[margin.markets."BTC/USDT:USDT"]
+name = "BTC-PERP"
+oracle = "BTC"
+max_leverage = 20
+funding_cap = "0.0003"
+funding_interest = "0.0001"
+funding_band = "0.0005"
+funding_interval_hours = 4
+"""
+
+
+def test_a_usdt_rule_set_with_spot_borrows_is_stressed_with_its_own_terms(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marks = ["time,symbol,price"]
+    for m in range(1, 61):
+        marks += [f"{iso(60 * m)},BTC/USDT:USDT,{60000 + 7 * m}", f"{iso(60 * m)},ETH/USDT,2500"]
+    fills = FILLS + (
+        f"{iso(0)},binance,BTC/USDT:USDT,buy,0.5,60000,3,USDT\n"
+        f"{iso(30)},binance,ETH/USDT,sell,4,2500,1,USDT\n"  # 4 ETH sold on credit: a borrow
+    )
+    paths = {}
+    scenarios = '[[scenarios]]\nname = "btc-10"\nshocks = { BTC = "-0.10" }\n'
+    for name, text in (
+        ("rules", USDT_RULES),
+        ("marks", "\n".join(marks)),
+        ("fills", fills),
+        ("scenarios", scenarios),
+    ):
+        (tmp_path / name).write_text(text + "\n")
+        paths[name] = str(tmp_path / name)
+    at = iso(1800)
+    source, doc = account_at([paths["fills"]], paths["marks"], paths["rules"], ["USDT=20000"], at)
+    # the rules travel with the book: the margin asset, the borrow's terms, the funding terms
+    assert doc["quote"] == "USDT"
+    assert doc["collateral_weights"]["ETH"] == {
+        "initial": "0.8",
+        "maintenance": "0.9",
+        "initial_liability": "1.25",
+        "maintenance_liability": "1.125",
+        "borrow_limit": "50",
+        "borrow_rate": "0.07",
+    }
+    (position,) = doc["positions"]
+    assert (position["funding_cap"], position["funding_interval_hours"]) == ("0.0003", 4)
+    assert (position["funding_interest"], position["funding_band"]) == ("0.0001", "0.0005")
+    portfolio = portfolio_from_document(source, doc)
+    ledger = portfolio.cross
+    assert ledger.quote_asset == "USDT"
+    eth = ledger.assets["ETH"]
+    assert ledger.subaccount(portfolio.sub_id).balances["ETH"] < 0  # the borrow is carried
+    assert (eth.initial_liability_ppm, eth.maintenance_liability_ppm) == (1_250_000, 1_125_000)
+    assert eth.borrow_limit_units == 50 * SCALE and eth.borrow_rate_units is not None
+    assert eth.borrow_rate_units > 0
+    btc = ledger.markets["BTC-PERP"]
+    assert (btc.funding_cap_units, btc.funding_interval_hours) == (3 * RATE_SCALE // 10**4, 4)
+    assert (btc.funding_interest_units, btc.funding_band_units) == (
+        RATE_SCALE // 10**4,
+        RATE_SCALE // 2000,
+    )
+    timeline = replay([paths["fills"]], paths["marks"], paths["rules"], ["USDT=20000"]).timeline
+    sample = [s for s in timeline.samples if s.time_ns <= START_NS + 1800 * 10**9][-1]
+    summary = ledger.summary(portfolio.sub_id)
+    # the liability weights reach the requirements: the document's are the replay's exactly
+    assert summary["initial_margin"] == sample.initial_margin
+    assert summary["maintenance_margin"] == sample.maintenance_margin
+    code = main(
+        [
+            "stress",
+            "--fills",
+            paths["fills"],
+            "--marks",
+            paths["marks"],
+            "--rules",
+            paths["rules"],
+            "--collateral",
+            "USDT=20000",
+            "--at",
+            at,
+            "--scenarios",
+            paths["scenarios"],
+            "--json",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (scenario,) = json.loads(out)["scenarios"]
+    # 0.5 BTC at the 30-minute mark (60,000 + 7 x 30) loses 10% of its value
+    assert Decimal(scenario["cross"]["loss"]) >= Decimal("0.05") * (60000 + 7 * 30)

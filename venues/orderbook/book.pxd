@@ -16,16 +16,14 @@ cdef class _Resting:
     cdef public object original_lots
     cdef public object tif
     cdef public object seq
-
-    cpdef snapshot(self)
+    # No cdef/cpdef methods here or in _Level: a virtual table pointer would add 8 bytes to
+    # every resting order, and their methods are not on the hot paths.
 
 
 cdef class _Level:
     cdef public object queue
     cdef public Py_ssize_t live
     cdef public object total_lots
-
-    cpdef list open_orders(self)
 
 
 cdef class OrderBook:

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
+from math import gcd
 from typing import Any, NamedTuple
 
 from router.app import add_margin_asset, add_margin_market
@@ -47,7 +48,7 @@ MODES = (CROSS, ISOLATED)
 ACCOUNT = "replay"
 SUBACCOUNT = "main"
 COLLATERAL_VENUE = "collateral"  # where --collateral lives when it names no venue
-FUNDING_HOURS_UTC = (0, 8, 16)  # Binance USD-M's settlement times
+_HOUR_NS = 3600 * 1_000_000_000
 _UNIT = Decimal("1E-8")  # the margin core's ledger unit
 _SCALE = Decimal(SCALE)
 _FAST_DIGITS = 18  # integer digits the fast conversion takes (the core allows more, checked)
@@ -345,7 +346,8 @@ class Replay:
             unmarked.update(names)
         peak_locked = 0
         last_mark_sample: int | None = None
-        funding_due = _next_funding(fills[0].time_ns if fills else 0)
+        period_ns = self._funding_period_ns()
+        funding_due = _next_funding(fills[0].time_ns if fills else 0, period_ns)
         n_fills, n_marks = len(fills), len(marks)
         lazy = _LazyMarks(ledger, sub, sub_id) if lazy_marks and not check else None
         i = j = 0
@@ -358,8 +360,8 @@ class Replay:
                 if lazy is not None:
                     lazy.flush()
                     lazy.changed()
-                self._fund(ledger)
-                funding_due = _next_funding(funding_due)
+                self._fund(ledger, funding_due)
+                funding_due = _next_funding(funding_due, period_ns)
             fill = None
             if mark_next:  # every mark of this instant, one event
                 while j < n_marks and marks[j].time_ns == t:
@@ -440,12 +442,23 @@ class Replay:
                 positions=self._positions(ledger, sub_id, perps, True),
             )
         while until_ns is not None and until_ns >= funding_due:
-            self._fund(ledger)
-            funding_due = _next_funding(funding_due)
+            self._fund(ledger, funding_due)
+            funding_due = _next_funding(funding_due, period_ns)
         return timeline, ledger, sub_id
 
-    def _fund(self, ledger: MarginLedger) -> None:
+    def _funding_period_ns(self) -> int:
+        """The settlement grid: every market settles at whole multiples of its own interval
+        (``funding_interval_hours``) from 00:00 UTC, so the grid is their gcd in hours."""
+        hours = gcd(*(spec.funding_interval_hours for spec in self.rules.markets)) or 8
+        return hours * _HOUR_NS
+
+    def _fund(self, ledger: MarginLedger, due_ns: int) -> None:
+        """Settle the markets whose interval ends at ``due_ns`` (Binance: 00/08/16 UTC for 8
+        hours, every 4 hours from 00:00 for 4, ...)."""
+        hour = due_ns // _HOUR_NS
         for spec in self.rules.markets:
+            if hour % spec.funding_interval_hours:
+                continue
             if spec.funding_cap and spec.name in ledger.marks and spec.oracle in ledger.marks:
                 ledger.accrue_funding(spec.name)
 
@@ -662,7 +675,6 @@ def _hold(holdings: dict[str, dict[str, Decimal]], fill: Fill) -> dict[str, Mapp
     return _held(holdings)
 
 
-def _next_funding(time_ns: int) -> int:
-    """The first funding settlement strictly after ``time_ns`` (00:00, 08:00, 16:00 UTC)."""
-    period = 8 * 3600 * 1_000_000_000
-    return (time_ns // period + 1) * period
+def _next_funding(time_ns: int, period_ns: int) -> int:
+    """The first settlement of the grid strictly after ``time_ns``."""
+    return (time_ns // period_ns + 1) * period_ns

@@ -374,3 +374,35 @@ def test_held_back_marks_give_the_eager_replay_byte_for_byte(
         lazy = replay(*spec).to_json()
         eager = replay(*spec, check=True).to_json()
         assert json.dumps(lazy, sort_keys=True) == json.dumps(eager, sort_keys=True)
+
+
+@pytest.mark.parametrize("hours", [1, 2, 4, 8])
+def test_each_market_settles_funding_on_its_own_interval(tmp_path: Path, hours: int) -> None:
+    """A market settles every ``funding_interval_hours`` from 00:00 UTC, with its interest scaled
+    to the interval: a day of a steady 1 BTC long pays 3 x 8-hour interest whatever the interval
+    (the replay used to settle every market at 00/08/16 only, so a 4-hour market paid half)."""
+    rules = RULES.replace(
+        'funding_cap = "0"',
+        'funding_cap = "0.0005"\nfunding_interest = "0.0001"\nfunding_band = "0.0005"\n'
+        f"funding_interval_hours = {hours}",
+    )
+    rules_path = write(tmp_path, "rules.toml", rules)
+    marks = ["time,symbol,price"] + [
+        f"{iso(600 * k)},{symbol},60000"
+        for k in range(1, 24 * 6 + 2)
+        for symbol in ("BTC/USDC:USDC", "BTC/USDC")
+    ]
+    marks_path = write(tmp_path, "marks.csv", "\n".join(marks) + "\n")
+    fills = write(
+        tmp_path,
+        "fills.csv",
+        "time,venue,symbol,side,qty,price,fee,fee_asset\n"
+        f"{iso(1)},v1,BTC/USDC:USDC,buy,1,60000,0,USDC\n",
+    )
+    samples = replay([fills], marks_path, rules_path, ["USDC=20000"], every_secs=600).to_json()[
+        "samples"
+    ]
+    day = [s for s in samples if s["time"] == iso(24 * 3600 + 600)]
+    assert day, "a sample just after the day's last settlement"
+    # three 8-hour intervals' interest on 60,000 of notional: 3 x 0.0001 x 60,000 = 18 USDC
+    assert Decimal(day[0]["equity"]) == Decimal(20000 - 18)

@@ -7,7 +7,9 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test typecheck wheel-test bench clean
 
-$(STAMP): pyproject.toml
+# The compiled order book is built by the install: editing its sources re-runs it (a stale build
+# would make the source run instead, with a warning).
+$(STAMP): pyproject.toml setup.py $(wildcard venues/orderbook/*.py venues/orderbook/*.pxd)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

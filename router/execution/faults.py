@@ -122,7 +122,7 @@ def faults_from_dict(
             raise error(unknown[0], raw[unknown[0]], f"keys {list(_FAULT_KEYS)}")
         venue = raw.get("venue")
         if not isinstance(venue, str) or not venue or (venues is not None and venue not in venues):
-            allowed = "a venue name" if venues is None else f"one of {sorted(venues)}"
+            allowed = "a venue name" if venues is None else f"one of {', '.join(sorted(venues))}"
             raise error("venue", venue, allowed)
         kind = raw.get("kind")
         if kind not in FAULT_KINDS:

@@ -129,7 +129,7 @@ class _MultiHop:
 
     def _intermediates(self) -> dict[str, Decimal]:
         ends = (self.leg.from_asset, self.leg.to_asset)
-        return {a: q for a, q in sorted(self.inventory.items()) if a not in ends}
+        return {a: q for a, q in sorted(self.inventory.items()) if a not in ends and q}
 
     async def _run_plan(self, plan: MultiHopPlan, *, role: str) -> str:
         """Run ``plan``'s paths hop by hop; the reason of the first hop that did not complete,

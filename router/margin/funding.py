@@ -39,15 +39,20 @@ def funding_rate_units(mark_units: int, oracle_units: int, cap_units: int) -> in
     return max(-cap_units, min(cap_units, premium_units(mark_units, oracle_units)))
 
 
+def average_premium_units(weighted: int, count: int) -> int:
+    """The linearly weighted average of ``count`` samples (sample k weighs k) from their weighted
+    sum, truncated toward zero: what a running sum needs, without keeping the samples. O(1)."""
+    total = count * (count + 1) // 2
+    return abs(weighted) // total * (1 if weighted >= 0 else -1)
+
+
 def binance_rate_units(
     premium_units: list[int], interest_units: int, band_units: int, cap_units: int, hours: int
 ) -> int:
     """F = clamp(P + clamp(I - P, -band, band), -cap, cap) with I and band scaled by hours/8 and
     P the linearly weighted average of the samples; 1e-12 units, truncated toward zero. O(n)."""
-    weights = range(1, len(premium_units) + 1)
-    weighted = sum(w * p for w, p in zip(weights, premium_units))
-    total = sum(weights)
-    average = abs(weighted) // total * (1 if weighted >= 0 else -1)
+    weighted = sum(k * p for k, p in enumerate(premium_units, start=1))
+    average = average_premium_units(weighted, len(premium_units))
     interest = interest_units * hours // 8
     band = band_units * hours // 8
     rate = average + max(-band, min(band, interest - average))

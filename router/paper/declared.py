@@ -26,7 +26,15 @@ __all__ = ["DECLARED"]
 
 DECLARED: dict[type, Declaration] = {
     MarketSimulator: Declaration(
-        state=("tick", "refs", "premium_e8", "_maker_slots", "_maker_center", "_order_counter"),
+        state=(
+            "tick",
+            "refs",
+            "premium_e8",
+            "premium_sums",
+            "_maker_slots",
+            "_maker_center",
+            "_order_counter",
+        ),
         wiring=(
             "market",
             "ledger",

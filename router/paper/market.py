@@ -45,6 +45,8 @@ from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 from typing import Any
 
+from router.margin.funding import average_premium_units, premium_units
+from router.margin.quantities import RATE_SCALE, to_decimal
 from router.model.errors import ConfigError, CrossrouteError
 from router.model.orders import LegFill, LegOrder
 from router.sim.pools import arbitrage_leg
@@ -269,6 +271,10 @@ class MarketSimulator:
         self.instruments: dict[str, str] = market.instruments()
         self.refs: dict[str, int] = {}  # spot symbol -> reference price (1e-8 units)
         self.premium_e8: dict[str, int] = {}  # perp symbol -> premium over its spot reference
+        # perp market -> (samples, sum of k x premium_k) of this funding interval so far: one
+        # premium (1e-12, mark over index) per tick, averaged at funding with Binance's weights
+        # (router/margin/funding.py); two integers, so the state does not grow with ticks
+        self.premium_sums: dict[str, tuple[int, int]] = {}
         for symbol in market.symbols("spot"):
             mid = market.mid_price(symbol)
             if mid is None:
@@ -358,10 +364,16 @@ class MarketSimulator:
                 if fill is not None:
                     report.arbitrage.append(fill)
         self._update_marks()
+        self._sample_premiums()
         if self.tick % p.funding_interval_ticks == 0:
             for _symbol, name in sorted(self.perp_markets.items()):
+                count, weighted = self.premium_sums.pop(name, (0, 0))
+                premiums = None  # no valid sample: the premium of the marks now
+                if count:
+                    average = average_premium_units(weighted, count)
+                    premiums = [str(to_decimal(average, RATE_SCALE))]
                 try:
-                    report.funding[name] = self.ledger.accrue_funding(name)
+                    report.funding[name] = self.ledger.accrue_funding(name, premiums)
                 except CrossrouteError:
                     pass  # an invalid mark blocks funding for this interval; the journal shows none
         return report  # liquidations that are now due run at the desk, through the venues
@@ -472,6 +484,19 @@ class MarketSimulator:
                 return fill
         return None
 
+    def _sample_premiums(self) -> None:
+        """One premium sample per perp market and tick, while its mark and index are valid."""
+        marks = self.ledger.marks
+        for _symbol, name in sorted(self.perp_markets.items()):
+            market = self.ledger.markets[name]
+            mark, index = marks.get(name), marks.get(market.oracle_asset)
+            if mark is None or index is None or not (mark.valid and index.valid):
+                continue
+            if mark.price_units and index.price_units:
+                sample = premium_units(mark.price_units, index.price_units)
+                count, weighted = self.premium_sums.get(name, (0, 0))
+                self.premium_sums[name] = (count + 1, weighted + (count + 1) * sample)
+
     def _update_marks(self) -> None:
         quote = self.ledger.quote_asset
         for symbol, ref in sorted(self.refs.items()):
@@ -491,6 +516,7 @@ class MarketSimulator:
             str(self.tick),
             repr(sorted(self.refs.items())),
             repr(sorted(self.premium_e8.items())),
+            repr(sorted(self.premium_sums.items())),
         ]
         for name, adapter in self.market.adapters.items():
             if hasattr(adapter, "book"):

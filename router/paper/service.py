@@ -529,14 +529,7 @@ class PaperService:
                 request.src, request.dst, request.asset, request.amount_text
             )
         except MarginError as exc:  # refused before anything changed (the ledger's contract)
-            status = 400 if exc.details.get("field") else 422
-            raise PaperError(
-                status,
-                exc.details.get("field") or "amount",
-                request.amount_text,
-                exc.details.get("allowed") or str(exc),
-                message=str(exc),
-            ) from None
+            raise _refused(exc, "amount", request.amount_text) from None
         self._account_event(request.src)
         self._account_event(request.dst)
         return {
@@ -558,15 +551,8 @@ class PaperService:
                 request.size_text,
                 at_mark=request.at_mark,
             )
-        except MarginError as exc:  # refused before anything changed (the ledger's contract)
-            status = 400 if exc.details.get("field") else 422
-            raise PaperError(
-                status,
-                exc.details.get("field") or "size",
-                request.size_text,
-                exc.details.get("allowed") or str(exc),
-                message=str(exc),
-            ) from None
+        except MarginError as exc:
+            raise _refused(exc, "size", request.size_text) from None
         self._account_event(request.src)
         self._account_event(request.dst)
         return {
@@ -701,3 +687,15 @@ class PaperService:
         self.ledger._check()
         self.sim._check()
         self.desk.check()
+
+
+def _refused(exc: MarginError, field: str, value: str) -> PaperError:
+    """The margin core's refusal as the API's error: 400 for a bad value (the core names the
+    field), 422 for a valid request the account cannot take (headroom, limits)."""
+    return PaperError(
+        400 if exc.details.get("field") else 422,
+        exc.details.get("field") or field,
+        value,
+        exc.details.get("allowed") or str(exc),
+        message=str(exc),
+    )

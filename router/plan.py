@@ -776,3 +776,35 @@ def fmt_qty(value: Decimal) -> str:
     if value == 0:
         return "0"
     return format(value.normalize(), "f")
+
+
+def plan_up_to(
+    venues: Sequence[Venue],
+    symbol: str,
+    side: str,
+    qty: Decimal,
+    *,
+    quantum: Decimal,
+    precision: int = 1000,
+) -> RoutePlan | None:
+    """The plan for ``qty``, or, when the venues' depth cannot take it all, for the largest size
+    they take (bisected on the ``quantum`` grid to within qty/``precision``, rounded down); None
+    when they take none. For orders that must trade what they can (liquidations)."""
+
+    def route(size: Decimal) -> RoutePlan | None:
+        try:
+            return plan_route(venues, symbol, side, size)
+        except CrossrouteError:
+            return None
+
+    plan = route(qty)
+    if plan is None:
+        lo, hi = Decimal(0), qty
+        while hi - lo > qty / precision:
+            mid = ((lo + hi) / 2).quantize(quantum, rounding=ROUND_FLOOR)
+            candidate = route(mid) if mid > 0 else None
+            if candidate is not None:
+                lo, plan = mid, candidate
+            else:
+                hi = mid
+    return plan

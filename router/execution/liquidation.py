@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -31,7 +31,6 @@ from router.margin.liquidation import (
     LiquidationResult,
 )
 from router.margin.quantities import SCALE, to_decimal, to_text
-from router.model.errors import CrossrouteError
 from router.model.orders import LegOrder
 
 __all__ = ["VenueFiller", "liquidate_through_venues", "liquidation_outcome"]
@@ -69,7 +68,7 @@ class VenueFiller:
 
     async def fill(self, ledger: MarginBook, order: LiquidationOrder) -> LiquidationFill:
         """Route ``order`` through the venues trading its symbol and report the exact fill."""
-        from router.plan import plan_route  # the route planner, only when a liquidation runs
+        from router.plan import plan_up_to  # the route planner, only when a liquidation runs
 
         symbol = self.symbol_of(order)
         venues = [a for _, a in sorted(self.adapters.items()) if a.symbol == symbol]
@@ -77,23 +76,9 @@ class VenueFiller:
             return LiquidationFill(0, 0, f"no venue trades {symbol}")
         side = "buy" if order.signed_units > 0 else "sell"
         qty = to_decimal(abs(order.signed_units))
-
-        def route(size: Decimal) -> Any:
-            try:
-                return plan_route(venues, symbol, side, size)
-            except CrossrouteError:
-                return None
-
-        plan = route(qty)
-        if plan is None:
-            lo, hi = Decimal(0), qty
-            while hi - lo > qty / _PARTIAL_PRECISION:
-                mid = _grid((lo + hi) / 2, ROUND_FLOOR)
-                candidate = route(mid) if mid > 0 else None
-                if candidate is not None:
-                    lo, plan = mid, candidate
-                else:
-                    hi = mid
+        plan = plan_up_to(
+            venues, symbol, side, qty, quantum=Decimal(1) / SCALE, precision=_PARTIAL_PRECISION
+        )
         filled, quote = Decimal(0), Decimal(0)
         by_name = {a.name: a for a in venues}
         for leg in plan.legs if plan is not None else ():
@@ -114,10 +99,6 @@ class VenueFiller:
         average = Fraction(quote) * SCALE / Fraction(filled)
         price_units = math.floor(average) if side == "sell" else math.ceil(average)
         return LiquidationFill(units if side == "buy" else -units, max(1, price_units), note)
-
-
-def _grid(value: Decimal, rounding: str) -> Decimal:
-    return value.quantize(Decimal(1) / SCALE, rounding=rounding)
 
 
 async def liquidate_through_venues(

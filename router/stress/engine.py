@@ -946,31 +946,13 @@ class _RealConsumer:
     async def consume(
         self, path: _Path, asset: str, side: str, qty: Decimal, round_no: int
     ) -> tuple[Decimal, Decimal | None, int]:
-        from router.plan import plan_route
+        from router.plan import plan_up_to
 
         adapters = self.venues.get(asset) or []
         if not adapters or qty <= 0:
             return Decimal(0), None, PPB
-        symbol = adapters[0].symbol
-
-        def route(size: Decimal) -> Any:
-            try:
-                return plan_route(adapters, symbol, side, size)
-            except CrossrouteError:
-                return None
-
-        plan = route(qty)
-        if plan is None:
-            # Depth exhausted: bisect for the largest size the venues still take (to 0.1%),
-            # fill that, and report the rest as unfilled.
-            lo, hi = Decimal(0), qty
-            while hi - lo > qty / 1000:
-                mid = ((lo + hi) / 2).quantize(Decimal("1e-8"), rounding="ROUND_FLOOR")
-                candidate = route(mid) if mid > 0 else None
-                if candidate is not None:
-                    lo, plan = mid, candidate
-                else:
-                    hi = mid
+        # depth exhausted: the largest size the venues still take (to 0.1%), the rest unfilled
+        plan = plan_up_to(adapters, adapters[0].symbol, side, qty, quantum=Decimal("1e-8"))
         filled, quote = Decimal(0), Decimal(0)
         by_name = {a.name: a for a in adapters}
         used = []

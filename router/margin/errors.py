@@ -78,6 +78,19 @@ class MarginRejected(MarginError):
         self.available = available
         self.shortfall = shortfall
 
+    @classmethod
+    def from_check(cls, result: Any, subaccount: str, quote_asset: str) -> MarginRejected:
+        """The refusal a failed pre-trade check stands for (a CheckResult: limit, asset,
+        required, available, shortfall; no asset means the quote)."""
+        return cls(
+            result.limit or "",
+            subaccount,
+            result.asset or quote_asset,
+            result.required,
+            result.available,
+            result.shortfall,
+        )
+
 
 ISOLATED_BUCKET_ALLOWED = "add isolated margin first, or let liquidation close it"
 

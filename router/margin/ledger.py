@@ -452,14 +452,7 @@ class MarginLedger(MarginBook):
                     result.available,
                     result.shortfall,
                 )
-            raise MarginRejected(
-                result.limit or "",
-                sub.name,
-                result.asset or self.quote_asset,
-                result.required,
-                result.available,
-                result.shortfall,
-            )
+            raise MarginRejected.from_check(result, sub.name, self.quote_asset)
         self.commit(scen)
         self.journal.append(
             "apply_leg", subaccount=sub.name, leg=leg.to_json(), result=result.to_json()

@@ -157,14 +157,7 @@ def apply_swap(ledger: MarginBook, sub_id: Any, swap: Any) -> CheckResult:
         ledger.journal.append(
             "reject_swap", subaccount=sub.name, swap=swap.to_json(), result=result.to_json()
         )
-        raise MarginRejected(
-            result.limit or "",
-            sub.name,
-            result.asset or ledger.quote_asset,
-            result.required,
-            result.available,
-            result.shortfall,
-        )
+        raise MarginRejected.from_check(result, sub.name, ledger.quote_asset)
     ledger.commit(scen)
     ledger.journal.append(
         "apply_swap", subaccount=sub.name, swap=swap.to_json(), result=result.to_json()

@@ -439,12 +439,18 @@ class TransferRequest:
     amount_text: str
 
 
-def parse_transfer(body: Mapping[str, Any], ledger: Any) -> TransferRequest:
-    _unknown(body, ("account", "from", "to", "asset", "amount"))
+def _from_to(body: Mapping[str, Any], ledger: Any) -> tuple[str, str, str]:
+    """(account, from, to): two different subaccounts of one account (a transfer's, a port's)."""
     account, src = sub_id(ledger, body.get("account"), body.get("from"))
     _, dst = sub_id(ledger, account, body.get("to"))
     if src == dst:
         raise _bad("to", body.get("to"), "a subaccount other than 'from'")
+    return account, src, dst
+
+
+def parse_transfer(body: Mapping[str, Any], ledger: Any) -> TransferRequest:
+    _unknown(body, ("account", "from", "to", "asset", "amount"))
+    account, src, dst = _from_to(body, ledger)
     asset = body.get("asset")
     if not isinstance(asset, str) or asset not in ledger.assets:
         raise _bad("asset", asset, _one_of(ledger.assets))
@@ -470,10 +476,7 @@ def parse_port(body: Mapping[str, Any], ledger: Any) -> PortRequest:
     ``at_mark`` (JSON true/false, default false) realises it at the mark instead of keeping the
     entry price."""
     _unknown(body, ("account", "from", "to", "symbol", "size", "at_mark"))
-    account, src = sub_id(ledger, body.get("account"), body.get("from"))
-    _, dst = sub_id(ledger, account, body.get("to"))
-    if src == dst:
-        raise _bad("to", body.get("to"), "a subaccount other than 'from'")
+    account, src, dst = _from_to(body, ledger)
     symbol = body.get("symbol")
     if not isinstance(symbol, str) or symbol not in ledger.markets:
         raise _bad("symbol", symbol, _one_of(ledger.markets))

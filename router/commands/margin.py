@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     from router.commands.render import console, show, table
 
     out = console()
-    summary = table(f"margin report: {args.account}", [("figure", False), ("USDC", True)])
+    summary = table(f"margin report: {args.account}", [("figure", False), (data["quote"], True)])
     ce = data["capital_efficiency"]
     summary.extend(
         [(key, data[key]) for key in MARGIN_FIGURES]

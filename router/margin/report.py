@@ -1,7 +1,7 @@
 """The margin report of one subaccount, and the account file it is read from.
 
-Output keys (the `crossroute margin report` contract): equity, initial_margin,
-maintenance_margin, headroom, positions (symbol, notional, initial_margin, maintenance_margin,
+Output keys (the `crossroute margin report` contract): quote (the asset every figure is in),
+equity, initial_margin, maintenance_margin, headroom, positions (symbol, notional, initial_margin, maintenance_margin,
 liquidation_price or null), capital_efficiency (cross_requirement, isolated_requirement), plus
 maintenance_equity and per-position mode/size/mark. Numbers are decimal strings.
 
@@ -20,6 +20,7 @@ funding_interest, funding_band, funding_interval_hours: router/margin/funding.py
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from typing import Any
 
@@ -33,6 +34,7 @@ from router.margin.projection import MARKET
 from router.margin.quantities import cents_text, parse_units, to_text
 from router.model.errors import ConfigError
 
+_ASSET_NAME = re.compile(r"[A-Z][A-Z0-9]{1,15}")  # the margin asset: USDC, USDT, ...
 TOP_KEYS = {"quote", "collateral", "collateral_weights", "marks", "positions"}
 # an asset's weights and borrow terms (AssetConfig.parse's arguments, in its order)
 WEIGHT_KEYS = (
@@ -85,7 +87,10 @@ def build_account(path: str, doc: dict[str, Any]) -> tuple[MarginLedger, str]:
     """A fresh ledger holding the account ``doc`` (already read from ``path``); returns (ledger,
     subaccount id). Raises ConfigError naming ``path`` and the key; MarginInputError from the
     ledger's own checks is left to :func:`load_account` to name."""
-    ledger = MarginLedger(doc.get("quote", "USDC"))
+    quote_name = doc.get("quote", "USDC")
+    if not isinstance(quote_name, str) or not _ASSET_NAME.fullmatch(quote_name):
+        raise ConfigError(path, "quote", quote_name, "an asset name such as USDC or USDT")
+    ledger = MarginLedger(quote_name)
     quote = ledger.quote_asset
     collateral = _table(path, doc, "collateral")
     weights = _table(path, doc, "collateral_weights")
@@ -235,6 +240,7 @@ def margin_report(ledger: MarginLedger, sub_id: str) -> dict[str, Any]:
     mm_total = scen.maintenance_margin + iso_mm
     cross_req, isolated_req = efficiency.requirements(ledger, sub_id)
     return {
+        "quote": ledger.quote_asset,
         "equity": to_text(equity),
         "maintenance_equity": to_text(maint_equity),
         "initial_margin": to_text(im_total),

@@ -139,3 +139,38 @@ def test_margin_transfer_moves_collateral(capsys):
     assert data["source"]["equity"] == "29000.00000000"
     assert main([*args[:-1], "1e3"]) == 2
     assert "--amount" in capsys.readouterr().err
+
+
+POSITION = '[[positions]]\nsymbol = "ETH-PERP"\nsize = "1"\nentry = "3000"\nmark = "3000"\nmax_leverage = 10\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('quote = "usd t"\n', "quote = 'usd t' is invalid"),
+        (
+            '[collateral]\nUSDC = "1000"\nETH = "1"\n[marks]\nETH = "3000"\n'
+            '[collateral_weights.ETH]\ninitial = "0.9"\nborrow_cap = "5"\n',
+            "collateral_weights.ETH.borrow_cap",
+        ),
+        (
+            '[collateral]\nUSDC = "1000"\nETH = "-1"\n[marks]\nETH = "3000"\n'
+            '[collateral_weights.ETH]\ninitial_liability = "0.5"\n',
+            "initial_liability",
+        ),
+        ('[collateral]\nUSDC = "1000"\n' + POSITION + 'funding_cap = "-0.1"\n', "funding_cap"),
+        (
+            '[collateral]\nUSDC = "1000"\n' + POSITION + "funding_interval_hours = 9\n",
+            "funding_interval_hours",
+        ),
+    ],
+)
+def test_bad_margin_asset_and_funding_terms_exit_2_naming_the_key(tmp_path, capsys, text, key):
+    """The account file's margin asset, borrow terms and funding terms (what `stress --fills
+    --at` writes) are refused with one line naming the key, and nothing is reported."""
+    f = tmp_path / "account.toml"
+    f.write_text(text)
+    assert main(["margin", "report", "--account", str(f), "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert key in err, err

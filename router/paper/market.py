@@ -498,6 +498,12 @@ class MarketSimulator:
             base, symbol_quote = symbol.split("/", 1)
             if symbol_quote == quote and base in self.ledger.assets:
                 self.ledger.set_mark(base, price_text(ref))
+        self.update_perp_marks()
+
+    def update_perp_marks(self) -> None:
+        """The perp marks from their venues' median mid now (spot marks follow the reference,
+        which trades do not move): also between the steps of a liquidation, whose fills move
+        the perp books."""
         for symbol, name in sorted(self.perp_markets.items()):
             mid = self.market.median_mid(symbol)  # the venues' median, outliers dropped
             if mid is not None and mid > 0:

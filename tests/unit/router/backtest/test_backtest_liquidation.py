@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from router.backtest.engine import parse_spec, run_backtest
-from router.backtest.report import summarise
+from router.backtest.report import liquidation_lines, summarise
 
 T0 = 1_723_161_254_000_000_000  # ns
 INTERVAL_NS = 100_000_000
@@ -169,3 +169,14 @@ def test_no_step_adds_risk_and_each_liquidation_ends_above_maintenance_flat_or_i
         after = [s for s in samples if s["ts_ns"] == liq["ts_ns"]][-1]
         if liq["ended"] == "above_maintenance":
             assert Decimal(after["maintenance_excess"]) >= 0
+
+
+def test_the_command_prints_one_line_per_liquidation(run) -> None:
+    summary = json.loads(run[0])
+    lines = liquidation_lines(summary)
+    assert len(lines) == len(summary["liquidations"])
+    first, step = summary["liquidations"][0], summary["liquidations"][0]["steps"][0]
+    assert lines[0] == (
+        f"liquidation at 2024-08-08T23:54:18.900Z: sell {step['qty']} ETH-PERP at "
+        f"{step['price']} on perp-book; ended {first['ended']}, bad debt {first['bad_debt']}"
+    )

@@ -43,6 +43,7 @@ from router.backtest.strategies import Strategy, build_strategy
 from router.backtest.view import SeenBook
 from router.config import FILE_KEY, Keys, MarketConfig, check_table, parse_config_data, read_toml
 from router.margin.errors import OraclePriceError
+from router.margin.funding import PremiumSamples, market_premium_units
 from router.margin.oracle import MarkPrice
 from router.margin.quantities import to_decimal
 from router.model.errors import ConfigError, CrossrouteError
@@ -625,6 +626,8 @@ class _Run:
         self.margin_samples: list[dict] = []
         self.liquidations: list[dict] = []
         self.liquidating = False  # a liquidation is scheduled now and has not run yet
+        # perp market -> this funding interval's premium samples (one per arbitrage interval)
+        self.premium_sums: dict[str, PremiumSamples] = {}
         self.funding: list[dict] = []
         self.executions: list[dict] = []
         self.mid_samples: list[dict] = []
@@ -799,6 +802,7 @@ class _Run:
             self.mid_samples.append({"ts_ns": self.now, "symbol": symbol, "mid": mid})
         if self.ledger is not None:
             self.sample_margin()
+            self.sample_premiums()
         self.schedule(self.now + self.spec.arb_interval_ns, self.arbitrage)
 
     def routable(self, symbol: str) -> list[Any]:
@@ -1068,18 +1072,31 @@ class _Run:
         )
         self.record_margin()
 
+    def sample_premiums(self) -> None:
+        """One premium sample per perp market (its mark over its oracle's, both valid) at every
+        arbitrage interval: the samples a funding interval averages, as Binance samples its
+        premium index every 5 s (router/margin/funding.py PremiumSamples)."""
+        for name in sorted(self.perp_markets.values()):
+            sample = market_premium_units(self.ledger, name)
+            if sample is not None:
+                self.premium_sums[name] = self.premium_sums.get(name, PremiumSamples()).add(sample)
+
     def funding_step(self, perp_symbol: str) -> None:
-        """One funding interval by the margin core's rule (premium of the perp mark over the
-        oracle, clamped); it does not accrue while either price is stale (no fresh source)."""
+        """One funding interval by the margin core's rule: Binance's formula on the average
+        premium of the interval's samples (the premium now when none was taken); it does not
+        accrue while either price is stale (no fresh source), and the interval's samples go."""
         self.update_marks()
         name = self.perp_markets[perp_symbol]
+        samples = self.premium_sums.pop(name, PremiumSamples())
         try:
-            rate = self.ledger.accrue_funding(name)
+            rate = self.ledger.accrue_funding(name, samples.premiums())
         except OraclePriceError as exc:
             self.skipped_funding.append({"ts_ns": self.now, "market": name, "reason": str(exc)})
             self.sample_margin()
             return
-        self.funding.append({"ts_ns": self.now, "market": name, "rate": rate})
+        self.funding.append(
+            {"ts_ns": self.now, "market": name, "rate": rate, "samples": samples.count}
+        )
         self.sample_margin()
 
     async def execute_multi(self, order: Any, parents: dict[str, ParentOrder]) -> Any:

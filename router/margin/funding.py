@@ -39,6 +39,18 @@ def premium_units(mark_units: int, oracle_units: int) -> int:
     return magnitude if premium >= 0 else -magnitude
 
 
+def market_premium_units(ledger: MarginBook, symbol: Any) -> int | None:
+    """The premium sample of perp market ``symbol`` now: its mark over its oracle asset's mark
+    (1e-12), None unless both marks are valid and positive (no sample then). O(1)."""
+    market = ledger.market(symbol)
+    mark, index = ledger.marks.get(market.symbol), ledger.marks.get(market.oracle_asset)
+    if mark is None or index is None or not (mark.valid and index.valid):
+        return None
+    if not (mark.price_units and index.price_units):
+        return None
+    return premium_units(mark.price_units, index.price_units)
+
+
 def funding_rate_units(mark_units: int, oracle_units: int, cap_units: int) -> int:
     """The premium-only rate (I = band = 0): clamp(premium, -cap, cap). O(1)."""
     return max(-cap_units, min(cap_units, premium_units(mark_units, oracle_units)))

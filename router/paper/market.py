@@ -45,7 +45,7 @@ from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 from typing import Any
 
-from router.margin.funding import PremiumSamples, premium_units
+from router.margin.funding import PremiumSamples, market_premium_units
 from router.model.errors import ConfigError, CrossrouteError
 from router.model.orders import LegFill, LegOrder
 from router.sim.pools import arbitrage_leg
@@ -482,14 +482,9 @@ class MarketSimulator:
 
     def _sample_premiums(self) -> None:
         """One premium sample per perp market and tick, while its mark and index are valid."""
-        marks = self.ledger.marks
         for _symbol, name in sorted(self.perp_markets.items()):
-            market = self.ledger.markets[name]
-            mark, index = marks.get(name), marks.get(market.oracle_asset)
-            if mark is None or index is None or not (mark.valid and index.valid):
-                continue
-            if mark.price_units and index.price_units:
-                sample = premium_units(mark.price_units, index.price_units)
+            sample = market_premium_units(self.ledger, name)
+            if sample is not None:
                 self.premium_sums[name] = self.premium_sums.get(name, PremiumSamples()).add(sample)
 
     def _update_marks(self) -> None:

@@ -64,11 +64,14 @@ def all_in_min_qty(curve: DepthCurve, limit_price: float, cap: float) -> float |
     if curve.fixed_cost == 0.0:
         return 0.0
     sgn = 1.0 if curve.side == "buy" else -1.0
+    fixed, cost = curve.fixed_cost, curve.cost_within
+    top = min(top, curve.total_qty)
 
     def slack(q: float) -> float:
-        return sgn * (lim * q - curve.cost(q)) - curve.fixed_cost
+        # q is a float in (0, top] and top <= total_qty: curve.cost(q) would check and clamp
+        # nothing, so the unchecked path gives the same bits
+        return sgn * (lim * q - cost(q)) - fixed
 
-    top = min(top, curve.total_qty)
     if top <= 0.0 or slack(top) < 0.0:
         return None
     lo, hi = 0.0, top

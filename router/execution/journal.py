@@ -285,10 +285,15 @@ class DecisionJournal(HashChainedLines):
 
     def append(self, event: str, **fields: Any) -> str:
         """Append one record ``{"event", "seq", "t_ns", "prev", **fields}`` and return its line."""
-        return encode_record(self.write(event, **fields))
+        return self._add(event, fields)[1]
 
     def write(self, event: str, **fields: Any) -> dict[str, Any]:
         """Append one record; returns it as plain data (decimals as strings)."""
+        return self._add(event, fields)[0]
+
+    def _add(self, event: str, fields: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """Append one record; returns it as plain data and as the line written (encoded once:
+        the line is the record's canonical encoding, so neither caller converts it again)."""
         if not isinstance(event, str) or not event:
             raise ExecutionError(
                 f"event={event!r} is invalid; allowed: a non-empty string",
@@ -320,7 +325,7 @@ class DecisionJournal(HashChainedLines):
         record = {"event": event, "seq": len(self._lines), "t_ns": t_ns, "prev": self.head, **body}
         line = _dumps(record)  # plain already: converting it again would change nothing
         self._emit(line)
-        return record
+        return record, line
 
     def _emit(self, line: str) -> None:
         """Keep and mirror one line; the head becomes its link under this journal's key."""

@@ -29,13 +29,21 @@ for the least base). Everything here is float64: :mod:`router.plan` turns it int
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from router.model.depth import DepthCurve, InvalidRouteArgument, check_number, segment_terms
+from router.model.depth import (
+    DepthCurve,
+    FlatSegment,
+    HyperbolicSegment,
+    InvalidRouteArgument,
+    check_number,
+    segment_terms,
+)
 
 __all__ = ["EXACT_VENUE_LIMIT", "LIMIT_MIN_PAD", "SplitResult", "all_in_min_qty", "split"]
 
@@ -64,13 +72,19 @@ def all_in_min_qty(curve: DepthCurve, limit_price: float, cap: float) -> float |
     if curve.fixed_cost == 0.0:
         return 0.0
     sgn = 1.0 if curve.side == "buy" else -1.0
-    fixed, cost = curve.fixed_cost, curve.cost_within
+    side, fixed = curve.side, curve.fixed_cost
     top = min(top, curve.total_qty)
+    # DepthCurve.cost_within inlined (its arrays read once): q is a float in (0, top] and
+    # top <= total_qty, so curve.cost(q) would check and clamp nothing; the same bits.
+    arrays = curve._arrays
+    starts: list[float] = arrays["start_list"]
+    cum_costs: list[float] = arrays["cum_cost_list"]
+    segs: list[FlatSegment | HyperbolicSegment] = arrays["segs"]
+    last: int = arrays["n"] - 1
 
     def slack(q: float) -> float:
-        # q is a float in (0, top] and top <= total_qty: curve.cost(q) would check and clamp
-        # nothing, so the unchecked path gives the same bits
-        return sgn * (lim * q - cost(q)) - fixed
+        k = min(bisect_right(starts, q) - 1, last)
+        return sgn * (lim * q - (cum_costs[k] + segs[k].cost(q - starts[k], side))) - fixed
 
     if top <= 0.0 or slack(top) < 0.0:
         return None

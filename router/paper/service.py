@@ -40,6 +40,7 @@ is written to the store; a restart loads the newest and replays the tail.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -306,22 +307,24 @@ class PaperService:
         self.replaying = True
         try:
             after = self._load_snapshot()
-            for event in self.store.events(after=after):
-                if event.result is None:  # logged, its result commit lost: the last one
-                    pending = event
-                    break
-                while self.sim.tick < event.tick:
-                    await self._tick()
-                result = await self._apply(event.kind, event.body)
-                if canonical(result) != event.result:
-                    raise ReplayMismatch(
-                        f"replay of command {event.seq} ({event.kind}) gave a different result "
-                        f"than the one acknowledged; allowed: the same code and config",
-                        seq=event.seq,
-                        stored=event.result,
-                        replayed=canonical(result),
-                    )
-                count += 1
+            # closed on leaving the loop: an open read statement would pin an old snapshot
+            with contextlib.closing(self.store.events(after=after)) as events:
+                for event in events:
+                    if event.result is None:  # logged, its result commit lost: the last one
+                        pending = event
+                        break
+                    while self.sim.tick < event.tick:
+                        await self._tick()
+                    result = await self._apply(event.kind, event.body)
+                    if canonical(result) != event.result:
+                        raise ReplayMismatch(
+                            f"replay of command {event.seq} ({event.kind}) gave a different result "
+                            f"than the one acknowledged; allowed: the same code and config",
+                            seq=event.seq,
+                            stored=event.result,
+                            replayed=canonical(result),
+                        )
+                    count += 1
             target = self.store.ticks_done()
             while self.sim.tick < target:
                 await self._tick()

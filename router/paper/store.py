@@ -14,9 +14,9 @@ cut or kernel crash; FULL fsyncs the WAL at every commit, so an acknowledged ord
 those too. Cost: one fsync per command, measured in docs/paper.md.
 
 An order is logged before it runs (:meth:`Store.log_command`): the command alone (kind, tick,
-t_ns, body, an empty result) is committed with its fsync on a second connection in a worker
-thread while the service computes the order, then :meth:`Store.commit` writes the result and the
-derived rows without an fsync (``logged=seq``). The ack waits for both, so the fsync overlaps the
+t_ns, body, an empty result) is inserted and then committed, with its fsync, by a worker thread
+while the service computes the order (reading through a second connection meanwhile), then
+:meth:`Store.commit` writes the result and the derived rows without an fsync (``logged=seq``). The ack waits for both, so the fsync overlaps the
 routing instead of following it. Only the command is the source of truth: a result commit lost to
 a power cut (or a kill between the two commits) leaves the last event without a result, and the
 next start runs that command again from the same state (deterministic: the same result and rows;
@@ -210,24 +210,25 @@ class Store:
             raise ConfigError(
                 self.path, "--db", self.path, f"a file that supports WAL (got journal_mode {mode})"
             )
-        # The command log's own connection and thread (a file only: see log_command).
-        self._log_db: sqlite3.Connection | None = None
+        # ``_db`` writes (every transaction; the worker thread commits a logged command on it),
+        # ``_read`` reads. Two connections so that reads while a command is being logged (the
+        # desk looks up client ids while the worker commits) do not wait for the fsync; all
+        # writes on one, so its page cache stays valid from one commit to the next (SQLite drops
+        # a connection's cache whenever another one wrote). In memory both are the one database.
+        self._read = self._db
         self._log_thread: ThreadPoolExecutor | None = None
         if self.path != MEMORY:
             self._acks_fd = os.open(self._acks_path(), os.O_RDWR | os.O_CREAT, 0o644)
             self._write_acks(self.last_event_seq())
-            self._log_db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._log_db.execute("PRAGMA synchronous=FULL")
-            self._log_db.execute("PRAGMA wal_autocheckpoint=4000")
+            self._read = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._log_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="paper-log")
 
     def close(self) -> None:
         if self._log_thread is not None:
             self._log_thread.shutdown(wait=True)  # a command being logged finishes its commit
             self._log_thread = None
-        if self._log_db is not None:
-            self._log_db.close()
-            self._log_db = None
+        if self._read is not self._db:
+            self._read.close()
         self._db.close()
         if self._acks_fd is not None:
             os.close(self._acks_fd)
@@ -291,7 +292,7 @@ class Store:
     # -- meta --------------------------------------------------------------------------------------
 
     def meta(self, key: str) -> Any:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._read.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
     def init_meta(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -321,17 +322,20 @@ class Store:
 
     def log_command(self, kind: str, tick: int, t_ns: int, body: dict[str, Any]) -> LoggedCommand:
         """Start making one command durable before it runs: its event row (without a result) is
-        inserted on the log connection and committed, with the fsync, by the worker thread while
-        the caller computes the result; :meth:`commit` with ``logged=`` the seq then adds it.
+        inserted here and committed, with the fsync, by the worker thread while the caller
+        computes the result; :meth:`commit` with ``logged=`` the seq then adds it. Until
+        :meth:`LoggedCommand.seq` returns, the caller only reads (the reads go to the other
+        connection and do not wait for the fsync).
 
-        Returns once the worker is in the commit (it has let go of the GIL for the fsync), so the
-        fsync runs beside the caller's work instead of waiting for a GIL switch. The insert is
-        done here, so the worker holds the GIL for as little as possible. The in-memory store
-        logs nothing here (no fsync to overlap: :meth:`commit` inserts the command).
+        Returns once the worker is in the commit (SQLite lets go of the GIL for the fsync), so the
+        fsync runs beside the caller's work instead of after a GIL switch; the insert is done
+        here, so the worker holds the GIL as briefly as possible. The in-memory store logs nothing
+        here (no fsync to overlap: :meth:`commit` inserts the command with its result).
         """
-        db, worker = self._log_db, self._log_thread
-        if db is None or worker is None:
+        worker = self._log_thread
+        if worker is None:
             return LoggedCommand(None)
+        db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
             seq = db.execute(
@@ -349,8 +353,7 @@ class Store:
 
     def _commit_log(self, seq: int, started: threading.Event) -> int:
         """The worker's half of :meth:`log_command`: signal, then commit (the fsync)."""
-        db = self._log_db
-        assert db is not None
+        db = self._db
         started.set()
         try:
             db.execute("COMMIT")
@@ -490,7 +493,7 @@ class Store:
 
     def events(self, after: int = 0) -> Iterator[StoredEvent]:
         """Every acknowledged command with seq > ``after``, in order."""
-        for seq, kind, tick, t_ns, body, result in self._db.execute(
+        for seq, kind, tick, t_ns, body, result in self._read.execute(
             "SELECT seq, kind, tick, t_ns, body, result FROM events WHERE seq > ? ORDER BY seq",
             (after,),
         ):
@@ -502,13 +505,13 @@ class Store:
         """The stored snapshots, newest first (at most ``KEEP_SNAPSHOTS``)."""
         return [
             StoredSnapshot(*row)
-            for row in self._db.execute(
+            for row in self._read.execute(
                 "SELECT id, event_seq, tick, journal_seq, digest, state FROM snapshots ORDER BY id DESC"
             )
         ]
 
     def last_event_seq(self) -> int:
-        row = self._db.execute("SELECT MAX(seq) FROM events").fetchone()
+        row = self._read.execute("SELECT MAX(seq) FROM events").fetchone()
         return row[0] or 0
 
     def fills(
@@ -538,13 +541,13 @@ class Store:
             args.append(account)
         sql += f" ORDER BY fill_id {'DESC' if newest else 'ASC'} LIMIT ?"
         args.append(limit)
-        docs = [row[0] for row in self._db.execute(sql, args)]
+        docs = [row[0] for row in self._read.execute(sql, args)]
         return "[" + ",".join(reversed(docs) if newest else docs) + "]"
 
     def order(self, client_id: str, *, max_seq: int | None = None) -> dict[str, Any] | None:
         """The stored doc of one order (None if unknown, or placed after order ``max_seq``).
         O(log orders): the primary key."""
-        row = self._db.execute(
+        row = self._read.execute(
             "SELECT doc, created_seq FROM orders WHERE client_id = ?", (client_id,)
         ).fetchone()
         if row is None or (max_seq is not None and row[1] > max_seq):
@@ -562,12 +565,12 @@ class Store:
                 args.append(value)
         sql += " ORDER BY created_seq DESC LIMIT ?"
         args.append(limit)
-        return [json.loads(row[0]) for row in self._db.execute(sql, args)]
+        return [json.loads(row[0]) for row in self._read.execute(sql, args)]
 
     def retry_ids(self, client_id: str, *, max_seq: int) -> list[str]:
         """Stored client ids of the form ``<client_id>.<digits>`` placed up to order ``max_seq``.
         Client ids use only [A-Za-z0-9_.-], none of which GLOB treats specially."""
-        rows = self._db.execute(
+        rows = self._read.execute(
             "SELECT client_id FROM orders WHERE client_id GLOB ? AND created_seq <= ?",
             (f"{client_id}.[0-9]*", max_seq),
         )
@@ -576,7 +579,7 @@ class Store:
     def journal(self, *, after: int = -1, limit: int = 100) -> list[str]:
         return [
             row[0]
-            for row in self._db.execute(
+            for row in self._read.execute(
                 "SELECT line FROM journal WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
             )
         ]
@@ -584,6 +587,6 @@ class Store:
     def counts(self) -> dict[str, int]:
         """Row counts per table (status views, tests)."""
         return {
-            table: self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            table: self._read.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
             for table in ("events", "orders", "fills", "journal", "snapshots")
         }

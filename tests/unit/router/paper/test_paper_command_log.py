@@ -69,9 +69,10 @@ async def test_an_order_is_logged_durably_before_its_result_and_acked_with_both(
         '{"account":"desk-a","client_id":"z9","qty":"1.5","side":"sell","symbol":"ETH/USDC"}',
     )
     assert store.order("z9") == doc and result != ""
-    assert (
-        store._log_db is not None and store._log_db.execute("PRAGMA synchronous").fetchone()[0] == 2
-    )  # the log connection commits with FULL: the fsync the ack waits for
+    # the write connection commits with FULL (the logged command's fsync the ack waits for);
+    # reads go to the other connection, so a lookup while the worker commits does not wait
+    assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    assert store._read is not store._db and store._log_thread is not None
     service.close()
 
 

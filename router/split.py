@@ -29,13 +29,21 @@ for the least base). Everything here is float64: :mod:`router.plan` turns it int
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from router.model.depth import DepthCurve, InvalidRouteArgument, check_number, segment_terms
+from router.model.depth import (
+    DepthCurve,
+    FlatSegment,
+    HyperbolicSegment,
+    InvalidRouteArgument,
+    check_number,
+    segment_terms,
+)
 
 __all__ = ["EXACT_VENUE_LIMIT", "LIMIT_MIN_PAD", "SplitResult", "all_in_min_qty", "split"]
 
@@ -64,11 +72,20 @@ def all_in_min_qty(curve: DepthCurve, limit_price: float, cap: float) -> float |
     if curve.fixed_cost == 0.0:
         return 0.0
     sgn = 1.0 if curve.side == "buy" else -1.0
+    side, fixed = curve.side, curve.fixed_cost
+    top = min(top, curve.total_qty)
+    # DepthCurve.cost_within inlined (its arrays read once): q is a float in (0, top] and
+    # top <= total_qty, so curve.cost(q) would check and clamp nothing; the same bits.
+    arrays = curve._arrays
+    starts: list[float] = arrays["start_list"]
+    cum_costs: list[float] = arrays["cum_cost_list"]
+    segs: list[FlatSegment | HyperbolicSegment] = arrays["segs"]
+    last: int = arrays["n"] - 1
 
     def slack(q: float) -> float:
-        return sgn * (lim * q - curve.cost(q)) - curve.fixed_cost
+        k = min(bisect_right(starts, q) - 1, last)
+        return sgn * (lim * q - (cum_costs[k] + segs[k].cost(q - starts[k], side))) - fixed
 
-    top = min(top, curve.total_qty)
     if top <= 0.0 or slack(top) < 0.0:
         return None
     lo, hi = 0.0, top

@@ -224,7 +224,12 @@ class DepthCurve:
 
         ``qty`` in [0, total_qty]. O(log n): bisect the segment start offsets, then one closed form.
         """
-        q = self._check_qty(qty)
+        return self.cost_within(self._check_qty(qty))
+
+    def cost_within(self, q: float) -> float:
+        """:meth:`cost` of a ``q`` the caller already holds in [0, total_qty] as a float: no
+        argument check (a bisection's inner loop calls it ~60 times per search; the same value
+        as :meth:`cost`, which checks and then calls this). O(log n)."""
         a = self._arrays
         if q == 0.0 or a["n"] == 0:
             return 0.0

@@ -15,7 +15,8 @@ process's time is not counted; wall time is printed too):
 - ``plain baseline``: a ``sortedcontainers.SortedDict`` book per side keyed by integer ticks, fed
   by stdlib ``json.loads`` of only the depth lines and the REST snapshot (other lines skipped by a
   substring test), prices and sizes as integers by removing the decimal point;
-- ``hftbacktest warm``: hftbacktest 2.4.4 (``pip install .[bench]``) replaying the ``.npz`` its own
+- ``hftbacktest warm``: hftbacktest 2.4.4 (``pip install -e '.[bench]'``; it pins numpy < 2.3,
+  which the project's pin allows) replaying the ``.npz`` its own
   converter (``hftbacktest.data.utils.binancefutures.convert``) made of the same file, loading
   included, through ``HashMapMarketDepthBacktest`` to the end of the data; ``preloaded``: with
   the array already in memory. Its rows are depth levels plus trades (it drops the snapshot).
@@ -58,6 +59,8 @@ FULL = ROOT.parent / "shared/data/binance/usdm_ethusdt_20240808.gz"
 FULL_SHARED = Path("/work/shared/data/binance/usdm_ethusdt_20240808.gz")
 SAMPLE = ROOT / "tests/data/binance/usdm_ethusdt_20240808_first12s.gz"
 GRID = ("0.01", "0.001")
+WARM_FLOOR = 2e6  # issue 17: book levels/s replayed from the cache
+GZIP_FLOOR = 2.0  # issue 17: times faster than the plain baseline, from the gzip
 
 
 def _replay(events: list[tuple], materialize: bool = False) -> int:
@@ -221,6 +224,16 @@ def bench_file(path: Path, reps: int, with_hft: bool, tmp: Path) -> None:
             f"{sizes[name] / med[name] / 1e6:6.2f} M {unit}/s   wall {statistics.median(wall[name]) * 1000:7.1f} ms"
             f"   x{base / med[name]:.2f} vs baseline"
         )
+    warm_rate = sizes["crossroute, warm cache"] / med["crossroute, warm cache"]
+    gzip_ratio = base / med["crossroute, from gzip"]
+    print(
+        f"  FLOOR warm replay >= {WARM_FLOOR / 1e6:.0f} M levels/s: {warm_rate / 1e6:.2f} M "
+        f"-> {'MET' if warm_rate >= WARM_FLOOR else 'NOT MET'}"
+    )
+    print(
+        f"  FLOOR from gzip >= {GZIP_FLOOR:.0f}x the plain baseline: x{gzip_ratio:.2f} "
+        f"-> {'MET' if gzip_ratio >= GZIP_FLOOR else 'NOT MET'}   (load average {os.getloadavg()[0]:.2f})"
+    )
     if with_hft:
         for ours, theirs in (
             ("crossroute, warm cache", "hftbacktest warm"),

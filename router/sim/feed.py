@@ -4,10 +4,12 @@ Every price becomes integer ticks and every size integer lots of the instrument'
 (``tick_size``, ``lot_size``); a value off the grid, a malformed number or a malformed line
 raises :class:`FeedError` naming ``file:line``. No float and no Decimal on the hot path: digits
 are read as integers and rescaled exactly. Depth updates and trades of a Binance capture take
-fast paths that never touch json for the level arrays (:meth:`Grid.levels_text`,
-:func:`_fast_depth`, :func:`_fast_trade`); a line they do not recognise exactly takes the
-json path, which gives the same events or the precise error (tests compare both with a Decimal
-reference). Throughput figures: docs/backtest.md.
+fast paths that never touch json for the level arrays: the depth updates of a block in one
+batch (:func:`_scan_depth`: :func:`router.sim.levels.scan_levels` reads all their arrays with a
+few numpy passes), then line by line for what the batch declines (:meth:`Grid.levels_text`,
+:func:`_fast_depth`, :func:`_fast_trade`); a line no fast path recognises exactly takes the
+json path, which gives the same events or the precise error (tests compare all of them with a
+Decimal reference). Throughput figures: docs/backtest.md.
 
 Events are plain tuples (they are the hot path of the replay):
 ``(exch_ts_ns, seq, local_ts_ns, kind, payload)``. ``seq`` is ``file_index << 40 | line_number``,

@@ -58,14 +58,11 @@ _drain = deque(maxlen=0).extend  # runs an iterator to its end in C
 
 def _levels(field: str, levels: Any) -> dict[int, int] | Levels:
     """``[(price_ticks, qty_lots), ...]`` checked: the parsers' :class:`~router.sim.feed.Levels`
-    as they are (their values are ints >= 0 by construction: only prices > 0 are checked), any
-    other list as a dict (the last size of a price wins, as applying them in order would);
-    BacktestError unless prices are ints > 0 and sizes ints >= 0. The checks run in C
-    (``min``, ``map(type, ...)``): this is on the replay's hot path. O(levels)."""
-    if type(levels) is Levels:  # ints >= 0 by construction (digits only): only prices > 0 left
-        # min of the pairs is the pair of the lowest price (pairs compare by price first)
-        if levels and min(levels)[0] <= 0:
-            raise BacktestError(field, levels, "(price_ticks > 0, qty_lots >= 0) integer pairs")
+    as they are (plain ints, prices > 0 and sizes >= 0 by construction: a parsed array with a
+    price of 0 is a plain list), any other list as a dict (the last size of a price wins, as
+    applying them in order would); BacktestError unless prices are ints > 0 and sizes ints >= 0.
+    The checks run in C (``map(type, ...)``): this is on the replay's hot path. O(levels)."""
+    if type(levels) is Levels:
         return levels
     try:
         book = dict(levels)

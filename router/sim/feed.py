@@ -17,7 +17,7 @@ so sorting by ``(exch_ts_ns, seq)`` is the stable tie-break: exchange time, then
 line order. Payloads by kind:
 
 - ``SNAPSHOT``: ``(last_update_id, bids, asks)``, levels ``[(price_ticks, qty_lots), ...]``
-  (a :class:`Levels` list: every value a plain int);
+  (a :class:`Levels` list: plain ints, prices > 0; a plain list when a price is 0);
 - ``DEPTH``: ``(first_update_id, last_update_id, prev_update_id, bids, asks)``, ids ``None`` for
   data without ids (CSV), ``prev_update_id`` only on the perpetual (``"pu"``); qty 0 deletes;
 - ``TRADE``: ``(trade_id, price_ticks, qty_lots, aggressor_side)``, side ``"buy"`` | ``"sell"``;
@@ -60,7 +60,7 @@ import numpy
 
 from router.sim.chunks import DataError, decode, line_blocks, text_chunks
 from router.sim.errors import FeedError, decimal_arg
-from router.sim.levels import Levels, scan_levels
+from router.sim.levels import Levels, as_levels, scan_levels
 from router.sim.scan import line_bounds, scan_tickers
 
 __all__ = [
@@ -146,7 +146,7 @@ class Grid:
         if len(values) != 2 * text.count('"],["') + 2:  # cannot happen after the fullmatch
             return None
         numbers = iter(values)
-        return Levels(zip(numbers, numbers))
+        return as_levels(list(zip(numbers, numbers)))
 
     @property
     def decimal_places(self) -> tuple[int, int] | None:
@@ -662,7 +662,7 @@ def _levels(raw: Any, ticks: Any, lots: Any, at: str) -> list[tuple[int, int]]:
     if not isinstance(raw, list):
         raise FeedError(at, raw, "a list of [price, qty] pairs")
     try:
-        return Levels([(ticks(p, at), lots(q, at)) for p, q in raw])
+        return as_levels([(ticks(p, at), lots(q, at)) for p, q in raw])
     except ValueError:
         raise FeedError(at, str(raw)[:80], "a list of [price, qty] pairs") from None
 
@@ -689,6 +689,7 @@ def _parse_csv(text: str, grid: Grid, file_index: int, where: str) -> tuple[list
         if group is None:
             return
         kind, exch, line, local, bids, asks = group
+        bids, asks = as_levels(bids), as_levels(asks)
         payload = (None, bids, asks) if kind == SNAPSHOT else (None, None, None, bids, asks)
         events.append((exch, base | line, local, kind, payload))
         counts[kind] += 1
@@ -733,7 +734,7 @@ def _parse_csv(text: str, grid: Grid, file_index: int, where: str) -> tuple[list
         kind = SNAPSHOT if kind_text == "snapshot" else DEPTH
         if group is None or group[0] != kind or (kind == DEPTH and group[1] != exch):
             flush()
-            group = (kind, exch, line_no, local, Levels(), Levels())
+            group = (kind, exch, line_no, local, [], [])
         (group[4] if side == "bid" else group[5]).append((ticks, size))
     flush()
     return events, dict(zip(KIND_NAMES, counts)), offset or 0

@@ -20,18 +20,27 @@ from typing import Any
 import numpy
 from numpy.typing import NDArray
 
-__all__ = ["Levels", "levels_of_columns", "scan_levels"]
+__all__ = ["Levels", "as_levels", "levels_of_columns", "scan_levels"]
 
 Array = NDArray[Any]
 
 
 class Levels(list):  # type: ignore[type-arg]
     """Book levels ``[(price_ticks, qty_lots), ...]`` as the parsers of this package build them:
-    every value is a plain ``int`` >= 0, so the L2 book skips its per-level type check (the
-    replay's hot path). Only the parsers of this package create them (the feed parser and the
-    feed cache); any other list is checked in full."""
+    every value is a plain ``int``, every price > 0 and every size >= 0, so the L2 book applies
+    them unchecked (the replay's hot path). Only the parsers of this package create them (the
+    feed parser and the feed cache, through :func:`as_levels`, :func:`levels_of_columns` and
+    :func:`scan_levels`); levels with a price of 0 stay a plain list, which the L2 book checks in
+    full and refuses with the precise error."""
 
     __slots__ = ()
+
+
+def as_levels(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Exact parsed pairs (plain ints >= 0) as :class:`Levels` when every price is > 0, else as
+    the plain list they are. O(levels)."""
+    # pairs compare by price first: the smallest pair holds the lowest price
+    return Levels(pairs) if not pairs or min(pairs)[0] > 0 else pairs
 
 
 # The non-digit bytes of one level and its separator, in order: '["' I '.' F '","' I '.' F '"],'
@@ -42,14 +51,23 @@ _POW10 = numpy.array([10**k for k in range(_MAX_DIGITS + 1)], dtype=numpy.int64)
 _ZERO = 48
 
 
-def levels_of_columns(prices: Array, qtys: Array, counts: Sequence[int]) -> list[Levels]:
-    """Consecutive slices of two int64 columns as :class:`Levels`, ``counts[i]`` levels each.
+def levels_of_columns(
+    prices: Array, qtys: Array, counts: Sequence[int]
+) -> list[list[tuple[int, int]]]:
+    """Consecutive slices of two int64 columns of exact values >= 0, ``counts[i]`` levels each, as
+    :class:`Levels` (a slice with a price of 0: a plain list, see :func:`as_levels`).
 
     The Python ints and the pairs are made by C loops over whole columns (``tolist``, ``zip``);
     only the slicing is per array. O(levels + arrays)."""
     pairs = list(zip(prices.tolist(), qtys.tolist(), strict=True))
-    out = []
+    out: list[list[tuple[int, int]]] = []
     start = 0
+    if len(prices) and prices.min() <= 0:
+        for count in counts:
+            end = start + count
+            out.append(as_levels(pairs[start:end]))
+            start = end
+        return out
     for count in counts:
         end = start + count
         out.append(Levels(pairs[start:end]))
@@ -87,7 +105,7 @@ def scan_levels(texts: Sequence[str], price_places: int, qty_places: int) -> lis
 
 def _scan_batch(
     texts: list[str], price_places: int, qty_places: int
-) -> tuple[list[Levels | None], list[int]]:
+) -> tuple[list[Any], list[int]]:
     """(result per text, indexes of the texts to read again without the declined ones).
 
     Joined with a ``,`` after each text, a batch of valid texts is ``(["I.F","I.F"],)*``: its
@@ -102,7 +120,7 @@ def _scan_batch(
     first = numpy.searchsorted(marks, starts)  # each text's first non-digit
     count = numpy.diff(numpy.append(first, len(marks)))
     whole = (count % len(_SHAPE) == 0) & (marks.take(first, mode="clip") == starts)
-    declined: list[Levels | None] = [None] * len(texts)
+    declined: list[Any] = [None] * len(texts)
     if not whole.all():
         # A text whose non-digits do not come in tens would shift the levels of every text
         # after it: read the others again without it.
@@ -134,7 +152,8 @@ def _scan_batch(
         return declined, []
     ticks = _units(numbers[0::2], price_frac, price_places)
     lots = _units(numbers[1::2], qty_frac, qty_places)
-    good = numpy.logical_and.reduceat((ticks >= 0) & (lots >= 0), bounds)
-    if not good.all():  # off the grid: the exact path names the value
+    # Off the grid (-1): the exact path names the value; a price of 0: it keeps a plain list.
+    good = numpy.logical_and.reduceat((ticks > 0) & (lots >= 0), bounds)
+    if not good.all():
         return declined, numpy.flatnonzero(good).tolist()
     return list(levels_of_columns(ticks, lots, levels.tolist())), []

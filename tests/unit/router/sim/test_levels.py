@@ -12,11 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from router.backtest.book import L2Book
 from router.sim import feed as feed_module
+from router.sim.cache import read_feed_cached
 from router.sim.chunks import line_blocks
-from router.sim.errors import FeedError
-from router.sim.feed import Grid
-from router.sim.levels import Levels, levels_of_columns, scan_levels
+from router.sim.errors import BacktestError, FeedError
+from router.sim.feed import DEPTH, SNAPSHOT, Grid, read_feed
+from router.sim.levels import Levels, as_levels, levels_of_columns, scan_levels
 
 ROOT = Path(__file__).resolve().parents[4]
 SAMPLES = [
@@ -93,13 +95,15 @@ def test_scanned_levels_are_the_exact_per_value_parse_or_declined(texts: list[st
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
-        st.lists(st.tuples(st.integers(0, 10**10), st.integers(0, 10**8)), max_size=12),
+        st.lists(st.tuples(st.integers(1, 10**10), st.integers(0, 10**8)), max_size=12),
         max_size=10,
     ),
     st.integers(0, 4),
 )
 def test_binance_shaped_arrays_are_all_taken(arrays, pad: int) -> None:
-    """Padded decimals (zeros beyond the grid included) never make the batch parser decline."""
+    """Padded decimals (zeros beyond the grid included) never make the batch parser decline
+    (prices > 0: an array with a price of 0 is left to the per-line path, which keeps it a
+    plain list for the L2 book to refuse)."""
     texts = [
         ",".join(
             f'["{Decimal(p).scaleb(-2):f}{"0" * pad}","{Decimal(q).scaleb(-3):f}"]'
@@ -115,9 +119,62 @@ def test_one_bad_array_leaves_its_neighbours_taken() -> None:
     assert scan_levels(texts, 2, 3) == [[(100, 2000)], None, [(300, 4000)], None]
 
 
-def test_levels_of_columns_slices_in_order() -> None:
-    prices, qtys = numpy.array([5, 6, 7], numpy.int64), numpy.array([1, 0, 2], numpy.int64)
-    assert levels_of_columns(prices, qtys, [2, 0, 1]) == [[(5, 1), (6, 0)], [], [(7, 2)]]
+def test_levels_of_columns_slices_in_order_and_keeps_a_zero_price_a_plain_list() -> None:
+    prices, qtys = numpy.array([5, 6, 7, 0], numpy.int64), numpy.array([1, 0, 2, 3], numpy.int64)
+    out = levels_of_columns(prices, qtys, [2, 0, 1, 1])
+    assert out == [[(5, 1), (6, 0)], [], [(7, 2)], [(0, 3)]]
+    assert [type(x) for x in out] == [Levels, Levels, Levels, list]
+    assert type(as_levels([(3, 0), (0, 1)])) is list and type(as_levels([(3, 0)])) is Levels
+
+
+def test_a_zero_price_is_never_in_levels_so_the_book_refuses_it_from_every_path(tmp_path) -> None:
+    """Levels promise prices > 0 (the L2 book applies them unchecked): a parsed array with a
+    price of 0 stays a plain list from the batch, per-line, json, CSV and cache paths alike, and
+    the L2 book refuses it."""
+    data = {
+        "e": "depthUpdate",
+        "E": 1723161256303,
+        "T": 1723161256302,
+        "s": "ETHUSDT",
+        "U": 7,
+        "u": 9,
+        "pu": 6,
+        "b": [["0.00", "1.000"], ["2683.80", "1.000"]],
+        "a": [["2683.90", "2.000"]],
+    }
+    snapshot = {"lastUpdateId": 8, "bids": [["2683.70", "1.000"]], "asks": [["0.00", "1.000"]]}
+    lines = [
+        f"1723161256400000000 {json.dumps(snapshot, separators=(',', ':'))}",
+        f"1723161256500000000 "
+        f"{json.dumps({'stream': 'ethusdt@depth@0ms', 'data': data}, separators=(',', ':'))}",
+        f"1723161256600000000 "
+        f"{json.dumps({'stream': 'ethusdt@depth@0ms', 'data': data}, separators=(', ', ':'))}",
+    ]
+    capture = tmp_path / "zero.gz"
+    capture.write_bytes(gzip.compress("\n".join(lines).encode()))
+    csv = tmp_path / "zero.csv"
+    csv.write_text(
+        "local_ts_ns,exch_ts_ns,kind,side,price,qty\n"
+        "1,1,snapshot,bid,0.00,1.000\n1,1,snapshot,ask,2683.90,1.000\n2,2,depth,bid,0.00,0.000\n"
+    )
+    grid = Grid("0.01", "0.001")
+    feeds = [read_feed(capture, grid), read_feed_cached(capture, grid, tmp_path / "c")[0]]
+    feeds.append(read_feed_cached(capture, grid, tmp_path / "c")[0])  # from the cache
+    feeds += [read_feed(csv, grid), read_feed_cached(csv, grid, tmp_path / "c")[0]]
+    for feed in feeds:
+        sides = [side for event in feed.events for side in event[4][-2:]]
+        assert sides and all(
+            (type(side) is list) == any(price == 0 for price, _ in side) for side in sides
+        )
+        for event in feed.events:
+            with pytest.raises(BacktestError):
+                book = L2Book()
+                book.apply_snapshot((None, Levels(), Levels()))
+                if event[3] == SNAPSHOT:
+                    book.apply_snapshot(event[4])
+                else:
+                    assert event[3] == DEPTH
+                    book.apply_depth((None, None, None, *event[4][3:]))
 
 
 @pytest.mark.parametrize("path, tick, lot", SAMPLES)

@@ -3,14 +3,15 @@ Binance level arrays at once, and Levels rebuilt from flat integer columns.
 
 :func:`scan_levels` is the replay's hot path from a capture: the level arrays of all the depth
 updates of a chunk are joined into one byte string and read with a few whole-array numpy
-operations (about 2 M levels/s more than per-array regex + ``int``), instead of per array.
+operations instead of a regex, string edits and a numpy parse per array (on the full USD-M
+capture, 428k levels: ~160 ms instead of ~213 ms, most of it now building the pairs' tuples).
 Exactness first: an array is taken only when every byte of it is where the strict shape
 ``["<digits>.<digits>","<digits>.<digits>"],...`` puts it, every value fits an int64 in units of
-the grid, and decimals beyond the grid are zeros; then the result is what the exact per-value
-conversion (``router.sim.feed.Grid.ticks``/``lots``) gives. Anything else (spaces, signs,
-exponents, escapes, non-ASCII, too many digits, off the grid) is declined array by array and the
-caller parses that array the exact slow way. The tests compare both on generated arrays.
-"""
+the grid, decimals beyond the grid are zeros and every price is > 0; then the result is what the
+exact per-value conversion (``router.sim.feed.Grid.ticks``/``lots``) gives. Anything else
+(spaces, signs, exponents, escapes, non-ASCII, too many digits, off the grid, a price of 0) is
+declined array by array and the caller parses that array the exact slow way. The tests compare
+both on generated arrays."""
 
 from __future__ import annotations
 

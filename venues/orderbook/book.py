@@ -41,6 +41,11 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any
 
+try:
+    import cython  # compiled: Cython's directives (a free list, no GC tracking for _Resting)
+except ModuleNotFoundError:  # running as plain Python where Cython is not installed
+    from venues.orderbook import cython_absent as cython
+
 from venues.errors import InvalidArgument, VenueError, require_int
 from venues.orderbook import records
 from venues.orderbook.prices import PriceSet
@@ -64,6 +69,12 @@ _STPS = {
 _BOOK_SIDES = {"bids": "bids", "asks": "asks"}
 
 
+# Compiled, a resting order is allocated from a free list (most live briefly: cancelled or filled
+# within a few operations) and is not tracked by the cycle collector: it refers only to str and
+# int values, so it can never be part of a cycle. As plain Python these decorators do nothing.
+@cython.freelist(1024)
+@cython.no_gc
+@cython.cclass
 class _Resting:
     """Mutable internal twin of :class:`Order`; the public API hands out immutable snapshots."""
 
@@ -179,9 +190,9 @@ class OrderBook:
         "_bid_levels",
         "_bid_prices",
         "_cash_quanta",
-        "_closed",
         "_fees_quanta",
         "_fill_seq",
+        "_ids",
         "_kind",
         "_lot_ce",
         "_lot_ratio",
@@ -259,10 +270,11 @@ class OrderBook:
         self._best_bid: int | None = None
         self._best_ask: int | None = None
         self._orders: dict[str, _Resting] = {}  # open orders by id, in seq order
-        # Ids are unique for the book's life: an id is taken while its order is open (_orders)
-        # and forever after (_closed). Keeping open ids out of _closed saves a set entry per
-        # resting order.
-        self._closed: set[str] = set()
+        # Ids are unique for the book's life: every id the book ever took, open or closed. An id
+        # enters once, when its order is placed, in the same set operation that finds whether it
+        # was taken before; closing an order touches nothing here. (A set of the closed ids
+        # only cost a second operation per order on a set too large for the cache.)
+        self._ids: set[str] = set()
         self._position_lots: dict[str, int] = {}
         self._cash_quanta: dict[str, int] = {}
         self._fees_quanta = 0
@@ -487,19 +499,33 @@ class OrderBook:
                 tif = _TIFS[tif]
             except (KeyError, TypeError):
                 raise InvalidArgument("tif", tif, "'GTC', 'IOC', 'FOK' or 'POST_ONLY'") from None
-        # Validation is inlined on this hot path; the helpers build the error messages.
-        closed = self._closed
+        # Validation is inlined on this hot path; the helpers build the error messages. The id is
+        # taken first, by the one set operation that also tells whether it was taken before (the
+        # set grows exactly when it was not); a later refusal gives it back, so an error still
+        # changes nothing and the errors keep their order.
+        ids = self._ids
         orders = self._orders
-        if type(order_id) is not str or not order_id or order_id in closed or order_id in orders:
+        if type(order_id) is not str or not order_id:
             self._new_id_arg(order_id)
-        if type(owner) is not str or not owner:
+        taken = len(ids)
+        ids.add(order_id)
+        if len(ids) == taken:
+            self._new_id_arg(order_id)
+        if (
+            type(owner) is not str
+            or not owner
+            or type(price_ticks) is not int
+            or price_ticks < 1
+            or type(qty_lots) is not int
+            or qty_lots < 1
+        ):
+            ids.discard(order_id)
             _str_arg("owner", owner)
-        if type(price_ticks) is not int or price_ticks < 1:
             _ticks_arg("price_ticks", price_ticks)
-        if type(qty_lots) is not int or qty_lots < 1:
             _lots_arg("qty_lots", qty_lots)
         min_quanta = self._min_notional_quanta
         if min_quanta > 1 and price_ticks * qty_lots < min_quanta:  # 1 lot at 1 tick is 1
+            ids.discard(order_id)
             raise InvalidArgument(
                 "qty_lots",
                 qty_lots,
@@ -515,7 +541,6 @@ class OrderBook:
             crosses = best is not None and best >= price_ticks
         if not crosses:
             if tif is IOC or tif is FOK:
-                closed.add(order_id)
                 return records.new(OrderResult, (order_id, "expired", 0, 0, (), qty_lots, ()))
             # Rest at once: the common case of a book, kept free of calls.
             self._order_seq = seq = self._order_seq + 1
@@ -549,6 +574,7 @@ class OrderBook:
             orders[order_id] = resting
             return records.new(OrderResult, (order_id, "resting", 0, qty_lots, (), 0, ()))
         if tif is POST_ONLY:
+            ids.discard(order_id)
             raise VenueError(
                 "POST_ONLY_WOULD_CROSS",
                 f"post-only {side} at {price_ticks} ticks would take liquidity",
@@ -559,7 +585,6 @@ class OrderBook:
         if tif is FOK:
             plan = self._sweep(side, qty_lots, price_ticks, owner)
             if plan.filled_lots < qty_lots:
-                closed.add(order_id)
                 return records.new(OrderResult, (order_id, "expired", 0, 0, (), qty_lots, ()))
         remaining, fills, stp_cancelled, killed = self._match(
             order_id, owner, side, qty_lots, price_ticks
@@ -572,7 +597,6 @@ class OrderBook:
             return records.new(
                 OrderResult, (order_id, status, filled, remaining, fills, 0, stp_cancelled)
             )
-        closed.add(order_id)
         if not remaining:
             status = "filled"
         elif killed:
@@ -612,7 +636,7 @@ class OrderBook:
         _lots_arg("qty_lots", qty_lots)
         if protection_price_ticks is not None:
             _ticks_arg("protection_price_ticks", protection_price_ticks)
-        self._closed.add(order_id)  # a market order never rests
+        self._ids.add(order_id)
         remaining, fills, stp_cancelled, killed = self._match(
             order_id, owner, side, qty_lots, protection_price_ticks
         )
@@ -654,7 +678,6 @@ class OrderBook:
                 resting.seq,
             ),
         )
-        self._closed.add(order_id)
         # _unlink inlined for the common case: the level keeps other orders, no compaction due.
         level = (self._bid_levels if side == BUY else self._ask_levels)[price]
         live = level.live - 1
@@ -768,7 +791,7 @@ class OrderBook:
                     total += r.qty_lots
                 assert total == level.total_lots, f"level {price}: {level.total_lots} != {total}"
         assert seen_ids == set(self._orders), "id index holds exactly the resting orders"
-        assert not self._orders.keys() & self._closed, "an open id is also closed"
+        assert self._orders.keys() <= self._ids, "an open id was not taken"
         seqs = [r.seq for r in self._orders.values()]
         assert seqs == sorted(seqs) and all(s <= self._order_seq for s in seqs)
         assert self._best_bid == self._bid_prices.max(), "best bid"
@@ -808,7 +831,7 @@ class OrderBook:
             side(self._bid_levels, self._bid_prices),
             side(self._ask_levels, self._ask_prices),
             tuple(self._orders),
-            tuple(sorted(self._closed)),
+            tuple(sorted(self._ids)),
             tuple(sorted(self._position_lots.items())),
             tuple(sorted(self._cash_quanta.items())),
             self._fees_quanta,
@@ -821,7 +844,7 @@ class OrderBook:
     def _new_id_arg(self, order_id: Any) -> None:
         if type(order_id) is not str or not order_id:
             raise InvalidArgument("order_id", order_id, "a non-empty str")
-        if order_id in self._closed or order_id in self._orders:
+        if order_id in self._ids:
             raise InvalidArgument(
                 "order_id",
                 order_id,
@@ -963,7 +986,6 @@ class OrderBook:
         round_up = PIPS_PER_UNIT - 1
         # Dict, list and set methods are called on the containers themselves, not through bound
         # locals: compiled, they are then direct C calls.
-        closed = self._closed
         while remaining and price is not None:
             if limit is not None and (price > limit if is_buy else price < limit):
                 break
@@ -985,7 +1007,6 @@ class OrderBook:
                         break
                     popleft()
                     del orders_index[maker.order_id]
-                    closed.add(maker.order_id)
                     live -= 1
                     level_lots -= maker_lots
                     stp_cancelled.append(maker.order_id)
@@ -997,7 +1018,6 @@ class OrderBook:
                     take = maker_lots
                     popleft()
                     del orders_index[maker.order_id]
-                    closed.add(maker.order_id)
                     live -= 1
                 else:
                     take = remaining

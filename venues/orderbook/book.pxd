@@ -21,7 +21,8 @@ cdef class _Resting:
 
 
 cdef class _Level:
-    cdef public object queue
+    cdef public list queue
+    cdef public Py_ssize_t head
     cdef public Py_ssize_t live
     cdef public object total_lots
 
@@ -77,7 +78,8 @@ cdef class OrderBook:
     cpdef _sweep(self, side, qty_lots, limit, owner)
 
     @cython.locals(
-        level=_Level, maker=_Resting, prices=PriceSet, live=Py_ssize_t,
+        level=_Level, maker=_Resting, prices=PriceSet, live=Py_ssize_t, queue=list,
+        head=Py_ssize_t, end=Py_ssize_t,
         fills=list, stp_cancelled=list, positions=dict, cash=dict, levels=dict,
         orders_index=dict,
     )

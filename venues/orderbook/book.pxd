@@ -27,6 +27,10 @@ cdef class _Level:
     cdef public object total_lots
 
 
+@cython.locals(level=_Level)
+cdef _Level _new_level()
+
+
 cdef class OrderBook:
     cdef public dict _ask_levels
     cdef public PriceSet _ask_prices

@@ -123,6 +123,11 @@ class _Resting:
         )
 
 
+# Compiled like _Resting: levels open and empty at the touch all the time, and a level refers only
+# to its list of resting orders, which refer to no level, so no cycle can pass through it.
+@cython.freelist(256)
+@cython.no_gc
+@cython.cclass
 class _Level:
     """One price level: the FIFO of its orders, how many of them are open, and their lots.
 
@@ -147,6 +152,15 @@ class _Level:
     def open_orders(self) -> list[_Resting]:
         """The open orders of the level, oldest first. O(queue)."""
         return [r for r in self.queue if r.qty_lots]
+
+
+def _new_level() -> _Level:
+    """An empty level: ``_Level()`` without the call of ``__init__`` (compiled, a C function
+    that takes the instance from the type's free list)."""
+    level = _Level.__new__(_Level)
+    level.queue = []
+    level.head = level.live = level.total_lots = 0
+    return level
 
 
 def _ceil_div(numerator: int, denominator: int) -> int:
@@ -560,14 +574,14 @@ class OrderBook:
             if side is BUY:
                 level = self._bid_levels.get(price_ticks)
                 if level is None:  # a new level; not crossing, it is the best only if above
-                    level = self._bid_levels[price_ticks] = _Level()
+                    level = self._bid_levels[price_ticks] = _new_level()
                     self._bid_prices.add(price_ticks)
                     if best_own is None or price_ticks > best_own:
                         self._best_bid = price_ticks
             else:
                 level = self._ask_levels.get(price_ticks)
                 if level is None:
-                    level = self._ask_levels[price_ticks] = _Level()
+                    level = self._ask_levels[price_ticks] = _new_level()
                     self._ask_prices.add(price_ticks)
                     if best_own is None or price_ticks < best_own:
                         self._best_ask = price_ticks
@@ -899,7 +913,7 @@ class OrderBook:
         levels = self._bid_levels if side == BUY else self._ask_levels
         level = levels.get(price)
         if level is None:
-            level = levels[price] = _Level()
+            level = levels[price] = _new_level()
             self._add_price(side, price)
         level.queue.append(resting)
         level.live += 1

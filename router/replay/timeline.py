@@ -400,7 +400,13 @@ class Replay:
                     for name in held_names:
                         ledger.set_mark_units(name, booking[3])
                     unmarked.difference_update(names)
-                ledger.book_units(sub_id, *booking)
+                kind, name, signed, price, fee, margin = booking
+                if not (
+                    kind == "perp"
+                    and margin is None
+                    and ledger.book_cross_perp_units(sub_id, name, signed, price, fee)
+                ):
+                    ledger.book_units(sub_id, *booking)
                 if lazy is not None:
                     lazy.changed()
                 held_now = _hold(holdings, fill)

@@ -338,10 +338,12 @@ class MarginBook:
             self.leverage_of(sub, market),
         )
 
-    def refresh_holders(self, name: str) -> None:
-        """Re-value every subaccount holding ``name`` after its mark or funding index moved.
-        O(holders of the name)."""
+    def refresh_holders(self, name: str, skip: str | None = None) -> None:
+        """Re-value every subaccount holding ``name`` (but ``skip``, which its caller re-values)
+        after its mark or funding index moved. O(holders of the name)."""
         for sub_id in sorted(self.holders.get(name, ())):
+            if sub_id == skip:
+                continue
             sub = self.subs[sub_id]
             pos = sub.positions.get(name)
             if pos is not None and name not in sub.balances:
@@ -374,7 +376,13 @@ class MarginBook:
             self._set_breach(sub.name, symbol, isolated_short(pos, new))
 
     def book_cross_perp_units(
-        self, sub_id: str, symbol: str, signed_units: int, price_units: int, fee_units: int
+        self,
+        sub_id: str,
+        symbol: str,
+        signed_units: int,
+        price_units: int,
+        fee_units: int,
+        mark_units: int | None = None,
     ) -> bool:
         """Book a validated perp fill (the caller's checks of :meth:`MarginLedger.book_units`) in
         place, when the position is held cross (or opens cross) with its funding settled: what
@@ -382,7 +390,11 @@ class MarginBook:
         flows and the breach sets by delta without building the projection (a replay books
         fills by the hundred thousand). Returns False, having changed nothing, when it does not
         apply (an isolated position, funding to settle): the caller then books through the
-        projection. Same arithmetic (:func:`fill_position`), same state, unit for unit. O(tiers).
+        projection. Same arithmetic (:func:`fill_position`), same state, unit for unit.
+        ``mark_units``: a new valid mark of ``symbol`` (checked by the caller, as for
+        :meth:`set_mark_units`) set with the fill, which re-values the position at it anyway, so
+        the mark's own re-valuation of this subaccount is skipped (other holders are refreshed):
+        the state of set_mark_units then the booking. O(tiers + other holders).
         """
         sub = self.subs[sub_id]
         pos = sub.positions.get(symbol)
@@ -394,6 +406,9 @@ class MarginBook:
             return False
         else:
             old = sub.pos_vals[symbol]
+        if mark_units is not None:
+            self.marks[symbol] = MarkPrice(symbol, mark_units, VALID)
+            self.refresh_holders(symbol, skip=sub_id)
         size, cost16, realized = fill_position(
             pos.size_units, pos.cost16, signed_units, price_units
         )

@@ -121,39 +121,57 @@ in_place_events = st.lists(
 @settings(max_examples=150, deadline=None)
 @given(in_place_events)
 def test_in_place_perp_booking_equals_the_projection(history: list) -> None:
-    """Property: booking a perp fill in place (book_cross_perp_units, the replay's hot path)
-    leaves the ledger exactly as the projection path (book_units) does, step by step, whatever
-    the marks, funding to settle, isolated positions and spot borrows around it; where it does
-    not apply it says so and changes nothing."""
+    """Property: booking a perp fill in place (book_cross_perp_units, the replay's hot path),
+    with the market's new mark set by the same call or not, leaves the ledger exactly as
+    set_mark_units then the projection path (book_units) do, step by step, whatever the marks,
+    funding to settle, isolated positions, spot borrows and other holders of the market around
+    it; where it does not apply it says so and changes nothing."""
     projected, sub = _ledger()
     in_place, _ = _ledger()
+    for ledger in (projected, in_place):  # another holder of the market, re-valued by its mark
+        other = ledger.open_subaccount("b", "main")
+        ledger.deposit(other, "USDC", "50000")
+        ledger.book_units(other, "perp", "BTC-PERP", -(10**17), 60000 * SCALE, 0)
     took = 0  # fills booked in place (hypothesis' statistics count the runs that did)
+    held_back: int | None = None  # a BTC-PERP mark in_place has not applied yet
     for event in history:
         if event[0] == "mark":
-            for ledger in (projected, in_place):
-                ledger.set_mark_units(event[1], parse_units("price", event[2]))
+            units = parse_units("price", event[2])
+            projected.set_mark_units(event[1], units)
+            if event[1] == "BTC-PERP":
+                held_back = units
+            else:
+                in_place.set_mark_units(event[1], units)
             continue
-        if event[0] == "funding":
+        leg = None if event[0] == "funding" else _leg(projected, sub, event)
+        fused = held_back if leg is not None and leg.kind == "perp" else None
+        if fused is None and held_back is not None:
+            in_place.set_mark_units("BTC-PERP", held_back)
+        held_back = None
+        if leg is None:
             for ledger in (projected, in_place):
                 ledger.accrue_funding("BTC-PERP")
             assert in_place.snapshot() == projected.snapshot()
             continue
-        leg = _leg(projected, sub, event)
         kind, symbol = leg.kind, leg.symbol
         args = (leg.signed_units, leg.price_units, leg.fee_units)
         try:
             projected.book_units(sub, kind, symbol, *args, leg.isolated_margin_units)
         except MarginInputError:
+            if fused is not None:
+                in_place.set_mark_units(symbol, fused)
             continue
         before = in_place.snapshot()
         if (
             kind == "perp"
             and leg.isolated_margin_units is None
-            and in_place.book_cross_perp_units(sub, symbol, *args)
+            and in_place.book_cross_perp_units(sub, symbol, *args, fused)
         ):
             took += 1
         else:
             assert in_place.snapshot() == before  # refused: nothing changed
+            if fused is not None:
+                in_place.set_mark_units(symbol, fused)
             in_place.book_units(sub, kind, symbol, *args, leg.isolated_margin_units)
         in_place._check()
         assert in_place.snapshot() == projected.snapshot()

@@ -440,7 +440,7 @@ class Replay:
                     ledger.book_units(sub_id, *booking)
                 if lazy is not None:
                     lazy.changed()
-                held_now = _hold(holdings, fill)
+                held_now = _hold(holdings, held_now, fill)
             if check:
                 ledger._check()
             # the ledger's breach sets: below maintenance, cross or an isolated bucket (O(1))
@@ -706,20 +706,38 @@ def _held(holdings: Mapping[str, Mapping[str, Decimal]]) -> dict[str, Mapping[st
     return {venue: held for venue, held in holdings.items() if any(held.values())}
 
 
-def _hold(holdings: dict[str, dict[str, Decimal]], fill: Fill) -> dict[str, Mapping[str, Decimal]]:
-    """The counterparty view after ``fill``: its venue now holds the trade's flows (perps: the
-    position in base; spot: base in, quote out, and the reverse for sells; fees at the venue).
-    The venue's table is replaced, never changed, so samples share the tables of the others."""
-    held = dict(holdings.get(fill.venue, {}))
-    if fill.is_perp:
-        held[fill.symbol] = held.get(fill.symbol, Decimal(0)) + fill.signed_qty
-        held[fill.fee_asset] = held.get(fill.fee_asset, Decimal(0)) - fill.fee
+def _hold(
+    holdings: dict[str, dict[str, Decimal]],
+    held_now: Mapping[str, Mapping[str, Decimal]],
+    fill: Fill,
+) -> dict[str, Mapping[str, Decimal]]:
+    """The counterparty view after ``fill`` (``held_now``: the view before it): its venue now
+    holds the trade's flows (perps: the position in base; spot: base in, quote out, and the
+    reverse for sells; fees at the venue). The venue's table is replaced, never changed, so
+    samples share the tables of the others; only this venue's entry of the view can change."""
+    venue = fill.venue
+    held = dict(holdings.get(venue, _NOTHING))
+    symbol = fill.symbol
+    signed = fill.signed_qty
+    zero = _ZERO
+    if ":" in symbol:  # a perp
+        held[symbol] = held.get(symbol, zero) + signed
     else:
-        held[fill.base] = held.get(fill.base, Decimal(0)) + fill.signed_qty
-        held[fill.quote] = held.get(fill.quote, Decimal(0)) - fill.signed_qty * fill.price
-        held[fill.fee_asset] = held.get(fill.fee_asset, Decimal(0)) - fill.fee
-    holdings[fill.venue] = held
-    return _held(holdings)
+        base, quote = fill.base, fill.quote
+        held[base] = held.get(base, zero) + signed
+        held[quote] = held.get(quote, zero) - signed * fill.price
+    held[fill.fee_asset] = held.get(fill.fee_asset, zero) - fill.fee
+    holdings[venue] = held
+    view = dict(held_now)
+    if any(held.values()):
+        view[venue] = held
+    else:
+        view.pop(venue, None)
+    return view
+
+
+_ZERO = Decimal(0)
+_NOTHING: dict[str, Decimal] = {}
 
 
 def _next_funding(time_ns: int, period_ns: int) -> int:

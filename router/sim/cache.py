@@ -16,7 +16,6 @@ the level values converted to Python ints in one C call per column.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import os
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy
 
+from router.sim.collector import cycle_collector_paused
 from router.sim.errors import FeedError
 from router.sim.feed import (
     DEPTH,
@@ -93,15 +93,11 @@ def read_feed_cached(
     if entry.is_file():
         # As in the parser: hundreds of thousands of new tuples and no cycles; the cyclic
         # collector would only walk them again and again (it triples the load time).
-        collecting = gc.isenabled()
-        gc.disable()
         try:
-            return _load(entry, str(source), file_index, grid), True
+            with cycle_collector_paused():
+                return _load(entry, str(source), file_index, grid), True
         except (OSError, ValueError, KeyError):
             pass  # a damaged entry is replaced below
-        finally:
-            if collecting:
-                gc.enable()
     feed = read_feed(source, grid, file_index=file_index, fmt=fmt, tickers=tickers)
     try:
         columns = _columns(feed)

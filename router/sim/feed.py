@@ -45,7 +45,6 @@ update), ``trade`` (``side`` is the aggressor's). ``side`` of a level: ``bid`` |
 from __future__ import annotations
 
 import csv
-import gc
 import hashlib
 import io
 import json
@@ -59,6 +58,7 @@ from typing import Any
 import numpy
 
 from router.sim.chunks import DataError, decode, line_blocks, text_chunks
+from router.sim.collector import cycle_collector_paused
 from router.sim.errors import FeedError, decimal_arg
 from router.sim.levels import Levels, as_levels, scan_levels
 from router.sim.scan import line_bounds, scan_tickers
@@ -306,22 +306,18 @@ def read_feed(
         raise FeedError("path", str(path), f"a readable data file ({exc})") from None
     # The parse allocates a few hundred thousand tuples and makes no reference cycle: the cyclic
     # collector would only walk them again and again (about an eighth of the parse time).
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        if kind == "csv":
-            text = "".join(text_chunks(raw, gzipped))
-            events, counts, offset = _parse_csv(text, grid, file_index, str(p))
-        else:
-            blocks = line_blocks(raw, gzipped)
-            events, counts, offset = _parse_binance(blocks, grid, file_index, str(p), tickers)
+        with cycle_collector_paused():
+            if kind == "csv":
+                text = "".join(text_chunks(raw, gzipped))
+                events, counts, offset = _parse_csv(text, grid, file_index, str(p))
+            else:
+                blocks = line_blocks(raw, gzipped)
+                events, counts, offset = _parse_binance(blocks, grid, file_index, str(p), tickers)
     except DataError as exc:
         raise FeedError(
             "path", str(path), f"a readable {'gzip ' if gzipped else ''}UTF-8 text file: {exc}"
         ) from None
-    finally:
-        if collecting:
-            gc.enable()
     # (exch_ts_ns, seq) is unique per event, so the plain tuple sort never compares payloads.
     events.sort()
     return Feed(str(p), file_index, grid, events, hashlib.sha256(raw).hexdigest(), counts, offset)

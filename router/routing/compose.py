@@ -44,13 +44,14 @@ def rate_space_terms(terms: np.ndarray, sells: bool) -> np.ndarray:
     return np.vstack([-1.0 / k0, -1.0 / k1, cost, qty, alpha, beta, a, b, hyp, flat_rate])
 
 
-def _pieces(
-    knots: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool],
+def _pieces_at(
+    knots: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool], idx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per piece: (length in, length out, hyperbola X, Y, curved?) fitted to both ends."""
+    """Pieces ``idx`` of ``knots``: (length in, length out, hyperbola X, Y, curved?) fitted to
+    both ends."""
     ins, outs, m0, m1, _complete = knots
-    d_in, d_out = np.diff(ins), np.diff(outs)
-    k = np.sqrt(np.minimum(m1 / m0, 1.0))
+    d_in, d_out = ins[idx + 1] - ins[idx], outs[idx + 1] - outs[idx]
+    k = np.sqrt(np.minimum(m1[idx] / m0[idx], 1.0))
     curved = k < 1.0 - _FLAT_RTOL
     with np.errstate(divide="ignore", invalid="ignore"):
         x = np.where(curved, d_in * k / (1.0 - k), 1.0)
@@ -100,30 +101,24 @@ def compose_down_to(
         xs = np.unique(np.concatenate((out1[out1 <= top], in2[in2 <= top])))
     x0, x1 = xs[:-1], xs[1:]
     mid = 0.5 * (x0 + x1)
-    d_in1, d_out1, cx1, cy1, curved1 = _pieces(k1)
-    d_in2, _d_out2, cx2, cy2, curved2 = _pieces(k2)
-    i1 = np.clip(np.searchsorted(out1, mid, side="right") - 1, 0, d_in1.size - 1)
-    i2 = np.clip(np.searchsorted(in2, mid, side="right") - 1, 0, d_in2.size - 1)
-
-    def first_link(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(source spent, marginal rate) for x of the intermediate received: the inverse."""
-        o = x - out1[i1]
-        X, Y, c = cx1[i1], cy1[i1], curved1[i1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            q = np.where(c, X * o / (Y - o), o * d_in1[i1] / d_out1[i1])
-            rate = np.where(c, Y * X / (X + q) ** 2, d_out1[i1] / d_in1[i1])
-        return in1[i1] + q, rate
-
-    def second_rate(x: np.ndarray) -> np.ndarray:
-        """The second link's marginal rate at x of the intermediate sold."""
-        q = x - in2[i2]
-        X, Y, c = cx2[i2], cy2[i2], curved2[i2]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(c, Y * X / (X + q) ** 2, _d_out2[i2] / d_in2[i2])
-
-    a0, r1_0 = first_link(x0)
-    a1, r1_1 = first_link(x1)
-    r2_0, r2_1 = second_rate(x0), second_rate(x1)
+    i1 = np.clip(np.searchsorted(out1, mid, side="right") - 1, 0, out1.size - 2)
+    i2 = np.clip(np.searchsorted(in2, mid, side="right") - 1, 0, in2.size - 2)
+    # both ends of every piece in one pass: fewer calls, each value computed as on its own
+    n = x0.size
+    ends = np.concatenate((x0, x1))
+    i1, i2 = np.concatenate((i1, i1)), np.concatenate((i2, i2))
+    d_in1, d_out1, cx1, cy1, curved1 = _pieces_at(k1, i1)
+    d_in2, d_out2, cx2, cy2, curved2 = _pieces_at(k2, i2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # the first link inverted: source spent for x of the intermediate received, and its rate
+        o = ends - out1[i1]
+        q = np.where(curved1, cx1 * o / (cy1 - o), o * d_in1 / d_out1)
+        r1 = np.where(curved1, cy1 * cx1 / (cx1 + q) ** 2, d_out1 / d_in1)
+        spent = in1[i1] + q
+        # the second link's marginal rate at x of the intermediate sold
+        q2 = ends - in2[i2]
+        r2 = np.where(curved2, cy2 * cx2 / (cx2 + q2) ** 2, d_out2 / d_in2)
+    a0, a1, r1_0, r1_1, r2_0, r2_1 = spent[:n], spent[n:], r1[:n], r1[n:], r2[:n], r2[n:]
     m0, m1 = r1_0 * r2_0, np.minimum(r1_1 * r2_1, r1_0 * r2_0)
     length = a1 - a0
     keep = (length > 0.0) & (m0 > 0.0)
@@ -135,21 +130,15 @@ def compose_down_to(
         big_x = np.where(curved, length * k / (1.0 - k), 1.0)
     big_y = m0 * big_x
     r = np.sqrt(big_x * big_y)
-    zero = np.zeros(length.size)
-    terms = np.vstack(
-        [
-            np.where(curved, -m0, -price),
-            np.where(curved, -m1, -price),
-            length,
-            length * price,
-            np.where(curved, -big_x, zero),
-            np.where(curved, r, zero),
-            np.where(curved, big_y, zero),
-            np.where(curved, -r, zero),
-            curved.astype(np.float64),
-            np.where(curved, zero, price),
-        ]
-    )
+    terms = np.zeros((10, length.size))
+    terms[0] = np.where(curved, -m0, -price)
+    terms[1] = np.where(curved, -m1, -price)
+    terms[2] = length
+    terms[3] = length * price
+    # the affine forms of the curved pieces (flat pieces keep zeros), then the flat price
+    terms[4:8, curved] = [-big_x[curved], r[curved], big_y[curved], -r[curved]]
+    terms[8] = curved
+    terms[9] = np.where(curved, 0.0, price)
     return terms, complete
 
 

@@ -52,7 +52,6 @@ class PooledDepth:
 
     __slots__ = (
         "_cum",
-        "_deltas",
         "_done",
         "_ends",
         "_order",
@@ -87,9 +86,7 @@ class PooledDepth:
         k0, k1 = terms[0], terms[1]
         keys = np.concatenate((k0, k1))
         # every piece adds its affine form at its start key and its full quantity and cost at its
-        # end key (rows f, a, b, fc, alpha, beta); sorted once, summed lazily
-        body = terms[_DELTA_ROWS]
-        self._deltas = np.concatenate((body * _AT_START, body * _AT_END), axis=1)
+        # end key (rows f, a, b, fc, alpha, beta): the events sorted once, summed lazily
         self._order = np.argsort(keys, kind="stable")
         ks = keys[self._order]
         self._ends = np.flatnonzero(np.append(ks[1:] != ks[:-1], True)) if n else np.zeros(0, int)
@@ -110,7 +107,12 @@ class PooledDepth:
         count = min(max(count, 2 * self._done, _FIRST_CHUNK), total)
         start = 0 if self._done == 0 else int(self._ends[self._done - 1]) + 1
         stop = int(self._ends[count - 1]) + 1
-        chunk = self._deltas[:, self._order[start:stop]]
+        # the chunk's events: piece i's start (event i) or end (event n + i), in key order
+        events = self._order[start:stop]
+        n = self.terms.shape[1]
+        ends_here = events >= n
+        chunk = self.terms[:, np.where(ends_here, events - n, events)][_DELTA_ROWS]
+        chunk *= np.where(ends_here, _AT_END, _AT_START)
         if self._done:
             # continued from the last sum: the same additions in the same order as one pass
             chunk = np.cumsum(np.hstack((self._cum[:, -1:], chunk)), axis=1)[:, 1:]
@@ -254,27 +256,30 @@ class PooledDepth:
         count = min(count, total)
         self._upto(count)
         lam = lam_all[:count]
-        f, a, b, fc, al, be = self._cum[:, :count]
-        v = np.sqrt(lam)
-        plus_q = f + a + b / v
-        plus_c = fc + al + be * v
-        minus_q = np.concatenate(([0.0], f[:-1] + a[:-1] + b[:-1] / v[1:]))
-        minus_c = np.concatenate(([0.0], fc[:-1] + al[:-1] + be[:-1] * v[1:]))
         # knots minus_0, plus_0, minus_1, plus_1, ...: flat pieces at λ_j, then the hyperbola
-        # from λ_j to λ_{j+1} (the last one only when the curve is complete)
-        qs = np.maximum.accumulate(np.column_stack((minus_q, plus_q)).ravel())
-        cs = np.maximum.accumulate(np.column_stack((minus_c, plus_c)).ravel())
-        start = np.repeat(lam, 2)[:-1]
-        end = np.column_stack((lam, np.append(lam[1:], lam[-1]))).ravel()[:-1]
+        # from λ_j to λ_{j+1} (the last one only when the curve is complete). Knot p reads the
+        # sums of row (p - 1) // 2 (none for p = 0) at λ_{p // 2}: one gather for all knots.
+        p = np.arange(2 * count)
+        at = p // 2
+        sums = np.hstack((np.zeros((6, 1)), self._cum[:, :count]))[:, (p - 1) // 2 + 1]
+        v = np.sqrt(lam)[at]
+        f, a, b, fc, al, be = sums
+        b_u = b / v
+        qs = f + a + b_u
+        cs = fc + al + be * v
+        qs[0] = cs[0] = 0.0
+        qs = np.maximum.accumulate(qs)
+        cs = np.maximum.accumulate(cs)
+        start = lam[at[:-1]]
+        end = lam[at[1:]]
         # a knot's total is a sum of terms as large as |f| + |a| + |b·u|: two knots closer than
         # the rounding of that sum are one point, and the "piece" between them (a sliver of
         # ~1e-14 whose price is a ratio of two rounding errors, e.g. 8809 USDC/ETH in a market
         # at 2950) is noise: it merges into the next piece. Decided per knot, so a curve's first
         # pieces are the same whether or not the rest is made.
-        plus_s = np.abs(f) + np.abs(a) + np.abs(b / v)
-        minus_s = np.concatenate(([0.0], np.abs(f[:-1]) + np.abs(a[:-1]) + np.abs(b[:-1] / v[1:])))
-        scale = np.column_stack((minus_s, plus_s)).ravel()
-        keep = np.diff(qs) > _SLIVER * np.maximum(scale[:-1], scale[1:])
+        scale = np.abs(f) + np.abs(a) + np.abs(b_u)
+        scale[0] = 0.0
+        keep = qs[1:] - qs[:-1] > _SLIVER * np.maximum(scale[:-1], scale[1:])
         return (
             np.concatenate(([qs[0]], qs[1:][keep])),
             np.concatenate(([cs[0]], cs[1:][keep])),

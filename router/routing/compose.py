@@ -95,10 +95,11 @@ def compose_down_to(
     if out1.size < 2 or in2.size < 2 or top <= 0.0:
         return np.zeros((10, 0)), complete
     if complete:
-        xs = np.unique(np.concatenate((out1[out1 < top], in2[in2 < top], [top])))
+        xs = np.sort(np.concatenate((out1[out1 < top], in2[in2 < top], [top])))
     else:
         # the last knot of a left-out part is a knot of the whole compose: its pieces up to it
-        xs = np.unique(np.concatenate((out1[out1 <= top], in2[in2 <= top])))
+        xs = np.sort(np.concatenate((out1[out1 <= top], in2[in2 <= top])))
+    xs = xs[np.append(True, xs[1:] != xs[:-1])]  # np.unique's values, without its overhead
     x0, x1 = xs[:-1], xs[1:]
     mid = 0.5 * (x0 + x1)
     i1 = np.clip(np.searchsorted(out1, mid, side="right") - 1, 0, out1.size - 2)

@@ -252,6 +252,8 @@ class FlowModel:
             ]
         # a path's first pieces: branch -> (rate floor, terms down to it)
         self._parts: dict[int, tuple[float, np.ndarray]] = {}
+        # the routes pooled from them: (branches, floor each reached) -> route
+        self._parts_routes: dict[tuple[tuple[int, ...], tuple[float, ...]], PooledDepth] = {}
         self._routes: dict[tuple[int, ...], PooledDepth] = {}
 
     @property
@@ -379,16 +381,21 @@ class FlowModel:
         up to the key bound (every left-out piece starts past it), and the answer and every
         fill read only those."""
         terms: list[np.ndarray] = []
-        bound = math.inf  # key bound: every event at or below it is present
+        reached = []
         for k in chosen:
-            reached, t = self._part(k, floor)
+            floor_k, t = self._part(k, floor)
             assert t is not None
             terms.append(t)
-            if reached > 0.0:
-                bound = min(bound, -reached * (1 + _NOISE))
-        if bound == math.inf:
+            reached.append(floor_k)
+        if max(reached) == 0.0:
             return None  # every path whole: the whole route answers
-        route = _pool(np.concatenate([t[:, t[0] <= bound] for t in terms], axis=1))
+        # key bound: every event at or below it is present
+        bound = min(-r * (1 + _NOISE) for r in reached if r > 0.0)
+        key = (chosen, tuple(reached))
+        route = self._parts_routes.get(key)
+        if route is None:
+            route = _pool(np.concatenate([t[:, t[0] <= bound] for t in terms], axis=1))
+            self._parts_routes[key] = route
         keys = route.key_array
         last = int(np.searchsorted(keys, bound, side="right")) - 1
         if last < 0:

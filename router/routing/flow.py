@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -222,8 +223,8 @@ class FlowModel:
     (:func:`~router.routing.compose.compose_down_to`), the floor lowered only when the answer
     is not inside; the result equals the whole curves' (``reference=True``) bit for bit, since
     every value it reads is made by the same operations on the same numbers. With a
-    :class:`~router.routing.cache.RouteCache` (kept across orders) the whole curves are built
-    once and reused."""
+    :class:`~router.routing.cache.RouteCache` (kept across orders) a path asked again is built
+    whole once and reused; a new path (a venue on it just moved) goes the fast path."""
 
     def __init__(
         self,
@@ -241,7 +242,7 @@ class FlowModel:
         self.links = [list(b) for b in branches]
         self.source, self.target = source, target
         self._cache = cache
-        self._whole = reference or cache is not None
+        self._whole = reference
         self._terms: list[np.ndarray | None] = [
             b[0].rate_space().terms if len(b) == 1 else None for b in self.links
         ]
@@ -250,6 +251,15 @@ class FlowModel:
                 t if t is not None else self._compose(b[0], b[1])
                 for t, b in zip(self._terms, self.links)
             ]
+        elif cache is not None:
+            # a path the cache has seen before is whole (built on its second sighting); a new
+            # one (a venue on it just moved) goes the fast path
+            for k, b in enumerate(self.links):
+                if len(b) == 2:
+                    first, second = b[0].rate_space(), b[1].rate_space()
+                    self._terms[k] = cache.composed_if_seen(
+                        first, second, partial(compose, first, second)
+                    )
         # a path's first pieces: branch -> (rate floor, terms down to it)
         self._parts: dict[int, tuple[float, np.ndarray]] = {}
         # the routes pooled from them: (branches, floor each reached) -> route
@@ -360,8 +370,13 @@ class FlowModel:
         if made is not None and made[0] <= floor:
             return made
         first, second = self.links[k]
-        terms, complete = compose_down_to(first.rate_space(), second.rate_space(), floor)
+        rs1, rs2 = first.rate_space(), second.rate_space()
+        terms, complete = compose_down_to(rs1, rs2, floor)
         if complete:
+            if self._cache is not None:
+                # the whole path after all: kept as the cache's (one object, so the routes
+                # pooled from it are found again)
+                terms = self._cache.composed(rs1, rs2, lambda: terms)
             self._terms[k] = terms
             return 0.0, terms
         self._parts[k] = (floor, terms)

@@ -34,6 +34,8 @@ _SLIVER = 1e-12
 _DELTA_ROWS = [2, 4, 5, 3, 6, 7]
 _AT_START = np.array([[0.0], [1.0], [1.0], [0.0], [1.0], [1.0]])
 _AT_END = np.array([[1.0], [-1.0], [-1.0], [1.0], [-1.0], [-1.0]])
+_AT = np.hstack((_AT_START, _AT_END))  # column 0: a start event's multipliers, 1: an end's
+_NO_SUMS = np.zeros((6, 0))
 # breakpoints of the first prefix sums made (then doubling)
 _FIRST_CHUNK = 64
 
@@ -95,9 +97,9 @@ class PooledDepth:
         self.total_cost = float(terms[3].sum())
         self.best_price = self._sign * float(self.key_array[0]) if n else math.nan
         self._done = 0  # breakpoints whose prefix sums are made
-        self._cum = np.zeros((6, 0))
-        self._rows = np.zeros((0, 6))
-        self._plus: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0))
+        self._cum = _NO_SUMS  # replaced, never written in place
+        self._rows = _NO_SUMS.T
+        self._plus: tuple[np.ndarray, np.ndarray] = (_NO_SUMS[0], _NO_SUMS[0])
 
     def _upto(self, count: int) -> None:
         """Make the prefix sums of the first ``count`` breakpoints (at least; doubling chunks)."""
@@ -111,8 +113,8 @@ class PooledDepth:
         events = self._order[start:stop]
         n = self.terms.shape[1]
         ends_here = events >= n
-        chunk = self.terms[:, np.where(ends_here, events - n, events)][_DELTA_ROWS]
-        chunk *= np.where(ends_here, _AT_END, _AT_START)
+        chunk = self.terms[:, events - n * ends_here][_DELTA_ROWS]
+        chunk *= _AT[:, ends_here.view(np.int8)]
         if self._done:
             # continued from the last sum: the same additions in the same order as one pass
             chunk = np.cumsum(np.hstack((self._cum[:, -1:], chunk)), axis=1)[:, 1:]
@@ -122,10 +124,10 @@ class PooledDepth:
             ends = self._ends[:count]
         cg = chunk[:, ends]
         # totals at every breakpoint, flat levels at it included (non-decreasing): the inverses
-        lam_g = np.abs(self.key_array[self._done : count])
+        root = np.sqrt(np.abs(self.key_array[self._done : count]))
         with np.errstate(divide="ignore", invalid="ignore"):
-            plus_q = cg[0] + cg[1] + np.where(cg[2] != 0.0, cg[2] / np.sqrt(lam_g), 0.0)
-            plus_c = cg[3] + cg[4] + cg[5] * np.sqrt(lam_g)
+            plus_q = cg[0] + cg[1] + np.where(cg[2] != 0.0, cg[2] / root, 0.0)
+            plus_c = cg[3] + cg[4] + cg[5] * root
         if self._done:
             plus_q = np.maximum.accumulate(np.concatenate((self._plus[0][-1:], plus_q)))[1:]
             plus_c = np.maximum.accumulate(np.concatenate((self._plus[1][-1:], plus_c)))[1:]

@@ -242,11 +242,10 @@ class FlowModel:
         self.links = [list(b) for b in branches]
         self.source, self.target = source, target
         self._cache = cache
-        self._whole = reference
         self._terms: list[np.ndarray | None] = [
             b[0].rate_space().terms if len(b) == 1 else None for b in self.links
         ]
-        if self._whole:
+        if reference:
             self._terms = [
                 t if t is not None else self._compose(b[0], b[1])
                 for t, b in zip(self._terms, self.links)
@@ -309,7 +308,7 @@ class FlowModel:
         two optima can differ: the caller compares them exactly)."""
         chosen = tuple(range(len(self.links))) if members is None else tuple(members)
         which = 0 if mode == "from" else 1
-        if not self._whole:
+        if any(self._terms[k] is None for k in chosen):  # a path not made whole yet: fast path
             for floor in self._floors(chosen, amount, which):
                 found = self._solve_part(chosen, floor, amount, mode, which, ties_reversed)
                 if found is not None:

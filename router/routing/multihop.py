@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from itertools import combinations
 from typing import Any
 
@@ -196,6 +196,10 @@ class MultiHopPlan:
         }
 
 
+# an exact plan: (source spent, target received, paths, residual per asset)
+_Outcome = tuple[Decimal, Decimal, list["PathPlan"], dict[str, Decimal]]
+
+
 def plan_multihop(
     venues: Sequence[Venue],
     decimals: Mapping[str, int],
@@ -318,12 +322,6 @@ class _Router:
                 candidates.append((*other, "flow"))
                 if current is None or self._better(other, current):
                     current = other
-        if current is not None and self.mode == "from" and current[3]:
-            moved = self._move_residual(current)
-            if moved is not None:
-                candidates.append((*moved, "flow"))
-                if self._better(moved, current):
-                    current = moved
         # fixed leg costs are outside the relaxation: the best set of paths is searched over
         # exact plans, every subset of at most _EXHAUSTIVE_PATHS paths (singles below), else the
         # smallest branch dropped while that pays
@@ -367,7 +365,7 @@ class _Router:
             best_now = trial
         singles = []
         for k in range(len(self.branches)):
-            single = self._exact({k: amount}, requested)
+            single = self._exact({k: amount}, requested, repair=False)  # stays one path
             priced += 1
             if single is not None:
                 singles.append((k, single))
@@ -478,25 +476,32 @@ class _Router:
     # -- exact plans --
 
     def _exact(
-        self, shares: Mapping[int, float], requested: Decimal
+        self, shares: Mapping[int, float], requested: Decimal, *, repair: bool = True
     ) -> tuple[Decimal, Decimal, list[PathPlan], dict[str, Decimal]] | None:
-        """The exact plan of float ``shares`` (branch -> source spent, or target received) summing
-        to ``requested``: shares floored to each branch's grid, the remainder on the largest
-        branch whose grid takes it. None when a hop cannot be planned."""
+        """The cheapest exact plan of float ``shares`` (branch -> source spent, or target
+        received) summing to ``requested``: shares floored to each branch's grid, the remainder
+        tried on every branch of the split whose grid takes it (the cheapest kept, not the
+        first), then repaired (:meth:`_repair`, unless ``repair`` is False: the plan must stay on
+        these branches). None when no completion can be planned."""
         exact: dict[int, Decimal] = {}
         for k, share in shares.items():
             q = self._end_quantum(k)
             amount = (Decimal(repr(share)) / q).to_integral_value(ROUND_FLOOR) * q
             exact[k] = min(max(amount, Decimal(0)), requested)
         rest = requested - sum(exact.values(), Decimal(0))
+        best: _Outcome | None = None
         for k in sorted(exact, key=lambda k: (-exact[k], k)):
+            if rest == 0 or (exact[k] + rest > 0 and rest % self._end_quantum(k) == 0):
+                trial = self._priced({**exact, k: exact[k] + rest})
+                if trial is not None and (best is None or self._better(trial, best)):
+                    best = trial
             if rest == 0:
                 break
-            if exact[k] + rest > 0 and rest % self._end_quantum(k) == 0:
-                exact[k] += rest
-                rest = Decimal(0)
-        if rest != 0:
-            return None
+        return best if best is None or not repair else self._repair(best)
+
+    def _priced(self, exact: Mapping[int, Decimal]) -> _Outcome | None:
+        """The exact plan of exact ``exact`` (branch -> amount), or None when a hop cannot be
+        planned (or a receive-sized plan falls short)."""
         paths: list[PathPlan] = []
         residual: dict[str, Decimal] = {}
         spent = got = Decimal(0)
@@ -512,9 +517,84 @@ class _Router:
                     residual[asset] = residual.get(asset, Decimal(0)) + left
         except CrossrouteError:
             return None
-        if self.mode == "to" and got < requested:
+        if self.mode == "to" and got < self.requested_amount:
             return None
         return spent, got, paths, residual
+
+    def _repair(self, outcome: _Outcome) -> _Outcome:
+        """The cheapest of ``outcome`` and its one-path nudges. Quantisation a float split cannot
+        see leaves a path with something unconverted: the source a book's lot cannot spend
+        ("from"), or an intermediate over-bought to a book's lot ("to"). Each such path is
+        nudged by exactly what is left (the source part moved onto every other branch, or the
+        target share cut to what the intermediate's lower lot boundary buys, or raised to the
+        upper one, the difference taken from or given to every other branch), each nudge
+        priced exactly, the cheapest kept: a last-ulp change of the float shares then moves
+        the plan by at most a grain, never to a worse subset of paths."""
+        index = {branch.assets: k for k, branch in enumerate(self.branches)}
+        amounts = {  # what each path was given (its end amount, unconverted source included)
+            index[p.assets]: (
+                p.amount_in + p.residual.get(self.source, Decimal(0))
+                if self.mode == "from"
+                else p.amount_out
+            )
+            for p in outcome[2]
+        }
+        best = outcome
+        for p in outcome[2]:
+            k = index[p.assets]
+            for moved in self._nudges(k, p):
+                if moved == 0 or moved > amounts[k]:
+                    continue
+                for j in range(len(self.branches)):
+                    if j == k or moved % self._end_quantum(j) or amounts.get(j, 0) + moved < 0:
+                        continue
+                    shares = dict(amounts)
+                    shares[k] -= moved
+                    shares[j] = shares.get(j, Decimal(0)) + moved
+                    trial = self._priced({c: v for c, v in shares.items() if v > 0})
+                    if trial is not None and self._better(trial, best):
+                        best = trial
+        if self.mode == "from" and best[3]:
+            moved = self._move_residual(best)  # an intermediate left below the next hop's lot
+            if moved is not None and self._better(moved, best):
+                best = moved
+        return best
+
+    def _nudges(self, k: int, path: PathPlan) -> list[Decimal]:
+        """How much of branch ``k``'s end amount to move elsewhere (negative: to take from
+        elsewhere) so that its unconverted part disappears (see :meth:`_repair`)."""
+        if self.mode == "from":
+            left = path.residual.get(self.source, Decimal(0))
+            return [left] if left > 0 else []
+        branch = self.branches[k]
+        if len(branch.links) < 2 or not path.residual:
+            return []
+        mid = branch.assets[-2]
+        over = path.residual.get(mid, Decimal(0))
+        last = [h for h in path.hops if h.step == len(branch.links)]
+        first = [h for h in path.hops if h.step == len(branch.links) - 1]
+        if over <= 0 or not last or not first:
+            return []
+        bought = sum((h.amount_out for h in first), Decimal(0))
+        lot = self._lot_out(k, max(first, key=lambda h: h.amount_out))
+        q = self._end_quantum(k)
+        moves: list[Decimal] = []
+        # what the intermediate at the boundary below (bought - lot) and above (bought) buys
+        for boundary in (bought - lot, bought):
+            if boundary <= 0:
+                continue
+            try:
+                hops, unplaced = self._forward(
+                    k, len(branch.links) - 1, mid, self.target, boundary, len(branch.links)
+                )
+            except CrossrouteError:
+                continue
+            if unplaced:
+                continue
+            out = sum((h.amount_out for h in hops), Decimal(0))
+            share = (out / q).to_integral_value(ROUND_FLOOR) * q
+            moves.append(path.amount_out - share)
+        return [m for m in moves if m != 0]
 
     def _move_residual(
         self, outcome: tuple[Decimal, Decimal, list[PathPlan], dict[str, Decimal]]
@@ -557,7 +637,16 @@ class _Router:
         shares = {index[p.assets]: p.amount_in for p in outcome[2]}
         shares[k] -= best[1]
         shares[max(clean, key=lambda c: (shares[c], -c))] += best[1]
-        return self._exact({c: float(v) for c, v in shares.items()}, self.requested_amount)
+        return self._exact(
+            {c: float(v) for c, v in shares.items()}, self.requested_amount, repair=False
+        )
+
+    def _lot_out(self, k: int, hop: Hop) -> Decimal:
+        """What one lot of ``hop``'s venue delivers in the hop's output asset (the grid its
+        output is bought on)."""
+        link = self.branches[k].links[hop.step - 1]
+        venue = next(v for v in link.by_symbol[hop.symbol] if v.name == hop.venue)
+        return venue.base_quantum() if hop.side == "buy" else self.quantum[hop.dst]
 
     def _lot_in(self, k: int, hop: Hop) -> Decimal:
         """What one lot of ``hop``'s venue costs in the hop's input asset."""
@@ -696,15 +785,43 @@ class _Router:
         return hops, left
 
     def _backward(self, link: Link, src: str, dst: str, need: Decimal, step: int) -> list[Hop]:
-        """Receive at least ``need`` of dst from the link (first symbol whose plan fills it; the
-        link's symbols are tried in name order, the cheapest kept)."""
+        """Receive at least ``need`` of dst from the link (every symbol's plan tried, the
+        cheapest kept). A base ``need`` off every venue's lot grid is bought rounded up to the
+        finest lot that fills it (the excess is the path's residual, which :meth:`_repair`
+        then moves onto a lot boundary): refusing it made the whole split fail."""
+        best = self._backward_tries(
+            link, src, dst, [(s, v, need) for s, v in link.by_symbol.items()], step
+        )
+        if best is None:
+            ups = [
+                (symbol, venues, (need / lot).to_integral_value(ROUND_CEILING) * lot)
+                for symbol, venues in link.by_symbol.items()
+                if split_symbol(symbol)[0] == dst
+                for lot in sorted({v.base_quantum() for v in venues})
+            ]
+            best = self._backward_tries(link, src, dst, [t for t in ups if t[2] != need], step)
+        if best is None:
+            raise RouteError(
+                f"to={dst!r}: the {src}-{dst} venues cannot deliver {need}", field="qty", value=need
+            )
+        return best
+
+    def _backward_tries(
+        self,
+        link: Link,
+        src: str,
+        dst: str,
+        tries: list[tuple[str, tuple[Venue, ...], Decimal]],
+        step: int,
+    ) -> list[Hop] | None:
+        """The cheapest complete plan of (symbol, venues, dst amount) ``tries``, or None."""
         best: list[Hop] | None = None
-        for symbol, venues_t in link.by_symbol.items():
+        for symbol, venues_t, amount in tries:
             venues = list(venues_t)
             base, _ = split_symbol(symbol)
             try:
                 if base == dst:
-                    plan = self._plan(venues, symbol, "buy", qty=need)
+                    plan = self._plan(venues, symbol, "buy", qty=amount)
                     hops = [
                         Hop(
                             leg.venue,
@@ -720,7 +837,7 @@ class _Router:
                         for leg in plan.legs
                     ]
                 else:
-                    plan = self._plan(venues, symbol, "sell", quote_qty=need)
+                    plan = self._plan(venues, symbol, "sell", quote_qty=amount)
                     hops = [
                         Hop(
                             leg.venue,
@@ -742,10 +859,6 @@ class _Router:
             cost = sum((h.amount_in for h in hops), Decimal(0))
             if best is None or cost < sum((h.amount_in for h in best), Decimal(0)):
                 best = hops
-        if best is None:
-            raise RouteError(
-                f"to={dst!r}: the {src}-{dst} venues cannot deliver {need}", field="qty", value=need
-            )
         return best
 
 

@@ -308,7 +308,11 @@ def _plan_three(
         best_direct_venue=None if two is None else two.best_direct_venue,
         residual=residual,
         decimals=router.decimals,
-        notes=("paths share links: each shared trade is planned once for all its paths",),
+        notes=(
+            ("paths share links: each shared trade is planned once for all its paths",)
+            if any(hop.shared for hop in trades)
+            else ()
+        ),
         path_search=PathSearch(
             "network", len(paths), 2 if two is not None else 1, flow.dual, bound_gap
         ),

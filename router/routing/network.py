@@ -51,7 +51,9 @@ _EDGE = 1e-15  # a piece's barrier trade stays this share of its length inside i
 _MU_START = 1e-2
 _NEWTON = 30  # damped Newton steps per stage at most
 _BALANCE = 1e-2  # a stage ends when the excesses are worth this share of its barrier's gap
-_PIECE_STEPS = 100  # safeguarded Newton steps of one piece's trade (vectorised)
+_FLOOR = 1e-11  # ... or this share of the order's value
+_TOL = 1e-10  # certified relative gap at which the stages stop
+_PIECE_STEPS = 60  # safeguarded Newton steps of one piece's trade (vectorised)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +273,7 @@ class Network:
                 hi = np.where(f > 0.0, hi, qc)
                 step = qc - f / fp
                 new = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
-                done = np.all(np.abs(new - qc) <= 1e-15 * dc)
+                done = np.all(np.abs(new - qc) <= 1e-14 * dc)
                 qc = new
                 if done:
                     break
@@ -303,14 +305,23 @@ class Network:
         np.add.at(hess, (self._src, self._dst), -w * d1)
         return float(math.fsum(value) + supply @ prices), grad, hess, q
 
-    def _minimise(self, prices: np.ndarray, free: np.ndarray, supply: np.ndarray) -> np.ndarray:
+    def _minimise(
+        self,
+        prices: np.ndarray,
+        free: np.ndarray,
+        supply: np.ndarray,
+        certify: Callable[[np.ndarray, np.ndarray], float],
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Path-following: the barrier dual minimised by damped Newton in the free prices for
         barrier weights falling by 10x per stage, each piece's weight rel·π_src·d (value units:
         the barrier's own gap is Σ 2·weight)."""
         d = self._d
         q = 0.5 * d
         value_scale = float(np.abs(supply) @ prices)  # the order's value in the numeraire
+        best: tuple[float, np.ndarray, np.ndarray] | None = None
         for stage in range(_STAGES):
+            stalled = False
+            t = 1.0
             # every piece the same weight in value units: the barrier's own gap is 2·rel·value
             rel = _MU_START * 0.1**stage
             mu = np.full(d.size, rel * value_scale / d.size)
@@ -318,13 +329,20 @@ class Network:
             for _ in range(_NEWTON):
                 g = grad[free]
                 h = hess[np.ix_(free, free)]
-                h = h + np.diag(np.maximum(np.diag(h), 1e-300) * 1e-12)
+                # Jacobi-scaled solve: prices span many orders of magnitude (WBTC vs a stable),
+                # so the raw Hessian is ill-conditioned; the scaled one is not
+                scale = 1.0 / np.sqrt(np.maximum(np.diag(h), 1e-300))
+                scaled = h * scale[:, None] * scale[None, :]
+                scaled += np.eye(len(free)) * 1e-12
                 try:
-                    step = np.linalg.solve(h, -g)
+                    step = scale * np.linalg.solve(scaled, -g * scale)
                 except np.linalg.LinAlgError:
-                    step = -g / np.maximum(np.diag(h), 1e-300)
+                    step = -g * scale * scale
                 decrement = float(-(g @ step))
-                balanced = float(np.abs(g) @ prices[free]) <= _BALANCE * rel * value_scale
+                # (the excesses' own rounding floor: pieces pinned a hair inside their ends)
+                balanced = (
+                    float(np.abs(g) @ prices[free]) <= max(_BALANCE * rel, _FLOOR) * value_scale
+                )
                 if balanced or not decrement > 0.0:
                     break
                 t = 1.0
@@ -345,8 +363,20 @@ class Network:
                     t *= 0.5
                 if t < 1e-12:
                     break
-        self._q = q
-        return prices
+            else:
+                stalled = True
+            if t < 1e-12:
+                stalled = True
+            # every stage certified (exact dual at its prices, a primal pushed through the
+            # links): the best is kept; the stages stop once the gap is met, or when a stage no
+            # longer converges (the excesses' rounding floor: later weights only add noise)
+            gap = certify(prices, q)
+            if best is None or gap < best[0]:
+                best = (gap, prices.copy(), q.copy())
+            if gap <= _TOL or stalled:
+                break
+        assert best is not None
+        return best[1], best[2]
 
     def _bound(self, prices: Sequence[float], amount: float, mode: str) -> float:
         """The exact dual value at ``prices`` (closed forms per edge): the certificate."""
@@ -418,22 +448,13 @@ class Network:
         supply = np.zeros(n)
         supply[src if mode == "from" else dst] = amount if mode == "from" else -amount
         free = np.array([v for v in range(n) if v != (dst if mode == "from" else src)])
-        prices = self._minimise(np.array(start), free, supply)
-        # the barrier's own flows, per edge, share each node's amount
-        q = self._q
-        out, _d1, _d2 = self._out(q)
-        flows_in = np.bincount(self._edge, q, len(self.edges))
-        flows_out = np.bincount(self._edge, out, len(self.edges))
+
+        def certify(prices: np.ndarray, q: np.ndarray) -> float:
+            return self._certify(prices, q, amount, mode)[0]
+
+        prices, q = self._minimise(np.array(start), free, supply, certify)
+        gap, bound, primal, ins, outs = self._certify(prices, q, amount, mode)
         price_list = [float(p) for p in prices]
-        bound = self._bound(price_list, amount, mode)
-        if mode == "from":
-            ins, outs = self._push_forward(flows_in.tolist(), amount)
-            primal = math.fsum(outs[k] for k in self.into[dst])
-            gap = max(bound - primal, 0.0) / primal if primal > 0.0 else math.inf
-        else:
-            ins, outs = self._push_backward(flows_out.tolist(), amount)
-            primal = math.fsum(ins[k] for k in self.out[src])
-            gap = max(primal - bound, 0.0) / primal if primal > 0.0 else math.inf
         return NetworkFlow(
             tuple(ins),
             tuple(outs),
@@ -443,6 +464,26 @@ class Network:
             gap,
             0,
         )
+
+    def _certify(
+        self, prices: np.ndarray, q: np.ndarray, amount: float, mode: str
+    ) -> tuple[float, float, float, list[float], list[float]]:
+        """(gap, bound, primal, edge inputs, edge outputs): the exact dual at ``prices`` and a
+        primal of the barrier's flows ``q`` (per edge, sharing each node's amount)."""
+        src, dst = self.source, self.target
+        out, _d1, _d2 = self._out(q)
+        flows_in = np.bincount(self._edge, q, len(self.edges))
+        flows_out = np.bincount(self._edge, out, len(self.edges))
+        bound = self._bound([float(p) for p in prices], amount, mode)
+        if mode == "from":
+            ins, outs = self._push_forward(flows_in.tolist(), amount)
+            primal = math.fsum(outs[k] for k in self.into[dst])
+            gap = max(bound - primal, 0.0) / primal if primal > 0.0 else math.inf
+        else:
+            ins, outs = self._push_backward(flows_out.tolist(), amount)
+            primal = math.fsum(ins[k] for k in self.out[src])
+            gap = max(primal - bound, 0.0) / primal if primal > 0.0 else math.inf
+        return gap, bound, primal, ins, outs
 
     def _initial_prices(self) -> list[float]:
         """Each node's value of its first unit in the target (the best rate to B through the

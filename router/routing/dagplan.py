@@ -149,6 +149,17 @@ def _grid(router: LinkPlanner, graph: AssetGraph, network: Network, k: int, asse
     return router.link_grid(link, asset)
 
 
+def _coarseness(
+    router: LinkPlanner, graph: AssetGraph, network: Network, k: int, flow_in: float
+) -> float:
+    """How coarse edge ``k``'s input grid is against its float input (the identity: 0)."""
+    e = network.edges[k]
+    if e.link is None:
+        return 0.0
+    grid = _grid(router, graph, network, k, e.link.src)
+    return float(grid) / flow_in if flow_in > 0.0 else math.inf
+
+
 def _trade(
     router: LinkPlanner, graph: AssetGraph, network: Network, k: int, amount: Decimal
 ) -> tuple[list[Hop], Decimal, Decimal]:
@@ -342,10 +353,14 @@ def _pull(
                 value=need[v],
             )
         got_here = ZERO
-        # smallest shares first; the largest edge comes last and takes what the others fell
-        # short of: an edge that can only overshoot its share (a coarse lot) is cut to what it
-        # delivers below it instead, when the last edge can make up the difference
-        order = sorted(range(len(ins)), key=lambda i: (parts[i], i))
+        # the finest edge (least input grid per unit of its float flow: an identity or a pool
+        # before a book's coarse lot) comes last and takes what the others fell short of: an
+        # edge that can only overshoot its share (a coarse lot) is cut to what it delivers below
+        # it instead, when the last edge can make up the difference
+        coarse = [_coarseness(router, graph, network, k, flow.inputs[k]) for k in ins]
+        last = min(range(len(ins)), key=lambda i: (coarse[i], -parts[i], i))
+        order = sorted((i for i in range(len(ins)) if i != last), key=lambda i: (parts[i], i))
+        order.append(last)
         short = ZERO
         for n, i in enumerate(order):
             k, part = ins[i], parts[i] + (short if n == len(order) - 1 else ZERO)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from router.model.errors import RouteError
-from router.routing.compose import _pieces
+from router.routing.compose import _pieces_at
 from router.routing.flow import DirectedLink
 from router.routing.graph import AssetGraph
 
@@ -186,7 +186,9 @@ class Network:
                 d_in = np.array([e.cap])
                 d_out, big_x, big_y, c = d_in, np.ones(1), np.ones(1), np.zeros(1, bool)
             else:
-                d_in, d_out, big_x, big_y, c = _pieces(e.link.rate_space().knots())
+                knots = e.link.rate_space().knots()
+                whole = np.arange(knots[0].size - 1)
+                d_in, d_out, big_x, big_y, c = _pieces_at(knots, whole)
             keep = d_in > 0.0
             n = int(keep.sum())
             ds.append(d_in[keep])
@@ -197,31 +199,57 @@ class Network:
             src.append(np.full(n, e.src))
             dst.append(np.full(n, e.dst))
             edge.append(np.full(n, k))
-        self._d = np.concatenate(ds)
-        self._x = np.concatenate(xs)
-        self._y = np.concatenate(ys)
-        self._m = np.concatenate(ms)
-        self._curved = np.concatenate(curved)
-        self._src = np.concatenate(src).astype(np.intp)
-        self._dst = np.concatenate(dst).astype(np.intp)
-        self._edge = np.concatenate(edge).astype(np.intp)
+        self._full = (
+            np.concatenate(ds),
+            np.concatenate(xs),
+            np.concatenate(ys),
+            np.concatenate(ms),
+            np.concatenate(curved),
+            np.concatenate(src).astype(np.intp),
+            np.concatenate(dst).astype(np.intp),
+            np.concatenate(edge).astype(np.intp),
+        )
 
-    def _size_identities(self, amount: float, mode: str) -> None:
-        """The identity X@1 -> X@2 carries at most what the order can bring to X ("from": what
-        ``amount`` of the source buys of X) or need there ("to": what buys ``amount`` of the
-        target), within the links' capacities: a piece no longer than the order keeps the
-        barrier's weight on the order's scale."""
-        for k, e in enumerate(self.edges):
-            if e.link is not None:
-                continue
-            (feed,) = [self.edges[j] for j in self.into[e.src]]
-            (drain,) = [self.edges[j] for j in self.out[e.dst] if self.edges[j].dst == self.target]
-            if mode == "from":
-                size = feed.forward(amount)
-            else:
-                size = drain.backward(amount)
-            size = min(size, e.cap)
-            self._d[self._edge == k] = size if size > 0.0 else e.cap
+    def _size_pieces(self, amount: float, mode: str) -> None:
+        """Every edge's pieces cut at twice the most the order can put through it ("from": what
+        ``amount`` of the source can bring to the edge's source; "to": what its destination can
+        need to deliver ``amount``), the pieces past it dropped. A link's curve runs to its whole
+        capacity (a pool's last range can price billions); pieces on the order's scale keep the
+        barrier's weights and its trades' rounding on that scale."""
+        d, x, y, m, curved, src, dst, edge = self._full
+        bound = [0.0] * len(self.edges)
+        if mode == "from":
+            reach = [0.0] * len(self.nodes)
+            reach[self.source] = amount
+            for v in range(len(self.nodes) - 1):
+                for k in self.out[v]:
+                    e = self.edges[k]
+                    cap_in = e.cap if e.link is None else e.link.capacity()[0]
+                    bound[k] = min(reach[v], cap_in)
+                    reach[e.dst] += e.forward(bound[k])
+        else:
+            need = [0.0] * len(self.nodes)
+            need[self.target] = amount
+            for v in range(len(self.nodes) - 1, 0, -1):
+                for k in self.into[v]:
+                    e = self.edges[k]
+                    cap_in = e.cap if e.link is None else e.link.capacity()[0]
+                    bound[k] = min(e.backward(need[v]), cap_in)
+                    need[e.src] += bound[k]
+        ends = np.cumsum(d)
+        first = np.searchsorted(edge, np.arange(len(self.edges)), side="left")
+        before = np.concatenate(([0.0], ends))[first][edge]  # each edge's start offset
+        start = ends - d - before
+        length = np.minimum(d, np.maximum(2.0 * np.asarray(bound)[edge] - start, 0.0))
+        keep = length > 0.0
+        self._d = length[keep]
+        self._x, self._y, self._m = x[keep], y[keep], m[keep]
+        self._curved, self._src, self._dst, self._edge = (
+            curved[keep],
+            src[keep],
+            dst[keep],
+            edge[keep],
+        )
 
     def _out(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(out, out', out'') of every piece at inputs ``q``."""
@@ -438,9 +466,9 @@ class Network:
         """The optimum of "spend ``amount`` of the source" (``mode`` "from") or "receive
         ``amount`` of the target" ("to") with its certified duality gap."""
         src, dst = self.source, self.target
-        if not hasattr(self, "_d"):
+        if not hasattr(self, "_full"):
             self._build_pieces()
-        self._size_identities(amount, mode)
+        self._size_pieces(amount, mode)
         start = self._initial_prices()
         if mode == "to":  # the source is the numeraire
             start = [p / start[src] for p in start]

@@ -647,7 +647,7 @@ class PaperService:
                     "t_ns": self.sim.t_ns,
                 }
             )
-        for result in await self.desk.liquidate_due():
+        for result in await self.desk.liquidate_due(self.sim.update_perp_marks):
             self._record_liquidation(result)
         await self.desk.work_all()
         if self.sim.tick % self.params.pnl_every_ticks == 0:

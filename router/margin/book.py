@@ -48,12 +48,16 @@ from router.margin.oracle import MISSING, VALID, MarkPrice
 from router.margin.projection import (
     C_INIT,
     C_MAINT,
+    FEES,
     FUND,
     GROSS,
     IM,
+    MARKET,
     MM,
+    NO_ASSET,
     UPNL,
     Projection,
+    fill_position,
     position_figures_at,
     requirements,
 )
@@ -63,6 +67,7 @@ from router.margin.quantities import SCALE, parse_int, parse_name, to_decimal, t
 OrderCancelHook = Callable[[str, list[str]], None]
 # the breach key of a subaccount's cross account (symbols are never empty: parse_name)
 CROSS_BREACH = ""
+_NO_POSITION: PositionFigures = (0, 0, 0, 0, 0, 0)  # the figures of a position not held
 
 
 def cross_short(totals: list[int], quote_units: int, quote: AssetConfig) -> bool:
@@ -333,10 +338,12 @@ class MarginBook:
             self.leverage_of(sub, market),
         )
 
-    def refresh_holders(self, name: str) -> None:
-        """Re-value every subaccount holding ``name`` after its mark or funding index moved.
-        O(holders of the name)."""
+    def refresh_holders(self, name: str, skip: str | None = None) -> None:
+        """Re-value every subaccount holding ``name`` (but ``skip``, which its caller re-values)
+        after its mark or funding index moved. O(holders of the name)."""
         for sub_id in sorted(self.holders.get(name, ())):
+            if sub_id == skip:
+                continue
             sub = self.subs[sub_id]
             pos = sub.positions.get(name)
             if pos is not None and name not in sub.balances:
@@ -367,6 +374,91 @@ class MarginBook:
             self._update_cross_breach(sub)
         else:
             self._set_breach(sub.name, symbol, isolated_short(pos, new))
+
+    def book_cross_perp_units(
+        self,
+        sub_id: str,
+        symbol: str,
+        signed_units: int,
+        price_units: int,
+        fee_units: int,
+        mark_units: int | None = None,
+    ) -> bool:
+        """Book a validated perp fill (the caller's checks of :meth:`MarginLedger.book_units`) in
+        place, when the position is held cross (or opens cross) with its funding settled: what
+        a projection's ``trade_perp`` and its commit do, updating the subaccount's caches, the
+        flows and the breach sets by delta without building the projection (a replay books
+        fills by the hundred thousand). Returns False, having changed nothing, when it does not
+        apply (an isolated position, funding to settle): the caller then books through the
+        projection. Same arithmetic (:func:`fill_position`), same state, unit for unit.
+        ``mark_units``: a new valid mark of ``symbol`` (checked by the caller, as for
+        :meth:`set_mark_units`) set with the fill, which re-values the position at it anyway, so
+        the mark's own re-valuation of this subaccount is skipped (other holders are refreshed):
+        the state of set_mark_units then the booking. O(tiers + other holders).
+        """
+        sub = self.subs[sub_id]
+        pos = sub.positions.get(symbol)
+        index = self.funding_index[symbol]
+        if pos is None:
+            pos = Position(symbol, 0, 0, index, CROSS)
+            old: PositionFigures | None = None
+        elif pos.mode != CROSS or pos.funding_index != index:
+            return False
+        else:
+            old = sub.pos_vals[symbol]
+        if mark_units is not None:
+            self.marks[symbol] = MarkPrice(symbol, mark_units, VALID)
+            self.refresh_holders(symbol, skip=sub_id)
+        size, cost16, realized = fill_position(
+            pos.size_units, pos.cost16, signed_units, price_units
+        )
+        t = sub.totals
+        quote = self.quote_asset
+        cash = realized - fee_units
+        if realized or fee_units:
+            units = sub.balances.get(quote, 0) + cash
+            before = sub.asset_vals.get(quote, NO_ASSET)
+            after = self.asset_figures(quote, units)
+            t[C_INIT] += after[0] - before[0]
+            t[C_MAINT] += after[1] - before[1]
+            t[GROSS] += after[2] - before[2]
+            t[IM] += after[3] - before[3]
+            t[MM] += after[4] - before[4]
+            if units:
+                sub.balances[quote] = units
+                sub.asset_vals[quote] = after
+                self.holders.setdefault(quote, set()).add(sub.name)
+            else:
+                sub.balances.pop(quote, None)
+                sub.asset_vals.pop(quote, None)
+                if quote not in sub.positions:
+                    self.holders.get(quote, set()).discard(sub.name)
+            other = self.other
+            if realized:
+                other[(MARKET, quote)] = other.get((MARKET, quote), 0) - realized
+            if fee_units:
+                other[(FEES, quote)] = other.get((FEES, quote), 0) + fee_units
+        new = None
+        if size:
+            pos.size_units, pos.cost16 = size, cost16
+            new = self.position_figures(sub, pos)
+            sub.positions[symbol] = pos
+            sub.pos_vals[symbol] = new
+            self.holders.setdefault(symbol, set()).add(sub.name)
+        else:
+            sub.positions.pop(symbol, None)
+            sub.pos_vals.pop(symbol, None)
+            self.holders.get(symbol, set()).discard(sub.name)
+        gone, come = old or _NO_POSITION, new or _NO_POSITION
+        t[GROSS] += come[5] - gone[5]
+        t[UPNL] += come[1] - gone[1]
+        t[FUND] += come[2] - gone[2]
+        t[IM] += come[3] - gone[3]
+        t[MM] += come[4] - gone[4]
+        self._set_breach(sub.name, symbol, False)  # a cross position has no bucket of its own
+        self._update_cross_breach(sub)
+        self.market_sizes[symbol] = self.market_sizes.get(symbol, 0) - signed_units
+        return True
 
     def commit(self, scen: Projection) -> None:
         """Write a projection's pending changes, caches and holder flows into the book."""

@@ -52,6 +52,27 @@ def position_figures_at(
     )
 
 
+def fill_position(
+    size_units: int, cost16: int, signed_units: int, price_units: int
+) -> tuple[int, int, int]:
+    """A perp fill of ``signed_units`` at ``price_units`` on a position of ``size_units`` with
+    exact cost ``cost16``: (size, cost16, realized PnL) after it. The reduced part realises its
+    PnL (rounded down, its cost basis rounded up: against the account); the rest opens at the
+    fill price, exactly. The one arithmetic of every perp booking. O(1)."""
+    realized = 0
+    if size_units and (size_units > 0) != (signed_units > 0):
+        close = size_units if abs(signed_units) >= abs(size_units) else -signed_units
+        closed_cost = ceil_div(cost16 * close, size_units)  # against the account
+        realized = floor_div(close * price_units - closed_cost, SCALE)
+        size_units -= close
+        cost16 -= closed_cost
+        signed_units += close
+    if signed_units:
+        size_units += signed_units
+        cost16 += signed_units * price_units
+    return size_units, cost16, realized
+
+
 def requirements(totals: list[int], quote_units: int, quote: AssetConfig) -> tuple[int, int]:
     """(IM, MM) of the cross part: the cached perp and spot-liability requirements plus the quote
     borrow's, on the quote balance plus cross upnl and unsettled funding. O(1)."""
@@ -278,18 +299,11 @@ class Projection:
         if isolated_margin:
             pos.isolated_margin_units += isolated_margin
             self.add_balance(quote, -isolated_margin)
-        remaining = signed_units
-        if pos.size_units and (pos.size_units > 0) != (remaining > 0):
-            close = pos.size_units if abs(remaining) >= abs(pos.size_units) else -remaining
-            closed_cost = ceil_div(pos.cost16 * close, pos.size_units)  # against the account
-            realized = floor_div(close * price_units - closed_cost, SCALE)
-            pos.size_units -= close
-            pos.cost16 -= closed_cost
-            remaining += close
+        pos.size_units, pos.cost16, realized = fill_position(
+            pos.size_units, pos.cost16, signed_units, price_units
+        )
+        if realized:
             self._cash(pos, realized, counterparty)
-        if remaining:
-            pos.size_units += remaining
-            pos.cost16 += remaining * price_units
         self._cash(pos, -fee_units, FEES) if fee_units else None
         if counterparty == MARKET:
             self.market_sizes[symbol] = self.market_sizes.get(symbol, 0) - signed_units

@@ -42,6 +42,7 @@ from router.margin.quantities import SCALE, to_decimal, to_text
 from router.model.errors import ConfigError
 from router.replay.fills import Fill
 from router.replay.marks import Mark
+from router.sim.collector import cycle_collector_paused
 
 CROSS, ISOLATED = "cross", "isolated"
 MODES = (CROSS, ISOLATED)
@@ -244,14 +245,19 @@ class Replay:
         # The ledger needs a price for every name from the start: the first price each name shows
         # (a mark, else a fill); no sample is taken before the first event, so this looks ahead
         # of nothing a sample reports. An oracle without marks of its own follows its perp.
+        # The first event naming a target is the least (time, fill after mark, symbol, price)
+        # of the events whose symbol sets it: one pass, not a sort of every event.
+        first_event: dict[str, tuple[int, int, str, Decimal]] = {}
+        for kind, rows in ((0, marks), (1, fills)):
+            for row in rows:
+                event = (row.time_ns, kind, row.symbol, row.price)
+                held = first_event.get(row.symbol)
+                if held is None or event < held:
+                    first_event[row.symbol] = event
         first_price: dict[str, Decimal] = {}
-        events = sorted(
-            [(m.time_ns, 0, m.symbol, m.price) for m in marks]
-            + [(f.time_ns, 1, f.symbol, f.price) for f in fills]
-        )
-        for _, _, symbol, price in events:
-            for target in self._mark_targets(symbol):
-                first_price.setdefault(target, price)
+        for event in sorted(first_event.values()):
+            for target in self._mark_targets(event[2]):
+                first_price.setdefault(target, event[3])
         key = "margin"
         try:
             for asset in sorted(assets):
@@ -319,9 +325,24 @@ class Replay:
         until_ns: int | None,
         lazy_marks: bool = True,
     ) -> tuple[Timeline, MarginLedger, str]:
+        """The replay loop (:meth:`_replay`), with the cyclic collector paused: it keeps a sample
+        per fill and makes no reference cycle (see :mod:`router.sim.collector`)."""
+        with cycle_collector_paused():
+            return self._replay(fills, marks, every_ns, check, until_ns, lazy_marks)
+
+    def _replay(
+        self,
+        fills: Sequence[Fill],
+        marks: Sequence[Mark],
+        every_ns: int,
+        check: bool,
+        until_ns: int | None,
+        lazy_marks: bool,
+    ) -> tuple[Timeline, MarginLedger, str]:
         """The replay loop. Every row was validated on import, so marks and fills go to the
         margin core in integer ledger units through its unjournaled batch path (set_mark_units,
-        book_units: the same state as set_mark and book_leg); samples keep integer figures."""
+        book_cross_perp_units and book_units: the same state as set_mark and book_leg); samples
+        keep integer figures."""
         self.own_oracle_marks = {
             m.symbol.split("/")[0] for m in marks if m.symbol not in self.perps
         }
@@ -333,7 +354,11 @@ class Replay:
             for symbol in {m.symbol for m in marks} | {f.symbol for f in fills}
             for names in (self._mark_targets(symbol),)
         }
-        perps = [(symbol, spec.name) for symbol, spec in sorted(self.perps.items())]
+        perps = [  # the markets a position can be held in (a rule set lists many)
+            (symbol, spec.name)
+            for symbol, spec in sorted(self.perps.items())
+            if spec.name in ledger.markets
+        ]
         timeline = Timeline(self.mode, self.quote, fills=len(fills), marks=len(marks))
         samples = timeline.samples
         holdings: dict[str, dict[str, Decimal]] = {
@@ -350,6 +375,7 @@ class Replay:
         funding_due = _next_funding(fills[0].time_ns if fills else 0, period_ns)
         n_fills, n_marks = len(fills), len(marks)
         lazy = _LazyMarks(ledger, sub, sub_id) if lazy_marks and not check else None
+        isolated = self.mode == ISOLATED
         i = j = 0
         while i < n_fills or j < n_marks:
             mark_next = j < n_marks and (i >= n_fills or marks[j].time_ns <= fills[i].time_ns)
@@ -391,22 +417,34 @@ class Replay:
                 fill = fills[i]
                 booking = bookings[i]
                 i += 1
+                kind, name, signed, price, fee, margin = booking
+                in_place = kind == "perp" and margin is None
+                fused = None  # a held-back mark of the fill's own market: set with the fill
                 if lazy is not None:
+                    if in_place:
+                        fused = lazy.pending.pop(name, None)
                     lazy.flush()
                 names, held_names = targets[fill.symbol]
                 if unmarked and not unmarked.isdisjoint(names):
                     # no mark yet: the fill's own price is the mark
                     latest[fill.symbol] = fill.price
-                    for name in held_names:
-                        ledger.set_mark_units(name, booking[3])
+                    for target in held_names:
+                        ledger.set_mark_units(target, price)
                     unmarked.difference_update(names)
-                ledger.book_units(sub_id, *booking)
+                if not (
+                    in_place
+                    and ledger.book_cross_perp_units(sub_id, name, signed, price, fee, fused)
+                ):
+                    if fused is not None:
+                        ledger.set_mark_units(name, fused)
+                    ledger.book_units(sub_id, *booking)
                 if lazy is not None:
                     lazy.changed()
-                held_now = _hold(holdings, fill)
+                held_now = _hold(holdings, held_now, fill)
             if check:
                 ledger._check()
-            first = timeline.first_liquidation is None and ledger.below_maintenance(sub)
+            # the ledger's breach sets: below maintenance, cross or an isolated bucket (O(1))
+            first = timeline.first_liquidation is None and sub_id in ledger.breaches
             if not (
                 fill is not None
                 or first
@@ -415,7 +453,9 @@ class Replay:
             ):
                 continue
             figures = ledger.margin_units(sub_id)
-            locked = figures[2] + sum(p.isolated_margin_units for p in sub.positions.values())
+            locked = figures[2]
+            if isolated:  # cross replays hold no isolated bucket (bookings carry no margin)
+                locked += sum(p.isolated_margin_units for p in sub.positions.values())
             peak_locked = max(peak_locked, locked)
             detail = fill is None or first
             sample = Sample(
@@ -520,13 +560,22 @@ class Replay:
     ) -> tuple[Position, ...]:
         """The open positions by symbol; liquidation prices when ``detail``."""
         held = ledger.subs[sub_id].positions
+        if not detail:  # a fill's sample: the hot path, no liquidation prices
+            marks = ledger.marks
+            return tuple(
+                [
+                    Position(symbol, pos.size_units, marks[name].price_units or 0, None, False)
+                    for symbol, name in perps
+                    if (pos := held.get(name)) is not None
+                ]
+            )
         return tuple(
             Position(
                 symbol,
                 held[name].size_units,
                 ledger.marks[name].price_units or 0,
-                ledger.liquidation_price(sub_id, name) if detail else None,
-                detail,
+                ledger.liquidation_price(sub_id, name),
+                True,
             )
             for symbol, name in perps
             if name in held
@@ -584,8 +633,6 @@ class _LazyMarks:
         self.pending: dict[str, int] = {}
         self.excess: int | None = None  # E of the ledger's state now; None: to be computed
         self.budget = 0  # E less the rounding allowance
-        self.held: dict[str, int] = {}  # name -> |units held| (positions and balances)
-        self.applied: dict[str, int] = {}  # name -> the mark the ledger holds
 
     def changed(self) -> None:
         """The exact state moved (a booking, funding): E is recomputed when next needed."""
@@ -600,33 +647,33 @@ class _LazyMarks:
 
     def provably_solvent(self) -> bool:
         """Whether the account is above maintenance at the pending marks (False: flush and judge
-        exactly). O(pending names), after an O(positions + balances) refresh per exact state."""
+        exactly). O(pending names), after an O(isolated positions) refresh per exact state: the
+        held amounts and applied marks are read from the ledger for the pending names only."""
         if self.excess is None:
             self._refresh()
         move = 0
-        held, applied = self.held, self.applied
+        marks = self.ledger.marks
+        balances, positions = self.sub.balances, self.sub.positions
         for name, units in self.pending.items():
-            before = applied.get(name)
-            if before is None:  # a first mark: judged exactly
+            before = marks.get(name)
+            if before is None or before.price_units is None:  # a first mark: judged exactly
                 return False
-            move += held.get(name, 0) * abs(units - before)
+            pos = positions.get(name)  # a name is a market or an asset, never both
+            held = balances.get(name, 0) if pos is None else pos.size_units
+            move += abs(held) * abs(units - before.price_units)
         return self.budget > -(-move * _LIPSCHITZ // SCALE)
 
     def _refresh(self) -> None:
-        """E of the exact state now, the held amount and applied mark of every name."""
-        sub, ledger = self.sub, self.ledger
-        figures = ledger.margin_units(self.sub_id)
+        """E of the exact state now, less a unit of rounding per figure of every held name."""
+        sub = self.sub
+        figures = self.ledger.margin_units(self.sub_id)
         excess = figures[1] - figures[3]  # the quote borrow's requirement counted in full
-        held = {name: abs(units) for name, units in sub.balances.items()}
         for symbol, pos in sub.positions.items():
-            held[symbol] = abs(pos.size_units)
             if pos.mode == ISOLATED:
                 figs = sub.pos_vals[symbol]
                 excess = min(excess, pos.isolated_margin_units + figs[1] + figs[2] - figs[4])
         self.excess = excess
-        self.budget = excess - 4 * (len(held) + 1)  # a unit of rounding per figure
-        self.held = held
-        self.applied = {name: mark.price_units for name, mark in ledger.marks.items()}
+        self.budget = excess - 4 * (len(sub.balances) + len(sub.positions) + 1)
 
 
 class _Unjournaled(Journal):
@@ -659,20 +706,38 @@ def _held(holdings: Mapping[str, Mapping[str, Decimal]]) -> dict[str, Mapping[st
     return {venue: held for venue, held in holdings.items() if any(held.values())}
 
 
-def _hold(holdings: dict[str, dict[str, Decimal]], fill: Fill) -> dict[str, Mapping[str, Decimal]]:
-    """The counterparty view after ``fill``: its venue now holds the trade's flows (perps: the
-    position in base; spot: base in, quote out, and the reverse for sells; fees at the venue).
-    The venue's table is replaced, never changed, so samples share the tables of the others."""
-    held = dict(holdings.get(fill.venue, {}))
-    if fill.is_perp:
-        held[fill.symbol] = held.get(fill.symbol, Decimal(0)) + fill.signed_qty
-        held[fill.fee_asset] = held.get(fill.fee_asset, Decimal(0)) - fill.fee
+def _hold(
+    holdings: dict[str, dict[str, Decimal]],
+    held_now: Mapping[str, Mapping[str, Decimal]],
+    fill: Fill,
+) -> dict[str, Mapping[str, Decimal]]:
+    """The counterparty view after ``fill`` (``held_now``: the view before it): its venue now
+    holds the trade's flows (perps: the position in base; spot: base in, quote out, and the
+    reverse for sells; fees at the venue). The venue's table is replaced, never changed, so
+    samples share the tables of the others; only this venue's entry of the view can change."""
+    venue = fill.venue
+    held = dict(holdings.get(venue, _NOTHING))
+    symbol = fill.symbol
+    signed = fill.signed_qty
+    zero = _ZERO
+    if ":" in symbol:  # a perp
+        held[symbol] = held.get(symbol, zero) + signed
     else:
-        held[fill.base] = held.get(fill.base, Decimal(0)) + fill.signed_qty
-        held[fill.quote] = held.get(fill.quote, Decimal(0)) - fill.signed_qty * fill.price
-        held[fill.fee_asset] = held.get(fill.fee_asset, Decimal(0)) - fill.fee
-    holdings[fill.venue] = held
-    return _held(holdings)
+        base, quote = fill.base, fill.quote
+        held[base] = held.get(base, zero) + signed
+        held[quote] = held.get(quote, zero) - signed * fill.price
+    held[fill.fee_asset] = held.get(fill.fee_asset, zero) - fill.fee
+    holdings[venue] = held
+    view = dict(held_now)
+    if any(held.values()):
+        view[venue] = held
+    else:
+        view.pop(venue, None)
+    return view
+
+
+_ZERO = Decimal(0)
+_NOTHING: dict[str, Decimal] = {}
 
 
 def _next_funding(time_ns: int, period_ns: int) -> int:

@@ -420,11 +420,11 @@ class Replay:
                 kind, name, signed, price, fee, margin = booking
                 in_place = kind == "perp" and margin is None
                 fused = None  # a held-back mark of the fill's own market: set with the fill
+                names, held_names = targets[fill.symbol]
                 if lazy is not None:
                     if in_place:
                         fused = lazy.pending.pop(name, None)
-                    lazy.flush()
-                names, held_names = targets[fill.symbol]
+                    lazy.flush_held(names)
                 if unmarked and not unmarked.isdisjoint(names):
                     # no mark yet: the fill's own price is the mark
                     latest[fill.symbol] = fill.price
@@ -452,6 +452,8 @@ class Replay:
                 or t - last_mark_sample >= every_ns
             ):
                 continue
+            if first and lazy is not None:
+                lazy.flush()  # the what-if liquidation reads every mark
             figures = ledger.margin_units(sub_id)
             locked = figures[2]
             if isolated:  # cross replays hold no isolated bucket (bookings carry no margin)
@@ -643,6 +645,21 @@ class _LazyMarks:
             for name, units in self.pending.items():
                 self.ledger.set_mark_units(name, units)
             self.pending.clear()
+            self.excess = None
+
+    def flush_held(self, names: tuple[str, ...]) -> None:
+        """Before a fill of ``names``: apply the pending marks the subaccount's figures or the
+        fill depend on; a mark of a name nothing holds (an oracle asset: funding reads it, and
+        every flush before funding, a sample or the end applies it) changes no figure and waits.
+        """
+        pending = self.pending
+        if not pending:
+            return
+        balances, positions = self.sub.balances, self.sub.positions
+        due = [n for n in pending if n in balances or n in positions or n in names]
+        if due:
+            for name in due:
+                self.ledger.set_mark_units(name, pending.pop(name))
             self.excess = None
 
     def provably_solvent(self) -> bool:

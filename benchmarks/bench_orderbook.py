@@ -38,6 +38,10 @@ from sortedcontainers import SortedList
 from venues.orderbook import COMPILED, OrderBook, OrderResult
 
 SEED = 20_260_101
+FLOOR_RATIO = 1.25  # issue 18: at least 1.25x the lean book at 1,000 resting orders
+# Issue 18 also asks for no slower at 10k and 100k than the book before: round three's compiled
+# book on a quiet machine (docs/benchmarks.md, "Round three's floors"), as ratios to the lean book.
+ROUND_THREE_QUIET = {1_000: 1.06, 10_000: 1.10, 100_000: 1.79}
 MID_TICKS = 100_000
 SPREAD_TICKS = 1
 BAND_TICKS = 200  # resting prices spread over this many ticks either side of the mid
@@ -406,6 +410,7 @@ def main() -> None:
         f"{'resting':>8} {'mean':>7} {'orderbook ops/s':>16} {'lean ops/s':>11} {'ratio':>6}"
         f" {'dict-of-lists ops/s':>20} {'ratio':>6}"
     )
+    ratios = {}
     for n_resting in sizes:
         prefill, ops, mean_resting = build_workload(n_resting, n_ops, SEED + n_resting)
         ours_state = end_state(new_orderbook(), prefill, ops)
@@ -416,9 +421,22 @@ def main() -> None:
         replay(plain_book, ops)
         ours_lots = sum(lots for queue in ours_state[0].values() for _, lots in queue)
         assert ours_lots == resting_lots(plain_book), "the dict-of-lists book disagrees"
+        ratios[n_resting] = ours / lean
         print(
             f"{n_resting:>8,} {mean_resting:>7,.0f} {ours:>16,.0f} {lean:>11,.0f} "
             f"{ours / lean:>6.2f} {plain:>20,.0f} {ours / plain:>6.2f}"
+        )
+    met = "met" if ratios[1_000] >= FLOOR_RATIO else "NOT met"
+    print(
+        f"floor (issue 18): ratio to the lean book at 1,000 resting >= {FLOOR_RATIO}: "
+        f"{ratios[1_000]:.2f} -> {met}"
+    )
+    for n_resting in sizes[1:]:
+        before = ROUND_THREE_QUIET[n_resting]
+        verdict = "not slower" if ratios[n_resting] >= before else "SLOWER"
+        print(
+            f"  at {n_resting:,} resting: {ratios[n_resting]:.2f} (round three, quiet machine: "
+            f"{before:.2f}) -> {verdict}"
         )
     if not args.no_memory:
         n = 100_000 if args.quick else 1_000_000

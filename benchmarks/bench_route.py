@@ -468,6 +468,7 @@ def multihop(quick: bool) -> None:
     )
     rng = np.random.default_rng(SEED + 7)
     single: list[float] = []
+    floors: list[str] = []
     for assets, venues in ((2, 10), (3, 12), (5, 30)):
         cold_lat, warm_lat, sor_lat, gains, gaps = [], [], [], [], []
         hit_lat, one_lat = [], []
@@ -504,6 +505,17 @@ def multihop(quick: bool) -> None:
             f" {base / cold:.1f}x | {base / one:.1f}x | {base / hit:.1f}x | {base / warm:.1f}x |"
             f" {statistics.median(gains):.2f} | {min(gains):.2f} | {max(gaps):.1e} |"
         )
+        cost_ok = min(gains) >= 0.0
+        for what, ours in (("cold", cold), ("one venue moved", one)):
+            met = base / ours >= 10.0 and cost_ok
+            floors.append(
+                f"- {assets} x {venues}, {what}: SOR p50 / ours p50 = {base / ours:.1f}x"
+                f" (floor 10x at equal or better cost: {'met' if met else 'NOT met'};"
+                f" worst gain {min(gains):.2f} bps)"
+            )
+    print()
+    print(f"Floors (issue 20; load average {os.getloadavg()[0]:.1f} at the end of the run):")
+    print("\n".join(floors))
     print()
     print(
         f"2 x 10, today's single-symbol split (router.split.split) on the same curves: p50"
@@ -521,6 +533,33 @@ def multihop(quick: bool) -> None:
         " relative, certified."
     )
     print()
+
+
+def profile_cold(size: str) -> None:
+    """cProfile of ``flow_ours`` (cold) on the 8 markets of one multi-hop size, 20 runs each:
+    the routing functions by cumulative time."""
+    import cProfile
+    import pstats
+
+    assets, venues = (int(x) for x in size.split("x"))
+    rng = np.random.default_rng(SEED + 7)
+    markets = []
+    for a, v in ((2, 10), (3, 12), (5, 30)):
+        for _ in range(8):
+            market = multihop_market(rng, a, v)
+            if (a, v) == (assets, venues):
+                qty = 0.1 * sum(
+                    c.total_qty for (src, _), cs in market.items() if src == "A" for c in cs
+                )
+                markets.append((market, qty))
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for market, qty in markets:
+        for _ in range(20):
+            flow_ours(market, qty)
+    profiler.disable()
+    stats = pstats.Stats(profiler).sort_stats("cumulative")
+    stats.print_stats(r"routing/|bench_route", 25)
 
 
 def multihop_default(quick: bool) -> None:
@@ -576,7 +615,16 @@ def main() -> None:
     parser.add_argument(
         "--share", type=float, default=0.10, help="order size as a share of market depth"
     )
+    parser.add_argument(
+        "--profile",
+        metavar="SIZE",
+        choices=["2x10", "3x12", "5x30"],
+        help="cProfile of the cold multi-hop route at one size (where its time goes)",
+    )
     args = parser.parse_args()
+    if args.profile:
+        profile_cold(args.profile)
+        return
     if args.multihop:
         multihop(args.quick)
         multihop_default(args.quick)

@@ -14,7 +14,6 @@ gate; execution, paper trading, backtests and stress tests all start from it.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -212,6 +211,8 @@ def load_market(path: str | Path | Sequence[str | Path] = DEFAULT_CONFIG) -> Mar
     be made at once. Not to be called inside a running event loop when the config has ccxt venues."""
     market = build_market(load_config(path))
     if ccxt_adapters(market):
+        import asyncio  # only ccxt venues need an event loop: `route` on simulated venues skips it
+
         asyncio.run(snapshot_ccxt_venues(market))
     return market
 

@@ -29,13 +29,25 @@ for the least base). Everything here is float64: :mod:`router.plan` turns it int
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from router.model.depth import DepthCurve, InvalidRouteArgument, check_number, segment_terms
+from router.model.depth import (
+    DepthCurve,
+    FlatSegment,
+    HyperbolicSegment,
+    InvalidRouteArgument,
+    check_number,
+    segment_terms,
+)
+
+# numpy 2.2 (what the bench extra's hftbacktest pins) wants ndarray's type argument spelled out
+Array = NDArray[Any]
 
 __all__ = ["EXACT_VENUE_LIMIT", "LIMIT_MIN_PAD", "SplitResult", "all_in_min_qty", "split"]
 
@@ -64,11 +76,20 @@ def all_in_min_qty(curve: DepthCurve, limit_price: float, cap: float) -> float |
     if curve.fixed_cost == 0.0:
         return 0.0
     sgn = 1.0 if curve.side == "buy" else -1.0
+    side, fixed = curve.side, curve.fixed_cost
+    top = min(top, curve.total_qty)
+    # DepthCurve.cost_within inlined (its arrays read once): q is a float in (0, top] and
+    # top <= total_qty, so curve.cost(q) would check and clamp nothing; the same bits.
+    arrays = curve._arrays
+    starts: list[float] = arrays["start_list"]
+    cum_costs: list[float] = arrays["cum_cost_list"]
+    segs: list[FlatSegment | HyperbolicSegment] = arrays["segs"]
+    last: int = arrays["n"] - 1
 
     def slack(q: float) -> float:
-        return sgn * (lim * q - curve.cost(q)) - curve.fixed_cost
+        k = min(bisect_right(starts, q) - 1, last)
+        return sgn * (lim * q - (cum_costs[k] + segs[k].cost(q - starts[k], side))) - fixed
 
-    top = min(top, curve.total_qty)
     if top <= 0.0 or slack(top) < 0.0:
         return None
     lo, hi = 0.0, top
@@ -117,8 +138,8 @@ class _Fill:
 
     def __init__(
         self,
-        alloc: np.ndarray,
-        costs: np.ndarray,
+        alloc: Array,
+        costs: Array,
         lam: float,
         reached: float,
         complete: bool,
@@ -151,9 +172,7 @@ class _Events:
         "w_qty",
     )
 
-    def __init__(
-        self, terms: np.ndarray, cid: np.ndarray, seg_index: np.ndarray, sign: float
-    ) -> None:
+    def __init__(self, terms: Array, cid: Array, seg_index: Array, sign: float) -> None:
         self.terms, self.cid, self.seg_index = terms, cid, seg_index
         n = self.n = terms.shape[1]
         k0, k1, qty, cst, a, b, alpha, beta, hyp, _ = terms
@@ -206,16 +225,16 @@ class _Market:
         self.seg_index = np.concatenate([np.arange(n) for n in lengths])
         self.full_total = np.array([a["total"] for a in arrays])
         self.base: _Events | None = None  # see set_base()
-        self.base_hi = np.zeros(0)
+        self.base_hi: Array = np.zeros(0)
         self._full: _Events | None = None
 
-    def curve_costs(self, alloc: np.ndarray) -> np.ndarray:
+    def curve_costs(self, alloc: Array) -> Array:
         """Variable cost per curve of ``alloc`` through the curves' scalar closed forms."""
         return np.array(
             [c.cost(min(q, c.total_qty)) if q > 0.0 else 0.0 for c, q in zip(self.curves, alloc)]
         )
 
-    def set_base(self, hi: np.ndarray) -> None:
+    def set_base(self, hi: Array) -> None:
         """Cache the sorted sweep events of the market cut to [0, hi_i] (the search's root caps).
 
         Every later :meth:`solve` whose venues are each either at that cap or excluded (the
@@ -229,7 +248,7 @@ class _Market:
         self.base = _Events(terms, cid, seg_index, self.sign)
         self.base_hi = hi.copy()
 
-    def solve(self, lo: np.ndarray, hi: np.ndarray, target: float, measure: str) -> _Fill:
+    def solve(self, lo: Array, hi: Array, target: float, measure: str) -> _Fill:
         """Water-fill ``target`` (base if measure == "qty", quote if "cost") with lo <= q <= hi."""
         m = len(self.curves)
         if lo.any():
@@ -337,7 +356,7 @@ class _Market:
             self._full = _Events(self.terms, self.cid, self.seg_index, self.sign)
         return self._full
 
-    def _trimmed(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _trimmed(self, lo: Array, hi: Array) -> tuple[Array, Array, Array]:
         """Segment terms restricted to [lo_i, hi_i] of every curve (pieces outside dropped)."""
         cid = self.cid
         whole = (lo == 0.0) & (hi >= self.full_total)
@@ -369,7 +388,7 @@ class _Market:
         )
 
     def _absorb_residual(
-        self, alloc: np.ndarray, costs: np.ndarray, lo: np.ndarray, hi: np.ndarray, target: float
+        self, alloc: Array, costs: Array, lo: Array, hi: Array, target: float
     ) -> None:
         """Put the float residual of a base-sized fill on the largest leg with room (at λ)."""
         residual = target - float(alloc.sum())
@@ -384,7 +403,7 @@ class _Market:
                 alloc[i] += residual
                 return
 
-    def _marginal(self, alloc: np.ndarray) -> float:
+    def _marginal(self, alloc: Array) -> float:
         """Worst marginal price among the used curves (NaN if none is used)."""
         prices = [
             self.curves[i].marginal_price(min(q, self.curves[i].total_qty))
@@ -484,9 +503,9 @@ class _Solver:
         side: str,
         measure: str,
         target: float,
-        hi: np.ndarray,
-        fixed: np.ndarray,
-        mins: np.ndarray,
+        hi: Array,
+        fixed: Array,
+        mins: Array,
     ) -> None:
         self.market, self.side, self.measure, self.target = market, side, measure, target
         self.hi, self.fixed, self.mins = hi, fixed, mins

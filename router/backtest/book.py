@@ -35,6 +35,7 @@ from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
 from itertools import compress
+from operator import itemgetter
 from operator import not_ as _not
 from typing import Any
 
@@ -51,25 +52,24 @@ MARKET_OWNER = "market"
 TAPE_OWNER = "tape"
 _MAX_BUFFER = 100_000  # updates kept while waiting for a snapshot (a capture holds ~1 per 50 ms)
 _INT = {int}
+_price = itemgetter(0)
 _drain = deque(maxlen=0).extend  # runs an iterator to its end in C
 
 
-def _levels(field: str, levels: Any) -> dict[int, int]:
-    """``[(price_ticks, qty_lots), ...]`` as a dict (the last size of a price wins, as applying them
-    in order would); BacktestError unless prices are ints > 0 and sizes ints >= 0. The checks run
-    in C (``map(type, ...)``; for the parsers' :class:`~router.sim.feed.Levels`, whose values are
-    ints >= 0 by construction, only the prices are checked): this is on the replay's hot path.
-    O(levels)."""
+def _levels(field: str, levels: Any) -> dict[int, int] | Levels:
+    """``[(price_ticks, qty_lots), ...]`` checked: the parsers' :class:`~router.sim.feed.Levels`
+    as they are (plain ints, prices > 0 and sizes >= 0 by construction: a parsed array with a
+    price of 0 is a plain list), any other list as a dict (the last size of a price wins, as
+    applying them in order would); BacktestError unless prices are ints > 0 and sizes ints >= 0.
+    The checks run in C (``map(type, ...)``): this is on the replay's hot path. O(levels)."""
+    if type(levels) is Levels:
+        return levels
     try:
         book = dict(levels)
     except (TypeError, ValueError):
         raise BacktestError(
             field, levels, "a list of (price_ticks, qty_lots) integer pairs"
         ) from None
-    if type(levels) is Levels:  # ints >= 0 by construction (digits only): only prices > 0 left
-        if book and min(book) <= 0:
-            raise BacktestError(field, levels, "(price_ticks > 0, qty_lots >= 0) integer pairs")
-        return book
     if book and not (
         set(map(type, book)) == _INT == set(map(type, book.values()))
         and min(book) > 0
@@ -89,30 +89,42 @@ class L2Book:
 
     ``bids`` / ``asks``: price_ticks -> qty_lots (> 0). ``state``: ``"waiting"`` (no snapshot
     yet), ``"synced"``, ``"gap"`` (lost sync, waiting for the next snapshot). ``dirty_bids`` /
-    ``dirty_asks``: prices changed since the owner last cleared them. Each update is
-    O(levels in it); ``best_bid``/``best_ask`` are O(book levels) and meant for reads, not the
-    hot path.
+    ``dirty_asks``: a superset of the prices changed since the owner last called
+    :meth:`clear_dirty` (only with ``track_dirty``). Each update is O(levels in it);
+    ``best_bid``/``best_ask`` are O(book levels) and meant for reads, not the hot path.
+
+    The changed prices are worked out when read, not per update: an update only appends its two
+    level lists; once the unread lists hold more levels than the book, every price of the book
+    counts as changed instead (reading the book is then the cheaper superset). A reader after
+    every update (a resting order) pays what it always paid; a reader once in a while (the
+    router deciding) pays O(book levels), not O(levels of every update since).
     """
 
     __slots__ = (
+        "_all_dirty",
         "_buffer",
+        "_dirty",
+        "_pending",
+        "_pending_levels",
         "applied",
         "asks",
         "bids",
-        "dirty_asks",
-        "dirty_bids",
         "dropped",
         "gaps",
         "last_update_id",
         "levels_applied",
         "on_gap",
         "state",
+        "track_dirty",
     )
 
-    def __init__(self, on_gap: str = "resync") -> None:
+    def __init__(self, on_gap: str = "resync", *, track_dirty: bool = True) -> None:
         if on_gap not in ("resync", "error"):
             raise BacktestError("on_gap", on_gap, "'resync' or 'error'")
+        if type(track_dirty) is not bool:
+            raise BacktestError("track_dirty", track_dirty, "True or False")
         self.on_gap = on_gap
+        self.track_dirty = track_dirty
         self.bids: dict[int, int] = {}
         self.asks: dict[int, int] = {}
         self.state = "waiting"
@@ -122,8 +134,63 @@ class L2Book:
         self.applied = 0  # updates applied
         self.levels_applied = 0
         self._buffer: list[tuple] = []
-        self.dirty_bids: set[int] = set()
-        self.dirty_asks: set[int] = set()
+        self._dirty: tuple[set[int], set[int]] = (set(), set())  # (bids, asks) folded so far
+        self._pending: list[tuple[Any, Any]] = []  # (bid levels, ask levels) not folded yet
+        self._pending_levels = 0
+        self._all_dirty = False  # too many pending: every price of the book counts as changed
+
+    @property
+    def dirty_bids(self) -> set[int]:
+        """Bid prices changed since :meth:`clear_dirty` (a superset). O(pending levels)."""
+        self._fold()
+        return self._dirty[0]
+
+    @property
+    def dirty_asks(self) -> set[int]:
+        """Ask prices changed since :meth:`clear_dirty` (a superset). O(pending levels)."""
+        self._fold()
+        return self._dirty[1]
+
+    def clear_dirty(self) -> None:
+        """Forget the changed prices (the owner has brought its copy up to date). O(1)."""
+        self._dirty[0].clear()
+        self._dirty[1].clear()
+        self._pending.clear()
+        self._pending_levels = 0
+        self._all_dirty = False
+
+    def _fold(self) -> None:
+        bids, asks = self._dirty
+        for bid_levels, ask_levels in self._pending:
+            for levels, dirty in ((bid_levels, bids), (ask_levels, asks)):
+                dirty.update(levels if type(levels) is dict else map(_price, levels))
+        self._pending.clear()
+        self._pending_levels = 0
+        if self._all_dirty:
+            # The prices of the book now; the ones deleted since were in the book at the switch.
+            # From here on the updates are noted one by one again.
+            bids.update(self.bids)
+            asks.update(self.asks)
+            self._all_dirty = False
+
+    def _changed_all(self) -> None:
+        """Every price of the book changes (a snapshot, a gap)."""
+        if self.track_dirty:
+            self._fold()
+            self._dirty[0].update(self.bids)
+            self._dirty[1].update(self.asks)
+
+    def _changed(self, bids: Any, asks: Any) -> None:
+        """Note an applied update's levels (a dict or a list of pairs per side)."""
+        if self._all_dirty or not self.track_dirty:
+            return
+        self._pending.append((bids, asks))
+        self._pending_levels += len(bids) + len(asks)
+        if self._pending_levels > len(self.bids) + len(self.asks):
+            self._fold()
+            self._dirty[0].update(self.bids)
+            self._dirty[1].update(self.asks)
+            self._all_dirty = True
 
     def best_bid(self) -> int | None:
         """Highest bid in ticks or None. O(levels)."""
@@ -142,13 +209,12 @@ class L2Book:
             raise BacktestError("snapshot", payload, "a tuple (last_update_id, bids, asks)")
         last_id, bids, asks = payload
         _update_id("snapshot.last_update_id", last_id)
-        bid_levels, ask_levels = _levels("snapshot.bids", bids), _levels("snapshot.asks", asks)
-        self.dirty_bids.update(self.bids)
-        self.dirty_asks.update(self.asks)
+        bid_levels = dict(_levels("snapshot.bids", bids))
+        ask_levels = dict(_levels("snapshot.asks", asks))
+        self._changed_all()
         self.bids = {p: q for p, q in bid_levels.items() if q}
         self.asks = {p: q for p, q in ask_levels.items() if q}
-        self.dirty_bids.update(self.bids)
-        self.dirty_asks.update(self.asks)
+        self._changed_all()
         self.last_update_id = last_id
         self.state = "synced" if last_id is None else "fresh"
         buffered, self._buffer = self._buffer, []
@@ -217,16 +283,18 @@ class L2Book:
         elif state not in ("synced", "fresh"):
             self.dropped += 1
             return False
-        # All in C: the sizes go in, then the prices whose size is 0 (picked by compress over
-        # the sizes' truth values) come out again.
-        for levels, book, dirty in (
-            (bid_levels, self.bids, self.dirty_bids),
-            (ask_levels, self.asks, self.dirty_asks),
-        ):
+        # The sizes go in (the last of a price wins, from a dict or from the parsers' pairs alike),
+        # then the prices whose size is now 0 come out again.
+        for levels, book in ((bid_levels, self.bids), (ask_levels, self.asks)):
             if levels:
                 book.update(levels)
-                dirty.update(levels)
-                _drain(map(book.__delitem__, compress(levels, map(_not, levels.values()))))
+                if type(levels) is dict:  # all in C: compress over the sizes' truth values
+                    _drain(map(book.__delitem__, compress(levels, map(_not, levels.values()))))
+                else:
+                    for price in [p for p, q in levels if not q]:
+                        if not book.get(price, 1):  # 0 is its last size (and still there)
+                            del book[price]
+        self._changed(bid_levels, ask_levels)
         self.applied += 1
         self.levels_applied += len(bids) + len(asks)
         return True
@@ -239,8 +307,7 @@ class L2Book:
                 f"an update following last_update_id {self.last_update_id}",
             )
         self.gaps += 1
-        self.dirty_bids.update(self.bids)
-        self.dirty_asks.update(self.asks)
+        self._changed_all()
         self.bids, self.asks = {}, {}
         self.state = "waiting"
         self._buffer = [payload]
@@ -421,7 +488,7 @@ class ReplayBookVenue:
                 if target:
                     target = max(0, target - consumed.get(price, 0) - taken.get(price, 0))
                 work.append((target - self._market_lots(side, price), side, price))
-            dirty.clear()
+        l2.clear_dirty()
         # Shrinks first, then growth, so that the book never crosses between two levels of one update.
         work.sort(key=lambda w: w[0])
         for delta, side, price in work:

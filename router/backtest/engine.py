@@ -43,7 +43,9 @@ from router.backtest.strategies import Strategy, build_strategy
 from router.backtest.view import SeenBook
 from router.config import FILE_KEY, Keys, MarketConfig, check_table, parse_config_data, read_toml
 from router.margin.errors import OraclePriceError
+from router.margin.funding import PremiumSamples, market_premium_units
 from router.margin.oracle import MarkPrice
+from router.margin.quantities import to_decimal
 from router.model.errors import ConfigError, CrossrouteError
 from router.model.orders import LegFill, LegOrder
 from router.plan import plan_route
@@ -623,6 +625,9 @@ class _Run:
         self.gate: Any = None
         self.margin_samples: list[dict] = []
         self.liquidations: list[dict] = []
+        self.liquidating = False  # a liquidation is scheduled now and has not run yet
+        # perp market -> this funding interval's premium samples (one per arbitrage interval)
+        self.premium_sums: dict[str, PremiumSamples] = {}
         self.funding: list[dict] = []
         self.executions: list[dict] = []
         self.mid_samples: list[dict] = []
@@ -797,6 +802,7 @@ class _Run:
             self.mid_samples.append({"ts_ns": self.now, "symbol": symbol, "mid": mid})
         if self.ledger is not None:
             self.sample_margin()
+            self.sample_premiums()
         self.schedule(self.now + self.spec.arb_interval_ns, self.arbitrage)
 
     def routable(self, symbol: str) -> list[Any]:
@@ -1002,25 +1008,95 @@ class _Run:
         return stale
 
     def sample_margin(self) -> None:
+        """Marks from the replayed mids and one margin sample; an account now below maintenance
+        is liquidated at this same time, before the next data event (:meth:`liquidate`, a
+        scheduled action: some callers, such as a strategy's funding timer, are synchronous)."""
+        self.record_margin()
+        if not self.liquidating and self.sub in self.ledger.liquidatable():
+            self.liquidating = True
+            self.schedule(self.now, self.liquidate)
+
+    def record_margin(self) -> None:
         stale = self.update_marks()
         summary = self.ledger.summary(self.sub)
         self.margin_samples.append({"ts_ns": self.now, **summary, "stale_marks": ",".join(stale)})
-        if self.sub in self.ledger.liquidatable():
-            result = self.ledger.liquidate(self.sub)
-            self.liquidations.append({"ts_ns": self.now, "result": repr(result)})
+
+    async def liquidate(self) -> None:
+        """The margin core's liquidation loop, the one ``execute``, paper and stress use
+        (router/execution/liquidation.py): each step routed through the venues the router may
+        use that have fresh data, at the prices they show now (the replayed books as they are on
+        the exchange side, pools, plug-ins; no latency: the venue's own liquidation engine), and
+        booked as filled, marks re-read from the replayed mids after each fill. What the venues
+        took stays taken (the books and pools move). ``liquidations`` gets the result with each
+        step's venue fills and cost against the mark; a margin sample follows."""
+        from router.execution.liquidation import (
+            VenueFiller,
+            liquidate_through_venues,
+            liquidation_steps,
+        )
+
+        self.liquidating = False
+        if self.sub not in self.ledger.liquidatable():
+            return  # a fill since it was scheduled restored the account
+        self.advance_replays()
+        adapters = {
+            name: adapter
+            for name, adapter in self.adapters.items()
+            if (self.route_venues is None or name in self.route_venues) and not self.is_stale(name)
+        }
+        names = {market: symbol for symbol, market in self.perp_markets.items()}
+        prefix = f"liq-{len(self.liquidations) + 1}"
+        filler = VenueFiller(adapters, names, self.ledger.quote_asset, prefix)
+        result = await liquidate_through_venues(self.ledger, self.sub, filler, self.update_marks)
+        for child in filler.sent:
+            if child.filled_qty > 0:
+                self.fills_seen += 1  # the strategy's view of the books subtracts it
+                if child.venue in self.replays:
+                    self.replays[child.venue].diverged()
+        self.liquidations.append(
+            {
+                "ts_ns": self.now,
+                "subaccount": result.subaccount,
+                "ended": result.ended,
+                "reason": result.reason,
+                "bad_debt": to_decimal(result.bad_debt_units),
+                "unfilled": list(result.unfilled),
+                "cancelled_orders": list(result.cancelled_orders),
+                "steps": liquidation_steps(result, filler),
+                # where the marks stand after the fills (the venues' prices moved by them)
+                "marks_after": {
+                    step.symbol: to_decimal(self.ledger.mark_units(step.symbol))
+                    for step in result.steps
+                },
+            }
+        )
+        self.record_margin()
+
+    def sample_premiums(self) -> None:
+        """One premium sample per perp market (its mark over its oracle's, both valid) at every
+        arbitrage interval: the samples a funding interval averages, as Binance samples its
+        premium index every 5 s (router/margin/funding.py PremiumSamples)."""
+        for name in sorted(self.perp_markets.values()):
+            sample = market_premium_units(self.ledger, name)
+            if sample is not None:
+                self.premium_sums[name] = self.premium_sums.get(name, PremiumSamples()).add(sample)
 
     def funding_step(self, perp_symbol: str) -> None:
-        """One funding interval by the margin core's rule (premium of the perp mark over the
-        oracle, clamped); it does not accrue while either price is stale (no fresh source)."""
+        """One funding interval by the margin core's rule: Binance's formula on the average
+        premium of the interval's samples (the premium now when none was taken); it does not
+        accrue while either price is stale (no fresh source), and the interval's samples go."""
         self.update_marks()
         name = self.perp_markets[perp_symbol]
+        samples = self.premium_sums.pop(name, PremiumSamples())
         try:
-            rate = self.ledger.accrue_funding(name)
+            rate = self.ledger.accrue_funding(name, samples.premiums())
         except OraclePriceError as exc:
             self.skipped_funding.append({"ts_ns": self.now, "market": name, "reason": str(exc)})
             self.sample_margin()
             return
-        self.funding.append({"ts_ns": self.now, "market": name, "rate": rate})
+        self.funding.append(
+            {"ts_ns": self.now, "market": name, "rate": rate, "samples": samples.count}
+        )
         self.sample_margin()
 
     async def execute_multi(self, order: Any, parents: dict[str, ParentOrder]) -> Any:

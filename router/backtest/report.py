@@ -139,6 +139,26 @@ def stale_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+def liquidation_lines(summary: dict[str, Any]) -> list[str]:
+    """One line per liquidation of the run: when, each step (side, size, instrument, booked
+    price, venues), how it ended and the bad debt, e.g. ``liquidation at 2024-08-08T23:54:19.000Z:
+    sell 1.534 ETH-PERP at 950.662972620599739243 on perp-book; ended above_maintenance, bad
+    debt 0``."""
+    lines = []
+    for liq in summary.get("liquidations", []):
+        steps = "; ".join(
+            f"{s['side']} {s['qty']} {s['symbol']} at {s['price']} on "
+            + ", ".join(sorted({f["venue"] for f in s["fills"]}))
+            for s in liq["steps"]
+        )
+        lines.append(
+            f"liquidation at {_utc_text(liq['ts_ns'])}: {steps or 'no step'}; ended "
+            f"{liq['ended']}, bad debt {liq['bad_debt']}"
+            + (f" ({liq['reason']})" if liq["reason"] else "")
+        )
+    return lines
+
+
 def to_jsonable(value: Any) -> Any:
     """Decimals become strings (exact, trailing zeros dropped: pool amounts carry 18 decimals and
     products more, the value is the same), containers recurse; ints, strs, None stay."""

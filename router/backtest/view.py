@@ -33,7 +33,9 @@ class SeenBook:
 
     def __init__(self, venue: ReplayBookVenue) -> None:
         self.venue = venue
-        self.l2 = L2Book("resync")  # a gap empties the copy too; "error" is the exchange side's
+        # A gap empties the copy too ("error" is the exchange side's); nothing reads which prices
+        # changed (the copy is read whole), so they are not tracked.
+        self.l2 = L2Book("resync", track_dirty=False)
         self._pending: deque[tuple[int, int, tuple]] = deque()
 
     def arrive(self, arrival_ns: int, kind: int, payload: tuple) -> None:
@@ -49,8 +51,6 @@ class SeenBook:
                 l2.apply_snapshot(payload)
             else:
                 l2.apply_depth(payload)
-        l2.dirty_bids.clear()
-        l2.dirty_asks.clear()
 
     def _side(self, side: str) -> list[tuple[int, int]]:
         """(price_ticks, lots) best first, our consumption subtracted; ``side`` 'buy' = bids."""

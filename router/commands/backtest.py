@@ -54,7 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from router.backtest.engine import load_spec, read_feeds, run_backtest
-    from router.backtest.report import stale_lines, summarise, to_jsonable, write_outputs
+    from router.backtest.report import (
+        liquidation_lines,
+        stale_lines,
+        summarise,
+        to_jsonable,
+        write_outputs,
+    )
 
     workers = inputs.integer_in("--workers", args.workers, 1, 1024)
     seed = None if args.seed is None else inputs.integer_in("--seed", args.seed, 0, 2**63 - 1)
@@ -135,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{p['impact']} + fees {p['fees']} + fixed {p['fixed_costs']}"
                 + (f"; best single venue {best['venue']} {best['shortfall']}" if best else "")
             )
-        for line in stale_lines(summary):
+        for line in stale_lines(summary) + liquidation_lines(summary):
             print(line)
         print(f"wrote {len(files)} files to {args.out}")
         skipped = json.loads((Path(args.out) / "manifest.json").read_text()).get(

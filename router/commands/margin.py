@@ -56,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     report.add_argument("--account", help="account TOML file (required without --state)")
     report.add_argument("--state", help="margin state file written by port/transfer --state")
     report.add_argument("--sub", help="with --state: one subaccount (default: every one)")
+    report.add_argument(
+        "--rules",
+        metavar="hyperliquid|dydx|binance|CONFIG",
+        help="with --account: positions without a rule set take their market's rules "
+        "(oracle, rule set, funding terms) from this market config's [margin.markets]",
+    )
     report.add_argument("--json", action="store_true", help="print one JSON object")
     for name, what in (("port", "a position"), ("transfer", "collateral")):
         move = sub.add_parser(name, help=f"move {what} into a new subaccount, print both reports")
@@ -150,6 +156,21 @@ def _state_report(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def _rules(rules: str) -> dict[str, dict[str, object]]:
+    """``--rules``: a preset (config/venues/NAME.toml) or a market config; its markets' rules
+    under the account file's position keys, by market name."""
+    from router.config import load_config
+    from router.model.errors import ConfigError
+    from router.replay.account import position_rules
+    from router.replay.run import rules_file
+
+    path = rules_file(rules)
+    margin = load_config(path).margin
+    if margin is None or not margin.markets:
+        raise ConfigError(path, "margin.markets", None, "a [margin.markets] table with the rules")
+    return {spec.name: position_rules(spec) for spec in margin.markets}
+
+
 def run(args: argparse.Namespace) -> int:
     if args.margin_command == "replay":
         return margin_replay.run(args)
@@ -160,13 +181,17 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(moved, indent=2) + "\n")
         return 0
     if args.state is not None:
+        if args.rules is not None:
+            from router.model.errors import ConfigError
+
+            raise ConfigError("-", "--rules", args.rules, "only with --account")
         sys.stdout.write(json.dumps(_state_report(args), indent=2) + "\n")
         return 0
     if args.account is None:
         from router.model.errors import ConfigError
 
         raise ConfigError("-", "--account", None, "an account TOML file, or --state FILE")
-    data = report_from_file(args.account)
+    data = report_from_file(args.account, None if args.rules is None else _rules(args.rules))
     if args.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return 0

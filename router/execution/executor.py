@@ -159,7 +159,7 @@ class Executor:
         )
         self.margin = margin
         self.journal = journal if journal is not None else DecisionJournal()
-        self._done: dict[str, tuple[str, ExecutionReport]] = {}
+        self._done: dict[str, tuple[MultiLegOrder, ExecutionReport]] = {}
         self._running: set[str] = set()
         self._sent_ids: set[str] = set()
 
@@ -179,10 +179,10 @@ class Executor:
             invalid("order", order, "a MultiLegOrder")
         if any(leg.multihop for leg in order.legs):
             invalid("order", order.client_id, "legs with a symbol (run from/to legs with multihop)")
-        fingerprint = encode_record(order.to_json_dict())
         if order.client_id in self._done:
             seen, report = self._done[order.client_id]
-            if seen != fingerprint:
+            # compared only on a repeat (an order is frozen): not encoded for every new order
+            if encode_record(seen.to_json_dict()) != encode_record(order.to_json_dict()):
                 raise ExecutionError(
                     f"client_id={order.client_id!r} was already used for a different order; "
                     "allowed: a new client id",
@@ -208,7 +208,7 @@ class Executor:
             report = await run_order(state)
         finally:
             self._running.discard(order.client_id)
-        self._done[order.client_id] = (fingerprint, report)
+        self._done[order.client_id] = (order, report)
         return report
 
     # -- helpers shared with _Run ------------------------------------------------------------

@@ -30,10 +30,10 @@ from router.margin.liquidation import (
     LiquidationOrder,
     LiquidationResult,
 )
-from router.margin.quantities import SCALE, to_decimal, to_text
+from router.margin.quantities import PLACES, SCALE, to_decimal, to_text
 from router.model.orders import LegOrder
 
-__all__ = ["VenueFiller", "liquidate_through_venues", "liquidation_outcome"]
+__all__ = ["VenueFiller", "liquidate_through_venues", "liquidation_outcome", "liquidation_steps"]
 
 _PARTIAL_PRECISION = 1000  # bisection of an oversized step stops at 1/1000 of it
 
@@ -44,7 +44,8 @@ class VenueFiller:
 
     ``perp_symbols`` maps the ledger's perp market names to the symbols venues trade
     (``ETH-PERP`` -> ``ETH/USDC:USDC``); ``quote`` is the ledger's quote asset. Client order ids
-    are ``<prefix>-<n>``, deterministic. ``sent`` keeps every child fill, for the caller's report.
+    are ``<prefix>-<n>``, deterministic. ``sent`` keeps every child fill, for the caller's report;
+    ``answers`` each order's fill with the child fills that made it (:func:`liquidation_steps`).
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class VenueFiller:
         self.quote = quote
         self.prefix = client_prefix
         self.sent: list[Any] = []
+        self.answers: list[tuple[LiquidationFill, list[Any]]] = []
 
     def symbol_of(self, order: LiquidationOrder) -> str:
         """The venue symbol that trades ``order``'s instrument."""
@@ -68,6 +70,12 @@ class VenueFiller:
 
     async def fill(self, ledger: MarginBook, order: LiquidationOrder) -> LiquidationFill:
         """Route ``order`` through the venues trading its symbol and report the exact fill."""
+        children: list[Any] = []
+        answer = await self._fill(order, children)
+        self.answers.append((answer, children))
+        return answer
+
+    async def _fill(self, order: LiquidationOrder, children: list[Any]) -> LiquidationFill:
         from router.plan import plan_up_to  # the route planner, only when a liquidation runs
 
         symbol = self.symbol_of(order)
@@ -87,6 +95,7 @@ class VenueFiller:
             coid = f"{self.prefix}-{len(self.sent) + 1}"
             result = await by_name[leg.venue].execute(LegOrder(leg.venue, side, leg.qty, coid))
             self.sent.append(result)
+            children.append(result)
             filled += result.filled_qty
             quote += result.quote_amount
         # toward zero: the ledger never books more than was filled
@@ -140,3 +149,47 @@ def liquidation_outcome(result: LiquidationResult) -> dict[str, object]:
         "unfilled": list(result.unfilled),
         "reason": result.reason,
     }
+
+
+def liquidation_steps(result: LiquidationResult, filler: VenueFiller) -> list[dict[str, Any]]:
+    """Each booked step of ``result`` with the venues' fills that made it (exact Decimals, whole
+    units): ``kind``, ``symbol`` (the ledger's perp market or spot asset), ``side``, ``asked`` and
+    ``qty`` (unsigned), ``price`` (the booked all-in average), ``mark`` (when the step was decided),
+    ``fee`` (the liquidation fee to the fund), ``cost`` (what filling at the venues cost against
+    the mark: qty x (price - mark) for a buy, qty x (mark - price) for a sale; > 0 is worse),
+    ``mm_before`` and ``mm_after`` (the subaccount's maintenance margin around the step) and
+    ``fills`` (each venue child that traded: ``venue``, ``symbol``, ``side``, ``qty``,
+    ``quote_amount``, ``fee``). Steps and the orders that filled anything pair one to one, in
+    order (:meth:`Liquidation.book` books a step exactly when something filled). O(fills)."""
+    traded = [children for answer, children in filler.answers if answer.filled_units]
+    rows = []
+    for step, children in zip(result.steps, traded, strict=True):
+        cost16 = step.closed_units * (step.price_units - step.mark_units)  # 1e-36 quote
+        rows.append(
+            {
+                "kind": step.kind,
+                "symbol": step.symbol,
+                "side": "buy" if step.closed_units > 0 else "sell",
+                "asked": to_decimal(abs(step.asked_units)),
+                "qty": to_decimal(abs(step.closed_units)),
+                "price": to_decimal(step.price_units),
+                "mark": to_decimal(step.mark_units),
+                "fee": to_decimal(step.fee_units),
+                "cost": Decimal(cost16).scaleb(-2 * PLACES),
+                "mm_before": to_decimal(step.mm_before),
+                "mm_after": to_decimal(step.mm_after),
+                "fills": [
+                    {
+                        "venue": child.venue,
+                        "symbol": filler.adapters[child.venue].symbol,
+                        "side": child.side,
+                        "qty": child.filled_qty,
+                        "quote_amount": child.quote_amount,
+                        "fee": child.fee,
+                    }
+                    for child in children
+                    if child.filled_qty > 0
+                ],
+            }
+        )
+    return rows

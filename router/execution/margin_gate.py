@@ -43,28 +43,61 @@ __all__ = ["LedgerGate"]
 ZERO = Decimal(0)
 
 
-def _on_grid(value: Fraction, up: bool) -> Decimal:
+# Exact rationals as (numerator, denominator > 0) integer pairs: the same values as Fraction
+# arithmetic without its gcd normalisation on every step (a paper ack books and checks a few
+# legs; Fraction construction was ~2% of it). Floor and ceiling of n / d do not depend on n / d
+# being in lowest terms, so every result is the one the Fraction form gave (property test:
+# tests/unit/router/execution/test_margin_gate_grid.py).
+_Ratio = tuple[int, int]
+
+
+def _exact(value: Decimal | Fraction | int) -> _Ratio:
+    numerator, denominator = value.as_integer_ratio()
+    return numerator, denominator
+
+
+def _on_grid(value: _Ratio, up: bool) -> Decimal:
     """``value`` on the ledger's grid, rounded up or down. Exact for any magnitude and any
     number of places: integers, not a decimal context's 28 digits (a 1e-18 grid needs more)."""
-    scaled = value * SCALE
-    units = (
-        -((-scaled.numerator) // scaled.denominator)
-        if up
-        else scaled.numerator // scaled.denominator
-    )
+    scaled, denominator = value[0] * SCALE, value[1]
+    units = -((-scaled) // denominator) if up else scaled // denominator
     return to_decimal(units)
 
 
-def _up(value: Decimal | Fraction) -> Decimal:
-    return _on_grid(Fraction(value), True)
+def _up(value: Decimal | Fraction | _Ratio) -> Decimal:
+    return _on_grid(value if isinstance(value, tuple) else _exact(value), True)
 
 
-def _down(value: Decimal | Fraction) -> Decimal:
-    return _on_grid(Fraction(value), False)
+def _down(value: Decimal | Fraction | _Ratio) -> Decimal:
+    return _on_grid(value if isinstance(value, tuple) else _exact(value), False)
 
 
-def _ratio(numerator: Decimal, denominator: Decimal) -> Fraction:
-    return Fraction(numerator) / Fraction(denominator)
+def _ratio(numerator: Decimal | _Ratio, denominator: Decimal) -> _Ratio:
+    """numerator / denominator exactly (ZeroDivisionError for a zero denominator)."""
+    a, b = numerator if isinstance(numerator, tuple) else _exact(numerator)
+    c, d = _exact(denominator)
+    if c == 0:
+        raise ZeroDivisionError(f"{numerator} / {denominator}")
+    top, bottom = a * d, b * c
+    return (-top, -bottom) if bottom < 0 else (top, bottom)
+
+
+def _product(x: Decimal, y: Decimal) -> _Ratio:
+    a, b = _exact(x)
+    c, d = _exact(y)
+    return a * c, b * d
+
+
+def _difference(x: Decimal | _Ratio, y: Decimal | _Ratio) -> _Ratio:
+    a, b = x if isinstance(x, tuple) else _exact(x)
+    c, d = y if isinstance(y, tuple) else _exact(y)
+    return a * d - c * b, b * d
+
+
+def _sum(x: Decimal, y: Decimal) -> _Ratio:
+    a, b = _exact(x)
+    c, d = _exact(y)
+    return a * d + c * b, b * d
 
 
 def booking_price_and_fee(
@@ -76,14 +109,13 @@ def booking_price_and_fee(
     if instrument == "spot":
         if side == "buy":
             price = _down(_ratio(quote_amount, qty))
-            booked_fee = Fraction(quote_amount) - Fraction(_up(Fraction(qty) * Fraction(price)))
+            booked_fee = _difference(quote_amount, _up(_product(qty, price)))
         else:
             price = _up(_ratio(quote_amount, qty))
-            booked_fee = Fraction(_down(Fraction(qty) * Fraction(price))) - Fraction(quote_amount)
-        return price, _up(max(booked_fee, Fraction(0)))
-    paid, charged = Fraction(quote_amount), Fraction(fee)
-    notional = paid - charged if side == "buy" else paid + charged
-    per_base = notional / Fraction(qty)
+            booked_fee = _difference(_down(_product(qty, price)), quote_amount)
+        return price, _up(booked_fee if booked_fee[0] > 0 else (0, 1))
+    notional = _difference(quote_amount, fee) if side == "buy" else _sum(quote_amount, fee)
+    per_base = _ratio(notional, qty)
     price = _up(per_base) if side == "buy" else _down(per_base)
     return price, _up(fee)
 

@@ -186,16 +186,17 @@ async def finish(
             reason=reason,
             check=None if check is None else check.to_json_dict(),
         )
+    report = result.to_json_dict()  # once: both fields below are parts of it
     journal.write(
         "order_done",
         client_id=order.client_id,
         status=status,
         reason=reason,
         residual_exposure=dict(sorted(exposure.items())),
-        venue_holdings=result.to_json_dict()["venue_holdings"],
+        venue_holdings=report["venue_holdings"],
         unknown_exposure=unknown,
-        hedges=[h.to_json_dict() for h in hedges],
+        hedges=report["hedges"],
         capital_efficiency=efficiency,
-        report=result.to_json_dict(),
+        report=report,
     )
     return result

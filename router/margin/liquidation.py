@@ -11,7 +11,11 @@ position below its own MM) closes everything it must, in a fixed order:
    largest value first (ties by asset).
 
 Each step of 3-5 is the smallest size (bisection on ledger units, to within 2^-32 of the
-exposure, rounded up) that restores maintenance equity >= MM x (1 + buffer) at the marks, or the whole exposure when that is not enough. One loop
+exposure, rounded up) that restores maintenance equity >= MM x (1 + buffer) at the marks, or the
+whole exposure when that is not enough. The buffer is for sizing: it absorbs what a venue's price
+is worse than the mark, so once a step has been taken the loop stops as soon as the account is
+no longer below maintenance (without it, each step filled a hair worse than the mark left the
+account a hair short of the buffer, and the loop went on in dust-sized steps). One loop
 (:class:`Liquidation`) decides the steps and books them for every caller; what trades a step is
 the caller's filler: the mark of that moment here (``MarginLedger.liquidate``, replays), the
 simulated venues at the prices they then show in the execution layer
@@ -218,8 +222,9 @@ class Liquidation:
 
     Sizes are decided at the marks of the moment (a caller may refresh them between steps): the
     smallest size (bisection on ledger units, to within 2^-BISECT_BITS of the exposure, rounded
-    up) that restores maintenance equity >= MM x (1 + buffer), or the whole exposure. A fill
-    worse than the mark can leave the account short again: the next order is sized again, and
+    up) that restores maintenance equity >= MM x (1 + buffer), or the whole exposure. After a
+    step the loop ends once the account is not below maintenance (the buffer absorbs fills worse
+    than the mark); a fill so much worse that it is still below: the next order is sized again, and
     after MAX_PARTIAL_STEPS on one exposure the rest of it is closed in one order, so the loop
     ends after at most MAX_PARTIAL_STEPS + 1 orders per exposure. An exposure the filler could
     not trade (nothing, or less than asked, filled) is skipped from then on and named in
@@ -271,7 +276,7 @@ class Liquidation:
             size = self.sub.positions[symbol].size_units
             return self._order(PERP_STEP, symbol, -size, ISOLATED_PHASE)
         scen = ledger.projection(name)
-        if self.healthy(scen):
+        if self.healthy(scen) or (self.result.steps and scen.maintenance_excess >= 0):
             return None
         for phase in (PERP_PHASE, LIABILITY_PHASE, COLLATERAL_PHASE):
             close = _close if phase == PERP_PHASE else _close_spot
@@ -396,7 +401,7 @@ class Liquidation:
             result.bad_debt_units += -balance
             ledger.journal.append("bad_debt", subaccount=sub.name, amount=to_text(-balance))
         flat = not sub.positions and not any(u != 0 for a, u in sub.balances.items() if a != quote)
-        if self.healthy(ledger.projection(sub.name)) and not ledger.isolated_breach(sub):
+        if not ledger.below_maintenance(sub):
             result.ended = ENDED_ABOVE
         elif flat:
             result.ended = ENDED_FLAT

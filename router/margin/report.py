@@ -21,6 +21,7 @@ funding_interest, funding_band, funding_interval_hours: router/margin/funding.py
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -64,14 +65,17 @@ POSITION_KEYS = {
 RULE_KEYS = ("max_leverage", "tiers", "initial_margin_fraction")
 
 
-def load_account(path: str) -> tuple[MarginLedger, str]:
-    """Read an account TOML file into a fresh ledger; returns (ledger, subaccount id).
+def load_account(
+    path: str, rules: Mapping[str, Mapping[str, Any]] | None = None
+) -> tuple[MarginLedger, str]:
+    """Read an account TOML file into a fresh ledger; returns (ledger, subaccount id). ``rules``:
+    see :func:`build_account`.
 
     Any problem raises ConfigError(file, key, value, allowed)."""
     doc = read_toml(path)
     check_table(TOP_LEVEL, doc, Keys((), tuple(sorted(TOP_KEYS))), partial(ConfigError, path))
     try:
-        return build_account(path, doc)
+        return build_account(path, doc, rules)
     except MarginInputError as exc:
         raise ConfigError(path, exc.field, exc.value, exc.allowed) from None
 
@@ -83,10 +87,15 @@ def _table(path: str, doc: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def build_account(path: str, doc: dict[str, Any]) -> tuple[MarginLedger, str]:
+def build_account(
+    path: str, doc: dict[str, Any], rules: Mapping[str, Mapping[str, Any]] | None = None
+) -> tuple[MarginLedger, str]:
     """A fresh ledger holding the account ``doc`` (already read from ``path``); returns (ledger,
-    subaccount id). Raises ConfigError naming ``path`` and the key; MarginInputError from the
-    ledger's own checks is left to :func:`load_account` to name."""
+    subaccount id). ``rules`` (market name -> position keys: oracle_asset, a rule set, funding
+    terms; a venue's rules, ``margin report --rules``) completes each position of those markets
+    that gives no rule set of its own (keys the position gives win). Raises ConfigError naming
+    ``path`` and the key; MarginInputError from the ledger's own checks is left to
+    :func:`load_account` to name."""
     quote_name = doc.get("quote", "USDC")
     if not isinstance(quote_name, str) or not _ASSET_NAME.fullmatch(quote_name):
         raise ConfigError(path, "quote", quote_name, "an asset name such as USDC or USDT")
@@ -151,6 +160,8 @@ def build_account(path: str, doc: dict[str, Any]) -> tuple[MarginLedger, str]:
         symbol = raw["symbol"]
         if not isinstance(symbol, str) or symbol in ledger.markets or symbol in ledger.assets:
             raise ConfigError(path, f"{key}.symbol", symbol, "a string naming one new perp symbol")
+        if rules is not None and symbol in rules and not any(k in raw for k in RULE_KEYS):
+            raw = {**rules[symbol], **raw}
         mode = raw.get("mode", "cross")
         if mode not in ("cross", "isolated"):
             raise ConfigError(path, f"{key}.mode", mode, "cross or isolated")
@@ -167,7 +178,8 @@ def build_account(path: str, doc: dict[str, Any]) -> tuple[MarginLedger, str]:
                 f"{key}.max_leverage",
                 raw.get("max_leverage"),
                 "exactly one rule set: max_leverage, tiers, or initial_margin_fraction with "
-                "maintenance_margin_fraction",
+                "maintenance_margin_fraction"
+                + ("" if rules is None else f", or none and a symbol of the rules {sorted(rules)}"),
             )
         try:
             ledger.add_market(
@@ -255,9 +267,12 @@ def margin_report(ledger: MarginLedger, sub_id: str) -> dict[str, Any]:
     }
 
 
-def report_from_file(path: str) -> dict[str, Any]:
-    """Load ``path`` and report its subaccount. ConfigError for a bad file."""
-    ledger, sub_id = load_account(path)
+def report_from_file(
+    path: str, rules: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Load ``path`` (positions completed by ``rules``: :func:`build_account`) and report its
+    subaccount. ConfigError for a bad file."""
+    ledger, sub_id = load_account(path, rules)
     try:
         return margin_report(ledger, sub_id)
     except MarginError as exc:  # e.g. a price the file cannot support

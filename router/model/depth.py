@@ -35,9 +35,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from router.model.errors import RouteError
 from venues.errors import InvalidValue
+
+# numpy 2.2 (what the bench extra's hftbacktest pins) wants ndarray's type argument spelled out
+Array = NDArray[Any]
 
 __all__ = [
     "DepthCurve",
@@ -206,10 +210,10 @@ class DepthCurve:
         object.__setattr__(self, "_arrays", _build_arrays(self.venue, self.side, segments))
 
     @property
-    def terms(self) -> np.ndarray:
+    def terms(self) -> Array:
         """The water-fill terms of every non-empty segment (:func:`segment_terms`, rows
         :data:`TERM_ROWS`), precomputed: what aggregates of several curves are built from."""
-        terms: np.ndarray = self._arrays["terms"]
+        terms: Array = self._arrays["terms"]
         return terms
 
     # -- curve-level closed forms --
@@ -224,7 +228,12 @@ class DepthCurve:
 
         ``qty`` in [0, total_qty]. O(log n): bisect the segment start offsets, then one closed form.
         """
-        q = self._check_qty(qty)
+        return self.cost_within(self._check_qty(qty))
+
+    def cost_within(self, q: float) -> float:
+        """:meth:`cost` of a ``q`` the caller already holds in [0, total_qty] as a float: no
+        argument check (a bisection's inner loop calls it ~60 times per search; the same value
+        as :meth:`cost`, which checks and then calls this). O(log n)."""
         a = self._arrays
         if q == 0.0 or a["n"] == 0:
             return 0.0
@@ -353,15 +362,15 @@ TERM_ROWS = ("k0", "k1", "qty", "cost", "a", "b", "alpha", "beta", "hyp", "price
 
 def segment_terms(
     side: str,
-    is_hyp: np.ndarray,
-    x: np.ndarray,
-    y: np.ndarray,
-    g: np.ndarray,
-    price: np.ndarray,
-    r: np.ndarray,
-    d0: np.ndarray,
-    d1: np.ndarray,
-) -> np.ndarray:
+    is_hyp: Array,
+    x: Array,
+    y: Array,
+    g: Array,
+    price: Array,
+    r: Array,
+    d0: Array,
+    d1: Array,
+) -> Array:
     """The water-fill terms of segment pieces [d0, d1] (offsets from each segment's start).
 
     Rows (:data:`TERM_ROWS`): sort keys k0/k1 of the marginal price at d0/d1 (buy: λ, sell: -λ),
@@ -378,15 +387,15 @@ def segment_terms(
 
 def _segment_terms(
     side: str,
-    is_hyp: np.ndarray,
-    x: np.ndarray,
-    y: np.ndarray,
-    g: np.ndarray,
-    price: np.ndarray,
-    r: np.ndarray,
-    d0: np.ndarray,
-    d1: np.ndarray,
-) -> np.ndarray:
+    is_hyp: Array,
+    x: Array,
+    y: Array,
+    g: Array,
+    price: Array,
+    r: Array,
+    d0: Array,
+    d1: Array,
+) -> Array:
     xs = np.where(is_hyp, x, 1.0)
     if side == "buy":
         p0 = np.where(is_hyp, xs * y / ((xs - d0) ** 2 * g), price)

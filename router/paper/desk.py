@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -137,11 +138,13 @@ class OrderDesk:
 
     # -- liquidation -------------------------------------------------------------------------------
 
-    async def liquidate_due(self) -> list[Any]:
+    async def liquidate_due(self, refresh_marks: Callable[[], None] | None = None) -> list[Any]:
         """Liquidate every subaccount now below maintenance (sorted by id) with the margin core's
-        loop, each step routed through the venues at the prices they show and booked as filled;
-        the venues' child fills are recorded as fills with role ``liquidation``, and the working
-        orders the liquidation cancelled are finished. Returns the LiquidationResults."""
+        loop, each step routed through the venues at the prices they show and booked as filled,
+        ``refresh_marks`` (the simulator's perp marks) called after each fill so the next step is
+        decided where the liquidation left the books; the venues' child fills are recorded as
+        fills with role ``liquidation``, and the working orders the liquidation cancelled are
+        finished. Returns the LiquidationResults."""
         tick, _ = self.clock()
         names = {name: symbol for symbol, name in self.perp_markets.items()}
         instruments = self.market.instruments()
@@ -149,7 +152,7 @@ class OrderDesk:
         for sub_id in self.ledger.liquidatable():
             tag = f"liq-{tick}-{sub_id.replace('/', '-')}"
             filler = VenueFiller(self.market.adapters, names, self.ledger.quote_asset, tag)
-            result = await liquidate_through_venues(self.ledger, sub_id, filler)
+            result = await liquidate_through_venues(self.ledger, sub_id, filler, refresh_marks)
             account = sub_id.split("/", 1)[0]
             for child in filler.sent:
                 if child.filled_qty <= 0:

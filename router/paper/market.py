@@ -45,8 +45,7 @@ from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 from typing import Any
 
-from router.margin.funding import average_premium_units, premium_units
-from router.margin.quantities import RATE_SCALE, to_decimal
+from router.margin.funding import PremiumSamples, market_premium_units
 from router.model.errors import ConfigError, CrossrouteError
 from router.model.orders import LegFill, LegOrder
 from router.sim.pools import arbitrage_leg
@@ -271,10 +270,10 @@ class MarketSimulator:
         self.instruments: dict[str, str] = market.instruments()
         self.refs: dict[str, int] = {}  # spot symbol -> reference price (1e-8 units)
         self.premium_e8: dict[str, int] = {}  # perp symbol -> premium over its spot reference
-        # perp market -> (samples, sum of k x premium_k) of this funding interval so far: one
-        # premium (1e-12, mark over index) per tick, averaged at funding with Binance's weights
-        # (router/margin/funding.py); two integers, so the state does not grow with ticks
-        self.premium_sums: dict[str, tuple[int, int]] = {}
+        # perp market -> this funding interval's premium samples so far: one premium (1e-12,
+        # mark over index) per tick, averaged at funding with Binance's weights
+        # (router/margin/funding.py PremiumSamples: two integers, not one per tick)
+        self.premium_sums: dict[str, PremiumSamples] = {}
         for symbol in market.symbols("spot"):
             mid = market.mid_price(symbol)
             if mid is None:
@@ -367,11 +366,8 @@ class MarketSimulator:
         self._sample_premiums()
         if self.tick % p.funding_interval_ticks == 0:
             for _symbol, name in sorted(self.perp_markets.items()):
-                count, weighted = self.premium_sums.pop(name, (0, 0))
-                premiums = None  # no valid sample: the premium of the marks now
-                if count:
-                    average = average_premium_units(weighted, count)
-                    premiums = [str(to_decimal(average, RATE_SCALE))]
+                # no valid sample (premiums None): the premium of the marks now
+                premiums = self.premium_sums.pop(name, PremiumSamples()).premiums()
                 try:
                     report.funding[name] = self.ledger.accrue_funding(name, premiums)
                 except CrossrouteError:
@@ -486,16 +482,10 @@ class MarketSimulator:
 
     def _sample_premiums(self) -> None:
         """One premium sample per perp market and tick, while its mark and index are valid."""
-        marks = self.ledger.marks
         for _symbol, name in sorted(self.perp_markets.items()):
-            market = self.ledger.markets[name]
-            mark, index = marks.get(name), marks.get(market.oracle_asset)
-            if mark is None or index is None or not (mark.valid and index.valid):
-                continue
-            if mark.price_units and index.price_units:
-                sample = premium_units(mark.price_units, index.price_units)
-                count, weighted = self.premium_sums.get(name, (0, 0))
-                self.premium_sums[name] = (count + 1, weighted + (count + 1) * sample)
+            sample = market_premium_units(self.ledger, name)
+            if sample is not None:
+                self.premium_sums[name] = self.premium_sums.get(name, PremiumSamples()).add(sample)
 
     def _update_marks(self) -> None:
         quote = self.ledger.quote_asset
@@ -503,6 +493,12 @@ class MarketSimulator:
             base, symbol_quote = symbol.split("/", 1)
             if symbol_quote == quote and base in self.ledger.assets:
                 self.ledger.set_mark(base, price_text(ref))
+        self.update_perp_marks()
+
+    def update_perp_marks(self) -> None:
+        """The perp marks from their venues' median mid now (spot marks follow the reference,
+        which trades do not move): also between the steps of a liquidation, whose fills move
+        the perp books."""
         for symbol, name in sorted(self.perp_markets.items()):
             mid = self.market.median_mid(symbol)  # the venues' median, outliers dropped
             if mid is not None and mid > 0:

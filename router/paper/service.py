@@ -5,7 +5,10 @@ market ticks: an order (single-venue, routed, or a hedged multi-leg order, all t
 :class:`router.execution.Executor` with the margin check before every child), an amend or a cancel
 of a working order, a new subaccount, a collateral transfer, or a manual step of simulated time.
 Each command is validated completely first (router/paper/requests.py), then applied, then made
-durable (:class:`router.paper.store.Store`, one fsync'd transaction), and only then answered.
+durable (:class:`router.paper.store.Store`, one fsync'd transaction), and only then answered; an
+order is logged (its fsync'd commit in the store's worker thread) before it is applied, so the
+fsync overlaps the routing, and its result follows without an fsync (store.py says why that is
+as durable).
 Because the market evolves deterministically between commands (seeded per tick), the state is a
 function of the command log; :meth:`PaperService.open` rebuilds it by replaying the log and checks
 every replayed result against the stored one.
@@ -37,6 +40,7 @@ is written to the store; a restart loads the newest and replays the tail.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -65,7 +69,7 @@ from router.paper.requests import (
     parse_transfer,
 )
 from router.paper.snapshot import SnapshotError
-from router.paper.store import MEMORY, ReplayMismatch, Store
+from router.paper.store import MEMORY, LoggedCommand, ReplayMismatch, Store, StoredEvent
 from router.paper.views import AccountViews, value_text
 
 __all__ = [
@@ -299,22 +303,28 @@ class PaperService:
     async def _restore(self) -> int:
         """Rebuild the last durable state: newest loadable snapshot (or genesis) + the log after it."""
         count = 0
+        pending: StoredEvent | None = None
         self.replaying = True
         try:
             after = self._load_snapshot()
-            for event in self.store.events(after=after):
-                while self.sim.tick < event.tick:
-                    await self._tick()
-                result = await self._apply(event.kind, event.body)
-                if canonical(result) != event.result:
-                    raise ReplayMismatch(
-                        f"replay of command {event.seq} ({event.kind}) gave a different result "
-                        f"than the one acknowledged; allowed: the same code and config",
-                        seq=event.seq,
-                        stored=event.result,
-                        replayed=canonical(result),
-                    )
-                count += 1
+            # closed on leaving the loop: an open read statement would pin an old snapshot
+            with contextlib.closing(self.store.events(after=after)) as events:
+                for event in events:
+                    if event.result is None:  # logged, its result commit lost: the last one
+                        pending = event
+                        break
+                    while self.sim.tick < event.tick:
+                        await self._tick()
+                    result = await self._apply(event.kind, event.body)
+                    if canonical(result) != event.result:
+                        raise ReplayMismatch(
+                            f"replay of command {event.seq} ({event.kind}) gave a different result "
+                            f"than the one acknowledged; allowed: the same code and config",
+                            seq=event.seq,
+                            stored=event.result,
+                            replayed=canonical(result),
+                        )
+                    count += 1
             target = self.store.ticks_done()
             while self.sim.tick < target:
                 await self._tick()
@@ -323,7 +333,28 @@ class PaperService:
             self.journal.drain()
             self.outbox.clear()
         self._commands_since_snapshot = count
+        if pending is not None and await self._complete(pending):
+            count += 1
+            self._commands_since_snapshot = count
         return count
+
+    async def _complete(self, event: StoredEvent) -> bool:
+        """Run a command that was logged but whose result commit was lost (a kill or a power cut
+        between the two commits; router/paper/store.py) as it first ran: the ticks before it
+        live (their journal lines and rows went with that commit), then the command, then its
+        result and rows. It was never acknowledged; a refusal deletes it. True if it completed."""
+        while self.sim.tick < event.tick:
+            await self._tick()
+        try:
+            result = await self._apply(event.kind, event.body)
+        except PaperError:
+            self.store.unlog(event.seq)
+            return False
+        self._flush(
+            event=(event.kind, event.tick, event.t_ns, event.body, result),
+            logged=LoggedCommand.done(event.seq),
+        )
+        return True
 
     def _load_snapshot(self) -> int:
         """Restore the newest snapshot that loads and matches its digest (else genesis); return
@@ -403,16 +434,26 @@ class PaperService:
         async with self.lock:
             t_ns = self.sim.t_ns
             tick = self.sim.tick
+            logged: LoggedCommand | None = None
             try:
-                result = await self._apply(kind, body)
-                self._flush(event=(kind, tick, t_ns, body, result))
+                if kind == "order":
+                    # Validated, then logged (its fsync runs in the store's thread while the
+                    # executor routes it), then run; other commands are applied, then committed.
+                    request = parse_order(body, self.market, self.ledger)
+                    logged = self.store.log_command(kind, tick, t_ns, body)
+                    result = await self.desk.place(request)
+                else:
+                    result = await self._apply(kind, body)
+                self._flush(event=(kind, tick, t_ns, body, result), logged=logged)
             except PaperError:
+                self._unlog(logged)
                 raise  # refused before anything changed (each command's contract)
             except BaseException as exc:
                 # Partway through (a venue raised after a child fill, the disk refused the commit,
                 # the task was cancelled): nothing was acknowledged, so return to the durable
                 # state plus the unacknowledged ticks before this command, as if it never ran.
                 log.exception("%s command failed partway; rolling back", kind)
+                self._unlog(logged)
                 await self.recover(tick)
                 if not isinstance(exc, Exception):
                     raise
@@ -467,11 +508,34 @@ class PaperService:
         self._flush(durable=bool(self.outbox.fills or self.outbox.orders))
         self._maybe_snapshot()
 
+    def _unlog(self, logged: LoggedCommand | None) -> None:
+        """Take back a logged command that did not complete (refused, or failed partway): once
+        its log commit is done, delete it, so neither a recovery nor a restart runs it. If the
+        log commit itself failed there is nothing to delete; if the delete fails, the command
+        stays logged and the recovery (or the next start) completes it from the log."""
+        if logged is None:
+            return
+        try:
+            seq = logged.seq()
+        except Exception:
+            return  # the command never reached the log
+        if seq is not None:
+            try:
+                self.store.unlog(seq)
+            except Exception:
+                log.exception("could not take back logged command %s", seq)
+
     def _flush(
-        self, event: tuple[str, int, int, dict, dict] | None = None, *, durable: bool = True
+        self,
+        event: tuple[str, int, int, dict, dict] | None = None,
+        *,
+        durable: bool = True,
+        logged: LoggedCommand | None = None,
     ) -> None:
         if self.replaying:
             return
+        # The logged command's own commit (and fsync) first: its result follows it in the WAL.
+        seq = None if logged is None else logged.seq()
         # If the commit raises, the caller recovers the whole state (journal numbering included).
         self.store.commit(
             tick=self.sim.tick,
@@ -480,6 +544,7 @@ class PaperService:
             fills=self.outbox.fills,
             journal=self.journal.drain(),
             durable=durable,
+            logged=seq,
         )
         events = list(self.outbox.events)
         self.outbox.clear()
@@ -582,7 +647,7 @@ class PaperService:
                     "t_ns": self.sim.t_ns,
                 }
             )
-        for result in await self.desk.liquidate_due():
+        for result in await self.desk.liquidate_due(self.sim.update_perp_marks):
             self._record_liquidation(result)
         await self.desk.work_all()
         if self.sim.tick % self.params.pnl_every_ticks == 0:

@@ -7,11 +7,23 @@ truth, the ``events`` table, and beside it the derived rows a client reads (``or
 stored one (:class:`ReplayMismatch` if they differ), so "the state equals the acknowledged
 history" is checked on every start, not assumed.
 
-Durability: one transaction per command, committed before the service answers. WAL mode with
+Durability: every command is made durable before the service answers. WAL mode with
 ``synchronous=FULL``: in WAL mode NORMAL already survives a killed process (the WAL pages are in
 the OS page cache once the write returns), but NORMAL may lose the last transactions on a power
 cut or kernel crash; FULL fsyncs the WAL at every commit, so an acknowledged order survives
 those too. Cost: one fsync per command, measured in docs/paper.md.
+
+An order is logged before it runs (:meth:`Store.log_command`): the command alone (kind, tick,
+t_ns, body, an empty result) is inserted and then committed, with its fsync, by a worker thread
+while the service computes the order (reading through a second connection meanwhile), then
+:meth:`Store.commit` writes the result and the derived rows without an fsync (``logged=seq``). The ack waits for both, so the fsync overlaps the
+routing instead of following it. Only the command is the source of truth: a result commit lost to
+a power cut (or a kill between the two commits) leaves the last event without a result, and the
+next start runs that command again from the same state (deterministic: the same result and rows;
+it is never acknowledged twice, the answer is the stored doc). An order refused after it was
+logged (a client id taken, the executor's refusal) is deleted again with an fsync
+(:meth:`Store.unlog`); the WAL is one ordered file, so the next command's fsync covers the
+result commits before it.
 
 Only what nobody was promised is committed without an fsync (``durable=False``): the tick
 watermark the wall-clock driver writes every 0.5 s. The WAL is one ordered file, so the next
@@ -39,7 +51,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +63,7 @@ from router.model.errors import ConfigError, CrossrouteError
 __all__ = [
     "MEMORY",
     "SCHEMA_VERSION",
+    "LoggedCommand",
     "ReplayMismatch",
     "Store",
     "StoreDamaged",
@@ -113,14 +128,35 @@ def _damaged(path: str, problem: str) -> StoreDamaged:
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """One acknowledged command: its log position, tick count before it, body and result."""
+    """One acknowledged command: its log position, tick count before it, body and result
+    (None for a command logged whose result commit was lost: see the module docstring)."""
 
     seq: int
     kind: str
     tick: int
     t_ns: int
     body: dict[str, Any]
-    result: dict[str, Any]
+    result: dict[str, Any] | None
+
+
+class LoggedCommand:
+    """A command being logged by :meth:`Store.log_command`: :meth:`seq` waits for its fsync'd
+    commit and returns its log position (None for the in-memory store, which inserts the command
+    with its result in :meth:`Store.commit`)."""
+
+    def __init__(self, future: Future[int] | None) -> None:
+        self.future = future
+
+    @classmethod
+    def done(cls, seq: int) -> LoggedCommand:
+        """A command already in the log (found without a result on start)."""
+        future: Future[int] = Future()
+        future.set_result(seq)
+        return cls(future)
+
+    def seq(self) -> int | None:
+        """The command's seq once it is durable (blocks until then; re-raises the commit's error)."""
+        return None if self.future is None else self.future.result()
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,11 +210,25 @@ class Store:
             raise ConfigError(
                 self.path, "--db", self.path, f"a file that supports WAL (got journal_mode {mode})"
             )
+        # ``_db`` writes (every transaction; the worker thread commits a logged command on it),
+        # ``_read`` reads. Two connections so that reads while a command is being logged (the
+        # desk looks up client ids while the worker commits) do not wait for the fsync; all
+        # writes on one, so its page cache stays valid from one commit to the next (SQLite drops
+        # a connection's cache whenever another one wrote). In memory both are the one database.
+        self._read = self._db
+        self._log_thread: ThreadPoolExecutor | None = None
         if self.path != MEMORY:
             self._acks_fd = os.open(self._acks_path(), os.O_RDWR | os.O_CREAT, 0o644)
             self._write_acks(self.last_event_seq())
+            self._read = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._log_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="paper-log")
 
     def close(self) -> None:
+        if self._log_thread is not None:
+            self._log_thread.shutdown(wait=True)  # a command being logged finishes its commit
+            self._log_thread = None
+        if self._read is not self._db:
+            self._read.close()
         self._db.close()
         if self._acks_fd is not None:
             os.close(self._acks_fd)
@@ -242,7 +292,7 @@ class Store:
     # -- meta --------------------------------------------------------------------------------------
 
     def meta(self, key: str) -> Any:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._read.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
     def init_meta(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -270,6 +320,55 @@ class Store:
     def _tx(self) -> Store._Tx:
         return Store._Tx(self._db)
 
+    def log_command(self, kind: str, tick: int, t_ns: int, body: dict[str, Any]) -> LoggedCommand:
+        """Start making one command durable before it runs: its event row (without a result) is
+        inserted here and committed, with the fsync, by the worker thread while the caller
+        computes the result; :meth:`commit` with ``logged=`` the seq then adds it. Until
+        :meth:`LoggedCommand.seq` returns, the caller only reads (the reads go to the other
+        connection and do not wait for the fsync).
+
+        Returns once the worker is in the commit (SQLite lets go of the GIL for the fsync), so the
+        fsync runs beside the caller's work instead of after a GIL switch; the insert is done
+        here, so the worker holds the GIL as briefly as possible. The in-memory store logs nothing
+        here (no fsync to overlap: :meth:`commit` inserts the command with its result).
+        """
+        worker = self._log_thread
+        if worker is None:
+            return LoggedCommand(None)
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            seq = db.execute(
+                "INSERT INTO events(kind, tick, t_ns, body, result) VALUES (?, ?, ?, ?, '')",
+                (kind, tick, t_ns, _dumps(body)),
+            ).lastrowid
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        assert seq is not None
+        started = threading.Event()
+        future = worker.submit(self._commit_log, seq, started)
+        started.wait()
+        return LoggedCommand(future)
+
+    def _commit_log(self, seq: int, started: threading.Event) -> int:
+        """The worker's half of :meth:`log_command`: signal, then commit (the fsync)."""
+        db = self._db
+        started.set()
+        try:
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return seq
+
+    def unlog(self, seq: int) -> None:
+        """Delete a logged command that was refused or failed before its result was committed
+        (it was never acknowledged); durable, so a restart does not run it again."""
+        with self._tx() as db:
+            db.execute("DELETE FROM events WHERE seq = ? AND result = ''", (seq,))
+
     def commit(
         self,
         *,
@@ -279,14 +378,20 @@ class Store:
         fills: Sequence[dict[str, Any]] = (),
         journal: Sequence[tuple[int, str]] = (),
         durable: bool = True,
+        logged: int | None = None,
     ) -> int | None:
         """Write one command (``event`` = kind, tick count before it, t_ns, body, result) with the
         rows it produced and the tick watermark ``tick``, in one durable transaction (without an
         fsync when ``durable`` is False: only for what was never acknowledged, see the module
-        docstring). Returns the event's seq (None without one)."""
-        if event is not None and not durable:
+        docstring). With ``logged`` (the seq :meth:`log_command` gave the event) the command is
+        durable already: its result is added without an fsync. Returns the event's seq (None
+        without one)."""
+        if event is not None and not durable and logged is None:
             raise ValueError("a command is always committed durably")
-        seq = None
+        if logged is not None and event is None:
+            raise ValueError("a logged command is committed with its result")
+        seq = logged
+        durable = durable and logged is None
         # An order command's result is the order's doc: encode it once for both rows.
         encoded: dict[int, str] = {}
         if not durable:
@@ -296,11 +401,19 @@ class Store:
                 if event is not None:
                     kind, event_tick, t_ns, body, result = event
                     encoded[id(result)] = _dumps(result)
-                    cursor = db.execute(
-                        "INSERT INTO events(kind, tick, t_ns, body, result) VALUES (?, ?, ?, ?, ?)",
-                        (kind, event_tick, t_ns, _dumps(body), encoded[id(result)]),
-                    )
-                    seq = cursor.lastrowid
+                    if logged is not None:
+                        updated = db.execute(
+                            "UPDATE events SET result = ? WHERE seq = ? AND result = ''",
+                            (encoded[id(result)], logged),
+                        ).rowcount
+                        if updated != 1:
+                            raise ValueError(f"command {logged} is not logged without a result")
+                    else:
+                        cursor = db.execute(
+                            "INSERT INTO events(kind, tick, t_ns, body, result) VALUES (?, ?, ?, ?, ?)",
+                            (kind, event_tick, t_ns, _dumps(body), encoded[id(result)]),
+                        )
+                        seq = cursor.lastrowid
                 self._write_rows(db, tick, orders, fills, journal, encoded)
         finally:
             if not durable:
@@ -380,23 +493,25 @@ class Store:
 
     def events(self, after: int = 0) -> Iterator[StoredEvent]:
         """Every acknowledged command with seq > ``after``, in order."""
-        for seq, kind, tick, t_ns, body, result in self._db.execute(
+        for seq, kind, tick, t_ns, body, result in self._read.execute(
             "SELECT seq, kind, tick, t_ns, body, result FROM events WHERE seq > ? ORDER BY seq",
             (after,),
         ):
-            yield StoredEvent(seq, kind, tick, t_ns, json.loads(body), json.loads(result))
+            yield StoredEvent(
+                seq, kind, tick, t_ns, json.loads(body), json.loads(result) if result else None
+            )
 
     def snapshots(self) -> list[StoredSnapshot]:
         """The stored snapshots, newest first (at most ``KEEP_SNAPSHOTS``)."""
         return [
             StoredSnapshot(*row)
-            for row in self._db.execute(
+            for row in self._read.execute(
                 "SELECT id, event_seq, tick, journal_seq, digest, state FROM snapshots ORDER BY id DESC"
             )
         ]
 
     def last_event_seq(self) -> int:
-        row = self._db.execute("SELECT MAX(seq) FROM events").fetchone()
+        row = self._read.execute("SELECT MAX(seq) FROM events").fetchone()
         return row[0] or 0
 
     def fills(
@@ -426,13 +541,13 @@ class Store:
             args.append(account)
         sql += f" ORDER BY fill_id {'DESC' if newest else 'ASC'} LIMIT ?"
         args.append(limit)
-        docs = [row[0] for row in self._db.execute(sql, args)]
+        docs = [row[0] for row in self._read.execute(sql, args)]
         return "[" + ",".join(reversed(docs) if newest else docs) + "]"
 
     def order(self, client_id: str, *, max_seq: int | None = None) -> dict[str, Any] | None:
         """The stored doc of one order (None if unknown, or placed after order ``max_seq``).
         O(log orders): the primary key."""
-        row = self._db.execute(
+        row = self._read.execute(
             "SELECT doc, created_seq FROM orders WHERE client_id = ?", (client_id,)
         ).fetchone()
         if row is None or (max_seq is not None and row[1] > max_seq):
@@ -450,12 +565,12 @@ class Store:
                 args.append(value)
         sql += " ORDER BY created_seq DESC LIMIT ?"
         args.append(limit)
-        return [json.loads(row[0]) for row in self._db.execute(sql, args)]
+        return [json.loads(row[0]) for row in self._read.execute(sql, args)]
 
     def retry_ids(self, client_id: str, *, max_seq: int) -> list[str]:
         """Stored client ids of the form ``<client_id>.<digits>`` placed up to order ``max_seq``.
         Client ids use only [A-Za-z0-9_.-], none of which GLOB treats specially."""
-        rows = self._db.execute(
+        rows = self._read.execute(
             "SELECT client_id FROM orders WHERE client_id GLOB ? AND created_seq <= ?",
             (f"{client_id}.[0-9]*", max_seq),
         )
@@ -464,7 +579,7 @@ class Store:
     def journal(self, *, after: int = -1, limit: int = 100) -> list[str]:
         return [
             row[0]
-            for row in self._db.execute(
+            for row in self._read.execute(
                 "SELECT line FROM journal WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
             )
         ]
@@ -472,6 +587,6 @@ class Store:
     def counts(self) -> dict[str, int]:
         """Row counts per table (status views, tests)."""
         return {
-            table: self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            table: self._read.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
             for table in ("events", "orders", "fills", "journal", "snapshots")
         }

@@ -8,6 +8,7 @@ The PnL samples and the starting values are the views' only state (:class:`Value
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -34,6 +35,14 @@ def value_text(units: int) -> str:
     """A value or PnL in ledger units (1e-18 quote) shown on the 1e-8 display grid, rounded down
     (against the account, as the ledger rounds equity). Exact."""
     return price_text(units // DISPLAY_UNITS)
+
+
+def _price_text(price: float) -> str:
+    """A depth chart's sample price with about six significant digits, at least two decimals
+    (2683.41, 1.00051, 0.0361842): "1.00" for every sample of a USDC/USDT band would put the whole
+    0.5% band on one point. Display only."""
+    places = max(2, 5 - math.floor(math.log10(price))) if price > 0 else 2
+    return f"{price:.{places}f}"
 
 
 def _dec(value: Decimal | None) -> str | None:
@@ -169,7 +178,7 @@ class AccountViews:
                     symbol,
                     {
                         k: [
-                            [f"{center * (1 + s * 0.005 * j / points):.2f}", 0.0]
+                            [_price_text(center * (1 + s * 0.005 * j / points)), 0.0]
                             for j in range(1, points + 1)
                         ]
                         for k, s in (("bids", -1), ("asks", 1))
@@ -178,7 +187,7 @@ class AccountViews:
                 for k in range(1, points + 1):
                     price = center * (1 + sign * 0.005 * k / points)
                     qty = curve.qty_at_price(price)
-                    view[key].append([f"{price:.2f}", f"{qty:.6f}"])
+                    view[key].append([_price_text(price), f"{qty:.6f}"])
                     slot[key][k - 1][1] += qty
             venues.append(view)
         return {

@@ -48,12 +48,7 @@ def account_document(ledger: MarginLedger, sub_id: str, rules: MarginConfig) -> 
             "size": to_text(pos.size_units),
             "entry": format(entry, "f"),
             "mark": to_text(ledger.mark_units(name)),
-            "oracle_asset": spec.oracle,
-            **_rule_set(spec),
-            "funding_cap": format(spec.funding_cap, "f"),
-            "funding_interest": format(spec.funding_interest, "f"),
-            "funding_band": format(spec.funding_band, "f"),
-            "funding_interval_hours": spec.funding_interval_hours,
+            **position_rules(spec),
         }
         if pos.mode == "isolated":
             row["mode"] = "isolated"
@@ -93,6 +88,19 @@ def _tier_doc(tier: TierConfig) -> dict[str, Any]:
         doc["maintenance_margin_rate"] = format(tier.maintenance_margin_rate, "f")
         doc["maintenance_amount"] = format(tier.maintenance_amount, "f")
     return doc
+
+
+def position_rules(spec: MarginMarketConfig) -> dict[str, Any]:
+    """A market's rules under the account file's position keys: oracle asset, rule set and
+    funding terms (``crossroute margin report --rules`` gives them to positions of the market)."""
+    return {
+        "oracle_asset": spec.oracle,
+        **_rule_set(spec),
+        "funding_cap": format(spec.funding_cap, "f"),
+        "funding_interest": format(spec.funding_interest, "f"),
+        "funding_band": format(spec.funding_band, "f"),
+        "funding_interval_hours": spec.funding_interval_hours,
+    }
 
 
 def _rule_set(spec: MarginMarketConfig) -> dict[str, Any]:

@@ -75,6 +75,23 @@ class RouteCache:
         """The composed terms of the path ``first`` then ``second``, built by ``build``."""
         return self._get("composed", (first, second), build)  # type: ignore[no-any-return]
 
+    def composed_if_seen(
+        self, first: PooledDepth, second: PooledDepth, build: Callable[[], np.ndarray]
+    ) -> np.ndarray | None:
+        """The whole composed terms of the path ``first`` then ``second`` once the path is asked
+        for a second time (built then, kept after), None the first time (remembered): a path
+        through a venue that just moved is answered from its first pieces (the cold fast path of
+        :class:`~router.routing.flow.FlowModel`), and only a path that stays is built whole."""
+        seen = self._tables.setdefault("composed_seen", OrderedDict())
+        key = (id(first), id(second))
+        found = seen.get(key)
+        if found is not None and found[0][0] is first and found[0][1] is second:
+            return self.composed(first, second, build)
+        seen[key] = ((first, second), None)
+        while len(seen) > self.max_entries:
+            seen.popitem(last=False)
+        return None
+
     def route(self, terms: Sequence[np.ndarray], build: Callable[[], PooledDepth]) -> PooledDepth:
         """The pooled curve of a route's path terms, built by ``build``."""
         return self._get("route", tuple(terms), build)  # type: ignore[no-any-return]

@@ -28,7 +28,7 @@ import numpy as np
 
 from router.routing.pairs import PooledDepth
 
-__all__ = ["compose", "fill_at", "rate_space_terms"]
+__all__ = ["compose", "compose_down_to", "fill_at", "rate_space_terms"]
 
 # a piece whose end rate is within this share of its start rate is flat (float noise)
 _FLAT_RTOL = 1e-13
@@ -44,13 +44,14 @@ def rate_space_terms(terms: np.ndarray, sells: bool) -> np.ndarray:
     return np.vstack([-1.0 / k0, -1.0 / k1, cost, qty, alpha, beta, a, b, hyp, flat_rate])
 
 
-def _pieces(
-    knots: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+def _pieces_at(
+    knots: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool], idx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per piece: (length in, length out, hyperbola X, Y, curved?) fitted to both ends."""
-    ins, outs, m0, m1 = knots
-    d_in, d_out = np.diff(ins), np.diff(outs)
-    k = np.sqrt(np.minimum(m1 / m0, 1.0))
+    """Pieces ``idx`` of ``knots``: (length in, length out, hyperbola X, Y, curved?) fitted to
+    both ends."""
+    ins, outs, m0, m1, _complete = knots
+    d_in, d_out = ins[idx + 1] - ins[idx], outs[idx + 1] - outs[idx]
+    k = np.sqrt(np.minimum(m1[idx] / m0[idx], 1.0))
     curved = k < 1.0 - _FLAT_RTOL
     with np.errstate(divide="ignore", invalid="ignore"):
         x = np.where(curved, d_in * k / (1.0 - k), 1.0)
@@ -61,39 +62,64 @@ def _pieces(
 def compose(first: PooledDepth, second: PooledDepth) -> np.ndarray:
     """Rate-space water-fill terms of the path ``first`` then ``second`` (both rate-space pools):
     every amount of the intermediate that the first link can deliver and the second can take."""
-    in1, out1, *_ = k1 = first.knots()
-    k2 = second.knots()
+    return compose_down_to(first, second, 0.0)[0]
+
+
+def compose_down_to(
+    first: PooledDepth, second: PooledDepth, rate: float
+) -> tuple[np.ndarray, bool]:
+    """The first pieces of :func:`compose`, bit for bit, down to the marginal ``rate`` (> 0; 0:
+    all): (terms, complete?). When pieces are left out, every one of them starts at a rate at or
+    below ``rate`` (up to float noise of the closed forms): past the last piece either the first
+    link is at or below ``rate`` / (the second's best rate), or the second at or below ``rate``
+    / (the first's best rate), and a path's rate is the product of its links'.
+
+    Why it pays: an order only reaches the path's first pieces, and each link's pooled prefix
+    sums are made only as deep as asked (:class:`~router.routing.pairs.PooledDepth`)."""
+    if rate > 0.0 and first.key_array.size and second.key_array.size:
+        k1 = first.knots(rate / second.best_price)
+        k2 = second.knots(rate / first.best_price)
+        # a part of a single knot (a hyperbola starting at the first breakpoint) says nothing
+        k1 = k1 if k1[0].size > 1 else first.knots()
+        k2 = k2 if k2[0].size > 1 else second.knots()
+    else:
+        k1, k2 = first.knots(), second.knots()
+    in1, out1 = k1[0], k1[1]
     in2 = k2[0]
     top = min(out1[-1], in2[-1])
+    complete = True
+    if not (k1[4] and k2[4]):
+        # a whole link ends at or past its part's last knot: the path's own end (the lesser
+        # link end) is known only when a complete link ends no later than the other's part
+        complete = (k1[4] and out1[-1] <= in2[-1]) or (k2[4] and in2[-1] <= out1[-1])
     if out1.size < 2 or in2.size < 2 or top <= 0.0:
-        return np.zeros((10, 0))
-    xs = np.unique(np.concatenate((out1[out1 < top], in2[in2 < top], [top])))
+        return np.zeros((10, 0)), complete
+    if complete:
+        xs = np.sort(np.concatenate((out1[out1 < top], in2[in2 < top], [top])))
+    else:
+        # the last knot of a left-out part is a knot of the whole compose: its pieces up to it
+        xs = np.sort(np.concatenate((out1[out1 <= top], in2[in2 <= top])))
+    xs = xs[np.append(True, xs[1:] != xs[:-1])]  # np.unique's values, without its overhead
     x0, x1 = xs[:-1], xs[1:]
     mid = 0.5 * (x0 + x1)
-    d_in1, d_out1, cx1, cy1, curved1 = _pieces(k1)
-    d_in2, _d_out2, cx2, cy2, curved2 = _pieces(k2)
-    i1 = np.clip(np.searchsorted(out1, mid, side="right") - 1, 0, d_in1.size - 1)
-    i2 = np.clip(np.searchsorted(in2, mid, side="right") - 1, 0, d_in2.size - 1)
-
-    def first_link(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(source spent, marginal rate) for x of the intermediate received: the inverse."""
-        o = x - out1[i1]
-        X, Y, c = cx1[i1], cy1[i1], curved1[i1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            q = np.where(c, X * o / (Y - o), o * d_in1[i1] / d_out1[i1])
-            rate = np.where(c, Y * X / (X + q) ** 2, d_out1[i1] / d_in1[i1])
-        return in1[i1] + q, rate
-
-    def second_rate(x: np.ndarray) -> np.ndarray:
-        """The second link's marginal rate at x of the intermediate sold."""
-        q = x - in2[i2]
-        X, Y, c = cx2[i2], cy2[i2], curved2[i2]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(c, Y * X / (X + q) ** 2, _d_out2[i2] / d_in2[i2])
-
-    a0, r1_0 = first_link(x0)
-    a1, r1_1 = first_link(x1)
-    r2_0, r2_1 = second_rate(x0), second_rate(x1)
+    i1 = np.clip(np.searchsorted(out1, mid, side="right") - 1, 0, out1.size - 2)
+    i2 = np.clip(np.searchsorted(in2, mid, side="right") - 1, 0, in2.size - 2)
+    # both ends of every piece in one pass: fewer calls, each value computed as on its own
+    n = x0.size
+    ends = np.concatenate((x0, x1))
+    i1, i2 = np.concatenate((i1, i1)), np.concatenate((i2, i2))
+    d_in1, d_out1, cx1, cy1, curved1 = _pieces_at(k1, i1)
+    d_in2, d_out2, cx2, cy2, curved2 = _pieces_at(k2, i2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # the first link inverted: source spent for x of the intermediate received, and its rate
+        o = ends - out1[i1]
+        q = np.where(curved1, cx1 * o / (cy1 - o), o * d_in1 / d_out1)
+        r1 = np.where(curved1, cy1 * cx1 / (cx1 + q) ** 2, d_out1 / d_in1)
+        spent = in1[i1] + q
+        # the second link's marginal rate at x of the intermediate sold
+        q2 = ends - in2[i2]
+        r2 = np.where(curved2, cy2 * cx2 / (cx2 + q2) ** 2, d_out2 / d_in2)
+    a0, a1, r1_0, r1_1, r2_0, r2_1 = spent[:n], spent[n:], r1[:n], r1[n:], r2[:n], r2[n:]
     m0, m1 = r1_0 * r2_0, np.minimum(r1_1 * r2_1, r1_0 * r2_0)
     length = a1 - a0
     keep = (length > 0.0) & (m0 > 0.0)
@@ -105,30 +131,34 @@ def compose(first: PooledDepth, second: PooledDepth) -> np.ndarray:
         big_x = np.where(curved, length * k / (1.0 - k), 1.0)
     big_y = m0 * big_x
     r = np.sqrt(big_x * big_y)
-    zero = np.zeros(length.size)
-    return np.vstack(
-        [
-            np.where(curved, -m0, -price),
-            np.where(curved, -m1, -price),
-            length,
-            length * price,
-            np.where(curved, -big_x, zero),
-            np.where(curved, r, zero),
-            np.where(curved, big_y, zero),
-            np.where(curved, -r, zero),
-            curved.astype(np.float64),
-            np.where(curved, zero, price),
-        ]
-    )
+    terms = np.zeros((10, length.size))
+    terms[0] = np.where(curved, -m0, -price)
+    terms[1] = np.where(curved, -m1, -price)
+    terms[2] = length
+    terms[3] = length * price
+    # the affine forms of the curved pieces (flat pieces keep zeros), then the flat price
+    terms[4:8, curved] = [-big_x[curved], r[curved], big_y[curved], -r[curved]]
+    terms[8] = curved
+    terms[9] = np.where(curved, 0.0, price)
+    return terms, complete
 
 
 def fill_at(terms: np.ndarray, rate: float) -> tuple[tuple[float, float], tuple[float, float]]:
     """Rate-space terms filled to the marginal ``rate``: ((input, output) of every piece better
     than it, (input, output) of the flat pieces exactly at it). O(S) vectorised, no sort: one
-    product of the terms with the three masks."""
+    product of the terms with the three masks.
+
+    The product runs over the pieces up to the last one starting at or before the rate (the
+    others are all masked out), in a contiguous copy: a BLAS product's rounding depends on its
+    length (its blocking), so a path's first pieces (:func:`compose_down_to`) give the same
+    fill, bit for bit, as the whole path. (Up to ~128 pieces it is also the whole-length
+    product's rounding: one block.)"""
     key = -rate
+    reached = np.flatnonzero(terms[0] <= key)
+    count = int(reached[-1]) + 1 if reached.size else 0
+    terms = np.ascontiguousarray(terms[:, :count])
     k0, k1 = terms[0], terms[1]
-    masks = np.empty((3, terms.shape[1]))
+    masks = np.empty((3, count))
     np.less(k1, key, out=masks[0])  # ended before the rate: full
     # started before it and not ended: a hyperbola (a flat piece starts and ends at one key)
     np.less(k0, key, out=masks[1])

@@ -30,17 +30,24 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from router.model.errors import RouteError
 from router.routing.cache import RouteCache
-from router.routing.compose import compose, fill_at, rate_space_terms
+from router.routing.compose import compose, compose_down_to, fill_at, rate_space_terms
 from router.routing.pairs import PooledDepth
 
 __all__ = ["DirectedLink", "FlowModel", "FlowResult", "solve_flow"]
 
 _MAX_ITER = 200  # bisection steps of a link split across symbols (to adjacent floats)
+# the fast path's rate floors: just below the direct link's own rate, then these drops below the
+# best path rate; a floor's pieces are trusted only this much (relative) above it, far beyond
+# the float noise of the closed forms (~1e-15)
+_FLOOR_MARGIN = 1e-3
+_FLOOR_DROPS = (0.01, 0.04, 0.16)
+_NOISE = 1e-6
 
 
 class DirectedLink:
@@ -207,9 +214,17 @@ def solve_flow(
 
 
 class FlowModel:
-    """The branches of a route with their composed depth curves, built once per market state
-    (the curves do not depend on the order); :meth:`solve` answers an order size in O(S) numpy
-    and a few O(log S) closed forms, on all branches or a subset."""
+    """The branches of a route with their composed depth curves (the curves do not depend on the
+    order); :meth:`solve` answers an order size in O(S) numpy and a few O(log S) closed forms,
+    on all branches or a subset.
+
+    Without a cache the composed curves are made only as deep as the order reaches (the fast
+    path): a path's pieces down to a marginal rate floor below the optimum
+    (:func:`~router.routing.compose.compose_down_to`), the floor lowered only when the answer
+    is not inside; the result equals the whole curves' (``reference=True``) bit for bit, since
+    every value it reads is made by the same operations on the same numbers. With a
+    :class:`~router.routing.cache.RouteCache` (kept across orders) a path asked again is built
+    whole once and reused; a new path (a venue on it just moved) goes the fast path."""
 
     def __init__(
         self,
@@ -217,17 +232,46 @@ class FlowModel:
         source: str,
         target: str,
         cache: RouteCache | None = None,
+        *,
+        reference: bool = False,
     ) -> None:
         """``cache`` (optional): composed paths and pooled routes kept across orders
-        (:class:`~router.routing.cache.RouteCache`); the result is the same with or without."""
+        (:class:`~router.routing.cache.RouteCache`); the result is the same with or without.
+        ``reference``: build every whole composed curve up front (what the fast path is
+        checked against)."""
         self.links = [list(b) for b in branches]
         self.source, self.target = source, target
         self._cache = cache
-        self.terms = [
-            b[0].rate_space().terms if len(b) == 1 else self._compose(b[0], b[1])
-            for b in self.links
+        self._terms: list[np.ndarray | None] = [
+            b[0].rate_space().terms if len(b) == 1 else None for b in self.links
         ]
+        if reference:
+            self._terms = [
+                t if t is not None else self._compose(b[0], b[1])
+                for t, b in zip(self._terms, self.links)
+            ]
+        elif cache is not None:
+            # a path the cache has seen before is whole (built on its second sighting); a new
+            # one (a venue on it just moved) goes the fast path
+            for k, b in enumerate(self.links):
+                if len(b) == 2:
+                    first, second = b[0].rate_space(), b[1].rate_space()
+                    self._terms[k] = cache.composed_if_seen(
+                        first, second, partial(compose, first, second)
+                    )
+        # a path's first pieces: branch -> (rate floor, terms down to it)
+        self._parts: dict[int, tuple[float, np.ndarray]] = {}
+        # the routes pooled from them: (branches, floor each reached) -> route
+        self._parts_routes: dict[tuple[tuple[int, ...], tuple[float, ...]], PooledDepth] = {}
         self._routes: dict[tuple[int, ...], PooledDepth] = {}
+
+    @property
+    def terms(self) -> list[np.ndarray]:
+        """Every branch's whole composed terms (made on first use when the fast path skipped them)."""
+        for k, b in enumerate(self.links):
+            if self._terms[k] is None:
+                self._terms[k] = self._compose(b[0], b[1])
+        return self._terms  # type: ignore[return-value]
 
     def _compose(self, first: DirectedLink, second: DirectedLink) -> np.ndarray:
         a, b = first.rate_space(), second.rate_space()
@@ -240,7 +284,8 @@ class FlowModel:
             if len(members) == 1 and len(self.links[members[0]]) == 1:
                 pool = self.links[members[0]][0].rate_space()
             else:
-                terms = [self.terms[k] for k in members]
+                whole = self.terms
+                terms = [whole[k] for k in members]
 
                 def build() -> PooledDepth:
                     return _pool(np.concatenate(terms, axis=1))
@@ -262,6 +307,12 @@ class FlowModel:
         fill in branch order, or in reverse order with ``ties_reversed`` (after quantisation the
         two optima can differ: the caller compares them exactly)."""
         chosen = tuple(range(len(self.links))) if members is None else tuple(members)
+        which = 0 if mode == "from" else 1
+        if any(self._terms[k] is None for k in chosen):  # a path not made whole yet: fast path
+            for floor in self._floors(chosen, amount, which):
+                found = self._solve_part(chosen, floor, amount, mode, which, ties_reversed)
+                if found is not None:
+                    return found
         source, target = self.source, self.target
         route = self._route(chosen)
         if not route.total_qty > 0.0:
@@ -270,7 +321,6 @@ class FlowModel:
                 field="to",
                 value=target,
             )
-        which = 0 if mode == "from" else 1
         cap = route.total_qty if which == 0 else route.total_cost
         if amount > cap * (1 - 1e-9):
             field = "qty" if mode == "from" else "to_qty"
@@ -284,8 +334,96 @@ class FlowModel:
             )
         rate = route.invert(amount, which)[2]
         links = [self.links[k] for k in chosen]
-        shares = _shares([self.terms[k] for k in chosen], rate, amount, which, ties_reversed)
+        whole = self.terms
+        shares = _shares([whole[k] for k in chosen], rate, amount, which, ties_reversed)
         return _certify(links, shares, rate, amount, mode, source, target)
+
+    def _floors(self, chosen: tuple[int, ...], amount: float, which: int) -> list[float]:
+        """Marginal rate floors to try, highest first, while a two-hop path is among ``chosen``:
+        just below the direct link's own rate for the whole order (the optimum over more paths
+        is at least as good), then ever further below the best rate of any path."""
+        if all(len(self.links[k]) == 1 for k in chosen):
+            return []
+        floors = []
+        best = 0.0
+        for k in chosen:
+            pools = [link.rate_space() for link in self.links[k]]
+            if any(not p.key_array.size for p in pools):
+                continue
+            rate = math.prod(p.best_price for p in pools)
+            best = max(best, rate)
+            if len(pools) == 1:
+                cap = pools[0].total_qty if which == 0 else pools[0].total_cost
+                if amount < cap * (1 - 1e-9):
+                    floors.append(pools[0].invert(amount, which)[2] * (1 - _FLOOR_MARGIN))
+        floors += [best * (1 - drop) for drop in _FLOOR_DROPS]
+        return sorted((f for f in floors if f > 0.0), reverse=True)
+
+    def _part(self, k: int, floor: float) -> tuple[float, np.ndarray | None]:
+        """Branch ``k``'s composed terms down to ``floor`` (or deeper, already made): (the floor
+        they reach, 0.0 when whole; terms)."""
+        whole = self._terms[k]
+        if whole is not None:
+            return 0.0, whole
+        made = self._parts.get(k)
+        if made is not None and made[0] <= floor:
+            return made
+        first, second = self.links[k]
+        rs1, rs2 = first.rate_space(), second.rate_space()
+        terms, complete = compose_down_to(rs1, rs2, floor)
+        if complete:
+            if self._cache is not None:
+                # the whole path after all: kept as the cache's (one object, so the routes
+                # pooled from it are found again)
+                terms = self._cache.composed(rs1, rs2, lambda: terms)
+            self._terms[k] = terms
+            return 0.0, terms
+        self._parts[k] = (floor, terms)
+        return floor, terms
+
+    def _solve_part(
+        self,
+        chosen: tuple[int, ...],
+        floor: float,
+        amount: float,
+        mode: str,
+        which: int,
+        ties_reversed: bool,
+    ) -> FlowResult | None:
+        """:meth:`solve` on the paths' first pieces down to ``floor``, or None when the answer
+        may lie beyond them. Exact: the route's events sorted and summed are the whole route's
+        up to the key bound (every left-out piece starts past it), and the answer and every
+        fill read only those."""
+        terms: list[np.ndarray] = []
+        reached = []
+        for k in chosen:
+            floor_k, t = self._part(k, floor)
+            assert t is not None
+            terms.append(t)
+            reached.append(floor_k)
+        if max(reached) == 0.0:
+            return None  # every path whole: the whole route answers
+        # key bound: every event at or below it is present
+        bound = min(-r * (1 + _NOISE) for r in reached if r > 0.0)
+        key = (chosen, tuple(reached))
+        route = self._parts_routes.get(key)
+        if route is None:
+            route = _pool(np.concatenate([t[:, t[0] <= bound] for t in terms], axis=1))
+            self._parts_routes[key] = route
+        keys = route.key_array
+        last = int(np.searchsorted(keys, bound, side="right")) - 1
+        if last < 0:
+            return None
+        # the order is inside what the present pieces fully deliver: short of every capacity
+        if not route.passed(last, which) >= amount * (1 + _NOISE):
+            return None
+        j = route.reach(amount, which)
+        if j > last:
+            return None
+        rate = route.invert(amount, which)[2]
+        links = [self.links[k] for k in chosen]
+        shares = _shares(terms, rate, amount, which, ties_reversed)
+        return _certify(links, shares, rate, amount, mode, self.source, self.target)
 
 
 def _certify(

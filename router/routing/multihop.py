@@ -247,9 +247,12 @@ class _Router:
         target: str,
         mode: str,
         cache: RouteCache | None = None,
+        *,
+        reference: bool = False,
     ) -> None:
         self.graph, self.branches = graph, branches
         self.cache = cache
+        self.reference = reference  # whole path curves up front (tests compare the fast path)
         self.source, self.target, self.mode = source, target, mode
         for asset in graph.assets:
             if asset not in decimals:
@@ -293,7 +296,9 @@ class _Router:
         self.requested_amount = requested
         amount = float(requested)
         # the composed path curves are built once and serve every candidate's flow
-        model = FlowModel(self.directed, self.source, self.target, self.cache)
+        model = FlowModel(
+            self.directed, self.source, self.target, self.cache, reference=self.reference
+        )
         flow = model.solve(amount, self.mode)
         notes: list[str] = []
         candidates: list[tuple[Decimal, Decimal, list[PathPlan], dict[str, Decimal], str]] = []

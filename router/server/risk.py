@@ -7,11 +7,15 @@ The server keeps its own exact ledger of wallets and positions (accounts.py); th
   100 bps of the median dropped) of the mids of the spot markets trading its oracle asset against
   its quote asset; with no such market the perpetual's own mark (premium 0, said in docs/bots.md).
 - **funding**: every ``funding_interval_hours`` of the market clock (boundaries at multiples of
-  the interval since the epoch, as Binance's 00:00/08:00/16:00 UTC) a MarginLedger holding the
-  market's rules accrues one interval (``MarginLedger.accrue_funding``: Binance's formula over the
-  premium of the mark over the index, capped); each position then pays size x mark x rate in its
-  margin asset (a long pays a positive rate), rounded against the account to the asset's base
-  unit: a payer pays the ceiling, a receiver receives the floor.
+  the interval since the epoch, as Binance's 00:00/08:00/16:00 UTC) one interval settles at
+  Binance's formula over the interval's *average* premium: the premium of the mark over the index
+  is sampled every 5 s of the market clock (``PREMIUM_SAMPLE_MS``, as Binance's premium index) into
+  the margin core's running weighted sum (``router.margin.funding.PremiumSamples``, sample k weighs
+  k). Prices move only when a request moves a book, so the server samples when a request arrives:
+  every sample point since the last request takes the premium the books show now, which is the one
+  that held since then. Each position then pays size x mark x rate in its margin asset (a long pays
+  a positive rate), rounded against the account to the asset's base unit: a payer pays the
+  ceiling, a receiver receives the floor.
 - **brackets** from the market's ``[margin.markets]`` rule set (TierSchedule).
 - **liquidation price**: per account and margin asset, a MarginLedger with the account's cross
   positions booked at the mark and its margin balance (wallet + unrealised PnL at the mark,
@@ -26,7 +30,7 @@ from decimal import ROUND_FLOOR, Context, Decimal
 from typing import Any
 
 from router.margin.checks import LedgerLeg
-from router.margin.funding import binance_rate_units, premium_units
+from router.margin.funding import PREMIUM_SAMPLE_MS, PremiumSamples, premium_units
 from router.margin.ledger import MarginLedger
 from router.margin.quantities import PLACES, RATE_SCALE, SCALE, to_decimal
 from router.margin.tiers import TierSchedule
@@ -107,12 +111,26 @@ class FundingPayment:
 
 @dataclass(slots=True)
 class FundingState:
+    """A market's funding clock: the next boundary, the market clock up to which the premium has
+    been sampled, this interval's samples and the settled intervals."""
+
     next_ms: int
+    sampled_ms: int
+    samples: PremiumSamples = field(default_factory=PremiumSamples)
     events: list[FundingEvent] = field(default_factory=list)
 
 
 def _mark_units(price: Decimal) -> int:
     return int(price.quantize(MARK_QUANTUM).scaleb(PLACES))
+
+
+def _premium(mark: Decimal, index: Decimal) -> int | None:
+    """The premium (1e-12) of ``mark`` over ``index`` on the served 1e-8 grid; None unless both
+    are positive there."""
+    mark_units, index_units = _mark_units(mark), _mark_units(index)
+    if mark_units <= 0 or index_units <= 0:
+        return None
+    return premium_units(mark_units, index_units)
 
 
 def rules_for(market: Any) -> PerpRules:
@@ -128,7 +146,8 @@ class PerpRisk:
         self.rules = rules  # venue name -> rules
         self.schedules = {venue: r.schedule() for venue, r in rules.items()}
         self.state = {
-            venue: FundingState(self._next_boundary(r, start_ms)) for venue, r in rules.items()
+            venue: FundingState(self._next_boundary(r, start_ms), start_ms)
+            for venue, r in rules.items()
         }
         self.payments: dict[str, list[FundingPayment]] = {}
         self._tran_ids = 0
@@ -146,52 +165,60 @@ class PerpRisk:
 
     def interest_rate(self, venue: str) -> Decimal:
         """The interest component per interval (the config's per-8-hours one, scaled)."""
-        market = self._rate_ledger(venue).market(self.rules[venue].name)
+        market = self.core_market(venue)
         units = market.funding_interest_units * market.funding_interval_hours // 8
         return to_decimal(units, RATE_SCALE)
 
+    def sample_due(self, venue: str, now_ms: int) -> bool:
+        """Whether a premium sample point (and so possibly a boundary) has passed since the last
+        observation: else :meth:`settle` would change nothing. O(1)."""
+        return now_ms // PREMIUM_SAMPLE_MS > self.state[venue].sampled_ms // PREMIUM_SAMPLE_MS
+
     def predicted_rate(self, venue: str, mark: Decimal, index: Decimal) -> Decimal:
         """The rate the next settlement pays if mark and index stay where they are: the core's
-        formula on the current premium, without moving any funding index."""
-        r = self.rules[venue]
-        if mark <= 0 or index <= 0:
-            return Decimal(0)
-        ledger = self._rate_ledger(venue)
-        market = ledger.market(r.name)
-        units = binance_rate_units(
-            [premium_units(_mark_units(mark), _mark_units(index))],
-            market.funding_interest_units,
-            market.funding_band_units,
-            market.funding_cap_units,
-            market.funding_interval_hours,
-        )
-        return to_decimal(units, RATE_SCALE)
+        formula on this interval's samples so far plus the premium now at every sample point left
+        until the boundary, without settling anything."""
+        state = self.state[venue]
+        premium = _premium(mark, index)
+        samples = state.samples
+        if premium is not None:
+            left = state.next_ms // PREMIUM_SAMPLE_MS - state.sampled_ms // PREMIUM_SAMPLE_MS
+            samples = samples.add(premium, max(left, 0))
+        units = samples.rate_units(self.core_market(venue))
+        return Decimal(0) if units is None else to_decimal(units, RATE_SCALE)
 
-    def _rate_ledger(self, venue: str) -> MarginLedger:
+    def core_market(self, venue: str) -> Any:
+        """The margin core's market of ``venue`` (its funding terms, validated by the core)."""
         ledger = MarginLedger("QUOTE")
         self.rules[venue].register(ledger)
-        return ledger
+        return ledger.market(self.rules[venue].name)
 
     def settle(self, venue: str, mark: Decimal, index: Decimal, now_ms: int) -> list[FundingEvent]:
-        """Every interval boundary of ``venue`` reached by ``now_ms`` not yet settled, each at the
-        current mark and index (the server keeps no price history between requests)."""
+        """Sample the premium of ``mark`` over ``index`` at every sample point since the last call
+        (the server keeps no price history: these are the prices that held since then; none
+        while either is not positive), and settle every interval boundary reached by ``now_ms``
+        on its samples' average (rate 0 for an interval with none), paid at ``mark``. O(1) per
+        boundary."""
         state = self.state[venue]
+        premium = _premium(mark, index)
+        paid_at = mark.quantize(MARK_QUANTUM).normalize()
         events = []
-        while state.next_ms <= now_ms:
-            rate = Decimal(0)
-            if mark > 0 and index > 0:
-                ledger = self._rate_ledger(venue)
-                name = self.rules[venue].name
-                ledger.set_mark(name, mark.quantize(MARK_QUANTUM))
-                ledger.set_mark(self.rules[venue].oracle, index.quantize(MARK_QUANTUM))
-                rate = ledger.accrue_funding(name)
-            event = FundingEvent(
-                venue, state.next_ms, rate, mark.quantize(MARK_QUANTUM).normalize()
-            )
+        while True:
+            end = min(now_ms, state.next_ms)
+            points = end // PREMIUM_SAMPLE_MS - state.sampled_ms // PREMIUM_SAMPLE_MS
+            if points > 0:
+                if premium is not None:
+                    state.samples = state.samples.add(premium, points)
+                state.sampled_ms = end
+            if state.next_ms > now_ms:
+                return events
+            units = state.samples.rate_units(self.core_market(venue))
+            rate = Decimal(0) if units is None else to_decimal(units, RATE_SCALE)
+            event = FundingEvent(venue, state.next_ms, rate, paid_at)
             state.events.append(event)
             events.append(event)
+            state.samples = PremiumSamples()
             state.next_ms += self.interval_ms(venue)
-        return events
 
     def pay(
         self,

@@ -136,11 +136,13 @@ class UsdmRest:
 
     # ---- funding (the margin core's rate, on the market clock) ----------------------------------
     def _settle_funding(self) -> None:
-        """Settle every funding boundary the market clock has passed: the rate from the margin
-        core, then each position pays size x mark x rate into (or out of) its wallet."""
+        """Sample each perp's premium at the sample points the market clock has passed (the
+        books as they are now held since the last request) and settle every funding boundary it
+        has passed: the rate from the margin core on the interval's average premium, then each
+        position pays size x mark x rate into (or out of) its wallet."""
         now = self.market_clock_ms()
         for m in self.engine.by_name.values():
-            if m.kind != "perp" or self.risk.next_funding_ms(m.name) > now:
+            if m.kind != "perp" or not self.risk.sample_due(m.name, now):
                 continue
             for event in self.risk.settle(m.name, self._mark(m), self._index(m), now):
                 asset = m.units.quote

@@ -35,9 +35,9 @@ from router.sim.feed import (
     TRADE,
     Feed,
     Grid,
-    Levels,
     read_feed,
 )
+from router.sim.levels import levels_of_columns
 
 __all__ = ["CACHE_VERSION", "cache_key", "default_cache_dir", "read_feed_cached"]
 
@@ -176,56 +176,67 @@ def _columns(feed: Feed) -> dict[str, Any]:
     }
 
 
+def _ids(column: numpy.ndarray) -> list[int | None]:
+    """An id column as Python values, -1 back to None (CSV data has no update ids)."""
+    values: list[int | None] = column.tolist()
+    if len(column) and column.min() == _NONE:
+        values = [None if v == _NONE else v for v in values]
+    return values
+
+
 def _load(entry: Path, path: str, file_index: int, grid: Grid) -> Feed:
-    """Rebuild the feed's event tuples: the level pairs and the trades are made by C-level
-    ``zip``/``map`` over whole columns; only the depth and snapshot headers take a Python loop."""
+    """Rebuild the feed's event tuples. The level pairs are made by C-level ``zip``/``map`` over
+    whole columns (:func:`router.sim.levels.levels_of_columns`, shared with the capture parser),
+    and every payload kind by ``zip`` over its columns; Python loops run per event, not per level."""
     with numpy.load(entry, allow_pickle=False) as data:
         meta = json.loads(data["meta"].tobytes().decode())
         kind_column = data["kind"]
         seqs = (data["line"] | (file_index << FILE_SHIFT)).tolist()
         exch, local, kinds = data["exch"].tolist(), data["local"].tolist(), kind_column.tolist()
-        depth = data["depth"].reshape(-1, 5).tolist()
-        snap = data["snap"].reshape(-1, 3).tolist()
+        depth = data["depth"].reshape(-1, 5)
+        snap = data["snap"].reshape(-1, 3)
         trade = data["trade"].reshape(-1, 4)
         ticker = data["ticker"].reshape(-1, 4).tolist()
-        pairs = list(zip(data["prices"].tolist(), data["qtys"].tolist()))
-        order = {k: numpy.flatnonzero(kind_column == k) for k in (DEPTH, SNAPSHOT, TRADE, TICKER)}
+        prices, qtys = data["prices"], data["qtys"]
+    # Levels are stored in event order across depth updates and snapshots: (bids, asks) each.
+    level_events = numpy.flatnonzero((kind_column == DEPTH) | (kind_column == SNAPSHOT))
+    is_depth = kind_column[level_events] == DEPTH
+    counts = numpy.empty((len(level_events), 2), dtype=numpy.int64)
+    counts[is_depth] = depth[:, 3:5]
+    counts[~is_depth] = snap[:, 1:3]
+    sides = levels_of_columns(prices, qtys, counts.ravel().tolist())
+    bids, asks = sides[0::2], sides[1::2]
+    depth_at, snap_at = numpy.flatnonzero(is_depth).tolist(), numpy.flatnonzero(~is_depth).tolist()
     payloads: list[Any] = [None] * len(kinds)
-    # Levels are consumed in event order across depth updates and snapshots.
-    level_events = numpy.flatnonzero((kind_column == DEPTH) | (kind_column == SNAPSHOT)).tolist()
-    d_iter, s_iter = iter(depth), iter(snap)
-    lv = 0
-    for i in level_events:
-        if kinds[i] == DEPTH:
-            first, last, prev, nb, na = next(d_iter)
-            mid, end = lv + nb, lv + nb + na
-            payloads[i] = (
-                None if first == _NONE else first,
-                None if last == _NONE else last,
-                None if prev == _NONE else prev,
-                Levels(pairs[lv:mid]),
-                Levels(pairs[mid:end]),
-            )
-        else:
-            last_id, nb, na = next(s_iter)
-            mid, end = lv + nb, lv + nb + na
-            payloads[i] = (
-                None if last_id == _NONE else last_id,
-                Levels(pairs[lv:mid]),
-                Levels(pairs[mid:end]),
-            )
-        lv = end
-    if len(trade):
-        ids = trade[:, 0].tolist()
-        if min(ids) == _NONE:
-            ids = [None if t == _NONE else t for t in ids]
-        sides = map(_SIDES.__getitem__, trade[:, 3].tolist())
-        for i, payload in zip(
-            order[TRADE].tolist(), zip(ids, trade[:, 1].tolist(), trade[:, 2].tolist(), sides)
-        ):
+    rows: list[tuple[list[int], Any]] = [
+        (
+            level_events[is_depth].tolist(),
+            zip(
+                _ids(depth[:, 0]),
+                _ids(depth[:, 1]),
+                _ids(depth[:, 2]),
+                [bids[i] for i in depth_at],
+                [asks[i] for i in depth_at],
+            ),
+        ),
+        (
+            level_events[~is_depth].tolist(),
+            zip(_ids(snap[:, 0]), [bids[i] for i in snap_at], [asks[i] for i in snap_at]),
+        ),
+        (
+            numpy.flatnonzero(kind_column == TRADE).tolist(),
+            zip(
+                _ids(trade[:, 0]),
+                trade[:, 1].tolist(),
+                trade[:, 2].tolist(),
+                map(_SIDES.__getitem__, trade[:, 3].tolist()),
+            ),
+        ),
+        (numpy.flatnonzero(kind_column == TICKER).tolist(), map(tuple, ticker)),
+    ]
+    for at, values in rows:
+        for i, payload in zip(at, values, strict=True):
             payloads[i] = payload
-    for i, payload in zip(order[TICKER].tolist(), map(tuple, ticker)):
-        payloads[i] = payload
     events = list(zip(exch, seqs, local, kinds, payloads))
     return Feed(
         path, file_index, grid, events, meta["sha256"], meta["counts"], meta["clock_offset_ns"]

@@ -4,10 +4,12 @@ Every price becomes integer ticks and every size integer lots of the instrument'
 (``tick_size``, ``lot_size``); a value off the grid, a malformed number or a malformed line
 raises :class:`FeedError` naming ``file:line``. No float and no Decimal on the hot path: digits
 are read as integers and rescaled exactly. Depth updates and trades of a Binance capture take
-fast paths that never touch json for the level arrays (:meth:`Grid.levels_text`,
-:func:`_fast_depth`, :func:`_fast_trade`); a line they do not recognise exactly takes the
-json path, which gives the same events or the precise error (tests compare both with a Decimal
-reference). Throughput figures: docs/backtest.md.
+fast paths that never touch json for the level arrays: the depth updates of a block in one
+batch (:func:`_scan_depth`: :func:`router.sim.levels.scan_levels` reads all their arrays with a
+few numpy passes), then line by line for what the batch declines (:meth:`Grid.levels_text`,
+:func:`_fast_depth`, :func:`_fast_trade`); a line no fast path recognises exactly takes the
+json path, which gives the same events or the precise error (tests compare all of them with a
+Decimal reference). Throughput figures: docs/backtest.md.
 
 Events are plain tuples (they are the hot path of the replay):
 ``(exch_ts_ns, seq, local_ts_ns, kind, payload)``. ``seq`` is ``file_index << 40 | line_number``,
@@ -15,7 +17,7 @@ so sorting by ``(exch_ts_ns, seq)`` is the stable tie-break: exchange time, then
 line order. Payloads by kind:
 
 - ``SNAPSHOT``: ``(last_update_id, bids, asks)``, levels ``[(price_ticks, qty_lots), ...]``
-  (a :class:`Levels` list: every value a plain int);
+  (a :class:`Levels` list: plain ints, prices > 0; a plain list when a price is 0);
 - ``DEPTH``: ``(first_update_id, last_update_id, prev_update_id, bids, asks)``, ids ``None`` for
   data without ids (CSV), ``prev_update_id`` only on the perpetual (``"pu"``); qty 0 deletes;
 - ``TRADE``: ``(trade_id, price_ticks, qty_lots, aggressor_side)``, side ``"buy"`` | ``"sell"``;
@@ -58,6 +60,7 @@ import numpy
 from router.sim.chunks import DataError, decode, line_blocks, text_chunks
 from router.sim.collector import cycle_collector_paused
 from router.sim.errors import FeedError, decimal_arg
+from router.sim.levels import Levels, as_levels, scan_levels
 from router.sim.scan import line_bounds, scan_tickers
 
 __all__ = [
@@ -77,15 +80,6 @@ SNAPSHOT, DEPTH, TRADE, TICKER = 0, 1, 2, 3
 KIND_NAMES = ("snapshot", "depth", "trade", "ticker")
 FILE_SHIFT = 40  # seq = file_index << FILE_SHIFT | line_number: 1e12 lines per file is plenty
 _MS_NS = 1_000_000
-
-
-class Levels(list):
-    """Book levels ``[(price_ticks, qty_lots), ...]`` as the parsers of this module build them:
-    every value is a plain ``int`` >= 0, so the L2 book skips its per-level type check (the
-    replay's hot path). Only the parsers of this package create them (this module and the feed
-    cache, :mod:`router.sim.cache`); any other list is checked in full."""
-
-    __slots__ = ()
 
 
 class Grid:
@@ -152,7 +146,14 @@ class Grid:
         if len(values) != 2 * text.count('"],["') + 2:  # cannot happen after the fullmatch
             return None
         numbers = iter(values)
-        return Levels(zip(numbers, numbers))
+        return as_levels(list(zip(numbers, numbers)))
+
+    @property
+    def decimal_places(self) -> tuple[int, int] | None:
+        """(price decimals, size decimals) when both steps are powers of ten (0.01 -> 2, 1 -> 0),
+        else None: the batch level parser (:func:`router.sim.levels.scan_levels`) needs them."""
+        (price_places, price_coef, _), (qty_places, qty_coef, _) = self._price, self._qty
+        return (price_places, qty_places) if price_coef == 1 == qty_coef else None
 
     def ticks(self, text: str, where: str = "price") -> int:
         """Price string -> integer ticks (exact; raises FeedError off the grid or malformed)."""
@@ -345,12 +346,13 @@ class _Scanned:
         self.prefix: tuple[bytes, int] | None = None  # (ticker stream head, local time digits)
 
 
-def _numbered_lines(
+def _block_lines(
     blocks: Iterable[bytes], scan_tickers_too: bool, totals: _Scanned
-) -> Iterator[tuple[int, str, int]]:
-    """(line number, line, largest exchange time of the scanned lines before it) of every line
-    left to the per-line parser. With ``scan_tickers_too``, the ticker lines :func:`scan_tickers`
-    reads are summed into ``totals`` instead (once a first ticker line gave their stream head)."""
+) -> Iterator[list[tuple[int, str, int]]]:
+    """Per block, (line number, line, largest exchange time of the scanned lines before it) of
+    every line left to the per-line parser. With ``scan_tickers_too``, the ticker lines
+    :func:`scan_tickers` reads are summed into ``totals`` instead (once a first ticker line gave
+    their stream head)."""
     line_no = 0
     for block in blocks:
         text = decode(block)
@@ -358,22 +360,25 @@ def _numbered_lines(
         if bounds is not None and totals.prefix is None:
             totals.prefix = _ticker_prefix(text)
         if bounds is None or totals.prefix is None:
-            for line in text.splitlines():
-                line_no += 1
-                yield line_no, line, totals.max_exch_ns
+            seen = totals.max_exch_ns
+            lines = text.splitlines()
+            yield [(line_no + i, line, seen) for i, line in enumerate(lines, 1)]
+            line_no += len(lines)
             continue
         scan = scan_tickers(block, bounds, *totals.prefix)
         before = totals.max_exch_ns
         starts, ends = bounds
         left = numpy.flatnonzero(~scan.taken)
-        for i, start, end, seen in zip(
-            left.tolist(),
-            starts[left].tolist(),
-            ends[left].tolist(),
-            scan.max_exch_ns[left].tolist(),
-            strict=True,
-        ):
-            yield line_no + i + 1, text[start:end], max(before, seen)
+        yield [
+            (line_no + i + 1, text[start:end], max(before, seen))
+            for i, start, end, seen in zip(
+                left.tolist(),
+                starts[left].tolist(),
+                ends[left].tolist(),
+                scan.max_exch_ns[left].tolist(),
+                strict=True,
+            )
+        ]
         if totals.first is None and scan.first is not None:
             totals.first = (line_no + scan.first[0] + 1, scan.first[1])
         line_no += len(starts)
@@ -419,48 +424,50 @@ def _parse_binance(
     skip_tickers = not tickers
     scanned = _Scanned()
     first_timed: tuple[int, int] | None = None  # (line number, exchange time) of the first line
-    for line_no, line, scanned_exch in _numbered_lines(blocks, skip_tickers, scanned):
-        if not line:
-            continue
-        head = line_head(line)
-        if head is None:
-            raise FeedError(
-                f"{where}:{line_no}", line[:80], "'<local receive time ns> <Binance JSON>'"
-            )
-        local = int(head[1])
-        parsed = None
-        channel = head[2]
-        if channel == "bookTicker":
-            if skip_tickers:
-                # Only the time: "E", else "T" (as the full parse takes them; the last one if
-                # repeated, as json keeps), else none. rfind: "E" ends a perpetual's ticker.
-                start = head.end()
-                found = exch_time(line, max(start, line.rfind('"E":'))) or trade_time(
-                    line, max(start, line.rfind('"T":'))
+    for lines in _block_lines(blocks, skip_tickers, scanned):
+        batch = _scan_depth(lines, grid)
+        for line_no, line, scanned_exch in lines:
+            if not line:
+                continue
+            head = line_head(line)
+            if head is None:
+                raise FeedError(
+                    f"{where}:{line_no}", line[:80], "'<local receive time ns> <Binance JSON>'"
                 )
-                parsed = (int(found[1]) * _MS_NS if found is not None else 0), TICKER, None
-        elif channel == "depth":
-            parsed = _fast_depth(line, head.end(), grid)
-        elif channel == "trade":
-            parsed = _fast_trade(line, head.end(), grid)
-        if parsed is None:
-            parsed = _parse_message(line[head.end(1) + 1 :], grid, f"{where}:{line_no}")
-        exch, kind, payload = parsed
-        if exch:
-            if exch > last_exch:
-                if not last_exch:
-                    first_timed = (line_no, exch)
-                last_exch = exch
-            skew = local - exch
-            if offset is None or skew < offset:
-                offset = skew
-        else:
-            if scanned_exch > last_exch:
-                last_exch = scanned_exch
-            exch = last_exch
-        counts[kind] += 1
-        if payload is not None:
-            append((exch, base | line_no, local, kind, payload))
+            local = int(head[1])
+            parsed = None
+            channel = head[2]
+            if channel == "bookTicker":
+                if skip_tickers:
+                    # Only the time: "E", else "T" (as the full parse takes them; the last one if
+                    # repeated, as json keeps), else none. rfind: "E" ends a perpetual's ticker.
+                    start = head.end()
+                    found = exch_time(line, max(start, line.rfind('"E":'))) or trade_time(
+                        line, max(start, line.rfind('"T":'))
+                    )
+                    parsed = (int(found[1]) * _MS_NS if found is not None else 0), TICKER, None
+            elif channel == "depth":
+                parsed = batch.get(line_no) or _fast_depth(line, head.end(), grid)
+            elif channel == "trade":
+                parsed = _fast_trade(line, head.end(), grid)
+            if parsed is None:
+                parsed = _parse_message(line[head.end(1) + 1 :], grid, f"{where}:{line_no}")
+            exch, kind, payload = parsed
+            if exch:
+                if exch > last_exch:
+                    if not last_exch:
+                        first_timed = (line_no, exch)
+                    last_exch = exch
+                skew = local - exch
+                if offset is None or skew < offset:
+                    offset = skew
+            else:
+                if scanned_exch > last_exch:
+                    last_exch = scanned_exch
+                exch = last_exch
+            counts[kind] += 1
+            if payload is not None:
+                append((exch, base | line_no, local, kind, payload))
     counts[TICKER] += scanned.count
     if scanned.max_exch_ns > last_exch:
         last_exch = scanned.max_exch_ns
@@ -473,6 +480,48 @@ def _parse_binance(
         first = min(x for x in (first_timed, scanned.first) if x is not None)[1]
         events[:] = [(first if e[0] == 0 else e[0],) + e[1:] for e in events]
     return events, dict(zip(KIND_NAMES, counts)), offset or 0
+
+
+def _scan_depth(lines: list[tuple[int, str, int]], grid: Grid) -> dict[int, tuple]:
+    """line number -> (exch_ns, DEPTH, payload) of the depth updates of one block whose level
+    arrays :func:`scan_levels` reads in one batch; the lines it declines are not in the result
+    (the per-line paths then parse them, exactly or with the precise error).
+
+    A line is taken only when it is exactly ``<local ns> {"stream":"...@depth...","data":`` then
+    :data:`_DEPTH_HEADER` (JSON integers, no escapes), the bid array, ``],"a":[``, the ask array
+    and ``]}}``, with both arrays in scan_levels' strict shape: then json would read the same
+    values. O(lines + bytes of the depth lines)."""
+    places = grid.decimal_places
+    if places is None:
+        return {}
+    line_head, depth_header = _LINE_HEAD.match, _DEPTH_HEADER.match
+    found = []
+    texts = []
+    for line_no, line, _ in lines:
+        head = line_head(line)
+        if head is None or head[2] != "depth":
+            continue
+        header = depth_header(line, head.end())
+        if header is None or not line.endswith("]}}"):
+            continue
+        bids_at = header.end()
+        asks_at = line.find('],"a":[', bids_at)
+        if asks_at < 0:
+            continue
+        found.append((line_no, header))
+        texts.append(line[bids_at:asks_at])
+        texts.append(line[asks_at + 7 : -3])
+    if not found:
+        return {}
+    levels = scan_levels(texts, *places)
+    out = {}
+    for (line_no, header), bids, asks in zip(found, levels[::2], levels[1::2], strict=True):
+        if bids is None or asks is None:
+            continue
+        stamp, first, last, prev = header.groups()
+        payload = (int(first), int(last), None if prev is None else int(prev), bids, asks)
+        out[line_no] = (int(stamp) * _MS_NS, DEPTH, payload)
+    return out
 
 
 def _fast_depth(line: str, start: int, grid: Grid) -> tuple[int, int, tuple] | None:
@@ -520,6 +569,11 @@ def _fast_depth(line: str, start: int, grid: Grid) -> tuple[int, int, tuple] | N
 # strings without escapes or control characters. Anything else goes to json.
 _JSON_INT = r"(?:0|[1-9][0-9]*)"
 _JSON_TEXT = r'"[^"\\\x00-\x1f]*"'
+# A Binance depth update's data up to its bid array (spot, then USD-M with "T" and "pu"), exactly.
+_DEPTH_HEADER = re.compile(
+    rf'\{{"e":"depthUpdate","E":({_JSON_INT}),(?:"T":{_JSON_INT},)?"s":{_JSON_TEXT},'
+    rf'"U":({_JSON_INT}),"u":({_JSON_INT}),(?:"pu":({_JSON_INT}),)?"b":\['
+)
 _TRADE_DATA = re.compile(
     rf'\{{"e":"trade","E":({_JSON_INT}),(?:"T":{_JSON_INT},)?"s":{_JSON_TEXT},"t":({_JSON_INT}),'
     rf'"p":"([^"\\\x00-\x1f]*)","q":"([^"\\\x00-\x1f]*)",(?:"X":{_JSON_TEXT},)?(?:"T":{_JSON_INT},)?'
@@ -604,7 +658,7 @@ def _levels(raw: Any, ticks: Any, lots: Any, at: str) -> list[tuple[int, int]]:
     if not isinstance(raw, list):
         raise FeedError(at, raw, "a list of [price, qty] pairs")
     try:
-        return Levels([(ticks(p, at), lots(q, at)) for p, q in raw])
+        return as_levels([(ticks(p, at), lots(q, at)) for p, q in raw])
     except ValueError:
         raise FeedError(at, str(raw)[:80], "a list of [price, qty] pairs") from None
 
@@ -631,6 +685,7 @@ def _parse_csv(text: str, grid: Grid, file_index: int, where: str) -> tuple[list
         if group is None:
             return
         kind, exch, line, local, bids, asks = group
+        bids, asks = as_levels(bids), as_levels(asks)
         payload = (None, bids, asks) if kind == SNAPSHOT else (None, None, None, bids, asks)
         events.append((exch, base | line, local, kind, payload))
         counts[kind] += 1
@@ -675,7 +730,7 @@ def _parse_csv(text: str, grid: Grid, file_index: int, where: str) -> tuple[list
         kind = SNAPSHOT if kind_text == "snapshot" else DEPTH
         if group is None or group[0] != kind or (kind == DEPTH and group[1] != exch):
             flush()
-            group = (kind, exch, line_no, local, Levels(), Levels())
+            group = (kind, exch, line_no, local, [], [])
         (group[4] if side == "bid" else group[5]).append((ticks, size))
     flush()
     return events, dict(zip(KIND_NAMES, counts)), offset or 0

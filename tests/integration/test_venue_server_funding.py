@@ -12,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from router.app import DEFAULT_CONFIG, load_market
+from router.margin.funding import PREMIUM_SAMPLE_MS, binance_rate_units, premium_units
+from router.margin.quantities import PLACES, RATE_SCALE
 from router.server.build import build_server
 from router.server.risk import PerpRisk, PerpRules
 
@@ -22,6 +24,15 @@ from test_venue_server_support import KEY_A, Clock, serve
 HOUR_MS = 3_600_000
 START_MS = 1_700_000_000_000  # a multiple of nothing in particular: 03:33:20 UTC
 CAP = Decimal("0.0005")
+# a resting bid above the book's best bid: it lifts the perp's mid above the index
+LIFTING_BID = {
+    "symbol": "ETHUSDT",
+    "side": "BUY",
+    "type": "LIMIT",
+    "timeInForce": "GTC",
+    "quantity": "0.1",
+    "price": "3000.6",
+}
 
 
 async def _settled(session, base: str, clock: Clock) -> tuple[dict, list, list]:
@@ -46,19 +57,7 @@ async def test_funding_fee_is_size_times_mark_times_rate_and_moves_the_wallet() 
         )
         assert body["status"] == "FILLED"
         # a resting bid above the old best bid lifts the mid above the index: longs pay
-        _, body = await _call(
-            session,
-            "POST",
-            f"{perp}/order",
-            {
-                "symbol": "ETHUSDT",
-                "side": "BUY",
-                "type": "LIMIT",
-                "timeInForce": "GTC",
-                "quantity": "0.1",
-                "price": "3000.6",
-            },
-        )
+        _, body = await _call(session, "POST", f"{perp}/order", LIFTING_BID)
         assert body["status"] == "NEW"
         _, premium = await _call(session, "GET", f"{perp}/premiumIndex", {"symbol": "ETHUSDT"})
         mark, index = Decimal(premium["markPrice"]), Decimal(premium["indexPrice"])
@@ -154,6 +153,110 @@ async def test_leverage_brackets_and_liquidation_price_come_from_the_margin_core
         # the margin core's price is the largest cent at which the account is below maintenance
         assert exact > 0 and exact - Decimal("0.01") <= liq <= exact
         assert liq == liq.quantize(Decimal("0.01"))
+
+
+async def test_funding_settles_on_the_interval_average_premium_not_the_last_one() -> None:
+    """The premium moves mid-interval (a resting bid lifts the mid, then is cancelled): the
+    settled rate is Binance's formula on the premium sampled every 5 s of the market clock, each
+    sample point taking the premium that held at it, not the premium at settlement."""
+    clock = Clock(START_MS)
+    async with serve(market_clock=clock) as (base, server), aiohttp.ClientSession() as session:
+        perp = f"{base}/fapi/v1"
+        market = {"symbol": "ETHUSDT", "side": "BUY", "type": "MARKET", "quantity": "1.5"}
+        assert (await _call(session, "POST", f"{perp}/order", market))[1]["status"] == "FILLED"
+        _, resting = await _call(session, "POST", f"{perp}/order", LIFTING_BID)
+        _, first = await _call(session, "GET", f"{perp}/premiumIndex", {"symbol": "ETHUSDT"})
+        boundary = first["nextFundingTime"]
+        middle = START_MS + (boundary - START_MS) // 3  # a third of the way: the bid rested so far
+        clock.now_ms = middle
+        cancel = {"symbol": "ETHUSDT", "orderId": resting["orderId"]}
+        assert (await _call(session, "DELETE", f"{perp}/order", cancel))[1]["status"] == "CANCELED"
+        _, last = await _call(session, "GET", f"{perp}/premiumIndex", {"symbol": "ETHUSDT"})
+        clock.now_ms = boundary
+        _, income = await _call(session, "GET", f"{perp}/income", {"incomeType": "FUNDING_FEE"})
+        _, (settled,) = await _call(session, "GET", f"{perp}/fundingRate", {"symbol": "ETHUSDT"})
+
+        def units(row: dict) -> int:
+            return premium_units(
+                int(Decimal(row["markPrice"]).scaleb(PLACES)),
+                int(Decimal(row["indexPrice"]).scaleb(PLACES)),
+            )
+
+        p1, p2 = units(first), units(last)
+        assert p1 != p2  # the premium moved
+        step = PREMIUM_SAMPLE_MS
+        samples = [p1] * (middle // step - START_MS // step) + [p2] * (
+            boundary // step - middle // step
+        )
+        spec = server.risk.core_market(next(iter(server.risk.rules)))
+        terms = (
+            spec.funding_interest_units,
+            spec.funding_band_units,
+            spec.funding_cap_units,
+            spec.funding_interval_hours,
+        )
+        average = Decimal(binance_rate_units(samples, *terms)) / RATE_SCALE
+        at_the_end = Decimal(binance_rate_units([p2], *terms)) / RATE_SCALE
+        assert Decimal(settled["fundingRate"]) == average != at_the_end
+        (row,) = income
+        mark = Decimal(last["markPrice"])
+        expected = (-Decimal("1.5") * mark * average).quantize(Decimal("1e-6"), ROUND_FLOOR)
+        assert Decimal(row["income"]) == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    moves=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=40 * 60_000),  # ms since the previous request
+            st.integers(min_value=299_000, max_value=301_000),  # mark, cents
+            st.integers(min_value=299_000, max_value=301_000),  # index, cents
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    interest_bp=st.integers(min_value=0, max_value=3),
+    band_bp=st.integers(min_value=0, max_value=10),
+)
+def test_settled_rate_is_binances_formula_on_the_sampled_premiums(
+    moves, interest_bp, band_bp
+) -> None:
+    """Requests at any times with any prices: every interval settles at Binance's formula over
+    its 5-second sample points, each point taking the premium of the first request at or after
+    it (the prices that held until then); the list formula, not the running sum."""
+    bp = Decimal("0.0001")
+    rules = PerpRules(
+        "ETH-PERP",
+        "ETH",
+        max_leverage=20,
+        funding_interest=interest_bp * bp,
+        funding_band=band_bp * bp,
+        funding_interval_hours=1,
+    )
+    risk = PerpRisk({"perp": rules}, START_MS)
+    now, requests, events = START_MS, [], []
+    for dt, mark_cents, index_cents in moves:
+        now += dt
+        mark, index = Decimal(mark_cents) / 100, Decimal(index_cents) / 100
+        requests.append((now, premium_units(mark_cents * 10**16, index_cents * 10**16)))
+        events += risk.settle("perp", mark, index, now)
+    spec = risk.core_market("perp")
+    step, previous = PREMIUM_SAMPLE_MS, START_MS
+    # every boundary the clock reached settled once, in order
+    first = START_MS - START_MS % HOUR_MS + HOUR_MS
+    assert [e.time_ms for e in events] == list(range(first, now + 1, HOUR_MS))
+    for event in events:
+        points = range((previous // step + 1) * step, event.time_ms + 1, step)
+        samples = [next(p for t, p in requests if t >= point) for point in points]
+        expected = binance_rate_units(
+            samples,
+            spec.funding_interest_units,
+            spec.funding_band_units,
+            spec.funding_cap_units,
+            spec.funding_interval_hours,
+        )
+        assert event.rate == Decimal(expected) / RATE_SCALE
+        previous = event.time_ms
 
 
 # ---- the pure parts: PerpRisk over the margin core ------------------------------------------

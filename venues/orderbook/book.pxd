@@ -21,9 +21,14 @@ cdef class _Resting:
 
 
 cdef class _Level:
-    cdef public object queue
+    cdef public list queue
+    cdef public Py_ssize_t head
     cdef public Py_ssize_t live
     cdef public object total_lots
+
+
+@cython.locals(level=_Level)
+cdef _Level _new_level()
 
 
 cdef class OrderBook:
@@ -34,9 +39,9 @@ cdef class OrderBook:
     cdef public dict _bid_levels
     cdef public PriceSet _bid_prices
     cdef public dict _cash_quanta
-    cdef public set _closed
     cdef public object _fees_quanta
     cdef public object _fill_seq
+    cdef public set _ids
     cdef public object _kind
     cdef public object _lot_ce
     cdef public object _lot_ratio
@@ -55,7 +60,7 @@ cdef class OrderBook:
     cdef public object _tick_ratio
     cdef public object _tick_size
 
-    @cython.locals(resting=_Resting, level=_Level)
+    @cython.locals(resting=_Resting, level=_Level, ids=set, orders=dict, taken=Py_ssize_t)
     cpdef place_limit(self, order_id, owner, side, price_ticks, qty_lots, tif=*)
 
     @cython.locals(resting=_Resting, level=_Level, live=Py_ssize_t)
@@ -77,8 +82,9 @@ cdef class OrderBook:
     cpdef _sweep(self, side, qty_lots, limit, owner)
 
     @cython.locals(
-        level=_Level, maker=_Resting, prices=PriceSet, live=Py_ssize_t,
+        level=_Level, maker=_Resting, prices=PriceSet, live=Py_ssize_t, queue=list,
+        head=Py_ssize_t, end=Py_ssize_t,
         fills=list, stp_cancelled=list, positions=dict, cash=dict, levels=dict,
-        orders_index=dict, closed=set,
+        orders_index=dict,
     )
     cpdef _match(self, order_id, owner, side, qty_lots, limit)

@@ -36,10 +36,14 @@ positions elsewhere; these figures serve the venue server.
 
 from __future__ import annotations
 
-from collections import deque
 from decimal import Decimal
 from itertools import islice
 from typing import Any
+
+try:
+    import cython  # compiled: Cython's directives (a free list, no GC tracking for _Resting)
+except ModuleNotFoundError:  # running as plain Python where Cython is not installed
+    from venues.orderbook import cython_absent as cython
 
 from venues.errors import InvalidArgument, VenueError, require_int
 from venues.orderbook import records
@@ -64,6 +68,12 @@ _STPS = {
 _BOOK_SIDES = {"bids": "bids", "asks": "asks"}
 
 
+# Compiled, a resting order is allocated from a free list (most live briefly: cancelled or filled
+# within a few operations) and is not tracked by the cycle collector: it refers only to str and
+# int values, so it can never be part of a cycle. As plain Python these decorators do nothing.
+@cython.freelist(1024)
+@cython.no_gc
+@cython.cclass
 class _Resting:
     """Mutable internal twin of :class:`Order`; the public API hands out immutable snapshots."""
 
@@ -113,26 +123,44 @@ class _Resting:
         )
 
 
+# Compiled like _Resting: levels open and empty at the touch all the time, and a level refers only
+# to its list of resting orders, which refer to no level, so no cycle can pass through it.
+@cython.freelist(256)
+@cython.no_gc
+@cython.cclass
 class _Level:
     """One price level: the FIFO of its orders, how many of them are open, and their lots.
 
-    A deque with lazy cancellation rather than a keyed map: appending and taking from the front
-    are O(1) in C, and a cancel only marks its order dead (``qty_lots = 0``) and fixes the
-    counters. Dead entries are dropped when they reach the front, and the queue is compacted
-    when they outnumber the open orders, so its length stays below ``2 * live + 8``. An entry
-    per order is one 8-byte pointer, where an OrderedDict entry cost about 100 bytes.
+    A list with lazy cancellation rather than a keyed map: a cancel only marks its order dead
+    (``qty_lots = 0``) and fixes the counters. The front is ``queue[head]``: matching takes
+    orders off the front by moving ``head`` on (the orders it passes are dead), and drops the
+    passed part once it is half the list, so taking from the front is O(1) amortised; the queue
+    is compacted when dead entries outnumber the open orders, so ``len(queue) - head`` stays at
+    most ``2 * live + 8``. A list rather than a deque because compiled, appending and indexing a
+    list are C operations where a deque's are method calls. An entry per order is one 8-byte
+    pointer, where an OrderedDict entry cost about 100 bytes.
     """
 
-    __slots__ = ("live", "queue", "total_lots")
+    __slots__ = ("head", "live", "queue", "total_lots")
 
     def __init__(self) -> None:
-        self.queue: deque[_Resting] = deque()
+        self.queue: list[_Resting] = []
+        self.head = 0
         self.live = 0
         self.total_lots = 0
 
     def open_orders(self) -> list[_Resting]:
         """The open orders of the level, oldest first. O(queue)."""
         return [r for r in self.queue if r.qty_lots]
+
+
+def _new_level() -> _Level:
+    """An empty level: ``_Level()`` without the call of ``__init__`` (compiled, a C function
+    that takes the instance from the type's free list)."""
+    level = _Level.__new__(_Level)
+    level.queue = []
+    level.head = level.live = level.total_lots = 0
+    return level
 
 
 def _ceil_div(numerator: int, denominator: int) -> int:
@@ -179,9 +207,9 @@ class OrderBook:
         "_bid_levels",
         "_bid_prices",
         "_cash_quanta",
-        "_closed",
         "_fees_quanta",
         "_fill_seq",
+        "_ids",
         "_kind",
         "_lot_ce",
         "_lot_ratio",
@@ -259,10 +287,11 @@ class OrderBook:
         self._best_bid: int | None = None
         self._best_ask: int | None = None
         self._orders: dict[str, _Resting] = {}  # open orders by id, in seq order
-        # Ids are unique for the book's life: an id is taken while its order is open (_orders)
-        # and forever after (_closed). Keeping open ids out of _closed saves a set entry per
-        # resting order.
-        self._closed: set[str] = set()
+        # Ids are unique for the book's life: every id the book ever took, open or closed. An id
+        # enters once, when its order is placed, in the same set operation that finds whether it
+        # was taken before; closing an order touches nothing here. (A set of the closed ids
+        # only cost a second operation per order on a set too large for the cache.)
+        self._ids: set[str] = set()
         self._position_lots: dict[str, int] = {}
         self._cash_quanta: dict[str, int] = {}
         self._fees_quanta = 0
@@ -487,19 +516,33 @@ class OrderBook:
                 tif = _TIFS[tif]
             except (KeyError, TypeError):
                 raise InvalidArgument("tif", tif, "'GTC', 'IOC', 'FOK' or 'POST_ONLY'") from None
-        # Validation is inlined on this hot path; the helpers build the error messages.
-        closed = self._closed
+        # Validation is inlined on this hot path; the helpers build the error messages. The id is
+        # taken first, by the one set operation that also tells whether it was taken before (the
+        # set grows exactly when it was not); a later refusal gives it back, so an error still
+        # changes nothing and the errors keep their order.
+        ids = self._ids
         orders = self._orders
-        if type(order_id) is not str or not order_id or order_id in closed or order_id in orders:
+        if type(order_id) is not str or not order_id:
             self._new_id_arg(order_id)
-        if type(owner) is not str or not owner:
+        taken = len(ids)
+        ids.add(order_id)
+        if len(ids) == taken:
+            self._new_id_arg(order_id)
+        if (
+            type(owner) is not str
+            or not owner
+            or type(price_ticks) is not int
+            or price_ticks < 1
+            or type(qty_lots) is not int
+            or qty_lots < 1
+        ):
+            ids.discard(order_id)
             _str_arg("owner", owner)
-        if type(price_ticks) is not int or price_ticks < 1:
             _ticks_arg("price_ticks", price_ticks)
-        if type(qty_lots) is not int or qty_lots < 1:
             _lots_arg("qty_lots", qty_lots)
         min_quanta = self._min_notional_quanta
         if min_quanta > 1 and price_ticks * qty_lots < min_quanta:  # 1 lot at 1 tick is 1
+            ids.discard(order_id)
             raise InvalidArgument(
                 "qty_lots",
                 qty_lots,
@@ -515,7 +558,6 @@ class OrderBook:
             crosses = best is not None and best >= price_ticks
         if not crosses:
             if tif is IOC or tif is FOK:
-                closed.add(order_id)
                 return records.new(OrderResult, (order_id, "expired", 0, 0, (), qty_lots, ()))
             # Rest at once: the common case of a book, kept free of calls.
             self._order_seq = seq = self._order_seq + 1
@@ -532,14 +574,14 @@ class OrderBook:
             if side is BUY:
                 level = self._bid_levels.get(price_ticks)
                 if level is None:  # a new level; not crossing, it is the best only if above
-                    level = self._bid_levels[price_ticks] = _Level()
+                    level = self._bid_levels[price_ticks] = _new_level()
                     self._bid_prices.add(price_ticks)
                     if best_own is None or price_ticks > best_own:
                         self._best_bid = price_ticks
             else:
                 level = self._ask_levels.get(price_ticks)
                 if level is None:
-                    level = self._ask_levels[price_ticks] = _Level()
+                    level = self._ask_levels[price_ticks] = _new_level()
                     self._ask_prices.add(price_ticks)
                     if best_own is None or price_ticks < best_own:
                         self._best_ask = price_ticks
@@ -549,6 +591,7 @@ class OrderBook:
             orders[order_id] = resting
             return records.new(OrderResult, (order_id, "resting", 0, qty_lots, (), 0, ()))
         if tif is POST_ONLY:
+            ids.discard(order_id)
             raise VenueError(
                 "POST_ONLY_WOULD_CROSS",
                 f"post-only {side} at {price_ticks} ticks would take liquidity",
@@ -559,7 +602,6 @@ class OrderBook:
         if tif is FOK:
             plan = self._sweep(side, qty_lots, price_ticks, owner)
             if plan.filled_lots < qty_lots:
-                closed.add(order_id)
                 return records.new(OrderResult, (order_id, "expired", 0, 0, (), qty_lots, ()))
         remaining, fills, stp_cancelled, killed = self._match(
             order_id, owner, side, qty_lots, price_ticks
@@ -572,7 +614,6 @@ class OrderBook:
             return records.new(
                 OrderResult, (order_id, status, filled, remaining, fills, 0, stp_cancelled)
             )
-        closed.add(order_id)
         if not remaining:
             status = "filled"
         elif killed:
@@ -612,7 +653,7 @@ class OrderBook:
         _lots_arg("qty_lots", qty_lots)
         if protection_price_ticks is not None:
             _ticks_arg("protection_price_ticks", protection_price_ticks)
-        self._closed.add(order_id)  # a market order never rests
+        self._ids.add(order_id)
         remaining, fills, stp_cancelled, killed = self._match(
             order_id, owner, side, qty_lots, protection_price_ticks
         )
@@ -654,11 +695,10 @@ class OrderBook:
                 resting.seq,
             ),
         )
-        self._closed.add(order_id)
         # _unlink inlined for the common case: the level keeps other orders, no compaction due.
         level = (self._bid_levels if side == BUY else self._ask_levels)[price]
         live = level.live - 1
-        if live and len(level.queue) <= 2 * live + 8:
+        if live and len(level.queue) - level.head <= 2 * live + 8:
             level.live = live
             level.total_lots -= qty_lots
             resting.qty_lots = 0  # dead: skipped, then dropped, by the level's queue
@@ -750,7 +790,10 @@ class OrderBook:
                 assert type(price) is int and price >= 1
                 open_orders = level.open_orders()
                 assert open_orders and level.live == len(open_orders), f"level {price} count"
-                assert len(level.queue) <= 2 * level.live + 8, f"level {price} not compacted"
+                head = level.head
+                assert len(level.queue) - head <= 2 * level.live + 8, f"level {price} not compacted"
+                assert not head or 2 * head < len(level.queue), f"level {price}: front not dropped"
+                assert not any(r.qty_lots for r in level.queue[:head]), f"level {price}: taken"
                 for r in level.queue:
                     assert r.qty_lots or self._orders.get(r.order_id) is not r, "dead but open"
                 total = 0
@@ -768,7 +811,7 @@ class OrderBook:
                     total += r.qty_lots
                 assert total == level.total_lots, f"level {price}: {level.total_lots} != {total}"
         assert seen_ids == set(self._orders), "id index holds exactly the resting orders"
-        assert not self._orders.keys() & self._closed, "an open id is also closed"
+        assert self._orders.keys() <= self._ids, "an open id was not taken"
         seqs = [r.seq for r in self._orders.values()]
         assert seqs == sorted(seqs) and all(s <= self._order_seq for s in seqs)
         assert self._best_bid == self._bid_prices.max(), "best bid"
@@ -808,7 +851,7 @@ class OrderBook:
             side(self._bid_levels, self._bid_prices),
             side(self._ask_levels, self._ask_prices),
             tuple(self._orders),
-            tuple(sorted(self._closed)),
+            tuple(sorted(self._ids)),
             tuple(sorted(self._position_lots.items())),
             tuple(sorted(self._cash_quanta.items())),
             self._fees_quanta,
@@ -821,7 +864,7 @@ class OrderBook:
     def _new_id_arg(self, order_id: Any) -> None:
         if type(order_id) is not str or not order_id:
             raise InvalidArgument("order_id", order_id, "a non-empty str")
-        if order_id in self._closed or order_id in self._orders:
+        if order_id in self._ids:
             raise InvalidArgument(
                 "order_id",
                 order_id,
@@ -870,7 +913,7 @@ class OrderBook:
         levels = self._bid_levels if side == BUY else self._ask_levels
         level = levels.get(price)
         if level is None:
-            level = levels[price] = _Level()
+            level = levels[price] = _new_level()
             self._add_price(side, price)
         level.queue.append(resting)
         level.live += 1
@@ -888,8 +931,9 @@ class OrderBook:
         if not live:
             del levels[price]
             self._drop_price(resting.side, price)
-        elif len(level.queue) > 2 * live + 8:
-            level.queue = deque([r for r in level.queue if r.qty_lots])
+        elif len(level.queue) - level.head > 2 * live + 8:
+            level.queue = [r for r in level.queue if r.qty_lots]
+            level.head = 0
 
     def _sweep(self, side: str, qty_lots: int, limit: int | None, owner: str | None) -> BookQuote:
         """Read-only twin of :meth:`_match`: what a taker would fill, with the same STP rules."""
@@ -938,9 +982,10 @@ class OrderBook:
     ) -> tuple[int, tuple[Fill, ...], tuple[str, ...], bool]:
         """Take liquidity for a validated taker; return (remaining, fills, stp ids, killed by STP).
 
-        Makers leave the front of a level's queue as they are filled in full or STP-cancelled
-        (O(1) each); a partially filled maker stays in front; an own order under cancel_taker
-        stops the taker. Dead (cancelled) entries met at the front are dropped.
+        Makers leave the front of a level's queue (its head moves on, O(1) amortised) as they are
+        filled in full or STP-cancelled, and are marked dead; a partially filled maker stays in
+        front; an own order under cancel_taker stops the taker. Dead (cancelled) entries met at
+        the front are passed over the same way.
         """
         if side is BUY:
             levels, prices, price = self._ask_levels, self._ask_prices, self._best_ask
@@ -963,29 +1008,29 @@ class OrderBook:
         round_up = PIPS_PER_UNIT - 1
         # Dict, list and set methods are called on the containers themselves, not through bound
         # locals: compiled, they are then direct C calls.
-        closed = self._closed
         while remaining and price is not None:
             if limit is not None and (price > limit if is_buy else price < limit):
                 break
             level = levels[price]
             queue = level.queue
-            popleft = queue.popleft
+            head = level.head
+            end = len(queue)
             level_lots = level.total_lots
             live = level.live
-            while queue:
-                maker = queue[0]
+            while head < end:
+                maker = queue[head]
                 maker_lots = maker.qty_lots
                 if not maker_lots:
-                    popleft()  # cancelled earlier; its counters are already off
+                    head += 1  # cancelled earlier; its counters are already off
                     continue
                 maker_owner = maker.owner
                 if maker_owner == owner:
                     if stp == "cancel_taker":
                         killed = True
                         break
-                    popleft()
+                    head += 1
+                    maker.qty_lots = 0
                     del orders_index[maker.order_id]
-                    closed.add(maker.order_id)
                     live -= 1
                     level_lots -= maker_lots
                     stp_cancelled.append(maker.order_id)
@@ -995,9 +1040,9 @@ class OrderBook:
                     continue
                 if maker_lots <= remaining:
                     take = maker_lots
-                    popleft()
+                    head += 1
+                    maker.qty_lots = 0
                     del orders_index[maker.order_id]
-                    closed.add(maker.order_id)
                     live -= 1
                 else:
                     take = remaining
@@ -1043,6 +1088,14 @@ class OrderBook:
                 del levels[price]
                 prices.remove(price)
                 price = prices.min() if is_buy else prices.max()
+            elif end - head > 2 * live + 8:  # dead entries outnumber the open orders
+                level.queue = [r for r in queue if r.qty_lots]
+                level.head = 0
+            elif 2 * head >= end:  # the passed front is half the list: drop it
+                del queue[:head]
+                level.head = 0
+            else:
+                level.head = head
             if killed:
                 break
         if is_buy:

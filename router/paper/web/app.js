@@ -439,7 +439,12 @@ function depthChart(container, id, title, symbol, bids, asks, mid) {
   ctx.fillStyle = "#161d26"; ctx.fillRect(0, 0, W, H);
   const b = bids.map(([p, q]) => [+p, +q]), a = asks.map(([p, q]) => [+p, +q]);
   const all = b.concat(a);
-  if (!all.length) { ctx.fillStyle = "#d8dee9"; ctx.fillText("no depth", L, H / 2); return; }
+  // an empty book (or nothing within the sampled band) has no size scale: say so, draw no axes
+  if (!all.some((x) => x[1] > 0)) {
+    ctx.fillStyle = "#d8dee9"; ctx.font = "11px sans-serif";
+    ctx.fillText(all.length ? "no depth within 0.5% of the mid" : "no depth", L, H / 2);
+    return;
+  }
   const x0 = Math.min(...all.map((x) => x[0])), x1 = Math.max(...all.map((x) => x[0]));
   const y1 = Math.max(1e-9, ...all.map((x) => x[1])) * 1.05;
   const X = (p) => L + (p - x0) / Math.max(1e-9, x1 - x0) * (W - L - R);
@@ -449,9 +454,12 @@ function depthChart(container, id, title, symbol, bids, asks, mid) {
     ctx.beginPath(); ctx.moveTo(L, Y(v) + .5); ctx.lineTo(W - R, Y(v) + .5); ctx.stroke();
     ctx.textAlign = "right"; ctx.fillText(short(v), L - 4, Y(v) + 3);
   }
-  for (const v of niceTicks(x0, x1, 4)) {
+  const xTicks = niceTicks(x0, x1, 4);
+  let places = 0; // as many decimals as it takes for the price ticks to read differently
+  while (places < 8 && new Set(xTicks.map((v) => v.toFixed(places))).size < xTicks.length) places++;
+  for (const v of xTicks) {
     ctx.beginPath(); ctx.moveTo(X(v) + .5, H - B); ctx.lineTo(X(v) + .5, H - B + 4); ctx.stroke();
-    ctx.textAlign = "center"; ctx.fillText(v.toFixed(x1 - x0 < 20 ? 1 : 0), X(v), H - B + 14);
+    ctx.textAlign = "center"; ctx.fillText(v.toFixed(places), X(v), H - B + 14);
   }
   ctx.textAlign = "center"; ctx.fillText("price (" + priceUnit(symbol) + ", all-in)", L + (W - L - R) / 2, H - 6);
   ctx.save(); ctx.translate(10, T + (H - B - T) / 2); ctx.rotate(-Math.PI / 2); ctx.fillText("size (" + baseOf(symbol) + ")", 0, 0); ctx.restore();
@@ -468,7 +476,7 @@ function depthChart(container, id, title, symbol, bids, asks, mid) {
     ctx.setLineDash([4, 3]); ctx.strokeStyle = "#ebcb8b"; ctx.lineWidth = 1;
     ctx.beginPath(); ctx.moveTo(X(m) + .5, T); ctx.lineTo(X(m) + .5, H - B); ctx.stroke(); ctx.setLineDash([]);
     ctx.fillStyle = "#ebcb8b"; ctx.textAlign = X(m) > W - 90 ? "right" : "left";
-    ctx.fillText("mid " + (+mid).toFixed(2), X(m) + (X(m) > W - 90 ? -4 : 4), T + 8);
+    ctx.fillText("mid " + (+mid).toFixed(Math.max(2, places + 1)), X(m) + (X(m) > W - 90 ? -4 : 4), T + 8);
   }
   ctx.textAlign = "left"; ctx.fillStyle = "#a3be8c"; ctx.fillText("bids", L + 6, T + 22);
   ctx.fillStyle = "#bf616a"; ctx.textAlign = "right"; ctx.fillText("asks", W - R - 4, T + 22);

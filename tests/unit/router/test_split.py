@@ -605,6 +605,70 @@ def test_all_in_min_qty_is_the_smallest_leg_meeting_the_limit(
     assert not within(side, all_in_avg(curve, below), limit, rtol=0.0)
 
 
+def _all_in_min_qty_reference(curve: DepthCurve, limit: float, cap: float) -> float | None:
+    """The bisection of all_in_min_qty written with the checked DepthCurve.cost (its first form)."""
+    from router.split import LIMIT_MIN_PAD
+
+    if curve.fixed_cost == 0.0:
+        return 0.0
+    sgn = 1.0 if curve.side == "buy" else -1.0
+
+    def slack(q: float) -> float:
+        return sgn * (limit * q - curve.cost(q)) - curve.fixed_cost
+
+    top = min(cap, curve.total_qty)
+    if top <= 0.0 or slack(top) < 0.0:
+        return None
+    lo, hi = 0.0, top
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        if slack(mid) >= 0.0:
+            hi = mid
+        else:
+            lo = mid
+    return min(hi * (1.0 + LIMIT_MIN_PAD), top)
+
+
+@settings(max_examples=80)
+@given(
+    seed=st.integers(0, 10_000),
+    side=st.sampled_from(["buy", "sell"]),
+    limit_bps=st.integers(-20, 200),
+    fixed=st.sampled_from([0.0, 1e-6, 0.5, 5.0, 40.0, 400.0]),
+    cap_share=st.sampled_from([None, 0.0, 0.3, 1.0]),
+    max_share=st.sampled_from([None, 0.5, 2.0]),
+)
+def test_all_in_min_qty_unchecked_path_is_bit_identical_to_the_checked_cost(
+    seed: int,
+    side: str,
+    limit_bps: int,
+    fixed: float,
+    cap_share: float | None,
+    max_share: float | None,
+) -> None:
+    """The bisection evaluates DepthCurve.cost_within (no argument check): the same bits as the
+    checked DepthCurve.cost, whatever the curve, its max_qty, the limit and the cap."""
+    from router.split import all_in_min_qty
+
+    rng = np.random.default_rng(seed)
+    curve = dataclasses.replace(mixed_curves(rng, 1, side)[0], fixed_cost=fixed)
+    if max_share is not None:
+        curve = dataclasses.replace(curve, max_qty=curve.total_qty * max_share)
+    limit = MID * (1 + limit_bps / 1e4) if side == "buy" else MID / (1 + limit_bps / 1e4)
+    depth = curve.qty_at_price(limit)
+    cap = depth if cap_share is None else depth * cap_share
+    fast, reference = (
+        all_in_min_qty(curve, limit, cap),
+        _all_in_min_qty_reference(curve, limit, cap),
+    )
+    assert (fast is None) == (reference is None)
+    assert fast is None or fast.hex() == reference.hex()  # type: ignore[union-attr]
+    for q in np.linspace(0.0, curve.total_qty, 17).tolist():
+        assert curve.cost_within(q).hex() == curve.cost(q).hex()
+
+
 def test_all_in_min_qty_without_fixed_cost_is_zero_and_validates() -> None:
     from router.split import all_in_min_qty
 

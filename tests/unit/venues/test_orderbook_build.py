@@ -75,3 +75,33 @@ def test_the_book_tests_pass_on_the_pure_python_source():
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert " passed" in run.stdout and " failed" not in run.stdout
+
+
+# Without Cython installed (a run-time install needs only the built module, or none), the source
+# must still import: `import cython` then fails and book.py takes the no-op decorators instead.
+WITHOUT_CYTHON = """
+import sys
+sys.modules["cython"] = None  # what `import cython` meets where Cython is not installed
+import venues.orderbook as o
+from venues.orderbook import cython_absent
+assert not o.COMPILED and o.book.cython is cython_absent
+book = o.OrderBook("X/Y", tick_size="1", lot_size="1", taker_fee_pips=100)
+book.place_limit("a1", "mm", "sell", 100, 3)
+result = book.place_limit("b1", "tk", "buy", 100, 5)
+book._check()
+print(result.status, result.filled_lots, book.cancel("b1").qty_lots)
+"""
+
+
+def test_the_pure_python_source_runs_where_cython_is_not_installed():
+    env = dict(os.environ, CROSSROUTE_PURE_PYTHON="1")
+    run = subprocess.run(
+        [sys.executable, "-c", WITHOUT_CYTHON],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["partially_filled", "3", "2"]

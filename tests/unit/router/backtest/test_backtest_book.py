@@ -6,14 +6,14 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from router.backtest.book import L2Book, ReplayBookVenue
 from router.model.orders import LegOrder
 from router.sim.errors import BacktestError, BookSyncError
-from router.sim.feed import Grid
+from router.sim.feed import Grid, Levels
 
 
 def test_spot_sync_drops_old_updates_and_applies_the_straddling_one() -> None:
@@ -170,3 +170,64 @@ class ReplayMachine(RuleBasedStateMachine):
 
 TestReplayMachine = ReplayMachine.TestCase
 TestReplayMachine.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
+
+
+_BIDS = st.lists(st.tuples(st.integers(1, 6), st.integers(0, 4)), max_size=6)
+_ASKS = st.lists(st.tuples(st.integers(7, 12), st.integers(0, 4)), max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("update"), _BIDS, _ASKS, st.booleans()),
+            st.tuples(st.just("read"), st.just([]), st.just([]), st.just(False)),
+        ),
+        max_size=60,
+    )
+)
+def test_dirty_prices_cover_every_change_and_the_venue_follows_the_recording(ops) -> None:
+    """However many updates go unread (the book switches to 'every price changed' past its own
+    size), the prices read as changed include every price whose size differs from the last read,
+    the parsers' Levels and plain lists apply alike, and the synced OrderBook shows exactly the
+    recording."""
+    venue = ReplayBookVenue("bk", "ETH/USDT", Grid("1", "1"), quote_decimals=2)
+    untracked = L2Book(track_dirty=False)
+    reference: tuple[dict[int, int], dict[int, int]] = ({}, {})
+    venue.on_snapshot((None, Levels(), Levels()))
+    untracked.apply_snapshot((None, Levels(), Levels()))
+    seen: tuple[dict[int, int], dict[int, int]] = ({}, {})
+    for op, bids, asks, as_levels in [*ops, ("read", [], [], False)]:
+        if op == "update":
+            payload = (None, None, None, *((Levels(x) if as_levels else x) for x in (bids, asks)))
+            venue.on_depth(payload)
+            untracked.apply_depth(payload)
+            for side, levels in zip(reference, (bids, asks), strict=True):
+                side.update(levels)
+                for price in [p for p, q in levels if not q]:
+                    if not side.get(price):
+                        side.pop(price, None)
+            continue
+        l2 = venue.l2
+        assert (l2.bids, l2.asks) == (untracked.bids, untracked.asks) == reference
+        for before, now, dirty in zip(
+            seen, (l2.bids, l2.asks), (l2.dirty_bids, l2.dirty_asks), strict=True
+        ):
+            assert {p for p in {*before, *now} if before.get(p) != now.get(p)} <= dirty
+        venue.sync()
+        assert not venue.l2.dirty_bids and not venue.l2.dirty_asks
+        for side, recorded in (("buy", l2.bids), ("sell", l2.asks)):
+            market = {p: venue._market_lots(side, p) for p in list(venue._market[side])}
+            assert market == recorded
+        venue._check()
+        seen = (dict(l2.bids), dict(l2.asks))
+
+
+def test_a_zero_price_is_refused_and_changes_nothing() -> None:
+    book = L2Book()
+    book.apply_snapshot((None, Levels([(10, 5)]), Levels([(12, 3)])))
+    with pytest.raises(BacktestError, match="depth.asks"):
+        book.apply_depth((None, None, None, Levels([(9, 1)]), [(13, 2), (0, 1)]))
+    with pytest.raises(BacktestError, match="snapshot.bids"):
+        book.apply_snapshot((None, [(0, 5)], Levels()))
+    assert (book.bids, book.asks, book.applied) == ({10: 5}, {12: 3}, 0)

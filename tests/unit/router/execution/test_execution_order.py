@@ -334,6 +334,16 @@ class JournalMachine(RuleBasedStateMachine):
         record = self.journal.write("fill", qty=qty, venue=venue)
         self.expected.append(record)
 
+    @rule(amount=st.decimals(min_value=0, max_value=10**6, places=8), tag=st.text(max_size=3))
+    def append_valid(self, amount: Decimal, tag: str) -> None:
+        # append (the margin core's call) returns the line written, encoded once: it must be
+        # the stored line and the canonical encoding of the record it holds
+        line = self.journal.append("book_leg", amount=amount, tags={tag: [amount]})
+        assert line == self.journal.lines()[-1]
+        record = json.loads(line)
+        assert encode_record(record) == line
+        self.expected.append(record)
+
     @rule(value=st.floats(allow_nan=True) | st.just(D("NaN")))
     def write_invalid(self, value: object) -> None:
         with pytest.raises(ExecutionError):

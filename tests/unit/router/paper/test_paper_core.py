@@ -233,3 +233,21 @@ async def test_status_without_digest_is_the_same_figures_without_it():
     assert full.pop("state_digest") == service.state_digest()
     assert light == full
     service.close()
+
+
+async def test_market_view_sample_prices_tell_every_sample_apart():
+    # "1.00" for every sample of the USDC/USDT band put the whole chart on one point; ETH prices
+    # keep their two decimals
+    service = PaperService(CONFIG)
+    await service.open()
+    await service.tick(2)
+    view = service.views.market_view(24)
+    for depth in view["venues"] + view["unified"]:
+        for side in ("bids", "asks"):
+            prices = [price for price, _ in depth[side]]
+            assert len(set(prices)) == len(prices), (depth["symbol"], side, prices[:3])
+            if depth["symbol"].startswith("ETH/USDC"):
+                assert all(len(p.split(".")[1]) == 2 for p in prices), prices[:3]
+    usdt = next(d for d in view["unified"] if d["symbol"] == "USDC/USDT")
+    assert usdt["bids"][0][0] != usdt["bids"][-1][0] and "." in usdt["bids"][0][0]
+    service.close()

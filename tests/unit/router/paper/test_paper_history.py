@@ -23,17 +23,15 @@ def _order(i: int) -> dict:
 
 
 def _state_bytes(service: PaperService) -> int:
-    """Compressed snapshot size of every part, without the order books' closed-id sets: the books
+    """Compressed snapshot size of every part, without the order books' id sets: the books
     remember every id they ever saw (their duplicate-id contract, venues/orderbook.py), so each
     order's child ids stay there, and that is not ours to drop. (The makers' ladder ids no longer
     add to it per tick: test_paper_makers.py.)"""
     image = service.snapshots.parts[0][0]
     book = DECLARED[OrderBook]
-    without_closed = Declaration(
-        tuple(n for n in book.state if n != "_closed"), (*book.wiring, "_closed")
-    )
+    without_ids = Declaration(tuple(n for n in book.state if n != "_ids"), (*book.wiring, "_ids"))
     core = StateImage(
-        image.roots, {**DECLARED, OrderBook: without_closed}, keep=image.objects[len(image.roots) :]
+        image.roots, {**DECLARED, OrderBook: without_ids}, keep=image.objects[len(image.roots) :]
     )
     return len(core.dumps()) + sum(len(part.dumps()) for part, _ in service.snapshots.parts[1:])
 

@@ -38,7 +38,7 @@ def _footprint(service: PaperService) -> tuple[int, int, int]:
     blob = pickle.dumps(
         [image.dumps() for image, _ in service.snapshots.parts], protocol=pickle.HIGHEST_PROTOCOL
     )
-    return sum(len(b._closed) for b in books), sum(len(b) for b in books), len(blob)
+    return sum(len(b._ids) for b in books), sum(len(b) for b in books), len(blob)
 
 
 async def test_quiet_market_keeps_book_ids_and_snapshot_size_flat_over_ticks():
@@ -86,12 +86,13 @@ async def test_a_level_taken_by_a_taker_is_re_placed_under_its_next_generation()
     await sim.step()
     book = _book(sim, "binance-book")
     best_ask_lots = book.depth("asks", 1)[0][1]
-    closed = len(book._closed)
+    taken = len(book._ids)
     result = book.place_market("taker-1", "trader", "buy", best_ask_lots)
     assert result.filled_lots == best_ask_lots and book.order("mk-binance-book-s0-0") is None
     await sim.step()  # the reference moves (seed 7): the ladder refreshes
     assert book.order("mk-binance-book-s0-1") is not None
-    assert len(book._closed) == closed + 2  # the taker's id and the filled level's id, nothing more
+    # Two new ids, nothing more: the taker's and the filled level's next generation.
+    assert len(book._ids) == taken + 2
     sim._check()
 
 
@@ -176,7 +177,8 @@ class MakerMachine(RuleBasedStateMachine):
                 current = f"mk-{name}-{slot}-{generation}"
                 if book.order(current) is None:
                     expected_closed.add(current)
-            assert {i for i in book._closed if i.startswith("mk-")} == expected_closed
+            closed = book._ids - {order.order_id for order in book.open_orders()}
+            assert {i for i in closed if i.startswith("mk-")} == expected_closed
             live = _maker_ids(self.sim, name)
             assert live <= {f"mk-{name}-{slot}-{g}" for slot, g in slots.items()}
             assert len(live) <= 2 * self.sim.params.maker_levels

@@ -83,17 +83,26 @@ def test_an_unchanged_market_is_not_rebuilt_and_a_moved_venue_rebuilds_only_its_
     market = load_market(DEFAULT)
     cache = RouteCache()
     _plan(market, ("ETH", "USDC"), "from", Decimal(50), cache)
+    # a path seen once goes the fast path (its first pieces; whole only if the order reaches
+    # its end); asked again, it is built whole
+    assert cache.misses["pooled"] >= 3
+    _plan(market, ("ETH", "USDC"), "from", Decimal(20), cache)
     built = dict(cache.misses)
-    assert built["pooled"] >= 3 and built["composed"] >= 2  # links, and paths via USDT and WBTC
+    assert built["composed"] >= 2  # the paths via USDT and WBTC
     # another size on the same market: everything comes from the cache
     _plan(market, ("ETH", "USDC"), "from", Decimal(7), cache)
     assert cache.misses == built and cache.hits["pooled"] >= built["pooled"]
-    # a trade on the USDC/USDT book: its pooled side and the USDT path are rebuilt, nothing else
+    # a trade on the USDC/USDT book: its pooled side is rebuilt, the USDT path goes the fast path
+    # (seen once), nothing else is rebuilt
     _trade(market, "binance-usdcusdt", "buy", 1)
     _plan(market, ("ETH", "USDC"), "from", Decimal(50), cache)
     assert cache.misses["pooled"] == built["pooled"] + 1
+    assert cache.misses["composed"] <= built["composed"] + 1
+    # asked again on that state: the USDT path is built whole, and the pooled routes containing
+    # it (all three paths, and it with either other one)
+    _plan(market, ("ETH", "USDC"), "from", Decimal(50), cache)
+    assert cache.misses["pooled"] == built["pooled"] + 1
     assert cache.misses["composed"] == built["composed"] + 1
-    # the pooled routes that contain the USDT path: all three paths, and it with either other one
     assert cache.misses["route"] == built["route"] + 3
 
 

@@ -119,21 +119,31 @@ def test_levels_text_declines_what_it_cannot_convert_exactly(text: str) -> None:
     assert Grid("0.01", "0.001").levels_text(text) is None
 
 
+# What each fast path answers when it declines everything (the depth lines have two: the batch
+# parse of a block's arrays, then the per-line one).
+_DECLINED = {
+    "_fast_depth": {"_scan_depth": lambda *args: {}, "_fast_depth": lambda *args: None},
+    "_fast_trade": {"_fast_trade": lambda *args: None},
+}
+
+
 def _both_paths(tmp_path: Path, line: str, fast_path: str, grid: Grid) -> list:
     """The events (or the error) of one capture line, with and then without the fast path named."""
     path = tmp_path / "line.gz"
     path.write_bytes(gzip.compress((line + "\n").encode()))
     results = []
     for fast in (True, False):
-        original = getattr(feed_module, fast_path)
+        originals = {name: getattr(feed_module, name) for name in _DECLINED[fast_path]}
         if not fast:
-            setattr(feed_module, fast_path, lambda *args: None)
+            for name, declined in _DECLINED[fast_path].items():
+                setattr(feed_module, name, declined)
         try:
             results.append(read_feed(path, grid).events)
         except FeedError as exc:
             results.append(("error", exc.field, exc.value))
         finally:
-            setattr(feed_module, fast_path, original)
+            for name, original in originals.items():
+                setattr(feed_module, name, original)
     return results
 
 

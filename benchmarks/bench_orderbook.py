@@ -428,15 +428,15 @@ def main() -> None:
         )
     met = "met" if ratios[1_000] >= FLOOR_RATIO else "NOT met"
     print(
-        f"floor (issue 18): ratio to the lean book at 1,000 resting >= {FLOOR_RATIO}: "
-        f"{ratios[1_000]:.2f} -> {met}"
+        f"floor (issue 18, {build} book): ratio to the lean book at 1,000 resting >= "
+        f"{FLOOR_RATIO}: {ratios[1_000]:.2f} -> {met}"
     )
     for n_resting in sizes[1:]:
         before = ROUND_THREE_QUIET[n_resting]
         verdict = "not slower" if ratios[n_resting] >= before else "SLOWER"
         print(
-            f"  at {n_resting:,} resting: {ratios[n_resting]:.2f} (round three, quiet machine: "
-            f"{before:.2f}) -> {verdict}"
+            f"  at {n_resting:,} resting: {ratios[n_resting]:.2f} (round three's compiled book, "
+            f"quiet machine: {before:.2f}) -> {verdict}"
         )
     if not args.no_memory:
         n = 100_000 if args.quick else 1_000_000

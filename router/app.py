@@ -41,7 +41,7 @@ from router.config import (
 )
 from router.config.records import CcxtConfig
 from router.model.errors import ConfigError, CrossrouteError, RouteError
-from router.routing import MAX_HOPS, MultiHopPlan, RouteCache, plan_multihop
+from router.routing import DEFAULT_MAX_HOPS, MultiHopPlan, RouteCache, plan_multihop
 from venues.amm import ConstantProductPool
 from venues.clmm import ConcentratedLiquidityPool
 from venues.clmm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
@@ -117,7 +117,7 @@ class Market:
         *,
         amount_in: Decimal | None = None,
         amount_out: Decimal | None = None,
-        max_hops: int = MAX_HOPS,
+        max_hops: int = DEFAULT_MAX_HOPS,
         cache: RouteCache | None = None,
     ) -> MultiHopPlan:
         """Plan "spend ``amount_in`` of ``source``" or "receive ``amount_out`` of ``target``"

@@ -27,7 +27,7 @@ from router.protection import (
     fixed_cost_finding,
     protect,
 )
-from router.routing import MAX_HOPS, MultiHopPlan
+from router.routing import DEFAULT_MAX_HOPS, MAX_HOPS, MultiHopPlan
 from venues.values import parse_decimal, parse_int
 
 if TYPE_CHECKING:  # rich is loaded only to print a table, never for --json
@@ -67,7 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-hops",
         default=None,
         dest="max_hops",
-        help=f"with --from/--to: most hops of a path, 1 to {MAX_HOPS} (default {MAX_HOPS})",
+        help=f"with --from/--to: most hops of a path, 1 to {MAX_HOPS} (default {DEFAULT_MAX_HOPS};"
+        " 3 routes through two intermediate assets, paths sharing links)",
     )
     parser.add_argument(
         "--qty",
@@ -263,7 +264,7 @@ def run_multihop(args: argparse.Namespace) -> int:
     amount_in = inputs.optional(inputs.quote_qty, "qty", args.qty)
     amount_out = inputs.optional(inputs.quote_qty, "to_qty", args.to_qty)
     max_hops = (
-        MAX_HOPS
+        DEFAULT_MAX_HOPS
         if args.max_hops is None
         else inputs.integer_in("--max-hops", args.max_hops, 1, MAX_HOPS)
     )

@@ -9,6 +9,11 @@ client order id, bookings in the margin ledger, the journal. What a hop actually
 what was planned, is what the next hop of its path may spend (a short fill upstream shrinks
 everything after it).
 
+A three-hop plan (``--max-hops 3``: paths share links) is a DAG of trades, each link crossed once
+for all its paths: its trades run in execution order (step by step), each spending what earlier
+trades delivered of its input asset (the last trade spending an asset takes all that is held of
+it), and an intermediate's inventory may feed several next trades.
+
 The intermediate inventory (every asset's signed change over the run) is tracked exactly. When a
 hop does not complete, no further hop starts; intermediate assets left over (neither the source
 nor the target) are the order's ``residual_exposure``, and the order's ``on_hedge_failure`` policy
@@ -134,6 +139,8 @@ class _MultiHop:
     async def _run_plan(self, plan: MultiHopPlan, *, role: str) -> str:
         """Run ``plan``'s paths hop by hop; the reason of the first hop that did not complete,
         else ""."""
+        if plan.trades:
+            return await self._run_trades(plan, role=role)
         for index, path in enumerate(plan.paths, start=1):
             available = path.amount_in
             for _step, grouped in groupby(path.hops, key=lambda hop: hop.step):
@@ -148,6 +155,27 @@ class _MultiHop:
                     if why:
                         return why
                 available = delivered
+        return ""
+
+    async def _run_trades(self, plan: MultiHopPlan, *, role: str) -> str:
+        """Run a three-hop plan's trades (a DAG: a step's trades spend what earlier steps
+        delivered) in execution order. Each asset's inventory is what this run holds of it: the
+        source starts at the plan's input, an intermediate is what its trades delivered; a trade
+        spends its planned input or what is held if less, and the last trade spending an asset
+        takes all that is held of it (no planning dust behind). The reason of the first trade
+        that did not complete, else ""."""
+        held: dict[str, Decimal] = {plan.source: plan.amount_in}
+        last_use = {hop.src: n for n, hop in enumerate(plan.trades)}
+        for n, hop in enumerate(plan.trades):
+            available = held.get(hop.src, ZERO)
+            # path 0: a trade of the DAG, crossed for every path that shares it
+            spent, received, why = await self._run_hop(
+                hop, available, 0, role, last_use[hop.src] == n
+            )
+            held[hop.src] = available - spent
+            held[hop.dst] = held.get(hop.dst, ZERO) + received
+            if why:
+                return why
         return ""
 
     async def _run_hop(

@@ -418,7 +418,9 @@ class MarginBook:
         if realized or fee_units:
             units = sub.balances.get(quote, 0) + cash
             before = sub.asset_vals.get(quote, NO_ASSET)
-            after = self.asset_figures(quote, units)
+            # asset_figures of the quote: its mark is 1 (SCALE units) for good, so its value is
+            # its balance and it has no gross or borrow figures (those are on the totals)
+            after = (units, units, 0, 0, 0) if units else NO_ASSET
             t[C_INIT] += after[0] - before[0]
             t[C_MAINT] += after[1] - before[1]
             t[GROSS] += after[2] - before[2]

@@ -24,7 +24,7 @@ from router.app import MAIN_SUBACCOUNT
 from router.execution.order import MAX_LEGS, MAX_ROUNDS, MultiLegOrder, order_from_dict
 from router.model.errors import ConfigError, RouteError
 from router.paper.errors import PaperError
-from router.routing.graph import MAX_HOPS
+from router.routing.graph import DEFAULT_MAX_HOPS, MAX_HOPS
 from venues.values import DEFAULT_MAX_SCALE, parse_int, parse_positive
 
 __all__ = [
@@ -577,7 +577,7 @@ def parse_multihop_quote(params: Mapping[str, str], market: Any) -> MultiHopQuot
     amounts = {
         key: _qty(key, params[key], AMOUNT_DIGITS) for key in ("qty", "to_qty") if key in params
     }
-    max_hops = query_int(params, "max_hops", MAX_HOPS, 1, MAX_HOPS)
+    max_hops = query_int(params, "max_hops", DEFAULT_MAX_HOPS, 1, MAX_HOPS)
     return MultiHopQuoteRequest(
         names["from"], names["to"], amounts.get("qty"), amounts.get("to_qty"), max_hops
     )

@@ -16,14 +16,14 @@ those too. Cost: one fsync per command, measured in docs/paper.md.
 An order is logged before it runs (:meth:`Store.log_command`): the command alone (kind, tick,
 t_ns, body, an empty result) is inserted and then committed, with its fsync, by a worker thread
 while the service computes the order (reading through a second connection meanwhile), then
-:meth:`Store.commit` writes the result and the derived rows without an fsync (``logged=seq``). The ack waits for both, so the fsync overlaps the
-routing instead of following it. Only the command is the source of truth: a result commit lost to
-a power cut (or a kill between the two commits) leaves the last event without a result, and the
-next start runs that command again from the same state (deterministic: the same result and rows;
-it is never acknowledged twice, the answer is the stored doc). An order refused after it was
-logged (a client id taken, the executor's refusal) is deleted again with an fsync
-(:meth:`Store.unlog`); the WAL is one ordered file, so the next command's fsync covers the
-result commits before it.
+:meth:`Store.commit` writes the result and the derived rows without an fsync (``logged=seq``).
+The ack waits for both, so the fsync overlaps the routing instead of following it. Only the
+command is the source of truth: a result commit lost to a power cut (or a kill between the two
+commits) leaves the last event without a result, and the next start runs that command again from
+the same state (deterministic: the same result and rows; it is never acknowledged twice, the
+answer is the stored doc). An order refused after it was logged (a client id taken, the
+executor's refusal) is deleted again with an fsync (:meth:`Store.unlog`); the WAL is one ordered
+file, so the next command's fsync covers the result commits before it.
 
 Only what nobody was promised is committed without an fsync (``durable=False``): the tick
 watermark the wall-clock driver writes every 0.5 s. The WAL is one ordered file, so the next

@@ -7,10 +7,11 @@ planner (:mod:`router.routing.multihop`).
 """
 
 from router.routing.cache import RouteCache
-from router.routing.graph import MAX_HOPS, AssetGraph
+from router.routing.graph import DEFAULT_MAX_HOPS, MAX_HOPS, AssetGraph
 from router.routing.multihop import Hop, MultiHopPlan, PathPlan, plan_multihop
 
 __all__ = [
+    "DEFAULT_MAX_HOPS",
     "MAX_HOPS",
     "AssetGraph",
     "Hop",

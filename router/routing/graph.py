@@ -3,8 +3,10 @@
 A venue trading ``BASE/QUOTE`` links BASE and QUOTE and is usable both ways (sell BASE for QUOTE,
 buy BASE with QUOTE). Perpetuals (``BASE/QUOTE:SETTLE``) are not spot conversions and never enter
 the graph. A route from asset A to asset B of at most K hops uses the direct link
-A-B and, for K = 2, every intermediate asset X linked to both A and B (A -> X -> B). Links are
-always crossed in the order's direction: a route never trades against it (no arbitrage legs).
+A-B and, for K >= 2, every intermediate asset X linked to both A and B (A -> X -> B); for K = 3
+also A -> X -> Y -> B (two intermediates), whose paths share links and are routed on the layered
+graph of :mod:`router.routing.network`. Links are always crossed in the order's direction: a route
+never trades against it (no arbitrage legs).
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from dataclasses import dataclass
 from router.model.errors import RouteError
 from router.plan import Venue
 
-__all__ = ["MAX_HOPS", "AssetGraph", "Branch", "Link"]
+__all__ = ["DEFAULT_MAX_HOPS", "MAX_HOPS", "AssetGraph", "Branch", "Link"]
 
-# Routes of one hop (direct) or two (through one intermediate asset); see docs/routing.md.
-MAX_HOPS = 2
+# Routes of one hop (direct), two (through one intermediate asset) or three (through two; their
+# paths share links: router.routing.network); see docs/routing.md.
+MAX_HOPS = 3
+# what an order uses unless it asks for more (issue 20: "every path up to --max-hops (default 2)")
+DEFAULT_MAX_HOPS = 2
 
 
 def split_symbol(symbol: str) -> tuple[str, str]:
@@ -75,9 +80,35 @@ class AssetGraph:
         return sorted("-".join(sorted(key)) for key in self.links)
 
     def branches(self, source: str, target: str, max_hops: int) -> list[Branch]:
-        """Every asset path from ``source`` to ``target`` of at most ``max_hops`` hops, direct
-        first, then by intermediate asset name. Raises RouteError (one line naming the pair and
-        what exists) for an unknown asset, source == target, or no path."""
+        """Every asset path from ``source`` to ``target`` of at most ``min(max_hops, 2)`` hops
+        (paths of three hops share links: they are no independent branches, see
+        :mod:`router.routing.network`), direct first, then by intermediate asset name. Raises
+        RouteError (one line naming the pair and what exists) for an unknown asset, source ==
+        target, or no path."""
+        self.check(source, target, max_hops)
+        found = []
+        direct = self.link(source, target)
+        if direct is not None:
+            found.append(Branch((source, target), (direct,)))
+        if max_hops >= 2:
+            for mid in self.assets:
+                if mid in (source, target):
+                    continue
+                first, second = self.link(source, mid), self.link(mid, target)
+                if first is not None and second is not None:
+                    found.append(Branch((source, mid, target), (first, second)))
+        if not found:
+            raise RouteError(
+                f"from={source!r} to={target!r}: no path of at most {max_hops} hop(s); the market"
+                f" links {', '.join(self.pairs()) or '(nothing)'}",
+                field="to",
+                value=target,
+            )
+        return found
+
+    def check(self, source: str, target: str, max_hops: int) -> None:
+        """Raise RouteError (one line) for a hop count out of range, an unknown asset or
+        source == target."""
         if (
             isinstance(max_hops, bool)
             or not isinstance(max_hops, int)
@@ -103,22 +134,3 @@ class AssetGraph:
                 field="to",
                 value=target,
             )
-        found = []
-        direct = self.link(source, target)
-        if direct is not None:
-            found.append(Branch((source, target), (direct,)))
-        if max_hops >= 2:
-            for mid in self.assets:
-                if mid in (source, target):
-                    continue
-                first, second = self.link(source, mid), self.link(mid, target)
-                if first is not None and second is not None:
-                    found.append(Branch((source, mid, target), (first, second)))
-        if not found:
-            raise RouteError(
-                f"from={source!r} to={target!r}: no path of at most {max_hops} hop(s); the market"
-                f" links {', '.join(self.pairs()) or '(nothing)'}",
-                field="to",
-                value=target,
-            )
-        return found

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from itertools import combinations
 from typing import Any
@@ -32,7 +32,9 @@ from router.model.errors import CrossrouteError, RouteError
 from router.plan import RoutePlan, Venue, fmt_qty, plan_route
 from router.routing.cache import RouteCache
 from router.routing.flow import DirectedLink, FlowModel, FlowResult
-from router.routing.graph import MAX_HOPS, AssetGraph, Branch, Link, split_symbol
+from router.routing.graph import DEFAULT_MAX_HOPS, AssetGraph, Branch, Link, split_symbol
+from router.routing.hop import Hop, PathPlan
+from router.routing.network import NetworkFlow, build_network
 from router.routing.pairs import PooledDepth
 
 __all__ = ["Hop", "MultiHopPlan", "PathPlan", "PathSearch", "plan_multihop"]
@@ -43,35 +45,8 @@ _LOT_TRIES = 8
 # up to this many paths every subset is priced exactly (2^4 - 5 subsets of two or three paths
 # beside the singles and the full set); beyond, the smallest path is dropped while that pays
 _EXHAUSTIVE_PATHS = 4
-
-
-@dataclass(frozen=True, slots=True)
-class Hop:
-    """One venue trade of a path: ``amount_in`` of ``src`` for ``amount_out`` of ``dst`` (exact,
-    fees and leg cost in), at ``step`` (1-based) of its path; ``side``/``qty`` as the venue sees
-    it (taker side on ``symbol``, base quantity)."""
-
-    venue: str
-    symbol: str
-    side: str
-    step: int
-    src: str
-    dst: str
-    amount_in: Decimal
-    amount_out: Decimal
-    qty: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class PathPlan:
-    """One asset path with its hops in execution order; step k's outputs sum to step k+1's inputs
-    plus what the path leaves unconverted (``residual``, normally zero)."""
-
-    assets: tuple[str, ...]
-    hops: tuple[Hop, ...]
-    amount_in: Decimal
-    amount_out: Decimal
-    residual: dict[str, Decimal] = field(default_factory=dict)
+# three-hop candidates: edges carrying less than these shares of their node's flow dropped
+_PRUNE_SHARES = (0.0, 1e-4, 1e-3, 1e-2, 5e-2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,16 +85,22 @@ class MultiHopPlan:
     amount_out: Decimal
     paths: tuple[PathPlan, ...]
     duality_gap: float
-    flow: FlowResult
+    flow: FlowResult | NetworkFlow
     best_single_path: tuple[tuple[str, ...], Decimal, Decimal] | None
     best_direct_venue: tuple[str, Decimal, Decimal] | None
     residual: dict[str, Decimal]
     decimals: Mapping[str, int]
     notes: tuple[str, ...] = ()
     path_search: PathSearch | None = None
+    # a three-hop plan (paths share links): every venue trade once, in execution order
+    trades: tuple[Hop, ...] = ()
 
     def hops(self) -> list[Hop]:
-        """Every hop of every path, in execution order (path by path, step by step)."""
+        """Every venue trade in execution order: a three-hop plan's ``trades`` (step by step;
+        a step's trades spend what earlier steps delivered), else every hop of every path (path
+        by path, step by step)."""
+        if self.trades:
+            return list(self.trades)
         return [hop for path in self.paths for hop in path.hops]
 
     def improvement_bps(self) -> Decimal | None:
@@ -146,6 +127,25 @@ class MultiHopPlan:
         def amount(value: Decimal, asset: str) -> str:
             return _fmt_asset(value, self.decimals[asset])
 
+        def hop_json(hop: Hop) -> dict[str, Any]:
+            found = {
+                "venue": hop.venue,
+                "from": hop.src,
+                "to": hop.dst,
+                "amount_in": amount(hop.amount_in, hop.src),
+                "amount_out": amount(hop.amount_out, hop.dst),
+                "step": hop.step,
+                "symbol": hop.symbol,
+                "side": hop.side,
+                "qty": fmt_qty(hop.qty),
+            }
+            if self.trades:
+                found["shared"] = hop.shared
+            return found
+
+        extra: dict[str, Any] = {}
+        if self.trades:
+            extra["trades"] = [hop_json(hop) for hop in self.trades]
         return {
             "from": src,
             "to": dst,
@@ -156,20 +156,7 @@ class MultiHopPlan:
                     "assets": list(path.assets),
                     "amount_in": amount(path.amount_in, src),
                     "amount_out": amount(path.amount_out, dst),
-                    "hops": [
-                        {
-                            "venue": hop.venue,
-                            "from": hop.src,
-                            "to": hop.dst,
-                            "amount_in": amount(hop.amount_in, hop.src),
-                            "amount_out": amount(hop.amount_out, hop.dst),
-                            "step": hop.step,
-                            "symbol": hop.symbol,
-                            "side": hop.side,
-                            "qty": fmt_qty(hop.qty),
-                        }
-                        for hop in path.hops
-                    ],
+                    "hops": [hop_json(hop) for hop in path.hops],
                 }
                 for path in self.paths
             ],
@@ -193,6 +180,7 @@ class MultiHopPlan:
             "method": "dual-decomposition",
             "path_search": None if self.path_search is None else self.path_search.to_json_dict(),
             "notes": list(self.notes),
+            **extra,
         }
 
 
@@ -208,7 +196,7 @@ def plan_multihop(
     *,
     amount_in: Decimal | None = None,
     amount_out: Decimal | None = None,
-    max_hops: int = MAX_HOPS,
+    max_hops: int = DEFAULT_MAX_HOPS,
     cache: RouteCache | None = None,
 ) -> MultiHopPlan:
     """Plan "spend exactly ``amount_in`` of ``source``" or "receive exactly ``amount_out`` of
@@ -236,9 +224,117 @@ def plan_multihop(
             value=requested,
         )
     graph = AssetGraph(venues)
+    if max_hops == 3:
+        return _plan_three(graph, decimals, source, target, mode, requested, cache)
     branches = graph.branches(source, target, max_hops)
     router = _Router(graph, branches, decimals, source, target, mode, cache)
     return router.plan(requested)
+
+
+def _plan_three(
+    graph: AssetGraph,
+    decimals: Mapping[str, int],
+    source: str,
+    target: str,
+    mode: str,
+    requested: Decimal,
+    cache: RouteCache | None,
+) -> MultiHopPlan:
+    """Paths of up to three hops (they share links): the convex flow on the layered graph
+    (:mod:`router.routing.network`) planned exactly edge by edge (:mod:`router.routing.dagplan`),
+    against the best plan of at most two hops (its path search and single paths included): the
+    better exact plan wins, so three hops are never worse than two."""
+    from router.routing.dagplan import plan_dag, plan_landed, pruned
+
+    graph.check(source, target, 3)
+    two: MultiHopPlan | None = None
+    refused: RouteError | None = None
+    try:
+        branches = graph.branches(source, target, 2)
+        two = _Router(graph, branches, decimals, source, target, mode, cache).plan(requested)
+    except RouteError as exc:
+        refused = exc  # no path of two hops, or none that carries the order: three may
+    router = _Router(graph, [], decimals, source, target, mode, cache)
+    network = build_network(
+        graph, source, target, lambda a, b: router._directed(_link(graph, a, b), a, b)
+    )
+    if not network.uses_middle_links():
+        if two is not None:
+            return two
+        assert refused is not None
+        raise refused
+    amount = float(requested)
+    network.check_size(amount, mode, source, target)
+    flow = network.solve(amount, mode)
+    # candidates: the float optimum, and the same with small edge flows dropped (a small flow
+    # through a coarse lot can lose more to rounding than it gains); the exact best wins
+    outcome = None
+    for share in _PRUNE_SHARES:
+        candidate = pruned(network, flow, share, mode)
+        trials = [plan_dag(router, graph, network, candidate, requested, mode)]
+        if mode == "from":  # intermediates landing on their outlets' lots
+            trials.append(plan_landed(router, graph, network, candidate, requested))
+        for trial in trials:
+            if trial is None or (mode == "to" and trial[1] < requested):
+                continue
+            if outcome is None or router._better(trial, outcome):
+                outcome = trial
+    if outcome is None:
+        if two is not None:
+            return two
+        raise RouteError(
+            f"from={source!r} to={target!r}: no exact plan fills {requested} over paths of at"
+            " most 3 hops",
+            field="qty",
+            value=requested,
+        )
+    spent, got, paths, residual, trades = outcome
+    if two is not None and not router._better(
+        outcome, (two.amount_in, two.amount_out, list(two.paths))
+    ):
+        notes = (
+            *two.notes,
+            "the three-hop flow, planned exactly, does not beat this plan of at most two hops",
+        )
+        return replace(two, notes=notes)
+    bound_gap = _bound_gap(mode, flow.dual, spent, got)
+    return MultiHopPlan(
+        source=source,
+        target=target,
+        mode=mode,
+        requested=requested,
+        amount_in=spent,
+        amount_out=got,
+        paths=tuple(paths),
+        duality_gap=flow.duality_gap,
+        flow=flow,
+        best_single_path=None if two is None else two.best_single_path,
+        best_direct_venue=None if two is None else two.best_direct_venue,
+        residual=residual,
+        decimals=router.decimals,
+        notes=(
+            ("paths share links: each shared trade is planned once for all its paths",)
+            if any(hop.shared for hop in trades)
+            else ()
+        ),
+        path_search=PathSearch(
+            "network", len(paths), 2 if two is not None else 1, flow.dual, bound_gap
+        ),
+        trades=tuple(trades),
+    )
+
+
+def _bound_gap(mode: str, dual: float, spent: Decimal, got: Decimal) -> float:
+    """The plan's relative distance to the relaxation's certified bound (>= 0)."""
+    if mode == "from":
+        return max(dual - float(got), 0.0) / dual if dual > 0 else 0.0
+    return max(float(spent) - dual, 0.0) / float(spent) if spent > 0 else 0.0
+
+
+def _link(graph: AssetGraph, a: str, b: str) -> Link:
+    link = graph.link(a, b)
+    assert link is not None
+    return link
 
 
 class _Router:
@@ -399,10 +495,7 @@ class _Router:
         # the relaxation's certified bound holds for every set of paths and every exact plan
         # (fixed costs and rounding only lose): its gap to the plan bounds what any search over
         # paths could still gain
-        if self.mode == "from":
-            bound_gap = max(flow.dual - float(got), 0.0) / flow.dual if flow.dual > 0 else 0.0
-        else:
-            bound_gap = max(float(spent) - flow.dual, 0.0) / float(spent) if spent > 0 else 0.0
+        bound_gap = _bound_gap(self.mode, flow.dual, spent, got)
         search = PathSearch(
             "exhaustive" if exhaustive else "drop-smallest",
             len(self.branches),
@@ -663,14 +756,23 @@ class _Router:
         asset's decimals."""
         branch = self.branches[k]
         link = branch.links[0] if self.mode == "from" else branch.links[-1]
-        asset = self.source if self.mode == "from" else self.target
-        grids: list[Decimal] = []
+        return self.link_grid(link, self.source if self.mode == "from" else self.target)
+
+    def link_grids(self, link: Link, asset: str) -> set[Decimal]:
+        """Every grid of an amount of ``asset`` entering ``link``: each venue's base quantum
+        where ``asset`` is its base, the asset's decimals where it is the quote."""
+        grids: set[Decimal] = set()
         for symbol, venues in link.by_symbol.items():
             if split_symbol(symbol)[0] == asset:
-                grids.extend(v.base_quantum() for v in venues)
+                grids.update(v.base_quantum() for v in venues)
             else:
-                grids.append(self.quantum[asset])
-        return min(grids)
+                grids.add(self.quantum[asset])
+        return grids
+
+    def link_grid(self, link: Link, asset: str) -> Decimal:
+        """The grid of an amount of ``asset`` entering or leaving ``link``: the finest base
+        quantum of the venues whose base it is, else the asset's decimals."""
+        return min(self.link_grids(link, asset))
 
     def _path(self, k: int, amount: Decimal) -> PathPlan:
         branch = self.branches[k]
@@ -697,7 +799,7 @@ class _Router:
         need = amount
         for i in reversed(range(n)):
             src, dst = branch.assets[i], branch.assets[i + 1]
-            step_hops = self._backward(branch.links[i], src, dst, need, i + 1)
+            step_hops = self.backward_link(branch.links[i], src, dst, need, i + 1, lots_up=True)
             got = sum((h.amount_out for h in step_hops), Decimal(0))
             if i < n - 1 and got > need:
                 residual[dst] = residual.get(dst, Decimal(0)) + got - need
@@ -734,14 +836,21 @@ class _Router:
     def _forward(
         self, k: int, i: int, src: str, dst: str, amount: Decimal, step: int
     ) -> tuple[list[Hop], Decimal]:
+        """Spend exactly ``amount`` of src on hop ``i`` of branch ``k``: :meth:`forward_link`."""
+        return self.forward_link(
+            self.branches[k].links[i], self.directed[k][i], src, dst, amount, step
+        )
+
+    def forward_link(
+        self, link: Link, directed: DirectedLink, src: str, dst: str, amount: Decimal, step: int
+    ) -> tuple[list[Hop], Decimal]:
         """Spend exactly ``amount`` of src on the link (per symbol by the float split): hops and
         what could not be placed."""
-        link = self.branches[k].links[i]
         symbols = list(link.by_symbol)
         if len(symbols) == 1:
             parts = {symbols[0]: amount}
         else:
-            floats = self.directed[k][i].side_inputs(float(amount))
+            floats = directed.side_inputs(float(amount))
             parts = {}
             for symbol, share in zip(symbols, floats):
                 parts[symbol] = (Decimal(repr(share)) / self.quantum[src]).to_integral_value(
@@ -784,15 +893,18 @@ class _Router:
                 left += part - plan.quote_amount
         return hops, left
 
-    def _backward(self, link: Link, src: str, dst: str, need: Decimal, step: int) -> list[Hop]:
+    def backward_link(
+        self, link: Link, src: str, dst: str, need: Decimal, step: int, *, lots_up: bool = False
+    ) -> list[Hop]:
         """Receive at least ``need`` of dst from the link (every symbol's plan tried, the
-        cheapest kept). A base ``need`` off every venue's lot grid is bought rounded up to the
-        finest lot that fills it (the excess is the path's residual, which :meth:`_repair`
-        then moves onto a lot boundary): refusing it made the whole split fail."""
+        cheapest kept). With ``lots_up`` (two-hop paths), a base ``need`` off every venue's lot
+        grid is bought rounded up to the finest lot that fills it (the excess is the path's
+        residual, which :meth:`_repair` then moves onto a lot boundary): refusing it made the
+        whole split fail."""
         best = self._backward_tries(
             link, src, dst, [(s, v, need) for s, v in link.by_symbol.items()], step
         )
-        if best is None:
+        if best is None and lots_up:
             ups = [
                 (symbol, venues, (need / lot).to_integral_value(ROUND_CEILING) * lot)
                 for symbol, venues in link.by_symbol.items()

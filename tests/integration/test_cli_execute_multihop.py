@@ -129,7 +129,7 @@ def test_audit_replays_a_multihop_run(capsys, tmp_path: Path) -> None:
     [
         ('symbol = "ETH/USDC"\n', "legs[0].symbol"),
         ('quote_qty = "5"\n', "legs[0].quote_qty"),
-        ("max_hops = 3\n", "legs[0].max_hops"),
+        ("max_hops = 4\n", "legs[0].max_hops"),
     ],
 )
 def test_bad_multihop_legs_exit_2_naming_the_key(

@@ -147,12 +147,12 @@ def test_single_symbol_route_keeps_todays_json(capsys) -> None:
             "to='DOGE' is invalid; allowed: an asset of the market's spot venues (ETH, USDC, USDT, WBTC)",
         ),
         (
-            ["--from", "ETH", "--to", "USDC", "--qty", "1", "--max-hops", "3"],
-            "--max-hops='3' is invalid; allowed: an integer >= 1 and <= 2",
+            ["--from", "ETH", "--to", "USDC", "--qty", "1", "--max-hops", "4"],
+            "--max-hops='4' is invalid; allowed: an integer >= 1 and <= 3",
         ),
         (
             ["--from", "ETH", "--to", "USDC", "--qty", "1", "--max-hops", "0"],
-            "--max-hops='0' is invalid; allowed: an integer >= 1 and <= 2",
+            "--max-hops='0' is invalid; allowed: an integer >= 1 and <= 3",
         ),
         (
             ["--from", "ETH", "--to", "USDC", "--qty", "1", "--max-hops", "two"],

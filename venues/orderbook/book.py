@@ -41,7 +41,7 @@ from itertools import islice
 from typing import Any
 
 try:
-    import cython  # compiled: Cython's directives (a free list, no GC tracking for _Resting)
+    import cython  # compiled: Cython's directives (free lists, no GC tracking: _Resting, _Level)
 except ModuleNotFoundError:  # running as plain Python where Cython is not installed
     from venues.orderbook import cython_absent as cython
 

@@ -61,9 +61,9 @@ async def test_an_order_is_logged_durably_before_its_result_and_acked_with_both(
     service = await _prefix(tmp_path / "p.db")
     doc = await service.command("order", LAST)
     store = service.store
-    kind, body, result = store._db.execute(
-        "SELECT kind, body, result FROM events ORDER BY seq DESC LIMIT 1"
-    ).fetchone()
+    # committed before the ack: another connection (as another process would) sees it
+    last = _rows(tmp_path / "p.db")["events"][-1]  # seq, kind, tick, t_ns, body, result
+    kind, body, result = last[1], last[4], last[5]
     assert (kind, body) == (
         "order",
         '{"account":"desk-a","client_id":"z9","qty":"1.5","side":"sell","symbol":"ETH/USDC"}',

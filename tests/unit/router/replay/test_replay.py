@@ -333,7 +333,7 @@ def test_every_preset_rule_set_replays_with_its_own_requirement(
     assert Decimal(first["maintenance_margin"]) == expected
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     trades=st.lists(
         st.tuples(

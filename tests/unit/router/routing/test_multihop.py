@@ -32,7 +32,13 @@ from router.model.orders import LegOrder
 from router.routing import MultiHopPlan, plan_multihop
 
 # reference prices in USDC and decimals of the assets a random market may hold
-ASSETS = {"ETH": (3000.0, 18), "USDC": (1.0, 6), "USDT": (1.0, 6), "WBTC": (60000.0, 8)}
+ASSETS = {
+    "ETH": (3000.0, 18),
+    "USDC": (1.0, 6),
+    "USDT": (1.0, 6),
+    "WBTC": (60000.0, 8),
+    "DAI": (1.0, 18),
+}
 SEEDS = range(14)
 
 
@@ -56,65 +62,70 @@ def random_config(seed: int) -> str:
     chosen = list(links) + [links[int(rng.integers(0, len(links)))] for _ in range(n - len(links))]
     lines = ["[assets]"] + [f"{a} = {{ decimals = {ASSETS[a][1]} }}" for a in assets]
     for i, (a, b) in enumerate(chosen):
-        base, quote = _symbol(a, b)
-        price = ASSETS[base][0] / ASSETS[quote][0] * (1 + float(rng.normal(0, 0.0008)))
-        kind = str(rng.choice(["amm", "clmm", "orderbook"]))
-        head = [
-            "",
-            "[[venues]]",
-            f'name = "v{i}-{kind}"',
-            f'kind = "{kind}"',
-            f'symbol = "{base}/{quote}"',
-            'leg_cost = "0"',
-        ]
-        depth_base = float(rng.uniform(20, 400)) * 3000 / ASSETS[base][0]  # base units
-        if kind == "amm":
-            head += [
-                f"fee_pips = {int(rng.choice([500, 3000]))}",
-                f'reserves = ["{depth_base:.6f}", "{depth_base * price:.6f}"]',
-            ]
-        elif kind == "clmm":
-            db, dq = ASSETS[base][1], ASSETS[quote][1]
-            fee, spacing = [(500, 10), (3000, 60), (100, 1)][int(rng.integers(0, 3))]
-            tick = _tick(price)
-            p = Decimal(repr(price)).quantize(tick)
-            positions = []
-            for width in (0.01, 0.05, 0.3):
-                lower = (p * Decimal(repr(1 - width))).quantize(tick)
-                upper = (p * Decimal(repr(1 + width))).quantize(tick)
-                virtual = depth_base * float(rng.uniform(0.3, 1.5))
-                liquidity = int(virtual * 10 ** ((db + dq) / 2) * math.sqrt(float(p)))
-                positions.append(
-                    f'{{ lower = "{lower:f}", upper = "{upper:f}", liquidity = "{liquidity}" }}'
-                )
-            head += [
-                f"fee_pips = {fee}",
-                f"tick_spacing = {spacing}",
-                f'price = "{p:f}"',
-                f"positions = [{', '.join(positions)}]",
-            ]
-        else:
-            tick = _tick(price)
-            lot = Decimal(1).scaleb(math.floor(math.log10(depth_base)) - 4)
-            asks, bids = [], []
-            ask, bid = price * 1.0001, price * 0.9999
-            for _ in range(25):
-                size = Decimal(repr(depth_base * float(rng.uniform(0.005, 0.04)))).quantize(lot)
-                asks.append(f'["{Decimal(repr(ask)).quantize(tick):f}", "{size:f}"]')
-                size = Decimal(repr(depth_base * float(rng.uniform(0.005, 0.04)))).quantize(lot)
-                bids.append(f'["{Decimal(repr(bid)).quantize(tick):f}", "{size:f}"]')
-                ask *= 1 + float(rng.uniform(0.0002, 0.002))
-                bid *= 1 - float(rng.uniform(0.0002, 0.002))
-            head += [
-                f'tick_size = "{tick:f}"',
-                f'lot_size = "{lot:f}"',
-                f"taker_fee_pips = {int(rng.choice([0, 500, 1000]))}",
-                "maker_fee_pips = 0",
-                f"asks = [{', '.join(asks)}]",
-                f"bids = [{', '.join(bids)}]",
-            ]
-        lines += head
+        lines += venue_lines(rng, i, a, b)
     return "\n".join(lines) + "\n"
+
+
+def venue_lines(rng: np.random.Generator, i: int, a: str, b: str) -> list[str]:
+    """One random venue (v2 pool, v3 pool or order book) on the link a-b, as TOML lines."""
+    base, quote = _symbol(a, b)
+    price = ASSETS[base][0] / ASSETS[quote][0] * (1 + float(rng.normal(0, 0.0008)))
+    kind = str(rng.choice(["amm", "clmm", "orderbook"]))
+    head = [
+        "",
+        "[[venues]]",
+        f'name = "v{i}-{kind}"',
+        f'kind = "{kind}"',
+        f'symbol = "{base}/{quote}"',
+        'leg_cost = "0"',
+    ]
+    depth_base = float(rng.uniform(20, 400)) * 3000 / ASSETS[base][0]  # base units
+    if kind == "amm":
+        head += [
+            f"fee_pips = {int(rng.choice([500, 3000]))}",
+            f'reserves = ["{depth_base:.6f}", "{depth_base * price:.6f}"]',
+        ]
+    elif kind == "clmm":
+        db, dq = ASSETS[base][1], ASSETS[quote][1]
+        fee, spacing = [(500, 10), (3000, 60), (100, 1)][int(rng.integers(0, 3))]
+        tick = _tick(price)
+        p = Decimal(repr(price)).quantize(tick)
+        positions = []
+        for width in (0.01, 0.05, 0.3):
+            lower = (p * Decimal(repr(1 - width))).quantize(tick)
+            upper = (p * Decimal(repr(1 + width))).quantize(tick)
+            virtual = depth_base * float(rng.uniform(0.3, 1.5))
+            liquidity = int(virtual * 10 ** ((db + dq) / 2) * math.sqrt(float(p)))
+            positions.append(
+                f'{{ lower = "{lower:f}", upper = "{upper:f}", liquidity = "{liquidity}" }}'
+            )
+        head += [
+            f"fee_pips = {fee}",
+            f"tick_spacing = {spacing}",
+            f'price = "{p:f}"',
+            f"positions = [{', '.join(positions)}]",
+        ]
+    else:
+        tick = _tick(price)
+        lot = Decimal(1).scaleb(math.floor(math.log10(depth_base)) - 4)
+        asks, bids = [], []
+        ask, bid = price * 1.0001, price * 0.9999
+        for _ in range(25):
+            size = Decimal(repr(depth_base * float(rng.uniform(0.005, 0.04)))).quantize(lot)
+            asks.append(f'["{Decimal(repr(ask)).quantize(tick):f}", "{size:f}"]')
+            size = Decimal(repr(depth_base * float(rng.uniform(0.005, 0.04)))).quantize(lot)
+            bids.append(f'["{Decimal(repr(bid)).quantize(tick):f}", "{size:f}"]')
+            ask *= 1 + float(rng.uniform(0.0002, 0.002))
+            bid *= 1 - float(rng.uniform(0.0002, 0.002))
+        head += [
+            f'tick_size = "{tick:f}"',
+            f'lot_size = "{lot:f}"',
+            f"taker_fee_pips = {int(rng.choice([0, 500, 1000]))}",
+            "maker_fee_pips = 0",
+            f"asks = [{', '.join(asks)}]",
+            f"bids = [{', '.join(bids)}]",
+        ]
+    return head
 
 
 def _market(tmp_path: Path, seed: int):
@@ -125,6 +136,34 @@ def _market(tmp_path: Path, seed: int):
 
 def _decimals(market) -> dict[str, int]:
     return {name: asset.decimals for name, asset in market.assets.items()}
+
+
+def venue_flow(venue, side: str, unit_src: float, unit_dst: float):
+    """(input, output, constraints) of one venue crossed as taker ``side``, for cvxpy: one
+    variable per segment with its exact concave form (a v2/v3 range out = y - y/(1 + g·w), a book
+    level linear), amounts in ``unit_src`` / ``unit_dst`` (about 10,000 USDC of each asset: a
+    well-scaled cone program)."""
+    z, outs, cons = 0, 0, []
+    for seg in venue.depth_curve(side).segments:
+        if seg.qty <= 0:
+            continue
+        w = cp.Variable(nonneg=True)  # the segment's input, in units of `scale`
+        if isinstance(seg, FlatSegment):
+            scale = seg.qty if side == "sell" else seg.qty * seg.price
+            out = w * scale * (seg.price if side == "sell" else 1 / seg.price)
+            top = 1.0
+        else:
+            x, y, g = seg.base_reserve, seg.quote_reserve, 1 - seg.fee
+            if side == "sell":  # base in z = x·w, quote out y·(1 - 1/(1 + g·w))
+                scale, top = x, seg.qty / x
+                out = y - y * cp.inv_pos(1 + g * w)
+            else:  # quote in z = y·w, base out x·(1 - 1/(1 + g·w))
+                scale, top = y, seg.cost(seg.qty, "buy") / y
+                out = x - x * cp.inv_pos(1 + g * w)
+        cons.append(w <= top)
+        z = z + scale * w / unit_src
+        outs = outs + out / unit_dst
+    return z, outs, cons
 
 
 def independent_optimum(market, source: str, target: str, amount: float, mode: str) -> float:
@@ -145,29 +184,10 @@ def independent_optimum(market, source: str, target: str, amount: float, mode: s
             if {base, quote} != {src, dst}:
                 continue
             side = "sell" if base == src else "buy"
-            curve = venue.depth_curve(side)
-            for seg in curve.segments:
-                if seg.qty <= 0:
-                    continue
-                w = cp.Variable(nonneg=True)  # the segment's input, in units of `scale`
-                if isinstance(seg, FlatSegment):
-                    scale = seg.qty if side == "sell" else seg.qty * seg.price
-                    out = w * scale * (seg.price if side == "sell" else 1 / seg.price)
-                    top = 1.0
-                else:
-                    x, y, g = seg.base_reserve, seg.quote_reserve, 1 - seg.fee
-                    if side == "sell":  # base in z = x·w, quote out y·(1 - 1/(1 + g·w))
-                        scale, top = x, seg.qty / x
-                        out = y - y * cp.inv_pos(1 + g * w)
-                    else:  # quote in z = y·w, base out x·(1 - 1/(1 + g·w))
-                        scale, top = y, seg.cost(seg.qty, "buy") / y
-                        out = x - x * cp.inv_pos(1 + g * w)
-                # amounts in units of about 10,000 USDC of each asset: a well-scaled cone program
-                z = scale * w / unit[src]
-                out = out / unit[dst]
-                constraints.append(w <= top)
-                outflow[src] = outflow[src] + z
-                inflow[dst] = inflow[dst] + out
+            z, out, cons = venue_flow(venue, side, unit[src], unit[dst])
+            constraints.extend(cons)
+            outflow[src] = outflow[src] + z
+            inflow[dst] = inflow[dst] + out
     for m in mids:
         constraints.append(inflow[m] >= outflow[m])
     if mode == "from":

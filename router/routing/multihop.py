@@ -573,8 +573,8 @@ class _Router:
     ) -> tuple[Decimal, Decimal, list[PathPlan], dict[str, Decimal]] | None:
         """The cheapest exact plan of float ``shares`` (branch -> source spent, or target
         received) summing to ``requested``: shares floored to each branch's grid, the remainder
-        tried on every branch of the split whose grid takes it (the cheapest kept, not the
-        first), then repaired (:meth:`_repair`, unless ``repair`` is False: the plan must stay on
+        tried on the branches of the split whose grid takes it, largest first, until one leaves
+        nothing unconverted (the cheapest kept, not the first that plans), then repaired (:meth:`_repair`, unless ``repair`` is False: the plan must stay on
         these branches). None when no completion can be planned."""
         exact: dict[int, Decimal] = {}
         for k, share in shares.items():
@@ -588,8 +588,8 @@ class _Router:
                 trial = self._priced({**exact, k: exact[k] + rest})
                 if trial is not None and (best is None or self._better(trial, best)):
                     best = trial
-            if rest == 0:
-                break
+            if rest == 0 or (best is not None and not any(best[3].values())):
+                break  # a clean completion: the others differ by the remainder's few grains
         return best if best is None or not repair else self._repair(best)
 
     def _priced(self, exact: Mapping[int, Decimal]) -> _Outcome | None:

@@ -45,6 +45,8 @@ _LOT_TRIES = 8
 # up to this many paths every subset is priced exactly (2^4 - 5 subsets of two or three paths
 # beside the singles and the full set); beyond, the smallest path is dropped while that pays
 _EXHAUSTIVE_PATHS = 4
+# relative cuts tried on a path that cannot carry its float share exactly (see _shrunk)
+_CUTS = (Decimal("1e-12"), Decimal("1e-9"), Decimal("1e-6"), Decimal("1e-4"), Decimal("1e-2"))
 # three-hop candidates: edges carrying less than these shares of their node's flow dropped
 _PRUNE_SHARES = (0.0, 1e-4, 1e-3, 1e-2, 5e-2)
 
@@ -590,7 +592,44 @@ class _Router:
                     best = trial
             if rest == 0 or (best is not None and not any(best[3].values())):
                 break  # a clean completion: the others differ by the remainder's few grains
+        if best is None and repair:
+            best = self._shrunk(exact, rest)
         return best if best is None or not repair else self._repair(best)
+
+    def _shrunk(self, exact: Mapping[int, Decimal], rest: Decimal) -> _Outcome | None:
+        """The split with every path that cannot carry its share (a float capacity a hair above
+        the venues' exact one: a pool's last range, a book's last level) cut to the largest of a
+        few relative cuts it can carry, what is cut (and the remainder) moved onto one path that
+        can, every such path tried, the cheapest kept; None if none plans."""
+        amounts = dict(exact)
+        moved = rest
+        for k in sorted(amounts):
+            try:
+                self._path(k, amounts[k])
+                continue
+            except CrossrouteError:
+                pass
+            q = self._end_quantum(k)
+            carried = Decimal(0)
+            for cut in _CUTS:
+                trial = (amounts[k] * (1 - cut) / q).to_integral_value(ROUND_FLOOR) * q
+                try:
+                    self._path(k, trial)
+                except CrossrouteError:
+                    continue
+                carried = trial
+                break
+            moved += amounts[k] - carried
+            amounts[k] = carried
+        best: _Outcome | None = None
+        for j in range(len(self.branches)):
+            if moved % self._end_quantum(j):
+                continue
+            shares = {**amounts, j: amounts.get(j, Decimal(0)) + moved}
+            trial_plan = self._priced({c: v for c, v in shares.items() if v > 0})
+            if trial_plan is not None and (best is None or self._better(trial_plan, best)):
+                best = trial_plan
+        return best
 
     def _priced(self, exact: Mapping[int, Decimal]) -> _Outcome | None:
         """The exact plan of exact ``exact`` (branch -> amount), or None when a hop cannot be
@@ -645,6 +684,18 @@ class _Router:
                     shares[k] -= moved
                     shares[j] = shares.get(j, Decimal(0)) + moved
                     trial = self._priced({c: v for c, v in shares.items() if v > 0})
+                    if trial is not None and self._better(trial, best):
+                        best = trial
+        excess = outcome[1] - self.requested_amount
+        if self.mode == "to" and excess > 0:
+            # a path over-delivered the target (a book's lot on its last hop): the others
+            # deliver that much less
+            for j, given in amounts.items():
+                q = self._end_quantum(j)
+                cut = (excess / q).to_integral_value(ROUND_FLOOR) * q
+                if 0 < cut < given:
+                    shares = {**amounts, j: given - cut}
+                    trial = self._priced(shares)
                     if trial is not None and self._better(trial, best):
                         best = trial
         if self.mode == "from" and best[3]:

@@ -51,6 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="sample marks at most once per SECONDS; fills are always sampled (default: 0, all)",
     )
+    parser.add_argument(
+        "--subaccount",
+        default=None,
+        metavar="ACCOUNT/SUB",
+        help="the subaccount to rebuild when the fills name several (generic CSV account and "
+        "subaccount columns; default: the only one named, main/main for formats without them)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", default=None, metavar="PNG", help="write the equity plot here")
 
@@ -64,7 +71,15 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:  # checked before any work, so a bad path wastes no replay
         require("plots", "crossroute margin replay --plot")
         inputs.writable_file("--plot", args.plot)
-    report = replay(args.fills, args.marks, args.rules, args.collateral, args.mode, every)
+    report = replay(
+        args.fills,
+        args.marks,
+        args.rules,
+        args.collateral,
+        args.mode,
+        every,
+        subaccount=args.subaccount,
+    )
     if args.plot:
         from router.replay.plot import plot_replay
 

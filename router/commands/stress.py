@@ -66,6 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--marks", metavar="FILE", help="with --fills: marks CSV time,symbol,price")
     parser.add_argument(
+        "--subaccount",
+        metavar="ACCOUNT/SUB",
+        help="with --fills: the subaccount whose book is stressed when the fills name several",
+    )
+    parser.add_argument(
         "--scenarios",
         default=str(DEFAULT_SCENARIOS),
         help="scenarios TOML (default: the shipped config/examples/stress-scenarios.toml)",
@@ -122,7 +127,12 @@ def stress_report(args: argparse.Namespace) -> tuple[dict[str, Any], Any, Any]:
 
 def _portfolio(args: argparse.Namespace) -> tuple[str, Portfolio]:
     """(its name, the Portfolio): the --account file, or the replayed book at --at."""
-    replay_flags = {"--at": args.at, "--rules": args.rules, "--marks": args.marks}
+    replay_flags = {
+        "--at": args.at,
+        "--rules": args.rules,
+        "--marks": args.marks,
+        "--subaccount": args.subaccount,
+    }
     if args.collateral:
         replay_flags["--collateral"] = args.collateral[0]
     if args.fills is None:
@@ -137,7 +147,9 @@ def _portfolio(args: argparse.Namespace) -> tuple[str, Portfolio]:
     for flag in ("--at", "--rules"):
         if replay_flags[flag] is None:
             raise ConfigError("<command line>", flag, None, "given with --fills")
-    source, doc = account_at(args.fills, args.marks, args.rules, args.collateral, args.at)
+    source, doc = account_at(
+        args.fills, args.marks, args.rules, args.collateral, args.at, args.subaccount
+    )
     return source, portfolio_from_document(source, doc)
 
 

